@@ -1,0 +1,109 @@
+/**
+ * The engine's public contract, shared by the live reference backend (src/server, RealClock) and the
+ * simulator (src/sim, VirtualClock). Implementations live beside this file; consumers import from
+ * `src/engine/index.ts` only.
+ *
+ * Times are engine seconds from the clock (`Clock.now()`).
+ */
+
+/** What one iteration (batch) of one machine contains, for the performance model. */
+export interface BatchShape {
+  /** Prompt tokens of each prompt (or prompt chunk) in the batch. */
+  readonly promptTokens: readonly number[];
+  /** Number of decode requests in the batch (each produces one token this iteration). */
+  readonly decodes: number;
+  /** Sum of the context lengths (prompt + tokens so far) of the decode requests. */
+  readonly decodeContextTokens: number;
+}
+
+/** Iteration time as a function of the batch, for one (model, machine type, tensor-parallel) triple. */
+export interface PerfModel {
+  readonly name: string;
+  /** Seconds for one iteration of this batch (prefill-only, decode-only or mixed). */
+  iterationTime(batch: BatchShape): number;
+  /** Seconds to prefill `tokens` prompt tokens alone in one batch. */
+  prefillTime(tokens: number): number;
+  /** Seconds of one decode iteration for `batchSize` requests with `contextTokens` total context. */
+  decodeTime(batchSize: number, contextTokens: number): number;
+}
+
+/** A request handed to the cluster. */
+export interface EngineRequest {
+  readonly id: string;
+  readonly promptTokens: number;
+  readonly outputTokens: number;
+}
+
+/** Per-request breakdown (seconds), reported when the request ends; also the server's extension object. */
+export interface RequestBreakdown {
+  /** Arrival at the cluster → prompt iteration start. */
+  readonly queue: number;
+  /** Prompt iteration(s) start → first token. */
+  readonly prefill: number;
+  /** KV transfer time (0 when prompt and decode ran on one machine). */
+  readonly kvTransfer: number;
+  /** First token → first decode iteration start (includes the transfer wait and admission). */
+  readonly decodeWait: number;
+  /** First decode iteration start → last token. */
+  readonly decode: number;
+  readonly promptMachine: string;
+  readonly tokenMachine: string;
+  /** Pool of the prompt machine: 'prompt' | 'token' | 'mixed'. */
+  readonly pool: string;
+  /** Times the request was preempted. */
+  readonly preemptions: number;
+}
+
+/** Callbacks for one request. Tokens arrive per iteration (one call per iteration that produced tokens). */
+export interface RequestObserver {
+  /** `tokens` new output tokens at engine time `time` (the first call is the first token). */
+  onTokens(tokens: number, time: number): void;
+  /** All `outputTokens` produced. */
+  onDone(breakdown: RequestBreakdown, time: number): void;
+  /** The request cannot be served (e.g. larger than any machine's KV memory) or was cancelled. */
+  onFailed(reason: string, time: number): void;
+}
+
+export interface SubmitHandle {
+  /** Cancel (client disconnected): frees its KV memory; no more callbacks. */
+  cancel(): void;
+}
+
+/** A machine of the emulated cluster, as reported to the store (`machines`) and `/metrics`. */
+export interface MachineInfo {
+  readonly id: string;
+  /** Machine catalog name, e.g. 'dgx-h100'. */
+  readonly type: string;
+  /** Pool it was provisioned into: 'prompt' | 'token' | 'mixed'. */
+  readonly pool: string;
+  readonly gpus: number;
+  readonly pricePerHour: number;
+  readonly tdpW: number;
+  readonly idleW: number;
+}
+
+/** Point-in-time state of one machine (for /metrics, timelines and the power model). */
+export interface MachineSnapshot {
+  readonly id: string;
+  /** Pool it serves right now (a borrowed machine reports 'mixed'). */
+  readonly pool: string;
+  readonly queuedRequests: number;
+  readonly runningRequests: number;
+  readonly batchSize: number;
+  readonly batchPromptTokens: number;
+  readonly kvUsedTokens: number;
+  readonly kvCapacityTokens: number;
+  readonly watts: number;
+  readonly promptTokensTotal: number;
+  readonly outputTokensTotal: number;
+}
+
+/** The cluster the server and the simulator drive. */
+export interface Cluster {
+  /** Hand a request to the cluster scheduler now (clock time); callbacks follow on the clock. */
+  submit(request: EngineRequest, observer: RequestObserver): SubmitHandle;
+  machines(): readonly MachineInfo[];
+  snapshot(): readonly MachineSnapshot[];
+  /** Requests submitted and not yet done/failed/cancelled. */
+  inFlight(): number;
+}

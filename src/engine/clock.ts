@@ -1,0 +1,220 @@
+/**
+ * The one clock the engine sees. The engine never reads the wall clock and never sleeps: it asks its
+ * Clock for the time and to call it back later.
+ *
+ * - `RealClock` drives the live reference backend: monotonic `performance.now()`, times in engine
+ *   seconds (real seconds × timeScale, so a K-times faster emulation reports real-GPU seconds).
+ * - `VirtualClock` drives the simulator: an event heap, time jumps from event to event.
+ *
+ * Same-time ordering (VirtualClock): events are ordered by (time, rank, sequence number). `rank` comes
+ * from `EventRank` below (lower runs first); events of equal time and rank run in the order they were
+ * scheduled. `at(now, f)` never runs `f` inline: it goes through the queue like any other event.
+ */
+
+export interface TimerHandle {
+  cancel(): void;
+}
+
+/** Rank table for events at the same instant: lower runs first. */
+export const EventRank = {
+  /** An iteration (batch) ends, a KV transfer ends: frees resources before new work is placed. */
+  completion: 0,
+  /** Internal follow-ups scheduled by the engine (retries, wake-ups). */
+  internal: 1,
+  /** A request arrives from the trace / a client. */
+  arrival: 2,
+  /** Samplers (power, queue depth) observe the state after everything else at that instant. */
+  sample: 3,
+} as const;
+export type EventRankValue = (typeof EventRank)[keyof typeof EventRank];
+
+export interface Clock {
+  /** Current engine time in seconds. */
+  now(): number;
+  /** Call `fn` at engine time `time` (or as soon as possible if `time` is in the past). */
+  at(time: number, fn: () => void, rank?: EventRankValue): TimerHandle;
+}
+
+interface HeapEntry {
+  time: number;
+  rank: number;
+  seq: number;
+  fn: () => void;
+  cancelled: boolean;
+}
+
+function before(a: HeapEntry, b: HeapEntry): boolean {
+  if (a.time !== b.time) return a.time < b.time;
+  if (a.rank !== b.rank) return a.rank < b.rank;
+  return a.seq < b.seq;
+}
+
+/** Discrete-event clock: `run()` pops events in (time, rank, seq) order and advances `now()` to each. */
+export class VirtualClock implements Clock {
+  private readonly heap: HeapEntry[] = [];
+  private seq = 0;
+  private current: number;
+  private live = 0;
+
+  constructor(start = 0) {
+    this.current = start;
+  }
+
+  now(): number {
+    return this.current;
+  }
+
+  at(time: number, fn: () => void, rank: EventRankValue = EventRank.internal): TimerHandle {
+    const entry: HeapEntry = { time: Math.max(time, this.current), rank, seq: this.seq++, fn, cancelled: false };
+    this.push(entry);
+    this.live++;
+    return {
+      cancel: () => {
+        if (!entry.cancelled) {
+          entry.cancelled = true;
+          this.live--;
+        }
+      },
+    };
+  }
+
+  /** Number of scheduled, not cancelled, not yet run events. */
+  pending(): number {
+    return this.live;
+  }
+
+  /** Run one event; false when none is left. */
+  step(): boolean {
+    for (;;) {
+      const e = this.pop();
+      if (!e) return false;
+      if (e.cancelled) continue;
+      e.cancelled = true;
+      this.live--;
+      this.current = e.time;
+      e.fn();
+      return true;
+    }
+  }
+
+  /** Run events until none is left, or until the next one is later than `until`. */
+  run(until = Infinity): void {
+    for (;;) {
+      const top = this.peekLive();
+      if (!top || top.time > until) break;
+      this.step();
+    }
+    if (until !== Infinity && until > this.current) this.current = until;
+  }
+
+  private peekLive(): HeapEntry | undefined {
+    while (this.heap.length > 0 && this.heap[0]!.cancelled) this.pop();
+    return this.heap[0];
+  }
+
+  private push(e: HeapEntry): void {
+    const h = this.heap;
+    h.push(e);
+    let i = h.length - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!before(h[i]!, h[p]!)) break;
+      [h[i], h[p]] = [h[p]!, h[i]!];
+      i = p;
+    }
+  }
+
+  private pop(): HeapEntry | undefined {
+    const h = this.heap;
+    if (h.length === 0) return undefined;
+    const top = h[0]!;
+    const last = h.pop()!;
+    if (h.length > 0) {
+      h[0] = last;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < h.length && before(h[l]!, h[m]!)) m = l;
+        if (r < h.length && before(h[r]!, h[m]!)) m = r;
+        if (m === i) break;
+        [h[i], h[m]] = [h[m]!, h[i]!];
+        i = m;
+      }
+    }
+    return top;
+  }
+}
+
+/**
+ * Real-time clock on the monotonic `performance.now()`, in engine seconds since construction, scaled by
+ * `timeScale` (engine time runs K times faster than wall time). The wall-clock anchor (`startWallMs`) is
+ * read once, for the `runs` table only. Same-instant events keep (rank, seq) order: callbacks due at the
+ * same engine time are run from one timer in that order.
+ */
+export class RealClock implements Clock {
+  readonly timeScale: number;
+  readonly startWallMs: number;
+  private readonly t0: number;
+  private readonly virtual = new VirtualClock(0);
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private timerDue = Infinity;
+
+  constructor(timeScale = 1) {
+    if (!(timeScale > 0)) throw new RangeError('timeScale must be > 0');
+    this.timeScale = timeScale;
+    this.t0 = performance.now();
+    this.startWallMs = Date.now();
+  }
+
+  now(): number {
+    return ((performance.now() - this.t0) / 1000) * this.timeScale;
+  }
+
+  at(time: number, fn: () => void, rank: EventRankValue = EventRank.internal): TimerHandle {
+    const h = this.virtual.at(time, fn, rank);
+    this.arm();
+    return {
+      cancel: () => {
+        h.cancel();
+      },
+    };
+  }
+
+  /** Stop all pending callbacks (shutdown). */
+  close(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerDue = Infinity;
+  }
+
+  private arm(): void {
+    const next = this.nextDue();
+    if (next === undefined) return;
+    if (this.timer && next >= this.timerDue) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timerDue = next;
+    const delayMs = Math.max(0, ((next - this.now()) / this.timeScale) * 1000);
+    this.timer = setTimeout(() => this.fire(), delayMs);
+  }
+
+  private nextDue(): number | undefined {
+    // VirtualClock keeps its heap private; peek through a zero-length run window.
+    return (this.virtual as unknown as { peekLive(): { time: number } | undefined }).peekLive()?.time;
+  }
+
+  private fire(): void {
+    this.timer = undefined;
+    this.timerDue = Infinity;
+    const now = this.now();
+    // Run everything due by now, in (time, rank, seq) order; the virtual clock's own time is only used
+    // for ordering here, `now()` always reads the monotonic clock.
+    for (;;) {
+      const next = this.nextDue();
+      if (next === undefined || next > now) break;
+      this.virtual.step();
+    }
+    this.arm();
+  }
+}
