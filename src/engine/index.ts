@@ -1,0 +1,3 @@
+// The engine's public face. Each part adds its `export *` line here.
+export * from './api.js';
+export * from './clock.js';
