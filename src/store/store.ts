@@ -1,0 +1,826 @@
+/**
+ * The results store: one SQLite file (better-sqlite3, WAL) holding many runs. `openStore` checks that the
+ * file is a splitbench store (PRAGMA application_id), applies pending migrations (PRAGMA user_version, one
+ * IMMEDIATE transaction each) and returns a `Store`. Writers buffer rows and commit them in one
+ * transaction per flush, at least every second, so a crash loses at most the last second of rows.
+ */
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import Database from 'better-sqlite3';
+import { ConfigError, StoreError } from '../errors.js';
+import { VERSION } from '../version.js';
+import { decodeChunks, encodeChunks } from './codec.js';
+import { deriveRequest } from './derive.js';
+import {
+  APPLICATION_ID,
+  MIGRATIONS,
+  REQUEST_STATUSES,
+  RUN_KINDS,
+  RUN_STATUSES,
+  SCHEMA_VERSION,
+  type RequestStatus,
+  type RunStatus,
+} from './schema.js';
+import type {
+  MachineRecord,
+  MachineRow,
+  NewRun,
+  PowerSampleRecord,
+  PowerSampleRow,
+  RequestCounts,
+  RequestQuery,
+  RequestRecord,
+  RequestRow,
+  RunRecord,
+  RunWriter,
+  SloResultRecord,
+  SloResultRow,
+  Store,
+  TimelineSampleRecord,
+  TimelineSampleRow,
+  WriterOptions,
+} from './api.js';
+
+type DB = Database.Database;
+type SqlRow = Record<string, unknown>;
+
+export interface OpenOptions {
+  /** Open read-only (default false). Pending migrations are still applied, through a short write. */
+  readonly readonly?: boolean;
+  /** Create the file (and its folder) when missing; default: true for writers, false for readers. */
+  readonly create?: boolean;
+}
+
+/** SQLite's busy timeout: how long a writer waits for another process's transaction (ms). */
+const BUSY_TIMEOUT_MS = 10_000;
+
+function sqliteCode(e: unknown): string | undefined {
+  const c = (e as { code?: unknown })?.code;
+  return typeof c === 'string' ? c : undefined;
+}
+
+function notAStore(file: string, why: string): StoreError {
+  return new StoreError(`${file} is not a splitbench results store (${why})`, {
+    hint: 'pass --db with a store written by splitbench, or a new file name to create one',
+  });
+}
+
+/** Read the header pragmas; throws StoreError when the file is not a (splitbench) SQLite database. */
+function inspect(db: DB, file: string): { fresh: boolean; version: number } {
+  let appId: number;
+  let version: number;
+  let objects: number;
+  try {
+    appId = db.pragma('application_id', { simple: true }) as number;
+    version = db.pragma('user_version', { simple: true }) as number;
+    objects = (db.prepare('SELECT count(*) AS n FROM sqlite_master').get() as { n: number }).n;
+  } catch (e) {
+    const code = sqliteCode(e);
+    if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT') throw notAStore(file, 'not an SQLite database');
+    throw new StoreError(`cannot read results store ${file}: ${(e as Error).message}`, { cause: e });
+  }
+  if (appId !== APPLICATION_ID) {
+    if (appId === 0 && objects === 0 && version === 0) return { fresh: true, version: 0 };
+    throw notAStore(file, appId === 0 ? 'an SQLite database of something else' : `application_id ${appId}`);
+  }
+  if (version > SCHEMA_VERSION) {
+    throw new StoreError(
+      `${file} has store schema version ${version}, newer than this splitbench ${VERSION} knows (${SCHEMA_VERSION})`,
+      { hint: 'upgrade splitbench to read this store' },
+    );
+  }
+  return { fresh: false, version };
+}
+
+/** Apply pending migrations, each in one IMMEDIATE transaction (safe against concurrent openers). */
+function migrate(db: DB, file: string): void {
+  for (;;) {
+    const v = db.pragma('user_version', { simple: true }) as number;
+    if (v >= SCHEMA_VERSION) return;
+    try {
+      db.transaction(() => {
+        const now = db.pragma('user_version', { simple: true }) as number;
+        if (now !== v) return; // another process migrated meanwhile; loop re-reads
+        if (v === 0) db.pragma(`application_id = ${APPLICATION_ID}`);
+        db.exec(MIGRATIONS[v]!);
+        db.pragma(`user_version = ${v + 1}`);
+      }).immediate();
+    } catch (e) {
+      throw new StoreError(`cannot migrate results store ${file} to schema version ${v + 1}: ${(e as Error).message}`, {
+        cause: e,
+      });
+    }
+  }
+}
+
+function openDb(file: string, readonly: boolean, mustExist: boolean): DB {
+  try {
+    return new Database(file, { readonly, fileMustExist: mustExist, timeout: BUSY_TIMEOUT_MS });
+  } catch (e) {
+    throw new StoreError(`cannot open results store ${file}: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+/** Open (and by default create) a results store. */
+export function openStore(file: string, opts: OpenOptions = {}): Store {
+  const readonly = opts.readonly ?? false;
+  const create = opts.create ?? !readonly;
+  if (existsSync(file)) {
+    if (statSync(file).isDirectory()) throw new StoreError(`${file} is a folder, not a results store file`);
+  } else {
+    if (!create) {
+      throw new StoreError(`no results store at ${file}`, {
+        hint: 'run `splitbench replay` or `splitbench sim` first, or pass --db FILE',
+      });
+    }
+    try {
+      mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+    } catch (e) {
+      throw new StoreError(`cannot create the folder for results store ${file}: ${(e as Error).message}`, { cause: e });
+    }
+  }
+
+  if (readonly) {
+    let db = openDb(file, true, true);
+    const { fresh, version } = inspect(db, file);
+    if (fresh || version < SCHEMA_VERSION) {
+      // Bring the file to this build's schema with a short-lived writable connection, then reopen.
+      db.close();
+      const w = openDb(file, false, true);
+      try {
+        inspect(w, file);
+        w.pragma('journal_mode = WAL');
+        migrate(w, file);
+      } finally {
+        w.close();
+      }
+      db = openDb(file, true, true);
+    }
+    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    return new SqliteStore(file, db, true);
+  }
+
+  const db = openDb(file, false, false);
+  try {
+    inspect(db, file);
+    db.pragma('journal_mode = WAL');
+    // WAL + NORMAL: a committed transaction survives a process crash (SIGKILL); only an OS crash or power
+    // loss can drop the last commits.
+    db.pragma('synchronous = NORMAL');
+    db.pragma('foreign_keys = ON');
+    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    migrate(db, file);
+  } catch (e) {
+    db.close();
+    if (e instanceof StoreError) throw e;
+    throw new StoreError(`cannot open results store ${file}: ${(e as Error).message}`, { cause: e });
+  }
+  return new SqliteStore(file, db, false);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Row mapping
+
+const nn = <T>(v: T | undefined): T | null => (v === undefined ? null : v);
+const numOrNull = (v: number | undefined): number | null => (v === undefined || !Number.isFinite(v) ? null : v);
+
+function parseJson<T>(text: unknown, fallback: T): T {
+  if (typeof text !== 'string' || text === '') return fallback;
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    return fallback;
+  }
+}
+
+function toRunRecord(r: SqlRow): RunRecord {
+  return {
+    id: r.id as number,
+    uuid: r.uuid as string,
+    name: r.name as string,
+    kind: r.kind as RunRecord['kind'],
+    status: r.status as RunStatus,
+    startedAt: r.started_at as string,
+    endedAt: (r.ended_at as string | null) ?? null,
+    startWallMs: r.start_wall_ms as number,
+    target: (r.target as string | null) ?? null,
+    deployment: (r.deployment as string | null) ?? null,
+    model: (r.model as string | null) ?? null,
+    tracePath: (r.trace_path as string | null) ?? null,
+    traceSha256: (r.trace_sha256 as string | null) ?? null,
+    timeScale: r.time_scale as number,
+    offeredRate: (r.offered_rate as number | null) ?? null,
+    warmupS: r.warmup_s as number,
+    lagFlagged: r.lag_flagged === 1,
+    lagP99S: (r.lag_p99_s as number | null) ?? null,
+    options: parseJson(r.options_json, {}),
+    tags: parseJson(r.tags_json, {}),
+    env: parseJson(r.env_json, {}),
+    splitbenchVersion: r.splitbench_version as string,
+    seed: (r.seed as number | null) ?? null,
+    notes: parseJson(r.notes_json, {}),
+  };
+}
+
+function toRequestRecord(r: SqlRow, withChunks: boolean): RequestRecord {
+  return {
+    runId: r.run_id as number,
+    shard: r.shard as number,
+    seq: r.seq as number,
+    traceId: r.trace_id as string,
+    sessionId: r.session_id as string | null,
+    arrival: r.arrival as number,
+    promptTokens: r.prompt_tokens as number,
+    outputTokens: r.output_tokens as number,
+    warmup: r.warmup === 1,
+    scheduled: r.scheduled as number,
+    send: r.send as number | null,
+    firstToken: r.first_token as number | null,
+    end: r.end as number | null,
+    lag: r.lag as number | null,
+    status: r.status as RequestStatus,
+    errorCode: r.error_code as string | null,
+    error: r.error as string | null,
+    httpStatus: r.http_status as number | null,
+    timeoutPhase: r.timeout_phase as string | null,
+    tokensReceived: r.tokens_received as number,
+    usagePrompt: r.usage_prompt as number | null,
+    usageCompletion: r.usage_completion as number | null,
+    countMethod: r.count_method as string | null,
+    ttft: r.ttft as number | null,
+    tpot: r.tpot as number | null,
+    e2e: r.e2e as number | null,
+    ttftSched: r.ttft_sched as number | null,
+    e2eSched: r.e2e_sched as number | null,
+    maxStall: r.max_stall as number | null,
+    queueS: r.queue_s as number | null,
+    prefillS: r.prefill_s as number | null,
+    kvTransferS: r.kv_transfer_s as number | null,
+    decodeWaitS: r.decode_wait_s as number | null,
+    decodeS: r.decode_s as number | null,
+    promptMachine: r.prompt_machine as string | null,
+    tokenMachine: r.token_machine as string | null,
+    pool: r.pool as string | null,
+    chunks: withChunks ? decodeChunks(r.token_times as Uint8Array | null) : [],
+  };
+}
+
+/** The `requests` columns in table order (what the writer binds and `runs export` prints). */
+export const REQUEST_COLUMNS = [
+  'run_id', 'shard', 'seq', 'trace_id', 'session_id', 'arrival', 'prompt_tokens', 'output_tokens', 'warmup',
+  'scheduled', 'send', 'first_token', 'end', 'lag', 'status', 'error_code', 'error', 'http_status',
+  'timeout_phase', 'tokens_received', 'usage_prompt', 'usage_completion', 'count_method', 'ttft', 'tpot',
+  'e2e', 'ttft_sched', 'e2e_sched', 'max_stall', 'queue_s', 'prefill_s', 'kv_transfer_s', 'decode_wait_s',
+  'decode_s', 'prompt_machine', 'token_machine', 'pool', 'token_times',
+] as const;
+
+const STATUS_SET: ReadonlySet<string> = new Set(REQUEST_STATUSES);
+
+function checkRequest(row: RequestRow): void {
+  const bad = (field: string, why: string): never => {
+    throw new TypeError(`store: request seq ${String(row.seq)}: ${field} ${why}`);
+  };
+  if (!Number.isInteger(row.seq) || row.seq < 0) bad('seq', 'must be a non-negative integer');
+  if (row.shard !== undefined && !Number.isInteger(row.shard)) bad('shard', 'must be an integer');
+  if (!STATUS_SET.has(row.status)) bad('status', `must be one of ${REQUEST_STATUSES.join(', ')}`);
+  if (!Number.isFinite(row.scheduled)) bad('scheduled', 'must be a finite number');
+  if (!Number.isFinite(row.arrival)) bad('arrival', 'must be a finite number');
+  if (!Number.isInteger(row.tokensReceived) || row.tokensReceived < 0) bad('tokensReceived', 'must be an integer ≥ 0');
+}
+
+/** The bound parameters of one `requests` row, derived columns included (REQUEST_COLUMNS order). */
+export function requestParams(runId: number, row: RequestRow): unknown[] {
+  const d = deriveRequest(row);
+  const b = row.breakdown;
+  return [
+    runId,
+    row.shard ?? 0,
+    row.seq,
+    row.traceId,
+    nn(row.sessionId),
+    row.arrival,
+    row.promptTokens,
+    row.outputTokens,
+    row.warmup ? 1 : 0,
+    row.scheduled,
+    numOrNull(row.send),
+    numOrNull(d.firstToken),
+    numOrNull(d.end),
+    numOrNull(d.lag),
+    row.status,
+    nn(row.errorCode),
+    nn(row.error),
+    nn(row.httpStatus),
+    nn(row.timeoutPhase),
+    row.tokensReceived,
+    nn(row.usagePrompt),
+    nn(row.usageCompletion),
+    nn(row.countMethod),
+    numOrNull(d.ttft),
+    numOrNull(d.tpot),
+    numOrNull(d.e2e),
+    numOrNull(d.ttftSched),
+    numOrNull(d.e2eSched),
+    numOrNull(d.maxStall),
+    numOrNull(b?.queue),
+    numOrNull(b?.prefill),
+    numOrNull(b?.kvTransfer),
+    numOrNull(b?.decodeWait),
+    numOrNull(b?.decode),
+    nn(row.promptMachine),
+    nn(row.tokenMachine),
+    nn(row.pool),
+    row.chunks && row.chunks.length > 0 ? encodeChunks(row.chunks) : null,
+  ];
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Flush on exit: a caller that exits (process.exit, an uncaught error) without finish() keeps its rows.
+
+const openStores = new Set<SqliteStore>();
+let exitHookInstalled = false;
+function onExit(): void {
+  for (const s of openStores) s.flushAll();
+}
+function track(s: SqliteStore): void {
+  openStores.add(s);
+  if (!exitHookInstalled) {
+    process.on('exit', onExit);
+    exitHookInstalled = true;
+  }
+}
+function untrack(s: SqliteStore): void {
+  openStores.delete(s);
+  if (openStores.size === 0 && exitHookInstalled) {
+    process.off('exit', onExit);
+    exitHookInstalled = false;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+
+class SqliteRunWriter implements RunWriter {
+  readonly runId: number;
+  private readonly store: SqliteStore;
+  private readonly batchRows: number;
+  private requests: unknown[][] = [];
+  private machineRows: MachineRow[] = [];
+  private power: PowerSampleRow[] = [];
+  private timeline: TimelineSampleRow[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private finished = false;
+  private failure: StoreError | undefined;
+  private readonly insReq: Database.Statement;
+  private readonly insMachine: Database.Statement;
+  private readonly insPower: Database.Statement;
+  private readonly insTimeline: Database.Statement;
+
+  constructor(store: SqliteStore, runId: number, opts: WriterOptions) {
+    this.store = store;
+    this.runId = runId;
+    this.batchRows = Math.max(1, opts.batchRows ?? 1000);
+    const db = store.db;
+    this.insReq = db.prepare(
+      `INSERT INTO requests (${REQUEST_COLUMNS.map((c) => `"${c}"`).join(', ')}) VALUES (${REQUEST_COLUMNS.map(() => '?').join(', ')})`,
+    );
+    this.insMachine = db.prepare(
+      `INSERT OR REPLACE INTO machines (run_id, machine_id, machine_type, pool, gpus, price_per_hour, tdp_w, idle_w)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    this.insPower = db.prepare(
+      'INSERT INTO power_samples (run_id, t, machine_id, role, source, watts, energy_j) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    );
+    this.insTimeline = db.prepare(
+      'INSERT INTO timeline_samples (run_id, t, source, role, name, labels_json, value) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    );
+    const interval = Math.max(10, opts.flushIntervalMs ?? 1000);
+    this.timer = setInterval(() => {
+      try {
+        this.flush();
+      } catch {
+        // kept in this.failure and thrown to the next caller
+      }
+    }, interval);
+    this.timer.unref();
+  }
+
+  private pending(): number {
+    return this.requests.length + this.machineRows.length + this.power.length + this.timeline.length;
+  }
+
+  private check(): void {
+    if (this.failure) throw this.failure;
+    if (this.finished) throw new Error(`store: run ${this.runId}: writer used after finish()`);
+  }
+
+  private maybeFlush(): void {
+    if (this.pending() >= this.batchRows) this.flush();
+  }
+
+  addRequest(row: RequestRow): void {
+    this.check();
+    checkRequest(row);
+    this.requests.push(requestParams(this.runId, row));
+    this.maybeFlush();
+  }
+
+  addMachines(rows: readonly MachineRow[]): void {
+    this.check();
+    this.machineRows.push(...rows);
+    this.maybeFlush();
+  }
+
+  addPowerSample(row: PowerSampleRow): void {
+    this.check();
+    this.power.push(row);
+    this.maybeFlush();
+  }
+
+  addTimelineSample(row: TimelineSampleRow): void {
+    this.check();
+    this.timeline.push(row);
+    this.maybeFlush();
+  }
+
+  flush(): void {
+    if (this.failure) throw this.failure;
+    if (this.pending() === 0) return;
+    const reqs = this.requests;
+    const machines = this.machineRows;
+    const power = this.power;
+    const timeline = this.timeline;
+    this.requests = [];
+    this.machineRows = [];
+    this.power = [];
+    this.timeline = [];
+    const id = this.runId;
+    let current = '';
+    try {
+      this.store.db.transaction(() => {
+        for (const m of machines) {
+          current = `machine ${m.machineId}`;
+          this.insMachine.run(id, m.machineId, m.machineType, m.pool, nn(m.gpus), nn(m.pricePerHour), nn(m.tdpW), nn(m.idleW));
+        }
+        for (const p of reqs) {
+          current = `request shard ${String(p[1])} seq ${String(p[2])}`;
+          this.insReq.run(p);
+        }
+        current = 'power sample';
+        for (const p of power) this.insPower.run(id, p.t, p.machineId, p.role, p.source, p.watts, nn(p.energyJ ?? undefined));
+        current = 'timeline sample';
+        for (const s of timeline) {
+          this.insTimeline.run(id, s.t, s.source, s.role ?? '', s.name, JSON.stringify(s.labels ?? {}), s.value);
+        }
+      }).immediate();
+    } catch (e) {
+      this.failure = new StoreError(
+        `cannot write run ${id} to results store ${this.store.path} (${current}): ${(e as Error).message}`,
+        { cause: e },
+      );
+      this.stopTimer();
+      throw this.failure;
+    }
+  }
+
+  private stopTimer(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  finish(status: RunStatus, extra: { lagFlagged?: boolean; lagP99S?: number; notes?: Record<string, unknown> } = {}): void {
+    if (this.finished) return;
+    if (!RUN_STATUSES.includes(status)) throw new TypeError(`store: unknown run status ${String(status)}`);
+    this.finished = true;
+    this.stopTimer();
+    this.store.writerDone(this);
+    try {
+      this.flush();
+    } finally {
+      this.store.finishRun(this.runId, status, extra);
+    }
+  }
+
+  /** Flush without throwing (exit hook / store close). */
+  flushQuietly(): void {
+    try {
+      this.flush();
+    } catch {
+      // already recorded in this.failure
+    }
+  }
+
+  abandon(): void {
+    this.stopTimer();
+  }
+}
+
+class SqliteStore implements Store {
+  readonly path: string;
+  readonly db: DB;
+  readonly readonly: boolean;
+  private closed = false;
+  private readonly writers = new Set<SqliteRunWriter>();
+
+  constructor(file: string, db: DB, readonly: boolean) {
+    this.path = file;
+    this.db = db;
+    this.readonly = readonly;
+    track(this);
+  }
+
+  private writable(what: string): void {
+    if (this.closed) throw new Error(`store: ${what} on a closed store`);
+    if (this.readonly) throw new StoreError(`cannot ${what}: results store ${this.path} was opened read-only`);
+  }
+
+  private write<T>(what: string, f: () => T): T {
+    this.writable(what);
+    try {
+      return f();
+    } catch (e) {
+      if (e instanceof StoreError || e instanceof ConfigError || e instanceof TypeError) throw e;
+      throw new StoreError(`cannot ${what} in results store ${this.path}: ${(e as Error).message}`, { cause: e });
+    }
+  }
+
+  createRun(run: NewRun, opts: WriterOptions = {}): RunWriter {
+    if (!RUN_KINDS.includes(run.kind)) throw new TypeError(`store: unknown run kind ${String(run.kind)}`);
+    const startWallMs = run.startWallMs ?? Date.now();
+    const cpus = os.cpus();
+    const env = {
+      node: process.version,
+      host: os.hostname(),
+      cpu: cpus[0]?.model ?? 'unknown',
+      cpus: cpus.length,
+      platform: `${process.platform}-${process.arch}`,
+      pid: process.pid,
+    };
+    const runId = this.write('create a run', () =>
+      this.db
+        .transaction(() => {
+          const info = this.db
+            .prepare(
+              `INSERT INTO runs (uuid, name, kind, status, started_at, start_wall_ms, target, deployment, model,
+                 trace_path, trace_sha256, time_scale, offered_rate, warmup_s, options_json, tags_json, env_json,
+                 splitbench_version, seed)
+               VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+            )
+            .run(
+              randomUUID(),
+              run.name ?? '',
+              run.kind,
+              new Date(startWallMs).toISOString(),
+              startWallMs,
+              nn(run.target),
+              nn(run.deployment),
+              nn(run.model),
+              nn(run.tracePath),
+              nn(run.traceSha256),
+              run.timeScale ?? 1,
+              nn(run.offeredRate),
+              run.warmupS ?? 0,
+              JSON.stringify(run.options ?? {}),
+              JSON.stringify(run.tags ?? {}),
+              JSON.stringify(env),
+              VERSION,
+              nn(run.seed),
+            );
+          const id = Number(info.lastInsertRowid);
+          if (!run.name) this.db.prepare('UPDATE runs SET name = ? WHERE id = ?').run(`${run.kind}-${id}`, id);
+          return id;
+        })
+        .immediate(),
+    );
+    const w = new SqliteRunWriter(this, runId, opts);
+    this.writers.add(w);
+    return w;
+  }
+
+  /** @internal */
+  writerDone(w: SqliteRunWriter): void {
+    this.writers.delete(w);
+  }
+
+  /** @internal */
+  finishRun(
+    runId: number,
+    status: RunStatus,
+    extra: { lagFlagged?: boolean; lagP99S?: number; notes?: Record<string, unknown> },
+  ): void {
+    this.write('finish a run', () => {
+      this.db.transaction(() => {
+        this.db
+          .prepare(
+            `UPDATE runs SET status = ?, ended_at = ?, lag_flagged = coalesce(?, lag_flagged),
+               lag_p99_s = coalesce(?, lag_p99_s) WHERE id = ?`,
+          )
+          .run(
+            status,
+            new Date().toISOString(),
+            extra.lagFlagged === undefined ? null : extra.lagFlagged ? 1 : 0,
+            numOrNull(extra.lagP99S),
+            runId,
+          );
+        if (extra.notes) this.mergeNotes(runId, extra.notes);
+      }).immediate();
+    });
+  }
+
+  private mergeNotes(runId: number, notes: Record<string, unknown>): Record<string, unknown> {
+    const row = this.db.prepare('SELECT notes_json FROM runs WHERE id = ?').get(runId) as SqlRow | undefined;
+    if (!row) throw new ConfigError(`no run with id ${runId} in ${this.path}`);
+    const merged: Record<string, unknown> = parseJson(row.notes_json, {});
+    for (const [k, v] of Object.entries(notes)) {
+      if (v === undefined) delete merged[k];
+      else merged[k] = v;
+    }
+    this.db.prepare('UPDATE runs SET notes_json = ? WHERE id = ?').run(JSON.stringify(merged), runId);
+    return merged;
+  }
+
+  setRunNotes(runId: number, notes: Record<string, unknown>): Record<string, unknown> {
+    return this.write('set run notes', () => this.db.transaction(() => this.mergeNotes(runId, notes)).immediate());
+  }
+
+  setRunStatus(runId: number, status: RunStatus): void {
+    if (!RUN_STATUSES.includes(status)) throw new TypeError(`store: unknown run status ${String(status)}`);
+    this.write('set a run status', () => {
+      this.db
+        .prepare('UPDATE runs SET status = ?, ended_at = CASE WHEN ? THEN NULL ELSE coalesce(ended_at, ?) END WHERE id = ?')
+        .run(status, status === 'running' ? 1 : 0, new Date().toISOString(), runId);
+    });
+  }
+
+  getRun(id: number): RunRecord | undefined {
+    const r = this.db.prepare('SELECT * FROM runs WHERE id = ?').get(id) as SqlRow | undefined;
+    return r ? toRunRecord(r) : undefined;
+  }
+
+  findRun(idOrName: string | number): RunRecord {
+    const key = String(idOrName).trim();
+    if (/^\d+$/.test(key)) {
+      const r = this.getRun(Number(key));
+      if (r) return r;
+    }
+    const byName = this.db.prepare('SELECT * FROM runs WHERE name = ? ORDER BY id DESC LIMIT 1').get(key) as
+      | SqlRow
+      | undefined;
+    if (byName) return toRunRecord(byName);
+    const recent = this.db.prepare('SELECT id, name FROM runs ORDER BY id DESC LIMIT 5').all() as {
+      id: number;
+      name: string;
+    }[];
+    const total = (this.db.prepare('SELECT count(*) AS n FROM runs').get() as { n: number }).n;
+    throw new ConfigError(`no run "${key}" in ${this.path}`, {
+      hint:
+        recent.length === 0
+          ? 'the store has no runs yet'
+          : `${total > recent.length ? 'latest runs' : 'runs'}: ${recent.map((r) => `${r.id} (${r.name})`).join(', ')}` +
+            ' — see `splitbench runs list`',
+    });
+  }
+
+  listRuns(): RunRecord[] {
+    return (this.db.prepare('SELECT * FROM runs ORDER BY id').all() as SqlRow[]).map(toRunRecord);
+  }
+
+  deleteRun(id: number): boolean {
+    return this.write('delete a run', () => {
+      for (const w of this.writers) if (w.runId === id) w.abandon();
+      return this.db.prepare('DELETE FROM runs WHERE id = ?').run(id).changes > 0;
+    });
+  }
+
+  requestCounts(runId: number): RequestCounts {
+    const counts: Record<string, number> = { total: 0 };
+    for (const s of REQUEST_STATUSES) counts[s] = 0;
+    const rows = this.db
+      .prepare('SELECT status, count(*) AS n FROM requests WHERE run_id = ? GROUP BY status')
+      .all(runId) as { status: string; n: number }[];
+    for (const r of rows) {
+      counts[r.status] = r.n;
+      counts.total += r.n;
+    }
+    return counts as RequestCounts;
+  }
+
+  *requests(runId: number, opts: RequestQuery = {}): IterableIterator<RequestRecord> {
+    const where = ['run_id = ?'];
+    const params: unknown[] = [runId];
+    if (opts.status !== undefined) {
+      const list = (Array.isArray(opts.status) ? opts.status : [opts.status]) as RequestStatus[];
+      where.push(`status IN (${list.map(() => '?').join(', ')})`);
+      params.push(...list);
+    }
+    if (opts.includeWarmup === false) where.push('warmup = 0');
+    const order = opts.orderBy === 'scheduled' ? 'scheduled, shard, seq' : 'shard, seq';
+    const withChunks = opts.chunks ?? true;
+    const stmt = this.db.prepare(`SELECT * FROM requests WHERE ${where.join(' AND ')} ORDER BY ${order}`);
+    for (const r of stmt.iterate(...params)) yield toRequestRecord(r as SqlRow, withChunks);
+  }
+
+  machines(runId: number): MachineRecord[] {
+    return (this.db.prepare('SELECT * FROM machines WHERE run_id = ? ORDER BY pool, machine_id').all(runId) as SqlRow[]).map(
+      (r) => ({
+        machineId: r.machine_id as string,
+        machineType: r.machine_type as string,
+        pool: r.pool as string,
+        gpus: r.gpus as number | null,
+        pricePerHour: r.price_per_hour as number | null,
+        tdpW: r.tdp_w as number | null,
+        idleW: r.idle_w as number | null,
+      }),
+    );
+  }
+
+  powerSamples(runId: number): PowerSampleRecord[] {
+    return (this.db.prepare('SELECT * FROM power_samples WHERE run_id = ? ORDER BY t, machine_id').all(runId) as SqlRow[]).map(
+      (r) => ({
+        t: r.t as number,
+        machineId: r.machine_id as string,
+        role: r.role as string,
+        source: r.source as string,
+        watts: r.watts as number | null,
+        energyJ: r.energy_j as number | null,
+      }),
+    );
+  }
+
+  timelineSamples(runId: number, name?: string): TimelineSampleRecord[] {
+    const rows = (
+      name === undefined
+        ? this.db.prepare('SELECT * FROM timeline_samples WHERE run_id = ? ORDER BY t').all(runId)
+        : this.db.prepare('SELECT * FROM timeline_samples WHERE run_id = ? AND name = ? ORDER BY t').all(runId, name)
+    ) as SqlRow[];
+    return rows.map((r) => ({
+      t: r.t as number,
+      source: r.source as string,
+      role: r.role as string,
+      name: r.name as string,
+      labels: parseJson(r.labels_json, {}),
+      value: r.value as number,
+    }));
+  }
+
+  addSloResults(runId: number, rows: readonly SloResultRow[]): void {
+    this.write('record SLO results', () => {
+      const ins = this.db.prepare(
+        `INSERT INTO slo_results (run_id, evaluated_at, slo_file, rule, metric, value, limit_value, op, passed,
+           baseline_run_id, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      );
+      const now = new Date().toISOString();
+      this.db.transaction(() => {
+        for (const r of rows) {
+          ins.run(
+            runId,
+            r.evaluatedAt ?? now,
+            r.sloFile,
+            r.rule,
+            r.metric,
+            numOrNull(r.value ?? undefined),
+            numOrNull(r.limitValue ?? undefined),
+            r.op,
+            r.passed ? 1 : 0,
+            r.baselineRunId ?? null,
+            r.detail ?? null,
+          );
+        }
+      }).immediate();
+    });
+  }
+
+  sloResults(runId: number): SloResultRecord[] {
+    return (this.db.prepare('SELECT rowid, * FROM slo_results WHERE run_id = ? ORDER BY rowid').all(runId) as SqlRow[]).map(
+      (r) => ({
+        evaluatedAt: r.evaluated_at as string,
+        sloFile: r.slo_file as string,
+        rule: r.rule as string,
+        metric: r.metric as string,
+        value: r.value as number | null,
+        limitValue: r.limit_value as number | null,
+        op: r.op as string,
+        passed: r.passed === 1,
+        baselineRunId: r.baseline_run_id as number | null,
+        detail: r.detail as string | null,
+      }),
+    );
+  }
+
+  /** @internal Flush every open writer, ignoring failures (exit hook). */
+  flushAll(): void {
+    if (this.closed) return;
+    for (const w of this.writers) w.flushQuietly();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.flushAll();
+    for (const w of this.writers) w.abandon();
+    this.writers.clear();
+    this.closed = true;
+    untrack(this);
+    this.db.close();
+  }
+}
