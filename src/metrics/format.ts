@@ -1,0 +1,138 @@
+/** Text rendering of run summaries: one column per run, one row per figure. */
+import type { Stats } from './histogram.js';
+import type { RunSummary } from './summary.js';
+
+type Cell = string | number | null | undefined;
+
+/** Seconds for people: µs below 1 ms, ms below 1 s, else s. */
+export function fmtSeconds(s: number | undefined): string | undefined {
+  if (s === undefined || !Number.isFinite(s)) return undefined;
+  const a = Math.abs(s);
+  if (a === 0) return '0 ms';
+  if (a < 1e-3) return `${(s * 1e6).toFixed(0)} µs`;
+  if (a < 1) return `${(s * 1e3).toFixed(a < 0.1 ? 2 : 1)} ms`;
+  return `${s.toFixed(3)} s`;
+}
+
+export function fmtNum(n: number | undefined, digits = 2): string | undefined {
+  if (n === undefined || !Number.isFinite(n)) return undefined;
+  if (Math.abs(n) >= 1e5) return n.toExponential(3);
+  return n.toFixed(digits);
+}
+
+function fmtPct(n: number | undefined): string | undefined {
+  return n === undefined ? undefined : `${(n * 100).toFixed(2)}%`;
+}
+
+const STAT_ROWS: [keyof Stats, string][] = [
+  ['p50', 'p50'],
+  ['p90', 'p90'],
+  ['p99', 'p99'],
+  ['p999', 'p99.9'],
+  ['max', 'max'],
+  ['mean', 'mean'],
+];
+
+/** A side-by-side table of several runs' summaries (first column: the figure). */
+export function formatSummaries(summaries: readonly RunSummary[]): string {
+  const rows: Cell[][] = [];
+  const add = (label: string, f: (s: RunSummary) => Cell): void => {
+    const cells = summaries.map(f);
+    if (cells.every((c) => c === undefined || c === null)) return;
+    rows.push([label, ...cells]);
+  };
+  rows.push(['run', ...summaries.map((s) => `${s.run.id} ${s.run.name}`)]);
+  add('kind / status', (s) => `${s.run.kind}${s.run.compat ? ' (compat)' : ''} / ${s.run.status}`);
+  add('model', (s) => s.run.model ?? undefined);
+  add('requests ok / total', (s) => `${s.counts.ok} / ${s.counts.total}`);
+  add('warm-up (excluded)', (s) => (s.counts.warmup > 0 ? s.counts.warmup : undefined));
+  add('errors', (s) => {
+    const c = s.counts;
+    if (c.total === c.ok) return undefined;
+    const parts = [
+      c.error ? `${c.error} error` : '',
+      c.timeout ? `${c.timeout} timeout` : '',
+      c.cancelled ? `${c.cancelled} cancelled` : '',
+      c.neverCompleted ? `${c.neverCompleted} never-completed` : '',
+    ].filter(Boolean);
+    return parts.join(', ');
+  });
+  add('error rate', (s) => fmtPct(s.errorRate));
+  add('output length mismatches', (s) => (s.outputMismatches > 0 ? s.outputMismatches : undefined));
+  add('steady span', (s) => fmtSeconds(s.throughput.spanS));
+  add('throughput req/s', (s) => fmtNum(s.throughput.requestsPerS, 3));
+  add('input tokens/s', (s) => fmtNum(s.throughput.inputTokensPerS, 1));
+  add('output tokens/s', (s) => fmtNum(s.throughput.outputTokensPerS, 1));
+  add('goodput req/s', (s) => (s.goodput ? fmtNum(s.goodput.requestsPerS, 3) : undefined));
+  add('goodput fraction', (s) => (s.goodput ? fmtPct(s.goodput.fraction) : undefined));
+  const dist = (label: string, get: (s: RunSummary) => Stats | undefined, fmt: (n: number) => string | undefined): void => {
+    for (const [k, name] of STAT_ROWS) add(`${label} ${name}`, (s) => {
+      const st = get(s);
+      return st ? fmt(st[k]) : undefined;
+    });
+  };
+  dist('TTFT', (s) => s.latencyS.ttft, fmtSeconds);
+  dist('TPOT', (s) => s.latencyS.tpot, fmtSeconds);
+  dist('TBT', (s) => s.latencyS.tbt, fmtSeconds);
+  dist('E2E', (s) => s.latencyS.e2e, fmtSeconds);
+  for (const [k, label] of [
+    ['queue', 'queue'],
+    ['prefill', 'prefill'],
+    ['kv_transfer', 'KV transfer'],
+    ['decode_wait', 'decode wait'],
+    ['decode', 'decode'],
+  ] as const) {
+    add(`${label} p50`, (s) => fmtSeconds(s.phasesS[k]?.p50));
+    add(`${label} p99`, (s) => fmtSeconds(s.phasesS[k]?.p99));
+  }
+  add('lag p50', (s) => fmtSeconds(s.latencyS.lag?.p50));
+  add('lag p99', (s) => fmtSeconds(s.latencyS.lag?.p99));
+  add('lag max', (s) => fmtSeconds(s.latencyS.lag?.max));
+  add('lag flagged', (s) => (s.run.lagFlagged ? 'YES' : undefined));
+  add('slowdown reference', (s) => s.slowdown?.reference);
+  for (const k of ['ttft', 'tbt', 'e2e'] as const) {
+    for (const st of ['p50', 'p90', 'p99'] as const) {
+      add(`slowdown ${k.toUpperCase()} ${st}`, (s) => {
+        const v = s.slowdown?.[k]?.[st];
+        return v === undefined ? undefined : `${v.toFixed(2)}x`;
+      });
+    }
+  }
+  const poolNames = [...new Set(summaries.flatMap((s) => Object.keys(s.pools ?? {})))].sort();
+  for (const p of poolNames) {
+    add(`pool ${p}: requests`, (s) => s.pools?.[p]?.requests);
+    add(`pool ${p}: TTFT p99`, (s) => fmtSeconds(s.pools?.[p]?.latencyS.ttft?.p99));
+    add(`pool ${p}: E2E p99`, (s) => fmtSeconds(s.pools?.[p]?.latencyS.e2e?.p99));
+  }
+  const powerPools = [...new Set(summaries.flatMap((s) => Object.keys(s.power?.pools ?? {})))].sort();
+  for (const p of powerPools) {
+    add(`power ${p} mean / peak`, (s) => {
+      const pp = s.power?.pools[p];
+      return pp ? `${pp.meanW.toFixed(0)} W / ${pp.peakW.toFixed(0)} W` : undefined;
+    });
+  }
+  add('power mean / peak', (s) => (s.power ? `${s.power.meanW.toFixed(0)} W / ${s.power.peakW.toFixed(0)} W` : undefined));
+  add('energy per request', (s) => (s.power?.energyPerRequestJ === undefined ? undefined : `${fmtNum(s.power.energyPerRequestJ, 1)} J`));
+  add('energy per output token', (s) =>
+    s.power?.energyPerOutputTokenJ === undefined ? undefined : `${fmtNum(s.power.energyPerOutputTokenJ, 3)} J`,
+  );
+  add('machine cost', (s) => (s.cost ? `$${s.cost.dollars.toFixed(4)}` : undefined));
+  add('$ per 1M output tokens', (s) =>
+    s.cost?.dollarsPerMOutputTokens === undefined ? undefined : `$${s.cost.dollarsPerMOutputTokens.toFixed(3)}`,
+  );
+  return formatRows(rows);
+}
+
+function formatRows(rows: Cell[][]): string {
+  const cells = rows.map((r) => r.map((c) => (c === null || c === undefined ? '-' : String(c))));
+  const widths: number[] = [];
+  for (const r of cells) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
+  return cells
+    .map((r) =>
+      r
+        .map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
+}

@@ -1,0 +1,37 @@
+/**
+ * Metrics: per-request formulas, mergeable summaries (hdr-histogram-js), slowdowns, SLO files, goodput and
+ * the release gate. Readers of the results store; replay, sim, summary, gate and report call in here.
+ */
+export { MetricHistogram, SIGNIFICANT_DIGITS, PERCENTILE_RELATIVE_ERROR, STAT_NAMES, type Stats, type StatName } from './histogram.js';
+export {
+  findRun,
+  requestRecords,
+  machineRecords,
+  powerRecords,
+  isCompatRun,
+  dbOf,
+  type StoreLike,
+  type RunInfo,
+  type RequestRecord,
+} from './rows.js';
+export * from './request.js';
+export * from './slowdown.js';
+export * from './slo.js';
+export {
+  summarizeRun,
+  accumulate,
+  summaryFromAccumulator,
+  RunAccumulator,
+  requestMetric,
+  meetsPerRequest,
+  LATENCY_METRICS,
+  PHASE_METRICS,
+  SLOWDOWN_METRICS,
+  type RunSummary,
+  type SummaryOptions,
+  type StatusCounts,
+  type PoolSummary,
+  type PowerSummary,
+  type CostSummary,
+} from './summary.js';
+export { formatSummaries, fmtSeconds, fmtNum } from './format.js';

@@ -1,0 +1,255 @@
+/**
+ * Reading runs and request rows for metrics: plain SQL over the store's schema (src/store/schema.ts), so
+ * summaries work on any splitbench store file, live or simulated, merged or not.
+ */
+import type Database from 'better-sqlite3';
+import { SplitbenchError, ExitCode } from '../errors.js';
+import type { RequestStatus, RunKind, RunStatus } from '../store/schema.js';
+
+/** Anything that exposes the store's SQLite handle (the store object has `db`), or the handle itself. */
+export type StoreLike = { readonly db: Database.Database } | Database.Database;
+
+export function dbOf(store: StoreLike): Database.Database {
+  return 'prepare' in store ? store : store.db;
+}
+
+/** A `runs` row, decoded. */
+export interface RunInfo {
+  readonly id: number;
+  readonly name: string;
+  readonly kind: RunKind;
+  readonly status: RunStatus;
+  readonly startedAt: string;
+  readonly endedAt: string | null;
+  readonly target: string | null;
+  readonly deployment: string | null;
+  readonly model: string | null;
+  readonly tracePath: string | null;
+  readonly timeScale: number;
+  readonly offeredRate: number | null;
+  readonly warmupS: number;
+  readonly lagFlagged: boolean;
+  readonly lagP99S: number | null;
+  readonly options: Record<string, unknown>;
+  readonly notes: Record<string, unknown>;
+}
+
+/** The columns of a `requests` row that metrics use (seconds on the run's clock). */
+export interface RequestRecord {
+  readonly shard: number;
+  readonly seq: number;
+  readonly traceId: string;
+  readonly promptTokens: number;
+  readonly outputTokens: number;
+  readonly warmup: boolean;
+  readonly scheduled: number;
+  readonly send: number | null;
+  readonly firstToken: number | null;
+  readonly end: number | null;
+  readonly lag: number | null;
+  readonly status: RequestStatus;
+  readonly tokensReceived: number;
+  readonly ttft: number | null;
+  readonly tpot: number | null;
+  readonly e2e: number | null;
+  readonly maxStall: number | null;
+  readonly queueS: number | null;
+  readonly prefillS: number | null;
+  readonly kvTransferS: number | null;
+  readonly decodeWaitS: number | null;
+  readonly decodeS: number | null;
+  readonly pool: string | null;
+  readonly tokenTimes: Uint8Array | null;
+}
+
+function parseJson(text: unknown): Record<string, unknown> {
+  if (typeof text !== 'string') return {};
+  try {
+    const v = JSON.parse(text) as unknown;
+    return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}
+
+interface RunSqlRow {
+  id: number;
+  name: string;
+  kind: RunKind;
+  status: RunStatus;
+  started_at: string;
+  ended_at: string | null;
+  target: string | null;
+  deployment: string | null;
+  model: string | null;
+  trace_path: string | null;
+  time_scale: number;
+  offered_rate: number | null;
+  warmup_s: number;
+  lag_flagged: number;
+  lag_p99_s: number | null;
+  options_json: string;
+  notes_json: string;
+}
+
+function toRunInfo(r: RunSqlRow): RunInfo {
+  return {
+    id: r.id,
+    name: r.name,
+    kind: r.kind,
+    status: r.status,
+    startedAt: r.started_at,
+    endedAt: r.ended_at,
+    target: r.target,
+    deployment: r.deployment,
+    model: r.model,
+    tracePath: r.trace_path,
+    timeScale: r.time_scale,
+    offeredRate: r.offered_rate,
+    warmupS: r.warmup_s,
+    lagFlagged: r.lag_flagged !== 0,
+    lagP99S: r.lag_p99_s,
+    options: parseJson(r.options_json),
+    notes: parseJson(r.notes_json),
+  };
+}
+
+const RUN_COLUMNS = `id, name, kind, status, started_at, ended_at, target, deployment, model, trace_path, time_scale,
+  offered_rate, warmup_s, lag_flagged, lag_p99_s, options_json, notes_json`;
+
+/**
+ * Find a run by numeric id or by name (the latest run with that name); `undefined` → the latest run.
+ * Throws a usage error naming what was asked for when there is no such run.
+ */
+export function findRun(store: StoreLike, idOrName?: string | number): RunInfo {
+  const db = dbOf(store);
+  let row: RunSqlRow | undefined;
+  if (idOrName === undefined || idOrName === '') {
+    row = db.prepare(`SELECT ${RUN_COLUMNS} FROM runs ORDER BY id DESC LIMIT 1`).get() as RunSqlRow | undefined;
+    if (!row) {
+      throw new SplitbenchError('SB_NO_RUN', 'the store holds no runs', {
+        hint: 'record one with `splitbench replay` or `splitbench sim`, or point --db at another store',
+        exitCode: ExitCode.usage,
+      });
+    }
+    return toRunInfo(row);
+  }
+  const key = String(idOrName);
+  if (/^\d+$/.test(key)) {
+    row = db.prepare(`SELECT ${RUN_COLUMNS} FROM runs WHERE id = ?`).get(Number(key)) as RunSqlRow | undefined;
+  }
+  row ??= db.prepare(`SELECT ${RUN_COLUMNS} FROM runs WHERE name = ? OR uuid = ? ORDER BY id DESC LIMIT 1`).get(key, key) as
+    | RunSqlRow
+    | undefined;
+  if (!row) {
+    throw new SplitbenchError('SB_NO_RUN', `no run with id or name '${key}' in the store`, {
+      hint: 'list runs with `splitbench runs`',
+      exitCode: ExitCode.usage,
+    });
+  }
+  return toRunInfo(row);
+}
+
+interface RequestSqlRow {
+  shard: number;
+  seq: number;
+  trace_id: string;
+  prompt_tokens: number;
+  output_tokens: number;
+  warmup: number;
+  scheduled: number;
+  send: number | null;
+  first_token: number | null;
+  end: number | null;
+  lag: number | null;
+  status: RequestStatus;
+  tokens_received: number;
+  ttft: number | null;
+  tpot: number | null;
+  e2e: number | null;
+  max_stall: number | null;
+  queue_s: number | null;
+  prefill_s: number | null;
+  kv_transfer_s: number | null;
+  decode_wait_s: number | null;
+  decode_s: number | null;
+  pool: string | null;
+  token_times: Uint8Array | null;
+}
+
+/** Iterate a run's request rows in (shard, seq) order without holding them all in memory. */
+export function* requestRecords(store: StoreLike, runId: number): Generator<RequestRecord> {
+  const stmt = dbOf(store).prepare(
+    `SELECT shard, seq, trace_id, prompt_tokens, output_tokens, warmup, scheduled, send, first_token, end, lag, status,
+       tokens_received, ttft, tpot, e2e, max_stall, queue_s, prefill_s, kv_transfer_s, decode_wait_s, decode_s, pool,
+       token_times
+     FROM requests WHERE run_id = ? ORDER BY shard, seq`,
+  );
+  for (const r of stmt.iterate(runId) as IterableIterator<RequestSqlRow>) {
+    yield {
+      shard: r.shard,
+      seq: r.seq,
+      traceId: r.trace_id,
+      promptTokens: r.prompt_tokens,
+      outputTokens: r.output_tokens,
+      warmup: r.warmup !== 0,
+      scheduled: r.scheduled,
+      send: r.send,
+      firstToken: r.first_token,
+      end: r.end,
+      lag: r.lag,
+      status: r.status,
+      tokensReceived: r.tokens_received,
+      ttft: r.ttft,
+      tpot: r.tpot,
+      e2e: r.e2e,
+      maxStall: r.max_stall,
+      queueS: r.queue_s,
+      prefillS: r.prefill_s,
+      kvTransferS: r.kv_transfer_s,
+      decodeWaitS: r.decode_wait_s,
+      decodeS: r.decode_s,
+      pool: r.pool,
+      tokenTimes: r.token_times,
+    };
+  }
+}
+
+export interface MachineRecord {
+  readonly machineId: string;
+  readonly machineType: string;
+  readonly pool: string;
+  readonly pricePerHour: number | null;
+}
+
+export function machineRecords(store: StoreLike, runId: number): MachineRecord[] {
+  return (
+    dbOf(store)
+      .prepare(`SELECT machine_id, machine_type, pool, price_per_hour FROM machines WHERE run_id = ? ORDER BY machine_id`)
+      .all(runId) as { machine_id: string; machine_type: string; pool: string; price_per_hour: number | null }[]
+  ).map((m) => ({ machineId: m.machine_id, machineType: m.machine_type, pool: m.pool, pricePerHour: m.price_per_hour }));
+}
+
+export interface PowerRecord {
+  readonly t: number;
+  readonly machineId: string;
+  readonly role: string;
+  readonly watts: number | null;
+}
+
+export function* powerRecords(store: StoreLike, runId: number): Generator<PowerRecord> {
+  const stmt = dbOf(store).prepare(
+    `SELECT t, machine_id, role, watts FROM power_samples WHERE run_id = ? ORDER BY machine_id, t`,
+  );
+  for (const r of stmt.iterate(runId) as IterableIterator<{ t: number; machine_id: string; role: string; watts: number | null }>) {
+    yield { t: r.t, machineId: r.machine_id, role: r.role, watts: r.watts };
+  }
+}
+
+/** Is this run in SplitwiseSim-compatible mode (its options carry a truthy `compat`)? */
+export function isCompatRun(run: RunInfo): boolean {
+  const c = run.options['compat'];
+  if (c === undefined || c === null || c === false) return false;
+  if (typeof c === 'string') return !['', 'none', 'off', 'false', 'default'].includes(c.toLowerCase());
+  return Boolean(c);
+}

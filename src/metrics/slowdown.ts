@@ -1,0 +1,135 @@
+/**
+ * Slowdown (Splitwise's SLO form): a request's TTFT, TPOT, TBT and E2E divided by what the same request
+ * takes alone on a reference machine.
+ *
+ * References:
+ * - the performance model (`referenceFromModel`): the engine's `referenceLatency` for one uncontended
+ *   machine (default `dgx-a100`) running the run's model; in SplitwiseSim-compatible runs its `splitwise`
+ *   mode (TBT reference = the A100 token predictor at x = prompt size, as SplitwiseSim's notebooks do);
+ * - a named unloaded run (`referenceFromRun`): the same request in that run, matched by trace id, else the
+ *   mean over that run's requests of the same (prompt, output) sizes.
+ */
+import { SplitbenchError, ExitCode } from '../errors.js';
+import { e2eOf, requestTbtOf, tpotOf, ttftOf } from './request.js';
+import { findRun, isCompatRun, requestRecords, type RequestRecord, type StoreLike } from './rows.js';
+
+/** What a request takes alone on the reference (seconds). `tbt` defaults to `tpot`. */
+export interface ReferenceTimes {
+  readonly ttft: number;
+  readonly tpot: number;
+  readonly e2e: number;
+  readonly tbt?: number;
+}
+
+export interface ReferenceRequest {
+  readonly traceId: string;
+  readonly promptTokens: number;
+  readonly outputTokens: number;
+}
+
+export interface SlowdownReference {
+  /** What the reference is, for people (`model llama2-70b on dgx-a100`, `run 3 (baseline)`). */
+  readonly describe: string;
+  latency(req: ReferenceRequest): ReferenceTimes | undefined;
+}
+
+export interface RequestSlowdown {
+  readonly ttft?: number;
+  readonly tpot?: number;
+  readonly tbt?: number;
+  readonly e2e?: number;
+}
+
+const ratio = (v: number | undefined, ref: number | undefined): number | undefined =>
+  v === undefined || ref === undefined || !(ref > 0) ? undefined : v / ref;
+
+/** Slowdowns of one ok request (each undefined where the request or the reference lacks the metric). */
+export function slowdownOf(r: RequestRecord, ref: SlowdownReference, compat: boolean): RequestSlowdown | undefined {
+  if (r.status !== 'ok') return undefined;
+  const t = ref.latency({ traceId: r.traceId, promptTokens: r.promptTokens, outputTokens: r.outputTokens });
+  if (!t) return undefined;
+  return {
+    ttft: ratio(ttftOf(r), t.ttft),
+    tpot: ratio(tpotOf(r), t.tpot),
+    tbt: ratio(requestTbtOf(r, compat), t.tbt ?? t.tpot),
+    e2e: ratio(e2eOf(r), t.e2e),
+  };
+}
+
+/** The engine's reference-latency function, as `src/engine` exports it. */
+export type ReferenceLatencyFn = (q: {
+  model: string;
+  machine: string;
+  promptTokens: number;
+  outputTokens: number;
+  mode: 'default' | 'splitwise';
+}) => { ttft: number; tpot: number; e2e: number; tbt?: number };
+
+/** Reference from the performance model: one uncontended `machine` running `model`. */
+export function referenceFromModel(
+  fn: ReferenceLatencyFn,
+  opts: { model: string; machine: string; mode: 'default' | 'splitwise' },
+): SlowdownReference {
+  const cache = new Map<string, ReferenceTimes>();
+  return {
+    describe: `${opts.model} alone on one ${opts.machine}${opts.mode === 'splitwise' ? ' (SplitwiseSim reference)' : ''}`,
+    latency(req) {
+      const key = `${req.promptTokens}/${req.outputTokens}`;
+      let t = cache.get(key);
+      if (!t) {
+        t = fn({ ...opts, promptTokens: req.promptTokens, outputTokens: req.outputTokens });
+        cache.set(key, t);
+      }
+      return t;
+    },
+  };
+}
+
+/** Reference from an unloaded run of the same trace: match by trace id, else by (prompt, output) sizes. */
+export function referenceFromRun(store: StoreLike, runIdOrName: string | number): SlowdownReference {
+  const run = findRun(store, runIdOrName);
+  const compat = isCompatRun(run);
+  const byId = new Map<string, ReferenceTimes>();
+  const sums = new Map<string, { ttft: number; tpot: number; tbt: number; e2e: number; n: number; nTpot: number }>();
+  for (const r of requestRecords(store, run.id)) {
+    if (r.status !== 'ok') continue;
+    const ttft = ttftOf(r);
+    const e2e = e2eOf(r);
+    if (ttft === undefined || e2e === undefined) continue;
+    const tpot = tpotOf(r);
+    const tbt = requestTbtOf(r, compat);
+    byId.set(r.traceId, { ttft, e2e, tpot: tpot ?? NaN, ...(tbt === undefined ? {} : { tbt }) });
+    const key = `${r.promptTokens}/${r.outputTokens}`;
+    const s = sums.get(key) ?? { ttft: 0, tpot: 0, tbt: 0, e2e: 0, n: 0, nTpot: 0 };
+    s.ttft += ttft;
+    s.e2e += e2e;
+    s.n++;
+    if (tpot !== undefined && tbt !== undefined) {
+      s.tpot += tpot;
+      s.tbt += tbt;
+      s.nTpot++;
+    }
+    sums.set(key, s);
+  }
+  if (byId.size === 0) {
+    throw new SplitbenchError('SB_REFERENCE', `reference run '${runIdOrName}' (id ${run.id}) has no ok requests`, {
+      exitCode: ExitCode.usage,
+      hint: 'pick an unloaded run that completed, or use --reference-machine',
+    });
+  }
+  const bySize = new Map<string, ReferenceTimes>();
+  for (const [k, s] of sums) {
+    bySize.set(k, {
+      ttft: s.ttft / s.n,
+      e2e: s.e2e / s.n,
+      tpot: s.nTpot > 0 ? s.tpot / s.nTpot : NaN,
+      tbt: s.nTpot > 0 ? s.tbt / s.nTpot : NaN,
+    });
+  }
+  return {
+    describe: `run ${run.id} (${run.name})`,
+    latency(req) {
+      return byId.get(req.traceId) ?? bySize.get(`${req.promptTokens}/${req.outputTokens}`);
+    },
+  };
+}

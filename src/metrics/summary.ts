@@ -1,0 +1,452 @@
+/**
+ * Run summaries: counts, latency distributions, throughput, goodput, per-pool breakdown, power and cost.
+ *
+ * Units: every `Stats` under `latencyS` and `phasesS` is in seconds; `slowdown` is unitless; rates are per
+ * second of the run's steady span; energy in joules; money in dollars. Distributions come from mergeable
+ * `MetricHistogram`s built by `RunAccumulator` from request rows, so summaries of several shards or runs
+ * are recomputed from the union of their rows (`accumulate` then `merge`).
+ *
+ * Populations (README "Metric glossary"):
+ * - counted requests: every non-warm-up request (warm-up = `requests.warmup`);
+ * - distributions (TTFT, TPOT, TBT, E2E, phases, slowdowns): ok, non-warm-up requests;
+ * - lag: every request that was sent (warm-up included: it judges the load generator over the whole run);
+ * - steady span: from the first non-warm-up `scheduled` to the last non-warm-up `end`.
+ */
+import { MetricHistogram, type Stats } from './histogram.js';
+import { e2eOf, lagOf, maxStallOf, requestTbtOf, splitwiseTbtOf, tbtSamplesOf, tpotOf, ttftOf } from './request.js';
+import {
+  findRun,
+  isCompatRun,
+  machineRecords,
+  powerRecords,
+  requestRecords,
+  type RequestRecord,
+  type RunInfo,
+  type StoreLike,
+} from './rows.js';
+import { compare, type PerRequestRule, type SloSpec } from './slo.js';
+import { slowdownOf, type RequestSlowdown, type SlowdownReference } from './slowdown.js';
+import type { RequestStatus } from '../store/schema.js';
+import { SloSpecError } from '../errors.js';
+
+export const LATENCY_METRICS = ['ttft', 'tpot', 'tbt', 'e2e', 'lag', 'max_stall'] as const;
+export const PHASE_METRICS = ['queue', 'prefill', 'kv_transfer', 'decode_wait', 'decode'] as const;
+export const SLOWDOWN_METRICS = ['ttft', 'tpot', 'tbt', 'e2e'] as const;
+export type LatencyMetric = (typeof LATENCY_METRICS)[number];
+export type PhaseMetric = (typeof PHASE_METRICS)[number];
+export type SlowdownMetric = (typeof SLOWDOWN_METRICS)[number];
+
+export interface SummaryOptions {
+  /** SLO file whose `per_request` limits define goodput (omitted without one). */
+  readonly slo?: SloSpec;
+  /** Reference for slowdowns (omitted without one). */
+  readonly reference?: SlowdownReference;
+}
+
+export interface StatusCounts {
+  /** Non-warm-up requests. */
+  total: number;
+  warmup: number;
+  ok: number;
+  error: number;
+  timeout: number;
+  cancelled: number;
+  neverCompleted: number;
+}
+
+export interface PoolSummary {
+  readonly requests: number;
+  readonly latencyS: Partial<Record<'ttft' | 'tpot' | 'e2e', Stats>>;
+}
+
+export interface PowerSummary {
+  /** Per pool (the sample's role): time-averaged and peak pool watts. */
+  readonly pools: Record<string, { meanW: number; peakW: number; machines: number }>;
+  readonly meanW: number;
+  readonly peakW: number;
+  /** Energy over the steady span (sample-and-hold integration of each machine's samples). */
+  readonly energyJ: number;
+  readonly energyPerRequestJ?: number;
+  readonly energyPerOutputTokenJ?: number;
+}
+
+export interface CostSummary {
+  /** Σ machines price_per_hour × span. */
+  readonly dollars: number;
+  readonly machineHours: number;
+  readonly dollarsPerMOutputTokens?: number;
+}
+
+export interface RunSummary {
+  readonly run: {
+    readonly id: number;
+    readonly name: string;
+    readonly kind: string;
+    readonly status: string;
+    readonly model: string | null;
+    readonly deployment: string | null;
+    readonly target: string | null;
+    readonly startedAt: string;
+    readonly warmupS: number;
+    readonly lagFlagged: boolean;
+    readonly compat: boolean;
+  };
+  readonly counts: StatusCounts;
+  /** (total − ok) / total over non-warm-up requests; 0 when there are none. */
+  readonly errorRate: number;
+  /** ok requests whose tokens_received differs from the output_tokens asked. */
+  readonly outputMismatches: number;
+  /** Seconds. `tbt` is token-weighted per-token gaps (compat runs: per-request (e2e − ttft)/tokens). */
+  readonly latencyS: Partial<Record<LatencyMetric, Stats>>;
+  /** Seconds; present where the target reported a breakdown. */
+  readonly phasesS: Partial<Record<PhaseMetric, Stats>>;
+  readonly slowdown?: { readonly reference: string; readonly matched: number } & Partial<Record<SlowdownMetric, Stats>>;
+  readonly throughput: {
+    readonly spanS: number;
+    readonly requestsPerS: number;
+    readonly inputTokensPerS: number;
+    readonly outputTokensPerS: number;
+  };
+  readonly goodput?: {
+    readonly sloFile: string;
+    readonly good: number;
+    readonly requestsPerS: number;
+    /** good / all non-warm-up requests (errors count against it). */
+    readonly fraction: number;
+  };
+  readonly pools?: Record<string, PoolSummary>;
+  readonly power?: PowerSummary;
+  readonly cost?: CostSummary;
+}
+
+const newHists = <K extends string>(keys: readonly K[]): Record<K, MetricHistogram> =>
+  Object.fromEntries(keys.map((k) => [k, new MetricHistogram()])) as Record<K, MetricHistogram>;
+
+function statsOf<K extends string>(h: Record<K, MetricHistogram>): Partial<Record<K, Stats>> {
+  const out: Partial<Record<K, Stats>> = {};
+  for (const k of Object.keys(h) as K[]) {
+    const s = h[k].stats();
+    if (s) out[k] = s;
+  }
+  return out;
+}
+
+/** Per-request metric value by its SLO name (for `per_request` limits). */
+export function requestMetric(r: RequestRecord, metric: string, compat: boolean, slow: RequestSlowdown | undefined): number | undefined {
+  switch (metric) {
+    case 'ttft':
+      return ttftOf(r);
+    case 'tpot':
+      return tpotOf(r);
+    case 'tbt':
+      return requestTbtOf(r, compat);
+    case 'e2e':
+      return e2eOf(r);
+    case 'lag':
+      return lagOf(r);
+    case 'max_stall':
+      return maxStallOf(r);
+    case 'slowdown.ttft':
+      return slow?.ttft;
+    case 'slowdown.tpot':
+      return slow?.tpot;
+    case 'slowdown.tbt':
+      return slow?.tbt;
+    case 'slowdown.e2e':
+      return slow?.e2e;
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * Does an ok request meet every per-request limit? A limit on a metric the request does not have (tpot of
+ * a one-token answer) is met. Requests that are not ok never meet them.
+ */
+export function meetsPerRequest(
+  r: RequestRecord,
+  rules: readonly PerRequestRule[],
+  compat: boolean,
+  slow: RequestSlowdown | undefined,
+): boolean {
+  if (r.status !== 'ok') return false;
+  for (const rule of rules) {
+    const v = requestMetric(r, rule.metric, compat, slow);
+    if (v !== undefined && !compare(v, rule.op, rule.limit)) return false;
+  }
+  return true;
+}
+
+const STATUS_KEY: Record<RequestStatus, keyof StatusCounts> = {
+  ok: 'ok',
+  error: 'error',
+  timeout: 'timeout',
+  cancelled: 'cancelled',
+  'never-completed': 'neverCompleted',
+};
+
+/**
+ * Accumulates a run's (or several runs'/shards') rows into mergeable histograms and sums. Feed rows with
+ * `add`, combine with `merge`, read with `histograms` / the fields.
+ */
+export class RunAccumulator {
+  readonly latency = newHists(LATENCY_METRICS);
+  readonly phases = newHists(PHASE_METRICS);
+  readonly slowdown = newHists(SLOWDOWN_METRICS);
+  readonly pools = new Map<string, { requests: number; h: Record<'ttft' | 'tpot' | 'e2e', MetricHistogram> }>();
+  readonly counts: StatusCounts = { total: 0, warmup: 0, ok: 0, error: 0, timeout: 0, cancelled: 0, neverCompleted: 0 };
+  outputMismatches = 0;
+  inputTokens = 0;
+  outputTokens = 0;
+  good = 0;
+  slowdownMatched = 0;
+  spanStart = Infinity;
+  spanEnd = -Infinity;
+
+  constructor(
+    readonly compat: boolean,
+    readonly opts: SummaryOptions = {},
+  ) {
+    const needsRef = opts.slo?.perRequest.some((r) => r.metric.startsWith('slowdown.')) ?? false;
+    if (needsRef && !opts.reference) {
+      throw new SloSpecError(
+        `${opts.slo!.file}: per-request slowdown limits need a reference`,
+        'give --reference-machine or --reference-run',
+      );
+    }
+  }
+
+  add(r: RequestRecord): void {
+    const lag = lagOf(r);
+    if (lag !== undefined) this.latency.lag.record(lag);
+    if (r.warmup) {
+      this.counts.warmup++;
+      return;
+    }
+    this.counts.total++;
+    this.counts[STATUS_KEY[r.status]]++;
+    this.spanStart = Math.min(this.spanStart, r.scheduled);
+    if (r.end !== null && Number.isFinite(r.end)) this.spanEnd = Math.max(this.spanEnd, r.end);
+    if (r.status !== 'ok') return;
+
+    this.inputTokens += r.promptTokens;
+    this.outputTokens += r.tokensReceived;
+    if (r.tokensReceived !== r.outputTokens) this.outputMismatches++;
+
+    const ttft = ttftOf(r);
+    const tpot = tpotOf(r);
+    const e2e = e2eOf(r);
+    const stall = maxStallOf(r);
+    if (ttft !== undefined) this.latency.ttft.record(ttft);
+    if (tpot !== undefined) this.latency.tpot.record(tpot);
+    if (e2e !== undefined) this.latency.e2e.record(e2e);
+    if (stall !== undefined) this.latency.max_stall.record(stall);
+    if (this.compat) {
+      const tbt = splitwiseTbtOf(r);
+      if (tbt !== undefined) this.latency.tbt.record(tbt);
+    } else {
+      for (const s of tbtSamplesOf(r)) this.latency.tbt.record(s.gap, s.count);
+    }
+    const ph: [PhaseMetric, number | null][] = [
+      ['queue', r.queueS],
+      ['prefill', r.prefillS],
+      ['kv_transfer', r.kvTransferS],
+      ['decode_wait', r.decodeWaitS],
+      ['decode', r.decodeS],
+    ];
+    for (const [k, v] of ph) if (v !== null && Number.isFinite(v)) this.phases[k].record(v);
+
+    if (r.pool) {
+      let p = this.pools.get(r.pool);
+      if (!p) {
+        p = { requests: 0, h: newHists(['ttft', 'tpot', 'e2e'] as const) };
+        this.pools.set(r.pool, p);
+      }
+      p.requests++;
+      if (ttft !== undefined) p.h.ttft.record(ttft);
+      if (tpot !== undefined) p.h.tpot.record(tpot);
+      if (e2e !== undefined) p.h.e2e.record(e2e);
+    }
+
+    let slow: RequestSlowdown | undefined;
+    if (this.opts.reference) {
+      slow = slowdownOf(r, this.opts.reference, this.compat);
+      if (slow) {
+        this.slowdownMatched++;
+        for (const k of SLOWDOWN_METRICS) if (slow[k] !== undefined) this.slowdown[k].record(slow[k]!);
+      }
+    }
+    if (this.opts.slo && meetsPerRequest(r, this.opts.slo.perRequest, this.compat, slow)) this.good++;
+  }
+
+  /** Fold another accumulator (another shard or run) into this one. */
+  merge(o: RunAccumulator): this {
+    for (const k of LATENCY_METRICS) this.latency[k].merge(o.latency[k]);
+    for (const k of PHASE_METRICS) this.phases[k].merge(o.phases[k]);
+    for (const k of SLOWDOWN_METRICS) this.slowdown[k].merge(o.slowdown[k]);
+    for (const [name, p] of o.pools) {
+      const mine = this.pools.get(name);
+      if (!mine) {
+        const copy = { requests: 0, h: newHists(['ttft', 'tpot', 'e2e'] as const) };
+        this.pools.set(name, copy);
+      }
+      const t = this.pools.get(name)!;
+      t.requests += p.requests;
+      t.h.ttft.merge(p.h.ttft);
+      t.h.tpot.merge(p.h.tpot);
+      t.h.e2e.merge(p.h.e2e);
+    }
+    for (const k of Object.keys(this.counts) as (keyof StatusCounts)[]) this.counts[k] += o.counts[k];
+    this.outputMismatches += o.outputMismatches;
+    this.inputTokens += o.inputTokens;
+    this.outputTokens += o.outputTokens;
+    this.good += o.good;
+    this.slowdownMatched += o.slowdownMatched;
+    this.spanStart = Math.min(this.spanStart, o.spanStart);
+    this.spanEnd = Math.max(this.spanEnd, o.spanEnd);
+    return this;
+  }
+
+  /** Steady span in seconds (0 when no request ended). */
+  get spanS(): number {
+    return this.spanEnd > this.spanStart ? this.spanEnd - this.spanStart : 0;
+  }
+}
+
+/** Build the mergeable histograms of a set of rows (a run, a shard, or the union of several). */
+export function accumulate(rows: Iterable<RequestRecord>, compat: boolean, opts: SummaryOptions = {}): RunAccumulator {
+  const acc = new RunAccumulator(compat, opts);
+  for (const r of rows) acc.add(r);
+  return acc;
+}
+
+function powerAndCost(store: StoreLike, run: RunInfo, acc: RunAccumulator): { power?: PowerSummary; cost?: CostSummary } {
+  const out: { power?: PowerSummary; cost?: CostSummary } = {};
+  const span = acc.spanS;
+  const from = acc.spanStart;
+  const to = acc.spanEnd;
+  // Power: sample-and-hold per machine, clipped to the steady span.
+  const perMachine = new Map<string, { role: string; energy: number; covered: number }>();
+  const poolAt = new Map<string, Map<number, number>>(); // role -> t -> Σ watts
+  let prev: { machineId: string; t: number; watts: number | null } | undefined;
+  let any = false;
+  const close = (p: { machineId: string; t: number; watts: number | null }, tNext: number, role: string): void => {
+    if (p.watts === null) return;
+    const a = Math.max(p.t, from);
+    const b = Math.min(tNext, to);
+    if (b <= a) return;
+    const m = perMachine.get(p.machineId) ?? { role, energy: 0, covered: 0 };
+    m.energy += p.watts * (b - a);
+    m.covered += b - a;
+    perMachine.set(p.machineId, m);
+  };
+  let prevRole = '';
+  for (const s of powerRecords(store, run.id)) {
+    any = true;
+    if (prev && prev.machineId === s.machineId) close(prev, s.t, prevRole);
+    prev = s;
+    prevRole = s.role;
+    if (s.watts !== null && s.t >= from && s.t <= to) {
+      const m = poolAt.get(s.role) ?? new Map<number, number>();
+      m.set(s.t, (m.get(s.t) ?? 0) + s.watts);
+      poolAt.set(s.role, m);
+    }
+  }
+  if (any && span > 0) {
+    const pools: PowerSummary['pools'] = {};
+    let energy = 0;
+    let meanW = 0;
+    for (const m of perMachine.values()) {
+      energy += m.energy;
+      const pool = (pools[m.role] ??= { meanW: 0, peakW: 0, machines: 0 });
+      pool.machines++;
+      if (m.covered > 0) {
+        pool.meanW += m.energy / m.covered;
+        meanW += m.energy / m.covered;
+      }
+    }
+    const total = new Map<number, number>();
+    for (const [role, series] of poolAt) {
+      const pool = (pools[role] ??= { meanW: 0, peakW: 0, machines: 0 });
+      for (const [t, w] of series) {
+        pool.peakW = Math.max(pool.peakW, w);
+        total.set(t, (total.get(t) ?? 0) + w);
+      }
+    }
+    out.power = {
+      pools,
+      meanW,
+      peakW: Math.max(0, ...total.values()),
+      energyJ: energy,
+      ...(acc.counts.ok > 0 ? { energyPerRequestJ: energy / acc.counts.ok } : {}),
+      ...(acc.outputTokens > 0 ? { energyPerOutputTokenJ: energy / acc.outputTokens } : {}),
+    };
+  }
+  const machines = machineRecords(store, run.id).filter((m) => m.pricePerHour !== null);
+  if (machines.length > 0 && span > 0) {
+    const hours = span / 3600;
+    const dollars = machines.reduce((s, m) => s + m.pricePerHour! * hours, 0);
+    out.cost = {
+      dollars,
+      machineHours: hours * machines.length,
+      ...(acc.outputTokens > 0 ? { dollarsPerMOutputTokens: (dollars / acc.outputTokens) * 1e6 } : {}),
+    };
+  }
+  return out;
+}
+
+/** Summary from an accumulator (the run's own rows, or a merge of several). */
+export function summaryFromAccumulator(run: RunInfo, acc: RunAccumulator, extra: { power?: PowerSummary; cost?: CostSummary } = {}): RunSummary {
+  const span = acc.spanS;
+  const per = (n: number): number => (span > 0 ? n / span : 0);
+  const pools: Record<string, PoolSummary> = {};
+  for (const [name, p] of acc.pools) pools[name] = { requests: p.requests, latencyS: statsOf(p.h) };
+  return {
+    run: {
+      id: run.id,
+      name: run.name,
+      kind: run.kind,
+      status: run.status,
+      model: run.model,
+      deployment: run.deployment,
+      target: run.target,
+      startedAt: run.startedAt,
+      warmupS: run.warmupS,
+      lagFlagged: run.lagFlagged,
+      compat: acc.compat,
+    },
+    counts: { ...acc.counts },
+    errorRate: acc.counts.total > 0 ? (acc.counts.total - acc.counts.ok) / acc.counts.total : 0,
+    outputMismatches: acc.outputMismatches,
+    latencyS: statsOf(acc.latency),
+    phasesS: statsOf(acc.phases),
+    ...(acc.opts.reference
+      ? { slowdown: { reference: acc.opts.reference.describe, matched: acc.slowdownMatched, ...statsOf(acc.slowdown) } }
+      : {}),
+    throughput: {
+      spanS: span,
+      requestsPerS: per(acc.counts.ok),
+      inputTokensPerS: per(acc.inputTokens),
+      outputTokensPerS: per(acc.outputTokens),
+    },
+    ...(acc.opts.slo
+      ? {
+          goodput: {
+            sloFile: acc.opts.slo.file,
+            good: acc.good,
+            requestsPerS: per(acc.good),
+            fraction: acc.counts.total > 0 ? acc.good / acc.counts.total : 0,
+          },
+        }
+      : {}),
+    ...(acc.pools.size > 0 ? { pools } : {}),
+    ...extra,
+  };
+}
+
+/** Summarize one run of the store (by id or name; the latest when omitted). */
+export function summarizeRun(store: StoreLike, runIdOrName?: string | number, opts: SummaryOptions = {}): RunSummary {
+  const run = findRun(store, runIdOrName);
+  const acc = accumulate(requestRecords(store, run.id), isCompatRun(run), opts);
+  return summaryFromAccumulator(run, acc, powerAndCost(store, run, acc));
+}

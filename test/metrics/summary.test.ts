@@ -1,0 +1,233 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  accumulate,
+  formatSummaries,
+  MetricHistogram,
+  parseSlo,
+  requestRecords,
+  summarizeRun,
+  summaryFromAccumulator,
+  findRun,
+  type SlowdownReference,
+} from '../../src/metrics/index.js';
+import { evenChunks, insertRequest, insertRun, makeStore, near } from './helpers.js';
+
+/**
+ * Run "big": 1000 ok requests i = 0..999 scheduled every 100 ms, TTFT (i+1) ms, 11 tokens one per chunk
+ * 20 ms apart (TPOT 20 ms, E2E TTFT + 200 ms), prompt 100; queue 1 ms; even i in pool 'prompt', odd in
+ * 'mixed'. Plus 10 errors (5 ms lag) and 2 warm-up requests with 10 s TTFT that must not count.
+ */
+function bigRun(db: import('better-sqlite3').Database, opts: { compat?: boolean } = {}): number {
+  const id = insertRun(db, { name: 'big', ...(opts.compat ? { options: { compat: 'splitwise' } } : {}) });
+  insertRequest(db, id, { seq: 0, scheduled: -10, ttft: 10, e2e: 10.2, tokens: 11, warmup: true, chunks: evenChunks(11, 10, 0.02) });
+  insertRequest(db, id, { seq: 1, scheduled: -5, ttft: 10, e2e: 10.2, tokens: 11, warmup: true, chunks: evenChunks(11, 10, 0.02) });
+  for (let i = 0; i < 1000; i++) {
+    const ttft = (i + 1) / 1000;
+    insertRequest(db, id, {
+      seq: 10 + i,
+      scheduled: i * 0.1,
+      ttft,
+      e2e: ttft + 0.2,
+      tokens: 11,
+      prompt: 100,
+      chunks: evenChunks(11, ttft, 0.02),
+      pool: i % 2 === 0 ? 'prompt' : 'mixed',
+      breakdown: { queue: 0.001 },
+    });
+  }
+  for (let j = 0; j < 10; j++) {
+    insertRequest(db, id, { seq: 2000 + j, scheduled: j * 5 + 0.05, send: j * 5 + 0.055, status: 'error', tokens: 0 });
+  }
+  return id;
+}
+
+test('percentiles, mean, max and counts of a constructed run are exact within hdr precision', () => {
+  const { db } = makeStore();
+  bigRun(db);
+  const s = summarizeRun(db, 'big');
+  assert.equal(s.counts.total, 1010);
+  assert.equal(s.counts.ok, 1000);
+  assert.equal(s.counts.error, 10);
+  assert.equal(s.counts.warmup, 2);
+  assert.ok(near(s.errorRate, 10 / 1010));
+  const t = s.latencyS.ttft!;
+  assert.equal(t.count, 1000);
+  assert.ok(near(t.p50, 0.5), `p50 ${t.p50}`);
+  assert.ok(near(t.p90, 0.9), `p90 ${t.p90}`);
+  assert.ok(near(t.p95, 0.95), `p95 ${t.p95}`);
+  assert.ok(near(t.p99, 0.99), `p99 ${t.p99}`);
+  assert.ok(near(t.p999, 0.999), `p99.9 ${t.p999}`);
+  assert.ok(near(t.max, 1.0, 0, 1e-6), `max ${t.max}`);
+  assert.ok(near(t.mean, 0.5005, 0, 2e-6), `mean ${t.mean}`);
+  const tpot = s.latencyS.tpot!;
+  assert.ok(near(tpot.p50, 0.02) && near(tpot.max, 0.02) && tpot.count === 1000);
+  assert.ok(near(s.latencyS.e2e!.p99, 1.19), `e2e p99 ${s.latencyS.e2e!.p99}`);
+  // TBT: 10 gaps of 20 ms per request, one token each.
+  assert.equal(s.latencyS.tbt!.count, 10_000);
+  assert.ok(near(s.latencyS.tbt!.p99, 0.02));
+  // lag: all sent requests incl. warm-up: 1002 zeros and 10 × 5 ms.
+  const lag = s.latencyS.lag!;
+  assert.equal(lag.count, 1012);
+  assert.ok(near(lag.p99, 0), `lag p99 ${lag.p99}`);
+  assert.ok(near(lag.p999, 0.005), `lag p99.9 ${lag.p999}`);
+  assert.ok(near(lag.max, 0.005));
+  assert.ok(near(s.phasesS.queue!.p50, 0.001));
+  assert.equal(s.phasesS.prefill, undefined);
+  assert.equal(s.pools!['prompt']!.requests, 500);
+  assert.equal(s.pools!['mixed']!.requests, 500);
+  // even i: ttft (i+1) ms for i = 0,2,..,998 → p50 = 500th of 1,3,..,999 ms → 499 ms.
+  assert.ok(near(s.pools!['prompt']!.latencyS.ttft!.p50, 0.499));
+  assert.equal(s.slowdown, undefined);
+  assert.equal(s.goodput, undefined);
+  assert.equal(s.power, undefined);
+  assert.equal(s.cost, undefined);
+});
+
+test('throughput uses the steady span: first non-warm-up scheduled to last end', () => {
+  const { db } = makeStore();
+  bigRun(db);
+  const s = summarizeRun(db);
+  // last ok ends at 99.9 + 1.0 + 0.2 = 101.1; first non-warm-up scheduled 0.
+  assert.ok(near(s.throughput.spanS, 101.1, 1e-12, 1e-9), `span ${s.throughput.spanS}`);
+  assert.ok(near(s.throughput.requestsPerS, 1000 / 101.1, 1e-12));
+  assert.ok(near(s.throughput.inputTokensPerS, 100_000 / 101.1, 1e-12));
+  assert.ok(near(s.throughput.outputTokensPerS, 11_000 / 101.1, 1e-12));
+});
+
+test('TBT is token-weighted: a chunk of k tokens gives k samples of gap/k', () => {
+  const { db } = makeStore();
+  const id = insertRun(db, { name: 'tbt' });
+  // request A: first token at 0.1, then one chunk of 3 tokens 0.3 s later → 3 samples of 0.1
+  insertRequest(db, id, { seq: 0, scheduled: 0, ttft: 0.1, e2e: 0.4, tokens: 4, output: 4, chunks: [{ t: 0.1, tokens: 1 }, { t: 0.4, tokens: 3 }] });
+  // request B: first token at 0.05, then one token 0.2 s later → 1 sample of 0.2
+  insertRequest(db, id, { seq: 1, scheduled: 1, ttft: 0.05, e2e: 0.25, tokens: 2, output: 2, chunks: [{ t: 0.05, tokens: 1 }, { t: 0.25, tokens: 1 }] });
+  const s = summarizeRun(db, id);
+  const tbt = s.latencyS.tbt!;
+  assert.equal(tbt.count, 4);
+  assert.ok(near(tbt.mean, 0.125), `mean ${tbt.mean} (per-chunk weighting would give 0.15)`);
+  assert.ok(near(tbt.p50, 0.1));
+  assert.ok(near(tbt.p99, 0.2));
+  // TPOT per request: A (0.4-0.1)/3 = 0.1, B 0.2/1 = 0.2
+  assert.ok(near(s.latencyS.tpot!.p50, 0.1) && near(s.latencyS.tpot!.max, 0.2));
+  // max stall: A 0.3, B 0.2
+  assert.ok(near(s.latencyS.max_stall!.max, 0.3));
+});
+
+test('compat runs use SplitwiseSim TBT = (E2E − TTFT) / tokens, one sample per request', () => {
+  const { db } = makeStore();
+  bigRun(db, { compat: true });
+  const s = summarizeRun(db, 'big');
+  assert.equal(s.run.compat, true);
+  assert.equal(s.latencyS.tbt!.count, 1000);
+  assert.ok(near(s.latencyS.tbt!.p50, 0.2 / 11), `tbt ${s.latencyS.tbt!.p50}`);
+});
+
+test('slowdowns divide by the reference latency of the same request', () => {
+  const { db } = makeStore();
+  bigRun(db);
+  const ref: SlowdownReference = { describe: 'const', latency: () => ({ ttft: 0.001, tpot: 0.01, e2e: 0.1 }) };
+  const s = summarizeRun(db, 'big', { reference: ref });
+  const sd = s.slowdown!;
+  assert.equal(sd.matched, 1000);
+  assert.ok(near(sd.ttft!.p50, 500), `slowdown ttft p50 ${sd.ttft!.p50}`);
+  assert.ok(near(sd.ttft!.p90, 900));
+  assert.ok(near(sd.tpot!.p99, 2));
+  assert.ok(near(sd.tbt!.p99, 2), 'tbt reference defaults to tpot; per-request tbt = tpot');
+  // e2e slowdown (ttft + 0.2) / 0.1 → p50 = (0.5+0.2)/0.1 = 7
+  assert.ok(near(sd.e2e!.p50, 7));
+});
+
+test('goodput counts requests meeting every per-request limit; errors count against the fraction', () => {
+  const { db } = makeStore();
+  bigRun(db);
+  const slo = parseSlo('per_request:\n  - ttft <= 500.5ms\n  - tpot <= 25ms\n', 'x.yaml');
+  const s = summarizeRun(db, 'big', { slo });
+  assert.equal(s.goodput!.good, 500);
+  assert.ok(near(s.goodput!.fraction, 500 / 1010, 1e-12));
+  assert.ok(near(s.goodput!.requestsPerS, 500 / 101.1, 1e-12));
+  const strict = summarizeRun(db, 'big', { slo: parseSlo('per_request:\n  - tpot < 19ms\n', 'y.yaml') });
+  assert.equal(strict.goodput!.good, 0);
+});
+
+test('output length mismatches count ok requests whose received tokens differ from the asked', () => {
+  const { db } = makeStore();
+  const id = insertRun(db, { name: 'mm' });
+  insertRequest(db, id, { seq: 0, scheduled: 0, ttft: 0.1, e2e: 0.2, output: 5, tokens: 5 });
+  insertRequest(db, id, { seq: 1, scheduled: 0, ttft: 0.1, e2e: 0.2, output: 5, tokens: 3 });
+  insertRequest(db, id, { seq: 2, scheduled: 0, status: 'timeout', output: 5, tokens: 2 });
+  const s = summarizeRun(db, id);
+  assert.equal(s.outputMismatches, 1);
+  assert.equal(s.counts.timeout, 1);
+});
+
+test('power and cost: sample-and-hold energy over the span, pool mean/peak, $ per 1M output tokens', () => {
+  const { db } = makeStore();
+  const id = insertRun(db, { name: 'pw' });
+  insertRequest(db, id, { seq: 0, scheduled: 0, ttft: 1, e2e: 10, tokens: 10, output: 10 });
+  db.prepare(`INSERT INTO machines (run_id, machine_id, machine_type, pool, price_per_hour) VALUES (?,?,?,?,?)`).run(id, 'm0', 'dgx-a100', 'prompt', 2);
+  db.prepare(`INSERT INTO machines (run_id, machine_id, machine_type, pool, price_per_hour) VALUES (?,?,?,?,?)`).run(id, 'm1', 'dgx-a100', 'token', 1);
+  const ps = db.prepare(`INSERT INTO power_samples (run_id, t, machine_id, role, source, watts) VALUES (?,?,?,?,?,?)`);
+  for (const [t, w] of [[0, 100], [5, 200], [10, 300]]) ps.run(id, t, 'm0', 'prompt', 'model', w);
+  for (const t of [0, 10]) ps.run(id, t, 'm1', 'token', 'model', 50);
+  const s = summarizeRun(db, id);
+  const p = s.power!;
+  assert.ok(near(p.energyJ, 2000, 1e-12));
+  assert.ok(near(p.energyPerRequestJ!, 2000, 1e-12));
+  assert.ok(near(p.energyPerOutputTokenJ!, 200, 1e-12));
+  assert.ok(near(p.pools['prompt']!.meanW, 150, 1e-12));
+  assert.ok(near(p.pools['prompt']!.peakW, 300, 1e-12));
+  assert.ok(near(p.pools['token']!.meanW, 50, 1e-12));
+  assert.ok(near(p.peakW, 350, 1e-12));
+  assert.ok(near(p.meanW, 200, 1e-12));
+  const c = s.cost!;
+  assert.ok(near(c.dollars, (3 * 10) / 3600, 1e-12));
+  assert.ok(near(c.dollarsPerMOutputTokens!, ((3 * 10) / 3600 / 10) * 1e6, 1e-12));
+});
+
+test('histograms merge: two halves accumulated separately equal the whole', () => {
+  const { db } = makeStore();
+  const id = bigRun(db);
+  const run = findRun(db, id);
+  const rows = [...requestRecords(db, id)];
+  const whole = summaryFromAccumulator(run, accumulate(rows, false));
+  const a = accumulate(rows.filter((_, i) => i % 2 === 0), false);
+  const b = accumulate(rows.filter((_, i) => i % 2 === 1), false);
+  const merged = summaryFromAccumulator(run, a.merge(b));
+  assert.deepEqual(merged.latencyS, whole.latencyS);
+  assert.deepEqual(merged.counts, whole.counts);
+  assert.deepEqual(merged.throughput, whole.throughput);
+  assert.deepEqual(merged.pools, whole.pools);
+});
+
+test('histogram encode/decode round-trips and keeps merging', () => {
+  const h = new MetricHistogram();
+  for (let i = 1; i <= 100; i++) h.record(i / 1000);
+  const back = MetricHistogram.decode(JSON.parse(JSON.stringify(h.encode())));
+  assert.deepEqual(back.stats(), h.stats());
+  back.merge(h);
+  assert.equal(back.stats()!.count, 200);
+  assert.ok(near(back.stats()!.p50, 0.05));
+  assert.equal(new MetricHistogram().stats(), undefined);
+});
+
+test('formatSummaries puts runs side by side', () => {
+  const { db } = makeStore();
+  bigRun(db);
+  const id2 = insertRun(db, { name: 'other' });
+  insertRequest(db, id2, { seq: 0, scheduled: 0, ttft: 0.25, e2e: 0.5, tokens: 2, output: 2 });
+  const text = formatSummaries([summarizeRun(db, 'big'), summarizeRun(db, 'other')]);
+  const lines = text.split('\n');
+  assert.match(lines[0]!, /^run\s+1 big\s+2 other$/);
+  const ttft = lines.find((l) => l.startsWith('TTFT p50'))!;
+  assert.match(ttft, /500\.\d ms\s+250\.\d ms$/);
+  assert.match(text, /requests ok \/ total\s+1000 \/ 1010\s+1 \/ 1/);
+});
+
+test('unknown run names fail with a usage error naming the run', () => {
+  const { db } = makeStore();
+  insertRun(db, { name: 'a' });
+  assert.throws(() => summarizeRun(db, 'nope'), /no run with id or name 'nope'/);
+  const empty = makeStore();
+  assert.throws(() => summarizeRun(empty.db), /holds no runs/);
+});
