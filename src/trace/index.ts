@@ -1,0 +1,15 @@
+// The trace layer's public face: readers (by format name), the RequestSpec stream, transforms, stats,
+// synthesis, seeded randomness and the shared trace flags.
+export type { RequestSpec } from './types.js';
+export { openTrace, resolveTracePath, BUNDLED_TRACES, type TraceSource, type OpenTraceOptions, type SkippedRow } from './open.js';
+export { traceReaders, TRACE_FORMATS, getTraceReader, detectTraceReader, type TraceReader } from './readers/index.js';
+export { applyTransforms, hasTransforms, type TraceTransforms } from './transforms.js';
+export { addTraceTransformOptions, parseTraceTransforms, parseTraceOpenOptions, parseWindow, type TraceFlagArgs } from './options.js';
+export { sha256File } from './hash.js';
+export { createRng, arrivalProcess, parseArrivalKind, ARRIVAL_KINDS, type Rng, type ArrivalKind, type ParsedArrivalKind } from './random.js';
+export { sizeSampler, sizeSamplerFromArrays, type SizeSampler, type SizeSample } from './sizes.js';
+export { computeTraceStats, type TraceStats, type TokenStats, type QuantisationInfo } from './stats.js';
+export { writeTrace } from './writers.js';
+export { synthesize, synthesizeTrace, type SynthOptions } from './synth.js';
+export { convertTrace } from './convert.js';
+export { parseAzureTimestampUs, formatAzureTimestampUs } from './timestamp.js';
