@@ -1,7 +1,11 @@
 /** The registry of implemented commands; `--help` lists exactly these. Add one line per command. */
 import type { CommandModule } from 'yargs';
+import { runsCommand } from './runs.js';
+import { traceCommand } from './trace.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export const commands: CommandModule<any, any>[] = [
   // (commands are added here, one import each)
+  runsCommand,
+  traceCommand,
 ];

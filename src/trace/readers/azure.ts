@@ -13,7 +13,8 @@ export const azureReader: TraceReader = {
   description: 'Azure LLM inference trace CSV (TIMESTAMP,ContextTokens,GeneratedTokens; 2023 and 2024 timestamp forms)',
   sniff(first: string): boolean {
     const h = first.toLowerCase();
-    return h.includes('timestamp') && h.includes('contexttokens') && h.includes('generatedtokens');
+    // Loose on purpose: a header with a missing column is then reported by name.
+    return h.includes('timestamp') && (h.includes('contexttokens') || h.includes('generatedtokens'));
   },
   createParser(): FormatParser {
     let iT = 0, iP = 1, iO = 2;

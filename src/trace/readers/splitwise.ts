@@ -19,7 +19,8 @@ export const splitwiseReader: TraceReader = {
   description: 'SplitwiseSim trace CSV (request_id,...,arrival_timestamp,...,prompt_size,token_size; arrival in s)',
   sniff(first: string): boolean {
     const h = first.toLowerCase();
-    return h.includes('arrival_timestamp') && h.includes('prompt_size') && h.includes('token_size');
+    // Loose on purpose: a header with a missing column is then reported by name.
+    return !h.trimStart().startsWith('{') && (h.includes('arrival_timestamp') || (h.includes('prompt_size') && h.includes('token_size')));
   },
   createParser(): FormatParser {
     let iId = -1, iT = 0, iP = 0, iO = 0;

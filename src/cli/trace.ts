@@ -1,0 +1,145 @@
+/** `splitbench trace stats|synth|convert`: look at, generate and convert request traces. */
+import path from 'node:path';
+import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import { ExitCode } from '../errors.js';
+import { addTraceTransformOptions } from '../trace/options.js';
+import { TRACE_FORMATS } from '../trace/readers/index.js';
+import { setExitCode } from './main.js';
+import { formatTable, printJson } from './output.js';
+
+type Args = Record<string, unknown>;
+
+function reportSkipped(skipped: number, examples: readonly { line: number; field: string | undefined; message: string }[], file: string): void {
+  if (skipped === 0) return;
+  const ex = examples[0];
+  process.stderr.write(`splitbench: skipped ${skipped} bad row${skipped === 1 ? '' : 's'} (--lenient)` + (ex ? `; first: ${file}:${ex.line}${ex.field ? ':' + ex.field : ''}: ${ex.message}` : '') + '\n');
+}
+
+const fmtN = (v: number, digits = 3): string => (Number.isInteger(v) ? String(v) : String(+v.toPrecision(digits + 1)));
+
+const statsCmd: CommandModule<object, Args> = {
+  command: 'stats <file>',
+  describe: 'requests, span, rates, inter-arrival spread, peaks, token percentiles (streams any size)',
+  builder: (y: Argv) =>
+    addTraceTransformOptions(
+      y
+        .positional('file', { type: 'string', describe: 'trace file, or a bundled trace name (coding, conversation)', demandOption: true })
+        .option('json', { type: 'boolean', describe: 'print the statistics as JSON' })
+        .example('$0 trace stats coding', 'statistics of the bundled Azure coding trace')
+        .example('$0 trace stats big.csv --window 3600:7200 --json', 'the second hour of a trace, as JSON'),
+    ),
+  handler: async (argv: ArgumentsCamelCase<Args>) => {
+    const t = await import('../trace/index.js');
+    const transforms = t.parseTraceTransforms(argv);
+    const src = t.openTrace(String(argv.file), t.parseTraceOpenOptions(argv));
+    const stats = await t.computeTraceStats(t.hasTransforms(transforms) ? t.applyTransforms(src, transforms) : src);
+    stats.skipped = src.skipped();
+    if (argv.json) {
+      printJson({ path: src.path, format: src.format, transforms, ...stats, skippedExamples: src.skippedExamples() });
+    } else {
+      const tok = (name: string, s: typeof stats.promptTokens): (string | number)[] => [name, fmtN(s.mean, 4), s.p50, s.p90, s.p99, s.max];
+      const lines = [
+        `trace           ${src.path} (${src.format})`,
+        `requests        ${stats.requests}${stats.skipped ? ` (${stats.skipped} bad rows skipped)` : ''}`,
+        `span            ${fmtN(stats.spanS, 5)} s, mean rate ${fmtN(stats.meanRatePerS)} req/s`,
+        `inter-arrival   mean ${fmtN(stats.interArrival.meanS)} s, median ${fmtN(stats.interArrival.medianS)} s, CV ${fmtN(stats.interArrival.cv)}`,
+        `peak            ${stats.peakPerSecond} req in one second, ${stats.peakPerMinute} req in one minute`,
+        '',
+        formatTable([['tokens', 'mean', 'p50', 'p90', 'p99', 'max'], tok('prompt', stats.promptTokens), tok('output', stats.outputTokens)]),
+      ];
+      process.stdout.write(lines.join('\n') + '\n');
+      for (const w of stats.warnings) process.stdout.write(`warning: ${w}\n`);
+    }
+    reportSkipped(stats.skipped, src.skippedExamples(), src.path);
+    setExitCode(ExitCode.ok);
+  },
+};
+
+const synthCmd: CommandModule<object, Args> = {
+  command: 'synth',
+  describe: 'a synthetic trace: sizes sampled from a real trace, arrivals from a seeded random process',
+  builder: (y: Argv) =>
+    y
+      .option('like', { type: 'string', describe: 'trace whose prompt and output sizes are sampled (independently, with replacement)', demandOption: true })
+      .option('rate', { type: 'number', describe: 'mean requests per second', demandOption: true })
+      .option('duration', { type: 'number', describe: 'seconds of trace to generate', demandOption: true })
+      .option('arrivals', { type: 'string', describe: 'arrival process: poisson, gamma:CV (CV = coefficient of variation of the gaps), constant, uniform', default: 'poisson' })
+      .option('seed', { type: 'number', describe: 'random seed (same seed and inputs: identical file)', default: 0 })
+      .option('format', { type: 'string', describe: `output format: ${TRACE_FORMATS.join(', ')}`, default: 'azure' })
+      .option('lenient', { type: 'boolean', describe: 'skip bad rows of the --like trace instead of failing' })
+      .option('out', { type: 'string', describe: 'output file', demandOption: true })
+      .option('json', { type: 'boolean', describe: 'print what was written as JSON' })
+      .example('$0 trace synth --like coding --rate 50 --duration 600 --out rr_code_50.csv', 'SplitwiseSim-style 50 req/s Poisson trace, 10 minutes')
+      .example('$0 trace synth --like conversation --rate 20 --duration 300 --arrivals gamma:2 --format splitwise --out bursty.csv', 'burstier arrivals, SplitwiseSim CSV'),
+  handler: async (argv: ArgumentsCamelCase<Args>) => {
+    const t = await import('../trace/index.js');
+    const { ConfigError } = await import('../errors.js');
+    const num = (k: string): number => {
+      const v = argv[k];
+      if (typeof v !== 'number' || !Number.isFinite(v)) throw new ConfigError(`expected a number, got '${String(v)}'`, { path: `--${k}` });
+      return v;
+    };
+    const seed = num('seed');
+    if (!Number.isSafeInteger(seed) || seed < 0) throw new ConfigError(`must be a non-negative integer, got ${seed}`, { path: '--seed' });
+    const format = t.getTraceReader(String(argv.format)).name;
+    const arrivals = String(argv.arrivals);
+    t.parseArrivalKind(arrivals);
+    const r = await t.synthesizeTrace({
+      like: String(argv.like),
+      likeOpen: { lenient: argv.lenient === true },
+      rate: num('rate'),
+      durationS: num('duration'),
+      arrivals,
+      seed,
+      format,
+      out: String(argv.out),
+    });
+    if (argv.json) printJson({ out: r.out, format: r.format, requests: r.written, rate: argv.rate, durationS: argv.duration, arrivals, seed, likeSkipped: r.sourceSkipped });
+    else process.stdout.write(`wrote ${r.written} requests to ${r.out} (${r.format}, ${arrivals} arrivals at ${argv.rate} req/s for ${argv.duration} s, seed ${seed})\n`);
+    if (r.sourceSkipped) process.stderr.write(`splitbench: skipped ${r.sourceSkipped} bad rows of ${argv.like} (--lenient)\n`);
+    setExitCode(ExitCode.ok);
+  },
+};
+
+const convertCmd: CommandModule<object, Args> = {
+  command: 'convert <file>',
+  describe: 'convert a trace between formats (streaming; the trace flags apply)',
+  builder: (y: Argv) =>
+    addTraceTransformOptions(
+      y
+        .positional('file', { type: 'string', describe: 'input trace (any readable format; bundled names work)', demandOption: true })
+        .option('to', { type: 'string', describe: `output format: ${TRACE_FORMATS.join(', ')}`, demandOption: true })
+        .option('out', { type: 'string', describe: 'output file', demandOption: true })
+        .option('json', { type: 'boolean', describe: 'print what was written as JSON' })
+        .example('$0 trace convert coding --to splitwise --out code.csv', 'the Azure coding trace as a SplitwiseSim trace')
+        .example('$0 trace convert trace.jsonl --to azure --window 0:600 --speedup 2 --out first10min-x2.csv', 'a Mooncake trace, first ten minutes, twice as fast'),
+    ),
+  handler: async (argv: ArgumentsCamelCase<Args>) => {
+    const t = await import('../trace/index.js');
+    const { ConfigError } = await import('../errors.js');
+    const transforms = t.parseTraceTransforms(argv);
+    const open = t.parseTraceOpenOptions(argv);
+    const to = t.getTraceReader(String(argv.to), '--to').name;
+    const input = t.resolveTracePath(String(argv.file));
+    const out = String(argv.out);
+    if (path.resolve(input) === path.resolve(out)) throw new ConfigError('must differ from the input file', { path: '--out' });
+    const r = await t.convertTrace(input, { to, out, open, transforms });
+    if (argv.json) printJson({ in: input, out, ...r });
+    else process.stdout.write(`wrote ${r.written} requests to ${out} (${r.from} → ${r.to})\n`);
+    if (r.skipped) process.stderr.write(`splitbench: skipped ${r.skipped} bad rows of ${input} (--lenient)\n`);
+    setExitCode(ExitCode.ok);
+  },
+};
+
+export const traceCommand: CommandModule<object, Args> = {
+  command: 'trace <command>',
+  describe: 'inspect, synthesize and convert request traces (Azure CSV, Mooncake JSONL, SplitwiseSim CSV)',
+  builder: (y: Argv) =>
+    y
+      .command(statsCmd)
+      .command(synthCmd)
+      .command(convertCmd)
+      .demandCommand(1, 'name a trace subcommand: stats, synth or convert')
+      .example('$0 trace stats coding --json', 'statistics of the bundled coding trace'),
+  handler: () => undefined,
+};
