@@ -3,10 +3,15 @@
  * CommandModule whose builder only declares flags and whose handler imports the library lazily (so
  * `splitbench --help` stays fast) and returns an exit code through `setExitCode`.
  */
-import yargs, { type CommandModule } from 'yargs';
+import { createRequire } from 'node:module';
+import type { CommandModule } from 'yargs';
+import type yargsFactory from 'yargs';
 import { ExitCode, isSplitbenchError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { commands } from './commands.js';
+
+// yargs' CommonJS build wraps help text at word boundaries (its ESM build breaks words mid-way).
+const yargs = createRequire(import.meta.url)('yargs') as typeof yargsFactory;
 
 let exitCode: number = ExitCode.ok;
 
@@ -26,29 +31,43 @@ function reportError(e: unknown): number {
   return ExitCode.internal;
 }
 
+/** A usage error found by the parser (unknown command or flag, missing argument); already worded. */
+class UsageError extends Error {}
+
+/** Messages of `demandCommand` (a command or subcommand is missing): these also print the usage. */
+const MISSING_COMMAND = /^name a .*command/;
+
 export async function main(argv: string[]): Promise<number> {
   exitCode = ExitCode.ok;
-  let usageError = false;
   const cli = yargs(argv)
     .scriptName('splitbench')
     .usage('$0 <command> [options]\n\nBenchmark and trace-replay harness for LLM serving (monolithic and phase-split).')
     .version(VERSION)
+    .alias('help', 'h')
     .strict()
     .demandCommand(1, 'name a command; see the list above')
     .recommendCommands()
+    .showHelpOnFail(false)
     .wrap(Math.min(110, process.stdout.columns || 110))
-    .epilogue('Exit codes: 0 ok, 1 SLO failed, 2 bad usage or input, 3 run unusable, 4 request errors, 5 target failed, 6 store error, 130 interrupted.')
-    .fail((msg, err) => {
+    .epilogue('Exit codes: 0 ok, 1 SLO failed, 2 bad usage or input, 3 run unusable, 4 request errors, 5 target failed, 6 store error, 70 internal error, 130 interrupted.')
+    .fail((msg, err, usage) => {
       if (err) throw err;
-      usageError = true;
-      process.stderr.write(`splitbench: ${msg}\n  hint: run with --help for usage\n`);
+      // The first complaint wins: stop parsing so no handler runs on bad input.
+      if (MISSING_COMMAND.test(msg)) {
+        (usage as unknown as { showHelp(emit: (s: string) => void): void }).showHelp((s) => process.stderr.write(s + '\n\n'));
+      }
+      const m = /^Did you mean (.+)\?$/.exec(msg);
+      throw new UsageError(m ? `unknown command; did you mean ${m[1]}?` : msg);
     });
   for (const c of commands) cli.command(c as CommandModule);
   try {
     await cli.parseAsync();
   } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`splitbench: ${e.message}\n  hint: run with --help for usage\n`);
+      return ExitCode.usage;
+    }
     return reportError(e);
   }
-  if (usageError) return ExitCode.usage;
   return exitCode;
 }

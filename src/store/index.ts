@@ -4,3 +4,4 @@ export * from './api.js';
 export * from './schema.js';
 export { encodeChunks, decodeChunks, type Chunk } from './codec.js';
 export * from './derive.js';
+export { exportRequests, EXPORT_FORMATS, EXPORT_COLUMNS, type ExportFormat } from './export.js';
