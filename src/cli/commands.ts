@@ -2,10 +2,16 @@
 import type { CommandModule } from 'yargs';
 import { runsCommand } from './runs.js';
 import { traceCommand } from './trace.js';
+import { summaryCommand } from './summary.js';
+import { gateCommand } from './gate.js';
+import { replayCommand } from './replay.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export const commands: CommandModule<any, any>[] = [
   // (commands are added here, one import each)
   runsCommand,
   traceCommand,
+  summaryCommand,
+  gateCommand,
+  replayCommand,
 ];
