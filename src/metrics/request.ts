@@ -1,56 +1,22 @@
 /**
- * Per-request metrics: each a formula over the stored raw columns (README "Metric glossary"), returning
- * `undefined` when the metric does not exist for that request (no first token, one output token, ...).
- * Raw timestamps win over the stored derived columns; the derived column is the fallback when a raw
- * timestamp is missing (e.g. a store written by another tool).
+ * Per-request metrics: each a formula over the stored raw columns (README "Metric glossary"), `undefined`
+ * when the metric does not exist for that request (no first token, one output token, a failed request).
+ * The base formulas are the store's (src/store/derive.ts: the writer stores the same values in the derived
+ * columns); a derived column is only the fallback when its raw timestamps are missing.
+ *
+ *   ttft      = first_token − send
+ *   e2e       = end − send                              (ok only)
+ *   tpot      = (e2e − ttft) / (tokens_received − 1)    (ok, ≥ 2 tokens)
+ *   lag       = send − scheduled                        (every sent request)
+ *   max_stall = longest gap between consecutive token-carrying chunks after the first
+ *   tbt       = tpot; SplitwiseSim-compatible runs: (e2e − ttft) / tokens_received
+ *   TBT samples (the `tbt` distribution): see `tbtSamples`.
  */
-import { decodeChunks } from '../store/codec.js';
+import { decodeChunks, type Chunk } from '../store/codec.js';
+import { deriveRequest } from '../store/derive.js';
 import type { RequestRecord } from './rows.js';
 
-const def = (v: number | null | undefined): v is number => v !== null && v !== undefined && Number.isFinite(v);
-
-/** ttft = first_token − send. */
-export function ttftOf(r: RequestRecord): number | undefined {
-  if (def(r.firstToken) && def(r.send)) return r.firstToken - r.send;
-  return def(r.ttft) ? r.ttft : undefined;
-}
-
-/** e2e = end − send (ok requests only). */
-export function e2eOf(r: RequestRecord): number | undefined {
-  if (r.status !== 'ok') return undefined;
-  if (def(r.end) && def(r.send)) return r.end - r.send;
-  return def(r.e2e) ? r.e2e : undefined;
-}
-
-/** tpot = (e2e − ttft) / (tokens_received − 1); undefined for fewer than two tokens. */
-export function tpotOf(r: RequestRecord): number | undefined {
-  const e2e = e2eOf(r);
-  const ttft = ttftOf(r);
-  if (e2e === undefined || ttft === undefined || r.tokensReceived < 2) return r.status === 'ok' && def(r.tpot) ? r.tpot : undefined;
-  return (e2e - ttft) / (r.tokensReceived - 1);
-}
-
-/**
- * SplitwiseSim's per-request TBT (compat mode): (e2e − ttft) / tokens (divides by the token count, not
- * tokens − 1, as SplitwiseSim does).
- */
-export function splitwiseTbtOf(r: RequestRecord): number | undefined {
-  const e2e = e2eOf(r);
-  const ttft = ttftOf(r);
-  if (e2e === undefined || ttft === undefined || r.tokensReceived < 1) return undefined;
-  return (e2e - ttft) / r.tokensReceived;
-}
-
-/** Per-request TBT (the mean time between tokens): tpot, or SplitwiseSim's definition in compat mode. */
-export function requestTbtOf(r: RequestRecord, compat: boolean): number | undefined {
-  return compat ? splitwiseTbtOf(r) : tpotOf(r);
-}
-
-/** lag = send − scheduled (every sent request, any status). */
-export function lagOf(r: RequestRecord): number | undefined {
-  if (def(r.send)) return r.send - r.scheduled;
-  return def(r.lag) ? r.lag : undefined;
-}
+const opt = (v: number | null): number | undefined => (v === null || !Number.isFinite(v) ? undefined : v);
 
 /** One token-weighted TBT sample: `count` tokens that each waited `gap` seconds. */
 export interface TbtSample {
@@ -58,34 +24,68 @@ export interface TbtSample {
   readonly count: number;
 }
 
+/** Everything metrics need from one request, computed once. */
+export interface RequestMetrics {
+  readonly ttft?: number;
+  readonly tpot?: number;
+  readonly e2e?: number;
+  readonly lag?: number;
+  readonly maxStall?: number;
+  /** Per-request TBT (tpot, or SplitwiseSim's (e2e − ttft)/tokens in compat runs). */
+  readonly tbt?: number;
+  /** Token-weighted per-token gaps (ok requests). */
+  readonly tbtSamples: readonly TbtSample[];
+}
+
 /**
- * Per-token gaps of an ok request. For each chunk after the first, its gap from the previous chunk is
- * spread over its tokens: a chunk of k tokens that came g seconds after the previous one gives k samples
- * of g/k. Tokens that arrive with the first token produce no sample. Without chunk timings (a store with
- * no `token_times`), the request contributes its tpot, (tokens_received − 1) times.
+ * Per-token gaps from chunk arrivals: for each token-carrying chunk after the first, its gap from the
+ * previous token-carrying chunk is spread over its tokens (k tokens g seconds later → k samples of g/k).
+ * Tokens that arrive with the first token produce no sample.
  */
-export function tbtSamplesOf(r: RequestRecord): TbtSample[] {
-  if (r.status !== 'ok') return [];
-  const chunks = decodeChunks(r.tokenTimes);
-  if (chunks.length === 0) {
-    const tpot = tpotOf(r);
-    return tpot === undefined ? [] : [{ gap: tpot, count: r.tokensReceived - 1 }];
-  }
+export function tbtSamples(chunks: readonly Chunk[]): TbtSample[] {
   const out: TbtSample[] = [];
-  for (let i = 1; i < chunks.length; i++) {
-    const c = chunks[i]!;
-    if (c.tokens <= 0) continue;
-    out.push({ gap: (c.t - chunks[i - 1]!.t) / c.tokens, count: c.tokens });
+  let prev: number | undefined;
+  for (const c of chunks) {
+    if (!(c.tokens > 0)) continue;
+    if (prev !== undefined) out.push({ gap: (c.t - prev) / c.tokens, count: c.tokens });
+    prev = c.t;
   }
   return out;
 }
 
-/** Longest gap between consecutive chunks after the first token (the stored column when no chunks). */
-export function maxStallOf(r: RequestRecord): number | undefined {
-  if (r.status !== 'ok') return undefined;
+/** Measure one request. `compat`: the run is in SplitwiseSim-compatible mode. */
+export function measure(r: RequestRecord, compat = false): RequestMetrics {
   const chunks = decodeChunks(r.tokenTimes);
-  if (chunks.length === 0) return def(r.maxStall) ? r.maxStall : undefined;
-  let m = 0;
-  for (let i = 1; i < chunks.length; i++) m = Math.max(m, chunks[i]!.t - chunks[i - 1]!.t);
-  return m;
+  const d = deriveRequest({
+    scheduled: r.scheduled,
+    send: opt(r.send),
+    firstToken: opt(r.firstToken),
+    end: opt(r.end),
+    status: r.status,
+    tokensReceived: r.tokensReceived,
+    chunks,
+  });
+  const ok = r.status === 'ok';
+  const ttft = d.ttft ?? opt(r.ttft);
+  const e2e = ok ? (d.e2e ?? opt(r.e2e)) : undefined;
+  const tpot = ok ? (d.tpot ?? opt(r.tpot)) : undefined;
+  const lag = d.lag ?? opt(r.lag);
+  const maxStall = ok ? (chunks.length > 0 ? d.maxStall : opt(r.maxStall)) : undefined;
+  const swTbt = ok && e2e !== undefined && ttft !== undefined && r.tokensReceived > 0 ? (e2e - ttft) / r.tokensReceived : undefined;
+  let samples: TbtSample[] = [];
+  if (ok) {
+    if (compat) samples = swTbt === undefined ? [] : [{ gap: swTbt, count: 1 }];
+    else if (chunks.length > 0) samples = tbtSamples(chunks);
+    // Without chunk timings the request contributes its tpot, once per token after the first.
+    else if (tpot !== undefined) samples = [{ gap: tpot, count: r.tokensReceived - 1 }];
+  }
+  return {
+    ...(ttft === undefined ? {} : { ttft }),
+    ...(tpot === undefined ? {} : { tpot }),
+    ...(e2e === undefined ? {} : { e2e }),
+    ...(lag === undefined ? {} : { lag }),
+    ...(maxStall === undefined ? {} : { maxStall }),
+    ...((compat ? swTbt : tpot) === undefined ? {} : { tbt: (compat ? swTbt : tpot)! }),
+    tbtSamples: samples,
+  };
 }

@@ -247,7 +247,7 @@ export function* powerRecords(store: StoreLike, runId: number): Generator<PowerR
 }
 
 /** Is this run in SplitwiseSim-compatible mode (its options carry a truthy `compat`)? */
-export function isCompatRun(run: RunInfo): boolean {
+export function isCompatRun(run: { readonly options: Record<string, unknown> }): boolean {
   const c = run.options['compat'];
   if (c === undefined || c === null || c === false) return false;
   if (typeof c === 'string') return !['', 'none', 'off', 'false', 'default'].includes(c.toLowerCase());

@@ -281,6 +281,10 @@ export function parseSlo(text: string, file: string): SloSpec {
     }
   }
   if (rules.length === 0 && perRequest.length === 0) fail(1, 'no rules: add a `rules:` or `per_request:` list');
+  const gp = rules.find((r) => r.base === 'goodput' || r.base === 'goodput_fraction');
+  if (gp && perRequest.length === 0) {
+    fail(gp.line, `rule '${gp.text}': goodput needs per-request limits`, "add a 'per_request:' list, e.g. '- ttft <= 2s'");
+  }
   return {
     file,
     name,

@@ -10,7 +10,7 @@
  *   mean over that run's requests of the same (prompt, output) sizes.
  */
 import { SplitbenchError, ExitCode } from '../errors.js';
-import { e2eOf, requestTbtOf, tpotOf, ttftOf } from './request.js';
+import { measure, type RequestMetrics } from './request.js';
 import { findRun, isCompatRun, requestRecords, type RequestRecord, type StoreLike } from './rows.js';
 
 /** What a request takes alone on the reference (seconds). `tbt` defaults to `tpot`. */
@@ -44,16 +44,19 @@ const ratio = (v: number | undefined, ref: number | undefined): number | undefin
   v === undefined || ref === undefined || !(ref > 0) ? undefined : v / ref;
 
 /** Slowdowns of one ok request (each undefined where the request or the reference lacks the metric). */
-export function slowdownOf(r: RequestRecord, ref: SlowdownReference, compat: boolean): RequestSlowdown | undefined {
+export function slowdownOf(r: RequestRecord, m: RequestMetrics, ref: SlowdownReference): RequestSlowdown | undefined {
   if (r.status !== 'ok') return undefined;
   const t = ref.latency({ traceId: r.traceId, promptTokens: r.promptTokens, outputTokens: r.outputTokens });
   if (!t) return undefined;
-  return {
-    ttft: ratio(ttftOf(r), t.ttft),
-    tpot: ratio(tpotOf(r), t.tpot),
-    tbt: ratio(requestTbtOf(r, compat), t.tbt ?? t.tpot),
-    e2e: ratio(e2eOf(r), t.e2e),
+  const out: { ttft?: number; tpot?: number; tbt?: number; e2e?: number } = {};
+  const put = (k: keyof RequestSlowdown, v: number | undefined): void => {
+    if (v !== undefined) out[k] = v;
   };
+  put('ttft', ratio(m.ttft, t.ttft));
+  put('tpot', ratio(m.tpot, t.tpot));
+  put('tbt', ratio(m.tbt, t.tbt ?? t.tpot));
+  put('e2e', ratio(m.e2e, t.e2e));
+  return out;
 }
 
 /** The engine's reference-latency function, as `src/engine` exports it. */
@@ -93,11 +96,8 @@ export function referenceFromRun(store: StoreLike, runIdOrName: string | number)
   const sums = new Map<string, { ttft: number; tpot: number; tbt: number; e2e: number; n: number; nTpot: number }>();
   for (const r of requestRecords(store, run.id)) {
     if (r.status !== 'ok') continue;
-    const ttft = ttftOf(r);
-    const e2e = e2eOf(r);
+    const { ttft, e2e, tpot, tbt } = measure(r, compat);
     if (ttft === undefined || e2e === undefined) continue;
-    const tpot = tpotOf(r);
-    const tbt = requestTbtOf(r, compat);
     byId.set(r.traceId, { ttft, e2e, tpot: tpot ?? NaN, ...(tbt === undefined ? {} : { tbt }) });
     const key = `${r.promptTokens}/${r.outputTokens}`;
     const s = sums.get(key) ?? { ttft: 0, tpot: 0, tbt: 0, e2e: 0, n: 0, nTpot: 0 };
@@ -132,4 +132,48 @@ export function referenceFromRun(store: StoreLike, runIdOrName: string | number)
       return byId.get(req.traceId) ?? bySize.get(`${req.promptTokens}/${req.outputTokens}`);
     },
   };
+}
+
+/** Default reference machine: one uncontended DGX-A100, as the Splitwise paper normalises. */
+export const DEFAULT_REFERENCE_MACHINE = 'dgx-a100';
+
+/** The engine's `referenceLatency`, when this build's engine provides it. */
+export async function loadReferenceLatency(): Promise<ReferenceLatencyFn | undefined> {
+  const engine = (await import('../engine/index.js')) as unknown as { referenceLatency?: unknown };
+  return typeof engine.referenceLatency === 'function' ? (engine.referenceLatency as ReferenceLatencyFn) : undefined;
+}
+
+/**
+ * Resolve the slowdown reference for a run: `referenceRun` when given, else the performance model's
+ * `machine` (default dgx-a100) running the run's model (`splitwise` mode for compat runs).
+ * `required`: throw a usage error when no reference can be built; otherwise return undefined.
+ */
+export async function resolveReference(
+  store: StoreLike,
+  run: { model: string | null; options: Record<string, unknown>; id: number; name: string },
+  opts: { referenceRun?: string | number; referenceMachine?: string; required: boolean },
+): Promise<SlowdownReference | undefined> {
+  if (opts.referenceRun !== undefined) return referenceFromRun(store, opts.referenceRun);
+  const fail = (msg: string, hint: string): undefined => {
+    if (opts.required) throw new SplitbenchError('SB_REFERENCE', msg, { exitCode: ExitCode.usage, hint });
+    return undefined;
+  };
+  if (!run.model) {
+    return fail(`run ${run.id} (${run.name}) does not record its model, so it has no performance-model reference`, 'give --reference-run RUN');
+  }
+  const fn = await loadReferenceLatency();
+  if (!fn) return fail('this build has no performance-model reference latency', 'give --reference-run RUN');
+  const machine = opts.referenceMachine ?? DEFAULT_REFERENCE_MACHINE;
+  const mode = isCompatRun(run) ? 'splitwise' : 'default';
+  const ref = referenceFromModel(fn, { model: run.model, machine, mode });
+  try {
+    ref.latency({ traceId: '', promptTokens: 1024, outputTokens: 16 });
+  } catch (e) {
+    if (e instanceof SplitbenchError) {
+      if (opts.required) throw e;
+      return undefined;
+    }
+    return fail(`cannot compute reference latencies for ${run.model} on ${machine}: ${(e as Error).message}`, 'check --reference-machine and the run model');
+  }
+  return ref;
 }

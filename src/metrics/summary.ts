@@ -13,7 +13,7 @@
  * - steady span: from the first non-warm-up `scheduled` to the last non-warm-up `end`.
  */
 import { MetricHistogram, type Stats } from './histogram.js';
-import { e2eOf, lagOf, maxStallOf, requestTbtOf, splitwiseTbtOf, tbtSamplesOf, tpotOf, ttftOf } from './request.js';
+import { measure, type RequestMetrics } from './request.js';
 import {
   findRun,
   isCompatRun,
@@ -132,20 +132,20 @@ function statsOf<K extends string>(h: Record<K, MetricHistogram>): Partial<Recor
 }
 
 /** Per-request metric value by its SLO name (for `per_request` limits). */
-export function requestMetric(r: RequestRecord, metric: string, compat: boolean, slow: RequestSlowdown | undefined): number | undefined {
+export function requestMetric(m: RequestMetrics, metric: string, slow: RequestSlowdown | undefined): number | undefined {
   switch (metric) {
     case 'ttft':
-      return ttftOf(r);
+      return m.ttft;
     case 'tpot':
-      return tpotOf(r);
+      return m.tpot;
     case 'tbt':
-      return requestTbtOf(r, compat);
+      return m.tbt;
     case 'e2e':
-      return e2eOf(r);
+      return m.e2e;
     case 'lag':
-      return lagOf(r);
+      return m.lag;
     case 'max_stall':
-      return maxStallOf(r);
+      return m.maxStall;
     case 'slowdown.ttft':
       return slow?.ttft;
     case 'slowdown.tpot':
@@ -165,13 +165,13 @@ export function requestMetric(r: RequestRecord, metric: string, compat: boolean,
  */
 export function meetsPerRequest(
   r: RequestRecord,
+  m: RequestMetrics,
   rules: readonly PerRequestRule[],
-  compat: boolean,
   slow: RequestSlowdown | undefined,
 ): boolean {
   if (r.status !== 'ok') return false;
   for (const rule of rules) {
-    const v = requestMetric(r, rule.metric, compat, slow);
+    const v = requestMetric(m, rule.metric, slow);
     if (v !== undefined && !compare(v, rule.op, rule.limit)) return false;
   }
   return true;
@@ -217,8 +217,8 @@ export class RunAccumulator {
   }
 
   add(r: RequestRecord): void {
-    const lag = lagOf(r);
-    if (lag !== undefined) this.latency.lag.record(lag);
+    const m = measure(r, this.compat);
+    if (m.lag !== undefined) this.latency.lag.record(m.lag);
     if (r.warmup) {
       this.counts.warmup++;
       return;
@@ -233,20 +233,12 @@ export class RunAccumulator {
     this.outputTokens += r.tokensReceived;
     if (r.tokensReceived !== r.outputTokens) this.outputMismatches++;
 
-    const ttft = ttftOf(r);
-    const tpot = tpotOf(r);
-    const e2e = e2eOf(r);
-    const stall = maxStallOf(r);
+    const { ttft, tpot, e2e } = m;
     if (ttft !== undefined) this.latency.ttft.record(ttft);
     if (tpot !== undefined) this.latency.tpot.record(tpot);
     if (e2e !== undefined) this.latency.e2e.record(e2e);
-    if (stall !== undefined) this.latency.max_stall.record(stall);
-    if (this.compat) {
-      const tbt = splitwiseTbtOf(r);
-      if (tbt !== undefined) this.latency.tbt.record(tbt);
-    } else {
-      for (const s of tbtSamplesOf(r)) this.latency.tbt.record(s.gap, s.count);
-    }
+    if (m.maxStall !== undefined) this.latency.max_stall.record(m.maxStall);
+    for (const s of m.tbtSamples) this.latency.tbt.record(s.gap, s.count);
     const ph: [PhaseMetric, number | null][] = [
       ['queue', r.queueS],
       ['prefill', r.prefillS],
@@ -270,13 +262,13 @@ export class RunAccumulator {
 
     let slow: RequestSlowdown | undefined;
     if (this.opts.reference) {
-      slow = slowdownOf(r, this.opts.reference, this.compat);
+      slow = slowdownOf(r, m, this.opts.reference);
       if (slow) {
         this.slowdownMatched++;
         for (const k of SLOWDOWN_METRICS) if (slow[k] !== undefined) this.slowdown[k].record(slow[k]!);
       }
     }
-    if (this.opts.slo && meetsPerRequest(r, this.opts.slo.perRequest, this.compat, slow)) this.good++;
+    if (this.opts.slo && meetsPerRequest(r, m, this.opts.slo.perRequest, slow)) this.good++;
   }
 
   /** Fold another accumulator (another shard or run) into this one. */

@@ -1,0 +1,100 @@
+/**
+ * What `splitbench summary` and `splitbench gate` do, given resolved options: open the store, resolve SLO
+ * files and slowdown references, compute, write verdicts and CI files. The CLI files only parse flags and
+ * print.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { ConfigError } from '../errors.js';
+import { openStore } from '../store/index.js';
+import { evaluateGate, sloNeedsReference, sloResultRows, toJunit, toMarkdown, type GateResult } from './gate.js';
+import { findRun } from './rows.js';
+import { loadSlo } from './slo.js';
+import { resolveReference } from './slowdown.js';
+import { summarizeRun, type RunSummary } from './summary.js';
+
+export interface SummaryCommandOptions {
+  readonly db: string;
+  /** Run ids or names; empty: the latest run. */
+  readonly runs: readonly string[];
+  readonly slo?: string;
+  readonly referenceRun?: string;
+  readonly referenceMachine?: string;
+}
+
+/** Summaries of the asked runs, in the order asked. */
+export async function summaryCommand(o: SummaryCommandOptions): Promise<RunSummary[]> {
+  const slo = o.slo === undefined ? undefined : loadSlo(o.slo);
+  const store = openStore(o.db, { readonly: true });
+  try {
+    const out: RunSummary[] = [];
+    const keys = o.runs.length > 0 ? o.runs : [undefined];
+    const explicitRef = o.referenceRun !== undefined || o.referenceMachine !== undefined;
+    for (const key of keys) {
+      const run = findRun(store, key);
+      const reference = await resolveReference(store, run, {
+        ...(o.referenceRun === undefined ? {} : { referenceRun: o.referenceRun }),
+        ...((o.referenceMachine ?? slo?.referenceMachine) === undefined
+          ? {}
+          : { referenceMachine: (o.referenceMachine ?? slo?.referenceMachine)! }),
+        required: explicitRef || (slo !== undefined && sloNeedsReference(slo)),
+      });
+      out.push(summarizeRun(store, run.id, { ...(slo ? { slo } : {}), ...(reference ? { reference } : {}) }));
+    }
+    return out;
+  } finally {
+    store.close();
+  }
+}
+
+export interface GateCommandOptions {
+  readonly db: string;
+  readonly slo: string;
+  readonly run?: string;
+  readonly baseline?: string;
+  readonly allowLag: boolean;
+  readonly referenceRun?: string;
+  readonly referenceMachine?: string;
+  readonly junit?: string;
+  readonly markdown?: string;
+}
+
+function writeOut(file: string, text: string, flag: string): void {
+  try {
+    fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+    fs.writeFileSync(file, text);
+  } catch (e) {
+    throw new ConfigError(`cannot write ${file}: ${(e as Error).message}`, { path: flag });
+  }
+}
+
+/** Evaluate the SLO file against the run, store the verdicts in slo_results, write the CI files. */
+export async function gateCommand(o: GateCommandOptions): Promise<GateResult> {
+  const slo = loadSlo(o.slo);
+  const store = openStore(o.db, { create: false });
+  try {
+    const run = findRun(store, o.run);
+    const needsRef = sloNeedsReference(slo);
+    const referenceMachine = o.referenceMachine ?? slo.referenceMachine;
+    const reference = needsRef
+      ? await resolveReference(store, run, {
+          ...(o.referenceRun === undefined ? {} : { referenceRun: o.referenceRun }),
+          ...(referenceMachine === undefined ? {} : { referenceMachine }),
+          required: true,
+        })
+      : undefined;
+    const result = evaluateGate(store, {
+      slo,
+      run: run.id,
+      ...(o.baseline === undefined ? {} : { baseline: o.baseline }),
+      allowLag: o.allowLag,
+      ...(reference ? { reference } : {}),
+    });
+    store.addSloResults(result.run.id, sloResultRows(result));
+    if (o.junit) writeOut(o.junit, toJunit(result), '--junit');
+    if (o.markdown) writeOut(o.markdown, toMarkdown(result), '--markdown');
+    return result;
+  } finally {
+    store.close();
+  }
+}
