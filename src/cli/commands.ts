@@ -5,6 +5,7 @@ import { traceCommand } from './trace.js';
 import { summaryCommand } from './summary.js';
 import { gateCommand } from './gate.js';
 import { replayCommand } from './replay.js';
+import { reportCommand } from './report.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export const commands: CommandModule<any, any>[] = [
@@ -14,4 +15,5 @@ export const commands: CommandModule<any, any>[] = [
   summaryCommand,
   gateCommand,
   replayCommand,
+  reportCommand,
 ];

@@ -1,0 +1,54 @@
+/** `splitbench replay`: replay a trace (or a rate / closed-loop load shaped by it) against a target. */
+import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import { addTraceTransformOptions } from '../trace/options.js';
+import { setExitCode } from './main.js';
+import { printJson } from './output.js';
+
+type Args = Record<string, unknown>;
+
+export const replayCommand: CommandModule<object, Args> = {
+  command: 'replay',
+  describe: 'replay a trace against a target (default: the bundled reference backend) and record every request',
+  builder: (y: Argv) =>
+    addTraceTransformOptions(
+      y
+        .option('trace', { type: 'string', describe: 'trace file, or a bundled trace name (coding, conversation)', demandOption: true, group: 'Trace:' })
+        .option('url', { type: 'string', describe: 'base URL of an OpenAI-compatible server (default: start the reference backend)', group: 'Target:' })
+        .option('deployment', { type: 'string', describe: 'reference backend deployment, by name or YAML file (default splitwise-hh); with --url only recorded', group: 'Target:' })
+        .option('model', { type: 'string', describe: 'model name (default: the first one /v1/models lists)', group: 'Target:' })
+        .option('time-scale', { type: 'number', describe: 'the target runs K times faster than real GPUs: send at arrival/K, store times × K (default 1)', group: 'Target:' })
+        .option('endpoint', { choices: ['completions', 'chat'], describe: 'OpenAI route (default completions)', group: 'Target:' })
+        .option('prompt', { choices: ['tokens', 'text'], describe: 'prompt as exact token ids (default on completions) or as a text of about the right length', group: 'Target:' })
+        .option('api-key', { type: 'string', describe: 'Bearer token (default: $SPLITBENCH_API_KEY)', group: 'Target:' })
+        .option('header', { type: 'string', array: true, describe: "extra HTTP header 'Name: value' (repeatable)", group: 'Target:' })
+        .option('extra-body', { type: 'string', describe: 'JSON object merged into every request body', group: 'Target:' })
+        .option('rate', { type: 'number', describe: 'open loop at R req/s (arrivals from --arrivals), sizes sampled from the trace', group: 'Load:' })
+        .option('arrivals', { type: 'string', describe: 'arrival process for --rate: poisson (default), gamma:CV, constant, uniform', group: 'Load:' })
+        .option('concurrency', { type: 'number', describe: 'closed loop: keep N requests in flight, sizes in trace order', group: 'Load:' })
+        .option('duration', { type: 'number', describe: 'stop scheduling after S trace seconds', group: 'Load:' })
+        .option('max-requests', { type: 'number', describe: 'send at most N requests', group: 'Load:' })
+        .option('warmup', { type: 'number', describe: 'requests scheduled in the first S trace seconds are recorded as warmup (excluded from summaries)', group: 'Load:' })
+        .option('timeout-connect', { type: 'number', describe: 'connect timeout, wall seconds (default 10; 0: none)', group: 'Timeouts:' })
+        .option('timeout-first-token', { type: 'number', describe: 'send → first token, wall seconds (default 600; 0: none)', group: 'Timeouts:' })
+        .option('timeout-between-tokens', { type: 'number', describe: 'longest gap between tokens, wall seconds (default 120; 0: none)', group: 'Timeouts:' })
+        .option('timeout-total', { type: 'number', describe: 'whole request, wall seconds (default 0: none)', group: 'Timeouts:' })
+        .option('max-error-rate', { type: 'number', describe: 'stop the run (exit 5) when more than this fraction of requests fail (judged after 20)', group: 'Run:' })
+        .option('grace', { type: 'number', describe: 'on the first Ctrl-C/SIGTERM, seconds in-flight requests get to finish (default 10)', group: 'Run:' })
+        .option('db', { type: 'string', describe: 'results store (default results/splitbench.db)', group: 'Run:' })
+        .option('name', { type: 'string', describe: 'run name (default live-<n>)', group: 'Run:' })
+        .option('tag', { type: 'string', array: true, describe: 'KEY=VALUE label stored with the run (repeatable)', group: 'Run:' })
+        .option('json', { type: 'boolean', describe: 'print the summary as JSON', group: 'Run:' })
+        .example('$0 replay --trace coding --window 0:600 --time-scale 10', 'ten minutes of the Azure coding trace against the bundled Splitwise-HH backend')
+        .example('$0 replay --trace conversation --url http://127.0.0.1:8000 --model llama', 'the conversation trace against a running vLLM server')
+        .example('$0 replay --trace coding --rate 5 --arrivals gamma:2 --duration 300 --warmup 30', 'bursty synthetic load at 5 req/s, sizes from the coding trace')
+        .example('$0 replay --trace coding --concurrency 16 --max-requests 500 --json', 'closed loop, 16 in flight, summary as JSON'),
+    ),
+  handler: async (argv: ArgumentsCamelCase<Args>) => {
+    const load = await import('../load/index.js');
+    const opts = load.resolveReplayOptions(argv);
+    const { exitCode, summary } = await load.runReplay(opts, { handleSignals: true });
+    if (opts.json) printJson(summary);
+    else process.stdout.write(load.formatSummary(summary) + '\n');
+    setExitCode(exitCode);
+  },
+};

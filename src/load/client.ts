@@ -1,0 +1,275 @@
+/**
+ * The streaming HTTP client: one undici Pool per target (pipelining 1, as many connections as
+ * requests in flight), one POST per request, the SSE body parsed as it arrives.
+ *
+ * Every request ends in a `StreamResult` (STYLE 6: failure is data): `ok`, `error` (HTTP status and
+ * body excerpt, connection refused/reset, mid-stream disconnect, malformed stream, server error event),
+ * `timeout` (per phase: connect, first token, between tokens, total) or `cancelled` (the run's
+ * AbortSignal fired). Nothing here throws for a single request's failure.
+ *
+ * Phase timeouts use one lazily re-armed timer per request (not one per chunk): when it fires it checks
+ * the deadlines against the last token's time and re-arms for the nearest one.
+ */
+import { Pool } from 'undici';
+import { CompletionStream, excerpt, type CountMethod } from './stream.js';
+
+export interface Timeouts {
+  /** Seconds (wall), 0 = none. */
+  readonly connectS: number;
+  readonly firstTokenS: number;
+  readonly betweenTokensS: number;
+  readonly totalS: number;
+}
+
+export type StreamStatus = 'ok' | 'error' | 'timeout' | 'cancelled';
+
+export interface StreamResult {
+  readonly status: StreamStatus;
+  /** Monotonic ms when the request was handed to the client. */
+  readonly sendMs: number;
+  /** Monotonic ms of the last token (ok) or of the failure. */
+  readonly endMs: number;
+  readonly errorCode?: string;
+  readonly error?: string;
+  readonly httpStatus?: number;
+  readonly timeoutPhase?: string;
+  readonly countMethod?: CountMethod;
+  /** Present once response headers arrived (may hold partial chunks for failed requests). */
+  readonly stream?: CompletionStream;
+}
+
+export interface ClientOptions {
+  /** Base URL of the target (scheme, host, port; a path prefix is kept). */
+  readonly url: string;
+  readonly headers: Record<string, string>;
+  readonly timeouts: Timeouts;
+  /** Most connections to open (peak concurrency). */
+  readonly connections?: number;
+}
+
+/** Errors of undici/Node that mean the connection could not be made or broke. */
+function errorCode(e: unknown): string {
+  const err = e as { code?: unknown; name?: unknown };
+  if (typeof err?.code === 'string') return err.code;
+  if (typeof err?.name === 'string') return err.name;
+  return 'ERR_UNKNOWN';
+}
+
+function errorMessage(e: unknown): string {
+  const err = e as { message?: unknown; cause?: { message?: unknown } };
+  const m = typeof err?.message === 'string' ? err.message : String(e);
+  const c = err?.cause && typeof err.cause.message === 'string' ? ` (${err.cause.message})` : '';
+  return excerpt(m + c, 300);
+}
+
+export class LoadClient {
+  readonly base: URL;
+  private readonly pool: Pool;
+  private readonly opts: ClientOptions;
+  private readonly prefix: string;
+
+  constructor(opts: ClientOptions) {
+    this.opts = opts;
+    this.base = new URL(opts.url);
+    this.prefix = this.base.pathname.replace(/\/+$/, '');
+    // A base URL ending in /v1 is accepted too: routes are given with their /v1 prefix.
+    if (this.prefix.endsWith('/v1')) this.prefix = this.prefix.slice(0, -3);
+    const connectMs = opts.timeouts.connectS > 0 ? opts.timeouts.connectS * 1000 : undefined;
+    this.pool = new Pool(this.base.origin, {
+      connections: opts.connections ?? null,
+      pipelining: 1,
+      headersTimeout: 0,
+      bodyTimeout: 0,
+      keepAliveTimeout: 30_000,
+      ...(connectMs === undefined ? {} : { connect: { timeout: connectMs } }),
+    });
+  }
+
+  path(route: string): string {
+    return this.prefix + route;
+  }
+
+  /** GET a JSON document (preflight); throws on HTTP or network errors. */
+  async getJson(route: string, timeoutMs: number): Promise<{ status: number; body: string }> {
+    const res = await this.pool.request({
+      path: this.path(route),
+      method: 'GET',
+      headers: this.opts.headers,
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    const body = await res.body.text();
+    return { status: res.statusCode, body };
+  }
+
+  /**
+   * POST `body` to `route` and consume the SSE stream. `sendMs` is the caller's monotonic send time
+   * (taken immediately before this call). Never rejects.
+   */
+  stream(route: string, body: string, sendMs: number, signal?: AbortSignal): Promise<StreamResult> {
+    const t = this.opts.timeouts;
+    return new Promise<StreamResult>((resolve) => {
+      const ac = new AbortController();
+      let settled = false;
+      let stream: CompletionStream | undefined;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      let timedOut: string | undefined;
+      let cancelled = false;
+      let resBody: { destroy(err?: Error): unknown; removeAllListeners(): unknown; resume(): unknown } | undefined;
+      const onAbort = (): void => {
+        if (settled) return;
+        cancelled = true;
+        finish({ status: 'cancelled', sendMs, endMs: performance.now(), errorCode: 'SB_CANCELLED', error: 'cancelled by the run (second interrupt or grace period over)', ...(stream ? { stream } : {}) });
+        ac.abort();
+      };
+      const finish = (r: StreamResult): void => {
+        if (settled) return;
+        settled = true;
+        if (timer) clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        resolve(r);
+      };
+      const fail = (r: Omit<StreamResult, 'sendMs' | 'endMs' | 'stream'>): void => {
+        finish({ ...r, sendMs, endMs: performance.now(), ...(stream ? { stream } : {}) });
+        if (resBody) resBody.destroy();
+        else ac.abort();
+      };
+      const check = (): void => {
+        timer = undefined;
+        if (settled) return;
+        const now = performance.now();
+        let deadline = Infinity;
+        let phase = '';
+        let limit = 0;
+        if (t.totalS > 0) {
+          deadline = sendMs + t.totalS * 1000;
+          phase = 'total';
+          limit = t.totalS;
+        }
+        const last = stream?.lastTokenMs;
+        if (last === undefined) {
+          if (t.firstTokenS > 0 && sendMs + t.firstTokenS * 1000 < deadline) {
+            deadline = sendMs + t.firstTokenS * 1000;
+            phase = 'first-token';
+            limit = t.firstTokenS;
+          }
+        } else if (t.betweenTokensS > 0 && last + t.betweenTokensS * 1000 < deadline) {
+          deadline = last + t.betweenTokensS * 1000;
+          phase = 'between-tokens';
+          limit = t.betweenTokensS;
+        }
+        if (deadline === Infinity) return;
+        if (now >= deadline) {
+          timedOut = phase;
+          fail({ status: 'timeout', errorCode: 'SB_TIMEOUT', error: `timed out in phase ${phase} after ${limit} s`, timeoutPhase: phase });
+          return;
+        }
+        timer = setTimeout(check, Math.max(1, deadline - now));
+      };
+      if (signal) {
+        if (signal.aborted) {
+          onAbort();
+          return;
+        }
+        signal.addEventListener('abort', onAbort, { once: true });
+      }
+      check();
+      this.pool
+        .request({ path: this.path(route), method: 'POST', headers: this.opts.headers, body, signal: ac.signal })
+        .then(
+          async (res) => {
+            if (settled) {
+              res.body.destroy();
+              return;
+            }
+            resBody = res.body;
+            if (res.statusCode !== 200) {
+              let text = '';
+              try {
+                text = await res.body.text();
+              } catch {
+                /* the excerpt stays empty */
+              }
+              if (settled) return;
+              const ra = res.headers['retry-after'];
+              const retry = ra === undefined ? '' : ` (retry-after ${Array.isArray(ra) ? ra[0] : ra})`;
+              finish({
+                status: 'error',
+                sendMs,
+                endMs: performance.now(),
+                errorCode: 'SB_HTTP',
+                httpStatus: res.statusCode,
+                error: `HTTP ${res.statusCode}${retry}: ${excerpt(text)}`,
+              });
+              return;
+            }
+            const s = new CompletionStream(sendMs);
+            stream = s;
+            const b = res.body;
+            b.setEncoding('utf8');
+            b.on('data', (text: string) => {
+              if (settled) return;
+              const now = performance.now();
+              const hadFirst = s.lastTokenMs !== undefined;
+              s.push(text, now);
+              if (s.failure) {
+                fail({ status: 'error', errorCode: s.failure.code, httpStatus: 200, error: s.failure.message });
+                return;
+              }
+              if (s.done) {
+                const countMethod = s.reconcile();
+                finish({ status: 'ok', sendMs, endMs: s.lastTokenMs ?? now, countMethod, stream: s });
+                return;
+              }
+              // The first token moves the deadline from first-token to between-tokens.
+              if (!hadFirst && s.lastTokenMs !== undefined) {
+                if (timer) clearTimeout(timer);
+                check();
+              }
+            });
+            b.on('end', () => {
+              if (settled) return;
+              const dangling = s.end();
+              if (s.failure) {
+                fail({ status: 'error', errorCode: s.failure.code, httpStatus: 200, error: s.failure.message });
+              } else if (s.finished && !dangling) {
+                // Some servers end the stream after the finish_reason without a [DONE] line.
+                const countMethod = s.reconcile();
+                finish({ status: 'ok', sendMs, endMs: s.lastTokenMs ?? performance.now(), countMethod, stream: s });
+              } else {
+                fail({
+                  status: 'error',
+                  errorCode: 'SB_STREAM_TRUNCATED',
+                  httpStatus: 200,
+                  error: `stream ended before [DONE] after ${s.tokens} token(s)${dangling ? ' (inside an event)' : ''}`,
+                });
+              }
+            });
+            b.on('error', (e: unknown) => {
+              if (settled) return;
+              fail({ status: 'error', errorCode: errorCode(e), httpStatus: 200, error: `stream broke after ${s.tokens} token(s): ${errorMessage(e)}` });
+            });
+          },
+          (e: unknown) => {
+            if (settled) return;
+            if (cancelled || timedOut) return;
+            const code = errorCode(e);
+            if (code === 'UND_ERR_CONNECT_TIMEOUT') {
+              fail({ status: 'timeout', errorCode: 'SB_TIMEOUT', error: `timed out in phase connect after ${t.connectS} s`, timeoutPhase: 'connect' });
+              return;
+            }
+            fail({ status: 'error', errorCode: code, error: errorMessage(e) });
+          },
+        );
+    });
+  }
+
+  /** Let in-flight requests finish, then close the connections. */
+  async close(): Promise<void> {
+    await this.pool.close();
+  }
+
+  /** Abort everything now. */
+  async destroy(): Promise<void> {
+    await this.pool.destroy();
+  }
+}

@@ -1,0 +1,13 @@
+/** The replay load generator's public face (`splitbench replay`). */
+export { runReplay, type ReplayIo, type ReplayResult } from './run.js';
+export { resolveReplayOptions, optionsForStore, DEFAULTS as REPLAY_DEFAULTS, type ReplayOptions, type LoadShape } from './options.js';
+export { Runner, traceSchedule, rateSchedule, type Scheduled, type ReplayRunResult, type RunOutcome } from './replay.js';
+export { LoadClient, type ClientOptions, type StreamResult, type StreamStatus, type Timeouts } from './client.js';
+export { SseParser, type SseSink } from './sse.js';
+export { CompletionStream, type CountMethod, type Breakdown } from './stream.js';
+export { BodyBuilder, ENDPOINT_PATHS, type Endpoint, type PromptMode } from './prompt.js';
+export { preflight, type PreflightResult } from './preflight.js';
+export { startBackend, type Backend, type BackendOptions } from './backend.js';
+export { Sleeper, targetMs, traceSeconds, lagSeconds, SPIN_MS } from './schedule.js';
+export { LiveStats, UsHistogram } from './stats.js';
+export { buildSummary, formatSummary, fmtS, type ReplaySummary } from './summary.js';

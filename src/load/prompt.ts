@@ -1,0 +1,148 @@
+/**
+ * Request bodies for OpenAI-compatible targets, built as strings (a long prompt is not re-serialised
+ * element by element for every request).
+ *
+ * - `tokens` (default on `/v1/completions`): `prompt` is a list of exactly `promptTokens` token ids. The
+ *   first 16 ids are unique to the request (derived from its sequence number and the seed), so no two
+ *   requests share a KV prefix block and a prefix cache cannot make prompts cheaper than the trace
+ *   says; the rest is a slice of one deterministic pseudo-random id sequence. Ids lie in [1000, 30000),
+ *   clear of special tokens in common vocabularies.
+ * - `text` (and always on `/v1/chat/completions`): a deterministic text of about `promptTokens` tokens
+ *   (one common English word per token, each a single token in common BPE vocabularies), starting with
+ *   a request-unique header.
+ *
+ * Every body asks for exactly the trace's output: `max_tokens` = `min_tokens` = outputTokens,
+ * `ignore_eos: true`, `stream: true`, `stream_options: {include_usage, continuous_usage_stats}`;
+ * `--extra-body` is merged last (it may override any of these).
+ */
+
+export type Endpoint = 'completions' | 'chat';
+export type PromptMode = 'tokens' | 'text';
+
+export const ENDPOINT_PATHS: Record<Endpoint, string> = {
+  completions: '/v1/completions',
+  chat: '/v1/chat/completions',
+};
+
+const ID_LO = 1000;
+const ID_SPAN = 29000;
+const UNIQUE_HEAD = 16;
+
+/** 32-bit mixing hash (deterministic, no state). */
+export function mix32(x: number): number {
+  x = Math.imul(x ^ (x >>> 16), 0x7feb352d);
+  x = Math.imul(x ^ (x >>> 15), 0x846ca68b);
+  return (x ^ (x >>> 16)) >>> 0;
+}
+
+const WORDS = (
+  'the of and to in is that for it as was with be by on not he this are or his from at which but have an ' +
+  'they you were her she there been one all we their has would when if so no will more can out up time who ' +
+  'them some into only other new than what its also two may after first any these could our well over such ' +
+  'like just most where then made did many before through back much good years people way little very still ' +
+  'great own old see life work down long should day because same being under last never each know us day ' +
+  'place found house world year right water small number part while might those both three high every large'
+).split(' ');
+
+/** Lazily grown comma-joined id sequence with the offset of each id's end, for O(1) slicing. */
+class IdPool {
+  private text = '';
+  private ends: number[] = [];
+  private readonly seed: number;
+  constructor(seed: number) {
+    this.seed = seed;
+  }
+  /** Comma-joined ids [0, n). */
+  slice(n: number): string {
+    if (n <= 0) return '';
+    this.grow(n);
+    return this.text.slice(0, this.ends[n - 1]!);
+  }
+  private grow(n: number): void {
+    if (this.ends.length >= n) return;
+    const target = Math.max(n, this.ends.length * 2, 1024);
+    const parts: string[] = [];
+    let len = this.text.length;
+    for (let i = this.ends.length; i < target; i++) {
+      const id = ID_LO + (mix32(this.seed * 0x9e3779b1 + i) % ID_SPAN);
+      const s = (i === 0 ? '' : ',') + id;
+      parts.push(s);
+      len += s.length;
+      this.ends.push(len);
+    }
+    this.text += parts.join('');
+  }
+}
+
+export interface BodyOptions {
+  readonly endpoint: Endpoint;
+  readonly prompt: PromptMode;
+  readonly model: string;
+  readonly seed: number;
+  readonly extraBody?: Record<string, unknown>;
+}
+
+export interface BodyRequest {
+  readonly seq: number;
+  readonly promptTokens: number;
+  readonly outputTokens: number;
+}
+
+export class BodyBuilder {
+  private readonly opts: BodyOptions;
+  private readonly ids: IdPool;
+  private readonly textPool: IdPool;
+
+  constructor(opts: BodyOptions) {
+    this.opts = opts;
+    this.ids = new IdPool(opts.seed);
+    this.textPool = new IdPool(opts.seed + 1);
+  }
+
+  /** Token ids of the prompt, as comma-joined text (exactly `n` ids). */
+  promptIds(seq: number, n: number): string {
+    const head = Math.min(UNIQUE_HEAD, n);
+    const parts: number[] = [];
+    for (let i = 0; i < head; i++) parts.push(ID_LO + (mix32((seq + 1) * 0x85ebca6b + i * 0xc2b2ae35 + this.opts.seed) % ID_SPAN));
+    const rest = this.ids.slice(n - head);
+    return rest.length > 0 ? parts.join(',') + ',' + rest : parts.join(',');
+  }
+
+  /** A deterministic text of about `n` tokens, unique to `seq`. */
+  promptText(seq: number, n: number): string {
+    const header = `Request ${seq}:`;
+    const words = Math.max(1, n - 3);
+    const idx = this.textPool.slice(words);
+    let out = header;
+    let start = 0;
+    for (let i = 0; i < words; i++) {
+      let end = idx.indexOf(',', start);
+      if (end < 0) end = idx.length;
+      const id = Number(idx.slice(start, end));
+      out += ' ' + WORDS[id % WORDS.length];
+      start = end + 1;
+    }
+    return out;
+  }
+
+  build(r: BodyRequest): string {
+    const o = this.opts;
+    const rest: Record<string, unknown> = {
+      model: o.model,
+      max_tokens: r.outputTokens,
+      min_tokens: r.outputTokens,
+      ignore_eos: true,
+      stream: true,
+      stream_options: { include_usage: true, continuous_usage_stats: true },
+      ...(o.extraBody ?? {}),
+    };
+    const restJson = JSON.stringify(rest);
+    const tail = restJson.length > 2 ? ',' + restJson.slice(1) : '}';
+    if (o.endpoint === 'chat') {
+      const content = JSON.stringify(this.promptText(r.seq, r.promptTokens));
+      return `{"messages":[{"role":"user","content":${content}}]${tail}`;
+    }
+    if (o.prompt === 'text') return `{"prompt":${JSON.stringify(this.promptText(r.seq, r.promptTokens))}${tail}`;
+    return `{"prompt":[${this.promptIds(r.seq, r.promptTokens)}]${tail}`;
+  }
+}

@@ -1,0 +1,322 @@
+/**
+ * The replay: preflight the target, then drive requests at their scheduled times (open loop: trace
+ * arrivals or a synthetic arrival process) or keep N in flight (closed loop), stream every response,
+ * and write one row per sent request through the store's RunWriter as the run goes.
+ *
+ * Lifecycle (STYLE 13): `interrupt()` (first SIGINT/SIGTERM) stops scheduling and lets in-flight
+ * streams finish within the grace period, then cancels what is left; `abort()` (second signal) cancels
+ * everything now through one AbortSignal threaded through every request. Both are idempotent. The run
+ * ends `completed`, `interrupted` or `failed` (`--max-error-rate`, store error).
+ *
+ * Times: one monotonic clock (performance.now()); stored in trace seconds from t0 = measured seconds ×
+ * time scale (see schedule.ts).
+ */
+import { setImmediate as yieldImmediate } from 'node:timers/promises';
+import { ExitCode, SplitbenchError, StoreError, TargetError } from '../errors.js';
+import type { RequestRow, RunWriter, Store } from '../store/index.js';
+import { arrivalProcess, createRng, sizeSampler, type RequestSpec } from '../trace/index.js';
+import type { LoadClient, StreamResult } from './client.js';
+import type { ReplayOptions } from './options.js';
+import { BodyBuilder, ENDPOINT_PATHS } from './prompt.js';
+import { lagSeconds, Sleeper, targetMs, traceSeconds } from './schedule.js';
+import { LiveStats } from './stats.js';
+
+/** One request to send: what to ask, and when (trace seconds from t0). */
+export interface Scheduled {
+  readonly spec: RequestSpec;
+  readonly scheduledS: number;
+}
+
+/** Trace replay: scheduled = arrival (arrivals are already re-based by the trace transforms). */
+export async function* traceSchedule(specs: AsyncIterable<RequestSpec>): AsyncGenerator<Scheduled> {
+  for await (const spec of specs) yield { spec, scheduledS: spec.arrival };
+}
+
+/** Synthetic open loop: arrivals from `arrivalProcess`, sizes drawn (jointly) from the trace. */
+export async function* rateSchedule(specs: AsyncIterable<RequestSpec>, rate: number, arrivals: string, seed: number): AsyncGenerator<Scheduled> {
+  const sampler = await sizeSampler(specs, { seed });
+  const rngA = createRng(seed);
+  const rngS = createRng(seed + 1);
+  let i = 0;
+  for (const t of arrivalProcess(arrivals, rate, rngA)) {
+    const s = sampler.sampleJoint(rngS);
+    yield { spec: { id: `r${i}`, arrival: t, promptTokens: s.promptTokens, outputTokens: s.outputTokens }, scheduledS: t };
+    i++;
+  }
+}
+
+export type RunOutcome = 'completed' | 'interrupted' | 'failed';
+
+export interface ReplayRunResult {
+  readonly status: RunOutcome;
+  /** Why a run failed or stopped early. */
+  readonly reason?: string;
+  readonly exitCode: number;
+  readonly stats: LiveStats;
+  readonly lagP99S: number | undefined;
+  readonly lagFlagged: boolean;
+  readonly elapsedS: number;
+  /** Run-level error (store) that ended the run, rethrown by the caller after cleanup. */
+  readonly error?: SplitbenchError;
+}
+
+export interface RunnerDeps {
+  readonly client: LoadClient;
+  readonly writer: RunWriter;
+  readonly model: string;
+  /** Called every ~250 ms while running (progress line). */
+  readonly onTick?: (r: Runner) => void;
+}
+
+export class Runner {
+  readonly stats = new LiveStats();
+  readonly opts: ReplayOptions;
+  private readonly deps: RunnerDeps;
+  private readonly builder: BodyBuilder;
+  private readonly route: string;
+  private readonly abortController = new AbortController();
+  private readonly sleeper = new Sleeper();
+  private t0Ms = 0;
+  private stopping = false;
+  private outcome: RunOutcome = 'completed';
+  private reason: string | undefined;
+  private runError: SplitbenchError | undefined;
+  private seq = 0;
+  private drained: (() => void) | undefined;
+  private dispatching = true;
+  private graceTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(opts: ReplayOptions, deps: RunnerDeps) {
+    this.opts = opts;
+    this.deps = deps;
+    this.route = ENDPOINT_PATHS[opts.endpoint];
+    this.builder = new BodyBuilder({
+      endpoint: opts.endpoint,
+      prompt: opts.prompt,
+      model: deps.model,
+      seed: opts.seed,
+      ...(opts.extraBody ? { extraBody: opts.extraBody as Record<string, unknown> } : {}),
+    });
+  }
+
+  /** Monotonic ms of t0 (0 before the run started). */
+  get startMs(): number {
+    return this.t0Ms;
+  }
+
+  get isStopping(): boolean {
+    return this.stopping;
+  }
+
+  /** Stop scheduling; in-flight requests get `graceS` to finish, then are cancelled. Idempotent. */
+  interrupt(reason = 'interrupted'): void {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.outcome = 'interrupted';
+    this.reason = reason;
+    this.sleeper.wake();
+    this.graceTimer = setTimeout(() => this.abort(), this.opts.graceS * 1000);
+    this.graceTimer.unref();
+  }
+
+  /** Cancel every in-flight request now (rows kept, status `cancelled`). Idempotent. */
+  abort(): void {
+    if (!this.stopping) this.interrupt();
+    this.abortController.abort();
+  }
+
+  private fail(reason: string, error?: SplitbenchError): void {
+    if (this.outcome === 'failed') return;
+    this.outcome = 'failed';
+    this.reason = reason;
+    if (error) this.runError = error;
+    this.stopping = true;
+    this.sleeper.wake();
+    this.abortController.abort();
+  }
+
+  /** Run to the end of the schedule (or until stopped); resolves once every sent request has a row. */
+  async run(schedule: AsyncIterator<Scheduled> | AsyncIterable<Scheduled>): Promise<ReplayRunResult> {
+    const it = Symbol.asyncIterator in schedule ? (schedule as AsyncIterable<Scheduled>)[Symbol.asyncIterator]() : (schedule as AsyncIterator<Scheduled>);
+    this.t0Ms = performance.now();
+    const tick = this.deps.onTick ? setInterval(() => this.deps.onTick!(this), 250) : undefined;
+    const drained = new Promise<void>((resolve) => (this.drained = resolve));
+    try {
+      if (this.opts.shape.kind === 'closed') await this.closedLoop(it, this.opts.shape.concurrency);
+      else await this.openLoop(it);
+    } catch (e) {
+      // The trace became unreadable mid-run (a bad row): stop, keep what was measured, report it.
+      this.fail(`schedule source failed: ${(e as Error).message}`, e instanceof SplitbenchError ? e : new TargetError((e as Error).message));
+    } finally {
+      this.dispatching = false;
+      void it.return?.();
+    }
+    if (this.stats.inFlight > 0) await drained;
+    if (this.graceTimer) clearTimeout(this.graceTimer);
+    if (tick) clearInterval(tick);
+    const elapsedS = (performance.now() - this.t0Ms) / 1000;
+    const lagP99S = this.stats.lag.percentile(99);
+    const lagFlagged = lagP99S !== undefined && lagP99S > this.opts.lagFlagS;
+    let exitCode: number = ExitCode.ok;
+    if (this.outcome === 'interrupted') exitCode = ExitCode.interrupted;
+    else if (this.outcome === 'failed') exitCode = this.runError?.exitCode ?? ExitCode.target;
+    else if (this.stats.failed > 0 || this.stats.byStatus.cancelled > 0) exitCode = ExitCode.requestErrors;
+    return {
+      status: this.outcome,
+      ...(this.reason === undefined ? {} : { reason: this.reason }),
+      exitCode,
+      stats: this.stats,
+      lagP99S,
+      lagFlagged,
+      elapsedS,
+      ...(this.runError ? { error: this.runError } : {}),
+    };
+  }
+
+  private limitsReached(next: Scheduled): boolean {
+    const o = this.opts;
+    if (o.maxRequests !== undefined && this.seq >= o.maxRequests) return true;
+    if (o.durationS !== undefined && next.scheduledS >= o.durationS) return true;
+    return false;
+  }
+
+  private async openLoop(it: AsyncIterator<Scheduled>): Promise<void> {
+    const K = this.opts.timeScale;
+    let behind = 0;
+    for (;;) {
+      if (this.stopping) return;
+      const r = await it.next();
+      if (r.done || this.stopping) return;
+      const next = r.value;
+      if (this.limitsReached(next)) return;
+      const seq = this.seq++;
+      const body = this.builder.build({ seq, promptTokens: next.spec.promptTokens, outputTokens: next.spec.outputTokens });
+      const target = targetMs(this.t0Ms, next.scheduledS, K);
+      if (performance.now() < target) {
+        behind = 0;
+        const woken = await this.sleeper.until(target);
+        if (woken || this.stopping) return;
+      } else if (++behind % 16 === 0) {
+        // Behind schedule: send without sleeping, but let I/O run now and then.
+        await yieldImmediate();
+        if (this.stopping) return;
+      }
+      this.send(seq, next, target, body);
+    }
+  }
+
+  private async closedLoop(it: AsyncIterator<Scheduled>, n: number): Promise<void> {
+    let chain: Promise<IteratorResult<Scheduled>> = Promise.resolve({ done: false, value: undefined as unknown as Scheduled });
+    const pull = (): Promise<IteratorResult<Scheduled>> => (chain = chain.then(() => it.next()));
+    const K = this.opts.timeScale;
+    const worker = async (): Promise<void> => {
+      for (;;) {
+        if (this.stopping) return;
+        const r = await pull();
+        if (r.done || this.stopping) return;
+        const now = performance.now();
+        const item: Scheduled = { spec: r.value.spec, scheduledS: traceSeconds(this.t0Ms, now, K) };
+        if (this.limitsReached(item)) return;
+        const seq = this.seq++;
+        const body = this.builder.build({ seq, promptTokens: item.spec.promptTokens, outputTokens: item.spec.outputTokens });
+        await this.send(seq, item, now, body);
+      }
+    };
+    await Promise.all(Array.from({ length: n }, worker));
+  }
+
+  private send(seq: number, item: Scheduled, target: number, body: string): Promise<void> {
+    const sendMs = performance.now();
+    this.stats.onSent(lagSeconds(sendMs, target, this.opts.timeScale));
+    return this.deps.client.stream(this.route, body, sendMs, this.abortController.signal).then((res) => this.onResult(seq, item, res));
+  }
+
+  private onResult(seq: number, item: Scheduled, res: StreamResult): void {
+    const K = this.opts.timeScale;
+    const t0 = this.t0Ms;
+    const ts = (ms: number): number => ((ms - t0) / 1000) * K;
+    const s = res.stream;
+    const spec = item.spec;
+    const warmup = item.scheduledS < this.opts.warmupS;
+    let chunks: { t: number; tokens: number }[] | undefined;
+    if (s && s.chunkMs.length > 0) {
+      chunks = new Array(s.chunkMs.length);
+      for (let i = 0; i < s.chunkMs.length; i++) chunks[i] = { t: ((s.chunkMs[i]! - res.sendMs) / 1000) * K, tokens: s.chunkTokens[i]! };
+    }
+    const b = s?.breakdown;
+    const send = ts(res.sendMs);
+    const firstToken = s?.firstTokenMs === undefined ? undefined : ts(s.firstTokenMs);
+    const end = ts(res.endMs);
+    const tokensReceived = s?.tokens ?? 0;
+    const row: RequestRow = {
+      seq,
+      traceId: spec.id,
+      ...(spec.sessionId === undefined ? {} : { sessionId: spec.sessionId }),
+      arrival: spec.arrival,
+      promptTokens: spec.promptTokens,
+      outputTokens: spec.outputTokens,
+      warmup,
+      scheduled: item.scheduledS,
+      send,
+      ...(firstToken === undefined ? {} : { firstToken }),
+      end,
+      status: res.status,
+      ...(res.errorCode === undefined ? {} : { errorCode: res.errorCode }),
+      ...(res.error === undefined ? {} : { error: res.error }),
+      ...(res.httpStatus === undefined ? {} : { httpStatus: res.httpStatus }),
+      ...(res.timeoutPhase === undefined ? {} : { timeoutPhase: res.timeoutPhase }),
+      tokensReceived,
+      ...(s?.usagePrompt === undefined ? {} : { usagePrompt: s.usagePrompt }),
+      ...(s?.usageCompletion === undefined ? {} : { usageCompletion: s.usageCompletion }),
+      ...(res.countMethod === undefined ? {} : { countMethod: res.countMethod }),
+      ...(chunks ? { chunks } : {}),
+      ...(b
+        ? {
+            breakdown: {
+              ...(b.queue === undefined ? {} : { queue: b.queue }),
+              ...(b.prefill === undefined ? {} : { prefill: b.prefill }),
+              ...(b.kvTransfer === undefined ? {} : { kvTransfer: b.kvTransfer }),
+              ...(b.decodeWait === undefined ? {} : { decodeWait: b.decodeWait }),
+              ...(b.decode === undefined ? {} : { decode: b.decode }),
+            },
+            ...(b.promptMachine === undefined ? {} : { promptMachine: b.promptMachine }),
+            ...(b.tokenMachine === undefined ? {} : { tokenMachine: b.tokenMachine }),
+            ...(b.pool === undefined ? {} : { pool: b.pool }),
+          }
+        : {}),
+    };
+    try {
+      this.deps.writer.addRequest(row);
+    } catch (e) {
+      const err = e instanceof SplitbenchError ? e : new StoreError(`cannot write request rows: ${(e as Error).message}`, { cause: e });
+      this.fail(`store error: ${err.message}`, err);
+    }
+    const ok = res.status === 'ok';
+    const ttft = firstToken === undefined ? undefined : firstToken - send;
+    const e2e = ok ? end - send : undefined;
+    this.stats.onFinished({
+      status: res.status,
+      warmup,
+      errorCode: res.errorCode,
+      ttft,
+      e2e,
+      tpot: ok && ttft !== undefined && e2e !== undefined && tokensReceived > 1 ? (e2e - ttft) / (tokensReceived - 1) : undefined,
+      send,
+      end,
+      promptTokens: spec.promptTokens,
+      outputTokens: spec.outputTokens,
+      tokensReceived,
+    });
+    const o = this.opts;
+    if (o.maxErrorRate !== undefined && this.outcome !== 'failed') {
+      const finished = this.stats.done - this.stats.byStatus.cancelled;
+      if (finished >= o.minErrorSample && this.stats.failed / finished > o.maxErrorRate) {
+        this.fail(
+          `error rate ${(this.stats.failed / finished).toFixed(3)} over ${finished} requests exceeds --max-error-rate ${o.maxErrorRate}`,
+          new TargetError(`the run was stopped: error rate ${((100 * this.stats.failed) / finished).toFixed(1)}% over ${finished} requests exceeds --max-error-rate ${o.maxErrorRate}`),
+        );
+      }
+    }
+    if (this.stats.inFlight === 0 && !this.dispatching) this.drained?.();
+  }
+}

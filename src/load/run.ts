@@ -1,0 +1,176 @@
+/**
+ * `splitbench replay` end to end: open the trace and the store, start the reference backend when no
+ * `--url` is given, preflight, create the run, drive it (Runner), finish the run row, stop the backend,
+ * and return the summary and the exit code. Signals: the first SIGINT/SIGTERM interrupts (grace), the
+ * second aborts.
+ */
+import os from 'node:os';
+import { ExitCode, SplitbenchError } from '../errors.js';
+import { openStore, type RunWriter, type Store } from '../store/index.js';
+import { applyTransforms, openTrace, sha256File } from '../trace/index.js';
+import { startBackend, type Backend } from './backend.js';
+import { LoadClient } from './client.js';
+import { optionsForStore, type ReplayOptions } from './options.js';
+import { preflight } from './preflight.js';
+import { Progress } from './progress.js';
+import { rateSchedule, Runner, traceSchedule, type ReplayRunResult, type Scheduled } from './replay.js';
+import { buildSummary, type ReplaySummary } from './summary.js';
+
+export interface ReplayIo {
+  /** Install SIGINT/SIGTERM handlers (the CLI does; library callers may drive `interrupt` themselves). */
+  readonly handleSignals?: boolean;
+  /** Show the live progress line (default: stderr is a TTY and not --json). */
+  readonly progress?: boolean;
+  /** Where notes go (default stderr). */
+  readonly log?: (line: string) => void;
+}
+
+export interface ReplayResult {
+  readonly exitCode: number;
+  readonly summary: ReplaySummary;
+}
+
+/** Run a replay with resolved options. Throws SplitbenchError for run-level failures before the run exists. */
+export async function runReplay(opts: ReplayOptions, io: ReplayIo = {}): Promise<ReplayResult> {
+  const log = io.log ?? ((l: string) => process.stderr.write(l + '\n'));
+  let signalled = 0;
+  let runner: Runner | undefined;
+  let backend: Backend | undefined;
+  let preRunAbort: (() => void) | undefined;
+  const onSignal = (sig: NodeJS.Signals): void => {
+    signalled++;
+    if (runner) {
+      if (signalled === 1) {
+        log(`splitbench replay: ${sig}: stopping; in-flight requests get ${opts.graceS} s to finish (again to cancel them now)`);
+        runner.interrupt(`${sig}`);
+      } else {
+        log(`splitbench replay: ${sig} again: cancelling in-flight requests`);
+        runner.abort();
+      }
+    } else {
+      preRunAbort?.();
+    }
+  };
+  if (io.handleSignals) {
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  }
+  let store: Store | undefined;
+  let client: LoadClient | undefined;
+  try {
+    // 1. Inputs that can be checked without the target: trace, store.
+    const source = openTrace(opts.trace, { ...(opts.traceFormat ? { format: opts.traceFormat } : {}), lenient: opts.lenient });
+    const specs = applyTransforms(source, opts.transforms);
+    const traceSha = await sha256File(source.path);
+    store = openStore(opts.db);
+
+    // 2. The target.
+    let url = opts.url;
+    if (url === undefined) {
+      const started = startBackend({ deployment: opts.deployment!, model: opts.model, timeScale: opts.timeScale });
+      preRunAbort = () => void started.then((b) => b.stop(1000)).catch(() => undefined);
+      backend = await started;
+      url = backend.url;
+    }
+    throwIfSignalled(signalled);
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      accept: 'text/event-stream',
+      ...(opts.apiKey ? { authorization: `Bearer ${opts.apiKey}` } : {}),
+      ...opts.headers,
+    };
+    client = new LoadClient({ url, headers, timeouts: opts.timeouts });
+    const pre = await preflight(client, { model: opts.model, endpoint: opts.endpoint, prompt: opts.prompt, extraBody: opts.extraBody as Record<string, unknown> | undefined });
+    throwIfSignalled(signalled);
+
+    // 3. The schedule.
+    let schedule: AsyncIterable<Scheduled>;
+    if (opts.shape.kind === 'rate') schedule = rateSchedule(specs, opts.shape.rate, opts.shape.arrivals, opts.seed);
+    else schedule = traceSchedule(specs);
+    const it = schedule[Symbol.asyncIterator]();
+    // Prime the source (a rate schedule reads the whole trace for its size sampler) before t0.
+    const first = await it.next();
+    throwIfSignalled(signalled);
+    const primed: AsyncIterator<Scheduled> = {
+      next: (() => {
+        let f: IteratorResult<Scheduled> | undefined = first;
+        return () => {
+          if (f) {
+            const r = f;
+            f = undefined;
+            return Promise.resolve(r);
+          }
+          return it.next();
+        };
+      })(),
+      return: () => it.return?.() ?? Promise.resolve({ done: true, value: undefined }),
+    };
+
+    // 4. The run.
+    const t0Wall = performance.timeOrigin + performance.now();
+    const writer: RunWriter = store.createRun({
+      kind: 'live',
+      ...(opts.name ? { name: opts.name } : {}),
+      target: opts.url ?? `reference:${opts.deployment}`,
+      ...(opts.deployment ? { deployment: opts.deployment } : {}),
+      model: pre.model,
+      tracePath: source.path,
+      traceSha256: traceSha,
+      timeScale: opts.timeScale,
+      ...(opts.shape.kind === 'rate' ? { offeredRate: opts.shape.rate } : {}),
+      warmupS: opts.warmupS,
+      seed: opts.seed,
+      options: { ...optionsForStore(opts), resolvedUrl: url, continuousUsage: pre.continuousUsage, host: os.hostname() },
+      tags: { ...opts.tags },
+      startWallMs: t0Wall,
+    });
+    const progress = (io.progress ?? (process.stderr.isTTY === true && !opts.json)) ? new Progress(opts) : undefined;
+    runner = new Runner(opts, { client, writer, model: pre.model, ...(progress ? { onTick: (r: Runner) => progress.update(r) } : {}) });
+    progress?.start();
+    let result: ReplayRunResult;
+    try {
+      result = await runner.run(primed);
+    } finally {
+      progress?.stop();
+    }
+    const notes: Record<string, unknown> = {
+      outputMismatch: { fewer: result.stats.fewerTokens, more: result.stats.moreTokens },
+      errorCodes: Object.fromEntries(result.stats.errorCodes),
+      ...(result.reason ? { reason: result.reason } : {}),
+      ...(source.skipped() > 0 ? { skippedTraceRows: source.skipped() } : {}),
+    };
+    try {
+      writer.finish(result.status, { lagFlagged: result.lagFlagged, ...(result.lagP99S === undefined ? {} : { lagP99S: result.lagP99S }), notes });
+    } catch (e) {
+      if (!result.error) throw e;
+    }
+    if (result.error && result.error.exitCode === ExitCode.store) throw result.error;
+    const summary = buildSummary({
+      runId: writer.runId,
+      name: store.getRun(writer.runId)?.name ?? String(writer.runId),
+      target: url,
+      model: pre.model,
+      opts,
+      result,
+    });
+    return { exitCode: result.exitCode, summary };
+  } finally {
+    if (io.handleSignals) {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+    await client?.destroy().catch(() => undefined);
+    await backend?.stop(5000);
+    store?.close();
+  }
+}
+
+class InterruptedBeforeRun extends SplitbenchError {
+  constructor() {
+    super('SB_INTERRUPTED', 'interrupted before the run started; nothing was recorded', { exitCode: ExitCode.interrupted });
+  }
+}
+
+function throwIfSignalled(n: number): void {
+  if (n > 0) throw new InterruptedBeforeRun();
+}

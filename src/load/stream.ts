@@ -1,0 +1,207 @@
+/**
+ * Interprets one OpenAI-style streamed completion (`/v1/completions` or `/v1/chat/completions`, SSE)
+ * as it arrives: per chunk its arrival time and token count, the first token, the longest stall, the
+ * final usage block and the reference backend's `splitbench` breakdown object.
+ *
+ * Token counting (README "Replay"): when chunks carry `usage.completion_tokens` (vLLM's
+ * `continuous_usage_stats`), a chunk's tokens are the increase of that counter; otherwise each chunk
+ * with non-empty text counts one token. At the end the count is reconciled with the final usage block:
+ * if the server says more tokens than were counted from chunks, the chunk counts are scaled up so they
+ * sum to the server's count (multi-token chunks, e.g. speculative decoding); `countMethod` records how.
+ */
+import { SseParser, type SseSink } from './sse.js';
+
+export type CountMethod = 'usage-continuous' | 'usage-final' | 'chunks';
+
+export interface Breakdown {
+  queue?: number;
+  prefill?: number;
+  kvTransfer?: number;
+  decodeWait?: number;
+  decode?: number;
+  promptMachine?: string;
+  tokenMachine?: string;
+  pool?: string;
+  preemptions?: number;
+}
+
+export interface StreamFailure {
+  /** 'SB_STREAM' (not a valid stream) or 'SB_TARGET_ERROR' (the server sent an error event/object). */
+  readonly code: string;
+  readonly message: string;
+}
+
+const EXCERPT = 200;
+
+export function excerpt(s: string, n = EXCERPT): string {
+  const one = s.replace(/\s+/g, ' ').trim();
+  return one.length > n ? one.slice(0, n) + '…' : one;
+}
+
+function num(v: unknown): number | undefined {
+  return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
+}
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : typeof v === 'number' ? String(v) : undefined;
+}
+
+export class CompletionStream implements SseSink {
+  /** Arrival time (ms, monotonic) of the read being parsed; set by the caller before each `push`. */
+  now = 0;
+  readonly sendMs: number;
+  /** Token-bearing chunks: arrival (ms, monotonic) and tokens. Parallel arrays, no object per chunk. */
+  readonly chunkMs: number[] = [];
+  readonly chunkTokens: number[] = [];
+  tokens = 0;
+  firstTokenMs: number | undefined;
+  lastTokenMs: number | undefined;
+  /** Longest gap between consecutive token-bearing chunks (ms), after the first. */
+  maxStallMs = 0;
+  done = false;
+  /** A `finish_reason` was seen. */
+  finished = false;
+  sawContinuousUsage = false;
+  usagePrompt: number | undefined;
+  usageCompletion: number | undefined;
+  breakdown: Breakdown | undefined;
+  failure: StreamFailure | undefined;
+  private readonly parser: SseParser;
+
+  constructor(sendMs: number) {
+    this.sendMs = sendMs;
+    this.parser = new SseParser(this);
+  }
+
+  /** Feed decoded text that arrived at `nowMs`. */
+  push(text: string, nowMs: number): void {
+    this.now = nowMs;
+    this.parser.push(text);
+  }
+
+  /** The body ended; returns true if an unterminated event was left over. */
+  end(): boolean {
+    return this.parser.end();
+  }
+
+  onEvent(type: string, data: string): void {
+    if (this.done || this.failure) return;
+    if (type === 'error') {
+      this.failure = { code: 'SB_TARGET_ERROR', message: `server sent an error event: ${excerpt(data)}` };
+      return;
+    }
+    if (data === '[DONE]') {
+      this.done = true;
+      return;
+    }
+    let obj: unknown;
+    try {
+      obj = JSON.parse(data);
+    } catch {
+      this.failure = { code: 'SB_STREAM', message: `malformed SSE data (not JSON): ${excerpt(data)}` };
+      return;
+    }
+    if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) {
+      this.failure = { code: 'SB_STREAM', message: `SSE data is not a JSON object: ${excerpt(data)}` };
+      return;
+    }
+    const o = obj as Record<string, unknown>;
+    if (o.error !== undefined && o.error !== null) {
+      const e = o.error as Record<string, unknown> | string;
+      const msg = typeof e === 'string' ? e : (str(e.message) ?? JSON.stringify(e));
+      this.failure = { code: 'SB_TARGET_ERROR', message: `server sent an error object: ${excerpt(msg)}` };
+      return;
+    }
+    const choices = o.choices;
+    let hasChoice = false;
+    let hasText = false;
+    if (Array.isArray(choices) && choices.length > 0) {
+      hasChoice = true;
+      const c = choices[0] as Record<string, unknown> | null;
+      if (c && typeof c === 'object') {
+        let text: unknown = c.text;
+        if (text === undefined && c.delta && typeof c.delta === 'object') {
+          const d = c.delta as Record<string, unknown>;
+          text = d.content ?? d.reasoning_content ?? d.reasoning;
+        }
+        hasText = typeof text === 'string' && text.length > 0;
+        if (c.finish_reason !== undefined && c.finish_reason !== null) this.finished = true;
+      }
+    } else if (choices !== undefined && !Array.isArray(choices)) {
+      this.failure = { code: 'SB_STREAM', message: `SSE chunk has a non-array "choices": ${excerpt(data)}` };
+      return;
+    }
+    let chunkTokens = 0;
+    let counted = false;
+    const usage = o.usage;
+    if (usage && typeof usage === 'object') {
+      const u = usage as Record<string, unknown>;
+      const completion = num(u.completion_tokens);
+      const prompt = num(u.prompt_tokens);
+      if (prompt !== undefined) this.usagePrompt = prompt;
+      if (completion !== undefined) {
+        this.usageCompletion = completion;
+        if (hasChoice) {
+          this.sawContinuousUsage = true;
+          chunkTokens = Math.max(0, completion - this.tokens);
+          counted = true;
+        }
+      }
+    }
+    if (!counted && hasText) chunkTokens = 1;
+    const sb = o.splitbench;
+    if (sb && typeof sb === 'object') {
+      const b = sb as Record<string, unknown>;
+      this.breakdown = {
+        queue: num(b.queue_s),
+        prefill: num(b.prefill_s),
+        kvTransfer: num(b.kv_transfer_s),
+        decodeWait: num(b.decode_wait_s),
+        decode: num(b.decode_s),
+        promptMachine: str(b.prompt_machine),
+        tokenMachine: str(b.token_machine),
+        pool: str(b.pool),
+        preemptions: num(b.preemptions),
+      };
+    }
+    if (chunkTokens > 0) {
+      const t = this.now;
+      if (this.lastTokenMs === undefined) this.firstTokenMs = t;
+      else if (t - this.lastTokenMs > this.maxStallMs) this.maxStallMs = t - this.lastTokenMs;
+      this.lastTokenMs = t;
+      this.tokens += chunkTokens;
+      this.chunkMs.push(t);
+      this.chunkTokens.push(chunkTokens);
+    }
+  }
+
+  /**
+   * Reconcile chunk counts with the final usage block; returns the method used. After this, `tokens`
+   * is the received count to store.
+   */
+  reconcile(): CountMethod {
+    if (this.sawContinuousUsage) {
+      if (this.usageCompletion !== undefined && this.usageCompletion !== this.tokens) this.scaleTo(this.usageCompletion);
+      return 'usage-continuous';
+    }
+    if (this.usageCompletion === undefined) return 'chunks';
+    this.scaleTo(this.usageCompletion);
+    return 'usage-final';
+  }
+
+  private scaleTo(total: number): void {
+    const counted = this.tokens;
+    if (total > counted && counted > 0) {
+      const f = total / counted;
+      let cum = 0;
+      let prev = 0;
+      for (let i = 0; i < this.chunkTokens.length; i++) {
+        cum += this.chunkTokens[i]!;
+        const r = Math.round(cum * f);
+        this.chunkTokens[i] = r - prev;
+        prev = r;
+      }
+    }
+    // Fewer than counted, or nothing counted: keep the observed chunks, report the server's count.
+    this.tokens = total;
+  }
+}

@@ -1,0 +1,40 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { BodyBuilder } from '../../src/load/prompt.js';
+
+test('token-id prompts have exactly the asked length, differ per request from the first block, and are deterministic', () => {
+  const b = new BodyBuilder({ endpoint: 'completions', prompt: 'tokens', model: 'm', seed: 1 });
+  for (const n of [1, 5, 16, 17, 1000, 5000]) {
+    const body = JSON.parse(b.build({ seq: 3, promptTokens: n, outputTokens: 7 })) as Record<string, unknown>;
+    const ids = body.prompt as number[];
+    assert.equal(ids.length, n);
+    assert.ok(ids.every((x) => Number.isInteger(x) && x >= 1000 && x < 30000));
+  }
+  const a = JSON.parse(b.build({ seq: 1, promptTokens: 64, outputTokens: 1 })).prompt as number[];
+  const c = JSON.parse(b.build({ seq: 2, promptTokens: 64, outputTokens: 1 })).prompt as number[];
+  assert.notDeepEqual(a.slice(0, 16), c.slice(0, 16));
+  const again = new BodyBuilder({ endpoint: 'completions', prompt: 'tokens', model: 'm', seed: 1 });
+  assert.deepEqual(JSON.parse(again.build({ seq: 1, promptTokens: 64, outputTokens: 1 })).prompt, a);
+});
+
+test('bodies ask for exactly the output: max_tokens = min_tokens, ignore_eos, streaming with usage; extra body merged last', () => {
+  const b = new BodyBuilder({ endpoint: 'completions', prompt: 'tokens', model: 'llama', seed: 0, extraBody: { temperature: 0, ignore_eos: false } });
+  const body = JSON.parse(b.build({ seq: 0, promptTokens: 3, outputTokens: 42 }));
+  assert.equal(body.model, 'llama');
+  assert.equal(body.max_tokens, 42);
+  assert.equal(body.min_tokens, 42);
+  assert.equal(body.stream, true);
+  assert.deepEqual(body.stream_options, { include_usage: true, continuous_usage_stats: true });
+  assert.equal(body.temperature, 0);
+  assert.equal(body.ignore_eos, false);
+});
+
+test('text prompts: about one word per token; chat bodies carry one user message', () => {
+  const b = new BodyBuilder({ endpoint: 'chat', prompt: 'text', model: 'm', seed: 0 });
+  const body = JSON.parse(b.build({ seq: 9, promptTokens: 200, outputTokens: 5 }));
+  assert.equal(body.messages.length, 1);
+  assert.equal(body.messages[0].role, 'user');
+  const words = (body.messages[0].content as string).split(' ').length;
+  assert.ok(words >= 190 && words <= 210, `words ${words}`);
+  assert.match(body.messages[0].content, /^Request 9:/);
+});
