@@ -123,7 +123,7 @@ export async function computeTraceStats(src: AsyncIterable<RequestSpec> | { batc
   const distinct = n - zeroGaps;
   const tickS = tickUs >= 1000 ? tickUs / 1e6 : undefined;
   const warnings: string[] = [];
-  if (nGaps >= 20 && (zeroShare >= 0.25 || (tickS !== undefined && tickS >= 0.1))) {
+  if (nGaps >= 20 && zeroShare >= 0.25) {
     const per = n / Math.max(1, distinct);
     warnings.push(
       `arrivals are quantised: ${(zeroShare * 100).toFixed(0)}% of requests share the previous request's timestamp ` +

@@ -42,8 +42,11 @@ export function civilFromDays(z: number): [number, number, number] {
 
 const DAYS_IN_MONTH = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
-/** Epoch microseconds of an Azure-trace timestamp, or NaN when the text is not one. */
-export function parseAzureTimestampUs(s: string): number {
+/**
+ * Epoch microseconds of an Azure-trace timestamp, or NaN when the text is not one. With `baseS` (epoch
+ * seconds), microseconds since that base instead: small numbers that keep the 100-ns digit exactly.
+ */
+export function parseAzureTimestampUs(s: string, baseS = 0): number {
   const n = s.length;
   if (n < 19) return NaN;
   if (s.charCodeAt(4) !== 45 || s.charCodeAt(7) !== 45 || s.charCodeAt(13) !== 58 || s.charCodeAt(16) !== 58) return NaN;
@@ -92,7 +95,7 @@ export function parseAzureTimestampUs(s: string): number {
   }
   const days = daysFromCivil(y, mo, d);
   const secs = days * 86400 + h * 3600 + mi * 60 + se - offsetMin * 60;
-  return secs * 1e6 + fracUs;
+  return (secs - baseS) * 1e6 + fracUs;
 }
 
 function pad(v: number, w: number): string {

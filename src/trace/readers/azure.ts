@@ -19,6 +19,7 @@ export const azureReader: TraceReader = {
   createParser(): FormatParser {
     let iT = 0, iP = 1, iO = 2;
     let simple = false;
+    let baseS = NaN; // times are µs since the first row's whole second, so 100-ns digits survive
     return {
       unitsPerSecond: 1e6,
       timeField: 'TIMESTAMP',
@@ -46,7 +47,11 @@ export const azureReader: TraceReader = {
           p = field(f, iP, 'ContextTokens');
           o = field(f, iO, 'GeneratedTokens');
         }
-        const us = parseAzureTimestampUs(ts.trim());
+        if (Number.isNaN(baseS)) {
+          const abs = parseAzureTimestampUs(ts.trim());
+          if (!Number.isNaN(abs)) baseS = Math.floor(abs / 1e6);
+        }
+        const us = parseAzureTimestampUs(ts.trim(), Number.isNaN(baseS) ? 0 : baseS);
         if (Number.isNaN(us)) throw new RowError('TIMESTAMP', `not a timestamp: '${clip(ts)}' (expected e.g. 2023-11-16 18:17:03.9799600 or 2024-05-10 00:00:00.01+00:00)`);
         out.time = us;
         out.prompt = parseCount(p, 'ContextTokens');

@@ -181,7 +181,7 @@ export async function* readTraceBatches(file: string, display: string, reader: T
         try {
           parser.header(line);
         } catch (e) {
-          if (e instanceof RowError) throw new TraceFormatError(display, lineNo, e.field, e.message, `is this a ${reader.name} trace? use --format to choose another reader`);
+          if (e instanceof RowError) throw new TraceFormatError(display, lineNo, e.field, e.message, `the ${reader.name} format needs it; if this is another format, name it with --format`);
           throw e;
         }
         continue;
