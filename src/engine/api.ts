@@ -96,6 +96,45 @@ export interface MachineSnapshot {
   readonly watts: number;
   readonly promptTokensTotal: number;
   readonly outputTokensTotal: number;
+  /** What the machine is doing now (for the power model and timelines). Added; optional. */
+  readonly phase?: MachinePhase;
+}
+
+/** What a machine's current iteration is: prompts only, decodes only, both, or nothing. */
+export type MachinePhase = 'prompt' | 'decode' | 'mixed' | 'idle';
+
+/** One iteration (or, in the SplitwiseSim-compatible mode, one contiguous decode-only run) of one machine. */
+export interface IterationEvent {
+  readonly machine: string;
+  readonly start: number;
+  /** Planned end (a compatible-mode run cut short reports its new end in `iterationEnd`). */
+  readonly end: number;
+  readonly phase: MachinePhase;
+  readonly batchSize: number;
+  readonly promptTokens: number;
+  readonly decodes: number;
+  /** Iterations this event covers (1 except compatible-mode decode runs). */
+  readonly iterations: number;
+}
+
+export interface KvTransferEvent {
+  readonly requestId: string;
+  readonly from: string;
+  readonly to: string;
+  readonly time: number;
+  readonly bytes: number;
+}
+
+/**
+ * Engine event listener (timelines, Perfetto export, power). Every callback is optional; with no
+ * listener the engine does no extra work. Added to the contract; backward compatible.
+ */
+export interface EngineEvents {
+  iterationStart?(e: IterationEvent): void;
+  iterationEnd?(e: IterationEvent): void;
+  kvTransferStart?(e: KvTransferEvent): void;
+  kvTransferEnd?(e: KvTransferEvent): void;
+  requestDone?(requestId: string, breakdown: RequestBreakdown, time: number): void;
 }
 
 /** The cluster the server and the simulator drive. */
@@ -106,4 +145,9 @@ export interface Cluster {
   snapshot(): readonly MachineSnapshot[];
   /** Requests submitted and not yet done/failed/cancelled. */
   inFlight(): number;
+  /**
+   * Ids of the requests in flight (added; optional). When a simulator's event queue is empty and this is
+   * non-empty, those requests will never complete (the SplitwiseSim-compatible mode's KV deadlock).
+   */
+  inFlightIds?(): readonly string[];
 }

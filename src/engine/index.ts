@@ -1,3 +1,9 @@
 // The engine's public face. Each part adds its `export *` line here.
 export * from './api.js';
 export * from './clock.js';
+export * from './specs.js';
+export * from './instance.js';
+export * from './schedulers.js';
+export * from './deployment.js';
+export * from './cluster.js';
+export * from './builtin-perf.js';

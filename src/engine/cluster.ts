@@ -1,0 +1,496 @@
+/**
+ * The emulated cluster (realistic mode): machines in pools, a cluster scheduler choosing the prompt and
+ * token machine of each request at arrival, iteration-level batching per machine (instance.ts), and
+ * KV transfers between machines. Driven by the injected Clock only. `createCluster(..., { compat:
+ * 'splitwise' })` returns the SplitwiseSim-compatible engine instead (compat/cluster.ts).
+ */
+import type {
+  Cluster,
+  EngineEvents,
+  EngineRequest,
+  MachineInfo,
+  MachinePhase,
+  MachineSnapshot,
+  PerfModel,
+  RequestObserver,
+  SubmitHandle,
+} from './api.js';
+import { EventRank, type Clock, type TimerHandle } from './clock.js';
+import { ConfigError } from '../errors.js';
+import type { Deployment } from './deployment.js';
+import { Instance, Seq, SeqMode, SeqState } from './instance.js';
+import { createScheduler, type ClusterScheduler, type PoolName, type SchedMachine } from './schedulers.js';
+import {
+  BUILTIN_MACHINES,
+  BUILTIN_MODELS,
+  kvBytesPerToken,
+  kvCapacityBytes,
+  transferBytesPerS,
+  type MachineSpec,
+  type ModelSpec,
+} from './specs.js';
+import { builtinPredictors, perfModelFromPredictors, BUILTIN_PERF_PAIRS, type CompatPredictors } from './builtin-perf.js';
+import { createCompatCluster } from './compat/cluster.js';
+
+/** The part of a hardware/model catalog the engine reads. */
+export interface EngineCatalog {
+  machine(name: string): MachineSpec | undefined;
+  model(name: string): ModelSpec | undefined;
+  machineNames(): readonly string[];
+  modelNames(): readonly string[];
+}
+
+export const BUILTIN_CATALOG: EngineCatalog = {
+  machine: (n) => BUILTIN_MACHINES[n],
+  model: (n) => BUILTIN_MODELS[n],
+  machineNames: () => Object.keys(BUILTIN_MACHINES),
+  modelNames: () => Object.keys(BUILTIN_MODELS),
+};
+
+/** Machine state the power model sees. */
+export interface MachinePowerState {
+  readonly phase: MachinePhase;
+  readonly batchSize: number;
+  /** Prompt tokens + decodes in the current iteration. */
+  readonly batchTokens: number;
+}
+
+export interface ClusterOptions {
+  readonly clock: Clock;
+  /** 'splitwise': SplitwiseSim-compatible semantics (see compat/cluster.ts). */
+  readonly compat?: 'splitwise';
+  /** Seed for the `random` scheduler. */
+  readonly seed?: number;
+  readonly catalog?: EngineCatalog;
+  /** One model for every machine, or a factory per (machine type, model). Default: built-in tables. */
+  readonly perfModel?: PerfModel | ((machine: MachineSpec, model: ModelSpec) => PerfModel);
+  /** Compatible mode: SplitwiseSim's raw predictors per (machine type, model). Default: built-in tables. */
+  readonly predictors?: (machine: MachineSpec, model: ModelSpec) => CompatPredictors;
+  /** Watts of one machine in a state. Default: idle + (TDP − idle) × a per-phase factor. */
+  readonly power?: (machine: MachineSpec, state: MachinePowerState) => number;
+  readonly events?: EngineEvents;
+  /** Compatible mode only: how a task is inserted in an instance's pending queue ('live' = SplitwiseSim's bisect over current counters; 'frozen' = keys fixed at insertion). */
+  readonly compatPendingKey?: 'live' | 'frozen';
+}
+
+/** Fallback power: idle + (TDP − idle) × (prompt 0.95, mixed 0.9, decode 0.55, idle 0). */
+export function defaultPower(machine: MachineSpec, state: MachinePowerState): number {
+  const f = state.phase === 'prompt' ? 0.95 : state.phase === 'mixed' ? 0.9 : state.phase === 'decode' ? 0.55 : 0;
+  return machine.idleW + (machine.tdpW - machine.idleW) * f;
+}
+
+export interface ResolvedMachine {
+  readonly id: string;
+  readonly role: PoolName;
+  readonly spec: MachineSpec;
+  readonly limits: Deployment['pools'][number]['limits'];
+}
+
+/** Resolve machine specs and ids (`prompt-0`, `token-0`, `mixed-0`…) for a deployment. */
+export function resolveMachines(dep: Deployment, catalog: EngineCatalog): { model: ModelSpec; machines: ResolvedMachine[] } {
+  const model = catalog.model(dep.model);
+  if (!model) {
+    throw new ConfigError(`unknown model '${dep.model}'`, { path: `${dep.source || dep.name}: model`, hint: `known models: ${catalog.modelNames().join(', ')}` });
+  }
+  const machines: ResolvedMachine[] = [];
+  for (const pool of dep.pools) {
+    const spec = catalog.machine(pool.machine);
+    if (!spec) {
+      throw new ConfigError(`unknown machine type '${pool.machine}'`, {
+        path: `${dep.source || dep.name}: pools.${pool.role}.machine`,
+        hint: `known machine types: ${catalog.machineNames().join(', ')}`,
+      });
+    }
+    for (let i = 0; i < pool.count; i++) machines.push({ id: `${pool.role}-${i}`, role: pool.role, spec, limits: pool.limits });
+  }
+  return { model, machines };
+}
+
+export function resolvePredictors(opts: ClusterOptions, spec: MachineSpec, model: ModelSpec): CompatPredictors {
+  if (opts.predictors) return opts.predictors(spec, model);
+  const p = builtinPredictors(model.name, spec.name);
+  if (!p) {
+    throw new ConfigError(`no built-in performance data for ${model.name} on ${spec.name}`, {
+      hint: `pass a performance model; built-in pairs: ${BUILTIN_PERF_PAIRS.join(', ')}`,
+    });
+  }
+  return p;
+}
+
+function resolvePerf(opts: ClusterOptions, spec: MachineSpec, model: ModelSpec): PerfModel {
+  const pm = opts.perfModel;
+  if (typeof pm === 'function') return pm(spec, model);
+  if (pm) return pm;
+  return perfModelFromPredictors(`table:${model.name}/${spec.name}`, resolvePredictors(opts, spec, model));
+}
+
+interface Req {
+  readonly r: EngineRequest;
+  readonly obs: RequestObserver;
+  readonly arrival: number;
+  readonly p: Machine;
+  readonly t: Machine;
+  readonly pool: PoolName;
+  readonly seqP: Seq<Req>;
+  seqT: Seq<Req> | undefined;
+  prefillStart: number;
+  firstToken: number;
+  kvStart: number;
+  kvEnd: number;
+  decodeStart: number;
+  /** Outstanding bookkeeping on p and t. */
+  pendP: number;
+  pendT: number;
+  memP: number;
+  memT: number;
+  /** 0 none, 1 waiting for destination memory, 2 in flight, 3 done. */
+  xfer: 0 | 1 | 2 | 3;
+  xferTimer: TimerHandle | undefined;
+  xferDuration: number;
+  finished: boolean;
+}
+
+class Machine implements SchedMachine {
+  pool: PoolName;
+  pendingTokens = 0;
+  schedMemory = 0;
+  readonly inst: Instance<Req>;
+  readonly waiters: Req[] = [];
+  incoming = 0;
+  phase: MachinePhase = 'idle';
+  batchSize = 0;
+  batchPromptTokens = 0;
+  batchDecodes = 0;
+  iterStart = 0;
+  iterEnd = 0;
+  constructor(
+    readonly id: string,
+    readonly homePool: PoolName,
+    readonly spec: MachineSpec,
+    readonly perf: PerfModel,
+    readonly memCapacity: number,
+    capacityTokens: number,
+    limits: ResolvedMachine['limits'],
+  ) {
+    this.pool = homePool;
+    this.inst = new Instance<Req>(id, capacityTokens, limits);
+  }
+  queueLength(): number {
+    return this.inst.waitingCount;
+  }
+}
+
+/** Build the cluster of a deployment. */
+export function createCluster(dep: Deployment, opts: ClusterOptions): Cluster {
+  if (opts.compat === 'splitwise') return createCompatCluster(dep, opts);
+  if (opts.compat !== undefined) throw new ConfigError(`unknown compatibility mode '${String(opts.compat)}'`, { path: 'compat', hint: "known: 'splitwise'" });
+  return new RealisticCluster(dep, opts);
+}
+
+class RealisticCluster implements Cluster {
+  private readonly clock: Clock;
+  private readonly ev: EngineEvents | undefined;
+  private readonly machinesList: Machine[] = [];
+  private readonly sched: ClusterScheduler;
+  private readonly kvPerToken: number;
+  private readonly power: (m: MachineSpec, s: MachinePowerState) => number;
+  private readonly live = new Map<string, Req>();
+  private readonly infos: MachineInfo[];
+  private age = 0;
+  private readonly layerwiseMin: number;
+  private readonly bwOverride: number | undefined;
+  private readonly residueOverride: number | undefined;
+
+  constructor(dep: Deployment, opts: ClusterOptions) {
+    this.clock = opts.clock;
+    this.ev = opts.events;
+    this.power = opts.power ?? defaultPower;
+    const { model, machines } = resolveMachines(dep, opts.catalog ?? BUILTIN_CATALOG);
+    this.kvPerToken = kvBytesPerToken(model);
+    for (const rm of machines) {
+      const cap = kvCapacityBytes(rm.spec, model);
+      if (cap <= 0) {
+        throw new ConfigError(`${model.name} (${model.weightsBytes} B of weights) does not fit in ${rm.spec.name}'s memory`, { path: `pools.${rm.role}.machine` });
+      }
+      this.machinesList.push(new Machine(rm.id, rm.role, rm.spec, resolvePerf(opts, rm.spec, model), cap, Math.floor(cap / this.kvPerToken), rm.limits));
+    }
+    const pools = { prompt: [] as SchedMachine[], token: [] as SchedMachine[], mixed: [] as SchedMachine[] };
+    for (const m of this.machinesList) pools[m.homePool].push(m);
+    this.sched = createScheduler(dep.scheduler, pools, {
+      kvBytesPerToken: this.kvPerToken,
+      promptMaxPendingTokens: dep.promptMaxPendingTokens,
+      ...(opts.seed === undefined ? {} : { seed: opts.seed }),
+    });
+    this.layerwiseMin = dep.interconnect.layerwiseMinPromptTokens;
+    this.bwOverride = dep.interconnect.bandwidthGbps === undefined ? undefined : (dep.interconnect.bandwidthGbps * 1e9) / 8;
+    this.residueOverride = dep.interconnect.residueMs === undefined ? undefined : dep.interconnect.residueMs / 1000;
+    this.infos = this.machinesList.map((m) =>
+      Object.freeze({ id: m.id, type: m.spec.name, pool: m.homePool, gpus: m.spec.gpus, pricePerHour: m.spec.pricePerHour, tdpW: m.spec.tdpW, idleW: m.spec.idleW }),
+    );
+  }
+
+  machines(): readonly MachineInfo[] {
+    return this.infos;
+  }
+
+  inFlight(): number {
+    return this.live.size;
+  }
+
+  inFlightIds(): readonly string[] {
+    return [...this.live.keys()];
+  }
+
+  snapshot(): readonly MachineSnapshot[] {
+    return this.machinesList.map((m) => ({
+      id: m.id,
+      pool: m.pool,
+      queuedRequests: m.inst.waitingCount + m.waiters.length,
+      runningRequests: m.inst.runningCount + m.inst.heldCount,
+      batchSize: m.batchSize,
+      batchPromptTokens: m.batchPromptTokens,
+      kvUsedTokens: m.inst.usedTokens,
+      kvCapacityTokens: m.inst.capacityTokens,
+      watts: this.power(m.spec, { phase: m.phase, batchSize: m.batchSize, batchTokens: m.batchPromptTokens + m.batchDecodes }),
+      promptTokensTotal: m.inst.promptTokensTotal,
+      outputTokensTotal: m.inst.outputTokensTotal,
+      phase: m.phase,
+    }));
+  }
+
+  submit(request: EngineRequest, observer: RequestObserver): SubmitHandle {
+    const now = this.clock.now();
+    const { promptTokens: prompt, outputTokens: output } = request;
+    const bad =
+      !Number.isInteger(prompt) || prompt < 1 ? `promptTokens must be an integer ≥ 1 (got ${prompt})`
+      : !Number.isInteger(output) || output < 1 ? `outputTokens must be an integer ≥ 1 (got ${output})`
+      : this.live.has(request.id) ? `request id '${request.id}' is already in flight`
+      : undefined;
+    if (bad) return this.failLater(observer, bad);
+    const pl = this.sched.place(prompt, output);
+    const p = pl.prompt as Machine;
+    const t = pl.token as Machine;
+    const kv = this.kvPerToken;
+    const same = p === t;
+    const memP = same ? kv * (prompt + 1) + kv * (output - 1) : kv * (prompt + 1);
+    const memT = same ? 0 : kv * (prompt + 1) + kv * (output - 1);
+    const tooBig = same
+      ? !p.inst.fits(prompt + output) && `needs ${prompt + output} KV tokens, more than ${p.id} holds (${p.inst.capacityTokens})`
+      : !p.inst.fits(prompt + 1)
+        ? `needs ${prompt + 1} KV tokens for its prompt, more than ${p.id} holds (${p.inst.capacityTokens})`
+        : !t.inst.fits(prompt + output) && `needs ${prompt + output} KV tokens, more than ${t.id} holds (${t.inst.capacityTokens})`;
+    if (tooBig) {
+      p.pendingTokens -= prompt;
+      t.pendingTokens -= 1;
+      p.schedMemory -= memP;
+      t.schedMemory -= memT;
+      return this.failLater(observer, `request ${request.id} ${tooBig}`);
+    }
+    const req: Req = {
+      r: request, obs: observer, arrival: now, p, t, pool: p.pool,
+      seqP: undefined as unknown as Seq<Req>, seqT: undefined,
+      prefillStart: NaN, firstToken: NaN, kvStart: NaN, kvEnd: NaN, decodeStart: NaN,
+      pendP: prompt, pendT: 1, memP, memT, xfer: 0, xferTimer: undefined, xferDuration: 0, finished: false,
+    };
+    (req as { seqP: Seq<Req> }).seqP = new Seq<Req>(request.id, this.age++, same ? SeqMode.full : SeqMode.prefillOnly, prompt, output, req);
+    this.live.set(request.id, req);
+    p.inst.admit(req.seqP);
+    this.kick(p);
+    return { cancel: () => this.cancel(req) };
+  }
+
+  private failLater(observer: RequestObserver, reason: string): SubmitHandle {
+    let cancelled = false;
+    this.clock.at(this.clock.now(), () => {
+      if (!cancelled) observer.onFailed(reason, this.clock.now());
+    }, EventRank.internal);
+    return { cancel: () => void (cancelled = true) };
+  }
+
+  /** Start an iteration on an idle machine at the end of the current instant (after same-time arrivals). */
+  private readonly kicked = new Set<Machine>();
+  private kick(m: Machine): void {
+    if (m.inst.isBusy || this.kicked.has(m)) return;
+    this.kicked.add(m);
+    this.clock.at(this.clock.now(), () => {
+      this.kicked.delete(m);
+      if (!m.inst.isBusy) this.startIteration(m);
+    }, EventRank.arrival);
+  }
+
+  private startIteration(m: Machine): void {
+    const now = this.clock.now();
+    const b = m.inst.nextBatch();
+    if (!b) {
+      m.phase = 'idle';
+      m.batchSize = 0;
+      m.batchPromptTokens = 0;
+      m.batchDecodes = 0;
+      if (m.inst.isEmpty && m.incoming === 0 && m.waiters.length === 0) this.sched.release?.(m);
+      return;
+    }
+    const seqs = b.seqs;
+    let promptTok = 0;
+    for (let i = 0; i < seqs.length; i++) {
+      const s = seqs[i]!;
+      const r = s.tag;
+      if (s.chunk > 0) {
+        promptTok += s.chunk;
+        if (r.prefillStart !== r.prefillStart) r.prefillStart = now;
+      } else if (r.decodeStart !== r.decodeStart) {
+        r.decodeStart = now;
+      }
+    }
+    // Preempted requests dropped their KV: memory may have freed for queued transfers.
+    if (b.preempted.length > 0 && m.waiters.length > 0) this.pumpWaiters(m);
+    const dur = m.perf.iterationTime(b);
+    m.batchSize = seqs.length;
+    m.batchPromptTokens = promptTok;
+    m.batchDecodes = b.decodes;
+    m.phase = promptTok === 0 ? 'decode' : b.decodes === 0 ? 'prompt' : 'mixed';
+    m.iterStart = now;
+    m.iterEnd = now + dur;
+    if (this.ev?.iterationStart) this.ev.iterationStart(this.iterEvent(m));
+    this.clock.at(m.iterEnd, () => this.endIteration(m), EventRank.completion);
+  }
+
+  private iterEvent(m: Machine) {
+    return { machine: m.id, start: m.iterStart, end: m.iterEnd, phase: m.phase, batchSize: m.batchSize, promptTokens: m.batchPromptTokens, decodes: m.batchDecodes, iterations: 1 };
+  }
+
+  private endIteration(m: Machine): void {
+    const now = this.clock.now();
+    if (this.ev?.iterationEnd) this.ev.iterationEnd(this.iterEvent(m));
+    const res = m.inst.onIterationEnd();
+    const emitted = res.emitted;
+    for (let i = 0; i < emitted.length; i++) {
+      const r = emitted[i]!.tag;
+      if (r.firstToken !== r.firstToken) {
+        r.firstToken = now;
+        r.p.pendingTokens -= r.pendP;
+        r.pendP = 0;
+      }
+      r.obs.onTokens(1, now);
+    }
+    for (let i = 0; i < res.prefilled.length; i++) this.startTransfer(res.prefilled[i]!.tag, now);
+    for (let i = 0; i < res.finished.length; i++) this.complete(res.finished[i]!.tag, now);
+    if (m.waiters.length > 0) this.pumpWaiters(m);
+    this.startIteration(m);
+  }
+
+  private complete(r: Req, now: number): void {
+    r.finished = true;
+    this.live.delete(r.r.id);
+    r.p.pendingTokens -= r.pendP;
+    r.t.pendingTokens -= r.pendT;
+    r.p.schedMemory -= r.memP;
+    r.t.schedMemory -= r.memT;
+    r.pendP = r.pendT = r.memP = r.memT = 0;
+    const bd = {
+      queue: r.prefillStart - r.arrival,
+      prefill: r.firstToken - r.prefillStart,
+      kvTransfer: r.kvEnd === r.kvEnd ? r.kvEnd - r.kvStart : 0,
+      decodeWait: r.decodeStart === r.decodeStart ? r.decodeStart - r.firstToken : 0,
+      decode: r.decodeStart === r.decodeStart ? now - r.decodeStart : 0,
+      promptMachine: r.p.id,
+      tokenMachine: r.seqT || r.p === r.t ? r.t.id : r.p.id,
+      pool: r.pool,
+      preemptions: r.seqP.preemptions + (r.seqT?.preemptions ?? 0),
+    };
+    if (this.ev?.requestDone) this.ev.requestDone(r.r.id, bd, now);
+    r.obs.onDone(bd, now);
+  }
+
+  // ---- KV transfer -------------------------------------------------------------------------------
+
+  private transferTimes(r: Req, now: number): { bytes: number; full: number; after: number } {
+    const bytes = this.kvPerToken * r.r.promptTokens;
+    const bw = this.bwOverride ?? transferBytesPerS(r.p.spec, r.t.spec);
+    const full = bytes / bw;
+    if (r.r.promptTokens < this.layerwiseMin) return { bytes, full, after: full };
+    // Layer-wise: overlapped with the prefill, leaving a constant residue (or the excess if the link is slower).
+    const residue = this.residueOverride ?? Math.max(r.p.spec.kvResidueS, r.t.spec.kvResidueS);
+    const prefill = now - r.prefillStart;
+    return { bytes, full, after: Math.max(residue, full - prefill) };
+  }
+
+  private startTransfer(r: Req, now: number): void {
+    const t = r.t;
+    t.incoming++;
+    if (t.waiters.length === 0 && t.inst.reserve(r.r.promptTokens)) {
+      const { after } = this.transferTimes(r, now);
+      this.launchTransfer(r, now, after);
+    } else {
+      r.xfer = 1;
+      t.waiters.push(r);
+    }
+  }
+
+  private launchTransfer(r: Req, now: number, duration: number): void {
+    r.xfer = 2;
+    r.kvStart = now;
+    r.xferDuration = duration;
+    if (this.ev?.kvTransferStart) this.ev.kvTransferStart({ requestId: r.r.id, from: r.p.id, to: r.t.id, time: now, bytes: this.kvPerToken * r.r.promptTokens });
+    r.xferTimer = this.clock.at(now + duration, () => this.endTransfer(r), EventRank.completion);
+  }
+
+  /** Start queued transfers into `m` while its memory allows (FIFO). */
+  private pumpWaiters(m: Machine): void {
+    const now = this.clock.now();
+    while (m.waiters.length > 0) {
+      const r = m.waiters[0]!;
+      if (!m.inst.reserve(r.r.promptTokens)) break;
+      m.waiters.shift();
+      // It waited: nothing overlapped with the prefill, the whole transfer is serialized.
+      this.launchTransfer(r, now, this.transferTimes(r, now).full);
+    }
+  }
+
+  private endTransfer(r: Req): void {
+    const now = this.clock.now();
+    r.xfer = 3;
+    r.xferTimer = undefined;
+    r.kvEnd = now;
+    const p = r.p;
+    const t = r.t;
+    t.incoming--;
+    if (this.ev?.kvTransferEnd) this.ev.kvTransferEnd({ requestId: r.r.id, from: p.id, to: t.id, time: now, bytes: this.kvPerToken * r.r.promptTokens });
+    p.inst.releaseHeld(r.seqP);
+    p.schedMemory -= r.memP;
+    r.memP = 0;
+    const s = new Seq<Req>(r.r.id, r.seqP.age, SeqMode.decodeOnly, r.r.promptTokens, r.r.outputTokens, r);
+    s.generated = r.seqP.generated;
+    s.computed = r.r.promptTokens;
+    r.seqT = s;
+    t.inst.admitDecoded(s);
+    if (p.waiters.length > 0) this.pumpWaiters(p);
+    this.kick(p);
+    this.kick(t);
+  }
+
+  private cancel(r: Req): void {
+    if (r.finished) return;
+    r.finished = true;
+    this.live.delete(r.r.id);
+    const { p, t } = r;
+    p.inst.remove(r.seqP);
+    if (r.seqT) t.inst.remove(r.seqT);
+    if (r.xfer === 1) {
+      t.waiters.splice(t.waiters.indexOf(r), 1);
+      t.incoming--;
+    } else if (r.xfer === 2) {
+      r.xferTimer?.cancel();
+      t.inst.unreserve(r.r.promptTokens);
+      t.incoming--;
+    }
+    p.pendingTokens -= r.pendP;
+    t.pendingTokens -= r.pendT;
+    p.schedMemory -= r.memP;
+    t.schedMemory -= r.memT;
+    r.pendP = r.pendT = r.memP = r.memT = 0;
+    for (const m of p === t ? [p] : [p, t]) {
+      if (m.waiters.length > 0) this.pumpWaiters(m);
+      this.kick(m);
+    }
+  }
+}

@@ -1,0 +1,423 @@
+/**
+ * One machine of the realistic (default) engine: iteration-level continuous batching as a time-free
+ * state machine. The cluster calls `nextBatch()`, asks the performance model how long that batch takes,
+ * asks the clock to call back then, and calls `onIterationEnd()`; the instance never sees time.
+ *
+ * Choices (documented in the README, "Cluster, schedulers, deployments, compatibility mode"):
+ * - Token budget per iteration (`maxBatchTokens`, default 2048) counts prompt-chunk tokens plus one
+ *   per decode, like vLLM's `max_num_batched_tokens`; a prompt larger than what is left of the budget
+ *   is **chunked** over several iterations (chunked prefill), so a long prompt never stalls decodes
+ *   for a whole multi-second prefill. Its first token comes out of the iteration of its last chunk.
+ * - Batch order: running decodes first (oldest first), then running chunked prefills, then waiting
+ *   requests FCFS (head-of-line: a waiting head that does not fit in KV memory blocks those behind it).
+ * - KV cache in blocks of `blockTokens` (16) tokens; a request holds ceil(context / 16) blocks and grows
+ *   as it decodes.
+ * - Preemption by **recompute** (vLLM's default): when a running decode needs a block and none is
+ *   free, the youngest running request (latest cluster arrival) loses its KV and goes back to the
+ *   waiting queue in age order; when readmitted it prefills prompt + generated tokens again.
+ *   Prompts whose KV waits for a transfer (`held`) are never preempted.
+ */
+
+export const SeqMode = {
+  /** Prefill and decode here (monolithic, or both phases on one machine). */
+  full: 0,
+  /** Prefill only; after the first token the KV is held until shipped (prompt machine). */
+  prefillOnly: 1,
+  /** Arrives with the prompt's KV (after a transfer) and decodes. */
+  decodeOnly: 2,
+} as const;
+export type SeqModeValue = (typeof SeqMode)[keyof typeof SeqMode];
+
+export const SeqState = { waiting: 0, running: 1, held: 2, done: 3, gone: 4, idle: 5 } as const;
+export type SeqStateValue = (typeof SeqState)[keyof typeof SeqState];
+
+/** One request's presence on one instance. `tag` is the owner's (cluster's) per-request state. */
+export class Seq<T = unknown> {
+  /** Output tokens produced so far (over all machines). */
+  generated = 0;
+  /** Context tokens whose KV is on this instance. */
+  computed = 0;
+  /** Tokens to prefill before decoding: the prompt, or prompt + generated after a recompute. */
+  target: number;
+  blocks = 0;
+  state: SeqStateValue = SeqState.idle;
+  preemptions = 0;
+  /** This iteration: prefill chunk size (> 0) or 0 for a decode. */
+  chunk = 0;
+
+  constructor(
+    readonly id: string,
+    /** Age key: cluster arrival order (smaller = older). */
+    readonly age: number,
+    public mode: SeqModeValue,
+    readonly promptTokens: number,
+    readonly outputTokens: number,
+    readonly tag: T,
+  ) {
+    this.target = promptTokens;
+  }
+}
+
+export interface InstanceLimits {
+  /** Tokens per iteration: prompt-chunk tokens + 1 per decode (default 2048). */
+  readonly maxBatchTokens: number;
+  /** Requests per iteration (default 512). */
+  readonly maxBatchSize: number;
+  /** KV block size in tokens (default 16). */
+  readonly blockTokens: number;
+}
+
+export const DEFAULT_LIMITS: InstanceLimits = Object.freeze({ maxBatchTokens: 2048, maxBatchSize: 512, blockTokens: 16 });
+
+/** The batch of one iteration; valid until the next `onIterationEnd()`. */
+export interface Batch<T = unknown> {
+  readonly seqs: readonly Seq<T>[];
+  /** Prompt tokens of each prefill chunk in the batch. */
+  readonly promptTokens: readonly number[];
+  readonly decodes: number;
+  /** Sum of the context lengths of the decodes. */
+  readonly decodeContextTokens: number;
+  /** Requests preempted while this batch was formed (their KV was dropped). */
+  readonly preempted: readonly Seq<T>[];
+}
+
+/** What one iteration produced. Arrays are reused by the instance: read them before the next call. */
+export interface IterationResult<T = unknown> {
+  /** Requests that produced one token this iteration. */
+  readonly emitted: readonly Seq<T>[];
+  /** Requests whose prefill completed on a prefill-only instance: KV now held for the transfer. */
+  readonly prefilled: readonly Seq<T>[];
+  /** Requests that produced their last token (KV freed). */
+  readonly finished: readonly Seq<T>[];
+}
+
+class SeqQueue<T> {
+  private a: Seq<T>[] = [];
+  private head = 0;
+  get length(): number {
+    return this.a.length - this.head;
+  }
+  peek(): Seq<T> | undefined {
+    return this.a[this.head];
+  }
+  shift(): Seq<T> | undefined {
+    const s = this.a[this.head];
+    if (s === undefined) return undefined;
+    this.a[this.head++] = undefined as unknown as Seq<T>;
+    if (this.head > 1024 && this.head * 2 > this.a.length) {
+      this.a = this.a.slice(this.head);
+      this.head = 0;
+    }
+    return s;
+  }
+  /** Insert keeping age order (append when youngest, the usual case). */
+  insertByAge(s: Seq<T>): void {
+    let i = this.a.length;
+    while (i > this.head && this.a[i - 1]!.age > s.age) i--;
+    if (i === this.a.length) this.a.push(s);
+    else this.a.splice(i, 0, s);
+  }
+  remove(s: Seq<T>): boolean {
+    const i = this.a.indexOf(s, this.head);
+    if (i < 0) return false;
+    this.a.splice(i, 1);
+    return true;
+  }
+}
+
+export class Instance<T = unknown> {
+  readonly limits: InstanceLimits;
+  readonly capacityBlocks: number;
+  freeBlocks: number;
+  /** Waiting requests (not started, or preempted), in age order. */
+  private readonly waiting = new SeqQueue<T>();
+  /** Running requests (hold KV, prefilling or decoding), in age order. */
+  private running: Seq<T>[] = [];
+  /** Prefilled requests whose KV waits for a transfer. */
+  heldCount = 0;
+  private busy = false;
+
+  // Reused per-iteration storage.
+  private readonly batchSeqs: Seq<T>[] = [];
+  private readonly batchPrompt: number[] = [];
+  private readonly batchPreempted: Seq<T>[] = [];
+  private decodes = 0;
+  private decodeCtx = 0;
+  private readonly batch: Batch<T>;
+  private readonly emitted: Seq<T>[] = [];
+  private readonly prefilled: Seq<T>[] = [];
+  private readonly finished: Seq<T>[] = [];
+  private readonly result: IterationResult<T>;
+
+  /** Totals for snapshots. */
+  promptTokensTotal = 0;
+  outputTokensTotal = 0;
+
+  constructor(
+    readonly id: string,
+    capacityTokens: number,
+    limits: Partial<InstanceLimits> = {},
+  ) {
+    this.limits = { ...DEFAULT_LIMITS, ...limits };
+    this.capacityBlocks = Math.floor(capacityTokens / this.limits.blockTokens);
+    this.freeBlocks = this.capacityBlocks;
+    const self = this;
+    this.batch = {
+      seqs: this.batchSeqs,
+      promptTokens: this.batchPrompt,
+      get decodes() {
+        return self.decodes;
+      },
+      get decodeContextTokens() {
+        return self.decodeCtx;
+      },
+      preempted: this.batchPreempted,
+    };
+    this.result = { emitted: this.emitted, prefilled: this.prefilled, finished: this.finished };
+  }
+
+  get capacityTokens(): number {
+    return this.capacityBlocks * this.limits.blockTokens;
+  }
+  get usedTokens(): number {
+    return (this.capacityBlocks - this.freeBlocks) * this.limits.blockTokens;
+  }
+  get waitingCount(): number {
+    return this.waiting.length;
+  }
+  get runningCount(): number {
+    return this.running.length;
+  }
+  /** An iteration is in progress (between nextBatch() and onIterationEnd()). */
+  get isBusy(): boolean {
+    return this.busy;
+  }
+  /** Nothing waiting, running or held. */
+  get isEmpty(): boolean {
+    return this.waiting.length === 0 && this.running.length === 0 && this.heldCount === 0;
+  }
+
+  blocksFor(tokens: number): number {
+    return Math.ceil(tokens / this.limits.blockTokens);
+  }
+
+  /** Whether a request of `tokens` context could ever fit here. */
+  fits(tokens: number): boolean {
+    return this.blocksFor(tokens) <= this.capacityBlocks;
+  }
+
+  /** Queue a request (prefill first). */
+  admit(seq: Seq<T>): void {
+    seq.state = SeqState.waiting;
+    seq.computed = 0;
+    seq.target = seq.promptTokens + seq.generated;
+    this.waiting.insertByAge(seq);
+  }
+
+  /** Reserve KV blocks for `tokens` of incoming context (a transfer); false when they are not free. */
+  reserve(tokens: number): boolean {
+    const b = this.blocksFor(tokens);
+    if (b > this.freeBlocks) return false;
+    this.freeBlocks -= b;
+    return true;
+  }
+
+  /** Give back a reservation made with `reserve()` that will not be used. */
+  unreserve(tokens: number): void {
+    this.freeBlocks += this.blocksFor(tokens);
+  }
+
+  /** A request whose `computed` tokens of KV arrived (reserved with `reserve(computed)`); it decodes. */
+  admitDecoded(seq: Seq<T>): void {
+    seq.blocks = this.blocksFor(seq.computed);
+    seq.target = seq.computed;
+    seq.state = SeqState.running;
+    this.insertRunning(seq);
+  }
+
+  /** Free the KV of a held (prefilled, shipped) request. */
+  releaseHeld(seq: Seq<T>): void {
+    if (seq.state !== SeqState.held) return;
+    this.freeBlocks += seq.blocks;
+    seq.blocks = 0;
+    seq.state = SeqState.done;
+    this.heldCount--;
+  }
+
+  /** Drop a request (cancelled): frees its KV; if it is in the current batch its result is ignored. */
+  remove(seq: Seq<T>): void {
+    switch (seq.state) {
+      case SeqState.waiting:
+        this.waiting.remove(seq);
+        break;
+      case SeqState.running: {
+        const i = this.running.indexOf(seq);
+        if (i >= 0) this.running.splice(i, 1);
+        break;
+      }
+      case SeqState.held:
+        this.heldCount--;
+        break;
+      default:
+        return;
+    }
+    this.freeBlocks += seq.blocks;
+    seq.blocks = 0;
+    seq.state = SeqState.gone;
+  }
+
+  private insertRunning(seq: Seq<T>): void {
+    const r = this.running;
+    let i = r.length;
+    while (i > 0 && r[i - 1]!.age > seq.age) i--;
+    if (i === r.length) r.push(seq);
+    else r.splice(i, 0, seq);
+  }
+
+  private preempt(seq: Seq<T>): void {
+    const i = this.running.lastIndexOf(seq);
+    if (i >= 0) this.running.splice(i, 1);
+    this.freeBlocks += seq.blocks;
+    seq.blocks = 0;
+    seq.preemptions++;
+    this.batchPreempted.push(seq);
+    this.admit(seq);
+  }
+
+  /** Form the next iteration's batch; undefined when there is nothing to run. */
+  nextBatch(): Batch<T> | undefined {
+    const L = this.limits;
+    const bt = L.blockTokens;
+    const seqs = this.batchSeqs;
+    seqs.length = 0;
+    this.batchPrompt.length = 0;
+    this.batchPreempted.length = 0;
+    this.decodes = 0;
+    this.decodeCtx = 0;
+    let budget = L.maxBatchTokens;
+    const running = this.running;
+
+    // 1. Running decodes, oldest first; preempt the youngest when a block is missing.
+    for (let i = 0; i < running.length && seqs.length < L.maxBatchSize && budget > 0; ) {
+      const s = running[i]!;
+      if (s.computed < s.target) {
+        i++;
+        continue;
+      }
+      const need = Math.ceil((s.computed + 1) / bt) - s.blocks;
+      let self = false;
+      while (need > this.freeBlocks) {
+        const victim = running[running.length - 1]!;
+        this.preempt(victim);
+        if (victim === s) {
+          self = true;
+          break;
+        }
+      }
+      if (self) continue;
+      if (need > 0) {
+        this.freeBlocks -= need;
+        s.blocks += need;
+      }
+      s.chunk = 0;
+      seqs.push(s);
+      this.decodes++;
+      this.decodeCtx += s.computed + 1;
+      budget -= 1;
+      i++;
+    }
+
+    // 2. Running chunked prefills (no preemption: a chunk shrinks to the free blocks).
+    for (let i = 0; i < running.length && seqs.length < L.maxBatchSize && budget > 0; i++) {
+      const s = running[i]!;
+      if (s.computed >= s.target) continue;
+      const chunk = this.chunkFor(s, budget);
+      if (chunk <= 0) continue;
+      this.takeChunk(s, chunk);
+      budget -= chunk;
+    }
+
+    // 3. Waiting requests, FCFS.
+    while (this.waiting.length > 0 && seqs.length < L.maxBatchSize && budget > 0) {
+      const s = this.waiting.peek()!;
+      const chunk = this.chunkFor(s, budget);
+      // Head-of-line: wait for memory rather than start a sliver of a prompt.
+      if (chunk < Math.min(s.target - s.computed, budget)) break;
+      this.waiting.shift();
+      s.state = SeqState.running;
+      this.insertRunning(s);
+      this.takeChunk(s, chunk);
+      budget -= chunk;
+    }
+
+    if (seqs.length === 0) return undefined;
+    this.busy = true;
+    return this.batch;
+  }
+
+  private chunkFor(s: Seq<T>, budget: number): number {
+    const want = Math.min(s.target - s.computed, budget);
+    const room = (s.blocks + this.freeBlocks) * this.limits.blockTokens - s.computed;
+    return Math.min(want, room);
+  }
+
+  private takeChunk(s: Seq<T>, chunk: number): void {
+    const need = Math.ceil((s.computed + chunk) / this.limits.blockTokens) - s.blocks;
+    if (need > 0) {
+      this.freeBlocks -= need;
+      s.blocks += need;
+    }
+    s.chunk = chunk;
+    this.batchSeqs.push(s);
+    this.batchPrompt.push(chunk);
+  }
+
+  /** Apply the finished iteration: advance every request of the batch. */
+  onIterationEnd(): IterationResult<T> {
+    this.busy = false;
+    const emitted = this.emitted;
+    const prefilled = this.prefilled;
+    const finished = this.finished;
+    emitted.length = 0;
+    prefilled.length = 0;
+    finished.length = 0;
+    const seqs = this.batchSeqs;
+    let leaving = 0;
+    for (let k = 0; k < seqs.length; k++) {
+      const s = seqs[k]!;
+      if (s.state !== SeqState.running) continue;
+      if (s.chunk > 0) {
+        s.computed += s.chunk;
+        this.promptTokensTotal += s.chunk;
+        if (s.computed < s.target) continue;
+      } else {
+        s.computed += 1;
+      }
+      s.generated += 1;
+      this.outputTokensTotal += 1;
+      emitted.push(s);
+      if (s.generated >= s.outputTokens) {
+        this.freeBlocks += s.blocks;
+        s.blocks = 0;
+        s.state = SeqState.done;
+        finished.push(s);
+        leaving++;
+      } else if (s.mode === SeqMode.prefillOnly) {
+        s.state = SeqState.held;
+        this.heldCount++;
+        prefilled.push(s);
+        leaving++;
+      }
+    }
+    if (leaving > 0) {
+      let w = 0;
+      const r = this.running;
+      for (let i = 0; i < r.length; i++) {
+        const s = r[i]!;
+        if (s.state === SeqState.running) r[w++] = s;
+      }
+      r.length = w;
+    }
+    return this.result;
+  }
+}

@@ -1,0 +1,227 @@
+/**
+ * Cluster schedulers: which machine runs a request's prompt phase and which its token phase, chosen at
+ * arrival. A registry by name (`SCHEDULERS`); unknown names list the known ones. The same policies
+ * serve the realistic engine and the SplitwiseSim-compatible mode, over an abstract view of machines
+ * whose counters the cluster keeps (`pendingTokens`, `schedMemory`).
+ *
+ * Bookkeeping done here at placement (SplitwiseSim's): `pendingTokens` += prompt on the prompt machine
+ * and += 1 on the token machine (prompt + 1 when one machine); `schedMemory` += KV(prompt+1) on the
+ * prompt machine and += KV(prompt+1) + KV(output−1) on the token machine (once when one machine). The
+ * cluster takes them back as the phases finish.
+ */
+import { ConfigError } from '../errors.js';
+
+export type PoolName = 'prompt' | 'token' | 'mixed';
+
+export interface SchedMachine {
+  readonly id: string;
+  /** Pool it was provisioned into. */
+  readonly homePool: PoolName;
+  /** Pool it serves now (a borrowed machine: 'mixed'). */
+  pool: PoolName;
+  pendingTokens: number;
+  /** Bytes reserved by placement decisions (compatible mode: starts at the weights). */
+  schedMemory: number;
+  /** Bytes `schedMemory` is compared with. */
+  readonly memCapacity: number;
+  /** Tasks waiting at the machine (its pending queue). */
+  queueLength(): number;
+}
+
+export interface SchedPools {
+  readonly prompt: SchedMachine[];
+  readonly token: SchedMachine[];
+  readonly mixed: SchedMachine[];
+}
+
+export interface Placement {
+  readonly prompt: SchedMachine;
+  readonly token: SchedMachine;
+}
+
+export interface ClusterScheduler {
+  readonly name: string;
+  /** Choose machines for a request and do the placement bookkeeping. */
+  place(promptTokens: number, outputTokens: number): Placement;
+  /** A machine ran dry (empty batch, no request left on it): a borrowed one returns to its pool. */
+  release?(m: SchedMachine): void;
+}
+
+export interface SchedulerOptions {
+  readonly seed?: number;
+  /** KV bytes per token (for the memory test). */
+  readonly kvBytesPerToken: number;
+  /** `splitwise-mixed-pool`: a prompt machine with queued work is "long" past this many pending tokens (8192). */
+  readonly promptMaxPendingTokens?: number;
+}
+
+type Factory = (pools: SchedPools, opts: SchedulerOptions) => ClusterScheduler;
+
+function book(p: SchedMachine, t: SchedMachine, prompt: number, output: number, kv: number): Placement {
+  if (p === t) {
+    p.schedMemory += kv * (prompt + 1) + kv * (output - 1);
+  } else {
+    p.schedMemory += kv * (prompt + 1);
+    t.schedMemory += kv * (prompt + 1) + kv * (output - 1);
+  }
+  p.pendingTokens += prompt;
+  t.pendingTokens += 1;
+  return { prompt: p, token: t };
+}
+
+function minBy(list: readonly SchedMachine[], key: (m: SchedMachine) => number): SchedMachine | undefined {
+  let best: SchedMachine | undefined;
+  let bestKey = Infinity;
+  for (const m of list) {
+    const k = key(m);
+    if (best === undefined || k < bestKey) {
+      best = m;
+      bestKey = k;
+    }
+  }
+  return best;
+}
+
+const byPending = (m: SchedMachine): number => m.pendingTokens;
+const byMemory = (m: SchedMachine): number => m.schedMemory;
+
+/** Split deployments (separate prompt and token pools) ship KV; otherwise one machine runs both. */
+function isSplit(pools: SchedPools): boolean {
+  return pools.prompt.length > 0 && pools.token.length > 0;
+}
+
+function allMachines(pools: SchedPools): SchedMachine[] {
+  return [...pools.prompt, ...pools.mixed, ...pools.token];
+}
+
+const jsqTokens: Factory = (pools, opts) => ({
+  name: 'jsq-tokens',
+  place(prompt, output) {
+    if (isSplit(pools)) {
+      const p = minBy(pools.prompt, byPending)!;
+      const t = minBy(pools.token, byPending)!;
+      return book(p, t, prompt, output, opts.kvBytesPerToken);
+    }
+    const m = minBy(allMachines(pools), byPending)!;
+    return book(m, m, prompt, output, opts.kvBytesPerToken);
+  },
+});
+
+const roundRobin: Factory = (pools, opts) => {
+  let i = 0;
+  let j = 0;
+  return {
+    name: 'round-robin',
+    place(prompt, output) {
+      if (isSplit(pools)) {
+        const p = pools.prompt[i++ % pools.prompt.length]!;
+        const t = pools.token[j++ % pools.token.length]!;
+        return book(p, t, prompt, output, opts.kvBytesPerToken);
+      }
+      const all = allMachines(pools);
+      const m = all[i++ % all.length]!;
+      return book(m, m, prompt, output, opts.kvBytesPerToken);
+    },
+  };
+};
+
+/** mulberry32: small, fast, seeded. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const random: Factory = (pools, opts) => {
+  const rnd = seededRandom(opts.seed ?? 0);
+  const pick = (l: readonly SchedMachine[]): SchedMachine => l[Math.floor(rnd() * l.length)]!;
+  return {
+    name: 'random',
+    place(prompt, output) {
+      if (isSplit(pools)) return book(pick(pools.prompt), pick(pools.token), prompt, output, opts.kvBytesPerToken);
+      const m = pick(allMachines(pools));
+      return book(m, m, prompt, output, opts.kvBytesPerToken);
+    },
+  };
+};
+
+/**
+ * Splitwise's cluster-level policy (SplitwiseSim `mixed_pool`), in this order:
+ * (i) prompt: the prompt pool's machine with the fewest pending tokens, rejected when its queue is
+ * non-empty and pending + prompt > 8192; then the same test on the mixed pool's best. (ii) token: the
+ * token pool's machine with the least reserved memory, rejected when reserved + KV(prompt+1) +
+ * KV(output−1) ≥ capacity; then the mixed pool's best. (iii) no prompt machine and a non-empty token
+ * pool: borrow its fewest-pending-tokens machine into the mixed pool. (iv) no token machine and a
+ * non-empty prompt pool: borrow its least-reserved-memory machine. (v) still missing one: the
+ * fewest-pending-tokens machine over [prompt, mixed, token] runs both. Ties go to the first in list
+ * order. A borrowed machine returns to the end of its pool when it runs dry.
+ */
+const splitwiseMixedPool: Factory = (pools, opts) => {
+  const kv = opts.kvBytesPerToken;
+  const maxPending = opts.promptMaxPendingTokens ?? 8192;
+  const bestPrompt = (list: SchedMachine[], prompt: number): SchedMachine | undefined => {
+    const m = minBy(list, byPending);
+    if (m === undefined) return undefined;
+    if (m.queueLength() > 0 && m.pendingTokens + prompt > maxPending) return undefined;
+    return m;
+  };
+  const bestToken = (list: SchedMachine[], prompt: number, output: number): SchedMachine | undefined => {
+    const m = minBy(list, byMemory);
+    if (m === undefined) return undefined;
+    if (m.schedMemory + (kv * (prompt + 1) + kv * (output - 1)) >= m.memCapacity) return undefined;
+    return m;
+  };
+  const borrow = (from: SchedMachine[], m: SchedMachine): SchedMachine => {
+    from.splice(from.indexOf(m), 1);
+    pools.mixed.push(m);
+    m.pool = 'mixed';
+    return m;
+  };
+  return {
+    name: 'splitwise-mixed-pool',
+    place(prompt, output) {
+      let p = bestPrompt(pools.prompt, prompt) ?? bestPrompt(pools.mixed, prompt);
+      let t = bestToken(pools.token, prompt, output) ?? bestToken(pools.mixed, prompt, output);
+      if (p === undefined && pools.token.length > 0) p = borrow(pools.token, minBy(pools.token, byPending)!);
+      if (t === undefined && pools.prompt.length > 0) t = borrow(pools.prompt, minBy(pools.prompt, byMemory)!);
+      if (p === undefined || t === undefined) {
+        p = minBy(allMachines(pools), byPending)!;
+        t = p;
+      }
+      return book(p, t, prompt, output, kv);
+    },
+    release(m) {
+      if (m.pool !== 'mixed' || m.homePool === 'mixed') return;
+      const i = pools.mixed.indexOf(m);
+      if (i >= 0) pools.mixed.splice(i, 1);
+      m.pool = m.homePool;
+      (m.homePool === 'prompt' ? pools.prompt : pools.token).push(m);
+    },
+  };
+};
+
+export const SCHEDULERS: Readonly<Record<string, Factory>> = Object.freeze({
+  'jsq-tokens': jsqTokens,
+  'splitwise-mixed-pool': splitwiseMixedPool,
+  'round-robin': roundRobin,
+  random,
+});
+
+export const SCHEDULER_NAMES: readonly string[] = Object.keys(SCHEDULERS);
+
+/** Build a scheduler by name; an unknown name is a ConfigError listing the known ones. */
+export function createScheduler(name: string, pools: SchedPools, opts: SchedulerOptions, where = 'scheduler'): ClusterScheduler {
+  const f = SCHEDULERS[name];
+  if (!f) {
+    throw new ConfigError(`unknown scheduler '${name}'`, { path: where, hint: `known schedulers: ${SCHEDULER_NAMES.join(', ')}` });
+  }
+  if (pools.prompt.length + pools.token.length + pools.mixed.length === 0) {
+    throw new ConfigError('no machines to schedule on', { path: where });
+  }
+  return f(pools, opts);
+}

@@ -1,0 +1,62 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { EventRank, RealClock, VirtualClock } from '../../src/engine/clock.js';
+
+test('VirtualClock orders same-time events by rank, then by scheduling order', () => {
+  const c = new VirtualClock();
+  const seen: string[] = [];
+  c.at(1, () => seen.push('arrival-a'), EventRank.arrival);
+  c.at(1, () => seen.push('sample'), EventRank.sample);
+  c.at(1, () => seen.push('completion'), EventRank.completion);
+  c.at(1, () => seen.push('arrival-b'), EventRank.arrival);
+  c.at(0.5, () => seen.push('earlier'), EventRank.sample);
+  c.at(1, () => seen.push('internal'), EventRank.internal);
+  c.run();
+  assert.deepEqual(seen, ['earlier', 'completion', 'internal', 'arrival-a', 'arrival-b', 'sample']);
+  assert.equal(c.now(), 1);
+});
+
+test('VirtualClock at(now) never runs inline and cancelled events do not run', () => {
+  const c = new VirtualClock();
+  const seen: string[] = [];
+  c.at(2, () => {
+    c.at(c.now(), () => seen.push('follow-up'));
+    seen.push('first');
+  });
+  const h = c.at(2, () => seen.push('cancelled'));
+  h.cancel();
+  assert.equal(c.pending(), 1);
+  c.run();
+  assert.deepEqual(seen, ['first', 'follow-up']);
+  assert.equal(c.pending(), 0);
+});
+
+test('VirtualClock.run(until) stops before later events and advances time', () => {
+  const c = new VirtualClock();
+  let ran = 0;
+  c.at(5, () => ran++);
+  c.run(3);
+  assert.equal(ran, 0);
+  assert.equal(c.now(), 3);
+  c.run();
+  assert.equal(ran, 1);
+  assert.equal(c.now(), 5);
+});
+
+test('RealClock runs callbacks in time order, scaled, and not inline', async () => {
+  const c = new RealClock(100); // 100 engine seconds per wall second
+  const seen: string[] = [];
+  const done = new Promise<void>((resolve) => {
+    c.at(2, () => {
+      seen.push('b');
+      resolve();
+    });
+    c.at(1, () => seen.push('a'));
+    c.at(0, () => seen.push('now'));
+  });
+  assert.deepEqual(seen, []);
+  await done;
+  assert.deepEqual(seen, ['now', 'a', 'b']);
+  assert.ok(c.now() >= 2);
+  c.close();
+});
