@@ -7,3 +7,6 @@ export * from './schedulers.js';
 export * from './deployment.js';
 export * from './cluster.js';
 export * from './builtin-perf.js';
+export * from './catalog.js';
+export * from './perf/index.js';
+export * from './power.js';

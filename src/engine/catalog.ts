@@ -1,0 +1,350 @@
+/**
+ * Hardware, machine and model catalogs: YAML data under `workloads/catalog/` (hardware.yaml, machines.yaml,
+ * models.yaml), validated on load with zod. A bad field is a ConfigError naming file, line and field path.
+ *
+ * Also the size helpers every part of the engine shares: KV bytes per token (GQA-aware; the
+ * SplitwiseSim-compatible MHA formula with `compat`), weight bytes, and KV capacity of a machine in tokens.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
+import { z } from 'zod';
+import { ConfigError } from '../errors.js';
+import { WORKLOADS_DIR } from '../paths.js';
+import type { EngineCatalog } from './cluster.js';
+import type { MachineSpec as EngineMachineSpec, ModelSpec as EngineModelSpec } from './specs.js';
+
+/** Default catalog folder (bundled with the package). */
+export const DEFAULT_CATALOG_DIR: string = path.join(WORKLOADS_DIR, 'catalog');
+
+const positive = z.number().finite().positive();
+function nameKeyEarly() {
+  return z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'names are lower-case letters, digits, ".", "_" and "-"');
+}
+const nonNegative = z.number().finite().nonnegative();
+
+const HardwareSchema = z
+  .object({
+    vendor: z.string().min(1),
+    peakBf16Flops: positive,
+    hbmBandwidth: positive,
+    hbmBytes: positive,
+    scaleUpBandwidth: positive,
+    infinibandGbps: positive,
+    tdpW: positive,
+    idleW: nonNegative,
+    promptW: positive,
+    tokenW: positive,
+    powerCapW: positive.optional(),
+    capPrefillSlowdown: z.number().finite().min(1).optional(),
+    rooflineFrom: z.string().min(1).optional(),
+    source: z.string().min(1),
+  })
+  .strict();
+
+const MachineSchema = z
+  .object({
+    hardware: z.string().min(1),
+    gpus: z.number().int().positive(),
+    pricePerHour: nonNegative,
+    priceSource: z.string().min(1),
+    powerUnits: positive,
+    ratedW: positive,
+    idleW: nonNegative,
+    powerFactor: z.number().finite().positive().max(1).optional(),
+    infinibandGbps: positive.optional(),
+    /** Non-overlapped residue of a layer-wise KV transfer, seconds (paper: ~8 ms A100, ~5 ms H100). */
+    kvResidueS: nonNegative,
+    /** Other names this machine is known by (e.g. SplitwiseSim's). */
+    aliases: z.array(nameKeyEarly()).optional(),
+    source: z.string().min(1).optional(),
+  })
+  .strict();
+
+const ModelSchema = z
+  .object({
+    layers: z.number().int().positive(),
+    hidden: z.number().int().positive(),
+    heads: z.number().int().positive(),
+    kvHeads: z.number().int().positive(),
+    headDim: z.number().int().positive(),
+    intermediate: z.number().int().positive(),
+    vocab: z.number().int().positive(),
+    parameters: positive,
+    activeParameters: positive.optional(),
+    experts: z.number().int().positive().optional(),
+    expertsPerToken: z.number().int().positive().optional(),
+    bytesPerParam: positive,
+    bytesPerKv: positive,
+    maxContextTokens: z.number().int().positive(),
+    compat: z.object({ weightBytes: positive, heads: z.number().int().positive() }).strict().optional(),
+    source: z.string().min(1),
+  })
+  .strict();
+
+const nameKey = nameKeyEarly();
+const HardwareFile = z.object({ hardware: z.record(nameKey, HardwareSchema) }).strict();
+const MachineFile = z.object({ machines: z.record(nameKey, MachineSchema) }).strict();
+const ModelFile = z.object({ models: z.record(nameKey, ModelSchema) }).strict();
+
+export type HardwareSpec = z.infer<typeof HardwareSchema> & { readonly name: string };
+export type CatalogModel = z.infer<typeof ModelSchema> & { readonly name: string };
+export type CatalogMachine = Omit<z.infer<typeof MachineSchema>, 'infinibandGbps' | 'powerFactor' | 'aliases'> & {
+  readonly name: string;
+  /** The resolved hardware entry. */
+  readonly hw: HardwareSpec;
+  /** The KV-transfer link (machine value, else the hardware's). */
+  readonly infinibandGbps: number;
+  readonly powerFactor: number;
+};
+
+/**
+ * Parse a YAML text and validate it with a zod schema. Errors name `file:line` and the field path, using the YAML
+ * parser's positions; all problems are reported in one message (one per line after the first).
+ */
+export function parseYamlFile<S extends z.ZodTypeAny>(file: string, text: string, schema: S): z.infer<S> {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0]!;
+    const pos = lineCounter.linePos(e.pos[0]);
+    throw new ConfigError(`invalid YAML: ${e.message.split('\n')[0]}`, { path: `${file}:${pos.line}` });
+  }
+  const result = schema.safeParse(doc.toJS());
+  if (result.success) return result.data as z.infer<S>;
+  const problems = result.error.issues.map((issue) => {
+    const line = lineOf(doc, lineCounter, issue.path);
+    const field = issue.path.join('.') || '(document)';
+    const detail =
+      issue.code === 'unrecognized_keys' ? `unknown field(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}` : issue.message;
+    return `${file}:${line}: ${field}: ${detail}`;
+  });
+  const first = problems[0]!;
+  const err = new ConfigError(problems.length > 1 ? `${first}\n${problems.slice(1).join('\n')}` : first, {
+    hint: 'fix the field named above (units are in the field names; see the comments at the top of the file)',
+  });
+  throw err;
+}
+
+function lineOf(doc: Document, lc: LineCounter, p: readonly PropertyKey[]): number {
+  for (let n = p.length; n >= 0; n--) {
+    const node = n === 0 ? doc.contents : doc.getIn(p.slice(0, n) as (string | number)[], true);
+    if (isNode(node) && node.range) return lc.linePos(node.range[0]).line;
+  }
+  return 1;
+}
+
+function readYaml<S extends z.ZodTypeAny>(dir: string, base: string, schema: S): { file: string; data: z.infer<S>; text: string } {
+  const file = path.join(dir, base);
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`cannot read catalog file: ${(e as Error).message}`, { path: file, cause: e });
+  }
+  return { file, data: parseYamlFile(file, text, schema), text };
+}
+
+function unknownName(kind: string, name: string, known: readonly string[]): ConfigError {
+  return new ConfigError(`unknown ${kind} "${name}"; known: ${known.join(', ')}`);
+}
+
+/** The loaded catalogs. Lookups throw a ConfigError listing the known names on a miss. */
+export class Catalog {
+  readonly dir: string;
+  private readonly hw: ReadonlyMap<string, HardwareSpec>;
+  private readonly mc: ReadonlyMap<string, CatalogMachine>;
+  private readonly md: ReadonlyMap<string, CatalogModel>;
+  private readonly aliases: ReadonlyMap<string, string>;
+
+  constructor(
+    dir: string,
+    hardware: Map<string, HardwareSpec>,
+    machines: Map<string, CatalogMachine>,
+    models: Map<string, CatalogModel>,
+    machineAliases: Map<string, string> = new Map(),
+  ) {
+    this.dir = dir;
+    this.hw = hardware;
+    this.mc = machines;
+    this.md = models;
+    this.aliases = machineAliases;
+  }
+
+  hardware(name: string): HardwareSpec {
+    const h = this.hw.get(name);
+    if (!h) throw unknownName('hardware', name, this.hardwareNames());
+    return h;
+  }
+  /** A machine by name or alias (e.g. SplitwiseSim's `dgx-h100-pcap` for `dgx-h100-cap`). */
+  machine(name: string): CatalogMachine {
+    const m = this.mc.get(name) ?? this.mc.get(this.aliases.get(name) ?? '');
+    if (!m) throw unknownName('machine', name, this.machineNames());
+    return m;
+  }
+  model(name: string): CatalogModel {
+    const m = this.md.get(name);
+    if (!m) throw unknownName('model', name, this.modelNames());
+    return m;
+  }
+  hardwareNames(): string[] {
+    return [...this.hw.keys()];
+  }
+  machineNames(): string[] {
+    return [...this.mc.keys()];
+  }
+  hasMachine(name: string): boolean {
+    return this.mc.has(name) || this.aliases.has(name);
+  }
+  hasModel(name: string): boolean {
+    return this.md.has(name);
+  }
+  hasHardware(name: string): boolean {
+    return this.hw.has(name);
+  }
+  modelNames(): string[] {
+    return [...this.md.keys()];
+  }
+}
+
+const cache = new Map<string, Catalog>();
+
+/** Load (once per folder, then cached) and validate the catalogs in `dir` (default: the bundled ones). */
+export function loadCatalog(dir: string = DEFAULT_CATALOG_DIR): Catalog {
+  const key = path.resolve(dir);
+  const hit = cache.get(key);
+  if (hit) return hit;
+  const hwFile = readYaml(dir, 'hardware.yaml', HardwareFile);
+  const mcFile = readYaml(dir, 'machines.yaml', MachineFile);
+  const mdFile = readYaml(dir, 'models.yaml', ModelFile);
+
+  const hardware = new Map<string, HardwareSpec>();
+  for (const [name, h] of Object.entries(hwFile.data.hardware)) hardware.set(name, { ...h, name });
+  for (const h of hardware.values()) {
+    if (h.rooflineFrom !== undefined && !hardware.has(h.rooflineFrom)) {
+      throw crossRefError(hwFile, ['hardware', h.name, 'rooflineFrom'], `unknown hardware "${h.rooflineFrom}"; known: ${[...hardware.keys()].join(', ')}`);
+    }
+  }
+  const machines = new Map<string, CatalogMachine>();
+  const machineAliases = new Map<string, string>();
+  for (const [name, m] of Object.entries(mcFile.data.machines)) {
+    for (const a of m.aliases ?? []) {
+      if (mcFile.data.machines[a] !== undefined || machineAliases.has(a)) {
+        throw crossRefError(mcFile, ['machines', name, 'aliases'], `alias "${a}" is already a machine name or alias`);
+      }
+      machineAliases.set(a, name);
+    }
+    const hw = hardware.get(m.hardware);
+    if (!hw) {
+      throw crossRefError(mcFile, ['machines', name, 'hardware'], `unknown hardware "${m.hardware}"; known: ${[...hardware.keys()].join(', ')}`);
+    }
+    const { aliases: _aliases, ...rest } = m;
+    machines.set(name, { ...rest, name, hw, infinibandGbps: m.infinibandGbps ?? hw.infinibandGbps, powerFactor: m.powerFactor ?? 1 });
+  }
+  const models = new Map<string, CatalogModel>();
+  for (const [name, m] of Object.entries(mdFile.data.models)) models.set(name, { ...m, name });
+
+  const catalog = new Catalog(key, hardware, machines, models, machineAliases);
+  cache.set(key, catalog);
+  return catalog;
+}
+
+function crossRefError(f: { file: string; text: string }, p: string[], msg: string): ConfigError {
+  const lc = new LineCounter();
+  const doc = parseDocument(f.text, { lineCounter: lc });
+  return new ConfigError(`${f.file}:${lineOf(doc, lc, p)}: ${p.join('.')}: ${msg}`);
+}
+
+export interface SizeOptions {
+  /** SplitwiseSim-compatible sizes (MHA KV formula, its weight sizes, 80 GiB per GPU, no reserve). */
+  readonly compat?: boolean;
+}
+
+/**
+ * KV-cache bytes per token of context, whole model (what a KV transfer ships).
+ * Realistic: 2 (K and V) x layers x kvHeads x headDim x bytesPerKv (GQA-aware).
+ * compat: SplitwiseSim's 2 x hidden x layers x 2 B (MHA, fp16), e.g. BLOOM-176B 4,014,080 B.
+ */
+export function modelKvBytesPerToken(model: CatalogModel, opts: SizeOptions = {}): number {
+  if (opts.compat) return 2 * model.hidden * model.layers * 2;
+  return 2 * model.layers * model.kvHeads * model.headDim * model.bytesPerKv;
+}
+
+/** Weight bytes of the whole model: parameters x bytesPerParam; compat: SplitwiseSim's size when it has one. */
+export function modelWeightBytes(model: CatalogModel, opts: SizeOptions = {}): number {
+  if (opts.compat && model.compat) return model.compat.weightBytes;
+  return model.parameters * model.bytesPerParam;
+}
+
+/**
+ * KV bytes per token held by one instance of `tp` GPUs. With GQA and kvHeads < tp each GPU keeps a copy of at
+ * least one KV head, so the instance holds tp x ceil(kvHeads / tp) heads' worth instead of kvHeads.
+ */
+export function kvBytesPerTokenInstance(model: CatalogModel, tp: number, opts: SizeOptions = {}): number {
+  if (opts.compat) return modelKvBytesPerToken(model, opts);
+  const headsPerGpu = Math.ceil(model.kvHeads / tp);
+  return 2 * model.layers * headsPerGpu * tp * model.headDim * model.bytesPerKv;
+}
+
+export interface CapacityOptions extends SizeOptions {
+  /** GPUs of one instance (tensor-parallel degree); default: all of the machine's. */
+  readonly tp?: number;
+  /** Fraction of GPU memory the server may use (vLLM's gpu_memory_utilization); default 0.9; ignored with compat. */
+  readonly memoryUtilization?: number;
+}
+
+/**
+ * Tokens of KV cache one instance can hold: (usable memory − weights) / KV bytes per token, floored.
+ * compat: SplitwiseSim's (gpus x 85,899,345,920 B − its weight size) / its KV size (BLOOM on a DGX: 89,234).
+ * Throws a ConfigError when the weights do not fit.
+ */
+export function kvCapacityTokens(model: CatalogModel, machine: CatalogMachine, opts: CapacityOptions = {}): number {
+  const tp = opts.tp ?? machine.gpus;
+  if (!Number.isInteger(tp) || tp < 1 || tp > machine.gpus) {
+    throw new ConfigError(`tensor-parallel degree ${tp} must be an integer from 1 to ${machine.gpus} for ${machine.name}`, { path: 'tp' });
+  }
+  const util = opts.compat ? 1 : (opts.memoryUtilization ?? 0.9);
+  const memory = tp * machine.hw.hbmBytes * util;
+  const weights = modelWeightBytes(model, opts);
+  const free = memory - weights;
+  if (free <= 0) {
+    throw new ConfigError(
+      `${model.name} (${(weights / 1e9).toFixed(1)} GB of weights) does not fit on ${machine.name} at TP${tp} (${(memory / 1e9).toFixed(1)} GB usable)`,
+      { hint: 'pick a machine with more GPU memory, or a smaller model' },
+    );
+  }
+  return Math.floor(free / kvBytesPerTokenInstance(model, tp, opts));
+}
+
+/**
+ * This catalog in the shape the cluster reads (`EngineCatalog` of cluster.ts), so a deployment can use every
+ * catalog machine and model: `createCluster(dep, { catalog: engineCatalog(), ... })`. With `compat`, model weights
+ * are SplitwiseSim's sizes (329e9 / 135e9 B) where the model has them.
+ */
+export function engineCatalog(catalog: Catalog = loadCatalog(), opts: SizeOptions = {}): EngineCatalog {
+  const machineSpec = (m: CatalogMachine): EngineMachineSpec => ({
+    name: m.name,
+    gpus: m.gpus,
+    hbmBytesPerGpu: m.hw.hbmBytes,
+    interconnectGbps: m.infinibandGbps,
+    kvResidueS: m.kvResidueS,
+    pricePerHour: m.pricePerHour,
+    tdpW: m.ratedW,
+    idleW: m.idleW,
+  });
+  const modelSpec = (m: CatalogModel): EngineModelSpec => ({
+    name: m.name,
+    layers: m.layers,
+    hidden: m.hidden,
+    heads: m.heads,
+    kvHeads: m.kvHeads,
+    dtypeBytes: m.bytesPerKv,
+    weightsBytes: modelWeightBytes(m, opts),
+  });
+  return {
+    machine: (n) => (catalog.hasMachine(n) ? machineSpec(catalog.machine(n)) : undefined),
+    model: (n) => (catalog.hasModel(n) ? modelSpec(catalog.model(n)) : undefined),
+    machineNames: () => catalog.machineNames(),
+    modelNames: () => catalog.modelNames(),
+  };
+}

@@ -1,0 +1,243 @@
+/**
+ * Measured performance profiles (the `profile` performance model) and their file format.
+ *
+ * A profile file (`*.profile.json`, format `splitbench-profile/1`) holds, for one (model, hardware, tensor-parallel)
+ * triple, measured iteration times in milliseconds:
+ *   prefill.tokens / prefill.ms           one prompt of N tokens alone in the batch
+ *   decode.curves[]                        decode iteration time vs batch size, at a fixed per-request context length
+ *     { contextTokens, batch[], ms[] }     (the KV cache of every request in the batch holds contextTokens tokens)
+ *   decode.contextSweep (optional)         decode time vs context length at one batch size (usually 1)
+ *   mixed[] (optional)                     measured mixed iterations { promptTokens, decodes, contextTokens, ms }
+ *   splitwise (optional)                   SplitwiseSim's predictor tables (x = batch tokens) for the compatible mode
+ * The workloads/profiles README documents the format with an example.
+ *
+ * Evaluation (all piecewise-linear, linear extrapolation outside the measured range):
+ *   prefill(T)      = prefill curve at T tokens (several prompts in one batch: at their sum).
+ *   decode(b, C)    with C the batch's total context tokens and a = C / b the mean context per request:
+ *                   - two or more curves: each curve at b, then linear in a between (or beyond) the curves' contexts;
+ *                   - one curve at context c0: curve(b) + s x (C − b x c0), s = the KV-read cost per context token
+ *                     (least-squares slope of decode.contextSweep, clamped at 0; without a sweep, the caller's
+ *                     roofline slope: KV bytes per token per GPU / effective HBM bandwidth).
+ *   mixed(P, d, C)  = k x [ max(prefill(P + d), decode(d, 0)) + (decode(d, C) − decode(d, 0)) ]: one forward pass runs
+ *                   the linear layers over all P + d tokens (the prefill curve) and, in addition, reads the decode
+ *                   requests' KV cache (the context-dependent part of decode); k = 1, or the least-squares ratio of
+ *                   the file's measured mixed points to this composition when it has some.
+ *   Every result is at least 10% of the smallest measured time (linear extrapolation never reaches zero or below).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import { ConfigError } from '../../errors.js';
+import type { BatchShape, PerfModel } from '../api.js';
+import { PiecewiseLinear, fitLine } from './interp.js';
+
+export const PROFILE_FORMAT = 'splitbench-profile/1';
+
+const num = z.number().finite();
+const prefillSeries = z
+  .object({ tokens: z.array(num.positive()).min(1), ms: z.array(num.positive()).min(1) })
+  .strict()
+  .refine((s) => s.tokens.length === s.ms.length, { message: 'tokens and ms must have the same length' })
+  .refine((s) => s.tokens.every((v, i, a) => i === 0 || v > a[i - 1]!), { message: 'tokens must be strictly increasing' });
+
+export const ProfileSchema = z
+  .object({
+    format: z.literal(PROFILE_FORMAT),
+    model: z.string().min(1),
+    hardware: z.string().min(1),
+    tp: z.number().int().positive(),
+    source: z.string().min(1),
+    notes: z.string().optional(),
+    prefill: prefillSeries,
+    decode: z
+      .object({
+        curves: z
+          .array(
+            z
+              .object({ contextTokens: num.positive(), batch: z.array(num.positive()).min(1), ms: z.array(num.positive()).min(1) })
+              .strict()
+              .refine((c) => c.batch.length === c.ms.length, { message: 'batch and ms must have the same length' })
+              .refine((c) => c.batch.every((v, i, a) => i === 0 || v > a[i - 1]!), { message: 'batch must be strictly increasing' }),
+          )
+          .min(1)
+          .refine((cs) => cs.every((c, i) => i === 0 || c.contextTokens > cs[i - 1]!.contextTokens), {
+            message: 'curves must be sorted by strictly increasing contextTokens',
+          }),
+        contextSweep: z
+          .object({ batch: num.positive(), contextTokens: z.array(num.positive()).min(2), ms: z.array(num.positive()).min(2) })
+          .strict()
+          .refine((c) => c.contextTokens.length === c.ms.length, { message: 'contextTokens and ms must have the same length' })
+          .optional(),
+      })
+      .strict(),
+    mixed: z
+      .array(z.object({ promptTokens: num.positive(), decodes: num.positive(), contextTokens: num.positive(), ms: num.positive() }).strict())
+      .optional(),
+    splitwise: z
+      .object({ x: z.array(num.positive()).min(1), promptMs: z.array(num.positive()).min(1), tokenMs: z.array(num.positive()).min(1) })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
+export type ProfileData = z.infer<typeof ProfileSchema>;
+
+/** Validate a parsed profile object; errors name the file and the field path. */
+export function parseProfile(data: unknown, file: string): ProfileData {
+  const r = ProfileSchema.safeParse(data);
+  if (r.success) return r.data;
+  const issue = r.error.issues[0]!;
+  const field = issue.path.join('.') || '(document)';
+  const detail = issue.code === 'unrecognized_keys' ? `unknown field(s) ${issue.keys.join(', ')}` : issue.message;
+  throw new ConfigError(`${file}: ${field}: ${detail}`, { hint: 'see the profile file format in workloads/profiles/README.md' });
+}
+
+/** Read and validate one profile file. */
+export function loadProfileFile(file: string): ProfileData {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`cannot read profile file: ${(e as Error).message}`, { path: file, cause: e });
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (e) {
+    throw new ConfigError(`${file}: not valid JSON: ${(e as Error).message}`);
+  }
+  return parseProfile(data, file);
+}
+
+export interface ProfileIndexEntry {
+  readonly file: string;
+  readonly profile: ProfileData;
+}
+
+const indexCache = new Map<string, ProfileIndexEntry[]>();
+
+/** Every `*.profile.json` under `dir` (one level of sub-folders), loaded and validated; cached per folder. */
+export function profileIndex(dir: string): ProfileIndexEntry[] {
+  const key = path.resolve(dir);
+  const hit = indexCache.get(key);
+  if (hit) return hit;
+  const files: string[] = [];
+  const walk = (d: string, depth: number): void => {
+    let entries: fs.Dirent[];
+    try {
+      entries = fs.readdirSync(d, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries.sort((a, b) => a.name.localeCompare(b.name))) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory() && depth < 1) walk(p, depth + 1);
+      else if (e.isFile() && e.name.endsWith('.profile.json')) files.push(p);
+    }
+  };
+  walk(key, 0);
+  const entries = files.map((file) => ({ file, profile: loadProfileFile(file) }));
+  indexCache.set(key, entries);
+  return entries;
+}
+
+/** Find the profile of (model, hardware, tp) in `dir`, or undefined. */
+export function findProfile(dir: string, model: string, hardware: string, tp: number): ProfileIndexEntry | undefined {
+  return profileIndex(dir).find((e) => e.profile.model === model && e.profile.hardware === hardware && e.profile.tp === tp);
+}
+
+export interface ProfileModelOptions {
+  /** KV-read cost in ms per context token (decode) when the profile has one decode curve and no context sweep. */
+  readonly fallbackContextSlopeMs?: number;
+  readonly name?: string;
+}
+
+/** The `profile` performance model: piecewise-linear interpolation over a profile's measured points. */
+export class ProfilePerfModel implements PerfModel {
+  readonly name: string;
+  readonly profile: ProfileData;
+  /** ms per context token of one decode request (one-curve profiles). */
+  readonly contextSlopeMs: number;
+  /** Mixed-batch scale k (1 without measured mixed points). */
+  readonly mixedScale: number;
+  private readonly prefillCurve: PiecewiseLinear;
+  private readonly curves: { context: number; f: PiecewiseLinear }[];
+  private readonly floorMs: number;
+
+  constructor(profile: ProfileData, opts: ProfileModelOptions = {}) {
+    this.profile = profile;
+    this.name = opts.name ?? `profile:${profile.model}/${profile.hardware}/tp${profile.tp}`;
+    this.prefillCurve = new PiecewiseLinear(profile.prefill.tokens, profile.prefill.ms);
+    this.curves = profile.decode.curves.map((c) => ({ context: c.contextTokens, f: new PiecewiseLinear(c.batch, c.ms) }));
+    const sweep = profile.decode.contextSweep;
+    if (sweep) {
+      this.contextSlopeMs = Math.max(0, fitLine(sweep.contextTokens.map((c) => c * sweep.batch), sweep.ms).slope);
+    } else {
+      this.contextSlopeMs = Math.max(0, opts.fallbackContextSlopeMs ?? 0);
+    }
+    const all = [...profile.prefill.ms, ...profile.decode.curves.flatMap((c) => c.ms)];
+    this.floorMs = 0.1 * Math.min(...all);
+    this.mixedScale = 1;
+    if (profile.mixed && profile.mixed.length > 0) {
+      // least squares of measured = k x composed (no intercept): k = Σ m c / Σ c²
+      let num = 0;
+      let den = 0;
+      for (const p of profile.mixed) {
+        const c = this.mixedMs(p.promptTokens, p.decodes, p.decodes * p.contextTokens);
+        num += p.ms * c;
+        den += c * c;
+      }
+      this.mixedScale = den > 0 ? num / den : 1;
+    }
+  }
+
+  /** Prefill of `tokens` prompt tokens, ms, without the floor. */
+  private prefillMs(tokens: number): number {
+    return this.prefillCurve.at(tokens);
+  }
+
+  /** Decode iteration of `b` requests with `C` total context tokens, ms, without the floor (may extrapolate below 0). */
+  decodeMs(b: number, C: number): number {
+    const cs = this.curves;
+    if (cs.length === 1) {
+      const c = cs[0]!;
+      return c.f.at(b) + this.contextSlopeMs * (C - b * c.context);
+    }
+    const a = C / b;
+    let i = 0;
+    while (i < cs.length - 2 && a > cs[i + 1]!.context) i++;
+    const lo = cs[i]!;
+    const hi = cs[i + 1]!;
+    const ylo = lo.f.at(b);
+    const yhi = hi.f.at(b);
+    return ylo + ((yhi - ylo) * (a - lo.context)) / (hi.context - lo.context);
+  }
+
+  private mixedMs(P: number, d: number, C: number): number {
+    const zero = this.decodeMs(d, 0);
+    return Math.max(this.prefillMs(P + d), zero) + (this.decodeMs(d, C) - zero);
+  }
+
+  private floor(ms: number): number {
+    return Math.max(ms, this.floorMs) / 1000;
+  }
+
+  prefillTime(tokens: number): number {
+    return this.floor(this.prefillMs(tokens));
+  }
+
+  decodeTime(batchSize: number, contextTokens: number): number {
+    if (batchSize <= 0) return 0;
+    return this.floor(this.decodeMs(batchSize, contextTokens));
+  }
+
+  iterationTime(batch: BatchShape): number {
+    let P = 0;
+    for (const p of batch.promptTokens) P += p;
+    const d = batch.decodes;
+    if (P <= 0 && d <= 0) return 0;
+    if (d <= 0) return this.prefillTime(P);
+    if (P <= 0) return this.decodeTime(d, batch.decodeContextTokens);
+    return this.floor(this.mixedScale * this.mixedMs(P, d, batch.decodeContextTokens));
+  }
+}

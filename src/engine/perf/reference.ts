@@ -1,0 +1,70 @@
+/**
+ * The slowdown reference: what one request takes alone on an uncontended machine (default one DGX-A100), the
+ * denominator of Splitwise-style slowdowns.
+ *
+ * - 'realistic' (default): the machine's default performance model (its bundled profile, else the roofline):
+ *   ttft = prefillTime(prompt); then output − 1 decode iterations of batch 1, the i-th (i = 1..output−1) at context
+ *   prompt + i; tpot = their mean; e2e = ttft + their sum. With one output token, tpot is the decode time the next
+ *   token would take (context prompt + 1), so a TPOT slowdown stays defined, and e2e = ttft.
+ * - 'splitwise': SplitwiseSim's plotting-code baseline (the Splitwise notes, 2.6), with its quirk kept:
+ *   ttft = prompt predictor(prompt) on the machine's hardware at TP8 (a100-80gb by default); tpot = token predictor
+ *   evaluated at x = prompt (not the batch size); e2e = ttft + tpot x (output − 1).
+ */
+import { ConfigError } from '../../errors.js';
+import type { PerfModel } from '../api.js';
+import { type Catalog, loadCatalog } from '../catalog.js';
+import { createPerfModel, defaultPerfModelKind } from './registry.js';
+import { splitwisePredictors } from './splitwise.js';
+
+export interface ReferenceLatencyOptions {
+  readonly model: string;
+  /** Reference machine (default 'dgx-a100'). */
+  readonly machine?: string;
+  readonly promptTokens: number;
+  readonly outputTokens: number;
+  readonly mode?: 'realistic' | 'splitwise';
+  readonly catalog?: Catalog;
+}
+
+export interface ReferenceLatency {
+  /** Seconds. */
+  readonly ttft: number;
+  readonly tpot: number;
+  readonly e2e: number;
+}
+
+const modelCache = new Map<string, PerfModel>();
+
+function referenceModel(model: string, machine: string, catalog: Catalog): PerfModel {
+  const key = `${catalog.dir}|${model}|${machine}`;
+  let m = modelCache.get(key);
+  if (!m) {
+    m = createPerfModel({ kind: defaultPerfModelKind(model, machine, { catalog }), model, machine, catalog });
+    modelCache.set(key, m);
+  }
+  return m;
+}
+
+export function referenceLatency(o: ReferenceLatencyOptions): ReferenceLatency {
+  const machine = o.machine ?? 'dgx-a100';
+  const catalog = o.catalog ?? loadCatalog();
+  if (!(Number.isInteger(o.promptTokens) && o.promptTokens >= 1)) throw new ConfigError(`must be an integer >= 1, got ${o.promptTokens}`, { path: 'promptTokens' });
+  if (!(Number.isInteger(o.outputTokens) && o.outputTokens >= 1)) throw new ConfigError(`must be an integer >= 1, got ${o.outputTokens}`, { path: 'outputTokens' });
+  const mode = o.mode ?? 'realistic';
+  if (mode === 'splitwise') {
+    const hw = catalog.machine(machine).hw.name;
+    const p = splitwisePredictors(o.model, hw, 8);
+    const ttft = p.prompt(o.promptTokens);
+    const tpot = p.token(o.promptTokens);
+    return { ttft, tpot, e2e: ttft + tpot * (o.outputTokens - 1) };
+  }
+  if (mode !== 'realistic') throw new ConfigError(`unknown reference mode "${String(mode)}"; known: realistic, splitwise`, { path: 'mode' });
+  const pm = referenceModel(o.model, machine, catalog);
+  const ttft = pm.prefillTime(o.promptTokens);
+  if (o.outputTokens === 1) {
+    return { ttft, tpot: pm.decodeTime(1, o.promptTokens + 1), e2e: ttft };
+  }
+  let sum = 0;
+  for (let i = 1; i < o.outputTokens; i++) sum += pm.decodeTime(1, o.promptTokens + i);
+  return { ttft, tpot: sum / (o.outputTokens - 1), e2e: ttft + sum };
+}
