@@ -1,0 +1,143 @@
+/**
+ * The report pages: `report.md` (summary table + image links, for pasting into reviews) and a
+ * self-contained `index.html` (inline SVG, or PNG data URIs, plus the same tables). No timestamps: the same
+ * data gives the same bytes.
+ */
+import type { RunData } from './data.js';
+import { fmtMetric, SUMMARY_METRICS, type ReportSummary } from './summary.js';
+import type { ChartInfo } from './registry.js';
+
+export interface DrawnChart {
+  readonly info: ChartInfo;
+  /** Format → file name (relative to the report folder) and bytes. */
+  readonly files: Partial<Record<'png' | 'svg', { file: string; bytes: Buffer }>>;
+}
+
+export interface SkippedChart {
+  readonly info: ChartInfo;
+  readonly reason: string;
+}
+
+export interface PageInput {
+  readonly title: string;
+  readonly runs: readonly RunData[];
+  readonly summaries: readonly ReportSummary[];
+  readonly drawn: readonly DrawnChart[];
+  readonly skipped: readonly SkippedChart[];
+  readonly notes: readonly string[];
+}
+
+function runRows(runs: readonly RunData[]): string[][] {
+  return [
+    ['run', 'id', 'kind', 'status', 'deployment', 'offered load (req/s)', 'requests'],
+    ...runs.map((r) => [
+      r.label,
+      String(r.info.id),
+      r.info.kind,
+      r.info.status,
+      r.info.deployment ?? '-',
+      r.info.offeredRate === null ? '-' : String(r.info.offeredRate),
+      String(r.counts.total),
+    ]),
+  ];
+}
+
+/** Metrics as rows, runs as columns (reads well for the usual 2–4 runs). */
+export function summaryRows(runs: readonly RunData[], summaries: readonly ReportSummary[]): string[][] {
+  const rows: string[][] = [['metric', ...runs.map((r) => r.label)]];
+  for (const d of SUMMARY_METRICS) {
+    const vals = summaries.map((s) => s[d.key]);
+    if (vals.every((v) => v === undefined)) continue;
+    rows.push([d.label, ...vals.map((v) => fmtMetric(d, v))]);
+  }
+  return rows;
+}
+
+function mdTable(rows: readonly (readonly string[])[]): string {
+  const esc = (c: string): string => c.replace(/\|/g, '\\|');
+  const [head, ...body] = rows;
+  return [
+    `| ${head!.map(esc).join(' | ')} |`,
+    `|${head!.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`,
+    ...body.map((r) => `| ${r.map(esc).join(' | ')} |`),
+  ].join('\n');
+}
+
+export function reportMarkdown(p: PageInput): string {
+  const out: string[] = [`# ${p.title}`, '', '## Runs', '', mdTable(runRows(p.runs)), '', '## Summary', '', mdTable(summaryRows(p.runs, p.summaries)), ''];
+  for (const n of p.notes) out.push(`> ${n}`, '');
+  out.push('## Charts', '');
+  for (const c of p.drawn) {
+    const img = c.files.png ?? c.files.svg;
+    out.push(`### ${c.info.title}`, '', `${c.info.description}.`, '');
+    if (img) out.push(`![${c.info.name}](${img.file})`, '');
+    const other = c.files.png && c.files.svg ? ` ([SVG](${c.files.svg.file}))` : '';
+    if (other) out.push(`Vector version:${other}`, '');
+  }
+  if (p.skipped.length > 0) {
+    out.push('## Charts not drawn', '');
+    for (const s of p.skipped) out.push(`- **${s.info.name}** (${s.info.title}): ${s.reason}.`);
+    out.push('');
+  }
+  return out.join('\n');
+}
+
+const escHtml = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+
+function htmlTable(rows: readonly (readonly string[])[]): string {
+  const [head, ...body] = rows;
+  return [
+    '<table>',
+    `<thead><tr>${head!.map((c) => `<th>${escHtml(c)}</th>`).join('')}</tr></thead>`,
+    '<tbody>',
+    ...body.map((r) => `<tr>${r.map((c, i) => (i === 0 ? `<th>${escHtml(c)}</th>` : `<td>${escHtml(c)}</td>`)).join('')}</tr>`),
+    '</tbody>',
+    '</table>',
+  ].join('\n');
+}
+
+/** Strip the XML prolog so an SVG file can be inlined into HTML. */
+function inlineSvg(svg: Buffer): string {
+  return svg.toString('utf8').replace(/^<\?xml[^>]*\?>\s*/, '');
+}
+
+export function reportHtml(p: PageInput): string {
+  const out: string[] = [
+    '<!DOCTYPE html>',
+    '<html lang="en">',
+    '<head>',
+    '<meta charset="utf-8">',
+    `<title>${escHtml(p.title)}</title>`,
+    '<style>',
+    'body{font-family:"DejaVu Sans",Verdana,sans-serif;margin:2em auto;max-width:1460px;color:#222;padding:0 1em}',
+    'table{border-collapse:collapse;margin:0.5em 0 1.5em}th,td{border:1px solid #ccc;padding:4px 10px}td{text-align:right}',
+    'thead th{background:#f2f2f2}figure{display:inline-block;margin:0 12px 24px 0;vertical-align:top;width:700px}',
+    'figure svg,figure img{width:700px;height:auto;border:1px solid #eee}figcaption{font-size:13px;color:#444}',
+    '.note{background:#fff8e1;border-left:4px solid #E69F00;padding:6px 10px}',
+    '</style>',
+    '</head>',
+    '<body>',
+    `<h1>${escHtml(p.title)}</h1>`,
+    '<h2>Runs</h2>',
+    htmlTable(runRows(p.runs)),
+    '<h2>Summary</h2>',
+    htmlTable(summaryRows(p.runs, p.summaries)),
+    ...p.notes.map((n) => `<p class="note">${escHtml(n)}</p>`),
+    '<h2>Charts</h2>',
+  ];
+  for (const c of p.drawn) {
+    const body = c.files.svg
+      ? inlineSvg(c.files.svg.bytes)
+      : c.files.png
+        ? `<img alt="${escHtml(c.info.title)}" src="data:image/png;base64,${c.files.png.bytes.toString('base64')}">`
+        : '';
+    out.push(`<figure id="${c.info.name}">`, body, `<figcaption><b>${escHtml(c.info.title)}</b>: ${escHtml(c.info.description)}.</figcaption>`, '</figure>');
+  }
+  if (p.skipped.length > 0) {
+    out.push('<h2>Charts not drawn</h2>', '<ul>');
+    for (const s of p.skipped) out.push(`<li><b>${escHtml(s.info.name)}</b> (${escHtml(s.info.title)}): ${escHtml(s.reason)}.</li>`);
+    out.push('</ul>');
+  }
+  out.push('</body>', '</html>', '');
+  return out.join('\n');
+}

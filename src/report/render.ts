@@ -1,0 +1,134 @@
+/**
+ * Rendering: chart.js 4 on @napi-rs/canvas (no browser, no system packages). PNG at 2× pixel density;
+ * SVG through the canvas' SVG backend with text converted to paths (self-contained, no font needed to view).
+ * Deterministic: no animation, fixed sizes and the bundled font.
+ */
+import { Canvas, SvgExportFlag } from '@napi-rs/canvas';
+import {
+  BarController,
+  BarElement,
+  CategoryScale,
+  Chart,
+  Filler,
+  Legend,
+  LinearScale,
+  LineController,
+  LineElement,
+  LogarithmicScale,
+  PointElement,
+  Title,
+  Tooltip,
+  type ChartConfiguration,
+  type Plugin,
+} from 'chart.js';
+import { CHART_HEIGHT, CHART_WIDTH, ensureFonts, FONT_FAMILY, FONT_SIZE, PNG_SCALE, TEXT_COLOR } from './style.js';
+
+export const FORMATS = ['png', 'svg'] as const;
+export type Format = (typeof FORMATS)[number];
+
+/** Raw drawing, for charts chart.js has no type for (the SLO matrix). Sizes in CSS px. */
+export type DrawFn = (ctx: DrawContext, width: number, height: number) => void;
+/** The subset of the 2D context the raw drawings use. */
+export interface DrawContext {
+  fillStyle: string;
+  strokeStyle: string;
+  lineWidth: number;
+  font: string;
+  textAlign: 'left' | 'right' | 'center' | 'start' | 'end';
+  textBaseline: 'top' | 'middle' | 'bottom' | 'alphabetic' | 'hanging' | 'ideographic';
+  fillRect(x: number, y: number, w: number, h: number): void;
+  strokeRect(x: number, y: number, w: number, h: number): void;
+  fillText(text: string, x: number, y: number, maxWidth?: number): void;
+  measureText(text: string): { width: number };
+  save(): void;
+  restore(): void;
+  scale(x: number, y: number): void;
+}
+
+export type ChartSpec =
+  | { readonly kind: 'chartjs'; readonly config: ChartConfiguration }
+  | { readonly kind: 'draw'; readonly draw: DrawFn; readonly width?: number; readonly height?: number };
+
+let registered = false;
+function registerChartJs(): void {
+  if (registered) return;
+  Chart.register(
+    LineController,
+    BarController,
+    LineElement,
+    PointElement,
+    BarElement,
+    LinearScale,
+    LogarithmicScale,
+    CategoryScale,
+    Legend,
+    Title,
+    Tooltip,
+    Filler,
+  );
+  Chart.defaults.font.family = FONT_FAMILY;
+  Chart.defaults.font.size = FONT_SIZE;
+  Chart.defaults.color = TEXT_COLOR;
+  registered = true;
+}
+
+const whiteBackground: Plugin = {
+  id: 'splitbenchWhiteBackground',
+  beforeDraw(chart) {
+    const ctx = chart.ctx;
+    ctx.save();
+    ctx.globalCompositeOperation = 'source-over';
+    ctx.fillStyle = '#ffffff';
+    ctx.fillRect(0, 0, chart.width, chart.height);
+    ctx.restore();
+  },
+};
+
+function makeCanvas(format: Format, w: number, h: number): Canvas {
+  return format === 'svg' ? new Canvas(w, h, SvgExportFlag.ConvertTextToPaths) : new Canvas(w, h);
+}
+
+function output(canvas: Canvas, format: Format): Buffer {
+  if (format === 'svg') return (canvas as unknown as { getContent(): Buffer }).getContent();
+  return canvas.encodeSync('png');
+}
+
+/** Render one chart to PNG or SVG bytes. */
+export function renderChart(spec: ChartSpec, format: Format): Buffer {
+  ensureFonts();
+  if (spec.kind === 'draw') {
+    const w = spec.width ?? CHART_WIDTH;
+    const h = spec.height ?? CHART_HEIGHT;
+    const scale = format === 'png' ? PNG_SCALE : 1;
+    const canvas = makeCanvas(format, w * scale, h * scale);
+    const ctx = canvas.getContext('2d');
+    ctx.lang = 'en';
+    ctx.scale(scale, scale);
+    ctx.fillStyle = '#ffffff';
+    ctx.fillRect(0, 0, w, h);
+    spec.draw(ctx as unknown as DrawContext, w, h);
+    return output(canvas, format);
+  }
+  registerChartJs();
+  const canvas = makeCanvas(format, CHART_WIDTH, CHART_HEIGHT);
+  const ctx = canvas.getContext('2d');
+  ctx.lang = 'en';
+  const config = spec.config;
+  const chart = new Chart(ctx as never, {
+    ...config,
+    options: {
+      ...config.options,
+      animation: false,
+      responsive: false,
+      maintainAspectRatio: false,
+      devicePixelRatio: format === 'png' ? PNG_SCALE : 1,
+      events: [],
+    },
+    plugins: [whiteBackground, ...(config.plugins ?? [])],
+  } as ChartConfiguration);
+  try {
+    return output(canvas, format);
+  } finally {
+    chart.destroy();
+  }
+}

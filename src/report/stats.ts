@@ -1,0 +1,230 @@
+/**
+ * Pure helpers that turn per-request values into chart series: empirical CDFs (downsampled
+ * deterministically), token-weighted distributions, time-bucketed timelines and histograms. They shape
+ * data for drawing; the metrics themselves (TTFT, TPOT, gaps, percentiles of the summary) come from the
+ * store's columns and `src/metrics`.
+ */
+
+export interface Point {
+  readonly x: number;
+  readonly y: number;
+}
+
+/** Linear-interpolated quantile of ascending values (q in [0,1]); undefined when empty. */
+export function quantile(sorted: ArrayLike<number>, q: number): number | undefined {
+  const n = sorted.length;
+  if (n === 0) return undefined;
+  const pos = Math.min(1, Math.max(0, q)) * (n - 1);
+  const lo = Math.floor(pos);
+  const hi = Math.min(n - 1, lo + 1);
+  return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (pos - lo);
+}
+
+export function mean(values: ArrayLike<number>): number | undefined {
+  if (values.length === 0) return undefined;
+  let s = 0;
+  for (let i = 0; i < values.length; i++) s += values[i]!;
+  return s / values.length;
+}
+
+/** Ascending copy of the finite values. */
+export function sortedFinite(values: Iterable<number | null | undefined>): Float64Array {
+  const out: number[] = [];
+  for (const v of values) if (typeof v === 'number' && Number.isFinite(v)) out.push(v);
+  return Float64Array.from(out).sort();
+}
+
+/**
+ * Empirical CDF of ascending values: points (v[i], (i+1)/n). Above `maxPoints` it keeps evenly spaced
+ * ranks plus every rank of the top 1% up to a budget (the tail is what latency CDFs are read for), always
+ * the first and last.
+ */
+export function cdfPoints(sorted: ArrayLike<number>, maxPoints = 600, scale = 1): Point[] {
+  const n = sorted.length;
+  if (n === 0) return [];
+  const idx = new Set<number>();
+  if (n <= maxPoints) for (let i = 0; i < n; i++) idx.add(i);
+  else {
+    const body = Math.floor(maxPoints * 0.7);
+    for (let k = 0; k <= body; k++) idx.add(Math.round((k / body) * (n - 1)));
+    const tailStart = Math.floor(n * 0.99);
+    const tailBudget = maxPoints - body;
+    const tailN = n - tailStart;
+    for (let k = 0; k <= tailBudget; k++) idx.add(tailStart + Math.round((k / tailBudget) * (tailN - 1)));
+  }
+  return [...idx].sort((a, b) => a - b).map((i) => ({ x: sorted[i]! * scale, y: (i + 1) / n }));
+}
+
+/**
+ * A log-binned histogram of positive weighted values (e.g. per-token gaps weighted by tokens): bounded
+ * memory for any number of samples, ~1.2% relative bin width (200 bins per decade from 1e-7).
+ */
+export class LogHistogram {
+  static readonly MIN = 1e-7;
+  static readonly BINS_PER_DECADE = 200;
+  private readonly counts = new Map<number, number>();
+  private zero = 0;
+  total = 0;
+
+  add(value: number, weight = 1): void {
+    if (!(weight > 0) || !Number.isFinite(value)) return;
+    this.total += weight;
+    if (value <= LogHistogram.MIN) {
+      this.zero += weight;
+      return;
+    }
+    const b = Math.floor(Math.log10(value / LogHistogram.MIN) * LogHistogram.BINS_PER_DECADE);
+    this.counts.set(b, (this.counts.get(b) ?? 0) + weight);
+  }
+
+  /** Upper edge of bin b. */
+  private static edge(b: number): number {
+    return LogHistogram.MIN * 10 ** ((b + 1) / LogHistogram.BINS_PER_DECADE);
+  }
+
+  /** CDF at each non-empty bin's upper edge, downsampled like cdfPoints. */
+  cdfPoints(maxPoints = 600, scale = 1): Point[] {
+    if (this.total === 0) return [];
+    const bins = [...this.counts.keys()].sort((a, b) => a - b);
+    const pts: Point[] = [];
+    let acc = this.zero;
+    if (this.zero > 0) pts.push({ x: LogHistogram.MIN * scale, y: acc / this.total });
+    for (const b of bins) {
+      acc += this.counts.get(b)!;
+      pts.push({ x: LogHistogram.edge(b) * scale, y: acc / this.total });
+    }
+    if (pts.length <= maxPoints) return pts;
+    const keep = new Set<number>();
+    for (let k = 0; k < maxPoints; k++) keep.add(Math.round((k / (maxPoints - 1)) * (pts.length - 1)));
+    return [...keep].sort((a, b) => a - b).map((i) => pts[i]!);
+  }
+
+  quantile(q: number): number | undefined {
+    if (this.total === 0) return undefined;
+    const target = q * this.total;
+    let acc = this.zero;
+    if (acc >= target && this.zero > 0) return LogHistogram.MIN;
+    for (const b of [...this.counts.keys()].sort((a, c) => a - c)) {
+      acc += this.counts.get(b)!;
+      if (acc >= target) return LogHistogram.edge(b);
+    }
+    return undefined;
+  }
+}
+
+/** Bucket edges [t0, t1] into n equal buckets; returns bucket centres. */
+function centres(t0: number, t1: number, n: number): number[] {
+  const w = (t1 - t0) / n;
+  return Array.from({ length: n }, (_, i) => t0 + (i + 0.5) * w);
+}
+
+/**
+ * Requests in flight over time from [start, end) intervals: the time-weighted mean count in each of
+ * `buckets` equal slices of [t0, t1]. Exact (a sweep over the interval edges), deterministic.
+ */
+export function inFlightSeries(intervals: readonly { start: number; end: number }[], t0: number, t1: number, buckets = 400): Point[] {
+  if (!(t1 > t0) || intervals.length === 0) return [];
+  const w = (t1 - t0) / buckets;
+  const area = new Float64Array(buckets);
+  // add the overlap of each interval with each bucket, in O(intervals + buckets) with a difference array
+  // of (slope) and partial end contributions
+  const full = new Float64Array(buckets + 1);
+  for (const { start, end } of intervals) {
+    const a = Math.max(t0, start);
+    const b = Math.min(t1, end);
+    if (!(b > a)) continue;
+    const ia = Math.min(buckets - 1, Math.floor((a - t0) / w));
+    const ib = Math.min(buckets - 1, Math.floor((b - t0) / w));
+    if (ia === ib) {
+      area[ia]! += b - a;
+      continue;
+    }
+    area[ia]! += t0 + (ia + 1) * w - a;
+    area[ib]! += b - (t0 + ib * w);
+    full[ia + 1]! += 1;
+    full[ib]! -= 1;
+  }
+  let run = 0;
+  const xs = centres(t0, t1, buckets);
+  return xs.map((x, i) => {
+    run += full[i]!;
+    return { x, y: (area[i]! + run * w) / w };
+  });
+}
+
+/**
+ * A sampled quantity (queue depth, watts) over time, as `buckets` equal slices of [t0, t1]: per series the
+ * mean of its samples in the slice (carrying the last value through slices without samples, nothing before
+ * its first sample), summed over series. `undefined` value = a gap: the series is absent until its next sample.
+ */
+export function bucketedSum(
+  series: ReadonlyMap<string, readonly { t: number; value: number | null }[]>,
+  t0: number,
+  t1: number,
+  buckets = 400,
+): Point[] {
+  if (!(t1 > t0) || series.size === 0) return [];
+  const w = (t1 - t0) / buckets;
+  const total = new Float64Array(buckets);
+  const any = new Uint8Array(buckets);
+  for (const samples of series.values()) {
+    const sum = new Float64Array(buckets);
+    const cnt = new Uint32Array(buckets);
+    const gap = new Uint8Array(buckets);
+    for (const s of samples) {
+      if (s.t < t0 || s.t > t1) continue;
+      const b = Math.min(buckets - 1, Math.floor((s.t - t0) / w));
+      if (s.value === null) gap[b] = 1;
+      else {
+        sum[b]! += s.value;
+        cnt[b]! += 1;
+      }
+    }
+    let last: number | undefined;
+    for (let b = 0; b < buckets; b++) {
+      if (cnt[b]! > 0) last = sum[b]! / cnt[b]!;
+      else if (gap[b]) last = undefined;
+      if (last !== undefined) {
+        total[b]! += last;
+        any[b] = 1;
+      }
+      if (cnt[b]! > 0 && gap[b]) last = undefined;
+    }
+  }
+  const xs = centres(t0, t1, buckets);
+  const out: Point[] = [];
+  for (let b = 0; b < buckets; b++) if (any[b]) out.push({ x: xs[b]!, y: total[b]! });
+  return out;
+}
+
+export interface Histogram {
+  readonly edges: number[];
+  /** Fraction of values per bin; the last bin also holds values above the last edge. */
+  readonly fractions: number[];
+  readonly overflow: number;
+}
+
+/** Equal-width histogram of values over [lo, hi] in `bins` bins (values outside clamp to the ends). */
+export function histogram(values: ArrayLike<number>, lo: number, hi: number, bins: number): Histogram {
+  const n = values.length;
+  if (!(hi > lo)) hi = lo + 1;
+  const w = (hi - lo) / bins;
+  const counts = new Array<number>(bins).fill(0);
+  let overflow = 0;
+  for (let i = 0; i < n; i++) {
+    const v = values[i]!;
+    if (v > hi) overflow++;
+    const b = Math.max(0, Math.min(bins - 1, Math.floor((v - lo) / w)));
+    counts[b]! += 1;
+  }
+  return {
+    edges: Array.from({ length: bins + 1 }, (_, i) => lo + i * w),
+    fractions: counts.map((c) => (n === 0 ? 0 : c / n)),
+    overflow,
+  };
+}
+
+/** True when [min, max] of positive values spans more than `decades` powers of ten (→ log axis). */
+export function spansDecades(min: number, max: number, decades = 2): boolean {
+  return min > 0 && max > 0 && Math.log10(max / min) > decades;
+}

@@ -1,0 +1,59 @@
+/**
+ * The look of every chart: sizes for a two-column paper (≈ 3.5 in at 700×440 CSS px, fonts ≥ 12 px), the
+ * Okabe–Ito colour-blind-safe palette (one colour per run, by run order, across every chart) and the
+ * bundled font, so the same data renders to the same bytes on every machine.
+ */
+import path from 'node:path';
+import { GlobalFonts } from '@napi-rs/canvas';
+import { PACKAGE_ROOT } from '../paths.js';
+
+export const CHART_WIDTH = 700;
+export const CHART_HEIGHT = 440;
+/** PNG pixel density (CSS px × 2). */
+export const PNG_SCALE = 2;
+
+export const FONT_FAMILY = 'SplitbenchSans';
+export const FONT_SIZE = 13;
+export const TITLE_SIZE = 15;
+export const TEXT_COLOR = '#222222';
+export const GRID_COLOR = '#e3e3e3';
+
+/**
+ * Okabe & Ito (2008), ordered for contrast on white: blue, vermillion, bluish green, orange, reddish
+ * purple, sky blue, black, yellow (last: weak on white).
+ */
+export const OKABE_ITO = ['#0072B2', '#D55E00', '#009E73', '#E69F00', '#CC79A7', '#56B4E9', '#000000', '#F0E442'] as const;
+
+/** Line dashes used after the palette wraps (run 9 onwards) and to tell pools apart. */
+export const DASHES: readonly (readonly number[])[] = [[], [8, 4], [2, 3], [10, 3, 2, 3]];
+
+export function runColor(i: number): string {
+  return OKABE_ITO[i % OKABE_ITO.length]!;
+}
+export function runDash(i: number): number[] {
+  return [...DASHES[Math.floor(i / OKABE_ITO.length) % DASHES.length]!];
+}
+
+/** Colour with alpha, from '#rrggbb'. */
+export function withAlpha(hex: string, alpha: number): string {
+  const n = parseInt(hex.slice(1), 16);
+  return `rgba(${(n >> 16) & 255},${(n >> 8) & 255},${n & 255},${alpha})`;
+}
+
+/** Fills of the TTFT phase stack (queue, prefill, KV transfer): greys, so the bar outline keeps the run colour. */
+export const PHASE_FILLS = ['#4d4d4d', '#9a9a9a', '#d4d4d4'] as const;
+export const PASS_COLOR = '#009E73';
+export const FAIL_COLOR = '#D55E00';
+
+export const FONT_DIR = path.join(PACKAGE_ROOT, 'src', 'report', 'fonts');
+
+let fontsReady = false;
+/** Register the bundled DejaVu Sans under FONT_FAMILY (once per process). */
+export function ensureFonts(): void {
+  if (fontsReady) return;
+  for (const file of ['DejaVuSans.ttf', 'DejaVuSans-Bold.ttf']) {
+    const key = GlobalFonts.registerFromPath(path.join(FONT_DIR, file), FONT_FAMILY);
+    if (!key) throw new Error(`cannot load the bundled font ${path.join(FONT_DIR, file)}`);
+  }
+  fontsReady = true;
+}
