@@ -239,8 +239,12 @@ export function parseSlo(text: string, file: string): SloSpec {
   };
   if (doc.errors.length > 0) {
     const e = doc.errors[0]!;
-    const line = e.linePos?.[0].line ?? 0;
-    fail(line, `YAML syntax error: ${e.message.split('\n')[0]}`);
+    const lines = text.split(/\r?\n/);
+    let line = e.linePos?.[0].line ?? lc.linePos(e.pos[0]).line;
+    // An error reported past the content (an unterminated quote or bracket) belongs to the last written line.
+    while (line > 1 && (lines[line - 1] ?? '').trim() === '') line--;
+    const what = e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+    fail(line, `YAML syntax error: ${what} (in '${(lines[line - 1] ?? '').trim()}')`);
   }
   const root = doc.contents;
   if (!isMap(root)) fail(lineOf(root as Node | null) || 1, 'an SLO file is a mapping with `rules:` and/or `per_request:`');
