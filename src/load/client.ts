@@ -205,12 +205,14 @@ export class LoadClient {
             const s = new CompletionStream(sendMs);
             stream = s;
             const b = res.body;
-            b.setEncoding('utf8');
-            b.on('data', (text: string) => {
+            // undici's body ignores setEncoding: decode here (a streaming decoder keeps UTF-8 sequences
+            // split across reads intact).
+            const decoder = new TextDecoder('utf-8');
+            b.on('data', (buf: Buffer) => {
               if (settled) return;
               const now = performance.now();
               const hadFirst = s.lastTokenMs !== undefined;
-              s.push(text, now);
+              s.push(decoder.decode(buf, { stream: true }), now);
               if (s.failure) {
                 fail({ status: 'error', errorCode: s.failure.code, httpStatus: 200, error: s.failure.message });
                 return;

@@ -16,6 +16,9 @@
  *   extraTokens         stream this many tokens more than asked (negative: fewer)
  *   breakdown           add the `splitbench` breakdown object to the final chunk
  *   endWithoutDone      end the body after the last token, without usage/[DONE]
+ *   endAfterTokens      end the body cleanly after N tokens (no finish_reason, no [DONE])
+ * The server also counts requests in flight (`maxInFlight`) and logs each finished stream with its
+ * prompt length and the epoch ms it ended (`completions`), for tests that cross process boundaries.
  */
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -36,6 +39,7 @@ export interface Knobs {
   extraTokens?: number;
   breakdown?: boolean;
   endWithoutDone?: boolean;
+  endAfterTokens?: number;
 }
 
 export interface ReceivedRequest {
@@ -45,9 +49,18 @@ export interface ReceivedRequest {
   readonly body: Record<string, unknown>;
 }
 
+export interface Completion {
+  readonly promptLength: number;
+  /** performance.timeOrigin + performance.now() when the last byte was written. */
+  readonly endEpochMs: number;
+}
+
 export interface TestServer {
   readonly url: string;
   readonly received: ReceivedRequest[];
+  readonly completions: Completion[];
+  /** Most requests in flight at once. */
+  readonly maxInFlight: () => number;
   close(): Promise<void>;
 }
 
@@ -55,6 +68,9 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 export async function startServer(knobs: Knobs | ((index: number, body: Record<string, unknown>) => Knobs) = {}, model = 'test-model'): Promise<TestServer> {
   const received: ReceivedRequest[] = [];
+  const completions: Completion[] = [];
+  let inFlight = 0;
+  let maxInFlight = 0;
   const sockets = new Set<Socket>();
   let closing = false;
   const server = http.createServer((req, res) => {
@@ -84,6 +100,9 @@ export async function startServer(knobs: Knobs | ((index: number, body: Record<s
       const index = received.length;
       received.push({ index, path: req.url!, headers: req.headers, body });
       const k = typeof knobs === 'function' ? knobs(index, body) : knobs;
+      inFlight++;
+      if (inFlight > maxInFlight) maxInFlight = inFlight;
+      res.on('close', () => inFlight--);
       void serve(req, res, body, k, req.url === '/v1/chat/completions');
     });
   });
@@ -127,9 +146,14 @@ export async function startServer(knobs: Knobs | ((index: number, body: Record<s
       produced += n;
       res.write(chunk(' tok'.repeat(n), produced, produced >= total ? 'length' : null));
       if (k.garbage && produced === n) res.write('data: {this is not json\n\n');
+      if (k.endAfterTokens !== undefined && produced >= k.endAfterTokens) {
+        res.end();
+        return;
+      }
       if (k.failAfterTokens !== undefined && produced >= k.failAfterTokens && sinceStall === 0 && k.stallMs === undefined) {
         if (k.resetMidStream) {
-          req.socket.destroy();
+          await sleep(20); // let the tokens reach the client first
+          req.socket.resetAndDestroy();
           return;
         }
         res.write(`data: ${JSON.stringify({ error: { message: 'injected failure mid-stream', code: 500 } })}\n\n`);
@@ -155,7 +179,7 @@ export async function startServer(knobs: Knobs | ((index: number, body: Record<s
       final.splitbench = { queue_s: 0.001, prefill_s: 0.02, kv_transfer_s: 0.003, decode_wait_s: 0.004, decode_s: 0.5, prompt_machine: 'prompt-0', token_machine: 'token-1', pool: 'prompt', preemptions: 0 };
     }
     res.write(`data: ${JSON.stringify(final)}\n\ndata: [DONE]\n\n`);
-    res.end();
+    res.end(() => completions.push({ promptLength: promptTokens, endEpochMs: performance.timeOrigin + performance.now() }));
   }
 
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -163,6 +187,8 @@ export async function startServer(knobs: Knobs | ((index: number, body: Record<s
   return {
     url: `http://127.0.0.1:${port}`,
     received,
+    completions,
+    maxInFlight: () => maxInFlight,
     close: async () => {
       closing = true;
       for (const s of sockets) s.destroy();

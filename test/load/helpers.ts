@@ -1,0 +1,70 @@
+/** Shared helpers of the load-generator tests: temp traces, running the compiled CLI, reading the store. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+
+/** The repository root (tests run from dist/test/load or test/load). */
+export const ROOT = (() => {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const up = path.resolve(here, '..', '..');
+  return path.basename(up) === 'dist' ? path.resolve(up, '..') : up;
+})();
+export const BIN = path.join(ROOT, 'bin', 'splitbench.js');
+
+export function tempDir(): string {
+  return mkdtempSync(path.join(os.tmpdir(), 'splitbench-load-'));
+}
+
+/** A SplitwiseSim-format trace: rows of [arrival s, prompt tokens, output tokens]. */
+export function writeTrace(dir: string, rows: readonly (readonly [number, number, number])[], name = 'trace.csv'): string {
+  const file = path.join(dir, name);
+  const lines = ['request_id,request_type,application_id,arrival_timestamp,batch_size,prompt_size,token_size'];
+  rows.forEach(([t, p, o], i) => lines.push(`${i},0,0,${t},1,${p},${o}`));
+  writeFileSync(file, lines.join('\n') + '\n');
+  return file;
+}
+
+export interface CliResult {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export function spawnCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): { child: ChildProcess; done: Promise<CliResult> } {
+  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+  child.stderr!.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+  const done = new Promise<CliResult>((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })));
+  return { child, done };
+}
+
+export function runCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  return spawnCli(args, env).done;
+}
+
+export type Row = Record<string, unknown>;
+
+export function readDb<T>(file: string, fn: (db: Database.Database) => T): T {
+  const db = new Database(file, { readonly: true });
+  try {
+    return fn(db);
+  } finally {
+    db.close();
+  }
+}
+
+export function runs(file: string): Row[] {
+  return readDb(file, (db) => db.prepare('SELECT * FROM runs ORDER BY id').all() as Row[]);
+}
+
+export function requests(file: string, runId?: number): Row[] {
+  return readDb(file, (db) =>
+    (runId === undefined ? db.prepare('SELECT * FROM requests ORDER BY run_id, seq').all() : db.prepare('SELECT * FROM requests WHERE run_id = ? ORDER BY seq').all(runId)) as Row[],
+  );
+}
