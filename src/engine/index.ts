@@ -10,3 +10,4 @@ export * from './builtin-perf.js';
 export * from './catalog.js';
 export * from './perf/index.js';
 export * from './power.js';
+export { createCompatCluster, checkCompatRequest, type CompatInstanceState } from './compat/cluster.js';

@@ -1,8 +1,693 @@
-import type { Cluster } from '../api.js';
-import type { ClusterOptions } from '../cluster.js';
-import type { Deployment } from '../deployment.js';
+/**
+ * The SplitwiseSim-compatible engine (`createCluster(dep, { compat: 'splitwise' })`): reproduces the
+ * semantics of SplitwiseSim's `SplitwiseInstance`, `mixed_pool` / `token_jsq` schedulers and KV flows,
+ * as written down in the Splitwise notes (section 2.8), so the paper's simulator numbers can be
+ * reproduced. It is deliberately *not* the realistic engine: whole-request KV reservation, no chunked
+ * prefill, contiguous decode-only runs, the ×1.1 mixed-batch factor, KV = MHA formula at 200 GiB/s
+ * never overlapped, 1 s transfer retries, no wake-ups besides arrivals and transfer notifications
+ * (so a KV deadlock leaves requests that never complete; `inFlightIds()` lists them).
+ *
+ * Time: zero-delay actions run inline in their caller, like the original; delayed ones go into an
+ * internal heap ordered exactly like CPython `heapq` by time only (compat/heapq.ts), drained by one
+ * Clock callback at its head. Arrivals come from `submit()` at the clock's time; when an arrival and an
+ * internal event share an instant, the internal event runs first (SplitwiseSim's order there depends on
+ * its heap layout, which includes the whole trace; such exact ties are rare).
+ *
+ * Differences from the original, on purpose: an arrival at t = 0 is accepted (the original crashes);
+ * `outputTokens < 2` is refused with a clear error (the original's zero-length decode corrupts time);
+ * a run cut at the exact instant it ends keeps its length instead of overshooting.
+ */
+import type { Cluster, EngineEvents, EngineRequest, MachineInfo, MachineSnapshot, RequestBreakdown, RequestObserver, SubmitHandle } from '../api.js';
+import { EventRank, type Clock, type TimerHandle } from '../clock.js';
 import { ConfigError } from '../../errors.js';
+import type { Deployment } from '../deployment.js';
+import type { ClusterOptions } from '../cluster.js';
+import { BUILTIN_CATALOG, defaultPower, resolveMachines, resolvePredictors } from '../cluster.js';
+import type { CompatPredictors } from '../builtin-perf.js';
+import { createScheduler, type ClusterScheduler, type PoolName, type SchedMachine } from '../schedulers.js';
+import { kvBytesPerToken, machineMemoryBytes, SPLITWISE_TRANSFER_BYTES_PER_S, type MachineSpec } from '../specs.js';
+import { PyHeap, pyFloorDiv, type HeapEvent } from './heapq.js';
 
-export function createCompatCluster(_dep: Deployment, _opts: ClusterOptions): Cluster {
-  throw new ConfigError("compatibility mode 'splitwise' is not available in this build");
+const NONE = 0;
+const QUEUED = 1;
+const RUNNING = 2;
+const BLOCKED = 3;
+const COMPLETED = 4;
+
+/** Refuse what SplitwiseSim cannot simulate; the simulator can call this on a trace up front. */
+export function checkCompatRequest(r: EngineRequest): void {
+  if (!Number.isInteger(r.promptTokens) || r.promptTokens < 1) {
+    throw new ConfigError(`request ${r.id}: promptTokens must be an integer ≥ 1 in the SplitwiseSim-compatible mode (got ${r.promptTokens})`);
+  }
+  if (!Number.isInteger(r.outputTokens) || r.outputTokens < 2) {
+    throw new ConfigError(`request ${r.id}: outputTokens (token_size) must be ≥ 2 in the SplitwiseSim-compatible mode (got ${r.outputTokens})`, {
+      hint: 'SplitwiseSim breaks on token_size < 2 (a zero-length decode task); filter such requests or use the default mode',
+    });
+  }
+}
+
+export interface CompatInstanceState {
+  readonly id: string;
+  readonly pool: string;
+  /** Allocated bytes (weights + KV taken). */
+  readonly memory: number;
+  readonly capacity: number;
+  readonly weights: number;
+  readonly schedMemory: number;
+  readonly pendingTokens: number;
+  readonly pendingTasks: number;
+  readonly batch: number;
+  readonly requests: number;
+}
+
+class Task {
+  state = NONE;
+  /** SplitwiseSim `num_preemptions`: selections this task waited while current (see 2.8 rule 1). */
+  counter = 0;
+  /** Counter value when last inserted in the pending queue ('frozen' queue key). */
+  frozen = 0;
+  generated = 0;
+  inBatch = false;
+  sel = -1;
+  inst: Inst | undefined;
+  /** Times actually preempted (for the breakdown). */
+  preemptions = 0;
+  constructor(
+    readonly req: CReq,
+    readonly isPrompt: boolean,
+    /** Prompt: prompt size; decode: token_size − 1. */
+    readonly size: number,
+    /** KV bytes allocated when first run: KV(prompt+1) or KV(token_size − 1). */
+    readonly memory: number,
+  ) {}
+  get tpi(): number {
+    return this.isPrompt ? this.size : 1;
+  }
+}
+
+class CReq {
+  memory = 0;
+  selStamp = -1;
+  promptStart = NaN;
+  promptEnd = NaN;
+  tokenStart = NaN;
+  flowStart = NaN;
+  flowEnd = NaN;
+  done = false;
+  cancelled = false;
+  flow: Flow | undefined;
+  pool: PoolName = 'mixed';
+  constructor(
+    readonly r: EngineRequest,
+    readonly obs: RequestObserver,
+    readonly arrival: number,
+    readonly prompt: Task,
+    readonly token: Task,
+  ) {}
+  tokenSize(): number {
+    return this.r.outputTokens;
+  }
+}
+
+interface Flow {
+  readonly req: CReq;
+  readonly src: Inst;
+  readonly dest: Inst;
+  readonly bytes: number;
+  state: number;
+}
+
+class Inst implements SchedMachine {
+  pool: PoolName;
+  pendingTokens = 0;
+  schedMemory: number;
+  memory: number;
+  readonly memCapacity: number;
+  readonly pendingQueue: Task[] = [];
+  readonly promptQueue: Task[] = [];
+  readonly blockedQueue: Task[] = [];
+  batch: Task[] = [];
+  promptsInBatch = 0;
+  tokensInBatch = 0;
+  readonly pendingRequests: CReq[] = [];
+  readonly requestTasks = new Map<CReq, Task[]>();
+  batchTokens = 0;
+  iterDur = 0;
+  nContig = 0;
+  pauseNext = false;
+  completionEv: HeapEvent | undefined;
+  runStart = 0;
+  promptTokensTotal = 0;
+  outputTokensTotal = 0;
+  constructor(
+    readonly id: string,
+    readonly homePool: PoolName,
+    readonly spec: MachineSpec,
+    readonly pred: CompatPredictors,
+    readonly weights: number,
+    capacity: number,
+    readonly maxBatchSize: number,
+    readonly maxBatchTokens: number,
+    readonly maxPreemptions: number,
+  ) {
+    this.pool = homePool;
+    this.schedMemory = weights;
+    this.memory = weights;
+    this.memCapacity = capacity;
+  }
+  queueLength(): number {
+    return this.pendingQueue.length;
+  }
+}
+
+function removeItem<T>(a: T[], x: T): boolean {
+  const i = a.indexOf(x);
+  if (i < 0) return false;
+  a.splice(i, 1);
+  return true;
+}
+
+class CompatCluster implements Cluster {
+  private readonly clock: Clock;
+  private readonly ev: EngineEvents | undefined;
+  private readonly heap = new PyHeap();
+  private time = 0;
+  private armed: TimerHandle | undefined;
+  private armedAt = Infinity;
+  private readonly insts: Inst[] = [];
+  private readonly sched: ClusterScheduler;
+  private readonly kv: number;
+  private readonly live = new Map<string, CReq>();
+  private readonly infos: MachineInfo[];
+  private readonly liveKeys: boolean;
+  private readonly power: NonNullable<ClusterOptions['power']>;
+  private selSerial = 0;
+
+  constructor(dep: Deployment, opts: ClusterOptions) {
+    this.clock = opts.clock;
+    this.ev = opts.events;
+    this.liveKeys = (opts.compatPendingKey ?? 'live') === 'live';
+    this.power = opts.power ?? defaultPower;
+    const { model, machines } = resolveMachines(dep, opts.catalog ?? BUILTIN_CATALOG);
+    this.kv = kvBytesPerToken(model, true);
+    for (const rm of machines) {
+      const cap = machineMemoryBytes(rm.spec, true);
+      if (model.weightsBytes >= cap) throw new ConfigError(`${model.name} does not fit in ${rm.spec.name} (SplitwiseSim capacity ${cap} B)`);
+      this.insts.push(
+        new Inst(rm.id, rm.role, rm.spec, resolvePredictors(opts, rm.spec, model), model.weightsBytes, cap, rm.limits.maxBatchSize, rm.limits.maxBatchTokens, rm.limits.maxPreemptions),
+      );
+    }
+    const pools = { prompt: [] as SchedMachine[], token: [] as SchedMachine[], mixed: [] as SchedMachine[] };
+    for (const m of this.insts) pools[m.homePool].push(m);
+    this.sched = createScheduler(dep.scheduler, pools, {
+      kvBytesPerToken: this.kv,
+      promptMaxPendingTokens: dep.promptMaxPendingTokens,
+      ...(opts.seed === undefined ? {} : { seed: opts.seed }),
+    });
+    this.infos = this.insts.map((m) =>
+      Object.freeze({ id: m.id, type: m.spec.name, pool: m.homePool, gpus: m.spec.gpus, pricePerHour: m.spec.pricePerHour, tdpW: m.spec.tdpW, idleW: m.spec.idleW }),
+    );
+  }
+
+  // ---- event loop ---------------------------------------------------------------------------------
+
+  private schedule(delay: number, action: () => void): HeapEvent | undefined {
+    if (delay === 0) {
+      action();
+      return undefined;
+    }
+    const e: HeapEvent = { time: this.time + delay, action, cancelled: false };
+    this.heap.push(e);
+    if (!this.draining && e.time < this.armedAt) this.arm(e.time);
+    return e;
+  }
+
+  private arm(t: number): void {
+    this.armed?.cancel();
+    this.armedAt = t;
+    this.armed = this.clock.at(t, () => this.drain(), EventRank.completion);
+  }
+
+  private draining = false;
+
+  private drain(): void {
+    this.armed = undefined;
+    this.armedAt = Infinity;
+    this.drainUpTo(this.clock.now());
+  }
+
+  /** Run internal events due by `now` in heap order, then arm the clock for the next one. */
+  private drainUpTo(now: number): void {
+    this.draining = true;
+    for (;;) {
+      const top = this.heap.peek();
+      if (!top || top.time > now) break;
+      this.heap.pop();
+      if (top.cancelled) continue;
+      this.time = top.time;
+      top.action();
+    }
+    this.draining = false;
+    // Cancelled entries stay where they are (popping them early would change the heap's layout).
+    const next = this.heap.peek();
+    if (next && next.time < this.armedAt) this.arm(next.time);
+  }
+
+  // ---- Cluster --------------------------------------------------------------------------------------
+
+  /** Internal counters per instance, for invariant checks (tests, `sim --check`). */
+  compatDebug(): readonly CompatInstanceState[] {
+    return this.insts.map((m) => ({
+      id: m.id, pool: m.pool, memory: m.memory, capacity: m.memCapacity, weights: m.weights,
+      schedMemory: m.schedMemory, pendingTokens: m.pendingTokens, pendingTasks: m.pendingQueue.length,
+      batch: m.batch.length, requests: m.pendingRequests.length,
+    }));
+  }
+
+  machines(): readonly MachineInfo[] {
+    return this.infos;
+  }
+  inFlight(): number {
+    return this.live.size;
+  }
+  inFlightIds(): readonly string[] {
+    return [...this.live.keys()];
+  }
+  snapshot(): readonly MachineSnapshot[] {
+    return this.insts.map((m) => {
+      const phase = m.batch.length === 0 ? 'idle' : m.promptsInBatch === 0 ? 'decode' : m.tokensInBatch === 0 ? 'prompt' : 'mixed';
+      const prompts = m.batchTokens - m.tokensInBatch;
+      return {
+        id: m.id,
+        pool: m.pool,
+        queuedRequests: m.pendingQueue.length,
+        runningRequests: m.batch.length,
+        batchSize: m.batch.length,
+        batchPromptTokens: prompts,
+        kvUsedTokens: Math.round((m.memory - m.weights) / this.kv),
+        kvCapacityTokens: Math.floor((m.memCapacity - m.weights) / this.kv),
+        watts: this.power(m.spec, { phase, batchSize: m.batch.length, batchTokens: m.batchTokens }),
+        promptTokensTotal: m.promptTokensTotal,
+        outputTokensTotal: m.outputTokensTotal,
+        phase,
+      };
+    });
+  }
+  submit(request: EngineRequest, observer: RequestObserver): SubmitHandle {
+    checkCompatRequest(request);
+    if (this.live.has(request.id)) throw new ConfigError(`request id '${request.id}' is already in flight`);
+    const now = this.clock.now();
+    // A real clock may deliver an arrival before the timer of an earlier internal event fired.
+    const head = this.heap.peek();
+    if (head && head.time <= now) {
+      this.armed?.cancel();
+      this.armed = undefined;
+      this.armedAt = Infinity;
+      this.drainUpTo(now);
+    }
+    this.time = now;
+    const kv = this.kv;
+    const prompt = new Task(undefined as unknown as CReq, true, request.promptTokens, kv * (request.promptTokens + 1));
+    const token = new Task(undefined as unknown as CReq, false, request.outputTokens - 1, kv * (request.outputTokens - 1));
+    const r = new CReq(request, observer, this.time, prompt, token);
+    (prompt as { req: CReq }).req = r;
+    (token as { req: CReq }).req = r;
+    this.live.set(request.id, r);
+    const pl = this.sched.place(request.promptTokens, request.outputTokens);
+    const p = pl.prompt as Inst;
+    const t = pl.token as Inst;
+    r.pool = p.pool;
+    if (p !== t) r.flow = { req: r, src: p, dest: t, bytes: kv * request.promptTokens, state: NONE };
+    prompt.inst = p;
+    token.inst = t;
+    this.taskArrival(p, prompt);
+    if (p === t) this.taskArrival(t, token);
+    return { cancel: () => this.cancel(r) };
+  }
+
+  // ---- instance -----------------------------------------------------------------------------------
+
+  private addToPool(m: Inst, task: Task): void {
+    const list = m.requestTasks.get(task.req);
+    if (list) {
+      list.push(task);
+      return;
+    }
+    m.requestTasks.set(task.req, [task]);
+    const a = m.pendingRequests;
+    const key = task.req.arrival;
+    let lo = 0;
+    let hi = a.length;
+    if (hi > 0 && a[hi - 1]!.arrival <= key) lo = hi;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (key < a[mid]!.arrival) hi = mid;
+      else lo = mid + 1;
+    }
+    a.splice(lo, 0, task.req);
+  }
+
+  private removeFromPool(m: Inst, task: Task): void {
+    const list = m.requestTasks.get(task.req)!;
+    removeItem(list, task);
+    if (list.length === 0) {
+      m.requestTasks.delete(task.req);
+      removeItem(m.pendingRequests, task.req);
+    }
+  }
+
+  /** bisect.insort_right by (counter, arrival): over current counters ('live', as SplitwiseSim's bisect does) or frozen keys. */
+  private addPendingTask(m: Inst, task: Task, preempt: boolean): void {
+    const a = m.pendingQueue;
+    const c = task.counter;
+    const arr = task.req.arrival;
+    task.frozen = c;
+    let lo = 0;
+    let hi = a.length;
+    const live = this.liveKeys;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      const o = a[mid]!;
+      const oc = live ? o.counter : o.frozen;
+      if (c < oc || (c === oc && arr < o.req.arrival)) hi = mid;
+      else lo = mid + 1;
+    }
+    if (lo === a.length) a.push(task);
+    else a.splice(lo, 0, task);
+    if (preempt) m.blockedQueue.push(task);
+    if (task.isPrompt) m.promptQueue.push(task);
+  }
+
+  private removePendingTask(m: Inst, task: Task): void {
+    removeItem(m.pendingQueue, task);
+    if (task.state === BLOCKED) removeItem(m.blockedQueue, task);
+    if (task.isPrompt) removeItem(m.promptQueue, task);
+  }
+
+  private taskArrival(m: Inst, task: Task): void {
+    task.inst = m;
+    task.state = QUEUED;
+    this.addToPool(m, task);
+    this.addPendingTask(m, task, false);
+    if (m.batch.length === 0) {
+      if (m.memory + task.memory > m.memCapacity) return;
+      this.startIteration(m);
+      return;
+    }
+    if (m.batch.length < m.maxBatchSize && m.batchTokens + task.tpi <= m.maxBatchTokens) {
+      this.pauseIteration(m);
+      return;
+    }
+    if (task.isPrompt) {
+      const batchPromptTokens = m.batchTokens - m.tokensInBatch;
+      if (m.promptsInBatch < m.batch.length && batchPromptTokens + task.size <= m.maxBatchTokens) this.pauseIteration(m);
+    }
+  }
+
+  private notifyFlowCompletion(m: Inst): void {
+    if (m.pendingQueue.length === 0) return;
+    const task = m.pendingQueue[0]!;
+    if (m.batch.length === 0) {
+      if (m.memory + task.memory > m.memCapacity) return;
+      this.startIteration(m);
+      return;
+    }
+    if (m.batch.length < m.maxBatchSize && m.batchTokens < m.maxBatchTokens) this.pauseIteration(m);
+  }
+
+  /** SplitwiseSim's five-step selection (2.8). Returns the new batch in selection order. */
+  private selectBatch(m: Inst): Task[] {
+    const serial = ++this.selSerial;
+    const nb: Task[] = [];
+    let tokens = 0;
+    let memory = m.memory;
+    const maxSize = m.maxBatchSize;
+    const maxTok = m.maxBatchTokens;
+    const cap = m.memCapacity;
+    const take = (t: Task): void => {
+      nb.push(t);
+      t.sel = serial;
+      t.req.selStamp = serial;
+      tokens += t.tpi;
+    };
+    // 1. tasks that waited too long, from the head of the pending queue
+    for (const t of m.pendingQueue) {
+      if (t.counter < m.maxPreemptions) break;
+      if (nb.length === maxSize) break;
+      if (nb.length > 0 && tokens + t.tpi > maxTok) break;
+      if (t.req.selStamp === serial) continue;
+      if (t.state === BLOCKED) {
+        take(t);
+        continue;
+      }
+      if (t.memory + memory <= cap) {
+        take(t);
+        memory += t.memory;
+      }
+    }
+    // 2. new prompts, in arrival order
+    for (const t of m.promptQueue) {
+      if (nb.length === maxSize) break;
+      if (nb.length > 0 && tokens + t.tpi > maxTok) break;
+      if (t.req.selStamp === serial) continue;
+      if (t.memory + memory <= cap) {
+        take(t);
+        memory += t.memory;
+      } else break;
+    }
+    // 3. preempted decodes, in preemption order
+    for (const t of m.blockedQueue) {
+      if (nb.length === maxSize) break;
+      if (nb.length > 0 && tokens + t.tpi > maxTok) break;
+      if (t.req.selStamp === serial) continue;
+      take(t);
+    }
+    // 4. the previous batch's decodes
+    for (const t of m.batch) {
+      if (nb.length === maxSize) break;
+      if (nb.length > 0 && tokens + t.tpi > maxTok) break;
+      if (t.req.selStamp === serial) continue;
+      take(t);
+    }
+    // 5. the current task of every request on the instance, in request-arrival order
+    for (const r of m.pendingRequests) {
+      if (nb.length === maxSize) break;
+      const t = m.requestTasks.get(r)![0]!;
+      if (r.selStamp === serial) continue;
+      if (nb.length > 0 && tokens + t.tpi > maxTok) break;
+      if (t.state === BLOCKED) {
+        take(t);
+        continue;
+      }
+      if (t.memory + memory <= cap) {
+        take(t);
+        memory += t.memory;
+      } else break;
+    }
+    m.batchTokens = tokens;
+    return nb;
+  }
+
+  private startIteration(m: Inst): void {
+    const nb = this.selectBatch(m);
+    const serial = this.selSerial;
+    // Preempt the previous batch's tasks that were not selected again (they keep their KV).
+    if (m.batch.length > 0) {
+      const kept: Task[] = [];
+      for (const t of m.batch) {
+        if (t.sel === serial) {
+          kept.push(t);
+          continue;
+        }
+        t.state = BLOCKED;
+        t.inBatch = false;
+        t.preemptions++;
+        if (t.isPrompt) m.promptsInBatch--;
+        else m.tokensInBatch--;
+        this.addPendingTask(m, t, true);
+      }
+      m.batch = kept;
+    }
+    for (const t of nb) {
+      if (t.inBatch) continue;
+      this.removePendingTask(m, t);
+      t.inBatch = true;
+      m.batch.push(t);
+      if (t.isPrompt) m.promptsInBatch++;
+      else m.tokensInBatch++;
+    }
+    for (const r of m.pendingRequests) {
+      const t = m.requestTasks.get(r)![0]!;
+      if (!t.inBatch) t.counter++;
+    }
+    if (m.batch.length === 0) {
+      if (m.pendingRequests.length === 0) this.sched.release?.(m);
+      return;
+    }
+    // Iteration time, computed once per run from the batch as selected.
+    const pr = m.pred;
+    if (m.tokensInBatch === 0) m.iterDur = pr.promptTime(m.batchTokens);
+    else if (m.promptsInBatch === 0) m.iterDur = pr.tokenTime(m.batchTokens);
+    else m.iterDur = pr.promptTime(m.batchTokens) * 1.1;
+    if (!(m.iterDur > 0)) throw new ConfigError(`performance model gave a non-positive iteration time (${m.iterDur} s) on ${m.id} for ${m.batchTokens} batch tokens`);
+    if (m.promptsInBatch > 0) m.nContig = 1;
+    else {
+      let n = Infinity;
+      for (const t of m.batch) n = Math.min(n, t.size - t.generated);
+      m.nContig = n;
+    }
+    const now = this.time;
+    for (const t of m.batch) {
+      if (t.state === QUEUED) {
+        t.state = RUNNING;
+        const r = t.req;
+        if (t.isPrompt) r.promptStart = now;
+        else if (r.tokenStart !== r.tokenStart) r.tokenStart = now;
+        m.memory += t.memory;
+        r.memory += t.memory;
+      } else if (t.state === BLOCKED) {
+        t.state = RUNNING;
+      }
+    }
+    m.runStart = now;
+    m.completionEv = this.schedule(m.iterDur * m.nContig, () => this.completeIteration(m));
+    if (this.ev?.iterationStart) this.ev.iterationStart(this.iterEvent(m));
+  }
+
+  private iterEvent(m: Inst) {
+    const phase = m.promptsInBatch === 0 ? 'decode' : m.tokensInBatch === 0 ? 'prompt' : 'mixed';
+    return {
+      machine: m.id, start: m.runStart, end: m.runStart + m.iterDur * m.nContig, phase: phase as 'decode' | 'prompt' | 'mixed',
+      batchSize: m.batch.length, promptTokens: m.batchTokens - m.tokensInBatch, decodes: m.tokensInBatch, iterations: m.nContig,
+    };
+  }
+
+  /** Cut a decode-only run at the first iteration boundary strictly after now. */
+  private pauseIteration(m: Inst): void {
+    if (m.pauseNext || m.promptsInBatch > 0) return;
+    m.pauseNext = true;
+    const ev = m.completionEv!;
+    const oldDur = m.iterDur * m.nContig;
+    const start = ev.time - oldDur;
+    const elapsed = this.time - start;
+    // An arrival at the very instant the run ends would overshoot in the original; keep the run's length.
+    const n = Math.min(pyFloorDiv(this.time - start, m.iterDur) + 1, m.nContig);
+    m.nContig = n;
+    const remaining = m.iterDur * n - elapsed;
+    ev.cancelled = true;
+    m.completionEv = this.schedule(remaining, ev.action);
+  }
+
+  private completeIteration(m: Inst): void {
+    if (this.ev?.iterationEnd) this.ev.iterationEnd(this.iterEvent(m));
+    const now = this.time;
+    const n = m.nContig;
+    const completed: Task[] = [];
+    for (const t of m.batch) {
+      if (t.isPrompt) {
+        t.generated += 1;
+        m.promptTokensTotal += t.size;
+        m.outputTokensTotal += 1;
+        if (t.generated === 1) completed.push(t);
+      } else {
+        t.generated += n;
+        m.outputTokensTotal += n;
+        t.req.obs.onTokens(n, now);
+        if (t.generated === t.size) completed.push(t);
+      }
+    }
+    for (const t of completed) this.taskCompletion(m, t);
+    m.pauseNext = false;
+    this.startIteration(m);
+  }
+
+  private taskCompletion(m: Inst, t: Task): void {
+    const r = t.req;
+    t.state = COMPLETED;
+    t.inBatch = false;
+    removeItem(m.batch, t);
+    if (t.isPrompt) m.promptsInBatch--;
+    else m.tokensInBatch--;
+    this.removeFromPool(m, t);
+    if (t.isPrompt) {
+      m.pendingTokens -= t.size;
+      r.promptEnd = this.time;
+      r.obs.onTokens(1, this.time);
+      if (r.flow && r.flow.state === NONE) this.flowArrival(r.flow);
+    } else {
+      m.pendingTokens -= 1;
+      m.memory -= r.memory;
+      m.schedMemory -= r.memory;
+      r.memory = 0;
+      this.finishRequest(r);
+    }
+  }
+
+  // ---- KV flow (a DummyLink per flow: no contention, 1 s retries) ---------------------------------
+
+  private flowArrival(f: Flow): void {
+    f.state = QUEUED;
+    this.tryFlow(f);
+  }
+
+  private tryFlow(f: Flow): void {
+    if (f.state !== QUEUED) return;
+    if (f.dest.memory + f.req.memory <= f.dest.memCapacity) this.runFlow(f);
+    else this.schedule(1.0, () => this.tryFlow(f));
+  }
+
+  private runFlow(f: Flow): void {
+    f.state = RUNNING;
+    const r = f.req;
+    r.flowStart = this.time;
+    f.dest.memory += r.memory;
+    if (this.ev?.kvTransferStart) this.ev.kvTransferStart({ requestId: r.r.id, from: f.src.id, to: f.dest.id, time: this.time, bytes: f.bytes });
+    this.schedule(f.bytes / SPLITWISE_TRANSFER_BYTES_PER_S, () => this.flowCompletion(f));
+  }
+
+  private flowCompletion(f: Flow): void {
+    f.state = COMPLETED;
+    const r = f.req;
+    r.flowEnd = this.time;
+    f.src.memory -= r.memory;
+    f.src.schedMemory -= r.memory;
+    if (this.ev?.kvTransferEnd) this.ev.kvTransferEnd({ requestId: r.r.id, from: f.src.id, to: f.dest.id, time: this.time, bytes: f.bytes });
+    this.taskArrival(f.dest, r.token);
+    this.notifyFlowCompletion(f.src);
+  }
+
+  private finishRequest(r: CReq): void {
+    r.done = true;
+    this.live.delete(r.r.id);
+    const now = this.time;
+    const bd: RequestBreakdown = {
+      queue: r.promptStart - r.arrival,
+      prefill: r.promptEnd - r.promptStart,
+      kvTransfer: r.flow ? r.flowEnd - r.flowStart : 0,
+      decodeWait: r.tokenStart - r.promptEnd,
+      decode: now - r.tokenStart,
+      promptMachine: r.prompt.inst!.id,
+      tokenMachine: r.token.inst!.id,
+      pool: r.pool,
+      preemptions: r.token.preemptions,
+    };
+    if (this.ev?.requestDone) this.ev.requestDone(r.r.id, bd, now);
+    r.obs.onDone(bd, now);
+  }
+
+  /**
+   * Cancelling has no SplitwiseSim counterpart (the simulator never abandons a request): the request
+   * keeps running to keep the simulated cluster's state exact, but its observer hears nothing more.
+   */
+  private cancel(r: CReq): void {
+    if (r.done || r.cancelled) return;
+    r.cancelled = true;
+    (r as { obs: RequestObserver }).obs = MUTED;
+  }
+}
+
+const MUTED: RequestObserver = { onTokens: () => {}, onDone: () => {}, onFailed: () => {} };
+
+export function createCompatCluster(dep: Deployment, opts: ClusterOptions): Cluster {
+  return new CompatCluster(dep, opts);
 }
