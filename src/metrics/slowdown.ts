@@ -65,24 +65,27 @@ export type ReferenceLatencyFn = (q: {
   machine: string;
   promptTokens: number;
   outputTokens: number;
-  mode: 'default' | 'splitwise';
+  mode: 'realistic' | 'splitwise';
 }) => { ttft: number; tpot: number; e2e: number; tbt?: number };
 
 /** Reference from the performance model: one uncontended `machine` running `model`. */
 export function referenceFromModel(
   fn: ReferenceLatencyFn,
-  opts: { model: string; machine: string; mode: 'default' | 'splitwise' },
+  opts: { model: string; machine: string; mode: 'realistic' | 'splitwise' },
 ): SlowdownReference {
-  const cache = new Map<string, ReferenceTimes>();
+  const cache = new Map<string, ReferenceTimes | undefined>();
   return {
     describe: `${opts.model} alone on one ${opts.machine}${opts.mode === 'splitwise' ? ' (SplitwiseSim reference)' : ''}`,
     latency(req) {
       const key = `${req.promptTokens}/${req.outputTokens}`;
-      let t = cache.get(key);
-      if (!t) {
+      if (cache.has(key)) return cache.get(key);
+      let t: ReferenceTimes | undefined;
+      try {
         t = fn({ ...opts, promptTokens: req.promptTokens, outputTokens: req.outputTokens });
-        cache.set(key, t);
+      } catch {
+        t = undefined; // sizes the model cannot take (e.g. 0 tokens): the request has no slowdown
       }
+      cache.set(key, t);
       return t;
     },
   };
@@ -137,10 +140,10 @@ export function referenceFromRun(store: StoreLike, runIdOrName: string | number)
 /** Default reference machine: one uncontended DGX-A100, as the Splitwise paper normalises. */
 export const DEFAULT_REFERENCE_MACHINE = 'dgx-a100';
 
-/** The engine's `referenceLatency`, when this build's engine provides it. */
-export async function loadReferenceLatency(): Promise<ReferenceLatencyFn | undefined> {
-  const engine = (await import('../engine/index.js')) as unknown as { referenceLatency?: unknown };
-  return typeof engine.referenceLatency === 'function' ? (engine.referenceLatency as ReferenceLatencyFn) : undefined;
+/** The engine's `referenceLatency` (loaded lazily: summaries without slowdowns never load the engine). */
+export async function loadReferenceLatency(): Promise<ReferenceLatencyFn> {
+  const { referenceLatency } = await import('../engine/index.js');
+  return (q) => referenceLatency(q);
 }
 
 /**
@@ -162,17 +165,15 @@ export async function resolveReference(
     return fail(`run ${run.id} (${run.name}) does not record its model, so it has no performance-model reference`, 'give --reference-run RUN');
   }
   const fn = await loadReferenceLatency();
-  if (!fn) return fail('this build has no performance-model reference latency', 'give --reference-run RUN');
   const machine = opts.referenceMachine ?? DEFAULT_REFERENCE_MACHINE;
-  const mode = isCompatRun(run) ? 'splitwise' : 'default';
+  const mode = isCompatRun(run) ? 'splitwise' : 'realistic';
   const ref = referenceFromModel(fn, { model: run.model, machine, mode });
   try {
-    ref.latency({ traceId: '', promptTokens: 1024, outputTokens: 16 });
+    // Probe once so an unknown model or machine is reported here, not as silently missing slowdowns.
+    fn({ model: run.model, machine, mode, promptTokens: 1024, outputTokens: 16 });
   } catch (e) {
-    if (e instanceof SplitbenchError) {
-      if (opts.required) throw e;
-      return undefined;
-    }
+    if (!opts.required) return undefined;
+    if (e instanceof SplitbenchError) throw e;
     return fail(`cannot compute reference latencies for ${run.model} on ${machine}: ${(e as Error).message}`, 'check --reference-machine and the run model');
   }
   return ref;
