@@ -3,13 +3,15 @@
  * calibrated by least squares against the measured profiles where both exist.
  *
  * One iteration of an instance of `tp` GPUs running prompts p_1..p_k (P tokens) and d decodes with C context tokens:
- *   compute = 2·A·(P + d) / (tp·F·mfu·s)  +  [Σ 2·p_i²·H·L + 4·C·H·L] / (tp·F·attnEff·s)
+ *   compute = 2·A·(P + d) / (tp·F·mfu)  +  [Σ 2·p_i²·H·L + 4·C·H·L] / (tp·F·attnEff)
  *   memory  = (W / tp + C·K) / (B·bwEff)
  *   comm    = L · 2 all-reduces · 2(tp−1)/tp · (P + d)·hidden·2 B / NVLINK        (tp > 1)
  *   time    = L·perLayer + max(compute, memory) + comm
+ *   power-capped GPUs (capPrefillSlowdown k): time x (1 + (k − 1) x min(1, compute / memory)²), so compute-bound
+ *   prefill slows by k (x1.3, as SplitwiseSim's capped profile) and memory-bound decode barely moves.
  * A active parameters, W weight bytes, H = heads·headDim, L layers, K KV bytes per token per GPU, F peak dense BF16
- * FLOP/s, B HBM bytes/s, NVLINK the per-GPU scale-up bandwidth, s = 1 / capPrefillSlowdown for power-capped GPUs
- * (compute slows, memory-bound decode does not). Mixture-of-experts models read all weights (an upper bound).
+ * FLOP/s, B HBM bytes/s, NVLINK the per-GPU scale-up bandwidth. Mixture-of-experts models read all weights (an upper
+ * bound).
  *
  * Calibration: for each profiled hardware type (one without `rooflineFrom`), the four factors (mfu, attnEff, bwEff,
  * perLayer seconds: per-iteration overhead, kernel launches and all-reduce latency, scaling with depth) minimise Σ ln(predicted / measured)² over every point of every profile of that
@@ -45,7 +47,7 @@ interface Shape {
   readonly flops: number;
   readonly bw: number;
   readonly commPerToken: number;
-  readonly capScale: number;
+  readonly capSlowdown: number;
 }
 
 function shapeOf(model: CatalogModel, hw: HardwareSpec, tp: number): Shape {
@@ -60,17 +62,19 @@ function shapeOf(model: CatalogModel, hw: HardwareSpec, tp: number): Shape {
     flops: hw.peakBf16Flops,
     bw: hw.hbmBandwidth,
     commPerToken: tp > 1 ? (L * 2 * ((2 * (tp - 1)) / tp) * model.hidden * 2) / hw.scaleUpBandwidth : 0,
-    capScale: 1 / (hw.capPrefillSlowdown ?? 1),
+    capSlowdown: hw.capPrefillSlowdown ?? 1,
   };
 }
 
 /** Iteration seconds for prompts of `promptSq` (Σ p_i²) and `P` tokens, plus `d` decodes with `C` context tokens. */
 function evaluate(s: Shape, f: RooflineFactors, P: number, promptSq: number, d: number, C: number): number {
   if (P <= 0 && d <= 0) return 0;
-  const linear = (2 * s.active * (P + d)) / (s.tp * s.flops * f.mfu * s.capScale);
-  const attn = ((2 * promptSq + 4 * C) * s.attnWidth * s.L) / (s.tp * s.flops * f.attnEff * s.capScale);
+  const linear = (2 * s.active * (P + d)) / (s.tp * s.flops * f.mfu);
+  const attn = ((2 * promptSq + 4 * C) * s.attnWidth * s.L) / (s.tp * s.flops * f.attnEff);
+  const compute = linear + attn;
   const memory = (s.weightsPerGpu + C * s.kvPerGpu) / (s.bw * f.bwEff);
-  return s.L * f.perLayerS + Math.max(linear + attn, memory) + s.commPerToken * (P + d);
+  const t = s.L * f.perLayerS + Math.max(compute, memory) + s.commPerToken * (P + d);
+  return s.capSlowdown === 1 ? t : t * (1 + (s.capSlowdown - 1) * Math.min(1, compute / memory) ** 2);
 }
 
 export class RooflinePerfModel implements PerfModel {
