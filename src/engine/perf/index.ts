@@ -9,3 +9,4 @@ export * from './roofline.js';
 export * from './splitwise.js';
 export * from './registry.js';
 export * from './reference.js';
+export * from './measured.js';
