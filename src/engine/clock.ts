@@ -152,14 +152,23 @@ export class VirtualClock implements Clock {
  * `timeScale` (engine time runs K times faster than wall time). The wall-clock anchor (`startWallMs`) is
  * read once, for the `runs` table only. Same-instant events keep (rank, seq) order: callbacks due at the
  * same engine time are run from one timer in that order.
+ *
+ * Precision: `setTimeout` has millisecond granularity and usually fires up to ~1 ms late, so the clock
+ * sleeps with `setTimeout` until SPIN_WINDOW_MS before the next event is due, then polls with
+ * `setImmediate` (which still lets I/O run every turn) until it is due. This keeps callback lateness well
+ * under a millisecond on an idle event loop, at the cost of at most SPIN_WINDOW_MS of polling per wake-up.
  */
 export class RealClock implements Clock {
+  /** Wall milliseconds before a due event at which the clock stops sleeping and starts polling. */
+  static readonly SPIN_WINDOW_MS = 2;
   readonly timeScale: number;
   readonly startWallMs: number;
   private readonly t0: number;
   private readonly virtual = new VirtualClock(0);
   private timer: ReturnType<typeof setTimeout> | undefined;
+  private immediate: ReturnType<typeof setImmediate> | undefined;
   private timerDue = Infinity;
+  private closed = false;
 
   constructor(timeScale = 1) {
     if (!(timeScale > 0)) throw new RangeError('timeScale must be > 0');
@@ -182,21 +191,38 @@ export class RealClock implements Clock {
     };
   }
 
-  /** Stop all pending callbacks (shutdown). */
+  /** Number of scheduled, not cancelled, not yet run callbacks. */
+  pending(): number {
+    return this.virtual.pending();
+  }
+
+  /** Stop all pending callbacks (shutdown); later `at` calls are ignored. */
   close(): void {
+    this.closed = true;
+    this.disarm();
+  }
+
+  private disarm(): void {
     if (this.timer) clearTimeout(this.timer);
+    if (this.immediate) clearImmediate(this.immediate);
     this.timer = undefined;
+    this.immediate = undefined;
     this.timerDue = Infinity;
   }
 
   private arm(): void {
+    if (this.closed) return;
     const next = this.nextDue();
     if (next === undefined) return;
-    if (this.timer && next >= this.timerDue) return;
-    if (this.timer) clearTimeout(this.timer);
+    if ((this.timer || this.immediate) && next >= this.timerDue) return;
+    this.disarm();
     this.timerDue = next;
-    const delayMs = Math.max(0, ((next - this.now()) / this.timeScale) * 1000);
-    this.timer = setTimeout(() => this.fire(), delayMs);
+    const delayMs = ((next - this.now()) / this.timeScale) * 1000;
+    if (delayMs > RealClock.SPIN_WINDOW_MS) {
+      this.timer = setTimeout(() => this.fire(), Math.floor(delayMs - RealClock.SPIN_WINDOW_MS));
+    } else {
+      this.immediate = setImmediate(() => this.fire());
+    }
   }
 
   private nextDue(): number | undefined {
@@ -206,6 +232,7 @@ export class RealClock implements Clock {
 
   private fire(): void {
     this.timer = undefined;
+    this.immediate = undefined;
     this.timerDue = Infinity;
     const now = this.now();
     // Run everything due by now, in (time, rank, seq) order; the virtual clock's own time is only used

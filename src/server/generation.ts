@@ -1,0 +1,270 @@
+/**
+ * One generation request in flight: submits one engine request per prompt, turns the engine's per-iteration
+ * token callbacks into OpenAI/vLLM-shaped SSE chunks (or one JSON body), and cancels the engine requests
+ * when the client goes away.
+ *
+ * Stream shape (vLLM): for chat, the first chunk of each choice is a role chunk `delta: {role, content: ""}`
+ * (written together with that choice's first tokens, so "first chunk with choices" still marks the first
+ * token); then one chunk per engine iteration that produced tokens for the choice; the choice's last
+ * iteration's chunk carries `finish_reason` and the top-level `splitbench` extension object; with
+ * `include_usage`, a final chunk with `choices: []` and the usage totals; then `data: [DONE]`.
+ */
+import type { ServerResponse } from 'node:http';
+import type { Clock, Cluster, RequestBreakdown, SubmitHandle } from '../engine/index.js';
+import type { GenerationRequest } from './openai.js';
+import { tokensText } from './tokens.js';
+
+/** The documented extension object (engine seconds = real-GPU seconds). */
+export interface SplitbenchExtension {
+  readonly queue_s: number;
+  readonly prefill_s: number;
+  readonly kv_transfer_s: number;
+  readonly decode_wait_s: number;
+  readonly decode_s: number;
+  readonly prompt_machine: string;
+  readonly token_machine: string;
+  readonly pool: string;
+  readonly preemptions: number;
+}
+
+export function extensionOf(b: RequestBreakdown): SplitbenchExtension {
+  return {
+    queue_s: b.queue,
+    prefill_s: b.prefill,
+    kv_transfer_s: b.kvTransfer,
+    decode_wait_s: b.decodeWait,
+    decode_s: b.decode,
+    prompt_machine: b.promptMachine,
+    token_machine: b.tokenMachine,
+    pool: b.pool,
+    preemptions: b.preemptions,
+  };
+}
+
+interface Usage {
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+}
+const usage = (prompt: number, completion: number): Usage => ({
+  prompt_tokens: prompt,
+  completion_tokens: completion,
+  total_tokens: prompt + completion,
+});
+
+interface ChoiceState {
+  readonly index: number;
+  readonly promptTokens: number;
+  readonly total: number;
+  readonly finishReason: 'length' | 'stop';
+  emitted: number;
+  /** Final tokens held until onDone (so they go out with finish_reason and the extension). */
+  held: { tokens: number; time: number } | undefined;
+  done: boolean;
+  ext: SplitbenchExtension | undefined;
+  handle: SubmitHandle | undefined;
+}
+
+export interface GenerationHooks {
+  /** A chunk was written `delaySeconds` (wall) after the engine meant it to go out. */
+  onEmit(delaySeconds: number): void;
+  /** The generation ended (completed, failed, cancelled or shut down). */
+  onEnd(outcome: 'ok' | 'failed' | 'cancelled' | 'shutdown', httpStatus: number): void;
+}
+
+let seq = 0;
+
+export class Generation {
+  readonly id: string;
+  private readonly created = Math.floor(Date.now() / 1000);
+  private readonly choices: ChoiceState[];
+  private readonly object: string;
+  private ended = false;
+  private readonly timeScale: number;
+
+  constructor(
+    private readonly req: GenerationRequest,
+    private readonly res: ServerResponse,
+    private readonly cluster: Cluster,
+    private readonly clock: Clock & { readonly timeScale?: number },
+    private readonly hooks: GenerationHooks,
+  ) {
+    const chat = req.endpoint === 'chat';
+    this.id = `${chat ? 'chatcmpl' : 'cmpl'}-${(++seq).toString(36)}${Math.random().toString(36).slice(2, 10)}`;
+    this.object = chat ? (req.stream ? 'chat.completion.chunk' : 'chat.completion') : 'text_completion';
+    this.timeScale = clock.timeScale ?? 1;
+    this.choices = req.prompts.map((p, index) => ({
+      index,
+      promptTokens: p.promptTokens,
+      total: p.output.tokens,
+      finishReason: p.output.finishReason,
+      emitted: 0,
+      held: undefined,
+      done: false,
+      ext: undefined,
+      handle: undefined,
+    }));
+  }
+
+  /** Submit to the engine and start the response. */
+  start(): void {
+    if (this.req.stream) {
+      this.res.writeHead(200, {
+        'Content-Type': 'text/event-stream; charset=utf-8',
+        'Cache-Control': 'no-cache',
+        'X-Request-Id': this.id,
+      });
+      this.res.flushHeaders();
+    }
+    this.res.on('close', () => {
+      if (!this.ended) this.finish('cancelled', 499);
+    });
+    for (const c of this.choices) {
+      if (this.ended) break;
+      c.handle = this.cluster.submit(
+        { id: `${this.id}-${c.index}`, promptTokens: c.promptTokens, outputTokens: c.total },
+        {
+          onTokens: (tokens, time) => this.onTokens(c, tokens, time),
+          onDone: (b, time) => this.onDone(c, b, time),
+          onFailed: (reason) => this.onFailed(reason),
+        },
+      );
+    }
+  }
+
+  /** Server shutdown: cancel engine work and end the response. */
+  shutdown(): void {
+    if (this.ended) return;
+    this.failResponse(503, 'server shutting down', 'server_shutdown', 'shutdown');
+  }
+
+  private onTokens(c: ChoiceState, tokens: number, time: number): void {
+    if (this.ended || c.done || tokens <= 0) return;
+    if (c.emitted + tokens >= c.total) {
+      c.held = { tokens: c.total - c.emitted, time };
+      return;
+    }
+    c.emitted += tokens;
+    if (this.req.stream) this.writeChunk(c, tokens, null, time);
+  }
+
+  private onDone(c: ChoiceState, b: RequestBreakdown, time: number): void {
+    if (this.ended || c.done) return;
+    const tokens = c.total - c.emitted;
+    const at = c.held?.time ?? time;
+    c.emitted = c.total;
+    c.held = undefined;
+    c.done = true;
+    c.ext = extensionOf(b);
+    if (this.req.stream) this.writeChunk(c, tokens, c.finishReason, at);
+    if (this.choices.every((x) => x.done)) this.complete();
+  }
+
+  private onFailed(reason: string): void {
+    if (this.ended) return;
+    this.failResponse(503, `the emulated cluster could not serve the request: ${reason}`, 'engine_failed', 'failed');
+  }
+
+  private writeChunk(c: ChoiceState, tokens: number, finish: string | null, time: number): void {
+    const text = tokensText(tokens);
+    let out = '';
+    const chat = this.req.endpoint === 'chat';
+    const cont = this.req.continuousUsage;
+    const first = c.emitted === tokens; // nothing was written for this choice before
+    if (chat && first) {
+      out += this.event({
+        choices: [{ index: c.index, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }],
+        ...(cont ? { usage: usage(c.promptTokens, 0) } : this.req.includeUsage ? { usage: null } : {}),
+      });
+    }
+    const choice = chat
+      ? { index: c.index, delta: { content: text }, logprobs: null, finish_reason: finish }
+      : { index: c.index, text, logprobs: null, finish_reason: finish, stop_reason: null };
+    out += this.event({
+      choices: [choice],
+      ...(cont ? { usage: usage(c.promptTokens, c.emitted) } : this.req.includeUsage ? { usage: null } : {}),
+      ...(finish !== null && c.ext ? { splitbench: c.ext } : {}),
+    });
+    this.res.write(out);
+    this.hooks.onEmit((this.clock.now() - time) / this.timeScale);
+  }
+
+  private event(body: Record<string, unknown>): string {
+    return `data: ${JSON.stringify({ id: this.id, object: this.object, created: this.created, model: this.req.model, ...body })}\n\n`;
+  }
+
+  private totals(): Usage {
+    let p = 0;
+    let o = 0;
+    for (const c of this.choices) {
+      p += c.promptTokens;
+      o += c.emitted;
+    }
+    return usage(p, o);
+  }
+
+  private complete(): void {
+    if (this.req.stream) {
+      let out = '';
+      if (this.req.includeUsage) out += this.event({ choices: [], usage: this.totals() });
+      out += 'data: [DONE]\n\n';
+      this.res.end(out);
+    } else {
+      const chat = this.req.endpoint === 'chat';
+      const choices = this.choices.map((c) =>
+        chat
+          ? {
+              index: c.index,
+              message: { role: 'assistant', content: tokensText(c.total) },
+              logprobs: null,
+              finish_reason: c.finishReason,
+              splitbench: c.ext,
+            }
+          : {
+              index: c.index,
+              text: tokensText(c.total),
+              logprobs: null,
+              finish_reason: c.finishReason,
+              stop_reason: null,
+              splitbench: c.ext,
+            },
+      );
+      const body = {
+        id: this.id,
+        object: this.object,
+        created: this.created,
+        model: this.req.model,
+        choices,
+        usage: this.totals(),
+        ...(choices.length === 1 ? { splitbench: this.choices[0]!.ext } : {}),
+      };
+      const text = JSON.stringify(body);
+      this.res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), 'X-Request-Id': this.id });
+      this.res.end(text);
+    }
+    this.finish('ok', 200);
+  }
+
+  private failResponse(status: number, message: string, code: string, outcome: 'failed' | 'shutdown'): void {
+    const err = { error: { message, type: 'server_error', param: null, code } };
+    if (this.req.stream) {
+      if (!this.res.writableEnded) this.res.end(`data: ${JSON.stringify(err)}\n\ndata: [DONE]\n\n`);
+      this.finish(outcome, 200);
+    } else {
+      if (!this.res.headersSent) {
+        const text = JSON.stringify(err);
+        this.res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
+        this.res.end(text);
+      }
+      this.finish(outcome, status);
+    }
+  }
+
+  /** Mark ended and cancel every engine request that is not done. */
+  private finish(outcome: 'ok' | 'failed' | 'cancelled' | 'shutdown', status: number): void {
+    if (this.ended) return;
+    this.ended = true;
+    for (const c of this.choices) if (!c.done) c.handle?.cancel();
+    this.hooks.onEnd(outcome, status);
+  }
+}

@@ -1,0 +1,214 @@
+/**
+ * The one validation point for request bodies (zod): raw JSON in, a typed `GenerationRequest` out, or an
+ * HttpError 400 naming the offending field (`param`). Unknown fields (temperature, top_p, …) are accepted
+ * and ignored, as OpenAI-compatible servers do.
+ */
+import { z } from 'zod';
+import { badRequest, HttpError } from './http-error.js';
+import { countTextTokens, hashIds, hashText, planOutput, type OutputPlan } from './tokens.js';
+
+export type Endpoint = 'completions' | 'chat';
+
+/** The model this server serves. */
+export interface ServedModel {
+  readonly name: string;
+  /** Maximum context (prompt + output tokens). */
+  readonly maxContextTokens: number;
+}
+
+export interface PromptPlan {
+  readonly promptTokens: number;
+  readonly output: OutputPlan;
+}
+
+/** A validated generation request. */
+export interface GenerationRequest {
+  readonly endpoint: Endpoint;
+  readonly model: string;
+  readonly prompts: readonly PromptPlan[];
+  readonly maxTokens: number;
+  readonly stream: boolean;
+  readonly includeUsage: boolean;
+  readonly continuousUsage: boolean;
+}
+
+/** Default `max_tokens` of /v1/completions (as OpenAI and vLLM). Chat defaults to the remaining context. */
+export const DEFAULT_COMPLETION_MAX_TOKENS = 16;
+/** Most prompts one /v1/completions request may batch. */
+export const MAX_PROMPTS_PER_REQUEST = 256;
+
+const tokenId = z.number().int().nonnegative();
+const count = (name: string, min: number) =>
+  z
+    .number({ invalid_type_error: `${name} must be an integer` })
+    .int(`${name} must be an integer`)
+    .min(min, `${name} must be at least ${min}`);
+
+const streamOptions = z
+  .object({
+    include_usage: z.boolean().nullish(),
+    continuous_usage_stats: z.boolean().nullish(),
+  })
+  .passthrough()
+  .nullish();
+
+const common = {
+  model: z.string().nullish(),
+  stream: z.boolean().nullish(),
+  stream_options: streamOptions,
+  min_tokens: count('min_tokens', 0).nullish(),
+  ignore_eos: z.boolean().nullish(),
+  n: count('n', 1).max(1, 'n > 1 is not supported').nullish(),
+};
+
+const completionBody = z
+  .object({
+    ...common,
+    prompt: z.union([
+      z.string(),
+      z.array(tokenId).nonempty('prompt must not be empty'),
+      z.array(z.string()).nonempty('prompt must not be empty'),
+      z.array(z.array(tokenId).nonempty('prompt must not be empty')).nonempty('prompt must not be empty'),
+    ]),
+    max_tokens: count('max_tokens', 1).nullish(),
+  })
+  .passthrough();
+
+const contentPart = z
+  .object({ type: z.string(), text: z.string().optional() })
+  .passthrough();
+
+const chatBody = z
+  .object({
+    ...common,
+    messages: z
+      .array(
+        z
+          .object({
+            role: z.string(),
+            content: z.union([z.string(), z.array(contentPart), z.null()]).optional(),
+          })
+          .passthrough(),
+      )
+      .nonempty('messages must not be empty'),
+    max_tokens: count('max_tokens', 1).nullish(),
+    max_completion_tokens: count('max_completion_tokens', 1).nullish(),
+  })
+  .passthrough();
+
+/** Parse the raw body text as JSON; 400 `invalid_json` if it is not. */
+export function parseJsonBody(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (e) {
+    throw badRequest(`request body is not valid JSON: ${(e as Error).message}`, null, 'invalid_json');
+  }
+}
+
+function zodToHttp(err: z.ZodError): HttpError {
+  // Prefer the most specific issue: union errors carry their branches' issues.
+  let issue = err.issues[0]!;
+  if (issue.code === 'invalid_union') {
+    const branches = issue.unionErrors.map((u) => u.issues[0]!).filter(Boolean);
+    // The branch that got furthest into the value (longest path) says most about what is wrong.
+    const best = branches.reduce((a, b) => (b.path.length > a.path.length ? b : a), branches[0] ?? issue);
+    if (best.path.length > issue.path.length) issue = best;
+    else {
+      const param = issue.path.join('.') || null;
+      return badRequest(
+        `${param ?? 'body'}: must be a string, an array of token ids, an array of strings or an array of token-id arrays`,
+        param,
+        'invalid_type',
+      );
+    }
+  }
+  const param = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : p)).join('.').replace(/\.\[/g, '[') || null;
+  const code = issue.code === 'invalid_type' ? (issue.received === 'undefined' ? 'missing_field' : 'invalid_type') : 'invalid_value';
+  const what = issue.code === 'invalid_type' && issue.received === 'undefined' ? 'is required' : issue.message;
+  const msg = what.startsWith(`${param} `) ? what : `${param ?? 'body'}: ${what}`;
+  return badRequest(msg, param, code);
+}
+
+function chatText(messages: z.infer<typeof chatBody>['messages']): string {
+  let text = '';
+  for (const m of messages) {
+    if (typeof m.content === 'string') text += m.content;
+    else if (Array.isArray(m.content)) for (const p of m.content) if (typeof p.text === 'string') text += p.text;
+  }
+  return text;
+}
+
+/**
+ * Validate a parsed JSON body for `endpoint` against the served model. Throws HttpError 400 on bad input.
+ */
+export function parseGeneration(endpoint: Endpoint, body: unknown, served: ServedModel): GenerationRequest {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw badRequest('request body must be a JSON object', null, 'invalid_type');
+  }
+  const schema = endpoint === 'chat' ? chatBody : completionBody;
+  const r = schema.safeParse(body);
+  if (!r.success) throw zodToHttp(r.error);
+  const b = r.data as z.infer<typeof completionBody> & z.infer<typeof chatBody>;
+
+  if (b.model != null && b.model !== served.name) {
+    throw badRequest(`model: the model \`${b.model}\` does not exist; this server serves \`${served.name}\``, 'model', 'model_not_found');
+  }
+
+  // Prompts: token counts and hashes.
+  const prompts: { tokens: number; hash: number }[] = [];
+  const promptParam = endpoint === 'chat' ? 'messages' : 'prompt';
+  if (endpoint === 'chat') {
+    const text = chatText(b.messages);
+    prompts.push({ tokens: countTextTokens(text), hash: hashText(text) });
+  } else {
+    const p = b.prompt;
+    if (typeof p === 'string') prompts.push({ tokens: countTextTokens(p), hash: hashText(p) });
+    else if (p.length > 0 && typeof p[0] === 'number') prompts.push({ tokens: p.length, hash: hashIds(p as number[]) });
+    else {
+      if (p.length > MAX_PROMPTS_PER_REQUEST) {
+        throw badRequest(`prompt: at most ${MAX_PROMPTS_PER_REQUEST} prompts per request, got ${p.length}`, 'prompt', 'invalid_value');
+      }
+      for (const q of p as (string | number[])[]) {
+        if (typeof q === 'string') prompts.push({ tokens: countTextTokens(q), hash: hashText(q) });
+        else prompts.push({ tokens: q.length, hash: hashIds(q) });
+      }
+    }
+  }
+
+  const ctx = served.maxContextTokens;
+  const longest = Math.max(...prompts.map((p) => p.tokens));
+  if (longest >= ctx) {
+    throw badRequest(
+      `${promptParam}: this model's maximum context length is ${ctx} tokens, but the prompt has ${longest} tokens`,
+      promptParam,
+      'context_length_exceeded',
+    );
+  }
+
+  const maxParam = b.max_completion_tokens != null ? 'max_completion_tokens' : 'max_tokens';
+  const asked = b.max_completion_tokens ?? b.max_tokens ?? undefined;
+  const maxTokens = asked ?? (endpoint === 'chat' ? ctx - longest : DEFAULT_COMPLETION_MAX_TOKENS);
+  if (longest + maxTokens > ctx) {
+    throw badRequest(
+      `${maxParam}: this model's maximum context length is ${ctx} tokens, but ${longest + maxTokens} were requested (${longest} in the prompt, ${maxTokens} for the completion)`,
+      maxParam,
+      'context_length_exceeded',
+    );
+  }
+  const minTokens = b.min_tokens ?? 0;
+  const ignoreEos = b.ignore_eos ?? false;
+  const stream = b.stream ?? false;
+  const includeUsage = stream ? (b.stream_options?.include_usage ?? false) : true;
+  if (!stream && b.stream_options != null) {
+    throw badRequest('stream_options: only allowed when stream is true', 'stream_options', 'invalid_value');
+  }
+  return {
+    endpoint,
+    model: served.name,
+    prompts: prompts.map((p) => ({ promptTokens: p.tokens, output: planOutput(maxTokens, minTokens, ignoreEos, p.hash) })),
+    maxTokens,
+    stream,
+    includeUsage,
+    continuousUsage: stream && includeUsage && (b.stream_options?.continuous_usage_stats ?? false),
+  };
+}
