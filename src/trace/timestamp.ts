@@ -5,12 +5,10 @@
  * The result keeps sub-microsecond digits as a fraction (a double holds epoch µs to about 0.25 µs).
  */
 
-const C0 = 48; // '0'
-
-function digits(s: string, from: number, n: number): number {
+function digits(b: Uint8Array, from: number, n: number): number {
   let v = 0;
   for (let i = from; i < from + n; i++) {
-    const d = s.charCodeAt(i) - C0;
+    const d = b[i]! - 48;
     if (d < 0 || d > 9) return NaN;
     v = v * 10 + d;
   }
@@ -40,6 +38,8 @@ export function civilFromDays(z: number): [number, number, number] {
   return [yoe + era * 400 + (m <= 2 ? 1 : 0), m, d];
 }
 
+const POW10 = [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10];
+
 const DAYS_IN_MONTH = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
 /**
@@ -47,50 +47,62 @@ const DAYS_IN_MONTH = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
  * seconds), microseconds since that base instead: small numbers that keep the 100-ns digit exactly.
  */
 export function parseAzureTimestampUs(s: string, baseS = 0): number {
-  const n = s.length;
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 127) return NaN;
+  const b = Buffer.from(s, 'latin1');
+  return parseAzureTimestampBytes(b, 0, b.length, baseS);
+}
+
+/** parseAzureTimestampUs over the ASCII bytes [start, end) of a buffer (surrounding blanks ignored). */
+export function parseAzureTimestampBytes(b: Uint8Array, start: number, end: number, baseS = 0): number {
+  while (start < end && (b[start] === 32 || b[start] === 9)) start++;
+  while (end > start && (b[end - 1] === 32 || b[end - 1] === 9)) end--;
+  const n = end - start;
   if (n < 19) return NaN;
-  if (s.charCodeAt(4) !== 45 || s.charCodeAt(7) !== 45 || s.charCodeAt(13) !== 58 || s.charCodeAt(16) !== 58) return NaN;
-  const sep = s.charCodeAt(10);
+  const o = start;
+  if (b[o + 4] !== 45 || b[o + 7] !== 45 || b[o + 13] !== 58 || b[o + 16] !== 58) return NaN;
+  const sep = b[o + 10];
   if (sep !== 32 && sep !== 84 /* T */) return NaN;
-  const y = digits(s, 0, 4), mo = digits(s, 5, 2), d = digits(s, 8, 2);
-  const h = digits(s, 11, 2), mi = digits(s, 14, 2), se = digits(s, 17, 2);
+  const y = digits(b, o, 4), mo = digits(b, o + 5, 2), d = digits(b, o + 8, 2);
+  const h = digits(b, o + 11, 2), mi = digits(b, o + 14, 2), se = digits(b, o + 17, 2);
   if (!(mo >= 1 && mo <= 12 && d >= 1 && d <= DAYS_IN_MONTH[mo - 1]! && h <= 23 && mi <= 59 && se <= 60)) return NaN;
-  let i = 19;
+  if (mo === 2 && d === 29 && !(y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0))) return NaN;
+  let i = o + 19;
   let fracUs = 0;
-  if (i < n && s.charCodeAt(i) === 46 /* . */) {
+  if (i < end && b[i] === 46 /* . */) {
     i++;
-    let scale = 100000; // first fractional digit = 1e5 µs
-    const start = i;
-    while (i < n) {
-      const dd = s.charCodeAt(i) - C0;
+    const first = i;
+    let fi = 0;
+    while (i < end) {
+      const dd = b[i]! - 48;
       if (dd < 0 || dd > 9) break;
-      fracUs += dd * scale;
-      scale /= 10;
+      if (i - first < 15) fi = fi * 10 + dd;
       i++;
     }
-    if (i === start) return NaN;
+    const nd = Math.min(i - first, 15);
+    fracUs = nd <= 6 ? fi * POW10[6 - nd]! : fi / POW10[nd - 6]!;
+    if (i === first) return NaN;
   }
   let offsetMin = 0;
-  if (i < n) {
-    const c = s.charCodeAt(i);
-    if (c === 90 /* Z */ && i + 1 === n) {
+  if (i < end) {
+    const c = b[i];
+    const left = end - i;
+    if (c === 90 /* Z */ && left === 1) {
       i++;
     } else if (c === 43 || c === 45) {
       const sign = c === 43 ? 1 : -1;
       let oh: number, om: number;
-      if (n - i === 6 && s.charCodeAt(i + 3) === 58) {
-        oh = digits(s, i + 1, 2);
-        om = digits(s, i + 4, 2);
-      } else if (n - i === 5) {
-        oh = digits(s, i + 1, 2);
-        om = digits(s, i + 3, 2);
-      } else if (n - i === 3) {
-        oh = digits(s, i + 1, 2);
+      if (left === 6 && b[i + 3] === 58) {
+        oh = digits(b, i + 1, 2);
+        om = digits(b, i + 4, 2);
+      } else if (left === 5) {
+        oh = digits(b, i + 1, 2);
+        om = digits(b, i + 3, 2);
+      } else if (left === 3) {
+        oh = digits(b, i + 1, 2);
         om = 0;
       } else return NaN;
       if (!(oh <= 23 && om <= 59)) return NaN;
       offsetMin = sign * (oh * 60 + om);
-      i = n;
     } else return NaN;
   }
   const days = daysFromCivil(y, mo, d);

@@ -3,8 +3,8 @@
  * request. 2023 files: `2023-11-16 18:17:03.9799600`; 2024 files: `2024-05-10 00:00:00.012345+00:00` with
  * varying fractional precision. Columns are found by header name (any order, case-insensitive).
  */
-import { parseAzureTimestampUs } from '../timestamp.js';
-import { RowError, clip, field, headerIndex, parseCount, requireColumn, splitCsv, type FormatParser, type RawRow, type TraceReader } from './common.js';
+import { parseAzureTimestampBytes, parseAzureTimestampUs } from '../timestamp.js';
+import { RowError, clip, field, headerIndex, parseCount, parseCountBytes, requireColumn, splitCsv, type FormatParser, type RawRow, type TraceReader } from './common.js';
 
 const EXPECTED = 'TIMESTAMP,ContextTokens,GeneratedTokens';
 
@@ -31,22 +31,37 @@ export const azureReader: TraceReader = {
         iO = requireColumn(cols, 'GeneratedTokens', EXPECTED);
         simple = iT === 0 && iP === 1 && iO === 2;
       },
-      row(line: string, out: RawRow): void {
-        let ts: string, p: string, o: string;
-        const c1 = simple && line.indexOf('"') < 0 ? line.indexOf(',') : -1;
-        const c2 = c1 >= 0 ? line.indexOf(',', c1 + 1) : -1;
-        if (c2 >= 0) {
-          // Fast path for the common 3-column layout without quoting.
-          const c3 = line.indexOf(',', c2 + 1);
-          ts = line.slice(0, c1);
-          p = line.slice(c1 + 1, c2);
-          o = c3 < 0 ? line.slice(c2 + 1) : line.slice(c2 + 1, c3);
-        } else {
-          const f = splitCsv(line);
-          ts = field(f, iT, 'TIMESTAMP');
-          p = field(f, iP, 'ContextTokens');
-          o = field(f, iO, 'GeneratedTokens');
+      rowBytes(b: Uint8Array, start: number, end: number, out: RawRow): boolean {
+        if (!simple) return false;
+        let c1 = -1, c2 = -1, c3 = end;
+        for (let i = start; i < end; i++) {
+          const ch = b[i];
+          if (ch === 44) {
+            if (c1 < 0) c1 = i;
+            else if (c2 < 0) c2 = i;
+            else {
+              c3 = i;
+              break;
+            }
+          } else if (ch === 34) return false; // quoting: the csv-parse path
         }
+        if (c2 < 0) return false; // too few fields: the string path names the missing one
+        if (Number.isNaN(baseS)) {
+          const abs = parseAzureTimestampBytes(b, start, c1);
+          if (!Number.isNaN(abs)) baseS = Math.floor(abs / 1e6);
+        }
+        const us = parseAzureTimestampBytes(b, start, c1, Number.isNaN(baseS) ? 0 : baseS);
+        if (Number.isNaN(us)) return false; // the string path reports it
+        out.time = us;
+        out.prompt = parseCountBytes(b, c1 + 1, c2, 'ContextTokens');
+        out.output = parseCountBytes(b, c2 + 1, c3, 'GeneratedTokens');
+        return true;
+      },
+      row(line: string, out: RawRow): void {
+        const f = splitCsv(line);
+        const ts = field(f, iT, 'TIMESTAMP');
+        const p = field(f, iP, 'ContextTokens');
+        const o = field(f, iO, 'GeneratedTokens');
         if (Number.isNaN(baseS)) {
           const abs = parseAzureTimestampUs(ts.trim());
           if (!Number.isNaN(abs)) baseS = Math.floor(abs / 1e6);
