@@ -11,6 +11,7 @@
  * Times: one monotonic clock (performance.now()); stored in trace seconds from t0 = measured seconds ×
  * time scale (see schedule.ts).
  */
+import { setMaxListeners } from 'node:events';
 import { setImmediate as yieldImmediate } from 'node:timers/promises';
 import { ExitCode, SplitbenchError, StoreError, TargetError } from '../errors.js';
 import type { RequestRow, RunWriter, Store } from '../store/index.js';
@@ -87,6 +88,8 @@ export class Runner {
   private graceTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(opts: ReplayOptions, deps: RunnerDeps) {
+    // Every in-flight request listens on the run's one AbortSignal.
+    setMaxListeners(0, this.abortController.signal);
     this.opts = opts;
     this.deps = deps;
     this.route = ENDPOINT_PATHS[opts.endpoint];
