@@ -62,7 +62,9 @@ export function cdfPoints(sorted: ArrayLike<number>, maxPoints = 600, scale = 1)
 export class LogHistogram {
   static readonly MIN = 1e-7;
   static readonly BINS_PER_DECADE = 200;
-  private readonly counts = new Map<number, number>();
+  /** 1e-7 .. 1e7: fourteen decades; larger values clamp into the last bin. */
+  static readonly BINS = 14 * LogHistogram.BINS_PER_DECADE;
+  private readonly counts = new Float64Array(LogHistogram.BINS);
   private zero = 0;
   total = 0;
 
@@ -73,8 +75,8 @@ export class LogHistogram {
       this.zero += weight;
       return;
     }
-    const b = Math.floor(Math.log10(value / LogHistogram.MIN) * LogHistogram.BINS_PER_DECADE);
-    this.counts.set(b, (this.counts.get(b) ?? 0) + weight);
+    const b = Math.min(LogHistogram.BINS - 1, Math.floor(Math.log10(value / LogHistogram.MIN) * LogHistogram.BINS_PER_DECADE));
+    this.counts[b]! += weight;
   }
 
   /** Upper edge of bin b. */
@@ -82,15 +84,16 @@ export class LogHistogram {
     return LogHistogram.MIN * 10 ** ((b + 1) / LogHistogram.BINS_PER_DECADE);
   }
 
-  /** CDF at each non-empty bin's upper edge, downsampled like cdfPoints. */
+  /** CDF at each non-empty bin's upper edge, downsampled evenly when there are more than maxPoints. */
   cdfPoints(maxPoints = 600, scale = 1): Point[] {
     if (this.total === 0) return [];
-    const bins = [...this.counts.keys()].sort((a, b) => a - b);
     const pts: Point[] = [];
     let acc = this.zero;
     if (this.zero > 0) pts.push({ x: LogHistogram.MIN * scale, y: acc / this.total });
-    for (const b of bins) {
-      acc += this.counts.get(b)!;
+    for (let b = 0; b < LogHistogram.BINS; b++) {
+      const c = this.counts[b]!;
+      if (c === 0) continue;
+      acc += c;
       pts.push({ x: LogHistogram.edge(b) * scale, y: acc / this.total });
     }
     if (pts.length <= maxPoints) return pts;
@@ -104,9 +107,9 @@ export class LogHistogram {
     const target = q * this.total;
     let acc = this.zero;
     if (acc >= target && this.zero > 0) return LogHistogram.MIN;
-    for (const b of [...this.counts.keys()].sort((a, c) => a - c)) {
-      acc += this.counts.get(b)!;
-      if (acc >= target) return LogHistogram.edge(b);
+    for (let b = 0; b < LogHistogram.BINS; b++) {
+      acc += this.counts[b]!;
+      if (this.counts[b]! > 0 && acc >= target) return LogHistogram.edge(b);
     }
     return undefined;
   }
