@@ -33,8 +33,10 @@ export interface RequestMetrics {
   readonly maxStall?: number;
   /** Per-request TBT (tpot, or SplitwiseSim's (e2e − ttft)/tokens in compat runs). */
   readonly tbt?: number;
-  /** Token-weighted per-token gaps (ok requests). */
-  readonly tbtSamples: readonly TbtSample[];
+  /** Token-weighted per-token gaps (ok requests); call `forEachTbtSample` to visit them. */
+  readonly tbtChunks: readonly Chunk[];
+  /** Compat: the one per-request TBT sample; no chunks: tpot for each token after the first. */
+  readonly tbtFallback?: TbtSample;
 }
 
 /**
@@ -51,6 +53,17 @@ export function tbtSamples(chunks: readonly Chunk[]): TbtSample[] {
     prev = c.t;
   }
   return out;
+}
+
+/** Visit a measured request's TBT samples (see `tbtSamples`) without building an array. */
+export function forEachTbtSample(m: RequestMetrics, f: (gap: number, count: number) => void): void {
+  if (m.tbtFallback) f(m.tbtFallback.gap, m.tbtFallback.count);
+  let prev: number | undefined;
+  for (const c of m.tbtChunks) {
+    if (!(c.tokens > 0)) continue;
+    if (prev !== undefined) f((c.t - prev) / c.tokens, c.tokens);
+    prev = c.t;
+  }
 }
 
 /** Measure one request. `compat`: the run is in SplitwiseSim-compatible mode. */
@@ -72,12 +85,11 @@ export function measure(r: RequestRecord, compat = false): RequestMetrics {
   const lag = d.lag ?? opt(r.lag);
   const maxStall = ok ? (chunks.length > 0 ? d.maxStall : opt(r.maxStall)) : undefined;
   const swTbt = ok && e2e !== undefined && ttft !== undefined && r.tokensReceived > 0 ? (e2e - ttft) / r.tokensReceived : undefined;
-  let samples: TbtSample[] = [];
+  let fallback: TbtSample | undefined;
   if (ok) {
-    if (compat) samples = swTbt === undefined ? [] : [{ gap: swTbt, count: 1 }];
-    else if (chunks.length > 0) samples = tbtSamples(chunks);
+    if (compat) fallback = swTbt === undefined ? undefined : { gap: swTbt, count: 1 };
     // Without chunk timings the request contributes its tpot, once per token after the first.
-    else if (tpot !== undefined) samples = [{ gap: tpot, count: r.tokensReceived - 1 }];
+    else if (chunks.length === 0 && tpot !== undefined) fallback = { gap: tpot, count: r.tokensReceived - 1 };
   }
   return {
     ...(ttft === undefined ? {} : { ttft }),
@@ -86,6 +98,7 @@ export function measure(r: RequestRecord, compat = false): RequestMetrics {
     ...(lag === undefined ? {} : { lag }),
     ...(maxStall === undefined ? {} : { maxStall }),
     ...((compat ? swTbt : tpot) === undefined ? {} : { tbt: (compat ? swTbt : tpot)! }),
-    tbtSamples: samples,
+    tbtChunks: ok && !compat ? chunks : [],
+    ...(fallback === undefined ? {} : { tbtFallback: fallback }),
   };
 }

@@ -150,67 +150,43 @@ export function findRun(store: StoreLike, idOrName?: string | number): RunInfo {
   return toRunInfo(row);
 }
 
-interface RequestSqlRow {
-  shard: number;
-  seq: number;
-  trace_id: string;
-  prompt_tokens: number;
-  output_tokens: number;
-  warmup: number;
-  scheduled: number;
-  send: number | null;
-  first_token: number | null;
-  end: number | null;
-  lag: number | null;
-  status: RequestStatus;
-  tokens_received: number;
-  ttft: number | null;
-  tpot: number | null;
-  e2e: number | null;
-  max_stall: number | null;
-  queue_s: number | null;
-  prefill_s: number | null;
-  kv_transfer_s: number | null;
-  decode_wait_s: number | null;
-  decode_s: number | null;
-  pool: string | null;
-  token_times: Uint8Array | null;
-}
-
 /** Iterate a run's request rows in (shard, seq) order without holding them all in memory. */
 export function* requestRecords(store: StoreLike, runId: number): Generator<RequestRecord> {
-  const stmt = dbOf(store).prepare(
-    `SELECT shard, seq, trace_id, prompt_tokens, output_tokens, warmup, scheduled, send, first_token, end, lag, status,
+  // Raw (array) rows: about twice as fast as better-sqlite3's named-column objects on wide rows.
+  const stmt = dbOf(store)
+    .prepare(
+      `SELECT shard, seq, trace_id, prompt_tokens, output_tokens, warmup, scheduled, send, first_token, end, lag, status,
        tokens_received, ttft, tpot, e2e, max_stall, queue_s, prefill_s, kv_transfer_s, decode_wait_s, decode_s, pool,
        token_times
      FROM requests WHERE run_id = ? ORDER BY shard, seq`,
-  );
-  for (const r of stmt.iterate(runId) as IterableIterator<RequestSqlRow>) {
+    )
+    .raw(true);
+  for (const r of stmt.iterate(runId) as IterableIterator<unknown[]>) {
     yield {
-      shard: r.shard,
-      seq: r.seq,
-      traceId: r.trace_id,
-      promptTokens: r.prompt_tokens,
-      outputTokens: r.output_tokens,
-      warmup: r.warmup !== 0,
-      scheduled: r.scheduled,
-      send: r.send,
-      firstToken: r.first_token,
-      end: r.end,
-      lag: r.lag,
-      status: r.status,
-      tokensReceived: r.tokens_received,
-      ttft: r.ttft,
-      tpot: r.tpot,
-      e2e: r.e2e,
-      maxStall: r.max_stall,
-      queueS: r.queue_s,
-      prefillS: r.prefill_s,
-      kvTransferS: r.kv_transfer_s,
-      decodeWaitS: r.decode_wait_s,
-      decodeS: r.decode_s,
-      pool: r.pool,
-      tokenTimes: r.token_times,
+      shard: r[0] as number,
+      seq: r[1] as number,
+      traceId: r[2] as string,
+      promptTokens: r[3] as number,
+      outputTokens: r[4] as number,
+      warmup: r[5] !== 0,
+      scheduled: r[6] as number,
+      send: r[7] as number | null,
+      firstToken: r[8] as number | null,
+      end: r[9] as number | null,
+      lag: r[10] as number | null,
+      status: r[11] as RequestStatus,
+      tokensReceived: r[12] as number,
+      ttft: r[13] as number | null,
+      tpot: r[14] as number | null,
+      e2e: r[15] as number | null,
+      maxStall: r[16] as number | null,
+      queueS: r[17] as number | null,
+      prefillS: r[18] as number | null,
+      kvTransferS: r[19] as number | null,
+      decodeWaitS: r[20] as number | null,
+      decodeS: r[21] as number | null,
+      pool: r[22] as string | null,
+      tokenTimes: r[23] as Uint8Array | null,
     };
   }
 }

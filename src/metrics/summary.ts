@@ -13,7 +13,7 @@
  * - steady span: from the first non-warm-up `scheduled` to the last non-warm-up `end`.
  */
 import { MetricHistogram, type Stats } from './histogram.js';
-import { measure, type RequestMetrics } from './request.js';
+import { forEachTbtSample, measure, type RequestMetrics } from './request.js';
 import {
   findRun,
   isCompatRun,
@@ -203,6 +203,8 @@ export class RunAccumulator {
   spanStart = Infinity;
   spanEnd = -Infinity;
 
+  private readonly recordTbt = (gap: number, count: number): void => this.latency.tbt.record(gap, count);
+
   constructor(
     readonly compat: boolean,
     readonly opts: SummaryOptions = {},
@@ -238,7 +240,7 @@ export class RunAccumulator {
     if (tpot !== undefined) this.latency.tpot.record(tpot);
     if (e2e !== undefined) this.latency.e2e.record(e2e);
     if (m.maxStall !== undefined) this.latency.max_stall.record(m.maxStall);
-    for (const s of m.tbtSamples) this.latency.tbt.record(s.gap, s.count);
+    forEachTbtSample(m, this.recordTbt);
     const ph: [PhaseMetric, number | null][] = [
       ['queue', r.queueS],
       ['prefill', r.prefillS],
