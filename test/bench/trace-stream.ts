@@ -75,7 +75,7 @@ async function generate(file: string, rows: number): Promise<void> {
   await new Promise<void>((res, rej) => ws.end((e?: Error | null) => (e ? rej(e) : res())));
 }
 
-const HOOK = "process.on('exit', () => process.stderr.write('MAXRSS_KB=' + process.resourceUsage().maxRSS + '\\n'));";
+const HOOK = "process.on('exit', () => { const u = process.resourceUsage(); process.stderr.write('MAXRSS_KB=' + u.maxRSS + ' CPU_US=' + (u.userCPUTime + u.systemCPUTime) + '\\n'); });";
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'splitbench-bench-'));
@@ -99,7 +99,9 @@ async function main(): Promise<void> {
     if (code !== 0) throw new Error(`trace stats exited ${code}: ${err}`);
     const stats = JSON.parse(out) as { requests: number };
     const rssKb = Number(/MAXRSS_KB=(\d+)/.exec(err)?.[1] ?? NaN);
+    const cpuS = Number(/CPU_US=(\d+)/.exec(err)?.[1] ?? NaN) / 1e6;
     console.log(`trace stats: ${stats.requests} requests in ${s.toFixed(1)} s = ${(stats.requests / s / 1e6).toFixed(2)} M rows/s (${(bytes / 1e6 / s).toFixed(0)} MB/s), peak RSS ${(rssKb / 1024).toFixed(0)} MB (target < 300 MB)`);
+    console.log(`  CPU time ${cpuS.toFixed(1)} s (all threads) = ${(stats.requests / cpuS / 1e6).toFixed(2)} M rows per CPU-second (wall figures depend on machine load)`);
     if (stats.requests !== ROWS) throw new Error(`expected ${ROWS} requests, got ${stats.requests}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -41,6 +41,8 @@ test('azure 2024: +00:00 and varying precision, CRLF line ends, BOM, blank lines
   const rs = await collect(openTrace(f));
   assert.deepEqual(rs.map((r) => r.arrival), [0, 0.5, 1.000123]);
   assert.deepEqual(rs.map((r) => r.promptTokens), [10, 20, 30]);
+  const q = tmpFile('q.csv', AZ + '2024-05-10 00:00:00.1+00:00,1,1\n"2024-05-10 00:00:00.25+00:00","2",3\n 2024-05-10 00:00:00.3+00:00 ,4,5,extra\n');
+  assert.deepEqual((await collect(openTrace(q))).map((r) => [r.arrival, r.promptTokens, r.outputTokens]), [[0, 1, 1], [0.15, 2, 3], [0.2, 4, 5]]);
   const g = tmpFile('c.csv', 'GeneratedTokens,"TIMESTAMP",ContextTokens\n7,"2024-05-10 00:00:00+00:00",70\n8,2024-05-10 00:00:02+00:00,"80"\n');
   const rs2 = await collect(openTrace(g));
   assert.deepEqual(rs2.map((r) => [r.arrival, r.promptTokens, r.outputTokens]), [[0, 70, 7], [2, 80, 8]]);
