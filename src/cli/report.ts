@@ -33,7 +33,7 @@ export const reportCommand: CommandModule<object, ReportArgs> = {
       .option('slo', { type: 'string', describe: 'SLO file (path or bundled name): goodput, and limits drawn on the load charts', requiresArg: true })
       .option('json', { type: 'boolean', default: false, describe: 'print the result as JSON' })
       .example('$0 report --run mono-70 --run split-70', 'every chart with data, into results/report-mono-70-vs-split-70/')
-      .example('$0 report --run 3 --run 4 --run 5 --slo workloads/slo/my-slo.yaml --format svg', 'a sweep, with SLO lines and goodput, SVG only')
+      .example('$0 report --run 3 --run 4 --run 5 --slo interactive --format svg', 'a sweep, with the bundled interactive SLO lines and goodput, SVG only')
       .example('$0 report --run mono-70 --run split-70 --chart cdf-ttft --out fig/', 'just one chart')
       .example('$0 report --compare baseline candidate', 'ratios candidate/baseline, better/worse, SLO verdicts that moved')
       .epilogue(`Charts (--chart NAME):\n${chartList}`),

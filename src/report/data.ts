@@ -3,7 +3,7 @@
  * per-request metric formulas) and shaped for charts: ascending per-request distributions, per-token gaps,
  * request intervals, the TTFT phase breakdown, sampled timelines, power and SLO verdicts.
  */
-import { findRun, isCompatRun, measure, requestRecords, type RunInfo } from '../metrics/index.js';
+import { findRun, forEachTbtSample, isCompatRun, measure, requestRecords, type RunInfo } from '../metrics/index.js';
 import type { MachineRecord, Store } from '../store/index.js';
 import { LogHistogram, sortedFinite } from './stats.js';
 
@@ -105,7 +105,7 @@ function loadRun(store: Store, info: RunInfo, index: number, label: string): Run
     if (m.ttft !== undefined) ttft.push(m.ttft);
     if (m.tpot !== undefined) tpot.push(m.tpot);
     if (m.e2e !== undefined) e2e.push(m.e2e);
-    for (const s of m.tbtSamples) tbt.add(s.gap, s.count);
+    forEachTbtSample(m, (gap, count) => tbt.add(gap, count));
     if (r.queueS !== null) queue.push(r.queueS);
     if (r.prefillS !== null) prefill.push(r.prefillS);
     if (r.kvTransferS !== null) kv.push(r.kvTransferS);
