@@ -35,12 +35,22 @@ export interface Clock {
   at(time: number, fn: () => void, rank?: EventRankValue): TimerHandle;
 }
 
-interface HeapEntry {
-  time: number;
-  rank: number;
-  seq: number;
-  fn: () => void;
-  cancelled: boolean;
+/** A scheduled callback; it is its own cancel handle (one allocation per event). */
+class HeapEntry implements TimerHandle {
+  cancelled = false;
+  constructor(
+    readonly time: number,
+    readonly rank: number,
+    readonly seq: number,
+    readonly fn: () => void,
+    private readonly owner: VirtualClock,
+  ) {}
+  cancel(): void {
+    if (!this.cancelled) {
+      this.cancelled = true;
+      this.owner.onCancel();
+    }
+  }
 }
 
 function before(a: HeapEntry, b: HeapEntry): boolean {
@@ -65,17 +75,20 @@ export class VirtualClock implements Clock {
   }
 
   at(time: number, fn: () => void, rank: EventRankValue = EventRank.internal): TimerHandle {
-    const entry: HeapEntry = { time: Math.max(time, this.current), rank, seq: this.seq++, fn, cancelled: false };
+    const entry = new HeapEntry(time > this.current ? time : this.current, rank, this.seq++, fn, this);
     this.push(entry);
     this.live++;
-    return {
-      cancel: () => {
-        if (!entry.cancelled) {
-          entry.cancelled = true;
-          this.live--;
-        }
-      },
-    };
+    return entry;
+  }
+
+  /** @internal */
+  onCancel(): void {
+    this.live--;
+  }
+
+  /** Time of the next live event, if any. */
+  nextTime(): number | undefined {
+    return this.peekLive()?.time;
   }
 
   /** Number of scheduled, not cancelled, not yet run events. */
@@ -114,14 +127,16 @@ export class VirtualClock implements Clock {
 
   private push(e: HeapEntry): void {
     const h = this.heap;
+    let i = h.length;
     h.push(e);
-    let i = h.length - 1;
     while (i > 0) {
       const p = (i - 1) >> 1;
-      if (!before(h[i]!, h[p]!)) break;
-      [h[i], h[p]] = [h[p]!, h[i]!];
+      const parent = h[p]!;
+      if (!before(e, parent)) break;
+      h[i] = parent;
       i = p;
     }
+    h[i] = e;
   }
 
   private pop(): HeapEntry | undefined {
@@ -129,19 +144,19 @@ export class VirtualClock implements Clock {
     if (h.length === 0) return undefined;
     const top = h[0]!;
     const last = h.pop()!;
-    if (h.length > 0) {
-      h[0] = last;
+    const n = h.length;
+    if (n > 0) {
       let i = 0;
       for (;;) {
         const l = 2 * i + 1;
+        if (l >= n) break;
         const r = l + 1;
-        let m = i;
-        if (l < h.length && before(h[l]!, h[m]!)) m = l;
-        if (r < h.length && before(h[r]!, h[m]!)) m = r;
-        if (m === i) break;
-        [h[i], h[m]] = [h[m]!, h[i]!];
-        i = m;
+        const c = r < n && before(h[r]!, h[l]!) ? r : l;
+        if (!before(h[c]!, last)) break;
+        h[i] = h[c]!;
+        i = c;
       }
+      h[i] = last;
     }
     return top;
   }
@@ -184,11 +199,7 @@ export class RealClock implements Clock {
   at(time: number, fn: () => void, rank: EventRankValue = EventRank.internal): TimerHandle {
     const h = this.virtual.at(time, fn, rank);
     this.arm();
-    return {
-      cancel: () => {
-        h.cancel();
-      },
-    };
+    return h;
   }
 
   /** Number of scheduled, not cancelled, not yet run callbacks. */
@@ -226,8 +237,7 @@ export class RealClock implements Clock {
   }
 
   private nextDue(): number | undefined {
-    // VirtualClock keeps its heap private; peek through a zero-length run window.
-    return (this.virtual as unknown as { peekLive(): { time: number } | undefined }).peekLive()?.time;
+    return this.virtual.nextTime();
   }
 
   private fire(): void {

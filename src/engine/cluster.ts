@@ -163,6 +163,8 @@ class Machine implements SchedMachine {
   batchDecodes = 0;
   iterStart = 0;
   iterEnd = 0;
+  /** Set by the cluster: the iteration-end callback (one closure per machine, not per iteration). */
+  onEnd: () => void = () => {};
   constructor(
     readonly id: string,
     readonly homePool: PoolName,
@@ -212,7 +214,9 @@ class RealisticCluster implements Cluster {
       if (cap <= 0) {
         throw new ConfigError(`${model.name} (${model.weightsBytes} B of weights) does not fit in ${rm.spec.name}'s memory`, { path: `pools.${rm.role}.machine` });
       }
-      this.machinesList.push(new Machine(rm.id, rm.role, rm.spec, resolvePerf(opts, rm.spec, model), cap, Math.floor(cap / this.kvPerToken), rm.limits));
+      const m = new Machine(rm.id, rm.role, rm.spec, resolvePerf(opts, rm.spec, model), cap, Math.floor(cap / this.kvPerToken), rm.limits);
+      m.onEnd = () => this.endIteration(m);
+      this.machinesList.push(m);
     }
     const pools = { prompt: [] as SchedMachine[], token: [] as SchedMachine[], mixed: [] as SchedMachine[] };
     for (const m of this.machinesList) pools[m.homePool].push(m);
@@ -351,7 +355,7 @@ class RealisticCluster implements Cluster {
     m.iterStart = now;
     m.iterEnd = now + dur;
     if (this.ev?.iterationStart) this.ev.iterationStart(this.iterEvent(m));
-    this.clock.at(m.iterEnd, () => this.endIteration(m), EventRank.completion);
+    this.clock.at(m.iterEnd, m.onEnd, EventRank.completion);
   }
 
   private iterEvent(m: Machine) {

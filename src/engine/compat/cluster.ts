@@ -130,7 +130,12 @@ class Inst implements SchedMachine {
   promptsInBatch = 0;
   tokensInBatch = 0;
   readonly pendingRequests: CReq[] = [];
-  readonly requestTasks = new Map<CReq, Task[]>();
+  /** Reused buffers (no allocation per selection). */
+  nb: Task[] = [];
+  spare: Task[] = [];
+  completed: Task[] = [];
+  completing = false;
+  readonly onComplete: () => void;
   batchTokens = 0;
   iterDur = 0;
   nContig = 0;
@@ -149,15 +154,43 @@ class Inst implements SchedMachine {
     readonly maxBatchSize: number,
     readonly maxBatchTokens: number,
     readonly maxPreemptions: number,
+    hook: (m: Inst) => void,
   ) {
     this.pool = homePool;
     this.schedMemory = weights;
     this.memory = weights;
     this.memCapacity = capacity;
+    this.onComplete = () => hook(this);
   }
   queueLength(): number {
     return this.pendingQueue.length;
   }
+}
+
+/**
+ * The request's current task on `m` (SplitwiseSim `request_tasks[request][0]`): its prompt until that
+ * completes, then its decode task.
+ */
+function currentTask(m: Inst, r: CReq): Task {
+  const p = r.prompt;
+  return p.inst === m && p.state !== COMPLETED ? p : r.token;
+}
+
+/** Add a task to the batch being selected; returns its tokens per iteration. */
+function take(nb: Task[], t: Task, serial: number): number {
+  nb.push(t);
+  t.sel = serial;
+  t.req.selStamp = serial;
+  return t.isPrompt ? t.size : 1;
+}
+
+function dropInBatch(a: Task[]): void {
+  let w = 0;
+  for (let i = 0; i < a.length; i++) {
+    const t = a[i]!;
+    if (!t.inBatch) a[w++] = t;
+  }
+  a.length = w;
 }
 
 function removeItem<T>(a: T[], x: T): boolean {
@@ -187,6 +220,7 @@ class CompatCluster implements Cluster {
     this.clock = opts.clock;
     this.ev = opts.events;
     this.liveKeys = (opts.compatPendingKey ?? 'live') === 'live';
+    const hook = (m: Inst): void => this.completeIteration(m);
     this.power = opts.power ?? defaultPower;
     const { model, machines } = resolveMachines(dep, opts.catalog ?? BUILTIN_CATALOG);
     this.kv = kvBytesPerToken(model, true);
@@ -194,7 +228,7 @@ class CompatCluster implements Cluster {
       const cap = machineMemoryBytes(rm.spec, true);
       if (model.weightsBytes >= cap) throw new ConfigError(`${model.name} does not fit in ${rm.spec.name} (SplitwiseSim capacity ${cap} B)`);
       this.insts.push(
-        new Inst(rm.id, rm.role, rm.spec, resolvePredictors(opts, rm.spec, model), model.weightsBytes, cap, rm.limits.maxBatchSize, rm.limits.maxBatchTokens, rm.limits.maxPreemptions),
+        new Inst(rm.id, rm.role, rm.spec, resolvePredictors(opts, rm.spec, model), model.weightsBytes, cap, rm.limits.maxBatchSize, rm.limits.maxBatchTokens, rm.limits.maxPreemptions, hook),
       );
     }
     const pools = { prompt: [] as SchedMachine[], token: [] as SchedMachine[], mixed: [] as SchedMachine[] };
@@ -328,14 +362,11 @@ class CompatCluster implements Cluster {
   // ---- instance -----------------------------------------------------------------------------------
 
   private addToPool(m: Inst, task: Task): void {
-    const list = m.requestTasks.get(task.req);
-    if (list) {
-      list.push(task);
-      return;
-    }
-    m.requestTasks.set(task.req, [task]);
+    const r = task.req;
+    // A chained decode task joins its prompt's entry.
+    if (!task.isPrompt && r.prompt.inst === m && r.prompt.state !== COMPLETED) return;
     const a = m.pendingRequests;
-    const key = task.req.arrival;
+    const key = r.arrival;
     let lo = 0;
     let hi = a.length;
     if (hi > 0 && a[hi - 1]!.arrival <= key) lo = hi;
@@ -344,16 +375,15 @@ class CompatCluster implements Cluster {
       if (key < a[mid]!.arrival) hi = mid;
       else lo = mid + 1;
     }
-    a.splice(lo, 0, task.req);
+    if (lo === a.length) a.push(r);
+    else a.splice(lo, 0, r);
   }
 
   private removeFromPool(m: Inst, task: Task): void {
-    const list = m.requestTasks.get(task.req)!;
-    removeItem(list, task);
-    if (list.length === 0) {
-      m.requestTasks.delete(task.req);
-      removeItem(m.pendingRequests, task.req);
-    }
+    const r = task.req;
+    // A completed prompt whose decode task waits on the same instance keeps the entry.
+    if (task.isPrompt && r.token.inst === m && r.token.state !== NONE) return;
+    removeItem(m.pendingRequests, r);
   }
 
   /** bisect.insort_right by (counter, arrival): over current counters ('live', as SplitwiseSim's bisect does) or frozen keys. */
@@ -378,17 +408,12 @@ class CompatCluster implements Cluster {
     if (task.isPrompt) m.promptQueue.push(task);
   }
 
-  private removePendingTask(m: Inst, task: Task): void {
-    removeItem(m.pendingQueue, task);
-    if (task.state === BLOCKED) removeItem(m.blockedQueue, task);
-    if (task.isPrompt) removeItem(m.promptQueue, task);
-  }
-
   private taskArrival(m: Inst, task: Task): void {
     task.inst = m;
     task.state = QUEUED;
     this.addToPool(m, task);
     this.addPendingTask(m, task, false);
+    if (m.completing) return;
     if (m.batch.length === 0) {
       if (m.memory + task.memory > m.memCapacity) return;
       this.startIteration(m);
@@ -418,18 +443,13 @@ class CompatCluster implements Cluster {
   /** SplitwiseSim's five-step selection (2.8). Returns the new batch in selection order. */
   private selectBatch(m: Inst): Task[] {
     const serial = ++this.selSerial;
-    const nb: Task[] = [];
+    const nb = m.nb;
+    nb.length = 0;
     let tokens = 0;
     let memory = m.memory;
     const maxSize = m.maxBatchSize;
     const maxTok = m.maxBatchTokens;
     const cap = m.memCapacity;
-    const take = (t: Task): void => {
-      nb.push(t);
-      t.sel = serial;
-      t.req.selStamp = serial;
-      tokens += t.tpi;
-    };
     // 1. tasks that waited too long, from the head of the pending queue
     for (const t of m.pendingQueue) {
       if (t.counter < m.maxPreemptions) break;
@@ -437,11 +457,11 @@ class CompatCluster implements Cluster {
       if (nb.length > 0 && tokens + t.tpi > maxTok) break;
       if (t.req.selStamp === serial) continue;
       if (t.state === BLOCKED) {
-        take(t);
+        tokens += take(nb, t, serial);
         continue;
       }
       if (t.memory + memory <= cap) {
-        take(t);
+        tokens += take(nb, t, serial);
         memory += t.memory;
       }
     }
@@ -451,7 +471,7 @@ class CompatCluster implements Cluster {
       if (nb.length > 0 && tokens + t.tpi > maxTok) break;
       if (t.req.selStamp === serial) continue;
       if (t.memory + memory <= cap) {
-        take(t);
+        tokens += take(nb, t, serial);
         memory += t.memory;
       } else break;
     }
@@ -460,27 +480,27 @@ class CompatCluster implements Cluster {
       if (nb.length === maxSize) break;
       if (nb.length > 0 && tokens + t.tpi > maxTok) break;
       if (t.req.selStamp === serial) continue;
-      take(t);
+      tokens += take(nb, t, serial);
     }
     // 4. the previous batch's decodes
     for (const t of m.batch) {
       if (nb.length === maxSize) break;
       if (nb.length > 0 && tokens + t.tpi > maxTok) break;
       if (t.req.selStamp === serial) continue;
-      take(t);
+      tokens += take(nb, t, serial);
     }
     // 5. the current task of every request on the instance, in request-arrival order
     for (const r of m.pendingRequests) {
       if (nb.length === maxSize) break;
-      const t = m.requestTasks.get(r)![0]!;
       if (r.selStamp === serial) continue;
+      const t = currentTask(m, r);
       if (nb.length > 0 && tokens + t.tpi > maxTok) break;
       if (t.state === BLOCKED) {
-        take(t);
+        tokens += take(nb, t, serial);
         continue;
       }
       if (t.memory + memory <= cap) {
-        take(t);
+        tokens += take(nb, t, serial);
         memory += t.memory;
       } else break;
     }
@@ -492,9 +512,19 @@ class CompatCluster implements Cluster {
     const nb = this.selectBatch(m);
     const serial = this.selSerial;
     // Preempt the previous batch's tasks that were not selected again (they keep their KV).
-    if (m.batch.length > 0) {
-      const kept: Task[] = [];
-      for (const t of m.batch) {
+    const old = m.batch;
+    let dropped = false;
+    for (let i = 0; i < old.length; i++) {
+      if (old[i]!.sel !== serial) {
+        dropped = true;
+        break;
+      }
+    }
+    if (dropped) {
+      const kept = m.spare;
+      kept.length = 0;
+      for (let i = 0; i < old.length; i++) {
+        const t = old[i]!;
         if (t.sel === serial) {
           kept.push(t);
           continue;
@@ -506,18 +536,27 @@ class CompatCluster implements Cluster {
         else m.tokensInBatch--;
         this.addPendingTask(m, t, true);
       }
+      m.spare = old;
       m.batch = kept;
     }
-    for (const t of nb) {
+    let added = 0;
+    for (let i = 0; i < nb.length; i++) {
+      const t = nb[i]!;
       if (t.inBatch) continue;
-      this.removePendingTask(m, t);
       t.inBatch = true;
       m.batch.push(t);
+      added++;
       if (t.isPrompt) m.promptsInBatch++;
       else m.tokensInBatch++;
     }
+    if (added > 0) {
+      // New tasks leave the pending queue, the preempted list and the prompt list (one pass each).
+      dropInBatch(m.pendingQueue);
+      dropInBatch(m.blockedQueue);
+      dropInBatch(m.promptQueue);
+    }
     for (const r of m.pendingRequests) {
-      const t = m.requestTasks.get(r)![0]!;
+      const t = currentTask(m, r);
       if (!t.inBatch) t.counter++;
     }
     if (m.batch.length === 0) {
@@ -530,14 +569,11 @@ class CompatCluster implements Cluster {
     else if (m.promptsInBatch === 0) m.iterDur = pr.tokenTime(m.batchTokens);
     else m.iterDur = pr.promptTime(m.batchTokens) * 1.1;
     if (!(m.iterDur > 0)) throw new ConfigError(`performance model gave a non-positive iteration time (${m.iterDur} s) on ${m.id} for ${m.batchTokens} batch tokens`);
-    if (m.promptsInBatch > 0) m.nContig = 1;
-    else {
-      let n = Infinity;
-      for (const t of m.batch) n = Math.min(n, t.size - t.generated);
-      m.nContig = n;
-    }
     const now = this.time;
+    let n = Infinity;
     for (const t of m.batch) {
+      const left = t.size - t.generated;
+      if (left < n) n = left;
       if (t.state === QUEUED) {
         t.state = RUNNING;
         const r = t.req;
@@ -549,8 +585,10 @@ class CompatCluster implements Cluster {
         t.state = RUNNING;
       }
     }
+    // A prompt is always one whole iteration; a decode-only batch runs until its shortest task ends.
+    m.nContig = m.promptsInBatch > 0 ? 1 : n;
     m.runStart = now;
-    m.completionEv = this.schedule(m.iterDur * m.nContig, () => this.completeIteration(m));
+    m.completionEv = this.schedule(m.iterDur * m.nContig, m.onComplete);
     if (this.ev?.iterationStart) this.ev.iterationStart(this.iterEvent(m));
   }
 
@@ -582,8 +620,11 @@ class CompatCluster implements Cluster {
     if (this.ev?.iterationEnd) this.ev.iterationEnd(this.iterEvent(m));
     const now = this.time;
     const n = m.nContig;
-    const completed: Task[] = [];
-    for (const t of m.batch) {
+    const completed = m.completed;
+    completed.length = 0;
+    const batch = m.batch;
+    for (let i = 0; i < batch.length; i++) {
+      const t = batch[i]!;
       if (t.isPrompt) {
         t.generated += 1;
         m.promptTokensTotal += t.size;
@@ -596,7 +637,18 @@ class CompatCluster implements Cluster {
         if (t.generated === t.size) completed.push(t);
       }
     }
-    for (const t of completed) this.taskCompletion(m, t);
+    if (completed.length > 0) {
+      // Observers may submit work synchronously: hold its selection until this one is done.
+      m.completing = true;
+      for (let i = 0; i < completed.length; i++) this.taskCompletion(m, completed[i]!);
+      m.completing = false;
+      let w = 0;
+      for (let i = 0; i < batch.length; i++) {
+        const t = batch[i]!;
+        if (t.inBatch) batch[w++] = t;
+      }
+      batch.length = w;
+    }
     m.pauseNext = false;
     this.startIteration(m);
   }
@@ -605,7 +657,6 @@ class CompatCluster implements Cluster {
     const r = t.req;
     t.state = COMPLETED;
     t.inBatch = false;
-    removeItem(m.batch, t);
     if (t.isPrompt) m.promptsInBatch--;
     else m.tokensInBatch--;
     this.removeFromPool(m, t);
