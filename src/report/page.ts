@@ -53,12 +53,15 @@ export function summaryRows(runs: readonly RunData[], summaries: readonly Report
   return rows;
 }
 
+/** A cell that reads as a number (with an optional unit, $ or ×), or '-' for none. */
+const NUMERIC = /^(-|[$×]?-?[\d.,]+(e-?\d+)?(\s?[a-zµ%/1M ]*)?)$/i;
+
 function mdTable(rows: readonly (readonly string[])[]): string {
   const esc = (c: string): string => c.replace(/\|/g, '\\|');
   const [head, ...body] = rows;
   return [
     `| ${head!.map(esc).join(' | ')} |`,
-    `|${head!.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`,
+    `|${head!.map((_, i) => (i > 0 && body.every((r) => NUMERIC.test(r[i] ?? '')) ? '---:' : '---')).join('|')}|`,
     ...body.map((r) => `| ${r.map(esc).join(' | ')} |`),
   ].join('\n');
 }

@@ -131,12 +131,15 @@ test('--chart with an unknown name lists the charts; a chart without data says w
   assert.doesNotMatch(g.stderr, /at .*\.js:\d+/, 'no stack trace');
 });
 
-test('a report without SLO verdicts, sweeps or power says which charts it left out and why', async () => {
+test('a report without SLO verdicts, sweeps or power (and a run with no requests) says which charts it left out and why', async () => {
   const dir3 = tempDir();
   try {
-    const db3 = makeStore(dir3, [{ name: 'bare', design: 'mono', rate: 5, n: 40, seed: 9, extras: false }]);
+    const db3 = makeStore(dir3, [
+      { name: 'bare', design: 'mono', rate: 5, n: 40, seed: 9, extras: false },
+      { name: 'empty', design: 'split', rate: 5, n: 0, seed: 9, extras: false },
+    ]);
     const out = path.join(dir3, 'r');
-    const r = await cli(['report', '--db', db3, '--run', 'bare', '--out', out, '--format', 'png']);
+    const r = await cli(['report', '--db', db3, '--run', 'bare', '--run', 'empty', '--out', out, '--format', 'png']);
     assert.equal(r.code, 0, r.stderr);
     const md = fs.readFileSync(path.join(out, 'report.md'), 'utf8');
     assert.match(md, /## Charts not drawn/);
