@@ -47,8 +47,25 @@ export const replayCommand: CommandModule<object, Args> = {
     const load = await import('../load/index.js');
     const opts = load.resolveReplayOptions(argv);
     const { exitCode, summary } = await load.runReplay(opts, { handleSignals: true });
-    if (opts.json) printJson(summary);
-    else process.stdout.write(load.formatSummary(summary) + '\n');
+    if (opts.json) {
+      // With --json, the full summary (the one `splitbench summary --json` prints) rides along.
+      let metrics: unknown;
+      try {
+        const m = await import('../metrics/index.js');
+        const { openStore } = await import('../store/index.js');
+        const store = openStore(opts.db, { readonly: true });
+        try {
+          metrics = m.summarizeRun(store, summary.runId);
+        } finally {
+          store.close();
+        }
+      } catch (e) {
+        process.stderr.write(`splitbench replay: the full summary is unavailable (${(e as Error).message}); try \`splitbench summary ${summary.runId}\`\n`);
+      }
+      printJson({ ...summary, ...(metrics === undefined ? {} : { metrics }) });
+    } else {
+      process.stdout.write(load.formatSummary(summary) + `\nfull summary: splitbench summary --run ${summary.runId}${opts.db === load.REPLAY_DB_DEFAULT ? '' : ` --db ${opts.db}`}\n`);
+    }
     setExitCode(exitCode);
   },
 };

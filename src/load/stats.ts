@@ -30,7 +30,8 @@ export class UsHistogram {
   percentile(p: number): number | undefined {
     if (this.n === 0) return undefined;
     if (p >= 100) return this.maxUs / 1e6;
-    return this.h.getValueAtPercentile(p) / 1e6;
+    // hdr reports the highest value equivalent to the percentile's bucket: never above the true max.
+    return Math.min(this.h.getValueAtPercentile(p), this.maxUs) / 1e6;
   }
 
   mean(): number | undefined {

@@ -63,7 +63,8 @@ function fmtRate(v: number | null, unit: string): string {
   return v === null ? '-' : `${v >= 100 ? v.toFixed(0) : v.toFixed(2)} ${unit}`;
 }
 
-export function formatSummary(s: ReplaySummary): string {
+/** The summary as text; `latency: false` leaves out the latency and throughput lines (printed elsewhere). */
+export function formatSummary(s: ReplaySummary, opts: { latency?: boolean } = {}): string {
   const r = s.requests;
   const lines: string[] = [];
   lines.push(`run ${s.runId} (${s.name}): ${s.status}${s.reason ? ` (${s.reason})` : ''} — ${s.target}, model ${s.model}, time scale ${s.timeScale}`);
@@ -73,15 +74,21 @@ export function formatSummary(s: ReplaySummary): string {
   if (s.outputMismatch.fewer + s.outputMismatch.more > 0) {
     lines.push(`output length mismatches: ${s.outputMismatch.fewer} fewer tokens than asked, ${s.outputMismatch.more} more`);
   }
+  if (opts.latency !== false) lines.push(...latencyLines(s));
+  lines.push(
+    `schedule lag: p50 ${fmtS(s.lag.p50S)}, p99 ${fmtS(s.lag.p99S)}, max ${fmtS(s.lag.maxS)}` +
+      (s.lag.flagged ? ` — FLAGGED: p99 above ${fmtS(s.lag.limitS)}, the client fell behind the schedule` : ''),
+  );
+  return lines.join('\n');
+}
+
+function latencyLines(s: ReplaySummary): string[] {
+  const lines: string[] = [];
   const row = (n: string, d: ReplaySummary['ttftS']): string => `${n.padEnd(5)} p50 ${fmtS(d.p50).padStart(9)}  p99 ${fmtS(d.p99).padStart(9)}  max ${fmtS(d.max).padStart(9)}`;
   lines.push(row('TTFT', s.ttftS));
   lines.push(row('TPOT', s.tpotS));
   lines.push(row('E2E', s.e2eS));
   const t = s.throughput;
   lines.push(`throughput: ${fmtRate(t.requestsPerS, 'req/s')}, ${fmtRate(t.inputTokensPerS, 'input tok/s')}, ${fmtRate(t.outputTokensPerS, 'output tok/s')} (trace seconds)`);
-  lines.push(
-    `schedule lag: p50 ${fmtS(s.lag.p50S)}, p99 ${fmtS(s.lag.p99S)}, max ${fmtS(s.lag.maxS)}` +
-      (s.lag.flagged ? ` — FLAGGED: p99 above ${fmtS(s.lag.limitS)}, the client fell behind the schedule` : ''),
-  );
-  return lines.join('\n');
+  return lines;
 }
