@@ -15,6 +15,20 @@ function reportSkipped(skipped: number, examples: readonly { line: number; field
   process.stderr.write(`splitbench: skipped ${skipped} bad row${skipped === 1 ? '' : 's'} (--lenient)` + (ex ? `; first: ${file}:${ex.line}${ex.field ? ':' + ex.field : ''}: ${ex.message}` : '') + '\n');
 }
 
+/** A progress bar (bytes read) on a TTY for big files; nothing otherwise. Returns the function that stops it. */
+async function showReadProgress(src: { sizeBytes: number; bytesRead(): number }): Promise<() => void> {
+  if (!process.stderr.isTTY || src.sizeBytes < 50e6) return () => undefined;
+  const { SingleBar, Presets } = (await import('cli-progress')).default;
+  const mb = (b: number): number => Math.round(b / 1e6);
+  const bar = new SingleBar({ format: 'reading {bar} {percentage}% | {value}/{total} MB | ETA {eta}s', stream: process.stderr, clearOnComplete: true }, Presets.shades_classic);
+  bar.start(mb(src.sizeBytes), 0);
+  const timer = setInterval(() => bar.update(mb(src.bytesRead())), 250);
+  return () => {
+    clearInterval(timer);
+    bar.stop();
+  };
+}
+
 const fmtN = (v: number, digits = 3): string => (Number.isInteger(v) ? String(v) : String(+v.toPrecision(digits + 1)));
 
 const statsCmd: CommandModule<object, Args> = {
@@ -32,7 +46,13 @@ const statsCmd: CommandModule<object, Args> = {
     const t = await import('../trace/index.js');
     const transforms = t.parseTraceTransforms(argv);
     const src = t.openTrace(String(argv.file), t.parseTraceOpenOptions(argv));
-    const stats = await t.computeTraceStats(t.hasTransforms(transforms) ? t.applyTransforms(src, transforms) : src);
+    const stopProgress = await showReadProgress(src);
+    let stats;
+    try {
+      stats = await t.computeTraceStats(t.hasTransforms(transforms) ? t.applyTransforms(src, transforms) : src);
+    } finally {
+      stopProgress();
+    }
     stats.skipped = src.skipped();
     if (argv.json) {
       printJson({ path: src.path, format: src.format, transforms, ...stats, skippedExamples: src.skippedExamples() });

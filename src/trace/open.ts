@@ -42,6 +42,9 @@ export interface TraceSource extends AsyncIterable<RequestSpec> {
   skipped(): number;
   /** The first few skipped rows of the latest iteration (line, field, why). */
   skippedExamples(): readonly SkippedRow[];
+  /** File size, and bytes read so far by the latest iteration (for progress displays). */
+  readonly sizeBytes: number;
+  bytesRead(): number;
 }
 
 export interface OpenTraceOptions {
@@ -117,15 +120,20 @@ export function openTrace(nameOrPath: string, opts: OpenTraceOptions = {}): Trac
   }
   const lenient = opts.lenient ?? false;
   let skipped = 0;
+  let bytes = 0;
   let examples: SkippedRow[] = [];
   const run = (): AsyncGenerator<readonly RequestSpec[], void, undefined> => {
     skipped = 0;
+    bytes = 0;
     examples = [];
     return readTraceBatches(file, file, reader, {
       lenient,
       onSkip(line, field, message) {
         skipped++;
         if (examples.length < 5) examples.push({ line, field, message });
+      },
+      onBytes(n) {
+        bytes += n;
       },
     });
   };
@@ -136,5 +144,7 @@ export function openTrace(nameOrPath: string, opts: OpenTraceOptions = {}): Trac
     batches: () => ({ [Symbol.asyncIterator]: () => run() }),
     skipped: () => skipped,
     skippedExamples: () => examples,
+    sizeBytes: st.size,
+    bytesRead: () => bytes,
   };
 }

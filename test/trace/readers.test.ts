@@ -94,6 +94,7 @@ test('a re-iterable source re-reads the file; breaking early stops reading', asy
   let batches = 0;
   for await (const b of src.batches()) batches += b.length;
   assert.equal(batches, 5000);
+  assert.equal(src.bytesRead(), src.sizeBytes);
 });
 
 test('--format overrides detection; unknown names list the known ones', async () => {

@@ -58,6 +58,8 @@ export interface ReadOptions {
   readonly lenient: boolean;
   /** Called for each row skipped under --lenient. */
   onSkip(line: number, field: string | undefined, message: string): void;
+  /** Called with the size of each chunk read (for progress displays). */
+  onBytes?(n: number): void;
 }
 
 const MAX_LINE = 16 * 1024 * 1024;
@@ -221,6 +223,7 @@ export async function* readTraceBatches(file: string, display: string, reader: T
   let rest: Buffer | undefined;
   try {
     for await (const chunk of stream as AsyncIterable<Buffer>) {
+      opts.onBytes?.(chunk.length);
       let buf = chunk;
       let pos = 0;
       if (rest) {
