@@ -34,8 +34,8 @@ function reportError(e: unknown): number {
 /** A usage error found by the parser (unknown command or flag, missing argument); already worded. */
 class UsageError extends Error {}
 
-/** Messages of `demandCommand` (a command or subcommand is missing): these also print the usage. */
-const MISSING_COMMAND = /^name a .*command/;
+/** A missing command, subcommand or positional argument: these also print the usage. */
+const MISSING_COMMAND = /^(name a .*command|Not enough non-option arguments)/;
 
 export async function main(argv: string[]): Promise<number> {
   exitCode = ExitCode.ok;

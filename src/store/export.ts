@@ -7,7 +7,6 @@
  * arrays in JSON/JSONL, `;`-joined in CSV.
  */
 import type { Writable } from 'node:stream';
-import { once } from 'node:events';
 import { decodeChunks } from './codec.js';
 import { REQUEST_COLUMNS } from './store.js';
 import type { Store } from './api.js';
@@ -43,12 +42,17 @@ export async function exportRequests(store: Store, runId: number, format: Export
     const ok = out.write(pending);
     pending = '';
     if (!ok) {
-      const ac = new AbortController();
-      try {
-        await Promise.race([once(out, 'drain', { signal: ac.signal }), once(out, 'close', { signal: ac.signal })]);
-      } finally {
-        ac.abort();
-      }
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          out.off('drain', done);
+          out.off('close', done);
+          out.off('error', done);
+          resolve();
+        };
+        out.on('drain', done);
+        out.on('close', done);
+        out.on('error', done);
+      });
     }
     if (failed) throw failed;
   };

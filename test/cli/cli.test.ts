@@ -98,6 +98,7 @@ test('a missing positional and a bad choice are usage errors', async () => {
   const a = await runCli(['runs', 'show']);
   assert.equal(a.code, 2);
   assert.match(a.stderr, /Not enough non-option arguments/);
+  assert.match(a.stderr, /splitbench runs show <run>/); // with the command's usage
   const b = await runCli(['runs', 'export', '1', '--format', 'xml']);
   assert.equal(b.code, 2);
   assert.match(b.stderr, /Invalid values:[\s\S]*format/);
