@@ -6,7 +6,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { TargetError } from '../errors.js';
+import { ConfigError, ExitCode, TargetError } from '../errors.js';
 import { PACKAGE_ROOT } from '../paths.js';
 
 export interface BackendOptions {
@@ -107,6 +107,11 @@ export function startBackend(opts: BackendOptions): Promise<Backend> {
       if (done) return;
       done = true;
       clearTimeout(timer);
+      if (child.exitCode === ExitCode.usage) {
+        // `serve` rejected its input (an unknown deployment, a bad YAML file): a usage error here too.
+        reject(new ConfigError(`the reference backend refused it: ${lastLine() || 'no message'}`, { path: '--deployment' }));
+        return;
+      }
       reject(
         new TargetError(`${what} exited before it started listening (exit code ${child.exitCode ?? child.signalCode})${stderrTail ? `: ${lastLine()}` : ''}`, {
           hint: 'check the --deployment name or file; `splitbench serve --help` lists the options',

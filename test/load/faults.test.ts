@@ -5,7 +5,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { requests, runCli, runs, tempDir, writeTrace, type Row } from './helpers.js';
+import { writeFileSync } from 'node:fs';
+import { requests, runCli, runs, spawnCli, tempDir, writeTrace, type Row } from './helpers.js';
 import { startServer, type Knobs } from './servers.js';
 
 /** Behaviour chosen by the prompt length (token-id prompts have exactly the trace's length). */
@@ -141,4 +142,43 @@ test('bad flags: every problem named at once, exit 2', async () => {
   const r2 = await runCli(['replay', '--trace', path.join(dir, 'missing.csv'), '--url', 'http://127.0.0.1:9', '--db', path.join(dir, 'r.db')]);
   assert.equal(r2.code, 2);
   assert.match(r2.stderr, /trace file not found/);
+});
+
+test('the target going away mid-run: later requests are connection-error rows, the run still completes (exit 4)', async () => {
+  const server = await startServer({ ttftMs: 5 });
+  const dir = tempDir();
+  try {
+    const trace = writeTrace(dir, Array.from({ length: 30 }, (_, i) => [i * 0.03, 10, 3] as const));
+    const db = path.join(dir, 'r.db');
+    const { done } = spawnCli(['replay', '--trace', trace, '--url', server.url, '--db', db]);
+    while (server.received.length < 8) await new Promise((r) => setTimeout(r, 5));
+    await server.close();
+    const r = await done;
+    assert.equal(r.code, 4, r.stderr);
+    const rows = requests(db);
+    assert.equal(rows.length, 30);
+    assert.ok(rows.filter((x) => x.status === 'ok').length >= 5);
+    const failed = rows.filter((x) => x.status === 'error');
+    assert.ok(failed.length >= 10, `failed ${failed.length}`);
+    assert.ok(failed.some((x) => x.error_code === 'ECONNREFUSED'), JSON.stringify(failed.map((x) => x.error_code)));
+    assert.equal(runs(db)[0]!.status, 'completed');
+  } finally {
+    await server.close().catch(() => undefined);
+  }
+});
+
+test('an unusable results store is a run-level failure: exit 6 before anything is sent', async () => {
+  const server = await startServer();
+  const dir = tempDir();
+  try {
+    const trace = writeTrace(dir, [[0, 10, 2]]);
+    const notAStore = path.join(dir, 'notes.txt');
+    writeFileSync(notAStore, 'hello, this is not SQLite at all, just text that is long enough to have a header');
+    const r = await runCli(['replay', '--trace', trace, '--url', server.url, '--db', notAStore]);
+    assert.equal(r.code, 6, r.stderr);
+    assert.match(r.stderr, /not a splitbench results store|not an SQLite/);
+    assert.equal(server.received.length, 0);
+  } finally {
+    await server.close();
+  }
 });
