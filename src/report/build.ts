@@ -96,7 +96,7 @@ function chartFilesFor(name: string, formats: readonly Format[], input: ChartInp
   if ('skip' in res) return { skip: res.skip };
   const files: DrawnChart['files'] = {};
   for (const f of formats) {
-    const bytes = renderChart(res.spec, f);
+    const bytes = renderChart(res.spec, f, name);
     const file = `${name}.${f}`;
     fs.writeFileSync(path.join(outDir, file), bytes);
     files[f] = { file, bytes };

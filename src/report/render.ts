@@ -88,13 +88,33 @@ function makeCanvas(format: Format, w: number, h: number): Canvas {
   return format === 'svg' ? new Canvas(w, h, SvgExportFlag.ConvertTextToPaths) : new Canvas(w, h);
 }
 
-function output(canvas: Canvas, format: Format): Buffer {
-  if (format === 'svg') return (canvas as unknown as { getContent(): Buffer }).getContent();
+/**
+ * Skia numbers SVG clip-path ids with a process-wide counter (`cl_1f`), so the same chart would get other
+ * ids after other charts were drawn, and two inlined SVGs could clash. Renumber them per file, in order of
+ * appearance, under a prefix.
+ */
+export function renumberSvgIds(svg: string, prefix: string): string {
+  const map = new Map<string, string>();
+  return svg.replace(/\bcl_[0-9a-f]+\b/g, (id) => {
+    let v = map.get(id);
+    if (v === undefined) {
+      v = `${prefix}-${map.size}`;
+      map.set(id, v);
+    }
+    return v;
+  });
+}
+
+function output(canvas: Canvas, format: Format, idPrefix: string): Buffer {
+  if (format === 'svg') {
+    const svg = (canvas as unknown as { getContent(): Buffer }).getContent().toString('utf8');
+    return Buffer.from(renumberSvgIds(svg, idPrefix), 'utf8');
+  }
   return canvas.encodeSync('png');
 }
 
-/** Render one chart to PNG or SVG bytes. */
-export function renderChart(spec: ChartSpec, format: Format): Buffer {
+/** Render one chart to PNG or SVG bytes; `idPrefix` names the SVG's internal ids (use the chart's name). */
+export function renderChart(spec: ChartSpec, format: Format, idPrefix = 'sb'): Buffer {
   ensureFonts();
   if (spec.kind === 'draw') {
     const w = spec.width ?? CHART_WIDTH;
@@ -107,7 +127,7 @@ export function renderChart(spec: ChartSpec, format: Format): Buffer {
     ctx.fillStyle = '#ffffff';
     ctx.fillRect(0, 0, w, h);
     spec.draw(ctx as unknown as DrawContext, w, h);
-    return output(canvas, format);
+    return output(canvas, format, idPrefix);
   }
   registerChartJs();
   const canvas = makeCanvas(format, CHART_WIDTH, CHART_HEIGHT);
@@ -127,7 +147,7 @@ export function renderChart(spec: ChartSpec, format: Format): Buffer {
     plugins: [whiteBackground, ...(config.plugins ?? [])],
   } as ChartConfiguration);
   try {
-    return output(canvas, format);
+    return output(canvas, format, idPrefix);
   } finally {
     chart.destroy();
   }

@@ -118,6 +118,10 @@ test('--chart draws just one chart, no pages', async () => {
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(fs.readdirSync(out), ['cdf-e2e.svg']);
   assert.match(r.stdout, /wrote 1 chart/);
+  // the same chart drawn alone or after seventeen others: identical bytes (SVG ids numbered per file)
+  const alone = fs.readFileSync(path.join(out, 'cdf-e2e.svg'));
+  assert.ok(alone.equals(fs.readFileSync(path.join(dir, 'full', 'cdf-e2e.svg'))), 'cdf-e2e.svg alone = in the full report');
+  assert.match(alone.toString('utf8'), /id="cdf-e2e-0"/);
 });
 
 test('--chart with an unknown name lists the charts; a chart without data says why; exit 2', async () => {
