@@ -90,14 +90,16 @@ test('malformed traces: one line naming file:line:field, exit code 2', async () 
     ['bad.jsonl', '{"timestamp":0,"input_length":1,"output_length":1}\n{"timestamp":1,"input_length":\n', ':2: bad JSON'],
     ['sw.csv', 'request_id,request_type,application_id,arrival_timestamp,batch_size,prompt_size,token_size\n0,2,0,0,1,1,x\n', ':2:token_size: not a number'],
   ];
-  for (const [name, text, expect] of cases) {
-    const f = tmpFile(name, text);
-    const r = await cli('trace', 'stats', f);
-    assert.equal(r.code, 2, `${name}: ${r.stderr}`);
-    const first = r.stderr.split('\n')[0]!;
-    assert.ok(first.startsWith(`splitbench: ${f}${expect}`), `${name}: ${first}`);
-    assert.doesNotMatch(r.stderr, /at .*\.js:\d+/); // no stack trace
-  }
+  await Promise.all(
+    cases.map(async ([name, text, expect]) => {
+      const f = tmpFile(name, text);
+      const r = await cli('trace', 'stats', f);
+      assert.equal(r.code, 2, `${name}: ${r.stderr}`);
+      const first = r.stderr.split('\n')[0]!;
+      assert.ok(first.startsWith(`splitbench: ${f}${expect}`), `${name}: ${first}`);
+      assert.doesNotMatch(r.stderr, /at .*\.js:\d+/); // no stack trace
+    }),
+  );
   const lenient = await cli('trace', 'stats', tmpFile('l.csv', AZ + '2023-11-16 18:17:03,1,1\n2023-11-16 18:17:02,1,1\n2023-11-16 18:17:05,1,1\n'), '--lenient', '--json');
   assert.equal(lenient.code, 0, lenient.stderr);
   assert.equal(JSON.parse(lenient.stdout).skipped, 1);
