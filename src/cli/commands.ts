@@ -6,6 +6,8 @@ import { summaryCommand } from './summary.js';
 import { gateCommand } from './gate.js';
 import { replayCommand } from './replay.js';
 import { reportCommand } from './report.js';
+import { simCommand } from './sim.js';
+import { serveCommand } from './serve.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export const commands: CommandModule<any, any>[] = [
@@ -16,4 +18,6 @@ export const commands: CommandModule<any, any>[] = [
   gateCommand,
   replayCommand,
   reportCommand,
+  simCommand,
+  serveCommand,
 ];

@@ -1,0 +1,7 @@
+/** The simulator's public face: `sim` runs, rate sweeps, provisioning searches, the Splitwise experiment. */
+export { buildCluster, engineOptions, type CompatMode, type SimClusterOptions } from './cluster.js';
+export { simulate, type SimSink, type SimEventListener, type SimulateOptions, type SimulateResult, type SimProgress } from './simulate.js';
+export { rateRequests, traceRequests, traceSampler, type RateLoad, type SizeDraw, type TraceInput } from './requests.js';
+export { TraceEventWriter } from './perfetto.js';
+export { resolveSimOptions, SIM_DEFAULTS, type SimOptions, type SimShape } from './options.js';
+export { runSim, formatSimResult, simRequests, resolveDeployment, type SimRunResult, type SimIo } from './run.js';

@@ -1,0 +1,425 @@
+/**
+ * The simulator's core: drive the engine's cluster on a VirtualClock with a stream of requests, and hand
+ * every finished request to a sink as a `requests` row (the same row a live replay writes), plus machine
+ * power and timeline samples at a fixed virtual interval.
+ *
+ * Streaming: arrivals are pulled from the (async) request source a block at a time (`lookahead`) and put
+ * on the clock; the clock then runs every event strictly before the last pulled arrival, so the source is
+ * never read further ahead than one block and rows are handed over (and dropped) as requests finish.
+ * Memory is the in-flight requests plus one block, whatever the trace length.
+ *
+ * Same-instant order: all arrivals of one block are scheduled before any event at their instant runs
+ * (they carry the clock's `arrival` rank), so a block boundary never changes the order of events; the
+ * result depends only on the requests, the deployment and the seed.
+ *
+ * Times: virtual seconds from t0 = trace time 0. A request's `scheduled` = `send` = its arrival (the
+ * simulator has no client lag); chunks are the engine's per-iteration token emissions.
+ */
+import {
+  EventRank,
+  VirtualClock,
+  enginePower,
+  type Cluster,
+  type Deployment,
+  type EngineEvents,
+  type IterationEvent,
+  type KvTransferEvent,
+  type MachineInfo,
+  type RequestBreakdown,
+} from '../engine/index.js';
+import type { MachineRow, PowerSampleRow, RequestRow, TimelineSampleRow } from '../store/index.js';
+import type { RequestSpec } from '../trace/index.js';
+import { buildCluster, type CompatMode } from './cluster.js';
+
+/** Where the simulator's output goes (a RunWriter fits; so does an in-memory accumulator). */
+export interface SimSink {
+  addRequest(row: RequestRow): void;
+  addMachines?(rows: readonly MachineRow[]): void;
+  addPowerSample?(row: PowerSampleRow): void;
+  addTimelineSample?(row: TimelineSampleRow): void;
+}
+
+/** Listener for the engine's event timeline (Perfetto export); arrivals added. */
+export interface SimEventListener extends EngineEvents {
+  arrival?(requestId: string, time: number, promptTokens: number, outputTokens: number): void;
+  machines?(machines: readonly MachineInfo[]): void;
+}
+
+export interface SimulateOptions {
+  readonly deployment: Deployment;
+  readonly requests: AsyncIterable<RequestSpec> | Iterable<RequestSpec>;
+  readonly compat?: CompatMode;
+  /** Seed for the engine's random choices (`random` scheduler). */
+  readonly seed?: number;
+  readonly sink: SimSink;
+  /** Virtual seconds between power/timeline samples (default 1; 0: none). */
+  readonly sampleIntervalS?: number;
+  /** Requests pulled from the source per block (default 2048). */
+  readonly lookahead?: number;
+  /** Keep per-iteration chunk times in the rows (default true; false stores first token and end only). */
+  readonly chunks?: boolean;
+  readonly events?: SimEventListener;
+  /** Called after every block with the virtual time and counts (progress lines). */
+  readonly onProgress?: (p: SimProgress) => void;
+  /** Requests arriving before this (seconds) are marked warm-up (excluded from summaries). */
+  readonly warmupS?: number;
+  /** Stop pulling requests when this returns true (interrupt); in-flight requests still finish. */
+  readonly shouldStop?: () => boolean;
+}
+
+export interface SimProgress {
+  readonly virtualTime: number;
+  readonly submitted: number;
+  readonly finished: number;
+  readonly inFlight: number;
+}
+
+export interface SimulateResult {
+  readonly submitted: number;
+  readonly ok: number;
+  readonly failed: number;
+  /** Requests left in flight when the event queue emptied (compatible mode's KV deadlock). */
+  readonly neverCompleted: number;
+  /** Virtual time of the last event. */
+  readonly endTime: number;
+  /** Wall seconds the simulation took. */
+  readonly wallS: number;
+  readonly machines: readonly MachineInfo[];
+  /** Energy per machine over the run (joules, from the power model). */
+  readonly energyJ: number;
+  /** Stopped early by `shouldStop`. */
+  readonly stopped: boolean;
+  /** Failure reasons seen (first one per distinct message, with counts). */
+  readonly failures: Readonly<Record<string, number>>;
+}
+
+/** Per-machine power bookkeeping: exact energy from iteration start/end events. */
+class PowerMeter {
+  readonly watts: Float64Array;
+  readonly energy: Float64Array;
+  readonly since: Float64Array;
+  private readonly index = new Map<string, number>();
+  private readonly idleW: Float64Array;
+  private readonly types: string[];
+  private readonly power = enginePower();
+
+  constructor(machines: readonly MachineInfo[]) {
+    const n = machines.length;
+    this.watts = new Float64Array(n);
+    this.energy = new Float64Array(n);
+    this.since = new Float64Array(n);
+    this.idleW = new Float64Array(n);
+    this.types = machines.map((m) => m.type);
+    machines.forEach((m, i) => {
+      this.index.set(m.id, i);
+      this.idleW[i] = this.power({ name: m.type }, { phase: 'idle', batchSize: 0, batchTokens: 0 });
+      this.watts[i] = this.idleW[i]!;
+    });
+  }
+
+  indexOf(id: string): number {
+    return this.index.get(id) ?? -1;
+  }
+
+  /** The power model's watts for machine `i` running this iteration (what the cluster's snapshot reports). */
+  wattsOf(i: number, e: IterationEvent): number {
+    return this.power({ name: this.types[i]! }, { phase: e.phase, batchSize: e.batchSize, batchTokens: e.promptTokens + e.decodes });
+  }
+
+  /** Set machine `i` to `w` watts from time `t`. */
+  set(i: number, t: number, w: number): void {
+    this.energy[i]! += this.watts[i]! * (t - this.since[i]!);
+    this.since[i] = t;
+    this.watts[i] = w;
+  }
+
+  idle(i: number, t: number): void {
+    this.set(i, t, this.idleW[i]!);
+  }
+
+  /** Energy of machine `i` up to `t`. */
+  energyAt(i: number, t: number): number {
+    return this.energy[i]! + this.watts[i]! * (t - this.since[i]!);
+  }
+}
+
+/** Run a simulation to completion (the event queue empties after the last request). */
+export async function simulate(o: SimulateOptions): Promise<SimulateResult> {
+  const t0 = performance.now();
+  const clock = new VirtualClock(0);
+  const keepChunks = o.chunks ?? true;
+  const interval = o.sampleIntervalS ?? 1;
+  const lookahead = Math.max(1, o.lookahead ?? 2048);
+  const ev = o.events;
+  const warmupS = o.warmupS ?? 0;
+  const out = o.sink;
+  // Bound methods: the sink may be a class instance (a RunWriter).
+  const sink: SimSink = {
+    addRequest: warmupS > 0 ? (r: RequestRow) => out.addRequest(r.arrival < warmupS ? { ...r, warmup: true } : r) : (r: RequestRow) => out.addRequest(r),
+    ...(out.addMachines ? { addMachines: (rows: readonly MachineRow[]) => out.addMachines!(rows) } : {}),
+    ...(out.addPowerSample ? { addPowerSample: (row: PowerSampleRow) => out.addPowerSample!(row) } : {}),
+    ...(out.addTimelineSample ? { addTimelineSample: (row: TimelineSampleRow) => out.addTimelineSample!(row) } : {}),
+  };
+
+  // Watts per machine come from the cluster's snapshot (its power model) right after an iteration starts.
+  let meter: PowerMeter | undefined;
+  let cluster: Cluster | undefined;
+  const wantPower = interval > 0 && sink.addPowerSample !== undefined;
+  const engineEvents: EngineEvents = {
+    ...(wantPower || ev?.iterationStart
+      ? {
+          iterationStart: (e: IterationEvent) => {
+            if (meter) {
+              const i = meter.indexOf(e.machine);
+              if (i >= 0) meter.set(i, e.start, meter.wattsOf(i, e));
+            }
+            ev?.iterationStart?.(e);
+          },
+        }
+      : {}),
+    ...(wantPower || ev?.iterationEnd
+      ? {
+          iterationEnd: (e: IterationEvent) => {
+            if (meter) {
+              const i = meter.indexOf(e.machine);
+              if (i >= 0) meter.idle(i, clock.now());
+            }
+            ev?.iterationEnd?.(e);
+          },
+        }
+      : {}),
+    ...(ev?.kvTransferStart ? { kvTransferStart: (e: KvTransferEvent) => ev.kvTransferStart!(e) } : {}),
+    ...(ev?.kvTransferEnd ? { kvTransferEnd: (e: KvTransferEvent) => ev.kvTransferEnd!(e) } : {}),
+    ...(ev?.requestDone ? { requestDone: (id: string, b: RequestBreakdown, t: number) => ev.requestDone!(id, b, t) } : {}),
+  };
+  cluster = buildCluster(o.deployment, {
+    clock,
+    ...(o.compat ? { compat: o.compat } : {}),
+    ...(o.seed === undefined ? {} : { seed: o.seed }),
+    events: engineEvents,
+  });
+  const machines = cluster.machines();
+  if (wantPower) meter = new PowerMeter(machines);
+  sink.addMachines?.(
+    machines.map((m) => ({ machineId: m.id, machineType: m.type, pool: m.pool, gpus: m.gpus, pricePerHour: m.pricePerHour, tdpW: m.tdpW, idleW: m.idleW })),
+  );
+  ev?.machines?.(machines);
+
+  let submitted = 0;
+  let ok = 0;
+  let failed = 0;
+  const failures: Record<string, number> = {};
+  const live = new Map<string, Live>();
+  let seq = 0;
+
+  const submit = (spec: RequestSpec, mySeq: number): void => {
+    const st: Live = { spec, seq: mySeq, first: NaN, times: keepChunks ? [] : undefined, counts: keepChunks ? [] : undefined, received: 0, key: '' };
+    // Trace ids need not be unique (sampled or concatenated traces): the engine gets a unique key.
+    st.key = live.has(spec.id) ? `${spec.id}#${mySeq}` : spec.id;
+    ev?.arrival?.(st.key, clock.now(), spec.promptTokens, spec.outputTokens);
+    live.set(st.key, st);
+    submitted++;
+    cluster!.submit(
+      { id: st.key, promptTokens: spec.promptTokens, outputTokens: spec.outputTokens },
+      {
+        onTokens(tokens, time) {
+          if (st.first !== st.first) st.first = time;
+          st.received += tokens;
+          if (st.times) {
+            const n = st.times.length;
+            // Several emissions at one instant are one chunk.
+            if (n > 0 && st.times[n - 1] === time) st.counts![n - 1]! += tokens;
+            else {
+              st.times.push(time);
+              st.counts!.push(tokens);
+            }
+          }
+        },
+        onDone(b, time) {
+          live.delete(st.key);
+          ok++;
+          sink.addRequest(rowOf(st, 'ok', time, b));
+        },
+        onFailed(reason, time) {
+          live.delete(st.key);
+          failed++;
+          failures[reason] = (failures[reason] ?? 0) + 1;
+          sink.addRequest(rowOf(st, 'error', time, undefined, reason));
+        },
+      },
+    );
+  };
+
+  // Periodic samples (power, timeline) while there is work.
+  let sourceDone = false;
+  let lastSample = 0;
+  const sample = (): void => {
+    const t = clock.now();
+    if (meter && sink.addPowerSample) {
+      const dt = t - lastSample;
+      for (let i = 0; i < machines.length; i++) {
+        const before = meter.energyAt(i, lastSample);
+        const after = meter.energyAt(i, t);
+        // Sample-and-hold from the start of the interval: its mean watts over [lastSample, t].
+        sink.addPowerSample({
+          t: lastSample,
+          machineId: machines[i]!.id,
+          role: machines[i]!.pool,
+          source: 'model',
+          watts: dt > 0 ? (after - before) / dt : meter.watts[i]!,
+          energyJ: after,
+        });
+      }
+    }
+    if (sink.addTimelineSample) {
+      const snap = cluster!.snapshot();
+      const queue: Record<string, number> = {};
+      const running: Record<string, number> = {};
+      for (const s of snap) {
+        queue[s.pool] = (queue[s.pool] ?? 0) + s.queuedRequests;
+        running[s.pool] = (running[s.pool] ?? 0) + s.runningRequests;
+      }
+      sink.addTimelineSample({ t, source: 'engine', name: 'in_flight', value: cluster!.inFlight() });
+      for (const pool of Object.keys(queue)) {
+        sink.addTimelineSample({ t, source: 'engine', role: pool, name: 'queue_depth', value: queue[pool]! });
+        sink.addTimelineSample({ t, source: 'engine', role: pool, name: 'running', value: running[pool]! });
+      }
+    }
+    lastSample = t;
+  };
+  let samplerArmed = false;
+  const armSampler = (): void => {
+    if (interval <= 0 || samplerArmed || (!sink.addPowerSample && !sink.addTimelineSample)) return;
+    samplerArmed = true;
+    const tick = (): void => {
+      sample();
+      // Keep sampling while anything can still happen.
+      if (!sourceDone || clock.pending() > 0 || cluster!.inFlight() > 0) clock.at(clock.now() + interval, tick, EventRank.sample);
+      else samplerArmed = false;
+    };
+    clock.at(0, tick, EventRank.sample);
+  };
+  armSampler();
+
+  // Pull the source a block at a time.
+  const it = isAsync(o.requests) ? o.requests[Symbol.asyncIterator]() : undefined;
+  const syncIt = it ? undefined : (o.requests as Iterable<RequestSpec>)[Symbol.iterator]();
+  let stopped = false;
+  let lastArrival = -Infinity;
+  let barrierHit = false;
+  const onBarrier = (): void => {
+    barrierHit = true;
+  };
+  while (!sourceDone) {
+    if (o.shouldStop?.()) {
+      stopped = true;
+      sourceDone = true;
+      break;
+    }
+    let pulled = 0;
+    while (pulled < lookahead) {
+      const r = it ? await it.next() : syncIt!.next();
+      if (r.done) {
+        sourceDone = true;
+        break;
+      }
+      const spec = r.value;
+      if (!(spec.arrival >= lastArrival)) {
+        throw new RangeError(`request ${spec.id}: arrival ${spec.arrival} s is before the previous one (${lastArrival} s); the simulator needs arrivals in order`);
+      }
+      lastArrival = spec.arrival;
+      const mySeq = seq++;
+      clock.at(Math.max(spec.arrival, clock.now()), () => submit(spec, mySeq), EventRank.arrival);
+      pulled++;
+    }
+    if (sourceDone) break;
+    // Run everything strictly before the last pulled arrival; the next block may add arrivals at that instant.
+    barrierHit = false;
+    const barrier = clock.at(lastArrival, onBarrier, EventRank.completion);
+    while (!barrierHit && clock.step()) {
+      /* run */
+    }
+    barrier.cancel();
+    o.onProgress?.({ virtualTime: clock.now(), submitted, finished: ok + failed, inFlight: live.size });
+  }
+  // Drain.
+  while (clock.step()) {
+    /* run */
+  }
+  const endTime = clock.now();
+  if (samplerArmed || lastSample < endTime) sample();
+  // What is still in flight will never complete (compatible mode's KV deadlock).
+  let neverCompleted = 0;
+  for (const st of [...live.values()].sort((a, b) => a.seq - b.seq)) {
+    neverCompleted++;
+    sink.addRequest(rowOf(st, 'never-completed', undefined, undefined, 'still in flight when the event queue emptied (KV deadlock)'));
+  }
+  live.clear();
+  let energyJ = 0;
+  if (meter) for (let i = 0; i < machines.length; i++) energyJ += meter.energyAt(i, endTime);
+  o.onProgress?.({ virtualTime: endTime, submitted, finished: ok + failed, inFlight: 0 });
+  return {
+    submitted,
+    ok,
+    failed,
+    neverCompleted,
+    endTime,
+    wallS: (performance.now() - t0) / 1000,
+    machines,
+    energyJ,
+    stopped,
+    failures,
+  };
+}
+
+interface Live {
+  readonly spec: RequestSpec;
+  readonly seq: number;
+  first: number;
+  readonly times: number[] | undefined;
+  readonly counts: number[] | undefined;
+  received: number;
+  key: string;
+}
+
+function rowOf(st: Live, status: RequestRow['status'], end: number | undefined, b: RequestBreakdown | undefined, error?: string): RequestRow {
+  const s = st.spec;
+  const send = s.arrival;
+  let chunks: { t: number; tokens: number }[] | undefined;
+  if (st.times && st.times.length > 0) {
+    chunks = new Array(st.times.length);
+    for (let i = 0; i < st.times.length; i++) chunks[i] = { t: st.times[i]! - send, tokens: st.counts![i]! };
+  }
+  return {
+    seq: st.seq,
+    traceId: s.id,
+    ...(s.sessionId === undefined ? {} : { sessionId: s.sessionId }),
+    arrival: s.arrival,
+    promptTokens: s.promptTokens,
+    outputTokens: s.outputTokens,
+    scheduled: send,
+    send,
+    ...(st.first === st.first ? { firstToken: st.first } : {}),
+    ...(end === undefined ? {} : { end }),
+    status,
+    ...(status === 'error' ? { errorCode: 'SB_ENGINE' } : {}),
+    ...(error === undefined ? {} : { error }),
+    tokensReceived: st.received,
+    usagePrompt: s.promptTokens,
+    usageCompletion: st.received,
+    countMethod: 'exact',
+    ...(chunks ? { chunks } : {}),
+    ...(b
+      ? {
+          breakdown: { queue: b.queue, prefill: b.prefill, kvTransfer: b.kvTransfer, decodeWait: b.decodeWait, decode: b.decode },
+          promptMachine: b.promptMachine,
+          tokenMachine: b.tokenMachine,
+          pool: b.pool,
+        }
+      : {}),
+  };
+}
+
+function isAsync<T>(x: AsyncIterable<T> | Iterable<T>): x is AsyncIterable<T> {
+  return typeof (x as AsyncIterable<T>)[Symbol.asyncIterator] === 'function';
+}
