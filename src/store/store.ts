@@ -398,7 +398,7 @@ class SqliteRunWriter implements RunWriter {
     const interval = Math.max(10, opts.flushIntervalMs ?? 1000);
     this.timer = setInterval(() => {
       try {
-        this.flush();
+        this.flush(true);
       } catch {
         // kept in this.failure and thrown to the next caller
       }
@@ -416,7 +416,7 @@ class SqliteRunWriter implements RunWriter {
   }
 
   private maybeFlush(): void {
-    if (this.pending() >= this.batchRows) this.flush();
+    if (this.pending() >= this.batchRows) this.flush(true);
   }
 
   addRequest(row: RequestRow): void {
@@ -444,7 +444,12 @@ class SqliteRunWriter implements RunWriter {
     this.maybeFlush();
   }
 
-  flush(): void {
+  /**
+   * Commit the buffered rows in one transaction. When this store's connection is busy with an open read
+   * (a `requests()` iterator in progress), the rows stay buffered: a background flush (`retryLater`) just
+   * tries again later, an explicit one throws a StoreError that does not break the writer.
+   */
+  flush(retryLater = false): void {
     if (this.failure) throw this.failure;
     if (this.pending() === 0) return;
     const reqs = this.requests;
@@ -475,6 +480,16 @@ class SqliteRunWriter implements RunWriter {
         }
       }).immediate();
     } catch (e) {
+      if (e instanceof TypeError && /busy executing a query/.test(e.message)) {
+        this.requests = reqs.concat(this.requests);
+        this.machineRows = machines.concat(this.machineRows);
+        this.power = power.concat(this.power);
+        this.timeline = timeline.concat(this.timeline);
+        if (retryLater) return;
+        throw new StoreError(
+          `cannot write run ${id} to results store ${this.store.path} now: its connection is reading (an open requests() iteration); the rows stay buffered`,
+        );
+      }
       this.failure = new StoreError(
         `cannot write run ${id} to results store ${this.store.path} (${current}): ${(e as Error).message}`,
         { cause: e },
@@ -492,14 +507,16 @@ class SqliteRunWriter implements RunWriter {
   finish(status: RunStatus, extra: { lagFlagged?: boolean; lagP99S?: number; notes?: Record<string, unknown> } = {}): void {
     if (this.finished) return;
     if (!RUN_STATUSES.includes(status)) throw new TypeError(`store: unknown run status ${String(status)}`);
+    try {
+      this.flush();
+    } catch (e) {
+      if (!this.failure) throw e; // e.g. the connection is busy reading: nothing changed, finish() can be retried
+    }
     this.finished = true;
     this.stopTimer();
     this.store.writerDone(this);
-    try {
-      this.flush();
-    } finally {
-      this.store.finishRun(this.runId, status, extra);
-    }
+    this.store.finishRun(this.runId, status, extra);
+    if (this.failure) throw this.failure;
   }
 
   /** Flush without throwing (exit hook / store close). */

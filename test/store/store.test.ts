@@ -328,3 +328,36 @@ test('two connections can write runs into one file at once', () => {
   s1.close();
   s2.close();
 });
+
+test('a writer on a connection that is busy reading keeps its rows and commits them afterwards', () => {
+  const s = openStore(fresh());
+  const old = s.createRun({ kind: 'sim', options: {} });
+  for (let i = 0; i < 3; i++) old.addRequest(row(i));
+  old.finish('completed');
+  const w = s.createRun({ kind: 'sim', options: {} }, { batchRows: 2 });
+  const it = s.requests(old.runId);
+  assert.equal(it.next().value?.seq, 0); // an open read on this connection
+  w.addRequest(row(0));
+  w.addRequest(row(1)); // a full batch: the background flush retries later instead of failing
+  w.addRequest(row(2));
+  assert.throws(() => w.flush(), /connection is reading/);
+  assert.throws(() => w.finish('completed'), /connection is reading/);
+  assert.equal(s.findRun(w.runId).status, 'running');
+  assert.deepEqual([...it].map((r) => r.seq), [1, 2]); // the read ends
+  w.addRequest(row(3));
+  w.finish('completed');
+  assert.equal(s.requestCounts(w.runId).total, 4);
+  assert.equal(s.findRun(w.runId).status, 'completed');
+  s.close();
+});
+
+test('a failed writer still marks its run when finished, and says why it failed', () => {
+  const s = openStore(fresh());
+  const w = s.createRun({ kind: 'sim', options: {} });
+  w.addRequest(row(1));
+  w.addRequest(row(1));
+  assert.throws(() => w.finish('completed'), /seq 1/);
+  assert.equal(s.findRun(w.runId).status, 'completed');
+  w.finish('failed'); // idempotent after a failure too
+  s.close();
+});
