@@ -7,7 +7,6 @@ import { gateCommand } from './gate.js';
 import { replayCommand } from './replay.js';
 import { reportCommand } from './report.js';
 import { simCommand } from './sim.js';
-import { serveCommand } from './serve.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export const commands: CommandModule<any, any>[] = [
@@ -19,5 +18,4 @@ export const commands: CommandModule<any, any>[] = [
   replayCommand,
   reportCommand,
   simCommand,
-  serveCommand,
 ];
