@@ -21,16 +21,17 @@ import type { Deployment } from './deployment.js';
 import { Instance, Seq, SeqMode, SeqState } from './instance.js';
 import { createScheduler, type ClusterScheduler, type PoolName, type SchedMachine } from './schedulers.js';
 import {
-  BUILTIN_MACHINES,
-  BUILTIN_MODELS,
   kvBytesPerToken,
   kvCapacityBytes,
   transferBytesPerS,
   type MachineSpec,
   type ModelSpec,
 } from './specs.js';
-import { builtinPredictors, perfModelFromPredictors, BUILTIN_PERF_PAIRS, type CompatPredictors } from './builtin-perf.js';
+import type { CompatPredictors } from './predictors.js';
 import { createCompatCluster } from './compat/cluster.js';
+import { engineCatalog, loadCatalog, type Catalog } from './catalog.js';
+import { enginePerfModels, enginePredictors } from './perf/registry.js';
+import { enginePower } from './power.js';
 
 /** The part of a hardware/model catalog the engine reads. */
 export interface EngineCatalog {
@@ -40,12 +41,6 @@ export interface EngineCatalog {
   modelNames(): readonly string[];
 }
 
-export const BUILTIN_CATALOG: EngineCatalog = {
-  machine: (n) => BUILTIN_MACHINES[n],
-  model: (n) => BUILTIN_MODELS[n],
-  machineNames: () => Object.keys(BUILTIN_MACHINES),
-  modelNames: () => Object.keys(BUILTIN_MODELS),
-};
 
 /** Machine state the power model sees. */
 export interface MachinePowerState {
@@ -61,12 +56,13 @@ export interface ClusterOptions {
   readonly compat?: 'splitwise';
   /** Seed for the `random` scheduler. */
   readonly seed?: number;
+  /** Default: the bundled catalog (workloads/catalog), with SplitwiseSim's sizes in the compatible mode. */
   readonly catalog?: EngineCatalog;
-  /** One model for every machine, or a factory per (machine type, model). Default: built-in tables. */
+  /** One model for every machine, or a factory per (machine type, model). Default: the deployment's `perfModel` kind from the performance-model registry. */
   readonly perfModel?: PerfModel | ((machine: MachineSpec, model: ModelSpec) => PerfModel);
-  /** Compatible mode: SplitwiseSim's raw predictors per (machine type, model). Default: built-in tables. */
+  /** Compatible mode: SplitwiseSim's raw predictors per (machine type, model). Default: from its bundled profile CSV. */
   readonly predictors?: (machine: MachineSpec, model: ModelSpec) => CompatPredictors;
-  /** Watts of one machine in a state. Default: idle + (TDP − idle) × a per-phase factor. */
+  /** Watts of one machine in a state. Default: the power model of the catalog. */
   readonly power?: (machine: MachineSpec, state: MachinePowerState) => number;
   readonly events?: EngineEvents;
   /** Compatible mode only: how a task is inserted in an instance's pending queue ('live' = SplitwiseSim's bisect over current counters; 'frozen' = keys fixed at insertion). */
@@ -106,22 +102,34 @@ export function resolveMachines(dep: Deployment, catalog: EngineCatalog): { mode
   return { model, machines };
 }
 
+/** Fill in the defaults that come from the bundled catalog, performance models and power model. */
+export function withDefaults(dep: Deployment, opts: ClusterOptions): ClusterOptions & {
+  readonly catalog: EngineCatalog;
+  readonly power: NonNullable<ClusterOptions['power']>;
+} {
+  const compat = opts.compat === 'splitwise';
+  let full: Catalog | undefined;
+  const cat = (): Catalog => (full ??= loadCatalog());
+  return {
+    ...opts,
+    catalog: opts.catalog ?? engineCatalog(cat(), { compat }),
+    // The catalog's power model knows the bundled machines only; a caller's own catalog gets the fallback.
+    power: opts.power ?? (opts.catalog ? defaultPower : enginePower(cat())),
+    ...(opts.perfModel || compat ? {} : { perfModel: enginePerfModels({ catalog: cat(), ...(dep.perfModel === 'auto' ? {} : { kind: dep.perfModel }) }) }),
+    ...(opts.predictors || !compat ? {} : { predictors: enginePredictors(cat()) }),
+  };
+}
+
 export function resolvePredictors(opts: ClusterOptions, spec: MachineSpec, model: ModelSpec): CompatPredictors {
-  if (opts.predictors) return opts.predictors(spec, model);
-  const p = builtinPredictors(model.name, spec.name);
-  if (!p) {
-    throw new ConfigError(`no built-in performance data for ${model.name} on ${spec.name}`, {
-      hint: `pass a performance model; built-in pairs: ${BUILTIN_PERF_PAIRS.join(', ')}`,
-    });
-  }
-  return p;
+  if (!opts.predictors) throw new ConfigError('the SplitwiseSim-compatible mode needs predictors');
+  return opts.predictors(spec, model);
 }
 
 function resolvePerf(opts: ClusterOptions, spec: MachineSpec, model: ModelSpec): PerfModel {
   const pm = opts.perfModel;
   if (typeof pm === 'function') return pm(spec, model);
   if (pm) return pm;
-  return perfModelFromPredictors(`table:${model.name}/${spec.name}`, resolvePredictors(opts, spec, model));
+  throw new ConfigError('no performance model given');
 }
 
 interface Req {
@@ -184,9 +192,12 @@ class Machine implements SchedMachine {
 
 /** Build the cluster of a deployment. */
 export function createCluster(dep: Deployment, opts: ClusterOptions): Cluster {
-  if (opts.compat === 'splitwise') return createCompatCluster(dep, opts);
-  if (opts.compat !== undefined) throw new ConfigError(`unknown compatibility mode '${String(opts.compat)}'`, { path: 'compat', hint: "known: 'splitwise'" });
-  return new RealisticCluster(dep, opts);
+  if (opts.compat !== undefined && opts.compat !== 'splitwise') {
+    throw new ConfigError(`unknown compatibility mode '${String(opts.compat)}'`, { path: 'compat', hint: "known: 'splitwise'" });
+  }
+  const full = withDefaults(dep, opts);
+  if (opts.compat === 'splitwise') return createCompatCluster(dep, full);
+  return new RealisticCluster(dep, full);
 }
 
 class RealisticCluster implements Cluster {
@@ -207,7 +218,7 @@ class RealisticCluster implements Cluster {
     this.clock = opts.clock;
     this.ev = opts.events;
     this.power = opts.power ?? defaultPower;
-    const { model, machines } = resolveMachines(dep, opts.catalog ?? BUILTIN_CATALOG);
+    const { model, machines } = resolveMachines(dep, opts.catalog!);
     this.kvPerToken = kvBytesPerToken(model);
     for (const rm of machines) {
       const cap = kvCapacityBytes(rm.spec, model);

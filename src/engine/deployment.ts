@@ -7,7 +7,7 @@
  * name: splitwise-ha
  * kind: split                  # monolithic (one mixed pool) | split (prompt + token pools)
  * model: bloom-176b
- * perfModel: profile           # profile | roofline | constant
+ * perfModel: profile           # auto (default) | profile | roofline | constant
  * scheduler: splitwise-mixed-pool
  * pools:
  *   prompt: { machine: dgx-h100, count: 3 }
@@ -26,7 +26,8 @@ import { WORKLOADS_DIR } from '../paths.js';
 import { SCHEDULER_NAMES, type PoolName } from './schedulers.js';
 
 export const DEPLOYMENTS_DIR = path.join(WORKLOADS_DIR, 'deployments');
-export const PERF_MODEL_KINDS = ['profile', 'roofline', 'constant'] as const;
+/** 'auto': the bundled profile of (model, machine) when there is one, else the calibrated roofline. */
+export const PERF_MODEL_KINDS = ['auto', 'profile', 'roofline', 'constant'] as const;
 
 const limitsSchema = z
   .object({
@@ -51,7 +52,7 @@ const schema = z
     description: z.string().optional(),
     kind: z.enum(['monolithic', 'split']),
     model: z.string().min(1).default('bloom-176b'),
-    perfModel: z.enum(PERF_MODEL_KINDS).default('profile'),
+    perfModel: z.enum(PERF_MODEL_KINDS).default('auto'),
     scheduler: z.string().min(1).optional(),
     pools: z
       .object({ prompt: poolSchema.optional(), token: poolSchema.optional(), mixed: poolSchema.optional() })

@@ -6,7 +6,7 @@ export * from './instance.js';
 export * from './schedulers.js';
 export * from './deployment.js';
 export * from './cluster.js';
-export * from './builtin-perf.js';
+export * from './predictors.js';
 export * from './catalog.js';
 export * from './perf/index.js';
 export * from './power.js';

@@ -1,8 +1,7 @@
 /**
  * What the engine needs to know about a machine type and a model, and the KV-cache arithmetic built on
  * it. The full catalogs (hardware, machines, models, prices) live in the catalog module; the engine
- * only reads these fields. `BUILTIN_MACHINES` / `BUILTIN_MODELS` are the Splitwise paper's machines and
- * models, used when no catalog is passed to `createCluster`.
+ * only reads these fields (the catalog module's `engineCatalog()` provides them).
  */
 
 export interface MachineSpec {
@@ -37,26 +36,6 @@ export interface ModelSpec {
 export const SPLITWISE_GPU_MEMORY_BYTES = 85_899_345_920;
 /** SplitwiseSim's KV transfer bandwidth: 200 GiB/s, for every design. */
 export const SPLITWISE_TRANSFER_BYTES_PER_S = 200 * 1024 ** 3;
-
-export const BUILTIN_MACHINES: Readonly<Record<string, MachineSpec>> = Object.freeze({
-  'dgx-a100': {
-    name: 'dgx-a100', gpus: 8, hbmBytesPerGpu: SPLITWISE_GPU_MEMORY_BYTES, interconnectGbps: 200,
-    kvResidueS: 0.008, pricePerHour: 17.6, tdpW: 6500, idleW: 1500,
-  },
-  'dgx-h100': {
-    name: 'dgx-h100', gpus: 8, hbmBytesPerGpu: SPLITWISE_GPU_MEMORY_BYTES, interconnectGbps: 400,
-    kvResidueS: 0.005, pricePerHour: 38, tdpW: 10200, idleW: 2800,
-  },
-  'dgx-h100-pcap': {
-    name: 'dgx-h100-pcap', gpus: 8, hbmBytesPerGpu: SPLITWISE_GPU_MEMORY_BYTES, interconnectGbps: 400,
-    kvResidueS: 0.005, pricePerHour: 38, tdpW: 7140, idleW: 2800,
-  },
-});
-
-export const BUILTIN_MODELS: Readonly<Record<string, ModelSpec>> = Object.freeze({
-  'bloom-176b': { name: 'bloom-176b', layers: 70, hidden: 14336, heads: 112, kvHeads: 112, dtypeBytes: 2, weightsBytes: 329e9 },
-  'llama2-70b': { name: 'llama2-70b', layers: 80, hidden: 8192, heads: 64, kvHeads: 8, dtypeBytes: 2, weightsBytes: 135e9 },
-});
 
 /**
  * KV-cache bytes per token. Default (realistic): 2 (K and V) × layers × kvHeads × headDim × dtype —

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { VirtualClock, EventRank } from '../../src/engine/clock.js';
 import { createCluster, type EngineCatalog } from '../../src/engine/cluster.js';
 import { defineDeployment } from '../../src/engine/deployment.js';
-import type { CompatPredictors } from '../../src/engine/builtin-perf.js';
+import type { CompatPredictors } from '../../src/engine/predictors.js';
 import { PyHeap, pyFloorDiv } from '../../src/engine/compat/heapq.js';
 import { catalogOf, near, recorder, req, tinyMachine, type Record } from './helpers.js';
 import type { ModelSpec } from '../../src/engine/specs.js';

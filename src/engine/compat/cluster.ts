@@ -22,8 +22,8 @@ import { EventRank, type Clock, type TimerHandle } from '../clock.js';
 import { ConfigError } from '../../errors.js';
 import type { Deployment } from '../deployment.js';
 import type { ClusterOptions } from '../cluster.js';
-import { BUILTIN_CATALOG, defaultPower, resolveMachines, resolvePredictors } from '../cluster.js';
-import type { CompatPredictors } from '../builtin-perf.js';
+import { defaultPower, resolveMachines, resolvePredictors, withDefaults } from '../cluster.js';
+import type { CompatPredictors } from '../predictors.js';
 import { createScheduler, type ClusterScheduler, type PoolName, type SchedMachine } from '../schedulers.js';
 import { kvBytesPerToken, machineMemoryBytes, SPLITWISE_TRANSFER_BYTES_PER_S, type MachineSpec } from '../specs.js';
 import { PyHeap, pyFloorDiv, type HeapEvent } from './heapq.js';
@@ -216,13 +216,14 @@ class CompatCluster implements Cluster {
   private readonly power: NonNullable<ClusterOptions['power']>;
   private selSerial = 0;
 
-  constructor(dep: Deployment, opts: ClusterOptions) {
+  constructor(dep: Deployment, given: ClusterOptions) {
+    const opts = withDefaults(dep, { ...given, compat: 'splitwise' });
     this.clock = opts.clock;
     this.ev = opts.events;
     this.liveKeys = (opts.compatPendingKey ?? 'live') === 'live';
     const hook = (m: Inst): void => this.completeIteration(m);
     this.power = opts.power ?? defaultPower;
-    const { model, machines } = resolveMachines(dep, opts.catalog ?? BUILTIN_CATALOG);
+    const { model, machines } = resolveMachines(dep, opts.catalog);
     this.kv = kvBytesPerToken(model, true);
     for (const rm of machines) {
       const cap = machineMemoryBytes(rm.spec, true);
