@@ -276,7 +276,7 @@ function loadChart(input: ChartInput, metric: 'ttft' | 'tpot' | 'e2e', label: st
       fullTitle(input, `${label} p50 / p99 vs offered load`),
       datasets,
       valueAxis('offered load (req/s)', false),
-      logY ? valueAxis(`${label} (${unit.name}, log scale)`, true) : valueAxis(`${label} (${unit.name})`, false, { beginAtZero: true }),
+      logY ? valueAxis(`${label} (${unit.name}, log scale)`, true) : valueAxis(`${label} (${unit.name})`, false, { beginAtZero: true, grace: '8%' }),
     ),
   };
 }
