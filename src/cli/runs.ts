@@ -25,13 +25,13 @@ const list: CommandModule<DbArgs, DbArgs & { json: boolean }> = {
   builder: (y) =>
     withJson(withDb(y)).example('$0 runs list', 'all runs, oldest first').example('$0 runs list --db other.db --json', 'as JSON'),
   handler: async (argv) => {
-    const { openStore } = await import('../store/index.js');
+    const { openStore, isStale } = await import('../store/index.js');
     const { printJson, printTable } = await import('./output.js');
     const store = openStore(argv.db, { readonly: true });
     try {
-      const runs = store.listRuns().map((r) => ({ run: r, counts: store.requestCounts(r.id) }));
+      const runs = store.listRuns().map((r) => ({ run: r, counts: store.requestCounts(r.id), stale: isStale(r) }));
       if (argv.json) {
-        printJson(runs.map(({ run, counts }) => ({ ...run, requests: counts.total, ok: counts.ok })));
+        printJson(runs.map(({ run, counts, stale }) => ({ ...run, requests: counts.total, ok: counts.ok, stale: stale ?? null })));
         return;
       }
       if (runs.length === 0) {
@@ -40,17 +40,20 @@ const list: CommandModule<DbArgs, DbArgs & { json: boolean }> = {
       }
       printTable([
         ['id', 'name', 'kind', 'status', 'started', 'requests', 'ok', 'target / deployment'],
-        ...runs.map(({ run, counts }) => [
+        ...runs.map(({ run, counts, stale }) => [
           run.id,
           run.name,
           run.kind,
-          run.status,
+          stale ? 'running (stale)' : run.status,
           started(run.startedAt),
           counts.total,
           counts.ok,
           [run.target, run.deployment].filter((x) => x).join(' / ') || null,
         ]),
       ]);
+      if (runs.some((r) => r.stale)) {
+        process.stderr.write('(stale: the process writing the run is gone — killed or crashed — so it will not finish)\n');
+      }
     } finally {
       store.close();
     }
@@ -65,22 +68,26 @@ const show: CommandModule<DbArgs, RunArgs & { json: boolean }> = {
       .example('$0 runs show 3', 'run with id 3')
       .example('$0 runs show baseline --json', 'the latest run named "baseline", as JSON'),
   handler: async (argv) => {
-    const { openStore } = await import('../store/index.js');
+    const { openStore, isStale } = await import('../store/index.js');
     const { printJson, printTable } = await import('./output.js');
     const store = openStore(argv.db, { readonly: true });
     try {
       const run = store.findRun(argv.run);
       const counts = store.requestCounts(run.id);
       const machines = store.machines(run.id);
+      const stale = isStale(run);
       if (argv.json) {
-        printJson({ run, requests: counts, machines });
+        printJson({ run, stale: stale ?? null, requests: counts, machines });
         return;
       }
       const lines: [string, unknown][] = Object.entries(run).map(([k, v]) => [k, v]);
       const width = Math.max(...lines.map(([k]) => k.length));
       const fmt = (v: unknown): string =>
         v === null || v === undefined ? '-' : typeof v === 'object' ? JSON.stringify(v) : String(v);
-      for (const [k, v] of lines) process.stdout.write(`${k.padEnd(width)}  ${fmt(v)}\n`);
+      for (const [k, v] of lines) {
+        const note = k === 'status' && stale ? ' (stale: its writing process is gone, killed or crashed; rows up to its last commit are kept)' : '';
+        process.stdout.write(`${k.padEnd(width)}  ${fmt(v)}${note}\n`);
+      }
       const { total, ...byStatus } = counts;
       const parts = Object.entries(byStatus)
         .filter(([, n]) => n > 0)

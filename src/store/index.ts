@@ -1,5 +1,5 @@
 /** The results store's public face: open a store, write runs, read them back. Schema: schema.ts. */
-export { openStore, REQUEST_COLUMNS, requestParams, type OpenOptions } from './store.js';
+export { openStore, isStale, REQUEST_COLUMNS, requestParams, type OpenOptions } from './store.js';
 export * from './api.js';
 export * from './schema.js';
 export { encodeChunks, decodeChunks, type Chunk } from './codec.js';

@@ -841,3 +841,20 @@ class SqliteStore implements Store {
     this.db.close();
   }
 }
+
+/**
+ * For a run still marked `running`: true when its writer process is gone (same host, pid not alive — it
+ * was killed or crashed, so the run will never finish), false when that process is alive, undefined when
+ * it cannot be told (not running, another host, no pid recorded).
+ */
+export function isStale(run: RunRecord): boolean | undefined {
+  if (run.status !== 'running') return undefined;
+  const pid = run.env.pid;
+  if (run.env.host !== os.hostname() || typeof pid !== 'number' || !Number.isInteger(pid) || pid <= 0) return undefined;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}

@@ -6,7 +6,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
-import { openStore } from '../../src/store/index.js';
+import { isStale, openStore } from '../../src/store/index.js';
+import { runCli } from '../cli/helpers.js';
 
 const here = fileURLToPath(import.meta.url);
 const ext = path.extname(here); // .ts under tsx, .js when compiled
@@ -55,6 +56,7 @@ test('SIGKILL keeps every row handed to the writer more than about a second befo
     const s = openStore(file, { readonly: true });
     const run = s.findRun('crash');
     assert.equal(run.status, 'running');
+    assert.equal(isStale(run), true);
     const seqs = [...s.requests(run.id)].map((r) => r.seq);
     assert.ok(seqs.length >= mustHave, `store has ${seqs.length} rows, expected at least ${mustHave}`);
     // committed rows are a prefix and intact
@@ -63,6 +65,10 @@ test('SIGKILL keeps every row handed to the writer more than about a second befo
     assert.deepEqual(last.chunks, [{ t: 0.5, tokens: 1 }, { t: 0.75, tokens: 1 }, { t: 1, tokens: 1 }]);
     assert.ok(Math.abs(last.tpot! - 0.25) < 1e-9, `tpot ${last.tpot}`);
     s.close();
+    const list = await runCli(['runs', 'list', '--db', file]);
+    assert.equal(list.code, 0, list.stderr);
+    assert.match(list.stdout, /crash\s+live\s+running \(stale\)/);
+    assert.match(list.stderr, /stale: the process writing the run is gone/);
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }

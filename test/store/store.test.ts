@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync, existsSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { APPLICATION_ID, SCHEMA_VERSION, openStore, type RequestRow } from '../../src/store/index.js';
+import { APPLICATION_ID, SCHEMA_VERSION, isStale, openStore, type RequestRow } from '../../src/store/index.js';
 import { ConfigError, ExitCode, StoreError } from '../../src/errors.js';
 import { VERSION } from '../../src/version.js';
 
@@ -141,6 +141,8 @@ test('createRun records metadata, default name, environment and version', () => 
   assert.equal(r.env.platform, `${process.platform}-${process.arch}`);
   assert.equal(r.splitbenchVersion, VERSION);
   assert.equal(r.endedAt, null);
+  assert.equal(r.env.pid, process.pid);
+  assert.equal(isStale(r), false); // its writer (this process) is alive
   assert.equal(s.findRun('mine').id, w2.runId);
   w.finish('completed', { lagFlagged: true, lagP99S: 0.125, notes: { neverCompleted: 3 } });
   w.finish('failed'); // idempotent: the first call wins
@@ -150,6 +152,7 @@ test('createRun records metadata, default name, environment and version', () => 
   assert.equal(done.lagP99S, 0.125);
   assert.deepEqual(done.notes, { neverCompleted: 3 });
   assert.ok(done.endedAt);
+  assert.equal(isStale(done), undefined);
   assert.throws(() => w.addRequest(row(0)), /after finish/);
   w2.finish('interrupted');
   assert.deepEqual(s.listRuns().map((x) => x.status), ['completed', 'interrupted']);
