@@ -11,6 +11,7 @@ import { simCommand } from './sim.js';
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export const commands: CommandModule<any, any>[] = [
   // (commands are added here, one import each)
+import { sweepCommand } from './sweep.js';
   runsCommand,
   traceCommand,
   summaryCommand,
@@ -18,4 +19,5 @@ export const commands: CommandModule<any, any>[] = [
   replayCommand,
   reportCommand,
   simCommand,
+  sweepCommand,
 ];

@@ -5,3 +5,5 @@ export { rateRequests, traceRequests, traceSampler, type RateLoad, type SizeDraw
 export { TraceEventWriter } from './perfetto.js';
 export { resolveSimOptions, SIM_DEFAULTS, type SimOptions, type SimShape } from './options.js';
 export { runSim, formatSimResult, simRequests, resolveDeployment, type SimRunResult, type SimIo } from './run.js';
+export { sweepSearch, escalatingSearch, drive, parseRates, judgeRun, type SearchResult, type RateVerdict, type RefineOptions, type Judgement } from './search.js';
+export { runSweep, resolveSweepOptions, formatSweep, simRateRunner, pointOf, type SweepOptions, type SweepResult, type SweepPoint, type RateRunner, type SimRateRunnerOptions } from './sweep.js';

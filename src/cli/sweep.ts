@@ -1,0 +1,40 @@
+/** `splitbench sweep`: max throughput under an SLO, one run per offered rate (simulated, or --live). */
+import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import { addTraceTransformOptions } from '../trace/options.js';
+import { setExitCode } from './main.js';
+import { printJson } from './output.js';
+
+type Args = Record<string, unknown>;
+
+export const sweepCommand: CommandModule<object, Args> = {
+  command: 'sweep',
+  describe: 'find the highest offered rate that meets an SLO file: one run per rate, then bisection',
+  builder: (y: Argv) =>
+    addTraceTransformOptions(
+      y
+        .option('trace', { type: 'string', describe: 'trace whose request sizes are sampled (file, or coding, conversation)', demandOption: true, group: 'Trace:' })
+        .option('deployment', { type: 'string', describe: 'deployment, by bundled name or YAML file (default splitwise-hh)', group: 'Cluster:' })
+        .option('model', { type: 'string', describe: "override the deployment's model", group: 'Cluster:' })
+        .option('compat', { type: 'string', describe: "'splitwise': SplitwiseSim-compatible semantics (simulated sweeps)", group: 'Cluster:' })
+        .option('rates', { type: 'string', describe: 'offered rates, LO:HI:STEP or a comma list (req/s, Poisson arrivals)', demandOption: true, group: 'Sweep:' })
+        .option('duration', { type: 'number', describe: 'seconds of arrivals per rate (default 600)', group: 'Sweep:' })
+        .option('slo', { type: 'string', describe: 'SLO file, path or bundled name (default splitwise: the paper\'s nine slowdown limits)', group: 'Sweep:' })
+        .option('tolerance', { type: 'number', describe: 'stop bisecting when the bracket is narrower than this fraction of the passing rate (default 0.05)', group: 'Sweep:' })
+        .option('live', { type: 'boolean', describe: 'run each rate as a replay against the reference backend instead of simulating it', group: 'Sweep:' })
+        .option('time-scale', { type: 'number', describe: 'with --live: the backend runs K times faster than real GPUs', group: 'Sweep:' })
+        .option('db', { type: 'string', describe: 'results store (default results/splitbench.db)', group: 'Run:' })
+        .option('tag', { type: 'string', array: true, describe: 'KEY=VALUE label stored with every run (repeatable)', group: 'Run:' })
+        .option('json', { type: 'boolean', describe: 'print the result as JSON', group: 'Run:' })
+        .example('$0 sweep --trace conversation --deployment splitwise-hh-paper --rates 30:160:10', 'max throughput of the paper-size Splitwise-HH under the Splitwise SLOs')
+        .example('$0 sweep --trace coding --deployment baseline-h100 --rates 1:8:1 --duration 120 --compat splitwise', 'a quick SplitwiseSim-compatible sweep')
+        .example('$0 sweep --trace coding --deployment splitwise-hh --rates 2,4,6 --duration 60 --live --time-scale 20', 'the same search against the live reference backend'),
+    ),
+  handler: async (argv: ArgumentsCamelCase<Args>) => {
+    const sim = await import('../sim/index.js');
+    const opts = sim.resolveSweepOptions(argv);
+    const r = await sim.runSweep(opts, opts.json ? { log: () => undefined } : {});
+    if (opts.json) printJson(r);
+    else process.stdout.write(sim.formatSweep(r) + '\n');
+    setExitCode(r.exitCode);
+  },
+};

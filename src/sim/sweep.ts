@@ -1,0 +1,271 @@
+/**
+ * Load sweeps: one run per offered rate (Poisson arrivals, sizes drawn i.i.d. from the trace's rows, the
+ * same requests `replay --rate R --seed S` sends), each judged against an SLO file; the answer is the
+ * highest rate that meets it, refined by bisection between the last passing and the first failing rate.
+ * The search is a generator (search.ts); the runs come from a `RateRunner`: the simulator, or (`--live`)
+ * a replay against the reference backend.
+ */
+import crypto from 'node:crypto';
+import os from 'node:os';
+import { ExitCode } from '../errors.js';
+import type { Deployment } from '../engine/index.js';
+import { loadSlo, type SloSpec } from '../metrics/index.js';
+import { openStore, type Store } from '../store/index.js';
+import { sha256File, type SizeSampler, type TraceTransforms } from '../trace/index.js';
+import type { CompatMode } from './cluster.js';
+import { DEFAULT_DB } from '../paths.js';
+import { Problems, SIM_DEFAULTS, traceFlags } from './options.js';
+import { rateRequests, traceSampler } from './requests.js';
+import { resolveDeployment } from './run.js';
+import { drive, judgeRun, parseRates, sweepSearch, type Judgement, type SearchResult } from './search.js';
+import { simulate } from './simulate.js';
+
+export interface SweepOptions {
+  readonly trace: string;
+  readonly traceFormat?: string | undefined;
+  readonly lenient: boolean;
+  readonly transforms: TraceTransforms;
+  readonly deployment: string;
+  readonly model?: string | undefined;
+  readonly compat: CompatMode;
+  readonly rates: readonly number[];
+  readonly durationS: number;
+  readonly live: boolean;
+  readonly timeScale: number;
+  readonly slo: string;
+  readonly seed: number;
+  readonly db: string;
+  readonly tags: Readonly<Record<string, string>>;
+  readonly tolerance: number;
+  readonly json: boolean;
+}
+
+export function resolveSweepOptions(argv: Record<string, unknown>): SweepOptions {
+  const p = new Problems();
+  const trace = p.str(argv, 'trace', '--trace');
+  if (argv['trace'] === undefined) p.add('--trace', 'required: the trace file (or a bundled name)');
+  const t = traceFlags(argv, p);
+  const ratesRaw = p.str(argv, 'rates', '--rates');
+  let rates: number[] = [];
+  if (ratesRaw === undefined) p.add('--rates', 'required: LO:HI:STEP (e.g. 30:160:10) or a comma list');
+  else {
+    try {
+      rates = parseRates(ratesRaw);
+    } catch (e) {
+      p.push((e as Error).message);
+    }
+  }
+  const live = p.bool(argv, 'live');
+  const compat = p.compat(argv);
+  if (live && compat) p.add('--compat', 'applies to simulated sweeps only (the reference backend runs the realistic engine)');
+  const timeScale = p.num(argv, 'timeScale', '--time-scale', { gt: 0 });
+  if (timeScale !== undefined && !live) p.add('--time-scale', 'applies to --live sweeps only');
+  const tolerance = p.num(argv, 'tolerance', '--tolerance', { gt: 0 }) ?? 0.05;
+  const o: SweepOptions = Object.freeze({
+    trace: trace ?? '',
+    traceFormat: t.format,
+    lenient: t.lenient,
+    transforms: t.transforms,
+    deployment: p.str(argv, 'deployment', '--deployment') ?? SIM_DEFAULTS.deployment,
+    model: p.str(argv, 'model', '--model'),
+    compat,
+    rates,
+    durationS: p.num(argv, 'duration', '--duration', { gt: 0 }) ?? SIM_DEFAULTS.sweepDurationS,
+    live,
+    timeScale: timeScale ?? 1,
+    slo: p.str(argv, 'slo', '--slo') ?? 'splitwise',
+    seed: t.transforms.seed ?? SIM_DEFAULTS.seed,
+    db: p.str(argv, 'db', '--db') ?? DEFAULT_DB,
+    tags: Object.freeze(p.tags(argv)),
+    tolerance,
+    json: p.bool(argv, 'json'),
+  });
+  p.throwIfAny('sweep');
+  return o;
+}
+
+/** Runs one offered rate and returns the stored run's id. */
+export interface RateRunner {
+  run(rate: number, meta: { name: string; tags: Record<string, string> }): Promise<{ runId: number; overloaded?: string }>;
+}
+
+export interface SimRateRunnerOptions {
+  readonly store: Store;
+  readonly deployment: Deployment;
+  readonly deploymentLabel: string;
+  readonly sampler: SizeSampler;
+  readonly durationS: number;
+  readonly seed: number;
+  readonly compat: CompatMode;
+  readonly tracePath: string;
+  readonly traceSha256?: string;
+  /** Record per-iteration chunks (default true). The Splitwise SLOs do not need them. */
+  readonly chunks?: boolean;
+  /** Virtual seconds between power/queue samples (default 1). */
+  readonly sampleIntervalS?: number;
+  /**
+   * Stop feeding arrivals when more than this many seconds of arrivals are waiting in flight (the run is
+   * hopelessly overloaded; default 60). The run is then `interrupted` and fails any SLO.
+   */
+  readonly overloadBacklogS?: number;
+  readonly options?: Record<string, unknown>;
+}
+
+/** The simulator as a RateRunner: Poisson arrivals at the rate, sizes drawn from the trace's rows. */
+export function simRateRunner(o: SimRateRunnerOptions): RateRunner {
+  return {
+    async run(rate, meta) {
+      const writer = o.store.createRun({
+        kind: 'sim',
+        name: meta.name,
+        target: `sim:${o.deployment.name}`,
+        deployment: o.deploymentLabel,
+        model: o.deployment.model,
+        tracePath: o.tracePath,
+        ...(o.traceSha256 ? { traceSha256: o.traceSha256 } : {}),
+        offeredRate: rate,
+        seed: o.seed,
+        options: { ...(o.options ?? {}), rate, arrivals: 'poisson', durationS: o.durationS, compat: o.compat ?? null, deployment: o.deploymentLabel },
+        tags: meta.tags,
+      });
+      let inFlight = 0;
+      const bound = Math.max(500, rate * (o.overloadBacklogS ?? 60));
+      let overloaded: string | undefined;
+      const res = await simulate({
+        deployment: o.deployment,
+        requests: rateRequests(o.sampler, { rate, durationS: o.durationS, seed: o.seed, draw: 'joint' }),
+        ...(o.compat ? { compat: o.compat } : {}),
+        seed: o.seed,
+        sink: writer,
+        chunks: o.chunks ?? true,
+        sampleIntervalS: o.sampleIntervalS ?? 1,
+        lookahead: 512,
+        onProgress: (p) => {
+          inFlight = p.inFlight;
+        },
+        shouldStop: () => {
+          if (inFlight > bound && !overloaded) overloaded = `overloaded: ${inFlight} requests in flight (more than ${(o.overloadBacklogS ?? 60)} s of arrivals); stopped feeding arrivals`;
+          return overloaded !== undefined;
+        },
+      });
+      writer.finish(res.stopped ? 'interrupted' : 'completed', {
+        notes: { wallS: res.wallS, virtualEndS: res.endTime, neverCompleted: res.neverCompleted, ...(overloaded ? { overloaded } : {}) },
+      });
+      return { runId: writer.runId, ...(overloaded ? { overloaded } : {}) };
+    },
+  };
+}
+
+export interface SweepPoint {
+  readonly rate: number;
+  readonly runId: number;
+  readonly passed: boolean;
+  readonly reason?: string;
+  readonly failed: readonly string[];
+  readonly throughput?: number;
+  readonly ttftP99?: number;
+  readonly e2eP99?: number;
+}
+
+export interface SweepResult {
+  readonly sweep: string;
+  readonly slo: string;
+  readonly maxRate: number | undefined;
+  readonly firstFail: number | undefined;
+  readonly points: readonly SweepPoint[];
+  readonly exitCode: number;
+}
+
+export function pointOf(rate: number, runId: number, j: Judgement, overloaded?: string): SweepPoint {
+  const s = j.summary;
+  return {
+    rate,
+    runId,
+    passed: j.passed && !overloaded,
+    ...(overloaded ? { reason: overloaded } : j.reason ? { reason: j.reason } : {}),
+    failed: j.failed,
+    ...(s ? { throughput: s.throughput.requestsPerS } : {}),
+    ...(s?.latencyS.ttft ? { ttftP99: s.latencyS.ttft.p99 } : {}),
+    ...(s?.latencyS.e2e ? { e2eP99: s.latencyS.e2e.p99 } : {}),
+  };
+}
+
+export interface SweepIo {
+  readonly log?: (line: string) => void;
+}
+
+export async function runSweep(o: SweepOptions, io: SweepIo = {}): Promise<SweepResult> {
+  const log = io.log ?? ((l: string) => process.stderr.write(l + '\n'));
+  const slo: SloSpec = loadSlo(o.slo);
+  const dep = resolveDeployment(o);
+  const input = { trace: o.trace, format: o.traceFormat, lenient: o.lenient, transforms: o.transforms };
+  const { sampler, source } = await traceSampler(input, o.seed);
+  const traceSha = await sha256File(source.path);
+  const sweep = crypto.randomBytes(4).toString('hex');
+  const store = openStore(o.db);
+  try {
+    let runner: RateRunner;
+    if (o.live) {
+      const { liveRateRunner } = await import('./live.js');
+      runner = liveRateRunner({ db: o.db, trace: o.trace, traceFormat: o.traceFormat, lenient: o.lenient, transforms: o.transforms, deployment: o.deployment, model: o.model, durationS: o.durationS, seed: o.seed, timeScale: o.timeScale });
+    } else {
+      runner = simRateRunner({
+        store,
+        deployment: dep,
+        deploymentLabel: o.deployment,
+        sampler,
+        durationS: o.durationS,
+        seed: o.seed,
+        compat: o.compat,
+        tracePath: source.path,
+        traceSha256: traceSha,
+        options: { trace: o.trace, transforms: o.transforms, slo: o.slo, sweep, host: os.hostname() },
+      });
+    }
+    const points: SweepPoint[] = [];
+    const { result } = await drive(sweepSearch(o.rates, { tolerance: o.tolerance }), async (rate) => {
+      const { runId, overloaded } = await runner.run(rate, { name: `sweep-${sweep}-r${rate}`, tags: { ...o.tags, sweep } });
+      const j = await judgeRun(store, runId, slo);
+      const pt = pointOf(rate, runId, j, overloaded);
+      points.push(pt);
+      log(`sweep ${sweep}: ${rate} req/s → run ${runId}: ${pt.passed ? 'meets' : 'misses'} the SLO${pt.reason ? ` (${pt.reason})` : pt.failed.length ? ` (${pt.failed.join(', ')})` : ''}`);
+      return { passed: pt.passed };
+    });
+    return finishSweep(sweep, slo.file, result, points);
+  } finally {
+    store.close();
+  }
+}
+
+function finishSweep(sweep: string, slo: string, result: SearchResult, points: SweepPoint[]): SweepResult {
+  return {
+    sweep,
+    slo,
+    maxRate: result.maxRate,
+    firstFail: result.firstFail,
+    points: [...points].sort((a, b) => a.rate - b.rate),
+    exitCode: result.maxRate === undefined ? ExitCode.sloFailed : ExitCode.ok,
+  };
+}
+
+export function formatSweep(r: SweepResult): string {
+  const rows: (string | number)[][] = [['rate req/s', 'run', 'throughput', 'TTFT p99', 'E2E p99', 'SLO']];
+  for (const p of r.points) {
+    rows.push([
+      p.rate,
+      p.runId,
+      p.throughput === undefined ? '-' : p.throughput.toFixed(2),
+      p.ttftP99 === undefined ? '-' : `${p.ttftP99.toFixed(3)} s`,
+      p.e2eP99 === undefined ? '-' : `${p.e2eP99.toFixed(3)} s`,
+      p.passed ? 'pass' : `FAIL${p.reason ? ` (${p.reason.slice(0, 60)})` : p.failed.length ? ` (${p.failed.length} rules)` : ''}`,
+    ]);
+  }
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => String(row[i]).length)));
+  const lines = rows.map((row) => row.map((c, i) => (i === row.length - 1 ? String(c) : String(c).padStart(widths[i]!))).join('  '));
+  lines.push(
+    r.maxRate === undefined
+      ? `no rate met ${r.slo} (lowest tried: ${r.points[0]?.rate ?? '-'} req/s)`
+      : `max throughput under SLO: ${r.maxRate} req/s${r.firstFail !== undefined ? ` (fails at ${r.firstFail} req/s)` : ' (every rate tried passed; raise the top rate)'}; sweep tag ${r.sweep}`,
+  );
+  return lines.join('\n');
+}
