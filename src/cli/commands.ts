@@ -7,11 +7,13 @@ import { gateCommand } from './gate.js';
 import { replayCommand } from './replay.js';
 import { reportCommand } from './report.js';
 import { simCommand } from './sim.js';
+import { sweepCommand } from './sweep.js';
+import { provisionCommand } from './provision.js';
+import { serveCommand } from './serve.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export const commands: CommandModule<any, any>[] = [
   // (commands are added here, one import each)
-import { sweepCommand } from './sweep.js';
   runsCommand,
   traceCommand,
   summaryCommand,
@@ -20,4 +22,6 @@ import { sweepCommand } from './sweep.js';
   reportCommand,
   simCommand,
   sweepCommand,
+  provisionCommand,
+  serveCommand,
 ];

@@ -172,6 +172,13 @@ export class VirtualClock implements Clock {
  * sleeps with `setTimeout` until SPIN_WINDOW_MS before the next event is due, then polls with
  * `setImmediate` (which still lets I/O run every turn) until it is due. This keeps callback lateness well
  * under a millisecond on an idle event loop, at the cost of at most SPIN_WINDOW_MS of polling per wake-up.
+ *
+ * Logical time inside callbacks: while a scheduled callback runs, `now()` returns the time it was
+ * scheduled for (as on the VirtualClock), not the slightly later moment it actually runs, so event-loop
+ * lateness never accumulates into engine time (an iteration chain `at(now() + d)` stays exactly on the
+ * performance model's schedule). `now()` never goes backwards: a callback that runs after a later time
+ * was already read (e.g. by an arrival) sees that later time. `realNow()` always reads the monotonic clock
+ * (for measuring how late a callback ran).
  */
 export class RealClock implements Clock {
   /** Wall milliseconds before a due event at which the clock stops sleeping and starts polling. */
@@ -184,6 +191,10 @@ export class RealClock implements Clock {
   private immediate: ReturnType<typeof setImmediate> | undefined;
   private timerDue = Infinity;
   private closed = false;
+  /** Time of the callback being run (undefined outside callbacks). */
+  private cbTime: number | undefined;
+  /** Largest time `now()` returned so far. */
+  private last = 0;
 
   constructor(timeScale = 1) {
     if (!(timeScale > 0)) throw new RangeError('timeScale must be > 0');
@@ -193,6 +204,14 @@ export class RealClock implements Clock {
   }
 
   now(): number {
+    if (this.cbTime !== undefined) return this.cbTime;
+    const t = this.realNow();
+    if (t > this.last) this.last = t;
+    return this.last;
+  }
+
+  /** Engine seconds from the monotonic clock, also inside callbacks (see the class comment). */
+  realNow(): number {
     return ((performance.now() - this.t0) / 1000) * this.timeScale;
   }
 
@@ -228,7 +247,7 @@ export class RealClock implements Clock {
     if ((this.timer || this.immediate) && next >= this.timerDue) return;
     this.disarm();
     this.timerDue = next;
-    const delayMs = ((next - this.now()) / this.timeScale) * 1000;
+    const delayMs = ((next - this.realNow()) / this.timeScale) * 1000;
     if (delayMs > RealClock.SPIN_WINDOW_MS) {
       this.timer = setTimeout(() => this.fire(), Math.floor(delayMs - RealClock.SPIN_WINDOW_MS));
     } else {
@@ -244,13 +263,19 @@ export class RealClock implements Clock {
     this.timer = undefined;
     this.immediate = undefined;
     this.timerDue = Infinity;
-    const now = this.now();
-    // Run everything due by now, in (time, rank, seq) order; the virtual clock's own time is only used
-    // for ordering here, `now()` always reads the monotonic clock.
+    const now = this.realNow();
+    // Run everything due by now, in (time, rank, seq) order, each with `now()` reading its own time
+    // (never earlier than a time already read).
     for (;;) {
       const next = this.nextDue();
       if (next === undefined || next > now) break;
-      this.virtual.step();
+      this.cbTime = next > this.last ? next : this.last;
+      this.last = this.cbTime;
+      try {
+        this.virtual.step();
+      } finally {
+        this.cbTime = undefined;
+      }
     }
     this.arm();
   }

@@ -13,8 +13,11 @@ import { parseGeneration, parseJsonBody, type Endpoint, type ServedModel } from 
 
 export interface ServerOptions {
   readonly cluster: Cluster;
-  /** The cluster's clock (a RealClock); `timeScale` converts engine seconds to wall seconds. */
-  readonly clock: Clock & { readonly timeScale?: number; close?(): void };
+  /**
+   * The cluster's clock (a RealClock): `timeScale` converts engine seconds to wall seconds, `realNow()`
+   * reads the monotonic clock even inside callbacks (to measure emission delay), `close()` stops it.
+   */
+  readonly clock: ServerClock;
   readonly model: ServedModel;
   readonly host?: string;
   readonly port?: number;
@@ -25,6 +28,8 @@ export interface ServerOptions {
   /** Wall milliseconds between energy-integration samples. */
   readonly energySampleMs?: number;
 }
+
+export type ServerClock = Clock & { readonly timeScale?: number; close?(): void; realNow?(): number };
 
 export const DEFAULT_MAX_QUEUE = 10_000;
 export const DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024;

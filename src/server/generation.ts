@@ -86,7 +86,7 @@ export class Generation {
     private readonly req: GenerationRequest,
     private readonly res: ServerResponse,
     private readonly cluster: Cluster,
-    private readonly clock: Clock & { readonly timeScale?: number },
+    private readonly clock: Clock & { readonly timeScale?: number; realNow?(): number },
     private readonly hooks: GenerationHooks,
   ) {
     const chat = req.endpoint === 'chat';
@@ -186,7 +186,7 @@ export class Generation {
       ...(finish !== null && c.ext ? { splitbench: c.ext } : {}),
     });
     this.res.write(out);
-    this.hooks.onEmit((this.clock.now() - time) / this.timeScale);
+    this.hooks.onEmit(((this.clock.realNow?.() ?? this.clock.now()) - time) / this.timeScale);
   }
 
   private event(body: Record<string, unknown>): string {

@@ -37,7 +37,6 @@ export const DEFAULT_COMPLETION_MAX_TOKENS = 16;
 /** Most prompts one /v1/completions request may batch. */
 export const MAX_PROMPTS_PER_REQUEST = 256;
 
-const tokenId = z.number().int().nonnegative();
 const count = (name: string, min: number) =>
   z
     .number({ invalid_type_error: `${name} must be an integer` })
@@ -64,12 +63,8 @@ const common = {
 const completionBody = z
   .object({
     ...common,
-    prompt: z.union([
-      z.string(),
-      z.array(tokenId).nonempty('prompt must not be empty'),
-      z.array(z.string()).nonempty('prompt must not be empty'),
-      z.array(z.array(tokenId).nonempty('prompt must not be empty')).nonempty('prompt must not be empty'),
-    ]),
+    // Checked by parsePrompt (a plain loop: a 4096-id prompt costs microseconds, not a zod pass per id).
+    prompt: z.unknown(),
     max_tokens: count('max_tokens', 1).nullish(),
   })
   .passthrough();
@@ -105,28 +100,86 @@ export function parseJsonBody(text: string): unknown {
   }
 }
 
+const paramOf = (path: readonly (string | number)[]): string | null =>
+  path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${p}`)).join('').replace(/^\./, '') || null;
+
+const UNION_EXPECTED: Record<string, string> = {
+  content: 'a string, an array of content parts or null',
+};
+
 function zodToHttp(err: z.ZodError): HttpError {
-  // Prefer the most specific issue: union errors carry their branches' issues.
   let issue = err.issues[0]!;
   if (issue.code === 'invalid_union') {
+    // Union errors carry their branches' issues; the branch that got furthest into the value (longest
+    // path) says most about what is wrong.
     const branches = issue.unionErrors.map((u) => u.issues[0]!).filter(Boolean);
-    // The branch that got furthest into the value (longest path) says most about what is wrong.
     const best = branches.reduce((a, b) => (b.path.length > a.path.length ? b : a), branches[0] ?? issue);
     if (best.path.length > issue.path.length) issue = best;
     else {
-      const param = issue.path.join('.') || null;
-      return badRequest(
-        `${param ?? 'body'}: must be a string, an array of token ids, an array of strings or an array of token-id arrays`,
-        param,
-        'invalid_type',
-      );
+      const param = paramOf(issue.path);
+      const missing = branches.every((b) => b.code === 'invalid_type' && b.received === 'undefined');
+      if (missing) return badRequest(`${param ?? 'body'}: is required`, param, 'missing_field');
+      const last = String(issue.path.at(-1) ?? '');
+      return badRequest(`${param ?? 'body'}: must be ${UNION_EXPECTED[last] ?? 'of another type'}`, param, 'invalid_type');
     }
   }
-  const param = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : p)).join('.').replace(/\.\[/g, '[') || null;
-  const code = issue.code === 'invalid_type' ? (issue.received === 'undefined' ? 'missing_field' : 'invalid_type') : 'invalid_value';
-  const what = issue.code === 'invalid_type' && issue.received === 'undefined' ? 'is required' : issue.message;
-  const msg = what.startsWith(`${param} `) ? what : `${param ?? 'body'}: ${what}`;
+  const param = paramOf(issue.path);
+  const missing = issue.code === 'invalid_type' && issue.received === 'undefined';
+  const code = issue.code === 'invalid_type' ? (missing ? 'missing_field' : 'invalid_type') : 'invalid_value';
+  const what = missing ? 'is required' : issue.message;
+  const msg = param && what.startsWith(`${param} `) ? what : `${param ?? 'body'}: ${what}`;
   return badRequest(msg, param, code);
+}
+
+const PROMPT_SHAPES = 'a string, an array of token ids, an array of strings or an array of token-id arrays';
+
+/** Index of the first element that is not a token id (a non-negative integer), or -1. */
+function badIdIndex(ids: readonly unknown[]): number {
+  for (let i = 0; i < ids.length; i++) {
+    const x = ids[i];
+    if (typeof x !== 'number' || !Number.isInteger(x) || x < 0) return i;
+  }
+  return -1;
+}
+
+function idsError(ids: readonly unknown[], i: number, param: string): HttpError {
+  const p = `${param}[${i}]`;
+  return typeof ids[i] === 'number'
+    ? badRequest(`${p}: token ids must be non-negative integers, got ${String(ids[i])}`, p, 'invalid_value')
+    : badRequest(`${p}: token ids must be numbers, got ${typeof ids[i]}`, p, 'invalid_type');
+}
+
+/** The `prompt` of /v1/completions: token counts and hashes per prompt (see tokens.ts for the rules). */
+function parsePrompt(p: unknown): { tokens: number; hash: number }[] {
+  if (p === undefined) throw badRequest('prompt: is required', 'prompt', 'missing_field');
+  if (typeof p === 'string') return [{ tokens: countTextTokens(p), hash: hashText(p) }];
+  if (!Array.isArray(p)) throw badRequest(`prompt: must be ${PROMPT_SHAPES}`, 'prompt', 'invalid_type');
+  if (p.length === 0) throw badRequest('prompt: must not be empty', 'prompt', 'invalid_value');
+  if (typeof p[0] === 'number') {
+    const bad = badIdIndex(p);
+    if (bad >= 0) throw idsError(p, bad, 'prompt');
+    return [{ tokens: p.length, hash: hashIds(p as number[]) }];
+  }
+  if (p.length > MAX_PROMPTS_PER_REQUEST) {
+    throw badRequest(`prompt: at most ${MAX_PROMPTS_PER_REQUEST} prompts per request, got ${p.length}`, 'prompt', 'invalid_value');
+  }
+  const out: { tokens: number; hash: number }[] = [];
+  const asText = typeof p[0] === 'string';
+  for (let i = 0; i < p.length; i++) {
+    const q: unknown = p[i];
+    const param = `prompt[${i}]`;
+    if (asText) {
+      if (typeof q !== 'string') throw badRequest(`${param}: must be a string like the other prompts`, param, 'invalid_type');
+      out.push({ tokens: countTextTokens(q), hash: hashText(q) });
+    } else {
+      if (!Array.isArray(q)) throw badRequest(`${param}: must be an array of token ids like the other prompts`, param, 'invalid_type');
+      if (q.length === 0) throw badRequest(`${param}: must not be empty`, param, 'invalid_value');
+      const bad = badIdIndex(q);
+      if (bad >= 0) throw idsError(q, bad, param);
+      out.push({ tokens: q.length, hash: hashIds(q as number[]) });
+    }
+  }
+  return out;
 }
 
 function chatText(messages: z.infer<typeof chatBody>['messages']): string {
@@ -161,18 +214,7 @@ export function parseGeneration(endpoint: Endpoint, body: unknown, served: Serve
     const text = chatText(b.messages);
     prompts.push({ tokens: countTextTokens(text), hash: hashText(text) });
   } else {
-    const p = b.prompt;
-    if (typeof p === 'string') prompts.push({ tokens: countTextTokens(p), hash: hashText(p) });
-    else if (p.length > 0 && typeof p[0] === 'number') prompts.push({ tokens: p.length, hash: hashIds(p as number[]) });
-    else {
-      if (p.length > MAX_PROMPTS_PER_REQUEST) {
-        throw badRequest(`prompt: at most ${MAX_PROMPTS_PER_REQUEST} prompts per request, got ${p.length}`, 'prompt', 'invalid_value');
-      }
-      for (const q of p as (string | number[])[]) {
-        if (typeof q === 'string') prompts.push({ tokens: countTextTokens(q), hash: hashText(q) });
-        else prompts.push({ tokens: q.length, hash: hashIds(q) });
-      }
-    }
+    prompts.push(...parsePrompt(b.prompt));
   }
 
   const ctx = served.maxContextTokens;

@@ -44,3 +44,30 @@ export function promValue(text: string, name: string, labels: Record<string, str
   }
   return undefined;
 }
+
+export interface TimedEvent {
+  /** Milliseconds from send to the read that completed this event. */
+  readonly ms: number;
+  readonly event: SseEvent;
+}
+
+/** POST a streaming request and timestamp every SSE event as it is parsed (monotonic clock). */
+export async function timedStream(base: string, path: string, body: unknown): Promise<{ status: number; events: TimedEvent[] }> {
+  const payload = JSON.stringify(body);
+  const t0 = performance.now();
+  const r = await request(base + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: payload });
+  const events: TimedEvent[] = [];
+  let buf = '';
+  for await (const chunk of r.body) {
+    const ms = performance.now() - t0;
+    buf += (chunk as Buffer).toString('utf8');
+    let i: number;
+    while ((i = buf.indexOf('\n\n')) >= 0) {
+      const raw = buf.slice(0, i);
+      buf = buf.slice(i + 2);
+      if (raw.trim() === '') continue;
+      events.push({ ms, event: sse(raw + '\n\n')[0]! });
+    }
+  }
+  return { status: r.statusCode, events };
+}

@@ -1,0 +1,87 @@
+/**
+ * `splitbench serve` as a library call: build the emulated cluster, listen, print the listening line
+ * (first stdout line, parsed by `replay`), serve until SIGINT/SIGTERM, then shut down cleanly.
+ */
+import { ConfigError, ExitCode } from '../errors.js';
+import { startServer, type RunningServer } from './app.js';
+import { createBackend } from './backend.js';
+
+export interface ServeOptions {
+  readonly deployment: string;
+  readonly model?: string;
+  readonly host: string;
+  readonly port: number;
+  readonly timeScale: number;
+  readonly maxQueue: number;
+  readonly compat?: 'splitwise';
+  readonly seed?: number;
+}
+
+/** The first stdout line of `serve`. */
+export function listeningLine(url: string): string {
+  return `splitbench serve: listening on ${url}`;
+}
+
+/** Validate flags (all problems named by flag), build, listen and serve until a signal; returns the exit code. */
+export async function serve(opts: ServeOptions): Promise<number> {
+  const problems: string[] = [];
+  if (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65535) problems.push(`--port: must be an integer from 0 to 65535, got ${opts.port}`);
+  if (!(opts.timeScale > 0) || !Number.isFinite(opts.timeScale)) problems.push(`--time-scale: must be a number > 0, got ${opts.timeScale}`);
+  if (!Number.isInteger(opts.maxQueue) || opts.maxQueue < 1) problems.push(`--max-queue: must be an integer ≥ 1, got ${opts.maxQueue}`);
+  if (opts.host.trim() === '') problems.push('--host: must not be empty');
+  if (problems.length > 0) throw new ConfigError(problems.join('; '), { hint: 'see `splitbench serve --help`' });
+
+  const backend = createBackend({
+    deployment: opts.deployment,
+    timeScale: opts.timeScale,
+    ...(opts.model === undefined ? {} : { model: opts.model }),
+    ...(opts.compat === undefined ? {} : { compat: opts.compat }),
+    ...(opts.seed === undefined ? {} : { seed: opts.seed }),
+  });
+  let server: RunningServer;
+  try {
+    server = await startServer({
+      cluster: backend.cluster,
+      clock: backend.clock,
+      model: backend.model,
+      host: opts.host,
+      port: opts.port,
+      maxQueue: opts.maxQueue,
+    });
+  } catch (e) {
+    backend.clock.close();
+    const err = e as NodeJS.ErrnoException;
+    if (err.code === 'EADDRINUSE') throw new ConfigError(`port ${opts.port} on ${opts.host} is already in use`, { path: '--port', hint: 'pick another --port, or --port 0 for a free one' });
+    if (err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND' || err.code === 'EACCES') {
+      throw new ConfigError(`cannot listen on ${opts.host}:${opts.port} (${err.code})`, { path: '--host' });
+    }
+    throw e;
+  }
+  process.stdout.write(listeningLine(server.url) + '\n');
+  const machines = backend.cluster.machines();
+  const pools = [...new Set(machines.map((m) => m.pool))].map((p) => `${p}: ${machines.filter((m) => m.pool === p).length} × ${machines.find((m) => m.pool === p)!.type}`);
+  process.stderr.write(
+    `splitbench serve: ${backend.deployment.name} (${pools.join(', ')}), model ${backend.model.name}, ` +
+      `time scale ${opts.timeScale}${opts.compat ? `, compat ${opts.compat}` : ''}; Ctrl-C to stop\n`,
+  );
+
+  await new Promise<void>((resolve) => {
+    let stopping = false;
+    const onSignal = (sig: NodeJS.Signals): void => {
+      if (stopping) {
+        process.stderr.write(`splitbench serve: ${sig} again: exiting now\n`);
+        process.exit(ExitCode.interrupted);
+      }
+      stopping = true;
+      process.stderr.write(`splitbench serve: ${sig}: shutting down\n`);
+      void server.close().then(() => {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+        resolve();
+      });
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+  return ExitCode.ok;
+}
