@@ -105,3 +105,17 @@ test('compat: refuses outputTokens < 2 with a clear error', () => {
   const { cluster } = setup(mono(), cat());
   assert.throws(() => cluster.submit(req('x', 10, 1), recorder('x', new Map())), /token_size\) must be ≥ 2/);
 });
+
+test('compat: KV deadlock is reproduced and reported as never-completed', () => {
+  // 35 tokens of KV: both prompts (KV 11 each) fit, then neither decode (KV 19) does; nothing retries.
+  const { clock, cluster, recs, submitAt } = setup(mono(), cat(35));
+  submitAt(0, 'a', 10, 20);
+  submitAt(0, 'b', 10, 20);
+  clock.run();
+  near(recs.get('a')!.tokens[0]!.t, 0.11);
+  near(recs.get('b')!.tokens[0]!.t, 0.22, 'b waited for a single-prompt iteration');
+  assert.equal(recs.get('a')!.done, undefined);
+  assert.equal(recs.get('b')!.done, undefined);
+  assert.deepEqual([...cluster.inFlightIds!()].sort(), ['a', 'b']);
+  assert.equal(clock.pending(), 0, 'the event queue ran dry');
+});
