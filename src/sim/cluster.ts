@@ -1,22 +1,10 @@
 /**
- * How the simulator builds its cluster: the engine's cluster on the bundled catalogs (machines, models,
- * power) and performance models, exactly as the live reference backend should, so a simulation and a live
- * replay of the same deployment run the same model. Realistic mode: the deployment's `perfModel` kind (a
- * `profile` deployment falls back to the calibrated roofline for machines without a bundled profile);
- * compatible mode: SplitwiseSim's predictors and model sizes.
+ * How the simulator builds its cluster: the engine's `createCluster` with its catalog defaults (bundled
+ * machines, models, power model, performance models by the deployment's `perfModel`, SplitwiseSim's
+ * predictors in the compatible mode) — the same cluster the live reference backend runs, so a simulation
+ * and a live replay of one deployment agree.
  */
-import {
-  createCluster,
-  engineCatalog,
-  enginePerfModels,
-  enginePower,
-  enginePredictors,
-  loadCatalog,
-  type Clock,
-  type Cluster,
-  type Deployment,
-  type EngineEvents,
-} from '../engine/index.js';
+import { createCluster, type Clock, type Cluster, type Deployment, type EngineEvents } from '../engine/index.js';
 
 export type CompatMode = 'splitwise' | undefined;
 
@@ -27,22 +15,11 @@ export interface SimClusterOptions {
   readonly events?: EngineEvents;
 }
 
-/** The engine options the simulator uses for a deployment (also what `serve` should use for agreement). */
-export function engineOptions(dep: Deployment, o: SimClusterOptions): Parameters<typeof createCluster>[1] {
-  const catalog = loadCatalog();
-  const compat = o.compat === 'splitwise';
-  return {
-    clock: o.clock,
-    ...(compat ? { compat: 'splitwise' as const } : {}),
-    ...(o.seed === undefined ? {} : { seed: o.seed }),
-    catalog: engineCatalog(catalog, compat ? { compat: true } : {}),
-    perfModel: enginePerfModels({ catalog, ...(dep.perfModel === 'profile' ? {} : { kind: dep.perfModel }) }),
-    predictors: enginePredictors(catalog),
-    power: enginePower(catalog),
-    ...(o.events ? { events: o.events } : {}),
-  };
-}
-
 export function buildCluster(dep: Deployment, o: SimClusterOptions): Cluster {
-  return createCluster(dep, engineOptions(dep, o));
+  return createCluster(dep, {
+    clock: o.clock,
+    ...(o.compat === 'splitwise' ? { compat: 'splitwise' as const } : {}),
+    ...(o.seed === undefined ? {} : { seed: o.seed }),
+    ...(o.events ? { events: o.events } : {}),
+  });
 }

@@ -1,5 +1,5 @@
 /** The simulator's public face: `sim` runs, rate sweeps, provisioning searches, the Splitwise experiment. */
-export { buildCluster, engineOptions, type CompatMode, type SimClusterOptions } from './cluster.js';
+export { buildCluster, type CompatMode, type SimClusterOptions } from './cluster.js';
 export { simulate, type SimSink, type SimEventListener, type SimulateOptions, type SimulateResult, type SimProgress } from './simulate.js';
 export { rateRequests, traceRequests, traceSampler, type RateLoad, type SizeDraw, type TraceInput } from './requests.js';
 export { TraceEventWriter } from './perfetto.js';
@@ -7,3 +7,23 @@ export { resolveSimOptions, SIM_DEFAULTS, type SimOptions, type SimShape } from 
 export { runSim, formatSimResult, simRequests, resolveDeployment, type SimRunResult, type SimIo } from './run.js';
 export { sweepSearch, escalatingSearch, drive, parseRates, judgeRun, type SearchResult, type RateVerdict, type RefineOptions, type Judgement } from './search.js';
 export { runSweep, resolveSweepOptions, formatSweep, simRateRunner, pointOf, type SweepOptions, type SweepResult, type SweepPoint, type RateRunner, type SimRateRunnerOptions } from './sweep.js';
+export {
+  DESIGNS,
+  DESIGN_NAMES,
+  OBJECTIVES,
+  Evaluator,
+  designDeployment,
+  provisioned,
+  parseBudgetLike,
+  countsLabel,
+  resolveProvisionOptions,
+  runProvision,
+  provisionSearch,
+  formatProvision,
+  type DesignSpec,
+  type Counts,
+  type Objective,
+  type ProvisionOptions,
+  type ProvisionResult,
+  type Candidate,
+} from './provision.js';

@@ -39,12 +39,17 @@ export interface RefineOptions {
   readonly quantum?: number;
 }
 
+/** `x` rounded to a multiple of `q`, without binary noise (7.8, not 7.800000000000001). */
+function snap(x: number, q: number): number {
+  return Number((Math.round(x / q) * q).toFixed(9));
+}
+
 function* bisect(pass: number, fail: number, tried: RateVerdict[], o: RefineOptions): Generator<number, { pass: number; fail: number }, boolean> {
   const tol = o.tolerance ?? 0.05;
   const q = o.quantum ?? 0.01;
   for (let i = 0; i < (o.maxRefine ?? 6); i++) {
     if ((fail - pass) / Math.max(pass, 1e-9) < tol) break;
-    const mid = Math.round((pass + fail) / 2 / q) * q;
+    const mid = snap((pass + fail) / 2, q);
     if (mid <= pass || mid >= fail) break;
     const ok = yield mid;
     tried.push({ rate: mid, passed: ok });
@@ -80,7 +85,7 @@ export function* sweepSearch(rates: readonly number[], o: RefineOptions = {}): G
 export function* escalatingSearch(start: number, o: RefineOptions & { growth?: number; maxSteps?: number; minRate?: number } = {}): Generator<number, SearchResult, boolean> {
   const g = o.growth ?? 1.5;
   const q = o.quantum ?? 0.01;
-  const round = (x: number): number => Math.max(q, Math.round(x / q) * q);
+  const round = (x: number): number => Math.max(q, snap(x, q));
   const tried: RateVerdict[] = [];
   let r = round(start);
   let ok = yield r;

@@ -1,0 +1,414 @@
+/**
+ * Cluster provisioning (Splitwise paper section 4.4): search prompt/token machine counts of a design for the
+ * best configuration under an objective.
+ *
+ * - iso-power / iso-cost: the most throughput (max rate meeting the SLOs) for the provisioned power or cost
+ *   of a reference cluster (`--budget-like baseline-h100:40`); candidates lie on the budget line
+ *   (P prompt machines, then as many token machines as the rest of the budget buys). Throughput along that
+ *   line is searched coarse-to-fine (a grid over P, then halving steps around the best), and each
+ *   candidate's max rate by an escalating search + bisection on short traces, started from the best rate so
+ *   far.
+ * - cost-opt / power-opt: the least cost (power) that meets the SLOs at rate R. Passing is monotone in both
+ *   counts, so the minimal token count per prompt count is non-increasing: a staircase walk (P up, T down)
+ *   tries O(P + T) candidates, and stops once even one token machine more costs more than the best found.
+ *
+ * Per-machine power and cost: the machine catalog's `powerUnits` (the paper's units: DGX-A100 24.8,
+ * DGX-H100 44, capped DGX-H100 30.8) and `pricePerHour`.
+ */
+import crypto from 'node:crypto';
+import { ConfigError, ExitCode } from '../errors.js';
+import { defineDeployment, loadCatalog, type Deployment } from '../engine/index.js';
+import { loadSlo, type SloSpec } from '../metrics/index.js';
+import { DEFAULT_DB } from '../paths.js';
+import { openStore, type Store } from '../store/index.js';
+import type { SizeSampler, TraceTransforms } from '../trace/index.js';
+import type { CompatMode } from './cluster.js';
+import { Problems, SIM_DEFAULTS, traceFlags } from './options.js';
+import { traceSampler } from './requests.js';
+import { drive, escalatingSearch, judgeRun, type SearchResult } from './search.js';
+import { simRateRunner } from './sweep.js';
+
+export interface DesignSpec {
+  readonly name: string;
+  readonly kind: 'split' | 'monolithic';
+  readonly prompt?: string;
+  readonly token?: string;
+  readonly machine?: string;
+}
+
+/** The paper's six designs (section 6): machine types of the prompt and token pools. */
+export const DESIGNS: Readonly<Record<string, DesignSpec>> = Object.freeze({
+  'splitwise-hh': { name: 'splitwise-hh', kind: 'split', prompt: 'dgx-h100', token: 'dgx-h100' },
+  'splitwise-ha': { name: 'splitwise-ha', kind: 'split', prompt: 'dgx-h100', token: 'dgx-a100' },
+  'splitwise-aa': { name: 'splitwise-aa', kind: 'split', prompt: 'dgx-a100', token: 'dgx-a100' },
+  'splitwise-hhcap': { name: 'splitwise-hhcap', kind: 'split', prompt: 'dgx-h100', token: 'dgx-h100-cap' },
+  'baseline-a100': { name: 'baseline-a100', kind: 'monolithic', machine: 'dgx-a100' },
+  'baseline-h100': { name: 'baseline-h100', kind: 'monolithic', machine: 'dgx-h100' },
+});
+export const DESIGN_NAMES = Object.keys(DESIGNS);
+export const OBJECTIVES = ['iso-power', 'iso-cost', 'cost-opt', 'power-opt'] as const;
+export type Objective = (typeof OBJECTIVES)[number];
+
+/** Machine counts of a design: (prompt, token) for split designs, `mixed` for baselines. */
+export interface Counts {
+  readonly prompt?: number;
+  readonly token?: number;
+  readonly mixed?: number;
+}
+
+export function designDeployment(design: DesignSpec, c: Counts, model = 'bloom-176b'): Deployment {
+  if (design.kind === 'monolithic') {
+    return defineDeployment({
+      name: `${design.name}-${c.mixed}`,
+      kind: 'monolithic',
+      model,
+      scheduler: 'jsq-tokens',
+      pools: { mixed: { machine: design.machine!, count: c.mixed! } },
+    });
+  }
+  return defineDeployment({
+    name: `${design.name}-${c.prompt}p${c.token}t`,
+    kind: 'split',
+    model,
+    scheduler: 'splitwise-mixed-pool',
+    pools: { prompt: { machine: design.prompt!, count: c.prompt! }, token: { machine: design.token!, count: c.token! } },
+  });
+}
+
+export function countsLabel(d: DesignSpec, c: Counts): string {
+  return d.kind === 'monolithic' ? `${c.mixed}` : `${c.prompt}P+${c.token}T`;
+}
+
+/** Provisioned power (the paper's units) and cost ($/h) of a configuration. */
+export function provisioned(d: DesignSpec, c: Counts): { power: number; cost: number; machines: number } {
+  const cat = loadCatalog();
+  const parts: [string, number][] = d.kind === 'monolithic' ? [[d.machine!, c.mixed!]] : [[d.prompt!, c.prompt!], [d.token!, c.token!]];
+  let power = 0;
+  let cost = 0;
+  let machines = 0;
+  for (const [m, n] of parts) {
+    const spec = cat.machine(m);
+    power += spec.powerUnits * n;
+    cost += spec.pricePerHour * n;
+    machines += n;
+  }
+  return { power, cost, machines };
+}
+
+/** `design:count`, e.g. baseline-h100:40. */
+export function parseBudgetLike(s: string, flag = '--budget-like'): { design: DesignSpec; counts: Counts } {
+  const m = /^([a-z0-9-]+):(\d+)(?:,(\d+))?$/.exec(s.trim());
+  const d = m ? DESIGNS[m[1]!] : undefined;
+  if (!m || !d) throw new ConfigError(`expected DESIGN:COUNT (split designs: DESIGN:PROMPT,TOKEN), e.g. baseline-h100:40; got '${s}'`, { path: flag, hint: `designs: ${DESIGN_NAMES.join(', ')}` });
+  if (d.kind === 'monolithic') {
+    if (m[3] !== undefined) throw new ConfigError(`${d.name} has one pool: give DESIGN:COUNT`, { path: flag });
+    return { design: d, counts: { mixed: Number(m[2]) } };
+  }
+  if (m[3] === undefined) throw new ConfigError(`${d.name} has two pools: give DESIGN:PROMPT,TOKEN`, { path: flag });
+  return { design: d, counts: { prompt: Number(m[2]), token: Number(m[3]) } };
+}
+
+export interface EvaluatorOptions {
+  readonly store: Store;
+  readonly sampler: SizeSampler;
+  readonly tracePath: string;
+  readonly slo: SloSpec;
+  readonly durationS: number;
+  readonly seed: number;
+  readonly compat: CompatMode;
+  readonly model?: string;
+  readonly tags: Record<string, string>;
+  readonly tolerance?: number;
+  readonly log?: (line: string) => void;
+}
+
+export interface RateOutcome {
+  readonly rate: number;
+  readonly passed: boolean;
+  readonly runId: number;
+  readonly throughput?: number;
+}
+
+/** Runs and judges configurations of designs (shared by provision and the Splitwise experiment). */
+export class Evaluator {
+  private readonly cache = new Map<string, RateOutcome>();
+  sims = 0;
+  constructor(readonly o: EvaluatorOptions) {}
+
+  /** Does (design, counts) meet the SLOs at `rate`? (cached) */
+  async passesAt(d: DesignSpec, c: Counts, rate: number): Promise<RateOutcome> {
+    const key = `${d.name}|${countsLabel(d, c)}|${rate}`;
+    const hit = this.cache.get(key);
+    if (hit) return hit;
+    const dep = designDeployment(d, c, this.o.model);
+    const runner = simRateRunner({
+      store: this.o.store,
+      deployment: dep,
+      deploymentLabel: dep.name,
+      sampler: this.o.sampler,
+      durationS: this.o.durationS,
+      seed: this.o.seed,
+      compat: this.o.compat,
+      tracePath: this.o.tracePath,
+      chunks: false,
+      sampleIntervalS: 0,
+      options: { design: d.name, counts: c },
+    });
+    const { runId, overloaded } = await runner.run(rate, { name: `${dep.name}-r${rate}${this.o.compat ? '-compat' : ''}`, tags: { ...this.o.tags, design: d.name, config: countsLabel(d, c) } });
+    this.sims++;
+    const j = await judgeRun(this.o.store, runId, this.o.slo);
+    const out: RateOutcome = { rate, passed: j.passed && !overloaded, runId, ...(j.summary ? { throughput: j.summary.throughput.requestsPerS } : {}) };
+    this.cache.set(key, out);
+    this.o.log?.(`  ${dep.name}${this.o.compat ? ' (compat)' : ''} at ${rate} req/s: ${out.passed ? 'pass' : 'fail'} (run ${runId})`);
+    return out;
+  }
+
+  /** Highest rate meeting the SLOs, searched from `start`. */
+  async maxRate(d: DesignSpec, c: Counts, start: number): Promise<SearchResult> {
+    const { result } = await drive(escalatingSearch(start, { tolerance: this.o.tolerance ?? 0.05, growth: 1.4, quantum: 0.1 }), (r) => this.passesAt(d, c, r));
+    return result;
+  }
+}
+
+export interface ProvisionOptions {
+  readonly trace: string;
+  readonly traceFormat?: string | undefined;
+  readonly lenient: boolean;
+  readonly transforms: TraceTransforms;
+  readonly design: DesignSpec;
+  readonly objective: Objective;
+  readonly budgetLike: { design: DesignSpec; counts: Counts };
+  readonly slo: string;
+  readonly rate: number;
+  readonly durationS: number;
+  readonly maxMachines: number;
+  readonly model?: string | undefined;
+  readonly compat: CompatMode;
+  readonly seed: number;
+  readonly db: string;
+  readonly tolerance: number;
+  readonly json: boolean;
+}
+
+export function resolveProvisionOptions(argv: Record<string, unknown>): ProvisionOptions {
+  const p = new Problems();
+  const trace = p.str(argv, 'trace', '--trace');
+  if (argv['trace'] === undefined) p.add('--trace', 'required: the trace file (or a bundled name)');
+  const t = traceFlags(argv, p);
+  const designName = p.str(argv, 'design', '--design');
+  const design = designName === undefined ? undefined : DESIGNS[designName];
+  if (designName === undefined) p.add('--design', `required: one of ${DESIGN_NAMES.join(', ')}`);
+  else if (!design) p.add('--design', `unknown design '${designName}'; known: ${DESIGN_NAMES.join(', ')}`);
+  const objective = p.str(argv, 'objective', '--objective');
+  if (objective === undefined) p.add('--objective', `required: one of ${OBJECTIVES.join(', ')}`);
+  else if (!(OBJECTIVES as readonly string[]).includes(objective)) p.add('--objective', `unknown objective '${objective}'; known: ${OBJECTIVES.join(', ')}`);
+  let budgetLike: ProvisionOptions['budgetLike'] | undefined;
+  try {
+    budgetLike = parseBudgetLike(p.str(argv, 'budgetLike', '--budget-like') ?? 'baseline-h100:40');
+  } catch (e) {
+    p.push((e as Error).message);
+  }
+  const rate = p.num(argv, 'rate', '--rate', { gt: 0 });
+  if (rate === undefined && argv['rate'] === undefined) p.add('--rate', 'required: the rate to meet (cost-opt, power-opt) or to start the search from (iso-power, iso-cost)');
+  const o: ProvisionOptions = Object.freeze({
+    trace: trace ?? '',
+    traceFormat: t.format,
+    lenient: t.lenient,
+    transforms: t.transforms,
+    design: design ?? DESIGNS['splitwise-hh']!,
+    objective: (objective ?? 'iso-power') as Objective,
+    budgetLike: budgetLike ?? { design: DESIGNS['baseline-h100']!, counts: { mixed: 40 } },
+    slo: p.str(argv, 'slo', '--slo') ?? 'splitwise',
+    rate: rate ?? 1,
+    durationS: p.num(argv, 'duration', '--duration', { gt: 0 }) ?? SIM_DEFAULTS.provisionDurationS,
+    maxMachines: p.num(argv, 'maxMachines', '--max-machines', { int: true, min: 1 }) ?? 80,
+    model: p.str(argv, 'model', '--model'),
+    compat: p.compat(argv),
+    seed: t.transforms.seed ?? SIM_DEFAULTS.seed,
+    db: p.str(argv, 'db', '--db') ?? DEFAULT_DB,
+    tolerance: p.num(argv, 'tolerance', '--tolerance', { gt: 0 }) ?? 0.05,
+    json: p.bool(argv, 'json'),
+  });
+  p.throwIfAny('provision');
+  return o;
+}
+
+export interface Candidate {
+  readonly config: string;
+  readonly counts: Counts;
+  readonly power: number;
+  readonly cost: number;
+  /** iso objectives: max rate meeting the SLOs; cost/power-opt: the rate asked when it passed. */
+  readonly maxRate?: number;
+  readonly passed?: boolean;
+}
+
+export interface ProvisionResult {
+  readonly design: string;
+  readonly objective: Objective;
+  readonly budget: { readonly like: string; readonly power: number; readonly cost: number };
+  readonly reference?: Candidate;
+  readonly candidates: readonly Candidate[];
+  readonly winner?: Candidate;
+  readonly ratios?: { readonly throughput?: number; readonly power: number; readonly cost: number };
+  readonly sims: number;
+  readonly exitCode: number;
+}
+
+export async function runProvision(o: ProvisionOptions, io: { log?: (l: string) => void } = {}): Promise<ProvisionResult> {
+  const log = io.log ?? ((l: string) => process.stderr.write(l + '\n'));
+  const slo = loadSlo(o.slo);
+  const { sampler, source } = await traceSampler({ trace: o.trace, format: o.traceFormat, lenient: o.lenient, transforms: o.transforms }, o.seed);
+  const store = openStore(o.db);
+  try {
+    const tag = crypto.randomBytes(4).toString('hex');
+    const ev = new Evaluator({
+      store,
+      sampler,
+      tracePath: source.path,
+      slo,
+      durationS: o.durationS,
+      seed: o.seed,
+      compat: o.compat,
+      ...(o.model ? { model: o.model } : {}),
+      tags: { provision: tag, objective: o.objective },
+      tolerance: o.tolerance,
+      log,
+    });
+    return await provisionSearch(ev, o, log);
+  } finally {
+    store.close();
+  }
+}
+
+export async function provisionSearch(ev: Evaluator, o: Pick<ProvisionOptions, 'design' | 'objective' | 'budgetLike' | 'rate' | 'maxMachines'>, log: (l: string) => void): Promise<ProvisionResult> {
+  const d = o.design;
+  const refP = provisioned(o.budgetLike.design, o.budgetLike.counts);
+  const like = `${o.budgetLike.design.name}:${countsLabel(o.budgetLike.design, o.budgetLike.counts)}`;
+  const cat = loadCatalog();
+  const unit = (m: string): number => (o.objective === 'iso-power' || o.objective === 'power-opt' ? cat.machine(m).powerUnits : cat.machine(m).pricePerHour);
+  const measure = (c: Counts): number => (o.objective === 'iso-power' || o.objective === 'power-opt' ? provisioned(d, c).power : provisioned(d, c).cost);
+  const candidates: Candidate[] = [];
+  const cand = (c: Counts, extra: Partial<Candidate>): Candidate => {
+    const pc = provisioned(d, c);
+    const x: Candidate = { config: countsLabel(d, c), counts: c, power: pc.power, cost: pc.cost, ...extra };
+    candidates.push(x);
+    return x;
+  };
+  let winner: Candidate | undefined;
+  let reference: Candidate | undefined;
+  if (o.objective === 'iso-power' || o.objective === 'iso-cost') {
+    const budget = o.objective === 'iso-power' ? refP.power : refP.cost;
+    log(`provision ${d.name} ${o.objective}: budget ${budget.toFixed(1)} ${o.objective === 'iso-power' ? 'power units' : '$/h'} (like ${like})`);
+    const refRes = await ev.maxRate(o.budgetLike.design, o.budgetLike.counts, o.rate);
+    reference = { config: like, counts: o.budgetLike.counts, power: refP.power, cost: refP.cost, ...(refRes.maxRate === undefined ? {} : { maxRate: refRes.maxRate }) };
+    let start = refRes.maxRate ?? o.rate;
+    const evalCounts = async (c: Counts): Promise<number> => {
+      const r = await ev.maxRate(d, c, start);
+      cand(c, r.maxRate === undefined ? {} : { maxRate: r.maxRate });
+      if (r.maxRate !== undefined) start = r.maxRate;
+      return r.maxRate ?? 0;
+    };
+    if (d.kind === 'monolithic') {
+      const n = Math.floor(budget / unit(d.machine!) + 1e-9);
+      if (n < 1) throw new ConfigError(`the budget (${budget}) does not buy one ${d.machine}`, { path: '--budget-like' });
+      await evalCounts({ mixed: n });
+    } else {
+      const uP = unit(d.prompt!);
+      const uT = unit(d.token!);
+      const tFor = (pp: number): number => Math.floor((budget - pp * uP) / uT + 1e-9);
+      const pMax = Math.floor((budget - uT) / uP + 1e-9);
+      if (pMax < 1) throw new ConfigError(`the budget (${budget}) does not buy one prompt and one token machine of ${d.name}`, { path: '--budget-like' });
+      const score = new Map<number, number>();
+      const at = async (pp: number): Promise<number> => {
+        pp = Math.max(1, Math.min(pMax, pp));
+        if (!score.has(pp)) score.set(pp, await evalCounts({ prompt: pp, token: tFor(pp) }));
+        return score.get(pp)!;
+      };
+      // Coarse grid over P, then halve the step around the best.
+      let step = Math.max(1, Math.ceil(pMax / 6));
+      for (let pp = Math.max(1, Math.round(step / 2)); pp <= pMax; pp += step) await at(pp);
+      while (step > 1) {
+        const best = [...score].sort((a, b) => b[1] - a[1] || a[0] - b[0])[0]![0];
+        step = Math.max(1, Math.floor(step / 2));
+        await at(best - step);
+        await at(best + step);
+      }
+    }
+    for (const c of candidates) if (c.maxRate !== undefined && (!winner || c.maxRate > winner.maxRate!)) winner = c;
+  } else {
+    // cost-opt / power-opt at rate R.
+    log(`provision ${d.name} ${o.objective}: least ${o.objective === 'cost-opt' ? 'cost' : 'power'} meeting the SLOs at ${o.rate} req/s`);
+    const pass = async (c: Counts): Promise<boolean> => {
+      const r = await ev.passesAt(d, c, o.rate);
+      cand(c, { passed: r.passed });
+      return r.passed;
+    };
+    const better = (c: Counts): boolean => !winner || measure(c) < measure(winner.counts);
+    if (d.kind === 'monolithic') {
+      // Smallest N that passes: bisection on N in [1, max].
+      let lo = 0;
+      let hi = o.maxMachines;
+      if (!(await pass({ mixed: hi }))) hi = -1;
+      while (hi > 0 && hi - lo > 1) {
+        const mid = (lo + hi) >> 1;
+        if (await pass({ mixed: mid })) hi = mid;
+        else lo = mid;
+      }
+      if (hi > 0) winner = candidates.find((c) => c.counts.mixed === hi);
+    } else {
+      // Staircase: P up, T down; passing is monotone in both counts.
+      let pp = 1;
+      let tt = o.maxMachines - 1;
+      while (pp <= o.maxMachines - 1 && tt >= 1) {
+        if (pp + tt > o.maxMachines) {
+          tt = o.maxMachines - pp;
+          continue;
+        }
+        // Prune: with this many prompt machines, even one token machine costs more than the best.
+        if (winner && !better({ prompt: pp, token: 1 })) break;
+        if (await pass({ prompt: pp, token: tt })) {
+          if (better({ prompt: pp, token: tt })) winner = candidates[candidates.length - 1];
+          tt--;
+        } else pp++;
+      }
+    }
+  }
+  let ratios: ProvisionResult['ratios'];
+  if (winner) {
+    ratios = {
+      ...(winner.maxRate !== undefined && reference?.maxRate ? { throughput: winner.maxRate / reference.maxRate } : {}),
+      power: winner.power / refP.power,
+      cost: winner.cost / refP.cost,
+    };
+  }
+  return {
+    design: d.name,
+    objective: o.objective,
+    budget: { like, power: refP.power, cost: refP.cost },
+    ...(reference ? { reference } : {}),
+    candidates,
+    ...(winner ? { winner } : {}),
+    ...(ratios ? { ratios } : {}),
+    sims: ev.sims,
+    exitCode: winner ? ExitCode.ok : ExitCode.sloFailed,
+  };
+}
+
+export function formatProvision(r: ProvisionResult): string {
+  const iso = r.objective === 'iso-power' || r.objective === 'iso-cost';
+  const rows: string[][] = [['config', 'power units', 'cost $/h', iso ? 'max req/s' : 'meets SLO']];
+  if (r.reference) rows.push([`${r.reference.config} (reference)`, r.reference.power.toFixed(1), r.reference.cost.toFixed(2), r.reference.maxRate?.toFixed(2) ?? 'none']);
+  for (const c of r.candidates) {
+    rows.push([c.config + (c === r.winner ? '  <- winner' : ''), c.power.toFixed(1), c.cost.toFixed(2), iso ? (c.maxRate?.toFixed(2) ?? 'none') : c.passed ? 'yes' : 'no']);
+  }
+  const w = rows[0]!.map((_, i) => Math.max(...rows.map((x) => x[i]!.length)));
+  const lines = rows.map((x) => x.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  '));
+  if (r.winner) {
+    const ra = r.ratios!;
+    lines.push(
+      `winner: ${r.design} ${r.winner.config}: ${iso ? `${r.winner.maxRate} req/s, ` : ''}power ${r.winner.power.toFixed(1)} units (${ra.power.toFixed(2)}x of ${r.budget.like}), cost $${r.winner.cost.toFixed(2)}/h (${ra.cost.toFixed(2)}x)${ra.throughput !== undefined ? `, throughput ${ra.throughput.toFixed(2)}x` : ''}; ${r.sims} simulations`,
+    );
+  } else lines.push(`no configuration of ${r.design} met the SLOs (${r.sims} simulations)`);
+  return lines.join('\n');
+}
