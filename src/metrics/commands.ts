@@ -4,7 +4,6 @@
  * print.
  */
 import fs from 'node:fs';
-import path from 'node:path';
 import { ConfigError } from '../errors.js';
 import { openStore } from '../store/index.js';
 import { evaluateGate, sloNeedsReference, sloResultRows, toJunit, toMarkdown, type GateResult } from './gate.js';
@@ -60,8 +59,8 @@ export interface GateCommandOptions {
 }
 
 function writeOut(file: string, text: string, flag: string): void {
+  // No mkdir -p: the folder must exist (Node's recursive mkdir can spin forever on pseudo file systems).
   try {
-    fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
     fs.writeFileSync(file, text);
   } catch (e) {
     throw new ConfigError(`cannot write ${file}: ${(e as Error).message}`, { path: flag });

@@ -63,7 +63,7 @@ const childrenNamed = (e: XmlElement, name: string): XmlElement[] => e.children.
 test('gate: a run meeting its limits exits 0 and stores its verdicts', () => {
   const { dir, file } = setup();
   const slo = writeSlo(dir, 'chat.yaml', LIMITS);
-  const md = path.join(dir, 'out', 'summary.md');
+  const md = path.join(dir, 'summary.md');
   const r = cli(['gate', '--db', file, '--slo', slo, '--run', 'fast', '--markdown', md]);
   assert.equal(r.code, 0, r.stderr + r.stdout);
   assert.match(r.stdout, /PASS: all 4 rules hold/);
@@ -125,6 +125,14 @@ test('gate: an SLO syntax error or unknown metric exits 2 naming the file, line 
   const r3 = cli(['gate', '--db', file, '--slo', 'no-such-name']);
   assert.equal(r3.code, 2);
   assert.match(r3.stderr, /no SLO file 'no-such-name'/);
+});
+
+test('gate: an unwritable --junit path is a usage error naming the flag', () => {
+  const { dir, file } = setup();
+  const slo = writeSlo(dir, 'chat.yaml', LIMITS);
+  const r = cli(['gate', '--db', file, '--slo', slo, '--run', 'fast', '--junit', path.join(dir, 'missing', 'gate.xml')]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /--junit: cannot write .*missing.*gate\.xml/);
 });
 
 test('gate: an unusable run exits 3 (interrupted; lag-flagged unless --allow-lag)', () => {
