@@ -6,7 +6,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { writeFileSync } from 'node:fs';
-import { requests, runCli, runs, spawnCli, tempDir, writeTrace, type Row } from './helpers.js';
+import { ExitCode, SplitbenchError } from '../../src/errors.js';
+import { replayInProcess, requests, runCli, runs, spawnCli, tempDir, writeTrace, type Row } from './helpers.js';
 import { startServer, type Knobs } from './servers.js';
 
 /** Behaviour chosen by the prompt length (token-id prompts have exactly the trace's length). */
@@ -95,8 +96,9 @@ test('--max-error-rate stops a failing run: status failed, exit 5, rows kept', a
   try {
     const trace = writeTrace(dir, Array.from({ length: 200 }, (_, i) => [i * 0.005, 10, 4] as const));
     const db = path.join(dir, 'r.db');
-    const r = await runCli(['replay', '--trace', trace, '--url', server.url, '--db', db, '--max-error-rate', '0.5']);
-    assert.equal(r.code, 5, r.stderr);
+    const r = await replayInProcess({ trace, url: server.url, db, maxErrorRate: 0.5 });
+    assert.equal(r.exitCode, ExitCode.target);
+    assert.equal(r.summary.status, 'failed');
     const [run] = runs(db);
     assert.equal(run!.status, 'failed');
     assert.match(String(run!.notes_json), /max-error-rate/);
@@ -120,13 +122,12 @@ test('preflight: an unreachable target or one without usage exits 5 and records 
   assert.match(r1.stderr, /unreachable/);
   assert.doesNotMatch(r1.stderr, /\n\s+at /, 'no stack trace');
   const server = await startServer({ dropUsage: true });
+  const rejectsWith = async (flags: Record<string, unknown>, code: number, message: RegExp): Promise<void> => {
+    await assert.rejects(replayInProcess(flags), (e: unknown) => e instanceof SplitbenchError && e.exitCode === code && message.test(e.message));
+  };
   try {
-    const r2 = await runCli(['replay', '--trace', trace, '--url', server.url, '--db', db]);
-    assert.equal(r2.code, 5);
-    assert.match(r2.stderr, /usage/);
-    const r3 = await runCli(['replay', '--trace', trace, '--url', server.url, '--db', db, '--model', 'other']);
-    assert.equal(r3.code, 5);
-    assert.match(r3.stderr, /does not serve model 'other'/);
+    await rejectsWith({ trace, url: server.url, db }, ExitCode.target, /usage/);
+    await rejectsWith({ trace, url: server.url, db, model: 'other' }, ExitCode.target, /does not serve model 'other'/);
     assert.equal(runs(db).length, 0);
   } finally {
     await server.close();
@@ -139,9 +140,10 @@ test('bad flags: every problem named at once, exit 2', async () => {
   const r = await runCli(['replay', '--trace', trace, '--url', 'ftp://x', '--tag', 'novalue', '--rate', '5', '--concurrency', '2', '--extra-body', '[1]', '--db', path.join(dir, 'r.db')]);
   assert.equal(r.code, 2);
   for (const flag of ['--url', '--tag', '--rate and --concurrency', '--extra-body']) assert.ok(r.stderr.includes(flag), `${flag} in: ${r.stderr}`);
-  const r2 = await runCli(['replay', '--trace', path.join(dir, 'missing.csv'), '--url', 'http://127.0.0.1:9', '--db', path.join(dir, 'r.db')]);
-  assert.equal(r2.code, 2);
-  assert.match(r2.stderr, /trace file not found/);
+  await assert.rejects(
+    replayInProcess({ trace: path.join(dir, 'missing.csv'), url: 'http://127.0.0.1:9', db: path.join(dir, 'r.db') }),
+    (e: unknown) => e instanceof SplitbenchError && e.exitCode === ExitCode.usage && /trace file not found/.test(e.message),
+  );
 });
 
 test('the target going away mid-run: later requests are connection-error rows, the run still completes (exit 4)', async () => {
@@ -174,9 +176,10 @@ test('an unusable results store is a run-level failure: exit 6 before anything i
     const trace = writeTrace(dir, [[0, 10, 2]]);
     const notAStore = path.join(dir, 'notes.txt');
     writeFileSync(notAStore, 'hello, this is not SQLite at all, just text that is long enough to have a header');
-    const r = await runCli(['replay', '--trace', trace, '--url', server.url, '--db', notAStore]);
-    assert.equal(r.code, 6, r.stderr);
-    assert.match(r.stderr, /not a splitbench results store|not an SQLite/);
+    await assert.rejects(
+      replayInProcess({ trace, url: server.url, db: notAStore }),
+      (e: unknown) => e instanceof SplitbenchError && e.exitCode === ExitCode.store && /not a splitbench results store|not an SQLite/.test(e.message),
+    );
     assert.equal(server.received.length, 0);
   } finally {
     await server.close();

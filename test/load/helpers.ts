@@ -68,3 +68,10 @@ export function requests(file: string, runId?: number): Row[] {
     (runId === undefined ? db.prepare('SELECT * FROM requests ORDER BY run_id, seq').all() : db.prepare('SELECT * FROM requests WHERE run_id = ? ORDER BY seq').all(runId)) as Row[],
   );
 }
+
+/** Run a replay in this process (no CLI start-up cost): flags as yargs would hand them over (camelCase). */
+export async function replayInProcess(flags: Record<string, unknown>, env: NodeJS.ProcessEnv = {}): Promise<{ exitCode: number; summary: import('../../src/load/index.js').ReplaySummary }> {
+  const load = await import('../../src/load/index.js');
+  const opts = load.resolveReplayOptions(flags, env);
+  return load.runReplay(opts, { progress: false, log: () => undefined });
+}

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { decodeChunks } from '../../src/store/codec.js';
-import { requests, runCli, runs, tempDir, writeTrace } from './helpers.js';
+import { replayInProcess, requests, runCli, runs, tempDir, writeTrace } from './helpers.js';
 import { startServer } from './servers.js';
 
 test('trace replay at --time-scale 10: scheduled = arrival, times stored in trace seconds, warmup marked, run metadata', async () => {
@@ -60,8 +60,8 @@ test('--rate with constant arrivals: scheduled i/R, sizes drawn from the trace, 
   try {
     const trace = writeTrace(dir, [[0, 33, 3], [5, 44, 2]]);
     const db = path.join(dir, 'r.db');
-    const r = await runCli(['replay', '--trace', trace, '--url', server.url, '--db', db, '--rate', '40', '--arrivals', 'constant', '--max-requests', '12', '--seed', '7']);
-    assert.equal(r.code, 0, r.stderr);
+    const r = await replayInProcess({ trace, url: server.url, db, rate: 40, arrivals: 'constant', maxRequests: 12, seed: 7 });
+    assert.equal(r.exitCode, 0);
     const rows = requests(db);
     assert.equal(rows.length, 12);
     rows.forEach((row, i) => {
@@ -81,8 +81,8 @@ test('--concurrency N is a closed loop: never more than N in flight, sizes in tr
   try {
     const trace = writeTrace(dir, Array.from({ length: 9 }, (_, i) => [i * 100, 10 + i, 3] as const));
     const db = path.join(dir, 'r.db');
-    const r = await runCli(['replay', '--trace', trace, '--url', server.url, '--db', db, '--concurrency', '3']);
-    assert.equal(r.code, 0, r.stderr);
+    const r = await replayInProcess({ trace, url: server.url, db, concurrency: 3 });
+    assert.equal(r.exitCode, 0);
     const rows = requests(db);
     assert.equal(rows.length, 9);
     assert.ok(server.maxInFlight() <= 3, `max in flight ${server.maxInFlight()}`);
@@ -99,11 +99,11 @@ test('chat endpoint with text prompts, API key from the environment, extra heade
   try {
     const trace = writeTrace(dir, [[0, 50, 3]]);
     const db = path.join(dir, 'r.db');
-    const r = await runCli(
-      ['replay', '--trace', trace, '--url', server.url + '/v1', '--db', db, '--endpoint', 'chat', '--header', 'X-Team: perf', '--extra-body', '{"temperature":0}'],
+    const r = await replayInProcess(
+      { trace, url: server.url + '/v1', db, endpoint: 'chat', header: ['X-Team: perf'], extraBody: '{"temperature":0}' },
       { SPLITBENCH_API_KEY: 'sekrit' },
     );
-    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.exitCode, 0);
     const last = server.received.at(-1)!;
     assert.equal(last.path, '/v1/chat/completions');
     assert.equal(last.headers.authorization, 'Bearer sekrit');
