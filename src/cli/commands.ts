@@ -14,6 +14,7 @@ import { serveCommand } from './serve.js';
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export const commands: CommandModule<any, any>[] = [
   // (commands are added here, one import each)
+import { experimentCommand } from './experiment.js';
   runsCommand,
   traceCommand,
   summaryCommand,
@@ -24,4 +25,5 @@ export const commands: CommandModule<any, any>[] = [
   sweepCommand,
   provisionCommand,
   serveCommand,
+  experimentCommand,
 ];

@@ -27,3 +27,4 @@ export {
   type ProvisionResult,
   type Candidate,
 } from './provision.js';
+export { runExperiment, resolveExperimentOptions, experimentMarkdown, experimentCsv, PAPER_CONFIGS, type ExperimentOptions, type ExperimentResult, type ExperimentRow } from './experiment.js';

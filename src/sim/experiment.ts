@@ -1,0 +1,227 @@
+/**
+ * `splitbench experiment splitwise`: the Splitwise paper's evaluation (section 6) end to end. The six designs
+ * provisioned iso-power and iso-cost with the paper's published configurations (the Splitwise notes, 1.2:
+ * the plotting notebook's machine counts), each design's max throughput under the nine SLOs
+ * (workloads/slo/splitwise.yaml) found by an escalating rate search + bisection on Poisson traces whose
+ * sizes are drawn from the trace, in the SplitwiseSim-compatible mode, the realistic mode or both; then
+ * throughput, provisioned cost and power normalized to Baseline-A100 of the same provisioning, as
+ * Markdown, CSV, JSON and bar charts.
+ *
+ * `--quick` scales every cluster down five-fold (at least one machine per pool), uses 30-second traces and
+ * a coarser bisection: for tests and smoke runs, not for conclusions.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { ConfigError } from '../errors.js';
+import { loadSlo } from '../metrics/index.js';
+import { openStore } from '../store/index.js';
+import type { CompatMode } from './cluster.js';
+import { Problems } from './options.js';
+import { DESIGNS, Evaluator, countsLabel, provisioned, type Counts, type DesignSpec } from './provision.js';
+import { traceSampler } from './requests.js';
+
+type TraceName = 'coding' | 'conversation';
+type Provisioning = 'iso-power' | 'iso-cost';
+
+/** The paper's configurations (plots notebook; the Splitwise notes 1.2): [prompt, token] or [machines]. */
+export const PAPER_CONFIGS: Readonly<Record<TraceName, Record<Provisioning, Record<string, readonly number[]>>>> = {
+  conversation: {
+    'iso-power': { 'baseline-a100': [70], 'baseline-h100': [40], 'splitwise-aa': [45, 25], 'splitwise-hh': [25, 15], 'splitwise-ha': [25, 26], 'splitwise-hhcap': [25, 21] },
+    'iso-cost': { 'baseline-a100': [86], 'baseline-h100': [40], 'splitwise-aa': [51, 35], 'splitwise-hh': [25, 15], 'splitwise-ha': [30, 21], 'splitwise-hhcap': [30, 10] },
+  },
+  coding: {
+    'iso-power': { 'baseline-a100': [70], 'baseline-h100': [40], 'splitwise-aa': [55, 15], 'splitwise-hh': [35, 5], 'splitwise-ha': [35, 8], 'splitwise-hhcap': [35, 7] },
+    'iso-cost': { 'baseline-a100': [86], 'baseline-h100': [40], 'splitwise-aa': [66, 20], 'splitwise-hh': [35, 5], 'splitwise-ha': [35, 10], 'splitwise-hhcap': [35, 7] },
+  },
+};
+
+const DESIGN_ORDER = ['baseline-a100', 'baseline-h100', 'splitwise-aa', 'splitwise-hh', 'splitwise-ha', 'splitwise-hhcap'];
+const MODES = ['compat', 'realistic'] as const;
+type Mode = (typeof MODES)[number];
+
+export interface ExperimentOptions {
+  readonly trace: TraceName;
+  readonly out: string;
+  readonly modes: readonly Mode[];
+  readonly quick: boolean;
+  readonly seed: number;
+  readonly json: boolean;
+}
+
+export function resolveExperimentOptions(argv: Record<string, unknown>): ExperimentOptions {
+  const p = new Problems();
+  const name = p.str(argv, 'name', 'EXPERIMENT');
+  if (name !== 'splitwise') p.add('EXPERIMENT', `unknown experiment '${String(argv['name'])}'; known: splitwise`);
+  const trace = p.str(argv, 'trace', '--trace') ?? 'conversation';
+  if (trace !== 'coding' && trace !== 'conversation') p.add('--trace', `expected coding or conversation (the paper's traces), got '${trace}'`);
+  const mode = p.str(argv, 'mode', '--mode') ?? 'both';
+  if (!['compat', 'realistic', 'both'].includes(mode)) p.add('--mode', `expected compat, realistic or both, got '${mode}'`);
+  const seed = p.num(argv, 'seed', '--seed', { int: true, min: 0 }) ?? 0;
+  const o: ExperimentOptions = Object.freeze({
+    trace: trace as TraceName,
+    out: p.str(argv, 'out', '--out') ?? path.join('results', `splitwise-${trace}`),
+    modes: mode === 'both' ? MODES : [mode as Mode],
+    quick: p.bool(argv, 'quick'),
+    seed,
+    json: p.bool(argv, 'json'),
+  });
+  p.throwIfAny('experiment');
+  return o;
+}
+
+export interface ExperimentRow {
+  readonly mode: Mode;
+  readonly provisioning: Provisioning;
+  readonly design: string;
+  readonly config: string;
+  readonly machines: number;
+  readonly power: number;
+  readonly cost: number;
+  readonly maxRate: number | null;
+  /** Normalized to Baseline-A100 of the same mode and provisioning. */
+  readonly throughputX: number | null;
+  readonly powerX: number;
+  readonly costX: number;
+}
+
+export interface ExperimentResult {
+  readonly trace: TraceName;
+  readonly quick: boolean;
+  readonly rows: readonly ExperimentRow[];
+  readonly files: readonly string[];
+  readonly sims: number;
+  readonly wallS: number;
+}
+
+function countsOf(d: DesignSpec, v: readonly number[], quick: boolean): Counts {
+  const s = (n: number): number => (quick ? Math.max(1, Math.round(n / 5)) : n);
+  return d.kind === 'monolithic' ? { mixed: s(v[0]!) } : { prompt: s(v[0]!), token: s(v[1]!) };
+}
+
+export async function runExperiment(o: ExperimentOptions, io: { log?: (l: string) => void } = {}): Promise<ExperimentResult> {
+  const log = io.log ?? ((l: string) => process.stderr.write(l + '\n'));
+  const t0 = performance.now();
+  try {
+    fs.mkdirSync(o.out, { recursive: true });
+  } catch (e) {
+    throw new ConfigError(`cannot create ${o.out}: ${(e as Error).message}`, { path: '--out' });
+  }
+  const slo = loadSlo('splitwise');
+  const { sampler, source } = await traceSampler({ trace: o.trace }, o.seed);
+  const dbPath = path.join(o.out, 'experiment.db');
+  for (const f of [dbPath, `${dbPath}-wal`, `${dbPath}-shm`]) fs.rmSync(f, { force: true });
+  const store = openStore(dbPath);
+  const rows: ExperimentRow[] = [];
+  let sims = 0;
+  try {
+    for (const mode of o.modes) {
+      const compat: CompatMode = mode === 'compat' ? 'splitwise' : undefined;
+      const ev = new Evaluator({
+        store,
+        sampler,
+        tracePath: source.path,
+        slo,
+        durationS: o.quick ? 30 : 120,
+        seed: o.seed,
+        compat,
+        tags: { experiment: 'splitwise', mode, trace: o.trace },
+        tolerance: o.quick ? 0.15 : 0.05,
+        log,
+      });
+      const rates = new Map<string, number | undefined>();
+      for (const prov of ['iso-power', 'iso-cost'] as const) {
+        for (const name of DESIGN_ORDER) {
+          const d = DESIGNS[name]!;
+          const c = countsOf(d, PAPER_CONFIGS[o.trace][prov][name]!, o.quick);
+          const key = `${name}|${countsLabel(d, c)}`;
+          if (!rates.has(key)) {
+            const pc = provisioned(d, c);
+            // Start near what the paper's clusters sustain: ~1 req/s per machine (coding), ~0.6 (conversation).
+            const start = Math.max(0.5, pc.machines * (o.trace === 'coding' ? 1 : 0.6));
+            log(`experiment splitwise (${mode}): ${name} ${countsLabel(d, c)}`);
+            rates.set(key, (await ev.maxRate(d, c, start)).maxRate);
+          }
+          const pc = provisioned(d, c);
+          rows.push({ mode, provisioning: prov, design: name, config: countsLabel(d, c), machines: pc.machines, power: pc.power, cost: pc.cost, maxRate: rates.get(key) ?? null, throughputX: null, powerX: 1, costX: 1 });
+        }
+      }
+      sims += ev.sims;
+    }
+  } finally {
+    store.close();
+  }
+  // Normalize to Baseline-A100 of the same mode and provisioning.
+  const norm = rows.map((r) => {
+    const base = rows.find((b) => b.mode === r.mode && b.provisioning === r.provisioning && b.design === 'baseline-a100')!;
+    return {
+      ...r,
+      throughputX: r.maxRate !== null && base.maxRate ? r.maxRate / base.maxRate : null,
+      powerX: r.power / base.power,
+      costX: r.cost / base.cost,
+    };
+  });
+  const files = await writeOutputs(o, norm);
+  return { trace: o.trace, quick: o.quick, rows: norm, files, sims, wallS: (performance.now() - t0) / 1000 };
+}
+
+const fx = (v: number | null, d = 2): string => (v === null ? 'n/a' : v.toFixed(d));
+
+export function experimentMarkdown(o: Pick<ExperimentOptions, 'trace' | 'quick'>, rows: readonly ExperimentRow[]): string {
+  const out: string[] = [];
+  out.push(`# Splitwise evaluation, ${o.trace} trace${o.quick ? ' (quick: clusters / 5, 30 s traces)' : ''}`, '');
+  out.push('Max throughput under the nine Splitwise SLOs; throughput, provisioned cost and power normalized to Baseline-A100 of the same mode and provisioning.', '');
+  for (const mode of MODES) {
+    const mine = rows.filter((r) => r.mode === mode);
+    if (mine.length === 0) continue;
+    out.push(`## ${mode === 'compat' ? 'SplitwiseSim-compatible mode' : 'Realistic mode'}`, '');
+    out.push('| provisioning | design | config | max req/s | throughput | cost | power |', '|---|---|---|---:|---:|---:|---:|');
+    for (const r of mine) out.push(`| ${r.provisioning} | ${r.design} | ${r.config} | ${fx(r.maxRate)} | ${fx(r.throughputX)}x | ${fx(r.costX)}x | ${fx(r.powerX)}x |`);
+    out.push('');
+  }
+  return out.join('\n');
+}
+
+export function experimentCsv(rows: readonly ExperimentRow[]): string {
+  const head = 'mode,provisioning,design,config,machines,power_units,cost_per_hour,max_rate,throughput_x,cost_x,power_x';
+  return [head, ...rows.map((r) => [r.mode, r.provisioning, r.design, r.config, r.machines, r.power, r.cost, r.maxRate ?? '', r.throughputX ?? '', r.costX, r.powerX].join(','))].join('\n') + '\n';
+}
+
+async function writeOutputs(o: ExperimentOptions, rows: readonly ExperimentRow[]): Promise<string[]> {
+  const files: string[] = [];
+  const write = (name: string, data: string | Buffer): void => {
+    const f = path.join(o.out, name);
+    fs.writeFileSync(f, data);
+    files.push(f);
+  };
+  write('splitwise.md', experimentMarkdown(o, rows));
+  write('splitwise.csv', experimentCsv(rows));
+  write('splitwise.json', JSON.stringify({ trace: o.trace, quick: o.quick, rows }, null, 2) + '\n');
+  const { renderChart } = await import('../report/render.js');
+  for (const mode of o.modes) {
+    for (const prov of ['iso-power', 'iso-cost'] as const) {
+      const mine = rows.filter((r) => r.mode === mode && r.provisioning === prov);
+      const spec = {
+        kind: 'chartjs' as const,
+        config: {
+          type: 'bar' as const,
+          data: {
+            labels: mine.map((r) => `${r.design} (${r.config})`),
+            datasets: [
+              { label: 'throughput', data: mine.map((r) => r.throughputX ?? 0), backgroundColor: '#4e79a7' },
+              { label: 'cost', data: mine.map((r) => r.costX), backgroundColor: '#f28e2b' },
+              { label: 'power', data: mine.map((r) => r.powerX), backgroundColor: '#59a14f' },
+            ],
+          },
+          options: {
+            animation: false as const,
+            responsive: false,
+            plugins: { title: { display: true, text: `Splitwise ${prov}, ${o.trace}, ${mode} mode (normalized to Baseline-A100)` } },
+            scales: { y: { beginAtZero: true, title: { display: true, text: 'x Baseline-A100' } } },
+          },
+        },
+      };
+      write(`splitwise-${mode}-${prov}.png`, renderChart(spec, 'png'));
+    }
+  }
+  return files;
+}
