@@ -54,6 +54,7 @@ const ROUTES: Record<string, Method> = {
   '/v1/models': 'GET',
   '/health': 'GET',
   '/metrics': 'GET',
+  '/time': 'GET',
 };
 
 function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -132,6 +133,10 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       return reply(new HttpError(503, 'server shutting down', { code: 'server_shutdown', headers: { Connection: 'close' } }));
     }
     switch (path) {
+      case '/time':
+        // Clock reference for sharded replays (src/scale/clock.ts): this process's wall clock, epoch ms.
+        metrics.countHttp(path, 200);
+        return sendJson(res, 200, { wall_ms: performance.timeOrigin + performance.now() }, { 'Cache-Control': 'no-store' });
       case '/health':
         metrics.countHttp(path, 200);
         return sendJson(res, 200, { status: 'ok', model: model.name, in_flight: cluster.inFlight() });

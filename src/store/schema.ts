@@ -13,7 +13,7 @@
  */
 
 export const APPLICATION_ID = 0x53504c42; // 'SPLB', in SQLite's header (PRAGMA application_id)
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 export const RUN_KINDS = ['live', 'sim'] as const;
 export type RunKind = (typeof RUN_KINDS)[number];
@@ -144,5 +144,30 @@ export const MIGRATIONS: readonly string[] = [
     detail          TEXT
   );
   CREATE INDEX slo_results_run ON slo_results(run_id);
+  `,
+  // 1 → 2: sharded runs (src/scale). A shard's store holds one row for its own shard; a merged store one row
+  // per merged shard, with the sha256 of the file it came from (re-merging the same file is a no-op).
+  `
+  CREATE TABLE shards (
+    run_id          INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    run_uuid        TEXT NOT NULL,             -- the identity shared by every shard of one run (--run-uuid)
+    shard_index     INTEGER NOT NULL,          -- 0-based
+    shard_count     INTEGER NOT NULL,
+    host            TEXT,
+    start_at_ms     REAL,                      -- the shared start instant (reference clock, epoch ms)
+    t0_local_ms     REAL NOT NULL,             -- this shard's t0 on its own wall clock (epoch ms, uncorrected)
+    time_ref        TEXT,                      -- URL of the clock reference; NULL: not measured
+    offset_start_ms REAL,                      -- reference − local wall clock at start (ms)
+    rtt_start_ms    REAL,                      -- round trip of that measurement (offset exact within ±rtt/2)
+    offset_end_ms   REAL,
+    rtt_end_ms      REAL,
+    late_ms         REAL,                      -- how late the shard was ready for start_at (ms; <= 0: on time)
+    late            INTEGER NOT NULL DEFAULT 0,
+    file_sha256     TEXT,                      -- merged store: sha256 of the merged shard file
+    source_run_uuid TEXT,                      -- merged store: runs.uuid of the shard's run in that file
+    merged_at       TEXT,
+    PRIMARY KEY (run_id, shard_index)
+  ) WITHOUT ROWID;
+  CREATE INDEX shards_uuid ON shards(run_uuid);
   `,
 ];
