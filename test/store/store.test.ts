@@ -44,7 +44,7 @@ test('creates the folder and file, sets WAL, application_id and the schema versi
   assert.equal(s.db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
   assert.equal(s.db.pragma('foreign_keys', { simple: true }), 1);
   const tables = (s.db.prepare("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name").all() as { name: string }[]).map((r) => r.name);
-  assert.deepEqual(tables, ['machines', 'power_samples', 'requests', 'runs', 'slo_results', 'timeline_samples']);
+  assert.deepEqual(tables, ['machines', 'power_samples', 'requests', 'runs', 'shards', 'slo_results', 'timeline_samples']);
   s.close();
   s.close(); // idempotent
   const again = openStore(file, { readonly: true });
