@@ -44,7 +44,8 @@ export function startBackend(opts: BackendOptions): Promise<Backend> {
     String(opts.timeScale),
     ...(opts.extraArgs ?? []),
   ];
-  const child: ChildProcess = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // stdin stays an open pipe that closes when this process dies (even by SIGKILL), so the child can notice.
+  const child: ChildProcess = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderrTail = '';
   child.stderr!.setEncoding('utf8');
   child.stderr!.on('data', (s: string) => {

@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { DEFAULT_DB } from '../paths.js';
 import { parseArrivalKind, parseTraceOpenOptions, parseTraceTransforms, type TraceTransforms } from '../trace/index.js';
+import { parseTelemetryFlags, type RunTelemetryOptions } from '../telemetry/run.js';
 import type { Timeouts } from './client.js';
 import type { Endpoint, PromptMode } from './prompt.js';
 
@@ -65,6 +66,10 @@ export interface ReplayOptions {
   readonly graceS: number;
   readonly lagFlagS: number;
   readonly json: boolean;
+  /** Power sources, server-metrics scrapes and prices (src/telemetry). */
+  readonly telemetry: RunTelemetryOptions;
+  /** Request-body preset of the serving engine (`--target`; src/telemetry/targets.ts). */
+  readonly target?: string | undefined;
 }
 
 const posNum = z.number({ invalid_type_error: 'expected a number' }).finite('expected a finite number');
@@ -138,10 +143,18 @@ export function resolveReplayOptions(argv: Record<string, unknown>, env: NodeJS.
     raw[key] = key === 'tag' || key === 'header' ? asArray(v) : v;
   }
   const parsed = Raw.safeParse(raw);
-  if (!parsed.success) {
-    for (const issue of parsed.error.issues) problems.push(`${flagOf(String(issue.path[0] ?? ''))}: ${issue.message}`);
+  let r: Partial<z.infer<typeof Raw>>;
+  if (parsed.success) r = parsed.data;
+  else {
+    const bad = new Set<string>();
+    for (const issue of parsed.error.issues) {
+      const key = String(issue.path[0] ?? '');
+      bad.add(key);
+      problems.push(`${flagOf(key)}: ${issue.message}`);
+    }
+    // Keep checking the flags that were fine, so every problem is reported at once.
+    r = Object.fromEntries(Object.entries(raw).filter(([k]) => !bad.has(k))) as Partial<z.infer<typeof Raw>>;
   }
-  const r = (parsed.success ? parsed.data : {}) as Partial<z.infer<typeof Raw>>;
 
   let transforms: TraceTransforms = {};
   let open: { format?: string; lenient: boolean } = { lenient: false };
@@ -185,6 +198,9 @@ export function resolveReplayOptions(argv: Record<string, unknown>, env: NodeJS.
       problems.push(`--url: not an http(s) URL: '${r.url}' (${(e as Error).message})`);
     }
   }
+
+  // Telemetry, prices and the target preset (src/telemetry).
+  const tel = parseTelemetryFlags(argv, url !== undefined || r.url !== undefined, problems);
 
   // Tags and headers.
   const tags: Record<string, string> = {};
@@ -257,6 +273,8 @@ export function resolveReplayOptions(argv: Record<string, unknown>, env: NodeJS.
     graceS: r.grace ?? DEFAULTS.graceS,
     lagFlagS: DEFAULTS.lagFlagS,
     json: r.json ?? false,
+    telemetry: tel.telemetry,
+    target: tel.target,
   });
 }
 

@@ -21,6 +21,8 @@ export interface PreflightOptions {
   readonly endpoint: Endpoint;
   readonly prompt: PromptMode;
   readonly extraBody?: Record<string, unknown> | undefined;
+  /** Output-length and usage fields of a target preset (see BodyOptions.fields). */
+  readonly fields?: ((outputTokens: number, endpoint: Endpoint) => Record<string, unknown>) | undefined;
   readonly timeoutMs?: number;
 }
 
@@ -57,7 +59,7 @@ export async function preflight(client: LoadClient, opts: PreflightOptions): Pro
   } else if (models.length > 0 && !models.includes(model)) {
     throw new TargetError(`target ${where} does not serve model '${model}'; it lists: ${models.slice(0, 10).join(', ')}`, { hint: 'pass --model with one of the listed models' });
   }
-  const builder = new BodyBuilder({ endpoint: opts.endpoint, prompt: opts.prompt, model, seed: 0x5eed, ...(opts.extraBody ? { extraBody: opts.extraBody } : {}) });
+  const builder = new BodyBuilder({ endpoint: opts.endpoint, prompt: opts.prompt, model, seed: 0x5eed, ...(opts.extraBody ? { extraBody: opts.extraBody } : {}), ...(opts.fields ? { fields: opts.fields } : {}) });
   const body = builder.build({ seq: 0, promptTokens: 8, outputTokens: 1 });
   const route = ENDPOINT_PATHS[opts.endpoint];
   const ac = new AbortController();

@@ -80,6 +80,8 @@ export interface BodyOptions {
   readonly model: string;
   readonly seed: number;
   readonly extraBody?: Record<string, unknown>;
+  /** Output-length and usage fields of a target preset (`--target`); default: the vLLM-style fields above. */
+  readonly fields?: (outputTokens: number, endpoint: Endpoint) => Record<string, unknown>;
 }
 
 export interface BodyRequest {
@@ -129,11 +131,10 @@ export class BodyBuilder {
     const o = this.opts;
     const rest: Record<string, unknown> = {
       model: o.model,
-      max_tokens: r.outputTokens,
-      min_tokens: r.outputTokens,
-      ignore_eos: true,
+      ...(o.fields
+        ? o.fields(r.outputTokens, o.endpoint)
+        : { max_tokens: r.outputTokens, min_tokens: r.outputTokens, ignore_eos: true, stream_options: { include_usage: true, continuous_usage_stats: true } }),
       stream: true,
-      stream_options: { include_usage: true, continuous_usage_stats: true },
       ...(o.extraBody ?? {}),
     };
     const restJson = JSON.stringify(rest);

@@ -19,6 +19,7 @@ import { arrivalProcess, createRng, sizeSampler, type RequestSpec } from '../tra
 import type { LoadClient, StreamResult } from './client.js';
 import type { ReplayOptions } from './options.js';
 import { BodyBuilder, ENDPOINT_PATHS } from './prompt.js';
+import { targetPreset } from '../telemetry/targets.js';
 import { lagSeconds, Sleeper, targetMs, traceSeconds } from './schedule.js';
 import { LiveStats } from './stats.js';
 
@@ -99,6 +100,7 @@ export class Runner {
       model: deps.model,
       seed: opts.seed,
       ...(opts.extraBody ? { extraBody: opts.extraBody as Record<string, unknown> } : {}),
+      ...(opts.target ? { fields: targetPreset(opts.target).fields } : {}),
     });
   }
 

@@ -8,6 +8,8 @@ import os from 'node:os';
 import { ExitCode, SplitbenchError } from '../errors.js';
 import { openStore, type RunWriter, type Store } from '../store/index.js';
 import { applyTransforms, openTrace, sha256File } from '../trace/index.js';
+import { startRunTelemetry, type RunTelemetry } from '../telemetry/run.js';
+import { targetPreset } from '../telemetry/targets.js';
 import { startBackend, type Backend } from './backend.js';
 import { LoadClient } from './client.js';
 import { optionsForStore, type ReplayOptions } from './options.js';
@@ -57,6 +59,7 @@ export async function runReplay(opts: ReplayOptions, io: ReplayIo = {}): Promise
   }
   let store: Store | undefined;
   let client: LoadClient | undefined;
+  let telemetry: RunTelemetry | undefined;
   try {
     // 1. Inputs that can be checked without the target: trace, store.
     const source = openTrace(opts.trace, { ...(opts.traceFormat ? { format: opts.traceFormat } : {}), lenient: opts.lenient });
@@ -80,7 +83,7 @@ export async function runReplay(opts: ReplayOptions, io: ReplayIo = {}): Promise
       ...opts.headers,
     };
     client = new LoadClient({ url, headers, timeouts: opts.timeouts });
-    const pre = await preflight(client, { model: opts.model, endpoint: opts.endpoint, prompt: opts.prompt, extraBody: opts.extraBody as Record<string, unknown> | undefined });
+    const pre = await preflight(client, { model: opts.model, endpoint: opts.endpoint, prompt: opts.prompt, extraBody: opts.extraBody as Record<string, unknown> | undefined, ...(opts.target ? { fields: targetPreset(opts.target).fields } : {}) });
     throwIfSignalled(signalled);
 
     // 3. The schedule.
@@ -126,6 +129,9 @@ export async function runReplay(opts: ReplayOptions, io: ReplayIo = {}): Promise
     });
     const progress = (io.progress ?? (process.stderr.isTTY === true && !opts.json)) ? new Progress(opts) : undefined;
     runner = new Runner(opts, { client, writer, model: pre.model, ...(progress ? { onTick: (r: Runner) => progress.update(r) } : {}) });
+    // Power and server metrics sampled next to the load (src/telemetry); a failing source is a gap, not an error.
+    const r0 = runner;
+    telemetry = await startRunTelemetry(opts.telemetry, { targetUrl: url, timeScale: opts.timeScale, t0Ms: () => r0.startMs, sink: writer, log });
     progress?.start();
     let result: ReplayRunResult;
     try {
@@ -133,11 +139,13 @@ export async function runReplay(opts: ReplayOptions, io: ReplayIo = {}): Promise
     } finally {
       progress?.stop();
     }
+    const telemetryNotes = await telemetry?.stop();
     const notes: Record<string, unknown> = {
       outputMismatch: { fewer: result.stats.fewerTokens, more: result.stats.moreTokens },
       errorCodes: Object.fromEntries(result.stats.errorCodes),
       ...(result.reason ? { reason: result.reason } : {}),
       ...(source.skipped() > 0 ? { skippedTraceRows: source.skipped() } : {}),
+      ...(telemetryNotes ?? {}),
     };
     try {
       writer.finish(result.status, { lagFlagged: result.lagFlagged, ...(result.lagP99S === undefined ? {} : { lagP99S: result.lagP99S }), notes });
@@ -159,6 +167,7 @@ export async function runReplay(opts: ReplayOptions, io: ReplayIo = {}): Promise
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
     }
+    await telemetry?.stop().catch(() => undefined);
     await client?.destroy().catch(() => undefined);
     await backend?.stop(5000);
     store?.close();
