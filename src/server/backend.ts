@@ -1,18 +1,15 @@
 /**
- * Builds the emulated cluster the reference backend serves from a deployment descriptor: the bundled
- * catalogs (machines, models), the deployment's performance-model kind per (machine type, model), the
- * catalog power model, on a RealClock running `timeScale` times faster than real GPUs. In the
- * SplitwiseSim-compatible mode, SplitwiseSim's sizes and predictors instead.
+ * Builds the emulated cluster the reference backend serves from a deployment descriptor, with the engine's
+ * defaults (bundled catalogs, the deployment's performance-model kind, the catalog power model; SplitwiseSim's
+ * sizes and predictors in the compatible mode) — the same cluster the simulator builds, so a live replay and
+ * a simulation of one deployment agree — on a RealClock running `timeScale` times faster than real GPUs.
  */
 import {
   RealClock,
   createCluster,
-  engineCatalog,
-  enginePerfModels,
-  enginePower,
-  enginePredictors,
   loadCatalog,
   loadDeployment,
+  withDefaults,
   type Cluster,
   type Deployment,
   type PerfModel,
@@ -34,29 +31,31 @@ export interface Backend {
   readonly cluster: Cluster;
   readonly clock: RealClock;
   readonly model: ServedModel;
-  /** The performance model the cluster uses for a machine type (realistic mode). */
-  perfModelFor(machineType: string): PerfModel;
+  /** The performance model the cluster uses for a machine type (realistic mode; undefined in compat mode). */
+  perfModelFor(machineType: string): PerfModel | undefined;
 }
 
 export function createBackend(opts: BackendOptions): Backend {
   const deployment = loadDeployment(opts.deployment, opts.model === undefined ? {} : { model: opts.model });
-  const catalog = loadCatalog();
-  const model = catalog.model(deployment.model);
-  const compat = opts.compat === 'splitwise';
-  const perf = enginePerfModels({ kind: deployment.perfModel, catalog });
+  const model = loadCatalog().model(deployment.model);
   const clock = new RealClock(opts.timeScale ?? 1);
-  const cluster = createCluster(deployment, {
+  const full = withDefaults(deployment, {
     clock,
-    catalog: engineCatalog(catalog, compat ? { compat: true } : {}),
-    power: enginePower(catalog),
-    ...(compat ? { compat: 'splitwise' as const, predictors: enginePredictors(catalog) } : { perfModel: perf }),
+    ...(opts.compat === 'splitwise' ? { compat: 'splitwise' as const } : {}),
     ...(opts.seed === undefined ? {} : { seed: opts.seed }),
   });
+  const cluster = createCluster(deployment, full);
   return {
     deployment,
     cluster,
     clock,
     model: { name: model.name, maxContextTokens: model.maxContextTokens },
-    perfModelFor: (machineType) => perf({ name: machineType }, { name: model.name }),
+    perfModelFor: (machineType) => {
+      const pm = full.perfModel;
+      if (pm === undefined || typeof pm !== 'function') return pm;
+      const m = full.catalog.machine(machineType);
+      const md = full.catalog.model(deployment.model);
+      return m && md ? pm(m, md) : undefined;
+    },
   };
 }

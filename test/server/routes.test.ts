@@ -8,6 +8,35 @@ import { call, post, promValue, sse } from './helpers.js';
 
 const MODEL = { name: 'fake-model', maxContextTokens: 2048 };
 
+describe('server routes: several tokens per engine iteration', () => {
+  it('one chunk per iteration carries all its tokens; continuous usage says how many', async () => {
+    const clock = new RealClock(1);
+    const cluster = new FakeCluster(clock, { ttft: 0.005, itl: 0.005, tokensPerChunk: 3 });
+    const srv = await startServer({ cluster, clock, model: MODEL, port: 0 });
+    try {
+      const r = await post(srv.url, '/v1/completions', {
+        prompt: [1, 2],
+        max_tokens: 7,
+        ignore_eos: true,
+        stream: true,
+        stream_options: { include_usage: true, continuous_usage_stats: true },
+      });
+      const ev = sse(r.text) as any[]; // eslint-disable-line @typescript-eslint/no-explicit-any
+      const withChoices = ev.filter((e) => e !== '[DONE]' && e.choices.length > 0);
+      assert.deepEqual(
+        withChoices.map((c) => [c.choices[0].text, c.usage.completion_tokens, c.choices[0].finish_reason]),
+        [
+          [TOKEN_TEXT.repeat(3), 3, null],
+          [TOKEN_TEXT.repeat(3), 6, null],
+          [TOKEN_TEXT, 7, 'length'],
+        ],
+      );
+    } finally {
+      await srv.close();
+    }
+  });
+});
+
 describe('server routes (fake cluster)', () => {
   let srv: RunningServer;
   let cluster: FakeCluster;
