@@ -1,8 +1,8 @@
 /**
  * Event-timeline export in the Chrome trace-event JSON format (opens in Perfetto and chrome://tracing),
  * fed by the engine's event hook. Layout: one process per pool (pid), and per machine three threads:
- * its batches (one 'X' complete event per iteration, or per contiguous decode run in the compatible mode;
- * args: batch size, prompt tokens, decodes, iterations), the prompts it ran (one 'X' event per request,
+ * its batches (one 'X' complete event per iteration, named by phase, or per contiguous decode run in the compatible mode;
+ * args: batch size, prompt tokens, decodes, iterations), the prompts it ran (one 'X' event 'prefill' per request,
  * prefill start to first token) and the KV transfers into it (one 'X' event per transfer, args: bytes and
  * source machine). Arrivals are instant events ('i') on process 0. Times in microseconds of virtual time.
  *
@@ -95,7 +95,7 @@ export class TraceEventWriter implements SimEventListener {
     const w = this.where.get(b.promptMachine);
     if (arrival === undefined || !w) return;
     const start = arrival + b.queue;
-    this.emit({ ph: 'X', pid: w.pid, tid: w.tid + 1, ts: us(start), dur: us(b.prefill), name: 'prompt', args: { request: id, pool: b.pool, tokenMachine: b.tokenMachine } });
+    this.emit({ ph: 'X', pid: w.pid, tid: w.tid + 1, ts: us(start), dur: us(b.prefill), name: 'prefill', args: { request: id, pool: b.pool, tokenMachine: b.tokenMachine } });
   }
 
   /** Finish the JSON document and close the file. Idempotent. */

@@ -1,0 +1,77 @@
+/** Sweeps, provisioning and the Splitwise experiment on small clusters with short traces. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { runCli } from '../cli/helpers.js';
+import { DESIGNS, Evaluator, provisionSearch, provisioned, traceSampler } from '../../src/sim/index.js';
+import { loadSlo } from '../../src/metrics/index.js';
+import { openStore } from '../../src/store/index.js';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-sweep-'));
+
+test('sweep finds the max rate under the Splitwise SLOs, one tagged run per rate with its offered rate', async () => {
+  const db = path.join(tmp, 'sweep.db');
+  const r = await runCli(['sweep', '--trace', 'coding', '--deployment', 'splitwise-hh', '--rates', '2,5,8,11', '--duration', '40', '--tolerance', '0.1', '--db', db, '--json']);
+  assert.ok(r.code === 0, r.stderr);
+  const out = JSON.parse(r.stdout) as { sweep: string; maxRate: number; firstFail: number; points: { rate: number; runId: number; passed: boolean }[] };
+  assert.ok(out.maxRate !== undefined && out.firstFail !== undefined, JSON.stringify(out));
+  assert.ok(out.maxRate < out.firstFail && (out.firstFail - out.maxRate) / out.maxRate < 0.1 + 1e-9, `bracket ${out.maxRate}..${out.firstFail}`);
+  for (const p of out.points) assert.equal(p.passed, p.rate <= out.maxRate, `rate ${p.rate}`);
+  const d = new Database(db, { readonly: true });
+  try {
+    const runs = d.prepare('SELECT id, offered_rate, tags_json, kind FROM runs ORDER BY id').all() as { id: number; offered_rate: number; tags_json: string; kind: string }[];
+    assert.equal(runs.length, out.points.length);
+    for (const run of runs) {
+      assert.equal(run.kind, 'sim');
+      assert.equal(JSON.parse(run.tags_json).sweep, out.sweep);
+      assert.ok(out.points.some((p) => p.runId === run.id && p.rate === run.offered_rate));
+    }
+    const verdicts = d.prepare('SELECT count(*) n FROM slo_results').get() as { n: number };
+    assert.equal(verdicts.n, 9 * runs.length, 'the nine SLO verdicts of every run are stored');
+  } finally {
+    d.close();
+  }
+});
+
+test('provision: iso-power on a 3-machine budget tries the budget line and picks the best; cost-opt finds the cheapest passing baseline', async () => {
+  const slo = loadSlo('splitwise');
+  const { sampler, source } = await traceSampler({ trace: 'coding' }, 0);
+  const store = openStore(path.join(tmp, 'prov.db'));
+  try {
+    const ev = new Evaluator({ store, sampler, tracePath: source.path, slo, durationS: 30, seed: 0, compat: undefined, tags: {}, tolerance: 0.2 });
+    const iso = await provisionSearch(ev, { design: DESIGNS['splitwise-hh']!, objective: 'iso-power', budgetLike: { design: DESIGNS['baseline-h100']!, counts: { mixed: 3 } }, rate: 3, maxMachines: 10 }, () => undefined);
+    assert.deepEqual(iso.candidates.map((c) => c.config).sort(), ['1P+2T', '2P+1T']);
+    for (const c of iso.candidates) assert.equal(c.power, provisioned(DESIGNS['baseline-h100']!, { mixed: 3 }).power);
+    const best = Math.max(...iso.candidates.map((c) => c.maxRate ?? 0));
+    assert.ok(iso.winner && iso.winner.maxRate === best && best > 0);
+    assert.ok(iso.reference?.maxRate !== undefined && iso.ratios?.throughput === best / iso.reference.maxRate);
+
+    const opt = await provisionSearch(ev, { design: DESIGNS['baseline-h100']!, objective: 'cost-opt', budgetLike: { design: DESIGNS['baseline-h100']!, counts: { mixed: 3 } }, rate: 4, maxMachines: 6 }, () => undefined);
+    assert.ok(opt.winner, 'some baseline size meets the SLOs at 4 req/s');
+    const n = opt.winner.counts.mixed!;
+    for (const c of opt.candidates) assert.equal(c.passed, c.counts.mixed! >= n, `${c.config} passed=${c.passed} but the winner is ${n}`);
+    assert.ok(opt.candidates.length <= 4, `bisection over 1..6 tries at most 4 sizes, tried ${opt.candidates.length}`);
+  } finally {
+    store.close();
+  }
+});
+
+test('experiment splitwise --quick writes the normalized table, CSV and charts', async () => {
+  const out = path.join(tmp, 'exp');
+  const r = await runCli(['experiment', 'splitwise', '--quick', '--mode', 'compat', '--trace', 'coding', '--out', out, '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const res = JSON.parse(r.stdout) as { rows: { design: string; provisioning: string; maxRate: number | null; throughputX: number | null; powerX: number; costX: number }[] };
+  assert.equal(res.rows.length, 12);
+  for (const row of res.rows) {
+    assert.ok(row.maxRate !== null && row.maxRate > 0, JSON.stringify(row));
+    if (row.design === 'baseline-a100') assert.deepEqual([row.throughputX, row.powerX, row.costX], [1, 1, 1]);
+  }
+  for (const f of ['splitwise.md', 'splitwise.csv', 'splitwise.json', 'splitwise-compat-iso-power.png', 'splitwise-compat-iso-cost.png']) {
+    assert.ok(fs.statSync(path.join(out, f)).size > 100, f);
+  }
+  assert.equal(fs.readFileSync(path.join(out, 'splitwise-compat-iso-power.png')).subarray(1, 4).toString(), 'PNG');
+  assert.equal(fs.readFileSync(path.join(out, 'splitwise.csv'), 'utf8').trim().split('\n').length, 13);
+});
