@@ -2,6 +2,7 @@
  * `splitbench serve` as a library call: build the emulated cluster, listen, print the listening line
  * (first stdout line, parsed by `replay`), serve until SIGINT/SIGTERM, then shut down cleanly.
  */
+import fs from 'node:fs';
 import { ConfigError, ExitCode } from '../errors.js';
 import { startServer, type RunningServer } from './app.js';
 import { createBackend } from './backend.js';
@@ -67,21 +68,54 @@ export async function serve(opts: ServeOptions): Promise<number> {
 
   await new Promise<void>((resolve) => {
     let stopping = false;
+    const stop = (why: string): void => {
+      if (stopping) return;
+      stopping = true;
+      process.stderr.write(`splitbench serve: ${why}: shutting down\n`);
+      void server.close().then(() => {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+        unwatch();
+        resolve();
+      });
+    };
     const onSignal = (sig: NodeJS.Signals): void => {
       if (stopping) {
         process.stderr.write(`splitbench serve: ${sig} again: exiting now\n`);
         process.exit(ExitCode.interrupted);
       }
-      stopping = true;
-      process.stderr.write(`splitbench serve: ${sig}: shutting down\n`);
-      void server.close().then(() => {
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
-        resolve();
-      });
+      stop(sig);
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
+    const unwatch = watchParentPipe(() => stop('stdin closed (parent gone)'));
   });
   return ExitCode.ok;
+}
+
+/**
+ * When stdin is a pipe (a parent such as `replay` started us and holds its end), its closing means the
+ * parent is gone, even if it died by SIGKILL: shut down then. A terminal or /dev/null stdin is not watched.
+ * Returns a function that stops watching.
+ */
+function watchParentPipe(onGone: () => void): () => void {
+  let st: fs.Stats;
+  try {
+    st = fs.fstatSync(0);
+  } catch {
+    return () => undefined;
+  }
+  if (!st.isFIFO() && !st.isSocket()) return () => undefined;
+  const stdin = process.stdin;
+  stdin.on('data', () => undefined);
+  stdin.once('end', onGone);
+  stdin.once('close', onGone);
+  stdin.on('error', onGone);
+  stdin.resume();
+  return () => {
+    stdin.off('end', onGone);
+    stdin.off('close', onGone);
+    stdin.off('error', onGone);
+    stdin.destroy();
+  };
 }

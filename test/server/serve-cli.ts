@@ -18,8 +18,9 @@ export interface ServeProcess {
   readonly exited: Promise<number | string>;
 }
 
-export function startServe(args: readonly string[], timeoutMs = 20_000): Promise<ServeProcess> {
-  const child = spawn(process.execPath, [BIN, 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+export function startServe(args: readonly string[], opts: { timeoutMs?: number; stdin?: 'ignore' | 'pipe' } = {}): Promise<ServeProcess> {
+  const timeoutMs = opts.timeoutMs ?? 20_000;
+  const child = spawn(process.execPath, [BIN, 'serve', ...args], { stdio: [opts.stdin ?? 'ignore', 'pipe', 'pipe'] });
   let err = '';
   child.stderr!.setEncoding('utf8');
   child.stderr!.on('data', (s: string) => (err += s));

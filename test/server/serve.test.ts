@@ -194,6 +194,18 @@ describe('splitbench serve: time scale, SIGTERM, bad flags', () => {
     }
   });
 
+  it('exits 0 when its stdin pipe closes (the parent that started it is gone)', async () => {
+    const srv = await startServe(['--deployment', 'baseline-h100', '--port', '0'], { stdin: 'pipe' });
+    try {
+      assert.equal((await call(srv.url, 'GET', '/health')).status, 200);
+      srv.child.stdin!.end();
+      assert.equal(await srv.exited, 0);
+      assert.match(srv.stderr(), /stdin closed/);
+    } finally {
+      srv.child.kill('SIGKILL');
+    }
+  });
+
   it('bad flags and an unknown deployment exit 2 with a one-line message naming the flag', async () => {
     const a = await runServe(['--deployment', 'baseline-h100', '--time-scale', '0', '--port', '-1']);
     assert.equal(a.code, 2);
