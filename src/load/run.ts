@@ -25,6 +25,22 @@ export interface ReplayIo {
   readonly progress?: boolean;
   /** Where notes go (default stderr). */
   readonly log?: (line: string) => void;
+  /** Hook points for sharded runs (src/scale); all optional. */
+  readonly hooks?: ReplayHooks;
+}
+
+/** Hook points of a replay, for sharded runs (src/scale wires them; the replay works without). */
+export interface ReplayHooks {
+  /** Reshape the schedule before it is primed (e.g. keep one shard's part of the trace). */
+  readonly schedule?: (s: AsyncIterable<Scheduled>) => AsyncIterable<Scheduled>;
+  /** Epoch ms stored as the run's t0 (default: the local wall clock when the run row is created). */
+  readonly startWallMs?: () => number;
+  /** Wrap the run's writer (the wrapper must keep `runId`). */
+  readonly wrapWriter?: (w: RunWriter) => RunWriter;
+  /** After the run row exists, right before the run's clock starts (e.g. wait for a shared start instant). */
+  readonly beforeStart?: (store: Store, runId: number, runner: Runner) => Promise<void>;
+  /** After the run row is finished. */
+  readonly afterRun?: (store: Store, runId: number) => Promise<void>;
 }
 
 export interface ReplayResult {
@@ -90,6 +106,7 @@ export async function runReplay(opts: ReplayOptions, io: ReplayIo = {}): Promise
     let schedule: AsyncIterable<Scheduled>;
     if (opts.shape.kind === 'rate') schedule = rateSchedule(specs, opts.shape.rate, opts.shape.arrivals, opts.seed);
     else schedule = traceSchedule(specs);
+    if (io.hooks?.schedule) schedule = io.hooks.schedule(schedule);
     const it = schedule[Symbol.asyncIterator]();
     // Prime the source (a rate schedule reads the whole trace for its size sampler) before t0.
     const first = await it.next();
@@ -111,7 +128,7 @@ export async function runReplay(opts: ReplayOptions, io: ReplayIo = {}): Promise
 
     // 4. The run.
     const t0Wall = performance.timeOrigin + performance.now();
-    const writer: RunWriter = store.createRun({
+    const created: RunWriter = store.createRun({
       kind: 'live',
       ...(opts.name ? { name: opts.name } : {}),
       target: opts.url ?? `reference:${opts.deployment}`,
@@ -125,13 +142,15 @@ export async function runReplay(opts: ReplayOptions, io: ReplayIo = {}): Promise
       seed: opts.seed,
       options: { ...optionsForStore(opts), resolvedUrl: url, continuousUsage: pre.continuousUsage, host: os.hostname() },
       tags: { ...opts.tags },
-      startWallMs: t0Wall,
+      startWallMs: io.hooks?.startWallMs?.() ?? t0Wall,
     });
+    const writer: RunWriter = io.hooks?.wrapWriter ? io.hooks.wrapWriter(created) : created;
     const progress = (io.progress ?? (process.stderr.isTTY === true && !opts.json)) ? new Progress(opts) : undefined;
     runner = new Runner(opts, { client, writer, model: pre.model, ...(progress ? { onTick: (r: Runner) => progress.update(r) } : {}) });
     // Power and server metrics sampled next to the load (src/telemetry); a failing source is a gap, not an error.
     const r0 = runner;
     telemetry = await startRunTelemetry(opts.telemetry, { targetUrl: url, timeScale: opts.timeScale, t0Ms: () => r0.startMs, sink: writer, log });
+    await io.hooks?.beforeStart?.(store, writer.runId, runner);
     progress?.start();
     let result: ReplayRunResult;
     try {
@@ -152,6 +171,7 @@ export async function runReplay(opts: ReplayOptions, io: ReplayIo = {}): Promise
     } catch (e) {
       if (!result.error) throw e;
     }
+    await io.hooks?.afterRun?.(store, writer.runId);
     if (result.error && result.error.exitCode === ExitCode.store) throw result.error;
     const summary = buildSummary({
       runId: writer.runId,
