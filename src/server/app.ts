@@ -73,11 +73,17 @@ function readBody(req: IncomingMessage, limit: number): Promise<string> {
       if (size > limit) tooLarge = true;
       else parts.push(b);
     });
+    let ended = false;
     req.on('end', () => {
+      ended = true;
       if (tooLarge) reject(new HttpError(413, `request body larger than ${limit} bytes`, { code: 'body_too_large' }));
       else resolve(Buffer.concat(parts).toString('utf8'));
     });
     req.on('error', reject);
+    // A client that goes away mid-body: settle, so nothing waits on it (the reply goes nowhere).
+    req.on('close', () => {
+      if (!ended) reject(new HttpError(400, 'client closed the connection before the body ended', { code: 'incomplete_body' }));
+    });
   });
 }
 

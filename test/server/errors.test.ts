@@ -36,7 +36,7 @@ describe('server errors (fake cluster)', () => {
   before(async () => {
     const clock = new RealClock(1);
     cluster = new FakeCluster(clock, { ttft: 0.01, itl: 0.01, failOverPromptTokens: 500 });
-    srv = await startServer({ cluster, clock, model: MODEL, port: 0, maxQueue: 3 });
+    srv = await startServer({ cluster, clock, model: MODEL, port: 0, maxQueue: 3, maxBodyBytes: 100_000 });
     base = srv.url;
   });
   after(async () => {
@@ -79,6 +79,12 @@ describe('server errors (fake cluster)', () => {
       if (param) assert.ok(e.message.includes(param.split('[')[0]!), e.message);
     });
   }
+
+  it('413 on a body over the limit', async () => {
+    const r = await post(base, '/v1/completions', { prompt: Array(30_000).fill(12345) });
+    assert.equal(r.status, 413);
+    assert.equal(JSON.parse(r.text).error.code, 'body_too_large');
+  });
 
   it('keeps serving after bad requests', async () => {
     assert.equal((await call(base, 'GET', '/health')).status, 200);
