@@ -7,6 +7,10 @@
  *   requests share a KV prefix block and a prefix cache cannot make prompts cheaper than the trace
  *   says; the rest is a slice of one deterministic pseudo-random id sequence. Ids lie in [1000, 30000),
  *   clear of special tokens in common vocabularies.
+ *   Requests that carry prefix block hashes (Mooncake `hash_ids`, 512 tokens per block) get, instead,
+ *   one deterministic 512-id block per hash id (the last one cut to length, ids past the blocks unique
+ *   to the request): requests that share leading hash ids share exactly those prompt prefixes, so a
+ *   prefix cache sees the reuse the trace recorded.
  * - `text` (and always on `/v1/chat/completions`): a deterministic text of about `promptTokens` tokens
  *   (one common English word per token, each a single token in common BPE vocabularies), starting with
  *   a request-unique header.
@@ -88,12 +92,20 @@ export interface BodyRequest {
   readonly seq: number;
   readonly promptTokens: number;
   readonly outputTokens: number;
+  /** Prefix block hashes (token-id prompts only). */
+  readonly hashIds?: readonly number[] | undefined;
 }
+
+/** Tokens per prefix block hash (Mooncake's block size). */
+export const HASH_BLOCK_TOKENS = 512;
+/** Most distinct hash blocks kept built (≈3 KB each); older ones are rebuilt when needed again. */
+const HASH_BLOCK_CACHE = 4096;
 
 export class BodyBuilder {
   private readonly opts: BodyOptions;
   private readonly ids: IdPool;
   private readonly textPool: IdPool;
+  private readonly blocks = new Map<number, string>();
 
   constructor(opts: BodyOptions) {
     this.opts = opts;
@@ -108,6 +120,40 @@ export class BodyBuilder {
     for (let i = 0; i < head; i++) parts.push(ID_LO + (mix32((seq + 1) * 0x85ebca6b + i * 0xc2b2ae35 + this.opts.seed) % ID_SPAN));
     const rest = this.ids.slice(n - head);
     return rest.length > 0 ? parts.join(',') + ',' + rest : parts.join(',');
+  }
+
+  /** One hash block's ids, comma-joined (HASH_BLOCK_TOKENS ids, a pure function of the hash and seed). */
+  private block(hash: number): string {
+    let b = this.blocks.get(hash);
+    if (b === undefined) {
+      const ids: number[] = new Array(HASH_BLOCK_TOKENS);
+      const h = mix32(hash ^ Math.imul(this.opts.seed + 0x27d4eb2f, 0x165667b1));
+      for (let i = 0; i < HASH_BLOCK_TOKENS; i++) ids[i] = ID_LO + (mix32(h + Math.imul(i, 0x9e3779b1)) % ID_SPAN);
+      b = ids.join(',');
+      if (this.blocks.size >= HASH_BLOCK_CACHE) this.blocks.delete(this.blocks.keys().next().value as number);
+      this.blocks.set(hash, b);
+    }
+    return b;
+  }
+
+  /** Exactly `n` ids: one block per hash id, then ids unique to `seq` past the blocks. */
+  promptIdsFromHashes(seq: number, n: number, hashIds: readonly number[]): string {
+    const parts: string[] = [];
+    let have = 0;
+    for (const hash of hashIds) {
+      if (have >= n) break;
+      const b = this.block(hash);
+      const take = Math.min(HASH_BLOCK_TOKENS, n - have);
+      if (take === HASH_BLOCK_TOKENS) parts.push(b);
+      else {
+        let end = -1;
+        for (let k = 0; k < take; k++) end = b.indexOf(',', end + 1);
+        parts.push(end < 0 ? b : b.slice(0, end));
+      }
+      have += take;
+    }
+    if (have < n) parts.push(this.promptIds(seq, n - have));
+    return parts.join(',');
   }
 
   /** A deterministic text of about `n` tokens, unique to `seq`. */
@@ -144,6 +190,7 @@ export class BodyBuilder {
       return `{"messages":[{"role":"user","content":${content}}]${tail}`;
     }
     if (o.prompt === 'text') return `{"prompt":${JSON.stringify(this.promptText(r.seq, r.promptTokens))}${tail}`;
-    return `{"prompt":[${this.promptIds(r.seq, r.promptTokens)}]${tail}`;
+    const ids = r.hashIds && r.hashIds.length > 0 ? this.promptIdsFromHashes(r.seq, r.promptTokens, r.hashIds) : this.promptIds(r.seq, r.promptTokens);
+    return `{"prompt":[${ids}]${tail}`;
   }
 }

@@ -145,6 +145,16 @@ export class Runner {
     const it = Symbol.asyncIterator in schedule ? (schedule as AsyncIterable<Scheduled>)[Symbol.asyncIterator]() : (schedule as AsyncIterator<Scheduled>);
     this.t0Ms = performance.now();
     const tick = this.deps.onTick ? setInterval(() => this.deps.onTick!(this), 250) : undefined;
+    // Client-side timeline (timeline_samples, source 'client'): requests in flight, once a second.
+    const sample = (): void => {
+      try {
+        this.deps.writer.addTimelineSample({ t: traceSeconds(this.t0Ms, performance.now(), this.opts.timeScale), source: 'client', name: 'in_flight', value: this.stats.inFlight });
+      } catch {
+        /* a store failure surfaces on the next request row */
+      }
+    };
+    sample();
+    const sampler = setInterval(sample, 1000);
     const drained = new Promise<void>((resolve) => (this.drained = resolve));
     try {
       if (this.opts.shape.kind === 'closed') await this.closedLoop(it, this.opts.shape.concurrency);
@@ -159,6 +169,8 @@ export class Runner {
     if (this.stats.inFlight > 0) await drained;
     if (this.graceTimer) clearTimeout(this.graceTimer);
     if (tick) clearInterval(tick);
+    clearInterval(sampler);
+    sample();
     const elapsedS = (performance.now() - this.t0Ms) / 1000;
     const lagP99S = this.stats.lag.percentile(99);
     const lagFlagged = lagP99S !== undefined && lagP99S > this.opts.lagFlagS;
@@ -195,7 +207,7 @@ export class Runner {
       const next = r.value;
       if (this.limitsReached(next)) return;
       const seq = this.seq++;
-      const body = this.builder.build({ seq, promptTokens: next.spec.promptTokens, outputTokens: next.spec.outputTokens });
+      const body = this.builder.build({ seq, promptTokens: next.spec.promptTokens, outputTokens: next.spec.outputTokens, hashIds: next.spec.hashIds });
       const target = targetMs(this.t0Ms, next.scheduledS, K);
       if (performance.now() < target) {
         behind = 0;
@@ -223,7 +235,7 @@ export class Runner {
         const item: Scheduled = { spec: r.value.spec, scheduledS: traceSeconds(this.t0Ms, now, K) };
         if (this.limitsReached(item)) return;
         const seq = this.seq++;
-        const body = this.builder.build({ seq, promptTokens: item.spec.promptTokens, outputTokens: item.spec.outputTokens });
+        const body = this.builder.build({ seq, promptTokens: item.spec.promptTokens, outputTokens: item.spec.outputTokens, hashIds: item.spec.hashIds });
         await this.send(seq, item, now, body);
       }
     };

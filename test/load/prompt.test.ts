@@ -38,3 +38,21 @@ test('text prompts: about one word per token; chat bodies carry one user message
   assert.ok(words >= 190 && words <= 210, `words ${words}`);
   assert.match(body.messages[0].content, /^Request 9:/);
 });
+
+test('prefix block hashes: shared leading hashes give identical prompt prefixes, exact length, unique tail', () => {
+  const b = new BodyBuilder({ endpoint: 'completions', prompt: 'tokens', model: 'm', seed: 3 });
+  const ids = (seq: number, n: number, hashIds: number[]): number[] => JSON.parse(b.build({ seq, promptTokens: n, outputTokens: 1, hashIds })).prompt as number[];
+  const a = ids(0, 1200, [7, 8, 9]);
+  const c = ids(1, 1100, [7, 8, 5]);
+  const d = ids(2, 1500, [7, 8]);
+  assert.equal(a.length, 1200);
+  assert.equal(c.length, 1100);
+  assert.equal(d.length, 1500);
+  assert.deepEqual(a.slice(0, 1024), c.slice(0, 1024), 'blocks 7 and 8 shared');
+  assert.deepEqual(a.slice(0, 1024), d.slice(0, 1024));
+  assert.notDeepEqual(a.slice(1024, 1100), c.slice(1024, 1100), 'block 9 differs from block 5');
+  assert.notDeepEqual(d.slice(1024, 1100), a.slice(1024, 1100), 'past its blocks a prompt is its own');
+  const short = ids(3, 100, [7, 8]);
+  assert.deepEqual(short, a.slice(0, 100), 'a prompt shorter than its blocks is cut');
+  assert.ok([...a, ...c, ...d].every((x) => Number.isInteger(x) && x >= 1000 && x < 30000));
+});

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { decodeChunks } from '../../src/store/codec.js';
-import { replayInProcess, requests, runCli, runs, tempDir, writeTrace } from './helpers.js';
+import { readDb, replayInProcess, requests, runCli, runs, tempDir, writeTrace } from './helpers.js';
 import { startServer } from './servers.js';
 
 test('trace replay at --time-scale 10: scheduled = arrival, times stored in trace seconds, warmup marked, run metadata', async () => {
@@ -47,6 +47,9 @@ test('trace replay at --time-scale 10: scheduled = arrival, times stored in trac
     assert.deepEqual(JSON.parse(String(run!.tags_json)), { build: 'abc', who: 'ci' });
     assert.equal(JSON.parse(String(run!.options_json)).timeScale, 10);
     assert.equal(typeof run!.lag_p99_s, 'number');
+    const inFlight = readDb(db, (d) => d.prepare("SELECT t, value FROM timeline_samples WHERE source = 'client' AND name = 'in_flight' ORDER BY t").all()) as { t: number; value: number }[];
+    assert.ok(inFlight.length >= 2, 'client in-flight samples');
+    assert.equal(inFlight.at(-1)!.value, 0, 'nothing in flight at the end');
     const s = JSON.parse(r.stdout) as { ttftS: { count: number } };
     assert.equal(s.ttftS.count, 4, 'warmup requests excluded from the summary');
   } finally {
