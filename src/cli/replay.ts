@@ -22,6 +22,12 @@ export const replayCommand: CommandModule<object, Args> = {
         .option('api-key', { type: 'string', describe: 'Bearer token (default: $SPLITBENCH_API_KEY)', group: 'Target:' })
         .option('header', { type: 'string', array: true, describe: "extra HTTP header 'Name: value' (repeatable)", group: 'Target:' })
         .option('extra-body', { type: 'string', describe: 'JSON object merged into every request body', group: 'Target:' })
+        .option('target', { choices: ['vllm', 'sglang', 'trtllm', 'dynamo', 'openai'], describe: 'request-body preset of the serving engine: exact output length and per-chunk usage fields (default: vLLM-style)', group: 'Target:' })
+        .option('power', { type: 'string', array: true, describe: 'power source, repeatable: model[=URL] (the reference backend; default when replay starts it), ROLE:nvidia-smi[@SSH_HOST], ROLE:dcgm=URL, ROLE:prometheus=URL,metric=NAME; add ,type=MACHINE_OR_GPU for pricing; none: off', group: 'Telemetry:' })
+        .option('power-interval', { type: 'number', describe: 'sampling period of power sources and --scrape, ms (default 1000)', group: 'Telemetry:' })
+        .option('scrape', { type: 'string', array: true, describe: "a server's Prometheus /metrics sampled into timeline samples: URL[,ROLE] (target: the replay's own target), repeatable", group: 'Telemetry:' })
+        .option('price', { type: 'string', array: true, describe: 'override a price of workloads/prices.yaml: MACHINE_OR_GPU_TYPE=USD_PER_HOUR (repeatable)', group: 'Telemetry:' })
+        .option('price-kwh', { type: 'number', describe: 'electricity price for the energy cost, USD per kWh (default from workloads/prices.yaml)', group: 'Telemetry:' })
         .option('rate', { type: 'number', describe: 'open loop at R req/s (arrivals from --arrivals), sizes sampled from the trace', group: 'Load:' })
         .option('arrivals', { type: 'string', describe: 'arrival process for --rate: poisson (default), gamma:CV, constant, uniform', group: 'Load:' })
         .option('concurrency', { type: 'number', describe: 'closed loop: keep N requests in flight, sizes in trace order', group: 'Load:' })
@@ -41,7 +47,8 @@ export const replayCommand: CommandModule<object, Args> = {
         .example('$0 replay --trace coding --window 0:600 --time-scale 10', 'ten minutes of the Azure coding trace against the bundled Splitwise-HH backend')
         .example('$0 replay --trace conversation --url http://127.0.0.1:8000 --model llama', 'the conversation trace against a running vLLM server')
         .example('$0 replay --trace coding --rate 5 --arrivals gamma:2 --duration 300 --warmup 30', 'bursty synthetic load at 5 req/s, sizes from the coding trace')
-        .example('$0 replay --trace coding --concurrency 16 --max-requests 500 --json', 'closed loop, 16 in flight, summary as JSON'),
+        .example('$0 replay --trace coding --concurrency 16 --max-requests 500 --json', 'closed loop, 16 in flight, summary as JSON')
+        .example('$0 replay --trace coding --url http://proxy:8192 --target vllm --power prefill:dcgm=http://p1:9400 --power decode:dcgm=http://d1:9400 --scrape http://p1:8100,prefill --scrape http://d1:8200,decode --price h100-80gb=2.5', 'a phase-split vLLM deployment with per-role GPU power, server metrics and your own GPU price'),
     ),
   handler: async (argv: ArgumentsCamelCase<Args>) => {
     const load = await import('../load/index.js');

@@ -120,6 +120,24 @@ export function formatSummaries(summaries: readonly RunSummary[]): string {
   add('$ per 1M output tokens', (s) =>
     s.cost?.dollarsPerMOutputTokens === undefined ? undefined : `$${s.cost.dollarsPerMOutputTokens.toFixed(3)}`,
   );
+  // Cost details (src/cost): input tokens, requests, energy cost, per-pool shares.
+  add('$ per 1M input tokens', (s) => (s.cost?.dollarsPerMInputTokens === undefined ? undefined : `$${s.cost.dollarsPerMInputTokens.toFixed(3)}`));
+  add('$ per request', (s) => (s.cost?.dollarsPerRequest === undefined ? undefined : `$${fmtNum(s.cost.dollarsPerRequest, 5)}`));
+  add('$ per good request', (s) => (s.cost?.dollarsPerGoodRequest === undefined ? undefined : `$${fmtNum(s.cost.dollarsPerGoodRequest, 5)}`));
+  add('energy cost', (s) =>
+    s.cost?.energyDollars === undefined ? undefined : `$${fmtNum(s.cost.energyDollars, 5)} at $${s.cost.usdPerKwh ?? '?'}/kWh`,
+  );
+  const costPools = [...new Set(summaries.flatMap((s) => [...Object.keys(s.cost?.pools ?? {}), ...Object.keys(s.power?.pools ?? {})]))].sort();
+  for (const p of costPools) {
+    add(`pool ${p}: energy per output token`, (s) => {
+      const v = s.power?.pools[p]?.energyPerOutputTokenJ;
+      return v === undefined ? undefined : `${fmtNum(v, 3)} J`;
+    });
+    add(`pool ${p}: $ per 1M output tokens`, (s) => {
+      const v = s.cost?.pools?.[p]?.dollarsPerMOutputTokens;
+      return v === undefined ? undefined : `$${v.toFixed(3)}`;
+    });
+  }
   return formatRows(rows);
 }
 

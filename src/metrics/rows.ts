@@ -211,14 +211,17 @@ export interface PowerRecord {
   readonly machineId: string;
   readonly role: string;
   readonly watts: number | null;
+  readonly source: string;
+  /** Cumulative energy at t (J), where the source has one. */
+  readonly energyJ: number | null;
 }
 
 export function* powerRecords(store: StoreLike, runId: number): Generator<PowerRecord> {
   const stmt = dbOf(store).prepare(
-    `SELECT t, machine_id, role, watts FROM power_samples WHERE run_id = ? ORDER BY machine_id, t`,
+    `SELECT t, machine_id, role, watts, source, energy_j FROM power_samples WHERE run_id = ? ORDER BY machine_id, t`,
   );
-  for (const r of stmt.iterate(runId) as IterableIterator<{ t: number; machine_id: string; role: string; watts: number | null }>) {
-    yield { t: r.t, machineId: r.machine_id, role: r.role, watts: r.watts };
+  for (const r of stmt.iterate(runId) as IterableIterator<{ t: number; machine_id: string; role: string; watts: number | null; source: string; energy_j: number | null }>) {
+    yield { t: r.t, machineId: r.machine_id, role: r.role, watts: r.watts, source: r.source, energyJ: r.energy_j };
   }
 }
 

@@ -28,6 +28,7 @@ import { compare, type PerRequestRule, type SloSpec } from './slo.js';
 import { slowdownOf, type RequestSlowdown, type SlowdownReference } from './slowdown.js';
 import type { RequestStatus } from '../store/schema.js';
 import { SloSpecError } from '../errors.js';
+import { costFigures, counterEnergy, loadPrices, MEASURED_POWER_SOURCES, type CounterPoint, type PoolCost } from '../cost/index.js';
 
 export const LATENCY_METRICS = ['ttft', 'tpot', 'tbt', 'e2e', 'lag', 'max_stall'] as const;
 export const PHASE_METRICS = ['queue', 'prefill', 'kv_transfer', 'decode_wait', 'decode'] as const;
@@ -60,11 +61,18 @@ export interface PoolSummary {
 }
 
 export interface PowerSummary {
-  /** Per pool (the sample's role): time-averaged and peak pool watts. */
-  readonly pools: Record<string, { meanW: number; peakW: number; machines: number }>;
+  /**
+   * Per pool (the sample's role): time-averaged and peak pool watts; the pool's energy over the span and its share
+   * of the energy per output token (pool energy / the run's output tokens; the pools add up to the run's figure).
+   */
+  readonly pools: Record<string, { meanW: number; peakW: number; machines: number; energyJ?: number; energyPerOutputTokenJ?: number }>;
   readonly meanW: number;
   readonly peakW: number;
-  /** Energy over the steady span (sample-and-hold integration of each machine's samples). */
+  /**
+   * Energy over the steady span: for measured sources (nvidia-smi, dcgm, prometheus) the difference of the
+   * cumulative `energy_j` (counter deltas, or the trapezoid of sampled watts), interpolated at the span's ends;
+   * otherwise sample-and-hold integration of each machine's samples (the model's rows hold interval means).
+   */
   readonly energyJ: number;
   readonly energyPerRequestJ?: number;
   readonly energyPerOutputTokenJ?: number;
@@ -75,6 +83,16 @@ export interface CostSummary {
   readonly dollars: number;
   readonly machineHours: number;
   readonly dollarsPerMOutputTokens?: number;
+  // Added by src/cost (costFigures): see its formulas.
+  readonly dollarsPerMInputTokens?: number;
+  /** $ per ok request; per good request only with an SLO. */
+  readonly dollarsPerRequest?: number;
+  readonly dollarsPerGoodRequest?: number;
+  /** Energy cost: energy kWh × usdPerKwh (the run's `--price-kwh`, else workloads/prices.yaml). */
+  readonly usdPerKwh?: number;
+  readonly energyDollars?: number;
+  /** Per pool: its machines' $ and its share of $ per 1M tokens. */
+  readonly pools?: Record<string, PoolCost>;
 }
 
 export interface RunSummary {
@@ -335,8 +353,14 @@ function powerAndCost(store: StoreLike, run: RunInfo, acc: RunAccumulator): { po
     perMachine.set(p.machineId, m);
   };
   let prevRole = '';
+  const counters = new Map<string, { role: string; pts: CounterPoint[] }>();
   for (const s of powerRecords(store, run.id)) {
     any = true;
+    if (s.energyJ !== null && MEASURED_POWER_SOURCES.includes(s.source)) {
+      const c = counters.get(s.machineId) ?? { role: s.role, pts: [] };
+      c.pts.push({ t: s.t, energyJ: s.energyJ });
+      counters.set(s.machineId, c);
+    }
     if (prev && prev.machineId === s.machineId) close(prev, s.t, prevRole);
     prev = s;
     prevRole = s.role;
@@ -346,12 +370,20 @@ function powerAndCost(store: StoreLike, run: RunInfo, acc: RunAccumulator): { po
       poolAt.set(s.role, m);
     }
   }
+  // Measured cumulative energy replaces the sample-and-hold estimate of those machines.
+  for (const [id, c] of counters) {
+    const e = counterEnergy(c.pts, from, to);
+    if (e.coveredS <= 0) continue;
+    perMachine.set(id, { role: perMachine.get(id)?.role ?? c.role, energy: e.joules, covered: e.coveredS });
+  }
+  const energyByPool: Record<string, number> = {};
   if (any && span > 0) {
     const pools: PowerSummary['pools'] = {};
     let energy = 0;
     let meanW = 0;
     for (const m of perMachine.values()) {
       energy += m.energy;
+      energyByPool[m.role] = (energyByPool[m.role] ?? 0) + m.energy;
       const pool = (pools[m.role] ??= { meanW: 0, peakW: 0, machines: 0 });
       pool.machines++;
       if (m.covered > 0) {
@@ -367,6 +399,11 @@ function powerAndCost(store: StoreLike, run: RunInfo, acc: RunAccumulator): { po
         total.set(t, (total.get(t) ?? 0) + w);
       }
     }
+    for (const [role, e] of Object.entries(energyByPool)) {
+      const pool = pools[role]!;
+      pool.energyJ = e;
+      if (acc.outputTokens > 0) pool.energyPerOutputTokenJ = e / acc.outputTokens;
+    }
     out.power = {
       pools,
       meanW,
@@ -378,15 +415,29 @@ function powerAndCost(store: StoreLike, run: RunInfo, acc: RunAccumulator): { po
   }
   const machines = machineRecords(store, run.id).filter((m) => m.pricePerHour !== null);
   if (machines.length > 0 && span > 0) {
-    const hours = span / 3600;
-    const dollars = machines.reduce((s, m) => s + m.pricePerHour! * hours, 0);
-    out.cost = {
-      dollars,
-      machineHours: hours * machines.length,
-      ...(acc.outputTokens > 0 ? { dollarsPerMOutputTokens: (dollars / acc.outputTokens) * 1e6 } : {}),
-    };
+    out.cost = costFigures({
+      machines: machines.map((m) => ({ pool: m.pool, pricePerHour: m.pricePerHour! })),
+      spanS: span,
+      inputTokens: acc.inputTokens,
+      outputTokens: acc.outputTokens,
+      okRequests: acc.counts.ok,
+      ...(acc.opts.slo ? { goodRequests: acc.good } : {}),
+      ...(out.power ? { energyJ: out.power.energyJ, energyByPoolJ: energyByPool } : {}),
+      ...(out.power ? { usdPerKwh: usdPerKwhOf(run) } : {}),
+    });
   }
   return out;
+}
+
+/** The run's electricity price: `notes.cost.usdPerKwh` (replay's --price-kwh), else the price table's default. */
+function usdPerKwhOf(run: RunInfo): number | undefined {
+  const c = run.notes.cost as { usdPerKwh?: unknown } | undefined;
+  if (c && typeof c.usdPerKwh === 'number' && Number.isFinite(c.usdPerKwh)) return c.usdPerKwh;
+  try {
+    return loadPrices().electricity.usdPerKwh;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Summary from an accumulator (the run's own rows, or a merge of several). */

@@ -19,7 +19,7 @@ import {
   TEXT_COLOR,
   TITLE_SIZE,
 } from './style.js';
-import { fmtNumber, type ReportSummary } from './summary.js';
+import { fmtNumber, type PoolShare, type ReportSummary } from './summary.js';
 import { CHART_INFO, type ChartInfo, type ChartName } from './registry.js';
 
 /** An absolute SLO limit on a percentile of a latency metric, drawn on the load charts. */
@@ -314,6 +314,39 @@ function barChart(input: ChartInput, what: string, unitLabel: string, value: (s:
   return { spec: { kind: 'chartjs', config: config as unknown as ChartConfiguration } };
 }
 
+/** Bars stacked by pool where runs carry per-pool shares (cost, energy), else one bar per run. */
+function poolBarChart(input: ChartInput, what: string, unitLabel: string, value: (s: ReportSummary) => number | undefined, key: keyof PoolShare): ChartResult {
+  const pools = [...new Set(input.summaries.flatMap((s) => Object.keys(s.pools ?? {}).filter((p) => s.pools![p]![key] !== undefined)))].sort();
+  if (pools.length === 0) return barChart(input, what, unitLabel, value);
+  const config: ChartConfiguration<'bar', (number | null)[]> = {
+    type: 'bar',
+    data: {
+      labels: input.runs.map((r) => r.label),
+      datasets: pools.map((p, j) => ({
+        label: `pool ${p}`,
+        data: input.summaries.map((s) => s.pools?.[p]?.[key] ?? null),
+        backgroundColor: runColor(j),
+        borderColor: runColor(j),
+        borderWidth: 1,
+        maxBarThickness: 90,
+      })),
+    },
+    options: {
+      layout: { padding: { left: 4, right: 12, top: 16, bottom: 2 } },
+      plugins: {
+        title: titlePlugin(fullTitle(input, `${capitalize(what)} by pool`)),
+        legend: { display: true, labels: { font: { size: FONT_SIZE, family: FONT_FAMILY }, color: TEXT_COLOR } },
+        tooltip: { enabled: false },
+      },
+      scales: {
+        x: { stacked: true, grid: { display: false }, ticks: { font: { size: FONT_SIZE, family: FONT_FAMILY }, color: TEXT_COLOR }, title: axisTitle('run') },
+        y: { ...(valueAxis(`${what} (${unitLabel})`, false, { beginAtZero: true, grace: '8%' }) as object), stacked: true } as never,
+      },
+    },
+  };
+  return { spec: { kind: 'chartjs', config: config as unknown as ChartConfiguration } };
+}
+
 // ---------------------------------------------------------------------------------------------- timelines
 
 const timeAxis = (): LinearOpts => valueAxis('time since run start (s)', false, { min: 0 });
@@ -508,8 +541,8 @@ const BUILDERS: Record<ChartName, (input: ChartInput) => ChartResult> = {
   throughput: (i) => barChart(i, 'throughput', 'req/s', (s) => s.throughputRps),
   'output-throughput': (i) => barChart(i, 'output token throughput', 'tok/s', (s) => s.outputTokPerS),
   goodput: (i) => barChart(i, 'goodput', 'req/s', (s) => s.goodputRps),
-  cost: (i) => barChart(i, 'cost per 1M output tokens', '$/1M tokens', (s) => s.costPer1MOutputUsd),
-  energy: (i) => barChart(i, 'energy per output token', 'J/token', (s) => s.energyPerOutputTokenJ),
+  cost: (i) => poolBarChart(i, 'cost per 1M output tokens', '$/1M tokens', (s) => s.costPer1MOutputUsd, 'costPer1MOutputUsd'),
+  energy: (i) => poolBarChart(i, 'energy per output token', 'J/token', (s) => s.energyPerOutputTokenJ, 'energyPerOutputTokenJ'),
   'timeline-inflight': inFlight,
   'timeline-queue': (i) => sampledTimeline(i, 'queue depth', 'queue_depth', () => ({ title: 'queued requests', scale: 1 })),
   'timeline-power': (i) =>

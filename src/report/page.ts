@@ -50,6 +50,17 @@ export function summaryRows(runs: readonly RunData[], summaries: readonly Report
     if (vals.every((v) => v === undefined)) continue;
     rows.push([d.label, ...vals.map((v) => fmtMetric(d, v))]);
   }
+  // Per-pool shares of cost and energy (runs with priced machines / power samples per role).
+  const pools = [...new Set(summaries.flatMap((s) => Object.keys(s.pools ?? {})))].sort();
+  const cost = SUMMARY_METRICS.find((d) => d.key === 'costPer1MOutputUsd')!;
+  const energy = SUMMARY_METRICS.find((d) => d.key === 'energyPerOutputTokenJ')!;
+  for (const p of pools) {
+    for (const [d, k] of [[cost, 'costPer1MOutputUsd'], [energy, 'energyPerOutputTokenJ']] as const) {
+      const vals = summaries.map((s) => s.pools?.[p]?.[k]);
+      if (vals.every((v) => v === undefined)) continue;
+      rows.push([`${d.label}, pool ${p}`, ...vals.map((v) => fmtMetric(d, v))]);
+    }
+  }
   return rows;
 }
 

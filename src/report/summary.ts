@@ -20,9 +20,16 @@ export interface ReportSummary {
   readonly goodputRps?: number;
   readonly costPer1MOutputUsd?: number;
   readonly energyPerOutputTokenJ?: number;
+  /** Per pool (power-sample role / machine pool): its share of $ per 1M output tokens and of energy per output token. */
+  readonly pools?: Readonly<Record<string, PoolShare>>;
 }
 
-export type SummaryKey = Exclude<keyof ReportSummary, never>;
+export interface PoolShare {
+  readonly costPer1MOutputUsd?: number;
+  readonly energyPerOutputTokenJ?: number;
+}
+
+export type SummaryKey = Exclude<keyof ReportSummary, 'pools'>;
 
 export interface MetricDescriptor {
   readonly key: SummaryKey;
@@ -103,5 +110,12 @@ export function fromRunSummary(m: RunSummary): ReportSummary {
   };
   const clean: Record<string, number> = {};
   for (const [k, v] of Object.entries(out)) if (v !== undefined && Number.isFinite(v)) clean[k] = v;
-  return clean as unknown as ReportSummary;
+  const pools: Record<string, PoolShare> = {};
+  for (const [name, p] of Object.entries(m.cost?.pools ?? {})) {
+    if (p.dollarsPerMOutputTokens !== undefined) pools[name] = { ...pools[name], costPer1MOutputUsd: p.dollarsPerMOutputTokens };
+  }
+  for (const [name, p] of Object.entries(m.power?.pools ?? {})) {
+    if (p.energyPerOutputTokenJ !== undefined) pools[name] = { ...pools[name], energyPerOutputTokenJ: p.energyPerOutputTokenJ };
+  }
+  return (Object.keys(pools).length > 0 ? { ...clean, pools } : clean) as unknown as ReportSummary;
 }
