@@ -106,16 +106,25 @@ const show: CommandModule<DbArgs, RunArgs & { json: boolean }> = {
   },
 };
 
-const del: CommandModule<DbArgs, RunArgs & { json: boolean }> = {
+const del: CommandModule<DbArgs, RunArgs & { json: boolean; force: boolean }> = {
   command: 'delete <run>',
   describe: 'Delete one run and all its rows',
-  builder: (y) => withJson(withRun(withDb(y))).example('$0 runs delete 3', 'delete run 3 and its requests, samples and SLO results'),
+  builder: (y) =>
+    withJson(withRun(withDb(y)))
+      .option('force', { type: 'boolean', default: false, describe: 'delete even while the run is still being written' })
+      .example('$0 runs delete 3', 'delete run 3 and its requests, samples and SLO results'),
   handler: async (argv) => {
-    const { openStore } = await import('../store/index.js');
+    const { openStore, isStale } = await import('../store/index.js');
+    const { ConfigError } = await import('../errors.js');
     const { printJson } = await import('./output.js');
     const store = openStore(argv.db, { create: false });
     try {
       const run = store.findRun(argv.run);
+      if (isStale(run) === false && !argv.force) {
+        throw new ConfigError(`run ${run.id} (${run.name}) is still being written by process ${String(run.env.pid)}`, {
+          hint: 'stop that run first, or pass --force',
+        });
+      }
       const counts = store.requestCounts(run.id);
       store.deleteRun(run.id);
       if (argv.json) printJson({ deleted: { id: run.id, name: run.name, requests: counts.total } });

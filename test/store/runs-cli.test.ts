@@ -150,6 +150,16 @@ test('runs delete removes the run and its rows; the rest stays', async () => {
   assert.match(r.stdout, new RegExp(`deleted run ${a.runId} \\(gone, sim, completed\\) with 2 requests`));
   const j = await runCli(['runs', 'list', '--db', copy, '--json']);
   assert.deepEqual((JSON.parse(j.stdout) as { name: string }[]).map((x) => x.name), ['kept']);
+  // a run whose writer is alive (this test process) is kept unless --force
+  const s1 = openStore(copy);
+  const live = s1.createRun({ kind: 'live', name: 'writing', options: {} });
+  const busy = await runCli(['runs', 'delete', 'writing', '--db', copy]);
+  assert.equal(busy.code, 2);
+  assert.match(busy.stderr, new RegExp(`still being written by process ${process.pid}`));
+  const forced = await runCli(['runs', 'delete', 'writing', '--db', copy, '--force']);
+  assert.equal(forced.code, 0, forced.stderr);
+  live.finish('completed'); // its row is gone: nothing to update, no error
+  s1.close();
   const again = await runCli(['runs', 'delete', 'gone', '--db', copy]);
   assert.equal(again.code, 2);
   const s2 = openStore(copy, { readonly: true });
