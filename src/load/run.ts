@@ -182,6 +182,11 @@ export async function runReplay(opts: ReplayOptions, io: ReplayIo = {}): Promise
       result,
     });
     return { exitCode: result.exitCode, summary };
+  } catch (e) {
+    // A signal before the run started (e.g. while the backend was starting) is an interrupt, whatever
+    // error the aborted step then raised.
+    if (signalled > 0 && runner === undefined) throw new InterruptedBeforeRun();
+    throw e;
   } finally {
     if (io.handleSignals) {
       process.off('SIGINT', onSignal);
