@@ -102,15 +102,15 @@ export class PriceTable {
   }
 
   /**
-   * The price of a machine type with `gpus` GPUs: the machine entry; else a GPU entry by key (× gpus); else a GPU
+   * The price of a machine type with `gpus` GPUs (default: the machine entry as a whole): the machine entry; else a GPU entry by key (× gpus); else a GPU
    * entry whose `match` is a substring of `type` (a driver-reported GPU name like 'NVIDIA H100 80GB HBM3').
    */
-  resolve(type: string, gpus = 1): ResolvedPrice | undefined {
+  resolve(type: string, gpus?: number): ResolvedPrice | undefined {
     const m = this.machines.get(type);
-    if (m) return { ...strip(m), name: type, usdPerHourTotal: m.gpus === gpus || gpus <= 0 ? m.usdPerHour : (m.usdPerHour / m.gpus) * gpus };
+    if (m) return { ...strip(m), name: type, usdPerHourTotal: gpus === undefined || gpus <= 0 || m.gpus === gpus ? m.usdPerHour : (m.usdPerHour / m.gpus) * gpus };
     const direct = this.gpus.get(type);
     const g = direct ? { name: type, price: direct } : this.matchGpu(type);
-    if (g) return { ...strip(g.price), name: g.name, usdPerHourTotal: g.price.usdPerHour * Math.max(1, gpus) };
+    if (g) return { ...strip(g.price), name: g.name, usdPerHourTotal: g.price.usdPerHour * Math.max(1, gpus ?? 1) };
     return undefined;
   }
 

@@ -9,3 +9,4 @@ export { parsePowerSpec, parseScrapeSpec, type PowerSpec, type ScrapeSpec } from
 export { COMMON_METRICS, ServerMetricsMapper, type CommonMetric, type TimelinePoint } from './server-metrics.js';
 export { Telemetry, modelReadings, dcgmReadings, promReadings, parseNvidiaSmiLine, type TelemetryOptions, type TelemetrySink, type TelemetryNotes, type SourceNote } from './session.js';
 export { TARGET_PRESETS, TARGET_NAMES, targetPreset, type TargetPreset } from './targets.js';
+export { parseTelemetryFlags, startRunTelemetry, TELEMETRY_DEFAULTS, type RunTelemetryOptions, type RunTelemetryContext, type RunTelemetry } from './run.js';

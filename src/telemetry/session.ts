@@ -139,7 +139,7 @@ export class Telemetry {
       n.machines++;
       if (!this.written.has(id)) {
         this.written.add(id);
-        const price = type ? (perGpu ? this.o.prices?.perGpu(type) : this.o.prices?.resolve(type, gpus ?? 0)) : undefined;
+        const price = type ? (perGpu ? this.o.prices?.perGpu(type) : this.o.prices?.resolve(type, gpus)) : undefined;
         if (type && this.o.prices && !price) this.unpriced.add(type);
         const machineGpus = perGpu ? 1 : gpus ?? (type ? this.o.prices?.machines.get(type)?.gpus : undefined);
         this.sink.addMachines([

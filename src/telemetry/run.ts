@@ -1,0 +1,128 @@
+/**
+ * Telemetry for `replay`: the flags (validated with the replay's other flags, every problem reported at once)
+ * and the per-run session started next to the load generator.
+ *
+ *   --power SPEC (repeatable)   power sources (specs.ts); default `model` when replay starts the reference
+ *                               backend itself, none otherwise; `none` turns them off
+ *   --power-interval MS         sampling period of power sources and scrapes (default 1000)
+ *   --scrape URL[,ROLE]         server metrics into timeline samples; `target` means the replay's own target
+ *   --price NAME=USD_PER_HOUR   override a machine or GPU price (repeatable)
+ *   --price-kwh USD             electricity price for the energy cost
+ *   --target NAME               request-body preset of the serving engine (targets.ts)
+ */
+import { loadPrices, type PriceTable } from '../cost/prices.js';
+import type { MachineRow, PowerSampleRow, TimelineSampleRow } from '../store/api.js';
+import { Telemetry, type TelemetryNotes } from './session.js';
+import { parsePowerSpec, parseScrapeSpec, type PowerSpec, type ScrapeSpec } from './specs.js';
+import { TARGET_NAMES } from './targets.js';
+
+export const TELEMETRY_DEFAULTS = Object.freeze({ intervalMs: 1000 });
+
+export interface RunTelemetryOptions {
+  readonly power: readonly PowerSpec[];
+  readonly scrape: readonly ScrapeSpec[];
+  readonly intervalMs: number;
+  /** `--price` overrides as given (NAME=USD). */
+  readonly prices: readonly string[];
+  readonly priceKwh?: number;
+}
+
+const list = (v: unknown): string[] => (v === undefined || v === null ? [] : Array.isArray(v) ? v.map(String) : [String(v)]);
+
+/**
+ * Validate the telemetry flags of `replay` (yargs camelCase keys). `hasUrl`: the replay targets a server given by
+ * `--url` (no `model` power by default). Problems are appended to `problems`.
+ */
+export function parseTelemetryFlags(argv: Record<string, unknown>, hasUrl: boolean, problems: string[]): { telemetry: RunTelemetryOptions; target?: string } {
+  const power: PowerSpec[] = [];
+  const powerArgs = list(argv.power);
+  const none = powerArgs.includes('none');
+  if (none && powerArgs.length > 1) problems.push("--power: 'none' cannot be combined with sources");
+  for (const p of none ? [] : powerArgs) {
+    try {
+      power.push(parsePowerSpec(p));
+    } catch (e) {
+      problems.push((e as Error).message);
+    }
+  }
+  if (!none && powerArgs.length === 0 && !hasUrl) power.push({ kind: 'model', text: 'model' });
+  const scrape: ScrapeSpec[] = [];
+  for (const s of list(argv.scrape)) {
+    try {
+      const [head, role] = s.split(',');
+      if (head === 'target') scrape.push({ url: 'target', ...(role ? { role } : {}), text: s });
+      else scrape.push(parseScrapeSpec(s));
+    } catch (e) {
+      problems.push((e as Error).message);
+    }
+  }
+  let intervalMs: number = TELEMETRY_DEFAULTS.intervalMs;
+  const iv = argv.powerInterval;
+  if (iv !== undefined) {
+    const v = Array.isArray(iv) ? Number(iv[iv.length - 1]) : Number(iv);
+    if (!Number.isFinite(v) || v < 10 || v > 600_000) problems.push(`--power-interval: expected milliseconds from 10 to 600000, got '${String(iv)}'`);
+    else intervalMs = v;
+  }
+  const prices = list(argv.price);
+  let priceKwh: number | undefined;
+  if (argv.priceKwh !== undefined) {
+    const v = Number(Array.isArray(argv.priceKwh) ? argv.priceKwh[argv.priceKwh.length - 1] : argv.priceKwh);
+    if (!Number.isFinite(v) || v < 0) problems.push(`--price-kwh: expected USD per kWh >= 0, got '${String(argv.priceKwh)}'`);
+    else priceKwh = v;
+  }
+  try {
+    loadPrices().withOverrides(prices, priceKwh);
+  } catch (e) {
+    problems.push((e as Error).message);
+  }
+  let target: string | undefined;
+  if (argv.target !== undefined) {
+    const t = String(Array.isArray(argv.target) ? argv.target[argv.target.length - 1] : argv.target);
+    if (!TARGET_NAMES.includes(t)) problems.push(`--target: unknown target '${t}'; known: ${TARGET_NAMES.join(', ')}`);
+    else target = t;
+  }
+  return { telemetry: Object.freeze({ power, scrape, intervalMs, prices, ...(priceKwh === undefined ? {} : { priceKwh }) }), ...(target ? { target } : {}) };
+}
+
+export interface RunTelemetryContext {
+  /** The replay's target base URL. */
+  readonly targetUrl: string;
+  readonly timeScale: number;
+  /** Monotonic ms of the run's t0 (0 until the run started). */
+  readonly t0Ms: () => number;
+  readonly sink: { addPowerSample(r: PowerSampleRow): void; addTimelineSample(r: TimelineSampleRow): void; addMachines(r: readonly MachineRow[]): void };
+  readonly log?: (line: string) => void;
+}
+
+export interface RunTelemetry {
+  /** Last readings, stop every source; the notes to store with the run (`telemetry`, `cost`). */
+  stop(): Promise<Record<string, unknown>>;
+}
+
+/** Start the run's telemetry (resolves after every source's first reading); undefined when nothing is asked. */
+export async function startRunTelemetry(o: RunTelemetryOptions, ctx: RunTelemetryContext): Promise<RunTelemetry | undefined> {
+  const prices: PriceTable = loadPrices().withOverrides(o.prices, o.priceKwh);
+  const cost = { usdPerKwh: prices.electricity.usdPerKwh, usdPerKwhSource: prices.electricity.source, priceOverrides: [...o.prices] };
+  if (o.power.length === 0 && o.scrape.length === 0) return { stop: () => Promise.resolve({ cost }) };
+  const metricsUrl = new URL('/metrics', ctx.targetUrl).href;
+  const fallbackT0 = performance.now();
+  const tel = new Telemetry(
+    {
+      power: o.power,
+      scrape: o.scrape.map((s) => (s.url === 'target' ? { ...s, url: metricsUrl } : s)),
+      intervalMs: o.intervalMs,
+      targetMetricsUrl: metricsUrl,
+      prices,
+      now: () => ((performance.now() - (ctx.t0Ms() || fallbackT0)) / 1000) * ctx.timeScale,
+      ...(ctx.log ? { log: ctx.log } : {}),
+    },
+    ctx.sink,
+  );
+  await tel.start();
+  return {
+    async stop() {
+      const notes: TelemetryNotes = await tel.stop();
+      return { telemetry: notes, cost };
+    },
+  };
+}
