@@ -9,12 +9,13 @@ import { reportCommand } from './report.js';
 import { simCommand } from './sim.js';
 import { sweepCommand } from './sweep.js';
 import { provisionCommand } from './provision.js';
+import { experimentCommand } from './experiment.js';
 import { serveCommand } from './serve.js';
+import { mergeCommand } from './merge.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export const commands: CommandModule<any, any>[] = [
   // (commands are added here, one import each)
-import { experimentCommand } from './experiment.js';
   runsCommand,
   traceCommand,
   summaryCommand,
@@ -24,6 +25,7 @@ import { experimentCommand } from './experiment.js';
   simCommand,
   sweepCommand,
   provisionCommand,
-  serveCommand,
   experimentCommand,
+  serveCommand,
+  mergeCommand,
 ];

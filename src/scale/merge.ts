@@ -1,0 +1,420 @@
+/**
+ * `splitbench merge`: the shards of one run (one SQLite file each) into one run of a results store.
+ *
+ * Raw rows are the truth (percentiles cannot be merged from per-shard summaries): every request row,
+ * machine, power and timeline sample is copied, and every percentile, throughput, goodput and gate verdict
+ * is then computed from the union by the ordinary summary and gate.
+ *
+ * Checks, each a one-line error naming the file: a splitbench store at this build's schema version; a
+ * sharded run in it; one run identity (the shared `--run-uuid`, trace sha256, time scale) across files;
+ * shard indexes covering 0..N−1 exactly once (missing and duplicate shards rejected); every shard finished
+ * (not `running`) and ready for the shared start (not late); its clock offset to the reference within
+ * `maxOffsetMs` at start and end (unmeasured offsets are accepted only when every shard ran on one host).
+ *
+ * Timestamps: a shard's times are seconds from its own t0 on its own monotonic clock. Its t0 in reference
+ * time is its local wall t0 + measured offset; the merged run's t0 is the earliest of those, and each
+ * shard's `scheduled`, `send`, `first_token`, `end` (and sample times) move by the difference — a shift
+ * of whole timelines that leaves every per-request latency (a difference on one clock) unchanged.
+ *
+ * Mechanics: each shard is ATTACHed one at a time (SQLite allows 10) and staged into TEMP tables; the
+ * output file then gets everything in one transaction. Each merged file's sha256 is recorded, so merging
+ * the same files again changes nothing.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync, statSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { ConfigError, StoreError } from '../errors.js';
+import { APPLICATION_ID, SCHEMA_VERSION, REQUEST_COLUMNS, openStore } from '../store/index.js';
+import { VERSION } from '../version.js';
+
+export const DEFAULT_MAX_OFFSET_MS = 1;
+
+export interface MergeOptions {
+  /** The output store (created when missing). */
+  readonly out: string;
+  /** Largest accepted |clock offset| of a shard to the reference, at start or end (ms; default 1). */
+  readonly maxOffsetMs?: number;
+  /** Merge this run's shards when the files hold shards of several runs. */
+  readonly runUuid?: string;
+  /** Name of the merged run (default: the shards' run name). */
+  readonly name?: string;
+}
+
+export interface MergedShard {
+  readonly index: number;
+  readonly file: string;
+  readonly sha256: string;
+  readonly host: string | null;
+  readonly requests: number;
+  readonly offsetStartMs: number | null;
+  readonly rttStartMs: number | null;
+  /** How far this shard's timeline moved (ms, reference clock). */
+  readonly shiftMs: number;
+  /** Already in the output from an earlier merge of the same file. */
+  readonly alreadyMerged: boolean;
+}
+
+export interface MergeResult {
+  readonly out: string;
+  readonly runId: number;
+  readonly runUuid: string;
+  readonly shardCount: number;
+  /** False when every shard was already merged (a no-op). */
+  readonly changed: boolean;
+  readonly requests: number;
+  readonly shards: readonly MergedShard[];
+}
+
+/**
+ * sha256 of a store file. Its write-ahead log is checkpointed into the file first (content unchanged), so
+ * the hash of a finished shard is stable however often it is opened; a file that cannot be checkpointed
+ * (read-only) is hashed with its -wal.
+ */
+export async function sha256Store(file: string): Promise<string> {
+  try {
+    const w = new Database(file, { fileMustExist: true, timeout: 10_000 });
+    try {
+      if ((w.pragma('journal_mode', { simple: true }) as string) === 'wal') w.pragma('wal_checkpoint(TRUNCATE)');
+    } finally {
+      w.close();
+    }
+  } catch {
+    // read-only file or folder: hash what is there
+  }
+  const h = createHash('sha256');
+  for (const f of [file, `${file}-wal`]) {
+    if (!existsSync(f) || statSync(f).size === 0) continue;
+    await new Promise<void>((resolve, reject) => {
+      createReadStream(f)
+        .on('data', (b) => h.update(b))
+        .on('end', resolve)
+        .on('error', reject);
+    });
+  }
+  return h.digest('hex');
+}
+
+type Row = Record<string, unknown>;
+
+interface ShardInput {
+  readonly file: string;
+  readonly sha256: string;
+  readonly shard: Row; // shards row
+  readonly run: Row; // runs row
+  readonly requests: number;
+}
+
+const rel = (f: string): string => path.relative(process.cwd(), f) || f;
+
+/** Read and check one shard file (read-only; the file is not modified). */
+async function readShard(file: string, runUuid: string | undefined): Promise<ShardInput> {
+  const name = rel(file);
+  if (!existsSync(file)) throw new ConfigError('no such file', { path: name });
+  if (statSync(file).isDirectory()) throw new ConfigError('is a folder, not a shard store', { path: name });
+  const sha256 = await sha256Store(file);
+  let db: Database.Database;
+  try {
+    db = new Database(file, { readonly: true, fileMustExist: true });
+  } catch (e) {
+    throw new StoreError(`${name}: cannot open: ${(e as Error).message}`);
+  }
+  try {
+    let appId: number;
+    let version: number;
+    try {
+      appId = db.pragma('application_id', { simple: true }) as number;
+      version = db.pragma('user_version', { simple: true }) as number;
+    } catch {
+      throw new StoreError(`${name}: not an SQLite database`);
+    }
+    if (appId !== APPLICATION_ID) throw new StoreError(`${name}: not a splitbench results store`);
+    if (version !== SCHEMA_VERSION) {
+      throw new StoreError(`${name}: store schema version ${version}, but this splitbench ${VERSION} merges version ${SCHEMA_VERSION}`, {
+        hint: 'merge shards written by the same splitbench version as the merge',
+      });
+    }
+    const rows = db.prepare('SELECT s.*, r.id AS r_id FROM shards s JOIN runs r ON r.id = s.run_id ORDER BY s.run_id').all() as Row[];
+    const cand = runUuid === undefined ? rows : rows.filter((r) => r.run_uuid === runUuid);
+    if (cand.length === 0) {
+      throw new ConfigError(
+        rows.length === 0 ? 'holds no shard of a sharded run (written by `replay --shard` or `--procs`)' : `holds no shard of run ${runUuid} (it has: ${[...new Set(rows.map((r) => r.run_uuid))].join(', ')})`,
+        { path: name },
+      );
+    }
+    if (cand.length > 1) {
+      throw new ConfigError(`holds ${cand.length} shards (${cand.map((r) => `${String(r.shard_index)}/${String(r.shard_count)} of ${String(r.run_uuid)}`).join(', ')}); pass --run-uuid to pick one run`, { path: name });
+    }
+    const shard = cand[0]!;
+    const run = db.prepare('SELECT * FROM runs WHERE id = ?').get(shard.run_id) as Row;
+    const requests = (db.prepare('SELECT count(*) AS n FROM requests WHERE run_id = ?').get(shard.run_id) as { n: number }).n;
+    return { file: path.resolve(file), sha256, shard, run, requests };
+  } finally {
+    db.close();
+  }
+}
+
+const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+
+function parseJson(v: unknown): Record<string, unknown> {
+  try {
+    return typeof v === 'string' ? (JSON.parse(v) as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}
+
+/** Merge shard stores into `opts.out`. Throws ConfigError/StoreError (one line, naming the file) on any check. */
+export async function mergeShards(files: readonly string[], opts: MergeOptions): Promise<MergeResult> {
+  if (files.length === 0) throw new ConfigError('name the shard stores to merge', { path: 'SHARD.db' });
+  const maxOffsetMs = opts.maxOffsetMs ?? DEFAULT_MAX_OFFSET_MS;
+  if (!(maxOffsetMs >= 0)) throw new ConfigError(`must be >= 0, got ${maxOffsetMs}`, { path: '--max-offset-ms' });
+  const outAbs = path.resolve(opts.out);
+  for (const f of files) {
+    if (path.resolve(f) === outAbs) throw new ConfigError('is also the --out store; write the merged run to another file', { path: rel(f) });
+  }
+  const inputs: ShardInput[] = [];
+  for (const f of files) inputs.push(await readShard(f, opts.runUuid));
+
+  // One run identity.
+  const first = inputs[0]!;
+  const uuid = String(first.shard.run_uuid);
+  const count = Number(first.shard.shard_count);
+  for (const s of inputs) {
+    const n = rel(s.file);
+    if (s.shard.run_uuid !== uuid) throw new ConfigError(`is a shard of run ${String(s.shard.run_uuid)}, but ${rel(first.file)} is of run ${uuid}; merge one run's shards at a time`, { path: n });
+    if (Number(s.shard.shard_count) !== count) throw new ConfigError(`says the run has ${String(s.shard.shard_count)} shards, ${rel(first.file)} says ${count}`, { path: n });
+    if (s.run.trace_sha256 !== first.run.trace_sha256) throw new ConfigError(`replayed a different trace (sha256 ${String(s.run.trace_sha256).slice(0, 12)}…) than ${rel(first.file)} (${String(first.run.trace_sha256).slice(0, 12)}…)`, { path: n });
+    if (s.run.time_scale !== first.run.time_scale) throw new ConfigError(`ran at time scale ${String(s.run.time_scale)}, ${rel(first.file)} at ${String(first.run.time_scale)}`, { path: n });
+  }
+
+  // Coverage: 0..N-1 exactly once.
+  const byIndex = new Map<number, ShardInput>();
+  for (const s of inputs) {
+    const i = Number(s.shard.shard_index);
+    const prev = byIndex.get(i);
+    if (prev) throw new ConfigError(`duplicate shard ${i}/${count} of run ${uuid}: given as ${rel(prev.file)} and ${rel(s.file)}`, { path: rel(s.file) });
+    byIndex.set(i, s);
+  }
+  const missing = Array.from({ length: count }, (_, i) => i).filter((i) => !byIndex.has(i));
+  if (missing.length > 0) {
+    throw new ConfigError(`missing shard${missing.length > 1 ? 's' : ''} ${missing.join(', ')} of ${count} (run ${uuid}); every shard 0..${count - 1} must be given once`, {
+      hint: 'a shard that failed to start has no store; rerun the whole run',
+    });
+  }
+
+  // Per-shard checks: finished, on time, clocks.
+  const hosts = new Set(inputs.map((s) => String(s.shard.host ?? '')));
+  for (const i of [...byIndex.keys()].sort((a, b) => a - b)) {
+    const s = byIndex.get(i)!;
+    const n = rel(s.file);
+    if (s.run.status === 'running') throw new ConfigError(`shard ${i}/${count} is still 'running' (its process has not finished, or died); merge finished shards only`, { path: n });
+    if (s.shard.late === 1) {
+      throw new ConfigError(`shard ${i}/${count} was late: ready ${(num(s.shard.late_ms) ?? 0).toFixed(1)} ms after the shared start; the run's arrival process is broken`, {
+        path: n,
+        hint: 'rerun with a later --start-at (more lead time)',
+      });
+    }
+    if (s.shard.time_ref === null || s.shard.time_ref === undefined) {
+      if (hosts.size > 1) {
+        throw new ConfigError(`shard ${i}/${count} (host ${String(s.shard.host)}) has no clock measurement, and the shards ran on ${hosts.size} hosts`, {
+          path: n,
+          hint: 'give every shard --time-url of one reference (a `splitbench serve` answers /time)',
+        });
+      }
+      continue;
+    }
+    for (const [when, off] of [['start', num(s.shard.offset_start_ms)], ['end', num(s.shard.offset_end_ms)]] as const) {
+      if (off === null) throw new ConfigError(`shard ${i}/${count} has no clock offset at ${when} (interrupted before measuring it?)`, { path: n });
+      // Over the limit beyond the measurement's own uncertainty (±RTT/2 of the min-RTT sample).
+      const halfRtt = (num(when === 'start' ? s.shard.rtt_start_ms : s.shard.rtt_end_ms) ?? 0) / 2;
+      if (Math.abs(off) - halfRtt > maxOffsetMs) {
+        throw new ConfigError(`shard ${i}/${count}: clock offset ${off.toFixed(3)} ms (±${halfRtt.toFixed(3)}) to the reference at ${when} exceeds --max-offset-ms ${maxOffsetMs}`, {
+          path: n,
+          hint: 'synchronise the hosts (chrony/NTP/PTP), or raise --max-offset-ms to accept the corrected timeline',
+        });
+      }
+    }
+  }
+
+  // Timeline shift per shard: t0 in reference time.
+  const t0Ref = new Map<number, number>();
+  for (const [i, s] of byIndex) t0Ref.set(i, Number(s.shard.t0_local_ms) + (num(s.shard.offset_start_ms) ?? 0));
+  const T0 = Math.min(...t0Ref.values());
+  const timeScale = Number(first.run.time_scale) || 1;
+
+  const store = openStore(opts.out);
+  try {
+    const db = store.db;
+    const existing = db.prepare('SELECT id FROM runs WHERE uuid = ?').get(uuid) as { id: number } | undefined;
+    if (existing) {
+      // Idempotent re-merge: every file must be the one merged before.
+      const prior = new Map((db.prepare('SELECT shard_index, file_sha256 FROM shards WHERE run_id = ?').all(existing.id) as Row[]).map((r) => [Number(r.shard_index), String(r.file_sha256)]));
+      for (const [i, s] of byIndex) {
+        if (prior.get(i) !== s.sha256) {
+          throw new ConfigError(`duplicate shard ${i}/${count}: run ${uuid} in ${rel(opts.out)} already has shard ${i} from another file (sha256 ${String(prior.get(i) ?? '?').slice(0, 12)}…, this one ${s.sha256.slice(0, 12)}…)`, {
+            path: rel(s.file),
+            hint: 'merge into a new --out file, or delete the merged run first (`splitbench runs delete`)',
+          });
+        }
+      }
+      const shards = [...byIndex.entries()].sort((a, b) => a[0] - b[0]).map(([i, s]) => shardInfo(i, s, t0Ref.get(i)! - T0, true));
+      const requests = store.requestCounts(existing.id).total;
+      return { out: opts.out, runId: existing.id, runUuid: uuid, shardCount: count, changed: false, requests, shards };
+    }
+
+    // Stage each shard into TEMP tables, one ATTACH at a time.
+    const cols = REQUEST_COLUMNS.map((c) => `"${c}"`).join(', ');
+    const TIME_COLS = new Set(['scheduled', 'send', 'first_token', 'end']);
+    db.exec(`DROP TABLE IF EXISTS temp.m_requests; DROP TABLE IF EXISTS temp.m_machines; DROP TABLE IF EXISTS temp.m_power; DROP TABLE IF EXISTS temp.m_timeline;
+      CREATE TEMP TABLE m_requests AS SELECT * FROM main.requests WHERE 0;
+      CREATE TEMP TABLE m_machines AS SELECT * FROM main.machines WHERE 0;
+      CREATE TEMP TABLE m_power AS SELECT * FROM main.power_samples WHERE 0;
+      CREATE TEMP TABLE m_timeline AS SELECT * FROM main.timeline_samples WHERE 0;`);
+    const copied = new Map<number, number>();
+    try {
+      for (const [i, s] of [...byIndex.entries()].sort((a, b) => a[0] - b[0])) {
+        const shiftS = ((t0Ref.get(i)! - T0) / 1000) * timeScale;
+        const srcRun = Number(s.shard.run_id);
+        db.prepare('ATTACH DATABASE ? AS shard').run(s.file);
+        try {
+          const version = db.prepare('PRAGMA shard.user_version').pluck().get() as number;
+          if (version !== SCHEMA_VERSION) throw new StoreError(`${rel(s.file)}: store schema version ${version} changed while merging`);
+          const sel = REQUEST_COLUMNS.map((c) => (c === 'run_id' ? '0' : c === 'shard' ? String(i) : TIME_COLS.has(c) ? `"${c}" + @shift` : `"${c}"`)).join(', ');
+          const n = db.prepare(`INSERT INTO temp.m_requests (${cols}) SELECT ${sel} FROM shard.requests WHERE run_id = @run`).run({ shift: shiftS, run: srcRun }).changes;
+          copied.set(i, n);
+          db.prepare('INSERT INTO temp.m_machines SELECT * FROM shard.machines WHERE run_id = ?').run(srcRun);
+          db.prepare('INSERT INTO temp.m_power (run_id, t, machine_id, role, source, watts, energy_j) SELECT 0, t + @shift, machine_id, role, source, watts, energy_j FROM shard.power_samples WHERE run_id = @run').run({ shift: shiftS, run: srcRun });
+          db.prepare(
+            `INSERT INTO temp.m_timeline (run_id, t, source, role, name, labels_json, value)
+             SELECT 0, t + @shift, source, role, name, json_set(labels_json, '$.shard', @idx), value FROM shard.timeline_samples WHERE run_id = @run`,
+          ).run({ shift: shiftS, run: srcRun, idx: String(i) });
+        } finally {
+          db.exec('DETACH DATABASE shard');
+        }
+        if (copied.get(i) !== s.requests) throw new StoreError(`${rel(s.file)}: copied ${copied.get(i)} request rows, expected ${s.requests} (the file changed while merging?)`);
+      }
+
+      // The merged run and all rows, in one transaction.
+      const runs = [...byIndex.entries()].sort((a, b) => a[0] - b[0]).map(([, s]) => s.run);
+      const r0 = runs[0]!;
+      const statuses = runs.map((r) => String(r.status));
+      const status = statuses.includes('failed') ? 'failed' : statuses.includes('interrupted') ? 'interrupted' : 'completed';
+      const endedAt = runs.map((r) => (typeof r.ended_at === 'string' ? r.ended_at : '')).sort().at(-1) || null;
+      const options = parseJson(r0.options_json);
+      delete options.shard;
+      const notes = mergeNotes(runs.map((r) => parseJson(r.notes_json)));
+      notes.merge = {
+        shards: count,
+        mergedAt: new Date().toISOString(),
+        mergedBy: os.hostname(),
+        maxOffsetMs,
+        files: [...byIndex.entries()].sort((a, b) => a[0] - b[0]).map(([i, s]) => ({ shard: i, file: path.basename(s.file), sha256: s.sha256 })),
+      };
+      const lagFlagS = typeof options.lagFlagS === 'number' ? options.lagFlagS : 0.01;
+      const runId = db
+        .transaction(() => {
+          const info = db
+            .prepare(
+              `INSERT INTO runs (uuid, name, kind, status, started_at, ended_at, start_wall_ms, target, deployment, model, trace_path,
+                 trace_sha256, time_scale, offered_rate, warmup_s, options_json, tags_json, env_json, splitbench_version, seed, notes_json)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+            )
+            .run(
+              uuid,
+              opts.name ?? String(r0.name),
+              r0.kind,
+              status,
+              new Date(T0).toISOString(),
+              endedAt,
+              T0,
+              r0.target,
+              r0.deployment,
+              r0.model,
+              r0.trace_path,
+              r0.trace_sha256,
+              r0.time_scale,
+              r0.offered_rate,
+              r0.warmup_s,
+              JSON.stringify({ ...options, shards: count, runUuid: uuid }),
+              r0.tags_json,
+              JSON.stringify({ merged: true, hosts: [...hosts].sort(), node: process.version, splitbenchMerge: VERSION }),
+              r0.splitbench_version,
+              r0.seed,
+              JSON.stringify(notes),
+            );
+          const id = Number(info.lastInsertRowid);
+          db.prepare(`INSERT INTO main.requests (${cols}) SELECT ${REQUEST_COLUMNS.map((c) => (c === 'run_id' ? '?' : `"${c}"`)).join(', ')} FROM temp.m_requests`).run(id);
+          db.prepare(
+            `INSERT OR IGNORE INTO main.machines (run_id, machine_id, machine_type, pool, gpus, price_per_hour, tdp_w, idle_w)
+             SELECT ?, machine_id, machine_type, pool, gpus, price_per_hour, tdp_w, idle_w FROM temp.m_machines`,
+          ).run(id);
+          db.prepare('INSERT INTO main.power_samples (run_id, t, machine_id, role, source, watts, energy_j) SELECT ?, t, machine_id, role, source, watts, energy_j FROM temp.m_power ORDER BY t').run(id);
+          db.prepare('INSERT INTO main.timeline_samples (run_id, t, source, role, name, labels_json, value) SELECT ?, t, source, role, name, labels_json, value FROM temp.m_timeline ORDER BY t').run(id);
+          const insShard = db.prepare(
+            `INSERT INTO shards (run_id, run_uuid, shard_index, shard_count, host, start_at_ms, t0_local_ms, time_ref, offset_start_ms, rtt_start_ms,
+               offset_end_ms, rtt_end_ms, late_ms, late, file_sha256, source_run_uuid, merged_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          );
+          const now = new Date().toISOString();
+          for (const [i, s] of byIndex) {
+            const x = s.shard;
+            insShard.run(id, uuid, i, count, x.host ?? null, x.start_at_ms ?? null, x.t0_local_ms, x.time_ref ?? null, x.offset_start_ms ?? null, x.rtt_start_ms ?? null, x.offset_end_ms ?? null, x.rtt_end_ms ?? null, x.late_ms ?? null, x.late ?? 0, s.sha256, s.run.uuid, now);
+          }
+          // Schedule lag of the union (the replay flags a run whose lag p99 exceeds its bound).
+          const lags = db.prepare('SELECT lag FROM requests WHERE run_id = ? AND lag IS NOT NULL ORDER BY lag').pluck().all(id) as number[];
+          if (lags.length > 0) {
+            const p99 = lags[Math.min(lags.length - 1, Math.ceil(0.99 * lags.length) - 1)]!;
+            db.prepare('UPDATE runs SET lag_p99_s = ?, lag_flagged = ? WHERE id = ?').run(p99, p99 > lagFlagS || runs.some((r) => r.lag_flagged === 1) ? 1 : 0, id);
+          }
+          return id;
+        })
+        .immediate();
+      const shards = [...byIndex.entries()].sort((a, b) => a[0] - b[0]).map(([i, s]) => shardInfo(i, s, t0Ref.get(i)! - T0, false));
+      return { out: opts.out, runId, runUuid: uuid, shardCount: count, changed: true, requests: [...copied.values()].reduce((a, b) => a + b, 0), shards };
+    } finally {
+      db.exec('DROP TABLE IF EXISTS temp.m_requests; DROP TABLE IF EXISTS temp.m_machines; DROP TABLE IF EXISTS temp.m_power; DROP TABLE IF EXISTS temp.m_timeline;');
+    }
+  } finally {
+    store.close();
+  }
+}
+
+function shardInfo(i: number, s: ShardInput, shiftMs: number, alreadyMerged: boolean): MergedShard {
+  return {
+    index: i,
+    file: s.file,
+    sha256: s.sha256,
+    host: (s.shard.host as string | null) ?? null,
+    requests: s.requests,
+    offsetStartMs: num(s.shard.offset_start_ms),
+    rttStartMs: num(s.shard.rtt_start_ms),
+    shiftMs,
+    alreadyMerged,
+  };
+}
+
+/** Shards' run notes combined: counters summed, the rest kept per shard. */
+function mergeNotes(all: Record<string, unknown>[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const sum = (key: string): void => {
+    const acc: Record<string, number> = {};
+    let any = false;
+    for (const n of all) {
+      const v = n[key];
+      if (v && typeof v === 'object') {
+        any = true;
+        for (const [k, x] of Object.entries(v as Record<string, unknown>)) if (typeof x === 'number') acc[k] = (acc[k] ?? 0) + x;
+      }
+    }
+    if (any) out[key] = acc;
+  };
+  sum('outputMismatch');
+  sum('errorCodes');
+  const reasons = all.map((n, i) => (typeof n.reason === 'string' ? `shard ${i}: ${n.reason}` : undefined)).filter((x): x is string => x !== undefined);
+  if (reasons.length > 0) out.reason = reasons.join('; ');
+  const skipped = all.map((n) => (typeof n.skippedTraceRows === 'number' ? n.skippedTraceRows : 0));
+  if (skipped.some((x) => x > 0)) out.skippedTraceRows = Math.max(...skipped);
+  return out;
+}

@@ -1,0 +1,149 @@
+/**
+ * One shard of a sharded replay, as hooks into the ordinary replay (src/load's ReplayHooks):
+ *
+ * 1. the schedule keeps this shard's part of the trace (after a global --max-requests);
+ * 2. once the run row exists: the clock check at start (offset and RTT to the reference), the `shards`
+ *    row, then the wait for the shared start instant on the monotonic clock (a shard ready after it
+ *    records itself late; merge rejects the run);
+ * 3. rows carry the shard index; `--metrics-port` serves live Prometheus metrics;
+ * 4. after the run: the clock check at end, the shard's t0 on its own and on the reference clock.
+ */
+import os from 'node:os';
+import { createInterface } from 'node:readline';
+import { ConfigError } from '../errors.js';
+import type { ReplayHooks, ReplayOptions, Runner } from '../load/index.js';
+import { Sleeper } from '../load/index.js';
+import type { RequestRow, RunWriter, Store } from '../store/index.js';
+import { measureOffset, timeUrlOf, wallNowMs, type ClockSample } from './clock.js';
+import { LiveMetrics, serveMetrics, type MetricsServer } from './live.js';
+import type { ScaleOptions } from './options.js';
+import { DEFAULT_LEAD_MS, newRunUuid, shardFilter, type ShardSpec } from './shard.js';
+
+/** Printed on stderr by a `--start-at stdin` shard once it is ready to start (the --procs parent waits for it). */
+export const READY_LINE = 'splitbench shard: ready';
+
+export interface ShardSession {
+  /** The replay options to run with (a global --max-requests moves into the shard filter). */
+  readonly opts: ReplayOptions;
+  readonly hooks: ReplayHooks;
+  readonly shard: ShardSpec;
+  readonly runUuid: string;
+}
+
+/** Read one line from stdin (the start instant from the --procs parent). */
+function readStdinLine(): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const rl = createInterface({ input: process.stdin });
+    let done = false;
+    rl.once('line', (l) => {
+      done = true;
+      rl.close();
+      resolve(l);
+    });
+    rl.once('close', () => {
+      if (!done) reject(new ConfigError('--start-at stdin: stdin closed before the start instant arrived'));
+    });
+  });
+}
+
+export async function shardSession(opts: ReplayOptions, scale: ScaleOptions, log: (l: string) => void = (l) => process.stderr.write(l + '\n')): Promise<ShardSession> {
+  const shard: ShardSpec = scale.shard ?? { index: 0, count: 1 };
+  const sharded = scale.shard !== undefined;
+  const runUuid = scale.runUuid ?? newRunUuid();
+  const skew = scale.skewMs;
+  // Clock reference: explicit --time-url (must answer), else the target's /time when it has one.
+  const explicitRef = scale.timeUrl !== undefined;
+  const refUrl = scale.timeUrl ? timeUrlOf(scale.timeUrl).href : opts.url ? timeUrlOf(opts.url).href : undefined;
+  let measured = refUrl !== undefined && sharded;
+
+  const measure = async (when: string): Promise<ClockSample | undefined> => {
+    if (!measured || !refUrl) return undefined;
+    try {
+      return await measureOffset(refUrl, { skewMs: skew });
+    } catch (e) {
+      if (explicitRef || when === 'end') throw e;
+      measured = false; // the target does not serve /time: no clock check (fine on one host)
+      log(`splitbench replay: shard ${shard.index}/${shard.count}: no clock reference at ${refUrl} (${(e as Error).message.replace(/^clock check: /, '')}); offset not measured`);
+      return undefined;
+    }
+  };
+
+  let startAt: number | undefined = typeof scale.startAt === 'number' ? scale.startAt : undefined;
+  if (sharded && scale.startAt === undefined) startAt = wallNowMs() + DEFAULT_LEAD_MS; // no reference yet: local clock
+  let start: ClockSample | undefined;
+  let runnerRef: Runner | undefined;
+  let lateMs: number | null = null;
+  let metrics: LiveMetrics | undefined;
+  let metricsServer: MetricsServer | undefined;
+
+  if (scale.metricsPort !== undefined) {
+    metrics = new LiveMetrics({ shard: String(shard.index), shards: String(shard.count), runUuid });
+    metricsServer = await serveMetrics(metrics, scale.metricsPort);
+    log(`splitbench replay: live metrics on ${metricsServer.url}`);
+  }
+
+  const runOpts: ReplayOptions = sharded ? Object.freeze({ ...opts, maxRequests: undefined }) : opts;
+  const hooks: ReplayHooks = {
+    ...(sharded ? { schedule: (s) => shardFilter(s, shard, opts.maxRequests) } : {}),
+    ...(sharded && startAt !== undefined ? { startWallMs: () => startAt! } : {}),
+    wrapWriter: (w: RunWriter): RunWriter => ({
+      runId: w.runId,
+      addRequest: (row: RequestRow) => {
+        w.addRequest(sharded ? { ...row, shard: shard.index } : row);
+        metrics?.observe(row);
+      },
+      addMachines: (rows) => w.addMachines(rows),
+      addPowerSample: (row) => w.addPowerSample(row),
+      addTimelineSample: (row) => w.addTimelineSample(row),
+      flush: () => w.flush(),
+      finish: (status, extra) => w.finish(status, extra),
+    }),
+    beforeStart: async (store: Store, runId: number, runner: Runner) => {
+      runnerRef = runner;
+      metrics?.attach(runner.stats);
+      if (!sharded) return;
+      start = await measure('start');
+      const offset = start?.offsetMs ?? 0;
+      if (scale.startAt === 'stdin') {
+        process.stderr.write(`${READY_LINE} ${shard.index}/${shard.count}\n`);
+        const line = (await readStdinLine()).trim();
+        startAt = Number(line);
+        if (!Number.isFinite(startAt)) throw new ConfigError(`--start-at stdin: expected epoch ms, got '${line}'`);
+      }
+      store.db
+        .prepare(
+          `INSERT INTO shards (run_id, run_uuid, shard_index, shard_count, host, start_at_ms, t0_local_ms, time_ref, offset_start_ms, rtt_start_ms)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        )
+        .run(runId, runUuid, shard.index, shard.count, os.hostname(), startAt!, startAt! - offset, measured ? refUrl! : null, start?.offsetMs ?? null, start?.rttMs ?? null);
+      // Wait for the shared instant: local wall (+ offset = reference) reaches startAt.
+      const delayMs = startAt! - (wallNowMs(skew) + offset);
+      if (delayMs > 0) await new Sleeper().until(performance.now() + delayMs);
+      lateMs = -delayMs;
+      if (lateMs > 0) log(`splitbench replay: shard ${shard.index}/${shard.count} is LATE: ready ${lateMs.toFixed(1)} ms after --start-at; merge will reject this run`);
+    },
+    afterRun: async (store: Store, runId: number) => {
+      await metricsServer?.close();
+      if (!sharded) return;
+      let end: ClockSample | undefined;
+      try {
+        end = await measure('end');
+      } catch (e) {
+        log(`splitbench replay: shard ${shard.index}/${shard.count}: clock check at end failed: ${(e as Error).message}`);
+      }
+      const t0Local = performance.timeOrigin + (runnerRef?.startMs ?? performance.now()) + skew;
+      const t0Ref = t0Local + (start?.offsetMs ?? 0);
+      store.db
+        .prepare('UPDATE shards SET t0_local_ms = ?, offset_end_ms = ?, rtt_end_ms = ?, late_ms = ?, late = ? WHERE run_id = ? AND shard_index = ?')
+        .run(t0Local, end?.offsetMs ?? null, end?.rttMs ?? null, lateMs, lateMs !== null && lateMs > 0 ? 1 : 0, runId, shard.index);
+      store.db.prepare('UPDATE runs SET start_wall_ms = ?, started_at = ? WHERE id = ?').run(t0Ref, new Date(t0Ref).toISOString(), runId);
+      if (start) {
+        log(
+          `splitbench replay: shard ${shard.index}/${shard.count} of run ${runUuid}: clock offset ${start.offsetMs.toFixed(3)} ms (RTT ${start.rttMs.toFixed(3)} ms) at start` +
+            (end ? `, ${end.offsetMs.toFixed(3)} ms (RTT ${end.rttMs.toFixed(3)} ms) at end` : ''),
+        );
+      }
+    },
+  };
+  return { opts: runOpts, hooks, shard, runUuid };
+}
