@@ -1,6 +1,7 @@
 /** `splitbench replay`: replay a trace (or a rate / closed-loop load shaped by it) against a target. */
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { addTraceTransformOptions } from '../trace/options.js';
+import { addShardOptions } from '../scale/options.js';
 import { setExitCode } from './main.js';
 import { printJson } from './output.js';
 
@@ -10,7 +11,7 @@ export const replayCommand: CommandModule<object, Args> = {
   command: 'replay',
   describe: 'replay a trace against a target (default: the bundled reference backend) and record every request',
   builder: (y: Argv) =>
-    addTraceTransformOptions(
+    addShardOptions(addTraceTransformOptions(
       y
         .option('trace', { type: 'string', describe: 'trace file, or a bundled trace name (coding, conversation)', demandOption: true, group: 'Trace:' })
         .option('url', { type: 'string', describe: 'base URL of an OpenAI-compatible server (default: start the reference backend)', group: 'Target:' })
@@ -49,11 +50,20 @@ export const replayCommand: CommandModule<object, Args> = {
         .example('$0 replay --trace coding --rate 5 --arrivals gamma:2 --duration 300 --warmup 30', 'bursty synthetic load at 5 req/s, sizes from the coding trace')
         .example('$0 replay --trace coding --concurrency 16 --max-requests 500 --json', 'closed loop, 16 in flight, summary as JSON')
         .example('$0 replay --trace coding --url http://proxy:8192 --target vllm --power prefill:dcgm=http://p1:9400 --power decode:dcgm=http://d1:9400 --scrape http://p1:8100,prefill --scrape http://d1:8200,decode --price h100-80gb=2.5', 'a phase-split vLLM deployment with per-role GPU power, server metrics and your own GPU price'),
-    ),
+    )),
   handler: async (argv: ArgumentsCamelCase<Args>) => {
     const load = await import('../load/index.js');
-    const opts = load.resolveReplayOptions(argv);
-    const { exitCode, summary } = await load.runReplay(opts, { handleSignals: true });
+    const resolved = load.resolveReplayOptions(argv);
+    // Scale-out (--shard, --procs, --metrics-port): src/scale.
+    const scale = await import('../scale/index.js');
+    const scaleOpts = scale.resolveScaleOptions(argv);
+    if (scaleOpts?.procs !== undefined) {
+      setExitCode(await scale.replayProcs(process.argv.slice(2), resolved, scaleOpts));
+      return;
+    }
+    const session = scaleOpts ? await scale.shardSession(resolved, scaleOpts) : undefined;
+    const opts = session?.opts ?? resolved;
+    const { exitCode, summary } = await load.runReplay(opts, { handleSignals: true, ...(session ? { hooks: session.hooks } : {}) });
     if (opts.json) {
       // With --json, the full summary (the one `splitbench summary --json` prints) rides along.
       let metrics: unknown;
