@@ -149,8 +149,14 @@ export async function runReplay(opts: ReplayOptions, io: ReplayIo = {}): Promise
     runner = new Runner(opts, { client, writer, model: pre.model, ...(progress ? { onTick: (r: Runner) => progress.update(r) } : {}) });
     // Power and server metrics sampled next to the load (src/telemetry); a failing source is a gap, not an error.
     const r0 = runner;
-    telemetry = await startRunTelemetry(opts.telemetry, { targetUrl: url, timeScale: opts.timeScale, t0Ms: () => r0.startMs, sink: writer, log });
-    await io.hooks?.beforeStart?.(store, writer.runId, runner);
+    try {
+      telemetry = await startRunTelemetry(opts.telemetry, { targetUrl: url, timeScale: opts.timeScale, t0Ms: () => r0.startMs, sink: writer, log });
+      await io.hooks?.beforeStart?.(store, writer.runId, runner);
+    } catch (e) {
+      // The run row exists: never leave it 'running' when the run cannot start.
+      created.finish('failed', { notes: { reason: `could not start: ${(e as Error).message}` } });
+      throw e;
+    }
     progress?.start();
     let result: ReplayRunResult;
     try {
