@@ -69,6 +69,7 @@ async function bench(): Promise<void> {
   console.log(`replay client throughput: ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), node ${process.version}; server in a child process, ${tokens} tokens per request, one SSE event per token, ${stepS} s per step`);
   console.log('offered req/s  achieved req/s  output tok/s  lag p50     lag p99     errors');
   let best: { rate: number; reqS: number; tokS: number } | undefined;
+  let peak: { rate: number; reqS: number; tokS: number } | undefined;
   try {
     for (let rate = 100; rate <= maxRate; rate *= 2) {
       const n = Math.round(rate * stepS);
@@ -91,7 +92,8 @@ async function bench(): Promise<void> {
         `${String(rate).padStart(14)}  ${reqS.toFixed(0).padStart(14)}  ${tokS.toFixed(0).padStart(12)}  ${(p50 * 1e3).toFixed(3).padStart(7)} ms  ${(p99 * 1e3).toFixed(3).padStart(7)} ms  ${s.requests.error + s.requests.timeout}`,
       );
       if (p99 < 0.002 && s.requests.error + s.requests.timeout === 0) best = { rate, reqS, tokS };
-      else if (p99 > 0.05) break; // far past saturation
+      if (!peak || reqS > peak.reqS) peak = { rate, reqS, tokS };
+      if (reqS < 0.9 * rate) break; // saturated: the client (or the server) no longer keeps up
     }
   } finally {
     store.close();
@@ -99,7 +101,8 @@ async function bench(): Promise<void> {
     rmSync(dir, { recursive: true, force: true });
   }
   if (best) console.log(`sustained with lag p99 < 2 ms: ${best.rate} req/s offered (${best.reqS.toFixed(0)} req/s, ${best.tokS.toFixed(0)} output tokens/s achieved)`);
-  else console.log('no step kept lag p99 under 2 ms');
+  else console.log('no step kept lag p99 under 2 ms (on a shared or busy machine, scheduling noise dominates)');
+  if (peak) console.log(`highest achieved: ${peak.reqS.toFixed(0)} req/s, ${peak.tokS.toFixed(0)} output tokens/s (offered ${peak.rate} req/s)`);
 }
 
 if (process.argv.includes('--serve')) serve();
