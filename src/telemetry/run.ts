@@ -105,7 +105,32 @@ export async function startRunTelemetry(o: RunTelemetryOptions, ctx: RunTelemetr
   const cost = { usdPerKwh: prices.electricity.usdPerKwh, usdPerKwhSource: prices.electricity.source, priceOverrides: [...o.prices] };
   if (o.power.length === 0 && o.scrape.length === 0) return { stop: () => Promise.resolve({ cost }) };
   const metricsUrl = new URL('/metrics', ctx.targetUrl).href;
-  const fallbackT0 = performance.now();
+  // Sources take their first reading before the run's t0 exists: times are kept on an anchor of our own and
+  // shifted onto the run's clock once t0 is known (rows wait until then), so baseline readings land at t <= 0.
+  const anchor = performance.now();
+  const K = ctx.timeScale;
+  let shift: number | undefined;
+  const pending: (() => void)[] = [];
+  const resolveShift = (force = false): number | undefined => {
+    if (shift === undefined) {
+      const t0 = ctx.t0Ms();
+      if (t0 > 0 || force) {
+        shift = t0 > 0 ? ((t0 - anchor) / 1000) * K : 0;
+        for (const f of pending.splice(0)) f();
+      }
+    }
+    return shift;
+  };
+  const later = (f: (s: number) => void): void => {
+    const s = resolveShift();
+    if (s === undefined) pending.push(() => f(shift!));
+    else f(s);
+  };
+  const sink = {
+    addPowerSample: (r: PowerSampleRow) => later((s) => ctx.sink.addPowerSample({ ...r, t: r.t - s })),
+    addTimelineSample: (r: TimelineSampleRow) => later((s) => ctx.sink.addTimelineSample({ ...r, t: r.t - s })),
+    addMachines: (r: readonly MachineRow[]) => ctx.sink.addMachines(r),
+  };
   const tel = new Telemetry(
     {
       power: o.power,
@@ -113,15 +138,16 @@ export async function startRunTelemetry(o: RunTelemetryOptions, ctx: RunTelemetr
       intervalMs: o.intervalMs,
       targetMetricsUrl: metricsUrl,
       prices,
-      now: () => ((performance.now() - (ctx.t0Ms() || fallbackT0)) / 1000) * ctx.timeScale,
+      now: () => ((performance.now() - anchor) / 1000) * K,
       ...(ctx.log ? { log: ctx.log } : {}),
     },
-    ctx.sink,
+    sink,
   );
   await tel.start();
   return {
     async stop() {
       const notes: TelemetryNotes = await tel.stop();
+      resolveShift(true);
       return { telemetry: notes, cost };
     },
   };

@@ -325,7 +325,9 @@ export class Telemetry {
       if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       await exited;
     });
-    return first.finally(() => clearTimeout(firstTimer));
+    // Readings stream in: the run need not wait for the first one (a remote host over ssh can take seconds).
+    void first.finally(() => clearTimeout(firstTimer));
+    return Promise.resolve();
   }
 
   // ------------------------------------------------------------------------------------------ server metrics
