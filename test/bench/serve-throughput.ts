@@ -11,6 +11,7 @@
  *
  *   node dist/test/bench/serve-throughput.js [STEP_S] [C1,C2,...]
  */
+import os from 'node:os';
 import { Agent, request } from 'undici';
 import { promValue } from '../server/helpers.js';
 import { startServe } from '../server/serve-cli.js';
@@ -83,6 +84,7 @@ async function step(clients: number): Promise<Step> {
 
 const rows: Step[] = [];
 process.stdout.write(`serve-throughput: baseline-h100-paper, time scale 1, ${PROMPT} prompt ids, ${OUTPUT} output tokens, ${STEP_S} s per step\n`);
+process.stdout.write(`host: ${os.cpus().length} CPUs, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} (emission delay needs an otherwise idle host)\n`);
 process.stdout.write('clients  req/s   tokens/s  chunks/s  emit p50 ms  emit p99 ms  emit max ms  errors\n');
 for (const c of LEVELS) {
   const s = await step(c);
