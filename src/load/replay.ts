@@ -141,9 +141,10 @@ export class Runner {
   }
 
   /** Run to the end of the schedule (or until stopped); resolves once every sent request has a row. */
-  async run(schedule: AsyncIterator<Scheduled> | AsyncIterable<Scheduled>): Promise<ReplayRunResult> {
+  /** `t0Ms`: the run's t0 on the monotonic clock (default: now), e.g. a shared start instant just passed. */
+  async run(schedule: AsyncIterator<Scheduled> | AsyncIterable<Scheduled>, t0Ms?: number): Promise<ReplayRunResult> {
     const it = Symbol.asyncIterator in schedule ? (schedule as AsyncIterable<Scheduled>)[Symbol.asyncIterator]() : (schedule as AsyncIterator<Scheduled>);
-    this.t0Ms = performance.now();
+    this.t0Ms = t0Ms ?? performance.now();
     const tick = this.deps.onTick ? setInterval(() => this.deps.onTick!(this), 250) : undefined;
     // Client-side timeline (timeline_samples, source 'client'): requests in flight, once a second.
     const sample = (): void => {

@@ -37,8 +37,12 @@ export interface ReplayHooks {
   readonly startWallMs?: () => number;
   /** Wrap the run's writer (the wrapper must keep `runId`). */
   readonly wrapWriter?: (w: RunWriter) => RunWriter;
-  /** After the run row exists, right before the run's clock starts (e.g. wait for a shared start instant). */
-  readonly beforeStart?: (store: Store, runId: number, runner: Runner) => Promise<void>;
+  /**
+   * After the run row exists, right before the run's clock starts (e.g. wait for a shared start instant).
+   * May return the monotonic ms (performance.now() scale) to use as t0: the schedule stays anchored to that
+   * instant even when the wait woke a little late.
+   */
+  readonly beforeStart?: (store: Store, runId: number, runner: Runner) => Promise<number | void>;
   /** After the run row is finished. */
   readonly afterRun?: (store: Store, runId: number) => Promise<void>;
 }
@@ -149,9 +153,10 @@ export async function runReplay(opts: ReplayOptions, io: ReplayIo = {}): Promise
     runner = new Runner(opts, { client, writer, model: pre.model, ...(progress ? { onTick: (r: Runner) => progress.update(r) } : {}) });
     // Power and server metrics sampled next to the load (src/telemetry); a failing source is a gap, not an error.
     const r0 = runner;
+    let t0Ms: number | void = undefined;
     try {
       telemetry = await startRunTelemetry(opts.telemetry, { targetUrl: url, timeScale: opts.timeScale, t0Ms: () => r0.startMs, sink: writer, log });
-      await io.hooks?.beforeStart?.(store, writer.runId, runner);
+      t0Ms = await io.hooks?.beforeStart?.(store, writer.runId, runner);
     } catch (e) {
       // The run row exists: never leave it 'running' when the run cannot start.
       created.finish('failed', { notes: { reason: `could not start: ${(e as Error).message}` } });
@@ -160,7 +165,7 @@ export async function runReplay(opts: ReplayOptions, io: ReplayIo = {}): Promise
     progress?.start();
     let result: ReplayRunResult;
     try {
-      result = await runner.run(primed);
+      result = await runner.run(primed, typeof t0Ms === 'number' ? t0Ms : undefined);
     } finally {
       progress?.stop();
     }

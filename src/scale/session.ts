@@ -116,11 +116,18 @@ export async function shardSession(opts: ReplayOptions, scale: ScaleOptions, log
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         )
         .run(runId, runUuid, shard.index, shard.count, os.hostname(), startAt!, startAt! - offset, measured ? refUrl! : null, start?.offsetMs ?? null, start?.rttMs ?? null);
-      // Wait for the shared instant: local wall (+ offset = reference) reaches startAt.
-      const delayMs = startAt! - (wallNowMs(skew) + offset);
-      if (delayMs > 0) await new Sleeper().until(performance.now() + delayMs);
+      // Wait for the shared instant: local wall (+ offset = reference) reaches startAt. The run's t0 is that
+      // instant on the monotonic clock, not the moment the wait woke up (a timer may fire a little late).
+      const nowMono = performance.now();
+      const delayMs = startAt! - (performance.timeOrigin + nowMono + skew + offset);
+      const t0Mono = nowMono + delayMs;
       lateMs = -delayMs;
-      if (lateMs > 0) log(`splitbench replay: shard ${shard.index}/${shard.count} is LATE: ready ${lateMs.toFixed(1)} ms after --start-at; merge will reject this run`);
+      if (lateMs > 0) {
+        log(`splitbench replay: shard ${shard.index}/${shard.count} is LATE: ready ${lateMs.toFixed(1)} ms after --start-at; merge will reject this run`);
+        return performance.now();
+      }
+      await new Sleeper().until(t0Mono);
+      return t0Mono;
     },
     afterRun: async (store: Store, runId: number) => {
       await metricsServer?.close();
