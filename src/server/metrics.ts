@@ -4,7 +4,7 @@
  * model's watts by a sampler (trapezoid rule over engine seconds, i.e. real-GPU joules) and at each scrape.
  * Names are listed in the README (section "Reference backend").
  */
-import { Counter, Gauge, Registry, Summary } from 'prom-client';
+import { Counter, Gauge, Registry, Summary, collectDefaultMetrics } from 'prom-client';
 import type { Clock, Cluster, MachineInfo, MachineSnapshot } from '../engine/index.js';
 
 type Labels = Record<string, string>;
@@ -29,6 +29,8 @@ export class ServerMetrics {
     for (const m of cluster.machines()) this.info.set(m.id, m);
     this.lastSampleT = clock.now();
     const r = this.registry;
+    // Process figures (CPU seconds, memory, event-loop lag) of the server itself.
+    collectDefaultMetrics({ register: r });
     const self = this;
     const machineLabels = (s: MachineSnapshot): Labels => ({
       machine: s.id,

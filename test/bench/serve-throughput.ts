@@ -31,6 +31,8 @@ interface Step {
   readonly p99Ms: number;
   readonly maxMs: number;
   readonly errors: number;
+  /** Server CPU use over the step, in cores. */
+  readonly cpu: number;
 }
 
 async function step(clients: number): Promise<Step> {
@@ -45,6 +47,9 @@ async function step(clients: number): Promise<Step> {
   let done = 0;
   let errors = 0;
   let chunks = 0;
+  const cpuSeconds = async (): Promise<number> =>
+    promValue(await (await request(srv.url + '/metrics', { dispatcher })).body.text(), 'process_cpu_seconds_total') ?? NaN;
+  const cpu0 = await cpuSeconds();
   const t0 = performance.now();
   const end = t0 + STEP_S * 1000;
   const client = async (): Promise<void> => {
@@ -66,6 +71,7 @@ async function step(clients: number): Promise<Step> {
   await Promise.all(Array.from({ length: clients }, () => client()));
   const wall = (performance.now() - t0) / 1000;
   const metrics = await (await request(srv.url + '/metrics', { dispatcher })).body.text();
+  const cpu = ((promValue(metrics, 'process_cpu_seconds_total') ?? NaN) - cpu0) / wall;
   await dispatcher.close();
   srv.child.kill('SIGTERM');
   await srv.exited;
@@ -79,19 +85,20 @@ async function step(clients: number): Promise<Step> {
     p99Ms: q('0.99'),
     maxMs: (promValue(metrics, 'splitbench_emit_delay_max_seconds') ?? NaN) * 1000,
     errors,
+    cpu,
   };
 }
 
 const rows: Step[] = [];
 process.stdout.write(`serve-throughput: baseline-h100-paper, time scale 1, ${PROMPT} prompt ids, ${OUTPUT} output tokens, ${STEP_S} s per step\n`);
 process.stdout.write(`host: ${os.cpus().length} CPUs, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} (emission delay needs an otherwise idle host)\n`);
-process.stdout.write('clients  req/s   tokens/s  chunks/s  emit p50 ms  emit p99 ms  emit max ms  errors\n');
+process.stdout.write('clients  req/s   tokens/s  chunks/s  emit p50 ms  emit p99 ms  emit max ms  errors  server CPU\n');
 for (const c of LEVELS) {
   const s = await step(c);
   rows.push(s);
   process.stdout.write(
     `${String(s.clients).padStart(7)}  ${s.reqPerS.toFixed(1).padStart(6)}  ${s.tokPerS.toFixed(0).padStart(8)}  ${s.chunksPerS.toFixed(0).padStart(8)}  ` +
-      `${s.p50Ms.toFixed(3).padStart(11)}  ${s.p99Ms.toFixed(3).padStart(11)}  ${s.maxMs.toFixed(2).padStart(11)}  ${String(s.errors).padStart(6)}\n`,
+      `${s.p50Ms.toFixed(3).padStart(11)}  ${s.p99Ms.toFixed(3).padStart(11)}  ${s.maxMs.toFixed(2).padStart(11)}  ${String(s.errors).padStart(6)}  ${s.cpu.toFixed(2).padStart(10)}\n`,
   );
 }
 const ok = rows.filter((r) => r.p99Ms < BOUND_S * 1000 && r.errors === 0);
