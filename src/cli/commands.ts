@@ -12,6 +12,8 @@ import { provisionCommand } from './provision.js';
 import { experimentCommand } from './experiment.js';
 import { serveCommand } from './serve.js';
 import { mergeCommand } from './merge.js';
+import { profileCommand } from './profile.js';
+import { modelCommand } from './model.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export const commands: CommandModule<any, any>[] = [
@@ -28,4 +30,6 @@ export const commands: CommandModule<any, any>[] = [
   experimentCommand,
   serveCommand,
   mergeCommand,
+  profileCommand,
+  modelCommand,
 ];

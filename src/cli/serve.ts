@@ -11,7 +11,21 @@ interface ServeArgs {
   'max-queue': number;
   compat?: string;
   seed?: number;
+  engine: string;
+  'model-file'?: string;
+  workers?: number;
+  'prompt-workers'?: number;
+  'token-workers'?: number;
+  threads?: number;
+  slots?: number;
+  context?: number;
+  'kv-tokens'?: number;
+  gpu: string;
+  scheduler?: string;
 }
+
+/** Flags that belong to one engine only (named in the error when given to the other). */
+const REAL_ONLY = ['model-file', 'workers', 'prompt-workers', 'token-workers', 'threads', 'slots', 'context', 'kv-tokens', 'scheduler'] as const;
 
 export const serveCommand: CommandModule<object, ServeArgs> = {
   command: 'serve',
@@ -22,7 +36,7 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
         type: 'string',
         demandOption: true,
         requiresArg: true,
-        describe: 'bundled deployment name (e.g. splitwise-hh, baseline-h100) or a deployment YAML file',
+        describe: 'bundled deployment name (e.g. splitwise-hh, baseline-h100) or a deployment YAML file; with --engine real: mono or split',
       })
       .option('model', { type: 'string', requiresArg: true, describe: "catalog model to serve instead of the deployment's" })
       .option('host', { type: 'string', default: '127.0.0.1', requiresArg: true, describe: 'address to listen on' })
@@ -41,10 +55,54 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
       })
       .option('compat', { type: 'string', choices: ['splitwise'], describe: "SplitwiseSim-compatible engine semantics" })
       .option('seed', { type: 'number', requiresArg: true, describe: 'seed of the random cluster scheduler' })
+      .option('engine', { type: 'string', choices: ['emulated', 'real'], default: 'emulated', describe: 'emulated: GPUs from the performance model; real: llama.cpp worker processes running a model file', group: 'Real inference:' })
+      .option('model-file', { type: 'string', requiresArg: true, describe: 'GGUF model (default: the tiny generated model, made on first use; see `splitbench model make`)', group: 'Real inference:' })
+      .option('workers', { type: 'number', requiresArg: true, describe: 'mono: worker processes (default 1)', group: 'Real inference:' })
+      .option('prompt-workers', { type: 'number', requiresArg: true, describe: 'split: prompt worker processes (default 1)', group: 'Real inference:' })
+      .option('token-workers', { type: 'number', requiresArg: true, describe: 'split: token worker processes (default 1)', group: 'Real inference:' })
+      .option('threads', { type: 'number', requiresArg: true, describe: 'llama.cpp threads per worker (default 1)', group: 'Real inference:' })
+      .option('slots', { type: 'number', requiresArg: true, describe: 'sequences per worker: the most requests it batches (default 8)', group: 'Real inference:' })
+      .option('context', { type: 'number', requiresArg: true, describe: 'KV cells per sequence = longest prompt + output (default min(2048, the model\'s))', group: 'Real inference:' })
+      .option('kv-tokens', { type: 'number', requiresArg: true, describe: 'KV tokens a worker may hold; requests queue beyond (default slots × context)', group: 'Real inference:' })
+      .option('gpu', { type: 'string', choices: ['auto', 'cuda', 'none'], default: 'auto', describe: 'llama.cpp backend: CUDA where installed (auto), required (cuda), or CPU (none)', group: 'Real inference:' })
+      .option('scheduler', { type: 'string', choices: ['jsq-tokens', 'round-robin', 'random'], describe: 'router policy over the workers (default jsq-tokens)', group: 'Real inference:' })
       .example('$0 serve --deployment splitwise-hh', 'serve the phase-split Splitwise-HH cluster on http://127.0.0.1:8000')
       .example('$0 serve --deployment baseline-h100 --model llama3-70b --port 0 --time-scale 10', 'a monolithic H100 cluster, 10x faster, on a free port')
-      .example('$0 serve --deployment my-cluster.yaml --max-queue 512', 'a deployment file, refusing work past 512 requests in flight'),
+      .example('$0 serve --deployment my-cluster.yaml --max-queue 512', 'a deployment file, refusing work past 512 requests in flight')
+      .example('$0 serve --engine real --deployment split --prompt-workers 1 --token-workers 1', 'real inference (tiny generated model, CPU): a prompt worker and a token worker, KV shipped over loopback TCP'),
   handler: async (argv) => {
+    if (argv.engine === 'real') {
+      const { ConfigError } = await import('../errors.js');
+      const wrong = [argv.model !== undefined && '--model', argv.compat !== undefined && '--compat', argv['time-scale'] !== 1 && '--time-scale'].filter(Boolean);
+      if (wrong.length > 0) throw new ConfigError(`${wrong.join(', ')}: only with --engine emulated`, { hint: 'the real engine runs at the speed of this machine; pick the model with --model-file' });
+      const { serveReal } = await import('../worker/serve.js');
+      const a = argv as ServeArgs;
+      setExitCode(
+        await serveReal({
+          deployment: a.deployment as 'mono' | 'split',
+          host: a.host,
+          port: a.port,
+          maxQueue: a['max-queue'],
+          gpu: a.gpu as 'auto' | 'cuda' | 'none',
+          ...(a['model-file'] === undefined ? {} : { modelFile: a['model-file'] }),
+          ...(a.workers === undefined ? {} : { workers: a.workers }),
+          ...(a['prompt-workers'] === undefined ? {} : { promptWorkers: a['prompt-workers'] }),
+          ...(a['token-workers'] === undefined ? {} : { tokenWorkers: a['token-workers'] }),
+          ...(a.threads === undefined ? {} : { threads: a.threads }),
+          ...(a.slots === undefined ? {} : { slots: a.slots }),
+          ...(a.context === undefined ? {} : { contextSize: a.context }),
+          ...(a['kv-tokens'] === undefined ? {} : { kvTokens: a['kv-tokens'] }),
+          ...(a.scheduler === undefined ? {} : { scheduler: a.scheduler as 'jsq-tokens' }),
+          ...(a.seed === undefined ? {} : { seed: a.seed }),
+        }),
+      );
+      return;
+    }
+    const realOnly = REAL_ONLY.filter((f) => argv[f] !== undefined).map((f) => `--${f}`);
+    if (realOnly.length > 0) {
+      const { ConfigError } = await import('../errors.js');
+      throw new ConfigError(`${realOnly.join(', ')}: only with --engine real`);
+    }
     const { serve } = await import('../server/serve.js');
     const code = await serve({
       deployment: argv.deployment,

@@ -364,20 +364,20 @@ export function defaultModelFile(seed = 0): string {
 }
 
 /** The shape recorded in a model file (ours or any llama-architecture GGUF). */
-export function readModelShape(file: string): ModelShape {
+export function readModelShape(file: string, flag = '--model-file'): ModelShape {
   let info;
   try {
     info = readGgufInfo(file);
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    if (err.code === 'ENOENT') throw new ConfigError(`model file ${file} does not exist`, { path: '--model-file', hint: 'make one with `splitbench model make --shape tiny --out FILE.gguf`' });
-    throw new ConfigError(err.message, { path: '--model-file' });
+    if (err.code === 'ENOENT') throw new ConfigError(`model file ${file} does not exist`, { path: flag, hint: 'make one with `splitbench model make --shape tiny --out FILE.gguf`' });
+    throw new ConfigError(err.message, { path: flag });
   }
   const md = info.metadata;
   const arch = md.get('general.architecture');
   const num = (k: string): number => {
     const v = md.get(`${arch}.${k}`);
-    if (typeof v !== 'number') throw new ConfigError(`${file}: metadata ${arch}.${k} is missing`, { path: '--model-file' });
+    if (typeof v !== 'number') throw new ConfigError(`${file}: metadata ${arch}.${k} is missing (not a llama-architecture model?)`, { path: flag });
     return v;
   };
   const heads = num('attention.head_count');
