@@ -13,6 +13,7 @@
  */
 import os from 'node:os';
 import { Agent, request } from 'undici';
+import { RealClock } from '../../src/engine/index.js';
 import { promValue } from '../server/helpers.js';
 import { startServe } from '../server/serve-cli.js';
 
@@ -89,9 +90,58 @@ async function step(clients: number): Promise<Step> {
   };
 }
 
+/** The clock alone (no HTTP): lateness of a chain of callbacks 0.5–10 ms apart, as the engine schedules them. */
+async function clockLateness(n: number): Promise<number[]> {
+  const clock = new RealClock(1);
+  const late: number[] = [];
+  let x = 12345;
+  await new Promise<void>((resolve) => {
+    const next = (): void => {
+      x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+      const due = clock.now() + 0.0005 + (x / 2 ** 32) * 0.0095;
+      clock.at(due, () => {
+        late.push((clock.realNow() - due) * 1000);
+        if (late.length < n) next();
+        else resolve();
+      });
+    };
+    next();
+  });
+  clock.close();
+  return late.sort((a, b) => a - b);
+}
+
+/** For comparison: plain setTimeout to the due time (what RealClock did before it polled). */
+async function timeoutLateness(n: number): Promise<number[]> {
+  const late: number[] = [];
+  let x = 12345;
+  await new Promise<void>((resolve) => {
+    const next = (): void => {
+      x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+      const delay = 0.5 + (x / 2 ** 32) * 9.5;
+      const due = performance.now() + delay;
+      setTimeout(() => {
+        late.push(performance.now() - due);
+        if (late.length < n) next();
+        else resolve();
+      }, delay);
+    };
+    next();
+  });
+  return late.sort((a, b) => a - b);
+}
+
 const rows: Step[] = [];
 process.stdout.write(`serve-throughput: baseline-h100-paper, time scale 1, ${PROMPT} prompt ids, ${OUTPUT} output tokens, ${STEP_S} s per step\n`);
 process.stdout.write(`host: ${os.cpus().length} CPUs, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} (emission delay needs an otherwise idle host)\n`);
+for (const [name, f] of [
+  ['RealClock (sleep, then poll)', clockLateness],
+  ['plain setTimeout', timeoutLateness],
+] as const) {
+  const late = await f(1000);
+  const q = (p: number): string => late[Math.min(late.length - 1, Math.floor(p * late.length))]!.toFixed(3);
+  process.stdout.write(`${name}, 1000 callbacks 0.5-10 ms apart: lateness p50 ${q(0.5)} ms, p99 ${q(0.99)} ms, max ${late.at(-1)!.toFixed(3)} ms\n`);
+}
 process.stdout.write('clients  req/s   tokens/s  chunks/s  emit p50 ms  emit p99 ms  emit max ms  errors  server CPU\n');
 for (const c of LEVELS) {
   const s = await step(c);
