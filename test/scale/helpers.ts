@@ -103,9 +103,9 @@ export interface CliResult {
   readonly stderr: string;
 }
 
-export function spawnCli(args: readonly string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; cmd?: readonly string[] } = {}): { child: ChildProcess; done: Promise<CliResult> } {
+export function spawnCli(args: readonly string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; cmd?: readonly string[]; stdin?: boolean } = {}): { child: ChildProcess; done: Promise<CliResult> } {
   const cmd = opts.cmd ?? [process.execPath, BIN];
-  const child = spawn(cmd[0]!, [...cmd.slice(1), ...args], { env: { ...process.env, ...(opts.env ?? {}) }, cwd: opts.cwd ?? ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(cmd[0]!, [...cmd.slice(1), ...args], { env: { ...process.env, ...(opts.env ?? {}) }, cwd: opts.cwd ?? ROOT, stdio: [opts.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout!.setEncoding('utf8').on('data', (s: string) => (stdout += s));
