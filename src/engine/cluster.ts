@@ -115,7 +115,7 @@ export function withDefaults(dep: Deployment, opts: ClusterOptions): ClusterOpti
     catalog: opts.catalog ?? engineCatalog(cat(), { compat }),
     // The catalog's power model knows the bundled machines only; a caller's own catalog gets the fallback.
     power: opts.power ?? (opts.catalog ? defaultPower : enginePower(cat())),
-    ...(opts.perfModel || compat ? {} : { perfModel: enginePerfModels({ catalog: cat(), ...(dep.perfModel === 'auto' ? {} : { kind: dep.perfModel }) }) }),
+    ...(opts.perfModel || compat ? {} : { perfModel: enginePerfModels({ catalog: cat(), ...(dep.perfModel === 'auto' ? {} : { kind: dep.perfModel }), ...(dep.profileFile ? { profileFile: dep.profileFile } : {}) }) }),
     ...(opts.predictors || !compat ? {} : { predictors: enginePredictors(cat()) }),
   };
 }

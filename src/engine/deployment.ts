@@ -53,6 +53,8 @@ const schema = z
     kind: z.enum(['monolithic', 'split']),
     model: z.string().min(1).default('bloom-176b'),
     perfModel: z.enum(PERF_MODEL_KINDS).default('auto'),
+    /** A profile file (splitbench-profile/1, e.g. written by `splitbench profile`) for every machine; relative to this file. */
+    profileFile: z.string().min(1).optional(),
     scheduler: z.string().min(1).optional(),
     pools: z
       .object({ prompt: poolSchema.optional(), token: poolSchema.optional(), mixed: poolSchema.optional() })
@@ -93,6 +95,8 @@ export interface Deployment {
   readonly kind: 'monolithic' | 'split';
   readonly model: string;
   readonly perfModel: (typeof PERF_MODEL_KINDS)[number];
+  /** Absolute path of the deployment's `profileFile` (the `profile` model then uses it for every machine). */
+  readonly profileFile?: string;
   readonly scheduler: string;
   /** Pools in order prompt, token, mixed (absent or empty pools left out). */
   readonly pools: readonly PoolSpec[];
@@ -193,6 +197,8 @@ export function parseDeployment(text: string, file: string, overrides: Deploymen
   if (!(PERF_MODEL_KINDS as readonly string[]).includes(perfModel)) {
     fail(['perfModel'], `unknown performance model kind '${perfModel}'`, `known kinds: ${PERF_MODEL_KINDS.join(', ')}`);
   }
+  if (d.profileFile !== undefined && perfModel !== 'profile' && perfModel !== 'auto') fail(['profileFile'], `needs perfModel: profile (not '${perfModel}')`);
+  if (d.profileFile !== undefined && !fs.existsSync(path.resolve(path.dirname(file), d.profileFile))) fail(['profileFile'], `file not found: ${d.profileFile}`, 'a path relative to the deployment file');
   const baseLimits: PoolLimits = { ...DEFAULT_LIMITS, ...stripUndefined(d.instance ?? {}) };
   const pools: PoolSpec[] = [];
   for (const role of ['prompt', 'token', 'mixed'] as const) {
@@ -223,6 +229,7 @@ export function parseDeployment(text: string, file: string, overrides: Deploymen
     kind: d.kind,
     model: overrides.model ?? d.model,
     perfModel: perfModel as Deployment['perfModel'],
+    ...(d.profileFile === undefined ? {} : { profileFile: path.resolve(path.dirname(file), d.profileFile) }),
     scheduler,
     pools: Object.freeze(pools),
     interconnect: Object.freeze({

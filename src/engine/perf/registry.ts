@@ -120,7 +120,7 @@ export function defaultPerfModelKind(model: string, machine: string, opts: { tp?
  * bundled profile when there is one, else the calibrated roofline.
  */
 export function enginePerfModels(
-  opts: { kind?: string; catalog?: Catalog; profilesDir?: string } = {},
+  opts: { kind?: string; catalog?: Catalog; profilesDir?: string; profileFile?: string } = {},
 ): (machine: { readonly name: string }, model: { readonly name: string }) => PerfModel {
   const catalog = opts.catalog ?? loadCatalog();
   const cache = new Map<string, PerfModel>();
@@ -128,8 +128,8 @@ export function enginePerfModels(
     const key = `${machine.name}|${model.name}`;
     let pm = cache.get(key);
     if (!pm) {
-      const kind = opts.kind ?? defaultPerfModelKind(model.name, machine.name, { catalog, ...(opts.profilesDir ? { profilesDir: opts.profilesDir } : {}) });
-      pm = createPerfModel({ kind, model: model.name, machine: machine.name, catalog, ...(opts.profilesDir ? { profilesDir: opts.profilesDir } : {}) });
+      const kind = opts.profileFile ? 'profile' : opts.kind ?? defaultPerfModelKind(model.name, machine.name, { catalog, ...(opts.profilesDir ? { profilesDir: opts.profilesDir } : {}) });
+      pm = createPerfModel({ kind, model: model.name, machine: machine.name, catalog, ...(opts.profilesDir ? { profilesDir: opts.profilesDir } : {}), ...(opts.profileFile ? { profileFile: opts.profileFile } : {}) });
       cache.set(key, pm);
     }
     return pm;
