@@ -25,11 +25,28 @@ export const sweepCommand: CommandModule<object, Args> = {
         .option('db', { type: 'string', describe: 'results store (default results/splitbench.db)', group: 'Run:' })
         .option('tag', { type: 'string', array: true, describe: 'KEY=VALUE label stored with every run (repeatable)', group: 'Run:' })
         .option('json', { type: 'boolean', describe: 'print the result as JSON', group: 'Run:' })
+        .option('plan', { type: 'string', describe: 'distributed sweep: the work as a manifest FILE (one configuration per --deployment, comma list allowed); results in FILE.results/, done ones skipped', group: 'Distributed:' })
+        .option('chunk', { type: 'string', describe: "with --plan: run slice k/K only; 'auto': SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX", group: 'Distributed:' })
+        .option('chunk-count', { type: 'number', describe: 'with --chunk auto on Kubernetes: the number of chunks (default $SPLITBENCH_CHUNKS)', group: 'Distributed:' })
+        .option('collect', { type: 'boolean', describe: 'with --plan: merge the finished chunks\' results, run nothing', group: 'Distributed:' })
+        .example('$0 sweep --trace coding --deployment splitwise-hh,baseline-h100 --rates 1:8:1 --duration 120 --plan sweep.json --chunk 0/2', 'one of two slices of a two-deployment sweep; then --collect')
         .example('$0 sweep --trace conversation --deployment splitwise-hh-paper --rates 30:160:10', 'max throughput of the paper-size Splitwise-HH under the Splitwise SLOs')
         .example('$0 sweep --trace coding --deployment baseline-h100 --rates 1:8:1 --duration 120 --compat splitwise', 'a quick SplitwiseSim-compatible sweep')
         .example('$0 sweep --trace coding --deployment splitwise-hh --rates 2,4,6 --duration 60 --live --time-scale 20', 'the same search against the live reference backend'),
     ),
   handler: async (argv: ArgumentsCamelCase<Args>) => {
+    if (argv.plan !== undefined || argv.chunk !== undefined || argv.collect !== undefined) {
+      // Distributed sweeps: src/scale.
+      const scale = await import('../scale/index.js');
+      const { ConfigError } = await import('../errors.js');
+      if (argv.plan === undefined) throw new ConfigError('needs --plan FILE (the manifest the chunks share)', { path: argv.chunk !== undefined ? '--chunk' : '--collect' });
+      const r = await scale.runSweepPlan(argv, argv.json ? () => undefined : undefined);
+      if (argv.json) printJson(r);
+      else if (r.result) process.stdout.write(scale.formatPlanResult(r.result) + '\n');
+      else process.stdout.write(`chunk ${r.chunk!.index}/${r.chunk!.count}: ran ${r.ran.length}, skipped ${r.skipped.length} already done\n`);
+      setExitCode(r.exitCode);
+      return;
+    }
     const sim = await import('../sim/index.js');
     const opts = sim.resolveSweepOptions(argv);
     const r = await sim.runSweep(opts, opts.json ? { log: () => undefined } : {});

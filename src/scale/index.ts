@@ -9,3 +9,4 @@ export { LiveMetrics, serveMetrics, type MetricsServer } from './live.js';
 export { resolveScaleOptions, addShardOptions, type ScaleOptions } from './options.js';
 export { shardSession, READY_LINE, type ShardSession } from './session.js';
 export { runProcs, replayProcs, childArgs, type ProcsResult } from './procs.js';
+export { parseChunk, buildSweepPlan, savePlan, loadPlan, runChunk, collectPlan, formatPlanResult, runSweepPlan, configKey, resultsDir, PLAN_FORMAT, type SweepPlan, type PlanItem, type ChunkSpec, type ConfigResult, type PlanResult, type SweepPlanRun } from './plan.js';
