@@ -12,6 +12,7 @@ import { provisionCommand } from './provision.js';
 import { experimentCommand } from './experiment.js';
 import { serveCommand } from './serve.js';
 import { mergeCommand } from './merge.js';
+import { launchCommand } from './launch.js';
 import { profileCommand } from './profile.js';
 import { modelCommand } from './model.js';
 
@@ -30,6 +31,7 @@ export const commands: CommandModule<any, any>[] = [
   experimentCommand,
   serveCommand,
   mergeCommand,
+  launchCommand,
   profileCommand,
   modelCommand,
 ];

@@ -10,3 +10,4 @@ export { resolveScaleOptions, addShardOptions, type ScaleOptions } from './optio
 export { shardSession, READY_LINE, type ShardSession } from './session.js';
 export { runProcs, replayProcs, childArgs, type ProcsResult } from './procs.js';
 export { parseChunk, buildSweepPlan, savePlan, loadPlan, runChunk, collectPlan, formatPlanResult, runSweepPlan, configKey, resultsDir, PLAN_FORMAT, type SweepPlan, type PlanItem, type ChunkSpec, type ConfigResult, type PlanResult, type SweepPlanRun } from './plan.js';
+export { resolveLaunchOptions, launchFile, slurmScript, kubernetesManifests, shq, LAUNCHERS, type LaunchOptions, type Launcher, type K8sManifests } from './launch.js';
