@@ -213,7 +213,8 @@ export async function simulate(o: SimulateOptions): Promise<SimulateResult> {
   let seq = 0;
 
   const submit = (spec: RequestSpec, mySeq: number): void => {
-    const st: Live = { spec, seq: mySeq, first: NaN, times: keepChunks ? [] : undefined, counts: keepChunks ? [] : undefined, received: 0, key: '' };
+    // Chunk times preallocated: at most one chunk per output token, no growth, no per-token objects.
+    const st: Live = { spec, seq: mySeq, first: NaN, times: keepChunks ? new Float64Array(Math.max(1, spec.outputTokens)) : undefined, counts: undefined, n: 0, received: 0, key: '' };
     // Trace ids need not be unique (sampled or concatenated traces): the engine gets a unique key.
     st.key = live.has(spec.id) ? `${spec.id}#${mySeq}` : spec.id;
     ev?.arrival?.(st.key, clock.now(), spec.promptTokens, spec.outputTokens);
@@ -225,13 +226,28 @@ export async function simulate(o: SimulateOptions): Promise<SimulateResult> {
         onTokens(tokens, time) {
           if (st.first !== st.first) st.first = time;
           st.received += tokens;
-          if (st.times) {
-            const n = st.times.length;
-            // Several emissions at one instant are one chunk.
-            if (n > 0 && st.times[n - 1] === time) st.counts![n - 1]! += tokens;
-            else {
-              st.times.push(time);
-              st.counts!.push(tokens);
+          const times = st.times;
+          if (times) {
+            const n = st.n;
+            if (n > 0 && times[n - 1] === time) {
+              // Several emissions at one instant are one chunk.
+              const c = (st.counts ??= new Uint32Array(times.length).fill(1));
+              c[n - 1]! += tokens;
+            } else {
+              if (n === times.length) {
+                // More chunks than output tokens asked (never from the bundled engines): grow.
+                const t2 = new Float64Array(n * 2);
+                t2.set(times);
+                st.times = t2;
+                if (st.counts) {
+                  const c2 = new Uint32Array(n * 2).fill(1);
+                  c2.set(st.counts);
+                  st.counts = c2;
+                }
+              }
+              st.times![n] = time;
+              st.n = n + 1;
+              if (tokens !== 1) (st.counts ??= new Uint32Array(st.times!.length).fill(1))[n] = tokens;
             }
           }
         },
@@ -376,8 +392,10 @@ interface Live {
   readonly spec: RequestSpec;
   readonly seq: number;
   first: number;
-  readonly times: number[] | undefined;
-  readonly counts: number[] | undefined;
+  /** Chunk times (first `n` used); counts per chunk only once some chunk carried more than one token. */
+  times: Float64Array | undefined;
+  counts: Uint32Array | undefined;
+  n: number;
   received: number;
   key: string;
 }
@@ -386,9 +404,10 @@ function rowOf(st: Live, status: RequestRow['status'], end: number | undefined, 
   const s = st.spec;
   const send = s.arrival;
   let chunks: { t: number; tokens: number }[] | undefined;
-  if (st.times && st.times.length > 0) {
-    chunks = new Array(st.times.length);
-    for (let i = 0; i < st.times.length; i++) chunks[i] = { t: st.times[i]! - send, tokens: st.counts![i]! };
+  if (st.times && st.n > 0) {
+    const { times, counts, n } = st;
+    chunks = new Array(n);
+    for (let i = 0; i < n; i++) chunks[i] = { t: times[i]! - send, tokens: counts ? counts[i]! : 1 };
   }
   return {
     seq: st.seq,
