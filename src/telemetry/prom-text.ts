@@ -42,20 +42,27 @@ export class PromParseError extends Error {
   }
 }
 
-const NAME_START = /[a-zA-Z_:]/;
-const NAME_CHAR = /[a-zA-Z0-9_:]/;
-const LABEL_START = /[a-zA-Z_]/;
-const LABEL_CHAR = /[a-zA-Z0-9_]/;
+const isAlpha = (c: number): boolean => (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95; // a-z A-Z _
+const isDigit = (c: number): boolean => c >= 48 && c <= 57;
+const NAME_START = { test: (ch: string): boolean => isAlpha(ch.charCodeAt(0)) || ch === ':' };
+const NAME_CHAR = { test: (ch: string): boolean => { const c = ch.charCodeAt(0); return isAlpha(c) || isDigit(c) || c === 58; } };
+const LABEL_START = { test: (ch: string): boolean => isAlpha(ch.charCodeAt(0)) };
+const LABEL_CHAR = { test: (ch: string): boolean => { const c = ch.charCodeAt(0); return isAlpha(c) || isDigit(c); } };
 const TYPES = new Set<PromType>(['counter', 'gauge', 'histogram', 'summary', 'untyped', 'info', 'stateset', 'gaugehistogram', 'unknown']);
+
+const FLOAT = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 
 /** Parse a Prometheus value token: float, NaN, ±Inf. Undefined when it is not one. */
 export function parsePromValue(s: string): number | undefined {
+  const c = s.charCodeAt(0);
+  if ((c >= 48 && c <= 57) && FLOAT.test(s)) return Number(s);
   const l = s.toLowerCase();
   if (l === 'nan') return NaN;
   if (l === '+inf' || l === 'inf' || l === '+infinity' || l === 'infinity') return Infinity;
   if (l === '-inf' || l === '-infinity') return -Infinity;
-  if (!/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(s) && !/^[+-]?0[xX][0-9a-fA-F]+$/.test(s)) return undefined;
   const v = Number(s);
+  if (!Number.isNaN(v) && s !== '' && FLOAT.test(s)) return v;
+  if (!/^[+-]?0[xX][0-9a-fA-F]+$/.test(s)) return undefined;
   return Number.isNaN(v) ? undefined : v;
 }
 
@@ -178,6 +185,12 @@ function parseSampleLine(line: string, lineNo: number): PromSample {
 }
 
 function readQuoted(line: string, start: number, lineNo: number): { value: string; end: number } {
+  // Fast path: no escape before the closing quote.
+  const close = line.indexOf('"', start + 1);
+  if (close > 0) {
+    const bs = line.indexOf('\\', start + 1);
+    if (bs < 0 || bs > close) return { value: line.slice(start + 1, close), end: close + 1 };
+  }
   let i = start + 1;
   let out = '';
   for (;;) {

@@ -118,11 +118,21 @@ export class ServerMetricsMapper {
         const src = m.sources.find((n) => byName.has(n + '_count'));
         if (!src) continue;
         // Per series (labels without `le`): count first; buckets and sum only when it grew.
+        const sums = new Map<string, PromSample>();
+        for (const s of byName.get(src + '_sum') ?? []) sums.set(keyOf('', s.labels), s);
+        const bucketsOf = new Map<string, PromSample[]>();
+        for (const b of byName.get(src + '_bucket') ?? []) {
+          const k = keyOf('', withoutLe(b.labels));
+          const arr = bucketsOf.get(k);
+          if (arr) arr.push(b);
+          else bucketsOf.set(k, [b]);
+        }
         for (const c of byName.get(src + '_count')!) {
+          const ck = keyOf('', c.labels);
           const dc = this.delta(`${m.name}|count|${keyOf(src, c.labels)}`, c.value);
-          const sum = byName.get(src + '_sum')?.find((s) => sameLabels(s.labels, c.labels));
+          const sum = sums.get(ck);
           const ds = sum ? this.delta(`${m.name}|sum|${keyOf(src, c.labels)}`, sum.value) : undefined;
-          const buckets = (byName.get(src + '_bucket') ?? []).filter((b) => sameLabels(withoutLe(b.labels), c.labels));
+          const buckets = bucketsOf.get(ck) ?? [];
           const db = buckets.map((b) => ({ b, d: this.delta(`${m.name}|bucket|${keyOf(src, b.labels)}`, b.value) }));
           if (dc === undefined || dc <= 0) continue;
           out.push({ name: `${m.name}_count`, labels: { ...c.labels }, value: dc });
@@ -152,8 +162,3 @@ function withoutLe(l: Readonly<Record<string, string>>): Record<string, string> 
   return rest;
 }
 
-function sameLabels(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
-  const ka = Object.keys(a);
-  if (ka.length !== Object.keys(b).length) return false;
-  return ka.every((k) => a[k] === b[k]);
-}
