@@ -120,3 +120,21 @@ test('bad input: a clear one-line error and exit 2', async () => {
     assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
   }
 });
+
+test('compatible-mode KV deadlock: the run ends, every stuck request is stored as never-completed, exit 4', async () => {
+  // 40 requests of 3000 + 3000 tokens at once on one DGX-A100: the prompts' KV fills the memory their
+  // decodes need, and SplitwiseSim semantics never retry (the Splitwise notes, 2.8).
+  const trace = path.join(tmp, 'deadlock.csv');
+  const lines = ['TIMESTAMP,ContextTokens,GeneratedTokens'];
+  for (let i = 0; i < 40; i++) lines.push(`2023-11-16 18:00:0${Math.floor(i / 10)}.${String((i % 10) * 1_000_000).padStart(7, '0')},3000,3000`);
+  fs.writeFileSync(trace, lines.join('\n') + '\n');
+  const dep = path.join(tmp, 'one-a100.yaml');
+  fs.writeFileSync(dep, 'name: one-a100\nkind: monolithic\nmodel: bloom-176b\npools:\n  mixed: { machine: dgx-a100, count: 1 }\n');
+  const db = path.join(tmp, 'deadlock.db');
+  const r = await runCli(['sim', '--trace', trace, '--deployment', dep, '--compat', 'splitwise', '--db', db, '--name', 'dl']);
+  assert.equal(r.code, 4, r.stderr);
+  const all = rows(db, 'dl');
+  assert.equal(all.length, 40);
+  assert.ok(all.every((q) => q['status'] === 'never-completed'), 'all stuck');
+  assert.ok(all.some((q) => q['first_token'] !== null), 'some prompts ran before the deadlock');
+});
