@@ -27,11 +27,20 @@ export interface EngineOptions {
   readonly kvTokens?: number;
   readonly threads: number;
   readonly gpu: GpuMode;
-  /** Folder for state files in transit (default: the OS temp folder). */
+  /** Folder for state files in transit (default: /dev/shm where it exists, else the OS temp folder). */
   readonly tmpDir?: string;
 }
 
-const seconds = (fromMs: number): number => (performance.now() - fromMs) / 1000;
+
+/** Memory-backed folder for state files when the system has one (llama.cpp saves and loads states via files). */
+function stateDir(): string {
+  try {
+    fs.accessSync('/dev/shm', fs.constants.W_OK);
+    return '/dev/shm';
+  } catch {
+    return os.tmpdir();
+  }
+}
 
 /** A request's hold on a sequence and its KV reservation. */
 interface Slot {
@@ -71,6 +80,83 @@ export interface TokenSink {
   onStart?(): void;
   /** One output token; `prefillS` on the first token of a request that ran its prompt here. */
   onToken(id: number, prefillS?: number): void;
+}
+
+/**
+ * Exclusive use of a sequence's context for a state copy, and the native calls to make under it.
+ *
+ * node-llama-cpp's `saveStateToFile`/`loadStateFromFile` wait for the context's lock, which its batch
+ * dispatcher holds while it works through every queued decode (a long prefill's chunks included): timed
+ * around those calls, a KV transfer would mostly measure other requests' compute. So the lock is taken
+ * here first (the same lock, through the lifecycle-utils copy node-llama-cpp itself uses) and only the
+ * copy is timed. This uses internals of node-llama-cpp 3.21.1 (pinned exactly); when they are not there,
+ * `exclusive` returns undefined and the public calls are used, waiting included.
+ */
+interface Exclusive {
+  readonly native: {
+    saveSequenceStateToFile(file: string, sequenceId: number, tokens: Uint32Array): Promise<number>;
+    loadSequenceStateFromFile(file: string, sequenceId: number, maxTokens: number): Promise<Uint32Array>;
+  };
+  readonly id: number;
+  setTokens(tokens: Token[]): void;
+  release(): void;
+}
+
+type AcquireLock = (scope: readonly unknown[]) => Promise<{ dispose(): void }>;
+let acquireLockFn: Promise<AcquireLock | undefined> | undefined;
+
+function lockOf(): Promise<AcquireLock | undefined> {
+  acquireLockFn ??= (async () => {
+    try {
+      const { createRequire } = await import('node:module');
+      const { pathToFileURL } = await import('node:url');
+      const fromLlama = createRequire(createRequire(import.meta.url).resolve('node-llama-cpp'));
+      const mod = (await import(pathToFileURL(fromLlama.resolve('lifecycle-utils')).href)) as { acquireLock?: AcquireLock };
+      return typeof mod.acquireLock === 'function' ? mod.acquireLock : undefined;
+    } catch {
+      return undefined;
+    }
+  })();
+  return acquireLockFn;
+}
+
+async function exclusive(seq: LlamaContextSequence): Promise<Exclusive | undefined> {
+  const s = seq as unknown as {
+    _lock?: object;
+    _sequenceId?: number;
+    _contextTokens?: Token[];
+    _nextTokenIndex?: number;
+    _loadedTokenPredictions?: unknown[];
+  };
+  const ctx = seq.context as unknown as { _ctx?: Exclusive['native'] };
+  const native = ctx._ctx;
+  const acquire = await lockOf();
+  if (
+    !acquire ||
+    !native ||
+    typeof native.saveSequenceStateToFile !== 'function' ||
+    typeof native.loadSequenceStateFromFile !== 'function' ||
+    typeof s._sequenceId !== 'number' ||
+    !s._lock ||
+    !Array.isArray(s._contextTokens)
+  ) {
+    return undefined;
+  }
+  const evaluate = await acquire([s._lock, 'evaluate']);
+  const context = await acquire([seq.context, 'context']);
+  return {
+    native,
+    id: s._sequenceId,
+    setTokens: (tokens) => {
+      s._contextTokens = tokens;
+      s._nextTokenIndex = tokens.length;
+      if (Array.isArray(s._loadedTokenPredictions)) s._loadedTokenPredictions.length = 0;
+    },
+    release: () => {
+      context.dispose();
+      evaluate.dispose();
+    },
+  };
 }
 
 let llamaPromise: Promise<Llama> | undefined;
@@ -115,7 +201,7 @@ export class InferenceEngine {
     readonly opts: EngineOptions,
   ) {
     this.kvCapacity = opts.kvTokens ?? opts.slots * context.contextSize;
-    this.tmpDir = opts.tmpDir ?? os.tmpdir();
+    this.tmpDir = opts.tmpDir ?? stateDir();
     for (let i = 0; i < opts.slots; i++) this.freeSeqs.push(context.getSequence());
   }
 
@@ -252,9 +338,8 @@ export class InferenceEngine {
         firstToken = id;
         sink.onToken(id, firstS);
       });
-      const t = performance.now();
-      const state = await this.saveState(slot.seq);
-      return { firstToken, prefillS: r.firstS, state, saveS: seconds(t) };
+      const saved = await this.saveState(slot.seq);
+      return { firstToken, prefillS: r.firstS, state: saved.state, saveS: saved.seconds };
     } finally {
       await slot.release();
     }
@@ -275,17 +360,15 @@ export class InferenceEngine {
     const slot = await this.acquire(promptTokens + outputTokens, cancel);
     try {
       sink.onStart?.();
-      const t = performance.now();
-      await this.loadState(slot.seq, state);
+      const loadS = await this.loadState(slot.seq, state);
       if (slot.seq.contextTokens.length !== promptTokens) {
         throw new Error(`KV state holds ${slot.seq.contextTokens.length} tokens, expected the prompt's ${promptTokens}`);
       }
-      sink.onLoaded?.(seconds(t));
+      sink.onLoaded?.(loadS);
       const tDecode = performance.now();
       // The first generated token here is output token 2; the decode phase runs from the first token on.
-      const r = await this.run(slot.seq, [firstToken], outputTokens - 1, cancel, (id) => sink.onToken(id));
-      void r;
-      return { decodeS: seconds(tDecode) };
+      await this.run(slot.seq, [firstToken], outputTokens - 1, cancel, (id) => sink.onToken(id));
+      return { decodeS: (performance.now() - tDecode) / 1000 };
     } finally {
       await slot.release();
     }
@@ -295,23 +378,57 @@ export class InferenceEngine {
     return path.join(this.tmpDir, `splitbench-kv-${process.pid}-${++this.fileSeq}.bin`);
   }
 
-  /** The sequence's state (its tokens and their KV) as bytes. */
-  async saveState(seq: LlamaContextSequence): Promise<Buffer> {
+  /**
+   * The sequence's state (its tokens and their KV) as bytes, and the seconds the copy took once the
+   * context was free (see `exclusive`).
+   */
+  async saveState(seq: LlamaContextSequence): Promise<{ state: Buffer; seconds: number }> {
     const file = this.tmpFile();
     try {
-      await seq.saveStateToFile(file);
-      return await fs.promises.readFile(file);
+      const x = await exclusive(seq);
+      let seconds: number;
+      if (x) {
+        try {
+          const t = performance.now();
+          await x.native.saveSequenceStateToFile(file, x.id, Uint32Array.from(seq.contextTokens));
+          seconds = (performance.now() - t) / 1000;
+        } finally {
+          x.release();
+        }
+      } else {
+        const t = performance.now();
+        await seq.saveStateToFile(file);
+        seconds = (performance.now() - t) / 1000;
+      }
+      const t = performance.now();
+      const state = await fs.promises.readFile(file);
+      return { state, seconds: seconds + (performance.now() - t) / 1000 };
     } finally {
       await fs.promises.rm(file, { force: true });
     }
   }
 
-  /** Replace the sequence's state with saved bytes (same model, same context shape). */
-  async loadState(seq: LlamaContextSequence, state: Buffer): Promise<void> {
+  /** Replace the sequence's state with saved bytes (same model, same context shape); returns the seconds it took. */
+  async loadState(seq: LlamaContextSequence, state: Buffer): Promise<number> {
     const file = this.tmpFile();
     try {
+      const t0 = performance.now();
       await fs.promises.writeFile(file, state);
+      const write = (performance.now() - t0) / 1000;
+      const x = await exclusive(seq);
+      if (x) {
+        try {
+          const t = performance.now();
+          const tokens = Array.from(await x.native.loadSequenceStateFromFile(file, x.id, seq.contextSize)) as Token[];
+          x.setTokens(tokens);
+          return write + (performance.now() - t) / 1000;
+        } finally {
+          x.release();
+        }
+      }
+      const t = performance.now();
       await seq.loadStateFromFile(file, { acceptRisk: true });
+      return write + (performance.now() - t) / 1000;
     } finally {
       await fs.promises.rm(file, { force: true });
     }
