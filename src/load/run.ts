@@ -15,6 +15,7 @@ import { LoadClient } from './client.js';
 import { optionsForStore, type ReplayOptions } from './options.js';
 import { preflight } from './preflight.js';
 import { Progress } from './progress.js';
+import { wallNowMs } from '../wallclock.js';
 import { rateSchedule, Runner, traceSchedule, type ReplayRunResult, type Scheduled } from './replay.js';
 import { buildSummary, type ReplaySummary } from './summary.js';
 
@@ -131,7 +132,7 @@ export async function runReplay(opts: ReplayOptions, io: ReplayIo = {}): Promise
     };
 
     // 4. The run.
-    const t0Wall = performance.timeOrigin + performance.now();
+    const t0Wall = wallNowMs();
     const created: RunWriter = store.createRun({
       kind: 'live',
       ...(opts.name ? { name: opts.name } : {}),

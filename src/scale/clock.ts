@@ -7,7 +7,7 @@
  *
  * Only wall-clock instants use this (the shared start, cross-node timelines); per-request latencies are
  * differences on one process's monotonic clock and never need it. Local "wall time" is
- * `performance.timeOrigin + performance.now()` (the monotonic clock anchored once), plus a test-only fake
+ * the monotonic clock anchored once to `Date.now()` (src/wallclock.ts), plus a test-only fake
  * skew (`--clock-offset-ms`).
  *
  * The reference is any process serving `GET /time` → `{"wall_ms": <epoch ms>}`: the reference backend
@@ -17,10 +17,11 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Client } from 'undici';
 import { ConfigError, TargetError } from '../errors.js';
+import { wallNowMs as baseWallNowMs } from '../wallclock.js';
 
-/** Local wall clock, ms since the epoch (monotonic-anchored), shifted by a fake skew for tests. */
+/** Local wall clock, ms since the epoch (monotonic, anchored once: src/wallclock.ts), shifted by a fake skew for tests. */
 export function wallNowMs(skewMs = 0): number {
-  return performance.timeOrigin + performance.now() + skewMs;
+  return baseWallNowMs() + skewMs;
 }
 
 export interface ClockSample {

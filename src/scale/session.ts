@@ -14,6 +14,7 @@ import { ConfigError } from '../errors.js';
 import type { ReplayHooks, ReplayOptions, Runner } from '../load/index.js';
 import { Sleeper } from '../load/index.js';
 import type { RequestRow, RunWriter, Store } from '../store/index.js';
+import { wallMsOf } from '../wallclock.js';
 import { measureOffset, timeUrlOf, wallNowMs, type ClockSample } from './clock.js';
 import { LiveMetrics, serveMetrics, type MetricsServer } from './live.js';
 import type { ScaleOptions } from './options.js';
@@ -119,7 +120,7 @@ export async function shardSession(opts: ReplayOptions, scale: ScaleOptions, log
       // Wait for the shared instant: local wall (+ offset = reference) reaches startAt. The run's t0 is that
       // instant on the monotonic clock, not the moment the wait woke up (a timer may fire a little late).
       const nowMono = performance.now();
-      const delayMs = startAt! - (performance.timeOrigin + nowMono + skew + offset);
+      const delayMs = startAt! - (wallMsOf(nowMono) + skew + offset);
       const t0Mono = nowMono + delayMs;
       lateMs = -delayMs;
       if (lateMs > 0) {
@@ -138,7 +139,7 @@ export async function shardSession(opts: ReplayOptions, scale: ScaleOptions, log
       } catch (e) {
         log(`splitbench replay: shard ${shard.index}/${shard.count}: clock check at end failed: ${(e as Error).message}`);
       }
-      const t0Local = performance.timeOrigin + (runnerRef?.startMs ?? performance.now()) + skew;
+      const t0Local = wallMsOf(runnerRef?.startMs ?? performance.now()) + skew;
       const t0Ref = t0Local + (start?.offsetMs ?? 0);
       store.db
         .prepare('UPDATE shards SET t0_local_ms = ?, offset_end_ms = ?, rtt_end_ms = ?, late_ms = ?, late = ? WHERE run_id = ? AND shard_index = ?')
