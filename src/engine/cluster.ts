@@ -310,7 +310,7 @@ class RealisticCluster implements Cluster {
     (req as { seqP: Seq<Req> }).seqP = new Seq<Req>(request.id, this.age++, same ? SeqMode.full : SeqMode.prefillOnly, prompt, output, req);
     this.live.set(request.id, req);
     p.inst.admit(req.seqP);
-    this.kick(p);
+    this.kick(p, now);
     return { cancel: () => this.cancel(req) };
   }
 
@@ -324,10 +324,12 @@ class RealisticCluster implements Cluster {
 
   /** Start an iteration on an idle machine at the end of the current instant (after same-time arrivals). */
   private readonly kicked = new Set<Machine>();
-  private kick(m: Machine): void {
+  /** Start an iteration on an idle machine at `at` (default now): `submit` passes its own arrival reading, so
+   * an idle machine starts the request at exactly its arrival (a second clock read would be later). */
+  private kick(m: Machine, at: number = this.clock.now()): void {
     if (m.inst.isBusy || this.kicked.has(m)) return;
     this.kicked.add(m);
-    this.clock.at(this.clock.now(), () => {
+    this.clock.at(at, () => {
       this.kicked.delete(m);
       if (!m.inst.isBusy) this.startIteration(m);
     }, EventRank.arrival);

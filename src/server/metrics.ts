@@ -23,11 +23,11 @@ export class ServerMetrics {
 
   constructor(
     private readonly cluster: Cluster,
-    private readonly clock: Clock,
+    private readonly clock: Clock & { realNow?(): number },
     private readonly modelName: string,
   ) {
     for (const m of cluster.machines()) this.info.set(m.id, m);
-    this.lastSampleT = clock.now();
+    this.lastSampleT = this.observedNow();
     const r = this.registry;
     // Process figures (CPU seconds, memory, event-loop lag) of the server itself.
     collectDefaultMetrics({ register: r });
@@ -89,7 +89,7 @@ export class ServerMetrics {
       help: 'Engine clock (real-GPU seconds since the server started).',
       registers: [r],
       collect() {
-        this.set(self.clock.now());
+        this.set(self.observedNow());
       },
     });
 
@@ -174,9 +174,18 @@ export class ServerMetrics {
     this.httpRequests.inc({ route, status: String(status) });
   }
 
+  /**
+   * Engine time for an observer: RealClock's `realNow()`, which reads the monotonic clock without moving the
+   * engine's own "latest time seen" (its `now()` does, so that callbacks never run before an arrival they must
+   * see): a scrape or an energy sample must not delay the engine's next callback time.
+   */
+  private observedNow(): number {
+    return this.clock.realNow?.() ?? this.clock.now();
+  }
+
   /** Integrate energy up to now (call periodically and before a scrape). */
   sampleEnergy(): readonly MachineSnapshot[] {
-    const now = this.clock.now();
+    const now = this.observedNow();
     const dt = Math.max(0, now - this.lastSampleT);
     const snap = this.cluster.snapshot();
     for (const s of snap) {
