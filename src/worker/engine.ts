@@ -82,6 +82,25 @@ export interface TokenSink {
   onToken(id: number, prefillS?: number): void;
 }
 
+/** State files left by a worker that was killed mid-copy (its pid in the name is gone). */
+function removeStaleStateFiles(dir: string): void {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const n of names) {
+    const m = /^splitbench-kv-(\d+)-\d+\.bin$/.exec(n);
+    if (!m) continue;
+    try {
+      process.kill(Number(m[1]), 0);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ESRCH') fs.rmSync(path.join(dir, n), { force: true });
+    }
+  }
+}
+
 /**
  * Exclusive use of a sequence's context for a state copy, and the native calls to make under it.
  *
@@ -206,6 +225,7 @@ export class InferenceEngine {
   }
 
   static async open(opts: EngineOptions): Promise<InferenceEngine> {
+    removeStaleStateFiles(opts.tmpDir ?? stateDir());
     const llama = await loadLlama(opts.gpu);
     const model = await llama.loadModel({ modelPath: opts.modelFile, gpuLayers: opts.gpu === 'none' ? 0 : 'auto' });
     const context = await model.createContext({
