@@ -18,20 +18,20 @@ import { modelCommand } from './model.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export const commands: CommandModule<any, any>[] = [
-  // (commands are added here, one import each)
-  runsCommand,
-  traceCommand,
+  // The main job first, then what reads its results, then planning, traces, housekeeping and scale-out.
+  replayCommand,
+  serveCommand,
+  simCommand,
   summaryCommand,
   gateCommand,
-  replayCommand,
   reportCommand,
-  simCommand,
   sweepCommand,
   provisionCommand,
   experimentCommand,
-  serveCommand,
-  mergeCommand,
-  launchCommand,
+  traceCommand,
+  runsCommand,
   profileCommand,
   modelCommand,
+  mergeCommand,
+  launchCommand,
 ];

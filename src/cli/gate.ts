@@ -19,7 +19,7 @@ interface GateArgs {
 
 export const gateCommand: CommandModule<object, GateArgs> = {
   command: 'gate',
-  describe: 'Evaluate an SLO file against a run (release gate): exit 0 pass, 1 an SLO failed, 3 run unusable',
+  describe: 'evaluate an SLO file against a run (release gate): exit 0 pass, 1 an SLO failed, 3 run unusable',
   builder: (y) =>
     y
       .option('slo', {

@@ -94,7 +94,7 @@ const infoCmd: CommandModule<object, { file: string; json?: boolean }> = {
 
 export const modelCommand: CommandModule = {
   command: 'model <command>',
-  describe: 'Generated models for the real-inference mode (serve --engine real)',
+  describe: 'generated models for the real-inference mode (serve --engine real)',
   builder: (y: Argv) => y.command(makeCmd).command(infoCmd).demandCommand(1, 'name a model subcommand: make or info'),
   handler: () => {},
 };

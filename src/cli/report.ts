@@ -20,7 +20,7 @@ const chartList = CHART_INFO.map((c) => `  ${c.name.padEnd(18)} ${c.description}
 
 export const reportCommand: CommandModule<object, ReportArgs> = {
   command: 'report',
-  describe: 'Charts (PNG/SVG), index.html and report.md comparing runs; or --compare A B',
+  describe: 'charts (PNG/SVG), index.html and report.md comparing runs; or --compare A B',
   builder: (y) =>
     y
       .option('run', { type: 'string', array: true, describe: 'run id or name (repeat; legend and colour order)', requiresArg: true })

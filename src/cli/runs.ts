@@ -176,7 +176,7 @@ const exp: CommandModule<DbArgs, RunArgs & { format: 'csv' | 'json' | 'jsonl'; o
 
 export const runsCommand: CommandModule<object, DbArgs> = {
   command: 'runs',
-  describe: 'List, show, delete and export the runs in a results store',
+  describe: 'list, show, delete and export the runs in a results store',
   builder: (y) =>
     y
       .command(list as unknown as CommandModule<object, DbArgs>)

@@ -29,7 +29,7 @@ const REAL_ONLY = ['model-file', 'workers', 'prompt-workers', 'token-workers', '
 
 export const serveCommand: CommandModule<object, ServeArgs> = {
   command: 'serve',
-  describe: 'Run the reference backend: an OpenAI-compatible streaming server emulating a GPU cluster',
+  describe: 'run the reference backend: an OpenAI-compatible streaming server emulating a GPU cluster',
   builder: (y) =>
     y
       .option('deployment', {

@@ -13,7 +13,7 @@ interface SummaryArgs {
 
 export const summaryCommand: CommandModule<object, SummaryArgs> = {
   command: 'summary',
-  describe: 'Summarize runs: TTFT/TPOT/TBT/E2E percentiles, throughput, goodput, slowdown, power, cost',
+  describe: 'summarize runs: TTFT/TPOT/TBT/E2E percentiles, throughput, goodput, slowdown, power, cost',
   builder: (y) =>
     y
       .option('run', {
