@@ -25,10 +25,28 @@ export const provisionCommand: CommandModule<object, Args> = {
         .option('compat', { type: 'string', describe: "'splitwise': SplitwiseSim-compatible semantics", group: 'Cluster:' })
         .option('db', { type: 'string', describe: 'results store for the simulated runs (default results/splitbench.db)', group: 'Run:' })
         .option('json', { type: 'boolean', describe: 'print the result as JSON', group: 'Run:' })
+        .option('plan', { type: 'string', describe: 'distributed provisioning: every candidate (iso: the budget line; cost/power-opt: the grid within --max-machines) as units of a manifest FILE; results in FILE.results/, done ones skipped', group: 'Distributed:' })
+        .option('chunk', { type: 'string', describe: "with --plan: run slice k/K only; 'auto': SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX", group: 'Distributed:' })
+        .option('chunk-count', { type: 'number', describe: 'with --chunk auto on Kubernetes: the number of chunks (default $SPLITBENCH_CHUNKS)', group: 'Distributed:' })
+        .option('collect', { type: 'boolean', describe: "with --plan: merge the finished chunks' results into the answer, run nothing", group: 'Distributed:' })
         .example('$0 provision --trace coding --design splitwise-hh --objective iso-power --rate 40', 'best prompt/token split of DGX-H100s for the power of 40 DGX-H100')
-        .example('$0 provision --trace coding --design splitwise-hh --objective cost-opt --rate 70 --duration 120', "the paper's cost-optimal Splitwise-HH search at 70 req/s"),
+        .example('$0 provision --trace coding --design splitwise-hh --objective cost-opt --rate 70 --duration 120', "the paper's cost-optimal Splitwise-HH search at 70 req/s")
+        .example('$0 provision --trace coding --design splitwise-hh --objective iso-power --rate 40 --plan iso.json --chunk 0/4', 'one of four slices of the whole budget line; then the same flags with --collect instead of --chunk'),
     ),
   handler: async (argv: ArgumentsCamelCase<Args>) => {
+    if (argv.plan !== undefined || argv.chunk !== undefined || argv.collect !== undefined || argv.chunkCount !== undefined) {
+      // Distributed provisioning: src/scale.
+      const scale = await import('../scale/index.js');
+      const sim = await import('../sim/index.js');
+      const { ConfigError } = await import('../errors.js');
+      if (argv.plan === undefined) throw new ConfigError('needs --plan FILE (the manifest the chunks share)', { path: argv.chunk !== undefined ? '--chunk' : argv.collect !== undefined ? '--collect' : '--chunk-count' });
+      const r = await scale.runProvisionPlan(argv, argv.json ? () => undefined : undefined);
+      if (argv.json) printJson(r);
+      else if (r.result) process.stdout.write(sim.formatProvision(r.result) + '\n');
+      else process.stdout.write(`chunk ${r.chunk!.index}/${r.chunk!.count}: ran ${r.ran.length}, skipped ${r.skipped.length} already done (of ${r.units} units in the plan)\n`);
+      setExitCode(r.exitCode);
+      return;
+    }
     const sim = await import('../sim/index.js');
     const opts = sim.resolveProvisionOptions(argv);
     const r = await sim.runProvision(opts, opts.json ? { log: () => undefined } : {});

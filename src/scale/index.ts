@@ -1,6 +1,6 @@
 /**
  * Scale-out: shards of one replay (partitioning, shared start, clock offset), the exact merge of their
- * stores, the live Prometheus view, sweep plans and chunks, and Slurm / Kubernetes launch files.
+ * stores, the live Prometheus view, sweep and provision plans and chunks, and Slurm / Kubernetes launch files.
  */
 export { parseShard, shardOf, shardFilter, fnv1a, parseStartAt, parseRunUuid, newRunUuid, SHARD_ENV, DEFAULT_LEAD_MS, type ShardSpec } from './shard.js';
 export { measureOffset, startTimeServer, wallNowMs, timeUrlOf, timeBody, type ClockSample, type TimeServer, type MeasureOptions } from './clock.js';
@@ -9,5 +9,6 @@ export { LiveMetrics, serveMetrics, type MetricsServer } from './live.js';
 export { resolveScaleOptions, addShardOptions, type ScaleOptions } from './options.js';
 export { shardSession, READY_LINE, type ShardSession } from './session.js';
 export { runProcs, replayProcs, childArgs, type ProcsResult } from './procs.js';
-export { parseChunk, buildSweepPlan, savePlan, loadPlan, runChunk, collectPlan, formatPlanResult, runSweepPlan, configKey, resultsDir, PLAN_FORMAT, type SweepPlan, type PlanItem, type ChunkSpec, type ConfigResult, type PlanResult, type SweepPlanRun } from './plan.js';
+export { parseChunk, chunkOf, buildSweepPlan, savePlan, loadPlan, loadPlanOf, samePlan, runUnits, readUnits, runChunk, collectPlan, formatPlanResult, runSweepPlan, configKey, resultsDir, PLAN_FORMAT, type SweepPlan, type PlanFile, type PlanItem, type ChunkSpec, type ConfigResult, type PlanResult, type SweepPlanRun } from './plan.js';
+export { buildProvisionPlan, collectProvisionPlan, runProvisionPlan, type ProvisionPlan, type ProvisionItem, type ProvisionUnitResult, type ProvisionPlanRun, type ProvisionWork } from './provision-plan.js';
 export { resolveLaunchOptions, launchFile, slurmScript, kubernetesManifests, shq, LAUNCHERS, type LaunchOptions, type Launcher, type K8sManifests } from './launch.js';

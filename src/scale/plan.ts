@@ -8,6 +8,10 @@
  * deterministic for a seed, and each configuration's search runs whole in one process.
  *
  * `--deployment a,b,c` in plan mode sweeps several deployments (one configuration each).
+ *
+ * The file machinery (plan identity, chunk slicing, one result file per unit, skipping done units, collecting
+ * with the missing named) is generic over the kind of plan: `provision --plan` (provision-plan.ts) uses it
+ * with its own units.
  * `--chunk auto`: SLURM_ARRAY_TASK_ID / SLURM_ARRAY_TASK_COUNT (a job array), or JOB_COMPLETION_INDEX with
  * the completions from `--chunk-count` or SPLITBENCH_CHUNKS (a Kubernetes Indexed Job).
  */
@@ -27,14 +31,21 @@ export interface PlanItem {
   readonly deployment: string;
 }
 
-export interface SweepPlan {
-  readonly format: typeof PLAN_FORMAT;
+export interface SweepPlan extends PlanFile {
   readonly kind: 'sweep';
-  readonly splitbenchVersion: string;
-  readonly traceSha256: string;
   /** The sweep's options shared by every configuration (what makes two plans the same work). */
   readonly base: Record<string, unknown>;
   readonly items: readonly PlanItem[];
+}
+
+/** What every plan kind shares: the units (`items`, each with its result's file name) and what makes two plans the same work. */
+export interface PlanFile {
+  readonly format: typeof PLAN_FORMAT;
+  readonly kind: string;
+  readonly splitbenchVersion: string;
+  readonly traceSha256: string;
+  readonly base: Record<string, unknown>;
+  readonly items: readonly { readonly key: string }[];
 }
 
 export interface ChunkSpec {
@@ -126,10 +137,10 @@ function writeAtomic(file: string, text: string): void {
 }
 
 /** Write the plan, or check that an existing one is the same work. */
-export function savePlan(file: string, plan: SweepPlan): void {
+export function savePlan(file: string, plan: PlanFile): void {
   const text = JSON.stringify(plan, null, 2) + '\n';
   if (existsSync(file)) {
-    const old = loadPlan(file);
+    const old = readPlanJson(file);
     if (stable(old) !== stable(plan)) {
       throw new ConfigError('holds another plan (different flags, trace or splitbench version) than these flags make', {
         path: file,
@@ -141,16 +152,31 @@ export function savePlan(file: string, plan: SweepPlan): void {
   writeAtomic(file, text);
 }
 
-export function loadPlan(file: string): SweepPlan {
-  let v: unknown;
+function readPlanJson(file: string): unknown {
   try {
-    v = JSON.parse(readFileSync(file, 'utf8'));
+    return JSON.parse(readFileSync(file, 'utf8'));
   } catch (e) {
     throw new ConfigError(`not a readable plan: ${(e as Error).message}`, { path: file });
   }
-  const p = v as Partial<SweepPlan>;
-  if (p.format !== PLAN_FORMAT || p.kind !== 'sweep' || !Array.isArray(p.items)) throw new ConfigError(`not a splitbench sweep plan (format ${String(p.format)})`, { path: file });
-  return p as SweepPlan;
+}
+
+/** Read a plan file of the given kind. */
+export function loadPlanOf<P extends PlanFile>(file: string, kind: P['kind']): P {
+  const p = readPlanJson(file) as Partial<PlanFile>;
+  if (p.format === PLAN_FORMAT && typeof p.kind === 'string' && p.kind !== kind) {
+    throw new ConfigError(`is a ${p.kind} plan, not a ${kind} plan`, { path: file, hint: `collect it with \`splitbench ${p.kind} --plan ... --collect\`` });
+  }
+  if (p.format !== PLAN_FORMAT || p.kind !== kind || !Array.isArray(p.items)) throw new ConfigError(`not a splitbench ${kind} plan (format ${String(p.format)})`, { path: file });
+  return p as P;
+}
+
+/** True when both plans are the same work. */
+export function samePlan(a: PlanFile, b: PlanFile): boolean {
+  return stable(a) === stable(b);
+}
+
+export function loadPlan(file: string): SweepPlan {
+  return loadPlanOf<SweepPlan>(file, 'sweep');
 }
 
 export const resultsDir = (planFile: string): string => `${planFile}.results`;
@@ -174,6 +200,67 @@ export interface PlanResult {
   readonly exitCode: number;
 }
 
+/**
+ * Run the units of chunk `chunk` (items i with i mod K = k) whose result file is missing; each result is
+ * written atomically as `FILE.results/<key>.json` once its unit is done, so a killed chunk loses only the
+ * unit it was running.
+ */
+export async function runUnits<I extends { readonly key: string }, R>(
+  planFile: string,
+  items: readonly I[],
+  chunk: ChunkSpec,
+  label: (item: I) => string,
+  runOne: (item: I) => Promise<R>,
+  log: (l: string) => void,
+): Promise<{ ran: string[]; skipped: string[] }> {
+  const dir = resultsDir(planFile);
+  mkdirSync(dir, { recursive: true });
+  const ran: string[] = [];
+  const skipped: string[] = [];
+  for (let i = 0; i < items.length; i++) {
+    if (i % chunk.count !== chunk.index) continue;
+    const it = items[i]!;
+    const file = path.join(dir, `${it.key}.json`);
+    if (existsSync(file)) {
+      skipped.push(it.key);
+      log(`plan ${path.basename(planFile)}: ${label(it)} (${it.key}) already done; skipped`);
+      continue;
+    }
+    log(`plan ${path.basename(planFile)}: chunk ${chunk.index}/${chunk.count}: ${label(it)} (${it.key})`);
+    const out = await runOne(it);
+    writeAtomic(file, JSON.stringify(out, null, 2) + '\n');
+    ran.push(it.key);
+  }
+  return { ran, skipped };
+}
+
+/** Every unit's result, in plan order; a missing one is an error naming it. */
+export function readUnits<I extends { readonly key: string }, R>(planFile: string, items: readonly I[], label: (item: I) => string, noun = 'configurations'): R[] {
+  const dir = resultsDir(planFile);
+  const have = new Set(existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5)) : []);
+  const missing = items.filter((it) => !have.has(it.key));
+  if (missing.length > 0) {
+    throw new ConfigError(`${missing.length} of ${items.length} ${noun} have no result yet: ${missing.map((m) => `${label(m)} (${m.key})`).join(', ')}`, {
+      path: planFile,
+      hint: 'run the missing chunks (a rerun of a chunk skips what is done)',
+    });
+  }
+  return items.map((it) => {
+    const file = path.join(dir, `${it.key}.json`);
+    try {
+      return JSON.parse(readFileSync(file, 'utf8')) as R;
+    } catch (e) {
+      throw new ConfigError(`not a readable result: ${(e as Error).message}`, { path: file, hint: 'delete it and rerun its chunk' });
+    }
+  });
+}
+
+/** `--chunk` and `--chunk-count` of a plan command (none: the whole plan in this process). */
+export function chunkOf(argv: Record<string, unknown>): ChunkSpec {
+  const countRaw = argv.chunkCount;
+  return argv.chunk === undefined ? { index: 0, count: 1 } : parseChunk(String(argv.chunk), typeof countRaw === 'number' ? { count: countRaw } : {});
+}
+
 /** Run chunk `chunk` of the plan (missing configurations only); `runOne` runs one configuration's sweep. */
 export async function runChunk(
   planFile: string,
@@ -183,56 +270,38 @@ export async function runChunk(
   runOne: (deployment: string) => Promise<SweepResult>,
   log: (l: string) => void,
 ): Promise<{ ran: string[]; skipped: string[] }> {
-  const dir = resultsDir(planFile);
-  mkdirSync(dir, { recursive: true });
-  const ran: string[] = [];
-  const skipped: string[] = [];
-  for (let i = 0; i < plan.items.length; i++) {
-    if (i % chunk.count !== chunk.index) continue;
-    const it = plan.items[i]!;
-    const file = path.join(dir, `${it.key}.json`);
-    if (existsSync(file)) {
-      skipped.push(it.key);
-      log(`plan ${path.basename(planFile)}: ${it.deployment} (${it.key}) already done; skipped`);
-      continue;
-    }
-    log(`plan ${path.basename(planFile)}: chunk ${chunk.index}/${chunk.count}: ${it.deployment} (${it.key})`);
-    const r = await runOne(it.deployment);
-    const out: ConfigResult = {
-      key: it.key,
-      deployment: it.deployment,
-      maxRate: r.maxRate ?? null,
-      firstFail: r.firstFail ?? null,
-      points: r.points.map((p) => ({
-        rate: p.rate,
-        passed: p.passed,
-        ...(p.reason ? { reason: p.reason } : {}),
-        failed: p.failed,
-        ...(p.throughput !== undefined ? { throughput: p.throughput } : {}),
-        ...(p.ttftP99 !== undefined ? { ttftP99: p.ttftP99 } : {}),
-        ...(p.e2eP99 !== undefined ? { e2eP99: p.e2eP99 } : {}),
-      })),
-      db: path.resolve(db),
-      runIds: r.points.map((p) => p.runId),
-    };
-    writeAtomic(file, JSON.stringify(out, null, 2) + '\n');
-    ran.push(it.key);
-  }
-  return { ran, skipped };
+  return runUnits(
+    planFile,
+    plan.items,
+    chunk,
+    (it) => it.deployment,
+    async (it): Promise<ConfigResult> => {
+      const r = await runOne(it.deployment);
+      return {
+        key: it.key,
+        deployment: it.deployment,
+        maxRate: r.maxRate ?? null,
+        firstFail: r.firstFail ?? null,
+        points: r.points.map((p) => ({
+          rate: p.rate,
+          passed: p.passed,
+          ...(p.reason ? { reason: p.reason } : {}),
+          failed: p.failed,
+          ...(p.throughput !== undefined ? { throughput: p.throughput } : {}),
+          ...(p.ttftP99 !== undefined ? { ttftP99: p.ttftP99 } : {}),
+          ...(p.e2eP99 !== undefined ? { e2eP99: p.e2eP99 } : {}),
+        })),
+        db: path.resolve(db),
+        runIds: r.points.map((p) => p.runId),
+      };
+    },
+    log,
+  );
 }
 
 /** Merge every configuration's result; a missing one is an error naming it. */
 export function collectPlan(planFile: string, plan: SweepPlan): PlanResult {
-  const dir = resultsDir(planFile);
-  const have = new Set(existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5)) : []);
-  const missing = plan.items.filter((it) => !have.has(it.key));
-  if (missing.length > 0) {
-    throw new ConfigError(`${missing.length} of ${plan.items.length} configurations have no result yet: ${missing.map((m) => `${m.deployment} (${m.key})`).join(', ')}`, {
-      path: planFile,
-      hint: 'run the missing chunks (a rerun of a chunk skips what is done)',
-    });
-  }
-  const configs = plan.items.map((it) => JSON.parse(readFileSync(path.join(dir, `${it.key}.json`), 'utf8')) as ConfigResult);
+  const configs = readUnits<PlanItem, ConfigResult>(planFile, plan.items, (it) => it.deployment);
   let best: PlanResult['best'];
   for (const c of configs) if (c.maxRate !== null && (!best || c.maxRate > best.maxRate)) best = { deployment: c.deployment, maxRate: c.maxRate };
   return { plan: planFile, slo: String(plan.base.slo), configs, ...(best ? { best } : {}), exitCode: configs.some((c) => c.maxRate !== null) ? ExitCode.ok : ExitCode.sloFailed };
@@ -270,8 +339,7 @@ export async function runSweepPlan(argv: Record<string, unknown>, log: (l: strin
     throw new ConfigError(`expected distinct deployment names separated by commas, got '${String(argv.deployment)}'`, { path: '--deployment' });
   }
   const opts = sim.resolveSweepOptions({ ...argv, deployment: deployments[0] });
-  const countRaw = argv.chunkCount;
-  const chunk = argv.chunk === undefined ? { index: 0, count: 1 } : parseChunk(String(argv.chunk), typeof countRaw === 'number' ? { count: countRaw } : {});
+  const chunk = chunkOf(argv);
   const plan = await buildSweepPlan(opts, deployments);
   savePlan(planFile, plan);
   const { ran, skipped } = await runChunk(planFile, plan, chunk, opts.db, (d) => sim.runSweep({ ...opts, deployment: d }, { log }), log);

@@ -12,6 +12,10 @@
  *   counts, so the minimal token count per prompt count is non-increasing: a staircase walk (P up, T down)
  *   tries O(P + T) candidates, and stops once even one token machine more costs more than the best found.
  *
+ * - `provision --plan FILE` (src/scale): the exhaustive form for many machines — every candidate on the
+ *   budget line (iso) or of the grid within --max-machines (cost/power-opt), each evaluated on its own
+ *   (`provisionCandidates`, `pickWinner`), so chunks on different hosts compose into one answer.
+ *
  * Per-machine power and cost: the machine catalog's `powerUnits` (the paper's units: DGX-A100 24.8,
  * DGX-H100 44, capped DGX-H100 30.8) and `pricePerHour`.
  */
@@ -133,6 +137,8 @@ export interface RateOutcome {
 export class Evaluator {
   private readonly cache = new Map<string, RateOutcome>();
   sims = 0;
+  /** Ids of the runs this evaluator simulated, in order. */
+  readonly runIds: number[] = [];
   constructor(readonly o: EvaluatorOptions) {}
 
   /** Does (design, counts) meet the SLOs at `rate`? (cached) */
@@ -156,6 +162,7 @@ export class Evaluator {
     });
     const { runId, overloaded } = await runner.run(rate, { name: `${dep.name}-r${rate}${this.o.compat ? '-compat' : ''}`, tags: { ...this.o.tags, design: d.name, config: countsLabel(d, c) } });
     this.sims++;
+    this.runIds.push(runId);
     const j = await judgeRun(this.o.store, runId, this.o.slo);
     const out: RateOutcome = { rate, passed: j.passed && !overloaded, runId, ...(j.summary ? { throughput: j.summary.throughput.requestsPerS } : {}) };
     this.cache.set(key, out);
@@ -257,41 +264,146 @@ export interface ProvisionResult {
 
 export async function runProvision(o: ProvisionOptions, io: { log?: (l: string) => void } = {}): Promise<ProvisionResult> {
   const log = io.log ?? ((l: string) => process.stderr.write(l + '\n'));
+  const tag = crypto.randomBytes(4).toString('hex');
+  return withEvaluators(o, { provision: tag, objective: o.objective }, log, (make) => provisionSearch(make(), o, log));
+}
+
+/**
+ * Open what evaluating configurations needs (SLO file, the trace's size sampler, the store) once, and hand
+ * `fn` a maker of Evaluators over it (a fresh one has an empty cache and counts its own simulations).
+ */
+export async function withEvaluators<T>(o: ProvisionOptions, tags: Record<string, string>, log: (l: string) => void, fn: (make: () => Evaluator) => Promise<T>): Promise<T> {
   const slo = loadSlo(o.slo);
   const { sampler, source } = await traceSampler({ trace: o.trace, format: o.traceFormat, lenient: o.lenient, transforms: o.transforms }, o.seed);
   const store = openStore(o.db);
   try {
-    const tag = crypto.randomBytes(4).toString('hex');
-    const ev = new Evaluator({
-      store,
-      sampler,
-      tracePath: source.path,
-      slo,
-      durationS: o.durationS,
-      seed: o.seed,
-      compat: o.compat,
-      ...(o.model ? { model: o.model } : {}),
-      tags: { provision: tag, objective: o.objective },
-      tolerance: o.tolerance,
-      log,
-    });
-    return await provisionSearch(ev, o, log);
+    const make = (): Evaluator =>
+      new Evaluator({
+        store,
+        sampler,
+        tracePath: source.path,
+        slo,
+        durationS: o.durationS,
+        seed: o.seed,
+        compat: o.compat,
+        ...(o.model ? { model: o.model } : {}),
+        tags,
+        tolerance: o.tolerance,
+        log,
+      });
+    return await fn(make);
   } finally {
     store.close();
   }
 }
 
-export async function provisionSearch(ev: Evaluator, o: Pick<ProvisionOptions, 'design' | 'objective' | 'budgetLike' | 'rate' | 'maxMachines'>, log: (l: string) => void): Promise<ProvisionResult> {
+type SearchShape = Pick<ProvisionOptions, 'design' | 'objective' | 'budgetLike' | 'rate' | 'maxMachines'>;
+
+const isIso = (objective: Objective): boolean => objective === 'iso-power' || objective === 'iso-cost';
+
+/** The budget line of an iso objective: the most of the budget's unit (power or cost) each machine takes. */
+function budgetLine(o: SearchShape): { budget: number; unit: (machine: string) => number } {
+  const refP = provisioned(o.budgetLike.design, o.budgetLike.counts);
+  const cat = loadCatalog();
+  const power = o.objective === 'iso-power' || o.objective === 'power-opt';
+  return { budget: power ? refP.power : refP.cost, unit: (m) => (power ? cat.machine(m).powerUnits : cat.machine(m).pricePerHour) };
+}
+
+/** Split design on the budget line: the largest prompt count that leaves one token machine, and the token count for P. */
+function splitLine(o: SearchShape): { pMax: number; tFor: (pp: number) => number } {
+  const d = o.design;
+  const { budget, unit } = budgetLine(o);
+  const uP = unit(d.prompt!);
+  const uT = unit(d.token!);
+  const pMax = Math.floor((budget - uT) / uP + 1e-9);
+  if (pMax < 1) throw new ConfigError(`the budget (${budget}) does not buy one prompt and one token machine of ${d.name}`, { path: '--budget-like' });
+  return { pMax, tFor: (pp) => Math.floor((budget - pp * uP) / uT + 1e-9) };
+}
+
+function monolithicLine(o: SearchShape): number {
+  const { budget, unit } = budgetLine(o);
+  const n = Math.floor(budget / unit(o.design.machine!) + 1e-9);
+  if (n < 1) throw new ConfigError(`the budget (${budget}) does not buy one ${o.design.machine}`, { path: '--budget-like' });
+  return n;
+}
+
+/**
+ * Every candidate of an exhaustive provisioning (a distributed `provision --plan`), in table order:
+ * iso objectives: each configuration on the budget line (P = 1.., as many token machines as the rest buys),
+ * each judged by its own max-throughput search; cost-opt/power-opt: every configuration of at most
+ * --max-machines machines (P ascending, then T), each judged by one run at --rate.
+ */
+export function provisionCandidates(o: SearchShape): { work: 'max-rate' | 'passes'; reference?: { design: DesignSpec; counts: Counts }; candidates: Counts[] } {
+  const d = o.design;
+  const out: Counts[] = [];
+  if (isIso(o.objective)) {
+    if (d.kind === 'monolithic') out.push({ mixed: monolithicLine(o) });
+    else {
+      const { pMax, tFor } = splitLine(o);
+      for (let pp = 1; pp <= pMax; pp++) out.push({ prompt: pp, token: tFor(pp) });
+    }
+    return { work: 'max-rate', reference: { design: o.budgetLike.design, counts: o.budgetLike.counts }, candidates: out };
+  }
+  if (d.kind === 'monolithic') for (let n = 1; n <= o.maxMachines; n++) out.push({ mixed: n });
+  else for (let pp = 1; pp < o.maxMachines; pp++) for (let tt = 1; pp + tt <= o.maxMachines; tt++) out.push({ prompt: pp, token: tt });
+  return { work: 'passes', candidates: out };
+}
+
+/** A table row of a configuration of the design (power and cost from the machine catalog). */
+export function candidateOf(d: DesignSpec, c: Counts, extra: Partial<Candidate> = {}): Candidate {
+  const pc = provisioned(d, c);
+  return { config: countsLabel(d, c), counts: c, power: pc.power, cost: pc.cost, ...extra };
+}
+
+/**
+ * The best of fully evaluated candidates: iso objectives the highest max rate; cost-opt/power-opt the least
+ * cost/power among those that pass. Ties go to the first in table order (what the searches pick).
+ */
+export function pickWinner(objective: Objective, candidates: readonly Candidate[]): Candidate | undefined {
+  let w: Candidate | undefined;
+  const measure = (c: Candidate): number => (objective === 'power-opt' ? c.power : c.cost);
+  for (const c of candidates) {
+    if (isIso(objective)) {
+      if (c.maxRate !== undefined && (!w || c.maxRate > w.maxRate!)) w = c;
+    } else if (c.passed && (!w || measure(c) < measure(w))) w = c;
+  }
+  return w;
+}
+
+/** The result of a search or a plan: the winner's ratios to the reference cluster, the exit code. */
+export function finishProvision(o: SearchShape, found: { reference?: Candidate | undefined; candidates: readonly Candidate[]; winner?: Candidate | undefined; sims: number }): ProvisionResult {
+  const refP = provisioned(o.budgetLike.design, o.budgetLike.counts);
+  const like = `${o.budgetLike.design.name}:${countsLabel(o.budgetLike.design, o.budgetLike.counts)}`;
+  const { reference, winner } = found;
+  let ratios: ProvisionResult['ratios'];
+  if (winner) {
+    ratios = {
+      ...(winner.maxRate !== undefined && reference?.maxRate ? { throughput: winner.maxRate / reference.maxRate } : {}),
+      power: winner.power / refP.power,
+      cost: winner.cost / refP.cost,
+    };
+  }
+  return {
+    design: o.design.name,
+    objective: o.objective,
+    budget: { like, power: refP.power, cost: refP.cost },
+    ...(reference ? { reference } : {}),
+    candidates: found.candidates,
+    ...(winner ? { winner } : {}),
+    ...(ratios ? { ratios } : {}),
+    sims: found.sims,
+    exitCode: winner ? ExitCode.ok : ExitCode.sloFailed,
+  };
+}
+
+export async function provisionSearch(ev: Evaluator, o: SearchShape, log: (l: string) => void): Promise<ProvisionResult> {
   const d = o.design;
   const refP = provisioned(o.budgetLike.design, o.budgetLike.counts);
   const like = `${o.budgetLike.design.name}:${countsLabel(o.budgetLike.design, o.budgetLike.counts)}`;
-  const cat = loadCatalog();
-  const unit = (m: string): number => (o.objective === 'iso-power' || o.objective === 'power-opt' ? cat.machine(m).powerUnits : cat.machine(m).pricePerHour);
   const measure = (c: Counts): number => (o.objective === 'iso-power' || o.objective === 'power-opt' ? provisioned(d, c).power : provisioned(d, c).cost);
   const candidates: Candidate[] = [];
   const cand = (c: Counts, extra: Partial<Candidate>): Candidate => {
-    const pc = provisioned(d, c);
-    const x: Candidate = { config: countsLabel(d, c), counts: c, power: pc.power, cost: pc.cost, ...extra };
+    const x = candidateOf(d, c, extra);
     candidates.push(x);
     return x;
   };
@@ -310,15 +422,9 @@ export async function provisionSearch(ev: Evaluator, o: Pick<ProvisionOptions, '
       return r.maxRate ?? 0;
     };
     if (d.kind === 'monolithic') {
-      const n = Math.floor(budget / unit(d.machine!) + 1e-9);
-      if (n < 1) throw new ConfigError(`the budget (${budget}) does not buy one ${d.machine}`, { path: '--budget-like' });
-      await evalCounts({ mixed: n });
+      await evalCounts({ mixed: monolithicLine(o) });
     } else {
-      const uP = unit(d.prompt!);
-      const uT = unit(d.token!);
-      const tFor = (pp: number): number => Math.floor((budget - pp * uP) / uT + 1e-9);
-      const pMax = Math.floor((budget - uT) / uP + 1e-9);
-      if (pMax < 1) throw new ConfigError(`the budget (${budget}) does not buy one prompt and one token machine of ${d.name}`, { path: '--budget-like' });
+      const { pMax, tFor } = splitLine(o);
       const score = new Map<number, number>();
       const at = async (pp: number): Promise<number> => {
         pp = Math.max(1, Math.min(pMax, pp));
@@ -374,25 +480,7 @@ export async function provisionSearch(ev: Evaluator, o: Pick<ProvisionOptions, '
       }
     }
   }
-  let ratios: ProvisionResult['ratios'];
-  if (winner) {
-    ratios = {
-      ...(winner.maxRate !== undefined && reference?.maxRate ? { throughput: winner.maxRate / reference.maxRate } : {}),
-      power: winner.power / refP.power,
-      cost: winner.cost / refP.cost,
-    };
-  }
-  return {
-    design: d.name,
-    objective: o.objective,
-    budget: { like, power: refP.power, cost: refP.cost },
-    ...(reference ? { reference } : {}),
-    candidates,
-    ...(winner ? { winner } : {}),
-    ...(ratios ? { ratios } : {}),
-    sims: ev.sims,
-    exitCode: winner ? ExitCode.ok : ExitCode.sloFailed,
-  };
+  return finishProvision(o, { reference, candidates, winner, sims: ev.sims });
 }
 
 export function formatProvision(r: ProvisionResult): string {
