@@ -6,9 +6,9 @@
  * - `--shards N -- replay ...`: an sbatch script with N tasks; one `srun` step runs every shard
  *   (`--shard auto` from SLURM_PROCID/SLURM_NTASKS) on node-local disk with one shared start instant and
  *   run uuid, each copies its store to the shared folder when done; then a merge step.
- * - `--chunks K [--parallel P] -- sweep ...`: an array script `--array=0-(K-1)%P` (`--chunk auto` from
- *   SLURM_ARRAY_TASK_ID); run it with `bash FILE`: it submits itself as the array, then the merge
- *   (`sweep --collect`) as a job depending on it (`--dependency=afterok`).
+ * - `--chunks K [--parallel P] -- sweep|provision ...`: an array script `--array=0-(K-1)%P` (`--chunk auto`
+ *   from SLURM_ARRAY_TASK_ID); run it with `bash FILE`: it submits itself as the array, then the merge
+ *   (`sweep|provision --collect`) as a job depending on it (`--dependency=afterok`).
  * - Placement: `--exclude NODES` / `--constraint FEATURE` keep load generators off the GPU nodes.
  *
  * Kubernetes
@@ -29,7 +29,7 @@ export interface LaunchOptions {
   readonly launcher: Launcher;
   /** Shards of one replay (exclusive with chunks). */
   readonly shards?: number;
-  /** Chunks of one sweep plan. */
+  /** Chunks of one sweep or provision plan. */
   readonly chunks?: number;
   readonly parallel?: number;
   readonly image: string;
@@ -53,7 +53,7 @@ export interface LaunchOptions {
   readonly name: string;
   /** The splitbench command on the nodes. */
   readonly command: string;
-  /** The replay or sweep arguments after `--`. */
+  /** The replay, sweep or provision arguments after `--`. */
   readonly args: readonly string[];
   readonly runUuid: string;
 }
@@ -62,13 +62,21 @@ export interface LaunchOptions {
 const OWNED: Record<string, readonly string[]> = {
   replay: ['--shard', '--shard-count', '--start-at', '--run-uuid', '--db', '--procs', '--json'],
   sweep: ['--plan', '--chunk', '--chunk-count', '--collect', '--db', '--json'],
+  provision: ['--plan', '--chunk', '--chunk-count', '--collect', '--db', '--json'],
 };
 
-function checkArgs(o: Pick<LaunchOptions, 'shards' | 'chunks' | 'args'>): 'replay' | 'sweep' {
+/** Commands a plan split into chunks can run. */
+const CHUNKED = ['sweep', 'provision'] as const;
+type LaunchKind = 'replay' | (typeof CHUNKED)[number];
+
+function checkArgs(o: Pick<LaunchOptions, 'shards' | 'chunks' | 'args'>): LaunchKind {
   const cmd = o.args[0];
-  const want = o.shards !== undefined ? 'replay' : 'sweep';
-  if (cmd !== want) {
-    throw new ConfigError(`${o.shards !== undefined ? '--shards launches a replay' : '--chunks launches a sweep'}: give \`-- ${want} <its arguments>\` after the launch flags (got ${cmd === undefined ? 'nothing' : `'${cmd}'`})`, { path: '--' });
+  const want: LaunchKind | undefined = o.shards !== undefined ? (cmd === 'replay' ? 'replay' : undefined) : (CHUNKED as readonly string[]).includes(cmd ?? '') ? (cmd as LaunchKind) : undefined;
+  if (want === undefined) {
+    throw new ConfigError(
+      `${o.shards !== undefined ? '--shards launches a replay' : '--chunks launches a sweep or a provision'}: give \`-- ${o.shards !== undefined ? 'replay' : 'sweep|provision'} <its arguments>\` after the launch flags (got ${cmd === undefined ? 'nothing' : `'${cmd}'`})`,
+      { path: '--' },
+    );
   }
   for (const a of o.args.slice(1)) {
     const flag = a.split('=')[0]!;
@@ -277,7 +285,7 @@ export function resolveLaunchOptions(argv: Record<string, unknown>, args: readon
   const chunks = int('chunks', '--chunks', 1);
   const parallel = int('parallel', '--parallel', 1);
   const cpus = int('cpus', '--cpus', 1) ?? 2;
-  if ((shards === undefined) === (chunks === undefined) && argv.shards === argv.chunks) problems.push('give --shards N (a sharded replay) or --chunks K (a sweep split into chunks)');
+  if ((shards === undefined) === (chunks === undefined) && argv.shards === argv.chunks) problems.push('give --shards N (a sharded replay) or --chunks K (a sweep or provision plan split into chunks)');
   if (shards !== undefined && chunks !== undefined) problems.push('--shards and --chunks: give one');
   if (parallel !== undefined && chunks === undefined) problems.push('--parallel: applies to --chunks (shards all run at once)');
   const mem = String(argv.mem ?? (launcher === 'kubernetes' ? '4Gi' : '4G'));
@@ -293,7 +301,7 @@ export function resolveLaunchOptions(argv: Record<string, unknown>, args: readon
   for (const k of ['exclude', 'constraint'] as const) if (argv[k] !== undefined && launcher === 'kubernetes') problems.push(`--${k}: Slurm only; on Kubernetes use --node-selector`);
   const lead = argv.leadS === undefined ? (launcher === 'kubernetes' ? 600 : 30) : Number(argv.leadS);
   if (!(lead > 0)) problems.push(`--lead-s: expected seconds > 0, got ${String(argv.leadS)}`);
-  const name = String(argv.name ?? (shards !== undefined ? 'splitbench-replay' : 'splitbench-sweep'));
+  const name = String(argv.name ?? (shards !== undefined ? 'splitbench-replay' : args[0] === 'provision' ? 'splitbench-provision' : 'splitbench-sweep'));
   if (!/^[a-z0-9]([-a-z0-9]{0,40}[a-z0-9])?$/.test(name)) problems.push(`--name: expected lowercase letters, digits and '-' (a Kubernetes name), got '${name}'`);
   try {
     if (shards !== undefined || chunks !== undefined) checkArgs({ ...(shards !== undefined ? { shards } : {}), ...(chunks !== undefined ? { chunks } : {}), args });
