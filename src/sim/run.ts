@@ -96,7 +96,7 @@ export async function runSim(opts: SimOptions, io: SimIo = {}): Promise<SimRunRe
       seed: opts.seed,
       options: { ...opts, transforms: storeTransforms(opts), compat: opts.compat ?? null, host: os.hostname() },
       tags: { ...opts.tags },
-    });
+    }, { bulk: true }); // a sim can be rerun: bulk writes skip the checkpoint fsyncs (store api WriterOptions.bulk)
     const progress = io.progress ?? (process.stderr.isTTY === true && !opts.json);
     let lastShown = 0;
     const result = await simulate({

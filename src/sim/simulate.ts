@@ -27,7 +27,7 @@ import {
   type MachineInfo,
   type RequestBreakdown,
 } from '../engine/index.js';
-import type { MachineRow, PowerSampleRow, RequestRow, TimelineSampleRow } from '../store/index.js';
+import { encodeChunkTimes, type MachineRow, type PowerSampleRow, type RequestRow, type TimelineSampleRow } from '../store/index.js';
 import type { RequestSpec } from '../trace/index.js';
 import { buildCluster, type CompatMode } from './cluster.js';
 
@@ -404,12 +404,8 @@ interface Live {
 function rowOf(st: Live, status: RequestRow['status'], end: number | undefined, b: RequestBreakdown | undefined, error?: string): RequestRow {
   const s = st.spec;
   const send = s.arrival;
-  let chunks: { t: number; tokens: number }[] | undefined;
-  if (st.times && st.n > 0) {
-    const { times, counts, n } = st;
-    chunks = new Array(n);
-    for (let i = 0; i < n; i++) chunks[i] = { t: times[i]! - send, tokens: counts ? counts[i]! : 1 };
-  }
+  // token_times encoded straight from the typed arrays (no chunk objects); the store takes the blob as is.
+  const enc = st.times && st.n > 0 ? encodeChunkTimes(st.times, st.counts, st.n, send) : undefined;
   return {
     seq: st.seq,
     traceId: s.id,
@@ -428,7 +424,7 @@ function rowOf(st: Live, status: RequestRow['status'], end: number | undefined, 
     usagePrompt: s.promptTokens,
     usageCompletion: st.received,
     countMethod: 'exact',
-    ...(chunks ? { chunks } : {}),
+    ...(enc ? { tokenTimesBlob: enc.blob, ...(enc.maxStall === undefined ? {} : { maxStall: enc.maxStall }) } : {}),
     ...(b
       ? {
           breakdown: { queue: b.queue, prefill: b.prefill, kvTransfer: b.kvTransfer, decodeWait: b.decodeWait, decode: b.decode },

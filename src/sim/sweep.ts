@@ -127,7 +127,7 @@ export function simRateRunner(o: SimRateRunnerOptions): RateRunner {
         seed: o.seed,
         options: { ...(o.options ?? {}), rate, arrivals: 'poisson', durationS: o.durationS, compat: o.compat ?? null, deployment: o.deploymentLabel },
         tags: meta.tags,
-      });
+      }, { bulk: true }); // a sim can be rerun: bulk writes (store api WriterOptions.bulk)
       let inFlight = 0;
       const bound = Math.max(500, rate * (o.overloadBacklogS ?? 60));
       let overloaded: string | undefined;

@@ -48,6 +48,15 @@ export interface RequestRow {
   readonly countMethod?: string;
   /** Chunks, times in seconds from `send`. */
   readonly chunks?: readonly Chunk[];
+  /**
+   * Addition for bulk producers (the simulator): `token_times` already encoded (codec.ts format), stored
+   * as is instead of encoding `chunks` (which are then ignored). The writer derives nothing from chunks
+   * for such a row: `firstToken` and `end` are taken as given, and `maxStall` must carry what derive.ts's
+   * `maxStallOf` gives over the unrounded chunk times (absent: no stall, fewer than two chunks).
+   */
+  readonly tokenTimesBlob?: Uint8Array;
+  /** With `tokenTimesBlob` only: the row's max stall (seconds), see above. */
+  readonly maxStall?: number;
   readonly breakdown?: {
     readonly queue?: number;
     readonly prefill?: number;
@@ -241,8 +250,15 @@ export type RequestCounts = Record<RequestStatus, number> & { readonly total: nu
 export interface WriterOptions {
   /** Commit at least this often (ms; default 1000). */
   readonly flushIntervalMs?: number;
-  /** Commit when this many rows are buffered (default 1000). */
+  /** Commit when this many rows are buffered (default 1000; 20000 with `bulk`). */
   readonly batchRows?: number;
+  /**
+   * Addition: bulk writes (the simulator, whose runs can be rerun): while this writer is open the
+   * connection runs with `PRAGMA synchronous = OFF` (restored at finish/close), so its commits skip the
+   * WAL checkpoint's fsync; a process crash still keeps committed rows, an OS crash or power loss may lose
+   * or corrupt the rows of the last checkpoints. Default false.
+   */
+  readonly bulk?: boolean;
 }
 
 /** An open results store (one SQLite file). Writers: one RunWriter per run; readers: the query methods. */

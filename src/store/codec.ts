@@ -55,3 +55,56 @@ export function decodeChunks(buf: Uint8Array | null | undefined): Chunk[] {
   }
   return chunks;
 }
+
+// ---- Addition: allocation-free encoding for bulk producers (the simulator). ----
+
+let scratch = new Uint8Array(1 << 16);
+
+/**
+ * What `encodeChunks` gives for the chunks `{ t: times[i] - send, tokens: counts ? counts[i] : 1 }`,
+ * i < n, byte for byte, without building chunk objects; also that chunk list's `maxStallOf` (derive.ts:
+ * the largest gap between consecutive token-carrying chunks, computed on the same unrounded seconds;
+ * undefined with fewer than two). The returned Buffer is the caller's (a copy of a shared scratch area).
+ */
+export function encodeChunkTimes(
+  times: Float64Array,
+  counts: Uint32Array | undefined,
+  n: number,
+  send: number,
+): { blob: Buffer; maxStall: number | undefined } {
+  // At most 2 varints of ≤ 8 bytes each (µs gaps < 2^53) per chunk.
+  if (scratch.length < n * 16) scratch = new Uint8Array(Math.max(n * 16, scratch.length * 2));
+  const buf = scratch;
+  let o = 0;
+  let prevUs = 0;
+  let prevT = NaN;
+  let best: number | undefined;
+  for (let i = 0; i < n; i++) {
+    const t = times[i]! - send;
+    const tokens = counts ? counts[i]! : 1;
+    if (tokens > 0) {
+      if (prevT === prevT) {
+        const gap = t - prevT;
+        if (best === undefined || gap > best) best = gap;
+      }
+      prevT = t;
+    }
+    const us = Math.round(t * 1e6);
+    let x = Math.max(0, Math.round(us - prevUs));
+    while (x >= 0x80) {
+      buf[o++] = (x % 0x80) | 0x80;
+      x = Math.floor(x / 0x80);
+    }
+    buf[o++] = x;
+    x = Math.max(0, Math.round(tokens));
+    while (x >= 0x80) {
+      buf[o++] = (x % 0x80) | 0x80;
+      x = Math.floor(x / 0x80);
+    }
+    buf[o++] = x;
+    prevUs = Math.max(prevUs, us);
+  }
+  const blob = Buffer.allocUnsafe(o);
+  blob.set(buf.subarray(0, o));
+  return { blob, maxStall: best };
+}

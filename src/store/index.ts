@@ -2,6 +2,6 @@
 export { openStore, isStale, REQUEST_COLUMNS, requestParams, type OpenOptions } from './store.js';
 export * from './api.js';
 export * from './schema.js';
-export { encodeChunks, decodeChunks, type Chunk } from './codec.js';
+export { encodeChunks, decodeChunks, encodeChunkTimes, type Chunk } from './codec.js';
 export * from './derive.js';
 export { exportRequests, EXPORT_FORMATS, EXPORT_COLUMNS, type ExportFormat } from './export.js';

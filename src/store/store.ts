@@ -292,7 +292,16 @@ function checkRequest(row: RequestRow): void {
 
 /** The bound parameters of one `requests` row, derived columns included (REQUEST_COLUMNS order). */
 export function requestParams(runId: number, row: RequestRow): unknown[] {
-  const d = deriveRequest(row);
+  // A pre-encoded blob (bulk producers) stands for the chunks: nothing is derived from them here.
+  const blob = row.tokenTimesBlob;
+  const d = blob === undefined ? deriveRequest(row) : deriveRequest({
+          scheduled: row.scheduled,
+          send: row.send,
+          firstToken: row.firstToken,
+          end: row.end,
+          status: row.status,
+          tokensReceived: row.tokensReceived,
+        });
   const b = row.breakdown;
   return [
     runId,
@@ -323,7 +332,7 @@ export function requestParams(runId: number, row: RequestRow): unknown[] {
     numOrNull(d.e2e),
     numOrNull(d.ttftSched),
     numOrNull(d.e2eSched),
-    numOrNull(d.maxStall),
+    numOrNull(blob === undefined ? d.maxStall : row.maxStall),
     numOrNull(b?.queue),
     numOrNull(b?.prefill),
     numOrNull(b?.kvTransfer),
@@ -332,7 +341,7 @@ export function requestParams(runId: number, row: RequestRow): unknown[] {
     nn(row.promptMachine),
     nn(row.tokenMachine),
     nn(row.pool),
-    row.chunks && row.chunks.length > 0 ? encodeChunks(row.chunks) : null,
+    blob !== undefined ? (blob.length > 0 ? blob : null) : row.chunks && row.chunks.length > 0 ? encodeChunks(row.chunks) : null,
   ];
 }
 
@@ -365,6 +374,8 @@ class SqliteRunWriter implements RunWriter {
   readonly runId: number;
   private readonly store: SqliteStore;
   private readonly batchRows: number;
+  /** Bulk writer: the connection runs with synchronous = OFF while it is open (see WriterOptions.bulk). */
+  readonly bulk: boolean;
   private requests: unknown[][] = [];
   private machineRows: MachineRow[] = [];
   private power: PowerSampleRow[] = [];
@@ -380,7 +391,8 @@ class SqliteRunWriter implements RunWriter {
   constructor(store: SqliteStore, runId: number, opts: WriterOptions) {
     this.store = store;
     this.runId = runId;
-    this.batchRows = Math.max(1, opts.batchRows ?? 1000);
+    this.bulk = opts.bulk === true;
+    this.batchRows = Math.max(1, opts.batchRows ?? (this.bulk ? 20_000 : 1000));
     const db = store.db;
     this.insReq = db.prepare(
       `INSERT INTO requests (${REQUEST_COLUMNS.map((c) => `"${c}"`).join(', ')}) VALUES (${REQUEST_COLUMNS.map(() => '?').join(', ')})`,
@@ -562,6 +574,9 @@ class SqliteStore implements Store {
     }
   }
 
+  /** Open bulk writers: while there is one, the connection runs with synchronous = OFF. */
+  private bulkWriters = 0;
+
   createRun(run: NewRun, opts: WriterOptions = {}): RunWriter {
     if (!RUN_KINDS.includes(run.kind)) throw new TypeError(`store: unknown run kind ${String(run.kind)}`);
     const startWallMs = run.startWallMs ?? Date.now();
@@ -612,12 +627,15 @@ class SqliteStore implements Store {
     );
     const w = new SqliteRunWriter(this, runId, opts);
     this.writers.add(w);
+    if (w.bulk && this.bulkWriters++ === 0) this.db.pragma('synchronous = OFF');
     return w;
   }
 
   /** @internal */
   writerDone(w: SqliteRunWriter): void {
-    this.writers.delete(w);
+    if (!this.writers.delete(w)) return;
+    // Back to the store's durable setting once the last bulk writer is done (openStore sets NORMAL).
+    if (w.bulk && --this.bulkWriters === 0 && !this.closed) this.db.pragma('synchronous = NORMAL');
   }
 
   /** @internal */
@@ -836,6 +854,7 @@ class SqliteStore implements Store {
     this.flushAll();
     for (const w of this.writers) w.abandon();
     this.writers.clear();
+    this.bulkWriters = 0;
     this.closed = true;
     untrack(this);
     this.db.close();

@@ -27,7 +27,7 @@ async function throughput(compat: boolean): Promise<void> {
   try {
     const dep = loadDeployment('splitwise-hh-paper');
     const { sampler } = await traceSampler({ trace: 'conversation' }, 0);
-    const writer = store.createRun({ kind: 'sim', name: 'bench', options: { compat } });
+    const writer = store.createRun({ kind: 'sim', name: 'bench', options: { compat } }, { bulk: true }); // as `splitbench sim` writes
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     const r = await simulate({
