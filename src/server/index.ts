@@ -11,5 +11,5 @@ export { ServerMetrics } from './metrics.js';
 export { TOKEN_TEXT, CHARS_PER_TOKEN, countTextTokens, planOutput, tokensText, hashIds, hashText } from './tokens.js';
 export { createBackend } from './backend.js';
 export type { Backend, BackendOptions } from './backend.js';
-export { serve, listeningLine } from './serve.js';
+export { serve, listeningLine, serveUntilStopped } from './serve.js';
 export type { ServeOptions } from './serve.js';

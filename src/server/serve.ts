@@ -66,13 +66,22 @@ export async function serve(opts: ServeOptions): Promise<number> {
       `time scale ${opts.timeScale}${opts.compat ? `, compat ${opts.compat}` : ''}; Ctrl-C to stop\n`,
   );
 
+  return serveUntilStopped(() => server.close());
+}
+
+/**
+ * Keep a started server up until SIGINT/SIGTERM (a second one exits at once with 130) or until the parent
+ * holding our stdin pipe goes away; then `close()` it and resolve with exit code 0. Shared by the emulated
+ * and the real-inference servers.
+ */
+export async function serveUntilStopped(close: () => Promise<void>): Promise<number> {
   await new Promise<void>((resolve) => {
     let stopping = false;
     const stop = (why: string): void => {
       if (stopping) return;
       stopping = true;
       process.stderr.write(`splitbench serve: ${why}: shutting down\n`);
-      void server.close().then(() => {
+      void close().then(() => {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
         unwatch();

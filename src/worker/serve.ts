@@ -4,9 +4,8 @@
  * model (llama.cpp) instead of the emulated cluster. Prints the same listening line as the emulated
  * server, serves until SIGINT/SIGTERM (or its parent's pipe on stdin closes), then stops the workers.
  */
-import fs from 'node:fs';
-import { ConfigError, ExitCode } from '../errors.js';
-import { listeningLine, startServer, type RunningServer } from '../server/index.js';
+import { ConfigError } from '../errors.js';
+import { listeningLine, serveUntilStopped, startServer, type RunningServer } from '../server/index.js';
 import { RealCluster, type RealClusterOptions } from './cluster.js';
 import { defaultModelFile } from './model.js';
 
@@ -67,56 +66,6 @@ export async function serveReal(opts: RealServeOptions): Promise<number> {
       `model ${cluster.shape.name} (${cluster.shape.layers} layers, ${cluster.shape.hidden} wide); ` +
       `worker pids ${[...cluster.workerPids()].map(([id, pid]) => `${id}=${pid}`).join(' ')}; Ctrl-C to stop\n`,
   );
-  await new Promise<void>((resolve) => {
-    let stopping = false;
-    const stop = (why: string): void => {
-      if (stopping) return;
-      stopping = true;
-      process.stderr.write(`splitbench serve: ${why}: shutting down\n`);
-      void close().then(() => {
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
-        unwatch();
-        resolve();
-      });
-    };
-    const onSignal = (sig: NodeJS.Signals): void => {
-      if (stopping) {
-        process.stderr.write(`splitbench serve: ${sig} again: exiting now\n`);
-        process.exit(ExitCode.interrupted);
-      }
-      stop(sig);
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-    const unwatch = watchParentPipe(() => stop('stdin closed (parent gone)'));
-  });
-  return ExitCode.ok;
+  return serveUntilStopped(close);
 }
 
-/**
- * As the emulated server does: when stdin is a pipe (a parent such as `replay` holds its end), its closing
- * means the parent is gone, even after a SIGKILL: shut down then. Returns a function that stops watching.
- * (The workers themselves exit when this process goes: their IPC channel closes.)
- */
-function watchParentPipe(onGone: () => void): () => void {
-  let st: fs.Stats;
-  try {
-    st = fs.fstatSync(0);
-  } catch {
-    return () => undefined;
-  }
-  if (!st.isFIFO() && !st.isSocket()) return () => undefined;
-  const stdin = process.stdin;
-  stdin.on('data', () => undefined);
-  stdin.once('end', onGone);
-  stdin.once('close', onGone);
-  stdin.on('error', onGone);
-  stdin.resume();
-  return () => {
-    stdin.off('end', onGone);
-    stdin.off('close', onGone);
-    stdin.off('error', onGone);
-    stdin.destroy();
-  };
-}
