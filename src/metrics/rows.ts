@@ -5,6 +5,7 @@
 import type Database from 'better-sqlite3';
 import { SplitbenchError, ExitCode } from '../errors.js';
 import type { RequestStatus, RunKind, RunStatus } from '../store/schema.js';
+import type { RequestRecord as StoreRequestRecord } from '../store/api.js';
 
 /** Anything that exposes the store's SQLite handle (the store object has `db`), or the handle itself. */
 export type StoreLike = { readonly db: Database.Database } | Database.Database;
@@ -34,33 +35,16 @@ export interface RunInfo {
   readonly notes: Record<string, unknown>;
 }
 
-/** The columns of a `requests` row that metrics use (seconds on the run's clock). */
-export interface RequestRecord {
-  readonly shard: number;
-  readonly seq: number;
-  readonly traceId: string;
-  readonly promptTokens: number;
-  readonly outputTokens: number;
-  readonly warmup: boolean;
-  readonly scheduled: number;
-  readonly send: number | null;
-  readonly firstToken: number | null;
-  readonly end: number | null;
-  readonly lag: number | null;
-  readonly status: RequestStatus;
-  readonly tokensReceived: number;
-  readonly ttft: number | null;
-  readonly tpot: number | null;
-  readonly e2e: number | null;
-  readonly maxStall: number | null;
-  readonly queueS: number | null;
-  readonly prefillS: number | null;
-  readonly kvTransferS: number | null;
-  readonly decodeWaitS: number | null;
-  readonly decodeS: number | null;
-  readonly pool: string | null;
-  readonly tokenTimes: Uint8Array | null;
-}
+/**
+ * The columns of a `requests` row that metrics use (seconds on the run's clock): the store's record, less the
+ * fields metrics never read, with `token_times` kept encoded (decoded lazily, per metric).
+ */
+export type RequestRecord = Pick<
+  StoreRequestRecord,
+  | 'shard' | 'seq' | 'traceId' | 'promptTokens' | 'outputTokens' | 'warmup' | 'scheduled' | 'send' | 'firstToken'
+  | 'end' | 'lag' | 'status' | 'tokensReceived' | 'ttft' | 'tpot' | 'e2e' | 'maxStall' | 'queueS' | 'prefillS'
+  | 'kvTransferS' | 'decodeWaitS' | 'decodeS' | 'pool'
+> & { readonly tokenTimes: Uint8Array | null };
 
 function parseJson(text: unknown): Record<string, unknown> {
   if (typeof text !== 'string') return {};
