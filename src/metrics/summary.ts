@@ -28,7 +28,7 @@ import { compare, type PerRequestRule, type SloSpec } from './slo.js';
 import { slowdownOf, type RequestSlowdown, type SlowdownReference } from './slowdown.js';
 import type { RequestStatus } from '../store/schema.js';
 import { SloSpecError } from '../errors.js';
-import { costFigures, counterEnergy, loadPrices, MEASURED_POWER_SOURCES, type CounterPoint, type PoolCost } from '../cost/index.js';
+import { costFigures, counterEnergy, loadPrices, MEASURED_POWER_SOURCES, type CostFigures, type CounterPoint } from '../cost/index.js';
 
 export const LATENCY_METRICS = ['ttft', 'tpot', 'tbt', 'e2e', 'lag', 'max_stall'] as const;
 export const PHASE_METRICS = ['queue', 'prefill', 'kv_transfer', 'decode_wait', 'decode'] as const;
@@ -78,22 +78,13 @@ export interface PowerSummary {
   readonly energyPerOutputTokenJ?: number;
 }
 
-export interface CostSummary {
-  /** Σ machines price_per_hour × span. */
-  readonly dollars: number;
-  readonly machineHours: number;
-  readonly dollarsPerMOutputTokens?: number;
-  // Added by src/cost (costFigures): see its formulas.
-  readonly dollarsPerMInputTokens?: number;
-  /** $ per ok request; per good request only with an SLO. */
-  readonly dollarsPerRequest?: number;
-  readonly dollarsPerGoodRequest?: number;
-  /** Energy cost: energy kWh × usdPerKwh (the run's `--price-kwh`, else workloads/prices.yaml). */
-  readonly usdPerKwh?: number;
-  readonly energyDollars?: number;
-  /** Per pool: its machines' $ and its share of $ per 1M tokens. */
-  readonly pools?: Record<string, PoolCost>;
-}
+/**
+ * The run's cost, as src/cost's `costFigures` computes it (formulas there and in the README glossary):
+ * Σ machines price_per_hour × span, $ per 1M input/output tokens, per ok and per good request (the latter only
+ * with an SLO), energy cost at the run's `--price-kwh` (else workloads/prices.yaml), and per pool its machines' $
+ * and share of $ per 1M tokens (absent when no machine has a price).
+ */
+export type CostSummary = Omit<CostFigures, 'pools'> & { readonly pools?: CostFigures['pools'] };
 
 export interface RunSummary {
   readonly run: {
