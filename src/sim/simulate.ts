@@ -26,6 +26,7 @@ import {
   type KvTransferEvent,
   type MachineInfo,
   type RequestBreakdown,
+  type RequestObserver,
 } from '../engine/index.js';
 import { encodeChunkTimes, type MachineRow, type PowerSampleRow, type RequestRow, type TimelineSampleRow } from '../store/index.js';
 import type { RequestSpec } from '../trace/index.js';
@@ -211,59 +212,37 @@ export async function simulate(o: SimulateOptions): Promise<SimulateResult> {
   const failures: Record<string, number> = {};
   const live = new Map<string, Live>();
   let seq = 0;
+  const pool = new ChunkArrays();
+
+  const ctx: LiveContext = {
+    pool,
+    done(st, b, time) {
+      live.delete(st.key);
+      ok++;
+      const row = rowOf(st, 'ok', time, b);
+      pool.release(st);
+      sink.addRequest(row);
+    },
+    failed(st, reason, time) {
+      live.delete(st.key);
+      failed++;
+      failures[reason] = (failures[reason] ?? 0) + 1;
+      const row = rowOf(st, 'error', time, undefined, reason);
+      pool.release(st);
+      sink.addRequest(row);
+    },
+  };
 
   const submit = (spec: RequestSpec, mySeq: number): void => {
     // Chunk times preallocated: at most one chunk per output token, no growth, no per-token objects.
-    const st: Live = { spec, seq: mySeq, first: NaN, times: keepChunks ? new Float64Array(Math.max(1, spec.outputTokens)) : undefined, counts: undefined, n: 0, received: 0, key: '' };
+    // The request's state is its own observer (one object per request, no closures on the token path).
+    const st = new Live(ctx, spec, mySeq, keepChunks ? pool.times(Math.max(1, spec.outputTokens)) : undefined);
     // Trace ids need not be unique (sampled or concatenated traces): the engine gets a unique key.
     st.key = live.has(spec.id) ? `${spec.id}#${mySeq}` : spec.id;
     ev?.arrival?.(st.key, clock.now(), spec.promptTokens, spec.outputTokens);
     live.set(st.key, st);
     submitted++;
-    cluster!.submit(
-      { id: st.key, promptTokens: spec.promptTokens, outputTokens: spec.outputTokens },
-      {
-        onTokens(tokens, time) {
-          if (st.first !== st.first) st.first = time;
-          st.received += tokens;
-          const times = st.times;
-          if (times) {
-            const n = st.n;
-            if (n > 0 && times[n - 1] === time) {
-              // Several emissions at one instant are one chunk.
-              const c = (st.counts ??= new Uint32Array(times.length).fill(1));
-              c[n - 1]! += tokens;
-            } else {
-              if (n === times.length) {
-                // More chunks than output tokens asked (never from the bundled engines): grow.
-                const t2 = new Float64Array(n * 2);
-                t2.set(times);
-                st.times = t2;
-                if (st.counts) {
-                  const c2 = new Uint32Array(n * 2).fill(1);
-                  c2.set(st.counts);
-                  st.counts = c2;
-                }
-              }
-              st.times![n] = time;
-              st.n = n + 1;
-              if (tokens !== 1) (st.counts ??= new Uint32Array(st.times!.length).fill(1))[n] = tokens;
-            }
-          }
-        },
-        onDone(b, time) {
-          live.delete(st.key);
-          ok++;
-          sink.addRequest(rowOf(st, 'ok', time, b));
-        },
-        onFailed(reason, time) {
-          live.delete(st.key);
-          failed++;
-          failures[reason] = (failures[reason] ?? 0) + 1;
-          sink.addRequest(rowOf(st, 'error', time, undefined, reason));
-        },
-      },
-    );
+    cluster!.submit({ id: st.key, promptTokens: spec.promptTokens, outputTokens: spec.outputTokens }, st);
   };
 
   // Periodic samples (power, timeline) while there is work.
@@ -389,16 +368,110 @@ export async function simulate(o: SimulateOptions): Promise<SimulateResult> {
   };
 }
 
-interface Live {
-  readonly spec: RequestSpec;
-  readonly seq: number;
-  first: number;
+/**
+ * Reused chunk-time arrays: a request's arrays go back to the pool once its row is encoded (the row keeps
+ * only the encoded bytes), so a long run allocates about as many as it has requests in flight. Buckets
+ * by power-of-two capacity; each bucket keeps at most 16 MiB of arrays (and at least 4).
+ */
+class ChunkArrays {
+  private readonly t: Float64Array[][] = [];
+  private readonly c: Uint32Array[][] = [];
+  private static keep(b: number, bytesPer: number): number {
+    return Math.max(4, Math.floor(2 ** 24 / (2 ** b * bytesPer)));
+  }
+
+  private static bucket(n: number): number {
+    return n <= 1 ? 0 : 32 - Math.clz32(n - 1);
+  }
+
+  /** A Float64Array of at least `n` (contents: whatever; only the first `Live.n` are ever read). */
+  times(n: number): Float64Array {
+    const b = ChunkArrays.bucket(n);
+    return this.t[b]?.pop() ?? new Float64Array(2 ** b);
+  }
+
+  /** A Uint32Array of at least `n`, filled with 1. */
+  counts(n: number): Uint32Array {
+    const b = ChunkArrays.bucket(n);
+    const a = this.c[b]?.pop();
+    return a ? a.fill(1) : new Uint32Array(2 ** b).fill(1);
+  }
+
+  release(st: Live): void {
+    const { times, counts } = st;
+    st.times = undefined;
+    st.counts = undefined;
+    if (times && times.length === 2 ** ChunkArrays.bucket(times.length)) {
+      const b = ChunkArrays.bucket(times.length);
+      const list = (this.t[b] ??= []);
+      if (list.length < ChunkArrays.keep(b, 8)) list.push(times);
+    }
+    if (counts && counts.length === 2 ** ChunkArrays.bucket(counts.length)) {
+      const b = ChunkArrays.bucket(counts.length);
+      const list = (this.c[b] ??= []);
+      if (list.length < ChunkArrays.keep(b, 4)) list.push(counts);
+    }
+  }
+}
+
+interface LiveContext {
+  readonly pool: ChunkArrays;
+  done(st: Live, b: RequestBreakdown, time: number): void;
+  failed(st: Live, reason: string, time: number): void;
+}
+
+/** One request in flight: its chunk times as they come, and the engine's observer for it. */
+class Live implements RequestObserver {
+  first = NaN;
   /** Chunk times (first `n` used); counts per chunk only once some chunk carried more than one token. */
-  times: Float64Array | undefined;
-  counts: Uint32Array | undefined;
-  n: number;
-  received: number;
-  key: string;
+  counts: Uint32Array | undefined = undefined;
+  n = 0;
+  received = 0;
+  key = '';
+
+  constructor(
+    private readonly ctx: LiveContext,
+    readonly spec: RequestSpec,
+    readonly seq: number,
+    public times: Float64Array | undefined,
+  ) {}
+
+  onTokens(tokens: number, time: number): void {
+    if (this.first !== this.first) this.first = time;
+    this.received += tokens;
+    const times = this.times;
+    if (times === undefined) return;
+    const n = this.n;
+    if (n > 0 && times[n - 1] === time) {
+      // Several emissions at one instant are one chunk.
+      const c = (this.counts ??= this.ctx.pool.counts(times.length));
+      c[n - 1]! += tokens;
+      return;
+    }
+    let t = times;
+    if (n === t.length) {
+      // More chunks than output tokens asked (never from the bundled engines): grow.
+      t = new Float64Array(n * 2);
+      t.set(times);
+      this.times = t;
+      if (this.counts) {
+        const c2 = new Uint32Array(n * 2).fill(1);
+        c2.set(this.counts);
+        this.counts = c2;
+      }
+    }
+    t[n] = time;
+    this.n = n + 1;
+    if (tokens !== 1) (this.counts ??= this.ctx.pool.counts(t.length))[n] = tokens;
+  }
+
+  onDone(b: RequestBreakdown, time: number): void {
+    this.ctx.done(this, b, time);
+  }
+
+  onFailed(reason: string, time: number): void {
+    this.ctx.failed(this, reason, time);
+  }
 }
 
 function rowOf(st: Live, status: RequestRow['status'], end: number | undefined, b: RequestBreakdown | undefined, error?: string): RequestRow {

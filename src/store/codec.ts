@@ -90,18 +90,31 @@ export function encodeChunkTimes(
       prevT = t;
     }
     const us = Math.round(t * 1e6);
-    let x = Math.max(0, Math.round(us - prevUs));
-    while (x >= 0x80) {
-      buf[o++] = (x % 0x80) | 0x80;
-      x = Math.floor(x / 0x80);
+    let x = Math.max(0, us - prevUs);
+    if (x < 0x80) buf[o++] = x;
+    else if (x < 0x4000) {
+      buf[o++] = (x & 0x7f) | 0x80;
+      buf[o++] = x >>> 7;
+    } else if (x < 0x200000) {
+      buf[o++] = (x & 0x7f) | 0x80;
+      buf[o++] = ((x >>> 7) & 0x7f) | 0x80;
+      buf[o++] = x >>> 14;
+    } else {
+      while (x >= 0x80) {
+        buf[o++] = (x % 0x80) | 0x80;
+        x = Math.floor(x / 0x80);
+      }
+      buf[o++] = x;
     }
-    buf[o++] = x;
-    x = Math.max(0, Math.round(tokens));
-    while (x >= 0x80) {
-      buf[o++] = (x % 0x80) | 0x80;
-      x = Math.floor(x / 0x80);
+    if (tokens === 1) buf[o++] = 1;
+    else {
+      x = Math.max(0, Math.round(tokens));
+      while (x >= 0x80) {
+        buf[o++] = (x % 0x80) | 0x80;
+        x = Math.floor(x / 0x80);
+      }
+      buf[o++] = x;
     }
-    buf[o++] = x;
     prevUs = Math.max(prevUs, us);
   }
   const blob = Buffer.allocUnsafe(o);
