@@ -58,13 +58,17 @@ export function decodeChunks(buf: Uint8Array | null | undefined): Chunk[] {
 
 // ---- Addition: allocation-free encoding for bulk producers (the simulator). ----
 
-let scratch = new Uint8Array(1 << 16);
+/** Blobs are carved out of shared 1 MiB slabs (one allocation per ~1,000 rows, not one per row). */
+const SLAB_BYTES = 1 << 20;
+let slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+let slabUsed = 0;
 
 /**
  * What `encodeChunks` gives for the chunks `{ t: times[i] - send, tokens: counts ? counts[i] : 1 }`,
  * i < n, byte for byte, without building chunk objects; also that chunk list's `maxStallOf` (derive.ts:
  * the largest gap between consecutive token-carrying chunks, computed on the same unrounded seconds;
- * undefined with fewer than two). The returned Buffer is the caller's (a copy of a shared scratch area).
+ * undefined with fewer than two). The returned Buffer is the caller's: a slice of a shared slab that no
+ * later call writes to.
  */
 export function encodeChunkTimes(
   times: Float64Array,
@@ -73,9 +77,14 @@ export function encodeChunkTimes(
   send: number,
 ): { blob: Buffer; maxStall: number | undefined } {
   // At most 2 varints of ≤ 8 bytes each (µs gaps < 2^53) per chunk.
-  if (scratch.length < n * 16) scratch = new Uint8Array(Math.max(n * 16, scratch.length * 2));
-  const buf = scratch;
-  let o = 0;
+  const room = n * 16;
+  if (slab.length - slabUsed < room) {
+    slab = Buffer.allocUnsafeSlow(Math.max(SLAB_BYTES, room));
+    slabUsed = 0;
+  }
+  const buf = slab;
+  const start = slabUsed;
+  let o = start;
   let prevUs = 0;
   let prevT = NaN;
   let best: number | undefined;
@@ -117,7 +126,6 @@ export function encodeChunkTimes(
     }
     prevUs = Math.max(prevUs, us);
   }
-  const blob = Buffer.allocUnsafe(o);
-  blob.set(buf.subarray(0, o));
-  return { blob, maxStall: best };
+  slabUsed = o;
+  return { blob: buf.subarray(start, o), maxStall: best };
 }
