@@ -250,13 +250,15 @@ export type RequestCounts = Record<RequestStatus, number> & { readonly total: nu
 export interface WriterOptions {
   /** Commit at least this often (ms; default 1000). */
   readonly flushIntervalMs?: number;
-  /** Commit when this many rows are buffered (default 1000; 20000 with `bulk`). */
+  /** Commit when this many rows are buffered (default 1000; 5000 with `bulk`). */
   readonly batchRows?: number;
   /**
-   * Addition: bulk writes (the simulator, whose runs can be rerun): while this writer is open the
-   * connection runs with `PRAGMA synchronous = OFF` (restored at finish/close), so its commits skip the
-   * WAL checkpoint's fsync; a process crash still keeps committed rows, an OS crash or power loss may lose
-   * or corrupt the rows of the last checkpoints. Default false.
+   * Addition: bulk writes (the simulator, whose runs can be rerun). On a store file, batches are written
+   * by a worker thread on its own connection while the caller goes on (`flush()` and `finish()` still
+   * return only once everything is committed); its connection, and this one while the writer is open
+   * (restored at finish/close), run with `PRAGMA synchronous = OFF`, so commits skip the WAL checkpoint's
+   * fsync: a process crash keeps committed rows, an OS crash or power loss may lose or corrupt the rows of
+   * the last checkpoints. Default false.
    */
   readonly bulk?: boolean;
 }

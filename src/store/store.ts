@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
+import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { ConfigError, StoreError } from '../errors.js';
 import { VERSION } from '../version.js';
@@ -52,6 +53,9 @@ export interface OpenOptions {
   /** Create the file (and its folder) when missing; default: true for writers, false for readers. */
   readonly create?: boolean;
 }
+
+/** How long a bulk writer waits for its writer thread to start before writing in its own thread (ms). */
+const WORKER_START_MS = 10_000;
 
 /** Page size of new store files (bytes). */
 const PAGE_SIZE = 16384;
@@ -378,6 +382,142 @@ function untrack(s: SqliteStore): void {
 
 // ---------------------------------------------------------------------------------------------------------
 
+/** The writer's prepared INSERT statements. */
+export interface Inserts {
+  readonly req: Database.Statement;
+  readonly machine: Database.Statement;
+  readonly power: Database.Statement;
+  readonly timeline: Database.Statement;
+}
+
+export function prepareInserts(db: DB): Inserts {
+  return {
+    req: db.prepare(
+      `INSERT INTO requests (${REQUEST_COLUMNS.map((c) => `"${c}"`).join(', ')}) VALUES (${REQUEST_COLUMNS.map(() => '?').join(', ')})`,
+    ),
+    machine: db.prepare(
+      `INSERT OR REPLACE INTO machines (run_id, machine_id, machine_type, pool, gpus, price_per_hour, tdp_w, idle_w)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    power: db.prepare('INSERT INTO power_samples (run_id, t, machine_id, role, source, watts, energy_j) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+    timeline: db.prepare(
+      'INSERT INTO timeline_samples (run_id, t, source, role, name, labels_json, value) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    ),
+  };
+}
+
+/** One flush's rows (requests already as bound parameters). */
+export interface WriteBatch {
+  readonly reqs: unknown[][];
+  readonly machines: readonly MachineRow[];
+  readonly power: readonly PowerSampleRow[];
+  readonly timeline: readonly TimelineSampleRow[];
+}
+
+/** Insert one batch in one IMMEDIATE transaction; `cur.current` names the row being written (errors). */
+export function writeBatch(db: DB, ins: Inserts, id: number, b: WriteBatch, cur: { current: string }): void {
+  db.transaction(() => {
+    for (const m of b.machines) {
+      cur.current = `machine ${m.machineId}`;
+      ins.machine.run(id, m.machineId, m.machineType, m.pool, nn(m.gpus), nn(m.pricePerHour), nn(m.tdpW), nn(m.idleW));
+    }
+    for (const p of b.reqs) {
+      cur.current = `request shard ${String(p[1])} seq ${String(p[2])}`;
+      ins.req.run(p);
+    }
+    cur.current = 'power sample';
+    for (const p of b.power) ins.power.run(id, p.t, p.machineId, p.role, p.source, p.watts, nn(p.energyJ ?? undefined));
+    cur.current = 'timeline sample';
+    for (const s of b.timeline) {
+      ins.timeline.run(id, s.t, s.source, s.role ?? '', s.name, JSON.stringify(s.labels ?? {}), s.value);
+    }
+  }).immediate();
+}
+
+/**
+ * The main-thread end of a bulk writer's worker (bulk-worker.ts): batches are posted (structured clone)
+ * and written there in order, each in its own transaction, on the worker's own connection; `wait()` blocks
+ * (Atomics.wait) until every posted batch is committed, so `flush()`/`finish()` keep their meaning.
+ */
+class BulkWorker {
+  private posted = 0;
+  private constructor(
+    private readonly worker: Worker,
+    private readonly done: Int32Array,
+    private readonly port: MessagePort,
+  ) {}
+
+  /** A worker for a file store; null when the store has no file (in memory) or no worker can start. */
+  static start(file: string): BulkWorker | null {
+    if (file === '' || file === ':memory:' || file.startsWith('file:')) return null;
+    // Run from the TypeScript sources (a loader such as tsx, which a worker would not inherit): this thread.
+    if (!import.meta.url.endsWith('.js')) return null;
+    try {
+      // [0]: messages handled; [1]: 1 once the worker has its connection open, -1 if it cannot.
+      const shared = new Int32Array(new SharedArrayBuffer(8));
+      const done = shared.subarray(0, 1);
+      const { port1, port2 } = new MessageChannel();
+      const worker = new Worker(new URL('./bulk-worker.js', import.meta.url), {
+        workerData: { file: path.resolve(file), shared, port: port2 },
+        transferList: [port2],
+      });
+      worker.on('error', () => {}); // a worker that cannot start: the writer writes in its own thread
+      worker.unref();
+      port1.unref();
+      // Wait for it to start (it loads SQLite and opens the file: tens of ms); else write in this thread.
+      const t0 = performance.now();
+      while (Atomics.load(shared, 1) === 0 && performance.now() - t0 < WORKER_START_MS) Atomics.wait(shared, 1, 0, 100);
+      if (Atomics.load(shared, 1) !== 1) {
+        void worker.terminate();
+        port1.close();
+        return null;
+      }
+      return new BulkWorker(worker, done, port1);
+    } catch {
+      return null;
+    }
+  }
+
+  post(id: number, batch: WriteBatch): void {
+    this.posted++;
+    this.worker.postMessage({ id, batch });
+  }
+
+  /** Throw the worker's first failure, if it reported one. */
+  check(): void {
+    const m = receiveMessageOnPort(this.port);
+    if (m) throw new Error(String((m.message as { error: string }).error));
+  }
+
+  wait(): void {
+    for (;;) {
+      const d = Atomics.load(this.done, 0);
+      if (d >= this.posted) break;
+      Atomics.wait(this.done, 0, d, 1000);
+    }
+    this.check();
+  }
+
+  /** Wait for the posted batches, then let the worker close its connection and end. */
+  close(): void {
+    try {
+      this.wait();
+    } finally {
+      this.posted++;
+      this.worker.postMessage('close');
+      const d = Atomics.load(this.done, 0);
+      if (d < this.posted) Atomics.wait(this.done, 0, d, 10_000);
+      void this.worker.terminate();
+      this.port.close();
+    }
+  }
+
+  abandon(): void {
+    void this.worker.terminate();
+    this.port.close();
+  }
+}
+
 class SqliteRunWriter implements RunWriter {
   readonly runId: number;
   private readonly store: SqliteStore;
@@ -391,30 +531,16 @@ class SqliteRunWriter implements RunWriter {
   private timer: NodeJS.Timeout | undefined;
   private finished = false;
   private failure: StoreError | undefined;
-  private readonly insReq: Database.Statement;
-  private readonly insMachine: Database.Statement;
-  private readonly insPower: Database.Statement;
-  private readonly insTimeline: Database.Statement;
+  private readonly stmts: Inserts;
+  /** Bulk writers on a file store write from a worker thread (bulk-worker.ts); undefined: not started, null: in this thread. */
+  private bulkWorker: BulkWorker | null | undefined;
 
   constructor(store: SqliteStore, runId: number, opts: WriterOptions) {
     this.store = store;
     this.runId = runId;
     this.bulk = opts.bulk === true;
-    this.batchRows = Math.max(1, opts.batchRows ?? (this.bulk ? 20_000 : 1000));
-    const db = store.db;
-    this.insReq = db.prepare(
-      `INSERT INTO requests (${REQUEST_COLUMNS.map((c) => `"${c}"`).join(', ')}) VALUES (${REQUEST_COLUMNS.map(() => '?').join(', ')})`,
-    );
-    this.insMachine = db.prepare(
-      `INSERT OR REPLACE INTO machines (run_id, machine_id, machine_type, pool, gpus, price_per_hour, tdp_w, idle_w)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-    );
-    this.insPower = db.prepare(
-      'INSERT INTO power_samples (run_id, t, machine_id, role, source, watts, energy_j) VALUES (?, ?, ?, ?, ?, ?, ?)',
-    );
-    this.insTimeline = db.prepare(
-      'INSERT INTO timeline_samples (run_id, t, source, role, name, labels_json, value) VALUES (?, ?, ?, ?, ?, ?, ?)',
-    );
+    this.batchRows = Math.max(1, opts.batchRows ?? (this.bulk ? 5000 : 1000));
+    this.stmts = prepareInserts(store.db);
     const interval = Math.max(10, opts.flushIntervalMs ?? 1000);
     this.timer = setInterval(() => {
       try {
@@ -471,7 +597,10 @@ class SqliteRunWriter implements RunWriter {
    */
   flush(retryLater = false): void {
     if (this.failure) throw this.failure;
-    if (this.pending() === 0) return;
+    if (this.pending() === 0) {
+      if (!retryLater && this.bulkWorker) this.onWorker((w) => w.wait());
+      return;
+    }
     const reqs = this.requests;
     const machines = this.machineRows;
     const power = this.power;
@@ -481,24 +610,20 @@ class SqliteRunWriter implements RunWriter {
     this.power = [];
     this.timeline = [];
     const id = this.runId;
-    let current = '';
+    const batch: WriteBatch = { reqs, machines, power, timeline };
+    if (this.bulkWorker === undefined && this.bulk) this.bulkWorker = BulkWorker.start(this.store.path);
+    if (this.bulkWorker) {
+      // Bulk writer with its own thread: the inserts run there while the caller goes on simulating.
+      this.onWorker((w) => {
+        w.post(id, batch);
+        w.check();
+        if (!retryLater) w.wait();
+      });
+      return;
+    }
+    const cur = { current: '' };
     try {
-      this.store.db.transaction(() => {
-        for (const m of machines) {
-          current = `machine ${m.machineId}`;
-          this.insMachine.run(id, m.machineId, m.machineType, m.pool, nn(m.gpus), nn(m.pricePerHour), nn(m.tdpW), nn(m.idleW));
-        }
-        for (const p of reqs) {
-          current = `request shard ${String(p[1])} seq ${String(p[2])}`;
-          this.insReq.run(p);
-        }
-        current = 'power sample';
-        for (const p of power) this.insPower.run(id, p.t, p.machineId, p.role, p.source, p.watts, nn(p.energyJ ?? undefined));
-        current = 'timeline sample';
-        for (const s of timeline) {
-          this.insTimeline.run(id, s.t, s.source, s.role ?? '', s.name, JSON.stringify(s.labels ?? {}), s.value);
-        }
-      }).immediate();
+      writeBatch(this.store.db, this.stmts, id, batch, cur);
     } catch (e) {
       if (e instanceof TypeError && /busy executing a query/.test(e.message)) {
         this.requests = reqs.concat(this.requests);
@@ -511,10 +636,23 @@ class SqliteRunWriter implements RunWriter {
         );
       }
       this.failure = new StoreError(
-        `cannot write run ${id} to results store ${this.store.path} (${current}): ${(e as Error).message}`,
+        `cannot write run ${id} to results store ${this.store.path} (${cur.current}): ${(e as Error).message}`,
         { cause: e },
       );
       this.stopTimer();
+      throw this.failure;
+    }
+  }
+
+  /** Run `f` on the bulk worker; a failure there breaks this writer (like a failed transaction). */
+  private onWorker(f: (w: BulkWorker) => void): void {
+    try {
+      f(this.bulkWorker!);
+    } catch (e) {
+      this.failure = new StoreError(`cannot write run ${this.runId} to results store ${this.store.path} (${(e as Error).message})`, { cause: e });
+      this.stopTimer();
+      this.bulkWorker!.abandon();
+      this.bulkWorker = null;
       throw this.failure;
     }
   }
@@ -531,6 +669,14 @@ class SqliteRunWriter implements RunWriter {
       this.flush();
     } catch (e) {
       if (!this.failure) throw e; // e.g. the connection is busy reading: nothing changed, finish() can be retried
+    }
+    if (this.bulkWorker) {
+      try {
+        this.onWorker((w) => w.close());
+      } catch {
+        // recorded in this.failure, thrown below once the run is marked
+      }
+      this.bulkWorker = null;
     }
     this.finished = true;
     this.stopTimer();
@@ -550,6 +696,8 @@ class SqliteRunWriter implements RunWriter {
 
   abandon(): void {
     this.stopTimer();
+    this.bulkWorker?.abandon();
+    this.bulkWorker = null;
   }
 }
 

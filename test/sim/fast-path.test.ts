@@ -151,3 +151,39 @@ test('a simulated run stores token_times consistent with its first token, end, t
     store.close();
   }
 });
+
+test('a bulk writer on a file commits through its writer thread: flush() waits, failures name the row and break the writer', () => {
+  const file = path.join(tmp, 'bulk.db');
+  const store = openStore(file);
+  try {
+    const row = (seq: number): RequestRow => ({ seq, traceId: `r${seq}`, arrival: seq, promptTokens: 5, outputTokens: 2, scheduled: seq, send: seq, firstToken: seq + 1, end: seq + 2, status: 'ok', tokensReceived: 2 });
+    const w = store.createRun({ kind: 'sim', options: {} }, { bulk: true, batchRows: 10 });
+    for (let i = 0; i < 35; i++) w.addRequest(row(i));
+    w.flush();
+    // Another connection sees every row once flush() returned.
+    const other = openStore(file, { readonly: true });
+    assert.equal(other.requestCounts(w.runId).total, 35);
+    other.close();
+    w.addRequest(row(3)); // duplicate (run, shard, seq): the insert fails in the writer thread
+    assert.throws(() => w.flush(), (e: Error) => e.name === 'StoreError' && /request shard 0 seq 3/.test(e.message) && /UNIQUE|PRIMARY/i.test(e.message));
+    assert.throws(() => w.addRequest(row(99)), /request shard 0 seq 3/);
+    assert.throws(() => w.finish('completed'), /request shard 0 seq 3/);
+    assert.equal(store.getRun(w.runId)!.status, 'completed');
+    assert.equal(store.requestCounts(w.runId).total, 35);
+    assert.equal(store.db.pragma('synchronous', { simple: true }), 1);
+  } finally {
+    store.close();
+  }
+});
+
+test('a bulk writer on an in-memory store writes in its own thread', () => {
+  const store = openStore(':memory:');
+  try {
+    const w = store.createRun({ kind: 'sim', options: {} }, { bulk: true, batchRows: 3 });
+    for (let i = 0; i < 10; i++) w.addRequest({ seq: i, traceId: `r${i}`, arrival: i, promptTokens: 5, outputTokens: 1, scheduled: i, status: 'never-completed', tokensReceived: 0 });
+    w.finish('completed');
+    assert.equal(store.requestCounts(w.runId)['never-completed'], 10);
+  } finally {
+    store.close();
+  }
+});

@@ -1,0 +1,48 @@
+/**
+ * A bulk run writer's thread (see BulkWorker in store.ts): its own connection to the store file, the
+ * batches it is sent written in order, each in one transaction. After each message it adds one to the
+ * shared counter (and wakes the writer); on a failure it reports the message on its port first. It
+ * signals its start (connection open: 1, cannot: -1) in the second shared slot.
+ */
+import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
+import Database from 'better-sqlite3';
+import { prepareInserts, writeBatch, type WriteBatch } from './store.js';
+
+const { file, shared, port } = workerData as { file: string; shared: Int32Array; port: MessagePort };
+const done = shared.subarray(0, 1);
+let failed = false;
+const tick = (): void => {
+  Atomics.add(done, 0, 1);
+  Atomics.notify(done, 0);
+};
+try {
+  const db = new Database(file, { fileMustExist: true, timeout: 10_000 });
+  // Bulk writes (a sim can be rerun): no fsync at checkpoints; WAL was set up by the opener.
+  db.pragma('synchronous = OFF');
+  db.pragma('foreign_keys = ON');
+  const ins = prepareInserts(db);
+  Atomics.store(shared, 1, 1);
+  Atomics.notify(shared, 1);
+  parentPort!.on('message', (m: { id: number; batch: WriteBatch } | 'close') => {
+    if (m === 'close') {
+      db.close();
+      tick();
+      parentPort!.close();
+      return;
+    }
+    if (!failed) {
+      const cur = { current: '' };
+      try {
+        writeBatch(db, ins, m.id, m.batch, cur);
+      } catch (e) {
+        failed = true;
+        port.postMessage({ error: `${cur.current}: ${(e as Error).message}` });
+      }
+    }
+    tick();
+  });
+} catch {
+  // The writer goes on in its own thread.
+  Atomics.store(shared, 1, -1);
+  Atomics.notify(shared, 1);
+}
