@@ -611,7 +611,8 @@ class SqliteRunWriter implements RunWriter {
     this.timeline = [];
     const id = this.runId;
     const batch: WriteBatch = { reqs, machines, power, timeline };
-    if (this.bulkWorker === undefined && this.bulk) this.bulkWorker = BulkWorker.start(this.store.path);
+    // The thread starts with the first full batch: a short run (tests, sweep points) is not worth its ~80 ms.
+    if (this.bulkWorker === undefined && this.bulk && reqs.length >= this.batchRows) this.bulkWorker = BulkWorker.start(this.store.path);
     if (this.bulkWorker) {
       // Bulk writer with its own thread: the inserts run there while the caller goes on simulating.
       this.onWorker((w) => {
