@@ -612,7 +612,7 @@ class SqliteRunWriter implements RunWriter {
     const id = this.runId;
     const batch: WriteBatch = { reqs, machines, power, timeline };
     // The thread starts with the first full batch: a short run (tests, sweep points) is not worth its ~80 ms.
-    if (this.bulkWorker === undefined && this.bulk && reqs.length >= this.batchRows) this.bulkWorker = BulkWorker.start(this.store.path);
+    if (this.bulkWorker === undefined && this.bulk && reqs.length + machines.length + power.length + timeline.length >= this.batchRows) this.bulkWorker = BulkWorker.start(this.store.path);
     if (this.bulkWorker) {
       // Bulk writer with its own thread: the inserts run there while the caller goes on simulating.
       this.onWorker((w) => {
