@@ -11,21 +11,13 @@ import { loadDeployment } from '../../src/engine/index.js';
 import { decodeChunks, encodeChunkTimes, encodeChunks, maxStallOf, openStore, type Chunk, type RequestRow } from '../../src/store/index.js';
 import { simulate } from '../../src/sim/index.js';
 import type { RequestSpec } from '../../src/trace/index.js';
+import { seededRandom } from '../../src/engine/index.js';
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'splitbench-simfast-'));
 test.after(() => rmSync(tmp, { recursive: true, force: true }));
 
-/** Small deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Small deterministic PRNG: the engine's mulberry32 (the `random` scheduler's). */
+const rng = seededRandom;
 
 /** Random chunk times (absolute), counts (or none), and a send time: ties, zero-token chunks, huge gaps. */
 function randomCase(r: () => number): { times: Float64Array; counts: Uint32Array | undefined; n: number; send: number } {
