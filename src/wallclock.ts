@@ -12,6 +12,23 @@
  */
 
 let anchorMs: number | undefined;
+/** `performance.now()` when the anchor was measured. */
+let anchoredAt = -Infinity;
+
+/**
+ * The anchor drifts: CLOCK_REALTIME (Date.now) may be slewed by NTP against CLOCK_MONOTONIC
+ * (performance.now) by up to 0.5 ms per second, so two processes anchored seconds apart disagree by that
+ * much. Readers that need wall time to well under a millisecond (a clock check, the /time reference) pass a
+ * `maxAgeMs` and get a fresh anchor when the current one is older (a re-anchor spins for up to ~1 ms).
+ */
+function anchor(maxAgeMs: number): number {
+  const now = performance.now();
+  if (anchorMs === undefined || now - anchoredAt > maxAgeMs) {
+    anchorMs = measureAnchor();
+    anchoredAt = performance.now();
+  }
+  return anchorMs;
+}
 
 function measureAnchor(): number {
   let bestWidth = Infinity;
@@ -40,14 +57,16 @@ function measureAnchor(): number {
   return best;
 }
 
-/** Epoch milliseconds now (sub-ms resolution, monotonic between anchor and now). */
-export function wallNowMs(): number {
-  if (anchorMs === undefined) anchorMs = measureAnchor();
-  return anchorMs + performance.now();
+/** Epoch milliseconds now (sub-ms resolution), from an anchor at most `maxAgeMs` old (default: anchored once). */
+export function wallNowMs(maxAgeMs = Infinity): number {
+  const a = anchor(maxAgeMs);
+  return a + performance.now();
 }
 
-/** Epoch milliseconds of a `performance.now()` reading. */
-export function wallMsOf(monotonicMs: number): number {
-  if (anchorMs === undefined) anchorMs = measureAnchor();
-  return anchorMs + monotonicMs;
+/** Epoch milliseconds of a `performance.now()` reading (same anchor as `wallNowMs`). */
+export function wallMsOf(monotonicMs: number, maxAgeMs = Infinity): number {
+  return anchor(maxAgeMs) + monotonicMs;
 }
+
+/** How old an anchor the clock check and the /time reference accept (ms): drift then stays under ~50 µs. */
+export const CLOCK_CHECK_ANCHOR_MAX_AGE_MS = 100;

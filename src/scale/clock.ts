@@ -17,11 +17,11 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Client } from 'undici';
 import { ConfigError, TargetError } from '../errors.js';
-import { wallNowMs as baseWallNowMs } from '../wallclock.js';
+import { CLOCK_CHECK_ANCHOR_MAX_AGE_MS, wallNowMs as baseWallNowMs } from '../wallclock.js';
 
 /** Local wall clock, ms since the epoch (monotonic, anchored once: src/wallclock.ts), shifted by a fake skew for tests. */
-export function wallNowMs(skewMs = 0): number {
-  return baseWallNowMs() + skewMs;
+export function wallNowMs(skewMs = 0, maxAgeMs = Infinity): number {
+  return baseWallNowMs(maxAgeMs) + skewMs;
 }
 
 export interface ClockSample {
@@ -66,6 +66,9 @@ export async function measureOffset(url: string, opts: MeasureOptions = {}): Pro
   let best: ClockSample | undefined;
   try {
     // One exchange first to open the connection (its RTT includes the handshake); then the samples.
+    // A fresh anchor before the exchanges (src/wallclock.ts: NTP slew moves Date.now() against the monotonic
+    // clock), so t0 and t3 are wall time to a few µs for the whole series (tens of ms).
+    wallNowMs(skew, 0);
     for (let i = 0; i <= n; i++) {
       const t0 = wallNowMs(skew);
       let body: unknown;
@@ -98,7 +101,7 @@ export async function measureOffset(url: string, opts: MeasureOptions = {}): Pro
 
 /** The `/time` answer body. */
 export function timeBody(): { wall_ms: number } {
-  return { wall_ms: wallNowMs() };
+  return { wall_ms: wallNowMs(0, CLOCK_CHECK_ANCHOR_MAX_AGE_MS) };
 }
 
 export interface TimeServer {

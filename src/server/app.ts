@@ -9,7 +9,7 @@ import type { Clock, Cluster } from '../engine/index.js';
 import { Generation } from './generation.js';
 import { HttpError } from './http-error.js';
 import { ServerMetrics } from './metrics.js';
-import { wallNowMs } from '../wallclock.js';
+import { CLOCK_CHECK_ANCHOR_MAX_AGE_MS, wallNowMs } from '../wallclock.js';
 import { parseGeneration, parseJsonBody, type Endpoint, type ServedModel } from './openai.js';
 
 export interface ServerOptions {
@@ -143,7 +143,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       case '/time':
         // Clock reference for sharded replays (src/scale/clock.ts): this process's wall clock, epoch ms.
         metrics.countHttp(path, 200);
-        return sendJson(res, 200, { wall_ms: wallNowMs() }, { 'Cache-Control': 'no-store' });
+        return sendJson(res, 200, { wall_ms: wallNowMs(CLOCK_CHECK_ANCHOR_MAX_AGE_MS) }, { 'Cache-Control': 'no-store' });
       case '/health':
         metrics.countHttp(path, 200);
         return sendJson(res, 200, { status: 'ok', model: model.name, in_flight: cluster.inFlight() });

@@ -131,7 +131,11 @@ test('a shard whose wall clock is 40 ms off: offset measured within RTT/2, merge
     const sh = readDb(path.join(dir, 's0.db'), (db) => db.prepare('SELECT * FROM shards').get() as Row);
     const off = sh.offset_start_ms as number;
     const rtt = sh.rtt_start_ms as number;
-    assert.ok(Math.abs(off + 40) <= rtt / 2 + 0.1, `offset ${off} ms, RTT ${rtt} ms: the 40 ms skew detected within RTT/2`);
+    // The exchange bounds the error by RTT/2; each process's wall reading adds its own anchor error (a
+    // Date.now() tick bracketed between two monotonic reads, src/wallclock.ts). Two idle processes agree
+    // within RTT/2 (|error| ~0.1 ms); with the reference a busy emulating server on a shared 2-core VM, up
+    // to ~0.7 ms was seen, so 0.5 ms of slack beyond RTT/2.
+    assert.ok(Math.abs(off + 40) <= rtt / 2 + 0.5, `offset ${off} ms, RTT ${rtt} ms: the 40 ms skew detected within RTT/2 (+0.5 ms)`);
     assert.equal(sh.late, 0);
 
     const out = path.join(dir, 'm.db');
