@@ -4,7 +4,6 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import Database from 'better-sqlite3';
 import { openStore, type RequestRow } from '../../src/store/index.js';
 
 export const ROOT = (() => {
@@ -86,16 +85,8 @@ export function makeShard(file: string, f: ShardFixture): void {
   store.close();
 }
 
-export type Row = Record<string, unknown>;
-
-export function readDb<T>(file: string, fn: (db: Database.Database) => T): T {
-  const db = new Database(file, { readonly: true });
-  try {
-    return fn(db);
-  } finally {
-    db.close();
-  }
-}
+// The read-only store helpers are the load tests' (one copy).
+export { readDb, type Row } from '../load/helpers.js';
 
 export interface CliResult {
   readonly code: number | null;
