@@ -28,7 +28,7 @@ export const gateCommand: CommandModule<object, GateArgs> = {
         describe: 'SLO file: a path, or a bundled name (splitwise, interactive)',
         requiresArg: true,
       })
-      .option('run', { type: 'string', describe: 'run id or name; default: the latest run', requiresArg: true })
+      .option('run', { type: 'string', describe: 'run id, name or uuid; default: the latest run', requiresArg: true })
       .option('baseline', {
         type: 'string',
         describe: "baseline run for rules like 'e2e.p99 <= baseline * 1.05'",

@@ -23,7 +23,7 @@ export const reportCommand: CommandModule<object, ReportArgs> = {
   describe: 'charts (PNG/SVG), index.html and report.md comparing runs; or --compare A B',
   builder: (y) =>
     y
-      .option('run', { type: 'string', array: true, describe: 'run id or name (repeat; legend and colour order)', requiresArg: true })
+      .option('run', { type: 'string', array: true, describe: 'run id, name or uuid (repeat; legend and colour order)', requiresArg: true })
       .option('compare', { type: 'string', array: true, describe: 'compare run B against run A: ratios B/A of every summary metric and SLO verdicts that moved', requiresArg: true })
       .option('db', { type: 'string', default: DEFAULT_DB, describe: 'results store (SQLite file)', requiresArg: true })
       .option('out', { type: 'string', describe: 'output folder (default results/report-<run names>, or results/compare-A-vs-B)', requiresArg: true })

@@ -19,7 +19,7 @@ export const summaryCommand: CommandModule<object, SummaryArgs> = {
       .option('run', {
         type: 'string',
         array: true,
-        describe: 'run id or name (repeat for several runs side by side); default: the latest run',
+        describe: 'run id, name or uuid (repeat for several runs side by side); default: the latest run',
         requiresArg: true,
       })
       .option('db', { type: 'string', default: DEFAULT_DB, describe: 'results store (SQLite file)', requiresArg: true })

@@ -227,7 +227,7 @@ test('formatSummaries puts runs side by side', () => {
 test('unknown run names fail with a usage error naming the run', () => {
   const { db } = makeStore();
   insertRun(db, { name: 'a' });
-  assert.throws(() => summarizeRun(db, 'nope'), /no run with id or name 'nope'/);
+  assert.throws(() => summarizeRun(db, 'nope'), /no run with id, name or uuid 'nope'/);
   const empty = makeStore();
   assert.throws(() => summarizeRun(empty.db), /holds no runs/);
 });
