@@ -6,7 +6,16 @@
 import fs from 'node:fs';
 import { ConfigError } from '../errors.js';
 import { openStore } from '../store/index.js';
-import { evaluateGate, sloNeedsReference, sloResultRows, toJunit, toMarkdown, type GateResult } from './gate.js';
+import {
+  evaluateGate,
+  sloNeedsReference,
+  sloResultRows,
+  toJunit,
+  toMarkdown,
+  unusableJunit,
+  UnusableRunError,
+  type GateResult,
+} from './gate.js';
 import { findRun } from './rows.js';
 import { loadSlo } from './slo.js';
 import { resolveReference } from './slowdown.js';
@@ -82,13 +91,23 @@ export async function gateCommand(o: GateCommandOptions): Promise<GateResult> {
           required: true,
         })
       : undefined;
-    const result = evaluateGate(store, {
-      slo,
-      run: run.id,
-      ...(o.baseline === undefined ? {} : { baseline: o.baseline }),
-      allowLag: o.allowLag,
-      ...(reference ? { reference } : {}),
-    });
+    let result: GateResult;
+    try {
+      result = evaluateGate(store, {
+        slo,
+        run: run.id,
+        ...(o.baseline === undefined ? {} : { baseline: o.baseline }),
+        allowLag: o.allowLag,
+        ...(reference ? { reference } : {}),
+      });
+    } catch (e) {
+      // An unusable run still leaves a JUnit file behind: one <error> testcase saying why.
+      if (e instanceof UnusableRunError) {
+        if (o.junit) writeOut(o.junit, unusableJunit(slo.name, e), '--junit');
+        if (o.markdown) writeOut(o.markdown, `### SLO gate: UNUSABLE RUN\n\n${e.message}\n`, '--markdown');
+      }
+      throw e;
+    }
     store.addSloResults(result.run.id, sloResultRows(result));
     if (o.junit) writeOut(o.junit, toJunit(result), '--junit');
     if (o.markdown) writeOut(o.markdown, toMarkdown(result), '--markdown');

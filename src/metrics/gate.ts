@@ -268,6 +268,26 @@ export function toJunit(g: GateResult): string {
   return lines.join('\n');
 }
 
+/**
+ * JUnit XML for a run that cannot be judged: one testcase with an `<error>` naming why, so a CI step that
+ * collects the file reports the reason instead of "file not found".
+ */
+export function unusableJunit(sloName: string, err: Error): string {
+  const cls = escapeXml(`splitbench.slo.${sloName}`);
+  const msg = escapeXml(err.message);
+  return [
+    '<?xml version="1.0" encoding="UTF-8"?>',
+    '<testsuites name="splitbench gate" tests="1" failures="0" errors="1">',
+    `  <testsuite name="${escapeXml(`slo ${sloName}`)}" tests="1" failures="0" errors="1" skipped="0">`,
+    `    <testcase classname="${cls}" name="the run can be judged">`,
+    `      <error type="${err instanceof UnusableRunError ? 'unusable-run' : 'gate-error'}" message="${msg}">${msg}</error>`,
+    '    </testcase>',
+    '  </testsuite>',
+    '</testsuites>',
+    '',
+  ].join('\n');
+}
+
 /** A Markdown table for a CI job summary. */
 export function toMarkdown(g: GateResult): string {
   const esc = (s: string): string => s.replace(/\|/g, '\\|');
