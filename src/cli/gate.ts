@@ -3,6 +3,7 @@ import type { CommandModule } from 'yargs';
 import { DEFAULT_DB } from '../paths.js';
 import { ExitCode } from '../errors.js';
 import { setExitCode } from './main.js';
+import { PERCENTILES_OPTION } from './output.js';
 
 interface GateArgs {
   slo: string;
@@ -15,6 +16,7 @@ interface GateArgs {
   'allow-lag': boolean;
   'reference-run'?: string;
   'reference-machine'?: string;
+  percentiles: string;
 }
 
 export const gateCommand: CommandModule<object, GateArgs> = {
@@ -53,17 +55,20 @@ export const gateCommand: CommandModule<object, GateArgs> = {
         describe: 'machine type of the performance-model slowdown reference (default dgx-a100)',
         requiresArg: true,
       })
+      .option('percentiles', PERCENTILES_OPTION)
       .example('$0 gate --slo interactive', 'judge the latest run against the bundled chat-service SLOs')
       .example('$0 gate --slo slo.yaml --run candidate --baseline release-1.4 --junit gate.xml', 'regression gate in CI')
       .example('$0 gate --slo splitwise --run 7 --markdown "$GITHUB_STEP_SUMMARY"', "the paper's nine slowdown SLOs"),
   handler: async (argv) => {
     const { gateCommand: run } = await import('../metrics/commands.js');
     const { gateTableRows } = await import('../metrics/gate.js');
+    const { describePercentileMethod } = await import('../metrics/histogram.js');
     const { printJson, printTable } = await import('./output.js');
     const result = await run({
       db: argv.db,
       slo: argv.slo,
       allowLag: argv['allow-lag'],
+      percentileMethod: argv.percentiles as 'linear' | 'nearest-rank',
       ...(argv.run === undefined ? {} : { run: argv.run }),
       ...(argv.baseline === undefined ? {} : { baseline: argv.baseline }),
       ...(argv.junit === undefined ? {} : { junit: argv.junit }),
@@ -78,7 +83,7 @@ export const gateCommand: CommandModule<object, GateArgs> = {
       process.stdout.write(
         `SLO ${result.sloName} (${result.sloFile}) on run ${result.run.id} (${result.run.name})` +
           (result.baseline ? `, baseline run ${result.baseline.id} (${result.baseline.name})` : '') +
-          '\n',
+          `; percentiles ${describePercentileMethod(result.percentileMethod)}\n`,
       );
       printTable(gateTableRows(result));
     }

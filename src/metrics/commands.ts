@@ -20,6 +20,7 @@ import { findRun } from './rows.js';
 import { loadSlo } from './slo.js';
 import { resolveReference } from './slowdown.js';
 import { summarizeRun, type RunSummary } from './summary.js';
+import type { PercentileMethod } from './histogram.js';
 
 export interface SummaryCommandOptions {
   readonly db: string;
@@ -28,6 +29,7 @@ export interface SummaryCommandOptions {
   readonly slo?: string;
   readonly referenceRun?: string;
   readonly referenceMachine?: string;
+  readonly percentileMethod?: PercentileMethod;
 }
 
 /** Summaries of the asked runs, in the order asked. */
@@ -47,7 +49,13 @@ export async function summaryCommand(o: SummaryCommandOptions): Promise<RunSumma
           : { referenceMachine: (o.referenceMachine ?? slo?.referenceMachine)! }),
         required: explicitRef || (slo !== undefined && sloNeedsReference(slo)),
       });
-      out.push(summarizeRun(store, run.id, { ...(slo ? { slo } : {}), ...(reference ? { reference } : {}) }));
+      out.push(
+        summarizeRun(store, run.id, {
+          ...(slo ? { slo } : {}),
+          ...(reference ? { reference } : {}),
+          ...(o.percentileMethod === undefined ? {} : { percentileMethod: o.percentileMethod }),
+        }),
+      );
     }
     return out;
   } finally {
@@ -65,6 +73,7 @@ export interface GateCommandOptions {
   readonly referenceMachine?: string;
   readonly junit?: string;
   readonly markdown?: string;
+  readonly percentileMethod?: PercentileMethod;
 }
 
 function writeOut(file: string, text: string, flag: string): void {
@@ -99,6 +108,7 @@ export async function gateCommand(o: GateCommandOptions): Promise<GateResult> {
         ...(o.baseline === undefined ? {} : { baseline: o.baseline }),
         allowLag: o.allowLag,
         ...(reference ? { reference } : {}),
+        ...(o.percentileMethod === undefined ? {} : { percentileMethod: o.percentileMethod }),
       });
     } catch (e) {
       // An unusable run still leaves a JUnit file behind: one <error> testcase saying why.

@@ -1,5 +1,5 @@
 /** Text rendering of run summaries: one column per run, one row per figure. */
-import type { Stats } from './histogram.js';
+import { describePercentileMethod, type Stats } from './histogram.js';
 import type { RunSummary } from './summary.js';
 
 type Cell = string | number | null | undefined;
@@ -44,6 +44,7 @@ export function formatSummaries(summaries: readonly RunSummary[]): string {
   rows.push(['run', ...summaries.map((s) => `${s.run.id} ${s.run.name}`)]);
   add('kind / status', (s) => `${s.run.kind}${s.run.compat ? ' (compat)' : ''} / ${s.run.status}`);
   add('model', (s) => s.run.model ?? undefined);
+  add('percentiles', (s) => describePercentileMethod(s.percentileMethod));
   add('requests ok / total', (s) => `${s.counts.ok} / ${s.counts.total}`);
   add('warm-up (excluded)', (s) => (s.counts.warmup > 0 ? s.counts.warmup : undefined));
   add('errors', (s) => {

@@ -7,7 +7,7 @@
  */
 import { ExitCode, SloSpecError, SplitbenchError } from '../errors.js';
 import { fmtNum, fmtSeconds } from './format.js';
-import { STAT_NAMES } from './histogram.js';
+import { STAT_NAMES, type PercentileMethod } from './histogram.js';
 import { findRun, type RunInfo, type StoreLike } from './rows.js';
 import { compare, type MetricUnit, type SloRule, type SloSpec } from './slo.js';
 import type { SlowdownReference } from './slowdown.js';
@@ -42,6 +42,8 @@ export interface GateResult {
   readonly passed: boolean;
   readonly verdicts: readonly RuleVerdict[];
   readonly failed: readonly string[];
+  /** The rule the run's percentiles were read with (exact, over the stored values). */
+  readonly percentileMethod: PercentileMethod;
   readonly summary: RunSummary;
 }
 
@@ -52,6 +54,8 @@ export interface GateOptions {
   readonly allowLag?: boolean;
   /** Slowdown reference for the run (and the baseline); required when a rule uses slowdown. */
   readonly reference?: SlowdownReference;
+  /** How percentiles are read off the stored values (default `linear`). */
+  readonly percentileMethod?: PercentileMethod;
 }
 
 /** Does the SLO file need a slowdown reference (a slowdown rule or per-request limit)? */
@@ -139,7 +143,11 @@ export function evaluateGate(store: StoreLike, opts: GateOptions): GateResult {
     throw new SloSpecError(`${slo.file}: slowdown rules need a reference`, 'give --reference-machine or --reference-run');
   }
   const run = findRun(store, opts.run);
-  const sumOpts = { slo, ...(opts.reference ? { reference: opts.reference } : {}) };
+  const sumOpts = {
+    slo,
+    ...(opts.reference ? { reference: opts.reference } : {}),
+    ...(opts.percentileMethod === undefined ? {} : { percentileMethod: opts.percentileMethod }),
+  };
   const summary = summarizeRun(store, run.id, sumOpts);
   const why = unusableReason(run, summary, opts.allowLag ?? false);
   if (why) {
@@ -196,6 +204,7 @@ export function evaluateGate(store: StoreLike, opts: GateOptions): GateResult {
     passed: failed.length === 0,
     verdicts,
     failed,
+    percentileMethod: summary.percentileMethod,
     summary,
   };
 }

@@ -2,9 +2,10 @@
  * Run summaries: counts, latency distributions, throughput, goodput, per-pool breakdown, power and cost.
  *
  * Units: every `Stats` under `latencyS` and `phasesS` is in seconds; `slowdown` is unitless; rates are per
- * second of the run's steady span; energy in joules; money in dollars. Distributions come from mergeable
- * `MetricHistogram`s built by `RunAccumulator` from request rows, so summaries of several shards or runs
- * are recomputed from the union of their rows (`accumulate` then `merge`).
+ * second of the run's steady span; energy in joules; money in dollars. Distributions are exact: mergeable
+ * `Distribution`s of the stored values, built by `RunAccumulator` from request rows, so summaries of several
+ * shards or runs are recomputed from the union of their rows (`accumulate` then `merge`); percentiles follow
+ * `SummaryOptions.percentileMethod` (linear interpolation by default, see histogram.ts).
  *
  * Populations (README "Metric glossary"):
  * - counted requests: every non-warm-up request (warm-up = `requests.warmup`);
@@ -12,7 +13,7 @@
  * - lag: every request that was sent (warm-up included: it judges the load generator over the whole run);
  * - steady span: from the first non-warm-up `scheduled` to the last non-warm-up `end`.
  */
-import { MetricHistogram, type Stats } from './histogram.js';
+import { DEFAULT_PERCENTILE_METHOD, Distribution, type PercentileMethod, type Stats } from './histogram.js';
 import { forEachTbtSample, measure, type RequestMetrics } from './request.js';
 import {
   findRun,
@@ -42,6 +43,8 @@ export interface SummaryOptions {
   readonly slo?: SloSpec;
   /** Reference for slowdowns (omitted without one). */
   readonly reference?: SlowdownReference;
+  /** How percentiles are read off the sorted values (default `linear`, numpy's default). */
+  readonly percentileMethod?: PercentileMethod;
 }
 
 export interface StatusCounts {
@@ -100,6 +103,8 @@ export interface RunSummary {
     readonly lagFlagged: boolean;
     readonly compat: boolean;
   };
+  /** The rule every percentile of this summary follows (all of them are exact, over the stored values). */
+  readonly percentileMethod: PercentileMethod;
   readonly counts: StatusCounts;
   /** (total − ok) / total over non-warm-up requests; 0 when there are none. */
   readonly errorRate: number;
@@ -128,13 +133,13 @@ export interface RunSummary {
   readonly cost?: CostSummary;
 }
 
-const newHists = <K extends string>(keys: readonly K[]): Record<K, MetricHistogram> =>
-  Object.fromEntries(keys.map((k) => [k, new MetricHistogram()])) as Record<K, MetricHistogram>;
+const newHists = <K extends string>(keys: readonly K[]): Record<K, Distribution> =>
+  Object.fromEntries(keys.map((k) => [k, new Distribution()])) as Record<K, Distribution>;
 
-function statsOf<K extends string>(h: Record<K, MetricHistogram>): Partial<Record<K, Stats>> {
+function statsOf<K extends string>(h: Record<K, Distribution>, method: PercentileMethod): Partial<Record<K, Stats>> {
   const out: Partial<Record<K, Stats>> = {};
   for (const k of Object.keys(h) as K[]) {
-    const s = h[k].stats();
+    const s = h[k].stats(method);
     if (s) out[k] = s;
   }
   return out;
@@ -195,14 +200,14 @@ const STATUS_KEY: Record<RequestStatus, keyof StatusCounts> = {
 };
 
 /**
- * Accumulates a run's (or several runs'/shards') rows into mergeable histograms and sums. Feed rows with
+ * Accumulates a run's (or several runs'/shards') rows into mergeable exact distributions and sums. Feed rows with
  * `add`, combine with `merge`, read with `histograms` / the fields.
  */
 export class RunAccumulator {
   readonly latency = newHists(LATENCY_METRICS);
   readonly phases = newHists(PHASE_METRICS);
   readonly slowdown = newHists(SLOWDOWN_METRICS);
-  readonly pools = new Map<string, { requests: number; h: Record<'ttft' | 'tpot' | 'e2e', MetricHistogram> }>();
+  readonly pools = new Map<string, { requests: number; h: Record<'ttft' | 'tpot' | 'e2e', Distribution> }>();
   readonly counts: StatusCounts = { total: 0, warmup: 0, ok: 0, error: 0, timeout: 0, cancelled: 0, neverCompleted: 0 };
   outputMismatches = 0;
   inputTokens = 0;
@@ -316,7 +321,7 @@ export class RunAccumulator {
   }
 }
 
-/** Build the mergeable histograms of a set of rows (a run, a shard, or the union of several). */
+/** Build the mergeable distributions of a set of rows (a run, a shard, or the union of several). */
 export function accumulate(rows: Iterable<RequestRecord>, compat: boolean, opts: SummaryOptions = {}): RunAccumulator {
   const acc = new RunAccumulator(compat, opts);
   for (const r of rows) acc.add(r);
@@ -435,8 +440,9 @@ function usdPerKwhOf(run: RunInfo): number | undefined {
 export function summaryFromAccumulator(run: RunInfo, acc: RunAccumulator, extra: { power?: PowerSummary; cost?: CostSummary } = {}): RunSummary {
   const span = acc.spanS;
   const per = (n: number): number => (span > 0 ? n / span : 0);
+  const method = acc.opts.percentileMethod ?? DEFAULT_PERCENTILE_METHOD;
   const pools: Record<string, PoolSummary> = {};
-  for (const [name, p] of acc.pools) pools[name] = { requests: p.requests, latencyS: statsOf(p.h) };
+  for (const [name, p] of acc.pools) pools[name] = { requests: p.requests, latencyS: statsOf(p.h, method) };
   return {
     run: {
       id: run.id,
@@ -451,13 +457,14 @@ export function summaryFromAccumulator(run: RunInfo, acc: RunAccumulator, extra:
       lagFlagged: run.lagFlagged,
       compat: acc.compat,
     },
+    percentileMethod: method,
     counts: { ...acc.counts },
     errorRate: acc.counts.total > 0 ? (acc.counts.total - acc.counts.ok) / acc.counts.total : 0,
     outputMismatches: acc.outputMismatches,
-    latencyS: statsOf(acc.latency),
-    phasesS: statsOf(acc.phases),
+    latencyS: statsOf(acc.latency, method),
+    phasesS: statsOf(acc.phases, method),
     ...(acc.opts.reference
-      ? { slowdown: { reference: acc.opts.reference.describe, matched: acc.slowdownMatched, ...statsOf(acc.slowdown) } }
+      ? { slowdown: { reference: acc.opts.reference.describe, matched: acc.slowdownMatched, ...statsOf(acc.slowdown, method) } }
       : {}),
     throughput: {
       spanS: span,

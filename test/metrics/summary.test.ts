@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import {
   accumulate,
   formatSummaries,
-  MetricHistogram,
+  Distribution,
   parseSlo,
   requestRecords,
   summarizeRun,
@@ -42,7 +42,8 @@ function bigRun(db: import('better-sqlite3').Database, opts: { compat?: boolean 
   return id;
 }
 
-test('percentiles, mean, max and counts of a constructed run are exact within hdr precision', () => {
+test('percentiles, mean, max and counts of a constructed run are exact (linear interpolation)', () => {
+  const exact = (a: number | undefined, e: number): boolean => near(a, e, 1e-12, 1e-15);
   const { db } = makeStore();
   bigRun(db);
   const s = summarizeRun(db, 'big');
@@ -53,16 +54,17 @@ test('percentiles, mean, max and counts of a constructed run are exact within hd
   assert.ok(near(s.errorRate, 10 / 1010));
   const t = s.latencyS.ttft!;
   assert.equal(t.count, 1000);
-  assert.ok(near(t.p50, 0.5), `p50 ${t.p50}`);
-  assert.ok(near(t.p90, 0.9), `p90 ${t.p90}`);
-  assert.ok(near(t.p95, 0.95), `p95 ${t.p95}`);
-  assert.ok(near(t.p99, 0.99), `p99 ${t.p99}`);
-  assert.ok(near(t.p999, 0.999), `p99.9 ${t.p999}`);
-  assert.ok(near(t.max, 1.0, 0, 1e-6), `max ${t.max}`);
-  assert.ok(near(t.mean, 0.5005, 0, 2e-6), `mean ${t.mean}`);
+  // sorted x_k = (k + 1) ms; linear percentile p: h = 999·p/100, value (h + 1) ms
+  assert.ok(exact(t.p50, 0.5005), `p50 ${t.p50}`);
+  assert.ok(exact(t.p90, 0.9001), `p90 ${t.p90}`);
+  assert.ok(exact(t.p95, 0.95005), `p95 ${t.p95}`);
+  assert.ok(exact(t.p99, 0.99001), `p99 ${t.p99}`);
+  assert.ok(exact(t.p999, 0.999001), `p99.9 ${t.p999}`);
+  assert.ok(exact(t.max, 1.0), `max ${t.max}`);
+  assert.ok(exact(t.mean, 0.5005), `mean ${t.mean}`);
   const tpot = s.latencyS.tpot!;
   assert.ok(near(tpot.p50, 0.02) && near(tpot.max, 0.02) && tpot.count === 1000);
-  assert.ok(near(s.latencyS.e2e!.p99, 1.19), `e2e p99 ${s.latencyS.e2e!.p99}`);
+  assert.ok(exact(s.latencyS.e2e!.p99, 1.19001), `e2e p99 ${s.latencyS.e2e!.p99}`);
   // TBT: 10 gaps of 20 ms per request, one token each.
   assert.equal(s.latencyS.tbt!.count, 10_000);
   assert.ok(near(s.latencyS.tbt!.p99, 0.02));
@@ -76,8 +78,8 @@ test('percentiles, mean, max and counts of a constructed run are exact within hd
   assert.equal(s.phasesS.prefill, undefined);
   assert.equal(s.pools!['prompt']!.requests, 500);
   assert.equal(s.pools!['mixed']!.requests, 500);
-  // even i: ttft (i+1) ms for i = 0,2,..,998 → p50 = 500th of 1,3,..,999 ms → 499 ms.
-  assert.ok(near(s.pools!['prompt']!.latencyS.ttft!.p50, 0.499));
+  // even i: ttft (i+1) ms for i = 0,2,..,998 → p50 between the 250th and 251st of 1,3,..,999 ms → 500 ms.
+  assert.ok(exact(s.pools!['prompt']!.latencyS.ttft!.p50, 0.5));
   assert.equal(s.slowdown, undefined);
   assert.equal(s.goodput, undefined);
   assert.equal(s.power, undefined);
@@ -106,10 +108,11 @@ test('TBT is token-weighted: a chunk of k tokens gives k samples of gap/k', () =
   const tbt = s.latencyS.tbt!;
   assert.equal(tbt.count, 4);
   assert.ok(near(tbt.mean, 0.125), `mean ${tbt.mean} (per-chunk weighting would give 0.15)`);
-  assert.ok(near(tbt.p50, 0.1));
-  assert.ok(near(tbt.p99, 0.2));
-  // TPOT per request: A (0.4-0.1)/3 = 0.1, B 0.2/1 = 0.2
-  assert.ok(near(s.latencyS.tpot!.p50, 0.1) && near(s.latencyS.tpot!.max, 0.2));
+  assert.ok(near(tbt.p50, 0.1, 1e-9));
+  // samples 0.1, 0.1, 0.1, 0.2: h = 3·0.99 = 2.97 → 0.1 + 0.97·0.1
+  assert.ok(near(tbt.p99, 0.197, 1e-9), `tbt p99 ${tbt.p99}`);
+  // TPOT per request: A (0.4-0.1)/3 = 0.1, B 0.2/1 = 0.2; p50 is their midpoint
+  assert.ok(near(s.latencyS.tpot!.p50, 0.15, 1e-9) && near(s.latencyS.tpot!.max, 0.2, 1e-9));
   // max stall: A 0.3, B 0.2
   assert.ok(near(s.latencyS.max_stall!.max, 0.3));
 });
@@ -130,12 +133,12 @@ test('slowdowns divide by the reference latency of the same request', () => {
   const s = summarizeRun(db, 'big', { reference: ref });
   const sd = s.slowdown!;
   assert.equal(sd.matched, 1000);
-  assert.ok(near(sd.ttft!.p50, 500), `slowdown ttft p50 ${sd.ttft!.p50}`);
-  assert.ok(near(sd.ttft!.p90, 900));
+  assert.ok(near(sd.ttft!.p50, 500.5, 1e-12), `slowdown ttft p50 ${sd.ttft!.p50}`);
+  assert.ok(near(sd.ttft!.p90, 900.1, 1e-12));
   assert.ok(near(sd.tpot!.p99, 2));
   assert.ok(near(sd.tbt!.p99, 2), 'tbt reference defaults to tpot; per-request tbt = tpot');
-  // e2e slowdown (ttft + 0.2) / 0.1 → p50 = (0.5+0.2)/0.1 = 7
-  assert.ok(near(sd.e2e!.p50, 7));
+  // e2e slowdown (ttft + 0.2) / 0.1 → p50 = (0.5005+0.2)/0.1 = 7.005
+  assert.ok(near(sd.e2e!.p50, 7.005, 1e-12));
 });
 
 test('goodput counts requests meeting every per-request limit; errors count against the fraction', () => {
@@ -200,15 +203,30 @@ test('histograms merge: two halves accumulated separately equal the whole', () =
   assert.deepEqual(merged.pools, whole.pools);
 });
 
-test('histogram encode/decode round-trips and keeps merging', () => {
-  const h = new MetricHistogram();
-  for (let i = 1; i <= 100; i++) h.record(i / 1000);
-  const back = MetricHistogram.decode(JSON.parse(JSON.stringify(h.encode())));
-  assert.deepEqual(back.stats(), h.stats());
-  back.merge(h);
-  assert.equal(back.stats()!.count, 200);
-  assert.ok(near(back.stats()!.p50, 0.05));
-  assert.equal(new MetricHistogram().stats(), undefined);
+test('distributions are exact: linear (numpy default) and nearest-rank percentiles, merge, weights', () => {
+  const d = new Distribution();
+  for (const v of [5, 1, 4, 2, 3]) d.record(v);
+  const s = d.stats()!;
+  assert.deepEqual([s.count, s.mean, s.max, s.p50], [5, 3, 5, 3]);
+  assert.equal(s.p90, 4.6); // h = 4·0.9 = 3.6 → 4 + 0.6·(5 − 4)
+  assert.equal(d.percentile(25), 2);
+  assert.equal(d.percentile(90, 'nearest-rank'), 5); // ⌈5·0.9⌉ = 5th value
+  assert.equal(d.percentile(20, 'nearest-rank'), 1);
+  assert.equal(d.percentile(0, 'nearest-rank'), 1);
+  const w = new Distribution();
+  w.record(0.25, 3); // a 3-token chunk: the same gap three times
+  w.record(1);
+  assert.deepEqual([w.count, w.stats()!.mean, w.percentile(50), w.percentile(100)], [4, 0.4375, 0.25, 1]);
+  const m = new Distribution().merge(w).merge(d);
+  assert.equal(m.count, 9);
+  assert.equal(m.percentile(50), 1); // [0.25 ×3, 1, 1, 2, 3, 4, 5]
+  assert.equal(new Distribution().stats(), undefined);
+  const unsorted = new Distribution();
+  for (const v of [3, 1, 2]) unsorted.record(v);
+  assert.equal(new Distribution().merge(unsorted).percentile(0), 1, 'an unsorted distribution merged into an empty one');
+  const precise = new Distribution();
+  precise.record(28.624999999123);
+  assert.equal(precise.stats()!.p99, 28.624999999123, 'no rounding to microseconds');
 });
 
 test('formatSummaries puts runs side by side', () => {
