@@ -1,5 +1,5 @@
 /** Text rendering of run summaries: one column per run, one row per figure. */
-import { describePercentileMethod, type Stats } from './histogram.js';
+import { APPROXIMATION, describePercentileMethod, type StatField, type Stats } from './histogram.js';
 import type { RunSummary } from './summary.js';
 
 type Cell = string | number | null | undefined;
@@ -24,7 +24,7 @@ function fmtPct(n: number | undefined): string | undefined {
   return n === undefined ? undefined : `${(n * 100).toFixed(2)}%`;
 }
 
-const STAT_ROWS: [keyof Stats, string][] = [
+const STAT_ROWS: [StatField, string][] = [
   ['p50', 'p50'],
   ['p90', 'p90'],
   ['p99', 'p99'],
@@ -44,7 +44,12 @@ export function formatSummaries(summaries: readonly RunSummary[]): string {
   rows.push(['run', ...summaries.map((s) => `${s.run.id} ${s.run.name}`)]);
   add('kind / status', (s) => `${s.run.kind}${s.run.compat ? ' (compat)' : ''} / ${s.run.status}`);
   add('model', (s) => s.run.model ?? undefined);
-  add('percentiles', (s) => describePercentileMethod(s.percentileMethod));
+  add('percentiles', (s) => {
+    const approx = approximateMetrics(s);
+    return approx.length === 0
+      ? describePercentileMethod(s.percentileMethod)
+      : `${describePercentileMethod(s.percentileMethod)}; ${approx.join(', ')}: ${APPROXIMATION}`;
+  });
   add('requests ok / total', (s) => `${s.counts.ok} / ${s.counts.total}`);
   add('warm-up (excluded)', (s) => (s.counts.warmup > 0 ? s.counts.warmup : undefined));
   add('errors', (s) => {
@@ -154,4 +159,19 @@ function formatRows(rows: Cell[][]): string {
         .trimEnd(),
     )
     .join('\n');
+}
+
+/** The distributions of a summary whose percentiles are approximate (population above the exact limit). */
+export function approximateMetrics(s: RunSummary): string[] {
+  const out: string[] = [];
+  const scan = (prefix: string, rec: Partial<Record<string, Stats>> | undefined): void => {
+    for (const [k, st] of Object.entries(rec ?? {})) if (st?.approximate) out.push(`${prefix}${k}`);
+  };
+  scan('', s.latencyS);
+  scan('', s.phasesS);
+  if (s.slowdown) {
+    const { reference: _r, matched: _m, ...dists } = s.slowdown;
+    scan('slowdown.', dists as Partial<Record<string, Stats>>);
+  }
+  return out;
 }

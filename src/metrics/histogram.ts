@@ -9,10 +9,19 @@
  *   sorted values x₀…xₙ₋₁ and percentile p, h = (n − 1)·p/100 and the value is x⌊h⌋ + (h − ⌊h⌋)·(x⌊h⌋₊₁ − x⌊h⌋);
  * - `nearest-rank`: x⌈n·p/100⌉₋₁ (x₀ for p = 0), a value that was actually observed.
  *
- * `mean` is the compensated (Neumaier) sum of the sorted values over n, `max` the largest value, `count` n. Memory: 8 bytes per value
- * (a 42,218-request simulation of the conversation trace holds ~10 M token gaps: ~80 MB while it is summarised).
- * Live figures, where no rows exist yet, stay on the load generator's hdr histograms (src/load/stats.ts).
+ * `mean` is the compensated (Neumaier) sum of the sorted values over n, `max` the largest value, `count` n. Memory: 8 bytes
+ * per value (a 42,218-request simulation of the conversation trace holds ~10 M token gaps: ~80 MB while it is
+ * summarised). Past `EXACT_LIMIT` values (a week-long stream's token gaps would need tens of GB) a distribution
+ * moves its values into an hdr histogram (3 significant digits, constant memory) and says so: its `Stats` carry
+ * `approximate`, and every summary names it. Live figures, where no rows exist yet, stay on the load generator's
+ * hdr histograms (src/load/stats.ts).
  */
+import * as hdr from 'hdr-histogram-js';
+
+/** Values a distribution keeps exactly (2^24: 128 MiB of doubles); past it, an hdr histogram. */
+export const EXACT_LIMIT = 2 ** 24;
+/** How an over-limit distribution is approximated (named in summaries). */
+export const APPROXIMATION = `hdr histogram, 3 significant digits (population above ${EXACT_LIMIT.toLocaleString('en-US')} values)`;
 
 /** How a percentile is read off the sorted values; see the module comment. */
 export type PercentileMethod = 'linear' | 'nearest-rank';
@@ -36,7 +45,12 @@ export interface Stats {
   readonly p99: number;
   readonly p999: number;
   readonly max: number;
+  /** Present when the population exceeded `EXACT_LIMIT`: percentiles are hdr values (mean, max, count stay exact). */
+  readonly approximate?: typeof APPROXIMATION;
 }
+
+/** The numeric fields of `Stats`. */
+export type StatField = Exclude<keyof Stats, 'approximate'>;
 
 /** The statistic names an SLO rule may use, mapped to `Stats` fields. */
 export const STAT_NAMES = {
@@ -49,7 +63,7 @@ export const STAT_NAMES = {
   max: 'max',
   mean: 'mean',
   count: 'count',
-} as const satisfies Record<string, keyof Stats>;
+} as const satisfies Record<string, StatField>;
 export type StatName = keyof typeof STAT_NAMES;
 
 /** Percentile `p` (0..100) of `sorted` (ascending, non-empty) by `method`. */
@@ -71,12 +85,26 @@ export class Distribution {
   private values = new Float64Array(64);
   private n = 0;
   private sorted = true;
+  /** Set once the population passed EXACT_LIMIT: values live here in integer nanoseconds (or nano-units). */
+  private hist: hdr.Histogram | undefined;
+  private histSum = 0;
+  private histMax = 0;
+
+  /** `limit`: values kept exactly before moving to a histogram (tests lower it). */
+  constructor(private readonly limit = EXACT_LIMIT) {}
 
   /** Record `value` (negative values are clamped to 0; non-finite ones are ignored) `count` times. */
   record(value: number, count = 1): void {
     if (!Number.isFinite(value) || !(count > 0)) return;
     const v = value > 0 ? value : 0;
     const k = Math.round(count);
+    if (this.hist || this.n + k > this.limit) {
+      this.toHistogram().recordValueWithCount(Math.round(v * HIST_UNIT), k);
+      this.histSum += v * k;
+      this.histMax = Math.max(this.histMax, v);
+      this.n += k;
+      return;
+    }
     this.reserve(k);
     if (this.n > 0 && v < this.values[this.n - 1]!) this.sorted = false;
     this.values.fill(v, this.n, this.n + k);
@@ -90,6 +118,15 @@ export class Distribution {
   /** Add every value of `other` into this distribution. */
   merge(other: Distribution): this {
     if (other.n === 0) return this;
+    if (this.hist || other.hist || this.n + other.n > this.limit) {
+      const h = this.toHistogram();
+      if (other.hist) h.add(other.hist);
+      for (let i = 0; i < (other.hist ? 0 : other.n); i++) h.recordValue(Math.round(other.values[i]! * HIST_UNIT));
+      this.histSum += other.hist ? other.histSum : compensatedSum(other.values.subarray(0, other.n));
+      this.histMax = Math.max(this.histMax, other.hist ? other.histMax : maxOf(other.values.subarray(0, other.n)));
+      this.n += other.n;
+      return this;
+    }
     this.reserve(other.n);
     if (!other.sorted || (this.n > 0 && other.values[0]! < this.values[this.n - 1]!)) this.sorted = false;
     this.values.set(other.values.subarray(0, other.n), this.n);
@@ -100,11 +137,31 @@ export class Distribution {
   /** Value at percentile `p` (0..100), in the metric's unit; undefined when empty. */
   percentile(p: number, method: PercentileMethod = DEFAULT_PERCENTILE_METHOD): number | undefined {
     if (this.n === 0) return undefined;
+    if (this.hist) return Math.min(this.hist.getValueAtPercentile(p) / HIST_UNIT, this.histMax);
     return percentileOfSorted(this.sortedValues(), p, method);
+  }
+
+  /** True once the population passed EXACT_LIMIT (percentiles then come from an hdr histogram). */
+  get approximate(): boolean {
+    return this.hist !== undefined;
   }
 
   stats(method: PercentileMethod = DEFAULT_PERCENTILE_METHOD): Stats | undefined {
     if (this.n === 0) return undefined;
+    if (this.hist) {
+      const at = (p: number): number => this.percentile(p)!;
+      return {
+        count: this.n,
+        mean: this.histSum / this.n,
+        p50: at(50),
+        p90: at(90),
+        p95: at(95),
+        p99: at(99),
+        p999: at(99.9),
+        max: this.histMax,
+        approximate: APPROXIMATION,
+      };
+    }
     const x = this.sortedValues();
     const at = (p: number): number => percentileOfSorted(x, p, method);
     return {
@@ -128,6 +185,19 @@ export class Distribution {
     return x;
   }
 
+  /** Move the exact values into an hdr histogram (once; the values array is released). */
+  private toHistogram(): hdr.Histogram {
+    if (this.hist) return this.hist;
+    const h = hdr.build({ bitBucketSize: 64, autoResize: true, numberOfSignificantValueDigits: 3 });
+    const x = this.values.subarray(0, this.n);
+    for (let i = 0; i < x.length; i++) h.recordValue(Math.round(x[i]! * HIST_UNIT));
+    this.histSum = compensatedSum(x);
+    this.histMax = maxOf(x);
+    this.values = new Float64Array(0);
+    this.hist = h;
+    return h;
+  }
+
   private reserve(extra: number): void {
     const need = this.n + extra;
     if (need <= this.values.length) return;
@@ -137,6 +207,15 @@ export class Distribution {
     next.set(this.values.subarray(0, this.n));
     this.values = next;
   }
+}
+
+/** Values enter an over-limit histogram as integer nano-units (1 ns for times). */
+const HIST_UNIT = 1e9;
+
+function maxOf(x: Float64Array): number {
+  let m = 0;
+  for (let i = 0; i < x.length; i++) if (x[i]! > m) m = x[i]!;
+  return m;
 }
 
 /**

@@ -229,6 +229,24 @@ test('distributions are exact: linear (numpy default) and nearest-rank percentil
   assert.equal(precise.stats()!.p99, 28.624999999123, 'no rounding to microseconds');
 });
 
+test('past its exact limit a distribution becomes an hdr histogram and says so', () => {
+  const small = new Distribution(100);
+  for (let i = 1; i <= 100; i++) small.record(i / 1000);
+  assert.equal(small.approximate, false);
+  assert.equal(small.stats()!.approximate, undefined);
+  small.record(0.101);
+  assert.equal(small.approximate, true);
+  const s = small.stats()!;
+  assert.match(s.approximate!, /hdr histogram, 3 significant digits/);
+  assert.equal(s.count, 101);
+  assert.ok(near(s.mean, 0.051, 1e-12), `mean stays exact: ${s.mean}`);
+  assert.equal(s.max, 0.101);
+  assert.ok(near(s.p50, 0.051), `p50 ${s.p50}`);
+  const merged = new Distribution(150).merge(small).merge(small);
+  assert.equal(merged.count, 202);
+  assert.equal(merged.approximate, true);
+});
+
 test('formatSummaries puts runs side by side', () => {
   const { db } = makeStore();
   bigRun(db);
