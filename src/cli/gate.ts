@@ -14,6 +14,7 @@ interface GateArgs {
   markdown?: string;
   json: boolean;
   'allow-lag': boolean;
+  'allow-saturated': boolean;
   'reference-run'?: string;
   'reference-machine'?: string;
   percentiles: string;
@@ -45,6 +46,11 @@ export const gateCommand: CommandModule<object, GateArgs> = {
         default: false,
         describe: 'judge a run even if it is flagged for schedule lag (the client fell behind the trace)',
       })
+      .option('allow-saturated', {
+        type: 'boolean',
+        default: false,
+        describe: 'judge a run even if it is saturated (achieved < 95% of offered, or its queue grew through the run)',
+      })
       .option('reference-run', {
         type: 'string',
         describe: 'unloaded run to compute slowdowns against (slowdown rules)',
@@ -68,6 +74,7 @@ export const gateCommand: CommandModule<object, GateArgs> = {
       db: argv.db,
       slo: argv.slo,
       allowLag: argv['allow-lag'],
+      allowSaturated: argv['allow-saturated'],
       percentileMethod: argv.percentiles as 'linear' | 'nearest-rank',
       ...(argv.run === undefined ? {} : { run: argv.run }),
       ...(argv.baseline === undefined ? {} : { baseline: argv.baseline }),

@@ -74,6 +74,7 @@ export interface GateCommandOptions {
   readonly junit?: string;
   readonly markdown?: string;
   readonly percentileMethod?: PercentileMethod;
+  readonly allowSaturated?: boolean;
 }
 
 function writeOut(file: string, text: string, flag: string): void {
@@ -107,6 +108,7 @@ export async function gateCommand(o: GateCommandOptions): Promise<GateResult> {
         run: run.id,
         ...(o.baseline === undefined ? {} : { baseline: o.baseline }),
         allowLag: o.allowLag,
+        ...(o.allowSaturated === undefined ? {} : { allowSaturated: o.allowSaturated }),
         ...(reference ? { reference } : {}),
         ...(o.percentileMethod === undefined ? {} : { percentileMethod: o.percentileMethod }),
       });

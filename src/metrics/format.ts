@@ -65,10 +65,19 @@ export function formatSummaries(summaries: readonly RunSummary[]): string {
   });
   add('error rate', (s) => fmtPct(s.errorRate));
   add('output length mismatches', (s) => (s.outputMismatches > 0 ? s.outputMismatches : undefined));
-  add('steady span', (s) => fmtSeconds(s.throughput.spanS));
-  add('throughput req/s', (s) => fmtNum(s.throughput.requestsPerS, 3));
-  add('input tokens/s', (s) => fmtNum(s.throughput.inputTokensPerS, 1));
-  add('output tokens/s', (s) => fmtNum(s.throughput.outputTokensPerS, 1));
+  add('saturated', (s) => (s.saturated ? 'YES (below)' : undefined));
+  add('arrival window', (s) => fmtSeconds(s.throughput.windowS));
+  add('offered req/s', (s) => (s.throughput.windowS > 0 ? fmtNum(s.throughput.offeredRequestsPerS, 3) : undefined));
+  add('throughput req/s (window)', (s) => fmtNum(s.throughput.requestsPerS, 3));
+  add('input tokens/s (window)', (s) => fmtNum(s.throughput.inputTokensPerS, 1));
+  add('output tokens/s (window)', (s) => fmtNum(s.throughput.outputTokensPerS, 1));
+  add('completed within window req/s', (s) => (s.throughput.windowS > 0 ? fmtNum(s.throughput.completedInWindowPerS, 3) : undefined));
+  add('drain after last arrival', (s) =>
+    s.throughput.windowS > 0 ? `${fmtSeconds(s.throughput.drainS)}, ${s.throughput.drainRequests} requests` : undefined,
+  );
+  add('steady span (makespan)', (s) => fmtSeconds(s.throughput.spanS));
+  add('makespan req/s', (s) => fmtNum(s.throughput.makespanRequestsPerS, 3));
+  add('makespan output tokens/s', (s) => fmtNum(s.throughput.makespanOutputTokensPerS, 1));
   add('goodput req/s', (s) => (s.goodput ? fmtNum(s.goodput.requestsPerS, 3) : undefined));
   add('goodput fraction', (s) => (s.goodput ? fmtPct(s.goodput.fraction) : undefined));
   const dist = (label: string, get: (s: RunSummary) => Stats | undefined, fmt: (n: number) => string | undefined): void => {
@@ -144,7 +153,8 @@ export function formatSummaries(summaries: readonly RunSummary[]): string {
       return v === undefined ? undefined : `$${v.toFixed(3)}`;
     });
   }
-  return formatRows(rows);
+  const notes = summaries.filter((s) => s.saturated).map((s) => `SATURATED: run ${s.run.id} (${s.run.name}): ${s.saturated}`);
+  return [formatRows(rows), ...notes].join('\n');
 }
 
 function formatRows(rows: Cell[][]): string {

@@ -86,15 +86,48 @@ test('percentiles, mean, max and counts of a constructed run are exact (linear i
   assert.equal(s.cost, undefined);
 });
 
-test('throughput uses the steady span: first non-warm-up scheduled to last end', () => {
+test('throughput: ok requests over the arrival window, with makespan, drain and in-system figures beside it', () => {
   const { db } = makeStore();
   bigRun(db);
   const s = summarizeRun(db);
-  // last ok ends at 99.9 + 1.0 + 0.2 = 101.1; first non-warm-up scheduled 0.
-  assert.ok(near(s.throughput.spanS, 101.1, 1e-12, 1e-9), `span ${s.throughput.spanS}`);
-  assert.ok(near(s.throughput.requestsPerS, 1000 / 101.1, 1e-12));
-  assert.ok(near(s.throughput.inputTokensPerS, 100_000 / 101.1, 1e-12));
-  assert.ok(near(s.throughput.outputTokensPerS, 11_000 / 101.1, 1e-12));
+  const t = s.throughput;
+  // arrival window: first non-warm-up scheduled 0 → last 99.9; last ok ends at 99.9 + 1.0 + 0.2 = 101.1.
+  assert.ok(near(t.windowS, 99.9, 1e-12), `window ${t.windowS}`);
+  assert.ok(near(t.offeredRequestsPerS, 1010 / 99.9, 1e-12));
+  assert.ok(near(t.requestsPerS, 1000 / 99.9, 1e-12));
+  assert.ok(near(t.inputTokensPerS, 100_000 / 99.9, 1e-12));
+  assert.ok(near(t.outputTokensPerS, 11_000 / 99.9, 1e-12));
+  assert.ok(near(t.spanS, 101.1, 1e-12, 1e-9), `span ${t.spanS}`);
+  assert.ok(near(t.makespanRequestsPerS, 1000 / 101.1, 1e-12));
+  assert.ok(near(t.makespanInputTokensPerS, 100_000 / 101.1, 1e-12));
+  assert.ok(near(t.makespanOutputTokensPerS, 11_000 / 101.1, 1e-12));
+  // i = 988..999 end after 99.9 (i·0.1 + (i+1)/1000 + 0.2 > 99.9): 12 requests in the drain.
+  assert.equal(t.inSystemAtEnd, 12);
+  assert.equal(t.drainRequests, 12);
+  assert.ok(near(t.drainS, 1.2, 1e-9));
+  assert.ok(near(t.completedInWindowPerS, 988 / 99.9, 1e-12));
+  // Little: each ok request stays ttft + 0.2 s; the 10 errors leave at once; the drained ones count to 99.9.
+  let inSystem = 0;
+  for (let i = 0; i < 1000; i++) inSystem += Math.min(i * 0.1 + (i + 1) / 1000 + 0.2, 99.9) - i * 0.1;
+  assert.ok(near(t.inSystemMean, inSystem / 99.9, 1e-9), `in-system mean ${t.inSystemMean}`);
+  assert.equal(s.saturated, undefined, '99% ok, a steady queue');
+});
+
+test('saturated: achieved below 95% of offered, or a queue that grows through the run', () => {
+  const { db } = makeStore();
+  // 100 arrivals 1 s apart served one at a time, 1.5 s each: the queue grows by one every 2 s.
+  const grow = insertRun(db, { name: 'grow' });
+  for (let i = 0; i < 100; i++) insertRequest(db, grow, { seq: i, scheduled: i, ttft: 1.5 * (i + 1) - i - 0.1, e2e: 1.5 * (i + 1) - i, tokens: 2 });
+  const g = summarizeRun(db, 'grow');
+  assert.match(g.saturated ?? '', /the queue grew: 34 requests in the system at the last arrival vs a mean of 17\.\d/);
+  assert.doesNotMatch(g.saturated ?? '', /achieved/);
+  // 100 arrivals, 10 errors: achieved 90% of offered.
+  const err = insertRun(db, { name: 'errors' });
+  for (let i = 0; i < 100; i++) {
+    insertRequest(db, err, i % 10 === 0 ? { seq: i, scheduled: i, status: 'error', tokens: 0 } : { seq: i, scheduled: i, ttft: 0.1, e2e: 0.2, tokens: 2 });
+  }
+  assert.match(summarizeRun(db, 'errors').saturated ?? '', /^achieved 0\.91 of 1\.01 req\/s offered \(90%\)$/);
+  assert.match(formatSummaries([g]), /^saturated\s+YES: the queue grew/m);
 });
 
 test('TBT is token-weighted: a chunk of k tokens gives k samples of gap/k', () => {
@@ -148,7 +181,7 @@ test('goodput counts requests meeting every per-request limit; errors count agai
   const s = summarizeRun(db, 'big', { slo });
   assert.equal(s.goodput!.good, 500);
   assert.ok(near(s.goodput!.fraction, 500 / 1010, 1e-12));
-  assert.ok(near(s.goodput!.requestsPerS, 500 / 101.1, 1e-12));
+  assert.ok(near(s.goodput!.requestsPerS, 500 / 99.9, 1e-12), 'good requests over the arrival window');
   const strict = summarizeRun(db, 'big', { slo: parseSlo('per_request:\n  - tpot < 19ms\n', 'y.yaml') });
   assert.equal(strict.goodput!.good, 0);
 });
@@ -199,7 +232,10 @@ test('histograms merge: two halves accumulated separately equal the whole', () =
   const merged = summaryFromAccumulator(run, a.merge(b));
   assert.deepEqual(merged.latencyS, whole.latencyS);
   assert.deepEqual(merged.counts, whole.counts);
-  assert.deepEqual(merged.throughput, whole.throughput);
+  const { inSystemMean: mergedMean, ...mergedRest } = merged.throughput;
+  const { inSystemMean: wholeMean, ...wholeRest } = whole.throughput;
+  assert.deepEqual(mergedRest, wholeRest);
+  assert.ok(near(mergedMean, wholeMean, 1e-12), 'the in-system mean is a sum taken in another order');
   assert.deepEqual(merged.pools, whole.pools);
 });
 
