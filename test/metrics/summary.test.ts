@@ -127,7 +127,9 @@ test('saturated: achieved below 95% of offered, or a queue that grows through th
     insertRequest(db, err, i % 10 === 0 ? { seq: i, scheduled: i, status: 'error', tokens: 0 } : { seq: i, scheduled: i, ttft: 0.1, e2e: 0.2, tokens: 2 });
   }
   assert.match(summarizeRun(db, 'errors').saturated ?? '', /^achieved 0\.91 of 1\.01 req\/s offered \(90%\)$/);
-  assert.match(formatSummaries([g]), /^saturated\s+YES: the queue grew/m);
+  const text = formatSummaries([g]);
+  assert.match(text, /^saturated\s+YES \(below\)$/m);
+  assert.match(text, /^SATURATED: run \d+ \(grow\): the queue grew: 34 requests/m);
 });
 
 test('TBT is token-weighted: a chunk of k tokens gives k samples of gap/k', () => {
