@@ -473,22 +473,23 @@ function powerAndCost(store: StoreLike, run: RunInfo, acc: RunAccumulator): { po
   const span = acc.spanS;
   const from = acc.spanStart;
   const to = acc.spanEnd;
-  // Power: sample-and-hold per machine, clipped to the steady span.
-  const perMachine = new Map<string, { role: string; energy: number; covered: number }>();
-  const poolAt = new Map<string, Map<number, number>>(); // role -> t -> Σ watts
-  let prev: { machineId: string; t: number; watts: number | null } | undefined;
+  // Power: sample-and-hold per machine, clipped to the steady span; each interval counts for the pool (role) the
+  // machine was in at its start, so a machine the mixed pool borrows adds to each pool only while it is there.
+  const perMachine = new Map<string, { energyByRole: Map<string, number>; covered: number; measured?: { role: string; joules: number } }>();
+  const steps: { t: number; dw: number; role: string }[] = []; // ±watts where an interval starts/ends
+  let prev: { machineId: string; t: number; watts: number | null; role: string } | undefined;
   let any = false;
-  const close = (p: { machineId: string; t: number; watts: number | null }, tNext: number, role: string): void => {
+  const close = (p: { machineId: string; t: number; watts: number | null; role: string }, tNext: number): void => {
     if (p.watts === null) return;
     const a = Math.max(p.t, from);
     const b = Math.min(tNext, to);
     if (b <= a) return;
-    const m = perMachine.get(p.machineId) ?? { role, energy: 0, covered: 0 };
-    m.energy += p.watts * (b - a);
+    let m = perMachine.get(p.machineId);
+    if (!m) perMachine.set(p.machineId, (m = { energyByRole: new Map(), covered: 0 }));
+    m.energyByRole.set(p.role, (m.energyByRole.get(p.role) ?? 0) + p.watts * (b - a));
     m.covered += b - a;
-    perMachine.set(p.machineId, m);
+    steps.push({ t: a, dw: p.watts, role: p.role }, { t: b, dw: -p.watts, role: p.role });
   };
-  let prevRole = '';
   const counters = new Map<string, { role: string; pts: CounterPoint[] }>();
   for (const s of powerRecords(store, run.id)) {
     any = true;
@@ -497,20 +498,14 @@ function powerAndCost(store: StoreLike, run: RunInfo, acc: RunAccumulator): { po
       c.pts.push({ t: s.t, energyJ: s.energyJ });
       counters.set(s.machineId, c);
     }
-    if (prev && prev.machineId === s.machineId) close(prev, s.t, prevRole);
+    if (prev && prev.machineId === s.machineId) close(prev, s.t);
     prev = s;
-    prevRole = s.role;
-    if (s.watts !== null && s.t >= from && s.t <= to) {
-      const m = poolAt.get(s.role) ?? new Map<number, number>();
-      m.set(s.t, (m.get(s.t) ?? 0) + s.watts);
-      poolAt.set(s.role, m);
-    }
   }
-  // Measured cumulative energy replaces the sample-and-hold estimate of those machines.
+  // Measured cumulative energy replaces the sample-and-hold estimate of those machines (their own role).
   for (const [id, c] of counters) {
     const e = counterEnergy(c.pts, from, to);
     if (e.coveredS <= 0) continue;
-    perMachine.set(id, { role: perMachine.get(id)?.role ?? c.role, energy: e.joules, covered: e.coveredS });
+    perMachine.set(id, { energyByRole: new Map([[c.role, e.joules]]), covered: e.coveredS });
   }
   const energyByPool: Record<string, number> = {};
   if (any && span > 0) {
@@ -518,22 +513,30 @@ function powerAndCost(store: StoreLike, run: RunInfo, acc: RunAccumulator): { po
     let energy = 0;
     let meanW = 0;
     for (const m of perMachine.values()) {
-      energy += m.energy;
-      energyByPool[m.role] = (energyByPool[m.role] ?? 0) + m.energy;
-      const pool = (pools[m.role] ??= { meanW: 0, peakW: 0, machines: 0 });
-      pool.machines++;
-      if (m.covered > 0) {
-        pool.meanW += m.energy / m.covered;
-        meanW += m.energy / m.covered;
+      for (const [role, e] of m.energyByRole) {
+        energy += e;
+        energyByPool[role] = (energyByPool[role] ?? 0) + e;
+        const pool = (pools[role] ??= { meanW: 0, peakW: 0, machines: 0 });
+        pool.machines++;
+        if (m.covered > 0) {
+          pool.meanW += e / m.covered;
+          meanW += e / m.covered;
+        }
       }
     }
-    const total = new Map<number, number>();
-    for (const [role, series] of poolAt) {
-      const pool = (pools[role] ??= { meanW: 0, peakW: 0, machines: 0 });
-      for (const [t, w] of series) {
-        pool.peakW = Math.max(pool.peakW, w);
-        total.set(t, (total.get(t) ?? 0) + w);
-      }
+    // Peaks of the piecewise-constant sums of watts (per pool, and of the whole cluster); at one instant an
+    // interval's end is taken before the next one's start.
+    steps.sort((x, y) => x.t - y.t || x.dw - y.dw);
+    const level = new Map<string, number>();
+    let total = 0;
+    let peak = 0;
+    for (const st of steps) {
+      const w = (level.get(st.role) ?? 0) + st.dw;
+      level.set(st.role, w);
+      total += st.dw;
+      const pool = (pools[st.role] ??= { meanW: 0, peakW: 0, machines: 0 });
+      if (w > pool.peakW) pool.peakW = w;
+      if (total > peak) peak = total;
     }
     for (const [role, e] of Object.entries(energyByPool)) {
       const pool = pools[role]!;
@@ -543,7 +546,7 @@ function powerAndCost(store: StoreLike, run: RunInfo, acc: RunAccumulator): { po
     out.power = {
       pools,
       meanW,
-      peakW: Math.max(0, ...total.values()),
+      peakW: peak,
       energyJ: energy,
       ...(acc.counts.ok > 0 ? { energyPerRequestJ: energy / acc.counts.ok } : {}),
       ...(acc.outputTokens > 0 ? { energyPerOutputTokenJ: energy / acc.outputTokens } : {}),

@@ -248,8 +248,12 @@ export async function simulate(o: SimulateOptions): Promise<SimulateResult> {
   // Periodic samples (power, timeline) while there is work.
   let sourceDone = false;
   let lastSample = 0;
+  // The pool each machine served since the last sample (a borrowed machine serves 'mixed'): its power over that
+  // interval counts for that pool.
+  let poolSince = new Map<string, string>();
   const sample = (): void => {
     const t = clock.now();
+    const snapshot = cluster!.snapshot();
     if (meter && sink.addPowerSample) {
       const dt = t - lastSample;
       for (let i = 0; i < machines.length; i++) {
@@ -259,7 +263,7 @@ export async function simulate(o: SimulateOptions): Promise<SimulateResult> {
         sink.addPowerSample({
           t: lastSample,
           machineId: machines[i]!.id,
-          role: machines[i]!.pool,
+          role: poolSince.get(machines[i]!.id) ?? machines[i]!.pool,
           source: 'model',
           watts: dt > 0 ? (after - before) / dt : meter.watts[i]!,
           energyJ: after,
@@ -267,7 +271,7 @@ export async function simulate(o: SimulateOptions): Promise<SimulateResult> {
       }
     }
     if (sink.addTimelineSample) {
-      const snap = cluster!.snapshot();
+      const snap = snapshot;
       const queue: Record<string, number> = {};
       const running: Record<string, number> = {};
       for (const s of snap) {
@@ -280,6 +284,7 @@ export async function simulate(o: SimulateOptions): Promise<SimulateResult> {
         sink.addTimelineSample({ t, source: 'engine', role: pool, name: 'running', value: running[pool]! });
       }
     }
+    poolSince = new Map(snapshot.map((m) => [m.id, m.pool]));
     lastSample = t;
   };
   let samplerArmed = false;

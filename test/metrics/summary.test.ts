@@ -214,13 +214,37 @@ test('power and cost: sample-and-hold energy over the span, pool mean/peak, $ pe
   assert.ok(near(p.energyPerRequestJ!, 2000, 1e-12));
   assert.ok(near(p.energyPerOutputTokenJ!, 200, 1e-12));
   assert.ok(near(p.pools['prompt']!.meanW, 150, 1e-12));
-  assert.ok(near(p.pools['prompt']!.peakW, 300, 1e-12));
+  // Peaks are of the same sample-and-hold power the energy integrates: the 300 W sample at t = 10 holds from the
+  // span's end on, so it is outside it.
+  assert.ok(near(p.pools['prompt']!.peakW, 200, 1e-12));
   assert.ok(near(p.pools['token']!.meanW, 50, 1e-12));
-  assert.ok(near(p.peakW, 350, 1e-12));
+  assert.ok(near(p.peakW, 250, 1e-12));
   assert.ok(near(p.meanW, 200, 1e-12));
   const c = s.cost!;
   assert.ok(near(c.dollars, (3 * 10) / 3600, 1e-12));
   assert.ok(near(c.dollarsPerMOutputTokens!, ((3 * 10) / 3600 / 10) * 1e6, 1e-12));
+});
+
+test('power of a borrowed machine counts for each pool only while it is there: energies add up, mean <= peak', () => {
+  const { db } = makeStore();
+  const id = insertRun(db, { name: 'borrow' });
+  insertRequest(db, id, { seq: 0, scheduled: 0, ttft: 1, e2e: 10, tokens: 10, output: 10 });
+  const ps = db.prepare(`INSERT INTO power_samples (run_id, t, machine_id, role, source, watts) VALUES (?,?,?,?,?,?)`);
+  // m0: a prompt machine at 100 W, borrowed by the mixed pool at t = 5 (200 W); m1: a token machine, 50 W,
+  // sampled at other instants than m0.
+  for (const [t, w, role] of [[0, 100, 'prompt'], [5, 200, 'mixed'], [10, 200, 'mixed']] as const) ps.run(id, t, 'm0', role, 'model', w);
+  for (const t of [0, 2.5, 7.5, 10]) ps.run(id, t, 'm1', 'token', 'model', 50);
+  const p = summarizeRun(db, id).power!;
+  const pools = p.pools;
+  assert.deepEqual(Object.keys(pools).sort(), ['mixed', 'prompt', 'token']);
+  assert.ok(near(pools['prompt']!.energyJ!, 500, 1e-12) && near(pools['mixed']!.energyJ!, 1000, 1e-12) && near(pools['token']!.energyJ!, 500, 1e-12));
+  const sum = Object.values(pools).reduce((a, x) => a + x.energyJ!, 0);
+  assert.ok(near(sum, p.energyJ, 1e-12), `pool energies ${sum} vs cluster ${p.energyJ}`);
+  for (const [name, x] of Object.entries(pools)) assert.ok(x.meanW <= x.peakW + 1e-9, `${name}: mean ${x.meanW} > peak ${x.peakW}`);
+  assert.ok(near(pools['prompt']!.meanW, 50, 1e-12) && near(pools['prompt']!.peakW, 100, 1e-12));
+  assert.ok(near(pools['mixed']!.meanW, 100, 1e-12) && near(pools['mixed']!.peakW, 200, 1e-12));
+  assert.ok(near(p.peakW, 250, 1e-12), `cluster peak ${p.peakW} (samples at different instants still add up)`);
+  assert.ok(near(p.meanW, 200, 1e-12));
 });
 
 test('histograms merge: two halves accumulated separately equal the whole', () => {
