@@ -200,7 +200,9 @@ export function logTick(value: number | string, decades: number): string {
   if (!(v > 0)) return '';
   const m = v / 10 ** Math.floor(Math.log10(v) + 1e-9);
   const marks = decades > 3 ? [1] : [1, 2, 5];
-  return marks.some((k) => Math.abs(m - k) < 1e-6) ? fmtNumber(v) : '';
+  if (!marks.some((k) => Math.abs(m - k) < 1e-6)) return '';
+  // Powers of ten far from 1 as 1e-5, not 0.0000100.
+  return v < 1e-3 || v >= 1e6 ? v.toExponential(0).replace('e+', 'e') : fmtNumber(v);
 }
 
 interface AxisOpts {
@@ -789,7 +791,8 @@ function lagChart(input: ChartInput): ChartResult {
   const unit = timeUnit(hi);
   const datasets: ChartDataset<'line', Point[]>[] = [];
   const rows: (string | number)[][] = [];
-  const floor = 1e-5;
+  // The y axis reaches down to one request of the largest run (empty bins sit on that floor).
+  const floor = 10 ** Math.floor(Math.log10(1 / (2 * Math.max(...runs.map((r) => r.lag.length)))));
   runs.forEach((r) => {
     const counts = new Array<number>(bins).fill(0);
     for (const v of r.lag) {
@@ -809,7 +812,7 @@ function lagChart(input: ChartInput): ChartResult {
       fullTitle(input, 'Schedule lag (send − scheduled), live runs'),
       datasets,
       valueAxis(`lag (${unit.name}, log scale; the first bin holds everything below ${fmtNumber(lo * unit.scale)} ${unit.name})`, { log: true, decades: Math.log10(hi / lo) }),
-      valueAxis('fraction of requests (log scale)', { log: true, decades: 5, extra: { min: floor, max: 1 } }),
+      valueAxis('fraction of requests (log scale)', { log: true, decades: -Math.log10(floor), extra: { min: floor, max: 1 } }),
     ),
     csv: { header: ['run', 'run id', `bin from (${unit.name})`, `bin to (${unit.name})`, 'requests', 'fraction'], rows },
   };
@@ -1423,8 +1426,8 @@ function provisionHeatmap(input: ChartInput): ChartResult {
   const headerH = 56;
   const left = 90;
   const cellW = Math.min(70, (width - left - 30) / ts.length);
-  const cellH = Math.min(34, 320 / ps.length);
-  const height = headerH + ps.length * cellH + 80;
+  const cellH = Math.max(30, Math.min(34, 320 / ps.length));
+  const height = Math.max(headerH + ps.length * cellH + 56, 120 + 56);
   // Sequential single-hue ramp (light → dark blue), readable without colour by the printed value.
   const ramp = (f: number): string => {
     const a = [239, 243, 255];
@@ -1446,8 +1449,10 @@ function provisionHeatmap(input: ChartInput): ChartResult {
     ctx.textAlign = 'right';
     ps.forEach((p, i) => ctx.fillText(String(p), left - 8, headerH + i * cellH + cellH / 2));
     ctx.save();
-    ctx.textAlign = 'left';
-    ctx.fillText('rows: prompt machines', 8, headerH + ps.length * cellH + 22);
+    ctx.textAlign = 'center';
+    ctx.translate(left - 52, headerH + (ps.length * cellH) / 2);
+    ctx.rotate(-Math.PI / 2);
+    ctx.fillText('prompt machines', 0, 0);
     ctx.restore();
     ps.forEach((p, i) => ts.forEach((t, j) => {
       const c = cells.get(`${p}x${t}`);
@@ -1468,7 +1473,7 @@ function provisionHeatmap(input: ChartInput): ChartResult {
     }));
     ctx.textAlign = 'left';
     ctx.fillStyle = '#555555';
-    ctx.fillText('cell: highest offered rate (req/s) with every SLO verdict passing; ✗ none passed; empty: not tried', 8, headerH + ps.length * cellH + 46, width - 16);
+    ctx.fillText('cell: highest offered rate (req/s) with every SLO verdict passing; ✗ none passed; empty: not tried', 8, headerH + ps.length * cellH + 30, width - 16);
   };
   return { spec: { kind: 'draw', draw, width, height }, csv: { header: ['design', 'prompt machines', 'token machines', 'runs tried', 'max passing rate (req/s)'], rows } };
 }

@@ -223,3 +223,31 @@ test('--chart takes several names; --format NAME=pdf+svg overrides one chart; a 
   assert.equal(badFmt.code, 2);
   assert.match(badFmt.stderr, /--format: unknown format 'jpeg'/);
 });
+
+test('provision-heatmap.csv: per prompt × token count, the highest rate whose every verdict passed, from the runs and slo_results tables', async () => {
+  const pdb = path.join(dir, 'prov.db');
+  const p = await cli(['provision', '--trace', 'coding', '--design', 'splitwise-hh', '--objective', 'iso-power', '--rate', '4', '--budget-like', 'baseline-h100:4', '--duration', '20', '--db', pdb, '--json']);
+  assert.equal(p.code, 0, p.stderr);
+  const d = new Database(pdb, { readonly: true });
+  try {
+    const runs = d.prepare('SELECT id, offered_rate AS rate, options_json AS o FROM runs ORDER BY id').all() as { id: number; rate: number; o: string }[];
+    const o = path.join(dir, 'prov');
+    const r = await cli(['report', '--db', pdb, ...runs.flatMap((x) => ['--run', String(x.id)]), '--chart', 'provision-heatmap', '--format', 'pdf', '--out', o]);
+    assert.equal(r.code, 0, r.stderr);
+    const want = new Map<string, number | null>();
+    for (const run of runs) {
+      const c = (JSON.parse(run.o) as { counts?: { prompt?: number; token?: number } }).counts;
+      if (c?.prompt === undefined || c.token === undefined) continue;
+      const v = d.prepare('SELECT COUNT(*) AS n, SUM(passed) AS ok FROM slo_results WHERE run_id = ?').get(run.id) as { n: number; ok: number };
+      const k = `${c.prompt}x${c.token}`;
+      const best = want.get(k) ?? null;
+      want.set(k, v.n > 0 && v.ok === v.n && (best === null || run.rate > best) ? run.rate : best);
+    }
+    assert.ok(want.size >= 3, 'the search tried several splits of the budget');
+    const csv = readCsv(path.join(o, 'provision-heatmap.csv'));
+    const got = new Map(csv.rows.map((row) => [`${row[1]}x${row[2]}`, row[4] === '' ? null : Number(row[4])]));
+    assert.deepEqual(got, want);
+  } finally {
+    d.close();
+  }
+});
