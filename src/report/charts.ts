@@ -1348,7 +1348,7 @@ function rollingLatency(input: ChartInput): ChartResult {
 
 // ---------------------------------------------------------------------------------------------- Pareto
 
-/** Achieved throughput against p99 E2E latency, one line per deployment, the Pareto frontier in black. */
+/** Achieved throughput against p99 E2E latency, one line per sweep (else a point per run), the Pareto frontier in black. */
 function paretoChart(input: ChartInput): ChartResult {
   const series = seriesOf(input);
   const pts = series
@@ -1356,25 +1356,31 @@ function paretoChart(input: ChartInput): ChartResult {
     .filter((p): p is { s: Series; x: Agg; y: Agg } => p.x !== undefined && p.y !== undefined);
   if (pts.length < 2) return { skip: 'needs two or more runs with throughput and E2E latency' };
   const unit = timeUnit(Math.max(...pts.map((p) => p.y.max)));
-  // One line per deployment (its runs ordered by offered rate, else throughput).
+  // One line per configuration less the offered rate (a sweep; its points ordered by offered rate).
   const byDep = new Map<string, typeof pts>();
+  const depOf = new Map<string, string>();
   for (const p of pts) {
-    const k = p.s.runs[0]!.info.deployment ?? p.s.label;
+    const k = p.s.runs[0]!.sweepKey;
+    depOf.set(k, p.s.runs[0]!.info.deployment ?? p.s.label);
     const arr = byDep.get(k) ?? [];
     byDep.set(k, arr);
     arr.push(p);
   }
+  const usedLabels: string[] = [];
   const datasets: ChartDataset<'line', Point[]>[] = [];
   const rows: (string | number | null)[][] = [];
   const keys: KeyEntry[] = [];
   // Frontier: points no other point beats on both (more throughput and less latency).
   const frontier = pts.filter((p) => !pts.some((q) => q !== p && q.x.mean >= p.x.mean && q.y.mean <= p.y.mean && (q.x.mean > p.x.mean || q.y.mean < p.y.mean)));
-  for (const [dep, list] of byDep) {
+  for (const [key, list] of byDep) {
+    const dep = depOf.get(key)!;
     list.sort((a, b) => (a.s.runs[0]!.info.offeredRate ?? a.x.mean) - (b.s.runs[0]!.info.offeredRate ?? b.x.mean));
     // The deployment's colour: its first series' (by report order), as in every other chart.
     const first = [...list].sort((a, b) => a.s.index - b.s.index)[0]!.s;
     const color = first.color;
-    const label = input.labels?.get(dep) ?? (list.length === 1 ? list[0]!.s.label : dep);
+    const base = list.length === 1 ? list[0]!.s.label : (input.labels?.get(dep) ?? dep);
+    const label = usedLabels.includes(base) ? `${base} (${usedLabels.filter((l) => l === base).length + 1})` : base;
+    usedLabels.push(base);
     datasets.push(
       lineDataset(label, list.map((p) => ({ x: p.x.mean, y: p.y.mean * unit.scale })), color, first.dash, { pointRadius: 4, pointStyle: 'circle', errorBars: list.map((p) => ERR(p.y, unit.scale)), errorColor: color } as never),
     );
