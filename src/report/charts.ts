@@ -376,7 +376,12 @@ function cdfChart(input: ChartInput, what: string, of: 'requests' | 'tokens', di
   const all = series.flatMap((x) => x.d);
   let maxS = Math.max(...all.map((d) => d.max!));
   const clip = input.clip;
-  if (clip !== undefined) maxS = Math.max(...all.map((d) => d.quantile(clip)!));
+  if (clip !== undefined) {
+    // Up to two significant digits, so the last tick is a round number.
+    const m = Math.max(...all.map((d) => d.quantile(clip)!));
+    const step = m > 0 ? 10 ** (Math.floor(Math.log10(m)) - 1) : 1;
+    maxS = m > 0 ? Math.ceil(m / step - 1e-9) * step : m;
+  }
   const positives = all.map((d) => d.min!).filter((v) => v > 0);
   const minPos = positives.length > 0 ? Math.min(...positives) : 0;
   const log = spansDecades(minPos, maxS);
