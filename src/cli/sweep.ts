@@ -24,7 +24,7 @@ export const sweepCommand: CommandModule<object, Args> = {
         .option('time-scale', { type: 'number', describe: 'with --live: the backend runs K times faster than real GPUs', group: 'Sweep:' })
         .option('db', { type: 'string', describe: 'results store (default results/splitbench.db)', group: 'Run:' })
         .option('tag', { type: 'string', array: true, describe: 'KEY=VALUE label stored with every run (repeatable)', group: 'Run:' })
-        .option('seeds', { type: 'string', describe: 'repeat the whole sweep once per seed: a count N (seeds --seed … --seed+N−1) or a comma list (simulated sweeps)', group: 'Run:' })
+        .option('seeds', { type: 'string', describe: 'repeat the whole sweep once per seed: a count N (seeds --seed … --seed+N−1) or a comma list', group: 'Run:' })
         .option('json', { type: 'boolean', describe: 'print the result as JSON', group: 'Run:' })
         .option('plan', { type: 'string', describe: 'distributed sweep: the work as a manifest FILE (one configuration per --deployment, comma list allowed); results in FILE.results/, done ones skipped', group: 'Distributed:' })
         .option('chunk', { type: 'string', describe: "with --plan: run slice k/K only; 'auto': SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX", group: 'Distributed:' })
@@ -36,6 +36,9 @@ export const sweepCommand: CommandModule<object, Args> = {
         .example('$0 sweep --trace coding --deployment splitwise-hh --rates 2,4,6 --duration 60 --live --time-scale 20', 'the same search against the live reference backend'),
     ),
   handler: async (argv: ArgumentsCamelCase<Args>) => {
+    if (argv.seeds !== undefined && (argv.plan !== undefined || argv.chunk !== undefined || argv.collect !== undefined)) {
+      throw new (await import('../errors.js')).ConfigError('not with --plan, --chunk or --collect (run one plan per seed)', { path: '--seeds' });
+    }
     if (argv.plan !== undefined || argv.chunk !== undefined || argv.collect !== undefined) {
       // Distributed sweeps: src/scale.
       const scale = await import('../scale/index.js');
@@ -52,7 +55,6 @@ export const sweepCommand: CommandModule<object, Args> = {
     const opts = sim.resolveSweepOptions(argv);
     const seeds = sim.parseSeeds(argv, opts.seed);
     if (seeds !== undefined) {
-      if (argv.plan !== undefined) throw new (await import('../errors.js')).ConfigError('not with --plan (run one plan per seed)', { path: '--seeds' });
       const results = [];
       let exitCode = 0;
       for (const seed of seeds) {

@@ -251,3 +251,35 @@ test('provision-heatmap.csv: per prompt × token count, the highest rate whose e
     d.close();
   }
 });
+
+test('sweep --seeds 2 runs the search once per seed, tagged; experiment --seeds 2 reports mean and min–max per design', async () => {
+  const sdb = path.join(dir, 'seeds.db');
+  const sw = await cli(['sweep', '--trace', 'coding', '--deployment', 'baseline-h100', '--rates', '1,2', '--duration', '10', '--seeds', '2', '--db', sdb, '--json']);
+  assert.equal(sw.code, 0, sw.stderr);
+  const res = JSON.parse(sw.stdout) as { seeds: { seed: number; points: { runId: number }[] }[] };
+  assert.deepEqual(res.seeds.map((s) => s.seed), [0, 1]);
+  const d = new Database(sdb, { readonly: true });
+  try {
+    for (const s of res.seeds) {
+      for (const p of s.points) {
+        const row = d.prepare('SELECT seed, tags_json FROM runs WHERE id = ?').get(p.runId) as { seed: number; tags_json: string };
+        assert.equal(row.seed, s.seed);
+        assert.equal((JSON.parse(row.tags_json) as { seed: string }).seed, String(s.seed));
+      }
+    }
+  } finally {
+    d.close();
+  }
+  const out2 = path.join(dir, 'exp');
+  const ex = await cli(['experiment', 'splitwise', '--quick', '--mode', 'compat', '--trace', 'coding', '--seeds', '2', '--out', out2, '--json']);
+  assert.equal(ex.code, 0, ex.stderr);
+  const rows = (JSON.parse(ex.stdout) as { rows: { maxRate: number | null; seeds?: number; maxRateMin?: number; maxRateMax?: number }[] }).rows;
+  assert.equal(rows.length, 12);
+  for (const r of rows) {
+    assert.equal(r.seeds, 2, JSON.stringify(r));
+    assert.ok(r.maxRateMin! <= r.maxRate! && r.maxRate! <= r.maxRateMax!, JSON.stringify(r));
+    close(r.maxRate!, (r.maxRateMin! + r.maxRateMax!) / 2, 'the mean of two seeds is the midpoint');
+  }
+  const fig = readCsv(path.join(out2, 'splitwise-compat-iso-power.csv'));
+  assert.ok(fig.rows.every((r) => r[2] === '2'), 'the figure data names two seeds per design');
+});
