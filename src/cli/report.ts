@@ -80,7 +80,7 @@ export const reportCommand: CommandModule<object, ReportArgs> = {
       .example('$0 report --run mono-70 --run split-70', 'every chart with data, into results/report-mono-70-vs-split-70/')
       .example('$0 report --run 3 --run 4 --run 5 --slo interactive --format svg', 'a sweep, with the bundled interactive SLO lines and goodput, SVG only')
       .example('$0 report --run mono-70 --run split-70 --chart cdf-ttft,slowdown --format pdf --out fig/', 'two charts as PDF (plus their CSV)')
-      .example('$0 report --run 3 --run 4 --label 3=Baseline --label 4=Splitwise --format png --format pareto=pdf+svg', 'labelled legends; the Pareto chart also as PDF and SVG')
+      .example('$0 report --run 3 --run 4 --label 3=Baseline --label 4=Splitwise --format png --format pareto=pdf+svg', 'labelled legends, PNG, and the Pareto chart as PDF and SVG instead')
       .example('$0 report --compare baseline candidate', 'ratios candidate/baseline, better/worse, SLO verdicts that moved')
       .epilogue(`Charts (--chart NAME):\n${chartList}`),
   handler: async (argv) => {
