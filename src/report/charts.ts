@@ -12,6 +12,7 @@ import type { RequestPoint, RunData, TimedValue } from './data.js';
 import type { ChartSpec, DrawContext } from './render.js';
 import { bucketedSum, cdfPoints, inFlightSeries, mean, quantile, sortedFinite, spansDecades, type Point } from './stats.js';
 import {
+  ensureFonts,
   FAIL_FILL,
   FAIL_TEXT,
   FONT_FAMILY,
@@ -32,7 +33,6 @@ import {
 import { fmtNumber, type PoolShare, type ReportSummary } from './summary.js';
 import { CHART_INFO, type ChartInfo, type ChartName } from './registry.js';
 import { Canvas } from '@napi-rs/canvas';
-import { ensureFonts } from './style.js';
 
 /** An absolute SLO limit on a percentile of a latency metric, drawn on the load charts. */
 export interface SloLimit {
