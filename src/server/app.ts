@@ -98,7 +98,7 @@ function readBody(req: IncomingMessage, limit: number, budget: BodyBudget, timeo
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers['content-length']);
     if (Number.isFinite(declared) && declared > limit) {
-      reject(new HttpError(413, `request body larger than ${limit} bytes (Content-Length ${declared})`, { code: 'body_too_large', headers: { Connection: 'close' } }));
+      reject(new HttpError(413, `request body larger than ${limit} bytes (Content-Length ${declared})`, { code: 'body_too_large' }));
       return;
     }
     const parts: Buffer[] = [];
@@ -112,19 +112,21 @@ function readBody(req: IncomingMessage, limit: number, budget: BodyBudget, timeo
       req.off('data', onData);
       if (err) {
         parts.length = 0;
-        req.resume(); // whatever still arrives is discarded
+        // Whatever still arrives is read and dropped (the connection is closed after the reply): not reading
+        // it would make closing reset the connection, and the client could lose the reply.
+        req.resume();
         reject(err);
       } else resolve(Buffer.concat(parts).toString('utf8'));
     };
     const onData = (b: Buffer): void => {
       if (size + b.length > limit) {
-        return settle(new HttpError(413, `request body larger than ${limit} bytes`, { code: 'body_too_large', headers: { Connection: 'close' } }));
+        return settle(new HttpError(413, `request body larger than ${limit} bytes`, { code: 'body_too_large' }));
       }
       if (budget.used + b.length > budget.cap) {
         return settle(
           new HttpError(503, `server busy: ${budget.cap} bytes of request bodies are already being received; retry later`, {
             code: 'server_busy',
-            headers: { 'Retry-After': String(RETRY_AFTER_S), Connection: 'close' },
+            headers: { 'Retry-After': String(RETRY_AFTER_S) },
           }),
         );
       }
@@ -133,7 +135,7 @@ function readBody(req: IncomingMessage, limit: number, budget: BodyBudget, timeo
       parts.push(b);
     };
     const timer = setTimeout(() => {
-      settle(new HttpError(408, `request body not complete within ${timeoutMs / 1000} s of its headers`, { code: 'body_timeout', headers: { Connection: 'close' } }));
+      settle(new HttpError(408, `request body not complete within ${timeoutMs / 1000} s of its headers`, { code: 'body_timeout' }));
     }, timeoutMs);
     timer.unref();
     req.on('data', onData);
@@ -197,14 +199,22 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     cut.unref();
   });
 
-  /** After an error reply to a request whose body did not arrive in full, close the connection. */
+  /**
+   * After an error reply to a request whose body did not arrive in full, close the connection: a lingering
+   * close, as web servers do. The reply goes out without `Connection: close` (with it, node:http would
+   * close the socket the moment the reply is written, while the client is still sending, and the reset
+   * that causes can make the client lose the reply); then our side is shut (FIN) and what still arrives
+   * is read and dropped for CLOSE_GRACE_MS, after which the socket is destroyed.
+   */
   function closeAfterReply(req: IncomingMessage, res: ServerResponse): void {
     if (req.complete) return;
     res.once('finish', () => {
       const sock = req.socket;
+      req.resume();
       sock.end();
       const cut = setTimeout(() => sock.destroy(), CLOSE_GRACE_MS);
       cut.unref();
+      sock.once('close', () => clearTimeout(cut));
     });
   }
 

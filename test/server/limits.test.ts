@@ -11,6 +11,7 @@ import { exposureWarning, httpLimitProblems, isLoopback, DEFAULT_HTTP_LIMITS, st
 import { FakeCluster } from './fake-cluster.js';
 import { call, sse } from './helpers.js';
 import { startServe } from './serve-cli.js';
+import { slowBodies } from './slow-bodies.js';
 
 const MODEL = { name: 'fake-model', maxContextTokens: 2048 };
 
@@ -61,7 +62,7 @@ function firstResponse(raw: string): { status: number; headers: string; body: an
 const postHead = (length: number): string =>
   `POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\n\r\n`;
 
-describe('serve limits: slow and stalled clients', () => {
+describe('serve limits: slow and stalled clients', { timeout: 120_000 }, () => {
   it('a socket trickling one header line at a time is answered 408 and closed after the header timeout', async () => {
     await withServer({ headerTimeoutMs: 600 }, async (srv) => {
       const c = await connect(srv.url);
@@ -118,7 +119,7 @@ describe('serve limits: slow and stalled clients', () => {
   });
 });
 
-describe('serve limits: request bytes', () => {
+describe('serve limits: request bytes', { timeout: 120_000 }, () => {
   it('a body declared larger than the limit gets 413 before it is sent', async () => {
     await withServer({ maxBodyBytes: 1000 }, async (srv) => {
       const c = await connect(srv.url);
@@ -168,7 +169,7 @@ describe('serve limits: request bytes', () => {
   });
 });
 
-describe('serve --api-key', () => {
+describe('serve --api-key', { timeout: 120_000 }, () => {
   it('/v1/* needs Authorization: Bearer KEY (401 with an OpenAI-style body otherwise); /health and /metrics stay open', async () => {
     await withServer({ apiKey: 'sekret-1' }, async (srv) => {
       const none = await call(srv.url, 'GET', '/v1/models');
@@ -195,7 +196,7 @@ describe('serve --api-key', () => {
   });
 });
 
-describe('serve: exposure warning and flag checks', () => {
+describe('serve: exposure warning and flag checks', { timeout: 120_000 }, () => {
   it('loopback addresses are recognised; others get a warning that says whether a key is required', () => {
     for (const a of ['127.0.0.1', '127.4.5.6', '::1', '[::1]', '::ffff:127.0.0.1', 'localhost']) assert.ok(isLoopback(a), a);
     for (const a of ['0.0.0.0', '::', '10.0.0.7', '192.168.1.2', 'fe80::1']) assert.ok(!isLoopback(a), a);
@@ -224,5 +225,18 @@ describe('serve: exposure warning and flag checks', () => {
       s.child.kill('SIGTERM');
       await s.exited;
     }
+  });
+});
+
+describe('serve: stalled bodies, end to end (the issue\'s reproduction, scaled down)', { timeout: 120_000 }, () => {
+  it('12 sockets each sending 7.5 MiB of an 8 MiB body then stalling are all answered and closed; RSS stays under idle + cap + 96 MiB', async () => {
+    // The full-size figure (12 × 30 of 32 MiB at the defaults) comes from test/bench/serve-slow-bodies.ts.
+    const cap = 32;
+    const r = await slowBodies({ sockets: 12, sentMib: 7.5, bodyMib: 8, serveArgs: ['--max-body-mib', '8', '--max-buffered-mib', String(cap), '--body-timeout', '2'] });
+    const statuses = r.outcomes.map((o) => o.status).sort();
+    // Four bodies fit in 32 MiB and time out; the other eight pass the cap and are refused.
+    assert.deepEqual(statuses, [...Array(4).fill('408'), ...Array(8).fill('503')]);
+    assert.ok(r.peakMib - r.idleMib < cap + 96, `RSS grew ${(r.peakMib - r.idleMib).toFixed(0)} MiB (idle ${r.idleMib.toFixed(0)}, peak ${r.peakMib.toFixed(0)})`);
+    assert.equal(r.healthAfter, 200);
   });
 });
