@@ -135,6 +135,16 @@ export interface Deployment {
     readonly residueMs?: number;
   };
   readonly promptMaxPendingTokens: number;
+  /**
+   * Where each name the catalog resolves later came from, for errors found then (an unknown or too large
+   * model or machine): `model` and `pools.<role>.machine` → `file:line: field`, or the flag that overrode it.
+   */
+  readonly origins: Readonly<Record<string, string>>;
+}
+
+/** `file:line: field` (or the overriding flag) of a deployment field, for error messages. */
+export function originOf(dep: Pick<Deployment, 'origins' | 'source' | 'name'>, field: string): string {
+  return dep.origins[field] ?? `${dep.source || dep.name}: ${field}`;
 }
 
 export interface DeploymentOverrides {
@@ -258,6 +268,10 @@ export function parseDeployment(text: string, file: string, overrides: Deploymen
     if (!has('token')) fail(['pools', 'token'], 'a split deployment needs a token pool with count ≥ 1');
   }
   const ic = d.interconnect ?? {};
+  const origins: Record<string, string> = { model: overrides.model !== undefined ? '--model' : where(['model']) };
+  for (const p of pools) {
+    origins[`pools.${p.role}.machine`] = overrides.machines?.[p.role] !== undefined ? `pools.${p.role}.machine (overridden)` : where(['pools', p.role, 'machine']);
+  }
   return Object.freeze({
     name: d.name ?? fallbackName,
     source: file,
@@ -274,6 +288,7 @@ export function parseDeployment(text: string, file: string, overrides: Deploymen
       layerwiseMinPromptTokens: ic.layerwiseMinPromptTokens ?? 512,
     }),
     promptMaxPendingTokens: d.promptMaxPendingTokens ?? 8192,
+    origins: Object.freeze(origins),
   });
 }
 

@@ -4,6 +4,7 @@
  * and ignored, as OpenAI-compatible servers do.
  */
 import { z } from 'zod';
+import { contextProblem } from '../engine/index.js';
 import { badRequest, HttpError } from './http-error.js';
 import { countTextTokens, hashIds, hashText, planOutput, type OutputPlan } from './tokens.js';
 
@@ -219,24 +220,13 @@ export function parseGeneration(endpoint: Endpoint, body: unknown, served: Serve
 
   const ctx = served.maxContextTokens;
   const longest = Math.max(...prompts.map((p) => p.tokens));
-  if (longest >= ctx) {
-    throw badRequest(
-      `${promptParam}: this model's maximum context length is ${ctx} tokens, but the prompt has ${longest} tokens`,
-      promptParam,
-      'context_length_exceeded',
-    );
-  }
-
   const maxParam = b.max_completion_tokens != null ? 'max_completion_tokens' : 'max_tokens';
   const asked = b.max_completion_tokens ?? b.max_tokens ?? undefined;
-  const maxTokens = asked ?? (endpoint === 'chat' ? ctx - longest : DEFAULT_COMPLETION_MAX_TOKENS);
-  if (longest + maxTokens > ctx) {
-    throw badRequest(
-      `${maxParam}: this model's maximum context length is ${ctx} tokens, but ${longest + maxTokens} were requested (${longest} in the prompt, ${maxTokens} for the completion)`,
-      maxParam,
-      'context_length_exceeded',
-    );
-  }
+  // (A prompt that fills the context is refused before the default output length is worked out.)
+  const maxTokens = asked ?? (endpoint === 'chat' ? Math.max(1, ctx - longest) : DEFAULT_COMPLETION_MAX_TOKENS);
+  // The same rule the simulator applies (src/engine/context.ts).
+  const over = contextProblem(ctx, longest, maxTokens, maxParam, promptParam);
+  if (over) throw badRequest(over.message, over.param, 'context_length_exceeded');
   const minTokens = b.min_tokens ?? 0;
   const ignoreEos = b.ignore_eos ?? false;
   const stream = b.stream ?? false;
