@@ -134,11 +134,17 @@ function zodToHttp(err: z.ZodError): HttpError {
 
 const PROMPT_SHAPES = 'a string, an array of token ids, an array of strings or an array of token-id arrays';
 
-/** Index of the first element that is not a token id (a non-negative integer), or -1. */
+/**
+ * Largest token id accepted: 2^31 − 1, the int32 token type of llama.cpp and of the tensors vLLM builds
+ * (any real vocabulary is far smaller). `1e300` is an integer to JavaScript; it is not a token id.
+ */
+export const MAX_TOKEN_ID = 2 ** 31 - 1;
+
+/** Index of the first element that is not a token id (an integer from 0 to MAX_TOKEN_ID), or -1. */
 function badIdIndex(ids: readonly unknown[]): number {
   for (let i = 0; i < ids.length; i++) {
     const x = ids[i];
-    if (typeof x !== 'number' || !Number.isInteger(x) || x < 0) return i;
+    if (typeof x !== 'number' || !Number.isInteger(x) || x < 0 || x > MAX_TOKEN_ID) return i;
   }
   return -1;
 }
@@ -146,7 +152,7 @@ function badIdIndex(ids: readonly unknown[]): number {
 function idsError(ids: readonly unknown[], i: number, param: string): HttpError {
   const p = `${param}[${i}]`;
   return typeof ids[i] === 'number'
-    ? badRequest(`${p}: token ids must be non-negative integers, got ${String(ids[i])}`, p, 'invalid_value')
+    ? badRequest(`${p}: token ids must be integers from 0 to ${MAX_TOKEN_ID}, got ${String(ids[i])}`, p, 'invalid_value')
     : badRequest(`${p}: token ids must be numbers, got ${typeof ids[i]}`, p, 'invalid_type');
 }
 
