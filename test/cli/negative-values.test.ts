@@ -6,10 +6,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import os from 'node:os';
 import path from 'node:path';
-import { joinNegativeValues } from '../../src/cli/main.js';
 import { runCli } from './helpers.js';
 
-test('a negative number or range after a long flag is joined to it; flags, `=` forms and what follows `--` are left alone', () => {
+test('a negative number or range after a long flag is joined to it; flags, `=` forms and what follows `--` are left alone', async () => {
+  const { joinNegativeValues } = await import('../../src/cli/main.js');
   assert.deepEqual(joinNegativeValues(['sim', '--window', '-5:10', '--rate', '-0.5', '--x', '-.5']), ['sim', '--window=-5:10', '--rate=-0.5', '--x=-.5']);
   assert.deepEqual(joinNegativeValues(['--window=-5:10', '--json', '-h']), ['--window=-5:10', '--json', '-h']);
   assert.deepEqual(joinNegativeValues(['launch', '--', 'replay', '--window', '-5:10']), ['launch', '--', 'replay', '--window', '-5:10']);
