@@ -124,7 +124,7 @@ function readBody(req: IncomingMessage, limit: number, budget: BodyBudget, timeo
       }
       if (budget.used + b.length > budget.cap) {
         return settle(
-          new HttpError(503, `server busy: ${budget.cap} bytes of request bodies are already being received; retry later`, {
+          new HttpError(503, `server busy: the request bodies being received would pass ${budget.cap} bytes (--max-buffered-mib); retry later`, {
             code: 'server_busy',
             headers: { 'Retry-After': String(RETRY_AFTER_S) },
           }),
@@ -209,6 +209,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   function closeAfterReply(req: IncomingMessage, res: ServerResponse): void {
     if (req.complete) return;
     res.once('finish', () => {
+      if (req.complete) return; // the rest arrived meanwhile: the connection is in step, keep it
       const sock = req.socket;
       req.resume();
       sock.end();
