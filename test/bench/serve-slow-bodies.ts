@@ -1,5 +1,5 @@
 /**
- * Bench (issue 16, item 7): what stalled request bodies cost `splitbench serve`. SOCKETS clients each send
+ * Bench: what stalled request bodies cost `splitbench serve`. SOCKETS clients each send
  * SENT_MIB of a declared BODY_MIB body and then stall; the server (a child process, default limits unless
  * serve flags are given after the numbers) must refuse what passes its global cap of buffered bodies (503),
  * time out the rest (408, `--body-timeout`) and close every connection, while its resident memory stays

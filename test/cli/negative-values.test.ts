@@ -1,5 +1,5 @@
 /**
- * Issue 16, item 9: `--window -5:10` said "Unknown argument: 5" (yargs read the value as short flags). A
+ * Regression: `--window -5:10` said "Unknown argument: 5" (yargs read the value as short flags). A
  * negative value after a long flag is now that flag's value, so its own check names the problem.
  */
 import { test } from 'node:test';

@@ -1,5 +1,5 @@
 /**
- * Issue 16, item 8: absurd deployments (a pool of 100,000,000 machines, a huge batch) are a validation error
+ * Regression: absurd deployments (a pool of 100,000,000 machines, a huge batch) are a validation error
  * naming the file, the line, the field and the bound, before anything is allocated, not a heap exhaustion.
  */
 import { test } from 'node:test';

@@ -1,5 +1,5 @@
 /**
- * Issue 16, item 9: errors found when the cluster is built (an unknown model or machine type, a model that
+ * Regression: errors found when the cluster is built (an unknown model or machine type, a model that
  * does not fit a machine) name the deployment file and the line of the field, or the flag that set it.
  */
 import { test } from 'node:test';

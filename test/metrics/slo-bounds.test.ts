@@ -1,5 +1,5 @@
 /**
- * Issue 16, item 9: SLO files accepted limits no metric can take (`ttft.p99 <= -5ms`, `error_rate <= 150%`).
+ * Regression: SLO files accepted limits no metric can take (`ttft.p99 <= -5ms`, `error_rate <= 150%`).
  * They are refused with the file, the line and the rule.
  */
 import { test } from 'node:test';

@@ -1,4 +1,4 @@
-/** Issue 16, item 7: the pure parts of `serve`'s HTTP-layer flags: loopback detection, the bind warning, flag checks. */
+/** Regression: the pure parts of `serve`'s HTTP-layer flags: loopback detection, the bind warning, flag checks. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { DEFAULT_HTTP_LIMITS, exposureWarning, httpLimitProblems, isLoopback } from '../../src/server/index.js';

@@ -1,5 +1,5 @@
 /**
- * Issue 16, item 7: the HTTP layer's inbound limits and key. Slow headers, stalled bodies, oversized bodies
+ * Regression: the HTTP layer's inbound limits and key. Slow headers, stalled bodies, oversized bodies
  * and many half-sent bodies at once are refused and their connections closed; responses are never timed;
  * `/v1/*` can require `Authorization: Bearer KEY`; a non-loopback bind warns on stderr.
  */

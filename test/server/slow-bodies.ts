@@ -1,5 +1,5 @@
 /**
- * Stalled request bodies against a `splitbench serve` child (issue 16, item 7), shared by the bench
+ * Stalled request bodies against a `splitbench serve` child, shared by the bench
  * (test/bench/serve-slow-bodies.ts) and the e2e test: `sockets` clients each send `sentMib` of a declared
  * `bodyMib` body and then stall; returns the server's resident memory (idle, and its peak from VmHWM) and
  * each socket's HTTP status and when it was closed. Reads /proc, so Linux only.

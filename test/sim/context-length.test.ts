@@ -1,5 +1,5 @@
 /**
- * Issue 16, item 9: the simulator used to run requests longer than the model's context, which the live
+ * Regression: the simulator used to run requests longer than the model's context, which the live
  * reference backend refuses with HTTP 400. Now each such request is an error row like a live replay's
  * (`SB_HTTP`, HTTP 400, the server's message), and never reaches the engine; the others run as before.
  */
