@@ -211,7 +211,7 @@ describe('serve: the bind warning and the key from the environment', { timeout: 
   });
 });
 
-describe('serve: stalled bodies, end to end (the issue\'s reproduction, scaled down)', { timeout: 120_000 }, () => {
+describe('serve: stalled bodies, end to end (12 sockets, scaled down)', { timeout: 120_000 }, () => {
   it('12 sockets each sending 7.5 MiB of an 8 MiB body then stalling are all answered and closed; RSS stays under idle + cap + 96 MiB', async () => {
     // The full-size figure (12 × 30 of 32 MiB at the defaults) comes from test/bench/serve-slow-bodies.ts.
     const cap = 32;
