@@ -209,6 +209,26 @@ describe('serve: the bind warning and the key from the environment', { timeout: 
       await s.exited;
     }
   });
+
+  it('a replay sends the key (SPLITBENCH_API_KEY, as OpenAI clients send theirs) and is refused without it', async () => {
+    const { runCli } = await import('../cli/helpers.js');
+    const os = await import('node:os');
+    const path = await import('node:path');
+    const s = await startServe(['--deployment', 'baseline-a100', '--port', '0', '--time-scale', '20'], { env: { ...process.env, SPLITBENCH_API_KEY: 'k-replay' } });
+    try {
+      const db = path.join(os.tmpdir(), `sb-key-${process.pid}.db`);
+      const base = ['replay', '--url', s.url, '--trace', 'conversation', '--window', '0:5', '--time-scale', '20', '--db', db];
+      const without = await runCli(base, { env: { SPLITBENCH_API_KEY: '' } });
+      assert.equal(without.code, 5, without.stderr);
+      assert.match(without.stderr, /401/);
+      const withKey = await runCli(base, { env: { SPLITBENCH_API_KEY: 'k-replay' } });
+      assert.equal(withKey.code, 0, withKey.stderr);
+      assert.match(withKey.stdout + withKey.stderr, /completed/);
+    } finally {
+      s.child.kill('SIGTERM');
+      await s.exited;
+    }
+  });
 });
 
 describe('serve: stalled bodies, end to end (12 sockets, scaled down)', { timeout: 120_000 }, () => {
