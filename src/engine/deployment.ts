@@ -138,13 +138,14 @@ export interface Deployment {
   /**
    * Where each name the catalog resolves later came from, for errors found then (an unknown or too large
    * model or machine): `model` and `pools.<role>.machine` → `file:line: field`, or the flag that overrode it.
+   * Absent on a Deployment built by hand: errors then name the source and the field.
    */
-  readonly origins: Readonly<Record<string, string>>;
+  readonly origins?: Readonly<Record<string, string>>;
 }
 
 /** `file:line: field` (or the overriding flag) of a deployment field, for error messages. */
 export function originOf(dep: Pick<Deployment, 'origins' | 'source' | 'name'>, field: string): string {
-  return dep.origins[field] ?? `${dep.source || dep.name}: ${field}`;
+  return dep.origins?.[field] ?? `${dep.source || dep.name}: ${field}`;
 }
 
 export interface DeploymentOverrides {
