@@ -22,6 +22,23 @@ interface ServeArgs {
   'kv-tokens'?: number;
   gpu: string;
   scheduler?: string;
+  'header-timeout': number;
+  'body-timeout': number;
+  'max-body-mib': number;
+  'max-buffered-mib': number;
+  'api-key'?: string;
+}
+
+/** The HTTP-layer flags; the key from `--api-key`, else `SPLITBENCH_API_KEY` (`--api-key ''`: no key). */
+function httpLimits(a: ServeArgs, env: NodeJS.ProcessEnv = process.env): import('../server/serve.js').HttpLimits {
+  const key = a['api-key'] ?? env.SPLITBENCH_API_KEY;
+  return {
+    headerTimeoutS: a['header-timeout'],
+    bodyTimeoutS: a['body-timeout'],
+    maxBodyMiB: a['max-body-mib'],
+    maxBufferedMiB: a['max-buffered-mib'],
+    ...(key ? { apiKey: key } : {}),
+  };
 }
 
 /** Flags that belong to one engine only (named in the error when given to the other). */
@@ -53,6 +70,11 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
         requiresArg: true,
         describe: 'requests in flight beyond which new ones get HTTP 429 with Retry-After',
       })
+      .option('header-timeout', { type: 'number', default: 10, requiresArg: true, describe: 'seconds a request (or a new connection) may take to send its headers; then 408 and the connection is closed', group: 'HTTP limits:' })
+      .option('body-timeout', { type: 'number', default: 30, requiresArg: true, describe: 'seconds after its headers by which a request body must be complete; then 408 and close (responses are never timed)', group: 'HTTP limits:' })
+      .option('max-body-mib', { type: 'number', default: 32, requiresArg: true, describe: 'largest request body (MiB); larger gets 413', group: 'HTTP limits:' })
+      .option('max-buffered-mib', { type: 'number', default: 128, requiresArg: true, describe: 'request-body bytes held across all connections at once (MiB); a body that would pass it gets 503', group: 'HTTP limits:' })
+      .option('api-key', { type: 'string', requiresArg: false, describe: "require 'Authorization: Bearer KEY' on /v1/* routes (default: $SPLITBENCH_API_KEY; '' for none)", group: 'HTTP limits:' })
       .option('compat', { type: 'string', choices: ['splitwise'], describe: "SplitwiseSim-compatible engine semantics" })
       .option('seed', { type: 'number', requiresArg: true, describe: 'seed of the random cluster scheduler' })
       .option('engine', { type: 'string', choices: ['emulated', 'real'], default: 'emulated', describe: 'emulated: GPUs from the performance model; real: llama.cpp worker processes running a model file', group: 'Real inference:' })
@@ -83,6 +105,7 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
           host: a.host,
           port: a.port,
           maxQueue: a['max-queue'],
+          http: httpLimits(a),
           gpu: a.gpu as 'auto' | 'cuda' | 'none',
           ...(a['model-file'] === undefined ? {} : { modelFile: a['model-file'] }),
           ...(a.workers === undefined ? {} : { workers: a.workers }),
@@ -110,6 +133,7 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
       port: argv.port,
       timeScale: argv['time-scale'],
       maxQueue: argv['max-queue'],
+      http: httpLimits(argv),
       ...(argv.model === undefined ? {} : { model: argv.model }),
       ...(argv.compat === 'splitwise' ? { compat: 'splitwise' as const } : {}),
       ...(argv.seed === undefined ? {} : { seed: argv.seed }),

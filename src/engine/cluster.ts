@@ -17,7 +17,7 @@ import type {
 } from './api.js';
 import { EventRank, type Clock, type TimerHandle } from './clock.js';
 import { ConfigError } from '../errors.js';
-import type { Deployment } from './deployment.js';
+import { originOf, type Deployment } from './deployment.js';
 import { Instance, Seq, SeqMode, SeqState } from './instance.js';
 import { createScheduler, type ClusterScheduler, type PoolName, type SchedMachine } from './schedulers.js';
 import {
@@ -86,14 +86,14 @@ export interface ResolvedMachine {
 export function resolveMachines(dep: Deployment, catalog: EngineCatalog): { model: ModelSpec; machines: ResolvedMachine[] } {
   const model = catalog.model(dep.model);
   if (!model) {
-    throw new ConfigError(`unknown model '${dep.model}'`, { path: `${dep.source || dep.name}: model`, hint: `known models: ${catalog.modelNames().join(', ')}` });
+    throw new ConfigError(`unknown model '${dep.model}'`, { path: originOf(dep, 'model'), hint: `known models: ${catalog.modelNames().join(', ')}` });
   }
   const machines: ResolvedMachine[] = [];
   for (const pool of dep.pools) {
     const spec = catalog.machine(pool.machine);
     if (!spec) {
       throw new ConfigError(`unknown machine type '${pool.machine}'`, {
-        path: `${dep.source || dep.name}: pools.${pool.role}.machine`,
+        path: originOf(dep, `pools.${pool.role}.machine`),
         hint: `known machine types: ${catalog.machineNames().join(', ')}`,
       });
     }
@@ -223,7 +223,10 @@ class RealisticCluster implements Cluster {
     for (const rm of machines) {
       const cap = kvCapacityBytes(rm.spec, model);
       if (cap <= 0) {
-        throw new ConfigError(`${model.name} (${model.weightsBytes} B of weights) does not fit in ${rm.spec.name}'s memory`, { path: `pools.${rm.role}.machine` });
+        throw new ConfigError(`${model.name} (${(model.weightsBytes / 1e9).toFixed(1)} GB of weights) does not fit in ${rm.spec.name}'s memory`, {
+          path: originOf(dep, `pools.${rm.role}.machine`),
+          hint: `a machine with more GPU memory, or a smaller model (${originOf(dep, 'model')})`,
+        });
       }
       const m = new Machine(rm.id, rm.role, rm.spec, resolvePerf(opts, rm.spec, model), cap, Math.floor(cap / this.kvPerToken), rm.limits);
       m.onEnd = () => this.endIteration(m);

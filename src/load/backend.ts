@@ -42,6 +42,9 @@ export function startBackend(opts: BackendOptions): Promise<Backend> {
     '0',
     '--time-scale',
     String(opts.timeScale),
+    // A loopback child needs no key, whatever SPLITBENCH_API_KEY says (the replay may send another one).
+    '--api-key',
+    '',
     ...(opts.extraArgs ?? []),
   ];
   // stdin stays an open pipe that closes when this process dies (even by SIGKILL), so the child can notice.

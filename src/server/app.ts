@@ -3,6 +3,7 @@
  * emulated cluster (`Cluster` from the engine), `/health` and `/metrics`. Bad requests get an OpenAI-style
  * HTTP error and the server keeps serving; nothing a client sends can crash it.
  */
+import { createHash, timingSafeEqual } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Clock, Cluster } from '../engine/index.js';
@@ -24,8 +25,19 @@ export interface ServerOptions {
   readonly port?: number;
   /** Engine requests in flight beyond which new requests get 429 (default DEFAULT_MAX_QUEUE). */
   readonly maxQueue?: number;
-  /** Largest request body accepted (bytes). */
+  /** Largest request body accepted (bytes); larger gets 413 (default DEFAULT_MAX_BODY_BYTES). */
   readonly maxBodyBytes?: number;
+  /**
+   * Request-body bytes buffered across all connections at once beyond which a body gets 503 `server_busy`
+   * (default DEFAULT_MAX_BUFFERED_BYTES): the bound on memory held by bodies still arriving.
+   */
+  readonly maxBufferedBytes?: number;
+  /** Milliseconds from a request's first byte until its headers must be complete (default DEFAULT_HEADER_TIMEOUT_MS). */
+  readonly headerTimeoutMs?: number;
+  /** Milliseconds from the end of the headers until the body must be complete (default DEFAULT_BODY_TIMEOUT_MS). */
+  readonly bodyTimeoutMs?: number;
+  /** When set, `/v1/*` routes need `Authorization: Bearer <apiKey>` (401 otherwise). */
+  readonly apiKey?: string;
   /** Wall milliseconds between energy-integration samples. */
   readonly energySampleMs?: number;
 }
@@ -34,6 +46,13 @@ export type ServerClock = Clock & { readonly timeScale?: number; close?(): void;
 
 export const DEFAULT_MAX_QUEUE = 10_000;
 export const DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024;
+export const DEFAULT_MAX_BUFFERED_BYTES = 128 * 1024 * 1024;
+export const DEFAULT_HEADER_TIMEOUT_MS = 10_000;
+export const DEFAULT_BODY_TIMEOUT_MS = 30_000;
+/** How often node:http checks connections against the header timeout (its default is 30 s). */
+const CONNECTION_CHECK_MS = 1000;
+/** After an error reply to a request whose body did not arrive in full, the connection is cut this much later. */
+const CLOSE_GRACE_MS = 1000;
 /** Seconds a client told to back off (429) should wait. */
 export const RETRY_AFTER_S = 1;
 
@@ -64,55 +83,141 @@ function sendJson(res: ServerResponse, status: number, body: unknown, headers: R
   res.end(text);
 }
 
-function readBody(req: IncomingMessage, limit: number): Promise<string> {
+/** Request-body bytes held across all connections. */
+interface BodyBudget {
+  used: number;
+  readonly cap: number;
+}
+
+/**
+ * Read a request body into memory, refusing it as soon as it is too large (413), as soon as the bytes held by
+ * all bodies arriving at once would pass the global cap (503), or when it is not complete `timeoutMs` after
+ * the headers (408). Refusals stop buffering at once; the caller replies and cuts the connection.
+ */
+function readBody(req: IncomingMessage, limit: number, budget: BodyBudget, timeoutMs: number): Promise<string> {
   return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared) && declared > limit) {
+      reject(new HttpError(413, `request body larger than ${limit} bytes (Content-Length ${declared})`, { code: 'body_too_large' }));
+      return;
+    }
     const parts: Buffer[] = [];
     let size = 0;
-    let tooLarge = false;
-    req.on('data', (b: Buffer) => {
+    let settled = false;
+    const settle = (err: HttpError | undefined): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      budget.used -= size;
+      req.off('data', onData);
+      if (err) {
+        parts.length = 0;
+        // Whatever still arrives is read and dropped (the connection is closed after the reply): not reading
+        // it would make closing reset the connection, and the client could lose the reply.
+        req.resume();
+        reject(err);
+      } else resolve(Buffer.concat(parts).toString('utf8'));
+    };
+    const onData = (b: Buffer): void => {
+      if (size + b.length > limit) {
+        return settle(new HttpError(413, `request body larger than ${limit} bytes`, { code: 'body_too_large' }));
+      }
+      if (budget.used + b.length > budget.cap) {
+        return settle(
+          new HttpError(503, `server busy: the request bodies being received would pass ${budget.cap} bytes (--max-buffered-mib); retry later`, {
+            code: 'server_busy',
+            headers: { 'Retry-After': String(RETRY_AFTER_S) },
+          }),
+        );
+      }
       size += b.length;
-      if (size > limit) tooLarge = true;
-      else parts.push(b);
-    });
-    let ended = false;
-    req.on('end', () => {
-      ended = true;
-      if (tooLarge) reject(new HttpError(413, `request body larger than ${limit} bytes`, { code: 'body_too_large' }));
-      else resolve(Buffer.concat(parts).toString('utf8'));
-    });
-    req.on('error', reject);
+      budget.used += b.length;
+      parts.push(b);
+    };
+    const timer = setTimeout(() => {
+      settle(new HttpError(408, `request body not complete within ${timeoutMs / 1000} s of its headers`, { code: 'body_timeout' }));
+    }, timeoutMs);
+    timer.unref();
+    req.on('data', onData);
+    req.on('end', () => settle(undefined));
+    req.on('error', () => settle(new HttpError(400, 'the request body could not be read', { code: 'incomplete_body' })));
     // A client that goes away mid-body: settle, so nothing waits on it (the reply goes nowhere).
-    req.on('close', () => {
-      if (!ended) reject(new HttpError(400, 'client closed the connection before the body ended', { code: 'incomplete_body' }));
-    });
+    req.on('close', () => settle(new HttpError(400, 'client closed the connection before the body ended', { code: 'incomplete_body' })));
   });
+}
+
+/** SHA-256 of a key, so comparing two keys takes the same time whatever they hold. */
+const keyDigest = (k: string): Buffer => createHash('sha256').update(k, 'utf8').digest();
+
+/** Whether `authorization` is `Bearer <the key>` (compared in constant time). */
+function authorized(authorization: string | undefined, digest: Buffer): boolean {
+  const m = /^Bearer\s+(.+)$/i.exec(authorization ?? '');
+  return m !== null && timingSafeEqual(keyDigest(m[1]!.trim()), digest);
 }
 
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const { cluster, clock, model } = opts;
   const maxQueue = opts.maxQueue ?? DEFAULT_MAX_QUEUE;
   const maxBody = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const budget: BodyBudget = { used: 0, cap: opts.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES };
+  const headerTimeoutMs = opts.headerTimeoutMs ?? DEFAULT_HEADER_TIMEOUT_MS;
+  const bodyTimeoutMs = opts.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS;
+  const keyHash = opts.apiKey === undefined || opts.apiKey === '' ? undefined : keyDigest(opts.apiKey);
   const metrics = new ServerMetrics(cluster, clock, model.name);
   const active = new Set<Generation>();
   let closing = false;
   let closed: Promise<void> | undefined;
 
-  const server = http.createServer({ noDelay: true, keepAlive: true }, (req, res) => {
-    handle(req, res).catch((e: unknown) => {
-      // Last line of defence: never let a request crash the process.
-      const err = e instanceof HttpError ? e : new HttpError(500, `internal error: ${(e as Error)?.message ?? String(e)}`);
-      if (!res.headersSent) sendJson(res, err.status, err.body(), err.headers as Record<string, string>);
-      else if (!res.writableEnded) res.end();
-    });
-  });
+  // Only the inbound side is timed: node:http stops both timers once a request has arrived in full, so a
+  // long streaming response is never cut. `requestTimeout` is the backstop for bodies no route reads.
+  const server = http.createServer(
+    {
+      noDelay: true,
+      keepAlive: true,
+      headersTimeout: headerTimeoutMs,
+      requestTimeout: headerTimeoutMs + bodyTimeoutMs,
+      connectionsCheckingInterval: CONNECTION_CHECK_MS,
+    },
+    (req, res) => {
+      handle(req, res).catch((e: unknown) => {
+        // Last line of defence: never let a request crash the process.
+        const err = e instanceof HttpError ? e : new HttpError(500, `internal error: ${(e as Error)?.message ?? String(e)}`);
+        if (!res.headersSent) sendJson(res, err.status, err.body(), err.headers as Record<string, string>);
+        else if (!res.writableEnded) res.end();
+      });
+    },
+  );
   server.keepAliveTimeout = 75_000;
-  server.headersTimeout = 80_000;
-  server.requestTimeout = 0;
+  // (node:http's header timer also runs on a connection that has sent nothing yet.)
   server.on('connection', (s: Socket) => s.setNoDelay(true));
-  server.on('clientError', (_e, socket: Socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
-    else socket.destroy();
+  server.on('clientError', (e: NodeJS.ErrnoException, socket: Socket) => {
+    const status =
+      e.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : e.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+    if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    socket.destroySoon();
+    const cut = setTimeout(() => socket.destroy(), CLOSE_GRACE_MS);
+    cut.unref();
   });
+
+  /**
+   * After an error reply to a request whose body did not arrive in full, close the connection: a lingering
+   * close, as web servers do. The reply goes out without `Connection: close` (with it, node:http would
+   * close the socket the moment the reply is written, while the client is still sending, and the reset
+   * that causes can make the client lose the reply); then our side is shut (FIN) and what still arrives
+   * is read and dropped for CLOSE_GRACE_MS, after which the socket is destroyed.
+   */
+  function closeAfterReply(req: IncomingMessage, res: ServerResponse): void {
+    if (req.complete) return;
+    res.once('finish', () => {
+      if (req.complete) return; // the rest arrived meanwhile: the connection is in step, keep it
+      const sock = req.socket;
+      req.resume();
+      sock.end();
+      const cut = setTimeout(() => sock.destroy(), CLOSE_GRACE_MS);
+      cut.unref();
+      sock.once('close', () => clearTimeout(cut));
+    });
+  }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0]!;
@@ -120,8 +225,19 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     const route = ROUTES[path];
     const reply = (err: HttpError): void => {
       metrics.countHttp(route ? path : 'other', err.status);
+      closeAfterReply(req, res);
       sendJson(res, err.status, err.body(), err.headers as Record<string, string>);
     };
+    if (keyHash && path.startsWith('/v1/') && !authorized(req.headers.authorization, keyHash)) {
+      req.resume();
+      const given = req.headers.authorization === undefined ? 'no Authorization header' : 'a wrong API key';
+      return reply(
+        new HttpError(401, `this server needs an API key (Authorization: Bearer KEY); the request had ${given}`, {
+          code: 'invalid_api_key',
+          headers: { 'WWW-Authenticate': 'Bearer' },
+        }),
+      );
+    }
     if (!route) {
       req.resume();
       return reply(new HttpError(404, `no route ${req.method} ${path}`, { type: 'not_found_error', code: 'not_found' }));
@@ -165,7 +281,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     const endpoint: Endpoint = path === '/v1/chat/completions' ? 'chat' : 'completions';
     let gen: Generation;
     try {
-      const body = parseJsonBody(await readBody(req, maxBody));
+      const body = parseJsonBody(await readBody(req, maxBody, budget, bodyTimeoutMs));
       const parsed = parseGeneration(endpoint, body, model);
       const inFlight = cluster.inFlight();
       if (inFlight + parsed.prompts.length > maxQueue) {

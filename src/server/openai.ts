@@ -4,6 +4,7 @@
  * and ignored, as OpenAI-compatible servers do.
  */
 import { z } from 'zod';
+import { contextProblem } from '../engine/index.js';
 import { badRequest, HttpError } from './http-error.js';
 import { countTextTokens, hashIds, hashText, planOutput, type OutputPlan } from './tokens.js';
 
@@ -133,11 +134,17 @@ function zodToHttp(err: z.ZodError): HttpError {
 
 const PROMPT_SHAPES = 'a string, an array of token ids, an array of strings or an array of token-id arrays';
 
-/** Index of the first element that is not a token id (a non-negative integer), or -1. */
+/**
+ * Largest token id accepted: 2^31 − 1, the int32 token type of llama.cpp and of the tensors vLLM builds
+ * (any real vocabulary is far smaller). `1e300` is an integer to JavaScript; it is not a token id.
+ */
+export const MAX_TOKEN_ID = 2 ** 31 - 1;
+
+/** Index of the first element that is not a token id (an integer from 0 to MAX_TOKEN_ID), or -1. */
 function badIdIndex(ids: readonly unknown[]): number {
   for (let i = 0; i < ids.length; i++) {
     const x = ids[i];
-    if (typeof x !== 'number' || !Number.isInteger(x) || x < 0) return i;
+    if (typeof x !== 'number' || !Number.isInteger(x) || x < 0 || x > MAX_TOKEN_ID) return i;
   }
   return -1;
 }
@@ -145,7 +152,7 @@ function badIdIndex(ids: readonly unknown[]): number {
 function idsError(ids: readonly unknown[], i: number, param: string): HttpError {
   const p = `${param}[${i}]`;
   return typeof ids[i] === 'number'
-    ? badRequest(`${p}: token ids must be non-negative integers, got ${String(ids[i])}`, p, 'invalid_value')
+    ? badRequest(`${p}: token ids must be integers from 0 to ${MAX_TOKEN_ID}, got ${String(ids[i])}`, p, 'invalid_value')
     : badRequest(`${p}: token ids must be numbers, got ${typeof ids[i]}`, p, 'invalid_type');
 }
 
@@ -219,24 +226,13 @@ export function parseGeneration(endpoint: Endpoint, body: unknown, served: Serve
 
   const ctx = served.maxContextTokens;
   const longest = Math.max(...prompts.map((p) => p.tokens));
-  if (longest >= ctx) {
-    throw badRequest(
-      `${promptParam}: this model's maximum context length is ${ctx} tokens, but the prompt has ${longest} tokens`,
-      promptParam,
-      'context_length_exceeded',
-    );
-  }
-
   const maxParam = b.max_completion_tokens != null ? 'max_completion_tokens' : 'max_tokens';
   const asked = b.max_completion_tokens ?? b.max_tokens ?? undefined;
-  const maxTokens = asked ?? (endpoint === 'chat' ? ctx - longest : DEFAULT_COMPLETION_MAX_TOKENS);
-  if (longest + maxTokens > ctx) {
-    throw badRequest(
-      `${maxParam}: this model's maximum context length is ${ctx} tokens, but ${longest + maxTokens} were requested (${longest} in the prompt, ${maxTokens} for the completion)`,
-      maxParam,
-      'context_length_exceeded',
-    );
-  }
+  // (A prompt that fills the context is refused before the default output length is worked out.)
+  const maxTokens = asked ?? (endpoint === 'chat' ? Math.max(1, ctx - longest) : DEFAULT_COMPLETION_MAX_TOKENS);
+  // The same rule the simulator applies (src/engine/context.ts).
+  const over = contextProblem(ctx, longest, maxTokens, maxParam, promptParam);
+  if (over) throw badRequest(over.message, over.param, 'context_length_exceeded');
   const minTokens = b.min_tokens ?? 0;
   const ignoreEos = b.ignore_eos ?? false;
   const stream = b.stream ?? false;

@@ -68,7 +68,7 @@ export class Problems {
     }
     return v;
   }
-  num(argv: Argv, key: string, flag: string, check: { min?: number; gt?: number; int?: boolean } = {}): number | undefined {
+  num(argv: Argv, key: string, flag: string, check: { min?: number; gt?: number; max?: number; int?: boolean } = {}): number | undefined {
     const v = this.one(argv, key, flag);
     if (v === undefined || v === null) return undefined;
     const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
@@ -79,6 +79,7 @@ export class Problems {
     if (check.int && !Number.isInteger(n)) return void this.add(flag, `must be an integer, got ${n}`);
     if (check.gt !== undefined && !(n > check.gt)) return void this.add(flag, `must be > ${check.gt}, got ${n}`);
     if (check.min !== undefined && !(n >= check.min)) return void this.add(flag, `must be >= ${check.min}, got ${n}`);
+    if (check.max !== undefined && !(n <= check.max)) return void this.add(flag, `must be <= ${check.max}, got ${n}`);
     return n;
   }
   bool(argv: Argv, key: string): boolean {
