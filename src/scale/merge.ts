@@ -24,7 +24,8 @@ import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { SqliteDb } from '../store/sqlite.js';
 import { ConfigError, StoreError } from '../errors.js';
 import { APPLICATION_ID, SCHEMA_VERSION, REQUEST_COLUMNS, openStore } from '../store/index.js';
 import { VERSION } from '../version.js';
@@ -74,7 +75,7 @@ export interface MergeResult {
  */
 export async function sha256Store(file: string): Promise<string> {
   try {
-    const w = new Database(file, { fileMustExist: true, timeout: 10_000 });
+    const w = new SqliteDb(file, { fileMustExist: true, timeout: 10_000 });
     try {
       if ((w.pragma('journal_mode', { simple: true }) as string) === 'wal') w.pragma('wal_checkpoint(TRUNCATE)');
     } finally {
@@ -116,7 +117,7 @@ async function readShard(file: string, runUuid: string | undefined): Promise<Sha
   const sha256 = await sha256Store(file);
   let db: Database.Database;
   try {
-    db = new Database(file, { readonly: true, fileMustExist: true });
+    db = new SqliteDb(file, { readonly: true, fileMustExist: true });
   } catch (e) {
     throw new StoreError(`${name}: cannot open: ${(e as Error).message}`);
   }
