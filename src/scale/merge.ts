@@ -211,6 +211,12 @@ export async function mergeShards(files: readonly string[], opts: MergeOptions):
     const s = byIndex.get(i)!;
     const n = rel(s.file);
     if (s.run.status === 'running') throw new ConfigError(`shard ${i}/${count} is still 'running' (its process has not finished, or died); merge finished shards only`, { path: n });
+    if ((parseJson(s.run.notes_json) as { coordinatorLost?: unknown } | undefined)?.coordinatorLost === true) {
+      throw new ConfigError(`shard ${i}/${count} stopped because its --procs coordinator died mid-run; its part of the trace was cut short and is not a complete shard`, {
+        path: n,
+        hint: 'run the replay again',
+      });
+    }
     if (s.shard.late === 1) {
       throw new ConfigError(`shard ${i}/${count} was late: ready ${(num(s.shard.late_ms) ?? 0).toFixed(1)} ms after the shared start; the run's arrival process is broken`, {
         path: n,

@@ -11,9 +11,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { BIN, readDb, requests, runs, spawnCli, tempDir, writeTrace, type CliResult } from './helpers.js';
+import { BIN, childPids, readDb, requests, runs, spawnCli, tempDir, writeTrace, type CliResult } from './helpers.js';
 import { startServer } from './servers.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -34,22 +34,6 @@ function storedRows(db: string): number {
   } catch {
     return 0;
   }
-}
-
-/** Child processes of `pid` (Linux /proc). */
-export function childPids(pid: number): number[] {
-  const out: number[] = [];
-  for (const e of readdirSync('/proc')) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === pid) out.push(Number(e));
-    } catch {
-      /* gone meanwhile */
-    }
-  }
-  return out;
 }
 
 function alive(pid: number): boolean {
