@@ -102,7 +102,10 @@ export async function runProcs(rawArgs: readonly string[], opts: ReplayOptions, 
         ...(opts.url === undefined ? ['--url', url] : []),
         ...(scale.metricsPort !== undefined ? ['--metrics-port', String(scale.metricsPort === 0 ? 0 : scale.metricsPort + i)] : []),
       ];
-      const proc = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+      // detached (own process group): a terminal's Ctrl-C or a group signal reaches the shards once, through
+      // this process's forwarding, not twice (which would cancel their in-flight requests at once). They
+      // still stop when this process dies: they watch the stdin pipe it holds.
+      const proc = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
       let readyResolve!: () => void;
       let readyReject!: (e: Error) => void;
       const ready = new Promise<void>((res, rej) => {
