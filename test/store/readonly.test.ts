@@ -56,7 +56,7 @@ const READERS: readonly (readonly string[])[] = [
   ['summary', '--run', 'ro'],
   ['runs', 'export', 'ro', '--format', 'jsonl'],
   ['gate', '--slo', 'interactive', '--run', 'ro'],
-];
+]; // and `report`, below
 
 test(`every reader reads a store it cannot write (${how ?? 'skipped: running as root without setpriv, no way to switch to another user'})`, { skip: how === undefined ? 'root without setpriv: cannot switch to another user' : false }, async () => {
   const { dir, db } = makeStore();
@@ -74,6 +74,12 @@ test(`every reader reads a store it cannot write (${how ?? 'skipped: running as 
     const gate = await cli(['gate', '--slo', 'interactive', '--run', 'ro', '--db', db]);
     assert.match(gate.stderr, /read-only for this user; the verdicts are printed but not stored/);
     assert.deepEqual(readdirSync(dir), ['store.db'], 'the readers created nothing');
+    // report: charts and pages from the store, written to a folder this user may write.
+    const out = mkdtempSync(path.join(os.tmpdir(), 'splitbench-ro-report-'));
+    chmodSync(out, 0o777);
+    const rep = await cli(['report', '--run', 'ro', '--db', db, '--out', path.join(out, 'r'), '--format', 'svg']);
+    assert.equal(rep.code, 0, rep.stderr);
+    assert.ok(existsSync(path.join(out, 'r', 'index.html')));
   } finally {
     chmodSync(dir, 0o755);
   }
