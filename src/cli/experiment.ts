@@ -16,9 +16,11 @@ export const experimentCommand: CommandModule<object, Args> = {
       .option('mode', { type: 'string', describe: 'compat (SplitwiseSim semantics), realistic, or both (default both)' })
       .option('quick', { type: 'boolean', describe: 'clusters scaled down 5x, 30 s traces, coarse bisection (smoke runs and tests)' })
       .option('seed', { type: 'number', describe: 'seed for the Poisson traces (default 0)' })
+      .option('seeds', { type: 'string', describe: 'repeat every search once per seed: a count N (seeds --seed … --seed+N−1) or a comma list; the table and figures show the mean and min–max' })
       .option('json', { type: 'boolean', describe: 'print the result as JSON' })
       .example('$0 experiment splitwise --trace conversation --out results/splitwise', "the paper's table and charts, both modes")
-      .example('$0 experiment splitwise --quick --mode compat', 'a quick smoke run'),
+      .example('$0 experiment splitwise --quick --mode compat', 'a quick smoke run')
+      .example('$0 experiment splitwise --quick --mode compat --seeds 2', 'the same, twice with different Poisson traces (error bars)'),
   handler: async (argv: ArgumentsCamelCase<Args>) => {
     const sim = await import('../sim/index.js');
     const opts = sim.resolveExperimentOptions(argv);
