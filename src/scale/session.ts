@@ -146,7 +146,7 @@ export async function shardSession(opts: ReplayOptions, scale: ScaleOptions, log
             runner.abort();
           })
         ).trim();
-        // `<epoch ms> held`: the --procs parent holds the pipe for the whole run (PROCS_HELD).
+        // `<epoch ms> held`: the --procs parent holds the pipe for the whole run (HELD_WORD).
         const [at, mode] = line.split(/\s+/);
         held = mode === HELD_WORD;
         startAt = Number(at);
