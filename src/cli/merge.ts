@@ -29,6 +29,9 @@ export const mergeCommand: CommandModule<object, Args> = {
     for (const k of ['out', 'runUuid', 'name'] as const) {
       if (Array.isArray(argv[k])) throw new ConfigError('given more than once; give it once', { path: `--${k === 'runUuid' ? 'run-uuid' : k}` });
     }
+    const { storeTargetProblem } = await import('../store/index.js');
+    const outWhy = storeTargetProblem(String(argv.out));
+    if (outWhy) throw new ConfigError(outWhy, { path: '--out' });
     const r = await mergeShards(shards, {
       out: String(argv.out),
       ...(maxOffset !== undefined ? { maxOffsetMs: maxOffset as number } : {}),

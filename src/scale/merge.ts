@@ -24,7 +24,8 @@ import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { SqliteDb } from '../store/sqlite.js';
 import { ConfigError, StoreError } from '../errors.js';
 import { APPLICATION_ID, SCHEMA_VERSION, REQUEST_COLUMNS, openStore } from '../store/index.js';
 import { VERSION } from '../version.js';
@@ -74,7 +75,7 @@ export interface MergeResult {
  */
 export async function sha256Store(file: string): Promise<string> {
   try {
-    const w = new Database(file, { fileMustExist: true, timeout: 10_000 });
+    const w = new SqliteDb(file, { fileMustExist: true, timeout: 10_000 });
     try {
       if ((w.pragma('journal_mode', { simple: true }) as string) === 'wal') w.pragma('wal_checkpoint(TRUNCATE)');
     } finally {
@@ -116,7 +117,7 @@ async function readShard(file: string, runUuid: string | undefined): Promise<Sha
   const sha256 = await sha256Store(file);
   let db: Database.Database;
   try {
-    db = new Database(file, { readonly: true, fileMustExist: true });
+    db = new SqliteDb(file, { readonly: true, fileMustExist: true });
   } catch (e) {
     throw new StoreError(`${name}: cannot open: ${(e as Error).message}`);
   }
@@ -210,6 +211,12 @@ export async function mergeShards(files: readonly string[], opts: MergeOptions):
     const s = byIndex.get(i)!;
     const n = rel(s.file);
     if (s.run.status === 'running') throw new ConfigError(`shard ${i}/${count} is still 'running' (its process has not finished, or died); merge finished shards only`, { path: n });
+    if ((parseJson(s.run.notes_json) as { coordinatorLost?: unknown } | undefined)?.coordinatorLost === true) {
+      throw new ConfigError(`shard ${i}/${count} stopped because its --procs coordinator died mid-run; its part of the trace was cut short and is not a complete shard`, {
+        path: n,
+        hint: 'run the replay again',
+      });
+    }
     if (s.shard.late === 1) {
       throw new ConfigError(`shard ${i}/${count} was late: ready ${(num(s.shard.late_ms) ?? 0).toFixed(1)} ms after the shared start; the run's arrival process is broken`, {
         path: n,

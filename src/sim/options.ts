@@ -4,6 +4,7 @@
  */
 import { ConfigError } from '../errors.js';
 import { DEFAULT_DB } from '../paths.js';
+import { storeTargetProblem } from '../store/target.js';
 import { parseArrivalKind, parseTraceOpenOptions, parseTraceTransforms, type TraceTransforms } from '../trace/index.js';
 import type { CompatMode } from './cluster.js';
 
@@ -58,6 +59,14 @@ export class Problems {
       return v[v.length - 1];
     }
     return v;
+  }
+  /** `--db`: the store this command writes (default DEFAULT_DB), checked once here (src/store/target.ts). */
+  db(argv: Argv): string {
+    const v = this.one(argv, 'db', '--db');
+    const file = v === undefined || v === null ? DEFAULT_DB : String(v);
+    const why = storeTargetProblem(file);
+    if (why) this.add('--db', why);
+    return file;
   }
   str(argv: Argv, key: string, flag: string): string | undefined {
     const v = this.one(argv, key, flag);
@@ -165,7 +174,7 @@ export function resolveSimOptions(argv: Argv): SimOptions {
     model: p.str(argv, 'model', '--model'),
     compat,
     seed: t.transforms.seed ?? SIM_DEFAULTS.seed,
-    db: p.str(argv, 'db', '--db') ?? DEFAULT_DB,
+    db: p.db(argv),
     name: p.str(argv, 'name', '--name'),
     tags: Object.freeze(tags),
     traceEvents,

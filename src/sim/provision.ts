@@ -23,7 +23,6 @@ import crypto from 'node:crypto';
 import { ConfigError, ExitCode } from '../errors.js';
 import { defineDeployment, DEPLOYMENT_BOUNDS, loadCatalog, type Deployment } from '../engine/index.js';
 import { loadSlo, type SloSpec } from '../metrics/index.js';
-import { DEFAULT_DB } from '../paths.js';
 import { openStore, type Store } from '../store/index.js';
 import type { SizeSampler, TraceTransforms } from '../trace/index.js';
 import type { CompatMode } from './cluster.js';
@@ -240,7 +239,7 @@ export function resolveProvisionOptions(argv: Record<string, unknown>): Provisio
     model: p.str(argv, 'model', '--model'),
     compat: p.compat(argv),
     seed: t.transforms.seed ?? SIM_DEFAULTS.seed,
-    db: p.str(argv, 'db', '--db') ?? DEFAULT_DB,
+    db: p.db(argv),
     tolerance: p.num(argv, 'tolerance', '--tolerance', { gt: 0 }) ?? 0.05,
     json: p.bool(argv, 'json'),
   });
