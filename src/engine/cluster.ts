@@ -15,6 +15,7 @@ import type {
   RequestObserver,
   SubmitHandle,
 } from './api.js';
+import { secondTokenParts } from './api.js';
 import { EventRank, type Clock, type TimerHandle } from './clock.js';
 import { ConfigError } from '../errors.js';
 import { originOf, type Deployment } from './deployment.js';
@@ -143,6 +144,8 @@ interface Req {
   seqT: Seq<Req> | undefined;
   prefillStart: number;
   firstToken: number;
+  /** Time of the second output token (NaN until then). */
+  secondToken: number;
   kvStart: number;
   kvEnd: number;
   decodeStart: number;
@@ -307,7 +310,7 @@ class RealisticCluster implements Cluster {
     const req: Req = {
       r: request, obs: observer, arrival: now, p, t, pool: p.pool,
       seqP: undefined as unknown as Seq<Req>, seqT: undefined,
-      prefillStart: NaN, firstToken: NaN, kvStart: NaN, kvEnd: NaN, decodeStart: NaN,
+      prefillStart: NaN, firstToken: NaN, secondToken: NaN, kvStart: NaN, kvEnd: NaN, decodeStart: NaN,
       pendP: prompt, pendT: 1, memP, memT, xfer: 0, xferTimer: undefined, xferDuration: 0, finished: false,
     };
     (req as { seqP: Seq<Req> }).seqP = new Seq<Req>(request.id, this.age++, same ? SeqMode.full : SeqMode.prefillOnly, prompt, output, req);
@@ -389,7 +392,7 @@ class RealisticCluster implements Cluster {
         r.firstToken = now;
         r.p.pendingTokens -= r.pendP;
         r.pendP = 0;
-      }
+      } else if (r.secondToken !== r.secondToken) r.secondToken = now;
       r.obs.onTokens(1, now);
     }
     for (let i = 0; i < res.prefilled.length; i++) this.startTransfer(res.prefilled[i]!.tag, now);
@@ -409,9 +412,7 @@ class RealisticCluster implements Cluster {
     const bd = {
       queue: r.prefillStart - r.arrival,
       prefill: r.firstToken - r.prefillStart,
-      kvTransfer: r.kvEnd === r.kvEnd ? r.kvEnd - r.kvStart : 0,
-      decodeWait: r.decodeStart === r.decodeStart ? r.decodeStart - r.firstToken : 0,
-      decode: r.decodeStart === r.decodeStart ? now - r.decodeStart : 0,
+      ...secondTokenParts(r.firstToken, r.secondToken, now, r.kvEnd === r.kvEnd ? r.kvEnd - r.kvStart : 0),
       promptMachine: r.p.id,
       tokenMachine: r.seqT || r.p === r.t ? r.t.id : r.p.id,
       pool: r.pool,
