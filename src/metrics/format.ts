@@ -100,6 +100,17 @@ export function formatSummaries(summaries: readonly RunSummary[]): string {
     add(`${label} p50`, (s) => fmtSeconds(s.phasesS[k]?.p50));
     add(`${label} p99`, (s) => fmtSeconds(s.phasesS[k]?.p99));
   }
+  // Means of the parts, which add up to the mean TTFT and E2E (overhead: what the client saw beyond the server's parts).
+  add('TTFT mean = queue + prefill (+ overhead)', (s) => {
+    const b = s.breakdown;
+    return b ? `${fmtSeconds(b.ttft)} = ${fmtSeconds(b.queue)} + ${fmtSeconds(b.prefill)}${s.run.kind === 'sim' ? '' : ` + ${fmtSeconds(b.ttftOverhead)}`}` : undefined;
+  });
+  add('E2E mean = TTFT + KV + decode wait + decode (+ overhead)', (s) => {
+    const b = s.breakdown;
+    return b
+      ? `${fmtSeconds(b.e2e)} = ${fmtSeconds(b.ttft)} + ${fmtSeconds(b.kvTransfer)} + ${fmtSeconds(b.decodeWait)} + ${fmtSeconds(b.decode)}${s.run.kind === 'sim' ? '' : ` + ${fmtSeconds(b.afterFirstOverhead)}`}`
+      : undefined;
+  });
   add('lag p50', (s) => fmtSeconds(s.latencyS.lag?.p50));
   add('lag p99', (s) => fmtSeconds(s.latencyS.lag?.p99));
   add('lag max', (s) => fmtSeconds(s.latencyS.lag?.max));

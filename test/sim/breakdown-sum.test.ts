@@ -48,6 +48,18 @@ async function checkSums(args: string[], what: string): Promise<{ kvRequests: nu
     store.close();
   }
   assert.ok(n >= 50, `${what}: ${n} ok requests`);
+  // `summary` shows the parts' means, which add up to the measured means.
+  const sum = await runCli(['summary', '--db', db, '--json']);
+  assert.equal(sum.code, 0, sum.stderr);
+  const [s] = JSON.parse(sum.stdout) as { latencyS: Record<string, { mean: number }>; breakdown: Record<string, number> }[];
+  const b = s!.breakdown;
+  assert.equal(b['requests'], n);
+  assert.ok(Math.abs(b['queue']! + b['prefill']! - s!.latencyS['ttft']!.mean) <= 1e-9, `${what}: mean queue + prefill = mean TTFT`);
+  const e2e = b['queue']! + b['prefill']! + b['kvTransfer']! + b['decodeWait']! + b['decode']!;
+  assert.ok(Math.abs(e2e - s!.latencyS['e2e']!.mean) <= 1e-9, `${what}: mean parts ${e2e} = mean E2E ${s!.latencyS['e2e']!.mean}`);
+  assert.ok(Math.abs(b['ttftOverhead']!) <= 1e-9 && Math.abs(b['afterFirstOverhead']!) <= 1e-9, `${what}: no overhead in a sim`);
+  const text = await runCli(['summary', '--db', db]);
+  assert.match(text.stdout, /TTFT mean = queue \+ prefill/);
   return { kvRequests, mixed };
 }
 
