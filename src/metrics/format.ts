@@ -115,6 +115,8 @@ export function formatSummaries(summaries: readonly RunSummary[]): string {
   add('lag p99', (s) => fmtSeconds(s.latencyS.lag?.p99));
   add('lag max', (s) => fmtSeconds(s.latencyS.lag?.max));
   add('lag flagged', (s) => (s.run.lagFlagged ? 'YES' : undefined));
+  add('simulated twin', (s) => (s.run.twinRunId === null ? undefined : `sim run ${s.run.twinRunId}`));
+  add('distorted', (s) => (s.run.distorted ? 'YES (below)' : s.run.twinRunId !== null ? 'no' : undefined));
   add('slowdown reference', (s) => s.slowdown?.reference);
   for (const k of ['ttft', 'tbt', 'e2e'] as const) {
     for (const st of ['p50', 'p90', 'p99'] as const) {
@@ -165,6 +167,7 @@ export function formatSummaries(summaries: readonly RunSummary[]): string {
     });
   }
   const notes = summaries.filter((s) => s.saturated).map((s) => `SATURATED: run ${s.run.id} (${s.run.name}): ${s.saturated}`);
+  for (const s of summaries) if (s.run.distorted) notes.push(`DISTORTED: run ${s.run.id} (${s.run.name}): ${s.run.distortedReason ?? 'no reason recorded'}`);
   return [formatRows(rows), ...notes].join('\n');
 }
 

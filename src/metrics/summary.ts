@@ -104,6 +104,10 @@ export interface RunSummary {
     readonly startedAt: string;
     readonly warmupS: number;
     readonly lagFlagged: boolean;
+    /** A live run's self-check flagged it distorted (the reason beside it); see src/load/twin.ts. */
+    readonly distorted: boolean;
+    readonly distortedReason: string | null;
+    readonly twinRunId: number | null;
     readonly compat: boolean;
   };
   /** The rule every percentile of this summary follows (all of them are exact, over the stored values). */
@@ -662,6 +666,9 @@ export function summaryFromAccumulator(run: RunInfo, acc: RunAccumulator, extra:
       startedAt: run.startedAt,
       warmupS: run.warmupS,
       lagFlagged: run.lagFlagged,
+      distorted: run.distorted,
+      distortedReason: run.distortedReason,
+      twinRunId: run.twinRunId,
       compat: acc.compat,
     },
     percentileMethod: method,
