@@ -169,9 +169,11 @@ export class CompletionStream implements SseSink {
         tokenMachine: str(b.token_machine),
         pool: str(b.pool),
         preemptions: num(b.preemptions),
-        emitDelayMax: num(b.emit_delay_max_s),
-        emitDelayMean: num(b.emit_delay_mean_s),
       };
+      const dMax = num(b.emit_delay_max_s);
+      const dMean = num(b.emit_delay_mean_s);
+      if (dMax !== undefined) this.breakdown.emitDelayMax = dMax;
+      if (dMean !== undefined) this.breakdown.emitDelayMean = dMean;
     }
     if (chunkTokens > 0) {
       const t = this.now;

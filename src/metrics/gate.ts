@@ -162,7 +162,7 @@ export function evaluateGate(store: StoreLike, opts: GateOptions): GateResult {
       why.startsWith('it is saturated')
         ? 'offer a rate the deployment sustains, or pass --allow-saturated to judge it anyway'
         : why.startsWith('it is distorted')
-          ? 'rerun at a lower --time-scale (or --time-scale auto) on a quieter machine, or pass --allow-distorted to judge it anyway'
+          ? 'rerun at a lower --time-scale on a quieter machine, or pass --allow-distorted to judge it anyway'
           : why.includes('lag')
           ? 'rerun with more client capacity, or pass --allow-lag to judge it anyway'
           : undefined,
