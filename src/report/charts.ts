@@ -690,12 +690,20 @@ function poolTimeline(
   const datasets: ChartDataset<'line', Point[]>[] = [];
   const rows: (string | number)[][] = [];
   const scaled = (pts: Point[]): Point[] => pts.map((p) => ({ x: p.x, y: p.y * yy.scale }));
+  const t1Of = (s: Series): number => per.find((p) => p.s === s)?.t1 ?? 1;
   for (const { s, pool, runs } of per) {
     const dash = pools.length > 1 ? poolDash(pool, pools) : s.dash;
     const label = pools.length > 1 ? `${s.label} · ${pool}` : s.label;
     if (runs.length === 1) {
       const pts = scaled(runs[0]!);
-      datasets.push(lineDataset(label, pts, s.color, dash));
+      // Where the pool had no machine (its machines were borrowed), the line stops instead of bridging the gap.
+      const w = (t1Of(s) / 400) * 1.5;
+      const broken: Point[] = [];
+      for (let k = 0; k < pts.length; k++) {
+        if (k > 0 && pts[k]!.x - pts[k - 1]!.x > w) broken.push({ x: (pts[k]!.x + pts[k - 1]!.x) / 2, y: Number.NaN });
+        broken.push(pts[k]!);
+      }
+      datasets.push(lineDataset(label, broken, s.color, dash));
       for (const p of pts) rows.push([s.label, runIds(s), pool, r6(p.x), r6(p.y), r6(p.y), r6(p.y)]);
     } else {
       const b = bandOf(runs);

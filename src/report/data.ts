@@ -246,7 +246,13 @@ function loadRun(store: Store, info: RunInfo, index: number, label: string, refe
     spanS = Math.max(spanS, s.t);
   }
   const power = new Map<string, Map<string, TimedValue[]>>();
+  // A machine that changes pool (the mixed pool borrows it, then returns it) ends its line in the old pool: a
+  // gap there, so the old pool's sample-and-hold sum stops counting it.
+  const roleOf = new Map<string, string>();
   for (const p of store.powerSamples(info.id)) {
+    const was = roleOf.get(p.machineId);
+    if (was !== undefined && was !== p.role) power.get(was)?.get(p.machineId)?.push({ t: p.t, value: null });
+    roleOf.set(p.machineId, p.role);
     const byMachine = power.get(p.role) ?? new Map<string, TimedValue[]>();
     power.set(p.role, byMachine);
     const arr = byMachine.get(p.machineId) ?? [];
