@@ -47,7 +47,7 @@ export const replayCommand: CommandModule<object, Args> = {
         .option('twin', { type: 'boolean', describe: 'against the bundled backend: simulate the same requests (the twin, a linked sim run) and flag the run distorted when they disagree (default true; --no-twin: off)', group: 'Run:' })
         .option('distortion-bound', { type: 'number', describe: 'the twin check\'s bound: TTFT/TBT/E2E p50 and p99 within this fraction of the twin, coalesced chunk gaps and server emission delay below it (of the TBT p50) (default 0.05)', group: 'Run:' })
         .option('json', { type: 'boolean', describe: 'print the summary as JSON', group: 'Run:' })
-        .example('$0 replay --trace coding --window 0:600 --time-scale 10', 'ten minutes of the Azure coding trace against the bundled Splitwise-HH backend')
+        .example('$0 replay --trace coding --window 0:120 --time-scale 2', 'two minutes of the Azure coding trace against the bundled Splitwise-HH backend, checked against its simulated twin')
         .example('$0 replay --trace conversation --url http://127.0.0.1:8000 --model llama', 'the conversation trace against a running vLLM server')
         .example('$0 replay --trace coding --rate 5 --arrivals gamma:2 --duration 300 --warmup 30', 'bursty synthetic load at 5 req/s, sizes from the coding trace')
         .example('$0 replay --trace coding --concurrency 16 --max-requests 500 --json', 'closed loop, 16 in flight, summary as JSON')
