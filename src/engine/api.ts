@@ -150,4 +150,11 @@ export interface Cluster {
    * non-empty, those requests will never complete (the SplitwiseSim-compatible mode's KV deadlock).
    */
   inFlightIds?(): readonly string[];
+  /**
+   * Queue an arrival in the cluster's own event queue (optional; the SplitwiseSim-compatible cluster has
+   * it): `fn` runs at engine time `time` in the same queue as the cluster's internal events, so exactly
+   * tied events come out in the order that queue gives (SplitwiseSim pushes every arrival into its heap,
+   * in trace order, before its loop starts). `fn` typically calls `submit`.
+   */
+  queueArrival?(time: number, fn: () => void): void;
 }

@@ -9,9 +9,11 @@
  *
  * Time: zero-delay actions run inline in their caller, like the original; delayed ones go into an
  * internal heap ordered exactly like CPython `heapq` by time only (compat/heapq.ts), drained by one
- * Clock callback at its head. Arrivals come from `submit()` at the clock's time; when an arrival and an
- * internal event share an instant, the internal event runs first (SplitwiseSim's order there depends on
- * its heap layout, which includes the whole trace; such exact ties are rare).
+ * Clock callback at its head. Arrivals either go into that same heap (`queueArrival`, what the simulator
+ * does: every arrival pushed in trace order before the first event runs, as SplitwiseSim's loader does,
+ * so the heap's layout, and with it the order of exactly tied events, is SplitwiseSim's), or come from
+ * `submit()` at the clock's time (the live server, tests): then an internal event due at the arrival's
+ * instant runs first, which can differ from SplitwiseSim on exact ties.
  *
  * Differences from the original, on purpose: an arrival at t = 0 is accepted (the original crashes);
  * `outputTokens < 2` is refused with a clear error (the original's zero-length decode corrupts time);
@@ -328,19 +330,33 @@ class CompatCluster implements Cluster {
       };
     });
   }
+  /**
+   * An arrival event in the internal heap (SplitwiseSim's `schedule(arrival_timestamp, …)` at load time,
+   * so its time is the arrival itself). `fn` runs at its turn in heap order, typically calling `submit`.
+   */
+  queueArrival(time: number, fn: () => void): void {
+    if (!(time >= this.time)) throw new RangeError(`arrival at ${time} s is before the engine's time ${this.time} s`);
+    this.heap.push({ time, action: fn, cancelled: false });
+    if (!this.draining && time < this.armedAt) this.arm(time);
+  }
+
   submit(request: EngineRequest, observer: RequestObserver): SubmitHandle {
     checkCompatRequest(request);
     if (this.live.has(request.id)) throw new ConfigError(`request id '${request.id}' is already in flight`);
-    const now = this.clock.now();
-    // A real clock may deliver an arrival before the timer of an earlier internal event fired.
-    const head = this.heap.peek();
-    if (head && head.time <= now) {
-      this.armed?.cancel();
-      this.armed = undefined;
-      this.armedAt = Infinity;
-      this.drainUpTo(now);
+    if (!this.draining) {
+      // Called from outside the heap (the clock, a live server): catch up first, since a real clock may
+      // deliver an arrival before the timer of an earlier internal event fired. From inside the heap (a
+      // queued arrival) the time is the event's and the events tied with it keep their heap order.
+      const now = this.clock.now();
+      const head = this.heap.peek();
+      if (head && head.time <= now) {
+        this.armed?.cancel();
+        this.armed = undefined;
+        this.armedAt = Infinity;
+        this.drainUpTo(now);
+      }
+      this.time = now;
     }
-    this.time = now;
     const kv = this.kv;
     const prompt = new Task(undefined as unknown as CReq, true, request.promptTokens, kv * (request.promptTokens + 1));
     const token = new Task(undefined as unknown as CReq, false, request.outputTokens - 1, kv * (request.outputTokens - 1));
