@@ -312,7 +312,6 @@ export async function simulate(o: SimulateOptions): Promise<SimulateResult> {
   const queueArrival = cluster.queueArrival?.bind(cluster);
   if (queueArrival) {
     // Every arrival in the cluster's heap before the first event runs (SplitwiseSim's loader).
-    let pending = 0;
     for (;;) {
       const r = it ? await it.next() : syncIt!.next();
       if (r.done) break;
@@ -322,16 +321,15 @@ export async function simulate(o: SimulateOptions): Promise<SimulateResult> {
       }
       lastArrival = spec.arrival;
       const mySeq = seq++;
-      pending++;
+      // Progress and the stop test at the same points as the streaming loop's block boundaries (just
+      // before the last arrival of each block of `lookahead`), so a stop cuts the same arrivals.
+      const boundary = (mySeq + 1) % lookahead === 0;
       queueArrival(spec.arrival, () => {
-        pending--;
-        if (!stopped && o.shouldStop?.()) stopped = true;
         // Stopped: later arrivals stay in the heap (its layout is moot by then) but submit nothing.
         if (stopped) return;
+        if (boundary) o.onProgress?.({ virtualTime: clock.now(), submitted, finished: ok + failed, inFlight: live.size });
         submit(spec, mySeq);
-        if (o.onProgress && (submitted % lookahead === 0 || pending === 0)) {
-          o.onProgress({ virtualTime: clock.now(), submitted, finished: ok + failed, inFlight: live.size });
-        }
+        if (boundary && o.shouldStop?.()) stopped = true;
       });
     }
     sourceDone = true;
