@@ -10,6 +10,12 @@
 export interface BatchShape {
   /** Prompt tokens of each prompt (or prompt chunk) in the batch. */
   readonly promptTokens: readonly number[];
+  /**
+   * Per entry of `promptTokens`, the tokens of that prompt already prefilled (in the KV cache) before this
+   * chunk: 0 for a whole prompt or a first chunk. Absent: all 0. The performance models cost a continued
+   * chunk by what its prefix adds (`chunkedIterationTime` in perf/interp.ts).
+   */
+  readonly promptOffsets?: readonly number[];
   /** Number of decode requests in the batch (each produces one token this iteration). */
   readonly decodes: number;
   /** Sum of the context lengths (prompt + tokens so far) of the decode requests. */
