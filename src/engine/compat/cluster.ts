@@ -30,6 +30,13 @@ import { createScheduler, type ClusterScheduler, type PoolName, type SchedMachin
 import { kvBytesPerToken, machineMemoryBytes, SPLITWISE_TRANSFER_BYTES_PER_S, type MachineSpec } from '../specs.js';
 import { PyHeap, pyFloorDiv, type HeapEvent } from './heapq.js';
 
+/** A heap entry of this cluster: retries are told apart for the livelock test. */
+interface CEvent extends HeapEvent {
+  readonly retry: boolean;
+  /** Retries: the memory epoch in which their flow last failed. */
+  readonly epoch: number;
+}
+
 const NONE = 0;
 const QUEUED = 1;
 const RUNNING = 2;
@@ -253,10 +260,45 @@ class CompatCluster implements Cluster {
       action();
       return undefined;
     }
-    const e: HeapEvent = { time: this.time + delay, action, cancelled: false };
+    const e: CEvent = { time: this.time + delay, action, cancelled: false, retry: false, epoch: 0 };
     this.heap.push(e);
+    this.progress++;
     if (!this.draining && e.time < this.armedAt) this.arm(e.time);
     return e;
+  }
+
+  /**
+   * Livelock bookkeeping. A KV flow whose destination is full retries every second, forever if nothing
+   * frees memory there (SplitwiseSim then spins until its `end_time`, one day, with no request completing).
+   * `progress` counts queued events that are not retries (iteration ends, transfer ends, queued arrivals);
+   * `epoch` moves whenever any instance frees memory, the only thing that can let a retry succeed; a retry
+   * that failed in the current epoch will fail again. When every queued event is such a retry, the state
+   * can never change again: the clock is not re-armed, so a simulation ends there and reports the requests
+   * in flight as never completed, what SplitwiseSim's outputs hold at its end time. The retries stay in the
+   * heap (its layout unchanged): an external `submit` later drains them up to its time, exactly as they
+   * would have run.
+   */
+  private progress = 0;
+  private retries = 0;
+  private freshFails = 0;
+  private epoch = 1;
+
+  private freed(): void {
+    this.epoch++;
+    this.freshFails = 0;
+  }
+
+  private scheduleRetry(f: Flow): void {
+    const e: CEvent = { time: this.time + 1.0, action: () => this.tryFlow(f), cancelled: false, retry: true, epoch: this.epoch };
+    this.heap.push(e);
+    this.retries++;
+    this.freshFails++;
+    if (!this.draining && e.time < this.armedAt) this.arm(e.time);
+  }
+
+  /** Only retries that will fail again are queued: nothing can happen any more. */
+  private frozen(): boolean {
+    return this.progress === 0 && this.retries > 0 && this.freshFails === this.retries;
   }
 
   private arm(t: number): void {
@@ -281,13 +323,20 @@ class CompatCluster implements Cluster {
       if (!top || top.time > now) break;
       this.heap.pop();
       if (top.cancelled) continue;
+      const ce = top as CEvent;
+      if (ce.retry) {
+        this.retries--;
+        if (ce.epoch === this.epoch) this.freshFails--;
+      } else {
+        this.progress--;
+      }
       this.time = top.time;
       top.action();
     }
     this.draining = false;
     // Cancelled entries stay where they are (popping them early would change the heap's layout).
     const next = this.heap.peek();
-    if (next && next.time < this.armedAt) this.arm(next.time);
+    if (next && next.time < this.armedAt && !this.frozen()) this.arm(next.time);
   }
 
   // ---- Cluster --------------------------------------------------------------------------------------
@@ -336,7 +385,9 @@ class CompatCluster implements Cluster {
    */
   queueArrival(time: number, fn: () => void): void {
     if (!(time >= this.time)) throw new RangeError(`arrival at ${time} s is before the engine's time ${this.time} s`);
-    this.heap.push({ time, action: fn, cancelled: false });
+    const e: CEvent = { time, action: fn, cancelled: false, retry: false, epoch: 0 };
+    this.heap.push(e);
+    this.progress++;
     if (!this.draining && time < this.armedAt) this.arm(time);
   }
 
@@ -630,6 +681,7 @@ class CompatCluster implements Cluster {
     m.nContig = n;
     const remaining = m.iterDur * n - elapsed;
     ev.cancelled = true;
+    this.progress--;
     m.completionEv = this.schedule(remaining, ev.action);
   }
 
@@ -687,6 +739,7 @@ class CompatCluster implements Cluster {
       m.memory -= r.memory;
       m.schedMemory -= r.memory;
       r.memory = 0;
+      this.freed();
       this.finishRequest(r);
     }
   }
@@ -701,7 +754,7 @@ class CompatCluster implements Cluster {
   private tryFlow(f: Flow): void {
     if (f.state !== QUEUED) return;
     if (f.dest.memory + f.req.memory <= f.dest.memCapacity) this.runFlow(f);
-    else this.schedule(1.0, () => this.tryFlow(f));
+    else this.scheduleRetry(f);
   }
 
   private runFlow(f: Flow): void {
@@ -719,6 +772,7 @@ class CompatCluster implements Cluster {
     r.flowEnd = this.time;
     f.src.memory -= r.memory;
     f.src.schedMemory -= r.memory;
+    this.freed();
     if (this.ev?.kvTransferEnd) this.ev.kvTransferEnd({ requestId: r.r.id, from: f.src.id, to: f.dest.id, time: this.time, bytes: f.bytes });
     this.taskArrival(f.dest, r.token);
     this.notifyFlowCompletion(f.src);
