@@ -263,7 +263,7 @@ class CompatCluster implements Cluster {
     const e: CEvent = { time: this.time + delay, action, cancelled: false, retry: false, epoch: 0 };
     this.heap.push(e);
     this.progress++;
-    if (!this.draining && e.time < this.armedAt) this.arm(e.time);
+    this.armHead();
     return e;
   }
 
@@ -293,12 +293,19 @@ class CompatCluster implements Cluster {
     this.heap.push(e);
     this.retries++;
     this.freshFails++;
-    if (!this.draining && e.time < this.armedAt) this.arm(e.time);
+    this.armHead();
   }
 
   /** Only retries that will fail again are queued: nothing can happen any more. */
   private frozen(): boolean {
     return this.progress === 0 && this.retries > 0 && this.freshFails === this.retries;
+  }
+
+  /** Arm the clock for the heap's head (a frozen heap's old retries included) unless a drain is running. */
+  private armHead(): void {
+    if (this.draining) return;
+    const head = this.heap.peek()!.time;
+    if (head < this.armedAt) this.arm(head);
   }
 
   private arm(t: number): void {
@@ -388,7 +395,7 @@ class CompatCluster implements Cluster {
     const e: CEvent = { time, action: fn, cancelled: false, retry: false, epoch: 0 };
     this.heap.push(e);
     this.progress++;
-    if (!this.draining && time < this.armedAt) this.arm(time);
+    this.armHead();
   }
 
   submit(request: EngineRequest, observer: RequestObserver): SubmitHandle {
