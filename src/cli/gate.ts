@@ -3,6 +3,7 @@ import type { CommandModule } from 'yargs';
 import { DEFAULT_DB } from '../paths.js';
 import { ExitCode } from '../errors.js';
 import { setExitCode } from './main.js';
+import { PERCENTILES_OPTION } from './output.js';
 
 interface GateArgs {
   slo: string;
@@ -13,8 +14,10 @@ interface GateArgs {
   markdown?: string;
   json: boolean;
   'allow-lag': boolean;
+  'allow-saturated': boolean;
   'reference-run'?: string;
   'reference-machine'?: string;
+  percentiles: string;
 }
 
 export const gateCommand: CommandModule<object, GateArgs> = {
@@ -28,7 +31,7 @@ export const gateCommand: CommandModule<object, GateArgs> = {
         describe: 'SLO file: a path, or a bundled name (splitwise, interactive)',
         requiresArg: true,
       })
-      .option('run', { type: 'string', describe: 'run id or name; default: the latest run', requiresArg: true })
+      .option('run', { type: 'string', describe: 'run id, name or uuid; default: the latest run', requiresArg: true })
       .option('baseline', {
         type: 'string',
         describe: "baseline run for rules like 'e2e.p99 <= baseline * 1.05'",
@@ -43,6 +46,11 @@ export const gateCommand: CommandModule<object, GateArgs> = {
         default: false,
         describe: 'judge a run even if it is flagged for schedule lag (the client fell behind the trace)',
       })
+      .option('allow-saturated', {
+        type: 'boolean',
+        default: false,
+        describe: 'judge a run even if it is saturated (achieved < 95% of offered, or its queue grew through the run)',
+      })
       .option('reference-run', {
         type: 'string',
         describe: 'unloaded run to compute slowdowns against (slowdown rules)',
@@ -53,17 +61,21 @@ export const gateCommand: CommandModule<object, GateArgs> = {
         describe: 'machine type of the performance-model slowdown reference (default dgx-a100)',
         requiresArg: true,
       })
+      .option('percentiles', PERCENTILES_OPTION)
       .example('$0 gate --slo interactive', 'judge the latest run against the bundled chat-service SLOs')
       .example('$0 gate --slo slo.yaml --run candidate --baseline release-1.4 --junit gate.xml', 'regression gate in CI')
       .example('$0 gate --slo splitwise --run 7 --markdown "$GITHUB_STEP_SUMMARY"', "the paper's nine slowdown SLOs"),
   handler: async (argv) => {
     const { gateCommand: run } = await import('../metrics/commands.js');
     const { gateTableRows } = await import('../metrics/gate.js');
+    const { describePercentileMethod } = await import('../metrics/histogram.js');
     const { printJson, printTable } = await import('./output.js');
     const result = await run({
       db: argv.db,
       slo: argv.slo,
       allowLag: argv['allow-lag'],
+      allowSaturated: argv['allow-saturated'],
+      percentileMethod: argv.percentiles as 'linear' | 'nearest-rank',
       ...(argv.run === undefined ? {} : { run: argv.run }),
       ...(argv.baseline === undefined ? {} : { baseline: argv.baseline }),
       ...(argv.junit === undefined ? {} : { junit: argv.junit }),
@@ -78,7 +90,7 @@ export const gateCommand: CommandModule<object, GateArgs> = {
       process.stdout.write(
         `SLO ${result.sloName} (${result.sloFile}) on run ${result.run.id} (${result.run.name})` +
           (result.baseline ? `, baseline run ${result.baseline.id} (${result.baseline.name})` : '') +
-          '\n',
+          `; percentiles ${describePercentileMethod(result.percentileMethod)}\n`,
       );
       printTable(gateTableRows(result));
     }

@@ -23,3 +23,12 @@ export function formatTable(rows: readonly (readonly (string | number | null | u
 export function printTable(rows: readonly (readonly (string | number | null | undefined)[])[]): void {
   process.stdout.write(formatTable(rows) + '\n');
 }
+
+/** The `--percentiles` flag of every command that summarises stored rows (one definition, one help text). */
+export const PERCENTILES_OPTION = {
+  type: 'string',
+  choices: ['linear', 'nearest-rank'],
+  default: 'linear',
+  describe: 'how percentiles are read off the stored values (both exact): linear interpolation (numpy default) or nearest rank',
+  requiresArg: true,
+} as const;

@@ -1,7 +1,7 @@
-/** `splitbench report`: comparison charts (PNG/SVG), index.html and report.md for runs; `--compare A B`. */
+/** `splitbench report`: comparison charts (PNG/SVG/PDF + CSV), index.html and report.md for runs; `--compare A B`. */
 import type { CommandModule } from 'yargs';
 import { DEFAULT_DB } from '../paths.js';
-import { CHART_INFO, REPORT_FORMATS } from '../report/index.js';
+import { CHART_INFO, REPORT_FORMATS, type ChartName, type ReportFormat } from '../report/index.js';
 import { setExitCode } from './main.js';
 
 interface ReportArgs {
@@ -9,42 +9,84 @@ interface ReportArgs {
   compare?: (string | number)[];
   db: string;
   out?: string;
-  format: string[];
+  format?: string[];
   title?: string;
-  chart?: string;
+  chart?: string[];
   slo?: string;
+  label?: string[];
+  clip?: number;
   json: boolean;
+}
+
+/**
+ * `--format` entries: `png,svg,pdf` (every chart) or `NAME=pdf+svg` (one chart). Returns the formats for
+ * all charts (default png,svg when no entry names any) and the per-chart ones.
+ */
+export function parseFormats(entries: readonly string[], ConfigError: new (m: string, o: { path: string; hint?: string }) => Error): { all: ReportFormat[]; per: Partial<Record<ChartName, ReportFormat[]>> } {
+  const known = REPORT_FORMATS as readonly string[];
+  const check = (f: string): ReportFormat => {
+    if (!known.includes(f)) throw new ConfigError(`unknown format '${f}' (known: ${REPORT_FORMATS.join(', ')})`, { path: '--format' });
+    return f as ReportFormat;
+  };
+  const all: ReportFormat[] = [];
+  const per: Partial<Record<ChartName, ReportFormat[]>> = {};
+  for (const e of entries) {
+    const eq = String(e).indexOf('=');
+    if (eq >= 0) {
+      const name = String(e).slice(0, eq).trim();
+      if (!CHART_INFO.some((c) => c.name === name)) throw new ConfigError(`unknown chart '${name}' in '${e}'`, { path: '--format', hint: `charts: ${CHART_INFO.map((c) => c.name).join(', ')}` });
+      const fs = String(e).slice(eq + 1).split(/[+,]/).map((f) => f.trim().toLowerCase()).filter((f) => f !== '');
+      if (fs.length === 0) throw new ConfigError(`'${e}' names no format`, { path: '--format', hint: 'e.g. --format cdf-ttft=pdf+svg' });
+      per[name as ChartName] = [...new Set(fs.map(check))];
+      continue;
+    }
+    for (const f of String(e).split(',').map((x) => x.trim().toLowerCase()).filter((x) => x !== '')) if (!all.includes(check(f))) all.push(f as ReportFormat);
+  }
+  return { all: all.length > 0 ? all : ['png', 'svg'], per };
+}
+
+/** `--label RUN=TEXT` entries (RUN: id, name, or a deployment for sweep lines). */
+export function parseLabels(entries: readonly string[], ConfigError: new (m: string, o: { path: string; hint?: string }) => Error): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const e of entries) {
+    const i = String(e).indexOf('=');
+    const k = i > 0 ? String(e).slice(0, i).trim() : '';
+    const v = i > 0 ? String(e).slice(i + 1).trim() : '';
+    if (k === '' || v === '') throw new ConfigError(`expected RUN=TEXT, got '${e}'`, { path: '--label', hint: 'e.g. --label 3="Splitwise-HH" --label mono-70=Baseline' });
+    if (out.has(k)) throw new ConfigError(`'${k}' labelled twice`, { path: '--label' });
+    out.set(k, v);
+  }
+  return out;
 }
 
 const chartList = CHART_INFO.map((c) => `  ${c.name.padEnd(18)} ${c.description}`).join('\n');
 
 export const reportCommand: CommandModule<object, ReportArgs> = {
   command: 'report',
-  describe: 'charts (PNG/SVG), index.html and report.md comparing runs; or --compare A B',
+  describe: 'charts (PNG/SVG/PDF, each with its CSV), index.html and report.md comparing runs; or --compare A B',
   builder: (y) =>
     y
-      .option('run', { type: 'string', array: true, describe: 'run id or name (repeat; legend and colour order)', requiresArg: true })
+      .option('run', { type: 'string', array: true, describe: 'run id, name or uuid (repeat; legend and colour order)', requiresArg: true })
       .option('compare', { type: 'string', array: true, describe: 'compare run B against run A: ratios B/A of every summary metric and SLO verdicts that moved', requiresArg: true })
       .option('db', { type: 'string', default: DEFAULT_DB, describe: 'results store (SQLite file)', requiresArg: true })
       .option('out', { type: 'string', describe: 'output folder (default results/report-<run names>, or results/compare-A-vs-B)', requiresArg: true })
-      .option('format', { type: 'string', array: true, default: ['png,svg'], describe: `image formats, comma-separated: ${REPORT_FORMATS.join(', ')}`, requiresArg: true })
+      .option('format', { type: 'string', array: true, describe: `image formats for every chart, comma-separated (${REPORT_FORMATS.join(', ')}; default png,svg), or NAME=FMT+FMT for one chart (repeat)`, requiresArg: true })
       .option('title', { type: 'string', describe: 'title prefix for the charts and the page', requiresArg: true })
-      .option('chart', { type: 'string', describe: 'draw only this chart (no pages); see the list below', requiresArg: true })
-      .option('slo', { type: 'string', describe: 'SLO file (path or bundled name): goodput, and limits drawn on the load charts', requiresArg: true })
+      .option('chart', { type: 'string', array: true, describe: 'draw only these charts (repeat or comma-separate; no pages); see the list below', requiresArg: true })
+      .option('slo', { type: 'string', describe: 'SLO file (path or bundled name): goodput, SLO attainment, and limits drawn on the load charts', requiresArg: true })
+      .option('label', { type: 'string', array: true, describe: 'RUN=TEXT: legend text for a run (id or name) or a deployment (sweep lines); repeat', requiresArg: true })
+      .option('clip', { type: 'number', describe: 'CDFs: end the x axis at this quantile of the values (e.g. 0.999), hiding a few far outliers', requiresArg: true })
       .option('json', { type: 'boolean', default: false, describe: 'print the result as JSON' })
       .example('$0 report --run mono-70 --run split-70', 'every chart with data, into results/report-mono-70-vs-split-70/')
       .example('$0 report --run 3 --run 4 --run 5 --slo interactive --format svg', 'a sweep, with the bundled interactive SLO lines and goodput, SVG only')
-      .example('$0 report --run mono-70 --run split-70 --chart cdf-ttft --out fig/', 'just one chart')
+      .example('$0 report --run mono-70 --run split-70 --chart cdf-ttft,slowdown --format pdf --out fig/', 'two charts as PDF (plus their CSV)')
+      .example('$0 report --run 3 --run 4 --label 3=Baseline --label 4=Splitwise --format png --format pareto=pdf+svg', 'labelled legends, PNG, and the Pareto chart as PDF and SVG instead')
       .example('$0 report --compare baseline candidate', 'ratios candidate/baseline, better/worse, SLO verdicts that moved')
       .epilogue(`Charts (--chart NAME):\n${chartList}`),
   handler: async (argv) => {
     const { ConfigError } = await import('../errors.js');
-    const formats = [...new Set(argv.format.flatMap((f) => String(f).split(',')).map((f) => f.trim().toLowerCase()).filter((f) => f !== ''))];
-    for (const f of formats) {
-      if (!(REPORT_FORMATS as readonly string[]).includes(f)) {
-        throw new ConfigError(`unknown format '${f}' (known: ${REPORT_FORMATS.join(', ')})`, { path: '--format' });
-      }
-    }
+    const formats = parseFormats(argv.format ?? [], ConfigError);
+    const labels = parseLabels(argv.label ?? [], ConfigError);
     const { printJson, formatTable } = await import('./output.js');
     if (argv.compare !== undefined) {
       if (argv.run !== undefined) throw new ConfigError('give either --run (a report) or --compare A B, not both', { path: '--compare' });
@@ -65,18 +107,23 @@ export const reportCommand: CommandModule<object, ReportArgs> = {
     if (!argv.run || argv.run.length === 0) {
       throw new ConfigError('name the runs to report on', { path: '--run', hint: 'e.g. --run mono-70 --run split-70, or --compare A B; list runs with `splitbench runs list`' });
     }
-    if (argv.chart !== undefined && !CHART_INFO.some((c) => c.name === argv.chart)) {
-      throw new ConfigError(`unknown chart '${argv.chart}'`, { path: '--chart', hint: `charts: ${CHART_INFO.map((c) => c.name).join(', ')}` });
+    const charts = (argv.chart ?? []).flatMap((c) => String(c).split(',')).map((c) => c.trim()).filter((c) => c !== '');
+    for (const c of charts) {
+      if (!CHART_INFO.some((i) => i.name === c)) throw new ConfigError(`unknown chart '${c}'`, { path: '--chart', hint: `charts: ${CHART_INFO.map((i) => i.name).join(', ')}` });
     }
+    if (argv.clip !== undefined && !(argv.clip > 0.5 && argv.clip < 1)) throw new ConfigError(`expected a quantile between 0.5 and 1 (e.g. 0.999), got ${argv.clip}`, { path: '--clip' });
     const { buildReport } = await import('../report/index.js');
     const res = await buildReport({
       db: argv.db,
       runs: argv.run.map(String),
-      formats: formats as ('png' | 'svg')[],
+      formats: formats.all,
+      chartFormats: formats.per,
       ...(argv.out === undefined ? {} : { outDir: argv.out }),
       ...(argv.title === undefined ? {} : { title: argv.title }),
-      ...(argv.chart === undefined ? {} : { chart: argv.chart as never }),
+      ...(charts.length === 0 ? {} : { charts: charts as ChartName[] }),
       ...(argv.slo === undefined ? {} : { slo: argv.slo }),
+      ...(labels.size === 0 ? {} : { labels }),
+      ...(argv.clip === undefined ? {} : { clip: argv.clip }),
     });
     if (argv.json) {
       printJson(res);
@@ -89,7 +136,7 @@ export const reportCommand: CommandModule<object, ReportArgs> = {
       for (const s of res.skipped) out.push(`  ${s.name.padEnd(18)} ${s.reason}`);
     }
     for (const n of res.notes) out.push(`note: ${n}`);
-    if (!argv.chart) out.push(`open ${res.outDir}/index.html, or paste ${res.outDir}/report.md into a review`);
+    if (charts.length === 0) out.push(`open ${res.outDir}/index.html, or paste ${res.outDir}/report.md into a review`);
     process.stdout.write(out.join('\n') + '\n');
   },
 };

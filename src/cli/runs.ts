@@ -15,7 +15,7 @@ const withDb = <T>(y: Argv<T>) =>
   y.option('db', { type: 'string', default: DEFAULT_DB, describe: 'results store (SQLite file)', requiresArg: true });
 const withJson = <T>(y: Argv<T>) => y.option('json', { type: 'boolean', default: false, describe: 'print JSON' });
 const withRun = <T>(y: Argv<T>) =>
-  y.positional('run', { type: 'string', describe: 'run id or name (a name means the latest run with it)', demandOption: true });
+  y.positional('run', { type: 'string', describe: 'run id, name (the latest run with it), uuid, or latest', demandOption: true });
 
 const started = (iso: string): string => iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z');
 

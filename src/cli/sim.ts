@@ -26,14 +26,34 @@ export const simCommand: CommandModule<object, Args> = {
         .option('tag', { type: 'string', array: true, describe: 'KEY=VALUE label stored with the run (repeatable)', group: 'Run:' })
         .option('sample-interval', { type: 'number', describe: 'virtual seconds between power and queue samples (default 1; 0: none)', group: 'Run:' })
         .option('trace-events', { type: 'string', describe: 'write the batch/prompt/KV timeline as Chrome trace JSON (Perfetto) to FILE', group: 'Run:' })
+        .option('seeds', { type: 'string', describe: 'repeat the run once per seed: a count N (seeds --seed … --seed+N−1) or a comma list; runs are named NAME-sSEED', group: 'Run:' })
         .option('json', { type: 'boolean', describe: 'print the summary as JSON', group: 'Run:' })
         .example('$0 sim --trace conversation --deployment splitwise-hh-paper --rate 130 --duration 600', "the paper's conversation load on 40 DGX-H100 (Splitwise-HH)")
         .example('$0 sim --trace coding --window 0:600 --deployment baseline-h100 --compat splitwise', 'ten minutes of the coding trace, SplitwiseSim semantics')
-        .example('$0 sim --trace coding --limit 200 --trace-events timeline.json', 'a small run with a Perfetto timeline'),
+        .example('$0 sim --trace coding --limit 200 --trace-events timeline.json', 'a small run with a Perfetto timeline')
+        .example('$0 sim --trace coding --rate 4 --duration 60 --seeds 3 --name mono', 'three runs mono-s0, mono-s1, mono-s2 (reports draw error bars)'),
     ),
   handler: async (argv: ArgumentsCamelCase<Args>) => {
     const sim = await import('../sim/index.js');
     const opts = sim.resolveSimOptions(argv);
+    const seeds = sim.parseSeeds(argv, opts.seed);
+    if (seeds !== undefined) {
+      if (opts.traceEvents) throw new (await import('../errors.js')).ConfigError('one Chrome trace per run: drop --trace-events or --seeds', { path: '--seeds' });
+      const base = opts.name ?? `sim-${opts.deployment.replace(/[^A-Za-z0-9._-]+/g, '_')}`;
+      const results = [];
+      let exitCode = 0;
+      for (const seed of seeds) {
+        const one = { ...opts, seed, name: `${base}-s${seed}`, transforms: { ...opts.transforms, seed } };
+        const r = await sim.runSim(Object.freeze(one), { handleSignals: true });
+        results.push({ seed, runId: r.runId, name: one.name, summary: r.summary });
+        if (!opts.json) process.stdout.write(`seed ${seed}: run ${r.runId} (${one.name})\n${sim.formatSimResult(r)}\n`);
+        exitCode = Math.max(exitCode, r.exitCode);
+        if (r.result.stopped) break;
+      }
+      if (opts.json) printJson({ runs: results });
+      setExitCode(exitCode);
+      return;
+    }
     const r = await sim.runSim(opts, { handleSignals: true });
     if (opts.json) printJson({ runId: r.runId, summary: r.summary, sim: { ...r.result, machines: r.result.machines.length }, ...(r.traceEvents ? { traceEvents: r.traceEvents } : {}) });
     else process.stdout.write(sim.formatSimResult(r) + '\n');

@@ -1,6 +1,7 @@
 /** `splitbench summary`: latency, throughput, goodput, slowdown, power and cost of one or more runs. */
 import type { CommandModule } from 'yargs';
 import { DEFAULT_DB } from '../paths.js';
+import { PERCENTILES_OPTION } from './output.js';
 
 interface SummaryArgs {
   run?: string[];
@@ -9,6 +10,7 @@ interface SummaryArgs {
   slo?: string;
   'reference-run'?: string;
   'reference-machine'?: string;
+  percentiles: string;
 }
 
 export const summaryCommand: CommandModule<object, SummaryArgs> = {
@@ -19,7 +21,7 @@ export const summaryCommand: CommandModule<object, SummaryArgs> = {
       .option('run', {
         type: 'string',
         array: true,
-        describe: 'run id or name (repeat for several runs side by side); default: the latest run',
+        describe: 'run id, name or uuid (repeat for several runs side by side); default: the latest run',
         requiresArg: true,
       })
       .option('db', { type: 'string', default: DEFAULT_DB, describe: 'results store (SQLite file)', requiresArg: true })
@@ -39,6 +41,7 @@ export const summaryCommand: CommandModule<object, SummaryArgs> = {
         describe: 'machine type of the performance-model slowdown reference (default dgx-a100)',
         requiresArg: true,
       })
+      .option('percentiles', PERCENTILES_OPTION)
       .example('$0 summary', 'the latest run in results/splitbench.db')
       .example('$0 summary --run baseline --run splitwise', 'two runs side by side')
       .example('$0 summary --run 3 --slo interactive --json', 'with goodput, as JSON'),
@@ -49,6 +52,7 @@ export const summaryCommand: CommandModule<object, SummaryArgs> = {
     const summaries = await run({
       db: argv.db,
       runs: argv.run ?? [],
+      percentileMethod: argv.percentiles as 'linear' | 'nearest-rank',
       ...(argv.slo === undefined ? {} : { slo: argv.slo }),
       ...(argv['reference-run'] === undefined ? {} : { referenceRun: argv['reference-run'] }),
       ...(argv['reference-machine'] === undefined ? {} : { referenceMachine: argv['reference-machine'] }),

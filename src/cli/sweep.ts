@@ -24,6 +24,7 @@ export const sweepCommand: CommandModule<object, Args> = {
         .option('time-scale', { type: 'number', describe: 'with --live: the backend runs K times faster than real GPUs', group: 'Sweep:' })
         .option('db', { type: 'string', describe: 'results store (default results/splitbench.db)', group: 'Run:' })
         .option('tag', { type: 'string', array: true, describe: 'KEY=VALUE label stored with every run (repeatable)', group: 'Run:' })
+        .option('seeds', { type: 'string', describe: 'repeat the whole sweep once per seed: a count N (seeds --seed … --seed+N−1) or a comma list', group: 'Run:' })
         .option('json', { type: 'boolean', describe: 'print the result as JSON', group: 'Run:' })
         .option('plan', { type: 'string', describe: 'distributed sweep: the work as a manifest FILE (one configuration per --deployment, comma list allowed); results in FILE.results/, done ones skipped', group: 'Distributed:' })
         .option('chunk', { type: 'string', describe: "with --plan: run slice k/K only; 'auto': SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX", group: 'Distributed:' })
@@ -35,6 +36,9 @@ export const sweepCommand: CommandModule<object, Args> = {
         .example('$0 sweep --trace coding --deployment splitwise-hh --rates 2,4,6 --duration 60 --live --time-scale 20', 'the same search against the live reference backend'),
     ),
   handler: async (argv: ArgumentsCamelCase<Args>) => {
+    if (argv.seeds !== undefined && (argv.plan !== undefined || argv.chunk !== undefined || argv.collect !== undefined)) {
+      throw new (await import('../errors.js')).ConfigError('not with --plan, --chunk or --collect (run one plan per seed)', { path: '--seeds' });
+    }
     if (argv.plan !== undefined || argv.chunk !== undefined || argv.collect !== undefined) {
       // Distributed sweeps: src/scale.
       const scale = await import('../scale/index.js');
@@ -49,6 +53,25 @@ export const sweepCommand: CommandModule<object, Args> = {
     }
     const sim = await import('../sim/index.js');
     const opts = sim.resolveSweepOptions(argv);
+    const seeds = sim.parseSeeds(argv, opts.seed);
+    if (seeds !== undefined) {
+      const results = [];
+      let exitCode = 0;
+      for (const seed of seeds) {
+        const one = Object.freeze({ ...opts, seed, transforms: { ...opts.transforms, seed }, tags: { ...opts.tags, seed: String(seed) } });
+        const r = await sim.runSweep(one, opts.json ? { log: () => undefined } : {});
+        results.push({ seed, ...r });
+        if (!opts.json) process.stdout.write(`seed ${seed}:\n${sim.formatSweep(r)}\n`);
+        exitCode = Math.max(exitCode, r.exitCode);
+      }
+      if (opts.json) printJson({ seeds: results });
+      else {
+        const max = results.map((r) => r.maxRate).filter((v): v is number => v !== undefined);
+        if (max.length > 0) process.stdout.write(`max throughput under SLO over ${seeds.length} seeds: mean ${(max.reduce((a, b) => a + b, 0) / max.length).toFixed(2)} req/s, min ${Math.min(...max)}, max ${Math.max(...max)}${max.length < seeds.length ? ` (${seeds.length - max.length} seeds met no rate)` : ''}\n`);
+      }
+      setExitCode(exitCode);
+      return;
+    }
     const r = await sim.runSweep(opts, opts.json ? { log: () => undefined } : {});
     if (opts.json) printJson(r);
     else process.stdout.write(sim.formatSweep(r) + '\n');

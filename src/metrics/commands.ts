@@ -6,11 +6,21 @@
 import fs from 'node:fs';
 import { ConfigError } from '../errors.js';
 import { openStore } from '../store/index.js';
-import { evaluateGate, sloNeedsReference, sloResultRows, toJunit, toMarkdown, type GateResult } from './gate.js';
+import {
+  evaluateGate,
+  sloNeedsReference,
+  sloResultRows,
+  toJunit,
+  toMarkdown,
+  unusableJunit,
+  UnusableRunError,
+  type GateResult,
+} from './gate.js';
 import { findRun } from './rows.js';
 import { loadSlo } from './slo.js';
 import { resolveReference } from './slowdown.js';
 import { summarizeRun, type RunSummary } from './summary.js';
+import type { PercentileMethod } from './histogram.js';
 
 export interface SummaryCommandOptions {
   readonly db: string;
@@ -19,6 +29,7 @@ export interface SummaryCommandOptions {
   readonly slo?: string;
   readonly referenceRun?: string;
   readonly referenceMachine?: string;
+  readonly percentileMethod?: PercentileMethod;
 }
 
 /** Summaries of the asked runs, in the order asked. */
@@ -38,7 +49,13 @@ export async function summaryCommand(o: SummaryCommandOptions): Promise<RunSumma
           : { referenceMachine: (o.referenceMachine ?? slo?.referenceMachine)! }),
         required: explicitRef || (slo !== undefined && sloNeedsReference(slo)),
       });
-      out.push(summarizeRun(store, run.id, { ...(slo ? { slo } : {}), ...(reference ? { reference } : {}) }));
+      out.push(
+        summarizeRun(store, run.id, {
+          ...(slo ? { slo } : {}),
+          ...(reference ? { reference } : {}),
+          ...(o.percentileMethod === undefined ? {} : { percentileMethod: o.percentileMethod }),
+        }),
+      );
     }
     return out;
   } finally {
@@ -56,6 +73,8 @@ export interface GateCommandOptions {
   readonly referenceMachine?: string;
   readonly junit?: string;
   readonly markdown?: string;
+  readonly percentileMethod?: PercentileMethod;
+  readonly allowSaturated?: boolean;
 }
 
 function writeOut(file: string, text: string, flag: string): void {
@@ -82,13 +101,25 @@ export async function gateCommand(o: GateCommandOptions): Promise<GateResult> {
           required: true,
         })
       : undefined;
-    const result = evaluateGate(store, {
-      slo,
-      run: run.id,
-      ...(o.baseline === undefined ? {} : { baseline: o.baseline }),
-      allowLag: o.allowLag,
-      ...(reference ? { reference } : {}),
-    });
+    let result: GateResult;
+    try {
+      result = evaluateGate(store, {
+        slo,
+        run: run.id,
+        ...(o.baseline === undefined ? {} : { baseline: o.baseline }),
+        allowLag: o.allowLag,
+        ...(o.allowSaturated === undefined ? {} : { allowSaturated: o.allowSaturated }),
+        ...(reference ? { reference } : {}),
+        ...(o.percentileMethod === undefined ? {} : { percentileMethod: o.percentileMethod }),
+      });
+    } catch (e) {
+      // An unusable run still leaves a JUnit file behind: one <error> testcase saying why.
+      if (e instanceof UnusableRunError) {
+        if (o.junit) writeOut(o.junit, unusableJunit(slo.name, e), '--junit');
+        if (o.markdown) writeOut(o.markdown, `### SLO gate: UNUSABLE RUN\n\n${e.message}\n`, '--markdown');
+      }
+      throw e;
+    }
     store.addSloResults(result.run.id, sloResultRows(result));
     if (o.junit) writeOut(o.junit, toJunit(result), '--junit');
     if (o.markdown) writeOut(o.markdown, toMarkdown(result), '--markdown');

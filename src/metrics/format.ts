@@ -1,5 +1,5 @@
 /** Text rendering of run summaries: one column per run, one row per figure. */
-import type { Stats } from './histogram.js';
+import { APPROXIMATION, describePercentileMethod, type StatField, type Stats } from './histogram.js';
 import type { RunSummary } from './summary.js';
 
 type Cell = string | number | null | undefined;
@@ -24,7 +24,7 @@ function fmtPct(n: number | undefined): string | undefined {
   return n === undefined ? undefined : `${(n * 100).toFixed(2)}%`;
 }
 
-const STAT_ROWS: [keyof Stats, string][] = [
+const STAT_ROWS: [StatField, string][] = [
   ['p50', 'p50'],
   ['p90', 'p90'],
   ['p99', 'p99'],
@@ -44,6 +44,12 @@ export function formatSummaries(summaries: readonly RunSummary[]): string {
   rows.push(['run', ...summaries.map((s) => `${s.run.id} ${s.run.name}`)]);
   add('kind / status', (s) => `${s.run.kind}${s.run.compat ? ' (compat)' : ''} / ${s.run.status}`);
   add('model', (s) => s.run.model ?? undefined);
+  add('percentiles', (s) => {
+    const approx = approximateMetrics(s);
+    return approx.length === 0
+      ? describePercentileMethod(s.percentileMethod)
+      : `${describePercentileMethod(s.percentileMethod)}; ${approx.join(', ')}: ${APPROXIMATION}`;
+  });
   add('requests ok / total', (s) => `${s.counts.ok} / ${s.counts.total}`);
   add('warm-up (excluded)', (s) => (s.counts.warmup > 0 ? s.counts.warmup : undefined));
   add('errors', (s) => {
@@ -59,10 +65,19 @@ export function formatSummaries(summaries: readonly RunSummary[]): string {
   });
   add('error rate', (s) => fmtPct(s.errorRate));
   add('output length mismatches', (s) => (s.outputMismatches > 0 ? s.outputMismatches : undefined));
-  add('steady span', (s) => fmtSeconds(s.throughput.spanS));
-  add('throughput req/s', (s) => fmtNum(s.throughput.requestsPerS, 3));
-  add('input tokens/s', (s) => fmtNum(s.throughput.inputTokensPerS, 1));
-  add('output tokens/s', (s) => fmtNum(s.throughput.outputTokensPerS, 1));
+  add('saturated', (s) => (s.saturated ? 'YES (below)' : undefined));
+  add('arrival window', (s) => fmtSeconds(s.throughput.windowS));
+  add('offered req/s', (s) => (s.throughput.windowS > 0 ? fmtNum(s.throughput.offeredRequestsPerS, 3) : undefined));
+  add('throughput req/s (window)', (s) => fmtNum(s.throughput.requestsPerS, 3));
+  add('input tokens/s (window)', (s) => fmtNum(s.throughput.inputTokensPerS, 1));
+  add('output tokens/s (window)', (s) => fmtNum(s.throughput.outputTokensPerS, 1));
+  add('completed within window req/s', (s) => (s.throughput.windowS > 0 ? fmtNum(s.throughput.completedInWindowPerS, 3) : undefined));
+  add('drain after last arrival', (s) =>
+    s.throughput.windowS > 0 ? `${fmtSeconds(s.throughput.drainS)}, ${s.throughput.drainRequests} requests` : undefined,
+  );
+  add('steady span (makespan)', (s) => fmtSeconds(s.throughput.spanS));
+  add('makespan req/s', (s) => fmtNum(s.throughput.makespanRequestsPerS, 3));
+  add('makespan output tokens/s', (s) => fmtNum(s.throughput.makespanOutputTokensPerS, 1));
   add('goodput req/s', (s) => (s.goodput ? fmtNum(s.goodput.requestsPerS, 3) : undefined));
   add('goodput fraction', (s) => (s.goodput ? fmtPct(s.goodput.fraction) : undefined));
   const dist = (label: string, get: (s: RunSummary) => Stats | undefined, fmt: (n: number) => string | undefined): void => {
@@ -138,7 +153,8 @@ export function formatSummaries(summaries: readonly RunSummary[]): string {
       return v === undefined ? undefined : `$${v.toFixed(3)}`;
     });
   }
-  return formatRows(rows);
+  const notes = summaries.filter((s) => s.saturated).map((s) => `SATURATED: run ${s.run.id} (${s.run.name}): ${s.saturated}`);
+  return [formatRows(rows), ...notes].join('\n');
 }
 
 function formatRows(rows: Cell[][]): string {
@@ -153,4 +169,19 @@ function formatRows(rows: Cell[][]): string {
         .trimEnd(),
     )
     .join('\n');
+}
+
+/** The distributions of a summary whose percentiles are approximate (population above the exact limit). */
+export function approximateMetrics(s: RunSummary): string[] {
+  const out: string[] = [];
+  const scan = (prefix: string, rec: Partial<Record<string, Stats>> | undefined): void => {
+    for (const [k, st] of Object.entries(rec ?? {})) if (st?.approximate) out.push(`${prefix}${k}`);
+  };
+  scan('', s.latencyS);
+  scan('', s.phasesS);
+  if (s.slowdown) {
+    const { reference: _r, matched: _m, ...dists } = s.slowdown;
+    scan('slowdown.', dists as Partial<Record<string, Stats>>);
+  }
+  return out;
 }

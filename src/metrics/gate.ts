@@ -7,7 +7,7 @@
  */
 import { ExitCode, SloSpecError, SplitbenchError } from '../errors.js';
 import { fmtNum, fmtSeconds } from './format.js';
-import { STAT_NAMES } from './histogram.js';
+import { STAT_NAMES, type PercentileMethod } from './histogram.js';
 import { findRun, type RunInfo, type StoreLike } from './rows.js';
 import { compare, type MetricUnit, type SloRule, type SloSpec } from './slo.js';
 import type { SlowdownReference } from './slowdown.js';
@@ -42,6 +42,8 @@ export interface GateResult {
   readonly passed: boolean;
   readonly verdicts: readonly RuleVerdict[];
   readonly failed: readonly string[];
+  /** The rule the run's percentiles were read with (exact, over the stored values). */
+  readonly percentileMethod: PercentileMethod;
   readonly summary: RunSummary;
 }
 
@@ -50,8 +52,12 @@ export interface GateOptions {
   readonly run?: string | number;
   readonly baseline?: string | number;
   readonly allowLag?: boolean;
+  /** Judge a saturated run (achieved < 95% of offered, or a growing queue) instead of refusing it. */
+  readonly allowSaturated?: boolean;
   /** Slowdown reference for the run (and the baseline); required when a rule uses slowdown. */
   readonly reference?: SlowdownReference;
+  /** How percentiles are read off the stored values (default `linear`). */
+  readonly percentileMethod?: PercentileMethod;
 }
 
 /** Does the SLO file need a slowdown reference (a slowdown rule or per-request limit)? */
@@ -118,9 +124,10 @@ export function fmtValue(v: number | undefined, unit: MetricUnit): string {
 }
 
 /** Why a run cannot be judged, or undefined when it can. */
-export function unusableReason(run: RunInfo, s: RunSummary, allowLag: boolean): string | undefined {
+export function unusableReason(run: RunInfo, s: RunSummary, allowLag: boolean, allowSaturated = false): string | undefined {
   if (run.status !== 'completed') return `its status is '${run.status}'`;
   if (s.counts.ok === 0) return 'it has no ok requests';
+  if (s.saturated && !allowSaturated) return `it is saturated (${s.saturated}): it did not sustain its offered load`;
   if (run.lagFlagged && !allowLag) {
     return `it is flagged for schedule lag (lag p99 ${fmtSeconds(run.lagP99S ?? s.latencyS.lag?.p99) ?? 'n/a'}): the client fell behind the trace`;
   }
@@ -139,13 +146,21 @@ export function evaluateGate(store: StoreLike, opts: GateOptions): GateResult {
     throw new SloSpecError(`${slo.file}: slowdown rules need a reference`, 'give --reference-machine or --reference-run');
   }
   const run = findRun(store, opts.run);
-  const sumOpts = { slo, ...(opts.reference ? { reference: opts.reference } : {}) };
+  const sumOpts = {
+    slo,
+    ...(opts.reference ? { reference: opts.reference } : {}),
+    ...(opts.percentileMethod === undefined ? {} : { percentileMethod: opts.percentileMethod }),
+  };
   const summary = summarizeRun(store, run.id, sumOpts);
-  const why = unusableReason(run, summary, opts.allowLag ?? false);
+  const why = unusableReason(run, summary, opts.allowLag ?? false, opts.allowSaturated ?? false);
   if (why) {
     throw new UnusableRunError(
       `run ${run.id} (${run.name}) cannot be judged: ${why}`,
-      why.includes('lag') ? 'rerun with more client capacity, or pass --allow-lag to judge it anyway' : undefined,
+      why.startsWith('it is saturated')
+        ? 'offer a rate the deployment sustains, or pass --allow-saturated to judge it anyway'
+        : why.includes('lag')
+          ? 'rerun with more client capacity, or pass --allow-lag to judge it anyway'
+          : undefined,
     );
   }
   let baseRun: RunInfo | undefined;
@@ -153,7 +168,7 @@ export function evaluateGate(store: StoreLike, opts: GateOptions): GateResult {
   if (opts.baseline !== undefined) {
     baseRun = findRun(store, opts.baseline);
     baseSummary = summarizeRun(store, baseRun.id, sumOpts);
-    const bwhy = unusableReason(baseRun, baseSummary, opts.allowLag ?? false);
+    const bwhy = unusableReason(baseRun, baseSummary, opts.allowLag ?? false, opts.allowSaturated ?? false);
     if (bwhy) throw new UnusableRunError(`baseline run ${baseRun.id} (${baseRun.name}) cannot be used: ${bwhy}`);
   }
   const verdicts: RuleVerdict[] = slo.rules.map((rule) => {
@@ -196,6 +211,7 @@ export function evaluateGate(store: StoreLike, opts: GateOptions): GateResult {
     passed: failed.length === 0,
     verdicts,
     failed,
+    percentileMethod: summary.percentileMethod,
     summary,
   };
 }
@@ -266,6 +282,26 @@ export function toJunit(g: GateResult): string {
   }
   lines.push('  </testsuite>', '</testsuites>', '');
   return lines.join('\n');
+}
+
+/**
+ * JUnit XML for a run that cannot be judged: one testcase with an `<error>` naming why, so a CI step that
+ * collects the file reports the reason instead of "file not found".
+ */
+export function unusableJunit(sloName: string, err: Error): string {
+  const cls = escapeXml(`splitbench.slo.${sloName}`);
+  const msg = escapeXml(err.message);
+  return [
+    '<?xml version="1.0" encoding="UTF-8"?>',
+    '<testsuites name="splitbench gate" tests="1" failures="0" errors="1">',
+    `  <testsuite name="${escapeXml(`slo ${sloName}`)}" tests="1" failures="0" errors="1" skipped="0">`,
+    `    <testcase classname="${cls}" name="the run can be judged">`,
+    `      <error type="${err instanceof UnusableRunError ? 'unusable-run' : 'gate-error'}" message="${msg}">${msg}</error>`,
+    '    </testcase>',
+    '  </testsuite>',
+    '</testsuites>',
+    '',
+  ].join('\n');
 }
 
 /** A Markdown table for a CI job summary. */

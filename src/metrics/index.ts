@@ -2,7 +2,17 @@
  * Metrics: per-request formulas, mergeable summaries (hdr-histogram-js), slowdowns, SLO files, goodput and
  * the release gate. Readers of the results store; replay, sim, summary, gate and report call in here.
  */
-export { MetricHistogram, SIGNIFICANT_DIGITS, PERCENTILE_RELATIVE_ERROR, STAT_NAMES, type Stats, type StatName } from './histogram.js';
+export {
+  Distribution,
+  DEFAULT_PERCENTILE_METHOD,
+  PERCENTILE_METHODS,
+  describePercentileMethod,
+  percentileOfSorted,
+  STAT_NAMES,
+  type PercentileMethod,
+  type Stats,
+  type StatName,
+} from './histogram.js';
 export {
   findRun,
   requestRecords,

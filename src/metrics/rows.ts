@@ -6,6 +6,7 @@ import type Database from 'better-sqlite3';
 import { SplitbenchError, ExitCode } from '../errors.js';
 import type { RequestStatus, RunKind, RunStatus } from '../store/schema.js';
 import type { RequestRecord as StoreRequestRecord } from '../store/api.js';
+import { lookupRunId } from '../store/index.js';
 
 /** Anything that exposes the store's SQLite handle (the store object has `db`), or the handle itself. */
 export type StoreLike = { readonly db: Database.Database } | Database.Database;
@@ -102,36 +103,26 @@ const RUN_COLUMNS = `id, name, kind, status, started_at, ended_at, target, deplo
   offered_rate, warmup_s, lag_flagged, lag_p99_s, options_json, notes_json`;
 
 /**
- * Find a run by numeric id or by name (the latest run with that name); `undefined` → the latest run.
+ * Find a run by the store's one lookup rule (id, name, uuid; `undefined` or `latest` → the latest run).
  * Throws a usage error naming what was asked for when there is no such run.
  */
 export function findRun(store: StoreLike, idOrName?: string | number): RunInfo {
   const db = dbOf(store);
-  let row: RunSqlRow | undefined;
-  if (idOrName === undefined || idOrName === '') {
-    row = db.prepare(`SELECT ${RUN_COLUMNS} FROM runs ORDER BY id DESC LIMIT 1`).get() as RunSqlRow | undefined;
-    if (!row) {
-      throw new SplitbenchError('SB_NO_RUN', 'the store holds no runs', {
-        hint: 'record one with `splitbench replay` or `splitbench sim`, or point --db at another store',
-        exitCode: ExitCode.usage,
-      });
-    }
-    return toRunInfo(row);
-  }
-  const key = String(idOrName);
-  if (/^\d+$/.test(key)) {
-    row = db.prepare(`SELECT ${RUN_COLUMNS} FROM runs WHERE id = ?`).get(Number(key)) as RunSqlRow | undefined;
-  }
-  row ??= db.prepare(`SELECT ${RUN_COLUMNS} FROM runs WHERE name = ? OR uuid = ? ORDER BY id DESC LIMIT 1`).get(key, key) as
-    | RunSqlRow
-    | undefined;
-  if (!row) {
-    throw new SplitbenchError('SB_NO_RUN', `no run with id or name '${key}' in the store`, {
-      hint: 'list runs with `splitbench runs`',
+  const key = idOrName === undefined ? '' : String(idOrName);
+  const id = lookupRunId(db, key);
+  const row =
+    id === undefined ? undefined : (db.prepare(`SELECT ${RUN_COLUMNS} FROM runs WHERE id = ?`).get(id) as RunSqlRow | undefined);
+  if (row) return toRunInfo(row);
+  if (key.trim() === '' || key.trim() === 'latest') {
+    throw new SplitbenchError('SB_NO_RUN', 'the store holds no runs', {
+      hint: 'record one with `splitbench replay` or `splitbench sim`, or point --db at another store',
       exitCode: ExitCode.usage,
     });
   }
-  return toRunInfo(row);
+  throw new SplitbenchError('SB_NO_RUN', `no run with id, name or uuid '${key}' in the store`, {
+    hint: 'list runs with `splitbench runs`',
+    exitCode: ExitCode.usage,
+  });
 }
 
 /** Iterate a run's request rows in (shard, seq) order without holding them all in memory. */

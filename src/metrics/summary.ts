@@ -2,17 +2,21 @@
  * Run summaries: counts, latency distributions, throughput, goodput, per-pool breakdown, power and cost.
  *
  * Units: every `Stats` under `latencyS` and `phasesS` is in seconds; `slowdown` is unitless; rates are per
- * second of the run's steady span; energy in joules; money in dollars. Distributions come from mergeable
- * `MetricHistogram`s built by `RunAccumulator` from request rows, so summaries of several shards or runs
- * are recomputed from the union of their rows (`accumulate` then `merge`).
+ * second of the run's steady span; energy in joules; money in dollars. Distributions are exact: mergeable
+ * `Distribution`s of the stored values, built by `RunAccumulator` from request rows, so summaries of several
+ * shards or runs are recomputed from the union of their rows (`accumulate` then `merge`); percentiles follow
+ * `SummaryOptions.percentileMethod` (linear interpolation by default, see histogram.ts).
  *
  * Populations (README "Metric glossary"):
  * - counted requests: every non-warm-up request (warm-up = `requests.warmup`);
  * - distributions (TTFT, TPOT, TBT, E2E, phases, slowdowns): ok, non-warm-up requests;
  * - lag: every request that was sent (warm-up included: it judges the load generator over the whole run);
- * - steady span: from the first non-warm-up `scheduled` to the last non-warm-up `end`.
+ * - steady span (makespan): from the first non-warm-up `scheduled` to the last non-warm-up `end`;
+ * - arrival window: from the first to the last non-warm-up `scheduled`; throughput is the ok requests that arrived
+ *   in it, over its length (what compares with the offered rate); the drain after it, the rate of completions
+ *   within it and the makespan figures (ok requests over the steady span, vLLM's) are reported beside it.
  */
-import { MetricHistogram, type Stats } from './histogram.js';
+import { DEFAULT_PERCENTILE_METHOD, Distribution, type PercentileMethod, type Stats } from './histogram.js';
 import { forEachTbtSample, measure, type RequestMetrics } from './request.js';
 import {
   findRun,
@@ -42,6 +46,8 @@ export interface SummaryOptions {
   readonly slo?: SloSpec;
   /** Reference for slowdowns (omitted without one). */
   readonly reference?: SlowdownReference;
+  /** How percentiles are read off the sorted values (default `linear`, numpy's default). */
+  readonly percentileMethod?: PercentileMethod;
 }
 
 export interface StatusCounts {
@@ -100,6 +106,8 @@ export interface RunSummary {
     readonly lagFlagged: boolean;
     readonly compat: boolean;
   };
+  /** The rule every percentile of this summary follows (all of them are exact, over the stored values). */
+  readonly percentileMethod: PercentileMethod;
   readonly counts: StatusCounts;
   /** (total − ok) / total over non-warm-up requests; 0 when there are none. */
   readonly errorRate: number;
@@ -111,14 +119,35 @@ export interface RunSummary {
   readonly phasesS: Partial<Record<PhaseMetric, Stats>>;
   readonly slowdown?: { readonly reference: string; readonly matched: number } & Partial<Record<SlowdownMetric, Stats>>;
   readonly throughput: {
+    /** Steady span (makespan): first non-warm-up `scheduled` → last `end`. */
     readonly spanS: number;
+    /** Arrival window: first → last non-warm-up `scheduled`. */
+    readonly windowS: number;
+    /** Offered: non-warm-up arrivals / window (so achieved / offered is the ok fraction); 0 without a window. */
+    readonly offeredRequestsPerS: number;
+    /** Achieved: ok requests (all arrived in the window) / window; the makespan figure without a window. */
     readonly requestsPerS: number;
     readonly inputTokensPerS: number;
     readonly outputTokensPerS: number;
+    /** Ok requests that also completed within the window / window (≈ capacity when the queue grows). */
+    readonly completedInWindowPerS: number;
+    /** vLLM's "request throughput": all ok requests / steady span (drain included). */
+    readonly makespanRequestsPerS: number;
+    readonly makespanInputTokensPerS: number;
+    readonly makespanOutputTokensPerS: number;
+    /** After the window: seconds until the last request ended, and the ok requests that completed then. */
+    readonly drainS: number;
+    readonly drainRequests: number;
+    /** Requests in the system (arrived, not ended) at the window's end, and on average over the window. */
+    readonly inSystemAtEnd: number;
+    readonly inSystemMean: number;
   };
+  /** Why the run did not sustain its offered load (achieved < 95% of offered, or the queue grew); absent if it did. */
+  readonly saturated?: string;
   readonly goodput?: {
     readonly sloFile: string;
     readonly good: number;
+    /** Good requests / arrival window (as `throughput.requestsPerS`). */
     readonly requestsPerS: number;
     /** good / all non-warm-up requests (errors count against it). */
     readonly fraction: number;
@@ -128,13 +157,13 @@ export interface RunSummary {
   readonly cost?: CostSummary;
 }
 
-const newHists = <K extends string>(keys: readonly K[]): Record<K, MetricHistogram> =>
-  Object.fromEntries(keys.map((k) => [k, new MetricHistogram()])) as Record<K, MetricHistogram>;
+const newHists = <K extends string>(keys: readonly K[]): Record<K, Distribution> =>
+  Object.fromEntries(keys.map((k) => [k, new Distribution()])) as Record<K, Distribution>;
 
-function statsOf<K extends string>(h: Record<K, MetricHistogram>): Partial<Record<K, Stats>> {
+function statsOf<K extends string>(h: Record<K, Distribution>, method: PercentileMethod): Partial<Record<K, Stats>> {
   const out: Partial<Record<K, Stats>> = {};
   for (const k of Object.keys(h) as K[]) {
-    const s = h[k].stats();
+    const s = h[k].stats(method);
     if (s) out[k] = s;
   }
   return out;
@@ -194,15 +223,68 @@ const STATUS_KEY: Record<RequestStatus, keyof StatusCounts> = {
   'never-completed': 'neverCompleted',
 };
 
+/** A request as the arrival window sees it: when it ended (+∞: never) and what it adds once done. */
+interface Ending {
+  end: number;
+  ok: boolean;
+}
+
+/** A binary min-heap of `Ending`s by `end`. */
+class EndHeap {
+  private readonly a: Ending[] = [];
+
+  get size(): number {
+    return this.a.length;
+  }
+
+  peek(): Ending | undefined {
+    return this.a[0];
+  }
+
+  items(): readonly Ending[] {
+    return this.a;
+  }
+
+  push(e: Ending): void {
+    const a = this.a;
+    a.push(e);
+    for (let i = a.length - 1; i > 0; ) {
+      const p = (i - 1) >> 1;
+      if (a[p]!.end <= a[i]!.end) break;
+      [a[p], a[i]] = [a[i]!, a[p]!];
+      i = p;
+    }
+  }
+
+  pop(): Ending | undefined {
+    const a = this.a;
+    const top = a[0];
+    const last = a.pop();
+    if (a.length === 0 || last === undefined) return top;
+    a[0] = last;
+    for (let i = 0; ; ) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < a.length && a[l]!.end < a[m]!.end) m = l;
+      if (r < a.length && a[r]!.end < a[m]!.end) m = r;
+      if (m === i) break;
+      [a[m], a[i]] = [a[i]!, a[m]!];
+      i = m;
+    }
+    return top;
+  }
+}
+
 /**
- * Accumulates a run's (or several runs'/shards') rows into mergeable histograms and sums. Feed rows with
+ * Accumulates a run's (or several runs'/shards') rows into mergeable exact distributions and sums. Feed rows with
  * `add`, combine with `merge`, read with `histograms` / the fields.
  */
 export class RunAccumulator {
   readonly latency = newHists(LATENCY_METRICS);
   readonly phases = newHists(PHASE_METRICS);
   readonly slowdown = newHists(SLOWDOWN_METRICS);
-  readonly pools = new Map<string, { requests: number; h: Record<'ttft' | 'tpot' | 'e2e', MetricHistogram> }>();
+  readonly pools = new Map<string, { requests: number; h: Record<'ttft' | 'tpot' | 'e2e', Distribution> }>();
   readonly counts: StatusCounts = { total: 0, warmup: 0, ok: 0, error: 0, timeout: 0, cancelled: 0, neverCompleted: 0 };
   outputMismatches = 0;
   inputTokens = 0;
@@ -211,6 +293,14 @@ export class RunAccumulator {
   slowdownMatched = 0;
   spanStart = Infinity;
   spanEnd = -Infinity;
+  /** Last non-warm-up arrival so far: the arrival window's end. */
+  windowEnd = -Infinity;
+  /** Non-warm-up requests' arrivals (for the offered rate) and Σ scheduled (for the in-system mean). */
+  arrivals = 0;
+  sumScheduled = 0;
+  /** Requests that end after `windowEnd` (never-ended ones at +∞), earliest end first; the rest are done. */
+  private readonly pending = new EndHeap();
+  readonly done = { ok: 0, sumEnd: 0 };
 
   private readonly recordTbt = (gap: number, count: number): void => this.latency.tbt.record(gap, count);
 
@@ -238,6 +328,12 @@ export class RunAccumulator {
     this.counts[STATUS_KEY[r.status]]++;
     this.spanStart = Math.min(this.spanStart, r.scheduled);
     if (r.end !== null && Number.isFinite(r.end)) this.spanEnd = Math.max(this.spanEnd, r.end);
+    this.arrivals++;
+    this.sumScheduled += r.scheduled;
+    // A request without an end left the system when it failed, except one that never completed (a sim's KV deadlock).
+    const ended =
+      r.end !== null && Number.isFinite(r.end) ? Math.max(r.end, r.scheduled) : r.status === 'never-completed' ? Infinity : r.scheduled;
+    this.settle({ end: ended, ok: r.status === 'ok' }, r.scheduled);
     if (r.status !== 'ok') return;
 
     this.inputTokens += r.promptTokens;
@@ -282,6 +378,49 @@ export class RunAccumulator {
     if (this.opts.slo && meetsPerRequest(r, m, this.opts.slo.perRequest, slow)) this.good++;
   }
 
+  /** Count a request as done within the window, or keep it pending until the window grows past its end. */
+  private settle(e: Ending, scheduled: number): void {
+    this.growWindow(scheduled);
+    if (e.end <= this.windowEnd) this.finish(e);
+    else this.pending.push(e);
+  }
+
+  /** Move the window's end to `t` (if later): requests that ended by then are done. */
+  private growWindow(t: number): void {
+    if (!(t > this.windowEnd)) return;
+    this.windowEnd = t;
+    for (let top = this.pending.peek(); top && top.end <= t; top = this.pending.peek()) this.finish(this.pending.pop()!);
+  }
+
+  private finish(e: Ending): void {
+    this.done.sumEnd += e.end;
+    if (e.ok) this.done.ok++;
+  }
+
+  /** Ok requests still running at the window's end (they complete in the drain). */
+  get drainRequests(): number {
+    let n = 0;
+    for (const e of this.pending.items()) if (e.ok) n++;
+    return n;
+  }
+
+  /** Requests still in the system at the window's end (arrived, not ended by then). */
+  get inSystemAtEnd(): number {
+    return this.pending.size;
+  }
+
+  /** Arrival window length (0 with fewer than two distinct arrivals). */
+  get windowS(): number {
+    return this.windowEnd > this.spanStart ? this.windowEnd - this.spanStart : 0;
+  }
+
+  /** Time-averaged number of requests in the system over the window: Σ (min(end, window end) − scheduled) / window. */
+  get inSystemMean(): number {
+    const w = this.windowS;
+    if (w <= 0) return 0;
+    return (this.done.sumEnd + this.windowEnd * this.pending.size - this.sumScheduled) / w;
+  }
+
   /** Fold another accumulator (another shard or run) into this one. */
   merge(o: RunAccumulator): this {
     for (const k of LATENCY_METRICS) this.latency[k].merge(o.latency[k]);
@@ -307,6 +446,12 @@ export class RunAccumulator {
     this.slowdownMatched += o.slowdownMatched;
     this.spanStart = Math.min(this.spanStart, o.spanStart);
     this.spanEnd = Math.max(this.spanEnd, o.spanEnd);
+    this.arrivals += o.arrivals;
+    this.sumScheduled += o.sumScheduled;
+    this.done.ok += o.done.ok;
+    this.done.sumEnd += o.done.sumEnd;
+    // o's done requests ended by o's window end, so by the merged one too; its pending ones settle again.
+    for (const e of o.pending.items()) this.settle(e, o.windowEnd);
     return this;
   }
 
@@ -316,7 +461,7 @@ export class RunAccumulator {
   }
 }
 
-/** Build the mergeable histograms of a set of rows (a run, a shard, or the union of several). */
+/** Build the mergeable distributions of a set of rows (a run, a shard, or the union of several). */
 export function accumulate(rows: Iterable<RequestRecord>, compat: boolean, opts: SummaryOptions = {}): RunAccumulator {
   const acc = new RunAccumulator(compat, opts);
   for (const r of rows) acc.add(r);
@@ -328,22 +473,23 @@ function powerAndCost(store: StoreLike, run: RunInfo, acc: RunAccumulator): { po
   const span = acc.spanS;
   const from = acc.spanStart;
   const to = acc.spanEnd;
-  // Power: sample-and-hold per machine, clipped to the steady span.
-  const perMachine = new Map<string, { role: string; energy: number; covered: number }>();
-  const poolAt = new Map<string, Map<number, number>>(); // role -> t -> Σ watts
-  let prev: { machineId: string; t: number; watts: number | null } | undefined;
+  // Power: sample-and-hold per machine, clipped to the steady span; each interval counts for the pool (role) the
+  // machine was in at its start, so a machine the mixed pool borrows adds to each pool only while it is there.
+  const perMachine = new Map<string, { energyByRole: Map<string, number>; covered: number; measured?: { role: string; joules: number } }>();
+  const steps: { t: number; dw: number; role: string }[] = []; // ±watts where an interval starts/ends
+  let prev: { machineId: string; t: number; watts: number | null; role: string } | undefined;
   let any = false;
-  const close = (p: { machineId: string; t: number; watts: number | null }, tNext: number, role: string): void => {
+  const close = (p: { machineId: string; t: number; watts: number | null; role: string }, tNext: number): void => {
     if (p.watts === null) return;
     const a = Math.max(p.t, from);
     const b = Math.min(tNext, to);
     if (b <= a) return;
-    const m = perMachine.get(p.machineId) ?? { role, energy: 0, covered: 0 };
-    m.energy += p.watts * (b - a);
+    let m = perMachine.get(p.machineId);
+    if (!m) perMachine.set(p.machineId, (m = { energyByRole: new Map(), covered: 0 }));
+    m.energyByRole.set(p.role, (m.energyByRole.get(p.role) ?? 0) + p.watts * (b - a));
     m.covered += b - a;
-    perMachine.set(p.machineId, m);
+    steps.push({ t: a, dw: p.watts, role: p.role }, { t: b, dw: -p.watts, role: p.role });
   };
-  let prevRole = '';
   const counters = new Map<string, { role: string; pts: CounterPoint[] }>();
   for (const s of powerRecords(store, run.id)) {
     any = true;
@@ -352,20 +498,14 @@ function powerAndCost(store: StoreLike, run: RunInfo, acc: RunAccumulator): { po
       c.pts.push({ t: s.t, energyJ: s.energyJ });
       counters.set(s.machineId, c);
     }
-    if (prev && prev.machineId === s.machineId) close(prev, s.t, prevRole);
+    if (prev && prev.machineId === s.machineId) close(prev, s.t);
     prev = s;
-    prevRole = s.role;
-    if (s.watts !== null && s.t >= from && s.t <= to) {
-      const m = poolAt.get(s.role) ?? new Map<number, number>();
-      m.set(s.t, (m.get(s.t) ?? 0) + s.watts);
-      poolAt.set(s.role, m);
-    }
   }
-  // Measured cumulative energy replaces the sample-and-hold estimate of those machines.
+  // Measured cumulative energy replaces the sample-and-hold estimate of those machines (their own role).
   for (const [id, c] of counters) {
     const e = counterEnergy(c.pts, from, to);
     if (e.coveredS <= 0) continue;
-    perMachine.set(id, { role: perMachine.get(id)?.role ?? c.role, energy: e.joules, covered: e.coveredS });
+    perMachine.set(id, { energyByRole: new Map([[c.role, e.joules]]), covered: e.coveredS });
   }
   const energyByPool: Record<string, number> = {};
   if (any && span > 0) {
@@ -373,22 +513,30 @@ function powerAndCost(store: StoreLike, run: RunInfo, acc: RunAccumulator): { po
     let energy = 0;
     let meanW = 0;
     for (const m of perMachine.values()) {
-      energy += m.energy;
-      energyByPool[m.role] = (energyByPool[m.role] ?? 0) + m.energy;
-      const pool = (pools[m.role] ??= { meanW: 0, peakW: 0, machines: 0 });
-      pool.machines++;
-      if (m.covered > 0) {
-        pool.meanW += m.energy / m.covered;
-        meanW += m.energy / m.covered;
+      for (const [role, e] of m.energyByRole) {
+        energy += e;
+        energyByPool[role] = (energyByPool[role] ?? 0) + e;
+        const pool = (pools[role] ??= { meanW: 0, peakW: 0, machines: 0 });
+        pool.machines++;
+        if (m.covered > 0) {
+          pool.meanW += e / m.covered;
+          meanW += e / m.covered;
+        }
       }
     }
-    const total = new Map<number, number>();
-    for (const [role, series] of poolAt) {
-      const pool = (pools[role] ??= { meanW: 0, peakW: 0, machines: 0 });
-      for (const [t, w] of series) {
-        pool.peakW = Math.max(pool.peakW, w);
-        total.set(t, (total.get(t) ?? 0) + w);
-      }
+    // Peaks of the piecewise-constant sums of watts (per pool, and of the whole cluster); at one instant an
+    // interval's end is taken before the next one's start.
+    steps.sort((x, y) => x.t - y.t || x.dw - y.dw);
+    const level = new Map<string, number>();
+    let total = 0;
+    let peak = 0;
+    for (const st of steps) {
+      const w = (level.get(st.role) ?? 0) + st.dw;
+      level.set(st.role, w);
+      total += st.dw;
+      const pool = (pools[st.role] ??= { meanW: 0, peakW: 0, machines: 0 });
+      if (w > pool.peakW) pool.peakW = w;
+      if (total > peak) peak = total;
     }
     for (const [role, e] of Object.entries(energyByPool)) {
       const pool = pools[role]!;
@@ -398,7 +546,7 @@ function powerAndCost(store: StoreLike, run: RunInfo, acc: RunAccumulator): { po
     out.power = {
       pools,
       meanW,
-      peakW: Math.max(0, ...total.values()),
+      peakW: peak,
       energyJ: energy,
       ...(acc.counts.ok > 0 ? { energyPerRequestJ: energy / acc.counts.ok } : {}),
       ...(acc.outputTokens > 0 ? { energyPerOutputTokenJ: energy / acc.outputTokens } : {}),
@@ -435,8 +583,29 @@ function usdPerKwhOf(run: RunInfo): number | undefined {
 export function summaryFromAccumulator(run: RunInfo, acc: RunAccumulator, extra: { power?: PowerSummary; cost?: CostSummary } = {}): RunSummary {
   const span = acc.spanS;
   const per = (n: number): number => (span > 0 ? n / span : 0);
+  const win = acc.windowS;
+  // Without a window (one arrival instant) the makespan figures stand in.
+  const perWindow = (n: number): number => (win > 0 ? n / win : per(n));
+  const throughput: RunSummary['throughput'] = {
+    spanS: span,
+    windowS: win,
+    offeredRequestsPerS: win > 0 ? acc.arrivals / win : 0,
+    requestsPerS: perWindow(acc.counts.ok),
+    inputTokensPerS: perWindow(acc.inputTokens),
+    outputTokensPerS: perWindow(acc.outputTokens),
+    completedInWindowPerS: win > 0 ? acc.done.ok / win : per(acc.counts.ok),
+    makespanRequestsPerS: per(acc.counts.ok),
+    makespanInputTokensPerS: per(acc.inputTokens),
+    makespanOutputTokensPerS: per(acc.outputTokens),
+    drainS: Number.isFinite(acc.spanEnd) && win > 0 ? Math.max(0, acc.spanEnd - acc.windowEnd) : 0,
+    drainRequests: acc.drainRequests,
+    inSystemAtEnd: acc.inSystemAtEnd,
+    inSystemMean: acc.inSystemMean,
+  };
+  const saturated = saturationReason(throughput);
+  const method = acc.opts.percentileMethod ?? DEFAULT_PERCENTILE_METHOD;
   const pools: Record<string, PoolSummary> = {};
-  for (const [name, p] of acc.pools) pools[name] = { requests: p.requests, latencyS: statsOf(p.h) };
+  for (const [name, p] of acc.pools) pools[name] = { requests: p.requests, latencyS: statsOf(p.h, method) };
   return {
     run: {
       id: run.id,
@@ -451,26 +620,23 @@ export function summaryFromAccumulator(run: RunInfo, acc: RunAccumulator, extra:
       lagFlagged: run.lagFlagged,
       compat: acc.compat,
     },
+    percentileMethod: method,
     counts: { ...acc.counts },
     errorRate: acc.counts.total > 0 ? (acc.counts.total - acc.counts.ok) / acc.counts.total : 0,
     outputMismatches: acc.outputMismatches,
-    latencyS: statsOf(acc.latency),
-    phasesS: statsOf(acc.phases),
+    latencyS: statsOf(acc.latency, method),
+    phasesS: statsOf(acc.phases, method),
     ...(acc.opts.reference
-      ? { slowdown: { reference: acc.opts.reference.describe, matched: acc.slowdownMatched, ...statsOf(acc.slowdown) } }
+      ? { slowdown: { reference: acc.opts.reference.describe, matched: acc.slowdownMatched, ...statsOf(acc.slowdown, method) } }
       : {}),
-    throughput: {
-      spanS: span,
-      requestsPerS: per(acc.counts.ok),
-      inputTokensPerS: per(acc.inputTokens),
-      outputTokensPerS: per(acc.outputTokens),
-    },
+    throughput,
+    ...(saturated === undefined ? {} : { saturated }),
     ...(acc.opts.slo
       ? {
           goodput: {
             sloFile: acc.opts.slo.file,
             good: acc.good,
-            requestsPerS: per(acc.good),
+            requestsPerS: perWindow(acc.good),
             fraction: acc.counts.total > 0 ? acc.good / acc.counts.total : 0,
           },
         }
@@ -478,6 +644,36 @@ export function summaryFromAccumulator(run: RunInfo, acc: RunAccumulator, extra:
     ...(acc.pools.size > 0 ? { pools } : {}),
     ...extra,
   };
+}
+
+/** Achieved below this fraction of offered flags a run saturated. */
+export const SATURATION_ACHIEVED_FRACTION = 0.95;
+/** The queue grew when the requests in the system at the window's end exceed this × their mean over the window … */
+export const SATURATION_GROWTH_FACTOR = 1.5;
+/** … plus this many (so that small, noisy queues do not trip it). */
+export const SATURATION_GROWTH_SLACK = 5;
+
+/**
+ * Why a run did not sustain its offered load, or undefined: achieved (ok requests over the window) below 95% of
+ * offered, or the queue grew through the run (more requests in the system at the last arrival than 1.5× their
+ * time-averaged number over the window, plus 5). Needs at least two arrivals.
+ */
+export function saturationReason(t: RunSummary['throughput']): string | undefined {
+  if (t.windowS <= 0 || t.offeredRequestsPerS <= 0) return undefined;
+  const fmt = (x: number): string => (x >= 100 ? x.toFixed(0) : x.toFixed(x >= 10 ? 1 : 2));
+  const reasons: string[] = [];
+  if (t.requestsPerS < SATURATION_ACHIEVED_FRACTION * t.offeredRequestsPerS) {
+    reasons.push(
+      `achieved ${fmt(t.requestsPerS)} of ${fmt(t.offeredRequestsPerS)} req/s offered (${((100 * t.requestsPerS) / t.offeredRequestsPerS).toFixed(0)}%)`,
+    );
+  }
+  if (t.inSystemAtEnd > SATURATION_GROWTH_FACTOR * t.inSystemMean + SATURATION_GROWTH_SLACK) {
+    reasons.push(
+      `the queue grew: ${t.inSystemAtEnd} requests in the system at the last arrival vs a mean of ${t.inSystemMean.toFixed(1)}; ` +
+        `completions within the window ran at ${fmt(t.completedInWindowPerS)} req/s, the drain took ${fmt(t.drainS)} s`,
+    );
+  }
+  return reasons.length > 0 ? reasons.join('; ') : undefined;
 }
 
 /** Summarize one run of the store (by id or name; the latest when omitted). */

@@ -3,8 +3,8 @@
  * per-request metric formulas) and shaped for charts: ascending per-request distributions, per-token gaps,
  * request intervals, the TTFT phase breakdown, sampled timelines, power and SLO verdicts.
  */
-import { findRun, forEachTbtSample, isCompatRun, measure, requestRecords, type RunInfo } from '../metrics/index.js';
-import type { MachineRecord, Store } from '../store/index.js';
+import { findRun, forEachTbtSample, isCompatRun, measure, requestRecords, resolveReference, slowdownOf, type RunInfo, type SlowdownReference } from '../metrics/index.js';
+import type { MachineRecord, RunRecord, Store } from '../store/index.js';
 import { LogHistogram, sortedFinite } from './stats.js';
 
 export interface PhaseBreakdown {
@@ -29,8 +29,38 @@ export interface TimedValue {
   readonly value: number | null;
 }
 
+/** One non-warm-up request, for charts that need per-request joint values (seconds; NaN = absent). */
+export interface RequestPoint {
+  readonly ok: boolean;
+  /** Send time on the run's clock (arrival for sims). */
+  readonly send: number;
+  /** When the trace scheduled it. */
+  readonly scheduled: number;
+  readonly promptTokens: number;
+  readonly ttft: number;
+  readonly tpot: number;
+  readonly tbt: number;
+  readonly e2e: number;
+  readonly kvTransfer: number;
+  /** Slowdowns against the run's reference machine (NaN without one). */
+  readonly sTtft: number;
+  readonly sTpot: number;
+  readonly sTbt: number;
+  readonly sE2e: number;
+}
+
 export interface RunData {
   readonly info: RunInfo;
+  /** The full `runs` row (version, seed, tags, trace hash). */
+  readonly record: RunRecord | undefined;
+  /** Runs that differ only by seed share this key (see `seedGroupKey`). */
+  readonly groupKey: string;
+  /** Runs that differ only by seed and offered rate share this key (see `sweepKey`). */
+  readonly sweepKey: string;
+  /** What slowdowns are measured against (undefined: the run records no model). */
+  readonly reference: string | undefined;
+  /** Every non-warm-up request, in store order. */
+  readonly requests: readonly RequestPoint[];
   /** Position in the report (decides the colour). */
   readonly index: number;
   /** Label used in legends and tables (the run's name, made unique with #id when names repeat). */
@@ -57,15 +87,55 @@ export interface RunData {
   readonly counts: { readonly total: number; readonly ok: number; readonly warmup: number; readonly outputTokens: number; readonly inputTokens: number };
 }
 
-/** Load the runs named (ids or names), in the given order. */
-export function loadRuns(store: Store, refs: readonly string[]): RunData[] {
+/**
+ * Option keys that do not change what a run measures: naming, output, the seed itself. Two runs whose
+ * kind, deployment, model, trace, offered rate, time scale and remaining options are equal differ only by
+ * seed (or not at all) and are drawn as one series with error bars.
+ */
+const NOT_A_CONFIG = new Set(['seed', 'seeds', 'name', 'tags', 'tag', 'host', 'db', 'json', 'traceEvents', 'out', 'label', 'sweep']);
+
+function stable(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(stable);
+  if (v !== null && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    return Object.fromEntries(Object.keys(o).sort().filter((k) => !NOT_A_CONFIG.has(k)).map((k) => [k, stable(o[k])]));
+  }
+  return v;
+}
+
+/** The key that runs differing only by seed share. */
+export function seedGroupKey(info: RunInfo): string {
+  return JSON.stringify([info.kind, info.deployment, info.model, info.tracePath, info.offeredRate, info.timeScale, info.warmupS, stable(info.options)]);
+}
+
+/** The key that the runs of one rate sweep share: the seed group's, less the offered rate. */
+export function sweepKey(info: RunInfo): string {
+  const { rate: _rate, ...rest } = info.options;
+  return JSON.stringify([info.kind, info.deployment, info.model, info.tracePath, info.timeScale, info.warmupS, stable(rest)]);
+}
+
+/**
+ * Load the runs named (ids or names), in the given order. `labels` maps a run (id or name as given to
+ * --label) to its legend text; otherwise the run's name, made unique with #id when names repeat.
+ */
+export async function loadRuns(store: Store, refs: readonly string[], labels: ReadonlyMap<string, string> = new Map()): Promise<RunData[]> {
   const infos = refs.map((r) => findRun(store, r));
   const seen = new Map<string, number>();
   for (const i of infos) seen.set(i.name, (seen.get(i.name) ?? 0) + 1);
-  return infos.map((info, index) => loadRun(store, info, index, seen.get(info.name)! > 1 ? `${info.name}#${info.id}` : info.name));
+  const out: RunData[] = [];
+  for (const [index, info] of infos.entries()) {
+    const given = labels.get(String(info.id)) ?? labels.get(info.name);
+    const label = given ?? (seen.get(info.name)! > 1 ? `${info.name}#${info.id}` : info.name);
+    const ref = await resolveReference(store, info, { required: false });
+    out.push(loadRun(store, info, index, label, ref));
+  }
+  return out;
 }
 
-function loadRun(store: Store, info: RunInfo, index: number, label: string): RunData {
+const nan = (v: number | undefined | null): number => (typeof v === 'number' && Number.isFinite(v) ? v : NaN);
+
+function loadRun(store: Store, info: RunInfo, index: number, label: string, reference: SlowdownReference | undefined): RunData {
+  const points: RequestPoint[] = [];
   const ttft: number[] = [];
   const tpot: number[] = [];
   const e2e: number[] = [];
@@ -98,6 +168,22 @@ function loadRun(store: Store, info: RunInfo, index: number, label: string): Run
       continue;
     }
     total++;
+    const slow = reference ? slowdownOf(r, m, reference) : undefined;
+    points.push({
+      ok: r.status === 'ok',
+      send: nan(r.send),
+      scheduled: nan(r.scheduled),
+      promptTokens: r.promptTokens,
+      ttft: nan(m.ttft),
+      tpot: nan(m.tpot),
+      tbt: nan(m.tbt),
+      e2e: nan(m.e2e),
+      kvTransfer: nan(r.kvTransferS),
+      sTtft: nan(slow?.ttft),
+      sTpot: nan(slow?.tpot),
+      sTbt: nan(slow?.tbt),
+      sE2e: nan(slow?.e2e),
+    });
     if (r.status !== 'ok') continue;
     ok++;
     outputTokens += r.tokensReceived;
@@ -137,6 +223,11 @@ function loadRun(store: Store, info: RunInfo, index: number, label: string): Run
 
   return {
     info,
+    record: store.getRun(info.id),
+    groupKey: seedGroupKey(info),
+    sweepKey: sweepKey(info),
+    reference: reference?.describe,
+    requests: points,
     index,
     label,
     ttft: sortedFinite(ttft),

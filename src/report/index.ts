@@ -1,5 +1,5 @@
 /**
- * Reports: comparison charts (chart.js on @napi-rs/canvas, PNG and SVG), `index.html` and `report.md`
+ * Reports: comparison charts (chart.js on @napi-rs/canvas, PNG, SVG and PDF, each with its data as CSV), `index.html` and `report.md`
  * pages, and run-against-run comparisons. Reads only the store, through `src/metrics`.
  *
  * This face stays light (chart names only); the renderer loads when a report is built.
@@ -8,7 +8,8 @@ export { CHART_INFO, CHART_NAMES, type ChartInfo, type ChartName } from './regis
 export type { ReportOptions, ReportResult } from './build.js';
 export type { Comparison, MetricComparison, SloMove } from './compare.js';
 
-export const REPORT_FORMATS = ['png', 'svg'] as const;
+export const REPORT_FORMATS = ['png', 'svg', 'pdf'] as const;
+export type ReportFormat = (typeof REPORT_FORMATS)[number];
 
 export async function buildReport(opts: import('./build.js').ReportOptions): Promise<import('./build.js').ReportResult> {
   return (await import('./build.js')).buildReport(opts);

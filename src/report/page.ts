@@ -1,16 +1,18 @@
 /**
  * The report pages: `report.md` (summary table + image links, for pasting into reviews) and a
- * self-contained `index.html` (inline SVG, or PNG data URIs, plus the same tables). No timestamps: the same
- * data gives the same bytes.
+ * self-contained `index.html` (inline SVG, or PNG data URIs, plus the same tables and relative links to
+ * every image and CSV in the folder). No timestamps: the same data gives the same bytes.
  */
 import type { RunData } from './data.js';
-import { fmtMetric, SUMMARY_METRICS, type ReportSummary } from './summary.js';
+import { fmtMetric, fmtNumber, SUMMARY_METRICS, type ReportSummary } from './summary.js';
 import type { ChartInfo } from './registry.js';
 
 export interface DrawnChart {
   readonly info: ChartInfo;
   /** Format → file name (relative to the report folder) and bytes. */
-  readonly files: Partial<Record<'png' | 'svg', { file: string; bytes: Buffer }>>;
+  readonly files: Partial<Record<'png' | 'svg' | 'pdf', { file: string; bytes: Buffer }>>;
+  /** The chart's data, relative to the report folder. */
+  readonly csv: string;
 }
 
 export interface SkippedChart {
@@ -27,17 +29,49 @@ export interface PageInput {
   readonly notes: readonly string[];
 }
 
-function runRows(runs: readonly RunData[]): string[][] {
+/** The run's trace file (base name) and the window of it that was used, if any. */
+function traceText(r: RunData): string {
+  const file = r.info.tracePath ? r.info.tracePath.split(/[\\/]/).pop()! : '-';
+  const t = r.info.options['transforms'] as { window?: unknown } | undefined;
+  const w = Array.isArray(t?.window) ? (t!.window as unknown[]) : undefined;
+  const win = w ? ` [${String(w[0] ?? 0)} s, ${w[1] === null || w[1] === undefined ? 'end' : `${String(w[1])} s`})` : '';
+  return file + win;
+}
+
+/**
+ * The flags of a run: status, lag, saturation (the summary's check, or a sweep's overload stop), unfinished
+ * requests, skipped trace rows.
+ */
+export function runFlags(r: RunData, s?: ReportSummary): string[] {
+  const f: string[] = [];
+  if (r.info.status !== 'completed') f.push(r.info.status);
+  if (r.info.lagFlagged) f.push(`lag (p99 ${r.info.lagP99S === null ? '?' : `${fmtNumber(r.info.lagP99S * 1000)} ms`})`);
+  if (typeof r.info.notes['overloaded'] === 'string') f.push('saturated (overloaded)');
+  else if (s?.saturated) f.push(`saturated (${s.saturated})`);
+  const nc = r.info.notes['neverCompleted'];
+  if (typeof nc === 'number' && nc > 0) f.push(`${nc} never completed`);
+  const skipped = r.info.notes['skippedTraceRows'];
+  if (typeof skipped === 'number' && skipped > 0) f.push(`${skipped} trace rows skipped`);
+  return f;
+}
+
+function runRows(runs: readonly RunData[], summaries: readonly ReportSummary[]): string[][] {
   return [
-    ['run', 'id', 'kind', 'status', 'deployment', 'offered load (req/s)', 'requests'],
-    ...runs.map((r) => [
+    ['run', 'id', 'kind', 'status', 'model', 'deployment', 'trace and window', 'time scale', 'seed', 'offered load (req/s)', 'requests', 'flags', 'version'],
+    ...runs.map((r, i) => [
       r.label,
       String(r.info.id),
       r.info.kind,
       r.info.status,
+      r.info.model ?? '-',
       r.info.deployment ?? '-',
+      traceText(r),
+      `×${fmtNumber(r.info.timeScale)}`,
+      r.record?.seed === null || r.record?.seed === undefined ? '-' : String(r.record.seed),
       r.info.offeredRate === null ? '-' : String(r.info.offeredRate),
       String(r.counts.total),
+      runFlags(r, summaries[i]).join('; ') || 'none',
+      r.record?.splitbenchVersion ?? '-',
     ]),
   ];
 }
@@ -78,15 +112,14 @@ function mdTable(rows: readonly (readonly string[])[]): string {
 }
 
 export function reportMarkdown(p: PageInput): string {
-  const out: string[] = [`# ${p.title}`, '', '## Runs', '', mdTable(runRows(p.runs)), '', '## Summary', '', mdTable(summaryRows(p.runs, p.summaries)), ''];
+  const out: string[] = [`# ${p.title}`, '', '## Runs', '', mdTable(runRows(p.runs, p.summaries)), '', '## Summary', '', mdTable(summaryRows(p.runs, p.summaries)), ''];
   for (const n of p.notes) out.push(`> ${n}`, '');
   out.push('## Charts', '');
   for (const c of p.drawn) {
     const img = c.files.png ?? c.files.svg;
     out.push(`### ${c.info.title}`, '', `${c.info.description}.`, '');
     if (img) out.push(`![${c.info.name}](${img.file})`, '');
-    const other = c.files.png && c.files.svg ? ` ([SVG](${c.files.svg.file}))` : '';
-    if (other) out.push(`Vector version:${other}`, '');
+    out.push(`Files: ${fileLinks(c).map(([t, f]) => `[${t}](${f})`).join(', ')}`, '');
   }
   if (p.skipped.length > 0) {
     out.push('## Charts not drawn', '');
@@ -94,6 +127,14 @@ export function reportMarkdown(p: PageInput): string {
     out.push('');
   }
   return out.join('\n');
+}
+
+/** Every file of a chart: images in format order, then the data. */
+function fileLinks(c: DrawnChart): [string, string][] {
+  const out: [string, string][] = [];
+  for (const f of ['png', 'svg', 'pdf'] as const) if (c.files[f]) out.push([f.toUpperCase(), c.files[f]!.file]);
+  out.push(['CSV', c.csv]);
+  return out;
 }
 
 const escHtml = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
@@ -133,7 +174,7 @@ export function reportHtml(p: PageInput): string {
     '<body>',
     `<h1>${escHtml(p.title)}</h1>`,
     '<h2>Runs</h2>',
-    htmlTable(runRows(p.runs)),
+    htmlTable(runRows(p.runs, p.summaries)),
     '<h2>Summary</h2>',
     htmlTable(summaryRows(p.runs, p.summaries)),
     ...p.notes.map((n) => `<p class="note">${escHtml(n)}</p>`),
@@ -145,7 +186,8 @@ export function reportHtml(p: PageInput): string {
       : c.files.png
         ? `<img alt="${escHtml(c.info.title)}" src="data:image/png;base64,${c.files.png.bytes.toString('base64')}">`
         : '';
-    out.push(`<figure id="${c.info.name}">`, body, `<figcaption><b>${escHtml(c.info.title)}</b>: ${escHtml(c.info.description)}.</figcaption>`, '</figure>');
+    const links = fileLinks(c).map(([t, f]) => `<a href="${escHtml(f)}">${t}</a>`).join(' · ');
+    out.push(`<figure id="${c.info.name}">`, body, `<figcaption><b>${escHtml(c.info.title)}</b>: ${escHtml(c.info.description)}. <span class="files">${links}</span></figcaption>`, '</figure>');
   }
   if (p.skipped.length > 0) {
     out.push('<h2>Charts not drawn</h2>', '<ul>');

@@ -1,9 +1,10 @@
 /**
  * Rendering: chart.js 4 on @napi-rs/canvas (no browser, no system packages). PNG at 2× pixel density;
- * SVG through the canvas' SVG backend with text converted to paths (self-contained, no font needed to view).
- * Deterministic: no animation, fixed sizes and the bundled font.
+ * SVG through the canvas' SVG backend with text converted to paths (self-contained, no font needed to view);
+ * PDF through the canvas' Skia PDF backend (vector, the bundled font embedded as a subset), one page per
+ * chart at its CSS size in points. Deterministic: no animation, fixed sizes and the bundled font.
  */
-import { Canvas, SvgExportFlag } from '@napi-rs/canvas';
+import { Canvas, PDFDocument, SvgExportFlag } from '@napi-rs/canvas';
 import {
   BarController,
   BarElement,
@@ -23,7 +24,7 @@ import {
 } from 'chart.js';
 import { CHART_HEIGHT, CHART_WIDTH, ensureFonts, FONT_FAMILY, FONT_SIZE, PNG_SCALE, TEXT_COLOR } from './style.js';
 
-export const FORMATS = ['png', 'svg'] as const;
+export const FORMATS = ['png', 'svg', 'pdf'] as const;
 export type Format = (typeof FORMATS)[number];
 
 /** Raw drawing, for charts chart.js has no type for (the SLO matrix). Sizes in CSS px. */
@@ -43,6 +44,8 @@ export interface DrawContext {
   save(): void;
   restore(): void;
   scale(x: number, y: number): void;
+  translate(x: number, y: number): void;
+  rotate(angle: number): void;
 }
 
 export type ChartSpec =
@@ -113,9 +116,20 @@ function output(canvas: Canvas, format: Format, idPrefix: string): Buffer {
   return canvas.encodeSync('png');
 }
 
-/** Render one chart to PNG or SVG bytes; `idPrefix` names the SVG's internal ids (use the chart's name). */
+/**
+ * A PDF page's 2D context has no canvas behind it; chart.js wants one (size, `getContext`). Give it a
+ * stand-in that hands back the page's context.
+ */
+function pdfTarget(ctx: object, w: number, h: number): object {
+  const target = { width: w, height: h, style: {}, getContext: () => ctx };
+  Object.defineProperty(ctx, 'canvas', { value: target, configurable: true });
+  return target;
+}
+
+/** Render one chart to PNG, SVG or PDF bytes; `idPrefix` names the SVG's internal ids (use the chart's name). */
 export function renderChart(spec: ChartSpec, format: Format, idPrefix = 'sb'): Buffer {
   ensureFonts();
+  if (format === 'pdf') return renderPdf(spec, idPrefix);
   if (spec.kind === 'draw') {
     const w = spec.width ?? CHART_WIDTH;
     const h = spec.height ?? CHART_HEIGHT;
@@ -133,21 +147,48 @@ export function renderChart(spec: ChartSpec, format: Format, idPrefix = 'sb'): B
   const canvas = makeCanvas(format, CHART_WIDTH, CHART_HEIGHT);
   const ctx = canvas.getContext('2d');
   ctx.lang = 'en';
-  const config = spec.config;
-  const chart = new Chart(ctx as never, {
+  const chart = new Chart(ctx as never, chartConfig(spec.config, format === 'png' ? PNG_SCALE : 1));
+  try {
+    return output(canvas, format, idPrefix);
+  } finally {
+    chart.destroy();
+  }
+}
+
+function chartConfig(config: ChartConfiguration, pixelRatio: number): ChartConfiguration {
+  return {
     ...config,
     options: {
       ...config.options,
       animation: false,
       responsive: false,
       maintainAspectRatio: false,
-      devicePixelRatio: format === 'png' ? PNG_SCALE : 1,
+      devicePixelRatio: pixelRatio,
       events: [],
     },
     plugins: [whiteBackground, ...(config.plugins ?? [])],
-  } as ChartConfiguration);
+  } as ChartConfiguration;
+}
+
+function renderPdf(spec: ChartSpec, title: string): Buffer {
+  // Fixed metadata (no creation date): the same chart gives the same bytes.
+  const doc = new PDFDocument({ title, creator: 'splitbench', producer: 'splitbench (Skia/PDF)' });
+  const w = spec.kind === 'draw' ? (spec.width ?? CHART_WIDTH) : CHART_WIDTH;
+  const h = spec.kind === 'draw' ? (spec.height ?? CHART_HEIGHT) : CHART_HEIGHT;
+  const ctx = doc.beginPage(w, h);
+  ctx.lang = 'en';
+  if (spec.kind === 'draw') {
+    ctx.fillStyle = '#ffffff';
+    ctx.fillRect(0, 0, w, h);
+    spec.draw(ctx as unknown as DrawContext, w, h);
+    doc.endPage();
+    return doc.close();
+  }
+  registerChartJs();
+  const chart = new Chart(pdfTarget(ctx, w, h) as never, chartConfig(spec.config, 1));
   try {
-    return output(canvas, format, idPrefix);
+    doc.endPage();
+    return doc.close();
   } finally {
     chart.destroy();
   }

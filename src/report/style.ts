@@ -20,11 +20,12 @@ export const GRID_COLOR = '#e3e3e3';
 
 /**
  * Okabe & Ito (2008), ordered for contrast on white: blue, vermillion, bluish green, orange, reddish
- * purple, sky blue, black, yellow (last: weak on white).
+ * purple, sky blue, yellow (last: weak on white). Black is kept out: it draws SLO limits and FAIL cells.
+ * Runs (or seed groups of runs) take these in report order; nothing else uses them.
  */
-export const OKABE_ITO = ['#0072B2', '#D55E00', '#009E73', '#E69F00', '#CC79A7', '#56B4E9', '#000000', '#F0E442'] as const;
+export const OKABE_ITO = ['#0072B2', '#D55E00', '#009E73', '#E69F00', '#CC79A7', '#56B4E9', '#F0E442'] as const;
 
-/** Line dashes used after the palette wraps (run 9 onwards) and to tell pools apart. */
+/** Line dashes used after the palette wraps (run 8 onwards). */
 export const DASHES: readonly (readonly number[])[] = [[], [8, 4], [2, 3], [10, 3, 2, 3]];
 
 export function runColor(i: number): string {
@@ -32,6 +33,26 @@ export function runColor(i: number): string {
 }
 export function runDash(i: number): number[] {
   return [...DASHES[Math.floor(i / OKABE_ITO.length) % DASHES.length]!];
+}
+
+/**
+ * Pools have their own encoding, never a run colour: a grey fill in bars (run colour as the outline) and a
+ * dash in lines (run colour as the stroke). Known pools keep the same look in every chart.
+ */
+const POOL_ORDER = ['mixed', 'prompt', 'token'];
+const POOL_FILLS = ['#8c8c8c', '#3d3d3d', '#cfcfcf', '#616161', '#b0b0b0'] as const;
+const POOL_DASHES: readonly (readonly number[])[] = [[], [9, 4], [2, 3], [12, 3, 2, 3], [5, 5]];
+function poolIndex(pool: string, all: readonly string[]): number {
+  const k = POOL_ORDER.indexOf(pool);
+  if (k >= 0) return k;
+  const others = all.filter((p) => !POOL_ORDER.includes(p)).sort();
+  return POOL_ORDER.length + Math.max(0, others.indexOf(pool));
+}
+export function poolFill(pool: string, all: readonly string[] = []): string {
+  return POOL_FILLS[poolIndex(pool, all) % POOL_FILLS.length]!;
+}
+export function poolDash(pool: string, all: readonly string[] = []): number[] {
+  return [...POOL_DASHES[poolIndex(pool, all) % POOL_DASHES.length]!];
 }
 
 /** Colour with alpha, from '#rrggbb'. */
@@ -42,8 +63,13 @@ export function withAlpha(hex: string, alpha: number): string {
 
 /** Fills of the TTFT phase stack (queue, prefill, KV transfer): greys, so the bar outline keeps the run colour. */
 export const PHASE_FILLS = ['#4d4d4d', '#9a9a9a', '#d4d4d4'] as const;
-export const PASS_COLOR = '#009E73';
-export const FAIL_COLOR = '#D55E00';
+/** Pass / FAIL cells: light and dark grey plus a ✓ / ✗ mark, so they read without colour and clash with no run. */
+export const PASS_FILL = '#e4e4e4';
+export const PASS_TEXT = '#1a1a1a';
+export const FAIL_FILL = '#262626';
+export const FAIL_TEXT = '#ffffff';
+/** SLO limits and the Pareto frontier. */
+export const LIMIT_COLOR = '#000000';
 
 export const FONT_DIR = path.join(PACKAGE_ROOT, 'src', 'report', 'fonts');
 

@@ -22,6 +22,8 @@ export interface ReportSummary {
   readonly energyPerOutputTokenJ?: number;
   /** Per pool (power-sample role / machine pool): its share of $ per 1M output tokens and of energy per output token. */
   readonly pools?: Readonly<Record<string, PoolShare>>;
+  /** The summary's saturation verdict (why the run did not sustain its offered load), when it did not. */
+  readonly saturated?: string;
 }
 
 export interface PoolShare {
@@ -29,7 +31,7 @@ export interface PoolShare {
   readonly energyPerOutputTokenJ?: number;
 }
 
-export type SummaryKey = Exclude<keyof ReportSummary, 'pools'>;
+export type SummaryKey = Exclude<keyof ReportSummary, 'pools' | 'saturated'>;
 
 export interface MetricDescriptor {
   readonly key: SummaryKey;
@@ -117,5 +119,6 @@ export function fromRunSummary(m: RunSummary): ReportSummary {
   for (const [name, p] of Object.entries(m.power?.pools ?? {})) {
     if (p.energyPerOutputTokenJ !== undefined) pools[name] = { ...pools[name], energyPerOutputTokenJ: p.energyPerOutputTokenJ };
   }
-  return (Object.keys(pools).length > 0 ? { ...clean, pools } : clean) as unknown as ReportSummary;
+  const withPools = Object.keys(pools).length > 0 ? { ...clean, pools } : clean;
+  return (m.saturated ? { ...withPools, saturated: m.saturated } : withPools) as unknown as ReportSummary;
 }

@@ -3,7 +3,7 @@ export { buildCluster, type CompatMode, type SimClusterOptions } from './cluster
 export { simulate, type SimSink, type SimEventListener, type SimulateOptions, type SimulateResult, type SimProgress } from './simulate.js';
 export { rateRequests, traceRequests, traceSampler, type RateLoad, type SizeDraw, type TraceInput } from './requests.js';
 export { TraceEventWriter } from './perfetto.js';
-export { resolveSimOptions, SIM_DEFAULTS, type SimOptions, type SimShape } from './options.js';
+export { parseSeeds, resolveSimOptions, SIM_DEFAULTS, type SimOptions, type SimShape } from './options.js';
 export { runSim, formatSimResult, simRequests, resolveDeployment, type SimRunResult, type SimIo } from './run.js';
 export { sweepSearch, escalatingSearch, drive, parseRates, judgeRun, type SearchResult, type RateVerdict, type RefineOptions, type Judgement } from './search.js';
 export { runSweep, resolveSweepOptions, formatSweep, simRateRunner, pointOf, type SweepOptions, type SweepResult, type SweepPoint, type RateRunner, type SimRateRunnerOptions } from './sweep.js';

@@ -175,3 +175,28 @@ export function resolveSimOptions(argv: Argv): SimOptions {
   p.throwIfAny('sim');
   return opts;
 }
+
+/**
+ * `--seeds N` (N runs: seeds base, base+1, …, base+N−1, base = --seed or 0) or `--seeds 3,7,11` (those
+ * seeds): the same configuration repeated, one run per seed, so reports can draw error bars. Undefined
+ * when not given.
+ */
+export function parseSeeds(argv: Argv, base: number): number[] | undefined {
+  const raw = argv['seeds'];
+  if (raw === undefined || raw === null) return undefined;
+  const text = Array.isArray(raw) ? raw.map(String).join(',') : String(raw);
+  const parts = text.split(',').map((x) => x.trim()).filter((x) => x !== '');
+  const bad = (msg: string): never => {
+    throw new ConfigError(msg, { path: '--seeds', hint: 'e.g. --seeds 3 (seeds 0, 1, 2 or from --seed) or --seeds 1,2,5' });
+  };
+  if (parts.length === 0) bad('expected a count or a comma list of seeds');
+  const nums = parts.map((x) => (/^\d+$/.test(x) ? Number(x) : bad(`'${x}' is not a non-negative integer`)));
+  if (nums.some((n) => !Number.isSafeInteger(n))) bad('seeds must be safe integers');
+  if (parts.length === 1 && !text.includes(',')) {
+    const n = nums[0]!;
+    if (n < 1 || n > 1000) bad(`a count of runs between 1 and 1000, got ${n}`);
+    return Array.from({ length: n }, (_, i) => base + i);
+  }
+  if (new Set(nums).size !== nums.length) bad(`seed listed twice in '${text}'`);
+  return nums;
+}

@@ -182,7 +182,8 @@ export async function judgeRun(store: StoreLike & { addSloResults?(runId: number
     ? await resolveReference(store, run, { required: true, ...(slo.referenceMachine ? { referenceMachine: slo.referenceMachine } : {}) })
     : undefined;
   try {
-    const g = evaluateGate(store, { slo, run: runId, allowLag: false, ...(reference ? { reference } : {}) });
+    // A sweep judges saturated rates too (its search finds where they start) and reports them in its table.
+    const g = evaluateGate(store, { slo, run: runId, allowLag: false, allowSaturated: true, ...(reference ? { reference } : {}) });
     store.addSloResults?.(runId, sloResultRows(g));
     return { passed: g.passed, failed: g.failed, verdicts: g.verdicts, summary: g.summary };
   } catch (e) {

@@ -255,8 +255,13 @@ export async function simulate(o: SimulateOptions): Promise<SimulateResult> {
   // Periodic samples (power, timeline) while there is work.
   let sourceDone = false;
   let lastSample = 0;
+  // The pool each machine served since the last sample (a borrowed machine serves 'mixed'): its power over that
+  // interval counts for that pool.
+  let poolSince = new Map<string, string>();
+  const seenPools = new Set<string>();
   const sample = (): void => {
     const t = clock.now();
+    const snapshot = cluster!.snapshot();
     if (meter && sink.addPowerSample) {
       const dt = t - lastSample;
       for (let i = 0; i < machines.length; i++) {
@@ -266,7 +271,7 @@ export async function simulate(o: SimulateOptions): Promise<SimulateResult> {
         sink.addPowerSample({
           t: lastSample,
           machineId: machines[i]!.id,
-          role: machines[i]!.pool,
+          role: poolSince.get(machines[i]!.id) ?? machines[i]!.pool,
           source: 'model',
           watts: dt > 0 ? (after - before) / dt : meter.watts[i]!,
           energyJ: after,
@@ -274,7 +279,7 @@ export async function simulate(o: SimulateOptions): Promise<SimulateResult> {
       }
     }
     if (sink.addTimelineSample) {
-      const snap = cluster!.snapshot();
+      const snap = snapshot;
       const queue: Record<string, number> = {};
       const running: Record<string, number> = {};
       for (const s of snap) {
@@ -282,11 +287,27 @@ export async function simulate(o: SimulateOptions): Promise<SimulateResult> {
         running[s.pool] = (running[s.pool] ?? 0) + s.runningRequests;
       }
       sink.addTimelineSample({ t, source: 'engine', name: 'in_flight', value: cluster!.inFlight() });
-      for (const pool of Object.keys(queue)) {
-        sink.addTimelineSample({ t, source: 'engine', role: pool, name: 'queue_depth', value: queue[pool]! });
-        sink.addTimelineSample({ t, source: 'engine', role: pool, name: 'running', value: running[pool]! });
+      const kvUsed: Record<string, number> = {};
+      const kvCap: Record<string, number> = {};
+      for (const s of snap) {
+        kvUsed[s.pool] = (kvUsed[s.pool] ?? 0) + s.kvUsedTokens;
+        kvCap[s.pool] = (kvCap[s.pool] ?? 0) + s.kvCapacityTokens;
+        // Per machine, as a live scrape of `splitbench_batch_size` records them (report: batch distributions).
+        if (s.batchSize > 0) {
+          sink.addTimelineSample({ t, source: 'engine', role: s.pool, name: 'batch_size', labels: { machine: s.id }, value: s.batchSize });
+          sink.addTimelineSample({ t, source: 'engine', role: s.pool, name: 'batch_prompt_tokens', labels: { machine: s.id }, value: s.batchPromptTokens });
+        }
+      }
+      // A pool whose machines all moved (the Splitwise mixed pool borrows them) still gets samples: 0,
+      // not its last value carried on.
+      for (const pool of Object.keys(queue)) seenPools.add(pool);
+      for (const pool of seenPools) {
+        sink.addTimelineSample({ t, source: 'engine', role: pool, name: 'queue_depth', value: queue[pool] ?? 0 });
+        sink.addTimelineSample({ t, source: 'engine', role: pool, name: 'running', value: running[pool] ?? 0 });
+        sink.addTimelineSample({ t, source: 'engine', role: pool, name: 'kv_used_frac', value: (kvCap[pool] ?? 0) > 0 ? kvUsed[pool]! / kvCap[pool]! : 0 });
       }
     }
+    poolSince = new Map(snapshot.map((m) => [m.id, m.pool]));
     lastSample = t;
   };
   let samplerArmed = false;

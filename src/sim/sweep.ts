@@ -163,6 +163,8 @@ export interface SweepPoint {
   readonly reason?: string;
   readonly failed: readonly string[];
   readonly throughput?: number;
+  /** Why the run did not sustain the rate (the summary's saturation check), if it did not. */
+  readonly saturated?: string;
   readonly ttftP99?: number;
   readonly e2eP99?: number;
 }
@@ -185,6 +187,7 @@ export function pointOf(rate: number, runId: number, j: Judgement, overloaded?: 
     ...(overloaded ? { reason: overloaded } : j.reason ? { reason: j.reason } : {}),
     failed: j.failed,
     ...(s ? { throughput: s.throughput.requestsPerS } : {}),
+    ...(s?.saturated ? { saturated: s.saturated } : {}),
     ...(s?.latencyS.ttft ? { ttftP99: s.latencyS.ttft.p99 } : {}),
     ...(s?.latencyS.e2e ? { e2eP99: s.latencyS.e2e.p99 } : {}),
   };
@@ -229,6 +232,7 @@ export async function runSweep(o: SweepOptions, io: SweepIo = {}): Promise<Sweep
       const pt = pointOf(rate, runId, j, overloaded);
       points.push(pt);
       log(`sweep ${sweep}: ${rate} req/s → run ${runId}: ${pt.passed ? 'meets' : 'misses'} the SLO${pt.reason ? ` (${pt.reason})` : pt.failed.length ? ` (${pt.failed.join(', ')})` : ''}`);
+      if (pt.saturated) log(`sweep ${sweep}: ${rate} req/s is SATURATED: ${pt.saturated}`);
       return { passed: pt.passed };
     });
     return finishSweep(sweep, slo.file, result, points);
@@ -249,12 +253,13 @@ function finishSweep(sweep: string, slo: string, result: SearchResult, points: S
 }
 
 export function formatSweep(r: SweepResult): string {
-  const rows: (string | number)[][] = [['rate req/s', 'run', 'throughput', 'TTFT p99', 'E2E p99', 'SLO']];
+  const rows: (string | number)[][] = [['rate req/s', 'run', 'throughput', 'saturated', 'TTFT p99', 'E2E p99', 'SLO']];
   for (const p of r.points) {
     rows.push([
       p.rate,
       p.runId,
       p.throughput === undefined ? '-' : p.throughput.toFixed(2),
+      p.saturated ? 'YES' : '-',
       p.ttftP99 === undefined ? '-' : `${p.ttftP99.toFixed(3)} s`,
       p.e2eP99 === undefined ? '-' : `${p.e2eP99.toFixed(3)} s`,
       p.passed ? 'pass' : `FAIL${p.reason ? ` (${p.reason.slice(0, 60)})` : p.failed.length ? ` (${p.failed.length} rules)` : ''}`,

@@ -1,5 +1,5 @@
 /** The results store's public face: open a store, write runs, read them back. Schema: schema.ts. */
-export { openStore, isStale, REQUEST_COLUMNS, requestParams, type OpenOptions } from './store.js';
+export { openStore, isStale, lookupRunId, REQUEST_COLUMNS, requestParams, type OpenOptions } from './store.js';
 export * from './api.js';
 export * from './schema.js';
 export { encodeChunks, decodeChunks, encodeChunkTimes, type Chunk } from './codec.js';

@@ -852,14 +852,9 @@ class SqliteStore implements Store {
 
   findRun(idOrName: string | number): RunRecord {
     const key = String(idOrName).trim();
-    if (/^\d+$/.test(key)) {
-      const r = this.getRun(Number(key));
-      if (r) return r;
-    }
-    const byName = this.db.prepare('SELECT * FROM runs WHERE name = ? ORDER BY id DESC LIMIT 1').get(key) as
-      | SqlRow
-      | undefined;
-    if (byName) return toRunRecord(byName);
+    const id = lookupRunId(this.db, key);
+    const found = id === undefined ? undefined : this.getRun(id);
+    if (found) return found;
     const recent = this.db.prepare('SELECT id, name FROM runs ORDER BY id DESC LIMIT 5').all() as {
       id: number;
       name: string;
@@ -1023,6 +1018,25 @@ class SqliteStore implements Store {
  * was killed or crashed, so the run will never finish), false when that process is alive, undefined when
  * it cannot be told (not running, another host, no pid recorded).
  */
+/**
+ * The one run-lookup rule every command uses: a numeric id; else the latest run with that name; else the run
+ * with that uuid; an empty key or `latest` is the latest run. `undefined` when nothing matches.
+ */
+export function lookupRunId(db: DB, key: string): number | undefined {
+  const k = key.trim();
+  const pick = (sql: string, ...args: unknown[]): number | undefined =>
+    (db.prepare(sql).get(...args) as { id: number } | undefined)?.id;
+  if (k === '' || k === 'latest') return pick('SELECT id FROM runs ORDER BY id DESC LIMIT 1');
+  if (/^\d+$/.test(k)) {
+    const byId = pick('SELECT id FROM runs WHERE id = ?', Number(k));
+    if (byId !== undefined) return byId;
+  }
+  return (
+    pick('SELECT id FROM runs WHERE name = ? ORDER BY id DESC LIMIT 1', k) ??
+    pick('SELECT id FROM runs WHERE uuid = ? ORDER BY id DESC LIMIT 1', k)
+  );
+}
+
 export function isStale(run: RunRecord): boolean | undefined {
   if (run.status !== 'running') return undefined;
   const pid = run.env.pid;

@@ -50,6 +50,18 @@ export const COMMON_METRICS: readonly CommonMetric[] = [
     sources: ['splitbench_kv_used_fraction', 'vllm:kv_cache_usage_perc', 'vllm:gpu_cache_usage_perc', 'sglang:token_usage'],
   },
   {
+    name: 'batch_size',
+    kind: 'gauge',
+    description: 'requests in the machine\'s current iteration (reference backend)',
+    sources: ['splitbench_batch_size'],
+  },
+  {
+    name: 'batch_prompt_tokens',
+    kind: 'gauge',
+    description: 'prompt tokens in the machine\'s current iteration (reference backend)',
+    sources: ['splitbench_batch_prompt_tokens'],
+  },
+  {
     name: 'prompt_tokens',
     kind: 'counter',
     description: 'prompt tokens processed since the previous scrape',

@@ -22,17 +22,17 @@ try {
 
   const store = openForReading(db);
   t = performance.now();
-  const loaded = loadReport(store, ['mono', 'split']);
+  const loaded = await loadReport(store, ['mono', 'split']);
   const loadMs = performance.now() - t;
   store.close();
 
   const input = { runs: loaded.runs, summaries: loaded.summaries, sloLimits: [] };
-  const per: Record<string, { png: number; svg: number; pngBytes: number; svgBytes: number }> = {};
+  const per: Record<string, { png: number; svg: number; pdf: number; pngBytes: number; svgBytes: number; pdfBytes: number }> = {};
   let drawn = 0;
   for (const c of CHARTS) {
     const r = c.build(input);
     if ('skip' in r) continue;
-    const row = { png: 0, svg: 0, pngBytes: 0, svgBytes: 0 };
+    const row = { png: 0, svg: 0, pdf: 0, pngBytes: 0, svgBytes: 0, pdfBytes: 0 };
     for (const f of FORMATS) {
       const s = performance.now();
       const bytes = renderChart(r.spec, f);
@@ -51,7 +51,7 @@ try {
   process.stdout.write(`  fixture store written       ${buildMs.toFixed(0)} ms\n`);
   process.stdout.write(`  load + summarize (2 runs)   ${loadMs.toFixed(0)} ms\n`);
   for (const [name, r] of Object.entries(per)) {
-    process.stdout.write(`  ${name.padEnd(20)} png ${String(r.png).padStart(5)} ms ${String(Math.round(r.pngBytes / 1024)).padStart(5)} KiB   svg ${String(r.svg).padStart(5)} ms ${String(Math.round(r.svgBytes / 1024)).padStart(5)} KiB\n`);
+    process.stdout.write(`  ${name.padEnd(20)} png ${String(r.png).padStart(5)} ms ${String(Math.round(r.pngBytes / 1024)).padStart(5)} KiB   svg ${String(r.svg).padStart(5)} ms ${String(Math.round(r.svgBytes / 1024)).padStart(5)} KiB   pdf ${String(r.pdf).padStart(5)} ms ${String(Math.round(r.pdfBytes / 1024)).padStart(5)} KiB\n`);
   }
   process.stdout.write(`  buildReport (${drawn} charts × 2 formats + pages)  ${fullMs.toFixed(0)} ms, ${(totalBytes / 1048576).toFixed(1)} MiB written\n`);
   process.stdout.write(`  peak RSS                    ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB\n`);

@@ -147,6 +147,24 @@ test('gate: an unusable run exits 3 (interrupted; lag-flagged unless --allow-lag
   assert.equal(cli(['gate', '--db', file, '--slo', slo, '--run', 'laggy', '--allow-lag']).code, 0);
 });
 
+test('gate: an unusable run still writes its JUnit file, with one <error> naming why', () => {
+  const { dir, file } = setup();
+  const slo = writeSlo(dir, 'chat.yaml', LIMITS);
+  const junit = path.join(dir, 'unusable.xml');
+  const md = path.join(dir, 'unusable.md');
+  const r = cli(['gate', '--db', file, '--slo', slo, '--run', 'laggy', '--junit', junit, '--markdown', md]);
+  assert.equal(r.code, 3);
+  const root = parseXml(fs.readFileSync(junit, 'utf8'));
+  assert.equal(root.attrs['errors'], '1');
+  const suite = root.children[0]!;
+  assert.equal(suite.children.length, 1);
+  const err = suite.children[0]!.children[0]!;
+  assert.equal(err.name, 'error');
+  assert.equal(err.attrs['type'], 'unusable-run');
+  assert.match(err.attrs['message']!, /run 4 \(laggy\) cannot be judged: it is flagged for schedule lag/);
+  assert.match(fs.readFileSync(md, 'utf8'), /UNUSABLE RUN[\s\S]*flagged for schedule lag/);
+});
+
 test('gate: baseline rules compare with another run; missing --baseline is a usage error', () => {
   const { dir, file } = setup();
   const slo = writeSlo(dir, 'reg.yaml', ['rules:', '  - e2e.p99 <= baseline * 1.05', '  - throughput.requests >= baseline * 0.95']);

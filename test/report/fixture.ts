@@ -25,6 +25,10 @@ export interface RunSpec {
   readonly extras?: boolean;
   /** Scale every latency (to make "different data"). */
   readonly latencyScale?: number;
+  /** Run kind (default sim); live runs get a lag histogram. */
+  readonly kind?: 'live' | 'sim';
+  /** The run's stored options (default { design }): equal options + deployment make runs one sweep. */
+  readonly options?: Record<string, unknown>;
 }
 
 export function addRun(store: Store, spec: RunSpec): number {
@@ -36,10 +40,10 @@ export function addRun(store: Store, spec: RunSpec): number {
   const mono = spec.design === 'mono';
   const w = store.createRun({
     name: spec.name,
-    kind: 'sim',
+    kind: spec.kind ?? 'sim',
     deployment: spec.deployment ?? (mono ? 'mono-a100' : 'splitwise-ha'),
     offeredRate: spec.rate,
-    options: { design: spec.design },
+    options: spec.options ?? { design: spec.design },
   });
   let t = 0;
   let lastEnd = 0;

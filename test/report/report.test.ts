@@ -44,9 +44,12 @@ function assertSvg(text: string, file: string): void {
 // Two runs of one deployment at different rates (a sweep of two points), one monolithic and one split:
 // different data, and every chart has something to draw.
 const RUNS: RunSpec[] = [
-  { name: 'run-a', design: 'mono', rate: 10, n: 220, seed: 1, deployment: 'cluster-x' },
-  { name: 'run-b', design: 'split', rate: 20, n: 220, seed: 2, deployment: 'cluster-x' },
+  { name: 'run-a', design: 'mono', rate: 10, n: 220, seed: 1, deployment: 'cluster-x', kind: 'live', options: {} },
+  { name: 'run-b', design: 'split', rate: 20, n: 220, seed: 2, deployment: 'cluster-x', kind: 'live', options: {} },
 ];
+/** What these constructed runs lack: a model (slowdowns), KV and batch samples, a provisioning search. */
+const NOT_DRAWN = ['slowdown', 'timeline-kv', 'batch-size', 'batch-tokens', 'provision-heatmap'];
+const DRAWN = CHART_NAMES.filter((n) => !NOT_DRAWN.includes(n));
 
 let dir: string;
 let db: string;
@@ -60,26 +63,27 @@ before(() => {
 });
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-test('report draws every chart in PNG and SVG, plus index.html and report.md', async () => {
+test('report draws every chart with data in PNG and SVG with its CSV, plus index.html and report.md', async () => {
   const out = path.join(dir, 'full');
   const r = await cli(['report', '--db', db, '--run', 'run-a', '--run', 'run-b', '--slo', slo, '--out', out, '--json']);
   assert.equal(r.code, 0, r.stderr);
   const res = JSON.parse(r.stdout) as { charts: { name: string }[]; skipped: { name: string; reason: string }[] };
-  assert.deepEqual(res.skipped, []);
-  assert.deepEqual(res.charts.map((c) => c.name), [...CHART_NAMES]);
-  for (const name of CHART_NAMES) {
+  assert.deepEqual(res.skipped.map((s) => s.name), NOT_DRAWN);
+  assert.deepEqual(res.charts.map((c) => c.name), DRAWN);
+  for (const name of DRAWN) {
     const png = fs.readFileSync(path.join(out, `${name}.png`));
     const { width, height } = pngSize(png);
     assert.equal(width, 1400, `${name}.png width (700 CSS px at 2x)`);
     if (name !== 'slo-matrix') assert.equal(height, 880, `${name}.png height`);
+    assert.ok(fs.readFileSync(path.join(out, `${name}.csv`), 'utf8').split('\n').length > 2, `${name}.csv has rows`);
     assertSvg(fs.readFileSync(path.join(out, `${name}.svg`), 'utf8'), `${name}.svg`);
   }
   const html = fs.readFileSync(path.join(out, 'index.html'), 'utf8');
   assert.match(html, /^<!DOCTYPE html>/);
-  assert.equal((html.match(/<svg[\s>]/g) ?? []).length, CHART_NAMES.length, 'one inline SVG per chart');
+  assert.equal((html.match(/<svg[\s>]/g) ?? []).length, DRAWN.length, 'one inline SVG per chart');
   assert.doesNotMatch(html, /src="(?!data:)/, 'self-contained: no external images');
   const md = fs.readFileSync(path.join(out, 'report.md'), 'utf8');
-  for (const name of CHART_NAMES) assert.ok(md.includes(`](${name}.png)`), `report.md links ${name}.png`);
+  for (const name of DRAWN) assert.ok(md.includes(`](${name}.png)`) && md.includes(`](${name}.csv)`), `report.md links ${name}.png and .csv`);
   assert.match(md, /\| TTFT p99 \|/);
   assert.match(md, /\| goodput \|/);
 
@@ -99,8 +103,8 @@ test('different data renders to different files', async () => {
     const b = path.join(dir2, 'b');
     const charts = ['cdf-ttft', 'cdf-tbt', 'ttft-breakdown', 'slo-matrix'] as const;
     for (const chart of charts) {
-      await buildReport({ db, runs: ['run-a', 'run-b'], formats: ['png', 'svg'], outDir: a, chart });
-      await buildReport({ db: db2, runs: ['run-a', 'run-b'], formats: ['png', 'svg'], outDir: b, chart });
+      await buildReport({ db, runs: ['run-a', 'run-b'], formats: ['png', 'svg'], outDir: a, charts: [chart] });
+      await buildReport({ db: db2, runs: ['run-a', 'run-b'], formats: ['png', 'svg'], outDir: b, charts: [chart] });
       for (const ext of ['png', 'svg']) {
         const fa = fs.readFileSync(path.join(a, `${chart}.${ext}`));
         const fb = fs.readFileSync(path.join(b, `${chart}.${ext}`));
@@ -116,9 +120,9 @@ test('--chart draws just one chart, no pages', async () => {
   const out = path.join(dir, 'one');
   const r = await cli(['report', '--db', db, '--run', 'run-a', '--run', 'run-b', '--chart', 'cdf-e2e', '--format', 'svg', '--out', out]);
   assert.equal(r.code, 0, r.stderr);
-  assert.deepEqual(fs.readdirSync(out), ['cdf-e2e.svg']);
+  assert.deepEqual(fs.readdirSync(out).sort(), ['cdf-e2e.csv', 'cdf-e2e.svg']);
   assert.match(r.stdout, /wrote 1 chart/);
-  // the same chart drawn alone or after seventeen others: identical bytes (SVG ids numbered per file)
+  // the same chart drawn alone or after the others: identical bytes (SVG ids numbered per file)
   const alone = fs.readFileSync(path.join(out, 'cdf-e2e.svg'));
   assert.ok(alone.equals(fs.readFileSync(path.join(dir, 'full', 'cdf-e2e.svg'))), 'cdf-e2e.svg alone = in the full report');
   assert.match(alone.toString('utf8'), /id="cdf-e2e-0"/);

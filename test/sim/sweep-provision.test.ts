@@ -73,6 +73,12 @@ test('experiment splitwise --quick writes the normalized table, CSV and charts',
     assert.ok(fs.statSync(path.join(out, f)).size > 100, f);
   }
   assert.equal(fs.readFileSync(path.join(out, 'splitwise-compat-iso-power.png')).subarray(1, 4).toString(), 'PNG');
+  // Figure 18: the same figure as SVG and PDF, its numbers as CSV, and the SLO that binds first per design
+  for (const ext of ['svg', 'pdf', 'csv']) assert.ok(fs.statSync(path.join(out, `splitwise-compat-iso-power.${ext}`)).size > 100, ext);
+  const fig = fs.readFileSync(path.join(out, 'splitwise-compat-iso-cost.csv'), 'utf8').trim().split('\n');
+  assert.equal(fig.length, 7, 'header + six designs');
+  const binding = (res.rows as { binding?: string | null }[]).map((r) => r.binding);
+  assert.ok(binding.every((b) => typeof b === 'string' && /^slowdown\.(ttft|tbt|e2e)\.p\d+ </.test(b)), `every design's search hit a failing rate and names its rule: ${binding.join(', ')}`);
   assert.equal(fs.readFileSync(path.join(out, 'splitwise.csv'), 'utf8').trim().split('\n').length, 13);
   // The paper's four ratios beside ours, computed from the rows.
   const ratios = (JSON.parse(r.stdout) as { ratios: { claim: string; paper: number; ours: number | null; costRatio: number }[] }).ratios;

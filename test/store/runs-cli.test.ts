@@ -77,6 +77,21 @@ test('runs show: by name and by id, text and JSON', async () => {
   assert.equal(o.machines.length, 1);
 });
 
+test('one run lookup: runs show and summary both find a run by uuid and by latest', async () => {
+  const s = openStore(db, { readonly: true });
+  const uuid = s.getRun(liveId)!.uuid;
+  s.close();
+  const byUuid = await runCli(['runs', 'show', uuid, '--db', db, '--json']);
+  assert.equal(byUuid.code, 0, byUuid.stderr);
+  assert.equal((JSON.parse(byUuid.stdout) as { run: { id: number } }).run.id, liveId);
+  const latest = await runCli(['runs', 'show', 'latest', '--db', db, '--json']);
+  assert.equal(latest.code, 0, latest.stderr);
+  assert.equal((JSON.parse(latest.stdout) as { run: { id: number } }).run.id, simId);
+  const summary = await runCli(['summary', '--run', uuid, '--db', db, '--json']);
+  assert.equal(summary.code, 0, summary.stderr);
+  assert.match(summary.stdout, /"baseline"/);
+});
+
 test('runs show: an unknown run is exit 2 naming the runs there are', async () => {
   const r = await runCli(['runs', 'show', 'nosuch', '--db', db]);
   assert.equal(r.code, 2);
