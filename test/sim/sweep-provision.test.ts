@@ -86,7 +86,12 @@ test('experiment splitwise --quick writes the normalized table, CSV and charts',
   const row = (prov: string, d: string) => res.rows.find((x) => x.provisioning === prov && x.design === d)!;
   assert.equal(ratios[0]!.ours, row('iso-power', 'splitwise-aa').maxRate! / row('iso-power', 'baseline-a100').maxRate!);
   assert.equal(ratios[2]!.ours, row('iso-cost', 'splitwise-aa').maxRate! / row('iso-cost', 'baseline-h100').maxRate!);
-  assert.ok(ratios[3]!.ours! > 0 && Number.isFinite(ratios[3]!.ours!));
+  // The fourth: the least-power HHcap meeting the SLOs at Baseline-H100's max rate, by the power-opt search.
+  const po = (JSON.parse(r.stdout) as { powerOpt: { mode: string; rate: number; config: string | null; powerX: number | null }[] }).powerOpt;
+  assert.equal(po.length, 1);
+  assert.equal(po[0]!.rate, row('iso-power', 'baseline-h100').maxRate);
+  assert.ok(po[0]!.config !== null && po[0]!.powerX! > 0, JSON.stringify(po));
+  assert.equal(ratios[3]!.ours, po[0]!.powerX);
   assert.match(fs.readFileSync(path.join(out, 'splitwise.md'), 'utf8'), /## The paper's ratios beside ours[\s\S]*\| compat \| Splitwise-AA vs Baseline-A100, iso-power \| throughput \| 2\.15x \|/);
 });
 
