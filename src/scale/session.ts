@@ -15,7 +15,7 @@ import type { ReplayHooks, ReplayOptions, Runner } from '../load/index.js';
 import { Sleeper } from '../load/index.js';
 import type { RequestRow, RunWriter, Store } from '../store/index.js';
 import { wallMsOf } from '../wallclock.js';
-import { measureOffset, timeUrlOf, wallNowMs, type ClockSample } from './clock.js';
+import { awaitBarrier, measureOffset, timeUrlOf, wallNowMs, type ClockSample } from './clock.js';
 import { LiveMetrics, serveMetrics, type MetricsServer } from './live.js';
 import type { ScaleOptions } from './options.js';
 import { DEFAULT_LEAD_MS, newRunUuid, shardFilter, type ShardSpec } from './shard.js';
@@ -110,6 +110,10 @@ export async function shardSession(opts: ReplayOptions, scale: ScaleOptions, log
         const line = (await readStdinLine()).trim();
         startAt = Number(line);
         if (!Number.isFinite(startAt)) throw new ConfigError(`--start-at stdin: expected epoch ms, got '${line}'`);
+      } else if (scale.startAt === 'barrier') {
+        log(`splitbench replay: shard ${shard.index}/${shard.count} ready; waiting at the start barrier of ${refUrl!}`);
+        startAt = await awaitBarrier(refUrl!, shard.index, log);
+        log(`splitbench replay: shard ${shard.index}/${shard.count}: every shard is ready; start at ${new Date(startAt).toISOString()}`);
       }
       store.db
         .prepare(
