@@ -3,19 +3,21 @@
  * own; Slurm and Kubernetes start the copies.
  *
  * Slurm
- * - `--shards N -- replay ...`: an sbatch script with N tasks; one `srun` step runs every shard
- *   (`--shard auto` from SLURM_PROCID/SLURM_NTASKS) on node-local disk with one shared start instant and
- *   run uuid, each copies its store to the shared folder when done; then a merge step.
+ * - `--shards N -- replay ...`: an sbatch script with one shard per node by default (`--nodes`,
+ *   `--ntasks-per-node`, CPUs passed to `srun`); a `splitbench time-server` on the first allocated node is
+ *   every shard's clock reference; shards write node-locally and copy their stores to the shared folder;
+ *   the merge runs on local disk (with `--max-offset-ms`) and is moved into place.
  * - `--chunks K [--parallel P] -- sweep|provision ...`: an array script `--array=0-(K-1)%P` (`--chunk auto`
- *   from SLURM_ARRAY_TASK_ID); run it with `bash FILE`: it submits itself as the array, then the merge
- *   (`sweep|provision --collect`) as a job depending on it (`--dependency=afterok`).
+ *   from SLURM_ARRAY_TASK_ID), chunk stores copied back with `--copy-db-to`; run it with `bash FILE`: it
+ *   submits itself as the array, then the collect job (`--dependency=afterok --kill-on-invalid-dep=yes`).
  * - Placement: `--exclude NODES` / `--constraint FEATURE` keep load generators off the GPU nodes.
  *
  * Kubernetes
- * - An Indexed Job (`completionMode: Indexed`, `completions` = shards or chunks, `backoffLimitPerIndex`,
- *   `restartPolicy: Never`) plus a merge Job that waits for every index's output on the shared volume.
- * - Placement: `--node-selector k=v`, a node anti-affinity to GPU nodes (`nvidia.com/gpu.present`), and a
- *   pod anti-affinity spreading the load generators over hosts.
+ * - Shards: a time server Job + Service (clock reference and start barrier: shards agree on the start once
+ *   all are running), an Indexed Job, and a merge Job that fails when an index fails or after a deadline.
+ * - Chunks: an Indexed Job and the same fail-fast merge Job running `--collect`.
+ * - Placement: `--node-selector k=v`, optional `--avoid-gpu-nodes`, a preferred pod anti-affinity spreading
+ *   the load generators over hosts. Image: `--image` (src/scale/Containerfile builds it).
  */
 import { randomUUID } from 'node:crypto';
 import { stringify } from 'yaml';
