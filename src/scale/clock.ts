@@ -99,6 +99,32 @@ export async function measureOffset(url: string, opts: MeasureOptions = {}): Pro
   return best!;
 }
 
+/** How long a shard started for a start barrier waits for its time server to answer at all (ms). */
+export const REFERENCE_WAIT_MS = 300_000;
+
+/**
+ * Wait until the time reference at `url` answers one `GET /time` (a shard can start before its time
+ * server: Kubernetes schedules pods in any order); a TargetError naming it after `waitMs`.
+ */
+export async function waitForReference(url: string, waitMs = REFERENCE_WAIT_MS, log: (l: string) => void = () => undefined): Promise<void> {
+  const since = wallNowMs();
+  let said = 0;
+  for (;;) {
+    try {
+      await measureOffset(url, { samples: 1, timeoutMs: 2000 });
+      return;
+    } catch (e) {
+      const waited = wallNowMs() - since;
+      if (waited >= waitMs) throw e;
+      if (waited - said >= 10_000) {
+        said = waited;
+        log(`clock check: waiting for the time reference ${url} (${(waited / 1000).toFixed(0)} s): ${(e as Error).message}`);
+      }
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+}
+
 /** The `/time` answer body. */
 export function timeBody(): { wall_ms: number } {
   return { wall_ms: wallNowMs(0, CLOCK_CHECK_ANCHOR_MAX_AGE_MS) };
@@ -239,7 +265,8 @@ export function startTimeServer(opts: { host?: string; port?: number; barrier?: 
  * Wait at the start barrier of the time server at `timeUrl` (its `/barrier`) as shard `index`; the shared
  * start instant (epoch ms, reference clock) once every shard has arrived.
  */
-export async function awaitBarrier(timeUrl: string, index: number, log: (l: string) => void = () => undefined): Promise<number> {
+export async function awaitBarrier(timeUrl: string, index: number, log: (l: string) => void = () => undefined, connectWaitMs = REFERENCE_WAIT_MS): Promise<number> {
+  const since = wallNowMs();
   const u = timeUrlOf(timeUrl);
   u.pathname = u.pathname.replace(/\/time$/, '/barrier');
   u.search = `?shard=${index}`;
@@ -258,7 +285,12 @@ export async function awaitBarrier(timeUrl: string, index: number, log: (l: stri
           body = { error: { message: text.slice(0, 200) } };
         }
       } catch (e) {
-        throw new TargetError(`start barrier: cannot reach ${u.href}: ${(e as Error).message}`, { hint: 'the time server (`splitbench time-server --barrier N`) must run and be reachable from every shard' });
+        // The time server may start after the shards (pods are scheduled in any order): retry a while.
+        if (wallNowMs() - since < connectWaitMs) {
+          await new Promise((r) => setTimeout(r, 1000));
+          continue;
+        }
+        throw new TargetError(`start barrier: cannot reach ${u.href} for ${(connectWaitMs / 1000).toFixed(0)} s: ${(e as Error).message}`, { hint: 'the time server (`splitbench time-server --barrier N`) must run and be reachable from every shard' });
       }
       if (status === 200 && typeof body.start_at_ms === 'number') return body.start_at_ms;
       if (status === 202) {

@@ -365,6 +365,7 @@ export interface SweepPlanRun {
 /** `sweep --plan FILE [--chunk k/K | --collect]`. */
 export async function runSweepPlan(argv: Record<string, unknown>, log: (l: string) => void = (l) => process.stderr.write(l + '\n')): Promise<SweepPlanRun> {
   const planFile = String(argv.plan);
+  const copyTo = copyDbTarget(argv);
   if (argv.collect) {
     if (argv.chunk !== undefined) throw new ConfigError('--collect merges finished chunks; it runs none (drop --chunk)', { path: '--collect' });
     const result = collectPlan(planFile, loadPlan(planFile));
@@ -377,7 +378,6 @@ export async function runSweepPlan(argv: Record<string, unknown>, log: (l: strin
   }
   const opts = sim.resolveSweepOptions({ ...argv, deployment: deployments[0] });
   const chunk = chunkOf(argv);
-  const copyTo = copyDbTarget(argv);
   const plan = await buildSweepPlan(opts, deployments);
   savePlan(planFile, plan);
   const { ran, skipped } = await runChunk(planFile, plan, chunk, copyTo ?? opts.db, (d) => sim.runSweep({ ...opts, deployment: d }, { log }), log);

@@ -138,6 +138,7 @@ export interface ProvisionPlanRun {
 /** `provision --plan FILE [--chunk k/K | --collect]`. */
 export async function runProvisionPlan(argv: Record<string, unknown>, log: (l: string) => void = (l) => process.stderr.write(l + '\n')): Promise<ProvisionPlanRun> {
   const planFile = String(argv.plan);
+  const copyTo = copyDbTarget(argv);
   const sim = await import('../sim/index.js');
   const o = sim.resolveProvisionOptions(argv);
   const plan = await buildProvisionPlan(o);
@@ -151,7 +152,6 @@ export async function runProvisionPlan(argv: Record<string, unknown>, log: (l: s
     return { exitCode: result.exitCode, result, units: plan.items.length, ran: [], skipped: [] };
   }
   const chunk = chunkOf(argv);
-  const copyTo = copyDbTarget(argv);
   const dbNamed = copyTo ?? path.resolve(o.db);
   savePlan(planFile, plan);
   log(`plan ${path.basename(planFile)}: ${o.design.name} ${o.objective}: ${plan.candidates.length} candidates, ${plan.items.length} units; this process runs chunk ${chunk.index}/${chunk.count}`);

@@ -15,7 +15,7 @@ import type { ReplayHooks, ReplayOptions, Runner } from '../load/index.js';
 import { Sleeper } from '../load/index.js';
 import type { RequestRow, RunWriter, Store } from '../store/index.js';
 import { wallMsOf } from '../wallclock.js';
-import { awaitBarrier, measureOffset, timeUrlOf, wallNowMs, type ClockSample } from './clock.js';
+import { awaitBarrier, measureOffset, waitForReference, timeUrlOf, wallNowMs, type ClockSample } from './clock.js';
 import { LiveMetrics, serveMetrics, type MetricsServer } from './live.js';
 import type { ScaleOptions } from './options.js';
 import { DEFAULT_LEAD_MS, newRunUuid, shardFilter, type ShardSpec } from './shard.js';
@@ -103,6 +103,7 @@ export async function shardSession(opts: ReplayOptions, scale: ScaleOptions, log
       runnerRef = runner;
       metrics?.attach(runner.stats);
       if (!sharded) return;
+      if (scale.startAt === 'barrier') await waitForReference(refUrl!, undefined, log);
       start = await measure('start');
       const offset = start?.offsetMs ?? 0;
       if (scale.startAt === 'stdin') {
