@@ -4,8 +4,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { execFile, execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { z } from 'zod';
@@ -144,6 +144,13 @@ test('kubernetes: a time server (Service + Job) with a start barrier, the shards
   assert.match(ms, /-ge 3600 \]; then/);
   assert.match(ms, /\/opt\/sb\/bin\/splitbench merge \/scratch\/in\/shard-\*\.db --out \/scratch\/run\.db --max-offset-ms 5 && cp \/scratch\/run\.db "\/results\/abcdef12-[^"]*\/\.run\.db\.tmp" && mv /);
   assert.doesNotMatch(m.yaml, /[&*]a\d/, 'no YAML anchors');
+  // Every container's shell script parses in a POSIX sh.
+  const dir = tempDir();
+  for (const [k, doc] of [time, j, merge].entries()) {
+    const f = path.join(dir, `c${k}.sh`);
+    writeFileSync(f, doc.spec.template.spec.containers[0]!.command![2]!);
+    execFileSync('sh', ['-n', f]);
+  }
   // The image default names this version (what the Containerfile builds), and GPU avoidance can be asked for.
   const d = resolveLaunchOptions({ launcher: 'kubernetes', shards: 2, avoidGpuNodes: true }, ['replay', '--trace', 'coding', '--url', 'http://vllm:8000']);
   const dm = kubernetesManifests(d);
@@ -151,6 +158,30 @@ test('kubernetes: a time server (Service + Job) with a start barrier, the shards
   assert.equal(dj.spec.template.spec.containers[0]!.image, `splitbench:${VERSION}`);
   assert.equal(dj.spec.template.spec.affinity!.nodeAffinity!.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0]!.matchExpressions[0]!.key, 'nvidia.com/gpu.present');
   assert.match(String((dm.job as { spec: { template: { spec: { containers: { command: string[] }[] } } } }).spec.template.spec.containers[0]!.command[2]), / splitbench replay /);
+});
+
+test('kubernetes: the merge Job fails at once when a shard failed, and after its deadline naming the missing shards', async () => {
+  const dir = tempDir();
+  const o = resolveLaunchOptions({ launcher: 'kubernetes', shards: 2, sharedDir: dir, mergeDeadlineS: 1, runUuid: 'feedbeef-0000-0000-0000-000000000000' }, ['replay', '--trace', 'coding', '--url', 'http://vllm:8000']);
+  const script = check(kubernetesManifests(o).merge).spec.template.spec.containers[0]!.command![2]!;
+  const run = (): Promise<{ code: number; stderr: string }> =>
+    new Promise((resolve) => {
+      execFile('sh', ['-c', script], (e, _out, stderr) => resolve({ code: e ? Number((e as { code?: number }).code ?? 1) : 0, stderr }));
+    });
+  const shared = path.join(dir, o.runUuid);
+  mkdirSync(shared, { recursive: true });
+  writeFileSync(path.join(shared, 'shard-0.db'), '');
+  writeFileSync(path.join(shared, 'failed-1'), 'shard 1 exited 4 on pod-b\n');
+  const t0 = Date.now();
+  const failed = await run();
+  assert.equal(failed.code, 1);
+  assert.match(failed.stderr, /splitbench merge: failed, nothing merged: shard 1 exited 4 on pod-b/);
+  assert.ok(Date.now() - t0 < 4000, 'at once, not after a poll');
+  assert.ok(existsSync(path.join(shared, 'done')), 'the time server is told to stop');
+  rmSync(path.join(shared, 'failed-1'));
+  const late = await run();
+  assert.equal(late.code, 1);
+  assert.match(late.stderr, /splitbench merge: no output after 1 s from index\(es\) 1 of 2 \(evicted, unschedulable or still running/);
 });
 
 test('kubernetes: the start barrier the manifests rely on releases every shard at one instant, after the last arrives', async () => {
