@@ -229,5 +229,7 @@ MERGE_JOB=$(echo "$OUT" | sed -n 's/.*merge job \([0-9]*\).*/\1/p')
 JOBS=$(squeue -h -o %F | sort -u | tr '\n' ' ')
 wait_job $JOBS
 [ ! -f "$TMP/shared/sbfail.result.json" ] || fail "a failed chunk still produced a collected result"
+STATE=$(scontrol show job "$MERGE_JOB" 2>/dev/null | tr ' ' '\n' | sed -n 's/^JobState=//p')
+[ "$STATE" = CANCELLED ] || fail "collect job $MERGE_JOB after a failed chunk: state '$STATE', expected CANCELLED ($(scontrol show job "$MERGE_JOB" 2>&1 | head -3))"
 log "failed chunk: collect job $MERGE_JOB cancelled, not pending"
 log "OK"
