@@ -42,6 +42,11 @@ export interface MergeOptions {
   readonly runUuid?: string;
   /** Name of the merged run (default: the shards' run name). */
   readonly name?: string;
+  /**
+   * The shards reached one target and one clock reference under different host names or addresses (one per
+   * network): compare those URLs by scheme, port and path only.
+   */
+  readonly anyHost?: boolean;
 }
 
 export interface MergedShard {
@@ -160,11 +165,24 @@ async function readShard(file: string, runUuid: string | undefined): Promise<Sha
 /** Stored options that legitimately differ between the shards of one run. */
 const PER_SHARD_OPTIONS = new Set(['shard', 'db', 'host', 'json']);
 
-/** A run's stored options without the per-shard ones. */
-function runOptions(run: Row): Record<string, unknown> {
+/** A run's stored options without the per-shard ones (and, with `anyHost`, its target URLs without their host). */
+function runOptions(run: Row, anyHost = false): Record<string, unknown> {
   const o = parseJson(run.options_json);
   for (const k of PER_SHARD_OPTIONS) delete o[k];
+  if (anyHost) for (const k of ['url', 'resolvedUrl']) if (k in o) o[k] = withoutHost(o[k]);
   return o;
+}
+
+/** An http(s) URL as scheme, port and path (for shards that reached one server under different addresses). */
+function withoutHost(v: unknown): unknown {
+  if (typeof v !== 'string') return v;
+  try {
+    const u = new URL(v);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') return v;
+    return `${u.protocol}//*:${u.port || (u.protocol === 'https:' ? '443' : '80')}${u.pathname.replace(/\/+$/, '')}`;
+  } catch {
+    return v;
+  }
 }
 
 const show = (v: unknown): string => (v === undefined ? 'unset' : JSON.stringify(v));
@@ -237,14 +255,20 @@ export async function mergeShards(files: readonly string[], opts: MergeOptions):
         { path: n, hint: 'rerun every shard of the run together (one --start-at), or merge only the shards that started together' },
       );
     }
-    if ((s.shard.time_ref ?? null) !== (first.shard.time_ref ?? null)) {
-      throw new ConfigError(`clock reference differs: ${String(s.shard.time_ref ?? 'none (not measured)')} here, ${String(first.shard.time_ref ?? 'none (not measured)')} in ${rel(first.file)}; offsets to different references do not compare`, { path: n });
+    const u = (v: unknown): unknown => (opts.anyHost ? withoutHost(v) : v);
+    if ((u(s.shard.time_ref) ?? null) !== (u(first.shard.time_ref) ?? null)) {
+      throw new ConfigError(`clock reference differs: ${String(s.shard.time_ref ?? 'none (not measured)')} here, ${String(first.shard.time_ref ?? 'none (not measured)')} in ${rel(first.file)}; offsets to different references do not compare`, {
+        path: n,
+        hint: 'shards that reached one reference under different addresses: merge with --any-host',
+      });
     }
     for (const col of ['target', 'deployment', 'model', 'kind'] as const) {
-      if ((s.run[col] ?? null) !== (first.run[col] ?? null)) throw new ConfigError(`${col} differs: '${String(s.run[col] ?? '')}' here, '${String(first.run[col] ?? '')}' in ${rel(first.file)}`, { path: n });
+      if ((u(s.run[col]) ?? null) !== (u(first.run[col]) ?? null)) {
+        throw new ConfigError(`${col} differs: '${String(s.run[col] ?? '')}' here, '${String(first.run[col] ?? '')}' in ${rel(first.file)}`, { path: n, ...(col === 'target' ? { hint: 'shards that reached one server under different addresses: merge with --any-host' } : {}) });
+      }
     }
-    const d = firstDifference(runOptions(s.run), runOptions(first.run), 'options');
-    if (d) throw new ConfigError(`${d.field} differs: ${d.here} here, ${d.there} in ${rel(first.file)}; every shard must run the same replay options`, { path: n });
+    const d = firstDifference(runOptions(s.run, opts.anyHost), runOptions(first.run, opts.anyHost), 'options');
+    if (d) throw new ConfigError(`${d.field} differs: ${d.here} here, ${d.there} in ${rel(first.file)}; every shard must run the same replay options`, { path: n, ...(/url/i.test(d.field) ? { hint: 'shards that reached one server under different addresses: merge with --any-host' } : {}) });
   }
 
   // Coverage: 0..N-1 exactly once.

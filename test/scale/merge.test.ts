@@ -153,6 +153,14 @@ test('merge refuses a same-uuid shard re-run by hand: start instant, window, tar
   const ref = tempDir();
   const rf = threeShards(ref, (i) => (i === 0 ? {} : { timeRef: 'http://10.0.0.9:18780/time' }));
   await assert.rejects(mergeShards(rf, { out: out(ref) }), /shard-1\.db: clock reference differs: http:\/\/10\.0\.0\.9:18780\/time here/);
+  // --any-host: one server reached under different addresses (one per network) is one target.
+  const alias = tempDir();
+  const af = threeShards(alias, (i) => ({ target: `http://10.0.${i}.1:8000/`, timeRef: `http://10.0.${i}.1:8000/time`, options: { url: `http://10.0.${i}.1:8000` } }));
+  await assert.rejects(mergeShards(af, { out: out(alias) }), /shard-1\.db: clock reference differs/);
+  assert.equal((await mergeShards(af, { out: out(alias), anyHost: true })).requests, 96);
+  const other = tempDir();
+  const of2 = threeShards(other, (i) => ({ target: `http://10.0.${i}.1:${8000 + i}/`, timeRef: 'http://t:1/time' }));
+  await assert.rejects(mergeShards(of2, { out: out(other), anyHost: true }), /shard-1\.db: target differs: 'http:\/\/10\.0\.1\.1:8001\/' here/);
   // Per-shard options (its own --db, its host) are not differences; the merged run drops them.
   const ok = tempDir();
   const okf = threeShards(ok, (i) => ({ host: `node${i}` }));
