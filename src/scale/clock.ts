@@ -80,7 +80,7 @@ export async function measureOffset(url: string, opts: MeasureOptions = {}): Pro
         body = status === 200 ? JSON.parse(text) : text;
       } catch (e) {
         throw new TargetError(`clock check: cannot reach the time reference ${u.href}: ${(e as Error).message}`, {
-          hint: 'give --time-url of a running `splitbench serve` (it serves /time), or leave it out on one host',
+          hint: 'give --time-url of a running `splitbench time-server` (or `splitbench serve`; both serve /time), or leave it out on one host',
         });
       }
       const t3 = wallNowMs(skew);

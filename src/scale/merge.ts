@@ -302,7 +302,7 @@ export async function mergeShards(files: readonly string[], opts: MergeOptions):
       if (hosts.size > 1) {
         throw new ConfigError(`shard ${i}/${count} (host ${String(s.shard.host)}) has no clock measurement, and the shards ran on ${hosts.size} hosts`, {
           path: n,
-          hint: 'give every shard --time-url of one reference (a `splitbench serve` answers /time)',
+          hint: 'give every shard --time-url of one reference (`splitbench time-server` on one host; `splitbench launch` starts one)',
         });
       }
       continue;

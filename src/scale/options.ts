@@ -13,7 +13,7 @@ export function addShardOptions<T>(y: Argv<T>): Argv<T> {
     .option('shard-count', { type: 'number', describe: 'with --shard auto on Kubernetes: the Indexed Job\'s completions (default $SPLITBENCH_SHARDS)', group: 'Scale-out:' })
     .option('start-at', { type: 'string', describe: "shared start instant of all shards: epoch ms or ISO-8601 (default: now + 2 s); 'barrier': the instant the --time-url server's start barrier (`time-server --barrier N`) gives once every shard is ready", group: 'Scale-out:' })
     .option('run-uuid', { type: 'string', describe: 'identity shared by every shard of one run; merge checks it (default: a fresh one, fine for one shard)', group: 'Scale-out:' })
-    .option('time-url', { type: 'string', describe: "clock reference for the offset check (GET /time; `splitbench serve` answers it) (default: the target's /time when it has one)", group: 'Scale-out:' })
+    .option('time-url', { type: 'string', describe: "clock reference for the offset check (GET /time: run `splitbench time-server` on one host; `splitbench serve` answers it too) (default: the target's /time when it has one; vLLM and SGLang have none)", group: 'Scale-out:' })
     .option('procs', { type: 'number', describe: 'run P shard processes on this machine (one shared backend and clock), then merge them into --db', group: 'Scale-out:' })
     .option('metrics-port', { type: 'number', describe: 'serve live Prometheus metrics (in flight, sent, completed, errors, tokens, dispatch lag) on this port while running; with --procs shard i uses PORT+i', group: 'Scale-out:' })
     .option('clock-offset-ms', { type: 'number', hidden: true, describe: 'test only: pretend this process\'s wall clock is off by this many ms' })
