@@ -149,6 +149,7 @@ log "shard job $JOB submitted"
 wait_job "$JOB"
 cat "$TMP"/splitbench-replay-"$JOB".out >&2 || true
 [ -f "$TMP/run.db" ] || fail "no merged store at --out"
+[ -z "$(ls -A "$TMP/nodetmp")" ] || fail "the shard job left node-local files: $(ls -A "$TMP/nodetmp")"
 grep -q "clock reference http://$NET.11:" "$TMP/splitbench-replay-$JOB.out" || fail "the time server did not run on the first node ($NET.11)"
 # The same trace, one process, same backend: the reference for the merged run.
 $SB replay --trace "$TMP/trace.csv" --url "$URL" --db "$TMP/one.db" --json > /dev/null || fail "one-process replay failed"
