@@ -224,6 +224,9 @@ export interface K8sManifests {
 /** Port of the time server (Kubernetes Service and container). */
 export const TIME_PORT = 18780;
 
+/** Kubernetes: the start barrier fails this long after the first shard arrives (s), or at the merge deadline if sooner. */
+export const BARRIER_TIMEOUT_S = 1800;
+
 export function kubernetesManifests(o: LaunchOptions): K8sManifests {
   const kind = checkArgs(o);
   const n = kind === 'replay' ? o.shards! : o.chunks!;
@@ -372,7 +375,7 @@ export function kubernetesManifests(o: LaunchOptions): K8sManifests {
                 command: [
                   '/bin/sh',
                   '-c',
-                  `mkdir -p "${shared}" && exec ${sb} time-server --host 0.0.0.0 --port ${TIME_PORT} --barrier ${n} --barrier-lead-s ${o.leadMs / 1000} --barrier-timeout-s ${deadline} --exit-when "${shared}/done"`,
+                  `mkdir -p "${shared}" && exec ${sb} time-server --host 0.0.0.0 --port ${TIME_PORT} --barrier ${n} --barrier-lead-s ${o.leadMs / 1000} --barrier-timeout-s ${Math.min(deadline, BARRIER_TIMEOUT_S)} --exit-when "${shared}/done"`,
                 ],
                 ports: [{ name: 'time', containerPort: TIME_PORT, protocol: 'TCP' }],
                 resources: { requests: { cpu: '100m', memory: '256Mi' }, limits: { cpu: '1', memory: '512Mi' } },
@@ -395,7 +398,7 @@ export function kubernetesManifests(o: LaunchOptions): K8sManifests {
   const yaml =
     `# Written by \`splitbench launch kubernetes\`: kubectl apply -f THIS_FILE\n` +
     (kind === 'replay'
-      ? `# The shards meet at the time server's start barrier (${timeName}) once all ${n} are running, and start ${o.leadMs / 1000} s later; the merge Job fails after ${deadline} s without every shard, or as soon as one fails.\n`
+      ? `# The shards meet at the time server's start barrier (${timeName}) once all ${n} are running, and start ${o.leadMs / 1000} s later (the barrier fails ${Math.min(deadline, BARRIER_TIMEOUT_S)} s after the first arrives without all); the merge Job fails after ${deadline} s without every shard, or as soon as one fails.\n`
       : `# The merge Job fails after ${deadline} s without every chunk, or as soon as one fails.\n`) +
     docs.map((d) => stringify(d, { aliasDuplicateObjects: false })).join('---\n');
   return { job, merge, ...(time ? { time, service: service! } : {}), yaml };

@@ -121,7 +121,7 @@ test('kubernetes: a time server (Service + Job) with a start barrier, the shards
   assert.equal(svc.metadata.name, 'splitbench-replay-abcdef12-time');
   const tc = time.spec.template.spec.containers[0]!;
   assert.equal(tc.ports![0]!.containerPort, svc.spec.ports[0]!.targetPort);
-  assert.match(tc.command![2]!, /exec \/opt\/sb\/bin\/splitbench time-server --host 0\.0\.0\.0 --port 18780 --barrier 3 --barrier-lead-s 10 --barrier-timeout-s 3600 --exit-when "\/results\/abcdef12-.*\/done"/);
+  assert.match(tc.command![2]!, /exec \/opt\/sb\/bin\/splitbench time-server --host 0\.0\.0\.0 --port 18780 --barrier 3 --barrier-lead-s 10 --barrier-timeout-s 1800 --exit-when "\/results\/abcdef12-.*\/done"/);
   assert.equal(j.spec.completionMode, 'Indexed');
   assert.equal(j.spec.completions, 3);
   assert.equal(j.spec.parallelism, 3, 'every shard at once');
