@@ -6,7 +6,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import type { Clock, Cluster } from '../engine/index.js';
+import type { Clock, Cluster, IterationEvent } from '../engine/index.js';
 import { Generation } from './generation.js';
 import { HttpError } from './http-error.js';
 import { ServerMetrics } from './metrics.js';
@@ -40,6 +40,10 @@ export interface ServerOptions {
   readonly apiKey?: string;
   /** Wall milliseconds between energy-integration samples. */
   readonly energySampleMs?: number;
+  /** The GPU product name of a machine type (DCGM's `modelName` label); default: the machine type. */
+  readonly gpuModel?: (machineType: string) => string;
+  /** Where the cluster's iterations can be watched (vLLM's `iteration_tokens_total`); absent: not observed. */
+  readonly onIteration?: (listener: (e: IterationEvent) => void) => void;
 }
 
 export type ServerClock = Clock & { readonly timeScale?: number; close?(): void; realNow?(): number };
@@ -163,7 +167,11 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const headerTimeoutMs = opts.headerTimeoutMs ?? DEFAULT_HEADER_TIMEOUT_MS;
   const bodyTimeoutMs = opts.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS;
   const keyHash = opts.apiKey === undefined || opts.apiKey === '' ? undefined : keyDigest(opts.apiKey);
-  const metrics = new ServerMetrics(cluster, clock, model.name);
+  const metrics = new ServerMetrics(cluster, clock, model.name, {
+    maxModelLen: model.maxContextTokens,
+    ...(opts.gpuModel ? { gpuModel: opts.gpuModel } : {}),
+  });
+  opts.onIteration?.((e) => metrics.observeIteration(e));
   const active = new Set<Generation>();
   let closing = false;
   let closed: Promise<void> | undefined;
@@ -295,6 +303,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       if (res.destroyed || !res.socket || res.socket.destroyed) return; // the client left while we read its body
       gen = new Generation(parsed, res, cluster, clock, {
         onEmit: (d) => metrics.observeEmitDelay(d),
+        onFinished: (stats) => metrics.observeRequest(stats),
         onEnd: (_outcome, status) => {
           active.delete(gen);
           metrics.countHttp(path, status);

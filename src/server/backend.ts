@@ -12,6 +12,7 @@ import {
   withDefaults,
   type Cluster,
   type Deployment,
+  type IterationEvent,
   type PerfModel,
 } from '../engine/index.js';
 import type { ServedModel } from './openai.js';
@@ -31,6 +32,10 @@ export interface Backend {
   readonly cluster: Cluster;
   readonly clock: RealClock;
   readonly model: ServedModel;
+  /** The GPU product name of a machine type (the hardware catalog's `product`, else the hardware name). */
+  gpuModel(machineType: string): string;
+  /** Watch the cluster's iterations (each listener is called at every iteration's start). */
+  onIteration(listener: (e: IterationEvent) => void): void;
   /** The performance model the cluster uses for a machine type (realistic mode; undefined in compat mode). */
   perfModelFor(machineType: string): PerfModel | undefined;
 }
@@ -39,8 +44,14 @@ export function createBackend(opts: BackendOptions): Backend {
   const deployment = loadDeployment(opts.deployment, opts.model === undefined ? {} : { model: opts.model });
   const model = loadCatalog().model(deployment.model);
   const clock = new RealClock(opts.timeScale ?? 1);
+  const listeners: ((e: IterationEvent) => void)[] = [];
   const full = withDefaults(deployment, {
     clock,
+    events: {
+      iterationStart: (e) => {
+        for (const f of listeners) f(e);
+      },
+    },
     ...(opts.compat === 'splitwise' ? { compat: 'splitwise' as const } : {}),
     ...(opts.seed === undefined ? {} : { seed: opts.seed }),
   });
@@ -50,6 +61,13 @@ export function createBackend(opts: BackendOptions): Backend {
     cluster,
     clock,
     model: { name: model.name, maxContextTokens: model.maxContextTokens },
+    gpuModel: (machineType) => {
+      const cat = loadCatalog();
+      if (!cat.hasMachine(machineType)) return machineType;
+      const hw = cat.machine(machineType).hw;
+      return hw.product ?? hw.name;
+    },
+    onIteration: (listener) => void listeners.push(listener),
     perfModelFor: (machineType) => {
       const pm = full.perfModel;
       if (pm === undefined || typeof pm !== 'function') return pm;

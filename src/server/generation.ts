@@ -11,6 +11,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import type { Clock, Cluster, RequestBreakdown, SubmitHandle } from '../engine/index.js';
+import type { FinishedRequestStats } from './metrics.js';
 import type { GenerationRequest } from './openai.js';
 import { tokensText } from './tokens.js';
 
@@ -63,6 +64,13 @@ interface ChoiceState {
   done: boolean;
   ext: SplitbenchExtension | undefined;
   handle: SubmitHandle | undefined;
+  /** Engine times: submitted, first token, previous token-carrying iteration. */
+  submitted: number;
+  firstToken: number | undefined;
+  lastTokens: number | undefined;
+  /** Token-weighted inter-token gaps (engine seconds), for vLLM's inter-token histogram. */
+  readonly gaps: number[];
+  readonly counts: number[];
 }
 
 export interface GenerationHooks {
@@ -70,6 +78,8 @@ export interface GenerationHooks {
   onEmit(delaySeconds: number): void;
   /** The generation ended (completed, failed, cancelled or shut down). */
   onEnd(outcome: 'ok' | 'failed' | 'cancelled' | 'shutdown', httpStatus: number): void;
+  /** One choice finished (all its tokens produced): its figures for vLLM's request histograms. */
+  onFinished?(stats: FinishedRequestStats): void;
 }
 
 let seq = 0;
@@ -103,6 +113,11 @@ export class Generation {
       done: false,
       ext: undefined,
       handle: undefined,
+      submitted: 0,
+      firstToken: undefined,
+      lastTokens: undefined,
+      gaps: [],
+      counts: [],
     }));
   }
 
@@ -121,6 +136,7 @@ export class Generation {
     });
     for (const c of this.choices) {
       if (this.ended) break;
+      c.submitted = this.clock.now();
       c.handle = this.cluster.submit(
         { id: `${this.id}-${c.index}`, promptTokens: c.promptTokens, outputTokens: c.total },
         {
@@ -140,6 +156,7 @@ export class Generation {
 
   private onTokens(c: ChoiceState, tokens: number, time: number): void {
     if (this.ended || c.done || tokens <= 0) return;
+    this.timeTokens(c, tokens, time);
     if (c.emitted + tokens >= c.total) {
       c.held = { tokens: c.total - c.emitted, time };
       return;
@@ -148,10 +165,41 @@ export class Generation {
     if (this.req.stream) this.writeChunk(c, tokens, null, time);
   }
 
+  /** Record the timing of `tokens` tokens produced at engine time `time` (ITL samples: gap spread over them). */
+  private timeTokens(c: ChoiceState, tokens: number, time: number): void {
+    if (c.firstToken === undefined) {
+      c.firstToken = time;
+      if (tokens > 1) {
+        c.gaps.push(0);
+        c.counts.push(tokens - 1);
+      }
+    } else if (c.lastTokens !== undefined) {
+      c.gaps.push((time - c.lastTokens) / tokens);
+      c.counts.push(tokens);
+    }
+    c.lastTokens = time;
+  }
+
   private onDone(c: ChoiceState, b: RequestBreakdown, time: number): void {
     if (this.ended || c.done) return;
     const tokens = c.total - c.emitted;
     const at = c.held?.time ?? time;
+    // Tokens the engine reported only with onDone (none were announced by onTokens) count as produced now.
+    const timed = c.counts.reduce((a, x) => a + x, 0) + (c.firstToken === undefined ? 0 : 1);
+    if (timed < c.total) this.timeTokens(c, c.total - timed, at);
+    this.hooks.onFinished?.({
+      breakdown: b,
+      submitted: c.submitted,
+      firstToken: c.firstToken ?? at,
+      end: at,
+      promptTokens: c.promptTokens,
+      outputTokens: c.total,
+      maxTokens: this.req.maxTokens,
+      n: this.choices.length,
+      finishReason: c.finishReason,
+      gaps: c.gaps,
+      counts: c.counts,
+    });
     c.emitted = c.total;
     c.held = undefined;
     c.done = true;

@@ -118,6 +118,8 @@ export async function serve(opts: ServeOptions): Promise<number> {
       host: opts.host,
       port: opts.port,
       maxQueue: opts.maxQueue,
+      gpuModel: (t) => backend.gpuModel(t),
+      onIteration: (f) => backend.onIteration(f),
       ...httpServerOptions(limits),
     });
   } catch (e) {
