@@ -10,7 +10,7 @@
  * `include_usage`, a final chunk with `choices: []` and the usage totals; then `data: [DONE]`.
  */
 import type { ServerResponse } from 'node:http';
-import type { Clock, Cluster, RequestBreakdown, SubmitHandle } from '../engine/index.js';
+import type { Clock, Cluster, RemotePrefill, RequestBreakdown, SubmitHandle } from '../engine/index.js';
 import type { FinishedRequestStats } from './metrics.js';
 import type { GenerationRequest } from './openai.js';
 import { tokensText } from './tokens.js';
@@ -80,6 +80,10 @@ export interface GenerationHooks {
   onEnd(outcome: 'ok' | 'failed' | 'cancelled' | 'shutdown', httpStatus: number): void;
   /** One choice finished (all its tokens produced): its figures for vLLM's request histograms. */
   onFinished?(stats: FinishedRequestStats): void;
+  /** Decode endpoint: the request was prefilled elsewhere (engine `submitPrefilled`). */
+  readonly remote?: RemotePrefill;
+  /** Prefill endpoint: the `kv_transfer_params` of the (non-streamed) reply. */
+  kvReply?(ext: SplitbenchExtension | undefined, promptTokens: number, id: string): Record<string, unknown>;
 }
 
 let seq = 0;
@@ -137,14 +141,14 @@ export class Generation {
     for (const c of this.choices) {
       if (this.ended) break;
       c.submitted = this.clock.now();
-      c.handle = this.cluster.submit(
-        { id: `${this.id}-${c.index}`, promptTokens: c.promptTokens, outputTokens: c.total },
-        {
-          onTokens: (tokens, time) => this.onTokens(c, tokens, time),
-          onDone: (b, time) => this.onDone(c, b, time),
-          onFailed: (reason) => this.onFailed(reason),
-        },
-      );
+      const er = { id: `${this.id}-${c.index}`, promptTokens: c.promptTokens, outputTokens: c.total };
+      const obs = {
+        onTokens: (tokens: number, time: number) => this.onTokens(c, tokens, time),
+        onDone: (b: RequestBreakdown, time: number) => this.onDone(c, b, time),
+        onFailed: (reason: string) => this.onFailed(reason),
+      };
+      const remote = this.hooks.remote;
+      c.handle = remote && this.cluster.submitPrefilled ? this.cluster.submitPrefilled(er, obs, remote) : this.cluster.submit(er, obs);
     }
   }
 
@@ -285,6 +289,7 @@ export class Generation {
         choices,
         usage: this.totals(),
         ...(choices.length === 1 ? { splitbench: this.choices[0]!.ext } : {}),
+        ...(this.hooks.kvReply ? { kv_transfer_params: this.hooks.kvReply(this.choices[0]!.ext, this.choices[0]!.promptTokens, this.id) } : {}),
       };
       const text = JSON.stringify(body);
       this.res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), 'X-Request-Id': this.id });

@@ -31,7 +31,33 @@ export interface GenerationRequest {
   readonly stream: boolean;
   readonly includeUsage: boolean;
   readonly continuousUsage: boolean;
+  /** vLLM's disaggregated-serving field (`kv_transfer_params`), when the request carried one. */
+  readonly kvTransfer?: KvTransferParams;
 }
+
+/** `kv_transfer_params` of a request (vLLM's NixlConnector shape; the splitbench_ fields are this server's). */
+export interface KvTransferParams {
+  /** A prefill request: the proxy will send the decode elsewhere. */
+  readonly doRemoteDecode: boolean;
+  /** A decode request: the prompt was prefilled elsewhere, its KV is to be pulled. */
+  readonly doRemotePrefill: boolean;
+  readonly remoteEngineId?: string;
+  /** splitbench_prefill_s: the remote prefill's duration (engine seconds), for the layer-wise overlap. */
+  readonly prefillS?: number;
+  /** splitbench_machine_type: the remote prompt machine's type (the link's other end). */
+  readonly machineType?: string;
+}
+
+const kvTransferParams = z
+  .object({
+    do_remote_decode: z.boolean().nullish(),
+    do_remote_prefill: z.boolean().nullish(),
+    remote_engine_id: z.union([z.string(), z.number()]).nullish(),
+    splitbench_prefill_s: z.number({ invalid_type_error: 'splitbench_prefill_s must be a number' }).finite().min(0, 'splitbench_prefill_s must be ≥ 0').nullish(),
+    splitbench_machine_type: z.string().nullish(),
+  })
+  .passthrough()
+  .nullish();
 
 /** Default `max_tokens` of /v1/completions (as OpenAI and vLLM). Chat defaults to the remaining context. */
 export const DEFAULT_COMPLETION_MAX_TOKENS = 16;
@@ -59,6 +85,7 @@ const common = {
   min_tokens: count('min_tokens', 0).nullish(),
   ignore_eos: z.boolean().nullish(),
   n: count('n', 1).max(1, 'n > 1 is not supported').nullish(),
+  kv_transfer_params: kvTransferParams,
 };
 
 const completionBody = z
@@ -248,5 +275,16 @@ export function parseGeneration(endpoint: Endpoint, body: unknown, served: Serve
     stream,
     includeUsage,
     continuousUsage: stream && includeUsage && (b.stream_options?.continuous_usage_stats ?? false),
+    ...(b.kv_transfer_params ? { kvTransfer: kvParams(b.kv_transfer_params) } : {}),
+  };
+}
+
+function kvParams(k: NonNullable<z.infer<typeof kvTransferParams>>): KvTransferParams {
+  return {
+    doRemoteDecode: k.do_remote_decode ?? false,
+    doRemotePrefill: k.do_remote_prefill ?? false,
+    ...(k.remote_engine_id != null ? { remoteEngineId: String(k.remote_engine_id) } : {}),
+    ...(k.splitbench_prefill_s != null ? { prefillS: k.splitbench_prefill_s } : {}),
+    ...(k.splitbench_machine_type != null ? { machineType: k.splitbench_machine_type } : {}),
   };
 }
