@@ -1,0 +1,125 @@
+/**
+ * Prefill and decode endpoints (`serve --role prefill|decode`) behind a P/D proxy that follows vLLM's documented
+ * proxy behaviour (pd-proxy.ts): the protocol legs, and a replay through the proxy agreeing with the one-process
+ * split deployment at p50 (TTFT and E2E within 5%).
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { requests, runCli, tempDir, writeTrace } from '../load/helpers.js';
+import { startPdProxy, type PdProxy } from './pd-proxy.js';
+import { startServe, type ServeProcess } from './serve-cli.js';
+import { call, post, promValue, sse } from './helpers.js';
+
+// Time scale 1: the proxy's two extra HTTP hops cost wall milliseconds, which a time scale K turns into K times
+// as many emulated milliseconds of TTFT.
+const SCALE = 1;
+
+function p50(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+describe('prefill and decode endpoints behind a P/D proxy', () => {
+  let pre: ServeProcess;
+  let dec: ServeProcess;
+  let proxy: PdProxy;
+  before(async () => {
+    [pre, dec] = await Promise.all([
+      startServe(['--deployment', 'splitwise-hh', '--role', 'prefill', '--port', '0', '--time-scale', String(SCALE)], { stdin: 'pipe' }),
+      startServe(['--deployment', 'splitwise-hh', '--role', 'decode', '--port', '0', '--time-scale', String(SCALE)], { stdin: 'pipe' }),
+    ]);
+    proxy = await startPdProxy([pre.url], [dec.url]);
+  });
+  after(async () => {
+    await proxy.close();
+    for (const s of [pre, dec]) s.child.kill('SIGTERM');
+    await Promise.all([pre.exited, dec.exited]);
+  });
+
+  it('each endpoint refuses the other leg, naming kv_transfer_params', async () => {
+    for (const [url, code] of [
+      [pre.url, 'do_remote_decode'],
+      [dec.url, 'do_remote_prefill'],
+    ] as const) {
+      const r = await post(url, '/v1/completions', { prompt: [1, 2, 3], max_tokens: 2 });
+      assert.equal(r.status, 400);
+      const e = JSON.parse(r.text).error;
+      assert.equal(e.code, 'wrong_role');
+      assert.equal(e.param, 'kv_transfer_params');
+      assert.match(e.message, new RegExp(code));
+    }
+  });
+
+  it('the prefill reply carries vLLM-shaped kv_transfer_params; the decode leg charges the KV transfer', async () => {
+    const prompt = Array.from({ length: 600 }, (_, i) => i);
+    const p = await post(pre.url, '/v1/completions', { prompt, max_tokens: 1, stream: false, kv_transfer_params: { do_remote_decode: true } });
+    assert.equal(p.status, 200, p.text);
+    const pj = JSON.parse(p.text);
+    const kv = pj.kv_transfer_params;
+    assert.equal(kv.do_remote_prefill, true);
+    assert.equal(kv.do_remote_decode, false);
+    assert.equal(kv.remote_block_ids.length, Math.ceil(600 / 16));
+    assert.equal(kv.remote_host, '127.0.0.1');
+    assert.equal(kv.remote_port, Number(new URL(pre.url).port));
+    assert.equal(kv.tp_size, 8);
+    assert.equal(typeof kv.remote_engine_id, 'string');
+    assert.equal(pj.usage.completion_tokens, 1);
+    const d = await post(dec.url, '/v1/completions', { prompt, max_tokens: 6, ignore_eos: true, stream: true, stream_options: { include_usage: true }, kv_transfer_params: kv });
+    assert.equal(d.status, 200, d.text);
+    const ev = sse(d.text).filter((e) => e !== '[DONE]') as Record<string, any>[]; // eslint-disable-line @typescript-eslint/no-explicit-any
+    assert.equal(ev.at(-1)!.usage.completion_tokens, 6);
+    const ext = ev.find((e) => e.splitbench)!.splitbench;
+    assert.ok(ext.kv_transfer_s > 0, JSON.stringify(ext));
+    assert.equal(ext.prefill_s, 0, 'no prefill on the decode endpoint');
+    assert.equal(ext.prompt_machine, kv.remote_engine_id);
+  });
+
+  it('through the proxy: the prefill leg gets one token, unstreamed; the client gets the whole stream', async () => {
+    const before = promValue((await call(pre.url, 'GET', '/metrics')).text, 'vllm:request_generation_tokens_sum') ?? 0;
+    const r = await post(proxy.url, '/v1/completions', {
+      prompt: Array.from({ length: 300 }, (_, i) => i),
+      max_tokens: 9,
+      min_tokens: 9,
+      ignore_eos: true,
+      stream: true,
+      stream_options: { include_usage: true, continuous_usage_stats: true },
+    });
+    assert.equal(r.status, 200, r.text);
+    assert.match(String(r.headers['content-type']), /application\/json/);
+    const ev = sse(r.text).filter((e) => e !== '[DONE]') as Record<string, any>[]; // eslint-disable-line @typescript-eslint/no-explicit-any
+    assert.equal(ev.at(-1)!.usage.completion_tokens, 9);
+    const after = promValue((await call(pre.url, 'GET', '/metrics')).text, 'vllm:request_generation_tokens_sum') ?? 0;
+    assert.equal(after - before, 1);
+    assert.deepEqual(proxy.failures, []);
+  });
+
+  it('replay through the proxy agrees with the one-process split deployment within 5% at p50 (TTFT, E2E)', async () => {
+    const dir = tempDir();
+    // 30 requests over 15 trace seconds (15 s of wall time each run): modest load, no mixed-pool borrowing.
+    const rows: [number, number, number][] = [];
+    let seed = 7;
+    const rnd = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    for (let i = 0; i < 30; i++) rows.push([i * 0.5 + rnd() * 0.4, 500 + Math.floor(rnd() * 2000), 10 + Math.floor(rnd() * 40)]);
+    const trace = writeTrace(dir, rows);
+    const common = ['replay', '--trace', trace, '--time-scale', String(SCALE)];
+    const viaProxy = await runCli([...common, '--url', proxy.url, '--db', path.join(dir, 'pd.db'), '--json']);
+    assert.equal(viaProxy.code, 0, viaProxy.stderr);
+    const oneProcess = await runCli([...common, '--deployment', 'splitwise-hh', '--db', path.join(dir, 'one.db'), '--json']);
+    assert.equal(oneProcess.code, 0, oneProcess.stderr);
+    const stats = (db: string): { ttft: number; e2e: number; n: number } => {
+      const ok = requests(db).filter((r) => r.status === 'ok');
+      assert.equal(ok.length, rows.length, `${db}: every request ok`);
+      for (const r of ok) assert.equal(r.tokens_received, r.output_tokens);
+      return { ttft: p50(ok.map((r) => r.ttft as number)), e2e: p50(ok.map((r) => r.e2e as number)), n: ok.length };
+    };
+    const a = stats(path.join(dir, 'pd.db'));
+    const b = stats(path.join(dir, 'one.db'));
+    const rel = (x: number, y: number): number => Math.abs(x - y) / y;
+    const msg = `p50 TTFT ${a.ttft.toFixed(4)} vs ${b.ttft.toFixed(4)} s (${(100 * rel(a.ttft, b.ttft)).toFixed(1)}%), p50 E2E ${a.e2e.toFixed(4)} vs ${b.e2e.toFixed(4)} s (${(100 * rel(a.e2e, b.e2e)).toFixed(1)}%)`;
+    console.log(`# proxy vs one process: ${msg}`);
+    assert.ok(rel(a.ttft, b.ttft) <= 0.05, msg);
+    assert.ok(rel(a.e2e, b.e2e) <= 0.05, msg);
+  });
+});
