@@ -32,6 +32,8 @@ export interface EngineRequest {
   readonly id: string;
   readonly promptTokens: number;
   readonly outputTokens: number;
+  /** The prompt's token ids (`promptTokens` of them), when the client sent ids: a cluster running a real model feeds them to it; the emulated engine needs only the count. */
+  readonly promptIds?: readonly number[];
 }
 
 /** Per-request breakdown (seconds), reported when the request ends; also the server's extension object. */
@@ -58,6 +60,8 @@ export interface RequestBreakdown {
 export interface RequestObserver {
   /** `tokens` new output tokens at engine time `time` (the first call is the first token). */
   onTokens(tokens: number, time: number): void;
+  /** Optional, from clusters running a real model: the ids (and texts) of the tokens the next `onTokens` counts. */
+  onTokenIds?(ids: readonly number[], texts?: readonly string[]): void;
   /** All `outputTokens` produced. */
   onDone(breakdown: RequestBreakdown, time: number): void;
   /** The request cannot be served (e.g. larger than any machine's KV memory) or was cancelled. */

@@ -51,6 +51,8 @@ export interface ServerOptions {
    * (`do_remote_prefill`), its KV coming from a `promptMachine` (machine type). Absent: an ordinary server.
    */
   readonly role?: { readonly role: 'prefill' | 'decode'; readonly promptMachine?: string };
+  /** What serves the requests, for failure messages (default "the emulated cluster"). */
+  readonly engineLabel?: string;
   /** Where the cluster's iterations can be watched (vLLM's `iteration_tokens_total`); absent: not observed. */
   readonly onIteration?: (listener: (e: IterationEvent) => void) => void;
 }
@@ -313,6 +315,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       if (res.destroyed || !res.socket || res.socket.destroyed) return; // the client left while we read its body
       gen = new Generation(parsed, res, cluster, clock, {
         ...pd,
+        ...(opts.engineLabel ? { engineLabel: opts.engineLabel } : {}),
         onEmit: (d) => metrics.observeEmitDelay(d),
         onFinished: (stats) => metrics.observeRequest(stats),
         onEnd: (_outcome, status) => {

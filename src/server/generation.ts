@@ -71,6 +71,12 @@ interface ChoiceState {
   /** Token-weighted inter-token gaps (engine seconds), for vLLM's inter-token histogram. */
   readonly gaps: number[];
   readonly counts: number[];
+  /** Real-inference clusters: the prompt's ids, and the ids / texts of tokens produced, not yet written and all. */
+  readonly promptIds: readonly number[] | undefined;
+  readonly pendingIds: number[];
+  readonly pendingTexts: string[];
+  readonly allIds: number[];
+  readonly allTexts: string[];
 }
 
 export interface GenerationHooks {
@@ -84,6 +90,8 @@ export interface GenerationHooks {
   readonly remote?: RemotePrefill;
   /** Prefill endpoint: the `kv_transfer_params` of the (non-streamed) reply. */
   kvReply?(ext: SplitbenchExtension | undefined, promptTokens: number, id: string): Record<string, unknown>;
+  /** What serves the requests, for failure messages (default "the emulated cluster"). */
+  readonly engineLabel?: string;
 }
 
 let seq = 0;
@@ -122,6 +130,11 @@ export class Generation {
       lastTokens: undefined,
       gaps: [],
       counts: [],
+      promptIds: p.ids,
+      pendingIds: [],
+      pendingTexts: [],
+      allIds: [],
+      allTexts: [],
     }));
   }
 
@@ -141,8 +154,16 @@ export class Generation {
     for (const c of this.choices) {
       if (this.ended) break;
       c.submitted = this.clock.now();
-      const er = { id: `${this.id}-${c.index}`, promptTokens: c.promptTokens, outputTokens: c.total };
+      const er = { id: `${this.id}-${c.index}`, promptTokens: c.promptTokens, outputTokens: c.total, ...(c.promptIds ? { promptIds: c.promptIds } : {}) };
       const obs = {
+        onTokenIds: (ids: readonly number[], texts?: readonly string[]) => {
+          c.pendingIds.push(...ids);
+          c.allIds.push(...ids);
+          if (texts && texts.length === ids.length) {
+            c.pendingTexts.push(...texts);
+            c.allTexts.push(...texts);
+          }
+        },
         onTokens: (tokens: number, time: number) => this.onTokens(c, tokens, time),
         onDone: (b: RequestBreakdown, time: number) => this.onDone(c, b, time),
         onFailed: (reason: string) => this.onFailed(reason),
@@ -214,11 +235,23 @@ export class Generation {
 
   private onFailed(reason: string): void {
     if (this.ended) return;
-    this.failResponse(503, `the emulated cluster could not serve the request: ${reason}`, 'engine_failed', 'failed');
+    this.failResponse(503, `${this.hooks.engineLabel ?? 'the emulated cluster'} could not serve the request: ${reason}`, 'engine_failed', 'failed');
+  }
+
+  /** The next `tokens` tokens' text (the model's, where a real model produced them) and ids. */
+  private take(c: ChoiceState, tokens: number): { text: string; ids: number[] } {
+    const ids = c.pendingIds.splice(0, tokens);
+    const texts = c.pendingTexts.splice(0, tokens);
+    return { text: texts.length === tokens ? texts.join('') : tokensText(tokens), ids };
+  }
+
+  private fullText(c: ChoiceState): string {
+    return c.allTexts.length === c.total ? c.allTexts.join('') : tokensText(c.total);
   }
 
   private writeChunk(c: ChoiceState, tokens: number, finish: string | null, time: number): void {
-    const text = tokensText(tokens);
+    const { text, ids } = this.take(c, tokens);
+    const tokenIds = this.req.returnTokenIds ? { token_ids: ids } : {};
     let out = '';
     const chat = this.req.endpoint === 'chat';
     const cont = this.req.continuousUsage;
@@ -230,8 +263,8 @@ export class Generation {
       });
     }
     const choice = chat
-      ? { index: c.index, delta: { content: text }, logprobs: null, finish_reason: finish }
-      : { index: c.index, text, logprobs: null, finish_reason: finish, stop_reason: null };
+      ? { index: c.index, delta: { content: text }, logprobs: null, finish_reason: finish, ...tokenIds }
+      : { index: c.index, text, logprobs: null, finish_reason: finish, stop_reason: null, ...tokenIds };
     out += this.event({
       choices: [choice],
       ...(cont ? { usage: usage(c.promptTokens, c.emitted) } : this.req.includeUsage ? { usage: null } : {}),
@@ -267,17 +300,19 @@ export class Generation {
         chat
           ? {
               index: c.index,
-              message: { role: 'assistant', content: tokensText(c.total) },
+              message: { role: 'assistant', content: this.fullText(c) },
               logprobs: null,
               finish_reason: c.finishReason,
+              ...(this.req.returnTokenIds ? { token_ids: c.allIds } : {}),
               splitbench: c.ext,
             }
           : {
               index: c.index,
-              text: tokensText(c.total),
+              text: this.fullText(c),
               logprobs: null,
               finish_reason: c.finishReason,
               stop_reason: null,
+              ...(this.req.returnTokenIds ? { token_ids: c.allIds, prompt_token_ids: c.promptIds ?? null } : {}),
               splitbench: c.ext,
             },
       );

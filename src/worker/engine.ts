@@ -237,6 +237,11 @@ export class InferenceEngine {
     return new InferenceEngine(llama, model, context, opts);
   }
 
+  /** The text of one token (its vocabulary piece, as llama.cpp detokenizes it alone). */
+  tokenText(id: number): string {
+    return this.model.detokenize([id as Token]);
+  }
+
   /** 'cpu', 'cuda', 'vulkan' or 'metal'. */
   get device(): string {
     return this.llama.gpu === false ? 'cpu' : this.llama.gpu;

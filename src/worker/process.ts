@@ -93,7 +93,7 @@ async function runPrompt(m: Extract<ToWorker, { type: 'submit' }>, cancel: Cance
   const e = engine!;
   const sink = {
     onStart: () => send({ type: 'started', rid: m.rid }),
-    onToken: (id: number, prefillS?: number) => send({ type: 'tokens', rid: m.rid, ids: [id], ...(prefillS === undefined ? {} : { prefillS }) }),
+    onToken: (id: number, prefillS?: number) => send({ type: 'tokens', rid: m.rid, ids: [id], texts: [engine!.tokenText(id)], ...(prefillS === undefined ? {} : { prefillS }) }),
   };
   if (m.outputTokens <= 1 || !m.to) {
     // One output token: the prompt phase is the whole request, nothing to ship.
@@ -149,7 +149,7 @@ async function runDecode(h: KvFrameHeader, state: Buffer): Promise<void> {
       {
         onStart: () => send({ type: 'started', rid: h.rid }),
         onLoaded: (loadS) => send({ type: 'loaded', rid: h.rid, loadS, bytes: state.length }),
-        onToken: (id) => send({ type: 'tokens', rid: h.rid, ids: [id] }),
+        onToken: (id) => send({ type: 'tokens', rid: h.rid, ids: [id], texts: [engine!.tokenText(id)] }),
       },
       cancel,
     );
@@ -194,7 +194,7 @@ async function onSubmit(m: Extract<ToWorker, { type: 'submit' }>): Promise<void>
         m.outputTokens,
         {
           onStart: () => send({ type: 'started', rid: m.rid }),
-          onToken: (id, prefillS) => send({ type: 'tokens', rid: m.rid, ids: [id], ...(prefillS === undefined ? {} : { prefillS }) }),
+          onToken: (id, prefillS) => send({ type: 'tokens', rid: m.rid, ids: [id], texts: [engine!.tokenText(id)], ...(prefillS === undefined ? {} : { prefillS }) }),
         },
         cancel,
       );

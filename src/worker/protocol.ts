@@ -58,7 +58,15 @@ export type FromWorker =
   /** A request was admitted (holds a sequence and its KV reservation). */
   | { readonly type: 'started'; readonly rid: string }
   /** Output tokens produced; `first` is set on the request's first token (with the prefill duration). */
-  | { readonly type: 'tokens'; readonly rid: string; readonly ids: readonly number[]; readonly prefillS?: number; readonly decodeStartAgoS?: number }
+  | {
+      readonly type: 'tokens';
+      readonly rid: string;
+      readonly ids: readonly number[];
+      /** Each id's text (llama.cpp's detokenization of that token alone). */
+      readonly texts?: readonly string[];
+      readonly prefillS?: number;
+      readonly decodeStartAgoS?: number;
+    }
   /** Prompt role: the KV state reached the token worker. */
   | { readonly type: 'shipped'; readonly rid: string; readonly bytes: number; readonly saveS: number; readonly wireS: number }
   /** Token role: state loaded into a sequence, decode starts. */
