@@ -6,6 +6,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { hashIds, planOutput } from '../../src/server/tokens.js';
 import { startRealServer } from '../../src/worker/serve.js';
 import { TINY_SHAPE } from '../../src/worker/model.js';
 import { post, sse } from '../server/helpers.js';
@@ -60,6 +61,18 @@ describe('real tokens over HTTP (tiny model, 1 thread per worker)', () => {
     }
     // The prompt's ids reach the model: different prompts give different outputs.
     assert.ok(seen.size > 1, 'outputs depend on the prompt ids');
+  });
+
+  it('without ignore_eos the output length is the one rule both engines share', async () => {
+    for (let i = 0; i < 4; i++) {
+      const p = prompt(10 + i, 40 + i);
+      const r = await post(mono.server.url, '/v1/completions', { prompt: p, max_tokens: 12, min_tokens: 2 });
+      assert.equal(r.status, 200, r.text);
+      const j = JSON.parse(r.text) as Json;
+      const plan = planOutput(12, 2, false, hashIds(p));
+      assert.equal(j.usage.completion_tokens, plan.tokens);
+      assert.equal(j.choices[0].finish_reason, plan.finishReason);
+    }
   });
 
   it('an id outside the vocabulary is refused with 400 naming its index', async () => {
