@@ -34,6 +34,8 @@ export interface EngineRequest {
   readonly outputTokens: number;
   /** The prompt's token ids (`promptTokens` of them), when the client sent ids: a cluster running a real model feeds them to it; the emulated engine needs only the count. */
   readonly promptIds?: readonly number[];
+  /** A cluster running a real model: report each output token's log-probability (`onTokenIds`). */
+  readonly logprobs?: boolean;
 }
 
 /** Per-request breakdown (seconds), reported when the request ends; also the server's extension object. */
@@ -60,8 +62,8 @@ export interface RequestBreakdown {
 export interface RequestObserver {
   /** `tokens` new output tokens at engine time `time` (the first call is the first token). */
   onTokens(tokens: number, time: number): void;
-  /** Optional, from clusters running a real model: the ids (and texts) of the tokens the next `onTokens` counts. */
-  onTokenIds?(ids: readonly number[], texts?: readonly string[]): void;
+  /** Optional, from clusters running a real model: the ids (texts, log-probabilities) of the tokens the next `onTokens` counts. */
+  onTokenIds?(ids: readonly number[], texts?: readonly string[], logprobs?: readonly number[]): void;
   /** All `outputTokens` produced. */
   onDone(breakdown: RequestBreakdown, time: number): void;
   /** The request cannot be served (e.g. larger than any machine's KV memory) or was cancelled. */

@@ -77,6 +77,10 @@ interface ChoiceState {
   readonly pendingTexts: string[];
   readonly allIds: number[];
   readonly allTexts: string[];
+  readonly pendingLogprobs: number[];
+  readonly allLogprobs: number[];
+  /** Characters of text written so far (completions' `text_offset`). */
+  textOffset: number;
 }
 
 export interface GenerationHooks {
@@ -135,6 +139,9 @@ export class Generation {
       pendingTexts: [],
       allIds: [],
       allTexts: [],
+      pendingLogprobs: [],
+      allLogprobs: [],
+      textOffset: 0,
     }));
   }
 
@@ -154,14 +161,18 @@ export class Generation {
     for (const c of this.choices) {
       if (this.ended) break;
       c.submitted = this.clock.now();
-      const er = { id: `${this.id}-${c.index}`, promptTokens: c.promptTokens, outputTokens: c.total, ...(c.promptIds ? { promptIds: c.promptIds } : {}) };
+      const er = { id: `${this.id}-${c.index}`, promptTokens: c.promptTokens, outputTokens: c.total, ...(c.promptIds ? { promptIds: c.promptIds } : {}), ...(this.req.logprobs ? { logprobs: true } : {}) };
       const obs = {
-        onTokenIds: (ids: readonly number[], texts?: readonly string[]) => {
+        onTokenIds: (ids: readonly number[], texts?: readonly string[], logprobs?: readonly number[]) => {
           c.pendingIds.push(...ids);
           c.allIds.push(...ids);
           if (texts && texts.length === ids.length) {
             c.pendingTexts.push(...texts);
             c.allTexts.push(...texts);
+          }
+          if (logprobs && logprobs.length === ids.length) {
+            c.pendingLogprobs.push(...logprobs);
+            c.allLogprobs.push(...logprobs);
           }
         },
         onTokens: (tokens: number, time: number) => this.onTokens(c, tokens, time),
@@ -238,11 +249,33 @@ export class Generation {
     this.failResponse(503, `${this.hooks.engineLabel ?? 'the emulated cluster'} could not serve the request: ${reason}`, 'engine_failed', 'failed');
   }
 
-  /** The next `tokens` tokens' text (the model's, where a real model produced them) and ids. */
-  private take(c: ChoiceState, tokens: number): { text: string; ids: number[] } {
+  /** The next `tokens` tokens' text (the model's, where a real model produced them), ids and logprobs object. */
+  private take(c: ChoiceState, tokens: number, offset: number): { text: string; ids: number[]; logprobs: unknown } {
     const ids = c.pendingIds.splice(0, tokens);
     const texts = c.pendingTexts.splice(0, tokens);
-    return { text: texts.length === tokens ? texts.join('') : tokensText(tokens), ids };
+    const lps = c.pendingLogprobs.splice(0, tokens);
+    const text = texts.length === tokens ? texts.join('') : tokensText(tokens);
+    return { text, ids, logprobs: this.logprobsObject(texts, lps, offset) };
+  }
+
+  /**
+   * OpenAI's `logprobs` of a choice (or chunk) for tokens with these texts and log-probabilities: completions
+   * `{tokens, token_logprobs, top_logprobs, text_offset}`, chat `{content: [{token, logprob, bytes, top_logprobs}]}`.
+   * Only the sampled token's own log-probability is known (no alternatives). `null` when not asked or not known
+   * (the emulated engine has no model).
+   */
+  private logprobsObject(texts: readonly string[], lps: readonly number[], offset: number): unknown {
+    if (!this.req.logprobs || lps.length === 0 || lps.length !== texts.length) return null;
+    if (this.req.endpoint === 'chat') {
+      return { content: texts.map((t, i) => ({ token: t, logprob: lps[i]!, bytes: [...Buffer.from(t, 'utf8')], top_logprobs: [] })) };
+    }
+    const offsets: number[] = [];
+    let at = offset;
+    for (const t of texts) {
+      offsets.push(at);
+      at += t.length;
+    }
+    return { tokens: [...texts], token_logprobs: [...lps], top_logprobs: texts.map((t, i) => ({ [t]: lps[i]! })), text_offset: offsets };
   }
 
   private fullText(c: ChoiceState): string {
@@ -250,7 +283,8 @@ export class Generation {
   }
 
   private writeChunk(c: ChoiceState, tokens: number, finish: string | null, time: number): void {
-    const { text, ids } = this.take(c, tokens);
+    const { text, ids, logprobs } = this.take(c, tokens, c.textOffset);
+    c.textOffset += text.length;
     const tokenIds = this.req.returnTokenIds ? { token_ids: ids } : {};
     let out = '';
     const chat = this.req.endpoint === 'chat';
@@ -263,8 +297,8 @@ export class Generation {
       });
     }
     const choice = chat
-      ? { index: c.index, delta: { content: text }, logprobs: null, finish_reason: finish, ...tokenIds }
-      : { index: c.index, text, logprobs: null, finish_reason: finish, stop_reason: null, ...tokenIds };
+      ? { index: c.index, delta: { content: text }, logprobs, finish_reason: finish, ...tokenIds }
+      : { index: c.index, text, logprobs, finish_reason: finish, stop_reason: null, ...tokenIds };
     out += this.event({
       choices: [choice],
       ...(cont ? { usage: usage(c.promptTokens, c.emitted) } : this.req.includeUsage ? { usage: null } : {}),
@@ -301,7 +335,7 @@ export class Generation {
           ? {
               index: c.index,
               message: { role: 'assistant', content: this.fullText(c) },
-              logprobs: null,
+              logprobs: this.logprobsObject(c.allTexts, c.allLogprobs, 0),
               finish_reason: c.finishReason,
               ...(this.req.returnTokenIds ? { token_ids: c.allIds } : {}),
               splitbench: c.ext,
@@ -309,7 +343,7 @@ export class Generation {
           : {
               index: c.index,
               text: this.fullText(c),
-              logprobs: null,
+              logprobs: this.logprobsObject(c.allTexts, c.allLogprobs, 0),
               finish_reason: c.finishReason,
               stop_reason: null,
               ...(this.req.returnTokenIds ? { token_ids: c.allIds, prompt_token_ids: c.promptIds ?? null } : {}),

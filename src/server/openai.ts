@@ -35,6 +35,8 @@ export interface GenerationRequest {
   readonly stream: boolean;
   readonly includeUsage: boolean;
   readonly continuousUsage: boolean;
+  /** `logprobs` asked (completions: a count ≥ 0; chat: `logprobs: true`): a real model's choices carry them. */
+  readonly logprobs: boolean;
   /** vLLM's `return_token_ids`: each choice carries `token_ids` (and the reply `prompt_token_ids` where known). */
   readonly returnTokenIds: boolean;
   /** vLLM's disaggregated-serving field (`kv_transfer_params`), when the request carried one. */
@@ -101,6 +103,7 @@ const completionBody = z
     // Checked by parsePrompt (a plain loop: a 4096-id prompt costs microseconds, not a zod pass per id).
     prompt: z.unknown(),
     max_tokens: count('max_tokens', 1).nullish(),
+    logprobs: count('logprobs', 0).nullish(),
   })
   .passthrough();
 
@@ -123,6 +126,8 @@ const chatBody = z
       .nonempty('messages must not be empty'),
     max_tokens: count('max_tokens', 1).nullish(),
     max_completion_tokens: count('max_completion_tokens', 1).nullish(),
+    logprobs: z.boolean({ invalid_type_error: 'logprobs must be a boolean' }).nullish(),
+    top_logprobs: count('top_logprobs', 0).nullish(),
   })
   .passthrough();
 
@@ -296,6 +301,7 @@ export function parseGeneration(endpoint: Endpoint, body: unknown, served: Serve
     includeUsage,
     continuousUsage: stream && includeUsage && (b.stream_options?.continuous_usage_stats ?? false),
     returnTokenIds: b.return_token_ids ?? false,
+    logprobs: endpoint === 'chat' ? (r.data as { logprobs?: unknown }).logprobs === true : typeof (r.data as { logprobs?: unknown }).logprobs === 'number',
     ...(b.kv_transfer_params ? { kvTransfer: kvParams(b.kv_transfer_params) } : {}),
   };
 }

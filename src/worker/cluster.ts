@@ -39,8 +39,8 @@ export type RealDeployment = 'mono' | 'split';
 
 /** An observer that also wants the output token ids (tests, tools); the HTTP layer passes a plain one. */
 export interface TokenIdObserver extends RequestObserver {
-  /** The ids (and their texts) of the tokens the next `onTokens` call counts. */
-  onTokenIds?(ids: readonly number[], texts?: readonly string[]): void;
+  /** The ids (and their texts and log-probabilities) of the tokens the next `onTokens` call counts. */
+  onTokenIds?(ids: readonly number[], texts?: readonly string[], logprobs?: readonly number[]): void;
 }
 /** Cluster schedulers that apply to worker pools (no machine borrowing). */
 export const REAL_SCHEDULERS = ['jsq-tokens', 'round-robin', 'random'] as const;
@@ -335,6 +335,7 @@ export class RealCluster implements Cluster {
       rid,
       prompt: request.promptIds && request.promptIds.length === request.promptTokens ? [...request.promptIds] : this.document.slice(0, request.promptTokens),
       outputTokens: request.outputTokens,
+      ...(request.logprobs ? { logprobs: true } : {}),
       ...(p !== t && request.outputTokens > 1 ? { to: { id: t.id, port: t.port! } } : {}),
     };
     p.child.send(msg);
@@ -427,7 +428,7 @@ export class RealCluster implements Cluster {
         }
         rec.emitted += n;
         w.outputTokensTotal += n;
-        rec.obs.onTokenIds?.(m.ids, m.texts);
+        rec.obs.onTokenIds?.(m.ids, m.texts, m.logprobs);
         rec.obs.onTokens(n, now);
         return;
       }

@@ -37,6 +37,8 @@ export type ToWorker =
       readonly rid: string;
       readonly prompt: readonly number[];
       readonly outputTokens: number;
+      /** Report each output token's log-probability. */
+      readonly logprobs?: boolean;
       /** Prompt role: the token worker to ship the KV state to. */
       readonly to?: { readonly id: string; readonly port: number };
     }
@@ -64,6 +66,8 @@ export type FromWorker =
       readonly ids: readonly number[];
       /** Each id's text (llama.cpp's detokenization of that token alone). */
       readonly texts?: readonly string[];
+      /** Each id's log-probability, when the request asked. */
+      readonly logprobs?: readonly number[];
       readonly prefillS?: number;
       readonly decodeStartAgoS?: number;
     }
@@ -83,6 +87,7 @@ export interface KvFrameHeader {
   readonly promptTokens: number;
   /** Output tokens in all (the token worker produces outputTokens − 1). */
   readonly outputTokens: number;
+  readonly logprobs?: boolean;
 }
 
 export interface AckFrameHeader {

@@ -59,8 +59,36 @@ describe('real tokens over HTTP (tiny model, 1 thread per worker)', () => {
       assert.notEqual(a.text, ' tok'.repeat(OUT), 'the model\'s text, not the emulator\'s');
       seen.add(a.ids.join(','));
     }
-    // The prompt's ids reach the model: different prompts give different outputs.
+    // The prompt's ids reach the model: prompts of one length but other ids give other outputs.
     assert.ok(seen.size > 1, 'outputs depend on the prompt ids');
+    const [x, y] = await Promise.all([ids(mono.server.url, prompt(12, 1), false), ids(mono.server.url, prompt(12, 2), false)]);
+    assert.notDeepEqual(x.ids, y.ids, 'same length, other ids: other tokens');
+  });
+
+  it('logprobs when asked: the sampled tokens\' log-probabilities, the same from monolithic and split', async () => {
+    const p = prompt(20, 3);
+    const body = { prompt: p, max_tokens: OUT, ignore_eos: true, logprobs: 0, return_token_ids: true };
+    const [a, b] = await Promise.all([post(mono.server.url, '/v1/completions', body), post(split.server.url, '/v1/completions', body)]);
+    const ca = (JSON.parse(a.text) as Json).choices[0];
+    const cb = (JSON.parse(b.text) as Json).choices[0];
+    assert.deepEqual(cb.token_ids, ca.token_ids);
+    const la = ca.logprobs;
+    assert.equal(la.token_logprobs.length, OUT);
+    assert.equal(la.tokens.join(''), ca.text);
+    assert.deepEqual(la.text_offset[0], 0);
+    for (const x of la.token_logprobs) assert.ok(x <= 0 && x > -20, `logprob ${x}`);
+    cb.logprobs.token_logprobs.forEach((x: number, i: number) => assert.ok(Math.abs(x - la.token_logprobs[i]) < 1e-3, `token ${i}: ${x} vs ${la.token_logprobs[i]}`));
+    // Streamed, every chunk carries its token's; without logprobs asked, null.
+    const st = await post(split.server.url, '/v1/completions', { ...body, stream: true });
+    const chunks = (sse(st.text).filter((e) => e !== '[DONE]') as Json[]).filter((e) => e.choices.length > 0);
+    assert.deepEqual(chunks.flatMap((e) => e.choices[0].logprobs.token_logprobs).length, OUT);
+    const plain = await post(mono.server.url, '/v1/completions', { prompt: p, max_tokens: 2 });
+    assert.equal((JSON.parse(plain.text) as Json).choices[0].logprobs, null);
+    // Chat shape.
+    const chat = await post(mono.server.url, '/v1/chat/completions', { messages: [{ role: 'user', content: 'hello there' }], max_tokens: 3, ignore_eos: true, logprobs: true });
+    const content = (JSON.parse(chat.text) as Json).choices[0].logprobs.content as Json[];
+    assert.equal(content.length, 3);
+    for (const t of content) assert.ok(typeof t.token === 'string' && t.logprob <= 0 && Array.isArray(t.bytes));
   });
 
   it('without ignore_eos the output length is the one rule both engines share', async () => {
