@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { requests, runCli, tempDir, writeTrace } from '../load/helpers.js';
 import { startPdProxy, type PdProxy } from './pd-proxy.js';
-import { startServe, type ServeProcess } from './serve-cli.js';
+import { runServe, startServe, type ServeProcess } from './serve-cli.js';
 import { call, post, promValue, sse } from './helpers.js';
 
 // Time scale 1: the proxy's two extra HTTP hops cost wall milliseconds, which a time scale K turns into K times
@@ -20,6 +20,22 @@ function p50(xs: number[]): number {
   const m = Math.floor(s.length / 2);
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
+
+describe('serve --role: bad combinations are refused up front', () => {
+  it('a monolithic deployment, --compat and --engine real are refused, naming what and where', async () => {
+    const cases: [string[], RegExp][] = [
+      [['--deployment', 'baseline-h100', '--role', 'prefill'], /baseline-h100\.yaml: --role prefill needs a phase-split deployment; baseline-h100 is monolithic/],
+      [['--deployment', 'splitwise-hh', '--role', 'decode', '--compat', 'splitwise'], /--role: --role and --compat splitwise cannot be combined/],
+      [['--engine', 'real', '--deployment', 'split', '--role', 'decode'], /--role: only with --engine emulated/],
+    ];
+    for (const [args, re] of cases) {
+      const r = await runServe([...args, '--port', '0']);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, re);
+      assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+    }
+  });
+});
 
 describe('prefill and decode endpoints behind a P/D proxy', () => {
   let pre: ServeProcess;
