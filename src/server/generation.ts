@@ -285,7 +285,8 @@ export class Generation {
   private writeChunk(c: ChoiceState, tokens: number, finish: string | null, time: number): void {
     const { text, ids, logprobs } = this.take(c, tokens, c.textOffset);
     c.textOffset += text.length;
-    const tokenIds = this.req.returnTokenIds ? { token_ids: ids } : {};
+    // Ids exist where a real model produced the tokens; the emulated engine has none (null).
+    const tokenIds = this.req.returnTokenIds ? { token_ids: ids.length === tokens ? ids : null } : {};
     let out = '';
     const chat = this.req.endpoint === 'chat';
     const cont = this.req.continuousUsage;
@@ -337,7 +338,7 @@ export class Generation {
               message: { role: 'assistant', content: this.fullText(c) },
               logprobs: this.logprobsObject(c.allTexts, c.allLogprobs, 0),
               finish_reason: c.finishReason,
-              ...(this.req.returnTokenIds ? { token_ids: c.allIds } : {}),
+              ...(this.req.returnTokenIds ? { token_ids: c.allIds.length === c.total ? c.allIds : null } : {}),
               splitbench: c.ext,
             }
           : {
@@ -346,7 +347,7 @@ export class Generation {
               logprobs: this.logprobsObject(c.allTexts, c.allLogprobs, 0),
               finish_reason: c.finishReason,
               stop_reason: null,
-              ...(this.req.returnTokenIds ? { token_ids: c.allIds, prompt_token_ids: c.promptIds ?? null } : {}),
+              ...(this.req.returnTokenIds ? { token_ids: c.allIds.length === c.total ? c.allIds : null, prompt_token_ids: c.promptIds ?? null } : {}),
               splitbench: c.ext,
             },
       );
