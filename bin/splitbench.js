@@ -3,6 +3,8 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
+// SQLite URI file names (for read-only opens of stores in folders this user cannot write; see src/store/sqlite.ts).
+process.env.SQLITE_USE_URI ??= '1';
 const entry = new URL('../dist/src/cli/main.js', import.meta.url);
 if (!existsSync(fileURLToPath(entry))) {
   process.stderr.write('splitbench: not built yet; run `npm run build` (npm ci does it through `prepare`)\n');

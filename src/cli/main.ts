@@ -37,9 +37,30 @@ class UsageError extends Error {}
 /** A missing command, subcommand or positional argument: these also print the usage. */
 const MISSING_COMMAND = /^(name a .*command|Not enough non-option arguments)/;
 
+/** A negative number or a range starting with one (`-5`, `-0.5`, `-5:10`): a value, never a flag. */
+const NEGATIVE_VALUE = /^-(\d|\.\d)[\d.eE+-]*(:[^\s]*)?$/;
+
+/**
+ * `--flag -5:10` as `--flag=-5:10`: yargs would read `-5:10` as short flags (`Unknown argument: 5`) rather
+ * than the flag's value, so the value's own check (e.g. "START must be >= 0") never spoke. Stops at `--`.
+ */
+export function joinNegativeValues(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') return [...out, ...argv.slice(i)];
+    const next = argv[i + 1];
+    if (a.startsWith('--') && !a.includes('=') && next !== undefined && NEGATIVE_VALUE.test(next)) {
+      out.push(`${a}=${next}`);
+      i++;
+    } else out.push(a);
+  }
+  return out;
+}
+
 export async function main(argv: string[]): Promise<number> {
   exitCode = ExitCode.ok;
-  const cli = yargs(argv)
+  const cli = yargs(joinNegativeValues(argv))
     .scriptName('splitbench')
     .usage('$0 <command> [options]\n\nBenchmark and trace-replay harness for LLM serving (monolithic and phase-split).')
     .version(VERSION)

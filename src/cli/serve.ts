@@ -11,6 +11,7 @@ interface ServeArgs {
   'max-queue': number;
   compat?: string;
   seed?: number;
+  role?: string;
   engine: string;
   'model-file'?: string;
   workers?: number;
@@ -22,6 +23,23 @@ interface ServeArgs {
   'kv-tokens'?: number;
   gpu: string;
   scheduler?: string;
+  'header-timeout': number;
+  'body-timeout': number;
+  'max-body-mib': number;
+  'max-buffered-mib': number;
+  'api-key'?: string;
+}
+
+/** The HTTP-layer flags; the key from `--api-key`, else `SPLITBENCH_API_KEY` (`--api-key ''`: no key). */
+function httpLimits(a: ServeArgs, env: NodeJS.ProcessEnv = process.env): import('../server/serve.js').HttpLimits {
+  const key = a['api-key'] ?? env.SPLITBENCH_API_KEY;
+  return {
+    headerTimeoutS: a['header-timeout'],
+    bodyTimeoutS: a['body-timeout'],
+    maxBodyMiB: a['max-body-mib'],
+    maxBufferedMiB: a['max-buffered-mib'],
+    ...(key ? { apiKey: key } : {}),
+  };
 }
 
 /** Flags that belong to one engine only (named in the error when given to the other). */
@@ -53,8 +71,18 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
         requiresArg: true,
         describe: 'requests in flight beyond which new ones get HTTP 429 with Retry-After',
       })
+      .option('header-timeout', { type: 'number', default: 10, requiresArg: true, describe: 'seconds a request (or a new connection) may take to send its headers; then 408 and the connection is closed', group: 'HTTP limits:' })
+      .option('body-timeout', { type: 'number', default: 30, requiresArg: true, describe: 'seconds after its headers by which a request body must be complete; then 408 and close (responses are never timed)', group: 'HTTP limits:' })
+      .option('max-body-mib', { type: 'number', default: 32, requiresArg: true, describe: 'largest request body (MiB); larger gets 413', group: 'HTTP limits:' })
+      .option('max-buffered-mib', { type: 'number', default: 128, requiresArg: true, describe: 'request-body bytes held across all connections at once (MiB); a body that would pass it gets 503', group: 'HTTP limits:' })
+      .option('api-key', { type: 'string', requiresArg: false, describe: "require 'Authorization: Bearer KEY' on /v1/* routes (default: $SPLITBENCH_API_KEY; '' for none)", group: 'HTTP limits:' })
       .option('compat', { type: 'string', choices: ['splitwise'], describe: "SplitwiseSim-compatible engine semantics" })
       .option('seed', { type: 'number', requiresArg: true, describe: 'seed of the random cluster scheduler' })
+      .option('role', {
+        type: 'string',
+        choices: ['prefill', 'decode'],
+        describe: "serve one pool of a split deployment as its own endpoint, speaking vLLM's disaggregated-serving protocol (kv_transfer_params): prefill = the prompt pool, decode = the token pool (KV transfer charged here); put a P/D proxy in front",
+      })
       .option('engine', { type: 'string', choices: ['emulated', 'real'], default: 'emulated', describe: 'emulated: GPUs from the performance model; real: llama.cpp worker processes running a model file', group: 'Real inference:' })
       .option('model-file', { type: 'string', requiresArg: true, describe: 'GGUF model (default: the tiny generated model, made on first use; see `splitbench model make`)', group: 'Real inference:' })
       .option('workers', { type: 'number', requiresArg: true, describe: 'mono: worker processes (default 1)', group: 'Real inference:' })
@@ -68,12 +96,13 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
       .option('scheduler', { type: 'string', choices: ['jsq-tokens', 'round-robin', 'random'], describe: 'router policy over the workers (default jsq-tokens)', group: 'Real inference:' })
       .example('$0 serve --deployment splitwise-hh', 'serve the phase-split Splitwise-HH cluster on http://127.0.0.1:8000')
       .example('$0 serve --deployment baseline-h100 --model llama3-70b --port 0 --time-scale 10', 'a monolithic H100 cluster, 10x faster, on a free port')
+      .example('$0 serve --deployment splitwise-hh --role prefill --port 8100', "the prompt pool of a split deployment as a prefill endpoint (and --role decode --port 8200 for the token pool), behind a P/D proxy")
       .example('$0 serve --deployment my-cluster.yaml --max-queue 512', 'a deployment file, refusing work past 512 requests in flight')
       .example('$0 serve --engine real --deployment split --prompt-workers 1 --token-workers 1', 'real inference (tiny generated model, CPU): a prompt worker and a token worker, KV shipped over loopback TCP'),
   handler: async (argv) => {
     if (argv.engine === 'real') {
       const { ConfigError } = await import('../errors.js');
-      const wrong = [argv.model !== undefined && '--model', argv.compat !== undefined && '--compat', argv['time-scale'] !== 1 && '--time-scale'].filter(Boolean);
+      const wrong = [argv.model !== undefined && '--model', argv.compat !== undefined && '--compat', argv['time-scale'] !== 1 && '--time-scale', argv.role !== undefined && '--role'].filter(Boolean);
       if (wrong.length > 0) throw new ConfigError(`${wrong.join(', ')}: only with --engine emulated`, { hint: 'the real engine runs at the speed of this machine; pick the model with --model-file' });
       const { serveReal } = await import('../worker/serve.js');
       const a = argv as ServeArgs;
@@ -83,6 +112,7 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
           host: a.host,
           port: a.port,
           maxQueue: a['max-queue'],
+          http: httpLimits(a),
           gpu: a.gpu as 'auto' | 'cuda' | 'none',
           ...(a['model-file'] === undefined ? {} : { modelFile: a['model-file'] }),
           ...(a.workers === undefined ? {} : { workers: a.workers }),
@@ -110,9 +140,11 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
       port: argv.port,
       timeScale: argv['time-scale'],
       maxQueue: argv['max-queue'],
+      http: httpLimits(argv),
       ...(argv.model === undefined ? {} : { model: argv.model }),
       ...(argv.compat === 'splitwise' ? { compat: 'splitwise' as const } : {}),
       ...(argv.seed === undefined ? {} : { seed: argv.seed }),
+      ...(argv.role === undefined ? {} : { role: argv.role as 'prefill' | 'decode' }),
     });
     setExitCode(code);
   },

@@ -17,6 +17,9 @@ import type { MachineSpec as EngineMachineSpec, ModelSpec as EngineModelSpec } f
 /** Default catalog folder (bundled with the package). */
 export const DEFAULT_CATALOG_DIR: string = path.join(WORKLOADS_DIR, 'catalog');
 
+/** Most GPUs one machine (one tensor-parallel instance) may have. */
+export const MAX_MACHINE_GPUS = 1024;
+
 const positive = z.number().finite().positive();
 function nameKeyEarly() {
   return z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'names are lower-case letters, digits, ".", "_" and "-"');
@@ -37,6 +40,8 @@ const HardwareSchema = z
     tokenW: positive,
     powerCapW: positive.optional(),
     capPrefillSlowdown: z.number().finite().min(1).optional(),
+    /** Product name as the driver reports it (DCGM's `modelName`), e.g. "NVIDIA H100 80GB HBM3". */
+    product: z.string().min(1).optional(),
     rooflineFrom: z.string().min(1).optional(),
     source: z.string().min(1),
   })
@@ -45,7 +50,8 @@ const HardwareSchema = z
 const MachineSchema = z
   .object({
     hardware: z.string().min(1),
-    gpus: z.number().int().positive(),
+    // Tensor-parallel degree of one instance: 1024 is past any scale-up domain built (NVL72: 72 GPUs).
+    gpus: z.number().int().positive().max(MAX_MACHINE_GPUS, `must be at most ${MAX_MACHINE_GPUS} (the bound for a machine's GPUs)`),
     pricePerHour: nonNegative,
     priceSource: z.string().min(1),
     powerUnits: positive,

@@ -12,12 +12,13 @@ import type {
   MachinePhase,
   MachineSnapshot,
   PerfModel,
+  RemotePrefill,
   RequestObserver,
   SubmitHandle,
 } from './api.js';
 import { EventRank, type Clock, type TimerHandle } from './clock.js';
 import { ConfigError } from '../errors.js';
-import type { Deployment } from './deployment.js';
+import { originOf, type Deployment } from './deployment.js';
 import { Instance, Seq, SeqMode, SeqState } from './instance.js';
 import { createScheduler, type ClusterScheduler, type PoolName, type SchedMachine } from './schedulers.js';
 import {
@@ -86,14 +87,14 @@ export interface ResolvedMachine {
 export function resolveMachines(dep: Deployment, catalog: EngineCatalog): { model: ModelSpec; machines: ResolvedMachine[] } {
   const model = catalog.model(dep.model);
   if (!model) {
-    throw new ConfigError(`unknown model '${dep.model}'`, { path: `${dep.source || dep.name}: model`, hint: `known models: ${catalog.modelNames().join(', ')}` });
+    throw new ConfigError(`unknown model '${dep.model}'`, { path: originOf(dep, 'model'), hint: `known models: ${catalog.modelNames().join(', ')}` });
   }
   const machines: ResolvedMachine[] = [];
   for (const pool of dep.pools) {
     const spec = catalog.machine(pool.machine);
     if (!spec) {
       throw new ConfigError(`unknown machine type '${pool.machine}'`, {
-        path: `${dep.source || dep.name}: pools.${pool.role}.machine`,
+        path: originOf(dep, `pools.${pool.role}.machine`),
         hint: `known machine types: ${catalog.machineNames().join(', ')}`,
       });
     }
@@ -156,6 +157,8 @@ interface Req {
   xferTimer: TimerHandle | undefined;
   xferDuration: number;
   finished: boolean;
+  /** Prefilled elsewhere (submitPrefilled): transfer times fixed at arrival; `seqP` is a placeholder never admitted. */
+  remote?: { readonly full: number; readonly after: number; readonly promptMachine: string };
 }
 
 class Machine implements SchedMachine {
@@ -213,8 +216,10 @@ class RealisticCluster implements Cluster {
   private readonly layerwiseMin: number;
   private readonly bwOverride: number | undefined;
   private readonly residueOverride: number | undefined;
+  private readonly catalog: EngineCatalog;
 
   constructor(dep: Deployment, opts: ClusterOptions) {
+    this.catalog = opts.catalog!;
     this.clock = opts.clock;
     this.ev = opts.events;
     this.power = opts.power ?? defaultPower;
@@ -223,7 +228,10 @@ class RealisticCluster implements Cluster {
     for (const rm of machines) {
       const cap = kvCapacityBytes(rm.spec, model);
       if (cap <= 0) {
-        throw new ConfigError(`${model.name} (${model.weightsBytes} B of weights) does not fit in ${rm.spec.name}'s memory`, { path: `pools.${rm.role}.machine` });
+        throw new ConfigError(`${model.name} (${(model.weightsBytes / 1e9).toFixed(1)} GB of weights) does not fit in ${rm.spec.name}'s memory`, {
+          path: originOf(dep, `pools.${rm.role}.machine`),
+          hint: `a machine with more GPU memory, or a smaller model (${originOf(dep, 'model')})`,
+        });
       }
       const m = new Machine(rm.id, rm.role, rm.spec, resolvePerf(opts, rm.spec, model), cap, Math.floor(cap / this.kvPerToken), rm.limits);
       m.onEnd = () => this.endIteration(m);
@@ -311,6 +319,60 @@ class RealisticCluster implements Cluster {
     this.live.set(request.id, req);
     p.inst.admit(req.seqP);
     this.kick(p, now);
+    return { cancel: () => this.cancel(req) };
+  }
+
+  submitPrefilled(request: EngineRequest, observer: RequestObserver, remote: RemotePrefill): SubmitHandle {
+    const now = this.clock.now();
+    const { promptTokens: prompt, outputTokens: output } = request;
+    const from = this.catalog.machine(remote.fromMachine);
+    const bad =
+      !Number.isInteger(prompt) || prompt < 1 ? `promptTokens must be an integer ≥ 1 (got ${prompt})`
+      : !Number.isInteger(output) || output < 1 ? `outputTokens must be an integer ≥ 1 (got ${output})`
+      : this.live.has(request.id) ? `request id '${request.id}' is already in flight`
+      : !from ? `unknown prompt machine type '${remote.fromMachine}'`
+      : remote.prefillSeconds !== undefined && !(remote.prefillSeconds >= 0) ? `prefillSeconds must be ≥ 0 (got ${remote.prefillSeconds})`
+      : undefined;
+    if (bad || !from) return this.failLater(observer, bad ?? 'bad request');
+    const pl = this.sched.place(prompt, output);
+    const t = pl.token as Machine;
+    const p0 = pl.prompt as Machine;
+    const kv = this.kvPerToken;
+    // Placement counted a prefill here; there is none: take the prompt back (and, on another machine, its memory).
+    let memT: number;
+    if (p0 === t) {
+      t.pendingTokens -= prompt;
+      memT = kv * (prompt + 1) + kv * (output - 1);
+    } else {
+      p0.pendingTokens -= prompt;
+      p0.schedMemory -= kv * (prompt + 1);
+      memT = kv * (prompt + 1) + kv * (output - 1);
+    }
+    if (!t.inst.fits(prompt + output)) {
+      t.pendingTokens -= 1;
+      t.schedMemory -= memT;
+      return this.failLater(observer, `request ${request.id} needs ${prompt + output} KV tokens, more than ${t.id} holds (${t.inst.capacityTokens})`);
+    }
+    const bytes = kv * prompt;
+    const full = bytes / (this.bwOverride ?? transferBytesPerS(from, t.spec));
+    const residue = this.residueOverride ?? Math.max(from.kvResidueS, t.spec.kvResidueS);
+    const after = prompt < this.layerwiseMin || remote.prefillSeconds === undefined ? full : Math.max(residue, full - remote.prefillSeconds);
+    const req: Req = {
+      r: request, obs: observer, arrival: now, p: t, t, pool: t.pool,
+      seqP: new Seq<Req>(request.id, this.age++, SeqMode.decodeOnly, prompt, output, undefined as unknown as Req), seqT: undefined,
+      prefillStart: now, firstToken: now, kvStart: NaN, kvEnd: NaN, decodeStart: NaN,
+      pendP: 0, pendT: 1, memP: 0, memT, xfer: 0, xferTimer: undefined, xferDuration: 0, finished: false,
+      remote: { full, after, promptMachine: remote.promptMachine ?? t.id },
+    };
+    req.seqP.generated = 1;
+    this.live.set(request.id, req);
+    // The first token was made by the prompt machine: report it now, then move the KV (one token: done).
+    this.clock.at(now, () => {
+      if (req.finished) return;
+      observer.onTokens(1, now);
+      if (output === 1) this.complete(req, now);
+      else this.startTransfer(req, now);
+    }, EventRank.internal);
     return { cancel: () => this.cancel(req) };
   }
 
@@ -409,7 +471,7 @@ class RealisticCluster implements Cluster {
       kvTransfer: r.kvEnd === r.kvEnd ? r.kvEnd - r.kvStart : 0,
       decodeWait: r.decodeStart === r.decodeStart ? r.decodeStart - r.firstToken : 0,
       decode: r.decodeStart === r.decodeStart ? now - r.decodeStart : 0,
-      promptMachine: r.p.id,
+      promptMachine: r.remote ? r.remote.promptMachine : r.p.id,
       tokenMachine: r.seqT || r.p === r.t ? r.t.id : r.p.id,
       pool: r.pool,
       preemptions: r.seqP.preemptions + (r.seqT?.preemptions ?? 0),
@@ -422,6 +484,7 @@ class RealisticCluster implements Cluster {
 
   private transferTimes(r: Req, now: number): { bytes: number; full: number; after: number } {
     const bytes = this.kvPerToken * r.r.promptTokens;
+    if (r.remote) return { bytes, full: r.remote.full, after: r.remote.after };
     const bw = this.bwOverride ?? transferBytesPerS(r.p.spec, r.t.spec);
     const full = bytes / bw;
     if (r.r.promptTokens < this.layerwiseMin) return { bytes, full, after: full };
@@ -472,7 +535,7 @@ class RealisticCluster implements Cluster {
     const t = r.t;
     t.incoming--;
     if (this.ev?.kvTransferEnd) this.ev.kvTransferEnd({ requestId: r.r.id, from: p.id, to: t.id, time: now, bytes: this.kvPerToken * r.r.promptTokens });
-    p.inst.releaseHeld(r.seqP);
+    if (!r.remote) p.inst.releaseHeld(r.seqP);
     p.schedMemory -= r.memP;
     r.memP = 0;
     const s = new Seq<Req>(r.r.id, r.seqP.age, SeqMode.decodeOnly, r.r.promptTokens, r.r.outputTokens, r);
@@ -490,7 +553,7 @@ class RealisticCluster implements Cluster {
     r.finished = true;
     this.live.delete(r.r.id);
     const { p, t } = r;
-    p.inst.remove(r.seqP);
+    if (!r.remote) p.inst.remove(r.seqP);
     if (r.seqT) t.inst.remove(r.seqT);
     if (r.xfer === 1) {
       t.waiters.splice(t.waiters.indexOf(r), 1);

@@ -29,19 +29,48 @@ export const DEPLOYMENTS_DIR = path.join(WORKLOADS_DIR, 'deployments');
 /** 'auto': the bundled profile of (model, machine) when there is one, else the calibrated roofline. */
 export const PERF_MODEL_KINDS = ['auto', 'profile', 'roofline', 'constant'] as const;
 
+/**
+ * Upper bounds of a deployment's numbers (README, "Cluster, schedulers, deployments"). Each is far beyond any
+ * cluster the tool models (the Splitwise paper's largest has 70 machines) and keeps what the engine allocates
+ * per machine, batch and request to a few hundred MB, so an absurd value is a validation error naming its
+ * field instead of a heap exhaustion minutes later.
+ */
+export const DEPLOYMENT_BOUNDS = Object.freeze({
+  /** Machines in one pool, and in all pools together (each costs ~5 KB and a share of every event). */
+  machines: 10_000,
+  maxBatchTokens: 1_048_576,
+  maxBatchSize: 65_536,
+  blockTokens: 4096,
+  maxPreemptions: 1_000_000,
+  promptMaxPendingTokens: 1_000_000_000,
+  layerwiseMinPromptTokens: 100_000_000,
+  bandwidthGbps: 1_000_000,
+  residueMs: 60_000,
+});
+const B = DEPLOYMENT_BOUNDS;
+
+/** An integer in [min, max], the bound named in the message. */
+const intIn = (min: number, max: number) =>
+  z
+    .number()
+    .int()
+    .min(min, `must be at least ${min}`)
+    .max(max, `must be at most ${max.toLocaleString('en-US')} (the bound for this field)`);
+const numIn = (max: number) => z.number().finite().max(max, `must be at most ${max.toLocaleString('en-US')} (the bound for this field)`);
+
 const limitsSchema = z
   .object({
-    maxBatchTokens: z.number().int().positive().optional(),
-    maxBatchSize: z.number().int().positive().optional(),
-    blockTokens: z.number().int().positive().optional(),
-    maxPreemptions: z.number().int().nonnegative().optional(),
+    maxBatchTokens: intIn(1, B.maxBatchTokens).optional(),
+    maxBatchSize: intIn(1, B.maxBatchSize).optional(),
+    blockTokens: intIn(1, B.blockTokens).optional(),
+    maxPreemptions: intIn(0, B.maxPreemptions).optional(),
   })
   .strict();
 
 const poolSchema = z
   .object({
     machine: z.string().min(1),
-    count: z.number().int().nonnegative(),
+    count: intIn(0, B.machines),
     instance: limitsSchema.optional(),
   })
   .strict();
@@ -62,13 +91,13 @@ const schema = z
     instance: limitsSchema.optional(),
     interconnect: z
       .object({
-        bandwidthGbps: z.number().positive().optional(),
-        layerwiseMinPromptTokens: z.number().int().nonnegative().optional(),
-        residueMs: z.number().nonnegative().optional(),
+        bandwidthGbps: numIn(B.bandwidthGbps).positive().optional(),
+        layerwiseMinPromptTokens: intIn(0, B.layerwiseMinPromptTokens).optional(),
+        residueMs: numIn(B.residueMs).nonnegative().optional(),
       })
       .strict()
       .optional(),
-    promptMaxPendingTokens: z.number().int().positive().optional(),
+    promptMaxPendingTokens: intIn(1, B.promptMaxPendingTokens).optional(),
   })
   .strict();
 
@@ -106,6 +135,17 @@ export interface Deployment {
     readonly residueMs?: number;
   };
   readonly promptMaxPendingTokens: number;
+  /**
+   * Where each name the catalog resolves later came from, for errors found then (an unknown or too large
+   * model or machine): `model` and `pools.<role>.machine` → `file:line: field`, or the flag that overrode it.
+   * Absent on a Deployment built by hand: errors then name the source and the field.
+   */
+  readonly origins?: Readonly<Record<string, string>>;
+}
+
+/** `file:line: field` (or the overriding flag) of a deployment field, for error messages. */
+export function originOf(dep: Pick<Deployment, 'origins' | 'source' | 'name'>, field: string): string {
+  return dep.origins?.[field] ?? `${dep.source || dep.name}: ${field}`;
 }
 
 export interface DeploymentOverrides {
@@ -206,12 +246,19 @@ export function parseDeployment(text: string, file: string, overrides: Deploymen
     const count = overrides.counts?.[role] ?? p?.count ?? 0;
     if (!p && count > 0 && !overrides.machines?.[role]) fail(['pools', role], `a count for pool '${role}' needs a machine type`);
     if (count === 0) continue;
+    if (!Number.isInteger(count) || count < 0 || count > B.machines) {
+      fail(['pools', role, 'count'], `${count} machines: must be an integer from 0 to ${B.machines.toLocaleString('en-US')} (the bound for a pool)`);
+    }
     pools.push({
       role,
       machine: overrides.machines?.[role] ?? p!.machine,
       count,
       limits: Object.freeze({ ...baseLimits, ...stripUndefined(p?.instance ?? {}) }),
     });
+  }
+  const total = pools.reduce((n, p) => n + p.count, 0);
+  if (total > B.machines) {
+    fail(['pools'], `${total.toLocaleString('en-US')} machines in all: at most ${B.machines.toLocaleString('en-US')} (the bound for a deployment, all pools together)`);
   }
   const has = (r: PoolName): boolean => pools.some((p) => p.role === r);
   if (d.kind === 'monolithic') {
@@ -222,6 +269,10 @@ export function parseDeployment(text: string, file: string, overrides: Deploymen
     if (!has('token')) fail(['pools', 'token'], 'a split deployment needs a token pool with count ≥ 1');
   }
   const ic = d.interconnect ?? {};
+  const origins: Record<string, string> = { model: overrides.model !== undefined ? '--model' : where(['model']) };
+  for (const p of pools) {
+    origins[`pools.${p.role}.machine`] = overrides.machines?.[p.role] !== undefined ? `pools.${p.role}.machine (overridden)` : where(['pools', p.role, 'machine']);
+  }
   return Object.freeze({
     name: d.name ?? fallbackName,
     source: file,
@@ -238,6 +289,7 @@ export function parseDeployment(text: string, file: string, overrides: Deploymen
       layerwiseMinPromptTokens: ic.layerwiseMinPromptTokens ?? 512,
     }),
     promptMaxPendingTokens: d.promptMaxPendingTokens ?? 8192,
+    origins: Object.freeze(origins),
   });
 }
 

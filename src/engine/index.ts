@@ -10,4 +10,5 @@ export * from './predictors.js';
 export * from './catalog.js';
 export * from './perf/index.js';
 export * from './power.js';
+export * from './context.js';
 export { createCompatCluster, checkCompatRequest, type CompatInstanceState } from './compat/cluster.js';

@@ -3,6 +3,11 @@
  * generator's event loop, whose timing it would distort) on a free loopback port. The child prints
  * `splitbench serve: listening on http://HOST:PORT` as its first stdout line; we wait for it, then hand
  * the URL to the replay. `stop()` sends SIGTERM, then SIGKILL after a grace period.
+ *
+ * The child runs in its own session and process group (detached), so a Ctrl-C in the terminal or a group
+ * signal (`kill -INT -- -PGID`, `timeout`, a batch scheduler) reaches only the replay, which then lets its
+ * in-flight requests finish before it stops the backend. The child still dies with the replay: it watches
+ * its stdin pipe, which closes when the replay dies for any reason (SIGKILL included).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
@@ -24,6 +29,17 @@ export interface Backend {
   readonly pid: number;
   /** SIGTERM, then SIGKILL after `graceMs`; resolves when the child has exited. Idempotent. */
   stop(graceMs?: number): Promise<void>;
+  /** Resolves when the child exits, with what ended it and whether `stop()` asked for it. */
+  readonly exited: Promise<BackendExit>;
+}
+
+export interface BackendExit {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  /** true when `stop()` had been called: an exit the replay asked for. */
+  readonly stopped: boolean;
+  /** The last lines the child wrote on stderr. */
+  readonly stderrTail: string;
 }
 
 const LISTENING = /^splitbench serve: listening on (http:\/\/\S+)/;
@@ -42,19 +58,26 @@ export function startBackend(opts: BackendOptions): Promise<Backend> {
     '0',
     '--time-scale',
     String(opts.timeScale),
+    // A loopback child needs no key, whatever SPLITBENCH_API_KEY says (the replay may send another one).
+    '--api-key',
+    '',
     ...(opts.extraArgs ?? []),
   ];
   // stdin stays an open pipe that closes when this process dies (even by SIGKILL), so the child can notice.
-  const child: ChildProcess = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  // detached: its own session and process group, out of reach of the terminal's and the group's signals.
+  const child: ChildProcess = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
   let stderrTail = '';
   child.stderr!.setEncoding('utf8');
   child.stderr!.on('data', (s: string) => {
     stderrTail = (stderrTail + s).slice(-2000);
   });
   let exited = false;
+  let stopped = false;
+  let exitInfo: { code: number | null; signal: NodeJS.Signals | null } = { code: null, signal: null };
   const exitPromise = new Promise<void>((resolve) => {
-    child.once('exit', () => {
+    child.once('exit', (code, signal) => {
       exited = true;
+      exitInfo = { code, signal };
       resolve();
     });
     child.once('error', () => {
@@ -63,6 +86,7 @@ export function startBackend(opts: BackendOptions): Promise<Backend> {
     });
   });
   const stop = async (graceMs = 5000): Promise<void> => {
+    stopped = true;
     if (!exited) {
       child.kill('SIGTERM');
       const t = setTimeout(() => {
@@ -101,7 +125,8 @@ export function startBackend(opts: BackendOptions): Promise<Backend> {
       // Keep draining the child's stdout so it never blocks on a full pipe.
       child.stdout!.removeListener('data', onData);
       child.stdout!.resume();
-      resolve({ url: m[1]!, pid: child.pid!, stop });
+      const exitedInfo = exitPromise.then((): BackendExit => ({ ...exitInfo, stopped, stderrTail: lastLine() }));
+      resolve({ url: m[1]!, pid: child.pid!, stop, exited: exitedInfo });
     };
     child.stdout!.on('data', onData);
     void exitPromise.then(() => {

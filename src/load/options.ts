@@ -8,6 +8,7 @@
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { DEFAULT_DB } from '../paths.js';
+import { storeTargetProblem } from '../store/target.js';
 import { parseArrivalKind, parseTraceOpenOptions, parseTraceTransforms, type TraceTransforms } from '../trace/index.js';
 import { parseTelemetryFlags, type RunTelemetryOptions } from '../telemetry/run.js';
 import type { Timeouts } from './client.js';
@@ -233,6 +234,10 @@ export function resolveReplayOptions(argv: Record<string, unknown>, env: NodeJS.
   if (endpoint === 'chat' && r.prompt === 'tokens') problems.push('--prompt tokens: the chat endpoint takes text; use --endpoint completions or --prompt text');
   const prompt: PromptMode = r.prompt ?? (endpoint === 'chat' ? 'text' : 'tokens');
   if (r.warmup !== undefined && r.duration !== undefined && r.warmup >= r.duration) problems.push(`--warmup: ${r.warmup} s leaves nothing of --duration ${r.duration} s to measure`);
+
+  // The store: checked before anything is read or sent (src/store/target.ts).
+  const dbWhy = storeTargetProblem(r.db ?? (raw.db === undefined ? DEFAULT_DB : String(raw.db)));
+  if (dbWhy) problems.push(`--db: ${dbWhy}`);
 
   if (problems.length > 0) {
     throw new ConfigError(problems.length === 1 ? problems[0]! : `${problems.length} problems: ${problems.join('; ')}`, {

@@ -49,6 +49,15 @@ export async function* rateSchedule(specs: AsyncIterable<RequestSpec>, rate: num
 
 export type RunOutcome = 'completed' | 'interrupted' | 'failed';
 
+/** Seconds in-flight requests get to end by themselves once the target is lost, before they are cancelled. */
+export const TARGET_LOST_GRACE_S = 2;
+
+/** Consecutive requests whose connection failed (refused, unreachable) after which the target counts as gone. */
+export const UNREACHABLE_AFTER = 20;
+
+/** Error codes of a request that never reached a server. */
+const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ENOTFOUND', 'EAI_AGAIN']);
+
 export interface ReplayRunResult {
   readonly status: RunOutcome;
   /** Why a run failed or stopped early. */
@@ -68,6 +77,8 @@ export interface RunnerDeps {
   readonly model: string;
   /** Called every ~250 ms while running (progress line). */
   readonly onTick?: (r: Runner) => void;
+  /** Where run-level notes go (default: nowhere). */
+  readonly log?: (line: string) => void;
 }
 
 export class Runner {
@@ -87,6 +98,7 @@ export class Runner {
   private drained: (() => void) | undefined;
   private dispatching = true;
   private graceTimer: ReturnType<typeof setTimeout> | undefined;
+  private unreachableRun = 0;
 
   constructor(opts: ReplayOptions, deps: RunnerDeps) {
     // Every in-flight request listens on the run's one AbortSignal.
@@ -128,6 +140,24 @@ export class Runner {
   abort(): void {
     if (!this.stopping) this.interrupt();
     this.abortController.abort();
+  }
+
+  /**
+   * The target is gone (the bundled backend exited, or the target refused many connections in a row): stop
+   * scheduling now, mark the run failed (exit 5), and let what is in flight end by itself for a short while
+   * (a dead server's connections end at once, as errors), then cancel what is left. Idempotent.
+   */
+  targetLost(reason: string): void {
+    if (this.outcome === 'failed') return;
+    this.outcome = 'failed';
+    this.reason = reason;
+    this.runError = new TargetError(`the run was stopped: ${reason}`);
+    this.deps.log?.(`splitbench replay: ${reason}; stopping: no more requests are sent, those in flight are recorded as they end (cancelled after ${Math.min(this.opts.graceS, TARGET_LOST_GRACE_S)} s), the run is marked failed`);
+    this.stopping = true;
+    this.sleeper.wake();
+    if (this.graceTimer) clearTimeout(this.graceTimer);
+    this.graceTimer = setTimeout(() => this.abortController.abort(), Math.min(this.opts.graceS, TARGET_LOST_GRACE_S) * 1000);
+    this.graceTimer.unref();
   }
 
   private fail(reason: string, error?: SplitbenchError): void {
@@ -325,6 +355,12 @@ export class Runner {
       outputTokens: spec.outputTokens,
       tokensReceived,
     });
+    // A target that refuses connection after connection is gone: stop instead of sending the rest to it.
+    if (res.errorCode !== undefined && UNREACHABLE_CODES.has(res.errorCode)) {
+      if (++this.unreachableRun >= UNREACHABLE_AFTER && !this.stopping) {
+        this.targetLost(`the target became unreachable: ${this.unreachableRun} requests in a row could not connect (${res.errorCode})`);
+      }
+    } else if (res.status !== 'cancelled') this.unreachableRun = 0;
     const o = this.opts;
     if (o.maxErrorRate !== undefined && this.outcome !== 'failed') {
       const finished = this.stats.done - this.stats.byStatus.cancelled;

@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import { ConfigError } from '../errors.js';
-import { openStore } from '../store/index.js';
+import { openStore, type Store } from '../store/index.js';
 import {
   evaluateGate,
   sloNeedsReference,
@@ -75,6 +75,14 @@ export interface GateCommandOptions {
   readonly markdown?: string;
   readonly percentileMethod?: PercentileMethod;
   readonly allowSaturated?: boolean;
+  /** Where notes go (default stderr). */
+  readonly log?: (line: string) => void;
+}
+
+/** The store (or its folder) is not writable for this user: SQLITE_READONLY*, or -shm/-wal cannot be created. */
+function isReadonlyError(e: unknown): boolean {
+  const c = (e as { cause?: { code?: unknown } })?.cause?.code;
+  return typeof c === 'string' && (c.startsWith('SQLITE_READONLY') || c === 'SQLITE_CANTOPEN' || c === 'SQLITE_PERM');
 }
 
 function writeOut(file: string, text: string, flag: string): void {
@@ -89,7 +97,18 @@ function writeOut(file: string, text: string, flag: string): void {
 /** Evaluate the SLO file against the run, store the verdicts in slo_results, write the CI files. */
 export async function gateCommand(o: GateCommandOptions): Promise<GateResult> {
   const slo = loadSlo(o.slo);
-  const store = openStore(o.db, { create: false });
+  let store: Store;
+  let stored = true;
+  try {
+    store = openStore(o.db, { create: false });
+  } catch (e) {
+    // A store this user may read but not write (another user's, a read-only mount): judge it all the same;
+    // only the verdicts are not kept in slo_results.
+    if (!isReadonlyError(e)) throw e;
+    store = openStore(o.db, { readonly: true });
+    stored = false;
+    (o.log ?? ((l: string) => process.stderr.write(l + '\n')))(`splitbench gate: ${o.db} is read-only for this user; the verdicts are printed but not stored in slo_results`);
+  }
   try {
     const run = findRun(store, o.run);
     const needsRef = sloNeedsReference(slo);
@@ -120,7 +139,7 @@ export async function gateCommand(o: GateCommandOptions): Promise<GateResult> {
       }
       throw e;
     }
-    store.addSloResults(result.run.id, sloResultRows(result));
+    if (stored) store.addSloResults(result.run.id, sloResultRows(result));
     if (o.junit) writeOut(o.junit, toJunit(result), '--junit');
     if (o.markdown) writeOut(o.markdown, toMarkdown(result), '--markdown');
     return result;

@@ -23,6 +23,8 @@
  *   request-metric := ttft | tpot | tbt | e2e | lag | max_stall | slowdown.ttft | slowdown.tpot | slowdown.tbt | slowdown.e2e
  *   limit     := <number><unit> | baseline [ ('*' | '+' | '-') <number><unit> ]
  *   unit      := s | ms | us | µs   (times: required)  ·  % (fractions: optional)  ·  x (slowdowns: optional)
+ *   A limit is finite and ≥ 0; a fraction's is at most 1 (100%); a baseline factor is ≥ 0, an offset ≥ 0
+ *   (its sign is the operator).
  *
  * Examples: `ttft.p99 <= 2s`, `tbt.p99 < 100ms`, `slowdown.ttft.p90 < 3`, `goodput_fraction >= 90%`,
  * `e2e.p99 <= baseline * 1.05` (needs `gate --baseline RUN`), per request `tpot <= 100ms`.
@@ -172,6 +174,27 @@ function unitHelp(unit: MetricUnit): string {
   }
 }
 
+const UNIT_NOUN: Record<MetricUnit, string> = {
+  time: 'a time',
+  ratio: 'a ratio',
+  fraction: 'a fraction',
+  rate: 'a rate',
+  count: 'a count',
+  joule: 'an energy',
+  dollar: 'a cost',
+};
+
+/**
+ * The values a limit of `unit` can take: every metric here is ≥ 0, and a fraction is at most 1 (100%);
+ * a limit outside can never or always hold, which is a mistake in the file, not a rule. Throws a plain message.
+ */
+function checkLimit(value: number, unit: MetricUnit, text: string): number {
+  if (!Number.isFinite(value)) throw new Error(`limit '${text.trim()}' is not a finite number`);
+  if (value < 0) throw new Error(`limit '${text.trim()}' is negative: ${UNIT_NOUN[unit]} is never below 0`);
+  if (unit === 'fraction' && value > 1) throw new Error(`limit '${text.trim()}' is above 100%: a fraction is from 0 to 1 (0% to 100%)`);
+  return value;
+}
+
 const RULE_RE = /^\s*([a-z_][a-z0-9_.]*)\s*(<=|>=|<|>)\s*(.+?)\s*$/i;
 
 function resolveMetric(name: string): { base: string; stat?: StatName; unit: MetricUnit } {
@@ -203,13 +226,15 @@ export function parseRule(text: string, line = 0): SloRule {
   const b = /^baseline\s*(?:([*+-])\s*(.+))?$/i.exec(rhs);
   if (b) {
     if (!b[1]) limit = { kind: 'baseline', factor: 1, offset: 0 };
-    else if (b[1] === '*') limit = { kind: 'baseline', factor: parseQuantity(b[2]!, 'ratio'), offset: 0 };
+    else if (b[1] === '*') limit = { kind: 'baseline', factor: checkLimit(parseQuantity(b[2]!, 'ratio'), 'ratio', b[2]!), offset: 0 };
     else {
+      // An offset's sign is the operator: `baseline - 5ms`, never `baseline + -5ms`.
       const q = parseQuantity(b[2]!, unit);
+      if (!Number.isFinite(q) || q < 0) throw new Error(`offset '${b[2]!.trim()}' must be a finite number ≥ 0 (write the sign as 'baseline + X' or 'baseline - X')`);
       limit = { kind: 'baseline', factor: 1, offset: b[1] === '+' ? q : -q };
     }
   } else {
-    limit = { kind: 'value', value: parseQuantity(rhs, unit) };
+    limit = { kind: 'value', value: checkLimit(parseQuantity(rhs, unit), unit, rhs) };
   }
   return { text: text.trim(), line, metric, base, ...(stat === undefined ? {} : { stat }), unit, op, limit };
 }
@@ -224,7 +249,7 @@ export function parsePerRequestRule(text: string, line = 0): PerRequestRule {
     throw new Error(`unknown per-request metric '${metric}' (known: ${Object.keys(REQUEST_METRICS).join(', ')})`);
   }
   if (/^baseline/i.test(m[3]!)) throw new Error('per-request limits cannot refer to the baseline');
-  return { text: text.trim(), line, metric, unit, op: m[2] as SloOp, limit: parseQuantity(m[3]!, unit) };
+  return { text: text.trim(), line, metric, unit, op: m[2] as SloOp, limit: checkLimit(parseQuantity(m[3]!, unit), unit, m[3]!) };
 }
 
 const TOP_KEYS = new Set(['name', 'description', 'reference_machine', 'rules', 'per_request']);

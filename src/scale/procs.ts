@@ -16,7 +16,7 @@ import { PACKAGE_ROOT } from '../paths.js';
 import { startTimeServer, wallNowMs } from './clock.js';
 import { mergeShards, type MergeResult } from './merge.js';
 import type { ScaleOptions } from './options.js';
-import { READY_LINE } from './session.js';
+import { HELD_WORD, READY_LINE } from './session.js';
 import { newRunUuid } from './shard.js';
 
 /** Flags the parent owns (stripped from the children's arguments); value: takes a value. */
@@ -102,7 +102,10 @@ export async function runProcs(rawArgs: readonly string[], opts: ReplayOptions, 
         ...(opts.url === undefined ? ['--url', url] : []),
         ...(scale.metricsPort !== undefined ? ['--metrics-port', String(scale.metricsPort === 0 ? 0 : scale.metricsPort + i)] : []),
       ];
-      const proc = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+      // detached (own process group): a terminal's Ctrl-C or a group signal reaches the shards once, through
+      // this process's forwarding, not twice (which would cancel their in-flight requests at once). They
+      // still stop when this process dies: they watch the stdin pipe it holds.
+      const proc = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
       let readyResolve!: () => void;
       let readyReject!: (e: Error) => void;
       const ready = new Promise<void>((res, rej) => {
@@ -126,6 +129,7 @@ export async function runProcs(rawArgs: readonly string[], opts: ReplayOptions, 
         }),
         stderrTail: '',
       };
+      proc.stdin!.on('error', () => undefined); // a shard that already exited: its exit is handled below
       proc.stdout!.resume(); // each shard's own summary; the merged one is printed at the end
       let buf = '';
       proc.stderr!.setEncoding('utf8');
@@ -154,7 +158,9 @@ export async function runProcs(rawArgs: readonly string[], opts: ReplayOptions, 
       throw new TargetError(`shard ${bad.index}/${P} failed before the start: ${msg || `exit code ${codes[bad.index]}`}`);
     }
     const startAt = wallNowMs() + PROCS_LEAD_MS + 20 * P;
-    for (const c of children) c.proc.stdin!.end(`${startAt}\n`);
+    // The pipes stay open for the whole run: a shard whose pipe closes knows this process is gone (even
+    // after a SIGKILL) and stops at once instead of going on unsupervised.
+    for (const c of children) c.proc.stdin!.write(`${startAt} ${HELD_WORD}\n`);
     const codes = await Promise.all(children.map((c) => c.exit));
     let exitCode: number = Math.max(0, ...codes.filter((c) => c !== ExitCode.interrupted));
     if (codes.includes(ExitCode.interrupted)) exitCode = ExitCode.interrupted;
@@ -165,7 +171,10 @@ export async function runProcs(rawArgs: readonly string[], opts: ReplayOptions, 
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    for (const c of children) if (c.proc.exitCode === null && c.proc.signalCode === null) c.proc.kill('SIGKILL');
+    for (const c of children) {
+      c.proc.stdin?.end();
+      if (c.proc.exitCode === null && c.proc.signalCode === null) c.proc.kill('SIGKILL');
+    }
     await backend?.stop(5000);
     await time.close();
   }

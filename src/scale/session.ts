@@ -9,19 +9,25 @@
  * 4. after the run: the clock check at end, the shard's t0 on its own and on the reference clock.
  */
 import os from 'node:os';
-import { createInterface } from 'node:readline';
 import { ConfigError } from '../errors.js';
 import type { ReplayHooks, ReplayOptions, Runner } from '../load/index.js';
 import { Sleeper } from '../load/index.js';
 import type { RequestRow, RunWriter, Store } from '../store/index.js';
 import { wallMsOf } from '../wallclock.js';
-import { measureOffset, timeUrlOf, wallNowMs, type ClockSample } from './clock.js';
+import { awaitBarrier, measureOffset, waitForReference, timeUrlOf, wallNowMs, type ClockSample } from './clock.js';
 import { LiveMetrics, serveMetrics, type MetricsServer } from './live.js';
 import type { ScaleOptions } from './options.js';
 import { DEFAULT_LEAD_MS, newRunUuid, shardFilter, type ShardSpec } from './shard.js';
 
 /** Printed on stderr by a `--start-at stdin` shard once it is ready to start (the --procs parent waits for it). */
 export const READY_LINE = 'splitbench shard: ready';
+
+/**
+ * Second word of the start line a --procs parent writes (`<epoch ms> held`): it keeps the pipe open for the
+ * whole run, so the pipe's end means it died and the shard stops. A bare `<epoch ms>` line (a launcher that
+ * then closes the pipe) starts the shard without that watch.
+ */
+export const HELD_WORD = 'held';
 
 export interface ShardSession {
   /** The replay options to run with (a global --max-requests moves into the shard filter). */
@@ -31,19 +37,36 @@ export interface ShardSession {
   readonly runUuid: string;
 }
 
-/** Read one line from stdin (the start instant from the --procs parent). */
-function readStdinLine(): Promise<string> {
+/**
+ * Read one line from stdin (the start instant from the --procs parent), then keep watching the pipe: the
+ * parent holds it open for the whole run, so its end means the coordinator is gone (even by SIGKILL), and
+ * `onGone` runs. The pipe no longer keeps this process alive once the line arrived (unref).
+ */
+function readStdinLine(onGone: () => void): Promise<string> {
   return new Promise((resolve, reject) => {
-    const rl = createInterface({ input: process.stdin });
-    let done = false;
-    rl.once('line', (l) => {
-      done = true;
-      rl.close();
-      resolve(l);
-    });
-    rl.once('close', () => {
-      if (!done) reject(new ConfigError('--start-at stdin: stdin closed before the start instant arrived'));
-    });
+    const stdin = process.stdin;
+    stdin.setEncoding('utf8');
+    let buf = '';
+    let line: string | undefined;
+    const onData = (s: string): void => {
+      if (line !== undefined) return;
+      buf += s;
+      const nl = buf.indexOf('\n');
+      if (nl < 0) return;
+      line = buf.slice(0, nl);
+      (stdin as unknown as { unref?: () => void }).unref?.();
+      resolve(line);
+    };
+    const onEnd = (): void => {
+      stdin.off('end', onEnd);
+      stdin.off('close', onEnd);
+      if (line === undefined) reject(new ConfigError('--start-at stdin: stdin closed before the start instant arrived'));
+      else onGone();
+    };
+    stdin.on('data', onData);
+    stdin.once('end', onEnd);
+    stdin.once('close', onEnd);
+    stdin.resume();
   });
 }
 
@@ -74,6 +97,8 @@ export async function shardSession(opts: ReplayOptions, scale: ScaleOptions, log
   let start: ClockSample | undefined;
   let runnerRef: Runner | undefined;
   let lateMs: number | null = null;
+  let coordinatorLost = false;
+  let held = false;
   let metrics: LiveMetrics | undefined;
   let metricsServer: MetricsServer | undefined;
 
@@ -97,19 +122,40 @@ export async function shardSession(opts: ReplayOptions, scale: ScaleOptions, log
       addPowerSample: (row) => w.addPowerSample(row),
       addTimelineSample: (row) => w.addTimelineSample(row),
       flush: () => w.flush(),
-      finish: (status, extra) => w.finish(status, extra),
+      finish: (status, extra) =>
+        w.finish(status, coordinatorLost ? { ...extra, notes: { ...(extra?.notes ?? {}), coordinatorLost: true } } : extra),
     }),
     beforeStart: async (store: Store, runId: number, runner: Runner) => {
       runnerRef = runner;
       metrics?.attach(runner.stats);
       if (!sharded) return;
+      if (scale.startAt === 'barrier') await waitForReference(refUrl!, undefined, log);
       start = await measure('start');
       const offset = start?.offsetMs ?? 0;
       if (scale.startAt === 'stdin') {
         process.stderr.write(`${READY_LINE} ${shard.index}/${shard.count}\n`);
-        const line = (await readStdinLine()).trim();
-        startAt = Number(line);
+        const line = (
+          await readStdinLine(() => {
+            if (!held) return; // a launcher that wrote the instant and closed the pipe: nothing to watch
+            // The coordinator died: stop at once (no grace: it is not there to merge), and mark the shard so
+            // that merge refuses it; its part of the trace was cut short.
+            coordinatorLost = true;
+            // Its end of our stdout/stderr pipes is gone too: a write must not crash this process (EPIPE).
+            for (const out of [process.stdout, process.stderr]) out.on('error', () => undefined);
+            log(`splitbench replay: shard ${shard.index}/${shard.count}: the --procs coordinator went away (its pipe closed); stopping now`);
+            runner.interrupt('the --procs coordinator went away');
+            runner.abort();
+          })
+        ).trim();
+        // `<epoch ms> held`: the --procs parent holds the pipe for the whole run (HELD_WORD).
+        const [at, mode] = line.split(/\s+/);
+        held = mode === HELD_WORD;
+        startAt = Number(at);
         if (!Number.isFinite(startAt)) throw new ConfigError(`--start-at stdin: expected epoch ms, got '${line}'`);
+      } else if (scale.startAt === 'barrier') {
+        log(`splitbench replay: shard ${shard.index}/${shard.count} ready; waiting at the start barrier of ${refUrl!}`);
+        startAt = await awaitBarrier(refUrl!, shard.index, log);
+        log(`splitbench replay: shard ${shard.index}/${shard.count}: every shard is ready; start at ${new Date(startAt).toISOString()}`);
       }
       store.db
         .prepare(

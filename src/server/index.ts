@@ -1,5 +1,13 @@
 // The reference backend's HTTP face: OpenAI-compatible routes, SSE, /metrics, /health over an emulated cluster.
-export { startServer, DEFAULT_MAX_QUEUE, DEFAULT_MAX_BODY_BYTES, RETRY_AFTER_S } from './app.js';
+export {
+  startServer,
+  DEFAULT_MAX_QUEUE,
+  DEFAULT_MAX_BODY_BYTES,
+  DEFAULT_MAX_BUFFERED_BYTES,
+  DEFAULT_HEADER_TIMEOUT_MS,
+  DEFAULT_BODY_TIMEOUT_MS,
+  RETRY_AFTER_S,
+} from './app.js';
 export type { ServerOptions, RunningServer, ServerClock } from './app.js';
 export { HttpError } from './http-error.js';
 export type { ErrorBody } from './http-error.js';
@@ -11,5 +19,5 @@ export { ServerMetrics } from './metrics.js';
 export { TOKEN_TEXT, CHARS_PER_TOKEN, countTextTokens, planOutput, tokensText, hashIds, hashText } from './tokens.js';
 export { createBackend } from './backend.js';
 export type { Backend, BackendOptions } from './backend.js';
-export { serve, listeningLine, serveUntilStopped } from './serve.js';
-export type { ServeOptions } from './serve.js';
+export { serve, listeningLine, serveUntilStopped, DEFAULT_HTTP_LIMITS, exposureWarning, httpLimitProblems, httpServerOptions, isLoopback } from './serve.js';
+export type { ServeOptions, HttpLimits } from './serve.js';

@@ -4,7 +4,7 @@
  */
 import fs from 'node:fs';
 import { ConfigError, ExitCode } from '../errors.js';
-import { startServer, type RunningServer } from './app.js';
+import { DEFAULT_BODY_TIMEOUT_MS, DEFAULT_HEADER_TIMEOUT_MS, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_BUFFERED_BYTES, startServer, type RunningServer } from './app.js';
 import { createBackend } from './backend.js';
 
 export interface ServeOptions {
@@ -16,6 +16,76 @@ export interface ServeOptions {
   readonly maxQueue: number;
   readonly compat?: 'splitwise';
   readonly seed?: number;
+  /** Serve one pool of a split deployment as a disaggregated-serving endpoint. */
+  readonly role?: 'prefill' | 'decode';
+  /** The HTTP layer's limits and key (shared with `serve --engine real`). */
+  readonly http?: HttpLimits;
+}
+
+/** `serve`'s HTTP-layer flags, in the units the flags use. */
+export interface HttpLimits {
+  readonly headerTimeoutS: number;
+  readonly bodyTimeoutS: number;
+  readonly maxBodyMiB: number;
+  readonly maxBufferedMiB: number;
+  /** Empty or absent: no key needed. */
+  readonly apiKey?: string | undefined;
+}
+
+const MIB = 1024 * 1024;
+export const DEFAULT_HTTP_LIMITS: HttpLimits = {
+  headerTimeoutS: DEFAULT_HEADER_TIMEOUT_MS / 1000,
+  bodyTimeoutS: DEFAULT_BODY_TIMEOUT_MS / 1000,
+  maxBodyMiB: DEFAULT_MAX_BODY_BYTES / MIB,
+  maxBufferedMiB: DEFAULT_MAX_BUFFERED_BYTES / MIB,
+};
+
+/** Problems with the HTTP-layer flags, each named by its flag. */
+export function httpLimitProblems(l: HttpLimits): string[] {
+  const out: string[] = [];
+  const secs = (flag: string, v: number): void => {
+    if (!(v > 0) || !Number.isFinite(v) || v > 3600) out.push(`${flag}: must be a number of seconds > 0 and ≤ 3600, got ${v}`);
+  };
+  secs('--header-timeout', l.headerTimeoutS);
+  secs('--body-timeout', l.bodyTimeoutS);
+  if (!(l.maxBodyMiB > 0) || !Number.isFinite(l.maxBodyMiB) || l.maxBodyMiB > 1024) out.push(`--max-body-mib: must be a number > 0 and ≤ 1024, got ${l.maxBodyMiB}`);
+  if (!(l.maxBufferedMiB > 0) || !Number.isFinite(l.maxBufferedMiB) || l.maxBufferedMiB > 16384) {
+    out.push(`--max-buffered-mib: must be a number > 0 and ≤ 16384, got ${l.maxBufferedMiB}`);
+  } else if (l.maxBufferedMiB < l.maxBodyMiB) out.push(`--max-buffered-mib (${l.maxBufferedMiB}) must be at least --max-body-mib (${l.maxBodyMiB})`);
+  return out;
+}
+
+/** `startServer` options from the HTTP-layer flags. */
+export function httpServerOptions(l: HttpLimits): {
+  headerTimeoutMs: number;
+  bodyTimeoutMs: number;
+  maxBodyBytes: number;
+  maxBufferedBytes: number;
+  apiKey?: string;
+} {
+  return {
+    headerTimeoutMs: Math.round(l.headerTimeoutS * 1000),
+    bodyTimeoutMs: Math.round(l.bodyTimeoutS * 1000),
+    maxBodyBytes: Math.floor(l.maxBodyMiB * MIB),
+    maxBufferedBytes: Math.floor(l.maxBufferedMiB * MIB),
+    ...(l.apiKey ? { apiKey: l.apiKey } : {}),
+  };
+}
+
+/** Whether a bound address is a loopback one (127.0.0.0/8, ::1, or IPv4-mapped 127.x). */
+export function isLoopback(address: string): boolean {
+  const a = address.replace(/^\[|\]$/g, '').toLowerCase();
+  return a === '::1' || a === 'localhost' || /^(::ffff:)?127\./.test(a);
+}
+
+/** The stderr warning for a server bound to a non-loopback address (undefined on loopback). */
+export function exposureWarning(address: string, apiKey: string | undefined): string | undefined {
+  if (isLoopback(address)) return undefined;
+  return (
+    `splitbench serve: warning: listening on ${address}, which is not a loopback address: other machines can reach this server` +
+    (apiKey ? ' (requests to /v1/* need the API key)' : ' and use it without authentication; set SPLITBENCH_API_KEY (or --api-key) to require a key') +
+    '\n'
+  );
 }
 
 /** The first stdout line of `serve`. */
@@ -30,6 +100,8 @@ export async function serve(opts: ServeOptions): Promise<number> {
   if (!(opts.timeScale > 0) || !Number.isFinite(opts.timeScale)) problems.push(`--time-scale: must be a number > 0, got ${opts.timeScale}`);
   if (!Number.isInteger(opts.maxQueue) || opts.maxQueue < 1) problems.push(`--max-queue: must be an integer ≥ 1, got ${opts.maxQueue}`);
   if (opts.host.trim() === '') problems.push('--host: must not be empty');
+  const limits = opts.http ?? DEFAULT_HTTP_LIMITS;
+  problems.push(...httpLimitProblems(limits));
   if (problems.length > 0) throw new ConfigError(problems.join('; '), { hint: 'see `splitbench serve --help`' });
 
   const backend = createBackend({
@@ -38,6 +110,7 @@ export async function serve(opts: ServeOptions): Promise<number> {
     ...(opts.model === undefined ? {} : { model: opts.model }),
     ...(opts.compat === undefined ? {} : { compat: opts.compat }),
     ...(opts.seed === undefined ? {} : { seed: opts.seed }),
+    ...(opts.role === undefined ? {} : { role: opts.role }),
   });
   let server: RunningServer;
   try {
@@ -48,6 +121,10 @@ export async function serve(opts: ServeOptions): Promise<number> {
       host: opts.host,
       port: opts.port,
       maxQueue: opts.maxQueue,
+      gpuModel: (t) => backend.gpuModel(t),
+      ...(backend.role ? { role: { role: backend.role, ...(backend.promptMachine ? { promptMachine: backend.promptMachine } : {}) } } : {}),
+      onIteration: (f) => backend.onIteration(f),
+      ...httpServerOptions(limits),
     });
   } catch (e) {
     backend.clock.close();
@@ -59,11 +136,13 @@ export async function serve(opts: ServeOptions): Promise<number> {
     throw e;
   }
   process.stdout.write(listeningLine(server.url) + '\n');
+  const exposed = exposureWarning(server.host, limits.apiKey);
+  if (exposed) process.stderr.write(exposed);
   const machines = backend.cluster.machines();
   const pools = [...new Set(machines.map((m) => m.pool))].map((p) => `${p}: ${machines.filter((m) => m.pool === p).length} × ${machines.find((m) => m.pool === p)!.type}`);
   process.stderr.write(
     `splitbench serve: ${backend.deployment.name} (${pools.join(', ')}), model ${backend.model.name}, ` +
-      `time scale ${opts.timeScale}${opts.compat ? `, compat ${opts.compat}` : ''}; Ctrl-C to stop\n`,
+      `time scale ${opts.timeScale}${opts.compat ? `, compat ${opts.compat}` : ''}${backend.role ? `, ${backend.role} endpoint (kv_transfer_params)` : ''}; Ctrl-C to stop\n`,
   );
 
   return serveUntilStopped(() => server.close());

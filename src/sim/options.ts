@@ -4,6 +4,7 @@
  */
 import { ConfigError } from '../errors.js';
 import { DEFAULT_DB } from '../paths.js';
+import { storeTargetProblem } from '../store/target.js';
 import { parseArrivalKind, parseTraceOpenOptions, parseTraceTransforms, type TraceTransforms } from '../trace/index.js';
 import type { CompatMode } from './cluster.js';
 
@@ -59,6 +60,14 @@ export class Problems {
     }
     return v;
   }
+  /** `--db`: the store this command writes (default DEFAULT_DB), checked once here (src/store/target.ts). */
+  db(argv: Argv): string {
+    const v = this.one(argv, 'db', '--db');
+    const file = v === undefined || v === null ? DEFAULT_DB : String(v);
+    const why = storeTargetProblem(file);
+    if (why) this.add('--db', why);
+    return file;
+  }
   str(argv: Argv, key: string, flag: string): string | undefined {
     const v = this.one(argv, key, flag);
     if (v === undefined || v === null) return undefined;
@@ -68,7 +77,7 @@ export class Problems {
     }
     return v;
   }
-  num(argv: Argv, key: string, flag: string, check: { min?: number; gt?: number; int?: boolean } = {}): number | undefined {
+  num(argv: Argv, key: string, flag: string, check: { min?: number; gt?: number; max?: number; int?: boolean } = {}): number | undefined {
     const v = this.one(argv, key, flag);
     if (v === undefined || v === null) return undefined;
     const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
@@ -79,6 +88,7 @@ export class Problems {
     if (check.int && !Number.isInteger(n)) return void this.add(flag, `must be an integer, got ${n}`);
     if (check.gt !== undefined && !(n > check.gt)) return void this.add(flag, `must be > ${check.gt}, got ${n}`);
     if (check.min !== undefined && !(n >= check.min)) return void this.add(flag, `must be >= ${check.min}, got ${n}`);
+    if (check.max !== undefined && !(n <= check.max)) return void this.add(flag, `must be <= ${check.max}, got ${n}`);
     return n;
   }
   bool(argv: Argv, key: string): boolean {
@@ -164,7 +174,7 @@ export function resolveSimOptions(argv: Argv): SimOptions {
     model: p.str(argv, 'model', '--model'),
     compat,
     seed: t.transforms.seed ?? SIM_DEFAULTS.seed,
-    db: p.str(argv, 'db', '--db') ?? DEFAULT_DB,
+    db: p.db(argv),
     name: p.str(argv, 'name', '--name'),
     tags: Object.freeze(tags),
     traceEvents,

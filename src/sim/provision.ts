@@ -21,9 +21,8 @@
  */
 import crypto from 'node:crypto';
 import { ConfigError, ExitCode } from '../errors.js';
-import { defineDeployment, loadCatalog, type Deployment } from '../engine/index.js';
+import { defineDeployment, DEPLOYMENT_BOUNDS, loadCatalog, type Deployment } from '../engine/index.js';
 import { loadSlo, type SloSpec } from '../metrics/index.js';
-import { DEFAULT_DB } from '../paths.js';
 import { openStore, type Store } from '../store/index.js';
 import type { SizeSampler, TraceTransforms } from '../trace/index.js';
 import type { CompatMode } from './cluster.js';
@@ -99,11 +98,18 @@ export function provisioned(d: DesignSpec, c: Counts): { power: number; cost: nu
   return { power, cost, machines };
 }
 
+/** Most machines `--max-machines` may let a cost-opt/power-opt search consider. */
+export const MAX_SEARCH_MACHINES = 1000;
+
 /** `design:count`, e.g. baseline-h100:40. */
 export function parseBudgetLike(s: string, flag = '--budget-like'): { design: DesignSpec; counts: Counts } {
   const m = /^([a-z0-9-]+):(\d+)(?:,(\d+))?$/.exec(s.trim());
   const d = m ? DESIGNS[m[1]!] : undefined;
   if (!m || !d) throw new ConfigError(`expected DESIGN:COUNT (split designs: DESIGN:PROMPT,TOKEN), e.g. baseline-h100:40; got '${s}'`, { path: flag, hint: `designs: ${DESIGN_NAMES.join(', ')}` });
+  const machines = Number(m[2]) + Number(m[3] ?? 0);
+  if (machines > DEPLOYMENT_BOUNDS.machines) {
+    throw new ConfigError(`${machines} machines: a reference cluster has at most ${DEPLOYMENT_BOUNDS.machines} (the bound for a deployment)`, { path: flag });
+  }
   if (d.kind === 'monolithic') {
     if (m[3] !== undefined) throw new ConfigError(`${d.name} has one pool: give DESIGN:COUNT`, { path: flag });
     return { design: d, counts: { mixed: Number(m[2]) } };
@@ -228,11 +234,12 @@ export function resolveProvisionOptions(argv: Record<string, unknown>): Provisio
     slo: p.str(argv, 'slo', '--slo') ?? 'splitwise',
     rate: rate ?? 1,
     durationS: p.num(argv, 'duration', '--duration', { gt: 0 }) ?? SIM_DEFAULTS.provisionDurationS,
-    maxMachines: p.num(argv, 'maxMachines', '--max-machines', { int: true, min: 1 }) ?? 80,
+    // The split grid has ~M²/2 candidates: 1000 keeps it under half a million.
+    maxMachines: p.num(argv, 'maxMachines', '--max-machines', { int: true, min: 1, max: MAX_SEARCH_MACHINES }) ?? 80,
     model: p.str(argv, 'model', '--model'),
     compat: p.compat(argv),
     seed: t.transforms.seed ?? SIM_DEFAULTS.seed,
-    db: p.str(argv, 'db', '--db') ?? DEFAULT_DB,
+    db: p.db(argv),
     tolerance: p.num(argv, 'tolerance', '--tolerance', { gt: 0 }) ?? 0.05,
     json: p.bool(argv, 'json'),
   });

@@ -159,6 +159,7 @@ export function formatSimResult(r: SimRunResult): string {
   lines.push(
     `simulated ${x.submitted} requests (${x.ok} ok, ${x.failed} failed, ${x.neverCompleted} never completed) to t=${x.endTime.toFixed(2)} s in ${x.wallS.toFixed(2)} s wall (${(x.submitted / Math.max(x.wallS, 1e-9)).toFixed(0)} req/s)`,
   );
+  for (const [reason, n] of Object.entries(x.failures)) lines.push(`  failed: ${n} × ${reason}`);
   if (r.traceEvents) lines.push(`trace events: ${r.traceEvents.events} written to ${r.traceEvents.file}`);
   return lines.join('\n');
 }

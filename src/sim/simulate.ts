@@ -25,7 +25,9 @@
 import {
   EventRank,
   VirtualClock,
+  contextProblem,
   enginePower,
+  loadCatalog,
   type Cluster,
   type Deployment,
   type EngineEvents,
@@ -240,7 +242,21 @@ export async function simulate(o: SimulateOptions): Promise<SimulateResult> {
     },
   };
 
+  // Requests past the model's context get what the reference backend answers them (HTTP 400
+  // context_length_exceeded, recorded as a live replay records it) and never reach the engine.
+  const maxContext = loadCatalog().model(o.deployment.model).maxContextTokens;
+  const refuse = (spec: RequestSpec, mySeq: number, message: string): void => {
+    const st = new Live(ctx, spec, mySeq, undefined);
+    submitted++; // sent, as a replay sends it, and refused
+    failed++;
+    const key = `HTTP 400 context_length_exceeded: prompt + output past the model's ${maxContext}-token context`;
+    failures[key] = (failures[key] ?? 0) + 1;
+    sink.addRequest(rowOf(st, 'error', clock.now(), undefined, `HTTP 400: ${message}`, { errorCode: 'SB_HTTP', httpStatus: 400 }));
+  };
+
   const submit = (spec: RequestSpec, mySeq: number): void => {
+    const over = contextProblem(maxContext, spec.promptTokens, spec.outputTokens);
+    if (over) return refuse(spec, mySeq, over.message);
     // Chunk times preallocated: at most one chunk per output token, no growth, no per-token objects.
     // The request's state is its own observer (one object per request, no closures on the token path).
     const st = new Live(ctx, spec, mySeq, keepChunks ? pool.times(Math.max(1, spec.outputTokens)) : undefined);
@@ -527,7 +543,14 @@ class Live implements RequestObserver {
   }
 }
 
-function rowOf(st: Live, status: RequestRow['status'], end: number | undefined, b: RequestBreakdown | undefined, error?: string): RequestRow {
+function rowOf(
+  st: Live,
+  status: RequestRow['status'],
+  end: number | undefined,
+  b: RequestBreakdown | undefined,
+  error?: string,
+  http?: { errorCode: string; httpStatus: number },
+): RequestRow {
   const s = st.spec;
   const send = s.arrival;
   // token_times encoded straight from the typed arrays (no chunk objects); the store takes the blob as is.
@@ -544,7 +567,7 @@ function rowOf(st: Live, status: RequestRow['status'], end: number | undefined, 
     ...(st.first === st.first ? { firstToken: st.first } : {}),
     ...(end === undefined ? {} : { end }),
     status,
-    ...(status === 'error' ? { errorCode: 'SB_ENGINE' } : {}),
+    ...(status === 'error' ? (http ?? { errorCode: 'SB_ENGINE' }) : {}),
     ...(error === undefined ? {} : { error }),
     tokensReceived: st.received,
     usagePrompt: s.promptTokens,

@@ -13,7 +13,6 @@ import { loadSlo, type SloSpec } from '../metrics/index.js';
 import { openStore, type Store } from '../store/index.js';
 import { sha256File, type SizeSampler, type TraceTransforms } from '../trace/index.js';
 import type { CompatMode } from './cluster.js';
-import { DEFAULT_DB } from '../paths.js';
 import { Problems, SIM_DEFAULTS, traceFlags } from './options.js';
 import { rateRequests, traceSampler } from './requests.js';
 import { resolveDeployment } from './run.js';
@@ -75,7 +74,7 @@ export function resolveSweepOptions(argv: Record<string, unknown>): SweepOptions
     timeScale: timeScale ?? 1,
     slo: p.str(argv, 'slo', '--slo') ?? 'splitwise',
     seed: t.transforms.seed ?? SIM_DEFAULTS.seed,
-    db: p.str(argv, 'db', '--db') ?? DEFAULT_DB,
+    db: p.db(argv),
     tags: Object.freeze(p.tags(argv)),
     tolerance,
     json: p.bool(argv, 'json'),

@@ -5,7 +5,8 @@
  * signals its start (connection open: 1, cannot: -1) in the second shared slot.
  */
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { SqliteDb } from './sqlite.js';
 import { prepareInserts, writeBatch, type WriteBatch } from './store.js';
 
 const { file, shared, port } = workerData as { file: string; shared: Int32Array; port: MessagePort };
@@ -16,7 +17,7 @@ const tick = (): void => {
   Atomics.notify(done, 0);
 };
 try {
-  const db = new Database(file, { fileMustExist: true, timeout: 10_000 });
+  const db = new SqliteDb(file, { fileMustExist: true, timeout: 10_000 });
   // Bulk writes (a sim can be rerun): no fsync at checkpoints; WAL was set up by the opener.
   db.pragma('synchronous = OFF');
   db.pragma('foreign_keys = ON');

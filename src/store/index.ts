@@ -5,3 +5,4 @@ export * from './schema.js';
 export { encodeChunks, decodeChunks, encodeChunkTimes, type Chunk } from './codec.js';
 export * from './derive.js';
 export { exportRequests, EXPORT_FORMATS, EXPORT_COLUMNS, type ExportFormat } from './export.js';
+export { storeTargetProblem } from './target.js';

@@ -9,7 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { SqliteDb } from './sqlite.js';
 import { ConfigError, StoreError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { decodeChunks, encodeChunks } from './codec.js';
@@ -122,9 +123,52 @@ function migrate(db: DB, file: string): void {
   }
 }
 
+/** SQLite error codes of a read-only connection that could not set up the WAL's shared memory (-shm). */
+const NO_SHM = new Set(['SQLITE_READONLY_DIRECTORY', 'SQLITE_READONLY_CANTINIT', 'SQLITE_READONLY_CANTLOCK', 'SQLITE_READONLY', 'SQLITE_CANTOPEN']);
+
+/** A URI that opens `file` immutable (no locks, no -shm, the WAL ignored): for folders this user cannot write. */
+function immutableUri(file: string): string {
+  const abs = path.resolve(file);
+  return `file:${abs.split(path.sep).map(encodeURIComponent).join('/')}?immutable=1`;
+}
+
+/**
+ * A read-only connection. A WAL store needs its -shm file; when it is missing and the folder is not writable
+ * (a store owned by another user), SQLite cannot set it up, so the file is opened immutable instead: every
+ * committed row a writer checkpointed (all of them once it closed) is read; nothing is written or locked.
+ */
+function openReader(file: string): { db: DB; fresh: boolean; version: number; immutable: boolean } {
+  let first: unknown;
+  try {
+    const db = openDb(file, true, true);
+    try {
+      return { db, ...inspect(db, file), immutable: false };
+    } catch (e) {
+      db.close();
+      throw e;
+    }
+  } catch (e) {
+    const code = sqliteCode((e as { cause?: unknown }).cause ?? e);
+    if (!code || !NO_SHM.has(code)) throw e;
+    first = e;
+  }
+  let db: DB;
+  try {
+    db = new SqliteDb(immutableUri(file), { readonly: true, fileMustExist: true, timeout: BUSY_TIMEOUT_MS });
+  } catch {
+    throw first; // URI names are off (better-sqlite3 was loaded before src/store/sqlite.ts): the first error
+  }
+  try {
+    return { db, ...inspect(db, file), immutable: true };
+  } catch (e) {
+    db.close();
+    throw e;
+  }
+}
+
 function openDb(file: string, readonly: boolean, mustExist: boolean): DB {
   try {
-    return new Database(file, { readonly, fileMustExist: mustExist, timeout: BUSY_TIMEOUT_MS });
+    return new SqliteDb(file, { readonly, fileMustExist: mustExist, timeout: BUSY_TIMEOUT_MS });
   } catch (e) {
     throw new StoreError(`cannot open results store ${file}: ${(e as Error).message}`, { cause: e });
   }
@@ -150,9 +194,15 @@ export function openStore(file: string, opts: OpenOptions = {}): Store {
   }
 
   if (readonly) {
-    let db = openDb(file, true, true);
-    const { fresh, version } = inspect(db, file);
+    let { db, fresh, version, immutable } = openReader(file);
     if (fresh || version < SCHEMA_VERSION) {
+      if (immutable) {
+        db.close();
+        throw new StoreError(
+          `${file} has store schema version ${version} and must be upgraded to ${SCHEMA_VERSION}, which this user cannot do: its folder is not writable`,
+          { hint: 'run any splitbench command on it once as a user who can write there' },
+        );
+      }
       // Bring the file to this build's schema with a short-lived writable connection, then reopen.
       db.close();
       const w = openDb(file, false, true);

@@ -86,9 +86,32 @@ export class Telemetry {
   private readonly finalFns: (() => Promise<void>)[] = [];
   private stopped = false;
 
+  /** The first error the sink threw (the store failed: a full disk, say); sampling stops writing then. */
+  private sinkError: unknown;
+
   constructor(opts: TelemetryOptions, sink: TelemetrySink) {
     this.o = opts;
-    this.sink = sink;
+    // A failing sink is the store's failure, which the run itself reports (exit 6) on its next write: here it
+    // must never escape a timer or a poll's error path as an unhandled rejection (a stack trace instead of
+    // the one-line message). The first error is kept; later samples are dropped.
+    const guard = <A extends unknown[]>(f: (...a: A) => void) => (...a: A): void => {
+      if (this.sinkError !== undefined) return;
+      try {
+        f(...a);
+      } catch (e) {
+        this.sinkError = e;
+      }
+    };
+    this.sink = {
+      addPowerSample: guard((r: PowerSampleRow) => sink.addPowerSample(r)),
+      addTimelineSample: guard((r: TimelineSampleRow) => sink.addTimelineSample(r)),
+      addMachines: guard((r: readonly MachineRow[]) => sink.addMachines(r)),
+    };
+  }
+
+  /** The error the sink (the run's store writer) threw, if any. */
+  get storeError(): unknown {
+    return this.sinkError;
   }
 
   get enabled(): boolean {
@@ -170,14 +193,18 @@ export class Telemetry {
         } catch (e) {
           const t = this.o.now();
           this.fail(n, t, (e as Error).message);
-          onFail(t);
+          try {
+            onFail(t);
+          } catch {
+            /* recording the gap failed too: nothing more to do here */
+          }
         } finally {
           busy = undefined;
         }
       })();
       return busy;
     };
-    const timer = setInterval(() => void once(), this.o.intervalMs);
+    const timer = setInterval(() => void once().catch(() => undefined), this.o.intervalMs);
     this.stopFns.push(async () => {
       clearInterval(timer);
       await busy;

@@ -47,7 +47,7 @@ export function parseWindow(s: string, flag = '--window'): [number, number] {
   const a = m[1]!.trim() === '' ? 0 : Number(m[1]);
   const b = m[2]!.trim() === '' ? Infinity : Number(m[2]);
   if (!Number.isFinite(a) || Number.isNaN(b)) throw new ConfigError(`expected START:END in seconds (e.g. 0:600), got '${s}'`, { path: flag });
-  if (a < 0) throw new ConfigError(`START must be >= 0, got ${a}`, { path: flag });
+  if (a < 0) throw new ConfigError(`START must be >= 0 (seconds from the trace's start), got ${a} in '${s}'`, { path: flag });
   if (!(b > a)) throw new ConfigError(`END must be greater than START, got '${s}'`, { path: flag });
   return [a, b];
 }

@@ -5,7 +5,17 @@
  * server, serves until SIGINT/SIGTERM (or its parent's pipe on stdin closes), then stops the workers.
  */
 import { ConfigError } from '../errors.js';
-import { listeningLine, serveUntilStopped, startServer, type RunningServer } from '../server/index.js';
+import {
+  DEFAULT_HTTP_LIMITS,
+  exposureWarning,
+  httpLimitProblems,
+  httpServerOptions,
+  listeningLine,
+  serveUntilStopped,
+  startServer,
+  type HttpLimits,
+  type RunningServer,
+} from '../server/index.js';
 import { RealCluster, type RealClusterOptions } from './cluster.js';
 import { defaultModelFile } from './model.js';
 
@@ -15,6 +25,8 @@ export interface RealServeOptions extends Omit<RealClusterOptions, 'modelFile'> 
   readonly host: string;
   readonly port: number;
   readonly maxQueue: number;
+  /** The HTTP layer's limits and key (the same flags as the emulated server). */
+  readonly http?: HttpLimits;
 }
 
 /** Start the workers and the HTTP server (for tests and `serveReal`). */
@@ -22,6 +34,8 @@ export async function startRealServer(opts: RealServeOptions): Promise<{ server:
   const problems: string[] = [];
   if (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65535) problems.push(`--port: must be an integer from 0 to 65535, got ${opts.port}`);
   if (!Number.isInteger(opts.maxQueue) || opts.maxQueue < 1) problems.push(`--max-queue: must be an integer ≥ 1, got ${opts.maxQueue}`);
+  const limits = opts.http ?? DEFAULT_HTTP_LIMITS;
+  problems.push(...httpLimitProblems(limits));
   if (problems.length > 0) throw new ConfigError(problems.join('; '), { hint: 'see `splitbench serve --help`' });
   const modelFile = opts.modelFile ?? defaultModelFile();
   const cluster = await RealCluster.start({ ...opts, modelFile });
@@ -30,10 +44,12 @@ export async function startRealServer(opts: RealServeOptions): Promise<{ server:
     server = await startServer({
       cluster,
       clock: cluster.clock,
-      model: { name: cluster.shape.name, maxContextTokens: cluster.contextSize },
+      model: { name: cluster.shape.name, maxContextTokens: cluster.contextSize, ...(cluster.shape.vocab > 0 ? { vocabSize: cluster.shape.vocab } : {}) },
+      engineLabel: 'the real-inference workers',
       host: opts.host,
       port: opts.port,
       maxQueue: opts.maxQueue,
+      ...httpServerOptions(limits),
     });
   } catch (e) {
     await cluster.close();
@@ -58,6 +74,8 @@ export async function startRealServer(opts: RealServeOptions): Promise<{ server:
 export async function serveReal(opts: RealServeOptions): Promise<number> {
   const { server, cluster, close } = await startRealServer(opts);
   process.stdout.write(listeningLine(server.url) + '\n');
+  const exposed = exposureWarning(server.host, opts.http?.apiKey);
+  if (exposed) process.stderr.write(exposed);
   const roles = new Map<string, number>();
   for (const m of cluster.machines()) roles.set(m.pool, (roles.get(m.pool) ?? 0) + 1);
   process.stderr.write(

@@ -146,11 +146,13 @@ test('bad flags: every problem named at once, exit 2', async () => {
   );
 });
 
-test('the target going away mid-run: later requests are connection-error rows, the run still completes (exit 4)', async () => {
+test('the target going away near the end (fewer than 20 refused in a row): connection-error rows, the run completes (exit 4)', async () => {
   const server = await startServer({ ttftMs: 5 });
   const dir = tempDir();
   try {
-    const trace = writeTrace(dir, Array.from({ length: 30 }, (_, i) => [i * 0.03, 10, 3] as const));
+    // 8 of 20 reach the server, so at most 12 are refused in a row: below the "target unreachable" bound
+    // (20, see backend-lifecycle.test.ts for the run it stops).
+    const trace = writeTrace(dir, Array.from({ length: 20 }, (_, i) => [i * 0.03, 10, 3] as const));
     const db = path.join(dir, 'r.db');
     const { done } = spawnCli(['replay', '--trace', trace, '--url', server.url, '--db', db]);
     while (server.received.length < 8) await new Promise((r) => setTimeout(r, 5));
@@ -158,10 +160,10 @@ test('the target going away mid-run: later requests are connection-error rows, t
     const r = await done;
     assert.equal(r.code, 4, r.stderr);
     const rows = requests(db);
-    assert.equal(rows.length, 30);
+    assert.equal(rows.length, 20);
     assert.ok(rows.filter((x) => x.status === 'ok').length >= 5);
     const failed = rows.filter((x) => x.status === 'error');
-    assert.ok(failed.length >= 10, `failed ${failed.length}`);
+    assert.ok(failed.length >= 5, `failed ${failed.length}`);
     assert.ok(failed.some((x) => x.error_code === 'ECONNREFUSED'), JSON.stringify(failed.map((x) => x.error_code)));
     assert.equal(runs(db)[0]!.status, 'completed');
   } finally {

@@ -1,6 +1,6 @@
 /** Shared helpers of the load-generator tests: temp traces, running the compiled CLI, reading the store. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -74,4 +74,20 @@ export async function replayInProcess(flags: Record<string, unknown>, env: NodeJ
   const load = await import('../../src/load/index.js');
   const opts = load.resolveReplayOptions(flags, env);
   return load.runReplay(opts, { progress: false, log: () => undefined });
+}
+
+/** Child processes of `pid` (Linux /proc). */
+export function childPids(pid: number): number[] {
+  const out: number[] = [];
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid) out.push(Number(e));
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return out;
 }

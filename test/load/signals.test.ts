@@ -64,28 +64,31 @@ test('a second SIGINT cancels in-flight requests: rows kept with status cancelle
   }
 });
 
-test('SIGKILL: every request completed more than a second before the kill is in the store', async () => {
-  const server = await startServer({ ttftMs: 2 });
-  const dir = tempDir();
-  try {
-    // The prompt length identifies the request across processes: 100 + its index.
-    const trace = writeTrace(dir, Array.from({ length: 400 }, (_, i) => [i * 0.02, 100 + i, 3] as const));
-    const db = path.join(dir, 'r.db');
-    const { child, done } = spawnCli(['replay', '--trace', trace, '--url', server.url, '--db', db]);
-    await waitFor(() => server.completions.length >= 120, 'two seconds of completed requests');
-    const killEpochMs = performance.timeOrigin + performance.now();
-    child.kill('SIGKILL');
-    const r = await done;
-    assert.equal(r.signal, 'SIGKILL');
-    const [run] = runs(db);
-    assert.equal(run!.status, 'running', 'a killed run cannot mark itself');
-    const stored = new Set(requests(db).filter((x) => x.status === 'ok').map((x) => x.prompt_tokens as number));
-    // One second of the writer's commit interval, plus a margin for a loaded test machine.
-    const old = server.completions.filter((c) => c.promptLength >= 100 && c.endEpochMs < killEpochMs - 1500);
-    assert.ok(old.length >= 20, `only ${old.length} early completions`);
-    const missing = old.filter((c) => !stored.has(c.promptLength));
-    assert.deepEqual(missing, [], 'completed > 1 s before the kill but not stored');
-  } finally {
-    await server.close();
+test('SIGKILL: every request completed more than a second before the kill is in the store (two kills)', async () => {
+  // Two kill moments (after ~2 s and ~3 s of completions); the README's promise exactly: 1.0 s. The replay
+  // commits every 500 ms (LIVE_FLUSH_MS), which leaves room for a loaded machine's late timers.
+  for (const after of [120, 200]) {
+    const server = await startServer({ ttftMs: 2 });
+    const dir = tempDir();
+    try {
+      // The prompt length identifies the request across processes: 100 + its index.
+      const trace = writeTrace(dir, Array.from({ length: 400 }, (_, i) => [i * 0.02, 100 + i, 3] as const));
+      const db = path.join(dir, 'r.db');
+      const { child, done } = spawnCli(['replay', '--trace', trace, '--url', server.url, '--db', db]);
+      await waitFor(() => server.completions.length >= after, `${after} completed requests`);
+      const killEpochMs = performance.timeOrigin + performance.now();
+      child.kill('SIGKILL');
+      const r = await done;
+      assert.equal(r.signal, 'SIGKILL');
+      const [run] = runs(db);
+      assert.equal(run!.status, 'running', 'a killed run cannot mark itself');
+      const stored = new Set(requests(db).filter((x) => x.status === 'ok').map((x) => x.prompt_tokens as number));
+      const old = server.completions.filter((c) => c.promptLength >= 100 && c.endEpochMs < killEpochMs - 1000);
+      assert.ok(old.length >= 20, `only ${old.length} early completions`);
+      const missing = old.filter((c) => !stored.has(c.promptLength));
+      assert.deepEqual(missing, [], `kill after ${after}: completed > 1.0 s before the kill but not stored`);
+    } finally {
+      await server.close();
+    }
   }
 });

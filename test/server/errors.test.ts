@@ -51,6 +51,8 @@ describe('server errors (fake cluster)', () => {
     ['negative token id', '/v1/completions', { prompt: [1, -2] }, 'prompt[1]', 'invalid_value'],
     ['empty prompt array', '/v1/completions', { prompt: [] }, 'prompt', 'invalid_value'],
     ['fractional token id', '/v1/completions', { prompt: [[1], [2.5]] }, 'prompt[1][0]', 'invalid_value'],
+    ['token id 1e300 (an integer to JavaScript)', '/v1/completions', '{"prompt": [1, 2, 1e300]}', 'prompt[2]', 'invalid_value'],
+    ['token id past int32', '/v1/completions', { prompt: [[1], [0, 2 ** 31]] }, 'prompt[1][1]', 'invalid_value'],
     ['mixed prompt array', '/v1/completions', { prompt: ['a', [1]] }, 'prompt[1]', 'invalid_type'],
     ['max_tokens as a string', '/v1/completions', { prompt: 'x', max_tokens: '5' }, 'max_tokens', 'invalid_type'],
     ['max_tokens 0', '/v1/completions', { prompt: 'x', max_tokens: 0 }, 'max_tokens', 'invalid_value'],

@@ -18,9 +18,9 @@ export interface ServeProcess {
   readonly exited: Promise<number | string>;
 }
 
-export function startServe(args: readonly string[], opts: { timeoutMs?: number; stdin?: 'ignore' | 'pipe' } = {}): Promise<ServeProcess> {
+export function startServe(args: readonly string[], opts: { timeoutMs?: number; stdin?: 'ignore' | 'pipe'; env?: NodeJS.ProcessEnv } = {}): Promise<ServeProcess> {
   const timeoutMs = opts.timeoutMs ?? 20_000;
-  const child = spawn(process.execPath, [BIN, 'serve', ...args], { stdio: [opts.stdin ?? 'ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [BIN, 'serve', ...args], { stdio: [opts.stdin ?? 'ignore', 'pipe', 'pipe'], ...(opts.env ? { env: opts.env } : {}) });
   let err = '';
   child.stderr!.setEncoding('utf8');
   child.stderr!.on('data', (s: string) => (err += s));

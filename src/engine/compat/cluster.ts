@@ -22,7 +22,7 @@
 import type { Cluster, EngineEvents, EngineRequest, MachineInfo, MachineSnapshot, RequestBreakdown, RequestObserver, SubmitHandle } from '../api.js';
 import { EventRank, type Clock, type TimerHandle } from '../clock.js';
 import { ConfigError } from '../../errors.js';
-import type { Deployment } from '../deployment.js';
+import { originOf, type Deployment } from '../deployment.js';
 import type { ClusterOptions } from '../cluster.js';
 import { defaultPower, resolveMachines, resolvePredictors, withDefaults } from '../cluster.js';
 import type { CompatPredictors } from '../predictors.js';
@@ -236,7 +236,9 @@ class CompatCluster implements Cluster {
     this.kv = kvBytesPerToken(model, true);
     for (const rm of machines) {
       const cap = machineMemoryBytes(rm.spec, true);
-      if (model.weightsBytes >= cap) throw new ConfigError(`${model.name} does not fit in ${rm.spec.name} (SplitwiseSim capacity ${cap} B)`);
+      if (model.weightsBytes >= cap) {
+        throw new ConfigError(`${model.name} does not fit in ${rm.spec.name} (SplitwiseSim capacity ${cap} B)`, { path: originOf(dep, `pools.${rm.role}.machine`) });
+      }
       this.insts.push(
         new Inst(rm.id, rm.role, rm.spec, resolvePredictors(opts, rm.spec, model), model.weightsBytes, cap, rm.limits.maxBatchSize, rm.limits.maxBatchTokens, rm.limits.maxPreemptions, hook),
       );
