@@ -13,6 +13,7 @@ import { experimentCommand } from './experiment.js';
 import { serveCommand } from './serve.js';
 import { mergeCommand } from './merge.js';
 import { launchCommand } from './launch.js';
+import { timeServerCommand } from './time-server.js';
 import { profileCommand } from './profile.js';
 import { modelCommand } from './model.js';
 
@@ -34,4 +35,5 @@ export const commands: CommandModule<any, any>[] = [
   modelCommand,
   mergeCommand,
   launchCommand,
+  timeServerCommand,
 ];

@@ -15,6 +15,7 @@ export const mergeCommand: CommandModule<object, Args> = {
       .option('max-offset-ms', { type: 'number', describe: "largest accepted clock offset of a shard to the reference, at start or end (ms; default 1)" })
       .option('run-uuid', { type: 'string', describe: 'the run to merge when a file holds shards of several runs' })
       .option('name', { type: 'string', describe: 'name of the merged run (default: the shards\' run name)' })
+      .option('any-host', { type: 'boolean', describe: 'the shards reached one target and clock reference under different host names or addresses (one per network): compare those URLs by scheme, port and path only' })
       .option('json', { type: 'boolean', describe: 'print the result as JSON' })
       .example('$0 merge shard-0.db shard-1.db shard-2.db --out results/run.db', 'merge three shards, then `splitbench summary --db results/run.db`')
       .example('$0 merge /scratch/*/shard.db --out run.db --max-offset-ms 5', 'accept clock offsets up to 5 ms (timelines are corrected by the measured offsets)'),
@@ -37,6 +38,7 @@ export const mergeCommand: CommandModule<object, Args> = {
       ...(maxOffset !== undefined ? { maxOffsetMs: maxOffset as number } : {}),
       ...(argv.runUuid !== undefined ? { runUuid: String(argv.runUuid) } : {}),
       ...(argv.name !== undefined ? { name: String(argv.name) } : {}),
+      ...(argv.anyHost === true ? { anyHost: true } : {}),
     });
     if (argv.json) printJson(r);
     else {

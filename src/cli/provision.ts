@@ -29,17 +29,18 @@ export const provisionCommand: CommandModule<object, Args> = {
         .option('chunk', { type: 'string', describe: "with --plan: run slice k/K only; 'auto': SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX", group: 'Distributed:' })
         .option('chunk-count', { type: 'number', describe: 'with --chunk auto on Kubernetes: the number of chunks (default $SPLITBENCH_CHUNKS)', group: 'Distributed:' })
         .option('collect', { type: 'boolean', describe: "with --plan: merge the finished chunks' results into the answer, run nothing", group: 'Distributed:' })
+        .option('copy-db-to', { type: 'string', describe: 'with --chunk: once the chunk is done, copy its --db store (on local disk) to FILE (e.g. on the shared folder; one consistent file, renamed into place); results name FILE', group: 'Distributed:' })
         .example('$0 provision --trace coding --design splitwise-hh --objective iso-power --rate 40', 'best prompt/token split of DGX-H100s for the power of 40 DGX-H100')
         .example('$0 provision --trace coding --design splitwise-hh --objective cost-opt --rate 70 --duration 120', "the paper's cost-optimal Splitwise-HH search at 70 req/s")
         .example('$0 provision --trace coding --design splitwise-hh --objective iso-power --rate 40 --plan iso.json --chunk 0/4', 'one of four slices of the whole budget line; then the same flags with --collect instead of --chunk'),
     ),
   handler: async (argv: ArgumentsCamelCase<Args>) => {
-    if (argv.plan !== undefined || argv.chunk !== undefined || argv.collect !== undefined || argv.chunkCount !== undefined) {
+    if (argv.plan !== undefined || argv.chunk !== undefined || argv.collect !== undefined || argv.chunkCount !== undefined || argv.copyDbTo !== undefined) {
       // Distributed provisioning: src/scale.
       const scale = await import('../scale/index.js');
       const sim = await import('../sim/index.js');
       const { ConfigError } = await import('../errors.js');
-      if (argv.plan === undefined) throw new ConfigError('needs --plan FILE (the manifest the chunks share)', { path: argv.chunk !== undefined ? '--chunk' : argv.collect !== undefined ? '--collect' : '--chunk-count' });
+      if (argv.plan === undefined) throw new ConfigError('needs --plan FILE (the manifest the chunks share)', { path: argv.copyDbTo !== undefined ? '--copy-db-to' : argv.chunk !== undefined ? '--chunk' : argv.collect !== undefined ? '--collect' : '--chunk-count' });
       const r = await scale.runProvisionPlan(argv, argv.json ? () => undefined : undefined);
       if (argv.json) printJson(r);
       else if (r.result) process.stdout.write(sim.formatProvision(r.result) + '\n');

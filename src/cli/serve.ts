@@ -11,6 +11,7 @@ interface ServeArgs {
   'max-queue': number;
   compat?: string;
   seed?: number;
+  role?: string;
   engine: string;
   'model-file'?: string;
   workers?: number;
@@ -77,6 +78,11 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
       .option('api-key', { type: 'string', requiresArg: false, describe: "require 'Authorization: Bearer KEY' on /v1/* routes (default: $SPLITBENCH_API_KEY; '' for none)", group: 'HTTP limits:' })
       .option('compat', { type: 'string', choices: ['splitwise'], describe: "SplitwiseSim-compatible engine semantics" })
       .option('seed', { type: 'number', requiresArg: true, describe: 'seed of the random cluster scheduler' })
+      .option('role', {
+        type: 'string',
+        choices: ['prefill', 'decode'],
+        describe: "serve one pool of a split deployment as its own endpoint, speaking vLLM's disaggregated-serving protocol (kv_transfer_params): prefill = the prompt pool, decode = the token pool (KV transfer charged here); put a P/D proxy in front",
+      })
       .option('engine', { type: 'string', choices: ['emulated', 'real'], default: 'emulated', describe: 'emulated: GPUs from the performance model; real: llama.cpp worker processes running a model file', group: 'Real inference:' })
       .option('model-file', { type: 'string', requiresArg: true, describe: 'GGUF model (default: the tiny generated model, made on first use; see `splitbench model make`)', group: 'Real inference:' })
       .option('workers', { type: 'number', requiresArg: true, describe: 'mono: worker processes (default 1)', group: 'Real inference:' })
@@ -90,12 +96,13 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
       .option('scheduler', { type: 'string', choices: ['jsq-tokens', 'round-robin', 'random'], describe: 'router policy over the workers (default jsq-tokens)', group: 'Real inference:' })
       .example('$0 serve --deployment splitwise-hh', 'serve the phase-split Splitwise-HH cluster on http://127.0.0.1:8000')
       .example('$0 serve --deployment baseline-h100 --model llama3-70b --port 0 --time-scale 10', 'a monolithic H100 cluster, 10x faster, on a free port')
+      .example('$0 serve --deployment splitwise-hh --role prefill --port 8100', "the prompt pool of a split deployment as a prefill endpoint (and --role decode --port 8200 for the token pool), behind a P/D proxy")
       .example('$0 serve --deployment my-cluster.yaml --max-queue 512', 'a deployment file, refusing work past 512 requests in flight')
       .example('$0 serve --engine real --deployment split --prompt-workers 1 --token-workers 1', 'real inference (tiny generated model, CPU): a prompt worker and a token worker, KV shipped over loopback TCP'),
   handler: async (argv) => {
     if (argv.engine === 'real') {
       const { ConfigError } = await import('../errors.js');
-      const wrong = [argv.model !== undefined && '--model', argv.compat !== undefined && '--compat', argv['time-scale'] !== 1 && '--time-scale'].filter(Boolean);
+      const wrong = [argv.model !== undefined && '--model', argv.compat !== undefined && '--compat', argv['time-scale'] !== 1 && '--time-scale', argv.role !== undefined && '--role'].filter(Boolean);
       if (wrong.length > 0) throw new ConfigError(`${wrong.join(', ')}: only with --engine emulated`, { hint: 'the real engine runs at the speed of this machine; pick the model with --model-file' });
       const { serveReal } = await import('../worker/serve.js');
       const a = argv as ServeArgs;
@@ -137,6 +144,7 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
       ...(argv.model === undefined ? {} : { model: argv.model }),
       ...(argv.compat === 'splitwise' ? { compat: 'splitwise' as const } : {}),
       ...(argv.seed === undefined ? {} : { seed: argv.seed }),
+      ...(argv.role === undefined ? {} : { role: argv.role as 'prefill' | 'decode' }),
     });
     setExitCode(code);
   },

@@ -30,20 +30,21 @@ export const sweepCommand: CommandModule<object, Args> = {
         .option('chunk', { type: 'string', describe: "with --plan: run slice k/K only; 'auto': SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX", group: 'Distributed:' })
         .option('chunk-count', { type: 'number', describe: 'with --chunk auto on Kubernetes: the number of chunks (default $SPLITBENCH_CHUNKS)', group: 'Distributed:' })
         .option('collect', { type: 'boolean', describe: 'with --plan: merge the finished chunks\' results, run nothing', group: 'Distributed:' })
+        .option('copy-db-to', { type: 'string', describe: 'with --chunk: once the chunk is done, copy its --db store (on local disk) to FILE (e.g. on the shared folder; one consistent file, renamed into place); results name FILE', group: 'Distributed:' })
         .example('$0 sweep --trace coding --deployment splitwise-hh,baseline-h100 --rates 1:8:1 --duration 120 --plan sweep.json --chunk 0/2', 'one of two slices of a two-deployment sweep; then --collect')
         .example('$0 sweep --trace conversation --deployment splitwise-hh-paper --rates 30:160:10', 'max throughput of the paper-size Splitwise-HH under the Splitwise SLOs')
         .example('$0 sweep --trace coding --deployment baseline-h100 --rates 1:8:1 --duration 120 --compat splitwise', 'a quick SplitwiseSim-compatible sweep')
         .example('$0 sweep --trace coding --deployment splitwise-hh --rates 2,4,6 --duration 60 --live --time-scale 20', 'the same search against the live reference backend'),
     ),
   handler: async (argv: ArgumentsCamelCase<Args>) => {
-    if (argv.seeds !== undefined && (argv.plan !== undefined || argv.chunk !== undefined || argv.collect !== undefined)) {
+    if (argv.seeds !== undefined && (argv.plan !== undefined || argv.chunk !== undefined || argv.collect !== undefined || argv.copyDbTo !== undefined)) {
       throw new (await import('../errors.js')).ConfigError('not with --plan, --chunk or --collect (run one plan per seed)', { path: '--seeds' });
     }
-    if (argv.plan !== undefined || argv.chunk !== undefined || argv.collect !== undefined) {
+    if (argv.plan !== undefined || argv.chunk !== undefined || argv.collect !== undefined || argv.copyDbTo !== undefined) {
       // Distributed sweeps: src/scale.
       const scale = await import('../scale/index.js');
       const { ConfigError } = await import('../errors.js');
-      if (argv.plan === undefined) throw new ConfigError('needs --plan FILE (the manifest the chunks share)', { path: argv.chunk !== undefined ? '--chunk' : '--collect' });
+      if (argv.plan === undefined) throw new ConfigError('needs --plan FILE (the manifest the chunks share)', { path: argv.copyDbTo !== undefined ? '--copy-db-to' : argv.chunk !== undefined ? '--chunk' : '--collect' });
       const r = await scale.runSweepPlan(argv, argv.json ? () => undefined : undefined);
       if (argv.json) printJson(r);
       else if (r.result) process.stdout.write(scale.formatPlanResult(r.result) + '\n');

@@ -10,6 +10,12 @@
 export interface BatchShape {
   /** Prompt tokens of each prompt (or prompt chunk) in the batch. */
   readonly promptTokens: readonly number[];
+  /**
+   * Per entry of `promptTokens`, the tokens of that prompt already prefilled (in the KV cache) before this
+   * chunk: 0 for a whole prompt or a first chunk. Absent: all 0. The performance models cost a continued
+   * chunk by what its prefix adds (`chunkedIterationTime` in perf/interp.ts).
+   */
+  readonly promptOffsets?: readonly number[];
   /** Number of decode requests in the batch (each produces one token this iteration). */
   readonly decodes: number;
   /** Sum of the context lengths (prompt + tokens so far) of the decode requests. */
@@ -32,6 +38,10 @@ export interface EngineRequest {
   readonly id: string;
   readonly promptTokens: number;
   readonly outputTokens: number;
+  /** The prompt's token ids (`promptTokens` of them), when the client sent ids: a cluster running a real model feeds them to it; the emulated engine needs only the count. */
+  readonly promptIds?: readonly number[];
+  /** A cluster running a real model: report each output token's log-probability (`onTokenIds`). */
+  readonly logprobs?: boolean;
 }
 
 /**
@@ -64,6 +74,8 @@ export interface RequestBreakdown {
 export interface RequestObserver {
   /** `tokens` new output tokens at engine time `time` (the first call is the first token). */
   onTokens(tokens: number, time: number): void;
+  /** Optional, from clusters running a real model: the ids (texts, log-probabilities) of the tokens the next `onTokens` counts. */
+  onTokenIds?(ids: readonly number[], texts?: readonly string[], logprobs?: readonly number[]): void;
   /** All `outputTokens` produced. */
   onDone(breakdown: RequestBreakdown, time: number): void;
   /** The request cannot be served (e.g. larger than any machine's KV memory) or was cancelled. */
@@ -143,8 +155,28 @@ export interface EngineEvents {
   requestDone?(requestId: string, breakdown: RequestBreakdown, time: number): void;
 }
 
+/**
+ * A request whose prompt was prefilled elsewhere (another process's prompt machine, vLLM's disaggregated
+ * serving): its first token was produced there, its KV cache comes over the interconnect.
+ */
+export interface RemotePrefill {
+  /** Machine type (catalog name) of the prompt machine: the link is the slower of the two machines'. */
+  readonly fromMachine: string;
+  /** Prefill duration there (engine seconds): a layer-wise transfer overlaps it, as in one cluster. Absent: not overlapped. */
+  readonly prefillSeconds?: number;
+  /** Id of the prompt machine, for the breakdown (default: the token machine's). */
+  readonly promptMachine?: string;
+}
+
 /** The cluster the server and the simulator drive. */
 export interface Cluster {
+  /**
+   * Optional: take a request prefilled elsewhere (see RemotePrefill). Its first token is reported at once
+   * (the prompt machine produced it); the KV transfer is charged as for a split request of this cluster
+   * (bytes per token × prompt tokens over the link, layer-wise overlapped with the remote prefill from
+   * `layerwiseMinPromptTokens` on); then it decodes on the token machine the scheduler picks.
+   */
+  submitPrefilled?(request: EngineRequest, observer: RequestObserver, remote: RemotePrefill): SubmitHandle;
   /** Hand a request to the cluster scheduler now (clock time); callbacks follow on the clock. */
   submit(request: EngineRequest, observer: RequestObserver): SubmitHandle;
   machines(): readonly MachineInfo[];
@@ -156,6 +188,13 @@ export interface Cluster {
    * non-empty, those requests will never complete (the SplitwiseSim-compatible mode's KV deadlock).
    */
   inFlightIds?(): readonly string[];
+  /**
+   * Queue an arrival in the cluster's own event queue (optional; the SplitwiseSim-compatible cluster has
+   * it): `fn` runs at engine time `time` in the same queue as the cluster's internal events, so exactly
+   * tied events come out in the order that queue gives (SplitwiseSim pushes every arrival into its heap,
+   * in trace order, before its loop starts). `fn` typically calls `submit`.
+   */
+  queueArrival?(time: number, fn: () => void): void;
 }
 
 /**

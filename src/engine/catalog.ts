@@ -40,6 +40,8 @@ const HardwareSchema = z
     tokenW: positive,
     powerCapW: positive.optional(),
     capPrefillSlowdown: z.number().finite().min(1).optional(),
+    /** Product name as the driver reports it (DCGM's `modelName`), e.g. "NVIDIA H100 80GB HBM3". */
+    product: z.string().min(1).optional(),
     rooflineFrom: z.string().min(1).optional(),
     source: z.string().min(1),
   })

@@ -12,6 +12,7 @@ import type {
   MachinePhase,
   MachineSnapshot,
   PerfModel,
+  RemotePrefill,
   RequestObserver,
   SubmitHandle,
 } from './api.js';
@@ -159,6 +160,8 @@ interface Req {
   xferTimer: TimerHandle | undefined;
   xferDuration: number;
   finished: boolean;
+  /** Prefilled elsewhere (submitPrefilled): transfer times fixed at arrival; `seqP` is a placeholder never admitted. */
+  remote?: { readonly full: number; readonly after: number; readonly promptMachine: string };
 }
 
 class Machine implements SchedMachine {
@@ -216,8 +219,10 @@ class RealisticCluster implements Cluster {
   private readonly layerwiseMin: number;
   private readonly bwOverride: number | undefined;
   private readonly residueOverride: number | undefined;
+  private readonly catalog: EngineCatalog;
 
   constructor(dep: Deployment, opts: ClusterOptions) {
+    this.catalog = opts.catalog!;
     this.clock = opts.clock;
     this.ev = opts.events;
     this.power = opts.power ?? defaultPower;
@@ -320,6 +325,60 @@ class RealisticCluster implements Cluster {
     return { cancel: () => this.cancel(req) };
   }
 
+  submitPrefilled(request: EngineRequest, observer: RequestObserver, remote: RemotePrefill): SubmitHandle {
+    const now = this.clock.now();
+    const { promptTokens: prompt, outputTokens: output } = request;
+    const from = this.catalog.machine(remote.fromMachine);
+    const bad =
+      !Number.isInteger(prompt) || prompt < 1 ? `promptTokens must be an integer ≥ 1 (got ${prompt})`
+      : !Number.isInteger(output) || output < 1 ? `outputTokens must be an integer ≥ 1 (got ${output})`
+      : this.live.has(request.id) ? `request id '${request.id}' is already in flight`
+      : !from ? `unknown prompt machine type '${remote.fromMachine}'`
+      : remote.prefillSeconds !== undefined && !(remote.prefillSeconds >= 0) ? `prefillSeconds must be ≥ 0 (got ${remote.prefillSeconds})`
+      : undefined;
+    if (bad || !from) return this.failLater(observer, bad ?? 'bad request');
+    const pl = this.sched.place(prompt, output);
+    const t = pl.token as Machine;
+    const p0 = pl.prompt as Machine;
+    const kv = this.kvPerToken;
+    // Placement counted a prefill here; there is none: take the prompt back (and, on another machine, its memory).
+    let memT: number;
+    if (p0 === t) {
+      t.pendingTokens -= prompt;
+      memT = kv * (prompt + 1) + kv * (output - 1);
+    } else {
+      p0.pendingTokens -= prompt;
+      p0.schedMemory -= kv * (prompt + 1);
+      memT = kv * (prompt + 1) + kv * (output - 1);
+    }
+    if (!t.inst.fits(prompt + output)) {
+      t.pendingTokens -= 1;
+      t.schedMemory -= memT;
+      return this.failLater(observer, `request ${request.id} needs ${prompt + output} KV tokens, more than ${t.id} holds (${t.inst.capacityTokens})`);
+    }
+    const bytes = kv * prompt;
+    const full = bytes / (this.bwOverride ?? transferBytesPerS(from, t.spec));
+    const residue = this.residueOverride ?? Math.max(from.kvResidueS, t.spec.kvResidueS);
+    const after = prompt < this.layerwiseMin || remote.prefillSeconds === undefined ? full : Math.max(residue, full - remote.prefillSeconds);
+    const req: Req = {
+      r: request, obs: observer, arrival: now, p: t, t, pool: t.pool,
+      seqP: new Seq<Req>(request.id, this.age++, SeqMode.decodeOnly, prompt, output, undefined as unknown as Req), seqT: undefined,
+      prefillStart: now, firstToken: now, secondToken: NaN, kvStart: NaN, kvEnd: NaN, decodeStart: NaN,
+      pendP: 0, pendT: 1, memP: 0, memT, xfer: 0, xferTimer: undefined, xferDuration: 0, finished: false,
+      remote: { full, after, promptMachine: remote.promptMachine ?? t.id },
+    };
+    req.seqP.generated = 1;
+    this.live.set(request.id, req);
+    // The first token was made by the prompt machine: report it now, then move the KV (one token: done).
+    this.clock.at(now, () => {
+      if (req.finished) return;
+      observer.onTokens(1, now);
+      if (output === 1) this.complete(req, now);
+      else this.startTransfer(req, now);
+    }, EventRank.internal);
+    return { cancel: () => this.cancel(req) };
+  }
+
   private failLater(observer: RequestObserver, reason: string): SubmitHandle {
     let cancelled = false;
     this.clock.at(this.clock.now(), () => {
@@ -413,7 +472,7 @@ class RealisticCluster implements Cluster {
       queue: r.prefillStart - r.arrival,
       prefill: r.firstToken - r.prefillStart,
       ...secondTokenParts(r.firstToken, r.secondToken, now, r.kvEnd === r.kvEnd ? r.kvEnd - r.kvStart : 0),
-      promptMachine: r.p.id,
+      promptMachine: r.remote ? r.remote.promptMachine : r.p.id,
       tokenMachine: r.seqT || r.p === r.t ? r.t.id : r.p.id,
       pool: r.pool,
       preemptions: r.seqP.preemptions + (r.seqT?.preemptions ?? 0),
@@ -426,6 +485,7 @@ class RealisticCluster implements Cluster {
 
   private transferTimes(r: Req, now: number): { bytes: number; full: number; after: number } {
     const bytes = this.kvPerToken * r.r.promptTokens;
+    if (r.remote) return { bytes, full: r.remote.full, after: r.remote.after };
     const bw = this.bwOverride ?? transferBytesPerS(r.p.spec, r.t.spec);
     const full = bytes / bw;
     if (r.r.promptTokens < this.layerwiseMin) return { bytes, full, after: full };
@@ -476,7 +536,7 @@ class RealisticCluster implements Cluster {
     const t = r.t;
     t.incoming--;
     if (this.ev?.kvTransferEnd) this.ev.kvTransferEnd({ requestId: r.r.id, from: p.id, to: t.id, time: now, bytes: this.kvPerToken * r.r.promptTokens });
-    p.inst.releaseHeld(r.seqP);
+    if (!r.remote) p.inst.releaseHeld(r.seqP);
     p.schedMemory -= r.memP;
     r.memP = 0;
     const s = new Seq<Req>(r.r.id, r.seqP.age, SeqMode.decodeOnly, r.r.promptTokens, r.r.outputTokens, r);
@@ -494,7 +554,7 @@ class RealisticCluster implements Cluster {
     r.finished = true;
     this.live.delete(r.r.id);
     const { p, t } = r;
-    p.inst.remove(r.seqP);
+    if (!r.remote) p.inst.remove(r.seqP);
     if (r.seqT) t.inst.remove(r.seqT);
     if (r.xfer === 1) {
       t.waiters.splice(t.waiters.indexOf(r), 1);

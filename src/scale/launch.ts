@@ -3,24 +3,26 @@
  * own; Slurm and Kubernetes start the copies.
  *
  * Slurm
- * - `--shards N -- replay ...`: an sbatch script with N tasks; one `srun` step runs every shard
- *   (`--shard auto` from SLURM_PROCID/SLURM_NTASKS) on node-local disk with one shared start instant and
- *   run uuid, each copies its store to the shared folder when done; then a merge step.
+ * - `--shards N -- replay ...`: an sbatch script with one shard per node by default (`--nodes`,
+ *   `--ntasks-per-node`, CPUs passed to `srun`); a `splitbench time-server` on the first allocated node is
+ *   every shard's clock reference; shards write node-locally and copy their stores to the shared folder;
+ *   the merge runs on local disk (with `--max-offset-ms`) and is moved into place.
  * - `--chunks K [--parallel P] -- sweep|provision ...`: an array script `--array=0-(K-1)%P` (`--chunk auto`
- *   from SLURM_ARRAY_TASK_ID); run it with `bash FILE`: it submits itself as the array, then the merge
- *   (`sweep|provision --collect`) as a job depending on it (`--dependency=afterok`).
+ *   from SLURM_ARRAY_TASK_ID), chunk stores copied back with `--copy-db-to`; run it with `bash FILE`: it
+ *   submits itself as the array, then the collect job (`--dependency=afterok --kill-on-invalid-dep=yes`).
  * - Placement: `--exclude NODES` / `--constraint FEATURE` keep load generators off the GPU nodes.
  *
  * Kubernetes
- * - An Indexed Job (`completionMode: Indexed`, `completions` = shards or chunks, `backoffLimitPerIndex`,
- *   `restartPolicy: Never`) plus a merge Job that waits for every index's output on the shared volume.
- * - Placement: `--node-selector k=v`, a node anti-affinity to GPU nodes (`nvidia.com/gpu.present`), and a
- *   pod anti-affinity spreading the load generators over hosts.
+ * - Shards: a time server Job + Service (clock reference and start barrier: shards agree on the start once
+ *   all are running), an Indexed Job, and a merge Job that fails when an index fails or after a deadline.
+ * - Chunks: an Indexed Job and the same fail-fast merge Job running `--collect`.
+ * - Placement: `--node-selector k=v`, optional `--avoid-gpu-nodes`, a preferred pod anti-affinity spreading
+ *   the load generators over hosts. Image: `--image` (src/scale/Containerfile builds it).
  */
 import { randomUUID } from 'node:crypto';
 import { stringify } from 'yaml';
 import { ConfigError } from '../errors.js';
-import { DEFAULT_DB } from '../paths.js';
+import { VERSION } from '../version.js';
 
 export const LAUNCHERS = ['slurm', 'kubernetes'] as const;
 export type Launcher = (typeof LAUNCHERS)[number];
@@ -44,12 +46,18 @@ export interface LaunchOptions {
   /** Kubernetes: the ReadWriteMany PersistentVolumeClaim mounted at sharedDir. */
   readonly pvc: string;
   readonly namespace?: string;
-  /** ms between the launch's start and the shards' shared start (Slurm: from the batch script's start). */
+  /** ms between the launch's start (Slurm: the batch script's; Kubernetes: the start barrier's release) and the shards' shared start. */
   readonly leadMs: number;
-  /** Kubernetes shards: the shared start instant (epoch ms), since pods start when they are scheduled. */
-  readonly startAtMs?: number;
-  /** The merged store. */
-  readonly out: string;
+  /** Kubernetes: seconds the merge Job waits for every index (then fails naming the missing ones); the Jobs' deadline. */
+  readonly mergeDeadlineS: number;
+  /** Kubernetes: keep the pods off nodes labelled nvidia.com/gpu.present. */
+  readonly avoidGpuNodes: boolean;
+  /** The merged store (Slurm default: run.db in the run's shared folder, one file per run). */
+  readonly out?: string;
+  /** Slurm: shards per node (default 1: one per node). */
+  readonly perNode: number;
+  /** Passed to `splitbench merge --max-offset-ms` (default: merge's own, 1 ms). */
+  readonly maxOffsetMs?: number;
   readonly name: string;
   /** The splitbench command on the nodes. */
   readonly command: string;
@@ -60,9 +68,9 @@ export interface LaunchOptions {
 
 /** Flags launch adds itself; the passthrough arguments must not carry them. */
 const OWNED: Record<string, readonly string[]> = {
-  replay: ['--shard', '--shard-count', '--start-at', '--run-uuid', '--db', '--procs', '--json'],
-  sweep: ['--plan', '--chunk', '--chunk-count', '--collect', '--db', '--json'],
-  provision: ['--plan', '--chunk', '--chunk-count', '--collect', '--db', '--json'],
+  replay: ['--shard', '--shard-count', '--start-at', '--run-uuid', '--time-url', '--db', '--procs', '--json'],
+  sweep: ['--plan', '--chunk', '--chunk-count', '--collect', '--db', '--copy-db-to', '--json'],
+  provision: ['--plan', '--chunk', '--chunk-count', '--collect', '--db', '--copy-db-to', '--json'],
 };
 
 /** Commands a plan split into chunks can run. */
@@ -97,35 +105,79 @@ function dq(s: string): string {
   return `"${s.replace(/(["\\`])/g, '\\$1')}"`;
 }
 
+/** `--mem` per task times the tasks on one node, in the same unit (Slurm's --mem is per node). */
+function memPerNode(mem: string, tasks: number): string {
+  if (tasks === 1) return mem;
+  const m = /^(\d+(?:\.\d+)?)(.*)$/.exec(mem)!;
+  return `${Math.ceil(Number(m[1]) * tasks)}${m[2]}`;
+}
+
 export function slurmScript(o: LaunchOptions): string {
   const kind = checkArgs(o);
   const head = [
     '#!/bin/bash',
     `# Written by \`splitbench launch slurm\`. ${kind === 'replay' ? 'Submit with: sbatch THIS_FILE' : 'Submit with: bash THIS_FILE (submits the array, then the merge job depending on it)'}`,
     `#SBATCH --job-name=${o.name}`,
-    `#SBATCH --cpus-per-task=${o.cpus}`,
-    `#SBATCH --mem=${o.mem}`,
+  ];
+  const place = [
     `#SBATCH --output=${o.name}-%${kind === 'replay' ? 'j' : 'A_%a'}.out`,
     ...(o.exclude ? [`#SBATCH --exclude=${o.exclude}`] : []),
     ...(o.constraint ? [`#SBATCH --constraint=${o.constraint}`] : []),
   ];
+  const nodeTmp = 'NODE_TMP=${SLURM_TMPDIR:-${TMPDIR:-/tmp}}';
   if (kind === 'replay') {
+    const N = o.shards!;
+    const K = Math.min(o.perNode, N);
+    const nodes = Math.ceil(N / K);
+    const timeArg = ' --time-url "$TIME_URL"';
+    const shardCmd =
+      `LOCAL=$NODE_TMP/splitbench-$RUN_UUID-$SLURM_PROCID; rc=0; $SB ${line(o.args)} --shard auto --start-at "$START_AT" --run-uuid "$RUN_UUID"${timeArg} --db "$LOCAL.db" || rc=$?; ` +
+      `if [ -f "$LOCAL.db" ]; then cp "$LOCAL.db" "$SHARED/.shard-$SLURM_PROCID.db.tmp" && mv "$SHARED/.shard-$SLURM_PROCID.db.tmp" "$SHARED/shard-$SLURM_PROCID.db"; fi; ` +
+      `rm -f "$LOCAL.db" "$LOCAL.db-wal" "$LOCAL.db-shm"; exit $rc`;
     return [
       ...head,
-      `#SBATCH --ntasks=${o.shards}`,
+      '# One shard per task; by default one task per node (load generators do not share a node, its CPUs or its --mem).',
+      `#SBATCH --nodes=${nodes}`,
+      `#SBATCH --ntasks=${N}`,
+      `#SBATCH --ntasks-per-node=${K}`,
+      `#SBATCH --cpus-per-task=${o.cpus}`,
+      `#SBATCH --mem=${memPerNode(o.mem, K)}`,
+      ...place,
       'set -euo pipefail',
       `SB=${shq(o.command)}`,
       `RUN_UUID=${shq(o.runUuid)}`,
       `SHARED=${dq(o.sharedDir)}/$RUN_UUID`,
+      `OUT=${o.out === undefined ? '"$SHARED/run.db"' : dq(o.out)}`,
+      nodeTmp,
       'mkdir -p "$SHARED"',
-      '# One start instant for every shard: now + lead, on this node\'s clock (shards correct theirs by the clock check).',
+      ...[
+            '# The clock reference: a time server on this, the first allocated node; every shard measures its offset to it.',
+            'PORT_FILE="$NODE_TMP/splitbench-$RUN_UUID.time-port"',
+            'rm -f "$PORT_FILE"',
+            '$SB time-server --host 0.0.0.0 --port 0 --port-file "$PORT_FILE" &',
+            'TIME_PID=$!',
+            'MERGE_DIR="$NODE_TMP/splitbench-$RUN_UUID-merge"',
+            'trap \'kill "$TIME_PID" 2>/dev/null || true; rm -rf "$PORT_FILE" "$MERGE_DIR"\' EXIT',
+            'for _ in $(seq 1 300); do [ -s "$PORT_FILE" ] && break; kill -0 "$TIME_PID" 2>/dev/null || break; sleep 0.1; done',
+            '[ -s "$PORT_FILE" ] || { echo "splitbench: the time server did not start on $(hostname)" >&2; exit 1; }',
+            'NODE=${SLURMD_NODENAME:-$(hostname -s)}',
+            'TIME_HOST=$(scontrol show node "$NODE" 2>/dev/null | tr \' \' \'\\n\' | sed -n \'s/^NodeAddr=//p\' | head -1)',
+            'TIME_URL="http://${TIME_HOST:-$NODE}:$(cat "$PORT_FILE")/time"',
+            'echo "splitbench: clock reference $TIME_URL" >&2',
+          ],
+      '# One start instant for every shard: now + lead on this node\'s clock (shards correct theirs by the clock check).',
       `START_AT=$(( $(date +%s%3N) + ${o.leadMs} ))`,
-      `export SB RUN_UUID SHARED START_AT`,
+      'export SB RUN_UUID SHARED START_AT NODE_TMP TIME_URL',
       '# Each shard writes its store on node-local disk (SQLite WAL needs it), then copies it to the shared folder.',
-      `srun --ntasks=${o.shards} --kill-on-bad-exit=0 bash -c ${shq(
-        `LOCAL=\${SLURM_TMPDIR:-\${TMPDIR:-/tmp}}/splitbench-$RUN_UUID-$SLURM_PROCID; rc=0; $SB ${line(o.args)} --shard auto --start-at "$START_AT" --run-uuid "$RUN_UUID" --db "$LOCAL.db" || rc=$?; cp "$LOCAL.db" "$SHARED/.shard-$SLURM_PROCID.db.tmp" && mv "$SHARED/.shard-$SLURM_PROCID.db.tmp" "$SHARED/shard-$SLURM_PROCID.db"; rm -f "$LOCAL.db" "$LOCAL.db-wal" "$LOCAL.db-shm"; exit $rc`,
-      )} || echo "splitbench: some shards exited non-zero (see above); merging what finished" >&2`,
-      `$SB merge "$SHARED"/shard-*.db --out ${shq(o.out)}`,
+      `srun --ntasks=${N} --ntasks-per-node=${K} --cpus-per-task=${o.cpus} --kill-on-bad-exit=0 bash -c ${shq(shardCmd)} || echo "splitbench: some shards exited non-zero (see above)" >&2`,
+      '# Merge on node-local disk, then move the merged store into place (never SQLite writes over the network filesystem).',
+      'rm -rf "$MERGE_DIR" && mkdir -p "$MERGE_DIR"',
+      'cp "$SHARED"/shard-*.db "$MERGE_DIR"/',
+      'if [ -f "$OUT" ]; then cp "$OUT" "$MERGE_DIR/out.db"; fi',
+      `$SB merge "$MERGE_DIR"/shard-*.db --out "$MERGE_DIR/out.db"${o.maxOffsetMs !== undefined ? ` --max-offset-ms ${o.maxOffsetMs}` : ''}`,
+      'mkdir -p "$(dirname "$OUT")"',
+      'cp "$MERGE_DIR/out.db" "$OUT.tmp-$RUN_UUID" && mv -f "$OUT.tmp-$RUN_UUID" "$OUT"',
+      'echo "splitbench: run $RUN_UUID merged into $OUT" >&2',
       '',
     ].join('\n');
   }
@@ -136,18 +188,26 @@ export function slurmScript(o: LaunchOptions): string {
   return [
     ...head,
     `#SBATCH --array=0-${K - 1}%${P}`,
+    '#SBATCH --ntasks=1',
+    `#SBATCH --cpus-per-task=${o.cpus}`,
+    `#SBATCH --mem=${o.mem}`,
+    ...place,
     'set -euo pipefail',
     'if [ -z "${SLURM_JOB_ID:-}" ]; then',
-    '  # Not inside Slurm: submit this file as the array, then the merge depending on it.',
+    '  # Not inside Slurm: submit this file as the array, then the merge depending on it; a failed chunk',
+    '  # makes the dependency impossible, and --kill-on-invalid-dep cancels the merge instead of leaving it pending.',
     `  mkdir -p ${dq(o.sharedDir)}`,
     '  jid=$(sbatch --parsable "$0")',
-    `  sbatch --parsable --job-name=${o.name}-merge --dependency=afterok:"$jid" --output=${o.name}-merge-%j.out --wrap=${shq(collect)}`,
-    '  echo "splitbench: submitted array job $jid and its merge"',
+    `  mid=$(sbatch --parsable --job-name=${o.name}-merge --dependency=afterok:"$jid" --kill-on-invalid-dep=yes --ntasks=1 --cpus-per-task=1 --mem=${o.mem} --output=${o.name}-merge-%j.out --wrap=${shq(collect)})`,
+    '  echo "splitbench: submitted array job $jid and its merge job $mid"',
     '  exit 0',
     'fi',
     '# One array task = one chunk of the plan; configurations already done are skipped (a rerun redoes only what is missing).',
-    `LOCAL=\${SLURM_TMPDIR:-\${TMPDIR:-/tmp}}/splitbench-${o.name}-$SLURM_ARRAY_JOB_ID-$SLURM_ARRAY_TASK_ID.db`,
-    `${o.command} ${line(o.args)} --plan ${plan} --chunk auto --chunk-count ${K} --db "$LOCAL"`,
+    '# Its store is written on node-local disk, then copied to the shared folder (the results name the copy).',
+    nodeTmp,
+    `LOCAL=$NODE_TMP/splitbench-${o.name}-$SLURM_ARRAY_JOB_ID-$SLURM_ARRAY_TASK_ID.db`,
+    'trap \'rm -f "$LOCAL" "$LOCAL-wal" "$LOCAL-shm"\' EXIT',
+    `${o.command} ${line(o.args)} --plan ${plan} --chunk auto --chunk-count ${K} --db "$LOCAL" --copy-db-to ${dq(`${o.sharedDir}/${o.name}.chunks`)}/chunk-$SLURM_ARRAY_JOB_ID-$SLURM_ARRAY_TASK_ID.db`,
     '',
   ].join('\n');
 }
@@ -155,23 +215,37 @@ export function slurmScript(o: LaunchOptions): string {
 export interface K8sManifests {
   readonly job: Record<string, unknown>;
   readonly merge: Record<string, unknown>;
+  /** Replays: the time server (clock reference and start barrier) as a one-pod Job, and its Service. */
+  readonly time?: Record<string, unknown>;
+  readonly service?: Record<string, unknown>;
   readonly yaml: string;
 }
+
+/** Port of the time server (Kubernetes Service and container). */
+export const TIME_PORT = 18780;
+
+/** Kubernetes: the start barrier fails this long after the first shard arrives (s), or at the merge deadline if sooner. */
+export const BARRIER_TIMEOUT_S = 1800;
 
 export function kubernetesManifests(o: LaunchOptions): K8sManifests {
   const kind = checkArgs(o);
   const n = kind === 'replay' ? o.shards! : o.chunks!;
   const id = o.runUuid.slice(0, 8).toLowerCase().replace(/[^a-z0-9]/g, '0');
   const jobName = `${o.name}-${id}`;
+  const timeName = `${jobName}-time`;
   const labels = { 'app.kubernetes.io/name': 'splitbench', 'splitbench.io/run': id };
   const shared = `${o.sharedDir}/${o.runUuid}`;
-  const startAt = o.startAtMs ?? 0;
+  const sb = o.command;
+  const deadline = o.mergeDeadlineS;
+  const timeUrl = `http://${timeName}${o.namespace ? `.${o.namespace}.svc` : ''}:${TIME_PORT}/time`;
+  // A shard or chunk that fails leaves failed-<index> (its last lines) on the shared volume: the merge Job fails on it.
+  const failNote = (what: string): string => `[ "$rc" = 0 ] || { echo "${what} $JOB_COMPLETION_INDEX exited $rc on $(hostname)" > "${shared}/failed-$JOB_COMPLETION_INDEX"; }`;
   const work =
     kind === 'replay'
-      ? `splitbench ${line(o.args)} --shard auto --start-at ${startAt} --run-uuid ${shq(o.runUuid)} --db /scratch/shard.db || rc=$?; ` +
-        `cp /scratch/shard.db "${shared}/.shard-$JOB_COMPLETION_INDEX.tmp" && mv "${shared}/.shard-$JOB_COMPLETION_INDEX.tmp" "${shared}/shard-$JOB_COMPLETION_INDEX.db"`
-      : `splitbench ${line(o.args)} --plan ${shq(`${shared}/plan.json`)} --chunk auto --db /scratch/chunk.db || rc=$?; ` +
-        `touch "${shared}/chunk-$JOB_COMPLETION_INDEX.done"`;
+      ? `${sb} ${line(o.args)} --shard auto --start-at barrier --time-url ${timeUrl} --run-uuid ${shq(o.runUuid)} --db /scratch/shard.db || rc=$?; ` +
+        `if [ -f /scratch/shard.db ]; then cp /scratch/shard.db "${shared}/.shard-$JOB_COMPLETION_INDEX.tmp" && mv "${shared}/.shard-$JOB_COMPLETION_INDEX.tmp" "${shared}/shard-$JOB_COMPLETION_INDEX.db"; fi; ${failNote('shard')}`
+      : `${sb} ${line(o.args)} --plan ${shq(`${shared}/plan.json`)} --chunk auto --db /scratch/chunk.db --copy-db-to "${shared}/chunk-$JOB_COMPLETION_INDEX.db" || rc=$?; ` +
+        `if [ "$rc" = 0 ]; then touch "${shared}/chunk-$JOB_COMPLETION_INDEX.done"; fi; ${failNote('chunk')}`;
   const volumes = [
     { name: 'shared', persistentVolumeClaim: { claimName: o.pvc } },
     { name: 'scratch', emptyDir: {} },
@@ -181,18 +255,17 @@ export function kubernetesManifests(o: LaunchOptions): K8sManifests {
     { name: 'scratch', mountPath: '/scratch' },
   ];
   const resources = { requests: { cpu: String(o.cpus), memory: o.mem }, limits: { cpu: String(o.cpus), memory: o.mem } };
+  const small = { requests: { cpu: '1', memory: o.mem }, limits: { cpu: '1', memory: o.mem } };
   const nodeSelector = Object.keys(o.nodeSelector).length > 0 ? { nodeSelector: { ...o.nodeSelector } } : {};
+  // Load generators off the GPU nodes only when asked (a cluster of GPU nodes only would leave every pod Pending).
+  const nodeAffinity = o.avoidGpuNodes
+    ? { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'nvidia.com/gpu.present', operator: 'DoesNotExist' }] }] } } }
+    : {};
   const affinity = {
-    // Load generators off the GPU nodes, and spread over hosts.
-    nodeAffinity: {
-      requiredDuringSchedulingIgnoredDuringExecution: {
-        nodeSelectorTerms: [{ matchExpressions: [{ key: 'nvidia.com/gpu.present', operator: 'DoesNotExist' }] }],
-      },
-    },
+    ...nodeAffinity,
+    // Spread the load generators over hosts where the cluster can (preferred, never blocking).
     podAntiAffinity: {
-      preferredDuringSchedulingIgnoredDuringExecution: [
-        { weight: 100, podAffinityTerm: { topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: labels } } },
-      ],
+      preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, podAffinityTerm: { topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: labels } } }],
     },
   };
   const meta = (name: string): Record<string, unknown> => ({ name, ...(o.namespace ? { namespace: o.namespace } : {}), labels });
@@ -207,6 +280,7 @@ export function kubernetesManifests(o: LaunchOptions): K8sManifests {
       // A retried shard would start after the shared instant (late; merge rejects it): no retries for shards.
       backoffLimitPerIndex: kind === 'replay' ? 0 : 2,
       maxFailedIndexes: kind === 'replay' ? 0 : n,
+      activeDeadlineSeconds: deadline,
       ttlSecondsAfterFinished: 86400,
       template: {
         metadata: { labels: { ...labels, 'splitbench.io/role': kind === 'replay' ? 'shard' : 'chunk' } },
@@ -229,11 +303,28 @@ export function kubernetesManifests(o: LaunchOptions): K8sManifests {
       },
     },
   };
-  const waitFor = kind === 'replay' ? `shard-*.db` : `chunk-*.done`;
+  const waitFor = kind === 'replay' ? 'shard-*.db' : 'chunk-*.done';
   const finish =
     kind === 'replay'
-      ? `splitbench merge "${shared}"/shard-*.db --out ${shq(`${o.sharedDir}/${o.out}`)}`
-      : `splitbench ${line(o.args)} --plan ${shq(`${shared}/plan.json`)} --collect --json > "${shared}/result.json"`;
+      ? `mkdir -p /scratch/in && cp "${shared}"/shard-*.db /scratch/in/ && ${sb} merge /scratch/in/shard-*.db --out /scratch/run.db${o.maxOffsetMs !== undefined ? ` --max-offset-ms ${o.maxOffsetMs}` : ''} && ` +
+        `cp /scratch/run.db "${shared}/.run.db.tmp" && mv "${shared}/.run.db.tmp" ${shq(`${shared}/${o.out ?? 'run.db'}`)}`
+      : `${sb} ${line(o.args)} --plan ${shq(`${shared}/plan.json`)} --collect --json > "${shared}/.result.json.tmp" && mv "${shared}/.result.json.tmp" "${shared}/result.json"`;
+  // Wait for every index's output; fail at once when one failed, or when the deadline passes (naming the missing ones).
+  const waitScript = [
+    'set -u',
+    `cleanup() { ${kind === 'replay' ? `touch "${shared}/done"` : ':'}; }`,
+    'trap cleanup EXIT',
+    'start=$(date +%s)',
+    `until [ "$(ls "${shared}"/${waitFor} 2>/dev/null | wc -l)" -ge ${n} ]; do`,
+    `  if ls "${shared}"/failed-* >/dev/null 2>&1; then echo "splitbench merge: failed, nothing merged: $(cat "${shared}"/failed-* | tr '\\n' ';')" >&2; exit 1; fi`,
+    `  if [ $(( $(date +%s) - start )) -ge ${deadline} ]; then`,
+    `    missing=""; i=0; while [ $i -lt ${n} ]; do [ -e "${shared}/${kind === 'replay' ? 'shard-$i.db' : 'chunk-$i.done'}" ] || missing="$missing $i"; i=$((i+1)); done`,
+    `    echo "splitbench merge: no output after ${deadline} s from index(es)$missing of ${n} (evicted, unschedulable or still running; see kubectl get pods -l splitbench.io/run=${id})" >&2; exit 1`,
+    '  fi',
+    '  sleep 5',
+    'done',
+    finish,
+  ].join('\n');
   const merge = {
     apiVersion: 'batch/v1',
     kind: 'Job',
@@ -241,34 +332,80 @@ export function kubernetesManifests(o: LaunchOptions): K8sManifests {
     spec: {
       completions: 1,
       parallelism: 1,
-      backoffLimit: 2,
+      backoffLimit: 0,
+      activeDeadlineSeconds: deadline + 600,
       ttlSecondsAfterFinished: 86400,
       template: {
         metadata: { labels: { ...labels, 'splitbench.io/role': 'merge' } },
         spec: {
           restartPolicy: 'Never',
           ...nodeSelector,
-          affinity: { nodeAffinity: affinity.nodeAffinity },
-          containers: [
-            {
-              name: 'merge',
-              image: o.image,
-              command: ['/bin/sh', '-c', `until [ "$(ls "${shared}"/${waitFor} 2>/dev/null | wc -l)" -ge ${n} ]; do sleep 5; done; ${finish}`],
-              resources: { requests: { cpu: '1', memory: o.mem }, limits: { cpu: '1', memory: o.mem } },
-              volumeMounts: [mounts[0]],
-            },
-          ],
-          volumes: [volumes[0]],
+          ...(o.avoidGpuNodes ? { affinity: nodeAffinity } : {}),
+          containers: [{ name: 'merge', image: o.image, command: ['/bin/sh', '-c', waitScript], resources: small, volumeMounts: mounts }],
+          volumes,
         },
       },
     },
   };
-  const yaml = `# Written by \`splitbench launch kubernetes\`: kubectl apply -f THIS_FILE\n${kind === 'replay' ? `# The shards start together at ${new Date(startAt).toISOString()} (epoch ms ${startAt}): apply well before.\n` : ''}${stringify(job, { aliasDuplicateObjects: false })}---\n${stringify(merge, { aliasDuplicateObjects: false })}`;
-  return { job, merge, yaml };
+  let time: Record<string, unknown> | undefined;
+  let service: Record<string, unknown> | undefined;
+  if (kind === 'replay') {
+    const timeLabels = { ...labels, 'splitbench.io/role': 'time' };
+    // The clock reference and start barrier: one pod, reached through a Service; it exits when the merge is done.
+    time = {
+      apiVersion: 'batch/v1',
+      kind: 'Job',
+      metadata: meta(timeName),
+      spec: {
+        completions: 1,
+        parallelism: 1,
+        backoffLimit: 0,
+        activeDeadlineSeconds: deadline + 600,
+        ttlSecondsAfterFinished: 86400,
+        template: {
+          metadata: { labels: timeLabels },
+          spec: {
+            restartPolicy: 'Never',
+            ...nodeSelector,
+            ...(o.avoidGpuNodes ? { affinity: nodeAffinity } : {}),
+            containers: [
+              {
+                name: 'time',
+                image: o.image,
+                command: [
+                  '/bin/sh',
+                  '-c',
+                  `mkdir -p "${shared}" && exec ${sb} time-server --host 0.0.0.0 --port ${TIME_PORT} --barrier ${n} --barrier-lead-s ${o.leadMs / 1000} --barrier-timeout-s ${Math.min(deadline, BARRIER_TIMEOUT_S)} --exit-when "${shared}/done"`,
+                ],
+                ports: [{ name: 'time', containerPort: TIME_PORT, protocol: 'TCP' }],
+                resources: { requests: { cpu: '100m', memory: '256Mi' }, limits: { cpu: '1', memory: '512Mi' } },
+                volumeMounts: [mounts[0]!],
+              },
+            ],
+            volumes: [volumes[0]!],
+          },
+        },
+      },
+    };
+    service = {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: meta(timeName),
+      spec: { selector: timeLabels, ports: [{ name: 'time', port: TIME_PORT, targetPort: TIME_PORT, protocol: 'TCP' }] },
+    };
+  }
+  const docs = [...(service ? [service, time!] : []), job, merge];
+  const yaml =
+    `# Written by \`splitbench launch kubernetes\`: kubectl apply -f THIS_FILE\n` +
+    (kind === 'replay'
+      ? `# The shards meet at the time server's start barrier (${timeName}) once all ${n} are running, and start ${o.leadMs / 1000} s later (the barrier fails ${Math.min(deadline, BARRIER_TIMEOUT_S)} s after the first arrives without all); the merge Job fails after ${deadline} s without every shard, or as soon as one fails.\n`
+      : `# The merge Job fails after ${deadline} s without every chunk, or as soon as one fails.\n`) +
+    docs.map((d) => stringify(d, { aliasDuplicateObjects: false })).join('---\n');
+  return { job, merge, ...(time ? { time, service: service! } : {}), yaml };
 }
 
 /** Validate the launch flags into LaunchOptions (one ConfigError listing every problem). */
-export function resolveLaunchOptions(argv: Record<string, unknown>, args: readonly string[], now = Date.now()): LaunchOptions {
+export function resolveLaunchOptions(argv: Record<string, unknown>, args: readonly string[]): LaunchOptions {
   const problems: string[] = [];
   const launcher = String(argv.launcher ?? '');
   if (!(LAUNCHERS as readonly string[]).includes(launcher)) problems.push(`launcher: expected ${LAUNCHERS.join(' or ')}, got '${launcher}'`);
@@ -299,8 +436,18 @@ export function resolveLaunchOptions(argv: Record<string, unknown>, args: readon
   }
   if (sel.length > 0 && launcher === 'slurm') problems.push('--node-selector: Kubernetes only; on Slurm use --exclude NODES or --constraint FEATURE');
   for (const k of ['exclude', 'constraint'] as const) if (argv[k] !== undefined && launcher === 'kubernetes') problems.push(`--${k}: Slurm only; on Kubernetes use --node-selector`);
-  const lead = argv.leadS === undefined ? (launcher === 'kubernetes' ? 600 : 30) : Number(argv.leadS);
+  const lead = argv.leadS === undefined ? (launcher === 'kubernetes' ? 10 : 30) : Number(argv.leadS);
   if (!(lead > 0)) problems.push(`--lead-s: expected seconds > 0, got ${String(argv.leadS)}`);
+  const perNode = int('perNode', '--per-node', 1) ?? 1;
+  if (argv.perNode !== undefined && (launcher !== 'slurm' || shards === undefined)) problems.push('--per-node: applies to Slurm --shards');
+  const mergeDeadline = int('mergeDeadlineS', '--merge-deadline-s', 1) ?? 86400;
+  if (argv.mergeDeadlineS !== undefined && launcher !== 'kubernetes') problems.push('--merge-deadline-s: Kubernetes only (Slurm fails the merge step itself)');
+  if (argv.avoidGpuNodes !== undefined && launcher !== 'kubernetes') problems.push('--avoid-gpu-nodes: Kubernetes only; on Slurm use --exclude NODES or --constraint FEATURE');
+  const maxOffset = argv.maxOffsetMs;
+  if (maxOffset !== undefined && !(typeof maxOffset === 'number' && Number.isFinite(maxOffset) && maxOffset >= 0)) problems.push(`--max-offset-ms: expected a number >= 0, got ${String(maxOffset)}`);
+  if (maxOffset !== undefined && shards === undefined) problems.push('--max-offset-ms: applies to --shards (the merge of a replay)');
+  if (argv.out !== undefined && chunks !== undefined) problems.push('--out: applies to --shards (chunks write their results next to the plan in --shared-dir)');
+  if (argv.out !== undefined && launcher === 'kubernetes' && !/^[A-Za-z0-9._-]+$/.test(String(argv.out))) problems.push(`--out: on Kubernetes a file name in the run's folder of --shared-dir, got '${String(argv.out)}'`);
   const name = String(argv.name ?? (shards !== undefined ? 'splitbench-replay' : args[0] === 'provision' ? 'splitbench-provision' : 'splitbench-sweep'));
   if (!/^[a-z0-9]([-a-z0-9]{0,40}[a-z0-9])?$/.test(name)) problems.push(`--name: expected lowercase letters, digits and '-' (a Kubernetes name), got '${name}'`);
   try {
@@ -316,7 +463,7 @@ export function resolveLaunchOptions(argv: Record<string, unknown>, args: readon
     ...(shards !== undefined ? { shards } : {}),
     ...(chunks !== undefined ? { chunks } : {}),
     ...(parallel !== undefined ? { parallel } : {}),
-    image: String(argv.image ?? 'splitbench:latest'),
+    image: String(argv.image ?? `splitbench:${VERSION}`),
     cpus,
     mem,
     nodeSelector,
@@ -326,8 +473,11 @@ export function resolveLaunchOptions(argv: Record<string, unknown>, args: readon
     pvc: String(argv.pvc ?? 'splitbench-results'),
     ...(argv.namespace !== undefined ? { namespace: String(argv.namespace) } : {}),
     leadMs: Math.round(lead * 1000),
-    ...(launcher === 'kubernetes' && shards !== undefined ? { startAtMs: now + Math.round(lead * 1000) } : {}),
-    out: String(argv.out ?? (launcher === 'kubernetes' ? 'splitbench.db' : DEFAULT_DB)),
+    mergeDeadlineS: mergeDeadline,
+    avoidGpuNodes: argv.avoidGpuNodes === true,
+    perNode,
+    ...(typeof maxOffset === 'number' ? { maxOffsetMs: maxOffset } : {}),
+    ...(argv.out !== undefined ? { out: String(argv.out) } : {}),
     name,
     command: String(argv.splitbench ?? 'splitbench'),
     args: [...args],

@@ -9,13 +9,26 @@
  *   splitbench_replay_input_tokens_total         counter  prompt tokens of ok requests
  *   splitbench_replay_output_tokens_total        counter  output tokens received
  *   splitbench_replay_dispatch_lag_seconds       histogram send − scheduled (trace seconds), per finished request
+ *   splitbench_replay_ttft_seconds               histogram client TTFT of requests that got a first token
+ *   splitbench_replay_inter_token_latency_seconds histogram client per-token gaps (token-weighted, as the TBT samples)
+ *   splitbench_replay_e2e_seconds                histogram client E2E of ok requests
  *   splitbench_replay_shard_info                 gauge    1, labels shard, shards, run_uuid
+ *
+ * Every scrape is consistent: the sent count is read at the start of a scrape and finished requests are never
+ * applied while one renders, so at each scrape
+ * requests_sent_total = in_flight + Σ requests_completed_total, and e2e_seconds_count = completed{status="ok"}.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { ConfigError } from '../errors.js';
+import { tbtSamples } from '../metrics/request.js';
 import type { RequestRow } from '../store/index.js';
+
+/** Buckets of the client latency histograms: vLLM's TTFT / inter-token / request-latency buckets. */
+const TTFT_BUCKETS = [0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0, 160.0, 640.0, 2560.0];
+const ITL_BUCKETS = [0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0];
+const E2E_BUCKETS = [0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0, 40.0, 50.0, 60.0, 120.0, 240.0, 480.0, 960.0, 1920.0, 7680.0];
 
 export interface LiveSource {
   readonly inFlight: number;
@@ -26,6 +39,15 @@ export class LiveMetrics {
   readonly registry = new Registry();
   private source: LiveSource | undefined;
   private lastSent = 0;
+  /** Sent count as of the last scrape, and rows applied (those with a send time) by then. */
+  private sentAtScrape = 0;
+  private appliedSent = 0;
+  /** Rows finished since the last scrape, applied at the next one. */
+  private pending: RequestRow[] = [];
+  private rendering = 0;
+  private readonly ttft: Histogram;
+  private readonly itl: Histogram;
+  private readonly e2e: Histogram;
   private readonly completed: Counter<'status'>;
   private readonly errors: Counter;
   private readonly inputTokens: Counter;
@@ -40,7 +62,8 @@ export class LiveMetrics {
       help: 'requests sent and not finished',
       registers,
       collect() {
-        this.set(self.source?.inFlight ?? 0);
+        // Sent and not yet recorded, as of this scrape's snapshot (see `text`).
+        this.set(Math.max(0, self.sentAtScrape - self.appliedSent));
       },
     });
     new Counter({
@@ -48,7 +71,7 @@ export class LiveMetrics {
       help: 'requests handed to the HTTP client',
       registers,
       collect() {
-        const now = self.source?.sent ?? 0;
+        const now = self.sentAtScrape;
         if (now > self.lastSent) this.inc(now - self.lastSent);
         self.lastSent = now;
       },
@@ -63,6 +86,14 @@ export class LiveMetrics {
       buckets: [0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
       registers,
     });
+    this.ttft = new Histogram({ name: 'splitbench_replay_ttft_seconds', help: 'client time to first token (s)', buckets: TTFT_BUCKETS, registers });
+    this.itl = new Histogram({
+      name: 'splitbench_replay_inter_token_latency_seconds',
+      help: 'client per-token gaps (s): a chunk\'s gap from the previous token-carrying chunk, spread over its tokens',
+      buckets: ITL_BUCKETS,
+      registers,
+    });
+    this.e2e = new Histogram({ name: 'splitbench_replay_e2e_seconds', help: 'client end-to-end latency of ok requests (s)', buckets: E2E_BUCKETS, registers });
     new Gauge({ name: 'splitbench_replay_shard_info', help: 'this process\'s shard', labelNames: ['shard', 'shards', 'run_uuid'], registers }).set(
       { shard: labels.shard, shards: labels.shards, run_uuid: labels.runUuid },
       1,
@@ -74,17 +105,48 @@ export class LiveMetrics {
     this.source = source;
   }
 
-  /** Account one finished request (called as its row is written). */
+  /** Account one finished request (called as its row is written; held back while a scrape renders). */
   observe(row: RequestRow): void {
+    if (this.rendering > 0) this.pending.push(row);
+    else this.apply(row);
+  }
+
+  private apply(row: RequestRow): void {
+    if (row.send !== undefined) this.appliedSent++;
     this.completed.inc({ status: row.status });
     if (row.status === 'error' || row.status === 'timeout') this.errors.inc();
     if (row.status === 'ok') this.inputTokens.inc(row.promptTokens);
     if (row.tokensReceived > 0) this.outputTokens.inc(row.tokensReceived);
     if (row.send !== undefined && Number.isFinite(row.send)) this.lag.observe(Math.max(0, row.send - row.scheduled));
+    const send = row.send;
+    if (send === undefined || !Number.isFinite(send)) return;
+    if (row.firstToken !== undefined && Number.isFinite(row.firstToken)) this.ttft.observe(Math.max(0, row.firstToken - send));
+    if (row.status !== 'ok') return;
+    if (row.end !== undefined && Number.isFinite(row.end)) this.e2e.observe(Math.max(0, row.end - send));
+    for (const x of tbtSamples(row.chunks ?? [])) for (let k = 0; k < x.count; k++) this.itl.observe(Math.max(0, x.gap));
   }
 
-  text(): Promise<string> {
-    return this.registry.metrics();
+  /**
+   * One consistent snapshot: the sent count is read together with the rows finished so far, synchronously,
+   * before rendering (prom-client renders metric by metric, across awaits); rows finishing while the text
+   * renders are held back until it is done, so they count in the next scrape.
+   */
+  async text(): Promise<string> {
+    this.flushPending();
+    this.sentAtScrape = Math.max(this.sentAtScrape, this.source?.sent ?? 0, this.appliedSent);
+    this.rendering++;
+    try {
+      return await this.registry.metrics();
+    } finally {
+      this.rendering--;
+      if (this.rendering === 0) this.flushPending();
+    }
+  }
+
+  private flushPending(): void {
+    const rows = this.pending;
+    this.pending = [];
+    for (const row of rows) this.apply(row);
   }
 }
 

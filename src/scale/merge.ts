@@ -6,7 +6,9 @@
  * is then computed from the union by the ordinary summary and gate.
  *
  * Checks, each a one-line error naming the file: a splitbench store at this build's schema version; a
- * sharded run in it; one run identity (the shared `--run-uuid`, trace sha256, time scale) across files;
+ * sharded run in it; one run identity across files (the shared `--run-uuid`, trace sha256, time scale, start
+ * instant, clock reference, target, deployment, model and every stored replay option but the per-shard ones
+ * — shard, db, host, json — each refusal naming the field);
  * shard indexes covering 0..N−1 exactly once (missing and duplicate shards rejected); every shard finished
  * (not `running`) and ready for the shared start (not late); its clock offset to the reference within
  * `maxOffsetMs` at start and end (unmeasured offsets are accepted only when every shard ran on one host).
@@ -41,6 +43,11 @@ export interface MergeOptions {
   readonly runUuid?: string;
   /** Name of the merged run (default: the shards' run name). */
   readonly name?: string;
+  /**
+   * The shards reached one target and one clock reference under different host names or addresses (one per
+   * network): compare those URLs by scheme, port and path only.
+   */
+  readonly anyHost?: boolean;
 }
 
 export interface MergedShard {
@@ -156,6 +163,59 @@ async function readShard(file: string, runUuid: string | undefined): Promise<Sha
   }
 }
 
+/** Stored options that legitimately differ between the shards of one run. */
+const PER_SHARD_OPTIONS = new Set(['shard', 'db', 'host', 'json']);
+
+/** A run's stored options without the per-shard ones (and, with `anyHost`, its target URLs without their host). */
+function runOptions(run: Row, anyHost = false): Record<string, unknown> {
+  const o = parseJson(run.options_json);
+  for (const k of PER_SHARD_OPTIONS) delete o[k];
+  if (anyHost) for (const k of ['url', 'resolvedUrl']) if (k in o) o[k] = withoutHost(o[k]);
+  return o;
+}
+
+/** An http(s) URL as scheme, port and path (for shards that reached one server under different addresses). */
+function withoutHost(v: unknown): unknown {
+  if (typeof v !== 'string') return v;
+  try {
+    const u = new URL(v);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') return v;
+    return `${u.protocol}//*:${u.port || (u.protocol === 'https:' ? '443' : '80')}${u.pathname.replace(/\/+$/, '')}`;
+  } catch {
+    return v;
+  }
+}
+
+const show = (v: unknown): string => (v === undefined ? 'unset' : JSON.stringify(v));
+
+/** The first field (dotted path) where two JSON values differ. */
+export function firstDifference(a: unknown, b: unknown, at: string): { field: string; here: string; there: string } | undefined {
+  if (a !== null && b !== null && typeof a === 'object' && typeof b === 'object' && Array.isArray(a) === Array.isArray(b)) {
+    const ao = a as Record<string, unknown>;
+    const bo = b as Record<string, unknown>;
+    for (const k of [...new Set([...Object.keys(ao), ...Object.keys(bo)])].sort()) {
+      const d = firstDifference(ao[k], bo[k], Array.isArray(a) ? `${at}[${k}]` : `${at}.${k}`);
+      if (d) return d;
+    }
+    return undefined;
+  }
+  // Stored JSON: undefined and null are both "unset".
+  const na = a === null ? undefined : a;
+  const nb = b === null ? undefined : b;
+  return na === nb ? undefined : { field: at, here: show(na), there: show(nb) };
+}
+
+function instant(v: unknown): string {
+  const ms = num(v);
+  return ms === null ? 'no start instant' : `${new Date(ms).toISOString()} (epoch ms ${ms})`;
+}
+
+function fmtDelta(a: number | null, b: number | null): string {
+  if (a === null || b === null) return 'one has none';
+  const d = (a - b) / 1000;
+  return `${Math.abs(d).toFixed(3)} s ${d > 0 ? 'later' : 'earlier'}`;
+}
+
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 
 function parseJson(v: unknown): Record<string, unknown> {
@@ -188,6 +248,28 @@ export async function mergeShards(files: readonly string[], opts: MergeOptions):
     if (Number(s.shard.shard_count) !== count) throw new ConfigError(`says the run has ${String(s.shard.shard_count)} shards, ${rel(first.file)} says ${count}`, { path: n });
     if (s.run.trace_sha256 !== first.run.trace_sha256) throw new ConfigError(`replayed a different trace (sha256 ${String(s.run.trace_sha256).slice(0, 12)}…) than ${rel(first.file)} (${String(first.run.trace_sha256).slice(0, 12)}…)`, { path: n });
     if (s.run.time_scale !== first.run.time_scale) throw new ConfigError(`ran at time scale ${String(s.run.time_scale)}, ${rel(first.file)} at ${String(first.run.time_scale)}`, { path: n });
+    // The same run: one shared start instant, one clock reference, one target, the same options (a shard
+    // re-run by hand with the same --run-uuid later, over another window or against another backend, is not).
+    if (s.shard.start_at_ms !== first.shard.start_at_ms) {
+      throw new ConfigError(
+        `start instant differs: this shard was started for ${instant(s.shard.start_at_ms)}, ${rel(first.file)} for ${instant(first.shard.start_at_ms)} (${fmtDelta(num(s.shard.start_at_ms), num(first.shard.start_at_ms))}); a shard re-run on its own is not part of the run`,
+        { path: n, hint: 'rerun every shard of the run together (one --start-at), or merge only the shards that started together' },
+      );
+    }
+    const u = (v: unknown): unknown => (opts.anyHost ? withoutHost(v) : v);
+    if ((u(s.shard.time_ref) ?? null) !== (u(first.shard.time_ref) ?? null)) {
+      throw new ConfigError(`clock reference differs: ${String(s.shard.time_ref ?? 'none (not measured)')} here, ${String(first.shard.time_ref ?? 'none (not measured)')} in ${rel(first.file)}; offsets to different references do not compare`, {
+        path: n,
+        hint: 'shards that reached one reference under different addresses: merge with --any-host',
+      });
+    }
+    for (const col of ['target', 'deployment', 'model', 'kind'] as const) {
+      if ((u(s.run[col]) ?? null) !== (u(first.run[col]) ?? null)) {
+        throw new ConfigError(`${col} differs: '${String(s.run[col] ?? '')}' here, '${String(first.run[col] ?? '')}' in ${rel(first.file)}`, { path: n, ...(col === 'target' ? { hint: 'shards that reached one server under different addresses: merge with --any-host' } : {}) });
+      }
+    }
+    const d = firstDifference(runOptions(s.run, opts.anyHost), runOptions(first.run, opts.anyHost), 'options');
+    if (d) throw new ConfigError(`${d.field} differs: ${d.here} here, ${d.there} in ${rel(first.file)}; every shard must run the same replay options`, { path: n, ...(/url/i.test(d.field) ? { hint: 'shards that reached one server under different addresses: merge with --any-host' } : {}) });
   }
 
   // Coverage: 0..N-1 exactly once.
@@ -227,7 +309,7 @@ export async function mergeShards(files: readonly string[], opts: MergeOptions):
       if (hosts.size > 1) {
         throw new ConfigError(`shard ${i}/${count} (host ${String(s.shard.host)}) has no clock measurement, and the shards ran on ${hosts.size} hosts`, {
           path: n,
-          hint: 'give every shard --time-url of one reference (a `splitbench serve` answers /time)',
+          hint: 'give every shard --time-url of one reference (`splitbench time-server` on one host; `splitbench launch` starts one)',
         });
       }
       continue;
@@ -309,8 +391,7 @@ export async function mergeShards(files: readonly string[], opts: MergeOptions):
       const statuses = runs.map((r) => String(r.status));
       const status = statuses.includes('failed') ? 'failed' : statuses.includes('interrupted') ? 'interrupted' : 'completed';
       const endedAt = runs.map((r) => (typeof r.ended_at === 'string' ? r.ended_at : '')).sort().at(-1) || null;
-      const options = parseJson(r0.options_json);
-      delete options.shard;
+      const options = runOptions(r0);
       const notes = mergeNotes(runs.map((r) => parseJson(r.notes_json)));
       notes.merge = {
         shards: count,

@@ -11,9 +11,9 @@ export function addShardOptions<T>(y: Argv<T>): Argv<T> {
   return y
     .option('shard', { type: 'string', describe: "replay shard i of N (i/N, 0-based) of the trace, split by session (else request index); 'auto': from SLURM_PROCID/SLURM_NTASKS or JOB_COMPLETION_INDEX", group: 'Scale-out:' })
     .option('shard-count', { type: 'number', describe: 'with --shard auto on Kubernetes: the Indexed Job\'s completions (default $SPLITBENCH_SHARDS)', group: 'Scale-out:' })
-    .option('start-at', { type: 'string', describe: 'shared start instant of all shards: epoch ms or ISO-8601 (default: now + 2 s)', group: 'Scale-out:' })
+    .option('start-at', { type: 'string', describe: "shared start instant of all shards: epoch ms or ISO-8601 (default: now + 2 s); 'barrier': the instant the --time-url server's start barrier (`time-server --barrier N`) gives once every shard is ready", group: 'Scale-out:' })
     .option('run-uuid', { type: 'string', describe: 'identity shared by every shard of one run; merge checks it (default: a fresh one, fine for one shard)', group: 'Scale-out:' })
-    .option('time-url', { type: 'string', describe: "clock reference for the offset check (GET /time; `splitbench serve` answers it) (default: the target's /time when it has one)", group: 'Scale-out:' })
+    .option('time-url', { type: 'string', describe: "clock reference for the offset check (GET /time: run `splitbench time-server` on one host; `splitbench serve` answers it too) (default: the target's /time when it has one; vLLM and SGLang have none)", group: 'Scale-out:' })
     .option('procs', { type: 'number', describe: 'run P shard processes on this machine (one shared backend and clock), then merge them into --db', group: 'Scale-out:' })
     .option('metrics-port', { type: 'number', describe: 'serve live Prometheus metrics (in flight, sent, completed, errors, tokens, dispatch lag) on this port while running; with --procs shard i uses PORT+i', group: 'Scale-out:' })
     .option('clock-offset-ms', { type: 'number', hidden: true, describe: 'test only: pretend this process\'s wall clock is off by this many ms' })
@@ -23,8 +23,11 @@ export function addShardOptions<T>(y: Argv<T>): Argv<T> {
 
 export interface ScaleOptions {
   readonly shard?: ShardSpec;
-  /** Epoch ms (reference clock), 'stdin' (a --procs child reads it after saying it is ready), or undefined (now + lead). */
-  readonly startAt?: number | 'stdin';
+  /**
+   * Epoch ms (reference clock), 'stdin' (a --procs child reads it after saying it is ready), 'barrier' (from
+   * the --time-url server's start barrier once every shard is ready), or undefined (now + lead).
+   */
+  readonly startAt?: number | 'stdin' | 'barrier';
   readonly runUuid?: string;
   readonly timeUrl?: string;
   readonly procs?: number;
@@ -73,7 +76,8 @@ export function resolveScaleOptions(argv: Record<string, unknown>, env: NodeJS.P
   const shardRaw = one('shard', '--shard');
   const shard = shardRaw === undefined ? undefined : tryDo(() => parseShard(String(shardRaw), { env, ...(shardCount !== undefined ? { count: shardCount } : {}) }));
   const startRaw = one('startAt', '--start-at');
-  const startAt = startRaw === undefined ? undefined : String(startRaw).trim() === 'stdin' ? ('stdin' as const) : tryDo(() => parseStartAt(String(startRaw)));
+  const startWord = startRaw === undefined ? undefined : String(startRaw).trim();
+  const startAt = startWord === undefined ? undefined : startWord === 'stdin' || startWord === 'barrier' ? startWord : tryDo(() => parseStartAt(startWord));
   const uuidRaw = one('runUuid', '--run-uuid');
   const runUuid = uuidRaw === undefined ? undefined : tryDo(() => parseRunUuid(String(uuidRaw)));
   const timeRaw = one('timeUrl', '--time-url');
@@ -94,6 +98,7 @@ export function resolveScaleOptions(argv: Record<string, unknown>, env: NodeJS.P
       if (has(argv, k)) problems.push(`${flag}: only applies with --shard or --procs`);
     }
   }
+  if (startAt === 'barrier' && timeRaw === undefined) problems.push('--start-at barrier: needs --time-url of a `splitbench time-server --barrier N` (its /barrier gives the start instant)');
   if (procs !== undefined) {
     if (has(argv, 'startAt')) problems.push('--start-at: --procs picks the start itself once every shard is ready');
     if (has(argv, 'clockOffsetMs')) problems.push('--clock-offset-ms: applies to one --shard');

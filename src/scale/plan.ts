@@ -255,6 +255,43 @@ export function readUnits<I extends { readonly key: string }, R>(planFile: strin
   });
 }
 
+/**
+ * `--copy-db-to FILE` of a chunk: the store the results name (FILE, on the shared folder) when the chunk
+ * writes its runs to node-local `--db`; undefined: results name `--db` itself.
+ */
+export function copyDbTarget(argv: Record<string, unknown>): string | undefined {
+  const v = argv.copyDbTo;
+  if (v === undefined) return undefined;
+  if (Array.isArray(v) || typeof v !== 'string' || v.trim() === '') throw new ConfigError(`expected one file path, got ${JSON.stringify(v)}`, { path: '--copy-db-to' });
+  if (argv.collect) throw new ConfigError('applies to a chunk that runs (drop it with --collect)', { path: '--copy-db-to' });
+  return path.resolve(v);
+}
+
+/**
+ * Copy a finished chunk's store to `dest` (typically on a shared network filesystem) as one consistent file:
+ * SQLite's online backup into `dest.tmp-PID` beside it (no WAL: a plain rollback-journal file, safe to read
+ * over NFS), then a rename, so readers never see half a file.
+ */
+export async function publishStore(src: string, dest: string): Promise<void> {
+  if (!existsSync(src)) return; // every unit was already done: this chunk wrote nothing
+  mkdirSync(path.dirname(dest), { recursive: true });
+  const tmp = `${dest}.tmp-${process.pid}`;
+  const { default: Database } = await import('better-sqlite3');
+  const db = new Database(src, { readonly: true, fileMustExist: true });
+  try {
+    await db.backup(tmp);
+  } finally {
+    db.close();
+  }
+  const out = new Database(tmp);
+  try {
+    out.pragma('journal_mode = DELETE');
+  } finally {
+    out.close();
+  }
+  renameSync(tmp, dest);
+}
+
 /** `--chunk` and `--chunk-count` of a plan command (none: the whole plan in this process). */
 export function chunkOf(argv: Record<string, unknown>): ChunkSpec {
   const countRaw = argv.chunkCount;
@@ -328,6 +365,7 @@ export interface SweepPlanRun {
 /** `sweep --plan FILE [--chunk k/K | --collect]`. */
 export async function runSweepPlan(argv: Record<string, unknown>, log: (l: string) => void = (l) => process.stderr.write(l + '\n')): Promise<SweepPlanRun> {
   const planFile = String(argv.plan);
+  const copyTo = copyDbTarget(argv);
   if (argv.collect) {
     if (argv.chunk !== undefined) throw new ConfigError('--collect merges finished chunks; it runs none (drop --chunk)', { path: '--collect' });
     const result = collectPlan(planFile, loadPlan(planFile));
@@ -342,7 +380,11 @@ export async function runSweepPlan(argv: Record<string, unknown>, log: (l: strin
   const chunk = chunkOf(argv);
   const plan = await buildSweepPlan(opts, deployments);
   savePlan(planFile, plan);
-  const { ran, skipped } = await runChunk(planFile, plan, chunk, opts.db, (d) => sim.runSweep({ ...opts, deployment: d }, { log }), log);
+  const { ran, skipped } = await runChunk(planFile, plan, chunk, copyTo ?? opts.db, (d) => sim.runSweep({ ...opts, deployment: d }, { log }), log);
+  if (copyTo !== undefined) {
+    await publishStore(opts.db, copyTo);
+    log(`plan ${path.basename(planFile)}: chunk ${chunk.index}/${chunk.count}: store copied to ${copyTo}`);
+  }
   if (argv.chunk !== undefined) return { exitCode: ExitCode.ok, chunk, ran, skipped };
   const result = collectPlan(planFile, plan);
   return { exitCode: result.exitCode, result, ran, skipped };

@@ -19,7 +19,7 @@ import { ConfigError, ExitCode } from '../errors.js';
 import type { Candidate, Counts, ProvisionOptions, ProvisionResult, RateVerdict } from '../sim/index.js';
 import { sha256File, resolveTracePath } from '../trace/index.js';
 import { VERSION } from '../version.js';
-import { chunkOf, configKey, loadPlanOf, PLAN_FORMAT, readUnits, runUnits, samePlan, savePlan, type ChunkSpec, type PlanFile } from './plan.js';
+import { chunkOf, configKey, copyDbTarget, loadPlanOf, PLAN_FORMAT, publishStore, readUnits, runUnits, samePlan, savePlan, type ChunkSpec, type PlanFile } from './plan.js';
 
 export type ProvisionWork = 'max-rate' | 'passes';
 
@@ -138,6 +138,7 @@ export interface ProvisionPlanRun {
 /** `provision --plan FILE [--chunk k/K | --collect]`. */
 export async function runProvisionPlan(argv: Record<string, unknown>, log: (l: string) => void = (l) => process.stderr.write(l + '\n')): Promise<ProvisionPlanRun> {
   const planFile = String(argv.plan);
+  const copyTo = copyDbTarget(argv);
   const sim = await import('../sim/index.js');
   const o = sim.resolveProvisionOptions(argv);
   const plan = await buildProvisionPlan(o);
@@ -151,6 +152,7 @@ export async function runProvisionPlan(argv: Record<string, unknown>, log: (l: s
     return { exitCode: result.exitCode, result, units: plan.items.length, ran: [], skipped: [] };
   }
   const chunk = chunkOf(argv);
+  const dbNamed = copyTo ?? path.resolve(o.db);
   savePlan(planFile, plan);
   log(`plan ${path.basename(planFile)}: ${o.design.name} ${o.objective}: ${plan.candidates.length} candidates, ${plan.items.length} units; this process runs chunk ${chunk.index}/${chunk.count}`);
   const tags = { provision: plan.items.length > 0 ? configKey(plan.base, plan.traceSha256).slice(0, 8) : 'empty', objective: o.objective, plan: path.basename(planFile) };
@@ -166,14 +168,18 @@ export async function runProvisionPlan(argv: Record<string, unknown>, log: (l: s
         const common = { key: it.key, design: it.design, config: it.config, work: it.work };
         if (it.work === 'max-rate') {
           const r = await ev.maxRate(design, it.counts, o.rate);
-          return { ...common, maxRate: r.maxRate ?? null, firstFail: r.firstFail ?? null, tried: r.tried, sims: ev.sims, db: path.resolve(o.db), runIds: [...ev.runIds] };
+          return { ...common, maxRate: r.maxRate ?? null, firstFail: r.firstFail ?? null, tried: r.tried, sims: ev.sims, db: dbNamed, runIds: [...ev.runIds] };
         }
         const r = await ev.passesAt(design, it.counts, o.rate);
-        return { ...common, passed: r.passed, ...(r.throughput !== undefined ? { throughput: r.throughput } : {}), sims: ev.sims, db: path.resolve(o.db), runIds: [...ev.runIds] };
+        return { ...common, passed: r.passed, ...(r.throughput !== undefined ? { throughput: r.throughput } : {}), sims: ev.sims, db: dbNamed, runIds: [...ev.runIds] };
       },
       log,
     ),
   );
+  if (copyTo !== undefined) {
+    await publishStore(o.db, copyTo);
+    log(`plan ${path.basename(planFile)}: chunk ${chunk.index}/${chunk.count}: store copied to ${copyTo}`);
+  }
   if (argv.chunk !== undefined) return { exitCode: ExitCode.ok, chunk, units: plan.items.length, ran, skipped };
   const result = await collectProvisionPlan(planFile, plan, o);
   return { exitCode: result.exitCode, result, units: plan.items.length, ran, skipped };

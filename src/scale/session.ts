@@ -14,7 +14,7 @@ import type { ReplayHooks, ReplayOptions, Runner } from '../load/index.js';
 import { Sleeper } from '../load/index.js';
 import type { RequestRow, RunWriter, Store } from '../store/index.js';
 import { wallMsOf } from '../wallclock.js';
-import { measureOffset, timeUrlOf, wallNowMs, type ClockSample } from './clock.js';
+import { awaitBarrier, measureOffset, waitForReference, timeUrlOf, wallNowMs, type ClockSample } from './clock.js';
 import { LiveMetrics, serveMetrics, type MetricsServer } from './live.js';
 import type { ScaleOptions } from './options.js';
 import { DEFAULT_LEAD_MS, newRunUuid, shardFilter, type ShardSpec } from './shard.js';
@@ -129,6 +129,7 @@ export async function shardSession(opts: ReplayOptions, scale: ScaleOptions, log
       runnerRef = runner;
       metrics?.attach(runner.stats);
       if (!sharded) return;
+      if (scale.startAt === 'barrier') await waitForReference(refUrl!, undefined, log);
       start = await measure('start');
       const offset = start?.offsetMs ?? 0;
       if (scale.startAt === 'stdin') {
@@ -151,6 +152,10 @@ export async function shardSession(opts: ReplayOptions, scale: ScaleOptions, log
         held = mode === HELD_WORD;
         startAt = Number(at);
         if (!Number.isFinite(startAt)) throw new ConfigError(`--start-at stdin: expected epoch ms, got '${line}'`);
+      } else if (scale.startAt === 'barrier') {
+        log(`splitbench replay: shard ${shard.index}/${shard.count} ready; waiting at the start barrier of ${refUrl!}`);
+        startAt = await awaitBarrier(refUrl!, shard.index, log);
+        log(`splitbench replay: shard ${shard.index}/${shard.count}: every shard is ready; start at ${new Date(startAt).toISOString()}`);
       }
       store.db
         .prepare(

@@ -6,12 +6,15 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import type { Clock, Cluster } from '../engine/index.js';
-import { Generation } from './generation.js';
-import { HttpError } from './http-error.js';
+import type { Clock, Cluster, IterationEvent } from '../engine/index.js';
+import { Generation, type GenerationHooks } from './generation.js';
+import { badRequest, HttpError } from './http-error.js';
 import { ServerMetrics } from './metrics.js';
 import { CLOCK_CHECK_ANCHOR_MAX_AGE_MS, wallNowMs } from '../wallclock.js';
-import { parseGeneration, parseJsonBody, type Endpoint, type ServedModel } from './openai.js';
+import { parseGeneration, parseJsonBody, type Endpoint, type GenerationRequest, type ServedModel } from './openai.js';
+
+/** Tokens per KV block in the transfer parameters' `remote_block_ids` (vLLM's default block size). */
+const KV_BLOCK_TOKENS = 16;
 
 export interface ServerOptions {
   readonly cluster: Cluster;
@@ -40,6 +43,18 @@ export interface ServerOptions {
   readonly apiKey?: string;
   /** Wall milliseconds between energy-integration samples. */
   readonly energySampleMs?: number;
+  /** The GPU product name of a machine type (DCGM's `modelName` label); default: the machine type. */
+  readonly gpuModel?: (machineType: string) => string;
+  /**
+   * One endpoint of a disaggregated deployment (vLLM's `kv_transfer_params` protocol): `prefill` serves the
+   * prefill leg (`do_remote_decode`) and answers with the transfer parameters; `decode` serves the decode leg
+   * (`do_remote_prefill`), its KV coming from a `promptMachine` (machine type). Absent: an ordinary server.
+   */
+  readonly role?: { readonly role: 'prefill' | 'decode'; readonly promptMachine?: string };
+  /** What serves the requests, for failure messages (default "the emulated cluster"). */
+  readonly engineLabel?: string;
+  /** Where the cluster's iterations can be watched (vLLM's `iteration_tokens_total`); absent: not observed. */
+  readonly onIteration?: (listener: (e: IterationEvent) => void) => void;
 }
 
 export type ServerClock = Clock & { readonly timeScale?: number; close?(): void; realNow?(): number };
@@ -163,7 +178,11 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const headerTimeoutMs = opts.headerTimeoutMs ?? DEFAULT_HEADER_TIMEOUT_MS;
   const bodyTimeoutMs = opts.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS;
   const keyHash = opts.apiKey === undefined || opts.apiKey === '' ? undefined : keyDigest(opts.apiKey);
-  const metrics = new ServerMetrics(cluster, clock, model.name);
+  const metrics = new ServerMetrics(cluster, clock, model.name, {
+    maxModelLen: model.maxContextTokens,
+    ...(opts.gpuModel ? { gpuModel: opts.gpuModel } : {}),
+  });
+  opts.onIteration?.((e) => metrics.observeIteration(e));
   const active = new Set<Generation>();
   let closing = false;
   let closed: Promise<void> | undefined;
@@ -268,7 +287,16 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         return sendJson(res, 200, {
           object: 'list',
           data: [
-            { id: model.name, object: 'model', created: 0, owned_by: 'splitbench', root: model.name, max_model_len: model.maxContextTokens },
+            {
+              id: model.name,
+              object: 'model',
+              created: 0,
+              owned_by: 'splitbench',
+              root: model.name,
+              max_model_len: model.maxContextTokens,
+              // Not in vLLM's list: a real model's vocabulary, so a load generator keeps token ids below it.
+              ...(model.vocabSize === undefined ? {} : { vocab_size: model.vocabSize }),
+            },
           ],
         });
       case '/metrics': {
@@ -292,9 +320,13 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         });
       }
       if (closing) throw new HttpError(503, 'server shutting down', { code: 'server_shutdown', headers: { Connection: 'close' } });
+      const pd = roleHooks(parsed);
       if (res.destroyed || !res.socket || res.socket.destroyed) return; // the client left while we read its body
       gen = new Generation(parsed, res, cluster, clock, {
+        ...pd,
+        ...(opts.engineLabel ? { engineLabel: opts.engineLabel } : {}),
         onEmit: (d) => metrics.observeEmitDelay(d),
+        onFinished: (stats) => metrics.observeRequest(stats),
         onEnd: (_outcome, status) => {
           active.delete(gen);
           metrics.countHttp(path, status);
@@ -306,6 +338,63 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     }
     active.add(gen);
     gen.start();
+  }
+
+  /** The role endpoint's checks and hooks for one request (none on an ordinary server). */
+  function roleHooks(parsed: GenerationRequest): Pick<GenerationHooks, 'remote' | 'kvReply'> {
+    const role = opts.role?.role;
+    if (!role) return {};
+    const kv = parsed.kvTransfer;
+    if (role === 'prefill') {
+      if (!kv?.doRemoteDecode) {
+        throw badRequest(
+          'kv_transfer_params.do_remote_decode: this server is the prefill endpoint of a disaggregated deployment; it serves prefill requests (kv_transfer_params: {do_remote_decode: true}) from a P/D proxy',
+          'kv_transfer_params',
+          'wrong_role',
+        );
+      }
+      if (parsed.stream) throw badRequest('stream: the prefill leg of a disaggregated request is not streamed (stream: false)', 'stream', 'wrong_role');
+      if (parsed.prompts.length !== 1) throw badRequest('prompt: the prefill endpoint takes one prompt per request', 'prompt', 'wrong_role');
+      return {
+        kvReply: (ext, promptTokens, id) => {
+          const machine = ext ? cluster.machines().find((m) => m.id === ext.prompt_machine) : undefined;
+          return {
+            do_remote_prefill: true,
+            do_remote_decode: false,
+            // Unique across endpoints: machine ids repeat from one role endpoint to another.
+            remote_engine_id: ext ? `${boundHost}:${boundPort}/${ext.prompt_machine}` : null,
+            remote_block_ids: Array.from({ length: Math.ceil(promptTokens / KV_BLOCK_TOKENS) }, (_, i) => i),
+            remote_host: boundHost,
+            remote_port: boundPort,
+            remote_request_id: id,
+            tp_size: machine?.gpus ?? 1,
+            splitbench_prefill_s: ext?.prefill_s ?? 0,
+            splitbench_machine_type: machine?.type ?? null,
+          };
+        },
+      };
+    }
+    if (!kv?.doRemotePrefill) {
+      throw badRequest(
+        'kv_transfer_params.do_remote_prefill: this server is the decode endpoint of a disaggregated deployment; it serves decode requests carrying the prefill endpoint\'s kv_transfer_params (do_remote_prefill: true) from a P/D proxy',
+        'kv_transfer_params',
+        'wrong_role',
+      );
+    }
+    const from = kv.machineType ?? opts.role?.promptMachine;
+    if (!from) throw badRequest('kv_transfer_params.splitbench_machine_type: the prompt machine type is unknown', 'kv_transfer_params', 'invalid_value');
+    return {
+      remote: {
+        fromMachine: from,
+        ...(kv.prefillS !== undefined ? { prefillSeconds: kv.prefillS } : {}),
+        ...(kv.remoteEngineId !== undefined ? { promptMachine: kv.remoteEngineId } : {}),
+      },
+    };
+  }
+  let boundHost = '';
+  let boundPort = 0;
+  if (opts.role?.role === 'decode' && !cluster.submitPrefilled) {
+    throw new Error('a decode endpoint needs a cluster that takes remote-prefilled requests');
   }
 
   await new Promise<void>((resolve, reject) => {
@@ -323,6 +412,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
 
   const addr = server.address() as AddressInfo;
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  boundHost = addr.address;
+  boundPort = addr.port;
   return {
     url: `http://${host}:${addr.port}`,
     host: addr.address,

@@ -10,7 +10,8 @@
  * `include_usage`, a final chunk with `choices: []` and the usage totals; then `data: [DONE]`.
  */
 import type { ServerResponse } from 'node:http';
-import type { Clock, Cluster, RequestBreakdown, SubmitHandle } from '../engine/index.js';
+import type { Clock, Cluster, RemotePrefill, RequestBreakdown, SubmitHandle } from '../engine/index.js';
+import type { FinishedRequestStats } from './metrics.js';
 import type { GenerationRequest } from './openai.js';
 import { tokensText } from './tokens.js';
 
@@ -70,6 +71,23 @@ interface ChoiceState {
   delayMax: number;
   delaySum: number;
   delayN: number;
+  /** Engine times: submitted, first token, previous token-carrying iteration. */
+  submitted: number;
+  firstToken: number | undefined;
+  lastTokens: number | undefined;
+  /** Token-weighted inter-token gaps (engine seconds), for vLLM's inter-token histogram. */
+  readonly gaps: number[];
+  readonly counts: number[];
+  /** Real-inference clusters: the prompt's ids, and the ids / texts of tokens produced, not yet written and all. */
+  readonly promptIds: readonly number[] | undefined;
+  readonly pendingIds: number[];
+  readonly pendingTexts: string[];
+  readonly allIds: number[];
+  readonly allTexts: string[];
+  readonly pendingLogprobs: number[];
+  readonly allLogprobs: number[];
+  /** Characters of text written so far (completions' `text_offset`). */
+  textOffset: number;
 }
 
 export interface GenerationHooks {
@@ -77,6 +95,14 @@ export interface GenerationHooks {
   onEmit(delaySeconds: number): void;
   /** The generation ended (completed, failed, cancelled or shut down). */
   onEnd(outcome: 'ok' | 'failed' | 'cancelled' | 'shutdown', httpStatus: number): void;
+  /** One choice finished (all its tokens produced): its figures for vLLM's request histograms. */
+  onFinished?(stats: FinishedRequestStats): void;
+  /** Decode endpoint: the request was prefilled elsewhere (engine `submitPrefilled`). */
+  readonly remote?: RemotePrefill;
+  /** Prefill endpoint: the `kv_transfer_params` of the (non-streamed) reply. */
+  kvReply?(ext: SplitbenchExtension | undefined, promptTokens: number, id: string): Record<string, unknown>;
+  /** What serves the requests, for failure messages (default "the emulated cluster"). */
+  readonly engineLabel?: string;
 }
 
 let seq = 0;
@@ -113,6 +139,19 @@ export class Generation {
       delayMax: 0,
       delaySum: 0,
       delayN: 0,
+      submitted: 0,
+      firstToken: undefined,
+      lastTokens: undefined,
+      gaps: [],
+      counts: [],
+      promptIds: p.ids,
+      pendingIds: [],
+      pendingTexts: [],
+      allIds: [],
+      allTexts: [],
+      pendingLogprobs: [],
+      allLogprobs: [],
+      textOffset: 0,
     }));
   }
 
@@ -131,14 +170,27 @@ export class Generation {
     });
     for (const c of this.choices) {
       if (this.ended) break;
-      c.handle = this.cluster.submit(
-        { id: `${this.id}-${c.index}`, promptTokens: c.promptTokens, outputTokens: c.total },
-        {
-          onTokens: (tokens, time) => this.onTokens(c, tokens, time),
-          onDone: (b, time) => this.onDone(c, b, time),
-          onFailed: (reason) => this.onFailed(reason),
+      c.submitted = this.clock.now();
+      const er = { id: `${this.id}-${c.index}`, promptTokens: c.promptTokens, outputTokens: c.total, ...(c.promptIds ? { promptIds: c.promptIds } : {}), ...(this.req.logprobs ? { logprobs: true } : {}) };
+      const obs = {
+        onTokenIds: (ids: readonly number[], texts?: readonly string[], logprobs?: readonly number[]) => {
+          c.pendingIds.push(...ids);
+          c.allIds.push(...ids);
+          if (texts && texts.length === ids.length) {
+            c.pendingTexts.push(...texts);
+            c.allTexts.push(...texts);
+          }
+          if (logprobs && logprobs.length === ids.length) {
+            c.pendingLogprobs.push(...logprobs);
+            c.allLogprobs.push(...logprobs);
+          }
         },
-      );
+        onTokens: (tokens: number, time: number) => this.onTokens(c, tokens, time),
+        onDone: (b: RequestBreakdown, time: number) => this.onDone(c, b, time),
+        onFailed: (reason: string) => this.onFailed(reason),
+      };
+      const remote = this.hooks.remote;
+      c.handle = remote && this.cluster.submitPrefilled ? this.cluster.submitPrefilled(er, obs, remote) : this.cluster.submit(er, obs);
     }
   }
 
@@ -150,6 +202,7 @@ export class Generation {
 
   private onTokens(c: ChoiceState, tokens: number, time: number): void {
     if (this.ended || c.done || tokens <= 0) return;
+    this.timeTokens(c, tokens, time);
     if (c.emitted + tokens >= c.total) {
       c.held = { tokens: c.total - c.emitted, time };
       return;
@@ -158,10 +211,41 @@ export class Generation {
     if (this.req.stream) this.writeChunk(c, tokens, null, time);
   }
 
+  /** Record the timing of `tokens` tokens produced at engine time `time` (ITL samples: gap spread over them). */
+  private timeTokens(c: ChoiceState, tokens: number, time: number): void {
+    if (c.firstToken === undefined) {
+      c.firstToken = time;
+      if (tokens > 1) {
+        c.gaps.push(0);
+        c.counts.push(tokens - 1);
+      }
+    } else if (c.lastTokens !== undefined) {
+      c.gaps.push((time - c.lastTokens) / tokens);
+      c.counts.push(tokens);
+    }
+    c.lastTokens = time;
+  }
+
   private onDone(c: ChoiceState, b: RequestBreakdown, time: number): void {
     if (this.ended || c.done) return;
     const tokens = c.total - c.emitted;
     const at = c.held?.time ?? time;
+    // Tokens the engine reported only with onDone (none were announced by onTokens) count as produced now.
+    const timed = c.counts.reduce((a, x) => a + x, 0) + (c.firstToken === undefined ? 0 : 1);
+    if (timed < c.total) this.timeTokens(c, c.total - timed, at);
+    this.hooks.onFinished?.({
+      breakdown: b,
+      submitted: c.submitted,
+      firstToken: c.firstToken ?? at,
+      end: at,
+      promptTokens: c.promptTokens,
+      outputTokens: c.total,
+      maxTokens: this.req.maxTokens,
+      n: this.choices.length,
+      finishReason: c.finishReason,
+      gaps: c.gaps,
+      counts: c.counts,
+    });
     c.emitted = c.total;
     c.held = undefined;
     c.done = true;
@@ -172,11 +256,47 @@ export class Generation {
 
   private onFailed(reason: string): void {
     if (this.ended) return;
-    this.failResponse(503, `the emulated cluster could not serve the request: ${reason}`, 'engine_failed', 'failed');
+    this.failResponse(503, `${this.hooks.engineLabel ?? 'the emulated cluster'} could not serve the request: ${reason}`, 'engine_failed', 'failed');
+  }
+
+  /** The next `tokens` tokens' text (the model's, where a real model produced them), ids and logprobs object. */
+  private take(c: ChoiceState, tokens: number, offset: number): { text: string; ids: number[]; logprobs: unknown } {
+    const ids = c.pendingIds.splice(0, tokens);
+    const texts = c.pendingTexts.splice(0, tokens);
+    const lps = c.pendingLogprobs.splice(0, tokens);
+    const text = texts.length === tokens ? texts.join('') : tokensText(tokens);
+    return { text, ids, logprobs: this.logprobsObject(texts, lps, offset) };
+  }
+
+  /**
+   * OpenAI's `logprobs` of a choice (or chunk) for tokens with these texts and log-probabilities: completions
+   * `{tokens, token_logprobs, top_logprobs, text_offset}`, chat `{content: [{token, logprob, bytes, top_logprobs}]}`.
+   * Only the sampled token's own log-probability is known (no alternatives). `null` when not asked or not known
+   * (the emulated engine has no model).
+   */
+  private logprobsObject(texts: readonly string[], lps: readonly number[], offset: number): unknown {
+    if (!this.req.logprobs || lps.length === 0 || lps.length !== texts.length) return null;
+    if (this.req.endpoint === 'chat') {
+      return { content: texts.map((t, i) => ({ token: t, logprob: lps[i]!, bytes: [...Buffer.from(t, 'utf8')], top_logprobs: [] })) };
+    }
+    const offsets: number[] = [];
+    let at = offset;
+    for (const t of texts) {
+      offsets.push(at);
+      at += t.length;
+    }
+    return { tokens: [...texts], token_logprobs: [...lps], top_logprobs: texts.map((t, i) => ({ [t]: lps[i]! })), text_offset: offsets };
+  }
+
+  private fullText(c: ChoiceState): string {
+    return c.allTexts.length === c.total ? c.allTexts.join('') : tokensText(c.total);
   }
 
   private writeChunk(c: ChoiceState, tokens: number, finish: string | null, time: number): void {
-    const text = tokensText(tokens);
+    const { text, ids, logprobs } = this.take(c, tokens, c.textOffset);
+    c.textOffset += text.length;
+    // Ids exist where a real model produced the tokens; the emulated engine has none (null).
+    const tokenIds = this.req.returnTokenIds ? { token_ids: ids.length === tokens ? ids : null } : {};
     let out = '';
     const chat = this.req.endpoint === 'chat';
     const cont = this.req.continuousUsage;
@@ -194,8 +314,8 @@ export class Generation {
       });
     }
     const choice = chat
-      ? { index: c.index, delta: { content: text }, logprobs: null, finish_reason: finish }
-      : { index: c.index, text, logprobs: null, finish_reason: finish, stop_reason: null };
+      ? { index: c.index, delta: { content: text }, logprobs, finish_reason: finish, ...tokenIds }
+      : { index: c.index, text, logprobs, finish_reason: finish, stop_reason: null, ...tokenIds };
     out += this.event({
       choices: [choice],
       ...(cont ? { usage: usage(c.promptTokens, c.emitted) } : this.req.includeUsage ? { usage: null } : {}),
@@ -231,17 +351,19 @@ export class Generation {
         chat
           ? {
               index: c.index,
-              message: { role: 'assistant', content: tokensText(c.total) },
-              logprobs: null,
+              message: { role: 'assistant', content: this.fullText(c) },
+              logprobs: this.logprobsObject(c.allTexts, c.allLogprobs, 0),
               finish_reason: c.finishReason,
+              ...(this.req.returnTokenIds ? { token_ids: c.allIds.length === c.total ? c.allIds : null } : {}),
               splitbench: c.ext,
             }
           : {
               index: c.index,
-              text: tokensText(c.total),
-              logprobs: null,
+              text: this.fullText(c),
+              logprobs: this.logprobsObject(c.allTexts, c.allLogprobs, 0),
               finish_reason: c.finishReason,
               stop_reason: null,
+              ...(this.req.returnTokenIds ? { token_ids: c.allIds.length === c.total ? c.allIds : null, prompt_token_ids: c.promptIds ?? null } : {}),
               splitbench: c.ext,
             },
       );
@@ -253,6 +375,7 @@ export class Generation {
         choices,
         usage: this.totals(),
         ...(choices.length === 1 ? { splitbench: this.choices[0]!.ext } : {}),
+        ...(this.hooks.kvReply ? { kv_transfer_params: this.hooks.kvReply(this.choices[0]!.ext, this.choices[0]!.promptTokens, this.id) } : {}),
       };
       const text = JSON.stringify(body);
       this.res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), 'X-Request-Id': this.id });

@@ -15,11 +15,15 @@ export interface ServedModel {
   readonly name: string;
   /** Maximum context (prompt + output tokens). */
   readonly maxContextTokens: number;
+  /** Vocabulary size of a real model: prompt token ids must be below it. Absent (emulated): any id up to MAX_TOKEN_ID. */
+  readonly vocabSize?: number;
 }
 
 export interface PromptPlan {
   readonly promptTokens: number;
   readonly output: OutputPlan;
+  /** The prompt's token ids, when the client sent ids. */
+  readonly ids?: readonly number[];
 }
 
 /** A validated generation request. */
@@ -31,7 +35,37 @@ export interface GenerationRequest {
   readonly stream: boolean;
   readonly includeUsage: boolean;
   readonly continuousUsage: boolean;
+  /** `logprobs` asked (completions: a count ≥ 0; chat: `logprobs: true`): a real model's choices carry them. */
+  readonly logprobs: boolean;
+  /** vLLM's `return_token_ids`: each choice carries `token_ids` (and the reply `prompt_token_ids` where known). */
+  readonly returnTokenIds: boolean;
+  /** vLLM's disaggregated-serving field (`kv_transfer_params`), when the request carried one. */
+  readonly kvTransfer?: KvTransferParams;
 }
+
+/** `kv_transfer_params` of a request (vLLM's NixlConnector shape; the splitbench_ fields are this server's). */
+export interface KvTransferParams {
+  /** A prefill request: the proxy will send the decode elsewhere. */
+  readonly doRemoteDecode: boolean;
+  /** A decode request: the prompt was prefilled elsewhere, its KV is to be pulled. */
+  readonly doRemotePrefill: boolean;
+  readonly remoteEngineId?: string;
+  /** splitbench_prefill_s: the remote prefill's duration (engine seconds), for the layer-wise overlap. */
+  readonly prefillS?: number;
+  /** splitbench_machine_type: the remote prompt machine's type (the link's other end). */
+  readonly machineType?: string;
+}
+
+const kvTransferParams = z
+  .object({
+    do_remote_decode: z.boolean().nullish(),
+    do_remote_prefill: z.boolean().nullish(),
+    remote_engine_id: z.union([z.string(), z.number()]).nullish(),
+    splitbench_prefill_s: z.number({ invalid_type_error: 'splitbench_prefill_s must be a number' }).finite().min(0, 'splitbench_prefill_s must be ≥ 0').nullish(),
+    splitbench_machine_type: z.string().nullish(),
+  })
+  .passthrough()
+  .nullish();
 
 /** Default `max_tokens` of /v1/completions (as OpenAI and vLLM). Chat defaults to the remaining context. */
 export const DEFAULT_COMPLETION_MAX_TOKENS = 16;
@@ -59,6 +93,8 @@ const common = {
   min_tokens: count('min_tokens', 0).nullish(),
   ignore_eos: z.boolean().nullish(),
   n: count('n', 1).max(1, 'n > 1 is not supported').nullish(),
+  kv_transfer_params: kvTransferParams,
+  return_token_ids: z.boolean().nullish(),
 };
 
 const completionBody = z
@@ -67,6 +103,7 @@ const completionBody = z
     // Checked by parsePrompt (a plain loop: a 4096-id prompt costs microseconds, not a zod pass per id).
     prompt: z.unknown(),
     max_tokens: count('max_tokens', 1).nullish(),
+    logprobs: count('logprobs', 0).nullish(),
   })
   .passthrough();
 
@@ -89,6 +126,8 @@ const chatBody = z
       .nonempty('messages must not be empty'),
     max_tokens: count('max_tokens', 1).nullish(),
     max_completion_tokens: count('max_completion_tokens', 1).nullish(),
+    logprobs: z.boolean({ invalid_type_error: 'logprobs must be a boolean' }).nullish(),
+    top_logprobs: count('top_logprobs', 0).nullish(),
   })
   .passthrough();
 
@@ -157,7 +196,7 @@ function idsError(ids: readonly unknown[], i: number, param: string): HttpError 
 }
 
 /** The `prompt` of /v1/completions: token counts and hashes per prompt (see tokens.ts for the rules). */
-function parsePrompt(p: unknown): { tokens: number; hash: number }[] {
+function parsePrompt(p: unknown, vocab: number | undefined): { tokens: number; hash: number; ids?: readonly number[] }[] {
   if (p === undefined) throw badRequest('prompt: is required', 'prompt', 'missing_field');
   if (typeof p === 'string') return [{ tokens: countTextTokens(p), hash: hashText(p) }];
   if (!Array.isArray(p)) throw badRequest(`prompt: must be ${PROMPT_SHAPES}`, 'prompt', 'invalid_type');
@@ -165,12 +204,13 @@ function parsePrompt(p: unknown): { tokens: number; hash: number }[] {
   if (typeof p[0] === 'number') {
     const bad = badIdIndex(p);
     if (bad >= 0) throw idsError(p, bad, 'prompt');
-    return [{ tokens: p.length, hash: hashIds(p as number[]) }];
+    vocabCheck(p as number[], vocab, 'prompt');
+    return [{ tokens: p.length, hash: hashIds(p as number[]), ids: p as number[] }];
   }
   if (p.length > MAX_PROMPTS_PER_REQUEST) {
     throw badRequest(`prompt: at most ${MAX_PROMPTS_PER_REQUEST} prompts per request, got ${p.length}`, 'prompt', 'invalid_value');
   }
-  const out: { tokens: number; hash: number }[] = [];
+  const out: { tokens: number; hash: number; ids?: readonly number[] }[] = [];
   const asText = typeof p[0] === 'string';
   for (let i = 0; i < p.length; i++) {
     const q: unknown = p[i];
@@ -183,10 +223,22 @@ function parsePrompt(p: unknown): { tokens: number; hash: number }[] {
       if (q.length === 0) throw badRequest(`${param}: must not be empty`, param, 'invalid_value');
       const bad = badIdIndex(q);
       if (bad >= 0) throw idsError(q, bad, param);
-      out.push({ tokens: q.length, hash: hashIds(q as number[]) });
+      vocabCheck(q as number[], vocab, param);
+      out.push({ tokens: q.length, hash: hashIds(q as number[]), ids: q as number[] });
     }
   }
   return out;
+}
+
+/** A real model's vocabulary: an id at or past its size is refused, naming its index. */
+function vocabCheck(ids: readonly number[], vocab: number | undefined, param: string): void {
+  if (vocab === undefined) return;
+  for (let i = 0; i < ids.length; i++) {
+    if (ids[i]! >= vocab) {
+      const p = `${param}[${i}]`;
+      throw badRequest(`${p}: token id ${ids[i]} is outside the model's vocabulary (ids 0 to ${vocab - 1})`, p, 'invalid_value');
+    }
+  }
 }
 
 function chatText(messages: z.infer<typeof chatBody>['messages']): string {
@@ -215,13 +267,13 @@ export function parseGeneration(endpoint: Endpoint, body: unknown, served: Serve
   }
 
   // Prompts: token counts and hashes.
-  const prompts: { tokens: number; hash: number }[] = [];
+  const prompts: { tokens: number; hash: number; ids?: readonly number[] }[] = [];
   const promptParam = endpoint === 'chat' ? 'messages' : 'prompt';
   if (endpoint === 'chat') {
     const text = chatText(b.messages);
     prompts.push({ tokens: countTextTokens(text), hash: hashText(text) });
   } else {
-    prompts.push(...parsePrompt(b.prompt));
+    prompts.push(...parsePrompt(b.prompt, served.vocabSize));
   }
 
   const ctx = served.maxContextTokens;
@@ -243,10 +295,23 @@ export function parseGeneration(endpoint: Endpoint, body: unknown, served: Serve
   return {
     endpoint,
     model: served.name,
-    prompts: prompts.map((p) => ({ promptTokens: p.tokens, output: planOutput(maxTokens, minTokens, ignoreEos, p.hash) })),
+    prompts: prompts.map((p) => ({ promptTokens: p.tokens, output: planOutput(maxTokens, minTokens, ignoreEos, p.hash), ...(p.ids ? { ids: p.ids } : {}) })),
     maxTokens,
     stream,
     includeUsage,
     continuousUsage: stream && includeUsage && (b.stream_options?.continuous_usage_stats ?? false),
+    returnTokenIds: b.return_token_ids ?? false,
+    logprobs: endpoint === 'chat' ? (r.data as { logprobs?: unknown }).logprobs === true : typeof (r.data as { logprobs?: unknown }).logprobs === 'number',
+    ...(b.kv_transfer_params ? { kvTransfer: kvParams(b.kv_transfer_params) } : {}),
+  };
+}
+
+function kvParams(k: NonNullable<z.infer<typeof kvTransferParams>>): KvTransferParams {
+  return {
+    doRemoteDecode: k.do_remote_decode ?? false,
+    doRemotePrefill: k.do_remote_prefill ?? false,
+    ...(k.remote_engine_id != null ? { remoteEngineId: String(k.remote_engine_id) } : {}),
+    ...(k.splitbench_prefill_s != null ? { prefillS: k.splitbench_prefill_s } : {}),
+    ...(k.splitbench_machine_type != null ? { machineType: k.splitbench_machine_type } : {}),
   };
 }

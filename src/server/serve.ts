@@ -16,6 +16,8 @@ export interface ServeOptions {
   readonly maxQueue: number;
   readonly compat?: 'splitwise';
   readonly seed?: number;
+  /** Serve one pool of a split deployment as a disaggregated-serving endpoint. */
+  readonly role?: 'prefill' | 'decode';
   /** The HTTP layer's limits and key (shared with `serve --engine real`). */
   readonly http?: HttpLimits;
 }
@@ -108,6 +110,7 @@ export async function serve(opts: ServeOptions): Promise<number> {
     ...(opts.model === undefined ? {} : { model: opts.model }),
     ...(opts.compat === undefined ? {} : { compat: opts.compat }),
     ...(opts.seed === undefined ? {} : { seed: opts.seed }),
+    ...(opts.role === undefined ? {} : { role: opts.role }),
   });
   let server: RunningServer;
   try {
@@ -118,6 +121,9 @@ export async function serve(opts: ServeOptions): Promise<number> {
       host: opts.host,
       port: opts.port,
       maxQueue: opts.maxQueue,
+      gpuModel: (t) => backend.gpuModel(t),
+      ...(backend.role ? { role: { role: backend.role, ...(backend.promptMachine ? { promptMachine: backend.promptMachine } : {}) } } : {}),
+      onIteration: (f) => backend.onIteration(f),
       ...httpServerOptions(limits),
     });
   } catch (e) {
@@ -136,7 +142,7 @@ export async function serve(opts: ServeOptions): Promise<number> {
   const pools = [...new Set(machines.map((m) => m.pool))].map((p) => `${p}: ${machines.filter((m) => m.pool === p).length} × ${machines.find((m) => m.pool === p)!.type}`);
   process.stderr.write(
     `splitbench serve: ${backend.deployment.name} (${pools.join(', ')}), model ${backend.model.name}, ` +
-      `time scale ${opts.timeScale}${opts.compat ? `, compat ${opts.compat}` : ''}; Ctrl-C to stop\n`,
+      `time scale ${opts.timeScale}${opts.compat ? `, compat ${opts.compat}` : ''}${backend.role ? `, ${backend.role} endpoint (kv_transfer_params)` : ''}; Ctrl-C to stop\n`,
   );
 
   return serveUntilStopped(() => server.close());

@@ -40,7 +40,8 @@ export type RealDeployment = 'mono' | 'split';
 
 /** An observer that also wants the output token ids (tests, tools); the HTTP layer passes a plain one. */
 export interface TokenIdObserver extends RequestObserver {
-  onTokenIds?(ids: readonly number[]): void;
+  /** The ids (and their texts and log-probabilities) of the tokens the next `onTokens` call counts. */
+  onTokenIds?(ids: readonly number[], texts?: readonly string[], logprobs?: readonly number[]): void;
 }
 /** Cluster schedulers that apply to worker pools (no machine borrowing). */
 export const REAL_SCHEDULERS = ['jsq-tokens', 'round-robin', 'random'] as const;
@@ -290,12 +291,27 @@ export class RealCluster implements Cluster {
     if (need > this.contextSize) return fail(`prompt + output = ${need} tokens, more than the workers' context of ${this.contextSize}`);
     if (need > this.kvTokens) return fail(`prompt + output = ${need} tokens, more than a worker's KV budget of ${this.kvTokens}`);
     const split = this.opts.deployment === 'split';
-    if ((split ? this.pools.prompt.length === 0 || this.pools.token.length === 0 : this.pools.mixed.length === 0)) {
-      return fail(`no ${split ? 'prompt and token' : ''} workers left (${this.deadList()})`.replace('no  workers', 'no workers'));
+    // A one-token request is all prompt phase: on a split cluster it needs a prompt worker only.
+    const needsToken = split && request.outputTokens > 1;
+    if (!split && this.pools.mixed.length === 0) return fail(`no workers left (${this.deadList()})`);
+    if (split && this.pools.prompt.length === 0) return fail(`no prompt workers left (${this.deadList('prompt')})`);
+    if (needsToken && this.pools.token.length === 0) {
+      return fail(`no token workers left (${this.deadList('token')}); a request of more than one output token needs one`);
     }
-    const place = this.scheduler.place(request.promptTokens, request.outputTokens);
-    const p = this.byId.get(place.prompt.id)!;
-    const t = this.byId.get(place.token.id)!;
+    let p: Worker;
+    let t: Worker;
+    if (split && this.pools.token.length === 0) {
+      // The scheduler places on both pools; with none on the token side, the least loaded prompt worker takes
+      // the whole request, with the scheduler's one-machine bookkeeping (pending prompt + 1, KV prompt + output).
+      const m = this.pools.prompt.reduce((a, b) => (b.pendingTokens < a.pendingTokens ? b : a));
+      m.pendingTokens += request.promptTokens + 1;
+      m.schedMemory += this.kvBytes * (request.promptTokens + request.outputTokens);
+      p = t = this.byId.get(m.id)!;
+    } else {
+      const place = this.scheduler.place(request.promptTokens, request.outputTokens);
+      p = this.byId.get(place.prompt.id)!;
+      t = this.byId.get(place.token.id)!;
+    }
     const rid = `r${++this.seq}`;
     const rec: Rec = {
       rid,
@@ -321,8 +337,9 @@ export class RealCluster implements Cluster {
     const msg: ToWorker = {
       type: 'submit',
       rid,
-      prompt: this.document.slice(0, request.promptTokens),
+      prompt: request.promptIds && request.promptIds.length === request.promptTokens ? [...request.promptIds] : this.document.slice(0, request.promptTokens),
       outputTokens: request.outputTokens,
+      ...(request.logprobs ? { logprobs: true } : {}),
       ...(p !== t && request.outputTokens > 1 ? { to: { id: t.id, port: t.port! } } : {}),
     };
     p.child.send(msg);
@@ -416,7 +433,7 @@ export class RealCluster implements Cluster {
         } else if (rec.tSecond !== rec.tSecond) rec.tSecond = now;
         rec.emitted += n;
         w.outputTokensTotal += n;
-        rec.obs.onTokenIds?.(m.ids);
+        rec.obs.onTokenIds?.(m.ids, m.texts, m.logprobs);
         rec.obs.onTokens(n, now);
         return;
       }
@@ -500,8 +517,9 @@ export class RealCluster implements Cluster {
     rec.t.sched.schedMemory -= this.kvBytes * (rec.req.promptTokens + rec.req.outputTokens);
   }
 
-  private deadList(): string {
-    const dead = this.workers.filter((w) => !w.alive);
+  /** The dead workers (of one role), named with why they died. */
+  private deadList(role?: WorkerRole): string {
+    const dead = this.workers.filter((w) => !w.alive && (role === undefined || w.role === role));
     return dead.length === 0 ? 'none started' : dead.map((w) => `${w.id} ${w.exitReason}`).join(', ');
   }
 
@@ -516,7 +534,9 @@ export class RealCluster implements Cluster {
     if (this.closing) return;
     process.stderr.write(`splitbench serve: worker ${w.id} (pid ${w.child.pid}) ${w.exitReason}; failing its requests, serving on with the others\n`);
     for (const rec of [...this.recs.values()]) {
-      if (rec.p === w || rec.t === w) this.fail(rec, `worker ${w.id} ${w.exitReason}`);
+      // A one-token request never reaches its token worker: only its prompt worker's death fails it.
+      const needsT = rec.t !== rec.p && rec.req.outputTokens > 1;
+      if (rec.p === w || (rec.t === w && needsT)) this.fail(rec, `worker ${w.id} (${w.role}) ${w.exitReason}`);
     }
     w.queued = 0;
     w.running = 0;

@@ -78,8 +78,23 @@ export class CancelledError extends Error {
 export interface TokenSink {
   /** The request was admitted (holds a sequence). */
   onStart?(): void;
-  /** One output token; `prefillS` on the first token of a request that ran its prompt here. */
-  onToken(id: number, prefillS?: number): void;
+  /** One output token; `prefillS` on the first token of a request that ran its prompt here; `logprob` when asked. */
+  onToken(id: number, prefillS?: number, logprob?: number): void;
+  /** Report each token's log-probability (natural log of the model's softmax over its raw logits). */
+  readonly logprobs?: boolean;
+}
+
+/**
+ * Greedy tokens of `input` on `seq` (end-of-sequence tokens yielded, not stopping), with each token's natural-log
+ * probability when `logprobs` (llama.cpp's confidence: the softmax of the raw logits).
+ */
+async function* sampled(seq: LlamaContextSequence, input: readonly number[], logprobs: boolean): AsyncGenerator<{ tok: number; lp: number | undefined }> {
+  const opts = { temperature: 0, yieldEogToken: true };
+  if (!logprobs) {
+    for await (const tok of seq.evaluate(input as Token[], opts)) yield { tok: tok as number, lp: undefined };
+    return;
+  }
+  for await (const o of seq.evaluateWithMetadata(input as Token[], { confidence: true }, opts)) yield { tok: o.token as number, lp: Math.log(o.confidence) };
 }
 
 /** State files left by a worker that was killed mid-copy (its pid in the name is gone). */
@@ -237,6 +252,11 @@ export class InferenceEngine {
     return new InferenceEngine(llama, model, context, opts);
   }
 
+  /** The text of one token (its vocabulary piece, as llama.cpp detokenizes it alone). */
+  tokenText(id: number): string {
+    return this.model.detokenize([id as Token]);
+  }
+
   /** 'cpu', 'cuda', 'vulkan' or 'metal'. */
   get device(): string {
     return this.llama.gpu === false ? 'cpu' : this.llama.gpu;
@@ -308,7 +328,8 @@ export class InferenceEngine {
     input: readonly number[],
     count: number,
     cancel: Cancel,
-    each: (id: number, firstS: number | undefined) => void,
+    each: (id: number, firstS: number | undefined, logprob: number | undefined) => void,
+    logprobs = false,
   ): Promise<{ firstS: number; decodeS: number }> {
     const t0 = performance.now();
     let firstS = 0;
@@ -316,15 +337,15 @@ export class InferenceEngine {
     let tLast = 0;
     let n = 0;
     if (count <= 0) return { firstS: 0, decodeS: 0 };
-    for await (const tok of seq.evaluate(input as Token[], { temperature: 0, yieldEogToken: true })) {
+    for await (const { tok, lp } of sampled(seq, input, logprobs)) {
       if (cancel.cancelled) throw new CancelledError();
       n++;
       tLast = performance.now();
       if (n === 1) {
         tFirst = tLast;
         firstS = (tFirst - t0) / 1000;
-        each(tok as number, firstS);
-      } else each(tok as number, undefined);
+        each(tok, firstS, lp);
+      } else each(tok, undefined, lp);
       if (n >= count) break;
     }
     if (cancel.cancelled) throw new CancelledError();
@@ -337,7 +358,7 @@ export class InferenceEngine {
     const slot = await this.acquire(prompt.length + outputTokens, cancel);
     try {
       sink.onStart?.();
-      const r = await this.run(slot.seq, prompt, outputTokens, cancel, (id, firstS) => sink.onToken(id, firstS));
+      const r = await this.run(slot.seq, prompt, outputTokens, cancel, (id, firstS, lp) => sink.onToken(id, firstS, lp), sink.logprobs);
       return { prefillS: r.firstS, decodeS: r.decodeS };
     } finally {
       await slot.release();
@@ -354,10 +375,17 @@ export class InferenceEngine {
     try {
       sink.onStart?.();
       let firstToken = -1;
-      const r = await this.run(slot.seq, prompt, 1, cancel, (id, firstS) => {
-        firstToken = id;
-        sink.onToken(id, firstS);
-      });
+      const r = await this.run(
+        slot.seq,
+        prompt,
+        1,
+        cancel,
+        (id, firstS, lp) => {
+          firstToken = id;
+          sink.onToken(id, firstS, lp);
+        },
+        sink.logprobs,
+      );
       const saved = await this.saveState(slot.seq);
       return { firstToken, prefillS: r.firstS, state: saved.state, saveS: saved.seconds };
     } finally {
@@ -387,7 +415,7 @@ export class InferenceEngine {
       sink.onLoaded?.(loadS);
       const tDecode = performance.now();
       // The first generated token here is output token 2; the decode phase runs from the first token on.
-      await this.run(slot.seq, [firstToken], outputTokens - 1, cancel, (id) => sink.onToken(id));
+      await this.run(slot.seq, [firstToken], outputTokens - 1, cancel, (id, _f, lp) => sink.onToken(id, undefined, lp), sink.logprobs);
       return { decodeS: (performance.now() - tDecode) / 1000 };
     } finally {
       await slot.release();

@@ -89,11 +89,24 @@ async function ship(port: number, workerId: string, header: KvFrameHeader, state
   return (performance.now() - t) / 1000;
 }
 
+/** One output token's message: its id, text, and the prefill time / log-probability when there are. */
+function tokensMsg(rid: string, id: number, prefillS: number | undefined, lp: number | undefined): FromWorker {
+  return {
+    type: 'tokens',
+    rid,
+    ids: [id],
+    texts: [engine!.tokenText(id)],
+    ...(prefillS === undefined ? {} : { prefillS }),
+    ...(lp === undefined ? {} : { logprobs: [lp] }),
+  };
+}
+
 async function runPrompt(m: Extract<ToWorker, { type: 'submit' }>, cancel: Cancel): Promise<void> {
   const e = engine!;
   const sink = {
     onStart: () => send({ type: 'started', rid: m.rid }),
-    onToken: (id: number, prefillS?: number) => send({ type: 'tokens', rid: m.rid, ids: [id], ...(prefillS === undefined ? {} : { prefillS }) }),
+    onToken: (id: number, prefillS?: number, lp?: number) => send(tokensMsg(m.rid, id, prefillS, lp)),
+    logprobs: m.logprobs === true,
   };
   if (m.outputTokens <= 1 || !m.to) {
     // One output token: the prompt phase is the whole request, nothing to ship.
@@ -106,7 +119,7 @@ async function runPrompt(m: Extract<ToWorker, { type: 'submit' }>, cancel: Cance
   const wireS = await ship(
     m.to.port,
     m.to.id,
-    { kind: 'kv', rid: m.rid, firstToken: pre.firstToken, promptTokens: m.prompt.length, outputTokens: m.outputTokens },
+    { kind: 'kv', rid: m.rid, firstToken: pre.firstToken, promptTokens: m.prompt.length, outputTokens: m.outputTokens, ...(m.logprobs ? { logprobs: true } : {}) },
     pre.state,
   );
   send({ type: 'shipped', rid: m.rid, bytes: pre.state.length, saveS: pre.saveS, wireS });
@@ -149,7 +162,8 @@ async function runDecode(h: KvFrameHeader, state: Buffer): Promise<void> {
       {
         onStart: () => send({ type: 'started', rid: h.rid }),
         onLoaded: (loadS) => send({ type: 'loaded', rid: h.rid, loadS, bytes: state.length }),
-        onToken: (id) => send({ type: 'tokens', rid: h.rid, ids: [id] }),
+        onToken: (id, _prefillS, lp) => send(tokensMsg(h.rid, id, undefined, lp)),
+        logprobs: h.logprobs === true,
       },
       cancel,
     );
@@ -194,7 +208,8 @@ async function onSubmit(m: Extract<ToWorker, { type: 'submit' }>): Promise<void>
         m.outputTokens,
         {
           onStart: () => send({ type: 'started', rid: m.rid }),
-          onToken: (id, prefillS) => send({ type: 'tokens', rid: m.rid, ids: [id], ...(prefillS === undefined ? {} : { prefillS }) }),
+          onToken: (id, prefillS, lp) => send(tokensMsg(m.rid, id, prefillS, lp)),
+          logprobs: m.logprobs === true,
         },
         cancel,
       );

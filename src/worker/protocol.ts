@@ -37,6 +37,8 @@ export type ToWorker =
       readonly rid: string;
       readonly prompt: readonly number[];
       readonly outputTokens: number;
+      /** Report each output token's log-probability. */
+      readonly logprobs?: boolean;
       /** Prompt role: the token worker to ship the KV state to. */
       readonly to?: { readonly id: string; readonly port: number };
     }
@@ -58,7 +60,17 @@ export type FromWorker =
   /** A request was admitted (holds a sequence and its KV reservation). */
   | { readonly type: 'started'; readonly rid: string }
   /** Output tokens produced; `first` is set on the request's first token (with the prefill duration). */
-  | { readonly type: 'tokens'; readonly rid: string; readonly ids: readonly number[]; readonly prefillS?: number; readonly decodeStartAgoS?: number }
+  | {
+      readonly type: 'tokens';
+      readonly rid: string;
+      readonly ids: readonly number[];
+      /** Each id's text (llama.cpp's detokenization of that token alone). */
+      readonly texts?: readonly string[];
+      /** Each id's log-probability, when the request asked. */
+      readonly logprobs?: readonly number[];
+      readonly prefillS?: number;
+      readonly decodeStartAgoS?: number;
+    }
   /** Prompt role: the KV state reached the token worker. */
   | { readonly type: 'shipped'; readonly rid: string; readonly bytes: number; readonly saveS: number; readonly wireS: number }
   /** Token role: state loaded into a sequence, decode starts. */
@@ -75,6 +87,7 @@ export interface KvFrameHeader {
   readonly promptTokens: number;
   /** Output tokens in all (the token worker produces outputTokens − 1). */
   readonly outputTokens: number;
+  readonly logprobs?: boolean;
 }
 
 export interface AckFrameHeader {

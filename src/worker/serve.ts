@@ -44,7 +44,8 @@ export async function startRealServer(opts: RealServeOptions): Promise<{ server:
     server = await startServer({
       cluster,
       clock: cluster.clock,
-      model: { name: cluster.shape.name, maxContextTokens: cluster.contextSize },
+      model: { name: cluster.shape.name, maxContextTokens: cluster.contextSize, ...(cluster.shape.vocab > 0 ? { vocabSize: cluster.shape.vocab } : {}) },
+      engineLabel: 'the real-inference workers',
       host: opts.host,
       port: opts.port,
       maxQueue: opts.maxQueue,

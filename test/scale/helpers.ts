@@ -35,6 +35,12 @@ export interface ShardFixture {
   readonly t0LocalMs?: number;
   readonly traceSha?: string;
   readonly name?: string;
+  /** The shared start instant (epoch ms; default 1_700_000_000_000 for every shard). */
+  readonly startAtMs?: number;
+  /** Extra stored options (merged over the defaults). */
+  readonly options?: Record<string, unknown>;
+  readonly target?: string;
+  readonly timeRef?: string;
 }
 
 /** A shard store as `replay --shard` writes it: one run, its `shards` row, request rows. */
@@ -44,10 +50,10 @@ export function makeShard(file: string, f: ShardFixture): void {
   const w = store.createRun({
     kind: 'live',
     name: f.name ?? 'sharded',
-    target: 'http://127.0.0.1:1',
+    target: f.target ?? 'http://127.0.0.1:1',
     traceSha256: f.traceSha ?? 'abc123',
     tracePath: 'trace.csv',
-    options: { lagFlagS: 0.01, shard: `${f.index}/${f.count}` },
+    options: { lagFlagS: 0.01, shard: `${f.index}/${f.count}`, db: file, host: f.host ?? 'host-a', transforms: { window: [0, 300] }, ...f.options },
     startWallMs: t0,
   });
   const gap = f.gapS ?? 0.1;
@@ -81,7 +87,7 @@ export function makeShard(file: string, f: ShardFixture): void {
       `INSERT INTO shards (run_id, run_uuid, shard_index, shard_count, host, start_at_ms, t0_local_ms, time_ref, offset_start_ms, rtt_start_ms, offset_end_ms, rtt_end_ms, late_ms, late)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     )
-    .run(w.runId, f.uuid, f.index, f.count, f.host ?? 'host-a', t0, t0, off === null ? null : 'http://127.0.0.1:9/time', off, off === null ? null : (f.rttMs ?? 0.1), off, off === null ? null : (f.rttMs ?? 0.1), f.late ? 12.5 : -3, f.late ? 1 : 0);
+    .run(w.runId, f.uuid, f.index, f.count, f.host ?? 'host-a', f.startAtMs ?? 1_700_000_000_000, t0, off === null ? null : (f.timeRef ?? 'http://127.0.0.1:9/time'), off, off === null ? null : (f.rttMs ?? 0.1), off, off === null ? null : (f.rttMs ?? 0.1), f.late ? 12.5 : -3, f.late ? 1 : 0);
   store.close();
 }
 

@@ -135,6 +135,43 @@ test('merge refuses: missing, duplicate, late, still running, schema mismatch, o
   await assert.rejects(mergeShards(files, { out: files[0]! }), /is also the --out store/);
 });
 
+test('merge refuses a same-uuid shard re-run by hand: start instant, window, target, options, clock reference, each named', async () => {
+  const out = (d: string): string => path.join(d, 'o.db');
+  // Shard 1 re-run 49 s later with the same --run-uuid (its own start instant).
+  const later = tempDir();
+  const lf = threeShards(later, (i) => (i === 1 ? { startAtMs: 1_700_000_049_000, t0LocalMs: 1_700_000_049_000 } : {}));
+  await assert.rejects(mergeShards(lf, { out: out(later), maxOffsetMs: 60_000 }), /shard-1\.db: start instant differs: this shard was started for 2023-11-14T22:14:09\.000Z \(epoch ms 1700000049000\), .*shard-0\.db for .*\(49\.000 s later\)/);
+  const win = tempDir();
+  const wf = threeShards(win, (i) => (i === 2 ? { options: { transforms: { window: [49, 349] } } } : {}));
+  await assert.rejects(mergeShards(wf, { out: out(win) }), /shard-2\.db: options\.transforms\.window\[0\] differs: 49 here, 0 in .*shard-0\.db/);
+  const tgt = tempDir();
+  const tf = threeShards(tgt, (i) => (i === 1 ? { target: 'http://other:8000' } : {}));
+  await assert.rejects(mergeShards(tf, { out: out(tgt) }), /shard-1\.db: target differs: 'http:\/\/other:8000' here, 'http:\/\/127\.0\.0\.1:1' in/);
+  const opt = tempDir();
+  const of = threeShards(opt, (i) => (i === 2 ? { options: { seed: 7 } } : {}));
+  await assert.rejects(mergeShards(of, { out: out(opt) }), /shard-2\.db: options\.seed differs: 7 here, unset in/);
+  const ref = tempDir();
+  const rf = threeShards(ref, (i) => (i === 0 ? {} : { timeRef: 'http://10.0.0.9:18780/time' }));
+  await assert.rejects(mergeShards(rf, { out: out(ref) }), /shard-1\.db: clock reference differs: http:\/\/10\.0\.0\.9:18780\/time here/);
+  // --any-host: one server reached under different addresses (one per network) is one target.
+  const alias = tempDir();
+  const af = threeShards(alias, (i) => ({ target: `http://10.0.${i}.1:8000/`, timeRef: `http://10.0.${i}.1:8000/time`, options: { url: `http://10.0.${i}.1:8000` } }));
+  await assert.rejects(mergeShards(af, { out: out(alias) }), /shard-1\.db: clock reference differs/);
+  assert.equal((await mergeShards(af, { out: out(alias), anyHost: true })).requests, 96);
+  const other = tempDir();
+  const of2 = threeShards(other, (i) => ({ target: `http://10.0.${i}.1:${8000 + i}/`, timeRef: 'http://t:1/time' }));
+  await assert.rejects(mergeShards(of2, { out: out(other), anyHost: true }), /shard-1\.db: target differs: 'http:\/\/10\.0\.1\.1:8001\/' here/);
+  // Per-shard options (its own --db, its host) are not differences; the merged run drops them.
+  const ok = tempDir();
+  const okf = threeShards(ok, (i) => ({ host: `node${i}` }));
+  const r = await mergeShards(okf, { out: out(ok) });
+  assert.equal(r.requests, 96);
+  const opts = readDb(out(ok), (db) => JSON.parse(db.prepare('SELECT options_json FROM runs WHERE id = ?').pluck().get(r.runId) as string) as Record<string, unknown>);
+  assert.equal(opts.db, undefined);
+  assert.equal(opts.host, undefined);
+  assert.deepEqual(opts.transforms, { window: [0, 300] });
+});
+
 test('percentiles come from the union: the mean of the shards\' p99s is a different (wrong) answer', async () => {
   const dir = tempDir();
   const files = threeShards(dir);

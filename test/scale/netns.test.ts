@@ -85,7 +85,11 @@ test('three shards in three network namespaces against a backend in a fourth, me
     results.forEach((r, i) => assert.equal(r.code, 0, `shard ${i}: ${r.stderr}`));
 
     const merged = path.join(dir, 'merged.db');
-    const m = await runCli(['merge', ...[0, 1, 2].map((i) => path.join(dir, `s${i}.db`)), '--out', merged, '--max-offset-ms', '5', '--json']);
+    // One backend, reached at a different address from each namespace: merge is told so, else it refuses.
+    const strict = await runCli(['merge', ...[0, 1, 2].map((i) => path.join(dir, `s${i}.db`)), '--out', merged, '--max-offset-ms', '5']);
+    assert.equal(strict.code, 2);
+    assert.match(strict.stderr, /s1\.db: clock reference differs: .*\n  hint: .*--any-host/);
+    const m = await runCli(['merge', ...[0, 1, 2].map((i) => path.join(dir, `s${i}.db`)), '--out', merged, '--max-offset-ms', '5', '--any-host', '--json']);
     assert.equal(m.code, 0, m.stderr);
     assert.equal((JSON.parse(m.stdout) as { requests: number }).requests, 18);
     const sh = readDb(merged, (db) => db.prepare('SELECT shard_index, time_ref FROM shards ORDER BY shard_index').all() as Row[]);

@@ -81,3 +81,40 @@ test('killing a chunk and rerunning it redoes only what is missing', async () =>
   assert.equal(all.code, 0, all.stderr);
   assert.equal((JSON.parse(all.stdout) as Collected).result.configs.length, 3);
 });
+
+test('--copy-db-to: a chunk written on local disk is copied as one consistent non-WAL file, and its results name the copy', async () => {
+  const dir = tempDir();
+  const local = path.join(dir, 'node-local', 'c0.db');
+  const shared = path.join(dir, 'shared', 'chunks', 'c0.db');
+  const plan = path.join(dir, 'shared', 'plan.json');
+  const { mkdirSync } = await import('node:fs');
+  mkdirSync(path.dirname(local), { recursive: true });
+  mkdirSync(path.dirname(plan), { recursive: true });
+  const r = await runCli([...BASE, '--deployment', 'splitwise-hh', '--plan', plan, '--chunk', '0/1', '--db', local, '--copy-db-to', shared]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /store copied to .*shared\/chunks\/c0\.db/);
+  assert.ok(existsSync(shared), 'the copy is in the shared folder');
+  assert.deepEqual(readdirSync(path.dirname(shared)), ['c0.db'], 'no temporary or -wal files beside it');
+  const Database = (await import('better-sqlite3')).default;
+  const db = new Database(shared, { readonly: true });
+  try {
+    assert.equal(db.pragma('journal_mode', { simple: true }), 'delete', 'a rollback journal, safe to read over a network filesystem');
+    const runs = db.prepare('SELECT count(*) FROM runs').pluck().get() as number;
+    const localDb = new Database(local, { readonly: true });
+    assert.equal(runs, localDb.prepare('SELECT count(*) FROM runs').pluck().get(), 'every run of the chunk is in the copy');
+    localDb.close();
+    assert.ok(runs >= 1);
+  } finally {
+    db.close();
+  }
+  const collected = await runCli([...BASE, '--deployment', 'splitwise-hh', '--plan', plan, '--collect', '--json']);
+  assert.equal(collected.code, 0, collected.stderr);
+  assert.deepEqual((JSON.parse(collected.stdout) as Collected).result.configs.map((c) => c.db), [shared]);
+  // Misuse is a one-line error.
+  const bad = await runCli([...BASE, '--deployment', 'splitwise-hh', '--copy-db-to', shared]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--copy-db-to: needs --plan FILE/);
+  const withCollect = await runCli([...BASE, '--deployment', 'splitwise-hh', '--plan', plan, '--collect', '--copy-db-to', shared]);
+  assert.equal(withCollect.code, 2);
+  assert.match(withCollect.stderr, /--copy-db-to: applies to a chunk that runs/);
+});

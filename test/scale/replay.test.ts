@@ -119,7 +119,7 @@ test('a shard whose wall clock is 40 ms off: offset measured within RTT/2, merge
       if (/splitbench_replay_requests_completed_total\{status="ok"\} [1-9]/.test(scraped)) break;
       await new Promise((r) => setTimeout(r, 100));
     }
-    for (const name of ['splitbench_replay_in_flight', 'splitbench_replay_requests_sent_total', 'splitbench_replay_errors_total', 'splitbench_replay_output_tokens_total', 'splitbench_replay_dispatch_lag_seconds_bucket']) {
+    for (const name of ['splitbench_replay_in_flight', 'splitbench_replay_requests_sent_total', 'splitbench_replay_errors_total', 'splitbench_replay_output_tokens_total', 'splitbench_replay_dispatch_lag_seconds_bucket', 'splitbench_replay_ttft_seconds_bucket', 'splitbench_replay_inter_token_latency_seconds_bucket', 'splitbench_replay_e2e_seconds_count']) {
       assert.match(scraped, new RegExp(`^${name}`, 'm'), name);
     }
     assert.match(scraped, /splitbench_replay_requests_completed_total\{status="ok"\} [1-9]/);
