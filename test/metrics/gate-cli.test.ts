@@ -83,6 +83,19 @@ test('gate: a run meeting its limits exits 0 and stores its verdicts', () => {
   assert.equal(mdText.split('\n').filter((l) => l.startsWith('| `')).length, 4);
 });
 
+test('gate: --markdown appends to the file (a CI job summary), never overwrites it', () => {
+  const { dir, file } = setup();
+  const slo = writeSlo(dir, 'chat.yaml', LIMITS);
+  const md = path.join(dir, 'step-summary.md');
+  fs.writeFileSync(md, '## Earlier step\n');
+  assert.equal(cli(['gate', '--db', file, '--slo', slo, '--run', 'fast', '--markdown', md]).code, 0);
+  assert.equal(cli(['gate', '--db', file, '--slo', slo, '--run', 'slow', '--markdown', md]).code, 1);
+  const text = fs.readFileSync(md, 'utf8');
+  assert.match(text, /^## Earlier step\n\n### SLO gate: PASS/);
+  assert.match(text, /\n\n### SLO gate: FAIL/);
+  assert.equal(text.split('\n').filter((l) => l.startsWith('| `')).length, 8, 'both tables are kept');
+});
+
 test('gate: a run missing its limits exits 1 naming the failing rules; JUnit counts the failures', () => {
   const { dir, file } = setup();
   const slo = writeSlo(dir, 'chat.yaml', LIMITS);
