@@ -10,6 +10,8 @@ import { createBackend } from './backend.js';
 export interface ServeOptions {
   readonly deployment: string;
   readonly model?: string;
+  /** auto | profile | roofline (default: the deployment's perfModel). */
+  readonly perfModel?: string;
   readonly host: string;
   readonly port: number;
   readonly timeScale: number;
@@ -108,6 +110,7 @@ export async function serve(opts: ServeOptions): Promise<number> {
     deployment: opts.deployment,
     timeScale: opts.timeScale,
     ...(opts.model === undefined ? {} : { model: opts.model }),
+    ...(opts.perfModel === undefined ? {} : { perfModel: opts.perfModel }),
     ...(opts.compat === undefined ? {} : { compat: opts.compat }),
     ...(opts.seed === undefined ? {} : { seed: opts.seed }),
     ...(opts.role === undefined ? {} : { role: opts.role }),

@@ -138,3 +138,32 @@ test('compatible-mode KV deadlock: the run ends, every stuck request is stored a
   assert.ok(all.every((q) => q['status'] === 'never-completed'), 'all stuck');
   assert.ok(all.some((q) => q['first_token'] !== null), 'some prompts ran before the deadlock');
 });
+
+test('sim --perf-model: roofline, profile and auto (the profile where one exists, else the roofline)', async () => {
+  const db = path.join(tmp, 'perf-model.db');
+  const sim = (name: string, extra: string[]) =>
+    runCli(['sim', '--trace', 'coding', '--limit', '40', '--deployment', 'baseline-h100', '--db', db, '--name', name, '--json', ...extra]);
+  const ttfts = (name: string): number[] => rows(db, name).map((r) => r['ttft'] as number);
+  // bloom-176b on H100 has a bundled profile: auto picks it; roofline gives other timings.
+  for (const [name, extra] of [['dep', []], ['profile', ['--perf-model', 'profile']], ['auto', ['--perf-model', 'auto']], ['roofline', ['--perf-model', 'roofline']]] as const) {
+    const r = await sim(name, [...extra]);
+    assert.equal(r.code, 0, `${name}: ${r.stderr}`);
+  }
+  assert.deepEqual(ttfts('profile'), ttfts('dep'));
+  assert.deepEqual(ttfts('auto'), ttfts('profile'));
+  assert.notDeepEqual(ttfts('roofline'), ttfts('profile'));
+  // llama3-70b on H100 has none: the deployment's `perfModel: profile` refuses, naming the flag; auto runs on the roofline.
+  const none = await sim('l70-dep', ['--model', 'llama3-70b']);
+  assert.equal(none.code, 2);
+  assert.match(none.stderr, /no measured profile for llama3-70b on h100-80gb/);
+  assert.match(none.stderr, /--perf-model roofline/);
+  assert.equal((await sim('l70-auto', ['--model', 'llama3-70b', '--perf-model', 'auto'])).code, 0);
+  assert.equal((await sim('l70-roof', ['--model', 'llama3-70b', '--perf-model', 'roofline'])).code, 0);
+  assert.deepEqual(ttfts('l70-auto'), ttfts('l70-roof'));
+  const bad = await sim('bad', ['--perf-model', 'measured']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /perf-model.*"measured".*Choices: "auto", "profile", "roofline"/s);
+  const compat = await sim('compat', ['--perf-model', 'roofline', '--compat', 'splitwise']);
+  assert.equal(compat.code, 2);
+  assert.match(compat.stderr, /--perf-model: not with --compat splitwise/);
+});
