@@ -29,6 +29,7 @@ interface ServeArgs {
   'max-body-mib': number;
   'max-buffered-mib': number;
   'api-key'?: string;
+  'max-output-tokens'?: number;
 }
 
 /** The HTTP-layer flags; the key from `--api-key`, else `SPLITBENCH_API_KEY` (`--api-key ''`: no key). */
@@ -40,6 +41,7 @@ function httpLimits(a: ServeArgs, env: NodeJS.ProcessEnv = process.env): import(
     maxBodyMiB: a['max-body-mib'],
     maxBufferedMiB: a['max-buffered-mib'],
     ...(key ? { apiKey: key } : {}),
+    ...(a['max-output-tokens'] === undefined ? {} : { maxOutputTokens: a['max-output-tokens'] }),
   };
 }
 
@@ -82,6 +84,12 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
       .option('body-timeout', { type: 'number', default: 30, requiresArg: true, describe: 'seconds after its headers by which a request body must be complete; then 408 and close (responses are never timed)', group: 'HTTP limits:' })
       .option('max-body-mib', { type: 'number', default: 32, requiresArg: true, describe: 'largest request body (MiB); larger gets 413', group: 'HTTP limits:' })
       .option('max-buffered-mib', { type: 'number', default: 128, requiresArg: true, describe: 'request-body bytes held across all connections at once (MiB); a body that would pass it gets 503', group: 'HTTP limits:' })
+      .option('max-output-tokens', {
+        type: 'number',
+        requiresArg: true,
+        describe: "cap on every request's output length, given or defaulted (as vLLM's generation-config max_new_tokens; default: none, so a chat request without max_tokens may run up to the context)",
+        group: 'HTTP limits:',
+      })
       .option('api-key', { type: 'string', requiresArg: false, describe: "require 'Authorization: Bearer KEY' on /v1/* routes (default: $SPLITBENCH_API_KEY; '' for none)", group: 'HTTP limits:' })
       .option('compat', { type: 'string', choices: ['splitwise'], describe: "SplitwiseSim-compatible engine semantics" })
       .option('seed', { type: 'number', requiresArg: true, describe: 'seed of the random cluster scheduler' })
