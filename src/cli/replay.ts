@@ -77,9 +77,9 @@ export const replayCommand: CommandModule<object, Args> = {
           store.close();
         }
       } catch (e) {
-        process.stderr.write(`splitbench replay: the full summary is unavailable (${(e as Error).message}); try \`splitbench summary ${summary.runId}\`\n`);
+        process.stderr.write(`splitbench replay: the full summary is unavailable (${(e as Error).message}); try \`splitbench summary --run ${summary.runId}\`\n`);
       }
-      printJson({ ...summary, ...(metrics === undefined ? {} : { metrics }) });
+      printJson('replay', { ...summary, ...(metrics === undefined ? {} : { metrics }) });
     } else {
       process.stdout.write(load.formatSummary(summary) + `\nfull summary: splitbench summary --run ${summary.runId}${opts.db === load.REPLAY_DB_DEFAULT ? '' : ` --db ${opts.db}`}\n`);
     }

@@ -34,12 +34,13 @@ export function namedCommands(): { text: string; where: string }[] {
     lines.forEach((line, i) => {
       const code = line.trimStart();
       if (code.startsWith('//') || code.startsWith('*') || code.startsWith('/*')) return;
-      // Backquoted inside a '…' or "…" string, or escaped (\`) inside a template literal; a template that
+      // Escaped (\`) inside a template literal, or backquoted inside a '…' or "…" string; a template that
       // itself starts with `splitbench serve: …` is a log line, not a named command.
-      for (const m of line.matchAll(/(\\?)`splitbench ([^`\\]*)\\?`/g)) {
+      for (const m of line.matchAll(/\\`splitbench ([^`\\]*)\\`/g)) out.push({ text: m[1]!, where: `${path.relative(PACKAGE_ROOT, file)}:${i + 1}` });
+      for (const m of line.replace(/\\`/g, '  ').matchAll(/`splitbench ([^`]*)`/g)) {
         const before = line.slice(0, m.index);
-        const quoted = m[1] === '\\' || (before.split("'").length - 1) % 2 === 1 || (before.split('"').length - 1) % 2 === 1;
-        if (quoted) out.push({ text: m[2]!, where: `${path.relative(PACKAGE_ROOT, file)}:${i + 1}` });
+        const quoted = (before.split("'").length - 1) % 2 === 1 || (before.split('"').length - 1) % 2 === 1;
+        if (quoted) out.push({ text: m[1]!, where: `${path.relative(PACKAGE_ROOT, file)}:${i + 1}` });
       }
     });
   }
@@ -52,6 +53,8 @@ function expand(text: string): string[] {
   // After the first flag, a placeholder is a flag's value: any value does for --help.
   const firstFlag = text.search(/(^|\s)-/);
   if (firstFlag >= 0 && ph.index > firstFlag) return expand(text.replace(ph[0], 'VALUE'));
+  // Past the first word, a placeholder not listed is a positional value (a run id…).
+  if (PLACEHOLDERS[ph[0]] === undefined && ph.index > 0) return expand(text.replace(ph[0], '1'));
   const values = PLACEHOLDERS[ph[0]];
   assert.ok(values, `unknown placeholder ${ph[0]} in \`splitbench ${text}\`: list what it can be in PLACEHOLDERS`);
   return values.flatMap((v) => expand(text.replace(ph[0], v)));
@@ -66,9 +69,11 @@ test('every `splitbench …` command named in a message exists, with the flags i
     for (const cmd of expand(text)) {
       const tokens = cmd.split(/\s+/).filter(Boolean);
       const words: string[] = [];
+      const positionals: string[] = [];
       for (const t of tokens) {
         if (t.startsWith('-')) break;
-        words.push(t);
+        if (/^\d+$/.test(t) || t === '...') positionals.push(t);
+        else if (positionals.length === 0) words.push(t);
       }
       const flags = tokens.filter((t) => t.startsWith('--')).map((t) => t.split('=')[0]!).filter((f) => f !== '--help');
       const key = words.join(' ');
@@ -81,6 +86,11 @@ test('every `splitbench …` command named in a message exists, with the flags i
       // A group (runs, model, trace…) lists its subcommands under "Commands:"; on its own it exits 2.
       if (words.length > 0 && /^Commands:/m.test(r.stdout)) {
         problems.push(`${where}: \`splitbench ${cmd}\`: \`splitbench ${key}\` is a group of commands; name one`);
+      }
+      // A positional (`runs show 1`) must be one the command declares (its usage line names <x> or [x]).
+      const usage = r.stdout.split('\n')[0] ?? '';
+      if (positionals.length > 0 && !/[<[]/.test(usage.replace(/^splitbench\s+\S+(\s+\S+)?\s*/, '').replace(/\[options\]/g, ''))) {
+        problems.push(`${where}: \`splitbench ${cmd}\`: ${key} takes no positional argument (usage: ${usage.trim()})`);
       }
       for (const f of flags) {
         if (!new RegExp(`(^|\\s|,)${f}(\\s|,|$|=)`, 'm').test(r.stdout)) problems.push(`${where}: \`splitbench ${cmd}\`: ${key} has no ${f}`);
