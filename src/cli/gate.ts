@@ -85,7 +85,7 @@ export const gateCommand: CommandModule<object, GateArgs> = {
     });
     if (argv.json) {
       const { summary: _summary, ...rest } = result;
-      printJson(rest);
+      printJson('gate', rest);
     } else {
       process.stdout.write(
         `SLO ${result.sloName} (${result.sloFile}) on run ${result.run.id} (${result.run.name})` +

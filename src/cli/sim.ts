@@ -57,12 +57,12 @@ export const simCommand: CommandModule<object, Args> = {
         exitCode = Math.max(exitCode, r.exitCode);
         if (r.result.stopped) break;
       }
-      if (opts.json) printJson({ runs: results });
+      if (opts.json) printJson('sim', { runs: results });
       setExitCode(exitCode);
       return;
     }
     const r = await sim.runSim(opts, { handleSignals: true });
-    if (opts.json) printJson({ runId: r.runId, summary: r.summary, sim: { ...r.result, machines: r.result.machines.length }, ...(r.traceEvents ? { traceEvents: r.traceEvents } : {}) });
+    if (opts.json) printJson('sim', { runId: r.runId, summary: r.summary, sim: { ...r.result, machines: r.result.machines.length }, ...(r.traceEvents ? { traceEvents: r.traceEvents } : {}) });
     else process.stdout.write(sim.formatSimResult(r) + '\n');
     setExitCode(r.exitCode);
   },

@@ -11,6 +11,7 @@ import Database from 'better-sqlite3';
 import { PACKAGE_ROOT } from '../../src/paths.js';
 import { evenChunks, insertRequest, insertRun, makeStore, tmpDir } from './helpers.js';
 import { parseXml, type XmlElement } from './xml.js';
+import { jsonResult } from '../json-output.js';
 
 const BIN = path.join(PACKAGE_ROOT, 'bin', 'splitbench.js');
 
@@ -104,7 +105,7 @@ test('gate: a run missing its limits exits 1 naming the failing rules; JUnit cou
   assert.equal(r.code, 1, r.stderr);
   // slow: ttft p99 = 1.5 × 198 ms = 297 ms > 250 ms; tpot 60 ms > 50 ms; no request meets tpot <= 50ms.
   assert.match(r.stderr, /SLO failed: ttft\.p99 <= 250ms; tpot\.p50 <= 50ms; goodput_fraction >= 0\.9/);
-  const json = JSON.parse(r.stdout) as { passed: boolean; failed: string[]; verdicts: { rule: string; passed: boolean }[] };
+  const json = jsonResult(r.stdout) as { passed: boolean; failed: string[]; verdicts: { rule: string; passed: boolean }[] };
   assert.equal(json.passed, false);
   assert.deepEqual(json.failed, ['ttft.p99 <= 250ms', 'tpot.p50 <= 50ms', 'goodput_fraction >= 0.9']);
   const root = parseXml(fs.readFileSync(junit, 'utf8'));
@@ -200,7 +201,7 @@ test("gate: the bundled splitwise SLOs against a reference run (slowdown, strict
   // (p50 < 1.25 fails, p90 < 1.5 fails because the test is strict, p99 < 5 passes).
   const r = cli(['gate', '--db', file, '--slo', 'splitwise', '--run', 'slow', '--reference-run', 'fast', '--json']);
   assert.equal(r.code, 1, r.stderr);
-  const json = JSON.parse(r.stdout) as { failed: string[] };
+  const json = jsonResult(r.stdout) as { failed: string[] };
   assert.deepEqual(json.failed, [
     'slowdown.tbt.p50 < 1.25',
     'slowdown.tbt.p90 < 1.5',
@@ -218,7 +219,7 @@ test('summary: several runs side by side, and JSON', () => {
   assert.match(t.stdout, /^TPOT p50\s+40\.00 ms\s+60\.00 ms$/m);
   const j = cli(['summary', '--db', file, '--json', '--slo', slo]);
   assert.equal(j.code, 0, j.stderr);
-  const arr = JSON.parse(j.stdout) as { run: { id: number }; goodput: { good: number } }[];
+  const arr = jsonResult(j.stdout) as { run: { id: number }; goodput: { good: number } }[];
   assert.equal(arr.length, 1);
   assert.equal(arr[0]!.run.id, 4, 'default: the latest run');
   assert.equal(arr[0]!.goodput.good, 100);

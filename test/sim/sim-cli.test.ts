@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { runCli } from '../cli/helpers.js';
+import { jsonResult } from '../json-output.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-sim-'));
 const RANDOM_DEP = path.join(tmp, 'random.yaml');
@@ -33,7 +34,7 @@ test('sim writes a sim run with per-request rows, machines, power and timeline s
   const db = path.join(tmp, 'a.db');
   const r = await runCli(['sim', '--trace', 'coding', '--limit', '120', '--deployment', 'splitwise-hh', '--db', db, '--name', 'a', '--json']);
   assert.equal(r.code, 0, r.stderr);
-  const out = JSON.parse(r.stdout) as { runId: number; summary: { counts: { ok: number } } };
+  const out = jsonResult(r.stdout) as { runId: number; summary: { counts: { ok: number } } };
   assert.equal(out.summary.counts.ok, 120);
   const d = new Database(db, { readonly: true });
   try {

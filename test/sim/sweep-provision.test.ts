@@ -9,6 +9,7 @@ import { runCli } from '../cli/helpers.js';
 import { DESIGNS, Evaluator, provisionSearch, provisioned, traceSampler } from '../../src/sim/index.js';
 import { loadSlo } from '../../src/metrics/index.js';
 import { openStore } from '../../src/store/index.js';
+import { jsonResult } from '../json-output.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-sweep-'));
 
@@ -16,7 +17,7 @@ test('sweep finds the max rate under the Splitwise SLOs, one tagged run per rate
   const db = path.join(tmp, 'sweep.db');
   const r = await runCli(['sweep', '--trace', 'coding', '--deployment', 'splitwise-hh', '--rates', '2,5,8,11', '--duration', '40', '--tolerance', '0.1', '--db', db, '--json']);
   assert.ok(r.code === 0, r.stderr);
-  const out = JSON.parse(r.stdout) as { sweep: string; maxRate: number; firstFail: number; points: { rate: number; runId: number; passed: boolean }[] };
+  const out = jsonResult(r.stdout) as { sweep: string; maxRate: number; firstFail: number; points: { rate: number; runId: number; passed: boolean }[] };
   assert.ok(out.maxRate !== undefined && out.firstFail !== undefined, JSON.stringify(out));
   assert.ok(out.maxRate < out.firstFail && (out.firstFail - out.maxRate) / out.maxRate < 0.1 + 1e-9, `bracket ${out.maxRate}..${out.firstFail}`);
   for (const p of out.points) assert.equal(p.passed, p.rate <= out.maxRate, `rate ${p.rate}`);
@@ -63,7 +64,7 @@ test('experiment splitwise --quick writes the normalized table, CSV and charts',
   const out = path.join(tmp, 'exp');
   const r = await runCli(['experiment', 'splitwise', '--quick', '--mode', 'compat', '--trace', 'coding', '--out', out, '--json']);
   assert.equal(r.code, 0, r.stderr);
-  const res = JSON.parse(r.stdout) as { rows: { design: string; provisioning: string; maxRate: number | null; throughputX: number | null; powerX: number; costX: number }[] };
+  const res = jsonResult(r.stdout) as { rows: { design: string; provisioning: string; maxRate: number | null; throughputX: number | null; powerX: number; costX: number }[] };
   assert.equal(res.rows.length, 12);
   for (const row of res.rows) {
     assert.ok(row.maxRate !== null && row.maxRate > 0, JSON.stringify(row));
