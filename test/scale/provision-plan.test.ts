@@ -172,7 +172,7 @@ test('launch --chunks 2 -- provision: the Slurm array script and the Kubernetes 
   const s = readFileSync(script, 'utf8');
   assert.match(s, /provision --trace coding .* --plan "[^"]*\/shared\/prov\.plan\.json" --chunk auto --chunk-count 2 --db "\$LOCAL"/);
   execFileSync('bash', [script], { cwd: dir, env: { ...process.env, PATH: `${fakeBin}:${process.env.PATH ?? ''}`, TMPDIR: dir, SLURM_JOB_ID: '' }, stdio: 'pipe' });
-  const slurm = JSON.parse(readFileSync(path.join(dir, 'shared', 'prov.result.json'), 'utf8')) as PlanRun;
+  const slurm = jsonResult<PlanRun>(readFileSync(path.join(dir, 'shared', 'prov.result.json'), 'utf8'));
   assert.deepEqual(slurm.result, want);
 
   // Kubernetes: each index's container command, then the merge Job's, with the image's splitbench on PATH
@@ -191,7 +191,7 @@ test('launch --chunks 2 -- provision: the Slurm array script and the Kubernetes 
   const local = (c: string): string => c.replaceAll('/scratch/', `${dir}/scratch-`);
   for (let i = 0; i < job.spec.completions; i++) execFileSync('/bin/sh', ['-c', local(work.command[2]!)], { env: { ...env, JOB_COMPLETION_INDEX: String(i) }, stdio: 'pipe' });
   execFileSync('/bin/sh', ['-c', merge.spec.template.spec.containers[0]!.command[2]!], { env, stdio: 'pipe', timeout: 60_000 });
-  const k8s = JSON.parse(readFileSync(path.join(dir, 'vol', 'prov-0001', 'result.json'), 'utf8')) as PlanRun;
+  const k8s = jsonResult<PlanRun>(readFileSync(path.join(dir, 'vol', 'prov-0001', 'result.json'), 'utf8'));
   assert.deepEqual(k8s.result, want);
 
   // A chunked launch of another command is refused.
