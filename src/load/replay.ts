@@ -83,8 +83,20 @@ export interface RunnerDeps {
   readonly log?: (line: string) => void;
 }
 
+/** What the run's self-check needs from the streams (README "Replay: twin check"). */
+export interface StreamCheck {
+  /** Gaps between consecutive token-carrying chunks, and how many of them arrived in one read (coalesced). */
+  tokenGaps: number;
+  coalesced: number;
+  /** The server's reported emission delay (engine seconds): largest over requests, Σ of per-request means, requests reporting it. */
+  emitDelayMaxS: number;
+  emitDelaySumS: number;
+  emitDelayRequests: number;
+}
+
 export class Runner {
   readonly stats = new LiveStats();
+  readonly check: StreamCheck = { tokenGaps: 0, coalesced: 0, emitDelayMaxS: 0, emitDelaySumS: 0, emitDelayRequests: 0 };
   readonly opts: ReplayOptions;
   private readonly deps: RunnerDeps;
   private readonly builder: BodyBuilder;
@@ -335,7 +347,19 @@ export class Runner {
             ...(b.pool === undefined ? {} : { pool: b.pool }),
           }
         : {}),
+      ...(s ? { coalesced: s.coalesced } : {}),
     };
+    if (s) {
+      this.check.tokenGaps += Math.max(0, s.chunkMs.length - 1);
+      this.check.coalesced += s.coalesced;
+    }
+    if (b?.emitDelayMax !== undefined) {
+      this.check.emitDelayMaxS = Math.max(this.check.emitDelayMaxS, b.emitDelayMax);
+      if (b.emitDelayMean !== undefined) {
+        this.check.emitDelaySumS += b.emitDelayMean;
+        this.check.emitDelayRequests++;
+      }
+    }
     try {
       this.deps.writer.addRequest(row);
     } catch (e) {

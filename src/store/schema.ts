@@ -13,7 +13,7 @@
  */
 
 export const APPLICATION_ID = 0x53504c42; // 'SPLB', in SQLite's header (PRAGMA application_id)
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 export const RUN_KINDS = ['live', 'sim'] as const;
 export type RunKind = (typeof RUN_KINDS)[number];
@@ -169,5 +169,16 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (run_id, shard_index)
   ) WITHOUT ROWID;
   CREATE INDEX shards_uuid ON shards(run_uuid);
+  `,
+  // 2 → 3: live runs that check themselves (README "Replay: twin check"). A live run against the bundled
+  // backend is flagged distorted (with the reason) when its simulated twin, the server's emission delay, the
+  // client's chunk coalescing or the send lag say the machine distorted it; twin_run_id links the sim run of
+  // the same requests. requests.coalesced: token-carrying chunks that arrived in the same read as the one
+  // before them (the client could not tell them apart in time); NULL where not measured (sims).
+  `
+  ALTER TABLE runs ADD COLUMN distorted INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE runs ADD COLUMN distorted_reason TEXT;
+  ALTER TABLE runs ADD COLUMN twin_run_id INTEGER;
+  ALTER TABLE requests ADD COLUMN coalesced INTEGER;
   `,
 ];
