@@ -238,7 +238,7 @@ export async function runReplay(opts: ReplayOptions, io: ReplayIo = {}): Promise
         metrics = summarizeRun(store, writer.runId);
       }
     } catch (e) {
-      log(`splitbench replay: the summary from the stored rows is unavailable (${(e as Error).message}); try \`splitbench summary ${writer.runId}\``);
+      log(`splitbench replay: the summary from the stored rows is unavailable (${(e as Error).message}); try \`splitbench summary --run ${writer.runId}\``);
     }
     const summary = buildSummary({
       ...(metrics ? { metrics } : {}),
