@@ -82,7 +82,7 @@ export const replayCommand: CommandModule<object, Args> = {
     const { exitCode, summary } = await load.runReplay(opts, { handleSignals: true, ...(session ? { hooks: session.hooks } : {}) });
     // The figures are those `splitbench summary` prints for the run (from the stored rows); --json adds the
     // full summary under `metrics`.
-    if (opts.json) printJson(summary);
+    if (opts.json) printJson('replay', summary);
     else process.stdout.write(load.formatSummary(summary) + `\nfull summary: splitbench summary --run ${summary.runId}${opts.db === load.REPLAY_DB_DEFAULT ? '' : ` --db ${opts.db}`}\n`);
     setExitCode(exitCode);
   },
