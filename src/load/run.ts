@@ -55,6 +55,8 @@ export interface ReplayHooks {
   readonly beforeStart?: (store: Store, runId: number, runner: Runner) => Promise<number | void>;
   /** After the run row is finished. */
   readonly afterRun?: (store: Store, runId: number) => Promise<void>;
+  /** True: skip the closing summary from the stored rows (a shard whose coordinator died exits at once). */
+  readonly skipSummary?: () => boolean;
 }
 
 export interface ReplayResult {
@@ -218,6 +220,7 @@ export async function runReplay(opts: ReplayOptions, io: ReplayIo = {}): Promise
     let metrics: RunSummary | undefined;
     let check: SelfCheck | undefined;
     try {
+      if (io.hooks?.skipSummary?.()) return { exitCode: result.exitCode, summary: buildSummary({ runId: writer.runId, name: String(writer.runId), target: url, model: pre.model, opts, result }) };
       metrics = summarizeRun(store, writer.runId);
       // Against the bundled backend: the twin check (src/load/twin.ts), recorded on the run, then the summary again.
       if (opts.twin && backend && !io.hooks && opts.deployment && result.status === 'completed' && metrics.counts.ok > 0) {

@@ -125,6 +125,7 @@ export async function shardSession(opts: ReplayOptions, scale: ScaleOptions, log
       finish: (status, extra) =>
         w.finish(status, coordinatorLost ? { ...extra, notes: { ...(extra?.notes ?? {}), coordinatorLost: true } } : extra),
     }),
+    skipSummary: () => coordinatorLost,
     beforeStart: async (store: Store, runId: number, runner: Runner) => {
       runnerRef = runner;
       metrics?.attach(runner.stats);

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { AUTO_TIME_SCALES } from '../../src/load/index.js';
 import { runCli, runs, tempDir } from './helpers.js';
+import { jsonResult } from '../json-output.js';
 
 test('--time-scale auto runs at the first calibrated scale that held, and records how it was chosen', async () => {
   const db = path.join(tempDir(), 'auto.db');
@@ -20,7 +21,7 @@ test('--time-scale auto runs at the first calibrated scale that held, and record
   const chosen = held >= 0 ? AUTO_TIME_SCALES[held]! : AUTO_TIME_SCALES[AUTO_TIME_SCALES.length - 1]!;
   assert.equal(held >= 0 ? held : lines.length - 1, lines.length - 1, 'the calibration stops at the first scale that held');
   assert.match(r.stderr, new RegExp(`time scale auto: running at x${chosen}\\b`));
-  const summary = JSON.parse(r.stdout) as { timeScale: number };
+  const summary = jsonResult<{ timeScale: number }>(r.stdout, 'replay');
   assert.equal(summary.timeScale, chosen);
   const all = runs(db);
   assert.equal(all.filter((x) => x.kind === 'live').length, 1, 'calibration runs stay out of the store');

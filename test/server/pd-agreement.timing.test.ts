@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { requests, runCli, tempDir, writeTrace } from '../load/helpers.js';
 import { startPdSetup, type PdSetup } from './pd-proxy.js';
+import { jsonResult } from '../json-output.js';
 
 const SCALE = 1;
 
@@ -38,14 +39,16 @@ describe('P/D endpoints behind a proxy vs the one-process split deployment', () 
     assert.equal(viaProxy.code, 0, viaProxy.stderr);
     const oneProcess = await runCli([...common, '--deployment', 'splitwise-hh', '--db', path.join(dir, 'one.db'), '--json']);
     assert.equal(oneProcess.code, 0, oneProcess.stderr);
-    const stats = (db: string): { ttft: number; e2e: number; n: number } => {
-      const ok = requests(db).filter((r) => r.status === 'ok');
+    // The live run's own rows (a replay against the bundled backend also stores its simulated twin).
+    const runIdOf = (out: string): number => jsonResult<{ runId: number }>(out, 'replay').runId;
+    const stats = (db: string, runId: number): { ttft: number; e2e: number; n: number } => {
+      const ok = requests(db, runId).filter((r) => r.status === 'ok');
       assert.equal(ok.length, rows.length, `${db}: every request ok`);
       for (const r of ok) assert.equal(r.tokens_received, r.output_tokens);
       return { ttft: p50(ok.map((r) => r.ttft as number)), e2e: p50(ok.map((r) => r.e2e as number)), n: ok.length };
     };
-    const a = stats(path.join(dir, 'pd.db'));
-    const b = stats(path.join(dir, 'one.db'));
+    const a = stats(path.join(dir, 'pd.db'), runIdOf(viaProxy.stdout));
+    const b = stats(path.join(dir, 'one.db'), runIdOf(oneProcess.stdout));
     const rel = (x: number, y: number): number => Math.abs(x - y) / y;
     const msg = `p50 TTFT ${a.ttft.toFixed(4)} vs ${b.ttft.toFixed(4)} s (${(100 * rel(a.ttft, b.ttft)).toFixed(1)}%), p50 E2E ${a.e2e.toFixed(4)} vs ${b.e2e.toFixed(4)} s (${(100 * rel(a.e2e, b.e2e)).toFixed(1)}%)`;
     console.log(`# proxy vs one process: ${msg}`);
