@@ -10,6 +10,12 @@
 export interface BatchShape {
   /** Prompt tokens of each prompt (or prompt chunk) in the batch. */
   readonly promptTokens: readonly number[];
+  /**
+   * Per entry of `promptTokens`, the tokens of that prompt already prefilled (in the KV cache) before this
+   * chunk: 0 for a whole prompt or a first chunk. Absent: all 0. The performance models cost a continued
+   * chunk by what its prefix adds (`chunkedIterationTime` in perf/interp.ts).
+   */
+  readonly promptOffsets?: readonly number[];
   /** Number of decode requests in the batch (each produces one token this iteration). */
   readonly decodes: number;
   /** Sum of the context lengths (prompt + tokens so far) of the decode requests. */
@@ -176,4 +182,11 @@ export interface Cluster {
    * non-empty, those requests will never complete (the SplitwiseSim-compatible mode's KV deadlock).
    */
   inFlightIds?(): readonly string[];
+  /**
+   * Queue an arrival in the cluster's own event queue (optional; the SplitwiseSim-compatible cluster has
+   * it): `fn` runs at engine time `time` in the same queue as the cluster's internal events, so exactly
+   * tied events come out in the order that queue gives (SplitwiseSim pushes every arrival into its heap,
+   * in trace order, before its loop starts). `fn` typically calls `submit`.
+   */
+  queueArrival?(time: number, fn: () => void): void;
 }

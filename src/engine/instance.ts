@@ -74,6 +74,8 @@ export interface Batch<T = unknown> {
   readonly seqs: readonly Seq<T>[];
   /** Prompt tokens of each prefill chunk in the batch. */
   readonly promptTokens: readonly number[];
+  /** Per chunk, the tokens of its prompt already prefilled here before it (0: a first chunk). */
+  readonly promptOffsets: readonly number[];
   readonly decodes: number;
   /** Sum of the context lengths of the decodes. */
   readonly decodeContextTokens: number;
@@ -140,6 +142,7 @@ export class Instance<T = unknown> {
   // Reused per-iteration storage.
   private readonly batchSeqs: Seq<T>[] = [];
   private readonly batchPrompt: number[] = [];
+  private readonly batchOffsets: number[] = [];
   private readonly batchPreempted: Seq<T>[] = [];
   private decodes = 0;
   private decodeCtx = 0;
@@ -165,6 +168,7 @@ export class Instance<T = unknown> {
     this.batch = {
       seqs: this.batchSeqs,
       promptTokens: this.batchPrompt,
+      promptOffsets: this.batchOffsets,
       get decodes() {
         return self.decodes;
       },
@@ -291,6 +295,7 @@ export class Instance<T = unknown> {
     const seqs = this.batchSeqs;
     seqs.length = 0;
     this.batchPrompt.length = 0;
+    this.batchOffsets.length = 0;
     this.batchPreempted.length = 0;
     this.decodes = 0;
     this.decodeCtx = 0;
@@ -370,6 +375,7 @@ export class Instance<T = unknown> {
     s.chunk = chunk;
     this.batchSeqs.push(s);
     this.batchPrompt.push(chunk);
+    this.batchOffsets.push(s.computed);
   }
 
   /** Apply the finished iteration: advance every request of the batch. */

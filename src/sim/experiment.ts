@@ -8,7 +8,11 @@
  * Markdown, CSV, JSON and bar charts.
  *
  * `--quick` scales every cluster down five-fold (at least one machine per pool), uses 30-second traces and
- * a coarser bisection: for tests and smoke runs, not for conclusions.
+ * a coarser bisection: for tests and smoke runs, not for conclusions. `--duration S` sets the Poisson
+ * traces' length (default 120 s; the paper's are 600 s).
+ *
+ * The paper's headline ratios (section 6.2) are set beside the same ratios computed from the table
+ * (`paperRatios`).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -17,7 +21,7 @@ import { loadSlo } from '../metrics/index.js';
 import { openStore } from '../store/index.js';
 import type { CompatMode } from './cluster.js';
 import { Problems, parseSeeds } from './options.js';
-import { DESIGNS, Evaluator, countsLabel, provisioned, type Counts, type DesignSpec } from './provision.js';
+import { DESIGNS, Evaluator, countsLabel, provisionSearch, provisioned, type Counts, type DesignSpec } from './provision.js';
 import { traceSampler } from './requests.js';
 
 type TraceName = 'coding' | 'conversation';
@@ -44,6 +48,8 @@ export interface ExperimentOptions {
   readonly out: string;
   readonly modes: readonly Mode[];
   readonly quick: boolean;
+  /** Length of each rate's Poisson trace, seconds. */
+  readonly durationS: number;
   readonly seed: number;
   /** Seeds to repeat every search with (default [seed]); rows then carry the mean and min–max. */
   readonly seeds?: readonly number[];
@@ -59,6 +65,8 @@ export function resolveExperimentOptions(argv: Record<string, unknown>): Experim
   const mode = p.str(argv, 'mode', '--mode') ?? 'both';
   if (!['compat', 'realistic', 'both'].includes(mode)) p.add('--mode', `expected compat, realistic or both, got '${mode}'`);
   const seed = p.num(argv, 'seed', '--seed', { int: true, min: 0 }) ?? 0;
+  const quick = p.bool(argv, 'quick');
+  const durationS = p.num(argv, 'duration', '--duration', { gt: 0 }) ?? (quick ? 30 : 120);
   let seeds: number[] | undefined;
   try {
     seeds = parseSeeds(argv, seed);
@@ -69,7 +77,8 @@ export function resolveExperimentOptions(argv: Record<string, unknown>): Experim
     trace: trace as TraceName,
     out: p.str(argv, 'out', '--out') ?? path.join('results', `splitwise-${trace}`),
     modes: mode === 'both' ? MODES : [mode as Mode],
-    quick: p.bool(argv, 'quick'),
+    quick,
+    durationS,
     seed,
     ...(seeds ? { seeds: Object.freeze(seeds) } : {}),
     json: p.bool(argv, 'json'),
@@ -102,7 +111,10 @@ export interface ExperimentRow {
 export interface ExperimentResult {
   readonly trace: TraceName;
   readonly quick: boolean;
+  readonly durationS: number;
   readonly rows: readonly ExperimentRow[];
+  readonly ratios: readonly PaperRatio[];
+  readonly powerOpt: readonly PowerOptResult[];
   readonly files: readonly string[];
   readonly sims: number;
   readonly wallS: number;
@@ -127,6 +139,7 @@ export async function runExperiment(o: ExperimentOptions, io: { log?: (l: string
   for (const f of [dbPath, `${dbPath}-wal`, `${dbPath}-shm`]) fs.rmSync(f, { force: true });
   const store = openStore(dbPath);
   const rows: ExperimentRow[] = [];
+  const powerOpt: PowerOptResult[] = [];
   let sims = 0;
   const seeds = o.seeds ?? [o.seed];
   try {
@@ -140,7 +153,7 @@ export async function runExperiment(o: ExperimentOptions, io: { log?: (l: string
           sampler,
           tracePath: source.path,
           slo,
-          durationS: o.quick ? 30 : 120,
+          durationS: o.durationS,
           seed,
           compat,
           tags: { experiment: 'splitwise', mode, trace: o.trace, ...(seeds.length > 1 ? { seed: String(seed) } : {}) },
@@ -184,6 +197,27 @@ export async function runExperiment(o: ExperimentOptions, io: { log?: (l: string
           });
         }
       }
+      // The paper's iso-throughput comparison (section 6.2): the least-power Splitwise-HHcap that meets the
+      // SLOs at Baseline-H100's max rate, by provision's power-opt staircase (the first seed's traces).
+      const h100 = rows.find((r) => r.mode === mode && r.provisioning === 'iso-power' && r.design === 'baseline-h100');
+      if (h100?.maxRate) {
+        const ev = new Evaluator({
+          store, sampler, tracePath: source.path, slo, durationS: o.durationS, seed: seeds[0]!, compat,
+          tags: { experiment: 'splitwise', mode, trace: o.trace, search: 'power-opt' }, tolerance: o.quick ? 0.15 : 0.05, log,
+        });
+        log(`experiment splitwise (${mode}): least-power splitwise-hhcap at ${h100.maxRate} req/s (Baseline-H100's max rate)`);
+        const maxMachines = o.quick ? 16 : 80;
+        const res = await provisionSearch(ev, {
+          design: DESIGNS['splitwise-hhcap']!, objective: 'power-opt', budgetLike: { design: DESIGNS['baseline-h100']!, counts: { mixed: h100.machines } }, rate: h100.maxRate, maxMachines,
+        }, log);
+        sims += ev.sims;
+        const w = res.winner;
+        powerOpt.push({
+          mode, rate: h100.maxRate, maxMachines, sims: ev.sims,
+          config: w?.config ?? null, power: w?.power ?? null, cost: w?.cost ?? null,
+          powerX: w && res.ratios ? res.ratios.power : null, costX: w && res.ratios ? res.ratios.cost : null,
+        });
+      }
     }
   } finally {
     store.close();
@@ -198,8 +232,90 @@ export async function runExperiment(o: ExperimentOptions, io: { log?: (l: string
       costX: r.cost / base.cost,
     };
   });
-  const files = await writeOutputs(o, norm);
-  return { trace: o.trace, quick: o.quick, rows: norm, files, sims, wallS: (performance.now() - t0) / 1000 };
+  const ratios = paperRatios(norm, powerOpt);
+  const files = await writeOutputs(o, norm, ratios, powerOpt);
+  return { trace: o.trace, quick: o.quick, durationS: o.durationS, rows: norm, ratios, powerOpt, files, sims, wallS: (performance.now() - t0) / 1000 };
+}
+
+/** The least-power Splitwise-HHcap meeting the SLOs at Baseline-H100's max rate (one per mode). */
+export interface PowerOptResult {
+  readonly mode: Mode;
+  /** Baseline-H100's max rate, the rate to meet. */
+  readonly rate: number;
+  readonly maxMachines: number;
+  readonly sims: number;
+  /** The winner, or null when no configuration up to `maxMachines` machines met the SLOs. */
+  readonly config: string | null;
+  readonly power: number | null;
+  readonly cost: number | null;
+  /** Provisioned power and cost over Baseline-H100's. */
+  readonly powerX: number | null;
+  readonly costX: number | null;
+}
+
+/** One of the paper's headline comparisons, and the same ratio from this experiment's table. */
+export interface PaperRatio {
+  readonly mode: Mode;
+  /** What is compared, in the paper's words. */
+  readonly claim: string;
+  /** The quantity the paper states: throughput or power. */
+  readonly metric: 'throughput' | 'power';
+  readonly paper: number;
+  /** Ours: throughput ratio, or power ratio at equal throughput; null when a max rate is missing. */
+  readonly ours: number | null;
+  /** Provisioned cost ratio of the two clusters compared (ours; the paper's where it states one). */
+  readonly costRatio: number;
+  readonly paperCostRatio?: number;
+  /** How `ours` was computed from the table. */
+  readonly how: string;
+}
+
+/**
+ * The paper's ratios (section 6.2, iso-power and iso-cost figures) from the experiment's rows, per mode:
+ * - Splitwise-AA vs Baseline-A100, iso-power: throughput ratio (paper 2.15x);
+ * - Splitwise-HA vs Baseline-H100, iso-power: throughput ratio (paper 1.18x at 10% lower cost);
+ * - Splitwise-AA vs Baseline-H100, iso-cost: throughput ratio (paper 1.4x);
+ * - Splitwise-HHcap at Baseline-H100's throughput: power ratio (paper 0.75x, 25% less power), from the
+ *   least-power HHcap configuration meeting the SLOs at Baseline-H100's max rate (`powerOpt`).
+ */
+export function paperRatios(rows: readonly ExperimentRow[], powerOpt: readonly PowerOptResult[] = []): PaperRatio[] {
+  const out: PaperRatio[] = [];
+  for (const mode of MODES) {
+    const get = (prov: Provisioning, design: string): ExperimentRow | undefined =>
+      rows.find((r) => r.mode === mode && r.provisioning === prov && r.design === design);
+    const rate = (a?: ExperimentRow, b?: ExperimentRow): number | null => (a?.maxRate && b?.maxRate ? a.maxRate / b.maxRate : null);
+    const aaP = get('iso-power', 'splitwise-aa');
+    const a100P = get('iso-power', 'baseline-a100');
+    const haP = get('iso-power', 'splitwise-ha');
+    const h100P = get('iso-power', 'baseline-h100');
+    const aaC = get('iso-cost', 'splitwise-aa');
+    const h100C = get('iso-cost', 'baseline-h100');
+    if (!a100P) continue;
+    if (aaP) out.push({ mode, claim: 'Splitwise-AA vs Baseline-A100, iso-power', metric: 'throughput', paper: 2.15, ours: rate(aaP, a100P), costRatio: aaP.cost / a100P.cost, how: `max rate ${aaP.config} / ${a100P.config}` });
+    if (haP && h100P) out.push({ mode, claim: 'Splitwise-HA vs Baseline-H100, iso-power', metric: 'throughput', paper: 1.18, ours: rate(haP, h100P), costRatio: haP.cost / h100P.cost, paperCostRatio: 0.9, how: `max rate ${haP.config} / ${h100P.config}` });
+    if (aaC && h100C) out.push({ mode, claim: 'Splitwise-AA vs Baseline-H100, iso-cost', metric: 'throughput', paper: 1.4, ours: rate(aaC, h100C), costRatio: aaC.cost / h100C.cost, how: `max rate ${aaC.config} / ${h100C.config}` });
+    const po = powerOpt.find((x) => x.mode === mode);
+    if (po) {
+      out.push({
+        mode, claim: "Splitwise-HHcap at Baseline-H100's throughput", metric: 'power', paper: 0.75, ours: po.powerX, costRatio: po.costX ?? NaN,
+        how: po.config === null
+          ? `no HHcap configuration of up to ${po.maxMachines} machines met the SLOs at ${po.rate} req/s`
+          : `least-power HHcap meeting the SLOs at ${po.rate} req/s (Baseline-H100's max rate): ${po.config}, power over Baseline-H100's`,
+      });
+    }
+  }
+  return out;
+}
+
+export function ratiosMarkdown(ratios: readonly PaperRatio[]): string {
+  if (ratios.length === 0) return '';
+  const out = ['## The paper\'s ratios beside ours', '', '| mode | comparison | metric | paper | ours | cost ratio (ours) | how |', '|---|---|---|---:|---:|---:|---|'];
+  for (const r of ratios) {
+    const cost = Number.isFinite(r.costRatio) ? `${r.costRatio.toFixed(2)}x${r.paperCostRatio === undefined ? '' : ` (paper ${r.paperCostRatio.toFixed(2)}x)`}` : 'n/a';
+    out.push(`| ${r.mode} | ${r.claim} | ${r.metric} | ${r.paper.toFixed(2)}x | ${fx(r.ours)}x | ${cost} | ${r.how} |`);
+  }
+  out.push('');
+  return out.join('\n');
 }
 
 const fx = (v: number | null, d = 2): string => (v === null ? 'n/a' : v.toFixed(d));
@@ -215,9 +331,9 @@ function bindingRule(store: { sloResults(runId: number): readonly { rule: string
   return best?.rule ?? null;
 }
 
-export function experimentMarkdown(o: Pick<ExperimentOptions, 'trace' | 'quick'>, rows: readonly ExperimentRow[]): string {
+export function experimentMarkdown(o: Pick<ExperimentOptions, 'trace' | 'quick' | 'durationS'>, rows: readonly ExperimentRow[], ratios: readonly PaperRatio[] = paperRatios(rows)): string {
   const out: string[] = [];
-  out.push(`# Splitwise evaluation, ${o.trace} trace${o.quick ? ' (quick: clusters / 5, 30 s traces)' : ''}`, '');
+  out.push(`# Splitwise evaluation, ${o.trace} trace, ${o.durationS} s Poisson traces per rate${o.quick ? ' (quick: clusters / 5)' : ''}`, '');
   out.push('Max throughput under the nine Splitwise SLOs; throughput, provisioned cost and power normalized to Baseline-A100 of the same mode and provisioning.', '');
   for (const mode of MODES) {
     const mine = rows.filter((r) => r.mode === mode);
@@ -227,6 +343,8 @@ export function experimentMarkdown(o: Pick<ExperimentOptions, 'trace' | 'quick'>
     for (const r of mine) out.push(`| ${r.provisioning} | ${r.design} | ${r.config} | ${fx(r.maxRate)} | ${fx(r.throughputX)}x | ${fx(r.costX)}x | ${fx(r.powerX)}x |`);
     out.push('');
   }
+  const ratioText = ratiosMarkdown(ratios);
+  if (ratioText) out.push(ratioText);
   return out.join('\n');
 }
 
@@ -235,16 +353,16 @@ export function experimentCsv(rows: readonly ExperimentRow[]): string {
   return [head, ...rows.map((r) => [r.mode, r.provisioning, r.design, r.config, r.machines, r.power, r.cost, r.maxRate ?? '', r.throughputX ?? '', r.costX, r.powerX].join(','))].join('\n') + '\n';
 }
 
-async function writeOutputs(o: ExperimentOptions, rows: readonly ExperimentRow[]): Promise<string[]> {
+async function writeOutputs(o: ExperimentOptions, rows: readonly ExperimentRow[], ratios: readonly PaperRatio[], powerOpt: readonly PowerOptResult[]): Promise<string[]> {
   const files: string[] = [];
   const write = (name: string, data: string | Buffer): void => {
     const f = path.join(o.out, name);
     fs.writeFileSync(f, data);
     files.push(f);
   };
-  write('splitwise.md', experimentMarkdown(o, rows));
+  write('splitwise.md', experimentMarkdown(o, rows, ratios));
   write('splitwise.csv', experimentCsv(rows));
-  write('splitwise.json', JSON.stringify({ trace: o.trace, quick: o.quick, rows }, null, 2) + '\n');
+  write('splitwise.json', JSON.stringify({ trace: o.trace, quick: o.quick, durationS: o.durationS, rows, ratios, powerOpt }, null, 2) + '\n');
   // Figure 18 of the paper: max throughput per design, ratio to Baseline-A100 and the binding SLO.
   const { designFigure, designColors, writeFigure } = await import('../report/experiment.js');
   const colorOf = designColors(DESIGN_ORDER);

@@ -32,4 +32,4 @@ export {
   type ProvisionResult,
   type Candidate,
 } from './provision.js';
-export { runExperiment, resolveExperimentOptions, experimentMarkdown, experimentCsv, PAPER_CONFIGS, type ExperimentOptions, type ExperimentResult, type ExperimentRow } from './experiment.js';
+export { runExperiment, resolveExperimentOptions, experimentMarkdown, experimentCsv, paperRatios, ratiosMarkdown, PAPER_CONFIGS, type ExperimentOptions, type ExperimentResult, type ExperimentRow, type PaperRatio, type PowerOptResult } from './experiment.js';

@@ -12,6 +12,13 @@
  * (they carry the clock's `arrival` rank), so a block boundary never changes the order of events; the
  * result depends only on the requests, the deployment and the seed.
  *
+ * The SplitwiseSim-compatible mode is the exception to streaming: SplitwiseSim pushes every arrival into
+ * its one event heap, in trace order, before its loop starts, and the order in which exactly tied events
+ * leave a time-only binary heap depends on everything in it, future arrivals included. So when the
+ * cluster has its own arrival queue (`Cluster.queueArrival`), the whole source is read first and every
+ * arrival pushed into that heap in trace order; memory then grows with the trace (about 0.3 KB per
+ * request, see the README's simulator section). The realistic mode stays streaming.
+ *
  * Times: virtual seconds from t0 = trace time 0. A request's `scheduled` = `send` = its arrival (the
  * simulator has no client lag); chunks are the engine's per-iteration token emissions.
  */
@@ -339,6 +346,31 @@ export async function simulate(o: SimulateOptions): Promise<SimulateResult> {
   const syncIt = it ? undefined : (o.requests as Iterable<RequestSpec>)[Symbol.iterator]();
   let stopped = false;
   let lastArrival = -Infinity;
+  const queueArrival = cluster.queueArrival?.bind(cluster);
+  if (queueArrival) {
+    // Every arrival in the cluster's heap before the first event runs (SplitwiseSim's loader).
+    for (;;) {
+      const r = it ? await it.next() : syncIt!.next();
+      if (r.done) break;
+      const spec = r.value;
+      if (!(spec.arrival >= lastArrival)) {
+        throw new RangeError(`request ${spec.id}: arrival ${spec.arrival} s is before the previous one (${lastArrival} s); the simulator needs arrivals in order`);
+      }
+      lastArrival = spec.arrival;
+      const mySeq = seq++;
+      // Progress and the stop test at the same points as the streaming loop's block boundaries (just
+      // before the last arrival of each block of `lookahead`), so a stop cuts the same arrivals.
+      const boundary = (mySeq + 1) % lookahead === 0;
+      queueArrival(spec.arrival, () => {
+        // Stopped: later arrivals stay in the heap (its layout is moot by then) but submit nothing.
+        if (stopped) return;
+        if (boundary) o.onProgress?.({ virtualTime: clock.now(), submitted, finished: ok + failed, inFlight: live.size });
+        submit(spec, mySeq);
+        if (boundary && o.shouldStop?.()) stopped = true;
+      });
+    }
+    sourceDone = true;
+  }
   let barrierHit = false;
   const onBarrier = (): void => {
     barrierHit = true;

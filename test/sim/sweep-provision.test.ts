@@ -80,4 +80,35 @@ test('experiment splitwise --quick writes the normalized table, CSV and charts',
   const binding = (res.rows as { binding?: string | null }[]).map((r) => r.binding);
   assert.ok(binding.every((b) => typeof b === 'string' && /^slowdown\.(ttft|tbt|e2e)\.p\d+ </.test(b)), `every design's search hit a failing rate and names its rule: ${binding.join(', ')}`);
   assert.equal(fs.readFileSync(path.join(out, 'splitwise.csv'), 'utf8').trim().split('\n').length, 13);
+  // The paper's four ratios beside ours, computed from the rows.
+  const ratios = (JSON.parse(r.stdout) as { ratios: { claim: string; paper: number; ours: number | null; costRatio: number }[] }).ratios;
+  assert.deepEqual(ratios.map((x) => x.paper), [2.15, 1.18, 1.4, 0.75]);
+  const row = (prov: string, d: string) => res.rows.find((x) => x.provisioning === prov && x.design === d)!;
+  assert.equal(ratios[0]!.ours, row('iso-power', 'splitwise-aa').maxRate! / row('iso-power', 'baseline-a100').maxRate!);
+  assert.equal(ratios[2]!.ours, row('iso-cost', 'splitwise-aa').maxRate! / row('iso-cost', 'baseline-h100').maxRate!);
+  // The fourth: the least-power HHcap meeting the SLOs at Baseline-H100's max rate, by the power-opt search.
+  const po = (JSON.parse(r.stdout) as { powerOpt: { mode: string; rate: number; config: string | null; powerX: number | null }[] }).powerOpt;
+  assert.equal(po.length, 1);
+  assert.equal(po[0]!.rate, row('iso-power', 'baseline-h100').maxRate);
+  assert.ok(po[0]!.config !== null && po[0]!.powerX! > 0, JSON.stringify(po));
+  assert.equal(ratios[3]!.ours, po[0]!.powerX);
+  assert.match(fs.readFileSync(path.join(out, 'splitwise.md'), 'utf8'), /## The paper's ratios beside ours[\s\S]*\| compat \| Splitwise-AA vs Baseline-A100, iso-power \| throughput \| 2\.15x \|/);
+});
+
+test('experiment splitwise --duration: the traces are that long; a bad value is refused', async () => {
+  const out = path.join(tmp, 'exp-10');
+  const ok = await runCli(['experiment', 'splitwise', '--quick', '--mode', 'compat', '--trace', 'coding', '--duration', '10', '--out', out, '--json']);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.equal((JSON.parse(ok.stdout) as { durationS: number }).durationS, 10);
+  const db = new Database(path.join(out, 'experiment.db'), { readonly: true });
+  try {
+    const last = db.prepare('SELECT max(arrival) AS a, count(DISTINCT run_id) AS runs FROM requests').get() as { a: number; runs: number };
+    assert.ok(last.runs > 10 && last.a < 10 && last.a > 8, JSON.stringify(last));
+  } finally {
+    db.close();
+  }
+  const bad = await runCli(['experiment', 'splitwise', '--quick', '--duration', '-5', '--out', path.join(tmp, 'exp-bad')]);
+  assert.equal(bad.code, 2, bad.stderr);
+  assert.match(bad.stderr, /--duration/);
+  assert.doesNotMatch(bad.stderr, /at .*\.js:\d+/, 'no stack trace');
 });

@@ -9,9 +9,11 @@
  *
  * Time: zero-delay actions run inline in their caller, like the original; delayed ones go into an
  * internal heap ordered exactly like CPython `heapq` by time only (compat/heapq.ts), drained by one
- * Clock callback at its head. Arrivals come from `submit()` at the clock's time; when an arrival and an
- * internal event share an instant, the internal event runs first (SplitwiseSim's order there depends on
- * its heap layout, which includes the whole trace; such exact ties are rare).
+ * Clock callback at its head. Arrivals either go into that same heap (`queueArrival`, what the simulator
+ * does: every arrival pushed in trace order before the first event runs, as SplitwiseSim's loader does,
+ * so the heap's layout, and with it the order of exactly tied events, is SplitwiseSim's), or come from
+ * `submit()` at the clock's time (the live server, tests): then an internal event due at the arrival's
+ * instant runs first, which can differ from SplitwiseSim on exact ties.
  *
  * Differences from the original, on purpose: an arrival at t = 0 is accepted (the original crashes);
  * `outputTokens < 2` is refused with a clear error (the original's zero-length decode corrupts time);
@@ -27,6 +29,13 @@ import type { CompatPredictors } from '../predictors.js';
 import { createScheduler, type ClusterScheduler, type PoolName, type SchedMachine } from '../schedulers.js';
 import { kvBytesPerToken, machineMemoryBytes, SPLITWISE_TRANSFER_BYTES_PER_S, type MachineSpec } from '../specs.js';
 import { PyHeap, pyFloorDiv, type HeapEvent } from './heapq.js';
+
+/** A heap entry of this cluster: retries are told apart for the livelock test. */
+interface CEvent extends HeapEvent {
+  readonly retry: boolean;
+  /** Retries: the memory epoch in which their flow last failed. */
+  readonly epoch: number;
+}
 
 const NONE = 0;
 const QUEUED = 1;
@@ -253,10 +262,52 @@ class CompatCluster implements Cluster {
       action();
       return undefined;
     }
-    const e: HeapEvent = { time: this.time + delay, action, cancelled: false };
+    const e: CEvent = { time: this.time + delay, action, cancelled: false, retry: false, epoch: 0 };
     this.heap.push(e);
-    if (!this.draining && e.time < this.armedAt) this.arm(e.time);
+    this.progress++;
+    this.armHead();
     return e;
+  }
+
+  /**
+   * Livelock bookkeeping. A KV flow whose destination is full retries every second, forever if nothing
+   * frees memory there (SplitwiseSim then spins until its `end_time`, one day, with no request completing).
+   * `progress` counts queued events that are not retries (iteration ends, transfer ends, queued arrivals);
+   * `epoch` moves whenever any instance frees memory, the only thing that can let a retry succeed; a retry
+   * that failed in the current epoch will fail again. When every queued event is such a retry, the state
+   * can never change again: the clock is not re-armed, so a simulation ends there and reports the requests
+   * in flight as never completed, what SplitwiseSim's outputs hold at its end time. The retries stay in the
+   * heap (its layout unchanged): an external `submit` later drains them up to its time, exactly as they
+   * would have run.
+   */
+  private progress = 0;
+  private retries = 0;
+  private freshFails = 0;
+  private epoch = 1;
+
+  private freed(): void {
+    this.epoch++;
+    this.freshFails = 0;
+  }
+
+  private scheduleRetry(f: Flow): void {
+    const e: CEvent = { time: this.time + 1.0, action: () => this.tryFlow(f), cancelled: false, retry: true, epoch: this.epoch };
+    this.heap.push(e);
+    this.retries++;
+    this.freshFails++;
+    this.armHead();
+  }
+
+  /** Only retries that will fail again are queued: nothing can happen any more. */
+  private frozen(): boolean {
+    return this.progress === 0 && this.retries > 0 && this.freshFails === this.retries;
+  }
+
+  /** Arm the clock for the heap's head (a frozen heap's old retries included) unless a drain is running. */
+  private armHead(): void {
+    if (this.draining) return;
+    const head = this.heap.peek()!.time;
+    if (head < this.armedAt) this.arm(head);
   }
 
   private arm(t: number): void {
@@ -281,13 +332,20 @@ class CompatCluster implements Cluster {
       if (!top || top.time > now) break;
       this.heap.pop();
       if (top.cancelled) continue;
+      const ce = top as CEvent;
+      if (ce.retry) {
+        this.retries--;
+        if (ce.epoch === this.epoch) this.freshFails--;
+      } else {
+        this.progress--;
+      }
       this.time = top.time;
       top.action();
     }
     this.draining = false;
     // Cancelled entries stay where they are (popping them early would change the heap's layout).
     const next = this.heap.peek();
-    if (next && next.time < this.armedAt) this.arm(next.time);
+    if (next && next.time < this.armedAt && !this.frozen()) this.arm(next.time);
   }
 
   // ---- Cluster --------------------------------------------------------------------------------------
@@ -330,19 +388,35 @@ class CompatCluster implements Cluster {
       };
     });
   }
+  /**
+   * An arrival event in the internal heap (SplitwiseSim's `schedule(arrival_timestamp, …)` at load time,
+   * so its time is the arrival itself). `fn` runs at its turn in heap order, typically calling `submit`.
+   */
+  queueArrival(time: number, fn: () => void): void {
+    if (!(time >= this.time)) throw new RangeError(`arrival at ${time} s is before the engine's time ${this.time} s`);
+    const e: CEvent = { time, action: fn, cancelled: false, retry: false, epoch: 0 };
+    this.heap.push(e);
+    this.progress++;
+    this.armHead();
+  }
+
   submit(request: EngineRequest, observer: RequestObserver): SubmitHandle {
     checkCompatRequest(request);
     if (this.live.has(request.id)) throw new ConfigError(`request id '${request.id}' is already in flight`);
-    const now = this.clock.now();
-    // A real clock may deliver an arrival before the timer of an earlier internal event fired.
-    const head = this.heap.peek();
-    if (head && head.time <= now) {
-      this.armed?.cancel();
-      this.armed = undefined;
-      this.armedAt = Infinity;
-      this.drainUpTo(now);
+    if (!this.draining) {
+      // Called from outside the heap (the clock, a live server): catch up first, since a real clock may
+      // deliver an arrival before the timer of an earlier internal event fired. From inside the heap (a
+      // queued arrival) the time is the event's and the events tied with it keep their heap order.
+      const now = this.clock.now();
+      const head = this.heap.peek();
+      if (head && head.time <= now) {
+        this.armed?.cancel();
+        this.armed = undefined;
+        this.armedAt = Infinity;
+        this.drainUpTo(now);
+      }
+      this.time = now;
     }
-    this.time = now;
     const kv = this.kv;
     const prompt = new Task(undefined as unknown as CReq, true, request.promptTokens, kv * (request.promptTokens + 1));
     const token = new Task(undefined as unknown as CReq, false, request.outputTokens - 1, kv * (request.outputTokens - 1));
@@ -616,6 +690,7 @@ class CompatCluster implements Cluster {
     m.nContig = n;
     const remaining = m.iterDur * n - elapsed;
     ev.cancelled = true;
+    this.progress--;
     m.completionEv = this.schedule(remaining, ev.action);
   }
 
@@ -673,6 +748,7 @@ class CompatCluster implements Cluster {
       m.memory -= r.memory;
       m.schedMemory -= r.memory;
       r.memory = 0;
+      this.freed();
       this.finishRequest(r);
     }
   }
@@ -687,7 +763,7 @@ class CompatCluster implements Cluster {
   private tryFlow(f: Flow): void {
     if (f.state !== QUEUED) return;
     if (f.dest.memory + f.req.memory <= f.dest.memCapacity) this.runFlow(f);
-    else this.schedule(1.0, () => this.tryFlow(f));
+    else this.scheduleRetry(f);
   }
 
   private runFlow(f: Flow): void {
@@ -705,6 +781,7 @@ class CompatCluster implements Cluster {
     r.flowEnd = this.time;
     f.src.memory -= r.memory;
     f.src.schedMemory -= r.memory;
+    this.freed();
     if (this.ev?.kvTransferEnd) this.ev.kvTransferEnd({ requestId: r.r.id, from: f.src.id, to: f.dest.id, time: this.time, bytes: f.bytes });
     this.taskArrival(f.dest, r.token);
     this.notifyFlowCompletion(f.src);

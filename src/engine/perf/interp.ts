@@ -1,4 +1,5 @@
 /** Numeric helpers of the performance models: piecewise-linear interpolation, medians, least squares, a minimiser. */
+import type { BatchShape } from '../api.js';
 
 /**
  * Piecewise-linear function through points (x ascending, distinct), extrapolated linearly outside the range with the
@@ -109,4 +110,42 @@ export function nelderMead(f: (x: number[]) => number, start: number[], opts: { 
   }
   simplex.sort((a, b) => a.v - b.v);
   return { x: simplex[0]!.x, value: simplex[0]!.v };
+}
+
+/**
+ * Iteration time with chunked prefill (profile, roofline and splitwise models). A chunk of n tokens at
+ * offset o > 0 (o tokens of its prompt already prefilled) attends to the whole prefix, so it costs at
+ * least what the prefill curve says the prefix o + n costs beyond the prefix o:
+ *
+ *   t(batch) = max( base(batch), base(batch − continued chunks) + Σ_{o_i > 0} max(0, prefill(o_i + n_i) − prefill(o_i)) )
+ *
+ * `base` is the model's own rule for the batch taken at face value (chunks as fresh prompts of their
+ * size; it carries the per-iteration cost: weights read, launches, the decodes' part of a mixed batch),
+ * base(empty) = 0, and `prefill` its one-prompt prefill time. Whole prompts and first chunks (o = 0)
+ * change nothing, so unchunked batches cost what they did; an idle machine prefilling N tokens in chunks
+ * c_1..c_k whose marginal costs exceed a fresh chunk's takes exactly prefill(N) (the sum telescopes).
+ */
+export function chunkedIterationTime(batch: BatchShape, base: (b: BatchShape) => number, prefill: (tokens: number) => number): number {
+  const offs = batch.promptOffsets;
+  const t = base(batch);
+  if (offs === undefined) return t;
+  let continued = -1;
+  for (let i = 0; i < offs.length; i++) {
+    if (offs[i]! > 0) {
+      continued = i;
+      break;
+    }
+  }
+  if (continued < 0) return t;
+  const fresh: number[] = [];
+  let extra = 0;
+  const pt = batch.promptTokens;
+  for (let i = 0; i < pt.length; i++) {
+    const o = offs[i] ?? 0;
+    const n = pt[i]!;
+    if (o > 0) extra += Math.max(0, prefill(o + n) - prefill(o));
+    else fresh.push(n);
+  }
+  const rest = fresh.length > 0 || batch.decodes > 0 ? base({ promptTokens: fresh, decodes: batch.decodes, decodeContextTokens: batch.decodeContextTokens }) : 0;
+  return Math.max(t, rest + extra);
 }

@@ -23,13 +23,15 @@
  *                   requests' KV cache (the context-dependent part of decode); k = 1, or the least-squares ratio of
  *                   the file's measured mixed points to this composition when it has some.
  *   Every result is at least 10% of the smallest measured time (linear extrapolation never reaches zero or below).
+ *   Chunked prefill: a chunk of n tokens at offset o > 0 costs at least prefill(o + n) − prefill(o), the rule of
+ *   `chunkedIterationTime` (interp.ts), applied over the batch costed as above.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from '../../errors.js';
 import type { BatchShape, PerfModel } from '../api.js';
-import { PiecewiseLinear, fitLine } from './interp.js';
+import { PiecewiseLinear, chunkedIterationTime, fitLine } from './interp.js';
 
 export const PROFILE_FORMAT = 'splitbench-profile/1';
 
@@ -231,7 +233,16 @@ export class ProfilePerfModel implements PerfModel {
     return this.floor(this.decodeMs(batchSize, contextTokens));
   }
 
+  /** With chunked prefill: a continued chunk costs at least its prefix's increment (see chunkedIterationTime). */
   iterationTime(batch: BatchShape): number {
+    return chunkedIterationTime(batch, this.baseTime, this.prefillOf);
+  }
+
+  private readonly baseTime = (b: BatchShape): number => this.faceValueTime(b);
+  private readonly prefillOf = (tokens: number): number => this.prefillTime(tokens);
+
+  /** The batch at face value: every chunk costed as a fresh prompt of its size. */
+  private faceValueTime(batch: BatchShape): number {
     let P = 0;
     for (const p of batch.promptTokens) P += p;
     const d = batch.decodes;

@@ -9,6 +9,8 @@
  *   time    = L·perLayer + max(compute, memory) + comm
  *   power-capped GPUs (capPrefillSlowdown k): time x (1 + (k − 1) x min(1, compute / memory)²), so compute-bound
  *   prefill slows by k (x1.3, as SplitwiseSim's capped profile) and memory-bound decode barely moves.
+ *   A prompt chunk of n tokens at offset o > 0 costs at least prefill(o + n) − prefill(o) (`chunkedIterationTime`,
+ *   interp.ts), so the attention to its prefix is paid.
  * A active parameters, W weight bytes, H = heads·headDim, L layers, K KV bytes per token per GPU, F peak dense BF16
  * FLOP/s, B HBM bytes/s, NVLINK the per-GPU scale-up bandwidth. Mixture-of-experts models read all weights (an upper
  * bound).
@@ -22,7 +24,7 @@
 import { ConfigError } from '../../errors.js';
 import type { BatchShape, PerfModel } from '../api.js';
 import { type Catalog, type HardwareSpec, type CatalogModel, kvBytesPerTokenInstance, modelWeightBytes } from '../catalog.js';
-import { nelderMead } from './interp.js';
+import { chunkedIterationTime, nelderMead } from './interp.js';
 import { type ProfileData, profileIndex } from './profile.js';
 
 export interface RooflineFactors {
@@ -93,7 +95,11 @@ export class RooflinePerfModel implements PerfModel {
   decodeTime(batchSize: number, contextTokens: number): number {
     return evaluate(this.shape, this.factors, 0, 0, batchSize, contextTokens);
   }
+  /** With chunked prefill: a continued chunk costs at least its prefix's increment (see chunkedIterationTime). */
   iterationTime(batch: BatchShape): number {
+    return chunkedIterationTime(batch, this.baseTime, this.prefillOf);
+  }
+  private readonly baseTime = (batch: BatchShape): number => {
     let P = 0;
     let sq = 0;
     for (const p of batch.promptTokens) {
@@ -101,7 +107,8 @@ export class RooflinePerfModel implements PerfModel {
       sq += p * p;
     }
     return evaluate(this.shape, this.factors, P, sq, batch.decodes, batch.decodeContextTokens);
-  }
+  };
+  private readonly prefillOf = (tokens: number): number => this.prefillTime(tokens);
   /** KV-read seconds per context token of a decode (the roofline's context slope). */
   contextSlopeS(): number {
     return this.shape.kvPerGpu / (this.shape.bw * this.factors.bwEff);

@@ -15,7 +15,7 @@ import { parse } from 'csv-parse/sync';
 import { ConfigError } from '../../errors.js';
 import { WORKLOADS_DIR } from '../../paths.js';
 import type { BatchShape, PerfModel } from '../api.js';
-import { PiecewiseLinear, median } from './interp.js';
+import { PiecewiseLinear, chunkedIterationTime, median } from './interp.js';
 import { PROFILE_FORMAT, type ProfileData } from './profile.js';
 
 export const DEFAULT_PROFILES_DIR: string = path.join(WORKLOADS_DIR, 'profiles');
@@ -151,7 +151,14 @@ export class SplitwisePerfModel implements PerfModel {
   decodeTime(batchSize: number, _contextTokens: number): number {
     return batchSize > 0 ? this.predictors.token(batchSize) : 0;
   }
+  /**
+   * SplitwiseSim has no chunked prefill; in the realistic engine a continued chunk costs at least its
+   * prefix's increment on the prompt predictor (`chunkedIterationTime`). Whole prompts: SplitwiseSim's rule.
+   */
   iterationTime(batch: BatchShape): number {
+    return chunkedIterationTime(batch, this.baseTime, this.prefillOf);
+  }
+  private readonly baseTime = (batch: BatchShape): number => {
     let P = 0;
     for (const p of batch.promptTokens) P += p;
     const d = batch.decodes;
@@ -159,7 +166,8 @@ export class SplitwisePerfModel implements PerfModel {
     if (P <= 0) return this.predictors.token(d);
     const t = this.predictors.prompt(P + d);
     return d > 0 ? t * SPLITWISE_MIXED_FACTOR : t;
-  }
+  };
+  private readonly prefillOf = (tokens: number): number => this.prefillTime(tokens);
 }
 
 /**
