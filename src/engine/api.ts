@@ -40,6 +40,12 @@ export interface EngineRequest {
   readonly outputTokens: number;
   /** The prompt's token ids (`promptTokens` of them), when the client sent ids: a cluster running a real model feeds them to it; the emulated engine needs only the count. */
   readonly promptIds?: readonly number[];
+  /**
+   * Prefix hashes of the prompt's 512-token blocks (the i-th names the prompt's first i + 1 blocks): from a
+   * trace's `hash_ids`, or `prefixBlockHashes(promptIds)` on a server. A machine with a prefix cache reuses
+   * the KV of cached leading blocks; absent: nothing is looked up or cached.
+   */
+  readonly blockHashes?: readonly number[];
   /** A cluster running a real model: report each output token's log-probability (`onTokenIds`). */
   readonly logprobs?: boolean;
 }

@@ -183,13 +183,19 @@ class Machine implements SchedMachine {
     readonly perf: PerfModel,
     readonly memCapacity: number,
     capacityTokens: number,
-    limits: ResolvedMachine['limits'],
+    limits: ResolvedMachine['limits'] & { readonly prefixCache?: boolean },
   ) {
     this.pool = homePool;
     this.inst = new Instance<Req>(id, capacityTokens, limits);
   }
   queueLength(): number {
     return this.inst.waitingCount;
+  }
+  cachedPrefixTokens(hashes: readonly number[] | undefined): number {
+    return this.inst.cachedPrefixTokens(hashes);
+  }
+  prefillSeconds(tokens: number): number {
+    return tokens > 0 ? this.perf.prefillTime(tokens) : 0;
   }
 }
 
@@ -199,7 +205,10 @@ export function createCluster(dep: Deployment, opts: ClusterOptions): Cluster {
     throw new ConfigError(`unknown compatibility mode '${String(opts.compat)}'`, { path: 'compat', hint: "known: 'splitwise'" });
   }
   const full = withDefaults(dep, opts);
-  if (opts.compat === 'splitwise') return createCompatCluster(dep, full);
+  if (opts.compat === 'splitwise') {
+    if (dep.prefixCache) throw new ConfigError('the SplitwiseSim-compatible mode has no prefix cache', { path: originOf(dep, 'prefixCache'), hint: 'set prefixCache: false, or run without the compatible mode' });
+    return createCompatCluster(dep, full);
+  }
   return new RealisticCluster(dep, full);
 }
 
@@ -233,7 +242,7 @@ class RealisticCluster implements Cluster {
           hint: `a machine with more GPU memory, or a smaller model (${originOf(dep, 'model')})`,
         });
       }
-      const m = new Machine(rm.id, rm.role, rm.spec, resolvePerf(opts, rm.spec, model), cap, Math.floor(cap / this.kvPerToken), rm.limits);
+      const m = new Machine(rm.id, rm.role, rm.spec, resolvePerf(opts, rm.spec, model), cap, Math.floor(cap / this.kvPerToken), dep.prefixCache ? { ...rm.limits, prefixCache: true } : rm.limits);
       m.onEnd = () => this.endIteration(m);
       this.machinesList.push(m);
     }
@@ -290,7 +299,7 @@ class RealisticCluster implements Cluster {
       : this.live.has(request.id) ? `request id '${request.id}' is already in flight`
       : undefined;
     if (bad) return this.failLater(observer, bad);
-    const pl = this.sched.place(prompt, output);
+    const pl = this.sched.place(prompt, output, request.blockHashes);
     const p = pl.prompt as Machine;
     const t = pl.token as Machine;
     const kv = this.kvPerToken;
@@ -316,6 +325,7 @@ class RealisticCluster implements Cluster {
       pendP: prompt, pendT: 1, memP, memT, xfer: 0, xferTimer: undefined, xferDuration: 0, finished: false,
     };
     (req as { seqP: Seq<Req> }).seqP = new Seq<Req>(request.id, this.age++, same ? SeqMode.full : SeqMode.prefillOnly, prompt, output, req);
+    if (p.inst.cache && request.blockHashes && request.blockHashes.length > 0) req.seqP.hashes = request.blockHashes;
     this.live.set(request.id, req);
     p.inst.admit(req.seqP);
     this.kick(p, now);

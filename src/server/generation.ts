@@ -11,6 +11,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import type { Clock, Cluster, RemotePrefill, RequestBreakdown, SubmitHandle } from '../engine/index.js';
+import { prefixBlockHashes } from '../engine/index.js';
 import type { FinishedRequestStats } from './metrics.js';
 import type { GenerationRequest } from './openai.js';
 import { tokensText } from './tokens.js';
@@ -161,7 +162,7 @@ export class Generation {
     for (const c of this.choices) {
       if (this.ended) break;
       c.submitted = this.clock.now();
-      const er = { id: `${this.id}-${c.index}`, promptTokens: c.promptTokens, outputTokens: c.total, ...(c.promptIds ? { promptIds: c.promptIds } : {}), ...(this.req.logprobs ? { logprobs: true } : {}) };
+      const er = { id: `${this.id}-${c.index}`, promptTokens: c.promptTokens, outputTokens: c.total, ...(c.promptIds ? { promptIds: c.promptIds, blockHashes: prefixBlockHashes(c.promptIds) } : {}), ...(this.req.logprobs ? { logprobs: true } : {}) };
       const obs = {
         onTokenIds: (ids: readonly number[], texts?: readonly string[], logprobs?: readonly number[]) => {
           c.pendingIds.push(...ids);

@@ -265,7 +265,7 @@ export async function simulate(o: SimulateOptions): Promise<SimulateResult> {
     ev?.arrival?.(st.key, clock.now(), spec.promptTokens, spec.outputTokens);
     live.set(st.key, st);
     submitted++;
-    cluster!.submit({ id: st.key, promptTokens: spec.promptTokens, outputTokens: spec.outputTokens }, st);
+    cluster!.submit({ id: st.key, promptTokens: spec.promptTokens, outputTokens: spec.outputTokens, ...(spec.hashIds ? { blockHashes: spec.hashIds } : {}) }, st);
   };
 
   // Periodic samples (power, timeline) while there is work.
