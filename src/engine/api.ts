@@ -68,6 +68,8 @@ export interface RequestBreakdown {
   readonly pool: string;
   /** Times the request was preempted. */
   readonly preemptions: number;
+  /** Prompt tokens its prompt machine's prefix cache supplied (last prefill there; 0: none or no cache). Added; optional. */
+  readonly cachedPromptTokens?: number;
 }
 
 /** Callbacks for one request. Tokens arrive per iteration (one call per iteration that produced tokens). */

@@ -485,6 +485,7 @@ class RealisticCluster implements Cluster {
       tokenMachine: r.seqT || r.p === r.t ? r.t.id : r.p.id,
       pool: r.pool,
       preemptions: r.seqP.preemptions + (r.seqT?.preemptions ?? 0),
+      ...(r.seqP.hashes ? { cachedPromptTokens: r.seqP.cachedTokens } : {}),
     };
     if (this.ev?.requestDone) this.ev.requestDone(r.r.id, bd, now);
     r.obs.onDone(bd, now);

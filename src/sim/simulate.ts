@@ -576,7 +576,7 @@ function rowOf(
     ...(enc ? { tokenTimesBlob: enc.blob, ...(enc.maxStall === undefined ? {} : { maxStall: enc.maxStall }) } : {}),
     ...(b
       ? {
-          breakdown: { queue: b.queue, prefill: b.prefill, kvTransfer: b.kvTransfer, decodeWait: b.decodeWait, decode: b.decode },
+          breakdown: { queue: b.queue, prefill: b.prefill, kvTransfer: b.kvTransfer, decodeWait: b.decodeWait, decode: b.decode, ...(b.cachedPromptTokens === undefined ? {} : { cachedPromptTokens: b.cachedPromptTokens }) },
           promptMachine: b.promptMachine,
           tokenMachine: b.tokenMachine,
           pool: b.pool,

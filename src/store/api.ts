@@ -63,6 +63,8 @@ export interface RequestRow {
     readonly kvTransfer?: number;
     readonly decodeWait?: number;
     readonly decode?: number;
+    /** Prompt tokens the prefix cache supplied (not prefilled). */
+    readonly cachedPromptTokens?: number;
   };
   readonly promptMachine?: string;
   readonly tokenMachine?: string;
@@ -180,6 +182,8 @@ export interface RequestRecord {
   readonly promptMachine: string | null;
   readonly tokenMachine: string | null;
   readonly pool: string | null;
+  /** Prompt tokens the target's prefix cache supplied; null where not reported. */
+  readonly cachedPromptTokens: number | null;
   /** Decoded `token_times` ([] when the row has none, or when `chunks: false` was asked). */
   readonly chunks: Chunk[];
 }

@@ -13,7 +13,7 @@
  */
 
 export const APPLICATION_ID = 0x53504c42; // 'SPLB', in SQLite's header (PRAGMA application_id)
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 export const RUN_KINDS = ['live', 'sim'] as const;
 export type RunKind = (typeof RUN_KINDS)[number];
@@ -169,5 +169,9 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (run_id, shard_index)
   ) WITHOUT ROWID;
   CREATE INDEX shards_uuid ON shards(run_uuid);
+  `,
+  // 2 → 3: prompt tokens the target's prefix cache supplied (engine breakdown; vLLM usage's cached_tokens).
+  `
+  ALTER TABLE requests ADD COLUMN cached_prompt_tokens INTEGER;   -- NULL: not reported
   `,
 ];
