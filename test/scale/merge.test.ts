@@ -110,7 +110,7 @@ test('merge refuses: missing, duplicate, late, still running, schema mismatch, o
   const db = new Database(of[0]!);
   db.pragma(`user_version = ${SCHEMA_VERSION - 1}`);
   db.close();
-  await assert.rejects(mergeShards(of, { out: path.join(old, 'o.db') }), (e: Error) => /shard-0\.db: store schema version 1, but this splitbench .* merges version 2/.test(e.message) && (e as { exitCode?: number }).exitCode === 6);
+  await assert.rejects(mergeShards(of, { out: path.join(old, 'o.db') }), (e: Error) => new RegExp(`shard-0\\.db: store schema version ${SCHEMA_VERSION - 1}, but this splitbench .* merges version ${SCHEMA_VERSION}`).test(e.message) && (e as { exitCode?: number }).exitCode === 6);
 
   const other = tempDir();
   const xf = threeShards(other);
