@@ -118,6 +118,12 @@ export interface MachineSnapshot {
   readonly outputTokensTotal: number;
   /** What the machine is doing now (for the power model and timelines). Added; optional. */
   readonly phase?: MachinePhase;
+  /**
+   * Prefix cache (added; optional, present where the machine keeps one): prompt tokens looked up and found
+   * (vLLM's prefix_cache_queries / prefix_cache_hits, in tokens), requests looked up and requests with a hit,
+   * and the tokens of KV the cache holds now (inside `kvUsedTokens`).
+   */
+  readonly prefixCache?: { readonly queryTokens: number; readonly hitTokens: number; readonly queries: number; readonly hits: number; readonly cachedTokens: number };
 }
 
 /** What a machine's current iteration is: prompts only, decodes only, both, or nothing. */

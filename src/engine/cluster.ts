@@ -287,6 +287,9 @@ class RealisticCluster implements Cluster {
       promptTokensTotal: m.inst.promptTokensTotal,
       outputTokensTotal: m.inst.outputTokensTotal,
       phase: m.phase,
+      ...(m.inst.cache
+        ? { prefixCache: { queryTokens: m.inst.cacheQueryTokens, hitTokens: m.inst.cacheHitTokens, queries: m.inst.cacheQueries, hits: m.inst.cacheHits, cachedTokens: m.inst.cachedTokens } }
+        : {}),
     }));
   }
 
