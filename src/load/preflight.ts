@@ -14,6 +14,8 @@ export interface PreflightResult {
   readonly models: readonly string[];
   /** Whether the probe's chunks carried continuous usage (per-chunk token counts). */
   readonly continuousUsage: boolean;
+  /** The model's vocabulary size where the target states it (`vocab_size` in its /v1/models entry). */
+  readonly vocabSize?: number;
 }
 
 export interface PreflightOptions {
@@ -45,9 +47,11 @@ export async function preflight(client: LoadClient, opts: PreflightOptions): Pro
   }
   if (res.status !== 200) throw new TargetError(`target ${where}: GET /v1/models answered HTTP ${res.status}: ${excerpt(res.body)}`);
   let models: string[];
+  let entries: { id?: unknown; vocab_size?: unknown }[];
   try {
-    const doc = JSON.parse(res.body) as { data?: { id?: unknown }[] };
+    const doc = JSON.parse(res.body) as { data?: { id?: unknown; vocab_size?: unknown }[] };
     if (!Array.isArray(doc.data)) throw new Error('no "data" array');
+    entries = doc.data;
     models = doc.data.map((m) => m?.id).filter((id): id is string => typeof id === 'string');
   } catch (e) {
     throw new TargetError(`target ${where}: GET /v1/models did not return an OpenAI model list (${(e as Error).message}): ${excerpt(res.body)}`);
@@ -59,7 +63,17 @@ export async function preflight(client: LoadClient, opts: PreflightOptions): Pro
   } else if (models.length > 0 && !models.includes(model)) {
     throw new TargetError(`target ${where} does not serve model '${model}'; it lists: ${models.slice(0, 10).join(', ')}`, { hint: 'pass --model with one of the listed models' });
   }
-  const builder = new BodyBuilder({ endpoint: opts.endpoint, prompt: opts.prompt, model, seed: 0x5eed, ...(opts.extraBody ? { extraBody: opts.extraBody } : {}), ...(opts.fields ? { fields: opts.fields } : {}) });
+  const v = entries.find((m) => m?.id === model)?.vocab_size;
+  const vocabSize = typeof v === 'number' && Number.isInteger(v) && v > 0 ? v : undefined;
+  const builder = new BodyBuilder({
+    endpoint: opts.endpoint,
+    prompt: opts.prompt,
+    model,
+    seed: 0x5eed,
+    ...(opts.extraBody ? { extraBody: opts.extraBody } : {}),
+    ...(opts.fields ? { fields: opts.fields } : {}),
+    ...(vocabSize === undefined ? {} : { vocabSize }),
+  });
   const body = builder.build({ seq: 0, promptTokens: 8, outputTokens: 1 });
   const route = ENDPOINT_PATHS[opts.endpoint];
   const ac = new AbortController();
@@ -75,5 +89,5 @@ export async function preflight(client: LoadClient, opts: PreflightOptions): Pro
       hint: 'the target must honour stream_options.include_usage, so token counts can be checked',
     });
   }
-  return { model, models, continuousUsage: s.sawContinuousUsage };
+  return { model, models, continuousUsage: s.sawContinuousUsage, ...(vocabSize === undefined ? {} : { vocabSize }) };
 }

@@ -6,7 +6,9 @@
  *   first 16 ids are unique to the request (derived from its sequence number and the seed), so no two
  *   requests share a KV prefix block and a prefix cache cannot make prompts cheaper than the trace
  *   says; the rest is a slice of one deterministic pseudo-random id sequence. Ids lie in [1000, 30000),
- *   clear of special tokens in common vocabularies.
+ *   clear of special tokens in common vocabularies; a target that states a smaller vocabulary (`vocab_size`
+ *   in its /v1/models entry, as `serve --engine real` does for the tiny models it makes) gets ids in
+ *   [⌊V/8⌋, V) instead (`idRange`).
  *   Requests that carry prefix block hashes (Mooncake `hash_ids`, 512 tokens per block) get, instead,
  *   one deterministic 512-id block per hash id (the last one cut to length, ids past the blocks unique
  *   to the request): requests that share leading hash ids share exactly those prompt prefixes, so a
@@ -32,6 +34,13 @@ const ID_LO = 1000;
 const ID_SPAN = 29000;
 const UNIQUE_HEAD = 16;
 
+/** The token ids prompts are drawn from: [lo, lo + span). A vocabulary of V < 30000 ids gives [⌊V/8⌋, V). */
+export function idRange(vocabSize?: number): { readonly lo: number; readonly span: number } {
+  if (vocabSize === undefined || vocabSize >= ID_LO + ID_SPAN) return { lo: ID_LO, span: ID_SPAN };
+  const lo = Math.floor(vocabSize / 8);
+  return { lo, span: Math.max(1, vocabSize - lo) };
+}
+
 /** 32-bit mixing hash (deterministic, no state). */
 export function mix32(x: number): number {
   x = Math.imul(x ^ (x >>> 16), 0x7feb352d);
@@ -53,7 +62,10 @@ class IdPool {
   private text = '';
   private ends: number[] = [];
   private readonly seed: number;
-  constructor(seed: number) {
+  constructor(
+    seed: number,
+    private readonly range: { readonly lo: number; readonly span: number },
+  ) {
     this.seed = seed;
   }
   /** Comma-joined ids [0, n). */
@@ -68,7 +80,7 @@ class IdPool {
     const parts: string[] = [];
     let len = this.text.length;
     for (let i = this.ends.length; i < target; i++) {
-      const id = ID_LO + (mix32(this.seed * 0x9e3779b1 + i) % ID_SPAN);
+      const id = this.range.lo + (mix32(this.seed * 0x9e3779b1 + i) % this.range.span);
       const s = (i === 0 ? '' : ',') + id;
       parts.push(s);
       len += s.length;
@@ -86,6 +98,8 @@ export interface BodyOptions {
   readonly extraBody?: Record<string, unknown>;
   /** Output-length and usage fields of a target preset (`--target`); default: the vLLM-style fields above. */
   readonly fields?: (outputTokens: number, endpoint: Endpoint) => Record<string, unknown>;
+  /** The target's vocabulary size, where it states one (token ids stay below it; see `idRange`). */
+  readonly vocabSize?: number;
 }
 
 export interface BodyRequest {
@@ -106,18 +120,21 @@ export class BodyBuilder {
   private readonly ids: IdPool;
   private readonly textPool: IdPool;
   private readonly blocks = new Map<number, string>();
+  private readonly range: { readonly lo: number; readonly span: number };
 
   constructor(opts: BodyOptions) {
     this.opts = opts;
-    this.ids = new IdPool(opts.seed);
-    this.textPool = new IdPool(opts.seed + 1);
+    this.range = idRange(opts.vocabSize);
+    this.ids = new IdPool(opts.seed, this.range);
+    this.textPool = new IdPool(opts.seed + 1, idRange());
   }
 
   /** Token ids of the prompt, as comma-joined text (exactly `n` ids). */
   promptIds(seq: number, n: number): string {
     const head = Math.min(UNIQUE_HEAD, n);
     const parts: number[] = [];
-    for (let i = 0; i < head; i++) parts.push(ID_LO + (mix32((seq + 1) * 0x85ebca6b + i * 0xc2b2ae35 + this.opts.seed) % ID_SPAN));
+    const { lo, span } = this.range;
+    for (let i = 0; i < head; i++) parts.push(lo + (mix32((seq + 1) * 0x85ebca6b + i * 0xc2b2ae35 + this.opts.seed) % span));
     const rest = this.ids.slice(n - head);
     return rest.length > 0 ? parts.join(',') + ',' + rest : parts.join(',');
   }
@@ -128,7 +145,8 @@ export class BodyBuilder {
     if (b === undefined) {
       const ids: number[] = new Array(HASH_BLOCK_TOKENS);
       const h = mix32(hash ^ Math.imul(this.opts.seed + 0x27d4eb2f, 0x165667b1));
-      for (let i = 0; i < HASH_BLOCK_TOKENS; i++) ids[i] = ID_LO + (mix32(h + Math.imul(i, 0x9e3779b1)) % ID_SPAN);
+      const { lo, span } = this.range;
+      for (let i = 0; i < HASH_BLOCK_TOKENS; i++) ids[i] = lo + (mix32(h + Math.imul(i, 0x9e3779b1)) % span);
       b = ids.join(',');
       if (this.blocks.size >= HASH_BLOCK_CACHE) this.blocks.delete(this.blocks.keys().next().value as number);
       this.blocks.set(hash, b);

@@ -75,6 +75,8 @@ export interface RunnerDeps {
   readonly client: LoadClient;
   readonly writer: RunWriter;
   readonly model: string;
+  /** The target's vocabulary size, where it states one (preflight): prompt token ids stay below it. */
+  readonly vocabSize?: number;
   /** Called every ~250 ms while running (progress line). */
   readonly onTick?: (r: Runner) => void;
   /** Where run-level notes go (default: nowhere). */
@@ -113,6 +115,7 @@ export class Runner {
       seed: opts.seed,
       ...(opts.extraBody ? { extraBody: opts.extraBody as Record<string, unknown> } : {}),
       ...(opts.target ? { fields: targetPreset(opts.target).fields } : {}),
+      ...(deps.vocabSize === undefined ? {} : { vocabSize: deps.vocabSize }),
     });
   }
 

@@ -158,7 +158,14 @@ export async function runReplay(opts: ReplayOptions, io: ReplayIo = {}): Promise
     }, { flushIntervalMs: LIVE_FLUSH_MS });
     const writer: RunWriter = io.hooks?.wrapWriter ? io.hooks.wrapWriter(created) : created;
     const progress = (io.progress ?? (process.stderr.isTTY === true && !opts.json)) ? new Progress(opts) : undefined;
-    runner = new Runner(opts, { client, writer, model: pre.model, log, ...(progress ? { onTick: (r: Runner) => progress.update(r) } : {}) });
+    runner = new Runner(opts, {
+      client,
+      writer,
+      model: pre.model,
+      log,
+      ...(pre.vocabSize === undefined ? {} : { vocabSize: pre.vocabSize }),
+      ...(progress ? { onTick: (r: Runner) => progress.update(r) } : {}),
+    });
     // Power and server metrics sampled next to the load (src/telemetry); a failing source is a gap, not an error.
     const r0 = runner;
     let t0Ms: number | void = undefined;

@@ -6,7 +6,7 @@
  * Runs that differ only by seed (`seedGroupKey`) form one series: one colour, one legend entry, and the
  * mean across seeds with bars or a band spanning the min–max of the seeds.
  */
-import type { ChartConfiguration, ChartDataset, Plugin, ScaleOptionsByType, CartesianScaleTypeRegistry } from 'chart.js';
+import type { Chart, ChartConfiguration, ChartDataset, Plugin, ScaleOptionsByType, CartesianScaleTypeRegistry } from 'chart.js';
 import type { SloSpec } from '../metrics/index.js';
 import type { RequestPoint, RunData, TimedValue } from './data.js';
 import type { ChartSpec, DrawContext } from './render.js';
@@ -255,6 +255,18 @@ function bandDatasets(lo: Point[], hi: Point[], color: string): ChartDataset<'li
   ];
 }
 
+/** One whisker: a vertical bar at pixel x from y0 to y1 with 10-px caps (stroke style set by the caller). */
+export function drawWhisker(ctx: Pick<Chart['ctx'], 'beginPath' | 'moveTo' | 'lineTo' | 'stroke'>, x: number, y0: number, y1: number): void {
+  ctx.beginPath();
+  ctx.moveTo(x, y0);
+  ctx.lineTo(x, y1);
+  ctx.moveTo(x - 5, y0);
+  ctx.lineTo(x + 5, y0);
+  ctx.moveTo(x - 5, y1);
+  ctx.lineTo(x + 5, y1);
+  ctx.stroke();
+}
+
 /** Whiskers: datasets carrying `errorBars[i] = {lo, hi}` (data units) get a vertical bar at point i. */
 const errorBarPlugin: Plugin = {
   id: 'splitbenchErrorBars',
@@ -272,16 +284,7 @@ const errorBarPlugin: Plugin = {
         const b = bars[i];
         if (!b || !Number.isFinite(b.lo) || !Number.isFinite(b.hi) || b.hi <= b.lo) return;
         const { x } = el.getProps(['x'], true) as { x: number };
-        const y0 = yScale.getPixelForValue(b.lo);
-        const y1 = yScale.getPixelForValue(b.hi);
-        ctx.beginPath();
-        ctx.moveTo(x, y0);
-        ctx.lineTo(x, y1);
-        ctx.moveTo(x - 5, y0);
-        ctx.lineTo(x + 5, y0);
-        ctx.moveTo(x - 5, y1);
-        ctx.lineTo(x + 5, y1);
-        ctx.stroke();
+        drawWhisker(ctx, x, yScale.getPixelForValue(b.lo), yScale.getPixelForValue(b.hi));
       });
     });
     ctx.restore();

@@ -5,7 +5,7 @@
  * min–max bars when several seeds ran. Written as PNG, SVG and PDF with the numbers as CSV.
  */
 import type { ChartConfiguration, Plugin } from 'chart.js';
-import { csvText, type Csv } from './charts.js';
+import { csvText, drawWhisker, type Csv } from './charts.js';
 import { renderChart, type ChartSpec, type Format } from './render.js';
 import { FONT_FAMILY, FONT_SIZE, GRID_COLOR, runColor, TEXT_COLOR, TITLE_SIZE } from './style.js';
 import { fmtNumber } from './summary.js';
@@ -53,16 +53,7 @@ const annotations: Plugin<'bar'> = {
       if (b) {
         ctx.strokeStyle = '#222222';
         ctx.lineWidth = 1.5;
-        const y0 = y.getPixelForValue(b.lo);
-        const y1 = y.getPixelForValue(b.hi);
-        ctx.beginPath();
-        ctx.moveTo(x, y0);
-        ctx.lineTo(x, y1);
-        ctx.moveTo(x - 5, y0);
-        ctx.lineTo(x + 5, y0);
-        ctx.moveTo(x - 5, y1);
-        ctx.lineTo(x + 5, y1);
-        ctx.stroke();
+        drawWhisker(ctx, x, y.getPixelForValue(b.lo), y.getPixelForValue(b.hi));
       }
       const above = Math.min(top, b ? y.getPixelForValue(b.hi) : top) - 3;
       const slot = (chart.chartArea.right - chart.chartArea.left) / Math.max(1, meta.data.length) - 6;

@@ -287,7 +287,16 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         return sendJson(res, 200, {
           object: 'list',
           data: [
-            { id: model.name, object: 'model', created: 0, owned_by: 'splitbench', root: model.name, max_model_len: model.maxContextTokens },
+            {
+              id: model.name,
+              object: 'model',
+              created: 0,
+              owned_by: 'splitbench',
+              root: model.name,
+              max_model_len: model.maxContextTokens,
+              // Not in vLLM's list: a real model's vocabulary, so a load generator keeps token ids below it.
+              ...(model.vocabSize === undefined ? {} : { vocab_size: model.vocabSize }),
+            },
           ],
         });
       case '/metrics': {

@@ -10,24 +10,16 @@ import path from 'node:path';
 import { defineDeployment, parseDeployment } from '../../src/engine/deployment.js';
 import { ConfigError } from '../../src/errors.js';
 import { runCli } from '../cli/helpers.js';
+import { configErrorOf } from './helpers.js';
 
 /** The documented bound (README; DEPLOYMENT_BOUNDS.machines), written out so this file also runs against older code. */
 const MAX_MACHINES = 10_000;
 
-function errorOf(f: () => unknown): ConfigError {
-  try {
-    f();
-  } catch (e) {
-    assert.ok(e instanceof ConfigError, String(e));
-    return e;
-  }
-  throw new Error('expected a ConfigError');
-}
 
 const mono = (pool: string, extra = ''): string => `kind: monolithic\nmodel: llama2-70b\npools:\n  mixed: ${pool}\n${extra}`;
 
 test('a pool count past the bound names file, line, field and the bound', () => {
-  const e = errorOf(() => parseDeployment(mono('{ machine: dgx-h100, count: 100000000 }'), 'huge.yaml'));
+  const e = configErrorOf(() => parseDeployment(mono('{ machine: dgx-h100, count: 100000000 }'), 'huge.yaml'));
   assert.match(e.message, /^huge\.yaml:4: pools\.mixed\.count: must be at most 10,000 \(the bound for this field\)/);
   // The bound itself is accepted.
   assert.equal(parseDeployment(mono(`{ machine: dgx-h100, count: ${MAX_MACHINES} }`), 'ok.yaml').pools[0]!.count, MAX_MACHINES);
@@ -35,12 +27,12 @@ test('a pool count past the bound names file, line, field and the bound', () => 
 
 test('all pools together are bounded too', () => {
   const yaml = 'kind: split\npools:\n  prompt: { machine: dgx-h100, count: 6000 }\n  token: { machine: dgx-h100, count: 6000 }\n';
-  const e = errorOf(() => parseDeployment(yaml, 'two.yaml'));
+  const e = configErrorOf(() => parseDeployment(yaml, 'two.yaml'));
   assert.match(e.message, /^two\.yaml:3: pools: 12,000 machines in all: at most 10,000/);
 });
 
 test('a count given as an override is bounded the same way', () => {
-  const e = errorOf(() => defineDeployment({ kind: 'monolithic', pools: { mixed: { machine: 'dgx-h100', count: 1 } } }, { counts: { mixed: 1e8 } }));
+  const e = configErrorOf(() => defineDeployment({ kind: 'monolithic', pools: { mixed: { machine: 'dgx-h100', count: 1 } } }, { counts: { mixed: 1e8 } }));
   assert.match(e.message, /pools\.mixed\.count: 100000000 machines: must be an integer from 0 to 10,000/);
 });
 
@@ -52,7 +44,7 @@ test('batch, block, interconnect and pending-token fields have bounds; infinitie
     [mono('{ machine: dgx-h100, count: 1 }', 'interconnect: { bandwidthGbps: .inf }\n'), /:5: interconnect\.bandwidthGbps: /],
     [mono('{ machine: dgx-h100, count: 1 }', 'promptMaxPendingTokens: 1e300\n'), /:5: promptMaxPendingTokens: must be at most 1,000,000,000/],
   ];
-  for (const [yaml, re] of cases) assert.match(errorOf(() => parseDeployment(yaml, 'b.yaml')).message, re, yaml);
+  for (const [yaml, re] of cases) assert.match(configErrorOf(() => parseDeployment(yaml, 'b.yaml')).message, re, yaml);
 });
 
 test('`sim` with a 100,000,000-machine pool exits 2 at once with the file, line and bound', async () => {
@@ -86,6 +78,6 @@ test('a machine with an absurd GPU count (its tensor-parallel degree) is refused
   const lines = machines.split('\n');
   lines[line] = lines[line]!.replace('gpus: 8', 'gpus: 100000000');
   fs.writeFileSync(path.join(dir, 'machines.yaml'), lines.join('\n'));
-  const e = errorOf(() => loadCatalog(dir));
+  const e = configErrorOf(() => loadCatalog(dir));
   assert.match(e.message, new RegExp(`machines\\.yaml:${line + 1}: .*gpus: must be at most ${MAX_MACHINE_GPUS}`));
 });

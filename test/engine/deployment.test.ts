@@ -7,6 +7,7 @@ import { listDeployments, loadDeployment, parseDeployment } from '../../src/engi
 import { createCluster } from '../../src/engine/cluster.js';
 import { VirtualClock } from '../../src/engine/clock.js';
 import { ConfigError } from '../../src/errors.js';
+import { configErrorOf } from './helpers.js';
 
 test('every bundled deployment loads and builds a cluster', () => {
   const names = listDeployments();
@@ -37,35 +38,26 @@ test('overrides replace model, scheduler and pool counts', () => {
   assert.equal(d.pools[0]!.limits.maxBatchTokens, 2048);
 });
 
-function errorOf(f: () => unknown): ConfigError {
-  try {
-    f();
-  } catch (e) {
-    assert.ok(e instanceof ConfigError, String(e));
-    return e;
-  }
-  throw new Error('expected a ConfigError');
-}
 
 test('errors name the file, line and field', () => {
   const yaml = ['kind: split', 'model: bloom-176b', 'pools:', '  prompt: { machine: dgx-h100, count: -1 }', '  token: { machine: dgx-h100, count: 1 }', ''].join('\n');
-  const e = errorOf(() => parseDeployment(yaml, 'dep.yaml'));
+  const e = configErrorOf(() => parseDeployment(yaml, 'dep.yaml'));
   assert.match(e.message, /^dep\.yaml:4: pools\.prompt\.count: /);
 
-  const e2 = errorOf(() => parseDeployment('kind: split\nscheduler: fastest\npools:\n  prompt: {machine: a, count: 1}\n  token: {machine: a, count: 1}\n', 'x.yaml'));
+  const e2 = configErrorOf(() => parseDeployment('kind: split\nscheduler: fastest\npools:\n  prompt: {machine: a, count: 1}\n  token: {machine: a, count: 1}\n', 'x.yaml'));
   assert.match(e2.message, /x\.yaml:2: scheduler: unknown scheduler 'fastest'/);
   assert.match(e2.hint!, /jsq-tokens, splitwise-mixed-pool, round-robin, random/);
 
-  const e3 = errorOf(() => parseDeployment('kind: monolithic\npools:\n  mixed: {machine: a, count: 1}\nbogus: 1\n', 'y.yaml'));
+  const e3 = configErrorOf(() => parseDeployment('kind: monolithic\npools:\n  mixed: {machine: a, count: 1}\nbogus: 1\n', 'y.yaml'));
   assert.match(e3.message, /y\.yaml:1: \(top level\): Unrecognized key.*bogus/);
 
-  const e4 = errorOf(() => parseDeployment('kind: split\npools:\n  prompt: {machine: a, count: 2}\n', 'z.yaml'));
+  const e4 = configErrorOf(() => parseDeployment('kind: split\npools:\n  prompt: {machine: a, count: 2}\n', 'z.yaml'));
   assert.match(e4.message, /z\.yaml:3: pools\.token: a split deployment needs a token pool/);
 
-  const e5 = errorOf(() => parseDeployment('kind: [\n', 'bad.yaml'));
+  const e5 = configErrorOf(() => parseDeployment('kind: [\n', 'bad.yaml'));
   assert.match(e5.message, /^bad\.yaml:\d+: invalid YAML/);
 
-  const e6 = errorOf(() => loadDeployment('no-such-deployment'));
+  const e6 = configErrorOf(() => loadDeployment('no-such-deployment'));
   assert.match(e6.hint!, /baseline-a100/);
 });
 
@@ -73,11 +65,11 @@ test('unknown machine types and models are named with the known ones', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-dep-'));
   const f = path.join(dir, 'd.yaml');
   fs.writeFileSync(f, 'kind: monolithic\nmodel: gpt-9\npools:\n  mixed: {machine: dgx-a100, count: 1}\n');
-  const e = errorOf(() => createCluster(loadDeployment(f), { clock: new VirtualClock() }));
+  const e = configErrorOf(() => createCluster(loadDeployment(f), { clock: new VirtualClock() }));
   assert.match(e.message, /unknown model 'gpt-9'/);
   assert.match(e.hint!, /bloom-176b/);
   fs.writeFileSync(f, 'kind: monolithic\npools:\n  mixed: {machine: tpu-v9, count: 1}\n');
-  const e2 = errorOf(() => createCluster(loadDeployment(f), { clock: new VirtualClock() }));
+  const e2 = configErrorOf(() => createCluster(loadDeployment(f), { clock: new VirtualClock() }));
   assert.match(e2.message, /pools\.mixed\.machine.*unknown machine type 'tpu-v9'/);
   fs.rmSync(dir, { recursive: true });
 });

@@ -1,3 +1,5 @@
+import assert from 'node:assert/strict';
+import { ConfigError } from '../../src/errors.js';
 import type { BatchShape, EngineRequest, PerfModel, RequestBreakdown, RequestObserver } from '../../src/engine/api.js';
 import type { EngineCatalog } from '../../src/engine/cluster.js';
 import type { MachineSpec, ModelSpec } from '../../src/engine/specs.js';
@@ -62,4 +64,15 @@ export function near(actual: number | undefined, expected: number, msg?: string,
   if (actual === undefined || !(Math.abs(actual - expected) <= eps)) {
     throw new Error(`${msg ?? 'value'}: expected ${expected}, got ${actual}`);
   }
+}
+
+/** The ConfigError `f` throws (fails the test when it throws something else or nothing). */
+export function configErrorOf(f: () => unknown): ConfigError {
+  try {
+    f();
+  } catch (e) {
+    assert.ok(e instanceof ConfigError, String(e));
+    return e;
+  }
+  throw new Error('expected a ConfigError');
 }

@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { BIN, childPids, readDb, requests, runs, spawnCli, tempDir, writeTrace, type CliResult } from './helpers.js';
+import { BIN, childPids, readDb, requests, runs, spawnCli, tempDir, writeTrace, type CliResult, alive } from './helpers.js';
 import { startServer } from './servers.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -36,14 +36,6 @@ function storedRows(db: string): number {
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** The replay as a process-group leader (like `setsid splitbench replay ... &` or a job in a terminal). */
 function spawnGroupLeader(args: readonly string[]): { pid: number; done: Promise<CliResult> } {

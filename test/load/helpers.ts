@@ -91,3 +91,13 @@ export function childPids(pid: number): number[] {
   }
   return out;
 }
+
+/** Is process `pid` still running (signal 0 reaches it)? */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -6,27 +6,15 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { PACKAGE_ROOT } from '../../src/paths.js';
 import { CHART_NAMES } from '../../src/report/index.js';
 import { tempDir } from './fixture.js';
+import { runCli, type CliResult } from '../cli/helpers.js';
 
-const BIN = path.join(PACKAGE_ROOT, 'bin', 'splitbench.js');
 
-function cli(args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: PACKAGE_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const cli = (args: readonly string[]): Promise<CliResult> => runCli(args);
 
 /** CSV → rows of cells (the report writes no quoted commas in these three charts' numeric columns). */
 function readCsv(file: string): { header: string[]; rows: string[][] } {

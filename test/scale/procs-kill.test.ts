@@ -9,20 +9,12 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { childPids } from '../load/helpers.js';
+import { childPids, alive } from '../load/helpers.js';
 import { BIN, readDb, runCli, spawnCli, tempDir, writeTrace } from './helpers.js';
 import { startServer } from '../load/servers.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 test('a SIGINT to a --procs run\'s process group reaches each shard once: in-flight requests finish ok, exit 130', async () => {
   const server = await startServer({ ttftMs: 20, itlMs: 100 });

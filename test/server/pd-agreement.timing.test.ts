@@ -8,8 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { requests, runCli, tempDir, writeTrace } from '../load/helpers.js';
-import { startPdProxy, type PdProxy } from './pd-proxy.js';
-import { startServe, type ServeProcess } from './serve-cli.js';
+import { startPdSetup, type PdSetup } from './pd-proxy.js';
 
 const SCALE = 1;
 
@@ -20,21 +19,11 @@ function p50(xs: number[]): number {
 }
 
 describe('P/D endpoints behind a proxy vs the one-process split deployment', () => {
-  let pre: ServeProcess;
-  let dec: ServeProcess;
-  let proxy: PdProxy;
+  let pd: PdSetup;
   before(async () => {
-    [pre, dec] = await Promise.all([
-      startServe(['--deployment', 'splitwise-hh', '--role', 'prefill', '--port', '0', '--time-scale', String(SCALE)], { stdin: 'pipe' }),
-      startServe(['--deployment', 'splitwise-hh', '--role', 'decode', '--port', '0', '--time-scale', String(SCALE)], { stdin: 'pipe' }),
-    ]);
-    proxy = await startPdProxy([pre.url], [dec.url]);
+    pd = await startPdSetup('splitwise-hh', SCALE);
   });
-  after(async () => {
-    await proxy.close();
-    for (const s of [pre, dec]) s.child.kill('SIGTERM');
-    await Promise.all([pre.exited, dec.exited]);
-  });
+  after(() => pd.close());
 
   it('replay through the proxy agrees with the one-process split deployment within 5% at p50 (TTFT, E2E)', async () => {
     const dir = tempDir();
@@ -45,7 +34,7 @@ describe('P/D endpoints behind a proxy vs the one-process split deployment', () 
     for (let i = 0; i < 30; i++) rows.push([i * 0.5 + rnd() * 0.4, 500 + Math.floor(rnd() * 2000), 10 + Math.floor(rnd() * 40)]);
     const trace = writeTrace(dir, rows);
     const common = ['replay', '--trace', trace, '--time-scale', String(SCALE)];
-    const viaProxy = await runCli([...common, '--url', proxy.url, '--db', path.join(dir, 'pd.db'), '--json']);
+    const viaProxy = await runCli([...common, '--url', pd.proxy.url, '--db', path.join(dir, 'pd.db'), '--json']);
     assert.equal(viaProxy.code, 0, viaProxy.stderr);
     const oneProcess = await runCli([...common, '--deployment', 'splitwise-hh', '--db', path.join(dir, 'one.db'), '--json']);
     assert.equal(oneProcess.code, 0, oneProcess.stderr);

@@ -5,8 +5,8 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { startPdProxy, type PdProxy } from './pd-proxy.js';
-import { runServe, startServe, type ServeProcess } from './serve-cli.js';
+import { startPdSetup, type PdProxy, type PdSetup } from './pd-proxy.js';
+import { runServe, type ServeProcess } from './serve-cli.js';
 import { call, post, promValue, sse } from './helpers.js';
 
 const SCALE = 4;
@@ -28,21 +28,15 @@ describe('serve --role: bad combinations are refused up front', () => {
 });
 
 describe('prefill and decode endpoints behind a P/D proxy', () => {
+  let pd: PdSetup;
   let pre: ServeProcess;
   let dec: ServeProcess;
   let proxy: PdProxy;
   before(async () => {
-    [pre, dec] = await Promise.all([
-      startServe(['--deployment', 'splitwise-hh', '--role', 'prefill', '--port', '0', '--time-scale', String(SCALE)], { stdin: 'pipe' }),
-      startServe(['--deployment', 'splitwise-hh', '--role', 'decode', '--port', '0', '--time-scale', String(SCALE)], { stdin: 'pipe' }),
-    ]);
-    proxy = await startPdProxy([pre.url], [dec.url]);
+    pd = await startPdSetup('splitwise-hh', SCALE);
+    ({ prefill: pre, decode: dec, proxy } = pd);
   });
-  after(async () => {
-    await proxy.close();
-    for (const s of [pre, dec]) s.child.kill('SIGTERM');
-    await Promise.all([pre.exited, dec.exited]);
-  });
+  after(() => pd.close());
 
   it('each endpoint refuses the other leg, naming kv_transfer_params', async () => {
     for (const [url, code] of [

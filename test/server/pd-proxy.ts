@@ -18,6 +18,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { request } from 'undici';
+import { startServe, type ServeProcess } from './serve-cli.js';
 
 export interface PdProxy {
   readonly url: string;
@@ -102,5 +103,30 @@ export async function startPdProxy(prefill: readonly string[], decode: readonly 
         server.close(() => r());
         server.closeAllConnections();
       }),
+  };
+}
+
+/** `serve --role prefill` and `serve --role decode` of one split deployment, with a P/D proxy in front. */
+export interface PdSetup {
+  readonly prefill: ServeProcess;
+  readonly decode: ServeProcess;
+  readonly proxy: PdProxy;
+  close(): Promise<void>;
+}
+
+export async function startPdSetup(deployment: string, timeScale: number): Promise<PdSetup> {
+  const role = (r: string): Promise<ServeProcess> =>
+    startServe(['--deployment', deployment, '--role', r, '--port', '0', '--time-scale', String(timeScale)], { stdin: 'pipe' });
+  const [prefill, decode] = await Promise.all([role('prefill'), role('decode')]);
+  const proxy = await startPdProxy([prefill.url], [decode.url]);
+  return {
+    prefill,
+    decode,
+    proxy,
+    async close() {
+      await proxy.close();
+      for (const s of [prefill, decode]) s.child.kill('SIGTERM');
+      await Promise.all([prefill.exited, decode.exited]);
+    },
   };
 }

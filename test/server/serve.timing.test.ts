@@ -21,11 +21,13 @@ function expectation(): { ttftS: number; tbtS: number[] } {
   const opts = withDefaults(dep, { clock: new VirtualClock() });
   assert.equal(typeof opts.perfModel, 'function');
   const perf = (opts.perfModel as Exclude<typeof opts.perfModel, PerfModel | undefined>)(opts.catalog.machine(pool.machine)!, opts.catalog.model(dep.model)!);
-  // Chunked prefill: the prompt goes through in chunks of at most maxBatchTokens, the first token comes
-  // out of the last chunk's iteration; then one decode iteration per token, context growing by one.
+  // Chunked prefill: the prompt goes through in chunks of at most maxBatchTokens, each costed with its offset
+  // (the prefix it attends to), the first token comes out of the last chunk's iteration; then one decode
+  // iteration per token, context growing by one.
   let ttftS = 0;
-  for (let left = PROMPT; left > 0; left -= pool.limits.maxBatchTokens) {
-    ttftS += perf.iterationTime({ promptTokens: [Math.min(left, pool.limits.maxBatchTokens)], decodes: 0, decodeContextTokens: 0 });
+  for (let done = 0; done < PROMPT; done += pool.limits.maxBatchTokens) {
+    const chunk = Math.min(PROMPT - done, pool.limits.maxBatchTokens);
+    ttftS += perf.iterationTime({ promptTokens: [chunk], promptOffsets: [done], decodes: 0, decodeContextTokens: 0 });
   }
   const tbtS: number[] = [];
   for (let i = 1; i < OUTPUT; i++) tbtS.push(perf.iterationTime({ promptTokens: [], decodes: 1, decodeContextTokens: PROMPT + i }));
