@@ -329,12 +329,15 @@ export class Runner {
               ...(b.kvTransfer === undefined ? {} : { kvTransfer: b.kvTransfer }),
               ...(b.decodeWait === undefined ? {} : { decodeWait: b.decodeWait }),
               ...(b.decode === undefined ? {} : { decode: b.decode }),
+              ...(s?.usageCachedPrompt === undefined ? {} : { cachedPromptTokens: s.usageCachedPrompt }),
             },
             ...(b.promptMachine === undefined ? {} : { promptMachine: b.promptMachine }),
             ...(b.tokenMachine === undefined ? {} : { tokenMachine: b.tokenMachine }),
             ...(b.pool === undefined ? {} : { pool: b.pool }),
           }
-        : {}),
+        : s?.usageCachedPrompt !== undefined
+          ? { breakdown: { cachedPromptTokens: s.usageCachedPrompt } }
+          : {}),
     };
     try {
       this.deps.writer.addRequest(row);

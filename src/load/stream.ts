@@ -63,6 +63,8 @@ export class CompletionStream implements SseSink {
   sawContinuousUsage = false;
   usagePrompt: number | undefined;
   usageCompletion: number | undefined;
+  /** `usage.prompt_tokens_details.cached_tokens` (vLLM, the reference backend with a prefix cache). */
+  usageCachedPrompt: number | undefined;
   breakdown: Breakdown | undefined;
   failure: StreamFailure | undefined;
   private readonly parser: SseParser;
@@ -138,6 +140,11 @@ export class CompletionStream implements SseSink {
       const completion = num(u.completion_tokens);
       const prompt = num(u.prompt_tokens);
       if (prompt !== undefined) this.usagePrompt = prompt;
+      const details = u.prompt_tokens_details;
+      if (details && typeof details === 'object') {
+        const cached = num((details as Record<string, unknown>).cached_tokens);
+        if (cached !== undefined) this.usageCachedPrompt = cached;
+      }
       if (completion !== undefined) {
         this.usageCompletion = completion;
         if (hasChoice) {

@@ -47,6 +47,8 @@ interface Usage {
   prompt_tokens: number;
   completion_tokens: number;
   total_tokens: number;
+  /** vLLM's shape: prompt tokens served from the prefix cache (deployments with a prefix cache). */
+  prompt_tokens_details?: { cached_tokens: number };
 }
 const usage = (prompt: number, completion: number): Usage => ({
   prompt_tokens: prompt,
@@ -64,6 +66,8 @@ interface ChoiceState {
   held: { tokens: number; time: number } | undefined;
   done: boolean;
   ext: SplitbenchExtension | undefined;
+  /** Prompt tokens its prefix cache supplied (set when done; undefined: no cache looked up). */
+  cached?: number;
   handle: SubmitHandle | undefined;
   /** Engine times: submitted, first token, previous token-carrying iteration. */
   submitted: number;
@@ -241,6 +245,7 @@ export class Generation {
     c.held = undefined;
     c.done = true;
     c.ext = extensionOf(b);
+    if (b.cachedPromptTokens !== undefined) c.cached = b.cachedPromptTokens;
     if (this.req.stream) this.writeChunk(c, tokens, c.finishReason, at);
     if (this.choices.every((x) => x.done)) this.complete();
   }
@@ -317,11 +322,15 @@ export class Generation {
   private totals(): Usage {
     let p = 0;
     let o = 0;
+    let cached: number | undefined;
     for (const c of this.choices) {
       p += c.promptTokens;
       o += c.emitted;
+      if (c.cached !== undefined) cached = (cached ?? 0) + c.cached;
     }
-    return usage(p, o);
+    const u = usage(p, o);
+    if (cached !== undefined) u.prompt_tokens_details = { cached_tokens: cached };
+    return u;
   }
 
   private complete(): void {
