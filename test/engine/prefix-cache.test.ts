@@ -216,3 +216,20 @@ test('server-side block hashes: one per whole 512-token block, chained over the 
   assert.notEqual(h3[1], h[1]);
   assert.deepEqual(prefixBlockHashes(ids.slice(0, 511)), []);
 });
+
+test('kv-cost weighs the cache hit against queued work; prefix-affinity follows the cache regardless', () => {
+  // mixed-1 caches [1, 2] (1024 tokens), then a long prompt sharing them queues there (both policies: it hits).
+  // A request with prefix [1, 2] next: prefix-affinity sends it to mixed-1 anyway; kv-cost compares
+  // prefill(20,000 queued + 1100 − 1024) = 20.2 s there with prefill(1100) = 1.2 s on the idle mixed-0.
+  for (const [scheduler, want] of [['prefix-affinity', 'mixed-1'], ['kv-cost', 'mixed-0']] as const) {
+    const { clock, recs, submitAt } = setup(mono({ prefixCache: true, scheduler }, 2));
+    submitAt(0, ask('busy0', 100, 2, [7])); // mixed-0 (tie → first)
+    submitAt(0, ask('warm', 1100, 2, [1, 2, 3])); // mixed-1 (fewer pending tokens / cheaper)
+    submitAt(5, ask('long', 20000, 2, [1, 2, 10])); // mixed-1: cached there
+    submitAt(5, ask('q', 1100, 2, [1, 2, 5]));
+    clock.run();
+    assert.equal(recs.get('warm')!.done!.bd.promptMachine, 'mixed-1', scheduler);
+    assert.equal(recs.get('long')!.done!.bd.promptMachine, 'mixed-1', scheduler);
+    assert.equal(recs.get('q')!.done!.bd.promptMachine, want, scheduler);
+  }
+});
