@@ -15,6 +15,7 @@ interface GateArgs {
   json: boolean;
   'allow-lag': boolean;
   'allow-saturated': boolean;
+  'allow-distorted': boolean;
   'reference-run'?: string;
   'reference-machine'?: string;
   percentiles: string;
@@ -51,6 +52,11 @@ export const gateCommand: CommandModule<object, GateArgs> = {
         default: false,
         describe: 'judge a run even if it is saturated (achieved < 95% of offered, or its queue grew through the run)',
       })
+      .option('allow-distorted', {
+        type: 'boolean',
+        default: false,
+        describe: "judge a live run even if its self-check flagged it distorted (twin deviation, emission delay, coalescing or send lag)",
+      })
       .option('reference-run', {
         type: 'string',
         describe: 'unloaded run to compute slowdowns against (slowdown rules)',
@@ -75,6 +81,7 @@ export const gateCommand: CommandModule<object, GateArgs> = {
       slo: argv.slo,
       allowLag: argv['allow-lag'],
       allowSaturated: argv['allow-saturated'],
+      allowDistorted: argv['allow-distorted'],
       percentileMethod: argv.percentiles as 'linear' | 'nearest-rank',
       ...(argv.run === undefined ? {} : { run: argv.run }),
       ...(argv.baseline === undefined ? {} : { baseline: argv.baseline }),

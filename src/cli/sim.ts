@@ -28,7 +28,7 @@ export const simCommand: CommandModule<object, Args> = {
         .option('trace-events', { type: 'string', describe: 'write the batch/prompt/KV timeline as Chrome trace JSON (Perfetto) to FILE', group: 'Run:' })
         .option('seeds', { type: 'string', describe: 'repeat the run once per seed: a count N (seeds --seed … --seed+N−1) or a comma list; runs are named NAME-sSEED', group: 'Run:' })
         .option('json', { type: 'boolean', describe: 'print the summary as JSON', group: 'Run:' })
-        .example('$0 sim --trace conversation --deployment splitwise-hh-paper --rate 130 --duration 600', "the paper's conversation load on 40 DGX-H100 (Splitwise-HH)")
+        .example('$0 sim --trace conversation --deployment splitwise-hh-paper --rate 100 --duration 600', 'the conversation trace at 100 req/s on 40 DGX-H100 (Splitwise-HH; 130 req/s saturates it)')
         .example('$0 sim --trace coding --window 0:600 --deployment baseline-h100 --compat splitwise', 'ten minutes of the coding trace, SplitwiseSim semantics')
         .example('$0 sim --trace coding --limit 200 --trace-events timeline.json', 'a small run with a Perfetto timeline')
         .example('$0 sim --trace coding --rate 4 --duration 60 --seeds 3 --name mono', 'three runs mono-s0, mono-s1, mono-s2 (reports draw error bars)'),

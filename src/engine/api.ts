@@ -50,17 +50,23 @@ export interface EngineRequest {
   readonly logprobs?: boolean;
 }
 
-/** Per-request breakdown (seconds), reported when the request ends; also the server's extension object. */
+/**
+ * Per-request breakdown (seconds), reported when the request ends; also the server's extension object.
+ * The components add up exactly (README "Metric glossary"): TTFT = queue + prefill; the wait for the second
+ * token (second token − first token) = kvTransfer + decodeWait; decode = the rest (second token → last token),
+ * so E2E = queue + prefill + kvTransfer + decodeWait + decode. A one-token request has kvTransfer = decodeWait =
+ * decode = 0 (see `secondTokenParts`).
+ */
 export interface RequestBreakdown {
   /** Arrival at the cluster → prompt iteration start. */
   readonly queue: number;
   /** Prompt iteration(s) start → first token. */
   readonly prefill: number;
-  /** KV transfer time (0 when prompt and decode ran on one machine). */
+  /** KV transfer time within the wait for the second token (0 when prompt and decode ran on one machine). */
   readonly kvTransfer: number;
-  /** First token → first decode iteration start (includes the transfer wait and admission). */
+  /** The rest of the wait for the second token: (second token − first token) − kvTransfer (admission, queueing for memory or a batch slot, the first decode iteration). */
   readonly decodeWait: number;
-  /** First decode iteration start → last token. */
+  /** Second token → last token. */
   readonly decode: number;
   readonly promptMachine: string;
   readonly tokenMachine: string;
@@ -203,4 +209,16 @@ export interface Cluster {
    * in trace order, before its loop starts). `fn` typically calls `submit`.
    */
   queueArrival?(time: number, fn: () => void): void;
+}
+
+/**
+ * The second-token part of a breakdown from three instants (seconds on one clock) and the KV transfer's
+ * duration: kvTransfer (capped at the wait) + decodeWait = second − first; decode = end − second. Without a
+ * second token (one output token) all three are 0.
+ */
+export function secondTokenParts(first: number, second: number, end: number, kvTransfer: number): { kvTransfer: number; decodeWait: number; decode: number } {
+  if (!(second === second) || !(first === first)) return { kvTransfer: 0, decodeWait: 0, decode: 0 };
+  const wait = second - first;
+  const kv = Math.min(Math.max(0, kvTransfer), Math.max(0, wait));
+  return { kvTransfer: kv, decodeWait: wait - kv, decode: end - second };
 }

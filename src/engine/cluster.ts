@@ -16,6 +16,7 @@ import type {
   RequestObserver,
   SubmitHandle,
 } from './api.js';
+import { secondTokenParts } from './api.js';
 import { EventRank, type Clock, type TimerHandle } from './clock.js';
 import { ConfigError } from '../errors.js';
 import { originOf, type Deployment } from './deployment.js';
@@ -144,6 +145,8 @@ interface Req {
   seqT: Seq<Req> | undefined;
   prefillStart: number;
   firstToken: number;
+  /** Time of the second output token (NaN until then). */
+  secondToken: number;
   kvStart: number;
   kvEnd: number;
   decodeStart: number;
@@ -324,7 +327,7 @@ class RealisticCluster implements Cluster {
     const req: Req = {
       r: request, obs: observer, arrival: now, p, t, pool: p.pool,
       seqP: undefined as unknown as Seq<Req>, seqT: undefined,
-      prefillStart: NaN, firstToken: NaN, kvStart: NaN, kvEnd: NaN, decodeStart: NaN,
+      prefillStart: NaN, firstToken: NaN, secondToken: NaN, kvStart: NaN, kvEnd: NaN, decodeStart: NaN,
       pendP: prompt, pendT: 1, memP, memT, xfer: 0, xferTimer: undefined, xferDuration: 0, finished: false,
     };
     (req as { seqP: Seq<Req> }).seqP = new Seq<Req>(request.id, this.age++, same ? SeqMode.full : SeqMode.prefillOnly, prompt, output, req);
@@ -373,7 +376,7 @@ class RealisticCluster implements Cluster {
     const req: Req = {
       r: request, obs: observer, arrival: now, p: t, t, pool: t.pool,
       seqP: new Seq<Req>(request.id, this.age++, SeqMode.decodeOnly, prompt, output, undefined as unknown as Req), seqT: undefined,
-      prefillStart: now, firstToken: now, kvStart: NaN, kvEnd: NaN, decodeStart: NaN,
+      prefillStart: now, firstToken: now, secondToken: NaN, kvStart: NaN, kvEnd: NaN, decodeStart: NaN,
       pendP: 0, pendT: 1, memP: 0, memT, xfer: 0, xferTimer: undefined, xferDuration: 0, finished: false,
       remote: { full, after, promptMachine: remote.promptMachine ?? t.id },
     };
@@ -461,7 +464,7 @@ class RealisticCluster implements Cluster {
         r.firstToken = now;
         r.p.pendingTokens -= r.pendP;
         r.pendP = 0;
-      }
+      } else if (r.secondToken !== r.secondToken) r.secondToken = now;
       r.obs.onTokens(1, now);
     }
     for (let i = 0; i < res.prefilled.length; i++) this.startTransfer(res.prefilled[i]!.tag, now);
@@ -481,9 +484,7 @@ class RealisticCluster implements Cluster {
     const bd = {
       queue: r.prefillStart - r.arrival,
       prefill: r.firstToken - r.prefillStart,
-      kvTransfer: r.kvEnd === r.kvEnd ? r.kvEnd - r.kvStart : 0,
-      decodeWait: r.decodeStart === r.decodeStart ? r.decodeStart - r.firstToken : 0,
-      decode: r.decodeStart === r.decodeStart ? now - r.decodeStart : 0,
+      ...secondTokenParts(r.firstToken, r.secondToken, now, r.kvEnd === r.kvEnd ? r.kvEnd - r.kvStart : 0),
       promptMachine: r.remote ? r.remote.promptMachine : r.p.id,
       tokenMachine: r.seqT || r.p === r.t ? r.t.id : r.p.id,
       pool: r.pool,

@@ -30,6 +30,8 @@ export const DEFAULTS = Object.freeze({
   minErrorSample: 20,
   /** A run whose schedule-lag p99 exceeds this (trace seconds) is flagged. */
   lagFlagS: 0.01,
+  /** The twin check's bound: relative deviation from the simulated twin (and coalescing / emission delay vs TBT). */
+  distortionBound: 0.05,
 });
 
 export type LoadShape =
@@ -66,6 +68,9 @@ export interface ReplayOptions {
   readonly minErrorSample: number;
   readonly graceS: number;
   readonly lagFlagS: number;
+  /** Against the bundled backend: simulate the same requests (the twin) and flag the run distorted beyond this bound. */
+  readonly twin: boolean;
+  readonly distortionBound: number;
   readonly json: boolean;
   /** Power sources, server-metrics scrapes and prices (src/telemetry). */
   readonly telemetry: RunTelemetryOptions;
@@ -103,6 +108,8 @@ const Raw = z.object({
   timeoutTotal: posNum.nonnegative('must be >= 0 (0: no limit)').optional(),
   maxErrorRate: posNum.min(0, 'must be in [0, 1]').max(1, 'must be in [0, 1]').optional(),
   grace: posNum.nonnegative('must be >= 0').optional(),
+  twin: z.boolean().optional(),
+  distortionBound: posNum.positive('must be > 0').max(10, 'must be a fraction, e.g. 0.05 for 5%').optional(),
   json: z.boolean().optional(),
 });
 
@@ -116,6 +123,7 @@ const FLAG: Record<string, string> = {
   timeoutBetweenTokens: '--timeout-between-tokens',
   timeoutTotal: '--timeout-total',
   maxErrorRate: '--max-error-rate',
+  distortionBound: '--distortion-bound',
 };
 const flagOf = (key: string): string => FLAG[key] ?? `--${key}`;
 
@@ -277,6 +285,8 @@ export function resolveReplayOptions(argv: Record<string, unknown>, env: NodeJS.
     minErrorSample: DEFAULTS.minErrorSample,
     graceS: r.grace ?? DEFAULTS.graceS,
     lagFlagS: DEFAULTS.lagFlagS,
+    twin: r.twin ?? true,
+    distortionBound: r.distortionBound ?? DEFAULTS.distortionBound,
     json: r.json ?? false,
     telemetry: tel.telemetry,
     target: tel.target,

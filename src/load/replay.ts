@@ -83,8 +83,22 @@ export interface RunnerDeps {
   readonly log?: (line: string) => void;
 }
 
+/** What the run's self-check needs from the streams (README "Replay: twin check"). */
+export interface StreamCheck {
+  /** Gaps between consecutive token-carrying chunks, and how many of them arrived in one read (coalesced). */
+  tokenGaps: number;
+  coalesced: number;
+  /** The server's reported emission delay (engine seconds): largest over requests, Σ of per-request means, requests reporting it. */
+  emitDelayMaxS: number;
+  emitDelaySumS: number;
+  emitDelayRequests: number;
+}
+
 export class Runner {
   readonly stats = new LiveStats();
+  readonly check: StreamCheck = { tokenGaps: 0, coalesced: 0, emitDelayMaxS: 0, emitDelaySumS: 0, emitDelayRequests: 0 };
+  /** Prefix block hashes of the requests sent, by seq (requests that carry them): the twin simulation reuses them. */
+  readonly hashIdsBySeq = new Map<number, readonly number[]>();
   readonly opts: ReplayOptions;
   private readonly deps: RunnerDeps;
   private readonly builder: BodyBuilder;
@@ -288,6 +302,7 @@ export class Runner {
     const ts = (ms: number): number => ((ms - t0) / 1000) * K;
     const s = res.stream;
     const spec = item.spec;
+    if (spec.hashIds && spec.hashIds.length > 0) this.hashIdsBySeq.set(seq, spec.hashIds);
     const warmup = item.scheduledS < this.opts.warmupS;
     let chunks: { t: number; tokens: number }[] | undefined;
     if (s && s.chunkMs.length > 0) {
@@ -338,7 +353,19 @@ export class Runner {
         : s?.usageCachedPrompt !== undefined
           ? { breakdown: { cachedPromptTokens: s.usageCachedPrompt } }
           : {}),
+      ...(s ? { coalesced: s.coalesced } : {}),
     };
+    if (s) {
+      this.check.tokenGaps += Math.max(0, s.chunkMs.length - 1);
+      this.check.coalesced += s.coalesced;
+    }
+    if (b?.emitDelayMax !== undefined) {
+      this.check.emitDelayMaxS = Math.max(this.check.emitDelayMaxS, b.emitDelayMax);
+      if (b.emitDelayMean !== undefined) {
+        this.check.emitDelaySumS += b.emitDelayMean;
+        this.check.emitDelayRequests++;
+      }
+    }
     try {
       this.deps.writer.addRequest(row);
     } catch (e) {

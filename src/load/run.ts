@@ -18,6 +18,8 @@ import { Progress } from './progress.js';
 import { wallNowMs } from '../wallclock.js';
 import { rateSchedule, Runner, traceSchedule, type ReplayRunResult, type Scheduled } from './replay.js';
 import { buildSummary, type ReplaySummary } from './summary.js';
+import { summarizeRun, type RunSummary } from '../metrics/index.js';
+import { selfCheck, type SelfCheck } from './twin.js';
 
 /**
  * How often a replay commits its buffered rows (ms). The promise is that a SIGKILL loses no request that
@@ -207,7 +209,36 @@ export async function runReplay(opts: ReplayOptions, io: ReplayIo = {}): Promise
     }
     await io.hooks?.afterRun?.(store, writer.runId);
     if (result.error && result.error.exitCode === ExitCode.store) throw result.error;
+    // The figures `splitbench summary` prints, from the stored rows (one definition for both).
+    let metrics: RunSummary | undefined;
+    let check: SelfCheck | undefined;
+    try {
+      metrics = summarizeRun(store, writer.runId);
+      // Against the bundled backend: the twin check (src/load/twin.ts), recorded on the run, then the summary again.
+      if (opts.twin && backend && !io.hooks && opts.deployment && result.status === 'completed' && metrics.counts.ok > 0) {
+        check = await selfCheck({
+          store,
+          runId: writer.runId,
+          runName: store.getRun(writer.runId)?.name ?? String(writer.runId),
+          deployment: opts.deployment,
+          model: opts.model,
+          warmupS: opts.warmupS,
+          bound: opts.distortionBound,
+          check: runner.check,
+          hashIds: runner.hashIdsBySeq,
+          lagFlagged: result.lagFlagged,
+          lagP99S: result.lagP99S,
+          lagLimitS: opts.lagFlagS,
+          live: metrics,
+        });
+        metrics = summarizeRun(store, writer.runId);
+      }
+    } catch (e) {
+      log(`splitbench replay: the summary from the stored rows is unavailable (${(e as Error).message}); try \`splitbench summary ${writer.runId}\``);
+    }
     const summary = buildSummary({
+      ...(metrics ? { metrics } : {}),
+      ...(check ? { selfCheck: check } : {}),
       runId: writer.runId,
       name: store.getRun(writer.runId)?.name ?? String(writer.runId),
       target: url,

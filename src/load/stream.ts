@@ -23,6 +23,9 @@ export interface Breakdown {
   tokenMachine?: string;
   pool?: string;
   preemptions?: number;
+  /** The reference backend's own emission delay for this request (actual − intended chunk write), engine seconds: largest and mean. */
+  emitDelayMax?: number;
+  emitDelayMean?: number;
 }
 
 export interface StreamFailure {
@@ -67,6 +70,10 @@ export class CompletionStream implements SseSink {
   usageCachedPrompt: number | undefined;
   breakdown: Breakdown | undefined;
   failure: StreamFailure | undefined;
+  /** Token-carrying chunks that arrived in the same read as the previous token-carrying chunk (coalesced in transit). */
+  coalesced = 0;
+  private reads = 0;
+  private lastTokenRead = -1;
   private readonly parser: SseParser;
 
   constructor(sendMs: number) {
@@ -77,6 +84,7 @@ export class CompletionStream implements SseSink {
   /** Feed decoded text that arrived at `nowMs`. */
   push(text: string, nowMs: number): void {
     this.now = nowMs;
+    this.reads++;
     this.parser.push(text);
   }
 
@@ -169,12 +177,18 @@ export class CompletionStream implements SseSink {
         pool: str(b.pool),
         preemptions: num(b.preemptions),
       };
+      const dMax = num(b.emit_delay_max_s);
+      const dMean = num(b.emit_delay_mean_s);
+      if (dMax !== undefined) this.breakdown.emitDelayMax = dMax;
+      if (dMean !== undefined) this.breakdown.emitDelayMean = dMean;
     }
     if (chunkTokens > 0) {
       const t = this.now;
       if (this.lastTokenMs === undefined) this.firstTokenMs = t;
       else if (t - this.lastTokenMs > this.maxStallMs) this.maxStallMs = t - this.lastTokenMs;
       this.lastTokenMs = t;
+      if (this.lastTokenRead === this.reads) this.coalesced++;
+      this.lastTokenRead = this.reads;
       this.tokens += chunkTokens;
       this.chunkMs.push(t);
       this.chunkTokens.push(chunkTokens);

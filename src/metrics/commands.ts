@@ -75,6 +75,7 @@ export interface GateCommandOptions {
   readonly markdown?: string;
   readonly percentileMethod?: PercentileMethod;
   readonly allowSaturated?: boolean;
+  readonly allowDistorted?: boolean;
   /** Where notes go (default stderr). */
   readonly log?: (line: string) => void;
 }
@@ -128,6 +129,7 @@ export async function gateCommand(o: GateCommandOptions): Promise<GateResult> {
         ...(o.baseline === undefined ? {} : { baseline: o.baseline }),
         allowLag: o.allowLag,
         ...(o.allowSaturated === undefined ? {} : { allowSaturated: o.allowSaturated }),
+        ...(o.allowDistorted === undefined ? {} : { allowDistorted: o.allowDistorted }),
         ...(reference ? { reference } : {}),
         ...(o.percentileMethod === undefined ? {} : { percentileMethod: o.percentileMethod }),
       });

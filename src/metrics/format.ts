@@ -100,10 +100,23 @@ export function formatSummaries(summaries: readonly RunSummary[]): string {
     add(`${label} p50`, (s) => fmtSeconds(s.phasesS[k]?.p50));
     add(`${label} p99`, (s) => fmtSeconds(s.phasesS[k]?.p99));
   }
+  // Means of the parts, which add up to the mean TTFT and E2E (overhead: what the client saw beyond the server's parts).
+  add('TTFT mean = queue + prefill (+ overhead)', (s) => {
+    const b = s.breakdown;
+    return b ? `${fmtSeconds(b.ttft)} = ${fmtSeconds(b.queue)} + ${fmtSeconds(b.prefill)}${s.run.kind === 'sim' ? '' : ` + ${fmtSeconds(b.ttftOverhead)}`}` : undefined;
+  });
+  add('E2E mean = TTFT + KV + decode wait + decode (+ overhead)', (s) => {
+    const b = s.breakdown;
+    return b
+      ? `${fmtSeconds(b.e2e)} = ${fmtSeconds(b.ttft)} + ${fmtSeconds(b.kvTransfer)} + ${fmtSeconds(b.decodeWait)} + ${fmtSeconds(b.decode)}${s.run.kind === 'sim' ? '' : ` + ${fmtSeconds(b.afterFirstOverhead)}`}`
+      : undefined;
+  });
   add('lag p50', (s) => fmtSeconds(s.latencyS.lag?.p50));
   add('lag p99', (s) => fmtSeconds(s.latencyS.lag?.p99));
   add('lag max', (s) => fmtSeconds(s.latencyS.lag?.max));
   add('lag flagged', (s) => (s.run.lagFlagged ? 'YES' : undefined));
+  add('simulated twin', (s) => (s.run.twinRunId === null ? undefined : `sim run ${s.run.twinRunId}`));
+  add('distorted', (s) => (s.run.distorted ? 'YES (below)' : s.run.twinRunId !== null ? 'no' : undefined));
   add('slowdown reference', (s) => s.slowdown?.reference);
   for (const k of ['ttft', 'tbt', 'e2e'] as const) {
     for (const st of ['p50', 'p90', 'p99'] as const) {
@@ -166,6 +179,7 @@ export function formatSummaries(summaries: readonly RunSummary[]): string {
     });
   }
   const notes = summaries.filter((s) => s.saturated).map((s) => `SATURATED: run ${s.run.id} (${s.run.name}): ${s.saturated}`);
+  for (const s of summaries) if (s.run.distorted) notes.push(`DISTORTED: run ${s.run.id} (${s.run.name}): ${s.run.distortedReason ?? 'no reason recorded'}`);
   return [formatRows(rows), ...notes].join('\n');
 }
 

@@ -54,6 +54,8 @@ export interface GateOptions {
   readonly allowLag?: boolean;
   /** Judge a saturated run (achieved < 95% of offered, or a growing queue) instead of refusing it. */
   readonly allowSaturated?: boolean;
+  /** Judge a live run flagged distorted by its self-check anyway. */
+  readonly allowDistorted?: boolean;
   /** Slowdown reference for the run (and the baseline); required when a rule uses slowdown. */
   readonly reference?: SlowdownReference;
   /** How percentiles are read off the stored values (default `linear`). */
@@ -124,10 +126,11 @@ export function fmtValue(v: number | undefined, unit: MetricUnit): string {
 }
 
 /** Why a run cannot be judged, or undefined when it can. */
-export function unusableReason(run: RunInfo, s: RunSummary, allowLag: boolean, allowSaturated = false): string | undefined {
+export function unusableReason(run: RunInfo, s: RunSummary, allowLag: boolean, allowSaturated = false, allowDistorted = false): string | undefined {
   if (run.status !== 'completed') return `its status is '${run.status}'`;
   if (s.counts.ok === 0) return 'it has no ok requests';
   if (s.saturated && !allowSaturated) return `it is saturated (${s.saturated}): it did not sustain its offered load`;
+  if (run.distorted && !allowDistorted) return `it is distorted (${run.distortedReason ?? 'no reason recorded'}): this machine distorted the live run`;
   if (run.lagFlagged && !allowLag) {
     return `it is flagged for schedule lag (lag p99 ${fmtSeconds(run.lagP99S ?? s.latencyS.lag?.p99) ?? 'n/a'}): the client fell behind the trace`;
   }
@@ -152,13 +155,15 @@ export function evaluateGate(store: StoreLike, opts: GateOptions): GateResult {
     ...(opts.percentileMethod === undefined ? {} : { percentileMethod: opts.percentileMethod }),
   };
   const summary = summarizeRun(store, run.id, sumOpts);
-  const why = unusableReason(run, summary, opts.allowLag ?? false, opts.allowSaturated ?? false);
+  const why = unusableReason(run, summary, opts.allowLag ?? false, opts.allowSaturated ?? false, opts.allowDistorted ?? false);
   if (why) {
     throw new UnusableRunError(
       `run ${run.id} (${run.name}) cannot be judged: ${why}`,
       why.startsWith('it is saturated')
         ? 'offer a rate the deployment sustains, or pass --allow-saturated to judge it anyway'
-        : why.includes('lag')
+        : why.startsWith('it is distorted')
+          ? 'rerun at a lower --time-scale on a quieter machine, or pass --allow-distorted to judge it anyway'
+          : why.includes('lag')
           ? 'rerun with more client capacity, or pass --allow-lag to judge it anyway'
           : undefined,
     );
@@ -168,7 +173,7 @@ export function evaluateGate(store: StoreLike, opts: GateOptions): GateResult {
   if (opts.baseline !== undefined) {
     baseRun = findRun(store, opts.baseline);
     baseSummary = summarizeRun(store, baseRun.id, sumOpts);
-    const bwhy = unusableReason(baseRun, baseSummary, opts.allowLag ?? false, opts.allowSaturated ?? false);
+    const bwhy = unusableReason(baseRun, baseSummary, opts.allowLag ?? false, opts.allowSaturated ?? false, opts.allowDistorted ?? false);
     if (bwhy) throw new UnusableRunError(`baseline run ${baseRun.id} (${baseRun.name}) cannot be used: ${bwhy}`);
   }
   const verdicts: RuleVerdict[] = slo.rules.map((rule) => {

@@ -38,6 +38,7 @@ export {
   PHASE_METRICS,
   SLOWDOWN_METRICS,
   type RunSummary,
+  type BreakdownMeans,
   type SummaryOptions,
   type StatusCounts,
   type PoolSummary,

@@ -32,6 +32,10 @@ export interface RunInfo {
   readonly warmupS: number;
   readonly lagFlagged: boolean;
   readonly lagP99S: number | null;
+  /** The run's self-check found it distorted (live runs against the bundled backend; see the twin check). */
+  readonly distorted: boolean;
+  readonly distortedReason: string | null;
+  readonly twinRunId: number | null;
   readonly options: Record<string, unknown>;
   readonly notes: Record<string, unknown>;
 }
@@ -73,6 +77,9 @@ interface RunSqlRow {
   warmup_s: number;
   lag_flagged: number;
   lag_p99_s: number | null;
+  distorted?: number;
+  distorted_reason?: string | null;
+  twin_run_id?: number | null;
   options_json: string;
   notes_json: string;
 }
@@ -94,13 +101,16 @@ function toRunInfo(r: RunSqlRow): RunInfo {
     warmupS: r.warmup_s,
     lagFlagged: r.lag_flagged !== 0,
     lagP99S: r.lag_p99_s,
+    distorted: r.distorted === 1,
+    distortedReason: r.distorted_reason ?? null,
+    twinRunId: r.twin_run_id ?? null,
     options: parseJson(r.options_json),
     notes: parseJson(r.notes_json),
   };
 }
 
 const RUN_COLUMNS = `id, name, kind, status, started_at, ended_at, target, deployment, model, trace_path, time_scale,
-  offered_rate, warmup_s, lag_flagged, lag_p99_s, options_json, notes_json`;
+  offered_rate, warmup_s, lag_flagged, lag_p99_s, distorted, distorted_reason, twin_run_id, options_json, notes_json`;
 
 /**
  * Find a run by the store's one lookup rule (id, name, uuid; `undefined` or `latest` → the latest run).

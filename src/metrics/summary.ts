@@ -104,6 +104,10 @@ export interface RunSummary {
     readonly startedAt: string;
     readonly warmupS: number;
     readonly lagFlagged: boolean;
+    /** A live run's self-check flagged it distorted (the reason beside it); see src/load/twin.ts. */
+    readonly distorted: boolean;
+    readonly distortedReason: string | null;
+    readonly twinRunId: number | null;
     readonly compat: boolean;
   };
   /** The rule every percentile of this summary follows (all of them are exact, over the stored values). */
@@ -157,6 +161,8 @@ export interface RunSummary {
   readonly prefixCache?: PrefixCacheSummary;
   readonly power?: PowerSummary;
   readonly cost?: CostSummary;
+  /** Means of the breakdown's parts, which add up to the mean TTFT and E2E (see `BreakdownMeans`); absent without a breakdown. */
+  readonly breakdown?: BreakdownMeans;
 }
 
 /**
@@ -251,6 +257,28 @@ class CacheAccumulator {
     return { ...this.all.figures(), ...(hit ? { ttftHitS: hit } : {}), ...(miss ? { ttftMissS: miss } : {}), pools: fig(this.pools), machines: fig(this.machines) };
   }
 }
+
+/**
+ * Means (seconds) of each request's breakdown over the ok, non-warm-up requests that have one (in sims: all of
+ * them, so `ttft` and `e2e` equal `latencyS.ttft.mean` and `latencyS.e2e.mean`). Per request TTFT = queue +
+ * prefill + ttftOverhead and E2E − TTFT = kvTransfer + decodeWait + decode + afterFirstOverhead, where the
+ * overheads are what the client measured beyond the server's own parts (client, network, HTTP handling; 0 in
+ * sims within rounding); so the means add up the same way.
+ */
+export interface BreakdownMeans {
+  readonly requests: number;
+  readonly ttft: number;
+  readonly queue: number;
+  readonly prefill: number;
+  readonly ttftOverhead: number;
+  readonly kvTransfer: number;
+  readonly decodeWait: number;
+  readonly decode: number;
+  readonly afterFirstOverhead: number;
+  readonly e2e: number;
+}
+
+const BREAKDOWN_KEYS = ['ttft', 'queue', 'prefill', 'ttftOverhead', 'kvTransfer', 'decodeWait', 'decode', 'afterFirstOverhead', 'e2e'] as const;
 
 const newHists = <K extends string>(keys: readonly K[]): Record<K, Distribution> =>
   Object.fromEntries(keys.map((k) => [k, new Distribution()])) as Record<K, Distribution>;
@@ -397,6 +425,10 @@ export class RunAccumulator {
   /** Requests that end after `windowEnd` (never-ended ones at +∞), earliest end first; the rest are done. */
   private readonly pending = new EndHeap();
   readonly done = { ok: 0, sumEnd: 0 };
+  /** Σ of each breakdown part over the requests that have all of them (see `BreakdownMeans`). */
+  readonly breakdownSums: Record<(typeof BREAKDOWN_KEYS)[number], number> & { n: number } = {
+    n: 0, ttft: 0, queue: 0, prefill: 0, ttftOverhead: 0, kvTransfer: 0, decodeWait: 0, decode: 0, afterFirstOverhead: 0, e2e: 0,
+  };
 
   private readonly recordTbt = (gap: number, count: number): void => this.latency.tbt.record(gap, count);
 
@@ -451,6 +483,20 @@ export class RunAccumulator {
     ];
     for (const [k, v] of ph) if (v !== null && Number.isFinite(v)) this.phases[k].record(v);
     this.prefixCache.add(r, ttft);
+    const fin = (v: number | null): v is number => v !== null && Number.isFinite(v);
+    if (ttft !== undefined && e2e !== undefined && fin(r.queueS) && fin(r.prefillS) && fin(r.kvTransferS) && fin(r.decodeWaitS) && fin(r.decodeS)) {
+      const b = this.breakdownSums;
+      b.n++;
+      b.ttft += ttft;
+      b.e2e += e2e;
+      b.queue += r.queueS;
+      b.prefill += r.prefillS;
+      b.ttftOverhead += ttft - r.queueS - r.prefillS;
+      b.kvTransfer += r.kvTransferS;
+      b.decodeWait += r.decodeWaitS;
+      b.decode += r.decodeS;
+      b.afterFirstOverhead += e2e - ttft - r.kvTransferS - r.decodeWaitS - r.decodeS;
+    }
 
     if (r.pool) {
       let p = this.pools.get(r.pool);
@@ -522,6 +568,8 @@ export class RunAccumulator {
   merge(o: RunAccumulator): this {
     for (const k of LATENCY_METRICS) this.latency[k].merge(o.latency[k]);
     for (const k of PHASE_METRICS) this.phases[k].merge(o.phases[k]);
+    this.breakdownSums.n += o.breakdownSums.n;
+    for (const k of BREAKDOWN_KEYS) this.breakdownSums[k] += o.breakdownSums[k];
     for (const k of SLOWDOWN_METRICS) this.slowdown[k].merge(o.slowdown[k]);
     for (const [name, p] of o.pools) {
       const mine = this.pools.get(name);
@@ -717,6 +765,9 @@ export function summaryFromAccumulator(run: RunInfo, acc: RunAccumulator, extra:
       startedAt: run.startedAt,
       warmupS: run.warmupS,
       lagFlagged: run.lagFlagged,
+      distorted: run.distorted,
+      distortedReason: run.distortedReason,
+      twinRunId: run.twinRunId,
       compat: acc.compat,
     },
     percentileMethod: method,
@@ -742,8 +793,15 @@ export function summaryFromAccumulator(run: RunInfo, acc: RunAccumulator, extra:
       : {}),
     ...(acc.pools.size > 0 ? { pools } : {}),
     ...(prefixCache ? { prefixCache } : {}),
+    ...(acc.breakdownSums.n > 0 ? { breakdown: breakdownMeans(acc.breakdownSums) } : {}),
     ...extra,
   };
+}
+
+function breakdownMeans(b: RunAccumulator['breakdownSums']): BreakdownMeans {
+  const out: Record<string, number> = { requests: b.n };
+  for (const k of BREAKDOWN_KEYS) out[k] = b[k] / b.n;
+  return out as unknown as BreakdownMeans;
 }
 
 /** Achieved below this fraction of offered flags a run saturated. */

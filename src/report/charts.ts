@@ -21,7 +21,7 @@ import {
   LIMIT_COLOR,
   PASS_FILL,
   PASS_TEXT,
-  PHASE_FILLS,
+  BREAKDOWN_FILLS,
   poolDash,
   poolFill,
   runColor,
@@ -693,12 +693,20 @@ function poolTimeline(
   const datasets: ChartDataset<'line', Point[]>[] = [];
   const rows: (string | number)[][] = [];
   const scaled = (pts: Point[]): Point[] => pts.map((p) => ({ x: p.x, y: p.y * yy.scale }));
+  const t1Of = (s: Series): number => per.find((p) => p.s === s)?.t1 ?? 1;
   for (const { s, pool, runs } of per) {
     const dash = pools.length > 1 ? poolDash(pool, pools) : s.dash;
     const label = pools.length > 1 ? `${s.label} · ${pool}` : s.label;
     if (runs.length === 1) {
       const pts = scaled(runs[0]!);
-      datasets.push(lineDataset(label, pts, s.color, dash));
+      // Where the pool had no machine (its machines were borrowed), the line stops instead of bridging the gap.
+      const w = (t1Of(s) / 400) * 1.5;
+      const broken: Point[] = [];
+      for (let k = 0; k < pts.length; k++) {
+        if (k > 0 && pts[k]!.x - pts[k - 1]!.x > w) broken.push({ x: (pts[k]!.x + pts[k - 1]!.x) / 2, y: Number.NaN });
+        broken.push(pts[k]!);
+      }
+      datasets.push(lineDataset(label, broken, s.color, dash));
       for (const p of pts) rows.push([s.label, runIds(s), pool, r6(p.x), r6(p.y), r6(p.y), r6(p.y)]);
     } else {
       const b = bandOf(runs);
@@ -725,61 +733,74 @@ const powerOf = (r: RunData): Map<string, Map<string, TimedValue[]>> => r.power;
 // ---------------------------------------------------------------------------------------------- breakdown
 
 function breakdownChart(input: ChartInput): ChartResult {
-  const series = seriesOf(input).filter((s) => s.runs.some((r) => r.breakdown.queue.length + r.breakdown.prefill.length + r.breakdown.kvTransfer.length > 0));
-  if (series.length === 0) return { skip: 'no run recorded the server-side TTFT breakdown (queue / prefill / KV transfer)' };
+  const series = seriesOf(input).filter((s) => s.runs.some((r) => r.breakdown.requests > 0));
+  if (series.length === 0) return { skip: 'no run recorded the server-side breakdown (queue / prefill / KV transfer / decode wait)' };
+  // Two stacks per series, each adding up to what it explains (means over the same requests): TTFT = queue +
+  // prefill (+ overhead in live runs), the wait for the second token = KV transfer + decode wait (+ overhead).
   const parts = [
-    ['queue', (r: RunData) => r.breakdown.queue],
-    ['prefill', (r: RunData) => r.breakdown.prefill],
-    ['KV transfer', (r: RunData) => r.breakdown.kvTransfer],
+    { name: 'queue', stack: 0, get: (r: RunData) => r.breakdown.queue },
+    { name: 'prefill', stack: 0, get: (r: RunData) => r.breakdown.prefill },
+    { name: 'TTFT overhead (client, network, HTTP)', stack: 0, get: (r: RunData) => r.breakdown.ttftOverhead },
+    { name: 'KV transfer', stack: 1, get: (r: RunData) => r.breakdown.kvTransfer },
+    { name: 'decode wait', stack: 1, get: (r: RunData) => r.breakdown.decodeWait },
+    { name: '2nd-token overhead', stack: 1, get: (r: RunData) => r.breakdown.secondOverhead },
   ] as const;
+  const live = input.runs.some((r) => r.info.kind !== 'sim' && r.breakdown.requests > 0);
+  const shown = parts.filter((p) => live || !p.name.includes('overhead'));
   const labels: string[] = [];
-  const cells: { s: Series; stat: 'mean' | 'p50'; parts: Agg[]; total: Agg }[] = [];
-  for (const s of series) for (const stat of ['mean', 'p50'] as const) {
-    labels.push(`${s.label} ${stat}`);
-    const of = (r: RunData, get: (r: RunData) => Float64Array): number => (stat === 'mean' ? mean(get(r)) : quantile(get(r), 0.5)) ?? 0;
-    const ps = parts.map(([, get]) => agg(s.runs.map((r) => of(r, get)))!);
-    const total = agg(s.runs.map((r) => parts.reduce((acc, [, get]) => acc + of(r, get), 0)))!;
-    cells.push({ s, stat, parts: ps, total });
+  const cells: { s: Series; stack: number; parts: (Agg | undefined)[]; total: Agg }[] = [];
+  for (const s of series) for (const stack of [0, 1]) {
+    labels.push(`${s.label} ${stack === 0 ? 'TTFT' : '2nd-token wait'}`);
+    const runs = s.runs.filter((r) => r.breakdown.requests > 0);
+    const ps = shown.map((p) => (p.stack === stack ? agg(runs.map((r) => p.get(r)))! : undefined));
+    const total = agg(runs.map((r) => shown.reduce((acc, p) => acc + (p.stack === stack ? p.get(r) : 0), 0)))!;
+    cells.push({ s, stack, parts: ps, total });
   }
   const unit = timeUnit(Math.max(...cells.map((c) => c.total.max)));
+  const lastOf = (stack: number): number => shown.map((p): number => p.stack).lastIndexOf(stack);
   const config: ChartConfiguration<'bar', number[]> = {
     type: 'bar',
     data: {
       labels,
-      datasets: parts.map(([name], pi) => ({
-        label: name,
-        data: cells.map((c) => c.parts[pi]!.mean * unit.scale),
-        stack: 'ttft',
-        backgroundColor: PHASE_FILLS[pi],
+      datasets: shown.map((p, pi) => ({
+        label: p.name,
+        data: cells.map((c) => (c.parts[pi] ? c.parts[pi]!.mean * unit.scale : 0)),
+        stack: 'breakdown',
+        backgroundColor: BREAKDOWN_FILLS[parts.indexOf(p)],
         borderColor: cells.map((c) => c.s.color),
         borderWidth: 2,
         maxBarThickness: 70,
-        ...(pi === parts.length - 1 ? { errorBars: cells.map((c) => ERR(c.total, unit.scale)) } : {}),
+        ...(pi === lastOf(p.stack) ? { errorBars: cells.map((c) => (c.stack === p.stack ? ERR(c.total, unit.scale) : null)) } : {}),
       })) as never,
     },
     options: {
       layout: { padding: { left: 4, right: 12, top: 2, bottom: 2 } },
       plugins: {
-        title: titlePlugin(fullTitle(input, 'TTFT breakdown: queue, prefill, KV transfer')),
+        title: titlePlugin(fullTitle(input, 'Breakdown (means): TTFT = queue + prefill; 2nd-token wait = KV transfer + decode wait')),
         legend: {
           ...legendBase,
           labels: {
             ...legendBase.labels,
-            generateLabels: () => parts.map(([name], pi) => ({ text: name, fillStyle: PHASE_FILLS[pi], strokeStyle: '#555555', lineWidth: 1, fontColor: TEXT_COLOR, hidden: false, datasetIndex: pi })),
+            generateLabels: () => shown.map((p, pi) => ({ text: p.name, fillStyle: BREAKDOWN_FILLS[parts.indexOf(p)], strokeStyle: '#555555', lineWidth: 1, fontColor: TEXT_COLOR, hidden: false, datasetIndex: pi })),
           },
         },
         tooltip: { enabled: false },
       },
       scales: {
         x: categoryAxis(undefined, true),
-        y: { ...(valueAxis(`time (${unit.name})`, { extra: { beginAtZero: true } }) as object), stacked: true } as never,
+        y: { ...(valueAxis(`mean time (${unit.name})`, { extra: { beginAtZero: true } }) as object), stacked: true } as never,
       },
     },
     plugins: [errorBarPlugin as Plugin<'bar'>],
   };
   const rows: (string | number)[][] = [];
-  for (const c of cells) parts.forEach(([name], pi) => rows.push([c.s.label, runIds(c.s), c.stat, name, r6(c.parts[pi]!.mean * unit.scale), r6(c.parts[pi]!.min * unit.scale), r6(c.parts[pi]!.max * unit.scale)]));
-  return { spec: spec(config), csv: { header: ['series', 'runs', 'stat', 'part', `time (${unit.name})`, `min over seeds (${unit.name})`, `max over seeds (${unit.name})`], rows } };
+  for (const c of cells) {
+    shown.forEach((p, pi) => {
+      const a = c.parts[pi];
+      if (a) rows.push([c.s.label, runIds(c.s), c.stack === 0 ? 'ttft' : 'second_token_wait', p.name, r6(a.mean * unit.scale), r6(a.min * unit.scale), r6(a.max * unit.scale)]);
+    });
+  }
+  return { spec: spec(config), csv: { header: ['series', 'runs', 'measure', 'part', `mean (${unit.name})`, `min over seeds (${unit.name})`, `max over seeds (${unit.name})`], rows } };
 }
 
 // ---------------------------------------------------------------------------------------------- lag

@@ -6,12 +6,41 @@
 import { findRun, forEachTbtSample, isCompatRun, measure, requestRecords, resolveReference, slowdownOf, type RunInfo, type SlowdownReference } from '../metrics/index.js';
 import type { MachineRecord, RunRecord, Store } from '../store/index.js';
 import { LogHistogram, sortedFinite } from './stats.js';
+import { decodeChunks, type Chunk } from '../store/codec.js';
 
+/**
+ * Mean seconds of each part of the breakdown over the ok, non-warm-up requests that carry all five columns
+ * (`requests` of them), so that the parts add up (README "Metric glossary"): TTFT = queue + prefill +
+ * ttftOverhead; the wait for the second token = kvTransfer + decodeWait + secondOverhead. The overheads are
+ * what the client measured beyond the server's parts (0 in sims).
+ */
 export interface PhaseBreakdown {
-  /** Seconds, ascending, over ok non-warmup requests that carry the column. */
-  readonly queue: Float64Array;
-  readonly prefill: Float64Array;
-  readonly kvTransfer: Float64Array;
+  readonly requests: number;
+  readonly queue: number;
+  readonly prefill: number;
+  readonly ttftOverhead: number;
+  readonly kvTransfer: number;
+  readonly decodeWait: number;
+  readonly secondOverhead: number;
+}
+
+function meanBreakdown(b: { -readonly [K in keyof PhaseBreakdown]: number }): PhaseBreakdown {
+  const n = b.requests;
+  if (n === 0) return b;
+  return { requests: n, queue: b.queue / n, prefill: b.prefill / n, ttftOverhead: b.ttftOverhead / n, kvTransfer: b.kvTransfer / n, decodeWait: b.decodeWait / n, secondOverhead: b.secondOverhead / n };
+}
+
+/** Seconds from the first token to the second, from the stored chunks (0 when they came together; undefined with fewer than 2 tokens). */
+export function secondTokenWait(chunks: readonly Chunk[]): number | undefined {
+  let first: number | undefined;
+  let seen = 0;
+  for (const c of chunks) {
+    if (!(c.tokens > 0)) continue;
+    if (first === undefined) first = c.t;
+    seen += c.tokens;
+    if (seen >= 2) return c.t - first;
+  }
+  return undefined;
 }
 
 export interface SloVerdict {
@@ -140,9 +169,7 @@ function loadRun(store: Store, info: RunInfo, index: number, label: string, refe
   const tpot: number[] = [];
   const e2e: number[] = [];
   const lag: number[] = [];
-  const queue: number[] = [];
-  const prefill: number[] = [];
-  const kv: number[] = [];
+  const bd = { requests: 0, queue: 0, prefill: 0, ttftOverhead: 0, kvTransfer: 0, decodeWait: 0, secondOverhead: 0 };
   const tbt = new LogHistogram();
   const intervals: { start: number; end: number }[] = [];
   const open: number[] = [];
@@ -192,9 +219,17 @@ function loadRun(store: Store, info: RunInfo, index: number, label: string, refe
     if (m.tpot !== undefined) tpot.push(m.tpot);
     if (m.e2e !== undefined) e2e.push(m.e2e);
     forEachTbtSample(m, (gap, count) => tbt.add(gap, count));
-    if (r.queueS !== null) queue.push(r.queueS);
-    if (r.prefillS !== null) prefill.push(r.prefillS);
-    if (r.kvTransferS !== null) kv.push(r.kvTransferS);
+    const fin = (v: number | null): v is number => v !== null && Number.isFinite(v);
+    if (m.ttft !== undefined && fin(r.queueS) && fin(r.prefillS) && fin(r.kvTransferS) && fin(r.decodeWaitS) && fin(r.decodeS)) {
+      const second = secondTokenWait(m.tbtChunks.length > 0 ? m.tbtChunks : decodeChunks(r.tokenTimes));
+      bd.requests++;
+      bd.queue += r.queueS;
+      bd.prefill += r.prefillS;
+      bd.ttftOverhead += m.ttft - r.queueS - r.prefillS;
+      bd.kvTransfer += r.kvTransferS;
+      bd.decodeWait += r.decodeWaitS;
+      bd.secondOverhead += (second ?? r.kvTransferS + r.decodeWaitS) - r.kvTransferS - r.decodeWaitS;
+    }
   }
   for (const s of open) intervals.push({ start: s, end: spanS });
 
@@ -211,7 +246,13 @@ function loadRun(store: Store, info: RunInfo, index: number, label: string, refe
     spanS = Math.max(spanS, s.t);
   }
   const power = new Map<string, Map<string, TimedValue[]>>();
+  // A machine that changes pool (the mixed pool borrows it, then returns it) ends its line in the old pool: a
+  // gap there, so the old pool's sample-and-hold sum stops counting it.
+  const roleOf = new Map<string, string>();
   for (const p of store.powerSamples(info.id)) {
+    const was = roleOf.get(p.machineId);
+    if (was !== undefined && was !== p.role) power.get(was)?.get(p.machineId)?.push({ t: p.t, value: null });
+    roleOf.set(p.machineId, p.role);
     const byMachine = power.get(p.role) ?? new Map<string, TimedValue[]>();
     power.set(p.role, byMachine);
     const arr = byMachine.get(p.machineId) ?? [];
@@ -237,7 +278,7 @@ function loadRun(store: Store, info: RunInfo, index: number, label: string, refe
     lag: sortedFinite(lag),
     intervals,
     spanS,
-    breakdown: { queue: sortedFinite(queue), prefill: sortedFinite(prefill), kvTransfer: sortedFinite(kv) },
+    breakdown: meanBreakdown(bd),
     timeline,
     power,
     machines: store.machines(info.id),

@@ -46,6 +46,8 @@ export function runFlags(r: RunData, s?: ReportSummary): string[] {
   const f: string[] = [];
   if (r.info.status !== 'completed') f.push(r.info.status);
   if (r.info.lagFlagged) f.push(`lag (p99 ${r.info.lagP99S === null ? '?' : `${fmtNumber(r.info.lagP99S * 1000)} ms`})`);
+  if (r.info.distorted) f.push(`distorted (${r.info.distortedReason ?? 'no reason recorded'})`);
+  if (r.info.twinRunId !== null) f.push(`twin: sim run ${r.info.twinRunId}`);
   if (typeof r.info.notes['overloaded'] === 'string') f.push('saturated (overloaded)');
   else if (s?.saturated) f.push(`saturated (${s.saturated})`);
   const nc = r.info.notes['neverCompleted'];

@@ -34,7 +34,7 @@ export const CHART_INFO = [
   { name: 'batch-size', title: 'Batch size per pool', description: 'distribution of requests per iteration on busy machines, per pool (timeline samples named batch_size)' },
   { name: 'batch-tokens', title: 'Batched prompt tokens per pool', description: 'distribution of prompt tokens per iteration on busy machines, per pool (batch_prompt_tokens)' },
   { name: 'kv-transfer', title: 'KV transfer vs prompt length', description: 'p50 and p99 KV-cache transfer time per half-octave of prompt length (phase-split runs)' },
-  { name: 'ttft-breakdown', title: 'TTFT breakdown', description: 'queue, prefill and KV-transfer time per run, stacked; mean and p50 of each part' },
+  { name: 'ttft-breakdown', title: 'Latency breakdown', description: 'means per run: TTFT stacked as queue + prefill (+ overhead in live runs), the wait for the second token as KV transfer + decode wait (+ overhead)' },
   { name: 'lag-histogram', title: 'Schedule lag', description: 'histogram of send − scheduled on log axes: how late the client sent requests (live runs)' },
   { name: 'slo-matrix', title: 'SLO verdicts', description: 'rules (grouped by SLO file) × runs: ✓ pass / ✗ FAIL with the measured value and its unit' },
   { name: 'prefix-cache', title: 'Prefix-cache hit rates', description: 'per run, % of prompt tokens and % of requests served from the prefix cache (runs that record cached prompt tokens)' },

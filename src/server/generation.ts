@@ -27,6 +27,9 @@ export interface SplitbenchExtension {
   readonly token_machine: string;
   readonly pool: string;
   readonly preemptions: number;
+  /** The server's own emission delay for this request: largest and mean (actual − intended write time of each chunk, engine seconds). */
+  readonly emit_delay_max_s?: number;
+  readonly emit_delay_mean_s?: number;
 }
 
 export function extensionOf(b: RequestBreakdown): SplitbenchExtension {
@@ -69,6 +72,10 @@ interface ChoiceState {
   /** Prompt tokens its prefix cache supplied (set when done; undefined: no cache looked up). */
   cached?: number;
   handle: SubmitHandle | undefined;
+  /** Emission delays of this choice's chunks so far (engine seconds): largest, sum, count. */
+  delayMax: number;
+  delaySum: number;
+  delayN: number;
   /** Engine times: submitted, first token, previous token-carrying iteration. */
   submitted: number;
   firstToken: number | undefined;
@@ -134,6 +141,9 @@ export class Generation {
       done: false,
       ext: undefined,
       handle: undefined,
+      delayMax: 0,
+      delaySum: 0,
+      delayN: 0,
       submitted: 0,
       firstToken: undefined,
       lastTokens: undefined,
@@ -297,6 +307,12 @@ export class Generation {
     const chat = this.req.endpoint === 'chat';
     const cont = this.req.continuousUsage;
     const first = c.emitted === tokens; // nothing was written for this choice before
+    // Actual − intended write time (engine seconds), measured before the write so the last chunk reports itself.
+    const delay = Math.max(0, (this.clock.realNow?.() ?? this.clock.now()) - time);
+    c.delayMax = Math.max(c.delayMax, delay);
+    c.delaySum += delay;
+    c.delayN++;
+    if (finish !== null && c.ext) c.ext = { ...c.ext, emit_delay_max_s: c.delayMax, emit_delay_mean_s: c.delaySum / c.delayN };
     if (chat && first) {
       out += this.event({
         choices: [{ index: c.index, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }],
@@ -312,7 +328,7 @@ export class Generation {
       ...(finish !== null && c.ext ? { splitbench: c.ext } : {}),
     });
     this.res.write(out);
-    this.hooks.onEmit(((this.clock.realNow?.() ?? this.clock.now()) - time) / this.timeScale);
+    this.hooks.onEmit(delay / this.timeScale);
   }
 
   private event(body: Record<string, unknown>): string {

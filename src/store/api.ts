@@ -69,6 +69,8 @@ export interface RequestRow {
   readonly promptMachine?: string;
   readonly tokenMachine?: string;
   readonly pool?: string;
+  /** Live runs: token-carrying chunks that arrived in the same read as the previous one (`requests.coalesced`). */
+  readonly coalesced?: number;
 }
 
 export interface MachineRow {
@@ -135,6 +137,11 @@ export interface RunRecord {
   readonly warmupS: number;
   readonly lagFlagged: boolean;
   readonly lagP99S: number | null;
+  /** The run's own checks found it distorted by the machine (`distortedReason` says why). */
+  readonly distorted: boolean;
+  readonly distortedReason: string | null;
+  /** The simulated twin of a live run (a sim run of the same requests). */
+  readonly twinRunId: number | null;
   readonly options: Record<string, unknown>;
   readonly tags: Record<string, string>;
   readonly env: Record<string, unknown>;
@@ -182,6 +189,7 @@ export interface RequestRecord {
   readonly promptMachine: string | null;
   readonly tokenMachine: string | null;
   readonly pool: string | null;
+  readonly coalesced: number | null;
   /** Prompt tokens the target's prefix cache supplied; null where not reported. */
   readonly cachedPromptTokens: number | null;
   /** Decoded `token_times` ([] when the row has none, or when `chunks: false` was asked). */
@@ -297,6 +305,8 @@ export interface Store {
   setRunNotes(runId: number, notes: Record<string, unknown>): Record<string, unknown>;
   /** Set a run's status (and ended_at when it is not 'running'). */
   setRunStatus(runId: number, status: RunStatus): void;
+  /** Record a live run's self-check: distorted (with the reason) or not, and its simulated twin. */
+  setRunCheck(runId: number, check: { distorted: boolean; reason?: string; twinRunId?: number }): void;
   /** Flush open writers (their runs keep their status), then close the file. Idempotent. */
   close(): void;
 }

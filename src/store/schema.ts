@@ -13,7 +13,7 @@
  */
 
 export const APPLICATION_ID = 0x53504c42; // 'SPLB', in SQLite's header (PRAGMA application_id)
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 export const RUN_KINDS = ['live', 'sim'] as const;
 export type RunKind = (typeof RUN_KINDS)[number];
@@ -170,7 +170,18 @@ export const MIGRATIONS: readonly string[] = [
   ) WITHOUT ROWID;
   CREATE INDEX shards_uuid ON shards(run_uuid);
   `,
-  // 2 → 3: prompt tokens the target's prefix cache supplied (engine breakdown; vLLM usage's cached_tokens).
+  // 2 → 3: live runs that check themselves (README "Replay: twin check"). A live run against the bundled
+  // backend is flagged distorted (with the reason) when its simulated twin, the server's emission delay, the
+  // client's chunk coalescing or the send lag say the machine distorted it; twin_run_id links the sim run of
+  // the same requests. requests.coalesced: token-carrying chunks that arrived in the same read as the one
+  // before them (the client could not tell them apart in time); NULL where not measured (sims).
+  `
+  ALTER TABLE runs ADD COLUMN distorted INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE runs ADD COLUMN distorted_reason TEXT;
+  ALTER TABLE runs ADD COLUMN twin_run_id INTEGER;
+  ALTER TABLE requests ADD COLUMN coalesced INTEGER;
+  `,
+  // 3 → 4: prompt tokens the target's prefix cache supplied (engine breakdown; vLLM usage's cached_tokens).
   `
   ALTER TABLE requests ADD COLUMN cached_prompt_tokens INTEGER;   -- NULL: not reported
   `,

@@ -277,6 +277,9 @@ function toRunRecord(r: SqlRow): RunRecord {
     warmupS: r.warmup_s as number,
     lagFlagged: r.lag_flagged === 1,
     lagP99S: (r.lag_p99_s as number | null) ?? null,
+    distorted: r.distorted === 1,
+    distortedReason: (r.distorted_reason as string | null) ?? null,
+    twinRunId: (r.twin_run_id as number | null) ?? null,
     options: parseJson(r.options_json, {}),
     tags: parseJson(r.tags_json, {}),
     env: parseJson(r.env_json, {}),
@@ -325,6 +328,7 @@ function toRequestRecord(r: SqlRow, withChunks: boolean): RequestRecord {
     promptMachine: r.prompt_machine as string | null,
     tokenMachine: r.token_machine as string | null,
     pool: r.pool as string | null,
+    coalesced: (r.coalesced as number | null) ?? null,
     cachedPromptTokens: (r.cached_prompt_tokens ?? null) as number | null,
     chunks: withChunks ? decodeChunks(r.token_times as Uint8Array | null) : [],
   };
@@ -336,7 +340,7 @@ export const REQUEST_COLUMNS = [
   'scheduled', 'send', 'first_token', 'end', 'lag', 'status', 'error_code', 'error', 'http_status',
   'timeout_phase', 'tokens_received', 'usage_prompt', 'usage_completion', 'count_method', 'ttft', 'tpot',
   'e2e', 'ttft_sched', 'e2e_sched', 'max_stall', 'queue_s', 'prefill_s', 'kv_transfer_s', 'decode_wait_s',
-  'decode_s', 'prompt_machine', 'token_machine', 'pool', 'token_times', 'cached_prompt_tokens',
+  'decode_s', 'prompt_machine', 'token_machine', 'pool', 'token_times', 'coalesced', 'cached_prompt_tokens',
 ] as const;
 
 const STATUS_SET: ReadonlySet<string> = new Set(REQUEST_STATUSES);
@@ -405,6 +409,7 @@ export function requestParams(runId: number, row: RequestRow): unknown[] {
     nn(row.tokenMachine),
     nn(row.pool),
     blob !== undefined ? (blob.length > 0 ? blob : null) : row.chunks && row.chunks.length > 0 ? encodeChunks(row.chunks) : null,
+    nn(row.coalesced),
     nn(b?.cachedPromptTokens),
   ];
 }
@@ -894,6 +899,14 @@ class SqliteStore implements Store {
       this.db
         .prepare('UPDATE runs SET status = ?, ended_at = CASE WHEN ? THEN NULL ELSE coalesce(ended_at, ?) END WHERE id = ?')
         .run(status, status === 'running' ? 1 : 0, new Date().toISOString(), runId);
+    });
+  }
+
+  setRunCheck(runId: number, check: { distorted: boolean; reason?: string; twinRunId?: number }): void {
+    this.write('record a run check', () => {
+      this.db
+        .prepare('UPDATE runs SET distorted = ?, distorted_reason = ?, twin_run_id = coalesce(?, twin_run_id) WHERE id = ?')
+        .run(check.distorted ? 1 : 0, check.reason ?? null, check.twinRunId ?? null, runId);
     });
   }
 

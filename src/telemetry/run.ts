@@ -137,6 +137,8 @@ export async function startRunTelemetry(o: RunTelemetryOptions, ctx: RunTelemetr
       scrape: o.scrape.map((s) => (s.url === 'target' ? { ...s, url: metricsUrl } : s)),
       intervalMs: o.intervalMs,
       targetMetricsUrl: metricsUrl,
+      // The reference backend runs K× faster than real GPUs: poll its power every interval of trace time.
+      modelIntervalMs: Math.max(50, o.intervalMs / Math.max(1, K)),
       prices,
       now: () => ((performance.now() - anchor) / 1000) * K,
       ...(ctx.log ? { log: ctx.log } : {}),

@@ -36,6 +36,8 @@ export interface TelemetryOptions {
   readonly intervalMs: number;
   /** /metrics URL of the target, for `--power model` without a URL. */
   readonly targetMetricsUrl?: string;
+  /** Polling period of the `model` source, wall ms (default `intervalMs`): the reference backend runs on trace time. */
+  readonly modelIntervalMs?: number;
   readonly prices?: PriceTable;
   /** Trace seconds from the run's t0. */
   readonly now: () => number;
@@ -69,8 +71,8 @@ interface Machine {
   readonly id: string;
   readonly role: string;
   readonly energy: EnergyAccumulator;
-  /** model source: the pending row's start. */
-  pending?: { t: number; joules: number; watts: number };
+  /** model source: the pending row's start, and the pool the machine was in then (the interval counts for it). */
+  pending?: { t: number; joules: number; watts: number; role: string };
 }
 
 const NVSMI_QUERY = 'index,power.draw,total_energy_consumption';
@@ -180,7 +182,7 @@ export class Telemetry {
   }
 
   /** Poll an HTTP source every interval; `read` handles one exposition at time t. No overlapping polls. */
-  private poll(url: string, n: SourceNote, read: (text: string, t: number) => void, onFail: (t: number) => void): Promise<void> {
+  private poll(url: string, n: SourceNote, read: (text: string, t: number) => void, onFail: (t: number) => void, intervalMs = this.o.intervalMs): Promise<void> {
     const timeoutMs = Math.max(1000, Math.min(10_000, this.o.intervalMs * 4));
     let busy: Promise<void> | undefined;
     const once = (): Promise<void> => {
@@ -204,7 +206,7 @@ export class Telemetry {
       })();
       return busy;
     };
-    const timer = setInterval(() => void once().catch(() => undefined), this.o.intervalMs);
+    const timer = setInterval(() => void once().catch(() => undefined), intervalMs);
     this.stopFns.push(async () => {
       clearInterval(timer);
       await busy;
@@ -228,15 +230,27 @@ export class Telemetry {
       for (const m of machines.values()) {
         if (m.pending) {
           // Close the model source's open interval with the last instantaneous reading.
-          this.sink.addPowerSample({ t: m.pending.t, machineId: m.id, role: m.role, source: p.kind, watts: m.pending.watts, energyJ: m.pending.joules });
+          this.sink.addPowerSample({ t: m.pending.t, machineId: m.id, role: m.pending.role, source: p.kind, watts: m.pending.watts, energyJ: m.pending.joules });
           m.pending = undefined;
         }
         this.sink.addPowerSample({ t, machineId: m.id, role: m.role, source: p.kind, watts: null, energyJ: null });
         m.energy.gap(t);
       }
     };
-    const read = (text: string, t: number): void => {
+    // The model source is read on the engine's clock (`splitbench_engine_time_seconds`, real-GPU = trace seconds):
+    // intervals are the server's own, so an interval's mean (energy counter delta / its length) is never skewed by
+    // when the scrape's answer arrived here; the engine clock is placed on the run's clock at the first reading.
+    let engineOffset: number | undefined;
+    const read = (text: string, tArrived: number): void => {
       const expo = parsePromText(text);
+      let t = tArrived;
+      if (p.kind === 'model') {
+        const et = expo.samples.find((s) => s.name === 'splitbench_engine_time_seconds')?.value;
+        if (et !== undefined && Number.isFinite(et)) {
+          engineOffset ??= tArrived - et;
+          t = et + engineOffset;
+        }
+      }
       const readings = p.kind === 'model' ? modelReadings(expo.samples) : p.kind === 'dcgm' ? dcgmReadings(expo.samples, urlHost) : promReadings(expo.samples, p, urlHost);
       if (readings.length === 0) throw new Error(`no ${p.kind === 'model' ? 'splitbench_power_watts' : p.kind === 'dcgm' ? 'DCGM_FI_DEV_POWER_USAGE' : p.metric} series in the exposition`);
       n.samples++;
@@ -248,9 +262,9 @@ export class Telemetry {
           if (m.pending) {
             const dt = t - m.pending.t;
             const mean = dt > 0 ? (joules - m.pending.joules) / dt : m.pending.watts;
-            this.sink.addPowerSample({ t: m.pending.t, machineId: m.id, role, source: 'model', watts: mean, energyJ: m.pending.joules });
+            if (dt > 0) this.sink.addPowerSample({ t: m.pending.t, machineId: m.id, role: m.pending.role, source: 'model', watts: mean, energyJ: m.pending.joules });
           }
-          m.pending = { t, joules, watts: r.watts ?? 0 };
+          m.pending = { t, joules, watts: r.watts ?? 0, role };
         } else {
           this.sink.addPowerSample({ t, machineId: m.id, role, source: p.kind, watts: r.watts, energyJ: joules });
         }
@@ -258,12 +272,12 @@ export class Telemetry {
       n.energyMethod = [...machines.values()][0]?.energy.method;
       n.counterResets = [...machines.values()].reduce((s, m) => s + m.energy.resets, 0);
     };
-    const first = this.poll(url, n, read, gapAll);
+    const first = this.poll(url, n, read, gapAll, p.kind === 'model' ? (this.o.modelIntervalMs ?? this.o.intervalMs) : this.o.intervalMs);
     if (p.kind === 'model') {
       this.finalFns.push(async () => {
         for (const m of machines.values()) {
           if (!m.pending) continue;
-          this.sink.addPowerSample({ t: m.pending.t, machineId: m.id, role: m.role, source: 'model', watts: m.pending.watts, energyJ: m.pending.joules });
+          this.sink.addPowerSample({ t: m.pending.t, machineId: m.id, role: m.pending.role, source: 'model', watts: m.pending.watts, energyJ: m.pending.joules });
           m.pending = undefined;
         }
       });

@@ -7,11 +7,11 @@
  *   e.g. jsq-tokens: join the shortest queue by pending tokens) picks both at arrival; the prompt worker
  *   sends the first token, then ships the KV state to the token worker over loopback TCP.
  *
- * Per-request breakdown (seconds on the router's monotonic clock; durations measured in the workers):
- * queue = arrival → prefill start; prefill = prefill start → first token; kvTransfer = save the state +
- * send it and get the receiver's ack + load it (0 when monolithic); decodeWait = first token → first decode
- * step (transfer, waiting for a sequence or KV room on the token worker, load); decode = first decode step →
- * last token.
+ * Per-request breakdown (seconds on the router's monotonic clock; the prefill and KV durations measured in
+ * the workers), built so that the parts add up: queue = TTFT − prefill; prefill = the prompt worker's prefill
+ * time; kvTransfer = save the state + send it and get the receiver's ack + load it (0 when monolithic, capped
+ * at the wait for the second token); decodeWait = (second token − first token) − kvTransfer (waiting for a
+ * sequence or KV room on the token worker, the first decode step); decode = second token → last token.
  *
  * A worker that exits fails the requests it held (each gets `onFailed`, which the HTTP layer turns into an
  * error) and leaves the scheduler's pools; the others keep serving.
@@ -22,6 +22,7 @@ import { ConfigError, SplitbenchError } from '../errors.js';
 import {
   RealClock,
   createScheduler,
+  secondTokenParts,
   type Cluster,
   type ClusterScheduler,
   type EngineRequest,
@@ -97,6 +98,8 @@ interface Rec {
   started: Set<Worker>;
   emitted: number;
   tFirst: number;
+  /** When the second token arrived (NaN until then). */
+  tSecond: number;
   prefillS: number;
   kvS: number;
   shipped: boolean;
@@ -320,6 +323,7 @@ export class RealCluster implements Cluster {
       started: new Set(),
       emitted: 0,
       tFirst: 0,
+      tSecond: NaN,
       prefillS: 0,
       kvS: 0,
       shipped: false,
@@ -425,7 +429,8 @@ export class RealCluster implements Cluster {
           rec.prefillS = m.prefillS ?? 0;
           w.promptTokensTotal += rec.req.promptTokens;
           this.promptPhaseDone(rec);
-        }
+          if (n > 1) rec.tSecond = now;
+        } else if (rec.tSecond !== rec.tSecond) rec.tSecond = now;
         rec.emitted += n;
         w.outputTokensTotal += n;
         rec.obs.onTokenIds?.(m.ids, m.texts, m.logprobs);
@@ -467,16 +472,18 @@ export class RealCluster implements Cluster {
     w.kvUsed -= this.kvNeed(rec, w);
   }
 
-  private complete(rec: Rec, decodeS: number, now: number): void {
+  /** `_decodeS`: the token worker's own decode time (the breakdown uses the router's instants instead). */
+  private complete(rec: Rec, _decodeS: number, now: number): void {
     const split = rec.p !== rec.t && rec.req.outputTokens > 1;
-    const decodeStart = now - decodeS;
+    // Router-clock instants, so that the parts add up: queue + prefill = TTFT, kvTransfer + decodeWait = the
+    // wait for the second token, decode = the rest (the workers' own prefill figure sets the queue/prefill split).
+    const ttft = rec.tFirst - rec.tSubmit;
+    const prefill = Math.min(Math.max(0, rec.prefillS), ttft);
     rec.obs.onDone(
       {
-        queue: Math.max(0, rec.tFirst - rec.prefillS - rec.tSubmit),
-        prefill: rec.prefillS,
-        kvTransfer: split ? rec.kvS : 0,
-        decodeWait: Math.max(0, decodeStart - rec.tFirst),
-        decode: decodeS,
+        queue: ttft - prefill,
+        prefill,
+        ...secondTokenParts(rec.tFirst, rec.tSecond, now, split ? rec.kvS : 0),
         promptMachine: rec.p.id,
         tokenMachine: split ? rec.t.id : rec.p.id,
         pool: rec.p.role,

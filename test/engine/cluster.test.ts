@@ -30,7 +30,8 @@ test('one request alone: prefill then one decode per iteration', () => {
   near(r.done!.t, 0.28, 'end');
   near(r.done!.bd.queue, 0);
   near(r.done!.bd.prefill, 0.2);
-  near(r.done!.bd.decode, 0.08);
+  near(r.done!.bd.decodeWait, 0.02, 'first token → second token: one decode iteration');
+  near(r.done!.bd.decode, 0.06, 'second token → last token');
   assert.equal(r.done!.bd.kvTransfer, 0);
   assert.equal(r.done!.bd.promptMachine, 'mixed-0');
   assert.equal(cluster.inFlight(), 0);
@@ -106,7 +107,7 @@ test('KV transfer between pools: serialized for small prompts', () => {
   near(r.done!.t, 0.242);
   assert.equal(r.done!.bd.promptMachine, 'prompt-0');
   assert.equal(r.done!.bd.tokenMachine, 'token-0');
-  near(r.done!.bd.decodeWait, 0.002);
+  near(r.done!.bd.decodeWait, 0.02, 'second-token wait 0.022 = transfer 0.002 + one decode iteration');
   assert.deepEqual(seen, ['start prompt-0->token-0 200000', 'end 0.202']);
 });
 
@@ -135,7 +136,7 @@ test('pool borrowing: a token machine joins the mixed pool under prompt load and
   assert.equal(r2.done!.bd.tokenMachine, 'token-0');
   near(r2.done!.t, 0.22);
   near(r1.done!.bd.kvTransfer, 0.002);
-  near(r1.done!.bd.decodeWait, 0.02, 'waits for the borrowed machine to finish its iteration');
+  near(r1.done!.bd.decodeWait, 0.038, 'waits for the borrowed machine to finish its iteration (0.018), then one decode iteration');
   near(r1.done!.t, 0.26);
   assert.equal(cluster.snapshot().find((m) => m.id === 'token-0')!.pool, 'token');
 });

@@ -64,7 +64,9 @@ test('compat: one request alone (prompt iteration, then one contiguous decode ru
   near(r.tokens[0]!.t, 1.2, 'TTFT at prompt end');
   assert.deepEqual(r.tokens.map((x) => x.n), [1, 4], 'decode-only batch runs as one event');
   near(r.done!.t, 1.2 + 4 * 0.02);
-  near(r.done!.bd.decodeWait, 0);
+  // The four decode tokens arrive together at the run's end: that is the second token.
+  near(r.done!.bd.decodeWait, 4 * 0.02, 'second-token wait = the contiguous run');
+  near(r.done!.bd.decode, 0, 'nothing after the second token');
 });
 
 test('compat: an arrival cuts a decode run at the next boundary; mixed batch ×1.1', () => {
@@ -95,7 +97,8 @@ test('compat: KV transfer is KV(prompt) at 200 GiB/s, not overlapped, TTFT exclu
   const xfer = (1000 * 2_000_000) / (200 * 1024 ** 3);
   near(r.tokens[0]!.t, 1.1);
   near(r.done!.bd.kvTransfer, xfer);
-  near(r.done!.bd.decodeWait, xfer, 'nth-token overhead = transfer + wait');
+  near(r.done!.bd.kvTransfer + r.done!.bd.decodeWait, xfer + 2 * 0.02, 'second-token wait = transfer + decode wait');
+  near(r.done!.bd.decodeWait, 2 * 0.02, 'the contiguous decode run after the transfer');
   near(r.done!.t, 1.1 + xfer + 2 * 0.02);
   assert.equal(r.done!.bd.promptMachine, 'prompt-0');
   assert.equal(r.done!.bd.tokenMachine, 'token-0');

@@ -26,9 +26,13 @@ test('replay of Mooncake prefixes: usage.prompt_tokens_details.cached_tokens sto
     cached += c;
   }
   assert.ok(cached > 0, 'the trace shares prefixes: some tokens came from the cache');
-  const s = await runCli(['summary', '--db', db, '--json']);
+  const s = await runCli(['summary', '--db', db, '--run', String(summary.runId), '--run', `${summary.runId + 1}`, '--json']);
   assert.equal(s.code, 0, s.stderr);
-  const pc = JSON.parse(s.stdout).prefixCache ?? JSON.parse(s.stdout)[0]?.prefixCache;
-  assert.equal(pc.savedTokens, cached);
-  assert.equal(pc.requests, 30);
+  const [live, twin] = JSON.parse(s.stdout) as { run: { kind: string }; prefixCache: { savedTokens: number; requests: number } }[];
+  assert.equal(live!.prefixCache.savedTokens, cached);
+  assert.equal(live!.prefixCache.requests, 30);
+  // The twin simulation of the same requests sees the same prefixes (their block hashes go with them).
+  assert.equal(twin!.run.kind, 'sim');
+  assert.equal(twin!.prefixCache.requests, 30);
+  assert.ok(twin!.prefixCache.savedTokens > 0);
 });

@@ -77,3 +77,20 @@ test('the splitbench breakdown object is read from the final chunk', () => {
   s.push(tok('a', 1, 'length') + final(1, { splitbench: { queue_s: 0.5, prefill_s: 0.1, kv_transfer_s: 0.01, decode_wait_s: 0.02, decode_s: 0, prompt_machine: 'p0', token_machine: 't1', pool: 'prompt', preemptions: 0 } }), 1);
   assert.deepEqual(s.breakdown, { queue: 0.5, prefill: 0.1, kvTransfer: 0.01, decodeWait: 0.02, decode: 0, promptMachine: 'p0', tokenMachine: 't1', pool: 'prompt', preemptions: 0 });
 });
+
+test('coalescing: token chunks that arrive in one read with the one before are counted', () => {
+  const s = new CompletionStream(0);
+  s.push(tok('a'), 10); // first token: nothing before it
+  s.push(tok('b') + tok('c') + tok('d'), 20); // three chunks in one read: two of them coalesced
+  s.push(tok('e'), 30); // a read of its own
+  s.push(tok('f', undefined, 'length') + 'data: [DONE]\n\n', 40);
+  assert.equal(s.chunkMs.length, 6);
+  assert.equal(s.coalesced, 2);
+});
+
+test('the splitbench object carries the server emission delay', () => {
+  const s = new CompletionStream(0);
+  s.push(ev({ choices: [{ index: 0, text: 'a', finish_reason: 'length' }], splitbench: { queue_s: 0, prefill_s: 0.1, kv_transfer_s: 0, decode_wait_s: 0, decode_s: 0, emit_delay_max_s: 0.004, emit_delay_mean_s: 0.001 } }), 5);
+  assert.equal(s.breakdown?.emitDelayMax, 0.004);
+  assert.equal(s.breakdown?.emitDelayMean, 0.001);
+});

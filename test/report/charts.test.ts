@@ -37,7 +37,7 @@ function run(id: number, label: string, groupKey: string, o: { requests?: Reques
     lag: new Float64Array(0),
     intervals: [],
     spanS: 0,
-    breakdown: { queue: new Float64Array(0), prefill: new Float64Array(0), kvTransfer: new Float64Array(0) },
+    breakdown: { requests: 0, queue: 0, prefill: 0, ttftOverhead: 0, kvTransfer: 0, decodeWait: 0, secondOverhead: 0 },
     timeline: new Map(),
     power: new Map(),
     machines: [],

@@ -57,16 +57,20 @@ export function addRun(store: Store, spec: RunSpec): number {
     const queue = k * (mono ? exp(0.03 * load) + (rnd() < 0.12 * load ? exp(0.6 * load) : 0) : exp(0.02 * load));
     const prefill = k * (0.015 + prompt * 4e-5);
     const kv = mono ? 0 : k * (0.004 + prompt * 1.5e-6);
-    const ttft = queue + prefill + kv;
+    // The breakdown adds up (README "Metric glossary"): TTFT = queue + prefill; the second token waits kv + decode wait.
+    const ttft = queue + prefill;
     const failed = mono && rnd() < 0.01;
     const chunks: { t: number; tokens: number }[] = [{ t: ttft, tokens: 1 }];
     let ct = ttft;
+    let decodeWait = 0;
     for (let j = 1; j < output && !failed; j++) {
       let gap = k * (mono ? 0.03 : 0.028) * (0.9 + 0.2 * rnd());
       if (mono && rnd() < 0.06 * load) gap += k * (0.02 + 0.1 * rnd());
-      ct += gap;
+      if (j === 1) decodeWait = gap;
+      ct += gap + (j === 1 ? kv : 0);
       chunks.push({ t: ct, tokens: 1 });
     }
+    const second = chunks[1]?.t ?? ttft;
     const end = send + ct;
     lastEnd = Math.max(lastEnd, end);
     w.addRequest({
@@ -83,7 +87,7 @@ export function addRun(store: Store, spec: RunSpec): number {
       ...(failed ? { errorCode: 'SB_HTTP', error: 'HTTP 503', httpStatus: 503 } : {}),
       tokensReceived: failed ? 1 : output,
       chunks: failed ? chunks.slice(0, 1) : chunks,
-      breakdown: { queue, prefill, ...(mono ? {} : { kvTransfer: kv }) },
+      breakdown: { queue, prefill, kvTransfer: failed ? 0 : kv, decodeWait: failed ? 0 : decodeWait, decode: failed ? 0 : ct - second },
       pool: pools[0]!,
       promptMachine: `${pools[0]}-0`,
       tokenMachine: `${pools[pools.length - 1]}-0`,

@@ -100,6 +100,8 @@ describe('server routes (fake cluster)', () => {
     assert.deepEqual(Object.keys(last.splitbench).sort(), [
       'decode_s',
       'decode_wait_s',
+      'emit_delay_max_s',
+      'emit_delay_mean_s',
       'kv_transfer_s',
       'pool',
       'preemptions',

@@ -20,6 +20,7 @@
  * a run cut at the exact instant it ends keeps its length instead of overshooting.
  */
 import type { Cluster, EngineEvents, EngineRequest, MachineInfo, MachineSnapshot, RequestBreakdown, RequestObserver, SubmitHandle } from '../api.js';
+import { secondTokenParts } from '../api.js';
 import { EventRank, type Clock, type TimerHandle } from '../clock.js';
 import { ConfigError } from '../../errors.js';
 import { originOf, type Deployment } from '../deployment.js';
@@ -100,6 +101,8 @@ class CReq {
   promptStart = NaN;
   promptEnd = NaN;
   tokenStart = NaN;
+  /** When the first decode tokens arrived (the second token; NaN until then). */
+  secondToken = NaN;
   flowStart = NaN;
   flowEnd = NaN;
   done = false;
@@ -711,6 +714,7 @@ class CompatCluster implements Cluster {
       } else {
         t.generated += n;
         m.outputTokensTotal += n;
+        if (t.req.secondToken !== t.req.secondToken) t.req.secondToken = now;
         t.req.obs.onTokens(n, now);
         if (t.generated === t.size) completed.push(t);
       }
@@ -794,9 +798,7 @@ class CompatCluster implements Cluster {
     const bd: RequestBreakdown = {
       queue: r.promptStart - r.arrival,
       prefill: r.promptEnd - r.promptStart,
-      kvTransfer: r.flow ? r.flowEnd - r.flowStart : 0,
-      decodeWait: r.tokenStart - r.promptEnd,
-      decode: now - r.tokenStart,
+      ...secondTokenParts(r.promptEnd, r.secondToken, now, r.flow ? r.flowEnd - r.flowStart : 0),
       promptMachine: r.prompt.inst!.id,
       tokenMachine: r.token.inst!.id,
       pool: r.pool,
