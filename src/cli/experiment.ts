@@ -27,7 +27,7 @@ export const experimentCommand: CommandModule<object, Args> = {
     const sim = await import('../sim/index.js');
     const opts = sim.resolveExperimentOptions(argv);
     const r = await sim.runExperiment(opts, opts.json ? { log: () => undefined } : {});
-    if (opts.json) printJson(r);
+    if (opts.json) printJson('experiment', r);
     else process.stdout.write(`${sim.experimentMarkdown(opts, r.rows, r.ratios)}\nfiles: ${r.files.join(', ')}\n${r.sims} simulations in ${r.wallS.toFixed(1)} s\n`);
     setExitCode(0);
   },

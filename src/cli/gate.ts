@@ -40,7 +40,7 @@ export const gateCommand: CommandModule<object, GateArgs> = {
       })
       .option('db', { type: 'string', default: DEFAULT_DB, describe: 'results store (SQLite file)', requiresArg: true })
       .option('junit', { type: 'string', describe: 'write JUnit XML here (one testcase per rule)', requiresArg: true })
-      .option('markdown', { type: 'string', describe: 'write a Markdown table here (CI job summary)', requiresArg: true })
+      .option('markdown', { type: 'string', describe: 'append a Markdown table to this file (CI job summary; created if missing)', requiresArg: true })
       .option('json', { type: 'boolean', default: false, describe: 'print the verdicts as JSON' })
       .option('allow-lag', {
         type: 'boolean',
@@ -92,7 +92,7 @@ export const gateCommand: CommandModule<object, GateArgs> = {
     });
     if (argv.json) {
       const { summary: _summary, ...rest } = result;
-      printJson(rest);
+      printJson('gate', rest);
     } else {
       process.stdout.write(
         `SLO ${result.sloName} (${result.sloFile}) on run ${result.run.id} (${result.run.name})` +

@@ -40,7 +40,7 @@ export const mergeCommand: CommandModule<object, Args> = {
       ...(argv.name !== undefined ? { name: String(argv.name) } : {}),
       ...(argv.anyHost === true ? { anyHost: true } : {}),
     });
-    if (argv.json) printJson(r);
+    if (argv.json) printJson('merge', r);
     else {
       printTable([
         ['shard', 'file', 'requests', 'host', 'offset ms', 'RTT ms', 'shift ms'],

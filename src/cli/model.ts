@@ -55,7 +55,7 @@ const makeCmd: CommandModule<object, MakeArgs> = {
     const made = makeModel({ shape, seed: argv.seed, type: argv.type as 'f16' | 'f32', out: argv.out });
     if (argv.json) {
       const { printJson } = await import('./output.js');
-      printJson(made);
+      printJson('model make', made);
     } else {
       const s = made.shape;
       process.stdout.write(
@@ -81,7 +81,7 @@ const infoCmd: CommandModule<object, { file: string; json?: boolean }> = {
     const shape = readModelShape(argv.file, 'model info');
     if (argv.json) {
       const { printJson } = await import('./output.js');
-      printJson({ file: argv.file, ...shape, kvBytesPerToken: kvBytesPerToken(shape) });
+      printJson('model info', { file: argv.file, ...shape, kvBytesPerToken: kvBytesPerToken(shape) });
     } else {
       process.stdout.write(
         `${argv.file}: ${shape.name}: ${shape.layers} layers, ${shape.hidden} wide, ${shape.heads}/${shape.kvHeads} heads of ${shape.headDim}, ` +

@@ -1,7 +1,22 @@
 /** Shared CLI output helpers: JSON for machines, aligned tables for people. */
+import { VERSION } from '../version.js';
 
-export function printJson(value: unknown): void {
-  process.stdout.write(JSON.stringify(value, null, 2) + '\n');
+/** Every command's `--json` output: `{ splitbench, command, result }`; `result` is what the command reports. */
+export interface JsonEnvelope<T = unknown> {
+  /** The splitbench version that wrote it. */
+  readonly splitbench: string;
+  /** The command, with its subcommand: 'sim', 'runs list', 'trace stats'… (its schema: schemas/<command with -, not space>.json). */
+  readonly command: string;
+  readonly result: T;
+}
+
+export function jsonEnvelope<T>(command: string, result: T): JsonEnvelope<T> {
+  return { splitbench: VERSION, command, result };
+}
+
+/** Print a command's `--json` output, in the envelope every command shares. */
+export function printJson(command: string, result: unknown): void {
+  process.stdout.write(JSON.stringify(jsonEnvelope(command, result), null, 2) + '\n');
 }
 
 /** Render rows as an aligned text table (first row = header). Numbers are right-aligned. */

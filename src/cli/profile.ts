@@ -86,7 +86,7 @@ export const profileCommand: CommandModule<object, Args> = {
     } catch (e) {
       throw new ConfigError(`cannot write the profile: ${(e as Error).message}`, { path: '--out' });
     }
-    if (argv.json) printJson(r.profile);
+    if (argv.json) printJson('profile', r.profile);
     else process.stdout.write(`wrote ${String(argv.out)} (${promptSizes.length} prefill points, ${contexts.length} decode curve(s) of ${batchSizes.length} batch sizes)\n`);
     setExitCode(0);
   },

@@ -42,7 +42,7 @@ export const provisionCommand: CommandModule<object, Args> = {
       const { ConfigError } = await import('../errors.js');
       if (argv.plan === undefined) throw new ConfigError('needs --plan FILE (the manifest the chunks share)', { path: argv.copyDbTo !== undefined ? '--copy-db-to' : argv.chunk !== undefined ? '--chunk' : argv.collect !== undefined ? '--collect' : '--chunk-count' });
       const r = await scale.runProvisionPlan(argv, argv.json ? () => undefined : undefined);
-      if (argv.json) printJson(r);
+      if (argv.json) printJson('provision', r);
       else if (r.result) process.stdout.write(sim.formatProvision(r.result) + '\n');
       else process.stdout.write(`chunk ${r.chunk!.index}/${r.chunk!.count}: ran ${r.ran.length}, skipped ${r.skipped.length} already done (of ${r.units} units in the plan)\n`);
       setExitCode(r.exitCode);
@@ -51,7 +51,7 @@ export const provisionCommand: CommandModule<object, Args> = {
     const sim = await import('../sim/index.js');
     const opts = sim.resolveProvisionOptions(argv);
     const r = await sim.runProvision(opts, opts.json ? { log: () => undefined } : {});
-    if (opts.json) printJson(r);
+    if (opts.json) printJson('provision', r);
     else process.stdout.write(sim.formatProvision(r) + '\n');
     setExitCode(r.exitCode);
   },

@@ -17,7 +17,7 @@ export const replayCommand: CommandModule<object, Args> = {
         .option('url', { type: 'string', describe: 'base URL of an OpenAI-compatible server (default: start the reference backend)', group: 'Target:' })
         .option('deployment', { type: 'string', describe: 'reference backend deployment, by name or YAML file (default splitwise-hh); with --url only recorded', group: 'Target:' })
         .option('model', { type: 'string', describe: 'model name (default: the first one /v1/models lists)', group: 'Target:' })
-        .option('time-scale', { type: 'number', describe: 'the target runs K times faster than real GPUs: send at arrival/K, store times × K (default 1)', group: 'Target:' })
+        .option('time-scale', { type: 'string', describe: "the target runs K times faster than real GPUs: send at arrival/K, store times × K (default 1); auto: the highest of 20, 10, 5, 2, 1 that a 60-request calibration with the twin check finds undistorted on this machine (bundled backend only)", group: 'Target:' })
         .option('endpoint', { choices: ['completions', 'chat'], describe: 'OpenAI route (default completions)', group: 'Target:' })
         .option('prompt', { choices: ['tokens', 'text'], describe: 'prompt as exact token ids (default on completions) or as a text of about the right length', group: 'Target:' })
         .option('api-key', { type: 'string', describe: 'Bearer token (default: $SPLITBENCH_API_KEY)', group: 'Target:' })
@@ -55,10 +55,24 @@ export const replayCommand: CommandModule<object, Args> = {
     )),
   handler: async (argv: ArgumentsCamelCase<Args>) => {
     const load = await import('../load/index.js');
-    const resolved = load.resolveReplayOptions(argv);
+    let resolved = load.resolveReplayOptions(argv);
     // Scale-out (--shard, --procs, --metrics-port): src/scale.
     const scale = await import('../scale/index.js');
     const scaleOpts = scale.resolveScaleOptions(argv);
+    if (resolved.timeScaleAuto) {
+      if (scaleOpts) {
+        const { ConfigError } = await import('../errors.js');
+        throw new ConfigError('--time-scale auto: not with --shard or --procs (calibrate once, then give every shard the number)', { path: '--time-scale' });
+      }
+      // Calibrate on this machine, then run at the highest scale that held (the run's tag says how it was chosen).
+      const cal = await load.calibrateTimeScale(resolved, (l) => process.stderr.write(l + '\n'));
+      process.stderr.write(
+        `splitbench replay: time scale auto: running at x${cal.timeScale}` +
+          (cal.undistorted ? '\n' : ' (every scale tried was distorted on this machine; the run will say why)\n'),
+      );
+      const tried = cal.tries.map((t) => `x${t.timeScale}${t.distorted ? ' distorted' : ' held'}`).join(', ');
+      resolved = { ...resolved, timeScale: cal.timeScale, timeScaleAuto: false, tags: { ...resolved.tags, time_scale_auto: tried } };
+    }
     if (scaleOpts?.procs !== undefined) {
       setExitCode(await scale.replayProcs(process.argv.slice(2), resolved, scaleOpts));
       return;
@@ -68,7 +82,7 @@ export const replayCommand: CommandModule<object, Args> = {
     const { exitCode, summary } = await load.runReplay(opts, { handleSignals: true, ...(session ? { hooks: session.hooks } : {}) });
     // The figures are those `splitbench summary` prints for the run (from the stored rows); --json adds the
     // full summary under `metrics`.
-    if (opts.json) printJson(summary);
+    if (opts.json) printJson('replay', summary);
     else process.stdout.write(load.formatSummary(summary) + `\nfull summary: splitbench summary --run ${summary.runId}${opts.db === load.REPLAY_DB_DEFAULT ? '' : ` --db ${opts.db}`}\n`);
     setExitCode(exitCode);
   },

@@ -96,7 +96,7 @@ export const reportCommand: CommandModule<object, ReportArgs> = {
       const report = await import('../report/index.js');
       const c = await report.compareRuns({ db: argv.db, a: String(argv.compare[0]), b: String(argv.compare[1]), ...(argv.slo === undefined ? {} : { slo: argv.slo }) });
       const written = await report.writeComparison(c, argv.out);
-      if (argv.json) printJson({ ...c, outDir: written.outDir, files: written.files });
+      if (argv.json) printJson('report', { ...c, outDir: written.outDir, files: written.files });
       else {
         process.stdout.write(await report.comparisonText(c, Boolean(process.stdout.isTTY), (rows) => formatTable(rows)));
         process.stdout.write(`\nwrote ${written.files.join(', ')}\n`);
@@ -126,7 +126,7 @@ export const reportCommand: CommandModule<object, ReportArgs> = {
       ...(argv.clip === undefined ? {} : { clip: argv.clip }),
     });
     if (argv.json) {
-      printJson(res);
+      printJson('report', res);
       return;
     }
     const out: string[] = [`wrote ${res.charts.length} chart${res.charts.length === 1 ? '' : 's'} (${res.files.length} files) to ${res.outDir}`];

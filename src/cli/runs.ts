@@ -31,7 +31,7 @@ const list: CommandModule<DbArgs, DbArgs & { json: boolean }> = {
     try {
       const runs = store.listRuns().map((r) => ({ run: r, counts: store.requestCounts(r.id), stale: isStale(r) }));
       if (argv.json) {
-        printJson(runs.map(({ run, counts, stale }) => ({ ...run, requests: counts.total, ok: counts.ok, stale: stale ?? null })));
+        printJson('runs list', runs.map(({ run, counts, stale }) => ({ ...run, requests: counts.total, ok: counts.ok, stale: stale ?? null })));
         return;
       }
       if (runs.length === 0) {
@@ -77,7 +77,7 @@ const show: CommandModule<DbArgs, RunArgs & { json: boolean }> = {
       const machines = store.machines(run.id);
       const stale = isStale(run);
       if (argv.json) {
-        printJson({ run, stale: stale ?? null, requests: counts, machines });
+        printJson('runs show', { run, stale: stale ?? null, requests: counts, machines });
         return;
       }
       const lines: [string, unknown][] = Object.entries(run).map(([k, v]) => [k, v]);
@@ -127,7 +127,7 @@ const del: CommandModule<DbArgs, RunArgs & { json: boolean; force: boolean }> = 
       }
       const counts = store.requestCounts(run.id);
       store.deleteRun(run.id);
-      if (argv.json) printJson({ deleted: { id: run.id, name: run.name, requests: counts.total } });
+      if (argv.json) printJson('runs delete', { deleted: { id: run.id, name: run.name, requests: counts.total } });
       else process.stdout.write(`deleted run ${run.id} (${run.name}, ${run.kind}, ${run.status}) with ${counts.total} requests\n`);
     } finally {
       store.close();

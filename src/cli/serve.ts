@@ -5,6 +5,7 @@ import { setExitCode } from './main.js';
 interface ServeArgs {
   deployment: string;
   model?: string;
+  'perf-model'?: string;
   host: string;
   port: number;
   'time-scale': number;
@@ -28,6 +29,7 @@ interface ServeArgs {
   'max-body-mib': number;
   'max-buffered-mib': number;
   'api-key'?: string;
+  'max-output-tokens'?: number;
 }
 
 /** The HTTP-layer flags; the key from `--api-key`, else `SPLITBENCH_API_KEY` (`--api-key ''`: no key). */
@@ -39,6 +41,7 @@ function httpLimits(a: ServeArgs, env: NodeJS.ProcessEnv = process.env): import(
     maxBodyMiB: a['max-body-mib'],
     maxBufferedMiB: a['max-buffered-mib'],
     ...(key ? { apiKey: key } : {}),
+    ...(a['max-output-tokens'] === undefined ? {} : { maxOutputTokens: a['max-output-tokens'] }),
   };
 }
 
@@ -57,6 +60,12 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
         describe: 'bundled deployment name (e.g. splitwise-hh, baseline-h100) or a deployment YAML file; with --engine real: mono or split',
       })
       .option('model', { type: 'string', requiresArg: true, describe: "catalog model to serve instead of the deployment's" })
+      .option('perf-model', {
+        type: 'string',
+        choices: ['auto', 'profile', 'roofline'],
+        requiresArg: true,
+        describe: "performance model instead of the deployment's perfModel: profile (measured), roofline (hardware specs), auto (the profile where one exists, else the roofline)",
+      })
       .option('host', { type: 'string', default: '127.0.0.1', requiresArg: true, describe: 'address to listen on' })
       .option('port', { type: 'number', default: 8000, requiresArg: true, describe: 'port to listen on (0: a free port)' })
       .option('time-scale', {
@@ -75,6 +84,12 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
       .option('body-timeout', { type: 'number', default: 30, requiresArg: true, describe: 'seconds after its headers by which a request body must be complete; then 408 and close (responses are never timed)', group: 'HTTP limits:' })
       .option('max-body-mib', { type: 'number', default: 32, requiresArg: true, describe: 'largest request body (MiB); larger gets 413', group: 'HTTP limits:' })
       .option('max-buffered-mib', { type: 'number', default: 128, requiresArg: true, describe: 'request-body bytes held across all connections at once (MiB); a body that would pass it gets 503', group: 'HTTP limits:' })
+      .option('max-output-tokens', {
+        type: 'number',
+        requiresArg: true,
+        describe: "cap on every request's output length, given or defaulted (as vLLM's generation-config max_new_tokens; default: none, so a chat request without max_tokens may run up to the context)",
+        group: 'HTTP limits:',
+      })
       .option('api-key', { type: 'string', requiresArg: false, describe: "require 'Authorization: Bearer KEY' on /v1/* routes (default: $SPLITBENCH_API_KEY; '' for none)", group: 'HTTP limits:' })
       .option('compat', { type: 'string', choices: ['splitwise'], describe: "SplitwiseSim-compatible engine semantics" })
       .option('seed', { type: 'number', requiresArg: true, describe: 'seed of the random cluster scheduler' })
@@ -95,14 +110,14 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
       .option('gpu', { type: 'string', choices: ['auto', 'cuda', 'none'], default: 'auto', describe: 'llama.cpp backend: CUDA where installed (auto), required (cuda), or CPU (none)', group: 'Real inference:' })
       .option('scheduler', { type: 'string', choices: ['jsq-tokens', 'round-robin', 'random'], describe: 'router policy over the workers (default jsq-tokens)', group: 'Real inference:' })
       .example('$0 serve --deployment splitwise-hh', 'serve the phase-split Splitwise-HH cluster on http://127.0.0.1:8000')
-      .example('$0 serve --deployment baseline-h100 --model llama3-70b --port 0 --time-scale 10', 'a monolithic H100 cluster, 10x faster, on a free port')
+      .example('$0 serve --deployment baseline-h100 --model llama3-70b --perf-model auto --port 0 --time-scale 10', 'Llama-3 70B on a monolithic H100 cluster (no measured profile: the roofline), 10x faster, on a free port')
       .example('$0 serve --deployment splitwise-hh --role prefill --port 8100', "the prompt pool of a split deployment as a prefill endpoint (and --role decode --port 8200 for the token pool), behind a P/D proxy")
       .example('$0 serve --deployment my-cluster.yaml --max-queue 512', 'a deployment file, refusing work past 512 requests in flight')
       .example('$0 serve --engine real --deployment split --prompt-workers 1 --token-workers 1', 'real inference (tiny generated model, CPU): a prompt worker and a token worker, KV shipped over loopback TCP'),
   handler: async (argv) => {
     if (argv.engine === 'real') {
       const { ConfigError } = await import('../errors.js');
-      const wrong = [argv.model !== undefined && '--model', argv.compat !== undefined && '--compat', argv['time-scale'] !== 1 && '--time-scale', argv.role !== undefined && '--role'].filter(Boolean);
+      const wrong = [argv.model !== undefined && '--model', argv['perf-model'] !== undefined && '--perf-model', argv.compat !== undefined && '--compat', argv['time-scale'] !== 1 && '--time-scale', argv.role !== undefined && '--role'].filter(Boolean);
       if (wrong.length > 0) throw new ConfigError(`${wrong.join(', ')}: only with --engine emulated`, { hint: 'the real engine runs at the speed of this machine; pick the model with --model-file' });
       const { serveReal } = await import('../worker/serve.js');
       const a = argv as ServeArgs;
@@ -142,6 +157,7 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
       maxQueue: argv['max-queue'],
       http: httpLimits(argv),
       ...(argv.model === undefined ? {} : { model: argv.model }),
+      ...(argv['perf-model'] === undefined ? {} : { perfModel: argv['perf-model'] }),
       ...(argv.compat === 'splitwise' ? { compat: 'splitwise' as const } : {}),
       ...(argv.seed === undefined ? {} : { seed: argv.seed }),
       ...(argv.role === undefined ? {} : { role: argv.role as 'prefill' | 'decode' }),

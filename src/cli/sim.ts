@@ -15,6 +15,13 @@ export const simCommand: CommandModule<object, Args> = {
         .option('trace', { type: 'string', describe: 'trace file, or a bundled trace name (coding, conversation)', demandOption: true, group: 'Trace:' })
         .option('deployment', { type: 'string', describe: 'deployment, by bundled name or YAML file (default splitwise-hh)', group: 'Cluster:' })
         .option('model', { type: 'string', describe: "override the deployment's model", group: 'Cluster:' })
+        .option('perf-model', {
+          type: 'string',
+          choices: ['auto', 'profile', 'roofline'],
+          requiresArg: true,
+          describe: "performance model instead of the deployment's perfModel: profile (measured), roofline (hardware specs), auto (the profile where one exists, else the roofline)",
+          group: 'Cluster:',
+        })
         .option('compat', { type: 'string', describe: "'splitwise': SplitwiseSim-compatible semantics (default: the realistic engine)", group: 'Cluster:' })
         .option('rate', { type: 'number', describe: 'open loop at R req/s (arrivals from --arrivals), sizes sampled from the trace', group: 'Load:' })
         .option('arrivals', { type: 'string', describe: 'arrival process for --rate: poisson (default), gamma:CV, constant, uniform', group: 'Load:' })
@@ -50,12 +57,12 @@ export const simCommand: CommandModule<object, Args> = {
         exitCode = Math.max(exitCode, r.exitCode);
         if (r.result.stopped) break;
       }
-      if (opts.json) printJson({ runs: results });
+      if (opts.json) printJson('sim', { runs: results });
       setExitCode(exitCode);
       return;
     }
     const r = await sim.runSim(opts, { handleSignals: true });
-    if (opts.json) printJson({ runId: r.runId, summary: r.summary, sim: { ...r.result, machines: r.result.machines.length }, ...(r.traceEvents ? { traceEvents: r.traceEvents } : {}) });
+    if (opts.json) printJson('sim', { runId: r.runId, summary: r.summary, sim: { ...r.result, machines: r.result.machines.length }, ...(r.traceEvents ? { traceEvents: r.traceEvents } : {}) });
     else process.stdout.write(sim.formatSimResult(r) + '\n');
     setExitCode(r.exitCode);
   },

@@ -57,7 +57,7 @@ export const summaryCommand: CommandModule<object, SummaryArgs> = {
       ...(argv['reference-run'] === undefined ? {} : { referenceRun: argv['reference-run'] }),
       ...(argv['reference-machine'] === undefined ? {} : { referenceMachine: argv['reference-machine'] }),
     });
-    if (argv.json) printJson(summaries);
+    if (argv.json) printJson('summary', summaries);
     else process.stdout.write(formatSummaries(summaries) + '\n');
   },
 };

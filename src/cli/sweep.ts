@@ -46,7 +46,7 @@ export const sweepCommand: CommandModule<object, Args> = {
       const { ConfigError } = await import('../errors.js');
       if (argv.plan === undefined) throw new ConfigError('needs --plan FILE (the manifest the chunks share)', { path: argv.copyDbTo !== undefined ? '--copy-db-to' : argv.chunk !== undefined ? '--chunk' : '--collect' });
       const r = await scale.runSweepPlan(argv, argv.json ? () => undefined : undefined);
-      if (argv.json) printJson(r);
+      if (argv.json) printJson('sweep', r);
       else if (r.result) process.stdout.write(scale.formatPlanResult(r.result) + '\n');
       else process.stdout.write(`chunk ${r.chunk!.index}/${r.chunk!.count}: ran ${r.ran.length}, skipped ${r.skipped.length} already done\n`);
       setExitCode(r.exitCode);
@@ -65,7 +65,7 @@ export const sweepCommand: CommandModule<object, Args> = {
         if (!opts.json) process.stdout.write(`seed ${seed}:\n${sim.formatSweep(r)}\n`);
         exitCode = Math.max(exitCode, r.exitCode);
       }
-      if (opts.json) printJson({ seeds: results });
+      if (opts.json) printJson('sweep', { seeds: results });
       else {
         const max = results.map((r) => r.maxRate).filter((v): v is number => v !== undefined);
         if (max.length > 0) process.stdout.write(`max throughput under SLO over ${seeds.length} seeds: mean ${(max.reduce((a, b) => a + b, 0) / max.length).toFixed(2)} req/s, min ${Math.min(...max)}, max ${Math.max(...max)}${max.length < seeds.length ? ` (${seeds.length - max.length} seeds met no rate)` : ''}\n`);
@@ -74,7 +74,7 @@ export const sweepCommand: CommandModule<object, Args> = {
       return;
     }
     const r = await sim.runSweep(opts, opts.json ? { log: () => undefined } : {});
-    if (opts.json) printJson(r);
+    if (opts.json) printJson('sweep', r);
     else process.stdout.write(sim.formatSweep(r) + '\n');
     setExitCode(r.exitCode);
   },

@@ -61,7 +61,7 @@ const statsCmd: CommandModule<object, Args> = {
     }
     stats.skipped = src.skipped();
     if (argv.json) {
-      printJson({ path: src.path, format: src.format, transforms, ...stats, skippedExamples: src.skippedExamples() });
+      printJson('trace stats', { path: src.path, format: src.format, transforms, ...stats, skippedExamples: src.skippedExamples() });
     } else {
       const tok = (name: string, s: typeof stats.promptTokens): (string | number)[] => [name, fmtN(s.mean, 4), s.p50, s.p90, s.p99, s.max];
       const lines = [
@@ -132,7 +132,7 @@ const synthCmd: CommandModule<object, Args> = {
       format,
       out: String(argv.out),
     });
-    if (argv.json) printJson({ out: r.out, format: r.format, requests: r.written, rate: argv.rate, durationS: argv.duration, arrivals, seed, likeSkipped: r.sourceSkipped });
+    if (argv.json) printJson('trace synth', { out: r.out, format: r.format, requests: r.written, rate: argv.rate, durationS: argv.duration, arrivals, seed, likeSkipped: r.sourceSkipped });
     else process.stdout.write(`wrote ${r.written} requests to ${r.out} (${r.format}, ${arrivals} arrivals at ${argv.rate} req/s for ${argv.duration} s, seed ${seed})\n`);
     if (r.sourceSkipped) process.stderr.write(`splitbench: skipped ${r.sourceSkipped} bad rows of ${argv.like} (--lenient)\n`);
     setExitCode(ExitCode.ok);
@@ -162,7 +162,7 @@ const convertCmd: CommandModule<object, Args> = {
     const out = String(argv.out);
     if (path.resolve(input) === path.resolve(out)) throw new ConfigError('must differ from the input file', { path: '--out' });
     const r = await t.convertTrace(input, { to, out, open, transforms });
-    if (argv.json) printJson({ in: input, out, ...r });
+    if (argv.json) printJson('trace convert', { in: input, out, ...r });
     else process.stdout.write(`wrote ${r.written} requests to ${out} (${r.from} → ${r.to})\n`);
     if (r.skipped) process.stderr.write(`splitbench: skipped ${r.skipped} bad rows of ${input} (--lenient)\n`);
     setExitCode(ExitCode.ok);

@@ -49,6 +49,8 @@ export interface ReplayOptions {
   readonly deployment?: string | undefined;
   readonly model?: string | undefined;
   readonly timeScale: number;
+  /** `--time-scale auto`: pick the highest scale a short calibration finds undistorted (calibrate.ts). */
+  readonly timeScaleAuto?: boolean;
   readonly db: string;
   readonly name?: string | undefined;
   readonly tags: Readonly<Record<string, string>>;
@@ -87,7 +89,12 @@ const Raw = z.object({
   url: optStr,
   deployment: optStr,
   model: optStr,
-  timeScale: posNum.positive('must be > 0').optional(),
+  timeScale: z
+    .preprocess(
+      (v) => (typeof v === 'string' && v !== 'auto' && v.trim() !== '' && Number.isFinite(Number(v)) ? Number(v) : v),
+      z.union([z.literal('auto'), posNum.positive('must be > 0')], { errorMap: () => ({ message: "expected a number > 0 or 'auto'" }) }),
+    )
+    .optional(),
   db: optStr,
   name: optStr,
   tag: z.array(z.string()).optional(),
@@ -246,6 +253,10 @@ export function resolveReplayOptions(argv: Record<string, unknown>, env: NodeJS.
   // The store: checked before anything is read or sent (src/store/target.ts).
   const dbWhy = storeTargetProblem(r.db ?? (raw.db === undefined ? DEFAULT_DB : String(raw.db)));
   if (dbWhy) problems.push(`--db: ${dbWhy}`);
+  if (r.timeScale === 'auto' && url !== undefined) {
+    problems.push("--time-scale auto: calibrates the bundled reference backend; a --url target runs at its own time scale (give it as a number)");
+  }
+  if (r.timeScale === 'auto' && r.twin === false) problems.push('--time-scale auto: judges each scale by the twin check; drop --no-twin');
 
   if (problems.length > 0) {
     throw new ConfigError(problems.length === 1 ? problems[0]! : `${problems.length} problems: ${problems.join('; ')}`, {
@@ -261,7 +272,8 @@ export function resolveReplayOptions(argv: Record<string, unknown>, env: NodeJS.
     url,
     deployment: r.deployment ?? (url === undefined ? DEFAULTS.deployment : undefined),
     model: r.model,
-    timeScale: r.timeScale ?? DEFAULTS.timeScale,
+    timeScale: typeof r.timeScale === 'number' ? r.timeScale : DEFAULTS.timeScale,
+    ...(r.timeScale === 'auto' ? { timeScaleAuto: true } : {}),
     db: r.db ?? DEFAULT_DB,
     name: r.name,
     tags: Object.freeze(tags),

@@ -14,7 +14,7 @@ import { startBackend, type Backend } from './backend.js';
 import { LoadClient } from './client.js';
 import { optionsForStore, type ReplayOptions } from './options.js';
 import { preflight } from './preflight.js';
-import { Progress } from './progress.js';
+import { Progress, scanPlan } from './progress.js';
 import { wallNowMs } from '../wallclock.js';
 import { rateSchedule, Runner, traceSchedule, type ReplayRunResult, type Scheduled } from './replay.js';
 import { buildSummary, type ReplaySummary } from './summary.js';
@@ -140,6 +140,10 @@ export async function runReplay(opts: ReplayOptions, io: ReplayIo = {}): Promise
       return: () => it.return?.() ?? Promise.resolve({ done: true, value: undefined }),
     };
 
+    // The progress line's plan: a trace replay counts its requests first (a bad row fails here, before the run row).
+    const showProgress = io.progress ?? (process.stderr.isTTY === true && !opts.json);
+    const plan = showProgress && opts.shape.kind === 'trace' ? await scanPlan(opts) : undefined;
+
     // 4. The run.
     const t0Wall = wallNowMs();
     const created: RunWriter = store.createRun({
@@ -159,7 +163,8 @@ export async function runReplay(opts: ReplayOptions, io: ReplayIo = {}): Promise
       startWallMs: io.hooks?.startWallMs?.() ?? t0Wall,
     }, { flushIntervalMs: LIVE_FLUSH_MS });
     const writer: RunWriter = io.hooks?.wrapWriter ? io.hooks.wrapWriter(created) : created;
-    const progress = (io.progress ?? (process.stderr.isTTY === true && !opts.json)) ? new Progress(opts) : undefined;
+    const progress = showProgress ? new Progress(opts) : undefined;
+    if (progress && plan) progress.setPlan(plan);
     runner = new Runner(opts, {
       client,
       writer,
@@ -234,7 +239,7 @@ export async function runReplay(opts: ReplayOptions, io: ReplayIo = {}): Promise
         metrics = summarizeRun(store, writer.runId);
       }
     } catch (e) {
-      log(`splitbench replay: the summary from the stored rows is unavailable (${(e as Error).message}); try \`splitbench summary ${writer.runId}\``);
+      log(`splitbench replay: the summary from the stored rows is unavailable (${(e as Error).message}); try \`splitbench summary --run ${writer.runId}\``);
     }
     const summary = buildSummary({
       ...(metrics ? { metrics } : {}),

@@ -86,10 +86,14 @@ function isReadonlyError(e: unknown): boolean {
   return typeof c === 'string' && (c.startsWith('SQLITE_READONLY') || c === 'SQLITE_CANTOPEN' || c === 'SQLITE_PERM');
 }
 
-function writeOut(file: string, text: string, flag: string): void {
+function writeOut(file: string, text: string, flag: string, o: { append?: boolean } = {}): void {
   // No mkdir -p: the folder must exist (Node's recursive mkdir can spin forever on pseudo file systems).
   try {
-    fs.writeFileSync(file, text);
+    if (o.append) {
+      // Appended, as CI job summaries ($GITHUB_STEP_SUMMARY) are: a blank line after what is already there.
+      const size = fs.existsSync(file) ? fs.statSync(file).size : 0;
+      fs.appendFileSync(file, size > 0 ? `\n${text}` : text);
+    } else fs.writeFileSync(file, text);
   } catch (e) {
     throw new ConfigError(`cannot write ${file}: ${(e as Error).message}`, { path: flag });
   }
@@ -137,13 +141,13 @@ export async function gateCommand(o: GateCommandOptions): Promise<GateResult> {
       // An unusable run still leaves a JUnit file behind: one <error> testcase saying why.
       if (e instanceof UnusableRunError) {
         if (o.junit) writeOut(o.junit, unusableJunit(slo.name, e), '--junit');
-        if (o.markdown) writeOut(o.markdown, `### SLO gate: UNUSABLE RUN\n\n${e.message}\n`, '--markdown');
+        if (o.markdown) writeOut(o.markdown, `### SLO gate: UNUSABLE RUN\n\n${e.message}\n`, '--markdown', { append: true });
       }
       throw e;
     }
     if (stored) store.addSloResults(result.run.id, sloResultRows(result));
     if (o.junit) writeOut(o.junit, toJunit(result), '--junit');
-    if (o.markdown) writeOut(o.markdown, toMarkdown(result), '--markdown');
+    if (o.markdown) writeOut(o.markdown, toMarkdown(result), '--markdown', { append: true });
     return result;
   } finally {
     store.close();

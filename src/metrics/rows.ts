@@ -130,7 +130,7 @@ export function findRun(store: StoreLike, idOrName?: string | number): RunInfo {
     });
   }
   throw new SplitbenchError('SB_NO_RUN', `no run with id, name or uuid '${key}' in the store`, {
-    hint: 'list runs with `splitbench runs`',
+    hint: 'list runs with `splitbench runs list`',
     exitCode: ExitCode.usage,
   });
 }

@@ -122,7 +122,7 @@ function chartFilesFor(name: ChartName, formats: readonly Format[], input: Chart
 }
 
 export async function buildReport(opts: ReportOptions): Promise<ReportResult> {
-  if (opts.runs.length === 0) throw new ConfigError('name at least one run', { path: '--run', hint: 'list runs with `splitbench runs`' });
+  if (opts.runs.length === 0) throw new ConfigError('name at least one run', { path: '--run', hint: 'list runs with `splitbench runs list`' });
   if (opts.formats.length === 0) throw new ConfigError('name at least one format (png, svg, pdf)', { path: '--format' });
   for (const c of [...(opts.charts ?? []), ...Object.keys(opts.chartFormats ?? {})]) {
     if (!CHART_NAMES.includes(c as ChartName)) throw new ConfigError(`unknown chart '${c}'`, { path: '--chart', hint: `charts: ${CHART_NAMES.join(', ')}` });

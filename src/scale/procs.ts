@@ -18,6 +18,7 @@ import { mergeShards, type MergeResult } from './merge.js';
 import type { ScaleOptions } from './options.js';
 import { HELD_WORD, READY_LINE } from './session.js';
 import { newRunUuid } from './shard.js';
+import { printJson } from '../cli/output.js';
 
 /** Flags the parent owns (stripped from the children's arguments); value: takes a value. */
 const PARENT_FLAGS: Record<string, boolean> = { procs: true, db: true, 'metrics-port': true, 'run-uuid': true, 'time-url': true, json: false };
@@ -189,7 +190,7 @@ export async function replayProcs(rawArgs: readonly string[], opts: ReplayOption
   try {
     const summary = m.summarizeRun(store, r.merge!.runId);
     if (opts.json) {
-      process.stdout.write(JSON.stringify({ runId: r.merge!.runId, runUuid: r.runUuid, shards: r.merge!.shards, shardExitCodes: r.shardExitCodes, shardDir: r.shardDir, metrics: summary }, null, 2) + '\n');
+      printJson('replay', { runId: r.merge!.runId, runUuid: r.runUuid, shards: r.merge!.shards, shardExitCodes: r.shardExitCodes, shardDir: r.shardDir, metrics: summary });
     } else {
       process.stdout.write(m.formatSummaries([summary]) + `\nrun ${r.merge!.runId} (${r.merge!.shardCount} shards merged); full summary: splitbench summary --run ${r.merge!.runId} --db ${opts.db}\n`);
     }

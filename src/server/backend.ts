@@ -23,6 +23,8 @@ export interface BackendOptions {
   readonly deployment: string;
   /** Model override (catalog name). */
   readonly model?: string;
+  /** Performance-model override (`--perf-model`): auto, profile or roofline; default the deployment's `perfModel`. */
+  readonly perfModel?: string;
   readonly timeScale?: number;
   readonly compat?: 'splitwise';
   readonly seed?: number;
@@ -82,7 +84,10 @@ export interface Backend {
 }
 
 export function createBackend(opts: BackendOptions): Backend {
-  const loaded = loadDeployment(opts.deployment, opts.model === undefined ? {} : { model: opts.model });
+  const loaded = loadDeployment(opts.deployment, { ...(opts.model === undefined ? {} : { model: opts.model }), ...(opts.perfModel === undefined ? {} : { perfModel: opts.perfModel }) });
+  if (opts.perfModel !== undefined && opts.compat) {
+    throw new ConfigError("not with --compat splitwise, which uses SplitwiseSim's own predictors", { path: '--perf-model' });
+  }
   if (opts.role && opts.compat) {
     throw new ConfigError('--role and --compat splitwise cannot be combined: the SplitwiseSim-compatible mode has no remote prefill', { path: '--role' });
   }

@@ -17,6 +17,11 @@ export interface ServedModel {
   readonly maxContextTokens: number;
   /** Vocabulary size of a real model: prompt token ids must be below it. Absent (emulated): any id up to MAX_TOKEN_ID. */
   readonly vocabSize?: number;
+  /**
+   * Server-side cap on every request's output length (`serve --max-output-tokens`, as vLLM's generation-config
+   * `max_new_tokens`): a request's `max_tokens`, given or defaulted, is lowered to it. Absent: no cap.
+   */
+  readonly maxOutputTokens?: number;
 }
 
 export interface PromptPlan {
@@ -281,10 +286,11 @@ export function parseGeneration(endpoint: Endpoint, body: unknown, served: Serve
   const maxParam = b.max_completion_tokens != null ? 'max_completion_tokens' : 'max_tokens';
   const asked = b.max_completion_tokens ?? b.max_tokens ?? undefined;
   // (A prompt that fills the context is refused before the default output length is worked out.)
-  const maxTokens = asked ?? (endpoint === 'chat' ? Math.max(1, ctx - longest) : DEFAULT_COMPLETION_MAX_TOKENS);
-  // The same rule the simulator applies (src/engine/context.ts).
-  const over = contextProblem(ctx, longest, maxTokens, maxParam, promptParam);
+  const wanted = asked ?? (endpoint === 'chat' ? Math.max(1, ctx - longest) : DEFAULT_COMPLETION_MAX_TOKENS);
+  // The same rule the simulator applies (src/engine/context.ts), on what the client asked (as vLLM checks it).
+  const over = contextProblem(ctx, longest, wanted, maxParam, promptParam);
   if (over) throw badRequest(over.message, over.param, 'context_length_exceeded');
+  const maxTokens = served.maxOutputTokens === undefined ? wanted : Math.min(wanted, served.maxOutputTokens);
   const minTokens = b.min_tokens ?? 0;
   const ignoreEos = b.ignore_eos ?? false;
   const stream = b.stream ?? false;

@@ -6,10 +6,13 @@ import fs from 'node:fs';
 import { ConfigError, ExitCode } from '../errors.js';
 import { DEFAULT_BODY_TIMEOUT_MS, DEFAULT_HEADER_TIMEOUT_MS, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_BUFFERED_BYTES, startServer, type RunningServer } from './app.js';
 import { createBackend } from './backend.js';
+import type { ServedModel } from './openai.js';
 
 export interface ServeOptions {
   readonly deployment: string;
   readonly model?: string;
+  /** auto | profile | roofline (default: the deployment's perfModel). */
+  readonly perfModel?: string;
   readonly host: string;
   readonly port: number;
   readonly timeScale: number;
@@ -30,6 +33,13 @@ export interface HttpLimits {
   readonly maxBufferedMiB: number;
   /** Empty or absent: no key needed. */
   readonly apiKey?: string | undefined;
+  /** `--max-output-tokens`: cap on every request's output length (absent: none, up to the context). */
+  readonly maxOutputTokens?: number | undefined;
+}
+
+/** The served model with the `--max-output-tokens` cap of the HTTP limits. */
+export function cappedModel<M extends ServedModel>(model: M, l: HttpLimits): M {
+  return l.maxOutputTokens === undefined ? model : { ...model, maxOutputTokens: l.maxOutputTokens };
 }
 
 const MIB = 1024 * 1024;
@@ -52,6 +62,8 @@ export function httpLimitProblems(l: HttpLimits): string[] {
   if (!(l.maxBufferedMiB > 0) || !Number.isFinite(l.maxBufferedMiB) || l.maxBufferedMiB > 16384) {
     out.push(`--max-buffered-mib: must be a number > 0 and ≤ 16384, got ${l.maxBufferedMiB}`);
   } else if (l.maxBufferedMiB < l.maxBodyMiB) out.push(`--max-buffered-mib (${l.maxBufferedMiB}) must be at least --max-body-mib (${l.maxBodyMiB})`);
+  const cap = l.maxOutputTokens;
+  if (cap !== undefined && (!Number.isInteger(cap) || cap < 1)) out.push(`--max-output-tokens: must be an integer ≥ 1, got ${cap}`);
   return out;
 }
 
@@ -108,6 +120,7 @@ export async function serve(opts: ServeOptions): Promise<number> {
     deployment: opts.deployment,
     timeScale: opts.timeScale,
     ...(opts.model === undefined ? {} : { model: opts.model }),
+    ...(opts.perfModel === undefined ? {} : { perfModel: opts.perfModel }),
     ...(opts.compat === undefined ? {} : { compat: opts.compat }),
     ...(opts.seed === undefined ? {} : { seed: opts.seed }),
     ...(opts.role === undefined ? {} : { role: opts.role }),
@@ -117,7 +130,7 @@ export async function serve(opts: ServeOptions): Promise<number> {
     server = await startServer({
       cluster: backend.cluster,
       clock: backend.clock,
-      model: backend.model,
+      model: cappedModel(backend.model, limits),
       host: opts.host,
       port: opts.port,
       maxQueue: opts.maxQueue,

@@ -29,6 +29,8 @@ export interface SimOptions {
   readonly maxRequests?: number | undefined;
   readonly deployment: string;
   readonly model?: string | undefined;
+  /** auto | profile | roofline (`--perf-model`); undefined: the deployment's perfModel. */
+  readonly perfModel?: string | undefined;
   readonly compat: CompatMode;
   readonly seed: number;
   readonly db: string;
@@ -160,6 +162,7 @@ export function resolveSimOptions(argv: Argv): SimOptions {
   } else if (arrivals !== undefined) p.add('--arrivals', 'only applies with --rate');
   if (durationS !== undefined && warmupS >= durationS) p.add('--warmup', `${warmupS} s leaves nothing of --duration ${durationS} s to measure`);
   const compat = p.compat(argv);
+  if (compat && argv['perfModel'] !== undefined) p.add('--perf-model', "not with --compat splitwise, which uses SplitwiseSim's own predictors");
   const tags = p.tags(argv);
   const traceEvents = p.str(argv, 'traceEvents', '--trace-events');
   const opts: SimOptions = Object.freeze({
@@ -172,6 +175,7 @@ export function resolveSimOptions(argv: Argv): SimOptions {
     maxRequests,
     deployment: p.str(argv, 'deployment', '--deployment') ?? SIM_DEFAULTS.deployment,
     model: p.str(argv, 'model', '--model'),
+    perfModel: p.str(argv, 'perfModel', '--perf-model'),
     compat,
     seed: t.transforms.seed ?? SIM_DEFAULTS.seed,
     db: p.db(argv),

@@ -60,8 +60,8 @@ async function* cut(src: AsyncIterable<RequestSpec>, durationS: number | undefin
   }
 }
 
-export function resolveDeployment(opts: { deployment: string; model?: string | undefined }): Deployment {
-  return loadDeployment(opts.deployment, opts.model ? { model: opts.model } : {});
+export function resolveDeployment(opts: { deployment: string; model?: string | undefined; perfModel?: string | undefined }): Deployment {
+  return loadDeployment(opts.deployment, { ...(opts.model ? { model: opts.model } : {}), ...(opts.perfModel ? { perfModel: opts.perfModel } : {}) });
 }
 
 export async function runSim(opts: SimOptions, io: SimIo = {}): Promise<SimRunResult> {

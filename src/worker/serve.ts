@@ -7,6 +7,7 @@
 import { ConfigError } from '../errors.js';
 import {
   DEFAULT_HTTP_LIMITS,
+  cappedModel,
   exposureWarning,
   httpLimitProblems,
   httpServerOptions,
@@ -44,7 +45,7 @@ export async function startRealServer(opts: RealServeOptions): Promise<{ server:
     server = await startServer({
       cluster,
       clock: cluster.clock,
-      model: { name: cluster.shape.name, maxContextTokens: cluster.contextSize, ...(cluster.shape.vocab > 0 ? { vocabSize: cluster.shape.vocab } : {}) },
+      model: cappedModel({ name: cluster.shape.name, maxContextTokens: cluster.contextSize, ...(cluster.shape.vocab > 0 ? { vocabSize: cluster.shape.vocab } : {}) }, limits),
       engineLabel: 'the real-inference workers',
       host: opts.host,
       port: opts.port,

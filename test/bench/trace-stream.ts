@@ -97,7 +97,7 @@ async function main(): Promise<void> {
     const code = await new Promise<number>((res) => child.on('close', (c) => res(c ?? -1)));
     const s = (performance.now() - t0) / 1000;
     if (code !== 0) throw new Error(`trace stats exited ${code}: ${err}`);
-    const stats = JSON.parse(out) as { requests: number };
+    const stats = (JSON.parse(out) as { result: { requests: number } }).result;
     const rssKb = Number(/MAXRSS_KB=(\d+)/.exec(err)?.[1] ?? NaN);
     const cpuS = Number(/CPU_US=(\d+)/.exec(err)?.[1] ?? NaN) / 1e6;
     console.log(`trace stats: ${stats.requests} requests in ${s.toFixed(1)} s = ${(stats.requests / s / 1e6).toFixed(2)} M rows/s (${(bytes / 1e6 / s).toFixed(0)} MB/s), peak RSS ${(rssKb / 1024).toFixed(0)} MB (target < 300 MB)`);

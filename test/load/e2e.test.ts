@@ -3,13 +3,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { requests, runCli, runs, tempDir } from './helpers.js';
+import { jsonResult } from '../json-output.js';
 
 test('replay against the embedded reference backend: one ok row per request, breakdown stored, backend stopped', async () => {
   const dir = tempDir();
   const db = path.join(dir, 'r.db');
   const r = await runCli(['replay', '--trace', 'coding', '--window', '0:20', '--time-scale', '10', '--db', db, '--json']);
   assert.equal(r.code, 0, r.stderr);
-  const summary = JSON.parse(r.stdout) as { runId: number; target: string; requests: { sent: number; ok: number } };
+  const summary = jsonResult(r.stdout) as { runId: number; target: string; requests: { sent: number; ok: number } };
   const [run] = runs(db);
   assert.equal(run!.status, 'completed');
   assert.equal(run!.target, 'reference:splitwise-hh');

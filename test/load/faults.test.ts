@@ -9,6 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { ExitCode, SplitbenchError } from '../../src/errors.js';
 import { replayInProcess, requests, runCli, runs, spawnCli, tempDir, writeTrace, type Row } from './helpers.js';
 import { startServer, type Knobs } from './servers.js';
+import { jsonResult } from '../json-output.js';
 
 /** Behaviour chosen by the prompt length (token-id prompts have exactly the trace's length). */
 const BY_PROMPT: Record<number, Knobs> = {
@@ -36,7 +37,7 @@ test('every fault becomes a row with its status and error; the run completes wit
     const db = path.join(dir, 'r.db');
     const r = await runCli(['replay', '--trace', trace, '--url', server.url, '--db', db, '--timeout-first-token', '1', '--timeout-between-tokens', '0.5', '--json']);
     assert.equal(r.code, 4, r.stderr);
-    const summary = JSON.parse(r.stdout) as { requests: Record<string, number>; outputMismatch: { fewer: number; more: number }; runId: number };
+    const summary = jsonResult(r.stdout) as { requests: Record<string, number>; outputMismatch: { fewer: number; more: number }; runId: number };
     const rows = requests(db, summary.runId);
     assert.equal(rows.length, lens.length, 'one row per sent request');
     const by = new Map<number, Row>(rows.map((x) => [Number(x.prompt_tokens), x]));

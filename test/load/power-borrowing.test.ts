@@ -10,6 +10,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { runCli } from '../cli/helpers.js';
 import { tempDir } from './helpers.js';
+import { jsonResult } from '../json-output.js';
 
 interface Power {
   pools: Record<string, { meanW: number; peakW: number; energyJ?: number }>;
@@ -19,7 +20,7 @@ interface Power {
 async function check(db: string, what: string): Promise<void> {
   const s = await runCli(['summary', '--db', db, '--run', '1', '--json']);
   assert.equal(s.code, 0, s.stderr);
-  const [sum] = JSON.parse(s.stdout) as { power: Power }[];
+  const [sum] = jsonResult(s.stdout) as { power: Power }[];
   const p = sum!.power;
   const pools = Object.values(p.pools);
   const byPool = pools.reduce((a, x) => a + (x.energyJ ?? 0), 0);

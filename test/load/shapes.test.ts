@@ -5,6 +5,7 @@ import path from 'node:path';
 import { decodeChunks } from '../../src/store/codec.js';
 import { readDb, replayInProcess, requests, runCli, runs, tempDir, writeTrace } from './helpers.js';
 import { startServer } from './servers.js';
+import { jsonResult } from '../json-output.js';
 
 test('trace replay at --time-scale 10: scheduled = arrival, times stored in trace seconds, warmup marked, run metadata', async () => {
   const server = await startServer({ ttftMs: 30, itlMs: 5, breakdown: true });
@@ -50,7 +51,7 @@ test('trace replay at --time-scale 10: scheduled = arrival, times stored in trac
     const inFlight = readDb(db, (d) => d.prepare("SELECT t, value FROM timeline_samples WHERE source = 'client' AND name = 'in_flight' ORDER BY t").all()) as { t: number; value: number }[];
     assert.ok(inFlight.length >= 2, 'client in-flight samples');
     assert.equal(inFlight.at(-1)!.value, 0, 'nothing in flight at the end');
-    const s = JSON.parse(r.stdout) as { ttftS: { count: number } };
+    const s = jsonResult(r.stdout) as { ttftS: { count: number } };
     assert.equal(s.ttftS.count, 4, 'warmup requests excluded from the summary');
   } finally {
     await server.close();

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { requests, runs, spawnCli, tempDir, writeTrace } from './helpers.js';
 import { startServer, type TestServer } from './servers.js';
+import { jsonResult } from '../json-output.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -34,7 +35,7 @@ test('first SIGINT stops scheduling, lets in-flight requests finish, marks the r
     assert.ok(rows.length < 100, 'scheduling stopped');
     assert.equal(rows.length, sent(server), 'every sent request has a row');
     assert.ok(rows.every((x) => x.status === 'ok'), 'in-flight requests finished within the grace period');
-    assert.equal(JSON.parse(r.stdout).status, 'interrupted');
+    assert.equal(jsonResult(r.stdout).status, 'interrupted');
   } finally {
     await server.close();
   }

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { runCli } from '../cli/helpers.js';
 import { tempDir } from '../load/helpers.js';
+import { jsonResult } from '../json-output.js';
 
 interface Row {
   status: string;
@@ -66,7 +67,7 @@ async function check(db: string, method: 'linear' | 'nearest-rank'): Promise<voi
   assert.ok(rows.length >= 10, `rows ${rows.length}`);
   const sum = await runCli(['summary', '--db', db, '--json', '--percentiles', method]);
   assert.equal(sum.code, 0, sum.stderr);
-  const [s] = JSON.parse(sum.stdout) as { percentileMethod: string; latencyS: Record<string, Stats> }[];
+  const [s] = jsonResult(sum.stdout) as { percentileMethod: string; latencyS: Record<string, Stats> }[];
   assert.equal(s!.percentileMethod, method);
   const col = (k: 'ttft' | 'tpot' | 'e2e'): number[] => rows.map((r) => r[k]).filter((v): v is number => v !== null);
   expectExact(s!.latencyS['ttft'], col('ttft'), method, 'TTFT');

@@ -11,6 +11,7 @@ import Database from 'better-sqlite3';
 import { PACKAGE_ROOT } from '../../src/paths.js';
 import { evenChunks, insertRequest, insertRun, makeStore, tmpDir } from './helpers.js';
 import { parseXml, type XmlElement } from './xml.js';
+import { jsonResult } from '../json-output.js';
 
 const BIN = path.join(PACKAGE_ROOT, 'bin', 'splitbench.js');
 
@@ -83,6 +84,19 @@ test('gate: a run meeting its limits exits 0 and stores its verdicts', () => {
   assert.equal(mdText.split('\n').filter((l) => l.startsWith('| `')).length, 4);
 });
 
+test('gate: --markdown appends to the file (a CI job summary), never overwrites it', () => {
+  const { dir, file } = setup();
+  const slo = writeSlo(dir, 'chat.yaml', LIMITS);
+  const md = path.join(dir, 'step-summary.md');
+  fs.writeFileSync(md, '## Earlier step\n');
+  assert.equal(cli(['gate', '--db', file, '--slo', slo, '--run', 'fast', '--markdown', md]).code, 0);
+  assert.equal(cli(['gate', '--db', file, '--slo', slo, '--run', 'slow', '--markdown', md]).code, 1);
+  const text = fs.readFileSync(md, 'utf8');
+  assert.match(text, /^## Earlier step\n\n### SLO gate: PASS/);
+  assert.match(text, /\n\n### SLO gate: FAIL/);
+  assert.equal(text.split('\n').filter((l) => l.startsWith('| `')).length, 8, 'both tables are kept');
+});
+
 test('gate: a run missing its limits exits 1 naming the failing rules; JUnit counts the failures', () => {
   const { dir, file } = setup();
   const slo = writeSlo(dir, 'chat.yaml', LIMITS);
@@ -91,7 +105,7 @@ test('gate: a run missing its limits exits 1 naming the failing rules; JUnit cou
   assert.equal(r.code, 1, r.stderr);
   // slow: ttft p99 = 1.5 × 198 ms = 297 ms > 250 ms; tpot 60 ms > 50 ms; no request meets tpot <= 50ms.
   assert.match(r.stderr, /SLO failed: ttft\.p99 <= 250ms; tpot\.p50 <= 50ms; goodput_fraction >= 0\.9/);
-  const json = JSON.parse(r.stdout) as { passed: boolean; failed: string[]; verdicts: { rule: string; passed: boolean }[] };
+  const json = jsonResult(r.stdout) as { passed: boolean; failed: string[]; verdicts: { rule: string; passed: boolean }[] };
   assert.equal(json.passed, false);
   assert.deepEqual(json.failed, ['ttft.p99 <= 250ms', 'tpot.p50 <= 50ms', 'goodput_fraction >= 0.9']);
   const root = parseXml(fs.readFileSync(junit, 'utf8'));
@@ -187,7 +201,7 @@ test("gate: the bundled splitwise SLOs against a reference run (slowdown, strict
   // (p50 < 1.25 fails, p90 < 1.5 fails because the test is strict, p99 < 5 passes).
   const r = cli(['gate', '--db', file, '--slo', 'splitwise', '--run', 'slow', '--reference-run', 'fast', '--json']);
   assert.equal(r.code, 1, r.stderr);
-  const json = JSON.parse(r.stdout) as { failed: string[] };
+  const json = jsonResult(r.stdout) as { failed: string[] };
   assert.deepEqual(json.failed, [
     'slowdown.tbt.p50 < 1.25',
     'slowdown.tbt.p90 < 1.5',
@@ -205,7 +219,7 @@ test('summary: several runs side by side, and JSON', () => {
   assert.match(t.stdout, /^TPOT p50\s+40\.00 ms\s+60\.00 ms$/m);
   const j = cli(['summary', '--db', file, '--json', '--slo', slo]);
   assert.equal(j.code, 0, j.stderr);
-  const arr = JSON.parse(j.stdout) as { run: { id: number }; goodput: { good: number } }[];
+  const arr = jsonResult(j.stdout) as { run: { id: number }; goodput: { good: number } }[];
   assert.equal(arr.length, 1);
   assert.equal(arr[0]!.run.id, 4, 'default: the latest run');
   assert.equal(arr[0]!.goodput.good, 100);

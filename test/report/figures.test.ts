@@ -11,6 +11,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { CHART_NAMES } from '../../src/report/index.js';
 import { tempDir } from './fixture.js';
+import { jsonResult } from '../json-output.js';
 import { runCli, type CliResult } from '../cli/helpers.js';
 
 
@@ -62,12 +63,12 @@ before(async () => {
   for (const [dep, name] of [['baseline-h100', 'mono'], ['splitwise-hh', 'split']] as const) {
     const r = await cli([...sim, '--deployment', dep, '--name', name]);
     assert.equal(r.code, 0, r.stderr);
-    const j = JSON.parse(r.stdout) as { runs: { seed: number; name: string }[] };
+    const j = jsonResult(r.stdout) as { runs: { seed: number; name: string }[] };
     assert.deepEqual(j.runs.map((x) => [x.seed, x.name]), [[0, `${name}-s0`], [1, `${name}-s1`]]);
   }
   const sw = await cli(['sweep', '--trace', 'coding', '--deployment', 'splitwise-hh', '--rates', '1,2,3', '--duration', '20', '--db', db, '--json']);
   assert.equal(sw.code, 0, sw.stderr);
-  sweepIds = (JSON.parse(sw.stdout) as { points: { runId: number }[] }).points.map((p) => p.runId);
+  sweepIds = (jsonResult(sw.stdout) as { points: { runId: number }[] }).points.map((p) => p.runId);
   assert.ok(sweepIds.length >= 2, 'the sweep ran two or more rates');
   out = path.join(dir, 'report');
   const r = await cli([
@@ -76,7 +77,7 @@ before(async () => {
     '--label', 'mono-s0=Mono seed 0', '--label', 'mono-s1=Mono seed 1', '--label', 'splitwise-hh=Splitwise-HH',
   ]);
   assert.equal(r.code, 0, r.stderr);
-  report = JSON.parse(r.stdout) as typeof report;
+  report = jsonResult(r.stdout) as typeof report;
 });
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
@@ -244,7 +245,7 @@ test('sweep --seeds 2 runs the search once per seed, tagged; experiment --seeds 
   const sdb = path.join(dir, 'seeds.db');
   const sw = await cli(['sweep', '--trace', 'coding', '--deployment', 'baseline-h100', '--rates', '1,2', '--duration', '10', '--seeds', '2', '--db', sdb, '--json']);
   assert.equal(sw.code, 0, sw.stderr);
-  const res = JSON.parse(sw.stdout) as { seeds: { seed: number; points: { runId: number }[] }[] };
+  const res = jsonResult(sw.stdout) as { seeds: { seed: number; points: { runId: number }[] }[] };
   assert.deepEqual(res.seeds.map((s) => s.seed), [0, 1]);
   const d = new Database(sdb, { readonly: true });
   try {
@@ -261,7 +262,7 @@ test('sweep --seeds 2 runs the search once per seed, tagged; experiment --seeds 
   const out2 = path.join(dir, 'exp');
   const ex = await cli(['experiment', 'splitwise', '--quick', '--mode', 'compat', '--trace', 'coding', '--seeds', '2', '--out', out2, '--json']);
   assert.equal(ex.code, 0, ex.stderr);
-  const rows = (JSON.parse(ex.stdout) as { rows: { maxRate: number | null; seeds?: number; maxRateMin?: number; maxRateMax?: number }[] }).rows;
+  const rows = (jsonResult(ex.stdout) as { rows: { maxRate: number | null; seeds?: number; maxRateMin?: number; maxRateMax?: number }[] }).rows;
   assert.equal(rows.length, 12);
   for (const r of rows) {
     assert.equal(r.seeds, 2, JSON.stringify(r));

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { CHART_NAMES } from '../../src/report/index.js';
 import { buildReport } from '../../src/report/build.js';
 import { makeStore, tempDir, type RunSpec } from './fixture.js';
+import { jsonResult } from '../json-output.js';
 import { runCli, type CliResult } from '../cli/helpers.js';
 
 
@@ -55,7 +56,7 @@ test('report draws every chart with data in PNG and SVG with its CSV, plus index
   const out = path.join(dir, 'full');
   const r = await cli(['report', '--db', db, '--run', 'run-a', '--run', 'run-b', '--slo', slo, '--out', out, '--json']);
   assert.equal(r.code, 0, r.stderr);
-  const res = JSON.parse(r.stdout) as { charts: { name: string }[]; skipped: { name: string; reason: string }[] };
+  const res = jsonResult(r.stdout) as { charts: { name: string }[]; skipped: { name: string; reason: string }[] };
   assert.deepEqual(res.skipped.map((s) => s.name), NOT_DRAWN);
   assert.deepEqual(res.charts.map((c) => c.name), DRAWN);
   for (const name of DRAWN) {

@@ -8,6 +8,7 @@ import { mergeShards } from '../../src/scale/index.js';
 import { openStore, SCHEMA_VERSION } from '../../src/store/index.js';
 import { summarizeRun } from '../../src/metrics/index.js';
 import { makeShard, readDb, runCli, tempDir, type ShardFixture } from './helpers.js';
+import { jsonResult } from '../json-output.js';
 
 const UUID = '11111111-2222-3333-4444-555555555555';
 
@@ -204,7 +205,7 @@ test('splitbench merge CLI: one-line errors with exit 2, a table on success, JSO
   assert.doesNotMatch(miss.stderr, /at .*\.js:\d+/, 'no stack trace');
   const ok = await runCli(['merge', ...files, '--out', out, '--json']);
   assert.equal(ok.code, 0, ok.stderr);
-  const j = JSON.parse(ok.stdout) as { changed: boolean; requests: number; shardCount: number };
+  const j = jsonResult(ok.stdout) as { changed: boolean; requests: number; shardCount: number };
   assert.deepEqual([j.changed, j.requests, j.shardCount], [true, 96, 3]);
   const again = await runCli(['merge', ...files, '--out', out]);
   assert.equal(again.code, 0);

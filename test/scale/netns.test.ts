@@ -10,6 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { BIN, readDb, runCli, spawnCli, tempDir, writeTrace, type Row } from './helpers.js';
+import { jsonResult } from '../json-output.js';
 
 function ip(...args: string[]): string {
   return execFileSync('ip', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
@@ -91,7 +92,7 @@ test('three shards in three network namespaces against a backend in a fourth, me
     assert.match(strict.stderr, /s1\.db: clock reference differs: .*\n  hint: .*--any-host/);
     const m = await runCli(['merge', ...[0, 1, 2].map((i) => path.join(dir, `s${i}.db`)), '--out', merged, '--max-offset-ms', '5', '--any-host', '--json']);
     assert.equal(m.code, 0, m.stderr);
-    assert.equal((JSON.parse(m.stdout) as { requests: number }).requests, 18);
+    assert.equal((jsonResult(m.stdout) as { requests: number }).requests, 18);
     const sh = readDb(merged, (db) => db.prepare('SELECT shard_index, time_ref FROM shards ORDER BY shard_index').all() as Row[]);
     assert.deepEqual(
       sh.map((r) => r.time_ref),

@@ -5,6 +5,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseChunk } from '../../src/scale/index.js';
 import { runCli, spawnCli, tempDir } from './helpers.js';
+import { jsonResult } from '../json-output.js';
 
 const BASE = ['sweep', '--trace', 'coding', '--rates', '1,3', '--duration', '10'];
 
@@ -34,8 +35,8 @@ test('a sweep plan in 2 chunks, collected, equals the single-process sweep (and 
   assert.match(c0!.stdout, /chunk 0\/2: ran 1, skipped 0/);
   const collected = await runCli([...BASE, ...deps, '--plan', plan, '--collect', '--json']);
   assert.equal(collected.code, 0, collected.stderr);
-  const a = JSON.parse(single.stdout) as Collected;
-  const b = JSON.parse(collected.stdout) as Collected;
+  const a = jsonResult(single.stdout) as Collected;
+  const b = jsonResult(collected.stdout) as Collected;
   assert.equal(a.result.configs.length, 2);
   assert.deepEqual(answer(b), answer(a));
   // The chunks' runs are in their own stores.
@@ -43,7 +44,7 @@ test('a sweep plan in 2 chunks, collected, equals the single-process sweep (and 
   // And one configuration equals the plain single-deployment sweep.
   const plain = await runCli([...BASE, '--deployment', 'baseline-h100', '--db', path.join(dir, 'plain.db'), '--json']);
   assert.equal(plain.code, 0, plain.stderr);
-  const p = JSON.parse(plain.stdout) as { maxRate: number; points: { runId: number }[] };
+  const p = jsonResult(plain.stdout) as { maxRate: number; points: { runId: number }[] };
   const cfg = a.result.configs.find((c) => c.deployment === 'baseline-h100')!;
   assert.equal(cfg.maxRate, p.maxRate ?? null);
   assert.deepEqual(cfg.points, p.points.map((x) => ({ ...x, runId: undefined })).map((x) => JSON.parse(JSON.stringify(x)) as unknown));
@@ -79,7 +80,7 @@ test('killing a chunk and rerunning it redoes only what is missing', async () =>
   for (const [f, text] of before) assert.equal(readFileSync(path.join(results, f), 'utf8'), text, `${f} untouched`);
   const all = await runCli([...BASE, '--deployment', 'splitwise-hh,baseline-h100,splitwise-aa', '--plan', plan, '--collect', '--json']);
   assert.equal(all.code, 0, all.stderr);
-  assert.equal((JSON.parse(all.stdout) as Collected).result.configs.length, 3);
+  assert.equal((jsonResult(all.stdout) as Collected).result.configs.length, 3);
 });
 
 test('--copy-db-to: a chunk written on local disk is copied as one consistent non-WAL file, and its results name the copy', async () => {
@@ -109,7 +110,7 @@ test('--copy-db-to: a chunk written on local disk is copied as one consistent no
   }
   const collected = await runCli([...BASE, '--deployment', 'splitwise-hh', '--plan', plan, '--collect', '--json']);
   assert.equal(collected.code, 0, collected.stderr);
-  assert.deepEqual((JSON.parse(collected.stdout) as Collected).result.configs.map((c) => c.db), [shared]);
+  assert.deepEqual((jsonResult(collected.stdout) as Collected).result.configs.map((c) => c.db), [shared]);
   // Misuse is a one-line error.
   const bad = await runCli([...BASE, '--deployment', 'splitwise-hh', '--copy-db-to', shared]);
   assert.equal(bad.code, 2);

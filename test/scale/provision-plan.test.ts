@@ -10,6 +10,7 @@ import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileS
 import path from 'node:path';
 import { kubernetesManifests, resolveLaunchOptions } from '../../src/scale/index.js';
 import { BIN, runCli, spawnCli, tempDir } from './helpers.js';
+import { jsonResult } from '../json-output.js';
 
 // Small, quick settings: a 4-machine grid / a 4-machine power budget, 10 s of arrivals per run.
 const COST = ['provision', '--trace', 'coding', '--design', 'splitwise-hh', '--objective', 'cost-opt', '--rate', '3', '--max-machines', '4', '--duration', '10'];
@@ -40,7 +41,7 @@ interface PlanRun {
   units: number;
 }
 
-const parse = (s: string): PlanRun => JSON.parse(s) as PlanRun;
+const parse = (s: string): PlanRun => jsonResult<PlanRun>(s);
 
 async function chunked(base: string[], dir: string, name: string, k = 2): Promise<PlanRun> {
   const plan = path.join(dir, `${name}.json`);
@@ -73,7 +74,7 @@ test('cost-opt plan in 2 chunks, collected, equals the whole plan in one process
   assert.ok(passing.length > 0 && passing.length < 6, 'the grid has both passing and failing configurations');
   assert.deepEqual(a.winner, passing[0]);
   assert.equal(plain.code, 0, plain.stderr);
-  const p = JSON.parse(plain.stdout) as Prov;
+  const p = jsonResult(plain.stdout) as Prov;
   assert.deepEqual(p.winner, a.winner);
   // Every candidate the search tried has the plan's verdict.
   for (const c of p.candidates) assert.equal(a.candidates.find((x) => x.config === c.config)?.passed, c.passed, c.config);
@@ -171,7 +172,7 @@ test('launch --chunks 2 -- provision: the Slurm array script and the Kubernetes 
   const s = readFileSync(script, 'utf8');
   assert.match(s, /provision --trace coding .* --plan "[^"]*\/shared\/prov\.plan\.json" --chunk auto --chunk-count 2 --db "\$LOCAL"/);
   execFileSync('bash', [script], { cwd: dir, env: { ...process.env, PATH: `${fakeBin}:${process.env.PATH ?? ''}`, TMPDIR: dir, SLURM_JOB_ID: '' }, stdio: 'pipe' });
-  const slurm = JSON.parse(readFileSync(path.join(dir, 'shared', 'prov.result.json'), 'utf8')) as PlanRun;
+  const slurm = jsonResult<PlanRun>(readFileSync(path.join(dir, 'shared', 'prov.result.json'), 'utf8'));
   assert.deepEqual(slurm.result, want);
 
   // Kubernetes: each index's container command, then the merge Job's, with the image's splitbench on PATH
@@ -190,7 +191,7 @@ test('launch --chunks 2 -- provision: the Slurm array script and the Kubernetes 
   const local = (c: string): string => c.replaceAll('/scratch/', `${dir}/scratch-`);
   for (let i = 0; i < job.spec.completions; i++) execFileSync('/bin/sh', ['-c', local(work.command[2]!)], { env: { ...env, JOB_COMPLETION_INDEX: String(i) }, stdio: 'pipe' });
   execFileSync('/bin/sh', ['-c', merge.spec.template.spec.containers[0]!.command[2]!], { env, stdio: 'pipe', timeout: 60_000 });
-  const k8s = JSON.parse(readFileSync(path.join(dir, 'vol', 'prov-0001', 'result.json'), 'utf8')) as PlanRun;
+  const k8s = jsonResult<PlanRun>(readFileSync(path.join(dir, 'vol', 'prov-0001', 'result.json'), 'utf8'));
   assert.deepEqual(k8s.result, want);
 
   // A chunked launch of another command is refused.

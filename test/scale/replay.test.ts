@@ -9,6 +9,7 @@ import path from 'node:path';
 import { openStore } from '../../src/store/index.js';
 import { summarizeRun } from '../../src/metrics/index.js';
 import { readDb, runCli, spawnCli, startServe, tempDir, writeTrace, type Row } from './helpers.js';
+import { jsonResult } from '../json-output.js';
 
 /** 24 requests over ~3.5 s, short outputs: light on a 2-core machine. */
 function smallTrace(dir: string): string {
@@ -33,7 +34,7 @@ test('one trace as 1 shard and as 3 (--procs 3): same requests, same arrivals, p
     assert.equal(a.code, 0, a.stderr);
     const b = await runCli(['replay', '--trace', trace, '--url', serve.url, '--db', three, '--procs', '3', '--json']);
     assert.equal(b.code, 0, b.stderr);
-    const bj = JSON.parse(b.stdout) as { runId: number; runUuid: string; shards: { index: number; requests: number }[]; metrics: Summary };
+    const bj = jsonResult(b.stdout) as { runId: number; runUuid: string; shards: { index: number; requests: number }[]; metrics: Summary };
     assert.deepEqual(bj.shards.map((s) => s.requests), [8, 8, 8], 'index mod 3');
 
     const rowsA = readDb(one, (db) => db.prepare('SELECT trace_id, scheduled, status FROM requests').all() as Row[]);
@@ -144,7 +145,7 @@ test('a shard whose wall clock is 40 ms off: offset measured within RTT/2, merge
     assert.match(refused.stderr, /s0\.db: shard 0\/2: clock offset -\d+\.\d+ ms .* exceeds --max-offset-ms 1/);
     const merged = await runCli(['merge', path.join(dir, 's0.db'), path.join(dir, 's1.db'), '--out', out, '--max-offset-ms', '100', '--json']);
     assert.equal(merged.code, 0, merged.stderr);
-    const m = JSON.parse(merged.stdout) as { shards: { shiftMs: number; rttStartMs: number }[]; requests: number };
+    const m = jsonResult(merged.stdout) as { shards: { shiftMs: number; rttStartMs: number }[]; requests: number };
     assert.equal(m.requests, 24);
     // Both shards started at the same corrected instant: after correction their t0s agree within the RTTs.
     const spread = Math.max(...m.shards.map((s) => s.shiftMs));

@@ -12,6 +12,7 @@ import { tempDir } from '../load/helpers.js';
 import { openStore } from '../../src/store/index.js';
 import { requestRecords } from '../../src/metrics/rows.js';
 import { decodeChunks } from '../../src/store/codec.js';
+import { jsonResult } from '../json-output.js';
 
 async function checkSums(args: string[], what: string): Promise<{ kvRequests: number; mixed: number }> {
   const db = path.join(tempDir(), 'b.db');
@@ -51,7 +52,7 @@ async function checkSums(args: string[], what: string): Promise<{ kvRequests: nu
   // `summary` shows the parts' means, which add up to the measured means.
   const sum = await runCli(['summary', '--db', db, '--json']);
   assert.equal(sum.code, 0, sum.stderr);
-  const [s] = JSON.parse(sum.stdout) as { latencyS: Record<string, { mean: number }>; breakdown: Record<string, number> }[];
+  const [s] = jsonResult(sum.stdout) as { latencyS: Record<string, { mean: number }>; breakdown: Record<string, number> }[];
   const b = s!.breakdown;
   assert.equal(b['requests'], n);
   assert.ok(Math.abs(b['queue']! + b['prefill']! - s!.latencyS['ttft']!.mean) <= 1e-9, `${what}: mean queue + prefill = mean TTFT`);

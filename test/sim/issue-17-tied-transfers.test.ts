@@ -12,6 +12,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { runCli } from '../cli/helpers.js';
+import { jsonResult } from '../json-output.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-issue17-'));
 
@@ -22,7 +23,7 @@ test('issue 17: three KV transfers ending at one instant finish in SplitwiseSim 
   const r = await runCli(['sim', '--trace', 'conversation', '--deployment', dep, '--rate', '70', '--duration', '60', '--seed', '96', '--compat', 'splitwise',
     '--sample-interval', '0', '--db', path.join(tmp, 'r.db'), '--trace-events', events, '--json']);
   assert.equal(r.code, 0, r.stderr);
-  const res = JSON.parse(r.stdout) as { summary: { counts: { total: number; ok: number } } };
+  const res = jsonResult(r.stdout) as { summary: { counts: { total: number; ok: number } } };
   assert.equal(res.summary.counts.total, 4165);
   assert.equal(res.summary.counts.ok, 4165);
   const doc = JSON.parse(fs.readFileSync(events, 'utf8')) as { traceEvents: { name: string; ts: number; dur?: number; args?: { request?: string } }[] };

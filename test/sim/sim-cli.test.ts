@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { runCli } from '../cli/helpers.js';
+import { jsonResult } from '../json-output.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-sim-'));
 const RANDOM_DEP = path.join(tmp, 'random.yaml');
@@ -33,7 +34,7 @@ test('sim writes a sim run with per-request rows, machines, power and timeline s
   const db = path.join(tmp, 'a.db');
   const r = await runCli(['sim', '--trace', 'coding', '--limit', '120', '--deployment', 'splitwise-hh', '--db', db, '--name', 'a', '--json']);
   assert.equal(r.code, 0, r.stderr);
-  const out = JSON.parse(r.stdout) as { runId: number; summary: { counts: { ok: number } } };
+  const out = jsonResult(r.stdout) as { runId: number; summary: { counts: { ok: number } } };
   assert.equal(out.summary.counts.ok, 120);
   const d = new Database(db, { readonly: true });
   try {
@@ -137,4 +138,33 @@ test('compatible-mode KV deadlock: the run ends, every stuck request is stored a
   assert.equal(all.length, 40);
   assert.ok(all.every((q) => q['status'] === 'never-completed'), 'all stuck');
   assert.ok(all.some((q) => q['first_token'] !== null), 'some prompts ran before the deadlock');
+});
+
+test('sim --perf-model: roofline, profile and auto (the profile where one exists, else the roofline)', async () => {
+  const db = path.join(tmp, 'perf-model.db');
+  const sim = (name: string, extra: string[]) =>
+    runCli(['sim', '--trace', 'coding', '--limit', '40', '--deployment', 'baseline-h100', '--db', db, '--name', name, '--json', ...extra]);
+  const ttfts = (name: string): number[] => rows(db, name).map((r) => r['ttft'] as number);
+  // bloom-176b on H100 has a bundled profile: auto picks it; roofline gives other timings.
+  for (const [name, extra] of [['dep', []], ['profile', ['--perf-model', 'profile']], ['auto', ['--perf-model', 'auto']], ['roofline', ['--perf-model', 'roofline']]] as const) {
+    const r = await sim(name, [...extra]);
+    assert.equal(r.code, 0, `${name}: ${r.stderr}`);
+  }
+  assert.deepEqual(ttfts('profile'), ttfts('dep'));
+  assert.deepEqual(ttfts('auto'), ttfts('profile'));
+  assert.notDeepEqual(ttfts('roofline'), ttfts('profile'));
+  // llama3-70b on H100 has none: the deployment's `perfModel: profile` refuses, naming the flag; auto runs on the roofline.
+  const none = await sim('l70-dep', ['--model', 'llama3-70b']);
+  assert.equal(none.code, 2);
+  assert.match(none.stderr, /no measured profile for llama3-70b on h100-80gb/);
+  assert.match(none.stderr, /--perf-model roofline/);
+  assert.equal((await sim('l70-auto', ['--model', 'llama3-70b', '--perf-model', 'auto'])).code, 0);
+  assert.equal((await sim('l70-roof', ['--model', 'llama3-70b', '--perf-model', 'roofline'])).code, 0);
+  assert.deepEqual(ttfts('l70-auto'), ttfts('l70-roof'));
+  const bad = await sim('bad', ['--perf-model', 'measured']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /perf-model.*"measured".*Choices: "auto", "profile", "roofline"/s);
+  const compat = await sim('compat', ['--perf-model', 'roofline', '--compat', 'splitwise']);
+  assert.equal(compat.code, 2);
+  assert.match(compat.stderr, /--perf-model: not with --compat splitwise/);
 });

@@ -9,6 +9,7 @@ import { runCli } from '../cli/helpers.js';
 import { DESIGNS, Evaluator, provisionSearch, provisioned, traceSampler } from '../../src/sim/index.js';
 import { loadSlo } from '../../src/metrics/index.js';
 import { openStore } from '../../src/store/index.js';
+import { jsonResult } from '../json-output.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-sweep-'));
 
@@ -16,7 +17,7 @@ test('sweep finds the max rate under the Splitwise SLOs, one tagged run per rate
   const db = path.join(tmp, 'sweep.db');
   const r = await runCli(['sweep', '--trace', 'coding', '--deployment', 'splitwise-hh', '--rates', '2,5,8,11', '--duration', '40', '--tolerance', '0.1', '--db', db, '--json']);
   assert.ok(r.code === 0, r.stderr);
-  const out = JSON.parse(r.stdout) as { sweep: string; maxRate: number; firstFail: number; points: { rate: number; runId: number; passed: boolean }[] };
+  const out = jsonResult(r.stdout) as { sweep: string; maxRate: number; firstFail: number; points: { rate: number; runId: number; passed: boolean }[] };
   assert.ok(out.maxRate !== undefined && out.firstFail !== undefined, JSON.stringify(out));
   assert.ok(out.maxRate < out.firstFail && (out.firstFail - out.maxRate) / out.maxRate < 0.1 + 1e-9, `bracket ${out.maxRate}..${out.firstFail}`);
   for (const p of out.points) assert.equal(p.passed, p.rate <= out.maxRate, `rate ${p.rate}`);
@@ -63,7 +64,7 @@ test('experiment splitwise --quick writes the normalized table, CSV and charts',
   const out = path.join(tmp, 'exp');
   const r = await runCli(['experiment', 'splitwise', '--quick', '--mode', 'compat', '--trace', 'coding', '--out', out, '--json']);
   assert.equal(r.code, 0, r.stderr);
-  const res = JSON.parse(r.stdout) as { rows: { design: string; provisioning: string; maxRate: number | null; throughputX: number | null; powerX: number; costX: number }[] };
+  const res = jsonResult(r.stdout) as { rows: { design: string; provisioning: string; maxRate: number | null; throughputX: number | null; powerX: number; costX: number }[] };
   assert.equal(res.rows.length, 12);
   for (const row of res.rows) {
     assert.ok(row.maxRate !== null && row.maxRate > 0, JSON.stringify(row));
@@ -81,13 +82,13 @@ test('experiment splitwise --quick writes the normalized table, CSV and charts',
   assert.ok(binding.every((b) => typeof b === 'string' && /^slowdown\.(ttft|tbt|e2e)\.p\d+ </.test(b)), `every design's search hit a failing rate and names its rule: ${binding.join(', ')}`);
   assert.equal(fs.readFileSync(path.join(out, 'splitwise.csv'), 'utf8').trim().split('\n').length, 13);
   // The paper's four ratios beside ours, computed from the rows.
-  const ratios = (JSON.parse(r.stdout) as { ratios: { claim: string; paper: number; ours: number | null; costRatio: number }[] }).ratios;
+  const ratios = (jsonResult(r.stdout) as { ratios: { claim: string; paper: number; ours: number | null; costRatio: number }[] }).ratios;
   assert.deepEqual(ratios.map((x) => x.paper), [2.15, 1.18, 1.4, 0.75]);
   const row = (prov: string, d: string) => res.rows.find((x) => x.provisioning === prov && x.design === d)!;
   assert.equal(ratios[0]!.ours, row('iso-power', 'splitwise-aa').maxRate! / row('iso-power', 'baseline-a100').maxRate!);
   assert.equal(ratios[2]!.ours, row('iso-cost', 'splitwise-aa').maxRate! / row('iso-cost', 'baseline-h100').maxRate!);
   // The fourth: the least-power HHcap meeting the SLOs at Baseline-H100's max rate, by the power-opt search.
-  const po = (JSON.parse(r.stdout) as { powerOpt: { mode: string; rate: number; config: string | null; powerX: number | null }[] }).powerOpt;
+  const po = (jsonResult(r.stdout) as { powerOpt: { mode: string; rate: number; config: string | null; powerX: number | null }[] }).powerOpt;
   assert.equal(po.length, 1);
   assert.equal(po[0]!.rate, row('iso-power', 'baseline-h100').maxRate);
   assert.ok(po[0]!.config !== null && po[0]!.powerX! > 0, JSON.stringify(po));
@@ -99,7 +100,7 @@ test('experiment splitwise --duration: the traces are that long; a bad value is 
   const out = path.join(tmp, 'exp-10');
   const ok = await runCli(['experiment', 'splitwise', '--quick', '--mode', 'compat', '--trace', 'coding', '--duration', '10', '--out', out, '--json']);
   assert.equal(ok.code, 0, ok.stderr);
-  assert.equal((JSON.parse(ok.stdout) as { durationS: number }).durationS, 10);
+  assert.equal((jsonResult(ok.stdout) as { durationS: number }).durationS, 10);
   const db = new Database(path.join(out, 'experiment.db'), { readonly: true });
   try {
     const last = db.prepare('SELECT max(arrival) AS a, count(DISTINCT run_id) AS runs FROM requests').get() as { a: number; runs: number };

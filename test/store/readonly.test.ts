@@ -15,6 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { openStore, type RequestRow } from '../../src/store/index.js';
 import { BIN } from '../load/helpers.js';
+import { jsonResult } from '../json-output.js';
 
 const isRoot = process.getuid?.() === 0;
 const setpriv = isRoot && spawnSync('setpriv', ['--version']).status === 0;
@@ -68,7 +69,7 @@ test(`every reader reads a store it cannot write (${how ?? 'skipped: running as 
       assert.doesNotMatch(r.stderr, /readonly database|cannot read results store/, `${args.join(' ')}: ${r.stderr}`);
     }
     const list = await cli(['runs', 'list', '--json', '--db', db]);
-    assert.equal((JSON.parse(list.stdout) as { requests: number }[])[0]!.requests, 30);
+    assert.equal((jsonResult(list.stdout) as { requests: number }[])[0]!.requests, 30);
     const exp = await cli(['runs', 'export', 'ro', '--format', 'jsonl', '--db', db]);
     assert.equal(exp.stdout.trim().split('\n').length, 30);
     const gate = await cli(['gate', '--slo', 'interactive', '--run', 'ro', '--db', db]);
@@ -97,7 +98,7 @@ test(`a reader reads a store another user is writing, -wal and -shm present (${h
     if (!isRoot) chmodSync(dir, 0o555);
     const r = await cli(['runs', 'list', '--json', '--db', db]);
     assert.equal(r.code, 0, r.stderr);
-    const runs = JSON.parse(r.stdout) as { name: string; requests: number }[];
+    const runs = jsonResult(r.stdout) as { name: string; requests: number }[];
     assert.deepEqual(runs.map((x) => [x.name, x.requests]).sort(), [['live', 5], ['ro', 30]], 'the uncheckpointed rows in the WAL are read too');
     w.finish('completed');
   } finally {

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { EXPORT_COLUMNS, openStore, type RequestRow } from '../../src/store/index.js';
 import { runCli } from '../cli/helpers.js';
+import { jsonResult } from '../json-output.js';
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'splitbench-runs-'));
 test.after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -56,7 +57,7 @@ test('runs list: table and JSON', async () => {
   assert.match(lines[2]!, new RegExp(`^\\s*${simId}\\s+sim-${simId}\\s+sim\\s+interrupted`));
   const j = await runCli(['runs', 'list', '--db', db, '--json']);
   assert.equal(j.code, 0);
-  const runs = JSON.parse(j.stdout) as { id: number; name: string; requests: number; ok: number; options: unknown }[];
+  const runs = jsonResult(j.stdout) as { id: number; name: string; requests: number; ok: number; options: unknown }[];
   assert.deepEqual(runs.map((r) => [r.id, r.name, r.requests, r.ok]), [[liveId, 'baseline', 22, 20], [simId, `sim-${simId}`, 1, 1]]);
   assert.deepEqual(runs[0]!.options, { rate: 4 });
 });
@@ -69,7 +70,7 @@ test('runs show: by name and by id, text and JSON', async () => {
   assert.match(t.stdout, /^requests\s+22 \(ok 20, error 1, timeout 1\)$/m);
   assert.match(t.stdout, /prompt-0\s+dgx-h100\s+prompt\s+8\s+30/);
   const j = await runCli(['runs', 'show', String(liveId), '--db', db, '--json']);
-  const o = JSON.parse(j.stdout) as { run: { name: string; env: { node: string } }; requests: Record<string, number>; machines: unknown[] };
+  const o = jsonResult(j.stdout) as { run: { name: string; env: { node: string } }; requests: Record<string, number>; machines: unknown[] };
   assert.equal(o.run.name, 'baseline');
   assert.equal(o.run.env.node, process.version);
   assert.equal(o.requests.total, 22);
@@ -83,10 +84,10 @@ test('one run lookup: runs show and summary both find a run by uuid and by lates
   s.close();
   const byUuid = await runCli(['runs', 'show', uuid, '--db', db, '--json']);
   assert.equal(byUuid.code, 0, byUuid.stderr);
-  assert.equal((JSON.parse(byUuid.stdout) as { run: { id: number } }).run.id, liveId);
+  assert.equal((jsonResult(byUuid.stdout) as { run: { id: number } }).run.id, liveId);
   const latest = await runCli(['runs', 'show', 'latest', '--db', db, '--json']);
   assert.equal(latest.code, 0, latest.stderr);
-  assert.equal((JSON.parse(latest.stdout) as { run: { id: number } }).run.id, simId);
+  assert.equal((jsonResult(latest.stdout) as { run: { id: number } }).run.id, simId);
   const summary = await runCli(['summary', '--run', uuid, '--db', db, '--json']);
   assert.equal(summary.code, 0, summary.stderr);
   assert.match(summary.stdout, /"baseline"/);
@@ -164,7 +165,7 @@ test('runs delete removes the run and its rows; the rest stays', async () => {
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, new RegExp(`deleted run ${a.runId} \\(gone, sim, completed\\) with 2 requests`));
   const j = await runCli(['runs', 'list', '--db', copy, '--json']);
-  assert.deepEqual((JSON.parse(j.stdout) as { name: string }[]).map((x) => x.name), ['kept']);
+  assert.deepEqual((jsonResult(j.stdout) as { name: string }[]).map((x) => x.name), ['kept']);
   // a run whose writer is alive (this test process) is kept unless --force
   const s1 = openStore(copy);
   const live = s1.createRun({ kind: 'live', name: 'writing', options: {} });

@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { readDb, runCli, tempDir, writeTrace, type Row } from '../load/helpers.js';
 import { fakeDcgm, fakeVllmMetrics, writeFakeNvidiaSmi } from './fakes.js';
+import { jsonResult } from '../json-output.js';
 
 test('replay --power model/nvidia-smi/dcgm --scrape --price: samples per role, resets and failures handled, cost per pool', async () => {
   const dir = tempDir();
@@ -38,7 +39,7 @@ test('replay --power model/nvidia-smi/dcgm --scrape --price: samples per role, r
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /telemetry source prefill:nvidia-smi.* failed .*GPU is lost/);
     assert.match(r.stderr, /telemetry source decode:dcgm=.* failed .*HTTP 500/);
-    const out = JSON.parse(r.stdout) as { runId: number; metrics: Record<string, any> };
+    const out = jsonResult(r.stdout) as { runId: number; metrics: Record<string, any> };
 
     const power = readDb(db, (d) => d.prepare('SELECT * FROM power_samples ORDER BY machine_id, t').all() as Row[]);
     const roles = new Set(power.map((p) => `${p.role}/${p.source}`));

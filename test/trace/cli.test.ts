@@ -7,6 +7,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { PACKAGE_ROOT } from '../../src/paths.js';
 import { tmpDir, tmpFile } from './helpers.js';
+import { jsonResult } from '../json-output.js';
 
 const run = promisify(execFile);
 const BIN = path.join(PACKAGE_ROOT, 'bin', 'splitbench.js');
@@ -24,7 +25,7 @@ async function cli(...args: string[]): Promise<{ code: number; stdout: string; s
 test('trace stats on the bundled traces', async () => {
   const code = await cli('trace', 'stats', 'workloads/coding.csv', '--json');
   assert.equal(code.code, 0, code.stderr);
-  const s = JSON.parse(code.stdout);
+  const s = jsonResult(code.stdout);
   assert.equal(s.format, 'azure');
   assert.equal(s.requests, 8819);
   assert.equal(s.promptTokens.p50, 1469);
@@ -32,7 +33,7 @@ test('trace stats on the bundled traces', async () => {
   assert.equal(s.skipped, 0);
   const conv = await cli('trace', 'stats', 'conversation', '--json');
   assert.equal(conv.code, 0, conv.stderr);
-  assert.equal(JSON.parse(conv.stdout).requests, 19366);
+  assert.equal(jsonResult(conv.stdout).requests, 19366);
   const text = await cli('trace', 'stats', 'coding', '--window', '0:600');
   assert.equal(text.code, 0, text.stderr);
   assert.match(text.stdout, /^requests\s+\d+$/m);
@@ -50,7 +51,7 @@ test('trace synth: same seed, identical bytes; the rate is what was asked for (6
   const r3 = await cli('trace', 'synth', '--like', 'coding', '--rate', '20', '--duration', '600', '--seed', '6', '--out', c);
   assert.equal(r3.code, 0, r3.stderr);
   assert.ok(!readFileSync(a).equals(readFileSync(c)));
-  const s = JSON.parse((await cli('trace', 'stats', a, '--json')).stdout);
+  const s = jsonResult((await cli('trace', 'stats', a, '--json')).stdout);
   assert.ok(Math.abs(s.meanRatePerS / 20 - 1) < 0.05, `rate ${s.meanRatePerS}`);
   assert.ok(s.spanS <= 600 && s.spanS > 590);
   assert.ok(Math.abs(s.interArrival.cv - 1) < 0.05, `cv ${s.interArrival.cv}`);
@@ -59,7 +60,7 @@ test('trace synth: same seed, identical bytes; the rate is what was asked for (6
   const g = path.join(d, 'g.jsonl');
   const rg = await cli('trace', 'synth', '--like', 'conversation', '--rate', '20', '--duration', '600', '--arrivals', 'gamma:2', '--format', 'mooncake', '--out', g);
   assert.equal(rg.code, 0, rg.stderr);
-  const sg = JSON.parse((await cli('trace', 'stats', g, '--json')).stdout);
+  const sg = jsonResult((await cli('trace', 'stats', g, '--json')).stdout);
   assert.equal(sg.format, 'mooncake');
   assert.ok(Math.abs(sg.meanRatePerS / 20 - 1) < 0.05, `rate ${sg.meanRatePerS}`);
   assert.ok(Math.abs(sg.interArrival.cv - 2) < 0.2, `cv ${sg.interArrival.cv}`);
@@ -71,8 +72,8 @@ test('trace convert round trip through splitwise and mooncake keeps the requests
   assert.equal((await cli('trace', 'convert', 'coding', '--to', 'splitwise', '--out', sw)).code, 0);
   const r = await cli('trace', 'convert', sw, '--to', 'mooncake', '--limit', '100', '--json', '--out', mc);
   assert.equal(r.code, 0, r.stderr);
-  assert.deepEqual(JSON.parse(r.stdout).written, 100);
-  const s = JSON.parse((await cli('trace', 'stats', sw, '--json')).stdout);
+  assert.deepEqual(jsonResult(r.stdout).written, 100);
+  const s = jsonResult((await cli('trace', 'stats', sw, '--json')).stdout);
   assert.equal(s.requests, 8819);
   assert.equal(s.promptTokens.p50, 1469);
   const same = await cli('trace', 'convert', sw, '--to', 'azure', '--out', sw);
@@ -102,7 +103,7 @@ test('malformed traces: one line naming file:line:field, exit code 2', async () 
   );
   const lenient = await cli('trace', 'stats', tmpFile('l.csv', AZ + '2023-11-16 18:17:03,1,1\n2023-11-16 18:17:02,1,1\n2023-11-16 18:17:05,1,1\n'), '--lenient', '--json');
   assert.equal(lenient.code, 0, lenient.stderr);
-  assert.equal(JSON.parse(lenient.stdout).skipped, 1);
+  assert.equal(jsonResult(lenient.stdout).skipped, 1);
   assert.match(lenient.stderr, /skipped 1 bad row .*:3:TIMESTAMP/);
   const badFlag = await cli('trace', 'stats', 'coding', '--format', 'parquet');
   assert.equal(badFlag.code, 2);

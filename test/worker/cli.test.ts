@@ -10,6 +10,7 @@ import { runCli } from '../load/helpers.js';
 import { GGUF_ALIGNMENT, readGgufInfo } from '../../src/worker/gguf.js';
 import { modelTensors, shapeParameters, TINY_SHAPE, kvBytesPerToken } from '../../src/worker/model.js';
 import { tmpDir, cleanup } from './helpers.js';
+import { jsonResult } from '../json-output.js';
 
 after(cleanup);
 
@@ -26,7 +27,7 @@ describe('splitbench model', () => {
     assert.equal(ra.code, 0, ra.stderr);
     assert.equal(rb.code, 0, rb.stderr);
     assert.equal(rc.code, 0, rc.stderr);
-    const made = JSON.parse(ra.stdout) as { parameters: number; bytes: number; kvBytesPerToken: number };
+    const made = jsonResult(ra.stdout) as { parameters: number; bytes: number; kvBytesPerToken: number };
     assert.equal(made.parameters, shapeParameters(TINY_SHAPE));
     assert.equal(made.kvBytesPerToken, 2048);
     assert.equal(fs.statSync(a).size, made.bytes);
@@ -51,7 +52,7 @@ describe('splitbench model', () => {
 
     const shown = await runCli(['model', 'info', a, '--json']);
     assert.equal(shown.code, 0, shown.stderr);
-    const shape = JSON.parse(shown.stdout) as Record<string, unknown>;
+    const shape = jsonResult(shown.stdout) as Record<string, unknown>;
     assert.equal(shape.layers, 4);
     assert.equal(shape.vocab, 512);
     assert.equal(shape.kvBytesPerToken, kvBytesPerToken(TINY_SHAPE));

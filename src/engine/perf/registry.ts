@@ -73,7 +73,7 @@ export const perfModels: Readonly<Record<string, { readonly description: string;
       if (!hit) {
         const known = profileIndex(r.profilesDir).map((e) => `${e.profile.model}/${e.profile.hardware}/tp${e.profile.tp}`);
         throw new ConfigError(`no measured profile for ${r.model.name} on ${r.machine.hw.name} at TP${r.tp}; profiles: ${known.join(', ') || 'none'}`, {
-          hint: "use the 'roofline' performance model for this combination, or pass a profile file",
+          hint: "use the 'roofline' performance model for this combination (--perf-model roofline, or auto: the profile where one exists), or pass a profile file",
         });
       }
       const needsSlope = !hit.profile.decode.contextSweep && hit.profile.decode.curves.length === 1;
