@@ -14,7 +14,7 @@ test('replay of Mooncake prefixes: usage.prompt_tokens_details.cached_tokens sto
   const trace = path.join(WORKLOADS_DIR, 'mooncake', 'conversation_trace.jsonl');
   const r = await runCli(['replay', '--trace', trace, '--deployment', dep, '--limit', '30', '--max-prompt', '20000', '--time-scale', '20', '--db', db, '--json']);
   assert.equal(r.code, 0, r.stderr);
-  const summary = JSON.parse(r.stdout) as { runId: number };
+  const summary = JSON.parse(r.stdout).result as { runId: number };
   const rows = requests(db, summary.runId);
   assert.equal(rows.length, 30);
   let cached = 0;
@@ -28,7 +28,7 @@ test('replay of Mooncake prefixes: usage.prompt_tokens_details.cached_tokens sto
   assert.ok(cached > 0, 'the trace shares prefixes: some tokens came from the cache');
   const s = await runCli(['summary', '--db', db, '--run', String(summary.runId), '--run', `${summary.runId + 1}`, '--json']);
   assert.equal(s.code, 0, s.stderr);
-  const [live, twin] = JSON.parse(s.stdout) as { run: { kind: string }; prefixCache: { savedTokens: number; requests: number } }[];
+  const [live, twin] = JSON.parse(s.stdout).result as { run: { kind: string }; prefixCache: { savedTokens: number; requests: number } }[];
   assert.equal(live!.prefixCache.savedTokens, cached);
   assert.equal(live!.prefixCache.requests, 30);
   // The twin simulation of the same requests sees the same prefixes (their block hashes go with them).

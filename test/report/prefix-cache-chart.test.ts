@@ -14,9 +14,7 @@ test('sim with a prefix cache: summary hit rates and the prefix-cache chart agre
   const trace = path.join(WORKLOADS_DIR, 'mooncake', 'conversation_trace.jsonl');
   const sim = await runCli(['sim', '--trace', trace, '--deployment', dep, '--limit', '150', '--max-prompt', '30000', '--db', db, '--name', 'pc', '--json']);
   assert.equal(sim.code, 0, sim.stderr);
-  const s = JSON.parse(sim.stdout);
-  const sum = Array.isArray(s) ? s[0] : s;
-  const pc = (sum.summary ?? sum).prefixCache;
+  const pc = JSON.parse(sim.stdout).result.summary.prefixCache;
   assert.ok(pc.tokenHitRate > 0.05 && pc.tokenHitRate < 1, `token hit rate ${pc.tokenHitRate}`);
   assert.equal(pc.requests, 150);
   assert.ok(pc.ttftHitS.p50 > 0);

@@ -63,7 +63,7 @@ test('trace stats reuse: LRU semantics on a small example; no hashes, no figures
 test('trace stats --cache-blocks: printed and as JSON; a bad size is a clear error', async () => {
   const ok = await runCli(['trace', 'stats', MOONCAKE, '--cache-blocks', '2000', '--json']);
   assert.equal(ok.code, 0, ok.stderr);
-  const j = JSON.parse(ok.stdout);
+  const j = JSON.parse(ok.stdout).result;
   assert.equal(j.prefixReuse.lru.blocks, 2000);
   const bad = await runCli(['trace', 'stats', MOONCAKE, '--cache-blocks', '0']);
   assert.notEqual(bad.code, 0);
