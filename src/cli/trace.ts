@@ -1,7 +1,7 @@
 /** `splitbench trace stats|synth|convert`: look at, generate and convert request traces. */
 import path from 'node:path';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
-import { ExitCode } from '../errors.js';
+import { ConfigError, ExitCode } from '../errors.js';
 import { addTraceTransformOptions } from '../trace/options.js';
 import { TRACE_FORMATS } from '../trace/readers/index.js';
 import { setExitCode } from './main.js';
@@ -39,17 +39,23 @@ const statsCmd: CommandModule<object, Args> = {
       y
         .positional('file', { type: 'string', describe: 'trace file, or a bundled trace name (coding, conversation)', demandOption: true })
         .option('json', { type: 'boolean', describe: 'print the statistics as JSON' })
+        .option('cache-blocks', { type: 'number', describe: 'prefix reuse (traces with hash_ids): also for an LRU cache of this many 512-token blocks' })
         .example('$0 trace stats coding', 'statistics of the bundled Azure coding trace')
+        .example('$0 trace stats trace.jsonl --cache-blocks 20000', 'a Mooncake trace: prefix reuse, infinite and LRU cache')
         .example('$0 trace stats big.csv --window 3600:7200 --json', 'the second hour of a trace, as JSON'),
     ),
   handler: async (argv: ArgumentsCamelCase<Args>) => {
+    const cacheBlocks = argv.cacheBlocks === undefined ? undefined : Number(argv.cacheBlocks);
+    if (cacheBlocks !== undefined && !(Number.isInteger(cacheBlocks) && cacheBlocks >= 1 && cacheBlocks <= 1e9)) {
+      throw new ConfigError(`expected an integer from 1 to 1,000,000,000 (got ${String(argv.cacheBlocks)})`, { path: '--cache-blocks' });
+    }
     const t = await import('../trace/index.js');
     const transforms = t.parseTraceTransforms(argv);
     const src = t.openTrace(String(argv.file), t.parseTraceOpenOptions(argv));
     const stopProgress = await showReadProgress(src);
     let stats;
     try {
-      stats = await t.computeTraceStats(t.hasTransforms(transforms) ? t.applyTransforms(src, transforms) : src);
+      stats = await t.computeTraceStats(t.hasTransforms(transforms) ? t.applyTransforms(src, transforms) : src, cacheBlocks === undefined ? {} : { cacheBlocks });
     } finally {
       stopProgress();
     }
@@ -67,6 +73,18 @@ const statsCmd: CommandModule<object, Args> = {
         '',
         formatTable([['tokens', 'mean', 'p50', 'p90', 'p99', 'max'], tok('prompt', stats.promptTokens), tok('output', stats.outputTokens)]),
       ];
+      const pr = stats.prefixReuse;
+      if (pr) {
+        const pct = (f: number): string => `${(f * 100).toFixed(1)}%`;
+        lines.push(
+          '',
+          `prefix reuse    ${pr.requests} requests with block hashes, ${pr.promptTokens} prompt tokens`,
+          `  infinite      ${pct(pr.infinite.fraction)} of prompt tokens cached (${pr.infinite.hitTokens} tokens; ${pr.infinite.hitRequests} requests hit)`,
+          ...(pr.lru ? [`  LRU ${pr.lru.blocks} blocks ${pct(pr.lru.fraction)} of prompt tokens cached (${pr.lru.hitTokens} tokens; ${pr.lru.hitRequests} requests hit)`] : []),
+        );
+      } else if (cacheBlocks !== undefined) {
+        lines.push('', 'prefix reuse    none: the trace carries no prefix block hashes');
+      }
       process.stdout.write(lines.join('\n') + '\n');
       for (const w of stats.warnings) process.stdout.write(`warning: ${w}\n`);
     }

@@ -40,6 +40,12 @@ export interface EngineRequest {
   readonly outputTokens: number;
   /** The prompt's token ids (`promptTokens` of them), when the client sent ids: a cluster running a real model feeds them to it; the emulated engine needs only the count. */
   readonly promptIds?: readonly number[];
+  /**
+   * Prefix hashes of the prompt's 512-token blocks (the i-th names the prompt's first i + 1 blocks): from a
+   * trace's `hash_ids`, or `prefixBlockHashes(promptIds)` on a server. A machine with a prefix cache reuses
+   * the KV of cached leading blocks; absent: nothing is looked up or cached.
+   */
+  readonly blockHashes?: readonly number[];
   /** A cluster running a real model: report each output token's log-probability (`onTokenIds`). */
   readonly logprobs?: boolean;
 }
@@ -68,6 +74,8 @@ export interface RequestBreakdown {
   readonly pool: string;
   /** Times the request was preempted. */
   readonly preemptions: number;
+  /** Prompt tokens its prompt machine's prefix cache supplied (last prefill there; 0: none or no cache). Added; optional. */
+  readonly cachedPromptTokens?: number;
 }
 
 /** Callbacks for one request. Tokens arrive per iteration (one call per iteration that produced tokens). */
@@ -116,6 +124,12 @@ export interface MachineSnapshot {
   readonly outputTokensTotal: number;
   /** What the machine is doing now (for the power model and timelines). Added; optional. */
   readonly phase?: MachinePhase;
+  /**
+   * Prefix cache (added; optional, present where the machine keeps one): prompt tokens looked up and found
+   * (vLLM's prefix_cache_queries / prefix_cache_hits, in tokens), requests looked up and requests with a hit,
+   * and the tokens of KV the cache holds now (inside `kvUsedTokens`).
+   */
+  readonly prefixCache?: { readonly queryTokens: number; readonly hitTokens: number; readonly queries: number; readonly hits: number; readonly cachedTokens: number };
 }
 
 /** What a machine's current iteration is: prompts only, decodes only, both, or nothing. */

@@ -186,13 +186,19 @@ class Machine implements SchedMachine {
     readonly perf: PerfModel,
     readonly memCapacity: number,
     capacityTokens: number,
-    limits: ResolvedMachine['limits'],
+    limits: ResolvedMachine['limits'] & { readonly prefixCache?: boolean },
   ) {
     this.pool = homePool;
     this.inst = new Instance<Req>(id, capacityTokens, limits);
   }
   queueLength(): number {
     return this.inst.waitingCount;
+  }
+  cachedPrefixTokens(hashes: readonly number[] | undefined): number {
+    return this.inst.cachedPrefixTokens(hashes);
+  }
+  prefillSeconds(tokens: number): number {
+    return tokens > 0 ? this.perf.prefillTime(tokens) : 0;
   }
 }
 
@@ -202,7 +208,10 @@ export function createCluster(dep: Deployment, opts: ClusterOptions): Cluster {
     throw new ConfigError(`unknown compatibility mode '${String(opts.compat)}'`, { path: 'compat', hint: "known: 'splitwise'" });
   }
   const full = withDefaults(dep, opts);
-  if (opts.compat === 'splitwise') return createCompatCluster(dep, full);
+  if (opts.compat === 'splitwise') {
+    if (dep.prefixCache) throw new ConfigError('the SplitwiseSim-compatible mode has no prefix cache', { path: originOf(dep, 'prefixCache'), hint: 'set prefixCache: false, or run without the compatible mode' });
+    return createCompatCluster(dep, full);
+  }
   return new RealisticCluster(dep, full);
 }
 
@@ -236,7 +245,7 @@ class RealisticCluster implements Cluster {
           hint: `a machine with more GPU memory, or a smaller model (${originOf(dep, 'model')})`,
         });
       }
-      const m = new Machine(rm.id, rm.role, rm.spec, resolvePerf(opts, rm.spec, model), cap, Math.floor(cap / this.kvPerToken), rm.limits);
+      const m = new Machine(rm.id, rm.role, rm.spec, resolvePerf(opts, rm.spec, model), cap, Math.floor(cap / this.kvPerToken), dep.prefixCache ? { ...rm.limits, prefixCache: true } : rm.limits);
       m.onEnd = () => this.endIteration(m);
       this.machinesList.push(m);
     }
@@ -281,6 +290,9 @@ class RealisticCluster implements Cluster {
       promptTokensTotal: m.inst.promptTokensTotal,
       outputTokensTotal: m.inst.outputTokensTotal,
       phase: m.phase,
+      ...(m.inst.cache
+        ? { prefixCache: { queryTokens: m.inst.cacheQueryTokens, hitTokens: m.inst.cacheHitTokens, queries: m.inst.cacheQueries, hits: m.inst.cacheHits, cachedTokens: m.inst.cachedTokens } }
+        : {}),
     }));
   }
 
@@ -293,7 +305,7 @@ class RealisticCluster implements Cluster {
       : this.live.has(request.id) ? `request id '${request.id}' is already in flight`
       : undefined;
     if (bad) return this.failLater(observer, bad);
-    const pl = this.sched.place(prompt, output);
+    const pl = this.sched.place(prompt, output, request.blockHashes);
     const p = pl.prompt as Machine;
     const t = pl.token as Machine;
     const kv = this.kvPerToken;
@@ -319,6 +331,7 @@ class RealisticCluster implements Cluster {
       pendP: prompt, pendT: 1, memP, memT, xfer: 0, xferTimer: undefined, xferDuration: 0, finished: false,
     };
     (req as { seqP: Seq<Req> }).seqP = new Seq<Req>(request.id, this.age++, same ? SeqMode.full : SeqMode.prefillOnly, prompt, output, req);
+    if (p.inst.cache && request.blockHashes && request.blockHashes.length > 0) req.seqP.hashes = request.blockHashes;
     this.live.set(request.id, req);
     p.inst.admit(req.seqP);
     this.kick(p, now);
@@ -476,6 +489,7 @@ class RealisticCluster implements Cluster {
       tokenMachine: r.seqT || r.p === r.t ? r.t.id : r.p.id,
       pool: r.pool,
       preemptions: r.seqP.preemptions + (r.seqT?.preemptions ?? 0),
+      ...(r.seqP.hashes ? { cachedPromptTokens: r.seqP.cachedTokens } : {}),
     };
     if (this.ev?.requestDone) this.ev.requestDone(r.r.id, bd, now);
     r.obs.onDone(bd, now);

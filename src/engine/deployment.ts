@@ -15,6 +15,7 @@
  * instance: { maxBatchTokens: 2048, maxBatchSize: 512, blockTokens: 16, maxPreemptions: 4 }
  * interconnect: { layerwiseMinPromptTokens: 512 }   # bandwidthGbps / residueMs override the catalog
  * promptMaxPendingTokens: 8192
+ * prefixCache: false           # true: every machine keeps a prefix cache of 512-token blocks (not in the compatible mode)
  * ```
  */
 import fs from 'node:fs';
@@ -98,6 +99,7 @@ const schema = z
       .strict()
       .optional(),
     promptMaxPendingTokens: intIn(1, B.promptMaxPendingTokens).optional(),
+    prefixCache: z.boolean().optional(),
   })
   .strict();
 
@@ -135,6 +137,8 @@ export interface Deployment {
     readonly residueMs?: number;
   };
   readonly promptMaxPendingTokens: number;
+  /** Machines keep a prefix cache (instance.ts, prefix-cache.ts); false unless the deployment enables it. */
+  readonly prefixCache: boolean;
   /**
    * Where each name the catalog resolves later came from, for errors found then (an unknown or too large
    * model or machine): `model` and `pools.<role>.machine` → `file:line: field`, or the flag that overrode it.
@@ -268,6 +272,11 @@ export function parseDeployment(text: string, file: string, overrides: Deploymen
     if (!has('prompt')) fail(['pools', 'prompt'], 'a split deployment needs a prompt pool with count ≥ 1');
     if (!has('token')) fail(['pools', 'token'], 'a split deployment needs a token pool with count ≥ 1');
   }
+  if (d.prefixCache) {
+    for (const p of pools) {
+      if (512 % p.limits.blockTokens !== 0) fail(['prefixCache'], `needs a KV block size dividing 512 (pool '${p.role}' has blockTokens ${p.limits.blockTokens})`, 'blockTokens 16 (the default), 32, 64, … 512');
+    }
+  }
   const ic = d.interconnect ?? {};
   const origins: Record<string, string> = { model: overrides.model !== undefined ? '--model' : where(['model']) };
   for (const p of pools) {
@@ -289,6 +298,7 @@ export function parseDeployment(text: string, file: string, overrides: Deploymen
       layerwiseMinPromptTokens: ic.layerwiseMinPromptTokens ?? 512,
     }),
     promptMaxPendingTokens: d.promptMaxPendingTokens ?? 8192,
+    prefixCache: d.prefixCache ?? false,
     origins: Object.freeze(origins),
   });
 }

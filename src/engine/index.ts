@@ -12,3 +12,4 @@ export * from './perf/index.js';
 export * from './power.js';
 export * from './context.js';
 export { createCompatCluster, checkCompatRequest, type CompatInstanceState } from './compat/cluster.js';
+export * from './prefix-cache.js';

@@ -16,7 +16,16 @@
  *   free, the youngest running request (latest cluster arrival) loses its KV and goes back to the
  *   waiting queue in age order; when readmitted it prefills prompt + generated tokens again.
  *   Prompts whose KV waits for a transfer (`held`) are never preempted.
+ * - Prefix cache (optional, `prefixCache`; prefix-cache.ts): when a request with prefix block hashes
+ *   starts, the longest run of its leading 512-token blocks held in the cache is pinned and counted as
+ *   already computed (at least one prompt token is always computed, for the first token), so its prefill
+ *   costs only the uncached suffix, as a chunk at that offset (`promptOffsets`). When its prompt is
+ *   prefilled its whole blocks join the cache (the request's own KV becomes the cache's, pinned by it; a
+ *   block another request cached meanwhile is shared and the duplicate freed). Cached blocks share the KV
+ *   memory: free blocks are taken first, then unpinned cached blocks (LRU), and only then is a running
+ *   request preempted.
  */
+import { PREFIX_BLOCK_TOKENS, PrefixCache, type CacheEntry } from './prefix-cache.js';
 
 export const SeqMode = {
   /** Prefill and decode here (monolithic, or both phases on one machine). */
@@ -44,6 +53,12 @@ export class Seq<T = unknown> {
   preemptions = 0;
   /** This iteration: prefill chunk size (> 0) or 0 for a decode. */
   chunk = 0;
+  /** Prefix block hashes of the prompt (512-token blocks); set by the owner where the machine caches. */
+  hashes: readonly number[] | undefined = undefined;
+  /** Prefix-cache entries this request uses (their KV blocks count in `blocks` but belong to the cache). */
+  readonly pinned: CacheEntry[] = [];
+  /** Prompt tokens found in the prefix cache when it last started its prefill here. */
+  cachedTokens = 0;
 
   constructor(
     readonly id: string,
@@ -65,6 +80,8 @@ export interface InstanceLimits {
   readonly maxBatchSize: number;
   /** KV block size in tokens (default 16). */
   readonly blockTokens: number;
+  /** Keep a prefix cache (default false). */
+  readonly prefixCache?: boolean;
 }
 
 export const DEFAULT_LIMITS: InstanceLimits = Object.freeze({ maxBatchTokens: 2048, maxBatchSize: 512, blockTokens: 16 });
@@ -155,6 +172,13 @@ export class Instance<T = unknown> {
   /** Totals for snapshots. */
   promptTokensTotal = 0;
   outputTokensTotal = 0;
+  /** The prefix cache, when this machine keeps one. */
+  readonly cache: PrefixCache | undefined;
+  /** Prefix-cache totals (vLLM's queries/hits, in tokens; and in requests: looked up / hit ≥ 1 block). */
+  cacheQueryTokens = 0;
+  cacheHitTokens = 0;
+  cacheQueries = 0;
+  cacheHits = 0;
 
   constructor(
     readonly id: string,
@@ -164,6 +188,12 @@ export class Instance<T = unknown> {
     this.limits = { ...DEFAULT_LIMITS, ...limits };
     this.capacityBlocks = Math.floor(capacityTokens / this.limits.blockTokens);
     this.freeBlocks = this.capacityBlocks;
+    if (this.limits.prefixCache) {
+      if (PREFIX_BLOCK_TOKENS % this.limits.blockTokens !== 0) throw new Error(`prefix cache: KV block size ${this.limits.blockTokens} does not divide ${PREFIX_BLOCK_TOKENS}`);
+      this.cache = new PrefixCache(PREFIX_BLOCK_TOKENS / this.limits.blockTokens);
+    } else {
+      this.cache = undefined;
+    }
     const self = this;
     this.batch = {
       seqs: this.batchSeqs,
@@ -201,6 +231,75 @@ export class Instance<T = unknown> {
     return this.waiting.length === 0 && this.running.length === 0 && this.heldCount === 0;
   }
 
+  /** Tokens of KV held by the prefix cache (pinned or not). */
+  get cachedTokens(): number {
+    return this.cache ? this.cache.size * PREFIX_BLOCK_TOKENS : 0;
+  }
+
+  /** Prompt tokens of `hashes` this machine's cache holds now (longest leading run × 512; 0 without a cache). */
+  cachedPrefixTokens(hashes: readonly number[] | undefined): number {
+    return this.cache && hashes ? this.cache.match(hashes) * PREFIX_BLOCK_TOKENS : 0;
+  }
+
+  /** Blocks that could be made free now: free ones plus evictable cached ones. */
+  private get availableBlocks(): number {
+    return this.freeBlocks + (this.cache ? this.cache.evictable * this.cache.kvBlocksPerEntry : 0);
+  }
+
+  /** Evict unpinned cached blocks (LRU) until `need` blocks are free; false when they cannot be. */
+  private reclaim(need: number): boolean {
+    const c = this.cache;
+    if (c) {
+      while (this.freeBlocks < need) {
+        if (c.evictOne() === undefined) break;
+        this.freeBlocks += c.kvBlocksPerEntry;
+      }
+    }
+    return this.freeBlocks >= need;
+  }
+
+  /** Free a request's KV: its own blocks go back, the cache entries it used are unpinned. */
+  private dropKv(seq: Seq<T>): void {
+    if (seq.pinned.length > 0) {
+      this.freeBlocks += seq.blocks - seq.pinned.length * this.cache!.kvBlocksPerEntry;
+      this.cache!.unpin(seq.pinned);
+      seq.pinned.length = 0;
+    } else {
+      this.freeBlocks += seq.blocks;
+    }
+    seq.blocks = 0;
+  }
+
+  /** A request starting its prefill: pin the cached leading blocks and count them as computed. */
+  private lookup(s: Seq<T>): void {
+    const c = this.cache!;
+    const hashes = s.hashes!;
+    const usable = Math.min(hashes.length, Math.floor(s.promptTokens / PREFIX_BLOCK_TOKENS), Math.floor((s.target - 1) / PREFIX_BLOCK_TOKENS));
+    const k = usable > 0 ? c.match(hashes, usable) : 0;
+    s.cachedTokens = k * PREFIX_BLOCK_TOKENS;
+    if (k === 0) return;
+    c.pin(hashes, k, s.pinned);
+    s.blocks = k * c.kvBlocksPerEntry;
+    s.computed = s.cachedTokens;
+  }
+
+  /** A request's prompt is prefilled: its whole blocks join the cache. */
+  private insertPrompt(s: Seq<T>): void {
+    const c = this.cache!;
+    const hashes = s.hashes!;
+    const n = Math.min(hashes.length, Math.floor(s.promptTokens / PREFIX_BLOCK_TOKENS));
+    for (let i = s.pinned.length; i < n; i++) {
+      const h = hashes[i]!;
+      if (c.has(h)) {
+        // Cached meanwhile by another request: share that copy, free ours.
+        s.pinned.push(c.pinOne(h));
+        this.freeBlocks += c.kvBlocksPerEntry;
+      } else {
+        s.pinned.push(c.insert(h));
+      }
+    }
+  }
+
   blocksFor(tokens: number): number {
     return Math.ceil(tokens / this.limits.blockTokens);
   }
@@ -214,6 +313,7 @@ export class Instance<T = unknown> {
   admit(seq: Seq<T>): void {
     seq.state = SeqState.waiting;
     seq.computed = 0;
+    seq.cachedTokens = 0;
     seq.target = seq.promptTokens + seq.generated;
     this.waiting.insertByAge(seq);
   }
@@ -221,7 +321,7 @@ export class Instance<T = unknown> {
   /** Reserve KV blocks for `tokens` of incoming context (a transfer); false when they are not free. */
   reserve(tokens: number): boolean {
     const b = this.blocksFor(tokens);
-    if (b > this.freeBlocks) return false;
+    if (!this.reclaim(b)) return false;
     this.freeBlocks -= b;
     return true;
   }
@@ -242,8 +342,7 @@ export class Instance<T = unknown> {
   /** Free the KV of a held (prefilled, shipped) request. */
   releaseHeld(seq: Seq<T>): void {
     if (seq.state !== SeqState.held) return;
-    this.freeBlocks += seq.blocks;
-    seq.blocks = 0;
+    this.dropKv(seq);
     seq.state = SeqState.done;
     this.heldCount--;
   }
@@ -265,8 +364,7 @@ export class Instance<T = unknown> {
       default:
         return;
     }
-    this.freeBlocks += seq.blocks;
-    seq.blocks = 0;
+    this.dropKv(seq);
     seq.state = SeqState.gone;
   }
 
@@ -281,8 +379,7 @@ export class Instance<T = unknown> {
   private preempt(seq: Seq<T>): void {
     const i = this.running.lastIndexOf(seq);
     if (i >= 0) this.running.splice(i, 1);
-    this.freeBlocks += seq.blocks;
-    seq.blocks = 0;
+    this.dropKv(seq);
     seq.preemptions++;
     this.batchPreempted.push(seq);
     this.admit(seq);
@@ -311,7 +408,8 @@ export class Instance<T = unknown> {
       }
       const need = Math.ceil((s.computed + 1) / bt) - s.blocks;
       let self = false;
-      while (need > this.freeBlocks) {
+      // Free blocks first, then evictable cached blocks, and only then a preemption.
+      while (!this.reclaim(need)) {
         const victim = running[running.length - 1]!;
         this.preempt(victim);
         if (victim === s) {
@@ -345,10 +443,19 @@ export class Instance<T = unknown> {
     // 3. Waiting requests, FCFS.
     while (this.waiting.length > 0 && seqs.length < L.maxBatchSize && budget > 0) {
       const s = this.waiting.peek()!;
+      if (this.cache && s.hashes && s.computed === 0 && s.pinned.length === 0) this.lookup(s);
       const chunk = this.chunkFor(s, budget);
       // Head-of-line: wait for memory rather than start a sliver of a prompt.
       if (chunk < Math.min(s.target - s.computed, budget)) break;
       this.waiting.shift();
+      if (this.cache && s.hashes) {
+        this.cacheQueries++;
+        this.cacheQueryTokens += s.promptTokens;
+        if (s.cachedTokens > 0) {
+          this.cacheHits++;
+          this.cacheHitTokens += s.cachedTokens;
+        }
+      }
       s.state = SeqState.running;
       this.insertRunning(s);
       this.takeChunk(s, chunk);
@@ -362,13 +469,14 @@ export class Instance<T = unknown> {
 
   private chunkFor(s: Seq<T>, budget: number): number {
     const want = Math.min(s.target - s.computed, budget);
-    const room = (s.blocks + this.freeBlocks) * this.limits.blockTokens - s.computed;
+    const room = (s.blocks + this.availableBlocks) * this.limits.blockTokens - s.computed;
     return Math.min(want, room);
   }
 
   private takeChunk(s: Seq<T>, chunk: number): void {
     const need = Math.ceil((s.computed + chunk) / this.limits.blockTokens) - s.blocks;
     if (need > 0) {
+      this.reclaim(need);
       this.freeBlocks -= need;
       s.blocks += need;
     }
@@ -396,6 +504,7 @@ export class Instance<T = unknown> {
         s.computed += s.chunk;
         this.promptTokensTotal += s.chunk;
         if (s.computed < s.target) continue;
+        if (this.cache && s.hashes) this.insertPrompt(s);
       } else {
         s.computed += 1;
       }
@@ -403,8 +512,7 @@ export class Instance<T = unknown> {
       this.outputTokensTotal += 1;
       emitted.push(s);
       if (s.generated >= s.outputTokens) {
-        this.freeBlocks += s.blocks;
-        s.blocks = 0;
+        this.dropKv(s);
         s.state = SeqState.done;
         finished.push(s);
         leaving++;

@@ -26,6 +26,10 @@ export interface SchedMachine {
   readonly memCapacity: number;
   /** Tasks waiting at the machine (its pending queue). */
   queueLength(): number;
+  /** Prompt tokens of a request with these prefix block hashes its prefix cache holds now (absent: no cache). */
+  cachedPrefixTokens?(hashes: readonly number[] | undefined): number;
+  /** Seconds its performance model gives a prefill of `tokens` alone (for the cost-based router). */
+  prefillSeconds?(tokens: number): number;
 }
 
 export interface SchedPools {
@@ -41,8 +45,8 @@ export interface Placement {
 
 export interface ClusterScheduler {
   readonly name: string;
-  /** Choose machines for a request and do the placement bookkeeping. */
-  place(promptTokens: number, outputTokens: number): Placement;
+  /** Choose machines for a request and do the placement bookkeeping (`blockHashes`: its prefix block hashes, for KV-aware policies). */
+  place(promptTokens: number, outputTokens: number, blockHashes?: readonly number[]): Placement;
   /** A machine ran dry (empty batch, no request left on it): a borrowed one returns to its pool. */
   release?(m: SchedMachine): void;
 }
@@ -205,11 +209,75 @@ const splitwiseMixedPool: Factory = (pools, opts) => {
   };
 };
 
+const cachedOf = (m: SchedMachine, hashes: readonly number[] | undefined): number => (hashes && m.cachedPrefixTokens ? m.cachedPrefixTokens(hashes) : 0);
+
+/** The machine with the largest key; ties to the fewest pending tokens, then list order. */
+function maxThenPending(list: readonly SchedMachine[], key: (m: SchedMachine) => number): SchedMachine {
+  let best = list[0]!;
+  let bestKey = key(best);
+  for (let i = 1; i < list.length; i++) {
+    const m = list[i]!;
+    const k = key(m);
+    if (k > bestKey || (k === bestKey && m.pendingTokens < best.pendingTokens)) {
+      best = m;
+      bestKey = k;
+    }
+  }
+  return best;
+}
+
+/**
+ * KV-aware routing, `prefix-affinity`: the prompt goes to the machine whose prefix cache holds the longest
+ * leading run of the request's blocks, ties (no hit anywhere, the usual cold case) to the fewest pending
+ * tokens; in a phase-split deployment over the prompt pool, the token machine by fewest pending tokens.
+ * Without prefix caches (or block hashes) it is `jsq-tokens`.
+ */
+const prefixAffinity: Factory = (pools, opts) => ({
+  name: 'prefix-affinity',
+  place(prompt, output, hashes) {
+    if (isSplit(pools)) {
+      const p = maxThenPending(pools.prompt, (m) => cachedOf(m, hashes));
+      const t = minBy(pools.token, byPending)!;
+      return book(p, t, prompt, output, opts.kvBytesPerToken);
+    }
+    const m = maxThenPending(allMachines(pools), (m) => cachedOf(m, hashes));
+    return book(m, m, prompt, output, opts.kvBytesPerToken);
+  },
+});
+
+/**
+ * KV-aware routing, `kv-cost` (the form of Dynamo's KV router and llm-d's prefix-aware scorer): the prompt
+ * goes to the machine with the least estimated time to its first token, prefill(pending + prompt − cached)
+ * seconds by that machine's performance model, where `pending` is the prompt tokens already queued there
+ * and `cached` the request's prefix its cache holds; ties to the fewest pending tokens. The token machine of
+ * a phase-split deployment: fewest pending tokens.
+ */
+const kvCost: Factory = (pools, opts) => {
+  const cost = (m: SchedMachine, prompt: number, hashes: readonly number[] | undefined): number => {
+    const work = m.pendingTokens + prompt - cachedOf(m, hashes);
+    return m.prefillSeconds ? m.prefillSeconds(work) : work;
+  };
+  return {
+    name: 'kv-cost',
+    place(prompt, output, hashes) {
+      if (isSplit(pools)) {
+        const p = maxThenPending(pools.prompt, (m) => -cost(m, prompt, hashes));
+        const t = minBy(pools.token, byPending)!;
+        return book(p, t, prompt, output, opts.kvBytesPerToken);
+      }
+      const m = maxThenPending(allMachines(pools), (m) => -cost(m, prompt, hashes));
+      return book(m, m, prompt, output, opts.kvBytesPerToken);
+    },
+  };
+};
+
 export const SCHEDULERS: Readonly<Record<string, Factory>> = Object.freeze({
   'jsq-tokens': jsqTokens,
   'splitwise-mixed-pool': splitwiseMixedPool,
   'round-robin': roundRobin,
   random,
+  'prefix-affinity': prefixAffinity,
+  'kv-cost': kvCost,
 });
 
 export const SCHEDULER_NAMES: readonly string[] = Object.keys(SCHEDULERS);

@@ -97,6 +97,8 @@ export interface StreamCheck {
 export class Runner {
   readonly stats = new LiveStats();
   readonly check: StreamCheck = { tokenGaps: 0, coalesced: 0, emitDelayMaxS: 0, emitDelaySumS: 0, emitDelayRequests: 0 };
+  /** Prefix block hashes of the requests sent, by seq (requests that carry them): the twin simulation reuses them. */
+  readonly hashIdsBySeq = new Map<number, readonly number[]>();
   readonly opts: ReplayOptions;
   private readonly deps: RunnerDeps;
   private readonly builder: BodyBuilder;
@@ -300,6 +302,7 @@ export class Runner {
     const ts = (ms: number): number => ((ms - t0) / 1000) * K;
     const s = res.stream;
     const spec = item.spec;
+    if (spec.hashIds && spec.hashIds.length > 0) this.hashIdsBySeq.set(seq, spec.hashIds);
     const warmup = item.scheduledS < this.opts.warmupS;
     let chunks: { t: number; tokens: number }[] | undefined;
     if (s && s.chunkMs.length > 0) {
@@ -341,12 +344,15 @@ export class Runner {
               ...(b.kvTransfer === undefined ? {} : { kvTransfer: b.kvTransfer }),
               ...(b.decodeWait === undefined ? {} : { decodeWait: b.decodeWait }),
               ...(b.decode === undefined ? {} : { decode: b.decode }),
+              ...(s?.usageCachedPrompt === undefined ? {} : { cachedPromptTokens: s.usageCachedPrompt }),
             },
             ...(b.promptMachine === undefined ? {} : { promptMachine: b.promptMachine }),
             ...(b.tokenMachine === undefined ? {} : { tokenMachine: b.tokenMachine }),
             ...(b.pool === undefined ? {} : { pool: b.pool }),
           }
-        : {}),
+        : s?.usageCachedPrompt !== undefined
+          ? { breakdown: { cachedPromptTokens: s.usageCachedPrompt } }
+          : {}),
       ...(s ? { coalesced: s.coalesced } : {}),
     };
     if (s) {

@@ -233,6 +233,7 @@ export async function runReplay(opts: ReplayOptions, io: ReplayIo = {}): Promise
           warmupS: opts.warmupS,
           bound: opts.distortionBound,
           check: runner.check,
+          hashIds: runner.hashIdsBySeq,
           lagFlagged: result.lagFlagged,
           lagP99S: result.lagP99S,
           lagLimitS: opts.lagFlagS,

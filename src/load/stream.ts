@@ -66,6 +66,8 @@ export class CompletionStream implements SseSink {
   sawContinuousUsage = false;
   usagePrompt: number | undefined;
   usageCompletion: number | undefined;
+  /** `usage.prompt_tokens_details.cached_tokens` (vLLM, the reference backend with a prefix cache). */
+  usageCachedPrompt: number | undefined;
   breakdown: Breakdown | undefined;
   failure: StreamFailure | undefined;
   /** Token-carrying chunks that arrived in the same read as the previous token-carrying chunk (coalesced in transit). */
@@ -146,6 +148,11 @@ export class CompletionStream implements SseSink {
       const completion = num(u.completion_tokens);
       const prompt = num(u.prompt_tokens);
       if (prompt !== undefined) this.usagePrompt = prompt;
+      const details = u.prompt_tokens_details;
+      if (details && typeof details === 'object') {
+        const cached = num((details as Record<string, unknown>).cached_tokens);
+        if (cached !== undefined) this.usageCachedPrompt = cached;
+      }
       if (completion !== undefined) {
         this.usageCompletion = completion;
         if (hasChoice) {

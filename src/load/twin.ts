@@ -53,6 +53,8 @@ export interface SelfCheckInput {
   readonly warmupS: number;
   readonly bound: number;
   readonly check: StreamCheck;
+  /** Prefix block hashes by request seq (a prefix-caching deployment's twin needs them to see the same hits). */
+  readonly hashIds?: ReadonlyMap<number, readonly number[]>;
   readonly lagFlagged: boolean;
   readonly lagP99S: number | undefined;
   readonly lagLimitS: number;
@@ -70,7 +72,8 @@ export async function selfCheck(i: SelfCheckInput): Promise<SelfCheck> {
   const specs: RequestSpec[] = [];
   for (const r of i.store.requests(i.runId, { chunks: false })) {
     if (r.send === null || !Number.isFinite(r.send)) continue;
-    specs.push({ id: `${r.shard}-${r.seq}`, arrival: Math.max(0, r.send), promptTokens: r.promptTokens, outputTokens: r.outputTokens });
+    const hashIds = i.hashIds?.get(r.seq);
+    specs.push({ id: `${r.shard}-${r.seq}`, arrival: Math.max(0, r.send), promptTokens: r.promptTokens, outputTokens: r.outputTokens, ...(hashIds ? { hashIds } : {}) });
   }
   specs.sort((a, b) => a.arrival - b.arrival);
   const writer = i.store.createRun(

@@ -132,6 +132,18 @@ export function formatSummaries(summaries: readonly RunSummary[]): string {
     add(`pool ${p}: TTFT p99`, (s) => fmtSeconds(s.pools?.[p]?.latencyS.ttft?.p99));
     add(`pool ${p}: E2E p99`, (s) => fmtSeconds(s.pools?.[p]?.latencyS.e2e?.p99));
   }
+  const pct = (v: number | undefined): string | undefined => (v === undefined ? undefined : `${(v * 100).toFixed(1)}%`);
+  if (summaries.some((s) => s.prefixCache)) {
+    add('prefix cache: token hit rate', (s) => pct(s.prefixCache?.tokenHitRate));
+    add('prefix cache: request hit rate', (s) => pct(s.prefixCache?.requestHitRate));
+    add('prefill tokens saved', (s) => s.prefixCache?.savedTokens);
+    add('TTFT p50 hit / miss', (s) => (s.prefixCache ? `${fmtSeconds(s.prefixCache.ttftHitS?.p50) ?? '-'} / ${fmtSeconds(s.prefixCache.ttftMissS?.p50) ?? '-'}` : undefined));
+    add('TTFT p99 hit / miss', (s) => (s.prefixCache ? `${fmtSeconds(s.prefixCache.ttftHitS?.p99) ?? '-'} / ${fmtSeconds(s.prefixCache.ttftMissS?.p99) ?? '-'}` : undefined));
+    const cpools = [...new Set(summaries.flatMap((s) => Object.keys(s.prefixCache?.pools ?? {})))].sort();
+    for (const p of cpools) add(`pool ${p}: prefix token hit rate`, (s) => pct(s.prefixCache?.pools[p]?.tokenHitRate));
+    const cm = [...new Set(summaries.flatMap((s) => Object.keys(s.prefixCache?.machines ?? {})))].sort();
+    for (const m of cm) add(`machine ${m}: prefix token hit rate`, (s) => pct(s.prefixCache?.machines[m]?.tokenHitRate));
+  }
   const powerPools = [...new Set(summaries.flatMap((s) => Object.keys(s.power?.pools ?? {})))].sort();
   for (const p of powerPools) {
     add(`power ${p} mean / peak`, (s) => {

@@ -49,7 +49,7 @@ export type RequestRecord = Pick<
   | 'shard' | 'seq' | 'traceId' | 'promptTokens' | 'outputTokens' | 'warmup' | 'scheduled' | 'send' | 'firstToken'
   | 'end' | 'lag' | 'status' | 'tokensReceived' | 'ttft' | 'tpot' | 'e2e' | 'maxStall' | 'queueS' | 'prefillS'
   | 'kvTransferS' | 'decodeWaitS' | 'decodeS' | 'pool'
-> & { readonly tokenTimes: Uint8Array | null };
+> & { readonly tokenTimes: Uint8Array | null; readonly cachedPromptTokens?: number | null; readonly promptMachine?: string | null };
 
 function parseJson(text: unknown): Record<string, unknown> {
   if (typeof text !== 'string') return {};
@@ -142,7 +142,7 @@ export function* requestRecords(store: StoreLike, runId: number): Generator<Requ
     .prepare(
       `SELECT shard, seq, trace_id, prompt_tokens, output_tokens, warmup, scheduled, send, first_token, end, lag, status,
        tokens_received, ttft, tpot, e2e, max_stall, queue_s, prefill_s, kv_transfer_s, decode_wait_s, decode_s, pool,
-       token_times
+       token_times, cached_prompt_tokens, prompt_machine
      FROM requests WHERE run_id = ? ORDER BY shard, seq`,
     )
     .raw(true);
@@ -172,6 +172,8 @@ export function* requestRecords(store: StoreLike, runId: number): Generator<Requ
       decodeS: r[21] as number | null,
       pool: r[22] as string | null,
       tokenTimes: r[23] as Uint8Array | null,
+      cachedPromptTokens: r[24] as number | null,
+      promptMachine: r[25] as string | null,
     };
   }
 }

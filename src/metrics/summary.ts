@@ -157,10 +157,105 @@ export interface RunSummary {
     readonly fraction: number;
   };
   readonly pools?: Record<string, PoolSummary>;
+  /** Prefix caching, over the ok requests whose target reported cached prompt tokens (absent: none did). */
+  readonly prefixCache?: PrefixCacheSummary;
   readonly power?: PowerSummary;
   readonly cost?: CostSummary;
   /** Means of the breakdown's parts, which add up to the mean TTFT and E2E (see `BreakdownMeans`); absent without a breakdown. */
   readonly breakdown?: BreakdownMeans;
+}
+
+/**
+ * Prefix-cache figures of a set of requests: token hit rate = Σ cached prompt tokens / Σ prompt tokens (vLLM's
+ * hits / queries), request hit rate = requests with ≥ 1 cached token / requests; `savedTokens` = Σ cached prompt
+ * tokens (prefill tokens saved).
+ */
+export interface PrefixCacheFigures {
+  readonly requests: number;
+  readonly hitRequests: number;
+  readonly requestHitRate: number;
+  readonly promptTokens: number;
+  readonly savedTokens: number;
+  readonly tokenHitRate: number;
+}
+
+export interface PrefixCacheSummary extends PrefixCacheFigures {
+  /** TTFT of the requests that hit (≥ 1 cached token) and of those that missed. */
+  readonly ttftHitS?: Stats;
+  readonly ttftMissS?: Stats;
+  /** By pool of the prompt machine, and by prompt machine. */
+  readonly pools: Record<string, PrefixCacheFigures>;
+  readonly machines: Record<string, PrefixCacheFigures>;
+}
+
+class CacheTally {
+  requests = 0;
+  hitRequests = 0;
+  promptTokens = 0;
+  savedTokens = 0;
+  add(prompt: number, cached: number): void {
+    this.requests++;
+    this.promptTokens += prompt;
+    this.savedTokens += cached;
+    if (cached > 0) this.hitRequests++;
+  }
+  merge(o: CacheTally): void {
+    this.requests += o.requests;
+    this.hitRequests += o.hitRequests;
+    this.promptTokens += o.promptTokens;
+    this.savedTokens += o.savedTokens;
+  }
+  figures(): PrefixCacheFigures {
+    return {
+      requests: this.requests,
+      hitRequests: this.hitRequests,
+      requestHitRate: this.requests > 0 ? this.hitRequests / this.requests : 0,
+      promptTokens: this.promptTokens,
+      savedTokens: this.savedTokens,
+      tokenHitRate: this.promptTokens > 0 ? this.savedTokens / this.promptTokens : 0,
+    };
+  }
+}
+
+class CacheAccumulator {
+  readonly all = new CacheTally();
+  readonly pools = new Map<string, CacheTally>();
+  readonly machines = new Map<string, CacheTally>();
+  readonly ttftHit = new Distribution();
+  readonly ttftMiss = new Distribution();
+  add(r: RequestRecord, ttft: number | undefined): void {
+    const cached = r.cachedPromptTokens;
+    if (cached === null || cached === undefined) return;
+    this.all.add(r.promptTokens, cached);
+    const by = (m: Map<string, CacheTally>, k: string | null | undefined): void => {
+      if (!k) return;
+      let t = m.get(k);
+      if (!t) m.set(k, (t = new CacheTally()));
+      t.add(r.promptTokens, cached);
+    };
+    by(this.pools, r.pool);
+    by(this.machines, r.promptMachine);
+    if (ttft !== undefined) (cached > 0 ? this.ttftHit : this.ttftMiss).record(ttft);
+  }
+  merge(o: CacheAccumulator): void {
+    this.all.merge(o.all);
+    for (const [mine, theirs] of [[this.pools, o.pools], [this.machines, o.machines]] as const) {
+      for (const [k, t] of theirs) {
+        let m = mine.get(k);
+        if (!m) mine.set(k, (m = new CacheTally()));
+        m.merge(t);
+      }
+    }
+    this.ttftHit.merge(o.ttftHit);
+    this.ttftMiss.merge(o.ttftMiss);
+  }
+  summary(method: PercentileMethod): PrefixCacheSummary | undefined {
+    if (this.all.requests === 0) return undefined;
+    const hit = this.ttftHit.stats(method);
+    const miss = this.ttftMiss.stats(method);
+    const fig = (m: Map<string, CacheTally>): Record<string, PrefixCacheFigures> => Object.fromEntries([...m].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, t]) => [k, t.figures()]));
+    return { ...this.all.figures(), ...(hit ? { ttftHitS: hit } : {}), ...(miss ? { ttftMissS: miss } : {}), pools: fig(this.pools), machines: fig(this.machines) };
+  }
 }
 
 /**
@@ -313,6 +408,7 @@ export class RunAccumulator {
   readonly phases = newHists(PHASE_METRICS);
   readonly slowdown = newHists(SLOWDOWN_METRICS);
   readonly pools = new Map<string, { requests: number; h: Record<'ttft' | 'tpot' | 'e2e', Distribution> }>();
+  readonly prefixCache = new CacheAccumulator();
   readonly counts: StatusCounts = { total: 0, warmup: 0, ok: 0, error: 0, timeout: 0, cancelled: 0, neverCompleted: 0 };
   outputMismatches = 0;
   inputTokens = 0;
@@ -386,6 +482,7 @@ export class RunAccumulator {
       ['decode', r.decodeS],
     ];
     for (const [k, v] of ph) if (v !== null && Number.isFinite(v)) this.phases[k].record(v);
+    this.prefixCache.add(r, ttft);
     const fin = (v: number | null): v is number => v !== null && Number.isFinite(v);
     if (ttft !== undefined && e2e !== undefined && fin(r.queueS) && fin(r.prefillS) && fin(r.kvTransferS) && fin(r.decodeWaitS) && fin(r.decodeS)) {
       const b = this.breakdownSums;
@@ -486,6 +583,7 @@ export class RunAccumulator {
       t.h.tpot.merge(p.h.tpot);
       t.h.e2e.merge(p.h.e2e);
     }
+    this.prefixCache.merge(o.prefixCache);
     for (const k of Object.keys(this.counts) as (keyof StatusCounts)[]) this.counts[k] += o.counts[k];
     this.outputMismatches += o.outputMismatches;
     this.inputTokens += o.inputTokens;
@@ -654,6 +752,7 @@ export function summaryFromAccumulator(run: RunInfo, acc: RunAccumulator, extra:
   const method = acc.opts.percentileMethod ?? DEFAULT_PERCENTILE_METHOD;
   const pools: Record<string, PoolSummary> = {};
   for (const [name, p] of acc.pools) pools[name] = { requests: p.requests, latencyS: statsOf(p.h, method) };
+  const prefixCache = acc.prefixCache.summary(method);
   return {
     run: {
       id: run.id,
@@ -693,6 +792,7 @@ export function summaryFromAccumulator(run: RunInfo, acc: RunAccumulator, extra:
         }
       : {}),
     ...(acc.pools.size > 0 ? { pools } : {}),
+    ...(prefixCache ? { prefixCache } : {}),
     ...(acc.breakdownSums.n > 0 ? { breakdown: breakdownMeans(acc.breakdownSums) } : {}),
     ...extra,
   };

@@ -1513,6 +1513,51 @@ function provisionHeatmap(input: ChartInput): ChartResult {
   return { spec: { kind: 'draw', draw, width, height }, csv: { header: ['design', 'prompt machines', 'token machines', 'runs tried', 'max passing rate (req/s)'], rows } };
 }
 
+/** Two bars per run: token and request hit rate of the prefix cache. */
+function prefixCacheChart(input: ChartInput): ChartResult {
+  const series = seriesOf(input);
+  const tok = series.map((s) => agg(s.summaries.map((x) => x.prefixTokenHitPct)));
+  const req = series.map((s) => agg(s.summaries.map((x) => x.prefixRequestHitPct)));
+  if (tok.every((a) => a === undefined)) return { skip: 'no run records prefix-cache hits (deployments with prefixCache: true)' };
+  const fills = ['#4c78a8', '#f58518'];
+  const config: ChartConfiguration<'bar', (number | null)[]> = {
+    type: 'bar',
+    data: {
+      labels: series.map((s) => s.label),
+      datasets: [
+        { label: 'prompt tokens from cache', data: tok.map((a) => (a === undefined ? null : a.mean)), backgroundColor: fills[0], borderColor: series.map((s) => s.color), borderWidth: 2, maxBarThickness: 60, errorBars: tok.map((a) => ERR(a)) } as never,
+        { label: 'requests with a hit', data: req.map((a) => (a === undefined ? null : a.mean)), backgroundColor: fills[1], borderColor: series.map((s) => s.color), borderWidth: 2, maxBarThickness: 60, errorBars: req.map((a) => ERR(a)) } as never,
+      ],
+    },
+    options: {
+      layout: { padding: { left: 4, right: 12, top: 16, bottom: 2 } },
+      plugins: {
+        title: titlePlugin(fullTitle(input, 'Prefix-cache hit rates')),
+        legend: {
+          ...legendBase,
+          labels: {
+            ...legendBase.labels,
+            generateLabels: () => ['prompt tokens from cache', 'requests with a hit'].map((text, i) => ({ text, fillStyle: fills[i]!, strokeStyle: '#555555', lineWidth: 1, fontColor: TEXT_COLOR, hidden: false, datasetIndex: i })),
+          },
+        },
+        tooltip: { enabled: false },
+      },
+      scales: {
+        x: categoryAxis('run (outline colour)'),
+        y: valueAxis('hit rate (%)', { extra: { beginAtZero: true, grace: '12%' } }) as never,
+      },
+    },
+    plugins: [barValueLabels, errorBarPlugin as Plugin<'bar'>],
+  };
+  return {
+    spec: spec(config),
+    csv: {
+      header: ['series', 'runs', 'seeds', 'token hit rate mean (%)', 'request hit rate mean (%)'],
+      rows: series.map((s, i) => [s.label, runIds(s), tok[i]?.n ?? 0, tok[i] ? r6(tok[i]!.mean) : null, req[i] ? r6(req[i]!.mean) : null]),
+    },
+  };
+}
+
 // ---------------------------------------------------------------------------------------------- registry
 
 const BUILDERS: Record<ChartName, (input: ChartInput) => ChartResult> = {
@@ -1549,6 +1594,7 @@ const BUILDERS: Record<ChartName, (input: ChartInput) => ChartResult> = {
   'lag-histogram': lagChart,
   'slo-matrix': sloMatrix,
   'provision-heatmap': provisionHeatmap,
+  'prefix-cache': prefixCacheChart,
 };
 
 export const CHARTS: readonly ChartDef[] = CHART_INFO.map((c) => ({ ...c, build: BUILDERS[c.name] }));

@@ -37,6 +37,7 @@ export const CHART_INFO = [
   { name: 'ttft-breakdown', title: 'Latency breakdown', description: 'means per run: TTFT stacked as queue + prefill (+ overhead in live runs), the wait for the second token as KV transfer + decode wait (+ overhead)' },
   { name: 'lag-histogram', title: 'Schedule lag', description: 'histogram of send − scheduled on log axes: how late the client sent requests (live runs)' },
   { name: 'slo-matrix', title: 'SLO verdicts', description: 'rules (grouped by SLO file) × runs: ✓ pass / ✗ FAIL with the measured value and its unit' },
+  { name: 'prefix-cache', title: 'Prefix-cache hit rates', description: 'per run, % of prompt tokens and % of requests served from the prefix cache (runs that record cached prompt tokens)' },
   { name: 'provision-heatmap', title: 'Provisioning heatmap', description: 'prompt × token machine counts of a provisioning search: the highest rate meeting the SLOs in each cell' },
 ] as const satisfies readonly { name: string; title: string; description: string }[];
 

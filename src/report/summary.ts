@@ -20,6 +20,9 @@ export interface ReportSummary {
   readonly goodputRps?: number;
   readonly costPer1MOutputUsd?: number;
   readonly energyPerOutputTokenJ?: number;
+  /** Prefix cache: % of prompt tokens and % of requests served from it (runs whose rows record cached tokens). */
+  readonly prefixTokenHitPct?: number;
+  readonly prefixRequestHitPct?: number;
   /** Per pool (power-sample role / machine pool): its share of $ per 1M output tokens and of energy per output token. */
   readonly pools?: Readonly<Record<string, PoolShare>>;
   /** The summary's saturation verdict (why the run did not sustain its offered load), when it did not. */
@@ -109,6 +112,8 @@ export function fromRunSummary(m: RunSummary): ReportSummary {
     goodputRps: m.goodput?.requestsPerS,
     costPer1MOutputUsd: m.cost?.dollarsPerMOutputTokens,
     energyPerOutputTokenJ: m.power?.energyPerOutputTokenJ,
+    prefixTokenHitPct: m.prefixCache ? m.prefixCache.tokenHitRate * 100 : undefined,
+    prefixRequestHitPct: m.prefixCache ? m.prefixCache.requestHitRate * 100 : undefined,
   };
   const clean: Record<string, number> = {};
   for (const [k, v] of Object.entries(out)) if (v !== undefined && Number.isFinite(v)) clean[k] = v;

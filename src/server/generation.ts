@@ -11,6 +11,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import type { Clock, Cluster, RemotePrefill, RequestBreakdown, SubmitHandle } from '../engine/index.js';
+import { prefixBlockHashes } from '../engine/index.js';
 import type { FinishedRequestStats } from './metrics.js';
 import type { GenerationRequest } from './openai.js';
 import { tokensText } from './tokens.js';
@@ -49,6 +50,8 @@ interface Usage {
   prompt_tokens: number;
   completion_tokens: number;
   total_tokens: number;
+  /** vLLM's shape: prompt tokens served from the prefix cache (deployments with a prefix cache). */
+  prompt_tokens_details?: { cached_tokens: number };
 }
 const usage = (prompt: number, completion: number): Usage => ({
   prompt_tokens: prompt,
@@ -66,6 +69,8 @@ interface ChoiceState {
   held: { tokens: number; time: number } | undefined;
   done: boolean;
   ext: SplitbenchExtension | undefined;
+  /** Prompt tokens its prefix cache supplied (set when done; undefined: no cache looked up). */
+  cached?: number;
   handle: SubmitHandle | undefined;
   /** Emission delays of this choice's chunks so far (engine seconds): largest, sum, count. */
   delayMax: number;
@@ -171,7 +176,7 @@ export class Generation {
     for (const c of this.choices) {
       if (this.ended) break;
       c.submitted = this.clock.now();
-      const er = { id: `${this.id}-${c.index}`, promptTokens: c.promptTokens, outputTokens: c.total, ...(c.promptIds ? { promptIds: c.promptIds } : {}), ...(this.req.logprobs ? { logprobs: true } : {}) };
+      const er = { id: `${this.id}-${c.index}`, promptTokens: c.promptTokens, outputTokens: c.total, ...(c.promptIds ? { promptIds: c.promptIds, blockHashes: prefixBlockHashes(c.promptIds) } : {}), ...(this.req.logprobs ? { logprobs: true } : {}) };
       const obs = {
         onTokenIds: (ids: readonly number[], texts?: readonly string[], logprobs?: readonly number[]) => {
           c.pendingIds.push(...ids);
@@ -250,6 +255,7 @@ export class Generation {
     c.held = undefined;
     c.done = true;
     c.ext = extensionOf(b);
+    if (b.cachedPromptTokens !== undefined) c.cached = b.cachedPromptTokens;
     if (this.req.stream) this.writeChunk(c, tokens, c.finishReason, at);
     if (this.choices.every((x) => x.done)) this.complete();
   }
@@ -332,11 +338,15 @@ export class Generation {
   private totals(): Usage {
     let p = 0;
     let o = 0;
+    let cached: number | undefined;
     for (const c of this.choices) {
       p += c.promptTokens;
       o += c.emitted;
+      if (c.cached !== undefined) cached = (cached ?? 0) + c.cached;
     }
-    return usage(p, o);
+    const u = usage(p, o);
+    if (cached !== undefined) u.prompt_tokens_details = { cached_tokens: cached };
+    return u;
   }
 
   private complete(): void {

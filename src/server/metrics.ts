@@ -158,6 +158,13 @@ export class ServerMetrics {
     // vllm:prompt_tokens_total and vllm:generation_tokens_total, as vLLM's do.
     counter('vllm:prompt_tokens_total', 'Prompt tokens processed (vLLM alias).', vl, (s) => s.promptTokensTotal, vllmLabels);
     counter('vllm:generation_tokens_total', 'Generation tokens produced (vLLM alias).', vl, (s) => s.outputTokensTotal, vllmLabels);
+    // Prefix cache (deployments with prefixCache: true; 0 elsewhere): vLLM v1's token counters and v0's hit-rate gauge.
+    counter('vllm:prefix_cache_queries_total', 'Prompt tokens looked up in the prefix cache (vLLM alias).', vl, (s) => s.prefixCache?.queryTokens ?? 0, vllmLabels);
+    counter('vllm:prefix_cache_hits_total', 'Prompt tokens found in the prefix cache (vLLM alias).', vl, (s) => s.prefixCache?.hitTokens ?? 0, vllmLabels);
+    gauge('vllm:gpu_prefix_cache_hit_rate', 'Prefix-cache token hit rate since start, 0-1 (vLLM v0 alias).', vl, (s) => (s.prefixCache && s.prefixCache.queryTokens > 0 ? s.prefixCache.hitTokens / s.prefixCache.queryTokens : 0), vllmLabels);
+    counter('splitbench_prefix_cache_query_requests_total', 'Requests whose prompt was looked up in the machine\'s prefix cache.', ml, (s) => s.prefixCache?.queries ?? 0);
+    counter('splitbench_prefix_cache_hit_requests_total', 'Requests that found at least one prompt block in the machine\'s prefix cache.', ml, (s) => s.prefixCache?.hits ?? 0);
+    gauge('splitbench_prefix_cache_tokens', 'Tokens of KV the machine\'s prefix cache holds (part of the KV in use).', ml, (s) => s.prefixCache?.cachedTokens ?? 0);
 
     // vLLM's request histograms, one `engine` per machine. A request's prompt-side figures (TTFT, queue,
     // prefill) go to its prompt machine, the rest to its token machine (where it ends); one machine when unsplit.

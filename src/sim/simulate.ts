@@ -265,7 +265,7 @@ export async function simulate(o: SimulateOptions): Promise<SimulateResult> {
     ev?.arrival?.(st.key, clock.now(), spec.promptTokens, spec.outputTokens);
     live.set(st.key, st);
     submitted++;
-    cluster!.submit({ id: st.key, promptTokens: spec.promptTokens, outputTokens: spec.outputTokens }, st);
+    cluster!.submit({ id: st.key, promptTokens: spec.promptTokens, outputTokens: spec.outputTokens, ...(spec.hashIds ? { blockHashes: spec.hashIds } : {}) }, st);
   };
 
   // Periodic samples (power, timeline) while there is work.
@@ -576,7 +576,7 @@ function rowOf(
     ...(enc ? { tokenTimesBlob: enc.blob, ...(enc.maxStall === undefined ? {} : { maxStall: enc.maxStall }) } : {}),
     ...(b
       ? {
-          breakdown: { queue: b.queue, prefill: b.prefill, kvTransfer: b.kvTransfer, decodeWait: b.decodeWait, decode: b.decode },
+          breakdown: { queue: b.queue, prefill: b.prefill, kvTransfer: b.kvTransfer, decodeWait: b.decodeWait, decode: b.decode, ...(b.cachedPromptTokens === undefined ? {} : { cachedPromptTokens: b.cachedPromptTokens }) },
           promptMachine: b.promptMachine,
           tokenMachine: b.tokenMachine,
           pool: b.pool,

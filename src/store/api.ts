@@ -63,6 +63,8 @@ export interface RequestRow {
     readonly kvTransfer?: number;
     readonly decodeWait?: number;
     readonly decode?: number;
+    /** Prompt tokens the prefix cache supplied (not prefilled). */
+    readonly cachedPromptTokens?: number;
   };
   readonly promptMachine?: string;
   readonly tokenMachine?: string;
@@ -188,6 +190,8 @@ export interface RequestRecord {
   readonly tokenMachine: string | null;
   readonly pool: string | null;
   readonly coalesced: number | null;
+  /** Prompt tokens the target's prefix cache supplied; null where not reported. */
+  readonly cachedPromptTokens: number | null;
   /** Decoded `token_times` ([] when the row has none, or when `chunks: false` was asked). */
   readonly chunks: Chunk[];
 }

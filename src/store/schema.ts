@@ -13,7 +13,7 @@
  */
 
 export const APPLICATION_ID = 0x53504c42; // 'SPLB', in SQLite's header (PRAGMA application_id)
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 export const RUN_KINDS = ['live', 'sim'] as const;
 export type RunKind = (typeof RUN_KINDS)[number];
@@ -180,5 +180,9 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE runs ADD COLUMN distorted_reason TEXT;
   ALTER TABLE runs ADD COLUMN twin_run_id INTEGER;
   ALTER TABLE requests ADD COLUMN coalesced INTEGER;
+  `,
+  // 3 → 4: prompt tokens the target's prefix cache supplied (engine breakdown; vLLM usage's cached_tokens).
+  `
+  ALTER TABLE requests ADD COLUMN cached_prompt_tokens INTEGER;   -- NULL: not reported
   `,
 ];

@@ -329,6 +329,7 @@ function toRequestRecord(r: SqlRow, withChunks: boolean): RequestRecord {
     tokenMachine: r.token_machine as string | null,
     pool: r.pool as string | null,
     coalesced: (r.coalesced as number | null) ?? null,
+    cachedPromptTokens: (r.cached_prompt_tokens ?? null) as number | null,
     chunks: withChunks ? decodeChunks(r.token_times as Uint8Array | null) : [],
   };
 }
@@ -339,7 +340,7 @@ export const REQUEST_COLUMNS = [
   'scheduled', 'send', 'first_token', 'end', 'lag', 'status', 'error_code', 'error', 'http_status',
   'timeout_phase', 'tokens_received', 'usage_prompt', 'usage_completion', 'count_method', 'ttft', 'tpot',
   'e2e', 'ttft_sched', 'e2e_sched', 'max_stall', 'queue_s', 'prefill_s', 'kv_transfer_s', 'decode_wait_s',
-  'decode_s', 'prompt_machine', 'token_machine', 'pool', 'token_times', 'coalesced',
+  'decode_s', 'prompt_machine', 'token_machine', 'pool', 'token_times', 'coalesced', 'cached_prompt_tokens',
 ] as const;
 
 const STATUS_SET: ReadonlySet<string> = new Set(REQUEST_STATUSES);
@@ -409,6 +410,7 @@ export function requestParams(runId: number, row: RequestRow): unknown[] {
     nn(row.pool),
     blob !== undefined ? (blob.length > 0 ? blob : null) : row.chunks && row.chunks.length > 0 ? encodeChunks(row.chunks) : null,
     nn(row.coalesced),
+    nn(b?.cachedPromptTokens),
   ];
 }
 

@@ -4,6 +4,7 @@
  */
 import * as hdr from 'hdr-histogram-js';
 import type { RequestSpec } from './types.js';
+import { PrefixReuseCounter, type PrefixReuse } from './reuse.js';
 
 export interface TokenStats {
   readonly mean: number;
@@ -42,6 +43,13 @@ export interface TraceStats {
   readonly quantisation: QuantisationInfo;
   /** Human-readable warnings (e.g. quantised arrivals). */
   readonly warnings: string[];
+  /** The prefix reuse the trace offers (reuse.ts), when its requests carry prefix block hashes. */
+  readonly prefixReuse?: PrefixReuse;
+}
+
+export interface TraceStatsOptions {
+  /** Size of the LRU prefix cache for `prefixReuse.lru`, in 512-token blocks. */
+  readonly cacheBlocks?: number;
 }
 
 function gcd(a: number, b: number): number {
@@ -66,7 +74,8 @@ class TokenAcc {
 }
 
 /** One pass over the stream (uses `batches()` when the source offers it). */
-export async function computeTraceStats(src: AsyncIterable<RequestSpec> | { batches(): AsyncIterable<readonly RequestSpec[]> }): Promise<TraceStats> {
+export async function computeTraceStats(src: AsyncIterable<RequestSpec> | { batches(): AsyncIterable<readonly RequestSpec[]> }, opts: TraceStatsOptions = {}): Promise<TraceStats> {
+  const reuse = new PrefixReuseCounter(opts.cacheBlocks);
   const prompt = new TokenAcc();
   const output = new TokenAcc();
   const gaps = hdr.build({ bitBucketSize: 32, autoResize: true, lowestDiscernibleValue: 1, highestTrackableValue: 1e6, numberOfSignificantValueDigits: 3 });
@@ -107,6 +116,7 @@ export async function computeTraceStats(src: AsyncIterable<RequestSpec> | { batc
     if (++minCount > peakMin) peakMin = minCount;
     prompt.add(r.promptTokens);
     output.add(r.outputTokens);
+    if (r.hashIds) reuse.add(r);
     prev = a;
     n++;
   };
@@ -132,6 +142,7 @@ export async function computeTraceStats(src: AsyncIterable<RequestSpec> | { batc
         '; a replay sends each tick as a burst',
     );
   }
+  const reuseResult = reuse.result();
   return {
     requests: n,
     skipped: 0,
@@ -146,6 +157,7 @@ export async function computeTraceStats(src: AsyncIterable<RequestSpec> | { batc
     outputTokens: output.result(n),
     quantisation: { zeroGapShare: zeroShare, requestsPerTimestamp: distinct > 0 ? n / distinct : 0, tickS },
     warnings,
+    ...(reuseResult === undefined ? {} : { prefixReuse: reuseResult }),
   };
 }
 

@@ -83,9 +83,9 @@ after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 test('every chart with data exists as PNG, SVG and PDF with its CSV; the rest say why not', () => {
   // Sims send at the scheduled instant (no lag), there is no provisioning search, and the splitwise SLO
-  // file has no per-request limits (no goodput): nothing else may be missing.
-  assert.deepEqual(report.skipped.map((s) => s.name).sort(), ['goodput', 'lag-histogram', 'provision-heatmap']);
-  assert.equal(report.charts.length, CHART_NAMES.length - 3);
+  // file has no per-request limits (no goodput), no deployment caches prefixes: nothing else may be missing.
+  assert.deepEqual(report.skipped.map((s) => s.name).sort(), ['goodput', 'lag-histogram', 'prefix-cache', 'provision-heatmap']);
+  assert.equal(report.charts.length, CHART_NAMES.length - 4);
   for (const c of report.charts) {
     for (const ext of ['png', 'svg', 'pdf', 'csv']) assert.ok(fs.existsSync(path.join(out, `${c.name}.${ext}`)), `${c.name}.${ext}`);
     const pdf = fs.readFileSync(path.join(out, `${c.name}.pdf`));

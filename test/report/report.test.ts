@@ -37,7 +37,7 @@ const RUNS: RunSpec[] = [
   { name: 'run-b', design: 'split', rate: 20, n: 220, seed: 2, deployment: 'cluster-x', kind: 'live', options: {} },
 ];
 /** What these constructed runs lack: a model (slowdowns), KV and batch samples, a provisioning search. */
-const NOT_DRAWN = ['slowdown', 'timeline-kv', 'batch-size', 'batch-tokens', 'provision-heatmap'];
+const NOT_DRAWN = ['slowdown', 'timeline-kv', 'batch-size', 'batch-tokens', 'prefix-cache', 'provision-heatmap'];
 const DRAWN = CHART_NAMES.filter((n) => !NOT_DRAWN.includes(n));
 
 let dir: string;
