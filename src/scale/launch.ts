@@ -325,10 +325,11 @@ export function kubernetesManifests(o: LaunchOptions): K8sManifests {
     'done',
     finish,
   ].join('\n');
-  const merge = {
+  // A one-pod Job that runs to its end once (the merge, and the time server of a replay).
+  const onePodJob = (name: string, podLabels: Record<string, string>, container: Record<string, unknown>, podVolumes: unknown[]): Record<string, unknown> => ({
     apiVersion: 'batch/v1',
     kind: 'Job',
-    metadata: meta(`${jobName}-merge`),
+    metadata: meta(name),
     spec: {
       completions: 1,
       parallelism: 1,
@@ -336,57 +337,45 @@ export function kubernetesManifests(o: LaunchOptions): K8sManifests {
       activeDeadlineSeconds: deadline + 600,
       ttlSecondsAfterFinished: 86400,
       template: {
-        metadata: { labels: { ...labels, 'splitbench.io/role': 'merge' } },
+        metadata: { labels: podLabels },
         spec: {
           restartPolicy: 'Never',
           ...nodeSelector,
           ...(o.avoidGpuNodes ? { affinity: nodeAffinity } : {}),
-          containers: [{ name: 'merge', image: o.image, command: ['/bin/sh', '-c', waitScript], resources: small, volumeMounts: mounts }],
-          volumes,
+          containers: [container],
+          volumes: podVolumes,
         },
       },
     },
-  };
+  });
+  const merge = onePodJob(
+    `${jobName}-merge`,
+    { ...labels, 'splitbench.io/role': 'merge' },
+    { name: 'merge', image: o.image, command: ['/bin/sh', '-c', waitScript], resources: small, volumeMounts: mounts },
+    volumes,
+  );
   let time: Record<string, unknown> | undefined;
   let service: Record<string, unknown> | undefined;
   if (kind === 'replay') {
     const timeLabels = { ...labels, 'splitbench.io/role': 'time' };
     // The clock reference and start barrier: one pod, reached through a Service; it exits when the merge is done.
-    time = {
-      apiVersion: 'batch/v1',
-      kind: 'Job',
-      metadata: meta(timeName),
-      spec: {
-        completions: 1,
-        parallelism: 1,
-        backoffLimit: 0,
-        activeDeadlineSeconds: deadline + 600,
-        ttlSecondsAfterFinished: 86400,
-        template: {
-          metadata: { labels: timeLabels },
-          spec: {
-            restartPolicy: 'Never',
-            ...nodeSelector,
-            ...(o.avoidGpuNodes ? { affinity: nodeAffinity } : {}),
-            containers: [
-              {
-                name: 'time',
-                image: o.image,
-                command: [
-                  '/bin/sh',
-                  '-c',
-                  `mkdir -p "${shared}" && exec ${sb} time-server --host 0.0.0.0 --port ${TIME_PORT} --barrier ${n} --barrier-lead-s ${o.leadMs / 1000} --barrier-timeout-s ${Math.min(deadline, BARRIER_TIMEOUT_S)} --exit-when "${shared}/done"`,
-                ],
-                ports: [{ name: 'time', containerPort: TIME_PORT, protocol: 'TCP' }],
-                resources: { requests: { cpu: '100m', memory: '256Mi' }, limits: { cpu: '1', memory: '512Mi' } },
-                volumeMounts: [mounts[0]!],
-              },
-            ],
-            volumes: [volumes[0]!],
-          },
-        },
+    time = onePodJob(
+      timeName,
+      timeLabels,
+      {
+        name: 'time',
+        image: o.image,
+        command: [
+          '/bin/sh',
+          '-c',
+          `mkdir -p "${shared}" && exec ${sb} time-server --host 0.0.0.0 --port ${TIME_PORT} --barrier ${n} --barrier-lead-s ${o.leadMs / 1000} --barrier-timeout-s ${Math.min(deadline, BARRIER_TIMEOUT_S)} --exit-when "${shared}/done"`,
+        ],
+        ports: [{ name: 'time', containerPort: TIME_PORT, protocol: 'TCP' }],
+        resources: { requests: { cpu: '100m', memory: '256Mi' }, limits: { cpu: '1', memory: '512Mi' } },
+        volumeMounts: [mounts[0]!],
       },
-    };
+      [volumes[0]!],
+    );
     service = {
       apiVersion: 'v1',
       kind: 'Service',
