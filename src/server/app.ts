@@ -397,6 +397,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     throw new Error('a decode endpoint needs a cluster that takes remote-prefilled requests');
   }
 
+  warmUpRequestPath(model);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port ?? 8000, opts.host ?? '127.0.0.1', () => {
@@ -446,4 +447,25 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       return closed;
     },
   };
+}
+
+/**
+ * Parse and validate a few long synthetic requests before listening, so the first real request pays less JIT
+ * warm-up of the JSON and validation path inside its TTFT. Measured with a warm client, first request of a fresh
+ * server (BLOOM-176B on baseline-h100, 4,096 ids, 32 tokens, ×1): 13–16 ms above the engine's prefill without it,
+ * 8–16 ms with it; the rest is HTTP, SSE and event-loop time the summary shows as the TTFT overhead component.
+ */
+function warmUpRequestPath(model: ServedModel): void {
+  const n = Math.max(1, Math.min(4096, model.maxContextTokens - 32));
+  const prompt = Array.from({ length: n }, (_, i) => 1000 + ((i * 7919) % 20000)).map((id) => (model.vocabSize === undefined ? id : id % model.vocabSize));
+  const completion = JSON.stringify({ model: model.name, prompt, max_tokens: 16, ignore_eos: true, stream: true, stream_options: { include_usage: true } });
+  const chat = JSON.stringify({ model: model.name, messages: [{ role: 'user', content: 'word '.repeat(n) }], max_tokens: 16, stream: true });
+  for (let i = 0; i < 20; i++) {
+    try {
+      parseGeneration('completions', parseJsonBody(completion), model);
+      parseGeneration('chat', parseJsonBody(chat), model);
+    } catch {
+      return; // a model this warm-up does not fit (e.g. a tiny context): nothing to warm
+    }
+  }
 }
