@@ -178,7 +178,7 @@ $SB summary --db "$TMP/one.db" --json > "$TMP/one.json"
 node -e '
 const fs = require("fs");
 const D = require(process.argv[4] + "/node_modules/better-sqlite3");
-const m = JSON.parse(fs.readFileSync(process.argv[1], "utf8"))[0];
+const m = JSON.parse(fs.readFileSync(process.argv[1], "utf8")).result[0];
 const ttfts = [];
 for (const f of fs.readdirSync(process.argv[3])) {
   const db = new D(process.argv[3] + "/" + f, { readonly: true });
@@ -189,7 +189,7 @@ const q = (p) => { const h = (ttfts.length - 1) * p, lo = Math.floor(h); return 
 const got = JSON.stringify(m).match(/"ttft":\{[^}]*\}/)?.[0] ?? "";
 const p50 = JSON.parse("{" + got + "}").ttft.p50;
 if (ttfts.length !== 24 || Math.abs(p50 - q(0.5)) > 1e-9) { console.error("merged TTFT p50", p50, "union p50", q(0.5), got); process.exit(1); }
-const one = JSON.parse(fs.readFileSync(process.argv[2], "utf8"))[0];
+const one = JSON.parse(fs.readFileSync(process.argv[2], "utf8")).result[0];
 if (m.counts.ok !== one.counts.ok) { console.error("ok counts", m.counts, one.counts); process.exit(1); }
 console.error("slurm.sh: TTFT p50 merged " + (p50 * 1000).toFixed(2) + " ms (union of shard rows " + (q(0.5) * 1000).toFixed(2) + " ms); one process " + (JSON.parse("{" + (JSON.stringify(one).match(/"ttft":\{[^}]*\}/)?.[0] ?? "") + "}").ttft.p50 * 1000).toFixed(2) + " ms");
 ' "$TMP/merged.json" "$TMP/one.json" "$TMP/union" "$ROOT" || fail "merged percentiles are not those of the union"
@@ -205,7 +205,7 @@ wait_job $JOBS
 [ -f "$TMP/shared/sbsweep.result.json" ] || fail "no collected sweep result: $(cat "$TMP"/sbsweep-*.out 2>/dev/null | tail -20)"
 node -e '
 const fs = require("fs");
-const r = JSON.parse(fs.readFileSync(process.argv[1], "utf8")).result;
+const r = JSON.parse(fs.readFileSync(process.argv[1], "utf8")).result.result;
 const deps = r.configs.map((c) => c.deployment).join();
 if (deps !== "splitwise-hh,baseline-h100,splitwise-aa,baseline-a100" || r.configs.some((c) => c.points.length < 1)) { console.error(JSON.stringify(r)); process.exit(1); }
 const dbs = new Set(r.configs.map((c) => c.db));
