@@ -809,12 +809,12 @@ export const SATURATION_ACHIEVED_FRACTION = 0.95;
 /** The queue grew when the requests in the system at the window's end exceed this × their mean over the window … */
 export const SATURATION_GROWTH_FACTOR = 1.5;
 /** … plus this many (so that small, noisy queues do not trip it). */
-export const SATURATION_GROWTH_SLACK = 5;
+export const SATURATION_GROWTH_SLACK = 10;
 
 /**
  * Why a run did not sustain its offered load, or undefined: achieved (ok requests over the window) below 95% of
  * offered, or the queue grew through the run (more requests in the system at the last arrival than 1.5× their
- * time-averaged number over the window, plus 5). Needs at least two arrivals.
+ * time-averaged number over the window, plus 10: the last arrivals of a short bursty trace come in bunches). Needs at least two arrivals.
  */
 export function saturationReason(t: RunSummary['throughput']): string | undefined {
   if (t.windowS <= 0 || t.offeredRequestsPerS <= 0) return undefined;

@@ -115,11 +115,19 @@ test('throughput: ok requests over the arrival window, with makespan, drain and 
 
 test('saturated: achieved below 95% of offered, or a queue that grows through the run', () => {
   const { db } = makeStore();
-  // 100 arrivals 1 s apart served one at a time, 1.5 s each: the queue grows by one every 2 s.
+  // 100 arrivals 1 s apart served one at a time, 2 s each: the queue grows by one every second.
   const grow = insertRun(db, { name: 'grow' });
-  for (let i = 0; i < 100; i++) insertRequest(db, grow, { seq: i, scheduled: i, ttft: 1.5 * (i + 1) - i - 0.1, e2e: 1.5 * (i + 1) - i, tokens: 2 });
+  for (let i = 0; i < 100; i++) insertRequest(db, grow, { seq: i, scheduled: i, ttft: 2 * (i + 1) - i - 0.1, e2e: 2 * (i + 1) - i, tokens: 2 });
   const g = summarizeRun(db, 'grow');
-  assert.match(g.saturated ?? '', /the queue grew: 34 requests in the system at the last arrival vs a mean of 17\.\d/);
+  // At t = 99 requests 49..99 are in (2(i+1) > 99); the mean over the window is Σ min(2(i+1), 99) − i over 99 s.
+  assert.match(g.saturated ?? '', /the queue grew: 51 requests in the system at the last arrival vs a mean of 25\.\d/);
+  // A short bursty tail is not a growing queue: 40 arrivals, the last 8 in one second, served in 0.5 s each.
+  const burst = insertRun(db, { name: 'burst' });
+  for (let i = 0; i < 40; i++) {
+    const t = i < 32 ? i * 2 : 64 + (i - 32) / 8;
+    insertRequest(db, burst, { seq: i, scheduled: t, ttft: 0.4, e2e: 0.5 + (i >= 32 ? (i - 32) * 0.5 : 0), tokens: 2 });
+  }
+  assert.equal(summarizeRun(db, 'burst').saturated, undefined);
   assert.doesNotMatch(g.saturated ?? '', /achieved/);
   // 100 arrivals, 10 errors: achieved 90% of offered.
   const err = insertRun(db, { name: 'errors' });
@@ -129,7 +137,7 @@ test('saturated: achieved below 95% of offered, or a queue that grows through th
   assert.match(summarizeRun(db, 'errors').saturated ?? '', /^achieved 0\.91 of 1\.01 req\/s offered \(90%\)$/);
   const text = formatSummaries([g]);
   assert.match(text, /^saturated\s+YES \(below\)$/m);
-  assert.match(text, /^SATURATED: run \d+ \(grow\): the queue grew: 34 requests/m);
+  assert.match(text, /^SATURATED: run \d+ \(grow\): the queue grew: 51 requests/m);
 });
 
 test('TBT is token-weighted: a chunk of k tokens gives k samples of gap/k', () => {
