@@ -219,8 +219,8 @@ export async function runReplay(opts: ReplayOptions, io: ReplayIo = {}): Promise
     // The figures `splitbench summary` prints, from the stored rows (one definition for both).
     let metrics: RunSummary | undefined;
     let check: SelfCheck | undefined;
-    try {
-      if (io.hooks?.skipSummary?.()) return { exitCode: result.exitCode, summary: buildSummary({ runId: writer.runId, name: String(writer.runId), target: url, model: pre.model, opts, result }) };
+    // A shard whose coordinator died skips this: nobody reads it, and it must exit at once.
+    if (!io.hooks?.skipSummary?.()) try {
       metrics = summarizeRun(store, writer.runId);
       // Against the bundled backend: the twin check (src/load/twin.ts), recorded on the run, then the summary again.
       if (opts.twin && backend && !io.hooks && opts.deployment && result.status === 'completed' && metrics.counts.ok > 0) {
