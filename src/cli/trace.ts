@@ -100,15 +100,20 @@ const synthCmd: CommandModule<object, Args> = {
     y
       .option('like', { type: 'string', describe: 'trace whose prompt and output sizes are sampled (independently, with replacement)', demandOption: true })
       .option('rate', { type: 'number', describe: 'mean requests per second', demandOption: true })
-      .option('duration', { type: 'number', describe: 'seconds of trace to generate', demandOption: true })
+      .option('duration', { type: 'number', describe: 'seconds of trace to generate (with --sessions: optional, sessions starting later are left out)' })
+      .option('sessions', { type: 'number', describe: 'multi-turn sessions instead of single requests: this many, starting at --rate sessions/s (mooncake format; replay/sim them with --sessions)' })
+      .option('turns', { type: 'number', describe: 'with --sessions: mean turns per session (geometric on 1, 2, ...)', default: 4 })
+      .option('think', { type: 'number', describe: 'with --sessions: mean think time between an answer and the next turn, seconds (exponential)', default: 10 })
+      .option('user-tokens', { type: 'number', describe: 'with --sessions: mean new user tokens a later turn adds (geometric on 1, 2, ...)', default: 128 })
       .option('arrivals', { type: 'string', describe: 'arrival process: poisson, gamma:CV (CV = coefficient of variation of the gaps), constant, uniform', default: 'poisson' })
       .option('seed', { type: 'number', describe: 'random seed (same seed and inputs: identical file)', default: 0 })
-      .option('format', { type: 'string', describe: `output format: ${TRACE_FORMATS.join(', ')}`, default: 'azure' })
+      .option('format', { type: 'string', describe: `output format: ${TRACE_FORMATS.join(', ')} (default azure; mooncake with --sessions)` })
       .option('lenient', { type: 'boolean', describe: 'skip bad rows of the --like trace instead of failing' })
       .option('out', { type: 'string', describe: 'output file', demandOption: true })
       .option('json', { type: 'boolean', describe: 'print what was written as JSON' })
       .example('$0 trace synth --like coding --rate 50 --duration 600 --out rr_code_50.csv', 'SplitwiseSim-style 50 req/s Poisson trace, 10 minutes')
-      .example('$0 trace synth --like conversation --rate 20 --duration 300 --arrivals gamma:2 --format splitwise --out bursty.csv', 'burstier arrivals, SplitwiseSim CSV'),
+      .example('$0 trace synth --like conversation --rate 20 --duration 300 --arrivals gamma:2 --format splitwise --out bursty.csv', 'burstier arrivals, SplitwiseSim CSV')
+      .example('$0 trace synth --like conversation --sessions 200 --rate 0.5 --turns 4 --think 10 --out chats.jsonl', '200 multi-turn chats, Mooncake JSONL with session ids and shared prefix blocks'),
   handler: async (argv: ArgumentsCamelCase<Args>) => {
     const t = await import('../trace/index.js');
     const { ConfigError } = await import('../errors.js');
@@ -119,9 +124,33 @@ const synthCmd: CommandModule<object, Args> = {
     };
     const seed = num('seed');
     if (!Number.isSafeInteger(seed) || seed < 0) throw new ConfigError(`must be a non-negative integer, got ${seed}`, { path: '--seed' });
-    const format = t.getTraceReader(String(argv.format)).name;
     const arrivals = String(argv.arrivals);
     t.parseArrivalKind(arrivals);
+    if (argv.sessions !== undefined) {
+      const sessions = num('sessions');
+      const format = argv.format === undefined ? 'mooncake' : t.getTraceReader(String(argv.format)).name;
+      const r = await t.synthesizeSessionTrace({
+        like: String(argv.like),
+        likeOpen: { lenient: argv.lenient === true },
+        rate: num('rate'),
+        ...(argv.duration === undefined ? {} : { durationS: num('duration') }),
+        arrivals,
+        seed,
+        format,
+        out: String(argv.out),
+        sessions,
+        turnsMean: num('turns'),
+        thinkMeanS: num('think'),
+        userTokensMean: num('userTokens'),
+      });
+      if (argv.json) printJson('trace synth', { out: r.out, format: r.format, requests: r.written, sessions: r.sessions, rate: argv.rate, ...(argv.duration === undefined ? {} : { durationS: argv.duration }), arrivals, seed, turnsMean: argv.turns, thinkMeanS: argv.think, userTokensMean: argv.userTokens, likeSkipped: r.sourceSkipped });
+      else process.stdout.write(`wrote ${r.written} turns of ${r.sessions} sessions to ${r.out} (${r.format}, ${arrivals} session starts at ${argv.rate}/s, mean ${argv.turns} turns, ${argv.think} s think, ${argv.userTokens} new user tokens; seed ${seed})\n`);
+      if (r.sourceSkipped) process.stderr.write(`splitbench: skipped ${r.sourceSkipped} bad rows of ${argv.like} (--lenient)\n`);
+      setExitCode(ExitCode.ok);
+      return;
+    }
+    if (argv.duration === undefined) throw new ConfigError('missing: seconds of trace to generate (or --sessions N for a session trace)', { path: '--duration' });
+    const format = t.getTraceReader(String(argv.format ?? 'azure')).name;
     const r = await t.synthesizeTrace({
       like: String(argv.like),
       likeOpen: { lenient: argv.lenient === true },

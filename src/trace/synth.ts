@@ -5,7 +5,8 @@
  */
 import { ConfigError } from '../errors.js';
 import { openTrace, type OpenTraceOptions } from './open.js';
-import { arrivalProcess, createRng, parseArrivalKind } from './random.js';
+import { arrivalProcess, createRng, parseArrivalKind, type Rng } from './random.js';
+import { SESSION_BLOCK_TOKENS } from './sessions.js';
 import { sizeSampler } from './sizes.js';
 import type { RequestSpec } from './types.js';
 import { writeTrace } from './writers.js';
@@ -55,4 +56,99 @@ export async function synthesizeTrace(o: SynthOptions): Promise<{ written: numbe
   const { requests, sourceSkipped } = await synthesize(o);
   const written = await writeTrace(requests, format, o.out);
   return { written, sourceSkipped, out: o.out, format };
+}
+
+/** `trace synth --sessions`: the shape of the multi-turn sessions (README "Sessions"). */
+export interface SessionSynthOptions {
+  /** Number of sessions. */
+  readonly sessions: number;
+  /** Mean turns per session (geometric on 1, 2, …; 1: single-turn sessions). */
+  readonly turnsMean: number;
+  /** Mean think time between an answer and the next turn (exponential), seconds. */
+  readonly thinkMeanS: number;
+  /** Mean new user tokens a later turn adds (geometric on 1, 2, …). */
+  readonly userTokensMean: number;
+}
+
+/** A geometric variate on {1, 2, …} with the given mean (≥ 1), by inversion. */
+export function geometricAtLeastOne(rng: Rng, mean: number): number {
+  if (mean <= 1) return 1;
+  const q = 1 - 1 / mean; // P(n > k) = q^k
+  let u = rng.next();
+  while (u === 0) u = rng.next();
+  return 1 + Math.floor(Math.log(u) / Math.log(q));
+}
+
+/**
+ * A multi-turn session trace: sessions start on the arrival process (`rate` sessions per second); each has
+ * a geometric number of turns (mean `turnsMean`); turn 0's prompt and every turn's output are sampled from
+ * the `like` trace (independently); turn k + 1's prompt is turn k's prompt + output + a geometric number of
+ * new user tokens (mean `userTokensMean`); each turn is stored at the previous turn's arrival plus an
+ * exponential think time (mean `thinkMeanS`), so a session replay (`--sessions`) releases it that long after
+ * the previous answer ends. Each session's prompt is one stream of 512-token hash blocks (fresh ids, in
+ * session order), each turn carrying its first ⌈prompt / 512⌉: turns share their session's prefix.
+ * Rows come out in arrival order (ties: session, then turn). Seeds: arrivals `seed`, sizes `seed + 1`,
+ * session shape `seed + 2`. Memory: the whole trace (it is sorted by arrival).
+ */
+export async function synthesizeSessions(
+  o: Omit<SynthOptions, 'out' | 'format' | 'durationS'> & { readonly durationS?: number } & SessionSynthOptions,
+): Promise<{ requests: RequestSpec[]; sourceSkipped: number; sourceRows: number }> {
+  if (!(o.rate > 0) || !Number.isFinite(o.rate)) throw new ConfigError(`must be a positive number of sessions per second, got ${o.rate}`, { path: '--rate' });
+  if (!Number.isSafeInteger(o.sessions) || o.sessions < 1) throw new ConfigError(`must be a whole number of sessions ≥ 1, got ${o.sessions}`, { path: '--sessions' });
+  if (!(o.turnsMean >= 1) || !Number.isFinite(o.turnsMean)) throw new ConfigError(`must be a mean number of turns ≥ 1, got ${o.turnsMean}`, { path: '--turns' });
+  if (!(o.thinkMeanS >= 0) || !Number.isFinite(o.thinkMeanS)) throw new ConfigError(`must be a non-negative number of seconds, got ${o.thinkMeanS}`, { path: '--think' });
+  if (!(o.userTokensMean >= 1) || !Number.isFinite(o.userTokensMean)) throw new ConfigError(`must be a mean number of tokens ≥ 1, got ${o.userTokensMean}`, { path: '--user-tokens' });
+  if (o.durationS !== undefined && (!(o.durationS > 0) || !Number.isFinite(o.durationS))) throw new ConfigError(`must be a positive number of seconds, got ${o.durationS}`, { path: '--duration' });
+  const kind = o.arrivals ?? 'poisson';
+  parseArrivalKind(kind);
+  const seed = o.seed ?? 0;
+  const src = openTrace(o.like, o.likeOpen);
+  const sampler = await sizeSampler(src, { seed });
+  const arrivalRng = createRng(seed);
+  const sizeRng = createRng(seed + 1);
+  const shapeRng = createRng(seed + 2);
+  const rows: { spec: RequestSpec; s: number; k: number }[] = [];
+  let nextBlock = 0;
+  let s = 0;
+  for (const start of arrivalProcess(kind, o.rate, arrivalRng)) {
+    if (s >= o.sessions || (o.durationS !== undefined && start >= o.durationS)) break;
+    const turns = geometricAtLeastOne(shapeRng, o.turnsMean);
+    const blocks: number[] = [];
+    let t = start;
+    let prompt = 0;
+    let output = 0;
+    for (let k = 0; k < turns; k++) {
+      const size = sampler.sample(sizeRng);
+      if (k === 0) prompt = size.promptTokens;
+      else {
+        t += o.thinkMeanS > 0 ? shapeRng.exponential(1 / o.thinkMeanS) : 0;
+        prompt = prompt + output + geometricAtLeastOne(shapeRng, o.userTokensMean);
+      }
+      output = size.outputTokens;
+      const n = Math.ceil(prompt / SESSION_BLOCK_TOKENS);
+      while (blocks.length < n) blocks.push(nextBlock++);
+      rows.push({ spec: { id: `s${s}-${k}`, arrival: t, promptTokens: prompt, outputTokens: output, sessionId: `s${s}`, hashIds: blocks.slice(0, n) }, s, k });
+    }
+    s++;
+  }
+  rows.sort((a, b) => a.spec.arrival - b.spec.arrival || a.s - b.s || a.k - b.k);
+  return { requests: rows.map((r) => r.spec), sourceSkipped: src.skipped(), sourceRows: sampler.count };
+}
+
+/** `synthesizeSessions` written to a file (Mooncake JSONL: the format that keeps session ids and hash blocks). */
+export async function synthesizeSessionTrace(
+  o: Omit<SynthOptions, 'durationS'> & { readonly durationS?: number } & SessionSynthOptions,
+): Promise<{ written: number; sessions: number; sourceSkipped: number; out: string; format: string }> {
+  const format = o.format ?? 'mooncake';
+  if (format !== 'mooncake') throw new ConfigError(`session traces are written as mooncake (the format that keeps session ids and prefix blocks), not '${format}'`, { path: '--format' });
+  const { requests, sourceSkipped } = await synthesizeSessions(o);
+  const sessions = new Set(requests.map((r) => r.sessionId)).size;
+  const written = await writeTrace(
+    (async function* () {
+      yield* requests;
+    })(),
+    format,
+    o.out,
+  );
+  return { written, sessions, sourceSkipped, out: o.out, format };
 }
