@@ -34,6 +34,7 @@ export const replayCommand: CommandModule<object, Args> = {
         .option('concurrency', { type: 'number', describe: 'closed loop: keep N requests in flight, sizes in trace order', group: 'Load:' })
         .option('duration', { type: 'number', describe: 'stop scheduling after S trace seconds', group: 'Load:' })
         .option('max-requests', { type: 'number', describe: 'send at most N requests', group: 'Load:' })
+        .option('sessions', { type: 'boolean', describe: "multi-turn sessions: a session's next turn is sent its think time (the trace's gap between the turns) after the previous answer ends, its prompt the previous prompt + answer + new tokens; turns by session id, else by hash-prefix chain", group: 'Load:' })
         .option('warmup', { type: 'number', describe: 'requests scheduled in the first S trace seconds are recorded as warmup (excluded from summaries)', group: 'Load:' })
         .option('timeout-connect', { type: 'number', describe: 'connect timeout, wall seconds (default 10; 0: none)', group: 'Timeouts:' })
         .option('timeout-first-token', { type: 'number', describe: 'send → first token, wall seconds (default 600; 0: none)', group: 'Timeouts:' })

@@ -27,6 +27,7 @@ export const simCommand: CommandModule<object, Args> = {
         .option('arrivals', { type: 'string', describe: 'arrival process for --rate: poisson (default), gamma:CV, constant, uniform', group: 'Load:' })
         .option('duration', { type: 'number', describe: 'only requests arriving in the first S seconds', group: 'Load:' })
         .option('max-requests', { type: 'number', describe: 'at most N requests', group: 'Load:' })
+        .option('sessions', { type: 'boolean', describe: "multi-turn sessions: a session's next turn is sent its think time (the trace's gap between the turns) after the previous answer ends, its prompt the previous prompt + answer + new tokens; turns by session id, else by hash-prefix chain", group: 'Load:' })
         .option('warmup', { type: 'number', describe: 'requests arriving in the first S seconds are recorded as warm-up (excluded from summaries)', group: 'Load:' })
         .option('db', { type: 'string', describe: 'results store (default results/splitbench.db)', group: 'Run:' })
         .option('name', { type: 'string', describe: 'run name (default sim-<n>)', group: 'Run:' })

@@ -27,6 +27,8 @@ export interface SimOptions {
   readonly shape: SimShape;
   readonly durationS?: number | undefined;
   readonly maxRequests?: number | undefined;
+  /** `--sessions`: the trace's rows are turns of multi-turn sessions, closed loop within each (README "Sessions"). */
+  readonly sessions?: boolean | undefined;
   readonly deployment: string;
   readonly model?: string | undefined;
   /** auto | profile | roofline (`--perf-model`); undefined: the deployment's perfModel. */
@@ -162,6 +164,9 @@ export function resolveSimOptions(argv: Argv): SimOptions {
   } else if (arrivals !== undefined) p.add('--arrivals', 'only applies with --rate');
   if (durationS !== undefined && warmupS >= durationS) p.add('--warmup', `${warmupS} s leaves nothing of --duration ${durationS} s to measure`);
   const compat = p.compat(argv);
+  const sessions = p.bool(argv, 'sessions');
+  if (sessions && rate !== undefined) p.add('--sessions', 'not with --rate: sessions start on the trace\'s schedule (make a session trace with `trace synth --sessions`)');
+  if (sessions && compat) p.add('--sessions', 'not with --compat splitwise (SplitwiseSim has no closed-loop arrivals)');
   if (compat && argv['perfModel'] !== undefined) p.add('--perf-model', "not with --compat splitwise, which uses SplitwiseSim's own predictors");
   const tags = p.tags(argv);
   const traceEvents = p.str(argv, 'traceEvents', '--trace-events');
@@ -173,6 +178,7 @@ export function resolveSimOptions(argv: Argv): SimOptions {
     shape,
     durationS,
     maxRequests,
+    ...(sessions ? { sessions } : {}),
     deployment: p.str(argv, 'deployment', '--deployment') ?? SIM_DEFAULTS.deployment,
     model: p.str(argv, 'model', '--model'),
     perfModel: p.str(argv, 'perfModel', '--perf-model'),

@@ -9,7 +9,7 @@ import { ExitCode } from '../errors.js';
 import { loadDeployment, type Deployment } from '../engine/index.js';
 import { formatSummaries, resolveReference, summarizeRun, findRun, type RunSummary } from '../metrics/index.js';
 import { openStore, type Store } from '../store/index.js';
-import { sha256File, type RequestSpec } from '../trace/index.js';
+import { SessionWorkload, sha256File, type RequestSpec } from '../trace/index.js';
 import type { SimOptions } from './options.js';
 import { TraceEventWriter } from './perfetto.js';
 import { rateRequests, traceRequests, traceSampler } from './requests.js';
@@ -99,7 +99,9 @@ export async function runSim(opts: SimOptions, io: SimIo = {}): Promise<SimRunRe
     }, { bulk: true }); // a sim can be rerun: bulk writes skip the checkpoint fsyncs (store api WriterOptions.bulk)
     const progress = io.progress ?? (process.stderr.isTTY === true && !opts.json);
     let lastShown = 0;
+    const sessions = opts.sessions ? new SessionWorkload() : undefined;
     const result = await simulate({
+      ...(sessions ? { sessions } : {}),
       deployment: dep,
       requests: src.requests,
       ...(opts.compat ? { compat: opts.compat } : {}),
@@ -130,6 +132,7 @@ export async function runSim(opts: SimOptions, io: SimIo = {}): Promise<SimRunRe
         neverCompleted: result.neverCompleted,
         ...(Object.keys(result.failures).length > 0 ? { failures: result.failures } : {}),
         ...(src.skipped() > 0 ? { skippedTraceRows: src.skipped() } : {}),
+        ...(sessions ? { sessions: sessions.counts() } : {}),
       },
     });
     const run = findRun(store, writer.runId);

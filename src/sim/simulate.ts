@@ -38,7 +38,7 @@ import {
   type RequestObserver,
 } from '../engine/index.js';
 import { encodeChunkTimes, type MachineRow, type PowerSampleRow, type RequestRow, type TimelineSampleRow } from '../store/index.js';
-import type { RequestSpec } from '../trace/index.js';
+import type { RequestSpec, SessionTurn, SessionWorkload } from '../trace/index.js';
 import { buildCluster, type CompatMode } from './cluster.js';
 
 /** Where the simulator's output goes (a RunWriter fits; so does an in-memory accumulator). */
@@ -75,6 +75,12 @@ export interface SimulateOptions {
   readonly warmupS?: number;
   /** Stop pulling requests when this returns true (interrupt); in-flight requests still finish. */
   readonly shouldStop?: () => boolean;
+  /**
+   * Multi-turn sessions (closed loop within a session): the source's rows are fed to this workload in
+   * arrival order, and each turn's completion (or failure) releases the session's next turn at its end +
+   * think time on the virtual clock. Not with the SplitwiseSim-compatible mode.
+   */
+  readonly sessions?: SessionWorkload;
 }
 
 export interface SimProgress {
@@ -223,6 +229,13 @@ export async function simulate(o: SimulateOptions): Promise<SimulateResult> {
   let seq = 0;
   const pool = new ChunkArrays();
 
+  const sessions = o.sessions;
+  // A session turn ended: its session's next turn goes on the clock at that end + think time.
+  const turnEnded = (st: Live, time: number, okTurn: boolean): void => {
+    const next = sessions!.complete(st.turn!, time, okTurn);
+    // Stopped (interrupt): what is in flight finishes, no further turns start.
+    if (next && !stopped) clock.at(Math.max(next.dueS, clock.now()), () => submitTurn(next), EventRank.arrival);
+  };
   const ctx: LiveContext = {
     pool,
     done(st, b, time) {
@@ -231,6 +244,7 @@ export async function simulate(o: SimulateOptions): Promise<SimulateResult> {
       const row = rowOf(st, 'ok', time, b);
       pool.release(st);
       sink.addRequest(row);
+      if (st.turn) turnEnded(st, time, true);
     },
     failed(st, reason, time) {
       live.delete(st.key);
@@ -239,27 +253,31 @@ export async function simulate(o: SimulateOptions): Promise<SimulateResult> {
       const row = rowOf(st, 'error', time, undefined, reason);
       pool.release(st);
       sink.addRequest(row);
+      if (st.turn) turnEnded(st, time, false);
     },
   };
 
   // Requests past the model's context get what the reference backend answers them (HTTP 400
   // context_length_exceeded, recorded as a live replay records it) and never reach the engine.
   const maxContext = loadCatalog().model(o.deployment.model).maxContextTokens;
-  const refuse = (spec: RequestSpec, mySeq: number, message: string): void => {
+  const refuse = (spec: RequestSpec, mySeq: number, message: string, turn: SessionTurn | undefined): void => {
     const st = new Live(ctx, spec, mySeq, undefined);
+    st.turn = turn;
     submitted++; // sent, as a replay sends it, and refused
     failed++;
     const key = `HTTP 400 context_length_exceeded: prompt + output past the model's ${maxContext}-token context`;
     failures[key] = (failures[key] ?? 0) + 1;
     sink.addRequest(rowOf(st, 'error', clock.now(), undefined, `HTTP 400: ${message}`, { errorCode: 'SB_HTTP', httpStatus: 400 }));
+    if (turn) turnEnded(st, clock.now(), false);
   };
 
-  const submit = (spec: RequestSpec, mySeq: number): void => {
+  const submit = (spec: RequestSpec, mySeq: number, turn?: SessionTurn): void => {
     const over = contextProblem(maxContext, spec.promptTokens, spec.outputTokens);
-    if (over) return refuse(spec, mySeq, over.message);
+    if (over) return refuse(spec, mySeq, over.message, turn);
     // Chunk times preallocated: at most one chunk per output token, no growth, no per-token objects.
     // The request's state is its own observer (one object per request, no closures on the token path).
     const st = new Live(ctx, spec, mySeq, keepChunks ? pool.times(Math.max(1, spec.outputTokens)) : undefined);
+    st.turn = turn;
     // Trace ids need not be unique (sampled or concatenated traces): the engine gets a unique key.
     st.key = live.has(spec.id) ? `${spec.id}#${mySeq}` : spec.id;
     ev?.arrival?.(st.key, clock.now(), spec.promptTokens, spec.outputTokens);
@@ -267,6 +285,8 @@ export async function simulate(o: SimulateOptions): Promise<SimulateResult> {
     submitted++;
     cluster!.submit({ id: st.key, promptTokens: spec.promptTokens, outputTokens: spec.outputTokens, ...(spec.hashIds ? { blockHashes: spec.hashIds } : {}) }, st);
   };
+  // A session turn is numbered when it is sent (as a replay numbers what it sends).
+  const submitTurn = (t: SessionTurn): void => submit(t.spec, seq++, t);
 
   // Periodic samples (power, timeline) while there is work.
   let sourceDone = false;
@@ -347,6 +367,7 @@ export async function simulate(o: SimulateOptions): Promise<SimulateResult> {
   let stopped = false;
   let lastArrival = -Infinity;
   const queueArrival = cluster.queueArrival?.bind(cluster);
+  if (queueArrival && sessions) throw new RangeError('session workloads (closed loop within a session) cannot run in the SplitwiseSim-compatible mode, whose arrivals are all queued before the run starts');
   if (queueArrival) {
     // Every arrival in the cluster's heap before the first event runs (SplitwiseSim's loader).
     for (;;) {
@@ -393,9 +414,16 @@ export async function simulate(o: SimulateOptions): Promise<SimulateResult> {
         throw new RangeError(`request ${spec.id}: arrival ${spec.arrival} s is before the previous one (${lastArrival} s); the simulator needs arrivals in order`);
       }
       lastArrival = spec.arrival;
+      pulled++;
+      if (sessions) {
+        // A turn due now (a session's first, or an idle session's next) goes on the clock; others wait for
+        // their session's turn in flight to end (turnEnded). Due times are never before the row's arrival.
+        const t = sessions.feed(spec);
+        if (t) clock.at(Math.max(t.dueS, clock.now()), () => submitTurn(t), EventRank.arrival);
+        continue;
+      }
       const mySeq = seq++;
       clock.at(Math.max(spec.arrival, clock.now()), () => submit(spec, mySeq), EventRank.arrival);
-      pulled++;
     }
     if (sourceDone) break;
     // Run everything strictly before the last pulled arrival; the next block may add arrivals at that instant.
@@ -497,6 +525,8 @@ class Live implements RequestObserver {
   n = 0;
   received = 0;
   key = '';
+  /** The session turn this request is (session workloads). */
+  turn: SessionTurn | undefined = undefined;
 
   constructor(
     private readonly ctx: LiveContext,
@@ -559,6 +589,7 @@ function rowOf(
     seq: st.seq,
     traceId: s.id,
     ...(s.sessionId === undefined ? {} : { sessionId: s.sessionId }),
+    ...(st.turn === undefined ? {} : { sessionTurn: st.turn.turn }),
     arrival: s.arrival,
     promptTokens: s.promptTokens,
     outputTokens: s.outputTokens,

@@ -29,6 +29,8 @@ export interface RequestRow {
   readonly seq: number;
   readonly traceId: string;
   readonly sessionId?: string;
+  /** A session turn's 0-based index within its session (`requests.session_turn`). */
+  readonly sessionTurn?: number;
   readonly arrival: number;
   readonly promptTokens: number;
   readonly outputTokens: number;
@@ -192,6 +194,8 @@ export interface RequestRecord {
   readonly coalesced: number | null;
   /** Prompt tokens the target's prefix cache supplied; null where not reported. */
   readonly cachedPromptTokens: number | null;
+  /** A session turn's 0-based index within its session; null for requests not sent as session turns. */
+  readonly sessionTurn: number | null;
   /** Decoded `token_times` ([] when the row has none, or when `chunks: false` was asked). */
   readonly chunks: Chunk[];
 }

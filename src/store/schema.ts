@@ -13,7 +13,7 @@
  */
 
 export const APPLICATION_ID = 0x53504c42; // 'SPLB', in SQLite's header (PRAGMA application_id)
-export const SCHEMA_VERSION = 4;
+export const SCHEMA_VERSION = 5;
 
 export const RUN_KINDS = ['live', 'sim'] as const;
 export type RunKind = (typeof RUN_KINDS)[number];
@@ -184,5 +184,10 @@ export const MIGRATIONS: readonly string[] = [
   // 3 → 4: prompt tokens the target's prefix cache supplied (engine breakdown; vLLM usage's cached_tokens).
   `
   ALTER TABLE requests ADD COLUMN cached_prompt_tokens INTEGER;   -- NULL: not reported
+  `,
+  // 4 → 5: multi-turn sessions (README "Sessions"): a turn's 0-based index within its session (session_id);
+  // NULL for requests that were not sent as session turns.
+  `
+  ALTER TABLE requests ADD COLUMN session_turn INTEGER;
   `,
 ];

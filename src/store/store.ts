@@ -330,6 +330,7 @@ function toRequestRecord(r: SqlRow, withChunks: boolean): RequestRecord {
     pool: r.pool as string | null,
     coalesced: (r.coalesced as number | null) ?? null,
     cachedPromptTokens: (r.cached_prompt_tokens ?? null) as number | null,
+    sessionTurn: (r.session_turn ?? null) as number | null,
     chunks: withChunks ? decodeChunks(r.token_times as Uint8Array | null) : [],
   };
 }
@@ -341,6 +342,7 @@ export const REQUEST_COLUMNS = [
   'timeout_phase', 'tokens_received', 'usage_prompt', 'usage_completion', 'count_method', 'ttft', 'tpot',
   'e2e', 'ttft_sched', 'e2e_sched', 'max_stall', 'queue_s', 'prefill_s', 'kv_transfer_s', 'decode_wait_s',
   'decode_s', 'prompt_machine', 'token_machine', 'pool', 'token_times', 'coalesced', 'cached_prompt_tokens',
+  'session_turn',
 ] as const;
 
 const STATUS_SET: ReadonlySet<string> = new Set(REQUEST_STATUSES);
@@ -411,6 +413,7 @@ export function requestParams(runId: number, row: RequestRow): unknown[] {
     blob !== undefined ? (blob.length > 0 ? blob : null) : row.chunks && row.chunks.length > 0 ? encodeChunks(row.chunks) : null,
     nn(row.coalesced),
     nn(b?.cachedPromptTokens),
+    nn(row.sessionTurn),
   ];
 }
 
