@@ -58,6 +58,8 @@ export interface ReplayOptions {
   readonly seed: number;
   readonly durationS?: number | undefined;
   readonly maxRequests?: number | undefined;
+  /** `--sessions`: the trace's rows are turns of multi-turn sessions, closed loop within each (README "Sessions"). */
+  readonly sessions?: boolean | undefined;
   readonly warmupS: number;
   readonly endpoint: Endpoint;
   readonly prompt: PromptMode;
@@ -103,6 +105,7 @@ const Raw = z.object({
   concurrency: posNum.int('must be an integer').positive('must be >= 1').optional(),
   duration: posNum.positive('must be > 0').optional(),
   maxRequests: posNum.int('must be an integer').positive('must be >= 1').optional(),
+  sessions: z.boolean().optional(),
   warmup: posNum.nonnegative('must be >= 0').optional(),
   endpoint: z.enum(['completions', 'chat']).optional(),
   prompt: z.enum(['tokens', 'text']).optional(),
@@ -202,6 +205,9 @@ export function resolveReplayOptions(argv: Record<string, unknown>, env: NodeJS.
     shape = { kind: 'closed', concurrency: r.concurrency };
   }
   if (r.arrivals !== undefined && r.rate === undefined) problems.push('--arrivals: only applies with --rate');
+  if (r.sessions === true && shape.kind !== 'trace') {
+    problems.push(`--sessions: not with ${shape.kind === 'rate' ? '--rate' : '--concurrency'}: sessions start on the trace's schedule (make a session trace with \`trace synth --sessions\`)`);
+  }
 
   // URL.
   let url: string | undefined;
@@ -281,6 +287,7 @@ export function resolveReplayOptions(argv: Record<string, unknown>, env: NodeJS.
     seed,
     durationS: r.duration,
     maxRequests: r.maxRequests,
+    ...(r.sessions === true ? { sessions: true } : {}),
     warmupS: r.warmup ?? DEFAULTS.warmupS,
     endpoint,
     prompt,

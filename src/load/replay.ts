@@ -15,7 +15,7 @@ import { setMaxListeners } from 'node:events';
 import { setImmediate as yieldImmediate } from 'node:timers/promises';
 import { ExitCode, SplitbenchError, StoreError, TargetError } from '../errors.js';
 import type { RequestRow, RunWriter, Store } from '../store/index.js';
-import { arrivalProcess, createRng, sizeSampler, type RequestSpec } from '../trace/index.js';
+import { arrivalProcess, createRng, SessionWorkload, sizeSampler, type RequestSpec, type SessionTurn } from '../trace/index.js';
 import type { LoadClient, StreamResult } from './client.js';
 import type { ReplayOptions } from './options.js';
 import { BodyBuilder, ENDPOINT_PATHS } from './prompt.js';
@@ -27,6 +27,8 @@ import { LiveStats } from './stats.js';
 export interface Scheduled {
   readonly spec: RequestSpec;
   readonly scheduledS: number;
+  /** A session turn (`--sessions`): its completion releases the session's next turn. */
+  readonly turn?: SessionTurn;
 }
 
 /** Trace replay: scheduled = arrival (arrivals are already re-based by the trace transforms). */
@@ -115,12 +117,16 @@ export class Runner {
   private dispatching = true;
   private graceTimer: ReturnType<typeof setTimeout> | undefined;
   private unreachableRun = 0;
+  /** `--sessions`: the closed-loop session workload (src/trace/sessions.ts), and what wakes its loop on stop. */
+  readonly sessions: SessionWorkload | undefined;
+  private sessionWake: (() => void) | undefined;
 
   constructor(opts: ReplayOptions, deps: RunnerDeps) {
     // Every in-flight request listens on the run's one AbortSignal.
     setMaxListeners(0, this.abortController.signal);
     this.opts = opts;
     this.deps = deps;
+    this.sessions = opts.sessions ? new SessionWorkload() : undefined;
     this.route = ENDPOINT_PATHS[opts.endpoint];
     this.builder = new BodyBuilder({
       endpoint: opts.endpoint,
@@ -149,6 +155,7 @@ export class Runner {
     this.outcome = 'interrupted';
     this.reason = reason;
     this.sleeper.wake();
+    this.sessionWake?.();
     this.graceTimer = setTimeout(() => this.abort(), this.opts.graceS * 1000);
     this.graceTimer.unref();
   }
@@ -172,6 +179,7 @@ export class Runner {
     this.deps.log?.(`splitbench replay: ${reason}; stopping: no more requests are sent, those in flight are recorded as they end (cancelled after ${Math.min(this.opts.graceS, TARGET_LOST_GRACE_S)} s), the run is marked failed`);
     this.stopping = true;
     this.sleeper.wake();
+    this.sessionWake?.();
     if (this.graceTimer) clearTimeout(this.graceTimer);
     this.graceTimer = setTimeout(() => this.abortController.abort(), Math.min(this.opts.graceS, TARGET_LOST_GRACE_S) * 1000);
     this.graceTimer.unref();
@@ -184,6 +192,7 @@ export class Runner {
     if (error) this.runError = error;
     this.stopping = true;
     this.sleeper.wake();
+    this.sessionWake?.();
     this.abortController.abort();
   }
 
@@ -206,6 +215,7 @@ export class Runner {
     const drained = new Promise<void>((resolve) => (this.drained = resolve));
     try {
       if (this.opts.shape.kind === 'closed') await this.closedLoop(it, this.opts.shape.concurrency);
+      else if (this.sessions) await this.sessionLoop(it, this.sessions);
       else await this.openLoop(it);
     } catch (e) {
       // The trace became unreadable mid-run (a bad row): stop, keep what was measured, report it.
@@ -290,6 +300,80 @@ export class Runner {
     await Promise.all(Array.from({ length: n }, worker));
   }
 
+  /**
+   * `--sessions`: open loop across sessions, closed loop within one. Trace rows are fed to the session
+   * workload at their scheduled times (a turn is never due before its row's arrival); a turn due now is sent,
+   * a later one waits on its own precise sleeper, and each turn's end releases its session's next turn at
+   * that end + think time (`turnEnded`). Returns once the source is done and every turn ended, or on stop.
+   */
+  private async sessionLoop(it: AsyncIterator<Scheduled>, w: SessionWorkload): Promise<void> {
+    const K = this.opts.timeScale;
+    const waiting = new Set<Sleeper>();
+    let sourceDone = false;
+    let finish!: () => void;
+    const finished = new Promise<void>((resolve) => (finish = resolve));
+    const settle = (): void => {
+      if (this.stopping || (sourceDone && w.open === 0 && waiting.size === 0)) finish();
+    };
+    this.sessionWake = () => {
+      for (const s of waiting) s.wake();
+      finish();
+    };
+    const fire = (t: SessionTurn): void => {
+      const item: Scheduled = { spec: t.spec, scheduledS: t.dueS, turn: t };
+      if (this.stopping) return;
+      if (this.limitsReached(item)) {
+        // Past --max-requests / --duration: the turn is not sent, and its session ends there.
+        w.complete(t, t.dueS, false);
+        settle();
+        return;
+      }
+      const seq = this.seq++;
+      const body = this.builder.build({ seq, promptTokens: t.spec.promptTokens, outputTokens: t.spec.outputTokens, hashIds: t.spec.hashIds });
+      void this.send(seq, item, targetMs(this.t0Ms, t.dueS, K), body);
+    };
+    const release = (t: SessionTurn): void => {
+      const target = targetMs(this.t0Ms, t.dueS, K);
+      if (performance.now() >= target) return fire(t);
+      const s = new Sleeper();
+      waiting.add(s);
+      void s.until(target).then((woken) => {
+        waiting.delete(s);
+        if (!woken) fire(t);
+        settle();
+      });
+    };
+    this.turnEnded = (turn, endS, ok) => {
+      const next = w.complete(turn, endS, ok);
+      if (next && !this.stopping) release(next);
+      settle();
+    };
+    let behind = 0;
+    for (;;) {
+      if (this.stopping) break;
+      const r = await it.next();
+      if (r.done || this.stopping) break;
+      const row = r.value;
+      const target = targetMs(this.t0Ms, row.scheduledS, K);
+      if (performance.now() < target) {
+        behind = 0;
+        const woken = await this.sleeper.until(target);
+        if (woken || this.stopping) break;
+      } else if (++behind % 16 === 0) {
+        await yieldImmediate();
+        if (this.stopping) break;
+      }
+      const t = w.feed({ ...row.spec, arrival: row.scheduledS });
+      if (t) release(t);
+    }
+    sourceDone = true;
+    settle();
+    await finished;
+  }
+
+  /** Set by `sessionLoop`: a session turn's row was written (`ok`: it completed with an answer). */
+  private turnEnded: ((turn: SessionTurn, endS: number, ok: boolean) => void) | undefined;
+
   private send(seq: number, item: Scheduled, target: number, body: string): Promise<void> {
     const sendMs = performance.now();
     this.stats.onSent(lagSeconds(sendMs, target, this.opts.timeScale));
@@ -318,6 +402,7 @@ export class Runner {
       seq,
       traceId: spec.id,
       ...(spec.sessionId === undefined ? {} : { sessionId: spec.sessionId }),
+      ...(item.turn === undefined ? {} : { sessionTurn: item.turn.turn }),
       arrival: spec.arrival,
       promptTokens: spec.promptTokens,
       outputTokens: spec.outputTokens,
@@ -404,6 +489,7 @@ export class Runner {
         );
       }
     }
+    if (item.turn) this.turnEnded?.(item.turn, end, ok);
     if (this.stats.inFlight === 0 && !this.dispatching) this.drained?.();
   }
 }

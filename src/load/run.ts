@@ -207,6 +207,7 @@ export async function runReplay(opts: ReplayOptions, io: ReplayIo = {}): Promise
       errorCodes: Object.fromEntries(result.stats.errorCodes),
       ...(result.reason ? { reason: result.reason } : {}),
       ...(source.skipped() > 0 ? { skippedTraceRows: source.skipped() } : {}),
+      ...(runner.sessions ? { sessions: runner.sessions.counts() } : {}),
       ...(telemetryNotes ?? {}),
     };
     try {
