@@ -7,8 +7,9 @@
  * latencies.
  *
  * Workload: 12 sessions (Poisson starts at 1/s, mean 3 turns, 1 s think, 600 new user tokens a turn), sizes
- * from a small fixed trace (prompts 600–1800, answers 12–40 tokens), so the live run takes ~40 s (time scale 1: the client's per-request overhead is not multiplied). Bloom-176B
- * on one DGX-A100 with its prefix cache: TTFT p50 ~0.5 s, large against the client's per-request overhead.
+ * from a small fixed trace (prompts 600–1800, answers 12–40 tokens), so the live run takes ~40 s. Bloom-176B
+ * on one DGX-A100 with its prefix cache: TTFT p50 ~0.4 s, large against the client's per-request overhead,
+ * which time scale 1 does not multiply.
  * Measured on the 2-core VM under a load average of 11: TTFT −1.9%, TBT +1.1%, E2E +0.1% (at time scale 2:
  * TTFT +2.9% to +10.6%, hence scale 1). Serial test phase (`*.timing.test.ts`).
  */
