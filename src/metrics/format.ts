@@ -133,6 +133,11 @@ export function formatSummaries(summaries: readonly RunSummary[]): string {
     add(`pool ${p}: E2E p99`, (s) => fmtSeconds(s.pools?.[p]?.latencyS.e2e?.p99));
   }
   const pct = (v: number | undefined): string | undefined => (v === undefined ? undefined : `${(v * 100).toFixed(1)}%`);
+  if (summaries.some((s) => s.sessions)) {
+    add('sessions (completed)', (s) => (s.sessions ? `${s.sessions.sessions} (${s.sessions.completed})` : undefined));
+    add('turns per session: mean / max', (s) => (s.sessions ? `${s.sessions.turnsMean.toFixed(2)} / ${s.sessions.turnsMax}` : undefined));
+    add('session duration p50 / p99', (s) => (s.sessions?.durationS ? `${fmtSeconds(s.sessions.durationS.p50) ?? '-'} / ${fmtSeconds(s.sessions.durationS.p99) ?? '-'}` : undefined));
+  }
   if (summaries.some((s) => s.prefixCache)) {
     add('prefix cache: token hit rate', (s) => pct(s.prefixCache?.tokenHitRate));
     add('prefix cache: request hit rate', (s) => pct(s.prefixCache?.requestHitRate));

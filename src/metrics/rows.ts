@@ -49,7 +49,14 @@ export type RequestRecord = Pick<
   | 'shard' | 'seq' | 'traceId' | 'promptTokens' | 'outputTokens' | 'warmup' | 'scheduled' | 'send' | 'firstToken'
   | 'end' | 'lag' | 'status' | 'tokensReceived' | 'ttft' | 'tpot' | 'e2e' | 'maxStall' | 'queueS' | 'prefillS'
   | 'kvTransferS' | 'decodeWaitS' | 'decodeS' | 'pool'
-> & { readonly tokenTimes: Uint8Array | null; readonly cachedPromptTokens?: number | null; readonly promptMachine?: string | null };
+> & {
+  readonly tokenTimes: Uint8Array | null;
+  readonly cachedPromptTokens?: number | null;
+  readonly promptMachine?: string | null;
+  /** Session workloads: the turn's session and its 0-based index there (null: not a session turn). */
+  readonly sessionId?: string | null;
+  readonly sessionTurn?: number | null;
+};
 
 function parseJson(text: unknown): Record<string, unknown> {
   if (typeof text !== 'string') return {};
@@ -142,7 +149,7 @@ export function* requestRecords(store: StoreLike, runId: number): Generator<Requ
     .prepare(
       `SELECT shard, seq, trace_id, prompt_tokens, output_tokens, warmup, scheduled, send, first_token, end, lag, status,
        tokens_received, ttft, tpot, e2e, max_stall, queue_s, prefill_s, kv_transfer_s, decode_wait_s, decode_s, pool,
-       token_times, cached_prompt_tokens, prompt_machine
+       token_times, cached_prompt_tokens, prompt_machine, session_id, session_turn
      FROM requests WHERE run_id = ? ORDER BY shard, seq`,
     )
     .raw(true);
@@ -174,6 +181,8 @@ export function* requestRecords(store: StoreLike, runId: number): Generator<Requ
       tokenTimes: r[23] as Uint8Array | null,
       cachedPromptTokens: r[24] as number | null,
       promptMachine: r[25] as string | null,
+      sessionId: r[26] as string | null,
+      sessionTurn: r[27] as number | null,
     };
   }
 }

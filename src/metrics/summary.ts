@@ -159,6 +159,8 @@ export interface RunSummary {
   readonly pools?: Record<string, PoolSummary>;
   /** Prefix caching, over the ok requests whose target reported cached prompt tokens (absent: none did). */
   readonly prefixCache?: PrefixCacheSummary;
+  /** Multi-turn session workloads (`--sessions`), over the non-warm-up session turns (absent: none). */
+  readonly sessions?: SessionsSummary;
   readonly power?: PowerSummary;
   readonly cost?: CostSummary;
   /** Means of the breakdown's parts, which add up to the mean TTFT and E2E (see `BreakdownMeans`); absent without a breakdown. */
@@ -255,6 +257,67 @@ class CacheAccumulator {
     const miss = this.ttftMiss.stats(method);
     const fig = (m: Map<string, CacheTally>): Record<string, PrefixCacheFigures> => Object.fromEntries([...m].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, t]) => [k, t.figures()]));
     return { ...this.all.figures(), ...(hit ? { ttftHitS: hit } : {}), ...(miss ? { ttftMissS: miss } : {}), pools: fig(this.pools), machines: fig(this.machines) };
+  }
+}
+
+/**
+ * Per-session figures of a session workload: `sessions` with at least one turn recorded, `turns` (turns per
+ * session: mean, max), `completed` = sessions whose every recorded turn is ok, and `durationS` = per session,
+ * its last turn's end − its first turn's send (think times included), over the completed sessions.
+ */
+export interface SessionsSummary {
+  readonly sessions: number;
+  readonly turns: number;
+  readonly turnsMean: number;
+  readonly turnsMax: number;
+  readonly completed: number;
+  readonly durationS?: Stats;
+}
+
+class SessionAccumulator {
+  private readonly by = new Map<string, { turns: number; first: number; last: number; ok: boolean }>();
+  private turns = 0;
+  add(r: RequestRecord): void {
+    if (r.sessionTurn === null || r.sessionTurn === undefined || !r.sessionId) return;
+    this.turns++;
+    const start = r.send ?? r.scheduled;
+    const end = r.end !== null && Number.isFinite(r.end) ? r.end : start;
+    const key = `${r.shard}/${r.sessionId}`;
+    const s = this.by.get(key);
+    if (!s) this.by.set(key, { turns: 1, first: start, last: end, ok: r.status === 'ok' });
+    else {
+      s.turns++;
+      s.first = Math.min(s.first, start);
+      s.last = Math.max(s.last, end);
+      s.ok &&= r.status === 'ok';
+    }
+  }
+  merge(o: SessionAccumulator): void {
+    this.turns += o.turns;
+    for (const [k, t] of o.by) {
+      const s = this.by.get(k);
+      if (!s) this.by.set(k, { ...t });
+      else {
+        s.turns += t.turns;
+        s.first = Math.min(s.first, t.first);
+        s.last = Math.max(s.last, t.last);
+        s.ok &&= t.ok;
+      }
+    }
+  }
+  summary(method: PercentileMethod): SessionsSummary | undefined {
+    if (this.by.size === 0) return undefined;
+    const d = new Distribution();
+    let max = 0;
+    let completed = 0;
+    for (const s of this.by.values()) {
+      max = Math.max(max, s.turns);
+      if (!s.ok) continue;
+      completed++;
+      d.record(s.last - s.first);
+    }
+    const duration = d.stats(method);
+    return { sessions: this.by.size, turns: this.turns, turnsMean: this.turns / this.by.size, turnsMax: max, completed, ...(duration ? { durationS: duration } : {}) };
   }
 }
 
@@ -409,6 +472,7 @@ export class RunAccumulator {
   readonly slowdown = newHists(SLOWDOWN_METRICS);
   readonly pools = new Map<string, { requests: number; h: Record<'ttft' | 'tpot' | 'e2e', Distribution> }>();
   readonly prefixCache = new CacheAccumulator();
+  readonly sessions = new SessionAccumulator();
   readonly counts: StatusCounts = { total: 0, warmup: 0, ok: 0, error: 0, timeout: 0, cancelled: 0, neverCompleted: 0 };
   outputMismatches = 0;
   inputTokens = 0;
@@ -454,6 +518,7 @@ export class RunAccumulator {
     }
     this.counts.total++;
     this.counts[STATUS_KEY[r.status]]++;
+    this.sessions.add(r);
     this.spanStart = Math.min(this.spanStart, r.scheduled);
     if (r.end !== null && Number.isFinite(r.end)) this.spanEnd = Math.max(this.spanEnd, r.end);
     this.arrivals++;
@@ -584,6 +649,7 @@ export class RunAccumulator {
       t.h.e2e.merge(p.h.e2e);
     }
     this.prefixCache.merge(o.prefixCache);
+    this.sessions.merge(o.sessions);
     for (const k of Object.keys(this.counts) as (keyof StatusCounts)[]) this.counts[k] += o.counts[k];
     this.outputMismatches += o.outputMismatches;
     this.inputTokens += o.inputTokens;
@@ -753,6 +819,7 @@ export function summaryFromAccumulator(run: RunInfo, acc: RunAccumulator, extra:
   const pools: Record<string, PoolSummary> = {};
   for (const [name, p] of acc.pools) pools[name] = { requests: p.requests, latencyS: statsOf(p.h, method) };
   const prefixCache = acc.prefixCache.summary(method);
+  const sessions = acc.sessions.summary(method);
   return {
     run: {
       id: run.id,
@@ -793,6 +860,7 @@ export function summaryFromAccumulator(run: RunInfo, acc: RunAccumulator, extra:
       : {}),
     ...(acc.pools.size > 0 ? { pools } : {}),
     ...(prefixCache ? { prefixCache } : {}),
+    ...(sessions ? { sessions } : {}),
     ...(acc.breakdownSums.n > 0 ? { breakdown: breakdownMeans(acc.breakdownSums) } : {}),
     ...extra,
   };

@@ -28,6 +28,7 @@ interface Summary {
   counts: { ok: number; total: number };
   latencyS: Record<string, { p50: number }>;
   prefixCache: { savedTokens: number; requests: number };
+  sessions: { sessions: number; turns: number; completed: number; durationS: { p50: number } };
 }
 
 test('a session workload replayed against serve and simulated agree within 5% at p50 (TTFT, TBT, E2E)', { timeout: 180_000 }, async (t) => {
@@ -42,6 +43,7 @@ test('a session workload replayed against serve and simulated agree within 5% at
   const trace = path.join(tmp, 'chats.jsonl');
   const synth = await runCli(['trace', 'synth', '--like', like, '--sessions', '12', '--rate', '1', '--turns', '3', '--think', '1', '--user-tokens', '600', '--seed', '1', '--out', trace]);
   assert.equal(synth.code, 0, synth.stderr);
+  const turnCount = fs.readFileSync(trace, 'utf8').trim().split('\n').length;
   const db = path.join(tmp, 'agree.db');
   const live = await runCli(['replay', '--trace', trace, '--sessions', '--deployment', dep, '--time-scale', '1', '--no-twin', '--db', db, '--name', 'live', '--json']);
   assert.equal(live.code, 0, live.stderr);
@@ -87,6 +89,10 @@ test('a session workload replayed against serve and simulated agree within 5% at
   assert.equal(l!.counts.ok, l!.counts.total);
   assert.equal(m!.counts.ok, m!.counts.total);
   assert.ok(m!.prefixCache.savedTokens > 0, 'later turns hit the cache');
+  for (const x of [l!, m!]) assert.deepEqual([x.sessions.sessions, x.sessions.turns, x.sessions.completed], [12, turnCount, 12], `${x.run.kind}: per-session figures`);
+  const durDev = (l!.sessions.durationS.p50 - m!.sessions.durationS.p50) / m!.sessions.durationS.p50;
+  t.diagnostic(`session duration p50: live ${l!.sessions.durationS.p50.toFixed(3)} s, sim ${m!.sessions.durationS.p50.toFixed(3)} s (${(100 * durDev).toFixed(2)}%)`);
+  assert.ok(Math.abs(durDev) <= 0.05, `session duration p50 ${(100 * durDev).toFixed(1)}%`);
   const cacheDev = Math.abs(l!.prefixCache.savedTokens - m!.prefixCache.savedTokens) / m!.prefixCache.savedTokens;
   assert.ok(cacheDev <= 0.05, `prefix-cache savings: live ${l!.prefixCache.savedTokens} vs sim ${m!.prefixCache.savedTokens}`);
   for (const k of ['ttft', 'tbt', 'e2e']) {

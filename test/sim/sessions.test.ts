@@ -7,6 +7,8 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { defineDeployment, loadCatalog } from '../../src/engine/index.js';
 import { simulate } from '../../src/sim/index.js';
+import { resolveSimOptions } from '../../src/sim/options.js';
+import { resolveReplayOptions } from '../../src/load/options.js';
 import type { RequestRow } from '../../src/store/index.js';
 import { SessionWorkload, type RequestSpec } from '../../src/trace/index.js';
 
@@ -86,4 +88,14 @@ test('sessions cannot run in the SplitwiseSim-compatible mode', async () => {
     simulate({ deployment: paper, compat: 'splitwise', requests: [{ id: '0', arrival: 0, promptTokens: 10, outputTokens: 2, sessionId: 's' }], sink: { addRequest: () => undefined }, sessions: new SessionWorkload() }),
     /SplitwiseSim-compatible mode/,
   );
+});
+
+test('--sessions: not with --rate, --concurrency or --compat splitwise (clear errors naming the flag)', () => {
+  assert.equal(resolveSimOptions({ trace: 'x.jsonl', sessions: true }).sessions, true);
+  assert.equal(resolveSimOptions({ trace: 'x.jsonl' }).sessions, undefined);
+  assert.throws(() => resolveSimOptions({ trace: 'x.jsonl', sessions: true, rate: 2, duration: 10 }), /--sessions: not with --rate/);
+  assert.throws(() => resolveSimOptions({ trace: 'x.jsonl', sessions: true, compat: 'splitwise' }), /--sessions: not with --compat splitwise/);
+  assert.equal(resolveReplayOptions({ trace: 'x.jsonl', sessions: true }, {}).sessions, true);
+  assert.throws(() => resolveReplayOptions({ trace: 'x.jsonl', sessions: true, concurrency: 4 }, {}), /--sessions: not with --concurrency/);
+  assert.throws(() => resolveReplayOptions({ trace: 'x.jsonl', sessions: true, rate: 4, duration: 5 }, {}), /--sessions: not with --rate/);
 });
