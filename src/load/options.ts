@@ -58,7 +58,7 @@ export interface ReplayOptions {
   readonly seed: number;
   readonly durationS?: number | undefined;
   readonly maxRequests?: number | undefined;
-  /** `--sessions`: the trace's rows are turns of multi-turn sessions, closed loop within each (README "Sessions"). */
+  /** `--sessions`: the trace's rows are turns of multi-turn sessions, closed loop within each (docs/traces.md "Sessions"). */
   readonly sessions?: boolean | undefined;
   readonly warmupS: number;
   readonly endpoint: Endpoint;

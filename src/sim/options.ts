@@ -27,7 +27,7 @@ export interface SimOptions {
   readonly shape: SimShape;
   readonly durationS?: number | undefined;
   readonly maxRequests?: number | undefined;
-  /** `--sessions`: the trace's rows are turns of multi-turn sessions, closed loop within each (README "Sessions"). */
+  /** `--sessions`: the trace's rows are turns of multi-turn sessions, closed loop within each (docs/traces.md "Sessions"). */
   readonly sessions?: boolean | undefined;
   readonly deployment: string;
   readonly model?: string | undefined;

@@ -185,7 +185,7 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE requests ADD COLUMN cached_prompt_tokens INTEGER;   -- NULL: not reported
   `,
-  // 4 → 5: multi-turn sessions (README "Sessions"): a turn's 0-based index within its session (session_id);
+  // 4 → 5: multi-turn sessions (docs/traces.md "Sessions"): a turn's 0-based index within its session (session_id);
   // NULL for requests that were not sent as session turns.
   `
   ALTER TABLE requests ADD COLUMN session_turn INTEGER;

@@ -9,7 +9,7 @@
  * the trace's rows in arrival order (`feed`) and told when a turn finished (`complete`), and hands back the
  * turns to send and when (`SessionTurn.dueS`, seconds from t0 on the driver's clock). It keeps no clock.
  *
- * Turns of a trace (README "Sessions"):
+ * Turns of a trace (docs/traces.md "Sessions"):
  * - Rows with a session id (`session_id`, `conversation_id`, `chat_id`) are the turns of that session, in
  *   trace order.
  * - Rows without one but with prefix block hashes continue the session whose latest turn's blocks they begin

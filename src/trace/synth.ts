@@ -58,7 +58,7 @@ export async function synthesizeTrace(o: SynthOptions): Promise<{ written: numbe
   return { written, sourceSkipped, out: o.out, format };
 }
 
-/** `trace synth --sessions`: the shape of the multi-turn sessions (README "Sessions"). */
+/** `trace synth --sessions`: the shape of the multi-turn sessions (docs/traces.md "Sessions"). */
 export interface SessionSynthOptions {
   /** Number of sessions. */
   readonly sessions: number;
