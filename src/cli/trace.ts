@@ -102,9 +102,9 @@ const synthCmd: CommandModule<object, Args> = {
       .option('rate', { type: 'number', describe: 'mean requests per second', demandOption: true })
       .option('duration', { type: 'number', describe: 'seconds of trace to generate (with --sessions: optional, sessions starting later are left out)' })
       .option('sessions', { type: 'number', describe: 'multi-turn sessions instead of single requests: this many, starting at --rate sessions/s (mooncake format; replay/sim them with --sessions)' })
-      .option('turns', { type: 'number', describe: 'with --sessions: mean turns per session (geometric on 1, 2, ...)', default: 4 })
-      .option('think', { type: 'number', describe: 'with --sessions: mean think time between an answer and the next turn, seconds (exponential)', default: 10 })
-      .option('user-tokens', { type: 'number', describe: 'with --sessions: mean new user tokens a later turn adds (geometric on 1, 2, ...)', default: 128 })
+      .option('turns', { type: 'number', describe: 'with --sessions: mean turns per session (geometric on 1, 2, ...; default 4)' })
+      .option('think', { type: 'number', describe: 'with --sessions: mean think time between an answer and the next turn, seconds (exponential; default 10)' })
+      .option('user-tokens', { type: 'number', describe: 'with --sessions: mean new user tokens a later turn adds (geometric on 1, 2, ...; default 128)' })
       .option('arrivals', { type: 'string', describe: 'arrival process: poisson, gamma:CV (CV = coefficient of variation of the gaps), constant, uniform', default: 'poisson' })
       .option('seed', { type: 'number', describe: 'random seed (same seed and inputs: identical file)', default: 0 })
       .option('format', { type: 'string', describe: `output format: ${TRACE_FORMATS.join(', ')} (default azure; mooncake with --sessions)` })
@@ -126,8 +126,14 @@ const synthCmd: CommandModule<object, Args> = {
     if (!Number.isSafeInteger(seed) || seed < 0) throw new ConfigError(`must be a non-negative integer, got ${seed}`, { path: '--seed' });
     const arrivals = String(argv.arrivals);
     t.parseArrivalKind(arrivals);
-    if (argv.sessions !== undefined) {
+    if (argv.sessions === undefined) {
+      for (const k of ['turns', 'think', 'user-tokens']) if (argv[k] !== undefined) throw new ConfigError('only applies with --sessions N', { path: `--${k}` });
+    } else {
       const sessions = num('sessions');
+      const d = t.SESSION_SYNTH_DEFAULTS;
+      const turnsMean = argv.turns === undefined ? d.turnsMean : num('turns');
+      const thinkMeanS = argv.think === undefined ? d.thinkMeanS : num('think');
+      const userTokensMean = argv.userTokens === undefined ? d.userTokensMean : num('userTokens');
       const format = argv.format === undefined ? 'mooncake' : t.getTraceReader(String(argv.format)).name;
       const r = await t.synthesizeSessionTrace({
         like: String(argv.like),
@@ -139,12 +145,12 @@ const synthCmd: CommandModule<object, Args> = {
         format,
         out: String(argv.out),
         sessions,
-        turnsMean: num('turns'),
-        thinkMeanS: num('think'),
-        userTokensMean: num('userTokens'),
+        turnsMean,
+        thinkMeanS,
+        userTokensMean,
       });
-      if (argv.json) printJson('trace synth', { out: r.out, format: r.format, requests: r.written, sessions: r.sessions, rate: argv.rate, ...(argv.duration === undefined ? {} : { durationS: argv.duration }), arrivals, seed, turnsMean: argv.turns, thinkMeanS: argv.think, userTokensMean: argv.userTokens, likeSkipped: r.sourceSkipped });
-      else process.stdout.write(`wrote ${r.written} turns of ${r.sessions} sessions to ${r.out} (${r.format}, ${arrivals} session starts at ${argv.rate}/s, mean ${argv.turns} turns, ${argv.think} s think, ${argv.userTokens} new user tokens; seed ${seed})\n`);
+      if (argv.json) printJson('trace synth', { out: r.out, format: r.format, requests: r.written, sessions: r.sessions, rate: argv.rate, ...(argv.duration === undefined ? {} : { durationS: argv.duration }), arrivals, seed, turnsMean, thinkMeanS, userTokensMean, likeSkipped: r.sourceSkipped });
+      else process.stdout.write(`wrote ${r.written} turns of ${r.sessions} sessions to ${r.out} (${r.format}, ${arrivals} session starts at ${argv.rate}/s, mean ${turnsMean} turns, ${thinkMeanS} s think, ${userTokensMean} new user tokens; seed ${seed})\n`);
       if (r.sourceSkipped) process.stderr.write(`splitbench: skipped ${r.sourceSkipped} bad rows of ${argv.like} (--lenient)\n`);
       setExitCode(ExitCode.ok);
       return;

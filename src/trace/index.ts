@@ -14,5 +14,5 @@ export { writeTrace } from './writers.js';
 export { synthesize, synthesizeTrace, type SynthOptions } from './synth.js';
 export { convertTrace } from './convert.js';
 export { parseAzureTimestampUs, formatAzureTimestampUs } from './timestamp.js';
-export { synthesizeSessions, synthesizeSessionTrace, geometricAtLeastOne, type SessionSynthOptions } from './synth.js';
+export { synthesizeSessions, synthesizeSessionTrace, geometricAtLeastOne, SESSION_SYNTH_DEFAULTS, type SessionSynthOptions } from './synth.js';
 export { SessionWorkload, SESSION_BLOCK_TOKENS, type SessionTurn, type SessionCounts } from './sessions.js';

@@ -70,6 +70,9 @@ export interface SessionSynthOptions {
   readonly userTokensMean: number;
 }
 
+/** Defaults of `trace synth --sessions` (docs/traces.md "Sessions"). */
+export const SESSION_SYNTH_DEFAULTS = Object.freeze({ turnsMean: 4, thinkMeanS: 10, userTokensMean: 128 });
+
 /** A geometric variate on {1, 2, …} with the given mean (≥ 1), by inversion. */
 export function geometricAtLeastOne(rng: Rng, mean: number): number {
   if (mean <= 1) return 1;

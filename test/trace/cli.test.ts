@@ -112,3 +112,30 @@ test('malformed traces: one line naming file:line:field, exit code 2', async () 
   assert.equal(badSynth.code, 2);
   assert.match(badSynth.stderr, /--rate: /);
 });
+
+test('trace synth --sessions: a mooncake session trace; session flags checked at the edge', async () => {
+  const out = path.join(tmpDir(), 's.jsonl');
+  const ok = await cli('trace', 'synth', '--like', 'coding', '--sessions', '5', '--rate', '1', '--turns', '2', '--json', '--out', out);
+  assert.equal(ok.code, 0, ok.stderr);
+  const r = jsonResult(ok.stdout) as { format: string; sessions: number; requests: number; turnsMean: number; thinkMeanS: number };
+  assert.equal(r.format, 'mooncake');
+  assert.equal(r.sessions, 5);
+  assert.equal(r.turnsMean, 2);
+  assert.equal(r.thinkMeanS, 10, 'the default think time');
+  const lines = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { session_id: string });
+  assert.equal(lines.length, r.requests);
+  assert.equal(new Set(lines.map((l) => l.session_id)).size, 5);
+  const cases: [string[], RegExp][] = [
+    [['--rate', '1', '--duration', '5', '--turns', '3'], /^splitbench: --turns: only applies with --sessions N/],
+    [['--rate', '1', '--sessions', '3', '--format', 'azure'], /^splitbench: --format: session traces are written as mooncake/],
+    [['--rate', '1', '--sessions', '0'], /^splitbench: --sessions: must be a whole number of sessions ≥ 1/],
+    [['--rate', '1', '--sessions', '2', '--think', '-1'], /^splitbench: --think: must be a non-negative number of seconds/],
+    [['--rate', '1'], /^splitbench: --duration: missing/],
+  ];
+  for (const [args, expect] of cases) {
+    const bad = await cli('trace', 'synth', '--like', 'coding', ...args, '--out', path.join(tmpDir(), 'x.jsonl'));
+    assert.equal(bad.code, 2, args.join(' '));
+    assert.match(bad.stderr, expect);
+    assert.doesNotMatch(bad.stderr, /at .*\.js:\d+/);
+  }
+});
