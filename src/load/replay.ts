@@ -324,7 +324,7 @@ export class Runner {
       if (this.stopping) return;
       if (this.limitsReached(item)) {
         // Past --max-requests / --duration: the turn is not sent, and its session ends there.
-        w.complete(t, t.dueS, false);
+        w.unsent(t);
         settle();
         return;
       }

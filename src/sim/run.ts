@@ -30,7 +30,7 @@ export interface SimRunResult {
 }
 
 /** Requests of a sim: the trace (with transforms, --duration and --max-requests cuts) or a rate load from it. */
-export async function simRequests(opts: Pick<SimOptions, 'trace' | 'traceFormat' | 'lenient' | 'transforms' | 'shape' | 'durationS' | 'maxRequests' | 'seed'>): Promise<{ path: string; requests: AsyncIterable<RequestSpec> | Iterable<RequestSpec>; skipped: () => number }> {
+export async function simRequests(opts: Pick<SimOptions, 'trace' | 'traceFormat' | 'lenient' | 'transforms' | 'shape' | 'durationS' | 'maxRequests' | 'seed' | 'sessions'>): Promise<{ path: string; requests: AsyncIterable<RequestSpec> | Iterable<RequestSpec>; skipped: () => number }> {
   const input = { trace: opts.trace, format: opts.traceFormat, lenient: opts.lenient, transforms: opts.transforms };
   if (opts.shape.kind === 'rate') {
     const { sampler, source } = await traceSampler(input, opts.seed);
@@ -48,7 +48,8 @@ export async function simRequests(opts: Pick<SimOptions, 'trace' | 'traceFormat'
     };
   }
   const { source, requests } = traceRequests(input);
-  return { path: source.path, skipped: () => source.skipped(), requests: cut(requests, opts.durationS, opts.maxRequests) };
+  // Sessions: --max-requests counts turns sent, which the simulator applies itself (sessionLimits).
+  return { path: source.path, skipped: () => source.skipped(), requests: cut(requests, opts.durationS, opts.sessions ? undefined : opts.maxRequests) };
 }
 
 async function* cut(src: AsyncIterable<RequestSpec>, durationS: number | undefined, max: number | undefined): AsyncGenerator<RequestSpec> {
@@ -101,7 +102,7 @@ export async function runSim(opts: SimOptions, io: SimIo = {}): Promise<SimRunRe
     let lastShown = 0;
     const sessions = opts.sessions ? new SessionWorkload() : undefined;
     const result = await simulate({
-      ...(sessions ? { sessions } : {}),
+      ...(sessions ? { sessions, sessionLimits: { maxTurns: opts.maxRequests, untilS: opts.durationS } } : {}),
       deployment: dep,
       requests: src.requests,
       ...(opts.compat ? { compat: opts.compat } : {}),

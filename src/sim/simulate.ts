@@ -81,6 +81,11 @@ export interface SimulateOptions {
    * think time on the virtual clock. Not with the SplitwiseSim-compatible mode.
    */
   readonly sessions?: SessionWorkload;
+  /**
+   * With `sessions`, the cuts a session replay makes (`--max-requests`, `--duration`): at most `maxTurns` turns
+   * are sent, none due at or after `untilS`; a turn past them is not sent and ends its session.
+   */
+  readonly sessionLimits?: { readonly maxTurns?: number | undefined; readonly untilS?: number | undefined };
 }
 
 export interface SimProgress {
@@ -286,7 +291,17 @@ export async function simulate(o: SimulateOptions): Promise<SimulateResult> {
     cluster!.submit({ id: st.key, promptTokens: spec.promptTokens, outputTokens: spec.outputTokens, ...(spec.hashIds ? { blockHashes: spec.hashIds } : {}) }, st);
   };
   // A session turn is numbered when it is sent (as a replay numbers what it sends).
-  const submitTurn = (t: SessionTurn): void => submit(t.spec, seq++, t);
+  const maxTurns = o.sessionLimits?.maxTurns ?? Infinity;
+  const untilS = o.sessionLimits?.untilS ?? Infinity;
+  const submitTurn = (t: SessionTurn): void => {
+    if (seq >= maxTurns || t.dueS >= untilS) {
+      turnEndedUnsent(t);
+      return;
+    }
+    submit(t.spec, seq++, t);
+  };
+  // A turn past the limits is not sent: its session ends there (as in a session replay).
+  const turnEndedUnsent = (t: SessionTurn): void => sessions!.unsent(t);
 
   // Periodic samples (power, timeline) while there is work.
   let sourceDone = false;

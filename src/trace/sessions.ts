@@ -53,9 +53,9 @@ export interface SessionTurn {
 /** Counts over the workload so far. */
 export interface SessionCounts {
   readonly sessions: number;
-  /** Turns handed out to send. */
+  /** Turns handed out to send (and sent). */
   readonly released: number;
-  /** Turns never sent because an earlier turn of their session did not complete. */
+  /** Turns never sent: an earlier turn of their session did not complete, or they were past the run's limits. */
   readonly dropped: number;
   /** Turns whose trace prompt was shorter than the previous prompt + answer + 1, and was lengthened. */
   readonly lengthened: number;
@@ -154,6 +154,16 @@ export class SessionWorkload {
     if (next === undefined) return undefined;
     this.queued--;
     return this.release(s, next.row, next.thinkS, endS + next.thinkS);
+  }
+
+  /**
+   * A released turn the driver did not send (past `--max-requests` / `--duration`): it counts as dropped, and
+   * its session ends there (it has no answer to continue from).
+   */
+  unsent(turn: SessionTurn): void {
+    this.complete(turn, turn.dueS, false);
+    this.released--;
+    this.dropped++;
   }
 
   private sessionOf(row: RequestSpec): Session | undefined {

@@ -99,3 +99,24 @@ test('--sessions: not with --rate, --concurrency or --compat splitwise (clear er
   assert.throws(() => resolveReplayOptions({ trace: 'x.jsonl', sessions: true, concurrency: 4 }, {}), /--sessions: not with --concurrency/);
   assert.throws(() => resolveReplayOptions({ trace: 'x.jsonl', sessions: true, rate: 4, duration: 5 }, {}), /--sessions: not with --rate/);
 });
+
+test('session limits count turns sent (as a session replay\'s --max-requests / --duration); a turn past them ends its session', async () => {
+  const specs: RequestSpec[] = [
+    { id: 'a0', arrival: 0, promptTokens: 600, outputTokens: 20, sessionId: 'A' },
+    { id: 'b0', arrival: 0.1, promptTokens: 600, outputTokens: 20, sessionId: 'B' },
+    { id: 'a1', arrival: 0.2, promptTokens: 700, outputTokens: 20, sessionId: 'A' },
+    { id: 'a2', arrival: 0.3, promptTokens: 800, outputTokens: 20, sessionId: 'A' },
+    { id: 'b1', arrival: 5, promptTokens: 700, outputTokens: 20, sessionId: 'B' },
+  ];
+  const w = new SessionWorkload();
+  const rows: RequestRow[] = [];
+  await simulate({ deployment: dep, requests: specs, sink: { addRequest: (r) => rows.push(r) }, sampleIntervalS: 0, sessions: w, sessionLimits: { maxTurns: 3 } });
+  // Sent in due order: a0, b0, then a1 (due a0's end + 0.2 s; b1 waits 4.9 s of think after b0).
+  assert.deepEqual(rows.map((r) => r.traceId).sort(), ['a0', 'a1', 'b0']);
+  assert.deepEqual(w.counts(), { sessions: 2, released: 3, dropped: 2, lengthened: 0 }, 'a2 and b1 not sent');
+  const w2 = new SessionWorkload();
+  const rows2: RequestRow[] = [];
+  await simulate({ deployment: dep, requests: specs, sink: { addRequest: (r) => rows2.push(r) }, sampleIntervalS: 0, sessions: w2, sessionLimits: { untilS: 4 } });
+  assert.ok(rows2.every((r) => r.scheduled < 4));
+  assert.ok(!rows2.some((r) => r.traceId === 'b1'), 'b1 is due past 4 s');
+});
