@@ -19,7 +19,6 @@ export {
   machineRecords,
   powerRecords,
   isCompatRun,
-  dbOf,
   type StoreLike,
   type RunInfo,
   type RequestRecord,

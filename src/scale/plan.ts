@@ -268,29 +268,11 @@ export function copyDbTarget(argv: Record<string, unknown>): string | undefined 
 }
 
 /**
- * Copy a finished chunk's store to `dest` (typically on a shared network filesystem) as one consistent file:
- * SQLite's online backup into `dest.tmp-PID` beside it (no WAL: a plain rollback-journal file, safe to read
- * over NFS), then a rename, so readers never see half a file.
+ * Copy a finished chunk's store to `dest` (typically on a shared network filesystem) as one consistent file
+ * (the store's `publishStore`: an online backup without WAL, then a rename).
  */
-export async function publishStore(src: string, dest: string): Promise<void> {
-  if (!existsSync(src)) return; // every unit was already done: this chunk wrote nothing
-  mkdirSync(path.dirname(dest), { recursive: true });
-  const tmp = `${dest}.tmp-${process.pid}`;
-  const { default: Database } = await import('better-sqlite3');
-  const db = new Database(src, { readonly: true, fileMustExist: true });
-  try {
-    await db.backup(tmp);
-  } finally {
-    db.close();
-  }
-  const out = new Database(tmp);
-  try {
-    out.pragma('journal_mode = DELETE');
-  } finally {
-    out.close();
-  }
-  renameSync(tmp, dest);
-}
+import { publishStore } from '../store/index.js';
+export { publishStore };
 
 /** `--chunk` and `--chunk-count` of a plan command (none: the whole plan in this process). */
 export function chunkOf(argv: Record<string, unknown>): ChunkSpec {

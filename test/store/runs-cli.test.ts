@@ -7,6 +7,7 @@ import { parse } from 'csv-parse/sync';
 import { EXPORT_COLUMNS, openStore, type RequestRow } from '../../src/store/index.js';
 import { runCli } from '../cli/helpers.js';
 import { jsonResult } from '../json-output.js';
+import { connectionOf } from '../../src/store/store.js';
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'splitbench-runs-'));
 test.after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -179,6 +180,6 @@ test('runs delete removes the run and its rows; the rest stays', async () => {
   const again = await runCli(['runs', 'delete', 'gone', '--db', copy]);
   assert.equal(again.code, 2);
   const s2 = openStore(copy, { readonly: true });
-  assert.equal((s2.db.prepare('SELECT count(*) AS n FROM requests').get() as { n: number }).n, 1);
+  assert.equal((connectionOf(s2).prepare('SELECT count(*) AS n FROM requests').get() as { n: number }).n, 1);
   s2.close();
 });
