@@ -11,6 +11,7 @@
  * Times: one monotonic clock (performance.now()); stored in trace seconds from t0 = measured seconds ×
  * time scale (see schedule.ts).
  */
+import { e2eOf, tpotOf, ttftOf } from '../metrics/formulas.js';
 import { setMaxListeners } from 'node:events';
 import { setImmediate as yieldImmediate } from 'node:timers/promises';
 import { ExitCode, SplitbenchError, StoreError, TargetError } from '../errors.js';
@@ -372,16 +373,15 @@ export class Runner {
       const err = e instanceof SplitbenchError ? e : new StoreError(`cannot write request rows: ${(e as Error).message}`, { cause: e });
       this.fail(`store error: ${err.message}`, err);
     }
-    const ok = res.status === 'ok';
-    const ttft = firstToken === undefined ? undefined : firstToken - send;
-    const e2e = ok ? end - send : undefined;
+    const ttft = ttftOf(firstToken, send);
+    const e2e = e2eOf(end, send, res.status);
     this.stats.onFinished({
       status: res.status,
       warmup,
       errorCode: res.errorCode,
       ttft,
       e2e,
-      tpot: ok && ttft !== undefined && e2e !== undefined && tokensReceived > 1 ? (e2e - ttft) / (tokensReceived - 1) : undefined,
+      tpot: tpotOf(e2e, ttft, tokensReceived),
       send,
       end,
       promptTokens: spec.promptTokens,

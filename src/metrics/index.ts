@@ -45,3 +45,4 @@ export {
   type CostSummary,
 } from './summary.js';
 export { formatSummaries, fmtSeconds, fmtNum } from './format.js';
+export * from './formulas.js';

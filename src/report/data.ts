@@ -3,10 +3,11 @@
  * per-request metric formulas) and shaped for charts: ascending per-request distributions, per-token gaps,
  * request intervals, the TTFT phase breakdown, sampled timelines, power and SLO verdicts.
  */
+import { secondOverheadOf, secondTokenWait, ttftOverheadOf } from '../metrics/formulas.js';
 import { findRun, forEachTbtSample, isCompatRun, measure, requestRecords, resolveReference, slowdownOf, type RunInfo, type SlowdownReference } from '../metrics/index.js';
 import type { MachineRecord, RunRecord, Store } from '../store/index.js';
 import { LogHistogram, sortedFinite } from './stats.js';
-import { decodeChunks, type Chunk } from '../store/codec.js';
+import { decodeChunks } from '../store/codec.js';
 
 /**
  * Mean seconds of each part of the breakdown over the ok, non-warm-up requests that carry all five columns
@@ -31,17 +32,7 @@ function meanBreakdown(b: { -readonly [K in keyof PhaseBreakdown]: number }): Ph
 }
 
 /** Seconds from the first token to the second, from the stored chunks (0 when they came together; undefined with fewer than 2 tokens). */
-export function secondTokenWait(chunks: readonly Chunk[]): number | undefined {
-  let first: number | undefined;
-  let seen = 0;
-  for (const c of chunks) {
-    if (!(c.tokens > 0)) continue;
-    if (first === undefined) first = c.t;
-    seen += c.tokens;
-    if (seen >= 2) return c.t - first;
-  }
-  return undefined;
-}
+export { secondTokenWait };
 
 export interface SloVerdict {
   readonly sloFile: string;
@@ -225,10 +216,10 @@ function loadRun(store: Store, info: RunInfo, index: number, label: string, refe
       bd.requests++;
       bd.queue += r.queueS;
       bd.prefill += r.prefillS;
-      bd.ttftOverhead += m.ttft - r.queueS - r.prefillS;
+      bd.ttftOverhead += ttftOverheadOf(m.ttft, r.queueS, r.prefillS);
       bd.kvTransfer += r.kvTransferS;
       bd.decodeWait += r.decodeWaitS;
-      bd.secondOverhead += (second ?? r.kvTransferS + r.decodeWaitS) - r.kvTransferS - r.decodeWaitS;
+      bd.secondOverhead += secondOverheadOf(second, r.kvTransferS, r.decodeWaitS);
     }
   }
   for (const s of open) intervals.push({ start: s, end: spanS });
