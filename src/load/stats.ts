@@ -1,47 +1,10 @@
 /**
  * Live run statistics of the load generator: counts by status, schedule lag, TTFT/TPOT/E2E and token
- * totals, on hdr histograms (integer microseconds). They feed the progress line, the lag flag, the
+ * totals, on live-mode distributions (src/metrics/histogram.ts: hdr-backed, constant memory). They feed the progress line, the lag flag, the
  * `--max-error-rate` check and the end-of-run summary. Warmup requests count in `sent`/`lag` (the
  * schedule must hold for them too) but not in the latency and throughput figures.
  */
-import * as hdr from 'hdr-histogram-js';
-
-export class UsHistogram {
-  private readonly h = hdr.build({ bitBucketSize: 64, autoResize: true, numberOfSignificantValueDigits: 3 });
-  private n = 0;
-  private sumUs = 0;
-  private maxUs = 0;
-
-  /** Record a value in seconds (negative values clamp to 0). */
-  record(seconds: number): void {
-    if (!Number.isFinite(seconds)) return;
-    const us = Math.max(0, Math.round(seconds * 1e6));
-    this.h.recordValue(us);
-    this.n++;
-    this.sumUs += us;
-    if (us > this.maxUs) this.maxUs = us;
-  }
-
-  get count(): number {
-    return this.n;
-  }
-
-  /** Seconds at percentile p (0..100); undefined when empty. */
-  percentile(p: number): number | undefined {
-    if (this.n === 0) return undefined;
-    if (p >= 100) return this.maxUs / 1e6;
-    // hdr reports the highest value equivalent to the percentile's bucket: never above the true max.
-    return Math.min(this.h.getValueAtPercentile(p), this.maxUs) / 1e6;
-  }
-
-  mean(): number | undefined {
-    return this.n === 0 ? undefined : this.sumUs / this.n / 1e6;
-  }
-
-  max(): number | undefined {
-    return this.n === 0 ? undefined : this.maxUs / 1e6;
-  }
-}
+import { Distribution } from '../metrics/histogram.js';
 
 export interface DistSummary {
   readonly count: number;
@@ -52,7 +15,7 @@ export interface DistSummary {
   readonly mean: number | null;
 }
 
-function dist(h: UsHistogram): DistSummary {
+function dist(h: Distribution): DistSummary {
   return {
     count: h.count,
     p50: h.percentile(50) ?? null,
@@ -87,10 +50,10 @@ export class LiveStats {
   readonly errorCodes = new Map<string, number>();
   fewerTokens = 0;
   moreTokens = 0;
-  readonly lag = new UsHistogram();
-  readonly ttft = new UsHistogram();
-  readonly tpot = new UsHistogram();
-  readonly e2e = new UsHistogram();
+  readonly lag = Distribution.live();
+  readonly ttft = Distribution.live();
+  readonly tpot = Distribution.live();
+  readonly e2e = Distribution.live();
   /** Measured (non-warmup) window, trace seconds from t0. */
   firstSend = Infinity;
   lastEnd = -Infinity;

@@ -1565,8 +1565,8 @@ const BUILDERS: Record<ChartName, (input: ChartInput) => ChartResult> = {
   'cdf-tpot': (i) => cdfChart(i, 'TPOT', 'requests', (r) => arrayDist(r.tpot)),
   'cdf-tbt': (i) =>
     cdfChart(i, 'time between tokens', 'tokens', (r) => {
-      const pts = r.tbt.cdfPoints(600);
-      return { min: pts[0]?.x, max: pts[pts.length - 1]?.x, quantile: (q) => r.tbt.quantile(q), points: (scale) => r.tbt.cdfPoints(600, scale) };
+      const d = r.tbt;
+      return { min: d.percentile(0), max: d.max(), quantile: (q) => d.percentile(100 * Math.min(1, Math.max(0, q))), points: (scale) => d.cdfPoints(600, scale) };
     }),
   'cdf-e2e': (i) => cdfChart(i, 'E2E latency', 'requests', (r) => arrayDist(r.e2e)),
   'load-ttft': (i) => loadChart(i, 'ttft', 'TTFT'),

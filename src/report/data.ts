@@ -6,7 +6,8 @@
 import { secondOverheadOf, secondTokenWait, ttftOverheadOf } from '../metrics/formulas.js';
 import { findRun, forEachTbtSample, isCompatRun, measure, requestRecords, resolveReference, slowdownOf, type RunInfo, type SlowdownReference } from '../metrics/index.js';
 import type { MachineRecord, RunRecord, Store } from '../store/index.js';
-import { LogHistogram, sortedFinite } from './stats.js';
+import { sortedFinite } from './stats.js';
+import { Distribution } from '../metrics/histogram.js';
 import { decodeChunks } from '../store/codec.js';
 
 /**
@@ -90,7 +91,7 @@ export interface RunData {
   readonly tpot: Float64Array;
   readonly e2e: Float64Array;
   /** Per-token gaps (token-weighted), seconds. */
-  readonly tbt: LogHistogram;
+  readonly tbt: Distribution;
   /** Schedule lag of every sent request (warm-up included, as in the summary), seconds, ascending. */
   readonly lag: Float64Array;
   /** [send, end) of every sent request (end: last token or failure; unfinished: the run's end). */
@@ -161,7 +162,7 @@ function loadRun(store: Store, info: RunInfo, index: number, label: string, refe
   const e2e: number[] = [];
   const lag: number[] = [];
   const bd = { requests: 0, queue: 0, prefill: 0, ttftOverhead: 0, kvTransfer: 0, decodeWait: 0, secondOverhead: 0 };
-  const tbt = new LogHistogram();
+  const tbt = new Distribution();
   const intervals: { start: number; end: number }[] = [];
   const open: number[] = [];
   let spanS = 0;
@@ -209,7 +210,7 @@ function loadRun(store: Store, info: RunInfo, index: number, label: string, refe
     if (m.ttft !== undefined) ttft.push(m.ttft);
     if (m.tpot !== undefined) tpot.push(m.tpot);
     if (m.e2e !== undefined) e2e.push(m.e2e);
-    forEachTbtSample(m, (gap, count) => tbt.add(gap, count));
+    forEachTbtSample(m, (gap, count) => tbt.record(gap, count));
     const fin = (v: number | null): v is number => v !== null && Number.isFinite(v);
     if (m.ttft !== undefined && fin(r.queueS) && fin(r.prefillS) && fin(r.kvTransferS) && fin(r.decodeWaitS) && fin(r.decodeS)) {
       const second = secondTokenWait(m.tbtChunks.length > 0 ? m.tbtChunks : decodeChunks(r.tokenTimes));
