@@ -52,7 +52,7 @@ const enumCol = <const N extends string, const S extends string, const F extends
 
 export const RUN_TABLE = [
   col('id', 'INTEGER', 'id', 'int', 'integer key'),
-  col('uuid', 'TEXT NOT NULL', 'uuid', 'text', 'a random UUID, the same in every shard of one run and kept by merges'),
+  col('uuid', 'TEXT NOT NULL', 'uuid', 'text', "a random UUID; a merged run's is its shards' shared `--run-uuid`"),
   col('name', 'TEXT NOT NULL', 'name', 'text', 'given with `--name`, else `<kind>-<id>`; not unique (a name finds the latest)'),
   enumCol('kind', 'TEXT NOT NULL', 'kind', RUN_KINDS, '`live` (measured against a server) or `sim` (simulator)'),
   enumCol('status', 'TEXT NOT NULL', 'status', RUN_STATUSES, '`running`, `completed`, `interrupted` (Ctrl-C, SIGTERM) or `failed`; a run killed outright stays `running` (`runs list` and `runs show` call it `running (stale)` when its writing process on this host is gone)'),
@@ -75,7 +75,7 @@ export const RUN_TABLE = [
   col('splitbench_version', 'TEXT NOT NULL', 'splitbenchVersion', 'text', 'the version that wrote the run'),
   col('seed', 'INTEGER', 'seed', 'int', 'random seed, when one was used'),
   col('notes_json', 'TEXT NOT NULL', 'notes', 'json', 'free-form extras (never-completed counts, flags)'),
-  col('distorted', 'INTEGER NOT NULL', 'distorted', 'bool', '1 when the live run\'s self-check found the machine distorted it (schema 3; "Twin check")'),
+  col('distorted', 'INTEGER NOT NULL', 'distorted', 'bool', '1 when the live run\'s self-check found the machine distorted it (schema 3; [twin check](replay.md#twin-check-live-runs-that-check-themselves))'),
   col('distorted_reason', 'TEXT', 'distortedReason', 'text', 'why it was found distorted'),
   col('twin_run_id', 'INTEGER', 'twinRunId', 'int', 'the `sim` run that simulated the same requests (the twin) of a live run against the bundled backend'),
 ] as const;
@@ -323,4 +323,12 @@ export function compileEncoder<R>(cols: readonly Column[]): (rec: R) => unknown[
     return c.kind === 'bool' ? `o.${c.field} ? 1 : 0` : `o.${c.field}`;
   });
   return new Function(`return (o) => [${parts.join(', ')}];`)() as (rec: R) => unknown[];
+}
+
+/** Replace every `<!-- columns:TABLE -->` … `<!-- /columns:TABLE -->` block of a Markdown text with `columnDocs(TABLE)`. */
+export function renderColumnDocs(markdown: string): string {
+  return markdown.replace(/<!-- columns:([a-z_]+) -->\n[\s\S]*?<!-- \/columns:\1 -->/g, (block, table: string) => {
+    if (!(table in TABLES)) throw new TypeError(`docs: no table ${table} in the column table`);
+    return `<!-- columns:${table} -->\n${columnDocs(table as TableName)}\n<!-- /columns:${table} -->`;
+  });
 }
