@@ -11,7 +11,6 @@
  * Times: one monotonic clock (performance.now()); stored in trace seconds from t0 = measured seconds ×
  * time scale (see schedule.ts).
  */
-import { e2eOf, tpotOf, ttftOf } from '../metrics/formulas.js';
 import { setMaxListeners } from 'node:events';
 import { setImmediate as yieldImmediate } from 'node:timers/promises';
 import { ExitCode, SplitbenchError, StoreError, TargetError } from '../errors.js';
@@ -373,17 +372,10 @@ export class Runner {
       const err = e instanceof SplitbenchError ? e : new StoreError(`cannot write request rows: ${(e as Error).message}`, { cause: e });
       this.fail(`store error: ${err.message}`, err);
     }
-    const ttft = ttftOf(firstToken, send);
-    const e2e = e2eOf(end, send, res.status);
     this.stats.onFinished({
       status: res.status,
       warmup,
       errorCode: res.errorCode,
-      ttft,
-      e2e,
-      tpot: tpotOf(e2e, ttft, tokensReceived),
-      send,
-      end,
       promptTokens: spec.promptTokens,
       outputTokens: spec.outputTokens,
       tokensReceived,

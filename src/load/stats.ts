@@ -1,8 +1,9 @@
 /**
- * Live run statistics of the load generator: counts by status, schedule lag, TTFT/TPOT/E2E and token
- * totals, on live-mode distributions (src/metrics/histogram.ts: hdr-backed, constant memory). They feed the progress line, the lag flag, the
- * `--max-error-rate` check and the end-of-run summary. Warmup requests count in `sent`/`lag` (the
- * schedule must hold for them too) but not in the latency and throughput figures.
+ * Live run statistics of the load generator: counts by status, error codes, output-length mismatches, token
+ * totals and the schedule lag (a live-mode `Distribution`: hdr-backed, constant memory). They feed the progress
+ * line, the lag flag, the `--max-error-rate` check and the counts of the end-of-run summary, whose latency and
+ * throughput figures come from the stored rows (src/load/summary.ts). Warm-up requests count in `sent`/`lag`
+ * (the schedule must hold for them too) but not in the token totals.
  */
 import { Distribution } from '../metrics/histogram.js';
 
@@ -30,13 +31,6 @@ export interface FinishedRequest {
   readonly status: 'ok' | 'error' | 'timeout' | 'cancelled';
   readonly warmup: boolean;
   readonly errorCode?: string | undefined;
-  /** Trace seconds. */
-  readonly ttft?: number | undefined;
-  readonly tpot?: number | undefined;
-  readonly e2e?: number | undefined;
-  /** Trace seconds from t0 of send and end. */
-  readonly send?: number | undefined;
-  readonly end?: number | undefined;
   readonly promptTokens: number;
   readonly outputTokens: number;
   readonly tokensReceived: number;
@@ -51,13 +45,7 @@ export class LiveStats {
   fewerTokens = 0;
   moreTokens = 0;
   readonly lag = Distribution.live();
-  readonly ttft = Distribution.live();
-  readonly tpot = Distribution.live();
-  readonly e2e = Distribution.live();
-  /** Measured (non-warmup) window, trace seconds from t0. */
-  firstSend = Infinity;
-  lastEnd = -Infinity;
-  okMeasured = 0;
+  /** Tokens of ok, non-warm-up requests. */
   inputTokens = 0;
   outputTokens = 0;
 
@@ -76,16 +64,9 @@ export class LiveStats {
       if (r.tokensReceived < r.outputTokens) this.fewerTokens++;
       else if (r.tokensReceived > r.outputTokens) this.moreTokens++;
     }
-    if (r.warmup) return;
-    if (r.send !== undefined && r.send < this.firstSend) this.firstSend = r.send;
-    if (r.status !== 'ok') return;
-    if (r.end !== undefined && r.end > this.lastEnd) this.lastEnd = r.end;
-    this.okMeasured++;
+    if (r.warmup || r.status !== 'ok') return;
     this.inputTokens += r.promptTokens;
     this.outputTokens += r.tokensReceived;
-    if (r.ttft !== undefined) this.ttft.record(r.ttft);
-    if (r.tpot !== undefined) this.tpot.record(r.tpot);
-    if (r.e2e !== undefined) this.e2e.record(r.e2e);
   }
 
   /** Requests that failed (error or timeout), not counting cancelled ones. */
@@ -98,27 +79,12 @@ export class LiveStats {
     errorCodes: Record<string, number>;
     outputMismatch: { fewer: number; more: number };
     lagS: DistSummary;
-    ttftS: DistSummary;
-    tpotS: DistSummary;
-    e2eS: DistSummary;
-    spanS: number | null;
-    throughput: { requestsPerS: number | null; inputTokensPerS: number | null; outputTokensPerS: number | null };
   } {
-    const span = this.lastEnd > this.firstSend ? this.lastEnd - this.firstSend : null;
     return {
       requests: { sent: this.sent, ...this.byStatus },
       errorCodes: Object.fromEntries([...this.errorCodes.entries()].sort((a, b) => b[1] - a[1])),
       outputMismatch: { fewer: this.fewerTokens, more: this.moreTokens },
       lagS: dist(this.lag),
-      ttftS: dist(this.ttft),
-      tpotS: dist(this.tpot),
-      e2eS: dist(this.e2e),
-      spanS: span,
-      throughput: {
-        requestsPerS: span ? this.okMeasured / span : null,
-        inputTokensPerS: span ? this.inputTokens / span : null,
-        outputTokensPerS: span ? this.outputTokens / span : null,
-      },
     };
   }
 }
