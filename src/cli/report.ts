@@ -5,16 +5,16 @@ import { CHART_INFO, REPORT_FORMATS, type ChartName, type ReportFormat } from '.
 import { setExitCode } from './main.js';
 
 interface ReportArgs {
-  run?: (string | number)[];
-  compare?: (string | number)[];
+  run?: (string | number)[] | undefined;
+  compare?: (string | number)[] | undefined;
   db: string;
-  out?: string;
-  format?: string[];
-  title?: string;
-  chart?: string[];
-  slo?: string;
-  label?: string[];
-  clip?: number;
+  out?: string | undefined;
+  format?: string[] | undefined;
+  title?: string | undefined;
+  chart?: string[] | undefined;
+  slo?: string | undefined;
+  label?: string[] | undefined;
+  clip?: number | undefined;
   json: boolean;
 }
 

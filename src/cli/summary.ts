@@ -4,12 +4,12 @@ import { DEFAULT_DB } from '../paths.js';
 import { PERCENTILES_OPTION } from './output.js';
 
 interface SummaryArgs {
-  run?: string[];
+  run?: string[] | undefined;
   db: string;
   json: boolean;
-  slo?: string;
-  'reference-run'?: string;
-  'reference-machine'?: string;
+  slo?: string | undefined;
+  'reference-run'?: string | undefined;
+  'reference-machine'?: string | undefined;
   percentiles: string;
 }
 

@@ -1158,7 +1158,7 @@ function attainmentVsScale(input: ChartInput): ChartResult {
       fullTitle(input, 'SLO attainment vs SLO scale (every limit × k)'),
       datasets,
       {
-        ...valueAxis('SLO scale k', { log: true, decades: 1.5, extra: { min: SLO_SCALES[0], max: SLO_SCALES[SLO_SCALES.length - 1] } }),
+        ...valueAxis('SLO scale k', { log: true, decades: 1.5, extra: { min: Math.min(...SLO_SCALES), max: Math.max(...SLO_SCALES) } }),
         title: axisTitle(['SLO scale k (× every limit, log scale)', `limits at k = 1: ${limitsText(set.limits)}`] as never),
       } as LinearOpts,
       valueAxis('requests meeting every limit × k (%)', { extra: { min: 0, max: 100 } }),

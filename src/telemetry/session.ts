@@ -55,7 +55,7 @@ export interface SourceNote {
   firstFailureT?: number;
   lastError?: string;
   machines: number;
-  energyMethod?: string;
+  energyMethod?: string | undefined;
   counterResets?: number;
   /** Why it stopped early (a child process that exited). */
   ended?: string;
@@ -72,7 +72,7 @@ interface Machine {
   readonly role: string;
   readonly energy: EnergyAccumulator;
   /** model source: the pending row's start, and the pool the machine was in then (the interval counts for it). */
-  pending?: { t: number; joules: number; watts: number; role: string };
+  pending?: { t: number; joules: number; watts: number; role: string } | undefined;
 }
 
 const NVSMI_QUERY = 'index,power.draw,total_energy_consumption';

@@ -55,13 +55,13 @@ export const BOS_ID = 1;
 export const EOS_ID = 2;
 
 export interface ShapeOverrides {
-  readonly layers?: number;
-  readonly hidden?: number;
-  readonly heads?: number;
-  readonly kvHeads?: number;
-  readonly ffn?: number;
-  readonly vocab?: number;
-  readonly context?: number;
+  readonly layers?: number | undefined;
+  readonly hidden?: number | undefined;
+  readonly heads?: number | undefined;
+  readonly kvHeads?: number | undefined;
+  readonly ffn?: number | undefined;
+  readonly vocab?: number | undefined;
+  readonly context?: number | undefined;
 }
 
 /** Names accepted by `--shape`: `tiny` and the catalog's models. */

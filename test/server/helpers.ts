@@ -11,7 +11,7 @@ export async function call(base: string, method: string, path: string, body?: un
   const r = await request(base + path, {
     method: method as 'GET',
     headers: body !== undefined || raw !== undefined ? { 'content-type': 'application/json' } : {},
-    body: raw ?? (body === undefined ? undefined : JSON.stringify(body)),
+    body: raw ?? (body === undefined ? null : JSON.stringify(body)),
   });
   return { status: r.statusCode, headers: r.headers, text: await r.body.text() };
 }
