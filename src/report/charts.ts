@@ -10,7 +10,7 @@ import type { Chart, ChartConfiguration, ChartDataset, Plugin, ScaleOptionsByTyp
 import type { SloSpec } from '../metrics/index.js';
 import type { RequestPoint, RunData, TimedValue } from './data.js';
 import type { ChartSpec, DrawContext } from './render.js';
-import { bucketedSum, cdfPoints, inFlightSeries, mean, quantile, sortedFinite, spansDecades, type Point } from './stats.js';
+import { bucketedSum, cdfPoints, inFlightSeries, quantile, sortedFinite, spansDecades, type Point } from './stats.js';
 import {
   ensureFonts,
   FAIL_FILL,

@@ -8,7 +8,6 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { defineDeployment, parseDeployment } from '../../src/engine/deployment.js';
-import { ConfigError } from '../../src/errors.js';
 import { runCli } from '../cli/helpers.js';
 import { configErrorOf } from './helpers.js';
 

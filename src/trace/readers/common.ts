@@ -196,7 +196,7 @@ export async function* readTraceBatches(file: string, display: string, reader: T
     const index = dataIndex++;
     raw.id = raw.sessionId = raw.hashIds = undefined;
     try {
-      if (!rowBytes || !rowBytes(buf, s, e, raw)) parser.row(buf.toString('utf8', s, e), raw);
+      if (!rowBytes?.(buf, s, e, raw)) parser.row(buf.toString('utf8', s, e), raw);
       if (raw.time < prev) throw new RowError(parser.timeField, `out of time order: ${fmtGap((prev - raw.time) / unit)} before the previous row`);
     } catch (err) {
       if (!(err instanceof RowError)) throw err;
