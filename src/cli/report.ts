@@ -137,6 +137,6 @@ export const reportCommand: CommandModule<object, ReportArgs> = {
     }
     for (const n of res.notes) out.push(`note: ${n}`);
     if (charts.length === 0) out.push(`open ${res.outDir}/index.html, or paste ${res.outDir}/report.md into a review`);
-    process.stdout.write(out.join('\n') + '\n');
+    process.stdout.write(`${out.join('\n')}\n`);
   },
 };

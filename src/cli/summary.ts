@@ -58,6 +58,6 @@ export const summaryCommand: CommandModule<object, SummaryArgs> = {
       ...(argv['reference-machine'] === undefined ? {} : { referenceMachine: argv['reference-machine'] }),
     });
     if (argv.json) printJson('summary', summaries);
-    else process.stdout.write(formatSummaries(summaries) + '\n');
+    else process.stdout.write(`${formatSummaries(summaries)}\n`);
   },
 };

@@ -67,7 +67,7 @@ export interface ReplayResult {
 
 /** Run a replay with resolved options. Throws SplitbenchError for run-level failures before the run exists. */
 export async function runReplay(opts: ReplayOptions, io: ReplayIo = {}): Promise<ReplayResult> {
-  const log = io.log ?? ((l: string) => process.stderr.write(l + '\n'));
+  const log = io.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   let signalled = 0;
   let runner: Runner | undefined;
   let backend: Backend | undefined;

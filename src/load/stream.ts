@@ -38,7 +38,7 @@ const EXCERPT = 200;
 
 export function excerpt(s: string, n = EXCERPT): string {
   const one = s.replace(/\s+/g, ' ').trim();
-  return one.length > n ? one.slice(0, n) + '…' : one;
+  return one.length > n ? `${one.slice(0, n)}…` : one;
 }
 
 function num(v: unknown): number | undefined {

@@ -1606,5 +1606,5 @@ export function csvText(t: Csv): string {
     const s = String(v);
     return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
   };
-  return [t.header, ...t.rows].map((r) => r.map(cell).join(',')).join('\n') + '\n';
+  return `${[t.header, ...t.rows].map((r) => r.map(cell).join(',')).join('\n')}\n`;
 }

@@ -27,7 +27,7 @@ function exposition(engines: number, step: number): string {
       lines.push(`${h}_count{model_name="meta-llama/Llama-3.1-70B",engine="${e}"} ${20 * (step + 1)}`);
     }
   }
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }
 
 const engines = 64;

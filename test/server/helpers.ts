@@ -66,7 +66,7 @@ export async function timedStream(base: string, path: string, body: unknown): Pr
       const raw = buf.slice(0, i);
       buf = buf.slice(i + 2);
       if (raw.trim() === '') continue;
-      events.push({ ms, event: sse(raw + '\n\n')[0]! });
+      events.push({ ms, event: sse(`${raw}\n\n`)[0]! });
     }
   }
   return { status: r.statusCode, events };

@@ -147,7 +147,7 @@ function fmtGap(s: number): string {
 }
 
 export function clip(s: string, n = 40): string {
-  return s.length > n ? s.slice(0, n) + '…' : s;
+  return s.length > n ? `${s.slice(0, n)}…` : s;
 }
 
 /**
