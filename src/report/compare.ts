@@ -129,7 +129,7 @@ export function comparisonText(c: Comparison, color: boolean, table: (rows: stri
   const rows = comparisonRows(c);
   const lines = table(rows).split('\n');
   const out = [`Comparison: B = ${c.b.name} (#${c.b.id}) against A = ${c.a.name} (#${c.a.id})`, ''];
-  lines.forEach((l, i) => out.push(i === 0 ? l : paint(l, c.metrics[i - 1]!.verdict)));
+  lines.forEach((l, i) => { out.push(i === 0 ? l : paint(l, c.metrics[i - 1]!.verdict)); });
   out.push('');
   out.push(...sloLines(c).map((l) => paint(l.text, l.kind)));
   return `${out.join('\n')}\n`;

@@ -78,7 +78,7 @@ export function splitCsv(line: string): string[] {
 /** Header names → column index (trimmed, case-insensitive). */
 export function headerIndex(line: string): Map<string, number> {
   const m = new Map<string, number>();
-  splitCsv(line).forEach((f, i) => m.set(f.trim().toLowerCase(), i));
+  splitCsv(line).forEach((f, i) => { m.set(f.trim().toLowerCase(), i); });
   return m;
 }
 
