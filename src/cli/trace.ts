@@ -53,7 +53,7 @@ const statsCmd: CommandModule<object, Args> = {
     const transforms = t.parseTraceTransforms(argv);
     const src = t.openTrace(String(argv.file), t.parseTraceOpenOptions(argv));
     const stopProgress = await showReadProgress(src);
-    let stats;
+    let stats: Awaited<ReturnType<typeof t.computeTraceStats>>;
     try {
       stats = await t.computeTraceStats(t.hasTransforms(transforms) ? t.applyTransforms(src, transforms) : src, cacheBlocks === undefined ? {} : { cacheBlocks });
     } finally {

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { ConfigError } from '../errors.js';
 import { loadCatalog } from '../engine/index.js';
 import { PACKAGE_ROOT } from '../paths.js';
-import { readGgufInfo, tensorElements, writeGguf, type MetaValue, type TensorSpec, type TensorType } from './gguf.js';
+import { type GgufInfo, readGgufInfo, tensorElements, writeGguf, type MetaValue, type TensorSpec, type TensorType } from './gguf.js';
 
 export interface ModelShape {
   /** Shape name recorded in the file (`tiny`, a catalog model, or `custom`). */
@@ -365,7 +365,7 @@ export function defaultModelFile(seed = 0): string {
 
 /** The shape recorded in a model file (ours or any llama-architecture GGUF). */
 export function readModelShape(file: string, flag = '--model-file'): ModelShape {
-  let info;
+  let info: GgufInfo;
   try {
     info = readGgufInfo(file);
   } catch (e) {
