@@ -14,7 +14,10 @@ describe('RealClock', () => {
       const step = (): void => {
         seen.push([clock.now(), expected]);
         assert.ok(clock.realNow() >= clock.now(), 'a callback never runs before its time');
-        if (++n === 10) return resolve();
+        if (++n === 10) {
+          resolve();
+          return;
+        }
         expected = clock.now() + 0.003;
         clock.at(expected, step);
       };
