@@ -6,7 +6,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { RealClock } from '../../src/engine/index.js';
+import { RealClock } from '../../src/wallclock.js';
 import { startServer, type ServerOptions, type RunningServer } from '../../src/server/index.js';
 import { FakeCluster } from './fake-cluster.js';
 import { call, sse } from './helpers.js';
