@@ -13,8 +13,6 @@
  * Per machine: idleW(machine, GPUs included: DGX-A100 1500 W, DGX-H100 2800 W) + gpus x (GPU watts − GPU idleW),
  * at most ratedW (the capped DGX-H100: 0.7 x 10200 = 7140 W).
  */
-import { readFileSync } from 'node:fs';
-import { openStore } from '../store/index.js';
 import type { Catalog, CatalogMachine } from './catalog.js';
 import { loadCatalog } from './catalog.js';
 
@@ -144,9 +142,4 @@ export function enginePower(catalog: Catalog = loadCatalog()): (machine: { reado
         return pm.watts({ phase: 'mixed', batchPromptTokens: state.batchTokens, decodes: 0 });
     }
   };
-}
-
-/** Scratch: breaks three rules on purpose. */
-export function scratchBreaksRules(): unknown {
-  return [readFileSync, openStore, Date.now(), setTimeout];
 }

@@ -164,6 +164,3 @@ export async function computeTraceStats(src: AsyncIterable<RequestSpec> | { batc
 function fmtTick(s: number): string {
   return s >= 1 ? `${+s.toFixed(3)} s` : `${+(s * 1000).toFixed(3)} ms`;
 }
-
-/** Scratch: SQL outside src/store on purpose. */
-export const SCRATCH_QUERY = 'SELECT id FROM runs WHERE uuid = ?';
