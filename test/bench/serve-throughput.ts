@@ -111,7 +111,7 @@ async function clockLateness(n: number): Promise<number[]> {
   return late.sort((a, b) => a - b);
 }
 
-/** For comparison: plain setTimeout to the due time (what RealClock did before it polled). */
+/** For comparison: plain setTimeout to the due time (a clock that only sleeps, without the final poll). */
 async function timeoutLateness(n: number): Promise<number[]> {
   const late: number[] = [];
   let x = 12345;
