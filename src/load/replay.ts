@@ -14,7 +14,7 @@
 import { setMaxListeners } from 'node:events';
 import { setImmediate as yieldImmediate } from 'node:timers/promises';
 import { ExitCode, SplitbenchError, StoreError, TargetError } from '../errors.js';
-import type { RequestRow, RunWriter, Store } from '../store/index.js';
+import type { RequestRow, RunWriter } from '../store/index.js';
 import { arrivalProcess, createRng, sizeSampler, type RequestSpec } from '../trace/index.js';
 import type { LoadClient, StreamResult } from './client.js';
 import type { ReplayOptions } from './options.js';

@@ -701,6 +701,7 @@ function powerAndCost(store: StoreLike, run: RunInfo, acc: RunAccumulator): { po
   }
   const machines = machineRecords(store, run.id).filter((m) => m.pricePerHour !== null);
   if (machines.length > 0 && span > 0) {
+    const usdPerKwh = usdPerKwhOf(run);
     out.cost = costFigures({
       machines: machines.map((m) => ({ pool: m.pool, pricePerHour: m.pricePerHour! })),
       spanS: span,
@@ -709,7 +710,7 @@ function powerAndCost(store: StoreLike, run: RunInfo, acc: RunAccumulator): { po
       okRequests: acc.counts.ok,
       ...(acc.opts.slo ? { goodRequests: acc.good } : {}),
       ...(out.power ? { energyJ: out.power.energyJ, energyByPoolJ: energyByPool } : {}),
-      ...(out.power ? { usdPerKwh: usdPerKwhOf(run) } : {}),
+      ...(out.power && usdPerKwh !== undefined ? { usdPerKwh } : {}),
     });
   }
   return out;

@@ -138,7 +138,7 @@ function writeAtomic(file: string, text: string): void {
 
 /** Write the plan, or check that an existing one is the same work. */
 export function savePlan(file: string, plan: PlanFile): void {
-  const text = JSON.stringify(plan, null, 2) + '\n';
+  const text = `${JSON.stringify(plan, null, 2)}\n`;
   if (existsSync(file)) {
     const old = readPlanJson(file);
     if (stable(old) !== stable(plan)) {
@@ -228,7 +228,7 @@ export async function runUnits<I extends { readonly key: string }, R>(
     }
     log(`plan ${path.basename(planFile)}: chunk ${chunk.index}/${chunk.count}: ${label(it)} (${it.key})`);
     const out = await runOne(it);
-    writeAtomic(file, JSON.stringify(out, null, 2) + '\n');
+    writeAtomic(file, `${JSON.stringify(out, null, 2)}\n`);
     ran.push(it.key);
   }
   return { ran, skipped };
@@ -345,7 +345,7 @@ export interface SweepPlanRun {
 }
 
 /** `sweep --plan FILE [--chunk k/K | --collect]`. */
-export async function runSweepPlan(argv: Record<string, unknown>, log: (l: string) => void = (l) => process.stderr.write(l + '\n')): Promise<SweepPlanRun> {
+export async function runSweepPlan(argv: Record<string, unknown>, log: (l: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<SweepPlanRun> {
   const planFile = String(argv.plan);
   const copyTo = copyDbTarget(argv);
   if (argv.collect) {

@@ -70,7 +70,7 @@ function readStdinLine(onGone: () => void): Promise<string> {
   });
 }
 
-export async function shardSession(opts: ReplayOptions, scale: ScaleOptions, log: (l: string) => void = (l) => process.stderr.write(l + '\n')): Promise<ShardSession> {
+export async function shardSession(opts: ReplayOptions, scale: ScaleOptions, log: (l: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<ShardSession> {
   const shard: ShardSpec = scale.shard ?? { index: 0, count: 1 };
   const sharded = scale.shard !== undefined;
   const runUuid = scale.runUuid ?? newRunUuid();

@@ -58,7 +58,7 @@ export async function exportRequests(store: Store, runId: number, format: Export
   };
 
   const cols = EXPORT_COLUMNS;
-  if (format === 'csv') await write(cols.join(',') + '\n');
+  if (format === 'csv') await write(`${cols.join(',')}\n`);
   if (format === 'json') await write('[');
   let n = 0;
   const blobAt = REQUEST_TABLE.findIndex((c) => c.name === 'token_times');
@@ -74,11 +74,11 @@ export async function exportRequests(store: Store, runId: number, format: Export
       if (format === 'csv') {
         rec.chunk_times_s = (rec.chunk_times_s as number[]).join(';');
         rec.chunk_tokens = (rec.chunk_tokens as number[]).join(';');
-        await write(cols.map((c) => csvCell(rec[c])).join(',') + '\n');
+        await write(`${cols.map((c) => csvCell(rec[c])).join(',')}\n`);
       } else if (format === 'json') {
         await write((n === 0 ? '\n' : ',\n') + JSON.stringify(rec));
       } else {
-        await write(JSON.stringify(rec) + '\n');
+        await write(`${JSON.stringify(rec)}\n`);
       }
       n++;
     }

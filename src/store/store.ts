@@ -911,15 +911,17 @@ class SqliteStore implements Store {
   }
 
   requestCounts(runId: number): RequestCounts {
-    const counts: Record<string, number> = { total: 0 };
+    let total = 0;
+    const counts: Record<string, number> = {};
     for (const s of REQUEST_STATUSES) counts[s] = 0;
     const rows = this.db
       .prepare('SELECT status, count(*) AS n FROM requests WHERE run_id = ? GROUP BY status')
       .all(runId) as { status: string; n: number }[];
     for (const r of rows) {
       counts[r.status] = r.n;
-      counts.total += r.n;
+      total += r.n;
     }
+    counts.total = total;
     return counts as RequestCounts;
   }
 

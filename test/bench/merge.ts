@@ -40,7 +40,7 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'splitbench-bench-merge-'));
   try {
     const files = Array.from({ length: SHARDS }, (_, i) => path.join(dir, `s${i}.db`));
-    files.forEach((f, i) => makeShard(f, i));
+    files.forEach((f, i) => { makeShard(f, i); });
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     const r = await mergeShards(files, { out: path.join(dir, 'out.db') });

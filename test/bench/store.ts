@@ -44,7 +44,7 @@ try {
   w.finish('completed');
   const writeS = (performance.now() - t0) / 1000;
   store.close();
-  const size = statSync(file).size + (statSync(file + '-wal', { throwIfNoEntry: false })?.size ?? 0);
+  const size = statSync(file).size + (statSync(`${file}-wal`, { throwIfNoEntry: false })?.size ?? 0);
 
   const reader = openStore(file, { readonly: true });
   const runId = reader.findRun('bench').id;

@@ -13,8 +13,11 @@ const tmp = mkdtempSync(path.join(os.tmpdir(), 'splitbench-runs-'));
 test.after(() => rmSync(tmp, { recursive: true, force: true }));
 const db = path.join(tmp, 'results.db');
 
-function row(seq: number, over: Partial<RequestRow> = {}): RequestRow {
-  return {
+/** Overrides for a test row; a field set to `undefined` is left out of the row. */
+type RowOverrides = { [K in keyof RequestRow]?: RequestRow[K] | undefined };
+
+function row(seq: number, over: RowOverrides = {}): RequestRow {
+  const r: RowOverrides = {
     seq,
     traceId: `t${seq}`,
     arrival: seq / 4,
@@ -29,6 +32,8 @@ function row(seq: number, over: Partial<RequestRow> = {}): RequestRow {
     chunks: [{ t: 0.5, tokens: 1 }, { t: 0.75, tokens: 1 }, { t: 1, tokens: 1 }],
     ...over,
   };
+  for (const k of Object.keys(r) as (keyof RequestRow)[]) if (r[k] === undefined) delete r[k];
+  return r as RequestRow;
 }
 
 let liveId = 0;

@@ -14,8 +14,11 @@ test.after(() => rmSync(tmp, { recursive: true, force: true }));
 let n = 0;
 const fresh = (): string => path.join(tmp, `s${++n}`, 'nested', 'results.db');
 
-function row(seq: number, over: Partial<RequestRow> = {}): RequestRow {
-  return {
+/** Overrides for a test row; a field set to `undefined` is left out of the row. */
+type RowOverrides = { [K in keyof RequestRow]?: RequestRow[K] | undefined };
+
+function row(seq: number, over: RowOverrides = {}): RequestRow {
+  const r: RowOverrides = {
     seq,
     traceId: String(seq),
     arrival: seq,
@@ -34,6 +37,8 @@ function row(seq: number, over: Partial<RequestRow> = {}): RequestRow {
     ],
     ...over,
   };
+  for (const k of Object.keys(r) as (keyof RequestRow)[]) if (r[k] === undefined) delete r[k];
+  return r as RequestRow;
 }
 
 test('creates the folder and file, sets WAL, application_id and the schema version', () => {
