@@ -39,15 +39,49 @@ test('a session workload replayed against serve and simulated agree within 5% at
   const outs = [12, 16, 24, 32, 40];
   const lines = ['TIMESTAMP,ContextTokens,GeneratedTokens'];
   for (let i = 0; i < 25; i++) lines.push(`2023-11-16 18:17:${String(i).padStart(2, '0')}.0000000,${sizes[i % 5]},${outs[Math.floor(i / 5)]}`);
-  fs.writeFileSync(like, lines.join('\n') + '\n');
+  fs.writeFileSync(like, `${lines.join('\n')}\n`);
   const dep = path.join(tmp, 'cache.yaml');
   fs.writeFileSync(dep, 'kind: monolithic\nmodel: bloom-176b\nprefixCache: true\npools:\n  mixed: { machine: dgx-a100, count: 1 }\n');
   const trace = path.join(tmp, 'chats.jsonl');
-  const synth = await runCli(['trace', 'synth', '--like', like, '--sessions', '20', '--rate', '1', '--turns', '3', '--think', '1', '--user-tokens', '600', '--seed', '1', '--out', trace]);
+  const synth = await runCli([
+    'trace',
+    'synth',
+    '--like',
+    like,
+    '--sessions',
+    '20',
+    '--rate',
+    '1',
+    '--turns',
+    '3',
+    '--think',
+    '1',
+    '--user-tokens',
+    '600',
+    '--seed',
+    '1',
+    '--out',
+    trace,
+  ]);
   assert.equal(synth.code, 0, synth.stderr);
   const turnCount = fs.readFileSync(trace, 'utf8').trim().split('\n').length;
   const db = path.join(tmp, 'agree.db');
-  const live = await runCli(['replay', '--trace', trace, '--sessions', '--deployment', dep, '--time-scale', '1', '--no-twin', '--db', db, '--name', 'live', '--json']);
+  const live = await runCli([
+    'replay',
+    '--trace',
+    trace,
+    '--sessions',
+    '--deployment',
+    dep,
+    '--time-scale',
+    '1',
+    '--no-twin',
+    '--db',
+    db,
+    '--name',
+    'live',
+    '--json',
+  ]);
   assert.equal(live.code, 0, live.stderr);
   const sim = await runCli(['sim', '--trace', trace, '--sessions', '--deployment', dep, '--db', db, '--name', 'sim', '--json']);
   assert.equal(sim.code, 0, sim.stderr);
@@ -64,7 +98,9 @@ test('a session workload replayed against serve and simulated agree within 5% at
     const turns = [...stamps.values()].reduce((n, x) => n + x.length, 0);
     for (const name of ['live', 'sim']) {
       const rows = d
-        .prepare(`SELECT q.session_id AS s, q.session_turn AS k, q.scheduled AS scheduled, q."end" AS e FROM requests q JOIN runs r ON r.id = q.run_id WHERE r.name = ? ORDER BY s, k`)
+        .prepare(
+          `SELECT q.session_id AS s, q.session_turn AS k, q.scheduled AS scheduled, q."end" AS e FROM requests q JOIN runs r ON r.id = q.run_id WHERE r.name = ? ORDER BY s, k`,
+        )
         .all(name) as { s: string; k: number; scheduled: number; e: number }[];
       assert.equal(rows.length, turns, `${name}: every turn sent`);
       let checked = 0;
@@ -74,7 +110,10 @@ test('a session workload replayed against serve and simulated agree within 5% at
         if (q.s !== p.s) continue;
         assert.equal(q.k, p.k + 1);
         const think = stamps.get(q.s)![q.k]! - stamps.get(q.s)![p.k]!;
-        assert.ok(Math.abs(q.scheduled - (p.e + think)) < 1e-6, `${name} ${q.s} turn ${q.k}: due at turn ${p.k}'s end ${p.e} + think ${think}, got ${q.scheduled}`);
+        assert.ok(
+          Math.abs(q.scheduled - (p.e + think)) < 1e-6,
+          `${name} ${q.s} turn ${q.k}: due at turn ${p.k}'s end ${p.e} + think ${think}, got ${q.scheduled}`,
+        );
         checked++;
       }
       assert.ok(checked >= 10, `${checked} later turns`);
@@ -91,9 +130,12 @@ test('a session workload replayed against serve and simulated agree within 5% at
   assert.equal(l!.counts.ok, l!.counts.total);
   assert.equal(m!.counts.ok, m!.counts.total);
   assert.ok(m!.prefixCache.savedTokens > 0, 'later turns hit the cache');
-  for (const x of [l!, m!]) assert.deepEqual([x.sessions.sessions, x.sessions.turns, x.sessions.completed], [20, turnCount, 20], `${x.run.kind}: per-session figures`);
+  for (const x of [l!, m!])
+    assert.deepEqual([x.sessions.sessions, x.sessions.turns, x.sessions.completed], [20, turnCount, 20], `${x.run.kind}: per-session figures`);
   const durDev = (l!.sessions.durationS.p50 - m!.sessions.durationS.p50) / m!.sessions.durationS.p50;
-  t.diagnostic(`session duration p50: live ${l!.sessions.durationS.p50.toFixed(3)} s, sim ${m!.sessions.durationS.p50.toFixed(3)} s (${(100 * durDev).toFixed(2)}%)`);
+  t.diagnostic(
+    `session duration p50: live ${l!.sessions.durationS.p50.toFixed(3)} s, sim ${m!.sessions.durationS.p50.toFixed(3)} s (${(100 * durDev).toFixed(2)}%)`,
+  );
   assert.ok(Math.abs(durDev) <= 0.05, `session duration p50 ${(100 * durDev).toFixed(1)}%`);
   const cacheDev = Math.abs(l!.prefixCache.savedTokens - m!.prefixCache.savedTokens) / m!.prefixCache.savedTokens;
   assert.ok(cacheDev <= 0.05, `prefix-cache savings: live ${l!.prefixCache.savedTokens} vs sim ${m!.prefixCache.savedTokens}`);

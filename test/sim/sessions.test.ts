@@ -35,7 +35,11 @@ test('sim releases turn k+1 at the end of turn k + think time on the virtual clo
   const by = new Map(rows.map((r) => [r.traceId, r]));
   for (const r of rows) assert.equal(r.status, 'ok', r.traceId);
   const think = (id: string, prev: string): number => specs.find((s) => s.id === id)!.arrival - specs.find((s) => s.id === prev)!.arrival;
-  for (const [id, prev] of [['a1', 'a0'], ['a2', 'a1'], ['b1', 'b0']] as const) {
+  for (const [id, prev] of [
+    ['a1', 'a0'],
+    ['a2', 'a1'],
+    ['b1', 'b0'],
+  ] as const) {
     const r = by.get(id)!;
     const p = by.get(prev)!;
     assert.equal(r.scheduled, p.end! + think(id, prev), `${id}: due at ${prev}'s end + think`);
@@ -54,7 +58,10 @@ test('sim releases turn k+1 at the end of turn k + think time on the virtual clo
   assert.deepEqual(w.counts(), { sessions: 2, released: 5, dropped: 0, lengthened: 0 });
   // Rows are numbered in send order.
   const seqs = [...rows].sort((x, y) => x.seq - y.seq).map((r) => r.scheduled);
-  assert.deepEqual(seqs, [...seqs].sort((x, y) => x - y));
+  assert.deepEqual(
+    seqs,
+    [...seqs].sort((x, y) => x - y),
+  );
 });
 
 test('without --sessions the same trace is open loop (arrivals as in the trace)', async () => {
@@ -77,7 +84,11 @@ test('a turn past the context fails (HTTP 400, as the live server answers) and e
   ];
   const w = new SessionWorkload();
   const rows = await run(specs, w);
-  assert.deepEqual(rows.map((r) => [r.traceId, r.status]).sort(), [['a0', 'ok'], ['a1', 'error'], ['b0', 'ok']]);
+  assert.deepEqual(rows.map((r) => [r.traceId, r.status]).sort(), [
+    ['a0', 'ok'],
+    ['a1', 'error'],
+    ['b0', 'ok'],
+  ]);
   assert.equal(rows.find((r) => r.traceId === 'a1')!.httpStatus, 400);
   assert.deepEqual(w.counts(), { sessions: 2, released: 3, dropped: 1, lengthened: 0 });
 });
@@ -85,7 +96,13 @@ test('a turn past the context fails (HTTP 400, as the live server answers) and e
 test('sessions cannot run in the SplitwiseSim-compatible mode', async () => {
   const paper = defineDeployment({ kind: 'monolithic', model: 'llama2-70b', pools: { mixed: { machine: 'dgx-h100', count: 1 } } });
   await assert.rejects(
-    simulate({ deployment: paper, compat: 'splitwise', requests: [{ id: '0', arrival: 0, promptTokens: 10, outputTokens: 2, sessionId: 's' }], sink: { addRequest: () => undefined }, sessions: new SessionWorkload() }),
+    simulate({
+      deployment: paper,
+      compat: 'splitwise',
+      requests: [{ id: '0', arrival: 0, promptTokens: 10, outputTokens: 2, sessionId: 's' }],
+      sink: { addRequest: () => undefined },
+      sessions: new SessionWorkload(),
+    }),
     /SplitwiseSim-compatible mode/,
   );
 });
@@ -100,7 +117,7 @@ test('--sessions: not with --rate, --concurrency or --compat splitwise (clear er
   assert.throws(() => resolveReplayOptions({ trace: 'x.jsonl', sessions: true, rate: 4, duration: 5 }, {}), /--sessions: not with --rate/);
 });
 
-test('session limits count turns sent (as a session replay\'s --max-requests / --duration); a turn past them ends its session', async () => {
+test("session limits count turns sent (as a session replay's --max-requests / --duration); a turn past them ends its session", async () => {
   const specs: RequestSpec[] = [
     { id: 'a0', arrival: 0, promptTokens: 600, outputTokens: 20, sessionId: 'A' },
     { id: 'b0', arrival: 0.1, promptTokens: 600, outputTokens: 20, sessionId: 'B' },
@@ -110,13 +127,27 @@ test('session limits count turns sent (as a session replay\'s --max-requests / -
   ];
   const w = new SessionWorkload();
   const rows: RequestRow[] = [];
-  await simulate({ deployment: dep, requests: specs, sink: { addRequest: (r) => rows.push(r) }, sampleIntervalS: 0, sessions: w, sessionLimits: { maxTurns: 3 } });
+  await simulate({
+    deployment: dep,
+    requests: specs,
+    sink: { addRequest: (r) => rows.push(r) },
+    sampleIntervalS: 0,
+    sessions: w,
+    sessionLimits: { maxTurns: 3 },
+  });
   // Sent in due order: a0, b0, then a1 (due a0's end + 0.2 s; b1 waits 4.9 s of think after b0).
   assert.deepEqual(rows.map((r) => r.traceId).sort(), ['a0', 'a1', 'b0']);
   assert.deepEqual(w.counts(), { sessions: 2, released: 3, dropped: 2, lengthened: 0 }, 'a2 and b1 not sent');
   const w2 = new SessionWorkload();
   const rows2: RequestRow[] = [];
-  await simulate({ deployment: dep, requests: specs, sink: { addRequest: (r) => rows2.push(r) }, sampleIntervalS: 0, sessions: w2, sessionLimits: { untilS: 4 } });
+  await simulate({
+    deployment: dep,
+    requests: specs,
+    sink: { addRequest: (r) => rows2.push(r) },
+    sampleIntervalS: 0,
+    sessions: w2,
+    sessionLimits: { untilS: 4 },
+  });
   assert.ok(rows2.every((r) => r.scheduled < 4));
   assert.ok(!rows2.some((r) => r.traceId === 'b1'), 'b1 is due past 4 s');
 });

@@ -4,12 +4,26 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { BodyBuilder } from '../../src/load/prompt.js';
-import { SessionWorkload, createRng, geometricAtLeastOne, openTrace, synthesizeSessionTrace, type RequestSpec, type SessionTurn } from '../../src/trace/index.js';
+import {
+  SessionWorkload,
+  createRng,
+  geometricAtLeastOne,
+  openTrace,
+  synthesizeSessionTrace,
+  type RequestSpec,
+  type SessionTurn,
+} from '../../src/trace/index.js';
 import { collect, tmpDir } from './helpers.js';
 
-const row = (id: string, arrival: number, promptTokens: number, outputTokens: number, extra: Partial<RequestSpec> = {}): RequestSpec => ({ id, arrival, promptTokens, outputTokens, ...extra });
+const row = (id: string, arrival: number, promptTokens: number, outputTokens: number, extra: Partial<RequestSpec> = {}): RequestSpec => ({
+  id,
+  arrival,
+  promptTokens,
+  outputTokens,
+  ...extra,
+});
 
-test('a session turn waits for the previous answer; it is due that answer\'s end + the trace gap', () => {
+test("a session turn waits for the previous answer; it is due that answer's end + the trace gap", () => {
   const w = new SessionWorkload();
   const t0 = w.feed(row('a0', 1, 1000, 50, { sessionId: 'A' }))!;
   assert.deepEqual([t0.sessionId, t0.turn, t0.dueS, t0.thinkS], ['A', 0, 1, 0]);
@@ -45,7 +59,10 @@ test("each turn's prompt is the previous prompt + answer + new tokens (lengthene
   assert.equal(w.counts().lengthened, 1);
   // The wire: turn 1's token ids begin with turn 0's prompt and the tokens standing for its answer.
   const b = new BodyBuilder({ endpoint: 'completions', prompt: 'tokens', model: 'm', seed: 7 });
-  const ids = (t: SessionTurn, seq: number): string[] => (JSON.parse(b.build({ seq, promptTokens: t.spec.promptTokens, outputTokens: t.spec.outputTokens, hashIds: t.spec.hashIds })) as { prompt: number[] }).prompt.map(String);
+  const ids = (t: SessionTurn, seq: number): string[] =>
+    (
+      JSON.parse(b.build({ seq, promptTokens: t.spec.promptTokens, outputTokens: t.spec.outputTokens, hashIds: t.spec.hashIds })) as { prompt: number[] }
+    ).prompt.map(String);
   const p0 = ids(t0, 0);
   const p1 = ids(t1, 1);
   assert.equal(p0.length, 700);
@@ -123,7 +140,7 @@ test('trace synth --sessions: byte-identical per seed; turns extend their sessio
       gaps.push(q.arrival - p.arrival);
       added.push(q.promptTokens - p.promptTokens - p.outputTokens);
       assert.ok(q.promptTokens > p.promptTokens + p.outputTokens);
-      assert.deepEqual(q.hashIds!.slice(0, p.hashIds!.length), p.hashIds, 'blocks extend the previous turn\'s');
+      assert.deepEqual(q.hashIds!.slice(0, p.hashIds!.length), p.hashIds, "blocks extend the previous turn's");
       assert.equal(q.hashIds!.length, Math.ceil(q.promptTokens / 512));
     }
   }
