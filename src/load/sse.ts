@@ -102,7 +102,7 @@ export class SseParser {
       value = line.charCodeAt(colon + 1) === 32 ? line.slice(colon + 2) : line.slice(colon + 1);
     }
     if (field === 'data') {
-      if (this.hasData) this.data += '\n' + value;
+      if (this.hasData) this.data += `\n${value}`;
       else {
         this.data = value;
         this.hasData = true;
