@@ -33,25 +33,27 @@ function commandOf(line: string): string {
 
 /** The documentation files: README.md and every docs/*.md, as paths relative to the package root. */
 export function docFiles(): string[] {
-  const docs = readdirSync(path.join(PACKAGE_ROOT, 'docs')).filter((f) => f.endsWith('.md')).sort();
+  const docs = readdirSync(path.join(PACKAGE_ROOT, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .sort();
   return ['README.md', ...docs.map((f) => `docs/${f}`)];
 }
 
 export function readmeExamples(): Example[] {
   const out: Example[] = [];
   for (const file of docFiles()) {
-  const lines = readFileSync(path.join(PACKAGE_ROOT, file), 'utf8').split('\n');
-  let fence = false;
-  lines.forEach((l, i) => {
-    if (/^\s*```/.test(l)) {
-      fence = !fence;
-      return;
-    }
-    let t = l.trim();
-    // A shell line continued with `\` is one command: join its continuation lines.
-    for (let j = i; /\s\\$/.test(lines[j] ?? '') && /^(npx\s+)?splitbench\s/.test(t); j++) t = `${t.replace(/\s*\\$/, '')} ${(lines[j + 1] ?? '').trim()}`;
-    if ((fence || l.startsWith('    ')) && /^(npx\s+)?splitbench\s/.test(t)) out.push({ cmd: commandOf(t), where: `${file}:${i + 1}` });
-  });
+    const lines = readFileSync(path.join(PACKAGE_ROOT, file), 'utf8').split('\n');
+    let fence = false;
+    lines.forEach((l, i) => {
+      if (/^\s*```/.test(l)) {
+        fence = !fence;
+        return;
+      }
+      let t = l.trim();
+      // A shell line continued with `\` is one command: join its continuation lines.
+      for (let j = i; /\s\\$/.test(lines[j] ?? '') && /^(npx\s+)?splitbench\s/.test(t); j++) t = `${t.replace(/\s*\\$/, '')} ${(lines[j + 1] ?? '').trim()}`;
+      if ((fence || l.startsWith('    ')) && /^(npx\s+)?splitbench\s/.test(t)) out.push({ cmd: commandOf(t), where: `${file}:${i + 1}` });
+    });
   }
   return out;
 }
@@ -106,7 +108,10 @@ test('README, docs/ and --help examples name real commands, flags and positional
     const usage = (r.stdout.split('\n')[0] ?? '').replace(/^splitbench/, '').replace(/\[options\]/g, '');
     const params = usage.split(/\s+/).filter((x) => /^[<[]/.test(x));
     const declared = params.some((x) => /\.\.[>\]]$/.test(x)) ? Infinity : params.length; // <shards..>: any number
-    if (positionals.length > declared) problems.push(`${where}: \`splitbench ${cmd}\`: ${positionals.join(' ')}: \`${cmdPath.join(' ')}\` takes ${declared} positional argument(s) (usage:${usage})`);
+    if (positionals.length > declared)
+      problems.push(
+        `${where}: \`splitbench ${cmd}\`: ${positionals.join(' ')}: \`${cmdPath.join(' ')}\` takes ${declared} positional argument(s) (usage:${usage})`,
+      );
     for (const f of w.filter((x) => x.startsWith('--')).map((x) => x.split('=')[0]!)) {
       if (f === '--help' || f === '--version' || f === '--') continue;
       if (!new RegExp(`(^|\\s|,)${f}(\\s|,|$|=)`, 'm').test(r.stdout)) problems.push(`${where}: \`splitbench ${cmd}\`: \`${cmdPath.join(' ')}\` has no ${f}`);
@@ -240,7 +245,10 @@ function spawnCli(args: readonly string[], cwd: string, opts: { untilListening?:
 
 /** A loopback `serve` on port 0: its URL and a stop function. */
 async function startServe(cwd: string): Promise<{ url: string; stop: () => Promise<void> }> {
-  const child = spawn(process.execPath, [BIN, 'serve', '--deployment', 'splitwise-hh', '--time-scale', '10', '--port', '0'], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [BIN, 'serve', '--deployment', 'splitwise-hh', '--time-scale', '10', '--port', '0'], {
+    cwd,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const closed = new Promise<void>((r) => child.on('close', () => r()));
   const url = await new Promise<string>((resolve, reject) => {
     let err = '';
@@ -273,7 +281,10 @@ async function makeFixture(dir: string, url: string, chunks: readonly (readonly 
   symlinkSync(W(''), path.join(dir, 'workloads'));
   copyFileSync(W('slo/interactive.yaml'), path.join(dir, 'slo.yaml'));
   copyFileSync(W('deployments/splitwise-hh.yaml'), path.join(dir, 'my-cluster.yaml'));
-  const dep = readFileSync(W('deployments/llama3-8b-h200.yaml'), 'utf8').replace(/^profileFile: (.*)$/m, (_, p: string) => `profileFile: ${path.join(W('deployments'), p)}`);
+  const dep = readFileSync(W('deployments/llama3-8b-h200.yaml'), 'utf8').replace(
+    /^profileFile: (.*)$/m,
+    (_, p: string) => `profileFile: ${path.join(W('deployments'), p)}`,
+  );
   writeFileSync(path.join(dir, 'dep.yaml'), `${dep}prefixCache: true\n`);
   symlinkSync(W('mooncake/conversation_trace.jsonl'), path.join(dir, 'trace.jsonl'));
   symlinkSync(W('mooncake/conversation_trace.jsonl'), path.join(dir, 'big.jsonl'));
@@ -288,7 +299,28 @@ async function makeFixture(dir: string, url: string, chunks: readonly (readonly 
   const uuid = randomUUID();
   const startAt = String(Date.now() + 10_000);
   await Promise.all([
-    ...[0, 1, 2].map((i) => mustRun(['replay', '--trace', 'coding', '--window', '0:3', '--url', url, '--shard', `${i}/3`, '--start-at', startAt, '--run-uuid', uuid, '--db', `shard-${i}.db`], dir)),
+    ...[0, 1, 2].map((i) =>
+      mustRun(
+        [
+          'replay',
+          '--trace',
+          'coding',
+          '--window',
+          '0:3',
+          '--url',
+          url,
+          '--shard',
+          `${i}/3`,
+          '--start-at',
+          startAt,
+          '--run-uuid',
+          uuid,
+          '--db',
+          `shard-${i}.db`,
+        ],
+        dir,
+      ),
+    ),
     sims(FIXTURE_RUNS, path.join('results', 'splitbench.db')).then(() => copyFileSync(path.join(dir, 'results', 'splitbench.db'), path.join(dir, 'other.db'))),
     sims(['real-mono', 'real-split'], 'real.db'),
     mustRun(['model', 'make', '--out', 'tiny.gguf'], dir),
@@ -308,7 +340,8 @@ function copyFixture(from: string, to: string): void {
   mkdirSync(to, { recursive: true });
   for (const e of readdirSync(from, { withFileTypes: true })) {
     const src = path.join(from, e.name);
-    if (e.isDirectory() && e.name.endsWith('.results')) symlinkSync(src, path.join(to, e.name)); // a plan's results: read only
+    if (e.isDirectory() && e.name.endsWith('.results'))
+      symlinkSync(src, path.join(to, e.name)); // a plan's results: read only
     else if (e.isDirectory()) copyFixture(src, path.join(to, e.name));
     else if (e.isSymbolicLink()) symlinkSync(readlinkSync(src), path.join(to, e.name));
     else copyFileSync(src, path.join(to, e.name));
@@ -320,7 +353,9 @@ function glob(args: readonly string[], cwd: string): string[] {
   return args.flatMap((a) => {
     if (!a.includes('*') || a.includes('/')) return [a];
     const re = new RegExp(`^${a.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`);
-    const hits = readdirSync(cwd).filter((f) => re.test(f)).sort();
+    const hits = readdirSync(cwd)
+      .filter((f) => re.test(f))
+      .sort();
     return hits.length > 0 ? hits : [a];
   });
 }
@@ -328,8 +363,16 @@ function glob(args: readonly string[], cwd: string): string[] {
 test('every README, docs/ and --help example runs and exits with its documented code', { timeout: 600_000 }, async (t) => {
   const all = [...readmeExamples(), ...helpExamples()];
   const cmds = new Set(all.map((e) => e.cmd));
-  assert.deepEqual([...EXCLUDED.keys()].filter((c) => !cmds.has(c)), [], 'excluded examples that no longer exist in the docs or --help');
-  assert.deepEqual([...EXIT_CODES.keys()].filter((c) => !cmds.has(c)), [], 'exit codes listed for examples that no longer exist');
+  assert.deepEqual(
+    [...EXCLUDED.keys()].filter((c) => !cmds.has(c)),
+    [],
+    'excluded examples that no longer exist in the docs or --help',
+  );
+  assert.deepEqual(
+    [...EXIT_CODES.keys()].filter((c) => !cmds.has(c)),
+    [],
+    'exit codes listed for examples that no longer exist',
+  );
   const root = mkdtempSync(path.join(tmpdir(), 'splitbench-doc-examples-'));
   const fixture = path.join(root, 'fixture');
   mkdirSync(fixture);
@@ -364,12 +407,20 @@ test('every README, docs/ and --help example runs and exits with its documented 
         const want = EXIT_CODES.get(cmd)?.[0] ?? [0];
         took.push([Date.now() - t0, cmd]);
         if (r.code === null || !want.includes(r.code))
-          problems.push(`${where}: \`splitbench ${cmd}\` (run as \`${args.join(' ')}\`) exited ${r.code ?? r.signal}, documented ${want.join(' or ')}: ${r.out.trim().split('\n').slice(-3).join(' | ')}`);
+          problems.push(
+            `${where}: \`splitbench ${cmd}\` (run as \`${args.join(' ')}\`) exited ${r.code ?? r.signal}, documented ${want.join(' or ')}: ${r.out.trim().split('\n').slice(-3).join(' | ')}`,
+          );
         rmSync(cwd, { recursive: true, force: true });
       }
     };
     await Promise.all([worker(), worker(), worker()]);
-    t.diagnostic(`${todo.length} examples run, ${EXCLUDED.size} excluded; slowest: ${took.sort((a, b) => b[0] - a[0]).slice(0, 5).map(([ms, c]) => `${(ms / 1000).toFixed(1)} s ${c}`).join('; ')}`);
+    t.diagnostic(
+      `${todo.length} examples run, ${EXCLUDED.size} excluded; slowest: ${took
+        .sort((a, b) => b[0] - a[0])
+        .slice(0, 5)
+        .map(([ms, c]) => `${(ms / 1000).toFixed(1)} s ${c}`)
+        .join('; ')}`,
+    );
     assert.deepEqual(problems, []);
   } finally {
     await serve.stop();

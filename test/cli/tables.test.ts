@@ -29,8 +29,15 @@ function firstColumn(file: string, header: RegExp): string[] {
 test('docs/exit-codes.md lists exactly the exit codes of src/errors.ts, and --help prints them', async () => {
   const documented = firstColumn('docs/exit-codes.md', /^\| code \| meaning \|$/).map(Number);
   const codes = Object.values(ExitCode).sort((a, b) => a - b);
-  assert.deepEqual([...documented].sort((a, b) => a - b), codes);
-  assert.deepEqual(documented, [...documented].sort((a, b) => a - b), 'docs/exit-codes.md: codes in ascending order');
+  assert.deepEqual(
+    [...documented].sort((a, b) => a - b),
+    codes,
+  );
+  assert.deepEqual(
+    documented,
+    [...documented].sort((a, b) => a - b),
+    'docs/exit-codes.md: codes in ascending order',
+  );
   const help = await runCli(['--help']);
   assert.equal(help.code, 0);
   assert.ok(help.stdout.replace(/\s+/g, ' ').includes(EXIT_CODE_SUMMARY), `--help ends with: ${EXIT_CODE_SUMMARY}`);
@@ -51,7 +58,11 @@ test("README's command table lists the registry's commands in order, with each g
     assert.equal(help.code, 0, `${name} --help`);
     const commandsPart = /^Commands:\n([\s\S]*?)\n\n/m.exec(help.stdout)?.[1] ?? '';
     const listed = [...commandsPart.matchAll(new RegExp(`^ {2}splitbench ${name} (\\S+)`, 'gm'))].map((m) => m[1]!);
-    const choices = /\[choices: ([^\]]+)\]/.exec(/^Positionals:\n([\s\S]*?)\n\n/m.exec(help.stdout)?.[1] ?? '')?.[1]?.match(/"[^"]+"/g)?.map((x) => x.slice(1, -1)) ?? [];
+    const choices =
+      /\[choices: ([^\]]+)\]/
+        .exec(/^Positionals:\n([\s\S]*?)\n\n/m.exec(help.stdout)?.[1] ?? '')?.[1]
+        ?.match(/"[^"]+"/g)
+        ?.map((x) => x.slice(1, -1)) ?? [];
     const has = listed.length > 0 ? listed : choices;
     if (subs === undefined) assert.deepEqual(has, [], `README.md: \`${name}\` has subcommands ${has.join(', ')}; list them`);
     else if (has.length > 0) assert.deepEqual(subs.split('|'), has, `README.md: \`${row}\` vs \`${name} --help\``);
