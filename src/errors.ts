@@ -1,7 +1,7 @@
 /**
  * Stable error codes with typed fields. Every error a user can cause is a SplitbenchError; the CLI prints
- * `message` (+ `hint`) without a stack trace and exits with `exitCode`. The exit-code table lives here and
- * in docs/exit-codes.md; keep both in step.
+ * `message` (+ `hint`) without a stack trace and exits with `exitCode`. The exit-code table lives here:
+ * `--help` prints EXIT_CODE_SUMMARY, and test/cli/tables.test.ts checks docs/exit-codes.md against ExitCode.
  */
 
 export const ExitCode = {
@@ -24,6 +24,25 @@ export const ExitCode = {
   internal: 70,
 } as const;
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
+
+/** A few words per exit code, for `splitbench --help` (docs/exit-codes.md has the long form). */
+export const EXIT_CODE_WORDS: Readonly<Record<keyof typeof ExitCode, string>> = {
+  ok: 'ok',
+  sloFailed: 'SLO failed',
+  usage: 'bad usage or input',
+  unusableRun: 'run unusable',
+  requestErrors: 'request errors',
+  target: 'target failed',
+  store: 'store error',
+  internal: 'internal error',
+  interrupted: 'interrupted',
+};
+
+/** The one-line exit-code summary `splitbench --help` ends with, in code order. */
+export const EXIT_CODE_SUMMARY: string = `Exit codes: ${(Object.keys(ExitCode) as (keyof typeof ExitCode)[])
+  .sort((a, b) => ExitCode[a] - ExitCode[b])
+  .map((k) => `${ExitCode[k]} ${EXIT_CODE_WORDS[k]}`)
+  .join(', ')}.`;
 
 export class SplitbenchError extends Error {
   readonly code: string;

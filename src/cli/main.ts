@@ -6,7 +6,7 @@
 import { createRequire } from 'node:module';
 import type { CommandModule } from 'yargs';
 import type yargsFactory from 'yargs';
-import { ExitCode, isSplitbenchError } from '../errors.js';
+import { EXIT_CODE_SUMMARY, ExitCode, isSplitbenchError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { commands } from './commands.js';
 
@@ -70,7 +70,7 @@ export async function main(argv: string[]): Promise<number> {
     .recommendCommands()
     .showHelpOnFail(false)
     .wrap(Math.min(110, process.stdout.columns || 110))
-    .epilogue('Exit codes: 0 ok, 1 SLO failed, 2 bad usage or input, 3 run unusable, 4 request errors, 5 target failed, 6 store error, 70 internal error, 130 interrupted.')
+    .epilogue(EXIT_CODE_SUMMARY)
     .fail((msg, err, usage) => {
       if (err) throw err;
       // The first complaint wins: stop parsing so no handler runs on bad input.
