@@ -163,7 +163,7 @@ export async function runReplay(opts: ReplayOptions, io: ReplayIo = {}): Promise
       options: { ...optionsForStore(opts), resolvedUrl: url, continuousUsage: pre.continuousUsage, host: os.hostname() },
       tags: { ...opts.tags },
       startWallMs: io.hooks?.startWallMs?.() ?? t0Wall,
-    }, { flushIntervalMs: LIVE_FLUSH_MS });
+    }, { flushIntervalMs: LIVE_FLUSH_MS, thread: true }); // commits run on the writer's thread, off the dispatch loop
     const writer: RunWriter = io.hooks?.wrapWriter ? io.hooks.wrapWriter(created) : created;
     const progress = showProgress ? new Progress(opts) : undefined;
     if (progress && plan) progress.setPlan(plan);
