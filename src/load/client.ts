@@ -10,6 +10,7 @@
  * Phase timeouts use one lazily re-armed timer per request (not one per chunk): when it fires it checks
  * the deadlines against the last token's time and re-arms for the nearest one.
  */
+import { StringDecoder } from 'node:string_decoder';
 import { Pool } from 'undici';
 import { CompletionStream, excerpt, type CountMethod } from './stream.js';
 
@@ -206,13 +207,21 @@ export class LoadClient {
             stream = s;
             const b = res.body;
             // undici's body ignores setEncoding: decode here (a streaming decoder keeps UTF-8 sequences
-            // split across reads intact).
-            const decoder = new TextDecoder('utf-8');
+            // split across reads intact; node's StringDecoder costs a fraction of TextDecoder's stream mode).
+            const decoder = new StringDecoder('utf8');
+            // A byte-order mark at the start of the body is dropped (as the event-stream spec says, and as
+            // TextDecoder did here before).
+            let atStart = true;
             b.on('data', (buf: Buffer) => {
               if (settled) return;
               const now = performance.now();
               const hadFirst = s.lastTokenMs !== undefined;
-              s.push(decoder.decode(buf, { stream: true }), now);
+              let text = decoder.write(buf);
+              if (atStart && text.length > 0) {
+                atStart = false;
+                if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+              }
+              s.push(text, now);
               if (s.failure) {
                 fail({ status: 'error', errorCode: s.failure.code, httpStatus: 200, error: s.failure.message });
                 return;
