@@ -12,7 +12,7 @@
  */
 import { StringDecoder } from 'node:string_decoder';
 import { Pool } from 'undici';
-import { CompletionStream, excerpt, type CountMethod } from './stream.js';
+import { CompletionStream, excerpt, warmStreamCode, type CountMethod } from './stream.js';
 
 export interface Timeouts {
   /** Seconds (wall), 0 = none. */
@@ -100,6 +100,25 @@ export class LoadClient {
     });
     const body = await res.body.text();
     return { status: res.statusCode, body };
+  }
+
+  /**
+   * Before a run's clock starts: open up to `connections` connections to the target (that many GETs of
+   * `route` at once, answers read and discarded; no inference is asked for) and run the stream parser's
+   * code over a few synthetic events, so the first second of a fast open loop pays neither for connection
+   * set-up nor for cold code. Never throws: a failing GET is the run's own requests' to report.
+   */
+  async warm(connections: number, route = '/v1/models', timeoutMs = 5000): Promise<void> {
+    warmStreamCode();
+    const n = Math.max(0, Math.floor(connections));
+    await Promise.all(
+      Array.from({ length: n }, () =>
+        this.pool
+          .request({ path: this.path(route), method: 'GET', headers: this.opts.headers, signal: AbortSignal.timeout(timeoutMs) })
+          .then((res) => res.body.dump())
+          .catch(() => undefined),
+      ),
+    );
   }
 
   /**

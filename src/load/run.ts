@@ -16,7 +16,7 @@ import { optionsForStore, type ReplayOptions } from './options.js';
 import { preflight } from './preflight.js';
 import { Progress, scanPlan } from './progress.js';
 import { wallNowMs } from '../wallclock.js';
-import { rateSchedule, Runner, traceSchedule, type ReplayRunResult, type Scheduled } from './replay.js';
+import { rateSchedule, Runner, traceSchedule, warmConnections, type ReplayRunResult, type Scheduled } from './replay.js';
 import { buildSummary, type ReplaySummary } from './summary.js';
 import { summarizeRun, type RunSummary } from '../metrics/index.js';
 import { selfCheck, type SelfCheck } from './twin.js';
@@ -180,6 +180,8 @@ export async function runReplay(opts: ReplayOptions, io: ReplayIo = {}): Promise
     let t0Ms: number | void = undefined;
     try {
       telemetry = await startRunTelemetry(opts.telemetry, { targetUrl: url, timeScale: opts.timeScale, t0Ms: () => r0.startMs, sink: writer, log });
+      // Connections opened and the stream code compiled before the clock starts (no inference asked for).
+      await client.warm(warmConnections(opts));
       t0Ms = await io.hooks?.beforeStart?.(store, writer.runId, runner);
     } catch (e) {
       // The run row exists: never leave it 'running' when the run cannot start.
