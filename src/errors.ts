@@ -1,7 +1,7 @@
 /**
  * Stable error codes with typed fields. Every error a user can cause is a SplitbenchError; the CLI prints
  * `message` (+ `hint`) without a stack trace and exits with `exitCode`. The exit-code table lives here and
- * in the README ("Exit codes"); keep both in step.
+ * in docs/exit-codes.md; keep both in step.
  */
 
 export const ExitCode = {

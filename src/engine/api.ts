@@ -52,7 +52,7 @@ export interface EngineRequest {
 
 /**
  * Per-request breakdown (seconds), reported when the request ends; also the server's extension object.
- * The components add up exactly (README "Metric glossary"): TTFT = queue + prefill; the wait for the second
+ * The components add up exactly (docs/metrics.md "Metric glossary"): TTFT = queue + prefill; the wait for the second
  * token (second token − first token) = kvTransfer + decodeWait; decode = the rest (second token → last token),
  * so E2E = queue + prefill + kvTransfer + decodeWait + decode. A one-token request has kvTransfer = decodeWait =
  * decode = 0 (see `secondTokenParts`).

@@ -31,7 +31,7 @@ export const DEPLOYMENTS_DIR = path.join(WORKLOADS_DIR, 'deployments');
 export const PERF_MODEL_KINDS = ['auto', 'profile', 'roofline', 'constant'] as const;
 
 /**
- * Upper bounds of a deployment's numbers (README, "Cluster, schedulers, deployments"). Each is far beyond any
+ * Upper bounds of a deployment's numbers (docs/engine.md, "Cluster, schedulers, deployments"). Each is far beyond any
  * cluster the tool models (the Splitwise paper's largest has 70 machines) and keeps what the engine allocates
  * per machine, batch and request to a few hundred MB, so an absurd value is a validation error naming its
  * field instead of a heap exhaustion minutes later.
@@ -225,7 +225,7 @@ export function parseDeployment(text: string, file: string, overrides: Deploymen
       const extra = i.code === 'unrecognized_keys' ? ` (${i.keys.join(', ')})` : '';
       return `${file}:${lineOf(i.path)}: ${p}: ${i.message}${extra}`;
     });
-    throw new ConfigError(msgs.join('; '), { hint: 'see the deployment format in the README (section "Cluster, schedulers, deployments")' });
+    throw new ConfigError(msgs.join('; '), { hint: 'see the deployment format in docs/engine.md (section "Cluster, schedulers, deployments")' });
   }
   const d = parsed.data;
   const where = (p: string[]): string => `${file}:${lineOf(p)}: ${p.join('.')}`;

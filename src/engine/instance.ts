@@ -3,7 +3,7 @@
  * state machine. The cluster calls `nextBatch()`, asks the performance model how long that batch takes,
  * asks the clock to call back then, and calls `onIterationEnd()`; the instance never sees time.
  *
- * Choices (documented in the README, "Cluster, schedulers, deployments, compatibility mode"):
+ * Choices (documented in docs/engine.md, "Cluster, schedulers, deployments, compatibility mode"):
  * - Token budget per iteration (`maxBatchTokens`, default 2048) counts prompt-chunk tokens plus one
  *   per decode, like vLLM's `max_num_batched_tokens`; a prompt larger than what is left of the budget
  *   is **chunked** over several iterations (chunked prefill), so a long prompt never stalls decodes

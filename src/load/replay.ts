@@ -95,7 +95,7 @@ export interface RunnerDeps {
   readonly log?: (line: string) => void;
 }
 
-/** What the run's self-check needs from the streams (README "Replay: twin check"). */
+/** What the run's self-check needs from the streams (docs/replay.md "Twin check"). */
 export interface StreamCheck {
   /** Gaps between consecutive token-carrying chunks, and how many of them arrived in one read (coalesced). */
   tokenGaps: number;

@@ -3,7 +3,7 @@
  * as it arrives: per chunk its arrival time and token count, the first token, the longest stall, the
  * final usage block and the reference backend's `splitbench` breakdown object.
  *
- * Token counting (README "Replay"): when chunks carry `usage.completion_tokens` (vLLM's
+ * Token counting (docs/replay.md): when chunks carry `usage.completion_tokens` (vLLM's
  * `continuous_usage_stats`), a chunk's tokens are the increase of that counter; otherwise each chunk
  * with non-empty text counts one token. At the end the count is reconciled with the final usage block:
  * if the server says more tokens than were counted from chunks, the chunk counts are scaled up so they

@@ -1,5 +1,5 @@
 /**
- * The live run's self-check (README "Replay: twin check"). A replay against the bundled backend also simulates
+ * The live run's self-check (docs/replay.md "Twin check"). A replay against the bundled backend also simulates
  * the same requests on the same deployment (the twin: a sim run, linked by `runs.twin_run_id`), arriving when
  * the live run sent them, and compares TTFT, TBT and E2E at p50 and p99 (relative deviation live / twin − 1,
  * both from the stored rows). The run is flagged **distorted** (runs.distorted, with the reason) when

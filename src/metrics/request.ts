@@ -1,5 +1,5 @@
 /**
- * Per-request metrics: each a formula over the stored raw columns (README "Metric glossary"), `undefined`
+ * Per-request metrics: each a formula over the stored raw columns (docs/metrics.md "Metric glossary"), `undefined`
  * when the metric does not exist for that request (no first token, one output token, a failed request).
  * The base formulas are the store's (src/store/derive.ts: the writer stores the same values in the derived
  * columns); a derived column is only the fallback when its raw timestamps are missing.

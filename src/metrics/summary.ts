@@ -7,7 +7,7 @@
  * shards or runs are recomputed from the union of their rows (`accumulate` then `merge`); percentiles follow
  * `SummaryOptions.percentileMethod` (linear interpolation by default, see histogram.ts).
  *
- * Populations (README "Metric glossary"):
+ * Populations (docs/metrics.md "Metric glossary"):
  * - counted requests: every non-warm-up request (warm-up = `requests.warmup`);
  * - distributions (TTFT, TPOT, TBT, E2E, phases, slowdowns): ok, non-warm-up requests;
  * - lag: every request that was sent (warm-up included: it judges the load generator over the whole run);
@@ -85,7 +85,7 @@ export interface PowerSummary {
 }
 
 /**
- * The run's cost, as src/cost's `costFigures` computes it (formulas there and in the README glossary):
+ * The run's cost, as src/cost's `costFigures` computes it (formulas there and in the glossary in docs/metrics.md):
  * Σ machines price_per_hour × span, $ per 1M input/output tokens, per ok and per good request (the latter only
  * with an SLO), energy cost at the run's `--price-kwh` (else workloads/prices.yaml), and per pool its machines' $
  * and share of $ per 1M tokens (absent when no machine has a price).

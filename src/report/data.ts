@@ -10,7 +10,7 @@ import { decodeChunks, type Chunk } from '../store/codec.js';
 
 /**
  * Mean seconds of each part of the breakdown over the ok, non-warm-up requests that carry all five columns
- * (`requests` of them), so that the parts add up (README "Metric glossary"): TTFT = queue + prefill +
+ * (`requests` of them), so that the parts add up (docs/metrics.md "Metric glossary"): TTFT = queue + prefill +
  * ttftOverhead; the wait for the second token = kvTransfer + decodeWait + secondOverhead. The overheads are
  * what the client measured beyond the server's parts (0 in sims).
  */

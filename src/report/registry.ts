@@ -5,7 +5,7 @@
 export interface ChartInfo {
   readonly name: ChartName;
   readonly title: string;
-  /** One line: what the chart shows (README, report.md, --help). */
+  /** One line: what the chart shows (docs/reports.md, report.md, --help). */
   readonly description: string;
 }
 

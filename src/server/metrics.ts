@@ -4,7 +4,7 @@
  * model's watts by a sampler (trapezoid rule over engine seconds, i.e. real-GPU joules) and at each scrape.
  * vLLM's request histograms (names, types and buckets of vLLM's v1 Prometheus logger) are observed when a
  * request ends, in engine seconds (real-GPU seconds, the emulated time, like every figure of the server).
- * Names are listed in the README (section "Reference backend").
+ * Names are listed in the docs/backend.md.
  */
 import { Counter, Gauge, Histogram, Registry, Summary, collectDefaultMetrics } from 'prom-client';
 import type { Clock, Cluster, IterationEvent, MachineInfo, MachineSnapshot, RequestBreakdown } from '../engine/index.js';

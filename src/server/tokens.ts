@@ -1,5 +1,5 @@
 /**
- * Tokenizer-free token accounting of the reference backend. Deterministic, documented rules (README,
+ * Tokenizer-free token accounting of the reference backend. Deterministic, documented rules (docs/backend.md,
  * section "Reference backend"):
  *
  * - A prompt given as token ids counts exactly its length.

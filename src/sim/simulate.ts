@@ -17,7 +17,7 @@
  * leave a time-only binary heap depends on everything in it, future arrivals included. So when the
  * cluster has its own arrival queue (`Cluster.queueArrival`), the whole source is read first and every
  * arrival pushed into that heap in trace order; memory then grows with the trace (about 0.3 KB per
- * request, see the README's simulator section). The realistic mode stays streaming.
+ * request, see docs/simulator.md). The realistic mode stays streaming.
  *
  * Times: virtual seconds from t0 = trace time 0. A request's `scheduled` = `send` = its arrival (the
  * simulator has no client lag); chunks are the engine's per-iteration token emissions.

@@ -6,7 +6,7 @@
  *   schedule starts), in **trace seconds**: a live run against an emulation at `--time-scale K` stores
  *   measured monotonic seconds × K, so numbers read as real-GPU seconds; a simulation stores virtual time.
  * - Derived per-request columns (ttft, tpot, e2e, ...) are written by the writer from the raw timestamps
- *   with the formulas of `src/metrics` (README "Metric glossary"), so SQL users need not re-derive them.
+ *   with the formulas of `src/metrics` (docs/metrics.md "Metric glossary"), so SQL users need not re-derive them.
  * - `token_times` is a compact blob of per-chunk arrivals (see `codec.ts`).
  *
  * Bump SCHEMA_VERSION and add a migration to MIGRATIONS for every change; never edit a shipped migration.
@@ -170,7 +170,7 @@ export const MIGRATIONS: readonly string[] = [
   ) WITHOUT ROWID;
   CREATE INDEX shards_uuid ON shards(run_uuid);
   `,
-  // 2 → 3: live runs that check themselves (README "Replay: twin check"). A live run against the bundled
+  // 2 → 3: live runs that check themselves (docs/replay.md "Twin check"). A live run against the bundled
   // backend is flagged distorted (with the reason) when its simulated twin, the server's emission delay, the
   // client's chunk coalescing or the send lag say the machine distorted it; twin_run_id links the sim run of
   // the same requests. requests.coalesced: token-carrying chunks that arrived in the same read as the one

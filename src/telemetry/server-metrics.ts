@@ -1,6 +1,6 @@
 /**
  * Server metrics: the Prometheus series of vLLM, SGLang, Dynamo, TensorRT-LLM's server and the reference backend
- * mapped to common names (README "Server metrics"), turned into timeline samples:
+ * mapped to common names (docs/telemetry-and-cost.md "Server metrics"), turned into timeline samples:
  *
  *   gauges     running, queue_depth, in_flight, kv_used_frac: the value at each scrape
  *   counters   prompt_tokens, generation_tokens, requests: the increase since the previous scrape (a decrease is a

@@ -1,7 +1,7 @@
 /**
  * Target presets (`replay --target NAME`): what each serving engine needs in a streaming request body to produce
  * exactly the trace's output length and report usage per chunk, and the /metrics series it exposes (mapped to
- * common names by server-metrics.ts). From the engines' documentation and request schemas (README "Real GPU
+ * common names by server-metrics.ts). From the engines' documentation and request schemas (docs/telemetry-and-cost.md "Real GPU
  * deployments" has launch recipes; they were not run here).
  */
 import { ConfigError } from '../errors.js';

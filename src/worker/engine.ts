@@ -212,7 +212,7 @@ export async function loadLlama(gpu: GpuMode): Promise<Llama> {
     const why = (e as Error)?.message ?? String(e);
     throw new Error(
       gpu === 'cuda'
-        ? `--gpu cuda: no usable CUDA build of llama.cpp (${why}); a default install is CPU-only, see the README (real-inference mode) to add CUDA`
+        ? `--gpu cuda: no usable CUDA build of llama.cpp (${why}); a default install is CPU-only, see docs/real-inference.md to add CUDA`
         : `cannot load llama.cpp: ${why}`,
     );
   });

@@ -1,5 +1,5 @@
 /**
- * The full-disk promise, measured (README "Guarantees"): TRIES replays (default 20) of the bundled backend
+ * The full-disk promise, measured (docs/guarantees.md): TRIES replays (default 20) of the bundled backend
  * (model power telemetry on) whose store lies on a tmpfs of 192 KiB + 64 KiB × (try − 1), so the disk fills
  * at a different moment each time (migration, run creation, early and late in the run). Each try must end
  * with exit 6 and one line on stderr, no stack trace. Needs root (mount -t tmpfs); prints why it skipped

@@ -3,7 +3,7 @@
  * SENT_MIB of a declared BODY_MIB body and then stall; the server (a child process, default limits unless
  * serve flags are given after the numbers) must refuse what passes its global cap of buffered bodies (503),
  * time out the rest (408, `--body-timeout`) and close every connection, while its resident memory stays
- * under idle RSS + `--max-buffered-mib` + 96 MiB (README, serve section). Linux only (reads /proc).
+ * under idle RSS + `--max-buffered-mib` + 96 MiB (docs/backend.md). Linux only (reads /proc).
  *
  *   node dist/test/bench/serve-slow-bodies.js [SOCKETS=12] [SENT_MIB=30] [BODY_MIB=32] [serve flags…]
  */

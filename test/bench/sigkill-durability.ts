@@ -1,5 +1,5 @@
 /**
- * The SIGKILL promise, measured (README "Guarantees"): a replay killed with SIGKILL at a random moment keeps
+ * The SIGKILL promise, measured (docs/guarantees.md): a replay killed with SIGKILL at a random moment keeps
  * every request that finished more than 1.0 s before the kill. TRIES kills (default 20) at seeded random
  * moments 1.5–6 s into a run of ~100 requests/s against an in-process SSE server, which logs when each
  * stream ended; after each kill the store is read back. Prints per try the requests finished, stored, and

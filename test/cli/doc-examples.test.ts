@@ -1,5 +1,5 @@
 /**
- * Every command example in the README (lines of code blocks and indented blocks starting `splitbench` or
+ * Every command example in the README and docs/*.md (lines of code blocks and indented blocks starting `splitbench` or
  * `npx splitbench`) and in `--help` (yargs `.example()` entries in src/cli) names a command that exists, with
  * flags it has and positionals it takes: the parse-level check. The command path is found through the help
  * (a group's help lists "Commands:"; the next word is then its subcommand); the command must be a leaf, every
@@ -27,9 +27,16 @@ function commandOf(line: string): string {
   return s.replace(/[[\]]/g, ' ').trim();
 }
 
+/** The documentation files: README.md and every docs/*.md, as paths relative to the package root. */
+export function docFiles(): string[] {
+  const docs = readdirSync(path.join(PACKAGE_ROOT, 'docs')).filter((f) => f.endsWith('.md')).sort();
+  return ['README.md', ...docs.map((f) => `docs/${f}`)];
+}
+
 export function readmeExamples(): Example[] {
   const out: Example[] = [];
-  const lines = readFileSync(path.join(PACKAGE_ROOT, 'README.md'), 'utf8').split('\n');
+  for (const file of docFiles()) {
+  const lines = readFileSync(path.join(PACKAGE_ROOT, file), 'utf8').split('\n');
   let fence = false;
   lines.forEach((l, i) => {
     if (/^\s*```/.test(l)) {
@@ -37,8 +44,9 @@ export function readmeExamples(): Example[] {
       return;
     }
     const t = l.trim();
-    if ((fence || l.startsWith('    ')) && /^(npx\s+)?splitbench\s/.test(t)) out.push({ cmd: commandOf(t), where: `README.md:${i + 1}` });
+    if ((fence || l.startsWith('    ')) && /^(npx\s+)?splitbench\s/.test(t)) out.push({ cmd: commandOf(t), where: `${file}:${i + 1}` });
   });
+  }
   return out;
 }
 
@@ -60,7 +68,7 @@ function words(cmd: string): string[] {
   return [...cmd.matchAll(/"[^"]*"|'[^']*'|\S+/g)].map((m) => m[0]);
 }
 
-test('README and --help examples name real commands, flags and positionals', { timeout: 300_000 }, async () => {
+test('README, docs/ and --help examples name real commands, flags and positionals', { timeout: 300_000 }, async () => {
   const examples = [...readmeExamples(), ...helpExamples()];
   assert.ok(readmeExamples().length >= 40, `README examples found: ${readmeExamples().length}`);
   assert.ok(helpExamples().length >= 40, `--help examples found: ${helpExamples().length}`);

@@ -12,7 +12,7 @@ import { ConfigError } from '../../src/errors.js';
 import { runCli } from '../cli/helpers.js';
 import { configErrorOf } from './helpers.js';
 
-/** The documented bound (README; DEPLOYMENT_BOUNDS.machines), written out so this file also runs against older code. */
+/** The documented bound (docs/engine.md; DEPLOYMENT_BOUNDS.machines), written out so this file also runs against older code. */
 const MAX_MACHINES = 10_000;
 
 

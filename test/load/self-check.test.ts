@@ -1,5 +1,5 @@
 /**
- * A replay against the bundled backend checks itself (README "Replay: twin check"): it stores a simulated twin
+ * A replay against the bundled backend checks itself (docs/replay.md "Twin check"): it stores a simulated twin
  * of the same requests as a linked sim run, records the TTFT/TBT/E2E deviations and the distortion verdict on
  * the run, stores per-request coalescing; `gate` refuses a distorted run (exit 3, one JUnit <error>) unless
  * --allow-distorted.

@@ -66,7 +66,7 @@ test('a second SIGINT cancels in-flight requests: rows kept with status cancelle
 });
 
 test('SIGKILL: every request completed more than a second before the kill is in the store (two kills)', async () => {
-  // Two kill moments (after ~2 s and ~3 s of completions); the README's promise exactly: 1.0 s. The replay
+  // Two kill moments (after ~2 s and ~3 s of completions); docs/guarantees.md's promise exactly: 1.0 s. The replay
   // commits every 500 ms (LIVE_FLUSH_MS), which leaves room for a loaded machine's late timers.
   for (const after of [120, 200]) {
     const server = await startServer({ ttftMs: 2 });

@@ -57,7 +57,7 @@ export function addRun(store: Store, spec: RunSpec): number {
     const queue = k * (mono ? exp(0.03 * load) + (rnd() < 0.12 * load ? exp(0.6 * load) : 0) : exp(0.02 * load));
     const prefill = k * (0.015 + prompt * 4e-5);
     const kv = mono ? 0 : k * (0.004 + prompt * 1.5e-6);
-    // The breakdown adds up (README "Metric glossary"): TTFT = queue + prefill; the second token waits kv + decode wait.
+    // The breakdown adds up (docs/metrics.md "Metric glossary"): TTFT = queue + prefill; the second token waits kv + decode wait.
     const ttft = queue + prefill;
     const failed = mono && rnd() < 0.01;
     const chunks: { t: number; tokens: number }[] = [{ t: ttft, tokens: 1 }];

@@ -1,6 +1,6 @@
 /**
  * A small P/D proxy for the tests, following the documented behaviour of vLLM's disaggregated-serving proxy
- * (tests/v1/kv_connector/nixl_integration/toy_proxy_server.py; see the README, "Prefill and decode endpoints"):
+ * (tests/v1/kv_connector/nixl_integration/toy_proxy_server.py; see docs/backend.md, "Prefill and decode endpoints"):
  *
  * 1. a new X-Request-Id shared by both legs; the Authorization header is passed on;
  * 2. round-robin pick of a prefill endpoint; a copy of the body with `kv_transfer_params` =

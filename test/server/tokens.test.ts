@@ -1,4 +1,4 @@
-/** Tokenizer-free accounting rules of the reference backend (documented in the README). */
+/** Tokenizer-free accounting rules of the reference backend (documented in docs/backend.md). */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { countTextTokens, hashIds, hashText, planOutput, tokensText, TOKEN_TEXT } from '../../src/server/index.js';

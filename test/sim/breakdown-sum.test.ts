@@ -1,5 +1,5 @@
 /**
- * The per-request breakdown adds up in sims (README "Metric glossary"): queue + prefill = TTFT and
+ * The per-request breakdown adds up in sims (docs/metrics.md "Metric glossary"): queue + prefill = TTFT and
  * queue + prefill + kv_transfer + decode_wait + decode = E2E within 1e-9 s, and kv_transfer + decode_wait is
  * the wait for the second token (within the µs resolution of the stored chunk times), for the realistic engine
  * (split, with pool borrowing, and monolithic) and the SplitwiseSim-compatible one.

@@ -62,7 +62,7 @@ describe('real cluster (worker processes, tiny model, 1 thread each)', () => {
     assert.match(s.breakdown!.tokenMachine, /^token-[01]$/);
     assert.equal(s.breakdown!.pool, 'prompt');
     assert.ok(s.breakdown!.kvTransfer > 0);
-    // The second-token wait is KV transfer + decode wait (README glossary): the transfer is part of it, the rest is >= 0.
+    // The second-token wait is KV transfer + decode wait (glossary in docs/metrics.md): the transfer is part of it, the rest is >= 0.
     assert.ok(s.breakdown!.decodeWait >= 0, `decode wait beyond the transfer ${s.breakdown!.decodeWait} s`);
     assert.equal(m.calls, 40, 'one callback per token');
   });

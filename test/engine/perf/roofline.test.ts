@@ -7,7 +7,7 @@ import { createPerfModel } from '../../../src/engine/perf/registry.js';
 import { DEFAULT_PROFILES_DIR } from '../../../src/engine/perf/splitwise.js';
 import { RooflinePerfModel } from '../../../src/engine/perf/roofline.js';
 
-/** The documented bound (README, "Catalogs, performance models, power"): MAPE per profiled configuration. */
+/** The documented bound (docs/engine.md, "Catalogs, performance models, power"): MAPE per profiled configuration. */
 const MAPE_BOUND = 25;
 
 test('roofline calibration: MAPE against every profile stays under the documented bound', (t) => {
