@@ -17,7 +17,7 @@ import { timeServerCommand } from './time-server.js';
 import { profileCommand } from './profile.js';
 import { modelCommand } from './model.js';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: each command has its own argv type; yargs takes the list as one array
 export const commands: CommandModule<any, any>[] = [
   // The main job first, then what reads its results, then planning, traces, housekeeping and scale-out.
   replayCommand,

@@ -7,17 +7,17 @@ import { PERCENTILES_OPTION } from './output.js';
 
 interface GateArgs {
   slo: string;
-  run?: string;
-  baseline?: string;
+  run?: string | undefined;
+  baseline?: string | undefined;
   db: string;
-  junit?: string;
-  markdown?: string;
+  junit?: string | undefined;
+  markdown?: string | undefined;
   json: boolean;
   'allow-lag': boolean;
   'allow-saturated': boolean;
   'allow-distorted': boolean;
-  'reference-run'?: string;
-  'reference-machine'?: string;
+  'reference-run'?: string | undefined;
+  'reference-machine'?: string | undefined;
   percentiles: string;
 }
 

@@ -75,7 +75,7 @@ export async function main(argv: string[]): Promise<number> {
       if (err) throw err;
       // The first complaint wins: stop parsing so no handler runs on bad input.
       if (MISSING_COMMAND.test(msg)) {
-        (usage as unknown as { showHelp(emit: (s: string) => void): void }).showHelp((s) => process.stderr.write(s + '\n\n'));
+        (usage as unknown as { showHelp(emit: (s: string) => void): void }).showHelp((s) => process.stderr.write(`${s}\n\n`));
       }
       const m = /^Did you mean (.+)\?$/.exec(msg);
       throw new UsageError(m ? `unknown command; did you mean ${m[1]}?` : msg);

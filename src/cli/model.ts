@@ -4,17 +4,17 @@ import { setExitCode } from './main.js';
 
 interface MakeArgs {
   shape: string;
-  layers?: number;
-  hidden?: number;
-  heads?: number;
-  'kv-heads'?: number;
-  ffn?: number;
-  vocab?: number;
-  context?: number;
+  layers?: number | undefined;
+  hidden?: number | undefined;
+  heads?: number | undefined;
+  'kv-heads'?: number | undefined;
+  ffn?: number | undefined;
+  vocab?: number | undefined;
+  context?: number | undefined;
   seed: number;
   type: string;
   out: string;
-  json?: boolean;
+  json?: boolean | undefined;
 }
 
 const fmtBytes = (b: number): string =>
@@ -68,7 +68,7 @@ const makeCmd: CommandModule<object, MakeArgs> = {
   },
 };
 
-const infoCmd: CommandModule<object, { file: string; json?: boolean }> = {
+const infoCmd: CommandModule<object, { file: string; json?: boolean | undefined }> = {
   command: 'info <file>',
   describe: 'Print the shape recorded in a GGUF model file',
   builder: (y) =>

@@ -16,14 +16,14 @@ export function jsonEnvelope<T>(command: string, result: T): JsonEnvelope<T> {
 
 /** Print a command's `--json` output, in the envelope every command shares. */
 export function printJson(command: string, result: unknown): void {
-  process.stdout.write(JSON.stringify(jsonEnvelope(command, result), null, 2) + '\n');
+  process.stdout.write(`${JSON.stringify(jsonEnvelope(command, result), null, 2)}\n`);
 }
 
 /** Render rows as an aligned text table (first row = header). Numbers are right-aligned. */
 export function formatTable(rows: readonly (readonly (string | number | null | undefined)[])[]): string {
   const cells = rows.map((r) => r.map((c) => (c === null || c === undefined ? '-' : String(c))));
   const widths: number[] = [];
-  for (const r of cells) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
+  for (const r of cells) r.forEach((c, i) => { widths[i] = Math.max(widths[i] ?? 0, c.length); });
   const numeric = (s: string): boolean => /^-?[\d.,]+(e-?\d+)?\s?[a-zµ%/]*$/i.test(s);
   return cells
     .map((r, ri) =>
@@ -36,7 +36,7 @@ export function formatTable(rows: readonly (readonly (string | number | null | u
 }
 
 export function printTable(rows: readonly (readonly (string | number | null | undefined)[])[]): void {
-  process.stdout.write(formatTable(rows) + '\n');
+  process.stdout.write(`${formatTable(rows)}\n`);
 }
 
 /** The `--percentiles` flag of every command that summarises stored rows (one definition, one help text). */

@@ -82,7 +82,7 @@ export const profileCommand: CommandModule<object, Args> = {
       log: (l) => process.stderr.write(`splitbench profile: ${l}\n`),
     });
     try {
-      fs.writeFileSync(String(argv.out), JSON.stringify(r.profile, null, 2) + '\n');
+      fs.writeFileSync(String(argv.out), `${JSON.stringify(r.profile, null, 2)}\n`);
     } catch (e) {
       throw new ConfigError(`cannot write the profile: ${(e as Error).message}`, { path: '--out' });
     }

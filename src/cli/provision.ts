@@ -43,7 +43,7 @@ export const provisionCommand: CommandModule<object, Args> = {
       if (argv.plan === undefined) throw new ConfigError('needs --plan FILE (the manifest the chunks share)', { path: argv.copyDbTo !== undefined ? '--copy-db-to' : argv.chunk !== undefined ? '--chunk' : argv.collect !== undefined ? '--collect' : '--chunk-count' });
       const r = await scale.runProvisionPlan(argv, argv.json ? () => undefined : undefined);
       if (argv.json) printJson('provision', r);
-      else if (r.result) process.stdout.write(sim.formatProvision(r.result) + '\n');
+      else if (r.result) process.stdout.write(`${sim.formatProvision(r.result)}\n`);
       else process.stdout.write(`chunk ${r.chunk!.index}/${r.chunk!.count}: ran ${r.ran.length}, skipped ${r.skipped.length} already done (of ${r.units} units in the plan)\n`);
       setExitCode(r.exitCode);
       return;
@@ -52,7 +52,7 @@ export const provisionCommand: CommandModule<object, Args> = {
     const opts = sim.resolveProvisionOptions(argv);
     const r = await sim.runProvision(opts, opts.json ? { log: () => undefined } : {});
     if (opts.json) printJson('provision', r);
-    else process.stdout.write(sim.formatProvision(r) + '\n');
+    else process.stdout.write(`${sim.formatProvision(r)}\n`);
     setExitCode(r.exitCode);
   },
 };

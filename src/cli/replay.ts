@@ -65,7 +65,7 @@ export const replayCommand: CommandModule<object, Args> = {
         throw new ConfigError('--time-scale auto: not with --shard or --procs (calibrate once, then give every shard the number)', { path: '--time-scale' });
       }
       // Calibrate on this machine, then run at the highest scale that held (the run's tag says how it was chosen).
-      const cal = await load.calibrateTimeScale(resolved, (l) => process.stderr.write(l + '\n'));
+      const cal = await load.calibrateTimeScale(resolved, (l) => process.stderr.write(`${l}\n`));
       process.stderr.write(
         `splitbench replay: time scale auto: running at x${cal.timeScale}` +
           (cal.undistorted ? '\n' : ' (every scale tried was distorted on this machine; the run will say why)\n'),
@@ -83,7 +83,7 @@ export const replayCommand: CommandModule<object, Args> = {
     // The figures are those `splitbench summary` prints for the run (from the stored rows); --json adds the
     // full summary under `metrics`.
     if (opts.json) printJson('replay', summary);
-    else process.stdout.write(load.formatSummary(summary) + `\nfull summary: splitbench summary --run ${summary.runId}${opts.db === load.REPLAY_DB_DEFAULT ? '' : ` --db ${opts.db}`}\n`);
+    else process.stdout.write(`${load.formatSummary(summary)}\nfull summary: splitbench summary --run ${summary.runId}${opts.db === load.REPLAY_DB_DEFAULT ? '' : ` --db ${opts.db}`}\n`);
     setExitCode(exitCode);
   },
 };

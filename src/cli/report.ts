@@ -5,16 +5,16 @@ import { CHART_INFO, REPORT_FORMATS, type ChartName, type ReportFormat } from '.
 import { setExitCode } from './main.js';
 
 interface ReportArgs {
-  run?: (string | number)[];
-  compare?: (string | number)[];
+  run?: (string | number)[] | undefined;
+  compare?: (string | number)[] | undefined;
   db: string;
-  out?: string;
-  format?: string[];
-  title?: string;
-  chart?: string[];
-  slo?: string;
-  label?: string[];
-  clip?: number;
+  out?: string | undefined;
+  format?: string[] | undefined;
+  title?: string | undefined;
+  chart?: string[] | undefined;
+  slo?: string | undefined;
+  label?: string[] | undefined;
+  clip?: number | undefined;
   json: boolean;
 }
 
@@ -137,6 +137,6 @@ export const reportCommand: CommandModule<object, ReportArgs> = {
     }
     for (const n of res.notes) out.push(`note: ${n}`);
     if (charts.length === 0) out.push(`open ${res.outDir}/index.html, or paste ${res.outDir}/report.md into a review`);
-    process.stdout.write(out.join('\n') + '\n');
+    process.stdout.write(`${out.join('\n')}\n`);
   },
 };

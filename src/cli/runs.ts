@@ -135,7 +135,7 @@ const del: CommandModule<DbArgs, RunArgs & { json: boolean; force: boolean }> = 
   },
 };
 
-const exp: CommandModule<DbArgs, RunArgs & { format: 'csv' | 'json' | 'jsonl'; out?: string }> = {
+const exp: CommandModule<DbArgs, RunArgs & { format: 'csv' | 'json' | 'jsonl'; out?: string | undefined }> = {
   command: 'export <run>',
   describe: 'Export a run\'s per-request rows (every column; chunk times decoded) as CSV, JSON or JSON Lines',
   builder: (y) =>

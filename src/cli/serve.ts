@@ -4,32 +4,32 @@ import { setExitCode } from './main.js';
 
 interface ServeArgs {
   deployment: string;
-  model?: string;
-  'perf-model'?: string;
+  model?: string | undefined;
+  'perf-model'?: string | undefined;
   host: string;
   port: number;
   'time-scale': number;
   'max-queue': number;
-  compat?: string;
-  seed?: number;
-  role?: string;
+  compat?: string | undefined;
+  seed?: number | undefined;
+  role?: string | undefined;
   engine: string;
-  'model-file'?: string;
-  workers?: number;
-  'prompt-workers'?: number;
-  'token-workers'?: number;
-  threads?: number;
-  slots?: number;
-  context?: number;
-  'kv-tokens'?: number;
+  'model-file'?: string | undefined;
+  workers?: number | undefined;
+  'prompt-workers'?: number | undefined;
+  'token-workers'?: number | undefined;
+  threads?: number | undefined;
+  slots?: number | undefined;
+  context?: number | undefined;
+  'kv-tokens'?: number | undefined;
   gpu: string;
-  scheduler?: string;
+  scheduler?: string | undefined;
   'header-timeout': number;
   'body-timeout': number;
   'max-body-mib': number;
   'max-buffered-mib': number;
-  'api-key'?: string;
-  'max-output-tokens'?: number;
+  'api-key'?: string | undefined;
+  'max-output-tokens'?: number | undefined;
 }
 
 /** The HTTP-layer flags; the key from `--api-key`, else `SPLITBENCH_API_KEY` (`--api-key ''`: no key). */

@@ -63,7 +63,7 @@ export const simCommand: CommandModule<object, Args> = {
     }
     const r = await sim.runSim(opts, { handleSignals: true });
     if (opts.json) printJson('sim', { runId: r.runId, summary: r.summary, sim: { ...r.result, machines: r.result.machines.length }, ...(r.traceEvents ? { traceEvents: r.traceEvents } : {}) });
-    else process.stdout.write(sim.formatSimResult(r) + '\n');
+    else process.stdout.write(`${sim.formatSimResult(r)}\n`);
     setExitCode(r.exitCode);
   },
 };

@@ -4,12 +4,12 @@ import { DEFAULT_DB } from '../paths.js';
 import { PERCENTILES_OPTION } from './output.js';
 
 interface SummaryArgs {
-  run?: string[];
+  run?: string[] | undefined;
   db: string;
   json: boolean;
-  slo?: string;
-  'reference-run'?: string;
-  'reference-machine'?: string;
+  slo?: string | undefined;
+  'reference-run'?: string | undefined;
+  'reference-machine'?: string | undefined;
   percentiles: string;
 }
 
@@ -58,6 +58,6 @@ export const summaryCommand: CommandModule<object, SummaryArgs> = {
       ...(argv['reference-machine'] === undefined ? {} : { referenceMachine: argv['reference-machine'] }),
     });
     if (argv.json) printJson('summary', summaries);
-    else process.stdout.write(formatSummaries(summaries) + '\n');
+    else process.stdout.write(`${formatSummaries(summaries)}\n`);
   },
 };

@@ -47,7 +47,7 @@ export const sweepCommand: CommandModule<object, Args> = {
       if (argv.plan === undefined) throw new ConfigError('needs --plan FILE (the manifest the chunks share)', { path: argv.copyDbTo !== undefined ? '--copy-db-to' : argv.chunk !== undefined ? '--chunk' : '--collect' });
       const r = await scale.runSweepPlan(argv, argv.json ? () => undefined : undefined);
       if (argv.json) printJson('sweep', r);
-      else if (r.result) process.stdout.write(scale.formatPlanResult(r.result) + '\n');
+      else if (r.result) process.stdout.write(`${scale.formatPlanResult(r.result)}\n`);
       else process.stdout.write(`chunk ${r.chunk!.index}/${r.chunk!.count}: ran ${r.ran.length}, skipped ${r.skipped.length} already done\n`);
       setExitCode(r.exitCode);
       return;
@@ -75,7 +75,7 @@ export const sweepCommand: CommandModule<object, Args> = {
     }
     const r = await sim.runSweep(opts, opts.json ? { log: () => undefined } : {});
     if (opts.json) printJson('sweep', r);
-    else process.stdout.write(sim.formatSweep(r) + '\n');
+    else process.stdout.write(`${sim.formatSweep(r)}\n`);
     setExitCode(r.exitCode);
   },
 };

@@ -12,7 +12,7 @@ type Args = Record<string, unknown>;
 function reportSkipped(skipped: number, examples: readonly { line: number; field: string | undefined; message: string }[], file: string): void {
   if (skipped === 0) return;
   const ex = examples[0];
-  process.stderr.write(`splitbench: skipped ${skipped} bad row${skipped === 1 ? '' : 's'} (--lenient)` + (ex ? `; first: ${file}:${ex.line}${ex.field ? ':' + ex.field : ''}: ${ex.message}` : '') + '\n');
+  process.stderr.write(`splitbench: skipped ${skipped} bad row${skipped === 1 ? '' : 's'} (--lenient)${ex ? `; first: ${file}:${ex.line}${ex.field ? `:${ex.field}` : ''}: ${ex.message}` : ''}\n`);
 }
 
 /** A progress bar (bytes read) on a TTY for big files; nothing otherwise. Returns the function that stops it. */
@@ -53,7 +53,7 @@ const statsCmd: CommandModule<object, Args> = {
     const transforms = t.parseTraceTransforms(argv);
     const src = t.openTrace(String(argv.file), t.parseTraceOpenOptions(argv));
     const stopProgress = await showReadProgress(src);
-    let stats;
+    let stats: Awaited<ReturnType<typeof t.computeTraceStats>>;
     try {
       stats = await t.computeTraceStats(t.hasTransforms(transforms) ? t.applyTransforms(src, transforms) : src, cacheBlocks === undefined ? {} : { cacheBlocks });
     } finally {
@@ -85,7 +85,7 @@ const statsCmd: CommandModule<object, Args> = {
       } else if (cacheBlocks !== undefined) {
         lines.push('', 'prefix reuse    none: the trace carries no prefix block hashes');
       }
-      process.stdout.write(lines.join('\n') + '\n');
+      process.stdout.write(`${lines.join('\n')}\n`);
       for (const w of stats.warnings) process.stdout.write(`warning: ${w}\n`);
     }
     reportSkipped(stats.skipped, src.skippedExamples(), src.path);

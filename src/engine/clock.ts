@@ -2,8 +2,9 @@
  * The one clock the engine sees. The engine never reads the wall clock and never sleeps: it asks its
  * Clock for the time and to call it back later.
  *
- * - `RealClock` drives the live reference backend: monotonic `performance.now()`, times in engine
- *   seconds (real seconds × timeScale, so a K-times faster emulation reports real-GPU seconds).
+ * - `RealClock` (in src/wallclock.ts, the one module that owns wall time and timers) drives the live
+ *   reference backend: monotonic `performance.now()`, times in engine seconds (real seconds × timeScale,
+ *   so a K-times faster emulation reports real-GPU seconds).
  * - `VirtualClock` drives the simulator: an event heap, time jumps from event to event.
  *
  * Same-time ordering (VirtualClock): events are ordered by (time, rank, sequence number). `rank` comes
@@ -159,124 +160,5 @@ export class VirtualClock implements Clock {
       h[i] = last;
     }
     return top;
-  }
-}
-
-/**
- * Real-time clock on the monotonic `performance.now()`, in engine seconds since construction, scaled by
- * `timeScale` (engine time runs K times faster than wall time). The wall-clock anchor (`startWallMs`) is
- * read once, for the `runs` table only. Same-instant events keep (rank, seq) order: callbacks due at the
- * same engine time are run from one timer in that order.
- *
- * Precision: `setTimeout` has millisecond granularity and usually fires up to ~1 ms late, so the clock
- * sleeps with `setTimeout` until SPIN_WINDOW_MS before the next event is due, then polls with
- * `setImmediate` (which still lets I/O run every turn) until it is due. This keeps callback lateness well
- * under a millisecond on an idle event loop, at the cost of at most SPIN_WINDOW_MS of polling per wake-up.
- *
- * Logical time inside callbacks: while a scheduled callback runs, `now()` returns the time it was
- * scheduled for (as on the VirtualClock), not the slightly later moment it actually runs, so event-loop
- * lateness never accumulates into engine time (an iteration chain `at(now() + d)` stays exactly on the
- * performance model's schedule). `now()` never goes backwards: a callback that runs after a later time
- * was already read (e.g. by an arrival) sees that later time. `realNow()` always reads the monotonic clock
- * (for measuring how late a callback ran).
- */
-export class RealClock implements Clock {
-  /** Wall milliseconds before a due event at which the clock stops sleeping and starts polling. */
-  static readonly SPIN_WINDOW_MS = 2;
-  readonly timeScale: number;
-  readonly startWallMs: number;
-  private readonly t0: number;
-  private readonly virtual = new VirtualClock(0);
-  private timer: ReturnType<typeof setTimeout> | undefined;
-  private immediate: ReturnType<typeof setImmediate> | undefined;
-  private timerDue = Infinity;
-  private closed = false;
-  /** Time of the callback being run (undefined outside callbacks). */
-  private cbTime: number | undefined;
-  /** Largest time `now()` returned so far. */
-  private last = 0;
-
-  constructor(timeScale = 1) {
-    if (!(timeScale > 0)) throw new RangeError('timeScale must be > 0');
-    this.timeScale = timeScale;
-    this.t0 = performance.now();
-    this.startWallMs = Date.now();
-  }
-
-  now(): number {
-    if (this.cbTime !== undefined) return this.cbTime;
-    const t = this.realNow();
-    if (t > this.last) this.last = t;
-    return this.last;
-  }
-
-  /** Engine seconds from the monotonic clock, also inside callbacks (see the class comment). */
-  realNow(): number {
-    return ((performance.now() - this.t0) / 1000) * this.timeScale;
-  }
-
-  at(time: number, fn: () => void, rank: EventRankValue = EventRank.internal): TimerHandle {
-    const h = this.virtual.at(time, fn, rank);
-    this.arm();
-    return h;
-  }
-
-  /** Number of scheduled, not cancelled, not yet run callbacks. */
-  pending(): number {
-    return this.virtual.pending();
-  }
-
-  /** Stop all pending callbacks (shutdown); later `at` calls are ignored. */
-  close(): void {
-    this.closed = true;
-    this.disarm();
-  }
-
-  private disarm(): void {
-    if (this.timer) clearTimeout(this.timer);
-    if (this.immediate) clearImmediate(this.immediate);
-    this.timer = undefined;
-    this.immediate = undefined;
-    this.timerDue = Infinity;
-  }
-
-  private arm(): void {
-    if (this.closed) return;
-    const next = this.nextDue();
-    if (next === undefined) return;
-    if ((this.timer || this.immediate) && next >= this.timerDue) return;
-    this.disarm();
-    this.timerDue = next;
-    const delayMs = ((next - this.realNow()) / this.timeScale) * 1000;
-    if (delayMs > RealClock.SPIN_WINDOW_MS) {
-      this.timer = setTimeout(() => this.fire(), Math.floor(delayMs - RealClock.SPIN_WINDOW_MS));
-    } else {
-      this.immediate = setImmediate(() => this.fire());
-    }
-  }
-
-  private nextDue(): number | undefined {
-    return this.virtual.nextTime();
-  }
-
-  private fire(): void {
-    this.timer = undefined;
-    this.immediate = undefined;
-    this.timerDue = Infinity;
-    const now = this.realNow();
-    // Run everything due by now, in (time, rank, seq) order, each with `now()` reading its own time
-    // (never earlier than a time already read).
-    for (;;) {
-      const next = this.nextDue();
-      if (next === undefined || next > now) break;
-      this.cbTime = next > this.last ? next : this.last;
-      this.last = this.cbTime;
-      try {
-        this.virtual.step();
-      } finally {
-        this.cbTime = undefined;
-      }
-    }
-    this.arm();
   }
 }

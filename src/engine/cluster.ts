@@ -20,7 +20,7 @@ import { secondTokenParts } from './api.js';
 import { EventRank, type Clock, type TimerHandle } from './clock.js';
 import { ConfigError } from '../errors.js';
 import { originOf, type Deployment } from './deployment.js';
-import { Instance, Seq, SeqMode, SeqState } from './instance.js';
+import { Instance, Seq, SeqMode } from './instance.js';
 import { createScheduler, type ClusterScheduler, type PoolName, type SchedMachine } from './schedulers.js';
 import {
   kvBytesPerToken,

@@ -303,8 +303,8 @@ export function parseDeployment(text: string, file: string, overrides: Deploymen
   });
 }
 
-function stripUndefined<T extends object>(o: T): Partial<T> {
-  const r: Partial<T> = {};
+function stripUndefined<T extends object>(o: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
+  const r: { [K in keyof T]?: Exclude<T[K], undefined> } = {};
   for (const [k, v] of Object.entries(o)) if (v !== undefined) (r as Record<string, unknown>)[k] = v;
   return r;
 }

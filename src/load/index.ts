@@ -11,5 +11,5 @@ export { BodyBuilder, ENDPOINT_PATHS, type Endpoint, type PromptMode } from './p
 export { preflight, type PreflightResult } from './preflight.js';
 export { startBackend, type Backend, type BackendOptions } from './backend.js';
 export { Sleeper, targetMs, traceSeconds, lagSeconds, SPIN_MS } from './schedule.js';
-export { LiveStats, UsHistogram } from './stats.js';
+export { LiveStats } from './stats.js';
 export { buildSummary, formatSummary, fmtS, type ReplaySummary } from './summary.js';

@@ -136,7 +136,7 @@ export class BodyBuilder {
     const { lo, span } = this.range;
     for (let i = 0; i < head; i++) parts.push(lo + (mix32((seq + 1) * 0x85ebca6b + i * 0xc2b2ae35 + this.opts.seed) % span));
     const rest = this.ids.slice(n - head);
-    return rest.length > 0 ? parts.join(',') + ',' + rest : parts.join(',');
+    return rest.length > 0 ? `${parts.join(',')},${rest}` : parts.join(',');
   }
 
   /** One hash block's ids, comma-joined (HASH_BLOCK_TOKENS ids, a pure function of the hash and seed). */
@@ -185,7 +185,7 @@ export class BodyBuilder {
       let end = idx.indexOf(',', start);
       if (end < 0) end = idx.length;
       const id = Number(idx.slice(start, end));
-      out += ' ' + WORDS[id % WORDS.length];
+      out += ` ${WORDS[id % WORDS.length]}`;
       start = end + 1;
     }
     return out;
@@ -202,7 +202,7 @@ export class BodyBuilder {
       ...(o.extraBody ?? {}),
     };
     const restJson = JSON.stringify(rest);
-    const tail = restJson.length > 2 ? ',' + restJson.slice(1) : '}';
+    const tail = restJson.length > 2 ? `,${restJson.slice(1)}` : '}';
     if (o.endpoint === 'chat') {
       const content = JSON.stringify(this.promptText(r.seq, r.promptTokens));
       return `{"messages":[{"role":"user","content":${content}}]${tail}`;

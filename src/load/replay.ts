@@ -14,7 +14,7 @@
 import { setMaxListeners } from 'node:events';
 import { setImmediate as yieldImmediate } from 'node:timers/promises';
 import { ExitCode, SplitbenchError, StoreError, TargetError } from '../errors.js';
-import type { RequestRow, RunWriter, Store } from '../store/index.js';
+import type { RequestRow, RunWriter } from '../store/index.js';
 import { arrivalProcess, createRng, sizeSampler, type RequestSpec } from '../trace/index.js';
 import type { LoadClient, StreamResult } from './client.js';
 import type { ReplayOptions } from './options.js';
@@ -384,18 +384,10 @@ export class Runner {
       const err = e instanceof SplitbenchError ? e : new StoreError(`cannot write request rows: ${(e as Error).message}`, { cause: e });
       this.fail(`store error: ${err.message}`, err);
     }
-    const ok = res.status === 'ok';
-    const ttft = firstToken === undefined ? undefined : firstToken - send;
-    const e2e = ok ? end - send : undefined;
     this.stats.onFinished({
       status: res.status,
       warmup,
       errorCode: res.errorCode,
-      ttft,
-      e2e,
-      tpot: ok && ttft !== undefined && e2e !== undefined && tokensReceived > 1 ? (e2e - ttft) / (tokensReceived - 1) : undefined,
-      send,
-      end,
       promptTokens: spec.promptTokens,
       outputTokens: spec.outputTokens,
       tokensReceived,

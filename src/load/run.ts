@@ -52,6 +52,7 @@ export interface ReplayHooks {
    * May return the monotonic ms (performance.now() scale) to use as t0: the schedule stays anchored to that
    * instant even when the wait woke a little late.
    */
+  // biome-ignore lint/suspicious/noConfusingVoidType: a hook returns a start time (epoch ms) or nothing at all
   readonly beforeStart?: (store: Store, runId: number, runner: Runner) => Promise<number | void>;
   /** After the run row is finished. */
   readonly afterRun?: (store: Store, runId: number) => Promise<void>;
@@ -66,7 +67,7 @@ export interface ReplayResult {
 
 /** Run a replay with resolved options. Throws SplitbenchError for run-level failures before the run exists. */
 export async function runReplay(opts: ReplayOptions, io: ReplayIo = {}): Promise<ReplayResult> {
-  const log = io.log ?? ((l: string) => process.stderr.write(l + '\n'));
+  const log = io.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   let signalled = 0;
   let runner: Runner | undefined;
   let backend: Backend | undefined;
@@ -177,12 +178,13 @@ export async function runReplay(opts: ReplayOptions, io: ReplayIo = {}): Promise
     });
     // Power and server metrics sampled next to the load (src/telemetry); a failing source is a gap, not an error.
     const r0 = runner;
-    let t0Ms: number | void = undefined;
+    let t0Ms: number | undefined;
     try {
       telemetry = await startRunTelemetry(opts.telemetry, { targetUrl: url, timeScale: opts.timeScale, t0Ms: () => r0.startMs, sink: writer, log });
       // Connections opened and the stream code compiled before the clock starts (no inference asked for).
       await client.warm(warmConnections(opts));
-      t0Ms = await io.hooks?.beforeStart?.(store, writer.runId, runner);
+      const hookT0 = await io.hooks?.beforeStart?.(store, writer.runId, runner);
+      if (typeof hookT0 === 'number') t0Ms = hookT0;
     } catch (e) {
       // The run row exists: never leave it 'running' when the run cannot start.
       created.finish('failed', { notes: { reason: `could not start: ${(e as Error).message}` } });
@@ -198,7 +200,7 @@ export async function runReplay(opts: ReplayOptions, io: ReplayIo = {}): Promise
     progress?.start();
     let result: ReplayRunResult;
     try {
-      result = await runner.run(primed, typeof t0Ms === 'number' ? t0Ms : undefined);
+      result = await runner.run(primed, t0Ms);
     } finally {
       runEnded = true;
       progress?.stop();

@@ -17,7 +17,6 @@ export interface SseSink {
 }
 
 const LF = 10;
-const CR = 13;
 
 export class SseParser {
   private readonly sink: SseSink;
@@ -117,7 +116,7 @@ export class SseParser {
       value = src.charCodeAt(colon + 1) === 32 && colon + 1 < b ? src.slice(colon + 2, b) : src.slice(colon + 1, b);
     }
     if (field === 'data') {
-      if (this.hasData) this.data += '\n' + value;
+      if (this.hasData) this.data += `\n${value}`;
       else {
         this.data = value;
         this.hasData = true;

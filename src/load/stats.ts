@@ -1,47 +1,11 @@
 /**
- * Live run statistics of the load generator: counts by status, schedule lag, TTFT/TPOT/E2E and token
- * totals, on hdr histograms (integer microseconds). They feed the progress line, the lag flag, the
- * `--max-error-rate` check and the end-of-run summary. Warmup requests count in `sent`/`lag` (the
- * schedule must hold for them too) but not in the latency and throughput figures.
+ * Live run statistics of the load generator: counts by status, error codes, output-length mismatches, token
+ * totals and the schedule lag (a live-mode `Distribution`: hdr-backed, constant memory). They feed the progress
+ * line, the lag flag, the `--max-error-rate` check and the counts of the end-of-run summary, whose latency and
+ * throughput figures come from the stored rows (src/load/summary.ts). Warm-up requests count in `sent`/`lag`
+ * (the schedule must hold for them too) but not in the token totals.
  */
-import * as hdr from 'hdr-histogram-js';
-
-export class UsHistogram {
-  private readonly h = hdr.build({ bitBucketSize: 64, autoResize: true, numberOfSignificantValueDigits: 3 });
-  private n = 0;
-  private sumUs = 0;
-  private maxUs = 0;
-
-  /** Record a value in seconds (negative values clamp to 0). */
-  record(seconds: number): void {
-    if (!Number.isFinite(seconds)) return;
-    const us = Math.max(0, Math.round(seconds * 1e6));
-    this.h.recordValue(us);
-    this.n++;
-    this.sumUs += us;
-    if (us > this.maxUs) this.maxUs = us;
-  }
-
-  get count(): number {
-    return this.n;
-  }
-
-  /** Seconds at percentile p (0..100); undefined when empty. */
-  percentile(p: number): number | undefined {
-    if (this.n === 0) return undefined;
-    if (p >= 100) return this.maxUs / 1e6;
-    // hdr reports the highest value equivalent to the percentile's bucket: never above the true max.
-    return Math.min(this.h.getValueAtPercentile(p), this.maxUs) / 1e6;
-  }
-
-  mean(): number | undefined {
-    return this.n === 0 ? undefined : this.sumUs / this.n / 1e6;
-  }
-
-  max(): number | undefined {
-    return this.n === 0 ? undefined : this.maxUs / 1e6;
-  }
-}
+import { Distribution } from '../metrics/histogram.js';
 
 export interface DistSummary {
   readonly count: number;
@@ -52,7 +16,7 @@ export interface DistSummary {
   readonly mean: number | null;
 }
 
-function dist(h: UsHistogram): DistSummary {
+function dist(h: Distribution): DistSummary {
   return {
     count: h.count,
     p50: h.percentile(50) ?? null,
@@ -67,13 +31,6 @@ export interface FinishedRequest {
   readonly status: 'ok' | 'error' | 'timeout' | 'cancelled';
   readonly warmup: boolean;
   readonly errorCode?: string | undefined;
-  /** Trace seconds. */
-  readonly ttft?: number | undefined;
-  readonly tpot?: number | undefined;
-  readonly e2e?: number | undefined;
-  /** Trace seconds from t0 of send and end. */
-  readonly send?: number | undefined;
-  readonly end?: number | undefined;
   readonly promptTokens: number;
   readonly outputTokens: number;
   readonly tokensReceived: number;
@@ -87,14 +44,8 @@ export class LiveStats {
   readonly errorCodes = new Map<string, number>();
   fewerTokens = 0;
   moreTokens = 0;
-  readonly lag = new UsHistogram();
-  readonly ttft = new UsHistogram();
-  readonly tpot = new UsHistogram();
-  readonly e2e = new UsHistogram();
-  /** Measured (non-warmup) window, trace seconds from t0. */
-  firstSend = Infinity;
-  lastEnd = -Infinity;
-  okMeasured = 0;
+  readonly lag = Distribution.live();
+  /** Tokens of ok, non-warm-up requests. */
   inputTokens = 0;
   outputTokens = 0;
 
@@ -113,16 +64,9 @@ export class LiveStats {
       if (r.tokensReceived < r.outputTokens) this.fewerTokens++;
       else if (r.tokensReceived > r.outputTokens) this.moreTokens++;
     }
-    if (r.warmup) return;
-    if (r.send !== undefined && r.send < this.firstSend) this.firstSend = r.send;
-    if (r.status !== 'ok') return;
-    if (r.end !== undefined && r.end > this.lastEnd) this.lastEnd = r.end;
-    this.okMeasured++;
+    if (r.warmup || r.status !== 'ok') return;
     this.inputTokens += r.promptTokens;
     this.outputTokens += r.tokensReceived;
-    if (r.ttft !== undefined) this.ttft.record(r.ttft);
-    if (r.tpot !== undefined) this.tpot.record(r.tpot);
-    if (r.e2e !== undefined) this.e2e.record(r.e2e);
   }
 
   /** Requests that failed (error or timeout), not counting cancelled ones. */
@@ -135,27 +79,12 @@ export class LiveStats {
     errorCodes: Record<string, number>;
     outputMismatch: { fewer: number; more: number };
     lagS: DistSummary;
-    ttftS: DistSummary;
-    tpotS: DistSummary;
-    e2eS: DistSummary;
-    spanS: number | null;
-    throughput: { requestsPerS: number | null; inputTokensPerS: number | null; outputTokensPerS: number | null };
   } {
-    const span = this.lastEnd > this.firstSend ? this.lastEnd - this.firstSend : null;
     return {
       requests: { sent: this.sent, ...this.byStatus },
       errorCodes: Object.fromEntries([...this.errorCodes.entries()].sort((a, b) => b[1] - a[1])),
       outputMismatch: { fewer: this.fewerTokens, more: this.moreTokens },
       lagS: dist(this.lag),
-      ttftS: dist(this.ttft),
-      tpotS: dist(this.tpot),
-      e2eS: dist(this.e2e),
-      spanS: span,
-      throughput: {
-        requestsPerS: span ? this.okMeasured / span : null,
-        inputTokensPerS: span ? this.inputTokens / span : null,
-        outputTokensPerS: span ? this.outputTokens / span : null,
-      },
     };
   }
 }

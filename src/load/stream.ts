@@ -14,18 +14,18 @@ import { SseParser, type SseSink } from './sse.js';
 export type CountMethod = 'usage-continuous' | 'usage-final' | 'chunks';
 
 export interface Breakdown {
-  queue?: number;
-  prefill?: number;
-  kvTransfer?: number;
-  decodeWait?: number;
-  decode?: number;
-  promptMachine?: string;
-  tokenMachine?: string;
-  pool?: string;
-  preemptions?: number;
+  queue?: number | undefined;
+  prefill?: number | undefined;
+  kvTransfer?: number | undefined;
+  decodeWait?: number | undefined;
+  decode?: number | undefined;
+  promptMachine?: string | undefined;
+  tokenMachine?: string | undefined;
+  pool?: string | undefined;
+  preemptions?: number | undefined;
   /** The reference backend's own emission delay for this request (actual − intended chunk write), engine seconds: largest and mean. */
-  emitDelayMax?: number;
-  emitDelayMean?: number;
+  emitDelayMax?: number | undefined;
+  emitDelayMean?: number | undefined;
 }
 
 export interface StreamFailure {
@@ -38,7 +38,7 @@ const EXCERPT = 200;
 
 export function excerpt(s: string, n = EXCERPT): string {
   const one = s.replace(/\s+/g, ' ').trim();
-  return one.length > n ? one.slice(0, n) + '…' : one;
+  return one.length > n ? `${one.slice(0, n)}…` : one;
 }
 
 function num(v: unknown): number | undefined {

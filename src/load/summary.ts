@@ -2,8 +2,8 @@
  * The end-of-run summary of a replay: counts by status, TTFT/TPOT/E2E percentiles, throughput and the
  * schedule-lag verdict, as a JSON-ready object (`--json`) and as text. The latency and throughput figures are
  * those `splitbench summary` computes from the stored rows (src/metrics `summarizeRun`: exact percentiles,
- * throughput over the arrival window), so a replay and `summary` of its run print the same numbers; the live
- * hdr statistics (src/load/stats.ts) only drive the progress line and `--metrics-port`. Latency and throughput
+ * throughput over the arrival window), so a replay and `summary` of its run print the same numbers and one
+ * throughput figure; the live statistics (src/load/stats.ts) give the counts and the schedule lag. Latency and throughput
  * exclude warm-up and failed requests; all times are trace seconds.
  */
 import { formatSummaries, type RunSummary } from '../metrics/index.js';

@@ -112,7 +112,7 @@ export async function gateCommand(o: GateCommandOptions): Promise<GateResult> {
     if (!isReadonlyError(e)) throw e;
     store = openStore(o.db, { readonly: true });
     stored = false;
-    (o.log ?? ((l: string) => process.stderr.write(l + '\n')))(`splitbench gate: ${o.db} is read-only for this user; the verdicts are printed but not stored in slo_results`);
+    (o.log ?? ((l: string) => process.stderr.write(`${l}\n`)))(`splitbench gate: ${o.db} is read-only for this user; the verdicts are printed but not stored in slo_results`);
   }
   try {
     const run = findRun(store, o.run);

@@ -72,10 +72,11 @@ export function metricValue(s: RunSummary, rule: Pick<SloRule, 'base' | 'stat'>)
   const { base, stat } = rule;
   if (stat !== undefined) {
     const field = STAT_NAMES[stat];
-    let st;
-    if (base.startsWith('slowdown.')) st = s.slowdown?.[base.slice('slowdown.'.length) as 'ttft' | 'tpot' | 'tbt' | 'e2e'];
-    else if (base in s.latencyS) st = s.latencyS[base as keyof RunSummary['latencyS']];
-    else st = s.phasesS[base as keyof RunSummary['phasesS']];
+    const st = base.startsWith('slowdown.')
+      ? s.slowdown?.[base.slice('slowdown.'.length) as 'ttft' | 'tpot' | 'tbt' | 'e2e']
+      : base in s.latencyS
+        ? s.latencyS[base as keyof RunSummary['latencyS']]
+        : s.phasesS[base as keyof RunSummary['phasesS']];
     return st?.[field];
   }
   switch (base) {

@@ -13,8 +13,11 @@
  * per value (a 42,218-request simulation of the conversation trace holds ~10 M token gaps: ~80 MB while it is
  * summarised). Past `EXACT_LIMIT` values (a week-long stream's token gaps would need tens of GB) a distribution
  * moves its values into an hdr histogram (3 significant digits, constant memory) and says so: its `Stats` carry
- * `approximate`, and every summary names it. Live figures, where no rows exist yet, stay on the load generator's
- * hdr histograms (src/load/stats.ts).
+ * `approximate`, and every summary names it.
+ *
+ * This is the project's one histogram type. Its live mode (`Distribution.live()`) is the hdr histogram from the
+ * first value: constant memory for figures where no rows exist yet (the load generator's live stats behind the
+ * progress line, the lag flag and `--metrics-port`); exact mean, max and count, hdr percentiles clamped to the max.
  */
 import * as hdr from 'hdr-histogram-js';
 
@@ -90,8 +93,13 @@ export class Distribution {
   private histSum = 0;
   private histMax = 0;
 
-  /** `limit`: values kept exactly before moving to a histogram (tests lower it). */
+  /** `limit`: values kept exactly before moving to a histogram (tests lower it; 0: live mode). */
   constructor(private readonly limit = EXACT_LIMIT) {}
+
+  /** Live mode: an hdr histogram from the first value (constant memory; for figures where no rows exist). */
+  static live(): Distribution {
+    return new Distribution(0);
+  }
 
   /** Record `value` (negative values are clamped to 0; non-finite ones are ignored) `count` times. */
   record(value: number, count = 1): void {
@@ -139,6 +147,33 @@ export class Distribution {
     if (this.n === 0) return undefined;
     if (this.hist) return Math.min(this.hist.getValueAtPercentile(p) / HIST_UNIT, this.histMax);
     return percentileOfSorted(this.sortedValues(), p, method);
+  }
+
+  /** Mean of the values; undefined when empty. */
+  mean(): number | undefined {
+    if (this.n === 0) return undefined;
+    return this.hist ? this.histSum / this.n : compensatedSum(this.sortedValues()) / this.n;
+  }
+
+  /** Largest value; undefined when empty. */
+  max(): number | undefined {
+    if (this.n === 0) return undefined;
+    return this.hist ? this.histMax : this.sortedValues()[this.n - 1];
+  }
+
+  /**
+   * The empirical CDF as points (value, fraction ≤ it), at most about `maxPoints` (see `cdfOfSorted`), values
+   * times `scale`; an approximate distribution gives its percentiles at evenly spaced fractions.
+   */
+  cdfPoints(maxPoints = 600, scale = 1): { x: number; y: number }[] {
+    if (this.n === 0) return [];
+    if (!this.hist) return cdfOfSorted(this.sortedValues(), maxPoints, scale);
+    const out: { x: number; y: number }[] = [];
+    for (let k = 1; k < maxPoints; k++) {
+      const y = k / (maxPoints - 1);
+      out.push({ x: this.percentile(100 * y)! * scale, y });
+    }
+    return out;
   }
 
   /** True once the population passed EXACT_LIMIT (percentiles then come from an hdr histogram). */
@@ -232,4 +267,25 @@ function compensatedSum(x: Float64Array): number {
     sum = t;
   }
   return sum + comp;
+}
+
+/**
+ * Empirical CDF of ascending values: points (v[i], (i+1)/n). Above `maxPoints` it keeps evenly spaced
+ * ranks plus every rank of the top 1% up to a budget (the tail is what latency CDFs are read for), always
+ * the first and last.
+ */
+export function cdfOfSorted(sorted: ArrayLike<number>, maxPoints = 600, scale = 1): { x: number; y: number }[] {
+  const n = sorted.length;
+  if (n === 0) return [];
+  const idx = new Set<number>();
+  if (n <= maxPoints) for (let i = 0; i < n; i++) idx.add(i);
+  else {
+    const body = Math.floor(maxPoints * 0.7);
+    for (let k = 0; k <= body; k++) idx.add(Math.round((k / body) * (n - 1)));
+    const tailStart = Math.floor(n * 0.99);
+    const tailBudget = maxPoints - body;
+    const tailN = n - tailStart;
+    for (let k = 0; k <= tailBudget; k++) idx.add(tailStart + Math.round((k / tailBudget) * (tailN - 1)));
+  }
+  return [...idx].sort((a, b) => a - b).map((i) => ({ x: sorted[i]! * scale, y: (i + 1) / n }));
 }

@@ -19,7 +19,6 @@ export {
   machineRecords,
   powerRecords,
   isCompatRun,
-  dbOf,
   type StoreLike,
   type RunInfo,
   type RequestRecord,
@@ -46,3 +45,4 @@ export {
   type CostSummary,
 } from './summary.js';
 export { formatSummaries, fmtSeconds, fmtNum } from './format.js';
+export * from './formulas.js';

@@ -1,8 +1,8 @@
 /**
  * Per-request metrics: each a formula over the stored raw columns (docs/metrics.md "Metric glossary"), `undefined`
  * when the metric does not exist for that request (no first token, one output token, a failed request).
- * The base formulas are the store's (src/store/derive.ts: the writer stores the same values in the derived
- * columns); a derived column is only the fallback when its raw timestamps are missing.
+ * The formulas are formulas.ts's (the writer stores the same values in the derived columns); a derived
+ * column is only the fallback when its raw timestamps are missing.
  *
  *   ttft      = first_token − send
  *   e2e       = end − send                              (ok only)
@@ -13,7 +13,7 @@
  *   TBT samples (the `tbt` distribution): see `tbtSamples`.
  */
 import { decodeChunks, type Chunk } from '../store/codec.js';
-import { deriveRequest } from '../store/derive.js';
+import { compatTbtOf, deriveRequest, forEachTbtGap } from './formulas.js';
 import type { RequestRecord } from './rows.js';
 
 const opt = (v: number | null): number | undefined => (v === null || !Number.isFinite(v) ? undefined : v);
@@ -46,24 +46,14 @@ export interface RequestMetrics {
  */
 export function tbtSamples(chunks: readonly Chunk[]): TbtSample[] {
   const out: TbtSample[] = [];
-  let prev: number | undefined;
-  for (const c of chunks) {
-    if (!(c.tokens > 0)) continue;
-    if (prev !== undefined) out.push({ gap: (c.t - prev) / c.tokens, count: c.tokens });
-    prev = c.t;
-  }
+  forEachTbtGap(chunks, (gap, count) => out.push({ gap, count }));
   return out;
 }
 
 /** Visit a measured request's TBT samples (see `tbtSamples`) without building an array. */
 export function forEachTbtSample(m: RequestMetrics, f: (gap: number, count: number) => void): void {
   if (m.tbtFallback) f(m.tbtFallback.gap, m.tbtFallback.count);
-  let prev: number | undefined;
-  for (const c of m.tbtChunks) {
-    if (!(c.tokens > 0)) continue;
-    if (prev !== undefined) f((c.t - prev) / c.tokens, c.tokens);
-    prev = c.t;
-  }
+  forEachTbtGap(m.tbtChunks, f);
 }
 
 /** Measure one request. `compat`: the run is in SplitwiseSim-compatible mode. */
@@ -84,7 +74,7 @@ export function measure(r: RequestRecord, compat = false): RequestMetrics {
   const tpot = ok ? (d.tpot ?? opt(r.tpot)) : undefined;
   const lag = d.lag ?? opt(r.lag);
   const maxStall = ok ? (chunks.length > 0 ? d.maxStall : opt(r.maxStall)) : undefined;
-  const swTbt = ok && e2e !== undefined && ttft !== undefined && r.tokensReceived > 0 ? (e2e - ttft) / r.tokensReceived : undefined;
+  const swTbt = ok ? compatTbtOf(e2e, ttft, r.tokensReceived) : undefined;
   let fallback: TbtSample | undefined;
   if (ok) {
     if (compat) fallback = swTbt === undefined ? undefined : { gap: swTbt, count: 1 };

@@ -200,7 +200,7 @@ const RULE_RE = /^\s*([a-z_][a-z0-9_.]*)\s*(<=|>=|<|>)\s*(.+?)\s*$/i;
 function resolveMetric(name: string): { base: string; stat?: StatName; unit: MetricUnit } {
   if (SCALAR_METRICS[name] !== undefined) return { base: name, unit: SCALAR_METRICS[name]! };
   for (const statName of Object.keys(STAT_NAMES) as StatName[]) {
-    if (name.endsWith('.' + statName)) {
+    if (name.endsWith(`.${statName}`)) {
       const base = name.slice(0, -statName.length - 1);
       const unit = DIST_METRICS[base];
       if (unit !== undefined) return { base, stat: statName, unit: statName === 'count' ? 'count' : unit };
@@ -210,7 +210,7 @@ function resolveMetric(name: string): { base: string; stat?: StatName; unit: Met
     throw new Error(`metric '${name}' needs a statistic: ${name}.p99 (one of ${Object.keys(STAT_NAMES).join(', ')})`);
   }
   throw new Error(
-    `unknown metric '${name}' (known: ${Object.keys(DIST_METRICS).map((d) => d + '.<stat>').join(', ')}, ${Object.keys(SCALAR_METRICS).join(', ')})`,
+    `unknown metric '${name}' (known: ${Object.keys(DIST_METRICS).map((d) => `${d}.<stat>`).join(', ')}, ${Object.keys(SCALAR_METRICS).join(', ')})`,
   );
 }
 

@@ -16,6 +16,7 @@
  *   in it, over its length (what compares with the offered rate); the drain after it, the rate of completions
  *   within it and the makespan figures (ok requests over the steady span, vLLM's) are reported beside it.
  */
+import { afterFirstOverheadOf, ttftOverheadOf } from './formulas.js';
 import { DEFAULT_PERCENTILE_METHOD, Distribution, type PercentileMethod, type Stats } from './histogram.js';
 import { forEachTbtSample, measure, type RequestMetrics } from './request.js';
 import {
@@ -491,11 +492,11 @@ export class RunAccumulator {
       b.e2e += e2e;
       b.queue += r.queueS;
       b.prefill += r.prefillS;
-      b.ttftOverhead += ttft - r.queueS - r.prefillS;
+      b.ttftOverhead += ttftOverheadOf(ttft, r.queueS, r.prefillS);
       b.kvTransfer += r.kvTransferS;
       b.decodeWait += r.decodeWaitS;
       b.decode += r.decodeS;
-      b.afterFirstOverhead += e2e - ttft - r.kvTransferS - r.decodeWaitS - r.decodeS;
+      b.afterFirstOverhead += afterFirstOverheadOf(e2e, ttft, r.kvTransferS, r.decodeWaitS, r.decodeS);
     }
 
     if (r.pool) {
@@ -700,6 +701,7 @@ function powerAndCost(store: StoreLike, run: RunInfo, acc: RunAccumulator): { po
   }
   const machines = machineRecords(store, run.id).filter((m) => m.pricePerHour !== null);
   if (machines.length > 0 && span > 0) {
+    const usdPerKwh = usdPerKwhOf(run);
     out.cost = costFigures({
       machines: machines.map((m) => ({ pool: m.pool, pricePerHour: m.pricePerHour! })),
       spanS: span,
@@ -708,7 +710,7 @@ function powerAndCost(store: StoreLike, run: RunInfo, acc: RunAccumulator): { po
       okRequests: acc.counts.ok,
       ...(acc.opts.slo ? { goodRequests: acc.good } : {}),
       ...(out.power ? { energyJ: out.power.energyJ, energyByPoolJ: energyByPool } : {}),
-      ...(out.power ? { usdPerKwh: usdPerKwhOf(run) } : {}),
+      ...(out.power && usdPerKwh !== undefined ? { usdPerKwh } : {}),
     });
   }
   return out;

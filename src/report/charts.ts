@@ -10,7 +10,7 @@ import type { Chart, ChartConfiguration, ChartDataset, Plugin, ScaleOptionsByTyp
 import type { SloSpec } from '../metrics/index.js';
 import type { RequestPoint, RunData, TimedValue } from './data.js';
 import type { ChartSpec, DrawContext } from './render.js';
-import { bucketedSum, cdfPoints, inFlightSeries, mean, quantile, sortedFinite, spansDecades, type Point } from './stats.js';
+import { bucketedSum, cdfPoints, inFlightSeries, quantile, sortedFinite, spansDecades, type Point } from './stats.js';
 import {
   ensureFonts,
   FAIL_FILL,
@@ -711,7 +711,7 @@ function poolTimeline(
     } else {
       const b = bandOf(runs);
       datasets.push(...bandDatasets(scaled(b.lo), scaled(b.hi), s.color), lineDataset(label, scaled(b.mid), s.color, dash));
-      b.mid.forEach((p, i) => rows.push([s.label, runIds(s), pool, r6(p.x), r6(p.y * yy.scale), r6(b.lo[i]!.y * yy.scale), r6(b.hi[i]!.y * yy.scale)]));
+      b.mid.forEach((p, i) => { rows.push([s.label, runIds(s), pool, r6(p.x), r6(p.y * yy.scale), r6(b.lo[i]!.y * yy.scale), r6(b.hi[i]!.y * yy.scale)]); });
     }
   }
   const keys: KeyEntry[] = [...new Map(per.map((p) => [p.s.index, { text: p.s.label, color: p.s.color, dash: pools.length > 1 ? [] : p.s.dash }])).values()];
@@ -1008,7 +1008,7 @@ const inFlight = (input: ChartInput): ChartResult => {
     const b = bandOf(list);
     if (list.length > 1) datasets.push(...bandDatasets(b.lo, b.hi, s.color));
     datasets.push(lineDataset(s.label, b.mid, s.color, s.dash));
-    b.mid.forEach((p, i) => rows.push([s.label, runIds(s), r6(p.x), r6(p.y), r6(b.lo[i]!.y), r6(b.hi[i]!.y)]));
+    b.mid.forEach((p, i) => { rows.push([s.label, runIds(s), r6(p.x), r6(p.y), r6(b.lo[i]!.y), r6(b.hi[i]!.y)]); });
   }
   return {
     spec: lineChart(fullTitle(input, 'Requests in flight (from send and end times)'), datasets, timeAxis(), valueAxis('requests in flight (time-weighted mean per slice)', { extra: { beginAtZero: true } })),
@@ -1158,7 +1158,7 @@ function attainmentVsScale(input: ChartInput): ChartResult {
       fullTitle(input, 'SLO attainment vs SLO scale (every limit × k)'),
       datasets,
       {
-        ...valueAxis('SLO scale k', { log: true, decades: 1.5, extra: { min: SLO_SCALES[0], max: SLO_SCALES[SLO_SCALES.length - 1] } }),
+        ...valueAxis('SLO scale k', { log: true, decades: 1.5, extra: { min: Math.min(...SLO_SCALES), max: Math.max(...SLO_SCALES) } }),
         title: axisTitle(['SLO scale k (× every limit, log scale)', `limits at k = 1: ${limitsText(set.limits)}`] as never),
       } as LinearOpts,
       valueAxis('requests meeting every limit × k (%)', { extra: { min: 0, max: 100 } }),
@@ -1187,7 +1187,7 @@ function slowdownChart(input: ChartInput): ChartResult {
   const rows: (string | number | null)[][] = [];
   const datasets = series.map((s) => {
     const aggs = SLOWDOWN_PARTS.flatMap(([, key]) => SLOWDOWN_STATS.map(([, q]) => agg(s.runs.map((r) => slowdownQuantile(r, key, q)))));
-    aggs.forEach((a, i) => rows.push([s.label, runIds(s), cats[i]!, a?.n ?? 0, a ? r6(a.mean) : null, a ? r6(a.min) : null, a ? r6(a.max) : null]));
+    aggs.forEach((a, i) => { rows.push([s.label, runIds(s), cats[i]!, a?.n ?? 0, a ? r6(a.mean) : null, a ? r6(a.min) : null, a ? r6(a.max) : null]); });
     return {
       label: s.label,
       data: aggs.map((a) => a?.mean ?? null),
@@ -1480,16 +1480,17 @@ function provisionHeatmap(input: ChartInput): ChartResult {
     ctx.font = `${FONT_SIZE}px ${FONT_FAMILY}`;
     ctx.textBaseline = 'middle';
     ctx.fillText('token machines', left + (ts.length * cellW) / 2, 38);
-    ts.forEach((t, j) => ctx.fillText(String(t), left + j * cellW + cellW / 2, headerH - 6));
+    ts.forEach((t, j) => { ctx.fillText(String(t), left + j * cellW + cellW / 2, headerH - 6); });
     ctx.textAlign = 'right';
-    ps.forEach((p, i) => ctx.fillText(String(p), left - 8, headerH + i * cellH + cellH / 2));
+    ps.forEach((p, i) => { ctx.fillText(String(p), left - 8, headerH + i * cellH + cellH / 2); });
     ctx.save();
     ctx.textAlign = 'center';
     ctx.translate(left - 52, headerH + (ps.length * cellH) / 2);
     ctx.rotate(-Math.PI / 2);
     ctx.fillText('prompt machines', 0, 0);
     ctx.restore();
-    ps.forEach((p, i) => ts.forEach((t, j) => {
+    ps.forEach((p, i) => {
+      ts.forEach((t, j) => {
       const c = cells.get(`${p}x${t}`);
       const x = left + j * cellW;
       const y = headerH + i * cellH;
@@ -1505,7 +1506,8 @@ function provisionHeatmap(input: ChartInput): ChartResult {
       ctx.fillStyle = c.best === undefined ? FAIL_TEXT : f > 0.55 ? '#ffffff' : TEXT_COLOR;
       ctx.textAlign = 'center';
       ctx.fillText(c.best === undefined ? '✗' : fmtNumber(c.best), x + cellW / 2, y + cellH / 2, cellW - 4);
-    }));
+      });
+    });
     ctx.textAlign = 'left';
     ctx.fillStyle = '#555555';
     ctx.fillText('cell: highest offered rate (req/s) with every SLO verdict passing; ✗ none passed; empty: not tried', 8, headerH + ps.length * cellH + 30, width - 16);
@@ -1565,8 +1567,8 @@ const BUILDERS: Record<ChartName, (input: ChartInput) => ChartResult> = {
   'cdf-tpot': (i) => cdfChart(i, 'TPOT', 'requests', (r) => arrayDist(r.tpot)),
   'cdf-tbt': (i) =>
     cdfChart(i, 'time between tokens', 'tokens', (r) => {
-      const pts = r.tbt.cdfPoints(600);
-      return { min: pts[0]?.x, max: pts[pts.length - 1]?.x, quantile: (q) => r.tbt.quantile(q), points: (scale) => r.tbt.cdfPoints(600, scale) };
+      const d = r.tbt;
+      return { min: d.percentile(0), max: d.max(), quantile: (q) => d.percentile(100 * Math.min(1, Math.max(0, q))), points: (scale) => d.cdfPoints(600, scale) };
     }),
   'cdf-e2e': (i) => cdfChart(i, 'E2E latency', 'requests', (r) => arrayDist(r.e2e)),
   'load-ttft': (i) => loadChart(i, 'ttft', 'TTFT'),
@@ -1606,5 +1608,5 @@ export function csvText(t: Csv): string {
     const s = String(v);
     return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
   };
-  return [t.header, ...t.rows].map((r) => r.map(cell).join(',')).join('\n') + '\n';
+  return `${[t.header, ...t.rows].map((r) => r.map(cell).join(',')).join('\n')}\n`;
 }

@@ -129,10 +129,10 @@ export function comparisonText(c: Comparison, color: boolean, table: (rows: stri
   const rows = comparisonRows(c);
   const lines = table(rows).split('\n');
   const out = [`Comparison: B = ${c.b.name} (#${c.b.id}) against A = ${c.a.name} (#${c.a.id})`, ''];
-  lines.forEach((l, i) => out.push(i === 0 ? l : paint(l, c.metrics[i - 1]!.verdict)));
+  lines.forEach((l, i) => { out.push(i === 0 ? l : paint(l, c.metrics[i - 1]!.verdict)); });
   out.push('');
   out.push(...sloLines(c).map((l) => paint(l.text, l.kind)));
-  return out.join('\n') + '\n';
+  return `${out.join('\n')}\n`;
 }
 
 function sloLines(c: Comparison): { text: string; kind: 'regress' | 'fixed' | 'same' }[] {
@@ -175,6 +175,6 @@ export function writeComparison(c: Comparison, outDir?: string): { outDir: strin
   const md = path.join(dir, 'compare.md');
   const json = path.join(dir, 'compare.json');
   fs.writeFileSync(md, comparisonMarkdown(c));
-  fs.writeFileSync(json, JSON.stringify(c, null, 2) + '\n');
+  fs.writeFileSync(json, `${JSON.stringify(c, null, 2)}\n`);
   return { outDir: dir, files: [md, json] };
 }

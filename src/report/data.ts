@@ -3,10 +3,12 @@
  * per-request metric formulas) and shaped for charts: ascending per-request distributions, per-token gaps,
  * request intervals, the TTFT phase breakdown, sampled timelines, power and SLO verdicts.
  */
+import { secondOverheadOf, secondTokenWait, ttftOverheadOf } from '../metrics/formulas.js';
 import { findRun, forEachTbtSample, isCompatRun, measure, requestRecords, resolveReference, slowdownOf, type RunInfo, type SlowdownReference } from '../metrics/index.js';
 import type { MachineRecord, RunRecord, Store } from '../store/index.js';
-import { LogHistogram, sortedFinite } from './stats.js';
-import { decodeChunks, type Chunk } from '../store/codec.js';
+import { sortedFinite } from './stats.js';
+import { Distribution } from '../metrics/histogram.js';
+import { decodeChunks } from '../store/codec.js';
 
 /**
  * Mean seconds of each part of the breakdown over the ok, non-warm-up requests that carry all five columns
@@ -31,17 +33,7 @@ function meanBreakdown(b: { -readonly [K in keyof PhaseBreakdown]: number }): Ph
 }
 
 /** Seconds from the first token to the second, from the stored chunks (0 when they came together; undefined with fewer than 2 tokens). */
-export function secondTokenWait(chunks: readonly Chunk[]): number | undefined {
-  let first: number | undefined;
-  let seen = 0;
-  for (const c of chunks) {
-    if (!(c.tokens > 0)) continue;
-    if (first === undefined) first = c.t;
-    seen += c.tokens;
-    if (seen >= 2) return c.t - first;
-  }
-  return undefined;
-}
+export { secondTokenWait };
 
 export interface SloVerdict {
   readonly sloFile: string;
@@ -99,7 +91,7 @@ export interface RunData {
   readonly tpot: Float64Array;
   readonly e2e: Float64Array;
   /** Per-token gaps (token-weighted), seconds. */
-  readonly tbt: LogHistogram;
+  readonly tbt: Distribution;
   /** Schedule lag of every sent request (warm-up included, as in the summary), seconds, ascending. */
   readonly lag: Float64Array;
   /** [send, end) of every sent request (end: last token or failure; unfinished: the run's end). */
@@ -170,7 +162,7 @@ function loadRun(store: Store, info: RunInfo, index: number, label: string, refe
   const e2e: number[] = [];
   const lag: number[] = [];
   const bd = { requests: 0, queue: 0, prefill: 0, ttftOverhead: 0, kvTransfer: 0, decodeWait: 0, secondOverhead: 0 };
-  const tbt = new LogHistogram();
+  const tbt = new Distribution();
   const intervals: { start: number; end: number }[] = [];
   const open: number[] = [];
   let spanS = 0;
@@ -218,17 +210,17 @@ function loadRun(store: Store, info: RunInfo, index: number, label: string, refe
     if (m.ttft !== undefined) ttft.push(m.ttft);
     if (m.tpot !== undefined) tpot.push(m.tpot);
     if (m.e2e !== undefined) e2e.push(m.e2e);
-    forEachTbtSample(m, (gap, count) => tbt.add(gap, count));
+    forEachTbtSample(m, (gap, count) => tbt.record(gap, count));
     const fin = (v: number | null): v is number => v !== null && Number.isFinite(v);
     if (m.ttft !== undefined && fin(r.queueS) && fin(r.prefillS) && fin(r.kvTransferS) && fin(r.decodeWaitS) && fin(r.decodeS)) {
       const second = secondTokenWait(m.tbtChunks.length > 0 ? m.tbtChunks : decodeChunks(r.tokenTimes));
       bd.requests++;
       bd.queue += r.queueS;
       bd.prefill += r.prefillS;
-      bd.ttftOverhead += m.ttft - r.queueS - r.prefillS;
+      bd.ttftOverhead += ttftOverheadOf(m.ttft, r.queueS, r.prefillS);
       bd.kvTransfer += r.kvTransferS;
       bd.decodeWait += r.decodeWaitS;
-      bd.secondOverhead += (second ?? r.kvTransferS + r.decodeWaitS) - r.kvTransferS - r.decodeWaitS;
+      bd.secondOverhead += secondOverheadOf(second, r.kvTransferS, r.decodeWaitS);
     }
   }
   for (const s of open) intervals.push({ start: s, end: spanS });

@@ -2,8 +2,9 @@
  * Pure helpers that turn per-request values into chart series: empirical CDFs (downsampled
  * deterministically), token-weighted distributions, time-bucketed timelines and histograms. They shape
  * data for drawing; the metrics themselves (TTFT, TPOT, gaps, percentiles of the summary) come from the
- * store's columns and `src/metrics`.
+ * store's columns and `src/metrics`. Distributions are `src/metrics`'s one histogram type, `Distribution`.
  */
+import { cdfOfSorted } from '../metrics/histogram.js';
 
 export interface Point {
   readonly x: number;
@@ -34,86 +35,8 @@ export function sortedFinite(values: Iterable<number | null | undefined>): Float
   return Float64Array.from(out).sort();
 }
 
-/**
- * Empirical CDF of ascending values: points (v[i], (i+1)/n). Above `maxPoints` it keeps evenly spaced
- * ranks plus every rank of the top 1% up to a budget (the tail is what latency CDFs are read for), always
- * the first and last.
- */
-export function cdfPoints(sorted: ArrayLike<number>, maxPoints = 600, scale = 1): Point[] {
-  const n = sorted.length;
-  if (n === 0) return [];
-  const idx = new Set<number>();
-  if (n <= maxPoints) for (let i = 0; i < n; i++) idx.add(i);
-  else {
-    const body = Math.floor(maxPoints * 0.7);
-    for (let k = 0; k <= body; k++) idx.add(Math.round((k / body) * (n - 1)));
-    const tailStart = Math.floor(n * 0.99);
-    const tailBudget = maxPoints - body;
-    const tailN = n - tailStart;
-    for (let k = 0; k <= tailBudget; k++) idx.add(tailStart + Math.round((k / tailBudget) * (tailN - 1)));
-  }
-  return [...idx].sort((a, b) => a - b).map((i) => ({ x: sorted[i]! * scale, y: (i + 1) / n }));
-}
-
-/**
- * A log-binned histogram of positive weighted values (e.g. per-token gaps weighted by tokens): bounded
- * memory for any number of samples, ~1.2% relative bin width (200 bins per decade from 1e-7).
- */
-export class LogHistogram {
-  static readonly MIN = 1e-7;
-  static readonly BINS_PER_DECADE = 200;
-  /** 1e-7 .. 1e7: fourteen decades; larger values clamp into the last bin. */
-  static readonly BINS = 14 * LogHistogram.BINS_PER_DECADE;
-  private readonly counts = new Float64Array(LogHistogram.BINS);
-  private zero = 0;
-  total = 0;
-
-  add(value: number, weight = 1): void {
-    if (!(weight > 0) || !Number.isFinite(value)) return;
-    this.total += weight;
-    if (value <= LogHistogram.MIN) {
-      this.zero += weight;
-      return;
-    }
-    const b = Math.min(LogHistogram.BINS - 1, Math.floor(Math.log10(value / LogHistogram.MIN) * LogHistogram.BINS_PER_DECADE));
-    this.counts[b]! += weight;
-  }
-
-  /** Upper edge of bin b. */
-  private static edge(b: number): number {
-    return LogHistogram.MIN * 10 ** ((b + 1) / LogHistogram.BINS_PER_DECADE);
-  }
-
-  /** CDF at each non-empty bin's upper edge, downsampled evenly when there are more than maxPoints. */
-  cdfPoints(maxPoints = 600, scale = 1): Point[] {
-    if (this.total === 0) return [];
-    const pts: Point[] = [];
-    let acc = this.zero;
-    if (this.zero > 0) pts.push({ x: LogHistogram.MIN * scale, y: acc / this.total });
-    for (let b = 0; b < LogHistogram.BINS; b++) {
-      const c = this.counts[b]!;
-      if (c === 0) continue;
-      acc += c;
-      pts.push({ x: LogHistogram.edge(b) * scale, y: acc / this.total });
-    }
-    if (pts.length <= maxPoints) return pts;
-    const keep = new Set<number>();
-    for (let k = 0; k < maxPoints; k++) keep.add(Math.round((k / (maxPoints - 1)) * (pts.length - 1)));
-    return [...keep].sort((a, b) => a - b).map((i) => pts[i]!);
-  }
-
-  quantile(q: number): number | undefined {
-    if (this.total === 0) return undefined;
-    const target = q * this.total;
-    let acc = this.zero;
-    if (acc >= target && this.zero > 0) return LogHistogram.MIN;
-    for (let b = 0; b < LogHistogram.BINS; b++) {
-      acc += this.counts[b]!;
-      if (this.counts[b]! > 0 && acc >= target) return LogHistogram.edge(b);
-    }
-    return undefined;
-  }
-}
+/** Empirical CDF of ascending values (the histogram module's `cdfOfSorted`). */
+export const cdfPoints: (sorted: ArrayLike<number>, maxPoints?: number, scale?: number) => Point[] = cdfOfSorted;
 
 /** Bucket edges [t0, t1] into n equal buckets; returns bucket centres. */
 function centres(t0: number, t1: number, n: number): number[] {

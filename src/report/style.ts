@@ -61,8 +61,6 @@ export function withAlpha(hex: string, alpha: number): string {
   return `rgba(${(n >> 16) & 255},${(n >> 8) & 255},${n & 255},${alpha})`;
 }
 
-/** Fills of the TTFT phase stack (queue, prefill, KV transfer): greys, so the bar outline keeps the run colour. */
-export const PHASE_FILLS = ['#4d4d4d', '#9a9a9a', '#d4d4d4'] as const;
 /** Breakdown chart: queue, prefill, TTFT overhead (greys); KV transfer, decode wait, 2nd-token overhead (blue-greys). */
 export const BREAKDOWN_FILLS = ['#3a3a3a', '#8a8a8a', '#f0f0f0', '#4f6f8f', '#a3b8cc', '#e8eef4'] as const;
 /** Pass / FAIL cells: light and dark grey plus a ✓ / ✗ mark, so they read without colour and clash with no run. */

@@ -22,7 +22,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { ConfigError } from '../errors.js';
-import { tbtSamples } from '../metrics/request.js';
+import { e2eOf, forEachTbtGap, lagOf, ttftOf } from '../metrics/formulas.js';
 import type { RequestRow } from '../store/index.js';
 
 /** Buckets of the client latency histograms: vLLM's TTFT / inter-token / request-latency buckets. */
@@ -117,13 +117,18 @@ export class LiveMetrics {
     if (row.status === 'error' || row.status === 'timeout') this.errors.inc();
     if (row.status === 'ok') this.inputTokens.inc(row.promptTokens);
     if (row.tokensReceived > 0) this.outputTokens.inc(row.tokensReceived);
-    if (row.send !== undefined && Number.isFinite(row.send)) this.lag.observe(Math.max(0, row.send - row.scheduled));
     const send = row.send;
+    const lag = lagOf(send, row.scheduled);
+    if (lag !== undefined) this.lag.observe(Math.max(0, lag));
     if (send === undefined || !Number.isFinite(send)) return;
-    if (row.firstToken !== undefined && Number.isFinite(row.firstToken)) this.ttft.observe(Math.max(0, row.firstToken - send));
+    const ttft = ttftOf(row.firstToken, send);
+    if (ttft !== undefined) this.ttft.observe(Math.max(0, ttft));
     if (row.status !== 'ok') return;
-    if (row.end !== undefined && Number.isFinite(row.end)) this.e2e.observe(Math.max(0, row.end - send));
-    for (const x of tbtSamples(row.chunks ?? [])) for (let k = 0; k < x.count; k++) this.itl.observe(Math.max(0, x.gap));
+    const e2e = e2eOf(row.end, send, row.status);
+    if (e2e !== undefined) this.e2e.observe(Math.max(0, e2e));
+    forEachTbtGap(row.chunks ?? [], (gap, count) => {
+      for (let k = 0; k < count; k++) this.itl.observe(Math.max(0, gap));
+    });
   }
 
   /**

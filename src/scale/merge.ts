@@ -26,10 +26,8 @@ import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type Database from 'better-sqlite3';
-import { SqliteDb } from '../store/sqlite.js';
-import { ConfigError, StoreError } from '../errors.js';
-import { APPLICATION_ID, SCHEMA_VERSION, REQUEST_COLUMNS, openStore } from '../store/index.js';
+import { ConfigError } from '../errors.js';
+import { checkpointStore, openStore, readShardStore, type RunRecord, type ShardImport, type ShardRecord } from '../store/index.js';
 import { VERSION } from '../version.js';
 
 export const DEFAULT_MAX_OFFSET_MS = 1;
@@ -81,16 +79,7 @@ export interface MergeResult {
  * (read-only) is hashed with its -wal.
  */
 export async function sha256Store(file: string): Promise<string> {
-  try {
-    const w = new SqliteDb(file, { fileMustExist: true, timeout: 10_000 });
-    try {
-      if ((w.pragma('journal_mode', { simple: true }) as string) === 'wal') w.pragma('wal_checkpoint(TRUNCATE)');
-    } finally {
-      w.close();
-    }
-  } catch {
-    // read-only file or folder: hash what is there
-  }
+  checkpointStore(file); // false: a read-only file or folder: hash what is there
   const h = createHash('sha256');
   for (const f of [file, `${file}-wal`]) {
     if (!existsSync(f) || statSync(f).size === 0) continue;
@@ -104,13 +93,11 @@ export async function sha256Store(file: string): Promise<string> {
   return h.digest('hex');
 }
 
-type Row = Record<string, unknown>;
-
 interface ShardInput {
   readonly file: string;
   readonly sha256: string;
-  readonly shard: Row; // shards row
-  readonly run: Row; // runs row
+  readonly shard: ShardRecord;
+  readonly run: RunRecord;
   readonly requests: number;
 }
 
@@ -122,53 +109,27 @@ async function readShard(file: string, runUuid: string | undefined): Promise<Sha
   if (!existsSync(file)) throw new ConfigError('no such file', { path: name });
   if (statSync(file).isDirectory()) throw new ConfigError('is a folder, not a shard store', { path: name });
   const sha256 = await sha256Store(file);
-  let db: Database.Database;
-  try {
-    db = new SqliteDb(file, { readonly: true, fileMustExist: true });
-  } catch (e) {
-    throw new StoreError(`${name}: cannot open: ${(e as Error).message}`);
+  const rows = readShardStore(file, name);
+  const cand = runUuid === undefined ? rows : rows.filter((r) => r.shard.runUuid === runUuid);
+  if (cand.length === 0) {
+    throw new ConfigError(
+      rows.length === 0 ? 'holds no shard of a sharded run (written by `replay --shard` or `--procs`)' : `holds no shard of run ${runUuid} (it has: ${[...new Set(rows.map((r) => r.shard.runUuid))].join(', ')})`,
+      { path: name },
+    );
   }
-  try {
-    let appId: number;
-    let version: number;
-    try {
-      appId = db.pragma('application_id', { simple: true }) as number;
-      version = db.pragma('user_version', { simple: true }) as number;
-    } catch {
-      throw new StoreError(`${name}: not an SQLite database`);
-    }
-    if (appId !== APPLICATION_ID) throw new StoreError(`${name}: not a splitbench results store`);
-    if (version !== SCHEMA_VERSION) {
-      throw new StoreError(`${name}: store schema version ${version}, but this splitbench ${VERSION} merges version ${SCHEMA_VERSION}`, {
-        hint: 'merge shards written by the same splitbench version as the merge',
-      });
-    }
-    const rows = db.prepare('SELECT s.*, r.id AS r_id FROM shards s JOIN runs r ON r.id = s.run_id ORDER BY s.run_id').all() as Row[];
-    const cand = runUuid === undefined ? rows : rows.filter((r) => r.run_uuid === runUuid);
-    if (cand.length === 0) {
-      throw new ConfigError(
-        rows.length === 0 ? 'holds no shard of a sharded run (written by `replay --shard` or `--procs`)' : `holds no shard of run ${runUuid} (it has: ${[...new Set(rows.map((r) => r.run_uuid))].join(', ')})`,
-        { path: name },
-      );
-    }
-    if (cand.length > 1) {
-      throw new ConfigError(`holds ${cand.length} shards (${cand.map((r) => `${String(r.shard_index)}/${String(r.shard_count)} of ${String(r.run_uuid)}`).join(', ')}); pass --run-uuid to pick one run`, { path: name });
-    }
-    const shard = cand[0]!;
-    const run = db.prepare('SELECT * FROM runs WHERE id = ?').get(shard.run_id) as Row;
-    const requests = (db.prepare('SELECT count(*) AS n FROM requests WHERE run_id = ?').get(shard.run_id) as { n: number }).n;
-    return { file: path.resolve(file), sha256, shard, run, requests };
-  } finally {
-    db.close();
+  if (cand.length > 1) {
+    throw new ConfigError(`holds ${cand.length} shards (${cand.map((r) => `${r.shard.shardIndex}/${r.shard.shardCount} of ${r.shard.runUuid}`).join(', ')}); pass --run-uuid to pick one run`, { path: name });
   }
+  const { shard, run, requests } = cand[0]!;
+  return { file: path.resolve(file), sha256, shard, run, requests };
 }
 
 /** Stored options that legitimately differ between the shards of one run. */
 const PER_SHARD_OPTIONS = new Set(['shard', 'db', 'host', 'json']);
 
 /** A run's stored options without the per-shard ones (and, with `anyHost`, its target URLs without their host). */
-function runOptions(run: Row, anyHost = false): Record<string, unknown> {
-  const o = parseJson(run.options_json);
+function runOptions(run: RunRecord, anyHost = false): Record<string, unknown> {
+  const o = { ...run.options };
   for (const k of PER_SHARD_OPTIONS) delete o[k];
   if (anyHost) for (const k of ['url', 'resolvedUrl']) if (k in o) o[k] = withoutHost(o[k]);
   return o;
@@ -218,14 +179,6 @@ function fmtDelta(a: number | null, b: number | null): string {
 
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 
-function parseJson(v: unknown): Record<string, unknown> {
-  try {
-    return typeof v === 'string' ? (JSON.parse(v) as Record<string, unknown>) : {};
-  } catch {
-    return {};
-  }
-}
-
 /** Merge shard stores into `opts.out`. Throws ConfigError/StoreError (one line, naming the file) on any check. */
 export async function mergeShards(files: readonly string[], opts: MergeOptions): Promise<MergeResult> {
   if (files.length === 0) throw new ConfigError('name the shard stores to merge', { path: 'SHARD.db' });
@@ -240,25 +193,25 @@ export async function mergeShards(files: readonly string[], opts: MergeOptions):
 
   // One run identity.
   const first = inputs[0]!;
-  const uuid = String(first.shard.run_uuid);
-  const count = Number(first.shard.shard_count);
+  const uuid = String(first.shard.runUuid);
+  const count = Number(first.shard.shardCount);
   for (const s of inputs) {
     const n = rel(s.file);
-    if (s.shard.run_uuid !== uuid) throw new ConfigError(`is a shard of run ${String(s.shard.run_uuid)}, but ${rel(first.file)} is of run ${uuid}; merge one run's shards at a time`, { path: n });
-    if (Number(s.shard.shard_count) !== count) throw new ConfigError(`says the run has ${String(s.shard.shard_count)} shards, ${rel(first.file)} says ${count}`, { path: n });
-    if (s.run.trace_sha256 !== first.run.trace_sha256) throw new ConfigError(`replayed a different trace (sha256 ${String(s.run.trace_sha256).slice(0, 12)}…) than ${rel(first.file)} (${String(first.run.trace_sha256).slice(0, 12)}…)`, { path: n });
-    if (s.run.time_scale !== first.run.time_scale) throw new ConfigError(`ran at time scale ${String(s.run.time_scale)}, ${rel(first.file)} at ${String(first.run.time_scale)}`, { path: n });
+    if (s.shard.runUuid !== uuid) throw new ConfigError(`is a shard of run ${String(s.shard.runUuid)}, but ${rel(first.file)} is of run ${uuid}; merge one run's shards at a time`, { path: n });
+    if (Number(s.shard.shardCount) !== count) throw new ConfigError(`says the run has ${String(s.shard.shardCount)} shards, ${rel(first.file)} says ${count}`, { path: n });
+    if (s.run.traceSha256 !== first.run.traceSha256) throw new ConfigError(`replayed a different trace (sha256 ${String(s.run.traceSha256).slice(0, 12)}…) than ${rel(first.file)} (${String(first.run.traceSha256).slice(0, 12)}…)`, { path: n });
+    if (s.run.timeScale !== first.run.timeScale) throw new ConfigError(`ran at time scale ${String(s.run.timeScale)}, ${rel(first.file)} at ${String(first.run.timeScale)}`, { path: n });
     // The same run: one shared start instant, one clock reference, one target, the same options (a shard
     // re-run by hand with the same --run-uuid later, over another window or against another backend, is not).
-    if (s.shard.start_at_ms !== first.shard.start_at_ms) {
+    if (s.shard.startAtMs !== first.shard.startAtMs) {
       throw new ConfigError(
-        `start instant differs: this shard was started for ${instant(s.shard.start_at_ms)}, ${rel(first.file)} for ${instant(first.shard.start_at_ms)} (${fmtDelta(num(s.shard.start_at_ms), num(first.shard.start_at_ms))}); a shard re-run on its own is not part of the run`,
+        `start instant differs: this shard was started for ${instant(s.shard.startAtMs)}, ${rel(first.file)} for ${instant(first.shard.startAtMs)} (${fmtDelta(num(s.shard.startAtMs), num(first.shard.startAtMs))}); a shard re-run on its own is not part of the run`,
         { path: n, hint: 'rerun every shard of the run together (one --start-at), or merge only the shards that started together' },
       );
     }
     const u = (v: unknown): unknown => (opts.anyHost ? withoutHost(v) : v);
-    if ((u(s.shard.time_ref) ?? null) !== (u(first.shard.time_ref) ?? null)) {
-      throw new ConfigError(`clock reference differs: ${String(s.shard.time_ref ?? 'none (not measured)')} here, ${String(first.shard.time_ref ?? 'none (not measured)')} in ${rel(first.file)}; offsets to different references do not compare`, {
+    if ((u(s.shard.timeRef) ?? null) !== (u(first.shard.timeRef) ?? null)) {
+      throw new ConfigError(`clock reference differs: ${String(s.shard.timeRef ?? 'none (not measured)')} here, ${String(first.shard.timeRef ?? 'none (not measured)')} in ${rel(first.file)}; offsets to different references do not compare`, {
         path: n,
         hint: 'shards that reached one reference under different addresses: merge with --any-host',
       });
@@ -275,7 +228,7 @@ export async function mergeShards(files: readonly string[], opts: MergeOptions):
   // Coverage: 0..N-1 exactly once.
   const byIndex = new Map<number, ShardInput>();
   for (const s of inputs) {
-    const i = Number(s.shard.shard_index);
+    const i = Number(s.shard.shardIndex);
     const prev = byIndex.get(i);
     if (prev) throw new ConfigError(`duplicate shard ${i}/${count} of run ${uuid}: given as ${rel(prev.file)} and ${rel(s.file)}`, { path: rel(s.file) });
     byIndex.set(i, s);
@@ -293,19 +246,19 @@ export async function mergeShards(files: readonly string[], opts: MergeOptions):
     const s = byIndex.get(i)!;
     const n = rel(s.file);
     if (s.run.status === 'running') throw new ConfigError(`shard ${i}/${count} is still 'running' (its process has not finished, or died); merge finished shards only`, { path: n });
-    if ((parseJson(s.run.notes_json) as { coordinatorLost?: unknown } | undefined)?.coordinatorLost === true) {
+    if ((s.run.notes as { coordinatorLost?: unknown }).coordinatorLost === true) {
       throw new ConfigError(`shard ${i}/${count} stopped because its --procs coordinator died mid-run; its part of the trace was cut short and is not a complete shard`, {
         path: n,
         hint: 'run the replay again',
       });
     }
-    if (s.shard.late === 1) {
-      throw new ConfigError(`shard ${i}/${count} was late: ready ${(num(s.shard.late_ms) ?? 0).toFixed(1)} ms after the shared start; the run's arrival process is broken`, {
+    if (s.shard.late) {
+      throw new ConfigError(`shard ${i}/${count} was late: ready ${(num(s.shard.lateMs) ?? 0).toFixed(1)} ms after the shared start; the run's arrival process is broken`, {
         path: n,
         hint: 'rerun with a later --start-at (more lead time)',
       });
     }
-    if (s.shard.time_ref === null || s.shard.time_ref === undefined) {
+    if (s.shard.timeRef === null || s.shard.timeRef === undefined) {
       if (hosts.size > 1) {
         throw new ConfigError(`shard ${i}/${count} (host ${String(s.shard.host)}) has no clock measurement, and the shards ran on ${hosts.size} hosts`, {
           path: n,
@@ -314,10 +267,10 @@ export async function mergeShards(files: readonly string[], opts: MergeOptions):
       }
       continue;
     }
-    for (const [when, off] of [['start', num(s.shard.offset_start_ms)], ['end', num(s.shard.offset_end_ms)]] as const) {
+    for (const [when, off] of [['start', num(s.shard.offsetStartMs)], ['end', num(s.shard.offsetEndMs)]] as const) {
       if (off === null) throw new ConfigError(`shard ${i}/${count} has no clock offset at ${when} (interrupted before measuring it?)`, { path: n });
       // Over the limit beyond the measurement's own uncertainty (±RTT/2 of the min-RTT sample).
-      const halfRtt = (num(when === 'start' ? s.shard.rtt_start_ms : s.shard.rtt_end_ms) ?? 0) / 2;
+      const halfRtt = (num(when === 'start' ? s.shard.rttStartMs : s.shard.rttEndMs) ?? 0) / 2;
       if (Math.abs(off) - halfRtt > maxOffsetMs) {
         throw new ConfigError(`shard ${i}/${count}: clock offset ${off.toFixed(3)} ms (±${halfRtt.toFixed(3)}) to the reference at ${when} exceeds --max-offset-ms ${maxOffsetMs}`, {
           path: n,
@@ -329,17 +282,17 @@ export async function mergeShards(files: readonly string[], opts: MergeOptions):
 
   // Timeline shift per shard: t0 in reference time.
   const t0Ref = new Map<number, number>();
-  for (const [i, s] of byIndex) t0Ref.set(i, Number(s.shard.t0_local_ms) + (num(s.shard.offset_start_ms) ?? 0));
+  for (const [i, s] of byIndex) t0Ref.set(i, Number(s.shard.t0LocalMs) + (num(s.shard.offsetStartMs) ?? 0));
   const T0 = Math.min(...t0Ref.values());
-  const timeScale = Number(first.run.time_scale) || 1;
+  const timeScale = Number(first.run.timeScale) || 1;
 
   const store = openStore(opts.out);
   try {
-    const db = store.db;
-    const existing = db.prepare('SELECT id FROM runs WHERE uuid = ?').get(uuid) as { id: number } | undefined;
-    if (existing) {
+    const existingId = store.lookupRun(uuid);
+    const existing = existingId === undefined ? undefined : store.getRun(existingId);
+    if (existing && existing.uuid === uuid) {
       // Idempotent re-merge: every file must be the one merged before.
-      const prior = new Map((db.prepare('SELECT shard_index, file_sha256 FROM shards WHERE run_id = ?').all(existing.id) as Row[]).map((r) => [Number(r.shard_index), String(r.file_sha256)]));
+      const prior = new Map(store.shards(existing.id).map((r) => [r.shardIndex, String(r.fileSha256)]));
       for (const [i, s] of byIndex) {
         if (prior.get(i) !== s.sha256) {
           throw new ConfigError(`duplicate shard ${i}/${count}: run ${uuid} in ${rel(opts.out)} already has shard ${i} from another file (sha256 ${String(prior.get(i) ?? '?').slice(0, 12)}…, this one ${s.sha256.slice(0, 12)}…)`, {
@@ -353,117 +306,62 @@ export async function mergeShards(files: readonly string[], opts: MergeOptions):
       return { out: opts.out, runId: existing.id, runUuid: uuid, shardCount: count, changed: false, requests, shards };
     }
 
-    // Stage each shard into TEMP tables, one ATTACH at a time.
-    const cols = REQUEST_COLUMNS.map((c) => `"${c}"`).join(', ');
-    const TIME_COLS = new Set(['scheduled', 'send', 'first_token', 'end']);
-    db.exec(`DROP TABLE IF EXISTS temp.m_requests; DROP TABLE IF EXISTS temp.m_machines; DROP TABLE IF EXISTS temp.m_power; DROP TABLE IF EXISTS temp.m_timeline;
-      CREATE TEMP TABLE m_requests AS SELECT * FROM main.requests WHERE 0;
-      CREATE TEMP TABLE m_machines AS SELECT * FROM main.machines WHERE 0;
-      CREATE TEMP TABLE m_power AS SELECT * FROM main.power_samples WHERE 0;
-      CREATE TEMP TABLE m_timeline AS SELECT * FROM main.timeline_samples WHERE 0;`);
-    const copied = new Map<number, number>();
-    try {
-      for (const [i, s] of [...byIndex.entries()].sort((a, b) => a[0] - b[0])) {
-        const shiftS = ((t0Ref.get(i)! - T0) / 1000) * timeScale;
-        const srcRun = Number(s.shard.run_id);
-        db.prepare('ATTACH DATABASE ? AS shard').run(s.file);
-        try {
-          const version = db.prepare('PRAGMA shard.user_version').pluck().get() as number;
-          if (version !== SCHEMA_VERSION) throw new StoreError(`${rel(s.file)}: store schema version ${version} changed while merging`);
-          const sel = REQUEST_COLUMNS.map((c) => (c === 'run_id' ? '0' : c === 'shard' ? String(i) : TIME_COLS.has(c) ? `"${c}" + @shift` : `"${c}"`)).join(', ');
-          const n = db.prepare(`INSERT INTO temp.m_requests (${cols}) SELECT ${sel} FROM shard.requests WHERE run_id = @run`).run({ shift: shiftS, run: srcRun }).changes;
-          copied.set(i, n);
-          db.prepare('INSERT INTO temp.m_machines SELECT * FROM shard.machines WHERE run_id = ?').run(srcRun);
-          db.prepare('INSERT INTO temp.m_power (run_id, t, machine_id, role, source, watts, energy_j) SELECT 0, t + @shift, machine_id, role, source, watts, energy_j FROM shard.power_samples WHERE run_id = @run').run({ shift: shiftS, run: srcRun });
-          db.prepare(
-            `INSERT INTO temp.m_timeline (run_id, t, source, role, name, labels_json, value)
-             SELECT 0, t + @shift, source, role, name, json_set(labels_json, '$.shard', @idx), value FROM shard.timeline_samples WHERE run_id = @run`,
-          ).run({ shift: shiftS, run: srcRun, idx: String(i) });
-        } finally {
-          db.exec('DETACH DATABASE shard');
-        }
-        if (copied.get(i) !== s.requests) throw new StoreError(`${rel(s.file)}: copied ${copied.get(i)} request rows, expected ${s.requests} (the file changed while merging?)`);
-      }
-
-      // The merged run and all rows, in one transaction.
-      const runs = [...byIndex.entries()].sort((a, b) => a[0] - b[0]).map(([, s]) => s.run);
-      const r0 = runs[0]!;
-      const statuses = runs.map((r) => String(r.status));
-      const status = statuses.includes('failed') ? 'failed' : statuses.includes('interrupted') ? 'interrupted' : 'completed';
-      const endedAt = runs.map((r) => (typeof r.ended_at === 'string' ? r.ended_at : '')).sort().at(-1) || null;
-      const options = runOptions(r0);
-      const notes = mergeNotes(runs.map((r) => parseJson(r.notes_json)));
-      notes.merge = {
-        shards: count,
-        mergedAt: new Date().toISOString(),
-        mergedBy: os.hostname(),
-        maxOffsetMs,
-        files: [...byIndex.entries()].sort((a, b) => a[0] - b[0]).map(([i, s]) => ({ shard: i, file: path.basename(s.file), sha256: s.sha256 })),
-      };
-      const lagFlagS = typeof options.lagFlagS === 'number' ? options.lagFlagS : 0.01;
-      const runId = db
-        .transaction(() => {
-          const info = db
-            .prepare(
-              `INSERT INTO runs (uuid, name, kind, status, started_at, ended_at, start_wall_ms, target, deployment, model, trace_path,
-                 trace_sha256, time_scale, offered_rate, warmup_s, options_json, tags_json, env_json, splitbench_version, seed, notes_json)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-            )
-            .run(
-              uuid,
-              opts.name ?? String(r0.name),
-              r0.kind,
-              status,
-              new Date(T0).toISOString(),
-              endedAt,
-              T0,
-              r0.target,
-              r0.deployment,
-              r0.model,
-              r0.trace_path,
-              r0.trace_sha256,
-              r0.time_scale,
-              r0.offered_rate,
-              r0.warmup_s,
-              JSON.stringify({ ...options, shards: count, runUuid: uuid }),
-              r0.tags_json,
-              JSON.stringify({ merged: true, hosts: [...hosts].sort(), node: process.version, splitbenchMerge: VERSION }),
-              r0.splitbench_version,
-              r0.seed,
-              JSON.stringify(notes),
-            );
-          const id = Number(info.lastInsertRowid);
-          db.prepare(`INSERT INTO main.requests (${cols}) SELECT ${REQUEST_COLUMNS.map((c) => (c === 'run_id' ? '?' : `"${c}"`)).join(', ')} FROM temp.m_requests`).run(id);
-          db.prepare(
-            `INSERT OR IGNORE INTO main.machines (run_id, machine_id, machine_type, pool, gpus, price_per_hour, tdp_w, idle_w)
-             SELECT ?, machine_id, machine_type, pool, gpus, price_per_hour, tdp_w, idle_w FROM temp.m_machines`,
-          ).run(id);
-          db.prepare('INSERT INTO main.power_samples (run_id, t, machine_id, role, source, watts, energy_j) SELECT ?, t, machine_id, role, source, watts, energy_j FROM temp.m_power ORDER BY t').run(id);
-          db.prepare('INSERT INTO main.timeline_samples (run_id, t, source, role, name, labels_json, value) SELECT ?, t, source, role, name, labels_json, value FROM temp.m_timeline ORDER BY t').run(id);
-          const insShard = db.prepare(
-            `INSERT INTO shards (run_id, run_uuid, shard_index, shard_count, host, start_at_ms, t0_local_ms, time_ref, offset_start_ms, rtt_start_ms,
-               offset_end_ms, rtt_end_ms, late_ms, late, file_sha256, source_run_uuid, merged_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-          );
-          const now = new Date().toISOString();
-          for (const [i, s] of byIndex) {
-            const x = s.shard;
-            insShard.run(id, uuid, i, count, x.host ?? null, x.start_at_ms ?? null, x.t0_local_ms, x.time_ref ?? null, x.offset_start_ms ?? null, x.rtt_start_ms ?? null, x.offset_end_ms ?? null, x.rtt_end_ms ?? null, x.late_ms ?? null, x.late ?? 0, s.sha256, s.run.uuid, now);
-          }
-          // Schedule lag of the union (the replay flags a run whose lag p99 exceeds its bound).
-          const lags = db.prepare('SELECT lag FROM requests WHERE run_id = ? AND lag IS NOT NULL ORDER BY lag').pluck().all(id) as number[];
-          if (lags.length > 0) {
-            const p99 = lags[Math.min(lags.length - 1, Math.ceil(0.99 * lags.length) - 1)]!;
-            db.prepare('UPDATE runs SET lag_p99_s = ?, lag_flagged = ? WHERE id = ?').run(p99, p99 > lagFlagS || runs.some((r) => r.lag_flagged === 1) ? 1 : 0, id);
-          }
-          return id;
-        })
-        .immediate();
-      const shards = [...byIndex.entries()].sort((a, b) => a[0] - b[0]).map(([i, s]) => shardInfo(i, s, t0Ref.get(i)! - T0, false));
-      return { out: opts.out, runId, runUuid: uuid, shardCount: count, changed: true, requests: [...copied.values()].reduce((a, b) => a + b, 0), shards };
-    } finally {
-      db.exec('DROP TABLE IF EXISTS temp.m_requests; DROP TABLE IF EXISTS temp.m_machines; DROP TABLE IF EXISTS temp.m_power; DROP TABLE IF EXISTS temp.m_timeline;');
-    }
+    const ordered = [...byIndex.entries()].sort((a, b) => a[0] - b[0]);
+    const imports: ShardImport[] = ordered.map(([i, s]) => ({
+      index: i,
+      file: s.file,
+      label: rel(s.file),
+      sourceRunId: s.shard.runId,
+      shiftS: ((t0Ref.get(i)! - T0) / 1000) * timeScale,
+      requests: s.requests,
+      shard: s.shard,
+      sha256: s.sha256,
+      sourceRunUuid: s.run.uuid,
+    }));
+    const runs = ordered.map(([, s]) => s.run);
+    const r0 = runs[0]!;
+    const statuses = runs.map((r) => String(r.status));
+    const status = statuses.includes('failed') ? 'failed' : statuses.includes('interrupted') ? 'interrupted' : 'completed';
+    const endedAt = runs.map((r) => (typeof r.endedAt === 'string' ? r.endedAt : '')).sort().at(-1) || null;
+    const options = runOptions(r0);
+    const notes = mergeNotes(runs.map((r) => r.notes));
+    notes.merge = {
+      shards: count,
+      mergedAt: new Date().toISOString(),
+      mergedBy: os.hostname(),
+      maxOffsetMs,
+      files: ordered.map(([i, s]) => ({ shard: i, file: path.basename(s.file), sha256: s.sha256 })),
+    };
+    const lagFlagS = typeof options.lagFlagS === 'number' ? options.lagFlagS : 0.01;
+    const { runId, copied } = store.importShards(
+      imports,
+      {
+        uuid,
+        name: opts.name ?? r0.name,
+        kind: r0.kind,
+        status,
+        startedAt: new Date(T0).toISOString(),
+        endedAt,
+        startWallMs: T0,
+        target: r0.target,
+        deployment: r0.deployment,
+        model: r0.model,
+        tracePath: r0.tracePath,
+        traceSha256: r0.traceSha256,
+        timeScale: r0.timeScale,
+        offeredRate: r0.offeredRate,
+        warmupS: r0.warmupS,
+        options: { ...options, shards: count, runUuid: uuid },
+        tags: r0.tags,
+        env: { merged: true, hosts: [...hosts].sort(), node: process.version, splitbenchMerge: VERSION },
+        splitbenchVersion: r0.splitbenchVersion,
+        seed: r0.seed,
+        notes,
+      },
+      { lagFlagS, anyLagFlagged: runs.some((r) => r.lagFlagged) },
+    );
+    const shards = ordered.map(([i, s]) => shardInfo(i, s, t0Ref.get(i)! - T0, false));
+    return { out: opts.out, runId, runUuid: uuid, shardCount: count, changed: true, requests: [...copied.values()].reduce((a, b) => a + b, 0), shards };
   } finally {
     store.close();
   }
@@ -476,8 +374,8 @@ function shardInfo(i: number, s: ShardInput, shiftMs: number, alreadyMerged: boo
     sha256: s.sha256,
     host: (s.shard.host as string | null) ?? null,
     requests: s.requests,
-    offsetStartMs: num(s.shard.offset_start_ms),
-    rttStartMs: num(s.shard.rtt_start_ms),
+    offsetStartMs: num(s.shard.offsetStartMs),
+    rttStartMs: num(s.shard.rttStartMs),
     shiftMs,
     alreadyMerged,
   };

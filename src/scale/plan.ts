@@ -138,7 +138,7 @@ function writeAtomic(file: string, text: string): void {
 
 /** Write the plan, or check that an existing one is the same work. */
 export function savePlan(file: string, plan: PlanFile): void {
-  const text = JSON.stringify(plan, null, 2) + '\n';
+  const text = `${JSON.stringify(plan, null, 2)}\n`;
   if (existsSync(file)) {
     const old = readPlanJson(file);
     if (stable(old) !== stable(plan)) {
@@ -228,7 +228,7 @@ export async function runUnits<I extends { readonly key: string }, R>(
     }
     log(`plan ${path.basename(planFile)}: chunk ${chunk.index}/${chunk.count}: ${label(it)} (${it.key})`);
     const out = await runOne(it);
-    writeAtomic(file, JSON.stringify(out, null, 2) + '\n');
+    writeAtomic(file, `${JSON.stringify(out, null, 2)}\n`);
     ran.push(it.key);
   }
   return { ran, skipped };
@@ -268,29 +268,11 @@ export function copyDbTarget(argv: Record<string, unknown>): string | undefined 
 }
 
 /**
- * Copy a finished chunk's store to `dest` (typically on a shared network filesystem) as one consistent file:
- * SQLite's online backup into `dest.tmp-PID` beside it (no WAL: a plain rollback-journal file, safe to read
- * over NFS), then a rename, so readers never see half a file.
+ * Copy a finished chunk's store to `dest` (typically on a shared network filesystem) as one consistent file
+ * (the store's `publishStore`: an online backup without WAL, then a rename).
  */
-export async function publishStore(src: string, dest: string): Promise<void> {
-  if (!existsSync(src)) return; // every unit was already done: this chunk wrote nothing
-  mkdirSync(path.dirname(dest), { recursive: true });
-  const tmp = `${dest}.tmp-${process.pid}`;
-  const { default: Database } = await import('better-sqlite3');
-  const db = new Database(src, { readonly: true, fileMustExist: true });
-  try {
-    await db.backup(tmp);
-  } finally {
-    db.close();
-  }
-  const out = new Database(tmp);
-  try {
-    out.pragma('journal_mode = DELETE');
-  } finally {
-    out.close();
-  }
-  renameSync(tmp, dest);
-}
+import { publishStore } from '../store/index.js';
+export { publishStore };
 
 /** `--chunk` and `--chunk-count` of a plan command (none: the whole plan in this process). */
 export function chunkOf(argv: Record<string, unknown>): ChunkSpec {
@@ -363,7 +345,7 @@ export interface SweepPlanRun {
 }
 
 /** `sweep --plan FILE [--chunk k/K | --collect]`. */
-export async function runSweepPlan(argv: Record<string, unknown>, log: (l: string) => void = (l) => process.stderr.write(l + '\n')): Promise<SweepPlanRun> {
+export async function runSweepPlan(argv: Record<string, unknown>, log: (l: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<SweepPlanRun> {
   const planFile = String(argv.plan);
   const copyTo = copyDbTarget(argv);
   if (argv.collect) {

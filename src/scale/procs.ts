@@ -67,7 +67,7 @@ interface Child {
 /** Lead between "all ready" and the shared start (ms). */
 const PROCS_LEAD_MS = 300;
 
-export async function runProcs(rawArgs: readonly string[], opts: ReplayOptions, scale: ScaleOptions, log: (l: string) => void = (l) => process.stderr.write(l + '\n')): Promise<ProcsResult> {
+export async function runProcs(rawArgs: readonly string[], opts: ReplayOptions, scale: ScaleOptions, log: (l: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<ProcsResult> {
   const P = scale.procs!;
   const runUuid = scale.runUuid ?? newRunUuid();
   const shardDir = path.join(`${opts.db}.shards`, runUuid);
@@ -192,7 +192,7 @@ export async function replayProcs(rawArgs: readonly string[], opts: ReplayOption
     if (opts.json) {
       printJson('replay', { runId: r.merge!.runId, runUuid: r.runUuid, shards: r.merge!.shards, shardExitCodes: r.shardExitCodes, shardDir: r.shardDir, metrics: summary });
     } else {
-      process.stdout.write(m.formatSummaries([summary]) + `\nrun ${r.merge!.runId} (${r.merge!.shardCount} shards merged); full summary: splitbench summary --run ${r.merge!.runId} --db ${opts.db}\n`);
+      process.stdout.write(`${m.formatSummaries([summary])}\nrun ${r.merge!.runId} (${r.merge!.shardCount} shards merged); full summary: splitbench summary --run ${r.merge!.runId} --db ${opts.db}\n`);
     }
   } finally {
     store.close();

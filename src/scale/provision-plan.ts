@@ -136,7 +136,7 @@ export interface ProvisionPlanRun {
 }
 
 /** `provision --plan FILE [--chunk k/K | --collect]`. */
-export async function runProvisionPlan(argv: Record<string, unknown>, log: (l: string) => void = (l) => process.stderr.write(l + '\n')): Promise<ProvisionPlanRun> {
+export async function runProvisionPlan(argv: Record<string, unknown>, log: (l: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<ProvisionPlanRun> {
   const planFile = String(argv.plan);
   const copyTo = copyDbTarget(argv);
   const sim = await import('../sim/index.js');

@@ -70,7 +70,7 @@ function readStdinLine(onGone: () => void): Promise<string> {
   });
 }
 
-export async function shardSession(opts: ReplayOptions, scale: ScaleOptions, log: (l: string) => void = (l) => process.stderr.write(l + '\n')): Promise<ShardSession> {
+export async function shardSession(opts: ReplayOptions, scale: ScaleOptions, log: (l: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<ShardSession> {
   const shard: ShardSpec = scale.shard ?? { index: 0, count: 1 };
   const sharded = scale.shard !== undefined;
   const runUuid = scale.runUuid ?? newRunUuid();
@@ -158,12 +158,17 @@ export async function shardSession(opts: ReplayOptions, scale: ScaleOptions, log
         startAt = await awaitBarrier(refUrl!, shard.index, log);
         log(`splitbench replay: shard ${shard.index}/${shard.count}: every shard is ready; start at ${new Date(startAt).toISOString()}`);
       }
-      store.db
-        .prepare(
-          `INSERT INTO shards (run_id, run_uuid, shard_index, shard_count, host, start_at_ms, t0_local_ms, time_ref, offset_start_ms, rtt_start_ms)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        )
-        .run(runId, runUuid, shard.index, shard.count, os.hostname(), startAt!, startAt! - offset, measured ? refUrl! : null, start?.offsetMs ?? null, start?.rttMs ?? null);
+      store.addShard(runId, {
+        runUuid,
+        shardIndex: shard.index,
+        shardCount: shard.count,
+        host: os.hostname(),
+        startAtMs: startAt!,
+        t0LocalMs: startAt! - offset,
+        timeRef: measured ? refUrl! : null,
+        offsetStartMs: start?.offsetMs ?? null,
+        rttStartMs: start?.rttMs ?? null,
+      });
       // Wait for the shared instant: local wall (+ offset = reference) reaches startAt. The run's t0 is that
       // instant on the monotonic clock, not the moment the wait woke up (a timer may fire a little late).
       const nowMono = performance.now();
@@ -188,10 +193,8 @@ export async function shardSession(opts: ReplayOptions, scale: ScaleOptions, log
       }
       const t0Local = wallMsOf(runnerRef?.startMs ?? performance.now()) + skew;
       const t0Ref = t0Local + (start?.offsetMs ?? 0);
-      store.db
-        .prepare('UPDATE shards SET t0_local_ms = ?, offset_end_ms = ?, rtt_end_ms = ?, late_ms = ?, late = ? WHERE run_id = ? AND shard_index = ?')
-        .run(t0Local, end?.offsetMs ?? null, end?.rttMs ?? null, lateMs, lateMs !== null && lateMs > 0 ? 1 : 0, runId, shard.index);
-      store.db.prepare('UPDATE runs SET start_wall_ms = ?, started_at = ? WHERE id = ?').run(t0Ref, new Date(t0Ref).toISOString(), runId);
+      store.updateShardEnd(runId, shard.index, { t0LocalMs: t0Local, offsetEndMs: end?.offsetMs ?? null, rttEndMs: end?.rttMs ?? null, lateMs });
+      store.setRunStart(runId, t0Ref);
       if (start) {
         log(
           `splitbench replay: shard ${shard.index}/${shard.count} of run ${runUuid}: clock offset ${start.offsetMs.toFixed(3)} ms (RTT ${start.rttMs.toFixed(3)} ms) at start` +

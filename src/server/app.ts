@@ -135,15 +135,17 @@ function readBody(req: IncomingMessage, limit: number, budget: BodyBudget, timeo
     };
     const onData = (b: Buffer): void => {
       if (size + b.length > limit) {
-        return settle(new HttpError(413, `request body larger than ${limit} bytes`, { code: 'body_too_large' }));
+        settle(new HttpError(413, `request body larger than ${limit} bytes`, { code: 'body_too_large' }));
+        return;
       }
       if (budget.used + b.length > budget.cap) {
-        return settle(
+        settle(
           new HttpError(503, `server busy: the request bodies being received would pass ${budget.cap} bytes (--max-buffered-mib); retry later`, {
             code: 'server_busy',
             headers: { 'Retry-After': String(RETRY_AFTER_S) },
           }),
         );
+        return;
       }
       size += b.length;
       budget.used += b.length;

@@ -5,7 +5,6 @@
  * a simulation of one deployment agree — on a RealClock running `timeScale` times faster than real GPUs.
  */
 import {
-  RealClock,
   createCluster,
   loadCatalog,
   loadDeployment,
@@ -16,6 +15,7 @@ import {
   type PerfModel,
 } from '../engine/index.js';
 import { ConfigError } from '../errors.js';
+import { RealClock } from '../wallclock.js';
 import type { ServedModel } from './openai.js';
 
 export interface BackendOptions {

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { contextProblem } from '../engine/index.js';
-import { badRequest, HttpError } from './http-error.js';
+import { badRequest, type HttpError } from './http-error.js';
 import { countTextTokens, hashIds, hashText, planOutput, type OutputPlan } from './tokens.js';
 
 export type Endpoint = 'completions' | 'chat';

@@ -148,7 +148,7 @@ export async function serve(opts: ServeOptions): Promise<number> {
     }
     throw e;
   }
-  process.stdout.write(listeningLine(server.url) + '\n');
+  process.stdout.write(`${listeningLine(server.url)}\n`);
   const exposed = exposureWarning(server.host, limits.apiKey);
   if (exposed) process.stderr.write(exposed);
   const machines = backend.cluster.machines();

@@ -126,7 +126,7 @@ function countsOf(d: DesignSpec, v: readonly number[], quick: boolean): Counts {
 }
 
 export async function runExperiment(o: ExperimentOptions, io: { log?: (l: string) => void } = {}): Promise<ExperimentResult> {
-  const log = io.log ?? ((l: string) => process.stderr.write(l + '\n'));
+  const log = io.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   const t0 = performance.now();
   try {
     fs.mkdirSync(o.out, { recursive: true });
@@ -350,7 +350,7 @@ export function experimentMarkdown(o: Pick<ExperimentOptions, 'trace' | 'quick' 
 
 export function experimentCsv(rows: readonly ExperimentRow[]): string {
   const head = 'mode,provisioning,design,config,machines,power_units,cost_per_hour,max_rate,throughput_x,cost_x,power_x';
-  return [head, ...rows.map((r) => [r.mode, r.provisioning, r.design, r.config, r.machines, r.power, r.cost, r.maxRate ?? '', r.throughputX ?? '', r.costX, r.powerX].join(','))].join('\n') + '\n';
+  return `${[head, ...rows.map((r) => [r.mode, r.provisioning, r.design, r.config, r.machines, r.power, r.cost, r.maxRate ?? '', r.throughputX ?? '', r.costX, r.powerX].join(','))].join('\n')}\n`;
 }
 
 async function writeOutputs(o: ExperimentOptions, rows: readonly ExperimentRow[], ratios: readonly PaperRatio[], powerOpt: readonly PowerOptResult[]): Promise<string[]> {
@@ -362,7 +362,7 @@ async function writeOutputs(o: ExperimentOptions, rows: readonly ExperimentRow[]
   };
   write('splitwise.md', experimentMarkdown(o, rows, ratios));
   write('splitwise.csv', experimentCsv(rows));
-  write('splitwise.json', JSON.stringify({ trace: o.trace, quick: o.quick, durationS: o.durationS, rows, ratios, powerOpt }, null, 2) + '\n');
+  write('splitwise.json', `${JSON.stringify({ trace: o.trace, quick: o.quick, durationS: o.durationS, rows, ratios, powerOpt }, null, 2)}\n`);
   // Figure 18 of the paper: max throughput per design, ratio to Baseline-A100 and the binding SLO.
   const { designFigure, designColors, writeFigure } = await import('../report/experiment.js');
   const colorOf = designColors(DESIGN_ORDER);

@@ -270,7 +270,7 @@ export interface ProvisionResult {
 }
 
 export async function runProvision(o: ProvisionOptions, io: { log?: (l: string) => void } = {}): Promise<ProvisionResult> {
-  const log = io.log ?? ((l: string) => process.stderr.write(l + '\n'));
+  const log = io.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   const tag = crypto.randomBytes(4).toString('hex');
   return withEvaluators(o, { provision: tag, objective: o.objective }, log, (make) => provisionSearch(make(), o, log));
 }

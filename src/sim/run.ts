@@ -65,7 +65,7 @@ export function resolveDeployment(opts: { deployment: string; model?: string | u
 }
 
 export async function runSim(opts: SimOptions, io: SimIo = {}): Promise<SimRunResult> {
-  const log = io.log ?? ((l: string) => process.stderr.write(l + '\n'));
+  const log = io.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   const dep = resolveDeployment(opts);
   const src = await simRequests(opts);
   const traceSha = await sha256File(src.path);

@@ -256,7 +256,10 @@ export async function simulate(o: SimulateOptions): Promise<SimulateResult> {
 
   const submit = (spec: RequestSpec, mySeq: number): void => {
     const over = contextProblem(maxContext, spec.promptTokens, spec.outputTokens);
-    if (over) return refuse(spec, mySeq, over.message);
+    if (over) {
+      refuse(spec, mySeq, over.message);
+      return;
+    }
     // Chunk times preallocated: at most one chunk per output token, no growth, no per-token objects.
     // The request's state is its own observer (one object per request, no closures on the token path).
     const st = new Live(ctx, spec, mySeq, keepChunks ? pool.times(Math.max(1, spec.outputTokens)) : undefined);

@@ -197,7 +197,7 @@ export interface SweepIo {
 }
 
 export async function runSweep(o: SweepOptions, io: SweepIo = {}): Promise<SweepResult> {
-  const log = io.log ?? ((l: string) => process.stderr.write(l + '\n'));
+  const log = io.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   const slo: SloSpec = loadSlo(o.slo);
   const dep = resolveDeployment(o);
   const input = { trace: o.trace, format: o.traceFormat, lenient: o.lenient, transforms: o.transforms };

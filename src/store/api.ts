@@ -4,6 +4,8 @@
  */
 import type { RequestStatus, RunKind, RunStatus } from './schema.js';
 import type { Chunk } from './codec.js';
+import type { MergedRun, ShardImport } from './shards.js';
+import type { FieldOf, MACHINE_TABLE, POWER_TABLE, RecordOf, REQUEST_TABLE, RUN_TABLE, SHARD_TABLE, SLO_RESULT_TABLE, TIMELINE_TABLE } from './columns.js';
 
 export interface NewRun {
   readonly name?: string; // default: '<kind>-<n>'
@@ -116,84 +118,40 @@ export interface RunWriter {
 
 // ---- Additions (store implementation): the Store handle and the records readers get back. ----
 
-/** One row of `runs`, camelCase; JSON columns parsed. SQL NULL is `null`. */
-export interface RunRecord {
-  readonly id: number;
-  readonly uuid: string;
-  readonly name: string;
-  readonly kind: RunKind;
-  readonly status: RunStatus;
-  /** ISO-8601 wall time of t0. */
-  readonly startedAt: string;
-  readonly endedAt: string | null;
-  readonly startWallMs: number;
-  readonly target: string | null;
-  readonly deployment: string | null;
-  readonly model: string | null;
-  readonly tracePath: string | null;
-  readonly traceSha256: string | null;
-  readonly timeScale: number;
-  readonly offeredRate: number | null;
-  readonly warmupS: number;
-  readonly lagFlagged: boolean;
-  readonly lagP99S: number | null;
-  /** The run's own checks found it distorted by the machine (`distortedReason` says why). */
-  readonly distorted: boolean;
-  readonly distortedReason: string | null;
-  /** The simulated twin of a live run (a sim run of the same requests). */
-  readonly twinRunId: number | null;
-  readonly options: Record<string, unknown>;
-  readonly tags: Record<string, string>;
-  readonly env: Record<string, unknown>;
-  readonly splitbenchVersion: string;
-  readonly seed: number | null;
-  readonly notes: Record<string, unknown>;
-}
+/** One row of `runs`, camelCase (fields and types from the column table, columns.ts); JSON columns parsed. SQL NULL is `null`. */
+export type RunRecord = RecordOf<typeof RUN_TABLE>;
 
 /** One row of `requests`, camelCase, with `token_times` decoded into `chunks` (seconds from send). */
-export interface RequestRecord {
-  readonly runId: number;
-  readonly shard: number;
-  readonly seq: number;
-  readonly traceId: string;
-  readonly sessionId: string | null;
-  readonly arrival: number;
-  readonly promptTokens: number;
-  readonly outputTokens: number;
-  readonly warmup: boolean;
-  readonly scheduled: number;
-  readonly send: number | null;
-  readonly firstToken: number | null;
-  readonly end: number | null;
-  readonly lag: number | null;
-  readonly status: RequestStatus;
-  readonly errorCode: string | null;
-  readonly error: string | null;
-  readonly httpStatus: number | null;
-  readonly timeoutPhase: string | null;
-  readonly tokensReceived: number;
-  readonly usagePrompt: number | null;
-  readonly usageCompletion: number | null;
-  readonly countMethod: string | null;
-  readonly ttft: number | null;
-  readonly tpot: number | null;
-  readonly e2e: number | null;
-  readonly ttftSched: number | null;
-  readonly e2eSched: number | null;
-  readonly maxStall: number | null;
-  readonly queueS: number | null;
-  readonly prefillS: number | null;
-  readonly kvTransferS: number | null;
-  readonly decodeWaitS: number | null;
-  readonly decodeS: number | null;
-  readonly promptMachine: string | null;
-  readonly tokenMachine: string | null;
-  readonly pool: string | null;
-  readonly coalesced: number | null;
-  /** Prompt tokens the target's prefix cache supplied; null where not reported. */
-  readonly cachedPromptTokens: number | null;
+export type RequestRecord = Omit<RecordOf<typeof REQUEST_TABLE>, 'tokenTimes'> & {
   /** Decoded `token_times` ([] when the row has none, or when `chunks: false` was asked). */
   readonly chunks: Chunk[];
+};
+
+/** One row of `requests` as stored (`token_times` still encoded): what the raw row reader returns fields of. */
+export type RequestRowRecord = RecordOf<typeof REQUEST_TABLE>;
+
+/** One row of `shards` (a sharded run's bookkeeping, src/scale). */
+export type ShardRecord = RecordOf<typeof SHARD_TABLE>;
+
+/** A shard's row as its replay writes it at the start (the rest is set at the end, `updateShardEnd`). */
+export interface NewShard {
+  readonly runUuid: string;
+  readonly shardIndex: number;
+  readonly shardCount: number;
+  readonly host: string;
+  readonly startAtMs: number;
+  readonly t0LocalMs: number;
+  readonly timeRef: string | null;
+  readonly offsetStartMs: number | null;
+  readonly rttStartMs: number | null;
+}
+
+/** A shard's end-of-run bookkeeping. */
+export interface ShardEnd {
+  readonly t0LocalMs: number;
+  readonly offsetEndMs: number | null;
+  readonly rttEndMs: number | null;
+  readonly lateMs: number | null;
 }
 
 export interface RequestQuery {
@@ -207,33 +165,11 @@ export interface RequestQuery {
   readonly orderBy?: 'seq' | 'scheduled';
 }
 
-export interface MachineRecord {
-  readonly machineId: string;
-  readonly machineType: string;
-  readonly pool: string;
-  readonly gpus: number | null;
-  readonly pricePerHour: number | null;
-  readonly tdpW: number | null;
-  readonly idleW: number | null;
-}
+export type MachineRecord = Omit<RecordOf<typeof MACHINE_TABLE>, 'runId'>;
 
-export interface PowerSampleRecord {
-  readonly t: number;
-  readonly machineId: string;
-  readonly role: string;
-  readonly source: string;
-  readonly watts: number | null;
-  readonly energyJ: number | null;
-}
+export type PowerSampleRecord = Omit<RecordOf<typeof POWER_TABLE>, 'runId'>;
 
-export interface TimelineSampleRecord {
-  readonly t: number;
-  readonly source: string;
-  readonly role: string;
-  readonly name: string;
-  readonly labels: Record<string, string>;
-  readonly value: number;
-}
+export type TimelineSampleRecord = Omit<RecordOf<typeof TIMELINE_TABLE>, 'runId'>;
 
 /** One row of `slo_results` (as written by `gate`). */
 export interface SloResultRow {
@@ -250,11 +186,7 @@ export interface SloResultRow {
   readonly detail?: string | null;
 }
 
-export interface SloResultRecord extends SloResultRow {
-  readonly evaluatedAt: string;
-  readonly baselineRunId: number | null;
-  readonly detail: string | null;
-}
+export type SloResultRecord = Omit<RecordOf<typeof SLO_RESULT_TABLE>, 'runId'>;
 
 /** Request counts of one run by status, plus the total. */
 export type RequestCounts = Record<RequestStatus, number> & { readonly total: number };
@@ -289,12 +221,15 @@ export interface WriterOptions {
 export interface Store {
   /** The file path as given. */
   readonly path: string;
-  /** The better-sqlite3 handle, for readers that need their own SQL. */
-  readonly db: import('better-sqlite3').Database;
   readonly readonly: boolean;
   /** Insert a `runs` row (status 'running') and return its writer. */
   createRun(run: NewRun, opts?: WriterOptions): RunWriter;
-  /** By numeric id, else by name (the latest run with that name). Unknown: ConfigError listing runs. */
+  /**
+   * The one run lookup every command uses: a numeric id; else the latest run with that name; else the run with
+   * that uuid; an empty key or `latest` is the latest run. `undefined` when nothing matches.
+   */
+  lookupRun(key: string | number): number | undefined;
+  /** `lookupRun`, then the run; unknown: ConfigError listing the latest runs. */
   findRun(idOrName: string | number): RunRecord;
   getRun(id: number): RunRecord | undefined;
   /** All runs, oldest first. */
@@ -304,9 +239,17 @@ export interface Store {
   requestCounts(runId: number): RequestCounts;
   /** Stream a run's requests (rows are read lazily; do not write to this store while iterating). */
   requests(runId: number, opts?: RequestQuery): IterableIterator<RequestRecord>;
-  machines(runId: number): MachineRecord[];
-  /** Power samples ordered by time. */
-  powerSamples(runId: number): PowerSampleRecord[];
+  /**
+   * The raw row reader (summaries, the slowdown reference): a run's requests with just `fields`, `token_times`
+   * kept encoded (`tokenTimes`), in (shard, seq) order, read as arrays and decoded by a compiled decoder.
+   */
+  requestRows<F extends FieldOf<typeof REQUEST_TABLE>>(runId: number, fields: readonly F[]): IterableIterator<Pick<RequestRowRecord, F>>;
+  /** A run's requests as stored: every column's SQL value, in column-table order, in (shard, seq) order (the export). */
+  requestValues(runId: number): IterableIterator<unknown[]>;
+  /** Machines ordered by pool then id (`by: 'id'`: by id). */
+  machines(runId: number, opts?: { readonly by?: 'pool' | 'id' }): MachineRecord[];
+  /** Power samples ordered by time, then machine (`by: 'machine'`: by machine, then time). */
+  powerSamples(runId: number, opts?: { readonly by?: 'time' | 'machine' }): PowerSampleRecord[];
   /** Timeline samples (optionally one metric `name`), ordered by time. */
   timelineSamples(runId: number, name?: string): TimelineSampleRecord[];
   addSloResults(runId: number, rows: readonly SloResultRow[]): void;
@@ -317,6 +260,23 @@ export interface Store {
   setRunStatus(runId: number, status: RunStatus): void;
   /** Record a live run's self-check: distorted (with the reason) or not, and its simulated twin. */
   setRunCheck(runId: number, check: { distorted: boolean; reason?: string; twinRunId?: number }): void;
+  /** Set a run's t0 (epoch ms; `started_at` follows): a shard corrects it to the reference clock at its end. */
+  setRunStart(runId: number, startWallMs: number): void;
+  /** Record a shard of a sharded run (its replay, when the shared start is known). */
+  addShard(runId: number, shard: NewShard): void;
+  /** A shard's end-of-run bookkeeping (`late` is set from `lateMs` > 0). */
+  updateShardEnd(runId: number, shardIndex: number, end: ShardEnd): void;
+  /** A run's shard rows, by index. */
+  shards(runId: number): ShardRecord[];
+  /**
+   * Merge: the shards of one run (each in its own store file) as one new run of this store (shards.ts); every
+   * row in one transaction. Returns the new run's id and the request rows copied per shard index.
+   */
+  importShards(
+    shards: readonly ShardImport[],
+    run: MergedRun,
+    lag: { readonly lagFlagS: number; readonly anyLagFlagged: boolean },
+  ): { runId: number; copied: Map<number, number> };
   /** Flush open writers (their runs keep their status), then close the file. Idempotent. */
   close(): void;
 }

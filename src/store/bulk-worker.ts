@@ -5,7 +5,6 @@
  * signals its start (connection open: 1, cannot: -1) in the second shared slot.
  */
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
-import type Database from 'better-sqlite3';
 import { SqliteDb } from './sqlite.js';
 import { prepareInserts, writeBatch, type WriteBatch } from './store.js';
 

@@ -8,7 +8,7 @@
  */
 import type { Writable } from 'node:stream';
 import { decodeChunks } from './codec.js';
-import { REQUEST_COLUMNS } from './store.js';
+import { REQUEST_TABLE } from './columns.js';
 import type { Store } from './api.js';
 
 export const EXPORT_FORMATS = ['csv', 'json', 'jsonl'] as const;
@@ -16,7 +16,7 @@ export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
 /** Export columns, in order. */
 export const EXPORT_COLUMNS: readonly string[] = [
-  ...REQUEST_COLUMNS.filter((c) => c !== 'token_times'),
+  ...REQUEST_TABLE.filter((c) => c.name !== 'token_times').map((c) => c.name),
   'chunk_times_s',
   'chunk_tokens',
 ];
@@ -58,26 +58,27 @@ export async function exportRequests(store: Store, runId: number, format: Export
   };
 
   const cols = EXPORT_COLUMNS;
-  if (format === 'csv') await write(cols.join(',') + '\n');
+  if (format === 'csv') await write(`${cols.join(',')}\n`);
   if (format === 'json') await write('[');
   let n = 0;
-  const stmt = store.db.prepare('SELECT * FROM requests WHERE run_id = ? ORDER BY shard, seq');
+  const blobAt = REQUEST_TABLE.findIndex((c) => c.name === 'token_times');
   try {
-    for (const raw of stmt.iterate(runId)) {
-      const r = raw as Record<string, unknown>;
-      const chunks = decodeChunks(r.token_times as Uint8Array | null);
+    for (const r of store.requestValues(runId)) {
+      const chunks = decodeChunks(r[blobAt] as Uint8Array | null);
       const rec: Record<string, unknown> = {};
-      for (const c of REQUEST_COLUMNS) if (c !== 'token_times') rec[c] = r[c];
+      REQUEST_TABLE.forEach((c, i) => {
+        if (i !== blobAt) rec[c.name] = r[i];
+      });
       rec.chunk_times_s = chunks.map((c) => c.t);
       rec.chunk_tokens = chunks.map((c) => c.tokens);
       if (format === 'csv') {
         rec.chunk_times_s = (rec.chunk_times_s as number[]).join(';');
         rec.chunk_tokens = (rec.chunk_tokens as number[]).join(';');
-        await write(cols.map((c) => csvCell(rec[c])).join(',') + '\n');
+        await write(`${cols.map((c) => csvCell(rec[c])).join(',')}\n`);
       } else if (format === 'json') {
         await write((n === 0 ? '\n' : ',\n') + JSON.stringify(rec));
       } else {
-        await write(JSON.stringify(rec) + '\n');
+        await write(`${JSON.stringify(rec)}\n`);
       }
       n++;
     }

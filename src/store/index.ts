@@ -6,3 +6,5 @@ export { encodeChunks, decodeChunks, encodeChunkTimes, type Chunk } from './code
 export * from './derive.js';
 export { exportRequests, EXPORT_FORMATS, EXPORT_COLUMNS, type ExportFormat } from './export.js';
 export { storeTargetProblem } from './target.js';
+export * from './columns.js';
+export { checkpointStore, readShardStore, publishStore, type ShardOfFile, type ShardImport, type MergedRun } from './shards.js';

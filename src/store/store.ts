@@ -15,6 +15,7 @@ import { ConfigError, StoreError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { decodeChunks, encodeChunks } from './codec.js';
 import { deriveRequest } from './derive.js';
+import { importShards, type MergedRun, type ShardImport } from './shards.js';
 import {
   APPLICATION_ID,
   MIGRATIONS,
@@ -25,8 +26,28 @@ import {
   type RequestStatus,
   type RunStatus,
 } from './schema.js';
+import {
+  columnList,
+  compileDecoder,
+  compileEncoder,
+  insertSql,
+  pick,
+  MACHINE_TABLE,
+  POWER_TABLE,
+  REQUEST_TABLE,
+  RUN_TABLE,
+  SHARD_TABLE,
+  SLO_RESULT_TABLE,
+  TIMELINE_TABLE,
+  type Column,
+  type FieldOf,
+} from './columns.js';
 import type {
   MachineRecord,
+  NewShard,
+  RequestRowRecord,
+  ShardEnd,
+  ShardRecord,
   MachineRow,
   NewRun,
   PowerSampleRecord,
@@ -257,91 +278,25 @@ function parseJson<T>(text: unknown, fallback: T): T {
   }
 }
 
-function toRunRecord(r: SqlRow): RunRecord {
-  return {
-    id: r.id as number,
-    uuid: r.uuid as string,
-    name: r.name as string,
-    kind: r.kind as RunRecord['kind'],
-    status: r.status as RunStatus,
-    startedAt: r.started_at as string,
-    endedAt: (r.ended_at as string | null) ?? null,
-    startWallMs: r.start_wall_ms as number,
-    target: (r.target as string | null) ?? null,
-    deployment: (r.deployment as string | null) ?? null,
-    model: (r.model as string | null) ?? null,
-    tracePath: (r.trace_path as string | null) ?? null,
-    traceSha256: (r.trace_sha256 as string | null) ?? null,
-    timeScale: r.time_scale as number,
-    offeredRate: (r.offered_rate as number | null) ?? null,
-    warmupS: r.warmup_s as number,
-    lagFlagged: r.lag_flagged === 1,
-    lagP99S: (r.lag_p99_s as number | null) ?? null,
-    distorted: r.distorted === 1,
-    distortedReason: (r.distorted_reason as string | null) ?? null,
-    twinRunId: (r.twin_run_id as number | null) ?? null,
-    options: parseJson(r.options_json, {}),
-    tags: parseJson(r.tags_json, {}),
-    env: parseJson(r.env_json, {}),
-    splitbenchVersion: r.splitbench_version as string,
-    seed: (r.seed as number | null) ?? null,
-    notes: parseJson(r.notes_json, {}),
-  };
-}
+// Readers: raw (array) rows decoded by decoders compiled from the column table (columns.ts).
+const RUN_COLS = columnList(RUN_TABLE);
+const toRunRecord = compileDecoder<RunRecord>(RUN_TABLE);
 
-function toRequestRecord(r: SqlRow, withChunks: boolean): RequestRecord {
-  return {
-    runId: r.run_id as number,
-    shard: r.shard as number,
-    seq: r.seq as number,
-    traceId: r.trace_id as string,
-    sessionId: r.session_id as string | null,
-    arrival: r.arrival as number,
-    promptTokens: r.prompt_tokens as number,
-    outputTokens: r.output_tokens as number,
-    warmup: r.warmup === 1,
-    scheduled: r.scheduled as number,
-    send: r.send as number | null,
-    firstToken: r.first_token as number | null,
-    end: r.end as number | null,
-    lag: r.lag as number | null,
-    status: r.status as RequestStatus,
-    errorCode: r.error_code as string | null,
-    error: r.error as string | null,
-    httpStatus: r.http_status as number | null,
-    timeoutPhase: r.timeout_phase as string | null,
-    tokensReceived: r.tokens_received as number,
-    usagePrompt: r.usage_prompt as number | null,
-    usageCompletion: r.usage_completion as number | null,
-    countMethod: r.count_method as string | null,
-    ttft: r.ttft as number | null,
-    tpot: r.tpot as number | null,
-    e2e: r.e2e as number | null,
-    ttftSched: r.ttft_sched as number | null,
-    e2eSched: r.e2e_sched as number | null,
-    maxStall: r.max_stall as number | null,
-    queueS: r.queue_s as number | null,
-    prefillS: r.prefill_s as number | null,
-    kvTransferS: r.kv_transfer_s as number | null,
-    decodeWaitS: r.decode_wait_s as number | null,
-    decodeS: r.decode_s as number | null,
-    promptMachine: r.prompt_machine as string | null,
-    tokenMachine: r.token_machine as string | null,
-    pool: r.pool as string | null,
-    coalesced: (r.coalesced as number | null) ?? null,
-    cachedPromptTokens: (r.cached_prompt_tokens ?? null) as number | null,
-    chunks: withChunks ? decodeChunks(r.token_times as Uint8Array | null) : [],
-  };
-}
+const REQUEST_NO_BLOB = REQUEST_TABLE.filter((c) => c.name !== 'token_times');
+const REQUEST_READ_COLS = `${columnList(REQUEST_NO_BLOB)}, "token_times"`;
+const BLOB_AT = REQUEST_NO_BLOB.length;
+const toRequestRecord = compileDecoder<RequestRecord>(REQUEST_NO_BLOB, { chunks: (r) => decodeChunks(r[BLOB_AT] as Uint8Array | null) });
+const toRequestRecordNoChunks = compileDecoder<RequestRecord>(REQUEST_NO_BLOB, { chunks: () => [] });
+
+const toMachineRecord = compileDecoder<MachineRecord>(MACHINE_TABLE.filter((c) => c.name !== 'run_id'));
+const toPowerRecord = compileDecoder<PowerSampleRecord>(POWER_TABLE.filter((c) => c.name !== 'run_id'));
+const toTimelineRecord = compileDecoder<TimelineSampleRecord>(TIMELINE_TABLE.filter((c) => c.name !== 'run_id'));
+const toSloRecord = compileDecoder<SloResultRecord>(SLO_RESULT_TABLE.filter((c) => c.name !== 'run_id'));
+const toShardRecord = compileDecoder<ShardRecord>(SHARD_TABLE);
+const colsOf = (t: readonly Column[]): string => columnList(t.filter((c) => c.name !== 'run_id'));
 
 /** The `requests` columns in table order (what the writer binds and `runs export` prints). */
-export const REQUEST_COLUMNS = [
-  'run_id', 'shard', 'seq', 'trace_id', 'session_id', 'arrival', 'prompt_tokens', 'output_tokens', 'warmup',
-  'scheduled', 'send', 'first_token', 'end', 'lag', 'status', 'error_code', 'error', 'http_status',
-  'timeout_phase', 'tokens_received', 'usage_prompt', 'usage_completion', 'count_method', 'ttft', 'tpot',
-  'e2e', 'ttft_sched', 'e2e_sched', 'max_stall', 'queue_s', 'prefill_s', 'kv_transfer_s', 'decode_wait_s',
-  'decode_s', 'prompt_machine', 'token_machine', 'pool', 'token_times', 'coalesced', 'cached_prompt_tokens',
-] as const;
+export const REQUEST_COLUMNS: readonly string[] = REQUEST_TABLE.map((c) => c.name);
 
 const STATUS_SET: ReadonlySet<string> = new Set(REQUEST_STATUSES);
 
@@ -370,49 +325,54 @@ export function requestParams(runId: number, row: RequestRow): unknown[] {
           tokensReceived: row.tokensReceived,
         });
   const b = row.breakdown;
-  return [
+  return encodeRequest({
     runId,
-    row.shard ?? 0,
-    row.seq,
-    row.traceId,
-    nn(row.sessionId),
-    row.arrival,
-    row.promptTokens,
-    row.outputTokens,
-    row.warmup ? 1 : 0,
-    row.scheduled,
-    numOrNull(row.send),
-    numOrNull(d.firstToken),
-    numOrNull(d.end),
-    numOrNull(d.lag),
-    row.status,
-    nn(row.errorCode),
-    nn(row.error),
-    nn(row.httpStatus),
-    nn(row.timeoutPhase),
-    row.tokensReceived,
-    nn(row.usagePrompt),
-    nn(row.usageCompletion),
-    nn(row.countMethod),
-    numOrNull(d.ttft),
-    numOrNull(d.tpot),
-    numOrNull(d.e2e),
-    numOrNull(d.ttftSched),
-    numOrNull(d.e2eSched),
-    numOrNull(blob === undefined ? d.maxStall : row.maxStall),
-    numOrNull(b?.queue),
-    numOrNull(b?.prefill),
-    numOrNull(b?.kvTransfer),
-    numOrNull(b?.decodeWait),
-    numOrNull(b?.decode),
-    nn(row.promptMachine),
-    nn(row.tokenMachine),
-    nn(row.pool),
-    blob !== undefined ? (blob.length > 0 ? blob : null) : row.chunks && row.chunks.length > 0 ? encodeChunks(row.chunks) : null,
-    nn(row.coalesced),
-    nn(b?.cachedPromptTokens),
-  ];
+    shard: row.shard ?? 0,
+    seq: row.seq,
+    traceId: row.traceId,
+    sessionId: nn(row.sessionId),
+    arrival: row.arrival,
+    promptTokens: row.promptTokens,
+    outputTokens: row.outputTokens,
+    warmup: row.warmup === true,
+    scheduled: row.scheduled,
+    send: numOrNull(row.send),
+    firstToken: numOrNull(d.firstToken),
+    end: numOrNull(d.end),
+    lag: numOrNull(d.lag),
+    status: row.status,
+    errorCode: nn(row.errorCode),
+    error: nn(row.error),
+    httpStatus: nn(row.httpStatus),
+    timeoutPhase: nn(row.timeoutPhase),
+    tokensReceived: row.tokensReceived,
+    usagePrompt: nn(row.usagePrompt),
+    usageCompletion: nn(row.usageCompletion),
+    countMethod: nn(row.countMethod),
+    ttft: numOrNull(d.ttft),
+    tpot: numOrNull(d.tpot),
+    e2e: numOrNull(d.e2e),
+    ttftSched: numOrNull(d.ttftSched),
+    e2eSched: numOrNull(d.e2eSched),
+    maxStall: numOrNull(blob === undefined ? d.maxStall : row.maxStall),
+    queueS: numOrNull(b?.queue),
+    prefillS: numOrNull(b?.prefill),
+    kvTransferS: numOrNull(b?.kvTransfer),
+    decodeWaitS: numOrNull(b?.decodeWait),
+    decodeS: numOrNull(b?.decode),
+    promptMachine: nn(row.promptMachine),
+    tokenMachine: nn(row.tokenMachine),
+    pool: nn(row.pool),
+    tokenTimes:
+      blob !== undefined ? (blob.length > 0 ? blob : null) : row.chunks && row.chunks.length > 0 ? encodeChunks(row.chunks) : null,
+    coalesced: nn(row.coalesced),
+    cachedPromptTokens: nn(b?.cachedPromptTokens),
+  });
 }
+
+/** A `requests` row as bound parameters: every field, SQL NULL as null. */
+type RequestParams = { readonly [K in keyof RequestRowRecord]: RequestRowRecord[K] | null };
+const encodeRequest = compileEncoder<RequestParams>(REQUEST_TABLE);
 
 // ---------------------------------------------------------------------------------------------------------
 // Flush on exit: a caller that exits (process.exit, an uncaught error) without finish() keeps its rows.
@@ -449,19 +409,20 @@ export interface Inserts {
 
 export function prepareInserts(db: DB): Inserts {
   return {
-    req: db.prepare(
-      `INSERT INTO requests (${REQUEST_COLUMNS.map((c) => `"${c}"`).join(', ')}) VALUES (${REQUEST_COLUMNS.map(() => '?').join(', ')})`,
-    ),
-    machine: db.prepare(
-      `INSERT OR REPLACE INTO machines (run_id, machine_id, machine_type, pool, gpus, price_per_hour, tdp_w, idle_w)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-    ),
-    power: db.prepare('INSERT INTO power_samples (run_id, t, machine_id, role, source, watts, energy_j) VALUES (?, ?, ?, ?, ?, ?, ?)'),
-    timeline: db.prepare(
-      'INSERT INTO timeline_samples (run_id, t, source, role, name, labels_json, value) VALUES (?, ?, ?, ?, ?, ?, ?)',
-    ),
+    req: db.prepare(insertSql('requests', REQUEST_TABLE)),
+    machine: db.prepare(insertSql('machines', MACHINE_TABLE, 'INSERT OR REPLACE')),
+    power: db.prepare(insertSql('power_samples', POWER_TABLE)),
+    timeline: db.prepare(insertSql('timeline_samples', TIMELINE_TABLE)),
   };
 }
+
+/** Bound parameters of a row of `t`: every field, SQL NULL as null, JSON columns as their text. */
+type Params<T extends readonly Column[]> = { readonly [F in FieldOf<T>]: unknown };
+const encodeMachine = compileEncoder<Params<typeof MACHINE_TABLE>>(MACHINE_TABLE);
+const encodePower = compileEncoder<Params<typeof POWER_TABLE>>(POWER_TABLE);
+const encodeTimeline = compileEncoder<Params<typeof TIMELINE_TABLE>>(TIMELINE_TABLE);
+const encodeSlo = compileEncoder<Params<typeof SLO_RESULT_TABLE>>(SLO_RESULT_TABLE);
+const encodeShard = compileEncoder<Params<typeof SHARD_TABLE>>(SHARD_TABLE);
 
 /** One flush's rows (requests already as bound parameters). */
 export interface WriteBatch {
@@ -476,17 +437,17 @@ export function writeBatch(db: DB, ins: Inserts, id: number, b: WriteBatch, cur:
   db.transaction(() => {
     for (const m of b.machines) {
       cur.current = `machine ${m.machineId}`;
-      ins.machine.run(id, m.machineId, m.machineType, m.pool, nn(m.gpus), nn(m.pricePerHour), nn(m.tdpW), nn(m.idleW));
+      ins.machine.run(encodeMachine({ runId: id, machineId: m.machineId, machineType: m.machineType, pool: m.pool, gpus: nn(m.gpus), pricePerHour: nn(m.pricePerHour), tdpW: nn(m.tdpW), idleW: nn(m.idleW) }));
     }
     for (const p of b.reqs) {
       cur.current = `request shard ${String(p[1])} seq ${String(p[2])}`;
       ins.req.run(p);
     }
     cur.current = 'power sample';
-    for (const p of b.power) ins.power.run(id, p.t, p.machineId, p.role, p.source, p.watts, nn(p.energyJ ?? undefined));
+    for (const p of b.power) ins.power.run(encodePower({ runId: id, t: p.t, machineId: p.machineId, role: p.role, source: p.source, watts: p.watts, energyJ: nn(p.energyJ ?? undefined) }));
     cur.current = 'timeline sample';
     for (const s of b.timeline) {
-      ins.timeline.run(id, s.t, s.source, s.role ?? '', s.name, JSON.stringify(s.labels ?? {}), s.value);
+      ins.timeline.run(encodeTimeline({ runId: id, t: s.t, source: s.source, role: s.role ?? '', name: s.name, labels: JSON.stringify(s.labels ?? {}), value: s.value }));
     }
   }).immediate();
 }
@@ -826,34 +787,27 @@ class SqliteStore implements Store {
     const runId = this.write('create a run', () =>
       this.db
         .transaction(() => {
-          const info = this.db
-            .prepare(
-              `INSERT INTO runs (uuid, name, kind, status, started_at, start_wall_ms, target, deployment, model,
-                 trace_path, trace_sha256, time_scale, offered_rate, warmup_s, options_json, tags_json, env_json,
-                 splitbench_version, seed)
-               VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-            )
-            .run(
-              randomUUID(),
-              run.name ?? '',
-              run.kind,
-              new Date(startWallMs).toISOString(),
-              startWallMs,
-              nn(run.target),
-              nn(run.deployment),
-              nn(run.model),
-              nn(run.tracePath),
-              nn(run.traceSha256),
-              run.timeScale ?? 1,
-              nn(run.offeredRate),
-              run.warmupS ?? 0,
-              JSON.stringify(run.options ?? {}),
-              JSON.stringify(run.tags ?? {}),
-              JSON.stringify(env),
-              VERSION,
-              nn(run.seed),
-            );
-          const id = Number(info.lastInsertRowid);
+          const id = this.insertRun({
+            uuid: randomUUID(),
+            name: run.name ?? '',
+            kind: run.kind,
+            status: 'running',
+            startedAt: new Date(startWallMs).toISOString(),
+            startWallMs,
+            target: nn(run.target),
+            deployment: nn(run.deployment),
+            model: nn(run.model),
+            tracePath: nn(run.tracePath),
+            traceSha256: nn(run.traceSha256),
+            timeScale: run.timeScale ?? 1,
+            offeredRate: nn(run.offeredRate),
+            warmupS: run.warmupS ?? 0,
+            options: JSON.stringify(run.options ?? {}),
+            tags: JSON.stringify(run.tags ?? {}),
+            env: JSON.stringify(env),
+            splitbenchVersion: VERSION,
+            seed: nn(run.seed),
+          });
           if (!run.name) this.db.prepare('UPDATE runs SET name = ? WHERE id = ?').run(`${run.kind}-${id}`, id);
           return id;
         })
@@ -863,6 +817,13 @@ class SqliteStore implements Store {
     this.writers.add(w);
     if (w.bulk && this.bulkWriters++ === 0) this.db.pragma('synchronous = OFF');
     return w;
+  }
+
+  /** @internal Insert a `runs` row from the given fields (JSON columns as text); returns its id. */
+  insertRun(fields: Partial<Params<typeof RUN_TABLE>>): number {
+    const cols = RUN_TABLE.filter((c) => c.field in fields);
+    const values = cols.map((c) => (c.kind === 'bool' ? (fields[c.field as keyof typeof fields] ? 1 : 0) : fields[c.field as keyof typeof fields]));
+    return Number(this.db.prepare(insertSql('runs', cols)).run(values).lastInsertRowid);
   }
 
   /** @internal */
@@ -931,8 +892,12 @@ class SqliteStore implements Store {
   }
 
   getRun(id: number): RunRecord | undefined {
-    const r = this.db.prepare('SELECT * FROM runs WHERE id = ?').get(id) as SqlRow | undefined;
+    const r = this.db.prepare(`SELECT ${RUN_COLS} FROM runs WHERE id = ?`).raw(true).get(id) as unknown[] | undefined;
     return r ? toRunRecord(r) : undefined;
+  }
+
+  lookupRun(key: string | number): number | undefined {
+    return lookupRunId(this.db, String(key));
   }
 
   findRun(idOrName: string | number): RunRecord {
@@ -955,7 +920,7 @@ class SqliteStore implements Store {
   }
 
   listRuns(): RunRecord[] {
-    return (this.db.prepare('SELECT * FROM runs ORDER BY id').all() as SqlRow[]).map(toRunRecord);
+    return (this.db.prepare(`SELECT ${RUN_COLS} FROM runs ORDER BY id`).raw(true).all() as unknown[][]).map(toRunRecord);
   }
 
   deleteRun(id: number): boolean {
@@ -966,15 +931,17 @@ class SqliteStore implements Store {
   }
 
   requestCounts(runId: number): RequestCounts {
-    const counts: Record<string, number> = { total: 0 };
+    let total = 0;
+    const counts: Record<string, number> = {};
     for (const s of REQUEST_STATUSES) counts[s] = 0;
     const rows = this.db
       .prepare('SELECT status, count(*) AS n FROM requests WHERE run_id = ? GROUP BY status')
       .all(runId) as { status: string; n: number }[];
     for (const r of rows) {
       counts[r.status] = r.n;
-      counts.total += r.n;
+      total += r.n;
     }
+    counts.total = total;
     return counts as RequestCounts;
   }
 
@@ -988,75 +955,73 @@ class SqliteStore implements Store {
     }
     if (opts.includeWarmup === false) where.push('warmup = 0');
     const order = opts.orderBy === 'scheduled' ? 'scheduled, shard, seq' : 'shard, seq';
-    const withChunks = opts.chunks ?? true;
-    const stmt = this.db.prepare(`SELECT * FROM requests WHERE ${where.join(' AND ')} ORDER BY ${order}`);
-    for (const r of stmt.iterate(...params)) yield toRequestRecord(r as SqlRow, withChunks);
+    const decode = (opts.chunks ?? true) ? toRequestRecord : toRequestRecordNoChunks;
+    const stmt = this.db.prepare(`SELECT ${REQUEST_READ_COLS} FROM requests WHERE ${where.join(' AND ')} ORDER BY ${order}`).raw(true);
+    for (const r of stmt.iterate(...params)) yield decode(r as unknown[]);
   }
 
-  machines(runId: number): MachineRecord[] {
-    return (this.db.prepare('SELECT * FROM machines WHERE run_id = ? ORDER BY pool, machine_id').all(runId) as SqlRow[]).map(
-      (r) => ({
-        machineId: r.machine_id as string,
-        machineType: r.machine_type as string,
-        pool: r.pool as string,
-        gpus: r.gpus as number | null,
-        pricePerHour: r.price_per_hour as number | null,
-        tdpW: r.tdp_w as number | null,
-        idleW: r.idle_w as number | null,
-      }),
-    );
+  private readonly rowReaders = new Map<string, { stmt: Database.Statement; decode: (r: unknown[]) => unknown }>();
+
+  *requestRows<F extends FieldOf<typeof REQUEST_TABLE>>(runId: number, fields: readonly F[]): IterableIterator<Pick<RequestRowRecord, F>> {
+    const key = fields.join(',');
+    let reader = this.rowReaders.get(key);
+    if (!reader) {
+      const cols = pick(REQUEST_TABLE, fields);
+      reader = {
+        stmt: this.db.prepare(`SELECT ${columnList(cols)} FROM requests WHERE run_id = ? ORDER BY shard, seq`).raw(true),
+        decode: compileDecoder(cols),
+      };
+      this.rowReaders.set(key, reader);
+    }
+    const { stmt, decode } = reader;
+    for (const r of stmt.iterate(runId) as IterableIterator<unknown[]>) yield decode(r) as Pick<RequestRowRecord, F>;
   }
 
-  powerSamples(runId: number): PowerSampleRecord[] {
-    return (this.db.prepare('SELECT * FROM power_samples WHERE run_id = ? ORDER BY t, machine_id').all(runId) as SqlRow[]).map(
-      (r) => ({
-        t: r.t as number,
-        machineId: r.machine_id as string,
-        role: r.role as string,
-        source: r.source as string,
-        watts: r.watts as number | null,
-        energyJ: r.energy_j as number | null,
-      }),
-    );
+  *requestValues(runId: number): IterableIterator<unknown[]> {
+    const stmt = this.db.prepare(`SELECT ${columnList(REQUEST_TABLE)} FROM requests WHERE run_id = ? ORDER BY shard, seq`).raw(true);
+    yield* stmt.iterate(runId) as IterableIterator<unknown[]>;
+  }
+
+  machines(runId: number, opts: { readonly by?: 'pool' | 'id' } = {}): MachineRecord[] {
+    const order = opts.by === 'id' ? 'machine_id' : 'pool, machine_id';
+    return (this.db.prepare(`SELECT ${colsOf(MACHINE_TABLE)} FROM machines WHERE run_id = ? ORDER BY ${order}`).raw(true).all(runId) as unknown[][]).map(toMachineRecord);
+  }
+
+  powerSamples(runId: number, opts: { readonly by?: 'time' | 'machine' } = {}): PowerSampleRecord[] {
+    const order = opts.by === 'machine' ? 'machine_id, t' : 't, machine_id';
+    return (this.db.prepare(`SELECT ${colsOf(POWER_TABLE)} FROM power_samples WHERE run_id = ? ORDER BY ${order}`).raw(true).all(runId) as unknown[][]).map(toPowerRecord);
   }
 
   timelineSamples(runId: number, name?: string): TimelineSampleRecord[] {
+    const cols = colsOf(TIMELINE_TABLE);
     const rows = (
       name === undefined
-        ? this.db.prepare('SELECT * FROM timeline_samples WHERE run_id = ? ORDER BY t').all(runId)
-        : this.db.prepare('SELECT * FROM timeline_samples WHERE run_id = ? AND name = ? ORDER BY t').all(runId, name)
-    ) as SqlRow[];
-    return rows.map((r) => ({
-      t: r.t as number,
-      source: r.source as string,
-      role: r.role as string,
-      name: r.name as string,
-      labels: parseJson(r.labels_json, {}),
-      value: r.value as number,
-    }));
+        ? this.db.prepare(`SELECT ${cols} FROM timeline_samples WHERE run_id = ? ORDER BY t`).raw(true).all(runId)
+        : this.db.prepare(`SELECT ${cols} FROM timeline_samples WHERE run_id = ? AND name = ? ORDER BY t`).raw(true).all(runId, name)
+    ) as unknown[][];
+    return rows.map(toTimelineRecord);
   }
 
   addSloResults(runId: number, rows: readonly SloResultRow[]): void {
     this.write('record SLO results', () => {
-      const ins = this.db.prepare(
-        `INSERT INTO slo_results (run_id, evaluated_at, slo_file, rule, metric, value, limit_value, op, passed,
-           baseline_run_id, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      );
+      const ins = this.db.prepare(insertSql('slo_results', SLO_RESULT_TABLE));
       const now = new Date().toISOString();
       this.db.transaction(() => {
         for (const r of rows) {
           ins.run(
-            runId,
-            r.evaluatedAt ?? now,
-            r.sloFile,
-            r.rule,
-            r.metric,
-            numOrNull(r.value ?? undefined),
-            numOrNull(r.limitValue ?? undefined),
-            r.op,
-            r.passed ? 1 : 0,
-            r.baselineRunId ?? null,
-            r.detail ?? null,
+            encodeSlo({
+              runId,
+              evaluatedAt: r.evaluatedAt ?? now,
+              sloFile: r.sloFile,
+              rule: r.rule,
+              metric: r.metric,
+              value: numOrNull(r.value ?? undefined),
+              limitValue: numOrNull(r.limitValue ?? undefined),
+              op: r.op,
+              passed: r.passed,
+              baselineRunId: r.baselineRunId ?? null,
+              detail: r.detail ?? null,
+            }),
           );
         }
       }).immediate();
@@ -1064,20 +1029,43 @@ class SqliteStore implements Store {
   }
 
   sloResults(runId: number): SloResultRecord[] {
-    return (this.db.prepare('SELECT rowid, * FROM slo_results WHERE run_id = ? ORDER BY rowid').all(runId) as SqlRow[]).map(
-      (r) => ({
-        evaluatedAt: r.evaluated_at as string,
-        sloFile: r.slo_file as string,
-        rule: r.rule as string,
-        metric: r.metric as string,
-        value: r.value as number | null,
-        limitValue: r.limit_value as number | null,
-        op: r.op as string,
-        passed: r.passed === 1,
-        baselineRunId: r.baseline_run_id as number | null,
-        detail: r.detail as string | null,
-      }),
-    );
+    return (this.db.prepare(`SELECT ${colsOf(SLO_RESULT_TABLE)} FROM slo_results WHERE run_id = ? ORDER BY rowid`).raw(true).all(runId) as unknown[][]).map(toSloRecord);
+  }
+
+  setRunStart(runId: number, startWallMs: number): void {
+    this.write('set a run start', () => {
+      this.db.prepare('UPDATE runs SET start_wall_ms = ?, started_at = ? WHERE id = ?').run(startWallMs, new Date(startWallMs).toISOString(), runId);
+    });
+  }
+
+  addShard(runId: number, x: NewShard): void {
+    this.write('record a shard', () => {
+      const cols = pick(SHARD_TABLE, ['runId', 'runUuid', 'shardIndex', 'shardCount', 'host', 'startAtMs', 't0LocalMs', 'timeRef', 'offsetStartMs', 'rttStartMs']);
+      this.db
+        .prepare(insertSql('shards', cols))
+        .run(runId, x.runUuid, x.shardIndex, x.shardCount, x.host, x.startAtMs, x.t0LocalMs, x.timeRef, x.offsetStartMs, x.rttStartMs);
+    });
+  }
+
+  updateShardEnd(runId: number, shardIndex: number, e: ShardEnd): void {
+    this.write('record a shard end', () => {
+      this.db
+        .prepare('UPDATE shards SET t0_local_ms = ?, offset_end_ms = ?, rtt_end_ms = ?, late_ms = ?, late = ? WHERE run_id = ? AND shard_index = ?')
+        .run(e.t0LocalMs, e.offsetEndMs, e.rttEndMs, e.lateMs, e.lateMs !== null && e.lateMs > 0 ? 1 : 0, runId, shardIndex);
+    });
+  }
+
+  importShards(
+    shards: readonly ShardImport[],
+    run: MergedRun,
+    lag: { readonly lagFlagS: number; readonly anyLagFlagged: boolean },
+  ): { runId: number; copied: Map<number, number> } {
+    this.writable('merge shards');
+    return importShards(this.db, shards, run, lag, new Date().toISOString());
+  }
+
+  shards(runId: number): ShardRecord[] {
+    return (this.db.prepare(`SELECT ${columnList(SHARD_TABLE)} FROM shards WHERE run_id = ? ORDER BY shard_index`).raw(true).all(runId) as unknown[][]).map(toShardRecord);
   }
 
   /** @internal Flush every open writer, ignoring failures (exit hook). */
@@ -1132,4 +1120,14 @@ export function isStale(run: RunRecord): boolean | undefined {
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'ESRCH';
   }
+}
+
+/**
+ * @internal The store's own SQLite connection, for the store's tests that check per-connection settings
+ * (PRAGMA synchronous, foreign_keys) or read rows as SQL sees them. Not exported by index.ts: outside
+ * src/store, nothing but tests may know SQL.
+ */
+export function connectionOf(store: Store): DB {
+  if (!(store instanceof SqliteStore)) throw new TypeError('store: not a SQLite store');
+  return store.db;
 }

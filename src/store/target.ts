@@ -4,14 +4,14 @@
  * and the file (or, when it does not exist yet, the nearest existing folder above it) is writable. An empty
  * name would otherwise open SQLite's private temporary database and lose the run without a word.
  */
-import { accessSync, closeSync, constants, openSync, statSync, unlinkSync } from 'node:fs';
+import { accessSync, closeSync, constants, openSync, type Stats, statSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
 
 /** Why `file` cannot be used as a writable results store, or undefined when it can. */
 export function storeTargetProblem(file: string): string | undefined {
   if (file.trim() === '') return 'expected a file name (an empty name would record nothing)';
   if (file === ':memory:' || file.startsWith('file:')) return `'${file}' is not a file path; give a file name for the results store`;
-  let st;
+  let st: Stats | undefined;
   try {
     st = statSync(file);
   } catch (e) {
@@ -36,7 +36,7 @@ export function storeTargetProblem(file: string): string | undefined {
   // Not there yet: the nearest existing ancestor must be a writable folder (the store creates the rest).
   let dir = path.dirname(path.resolve(file));
   for (;;) {
-    let ds;
+    let ds: Stats | undefined;
     try {
       ds = statSync(dir);
     } catch (e) {

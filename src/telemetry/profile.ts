@@ -13,7 +13,7 @@
  * Wall times are multiplied by `timeScale` (a reference backend serving K times faster than real GPUs).
  * Every measurement is sequential and uses the monotonic clock (performance.now()).
  */
-import { request } from 'undici';
+import { type Dispatcher, request } from 'undici';
 import { ConfigError, TargetError } from '../errors.js';
 import { TARGET_PRESETS } from './targets.js';
 
@@ -111,7 +111,7 @@ async function streamOne(o: ProfileOptions, model: string, promptTokens: number,
 }
 
 async function modelOf(o: ProfileOptions): Promise<string> {
-  let res;
+  let res: Dispatcher.ResponseData;
   try {
     res = await request(new URL('/v1/models', o.url), { method: 'GET', headers: headers(o), headersTimeout: 30_000, bodyTimeout: 30_000 });
   } catch (e) {

@@ -202,7 +202,7 @@ function readQuoted(line: string, start: number, lineNo: number): { value: strin
       else if (d === '\\') out += '\\';
       else if (d === '"') out += '"';
       else if (d === undefined) throw new PromParseError(lineNo, 'unterminated escape');
-      else out += '\\' + d;
+      else out += `\\${d}`;
       i += 2;
       continue;
     }

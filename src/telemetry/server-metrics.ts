@@ -94,7 +94,7 @@ export interface TimelinePoint {
 }
 
 const keyOf = (name: string, labels: Readonly<Record<string, string>>): string =>
-  name + '\u0000' + Object.keys(labels).sort().map((k) => `${k}=${labels[k]}`).join('\u0001');
+  `${name}\u0000${Object.keys(labels).sort().map((k) => `${k}=${labels[k]}`).join('\u0001')}`;
 
 /** Turns successive expositions of one target into timeline points (state: the previous counter values). */
 export class ServerMetricsMapper {
@@ -120,26 +120,26 @@ export class ServerMetricsMapper {
         if (!src) continue;
         for (const s of byName.get(src)!) if (Number.isFinite(s.value)) out.push({ name: m.name, labels: { ...s.labels }, value: s.value });
       } else if (m.kind === 'counter') {
-        const src = m.sources.map((n) => (byName.has(n + '_total') ? n + '_total' : byName.has(n) ? n : undefined)).find((n) => n !== undefined);
+        const src = m.sources.map((n) => (byName.has(`${n}_total`) ? `${n}_total` : byName.has(n) ? n : undefined)).find((n) => n !== undefined);
         if (!src) continue;
         for (const s of byName.get(src)!) {
           const d = this.delta(`${m.name}|${keyOf(src, s.labels)}`, s.value);
           if (d !== undefined) out.push({ name: m.name, labels: { ...s.labels }, value: d });
         }
       } else {
-        const src = m.sources.find((n) => byName.has(n + '_count'));
+        const src = m.sources.find((n) => byName.has(`${n}_count`));
         if (!src) continue;
         // Per series (labels without `le`): count first; buckets and sum only when it grew.
         const sums = new Map<string, PromSample>();
-        for (const s of byName.get(src + '_sum') ?? []) sums.set(keyOf('', s.labels), s);
+        for (const s of byName.get(`${src}_sum`) ?? []) sums.set(keyOf('', s.labels), s);
         const bucketsOf = new Map<string, PromSample[]>();
-        for (const b of byName.get(src + '_bucket') ?? []) {
+        for (const b of byName.get(`${src}_bucket`) ?? []) {
           const k = keyOf('', withoutLe(b.labels));
           const arr = bucketsOf.get(k);
           if (arr) arr.push(b);
           else bucketsOf.set(k, [b]);
         }
-        for (const c of byName.get(src + '_count')!) {
+        for (const c of byName.get(`${src}_count`)!) {
           const ck = keyOf('', c.labels);
           const dc = this.delta(`${m.name}|count|${keyOf(src, c.labels)}`, c.value);
           const sum = sums.get(ck);

@@ -55,7 +55,7 @@ export interface SourceNote {
   firstFailureT?: number;
   lastError?: string;
   machines: number;
-  energyMethod?: string;
+  energyMethod?: string | undefined;
   counterResets?: number;
   /** Why it stopped early (a child process that exited). */
   ended?: string;
@@ -72,7 +72,7 @@ interface Machine {
   readonly role: string;
   readonly energy: EnergyAccumulator;
   /** model source: the pending row's start, and the pool the machine was in then (the interval counts for it). */
-  pending?: { t: number; joules: number; watts: number; role: string };
+  pending?: { t: number; joules: number; watts: number; role: string } | undefined;
 }
 
 const NVSMI_QUERY = 'index,power.draw,total_energy_consumption';
@@ -337,14 +337,18 @@ export class Telemetry {
       exited = new Promise<void>((resolve) => {
         const done = (code: number | null, signal: NodeJS.Signals | null, err?: Error): void => {
           const t = this.o.now();
-          if (stopping) return resolve();
+          if (stopping) {
+            resolve();
+            return;
+          }
           const msg = err ? err.message : (errTail.trim().split('\n').pop() ?? '') || `exit ${code ?? signal}`;
           // Drivers that do not know total_energy_consumption refuse the whole query: ask for power alone.
           if (!err && lines === 0 && query === NVSMI_QUERY && /not a valid field|invalid|not supported/i.test(errTail)) {
             n.energyMethod = 'trapezoid';
             this.o.log?.(`splitbench replay: ${p.text}: this nvidia-smi does not report total_energy_consumption; integrating power.draw (estimated energy)`);
             launch(NVSMI_QUERY_NO_ENERGY);
-            return resolve();
+            resolve();
+            return;
           }
           this.fail(n, t, `nvidia-smi ${p.host ? `(via ssh ${p.host}) ` : ''}exited: ${msg}`);
           n.ended = `exited at t=${t.toFixed(1)} s: ${msg}`;

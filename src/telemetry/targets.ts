@@ -71,7 +71,7 @@ export const TARGET_PRESETS: Readonly<Record<string, TargetPreset>> = {
 export const TARGET_NAMES: readonly string[] = Object.keys(TARGET_PRESETS);
 
 export function targetPreset(name: string, flag = '--target'): TargetPreset {
-  const p = Object.prototype.hasOwnProperty.call(TARGET_PRESETS, name) ? TARGET_PRESETS[name] : undefined;
+  const p = Object.hasOwn(TARGET_PRESETS, name) ? TARGET_PRESETS[name] : undefined;
   if (!p) throw new ConfigError(`unknown target '${name}'; known: ${TARGET_NAMES.join(', ')}`, { path: flag });
   return p;
 }

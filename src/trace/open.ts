@@ -1,5 +1,5 @@
 /** Opening a trace: name resolution (`coding`, `conversation`), format detection, and the re-iterable TraceSource. */
-import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync, type Stats, statSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, TraceFormatError } from '../errors.js';
 import { WORKLOADS_DIR } from '../paths.js';
@@ -99,7 +99,7 @@ class FlatIterator implements AsyncIterator<RequestSpec> {
  */
 export function openTrace(nameOrPath: string, opts: OpenTraceOptions = {}): TraceSource {
   const file = resolveTracePath(nameOrPath);
-  let st;
+  let st: Stats;
   try {
     st = statSync(file);
   } catch {
@@ -114,7 +114,7 @@ export function openTrace(nameOrPath: string, opts: OpenTraceOptions = {}): Trac
     if (line === undefined) throw new TraceFormatError(file, 1, undefined, 'empty file: no header and no requests');
     const r = detectTraceReader(line);
     if (!r) {
-      throw new TraceFormatError(file, 1, undefined, `unrecognised trace format (first line: '${line.length > 60 ? line.slice(0, 60) + '…' : line}')`, `name it with --format ${TRACE_FORMATS.join('|')}`);
+      throw new TraceFormatError(file, 1, undefined, `unrecognised trace format (first line: '${line.length > 60 ? `${line.slice(0, 60)}…` : line}')`, `name it with --format ${TRACE_FORMATS.join('|')}`);
     }
     reader = r;
   }

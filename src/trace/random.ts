@@ -74,7 +74,7 @@ export function createRng(seed: number): Rng {
       // Boost: Gamma(k) = Gamma(k + 1) · U^(1/k).
       let u = 0;
       while (u === 0) u = next();
-      return gamma(shape + 1, scale) * Math.pow(u, 1 / shape);
+      return gamma(shape + 1, scale) * u ** (1 / shape);
     }
     const dd = shape - 1 / 3;
     const cc = 1 / Math.sqrt(9 * dd);

@@ -74,9 +74,9 @@ export async function writeTrace(src: AsyncIterable<RequestSpec>, format: string
   };
   let n = 0;
   try {
-    if (f.header !== undefined) buf.push(f.header + '\n');
+    if (f.header !== undefined) buf.push(`${f.header}\n`);
     for await (const r of src) {
-      const l = f.line(r, n++) + '\n';
+      const l = `${f.line(r, n++)}\n`;
       buf.push(l);
       size += l.length;
       if (size >= 1 << 16) await flush();

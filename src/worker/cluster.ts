@@ -19,8 +19,8 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, SplitbenchError } from '../errors.js';
+import { RealClock } from '../wallclock.js';
 import {
-  RealClock,
   createScheduler,
   secondTokenParts,
   type Cluster,

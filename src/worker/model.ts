@@ -14,7 +14,7 @@ import path from 'node:path';
 import { ConfigError } from '../errors.js';
 import { loadCatalog } from '../engine/index.js';
 import { PACKAGE_ROOT } from '../paths.js';
-import { readGgufInfo, tensorElements, writeGguf, type MetaValue, type TensorSpec, type TensorType } from './gguf.js';
+import { type GgufInfo, readGgufInfo, tensorElements, writeGguf, type MetaValue, type TensorSpec, type TensorType } from './gguf.js';
 
 export interface ModelShape {
   /** Shape name recorded in the file (`tiny`, a catalog model, or `custom`). */
@@ -55,13 +55,13 @@ export const BOS_ID = 1;
 export const EOS_ID = 2;
 
 export interface ShapeOverrides {
-  readonly layers?: number;
-  readonly hidden?: number;
-  readonly heads?: number;
-  readonly kvHeads?: number;
-  readonly ffn?: number;
-  readonly vocab?: number;
-  readonly context?: number;
+  readonly layers?: number | undefined;
+  readonly hidden?: number | undefined;
+  readonly heads?: number | undefined;
+  readonly kvHeads?: number | undefined;
+  readonly ffn?: number | undefined;
+  readonly vocab?: number | undefined;
+  readonly context?: number | undefined;
 }
 
 /** Names accepted by `--shape`: `tiny` and the catalog's models. */
@@ -365,7 +365,7 @@ export function defaultModelFile(seed = 0): string {
 
 /** The shape recorded in a model file (ours or any llama-architecture GGUF). */
 export function readModelShape(file: string, flag = '--model-file'): ModelShape {
-  let info;
+  let info: GgufInfo;
   try {
     info = readGgufInfo(file);
   } catch (e) {

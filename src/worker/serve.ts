@@ -74,7 +74,7 @@ export async function startRealServer(opts: RealServeOptions): Promise<{ server:
 /** Validate, start, print the listening line and serve until a signal; returns the exit code. */
 export async function serveReal(opts: RealServeOptions): Promise<number> {
   const { server, cluster, close } = await startRealServer(opts);
-  process.stdout.write(listeningLine(server.url) + '\n');
+  process.stdout.write(`${listeningLine(server.url)}\n`);
   const exposed = exposureWarning(server.host, opts.http?.apiKey);
   if (exposed) process.stderr.write(exposed);
   const roles = new Map<string, number>();

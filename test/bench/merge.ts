@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { mergeShards } from '../../src/scale/index.js';
 import { openStore } from '../../src/store/index.js';
+import { connectionOf } from '../../src/store/store.js';
 
 const SHARDS = 4;
 const ROWS = Number(process.env.SPLITBENCH_BENCH_MERGE_ROWS ?? 100_000);
@@ -17,7 +18,7 @@ function makeShard(file: string, index: number): void {
   const w = store.createRun({ kind: 'live', traceSha256: 'bench', options: {}, startWallMs: 1_700_000_000_000 });
   w.finish('completed');
   // Rows through SQL (fast to generate); shapes like a replay's, blob included.
-  store.db
+  connectionOf(store)
     .prepare(
       `WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
        INSERT INTO requests (run_id, shard, seq, trace_id, arrival, prompt_tokens, output_tokens, scheduled, send, first_token, "end", lag,
@@ -26,7 +27,7 @@ function makeShard(file: string, index: number): void {
          'ok', 128, 0.1, 0.023, 2.9, randomblob(200) FROM n`,
     )
     .run(ROWS - 1, w.runId, index, index);
-  store.db
+  connectionOf(store)
     .prepare(
       `INSERT INTO shards (run_id, run_uuid, shard_index, shard_count, host, start_at_ms, t0_local_ms, time_ref, offset_start_ms, rtt_start_ms, offset_end_ms, rtt_end_ms, late_ms, late)
        VALUES (?, 'bench', ?, ?, 'h', 1700000000000, 1700000000000, 'http://x/time', 0.01, 0.1, 0.01, 0.1, -5, 0)`,
@@ -39,7 +40,7 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'splitbench-bench-merge-'));
   try {
     const files = Array.from({ length: SHARDS }, (_, i) => path.join(dir, `s${i}.db`));
-    files.forEach((f, i) => makeShard(f, i));
+    files.forEach((f, i) => { makeShard(f, i); });
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     const r = await mergeShards(files, { out: path.join(dir, 'out.db') });

@@ -13,7 +13,7 @@ import { insertRun, makeStore, tmpDir } from '../metrics/helpers.js';
 const N = Number(process.argv[2] ?? 200_000);
 const TOKENS = 64;
 const dir = tmpDir('sb-bench-metrics-');
-const { db, file } = makeStore(dir);
+const { db, file, store } = makeStore(dir);
 const runId = insertRun(db, { name: 'bench', model: 'llama2-70b' });
 
 let t0 = performance.now();
@@ -46,16 +46,16 @@ function measure(label: string, f: () => void): void {
 }
 
 measure('summarizeRun (no slowdown)', () => {
-  summarizeRun(db, runId);
+  summarizeRun(store, runId);
 });
-const reference = await resolveReference(db, findRun(db, runId), { required: true });
+const reference = await resolveReference(store, findRun(store, runId), { required: true });
 measure('summarizeRun + model slowdowns', () => {
-  summarizeRun(db, runId, { reference: reference! });
+  summarizeRun(store, runId, { reference: reference! });
 });
 measure('4 shard accumulators + merge', () => {
   const parts = [0, 1, 2, 3].map(() => accumulate([], false));
   let i = 0;
-  for (const r of requestRecords(db, runId)) parts[i++ % 4]!.add(r);
+  for (const r of requestRecords(store, runId)) parts[i++ % 4]!.add(r);
   const all = parts.reduce((a, b) => a.merge(b));
   if (all.counts.ok !== N) throw new Error('merge lost rows');
 });

@@ -49,14 +49,14 @@ async function step(clients: number): Promise<Step> {
   let errors = 0;
   let chunks = 0;
   const cpuSeconds = async (): Promise<number> =>
-    promValue(await (await request(srv.url + '/metrics', { dispatcher })).body.text(), 'process_cpu_seconds_total') ?? NaN;
+    promValue(await (await request(`${srv.url}/metrics`, { dispatcher })).body.text(), 'process_cpu_seconds_total') ?? NaN;
   const cpu0 = await cpuSeconds();
   const t0 = performance.now();
   const end = t0 + STEP_S * 1000;
   const client = async (): Promise<void> => {
     while (performance.now() < end) {
       try {
-        const r = await request(srv.url + '/v1/completions', { method: 'POST', headers: { 'content-type': 'application/json' }, body, dispatcher });
+        const r = await request(`${srv.url}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body, dispatcher });
         for await (const c of r.body) {
           // Count events without parsing JSON (the client must stay cheap: it shares the CPUs).
           const s = (c as Buffer).toString('latin1');
@@ -71,7 +71,7 @@ async function step(clients: number): Promise<Step> {
   };
   await Promise.all(Array.from({ length: clients }, () => client()));
   const wall = (performance.now() - t0) / 1000;
-  const metrics = await (await request(srv.url + '/metrics', { dispatcher })).body.text();
+  const metrics = await (await request(`${srv.url}/metrics`, { dispatcher })).body.text();
   const cpu = ((promValue(metrics, 'process_cpu_seconds_total') ?? NaN) - cpu0) / wall;
   await dispatcher.close();
   srv.child.kill('SIGTERM');
@@ -111,7 +111,7 @@ async function clockLateness(n: number): Promise<number[]> {
   return late.sort((a, b) => a - b);
 }
 
-/** For comparison: plain setTimeout to the due time (what RealClock did before it polled). */
+/** For comparison: plain setTimeout to the due time (a clock that only sleeps, without the final poll). */
 async function timeoutLateness(n: number): Promise<number[]> {
   const late: number[] = [];
   let x = 12345;

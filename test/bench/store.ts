@@ -9,6 +9,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import { exportRequests, openStore, type Chunk } from '../../src/store/index.js';
+import { connectionOf } from '../../src/store/store.js';
 
 const ROWS = Number(process.argv[2] ?? 100_000);
 const CHUNKS = 50;
@@ -43,11 +44,11 @@ try {
   w.finish('completed');
   const writeS = (performance.now() - t0) / 1000;
   store.close();
-  const size = statSync(file).size + (statSync(file + '-wal', { throwIfNoEntry: false })?.size ?? 0);
+  const size = statSync(file).size + (statSync(`${file}-wal`, { throwIfNoEntry: false })?.size ?? 0);
 
   const reader = openStore(file, { readonly: true });
   const runId = reader.findRun('bench').id;
-  const blob = reader.db.prepare('SELECT avg(length(token_times)) AS b FROM requests WHERE run_id = ?').get(runId) as { b: number };
+  const blob = connectionOf(reader).prepare('SELECT avg(length(token_times)) AS b FROM requests WHERE run_id = ?').get(runId) as { b: number };
   t0 = performance.now();
   let n = 0;
   for (const r of reader.requests(runId)) n += r.chunks.length > 0 ? 1 : 0;

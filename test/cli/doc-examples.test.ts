@@ -91,7 +91,7 @@ test('README, docs/ and --help examples name real commands, flags and positional
       r = await help(cmdPath);
       if (r.code !== 0) break;
     }
-    if (!r || r.code !== 0) {
+    if (r?.code !== 0) {
       problems.push(`${where}: \`splitbench ${cmd}\`: \`splitbench ${cmdPath.join(' ')} --help\` exits ${r?.code}: ${r?.stderr.trim().split('\n')[0]}`);
       continue;
     }

@@ -53,7 +53,7 @@ test('a bad field names the file, its line and the field path', () => {
   let text = '';
   const dir = tempCatalog((f, t) => {
     if (f !== 'hardware.yaml') return t;
-    text = t.replace(/(  h100-80gb:\n(?:.*\n)*?    tdpW: )700/, '$1"hot"');
+    text = t.replace(/( {2}h100-80gb:\n(?:.*\n)*? {4}tdpW: )700/, '$1"hot"');
     return text;
   });
   const line = lineOf(text, 'tdpW: "hot"');

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { EventRank, RealClock, VirtualClock } from '../../src/engine/clock.js';
+import { EventRank, VirtualClock } from '../../src/engine/clock.js';
+import { RealClock } from '../../src/wallclock.js';
 
 test('VirtualClock orders same-time events by rank, then by scheduling order', () => {
   const c = new VirtualClock();

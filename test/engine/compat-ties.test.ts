@@ -144,7 +144,7 @@ function assertInvariants(o: Outcome, reqs: readonly Req[], label: string): void
   }
 }
 
-const key = (o: Outcome): string => [...o.done.entries()].sort().map((e) => e.join('=')).join(';') + `|never=${[...o.never].sort().join(',')}`;
+const key = (o: Outcome): string => `${[...o.done.entries()].sort().map((e) => e.join('=')).join(';')}|never=${[...o.never].sort().join(',')}`;
 
 /** Arrivals on a 1/64 s grid (so many land exactly on iteration ends), prompts multiples of 16 tokens. */
 function gridTrace(seed: number, n: number, maxPrompt = 128, maxOut = 60): Req[] {

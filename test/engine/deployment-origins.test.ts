@@ -8,7 +8,6 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createCluster, loadDeployment, VirtualClock } from '../../src/engine/index.js';
-import { ConfigError } from '../../src/errors.js';
 import { configErrorOf } from './helpers.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-origins-'));

@@ -6,7 +6,6 @@ import path from 'node:path';
 import { listDeployments, loadDeployment, parseDeployment } from '../../src/engine/deployment.js';
 import { createCluster } from '../../src/engine/cluster.js';
 import { VirtualClock } from '../../src/engine/clock.js';
-import { ConfigError } from '../../src/errors.js';
 import { configErrorOf } from './helpers.js';
 
 test('every bundled deployment loads and builds a cluster', () => {

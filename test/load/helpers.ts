@@ -22,8 +22,8 @@ export function tempDir(): string {
 export function writeTrace(dir: string, rows: readonly (readonly [number, number, number])[], name = 'trace.csv'): string {
   const file = path.join(dir, name);
   const lines = ['request_id,request_type,application_id,arrival_timestamp,batch_size,prompt_size,token_size'];
-  rows.forEach(([t, p, o], i) => lines.push(`${i},0,0,${t},1,${p},${o}`));
-  writeFileSync(file, lines.join('\n') + '\n');
+  rows.forEach(([t, p, o], i) => { lines.push(`${i},0,0,${t},1,${p},${o}`); });
+  writeFileSync(file, `${lines.join('\n')}\n`);
   return file;
 }
 

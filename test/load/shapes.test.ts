@@ -104,7 +104,7 @@ test('chat endpoint with text prompts, API key from the environment, extra heade
     const trace = writeTrace(dir, [[0, 50, 3]]);
     const db = path.join(dir, 'r.db');
     const r = await replayInProcess(
-      { trace, url: server.url + '/v1', db, endpoint: 'chat', header: ['X-Team: perf'], extraBody: '{"temperature":0}' },
+      { trace, url: `${server.url}/v1`, db, endpoint: 'chat', header: ['X-Team: perf'], extraBody: '{"temperature":0}' },
       { SPLITBENCH_API_KEY: 'sekrit' },
     );
     assert.equal(r.exitCode, 0);

@@ -14,7 +14,7 @@ test('continuous usage: chunk tokens are the usage increments; TTFT and stall fr
   s.push(tok('bc', 3), 115); // a two-token chunk
   s.push(tok('', 3), 118); // no new token
   s.push(tok('d', 4, 'length'), 140);
-  s.push(final(4) + 'data: [DONE]\n\n', 141);
+  s.push(`${final(4)}data: [DONE]\n\n`, 141);
   assert.equal(s.done, true);
   assert.equal(s.reconcile(), 'usage-continuous');
   assert.deepEqual(s.chunkMs, [110, 115, 140]);
@@ -40,7 +40,7 @@ test('no continuous usage: one token per content chunk, scaled up to the final u
 
 test('no usage at all: counted from chunks', () => {
   const s = new CompletionStream(0);
-  s.push(tok('a') + tok('b') + 'data: [DONE]\n\n', 5);
+  s.push(`${tok('a') + tok('b')}data: [DONE]\n\n`, 5);
   assert.equal(s.reconcile(), 'chunks');
   assert.equal(s.tokens, 2);
   assert.equal(s.usageCompletion, undefined);
@@ -50,7 +50,7 @@ test('chat deltas count like completion text', () => {
   const s = new CompletionStream(0);
   s.push(ev({ choices: [{ index: 0, delta: { role: 'assistant' } }] }), 1); // role-only chunk: no token
   s.push(ev({ choices: [{ index: 0, delta: { content: 'hi' } }] }), 2);
-  s.push(ev({ choices: [{ index: 0, delta: { content: '!' }, finish_reason: 'stop' }] }) + 'data: [DONE]\n\n', 3);
+  s.push(`${ev({ choices: [{ index: 0, delta: { content: '!' }, finish_reason: 'stop' }] })}data: [DONE]\n\n`, 3);
   assert.equal(s.tokens, 2);
   assert.equal(s.firstTokenMs, 2);
   assert.equal(s.finished, true);
@@ -83,7 +83,7 @@ test('coalescing: token chunks that arrive in one read with the one before are c
   s.push(tok('a'), 10); // first token: nothing before it
   s.push(tok('b') + tok('c') + tok('d'), 20); // three chunks in one read: two of them coalesced
   s.push(tok('e'), 30); // a read of its own
-  s.push(tok('f', undefined, 'length') + 'data: [DONE]\n\n', 40);
+  s.push(`${tok('f', undefined, 'length')}data: [DONE]\n\n`, 40);
   assert.equal(s.chunkMs.length, 6);
   assert.equal(s.coalesced, 2);
 });

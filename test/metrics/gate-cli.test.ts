@@ -53,7 +53,7 @@ function setup(): { dir: string; file: string } {
 
 function writeSlo(dir: string, name: string, lines: string[]): string {
   const p = path.join(dir, name);
-  fs.writeFileSync(p, lines.join('\n') + '\n');
+  fs.writeFileSync(p, `${lines.join('\n')}\n`);
   return p;
 }
 

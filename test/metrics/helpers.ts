@@ -5,20 +5,25 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION } from '../../src/store/schema.js';
 import { encodeChunks, type Chunk } from '../../src/store/codec.js';
+import { openStore } from '../../src/store/store.js';
+import type { Store } from '../../src/store/api.js';
 
 export function tmpDir(prefix = 'sb-metrics-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
 
-/** A fresh store file with the schema applied; returns the open handle and its path. */
-export function makeStore(dir = tmpDir()): { db: Database.Database; file: string } {
+/**
+ * A fresh store file with the schema applied; returns the open SQLite handle (to insert rows through SQL), its
+ * path and the file opened as a splitbench store (what the metrics read through).
+ */
+export function makeStore(dir = tmpDir()): { db: Database.Database; file: string; store: Store } {
   const file = path.join(dir, 'store.db');
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
   db.pragma(`application_id = ${APPLICATION_ID}`);
   for (const m of MIGRATIONS) db.exec(m);
   db.pragma(`user_version = ${SCHEMA_VERSION}`);
-  return { db, file };
+  return { db, file, store: openStore(file) };
 }
 
 export interface RunOpts {

@@ -44,9 +44,9 @@ function bigRun(db: import('better-sqlite3').Database, opts: { compat?: boolean 
 
 test('percentiles, mean, max and counts of a constructed run are exact (linear interpolation)', () => {
   const exact = (a: number | undefined, e: number): boolean => near(a, e, 1e-12, 1e-15);
-  const { db } = makeStore();
+  const { db, store } = makeStore();
   bigRun(db);
-  const s = summarizeRun(db, 'big');
+  const s = summarizeRun(store, 'big');
   assert.equal(s.counts.total, 1010);
   assert.equal(s.counts.ok, 1000);
   assert.equal(s.counts.error, 10);
@@ -87,9 +87,9 @@ test('percentiles, mean, max and counts of a constructed run are exact (linear i
 });
 
 test('throughput: ok requests over the arrival window, with makespan, drain and in-system figures beside it', () => {
-  const { db } = makeStore();
+  const { db, store } = makeStore();
   bigRun(db);
-  const s = summarizeRun(db);
+  const s = summarizeRun(store);
   const t = s.throughput;
   // arrival window: first non-warm-up scheduled 0 → last 99.9; last ok ends at 99.9 + 1.0 + 0.2 = 101.1.
   assert.ok(near(t.windowS, 99.9, 1e-12), `window ${t.windowS}`);
@@ -114,11 +114,11 @@ test('throughput: ok requests over the arrival window, with makespan, drain and 
 });
 
 test('saturated: achieved below 95% of offered, or a queue that grows through the run', () => {
-  const { db } = makeStore();
+  const { db, store } = makeStore();
   // 100 arrivals 1 s apart served one at a time, 2 s each: the queue grows by one every second.
   const grow = insertRun(db, { name: 'grow' });
   for (let i = 0; i < 100; i++) insertRequest(db, grow, { seq: i, scheduled: i, ttft: 2 * (i + 1) - i - 0.1, e2e: 2 * (i + 1) - i, tokens: 2 });
-  const g = summarizeRun(db, 'grow');
+  const g = summarizeRun(store, 'grow');
   // At t = 99 requests 49..99 are in (2(i+1) > 99); the mean over the window is Σ min(2(i+1), 99) − i over 99 s.
   assert.match(g.saturated ?? '', /the queue grew: 51 requests in the system at the last arrival vs a mean of 25\.\d/);
   // A short bursty tail is not a growing queue: 40 arrivals, the last 8 in one second, served in 0.5 s each.
@@ -127,27 +127,27 @@ test('saturated: achieved below 95% of offered, or a queue that grows through th
     const t = i < 32 ? i * 2 : 64 + (i - 32) / 8;
     insertRequest(db, burst, { seq: i, scheduled: t, ttft: 0.4, e2e: 0.5 + (i >= 32 ? (i - 32) * 0.5 : 0), tokens: 2 });
   }
-  assert.equal(summarizeRun(db, 'burst').saturated, undefined);
+  assert.equal(summarizeRun(store, 'burst').saturated, undefined);
   assert.doesNotMatch(g.saturated ?? '', /achieved/);
   // 100 arrivals, 10 errors: achieved 90% of offered.
   const err = insertRun(db, { name: 'errors' });
   for (let i = 0; i < 100; i++) {
     insertRequest(db, err, i % 10 === 0 ? { seq: i, scheduled: i, status: 'error', tokens: 0 } : { seq: i, scheduled: i, ttft: 0.1, e2e: 0.2, tokens: 2 });
   }
-  assert.match(summarizeRun(db, 'errors').saturated ?? '', /^achieved 0\.91 of 1\.01 req\/s offered \(90%\)$/);
+  assert.match(summarizeRun(store, 'errors').saturated ?? '', /^achieved 0\.91 of 1\.01 req\/s offered \(90%\)$/);
   const text = formatSummaries([g]);
   assert.match(text, /^saturated\s+YES \(below\)$/m);
   assert.match(text, /^SATURATED: run \d+ \(grow\): the queue grew: 51 requests/m);
 });
 
 test('TBT is token-weighted: a chunk of k tokens gives k samples of gap/k', () => {
-  const { db } = makeStore();
+  const { db, store } = makeStore();
   const id = insertRun(db, { name: 'tbt' });
   // request A: first token at 0.1, then one chunk of 3 tokens 0.3 s later → 3 samples of 0.1
   insertRequest(db, id, { seq: 0, scheduled: 0, ttft: 0.1, e2e: 0.4, tokens: 4, output: 4, chunks: [{ t: 0.1, tokens: 1 }, { t: 0.4, tokens: 3 }] });
   // request B: first token at 0.05, then one token 0.2 s later → 1 sample of 0.2
   insertRequest(db, id, { seq: 1, scheduled: 1, ttft: 0.05, e2e: 0.25, tokens: 2, output: 2, chunks: [{ t: 0.05, tokens: 1 }, { t: 0.25, tokens: 1 }] });
-  const s = summarizeRun(db, id);
+  const s = summarizeRun(store, id);
   const tbt = s.latencyS.tbt!;
   assert.equal(tbt.count, 4);
   assert.ok(near(tbt.mean, 0.125), `mean ${tbt.mean} (per-chunk weighting would give 0.15)`);
@@ -161,19 +161,19 @@ test('TBT is token-weighted: a chunk of k tokens gives k samples of gap/k', () =
 });
 
 test('compat runs use SplitwiseSim TBT = (E2E − TTFT) / tokens, one sample per request', () => {
-  const { db } = makeStore();
+  const { db, store } = makeStore();
   bigRun(db, { compat: true });
-  const s = summarizeRun(db, 'big');
+  const s = summarizeRun(store, 'big');
   assert.equal(s.run.compat, true);
   assert.equal(s.latencyS.tbt!.count, 1000);
   assert.ok(near(s.latencyS.tbt!.p50, 0.2 / 11), `tbt ${s.latencyS.tbt!.p50}`);
 });
 
 test('slowdowns divide by the reference latency of the same request', () => {
-  const { db } = makeStore();
+  const { db, store } = makeStore();
   bigRun(db);
   const ref: SlowdownReference = { describe: 'const', latency: () => ({ ttft: 0.001, tpot: 0.01, e2e: 0.1 }) };
-  const s = summarizeRun(db, 'big', { reference: ref });
+  const s = summarizeRun(store, 'big', { reference: ref });
   const sd = s.slowdown!;
   assert.equal(sd.matched, 1000);
   assert.ok(near(sd.ttft!.p50, 500.5, 1e-12), `slowdown ttft p50 ${sd.ttft!.p50}`);
@@ -185,30 +185,30 @@ test('slowdowns divide by the reference latency of the same request', () => {
 });
 
 test('goodput counts requests meeting every per-request limit; errors count against the fraction', () => {
-  const { db } = makeStore();
+  const { db, store } = makeStore();
   bigRun(db);
   const slo = parseSlo('per_request:\n  - ttft <= 500.5ms\n  - tpot <= 25ms\n', 'x.yaml');
-  const s = summarizeRun(db, 'big', { slo });
+  const s = summarizeRun(store, 'big', { slo });
   assert.equal(s.goodput!.good, 500);
   assert.ok(near(s.goodput!.fraction, 500 / 1010, 1e-12));
   assert.ok(near(s.goodput!.requestsPerS, 500 / 99.9, 1e-12), 'good requests over the arrival window');
-  const strict = summarizeRun(db, 'big', { slo: parseSlo('per_request:\n  - tpot < 19ms\n', 'y.yaml') });
+  const strict = summarizeRun(store, 'big', { slo: parseSlo('per_request:\n  - tpot < 19ms\n', 'y.yaml') });
   assert.equal(strict.goodput!.good, 0);
 });
 
 test('output length mismatches count ok requests whose received tokens differ from the asked', () => {
-  const { db } = makeStore();
+  const { db, store } = makeStore();
   const id = insertRun(db, { name: 'mm' });
   insertRequest(db, id, { seq: 0, scheduled: 0, ttft: 0.1, e2e: 0.2, output: 5, tokens: 5 });
   insertRequest(db, id, { seq: 1, scheduled: 0, ttft: 0.1, e2e: 0.2, output: 5, tokens: 3 });
   insertRequest(db, id, { seq: 2, scheduled: 0, status: 'timeout', output: 5, tokens: 2 });
-  const s = summarizeRun(db, id);
+  const s = summarizeRun(store, id);
   assert.equal(s.outputMismatches, 1);
   assert.equal(s.counts.timeout, 1);
 });
 
 test('power and cost: sample-and-hold energy over the span, pool mean/peak, $ per 1M output tokens', () => {
-  const { db } = makeStore();
+  const { db, store } = makeStore();
   const id = insertRun(db, { name: 'pw' });
   insertRequest(db, id, { seq: 0, scheduled: 0, ttft: 1, e2e: 10, tokens: 10, output: 10 });
   db.prepare(`INSERT INTO machines (run_id, machine_id, machine_type, pool, price_per_hour) VALUES (?,?,?,?,?)`).run(id, 'm0', 'dgx-a100', 'prompt', 2);
@@ -216,7 +216,7 @@ test('power and cost: sample-and-hold energy over the span, pool mean/peak, $ pe
   const ps = db.prepare(`INSERT INTO power_samples (run_id, t, machine_id, role, source, watts) VALUES (?,?,?,?,?,?)`);
   for (const [t, w] of [[0, 100], [5, 200], [10, 300]]) ps.run(id, t, 'm0', 'prompt', 'model', w);
   for (const t of [0, 10]) ps.run(id, t, 'm1', 'token', 'model', 50);
-  const s = summarizeRun(db, id);
+  const s = summarizeRun(store, id);
   const p = s.power!;
   assert.ok(near(p.energyJ, 2000, 1e-12));
   assert.ok(near(p.energyPerRequestJ!, 2000, 1e-12));
@@ -234,7 +234,7 @@ test('power and cost: sample-and-hold energy over the span, pool mean/peak, $ pe
 });
 
 test('power of a borrowed machine counts for each pool only while it is there: energies add up, mean <= peak', () => {
-  const { db } = makeStore();
+  const { db, store } = makeStore();
   const id = insertRun(db, { name: 'borrow' });
   insertRequest(db, id, { seq: 0, scheduled: 0, ttft: 1, e2e: 10, tokens: 10, output: 10 });
   const ps = db.prepare(`INSERT INTO power_samples (run_id, t, machine_id, role, source, watts) VALUES (?,?,?,?,?,?)`);
@@ -242,7 +242,7 @@ test('power of a borrowed machine counts for each pool only while it is there: e
   // sampled at other instants than m0.
   for (const [t, w, role] of [[0, 100, 'prompt'], [5, 200, 'mixed'], [10, 200, 'mixed']] as const) ps.run(id, t, 'm0', role, 'model', w);
   for (const t of [0, 2.5, 7.5, 10]) ps.run(id, t, 'm1', 'token', 'model', 50);
-  const p = summarizeRun(db, id).power!;
+  const p = summarizeRun(store, id).power!;
   const pools = p.pools;
   assert.deepEqual(Object.keys(pools).sort(), ['mixed', 'prompt', 'token']);
   assert.ok(near(pools['prompt']!.energyJ!, 500, 1e-12) && near(pools['mixed']!.energyJ!, 1000, 1e-12) && near(pools['token']!.energyJ!, 500, 1e-12));
@@ -256,10 +256,10 @@ test('power of a borrowed machine counts for each pool only while it is there: e
 });
 
 test('histograms merge: two halves accumulated separately equal the whole', () => {
-  const { db } = makeStore();
+  const { db, store } = makeStore();
   const id = bigRun(db);
-  const run = findRun(db, id);
-  const rows = [...requestRecords(db, id)];
+  const run = findRun(store, id);
+  const rows = [...requestRecords(store, id)];
   const whole = summaryFromAccumulator(run, accumulate(rows, false));
   const a = accumulate(rows.filter((_, i) => i % 2 === 0), false);
   const b = accumulate(rows.filter((_, i) => i % 2 === 1), false);
@@ -318,11 +318,11 @@ test('past its exact limit a distribution becomes an hdr histogram and says so',
 });
 
 test('formatSummaries puts runs side by side', () => {
-  const { db } = makeStore();
+  const { db, store } = makeStore();
   bigRun(db);
   const id2 = insertRun(db, { name: 'other' });
   insertRequest(db, id2, { seq: 0, scheduled: 0, ttft: 0.25, e2e: 0.5, tokens: 2, output: 2 });
-  const text = formatSummaries([summarizeRun(db, 'big'), summarizeRun(db, 'other')]);
+  const text = formatSummaries([summarizeRun(store, 'big'), summarizeRun(store, 'other')]);
   const lines = text.split('\n');
   assert.match(lines[0]!, /^run\s+1 big\s+2 other$/);
   const ttft = lines.find((l) => l.startsWith('TTFT p50'))!;
@@ -331,9 +331,9 @@ test('formatSummaries puts runs side by side', () => {
 });
 
 test('unknown run names fail with a usage error naming the run', () => {
-  const { db } = makeStore();
+  const { db, store } = makeStore();
   insertRun(db, { name: 'a' });
-  assert.throws(() => summarizeRun(db, 'nope'), /no run with id, name or uuid 'nope'/);
+  assert.throws(() => summarizeRun(store, 'nope'), /no run with id, name or uuid 'nope'/);
   const empty = makeStore();
-  assert.throws(() => summarizeRun(empty.db), /holds no runs/);
+  assert.throws(() => summarizeRun(empty.store), /holds no runs/);
 });

@@ -18,7 +18,14 @@ function serve(deployment: string, timeScale: number): Promise<{ url: string; st
     child.stdout!.setEncoding('utf8').on('data', (s: string) => {
       out += s;
       const m = /listening on (http:\/\/\S+)/.exec(out);
-      if (m) resolve({ url: m[1]!, stop: () => new Promise<void>((r) => (child.once('exit', () => r()), child.kill('SIGTERM'))) });
+      if (m) {
+        const stop = (): Promise<void> =>
+          new Promise<void>((r) => {
+            child.once('exit', () => r());
+            child.kill('SIGTERM');
+          });
+        resolve({ url: m[1]!, stop });
+      }
     });
     child.once('exit', (code) => reject(new Error(`serve exited ${code}: ${out}`)));
   });

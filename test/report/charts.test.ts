@@ -11,7 +11,7 @@ import type { RequestPoint, RunData } from '../../src/report/data.js';
 import { FAIL_FILL, OKABE_ITO, PASS_FILL, poolDash, poolFill } from '../../src/report/style.js';
 import { parseSeeds } from '../../src/sim/options.js';
 import { parseSlo } from '../../src/metrics/index.js';
-import { LogHistogram } from '../../src/report/stats.js';
+import { Distribution } from '../../src/metrics/histogram.js';
 
 const NAN = Number.NaN;
 function req(o: Partial<RequestPoint>): RequestPoint {
@@ -33,7 +33,7 @@ function run(id: number, label: string, groupKey: string, o: { requests?: Reques
     ttft,
     tpot: new Float64Array(0),
     e2e: new Float64Array(0),
-    tbt: new LogHistogram(),
+    tbt: new Distribution(),
     lag: new Float64Array(0),
     intervals: [],
     spanS: 0,

@@ -27,11 +27,17 @@ function readCsv(file: string): { header: string[]; rows: string[][] } {
     for (let i = 0; i < l.length; i++) {
       const c = l[i]!;
       if (q) {
-        if (c === '"' && l[i + 1] === '"') (cur += '"'), i++;
+        if (c === '"' && l[i + 1] === '"') {
+          cur += '"';
+          i++;
+        }
         else if (c === '"') q = false;
         else cur += c;
       } else if (c === '"') q = true;
-      else if (c === ',') (out.push(cur), (cur = ''));
+      else if (c === ',') {
+        out.push(cur);
+        cur = '';
+      }
       else cur += c;
     }
     out.push(cur);

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { bucketedSum, cdfPoints, histogram, inFlightSeries, LogHistogram, quantile, sortedFinite, spansDecades } from '../../src/report/stats.js';
+import { bucketedSum, cdfPoints, histogram, inFlightSeries, quantile, sortedFinite, spansDecades } from '../../src/report/stats.js';
+import { Distribution } from '../../src/metrics/histogram.js';
 
 test('quantile interpolates between order statistics; empty → undefined', () => {
   const v = Float64Array.from([1, 2, 3, 4]);
@@ -33,20 +34,29 @@ test('cdfPoints keeps every point when small and bounds the count when large, ke
   for (let i = 1; i < pts.length; i++) assert.ok(pts[i]!.x > pts[i - 1]!.x && pts[i]!.y > pts[i - 1]!.y);
 });
 
-test('LogHistogram: weighted quantiles within one bin width (~1.2%)', () => {
-  const h = new LogHistogram();
-  h.add(0.01, 90);
-  h.add(0.1, 10);
-  assert.equal(h.total, 100);
-  const p50 = h.quantile(0.5)!;
-  const p95 = h.quantile(0.95)!;
-  assert.ok(Math.abs(p50 / 0.01 - 1) < 0.013, String(p50));
-  assert.ok(Math.abs(p95 / 0.1 - 1) < 0.013, String(p95));
+test('Distribution: weighted values give exact quantiles and CDF points; live mode is hdr within 0.1%', () => {
+  const h = new Distribution();
+  h.record(0.01, 90);
+  h.record(0.1, 10);
+  assert.equal(h.count, 100);
+  assert.equal(h.percentile(50), 0.01);
+  assert.equal(h.percentile(95), 0.1);
   const pts = h.cdfPoints();
-  assert.equal(pts.length, 2);
-  assert.equal(pts[0]!.y, 0.9);
-  assert.equal(pts[1]!.y, 1);
-  assert.equal(new LogHistogram().quantile(0.5), undefined);
+  assert.equal(pts.length, 100);
+  assert.deepEqual(pts[89], { x: 0.01, y: 0.9 });
+  assert.deepEqual(pts[99], { x: 0.1, y: 1 });
+  assert.equal(new Distribution().percentile(50), undefined);
+  assert.deepEqual(new Distribution().cdfPoints(), []);
+
+  const live = Distribution.live();
+  for (let i = 1; i <= 1000; i++) live.record(i / 1000);
+  assert.equal(live.approximate, true);
+  assert.equal(live.count, 1000);
+  assert.equal(live.max(), 1);
+  assert.ok(Math.abs(live.mean()! - 0.5005) < 1e-12, String(live.mean()));
+  const p99 = live.percentile(99)!;
+  assert.ok(Math.abs(p99 / 0.99 - 1) < 1e-3, String(p99));
+  assert.ok(live.percentile(100)! <= 1);
 });
 
 test('inFlightSeries is the exact time-weighted mean per slice', () => {

@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openStore, type RequestRow } from '../../src/store/index.js';
+import { connectionOf } from '../../src/store/store.js';
 
 export const ROOT = (() => {
   const here = path.dirname(fileURLToPath(import.meta.url));
@@ -82,7 +83,7 @@ export function makeShard(file: string, f: ShardFixture): void {
   w.finish(f.status === 'running' ? 'completed' : (f.status ?? 'completed'));
   if (f.status === 'running') store.setRunStatus(w.runId, 'running');
   const off = f.offsetMs === undefined ? 0.01 : f.offsetMs;
-  store.db
+  connectionOf(store)
     .prepare(
       `INSERT INTO shards (run_id, run_uuid, shard_index, shard_count, host, start_at_ms, t0_local_ms, time_ref, offset_start_ms, rtt_start_ms, offset_end_ms, rtt_end_ms, late_ms, late)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -119,8 +120,8 @@ export function runCli(args: readonly string[], opts: { env?: NodeJS.ProcessEnv;
 export function writeTrace(dir: string, rows: readonly (readonly [number, number, number])[], name = 'trace.csv'): string {
   const file = path.join(dir, name);
   const lines = ['request_id,request_type,application_id,arrival_timestamp,batch_size,prompt_size,token_size'];
-  rows.forEach(([t, p, o], i) => lines.push(`${i},0,0,${t},1,${p},${o}`));
-  writeFileSync(file, lines.join('\n') + '\n');
+  rows.forEach(([t, p, o], i) => { lines.push(`${i},0,0,${t},1,${p},${o}`); });
+  writeFileSync(file, `${lines.join('\n')}\n`);
   return file;
 }
 

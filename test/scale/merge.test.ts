@@ -30,7 +30,7 @@ test('merge: every row of every shard, shard-qualified, in one run with the shar
   assert.equal(r.changed, true);
   assert.equal(r.requests, 96);
   assert.equal(r.runUuid, UUID);
-  const rows = readDb(out, (db) => db.prepare('SELECT shard, seq, trace_id, scheduled, send, ttft FROM requests WHERE run_id = ? ORDER BY shard, seq').all(r.runId) as Record<string, number>[]);
+  const rows = readDb(out, (db) => db.prepare('SELECT shard, seq, trace_id, scheduled, send, ttft FROM requests WHERE run_id = ? ORDER BY shard, seq').all(r.runId) as { shard: number; seq: number; trace_id: string; scheduled: number; send: number; ttft: number }[]);
   assert.equal(rows.length, 96);
   assert.deepEqual([...new Set(rows.map((x) => x.shard))], [0, 1, 2]);
   // Each shard's t0 in reference time is t0_local + offset = base + 0.3 for all three: no shift at all.
@@ -85,7 +85,7 @@ test('merge: shards that really started apart keep their distance on the merged 
   const out = path.join(dir, 'm.db');
   const r = await mergeShards(files, { out });
   assert.equal(r.shards[1]!.shiftMs, 250);
-  const rows = readDb(out, (db) => db.prepare('SELECT shard, scheduled, send, ttft FROM requests ORDER BY shard').all() as Record<string, number>[]);
+  const rows = readDb(out, (db) => db.prepare('SELECT shard, scheduled, send, ttft FROM requests ORDER BY shard').all() as { shard: number; scheduled: number; send: number; ttft: number }[]);
   assert.equal(rows[0]!.scheduled, 0);
   assert.ok(Math.abs(rows[1]!.scheduled - 0.25) < 1e-9, 'shard 1 scheduled 250 ms later on the merged timeline');
   assert.ok(Math.abs(rows[1]!.ttft - rows[0]!.ttft) < 1e-9, 'TTFT unchanged by the shift');

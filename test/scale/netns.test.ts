@@ -83,13 +83,13 @@ test('three shards in three network namespaces against a backend in a fourth, me
     const startAt = performance.timeOrigin + performance.now() + 300;
     for (const s of shards) s.child.stdin!.end(`${startAt}\n`);
     const results = await Promise.all(shards.map((s) => s.done));
-    results.forEach((r, i) => assert.equal(r.code, 0, `shard ${i}: ${r.stderr}`));
+    results.forEach((r, i) => { assert.equal(r.code, 0, `shard ${i}: ${r.stderr}`); });
 
     const merged = path.join(dir, 'merged.db');
     // One backend, reached at a different address from each namespace: merge is told so, else it refuses.
     const strict = await runCli(['merge', ...[0, 1, 2].map((i) => path.join(dir, `s${i}.db`)), '--out', merged, '--max-offset-ms', '5']);
     assert.equal(strict.code, 2);
-    assert.match(strict.stderr, /s1\.db: clock reference differs: .*\n  hint: .*--any-host/);
+    assert.match(strict.stderr, /s1\.db: clock reference differs: .*\n {2}hint: .*--any-host/);
     const m = await runCli(['merge', ...[0, 1, 2].map((i) => path.join(dir, `s${i}.db`)), '--out', merged, '--max-offset-ms', '5', '--any-host', '--json']);
     assert.equal(m.code, 0, m.stderr);
     assert.equal((jsonResult(m.stdout) as { requests: number }).requests, 18);

@@ -82,7 +82,7 @@ test('one trace as 1 shard and as 3 (--procs 3): same requests, same arrivals, p
     const gates = await Promise.all(
       [pass, fail].flatMap((slo) => [runCli(['gate', '--db', one, '--slo', slo, '--allow-lag']), runCli(['gate', '--db', three, '--run', String(bj.runId), '--slo', slo, '--allow-lag'])]),
     );
-    gates.forEach((g, i) => assert.equal(g.code, i < 2 ? 0 : 1, g.stderr + g.stdout));
+    gates.forEach((g, i) => { assert.equal(g.code, i < 2 ? 0 : 1, g.stderr + g.stdout); });
   } finally {
     await serve.stop();
   }

@@ -2,7 +2,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { RealClock } from '../../src/engine/index.js';
+import { RealClock } from '../../src/wallclock.js';
 import { startServer, type RunningServer } from '../../src/server/index.js';
 import { FakeCluster } from './fake-cluster.js';
 import { call, post, sse } from './helpers.js';
@@ -20,7 +20,7 @@ async function until(cond: () => boolean, ms = 3000): Promise<void> {
 /** Open a streaming completion with node:http; resolves once the first body bytes arrived. */
 function openStream(base: string, body: unknown): Promise<{ req: http.ClientRequest; res: http.IncomingMessage; first: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.request(base + '/v1/completions', { method: 'POST', headers: { 'content-type': 'application/json' } }, (res) => {
+    const req = http.request(`${base}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json' } }, (res) => {
       res.setEncoding('utf8');
       res.once('data', (d: string) => resolve({ req, res, first: d }));
     });

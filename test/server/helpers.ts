@@ -11,7 +11,7 @@ export async function call(base: string, method: string, path: string, body?: un
   const r = await request(base + path, {
     method: method as 'GET',
     headers: body !== undefined || raw !== undefined ? { 'content-type': 'application/json' } : {},
-    body: raw ?? (body === undefined ? undefined : JSON.stringify(body)),
+    body: raw ?? (body === undefined ? null : JSON.stringify(body)),
   });
   return { status: r.statusCode, headers: r.headers, text: await r.body.text() };
 }
@@ -66,7 +66,7 @@ export async function timedStream(base: string, path: string, body: unknown): Pr
       const raw = buf.slice(0, i);
       buf = buf.slice(i + 2);
       if (raw.trim() === '') continue;
-      events.push({ ms, event: sse(raw + '\n\n')[0]! });
+      events.push({ ms, event: sse(`${raw}\n\n`)[0]! });
     }
   }
   return { status: r.statusCode, events };

@@ -6,7 +6,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { RealClock } from '../../src/engine/index.js';
+import { RealClock } from '../../src/wallclock.js';
 import { startServer, type ServerOptions, type RunningServer } from '../../src/server/index.js';
 import { FakeCluster } from './fake-cluster.js';
 import { call, sse } from './helpers.js';
@@ -91,7 +91,7 @@ describe('serve limits: slow and stalled clients', { timeout: 120_000 }, () => {
   it('a body that stalls part-way gets 408 body_timeout and the connection is closed', async () => {
     await withServer({ bodyTimeoutMs: 500 }, async (srv, cluster) => {
       const c = await connect(srv.url);
-      c.socket.write(postHead(1000) + '{"prompt": [1, 2, 3');
+      c.socket.write(`${postHead(1000)}{"prompt": [1, 2, 3`);
       const ms = await c.closed;
       assert.ok(ms < 15_000, `closed after ${ms} ms`);
       const r = firstResponse(c.received());
@@ -178,13 +178,13 @@ describe('serve --api-key', { timeout: 120_000 }, () => {
       assert.equal(body.error.code, 'invalid_api_key');
       assert.equal(body.error.type, 'invalid_request_error');
       assert.equal(none.headers['www-authenticate'], 'Bearer');
-      const wrong = await fetch(srv.url + '/v1/completions', {
+      const wrong = await fetch(`${srv.url}/v1/completions`, {
         method: 'POST',
         headers: { authorization: 'Bearer sekret-2', 'content-type': 'application/json' },
         body: JSON.stringify({ prompt: [1], max_tokens: 1 }),
       });
       assert.equal(wrong.status, 401);
-      const right = await fetch(srv.url + '/v1/completions', {
+      const right = await fetch(`${srv.url}/v1/completions`, {
         method: 'POST',
         headers: { authorization: 'Bearer sekret-1', 'content-type': 'application/json' },
         body: JSON.stringify({ prompt: [1], max_tokens: 1 }),
@@ -201,8 +201,8 @@ describe('serve: the bind warning and the key from the environment', { timeout: 
     const s = await startServe(['--deployment', 'baseline-a100', '--host', '0.0.0.0', '--port', '0'], { env: { ...process.env, SPLITBENCH_API_KEY: 'from-env' } });
     try {
       const url = s.url.replace('0.0.0.0', '127.0.0.1');
-      assert.equal((await fetch(url + '/v1/models')).status, 401);
-      assert.equal((await fetch(url + '/v1/models', { headers: { authorization: 'Bearer from-env' } })).status, 200);
+      assert.equal((await fetch(`${url}/v1/models`)).status, 401);
+      assert.equal((await fetch(`${url}/v1/models`, { headers: { authorization: 'Bearer from-env' } })).status, 200);
       assert.match(s.stderr(), /warning: listening on 0\.0\.0\.0, which is not a loopback address.*need the API key/);
     } finally {
       s.child.kill('SIGTERM');

@@ -1,7 +1,8 @@
 /** RealClock semantics the live server relies on: logical time in callbacks, monotonic now(), order, close. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { EventRank, RealClock } from '../../src/engine/index.js';
+import { EventRank } from '../../src/engine/index.js';
+import { RealClock } from '../../src/wallclock.js';
 
 describe('RealClock', () => {
   it('inside a callback now() is the scheduled time, so a chain of iterations never drifts', async () => {
@@ -14,7 +15,10 @@ describe('RealClock', () => {
       const step = (): void => {
         seen.push([clock.now(), expected]);
         assert.ok(clock.realNow() >= clock.now(), 'a callback never runs before its time');
-        if (++n === 10) return resolve();
+        if (++n === 10) {
+          resolve();
+          return;
+        }
         expected = clock.now() + 0.003;
         clock.at(expected, step);
       };

@@ -1,7 +1,7 @@
 /** Request fields the emulated server takes from vLLM (return_token_ids, logprobs, kv_transfer_params) over a fake cluster. */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { RealClock } from '../../src/engine/index.js';
+import { RealClock } from '../../src/wallclock.js';
 import { startServer, type RunningServer } from '../../src/server/index.js';
 import { FakeCluster } from './fake-cluster.js';
 import { post, sse } from './helpers.js';

@@ -1,7 +1,7 @@
 /** The HTTP layer over a fake cluster: routes, stream shapes, the extension object, usage. */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { RealClock } from '../../src/engine/index.js';
+import { RealClock } from '../../src/wallclock.js';
 import { startServer, TOKEN_TEXT, type RunningServer } from '../../src/server/index.js';
 import { FakeCluster } from './fake-cluster.js';
 import { call, post, promValue, sse } from './helpers.js';

@@ -139,7 +139,7 @@ describe('splitbench serve (baseline-h100, bloom-176b, time scale 1)', () => {
     };
     assert.equal(await inFlight(), 0);
     await new Promise<void>((resolve, reject) => {
-      const req = http.request(srv.url + '/v1/completions', { method: 'POST', headers: { 'content-type': 'application/json' } }, (res) => {
+      const req = http.request(`${srv.url}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json' } }, (res) => {
         res.once('data', async () => {
           try {
             assert.equal(await inFlight(), 1);

@@ -65,7 +65,7 @@ export async function slowBodies(o: { sockets: number; sentMib: number; bodyMib:
     const outcomes = await Promise.all(Array.from({ length: o.sockets }, () => stallingClient(url, t0, o.sentMib, o.bodyMib)));
     const peakMib = procMib(pid, 'VmHWM');
     const afterMib = procMib(pid, 'VmRSS');
-    const healthAfter = (await fetch(srv.url + '/health')).status;
+    const healthAfter = (await fetch(`${srv.url}/health`)).status;
     return { idleMib, peakMib, afterMib, outcomes, healthAfter };
   } finally {
     srv.child.kill('SIGTERM');

@@ -12,6 +12,7 @@ import { decodeChunks, encodeChunkTimes, encodeChunks, maxStallOf, openStore, ty
 import { simulate } from '../../src/sim/index.js';
 import type { RequestSpec } from '../../src/trace/index.js';
 import { seededRandom } from '../../src/engine/index.js';
+import { connectionOf } from '../../src/store/store.js';
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'splitbench-simfast-'));
 test.after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -72,9 +73,9 @@ test('a row with a pre-encoded blob is stored exactly like the same row with chu
     }
     rows.push({ seq: 200, traceId: 'none', arrival: 1, promptTokens: 1, outputTokens: 1, scheduled: 1, send: 1, status: 'never-completed', tokensReceived: 0 });
     const slow = store.createRun({ kind: 'sim', options: {} });
-    assert.equal(store.db.pragma('synchronous', { simple: true }), 1, 'NORMAL by default');
+    assert.equal(connectionOf(store).pragma('synchronous', { simple: true }), 1, 'NORMAL by default');
     const fast = store.createRun({ kind: 'sim', options: {} }, { bulk: true, batchRows: 64 });
-    assert.equal(store.db.pragma('synchronous', { simple: true }), 0, 'OFF while a bulk writer is open');
+    assert.equal(connectionOf(store).pragma('synchronous', { simple: true }), 0, 'OFF while a bulk writer is open');
     for (const row of rows) {
       slow.addRequest(row);
       if (!row.chunks) {
@@ -94,9 +95,9 @@ test('a row with a pre-encoded blob is stored exactly like the same row with chu
     }
     slow.finish('completed');
     fast.finish('completed');
-    assert.equal(store.db.pragma('synchronous', { simple: true }), 1, 'NORMAL again after the bulk writer finished');
+    assert.equal(connectionOf(store).pragma('synchronous', { simple: true }), 1, 'NORMAL again after the bulk writer finished');
     const dump = (id: number): unknown[] =>
-      (store.db.prepare('SELECT * FROM requests WHERE run_id = ? ORDER BY seq').all(id) as Record<string, unknown>[]).map(({ run_id: _r, ...x }) => x);
+      (connectionOf(store).prepare('SELECT * FROM requests WHERE run_id = ? ORDER BY seq').all(id) as Record<string, unknown>[]).map(({ run_id: _r, ...x }) => x);
     const a = dump(slow.runId);
     const b = dump(fast.runId);
     assert.equal(a.length, 201);
@@ -162,7 +163,7 @@ test('a bulk writer on a file commits through its writer thread: flush() waits, 
     assert.throws(() => w.finish('completed'), /request shard 0 seq 3/);
     assert.equal(store.getRun(w.runId)!.status, 'completed');
     assert.equal(store.requestCounts(w.runId).total, 35);
-    assert.equal(store.db.pragma('synchronous', { simple: true }), 1);
+    assert.equal(connectionOf(store).pragma('synchronous', { simple: true }), 1);
   } finally {
     store.close();
   }

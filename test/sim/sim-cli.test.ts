@@ -128,7 +128,7 @@ test('compatible-mode KV deadlock: the run ends, every stuck request is stored a
   const trace = path.join(tmp, 'deadlock.csv');
   const lines = ['TIMESTAMP,ContextTokens,GeneratedTokens'];
   for (let i = 0; i < 40; i++) lines.push(`2023-11-16 18:00:0${Math.floor(i / 10)}.${String((i % 10) * 1_000_000).padStart(7, '0')},3000,3000`);
-  fs.writeFileSync(trace, lines.join('\n') + '\n');
+  fs.writeFileSync(trace, `${lines.join('\n')}\n`);
   const dep = path.join(tmp, 'one-a100.yaml');
   fs.writeFileSync(dep, 'name: one-a100\nkind: monolithic\nmodel: bloom-176b\npools:\n  mixed: { machine: dgx-a100, count: 1 }\n');
   const db = path.join(tmp, 'deadlock.db');

@@ -7,13 +7,17 @@ import { parse } from 'csv-parse/sync';
 import { EXPORT_COLUMNS, openStore, type RequestRow } from '../../src/store/index.js';
 import { runCli } from '../cli/helpers.js';
 import { jsonResult } from '../json-output.js';
+import { connectionOf } from '../../src/store/store.js';
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'splitbench-runs-'));
 test.after(() => rmSync(tmp, { recursive: true, force: true }));
 const db = path.join(tmp, 'results.db');
 
-function row(seq: number, over: Partial<RequestRow> = {}): RequestRow {
-  return {
+/** Overrides for a test row; a field set to `undefined` is left out of the row. */
+type RowOverrides = { [K in keyof RequestRow]?: RequestRow[K] | undefined };
+
+function row(seq: number, over: RowOverrides = {}): RequestRow {
+  const r: RowOverrides = {
     seq,
     traceId: `t${seq}`,
     arrival: seq / 4,
@@ -28,6 +32,8 @@ function row(seq: number, over: Partial<RequestRow> = {}): RequestRow {
     chunks: [{ t: 0.5, tokens: 1 }, { t: 0.75, tokens: 1 }, { t: 1, tokens: 1 }],
     ...over,
   };
+  for (const k of Object.keys(r) as (keyof RequestRow)[]) if (r[k] === undefined) delete r[k];
+  return r as RequestRow;
 }
 
 let liveId = 0;
@@ -179,6 +185,6 @@ test('runs delete removes the run and its rows; the rest stays', async () => {
   const again = await runCli(['runs', 'delete', 'gone', '--db', copy]);
   assert.equal(again.code, 2);
   const s2 = openStore(copy, { readonly: true });
-  assert.equal((s2.db.prepare('SELECT count(*) AS n FROM requests').get() as { n: number }).n, 1);
+  assert.equal((connectionOf(s2).prepare('SELECT count(*) AS n FROM requests').get() as { n: number }).n, 1);
   s2.close();
 });

@@ -7,14 +7,18 @@ import Database from 'better-sqlite3';
 import { APPLICATION_ID, SCHEMA_VERSION, isStale, openStore, type RequestRow } from '../../src/store/index.js';
 import { ConfigError, ExitCode, StoreError } from '../../src/errors.js';
 import { VERSION } from '../../src/version.js';
+import { connectionOf } from '../../src/store/store.js';
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'splitbench-store-'));
 test.after(() => rmSync(tmp, { recursive: true, force: true }));
 let n = 0;
 const fresh = (): string => path.join(tmp, `s${++n}`, 'nested', 'results.db');
 
-function row(seq: number, over: Partial<RequestRow> = {}): RequestRow {
-  return {
+/** Overrides for a test row; a field set to `undefined` is left out of the row. */
+type RowOverrides = { [K in keyof RequestRow]?: RequestRow[K] | undefined };
+
+function row(seq: number, over: RowOverrides = {}): RequestRow {
+  const r: RowOverrides = {
     seq,
     traceId: String(seq),
     arrival: seq,
@@ -33,17 +37,19 @@ function row(seq: number, over: Partial<RequestRow> = {}): RequestRow {
     ],
     ...over,
   };
+  for (const k of Object.keys(r) as (keyof RequestRow)[]) if (r[k] === undefined) delete r[k];
+  return r as RequestRow;
 }
 
 test('creates the folder and file, sets WAL, application_id and the schema version', () => {
   const file = fresh();
   const s = openStore(file);
   assert.ok(existsSync(file));
-  assert.equal(s.db.pragma('journal_mode', { simple: true }), 'wal');
-  assert.equal(s.db.pragma('application_id', { simple: true }), APPLICATION_ID);
-  assert.equal(s.db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
-  assert.equal(s.db.pragma('foreign_keys', { simple: true }), 1);
-  const tables = (s.db.prepare("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name").all() as { name: string }[]).map((r) => r.name);
+  assert.equal(connectionOf(s).pragma('journal_mode', { simple: true }), 'wal');
+  assert.equal(connectionOf(s).pragma('application_id', { simple: true }), APPLICATION_ID);
+  assert.equal(connectionOf(s).pragma('user_version', { simple: true }), SCHEMA_VERSION);
+  assert.equal(connectionOf(s).pragma('foreign_keys', { simple: true }), 1);
+  const tables = (connectionOf(s).prepare("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name").all() as { name: string }[]).map((r) => r.name);
   assert.deepEqual(tables, ['machines', 'power_samples', 'requests', 'runs', 'shards', 'slo_results', 'timeline_samples']);
   s.close();
   s.close(); // idempotent
@@ -108,7 +114,7 @@ test('migrations apply from version 0, also for a reader of an empty file', () =
   writeFileSync(file, '');
   const s = openStore(file, { readonly: true });
   assert.equal(s.readonly, true);
-  assert.equal(s.db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
+  assert.equal(connectionOf(s).pragma('user_version', { simple: true }), SCHEMA_VERSION);
   assert.deepEqual(s.listRuns(), []);
   assert.throws(() => s.createRun({ kind: 'sim', options: {} }), /read-only/);
   s.close();
@@ -118,7 +124,7 @@ test('migrations apply from version 0, also for a reader of an empty file', () =
   db.pragma(`application_id = ${APPLICATION_ID}`);
   db.close();
   const s2 = openStore(file2);
-  assert.equal(s2.db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
+  assert.equal(connectionOf(s2).pragma('user_version', { simple: true }), SCHEMA_VERSION);
   s2.close();
 });
 
@@ -168,7 +174,7 @@ test('the writer stores raw times and derived columns exactly', () => {
   w.addRequest(row(2, { status: 'never-completed', send: undefined, firstToken: undefined, end: undefined, tokensReceived: 0, chunks: [] , warmup: true}));
   w.addRequest(row(3, { firstToken: undefined, end: undefined, tokensReceived: 1, chunks: [{ t: 0.75, tokens: 1 }] }));
   w.flush();
-  const raw = s.db.prepare('SELECT * FROM requests WHERE run_id = ? ORDER BY seq').all(w.runId) as Record<string, unknown>[];
+  const raw = connectionOf(s).prepare('SELECT * FROM requests WHERE run_id = ? ORDER BY seq').all(w.runId) as Record<string, unknown>[];
   assert.equal(raw.length, 4);
   const [a, b, c, d] = raw as [Record<string, unknown>, Record<string, unknown>, Record<string, unknown>, Record<string, unknown>];
   assert.deepEqual(
@@ -307,7 +313,7 @@ test('machines, power, timeline and SLO rows round-trip; delete cascades', () =>
   assert.equal(s.deleteRun(w.runId), true);
   assert.equal(s.deleteRun(w.runId), false);
   for (const t of ['requests', 'machines', 'power_samples', 'timeline_samples', 'slo_results']) {
-    const n = (s.db.prepare(`SELECT count(*) AS n FROM ${t} WHERE run_id = ?`).get(w.runId) as { n: number }).n;
+    const n = (connectionOf(s).prepare(`SELECT count(*) AS n FROM ${t} WHERE run_id = ?`).get(w.runId) as { n: number }).n;
     assert.equal(n, 0, t);
   }
   assert.equal(s.requestCounts(keep.runId).total, 1);

@@ -104,7 +104,7 @@ export function fakeDcgm(opts: { resetAt?: number; dieAfter?: number } = {}): Pr
     for (const g of [0, 1]) lines.push(`DCGM_FI_DEV_POWER_USAGE{gpu="${g}",UUID="GPU-d1-${g}",device="nvidia${g}",modelName="NVIDIA H100 80GB HBM3",Hostname="d1"} 400.000000`);
     lines.push('# HELP DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION Total energy consumption since boot (in mJ).', '# TYPE DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION counter');
     for (const g of [0, 1]) lines.push(`DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION{gpu="${g}",UUID="GPU-d1-${g}",device="nvidia${g}",modelName="NVIDIA H100 80GB HBM3",Hostname="d1"} ${Math.round(mj)}`);
-    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(lines.join('\n') + '\n');
+    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(`${lines.join('\n')}\n`);
   });
 }
 
@@ -126,6 +126,6 @@ export function fakeVllmMetrics(): Promise<FakeServer> {
       `vllm:time_to_first_token_seconds_sum{${l}} ${n * 0.75}`,
       `vllm:time_to_first_token_seconds_count{${l}} ${2 * n}`,
     ];
-    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(body.join('\n') + '\n');
+    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(`${body.join('\n')}\n`);
   });
 }

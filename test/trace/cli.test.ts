@@ -83,9 +83,9 @@ test('trace convert round trip through splitwise and mooncake keeps the requests
 test('malformed traces: one line naming file:line:field, exit code 2', async () => {
   const AZ = 'TIMESTAMP,ContextTokens,GeneratedTokens\n';
   const cases: [string, string, string][] = [
-    ['ooo.csv', AZ + '2023-11-16 18:17:03.9799600,1,1\n2023-11-16 18:17:02.0,1,1\n', ':3:TIMESTAMP: out of time order'],
-    ['nan.csv', AZ + '2023-11-16 18:17:03.9799600,abc,1\n', ':2:ContextTokens: not a number'],
-    ['neg.csv', AZ + '2023-11-16 18:17:03.9799600,1,-4\n', ':2:GeneratedTokens: negative value'],
+    ['ooo.csv', `${AZ}2023-11-16 18:17:03.9799600,1,1\n2023-11-16 18:17:02.0,1,1\n`, ':3:TIMESTAMP: out of time order'],
+    ['nan.csv', `${AZ}2023-11-16 18:17:03.9799600,abc,1\n`, ':2:ContextTokens: not a number'],
+    ['neg.csv', `${AZ}2023-11-16 18:17:03.9799600,1,-4\n`, ':2:GeneratedTokens: negative value'],
     ['col.csv', 'TIMESTAMP,ContextTokens\n2023-11-16 18:17:03.9799600,1\n', ':1:GeneratedTokens: missing column'],
     ['empty.csv', '', ':1: empty file'],
     ['bad.jsonl', '{"timestamp":0,"input_length":1,"output_length":1}\n{"timestamp":1,"input_length":\n', ':2: bad JSON'],
@@ -101,7 +101,7 @@ test('malformed traces: one line naming file:line:field, exit code 2', async () 
       assert.doesNotMatch(r.stderr, /at .*\.js:\d+/); // no stack trace
     }),
   );
-  const lenient = await cli('trace', 'stats', tmpFile('l.csv', AZ + '2023-11-16 18:17:03,1,1\n2023-11-16 18:17:02,1,1\n2023-11-16 18:17:05,1,1\n'), '--lenient', '--json');
+  const lenient = await cli('trace', 'stats', tmpFile('l.csv', `${AZ}2023-11-16 18:17:03,1,1\n2023-11-16 18:17:02,1,1\n2023-11-16 18:17:05,1,1\n`), '--lenient', '--json');
   assert.equal(lenient.code, 0, lenient.stderr);
   assert.equal(jsonResult(lenient.stdout).skipped, 1);
   assert.match(lenient.stderr, /skipped 1 bad row .*:3:TIMESTAMP/);

@@ -13,7 +13,7 @@ async function rejectsWith(p: Promise<unknown>, file: string, line: number, fiel
     assert.equal(e.line, line);
     assert.equal(e.field, field);
     assert.match(e.message, re);
-    assert.ok(e.message.startsWith(`${file}:${line}${field ? ':' + field : ''}: `), e.message);
+    assert.ok(e.message.startsWith(`${file}:${line}${field ? `:${field}` : ''}: `), e.message);
     assert.ok(!e.message.includes('\n'));
     return true;
   });
@@ -24,7 +24,7 @@ test('registry: the three formats by name', () => {
 });
 
 test('azure 2023: arrivals in seconds since the first row, ids are row indexes', async () => {
-  const f = tmpFile('a.csv', AZ + '2023-11-16 18:17:03.9799600,4808,10\n2023-11-16 18:17:04.0319600,3180,8\n2023-11-16 18:18:03.9799601,1,0');
+  const f = tmpFile('a.csv', `${AZ}2023-11-16 18:17:03.9799600,4808,10\n2023-11-16 18:17:04.0319600,3180,8\n2023-11-16 18:18:03.9799601,1,0`);
   const src = openTrace(f);
   assert.equal(src.format, 'azure');
   const rs = await collect(src);
@@ -41,7 +41,7 @@ test('azure 2024: +00:00 and varying precision, CRLF line ends, BOM, blank lines
   const rs = await collect(openTrace(f));
   assert.deepEqual(rs.map((r) => r.arrival), [0, 0.5, 1.000123]);
   assert.deepEqual(rs.map((r) => r.promptTokens), [10, 20, 30]);
-  const q = tmpFile('q.csv', AZ + '2024-05-10 00:00:00.1+00:00,1,1\n"2024-05-10 00:00:00.25+00:00","2",3\n 2024-05-10 00:00:00.3+00:00 ,4,5,extra\n');
+  const q = tmpFile('q.csv', `${AZ}2024-05-10 00:00:00.1+00:00,1,1\n"2024-05-10 00:00:00.25+00:00","2",3\n 2024-05-10 00:00:00.3+00:00 ,4,5,extra\n`);
   assert.deepEqual((await collect(openTrace(q))).map((r) => [r.arrival, r.promptTokens, r.outputTokens]), [[0, 1, 1], [0.15, 2, 3], [0.2, 4, 5]]);
   const g = tmpFile('c.csv', 'GeneratedTokens,"TIMESTAMP",ContextTokens\n7,"2024-05-10 00:00:00+00:00",70\n8,2024-05-10 00:00:02+00:00,"80"\n');
   const rs2 = await collect(openTrace(g));
@@ -80,7 +80,7 @@ test('splitwise CSV: float ids normalised, arrivals re-based, extra index column
 
 test('a re-iterable source re-reads the file; breaking early stops reading', async () => {
   const rows = Array.from({ length: 5000 }, (_, i) => `2024-05-10 00:00:${String(Math.floor(i / 100)).padStart(2, '0')}.${String(i % 100).padStart(2, '0')}+00:00,${i},1`);
-  const f = tmpFile('r.csv', AZ + rows.join('\n') + '\n');
+  const f = tmpFile('r.csv', `${AZ + rows.join('\n')}\n`);
   const src = openTrace(f);
   assert.equal((await collect(src)).length, 5000);
   assert.equal((await collect(src)).length, 5000);
@@ -106,12 +106,12 @@ test('--format overrides detection; unknown names list the known ones', async ()
 
 test('bad rows: file:line:field for each kind of problem', async () => {
   const cases: [string, string, number, string | undefined, RegExp][] = [
-    ['ooo.csv', AZ + '2023-11-16 18:17:03.97,1,1\n2023-11-16 18:17:05,1,1\n2023-11-16 18:17:04,1,1\n', 4, 'TIMESTAMP', /out of time order/],
-    ['nan.csv', AZ + '2023-11-16 18:17:03.97,1,1\n2023-11-16 18:17:04,x1,1\n', 3, 'ContextTokens', /not a number: 'x1'/],
-    ['neg.csv', AZ + '2023-11-16 18:17:03.97,1,-3\n', 2, 'GeneratedTokens', /negative value: -3/],
-    ['frac.csv', AZ + '2023-11-16 18:17:03.97,1.5,3\n', 2, 'ContextTokens', /whole number/],
-    ['ts.csv', AZ + 'yesterday,1,3\n', 2, 'TIMESTAMP', /not a timestamp/],
-    ['short.csv', AZ + '2023-11-16 18:17:03.97,1\n', 2, 'GeneratedTokens', /missing value/],
+    ['ooo.csv', `${AZ}2023-11-16 18:17:03.97,1,1\n2023-11-16 18:17:05,1,1\n2023-11-16 18:17:04,1,1\n`, 4, 'TIMESTAMP', /out of time order/],
+    ['nan.csv', `${AZ}2023-11-16 18:17:03.97,1,1\n2023-11-16 18:17:04,x1,1\n`, 3, 'ContextTokens', /not a number: 'x1'/],
+    ['neg.csv', `${AZ}2023-11-16 18:17:03.97,1,-3\n`, 2, 'GeneratedTokens', /negative value: -3/],
+    ['frac.csv', `${AZ}2023-11-16 18:17:03.97,1.5,3\n`, 2, 'ContextTokens', /whole number/],
+    ['ts.csv', `${AZ}yesterday,1,3\n`, 2, 'TIMESTAMP', /not a timestamp/],
+    ['short.csv', `${AZ}2023-11-16 18:17:03.97,1\n`, 2, 'GeneratedTokens', /missing value/],
     ['col.csv', 'TIMESTAMP,ContextTokens\n2023-11-16 18:17:03.97,1\n', 1, 'GeneratedTokens', /missing column 'GeneratedTokens'/],
     ['hdr.csv', AZ, 2, undefined, /no requests/],
     ['empty.csv', '', 1, undefined, /empty file/],
@@ -134,11 +134,11 @@ test('bad rows: file:line:field for each kind of problem', async () => {
 test('unrecognised content names the first line and suggests --format', async () => {
   const f = tmpFile('u.csv', 'a,b,c\n1,2,3\n');
   assert.throws(() => openTrace(f), (e: unknown) => e instanceof TraceFormatError && e.line === 1 && /unrecognised trace format/.test(e.message) && /--format/.test(e.hint ?? ''));
-  assert.throws(() => openTrace(f + '.missing'), (e: unknown) => e instanceof ConfigError && /not found/.test(e.message));
+  assert.throws(() => openTrace(`${f}.missing`), (e: unknown) => e instanceof ConfigError && /not found/.test(e.message));
 });
 
 test('--lenient skips and counts bad rows, per iteration', async () => {
-  const f = tmpFile('l.csv', AZ + '2023-11-16 18:17:03,1,1\n2023-11-16 18:17:02,1,1\nbad,1,1\n2023-11-16 18:17:04,x,1\n2023-11-16 18:17:05,5,1\n');
+  const f = tmpFile('l.csv', `${AZ}2023-11-16 18:17:03,1,1\n2023-11-16 18:17:02,1,1\nbad,1,1\n2023-11-16 18:17:04,x,1\n2023-11-16 18:17:05,5,1\n`);
   const src = openTrace(f, { lenient: true });
   const rs = await collect(src);
   assert.deepEqual(rs.map((r) => [r.id, r.arrival, r.promptTokens]), [['0', 0, 1], ['4', 2, 5]]);
@@ -146,7 +146,7 @@ test('--lenient skips and counts bad rows, per iteration', async () => {
   assert.deepEqual(src.skippedExamples().map((s) => [s.line, s.field]), [[3, 'TIMESTAMP'], [4, 'TIMESTAMP'], [5, 'ContextTokens']]);
   await collect(src);
   assert.equal(src.skipped(), 3);
-  const all = tmpFile('all.csv', AZ + 'bad,1,1\n');
+  const all = tmpFile('all.csv', `${AZ}bad,1,1\n`);
   await rejectsWith(collect(openTrace(all, { lenient: true })), all, 2, undefined, /all 1 rows were skipped/);
 });
 

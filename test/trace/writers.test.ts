@@ -20,7 +20,7 @@ for (const format of ['azure', 'mooncake', 'splitwise']) {
     assert.equal(back.format, format);
     const rs = await collect(back);
     assert.deepEqual(rs.map((r) => [r.id, r.promptTokens, r.outputTokens]), src.map((r) => [r.id, r.promptTokens, r.outputTokens]));
-    rs.forEach((r, i) => assert.ok(Math.abs(r.arrival - src[i]!.arrival) < 1e-6, `${r.arrival} vs ${src[i]!.arrival}`));
+    rs.forEach((r, i) => { assert.ok(Math.abs(r.arrival - src[i]!.arrival) < 1e-6, `${r.arrival} vs ${src[i]!.arrival}`); });
     const again = path.join(tmpDir(), 'again');
     await writeTrace(fromArray(src), format, again);
     assert.equal(readFileSync(again, 'utf8'), readFileSync(out, 'utf8'));

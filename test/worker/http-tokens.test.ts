@@ -77,7 +77,7 @@ describe('real tokens over HTTP (tiny model, 1 thread per worker)', () => {
     assert.equal(la.tokens.join(''), ca.text);
     assert.deepEqual(la.text_offset[0], 0);
     for (const x of la.token_logprobs) assert.ok(x <= 0 && x > -20, `logprob ${x}`);
-    cb.logprobs.token_logprobs.forEach((x: number, i: number) => assert.ok(Math.abs(x - la.token_logprobs[i]) < 1e-3, `token ${i}: ${x} vs ${la.token_logprobs[i]}`));
+    cb.logprobs.token_logprobs.forEach((x: number, i: number) => { assert.ok(Math.abs(x - la.token_logprobs[i]) < 1e-3, `token ${i}: ${x} vs ${la.token_logprobs[i]}`); });
     // Streamed, every chunk carries its token's; without logprobs asked, null.
     const st = await post(split.server.url, '/v1/completions', { ...body, stream: true });
     const chunks = (sse(st.text).filter((e) => e !== '[DONE]') as Json[]).filter((e) => e.choices.length > 0);

@@ -101,7 +101,7 @@ export const perfModelKinds: readonly string[] = Object.keys(perfModels);
 
 /** Create a performance model by registry name; an unknown name is a ConfigError listing the known ones. */
 export function createPerfModel(o: PerfModelOptions): PerfModel {
-  const entry = Object.prototype.hasOwnProperty.call(perfModels, o.kind) ? perfModels[o.kind] : undefined;
+  const entry = Object.hasOwn(perfModels, o.kind) ? perfModels[o.kind] : undefined;
   if (!entry) throw new ConfigError(`unknown performance model "${o.kind}"; known: ${perfModelKinds.join(', ')}`, { path: 'kind' });
   return entry.create(o);
 }

@@ -78,7 +78,7 @@ export function splitCsv(line: string): string[] {
 /** Header names → column index (trimmed, case-insensitive). */
 export function headerIndex(line: string): Map<string, number> {
   const m = new Map<string, number>();
-  splitCsv(line).forEach((f, i) => m.set(f.trim().toLowerCase(), i));
+  splitCsv(line).forEach((f, i) => { m.set(f.trim().toLowerCase(), i); });
   return m;
 }
 
@@ -147,7 +147,7 @@ function fmtGap(s: number): string {
 }
 
 export function clip(s: string, n = 40): string {
-  return s.length > n ? s.slice(0, n) + '…' : s;
+  return s.length > n ? `${s.slice(0, n)}…` : s;
 }
 
 /**
@@ -196,7 +196,7 @@ export async function* readTraceBatches(file: string, display: string, reader: T
     const index = dataIndex++;
     raw.id = raw.sessionId = raw.hashIds = undefined;
     try {
-      if (!rowBytes || !rowBytes(buf, s, e, raw)) parser.row(buf.toString('utf8', s, e), raw);
+      if (!rowBytes?.(buf, s, e, raw)) parser.row(buf.toString('utf8', s, e), raw);
       if (raw.time < prev) throw new RowError(parser.timeField, `out of time order: ${fmtGap((prev - raw.time) / unit)} before the previous row`);
     } catch (err) {
       if (!(err instanceof RowError)) throw err;

@@ -5,7 +5,7 @@ import { calibrateRoofline, rooflineMape } from '../../../src/engine/perf/roofli
 import { profileIndex } from '../../../src/engine/perf/profile.js';
 import { createPerfModel } from '../../../src/engine/perf/registry.js';
 import { DEFAULT_PROFILES_DIR } from '../../../src/engine/perf/splitwise.js';
-import { RooflinePerfModel } from '../../../src/engine/perf/roofline.js';
+import type { RooflinePerfModel } from '../../../src/engine/perf/roofline.js';
 
 /** The documented bound (docs/engine.md, "Catalogs, performance models, power"): MAPE per profiled configuration. */
 const MAPE_BOUND = 25;

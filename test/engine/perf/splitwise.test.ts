@@ -115,7 +115,7 @@ test('a bad CSV row names file, line and column', () => {
   const good = 'bloom-176b,a100-80gb,128,1,128,1,1,79.6,47.6,1000,8\n';
   assert.equal(parseSplitwiseCsv(header + good).length, 1);
   assert.throws(
-    () => parseSplitwiseCsv(header + good + 'bloom-176b,a100-80gb,128,1,128,1,1,fast,47.6,1000,8\n', 'p.csv'),
+    () => parseSplitwiseCsv(`${header + good}bloom-176b,a100-80gb,128,1,128,1,1,fast,47.6,1000,8\n`, 'p.csv'),
     (e: unknown) => e instanceof ConfigError && e.message.startsWith('p.csv:3:prompt_time: not a number'),
   );
 });
