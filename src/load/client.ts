@@ -10,8 +10,9 @@
  * Phase timeouts use one lazily re-armed timer per request (not one per chunk): when it fires it checks
  * the deadlines against the last token's time and re-arms for the nearest one.
  */
+import { StringDecoder } from 'node:string_decoder';
 import { Pool } from 'undici';
-import { CompletionStream, excerpt, type CountMethod } from './stream.js';
+import { CompletionStream, excerpt, warmStreamCode, type CountMethod } from './stream.js';
 
 export interface Timeouts {
   /** Seconds (wall), 0 = none. */
@@ -102,24 +103,56 @@ export class LoadClient {
   }
 
   /**
+   * Before a run's clock starts: open up to `connections` connections to the target (that many GETs of
+   * `route` at once, answers read and discarded; no inference is asked for) and run the stream parser's
+   * code over a few synthetic events, so the first second of a fast open loop pays neither for connection
+   * set-up nor for cold code. Never throws: a failing GET is the run's own requests' to report.
+   */
+  async warm(connections: number, route = '/v1/models', timeoutMs = 5000): Promise<void> {
+    warmStreamCode();
+    const n = Math.max(0, Math.floor(connections));
+    await Promise.all(
+      Array.from({ length: n }, () =>
+        this.pool
+          .request({ path: this.path(route), method: 'GET', headers: this.opts.headers, signal: AbortSignal.timeout(timeoutMs) })
+          .then((res) => res.body.dump())
+          .catch(() => undefined),
+      ),
+    );
+  }
+
+  /**
    * POST `body` to `route` and consume the SSE stream. `sendMs` is the caller's monotonic send time
    * (taken immediately before this call). Never rejects.
    */
   stream(route: string, body: string, sendMs: number, signal?: AbortSignal): Promise<StreamResult> {
     const t = this.opts.timeouts;
     return new Promise<StreamResult>((resolve) => {
-      const ac = new AbortController();
       let settled = false;
       let stream: CompletionStream | undefined;
       let timer: ReturnType<typeof setTimeout> | undefined;
       let timedOut: string | undefined;
       let cancelled = false;
-      let resBody: { destroy(err?: Error): unknown; removeAllListeners(): unknown; resume(): unknown } | undefined;
+      /** undici's abort for this request (set once it is on a connection). */
+      let abortFn: ((err?: Error) => void) | undefined;
+      /** A non-200 answer: its body (the first 64 KiB) for the error excerpt, and its retry-after. */
+      let errStatus = 0;
+      let errBody: Buffer[] | undefined;
+      let errBytes = 0;
+      let retryAfter: string | undefined;
+      // undici hands over raw body bytes: decode here (a streaming decoder keeps UTF-8 sequences split
+      // across reads intact; node's StringDecoder costs a fraction of TextDecoder's stream mode). A
+      // byte-order mark at the start of the body is dropped, as the event-stream spec says.
+      let decoder: StringDecoder | undefined;
+      let atStart = true;
+      const abortRequest = (): void => {
+        abortFn?.(new Error('request ended by splitbench'));
+      };
       const onAbort = (): void => {
         if (settled) return;
         cancelled = true;
         finish({ status: 'cancelled', sendMs, endMs: performance.now(), errorCode: 'SB_CANCELLED', error: 'cancelled by the run (second interrupt or grace period over)', ...(stream ? { stream } : {}) });
-        ac.abort();
+        abortRequest();
       };
       const finish = (r: StreamResult): void => {
         if (settled) return;
@@ -130,8 +163,7 @@ export class LoadClient {
       };
       const fail = (r: Omit<StreamResult, 'sendMs' | 'endMs' | 'stream'>): void => {
         finish({ ...r, sendMs, endMs: performance.now(), ...(stream ? { stream } : {}) });
-        if (resBody) resBody.destroy();
-        else ac.abort();
+        abortRequest();
       };
       const check = (): void => {
         timer = undefined;
@@ -173,87 +205,102 @@ export class LoadClient {
         signal.addEventListener('abort', onAbort, { once: true });
       }
       check();
-      this.pool
-        .request({ path: this.path(route), method: 'POST', headers: this.opts.headers, body, signal: ac.signal })
-        .then(
-          async (res) => {
-            if (settled) {
-              res.body.destroy();
-              return;
-            }
-            resBody = res.body;
-            if (res.statusCode !== 200) {
-              let text = '';
-              try {
-                text = await res.body.text();
-              } catch {
-                /* the excerpt stays empty */
-              }
-              if (settled) return;
-              const ra = res.headers['retry-after'];
-              const retry = ra === undefined ? '' : ` (retry-after ${Array.isArray(ra) ? ra[0] : ra})`;
-              finish({
-                status: 'error',
-                sendMs,
-                endMs: performance.now(),
-                errorCode: 'SB_HTTP',
-                httpStatus: res.statusCode,
-                error: `HTTP ${res.statusCode}${retry}: ${excerpt(text)}`,
-              });
-              return;
-            }
-            const s = new CompletionStream(sendMs);
-            stream = s;
-            const b = res.body;
-            // undici's body ignores setEncoding: decode here (a streaming decoder keeps UTF-8 sequences
-            // split across reads intact).
-            const decoder = new TextDecoder('utf-8');
-            b.on('data', (buf: Buffer) => {
-              if (settled) return;
-              const now = performance.now();
-              const hadFirst = s.lastTokenMs !== undefined;
-              s.push(decoder.decode(buf, { stream: true }), now);
-              if (s.failure) {
-                fail({ status: 'error', errorCode: s.failure.code, httpStatus: 200, error: s.failure.message });
-                return;
-              }
-              if (s.done) {
-                const countMethod = s.reconcile();
-                finish({ status: 'ok', sendMs, endMs: s.lastTokenMs ?? now, countMethod, stream: s });
-                return;
-              }
-              // The first token moves the deadline from first-token to between-tokens.
-              if (!hadFirst && s.lastTokenMs !== undefined) {
-                if (timer) clearTimeout(timer);
-                check();
-              }
-            });
-            b.on('end', () => {
-              if (settled) return;
-              const dangling = s.end();
-              if (s.failure) {
-                fail({ status: 'error', errorCode: s.failure.code, httpStatus: 200, error: s.failure.message });
-              } else if (s.finished && !dangling) {
-                // Some servers end the stream after the finish_reason without a [DONE] line.
-                const countMethod = s.reconcile();
-                finish({ status: 'ok', sendMs, endMs: s.lastTokenMs ?? performance.now(), countMethod, stream: s });
-              } else {
-                fail({
-                  status: 'error',
-                  errorCode: 'SB_STREAM_TRUNCATED',
-                  httpStatus: 200,
-                  error: `stream ended before [DONE] after ${s.tokens} token(s)${dangling ? ' (inside an event)' : ''}`,
-                });
-              }
-            });
-            b.on('error', (e: unknown) => {
-              if (settled) return;
-              fail({ status: 'error', errorCode: errorCode(e), httpStatus: 200, error: `stream broke after ${s.tokens} token(s): ${errorMessage(e)}` });
-            });
+      // undici's dispatch handler (the interface its own request() is built on): the body's bytes come
+      // straight to onData, with no Readable stream and no AbortController per request.
+      this.pool.dispatch(
+        { path: this.path(route), method: 'POST', headers: this.opts.headers, body },
+        {
+          onConnect: (abort: (err?: Error) => void): void => {
+            abortFn = abort;
+            if (settled) abort(new Error('request ended by splitbench'));
           },
-          (e: unknown) => {
+          onHeaders: (statusCode: number, rawHeaders: Buffer[]): boolean => {
+            if (settled || statusCode < 200) return true; // 1xx: the real headers follow
+            if (statusCode !== 200) {
+              errStatus = statusCode;
+              errBody = [];
+              for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+                if (String(rawHeaders[i]).toLowerCase() === 'retry-after') {
+                  retryAfter = String(rawHeaders[i + 1]);
+                  break;
+                }
+              }
+              return true;
+            }
+            stream = new CompletionStream(sendMs);
+            decoder = new StringDecoder('utf8');
+            return true;
+          },
+          onData: (buf: Buffer): boolean => {
+            if (settled) return true;
+            if (errBody) {
+              if (errBytes < 65536) {
+                errBody.push(buf);
+                errBytes += buf.length;
+              }
+              return true;
+            }
+            const s = stream!;
+            const now = performance.now();
+            const hadFirst = s.lastTokenMs !== undefined;
+            let text = decoder!.write(buf);
+            if (atStart && text.length > 0) {
+              atStart = false;
+              if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+            }
+            s.push(text, now);
+            if (s.failure) {
+              fail({ status: 'error', errorCode: s.failure.code, httpStatus: 200, error: s.failure.message });
+              return true;
+            }
+            if (s.done) {
+              const countMethod = s.reconcile();
+              finish({ status: 'ok', sendMs, endMs: s.lastTokenMs ?? now, countMethod, stream: s });
+              return true;
+            }
+            // The first token moves the deadline from first-token to between-tokens.
+            if (!hadFirst && s.lastTokenMs !== undefined) {
+              if (timer) clearTimeout(timer);
+              check();
+            }
+            return true;
+          },
+          onComplete: (): void => {
+            if (settled) return;
+            if (errBody) {
+              finishHttpError();
+              return;
+            }
+            const s = stream;
+            if (!s) return; // (not reached: a completed request had headers)
+            const dangling = s.end();
+            if (s.failure) {
+              fail({ status: 'error', errorCode: s.failure.code, httpStatus: 200, error: s.failure.message });
+            } else if (s.finished && !dangling) {
+              // Some servers end the stream after the finish_reason without a [DONE] line.
+              const countMethod = s.reconcile();
+              finish({ status: 'ok', sendMs, endMs: s.lastTokenMs ?? performance.now(), countMethod, stream: s });
+            } else {
+              fail({
+                status: 'error',
+                errorCode: 'SB_STREAM_TRUNCATED',
+                httpStatus: 200,
+                error: `stream ended before [DONE] after ${s.tokens} token(s)${dangling ? ' (inside an event)' : ''}`,
+              });
+            }
+          },
+          onError: (e: Error): void => {
             if (settled) return;
             if (cancelled || timedOut) return;
+            if (errBody) {
+              // The error answer broke off: report it with what arrived of its body.
+              finishHttpError();
+              return;
+            }
+            if (stream) {
+              fail({ status: 'error', errorCode: errorCode(e), httpStatus: 200, error: `stream broke after ${stream.tokens} token(s): ${errorMessage(e)}` });
+              return;
+            }
             const code = errorCode(e);
             if (code === 'UND_ERR_CONNECT_TIMEOUT') {
               fail({ status: 'timeout', errorCode: 'SB_TIMEOUT', error: `timed out in phase connect after ${t.connectS} s`, timeoutPhase: 'connect' });
@@ -261,7 +308,20 @@ export class LoadClient {
             }
             fail({ status: 'error', errorCode: code, error: errorMessage(e) });
           },
-        );
+        },
+      );
+      function finishHttpError(): void {
+        const text = Buffer.concat(errBody!).toString('utf8');
+        const retry = retryAfter === undefined ? '' : ` (retry-after ${retryAfter})`;
+        finish({
+          status: 'error',
+          sendMs,
+          endMs: performance.now(),
+          errorCode: 'SB_HTTP',
+          httpStatus: errStatus,
+          error: `HTTP ${errStatus}${retry}: ${excerpt(text)}`,
+        });
+      }
     });
   }
 

@@ -51,6 +51,18 @@ export async function* rateSchedule(specs: AsyncIterable<RequestSpec>, rate: num
 
 export type RunOutcome = 'completed' | 'interrupted' | 'failed';
 
+/**
+ * How many connections to open before a run's clock starts (LoadClient.warm): about what the load will
+ * keep in flight, so the first second does not open one per request. An open loop at R req/s (wall):
+ * one per 50 req/s, 4 to 64; a closed loop: its concurrency (at most 256); a trace replay: 8.
+ */
+export function warmConnections(opts: Pick<ReplayOptions, 'shape' | 'timeScale'>): number {
+  const s = opts.shape;
+  if (s.kind === 'closed') return Math.min(256, s.concurrency);
+  if (s.kind === 'rate') return Math.min(64, Math.max(4, Math.ceil((s.rate * opts.timeScale) / 50)));
+  return 8;
+}
+
 /** Seconds in-flight requests get to end by themselves once the target is lost, before they are cancelled. */
 export const TARGET_LOST_GRACE_S = 2;
 

@@ -16,7 +16,7 @@ import { optionsForStore, type ReplayOptions } from './options.js';
 import { preflight } from './preflight.js';
 import { Progress, scanPlan } from './progress.js';
 import { wallNowMs } from '../wallclock.js';
-import { rateSchedule, Runner, traceSchedule, type ReplayRunResult, type Scheduled } from './replay.js';
+import { rateSchedule, Runner, traceSchedule, warmConnections, type ReplayRunResult, type Scheduled } from './replay.js';
 import { buildSummary, type ReplaySummary } from './summary.js';
 import { summarizeRun, type RunSummary } from '../metrics/index.js';
 import { selfCheck, type SelfCheck } from './twin.js';
@@ -164,7 +164,7 @@ export async function runReplay(opts: ReplayOptions, io: ReplayIo = {}): Promise
       options: { ...optionsForStore(opts), resolvedUrl: url, continuousUsage: pre.continuousUsage, host: os.hostname() },
       tags: { ...opts.tags },
       startWallMs: io.hooks?.startWallMs?.() ?? t0Wall,
-    }, { flushIntervalMs: LIVE_FLUSH_MS });
+    }, { flushIntervalMs: LIVE_FLUSH_MS, thread: true }); // commits run on the writer's thread, off the dispatch loop
     const writer: RunWriter = io.hooks?.wrapWriter ? io.hooks.wrapWriter(created) : created;
     const progress = showProgress ? new Progress(opts) : undefined;
     if (progress && plan) progress.setPlan(plan);
@@ -181,6 +181,8 @@ export async function runReplay(opts: ReplayOptions, io: ReplayIo = {}): Promise
     let t0Ms: number | undefined;
     try {
       telemetry = await startRunTelemetry(opts.telemetry, { targetUrl: url, timeScale: opts.timeScale, t0Ms: () => r0.startMs, sink: writer, log });
+      // Connections opened and the stream code compiled before the clock starts (no inference asked for).
+      await client.warm(warmConnections(opts));
       const hookT0 = await io.hooks?.beforeStart?.(store, writer.runId, runner);
       if (typeof hookT0 === 'number') t0Ms = hookT0;
     } catch (e) {

@@ -226,3 +226,23 @@ export class CompletionStream implements SseSink {
     this.tokens = total;
   }
 }
+
+/**
+ * Run the SSE parser and chunk interpreter over synthetic streams of the usual shapes (completions and
+ * chat, with and without per-chunk usage), so their code is compiled before a run's clock starts. Touches
+ * no state outside the throwaway streams.
+ */
+export function warmStreamCode(rounds = 200): void {
+  const completion = (i: number, n: number, usage: boolean): string =>
+    `data: {"id":"cmpl-warm","object":"text_completion","created":0,"model":"m","choices":[{"index":0,"text":" w","logprobs":null,"finish_reason":${i === n ? '"length"' : 'null'}}],"usage":${usage ? `{"prompt_tokens":8,"completion_tokens":${i},"total_tokens":${8 + i}}` : 'null'}}\n\n`;
+  const chat = (i: number, n: number): string =>
+    `data: {"id":"chatcmpl-warm","object":"chat.completion.chunk","created":0,"model":"m","choices":[{"index":0,"delta":{"content":" w"},"finish_reason":${i === n ? '"length"' : 'null'}}]}\n\n`;
+  const tail = 'data: {"id":"cmpl-warm","choices":[],"usage":{"prompt_tokens":8,"completion_tokens":8,"total_tokens":16}}\n\ndata: [DONE]\n\n';
+  for (let r = 0; r < rounds; r++) {
+    const s = new CompletionStream(0);
+    const kind = r % 3;
+    for (let i = 1; i <= 8; i++) s.push(kind === 2 ? chat(i, 8) : completion(i, 8, kind === 0), i);
+    s.push(tail, 9);
+    s.reconcile();
+  }
+}

@@ -207,6 +207,16 @@ export interface WriterOptions {
    * the last checkpoints. Default false.
    */
   readonly bulk?: boolean;
+  /**
+   * Addition: write from a worker thread (a live replay, whose dispatch loop must not stall on commits).
+   * On a store file, the rows buffered since the last commit are handed at each flush to a worker thread
+   * that commits them on its own connection with the store's durable setting (`synchronous = NORMAL`), so
+   * the caller's thread never waits on SQLite; a timer-driven flush hands them over without waiting, an
+   * explicit `flush()` and `finish()` return once everything is committed. The thread starts with the
+   * writer (tens of ms, before the run's clock starts); without one (an in-memory store, no worker) the
+   * writer commits in the caller's thread as before. Default false.
+   */
+  readonly thread?: boolean;
 }
 
 /** An open results store (one SQLite file). Writers: one RunWriter per run; readers: the query methods. */

@@ -1,5 +1,5 @@
 /**
- * A bulk run writer's thread (see BulkWorker in store.ts): its own connection to the store file, the
+ * A bulk or live run writer's thread (see BulkWorker in store.ts): its own connection to the store file, the
  * batches it is sent written in order, each in one transaction. After each message it adds one to the
  * shared counter (and wakes the writer); on a failure it reports the message on its port first. It
  * signals its start (connection open: 1, cannot: -1) in the second shared slot.
@@ -8,7 +8,7 @@ import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { SqliteDb } from './sqlite.js';
 import { prepareInserts, writeBatch, type WriteBatch } from './store.js';
 
-const { file, shared, port } = workerData as { file: string; shared: Int32Array; port: MessagePort };
+const { file, shared, port, durable } = workerData as { file: string; shared: Int32Array; port: MessagePort; durable?: boolean };
 const done = shared.subarray(0, 1);
 let failed = false;
 const tick = (): void => {
@@ -17,8 +17,9 @@ const tick = (): void => {
 };
 try {
   const db = new SqliteDb(file, { fileMustExist: true, timeout: 10_000 });
-  // Bulk writes (a sim can be rerun): no fsync at checkpoints; WAL was set up by the opener.
-  db.pragma('synchronous = OFF');
+  // Bulk writes (a sim can be rerun): no fsync at checkpoints; WAL was set up by the opener. A live
+  // run's writer (durable) keeps the store's setting: a committed row survives a process crash.
+  db.pragma(durable ? 'synchronous = NORMAL' : 'synchronous = OFF');
   db.pragma('foreign_keys = ON');
   const ins = prepareInserts(db);
   Atomics.store(shared, 1, 1);
@@ -36,7 +37,7 @@ try {
         writeBatch(db, ins, m.id, m.batch, cur);
       } catch (e) {
         failed = true;
-        port.postMessage({ error: `${cur.current}: ${(e as Error).message}` });
+        port.postMessage({ error: (e as Error).message, where: cur.current });
       }
     }
     tick();

@@ -457,6 +457,16 @@ export function writeBatch(db: DB, ins: Inserts, id: number, b: WriteBatch, cur:
  * and written there in order, each in its own transaction, on the worker's own connection; `wait()` blocks
  * (Atomics.wait) until every posted batch is committed, so `flush()`/`finish()` keep their meaning.
  */
+/** A batch the writer thread could not commit: which row, and SQLite's message. */
+class WorkerWriteError extends Error {
+  constructor(
+    readonly where: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 class BulkWorker {
   private posted = 0;
   private constructor(
@@ -466,7 +476,7 @@ class BulkWorker {
   ) {}
 
   /** A worker for a file store; null when the store has no file (in memory) or no worker can start. */
-  static start(file: string): BulkWorker | null {
+  static start(file: string, durable = false): BulkWorker | null {
     if (file === '' || file === ':memory:' || file.startsWith('file:')) return null;
     // Run from the TypeScript sources (a loader such as tsx, which a worker would not inherit): this thread.
     if (!import.meta.url.endsWith('.js')) return null;
@@ -476,7 +486,7 @@ class BulkWorker {
       const done = shared.subarray(0, 1);
       const { port1, port2 } = new MessageChannel();
       const worker = new Worker(new URL('./bulk-worker.js', import.meta.url), {
-        workerData: { file: path.resolve(file), shared, port: port2 },
+        workerData: { file: path.resolve(file), shared, port: port2, durable },
         transferList: [port2],
       });
       worker.on('error', () => {}); // a worker that cannot start: the writer writes in its own thread
@@ -504,7 +514,10 @@ class BulkWorker {
   /** Throw the worker's first failure, if it reported one. */
   check(): void {
     const m = receiveMessageOnPort(this.port);
-    if (m) throw new Error(String((m.message as { error: string }).error));
+    if (m) {
+      const f = m.message as { error: string; where: string };
+      throw new WorkerWriteError(f.where, String(f.error));
+    }
   }
 
   wait(): void {
@@ -550,13 +563,18 @@ class SqliteRunWriter implements RunWriter {
   private finished = false;
   private failure: StoreError | undefined;
   private readonly stmts: Inserts;
-  /** Bulk writers on a file store write from a worker thread (bulk-worker.ts); undefined: not started, null: in this thread. */
+  /** Live writers that commit from a worker thread (WriterOptions.thread). */
+  readonly threaded: boolean;
+  /** Bulk and threaded writers on a file store write from a worker thread (bulk-worker.ts); undefined: not started, null: in this thread. */
   private bulkWorker: BulkWorker | null | undefined;
 
   constructor(store: SqliteStore, runId: number, opts: WriterOptions) {
     this.store = store;
     this.runId = runId;
     this.bulk = opts.bulk === true;
+    this.threaded = opts.thread === true && !this.bulk;
+    // A live writer's thread starts now, before the run's clock does (starting it blocks for tens of ms).
+    if (this.threaded) this.bulkWorker = BulkWorker.start(store.path, true);
     this.batchRows = Math.max(1, opts.batchRows ?? (this.bulk ? 5000 : 1000));
     this.stmts = prepareInserts(store.db);
     const interval = Math.max(10, opts.flushIntervalMs ?? 1000);
@@ -632,7 +650,7 @@ class SqliteRunWriter implements RunWriter {
     // The thread starts with the first full batch: a short run (tests, sweep points) is not worth its ~80 ms.
     if (this.bulkWorker === undefined && this.bulk && reqs.length + machines.length + power.length + timeline.length >= this.batchRows) this.bulkWorker = BulkWorker.start(this.store.path);
     if (this.bulkWorker) {
-      // Bulk writer with its own thread: the inserts run there while the caller goes on simulating.
+      // A writer with its own thread: the inserts run there while the caller goes on (simulating, dispatching).
       this.onWorker((w) => {
         w.post(id, batch);
         w.check();
@@ -668,7 +686,9 @@ class SqliteRunWriter implements RunWriter {
     try {
       f(this.bulkWorker!);
     } catch (e) {
-      this.failure = new StoreError(`cannot write run ${this.runId} to results store ${this.store.path} (${(e as Error).message})`, { cause: e });
+      // Worded as a failed commit in this thread is (the row it failed on, then SQLite's message).
+      const msg = e instanceof WorkerWriteError ? `(${e.where}): ${e.message}` : `(${(e as Error).message})`;
+      this.failure = new StoreError(`cannot write run ${this.runId} to results store ${this.store.path} ${msg}`, { cause: e });
       this.stopTimer();
       this.bulkWorker!.abandon();
       this.bulkWorker = null;
