@@ -17,7 +17,10 @@ export const experimentCommand: CommandModule<object, Args> = {
       .option('quick', { type: 'boolean', describe: 'clusters scaled down 5x, 30 s traces, coarse bisection (smoke runs and tests)' })
       .option('duration', { type: 'number', describe: "seconds of Poisson arrivals per rate (default 120, --quick 30; the paper's traces: 600)" })
       .option('seed', { type: 'number', describe: 'seed for the Poisson traces (default 0)' })
-      .option('seeds', { type: 'string', describe: 'repeat every search once per seed: a count N (seeds --seed … --seed+N−1) or a comma list; the table and figures show the mean and min–max' })
+      .option('seeds', {
+        type: 'string',
+        describe: 'repeat every search once per seed: a count N (seeds --seed … --seed+N−1) or a comma list; the table and figures show the mean and min–max',
+      })
       .option('json', { type: 'boolean', describe: 'print the result as JSON' })
       .example('$0 experiment splitwise --trace conversation --out results/splitwise', "the paper's table and charts, both modes")
       .example('$0 experiment splitwise --quick --mode compat', 'a quick smoke run')
@@ -28,7 +31,10 @@ export const experimentCommand: CommandModule<object, Args> = {
     const opts = sim.resolveExperimentOptions(argv);
     const r = await sim.runExperiment(opts, opts.json ? { log: () => undefined } : {});
     if (opts.json) printJson('experiment', r);
-    else process.stdout.write(`${sim.experimentMarkdown(opts, r.rows, r.ratios)}\nfiles: ${r.files.join(', ')}\n${r.sims} simulations in ${r.wallS.toFixed(1)} s\n`);
+    else
+      process.stdout.write(
+        `${sim.experimentMarkdown(opts, r.rows, r.ratios)}\nfiles: ${r.files.join(', ')}\n${r.sims} simulations in ${r.wallS.toFixed(1)} s\n`,
+      );
     setExitCode(0);
   },
 };

@@ -55,7 +55,7 @@ export const gateCommand: CommandModule<object, GateArgs> = {
       .option('allow-distorted', {
         type: 'boolean',
         default: false,
-        describe: "judge a live run even if its self-check flagged it distorted (twin deviation, emission delay, coalescing or send lag)",
+        describe: 'judge a live run even if its self-check flagged it distorted (twin deviation, emission delay, coalescing or send lag)',
       })
       .option('reference-run', {
         type: 'string',

@@ -12,13 +12,20 @@ export const mergeCommand: CommandModule<object, Args> = {
     y
       .positional('shards', { type: 'string', array: true, describe: 'shard stores (SQLite files), one per shard 0..N-1' })
       .option('out', { type: 'string', describe: 'results store that receives the merged run (created when missing)', demandOption: true })
-      .option('max-offset-ms', { type: 'number', describe: "largest accepted clock offset of a shard to the reference, at start or end (ms; default 1)" })
+      .option('max-offset-ms', { type: 'number', describe: 'largest accepted clock offset of a shard to the reference, at start or end (ms; default 1)' })
       .option('run-uuid', { type: 'string', describe: 'the run to merge when a file holds shards of several runs' })
-      .option('name', { type: 'string', describe: 'name of the merged run (default: the shards\' run name)' })
-      .option('any-host', { type: 'boolean', describe: 'the shards reached one target and clock reference under different host names or addresses (one per network): compare those URLs by scheme, port and path only' })
+      .option('name', { type: 'string', describe: "name of the merged run (default: the shards' run name)" })
+      .option('any-host', {
+        type: 'boolean',
+        describe:
+          'the shards reached one target and clock reference under different host names or addresses (one per network): compare those URLs by scheme, port and path only',
+      })
       .option('json', { type: 'boolean', describe: 'print the result as JSON' })
       .example('$0 merge shard-0.db shard-1.db shard-2.db --out results/run.db', 'merge three shards, then `splitbench summary --db results/run.db`')
-      .example('$0 merge /scratch/*/shard.db --out run.db --max-offset-ms 5', 'accept clock offsets up to 5 ms (timelines are corrected by the measured offsets)'),
+      .example(
+        '$0 merge /scratch/*/shard.db --out run.db --max-offset-ms 5',
+        'accept clock offsets up to 5 ms (timelines are corrected by the measured offsets)',
+      ),
   handler: async (argv: ArgumentsCamelCase<Args>) => {
     const { ConfigError } = await import('../errors.js');
     const { mergeShards } = await import('../scale/index.js');

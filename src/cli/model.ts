@@ -17,8 +17,7 @@ interface MakeArgs {
   json?: boolean | undefined;
 }
 
-const fmtBytes = (b: number): string =>
-  b >= 1e9 ? `${(b / 1e9).toFixed(2)} GB` : b >= 1e6 ? `${(b / 1e6).toFixed(1)} MB` : `${(b / 1e3).toFixed(1)} kB`;
+const fmtBytes = (b: number): string => (b >= 1e9 ? `${(b / 1e9).toFixed(2)} GB` : b >= 1e6 ? `${(b / 1e6).toFixed(1)} MB` : `${(b / 1e3).toFixed(1)} kB`);
 const fmtCount = (n: number): string => (n >= 1e9 ? `${(n / 1e9).toFixed(2)}B` : n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : `${n}`);
 
 const makeCmd: CommandModule<object, MakeArgs> = {
@@ -26,7 +25,12 @@ const makeCmd: CommandModule<object, MakeArgs> = {
   describe: 'Write a Llama-architecture GGUF model with seeded random weights (times like the trained model of that shape)',
   builder: (y) =>
     y
-      .option('shape', { type: 'string', default: 'tiny', requiresArg: true, describe: 'tiny (4 layers, 256 wide, 2.6M parameters) or a catalog model (llama3-8b, llama2-70b, …)' })
+      .option('shape', {
+        type: 'string',
+        default: 'tiny',
+        requiresArg: true,
+        describe: 'tiny (4 layers, 256 wide, 2.6M parameters) or a catalog model (llama3-8b, llama2-70b, …)',
+      })
       .option('layers', { type: 'number', requiresArg: true, describe: 'override: transformer blocks' })
       .option('hidden', { type: 'number', requiresArg: true, describe: 'override: embedding width (head dimension = hidden / heads)' })
       .option('heads', { type: 'number', requiresArg: true, describe: 'override: attention (query) heads' })

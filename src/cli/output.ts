@@ -23,7 +23,10 @@ export function printJson(command: string, result: unknown): void {
 export function formatTable(rows: readonly (readonly (string | number | null | undefined)[])[]): string {
   const cells = rows.map((r) => r.map((c) => (c === null || c === undefined ? '-' : String(c))));
   const widths: number[] = [];
-  for (const r of cells) r.forEach((c, i) => { widths[i] = Math.max(widths[i] ?? 0, c.length); });
+  for (const r of cells)
+    r.forEach((c, i) => {
+      widths[i] = Math.max(widths[i] ?? 0, c.length);
+    });
   const numeric = (s: string): boolean => /^-?[\d.,]+(e-?\d+)?\s?[a-zµ%/]*$/i.test(s);
   return cells
     .map((r, ri) =>

@@ -22,7 +22,10 @@ interface ReportArgs {
  * `--format` entries: `png,svg,pdf` (every chart) or `NAME=pdf+svg` (one chart). Returns the formats for
  * all charts (default png,svg when no entry names any) and the per-chart ones.
  */
-export function parseFormats(entries: readonly string[], ConfigError: new (m: string, o: { path: string; hint?: string }) => Error): { all: ReportFormat[]; per: Partial<Record<ChartName, ReportFormat[]>> } {
+export function parseFormats(
+  entries: readonly string[],
+  ConfigError: new (m: string, o: { path: string; hint?: string }) => Error,
+): { all: ReportFormat[]; per: Partial<Record<ChartName, ReportFormat[]>> } {
   const known = REPORT_FORMATS as readonly string[];
   const check = (f: string): ReportFormat => {
     if (!known.includes(f)) throw new ConfigError(`unknown format '${f}' (known: ${REPORT_FORMATS.join(', ')})`, { path: '--format' });
@@ -34,13 +37,22 @@ export function parseFormats(entries: readonly string[], ConfigError: new (m: st
     const eq = String(e).indexOf('=');
     if (eq >= 0) {
       const name = String(e).slice(0, eq).trim();
-      if (!CHART_INFO.some((c) => c.name === name)) throw new ConfigError(`unknown chart '${name}' in '${e}'`, { path: '--format', hint: `charts: ${CHART_INFO.map((c) => c.name).join(', ')}` });
-      const fs = String(e).slice(eq + 1).split(/[+,]/).map((f) => f.trim().toLowerCase()).filter((f) => f !== '');
+      if (!CHART_INFO.some((c) => c.name === name))
+        throw new ConfigError(`unknown chart '${name}' in '${e}'`, { path: '--format', hint: `charts: ${CHART_INFO.map((c) => c.name).join(', ')}` });
+      const fs = String(e)
+        .slice(eq + 1)
+        .split(/[+,]/)
+        .map((f) => f.trim().toLowerCase())
+        .filter((f) => f !== '');
       if (fs.length === 0) throw new ConfigError(`'${e}' names no format`, { path: '--format', hint: 'e.g. --format cdf-ttft=pdf+svg' });
       per[name as ChartName] = [...new Set(fs.map(check))];
       continue;
     }
-    for (const f of String(e).split(',').map((x) => x.trim().toLowerCase()).filter((x) => x !== '')) if (!all.includes(check(f))) all.push(f as ReportFormat);
+    for (const f of String(e)
+      .split(',')
+      .map((x) => x.trim().toLowerCase())
+      .filter((x) => x !== ''))
+      if (!all.includes(check(f))) all.push(f as ReportFormat);
   }
   return { all: all.length > 0 ? all : ['png', 'svg'], per };
 }
@@ -51,8 +63,14 @@ export function parseLabels(entries: readonly string[], ConfigError: new (m: str
   for (const e of entries) {
     const i = String(e).indexOf('=');
     const k = i > 0 ? String(e).slice(0, i).trim() : '';
-    const v = i > 0 ? String(e).slice(i + 1).trim() : '';
-    if (k === '' || v === '') throw new ConfigError(`expected RUN=TEXT, got '${e}'`, { path: '--label', hint: 'e.g. --label 3="Splitwise-HH" --label mono-70=Baseline' });
+    const v =
+      i > 0
+        ? String(e)
+            .slice(i + 1)
+            .trim()
+        : '';
+    if (k === '' || v === '')
+      throw new ConfigError(`expected RUN=TEXT, got '${e}'`, { path: '--label', hint: 'e.g. --label 3="Splitwise-HH" --label mono-70=Baseline' });
     if (out.has(k)) throw new ConfigError(`'${k}' labelled twice`, { path: '--label' });
     out.set(k, v);
   }
@@ -67,20 +85,51 @@ export const reportCommand: CommandModule<object, ReportArgs> = {
   builder: (y) =>
     y
       .option('run', { type: 'string', array: true, describe: 'run id, name or uuid (repeat; legend and colour order)', requiresArg: true })
-      .option('compare', { type: 'string', array: true, describe: 'compare run B against run A: ratios B/A of every summary metric and SLO verdicts that moved', requiresArg: true })
+      .option('compare', {
+        type: 'string',
+        array: true,
+        describe: 'compare run B against run A: ratios B/A of every summary metric and SLO verdicts that moved',
+        requiresArg: true,
+      })
       .option('db', { type: 'string', default: DEFAULT_DB, describe: 'results store (SQLite file)', requiresArg: true })
       .option('out', { type: 'string', describe: 'output folder (default results/report-<run names>, or results/compare-A-vs-B)', requiresArg: true })
-      .option('format', { type: 'string', array: true, describe: `image formats for every chart, comma-separated (${REPORT_FORMATS.join(', ')}; default png,svg), or NAME=FMT+FMT for one chart (repeat)`, requiresArg: true })
+      .option('format', {
+        type: 'string',
+        array: true,
+        describe: `image formats for every chart, comma-separated (${REPORT_FORMATS.join(', ')}; default png,svg), or NAME=FMT+FMT for one chart (repeat)`,
+        requiresArg: true,
+      })
       .option('title', { type: 'string', describe: 'title prefix for the charts and the page', requiresArg: true })
-      .option('chart', { type: 'string', array: true, describe: 'draw only these charts (repeat or comma-separate; no pages); see the list below', requiresArg: true })
-      .option('slo', { type: 'string', describe: 'SLO file (path or bundled name): goodput, SLO attainment, and limits drawn on the load charts', requiresArg: true })
-      .option('label', { type: 'string', array: true, describe: 'RUN=TEXT: legend text for a run (id or name) or a deployment (sweep lines); repeat', requiresArg: true })
-      .option('clip', { type: 'number', describe: 'CDFs: end the x axis at this quantile of the values (e.g. 0.999), hiding a few far outliers', requiresArg: true })
+      .option('chart', {
+        type: 'string',
+        array: true,
+        describe: 'draw only these charts (repeat or comma-separate; no pages); see the list below',
+        requiresArg: true,
+      })
+      .option('slo', {
+        type: 'string',
+        describe: 'SLO file (path or bundled name): goodput, SLO attainment, and limits drawn on the load charts',
+        requiresArg: true,
+      })
+      .option('label', {
+        type: 'string',
+        array: true,
+        describe: 'RUN=TEXT: legend text for a run (id or name) or a deployment (sweep lines); repeat',
+        requiresArg: true,
+      })
+      .option('clip', {
+        type: 'number',
+        describe: 'CDFs: end the x axis at this quantile of the values (e.g. 0.999), hiding a few far outliers',
+        requiresArg: true,
+      })
       .option('json', { type: 'boolean', default: false, describe: 'print the result as JSON' })
       .example('$0 report --run mono-70 --run split-70', 'every chart with data, into results/report-mono-70-vs-split-70/')
       .example('$0 report --run 3 --run 4 --run 5 --slo interactive --format svg', 'a sweep, with the bundled interactive SLO lines and goodput, SVG only')
       .example('$0 report --run mono-70 --run split-70 --chart cdf-ttft,slowdown --format pdf --out fig/', 'two charts as PDF (plus their CSV)')
-      .example('$0 report --run 3 --run 4 --label 3=Baseline --label 4=Splitwise --format png --format pareto=pdf+svg', 'labelled legends, PNG, and the Pareto chart as PDF and SVG instead')
+      .example(
+        '$0 report --run 3 --run 4 --label 3=Baseline --label 4=Splitwise --format png --format pareto=pdf+svg',
+        'labelled legends, PNG, and the Pareto chart as PDF and SVG instead',
+      )
       .example('$0 report --compare baseline candidate', 'ratios candidate/baseline, better/worse, SLO verdicts that moved')
       .epilogue(`Charts (--chart NAME):\n${chartList}`),
   handler: async (argv) => {
@@ -91,10 +140,18 @@ export const reportCommand: CommandModule<object, ReportArgs> = {
     if (argv.compare !== undefined) {
       if (argv.run !== undefined) throw new ConfigError('give either --run (a report) or --compare A B, not both', { path: '--compare' });
       if (argv.compare.length !== 2) {
-        throw new ConfigError(`needs exactly two runs, A then B (got ${argv.compare.length})`, { path: '--compare', hint: 'e.g. --compare baseline candidate' });
+        throw new ConfigError(`needs exactly two runs, A then B (got ${argv.compare.length})`, {
+          path: '--compare',
+          hint: 'e.g. --compare baseline candidate',
+        });
       }
       const report = await import('../report/index.js');
-      const c = await report.compareRuns({ db: argv.db, a: String(argv.compare[0]), b: String(argv.compare[1]), ...(argv.slo === undefined ? {} : { slo: argv.slo }) });
+      const c = await report.compareRuns({
+        db: argv.db,
+        a: String(argv.compare[0]),
+        b: String(argv.compare[1]),
+        ...(argv.slo === undefined ? {} : { slo: argv.slo }),
+      });
       const written = await report.writeComparison(c, argv.out);
       if (argv.json) printJson('report', { ...c, outDir: written.outDir, files: written.files });
       else {
@@ -105,13 +162,21 @@ export const reportCommand: CommandModule<object, ReportArgs> = {
       return;
     }
     if (!argv.run || argv.run.length === 0) {
-      throw new ConfigError('name the runs to report on', { path: '--run', hint: 'e.g. --run mono-70 --run split-70, or --compare A B; list runs with `splitbench runs list`' });
+      throw new ConfigError('name the runs to report on', {
+        path: '--run',
+        hint: 'e.g. --run mono-70 --run split-70, or --compare A B; list runs with `splitbench runs list`',
+      });
     }
-    const charts = (argv.chart ?? []).flatMap((c) => String(c).split(',')).map((c) => c.trim()).filter((c) => c !== '');
+    const charts = (argv.chart ?? [])
+      .flatMap((c) => String(c).split(','))
+      .map((c) => c.trim())
+      .filter((c) => c !== '');
     for (const c of charts) {
-      if (!CHART_INFO.some((i) => i.name === c)) throw new ConfigError(`unknown chart '${c}'`, { path: '--chart', hint: `charts: ${CHART_INFO.map((i) => i.name).join(', ')}` });
+      if (!CHART_INFO.some((i) => i.name === c))
+        throw new ConfigError(`unknown chart '${c}'`, { path: '--chart', hint: `charts: ${CHART_INFO.map((i) => i.name).join(', ')}` });
     }
-    if (argv.clip !== undefined && !(argv.clip > 0.5 && argv.clip < 1)) throw new ConfigError(`expected a quantile between 0.5 and 1 (e.g. 0.999), got ${argv.clip}`, { path: '--clip' });
+    if (argv.clip !== undefined && !(argv.clip > 0.5 && argv.clip < 1))
+      throw new ConfigError(`expected a quantile between 0.5 and 1 (e.g. 0.999), got ${argv.clip}`, { path: '--clip' });
     const { buildReport } = await import('../report/index.js');
     const res = await buildReport({
       db: argv.db,

@@ -11,8 +11,7 @@ interface RunArgs extends DbArgs {
   run: string;
 }
 
-const withDb = <T>(y: Argv<T>) =>
-  y.option('db', { type: 'string', default: DEFAULT_DB, describe: 'results store (SQLite file)', requiresArg: true });
+const withDb = <T>(y: Argv<T>) => y.option('db', { type: 'string', default: DEFAULT_DB, describe: 'results store (SQLite file)', requiresArg: true });
 const withJson = <T>(y: Argv<T>) => y.option('json', { type: 'boolean', default: false, describe: 'print JSON' });
 const withRun = <T>(y: Argv<T>) =>
   y.positional('run', { type: 'string', describe: 'run id, name (the latest run with it), uuid, or latest', demandOption: true });
@@ -22,8 +21,7 @@ const started = (iso: string): string => iso.replace('T', ' ').replace(/\.\d+Z$/
 const list: CommandModule<DbArgs, DbArgs & { json: boolean }> = {
   command: 'list',
   describe: 'List the runs in the store',
-  builder: (y) =>
-    withJson(withDb(y)).example('$0 runs list', 'all runs, oldest first').example('$0 runs list --db other.db --json', 'as JSON'),
+  builder: (y) => withJson(withDb(y)).example('$0 runs list', 'all runs, oldest first').example('$0 runs list --db other.db --json', 'as JSON'),
   handler: async (argv) => {
     const { openStore, isStale } = await import('../store/index.js');
     const { printJson, printTable } = await import('./output.js');
@@ -31,7 +29,10 @@ const list: CommandModule<DbArgs, DbArgs & { json: boolean }> = {
     try {
       const runs = store.listRuns().map((r) => ({ run: r, counts: store.requestCounts(r.id), stale: isStale(r) }));
       if (argv.json) {
-        printJson('runs list', runs.map(({ run, counts, stale }) => ({ ...run, requests: counts.total, ok: counts.ok, stale: stale ?? null })));
+        printJson(
+          'runs list',
+          runs.map(({ run, counts, stale }) => ({ ...run, requests: counts.total, ok: counts.ok, stale: stale ?? null })),
+        );
         return;
       }
       if (runs.length === 0) {
@@ -82,8 +83,7 @@ const show: CommandModule<DbArgs, RunArgs & { json: boolean }> = {
       }
       const lines: [string, unknown][] = Object.entries(run).map(([k, v]) => [k, v]);
       const width = Math.max(...lines.map(([k]) => k.length));
-      const fmt = (v: unknown): string =>
-        v === null || v === undefined ? '-' : typeof v === 'object' ? JSON.stringify(v) : String(v);
+      const fmt = (v: unknown): string => (v === null || v === undefined ? '-' : typeof v === 'object' ? JSON.stringify(v) : String(v));
       for (const [k, v] of lines) {
         const note = k === 'status' && stale ? ' (stale: its writing process is gone, killed or crashed; rows up to its last commit are kept)' : '';
         process.stdout.write(`${k.padEnd(width)}  ${fmt(v)}${note}\n`);
@@ -137,7 +137,7 @@ const del: CommandModule<DbArgs, RunArgs & { json: boolean; force: boolean }> = 
 
 const exp: CommandModule<DbArgs, RunArgs & { format: 'csv' | 'json' | 'jsonl'; out?: string | undefined }> = {
   command: 'export <run>',
-  describe: 'Export a run\'s per-request rows (every column; chunk times decoded) as CSV, JSON or JSON Lines',
+  describe: "Export a run's per-request rows (every column; chunk times decoded) as CSV, JSON or JSON Lines",
   builder: (y) =>
     withRun(withDb(y))
       .option('format', { choices: ['csv', 'json', 'jsonl'] as const, default: 'csv' as const, describe: 'output format' })

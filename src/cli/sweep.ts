@@ -12,29 +12,74 @@ export const sweepCommand: CommandModule<object, Args> = {
   builder: (y: Argv) =>
     addTraceTransformOptions(
       y
-        .option('trace', { type: 'string', describe: 'trace whose request sizes are sampled (file, or coding, conversation)', demandOption: true, group: 'Trace:' })
+        .option('trace', {
+          type: 'string',
+          describe: 'trace whose request sizes are sampled (file, or coding, conversation)',
+          demandOption: true,
+          group: 'Trace:',
+        })
         .option('deployment', { type: 'string', describe: 'deployment, by bundled name or YAML file (default splitwise-hh)', group: 'Cluster:' })
         .option('model', { type: 'string', describe: "override the deployment's model", group: 'Cluster:' })
         .option('compat', { type: 'string', describe: "'splitwise': SplitwiseSim-compatible semantics (simulated sweeps)", group: 'Cluster:' })
-        .option('rates', { type: 'string', describe: 'offered rates, LO:HI:STEP or a comma list (req/s, Poisson arrivals)', demandOption: true, group: 'Sweep:' })
+        .option('rates', {
+          type: 'string',
+          describe: 'offered rates, LO:HI:STEP or a comma list (req/s, Poisson arrivals)',
+          demandOption: true,
+          group: 'Sweep:',
+        })
         .option('duration', { type: 'number', describe: 'seconds of arrivals per rate (default 600)', group: 'Sweep:' })
-        .option('slo', { type: 'string', describe: 'SLO file, path or bundled name (default splitwise: the paper\'s nine slowdown limits)', group: 'Sweep:' })
-        .option('tolerance', { type: 'number', describe: 'stop bisecting when the bracket is narrower than this fraction of the passing rate (default 0.05)', group: 'Sweep:' })
+        .option('slo', { type: 'string', describe: "SLO file, path or bundled name (default splitwise: the paper's nine slowdown limits)", group: 'Sweep:' })
+        .option('tolerance', {
+          type: 'number',
+          describe: 'stop bisecting when the bracket is narrower than this fraction of the passing rate (default 0.05)',
+          group: 'Sweep:',
+        })
         .option('live', { type: 'boolean', describe: 'run each rate as a replay against the reference backend instead of simulating it', group: 'Sweep:' })
         .option('time-scale', { type: 'number', describe: 'with --live: the backend runs K times faster than real GPUs', group: 'Sweep:' })
         .option('db', { type: 'string', describe: 'results store (default results/splitbench.db)', group: 'Run:' })
         .option('tag', { type: 'string', array: true, describe: 'KEY=VALUE label stored with every run (repeatable)', group: 'Run:' })
-        .option('seeds', { type: 'string', describe: 'repeat the whole sweep once per seed: a count N (seeds --seed … --seed+N−1) or a comma list', group: 'Run:' })
+        .option('seeds', {
+          type: 'string',
+          describe: 'repeat the whole sweep once per seed: a count N (seeds --seed … --seed+N−1) or a comma list',
+          group: 'Run:',
+        })
         .option('json', { type: 'boolean', describe: 'print the result as JSON', group: 'Run:' })
-        .option('plan', { type: 'string', describe: 'distributed sweep: the work as a manifest FILE (one configuration per --deployment, comma list allowed); results in FILE.results/, done ones skipped', group: 'Distributed:' })
-        .option('chunk', { type: 'string', describe: "with --plan: run slice k/K only; 'auto': SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX", group: 'Distributed:' })
-        .option('chunk-count', { type: 'number', describe: 'with --chunk auto on Kubernetes: the number of chunks (default $SPLITBENCH_CHUNKS)', group: 'Distributed:' })
-        .option('collect', { type: 'boolean', describe: 'with --plan: merge the finished chunks\' results, run nothing', group: 'Distributed:' })
-        .option('copy-db-to', { type: 'string', describe: 'with --chunk: once the chunk is done, copy its --db store (on local disk) to FILE (e.g. on the shared folder; one consistent file, renamed into place); results name FILE', group: 'Distributed:' })
-        .example('$0 sweep --trace coding --deployment splitwise-hh,baseline-h100 --rates 1:8:1 --duration 120 --plan sweep.json --chunk 0/2', 'one of two slices of a two-deployment sweep; then --collect')
-        .example('$0 sweep --trace conversation --deployment splitwise-hh-paper --rates 30:160:10', 'max throughput of the paper-size Splitwise-HH under the Splitwise SLOs')
+        .option('plan', {
+          type: 'string',
+          describe:
+            'distributed sweep: the work as a manifest FILE (one configuration per --deployment, comma list allowed); results in FILE.results/, done ones skipped',
+          group: 'Distributed:',
+        })
+        .option('chunk', {
+          type: 'string',
+          describe: "with --plan: run slice k/K only; 'auto': SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX",
+          group: 'Distributed:',
+        })
+        .option('chunk-count', {
+          type: 'number',
+          describe: 'with --chunk auto on Kubernetes: the number of chunks (default $SPLITBENCH_CHUNKS)',
+          group: 'Distributed:',
+        })
+        .option('collect', { type: 'boolean', describe: "with --plan: merge the finished chunks' results, run nothing", group: 'Distributed:' })
+        .option('copy-db-to', {
+          type: 'string',
+          describe:
+            'with --chunk: once the chunk is done, copy its --db store (on local disk) to FILE (e.g. on the shared folder; one consistent file, renamed into place); results name FILE',
+          group: 'Distributed:',
+        })
+        .example(
+          '$0 sweep --trace coding --deployment splitwise-hh,baseline-h100 --rates 1:8:1 --duration 120 --plan sweep.json --chunk 0/2',
+          'one of two slices of a two-deployment sweep; then --collect',
+        )
+        .example(
+          '$0 sweep --trace conversation --deployment splitwise-hh-paper --rates 30:160:10',
+          'max throughput of the paper-size Splitwise-HH under the Splitwise SLOs',
+        )
         .example('$0 sweep --trace coding --deployment baseline-h100 --rates 1:8:1 --duration 120 --compat splitwise', 'a quick SplitwiseSim-compatible sweep')
-        .example('$0 sweep --trace coding --deployment splitwise-hh --rates 2,4,6 --duration 60 --live --time-scale 20', 'the same search against the live reference backend'),
+        .example(
+          '$0 sweep --trace coding --deployment splitwise-hh --rates 2,4,6 --duration 60 --live --time-scale 20',
+          'the same search against the live reference backend',
+        ),
     ),
   handler: async (argv: ArgumentsCamelCase<Args>) => {
     if (argv.seeds !== undefined && (argv.plan !== undefined || argv.chunk !== undefined || argv.collect !== undefined || argv.copyDbTo !== undefined)) {
@@ -44,7 +89,10 @@ export const sweepCommand: CommandModule<object, Args> = {
       // Distributed sweeps: src/scale.
       const scale = await import('../scale/index.js');
       const { ConfigError } = await import('../errors.js');
-      if (argv.plan === undefined) throw new ConfigError('needs --plan FILE (the manifest the chunks share)', { path: argv.copyDbTo !== undefined ? '--copy-db-to' : argv.chunk !== undefined ? '--chunk' : '--collect' });
+      if (argv.plan === undefined)
+        throw new ConfigError('needs --plan FILE (the manifest the chunks share)', {
+          path: argv.copyDbTo !== undefined ? '--copy-db-to' : argv.chunk !== undefined ? '--chunk' : '--collect',
+        });
       const r = await scale.runSweepPlan(argv, argv.json ? () => undefined : undefined);
       if (argv.json) printJson('sweep', r);
       else if (r.result) process.stdout.write(`${scale.formatPlanResult(r.result)}\n`);
@@ -68,7 +116,10 @@ export const sweepCommand: CommandModule<object, Args> = {
       if (opts.json) printJson('sweep', { seeds: results });
       else {
         const max = results.map((r) => r.maxRate).filter((v): v is number => v !== undefined);
-        if (max.length > 0) process.stdout.write(`max throughput under SLO over ${seeds.length} seeds: mean ${(max.reduce((a, b) => a + b, 0) / max.length).toFixed(2)} req/s, min ${Math.min(...max)}, max ${Math.max(...max)}${max.length < seeds.length ? ` (${seeds.length - max.length} seeds met no rate)` : ''}\n`);
+        if (max.length > 0)
+          process.stdout.write(
+            `max throughput under SLO over ${seeds.length} seeds: mean ${(max.reduce((a, b) => a + b, 0) / max.length).toFixed(2)} req/s, min ${Math.min(...max)}, max ${Math.max(...max)}${max.length < seeds.length ? ` (${seeds.length - max.length} seeds met no rate)` : ''}\n`,
+          );
       }
       setExitCode(exitCode);
       return;

@@ -12,15 +12,25 @@ type Args = Record<string, unknown>;
 
 export const timeServerCommand: CommandModule<object, Args> = {
   command: 'time-server',
-  describe: 'serve GET /time (this host\'s wall clock) as the clock reference of sharded replays (--time-url), until stopped',
+  describe: "serve GET /time (this host's wall clock) as the clock reference of sharded replays (--time-url), until stopped",
   builder: (y: Argv) =>
     y
       .option('host', { type: 'string', describe: 'address to listen on (default 127.0.0.1; 0.0.0.0: every interface, for other nodes)' })
       .option('port', { type: 'number', describe: 'port (default 18780; 0: any free port, see --port-file)' })
-      .option('port-file', { type: 'string', describe: 'once listening, write the port to this file (renamed into place, so a reader never sees it half-written)' })
-      .option('barrier', { type: 'number', describe: 'also serve a start barrier for N shards: GET /barrier?shard=i answers every shard the same start instant once all N asked (replay --start-at barrier)' })
+      .option('port-file', {
+        type: 'string',
+        describe: 'once listening, write the port to this file (renamed into place, so a reader never sees it half-written)',
+      })
+      .option('barrier', {
+        type: 'number',
+        describe:
+          'also serve a start barrier for N shards: GET /barrier?shard=i answers every shard the same start instant once all N asked (replay --start-at barrier)',
+      })
       .option('barrier-lead-s', { type: 'number', describe: 'with --barrier: the start instant is the last arrival + this (seconds, default 5)' })
-      .option('barrier-timeout-s', { type: 'number', describe: 'with --barrier: fail the barrier (HTTP 504 naming the missing shards) this long after the first arrival (seconds, default 900)' })
+      .option('barrier-timeout-s', {
+        type: 'number',
+        describe: 'with --barrier: fail the barrier (HTTP 504 naming the missing shards) this long after the first arrival (seconds, default 900)',
+      })
       .option('exit-when', { type: 'string', describe: 'exit once this file exists (checked every second; e.g. the merge step touches it on a shared volume)' })
       .example('$0 time-server --host 0.0.0.0 --port 18780', 'on one node; then every shard: replay ... --time-url http://THAT_NODE:18780'),
   handler: async (argv: ArgumentsCamelCase<Args>) => {
@@ -38,11 +48,18 @@ export const timeServerCommand: CommandModule<object, Args> = {
       return v;
     };
     const count = argv.barrier;
-    if (count !== undefined && (typeof count !== 'number' || !Number.isInteger(count) || count < 1)) throw new ConfigError(`expected a shard count >= 1, got ${String(count)}`, { path: '--barrier' });
-    if (count === undefined) for (const k of ['barrierLeadS', 'barrierTimeoutS'] as const) if (argv[k] !== undefined) throw new ConfigError('applies with --barrier N', { path: flag(k) });
-    const barrier = count === undefined ? undefined : { count: count as number, leadMs: positive('barrierLeadS', 5) * 1000, timeoutMs: positive('barrierTimeoutS', 900) * 1000 };
+    if (count !== undefined && (typeof count !== 'number' || !Number.isInteger(count) || count < 1))
+      throw new ConfigError(`expected a shard count >= 1, got ${String(count)}`, { path: '--barrier' });
+    if (count === undefined)
+      for (const k of ['barrierLeadS', 'barrierTimeoutS'] as const)
+        if (argv[k] !== undefined) throw new ConfigError('applies with --barrier N', { path: flag(k) });
+    const barrier =
+      count === undefined
+        ? undefined
+        : { count: count as number, leadMs: positive('barrierLeadS', 5) * 1000, timeoutMs: positive('barrierTimeoutS', 900) * 1000 };
     const port = argv.port === undefined ? 18780 : argv.port;
-    if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`expected a port number 0..65535, got ${String(argv.port)}`, { path: '--port' });
+    if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535)
+      throw new ConfigError(`expected a port number 0..65535, got ${String(argv.port)}`, { path: '--port' });
     const host = argv.host === undefined ? '127.0.0.1' : String(argv.host);
     let server: Awaited<ReturnType<typeof startTimeServer>>;
     try {

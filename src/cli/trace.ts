@@ -12,7 +12,9 @@ type Args = Record<string, unknown>;
 function reportSkipped(skipped: number, examples: readonly { line: number; field: string | undefined; message: string }[], file: string): void {
   if (skipped === 0) return;
   const ex = examples[0];
-  process.stderr.write(`splitbench: skipped ${skipped} bad row${skipped === 1 ? '' : 's'} (--lenient)${ex ? `; first: ${file}:${ex.line}${ex.field ? `:${ex.field}` : ''}: ${ex.message}` : ''}\n`);
+  process.stderr.write(
+    `splitbench: skipped ${skipped} bad row${skipped === 1 ? '' : 's'} (--lenient)${ex ? `; first: ${file}:${ex.line}${ex.field ? `:${ex.field}` : ''}: ${ex.message}` : ''}\n`,
+  );
 }
 
 /** A progress bar (bytes read) on a TTY for big files; nothing otherwise. Returns the function that stops it. */
@@ -20,7 +22,10 @@ async function showReadProgress(src: { sizeBytes: number; bytesRead(): number })
   if (!process.stderr.isTTY || src.sizeBytes < 50e6) return () => undefined;
   const { SingleBar, Presets } = (await import('cli-progress')).default;
   const mb = (b: number): number => Math.round(b / 1e6);
-  const bar = new SingleBar({ format: 'reading {bar} {percentage}% | {value}/{total} MB | ETA {eta}s', stream: process.stderr, clearOnComplete: true }, Presets.shades_classic);
+  const bar = new SingleBar(
+    { format: 'reading {bar} {percentage}% | {value}/{total} MB | ETA {eta}s', stream: process.stderr, clearOnComplete: true },
+    Presets.shades_classic,
+  );
   bar.start(mb(src.sizeBytes), 0);
   const timer = setInterval(() => bar.update(mb(src.bytesRead())), 250);
   return () => {
@@ -55,7 +60,10 @@ const statsCmd: CommandModule<object, Args> = {
     const stopProgress = await showReadProgress(src);
     let stats: Awaited<ReturnType<typeof t.computeTraceStats>>;
     try {
-      stats = await t.computeTraceStats(t.hasTransforms(transforms) ? t.applyTransforms(src, transforms) : src, cacheBlocks === undefined ? {} : { cacheBlocks });
+      stats = await t.computeTraceStats(
+        t.hasTransforms(transforms) ? t.applyTransforms(src, transforms) : src,
+        cacheBlocks === undefined ? {} : { cacheBlocks },
+      );
     } finally {
       stopProgress();
     }
@@ -80,7 +88,9 @@ const statsCmd: CommandModule<object, Args> = {
           '',
           `prefix reuse    ${pr.requests} requests with block hashes, ${pr.promptTokens} prompt tokens`,
           `  infinite      ${pct(pr.infinite.fraction)} of prompt tokens cached (${pr.infinite.hitTokens} tokens; ${pr.infinite.hitRequests} requests hit)`,
-          ...(pr.lru ? [`  LRU ${pr.lru.blocks} blocks ${pct(pr.lru.fraction)} of prompt tokens cached (${pr.lru.hitTokens} tokens; ${pr.lru.hitRequests} requests hit)`] : []),
+          ...(pr.lru
+            ? [`  LRU ${pr.lru.blocks} blocks ${pct(pr.lru.fraction)} of prompt tokens cached (${pr.lru.hitTokens} tokens; ${pr.lru.hitRequests} requests hit)`]
+            : []),
         );
       } else if (cacheBlocks !== undefined) {
         lines.push('', 'prefix reuse    none: the trace carries no prefix block hashes');
@@ -101,19 +111,32 @@ const synthCmd: CommandModule<object, Args> = {
       .option('like', { type: 'string', describe: 'trace whose prompt and output sizes are sampled (independently, with replacement)', demandOption: true })
       .option('rate', { type: 'number', describe: 'mean requests per second', demandOption: true })
       .option('duration', { type: 'number', describe: 'seconds of trace to generate (with --sessions: optional, sessions starting later are left out)' })
-      .option('sessions', { type: 'number', describe: 'multi-turn sessions instead of single requests: this many, starting at --rate sessions/s (mooncake format; replay/sim them with --sessions)' })
+      .option('sessions', {
+        type: 'number',
+        describe: 'multi-turn sessions instead of single requests: this many, starting at --rate sessions/s (mooncake format; replay/sim them with --sessions)',
+      })
       .option('turns', { type: 'number', describe: 'with --sessions: mean turns per session (geometric on 1, 2, ...; default 4)' })
       .option('think', { type: 'number', describe: 'with --sessions: mean think time between an answer and the next turn, seconds (exponential; default 10)' })
       .option('user-tokens', { type: 'number', describe: 'with --sessions: mean new user tokens a later turn adds (geometric on 1, 2, ...; default 128)' })
-      .option('arrivals', { type: 'string', describe: 'arrival process: poisson, gamma:CV (CV = coefficient of variation of the gaps), constant, uniform', default: 'poisson' })
+      .option('arrivals', {
+        type: 'string',
+        describe: 'arrival process: poisson, gamma:CV (CV = coefficient of variation of the gaps), constant, uniform',
+        default: 'poisson',
+      })
       .option('seed', { type: 'number', describe: 'random seed (same seed and inputs: identical file)', default: 0 })
       .option('format', { type: 'string', describe: `output format: ${TRACE_FORMATS.join(', ')} (default azure; mooncake with --sessions)` })
       .option('lenient', { type: 'boolean', describe: 'skip bad rows of the --like trace instead of failing' })
       .option('out', { type: 'string', describe: 'output file', demandOption: true })
       .option('json', { type: 'boolean', describe: 'print what was written as JSON' })
       .example('$0 trace synth --like coding --rate 50 --duration 600 --out rr_code_50.csv', 'SplitwiseSim-style 50 req/s Poisson trace, 10 minutes')
-      .example('$0 trace synth --like conversation --rate 20 --duration 300 --arrivals gamma:2 --format splitwise --out bursty.csv', 'burstier arrivals, SplitwiseSim CSV')
-      .example('$0 trace synth --like conversation --sessions 200 --rate 0.5 --turns 4 --think 10 --out chats.jsonl', '200 multi-turn chats, Mooncake JSONL with session ids and shared prefix blocks'),
+      .example(
+        '$0 trace synth --like conversation --rate 20 --duration 300 --arrivals gamma:2 --format splitwise --out bursty.csv',
+        'burstier arrivals, SplitwiseSim CSV',
+      )
+      .example(
+        '$0 trace synth --like conversation --sessions 200 --rate 0.5 --turns 4 --think 10 --out chats.jsonl',
+        '200 multi-turn chats, Mooncake JSONL with session ids and shared prefix blocks',
+      ),
   handler: async (argv: ArgumentsCamelCase<Args>) => {
     const t = await import('../trace/index.js');
     const { ConfigError } = await import('../errors.js');
@@ -149,13 +172,31 @@ const synthCmd: CommandModule<object, Args> = {
         thinkMeanS,
         userTokensMean,
       });
-      if (argv.json) printJson('trace synth', { out: r.out, format: r.format, requests: r.written, sessions: r.sessions, rate: argv.rate, ...(argv.duration === undefined ? {} : { durationS: argv.duration }), arrivals, seed, turnsMean, thinkMeanS, userTokensMean, likeSkipped: r.sourceSkipped });
-      else process.stdout.write(`wrote ${r.written} turns of ${r.sessions} sessions to ${r.out} (${r.format}, ${arrivals} session starts at ${argv.rate}/s, mean ${turnsMean} turns, ${thinkMeanS} s think, ${userTokensMean} new user tokens; seed ${seed})\n`);
+      if (argv.json)
+        printJson('trace synth', {
+          out: r.out,
+          format: r.format,
+          requests: r.written,
+          sessions: r.sessions,
+          rate: argv.rate,
+          ...(argv.duration === undefined ? {} : { durationS: argv.duration }),
+          arrivals,
+          seed,
+          turnsMean,
+          thinkMeanS,
+          userTokensMean,
+          likeSkipped: r.sourceSkipped,
+        });
+      else
+        process.stdout.write(
+          `wrote ${r.written} turns of ${r.sessions} sessions to ${r.out} (${r.format}, ${arrivals} session starts at ${argv.rate}/s, mean ${turnsMean} turns, ${thinkMeanS} s think, ${userTokensMean} new user tokens; seed ${seed})\n`,
+        );
       if (r.sourceSkipped) process.stderr.write(`splitbench: skipped ${r.sourceSkipped} bad rows of ${argv.like} (--lenient)\n`);
       setExitCode(ExitCode.ok);
       return;
     }
-    if (argv.duration === undefined) throw new ConfigError('missing: seconds of trace to generate (or --sessions N for a session trace)', { path: '--duration' });
+    if (argv.duration === undefined)
+      throw new ConfigError('missing: seconds of trace to generate (or --sessions N for a session trace)', { path: '--duration' });
     const format = t.getTraceReader(String(argv.format ?? 'azure')).name;
     const r = await t.synthesizeTrace({
       like: String(argv.like),
@@ -167,8 +208,21 @@ const synthCmd: CommandModule<object, Args> = {
       format,
       out: String(argv.out),
     });
-    if (argv.json) printJson('trace synth', { out: r.out, format: r.format, requests: r.written, rate: argv.rate, durationS: argv.duration, arrivals, seed, likeSkipped: r.sourceSkipped });
-    else process.stdout.write(`wrote ${r.written} requests to ${r.out} (${r.format}, ${arrivals} arrivals at ${argv.rate} req/s for ${argv.duration} s, seed ${seed})\n`);
+    if (argv.json)
+      printJson('trace synth', {
+        out: r.out,
+        format: r.format,
+        requests: r.written,
+        rate: argv.rate,
+        durationS: argv.duration,
+        arrivals,
+        seed,
+        likeSkipped: r.sourceSkipped,
+      });
+    else
+      process.stdout.write(
+        `wrote ${r.written} requests to ${r.out} (${r.format}, ${arrivals} arrivals at ${argv.rate} req/s for ${argv.duration} s, seed ${seed})\n`,
+      );
     if (r.sourceSkipped) process.stderr.write(`splitbench: skipped ${r.sourceSkipped} bad rows of ${argv.like} (--lenient)\n`);
     setExitCode(ExitCode.ok);
   },
@@ -185,7 +239,10 @@ const convertCmd: CommandModule<object, Args> = {
         .option('out', { type: 'string', describe: 'output file', demandOption: true })
         .option('json', { type: 'boolean', describe: 'print what was written as JSON' })
         .example('$0 trace convert coding --to splitwise --out code.csv', 'the Azure coding trace as a SplitwiseSim trace')
-        .example('$0 trace convert trace.jsonl --to azure --window 0:600 --speedup 2 --out first10min-x2.csv', 'a Mooncake trace, first ten minutes, twice as fast'),
+        .example(
+          '$0 trace convert trace.jsonl --to azure --window 0:600 --speedup 2 --out first10min-x2.csv',
+          'a Mooncake trace, first ten minutes, twice as fast',
+        ),
     ),
   handler: async (argv: ArgumentsCamelCase<Args>) => {
     const t = await import('../trace/index.js');

@@ -22,7 +22,13 @@ const provenance = {
 };
 const alternative = z.object({ usdPerHour: z.number().positive(), ...provenance }).strict();
 const machineSchema = z
-  .object({ usdPerHour: z.number().positive(), gpus: z.number().int().positive(), gpu: z.string().min(1).optional(), ...provenance, alternatives: z.array(alternative).optional() })
+  .object({
+    usdPerHour: z.number().positive(),
+    gpus: z.number().int().positive(),
+    gpu: z.string().min(1).optional(),
+    ...provenance,
+    alternatives: z.array(alternative).optional(),
+  })
   .strict();
 const gpuSchema = z
   .object({ usdPerHour: z.number().positive(), match: z.array(z.string().min(1)).default([]), ...provenance, alternatives: z.array(alternative).optional() })
@@ -107,7 +113,8 @@ export class PriceTable {
    */
   resolve(type: string, gpus?: number): ResolvedPrice | undefined {
     const m = this.machines.get(type);
-    if (m) return { ...strip(m), name: type, usdPerHourTotal: gpus === undefined || gpus <= 0 || m.gpus === gpus ? m.usdPerHour : (m.usdPerHour / m.gpus) * gpus };
+    if (m)
+      return { ...strip(m), name: type, usdPerHourTotal: gpus === undefined || gpus <= 0 || m.gpus === gpus ? m.usdPerHour : (m.usdPerHour / m.gpus) * gpus };
     const direct = this.gpus.get(type);
     const g = direct ? { name: type, price: direct } : this.matchGpu(type);
     if (g) return { ...strip(g.price), name: g.name, usdPerHourTotal: g.price.usdPerHour * Math.max(1, gpus ?? 1) };
@@ -178,7 +185,8 @@ export function parsePrices(text: string, file: string): PriceTable {
   }
   const d = r.data;
   const machines = new Map<string, MachinePrice>();
-  for (const [k, v] of Object.entries(d.machines)) machines.set(k, { usdPerHour: v.usdPerHour, gpus: v.gpus, ...(v.gpu ? { gpu: v.gpu } : {}), source: v.source, date: v.date, kind: v.kind });
+  for (const [k, v] of Object.entries(d.machines))
+    machines.set(k, { usdPerHour: v.usdPerHour, gpus: v.gpus, ...(v.gpu ? { gpu: v.gpu } : {}), source: v.source, date: v.date, kind: v.kind });
   const gpus = new Map<string, GpuPrice>();
   for (const [k, v] of Object.entries(d.gpus)) gpus.set(k, { usdPerHour: v.usdPerHour, match: v.match, source: v.source, date: v.date, kind: v.kind });
   const e = d.electricity;

@@ -129,7 +129,13 @@ export interface MachineSnapshot {
    * (vLLM's prefix_cache_queries / prefix_cache_hits, in tokens), requests looked up and requests with a hit,
    * and the tokens of KV the cache holds now (inside `kvUsedTokens`).
    */
-  readonly prefixCache?: { readonly queryTokens: number; readonly hitTokens: number; readonly queries: number; readonly hits: number; readonly cachedTokens: number };
+  readonly prefixCache?: {
+    readonly queryTokens: number;
+    readonly hitTokens: number;
+    readonly queries: number;
+    readonly hits: number;
+    readonly cachedTokens: number;
+  };
 }
 
 /** What a machine's current iteration is: prompts only, decodes only, both, or nothing. */

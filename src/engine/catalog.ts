@@ -121,8 +121,7 @@ export function parseYamlFile<S extends z.ZodTypeAny>(file: string, text: string
   const problems = result.error.issues.map((issue) => {
     const line = lineOf(doc, lineCounter, issue.path);
     const field = issue.path.join('.') || '(document)';
-    const detail =
-      issue.code === 'unrecognized_keys' ? `unknown field(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}` : issue.message;
+    const detail = issue.code === 'unrecognized_keys' ? `unknown field(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}` : issue.message;
     return `${file}:${line}: ${field}: ${detail}`;
   });
   const first = problems[0]!;

@@ -22,13 +22,7 @@ import { ConfigError } from '../errors.js';
 import { originOf, type Deployment } from './deployment.js';
 import { Instance, Seq, SeqMode } from './instance.js';
 import { createScheduler, type ClusterScheduler, type PoolName, type SchedMachine } from './schedulers.js';
-import {
-  kvBytesPerToken,
-  kvCapacityBytes,
-  transferBytesPerS,
-  type MachineSpec,
-  type ModelSpec,
-} from './specs.js';
+import { kvBytesPerToken, kvCapacityBytes, transferBytesPerS, type MachineSpec, type ModelSpec } from './specs.js';
 import type { CompatPredictors } from './predictors.js';
 import { createCompatCluster } from './compat/cluster.js';
 import { engineCatalog, loadCatalog, type Catalog } from './catalog.js';
@@ -42,7 +36,6 @@ export interface EngineCatalog {
   machineNames(): readonly string[];
   modelNames(): readonly string[];
 }
-
 
 /** Machine state the power model sees. */
 export interface MachinePowerState {
@@ -105,7 +98,10 @@ export function resolveMachines(dep: Deployment, catalog: EngineCatalog): { mode
 }
 
 /** Fill in the defaults that come from the bundled catalog, performance models and power model. */
-export function withDefaults(dep: Deployment, opts: ClusterOptions): ClusterOptions & {
+export function withDefaults(
+  dep: Deployment,
+  opts: ClusterOptions,
+): ClusterOptions & {
   readonly catalog: EngineCatalog;
   readonly power: NonNullable<ClusterOptions['power']>;
 } {
@@ -117,7 +113,15 @@ export function withDefaults(dep: Deployment, opts: ClusterOptions): ClusterOpti
     catalog: opts.catalog ?? engineCatalog(cat(), { compat }),
     // The catalog's power model knows the bundled machines only; a caller's own catalog gets the fallback.
     power: opts.power ?? (opts.catalog ? defaultPower : enginePower(cat())),
-    ...(opts.perfModel || compat ? {} : { perfModel: enginePerfModels({ catalog: cat(), ...(dep.perfModel === 'auto' ? {} : { kind: dep.perfModel }), ...(dep.profileFile ? { profileFile: dep.profileFile } : {}) }) }),
+    ...(opts.perfModel || compat
+      ? {}
+      : {
+          perfModel: enginePerfModels({
+            catalog: cat(),
+            ...(dep.perfModel === 'auto' ? {} : { kind: dep.perfModel }),
+            ...(dep.profileFile ? { profileFile: dep.profileFile } : {}),
+          }),
+        }),
     ...(opts.predictors || !compat ? {} : { predictors: enginePredictors(cat()) }),
   };
 }
@@ -209,7 +213,11 @@ export function createCluster(dep: Deployment, opts: ClusterOptions): Cluster {
   }
   const full = withDefaults(dep, opts);
   if (opts.compat === 'splitwise') {
-    if (dep.prefixCache) throw new ConfigError('the SplitwiseSim-compatible mode has no prefix cache', { path: originOf(dep, 'prefixCache'), hint: 'set prefixCache: false, or run without the compatible mode' });
+    if (dep.prefixCache)
+      throw new ConfigError('the SplitwiseSim-compatible mode has no prefix cache', {
+        path: originOf(dep, 'prefixCache'),
+        hint: 'set prefixCache: false, or run without the compatible mode',
+      });
     return createCompatCluster(dep, full);
   }
   return new RealisticCluster(dep, full);
@@ -245,7 +253,15 @@ class RealisticCluster implements Cluster {
           hint: `a machine with more GPU memory, or a smaller model (${originOf(dep, 'model')})`,
         });
       }
-      const m = new Machine(rm.id, rm.role, rm.spec, resolvePerf(opts, rm.spec, model), cap, Math.floor(cap / this.kvPerToken), dep.prefixCache ? { ...rm.limits, prefixCache: true } : rm.limits);
+      const m = new Machine(
+        rm.id,
+        rm.role,
+        rm.spec,
+        resolvePerf(opts, rm.spec, model),
+        cap,
+        Math.floor(cap / this.kvPerToken),
+        dep.prefixCache ? { ...rm.limits, prefixCache: true } : rm.limits,
+      );
       m.onEnd = () => this.endIteration(m);
       this.machinesList.push(m);
     }
@@ -260,7 +276,15 @@ class RealisticCluster implements Cluster {
     this.bwOverride = dep.interconnect.bandwidthGbps === undefined ? undefined : (dep.interconnect.bandwidthGbps * 1e9) / 8;
     this.residueOverride = dep.interconnect.residueMs === undefined ? undefined : dep.interconnect.residueMs / 1000;
     this.infos = this.machinesList.map((m) =>
-      Object.freeze({ id: m.id, type: m.spec.name, pool: m.homePool, gpus: m.spec.gpus, pricePerHour: m.spec.pricePerHour, tdpW: m.spec.tdpW, idleW: m.spec.idleW }),
+      Object.freeze({
+        id: m.id,
+        type: m.spec.name,
+        pool: m.homePool,
+        gpus: m.spec.gpus,
+        pricePerHour: m.spec.pricePerHour,
+        tdpW: m.spec.tdpW,
+        idleW: m.spec.idleW,
+      }),
     );
   }
 
@@ -291,7 +315,15 @@ class RealisticCluster implements Cluster {
       outputTokensTotal: m.inst.outputTokensTotal,
       phase: m.phase,
       ...(m.inst.cache
-        ? { prefixCache: { queryTokens: m.inst.cacheQueryTokens, hitTokens: m.inst.cacheHitTokens, queries: m.inst.cacheQueries, hits: m.inst.cacheHits, cachedTokens: m.inst.cachedTokens } }
+        ? {
+            prefixCache: {
+              queryTokens: m.inst.cacheQueryTokens,
+              hitTokens: m.inst.cacheHitTokens,
+              queries: m.inst.cacheQueries,
+              hits: m.inst.cacheHits,
+              cachedTokens: m.inst.cachedTokens,
+            },
+          }
         : {}),
     }));
   }
@@ -300,10 +332,13 @@ class RealisticCluster implements Cluster {
     const now = this.clock.now();
     const { promptTokens: prompt, outputTokens: output } = request;
     const bad =
-      !Number.isInteger(prompt) || prompt < 1 ? `promptTokens must be an integer ≥ 1 (got ${prompt})`
-      : !Number.isInteger(output) || output < 1 ? `outputTokens must be an integer ≥ 1 (got ${output})`
-      : this.live.has(request.id) ? `request id '${request.id}' is already in flight`
-      : undefined;
+      !Number.isInteger(prompt) || prompt < 1
+        ? `promptTokens must be an integer ≥ 1 (got ${prompt})`
+        : !Number.isInteger(output) || output < 1
+          ? `outputTokens must be an integer ≥ 1 (got ${output})`
+          : this.live.has(request.id)
+            ? `request id '${request.id}' is already in flight`
+            : undefined;
     if (bad) return this.failLater(observer, bad);
     const pl = this.sched.place(prompt, output, request.blockHashes);
     const p = pl.prompt as Machine;
@@ -325,10 +360,28 @@ class RealisticCluster implements Cluster {
       return this.failLater(observer, `request ${request.id} ${tooBig}`);
     }
     const req: Req = {
-      r: request, obs: observer, arrival: now, p, t, pool: p.pool,
-      seqP: undefined as unknown as Seq<Req>, seqT: undefined,
-      prefillStart: NaN, firstToken: NaN, secondToken: NaN, kvStart: NaN, kvEnd: NaN, decodeStart: NaN,
-      pendP: prompt, pendT: 1, memP, memT, xfer: 0, xferTimer: undefined, xferDuration: 0, finished: false,
+      r: request,
+      obs: observer,
+      arrival: now,
+      p,
+      t,
+      pool: p.pool,
+      seqP: undefined as unknown as Seq<Req>,
+      seqT: undefined,
+      prefillStart: NaN,
+      firstToken: NaN,
+      secondToken: NaN,
+      kvStart: NaN,
+      kvEnd: NaN,
+      decodeStart: NaN,
+      pendP: prompt,
+      pendT: 1,
+      memP,
+      memT,
+      xfer: 0,
+      xferTimer: undefined,
+      xferDuration: 0,
+      finished: false,
     };
     (req as { seqP: Seq<Req> }).seqP = new Seq<Req>(request.id, this.age++, same ? SeqMode.full : SeqMode.prefillOnly, prompt, output, req);
     if (p.inst.cache && request.blockHashes && request.blockHashes.length > 0) req.seqP.hashes = request.blockHashes;
@@ -343,12 +396,17 @@ class RealisticCluster implements Cluster {
     const { promptTokens: prompt, outputTokens: output } = request;
     const from = this.catalog.machine(remote.fromMachine);
     const bad =
-      !Number.isInteger(prompt) || prompt < 1 ? `promptTokens must be an integer ≥ 1 (got ${prompt})`
-      : !Number.isInteger(output) || output < 1 ? `outputTokens must be an integer ≥ 1 (got ${output})`
-      : this.live.has(request.id) ? `request id '${request.id}' is already in flight`
-      : !from ? `unknown prompt machine type '${remote.fromMachine}'`
-      : remote.prefillSeconds !== undefined && !(remote.prefillSeconds >= 0) ? `prefillSeconds must be ≥ 0 (got ${remote.prefillSeconds})`
-      : undefined;
+      !Number.isInteger(prompt) || prompt < 1
+        ? `promptTokens must be an integer ≥ 1 (got ${prompt})`
+        : !Number.isInteger(output) || output < 1
+          ? `outputTokens must be an integer ≥ 1 (got ${output})`
+          : this.live.has(request.id)
+            ? `request id '${request.id}' is already in flight`
+            : !from
+              ? `unknown prompt machine type '${remote.fromMachine}'`
+              : remote.prefillSeconds !== undefined && !(remote.prefillSeconds >= 0)
+                ? `prefillSeconds must be ≥ 0 (got ${remote.prefillSeconds})`
+                : undefined;
     if (bad || !from) return this.failLater(observer, bad ?? 'bad request');
     const pl = this.sched.place(prompt, output);
     const t = pl.token as Machine;
@@ -374,29 +432,55 @@ class RealisticCluster implements Cluster {
     const residue = this.residueOverride ?? Math.max(from.kvResidueS, t.spec.kvResidueS);
     const after = prompt < this.layerwiseMin || remote.prefillSeconds === undefined ? full : Math.max(residue, full - remote.prefillSeconds);
     const req: Req = {
-      r: request, obs: observer, arrival: now, p: t, t, pool: t.pool,
-      seqP: new Seq<Req>(request.id, this.age++, SeqMode.decodeOnly, prompt, output, undefined as unknown as Req), seqT: undefined,
-      prefillStart: now, firstToken: now, secondToken: NaN, kvStart: NaN, kvEnd: NaN, decodeStart: NaN,
-      pendP: 0, pendT: 1, memP: 0, memT, xfer: 0, xferTimer: undefined, xferDuration: 0, finished: false,
+      r: request,
+      obs: observer,
+      arrival: now,
+      p: t,
+      t,
+      pool: t.pool,
+      seqP: new Seq<Req>(request.id, this.age++, SeqMode.decodeOnly, prompt, output, undefined as unknown as Req),
+      seqT: undefined,
+      prefillStart: now,
+      firstToken: now,
+      secondToken: NaN,
+      kvStart: NaN,
+      kvEnd: NaN,
+      decodeStart: NaN,
+      pendP: 0,
+      pendT: 1,
+      memP: 0,
+      memT,
+      xfer: 0,
+      xferTimer: undefined,
+      xferDuration: 0,
+      finished: false,
       remote: { full, after, promptMachine: remote.promptMachine ?? t.id },
     };
     req.seqP.generated = 1;
     this.live.set(request.id, req);
     // The first token was made by the prompt machine: report it now, then move the KV (one token: done).
-    this.clock.at(now, () => {
-      if (req.finished) return;
-      observer.onTokens(1, now);
-      if (output === 1) this.complete(req, now);
-      else this.startTransfer(req, now);
-    }, EventRank.internal);
+    this.clock.at(
+      now,
+      () => {
+        if (req.finished) return;
+        observer.onTokens(1, now);
+        if (output === 1) this.complete(req, now);
+        else this.startTransfer(req, now);
+      },
+      EventRank.internal,
+    );
     return { cancel: () => this.cancel(req) };
   }
 
   private failLater(observer: RequestObserver, reason: string): SubmitHandle {
     let cancelled = false;
-    this.clock.at(this.clock.now(), () => {
-      if (!cancelled) observer.onFailed(reason, this.clock.now());
-    }, EventRank.internal);
+    this.clock.at(
+      this.clock.now(),
+      () => {
+        if (!cancelled) observer.onFailed(reason, this.clock.now());
+      },
+      EventRank.internal,
+    );
     return { cancel: () => void (cancelled = true) };
   }
 
@@ -407,10 +491,14 @@ class RealisticCluster implements Cluster {
   private kick(m: Machine, at: number = this.clock.now()): void {
     if (m.inst.isBusy || this.kicked.has(m)) return;
     this.kicked.add(m);
-    this.clock.at(at, () => {
-      this.kicked.delete(m);
-      if (!m.inst.isBusy) this.startIteration(m);
-    }, EventRank.arrival);
+    this.clock.at(
+      at,
+      () => {
+        this.kicked.delete(m);
+        if (!m.inst.isBusy) this.startIteration(m);
+      },
+      EventRank.arrival,
+    );
   }
 
   private startIteration(m: Machine): void {
@@ -450,7 +538,16 @@ class RealisticCluster implements Cluster {
   }
 
   private iterEvent(m: Machine) {
-    return { machine: m.id, start: m.iterStart, end: m.iterEnd, phase: m.phase, batchSize: m.batchSize, promptTokens: m.batchPromptTokens, decodes: m.batchDecodes, iterations: 1 };
+    return {
+      machine: m.id,
+      start: m.iterStart,
+      end: m.iterEnd,
+      phase: m.phase,
+      batchSize: m.batchSize,
+      promptTokens: m.batchPromptTokens,
+      decodes: m.batchDecodes,
+      iterations: 1,
+    };
   }
 
   private endIteration(m: Machine): void {
@@ -525,7 +622,8 @@ class RealisticCluster implements Cluster {
     r.xfer = 2;
     r.kvStart = now;
     r.xferDuration = duration;
-    if (this.ev?.kvTransferStart) this.ev.kvTransferStart({ requestId: r.r.id, from: r.p.id, to: r.t.id, time: now, bytes: this.kvPerToken * r.r.promptTokens });
+    if (this.ev?.kvTransferStart)
+      this.ev.kvTransferStart({ requestId: r.r.id, from: r.p.id, to: r.t.id, time: now, bytes: this.kvPerToken * r.r.promptTokens });
     r.xferTimer = this.clock.at(now + duration, () => this.endTransfer(r), EventRank.completion);
   }
 

@@ -57,7 +57,11 @@ const intIn = (min: number, max: number) =>
     .int()
     .min(min, `must be at least ${min}`)
     .max(max, `must be at most ${max.toLocaleString('en-US')} (the bound for this field)`);
-const numIn = (max: number) => z.number().finite().max(max, `must be at most ${max.toLocaleString('en-US')} (the bound for this field)`);
+const numIn = (max: number) =>
+  z
+    .number()
+    .finite()
+    .max(max, `must be at most ${max.toLocaleString('en-US')} (the bound for this field)`);
 
 const limitsSchema = z
   .object({
@@ -86,9 +90,7 @@ const schema = z
     /** A profile file (splitbench-profile/1, e.g. written by `splitbench profile`) for every machine; relative to this file. */
     profileFile: z.string().min(1).optional(),
     scheduler: z.string().min(1).optional(),
-    pools: z
-      .object({ prompt: poolSchema.optional(), token: poolSchema.optional(), mixed: poolSchema.optional() })
-      .strict(),
+    pools: z.object({ prompt: poolSchema.optional(), token: poolSchema.optional(), mixed: poolSchema.optional() }).strict(),
     instance: limitsSchema.optional(),
     interconnect: z
       .object({
@@ -242,7 +244,8 @@ export function parseDeployment(text: string, file: string, overrides: Deploymen
     fail(['perfModel'], `unknown performance model kind '${perfModel}'`, `known kinds: ${PERF_MODEL_KINDS.join(', ')}`);
   }
   if (d.profileFile !== undefined && perfModel !== 'profile' && perfModel !== 'auto') fail(['profileFile'], `needs perfModel: profile (not '${perfModel}')`);
-  if (d.profileFile !== undefined && !fs.existsSync(path.resolve(path.dirname(file), d.profileFile))) fail(['profileFile'], `file not found: ${d.profileFile}`, 'a path relative to the deployment file');
+  if (d.profileFile !== undefined && !fs.existsSync(path.resolve(path.dirname(file), d.profileFile)))
+    fail(['profileFile'], `file not found: ${d.profileFile}`, 'a path relative to the deployment file');
   const baseLimits: PoolLimits = { ...DEFAULT_LIMITS, ...stripUndefined(d.instance ?? {}) };
   const pools: PoolSpec[] = [];
   for (const role of ['prompt', 'token', 'mixed'] as const) {
@@ -262,11 +265,14 @@ export function parseDeployment(text: string, file: string, overrides: Deploymen
   }
   const total = pools.reduce((n, p) => n + p.count, 0);
   if (total > B.machines) {
-    fail(['pools'], `${total.toLocaleString('en-US')} machines in all: at most ${B.machines.toLocaleString('en-US')} (the bound for a deployment, all pools together)`);
+    fail(
+      ['pools'],
+      `${total.toLocaleString('en-US')} machines in all: at most ${B.machines.toLocaleString('en-US')} (the bound for a deployment, all pools together)`,
+    );
   }
   const has = (r: PoolName): boolean => pools.some((p) => p.role === r);
   if (d.kind === 'monolithic') {
-    if (has('prompt') || has('token')) fail(['pools'], "a monolithic deployment has only a 'mixed' pool", "use kind: split for prompt/token pools");
+    if (has('prompt') || has('token')) fail(['pools'], "a monolithic deployment has only a 'mixed' pool", 'use kind: split for prompt/token pools');
     if (!has('mixed')) fail(['pools', 'mixed'], 'a monolithic deployment needs a mixed pool with count ≥ 1');
   } else {
     if (!has('prompt')) fail(['pools', 'prompt'], 'a split deployment needs a prompt pool with count ≥ 1');
@@ -274,13 +280,19 @@ export function parseDeployment(text: string, file: string, overrides: Deploymen
   }
   if (d.prefixCache) {
     for (const p of pools) {
-      if (512 % p.limits.blockTokens !== 0) fail(['prefixCache'], `needs a KV block size dividing 512 (pool '${p.role}' has blockTokens ${p.limits.blockTokens})`, 'blockTokens 16 (the default), 32, 64, … 512');
+      if (512 % p.limits.blockTokens !== 0)
+        fail(
+          ['prefixCache'],
+          `needs a KV block size dividing 512 (pool '${p.role}' has blockTokens ${p.limits.blockTokens})`,
+          'blockTokens 16 (the default), 32, 64, … 512',
+        );
     }
   }
   const ic = d.interconnect ?? {};
   const origins: Record<string, string> = { model: overrides.model !== undefined ? '--model' : where(['model']) };
   for (const p of pools) {
-    origins[`pools.${p.role}.machine`] = overrides.machines?.[p.role] !== undefined ? `pools.${p.role}.machine (overridden)` : where(['pools', p.role, 'machine']);
+    origins[`pools.${p.role}.machine`] =
+      overrides.machines?.[p.role] !== undefined ? `pools.${p.role}.machine (overridden)` : where(['pools', p.role, 'machine']);
   }
   return Object.freeze({
     name: d.name ?? fallbackName,

@@ -189,7 +189,8 @@ export class Instance<T = unknown> {
     this.capacityBlocks = Math.floor(capacityTokens / this.limits.blockTokens);
     this.freeBlocks = this.capacityBlocks;
     if (this.limits.prefixCache) {
-      if (PREFIX_BLOCK_TOKENS % this.limits.blockTokens !== 0) throw new Error(`prefix cache: KV block size ${this.limits.blockTokens} does not divide ${PREFIX_BLOCK_TOKENS}`);
+      if (PREFIX_BLOCK_TOKENS % this.limits.blockTokens !== 0)
+        throw new Error(`prefix cache: KV block size ${this.limits.blockTokens} does not divide ${PREFIX_BLOCK_TOKENS}`);
       this.cache = new PrefixCache(PREFIX_BLOCK_TOKENS / this.limits.blockTokens);
     } else {
       this.cache = undefined;

@@ -8,4 +8,3 @@ export interface CompatPredictors {
   promptTime(x: number): number;
   tokenTime(x: number): number;
 }
-

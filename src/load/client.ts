@@ -151,7 +151,14 @@ export class LoadClient {
       const onAbort = (): void => {
         if (settled) return;
         cancelled = true;
-        finish({ status: 'cancelled', sendMs, endMs: performance.now(), errorCode: 'SB_CANCELLED', error: 'cancelled by the run (second interrupt or grace period over)', ...(stream ? { stream } : {}) });
+        finish({
+          status: 'cancelled',
+          sendMs,
+          endMs: performance.now(),
+          errorCode: 'SB_CANCELLED',
+          error: 'cancelled by the run (second interrupt or grace period over)',
+          ...(stream ? { stream } : {}),
+        });
         abortRequest();
       };
       const finish = (r: StreamResult): void => {

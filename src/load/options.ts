@@ -200,13 +200,16 @@ export function resolveReplayOptions(argv: Record<string, unknown>, env: NodeJS.
       problems.push((e as Error).message);
     }
     shape = { kind: 'rate', rate: r.rate, arrivals };
-    if (r.duration === undefined && r.maxRequests === undefined) problems.push('--rate: needs --duration S or --max-requests N (a rate run has no natural end)');
+    if (r.duration === undefined && r.maxRequests === undefined)
+      problems.push('--rate: needs --duration S or --max-requests N (a rate run has no natural end)');
   } else if (r.concurrency !== undefined) {
     shape = { kind: 'closed', concurrency: r.concurrency };
   }
   if (r.arrivals !== undefined && r.rate === undefined) problems.push('--arrivals: only applies with --rate');
   if (r.sessions === true && shape.kind !== 'trace') {
-    problems.push(`--sessions: not with ${shape.kind === 'rate' ? '--rate' : '--concurrency'}: sessions start on the trace's schedule (make a session trace with \`trace synth --sessions\`)`);
+    problems.push(
+      `--sessions: not with ${shape.kind === 'rate' ? '--rate' : '--concurrency'}: sessions start on the trace's schedule (make a session trace with \`trace synth --sessions\`)`,
+    );
   }
 
   // URL.
@@ -254,13 +257,14 @@ export function resolveReplayOptions(argv: Record<string, unknown>, env: NodeJS.
   const endpoint = r.endpoint ?? DEFAULTS.endpoint;
   if (endpoint === 'chat' && r.prompt === 'tokens') problems.push('--prompt tokens: the chat endpoint takes text; use --endpoint completions or --prompt text');
   const prompt: PromptMode = r.prompt ?? (endpoint === 'chat' ? 'text' : 'tokens');
-  if (r.warmup !== undefined && r.duration !== undefined && r.warmup >= r.duration) problems.push(`--warmup: ${r.warmup} s leaves nothing of --duration ${r.duration} s to measure`);
+  if (r.warmup !== undefined && r.duration !== undefined && r.warmup >= r.duration)
+    problems.push(`--warmup: ${r.warmup} s leaves nothing of --duration ${r.duration} s to measure`);
 
   // The store: checked before anything is read or sent (src/store/target.ts).
   const dbWhy = storeTargetProblem(r.db ?? (raw.db === undefined ? DEFAULT_DB : String(raw.db)));
   if (dbWhy) problems.push(`--db: ${dbWhy}`);
   if (r.timeScale === 'auto' && url !== undefined) {
-    problems.push("--time-scale auto: calibrates the bundled reference backend; a --url target runs at its own time scale (give it as a number)");
+    problems.push('--time-scale auto: calibrates the bundled reference backend; a --url target runs at its own time scale (give it as a number)');
   }
   if (r.timeScale === 'auto' && r.twin === false) problems.push('--time-scale auto: judges each scale by the twin check; drop --no-twin');
 
@@ -320,6 +324,9 @@ export function optionsForStore(o: ReplayOptions): Record<string, unknown> {
     ...o,
     apiKey: o.apiKey === undefined ? undefined : '<redacted>',
     headers,
-    transforms: { ...o.transforms, window: o.transforms.window ? [o.transforms.window[0], Number.isFinite(o.transforms.window[1]) ? o.transforms.window[1] : null] : undefined },
+    transforms: {
+      ...o.transforms,
+      window: o.transforms.window ? [o.transforms.window[0], Number.isFinite(o.transforms.window[1]) ? o.transforms.window[1] : null] : undefined,
+    },
   };
 }

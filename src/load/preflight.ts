@@ -36,9 +36,12 @@ export async function preflight(client: LoadClient, opts: PreflightOptions): Pro
     res = await client.getJson('/v1/models', timeoutMs);
   } catch (e) {
     const err = e as { code?: string; message?: string };
-    throw new TargetError(`target ${where} is unreachable: GET /v1/models failed: ${err.code ?? ''} ${excerpt(err.message ?? String(e))}`.replace(/ {2,}/g, ' '), {
-      hint: 'check --url (scheme, host, port) and that the server is up',
-    });
+    throw new TargetError(
+      `target ${where} is unreachable: GET /v1/models failed: ${err.code ?? ''} ${excerpt(err.message ?? String(e))}`.replace(/ {2,}/g, ' '),
+      {
+        hint: 'check --url (scheme, host, port) and that the server is up',
+      },
+    );
   }
   if (res.status === 401 || res.status === 403) {
     throw new TargetError(`target ${where} refused GET /v1/models with HTTP ${res.status}: ${excerpt(res.body)}`, {
@@ -61,7 +64,9 @@ export async function preflight(client: LoadClient, opts: PreflightOptions): Pro
     if (models.length === 0) throw new TargetError(`target ${where} lists no models at /v1/models`, { hint: 'pass --model' });
     model = models[0]!;
   } else if (models.length > 0 && !models.includes(model)) {
-    throw new TargetError(`target ${where} does not serve model '${model}'; it lists: ${models.slice(0, 10).join(', ')}`, { hint: 'pass --model with one of the listed models' });
+    throw new TargetError(`target ${where} does not serve model '${model}'; it lists: ${models.slice(0, 10).join(', ')}`, {
+      hint: 'pass --model with one of the listed models',
+    });
   }
   const v = entries.find((m) => m?.id === model)?.vocab_size;
   const vocabSize = typeof v === 'number' && Number.isInteger(v) && v > 0 ? v : undefined;
@@ -80,7 +85,8 @@ export async function preflight(client: LoadClient, opts: PreflightOptions): Pro
   const timer = setTimeout(() => ac.abort(), timeoutMs);
   const r = await client.stream(route, body, performance.now(), ac.signal);
   clearTimeout(timer);
-  if (r.status === 'cancelled') throw new TargetError(`target ${where}: the one-token probe on POST ${route} got no complete answer within ${timeoutMs / 1000} s`);
+  if (r.status === 'cancelled')
+    throw new TargetError(`target ${where}: the one-token probe on POST ${route} got no complete answer within ${timeoutMs / 1000} s`);
   if (r.status !== 'ok') throw new TargetError(`target ${where}: the one-token probe on POST ${route} failed: ${r.error ?? r.status}`);
   const s = r.stream!;
   if (s.tokens < 1) throw new TargetError(`target ${where}: the one-token probe on POST ${route} streamed no token`);

@@ -33,7 +33,9 @@ export interface ReplayPlan {
  * Count what a trace replay will send (the same trace, transforms and --duration / --max-requests bounds as
  * the run, read once more before t0, so the scan never competes with the dispatch loop).
  */
-export async function scanPlan(opts: Pick<ReplayOptions, 'trace' | 'traceFormat' | 'lenient' | 'transforms' | 'durationS' | 'maxRequests'>): Promise<ReplayPlan> {
+export async function scanPlan(
+  opts: Pick<ReplayOptions, 'trace' | 'traceFormat' | 'lenient' | 'transforms' | 'durationS' | 'maxRequests'>,
+): Promise<ReplayPlan> {
   const source = openTrace(opts.trace, { ...(opts.traceFormat ? { format: opts.traceFormat } : {}), lenient: opts.lenient });
   let requests = 0;
   let lastArrivalS = 0;

@@ -188,7 +188,9 @@ export class Runner {
     this.outcome = 'failed';
     this.reason = reason;
     this.runError = new TargetError(`the run was stopped: ${reason}`);
-    this.deps.log?.(`splitbench replay: ${reason}; stopping: no more requests are sent, those in flight are recorded as they end (cancelled after ${Math.min(this.opts.graceS, TARGET_LOST_GRACE_S)} s), the run is marked failed`);
+    this.deps.log?.(
+      `splitbench replay: ${reason}; stopping: no more requests are sent, those in flight are recorded as they end (cancelled after ${Math.min(this.opts.graceS, TARGET_LOST_GRACE_S)} s), the run is marked failed`,
+    );
     this.stopping = true;
     this.sleeper.wake();
     this.sessionWake?.();
@@ -217,7 +219,12 @@ export class Runner {
     // Client-side timeline (timeline_samples, source 'client'): requests in flight, once a second.
     const sample = (): void => {
       try {
-        this.deps.writer.addTimelineSample({ t: traceSeconds(this.t0Ms, performance.now(), this.opts.timeScale), source: 'client', name: 'in_flight', value: this.stats.inFlight });
+        this.deps.writer.addTimelineSample({
+          t: traceSeconds(this.t0Ms, performance.now(), this.opts.timeScale),
+          source: 'client',
+          name: 'in_flight',
+          value: this.stats.inFlight,
+        });
       } catch {
         /* a store failure surfaces on the next request row */
       }
@@ -346,7 +353,10 @@ export class Runner {
     };
     const release = (t: SessionTurn): void => {
       const target = targetMs(this.t0Ms, t.dueS, K);
-      if (performance.now() >= target) return fire(t);
+      if (performance.now() >= target) {
+        fire(t);
+        return;
+      }
       const s = new Sleeper();
       waiting.add(s);
       void s.until(target).then((woken) => {
@@ -489,7 +499,9 @@ export class Runner {
       if (finished >= o.minErrorSample && this.stats.failed / finished > o.maxErrorRate) {
         this.fail(
           `error rate ${(this.stats.failed / finished).toFixed(3)} over ${finished} requests exceeds --max-error-rate ${o.maxErrorRate}`,
-          new TargetError(`the run was stopped: error rate ${((100 * this.stats.failed) / finished).toFixed(1)}% over ${finished} requests exceeds --max-error-rate ${o.maxErrorRate}`),
+          new TargetError(
+            `the run was stopped: error rate ${((100 * this.stats.failed) / finished).toFixed(1)}% over ${finished} requests exceeds --max-error-rate ${o.maxErrorRate}`,
+          ),
         );
       }
     }

@@ -116,7 +116,13 @@ export async function runReplay(opts: ReplayOptions, io: ReplayIo = {}): Promise
       ...opts.headers,
     };
     client = new LoadClient({ url, headers, timeouts: opts.timeouts });
-    const pre = await preflight(client, { model: opts.model, endpoint: opts.endpoint, prompt: opts.prompt, extraBody: opts.extraBody as Record<string, unknown> | undefined, ...(opts.target ? { fields: targetPreset(opts.target).fields } : {}) });
+    const pre = await preflight(client, {
+      model: opts.model,
+      endpoint: opts.endpoint,
+      prompt: opts.prompt,
+      extraBody: opts.extraBody as Record<string, unknown> | undefined,
+      ...(opts.target ? { fields: targetPreset(opts.target).fields } : {}),
+    });
     throwIfSignalled(signalled);
 
     // 3. The schedule.
@@ -149,22 +155,25 @@ export async function runReplay(opts: ReplayOptions, io: ReplayIo = {}): Promise
 
     // 4. The run.
     const t0Wall = wallNowMs();
-    const created: RunWriter = store.createRun({
-      kind: 'live',
-      ...(opts.name ? { name: opts.name } : {}),
-      target: opts.url ?? `reference:${opts.deployment}`,
-      ...(opts.deployment ? { deployment: opts.deployment } : {}),
-      model: pre.model,
-      tracePath: source.path,
-      traceSha256: traceSha,
-      timeScale: opts.timeScale,
-      ...(opts.shape.kind === 'rate' ? { offeredRate: opts.shape.rate } : {}),
-      warmupS: opts.warmupS,
-      seed: opts.seed,
-      options: { ...optionsForStore(opts), resolvedUrl: url, continuousUsage: pre.continuousUsage, host: os.hostname() },
-      tags: { ...opts.tags },
-      startWallMs: io.hooks?.startWallMs?.() ?? t0Wall,
-    }, { flushIntervalMs: LIVE_FLUSH_MS, thread: true }); // commits run on the writer's thread, off the dispatch loop
+    const created: RunWriter = store.createRun(
+      {
+        kind: 'live',
+        ...(opts.name ? { name: opts.name } : {}),
+        target: opts.url ?? `reference:${opts.deployment}`,
+        ...(opts.deployment ? { deployment: opts.deployment } : {}),
+        model: pre.model,
+        tracePath: source.path,
+        traceSha256: traceSha,
+        timeScale: opts.timeScale,
+        ...(opts.shape.kind === 'rate' ? { offeredRate: opts.shape.rate } : {}),
+        warmupS: opts.warmupS,
+        seed: opts.seed,
+        options: { ...optionsForStore(opts), resolvedUrl: url, continuousUsage: pre.continuousUsage, host: os.hostname() },
+        tags: { ...opts.tags },
+        startWallMs: io.hooks?.startWallMs?.() ?? t0Wall,
+      },
+      { flushIntervalMs: LIVE_FLUSH_MS, thread: true },
+    ); // commits run on the writer's thread, off the dispatch loop
     const writer: RunWriter = io.hooks?.wrapWriter ? io.hooks.wrapWriter(created) : created;
     const progress = showProgress ? new Progress(opts) : undefined;
     if (progress && plan) progress.setPlan(plan);
@@ -225,30 +234,31 @@ export async function runReplay(opts: ReplayOptions, io: ReplayIo = {}): Promise
     let metrics: RunSummary | undefined;
     let check: SelfCheck | undefined;
     // A shard whose coordinator died skips this: nobody reads it, and it must exit at once.
-    if (!io.hooks?.skipSummary?.()) try {
-      metrics = summarizeRun(store, writer.runId);
-      // Against the bundled backend: the twin check (src/load/twin.ts), recorded on the run, then the summary again.
-      if (opts.twin && backend && !io.hooks && opts.deployment && result.status === 'completed' && metrics.counts.ok > 0) {
-        check = await selfCheck({
-          store,
-          runId: writer.runId,
-          runName: store.getRun(writer.runId)?.name ?? String(writer.runId),
-          deployment: opts.deployment,
-          model: opts.model,
-          warmupS: opts.warmupS,
-          bound: opts.distortionBound,
-          check: runner.check,
-          hashIds: runner.hashIdsBySeq,
-          lagFlagged: result.lagFlagged,
-          lagP99S: result.lagP99S,
-          lagLimitS: opts.lagFlagS,
-          live: metrics,
-        });
+    if (!io.hooks?.skipSummary?.())
+      try {
         metrics = summarizeRun(store, writer.runId);
+        // Against the bundled backend: the twin check (src/load/twin.ts), recorded on the run, then the summary again.
+        if (opts.twin && backend && !io.hooks && opts.deployment && result.status === 'completed' && metrics.counts.ok > 0) {
+          check = await selfCheck({
+            store,
+            runId: writer.runId,
+            runName: store.getRun(writer.runId)?.name ?? String(writer.runId),
+            deployment: opts.deployment,
+            model: opts.model,
+            warmupS: opts.warmupS,
+            bound: opts.distortionBound,
+            check: runner.check,
+            hashIds: runner.hashIdsBySeq,
+            lagFlagged: result.lagFlagged,
+            lagP99S: result.lagP99S,
+            lagLimitS: opts.lagFlagS,
+            live: metrics,
+          });
+          metrics = summarizeRun(store, writer.runId);
+        }
+      } catch (e) {
+        log(`splitbench replay: the summary from the stored rows is unavailable (${(e as Error).message}); try \`splitbench summary --run ${writer.runId}\``);
       }
-    } catch (e) {
-      log(`splitbench replay: the summary from the stored rows is unavailable (${(e as Error).message}); try \`splitbench summary --run ${writer.runId}\``);
-    }
     const summary = buildSummary({
       ...(metrics ? { metrics } : {}),
       ...(check ? { selfCheck: check } : {}),

@@ -49,7 +49,16 @@ function distOf(st: Stats | undefined): DistSummary {
   return st ? { count: st.count, p50: st.p50, p90: st.p90, p99: st.p99, max: st.max, mean: st.mean } : NO_DIST;
 }
 
-export function buildSummary(a: { runId: number; name: string; target: string; model: string; opts: ReplayOptions; result: ReplayRunResult; metrics?: RunSummary; selfCheck?: SelfCheck }): ReplaySummary {
+export function buildSummary(a: {
+  runId: number;
+  name: string;
+  target: string;
+  model: string;
+  opts: ReplayOptions;
+  result: ReplayRunResult;
+  metrics?: RunSummary;
+  selfCheck?: SelfCheck;
+}): ReplaySummary {
   const s = a.result.stats.summary();
   const m = a.metrics;
   return {
@@ -99,7 +108,13 @@ export function formatSummary(s: ReplaySummary, opts: { latency?: boolean } = {}
   lines.push(`run ${s.runId} (${s.name}): ${s.status}${s.reason ? ` (${s.reason})` : ''} — ${s.target}, model ${s.model}, time scale ${s.timeScale}`);
   lines.push(`requests: ${r.sent} sent, ${r.ok} ok, ${r.error} error, ${r.timeout} timeout, ${r.cancelled} cancelled`);
   const codes = Object.entries(s.errorCodes);
-  if (codes.length > 0) lines.push(`errors: ${codes.slice(0, 6).map(([c, n]) => `${c} ×${n}`).join(', ')}`);
+  if (codes.length > 0)
+    lines.push(
+      `errors: ${codes
+        .slice(0, 6)
+        .map(([c, n]) => `${c} ×${n}`)
+        .join(', ')}`,
+    );
   if (s.outputMismatch.fewer + s.outputMismatch.more > 0) {
     lines.push(`output length mismatches: ${s.outputMismatch.fewer} fewer tokens than asked, ${s.outputMismatch.more} more`);
   }

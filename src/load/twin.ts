@@ -73,7 +73,13 @@ export async function selfCheck(i: SelfCheckInput): Promise<SelfCheck> {
   for (const r of i.store.requests(i.runId, { chunks: false })) {
     if (r.send === null || !Number.isFinite(r.send)) continue;
     const hashIds = i.hashIds?.get(r.seq);
-    specs.push({ id: `${r.shard}-${r.seq}`, arrival: Math.max(0, r.send), promptTokens: r.promptTokens, outputTokens: r.outputTokens, ...(hashIds ? { hashIds } : {}) });
+    specs.push({
+      id: `${r.shard}-${r.seq}`,
+      arrival: Math.max(0, r.send),
+      promptTokens: r.promptTokens,
+      outputTokens: r.outputTokens,
+      ...(hashIds ? { hashIds } : {}),
+    });
   }
   specs.sort((a, b) => a.arrival - b.arrival);
   const writer = i.store.createRun(
@@ -112,12 +118,16 @@ export async function selfCheck(i: SelfCheckInput): Promise<SelfCheck> {
   const c = i.check;
   const coalescedFraction = c.tokenGaps > 0 ? c.coalesced / c.tokenGaps : 0;
   if (coalescedFraction > i.bound) {
-    reasons.push(`client coalescing: ${(100 * coalescedFraction).toFixed(1)}% of token chunks arrived in one read with the one before (${c.coalesced} of ${c.tokenGaps})`);
+    reasons.push(
+      `client coalescing: ${(100 * coalescedFraction).toFixed(1)}% of token chunks arrived in one read with the one before (${c.coalesced} of ${c.tokenGaps})`,
+    );
   }
   const tbtP50 = i.live.latencyS.tbt?.p50;
   const emitMean = c.emitDelayRequests > 0 ? c.emitDelaySumS / c.emitDelayRequests : undefined;
   if (emitMean !== undefined && tbtP50 !== undefined && tbtP50 > 0 && emitMean > i.bound * tbtP50) {
-    reasons.push(`server emission delay: mean ${ms(emitMean)} (max ${ms(c.emitDelayMaxS)}) is ${(100 * emitMean / tbtP50).toFixed(1)}% of the TBT p50 ${ms(tbtP50)}`);
+    reasons.push(
+      `server emission delay: mean ${ms(emitMean)} (max ${ms(c.emitDelayMaxS)}) is ${((100 * emitMean) / tbtP50).toFixed(1)}% of the TBT p50 ${ms(tbtP50)}`,
+    );
   }
   if (i.lagFlagged) reasons.push(`send lag: p99 ${i.lagP99S === undefined ? '?' : ms(i.lagP99S)} above ${ms(i.lagLimitS)}`);
 

@@ -6,16 +6,7 @@
 import fs from 'node:fs';
 import { ConfigError } from '../errors.js';
 import { openStore, type Store } from '../store/index.js';
-import {
-  evaluateGate,
-  sloNeedsReference,
-  sloResultRows,
-  toJunit,
-  toMarkdown,
-  unusableJunit,
-  UnusableRunError,
-  type GateResult,
-} from './gate.js';
+import { evaluateGate, sloNeedsReference, sloResultRows, toJunit, toMarkdown, unusableJunit, UnusableRunError, type GateResult } from './gate.js';
 import { findRun } from './rows.js';
 import { loadSlo } from './slo.js';
 import { resolveReference } from './slowdown.js';
@@ -44,9 +35,7 @@ export async function summaryCommand(o: SummaryCommandOptions): Promise<RunSumma
       const run = findRun(store, key);
       const reference = await resolveReference(store, run, {
         ...(o.referenceRun === undefined ? {} : { referenceRun: o.referenceRun }),
-        ...((o.referenceMachine ?? slo?.referenceMachine) === undefined
-          ? {}
-          : { referenceMachine: (o.referenceMachine ?? slo?.referenceMachine)! }),
+        ...((o.referenceMachine ?? slo?.referenceMachine) === undefined ? {} : { referenceMachine: (o.referenceMachine ?? slo?.referenceMachine)! }),
         required: explicitRef || (slo !== undefined && sloNeedsReference(slo)),
       });
       out.push(
@@ -112,7 +101,9 @@ export async function gateCommand(o: GateCommandOptions): Promise<GateResult> {
     if (!isReadonlyError(e)) throw e;
     store = openStore(o.db, { readonly: true });
     stored = false;
-    (o.log ?? ((l: string) => process.stderr.write(`${l}\n`)))(`splitbench gate: ${o.db} is read-only for this user; the verdicts are printed but not stored in slo_results`);
+    (o.log ?? ((l: string) => process.stderr.write(`${l}\n`)))(
+      `splitbench gate: ${o.db} is read-only for this user; the verdicts are printed but not stored in slo_results`,
+    );
   }
   try {
     const run = findRun(store, o.run);

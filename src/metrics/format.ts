@@ -72,19 +72,18 @@ export function formatSummaries(summaries: readonly RunSummary[]): string {
   add('input tokens/s (window)', (s) => fmtNum(s.throughput.inputTokensPerS, 1));
   add('output tokens/s (window)', (s) => fmtNum(s.throughput.outputTokensPerS, 1));
   add('completed within window req/s', (s) => (s.throughput.windowS > 0 ? fmtNum(s.throughput.completedInWindowPerS, 3) : undefined));
-  add('drain after last arrival', (s) =>
-    s.throughput.windowS > 0 ? `${fmtSeconds(s.throughput.drainS)}, ${s.throughput.drainRequests} requests` : undefined,
-  );
+  add('drain after last arrival', (s) => (s.throughput.windowS > 0 ? `${fmtSeconds(s.throughput.drainS)}, ${s.throughput.drainRequests} requests` : undefined));
   add('steady span (makespan)', (s) => fmtSeconds(s.throughput.spanS));
   add('makespan req/s', (s) => fmtNum(s.throughput.makespanRequestsPerS, 3));
   add('makespan output tokens/s', (s) => fmtNum(s.throughput.makespanOutputTokensPerS, 1));
   add('goodput req/s', (s) => (s.goodput ? fmtNum(s.goodput.requestsPerS, 3) : undefined));
   add('goodput fraction', (s) => (s.goodput ? fmtPct(s.goodput.fraction) : undefined));
   const dist = (label: string, get: (s: RunSummary) => Stats | undefined, fmt: (n: number) => string | undefined): void => {
-    for (const [k, name] of STAT_ROWS) add(`${label} ${name}`, (s) => {
-      const st = get(s);
-      return st ? fmt(st[k]) : undefined;
-    });
+    for (const [k, name] of STAT_ROWS)
+      add(`${label} ${name}`, (s) => {
+        const st = get(s);
+        return st ? fmt(st[k]) : undefined;
+      });
   };
   dist('TTFT', (s) => s.latencyS.ttft, fmtSeconds);
   dist('TPOT', (s) => s.latencyS.tpot, fmtSeconds);
@@ -103,7 +102,9 @@ export function formatSummaries(summaries: readonly RunSummary[]): string {
   // Means of the parts, which add up to the mean TTFT and E2E (overhead: what the client saw beyond the server's parts).
   add('TTFT mean = queue + prefill (+ overhead)', (s) => {
     const b = s.breakdown;
-    return b ? `${fmtSeconds(b.ttft)} = ${fmtSeconds(b.queue)} + ${fmtSeconds(b.prefill)}${s.run.kind === 'sim' ? '' : ` + ${fmtSeconds(b.ttftOverhead)}`}` : undefined;
+    return b
+      ? `${fmtSeconds(b.ttft)} = ${fmtSeconds(b.queue)} + ${fmtSeconds(b.prefill)}${s.run.kind === 'sim' ? '' : ` + ${fmtSeconds(b.ttftOverhead)}`}`
+      : undefined;
   });
   add('E2E mean = TTFT + KV + decode wait + decode (+ overhead)', (s) => {
     const b = s.breakdown;
@@ -136,14 +137,20 @@ export function formatSummaries(summaries: readonly RunSummary[]): string {
   if (summaries.some((s) => s.sessions)) {
     add('sessions (completed)', (s) => (s.sessions ? `${s.sessions.sessions} (${s.sessions.completed})` : undefined));
     add('turns per session: mean / max', (s) => (s.sessions ? `${s.sessions.turnsMean.toFixed(2)} / ${s.sessions.turnsMax}` : undefined));
-    add('session duration p50 / p99', (s) => (s.sessions?.durationS ? `${fmtSeconds(s.sessions.durationS.p50) ?? '-'} / ${fmtSeconds(s.sessions.durationS.p99) ?? '-'}` : undefined));
+    add('session duration p50 / p99', (s) =>
+      s.sessions?.durationS ? `${fmtSeconds(s.sessions.durationS.p50) ?? '-'} / ${fmtSeconds(s.sessions.durationS.p99) ?? '-'}` : undefined,
+    );
   }
   if (summaries.some((s) => s.prefixCache)) {
     add('prefix cache: token hit rate', (s) => pct(s.prefixCache?.tokenHitRate));
     add('prefix cache: request hit rate', (s) => pct(s.prefixCache?.requestHitRate));
     add('prefill tokens saved', (s) => s.prefixCache?.savedTokens);
-    add('TTFT p50 hit / miss', (s) => (s.prefixCache ? `${fmtSeconds(s.prefixCache.ttftHitS?.p50) ?? '-'} / ${fmtSeconds(s.prefixCache.ttftMissS?.p50) ?? '-'}` : undefined));
-    add('TTFT p99 hit / miss', (s) => (s.prefixCache ? `${fmtSeconds(s.prefixCache.ttftHitS?.p99) ?? '-'} / ${fmtSeconds(s.prefixCache.ttftMissS?.p99) ?? '-'}` : undefined));
+    add('TTFT p50 hit / miss', (s) =>
+      s.prefixCache ? `${fmtSeconds(s.prefixCache.ttftHitS?.p50) ?? '-'} / ${fmtSeconds(s.prefixCache.ttftMissS?.p50) ?? '-'}` : undefined,
+    );
+    add('TTFT p99 hit / miss', (s) =>
+      s.prefixCache ? `${fmtSeconds(s.prefixCache.ttftHitS?.p99) ?? '-'} / ${fmtSeconds(s.prefixCache.ttftMissS?.p99) ?? '-'}` : undefined,
+    );
     const cpools = [...new Set(summaries.flatMap((s) => Object.keys(s.prefixCache?.pools ?? {})))].sort();
     for (const p of cpools) add(`pool ${p}: prefix token hit rate`, (s) => pct(s.prefixCache?.pools[p]?.tokenHitRate));
     const cm = [...new Set(summaries.flatMap((s) => Object.keys(s.prefixCache?.machines ?? {})))].sort();
@@ -158,20 +165,14 @@ export function formatSummaries(summaries: readonly RunSummary[]): string {
   }
   add('power mean / peak', (s) => (s.power ? `${s.power.meanW.toFixed(0)} W / ${s.power.peakW.toFixed(0)} W` : undefined));
   add('energy per request', (s) => (s.power?.energyPerRequestJ === undefined ? undefined : `${fmtNum(s.power.energyPerRequestJ, 1)} J`));
-  add('energy per output token', (s) =>
-    s.power?.energyPerOutputTokenJ === undefined ? undefined : `${fmtNum(s.power.energyPerOutputTokenJ, 3)} J`,
-  );
+  add('energy per output token', (s) => (s.power?.energyPerOutputTokenJ === undefined ? undefined : `${fmtNum(s.power.energyPerOutputTokenJ, 3)} J`));
   add('machine cost', (s) => (s.cost ? `$${s.cost.dollars.toFixed(4)}` : undefined));
-  add('$ per 1M output tokens', (s) =>
-    s.cost?.dollarsPerMOutputTokens === undefined ? undefined : `$${s.cost.dollarsPerMOutputTokens.toFixed(3)}`,
-  );
+  add('$ per 1M output tokens', (s) => (s.cost?.dollarsPerMOutputTokens === undefined ? undefined : `$${s.cost.dollarsPerMOutputTokens.toFixed(3)}`));
   // Cost details (src/cost): input tokens, requests, energy cost, per-pool shares.
   add('$ per 1M input tokens', (s) => (s.cost?.dollarsPerMInputTokens === undefined ? undefined : `$${s.cost.dollarsPerMInputTokens.toFixed(3)}`));
   add('$ per request', (s) => (s.cost?.dollarsPerRequest === undefined ? undefined : `$${fmtNum(s.cost.dollarsPerRequest, 5)}`));
   add('$ per good request', (s) => (s.cost?.dollarsPerGoodRequest === undefined ? undefined : `$${fmtNum(s.cost.dollarsPerGoodRequest, 5)}`));
-  add('energy cost', (s) =>
-    s.cost?.energyDollars === undefined ? undefined : `$${fmtNum(s.cost.energyDollars, 5)} at $${s.cost.usdPerKwh ?? '?'}/kWh`,
-  );
+  add('energy cost', (s) => (s.cost?.energyDollars === undefined ? undefined : `$${fmtNum(s.cost.energyDollars, 5)} at $${s.cost.usdPerKwh ?? '?'}/kWh`));
   const costPools = [...new Set(summaries.flatMap((s) => [...Object.keys(s.cost?.pools ?? {}), ...Object.keys(s.power?.pools ?? {})]))].sort();
   for (const p of costPools) {
     add(`pool ${p}: energy per output token`, (s) => {
@@ -191,7 +192,10 @@ export function formatSummaries(summaries: readonly RunSummary[]): string {
 function formatRows(rows: Cell[][]): string {
   const cells = rows.map((r) => r.map((c) => (c === null || c === undefined ? '-' : String(c))));
   const widths: number[] = [];
-  for (const r of cells) r.forEach((c, i) => { widths[i] = Math.max(widths[i] ?? 0, c.length); });
+  for (const r of cells)
+    r.forEach((c, i) => {
+      widths[i] = Math.max(widths[i] ?? 0, c.length);
+    });
   return cells
     .map((r) =>
       r

@@ -165,8 +165,8 @@ export function evaluateGate(store: StoreLike, opts: GateOptions): GateResult {
         : why.startsWith('it is distorted')
           ? 'rerun at a lower --time-scale on a quieter machine, or pass --allow-distorted to judge it anyway'
           : why.includes('lag')
-          ? 'rerun with more client capacity, or pass --allow-lag to judge it anyway'
-          : undefined,
+            ? 'rerun with more client capacity, or pass --allow-lag to judge it anyway'
+            : undefined,
     );
   }
   let baseRun: RunInfo | undefined;
@@ -317,10 +317,7 @@ export function toMarkdown(g: GateResult): string {
     g.baseline ? ` (baseline run ${g.baseline.id}, ${esc(g.baseline.name)})` : ''
   }`;
   const rows = g.verdicts.map(
-    (v) =>
-      `| \`${esc(v.rule)}\` | ${esc(fmtValue(v.value, v.unit))} | ${esc(`${v.op} ${fmtValue(v.limit, v.unit)}`)} | ${
-        v.passed ? '✅ pass' : '❌ fail'
-      } |`,
+    (v) => `| \`${esc(v.rule)}\` | ${esc(fmtValue(v.value, v.unit))} | ${esc(`${v.op} ${fmtValue(v.limit, v.unit)}`)} | ${v.passed ? '✅ pass' : '❌ fail'} |`,
   );
   return [head, '', '| rule | value | limit | result |', '|---|---|---|---|', ...rows, ''].join('\n');
 }

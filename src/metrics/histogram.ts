@@ -33,9 +33,7 @@ export const DEFAULT_PERCENTILE_METHOD: PercentileMethod = 'linear';
 
 /** What `summary` and `gate` print about the rule. */
 export function describePercentileMethod(m: PercentileMethod): string {
-  return m === 'linear'
-    ? 'exact, linear interpolation between order statistics (numpy default)'
-    : 'exact, nearest rank (an observed value)';
+  return m === 'linear' ? 'exact, linear interpolation between order statistics (numpy default)' : 'exact, nearest rank (an observed value)';
 }
 
 /** Summary of one distribution, in the unit named by the field that holds it (seconds for `…S`). */

@@ -13,13 +13,41 @@ export type RunInfo = RunRecord;
 
 /** The `requests` fields metrics read (seconds on the run's clock), with `token_times` kept encoded (decoded lazily, per metric). */
 export const METRIC_FIELDS = [
-  'shard', 'seq', 'traceId', 'promptTokens', 'outputTokens', 'warmup', 'scheduled', 'send', 'firstToken', 'end', 'lag',
-  'status', 'tokensReceived', 'ttft', 'tpot', 'e2e', 'maxStall', 'queueS', 'prefillS', 'kvTransferS', 'decodeWaitS',
-  'decodeS', 'pool', 'tokenTimes', 'cachedPromptTokens', 'promptMachine', 'sessionId', 'sessionTurn',
+  'shard',
+  'seq',
+  'traceId',
+  'promptTokens',
+  'outputTokens',
+  'warmup',
+  'scheduled',
+  'send',
+  'firstToken',
+  'end',
+  'lag',
+  'status',
+  'tokensReceived',
+  'ttft',
+  'tpot',
+  'e2e',
+  'maxStall',
+  'queueS',
+  'prefillS',
+  'kvTransferS',
+  'decodeWaitS',
+  'decodeS',
+  'pool',
+  'tokenTimes',
+  'cachedPromptTokens',
+  'promptMachine',
+  'sessionId',
+  'sessionTurn',
 ] as const satisfies readonly (keyof RequestRowRecord)[];
 
 /** The columns of a `requests` row that metrics use. */
-export type RequestRecord = Pick<RequestRowRecord, Exclude<(typeof METRIC_FIELDS)[number], 'cachedPromptTokens' | 'promptMachine' | 'sessionId' | 'sessionTurn'>> & {
+export type RequestRecord = Pick<
+  RequestRowRecord,
+  Exclude<(typeof METRIC_FIELDS)[number], 'cachedPromptTokens' | 'promptMachine' | 'sessionId' | 'sessionTurn'>
+> & {
   readonly cachedPromptTokens?: number | null;
   readonly promptMachine?: string | null;
   /** Session workloads: the turn's session and its 0-based index there (null: not a session turn). */

@@ -86,9 +86,7 @@ export const REQUEST_METRICS: Readonly<Record<string, MetricUnit>> = {
   'slowdown.e2e': 'ratio',
 };
 
-export type SloLimit =
-  | { readonly kind: 'value'; readonly value: number }
-  | { readonly kind: 'baseline'; readonly factor: number; readonly offset: number };
+export type SloLimit = { readonly kind: 'value'; readonly value: number } | { readonly kind: 'baseline'; readonly factor: number; readonly offset: number };
 
 export interface SloRule {
   /** The rule as written. */
@@ -135,7 +133,7 @@ export function compare(value: number, op: SloOp, limit: number): boolean {
   }
 }
 
-const TIME_UNITS: Record<string, number> = { s: 1, ms: 1e-3, us: 1e-6, 'µs': 1e-6, 'μs': 1e-6 };
+const TIME_UNITS: Record<string, number> = { s: 1, ms: 1e-3, us: 1e-6, µs: 1e-6, μs: 1e-6 };
 
 /** Parse `<number><unit>` for a metric of `unit`; throws a plain message (the caller adds file/line/rule). */
 function parseQuantity(text: string, unit: MetricUnit): number {
@@ -210,7 +208,9 @@ function resolveMetric(name: string): { base: string; stat?: StatName; unit: Met
     throw new Error(`metric '${name}' needs a statistic: ${name}.p99 (one of ${Object.keys(STAT_NAMES).join(', ')})`);
   }
   throw new Error(
-    `unknown metric '${name}' (known: ${Object.keys(DIST_METRICS).map((d) => `${d}.<stat>`).join(', ')}, ${Object.keys(SCALAR_METRICS).join(', ')})`,
+    `unknown metric '${name}' (known: ${Object.keys(DIST_METRICS)
+      .map((d) => `${d}.<stat>`)
+      .join(', ')}, ${Object.keys(SCALAR_METRICS).join(', ')})`,
   );
 }
 
@@ -230,7 +230,8 @@ export function parseRule(text: string, line = 0): SloRule {
     else {
       // An offset's sign is the operator: `baseline - 5ms`, never `baseline + -5ms`.
       const q = parseQuantity(b[2]!, unit);
-      if (!Number.isFinite(q) || q < 0) throw new Error(`offset '${b[2]!.trim()}' must be a finite number ≥ 0 (write the sign as 'baseline + X' or 'baseline - X')`);
+      if (!Number.isFinite(q) || q < 0)
+        throw new Error(`offset '${b[2]!.trim()}' must be a finite number ≥ 0 (write the sign as 'baseline + X' or 'baseline - X')`);
       limit = { kind: 'baseline', factor: 1, offset: b[1] === '+' ? q : -q };
     }
   } else {

@@ -60,19 +60,15 @@ export function slowdownOf(r: RequestRecord, m: RequestMetrics, ref: SlowdownRef
 }
 
 /** The engine's reference-latency function, as `src/engine` exports it. */
-export type ReferenceLatencyFn = (q: {
-  model: string;
-  machine: string;
-  promptTokens: number;
-  outputTokens: number;
-  mode: 'realistic' | 'splitwise';
-}) => { ttft: number; tpot: number; e2e: number; tbt?: number };
+export type ReferenceLatencyFn = (q: { model: string; machine: string; promptTokens: number; outputTokens: number; mode: 'realistic' | 'splitwise' }) => {
+  ttft: number;
+  tpot: number;
+  e2e: number;
+  tbt?: number;
+};
 
 /** Reference from the performance model: one uncontended `machine` running `model`. */
-export function referenceFromModel(
-  fn: ReferenceLatencyFn,
-  opts: { model: string; machine: string; mode: 'realistic' | 'splitwise' },
-): SlowdownReference {
+export function referenceFromModel(fn: ReferenceLatencyFn, opts: { model: string; machine: string; mode: 'realistic' | 'splitwise' }): SlowdownReference {
   const cache = new Map<string, ReferenceTimes | undefined>();
   return {
     describe: `${opts.model} alone on one ${opts.machine}${opts.mode === 'splitwise' ? ' (SplitwiseSim reference)' : ''}`,

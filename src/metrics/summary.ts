@@ -19,16 +19,7 @@
 import { afterFirstOverheadOf, ttftOverheadOf } from './formulas.js';
 import { DEFAULT_PERCENTILE_METHOD, Distribution, type PercentileMethod, type Stats } from './histogram.js';
 import { forEachTbtSample, measure, type RequestMetrics } from './request.js';
-import {
-  findRun,
-  isCompatRun,
-  machineRecords,
-  powerRecords,
-  requestRecords,
-  type RequestRecord,
-  type RunInfo,
-  type StoreLike,
-} from './rows.js';
+import { findRun, isCompatRun, machineRecords, powerRecords, requestRecords, type RequestRecord, type RunInfo, type StoreLike } from './rows.js';
 import { compare, type PerRequestRule, type SloSpec } from './slo.js';
 import { slowdownOf, type RequestSlowdown, type SlowdownReference } from './slowdown.js';
 import type { RequestStatus } from '../store/schema.js';
@@ -242,7 +233,10 @@ class CacheAccumulator {
   }
   merge(o: CacheAccumulator): void {
     this.all.merge(o.all);
-    for (const [mine, theirs] of [[this.pools, o.pools], [this.machines, o.machines]] as const) {
+    for (const [mine, theirs] of [
+      [this.pools, o.pools],
+      [this.machines, o.machines],
+    ] as const) {
       for (const [k, t] of theirs) {
         let m = mine.get(k);
         if (!m) mine.set(k, (m = new CacheTally()));
@@ -256,8 +250,15 @@ class CacheAccumulator {
     if (this.all.requests === 0) return undefined;
     const hit = this.ttftHit.stats(method);
     const miss = this.ttftMiss.stats(method);
-    const fig = (m: Map<string, CacheTally>): Record<string, PrefixCacheFigures> => Object.fromEntries([...m].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, t]) => [k, t.figures()]));
-    return { ...this.all.figures(), ...(hit ? { ttftHitS: hit } : {}), ...(miss ? { ttftMissS: miss } : {}), pools: fig(this.pools), machines: fig(this.machines) };
+    const fig = (m: Map<string, CacheTally>): Record<string, PrefixCacheFigures> =>
+      Object.fromEntries([...m].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, t]) => [k, t.figures()]));
+    return {
+      ...this.all.figures(),
+      ...(hit ? { ttftHitS: hit } : {}),
+      ...(miss ? { ttftMissS: miss } : {}),
+      pools: fig(this.pools),
+      machines: fig(this.machines),
+    };
   }
 }
 
@@ -318,7 +319,14 @@ class SessionAccumulator {
       d.record(s.last - s.first);
     }
     const duration = d.stats(method);
-    return { sessions: this.by.size, turns: this.turns, turnsMean: this.turns / this.by.size, turnsMax: max, completed, ...(duration ? { durationS: duration } : {}) };
+    return {
+      sessions: this.by.size,
+      turns: this.turns,
+      turnsMean: this.turns / this.by.size,
+      turnsMax: max,
+      completed,
+      ...(duration ? { durationS: duration } : {}),
+    };
   }
 }
 
@@ -388,12 +396,7 @@ export function requestMetric(m: RequestMetrics, metric: string, slow: RequestSl
  * Does an ok request meet every per-request limit? A limit on a metric the request does not have (tpot of
  * a one-token answer) is met. Requests that are not ok never meet them.
  */
-export function meetsPerRequest(
-  r: RequestRecord,
-  m: RequestMetrics,
-  rules: readonly PerRequestRule[],
-  slow: RequestSlowdown | undefined,
-): boolean {
+export function meetsPerRequest(r: RequestRecord, m: RequestMetrics, rules: readonly PerRequestRule[], slow: RequestSlowdown | undefined): boolean {
   if (r.status !== 'ok') return false;
   for (const rule of rules) {
     const v = requestMetric(m, rule.metric, slow);
@@ -492,7 +495,16 @@ export class RunAccumulator {
   readonly done = { ok: 0, sumEnd: 0 };
   /** Σ of each breakdown part over the requests that have all of them (see `BreakdownMeans`). */
   readonly breakdownSums: Record<(typeof BREAKDOWN_KEYS)[number], number> & { n: number } = {
-    n: 0, ttft: 0, queue: 0, prefill: 0, ttftOverhead: 0, kvTransfer: 0, decodeWait: 0, decode: 0, afterFirstOverhead: 0, e2e: 0,
+    n: 0,
+    ttft: 0,
+    queue: 0,
+    prefill: 0,
+    ttftOverhead: 0,
+    kvTransfer: 0,
+    decodeWait: 0,
+    decode: 0,
+    afterFirstOverhead: 0,
+    e2e: 0,
   };
 
   private readonly recordTbt = (gap: number, count: number): void => this.latency.tbt.record(gap, count);
@@ -503,10 +515,7 @@ export class RunAccumulator {
   ) {
     const needsRef = opts.slo?.perRequest.some((r) => r.metric.startsWith('slowdown.')) ?? false;
     if (needsRef && !opts.reference) {
-      throw new SloSpecError(
-        `${opts.slo!.file}: per-request slowdown limits need a reference`,
-        'give --reference-machine or --reference-run',
-      );
+      throw new SloSpecError(`${opts.slo!.file}: per-request slowdown limits need a reference`, 'give --reference-machine or --reference-run');
     }
   }
 
@@ -525,8 +534,7 @@ export class RunAccumulator {
     this.arrivals++;
     this.sumScheduled += r.scheduled;
     // A request without an end left the system when it failed, except one that never completed (a sim's KV deadlock).
-    const ended =
-      r.end !== null && Number.isFinite(r.end) ? Math.max(r.end, r.scheduled) : r.status === 'never-completed' ? Infinity : r.scheduled;
+    const ended = r.end !== null && Number.isFinite(r.end) ? Math.max(r.end, r.scheduled) : r.status === 'never-completed' ? Infinity : r.scheduled;
     this.settle({ end: ended, ok: r.status === 'ok' }, r.scheduled);
     if (r.status !== 'ok') return;
 
@@ -845,9 +853,7 @@ export function summaryFromAccumulator(run: RunInfo, acc: RunAccumulator, extra:
     outputMismatches: acc.outputMismatches,
     latencyS: statsOf(acc.latency, method),
     phasesS: statsOf(acc.phases, method),
-    ...(acc.opts.reference
-      ? { slowdown: { reference: acc.opts.reference.describe, matched: acc.slowdownMatched, ...statsOf(acc.slowdown, method) } }
-      : {}),
+    ...(acc.opts.reference ? { slowdown: { reference: acc.opts.reference.describe, matched: acc.slowdownMatched, ...statsOf(acc.slowdown, method) } } : {}),
     throughput,
     ...(saturated === undefined ? {} : { saturated }),
     ...(acc.opts.slo

@@ -86,14 +86,20 @@ export async function loadReport(store: Store, refs: readonly string[], sloRef?:
   if (labels) {
     const known = new Set(runs.flatMap((r) => [String(r.info.id), r.info.name, r.info.deployment ?? '']));
     for (const k of labels.keys()) {
-      if (!known.has(k)) throw new ConfigError(`'${k}' is none of the reported runs (id or name) or their deployments`, { path: '--label', hint: `runs: ${runs.map((r) => `${r.info.id} (${r.info.name})`).join(', ')}` });
+      if (!known.has(k))
+        throw new ConfigError(`'${k}' is none of the reported runs (id or name) or their deployments`, {
+          path: '--label',
+          hint: `runs: ${runs.map((r) => `${r.info.id} (${r.info.name})`).join(', ')}`,
+        });
     }
   }
   let summaryOpts: { slo?: SloSpec } = {};
   if (slo) {
     if (slo.perRequest.length === 0) notes.push(`SLO file ${slo.file} has no per_request limits, so there is no goodput.`);
     else if (slo.perRequest.some((r) => r.metric.startsWith('slowdown.'))) {
-      notes.push(`SLO file ${slo.file} has per-request slowdown limits, which need a reference machine; goodput is left out (use \`splitbench summary\` with a reference).`);
+      notes.push(
+        `SLO file ${slo.file} has per-request slowdown limits, which need a reference machine; goodput is left out (use \`splitbench summary\` with a reference).`,
+      );
     } else summaryOpts = { slo };
   } else notes.push('No --slo file given: goodput and SLO attainment are left out and the load charts carry no SLO lines.');
   const summaries = runs.map((r) => fromRunSummary(summarizeRun(store, r.info.id, summaryOpts)));
@@ -127,11 +133,17 @@ export async function buildReport(opts: ReportOptions): Promise<ReportResult> {
   for (const c of [...(opts.charts ?? []), ...Object.keys(opts.chartFormats ?? {})]) {
     if (!CHART_NAMES.includes(c as ChartName)) throw new ConfigError(`unknown chart '${c}'`, { path: '--chart', hint: `charts: ${CHART_NAMES.join(', ')}` });
   }
-  if (opts.clip !== undefined && !(opts.clip > 0.5 && opts.clip < 1)) throw new ConfigError(`expected a quantile between 0.5 and 1 (e.g. 0.999), got ${opts.clip}`, { path: '--clip' });
+  if (opts.clip !== undefined && !(opts.clip > 0.5 && opts.clip < 1))
+    throw new ConfigError(`expected a quantile between 0.5 and 1 (e.g. 0.999), got ${opts.clip}`, { path: '--clip' });
   const store = openForReading(opts.db);
   try {
     const loaded = await loadReport(store, opts.runs, opts.slo, opts.labels);
-    const outDir = opts.outDir ?? defaultOutDir('report', loaded.runs.map((r) => r.label));
+    const outDir =
+      opts.outDir ??
+      defaultOutDir(
+        'report',
+        loaded.runs.map((r) => r.label),
+      );
     try {
       fs.mkdirSync(outDir, { recursive: true });
     } catch (e) {
@@ -157,7 +169,9 @@ export async function buildReport(opts: ReportOptions): Promise<ReportResult> {
       else skipped.push({ info: CHARTS.find((c) => c.name === name)!, reason: r.skip! });
     }
     if (only && drawn.length === 0) {
-      throw new SplitbenchError('SB_REPORT_NO_DATA', skipped.map((s) => `chart ${s.info.name} has nothing to draw: ${s.reason}`).join('; '), { exitCode: ExitCode.usage });
+      throw new SplitbenchError('SB_REPORT_NO_DATA', skipped.map((s) => `chart ${s.info.name} has nothing to draw: ${s.reason}`).join('; '), {
+        exitCode: ExitCode.usage,
+      });
     }
     const chartFiles = (d: DrawnChart): string[] => [...Object.values(d.files).map((f) => path.join(outDir, f!.file)), path.join(outDir, d.csv)];
     const files = drawn.flatMap(chartFiles);

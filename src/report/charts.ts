@@ -169,9 +169,11 @@ function lineLegend(entries?: readonly KeyEntry[]) {
       pointStyleWidth: 34,
       // chart.js takes a line legend's dash from the first point, not the dataset: read the dataset
       generateLabels: (chart: { data: { datasets: ChartDataset<'line', Point[]>[] } }) => {
-        const list: KeyEntry[] =
-          entries ? [...entries]
-          : chart.data.datasets.filter((d) => d.label).map((d) => ({ text: String(d.label), color: d.borderColor as string, dash: (d.borderDash as number[] | undefined) ?? [] }));
+        const list: KeyEntry[] = entries
+          ? [...entries]
+          : chart.data.datasets
+              .filter((d) => d.label)
+              .map((d) => ({ text: String(d.label), color: d.borderColor as string, dash: (d.borderDash as number[] | undefined) ?? [] }));
         return list.map((e, i) => ({
           text: e.text,
           fillStyle: e.color,
@@ -291,7 +293,14 @@ const errorBarPlugin: Plugin = {
   },
 };
 
-function lineChart(title: string, datasets: ChartDataset<'line', Point[]>[], x: LinearOpts, y: LinearOpts, legend?: readonly KeyEntry[], extraScales: Record<string, LinearOpts> = {}): ChartSpec {
+function lineChart(
+  title: string,
+  datasets: ChartDataset<'line', Point[]>[],
+  x: LinearOpts,
+  y: LinearOpts,
+  legend?: readonly KeyEntry[],
+  extraScales: Record<string, LinearOpts> = {},
+): ChartSpec {
   const config: ChartConfiguration<'line', Point[]> = {
     type: 'line',
     data: { datasets },
@@ -420,7 +429,11 @@ function cdfChart(input: ChartInput, what: string, of: 'requests' | 'tokens', di
     spec: lineChart(
       fullTitle(input, `CDF of ${what}`),
       datasets,
-      valueAxis(`${what} (${unit.name}${log ? ', log scale' : ''}${clipNote})`, { log, decades, extra: { ...(clip !== undefined ? { max: maxS * unit.scale } : {}), ...(log ? {} : { min: 0 }) } }),
+      valueAxis(`${what} (${unit.name}${log ? ', log scale' : ''}${clipNote})`, {
+        log,
+        decades,
+        extra: { ...(clip !== undefined ? { max: maxS * unit.scale } : {}), ...(log ? {} : { min: 0 }) },
+      }),
       valueAxis(`fraction of ${of}`, { extra: { min: 0, max: 1 } }),
     ),
     csv: { header: ['series', 'runs', 'fraction', `${what} (${unit.name})`, `min over seeds (${unit.name})`, `max over seeds (${unit.name})`], rows },
@@ -454,7 +467,11 @@ export function findSweeps(input: ChartInput): Sweep[] {
   const groups = new Map<string, { dep: string; first: Series; points: Map<number, SweepPoint> }>();
   input.runs.forEach((r, i) => {
     if (r.info.offeredRate === null) return;
-    const g = groups.get(r.sweepKey) ?? { dep: r.info.deployment ?? r.info.target ?? '(no deployment)', first: colourOf.get(r)!, points: new Map<number, SweepPoint>() };
+    const g = groups.get(r.sweepKey) ?? {
+      dep: r.info.deployment ?? r.info.target ?? '(no deployment)',
+      first: colourOf.get(r)!,
+      points: new Map<number, SweepPoint>(),
+    };
     groups.set(r.sweepKey, g);
     const p = g.points.get(r.info.offeredRate) ?? { rate: r.info.offeredRate, summaries: [], runs: [] };
     g.points.set(r.info.offeredRate, p);
@@ -466,7 +483,13 @@ export function findSweeps(input: ChartInput): Sweep[] {
     if (g.points.size < 2) continue;
     const base = input.labels?.get(g.dep) ?? g.dep;
     const n = out.filter((o) => o.key === g.dep).length;
-    out.push({ key: g.dep, label: n === 0 ? base : `${base} (${n + 1})`, color: g.first.color, dash: g.first.dash, points: [...g.points.values()].sort((a, b) => a.rate - b.rate) });
+    out.push({
+      key: g.dep,
+      label: n === 0 ? base : `${base} (${n + 1})`,
+      color: g.first.color,
+      dash: g.first.dash,
+      points: [...g.points.values()].sort((a, b) => a.rate - b.rate),
+    });
   }
   return out;
 }
@@ -490,7 +513,10 @@ function loadChart(input: ChartInput, metric: 'ttft' | 'tpot' | 'e2e', label: st
   const datasets: ChartDataset<'line', Point[]>[] = [];
   const rows: (string | number | null)[][] = [];
   for (const s of sweeps) {
-    for (const [k, name, dash, style] of [[p99, 'p99', [] as number[], 'circle'], [p50, 'p50', [6, 4], 'rect']] as const) {
+    for (const [k, name, dash, style] of [
+      [p99, 'p99', [] as number[], 'circle'],
+      [p50, 'p50', [6, 4], 'rect'],
+    ] as const) {
       const pts: Point[] = [];
       const bars: ({ lo: number; hi: number } | null)[] = [];
       for (const p of s.points) {
@@ -498,16 +524,46 @@ function loadChart(input: ChartInput, metric: 'ttft' | 'tpot' | 'e2e', label: st
         if (!a) continue;
         pts.push({ x: p.rate, y: a.mean * unit.scale });
         bars.push(ERR(a, unit.scale));
-        rows.push([s.label, name, p.rate, p.runs.map((r) => r.info.id).join(' '), a.n, r6(a.mean * unit.scale), r6(a.min * unit.scale), r6(a.max * unit.scale)]);
+        rows.push([
+          s.label,
+          name,
+          p.rate,
+          p.runs.map((r) => r.info.id).join(' '),
+          a.n,
+          r6(a.mean * unit.scale),
+          r6(a.min * unit.scale),
+          r6(a.max * unit.scale),
+        ]);
       }
-      datasets.push(lineDataset(`${s.label} ${name}`, pts, s.color, [...dash], { pointRadius: 3, pointStyle: style, errorBars: bars, errorColor: s.color } as never));
+      datasets.push(
+        lineDataset(`${s.label} ${name}`, pts, s.color, [...dash], { pointRadius: 3, pointStyle: style, errorBars: bars, errorColor: s.color } as never),
+      );
     }
   }
-  const limitDashes = [[4, 3], [1, 3], [10, 3, 2, 3]];
-  const keys: KeyEntry[] = [...sweeps.map((s) => ({ text: s.label, color: s.color, dash: [] })), { text: 'p99', color: '#555555', dash: [] }, { text: 'p50', color: '#555555', dash: [6, 4] }];
+  const limitDashes = [
+    [4, 3],
+    [1, 3],
+    [10, 3, 2, 3],
+  ];
+  const keys: KeyEntry[] = [
+    ...sweeps.map((s) => ({ text: s.label, color: s.color, dash: [] })),
+    { text: 'p99', color: '#555555', dash: [] },
+    { text: 'p50', color: '#555555', dash: [6, 4] },
+  ];
   limits.forEach((l, i) => {
     const dash = limitDashes[i % limitDashes.length]!;
-    datasets.push(lineDataset(`SLO ${l.label}`, [{ x: rMin, y: l.limitS * unit.scale }, { x: rMax, y: l.limitS * unit.scale }], LIMIT_COLOR, [...dash], { borderWidth: 1.5 }));
+    datasets.push(
+      lineDataset(
+        `SLO ${l.label}`,
+        [
+          { x: rMin, y: l.limitS * unit.scale },
+          { x: rMax, y: l.limitS * unit.scale },
+        ],
+        LIMIT_COLOR,
+        [...dash],
+        { borderWidth: 1.5 },
+      ),
+    );
     keys.push({ text: `SLO ${l.label}`, color: LIMIT_COLOR, dash: [...dash] });
   });
   return {
@@ -515,10 +571,15 @@ function loadChart(input: ChartInput, metric: 'ttft' | 'tpot' | 'e2e', label: st
       fullTitle(input, `${label} p50 / p99 vs offered load`),
       datasets,
       valueAxis('offered load (req/s)'),
-      logY ? valueAxis(`${label} (${unit.name}, log scale)`, { log: true, decades: Math.log10(Math.max(...positive) / Math.min(...positive)) }) : valueAxis(`${label} (${unit.name})`, { extra: { beginAtZero: true, grace: '8%' } }),
+      logY
+        ? valueAxis(`${label} (${unit.name}, log scale)`, { log: true, decades: Math.log10(Math.max(...positive) / Math.min(...positive)) })
+        : valueAxis(`${label} (${unit.name})`, { extra: { beginAtZero: true, grace: '8%' } }),
       keys,
     ),
-    csv: { header: ['deployment', 'stat', 'offered load (req/s)', 'runs', 'seeds', `${label} mean (${unit.name})`, `min (${unit.name})`, `max (${unit.name})`], rows },
+    csv: {
+      header: ['deployment', 'stat', 'offered load (req/s)', 'runs', 'seeds', `${label} mean (${unit.name})`, `min (${unit.name})`, `max (${unit.name})`],
+      rows,
+    },
   };
 }
 
@@ -546,7 +607,11 @@ function barChart(input: ChartInput, what: string, unitLabel: string, value: (s:
     },
     options: {
       layout: { padding: { left: 4, right: 12, top: 16, bottom: 2 } },
-      plugins: { title: titlePlugin(fullTitle(input, capitalize(what) + (series.some((s) => s.runs.length > 1) ? ' (mean; bars: min–max over seeds)' : ''))), legend: { display: false }, tooltip: { enabled: false } },
+      plugins: {
+        title: titlePlugin(fullTitle(input, capitalize(what) + (series.some((s) => s.runs.length > 1) ? ' (mean; bars: min–max over seeds)' : ''))),
+        legend: { display: false },
+        tooltip: { enabled: false },
+      },
       scales: {
         x: categoryAxis('run'),
         y: valueAxis(`${what} (${unitLabel})`, { extra: { beginAtZero: true, grace: '12%' } }) as never,
@@ -556,7 +621,17 @@ function barChart(input: ChartInput, what: string, unitLabel: string, value: (s:
   };
   return {
     spec: spec(config),
-    csv: { header: ['series', 'runs', 'seeds', `${what} mean (${unitLabel})`, `min (${unitLabel})`, `max (${unitLabel})`], rows: series.map((s, i) => [s.label, runIds(s), aggs[i]?.n ?? 0, aggs[i] ? r6(aggs[i]!.mean) : null, aggs[i] ? r6(aggs[i]!.min) : null, aggs[i] ? r6(aggs[i]!.max) : null]) },
+    csv: {
+      header: ['series', 'runs', 'seeds', `${what} mean (${unitLabel})`, `min (${unitLabel})`, `max (${unitLabel})`],
+      rows: series.map((s, i) => [
+        s.label,
+        runIds(s),
+        aggs[i]?.n ?? 0,
+        aggs[i] ? r6(aggs[i]!.mean) : null,
+        aggs[i] ? r6(aggs[i]!.min) : null,
+        aggs[i] ? r6(aggs[i]!.max) : null,
+      ]),
+    },
   };
 }
 
@@ -566,7 +641,13 @@ function poolBarChart(input: ChartInput, what: string, unitLabel: string, value:
   if (pools.length === 0) return barChart(input, what, unitLabel, value);
   const series = seriesOf(input);
   const share = (s: Series, p: string): Agg | undefined => agg(s.summaries.map((x) => x.pools?.[p]?.[key]));
-  const totals = series.map((s) => agg(s.summaries.map((x) => pools.reduce<number | undefined>((acc, p) => (x.pools?.[p]?.[key] === undefined ? acc : (acc ?? 0) + x.pools[p]![key]!), undefined))));
+  const totals = series.map((s) =>
+    agg(
+      s.summaries.map((x) =>
+        pools.reduce<number | undefined>((acc, p) => (x.pools?.[p]?.[key] === undefined ? acc : (acc ?? 0) + x.pools[p]![key]!), undefined),
+      ),
+    ),
+  );
   const config: ChartConfiguration<'bar', (number | null)[]> = {
     type: 'bar',
     data: {
@@ -589,7 +670,16 @@ function poolBarChart(input: ChartInput, what: string, unitLabel: string, value:
           ...legendBase,
           labels: {
             ...legendBase.labels,
-            generateLabels: () => pools.map((p, i) => ({ text: `pool ${p}`, fillStyle: poolFill(p, pools), strokeStyle: '#555555', lineWidth: 1, fontColor: TEXT_COLOR, hidden: false, datasetIndex: i })),
+            generateLabels: () =>
+              pools.map((p, i) => ({
+                text: `pool ${p}`,
+                fillStyle: poolFill(p, pools),
+                strokeStyle: '#555555',
+                lineWidth: 1,
+                fontColor: TEXT_COLOR,
+                hidden: false,
+                datasetIndex: i,
+              })),
           },
         },
         tooltip: { enabled: false },
@@ -602,11 +692,15 @@ function poolBarChart(input: ChartInput, what: string, unitLabel: string, value:
     plugins: [errorBarPlugin as Plugin<'bar'>],
   };
   const rows: (string | number | null)[][] = [];
-  for (const s of series) for (const p of pools) {
-    const a = share(s, p);
-    rows.push([s.label, runIds(s), p, a?.n ?? 0, a ? r6(a.mean) : null, a ? r6(a.min) : null, a ? r6(a.max) : null]);
-  }
-  return { spec: spec(config), csv: { header: ['series', 'runs', 'pool', 'seeds', `${what} mean (${unitLabel})`, `min (${unitLabel})`, `max (${unitLabel})`], rows } };
+  for (const s of series)
+    for (const p of pools) {
+      const a = share(s, p);
+      rows.push([s.label, runIds(s), p, a?.n ?? 0, a ? r6(a.mean) : null, a ? r6(a.min) : null, a ? r6(a.max) : null]);
+    }
+  return {
+    spec: spec(config),
+    csv: { header: ['series', 'runs', 'pool', 'seeds', `${what} mean (${unitLabel})`, `min (${unitLabel})`, `max (${unitLabel})`], rows },
+  };
 }
 
 // ---------------------------------------------------------------------------------------------- timelines
@@ -616,11 +710,12 @@ const timeAxis = (): LinearOpts => valueAxis('time since run start (s)', { extra
 /** Points of several runs on one bucket grid → mean and min/max per x present in every run. */
 function bandOf(list: readonly Point[][]): { mid: Point[]; lo: Point[]; hi: Point[] } {
   const byX = new Map<number, number[]>();
-  for (const pts of list) for (const p of pts) {
-    const arr = byX.get(p.x) ?? [];
-    byX.set(p.x, arr);
-    arr.push(p.y);
-  }
+  for (const pts of list)
+    for (const p of pts) {
+      const arr = byX.get(p.x) ?? [];
+      byX.set(p.x, arr);
+      arr.push(p.y);
+    }
   const xs = [...byX.keys()].sort((a, b) => a - b);
   const mid: Point[] = [];
   const lo: Point[] = [];
@@ -711,7 +806,9 @@ function poolTimeline(
     } else {
       const b = bandOf(runs);
       datasets.push(...bandDatasets(scaled(b.lo), scaled(b.hi), s.color), lineDataset(label, scaled(b.mid), s.color, dash));
-      b.mid.forEach((p, i) => { rows.push([s.label, runIds(s), pool, r6(p.x), r6(p.y * yy.scale), r6(b.lo[i]!.y * yy.scale), r6(b.hi[i]!.y * yy.scale)]); });
+      b.mid.forEach((p, i) => {
+        rows.push([s.label, runIds(s), pool, r6(p.x), r6(p.y * yy.scale), r6(b.lo[i]!.y * yy.scale), r6(b.hi[i]!.y * yy.scale)]);
+      });
     }
   }
   const keys: KeyEntry[] = [...new Map(per.map((p) => [p.s.index, { text: p.s.label, color: p.s.color, dash: pools.length > 1 ? [] : p.s.dash }])).values()];
@@ -749,13 +846,14 @@ function breakdownChart(input: ChartInput): ChartResult {
   const shown = parts.filter((p) => live || !p.name.includes('overhead'));
   const labels: string[] = [];
   const cells: { s: Series; stack: number; parts: (Agg | undefined)[]; total: Agg }[] = [];
-  for (const s of series) for (const stack of [0, 1]) {
-    labels.push(`${s.label} ${stack === 0 ? 'TTFT' : '2nd-token wait'}`);
-    const runs = s.runs.filter((r) => r.breakdown.requests > 0);
-    const ps = shown.map((p) => (p.stack === stack ? agg(runs.map((r) => p.get(r)))! : undefined));
-    const total = agg(runs.map((r) => shown.reduce((acc, p) => acc + (p.stack === stack ? p.get(r) : 0), 0)))!;
-    cells.push({ s, stack, parts: ps, total });
-  }
+  for (const s of series)
+    for (const stack of [0, 1]) {
+      labels.push(`${s.label} ${stack === 0 ? 'TTFT' : '2nd-token wait'}`);
+      const runs = s.runs.filter((r) => r.breakdown.requests > 0);
+      const ps = shown.map((p) => (p.stack === stack ? agg(runs.map((r) => p.get(r)))! : undefined));
+      const total = agg(runs.map((r) => shown.reduce((acc, p) => acc + (p.stack === stack ? p.get(r) : 0), 0)))!;
+      cells.push({ s, stack, parts: ps, total });
+    }
   const unit = timeUnit(Math.max(...cells.map((c) => c.total.max)));
   const lastOf = (stack: number): number => shown.map((p): number => p.stack).lastIndexOf(stack);
   const config: ChartConfiguration<'bar', number[]> = {
@@ -781,7 +879,16 @@ function breakdownChart(input: ChartInput): ChartResult {
           ...legendBase,
           labels: {
             ...legendBase.labels,
-            generateLabels: () => shown.map((p, pi) => ({ text: p.name, fillStyle: BREAKDOWN_FILLS[parts.indexOf(p)], strokeStyle: '#555555', lineWidth: 1, fontColor: TEXT_COLOR, hidden: false, datasetIndex: pi })),
+            generateLabels: () =>
+              shown.map((p, pi) => ({
+                text: p.name,
+                fillStyle: BREAKDOWN_FILLS[parts.indexOf(p)],
+                strokeStyle: '#555555',
+                lineWidth: 1,
+                fontColor: TEXT_COLOR,
+                hidden: false,
+                datasetIndex: pi,
+              })),
           },
         },
         tooltip: { enabled: false },
@@ -797,10 +904,22 @@ function breakdownChart(input: ChartInput): ChartResult {
   for (const c of cells) {
     shown.forEach((p, pi) => {
       const a = c.parts[pi];
-      if (a) rows.push([c.s.label, runIds(c.s), c.stack === 0 ? 'ttft' : 'second_token_wait', p.name, r6(a.mean * unit.scale), r6(a.min * unit.scale), r6(a.max * unit.scale)]);
+      if (a)
+        rows.push([
+          c.s.label,
+          runIds(c.s),
+          c.stack === 0 ? 'ttft' : 'second_token_wait',
+          p.name,
+          r6(a.mean * unit.scale),
+          r6(a.min * unit.scale),
+          r6(a.max * unit.scale),
+        ]);
     });
   }
-  return { spec: spec(config), csv: { header: ['series', 'runs', 'measure', 'part', `mean (${unit.name})`, `min over seeds (${unit.name})`, `max over seeds (${unit.name})`], rows } };
+  return {
+    spec: spec(config),
+    csv: { header: ['series', 'runs', 'measure', 'part', `mean (${unit.name})`, `min over seeds (${unit.name})`, `max over seeds (${unit.name})`], rows },
+  };
 }
 
 // ---------------------------------------------------------------------------------------------- lag
@@ -809,7 +928,11 @@ function breakdownChart(input: ChartInput): ChartResult {
 function lagChart(input: ChartInput): ChartResult {
   const runs = input.runs.filter((r) => r.info.kind !== 'sim' && r.lag.length > 0);
   if (runs.length === 0) {
-    return { skip: input.runs.some((r) => r.lag.length > 0) ? 'only simulated runs, which send at the scheduled instant (lag 0)' : 'no run has sent requests (no schedule lag recorded)' };
+    return {
+      skip: input.runs.some((r) => r.lag.length > 0)
+        ? 'only simulated runs, which send at the scheduled instant (lag 0)'
+        : 'no run has sent requests (no schedule lag recorded)',
+    };
   }
   // Log-spaced bins from 1 µs (or the smallest positive lag) to the largest lag; lags below go to the first bin.
   const pos = runs.flatMap((r) => [...r.lag].filter((v) => v > 0));
@@ -840,7 +963,10 @@ function lagChart(input: ChartInput): ChartResult {
     spec: lineChart(
       fullTitle(input, 'Schedule lag (send − scheduled), live runs'),
       datasets,
-      valueAxis(`lag (${unit.name}, log scale; the first bin holds everything below ${fmtNumber(lo * unit.scale)} ${unit.name})`, { log: true, decades: Math.log10(hi / lo) }),
+      valueAxis(`lag (${unit.name}, log scale; the first bin holds everything below ${fmtNumber(lo * unit.scale)} ${unit.name})`, {
+        log: true,
+        decades: Math.log10(hi / lo),
+      }),
       valueAxis('fraction of requests (log scale)', { log: true, decades: -Math.log10(floor), extra: { min: floor, max: 1 } }),
     ),
     csv: { header: ['run', 'run id', `bin from (${unit.name})`, `bin to (${unit.name})`, 'requests', 'fraction'], rows },
@@ -881,14 +1007,15 @@ function sloMatrix(input: ChartInput): ChartResult {
   // Rows grouped by SLO file, each group under a header naming the file.
   const files: string[] = [];
   const rulesOf = new Map<string, string[]>();
-  for (const r of runs) for (const v of r.slo) {
-    if (!rulesOf.has(v.sloFile)) {
-      files.push(v.sloFile);
-      rulesOf.set(v.sloFile, []);
+  for (const r of runs)
+    for (const v of r.slo) {
+      if (!rulesOf.has(v.sloFile)) {
+        files.push(v.sloFile);
+        rulesOf.set(v.sloFile, []);
+      }
+      const list = rulesOf.get(v.sloFile)!;
+      if (!list.includes(v.rule)) list.push(v.rule);
     }
-    const list = rulesOf.get(v.sloFile)!;
-    if (!list.includes(v.rule)) list.push(v.rule);
-  }
   const lines: ({ kind: 'file'; file: string } | { kind: 'rule'; file: string; rule: string })[] = [];
   for (const f of files) {
     lines.push({ kind: 'file', file: f });
@@ -913,7 +1040,16 @@ function sloMatrix(input: ChartInput): ChartResult {
     if (l.kind !== 'rule') continue;
     for (const r of runs) {
       const v = r.slo.find((x) => x.sloFile === l.file && x.rule === l.rule);
-      rows.push([baseName(l.file), l.rule, r.label, r.info.id, v ? (v.passed ? 'pass' : 'FAIL') : null, v?.value ?? null, v?.limit ?? null, v && v.value !== null ? sloValueText(v.metric, v.value) : null]);
+      rows.push([
+        baseName(l.file),
+        l.rule,
+        r.label,
+        r.info.id,
+        v ? (v.passed ? 'pass' : 'FAIL') : null,
+        v?.value ?? null,
+        v?.limit ?? null,
+        v && v.value !== null ? sloValueText(v.metric, v.value) : null,
+      ]);
     }
   }
   const draw = (ctx: DrawContext): void => {
@@ -1008,10 +1144,17 @@ const inFlight = (input: ChartInput): ChartResult => {
     const b = bandOf(list);
     if (list.length > 1) datasets.push(...bandDatasets(b.lo, b.hi, s.color));
     datasets.push(lineDataset(s.label, b.mid, s.color, s.dash));
-    b.mid.forEach((p, i) => { rows.push([s.label, runIds(s), r6(p.x), r6(p.y), r6(b.lo[i]!.y), r6(b.hi[i]!.y)]); });
+    b.mid.forEach((p, i) => {
+      rows.push([s.label, runIds(s), r6(p.x), r6(p.y), r6(b.lo[i]!.y), r6(b.hi[i]!.y)]);
+    });
   }
   return {
-    spec: lineChart(fullTitle(input, 'Requests in flight (from send and end times)'), datasets, timeAxis(), valueAxis('requests in flight (time-weighted mean per slice)', { extra: { beginAtZero: true } })),
+    spec: lineChart(
+      fullTitle(input, 'Requests in flight (from send and end times)'),
+      datasets,
+      timeAxis(),
+      valueAxis('requests in flight (time-weighted mean per slice)', { extra: { beginAtZero: true } }),
+    ),
     csv: { header: ['series', 'runs', 'time (s)', 'requests in flight', 'min over seeds', 'max over seeds'], rows },
   };
 };
@@ -1041,22 +1184,40 @@ export function requestLimits(slo: SloSpec): RequestLimit[] {
     const rank = STAT_RANK.indexOf(r.stat);
     if (rank < 0 || !['ttft', 'tpot', 'tbt', 'e2e', 'slowdown.ttft', 'slowdown.tpot', 'slowdown.tbt', 'slowdown.e2e'].includes(r.base)) continue;
     const cur = best.get(r.base);
-    if (!cur || rank > cur.rank) best.set(r.base, { rank, l: { metric: r.base, op: r.op, limit: r.limit.value, text: `${r.base} ${r.op} ${fmtNumber(r.limit.value)}${r.base.startsWith('slowdown.') ? '×' : ' s'}` } });
+    if (!cur || rank > cur.rank)
+      best.set(r.base, {
+        rank,
+        l: {
+          metric: r.base,
+          op: r.op,
+          limit: r.limit.value,
+          text: `${r.base} ${r.op} ${fmtNumber(r.limit.value)}${r.base.startsWith('slowdown.') ? '×' : ' s'}`,
+        },
+      });
   }
   return [...best.values()].map((b) => b.l);
 }
 
 function requestValue(p: RequestPoint, metric: string): number {
   switch (metric) {
-    case 'ttft': return p.ttft;
-    case 'tpot': return p.tpot;
-    case 'tbt': return p.tbt;
-    case 'e2e': return p.e2e;
-    case 'slowdown.ttft': return p.sTtft;
-    case 'slowdown.tpot': return p.sTpot;
-    case 'slowdown.tbt': return p.sTbt;
-    case 'slowdown.e2e': return p.sE2e;
-    default: return NaN;
+    case 'ttft':
+      return p.ttft;
+    case 'tpot':
+      return p.tpot;
+    case 'tbt':
+      return p.tbt;
+    case 'e2e':
+      return p.e2e;
+    case 'slowdown.ttft':
+      return p.sTtft;
+    case 'slowdown.tpot':
+      return p.sTpot;
+    case 'slowdown.tbt':
+      return p.sTbt;
+    case 'slowdown.e2e':
+      return p.sE2e;
+    default:
+      return NaN;
   }
 }
 
@@ -1117,14 +1278,18 @@ function attainmentVsRate(input: ChartInput): ChartResult {
       bars.push(ERR(a, 100));
       rows.push([s.label, p.rate, p.runs.map((r) => r.info.id).join(' '), a.n, r6(a.mean * 100), r6(a.min * 100), r6(a.max * 100)]);
     }
-    if (pts.length > 0) datasets.push(lineDataset(s.label, pts, s.color, s.dash, { pointRadius: 3.5, pointStyle: 'circle', errorBars: bars, errorColor: s.color } as never));
+    if (pts.length > 0)
+      datasets.push(lineDataset(s.label, pts, s.color, s.dash, { pointRadius: 3.5, pointStyle: 'circle', errorBars: bars, errorColor: s.color } as never));
   }
   if (datasets.length === 0) return { skip: 'no sweep run can be judged (slowdown limits need runs that record their model)' };
   return {
     spec: lineChart(
       fullTitle(input, 'SLO attainment vs offered load'),
       datasets,
-      { ...valueAxis('offered load (req/s)'), title: axisTitle(['offered load (req/s)', `a request attains the SLO when ${limitsText(set.limits)}`] as never) } as LinearOpts,
+      {
+        ...valueAxis('offered load (req/s)'),
+        title: axisTitle(['offered load (req/s)', `a request attains the SLO when ${limitsText(set.limits)}`] as never),
+      } as LinearOpts,
       valueAxis('requests attaining the SLO (%)', { extra: { min: 0, max: 100 } }),
     ),
     csv: { header: ['deployment', 'offered load (req/s)', 'runs', 'seeds', 'attainment mean (%)', 'min (%)', 'max (%)'], rows },
@@ -1174,7 +1339,11 @@ const SLOWDOWN_PARTS = [
   ['TBT', 'sTbt'],
   ['E2E', 'sE2e'],
 ] as const;
-const SLOWDOWN_STATS = [['p50', 0.5], ['p90', 0.9], ['p99', 0.99]] as const;
+const SLOWDOWN_STATS = [
+  ['p50', 0.5],
+  ['p90', 0.9],
+  ['p99', 0.99],
+] as const;
 
 function slowdownQuantile(r: RunData, key: 'sTtft' | 'sTbt' | 'sE2e', q: number): number | undefined {
   return quantile(sortedFinite(r.requests.filter((p) => p.ok).map((p) => p[key])), q);
@@ -1187,7 +1356,9 @@ function slowdownChart(input: ChartInput): ChartResult {
   const rows: (string | number | null)[][] = [];
   const datasets = series.map((s) => {
     const aggs = SLOWDOWN_PARTS.flatMap(([, key]) => SLOWDOWN_STATS.map(([, q]) => agg(s.runs.map((r) => slowdownQuantile(r, key, q)))));
-    aggs.forEach((a, i) => { rows.push([s.label, runIds(s), cats[i]!, a?.n ?? 0, a ? r6(a.mean) : null, a ? r6(a.min) : null, a ? r6(a.max) : null]); });
+    aggs.forEach((a, i) => {
+      rows.push([s.label, runIds(s), cats[i]!, a?.n ?? 0, a ? r6(a.mean) : null, a ? r6(a.min) : null, a ? r6(a.max) : null]);
+    });
     return {
       label: s.label,
       data: aggs.map((a) => a?.mean ?? null),
@@ -1242,7 +1413,11 @@ function kvTransferChart(input: ChartInput): ChartResult {
     const med: Point[] = [];
     const p99: Point[] = [];
     for (let i = 0; i + 1 < edges.length; i++) {
-      const inBin = sortedFinite(pts.filter((p) => p.promptTokens >= edges[i]! && (p.promptTokens < edges[i + 1]! || (i + 2 === edges.length && p.promptTokens <= edges[i + 1]!))).map((p) => p.kvTransfer));
+      const inBin = sortedFinite(
+        pts
+          .filter((p) => p.promptTokens >= edges[i]! && (p.promptTokens < edges[i + 1]! || (i + 2 === edges.length && p.promptTokens <= edges[i + 1]!)))
+          .map((p) => p.kvTransfer),
+      );
       if (inBin.length === 0) continue;
       const x = Math.sqrt(edges[i]! * edges[i + 1]!);
       const q50 = quantile(inBin, 0.5)!;
@@ -1253,7 +1428,11 @@ function kvTransferChart(input: ChartInput): ChartResult {
     }
     datasets.push(lineDataset(`${s.label} p50`, med, s.color, [], { pointRadius: 3 }), lineDataset(`${s.label} p99`, p99, s.color, [6, 4], { pointRadius: 2 }));
   }
-  const keys: KeyEntry[] = [...series.map(({ s }) => ({ text: s.label, color: s.color, dash: [] })), { text: 'p50', color: '#555555', dash: [] }, { text: 'p99', color: '#555555', dash: [6, 4] }];
+  const keys: KeyEntry[] = [
+    ...series.map(({ s }) => ({ text: s.label, color: s.color, dash: [] })),
+    { text: 'p50', color: '#555555', dash: [] },
+    { text: 'p99', color: '#555555', dash: [6, 4] },
+  ];
   return {
     spec: lineChart(
       fullTitle(input, 'KV-cache transfer time vs prompt length'),
@@ -1262,7 +1441,18 @@ function kvTransferChart(input: ChartInput): ChartResult {
       valueAxis(`KV transfer time (${unit.name})`, { extra: { beginAtZero: true, grace: '8%' } }),
       keys,
     ),
-    csv: { header: ['series', 'runs', 'prompt tokens from', 'prompt tokens to (excl.)', 'requests', `KV transfer p50 (${unit.name})`, `KV transfer p99 (${unit.name})`], rows },
+    csv: {
+      header: [
+        'series',
+        'runs',
+        'prompt tokens from',
+        'prompt tokens to (excl.)',
+        'requests',
+        `KV transfer p50 (${unit.name})`,
+        `KV transfer p99 (${unit.name})`,
+      ],
+      rows,
+    },
   };
 }
 
@@ -1283,7 +1473,8 @@ function sampledByPool(s: Series, name: string): Map<string, number[]> {
 
 function batchChart(input: ChartInput, name: string, what: string, unitLabel: string): ChartResult {
   const per = seriesOf(input).flatMap((s) => [...sampledByPool(s, name)].filter(([, v]) => v.length > 0).map(([pool, v]) => ({ s, pool, v: sortedFinite(v) })));
-  if (per.length === 0) return { skip: `no run recorded ${name} samples (simulated runs with --sample-interval > 0, or live runs scraping the reference backend)` };
+  if (per.length === 0)
+    return { skip: `no run recorded ${name} samples (simulated runs with --sample-interval > 0, or live runs scraping the reference backend)` };
   const pools = [...new Set(per.map((p) => p.pool))].sort();
   const max = Math.max(...per.map((p) => p.v[p.v.length - 1]!));
   const datasets: ChartDataset<'line', Point[]>[] = [];
@@ -1301,7 +1492,10 @@ function batchChart(input: ChartInput, name: string, what: string, unitLabel: st
     }
     datasets.push(lineDataset(`${s.label} · ${pool}`, pts, s.color, poolDash(pool, pools), { stepped: 'after' } as never));
   }
-  const keys: KeyEntry[] = [...new Map(per.map((p) => [p.s.index, { text: p.s.label, color: p.s.color, dash: [] as number[] }])).values(), ...pools.map((p) => ({ text: `pool ${p}`, color: '#555555', dash: poolDash(p, pools) }))];
+  const keys: KeyEntry[] = [
+    ...new Map(per.map((p) => [p.s.index, { text: p.s.label, color: p.s.color, dash: [] as number[] }])).values(),
+    ...pools.map((p) => ({ text: `pool ${p}`, color: '#555555', dash: poolDash(p, pools) })),
+  ];
   return {
     spec: lineChart(
       fullTitle(input, `${capitalize(what)} per pool (busy machines, sampled)`),
@@ -1347,7 +1541,16 @@ function rollingLatency(input: ChartInput): ChartResult {
       const q99 = quantile(ttft, 0.99);
       if (q50 !== undefined) p50.push({ x, y: q50 * unit.scale });
       if (q99 !== undefined) p99.push({ x, y: q99 * unit.scale });
-      rows.push([s.label, runIds(s), r6(a), r6(b), r6(arrivals), ttft.length, q50 === undefined ? null : r6(q50 * unit.scale), q99 === undefined ? null : r6(q99 * unit.scale)]);
+      rows.push([
+        s.label,
+        runIds(s),
+        r6(a),
+        r6(b),
+        r6(arrivals),
+        ttft.length,
+        q50 === undefined ? null : r6(q50 * unit.scale),
+        q99 === undefined ? null : r6(q99 * unit.scale),
+      ]);
     }
     datasets.push(
       lineDataset(`${s.label} p99`, p99, s.color, []),
@@ -1371,7 +1574,19 @@ function rollingLatency(input: ChartInput): ChartResult {
       keys,
       { y2 },
     ),
-    csv: { header: ['series', 'runs', 'window from (s)', 'window to (s)', 'arrivals (req/s, mean over seeds)', 'requests sent', `TTFT p50 (${unit.name})`, `TTFT p99 (${unit.name})`], rows },
+    csv: {
+      header: [
+        'series',
+        'runs',
+        'window from (s)',
+        'window to (s)',
+        'arrivals (req/s, mean over seeds)',
+        'requests sent',
+        `TTFT p50 (${unit.name})`,
+        `TTFT p99 (${unit.name})`,
+      ],
+      rows,
+    },
   };
 }
 
@@ -1411,17 +1626,55 @@ function paretoChart(input: ChartInput): ChartResult {
     const label = usedLabels.includes(base) ? `${base} (${usedLabels.filter((l) => l === base).length + 1})` : base;
     usedLabels.push(base);
     datasets.push(
-      lineDataset(label, list.map((p) => ({ x: p.x.mean, y: p.y.mean * unit.scale })), color, first.dash, { pointRadius: 4, pointStyle: 'circle', errorBars: list.map((p) => ERR(p.y, unit.scale)), errorColor: color } as never),
+      lineDataset(
+        label,
+        list.map((p) => ({ x: p.x.mean, y: p.y.mean * unit.scale })),
+        color,
+        first.dash,
+        { pointRadius: 4, pointStyle: 'circle', errorBars: list.map((p) => ERR(p.y, unit.scale)), errorColor: color } as never,
+      ),
     );
     keys.push({ text: label, color, dash: first.dash });
-    for (const p of list) rows.push([label, p.s.label, runIds(p.s), p.s.runs[0]!.info.offeredRate, p.x.n, r6(p.x.mean), r6(p.y.mean * unit.scale), r6(p.y.min * unit.scale), r6(p.y.max * unit.scale), frontier.includes(p) ? 'yes' : 'no']);
+    for (const p of list)
+      rows.push([
+        label,
+        p.s.label,
+        runIds(p.s),
+        p.s.runs[0]!.info.offeredRate,
+        p.x.n,
+        r6(p.x.mean),
+        r6(p.y.mean * unit.scale),
+        r6(p.y.min * unit.scale),
+        r6(p.y.max * unit.scale),
+        frontier.includes(p) ? 'yes' : 'no',
+      ]);
   }
   const f = [...frontier].sort((a, b) => a.x.mean - b.x.mean).map((p) => ({ x: p.x.mean, y: p.y.mean * unit.scale }));
   datasets.push(lineDataset('Pareto frontier', f, LIMIT_COLOR, [4, 3], { borderWidth: 1.2 }));
   keys.push({ text: 'Pareto frontier', color: LIMIT_COLOR, dash: [4, 3] });
   return {
-    spec: lineChart(fullTitle(input, 'Throughput vs p99 E2E latency across designs'), datasets, valueAxis('achieved throughput (req/s)', { extra: { beginAtZero: true } }), valueAxis(`E2E p99 (${unit.name})`, { extra: { beginAtZero: true, grace: '8%' } }), keys),
-    csv: { header: ['design', 'series', 'runs', 'offered load (req/s)', 'seeds', 'throughput (req/s)', `E2E p99 mean (${unit.name})`, `min (${unit.name})`, `max (${unit.name})`, 'on the frontier'], rows },
+    spec: lineChart(
+      fullTitle(input, 'Throughput vs p99 E2E latency across designs'),
+      datasets,
+      valueAxis('achieved throughput (req/s)', { extra: { beginAtZero: true } }),
+      valueAxis(`E2E p99 (${unit.name})`, { extra: { beginAtZero: true, grace: '8%' } }),
+      keys,
+    ),
+    csv: {
+      header: [
+        'design',
+        'series',
+        'runs',
+        'offered load (req/s)',
+        'seeds',
+        'throughput (req/s)',
+        `E2E p99 mean (${unit.name})`,
+        `min (${unit.name})`,
+        `max (${unit.name})`,
+        'on the frontier',
+      ],
+      rows,
+    },
   };
 }
 
@@ -1452,7 +1705,8 @@ function provisionHeatmap(input: ChartInput): ChartResult {
     cell.tried++;
     if (r.slo.every((v) => v.passed) && (cell.best === undefined || r.info.offeredRate > cell.best)) cell.best = r.info.offeredRate;
   }
-  if (byDesign.size === 0) return { skip: 'no provisioning runs among the runs (phase-split runs with prompt/token counts and SLO verdicts, as `splitbench provision` writes)' };
+  if (byDesign.size === 0)
+    return { skip: 'no provisioning runs among the runs (phase-split runs with prompt/token counts and SLO verdicts, as `splitbench provision` writes)' };
   const [design, cells] = [...byDesign].sort((a, b) => b[1].size - a[1].size)[0]!;
   const ps = [...new Set([...cells.values()].map((c) => c.prompt))].sort((a, b) => a - b);
   const ts = [...new Set([...cells.values()].map((c) => c.token))].sort((a, b) => a - b);
@@ -1470,7 +1724,9 @@ function provisionHeatmap(input: ChartInput): ChartResult {
     const c = a.map((v, i) => Math.round(v + (b[i]! - v) * f));
     return `rgb(${c[0]},${c[1]},${c[2]})`;
   };
-  const rows: (string | number | null)[][] = [...cells.values()].sort((a, b) => a.prompt - b.prompt || a.token - b.token).map((c) => [design, c.prompt, c.token, c.tried, c.best ?? null]);
+  const rows: (string | number | null)[][] = [...cells.values()]
+    .sort((a, b) => a.prompt - b.prompt || a.token - b.token)
+    .map((c) => [design, c.prompt, c.token, c.tried, c.best ?? null]);
   const draw = (ctx: DrawContext): void => {
     ctx.fillStyle = TEXT_COLOR;
     ctx.font = `bold ${TITLE_SIZE}px ${FONT_FAMILY}`;
@@ -1480,9 +1736,13 @@ function provisionHeatmap(input: ChartInput): ChartResult {
     ctx.font = `${FONT_SIZE}px ${FONT_FAMILY}`;
     ctx.textBaseline = 'middle';
     ctx.fillText('token machines', left + (ts.length * cellW) / 2, 38);
-    ts.forEach((t, j) => { ctx.fillText(String(t), left + j * cellW + cellW / 2, headerH - 6); });
+    ts.forEach((t, j) => {
+      ctx.fillText(String(t), left + j * cellW + cellW / 2, headerH - 6);
+    });
     ctx.textAlign = 'right';
-    ps.forEach((p, i) => { ctx.fillText(String(p), left - 8, headerH + i * cellH + cellH / 2); });
+    ps.forEach((p, i) => {
+      ctx.fillText(String(p), left - 8, headerH + i * cellH + cellH / 2);
+    });
     ctx.save();
     ctx.textAlign = 'center';
     ctx.translate(left - 52, headerH + (ps.length * cellH) / 2);
@@ -1491,28 +1751,36 @@ function provisionHeatmap(input: ChartInput): ChartResult {
     ctx.restore();
     ps.forEach((p, i) => {
       ts.forEach((t, j) => {
-      const c = cells.get(`${p}x${t}`);
-      const x = left + j * cellW;
-      const y = headerH + i * cellH;
-      if (!c) {
-        ctx.strokeStyle = GRID_COLOR;
-        ctx.lineWidth = 1;
-        ctx.strokeRect(x + 1, y + 1, cellW - 2, cellH - 2);
-        return;
-      }
-      const f = c.best === undefined || bestAll === 0 ? 0 : c.best / bestAll;
-      ctx.fillStyle = c.best === undefined ? FAIL_FILL : ramp(f);
-      ctx.fillRect(x + 1, y + 1, cellW - 2, cellH - 2);
-      ctx.fillStyle = c.best === undefined ? FAIL_TEXT : f > 0.55 ? '#ffffff' : TEXT_COLOR;
-      ctx.textAlign = 'center';
-      ctx.fillText(c.best === undefined ? '✗' : fmtNumber(c.best), x + cellW / 2, y + cellH / 2, cellW - 4);
+        const c = cells.get(`${p}x${t}`);
+        const x = left + j * cellW;
+        const y = headerH + i * cellH;
+        if (!c) {
+          ctx.strokeStyle = GRID_COLOR;
+          ctx.lineWidth = 1;
+          ctx.strokeRect(x + 1, y + 1, cellW - 2, cellH - 2);
+          return;
+        }
+        const f = c.best === undefined || bestAll === 0 ? 0 : c.best / bestAll;
+        ctx.fillStyle = c.best === undefined ? FAIL_FILL : ramp(f);
+        ctx.fillRect(x + 1, y + 1, cellW - 2, cellH - 2);
+        ctx.fillStyle = c.best === undefined ? FAIL_TEXT : f > 0.55 ? '#ffffff' : TEXT_COLOR;
+        ctx.textAlign = 'center';
+        ctx.fillText(c.best === undefined ? '✗' : fmtNumber(c.best), x + cellW / 2, y + cellH / 2, cellW - 4);
       });
     });
     ctx.textAlign = 'left';
     ctx.fillStyle = '#555555';
-    ctx.fillText('cell: highest offered rate (req/s) with every SLO verdict passing; ✗ none passed; empty: not tried', 8, headerH + ps.length * cellH + 30, width - 16);
+    ctx.fillText(
+      'cell: highest offered rate (req/s) with every SLO verdict passing; ✗ none passed; empty: not tried',
+      8,
+      headerH + ps.length * cellH + 30,
+      width - 16,
+    );
   };
-  return { spec: { kind: 'draw', draw, width, height }, csv: { header: ['design', 'prompt machines', 'token machines', 'runs tried', 'max passing rate (req/s)'], rows } };
+  return {
+    spec: { kind: 'draw', draw, width, height },
+    csv: { header: ['design', 'prompt machines', 'token machines', 'runs tried', 'max passing rate (req/s)'], rows },
+  };
 }
 
 /** Two bars per run: token and request hit rate of the prefix cache. */
@@ -1527,8 +1795,24 @@ function prefixCacheChart(input: ChartInput): ChartResult {
     data: {
       labels: series.map((s) => s.label),
       datasets: [
-        { label: 'prompt tokens from cache', data: tok.map((a) => (a === undefined ? null : a.mean)), backgroundColor: fills[0], borderColor: series.map((s) => s.color), borderWidth: 2, maxBarThickness: 60, errorBars: tok.map((a) => ERR(a)) } as never,
-        { label: 'requests with a hit', data: req.map((a) => (a === undefined ? null : a.mean)), backgroundColor: fills[1], borderColor: series.map((s) => s.color), borderWidth: 2, maxBarThickness: 60, errorBars: req.map((a) => ERR(a)) } as never,
+        {
+          label: 'prompt tokens from cache',
+          data: tok.map((a) => (a === undefined ? null : a.mean)),
+          backgroundColor: fills[0],
+          borderColor: series.map((s) => s.color),
+          borderWidth: 2,
+          maxBarThickness: 60,
+          errorBars: tok.map((a) => ERR(a)),
+        } as never,
+        {
+          label: 'requests with a hit',
+          data: req.map((a) => (a === undefined ? null : a.mean)),
+          backgroundColor: fills[1],
+          borderColor: series.map((s) => s.color),
+          borderWidth: 2,
+          maxBarThickness: 60,
+          errorBars: req.map((a) => ERR(a)),
+        } as never,
       ],
     },
     options: {
@@ -1539,7 +1823,16 @@ function prefixCacheChart(input: ChartInput): ChartResult {
           ...legendBase,
           labels: {
             ...legendBase.labels,
-            generateLabels: () => ['prompt tokens from cache', 'requests with a hit'].map((text, i) => ({ text, fillStyle: fills[i]!, strokeStyle: '#555555', lineWidth: 1, fontColor: TEXT_COLOR, hidden: false, datasetIndex: i })),
+            generateLabels: () =>
+              ['prompt tokens from cache', 'requests with a hit'].map((text, i) => ({
+                text,
+                fillStyle: fills[i]!,
+                strokeStyle: '#555555',
+                lineWidth: 1,
+                fontColor: TEXT_COLOR,
+                hidden: false,
+                datasetIndex: i,
+              })),
           },
         },
         tooltip: { enabled: false },
@@ -1568,7 +1861,12 @@ const BUILDERS: Record<ChartName, (input: ChartInput) => ChartResult> = {
   'cdf-tbt': (i) =>
     cdfChart(i, 'time between tokens', 'tokens', (r) => {
       const d = r.tbt;
-      return { min: d.percentile(0), max: d.max(), quantile: (q) => d.percentile(100 * Math.min(1, Math.max(0, q))), points: (scale) => d.cdfPoints(600, scale) };
+      return {
+        min: d.percentile(0),
+        max: d.max(),
+        quantile: (q) => d.percentile(100 * Math.min(1, Math.max(0, q))),
+        points: (scale) => d.cdfPoints(600, scale),
+      };
     }),
   'cdf-e2e': (i) => cdfChart(i, 'E2E latency', 'requests', (r) => arrayDist(r.e2e)),
   'load-ttft': (i) => loadChart(i, 'ttft', 'TTFT'),
@@ -1585,8 +1883,21 @@ const BUILDERS: Record<ChartName, (input: ChartInput) => ChartResult> = {
   energy: (i) => poolBarChart(i, 'energy per output token', 'J/token', (s) => s.energyPerOutputTokenJ, 'energyPerOutputTokenJ'),
   'timeline-inflight': inFlight,
   'timeline-latency': rollingLatency,
-  'timeline-queue': (i) => poolTimeline(i, 'queue depth', (r) => byPool(r, 'queue_depth'), () => ({ title: 'queued requests (count)', scale: 1, integer: true })),
-  'timeline-kv': (i) => poolTimeline(i, 'KV-cache usage', (r) => byPool(r, 'kv_used_frac'), () => ({ title: 'KV cache in use (% of capacity)', scale: 100, max: 100 }), 'mean'),
+  'timeline-queue': (i) =>
+    poolTimeline(
+      i,
+      'queue depth',
+      (r) => byPool(r, 'queue_depth'),
+      () => ({ title: 'queued requests (count)', scale: 1, integer: true }),
+    ),
+  'timeline-kv': (i) =>
+    poolTimeline(
+      i,
+      'KV-cache usage',
+      (r) => byPool(r, 'kv_used_frac'),
+      () => ({ title: 'KV cache in use (% of capacity)', scale: 100, max: 100 }),
+      'mean',
+    ),
   'timeline-power': (i) =>
     poolTimeline(i, 'power per pool', powerOf, (max) => (max >= 10_000 ? { title: 'power (kW)', scale: 1e-3 } : { title: 'power (W)', scale: 1 })),
   'batch-size': (i) => batchChart(i, 'batch_size', 'batch size', 'requests per iteration'),

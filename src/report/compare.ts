@@ -48,7 +48,7 @@ export function compareMetric(d: MetricDescriptor, a: number | undefined, b: num
   const same = a === b || (ratio !== null && Math.abs(ratio - 1) <= SAME_WITHIN);
   const arrow = same ? '=' : b > a ? '↑' : '↓';
   let verdict: Verdict = 'same';
-  if (!same) verdict = d.better === 'none' ? 'n/a' : (b > a) === (d.better === 'higher') ? 'better' : 'worse';
+  if (!same) verdict = d.better === 'none' ? 'n/a' : b > a === (d.better === 'higher') ? 'better' : 'worse';
   return { ...base, ratio, arrow, verdict };
 }
 
@@ -56,7 +56,10 @@ export function compareSummaries(a: ReportSummary, b: ReportSummary): MetricComp
   return SUMMARY_METRICS.map((d) => compareMetric(d, a[d.key], b[d.key])).filter((m) => m.a !== null || m.b !== null);
 }
 
-export function sloMoves(a: readonly { sloFile: string; rule: string; passed: boolean }[], b: readonly { sloFile: string; rule: string; passed: boolean }[]): SloMove[] {
+export function sloMoves(
+  a: readonly { sloFile: string; rule: string; passed: boolean }[],
+  b: readonly { sloFile: string; rule: string; passed: boolean }[],
+): SloMove[] {
   const key = (v: { sloFile: string; rule: string }): string => `${v.sloFile}\u0000${v.rule}`;
   const bm = new Map(b.map((v) => [key(v), v]));
   const out: SloMove[] = [];
@@ -129,7 +132,9 @@ export function comparisonText(c: Comparison, color: boolean, table: (rows: stri
   const rows = comparisonRows(c);
   const lines = table(rows).split('\n');
   const out = [`Comparison: B = ${c.b.name} (#${c.b.id}) against A = ${c.a.name} (#${c.a.id})`, ''];
-  lines.forEach((l, i) => { out.push(i === 0 ? l : paint(l, c.metrics[i - 1]!.verdict)); });
+  lines.forEach((l, i) => {
+    out.push(i === 0 ? l : paint(l, c.metrics[i - 1]!.verdict));
+  });
   out.push('');
   out.push(...sloLines(c).map((l) => paint(l.text, l.kind)));
   return `${out.join('\n')}\n`;

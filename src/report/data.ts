@@ -4,7 +4,17 @@
  * request intervals, the TTFT phase breakdown, sampled timelines, power and SLO verdicts.
  */
 import { secondOverheadOf, secondTokenWait, ttftOverheadOf } from '../metrics/formulas.js';
-import { findRun, forEachTbtSample, isCompatRun, measure, requestRecords, resolveReference, slowdownOf, type RunInfo, type SlowdownReference } from '../metrics/index.js';
+import {
+  findRun,
+  forEachTbtSample,
+  isCompatRun,
+  measure,
+  requestRecords,
+  resolveReference,
+  slowdownOf,
+  type RunInfo,
+  type SlowdownReference,
+} from '../metrics/index.js';
 import type { MachineRecord, RunRecord, Store } from '../store/index.js';
 import { sortedFinite } from './stats.js';
 import { Distribution } from '../metrics/histogram.js';
@@ -29,7 +39,15 @@ export interface PhaseBreakdown {
 function meanBreakdown(b: { -readonly [K in keyof PhaseBreakdown]: number }): PhaseBreakdown {
   const n = b.requests;
   if (n === 0) return b;
-  return { requests: n, queue: b.queue / n, prefill: b.prefill / n, ttftOverhead: b.ttftOverhead / n, kvTransfer: b.kvTransfer / n, decodeWait: b.decodeWait / n, secondOverhead: b.secondOverhead / n };
+  return {
+    requests: n,
+    queue: b.queue / n,
+    prefill: b.prefill / n,
+    ttftOverhead: b.ttftOverhead / n,
+    kvTransfer: b.kvTransfer / n,
+    decodeWait: b.decodeWait / n,
+    secondOverhead: b.secondOverhead / n,
+  };
 }
 
 /** Seconds from the first token to the second, from the stored chunks (0 when they came together; undefined with fewer than 2 tokens). */
@@ -119,7 +137,12 @@ function stable(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(stable);
   if (v !== null && typeof v === 'object') {
     const o = v as Record<string, unknown>;
-    return Object.fromEntries(Object.keys(o).sort().filter((k) => !NOT_A_CONFIG.has(k)).map((k) => [k, stable(o[k])]));
+    return Object.fromEntries(
+      Object.keys(o)
+        .sort()
+        .filter((k) => !NOT_A_CONFIG.has(k))
+        .map((k) => [k, stable(o[k])]),
+    );
   }
   return v;
 }

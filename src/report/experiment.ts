@@ -97,14 +97,22 @@ export function designFigure(title: string, bars: readonly DesignBar[], colorOf:
             b.throughputX === null ? '' : `${b.throughputX.toFixed(2)}×`,
             b.binding ? shortRule(b.binding) : '',
           ]),
-          errorBars: bars.map((b) => (b.min !== undefined && b.max !== undefined && b.min !== null && b.max !== null && b.max > b.min ? { lo: b.min, hi: b.max } : null)),
+          errorBars: bars.map((b) =>
+            b.min !== undefined && b.max !== undefined && b.min !== null && b.max !== null && b.max > b.min ? { lo: b.min, hi: b.max } : null,
+          ),
         } as never,
       ],
     },
     options: {
       layout: { padding: { left: 4, right: 12, top: 2, bottom: 2 } },
       plugins: {
-        title: { display: true, text: title, font: { size: TITLE_SIZE, weight: 'bold', family: FONT_FAMILY }, color: TEXT_COLOR, padding: { top: 4, bottom: 6 } },
+        title: {
+          display: true,
+          text: title,
+          font: { size: TITLE_SIZE, weight: 'bold', family: FONT_FAMILY },
+          color: TEXT_COLOR,
+          padding: { top: 4, bottom: 6 },
+        },
         legend: { display: false },
         tooltip: { enabled: false },
       },
@@ -112,7 +120,12 @@ export function designFigure(title: string, bars: readonly DesignBar[], colorOf:
         x: {
           grid: { display: false },
           ticks: { font: { size: FONT_SIZE - 1, family: FONT_FAMILY }, color: TEXT_COLOR, maxRotation: 0, autoSkip: false },
-          title: { display: true, text: 'design (machines); at the foot: × Baseline-A100; above: max rate and the SLO that binds first', font: { size: FONT_SIZE - 1, family: FONT_FAMILY }, color: TEXT_COLOR },
+          title: {
+            display: true,
+            text: 'design (machines); at the foot: × Baseline-A100; above: max rate and the SLO that binds first',
+            font: { size: FONT_SIZE - 1, family: FONT_FAMILY },
+            color: TEXT_COLOR,
+          },
         },
         y: {
           beginAtZero: true,
@@ -136,7 +149,12 @@ export function designFigure(title: string, bars: readonly DesignBar[], colorOf:
 }
 
 /** Write one figure as `<base>.<fmt>` for each format plus `<base>.csv`; returns the file names written. */
-export function writeFigure(write: (name: string, data: string | Buffer) => void, base: string, fig: { spec: ChartSpec; csv: Csv }, formats: readonly Format[] = ['png', 'svg', 'pdf']): void {
+export function writeFigure(
+  write: (name: string, data: string | Buffer) => void,
+  base: string,
+  fig: { spec: ChartSpec; csv: Csv },
+  formats: readonly Format[] = ['png', 'svg', 'pdf'],
+): void {
   for (const f of formats) write(`${base}.${f}`, renderChart(fig.spec, f, base));
   write(`${base}.csv`, csvText(fig.csv));
 }

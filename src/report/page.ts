@@ -91,7 +91,10 @@ export function summaryRows(runs: readonly RunData[], summaries: readonly Report
   const cost = SUMMARY_METRICS.find((d) => d.key === 'costPer1MOutputUsd')!;
   const energy = SUMMARY_METRICS.find((d) => d.key === 'energyPerOutputTokenJ')!;
   for (const p of pools) {
-    for (const [d, k] of [[cost, 'costPer1MOutputUsd'], [energy, 'energyPerOutputTokenJ']] as const) {
+    for (const [d, k] of [
+      [cost, 'costPer1MOutputUsd'],
+      [energy, 'energyPerOutputTokenJ'],
+    ] as const) {
       const vals = summaries.map((s) => s.pools?.[p]?.[k]);
       if (vals.every((v) => v === undefined)) continue;
       rows.push([`${d.label}, pool ${p}`, ...vals.map((v) => fmtMetric(d, v))]);
@@ -114,14 +117,30 @@ function mdTable(rows: readonly (readonly string[])[]): string {
 }
 
 export function reportMarkdown(p: PageInput): string {
-  const out: string[] = [`# ${p.title}`, '', '## Runs', '', mdTable(runRows(p.runs, p.summaries)), '', '## Summary', '', mdTable(summaryRows(p.runs, p.summaries)), ''];
+  const out: string[] = [
+    `# ${p.title}`,
+    '',
+    '## Runs',
+    '',
+    mdTable(runRows(p.runs, p.summaries)),
+    '',
+    '## Summary',
+    '',
+    mdTable(summaryRows(p.runs, p.summaries)),
+    '',
+  ];
   for (const n of p.notes) out.push(`> ${n}`, '');
   out.push('## Charts', '');
   for (const c of p.drawn) {
     const img = c.files.png ?? c.files.svg;
     out.push(`### ${c.info.title}`, '', `${c.info.description}.`, '');
     if (img) out.push(`![${c.info.name}](${img.file})`, '');
-    out.push(`Files: ${fileLinks(c).map(([t, f]) => `[${t}](${f})`).join(', ')}`, '');
+    out.push(
+      `Files: ${fileLinks(c)
+        .map(([t, f]) => `[${t}](${f})`)
+        .join(', ')}`,
+      '',
+    );
   }
   if (p.skipped.length > 0) {
     out.push('## Charts not drawn', '');
@@ -188,8 +207,15 @@ export function reportHtml(p: PageInput): string {
       : c.files.png
         ? `<img alt="${escHtml(c.info.title)}" src="data:image/png;base64,${c.files.png.bytes.toString('base64')}">`
         : '';
-    const links = fileLinks(c).map(([t, f]) => `<a href="${escHtml(f)}">${t}</a>`).join(' · ');
-    out.push(`<figure id="${c.info.name}">`, body, `<figcaption><b>${escHtml(c.info.title)}</b>: ${escHtml(c.info.description)}. <span class="files">${links}</span></figcaption>`, '</figure>');
+    const links = fileLinks(c)
+      .map(([t, f]) => `<a href="${escHtml(f)}">${t}</a>`)
+      .join(' · ');
+    out.push(
+      `<figure id="${c.info.name}">`,
+      body,
+      `<figcaption><b>${escHtml(c.info.title)}</b>: ${escHtml(c.info.description)}. <span class="files">${links}</span></figcaption>`,
+      '</figure>',
+    );
   }
   if (p.skipped.length > 0) {
     out.push('<h2>Charts not drawn</h2>', '<ul>');

@@ -83,12 +83,7 @@ export function inFlightSeries(intervals: readonly { start: number; end: number 
  * mean of its samples in the slice (carrying the last value through slices without samples, nothing before
  * its first sample), summed over series. `undefined` value = a gap: the series is absent until its next sample.
  */
-export function bucketedSum(
-  series: ReadonlyMap<string, readonly { t: number; value: number | null }[]>,
-  t0: number,
-  t1: number,
-  buckets = 400,
-): Point[] {
+export function bucketedSum(series: ReadonlyMap<string, readonly { t: number; value: number | null }[]>, t0: number, t1: number, buckets = 400): Point[] {
   if (!(t1 > t0) || series.size === 0) return [];
   const w = (t1 - t0) / buckets;
   const total = new Float64Array(buckets);

@@ -168,7 +168,11 @@ class Barrier {
 
   private failure(): { error: { message: string } } {
     const missing = Array.from({ length: this.o.count }, (_, i) => i).filter((i) => !this.arrived.has(i));
-    return { error: { message: `start barrier: ${this.arrived.size} of ${this.o.count} shards arrived within ${(this.o.timeoutMs / 1000).toFixed(0)} s of the first; missing shard${missing.length > 1 ? 's' : ''} ${missing.join(', ')}` } };
+    return {
+      error: {
+        message: `start barrier: ${this.arrived.size} of ${this.o.count} shards arrived within ${(this.o.timeoutMs / 1000).toFixed(0)} s of the first; missing shard${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`,
+      },
+    };
   }
 
   handle(query: URLSearchParams, send: (status: number, body: unknown) => void): void {
@@ -265,7 +269,12 @@ export function startTimeServer(opts: { host?: string; port?: number; barrier?: 
  * Wait at the start barrier of the time server at `timeUrl` (its `/barrier`) as shard `index`; the shared
  * start instant (epoch ms, reference clock) once every shard has arrived.
  */
-export async function awaitBarrier(timeUrl: string, index: number, log: (l: string) => void = () => undefined, connectWaitMs = REFERENCE_WAIT_MS): Promise<number> {
+export async function awaitBarrier(
+  timeUrl: string,
+  index: number,
+  log: (l: string) => void = () => undefined,
+  connectWaitMs = REFERENCE_WAIT_MS,
+): Promise<number> {
   const since = wallNowMs();
   const u = timeUrlOf(timeUrl);
   u.pathname = u.pathname.replace(/\/time$/, '/barrier');
@@ -290,7 +299,9 @@ export async function awaitBarrier(timeUrl: string, index: number, log: (l: stri
           await new Promise((r) => setTimeout(r, 1000));
           continue;
         }
-        throw new TargetError(`start barrier: cannot reach ${u.href} for ${(connectWaitMs / 1000).toFixed(0)} s: ${(e as Error).message}`, { hint: 'the time server (`splitbench time-server --barrier N`) must run and be reachable from every shard' });
+        throw new TargetError(`start barrier: cannot reach ${u.href} for ${(connectWaitMs / 1000).toFixed(0)} s: ${(e as Error).message}`, {
+          hint: 'the time server (`splitbench time-server --barrier N`) must run and be reachable from every shard',
+        });
       }
       if (status === 200 && typeof body.start_at_ms === 'number') return body.start_at_ms;
       if (status === 202) {

@@ -9,6 +9,49 @@ export { LiveMetrics, serveMetrics, type MetricsServer } from './live.js';
 export { resolveScaleOptions, addShardOptions, type ScaleOptions } from './options.js';
 export { shardSession, READY_LINE, type ShardSession } from './session.js';
 export { runProcs, replayProcs, childArgs, type ProcsResult } from './procs.js';
-export { parseChunk, chunkOf, buildSweepPlan, savePlan, loadPlan, loadPlanOf, samePlan, runUnits, readUnits, runChunk, collectPlan, formatPlanResult, runSweepPlan, configKey, resultsDir, PLAN_FORMAT, type SweepPlan, type PlanFile, type PlanItem, type ChunkSpec, type ConfigResult, type PlanResult, type SweepPlanRun } from './plan.js';
-export { buildProvisionPlan, collectProvisionPlan, runProvisionPlan, type ProvisionPlan, type ProvisionItem, type ProvisionUnitResult, type ProvisionPlanRun, type ProvisionWork } from './provision-plan.js';
-export { resolveLaunchOptions, launchFile, slurmScript, kubernetesManifests, shq, LAUNCHERS, type LaunchOptions, type Launcher, type K8sManifests } from './launch.js';
+export {
+  parseChunk,
+  chunkOf,
+  buildSweepPlan,
+  savePlan,
+  loadPlan,
+  loadPlanOf,
+  samePlan,
+  runUnits,
+  readUnits,
+  runChunk,
+  collectPlan,
+  formatPlanResult,
+  runSweepPlan,
+  configKey,
+  resultsDir,
+  PLAN_FORMAT,
+  type SweepPlan,
+  type PlanFile,
+  type PlanItem,
+  type ChunkSpec,
+  type ConfigResult,
+  type PlanResult,
+  type SweepPlanRun,
+} from './plan.js';
+export {
+  buildProvisionPlan,
+  collectProvisionPlan,
+  runProvisionPlan,
+  type ProvisionPlan,
+  type ProvisionItem,
+  type ProvisionUnitResult,
+  type ProvisionPlanRun,
+  type ProvisionWork,
+} from './provision-plan.js';
+export {
+  resolveLaunchOptions,
+  launchFile,
+  slurmScript,
+  kubernetesManifests,
+  shq,
+  LAUNCHERS,
+  type LaunchOptions,
+  type Launcher,
+  type K8sManifests,
+} from './launch.js';

@@ -79,7 +79,8 @@ type LaunchKind = 'replay' | (typeof CHUNKED)[number];
 
 function checkArgs(o: Pick<LaunchOptions, 'shards' | 'chunks' | 'args'>): LaunchKind {
   const cmd = o.args[0];
-  const want: LaunchKind | undefined = o.shards !== undefined ? (cmd === 'replay' ? 'replay' : undefined) : (CHUNKED as readonly string[]).includes(cmd ?? '') ? (cmd as LaunchKind) : undefined;
+  const want: LaunchKind | undefined =
+    o.shards !== undefined ? (cmd === 'replay' ? 'replay' : undefined) : (CHUNKED as readonly string[]).includes(cmd ?? '') ? (cmd as LaunchKind) : undefined;
   if (want === undefined) {
     throw new ConfigError(
       `${o.shards !== undefined ? '--shards launches a replay' : '--chunks launches a sweep or a provision'}: give \`-- ${o.shards !== undefined ? 'replay' : 'sweep|provision'} <its arguments>\` after the launch flags (got ${cmd === undefined ? 'nothing' : `'${cmd}'`})`,
@@ -88,7 +89,8 @@ function checkArgs(o: Pick<LaunchOptions, 'shards' | 'chunks' | 'args'>): Launch
   }
   for (const a of o.args.slice(1)) {
     const flag = a.split('=')[0]!;
-    if (OWNED[want]!.includes(flag)) throw new ConfigError(`${flag}: launch sets it for every ${o.shards !== undefined ? 'shard' : 'chunk'}; leave it out`, { path: '--' });
+    if (OWNED[want]!.includes(flag))
+      throw new ConfigError(`${flag}: launch sets it for every ${o.shards !== undefined ? 'shard' : 'chunk'}; leave it out`, { path: '--' });
   }
   return want;
 }
@@ -151,21 +153,21 @@ export function slurmScript(o: LaunchOptions): string {
       nodeTmp,
       'mkdir -p "$SHARED"',
       ...[
-            '# The clock reference: a time server on this, the first allocated node; every shard measures its offset to it.',
-            'PORT_FILE="$NODE_TMP/splitbench-$RUN_UUID.time-port"',
-            'rm -f "$PORT_FILE"',
-            '$SB time-server --host 0.0.0.0 --port 0 --port-file "$PORT_FILE" &',
-            'TIME_PID=$!',
-            'MERGE_DIR="$NODE_TMP/splitbench-$RUN_UUID-merge"',
-            'trap \'kill "$TIME_PID" 2>/dev/null || true; rm -rf "$PORT_FILE" "$MERGE_DIR"\' EXIT',
-            'for _ in $(seq 1 300); do [ -s "$PORT_FILE" ] && break; kill -0 "$TIME_PID" 2>/dev/null || break; sleep 0.1; done',
-            '[ -s "$PORT_FILE" ] || { echo "splitbench: the time server did not start on $(hostname)" >&2; exit 1; }',
-            'NODE=${SLURMD_NODENAME:-$(hostname -s)}',
-            'TIME_HOST=$(scontrol show node "$NODE" 2>/dev/null | tr \' \' \'\\n\' | sed -n \'s/^NodeAddr=//p\' | head -1)',
-            'TIME_URL="http://${TIME_HOST:-$NODE}:$(cat "$PORT_FILE")/time"',
-            'echo "splitbench: clock reference $TIME_URL" >&2',
-          ],
-      '# One start instant for every shard: now + lead on this node\'s clock (shards correct theirs by the clock check).',
+        '# The clock reference: a time server on this, the first allocated node; every shard measures its offset to it.',
+        'PORT_FILE="$NODE_TMP/splitbench-$RUN_UUID.time-port"',
+        'rm -f "$PORT_FILE"',
+        '$SB time-server --host 0.0.0.0 --port 0 --port-file "$PORT_FILE" &',
+        'TIME_PID=$!',
+        'MERGE_DIR="$NODE_TMP/splitbench-$RUN_UUID-merge"',
+        'trap \'kill "$TIME_PID" 2>/dev/null || true; rm -rf "$PORT_FILE" "$MERGE_DIR"\' EXIT',
+        'for _ in $(seq 1 300); do [ -s "$PORT_FILE" ] && break; kill -0 "$TIME_PID" 2>/dev/null || break; sleep 0.1; done',
+        '[ -s "$PORT_FILE" ] || { echo "splitbench: the time server did not start on $(hostname)" >&2; exit 1; }',
+        'NODE=${SLURMD_NODENAME:-$(hostname -s)}',
+        "TIME_HOST=$(scontrol show node \"$NODE\" 2>/dev/null | tr ' ' '\\n' | sed -n 's/^NodeAddr=//p' | head -1)",
+        'TIME_URL="http://${TIME_HOST:-$NODE}:$(cat "$PORT_FILE")/time"',
+        'echo "splitbench: clock reference $TIME_URL" >&2',
+      ],
+      "# One start instant for every shard: now + lead on this node's clock (shards correct theirs by the clock check).",
       `START_AT=$(( $(date +%s%3N) + ${o.leadMs} ))`,
       'export SB RUN_UUID SHARED START_AT NODE_TMP TIME_URL',
       '# Each shard writes its store on node-local disk (SQLite WAL needs it), then copies it to the shared folder.',
@@ -230,7 +232,10 @@ export const BARRIER_TIMEOUT_S = 1800;
 export function kubernetesManifests(o: LaunchOptions): K8sManifests {
   const kind = checkArgs(o);
   const n = kind === 'replay' ? o.shards! : o.chunks!;
-  const id = o.runUuid.slice(0, 8).toLowerCase().replace(/[^a-z0-9]/g, '0');
+  const id = o.runUuid
+    .slice(0, 8)
+    .toLowerCase()
+    .replace(/[^a-z0-9]/g, '0');
   const jobName = `${o.name}-${id}`;
   const timeName = `${jobName}-time`;
   const labels = { 'app.kubernetes.io/name': 'splitbench', 'splitbench.io/run': id };
@@ -239,7 +244,8 @@ export function kubernetesManifests(o: LaunchOptions): K8sManifests {
   const deadline = o.mergeDeadlineS;
   const timeUrl = `http://${timeName}${o.namespace ? `.${o.namespace}.svc` : ''}:${TIME_PORT}/time`;
   // A shard or chunk that fails leaves failed-<index> (its last lines) on the shared volume: the merge Job fails on it.
-  const failNote = (what: string): string => `[ "$rc" = 0 ] || { echo "${what} $JOB_COMPLETION_INDEX exited $rc on $(hostname)" > "${shared}/failed-$JOB_COMPLETION_INDEX"; }`;
+  const failNote = (what: string): string =>
+    `[ "$rc" = 0 ] || { echo "${what} $JOB_COMPLETION_INDEX exited $rc on $(hostname)" > "${shared}/failed-$JOB_COMPLETION_INDEX"; }`;
   const work =
     kind === 'replay'
       ? `${sb} ${line(o.args)} --shard auto --start-at barrier --time-url ${timeUrl} --run-uuid ${shq(o.runUuid)} --db /scratch/shard.db || rc=$?; ` +
@@ -259,13 +265,21 @@ export function kubernetesManifests(o: LaunchOptions): K8sManifests {
   const nodeSelector = Object.keys(o.nodeSelector).length > 0 ? { nodeSelector: { ...o.nodeSelector } } : {};
   // Load generators off the GPU nodes only when asked (a cluster of GPU nodes only would leave every pod Pending).
   const nodeAffinity = o.avoidGpuNodes
-    ? { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'nvidia.com/gpu.present', operator: 'DoesNotExist' }] }] } } }
+    ? {
+        nodeAffinity: {
+          requiredDuringSchedulingIgnoredDuringExecution: {
+            nodeSelectorTerms: [{ matchExpressions: [{ key: 'nvidia.com/gpu.present', operator: 'DoesNotExist' }] }],
+          },
+        },
+      }
     : {};
   const affinity = {
     ...nodeAffinity,
     // Spread the load generators over hosts where the cluster can (preferred, never blocking).
     podAntiAffinity: {
-      preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, podAffinityTerm: { topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: labels } } }],
+      preferredDuringSchedulingIgnoredDuringExecution: [
+        { weight: 100, podAffinityTerm: { topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: labels } } },
+      ],
     },
   };
   const meta = (name: string): Record<string, unknown> => ({ name, ...(o.namespace ? { namespace: o.namespace } : {}), labels });
@@ -411,7 +425,8 @@ export function resolveLaunchOptions(argv: Record<string, unknown>, args: readon
   const chunks = int('chunks', '--chunks', 1);
   const parallel = int('parallel', '--parallel', 1);
   const cpus = int('cpus', '--cpus', 1) ?? 2;
-  if ((shards === undefined) === (chunks === undefined) && argv.shards === argv.chunks) problems.push('give --shards N (a sharded replay) or --chunks K (a sweep or provision plan split into chunks)');
+  if ((shards === undefined) === (chunks === undefined) && argv.shards === argv.chunks)
+    problems.push('give --shards N (a sharded replay) or --chunks K (a sweep or provision plan split into chunks)');
   if (shards !== undefined && chunks !== undefined) problems.push('--shards and --chunks: give one');
   if (parallel !== undefined && chunks === undefined) problems.push('--parallel: applies to --chunks (shards all run at once)');
   const mem = String(argv.mem ?? (launcher === 'kubernetes' ? '4Gi' : '4G'));
@@ -424,28 +439,36 @@ export function resolveLaunchOptions(argv: Record<string, unknown>, args: readon
     else nodeSelector[m[1]!] = m[2]!;
   }
   if (sel.length > 0 && launcher === 'slurm') problems.push('--node-selector: Kubernetes only; on Slurm use --exclude NODES or --constraint FEATURE');
-  for (const k of ['exclude', 'constraint'] as const) if (argv[k] !== undefined && launcher === 'kubernetes') problems.push(`--${k}: Slurm only; on Kubernetes use --node-selector`);
+  for (const k of ['exclude', 'constraint'] as const)
+    if (argv[k] !== undefined && launcher === 'kubernetes') problems.push(`--${k}: Slurm only; on Kubernetes use --node-selector`);
   const lead = argv.leadS === undefined ? (launcher === 'kubernetes' ? 10 : 30) : Number(argv.leadS);
   if (!(lead > 0)) problems.push(`--lead-s: expected seconds > 0, got ${String(argv.leadS)}`);
   const perNode = int('perNode', '--per-node', 1) ?? 1;
   if (argv.perNode !== undefined && (launcher !== 'slurm' || shards === undefined)) problems.push('--per-node: applies to Slurm --shards');
   const mergeDeadline = int('mergeDeadlineS', '--merge-deadline-s', 1) ?? 86400;
   if (argv.mergeDeadlineS !== undefined && launcher !== 'kubernetes') problems.push('--merge-deadline-s: Kubernetes only (Slurm fails the merge step itself)');
-  if (argv.avoidGpuNodes !== undefined && launcher !== 'kubernetes') problems.push('--avoid-gpu-nodes: Kubernetes only; on Slurm use --exclude NODES or --constraint FEATURE');
+  if (argv.avoidGpuNodes !== undefined && launcher !== 'kubernetes')
+    problems.push('--avoid-gpu-nodes: Kubernetes only; on Slurm use --exclude NODES or --constraint FEATURE');
   const maxOffset = argv.maxOffsetMs;
-  if (maxOffset !== undefined && !(typeof maxOffset === 'number' && Number.isFinite(maxOffset) && maxOffset >= 0)) problems.push(`--max-offset-ms: expected a number >= 0, got ${String(maxOffset)}`);
+  if (maxOffset !== undefined && !(typeof maxOffset === 'number' && Number.isFinite(maxOffset) && maxOffset >= 0))
+    problems.push(`--max-offset-ms: expected a number >= 0, got ${String(maxOffset)}`);
   if (maxOffset !== undefined && shards === undefined) problems.push('--max-offset-ms: applies to --shards (the merge of a replay)');
   if (argv.out !== undefined && chunks !== undefined) problems.push('--out: applies to --shards (chunks write their results next to the plan in --shared-dir)');
-  if (argv.out !== undefined && launcher === 'kubernetes' && !/^[A-Za-z0-9._-]+$/.test(String(argv.out))) problems.push(`--out: on Kubernetes a file name in the run's folder of --shared-dir, got '${String(argv.out)}'`);
+  if (argv.out !== undefined && launcher === 'kubernetes' && !/^[A-Za-z0-9._-]+$/.test(String(argv.out)))
+    problems.push(`--out: on Kubernetes a file name in the run's folder of --shared-dir, got '${String(argv.out)}'`);
   const name = String(argv.name ?? (shards !== undefined ? 'splitbench-replay' : args[0] === 'provision' ? 'splitbench-provision' : 'splitbench-sweep'));
-  if (!/^[a-z0-9]([-a-z0-9]{0,40}[a-z0-9])?$/.test(name)) problems.push(`--name: expected lowercase letters, digits and '-' (a Kubernetes name), got '${name}'`);
+  if (!/^[a-z0-9]([-a-z0-9]{0,40}[a-z0-9])?$/.test(name))
+    problems.push(`--name: expected lowercase letters, digits and '-' (a Kubernetes name), got '${name}'`);
   try {
-    if (shards !== undefined || chunks !== undefined) checkArgs({ ...(shards !== undefined ? { shards } : {}), ...(chunks !== undefined ? { chunks } : {}), args });
+    if (shards !== undefined || chunks !== undefined)
+      checkArgs({ ...(shards !== undefined ? { shards } : {}), ...(chunks !== undefined ? { chunks } : {}), args });
   } catch (e) {
     problems.push((e as Error).message);
   }
   if (problems.length > 0) {
-    throw new ConfigError(problems.length === 1 ? problems[0]! : `${problems.length} problems: ${problems.join('; ')}`, { hint: 'run `splitbench launch --help` for the flags' });
+    throw new ConfigError(problems.length === 1 ? problems[0]! : `${problems.length} problems: ${problems.join('; ')}`, {
+      hint: 'run `splitbench launch --help` for the flags',
+    });
   }
   return Object.freeze({
     launcher: launcher as Launcher,

@@ -76,7 +76,12 @@ export class LiveMetrics {
         self.lastSent = now;
       },
     });
-    this.completed = new Counter({ name: 'splitbench_replay_requests_completed_total', help: 'finished requests by status', labelNames: ['status'], registers });
+    this.completed = new Counter({
+      name: 'splitbench_replay_requests_completed_total',
+      help: 'finished requests by status',
+      labelNames: ['status'],
+      registers,
+    });
     this.errors = new Counter({ name: 'splitbench_replay_errors_total', help: 'requests that failed (error or timeout)', registers });
     this.inputTokens = new Counter({ name: 'splitbench_replay_input_tokens_total', help: 'prompt tokens of ok requests', registers });
     this.outputTokens = new Counter({ name: 'splitbench_replay_output_tokens_total', help: 'output tokens received', registers });
@@ -89,12 +94,12 @@ export class LiveMetrics {
     this.ttft = new Histogram({ name: 'splitbench_replay_ttft_seconds', help: 'client time to first token (s)', buckets: TTFT_BUCKETS, registers });
     this.itl = new Histogram({
       name: 'splitbench_replay_inter_token_latency_seconds',
-      help: 'client per-token gaps (s): a chunk\'s gap from the previous token-carrying chunk, spread over its tokens',
+      help: "client per-token gaps (s): a chunk's gap from the previous token-carrying chunk, spread over its tokens",
       buckets: ITL_BUCKETS,
       registers,
     });
     this.e2e = new Histogram({ name: 'splitbench_replay_e2e_seconds', help: 'client end-to-end latency of ok requests (s)', buckets: E2E_BUCKETS, registers });
-    new Gauge({ name: 'splitbench_replay_shard_info', help: 'this process\'s shard', labelNames: ['shard', 'shards', 'run_uuid'], registers }).set(
+    new Gauge({ name: 'splitbench_replay_shard_info', help: "this process's shard", labelNames: ['shard', 'shards', 'run_uuid'], registers }).set(
       { shard: labels.shard, shards: labels.shards, run_uuid: labels.runUuid },
       1,
     );

@@ -113,12 +113,17 @@ async function readShard(file: string, runUuid: string | undefined): Promise<Sha
   const cand = runUuid === undefined ? rows : rows.filter((r) => r.shard.runUuid === runUuid);
   if (cand.length === 0) {
     throw new ConfigError(
-      rows.length === 0 ? 'holds no shard of a sharded run (written by `replay --shard` or `--procs`)' : `holds no shard of run ${runUuid} (it has: ${[...new Set(rows.map((r) => r.shard.runUuid))].join(', ')})`,
+      rows.length === 0
+        ? 'holds no shard of a sharded run (written by `replay --shard` or `--procs`)'
+        : `holds no shard of run ${runUuid} (it has: ${[...new Set(rows.map((r) => r.shard.runUuid))].join(', ')})`,
       { path: name },
     );
   }
   if (cand.length > 1) {
-    throw new ConfigError(`holds ${cand.length} shards (${cand.map((r) => `${r.shard.shardIndex}/${r.shard.shardCount} of ${r.shard.runUuid}`).join(', ')}); pass --run-uuid to pick one run`, { path: name });
+    throw new ConfigError(
+      `holds ${cand.length} shards (${cand.map((r) => `${r.shard.shardIndex}/${r.shard.shardCount} of ${r.shard.runUuid}`).join(', ')}); pass --run-uuid to pick one run`,
+      { path: name },
+    );
   }
   const { shard, run, requests } = cand[0]!;
   return { file: path.resolve(file), sha256, shard, run, requests };
@@ -197,10 +202,19 @@ export async function mergeShards(files: readonly string[], opts: MergeOptions):
   const count = Number(first.shard.shardCount);
   for (const s of inputs) {
     const n = rel(s.file);
-    if (s.shard.runUuid !== uuid) throw new ConfigError(`is a shard of run ${String(s.shard.runUuid)}, but ${rel(first.file)} is of run ${uuid}; merge one run's shards at a time`, { path: n });
-    if (Number(s.shard.shardCount) !== count) throw new ConfigError(`says the run has ${String(s.shard.shardCount)} shards, ${rel(first.file)} says ${count}`, { path: n });
-    if (s.run.traceSha256 !== first.run.traceSha256) throw new ConfigError(`replayed a different trace (sha256 ${String(s.run.traceSha256).slice(0, 12)}…) than ${rel(first.file)} (${String(first.run.traceSha256).slice(0, 12)}…)`, { path: n });
-    if (s.run.timeScale !== first.run.timeScale) throw new ConfigError(`ran at time scale ${String(s.run.timeScale)}, ${rel(first.file)} at ${String(first.run.timeScale)}`, { path: n });
+    if (s.shard.runUuid !== uuid)
+      throw new ConfigError(`is a shard of run ${String(s.shard.runUuid)}, but ${rel(first.file)} is of run ${uuid}; merge one run's shards at a time`, {
+        path: n,
+      });
+    if (Number(s.shard.shardCount) !== count)
+      throw new ConfigError(`says the run has ${String(s.shard.shardCount)} shards, ${rel(first.file)} says ${count}`, { path: n });
+    if (s.run.traceSha256 !== first.run.traceSha256)
+      throw new ConfigError(
+        `replayed a different trace (sha256 ${String(s.run.traceSha256).slice(0, 12)}…) than ${rel(first.file)} (${String(first.run.traceSha256).slice(0, 12)}…)`,
+        { path: n },
+      );
+    if (s.run.timeScale !== first.run.timeScale)
+      throw new ConfigError(`ran at time scale ${String(s.run.timeScale)}, ${rel(first.file)} at ${String(first.run.timeScale)}`, { path: n });
     // The same run: one shared start instant, one clock reference, one target, the same options (a shard
     // re-run by hand with the same --run-uuid later, over another window or against another backend, is not).
     if (s.shard.startAtMs !== first.shard.startAtMs) {
@@ -211,18 +225,28 @@ export async function mergeShards(files: readonly string[], opts: MergeOptions):
     }
     const u = (v: unknown): unknown => (opts.anyHost ? withoutHost(v) : v);
     if ((u(s.shard.timeRef) ?? null) !== (u(first.shard.timeRef) ?? null)) {
-      throw new ConfigError(`clock reference differs: ${String(s.shard.timeRef ?? 'none (not measured)')} here, ${String(first.shard.timeRef ?? 'none (not measured)')} in ${rel(first.file)}; offsets to different references do not compare`, {
-        path: n,
-        hint: 'shards that reached one reference under different addresses: merge with --any-host',
-      });
+      throw new ConfigError(
+        `clock reference differs: ${String(s.shard.timeRef ?? 'none (not measured)')} here, ${String(first.shard.timeRef ?? 'none (not measured)')} in ${rel(first.file)}; offsets to different references do not compare`,
+        {
+          path: n,
+          hint: 'shards that reached one reference under different addresses: merge with --any-host',
+        },
+      );
     }
     for (const col of ['target', 'deployment', 'model', 'kind'] as const) {
       if ((u(s.run[col]) ?? null) !== (u(first.run[col]) ?? null)) {
-        throw new ConfigError(`${col} differs: '${String(s.run[col] ?? '')}' here, '${String(first.run[col] ?? '')}' in ${rel(first.file)}`, { path: n, ...(col === 'target' ? { hint: 'shards that reached one server under different addresses: merge with --any-host' } : {}) });
+        throw new ConfigError(`${col} differs: '${String(s.run[col] ?? '')}' here, '${String(first.run[col] ?? '')}' in ${rel(first.file)}`, {
+          path: n,
+          ...(col === 'target' ? { hint: 'shards that reached one server under different addresses: merge with --any-host' } : {}),
+        });
       }
     }
     const d = firstDifference(runOptions(s.run, opts.anyHost), runOptions(first.run, opts.anyHost), 'options');
-    if (d) throw new ConfigError(`${d.field} differs: ${d.here} here, ${d.there} in ${rel(first.file)}; every shard must run the same replay options`, { path: n, ...(/url/i.test(d.field) ? { hint: 'shards that reached one server under different addresses: merge with --any-host' } : {}) });
+    if (d)
+      throw new ConfigError(`${d.field} differs: ${d.here} here, ${d.there} in ${rel(first.file)}; every shard must run the same replay options`, {
+        path: n,
+        ...(/url/i.test(d.field) ? { hint: 'shards that reached one server under different addresses: merge with --any-host' } : {}),
+      });
   }
 
   // Coverage: 0..N-1 exactly once.
@@ -235,9 +259,12 @@ export async function mergeShards(files: readonly string[], opts: MergeOptions):
   }
   const missing = Array.from({ length: count }, (_, i) => i).filter((i) => !byIndex.has(i));
   if (missing.length > 0) {
-    throw new ConfigError(`missing shard${missing.length > 1 ? 's' : ''} ${missing.join(', ')} of ${count} (run ${uuid}); every shard 0..${count - 1} must be given once`, {
-      hint: 'a shard that failed to start has no store; rerun the whole run',
-    });
+    throw new ConfigError(
+      `missing shard${missing.length > 1 ? 's' : ''} ${missing.join(', ')} of ${count} (run ${uuid}); every shard 0..${count - 1} must be given once`,
+      {
+        hint: 'a shard that failed to start has no store; rerun the whole run',
+      },
+    );
   }
 
   // Per-shard checks: finished, on time, clocks.
@@ -245,18 +272,25 @@ export async function mergeShards(files: readonly string[], opts: MergeOptions):
   for (const i of [...byIndex.keys()].sort((a, b) => a - b)) {
     const s = byIndex.get(i)!;
     const n = rel(s.file);
-    if (s.run.status === 'running') throw new ConfigError(`shard ${i}/${count} is still 'running' (its process has not finished, or died); merge finished shards only`, { path: n });
+    if (s.run.status === 'running')
+      throw new ConfigError(`shard ${i}/${count} is still 'running' (its process has not finished, or died); merge finished shards only`, { path: n });
     if ((s.run.notes as { coordinatorLost?: unknown }).coordinatorLost === true) {
-      throw new ConfigError(`shard ${i}/${count} stopped because its --procs coordinator died mid-run; its part of the trace was cut short and is not a complete shard`, {
-        path: n,
-        hint: 'run the replay again',
-      });
+      throw new ConfigError(
+        `shard ${i}/${count} stopped because its --procs coordinator died mid-run; its part of the trace was cut short and is not a complete shard`,
+        {
+          path: n,
+          hint: 'run the replay again',
+        },
+      );
     }
     if (s.shard.late) {
-      throw new ConfigError(`shard ${i}/${count} was late: ready ${(num(s.shard.lateMs) ?? 0).toFixed(1)} ms after the shared start; the run's arrival process is broken`, {
-        path: n,
-        hint: 'rerun with a later --start-at (more lead time)',
-      });
+      throw new ConfigError(
+        `shard ${i}/${count} was late: ready ${(num(s.shard.lateMs) ?? 0).toFixed(1)} ms after the shared start; the run's arrival process is broken`,
+        {
+          path: n,
+          hint: 'rerun with a later --start-at (more lead time)',
+        },
+      );
     }
     if (s.shard.timeRef === null || s.shard.timeRef === undefined) {
       if (hosts.size > 1) {
@@ -267,15 +301,21 @@ export async function mergeShards(files: readonly string[], opts: MergeOptions):
       }
       continue;
     }
-    for (const [when, off] of [['start', num(s.shard.offsetStartMs)], ['end', num(s.shard.offsetEndMs)]] as const) {
+    for (const [when, off] of [
+      ['start', num(s.shard.offsetStartMs)],
+      ['end', num(s.shard.offsetEndMs)],
+    ] as const) {
       if (off === null) throw new ConfigError(`shard ${i}/${count} has no clock offset at ${when} (interrupted before measuring it?)`, { path: n });
       // Over the limit beyond the measurement's own uncertainty (±RTT/2 of the min-RTT sample).
       const halfRtt = (num(when === 'start' ? s.shard.rttStartMs : s.shard.rttEndMs) ?? 0) / 2;
       if (Math.abs(off) - halfRtt > maxOffsetMs) {
-        throw new ConfigError(`shard ${i}/${count}: clock offset ${off.toFixed(3)} ms (±${halfRtt.toFixed(3)}) to the reference at ${when} exceeds --max-offset-ms ${maxOffsetMs}`, {
-          path: n,
-          hint: 'synchronise the hosts (chrony/NTP/PTP), or raise --max-offset-ms to accept the corrected timeline',
-        });
+        throw new ConfigError(
+          `shard ${i}/${count}: clock offset ${off.toFixed(3)} ms (±${halfRtt.toFixed(3)}) to the reference at ${when} exceeds --max-offset-ms ${maxOffsetMs}`,
+          {
+            path: n,
+            hint: 'synchronise the hosts (chrony/NTP/PTP), or raise --max-offset-ms to accept the corrected timeline',
+          },
+        );
       }
     }
   }
@@ -295,10 +335,13 @@ export async function mergeShards(files: readonly string[], opts: MergeOptions):
       const prior = new Map(store.shards(existing.id).map((r) => [r.shardIndex, String(r.fileSha256)]));
       for (const [i, s] of byIndex) {
         if (prior.get(i) !== s.sha256) {
-          throw new ConfigError(`duplicate shard ${i}/${count}: run ${uuid} in ${rel(opts.out)} already has shard ${i} from another file (sha256 ${String(prior.get(i) ?? '?').slice(0, 12)}…, this one ${s.sha256.slice(0, 12)}…)`, {
-            path: rel(s.file),
-            hint: 'merge into a new --out file, or delete the merged run first (`splitbench runs delete`)',
-          });
+          throw new ConfigError(
+            `duplicate shard ${i}/${count}: run ${uuid} in ${rel(opts.out)} already has shard ${i} from another file (sha256 ${String(prior.get(i) ?? '?').slice(0, 12)}…, this one ${s.sha256.slice(0, 12)}…)`,
+            {
+              path: rel(s.file),
+              hint: 'merge into a new --out file, or delete the merged run first (`splitbench runs delete`)',
+            },
+          );
         }
       }
       const shards = [...byIndex.entries()].sort((a, b) => a[0] - b[0]).map(([i, s]) => shardInfo(i, s, t0Ref.get(i)! - T0, true));
@@ -322,7 +365,11 @@ export async function mergeShards(files: readonly string[], opts: MergeOptions):
     const r0 = runs[0]!;
     const statuses = runs.map((r) => String(r.status));
     const status = statuses.includes('failed') ? 'failed' : statuses.includes('interrupted') ? 'interrupted' : 'completed';
-    const endedAt = runs.map((r) => (typeof r.endedAt === 'string' ? r.endedAt : '')).sort().at(-1) || null;
+    const endedAt =
+      runs
+        .map((r) => (typeof r.endedAt === 'string' ? r.endedAt : ''))
+        .sort()
+        .at(-1) || null;
     const options = runOptions(r0);
     const notes = mergeNotes(runs.map((r) => r.notes));
     notes.merge = {

@@ -9,16 +9,51 @@ import { parseRunUuid, parseShard, parseStartAt, type ShardSpec } from './shard.
 
 export function addShardOptions<T>(y: Argv<T>): Argv<T> {
   return y
-    .option('shard', { type: 'string', describe: "replay shard i of N (i/N, 0-based) of the trace, split by session (else request index); 'auto': from SLURM_PROCID/SLURM_NTASKS or JOB_COMPLETION_INDEX", group: 'Scale-out:' })
-    .option('shard-count', { type: 'number', describe: 'with --shard auto on Kubernetes: the Indexed Job\'s completions (default $SPLITBENCH_SHARDS)', group: 'Scale-out:' })
-    .option('start-at', { type: 'string', describe: "shared start instant of all shards: epoch ms or ISO-8601 (default: now + 2 s); 'barrier': the instant the --time-url server's start barrier (`time-server --barrier N`) gives once every shard is ready", group: 'Scale-out:' })
-    .option('run-uuid', { type: 'string', describe: 'identity shared by every shard of one run; merge checks it (default: a fresh one, fine for one shard)', group: 'Scale-out:' })
-    .option('time-url', { type: 'string', describe: "clock reference for the offset check (GET /time: run `splitbench time-server` on one host; `splitbench serve` answers it too) (default: the target's /time when it has one; vLLM and SGLang have none)", group: 'Scale-out:' })
-    .option('procs', { type: 'number', describe: 'run P shard processes on this machine (one shared backend and clock), then merge them into --db', group: 'Scale-out:' })
-    .option('metrics-port', { type: 'number', describe: 'serve live Prometheus metrics (in flight, sent, completed, errors, tokens, dispatch lag) on this port while running; with --procs shard i uses PORT+i', group: 'Scale-out:' })
-    .option('clock-offset-ms', { type: 'number', hidden: true, describe: 'test only: pretend this process\'s wall clock is off by this many ms' })
+    .option('shard', {
+      type: 'string',
+      describe:
+        "replay shard i of N (i/N, 0-based) of the trace, split by session (else request index); 'auto': from SLURM_PROCID/SLURM_NTASKS or JOB_COMPLETION_INDEX",
+      group: 'Scale-out:',
+    })
+    .option('shard-count', {
+      type: 'number',
+      describe: "with --shard auto on Kubernetes: the Indexed Job's completions (default $SPLITBENCH_SHARDS)",
+      group: 'Scale-out:',
+    })
+    .option('start-at', {
+      type: 'string',
+      describe:
+        "shared start instant of all shards: epoch ms or ISO-8601 (default: now + 2 s); 'barrier': the instant the --time-url server's start barrier (`time-server --barrier N`) gives once every shard is ready",
+      group: 'Scale-out:',
+    })
+    .option('run-uuid', {
+      type: 'string',
+      describe: 'identity shared by every shard of one run; merge checks it (default: a fresh one, fine for one shard)',
+      group: 'Scale-out:',
+    })
+    .option('time-url', {
+      type: 'string',
+      describe:
+        "clock reference for the offset check (GET /time: run `splitbench time-server` on one host; `splitbench serve` answers it too) (default: the target's /time when it has one; vLLM and SGLang have none)",
+      group: 'Scale-out:',
+    })
+    .option('procs', {
+      type: 'number',
+      describe: 'run P shard processes on this machine (one shared backend and clock), then merge them into --db',
+      group: 'Scale-out:',
+    })
+    .option('metrics-port', {
+      type: 'number',
+      describe:
+        'serve live Prometheus metrics (in flight, sent, completed, errors, tokens, dispatch lag) on this port while running; with --procs shard i uses PORT+i',
+      group: 'Scale-out:',
+    })
+    .option('clock-offset-ms', { type: 'number', hidden: true, describe: "test only: pretend this process's wall clock is off by this many ms" })
     .example('$0 replay --trace coding --window 0:300 --procs 3', 'three load-generator processes on this machine, merged into one run')
-    .example('$0 replay --trace coding --url http://gpu0:8000 --shard auto --start-at 1767225600000 --run-uuid $RUN --db /tmp/shard.db', 'one shard of an srun / Indexed Job launch (see `splitbench launch`)');
+    .example(
+      '$0 replay --trace coding --url http://gpu0:8000 --shard auto --start-at 1767225600000 --run-uuid $RUN --db /tmp/shard.db',
+      'one shard of an srun / Indexed Job launch (see `splitbench launch`)',
+    );
 }
 
 export interface ScaleOptions {
@@ -71,10 +106,13 @@ export function resolveScaleOptions(argv: Record<string, unknown>, env: NodeJS.P
   };
   const procs = numFlag('procs', '--procs', (n) => (Number.isInteger(n) && n >= 1 && n <= 256 ? undefined : 'expected an integer from 1 to 256'));
   const shardCount = numFlag('shardCount', '--shard-count', (n) => (Number.isInteger(n) && n >= 1 ? undefined : 'expected an integer >= 1'));
-  const metricsPort = numFlag('metricsPort', '--metrics-port', (n) => (Number.isInteger(n) && n >= 0 && n <= 65535 ? undefined : 'expected a port number (0: any free port)'));
+  const metricsPort = numFlag('metricsPort', '--metrics-port', (n) =>
+    Number.isInteger(n) && n >= 0 && n <= 65535 ? undefined : 'expected a port number (0: any free port)',
+  );
   const skewMs = numFlag('clockOffsetMs', '--clock-offset-ms', () => undefined) ?? 0;
   const shardRaw = one('shard', '--shard');
-  const shard = shardRaw === undefined ? undefined : tryDo(() => parseShard(String(shardRaw), { env, ...(shardCount !== undefined ? { count: shardCount } : {}) }));
+  const shard =
+    shardRaw === undefined ? undefined : tryDo(() => parseShard(String(shardRaw), { env, ...(shardCount !== undefined ? { count: shardCount } : {}) }));
   const startRaw = one('startAt', '--start-at');
   const startWord = startRaw === undefined ? undefined : String(startRaw).trim();
   const startAt = startWord === undefined ? undefined : startWord === 'stdin' || startWord === 'barrier' ? startWord : tryDo(() => parseStartAt(startWord));
@@ -94,16 +132,24 @@ export function resolveScaleOptions(argv: Record<string, unknown>, env: NodeJS.P
   const sharded = shardRaw !== undefined || procs !== undefined;
   if (procs !== undefined && shardRaw !== undefined) problems.push('--procs and --shard: give one (--procs starts its own shard processes)');
   if (!sharded) {
-    for (const [k, flag] of [['startAt', '--start-at'], ['runUuid', '--run-uuid'], ['timeUrl', '--time-url'], ['clockOffsetMs', '--clock-offset-ms'], ['shardCount', '--shard-count']] as const) {
+    for (const [k, flag] of [
+      ['startAt', '--start-at'],
+      ['runUuid', '--run-uuid'],
+      ['timeUrl', '--time-url'],
+      ['clockOffsetMs', '--clock-offset-ms'],
+      ['shardCount', '--shard-count'],
+    ] as const) {
       if (has(argv, k)) problems.push(`${flag}: only applies with --shard or --procs`);
     }
   }
-  if (startAt === 'barrier' && timeRaw === undefined) problems.push('--start-at barrier: needs --time-url of a `splitbench time-server --barrier N` (its /barrier gives the start instant)');
+  if (startAt === 'barrier' && timeRaw === undefined)
+    problems.push('--start-at barrier: needs --time-url of a `splitbench time-server --barrier N` (its /barrier gives the start instant)');
   if (procs !== undefined) {
     if (has(argv, 'startAt')) problems.push('--start-at: --procs picks the start itself once every shard is ready');
     if (has(argv, 'clockOffsetMs')) problems.push('--clock-offset-ms: applies to one --shard');
   }
-  if (sharded && has(argv, 'concurrency')) problems.push('--concurrency: a closed loop cannot be split into shards of one schedule; use --rate or the trace (open loop)');
+  if (sharded && has(argv, 'concurrency'))
+    problems.push('--concurrency: a closed loop cannot be split into shards of one schedule; use --rate or the trace (open loop)');
   if (problems.length > 0) {
     throw new ConfigError(problems.length === 1 ? problems[0]! : `${problems.length} problems: ${problems.join('; ')}`, {
       hint: 'run `splitbench replay --help` for the flags',

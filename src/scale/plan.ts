@@ -65,23 +65,32 @@ export function parseChunk(value: string, opts: { env?: NodeJS.ProcessEnv; count
     const ki = int(env.JOB_COMPLETION_INDEX);
     if (si !== undefined) {
       const n = opts.count ?? int(env.SLURM_ARRAY_TASK_COUNT);
-      if (n === undefined) throw new ConfigError('auto: SLURM_ARRAY_TASK_ID is set but SLURM_ARRAY_TASK_COUNT is not', { path: '--chunk', hint: 'pass --chunk-count K' });
+      if (n === undefined)
+        throw new ConfigError('auto: SLURM_ARRAY_TASK_ID is set but SLURM_ARRAY_TASK_COUNT is not', { path: '--chunk', hint: 'pass --chunk-count K' });
       c = { index: si - (int(env.SLURM_ARRAY_TASK_MIN) ?? 0), count: n };
       from = 'SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT';
     } else if (ki !== undefined) {
       const n = opts.count ?? int(env.SPLITBENCH_CHUNKS);
-      if (n === undefined) throw new ConfigError(`auto: JOB_COMPLETION_INDEX=${ki} is set but the chunk count is not`, { path: '--chunk', hint: 'pass --chunk-count K or set SPLITBENCH_CHUNKS' });
+      if (n === undefined)
+        throw new ConfigError(`auto: JOB_COMPLETION_INDEX=${ki} is set but the chunk count is not`, {
+          path: '--chunk',
+          hint: 'pass --chunk-count K or set SPLITBENCH_CHUNKS',
+        });
       c = { index: ki, count: n };
       from = 'JOB_COMPLETION_INDEX/SPLITBENCH_CHUNKS';
     } else {
-      throw new ConfigError('auto: no job-array environment found', { path: '--chunk', hint: 'set SLURM_ARRAY_TASK_ID (sbatch --array) or JOB_COMPLETION_INDEX (Indexed Job), or give k/K' });
+      throw new ConfigError('auto: no job-array environment found', {
+        path: '--chunk',
+        hint: 'set SLURM_ARRAY_TASK_ID (sbatch --array) or JOB_COMPLETION_INDEX (Indexed Job), or give k/K',
+      });
     }
   } else {
     const m = /^(\d+)\s*\/\s*(\d+)$/.exec(v);
     if (!m) throw new ConfigError(`expected k/K (e.g. 0/4) or auto, got '${value}'`, { path: '--chunk' });
     c = { index: Number(m[1]), count: Number(m[2]) };
   }
-  if (c.count < 1 || c.index >= c.count) throw new ConfigError(`chunk ${c.index} of ${c.count} is out of range (from ${from}; chunks are 0-based)`, { path: '--chunk' });
+  if (c.count < 1 || c.index >= c.count)
+    throw new ConfigError(`chunk ${c.index} of ${c.count} is out of range (from ${from}; chunks are 0-based)`, { path: '--chunk' });
   return c;
 }
 
@@ -166,7 +175,8 @@ export function loadPlanOf<P extends PlanFile>(file: string, kind: P['kind']): P
   if (p.format === PLAN_FORMAT && typeof p.kind === 'string' && p.kind !== kind) {
     throw new ConfigError(`is a ${p.kind} plan, not a ${kind} plan`, { path: file, hint: `collect it with \`splitbench ${p.kind} --plan ... --collect\`` });
   }
-  if (p.format !== PLAN_FORMAT || p.kind !== kind || !Array.isArray(p.items)) throw new ConfigError(`not a splitbench ${kind} plan (format ${String(p.format)})`, { path: file });
+  if (p.format !== PLAN_FORMAT || p.kind !== kind || !Array.isArray(p.items))
+    throw new ConfigError(`not a splitbench ${kind} plan (format ${String(p.format)})`, { path: file });
   return p as P;
 }
 
@@ -186,7 +196,15 @@ export interface ConfigResult {
   readonly deployment: string;
   readonly maxRate: number | null;
   readonly firstFail: number | null;
-  readonly points: readonly { rate: number; passed: boolean; reason?: string; failed: readonly string[]; throughput?: number; ttftP99?: number; e2eP99?: number }[];
+  readonly points: readonly {
+    rate: number;
+    passed: boolean;
+    reason?: string;
+    failed: readonly string[];
+    throughput?: number;
+    ttftP99?: number;
+    e2eP99?: number;
+  }[];
   /** Where the runs are (the chunk's store) — informative; not part of the answer. */
   readonly db: string;
   readonly runIds: readonly number[];
@@ -235,9 +253,20 @@ export async function runUnits<I extends { readonly key: string }, R>(
 }
 
 /** Every unit's result, in plan order; a missing one is an error naming it. */
-export function readUnits<I extends { readonly key: string }, R>(planFile: string, items: readonly I[], label: (item: I) => string, noun = 'configurations'): R[] {
+export function readUnits<I extends { readonly key: string }, R>(
+  planFile: string,
+  items: readonly I[],
+  label: (item: I) => string,
+  noun = 'configurations',
+): R[] {
   const dir = resultsDir(planFile);
-  const have = new Set(existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5)) : []);
+  const have = new Set(
+    existsSync(dir)
+      ? readdirSync(dir)
+          .filter((f) => f.endsWith('.json'))
+          .map((f) => f.slice(0, -5))
+      : [],
+  );
   const missing = items.filter((it) => !have.has(it.key));
   if (missing.length > 0) {
     throw new ConfigError(`${missing.length} of ${items.length} ${noun} have no result yet: ${missing.map((m) => `${label(m)} (${m.key})`).join(', ')}`, {
@@ -262,7 +291,8 @@ export function readUnits<I extends { readonly key: string }, R>(planFile: strin
 export function copyDbTarget(argv: Record<string, unknown>): string | undefined {
   const v = argv.copyDbTo;
   if (v === undefined) return undefined;
-  if (Array.isArray(v) || typeof v !== 'string' || v.trim() === '') throw new ConfigError(`expected one file path, got ${JSON.stringify(v)}`, { path: '--copy-db-to' });
+  if (Array.isArray(v) || typeof v !== 'string' || v.trim() === '')
+    throw new ConfigError(`expected one file path, got ${JSON.stringify(v)}`, { path: '--copy-db-to' });
   if (argv.collect) throw new ConfigError('applies to a chunk that runs (drop it with --collect)', { path: '--copy-db-to' });
   return path.resolve(v);
 }
@@ -323,15 +353,35 @@ export function collectPlan(planFile: string, plan: SweepPlan): PlanResult {
   const configs = readUnits<PlanItem, ConfigResult>(planFile, plan.items, (it) => it.deployment);
   let best: PlanResult['best'];
   for (const c of configs) if (c.maxRate !== null && (!best || c.maxRate > best.maxRate)) best = { deployment: c.deployment, maxRate: c.maxRate };
-  return { plan: planFile, slo: String(plan.base.slo), configs, ...(best ? { best } : {}), exitCode: configs.some((c) => c.maxRate !== null) ? ExitCode.ok : ExitCode.sloFailed };
+  return {
+    plan: planFile,
+    slo: String(plan.base.slo),
+    configs,
+    ...(best ? { best } : {}),
+    exitCode: configs.some((c) => c.maxRate !== null) ? ExitCode.ok : ExitCode.sloFailed,
+  };
 }
 
 export function formatPlanResult(r: PlanResult): string {
   const rows: string[][] = [['deployment', 'max rate req/s', 'first fail', 'rates tried', 'key']];
-  for (const c of r.configs) rows.push([c.deployment, c.maxRate === null ? 'none' : String(c.maxRate), c.firstFail === null ? '-' : String(c.firstFail), String(c.points.length), c.key]);
+  for (const c of r.configs)
+    rows.push([
+      c.deployment,
+      c.maxRate === null ? 'none' : String(c.maxRate),
+      c.firstFail === null ? '-' : String(c.firstFail),
+      String(c.points.length),
+      c.key,
+    ]);
   const w = rows[0]!.map((_, i) => Math.max(...rows.map((x) => x[i]!.length)));
-  const lines = rows.map((x) => x.map((c, i) => c.padEnd(w[i]!)).join('  ').trimEnd());
-  lines.push(r.best ? `highest max throughput under ${path.basename(r.slo)}: ${r.best.deployment} at ${r.best.maxRate} req/s` : `no configuration met ${r.slo}`);
+  const lines = rows.map((x) =>
+    x
+      .map((c, i) => c.padEnd(w[i]!))
+      .join('  ')
+      .trimEnd(),
+  );
+  lines.push(
+    r.best ? `highest max throughput under ${path.basename(r.slo)}: ${r.best.deployment} at ${r.best.maxRate} req/s` : `no configuration met ${r.slo}`,
+  );
   return lines.join('\n');
 }
 
@@ -354,7 +404,9 @@ export async function runSweepPlan(argv: Record<string, unknown>, log: (l: strin
     return { exitCode: result.exitCode, result, ran: [], skipped: [] };
   }
   const sim = await import('../sim/index.js');
-  const deployments = String(argv.deployment ?? 'splitwise-hh').split(',').map((d) => d.trim());
+  const deployments = String(argv.deployment ?? 'splitwise-hh')
+    .split(',')
+    .map((d) => d.trim());
   if (deployments.some((d) => d === '') || new Set(deployments).size !== deployments.length) {
     throw new ConfigError(`expected distinct deployment names separated by commas, got '${String(argv.deployment)}'`, { path: '--deployment' });
   }

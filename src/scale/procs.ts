@@ -67,7 +67,12 @@ interface Child {
 /** Lead between "all ready" and the shared start (ms). */
 const PROCS_LEAD_MS = 300;
 
-export async function runProcs(rawArgs: readonly string[], opts: ReplayOptions, scale: ScaleOptions, log: (l: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<ProcsResult> {
+export async function runProcs(
+  rawArgs: readonly string[],
+  opts: ReplayOptions,
+  scale: ScaleOptions,
+  log: (l: string) => void = (l) => process.stderr.write(`${l}\n`),
+): Promise<ProcsResult> {
   const P = scale.procs!;
   const runUuid = scale.runUuid ?? newRunUuid();
   const shardDir = path.join(`${opts.db}.shards`, runUuid);
@@ -95,11 +100,16 @@ export async function runProcs(rawArgs: readonly string[], opts: ReplayOptions, 
       const args = [
         bin,
         ...base,
-        '--shard', `${i}/${P}`,
-        '--start-at', 'stdin',
-        '--run-uuid', runUuid,
-        '--time-url', time.url,
-        '--db', path.join(shardDir, `shard-${i}.db`),
+        '--shard',
+        `${i}/${P}`,
+        '--start-at',
+        'stdin',
+        '--run-uuid',
+        runUuid,
+        '--time-url',
+        time.url,
+        '--db',
+        path.join(shardDir, `shard-${i}.db`),
         ...(opts.url === undefined ? ['--url', url] : []),
         ...(scale.metricsPort !== undefined ? ['--metrics-port', String(scale.metricsPort === 0 ? 0 : scale.metricsPort + i)] : []),
       ];
@@ -154,7 +164,12 @@ export async function runProcs(rawArgs: readonly string[], opts: ReplayOptions, 
       for (const c of children) if (c.proc.exitCode === null) c.proc.kill('SIGTERM');
       const codes = await Promise.all(children.map((c) => c.exit));
       const bad = children.find((c, k) => codes[k] !== 0 && !c.stderrTail.includes(READY_LINE)) ?? children[0]!;
-      const msg = bad.stderrTail.trim().split('\n').filter((l) => !l.startsWith(READY_LINE)).slice(-2).join(' | ');
+      const msg = bad.stderrTail
+        .trim()
+        .split('\n')
+        .filter((l) => !l.startsWith(READY_LINE))
+        .slice(-2)
+        .join(' | ');
       if (stopping) throw new SplitbenchError('SB_INTERRUPTED', 'interrupted before the run started; nothing was merged', { exitCode: ExitCode.interrupted });
       throw new TargetError(`shard ${bad.index}/${P} failed before the start: ${msg || `exit code ${codes[bad.index]}`}`);
     }
@@ -190,9 +205,18 @@ export async function replayProcs(rawArgs: readonly string[], opts: ReplayOption
   try {
     const summary = m.summarizeRun(store, r.merge!.runId);
     if (opts.json) {
-      printJson('replay', { runId: r.merge!.runId, runUuid: r.runUuid, shards: r.merge!.shards, shardExitCodes: r.shardExitCodes, shardDir: r.shardDir, metrics: summary });
+      printJson('replay', {
+        runId: r.merge!.runId,
+        runUuid: r.runUuid,
+        shards: r.merge!.shards,
+        shardExitCodes: r.shardExitCodes,
+        shardDir: r.shardDir,
+        metrics: summary,
+      });
     } else {
-      process.stdout.write(`${m.formatSummaries([summary])}\nrun ${r.merge!.runId} (${r.merge!.shardCount} shards merged); full summary: splitbench summary --run ${r.merge!.runId} --db ${opts.db}\n`);
+      process.stdout.write(
+        `${m.formatSummaries([summary])}\nrun ${r.merge!.runId} (${r.merge!.shardCount} shards merged); full summary: splitbench summary --run ${r.merge!.runId} --db ${opts.db}\n`,
+      );
     }
   } finally {
     store.close();

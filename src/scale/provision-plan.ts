@@ -19,7 +19,20 @@ import { ConfigError, ExitCode } from '../errors.js';
 import type { Candidate, Counts, ProvisionOptions, ProvisionResult, RateVerdict } from '../sim/index.js';
 import { sha256File, resolveTracePath } from '../trace/index.js';
 import { VERSION } from '../version.js';
-import { chunkOf, configKey, copyDbTarget, loadPlanOf, PLAN_FORMAT, publishStore, readUnits, runUnits, samePlan, savePlan, type ChunkSpec, type PlanFile } from './plan.js';
+import {
+  chunkOf,
+  configKey,
+  copyDbTarget,
+  loadPlanOf,
+  PLAN_FORMAT,
+  publishStore,
+  readUnits,
+  runUnits,
+  samePlan,
+  savePlan,
+  type ChunkSpec,
+  type PlanFile,
+} from './plan.js';
 
 export type ProvisionWork = 'max-rate' | 'passes';
 
@@ -136,7 +149,10 @@ export interface ProvisionPlanRun {
 }
 
 /** `provision --plan FILE [--chunk k/K | --collect]`. */
-export async function runProvisionPlan(argv: Record<string, unknown>, log: (l: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<ProvisionPlanRun> {
+export async function runProvisionPlan(
+  argv: Record<string, unknown>,
+  log: (l: string) => void = (l) => process.stderr.write(`${l}\n`),
+): Promise<ProvisionPlanRun> {
   const planFile = String(argv.plan);
   const copyTo = copyDbTarget(argv);
   const sim = await import('../sim/index.js');
@@ -144,9 +160,13 @@ export async function runProvisionPlan(argv: Record<string, unknown>, log: (l: s
   const plan = await buildProvisionPlan(o);
   if (argv.collect) {
     if (argv.chunk !== undefined) throw new ConfigError('--collect merges finished chunks; it runs none (drop --chunk)', { path: '--collect' });
-    if (!existsSync(planFile)) throw new ConfigError('no such plan: nothing to collect', { path: planFile, hint: 'run the chunks first (`provision ... --plan FILE --chunk k/K`)' });
+    if (!existsSync(planFile))
+      throw new ConfigError('no such plan: nothing to collect', { path: planFile, hint: 'run the chunks first (`provision ... --plan FILE --chunk k/K`)' });
     if (!samePlan(loadPlanOf<ProvisionPlan>(planFile, 'provision'), plan)) {
-      throw new ConfigError('holds another plan (different flags, trace or splitbench version) than these flags make', { path: planFile, hint: 'give the same flags as the chunks' });
+      throw new ConfigError('holds another plan (different flags, trace or splitbench version) than these flags make', {
+        path: planFile,
+        hint: 'give the same flags as the chunks',
+      });
     }
     const result = await collectProvisionPlan(planFile, plan, o);
     return { exitCode: result.exitCode, result, units: plan.items.length, ran: [], skipped: [] };
@@ -154,8 +174,14 @@ export async function runProvisionPlan(argv: Record<string, unknown>, log: (l: s
   const chunk = chunkOf(argv);
   const dbNamed = copyTo ?? path.resolve(o.db);
   savePlan(planFile, plan);
-  log(`plan ${path.basename(planFile)}: ${o.design.name} ${o.objective}: ${plan.candidates.length} candidates, ${plan.items.length} units; this process runs chunk ${chunk.index}/${chunk.count}`);
-  const tags = { provision: plan.items.length > 0 ? configKey(plan.base, plan.traceSha256).slice(0, 8) : 'empty', objective: o.objective, plan: path.basename(planFile) };
+  log(
+    `plan ${path.basename(planFile)}: ${o.design.name} ${o.objective}: ${plan.candidates.length} candidates, ${plan.items.length} units; this process runs chunk ${chunk.index}/${chunk.count}`,
+  );
+  const tags = {
+    provision: plan.items.length > 0 ? configKey(plan.base, plan.traceSha256).slice(0, 8) : 'empty',
+    objective: o.objective,
+    plan: path.basename(planFile),
+  };
   const { ran, skipped } = await sim.withEvaluators(o, tags, log, (make) =>
     runUnits(
       planFile,
@@ -171,7 +197,14 @@ export async function runProvisionPlan(argv: Record<string, unknown>, log: (l: s
           return { ...common, maxRate: r.maxRate ?? null, firstFail: r.firstFail ?? null, tried: r.tried, sims: ev.sims, db: dbNamed, runIds: [...ev.runIds] };
         }
         const r = await ev.passesAt(design, it.counts, o.rate);
-        return { ...common, passed: r.passed, ...(r.throughput !== undefined ? { throughput: r.throughput } : {}), sims: ev.sims, db: dbNamed, runIds: [...ev.runIds] };
+        return {
+          ...common,
+          passed: r.passed,
+          ...(r.throughput !== undefined ? { throughput: r.throughput } : {}),
+          sims: ev.sims,
+          db: dbNamed,
+          runIds: [...ev.runIds],
+        };
       },
       log,
     ),

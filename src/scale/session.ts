@@ -70,7 +70,11 @@ function readStdinLine(onGone: () => void): Promise<string> {
   });
 }
 
-export async function shardSession(opts: ReplayOptions, scale: ScaleOptions, log: (l: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<ShardSession> {
+export async function shardSession(
+  opts: ReplayOptions,
+  scale: ScaleOptions,
+  log: (l: string) => void = (l) => process.stderr.write(`${l}\n`),
+): Promise<ShardSession> {
   const shard: ShardSpec = scale.shard ?? { index: 0, count: 1 };
   const sharded = scale.shard !== undefined;
   const runUuid = scale.runUuid ?? newRunUuid();
@@ -87,7 +91,9 @@ export async function shardSession(opts: ReplayOptions, scale: ScaleOptions, log
     } catch (e) {
       if (explicitRef || when === 'end') throw e;
       measured = false; // the target does not serve /time: no clock check (fine on one host)
-      log(`splitbench replay: shard ${shard.index}/${shard.count}: no clock reference at ${refUrl} (${(e as Error).message.replace(/^clock check: /, '')}); offset not measured`);
+      log(
+        `splitbench replay: shard ${shard.index}/${shard.count}: no clock reference at ${refUrl} (${(e as Error).message.replace(/^clock check: /, '')}); offset not measured`,
+      );
       return undefined;
     }
   };
@@ -122,8 +128,7 @@ export async function shardSession(opts: ReplayOptions, scale: ScaleOptions, log
       addPowerSample: (row) => w.addPowerSample(row),
       addTimelineSample: (row) => w.addTimelineSample(row),
       flush: () => w.flush(),
-      finish: (status, extra) =>
-        w.finish(status, coordinatorLost ? { ...extra, notes: { ...(extra?.notes ?? {}), coordinatorLost: true } } : extra),
+      finish: (status, extra) => w.finish(status, coordinatorLost ? { ...extra, notes: { ...(extra?.notes ?? {}), coordinatorLost: true } } : extra),
     }),
     skipSummary: () => coordinatorLost,
     beforeStart: async (store: Store, runId: number, runner: Runner) => {

@@ -213,7 +213,11 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   server.on('connection', (s: Socket) => s.setNoDelay(true));
   server.on('clientError', (e: NodeJS.ErrnoException, socket: Socket) => {
     const status =
-      e.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : e.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+      e.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? '408 Request Timeout'
+        : e.code === 'HPE_HEADER_OVERFLOW'
+          ? '431 Request Header Fields Too Large'
+          : '400 Bad Request';
     if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
     socket.destroySoon();
     const cut = setTimeout(() => socket.destroy(), CLOSE_GRACE_MS);
@@ -378,7 +382,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     }
     if (!kv?.doRemotePrefill) {
       throw badRequest(
-        'kv_transfer_params.do_remote_prefill: this server is the decode endpoint of a disaggregated deployment; it serves decode requests carrying the prefill endpoint\'s kv_transfer_params (do_remote_prefill: true) from a P/D proxy',
+        "kv_transfer_params.do_remote_prefill: this server is the decode endpoint of a disaggregated deployment; it serves decode requests carrying the prefill endpoint's kv_transfer_params (do_remote_prefill: true) from a P/D proxy",
         'kv_transfer_params',
         'wrong_role',
       );

@@ -84,7 +84,10 @@ export interface Backend {
 }
 
 export function createBackend(opts: BackendOptions): Backend {
-  const loaded = loadDeployment(opts.deployment, { ...(opts.model === undefined ? {} : { model: opts.model }), ...(opts.perfModel === undefined ? {} : { perfModel: opts.perfModel }) });
+  const loaded = loadDeployment(opts.deployment, {
+    ...(opts.model === undefined ? {} : { model: opts.model }),
+    ...(opts.perfModel === undefined ? {} : { perfModel: opts.perfModel }),
+  });
   if (opts.perfModel !== undefined && opts.compat) {
     throw new ConfigError("not with --compat splitwise, which uses SplitwiseSim's own predictors", { path: '--perf-model' });
   }

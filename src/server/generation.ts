@@ -176,7 +176,13 @@ export class Generation {
     for (const c of this.choices) {
       if (this.ended) break;
       c.submitted = this.clock.now();
-      const er = { id: `${this.id}-${c.index}`, promptTokens: c.promptTokens, outputTokens: c.total, ...(c.promptIds ? { promptIds: c.promptIds, blockHashes: prefixBlockHashes(c.promptIds) } : {}), ...(this.req.logprobs ? { logprobs: true } : {}) };
+      const er = {
+        id: `${this.id}-${c.index}`,
+        promptTokens: c.promptTokens,
+        outputTokens: c.total,
+        ...(c.promptIds ? { promptIds: c.promptIds, blockHashes: prefixBlockHashes(c.promptIds) } : {}),
+        ...(this.req.logprobs ? { logprobs: true } : {}),
+      };
       const obs = {
         onTokenIds: (ids: readonly number[], texts?: readonly string[], logprobs?: readonly number[]) => {
           c.pendingIds.push(...ids);

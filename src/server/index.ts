@@ -19,5 +19,15 @@ export { ServerMetrics } from './metrics.js';
 export { TOKEN_TEXT, CHARS_PER_TOKEN, countTextTokens, planOutput, tokensText, hashIds, hashText } from './tokens.js';
 export { createBackend } from './backend.js';
 export type { Backend, BackendOptions } from './backend.js';
-export { serve, listeningLine, serveUntilStopped, DEFAULT_HTTP_LIMITS, exposureWarning, httpLimitProblems, httpServerOptions, isLoopback, cappedModel } from './serve.js';
+export {
+  serve,
+  listeningLine,
+  serveUntilStopped,
+  DEFAULT_HTTP_LIMITS,
+  exposureWarning,
+  httpLimitProblems,
+  httpServerOptions,
+  isLoopback,
+  cappedModel,
+} from './serve.js';
 export type { ServeOptions, HttpLimits } from './serve.js';

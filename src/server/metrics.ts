@@ -116,17 +116,15 @@ export class ServerMetrics {
     const kvFrac = (s: MachineSnapshot): number => (s.kvCapacityTokens > 0 ? s.kvUsedTokens / s.kvCapacityTokens : 0);
     gauge('splitbench_queue_depth', 'Requests waiting on the machine (not yet in a batch).', ml, (s) => s.queuedRequests);
     gauge('splitbench_running_requests', 'Requests admitted on the machine (holding KV memory).', ml, (s) => s.runningRequests);
-    gauge('splitbench_batch_size', 'Requests in the machine\'s current iteration.', ml, (s) => s.batchSize);
-    gauge('splitbench_batch_prompt_tokens', 'Prompt tokens in the machine\'s current iteration.', ml, (s) => s.batchPromptTokens);
-    gauge('splitbench_kv_used_fraction', 'Fraction of the machine\'s KV-cache capacity in use (0-1).', ml, kvFrac);
+    gauge('splitbench_batch_size', "Requests in the machine's current iteration.", ml, (s) => s.batchSize);
+    gauge('splitbench_batch_prompt_tokens', "Prompt tokens in the machine's current iteration.", ml, (s) => s.batchPromptTokens);
+    gauge('splitbench_kv_used_fraction', "Fraction of the machine's KV-cache capacity in use (0-1).", ml, kvFrac);
     gauge('splitbench_kv_used_tokens', 'KV-cache tokens in use on the machine.', ml, (s) => s.kvUsedTokens);
     gauge('splitbench_kv_capacity_tokens', 'KV-cache capacity of the machine in tokens.', ml, (s) => s.kvCapacityTokens);
     counter('splitbench_prompt_tokens_total', 'Prompt tokens processed by the machine.', ml, (s) => s.promptTokensTotal);
     counter('splitbench_generation_tokens_total', 'Output tokens produced by the machine.', ml, (s) => s.outputTokensTotal);
     gauge('splitbench_power_watts', 'Machine power from the power model (W, all GPUs).', ml, (s) => s.watts);
-    counter('splitbench_energy_joules_total', 'Machine energy integrated from the power model (J, real-GPU seconds).', ml, (s) =>
-      this.energyJ.get(s.id) ?? 0,
-    );
+    counter('splitbench_energy_joules_total', 'Machine energy integrated from the power model (J, real-GPU seconds).', ml, (s) => this.energyJ.get(s.id) ?? 0);
     new Gauge({
       name: 'splitbench_requests_in_flight',
       help: 'Engine requests submitted and not yet done, failed or cancelled.',
@@ -149,7 +147,7 @@ export class ServerMetrics {
     gauge('vllm:num_requests_running', 'Requests running on the engine (vLLM alias).', vl, (s) => s.runningRequests, vllmLabels);
     gauge('vllm:num_requests_waiting', 'Requests waiting on the engine (vLLM alias).', vl, (s) => s.queuedRequests, vllmLabels);
     gauge('vllm:kv_cache_usage_perc', 'KV-cache usage, 0-1 (vLLM alias).', vl, kvFrac, vllmLabels);
-    gauge('vllm:gpu_cache_usage_perc', 'KV-cache usage, 0-1 (vLLM\'s older name of vllm:kv_cache_usage_perc).', vl, kvFrac, vllmLabels);
+    gauge('vllm:gpu_cache_usage_perc', "KV-cache usage, 0-1 (vLLM's older name of vllm:kv_cache_usage_perc).", vl, kvFrac, vllmLabels);
     // vLLM v0 series the published dashboard still plots: nothing is swapped or cached on CPU here (a preempted
     // request is recomputed), so these are 0, truthfully.
     gauge('vllm:num_requests_swapped', 'Requests swapped to CPU (always 0: preemption recomputes).', vl, () => 0, vllmLabels);
@@ -159,12 +157,39 @@ export class ServerMetrics {
     counter('vllm:prompt_tokens_total', 'Prompt tokens processed (vLLM alias).', vl, (s) => s.promptTokensTotal, vllmLabels);
     counter('vllm:generation_tokens_total', 'Generation tokens produced (vLLM alias).', vl, (s) => s.outputTokensTotal, vllmLabels);
     // Prefix cache (deployments with prefixCache: true; 0 elsewhere): vLLM v1's token counters and v0's hit-rate gauge.
-    counter('vllm:prefix_cache_queries_total', 'Prompt tokens looked up in the prefix cache (vLLM alias).', vl, (s) => s.prefixCache?.queryTokens ?? 0, vllmLabels);
+    counter(
+      'vllm:prefix_cache_queries_total',
+      'Prompt tokens looked up in the prefix cache (vLLM alias).',
+      vl,
+      (s) => s.prefixCache?.queryTokens ?? 0,
+      vllmLabels,
+    );
     counter('vllm:prefix_cache_hits_total', 'Prompt tokens found in the prefix cache (vLLM alias).', vl, (s) => s.prefixCache?.hitTokens ?? 0, vllmLabels);
-    gauge('vllm:gpu_prefix_cache_hit_rate', 'Prefix-cache token hit rate since start, 0-1 (vLLM v0 alias).', vl, (s) => (s.prefixCache && s.prefixCache.queryTokens > 0 ? s.prefixCache.hitTokens / s.prefixCache.queryTokens : 0), vllmLabels);
-    counter('splitbench_prefix_cache_query_requests_total', 'Requests whose prompt was looked up in the machine\'s prefix cache.', ml, (s) => s.prefixCache?.queries ?? 0);
-    counter('splitbench_prefix_cache_hit_requests_total', 'Requests that found at least one prompt block in the machine\'s prefix cache.', ml, (s) => s.prefixCache?.hits ?? 0);
-    gauge('splitbench_prefix_cache_tokens', 'Tokens of KV the machine\'s prefix cache holds (part of the KV in use).', ml, (s) => s.prefixCache?.cachedTokens ?? 0);
+    gauge(
+      'vllm:gpu_prefix_cache_hit_rate',
+      'Prefix-cache token hit rate since start, 0-1 (vLLM v0 alias).',
+      vl,
+      (s) => (s.prefixCache && s.prefixCache.queryTokens > 0 ? s.prefixCache.hitTokens / s.prefixCache.queryTokens : 0),
+      vllmLabels,
+    );
+    counter(
+      'splitbench_prefix_cache_query_requests_total',
+      "Requests whose prompt was looked up in the machine's prefix cache.",
+      ml,
+      (s) => s.prefixCache?.queries ?? 0,
+    );
+    counter(
+      'splitbench_prefix_cache_hit_requests_total',
+      "Requests that found at least one prompt block in the machine's prefix cache.",
+      ml,
+      (s) => s.prefixCache?.hits ?? 0,
+    );
+    gauge(
+      'splitbench_prefix_cache_tokens',
+      "Tokens of KV the machine's prefix cache holds (part of the KV in use).",
+      ml,
+      (s) => s.prefixCache?.cachedTokens ?? 0,
+    );
 
     // vLLM's request histograms, one `engine` per machine. A request's prompt-side figures (TTFT, queue,
     // prefill) go to its prompt machine, the rest to its token machine (where it ends); one machine when unsplit.
@@ -175,14 +200,22 @@ export class ServerMetrics {
     this.vh = {
       ttft: hist('vllm:time_to_first_token_seconds', 'Histogram of time to first token in seconds (engine seconds).', VLLM_BUCKETS.ttft),
       itl: hist('vllm:inter_token_latency_seconds', 'Histogram of inter-token latency in seconds (engine seconds).', VLLM_BUCKETS.itl),
-      tpotOld: hist('vllm:time_per_output_token_seconds', 'Histogram of time per output token in seconds (vLLM\'s older name of the inter-token latency).', VLLM_BUCKETS.itl),
+      tpotOld: hist(
+        'vllm:time_per_output_token_seconds',
+        "Histogram of time per output token in seconds (vLLM's older name of the inter-token latency).",
+        VLLM_BUCKETS.itl,
+      ),
       tpot: hist('vllm:request_time_per_output_token_seconds', 'Histogram of time_per_output_token_seconds per request (engine seconds).', VLLM_BUCKETS.itl),
       e2e: hist('vllm:e2e_request_latency_seconds', 'Histogram of e2e request latency in seconds (engine seconds).', VLLM_BUCKETS.request),
       queue: hist('vllm:request_queue_time_seconds', 'Histogram of time spent in WAITING phase for request.', VLLM_BUCKETS.request),
       inference: hist('vllm:request_inference_time_seconds', 'Histogram of time spent in RUNNING phase for request.', VLLM_BUCKETS.request),
       prefill: hist('vllm:request_prefill_time_seconds', 'Histogram of time spent in PREFILL phase for request.', VLLM_BUCKETS.request),
       decode: hist('vllm:request_decode_time_seconds', 'Histogram of time spent in DECODE phase for request.', VLLM_BUCKETS.request),
-      prefillPerToken: hist('vllm:time_per_prefill_token_request_seconds', 'Time spent per token during prefill phase in seconds.', VLLM_BUCKETS.prefillPerToken),
+      prefillPerToken: hist(
+        'vllm:time_per_prefill_token_request_seconds',
+        'Time spent per token during prefill phase in seconds.',
+        VLLM_BUCKETS.prefillPerToken,
+      ),
       promptTokens: hist('vllm:request_prompt_tokens', 'Number of prefill tokens processed.', len125),
       generationTokens: hist('vllm:request_generation_tokens', 'Number of generation tokens processed.', len125),
       maxGeneration: hist('vllm:request_max_num_generation_tokens', 'Histogram of maximum number of requested generation tokens.', len125),

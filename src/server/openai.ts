@@ -66,7 +66,11 @@ const kvTransferParams = z
     do_remote_decode: z.boolean().nullish(),
     do_remote_prefill: z.boolean().nullish(),
     remote_engine_id: z.union([z.string(), z.number()]).nullish(),
-    splitbench_prefill_s: z.number({ invalid_type_error: 'splitbench_prefill_s must be a number' }).finite().min(0, 'splitbench_prefill_s must be ≥ 0').nullish(),
+    splitbench_prefill_s: z
+      .number({ invalid_type_error: 'splitbench_prefill_s must be a number' })
+      .finite()
+      .min(0, 'splitbench_prefill_s must be ≥ 0')
+      .nullish(),
     splitbench_machine_type: z.string().nullish(),
   })
   .passthrough()
@@ -112,9 +116,7 @@ const completionBody = z
   })
   .passthrough();
 
-const contentPart = z
-  .object({ type: z.string(), text: z.string().optional() })
-  .passthrough();
+const contentPart = z.object({ type: z.string(), text: z.string().optional() }).passthrough();
 
 const chatBody = z
   .object({
@@ -146,7 +148,10 @@ export function parseJsonBody(text: string): unknown {
 }
 
 const paramOf = (path: readonly (string | number)[]): string | null =>
-  path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${p}`)).join('').replace(/^\./, '') || null;
+  path
+    .map((p) => (typeof p === 'number' ? `[${p}]` : `.${p}`))
+    .join('')
+    .replace(/^\./, '') || null;
 
 const UNION_EXPECTED: Record<string, string> = {
   content: 'a string, an array of content parts or null',

@@ -4,7 +4,14 @@
  */
 import fs from 'node:fs';
 import { ConfigError, ExitCode } from '../errors.js';
-import { DEFAULT_BODY_TIMEOUT_MS, DEFAULT_HEADER_TIMEOUT_MS, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_BUFFERED_BYTES, startServer, type RunningServer } from './app.js';
+import {
+  DEFAULT_BODY_TIMEOUT_MS,
+  DEFAULT_HEADER_TIMEOUT_MS,
+  DEFAULT_MAX_BODY_BYTES,
+  DEFAULT_MAX_BUFFERED_BYTES,
+  startServer,
+  type RunningServer,
+} from './app.js';
 import { createBackend } from './backend.js';
 import type { ServedModel } from './openai.js';
 
@@ -58,7 +65,8 @@ export function httpLimitProblems(l: HttpLimits): string[] {
   };
   secs('--header-timeout', l.headerTimeoutS);
   secs('--body-timeout', l.bodyTimeoutS);
-  if (!(l.maxBodyMiB > 0) || !Number.isFinite(l.maxBodyMiB) || l.maxBodyMiB > 1024) out.push(`--max-body-mib: must be a number > 0 and ≤ 1024, got ${l.maxBodyMiB}`);
+  if (!(l.maxBodyMiB > 0) || !Number.isFinite(l.maxBodyMiB) || l.maxBodyMiB > 1024)
+    out.push(`--max-body-mib: must be a number > 0 and ≤ 1024, got ${l.maxBodyMiB}`);
   if (!(l.maxBufferedMiB > 0) || !Number.isFinite(l.maxBufferedMiB) || l.maxBufferedMiB > 16384) {
     out.push(`--max-buffered-mib: must be a number > 0 and ≤ 16384, got ${l.maxBufferedMiB}`);
   } else if (l.maxBufferedMiB < l.maxBodyMiB) out.push(`--max-buffered-mib (${l.maxBufferedMiB}) must be at least --max-body-mib (${l.maxBodyMiB})`);
@@ -142,7 +150,8 @@ export async function serve(opts: ServeOptions): Promise<number> {
   } catch (e) {
     backend.clock.close();
     const err = e as NodeJS.ErrnoException;
-    if (err.code === 'EADDRINUSE') throw new ConfigError(`port ${opts.port} on ${opts.host} is already in use`, { path: '--port', hint: 'pick another --port, or --port 0 for a free one' });
+    if (err.code === 'EADDRINUSE')
+      throw new ConfigError(`port ${opts.port} on ${opts.host} is already in use`, { path: '--port', hint: 'pick another --port, or --port 0 for a free one' });
     if (err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND' || err.code === 'EACCES') {
       throw new ConfigError(`cannot listen on ${opts.host}:${opts.port} (${err.code})`, { path: '--host' });
     }
@@ -152,7 +161,9 @@ export async function serve(opts: ServeOptions): Promise<number> {
   const exposed = exposureWarning(server.host, limits.apiKey);
   if (exposed) process.stderr.write(exposed);
   const machines = backend.cluster.machines();
-  const pools = [...new Set(machines.map((m) => m.pool))].map((p) => `${p}: ${machines.filter((m) => m.pool === p).length} × ${machines.find((m) => m.pool === p)!.type}`);
+  const pools = [...new Set(machines.map((m) => m.pool))].map(
+    (p) => `${p}: ${machines.filter((m) => m.pool === p).length} × ${machines.find((m) => m.pool === p)!.type}`,
+  );
   process.stderr.write(
     `splitbench serve: ${backend.deployment.name} (${pools.join(', ')}), model ${backend.model.name}, ` +
       `time scale ${opts.timeScale}${opts.compat ? `, compat ${opts.compat}` : ''}${backend.role ? `, ${backend.role} endpoint (kv_transfer_params)` : ''}; Ctrl-C to stop\n`,

@@ -30,12 +30,40 @@ type Provisioning = 'iso-power' | 'iso-cost';
 /** The paper's configurations (plots notebook; the Splitwise notes 1.2): [prompt, token] or [machines]. */
 export const PAPER_CONFIGS: Readonly<Record<TraceName, Record<Provisioning, Record<string, readonly number[]>>>> = {
   conversation: {
-    'iso-power': { 'baseline-a100': [70], 'baseline-h100': [40], 'splitwise-aa': [45, 25], 'splitwise-hh': [25, 15], 'splitwise-ha': [25, 26], 'splitwise-hhcap': [25, 21] },
-    'iso-cost': { 'baseline-a100': [86], 'baseline-h100': [40], 'splitwise-aa': [51, 35], 'splitwise-hh': [25, 15], 'splitwise-ha': [30, 21], 'splitwise-hhcap': [30, 10] },
+    'iso-power': {
+      'baseline-a100': [70],
+      'baseline-h100': [40],
+      'splitwise-aa': [45, 25],
+      'splitwise-hh': [25, 15],
+      'splitwise-ha': [25, 26],
+      'splitwise-hhcap': [25, 21],
+    },
+    'iso-cost': {
+      'baseline-a100': [86],
+      'baseline-h100': [40],
+      'splitwise-aa': [51, 35],
+      'splitwise-hh': [25, 15],
+      'splitwise-ha': [30, 21],
+      'splitwise-hhcap': [30, 10],
+    },
   },
   coding: {
-    'iso-power': { 'baseline-a100': [70], 'baseline-h100': [40], 'splitwise-aa': [55, 15], 'splitwise-hh': [35, 5], 'splitwise-ha': [35, 8], 'splitwise-hhcap': [35, 7] },
-    'iso-cost': { 'baseline-a100': [86], 'baseline-h100': [40], 'splitwise-aa': [66, 20], 'splitwise-hh': [35, 5], 'splitwise-ha': [35, 10], 'splitwise-hhcap': [35, 7] },
+    'iso-power': {
+      'baseline-a100': [70],
+      'baseline-h100': [40],
+      'splitwise-aa': [55, 15],
+      'splitwise-hh': [35, 5],
+      'splitwise-ha': [35, 8],
+      'splitwise-hhcap': [35, 7],
+    },
+    'iso-cost': {
+      'baseline-a100': [86],
+      'baseline-h100': [40],
+      'splitwise-aa': [66, 20],
+      'splitwise-hh': [35, 5],
+      'splitwise-ha': [35, 10],
+      'splitwise-hhcap': [35, 7],
+    },
   },
 };
 
@@ -191,7 +219,17 @@ export async function runExperiment(o: ExperimentOptions, io: { log?: (l: string
           const mean = ok.length === 0 ? null : Number((ok.reduce((a, b) => a + b, 0) / ok.length).toFixed(4));
           const pc = provisioned(d, c);
           rows.push({
-            mode, provisioning: prov, design: name, config: countsLabel(d, c), machines: pc.machines, power: pc.power, cost: pc.cost, maxRate: mean, throughputX: null, powerX: 1, costX: 1,
+            mode,
+            provisioning: prov,
+            design: name,
+            config: countsLabel(d, c),
+            machines: pc.machines,
+            power: pc.power,
+            cost: pc.cost,
+            maxRate: mean,
+            throughputX: null,
+            powerX: 1,
+            costX: 1,
             binding: e.binding,
             ...(seeds.length > 1 ? { seeds: ok.length, maxRateMin: ok.length ? Math.min(...ok) : null, maxRateMax: ok.length ? Math.max(...ok) : null } : {}),
           });
@@ -202,20 +240,42 @@ export async function runExperiment(o: ExperimentOptions, io: { log?: (l: string
       const h100 = rows.find((r) => r.mode === mode && r.provisioning === 'iso-power' && r.design === 'baseline-h100');
       if (h100?.maxRate) {
         const ev = new Evaluator({
-          store, sampler, tracePath: source.path, slo, durationS: o.durationS, seed: seeds[0]!, compat,
-          tags: { experiment: 'splitwise', mode, trace: o.trace, search: 'power-opt' }, tolerance: o.quick ? 0.15 : 0.05, log,
+          store,
+          sampler,
+          tracePath: source.path,
+          slo,
+          durationS: o.durationS,
+          seed: seeds[0]!,
+          compat,
+          tags: { experiment: 'splitwise', mode, trace: o.trace, search: 'power-opt' },
+          tolerance: o.quick ? 0.15 : 0.05,
+          log,
         });
         log(`experiment splitwise (${mode}): least-power splitwise-hhcap at ${h100.maxRate} req/s (Baseline-H100's max rate)`);
         const maxMachines = o.quick ? 16 : 80;
-        const res = await provisionSearch(ev, {
-          design: DESIGNS['splitwise-hhcap']!, objective: 'power-opt', budgetLike: { design: DESIGNS['baseline-h100']!, counts: { mixed: h100.machines } }, rate: h100.maxRate, maxMachines,
-        }, log);
+        const res = await provisionSearch(
+          ev,
+          {
+            design: DESIGNS['splitwise-hhcap']!,
+            objective: 'power-opt',
+            budgetLike: { design: DESIGNS['baseline-h100']!, counts: { mixed: h100.machines } },
+            rate: h100.maxRate,
+            maxMachines,
+          },
+          log,
+        );
         sims += ev.sims;
         const w = res.winner;
         powerOpt.push({
-          mode, rate: h100.maxRate, maxMachines, sims: ev.sims,
-          config: w?.config ?? null, power: w?.power ?? null, cost: w?.cost ?? null,
-          powerX: w && res.ratios ? res.ratios.power : null, costX: w && res.ratios ? res.ratios.cost : null,
+          mode,
+          rate: h100.maxRate,
+          maxMachines,
+          sims: ev.sims,
+          config: w?.config ?? null,
+          power: w?.power ?? null,
+          cost: w?.cost ?? null,
+          powerX: w && res.ratios ? res.ratios.power : null,
+          costX: w && res.ratios ? res.ratios.cost : null,
         });
       }
     }
@@ -291,16 +351,50 @@ export function paperRatios(rows: readonly ExperimentRow[], powerOpt: readonly P
     const aaC = get('iso-cost', 'splitwise-aa');
     const h100C = get('iso-cost', 'baseline-h100');
     if (!a100P) continue;
-    if (aaP) out.push({ mode, claim: 'Splitwise-AA vs Baseline-A100, iso-power', metric: 'throughput', paper: 2.15, ours: rate(aaP, a100P), costRatio: aaP.cost / a100P.cost, how: `max rate ${aaP.config} / ${a100P.config}` });
-    if (haP && h100P) out.push({ mode, claim: 'Splitwise-HA vs Baseline-H100, iso-power', metric: 'throughput', paper: 1.18, ours: rate(haP, h100P), costRatio: haP.cost / h100P.cost, paperCostRatio: 0.9, how: `max rate ${haP.config} / ${h100P.config}` });
-    if (aaC && h100C) out.push({ mode, claim: 'Splitwise-AA vs Baseline-H100, iso-cost', metric: 'throughput', paper: 1.4, ours: rate(aaC, h100C), costRatio: aaC.cost / h100C.cost, how: `max rate ${aaC.config} / ${h100C.config}` });
+    if (aaP)
+      out.push({
+        mode,
+        claim: 'Splitwise-AA vs Baseline-A100, iso-power',
+        metric: 'throughput',
+        paper: 2.15,
+        ours: rate(aaP, a100P),
+        costRatio: aaP.cost / a100P.cost,
+        how: `max rate ${aaP.config} / ${a100P.config}`,
+      });
+    if (haP && h100P)
+      out.push({
+        mode,
+        claim: 'Splitwise-HA vs Baseline-H100, iso-power',
+        metric: 'throughput',
+        paper: 1.18,
+        ours: rate(haP, h100P),
+        costRatio: haP.cost / h100P.cost,
+        paperCostRatio: 0.9,
+        how: `max rate ${haP.config} / ${h100P.config}`,
+      });
+    if (aaC && h100C)
+      out.push({
+        mode,
+        claim: 'Splitwise-AA vs Baseline-H100, iso-cost',
+        metric: 'throughput',
+        paper: 1.4,
+        ours: rate(aaC, h100C),
+        costRatio: aaC.cost / h100C.cost,
+        how: `max rate ${aaC.config} / ${h100C.config}`,
+      });
     const po = powerOpt.find((x) => x.mode === mode);
     if (po) {
       out.push({
-        mode, claim: "Splitwise-HHcap at Baseline-H100's throughput", metric: 'power', paper: 0.75, ours: po.powerX, costRatio: po.costX ?? NaN,
-        how: po.config === null
-          ? `no HHcap configuration of up to ${po.maxMachines} machines met the SLOs at ${po.rate} req/s`
-          : `least-power HHcap meeting the SLOs at ${po.rate} req/s (Baseline-H100's max rate): ${po.config}, power over Baseline-H100's`,
+        mode,
+        claim: "Splitwise-HHcap at Baseline-H100's throughput",
+        metric: 'power',
+        paper: 0.75,
+        ours: po.powerX,
+        costRatio: po.costX ?? NaN,
+        how:
+          po.config === null
+            ? `no HHcap configuration of up to ${po.maxMachines} machines met the SLOs at ${po.rate} req/s`
+            : `least-power HHcap meeting the SLOs at ${po.rate} req/s (Baseline-H100's max rate): ${po.config}, power over Baseline-H100's`,
       });
     }
   }
@@ -309,9 +403,16 @@ export function paperRatios(rows: readonly ExperimentRow[], powerOpt: readonly P
 
 export function ratiosMarkdown(ratios: readonly PaperRatio[]): string {
   if (ratios.length === 0) return '';
-  const out = ['## The paper\'s ratios beside ours', '', '| mode | comparison | metric | paper | ours | cost ratio (ours) | how |', '|---|---|---|---:|---:|---:|---|'];
+  const out = [
+    "## The paper's ratios beside ours",
+    '',
+    '| mode | comparison | metric | paper | ours | cost ratio (ours) | how |',
+    '|---|---|---|---:|---:|---:|---|',
+  ];
   for (const r of ratios) {
-    const cost = Number.isFinite(r.costRatio) ? `${r.costRatio.toFixed(2)}x${r.paperCostRatio === undefined ? '' : ` (paper ${r.paperCostRatio.toFixed(2)}x)`}` : 'n/a';
+    const cost = Number.isFinite(r.costRatio)
+      ? `${r.costRatio.toFixed(2)}x${r.paperCostRatio === undefined ? '' : ` (paper ${r.paperCostRatio.toFixed(2)}x)`}`
+      : 'n/a';
     out.push(`| ${r.mode} | ${r.claim} | ${r.metric} | ${r.paper.toFixed(2)}x | ${fx(r.ours)}x | ${cost} | ${r.how} |`);
   }
   out.push('');
@@ -321,7 +422,10 @@ export function ratiosMarkdown(ratios: readonly PaperRatio[]): string {
 const fx = (v: number | null, d = 2): string => (v === null ? 'n/a' : v.toFixed(d));
 
 /** The failed rule of a run with the largest value/limit (the most violated), from its stored verdicts. */
-function bindingRule(store: { sloResults(runId: number): readonly { rule: string; passed: boolean; value: number | null; limitValue: number | null }[] }, runId: number): string | null {
+function bindingRule(
+  store: { sloResults(runId: number): readonly { rule: string; passed: boolean; value: number | null; limitValue: number | null }[] },
+  runId: number,
+): string | null {
   let best: { rule: string; r: number } | undefined;
   for (const v of store.sloResults(runId)) {
     if (v.passed) continue;
@@ -331,16 +435,24 @@ function bindingRule(store: { sloResults(runId: number): readonly { rule: string
   return best?.rule ?? null;
 }
 
-export function experimentMarkdown(o: Pick<ExperimentOptions, 'trace' | 'quick' | 'durationS'>, rows: readonly ExperimentRow[], ratios: readonly PaperRatio[] = paperRatios(rows)): string {
+export function experimentMarkdown(
+  o: Pick<ExperimentOptions, 'trace' | 'quick' | 'durationS'>,
+  rows: readonly ExperimentRow[],
+  ratios: readonly PaperRatio[] = paperRatios(rows),
+): string {
   const out: string[] = [];
   out.push(`# Splitwise evaluation, ${o.trace} trace, ${o.durationS} s Poisson traces per rate${o.quick ? ' (quick: clusters / 5)' : ''}`, '');
-  out.push('Max throughput under the nine Splitwise SLOs; throughput, provisioned cost and power normalized to Baseline-A100 of the same mode and provisioning.', '');
+  out.push(
+    'Max throughput under the nine Splitwise SLOs; throughput, provisioned cost and power normalized to Baseline-A100 of the same mode and provisioning.',
+    '',
+  );
   for (const mode of MODES) {
     const mine = rows.filter((r) => r.mode === mode);
     if (mine.length === 0) continue;
     out.push(`## ${mode === 'compat' ? 'SplitwiseSim-compatible mode' : 'Realistic mode'}`, '');
     out.push('| provisioning | design | config | max req/s | throughput | cost | power |', '|---|---|---|---:|---:|---:|---:|');
-    for (const r of mine) out.push(`| ${r.provisioning} | ${r.design} | ${r.config} | ${fx(r.maxRate)} | ${fx(r.throughputX)}x | ${fx(r.costX)}x | ${fx(r.powerX)}x |`);
+    for (const r of mine)
+      out.push(`| ${r.provisioning} | ${r.design} | ${r.config} | ${fx(r.maxRate)} | ${fx(r.throughputX)}x | ${fx(r.costX)}x | ${fx(r.powerX)}x |`);
     out.push('');
   }
   const ratioText = ratiosMarkdown(ratios);
@@ -353,7 +465,12 @@ export function experimentCsv(rows: readonly ExperimentRow[]): string {
   return `${[head, ...rows.map((r) => [r.mode, r.provisioning, r.design, r.config, r.machines, r.power, r.cost, r.maxRate ?? '', r.throughputX ?? '', r.costX, r.powerX].join(','))].join('\n')}\n`;
 }
 
-async function writeOutputs(o: ExperimentOptions, rows: readonly ExperimentRow[], ratios: readonly PaperRatio[], powerOpt: readonly PowerOptResult[]): Promise<string[]> {
+async function writeOutputs(
+  o: ExperimentOptions,
+  rows: readonly ExperimentRow[],
+  ratios: readonly PaperRatio[],
+  powerOpt: readonly PowerOptResult[],
+): Promise<string[]> {
   const files: string[] = [];
   const write = (name: string, data: string | Buffer): void => {
     const f = path.join(o.out, name);
@@ -369,7 +486,14 @@ async function writeOutputs(o: ExperimentOptions, rows: readonly ExperimentRow[]
   for (const mode of o.modes) {
     for (const prov of ['iso-power', 'iso-cost'] as const) {
       const mine = rows.filter((r) => r.mode === mode && r.provisioning === prov);
-      const bars = mine.map((r) => ({ design: r.design, config: r.config, maxRate: r.maxRate, throughputX: r.throughputX, binding: r.binding ?? null, ...(r.seeds !== undefined ? { seeds: r.seeds, min: r.maxRateMin ?? null, max: r.maxRateMax ?? null } : {}) }));
+      const bars = mine.map((r) => ({
+        design: r.design,
+        config: r.config,
+        maxRate: r.maxRate,
+        throughputX: r.throughputX,
+        binding: r.binding ?? null,
+        ...(r.seeds !== undefined ? { seeds: r.seeds, min: r.maxRateMin ?? null, max: r.maxRateMax ?? null } : {}),
+      }));
       const seeds = o.seeds && o.seeds.length > 1 ? `, mean of ${o.seeds.length} seeds` : '';
       writeFigure(write, `splitwise-${mode}-${prov}`, designFigure(`Splitwise ${prov}, ${o.trace}, ${mode} mode${seeds}`, bars, colorOf));
     }

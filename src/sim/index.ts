@@ -5,8 +5,29 @@ export { rateRequests, traceRequests, traceSampler, type RateLoad, type SizeDraw
 export { TraceEventWriter } from './perfetto.js';
 export { parseSeeds, resolveSimOptions, SIM_DEFAULTS, type SimOptions, type SimShape } from './options.js';
 export { runSim, formatSimResult, simRequests, resolveDeployment, type SimRunResult, type SimIo } from './run.js';
-export { sweepSearch, escalatingSearch, drive, parseRates, judgeRun, type SearchResult, type RateVerdict, type RefineOptions, type Judgement } from './search.js';
-export { runSweep, resolveSweepOptions, formatSweep, simRateRunner, pointOf, type SweepOptions, type SweepResult, type SweepPoint, type RateRunner, type SimRateRunnerOptions } from './sweep.js';
+export {
+  sweepSearch,
+  escalatingSearch,
+  drive,
+  parseRates,
+  judgeRun,
+  type SearchResult,
+  type RateVerdict,
+  type RefineOptions,
+  type Judgement,
+} from './search.js';
+export {
+  runSweep,
+  resolveSweepOptions,
+  formatSweep,
+  simRateRunner,
+  pointOf,
+  type SweepOptions,
+  type SweepResult,
+  type SweepPoint,
+  type RateRunner,
+  type SimRateRunnerOptions,
+} from './sweep.js';
 export {
   DESIGNS,
   DESIGN_NAMES,
@@ -32,4 +53,17 @@ export {
   type ProvisionResult,
   type Candidate,
 } from './provision.js';
-export { runExperiment, resolveExperimentOptions, experimentMarkdown, experimentCsv, paperRatios, ratiosMarkdown, PAPER_CONFIGS, type ExperimentOptions, type ExperimentResult, type ExperimentRow, type PaperRatio, type PowerOptResult } from './experiment.js';
+export {
+  runExperiment,
+  resolveExperimentOptions,
+  experimentMarkdown,
+  experimentCsv,
+  paperRatios,
+  ratiosMarkdown,
+  PAPER_CONFIGS,
+  type ExperimentOptions,
+  type ExperimentResult,
+  type ExperimentRow,
+  type PaperRatio,
+  type PowerOptResult,
+} from './experiment.js';

@@ -165,7 +165,8 @@ export function resolveSimOptions(argv: Argv): SimOptions {
   if (durationS !== undefined && warmupS >= durationS) p.add('--warmup', `${warmupS} s leaves nothing of --duration ${durationS} s to measure`);
   const compat = p.compat(argv);
   const sessions = p.bool(argv, 'sessions');
-  if (sessions && rate !== undefined) p.add('--sessions', 'not with --rate: sessions start on the trace\'s schedule (make a session trace with `trace synth --sessions`)');
+  if (sessions && rate !== undefined)
+    p.add('--sessions', "not with --rate: sessions start on the trace's schedule (make a session trace with `trace synth --sessions`)");
   if (sessions && compat) p.add('--sessions', 'not with --compat splitwise (SplitwiseSim has no closed-loop arrivals)');
   if (compat && argv['perfModel'] !== undefined) p.add('--perf-model', "not with --compat splitwise, which uses SplitwiseSim's own predictors");
   const tags = p.tags(argv);
@@ -205,7 +206,10 @@ export function parseSeeds(argv: Argv, base: number): number[] | undefined {
   const raw = argv['seeds'];
   if (raw === undefined || raw === null) return undefined;
   const text = Array.isArray(raw) ? raw.map(String).join(',') : String(raw);
-  const parts = text.split(',').map((x) => x.trim()).filter((x) => x !== '');
+  const parts = text
+    .split(',')
+    .map((x) => x.trim())
+    .filter((x) => x !== '');
   const bad = (msg: string): never => {
     throw new ConfigError(msg, { path: '--seeds', hint: 'e.g. --seeds 3 (seeds 0, 1, 2 or from --seed) or --seeds 1,2,5' });
   };

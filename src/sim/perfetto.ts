@@ -81,7 +81,15 @@ export class TraceEventWriter implements SimEventListener {
     if (!w) return;
     const start = this.kvStarts.get(e.requestId) ?? e.time;
     this.kvStarts.delete(e.requestId);
-    this.emit({ ph: 'X', pid: w.pid, tid: w.tid + 2, ts: us(start), dur: us(e.time - start), name: 'kv', args: { request: e.requestId, from: e.from, bytes: e.bytes } });
+    this.emit({
+      ph: 'X',
+      pid: w.pid,
+      tid: w.tid + 2,
+      ts: us(start),
+      dur: us(e.time - start),
+      name: 'kv',
+      args: { request: e.requestId, from: e.from, bytes: e.bytes },
+    });
   }
 
   private readonly kvStarts = new Map<string, number>();
@@ -95,7 +103,15 @@ export class TraceEventWriter implements SimEventListener {
     const w = this.where.get(b.promptMachine);
     if (arrival === undefined || !w) return;
     const start = arrival + b.queue;
-    this.emit({ ph: 'X', pid: w.pid, tid: w.tid + 1, ts: us(start), dur: us(b.prefill), name: 'prefill', args: { request: id, pool: b.pool, tokenMachine: b.tokenMachine } });
+    this.emit({
+      ph: 'X',
+      pid: w.pid,
+      tid: w.tid + 1,
+      ts: us(start),
+      dur: us(b.prefill),
+      name: 'prefill',
+      args: { request: id, pool: b.pool, tokenMachine: b.tokenMachine },
+    });
   }
 
   /** Finish the JSON document and close the file. Idempotent. */

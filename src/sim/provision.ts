@@ -85,7 +85,13 @@ export function countsLabel(d: DesignSpec, c: Counts): string {
 /** Provisioned power (the paper's units) and cost ($/h) of a configuration. */
 export function provisioned(d: DesignSpec, c: Counts): { power: number; cost: number; machines: number } {
   const cat = loadCatalog();
-  const parts: [string, number][] = d.kind === 'monolithic' ? [[d.machine!, c.mixed!]] : [[d.prompt!, c.prompt!], [d.token!, c.token!]];
+  const parts: [string, number][] =
+    d.kind === 'monolithic'
+      ? [[d.machine!, c.mixed!]]
+      : [
+          [d.prompt!, c.prompt!],
+          [d.token!, c.token!],
+        ];
   let power = 0;
   let cost = 0;
   let machines = 0;
@@ -105,7 +111,11 @@ export const MAX_SEARCH_MACHINES = 1000;
 export function parseBudgetLike(s: string, flag = '--budget-like'): { design: DesignSpec; counts: Counts } {
   const m = /^([a-z0-9-]+):(\d+)(?:,(\d+))?$/.exec(s.trim());
   const d = m ? DESIGNS[m[1]!] : undefined;
-  if (!m || !d) throw new ConfigError(`expected DESIGN:COUNT (split designs: DESIGN:PROMPT,TOKEN), e.g. baseline-h100:40; got '${s}'`, { path: flag, hint: `designs: ${DESIGN_NAMES.join(', ')}` });
+  if (!m || !d)
+    throw new ConfigError(`expected DESIGN:COUNT (split designs: DESIGN:PROMPT,TOKEN), e.g. baseline-h100:40; got '${s}'`, {
+      path: flag,
+      hint: `designs: ${DESIGN_NAMES.join(', ')}`,
+    });
   const machines = Number(m[2]) + Number(m[3] ?? 0);
   if (machines > DEPLOYMENT_BOUNDS.machines) {
     throw new ConfigError(`${machines} machines: a reference cluster has at most ${DEPLOYMENT_BOUNDS.machines} (the bound for a deployment)`, { path: flag });
@@ -166,7 +176,10 @@ export class Evaluator {
       sampleIntervalS: 0,
       options: { design: d.name, counts: c },
     });
-    const { runId, overloaded } = await runner.run(rate, { name: `${dep.name}-r${rate}${this.o.compat ? '-compat' : ''}`, tags: { ...this.o.tags, design: d.name, config: countsLabel(d, c) } });
+    const { runId, overloaded } = await runner.run(rate, {
+      name: `${dep.name}-r${rate}${this.o.compat ? '-compat' : ''}`,
+      tags: { ...this.o.tags, design: d.name, config: countsLabel(d, c) },
+    });
     this.sims++;
     this.runIds.push(runId);
     const j = await judgeRun(this.o.store, runId, this.o.slo);
@@ -222,7 +235,8 @@ export function resolveProvisionOptions(argv: Record<string, unknown>): Provisio
     p.push((e as Error).message);
   }
   const rate = p.num(argv, 'rate', '--rate', { gt: 0 });
-  if (rate === undefined && argv['rate'] === undefined) p.add('--rate', 'required: the rate to meet (cost-opt, power-opt) or to start the search from (iso-power, iso-cost)');
+  if (rate === undefined && argv['rate'] === undefined)
+    p.add('--rate', 'required: the rate to meet (cost-opt, power-opt) or to start the search from (iso-power, iso-cost)');
   const o: ProvisionOptions = Object.freeze({
     trace: trace ?? '',
     traceFormat: t.format,
@@ -279,7 +293,12 @@ export async function runProvision(o: ProvisionOptions, io: { log?: (l: string) 
  * Open what evaluating configurations needs (SLO file, the trace's size sampler, the store) once, and hand
  * `fn` a maker of Evaluators over it (a fresh one has an empty cache and counts its own simulations).
  */
-export async function withEvaluators<T>(o: ProvisionOptions, tags: Record<string, string>, log: (l: string) => void, fn: (make: () => Evaluator) => Promise<T>): Promise<T> {
+export async function withEvaluators<T>(
+  o: ProvisionOptions,
+  tags: Record<string, string>,
+  log: (l: string) => void,
+  fn: (make: () => Evaluator) => Promise<T>,
+): Promise<T> {
   const slo = loadSlo(o.slo);
   const { sampler, source } = await traceSampler({ trace: o.trace, format: o.traceFormat, lenient: o.lenient, transforms: o.transforms }, o.seed);
   const store = openStore(o.db);
@@ -378,7 +397,10 @@ export function pickWinner(objective: Objective, candidates: readonly Candidate[
 }
 
 /** The result of a search or a plan: the winner's ratios to the reference cluster, the exit code. */
-export function finishProvision(o: SearchShape, found: { reference?: Candidate | undefined; candidates: readonly Candidate[]; winner?: Candidate | undefined; sims: number }): ProvisionResult {
+export function finishProvision(
+  o: SearchShape,
+  found: { reference?: Candidate | undefined; candidates: readonly Candidate[]; winner?: Candidate | undefined; sims: number },
+): ProvisionResult {
   const refP = provisioned(o.budgetLike.design, o.budgetLike.counts);
   const like = `${o.budgetLike.design.name}:${countsLabel(o.budgetLike.design, o.budgetLike.counts)}`;
   const { reference, winner } = found;
@@ -420,7 +442,13 @@ export async function provisionSearch(ev: Evaluator, o: SearchShape, log: (l: st
     const budget = o.objective === 'iso-power' ? refP.power : refP.cost;
     log(`provision ${d.name} ${o.objective}: budget ${budget.toFixed(1)} ${o.objective === 'iso-power' ? 'power units' : '$/h'} (like ${like})`);
     const refRes = await ev.maxRate(o.budgetLike.design, o.budgetLike.counts, o.rate);
-    reference = { config: like, counts: o.budgetLike.counts, power: refP.power, cost: refP.cost, ...(refRes.maxRate === undefined ? {} : { maxRate: refRes.maxRate }) };
+    reference = {
+      config: like,
+      counts: o.budgetLike.counts,
+      power: refP.power,
+      cost: refP.cost,
+      ...(refRes.maxRate === undefined ? {} : { maxRate: refRes.maxRate }),
+    };
     let start = refRes.maxRate ?? o.rate;
     const evalCounts = async (c: Counts): Promise<number> => {
       const r = await ev.maxRate(d, c, start);
@@ -493,9 +521,15 @@ export async function provisionSearch(ev: Evaluator, o: SearchShape, log: (l: st
 export function formatProvision(r: ProvisionResult): string {
   const iso = r.objective === 'iso-power' || r.objective === 'iso-cost';
   const rows: string[][] = [['config', 'power units', 'cost $/h', iso ? 'max req/s' : 'meets SLO']];
-  if (r.reference) rows.push([`${r.reference.config} (reference)`, r.reference.power.toFixed(1), r.reference.cost.toFixed(2), r.reference.maxRate?.toFixed(2) ?? 'none']);
+  if (r.reference)
+    rows.push([`${r.reference.config} (reference)`, r.reference.power.toFixed(1), r.reference.cost.toFixed(2), r.reference.maxRate?.toFixed(2) ?? 'none']);
   for (const c of r.candidates) {
-    rows.push([c.config + (c === r.winner ? '  <- winner' : ''), c.power.toFixed(1), c.cost.toFixed(2), iso ? (c.maxRate?.toFixed(2) ?? 'none') : c.passed ? 'yes' : 'no']);
+    rows.push([
+      c.config + (c === r.winner ? '  <- winner' : ''),
+      c.power.toFixed(1),
+      c.cost.toFixed(2),
+      iso ? (c.maxRate?.toFixed(2) ?? 'none') : c.passed ? 'yes' : 'no',
+    ]);
   }
   const w = rows[0]!.map((_, i) => Math.max(...rows.map((x) => x[i]!.length)));
   const lines = rows.map((x) => x.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  '));

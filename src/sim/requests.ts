@@ -3,7 +3,17 @@
  * processes, size samplers): a trace as it is, or a synthetic open loop at a rate whose sizes are drawn
  * from the trace.
  */
-import { applyTransforms, arrivalProcess, createRng, openTrace, sizeSampler, type RequestSpec, type SizeSampler, type TraceSource, type TraceTransforms } from '../trace/index.js';
+import {
+  applyTransforms,
+  arrivalProcess,
+  createRng,
+  openTrace,
+  sizeSampler,
+  type RequestSpec,
+  type SizeSampler,
+  type TraceSource,
+  type TraceTransforms,
+} from '../trace/index.js';
 
 /** How synthetic requests draw their sizes from the trace: one row's pair, or prompt and output independently (SplitwiseSim's generator). */
 export type SizeDraw = 'joint' | 'independent';

@@ -30,7 +30,9 @@ export interface SimRunResult {
 }
 
 /** Requests of a sim: the trace (with transforms, --duration and --max-requests cuts) or a rate load from it. */
-export async function simRequests(opts: Pick<SimOptions, 'trace' | 'traceFormat' | 'lenient' | 'transforms' | 'shape' | 'durationS' | 'maxRequests' | 'seed' | 'sessions'>): Promise<{ path: string; requests: AsyncIterable<RequestSpec> | Iterable<RequestSpec>; skipped: () => number }> {
+export async function simRequests(
+  opts: Pick<SimOptions, 'trace' | 'traceFormat' | 'lenient' | 'transforms' | 'shape' | 'durationS' | 'maxRequests' | 'seed' | 'sessions'>,
+): Promise<{ path: string; requests: AsyncIterable<RequestSpec> | Iterable<RequestSpec>; skipped: () => number }> {
   const input = { trace: opts.trace, format: opts.traceFormat, lenient: opts.lenient, transforms: opts.transforms };
   if (opts.shape.kind === 'rate') {
     const { sampler, source } = await traceSampler(input, opts.seed);
@@ -84,20 +86,23 @@ export async function runSim(opts: SimOptions, io: SimIo = {}): Promise<SimRunRe
   try {
     store = openStore(opts.db);
     tev = opts.traceEvents ? new TraceEventWriter(opts.traceEvents) : undefined;
-    const writer = store.createRun({
-      kind: 'sim',
-      ...(opts.name ? { name: opts.name } : {}),
-      target: `sim:${dep.name}`,
-      deployment: opts.deployment,
-      model: dep.model,
-      tracePath: src.path,
-      traceSha256: traceSha,
-      ...(opts.shape.kind === 'rate' ? { offeredRate: opts.shape.rate } : {}),
-      warmupS: opts.warmupS,
-      seed: opts.seed,
-      options: { ...opts, transforms: storeTransforms(opts), compat: opts.compat ?? null, host: os.hostname() },
-      tags: { ...opts.tags },
-    }, { bulk: true }); // a sim can be rerun: bulk writes skip the checkpoint fsyncs (store api WriterOptions.bulk)
+    const writer = store.createRun(
+      {
+        kind: 'sim',
+        ...(opts.name ? { name: opts.name } : {}),
+        target: `sim:${dep.name}`,
+        deployment: opts.deployment,
+        model: dep.model,
+        tracePath: src.path,
+        traceSha256: traceSha,
+        ...(opts.shape.kind === 'rate' ? { offeredRate: opts.shape.rate } : {}),
+        warmupS: opts.warmupS,
+        seed: opts.seed,
+        options: { ...opts, transforms: storeTransforms(opts), compat: opts.compat ?? null, host: os.hostname() },
+        tags: { ...opts.tags },
+      },
+      { bulk: true },
+    ); // a sim can be rerun: bulk writes skip the checkpoint fsyncs (store api WriterOptions.bulk)
     const progress = io.progress ?? (process.stderr.isTTY === true && !opts.json);
     let lastShown = 0;
     const sessions = opts.sessions ? new SessionWorkload() : undefined;

@@ -82,7 +82,10 @@ export function* sweepSearch(rates: readonly number[], o: RefineOptions = {}): G
 }
 
 /** From `start`, ×growth up until a failure (or ÷growth down until a pass), then bisection. */
-export function* escalatingSearch(start: number, o: RefineOptions & { growth?: number; maxSteps?: number; minRate?: number } = {}): Generator<number, SearchResult, boolean> {
+export function* escalatingSearch(
+  start: number,
+  o: RefineOptions & { growth?: number; maxSteps?: number; minRate?: number } = {},
+): Generator<number, SearchResult, boolean> {
   const g = o.growth ?? 1.5;
   const q = o.quantum ?? 0.01;
   const round = (x: number): number => Math.max(q, snap(x, q));
@@ -176,7 +179,11 @@ export interface Judgement {
  * Judge a stored run against an SLO file with src/metrics (the gate's evaluation; slowdowns against the
  * SLO's reference machine), and store the verdicts in `slo_results`.
  */
-export async function judgeRun(store: StoreLike & { addSloResults?(runId: number, rows: ReturnType<typeof sloResultRows>): void }, runId: number, slo: SloSpec): Promise<Judgement> {
+export async function judgeRun(
+  store: StoreLike & { addSloResults?(runId: number, rows: ReturnType<typeof sloResultRows>): void },
+  runId: number,
+  slo: SloSpec,
+): Promise<Judgement> {
   const run = findRun(store, runId);
   const reference = sloNeedsReference(slo)
     ? await resolveReference(store, run, { required: true, ...(slo.referenceMachine ? { referenceMachine: slo.referenceMachine } : {}) })

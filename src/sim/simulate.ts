@@ -291,7 +291,10 @@ export async function simulate(o: SimulateOptions): Promise<SimulateResult> {
     ev?.arrival?.(st.key, clock.now(), spec.promptTokens, spec.outputTokens);
     live.set(st.key, st);
     submitted++;
-    cluster!.submit({ id: st.key, promptTokens: spec.promptTokens, outputTokens: spec.outputTokens, ...(spec.hashIds ? { blockHashes: spec.hashIds } : {}) }, st);
+    cluster!.submit(
+      { id: st.key, promptTokens: spec.promptTokens, outputTokens: spec.outputTokens, ...(spec.hashIds ? { blockHashes: spec.hashIds } : {}) },
+      st,
+    );
   };
   // A session turn is numbered when it is sent (as a replay numbers what it sends).
   const maxTurns = o.sessionLimits?.maxTurns ?? Infinity;
@@ -385,7 +388,10 @@ export async function simulate(o: SimulateOptions): Promise<SimulateResult> {
   let stopped = false;
   let lastArrival = -Infinity;
   const queueArrival = cluster.queueArrival?.bind(cluster);
-  if (queueArrival && sessions) throw new RangeError('session workloads (closed loop within a session) cannot run in the SplitwiseSim-compatible mode, whose arrivals are all queued before the run starts');
+  if (queueArrival && sessions)
+    throw new RangeError(
+      'session workloads (closed loop within a session) cannot run in the SplitwiseSim-compatible mode, whose arrivals are all queued before the run starts',
+    );
   if (queueArrival) {
     // Every arrival in the cluster's heap before the first event runs (SplitwiseSim's loader).
     for (;;) {
@@ -393,7 +399,9 @@ export async function simulate(o: SimulateOptions): Promise<SimulateResult> {
       if (r.done) break;
       const spec = r.value;
       if (!(spec.arrival >= lastArrival)) {
-        throw new RangeError(`request ${spec.id}: arrival ${spec.arrival} s is before the previous one (${lastArrival} s); the simulator needs arrivals in order`);
+        throw new RangeError(
+          `request ${spec.id}: arrival ${spec.arrival} s is before the previous one (${lastArrival} s); the simulator needs arrivals in order`,
+        );
       }
       lastArrival = spec.arrival;
       const mySeq = seq++;
@@ -429,7 +437,9 @@ export async function simulate(o: SimulateOptions): Promise<SimulateResult> {
       }
       const spec = r.value;
       if (!(spec.arrival >= lastArrival)) {
-        throw new RangeError(`request ${spec.id}: arrival ${spec.arrival} s is before the previous one (${lastArrival} s); the simulator needs arrivals in order`);
+        throw new RangeError(
+          `request ${spec.id}: arrival ${spec.arrival} s is before the previous one (${lastArrival} s); the simulator needs arrivals in order`,
+        );
       }
       lastArrival = spec.arrival;
       pulled++;
@@ -625,7 +635,14 @@ function rowOf(
     ...(enc ? { tokenTimesBlob: enc.blob, ...(enc.maxStall === undefined ? {} : { maxStall: enc.maxStall }) } : {}),
     ...(b
       ? {
-          breakdown: { queue: b.queue, prefill: b.prefill, kvTransfer: b.kvTransfer, decodeWait: b.decodeWait, decode: b.decode, ...(b.cachedPromptTokens === undefined ? {} : { cachedPromptTokens: b.cachedPromptTokens }) },
+          breakdown: {
+            queue: b.queue,
+            prefill: b.prefill,
+            kvTransfer: b.kvTransfer,
+            decodeWait: b.decodeWait,
+            decode: b.decode,
+            ...(b.cachedPromptTokens === undefined ? {} : { cachedPromptTokens: b.cachedPromptTokens }),
+          },
           promptMachine: b.promptMachine,
           tokenMachine: b.tokenMachine,
           pool: b.pool,

@@ -114,19 +114,22 @@ export interface SimRateRunnerOptions {
 export function simRateRunner(o: SimRateRunnerOptions): RateRunner {
   return {
     async run(rate, meta) {
-      const writer = o.store.createRun({
-        kind: 'sim',
-        name: meta.name,
-        target: `sim:${o.deployment.name}`,
-        deployment: o.deploymentLabel,
-        model: o.deployment.model,
-        tracePath: o.tracePath,
-        ...(o.traceSha256 ? { traceSha256: o.traceSha256 } : {}),
-        offeredRate: rate,
-        seed: o.seed,
-        options: { ...(o.options ?? {}), rate, arrivals: 'poisson', durationS: o.durationS, compat: o.compat ?? null, deployment: o.deploymentLabel },
-        tags: meta.tags,
-      }, { bulk: true }); // a sim can be rerun: bulk writes (store api WriterOptions.bulk)
+      const writer = o.store.createRun(
+        {
+          kind: 'sim',
+          name: meta.name,
+          target: `sim:${o.deployment.name}`,
+          deployment: o.deploymentLabel,
+          model: o.deployment.model,
+          tracePath: o.tracePath,
+          ...(o.traceSha256 ? { traceSha256: o.traceSha256 } : {}),
+          offeredRate: rate,
+          seed: o.seed,
+          options: { ...(o.options ?? {}), rate, arrivals: 'poisson', durationS: o.durationS, compat: o.compat ?? null, deployment: o.deploymentLabel },
+          tags: meta.tags,
+        },
+        { bulk: true },
+      ); // a sim can be rerun: bulk writes (store api WriterOptions.bulk)
       let inFlight = 0;
       const bound = Math.max(500, rate * (o.overloadBacklogS ?? 60));
       let overloaded: string | undefined;
@@ -143,7 +146,8 @@ export function simRateRunner(o: SimRateRunnerOptions): RateRunner {
           inFlight = p.inFlight;
         },
         shouldStop: () => {
-          if (inFlight > bound && !overloaded) overloaded = `overloaded: ${inFlight} requests in flight (more than ${(o.overloadBacklogS ?? 60)} s of arrivals); stopped feeding arrivals`;
+          if (inFlight > bound && !overloaded)
+            overloaded = `overloaded: ${inFlight} requests in flight (more than ${o.overloadBacklogS ?? 60} s of arrivals); stopped feeding arrivals`;
           return overloaded !== undefined;
         },
       });
@@ -209,7 +213,18 @@ export async function runSweep(o: SweepOptions, io: SweepIo = {}): Promise<Sweep
     let runner: RateRunner;
     if (o.live) {
       const { liveRateRunner } = await import('./live.js');
-      runner = liveRateRunner({ db: o.db, trace: o.trace, traceFormat: o.traceFormat, lenient: o.lenient, transforms: o.transforms, deployment: o.deployment, model: o.model, durationS: o.durationS, seed: o.seed, timeScale: o.timeScale });
+      runner = liveRateRunner({
+        db: o.db,
+        trace: o.trace,
+        traceFormat: o.traceFormat,
+        lenient: o.lenient,
+        transforms: o.transforms,
+        deployment: o.deployment,
+        model: o.model,
+        durationS: o.durationS,
+        seed: o.seed,
+        timeScale: o.timeScale,
+      });
     } else {
       runner = simRateRunner({
         store,
@@ -230,7 +245,9 @@ export async function runSweep(o: SweepOptions, io: SweepIo = {}): Promise<Sweep
       const j = await judgeRun(store, runId, slo);
       const pt = pointOf(rate, runId, j, overloaded);
       points.push(pt);
-      log(`sweep ${sweep}: ${rate} req/s → run ${runId}: ${pt.passed ? 'meets' : 'misses'} the SLO${pt.reason ? ` (${pt.reason})` : pt.failed.length ? ` (${pt.failed.join(', ')})` : ''}`);
+      log(
+        `sweep ${sweep}: ${rate} req/s → run ${runId}: ${pt.passed ? 'meets' : 'misses'} the SLO${pt.reason ? ` (${pt.reason})` : pt.failed.length ? ` (${pt.failed.join(', ')})` : ''}`,
+      );
       if (pt.saturated) log(`sweep ${sweep}: ${rate} req/s is SATURATED: ${pt.saturated}`);
       return { passed: pt.passed };
     });

@@ -55,7 +55,13 @@ export const RUN_TABLE = [
   col('uuid', 'TEXT NOT NULL', 'uuid', 'text', "a random UUID; a merged run's is its shards' shared `--run-uuid`"),
   col('name', 'TEXT NOT NULL', 'name', 'text', 'given with `--name`, else `<kind>-<id>`; not unique (a name finds the latest)'),
   enumCol('kind', 'TEXT NOT NULL', 'kind', RUN_KINDS, '`live` (measured against a server) or `sim` (simulator)'),
-  enumCol('status', 'TEXT NOT NULL', 'status', RUN_STATUSES, '`running`, `completed`, `interrupted` (Ctrl-C, SIGTERM) or `failed`; a run killed outright stays `running` (`runs list` and `runs show` call it `running (stale)` when its writing process on this host is gone)'),
+  enumCol(
+    'status',
+    'TEXT NOT NULL',
+    'status',
+    RUN_STATUSES,
+    '`running`, `completed`, `interrupted` (Ctrl-C, SIGTERM) or `failed`; a run killed outright stays `running` (`runs list` and `runs show` call it `running (stale)` when its writing process on this host is gone)',
+  ),
   col('started_at', 'TEXT NOT NULL', 'startedAt', 'text', 'ISO-8601 wall time of t0'),
   col('ended_at', 'TEXT', 'endedAt', 'text', 'ISO-8601 wall time of the end'),
   col('start_wall_ms', 'REAL NOT NULL', 'startWallMs', 'real', 'epoch milliseconds of t0 (the wall clock, read once)'),
@@ -68,14 +74,20 @@ export const RUN_TABLE = [
   col('offered_rate', 'REAL', 'offeredRate', 'real', 'requests/s offered, for rate-driven runs and sweeps'),
   col('warmup_s', 'REAL NOT NULL', 'warmupS', 'real', 'requests scheduled before this many seconds are warm-up (kept, excluded from summaries)'),
   col('lag_flagged', 'INTEGER NOT NULL', 'lagFlagged', 'bool', '1 when the client fell behind the schedule beyond the bound'),
-  col('lag_p99_s', 'REAL', 'lagP99S', 'real', 'p99 of the requests\' `lag`'),
+  col('lag_p99_s', 'REAL', 'lagP99S', 'real', "p99 of the requests' `lag`"),
   col('options_json', 'TEXT NOT NULL', 'options', 'json', 'the fully resolved options (defaults < files < environment < flags)'),
   col('tags_json', 'TEXT NOT NULL', 'tags', 'json-strings', '`--tag KEY=VALUE` labels'),
   col('env_json', 'TEXT NOT NULL', 'env', 'json', 'Node version, host, CPU model and count, platform, pid of the writer'),
   col('splitbench_version', 'TEXT NOT NULL', 'splitbenchVersion', 'text', 'the version that wrote the run'),
   col('seed', 'INTEGER', 'seed', 'int', 'random seed, when one was used'),
   col('notes_json', 'TEXT NOT NULL', 'notes', 'json', 'free-form extras (never-completed counts, flags)'),
-  col('distorted', 'INTEGER NOT NULL', 'distorted', 'bool', '1 when the live run\'s self-check found the machine distorted it (schema 3; [twin check](replay.md#twin-check-live-runs-that-check-themselves))'),
+  col(
+    'distorted',
+    'INTEGER NOT NULL',
+    'distorted',
+    'bool',
+    "1 when the live run's self-check found the machine distorted it (schema 3; [twin check](replay.md#twin-check-live-runs-that-check-themselves))",
+  ),
   col('distorted_reason', 'TEXT', 'distortedReason', 'text', 'why it was found distorted'),
   col('twin_run_id', 'INTEGER', 'twinRunId', 'int', 'the `sim` run that simulated the same requests (the twin) of a live run against the bundled backend'),
 ] as const;
@@ -85,7 +97,13 @@ export const REQUEST_TABLE = [
   col('shard', 'INTEGER NOT NULL', 'shard', 'int', 'shard of a scaled-out run (0 otherwise)'),
   col('seq', 'INTEGER NOT NULL', 'seq', 'int', 'position in the (transformed) trace'),
   col('trace_id', 'TEXT NOT NULL', 'traceId', 'text', "the trace's request id (or row index)"),
-  col('session_id', 'TEXT', 'sessionId', 'text', "the trace's session id (a session workload: the session the turn belongs to, [Sessions](traces.md#sessions))"),
+  col(
+    'session_id',
+    'TEXT',
+    'sessionId',
+    'text',
+    "the trace's session id (a session workload: the session the turn belongs to, [Sessions](traces.md#sessions))",
+  ),
   col('arrival', 'REAL NOT NULL', 'arrival', 'real', 'trace arrival, seconds from the trace start after transforms'),
   col('prompt_tokens', 'INTEGER NOT NULL', 'promptTokens', 'int', 'prompt tokens asked for'),
   col('output_tokens', 'INTEGER NOT NULL', 'outputTokens', 'int', 'output tokens asked for'),
@@ -95,7 +113,13 @@ export const REQUEST_TABLE = [
   col('first_token', 'REAL', 'firstToken', 'real', "first token's arrival"),
   col('end', 'REAL', 'end', 'real', "last token's arrival (ok) or the failure time"),
   col('lag', 'REAL', 'lag', 'real', '`send − scheduled`'),
-  enumCol('status', 'TEXT NOT NULL', 'status', REQUEST_STATUSES, '`ok`, `error`, `timeout`, `cancelled`, `never-completed` (still in flight when the run ended)'),
+  enumCol(
+    'status',
+    'TEXT NOT NULL',
+    'status',
+    REQUEST_STATUSES,
+    '`ok`, `error`, `timeout`, `cancelled`, `never-completed` (still in flight when the run ended)',
+  ),
   col('error_code', 'TEXT', 'errorCode', 'text', 'why it failed: the `SB_*` code'),
   col('error', 'TEXT', 'error', 'text', 'why it failed: the message'),
   col('http_status', 'INTEGER', 'httpStatus', 'int', 'the HTTP status of a failed request'),
@@ -120,8 +144,14 @@ export const REQUEST_TABLE = [
   col('pool', 'TEXT', 'pool', 'text', "the prompt machine's pool"),
   col('token_times', 'BLOB', 'tokenTimes', 'blob', 'per-chunk arrivals, compact blob (below)'),
   col('coalesced', 'INTEGER', 'coalesced', 'int', 'live runs: token-carrying chunks that arrived in the same read as the one before (schema 3; NULL in sims)'),
-  col('cached_prompt_tokens', 'INTEGER', 'cachedPromptTokens', 'int', "prompt tokens the prompt machine's prefix cache supplied (schema 4; NULL: not reported)"),
-  col('session_turn', 'INTEGER', 'sessionTurn', 'int', 'a session workload\'s turn index in its session, 0-based (schema 5; NULL: not sent as a session turn)'),
+  col(
+    'cached_prompt_tokens',
+    'INTEGER',
+    'cachedPromptTokens',
+    'int',
+    "prompt tokens the prompt machine's prefix cache supplied (schema 4; NULL: not reported)",
+  ),
+  col('session_turn', 'INTEGER', 'sessionTurn', 'int', "a session workload's turn index in its session, 0-based (schema 5; NULL: not sent as a session turn)"),
 ] as const;
 
 export const MACHINE_TABLE = [
@@ -292,9 +322,7 @@ export function compileDecoder<R>(cols: readonly Column[], extra: Readonly<Recor
     parts.push(`${f}: x${i}(r)`);
   });
   // eslint-disable-next-line @typescript-eslint/no-implied-eval
-  const make = new Function('pj', ...names.map((_, i) => `x${i}`), `return (r) => ({ ${parts.join(', ')} });`) as (
-    ...fns: unknown[]
-  ) => (row: unknown[]) => R;
+  const make = new Function('pj', ...names.map((_, i) => `x${i}`), `return (r) => ({ ${parts.join(', ')} });`) as (...fns: unknown[]) => (row: unknown[]) => R;
   return make(parseJsonObject, ...names.map((f) => extra[f]));
 }
 

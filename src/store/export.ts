@@ -15,11 +15,7 @@ export const EXPORT_FORMATS = ['csv', 'json', 'jsonl'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
 /** Export columns, in order. */
-export const EXPORT_COLUMNS: readonly string[] = [
-  ...REQUEST_TABLE.filter((c) => c.name !== 'token_times').map((c) => c.name),
-  'chunk_times_s',
-  'chunk_tokens',
-];
+export const EXPORT_COLUMNS: readonly string[] = [...REQUEST_TABLE.filter((c) => c.name !== 'token_times').map((c) => c.name), 'chunk_times_s', 'chunk_tokens'];
 
 function csvCell(v: unknown): string {
   if (v === null || v === undefined) return '';

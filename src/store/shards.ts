@@ -10,7 +10,18 @@ import { SqliteDb } from './sqlite.js';
 import { StoreError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { APPLICATION_ID, SCHEMA_VERSION } from './schema.js';
-import { columnList, compileDecoder, insertSql, REQUEST_TABLE, RUN_TABLE, SHARD_TABLE, MACHINE_TABLE, POWER_TABLE, TIMELINE_TABLE, type Column } from './columns.js';
+import {
+  columnList,
+  compileDecoder,
+  insertSql,
+  REQUEST_TABLE,
+  RUN_TABLE,
+  SHARD_TABLE,
+  MACHINE_TABLE,
+  POWER_TABLE,
+  TIMELINE_TABLE,
+  type Column,
+} from './columns.js';
 import type { RunRecord, ShardRecord } from './api.js';
 
 type DB = Database.Database;
@@ -70,7 +81,12 @@ export function readShardStore(file: string, name: string): ShardOfFile[] {
         hint: 'merge shards written by the same splitbench version as the merge',
       });
     }
-    const shards = (db.prepare(`SELECT ${columnList(SHARD_TABLE)} FROM shards ORDER BY run_id`).raw(true).all() as unknown[][]).map(toShard);
+    const shards = (
+      db
+        .prepare(`SELECT ${columnList(SHARD_TABLE)} FROM shards ORDER BY run_id`)
+        .raw(true)
+        .all() as unknown[][]
+    ).map(toShard);
     const getRun = db.prepare(`SELECT ${columnList(RUN_TABLE)} FROM runs WHERE id = ?`).raw(true);
     const count = db.prepare('SELECT count(*) FROM requests WHERE run_id = ?').pluck();
     const out: ShardOfFile[] = [];
@@ -163,12 +179,19 @@ export function importShards(
       try {
         const version = db.prepare('PRAGMA shard.user_version').pluck().get() as number;
         if (version !== SCHEMA_VERSION) throw new StoreError(`${s.label}: store schema version ${version} changed while merging`);
-        const sel = REQUEST_TABLE.map((c) => (c.name === 'run_id' ? '0' : c.name === 'shard' ? String(s.index) : TIME_COLS.has(c.name) ? `"${c.name}" + @shift` : `"${c.name}"`)).join(', ');
-        const n = db.prepare(`INSERT INTO temp.m_requests (${cols}) SELECT ${sel} FROM shard.requests WHERE run_id = @run`).run({ shift: s.shiftS, run: s.sourceRunId }).changes;
+        const sel = REQUEST_TABLE.map((c) =>
+          c.name === 'run_id' ? '0' : c.name === 'shard' ? String(s.index) : TIME_COLS.has(c.name) ? `"${c.name}" + @shift` : `"${c.name}"`,
+        ).join(', ');
+        const n = db
+          .prepare(`INSERT INTO temp.m_requests (${cols}) SELECT ${sel} FROM shard.requests WHERE run_id = @run`)
+          .run({ shift: s.shiftS, run: s.sourceRunId }).changes;
         copied.set(s.index, n);
         db.prepare('INSERT INTO temp.m_machines SELECT * FROM shard.machines WHERE run_id = ?').run(s.sourceRunId);
         const pSel = power.map((c) => (c === 't' ? 't + @shift' : c)).join(', ');
-        db.prepare(`INSERT INTO temp.m_power (run_id, ${power.join(', ')}) SELECT 0, ${pSel} FROM shard.power_samples WHERE run_id = @run`).run({ shift: s.shiftS, run: s.sourceRunId });
+        db.prepare(`INSERT INTO temp.m_power (run_id, ${power.join(', ')}) SELECT 0, ${pSel} FROM shard.power_samples WHERE run_id = @run`).run({
+          shift: s.shiftS,
+          run: s.sourceRunId,
+        });
         const tSel = timeline.map((c) => (c === 't' ? 't + @shift' : c === 'labels_json' ? "json_set(labels_json, '$.shard', @idx)" : c)).join(', ');
         db.prepare(`INSERT INTO temp.m_timeline (run_id, ${timeline.join(', ')}) SELECT 0, ${tSel} FROM shard.timeline_samples WHERE run_id = @run`).run({
           shift: s.shiftS,
@@ -178,7 +201,8 @@ export function importShards(
       } finally {
         db.exec('DETACH DATABASE shard');
       }
-      if (copied.get(s.index) !== s.requests) throw new StoreError(`${s.label}: copied ${copied.get(s.index)} request rows, expected ${s.requests} (the file changed while merging?)`);
+      if (copied.get(s.index) !== s.requests)
+        throw new StoreError(`${s.label}: copied ${copied.get(s.index)} request rows, expected ${s.requests} (the file changed while merging?)`);
     }
 
     const runCols = without(RUN_TABLE, 'id', 'lag_flagged', 'lag_p99_s', 'distorted', 'distorted_reason', 'twin_run_id');
@@ -189,16 +213,35 @@ export function importShards(
           return c.kind === 'json' || c.kind === 'json-strings' ? JSON.stringify(v) : v;
         });
         const id = Number(db.prepare(insertSql('runs', runCols)).run(values).lastInsertRowid);
-        db.prepare(`INSERT INTO main.requests (${cols}) SELECT ${REQUEST_TABLE.map((c) => (c.name === 'run_id' ? '?' : `"${c.name}"`)).join(', ')} FROM temp.m_requests`).run(id);
+        db.prepare(
+          `INSERT INTO main.requests (${cols}) SELECT ${REQUEST_TABLE.map((c) => (c.name === 'run_id' ? '?' : `"${c.name}"`)).join(', ')} FROM temp.m_requests`,
+        ).run(id);
         db.prepare(`INSERT OR IGNORE INTO main.machines (run_id, ${machines.join(', ')}) SELECT ?, ${machines.join(', ')} FROM temp.m_machines`).run(id);
         db.prepare(`INSERT INTO main.power_samples (run_id, ${power.join(', ')}) SELECT ?, ${power.join(', ')} FROM temp.m_power ORDER BY t`).run(id);
-        db.prepare(`INSERT INTO main.timeline_samples (run_id, ${timeline.join(', ')}) SELECT ?, ${timeline.join(', ')} FROM temp.m_timeline ORDER BY t`).run(id);
+        db.prepare(`INSERT INTO main.timeline_samples (run_id, ${timeline.join(', ')}) SELECT ?, ${timeline.join(', ')} FROM temp.m_timeline ORDER BY t`).run(
+          id,
+        );
         const insShard = db.prepare(insertSql('shards', SHARD_TABLE));
         for (const s of shards) {
           const x = s.shard;
           insShard.run(
-            id, run.uuid, s.index, x.shardCount, x.host, x.startAtMs, x.t0LocalMs, x.timeRef, x.offsetStartMs, x.rttStartMs,
-            x.offsetEndMs, x.rttEndMs, x.lateMs, x.late ? 1 : 0, s.sha256, s.sourceRunUuid, mergedAt,
+            id,
+            run.uuid,
+            s.index,
+            x.shardCount,
+            x.host,
+            x.startAtMs,
+            x.t0LocalMs,
+            x.timeRef,
+            x.offsetStartMs,
+            x.rttStartMs,
+            x.offsetEndMs,
+            x.rttEndMs,
+            x.lateMs,
+            x.late ? 1 : 0,
+            s.sha256,
+            s.sourceRunUuid,
+            mergedAt,
           );
         }
         // Schedule lag of the union (the replay flags a run whose lag p99 exceeds its bound).

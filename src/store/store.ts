@@ -16,16 +16,7 @@ import { VERSION } from '../version.js';
 import { decodeChunks, encodeChunks } from './codec.js';
 import { deriveRequest } from './derive.js';
 import { importShards, type MergedRun, type ShardImport } from './shards.js';
-import {
-  APPLICATION_ID,
-  MIGRATIONS,
-  REQUEST_STATUSES,
-  RUN_KINDS,
-  RUN_STATUSES,
-  SCHEMA_VERSION,
-  type RequestStatus,
-  type RunStatus,
-} from './schema.js';
+import { APPLICATION_ID, MIGRATIONS, REQUEST_STATUSES, RUN_KINDS, RUN_STATUSES, SCHEMA_VERSION, type RequestStatus, type RunStatus } from './schema.js';
 import {
   columnList,
   compileDecoder,
@@ -115,10 +106,9 @@ function inspect(db: DB, file: string): { fresh: boolean; version: number } {
     throw notAStore(file, appId === 0 ? 'an SQLite database of something else' : `application_id ${appId}`);
   }
   if (version > SCHEMA_VERSION) {
-    throw new StoreError(
-      `${file} has store schema version ${version}, newer than this splitbench ${VERSION} knows (${SCHEMA_VERSION})`,
-      { hint: 'upgrade splitbench to read this store' },
-    );
+    throw new StoreError(`${file} has store schema version ${version}, newer than this splitbench ${VERSION} knows (${SCHEMA_VERSION})`, {
+      hint: 'upgrade splitbench to read this store',
+    });
   }
   return { fresh: false, version };
 }
@@ -316,7 +306,10 @@ function checkRequest(row: RequestRow): void {
 export function requestParams(runId: number, row: RequestRow): unknown[] {
   // A pre-encoded blob (bulk producers) stands for the chunks: nothing is derived from them here.
   const blob = row.tokenTimesBlob;
-  const d = blob === undefined ? deriveRequest(row) : deriveRequest({
+  const d =
+    blob === undefined
+      ? deriveRequest(row)
+      : deriveRequest({
           scheduled: row.scheduled,
           send: row.send,
           firstToken: row.firstToken,
@@ -363,8 +356,7 @@ export function requestParams(runId: number, row: RequestRow): unknown[] {
     promptMachine: nn(row.promptMachine),
     tokenMachine: nn(row.tokenMachine),
     pool: nn(row.pool),
-    tokenTimes:
-      blob !== undefined ? (blob.length > 0 ? blob : null) : row.chunks && row.chunks.length > 0 ? encodeChunks(row.chunks) : null,
+    tokenTimes: blob !== undefined ? (blob.length > 0 ? blob : null) : row.chunks && row.chunks.length > 0 ? encodeChunks(row.chunks) : null,
     coalesced: nn(row.coalesced),
     cachedPromptTokens: nn(b?.cachedPromptTokens),
     sessionTurn: nn(row.sessionTurn),
@@ -437,17 +429,33 @@ export function writeBatch(db: DB, ins: Inserts, id: number, b: WriteBatch, cur:
   db.transaction(() => {
     for (const m of b.machines) {
       cur.current = `machine ${m.machineId}`;
-      ins.machine.run(encodeMachine({ runId: id, machineId: m.machineId, machineType: m.machineType, pool: m.pool, gpus: nn(m.gpus), pricePerHour: nn(m.pricePerHour), tdpW: nn(m.tdpW), idleW: nn(m.idleW) }));
+      ins.machine.run(
+        encodeMachine({
+          runId: id,
+          machineId: m.machineId,
+          machineType: m.machineType,
+          pool: m.pool,
+          gpus: nn(m.gpus),
+          pricePerHour: nn(m.pricePerHour),
+          tdpW: nn(m.tdpW),
+          idleW: nn(m.idleW),
+        }),
+      );
     }
     for (const p of b.reqs) {
       cur.current = `request shard ${String(p[1])} seq ${String(p[2])}`;
       ins.req.run(p);
     }
     cur.current = 'power sample';
-    for (const p of b.power) ins.power.run(encodePower({ runId: id, t: p.t, machineId: p.machineId, role: p.role, source: p.source, watts: p.watts, energyJ: nn(p.energyJ ?? undefined) }));
+    for (const p of b.power)
+      ins.power.run(
+        encodePower({ runId: id, t: p.t, machineId: p.machineId, role: p.role, source: p.source, watts: p.watts, energyJ: nn(p.energyJ ?? undefined) }),
+      );
     cur.current = 'timeline sample';
     for (const s of b.timeline) {
-      ins.timeline.run(encodeTimeline({ runId: id, t: s.t, source: s.source, role: s.role ?? '', name: s.name, labels: JSON.stringify(s.labels ?? {}), value: s.value }));
+      ins.timeline.run(
+        encodeTimeline({ runId: id, t: s.t, source: s.source, role: s.role ?? '', name: s.name, labels: JSON.stringify(s.labels ?? {}), value: s.value }),
+      );
     }
   }).immediate();
 }
@@ -648,7 +656,8 @@ class SqliteRunWriter implements RunWriter {
     const id = this.runId;
     const batch: WriteBatch = { reqs, machines, power, timeline };
     // The thread starts with the first full batch: a short run (tests, sweep points) is not worth its ~80 ms.
-    if (this.bulkWorker === undefined && this.bulk && reqs.length + machines.length + power.length + timeline.length >= this.batchRows) this.bulkWorker = BulkWorker.start(this.store.path);
+    if (this.bulkWorker === undefined && this.bulk && reqs.length + machines.length + power.length + timeline.length >= this.batchRows)
+      this.bulkWorker = BulkWorker.start(this.store.path);
     if (this.bulkWorker) {
       // A writer with its own thread: the inserts run there while the caller goes on (simulating, dispatching).
       this.onWorker((w) => {
@@ -672,10 +681,7 @@ class SqliteRunWriter implements RunWriter {
           `cannot write run ${id} to results store ${this.store.path} now: its connection is reading (an open requests() iteration); the rows stay buffered`,
         );
       }
-      this.failure = new StoreError(
-        `cannot write run ${id} to results store ${this.store.path} (${cur.current}): ${(e as Error).message}`,
-        { cause: e },
-      );
+      this.failure = new StoreError(`cannot write run ${id} to results store ${this.store.path} (${cur.current}): ${(e as Error).message}`, { cause: e });
       this.stopTimer();
       throw this.failure;
     }
@@ -834,27 +840,19 @@ class SqliteStore implements Store {
   }
 
   /** @internal */
-  finishRun(
-    runId: number,
-    status: RunStatus,
-    extra: { lagFlagged?: boolean; lagP99S?: number; notes?: Record<string, unknown> },
-  ): void {
+  finishRun(runId: number, status: RunStatus, extra: { lagFlagged?: boolean; lagP99S?: number; notes?: Record<string, unknown> }): void {
     this.write('finish a run', () => {
-      this.db.transaction(() => {
-        this.db
-          .prepare(
-            `UPDATE runs SET status = ?, ended_at = ?, lag_flagged = coalesce(?, lag_flagged),
+      this.db
+        .transaction(() => {
+          this.db
+            .prepare(
+              `UPDATE runs SET status = ?, ended_at = ?, lag_flagged = coalesce(?, lag_flagged),
                lag_p99_s = coalesce(?, lag_p99_s) WHERE id = ?`,
-          )
-          .run(
-            status,
-            new Date().toISOString(),
-            extra.lagFlagged === undefined ? null : extra.lagFlagged ? 1 : 0,
-            numOrNull(extra.lagP99S),
-            runId,
-          );
-        if (extra.notes) this.mergeNotes(runId, extra.notes);
-      }).immediate();
+            )
+            .run(status, new Date().toISOString(), extra.lagFlagged === undefined ? null : extra.lagFlagged ? 1 : 0, numOrNull(extra.lagP99S), runId);
+          if (extra.notes) this.mergeNotes(runId, extra.notes);
+        })
+        .immediate();
     });
   }
 
@@ -914,8 +912,7 @@ class SqliteStore implements Store {
       hint:
         recent.length === 0
           ? 'the store has no runs yet'
-          : `${total > recent.length ? 'latest runs' : 'runs'}: ${recent.map((r) => `${r.id} (${r.name})`).join(', ')}` +
-            ' — see `splitbench runs list`',
+          : `${total > recent.length ? 'latest runs' : 'runs'}: ${recent.map((r) => `${r.id} (${r.name})`).join(', ')}` + ' — see `splitbench runs list`',
     });
   }
 
@@ -934,9 +931,7 @@ class SqliteStore implements Store {
     let total = 0;
     const counts: Record<string, number> = {};
     for (const s of REQUEST_STATUSES) counts[s] = 0;
-    const rows = this.db
-      .prepare('SELECT status, count(*) AS n FROM requests WHERE run_id = ? GROUP BY status')
-      .all(runId) as { status: string; n: number }[];
+    const rows = this.db.prepare('SELECT status, count(*) AS n FROM requests WHERE run_id = ? GROUP BY status').all(runId) as { status: string; n: number }[];
     for (const r of rows) {
       counts[r.status] = r.n;
       total += r.n;
@@ -984,12 +979,22 @@ class SqliteStore implements Store {
 
   machines(runId: number, opts: { readonly by?: 'pool' | 'id' } = {}): MachineRecord[] {
     const order = opts.by === 'id' ? 'machine_id' : 'pool, machine_id';
-    return (this.db.prepare(`SELECT ${colsOf(MACHINE_TABLE)} FROM machines WHERE run_id = ? ORDER BY ${order}`).raw(true).all(runId) as unknown[][]).map(toMachineRecord);
+    return (
+      this.db
+        .prepare(`SELECT ${colsOf(MACHINE_TABLE)} FROM machines WHERE run_id = ? ORDER BY ${order}`)
+        .raw(true)
+        .all(runId) as unknown[][]
+    ).map(toMachineRecord);
   }
 
   powerSamples(runId: number, opts: { readonly by?: 'time' | 'machine' } = {}): PowerSampleRecord[] {
     const order = opts.by === 'machine' ? 'machine_id, t' : 't, machine_id';
-    return (this.db.prepare(`SELECT ${colsOf(POWER_TABLE)} FROM power_samples WHERE run_id = ? ORDER BY ${order}`).raw(true).all(runId) as unknown[][]).map(toPowerRecord);
+    return (
+      this.db
+        .prepare(`SELECT ${colsOf(POWER_TABLE)} FROM power_samples WHERE run_id = ? ORDER BY ${order}`)
+        .raw(true)
+        .all(runId) as unknown[][]
+    ).map(toPowerRecord);
   }
 
   timelineSamples(runId: number, name?: string): TimelineSampleRecord[] {
@@ -1006,30 +1011,37 @@ class SqliteStore implements Store {
     this.write('record SLO results', () => {
       const ins = this.db.prepare(insertSql('slo_results', SLO_RESULT_TABLE));
       const now = new Date().toISOString();
-      this.db.transaction(() => {
-        for (const r of rows) {
-          ins.run(
-            encodeSlo({
-              runId,
-              evaluatedAt: r.evaluatedAt ?? now,
-              sloFile: r.sloFile,
-              rule: r.rule,
-              metric: r.metric,
-              value: numOrNull(r.value ?? undefined),
-              limitValue: numOrNull(r.limitValue ?? undefined),
-              op: r.op,
-              passed: r.passed,
-              baselineRunId: r.baselineRunId ?? null,
-              detail: r.detail ?? null,
-            }),
-          );
-        }
-      }).immediate();
+      this.db
+        .transaction(() => {
+          for (const r of rows) {
+            ins.run(
+              encodeSlo({
+                runId,
+                evaluatedAt: r.evaluatedAt ?? now,
+                sloFile: r.sloFile,
+                rule: r.rule,
+                metric: r.metric,
+                value: numOrNull(r.value ?? undefined),
+                limitValue: numOrNull(r.limitValue ?? undefined),
+                op: r.op,
+                passed: r.passed,
+                baselineRunId: r.baselineRunId ?? null,
+                detail: r.detail ?? null,
+              }),
+            );
+          }
+        })
+        .immediate();
     });
   }
 
   sloResults(runId: number): SloResultRecord[] {
-    return (this.db.prepare(`SELECT ${colsOf(SLO_RESULT_TABLE)} FROM slo_results WHERE run_id = ? ORDER BY rowid`).raw(true).all(runId) as unknown[][]).map(toSloRecord);
+    return (
+      this.db
+        .prepare(`SELECT ${colsOf(SLO_RESULT_TABLE)} FROM slo_results WHERE run_id = ? ORDER BY rowid`)
+        .raw(true)
+        .all(runId) as unknown[][]
+    ).map(toSloRecord);
   }
 
   setRunStart(runId: number, startWallMs: number): void {
@@ -1040,7 +1052,18 @@ class SqliteStore implements Store {
 
   addShard(runId: number, x: NewShard): void {
     this.write('record a shard', () => {
-      const cols = pick(SHARD_TABLE, ['runId', 'runUuid', 'shardIndex', 'shardCount', 'host', 'startAtMs', 't0LocalMs', 'timeRef', 'offsetStartMs', 'rttStartMs']);
+      const cols = pick(SHARD_TABLE, [
+        'runId',
+        'runUuid',
+        'shardIndex',
+        'shardCount',
+        'host',
+        'startAtMs',
+        't0LocalMs',
+        'timeRef',
+        'offsetStartMs',
+        'rttStartMs',
+      ]);
       this.db
         .prepare(insertSql('shards', cols))
         .run(runId, x.runUuid, x.shardIndex, x.shardCount, x.host, x.startAtMs, x.t0LocalMs, x.timeRef, x.offsetStartMs, x.rttStartMs);
@@ -1065,7 +1088,12 @@ class SqliteStore implements Store {
   }
 
   shards(runId: number): ShardRecord[] {
-    return (this.db.prepare(`SELECT ${columnList(SHARD_TABLE)} FROM shards WHERE run_id = ? ORDER BY shard_index`).raw(true).all(runId) as unknown[][]).map(toShardRecord);
+    return (
+      this.db
+        .prepare(`SELECT ${columnList(SHARD_TABLE)} FROM shards WHERE run_id = ? ORDER BY shard_index`)
+        .raw(true)
+        .all(runId) as unknown[][]
+    ).map(toShardRecord);
   }
 
   /** @internal Flush every open writer, ignoring failures (exit hook). */
@@ -1097,17 +1125,13 @@ class SqliteStore implements Store {
  */
 export function lookupRunId(db: DB, key: string): number | undefined {
   const k = key.trim();
-  const pick = (sql: string, ...args: unknown[]): number | undefined =>
-    (db.prepare(sql).get(...args) as { id: number } | undefined)?.id;
+  const pick = (sql: string, ...args: unknown[]): number | undefined => (db.prepare(sql).get(...args) as { id: number } | undefined)?.id;
   if (k === '' || k === 'latest') return pick('SELECT id FROM runs ORDER BY id DESC LIMIT 1');
   if (/^\d+$/.test(k)) {
     const byId = pick('SELECT id FROM runs WHERE id = ?', Number(k));
     if (byId !== undefined) return byId;
   }
-  return (
-    pick('SELECT id FROM runs WHERE name = ? ORDER BY id DESC LIMIT 1', k) ??
-    pick('SELECT id FROM runs WHERE uuid = ? ORDER BY id DESC LIMIT 1', k)
-  );
+  return pick('SELECT id FROM runs WHERE name = ? ORDER BY id DESC LIMIT 1', k) ?? pick('SELECT id FROM runs WHERE uuid = ? ORDER BY id DESC LIMIT 1', k);
 }
 
 export function isStale(run: RunRecord): boolean | undefined {

@@ -5,7 +5,13 @@ export async function fetchText(url: string, timeoutMs: number): Promise<string>
   const ac = new AbortController();
   const timer = setTimeout(() => ac.abort(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
   try {
-    const res = await request(url, { method: 'GET', signal: ac.signal, headersTimeout: timeoutMs, bodyTimeout: timeoutMs, headers: { accept: 'text/plain;version=0.0.4, */*' } });
+    const res = await request(url, {
+      method: 'GET',
+      signal: ac.signal,
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+      headers: { accept: 'text/plain;version=0.0.4, */*' },
+    });
     const text = await res.body.text();
     if (res.statusCode !== 200) throw new Error(`HTTP ${res.statusCode}: ${text.slice(0, 120).replace(/\s+/g, ' ')}`);
     return text;

@@ -208,8 +208,13 @@ export async function profileEndpoint(o: ProfileOptions): Promise<ProfileResult>
 /** Parse a comma-separated list of positive integers, strictly increasing (a profile's x values). */
 export function parseSizes(v: unknown, flag: string): number[] {
   const s = Array.isArray(v) ? v.join(',') : String(v);
-  const xs = s.split(',').map((x) => x.trim()).filter((x) => x !== '').map(Number);
-  if (xs.length === 0 || xs.some((x) => !Number.isInteger(x) || x <= 0)) throw new ConfigError(`expected positive integers separated by commas, got '${s}'`, { path: flag });
+  const xs = s
+    .split(',')
+    .map((x) => x.trim())
+    .filter((x) => x !== '')
+    .map(Number);
+  if (xs.length === 0 || xs.some((x) => !Number.isInteger(x) || x <= 0))
+    throw new ConfigError(`expected positive integers separated by commas, got '${s}'`, { path: flag });
   for (let i = 1; i < xs.length; i++) if (xs[i]! <= xs[i - 1]!) throw new ConfigError(`values must be strictly increasing, got '${s}'`, { path: flag });
   return xs;
 }

@@ -45,9 +45,19 @@ export class PromParseError extends Error {
 const isAlpha = (c: number): boolean => (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95; // a-z A-Z _
 const isDigit = (c: number): boolean => c >= 48 && c <= 57;
 const NAME_START = { test: (ch: string): boolean => isAlpha(ch.charCodeAt(0)) || ch === ':' };
-const NAME_CHAR = { test: (ch: string): boolean => { const c = ch.charCodeAt(0); return isAlpha(c) || isDigit(c) || c === 58; } };
+const NAME_CHAR = {
+  test: (ch: string): boolean => {
+    const c = ch.charCodeAt(0);
+    return isAlpha(c) || isDigit(c) || c === 58;
+  },
+};
 const LABEL_START = { test: (ch: string): boolean => isAlpha(ch.charCodeAt(0)) };
-const LABEL_CHAR = { test: (ch: string): boolean => { const c = ch.charCodeAt(0); return isAlpha(c) || isDigit(c); } };
+const LABEL_CHAR = {
+  test: (ch: string): boolean => {
+    const c = ch.charCodeAt(0);
+    return isAlpha(c) || isDigit(c);
+  },
+};
 const TYPES = new Set<PromType>(['counter', 'gauge', 'histogram', 'summary', 'untyped', 'info', 'stateset', 'gaugehistogram', 'unknown']);
 
 const FLOAT = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
@@ -55,7 +65,7 @@ const FLOAT = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 /** Parse a Prometheus value token: float, NaN, ±Inf. Undefined when it is not one. */
 export function parsePromValue(s: string): number | undefined {
   const c = s.charCodeAt(0);
-  if ((c >= 48 && c <= 57) && FLOAT.test(s)) return Number(s);
+  if (c >= 48 && c <= 57 && FLOAT.test(s)) return Number(s);
   const l = s.toLowerCase();
   if (l === 'nan') return NaN;
   if (l === '+inf' || l === 'inf' || l === '+infinity' || l === 'infinity') return Infinity;
@@ -167,7 +177,10 @@ function parseSampleLine(line: string, lineNo: number): PromSample {
     }
   }
   if (name === '') throw new PromParseError(lineNo, 'a sample without a metric name');
-  const rest = line.slice(i).trim().split(/[ \t]+/);
+  const rest = line
+    .slice(i)
+    .trim()
+    .split(/[ \t]+/);
   if (rest.length === 0 || rest[0] === '') throw new PromParseError(lineNo, `no value for ${name}`);
   // OpenMetrics exemplars follow ' # '; drop them.
   const hash = rest.indexOf('#');

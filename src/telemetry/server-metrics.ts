@@ -52,13 +52,13 @@ export const COMMON_METRICS: readonly CommonMetric[] = [
   {
     name: 'batch_size',
     kind: 'gauge',
-    description: 'requests in the machine\'s current iteration (reference backend)',
+    description: "requests in the machine's current iteration (reference backend)",
     sources: ['splitbench_batch_size'],
   },
   {
     name: 'batch_prompt_tokens',
     kind: 'gauge',
-    description: 'prompt tokens in the machine\'s current iteration (reference backend)',
+    description: "prompt tokens in the machine's current iteration (reference backend)",
     sources: ['splitbench_batch_prompt_tokens'],
   },
   {
@@ -94,7 +94,10 @@ export interface TimelinePoint {
 }
 
 const keyOf = (name: string, labels: Readonly<Record<string, string>>): string =>
-  `${name}\u0000${Object.keys(labels).sort().map((k) => `${k}=${labels[k]}`).join('\u0001')}`;
+  `${name}\u0000${Object.keys(labels)
+    .sort()
+    .map((k) => `${k}=${labels[k]}`)
+    .join('\u0001')}`;
 
 /** Turns successive expositions of one target into timeline points (state: the previous counter values). */
 export class ServerMetricsMapper {
@@ -173,4 +176,3 @@ function withoutLe(l: Readonly<Record<string, string>>): Record<string, string> 
   const { le: _le, ...rest } = l;
   return rest;
 }
-

@@ -96,14 +96,16 @@ export class Telemetry {
     // A failing sink is the store's failure, which the run itself reports (exit 6) on its next write: here it
     // must never escape a timer or a poll's error path as an unhandled rejection (a stack trace instead of
     // the one-line message). The first error is kept; later samples are dropped.
-    const guard = <A extends unknown[]>(f: (...a: A) => void) => (...a: A): void => {
-      if (this.sinkError !== undefined) return;
-      try {
-        f(...a);
-      } catch (e) {
-        this.sinkError = e;
-      }
-    };
+    const guard =
+      <A extends unknown[]>(f: (...a: A) => void) =>
+      (...a: A): void => {
+        if (this.sinkError !== undefined) return;
+        try {
+          f(...a);
+        } catch (e) {
+          this.sinkError = e;
+        }
+      };
     this.sink = {
       addPowerSample: guard((r: PowerSampleRow) => sink.addPowerSample(r)),
       addTimelineSample: guard((r: TimelineSampleRow) => sink.addTimelineSample(r)),
@@ -166,7 +168,7 @@ export class Telemetry {
         this.written.add(id);
         const price = type ? (perGpu ? this.o.prices?.perGpu(type) : this.o.prices?.resolve(type, gpus)) : undefined;
         if (type && this.o.prices && !price) this.unpriced.add(type);
-        const machineGpus = perGpu ? 1 : gpus ?? (type ? this.o.prices?.machines.get(type)?.gpus : undefined);
+        const machineGpus = perGpu ? 1 : (gpus ?? (type ? this.o.prices?.machines.get(type)?.gpus : undefined));
         this.sink.addMachines([
           {
             machineId: id,
@@ -182,7 +184,13 @@ export class Telemetry {
   }
 
   /** Poll an HTTP source every interval; `read` handles one exposition at time t. No overlapping polls. */
-  private poll(url: string, n: SourceNote, read: (text: string, t: number) => void, onFail: (t: number) => void, intervalMs = this.o.intervalMs): Promise<void> {
+  private poll(
+    url: string,
+    n: SourceNote,
+    read: (text: string, t: number) => void,
+    onFail: (t: number) => void,
+    intervalMs = this.o.intervalMs,
+  ): Promise<void> {
     const timeoutMs = Math.max(1000, Math.min(10_000, this.o.intervalMs * 4));
     let busy: Promise<void> | undefined;
     const once = (): Promise<void> => {
@@ -218,7 +226,7 @@ export class Telemetry {
   // ------------------------------------------------------------------------------------------ HTTP power sources
 
   private startPolledPower(p: Exclude<PowerSpec, { kind: 'nvidia-smi' }>): Promise<void> {
-    const url = p.kind === 'model' ? p.url ?? this.o.targetMetricsUrl : p.url;
+    const url = p.kind === 'model' ? (p.url ?? this.o.targetMetricsUrl) : p.url;
     const n = this.note(p.kind, p.text, p.role ?? null);
     if (url === undefined) {
       this.fail(n, 0, 'no URL: give --power model=URL');
@@ -230,7 +238,14 @@ export class Telemetry {
       for (const m of machines.values()) {
         if (m.pending) {
           // Close the model source's open interval with the last instantaneous reading.
-          this.sink.addPowerSample({ t: m.pending.t, machineId: m.id, role: m.pending.role, source: p.kind, watts: m.pending.watts, energyJ: m.pending.joules });
+          this.sink.addPowerSample({
+            t: m.pending.t,
+            machineId: m.id,
+            role: m.pending.role,
+            source: p.kind,
+            watts: m.pending.watts,
+            energyJ: m.pending.joules,
+          });
           m.pending = undefined;
         }
         this.sink.addPowerSample({ t, machineId: m.id, role: m.role, source: p.kind, watts: null, energyJ: null });
@@ -251,18 +266,23 @@ export class Telemetry {
           t = et + engineOffset;
         }
       }
-      const readings = p.kind === 'model' ? modelReadings(expo.samples) : p.kind === 'dcgm' ? dcgmReadings(expo.samples, urlHost) : promReadings(expo.samples, p, urlHost);
-      if (readings.length === 0) throw new Error(`no ${p.kind === 'model' ? 'splitbench_power_watts' : p.kind === 'dcgm' ? 'DCGM_FI_DEV_POWER_USAGE' : p.metric} series in the exposition`);
+      const readings =
+        p.kind === 'model' ? modelReadings(expo.samples) : p.kind === 'dcgm' ? dcgmReadings(expo.samples, urlHost) : promReadings(expo.samples, p, urlHost);
+      if (readings.length === 0)
+        throw new Error(
+          `no ${p.kind === 'model' ? 'splitbench_power_watts' : p.kind === 'dcgm' ? 'DCGM_FI_DEV_POWER_USAGE' : p.metric} series in the exposition`,
+        );
       n.samples++;
       for (const r of readings) {
         const role = p.role ?? r.pool ?? 'all';
-        const m = this.machine(machines, n, r.id, role, p.kind === 'model' ? r.type : p.type ?? r.type, p.kind !== 'model', undefined);
+        const m = this.machine(machines, n, r.id, role, p.kind === 'model' ? r.type : (p.type ?? r.type), p.kind !== 'model', undefined);
         const joules = m.energy.add(t, r.watts, r.counterJ);
         if (p.kind === 'model') {
           if (m.pending) {
             const dt = t - m.pending.t;
             const mean = dt > 0 ? (joules - m.pending.joules) / dt : m.pending.watts;
-            if (dt > 0) this.sink.addPowerSample({ t: m.pending.t, machineId: m.id, role: m.pending.role, source: 'model', watts: mean, energyJ: m.pending.joules });
+            if (dt > 0)
+              this.sink.addPowerSample({ t: m.pending.t, machineId: m.id, role: m.pending.role, source: 'model', watts: mean, energyJ: m.pending.joules });
           }
           m.pending = { t, joules, watts: r.watts ?? 0, role };
         } else {
@@ -277,7 +297,14 @@ export class Telemetry {
       this.finalFns.push(async () => {
         for (const m of machines.values()) {
           if (!m.pending) continue;
-          this.sink.addPowerSample({ t: m.pending.t, machineId: m.id, role: m.pending.role, source: 'model', watts: m.pending.watts, energyJ: m.pending.joules });
+          this.sink.addPowerSample({
+            t: m.pending.t,
+            machineId: m.id,
+            role: m.pending.role,
+            source: 'model',
+            watts: m.pending.watts,
+            energyJ: m.pending.joules,
+          });
           m.pending = undefined;
         }
       });
@@ -441,7 +468,12 @@ export function dcgmReadings(samples: readonly PromSample[], fallbackHost: strin
     if (s.name !== 'DCGM_FI_DEV_POWER_USAGE') continue;
     const id = gpuKey(s.labels, fallbackHost);
     const e = energy.get(id);
-    out.push({ id, watts: finiteOrNull(s.value), ...(e !== undefined && Number.isFinite(e) ? { counterJ: e } : {}), ...(s.labels.modelName ? { type: s.labels.modelName } : {}) });
+    out.push({
+      id,
+      watts: finiteOrNull(s.value),
+      ...(e !== undefined && Number.isFinite(e) ? { counterJ: e } : {}),
+      ...(s.labels.modelName ? { type: s.labels.modelName } : {}),
+    });
   }
   return out;
 }
@@ -462,7 +494,12 @@ export function promReadings(samples: readonly PromSample[], p: Extract<PowerSpe
     if (s.name !== p.metric) continue;
     const id = idOf(s.labels);
     const e = energy.get(id);
-    out.push({ id, watts: finiteOrNull(s.value * p.wattsScale), ...(e !== undefined && Number.isFinite(e) ? { counterJ: e } : {}), ...(s.labels.modelName ? { type: s.labels.modelName } : {}) });
+    out.push({
+      id,
+      watts: finiteOrNull(s.value * p.wattsScale),
+      ...(e !== undefined && Number.isFinite(e) ? { counterJ: e } : {}),
+      ...(s.labels.modelName ? { type: s.labels.modelName } : {}),
+    });
   }
   return out;
 }

@@ -52,7 +52,8 @@ export const TARGET_PRESETS: Readonly<Record<string, TargetPreset>> = {
   },
   dynamo: {
     name: 'dynamo',
-    description: 'NVIDIA Dynamo frontend: max_tokens, min_tokens, ignore_eos (also as nvext.ignore_eos); per-chunk usage may be missing (chunk counting fallback)',
+    description:
+      'NVIDIA Dynamo frontend: max_tokens, min_tokens, ignore_eos (also as nvext.ignore_eos); per-chunk usage may be missing (chunk counting fallback)',
     fields: (n) => ({ ...vllmLike(n), nvext: { ignore_eos: true } }),
     exactLength: true,
     continuousUsage: 'maybe',
@@ -60,7 +61,8 @@ export const TARGET_PRESETS: Readonly<Record<string, TargetPreset>> = {
   },
   openai: {
     name: 'openai',
-    description: 'a plain OpenAI-compatible API: max_completion_tokens (chat) or max_tokens (completions), include_usage; no ignore_eos, so outputs may end early',
+    description:
+      'a plain OpenAI-compatible API: max_completion_tokens (chat) or max_tokens (completions), include_usage; no ignore_eos, so outputs may end early',
     fields: (n, endpoint) => ({ ...(endpoint === 'chat' ? { max_completion_tokens: n } : { max_tokens: n }), ...usage(false) }),
     exactLength: false,
     continuousUsage: 'no',

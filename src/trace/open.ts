@@ -114,7 +114,13 @@ export function openTrace(nameOrPath: string, opts: OpenTraceOptions = {}): Trac
     if (line === undefined) throw new TraceFormatError(file, 1, undefined, 'empty file: no header and no requests');
     const r = detectTraceReader(line);
     if (!r) {
-      throw new TraceFormatError(file, 1, undefined, `unrecognised trace format (first line: '${line.length > 60 ? `${line.slice(0, 60)}…` : line}')`, `name it with --format ${TRACE_FORMATS.join('|')}`);
+      throw new TraceFormatError(
+        file,
+        1,
+        undefined,
+        `unrecognised trace format (first line: '${line.length > 60 ? `${line.slice(0, 60)}…` : line}')`,
+        `name it with --format ${TRACE_FORMATS.join('|')}`,
+      );
     }
     reader = r;
   }

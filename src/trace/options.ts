@@ -20,16 +20,28 @@ export interface TraceFlagArgs {
 /** Adds --window, --speedup, --limit, --sample, --seed, --scale-sizes, --max-prompt, --max-output, --format and --lenient. */
 export function addTraceTransformOptions<T>(y: Argv<T>): Argv<T & TraceFlagArgs> {
   return y
-    .option('window', { type: 'string', describe: 'keep requests with START <= arrival < END seconds (END may be empty: to the end), re-based to START', group: 'Trace:' })
+    .option('window', {
+      type: 'string',
+      describe: 'keep requests with START <= arrival < END seconds (END may be empty: to the end), re-based to START',
+      group: 'Trace:',
+    })
     .option('speedup', { type: 'number', describe: 'divide arrival times by K (K > 1 replays the trace faster)', group: 'Trace:' })
     .option('limit', { type: 'number', describe: 'keep only the first N requests (after window and sample)', group: 'Trace:' })
     .option('sample', { type: 'number', describe: 'keep each request with probability FRACTION (0 < FRACTION <= 1), seeded by --seed', group: 'Trace:' })
     .option('seed', { type: 'number', describe: 'seed for --sample and other random choices (default 0)', group: 'Trace:' })
-    .option('scale-sizes', { type: 'number', describe: 'multiply prompt and output token counts by F (rounded, at least 1), e.g. to fit a small model', group: 'Trace:' })
+    .option('scale-sizes', {
+      type: 'number',
+      describe: 'multiply prompt and output token counts by F (rounded, at least 1), e.g. to fit a small model',
+      group: 'Trace:',
+    })
     .option('max-prompt', { type: 'number', describe: 'cap prompt token counts at N (after --scale-sizes)', group: 'Trace:' })
     .option('max-output', { type: 'number', describe: 'cap output token counts at N (after --scale-sizes)', group: 'Trace:' })
     .option('format', { type: 'string', describe: `trace format (default: detected from the first line): ${TRACE_FORMATS.join(', ')}`, group: 'Trace:' })
-    .option('lenient', { type: 'boolean', describe: 'skip bad trace rows (counted and reported) instead of failing on the first', group: 'Trace:' }) as unknown as Argv<T & TraceFlagArgs>;
+    .option('lenient', {
+      type: 'boolean',
+      describe: 'skip bad trace rows (counted and reported) instead of failing on the first',
+      group: 'Trace:',
+    }) as unknown as Argv<T & TraceFlagArgs>;
 }
 
 function num(v: unknown, flag: string): number | undefined {
@@ -84,7 +96,10 @@ export function parseTraceTransforms(argv: Record<string, unknown>): TraceTransf
     if (!(scaleSizes > 0)) throw new ConfigError(`must be > 0, got ${scaleSizes}`, { path: '--scale-sizes' });
     out.scaleSizes = scaleSizes;
   }
-  for (const [flag, key] of [['--max-prompt', 'maxPrompt'], ['--max-output', 'maxOutput']] as const) {
+  for (const [flag, key] of [
+    ['--max-prompt', 'maxPrompt'],
+    ['--max-output', 'maxOutput'],
+  ] as const) {
     const v = num(argv[flag.slice(2)], flag);
     if (v === undefined) continue;
     if (!Number.isInteger(v) || v < 1) throw new ConfigError(`must be a positive integer, got ${v}`, { path: flag });

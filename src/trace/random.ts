@@ -40,7 +40,10 @@ export function createRng(seed: number): Rng {
   const lo = seed >>> 0;
   const hi = Math.floor(seed / 4294967296) >>> 0;
   const sm = splitmix32(lo ^ Math.imul(hi, 0x27d4eb2d));
-  let a = sm(), b = sm(), c = sm(), d = sm();
+  let a = sm(),
+    b = sm(),
+    c = sm(),
+    d = sm();
   if ((a | b | c | d) === 0) a = 1;
   const next32 = (): number => {
     const result = Math.imul(rotl(Math.imul(b, 5), 7), 9) >>> 0;
@@ -122,7 +125,11 @@ export function parseArrivalKind(s: string, flag = '--arrivals'): ParsedArrivalK
   const m = /^gamma:(.+)$/.exec(t);
   if (m) {
     const cv = Number(m[1]);
-    if (!Number.isFinite(cv) || cv <= 0) throw new ConfigError(`gamma needs a positive coefficient of variation, got '${m[1]}'`, { path: flag, hint: 'e.g. gamma:2 (burstier than Poisson) or gamma:0.5 (smoother)' });
+    if (!Number.isFinite(cv) || cv <= 0)
+      throw new ConfigError(`gamma needs a positive coefficient of variation, got '${m[1]}'`, {
+        path: flag,
+        hint: 'e.g. gamma:2 (burstier than Poisson) or gamma:0.5 (smoother)',
+      });
     return { kind: 'gamma', cv };
   }
   throw new ConfigError(`unknown arrival process '${s}'; known: ${ARRIVAL_KINDS.join(', ')}`, { path: flag });

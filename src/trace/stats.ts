@@ -58,7 +58,13 @@ function gcd(a: number, b: number): number {
 }
 
 class TokenAcc {
-  private readonly h = hdr.build({ bitBucketSize: 32, autoResize: true, lowestDiscernibleValue: 1, highestTrackableValue: 1 << 17, numberOfSignificantValueDigits: 5 });
+  private readonly h = hdr.build({
+    bitBucketSize: 32,
+    autoResize: true,
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 1 << 17,
+    numberOfSignificantValueDigits: 5,
+  });
   sum = 0;
   max = 0;
   add(v: number): void {
@@ -74,7 +80,10 @@ class TokenAcc {
 }
 
 /** One pass over the stream (uses `batches()` when the source offers it). */
-export async function computeTraceStats(src: AsyncIterable<RequestSpec> | { batches(): AsyncIterable<readonly RequestSpec[]> }, opts: TraceStatsOptions = {}): Promise<TraceStats> {
+export async function computeTraceStats(
+  src: AsyncIterable<RequestSpec> | { batches(): AsyncIterable<readonly RequestSpec[]> },
+  opts: TraceStatsOptions = {},
+): Promise<TraceStats> {
   const reuse = new PrefixReuseCounter(opts.cacheBlocks);
   const prompt = new TokenAcc();
   const output = new TokenAcc();
@@ -86,8 +95,12 @@ export async function computeTraceStats(src: AsyncIterable<RequestSpec> | { batc
   let gapSq = 0;
   let zeroGaps = 0;
   let tickUs = 0;
-  let secBucket = 0, secCount = 0, peakSec = 0;
-  let minBucket = 0, minCount = 0, peakMin = 0;
+  let secBucket = 0,
+    secCount = 0,
+    peakSec = 0;
+  let minBucket = 0,
+    minCount = 0,
+    peakMin = 0;
   const visit = (r: RequestSpec): void => {
     const a = r.arrival;
     if (n === 0) {

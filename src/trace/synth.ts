@@ -27,9 +27,12 @@ export interface SynthOptions {
 }
 
 /** The synthetic stream itself (sizes sampler built first), for callers that do not need a file. */
-export async function synthesize(o: Omit<SynthOptions, 'out' | 'format'>): Promise<{ requests: AsyncIterable<RequestSpec>; sourceSkipped: number; sourceRows: number }> {
+export async function synthesize(
+  o: Omit<SynthOptions, 'out' | 'format'>,
+): Promise<{ requests: AsyncIterable<RequestSpec>; sourceSkipped: number; sourceRows: number }> {
   if (!(o.rate > 0) || !Number.isFinite(o.rate)) throw new ConfigError(`must be a positive number of requests per second, got ${o.rate}`, { path: '--rate' });
-  if (!(o.durationS > 0) || !Number.isFinite(o.durationS)) throw new ConfigError(`must be a positive number of seconds, got ${o.durationS}`, { path: '--duration' });
+  if (!(o.durationS > 0) || !Number.isFinite(o.durationS))
+    throw new ConfigError(`must be a positive number of seconds, got ${o.durationS}`, { path: '--duration' });
   const kind = o.arrivals ?? 'poisson';
   parseArrivalKind(kind);
   const seed = o.seed ?? 0;
@@ -97,11 +100,16 @@ export async function synthesizeSessions(
   o: Omit<SynthOptions, 'out' | 'format' | 'durationS'> & { readonly durationS?: number } & SessionSynthOptions,
 ): Promise<{ requests: RequestSpec[]; sourceSkipped: number; sourceRows: number }> {
   if (!(o.rate > 0) || !Number.isFinite(o.rate)) throw new ConfigError(`must be a positive number of sessions per second, got ${o.rate}`, { path: '--rate' });
-  if (!Number.isSafeInteger(o.sessions) || o.sessions < 1) throw new ConfigError(`must be a whole number of sessions ≥ 1, got ${o.sessions}`, { path: '--sessions' });
-  if (!(o.turnsMean >= 1) || !Number.isFinite(o.turnsMean)) throw new ConfigError(`must be a mean number of turns ≥ 1, got ${o.turnsMean}`, { path: '--turns' });
-  if (!(o.thinkMeanS >= 0) || !Number.isFinite(o.thinkMeanS)) throw new ConfigError(`must be a non-negative number of seconds, got ${o.thinkMeanS}`, { path: '--think' });
-  if (!(o.userTokensMean >= 1) || !Number.isFinite(o.userTokensMean)) throw new ConfigError(`must be a mean number of tokens ≥ 1, got ${o.userTokensMean}`, { path: '--user-tokens' });
-  if (o.durationS !== undefined && (!(o.durationS > 0) || !Number.isFinite(o.durationS))) throw new ConfigError(`must be a positive number of seconds, got ${o.durationS}`, { path: '--duration' });
+  if (!Number.isSafeInteger(o.sessions) || o.sessions < 1)
+    throw new ConfigError(`must be a whole number of sessions ≥ 1, got ${o.sessions}`, { path: '--sessions' });
+  if (!(o.turnsMean >= 1) || !Number.isFinite(o.turnsMean))
+    throw new ConfigError(`must be a mean number of turns ≥ 1, got ${o.turnsMean}`, { path: '--turns' });
+  if (!(o.thinkMeanS >= 0) || !Number.isFinite(o.thinkMeanS))
+    throw new ConfigError(`must be a non-negative number of seconds, got ${o.thinkMeanS}`, { path: '--think' });
+  if (!(o.userTokensMean >= 1) || !Number.isFinite(o.userTokensMean))
+    throw new ConfigError(`must be a mean number of tokens ≥ 1, got ${o.userTokensMean}`, { path: '--user-tokens' });
+  if (o.durationS !== undefined && (!(o.durationS > 0) || !Number.isFinite(o.durationS)))
+    throw new ConfigError(`must be a positive number of seconds, got ${o.durationS}`, { path: '--duration' });
   const kind = o.arrivals ?? 'poisson';
   parseArrivalKind(kind);
   const seed = o.seed ?? 0;
@@ -143,7 +151,10 @@ export async function synthesizeSessionTrace(
   o: Omit<SynthOptions, 'durationS'> & { readonly durationS?: number } & SessionSynthOptions,
 ): Promise<{ written: number; sessions: number; sourceSkipped: number; out: string; format: string }> {
   const format = o.format ?? 'mooncake';
-  if (format !== 'mooncake') throw new ConfigError(`session traces are written as mooncake (the format that keeps session ids and prefix blocks), not '${format}'`, { path: '--format' });
+  if (format !== 'mooncake')
+    throw new ConfigError(`session traces are written as mooncake (the format that keeps session ids and prefix blocks), not '${format}'`, {
+      path: '--format',
+    });
   const { requests, sourceSkipped } = await synthesizeSessions(o);
   const sessions = new Set(requests.map((r) => r.sessionId)).size;
   const written = await writeTrace(

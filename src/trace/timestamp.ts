@@ -62,8 +62,12 @@ export function parseAzureTimestampBytes(b: Uint8Array, start: number, end: numb
   if (b[o + 4] !== 45 || b[o + 7] !== 45 || b[o + 13] !== 58 || b[o + 16] !== 58) return NaN;
   const sep = b[o + 10];
   if (sep !== 32 && sep !== 84 /* T */) return NaN;
-  const y = digits(b, o, 4), mo = digits(b, o + 5, 2), d = digits(b, o + 8, 2);
-  const h = digits(b, o + 11, 2), mi = digits(b, o + 14, 2), se = digits(b, o + 17, 2);
+  const y = digits(b, o, 4),
+    mo = digits(b, o + 5, 2),
+    d = digits(b, o + 8, 2);
+  const h = digits(b, o + 11, 2),
+    mi = digits(b, o + 14, 2),
+    se = digits(b, o + 17, 2);
   if (!(mo >= 1 && mo <= 12 && d >= 1 && d <= DAYS_IN_MONTH[mo - 1]! && h <= 23 && mi <= 59 && se <= 60)) return NaN;
   if (mo === 2 && d === 29 && !(y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0))) return NaN;
   let i = o + 19;

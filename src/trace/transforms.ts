@@ -31,11 +31,7 @@ function resizes(t: TraceTransforms): boolean {
 
 export function hasTransforms(t: TraceTransforms): boolean {
   return (
-    t.window !== undefined ||
-    (t.speedup !== undefined && t.speedup !== 1) ||
-    t.limit !== undefined ||
-    (t.sample !== undefined && t.sample < 1) ||
-    resizes(t)
+    t.window !== undefined || (t.speedup !== undefined && t.speedup !== 1) || t.limit !== undefined || (t.sample !== undefined && t.sample < 1) || resizes(t)
   );
 }
 

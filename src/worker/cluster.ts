@@ -169,11 +169,13 @@ export class RealCluster implements Cluster {
     int('--slots', opts.slots, 1);
     int('--context', opts.contextSize, 16);
     int('--kv-tokens', opts.kvTokens, 16);
-    if (opts.deployment !== 'mono' && opts.deployment !== 'split') problems.push(`--deployment: must be mono or split with --engine real, got '${String(opts.deployment)}'`);
+    if (opts.deployment !== 'mono' && opts.deployment !== 'split')
+      problems.push(`--deployment: must be mono or split with --engine real, got '${String(opts.deployment)}'`);
     if (opts.deployment === 'mono' && (opts.promptWorkers !== undefined || opts.tokenWorkers !== undefined)) {
       problems.push('--prompt-workers/--token-workers: only with --deployment split (use --workers for mono)');
     }
-    if (opts.deployment === 'split' && opts.workers !== undefined) problems.push('--workers: only with --deployment mono (use --prompt-workers/--token-workers for split)');
+    if (opts.deployment === 'split' && opts.workers !== undefined)
+      problems.push('--workers: only with --deployment mono (use --prompt-workers/--token-workers for split)');
     if (opts.scheduler !== undefined && !REAL_SCHEDULERS.includes(opts.scheduler)) {
       problems.push(`--scheduler: must be one of ${REAL_SCHEDULERS.join(', ')} with --engine real, got '${opts.scheduler}'`);
     }
@@ -247,7 +249,12 @@ export class RealCluster implements Cluster {
       child.send(init);
     }
     await Promise.all(ready);
-    this.scheduler = createScheduler(o.scheduler ?? 'jsq-tokens', this.pools, { kvBytesPerToken: this.kvBytes, ...(o.seed === undefined ? {} : { seed: o.seed }) }, '--scheduler');
+    this.scheduler = createScheduler(
+      o.scheduler ?? 'jsq-tokens',
+      this.pools,
+      { kvBytesPerToken: this.kvBytes, ...(o.seed === undefined ? {} : { seed: o.seed }) },
+      '--scheduler',
+    );
   }
 
   private awaitReady(w: Worker): Promise<void> {

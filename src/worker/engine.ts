@@ -31,7 +31,6 @@ export interface EngineOptions {
   readonly tmpDir?: string;
 }
 
-
 /** Memory-backed folder for state files when the system has one (llama.cpp saves and loads states via files). */
 function stateDir(): string {
   try {
@@ -370,7 +369,11 @@ export class InferenceEngine {
    * save the sequence state (the prompt's KV) and free the sequence. The first token's own KV is not in
    * the state: the token worker evaluates it first.
    */
-  async prefill(prompt: readonly number[], sink: TokenSink, cancel = new Cancel()): Promise<{ firstToken: number; prefillS: number; state: Buffer; saveS: number }> {
+  async prefill(
+    prompt: readonly number[],
+    sink: TokenSink,
+    cancel = new Cancel(),
+  ): Promise<{ firstToken: number; prefillS: number; state: Buffer; saveS: number }> {
     const slot = await this.acquire(prompt.length + 1, cancel);
     try {
       sink.onStart?.();

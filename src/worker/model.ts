@@ -370,7 +370,8 @@ export function readModelShape(file: string, flag = '--model-file'): ModelShape 
     info = readGgufInfo(file);
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    if (err.code === 'ENOENT') throw new ConfigError(`model file ${file} does not exist`, { path: flag, hint: 'make one with `splitbench model make --shape tiny --out FILE.gguf`' });
+    if (err.code === 'ENOENT')
+      throw new ConfigError(`model file ${file} does not exist`, { path: flag, hint: 'make one with `splitbench model make --shape tiny --out FILE.gguf`' });
     throw new ConfigError(err.message, { path: flag });
   }
   const md = info.metadata;

@@ -119,7 +119,14 @@ async function runPrompt(m: Extract<ToWorker, { type: 'submit' }>, cancel: Cance
   const wireS = await ship(
     m.to.port,
     m.to.id,
-    { kind: 'kv', rid: m.rid, firstToken: pre.firstToken, promptTokens: m.prompt.length, outputTokens: m.outputTokens, ...(m.logprobs ? { logprobs: true } : {}) },
+    {
+      kind: 'kv',
+      rid: m.rid,
+      firstToken: pre.firstToken,
+      promptTokens: m.prompt.length,
+      outputTokens: m.outputTokens,
+      ...(m.logprobs ? { logprobs: true } : {}),
+    },
     pre.state,
   );
   send({ type: 'shipped', rid: m.rid, bytes: pre.state.length, saveS: pre.saveS, wireS });

@@ -45,7 +45,10 @@ export async function startRealServer(opts: RealServeOptions): Promise<{ server:
     server = await startServer({
       cluster,
       clock: cluster.clock,
-      model: cappedModel({ name: cluster.shape.name, maxContextTokens: cluster.contextSize, ...(cluster.shape.vocab > 0 ? { vocabSize: cluster.shape.vocab } : {}) }, limits),
+      model: cappedModel(
+        { name: cluster.shape.name, maxContextTokens: cluster.contextSize, ...(cluster.shape.vocab > 0 ? { vocabSize: cluster.shape.vocab } : {}) },
+        limits,
+      ),
       engineLabel: 'the real-inference workers',
       host: opts.host,
       port: opts.port,
@@ -55,7 +58,8 @@ export async function startRealServer(opts: RealServeOptions): Promise<{ server:
   } catch (e) {
     await cluster.close();
     const err = e as NodeJS.ErrnoException;
-    if (err.code === 'EADDRINUSE') throw new ConfigError(`port ${opts.port} on ${opts.host} is already in use`, { path: '--port', hint: 'pick another --port, or --port 0 for a free one' });
+    if (err.code === 'EADDRINUSE')
+      throw new ConfigError(`port ${opts.port} on ${opts.host} is already in use`, { path: '--port', hint: 'pick another --port, or --port 0 for a free one' });
     if (err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND' || err.code === 'EACCES') {
       throw new ConfigError(`cannot listen on ${opts.host}:${opts.port} (${err.code})`, { path: '--host' });
     }
@@ -87,4 +91,3 @@ export async function serveReal(opts: RealServeOptions): Promise<number> {
   );
   return serveUntilStopped(close);
 }
-

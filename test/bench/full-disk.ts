@@ -32,7 +32,9 @@ async function main(): Promise<number> {
       const lines = r.stderr.trim().split('\n');
       const ok = r.code === 6 && lines.length === 1 && !/\n\s+at /.test(r.stderr);
       if (ok) good++;
-      process.stdout.write(`try ${String(i).padStart(2)} tmpfs ${size.padStart(6)}: exit ${r.code}, ${lines.length} line(s) in ${((performance.now() - t0) / 1000).toFixed(1)} s${ok ? '' : '  <-- NOT one line and exit 6'}: ${lines[0]!.slice(0, 140)}\n`);
+      process.stdout.write(
+        `try ${String(i).padStart(2)} tmpfs ${size.padStart(6)}: exit ${r.code}, ${lines.length} line(s) in ${((performance.now() - t0) / 1000).toFixed(1)} s${ok ? '' : '  <-- NOT one line and exit 6'}: ${lines[0]!.slice(0, 140)}\n`,
+      );
     } finally {
       spawnSync('umount', [mnt]);
     }

@@ -114,7 +114,15 @@ async function bare(): Promise<void> {
   const pool = new Pool(url, { connections: null, pipelining: 1, headersTimeout: 0, bodyTimeout: 0, keepAliveTimeout: 30_000 });
   const prompt = Array.from({ length: promptTokens }, (_, i) => 1000 + i);
   const bodyOf = (): string =>
-    JSON.stringify({ model: MODEL, prompt, max_tokens: tokens, min_tokens: tokens, ignore_eos: true, stream: true, stream_options: { include_usage: true, continuous_usage_stats: true } });
+    JSON.stringify({
+      model: MODEL,
+      prompt,
+      max_tokens: tokens,
+      min_tokens: tokens,
+      ignore_eos: true,
+      stream: true,
+      stream_options: { include_usage: true, continuous_usage_stats: true },
+    });
   const headers = { 'content-type': 'application/json', accept: 'text/event-stream' };
   const lags: number[] = [];
   let ok = 0;
@@ -174,15 +182,50 @@ function runChild(args: string[]): Promise<{ code: number | null; stdout: string
 }
 
 async function bareRun(url: string, rate: number, durationS: number, tokens: number, promptTokens: number, seed: number): Promise<Point> {
-  const r = await runChild([here, '--bare', '--url', url, '--rate', String(rate), '--duration', String(durationS), '--tokens', String(tokens), '--prompt', String(promptTokens), '--seed', String(seed)]);
+  const r = await runChild([
+    here,
+    '--bare',
+    '--url',
+    url,
+    '--rate',
+    String(rate),
+    '--duration',
+    String(durationS),
+    '--tokens',
+    String(tokens),
+    '--prompt',
+    String(promptTokens),
+    '--seed',
+    String(seed),
+  ]);
   if (r.code !== 0) throw new Error(`bare client failed (exit ${r.code}): ${r.stderr.slice(-500)}`);
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as Point;
 }
 
 async function replayRun(url: string, trace: string, db: string, rate: number, durationS: number, seed: number): Promise<Point> {
-  const r = await runChild([bin, 'replay', '--url', url, '--trace', trace, '--rate', String(rate), '--duration', String(durationS), '--seed', String(seed), '--db', db, '--json']);
+  const r = await runChild([
+    bin,
+    'replay',
+    '--url',
+    url,
+    '--trace',
+    trace,
+    '--rate',
+    String(rate),
+    '--duration',
+    String(durationS),
+    '--seed',
+    String(seed),
+    '--db',
+    db,
+    '--json',
+  ]);
   if (r.code !== 0) throw new Error(`splitbench replay failed (exit ${r.code}): ${r.stderr.slice(-500)}`);
-  const s = (JSON.parse(r.stdout) as { result: unknown }).result as { elapsedWallS: number; requests: { sent: number; ok: number }; lag: { p50S: number; p99S: number } };
+  const s = (JSON.parse(r.stdout) as { result: unknown }).result as {
+    elapsedWallS: number;
+    requests: { sent: number; ok: number };
+    lag: { p50S: number; p99S: number };
+  };
   return { sent: s.requests.sent, ok: s.requests.ok, spanS: s.elapsedWallS, lagP50S: s.lag.p50S, lagP99S: s.lag.p99S };
 }
 
@@ -201,13 +244,21 @@ async function main(): Promise<void> {
   const url = `http://127.0.0.1:${port}`;
   const dir = mkdtempSync(path.join(os.tmpdir(), 'splitbench-bench-loadgen-'));
   console.log(
-    `load generator vs bare undici: ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}, node ${process.version}; ` +
+    `load generator vs bare undici: ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), load average ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}, node ${process.version}; ` +
       `server in a child process, one SSE event per token with per-chunk usage, ${promptTokens} prompt tokens, ${durationS} s per rate, ${reps} rep(s), interleaved`,
   );
   try {
     for (const tokens of lengths) {
       const trace = path.join(dir, `t${tokens}.csv`);
-      writeFileSync(trace, 'TIMESTAMP,ContextTokens,GeneratedTokens\n' + Array.from({ length: 16 }, (_, i) => `2023-11-16 18:17:${String(i).padStart(2, '0')}.0000000,${promptTokens},${tokens}`).join('\n') + '\n');
+      writeFileSync(
+        trace,
+        'TIMESTAMP,ContextTokens,GeneratedTokens\n' +
+          Array.from({ length: 16 }, (_, i) => `2023-11-16 18:17:${String(i).padStart(2, '0')}.0000000,${promptTokens},${tokens}`).join('\n') +
+          '\n',
+      );
       console.log(`\n${tokens} output tokens`);
       console.log('   rate  rep  undici req/s  lag p50 ms  lag p99 ms | splitbench req/s  lag p50 ms  lag p99 ms  recorded');
       const res = new Map<number, { bare: Point[]; sb: Point[] }>();

@@ -40,14 +40,18 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'splitbench-bench-merge-'));
   try {
     const files = Array.from({ length: SHARDS }, (_, i) => path.join(dir, `s${i}.db`));
-    files.forEach((f, i) => { makeShard(f, i); });
+    files.forEach((f, i) => {
+      makeShard(f, i);
+    });
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     const r = await mergeShards(files, { out: path.join(dir, 'out.db') });
     const wall = (performance.now() - t0) / 1000;
     const cpu = process.cpuUsage(cpu0);
     const cpuS = (cpu.user + cpu.system) / 1e6;
-    console.log(`merge: ${SHARDS} shards × ${ROWS} rows = ${r.requests} rows in ${wall.toFixed(2)} s wall, ${cpuS.toFixed(2)} s CPU (${Math.round(r.requests / wall)} rows/s wall); sha256 and checks included`);
+    console.log(
+      `merge: ${SHARDS} shards × ${ROWS} rows = ${r.requests} rows in ${wall.toFixed(2)} s wall, ${cpuS.toFixed(2)} s CPU (${Math.round(r.requests / wall)} rows/s wall); sha256 and checks included`,
+    );
     const t1 = performance.now();
     const again = await mergeShards(files, { out: path.join(dir, 'out.db') });
     console.log(`re-merge (no-op, changed=${again.changed}): ${((performance.now() - t1) / 1000).toFixed(2)} s`);

@@ -29,7 +29,25 @@ db.transaction(() => {
     const chunks = Array.from({ length: TOKENS }, (_, k) => ({ t: ttft + k * gap, tokens: 1 }));
     const e2e = ttft + (TOKENS - 1) * gap;
     const prompt = 128 + (i % 32) * 64;
-    ins.run(runId, i, String(i), send, prompt, TOKENS, send, send, send + ttft, send + e2e, 0, 'ok', TOKENS, ttft, e2e, i % 2 ? 'prompt' : 'token', encodeChunks(chunks));
+    ins.run(
+      runId,
+      i,
+      String(i),
+      send,
+      prompt,
+      TOKENS,
+      send,
+      send,
+      send + ttft,
+      send + e2e,
+      0,
+      'ok',
+      TOKENS,
+      ttft,
+      e2e,
+      i % 2 ? 'prompt' : 'token',
+      encodeChunks(chunks),
+    );
   }
 })();
 const insertS = (performance.now() - t0) / 1000;

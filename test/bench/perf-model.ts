@@ -24,7 +24,7 @@ for (const kind of ['profile', 'roofline', 'splitwise']) {
     sink += m.iterationTime({ promptTokens: i % 3 === 0 ? [512 + (i % 1500)] : [], decodes: d, decodeContextTokens: d * 1200 });
   }
   const s = (performance.now() - t0) / 1000;
-  console.log(`${kind.padEnd(9)} iterationTime: ${((N / s) / 1e6).toFixed(2)} M calls/s (checksum ${sink.toFixed(0)})`);
+  console.log(`${kind.padEnd(9)} iterationTime: ${(N / s / 1e6).toFixed(2)} M calls/s (checksum ${sink.toFixed(0)})`);
 }
 
 for (const mode of ['realistic', 'splitwise'] as const) {

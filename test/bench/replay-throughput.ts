@@ -46,7 +46,9 @@ function serve(): void {
           out = '';
         }
       }
-      res.end(`data: {"id":"c","object":"text_completion","model":"${model}","choices":[],"usage":{"prompt_tokens":${p},"completion_tokens":${n},"total_tokens":${p + n}}}\n\ndata: [DONE]\n\n`);
+      res.end(
+        `data: {"id":"c","object":"text_completion","model":"${model}","choices":[],"usage":{"prompt_tokens":${p},"completion_tokens":${n},"total_tokens":${p + n}}}\n\ndata: [DONE]\n\n`,
+      );
     });
   });
   server.keepAliveTimeout = 60_000;
@@ -66,7 +68,9 @@ async function bench(): Promise<void> {
   const url = `http://127.0.0.1:${port}`;
   const dir = mkdtempSync(path.join(os.tmpdir(), 'splitbench-bench-replay-'));
   const store = openStore(path.join(dir, 'bench.db'));
-  console.log(`replay client throughput: ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), node ${process.version}; server in a child process, ${tokens} tokens per request, one SSE event per token, ${stepS} s per step`);
+  console.log(
+    `replay client throughput: ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), node ${process.version}; server in a child process, ${tokens} tokens per request, one SSE event per token, ${stepS} s per step`,
+  );
   console.log('offered req/s  achieved req/s  output tok/s  lag p50     lag p99     errors');
   let best: { rate: number; reqS: number; tokS: number } | undefined;
   let peak: { rate: number; reqS: number; tokS: number } | undefined;
@@ -100,7 +104,8 @@ async function bench(): Promise<void> {
     child.kill();
     rmSync(dir, { recursive: true, force: true });
   }
-  if (best) console.log(`sustained with lag p99 < 2 ms: ${best.rate} req/s offered (${best.reqS.toFixed(0)} req/s, ${best.tokS.toFixed(0)} output tokens/s achieved)`);
+  if (best)
+    console.log(`sustained with lag p99 < 2 ms: ${best.rate} req/s offered (${best.reqS.toFixed(0)} req/s, ${best.tokS.toFixed(0)} output tokens/s achieved)`);
   else console.log('no step kept lag p99 under 2 ms (on a shared or busy machine, scheduling noise dominates)');
   if (peak) console.log(`highest achieved: ${peak.reqS.toFixed(0)} req/s, ${peak.tokS.toFixed(0)} output tokens/s (offered ${peak.rate} req/s)`);
 }

@@ -51,7 +51,9 @@ try {
   process.stdout.write(`  fixture store written       ${buildMs.toFixed(0)} ms\n`);
   process.stdout.write(`  load + summarize (2 runs)   ${loadMs.toFixed(0)} ms\n`);
   for (const [name, r] of Object.entries(per)) {
-    process.stdout.write(`  ${name.padEnd(20)} png ${String(r.png).padStart(5)} ms ${String(Math.round(r.pngBytes / 1024)).padStart(5)} KiB   svg ${String(r.svg).padStart(5)} ms ${String(Math.round(r.svgBytes / 1024)).padStart(5)} KiB   pdf ${String(r.pdf).padStart(5)} ms ${String(Math.round(r.pdfBytes / 1024)).padStart(5)} KiB\n`);
+    process.stdout.write(
+      `  ${name.padEnd(20)} png ${String(r.png).padStart(5)} ms ${String(Math.round(r.pngBytes / 1024)).padStart(5)} KiB   svg ${String(r.svg).padStart(5)} ms ${String(Math.round(r.svgBytes / 1024)).padStart(5)} KiB   pdf ${String(r.pdf).padStart(5)} ms ${String(Math.round(r.pdfBytes / 1024)).padStart(5)} KiB\n`,
+    );
   }
   process.stdout.write(`  buildReport (${drawn} charts × 2 formats + pages)  ${fullMs.toFixed(0)} ms, ${(totalBytes / 1048576).toFixed(1)} MiB written\n`);
   process.stdout.write(`  peak RSS                    ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB\n`);

@@ -15,8 +15,12 @@ const bodyMib = Number(process.argv[4] ?? 32);
 const serveArgs = process.argv.slice(5);
 
 const r = await slowBodies({ sockets, sentMib, bodyMib, serveArgs });
-console.log(`serve-slow-bodies: ${sockets} sockets × ${sentMib} MiB of a ${bodyMib} MiB body, then stalled; serve flags: ${serveArgs.join(' ') || '(defaults)'}`);
-console.log(`  RSS idle ${r.idleMib.toFixed(0)} MiB, peak ${r.peakMib.toFixed(0)} MiB (VmHWM), after ${r.afterMib.toFixed(0)} MiB; growth ${(r.peakMib - r.idleMib).toFixed(0)} MiB`);
+console.log(
+  `serve-slow-bodies: ${sockets} sockets × ${sentMib} MiB of a ${bodyMib} MiB body, then stalled; serve flags: ${serveArgs.join(' ') || '(defaults)'}`,
+);
+console.log(
+  `  RSS idle ${r.idleMib.toFixed(0)} MiB, peak ${r.peakMib.toFixed(0)} MiB (VmHWM), after ${r.afterMib.toFixed(0)} MiB; growth ${(r.peakMib - r.idleMib).toFixed(0)} MiB`,
+);
 const by = new Map<string, number[]>();
 for (const o of r.outcomes) by.set(o.status, [...(by.get(o.status) ?? []), o.closedAfterS]);
 for (const [status, ts] of by) console.log(`  ${ts.length} × HTTP ${status}, closed after ${Math.min(...ts).toFixed(1)}–${Math.max(...ts).toFixed(1)} s`);

@@ -133,7 +133,12 @@ async function timeoutLateness(n: number): Promise<number[]> {
 
 const rows: Step[] = [];
 process.stdout.write(`serve-throughput: baseline-h100-paper, time scale 1, ${PROMPT} prompt ids, ${OUTPUT} output tokens, ${STEP_S} s per step\n`);
-process.stdout.write(`host: ${os.cpus().length} CPUs, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} (emission delay needs an otherwise idle host)\n`);
+process.stdout.write(
+  `host: ${os.cpus().length} CPUs, load average ${os
+    .loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')} (emission delay needs an otherwise idle host)\n`,
+);
 for (const [name, f] of [
   ['RealClock (sleep, then poll)', clockLateness],
   ['plain setTimeout', timeoutLateness],

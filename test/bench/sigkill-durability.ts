@@ -22,7 +22,10 @@ async function main(): Promise<number> {
     const server = await startServer({ ttftMs: 2, itlMs: 2 });
     const dir = tempDir();
     try {
-      const trace = writeTrace(dir, Array.from({ length: 1000 }, (_, k) => [k * 0.01, 100 + k, 3] as const));
+      const trace = writeTrace(
+        dir,
+        Array.from({ length: 1000 }, (_, k) => [k * 0.01, 100 + k, 3] as const),
+      );
       const db = path.join(dir, 'r.db');
       const { child, done } = spawnCli(['replay', '--trace', trace, '--url', server.url, '--db', db]);
       while (server.completions.filter((c) => c.promptLength >= 100).length === 0) await sleep(5);
@@ -31,7 +34,11 @@ async function main(): Promise<number> {
       const killEpochMs = performance.timeOrigin + performance.now();
       child.kill('SIGKILL');
       await done;
-      const stored = new Set(requests(db).filter((x) => x.status === 'ok').map((x) => x.prompt_tokens as number));
+      const stored = new Set(
+        requests(db)
+          .filter((x) => x.status === 'ok')
+          .map((x) => x.prompt_tokens as number),
+      );
       const finished = server.completions.filter((c) => c.promptLength >= 100 && c.endEpochMs < killEpochMs);
       const missing = finished.filter((c) => !stored.has(c.promptLength));
       const oldestMissingMs = missing.length ? Math.max(...missing.map((c) => killEpochMs - c.endEpochMs)) : 0;
@@ -45,7 +52,9 @@ async function main(): Promise<number> {
       await server.close();
     }
   }
-  process.stdout.write(`\n${tries} SIGKILLs: worst case, a request that finished ${worstMs.toFixed(0)} ms before the kill was missing; tries with a request older than 1.0 s missing: ${violations}\n`);
+  process.stdout.write(
+    `\n${tries} SIGKILLs: worst case, a request that finished ${worstMs.toFixed(0)} ms before the kill was missing; tries with a request older than 1.0 s missing: ${violations}\n`,
+  );
   return 0;
 }
 

@@ -67,7 +67,9 @@ async function weekChild(n: number): Promise<void> {
       if (rss > peak) peak = rss;
       if (p.submitted >= nextReport) {
         nextReport += 1_000_000;
-        process.stdout.write(`  ${p.submitted} submitted, t=${p.virtualTime.toFixed(0)} s, in flight ${p.inFlight}, RSS ${(rss / 2 ** 20).toFixed(0)} MiB, ${((performance.now() - t0) / 1000).toFixed(0)} s\n`);
+        process.stdout.write(
+          `  ${p.submitted} submitted, t=${p.virtualTime.toFixed(0)} s, in flight ${p.inFlight}, RSS ${(rss / 2 ** 20).toFixed(0)} MiB, ${((performance.now() - t0) / 1000).toFixed(0)} s\n`,
+        );
       }
     },
   });

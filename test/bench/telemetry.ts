@@ -22,7 +22,9 @@ function exposition(engines: number, step: number): string {
   for (const h of ['vllm:time_to_first_token_seconds', 'vllm:inter_token_latency_seconds', 'vllm:e2e_request_latency_seconds']) {
     lines.push(`# TYPE ${h} histogram`);
     for (let e = 0; e < engines; e++) {
-      les.forEach((le, i) => { lines.push(`${h}_bucket{model_name="meta-llama/Llama-3.1-70B",engine="${e}",le="${le}"} ${(i + 1) * (step + 1)}`); });
+      les.forEach((le, i) => {
+        lines.push(`${h}_bucket{model_name="meta-llama/Llama-3.1-70B",engine="${e}",le="${le}"} ${(i + 1) * (step + 1)}`);
+      });
       lines.push(`${h}_sum{model_name="meta-llama/Llama-3.1-70B",engine="${e}"} ${12.5 * (step + 1)}`);
       lines.push(`${h}_count{model_name="meta-llama/Llama-3.1-70B",engine="${e}"} ${20 * (step + 1)}`);
     }

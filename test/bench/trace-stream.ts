@@ -75,7 +75,8 @@ async function generate(file: string, rows: number): Promise<void> {
   await new Promise<void>((res, rej) => ws.end((e?: Error | null) => (e ? rej(e) : res())));
 }
 
-const HOOK = "process.on('exit', () => { const u = process.resourceUsage(); process.stderr.write('MAXRSS_KB=' + u.maxRSS + ' CPU_US=' + (u.userCPUTime + u.systemCPUTime) + '\\n'); });";
+const HOOK =
+  "process.on('exit', () => { const u = process.resourceUsage(); process.stderr.write('MAXRSS_KB=' + u.maxRSS + ' CPU_US=' + (u.userCPUTime + u.systemCPUTime) + '\\n'); });";
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'splitbench-bench-'));
@@ -87,9 +88,13 @@ async function main(): Promise<void> {
     const bytes = statSync(file).size;
     console.log(`generated ${ROWS} rows (${(bytes / 1e6).toFixed(0)} MB) in ${genS.toFixed(1)} s`);
     const t0 = performance.now();
-    const child = spawn(process.execPath, ['--import', `data:text/javascript,${encodeURIComponent(HOOK)}`, path.join(PACKAGE_ROOT, 'bin', 'splitbench.js'), 'trace', 'stats', file, '--json'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      ['--import', `data:text/javascript,${encodeURIComponent(HOOK)}`, path.join(PACKAGE_ROOT, 'bin', 'splitbench.js'), 'trace', 'stats', file, '--json'],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d));
@@ -100,8 +105,12 @@ async function main(): Promise<void> {
     const stats = (JSON.parse(out) as { result: { requests: number } }).result;
     const rssKb = Number(/MAXRSS_KB=(\d+)/.exec(err)?.[1] ?? NaN);
     const cpuS = Number(/CPU_US=(\d+)/.exec(err)?.[1] ?? NaN) / 1e6;
-    console.log(`trace stats: ${stats.requests} requests in ${s.toFixed(1)} s = ${(stats.requests / s / 1e6).toFixed(2)} M rows/s (${(bytes / 1e6 / s).toFixed(0)} MB/s), peak RSS ${(rssKb / 1024).toFixed(0)} MB (target < 300 MB)`);
-    console.log(`  CPU time ${cpuS.toFixed(1)} s (all threads) = ${(stats.requests / cpuS / 1e6).toFixed(2)} M rows per CPU-second (wall figures depend on machine load)`);
+    console.log(
+      `trace stats: ${stats.requests} requests in ${s.toFixed(1)} s = ${(stats.requests / s / 1e6).toFixed(2)} M rows/s (${(bytes / 1e6 / s).toFixed(0)} MB/s), peak RSS ${(rssKb / 1024).toFixed(0)} MB (target < 300 MB)`,
+    );
+    console.log(
+      `  CPU time ${cpuS.toFixed(1)} s (all threads) = ${(stats.requests / cpuS / 1e6).toFixed(2)} M rows per CPU-second (wall figures depend on machine load)`,
+    );
     if (stats.requests !== ROWS) throw new Error(`expected ${ROWS} requests, got ${stats.requests}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -59,7 +59,7 @@ test('no command prints the usage and exits 2', async () => {
   assert.equal(r.stdout, '');
 });
 
-test('a missing subcommand prints that command\'s usage and exits 2', async () => {
+test("a missing subcommand prints that command's usage and exits 2", async () => {
   const r = await runCli(['runs']);
   assert.equal(r.code, 2);
   assert.match(r.stderr, /splitbench runs list/);

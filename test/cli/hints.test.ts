@@ -75,7 +75,10 @@ test('every `splitbench …` command named in a message exists, with the flags i
         if (/^\d+$/.test(t) || t === '...') positionals.push(t);
         else if (positionals.length === 0) words.push(t);
       }
-      const flags = tokens.filter((t) => t.startsWith('--')).map((t) => t.split('=')[0]!).filter((f) => f !== '--help');
+      const flags = tokens
+        .filter((t) => t.startsWith('--'))
+        .map((t) => t.split('=')[0]!)
+        .filter((f) => f !== '--help');
       const key = words.join(' ');
       if (!helpOf.has(key)) helpOf.set(key, runCli([...words, '--help']));
       const r = await helpOf.get(key)!;

@@ -64,7 +64,10 @@ test('real --json outputs validate against their command schema; a bare (pre-env
     ['trace convert', ['trace', 'convert', syn, '--to', 'splitwise', '--out', path.join(dir, 'syn2.csv'), '--json']],
     ['model make', ['model', 'make', '--shape', 'tiny', '--out', gguf, '--json']],
     ['model info', ['model', 'info', gguf, '--json']],
-    ['sweep', ['sweep', '--trace', 'coding', '--deployment', 'baseline-h100', '--rates', '1:2:1', '--duration', '10', '--db', path.join(dir, 'w.db'), '--json']],
+    [
+      'sweep',
+      ['sweep', '--trace', 'coding', '--deployment', 'baseline-h100', '--rates', '1:2:1', '--duration', '10', '--db', path.join(dir, 'w.db'), '--json'],
+    ],
     ['replay', ['replay', '--trace', 'coding', '--limit', '5', '--time-scale', '50', '--db', path.join(dir, 'r.db'), '--json']],
   ];
   const ajv = validator();

@@ -26,7 +26,14 @@ interface Lock {
 test('npm pack: the tarball installs offline in an empty folder and runs --help and a sim', { timeout: 600_000 }, async () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'splitbench-pack-'));
   try {
-    const me = JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string; license: string; dependencies: Record<string, string>; bin: Record<string, string>; engines: Record<string, string>; overrides: Record<string, string> };
+    const me = JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as {
+      version: string;
+      license: string;
+      dependencies: Record<string, string>;
+      bin: Record<string, string>;
+      engines: Record<string, string>;
+      overrides: Record<string, string>;
+    };
     // dist/ is already built (npm test compiles first); --ignore-scripts keeps `prepare` from rewriting it under running tests.
     const packed = await run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], { cwd: PACKAGE_ROOT, maxBuffer: 64 << 20 });
     const info = (JSON.parse(packed.stdout) as { filename: string; files: { path: string }[] }[])[0]!;
@@ -34,7 +41,10 @@ test('npm pack: the tarball installs offline in an empty folder and runs --help 
     for (const f of ['bin/splitbench.js', 'dist/src/cli/main.js', 'workloads', 'src/report/fonts/DejaVuSans.ttf', 'src/scale/Containerfile', 'package.json']) {
       assert.ok(f === 'workloads' ? [...files].some((x) => x.startsWith('workloads/')) : files.has(f), `the tarball has ${f}`);
     }
-    assert.ok(![...files].some((x) => x.startsWith('dist/test/') || (x.startsWith('src/') && x.endsWith('.ts'))), 'no tests or TypeScript sources in the tarball');
+    assert.ok(
+      ![...files].some((x) => x.startsWith('dist/test/') || (x.startsWith('src/') && x.endsWith('.ts'))),
+      'no tests or TypeScript sources in the tarball',
+    );
     const tgz = info.filename;
 
     // The consumer: an empty project depending on the tarball, locked to this project's resolved versions.
@@ -46,7 +56,14 @@ test('npm pack: the tarball installs offline in an empty folder and runs --help 
     const noPrebuilt = 'node_modules/splitbench/src/worker/no-prebuilt';
     const pkgs: Lock['packages'] = {
       '': { name: 'consumer', version: '1.0.0', dependencies: { splitbench: `file:${tgz}` } },
-      'node_modules/splitbench': { version: me.version, resolved: `file:${tgz}`, license: me.license, dependencies: me.dependencies, bin: me.bin, engines: me.engines },
+      'node_modules/splitbench': {
+        version: me.version,
+        resolved: `file:${tgz}`,
+        license: me.license,
+        dependencies: me.dependencies,
+        bin: me.bin,
+        engines: me.engines,
+      },
       [noPrebuilt]: { name: 'node-llama-cpp-no-prebuilt', version: '0.0.0' },
     };
     for (const [k, v] of Object.entries(lock.packages)) {
@@ -55,13 +72,21 @@ test('npm pack: the tarball installs offline in an empty folder and runs --help 
     }
     // The same stand-ins for node-llama-cpp's GPU binaries as this project's own overrides.
     const overrides = Object.fromEntries(Object.keys(me.overrides).map((k) => [k, `file:${noPrebuilt}`]));
-    writeFileSync(path.join(consumer, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true, dependencies: { splitbench: `file:${tgz}` }, overrides }, null, 2));
-    writeFileSync(path.join(consumer, 'package-lock.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', lockfileVersion: 3, requires: true, packages: pkgs }, null, 2));
+    writeFileSync(
+      path.join(consumer, 'package.json'),
+      JSON.stringify({ name: 'consumer', version: '1.0.0', private: true, dependencies: { splitbench: `file:${tgz}` }, overrides }, null, 2),
+    );
+    writeFileSync(
+      path.join(consumer, 'package-lock.json'),
+      JSON.stringify({ name: 'consumer', version: '1.0.0', lockfileVersion: 3, requires: true, packages: pkgs }, null, 2),
+    );
     try {
       await run('npm', ['ci', '--offline', '--no-audit', '--no-fund'], { cwd: consumer, maxBuffer: 64 << 20 });
     } catch (e) {
       const err = e as { stderr?: string };
-      assert.fail(`npm ci --offline of the tarball failed (a dependency missing from the npm cache?): ${(err.stderr ?? String(e)).split('\n').slice(0, 6).join(' | ')}`);
+      assert.fail(
+        `npm ci --offline of the tarball failed (a dependency missing from the npm cache?): ${(err.stderr ?? String(e)).split('\n').slice(0, 6).join(' | ')}`,
+      );
     }
     const bin = path.join(consumer, 'node_modules', '.bin', 'splitbench');
     assert.ok(existsSync(bin), 'the splitbench executable is linked');

@@ -26,13 +26,20 @@ test('the bundled price table: Splitwise values with their source, GPU-name matc
   assert.equal(o.resolve('my-box')!.usdPerHourTotal, 3);
   assert.equal(o.electricity.usdPerKwh, 0.2);
   assert.equal(p.machines.get('dgx-h100')!.usdPerHour, 38, 'overrides make a new table');
-  assert.throws(() => p.withOverrides(['dgx-h100']), (e: unknown) => e instanceof ConfigError && /^--price: /.test(e.message));
+  assert.throws(
+    () => p.withOverrides(['dgx-h100']),
+    (e: unknown) => e instanceof ConfigError && /^--price: /.test(e.message),
+  );
   assert.throws(() => p.withOverrides(['dgx-h100=abc']), ConfigError);
 });
 
 test('a bad price file names the file, line and field', () => {
-  const text = 'machines:\n  x:\n    usdPerHour: -1\n    gpus: 1\n    source: s\n    date: 2024\n    kind: on-demand\nelectricity: { usdPerKwh: 0.1, source: s, date: 2024, kind: assumption }\n';
-  assert.throws(() => parsePrices(text, 'p.yaml'), (e: unknown) => e instanceof ConfigError && /^p\.yaml:3: machines\.x\.usdPerHour: /.test(e.message));
+  const text =
+    'machines:\n  x:\n    usdPerHour: -1\n    gpus: 1\n    source: s\n    date: 2024\n    kind: on-demand\nelectricity: { usdPerKwh: 0.1, source: s, date: 2024, kind: assumption }\n';
+  assert.throws(
+    () => parsePrices(text, 'p.yaml'),
+    (e: unknown) => e instanceof ConfigError && /^p\.yaml:3: machines\.x\.usdPerHour: /.test(e.message),
+  );
   assert.throws(() => parsePrices('machines: [\n', 'q.yaml'), /q\.yaml:\d+: invalid YAML/);
 });
 

@@ -44,9 +44,18 @@ test('the bundled catalogs load and hold the required entries', () => {
 
 test('unknown names are ConfigErrors that list the known names', () => {
   const c = loadCatalog();
-  assert.throws(() => c.machine('dgx-z9'), (e: unknown) => e instanceof ConfigError && /unknown machine "dgx-z9"; known: dgx-a100, dgx-h100/.test(e.message));
-  assert.throws(() => c.model('gpt-5'), (e: unknown) => e instanceof ConfigError && /known: bloom-176b, llama2-70b/.test(e.message));
-  assert.throws(() => c.hardware('tpu'), (e: unknown) => e instanceof ConfigError && /unknown hardware "tpu"; known: a100-80gb/.test(e.message));
+  assert.throws(
+    () => c.machine('dgx-z9'),
+    (e: unknown) => e instanceof ConfigError && /unknown machine "dgx-z9"; known: dgx-a100, dgx-h100/.test(e.message),
+  );
+  assert.throws(
+    () => c.model('gpt-5'),
+    (e: unknown) => e instanceof ConfigError && /known: bloom-176b, llama2-70b/.test(e.message),
+  );
+  assert.throws(
+    () => c.hardware('tpu'),
+    (e: unknown) => e instanceof ConfigError && /unknown hardware "tpu"; known: a100-80gb/.test(e.message),
+  );
 });
 
 test('a bad field names the file, its line and the field path', () => {
@@ -67,7 +76,10 @@ test('a bad field names the file, its line and the field path', () => {
 test('unknown fields, bad cross-references and bad YAML are reported with file and line', () => {
   let text = '';
   const typo = tempCatalog((f, t) => (f === 'models.yaml' ? (text = t.replace('    vocab: 32000\n', '    vocab: 32000\n    vocabulary: 1\n')) : t));
-  assert.throws(() => loadCatalog(typo), (e: unknown) => e instanceof ConfigError && /models\.yaml:\d+: models\.llama2-70b: unknown field\(s\) "vocabulary"/.test(e.message));
+  assert.throws(
+    () => loadCatalog(typo),
+    (e: unknown) => e instanceof ConfigError && /models\.yaml:\d+: models\.llama2-70b: unknown field\(s\) "vocabulary"/.test(e.message),
+  );
   assert.ok(text.includes('vocabulary'));
 
   const xref = tempCatalog((f, t) => (f === 'machines.yaml' ? (text = t.replace('hardware: l40s-48gb', 'hardware: l40s-96gb')) : t));
@@ -78,10 +90,16 @@ test('unknown fields, bad cross-references and bad YAML are reported with file a
   );
 
   const broken = tempCatalog((f, t) => (f === 'hardware.yaml' ? t.replace('hardware:\n', 'hardware:\n  - [oops\n') : t));
-  assert.throws(() => loadCatalog(broken), (e: unknown) => e instanceof ConfigError && /hardware\.yaml:\d+: invalid YAML/.test(e.message));
+  assert.throws(
+    () => loadCatalog(broken),
+    (e: unknown) => e instanceof ConfigError && /hardware\.yaml:\d+: invalid YAML/.test(e.message),
+  );
 
   const negative = tempCatalog((f, t) => (f === 'machines.yaml' ? t.replace('gpus: 8', 'gpus: -8') : t));
-  assert.throws(() => loadCatalog(negative), (e: unknown) => e instanceof ConfigError && /machines\.dgx-a100\.gpus: Number must be greater than 0/.test(e.message));
+  assert.throws(
+    () => loadCatalog(negative),
+    (e: unknown) => e instanceof ConfigError && /machines\.dgx-a100\.gpus: Number must be greater than 0/.test(e.message),
+  );
 });
 
 test('KV bytes per token: GQA-aware, and the SplitwiseSim MHA formula with compat', () => {
@@ -108,15 +126,30 @@ test('KV capacity in tokens: SplitwiseSim numbers with compat, and a clear error
   assert.equal(kvCapacityTokens(c.model('llama2-70b'), c.machine('dgx-h100'), { compat: true }), 210_645);
   const realistic = kvCapacityTokens(c.model('llama2-70b'), c.machine('dgx-a100'));
   assert.equal(realistic, Math.floor((8 * 85_899_345_920 * 0.9 - 68.98e9 * 2) / 327_680));
-  assert.equal(kvCapacityTokens(c.model('llama3-8b'), c.machine('dgx-h200'), { tp: 1, memoryUtilization: 0.5 }), Math.floor((141e9 * 0.5 - 8.03e9 * 2) / 131_072));
-  assert.throws(() => kvCapacityTokens(c.model('bloom-176b'), c.machine('l40s-8')), (e: unknown) => e instanceof ConfigError && /bloom-176b .* does not fit on l40s-8 at TP8/.test(e.message));
+  assert.equal(
+    kvCapacityTokens(c.model('llama3-8b'), c.machine('dgx-h200'), { tp: 1, memoryUtilization: 0.5 }),
+    Math.floor((141e9 * 0.5 - 8.03e9 * 2) / 131_072),
+  );
+  assert.throws(
+    () => kvCapacityTokens(c.model('bloom-176b'), c.machine('l40s-8')),
+    (e: unknown) => e instanceof ConfigError && /bloom-176b .* does not fit on l40s-8 at TP8/.test(e.message),
+  );
   assert.throws(() => kvCapacityTokens(c.model('bloom-176b'), c.machine('dgx-a100'), { tp: 3.5 }), ConfigError);
 });
 
 test('engineCatalog exposes catalog entries in the cluster shape', () => {
   const ec = engineCatalog();
   const a = ec.machine('dgx-a100')!;
-  assert.deepEqual(a, { name: 'dgx-a100', gpus: 8, hbmBytesPerGpu: 85_899_345_920, interconnectGbps: 200, kvResidueS: 0.008, pricePerHour: 17.6, tdpW: 6500, idleW: 1500 });
+  assert.deepEqual(a, {
+    name: 'dgx-a100',
+    gpus: 8,
+    hbmBytesPerGpu: 85_899_345_920,
+    interconnectGbps: 200,
+    kvResidueS: 0.008,
+    pricePerHour: 17.6,
+    tdpW: 6500,
+    idleW: 1500,
+  });
   assert.equal(ec.machine('dgx-h100-pcap')!.name, 'dgx-h100-cap');
   assert.equal(ec.machine('nope'), undefined);
   assert.equal(ec.model('bloom-176b')!.weightsBytes, 176.2e9 * 2);

@@ -12,8 +12,7 @@ function setup(spec: Parameters<typeof defineDeployment>[0], catalog: EngineCata
   const clock = new VirtualClock();
   const cluster = createCluster(defineDeployment(spec), { clock, catalog, perfModel: perf, ...(events ? { events } : {}) });
   const recs = new Map<string, Record>();
-  const submitAt = (t: number, id: string, p: number, o: number) =>
-    clock.at(t, () => cluster.submit(req(id, p, o), recorder(id, recs)), EventRank.arrival);
+  const submitAt = (t: number, id: string, p: number, o: number) => clock.at(t, () => cluster.submit(req(id, p, o), recorder(id, recs)), EventRank.arrival);
   return { clock, cluster, recs, submitAt };
 }
 
@@ -80,7 +79,10 @@ test('preemption under KV pressure: youngest request is recomputed', () => {
   near(r2.tokens[16]!.t, 0.132 + 16 * 0.02);
   near(r2.tokens[17]!.t, 0.512 + 0.133, 'recompute emits token 18');
   near(r2.done!.t, 0.645 + 0.04);
-  assert.equal(r2.tokens.reduce((s, x) => s + x.n, 0), 20);
+  assert.equal(
+    r2.tokens.reduce((s, x) => s + x.n, 0),
+    20,
+  );
 });
 
 const split = (promptMachine = 'm', tokenMachine = 'm', extra: object = {}) => ({

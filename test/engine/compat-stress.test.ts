@@ -29,22 +29,31 @@ function run(spec: object, reqs: { id: string; at: number; p: number; o: number 
     for (const s of cluster.compatDebug()) maxOver = Math.max(maxOver, s.memory - s.capacity);
   };
   cluster = createCluster(defineDeployment(spec as Parameters<typeof defineDeployment>[0]), {
-    clock, compat: 'splitwise', events: { iterationStart: check, kvTransferStart: check },
+    clock,
+    compat: 'splitwise',
+    events: { iterationStart: check, kvTransferStart: check },
   }) as typeof cluster;
   const done: Outcome['done'] = new Map();
   for (const r of reqs) {
-    clock.at(r.at, () => {
-      let tokens = 0;
-      let first = NaN;
-      cluster.submit({ id: r.id, promptTokens: r.p, outputTokens: r.o }, {
-        onTokens: (n, t) => {
-          if (tokens === 0) first = t;
-          tokens += n;
-        },
-        onDone: (bd, t) => void done.set(r.id, { bd, t, tokens, first }),
-        onFailed: (reason) => assert.fail(`${r.id} failed: ${reason}`),
-      });
-    }, EventRank.arrival);
+    clock.at(
+      r.at,
+      () => {
+        let tokens = 0;
+        let first = NaN;
+        cluster.submit(
+          { id: r.id, promptTokens: r.p, outputTokens: r.o },
+          {
+            onTokens: (n, t) => {
+              if (tokens === 0) first = t;
+              tokens += n;
+            },
+            onDone: (bd, t) => void done.set(r.id, { bd, t, tokens, first }),
+            onFailed: (reason) => assert.fail(`${r.id} failed: ${reason}`),
+          },
+        );
+      },
+      EventRank.arrival,
+    );
   }
   clock.run();
   return { done, never: cluster.inFlightIds!(), maxOverCapacity: maxOver, final: cluster.compatDebug(), total: reqs.length };
@@ -93,13 +102,19 @@ test('overloaded baseline: 70 req/s of conversation-like requests on 4 DGX-A100 
 
 test('small Splitwise clusters borrow in both directions', () => {
   const many = poisson(40, 30, 2, convLike);
-  const p12 = run({ kind: 'split', scheduler: 'splitwise-mixed-pool', pools: { prompt: { machine: 'dgx-h100', count: 12 }, token: { machine: 'dgx-h100', count: 2 } } }, many);
+  const p12 = run(
+    { kind: 'split', scheduler: 'splitwise-mixed-pool', pools: { prompt: { machine: 'dgx-h100', count: 12 }, token: { machine: 'dgx-h100', count: 2 } } },
+    many,
+  );
   assertInvariants(p12, '12P+2T');
   const borrowedPrompt = [...p12.done.values()].filter((d) => d.bd.tokenMachine.startsWith('prompt-') && d.bd.promptMachine !== d.bd.tokenMachine);
   const chainedOnPrompt = [...p12.done.values()].filter((d) => d.bd.tokenMachine.startsWith('prompt-'));
   assert.ok(borrowedPrompt.length + chainedOnPrompt.length > 0, 'token work went to borrowed prompt machines');
 
-  const p2 = run({ kind: 'split', scheduler: 'splitwise-mixed-pool', pools: { prompt: { machine: 'dgx-h100', count: 2 }, token: { machine: 'dgx-h100', count: 10 } } }, many);
+  const p2 = run(
+    { kind: 'split', scheduler: 'splitwise-mixed-pool', pools: { prompt: { machine: 'dgx-h100', count: 2 }, token: { machine: 'dgx-h100', count: 10 } } },
+    many,
+  );
   assertInvariants(p2, '2P+10T');
   const promptOnToken = [...p2.done.values()].filter((d) => d.bd.promptMachine.startsWith('token-'));
   assert.ok(promptOnToken.length > 0, 'prompt work went to borrowed token machines');
@@ -116,7 +131,10 @@ test('KV-memory pressure: long prompts and outputs on one or two machines', () =
   const reqs = Array.from({ length: 36 }, (_, i) => ({ id: String(i), at: i * 0.5, p: 5500 + Math.floor(rnd() * 1000), o: 2500 + Math.floor(rnd() * 1000) }));
   const one = run({ kind: 'monolithic', scheduler: 'jsq-tokens', pools: { mixed: { machine: 'dgx-a100', count: 1 } } }, reqs);
   assertInvariants(one, '1 machine');
-  const two = run({ kind: 'split', scheduler: 'splitwise-mixed-pool', pools: { prompt: { machine: 'dgx-a100', count: 1 }, token: { machine: 'dgx-a100', count: 1 } } }, reqs);
+  const two = run(
+    { kind: 'split', scheduler: 'splitwise-mixed-pool', pools: { prompt: { machine: 'dgx-a100', count: 1 }, token: { machine: 'dgx-a100', count: 1 } } },
+    reqs,
+  );
   assertInvariants(two, '1P+1T');
   // Whole-request reservation: at most ~89K tokens of KV per BLOOM DGX, so requests queue or deadlock.
   assert.ok(one.never.length > 0 || [...one.done.values()].some((d) => d.bd.queue > 10));

@@ -95,30 +95,41 @@ function runToy(pools: object, kind: 'split' | 'monolithic', kvTokens: number, r
   let lastRetry = { time: NaN, n: 0 };
   let retriesTied = 0;
   type C = ReturnType<typeof createCluster> & { compatDebug(): readonly CompatInstanceState[] };
-  const cluster = createCluster(defineDeployment({ model: 'toy', kind, scheduler: kind === 'split' ? 'splitwise-mixed-pool' : 'jsq-tokens', pools } as Parameters<typeof defineDeployment>[0]), {
-    clock, catalog: catalog(kvTokens), compat: 'splitwise', predictors: () => pred,
-    events: {
-      iterationStart: (e) => {
-        starts.push(`${e.start}|${e.machine}`);
-        for (const s of cluster.compatDebug()) maxOver = Math.max(maxOver, s.memory - s.capacity);
-      },
-      kvTransferStart: (e) => {
-        // Transfers that start at the same instant after waiting (a retry) are tied retries.
-        if (e.time === lastRetry.time) retriesTied++;
-        lastRetry = { time: e.time, n: lastRetry.n + 1 };
-        for (const s of cluster.compatDebug()) maxOver = Math.max(maxOver, s.memory - s.capacity);
+  const cluster = createCluster(
+    defineDeployment({ model: 'toy', kind, scheduler: kind === 'split' ? 'splitwise-mixed-pool' : 'jsq-tokens', pools } as Parameters<
+      typeof defineDeployment
+    >[0]),
+    {
+      clock,
+      catalog: catalog(kvTokens),
+      compat: 'splitwise',
+      predictors: () => pred,
+      events: {
+        iterationStart: (e) => {
+          starts.push(`${e.start}|${e.machine}`);
+          for (const s of cluster.compatDebug()) maxOver = Math.max(maxOver, s.memory - s.capacity);
+        },
+        kvTransferStart: (e) => {
+          // Transfers that start at the same instant after waiting (a retry) are tied retries.
+          if (e.time === lastRetry.time) retriesTied++;
+          lastRetry = { time: e.time, n: lastRetry.n + 1 };
+          for (const s of cluster.compatDebug()) maxOver = Math.max(maxOver, s.memory - s.capacity);
+        },
       },
     },
-  }) as C;
+  ) as C;
   const done = new Map<string, string>();
   for (const r of reqs) {
     let tokens = 0;
     const go = (): void => {
-      cluster.submit({ id: r.id, promptTokens: r.p, outputTokens: r.o }, {
-        onTokens: (n) => void (tokens += n),
-        onDone: (bd, t) => void done.set(r.id, `${t}|${bd.promptMachine}|${bd.tokenMachine}|${tokens}`),
-        onFailed: (reason) => assert.fail(`${r.id}: ${reason}`),
-      });
+      cluster.submit(
+        { id: r.id, promptTokens: r.p, outputTokens: r.o },
+        {
+          onTokens: (n) => void (tokens += n),
+          onDone: (bd, t) => void done.set(r.id, `${t}|${bd.promptMachine}|${bd.tokenMachine}|${tokens}`),
+          onFailed: (reason) => assert.fail(`${r.id}: ${reason}`),
+        },
+      );
     };
     if (arrivals === 'heap') cluster.queueArrival!(r.at, go);
     else clock.at(r.at, go, EventRank.arrival);
@@ -144,7 +155,11 @@ function assertInvariants(o: Outcome, reqs: readonly Req[], label: string): void
   }
 }
 
-const key = (o: Outcome): string => `${[...o.done.entries()].sort().map((e) => e.join('=')).join(';')}|never=${[...o.never].sort().join(',')}`;
+const key = (o: Outcome): string =>
+  `${[...o.done.entries()]
+    .sort()
+    .map((e) => e.join('='))
+    .join(';')}|never=${[...o.never].sort().join(',')}`;
 
 /** Arrivals on a 1/64 s grid (so many land exactly on iteration ends), prompts multiples of 16 tokens. */
 function gridTrace(seed: number, n: number, maxPrompt = 128, maxOut = 60): Req[] {
@@ -230,17 +245,30 @@ test('ties: simultaneous completions on several machines', () => {
 test('the simulator queues every arrival in the compatible heap: rows are deterministic and complete', async () => {
   const dep = loadDeployment('splitwise-hh');
   const rnd = seededRandom(7);
-  const specs = Array.from({ length: 400 }, (_, i) => ({ id: `r${i}`, arrival: Math.floor(i / 4) * 0.25, promptTokens: 64 + Math.floor(rnd() * 3000), outputTokens: 2 + Math.floor(rnd() * 300) }));
+  const specs = Array.from({ length: 400 }, (_, i) => ({
+    id: `r${i}`,
+    arrival: Math.floor(i / 4) * 0.25,
+    promptTokens: 64 + Math.floor(rnd() * 3000),
+    outputTokens: 2 + Math.floor(rnd() * 300),
+  }));
   const once = async (): Promise<RequestRow[]> => {
     const rows: RequestRow[] = [];
-    const r = await simulate({ deployment: dep, requests: specs, compat: 'splitwise', sink: { addRequest: (row) => void rows.push(row) }, sampleIntervalS: 0, lookahead: 16 });
+    const r = await simulate({
+      deployment: dep,
+      requests: specs,
+      compat: 'splitwise',
+      sink: { addRequest: (row) => void rows.push(row) },
+      sampleIntervalS: 0,
+      lookahead: 16,
+    });
     assert.equal(r.submitted, specs.length);
     assert.equal(r.ok + r.neverCompleted, specs.length);
     return rows;
   };
   const a = await once();
   const b = await once();
-  const strip = (rows: RequestRow[]) => rows.map((r) => ({ ...r, tokenTimesBlob: r.tokenTimesBlob ? Buffer.from(r.tokenTimesBlob).toString('hex') : undefined }));
+  const strip = (rows: RequestRow[]) =>
+    rows.map((r) => ({ ...r, tokenTimesBlob: r.tokenTimesBlob ? Buffer.from(r.tokenTimesBlob).toString('hex') : undefined }));
   assert.deepEqual(strip(b), strip(a));
 });
 

@@ -24,11 +24,13 @@ function model(kvTokensCapacity: number): ModelSpec {
 function setup(spec: object, cat: EngineCatalog) {
   const clock = new VirtualClock();
   const cluster = createCluster(defineDeployment({ model: 'toy', ...spec } as Parameters<typeof defineDeployment>[0]), {
-    clock, catalog: cat, compat: 'splitwise', predictors: () => constPred,
+    clock,
+    catalog: cat,
+    compat: 'splitwise',
+    predictors: () => constPred,
   });
   const recs = new Map<string, Record>();
-  const submitAt = (t: number, id: string, p: number, o: number) =>
-    clock.at(t, () => cluster.submit(req(id, p, o), recorder(id, recs)), EventRank.arrival);
+  const submitAt = (t: number, id: string, p: number, o: number) => clock.at(t, () => cluster.submit(req(id, p, o), recorder(id, recs)), EventRank.arrival);
   return { clock, cluster, recs, submitAt };
 }
 
@@ -38,7 +40,16 @@ const mono = (count = 1) => ({ kind: 'monolithic', scheduler: 'jsq-tokens', pool
 test('heapq: equal times pop in CPython heapq order, not FIFO', () => {
   // CPython 3.11, events compared by time only: pushes a..h → pops g, e, c, f, h, b, a, d
   const h = new PyHeap();
-  const pushes = [[1, 'a'], [1, 'b'], [1, 'c'], [1, 'd'], [0.5, 'e'], [1, 'f'], [0.2, 'g'], [1, 'h']] as const;
+  const pushes = [
+    [1, 'a'],
+    [1, 'b'],
+    [1, 'c'],
+    [1, 'd'],
+    [0.5, 'e'],
+    [1, 'f'],
+    [0.2, 'g'],
+    [1, 'h'],
+  ] as const;
   for (const [t, tag] of pushes) {
     h.push({ time: t, action: () => void tag, cancelled: false, tag } as never);
   }
@@ -62,7 +73,11 @@ test('compat: one request alone (prompt iteration, then one contiguous decode ru
   clock.run();
   const r = recs.get('r')!;
   near(r.tokens[0]!.t, 1.2, 'TTFT at prompt end');
-  assert.deepEqual(r.tokens.map((x) => x.n), [1, 4], 'decode-only batch runs as one event');
+  assert.deepEqual(
+    r.tokens.map((x) => x.n),
+    [1, 4],
+    'decode-only batch runs as one event',
+  );
   near(r.done!.t, 1.2 + 4 * 0.02);
   // The four decode tokens arrive together at the run's end: that is the second token.
   near(r.done!.bd.decodeWait, 4 * 0.02, 'second-token wait = the contiguous run');
@@ -85,7 +100,10 @@ test('compat: an arrival cuts a decode run at the next boundary; mixed batch ×1
   // Then a (6 left) and b (2 left) decode together for min(6,2) = 2 iterations.
   near(b.done!.t, 0.26 + mixed + 0.04);
   near(a.done!.t, 0.26 + mixed + 0.04 + 4 * 0.02);
-  assert.equal(a.tokens.reduce((s, x) => s + x.n, 0), 11);
+  assert.equal(
+    a.tokens.reduce((s, x) => s + x.n, 0),
+    11,
+  );
 });
 
 test('compat: KV transfer is KV(prompt) at 200 GiB/s, not overlapped, TTFT excludes it', () => {

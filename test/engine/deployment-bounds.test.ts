@@ -14,7 +14,6 @@ import { configErrorOf } from './helpers.js';
 /** The documented bound (docs/engine.md; DEPLOYMENT_BOUNDS.machines), written out so this file also runs against older code. */
 const MAX_MACHINES = 10_000;
 
-
 const mono = (pool: string, extra = ''): string => `kind: monolithic\nmodel: llama2-70b\npools:\n  mixed: ${pool}\n${extra}`;
 
 test('a pool count past the bound names file, line, field and the bound', () => {

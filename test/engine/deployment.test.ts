@@ -21,7 +21,13 @@ test('every bundled deployment loads and builds a cluster', () => {
     assert.ok(c.machines().length > 0);
   }
   const hh = loadDeployment('splitwise-hh-paper');
-  assert.deepEqual(hh.pools.map((p) => [p.role, p.machine, p.count]), [['prompt', 'dgx-h100', 25], ['token', 'dgx-h100', 15]]);
+  assert.deepEqual(
+    hh.pools.map((p) => [p.role, p.machine, p.count]),
+    [
+      ['prompt', 'dgx-h100', 25],
+      ['token', 'dgx-h100', 15],
+    ],
+  );
   assert.equal(loadDeployment('baseline-a100-paper').pools[0]!.count, 70);
   assert.equal(loadDeployment('baseline-h100-paper').pools[0]!.count, 40);
   const ha = loadDeployment('splitwise-ha');
@@ -37,13 +43,21 @@ test('overrides replace model, scheduler and pool counts', () => {
   assert.equal(d.pools[0]!.limits.maxBatchTokens, 2048);
 });
 
-
 test('errors name the file, line and field', () => {
-  const yaml = ['kind: split', 'model: bloom-176b', 'pools:', '  prompt: { machine: dgx-h100, count: -1 }', '  token: { machine: dgx-h100, count: 1 }', ''].join('\n');
+  const yaml = [
+    'kind: split',
+    'model: bloom-176b',
+    'pools:',
+    '  prompt: { machine: dgx-h100, count: -1 }',
+    '  token: { machine: dgx-h100, count: 1 }',
+    '',
+  ].join('\n');
   const e = configErrorOf(() => parseDeployment(yaml, 'dep.yaml'));
   assert.match(e.message, /^dep\.yaml:4: pools\.prompt\.count: /);
 
-  const e2 = configErrorOf(() => parseDeployment('kind: split\nscheduler: fastest\npools:\n  prompt: {machine: a, count: 1}\n  token: {machine: a, count: 1}\n', 'x.yaml'));
+  const e2 = configErrorOf(() =>
+    parseDeployment('kind: split\nscheduler: fastest\npools:\n  prompt: {machine: a, count: 1}\n  token: {machine: a, count: 1}\n', 'x.yaml'),
+  );
   assert.match(e2.message, /x\.yaml:2: scheduler: unknown scheduler 'fastest'/);
   assert.match(e2.hint!, /jsq-tokens, splitwise-mixed-pool, round-robin, random/);
 

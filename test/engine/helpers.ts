@@ -7,7 +7,11 @@ import type { MachineSpec, ModelSpec } from '../../src/engine/specs.js';
 /** prefill = a + b·tokens (+ c when decodes ride along), decode-only = c: exact expected latencies. */
 export class ConstantPerfModel implements PerfModel {
   readonly name = 'constant-test';
-  constructor(readonly a: number, readonly b: number, readonly c: number) {}
+  constructor(
+    readonly a: number,
+    readonly b: number,
+    readonly c: number,
+  ) {}
   iterationTime(s: BatchShape): number {
     let p = 0;
     for (const x of s.promptTokens) p += x;

@@ -6,7 +6,7 @@ const idle: PowerState = { phase: 'idle', batchPromptTokens: 0, decodes: 0 };
 const decode = (decodes: number): PowerState => ({ phase: 'decode', batchPromptTokens: 0, decodes });
 const prefill = (tokens: number): PowerState => ({ phase: 'prefill', batchPromptTokens: tokens, decodes: 0 });
 
-test('DGX-A100 / DGX-H100 watts from SplitwiseSim\'s constants: idle, decode flat, prefill up to TDP', () => {
+test("DGX-A100 / DGX-H100 watts from SplitwiseSim's constants: idle, decode flat, prefill up to TDP", () => {
   const a = powerModel('dgx-a100');
   assert.equal(a.watts(idle), 1500);
   assert.equal(a.watts(decode(1)), 1500 + 8 * (250 - 63));
@@ -46,9 +46,28 @@ test('the power cap cuts prefill power and barely touches decode', () => {
 });
 
 test('energy: zero-order-hold integration and the running meter', () => {
-  assert.equal(energyJoules([{ time: 0, watts: 100 }, { time: 2, watts: 50 }], 6), 100 * 2 + 50 * 4);
+  assert.equal(
+    energyJoules(
+      [
+        { time: 0, watts: 100 },
+        { time: 2, watts: 50 },
+      ],
+      6,
+    ),
+    100 * 2 + 50 * 4,
+  );
   assert.equal(energyJoules([], 5), 0);
-  assert.throws(() => energyJoules([{ time: 3, watts: 1 }, { time: 1, watts: 1 }], 5), RangeError);
+  assert.throws(
+    () =>
+      energyJoules(
+        [
+          { time: 3, watts: 1 },
+          { time: 1, watts: 1 },
+        ],
+        5,
+      ),
+    RangeError,
+  );
   const m = new EnergyMeter(10, 1500);
   m.set(12, 4000);
   assert.equal(m.joules(13), 1500 * 2 + 4000);
@@ -56,7 +75,7 @@ test('energy: zero-order-hold integration and the running meter', () => {
   assert.throws(() => m.set(11, 1), RangeError);
 });
 
-test('enginePower maps the cluster\'s phases onto the model', () => {
+test("enginePower maps the cluster's phases onto the model", () => {
   const p = enginePower();
   const a = powerModel('dgx-a100');
   assert.equal(p({ name: 'dgx-a100' }, { phase: 'idle', batchSize: 0, batchTokens: 0 }), 1500);

@@ -20,7 +20,12 @@ function setup(spec: Parameters<typeof defineDeployment>[0], catalog: EngineCata
   return { clock, cluster, recs, submitAt };
 }
 const mono = (extra: object = {}, count = 1) => ({ kind: 'monolithic' as const, model: 'tiny', pools: { mixed: { machine: 'm', count } }, ...extra });
-const ask = (id: string, promptTokens: number, outputTokens: number, blockHashes?: number[]): EngineRequest => ({ id, promptTokens, outputTokens, ...(blockHashes ? { blockHashes } : {}) });
+const ask = (id: string, promptTokens: number, outputTokens: number, blockHashes?: number[]): EngineRequest => ({
+  id,
+  promptTokens,
+  outputTokens,
+  ...(blockHashes ? { blockHashes } : {}),
+});
 
 test("a repeated prompt's second prefill costs only its uncached suffix", () => {
   const on = setup(mono({ prefixCache: true }));
@@ -176,7 +181,10 @@ test('prefix-affinity routing sends a repeated prefix to the machine that holds 
   }
   // Phase-split: prompt machines cache, the token machine gets the whole context.
   const splitDep = {
-    kind: 'split' as const, model: 'tiny', scheduler: 'prefix-affinity', prefixCache: true,
+    kind: 'split' as const,
+    model: 'tiny',
+    scheduler: 'prefix-affinity',
+    prefixCache: true,
     pools: { prompt: { machine: 'm', count: 2 }, token: { machine: 'm', count: 1 } },
   };
   const { clock, cluster, recs, submitAt } = setup(splitDep);
@@ -221,7 +229,10 @@ test('kv-cost weighs the cache hit against queued work; prefix-affinity follows 
   // mixed-1 caches [1, 2] (1024 tokens), then a long prompt sharing them queues there (both policies: it hits).
   // A request with prefix [1, 2] next: prefix-affinity sends it to mixed-1 anyway; kv-cost compares
   // prefill(20,000 queued + 1100 − 1024) = 20.2 s there with prefill(1100) = 1.2 s on the idle mixed-0.
-  for (const [scheduler, want] of [['prefix-affinity', 'mixed-1'], ['kv-cost', 'mixed-0']] as const) {
+  for (const [scheduler, want] of [
+    ['prefix-affinity', 'mixed-1'],
+    ['kv-cost', 'mixed-0'],
+  ] as const) {
     const { clock, recs, submitAt } = setup(mono({ prefixCache: true, scheduler }, 2));
     submitAt(0, ask('busy0', 100, 2, [7])); // mixed-0 (tie → first)
     submitAt(0, ask('warm', 1100, 2, [1, 2, 3])); // mixed-1 (fewer pending tokens / cheaper)

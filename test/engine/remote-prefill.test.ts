@@ -67,7 +67,9 @@ for (const prompt of [200, 3000]) {
     assert.ok(Math.abs(d.b!.decode - ref.b!.decode) < 1e-9, `decode ${d.b!.decode} vs ${ref.b!.decode}`);
     // Shifted by the prefill (the decode endpoint's clock starts at its arrival), the token times agree.
     const shift = ref.tokens[0]!;
-    d.tokens.forEach((t, i) => { assert.ok(Math.abs(t + shift - ref.tokens[i]!) < 1e-9, `token ${i}: ${t + shift} vs ${ref.tokens[i]}`); });
+    d.tokens.forEach((t, i) => {
+      assert.ok(Math.abs(t + shift - ref.tokens[i]!) < 1e-9, `token ${i}: ${t + shift} vs ${ref.tokens[i]}`);
+    });
     assert.equal(d.b!.prefill, 0);
     assert.equal(d.b!.promptMachine, 'P/mixed-0');
     assert.equal(dec.cluster.inFlight(), 0);

@@ -36,7 +36,6 @@ function storedRows(db: string): number {
   }
 }
 
-
 /** The replay as a process-group leader (like `setsid splitbench replay ... &` or a job in a terminal). */
 function spawnGroupLeader(args: readonly string[]): { pid: number; done: Promise<CliResult> } {
   const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
@@ -51,7 +50,7 @@ function spawnGroupLeader(args: readonly string[]): { pid: number; done: Promise
 // Requests of ~1–3 s on the emulated cluster, one every 50 ms: a few dozen in flight at any moment.
 const rows = (n: number): [number, number, number][] => Array.from({ length: n }, (_, i) => [i * 0.05, 200 + (i % 7), 40] as [number, number, number]);
 
-test('a SIGINT to the replay\'s process group leaves the bundled backend up: in-flight requests end ok, exit 130', async () => {
+test("a SIGINT to the replay's process group leaves the bundled backend up: in-flight requests end ok, exit 130", async () => {
   const dir = tempDir();
   const db = path.join(dir, 'r.db');
   const trace = writeTrace(dir, rows(600));
@@ -65,7 +64,11 @@ test('a SIGINT to the replay\'s process group leaves the bundled backend up: in-
   assert.equal(runs(db)[0]!.status, 'interrupted');
   const stored = requests(db);
   const bad = stored.filter((x) => x.status !== 'ok' && x.status !== 'cancelled');
-  assert.deepEqual(bad.map((x) => `${x.status} ${x.error_code} ${x.error}`), [], 'no request ended as a server error');
+  assert.deepEqual(
+    bad.map((x) => `${x.status} ${x.error_code} ${x.error}`),
+    [],
+    'no request ended as a server error',
+  );
   assert.ok(stored.length > 10 && stored.length < 600, `${stored.length} rows`);
   assert.doesNotMatch(res.stderr, /serve: SIGINT/);
   await waitFor(() => !alive(backend[0]!), 'the backend to be stopped by the replay', 10_000);
@@ -109,7 +112,10 @@ test('a bundled backend killed mid-run: the replay stops sending, marks the run 
   // was sent into the dead port: at most the requests due in the 2 s before the replay noticed.
   const failed = stored.filter((x) => x.status !== 'ok');
   assert.ok(failed.length >= 1, 'the requests in flight at the kill have rows');
-  assert.ok(failed.every((x) => x.status === 'error' || x.status === 'cancelled'), JSON.stringify(failed.map((x) => x.status)));
+  assert.ok(
+    failed.every((x) => x.status === 'error' || x.status === 'cancelled'),
+    JSON.stringify(failed.map((x) => x.status)),
+  );
   const refused = failed.filter((x) => x.error_code === 'ECONNREFUSED').length;
   assert.ok(refused <= 5, `${refused} requests were sent to the dead port`);
 });
@@ -118,7 +124,10 @@ test('a --url target that refuses connection after connection stops the run: fai
   const server = await startServer({ ttftMs: 1, itlMs: 1 });
   const dir = tempDir();
   const db = path.join(dir, 'r.db');
-  const trace = writeTrace(dir, Array.from({ length: 2000 }, (_, i) => [i * 0.005, 10, 2] as [number, number, number]));
+  const trace = writeTrace(
+    dir,
+    Array.from({ length: 2000 }, (_, i) => [i * 0.005, 10, 2] as [number, number, number]),
+  );
   const { done } = spawnCli(['replay', '--trace', trace, '--url', server.url, '--db', db]);
   await waitFor(() => server.completions.length >= 20, 'some completed requests');
   await server.close(); // nothing listens on the port any more: connections are refused

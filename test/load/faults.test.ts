@@ -33,9 +33,25 @@ test('every fault becomes a row with its status and error; the run completes wit
   const dir = tempDir();
   try {
     const lens = Object.keys(BY_PROMPT).map(Number);
-    const trace = writeTrace(dir, lens.map((p, i) => [i * 0.02, p, 6] as const));
+    const trace = writeTrace(
+      dir,
+      lens.map((p, i) => [i * 0.02, p, 6] as const),
+    );
     const db = path.join(dir, 'r.db');
-    const r = await runCli(['replay', '--trace', trace, '--url', server.url, '--db', db, '--timeout-first-token', '1', '--timeout-between-tokens', '0.5', '--json']);
+    const r = await runCli([
+      'replay',
+      '--trace',
+      trace,
+      '--url',
+      server.url,
+      '--db',
+      db,
+      '--timeout-first-token',
+      '1',
+      '--timeout-between-tokens',
+      '0.5',
+      '--json',
+    ]);
     assert.equal(r.code, 4, r.stderr);
     const summary = jsonResult(r.stdout) as { requests: Record<string, number>; outputMismatch: { fewer: number; more: number }; runId: number };
     const rows = requests(db, summary.runId);
@@ -95,7 +111,10 @@ test('--max-error-rate stops a failing run: status failed, exit 5, rows kept', a
   const server = await startServer((i) => (i === 0 ? {} : { status: 503 }));
   const dir = tempDir();
   try {
-    const trace = writeTrace(dir, Array.from({ length: 200 }, (_, i) => [i * 0.005, 10, 4] as const));
+    const trace = writeTrace(
+      dir,
+      Array.from({ length: 200 }, (_, i) => [i * 0.005, 10, 4] as const),
+    );
     const db = path.join(dir, 'r.db');
     const r = await replayInProcess({ trace, url: server.url, db, maxErrorRate: 0.5 });
     assert.equal(r.exitCode, ExitCode.target);
@@ -138,7 +157,23 @@ test('preflight: an unreachable target or one without usage exits 5 and records 
 test('bad flags: every problem named at once, exit 2', async () => {
   const dir = tempDir();
   const trace = writeTrace(dir, [[0, 10, 2]]);
-  const r = await runCli(['replay', '--trace', trace, '--url', 'ftp://x', '--tag', 'novalue', '--rate', '5', '--concurrency', '2', '--extra-body', '[1]', '--db', path.join(dir, 'r.db')]);
+  const r = await runCli([
+    'replay',
+    '--trace',
+    trace,
+    '--url',
+    'ftp://x',
+    '--tag',
+    'novalue',
+    '--rate',
+    '5',
+    '--concurrency',
+    '2',
+    '--extra-body',
+    '[1]',
+    '--db',
+    path.join(dir, 'r.db'),
+  ]);
   assert.equal(r.code, 2);
   for (const flag of ['--url', '--tag', '--rate and --concurrency', '--extra-body']) assert.ok(r.stderr.includes(flag), `${flag} in: ${r.stderr}`);
   await assert.rejects(
@@ -153,7 +188,10 @@ test('the target going away near the end (fewer than 20 refused in a row): conne
   try {
     // 8 of 20 reach the server, so at most 12 are refused in a row: below the "target unreachable" bound
     // (20, see backend-lifecycle.test.ts for the run it stops).
-    const trace = writeTrace(dir, Array.from({ length: 20 }, (_, i) => [i * 0.03, 10, 3] as const));
+    const trace = writeTrace(
+      dir,
+      Array.from({ length: 20 }, (_, i) => [i * 0.03, 10, 3] as const),
+    );
     const db = path.join(dir, 'r.db');
     const { done } = spawnCli(['replay', '--trace', trace, '--url', server.url, '--db', db]);
     while (server.received.length < 8) await new Promise((r) => setTimeout(r, 5));
@@ -165,7 +203,10 @@ test('the target going away near the end (fewer than 20 refused in a row): conne
     assert.ok(rows.filter((x) => x.status === 'ok').length >= 5);
     const failed = rows.filter((x) => x.status === 'error');
     assert.ok(failed.length >= 5, `failed ${failed.length}`);
-    assert.ok(failed.some((x) => x.error_code === 'ECONNREFUSED'), JSON.stringify(failed.map((x) => x.error_code)));
+    assert.ok(
+      failed.some((x) => x.error_code === 'ECONNREFUSED'),
+      JSON.stringify(failed.map((x) => x.error_code)),
+    );
     assert.equal(runs(db)[0]!.status, 'completed');
   } finally {
     await server.close().catch(() => undefined);

@@ -22,7 +22,9 @@ export function tempDir(): string {
 export function writeTrace(dir: string, rows: readonly (readonly [number, number, number])[], name = 'trace.csv'): string {
   const file = path.join(dir, name);
   const lines = ['request_id,request_type,application_id,arrival_timestamp,batch_size,prompt_size,token_size'];
-  rows.forEach(([t, p, o], i) => { lines.push(`${i},0,0,${t},1,${p},${o}`); });
+  rows.forEach(([t, p, o], i) => {
+    lines.push(`${i},0,0,${t},1,${p},${o}`);
+  });
   writeFileSync(file, `${lines.join('\n')}\n`);
   return file;
 }
@@ -64,13 +66,20 @@ export function runs(file: string): Row[] {
 }
 
 export function requests(file: string, runId?: number): Row[] {
-  return readDb(file, (db) =>
-    (runId === undefined ? db.prepare('SELECT * FROM requests ORDER BY run_id, seq').all() : db.prepare('SELECT * FROM requests WHERE run_id = ? ORDER BY seq').all(runId)) as Row[],
+  return readDb(
+    file,
+    (db) =>
+      (runId === undefined
+        ? db.prepare('SELECT * FROM requests ORDER BY run_id, seq').all()
+        : db.prepare('SELECT * FROM requests WHERE run_id = ? ORDER BY seq').all(runId)) as Row[],
   );
 }
 
 /** Run a replay in this process (no CLI start-up cost): flags as yargs would hand them over (camelCase). */
-export async function replayInProcess(flags: Record<string, unknown>, env: NodeJS.ProcessEnv = {}): Promise<{ exitCode: number; summary: import('../../src/load/index.js').ReplaySummary }> {
+export async function replayInProcess(
+  flags: Record<string, unknown>,
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ exitCode: number; summary: import('../../src/load/index.js').ReplaySummary }> {
   const load = await import('../../src/load/index.js');
   const opts = load.resolveReplayOptions(flags, env);
   return load.runReplay(opts, { progress: false, log: () => undefined });

@@ -24,7 +24,8 @@ test('every problem is reported at once, each with its flag', () => {
     assert.fail('should throw');
   } catch (e) {
     assert.ok(e instanceof ConfigError);
-    for (const flag of ['--time-scale', '--rate', '--warmup', '--header', '--max-error-rate', '--arrivals', '--timeout-total']) assert.ok(e.message.includes(flag), `${flag} in ${e.message}`);
+    for (const flag of ['--time-scale', '--rate', '--warmup', '--header', '--max-error-rate', '--arrivals', '--timeout-total'])
+      assert.ok(e.message.includes(flag), `${flag} in ${e.message}`);
   }
 });
 

@@ -32,7 +32,9 @@ async function check(db: string, what: string): Promise<void> {
     const machines = h.prepare('SELECT count(*) AS n FROM machines WHERE run_id = 1').get() as { n: number };
     assert.equal(borrowed.n, machines.n, `${what}: the mixed pool borrowed every machine (${borrowed.n} of ${machines.n})`);
     const over = h
-      .prepare('SELECT p.machine_id AS id, p.t AS t, p.watts AS w, m.tdp_w AS tdp FROM power_samples p JOIN machines m ON m.machine_id = p.machine_id AND m.run_id = p.run_id WHERE p.run_id = 1 AND p.watts > ?')
+      .prepare(
+        'SELECT p.machine_id AS id, p.t AS t, p.watts AS w, m.tdp_w AS tdp FROM power_samples p JOIN machines m ON m.machine_id = p.machine_id AND m.run_id = p.run_id WHERE p.run_id = 1 AND p.watts > ?',
+      )
       .all(10200 + 1e-6) as unknown[];
     assert.deepEqual(over, [], `${what}: no sample above the DGX-H100's 10,200 W`);
   } finally {
@@ -54,9 +56,14 @@ test('live: the bundled backend samples power on trace time; pool power adds up 
   await check(db, 'live');
   const h = new Database(db, { readonly: true });
   try {
-    const ts = (h.prepare("SELECT t FROM power_samples WHERE run_id = 1 AND machine_id = 'prompt-0' AND t > 0 ORDER BY t").all() as { t: number }[]).map((x) => x.t);
+    const ts = (h.prepare("SELECT t FROM power_samples WHERE run_id = 1 AND machine_id = 'prompt-0' AND t > 0 ORDER BY t").all() as { t: number }[]).map(
+      (x) => x.t,
+    );
     assert.ok(ts.length >= 15, `about one sample per trace second (${ts.length} over ~20 s)`);
-    const gaps = ts.slice(1).map((t, i) => t - ts[i]!).sort((a, b) => a - b);
+    const gaps = ts
+      .slice(1)
+      .map((t, i) => t - ts[i]!)
+      .sort((a, b) => a - b);
     assert.ok(gaps[Math.floor(gaps.length / 2)]! < 1.6, `median gap ${gaps[Math.floor(gaps.length / 2)]} trace s (not 2 s: one wall second at ×2)`);
   } finally {
     h.close();

@@ -12,7 +12,22 @@ test('replay of Mooncake prefixes: usage.prompt_tokens_details.cached_tokens sto
   fs.writeFileSync(dep, 'kind: monolithic\nmodel: bloom-176b\nprefixCache: true\npools:\n  mixed: { machine: dgx-h100, count: 1 }\n');
   const db = path.join(dir, 'r.db');
   const trace = path.join(WORKLOADS_DIR, 'mooncake', 'conversation_trace.jsonl');
-  const r = await runCli(['replay', '--trace', trace, '--deployment', dep, '--limit', '30', '--max-prompt', '20000', '--time-scale', '20', '--db', db, '--json']);
+  const r = await runCli([
+    'replay',
+    '--trace',
+    trace,
+    '--deployment',
+    dep,
+    '--limit',
+    '30',
+    '--max-prompt',
+    '20000',
+    '--time-scale',
+    '20',
+    '--db',
+    db,
+    '--json',
+  ]);
   assert.equal(r.code, 0, r.stderr);
   const summary = JSON.parse(r.stdout).result as { runId: number };
   const rows = requests(db, summary.runId);

@@ -18,7 +18,10 @@ function cut(s: string, n: number): number {
   return at;
 }
 
-interface Node { last: number; kids: Map<number, Node> }
+interface Node {
+  last: number;
+  kids: Map<number, Node>;
+}
 
 test('Mooncake conversation trace: prompts with k common leading hash ids share exactly 512·k leading token ids', async () => {
   const specs: RequestSpec[] = [];

@@ -41,7 +41,8 @@ test('text prompts: about one word per token; chat bodies carry one user message
 
 test('prefix block hashes: shared leading hashes give identical prompt prefixes, exact length, unique tail', () => {
   const b = new BodyBuilder({ endpoint: 'completions', prompt: 'tokens', model: 'm', seed: 3 });
-  const ids = (seq: number, n: number, hashIds: number[]): number[] => JSON.parse(b.build({ seq, promptTokens: n, outputTokens: 1, hashIds })).prompt as number[];
+  const ids = (seq: number, n: number, hashIds: number[]): number[] =>
+    JSON.parse(b.build({ seq, promptTokens: n, outputTokens: 1, hashIds })).prompt as number[];
   const a = ids(0, 1200, [7, 8, 9]);
   const c = ids(1, 1100, [7, 8, 5]);
   const d = ids(2, 1500, [7, 8]);

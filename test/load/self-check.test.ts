@@ -27,7 +27,10 @@ test('replay against the bundled backend stores a linked twin and a verdict that
   assert.equal(c.twinRunId, twin!['id']);
   const liveRows = requests(db, live!['id'] as number);
   assert.equal(requests(db, twin!['id'] as number).length, liveRows.length, 'the twin simulates every sent request');
-  assert.ok(liveRows.every((r) => typeof r['coalesced'] === 'number'), 'coalescing stored per request');
+  assert.ok(
+    liveRows.every((r) => typeof r['coalesced'] === 'number'),
+    'coalescing stored per request',
+  );
   for (const m of ['ttft', 'tbt', 'e2e'] as const) {
     const f = c.twin[m]?.p99;
     assert.ok(f, `${m} p99 compared`);
@@ -37,7 +40,11 @@ test('replay against the bundled backend stores a linked twin and a verdict that
   assert.equal(live!['distorted'], c.distorted ? 1 : 0);
   assert.equal(c.distorted, c.reasons.length > 0);
   const over = (['ttft', 'tbt', 'e2e'] as const).some((m) => [c.twin[m]?.p50, c.twin[m]?.p99].some((f) => f !== undefined && Math.abs(f.deviation) > c.bound));
-  if (over) assert.ok(c.reasons.some((r) => r.includes('twin deviates')), 'a deviation beyond the bound is a reason');
+  if (over)
+    assert.ok(
+      c.reasons.some((r) => r.includes('twin deviates')),
+      'a deviation beyond the bound is a reason',
+    );
   else assert.ok(!c.reasons.some((r) => r.includes('twin deviates')));
   if (c.distorted) assert.equal(live!['distorted_reason'], c.reasons.join('; '));
   assert.equal(summary.distorted, c.distorted);

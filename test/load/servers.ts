@@ -176,7 +176,17 @@ export async function startServer(knobs: Knobs | ((index: number, body: Record<s
     const final: Record<string, unknown> = { id: 'cmpl-test', object: 'text_completion', model, choices: [] };
     if (!k.dropUsage) final.usage = { prompt_tokens: promptTokens, completion_tokens: produced, total_tokens: promptTokens + produced };
     if (k.breakdown) {
-      final.splitbench = { queue_s: 0.001, prefill_s: 0.02, kv_transfer_s: 0.003, decode_wait_s: 0.004, decode_s: 0.5, prompt_machine: 'prompt-0', token_machine: 'token-1', pool: 'prompt', preemptions: 0 };
+      final.splitbench = {
+        queue_s: 0.001,
+        prefill_s: 0.02,
+        kv_transfer_s: 0.003,
+        decode_wait_s: 0.004,
+        decode_s: 0.5,
+        prompt_machine: 'prompt-0',
+        token_machine: 'token-1',
+        pool: 'prompt',
+        preemptions: 0,
+      };
     }
     res.write(`data: ${JSON.stringify(final)}\n\ndata: [DONE]\n\n`);
     res.end(() => completions.push({ promptLength: promptTokens, endEpochMs: performance.timeOrigin + performance.now() }));

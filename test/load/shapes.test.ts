@@ -12,9 +12,31 @@ test('trace replay at --time-scale 10: scheduled = arrival, times stored in trac
   const dir = tempDir();
   try {
     const arrivals = [0, 0.5, 1, 1, 2.5, 4];
-    const trace = writeTrace(dir, arrivals.map((a, i) => [a, 20 + i, 4] as const));
+    const trace = writeTrace(
+      dir,
+      arrivals.map((a, i) => [a, 20 + i, 4] as const),
+    );
     const db = path.join(dir, 'r.db');
-    const r = await runCli(['replay', '--trace', trace, '--url', server.url, '--db', db, '--time-scale', '10', '--warmup', '1', '--name', 'ts', '--tag', 'build=abc', '--tag', 'who=ci', '--json']);
+    const r = await runCli([
+      'replay',
+      '--trace',
+      trace,
+      '--url',
+      server.url,
+      '--db',
+      db,
+      '--time-scale',
+      '10',
+      '--warmup',
+      '1',
+      '--name',
+      'ts',
+      '--tag',
+      'build=abc',
+      '--tag',
+      'who=ci',
+      '--json',
+    ]);
     assert.equal(r.code, 0, r.stderr);
     const rows = requests(db);
     assert.equal(rows.length, arrivals.length);
@@ -31,12 +53,18 @@ test('trace replay at --time-scale 10: scheduled = arrival, times stored in trac
       assert.equal(row.queue_s, 0.001);
       assert.equal(row.prompt_machine, 'prompt-0');
       const chunks = decodeChunks(row.token_times as Buffer);
-      assert.equal(chunks.reduce((a, c) => a + c.tokens, 0), 4);
+      assert.equal(
+        chunks.reduce((a, c) => a + c.tokens, 0),
+        4,
+      );
       assert.ok(Math.abs(chunks[0]!.t - (row.ttft as number)) < 1e-5);
     });
     // Requests carry exactly the trace's sizes.
     const bodies = server.received.slice(1).map((x) => x.body);
-    assert.deepEqual(bodies.map((b) => (b.prompt as number[]).length).sort((a, b) => a - b), arrivals.map((_, i) => 20 + i));
+    assert.deepEqual(
+      bodies.map((b) => (b.prompt as number[]).length).sort((a, b) => a - b),
+      arrivals.map((_, i) => 20 + i),
+    );
     assert.ok(bodies.every((b) => b.max_tokens === 4 && b.min_tokens === 4 && b.ignore_eos === true && b.stream === true));
     const [run] = runs(db);
     assert.equal(run!.name, 'ts');
@@ -48,7 +76,10 @@ test('trace replay at --time-scale 10: scheduled = arrival, times stored in trac
     assert.deepEqual(JSON.parse(String(run!.tags_json)), { build: 'abc', who: 'ci' });
     assert.equal(JSON.parse(String(run!.options_json)).timeScale, 10);
     assert.equal(typeof run!.lag_p99_s, 'number');
-    const inFlight = readDb(db, (d) => d.prepare("SELECT t, value FROM timeline_samples WHERE source = 'client' AND name = 'in_flight' ORDER BY t").all()) as { t: number; value: number }[];
+    const inFlight = readDb(db, (d) => d.prepare("SELECT t, value FROM timeline_samples WHERE source = 'client' AND name = 'in_flight' ORDER BY t").all()) as {
+      t: number;
+      value: number;
+    }[];
     assert.ok(inFlight.length >= 2, 'client in-flight samples');
     assert.equal(inFlight.at(-1)!.value, 0, 'nothing in flight at the end');
     const s = jsonResult(r.stdout) as { ttftS: { count: number } };
@@ -62,7 +93,10 @@ test('--rate with constant arrivals: scheduled i/R, sizes drawn from the trace, 
   const server = await startServer();
   const dir = tempDir();
   try {
-    const trace = writeTrace(dir, [[0, 33, 3], [5, 44, 2]]);
+    const trace = writeTrace(dir, [
+      [0, 33, 3],
+      [5, 44, 2],
+    ]);
     const db = path.join(dir, 'r.db');
     const r = await replayInProcess({ trace, url: server.url, db, rate: 40, arrivals: 'constant', maxRequests: 12, seed: 7 });
     assert.equal(r.exitCode, 0);
@@ -83,7 +117,10 @@ test('--concurrency N is a closed loop: never more than N in flight, sizes in tr
   const server = await startServer({ ttftMs: 20, itlMs: 2 });
   const dir = tempDir();
   try {
-    const trace = writeTrace(dir, Array.from({ length: 9 }, (_, i) => [i * 100, 10 + i, 3] as const));
+    const trace = writeTrace(
+      dir,
+      Array.from({ length: 9 }, (_, i) => [i * 100, 10 + i, 3] as const),
+    );
     const db = path.join(dir, 'r.db');
     const r = await replayInProcess({ trace, url: server.url, db, concurrency: 3 });
     assert.equal(r.exitCode, 0);
@@ -91,7 +128,10 @@ test('--concurrency N is a closed loop: never more than N in flight, sizes in tr
     assert.equal(rows.length, 9);
     assert.ok(server.maxInFlight() <= 3, `max in flight ${server.maxInFlight()}`);
     assert.ok(server.maxInFlight() >= 2);
-    assert.deepEqual(rows.map((x) => x.prompt_tokens), Array.from({ length: 9 }, (_, i) => 10 + i));
+    assert.deepEqual(
+      rows.map((x) => x.prompt_tokens),
+      Array.from({ length: 9 }, (_, i) => 10 + i),
+    );
   } finally {
     await server.close();
   }

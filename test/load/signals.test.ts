@@ -22,7 +22,10 @@ test('first SIGINT stops scheduling, lets in-flight requests finish, marks the r
   const server = await startServer({ ttftMs: 40, itlMs: 40 });
   const dir = tempDir();
   try {
-    const trace = writeTrace(dir, Array.from({ length: 100 }, (_, i) => [i * 0.05, 10, 6] as const));
+    const trace = writeTrace(
+      dir,
+      Array.from({ length: 100 }, (_, i) => [i * 0.05, 10, 6] as const),
+    );
     const db = path.join(dir, 'r.db');
     const { child, done } = spawnCli(['replay', '--trace', trace, '--url', server.url, '--db', db, '--json']);
     await waitFor(() => server.completions.length >= 4, 'a few completed requests');
@@ -34,7 +37,10 @@ test('first SIGINT stops scheduling, lets in-flight requests finish, marks the r
     const rows = requests(db);
     assert.ok(rows.length < 100, 'scheduling stopped');
     assert.equal(rows.length, sent(server), 'every sent request has a row');
-    assert.ok(rows.every((x) => x.status === 'ok'), 'in-flight requests finished within the grace period');
+    assert.ok(
+      rows.every((x) => x.status === 'ok'),
+      'in-flight requests finished within the grace period',
+    );
     assert.equal(jsonResult(r.stdout).status, 'interrupted');
   } finally {
     await server.close();
@@ -45,7 +51,10 @@ test('a second SIGINT cancels in-flight requests: rows kept with status cancelle
   const server = await startServer({ ttftMs: 20, itlMs: 2000 });
   const dir = tempDir();
   try {
-    const trace = writeTrace(dir, Array.from({ length: 50 }, (_, i) => [i * 0.02, 10, 5] as const));
+    const trace = writeTrace(
+      dir,
+      Array.from({ length: 50 }, (_, i) => [i * 0.02, 10, 5] as const),
+    );
     const db = path.join(dir, 'r.db');
     const { child, done } = spawnCli(['replay', '--trace', trace, '--url', server.url, '--db', db]);
     await waitFor(() => sent(server) >= 5, 'some requests in flight');
@@ -58,8 +67,14 @@ test('a second SIGINT cancels in-flight requests: rows kept with status cancelle
     const rows = requests(db);
     assert.equal(rows.length, sent(server));
     assert.ok(rows.length >= 5);
-    assert.ok(rows.every((x) => x.status === 'cancelled' && x.error_code === 'SB_CANCELLED'), JSON.stringify(rows.map((x) => x.status)));
-    assert.ok(rows.every((x) => (x.tokens_received as number) >= 1), 'tokens received before the cancel are kept');
+    assert.ok(
+      rows.every((x) => x.status === 'cancelled' && x.error_code === 'SB_CANCELLED'),
+      JSON.stringify(rows.map((x) => x.status)),
+    );
+    assert.ok(
+      rows.every((x) => (x.tokens_received as number) >= 1),
+      'tokens received before the cancel are kept',
+    );
   } finally {
     await server.close();
   }
@@ -73,7 +88,10 @@ test('SIGKILL: every request completed more than a second before the kill is in 
     const dir = tempDir();
     try {
       // The prompt length identifies the request across processes: 100 + its index.
-      const trace = writeTrace(dir, Array.from({ length: 400 }, (_, i) => [i * 0.02, 100 + i, 3] as const));
+      const trace = writeTrace(
+        dir,
+        Array.from({ length: 400 }, (_, i) => [i * 0.02, 100 + i, 3] as const),
+      );
       const db = path.join(dir, 'r.db');
       const { child, done } = spawnCli(['replay', '--trace', trace, '--url', server.url, '--db', db]);
       await waitFor(() => server.completions.length >= after, `${after} completed requests`);
@@ -83,7 +101,11 @@ test('SIGKILL: every request completed more than a second before the kill is in 
       assert.equal(r.signal, 'SIGKILL');
       const [run] = runs(db);
       assert.equal(run!.status, 'running', 'a killed run cannot mark itself');
-      const stored = new Set(requests(db).filter((x) => x.status === 'ok').map((x) => x.prompt_tokens as number));
+      const stored = new Set(
+        requests(db)
+          .filter((x) => x.status === 'ok')
+          .map((x) => x.prompt_tokens as number),
+      );
       const old = server.completions.filter((c) => c.promptLength >= 100 && c.endEpochMs < killEpochMs - 1000);
       assert.ok(old.length >= 20, `only ${old.length} early completions`);
       const missing = old.filter((c) => !stored.has(c.promptLength));

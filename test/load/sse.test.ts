@@ -52,7 +52,10 @@ test('the same events fed one character at a time, and in three uneven pieces', 
 
 test('a CR at the end of one read and LF at the start of the next is one line end', () => {
   const r = collect(['data: x\r', '\n\r', '\ndata: y\n\n']);
-  assert.deepEqual(r.events, [['message', 'x'], ['message', 'y']]);
+  assert.deepEqual(r.events, [
+    ['message', 'x'],
+    ['message', 'y'],
+  ]);
 });
 
 test('several events in one read are each dispatched', () => {

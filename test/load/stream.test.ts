@@ -4,8 +4,12 @@ import { CompletionStream } from '../../src/load/stream.js';
 
 const ev = (o: unknown): string => `data: ${JSON.stringify(o)}\n\n`;
 const tok = (text: string, completion?: number, finish: string | null = null): string =>
-  ev({ choices: [{ index: 0, text, finish_reason: finish }], ...(completion === undefined ? {} : { usage: { prompt_tokens: 5, completion_tokens: completion } }) });
-const final = (completion: number, extra: Record<string, unknown> = {}): string => ev({ choices: [], usage: { prompt_tokens: 5, completion_tokens: completion }, ...extra });
+  ev({
+    choices: [{ index: 0, text, finish_reason: finish }],
+    ...(completion === undefined ? {} : { usage: { prompt_tokens: 5, completion_tokens: completion } }),
+  });
+const final = (completion: number, extra: Record<string, unknown> = {}): string =>
+  ev({ choices: [], usage: { prompt_tokens: 5, completion_tokens: completion }, ...extra });
 
 test('continuous usage: chunk tokens are the usage increments; TTFT and stall from token-bearing chunks', () => {
   const s = new CompletionStream(100);
@@ -35,7 +39,10 @@ test('no continuous usage: one token per content chunk, scaled up to the final u
   assert.equal(s.reconcile(), 'usage-final');
   assert.equal(s.tokens, 8);
   assert.deepEqual(s.chunkTokens, [2, 2, 2, 2]);
-  assert.equal(s.chunkTokens.reduce((a, b) => a + b, 0), 8);
+  assert.equal(
+    s.chunkTokens.reduce((a, b) => a + b, 0),
+    8,
+  );
 });
 
 test('no usage at all: counted from chunks', () => {
@@ -74,8 +81,34 @@ test('error object, error event and malformed JSON are failures with a code', ()
 
 test('the splitbench breakdown object is read from the final chunk', () => {
   const s = new CompletionStream(0);
-  s.push(tok('a', 1, 'length') + final(1, { splitbench: { queue_s: 0.5, prefill_s: 0.1, kv_transfer_s: 0.01, decode_wait_s: 0.02, decode_s: 0, prompt_machine: 'p0', token_machine: 't1', pool: 'prompt', preemptions: 0 } }), 1);
-  assert.deepEqual(s.breakdown, { queue: 0.5, prefill: 0.1, kvTransfer: 0.01, decodeWait: 0.02, decode: 0, promptMachine: 'p0', tokenMachine: 't1', pool: 'prompt', preemptions: 0 });
+  s.push(
+    tok('a', 1, 'length') +
+      final(1, {
+        splitbench: {
+          queue_s: 0.5,
+          prefill_s: 0.1,
+          kv_transfer_s: 0.01,
+          decode_wait_s: 0.02,
+          decode_s: 0,
+          prompt_machine: 'p0',
+          token_machine: 't1',
+          pool: 'prompt',
+          preemptions: 0,
+        },
+      }),
+    1,
+  );
+  assert.deepEqual(s.breakdown, {
+    queue: 0.5,
+    prefill: 0.1,
+    kvTransfer: 0.01,
+    decodeWait: 0.02,
+    decode: 0,
+    promptMachine: 'p0',
+    tokenMachine: 't1',
+    pool: 'prompt',
+    preemptions: 0,
+  });
 });
 
 test('coalescing: token chunks that arrive in one read with the one before are counted', () => {
@@ -90,7 +123,13 @@ test('coalescing: token chunks that arrive in one read with the one before are c
 
 test('the splitbench object carries the server emission delay', () => {
   const s = new CompletionStream(0);
-  s.push(ev({ choices: [{ index: 0, text: 'a', finish_reason: 'length' }], splitbench: { queue_s: 0, prefill_s: 0.1, kv_transfer_s: 0, decode_wait_s: 0, decode_s: 0, emit_delay_max_s: 0.004, emit_delay_mean_s: 0.001 } }), 5);
+  s.push(
+    ev({
+      choices: [{ index: 0, text: 'a', finish_reason: 'length' }],
+      splitbench: { queue_s: 0, prefill_s: 0.1, kv_transfer_s: 0, decode_wait_s: 0, decode_s: 0, emit_delay_max_s: 0.004, emit_delay_mean_s: 0.001 },
+    }),
+    5,
+  );
   assert.equal(s.breakdown?.emitDelayMax, 0.004);
   assert.equal(s.breakdown?.emitDelayMean, 0.001);
 });

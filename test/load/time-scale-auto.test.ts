@@ -16,7 +16,9 @@ test('--time-scale auto runs at the first calibrated scale that held, and record
   const lines = r.stderr.split('\n').filter((l) => l.startsWith('splitbench replay: time scale auto: x'));
   assert.ok(lines.length >= 1 && lines.length <= AUTO_TIME_SCALES.length, r.stderr);
   // One line per candidate tried, highest first, each held or distorted with its reason.
-  lines.forEach((l, i) => { assert.match(l, new RegExp(`^splitbench replay: time scale auto: x${AUTO_TIME_SCALES[i]} (holds|is distorted: .+)$`)); });
+  lines.forEach((l, i) => {
+    assert.match(l, new RegExp(`^splitbench replay: time scale auto: x${AUTO_TIME_SCALES[i]} (holds|is distorted: .+)$`));
+  });
   const held = lines.findIndex((l) => / holds$/.test(l));
   const chosen = held >= 0 ? AUTO_TIME_SCALES[held]! : AUTO_TIME_SCALES[AUTO_TIME_SCALES.length - 1]!;
   assert.equal(held >= 0 ? held : lines.length - 1, lines.length - 1, 'the calibration stops at the first scale that held');

@@ -57,7 +57,16 @@ function writeSlo(dir: string, name: string, lines: string[]): string {
   return p;
 }
 
-const LIMITS = ['name: chat', 'rules:', '  - ttft.p99 <= 250ms', '  - tpot.p50 <= 50ms', '  - error_rate <= 0.01', '  - goodput_fraction >= 0.9', 'per_request:', '  - tpot <= 50ms'];
+const LIMITS = [
+  'name: chat',
+  'rules:',
+  '  - ttft.p99 <= 250ms',
+  '  - tpot.p50 <= 50ms',
+  '  - error_rate <= 0.01',
+  '  - goodput_fraction >= 0.9',
+  'per_request:',
+  '  - tpot <= 50ms',
+];
 
 const childrenNamed = (e: XmlElement, name: string): XmlElement[] => e.children.filter((c) => c.name === name);
 
@@ -71,7 +80,12 @@ test('gate: a run meeting its limits exits 0 and stores its verdicts', () => {
   assert.match(r.stdout, /ttft\.p99 <= 250ms\s+19\d\.\d ms\s+<= 250\.0 ms\s+pass/);
   const db = new Database(file, { readonly: true });
   const rows = db.prepare('SELECT rule, metric, value, limit_value, op, passed FROM slo_results WHERE run_id = 1 ORDER BY rowid').all() as {
-    rule: string; metric: string; value: number; limit_value: number; op: string; passed: number;
+    rule: string;
+    metric: string;
+    value: number;
+    limit_value: number;
+    op: string;
+    passed: number;
   }[];
   db.close();
   assert.equal(rows.length, 4);
@@ -202,12 +216,7 @@ test("gate: the bundled splitwise SLOs against a reference run (slowdown, strict
   const r = cli(['gate', '--db', file, '--slo', 'splitwise', '--run', 'slow', '--reference-run', 'fast', '--json']);
   assert.equal(r.code, 1, r.stderr);
   const json = jsonResult(r.stdout) as { failed: string[] };
-  assert.deepEqual(json.failed, [
-    'slowdown.tbt.p50 < 1.25',
-    'slowdown.tbt.p90 < 1.5',
-    'slowdown.e2e.p50 < 1.25',
-    'slowdown.e2e.p90 < 1.5',
-  ]);
+  assert.deepEqual(json.failed, ['slowdown.tbt.p50 < 1.25', 'slowdown.tbt.p90 < 1.5', 'slowdown.e2e.p50 < 1.25', 'slowdown.e2e.p90 < 1.5']);
 });
 
 test('summary: several runs side by side, and JSON', () => {

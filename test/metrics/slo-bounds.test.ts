@@ -33,7 +33,10 @@ test('negative limits, fractions past 100% and infinite limits name file, line a
 });
 
 test('the edges are accepted: 0, 100%, a baseline minus an offset', () => {
-  const s = parseSlo('per_request:\n  - ttft <= 2s\nrules:\n  - lag.p99 <= 0s\n  - error_rate <= 100%\n  - goodput_fraction >= 0%\n  - e2e.p99 <= baseline - 5ms\n', 'ok.yaml');
+  const s = parseSlo(
+    'per_request:\n  - ttft <= 2s\nrules:\n  - lag.p99 <= 0s\n  - error_rate <= 100%\n  - goodput_fraction >= 0%\n  - e2e.p99 <= baseline - 5ms\n',
+    'ok.yaml',
+  );
   assert.deepEqual(
     s.rules.map((r) => r.limit),
     [

@@ -54,7 +54,10 @@ test('a file parses with line numbers; errors name file, line and rule', () => {
   const text = ['name: chat', 'rules:', '  - ttft.p99 <= 2s', '  - e2e.p90 <= 10s', 'per_request:', '  - tpot <= 100ms', ''].join('\n');
   const s = parseSlo(text, 'chat.yaml');
   assert.equal(s.name, 'chat');
-  assert.deepEqual(s.rules.map((r) => r.line), [3, 4]);
+  assert.deepEqual(
+    s.rules.map((r) => r.line),
+    [3, 4],
+  );
   assert.equal(s.perRequest[0]!.line, 6);
 
   const bad = ['rules:', '  - ttft.p99 <= 2s', '  - tpot.p50 <= 50', ''].join('\n');

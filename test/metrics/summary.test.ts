@@ -144,9 +144,31 @@ test('TBT is token-weighted: a chunk of k tokens gives k samples of gap/k', () =
   const { db, store } = makeStore();
   const id = insertRun(db, { name: 'tbt' });
   // request A: first token at 0.1, then one chunk of 3 tokens 0.3 s later → 3 samples of 0.1
-  insertRequest(db, id, { seq: 0, scheduled: 0, ttft: 0.1, e2e: 0.4, tokens: 4, output: 4, chunks: [{ t: 0.1, tokens: 1 }, { t: 0.4, tokens: 3 }] });
+  insertRequest(db, id, {
+    seq: 0,
+    scheduled: 0,
+    ttft: 0.1,
+    e2e: 0.4,
+    tokens: 4,
+    output: 4,
+    chunks: [
+      { t: 0.1, tokens: 1 },
+      { t: 0.4, tokens: 3 },
+    ],
+  });
   // request B: first token at 0.05, then one token 0.2 s later → 1 sample of 0.2
-  insertRequest(db, id, { seq: 1, scheduled: 1, ttft: 0.05, e2e: 0.25, tokens: 2, output: 2, chunks: [{ t: 0.05, tokens: 1 }, { t: 0.25, tokens: 1 }] });
+  insertRequest(db, id, {
+    seq: 1,
+    scheduled: 1,
+    ttft: 0.05,
+    e2e: 0.25,
+    tokens: 2,
+    output: 2,
+    chunks: [
+      { t: 0.05, tokens: 1 },
+      { t: 0.25, tokens: 1 },
+    ],
+  });
   const s = summarizeRun(store, id);
   const tbt = s.latencyS.tbt!;
   assert.equal(tbt.count, 4);
@@ -214,7 +236,12 @@ test('power and cost: sample-and-hold energy over the span, pool mean/peak, $ pe
   db.prepare(`INSERT INTO machines (run_id, machine_id, machine_type, pool, price_per_hour) VALUES (?,?,?,?,?)`).run(id, 'm0', 'dgx-a100', 'prompt', 2);
   db.prepare(`INSERT INTO machines (run_id, machine_id, machine_type, pool, price_per_hour) VALUES (?,?,?,?,?)`).run(id, 'm1', 'dgx-a100', 'token', 1);
   const ps = db.prepare(`INSERT INTO power_samples (run_id, t, machine_id, role, source, watts) VALUES (?,?,?,?,?,?)`);
-  for (const [t, w] of [[0, 100], [5, 200], [10, 300]]) ps.run(id, t, 'm0', 'prompt', 'model', w);
+  for (const [t, w] of [
+    [0, 100],
+    [5, 200],
+    [10, 300],
+  ])
+    ps.run(id, t, 'm0', 'prompt', 'model', w);
   for (const t of [0, 10]) ps.run(id, t, 'm1', 'token', 'model', 50);
   const s = summarizeRun(store, id);
   const p = s.power!;
@@ -240,7 +267,12 @@ test('power of a borrowed machine counts for each pool only while it is there: e
   const ps = db.prepare(`INSERT INTO power_samples (run_id, t, machine_id, role, source, watts) VALUES (?,?,?,?,?,?)`);
   // m0: a prompt machine at 100 W, borrowed by the mixed pool at t = 5 (200 W); m1: a token machine, 50 W,
   // sampled at other instants than m0.
-  for (const [t, w, role] of [[0, 100, 'prompt'], [5, 200, 'mixed'], [10, 200, 'mixed']] as const) ps.run(id, t, 'm0', role, 'model', w);
+  for (const [t, w, role] of [
+    [0, 100, 'prompt'],
+    [5, 200, 'mixed'],
+    [10, 200, 'mixed'],
+  ] as const)
+    ps.run(id, t, 'm0', role, 'model', w);
   for (const t of [0, 2.5, 7.5, 10]) ps.run(id, t, 'm1', 'token', 'model', 50);
   const p = summarizeRun(store, id).power!;
   const pools = p.pools;
@@ -261,8 +293,14 @@ test('histograms merge: two halves accumulated separately equal the whole', () =
   const run = findRun(store, id);
   const rows = [...requestRecords(store, id)];
   const whole = summaryFromAccumulator(run, accumulate(rows, false));
-  const a = accumulate(rows.filter((_, i) => i % 2 === 0), false);
-  const b = accumulate(rows.filter((_, i) => i % 2 === 1), false);
+  const a = accumulate(
+    rows.filter((_, i) => i % 2 === 0),
+    false,
+  );
+  const b = accumulate(
+    rows.filter((_, i) => i % 2 === 1),
+    false,
+  );
   const merged = summaryFromAccumulator(run, a.merge(b));
   assert.deepEqual(merged.latencyS, whole.latencyS);
   assert.deepEqual(merged.counts, whole.counts);

@@ -12,7 +12,9 @@ import { createPerfModel, loadProfileFile } from '../../src/engine/index.js';
 import { BIN, runCli, tempDir, writeTrace } from '../load/helpers.js';
 
 function serve(deployment: string, timeScale: number): Promise<{ url: string; stop(): Promise<void> }> {
-  const child = spawn(process.execPath, [BIN, 'serve', '--deployment', deployment, '--port', '0', '--time-scale', String(timeScale)], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [BIN, 'serve', '--deployment', deployment, '--port', '0', '--time-scale', String(timeScale)], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   return new Promise((resolve, reject) => {
     let out = '';
     child.stdout!.setEncoding('utf8').on('data', (s: string) => {
@@ -41,7 +43,31 @@ test('profile recovers the reference backend’s performance model within 5%', a
   const srv = await serve(dep, 0.5);
   const out = path.join(dir, 'measured.profile.json');
   try {
-    const r = await runCli(['profile', '--url', srv.url, '--prompt-sizes', '512,1024,2048', '--batch-sizes', '1,16', '--contexts', '512', '--decode-tokens', '24', '--repeats', '3', '--estimator', 'min', '--time-scale', '0.5', '--hardware', 'h100-80gb', '--tp', '8', '--out', out]);
+    const r = await runCli([
+      'profile',
+      '--url',
+      srv.url,
+      '--prompt-sizes',
+      '512,1024,2048',
+      '--batch-sizes',
+      '1,16',
+      '--contexts',
+      '512',
+      '--decode-tokens',
+      '24',
+      '--repeats',
+      '3',
+      '--estimator',
+      'min',
+      '--time-scale',
+      '0.5',
+      '--hardware',
+      'h100-80gb',
+      '--tp',
+      '8',
+      '--out',
+      out,
+    ]);
     assert.equal(r.code, 0, r.stderr);
   } finally {
     await srv.stop();
@@ -62,7 +88,10 @@ test('profile recovers the reference backend’s performance model within 5%', a
   // The file drives the simulator through a deployment's profileFile.
   const simDep = path.join(dir, 'measured.yaml');
   writeFileSync(simDep, readFileSync(dep, 'utf8').replace('perfModel: profile\n', `perfModel: profile\nprofileFile: ${path.basename(out)}\n`));
-  const trace = writeTrace(dir, [[0, 256, 4], [0.1, 1024, 4]]);
+  const trace = writeTrace(dir, [
+    [0, 256, 4],
+    [0.1, 1024, 4],
+  ]);
   const sim = await runCli(['sim', '--trace', trace, '--deployment', simDep, '--db', path.join(dir, 's.db'), '--json']);
   assert.equal(sim.code, 0, sim.stderr);
 });
@@ -70,5 +99,8 @@ test('profile recovers the reference backend’s performance model within 5%', a
 test('profile: bad flags are one usage error listing every problem', async () => {
   const r = await runCli(['profile', '--url', 'ftp://x', '--prompt-sizes', '512,128', '--batch-sizes', 'a', '--out', path.join(tempDir(), 'p.json')]);
   assert.equal(r.code, 2);
-  assert.match(r.stderr, /3 problems: --url: not an http\(s\) URL.*--prompt-sizes: values must be strictly increasing.*--batch-sizes: expected positive integers/);
+  assert.match(
+    r.stderr,
+    /3 problems: --url: not an http\(s\) URL.*--prompt-sizes: values must be strictly increasing.*--batch-sizes: expected positive integers/,
+  );
 });

@@ -15,7 +15,22 @@ import { Distribution } from '../../src/metrics/histogram.js';
 
 const NAN = Number.NaN;
 function req(o: Partial<RequestPoint>): RequestPoint {
-  return { ok: true, send: 0, scheduled: 0, promptTokens: 100, ttft: NAN, tpot: NAN, tbt: NAN, e2e: NAN, kvTransfer: NAN, sTtft: NAN, sTpot: NAN, sTbt: NAN, sE2e: NAN, ...o };
+  return {
+    ok: true,
+    send: 0,
+    scheduled: 0,
+    promptTokens: 100,
+    ttft: NAN,
+    tpot: NAN,
+    tbt: NAN,
+    e2e: NAN,
+    kvTransfer: NAN,
+    sTtft: NAN,
+    sTpot: NAN,
+    sTbt: NAN,
+    sE2e: NAN,
+    ...o,
+  };
 }
 
 /** A minimal RunData: only what the code under test reads. */
@@ -54,18 +69,46 @@ test('agg: mean, min and max of the defined values; undefined when none', () => 
 test('seriesOf groups runs that differ only by seed, names the group without the seed suffix, colours by group order', () => {
   const runs = [run(1, 'mono-s0', 'A'), run(2, 'split-s0', 'B'), run(3, 'mono-s1', 'A'), run(4, 'Other seed 2', 'C'), run(5, 'Other seed 3', 'C')];
   const s = seriesOf({ runs, summaries: runs.map(() => ({ requests: 0, ok: 0, failed: 0 })) });
-  assert.deepEqual(s.map((x) => [x.label, x.runs.map((r) => r.info.id)]), [['mono (2 seeds)', [1, 3]], ['split-s0', [2]], ['Other (2 seeds)', [4, 5]]]);
-  assert.deepEqual(s.map((x) => x.color), [OKABE_ITO[0], OKABE_ITO[1], OKABE_ITO[2]]);
+  assert.deepEqual(
+    s.map((x) => [x.label, x.runs.map((r) => r.info.id)]),
+    [
+      ['mono (2 seeds)', [1, 3]],
+      ['split-s0', [2]],
+      ['Other (2 seeds)', [4, 5]],
+    ],
+  );
+  assert.deepEqual(
+    s.map((x) => x.color),
+    [OKABE_ITO[0], OKABE_ITO[1], OKABE_ITO[2]],
+  );
   // a name like "runs 3" is not a seed suffix
-  const t = seriesOf({ runs: [run(1, 'runs 3', 'A'), run(2, 'runs 4', 'A')], summaries: [{ requests: 0, ok: 0, failed: 0 }, { requests: 0, ok: 0, failed: 0 }] });
+  const t = seriesOf({
+    runs: [run(1, 'runs 3', 'A'), run(2, 'runs 4', 'A')],
+    summaries: [
+      { requests: 0, ok: 0, failed: 0 },
+      { requests: 0, ok: 0, failed: 0 },
+    ],
+  });
   assert.equal(t[0]!.label, 'runs 3 +1 (2 seeds)');
 });
 
 test('requestLimits: per_request rules when the file has them, else the highest-percentile limit per metric', () => {
   const withPer = parseSlo('name: a\nrules:\n  - ttft.p99 <= 2s\nper_request:\n  - ttft <= 1s\n  - e2e <= 10s\n', 'a.yaml');
-  assert.deepEqual(requestLimits(withPer).map((l) => [l.metric, l.op, l.limit]), [['ttft', '<=', 1], ['e2e', '<=', 10]]);
+  assert.deepEqual(
+    requestLimits(withPer).map((l) => [l.metric, l.op, l.limit]),
+    [
+      ['ttft', '<=', 1],
+      ['e2e', '<=', 10],
+    ],
+  );
   const sw = parseSlo('name: s\nrules:\n  - slowdown.ttft.p50 < 2\n  - slowdown.ttft.p99 < 6\n  - slowdown.ttft.p90 < 3\n  - tpot.p50 <= 50ms\n', 's.yaml');
-  assert.deepEqual(requestLimits(sw).map((l) => [l.metric, l.op, l.limit]), [['slowdown.ttft', '<', 6], ['tpot', '<=', 0.05]]);
+  assert.deepEqual(
+    requestLimits(sw).map((l) => [l.metric, l.op, l.limit]),
+    [
+      ['slowdown.ttft', '<', 6],
+      ['tpot', '<=', 0.05],
+    ],
+  );
 });
 
 test('attainment: completed requests meeting every limit × scale over all requests; no reference → undefined for slowdown limits', () => {
@@ -81,19 +124,32 @@ test('attainment: completed requests meeting every limit × scale over all reque
 });
 
 test('logTick: 1-2-5 marks within three decades, powers of ten beyond, exponents far from 1', () => {
-  assert.deepEqual([1, 2, 3, 5, 10].map((v) => logTick(v, 2)), ['1', '2', '', '5', '10']);
-  assert.deepEqual([1, 2, 5, 10].map((v) => logTick(v, 6)), ['1', '', '', '10']);
+  assert.deepEqual(
+    [1, 2, 3, 5, 10].map((v) => logTick(v, 2)),
+    ['1', '2', '', '5', '10'],
+  );
+  assert.deepEqual(
+    [1, 2, 5, 10].map((v) => logTick(v, 6)),
+    ['1', '', '', '10'],
+  );
   assert.equal(logTick(1e-5, 6), '1e-5');
 });
 
 test('a CDF starts at 0 even when ties at the minimum hold 30% of the values; seed bands are unlabelled', () => {
-  const runs = [run(1, 'x', 'A', { ttft: [0.1, 0.1, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8] }), run(2, 'y-s0', 'B', { ttft: [0.1, 0.2, 0.3] }), run(3, 'y-s1', 'B', { ttft: [0.2, 0.3, 0.4] })];
+  const runs = [
+    run(1, 'x', 'A', { ttft: [0.1, 0.1, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8] }),
+    run(2, 'y-s0', 'B', { ttft: [0.1, 0.2, 0.3] }),
+    run(3, 'y-s1', 'B', { ttft: [0.2, 0.3, 0.4] }),
+  ];
   const input: ChartInput = { runs, summaries: runs.map(() => ({ requests: 0, ok: 0, failed: 0 })), sloLimits: [] };
   const res = CHARTS.find((c) => c.name === 'cdf-ttft')!.build(input);
   assert.ok('spec' in res && res.spec.kind === 'chartjs');
   const ds = (res.spec.config as ChartConfiguration<'line', { x: number; y: number }[]>).data.datasets;
   const lines = ds.filter((d) => d.label);
-  assert.deepEqual(lines.map((d) => d.label), ['x', 'y (2 seeds)']);
+  assert.deepEqual(
+    lines.map((d) => d.label),
+    ['x', 'y (2 seeds)'],
+  );
   for (const d of lines) assert.deepEqual(d.data[0], { x: d.data[0]!.x, y: 0 }, `${d.label} starts at y = 0`);
   assert.equal(Math.max(...lines[0]!.data.filter((p) => p.x === lines[0]!.data[0]!.x).map((p) => p.y)), 0.3, 'a vertical step at the minimum up to the ties');
   assert.equal(ds.length, 4, 'x, and y with its two band edges');

@@ -14,7 +14,6 @@ import { tempDir } from './fixture.js';
 import { jsonResult } from '../json-output.js';
 import { runCli, type CliResult } from '../cli/helpers.js';
 
-
 const cli = (args: readonly string[]): Promise<CliResult> => runCli(args);
 
 /** CSV → rows of cells (the report writes no quoted commas in these three charts' numeric columns). */
@@ -30,15 +29,13 @@ function readCsv(file: string): { header: string[]; rows: string[][] } {
         if (c === '"' && l[i + 1] === '"') {
           cur += '"';
           i++;
-        }
-        else if (c === '"') q = false;
+        } else if (c === '"') q = false;
         else cur += c;
       } else if (c === '"') q = true;
       else if (c === ',') {
         out.push(cur);
         cur = '';
-      }
-      else cur += c;
+      } else cur += c;
     }
     out.push(cur);
     return out;
@@ -66,11 +63,20 @@ before(async () => {
   dir = tempDir();
   db = path.join(dir, 'runs.db');
   const sim = ['sim', '--trace', 'coding', '--rate', '4', '--duration', '20', '--db', db, '--seeds', '2', '--json'];
-  for (const [dep, name] of [['baseline-h100', 'mono'], ['splitwise-hh', 'split']] as const) {
+  for (const [dep, name] of [
+    ['baseline-h100', 'mono'],
+    ['splitwise-hh', 'split'],
+  ] as const) {
     const r = await cli([...sim, '--deployment', dep, '--name', name]);
     assert.equal(r.code, 0, r.stderr);
     const j = jsonResult(r.stdout) as { runs: { seed: number; name: string }[] };
-    assert.deepEqual(j.runs.map((x) => [x.seed, x.name]), [[0, `${name}-s0`], [1, `${name}-s1`]]);
+    assert.deepEqual(
+      j.runs.map((x) => [x.seed, x.name]),
+      [
+        [0, `${name}-s0`],
+        [1, `${name}-s1`],
+      ],
+    );
   }
   const sw = await cli(['sweep', '--trace', 'coding', '--deployment', 'splitwise-hh', '--rates', '1,2,3', '--duration', '20', '--db', db, '--json']);
   assert.equal(sw.code, 0, sw.stderr);
@@ -78,9 +84,23 @@ before(async () => {
   assert.ok(sweepIds.length >= 2, 'the sweep ran two or more rates');
   out = path.join(dir, 'report');
   const r = await cli([
-    'report', '--db', db, '--out', out, '--slo', 'splitwise', '--format', 'png,svg,pdf', '--json',
+    'report',
+    '--db',
+    db,
+    '--out',
+    out,
+    '--slo',
+    'splitwise',
+    '--format',
+    'png,svg,pdf',
+    '--json',
     ...['mono-s0', 'mono-s1', 'split-s0', 'split-s1', ...sweepIds.map(String)].flatMap((x) => ['--run', x]),
-    '--label', 'mono-s0=Mono seed 0', '--label', 'mono-s1=Mono seed 1', '--label', 'splitwise-hh=Splitwise-HH',
+    '--label',
+    'mono-s0=Mono seed 0',
+    '--label',
+    'mono-s1=Mono seed 1',
+    '--label',
+    'splitwise-hh=Splitwise-HH',
   ]);
   assert.equal(r.code, 0, r.stderr);
   report = jsonResult(r.stdout) as typeof report;
@@ -102,20 +122,26 @@ test('every chart with data exists as PNG, SVG and PDF with its CSV; the rest sa
     assert.doesNotMatch(pdf.toString('latin1'), /\/Subtype\s*\/Image/, `${c.name}.pdf has no raster image`);
     const csv = readCsv(path.join(out, `${c.name}.csv`));
     assert.ok(csv.header.length >= 2 && csv.rows.length >= 1, `${c.name}.csv has data`);
-    assert.ok(csv.rows.every((r) => r.length === csv.header.length), `${c.name}.csv rows as wide as the header`);
+    assert.ok(
+      csv.rows.every((r) => r.length === csv.header.length),
+      `${c.name}.csv rows as wide as the header`,
+    );
   }
   const html = fs.readFileSync(path.join(out, 'index.html'), 'utf8');
-  for (const c of report.charts) for (const ext of ['png', 'svg', 'pdf', 'csv']) assert.ok(html.includes(`href="${c.name}.${ext}"`), `index.html links ${c.name}.${ext}`);
+  for (const c of report.charts)
+    for (const ext of ['png', 'svg', 'pdf', 'csv']) assert.ok(html.includes(`href="${c.name}.${ext}"`), `index.html links ${c.name}.${ext}`);
   for (const col of ['model', 'trace and window', 'time scale', 'flags', 'version']) assert.ok(html.includes(`<th>${col}</th>`), `runs table has ${col}`);
   assert.match(html, /bloom-176b|llama/i, 'the model is shown');
 });
 
-test('cdf-ttft.csv: the seed groups\' mean, min and max quantiles, recomputed from the requests table', () => {
+test("cdf-ttft.csv: the seed groups' mean, min and max quantiles, recomputed from the requests table", () => {
   const d = new Database(db, { readonly: true });
   try {
     const ttfts = (name: string): number[] => {
       const id = (d.prepare('SELECT id FROM runs WHERE name = ?').get(name) as { id: number }).id;
-      const rows = d.prepare("SELECT first_token - send AS t FROM requests WHERE run_id = ? AND status = 'ok' AND warmup = 0 AND first_token IS NOT NULL").all(id) as { t: number }[];
+      const rows = d
+        .prepare("SELECT first_token - send AS t FROM requests WHERE run_id = ? AND status = 'ok' AND warmup = 0 AND first_token IS NOT NULL")
+        .all(id) as { t: number }[];
       return rows.map((r) => r.t).sort((a, b) => a - b);
     };
     const csv = readCsv(path.join(out, 'cdf-ttft.csv'));
@@ -124,7 +150,10 @@ test('cdf-ttft.csv: the seed groups\' mean, min and max quantiles, recomputed fr
     const mono = [ttfts('mono-s0'), ttfts('mono-s1')];
     const split = [ttfts('split-s0'), ttfts('split-s1')];
     let checked = 0;
-    for (const [series, runs] of [['Mono (2 seeds)', mono], ['split (2 seeds)', split]] as const) {
+    for (const [series, runs] of [
+      ['Mono (2 seeds)', mono],
+      ['split (2 seeds)', split],
+    ] as const) {
       const rows = csv.rows.filter((r) => r[0] === series);
       assert.ok(rows.length > 50, `${series} has rows (${rows.length})`);
       for (const r of rows) {
@@ -155,7 +184,9 @@ test('kv-transfer.csv: p50 and p99 of kv_transfer_s per half-octave of prompt le
       const last = r === rows[rows.length - 1];
       const v = (
         d
-          .prepare(`SELECT kv_transfer_s AS v FROM requests WHERE run_id IN (${ids.join(',')}) AND status = 'ok' AND warmup = 0 AND kv_transfer_s > 0 AND prompt_tokens >= ? AND (prompt_tokens < ? OR (? AND prompt_tokens <= ?))`)
+          .prepare(
+            `SELECT kv_transfer_s AS v FROM requests WHERE run_id IN (${ids.join(',')}) AND status = 'ok' AND warmup = 0 AND kv_transfer_s > 0 AND prompt_tokens >= ? AND (prompt_tokens < ? OR (? AND prompt_tokens <= ?))`,
+          )
           .all(lo, hi, last ? 1 : 0, hi) as { v: number }[]
       )
         .map((x) => x.v)
@@ -183,9 +214,15 @@ test('batch-size.csv: sample counts per batch size and pool, from the timeline s
     for (const [k, rows] of groups) {
       const [ids, pool] = k.split('|') as [string, string];
       const counts = d
-        .prepare(`SELECT value AS v, COUNT(*) AS n FROM timeline_samples WHERE run_id IN (${ids.split(' ').map(Number).join(',')}) AND name = 'batch_size' AND role = ? AND value > 0 GROUP BY value ORDER BY value`)
+        .prepare(
+          `SELECT value AS v, COUNT(*) AS n FROM timeline_samples WHERE run_id IN (${ids.split(' ').map(Number).join(',')}) AND name = 'batch_size' AND role = ? AND value > 0 GROUP BY value ORDER BY value`,
+        )
         .all(pool) as { v: number; n: number }[];
-      assert.deepEqual(rows.map((r) => [Number(r[3]), Number(r[4])]), counts.map((c) => [c.v, c.n]), `${k}: values and counts`);
+      assert.deepEqual(
+        rows.map((r) => [Number(r[3]), Number(r[4])]),
+        counts.map((c) => [c.v, c.n]),
+        `${k}: values and counts`,
+      );
       const total = counts.reduce((s, c) => s + c.n, 0);
       let acc = 0;
       rows.forEach((r, i) => {
@@ -200,16 +237,45 @@ test('batch-size.csv: sample counts per batch size and pool, from the timeline s
 
 test('legends use --label; sweep lines take the deployment label', () => {
   const tp = readCsv(path.join(out, 'throughput.csv'));
-  assert.ok(tp.rows.some((r) => r[0] === 'Mono (2 seeds)' && r[2] === '2'), 'mono seeds grouped under their label');
+  assert.ok(
+    tp.rows.some((r) => r[0] === 'Mono (2 seeds)' && r[2] === '2'),
+    'mono seeds grouped under their label',
+  );
   const load = readCsv(path.join(out, 'load-ttft.csv'));
   assert.ok(load.rows.length > 0 && load.rows.every((r) => r[0] === 'Splitwise-HH'), 'the sweep is labelled by its deployment');
 });
 
 test('--chart takes several names; --format NAME=pdf+svg overrides one chart; a bad --label names the runs', async () => {
   const o = path.join(dir, 'two');
-  const r = await cli(['report', '--db', db, '--run', 'mono-s0', '--run', 'split-s0', '--chart', 'cdf-ttft,slowdown', '--chart', 'throughput', '--format', 'png', '--format', 'slowdown=pdf+svg', '--out', o]);
+  const r = await cli([
+    'report',
+    '--db',
+    db,
+    '--run',
+    'mono-s0',
+    '--run',
+    'split-s0',
+    '--chart',
+    'cdf-ttft,slowdown',
+    '--chart',
+    'throughput',
+    '--format',
+    'png',
+    '--format',
+    'slowdown=pdf+svg',
+    '--out',
+    o,
+  ]);
   assert.equal(r.code, 0, r.stderr);
-  assert.deepEqual(fs.readdirSync(o).sort(), ['cdf-ttft.csv', 'cdf-ttft.png', 'slowdown.csv', 'slowdown.pdf', 'slowdown.svg', 'throughput.csv', 'throughput.png']);
+  assert.deepEqual(fs.readdirSync(o).sort(), [
+    'cdf-ttft.csv',
+    'cdf-ttft.png',
+    'slowdown.csv',
+    'slowdown.pdf',
+    'slowdown.svg',
+    'throughput.csv',
+    'throughput.png',
+  ]);
   const bad = await cli(['report', '--db', db, '--run', 'mono-s0', '--label', 'nosuch=X', '--out', path.join(dir, 'bad')]);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /--label: 'nosuch' is none of the reported runs/);
@@ -221,13 +287,41 @@ test('--chart takes several names; --format NAME=pdf+svg overrides one chart; a 
 
 test('provision-heatmap.csv: per prompt × token count, the highest rate whose every verdict passed, from the runs and slo_results tables', async () => {
   const pdb = path.join(dir, 'prov.db');
-  const p = await cli(['provision', '--trace', 'coding', '--design', 'splitwise-hh', '--objective', 'iso-power', '--rate', '4', '--budget-like', 'baseline-h100:4', '--duration', '20', '--db', pdb, '--json']);
+  const p = await cli([
+    'provision',
+    '--trace',
+    'coding',
+    '--design',
+    'splitwise-hh',
+    '--objective',
+    'iso-power',
+    '--rate',
+    '4',
+    '--budget-like',
+    'baseline-h100:4',
+    '--duration',
+    '20',
+    '--db',
+    pdb,
+    '--json',
+  ]);
   assert.equal(p.code, 0, p.stderr);
   const d = new Database(pdb, { readonly: true });
   try {
     const runs = d.prepare('SELECT id, offered_rate AS rate, options_json AS o FROM runs ORDER BY id').all() as { id: number; rate: number; o: string }[];
     const o = path.join(dir, 'prov');
-    const r = await cli(['report', '--db', pdb, ...runs.flatMap((x) => ['--run', String(x.id)]), '--chart', 'provision-heatmap', '--format', 'pdf', '--out', o]);
+    const r = await cli([
+      'report',
+      '--db',
+      pdb,
+      ...runs.flatMap((x) => ['--run', String(x.id)]),
+      '--chart',
+      'provision-heatmap',
+      '--format',
+      'pdf',
+      '--out',
+      o,
+    ]);
     assert.equal(r.code, 0, r.stderr);
     const want = new Map<string, number | null>();
     for (const run of runs) {
@@ -249,10 +343,28 @@ test('provision-heatmap.csv: per prompt × token count, the highest rate whose e
 
 test('sweep --seeds 2 runs the search once per seed, tagged; experiment --seeds 2 reports mean and min–max per design', async () => {
   const sdb = path.join(dir, 'seeds.db');
-  const sw = await cli(['sweep', '--trace', 'coding', '--deployment', 'baseline-h100', '--rates', '1,2', '--duration', '10', '--seeds', '2', '--db', sdb, '--json']);
+  const sw = await cli([
+    'sweep',
+    '--trace',
+    'coding',
+    '--deployment',
+    'baseline-h100',
+    '--rates',
+    '1,2',
+    '--duration',
+    '10',
+    '--seeds',
+    '2',
+    '--db',
+    sdb,
+    '--json',
+  ]);
   assert.equal(sw.code, 0, sw.stderr);
   const res = jsonResult(sw.stdout) as { seeds: { seed: number; points: { runId: number }[] }[] };
-  assert.deepEqual(res.seeds.map((s) => s.seed), [0, 1]);
+  assert.deepEqual(
+    res.seeds.map((s) => s.seed),
+    [0, 1],
+  );
   const d = new Database(sdb, { readonly: true });
   try {
     for (const s of res.seeds) {
@@ -276,5 +388,8 @@ test('sweep --seeds 2 runs the search once per seed, tagged; experiment --seeds 
     close(r.maxRate!, (r.maxRateMin! + r.maxRateMax!) / 2, 'the mean of two seeds is the midpoint');
   }
   const fig = readCsv(path.join(out2, 'splitwise-compat-iso-power.csv'));
-  assert.ok(fig.rows.every((r) => r[2] === '2'), 'the figure data names two seeds per design');
+  assert.ok(
+    fig.rows.every((r) => r[2] === '2'),
+    'the figure data names two seeds per design',
+  );
 });

@@ -106,17 +106,51 @@ export function addRun(store: Store, spec: RunSpec): number {
     for (let s = 0; s <= Math.ceil(lastEnd); s++) {
       for (const m of machines) {
         const busy = Math.min(1, (load / 4) * (0.7 + 0.6 * rnd()));
-        w.addPowerSample({ t: s, machineId: m.machineId, role: m.pool, source: 'model', watts: m.idleW + (m.tdpW - m.idleW) * busy * (m.pool === 'token' ? 0.6 : 0.9) });
+        w.addPowerSample({
+          t: s,
+          machineId: m.machineId,
+          role: m.pool,
+          source: 'model',
+          watts: m.idleW + (m.tdpW - m.idleW) * busy * (m.pool === 'token' ? 0.6 : 0.9),
+        });
       }
-      for (const p of pools) w.addTimelineSample({ t: s, source: 'engine', role: p, name: 'queue_depth', value: Math.round(exp(mono ? 2 * load : 0.8 * load)) });
+      for (const p of pools)
+        w.addTimelineSample({ t: s, source: 'engine', role: p, name: 'queue_depth', value: Math.round(exp(mono ? 2 * load : 0.8 * load)) });
     }
   }
   w.finish('completed');
   if (spec.extras ?? true) {
     store.addSloResults(w.runId, [
-      { evaluatedAt: '2024-01-01T00:00:00.000Z', sloFile: 'fixture-slo.yaml', rule: 'ttft.p99 <= 2s', metric: 'ttft.p99', value: mono ? 2.4 * k : 0.6 * k, limitValue: 2, op: '<=', passed: mono ? 2.4 * k <= 2 : 0.6 * k <= 2 },
-      { evaluatedAt: '2024-01-01T00:00:00.000Z', sloFile: 'fixture-slo.yaml', rule: 'tbt.p99 <= 100ms', metric: 'tbt.p99', value: mono ? 0.12 * k : 0.031 * k, limitValue: 0.1, op: '<=', passed: (mono ? 0.12 * k : 0.031 * k) <= 0.1 },
-      { evaluatedAt: '2024-01-01T00:00:00.000Z', sloFile: 'fixture-slo.yaml', rule: 'error_rate <= 0.5%', metric: 'error_rate', value: mono ? 0.01 : 0, limitValue: 0.005, op: '<=', passed: !mono },
+      {
+        evaluatedAt: '2024-01-01T00:00:00.000Z',
+        sloFile: 'fixture-slo.yaml',
+        rule: 'ttft.p99 <= 2s',
+        metric: 'ttft.p99',
+        value: mono ? 2.4 * k : 0.6 * k,
+        limitValue: 2,
+        op: '<=',
+        passed: mono ? 2.4 * k <= 2 : 0.6 * k <= 2,
+      },
+      {
+        evaluatedAt: '2024-01-01T00:00:00.000Z',
+        sloFile: 'fixture-slo.yaml',
+        rule: 'tbt.p99 <= 100ms',
+        metric: 'tbt.p99',
+        value: mono ? 0.12 * k : 0.031 * k,
+        limitValue: 0.1,
+        op: '<=',
+        passed: (mono ? 0.12 * k : 0.031 * k) <= 0.1,
+      },
+      {
+        evaluatedAt: '2024-01-01T00:00:00.000Z',
+        sloFile: 'fixture-slo.yaml',
+        rule: 'error_rate <= 0.5%',
+        metric: 'error_rate',
+        value: mono ? 0.01 : 0,
+        limitValue: 0.005,
+        op: '<=',
+        passed: !mono,
+      },
     ]);
   }
   return w.runId;

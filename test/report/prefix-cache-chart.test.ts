@@ -9,7 +9,10 @@ import { runCli } from '../cli/helpers.js';
 test('sim with a prefix cache: summary hit rates and the prefix-cache chart agree', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'splitbench-pcc-'));
   const dep = path.join(dir, 'cache.yaml');
-  fs.writeFileSync(dep, 'kind: monolithic\nmodel: bloom-176b\nprefixCache: true\nscheduler: prefix-affinity\npools:\n  mixed: { machine: dgx-h100, count: 2 }\n');
+  fs.writeFileSync(
+    dep,
+    'kind: monolithic\nmodel: bloom-176b\nprefixCache: true\nscheduler: prefix-affinity\npools:\n  mixed: { machine: dgx-h100, count: 2 }\n',
+  );
   const db = path.join(dir, 'r.db');
   const trace = path.join(WORKLOADS_DIR, 'mooncake', 'conversation_trace.jsonl');
   const sim = await runCli(['sim', '--trace', trace, '--deployment', dep, '--limit', '150', '--max-prompt', '30000', '--db', db, '--name', 'pc', '--json']);

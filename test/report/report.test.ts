@@ -12,7 +12,6 @@ import { makeStore, tempDir, type RunSpec } from './fixture.js';
 import { jsonResult } from '../json-output.js';
 import { runCli, type CliResult } from '../cli/helpers.js';
 
-
 const cli = (args: readonly string[]): Promise<CliResult> => runCli(args);
 
 /** PNG signature and IHDR width/height. */
@@ -57,8 +56,14 @@ test('report draws every chart with data in PNG and SVG with its CSV, plus index
   const r = await cli(['report', '--db', db, '--run', 'run-a', '--run', 'run-b', '--slo', slo, '--out', out, '--json']);
   assert.equal(r.code, 0, r.stderr);
   const res = jsonResult(r.stdout) as { charts: { name: string }[]; skipped: { name: string; reason: string }[] };
-  assert.deepEqual(res.skipped.map((s) => s.name), NOT_DRAWN);
-  assert.deepEqual(res.charts.map((c) => c.name), DRAWN);
+  assert.deepEqual(
+    res.skipped.map((s) => s.name),
+    NOT_DRAWN,
+  );
+  assert.deepEqual(
+    res.charts.map((c) => c.name),
+    DRAWN,
+  );
   for (const name of DRAWN) {
     const png = fs.readFileSync(path.join(out, `${name}.png`));
     const { width, height } = pngSize(png);

@@ -85,12 +85,27 @@ test('inFlightSeries is the exact time-weighted mean per slice', () => {
 
 test('bucketedSum averages per series, carries values forward and sums across series; null breaks a series', () => {
   const series = new Map([
-    ['a', [{ t: 0, value: 100 }, { t: 0.5, value: 300 }]],
-    ['b', [{ t: 1.5, value: 50 }, { t: 2.5, value: null }]],
+    [
+      'a',
+      [
+        { t: 0, value: 100 },
+        { t: 0.5, value: 300 },
+      ],
+    ],
+    [
+      'b',
+      [
+        { t: 1.5, value: 50 },
+        { t: 2.5, value: null },
+      ],
+    ],
   ]);
   const pts = bucketedSum(series, 0, 4, 4);
   // slice 0: a=200; slice 1: a=200 (carried) + b=50; slice 2: a=200, b gap; slice 3: a=200
-  assert.deepEqual(pts.map((p) => p.y), [200, 250, 200, 200]);
+  assert.deepEqual(
+    pts.map((p) => p.y),
+    [200, 250, 200, 200],
+  );
 });
 
 test('histogram: fractions sum to 1 and values above hi land in the last bin', () => {

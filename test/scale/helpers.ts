@@ -88,7 +88,22 @@ export function makeShard(file: string, f: ShardFixture): void {
       `INSERT INTO shards (run_id, run_uuid, shard_index, shard_count, host, start_at_ms, t0_local_ms, time_ref, offset_start_ms, rtt_start_ms, offset_end_ms, rtt_end_ms, late_ms, late)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     )
-    .run(w.runId, f.uuid, f.index, f.count, f.host ?? 'host-a', f.startAtMs ?? 1_700_000_000_000, t0, off === null ? null : (f.timeRef ?? 'http://127.0.0.1:9/time'), off, off === null ? null : (f.rttMs ?? 0.1), off, off === null ? null : (f.rttMs ?? 0.1), f.late ? 12.5 : -3, f.late ? 1 : 0);
+    .run(
+      w.runId,
+      f.uuid,
+      f.index,
+      f.count,
+      f.host ?? 'host-a',
+      f.startAtMs ?? 1_700_000_000_000,
+      t0,
+      off === null ? null : (f.timeRef ?? 'http://127.0.0.1:9/time'),
+      off,
+      off === null ? null : (f.rttMs ?? 0.1),
+      off,
+      off === null ? null : (f.rttMs ?? 0.1),
+      f.late ? 12.5 : -3,
+      f.late ? 1 : 0,
+    );
   store.close();
 }
 
@@ -101,9 +116,16 @@ export interface CliResult {
   readonly stderr: string;
 }
 
-export function spawnCli(args: readonly string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; cmd?: readonly string[]; stdin?: boolean } = {}): { child: ChildProcess; done: Promise<CliResult> } {
+export function spawnCli(
+  args: readonly string[],
+  opts: { env?: NodeJS.ProcessEnv; cwd?: string; cmd?: readonly string[]; stdin?: boolean } = {},
+): { child: ChildProcess; done: Promise<CliResult> } {
   const cmd = opts.cmd ?? [process.execPath, BIN];
-  const child = spawn(cmd[0]!, [...cmd.slice(1), ...args], { env: { ...process.env, ...(opts.env ?? {}) }, cwd: opts.cwd ?? ROOT, stdio: [opts.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+  const child = spawn(cmd[0]!, [...cmd.slice(1), ...args], {
+    env: { ...process.env, ...(opts.env ?? {}) },
+    cwd: opts.cwd ?? ROOT,
+    stdio: [opts.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout!.setEncoding('utf8').on('data', (s: string) => (stdout += s));
@@ -120,7 +142,9 @@ export function runCli(args: readonly string[], opts: { env?: NodeJS.ProcessEnv;
 export function writeTrace(dir: string, rows: readonly (readonly [number, number, number])[], name = 'trace.csv'): string {
   const file = path.join(dir, name);
   const lines = ['request_id,request_type,application_id,arrival_timestamp,batch_size,prompt_size,token_size'];
-  rows.forEach(([t, p, o], i) => { lines.push(`${i},0,0,${t},1,${p},${o}`); });
+  rows.forEach(([t, p, o], i) => {
+    lines.push(`${i},0,0,${t},1,${p},${o}`);
+  });
   writeFileSync(file, `${lines.join('\n')}\n`);
   return file;
 }

@@ -17,8 +17,17 @@ import { runCli, tempDir } from './helpers.js';
 // batch/v1 Job as far as the manifests use it (Kubernetes API reference, v1.33). `.strict()`: an unknown
 // (misspelled) field fails, as `kubectl apply --validate=strict` would.
 const quantity = z.string().regex(/^\d+(\.\d+)?(m|[KMGTPE]i?|[kMGTPE])?$/, 'a Kubernetes quantity');
-const dns1123 = z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/).max(63);
-const labels = z.record(z.string().regex(/^([a-z0-9.-]+\/)?[A-Za-z0-9._-]{1,63}$/), z.string().max(63).regex(/^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$/));
+const dns1123 = z
+  .string()
+  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/)
+  .max(63);
+const labels = z.record(
+  z.string().regex(/^([a-z0-9.-]+\/)?[A-Za-z0-9._-]{1,63}$/),
+  z
+    .string()
+    .max(63)
+    .regex(/^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$/),
+);
 const container = z
   .object({
     name: dns1123,
@@ -26,19 +35,43 @@ const container = z
     command: z.array(z.string()).optional(),
     args: z.array(z.string()).optional(),
     env: z.array(z.object({ name: z.string().regex(/^[-._a-zA-Z][-._a-zA-Z0-9]*$/), value: z.string() }).strict()).optional(),
-    ports: z.array(z.object({ name: z.string().max(15).optional(), containerPort: z.number().int().min(1).max(65535), protocol: z.enum(['TCP', 'UDP', 'SCTP']).optional() }).strict()).optional(),
+    ports: z
+      .array(
+        z
+          .object({
+            name: z.string().max(15).optional(),
+            containerPort: z.number().int().min(1).max(65535),
+            protocol: z.enum(['TCP', 'UDP', 'SCTP']).optional(),
+          })
+          .strict(),
+      )
+      .optional(),
     resources: z.object({ requests: z.record(quantity).optional(), limits: z.record(quantity).optional() }).strict(),
     volumeMounts: z.array(z.object({ name: dns1123, mountPath: z.string().startsWith('/') }).strict()).optional(),
   })
   .strict();
-const nodeSelectorTerm = z.object({ matchExpressions: z.array(z.object({ key: z.string(), operator: z.enum(['In', 'NotIn', 'Exists', 'DoesNotExist', 'Gt', 'Lt']), values: z.array(z.string()).optional() }).strict()) }).strict();
+const nodeSelectorTerm = z
+  .object({
+    matchExpressions: z.array(
+      z.object({ key: z.string(), operator: z.enum(['In', 'NotIn', 'Exists', 'DoesNotExist', 'Gt', 'Lt']), values: z.array(z.string()).optional() }).strict(),
+    ),
+  })
+  .strict();
 const affinity = z
   .object({
-    nodeAffinity: z.object({ requiredDuringSchedulingIgnoredDuringExecution: z.object({ nodeSelectorTerms: z.array(nodeSelectorTerm).min(1) }).strict() }).strict().optional(),
+    nodeAffinity: z
+      .object({ requiredDuringSchedulingIgnoredDuringExecution: z.object({ nodeSelectorTerms: z.array(nodeSelectorTerm).min(1) }).strict() })
+      .strict()
+      .optional(),
     podAntiAffinity: z
       .object({
         preferredDuringSchedulingIgnoredDuringExecution: z.array(
-          z.object({ weight: z.number().int().min(1).max(100), podAffinityTerm: z.object({ topologyKey: z.string().min(1), labelSelector: z.object({ matchLabels: labels }).strict() }).strict() }).strict(),
+          z
+            .object({
+              weight: z.number().int().min(1).max(100),
+              podAffinityTerm: z.object({ topologyKey: z.string().min(1), labelSelector: z.object({ matchLabels: labels }).strict() }).strict(),
+            })
+            .strict(),
         ),
       })
       .strict()
@@ -51,7 +84,13 @@ const podSpec = z
     nodeSelector: z.record(z.string()).optional(),
     affinity: affinity.optional(),
     containers: z.array(container).min(1),
-    volumes: z.array(z.object({ name: dns1123, persistentVolumeClaim: z.object({ claimName: dns1123 }).strict().optional(), emptyDir: z.object({}).strict().optional() }).strict()).optional(),
+    volumes: z
+      .array(
+        z
+          .object({ name: dns1123, persistentVolumeClaim: z.object({ claimName: dns1123 }).strict().optional(), emptyDir: z.object({}).strict().optional() })
+          .strict(),
+      )
+      .optional(),
   })
   .strict();
 const job = z
@@ -90,7 +129,18 @@ const service = z
     spec: z
       .object({
         selector: labels,
-        ports: z.array(z.object({ name: z.string().max(15).optional(), port: z.number().int().min(1).max(65535), targetPort: z.number().int().min(1).max(65535), protocol: z.enum(['TCP', 'UDP', 'SCTP']).optional() }).strict()).min(1),
+        ports: z
+          .array(
+            z
+              .object({
+                name: z.string().max(15).optional(),
+                port: z.number().int().min(1).max(65535),
+                targetPort: z.number().int().min(1).max(65535),
+                protocol: z.enum(['TCP', 'UDP', 'SCTP']).optional(),
+              })
+              .strict(),
+          )
+          .min(1),
       })
       .strict(),
   })
@@ -104,7 +154,19 @@ function check(doc: unknown): z.infer<typeof job> {
 
 test('kubernetes: a time server (Service + Job) with a start barrier, the shards as an Indexed Job and a failing-fast merge Job, valid', () => {
   const o = resolveLaunchOptions(
-    { launcher: 'kubernetes', shards: 3, image: 'ghcr.io/x/splitbench:1', nodeSelector: ['pool=cpu'], cpus: 4, mem: '8Gi', runUuid: 'abcdef12-0000-0000-0000-000000000000', splitbench: '/opt/sb/bin/splitbench', mergeDeadlineS: 3600, maxOffsetMs: 5, namespace: 'bench' },
+    {
+      launcher: 'kubernetes',
+      shards: 3,
+      image: 'ghcr.io/x/splitbench:1',
+      nodeSelector: ['pool=cpu'],
+      cpus: 4,
+      mem: '8Gi',
+      runUuid: 'abcdef12-0000-0000-0000-000000000000',
+      splitbench: '/opt/sb/bin/splitbench',
+      mergeDeadlineS: 3600,
+      maxOffsetMs: 5,
+      namespace: 'bench',
+    },
     ['replay', '--trace', 'coding', '--url', 'http://vllm:8000'],
   );
   const m = kubernetesManifests(o);
@@ -121,7 +183,10 @@ test('kubernetes: a time server (Service + Job) with a start barrier, the shards
   assert.equal(svc.metadata.name, 'splitbench-replay-abcdef12-time');
   const tc = time.spec.template.spec.containers[0]!;
   assert.equal(tc.ports![0]!.containerPort, svc.spec.ports[0]!.targetPort);
-  assert.match(tc.command![2]!, /exec \/opt\/sb\/bin\/splitbench time-server --host 0\.0\.0\.0 --port 18780 --barrier 3 --barrier-lead-s 10 --barrier-timeout-s 1800 --exit-when "\/results\/abcdef12-.*\/done"/);
+  assert.match(
+    tc.command![2]!,
+    /exec \/opt\/sb\/bin\/splitbench time-server --host 0\.0\.0\.0 --port 18780 --barrier 3 --barrier-lead-s 10 --barrier-timeout-s 1800 --exit-when "\/results\/abcdef12-.*\/done"/,
+  );
   assert.equal(j.spec.completionMode, 'Indexed');
   assert.equal(j.spec.completions, 3);
   assert.equal(j.spec.parallelism, 3, 'every shard at once');
@@ -130,7 +195,10 @@ test('kubernetes: a time server (Service + Job) with a start barrier, the shards
   assert.equal(c.image, 'ghcr.io/x/splitbench:1');
   assert.deepEqual(c.env, [{ name: 'SPLITBENCH_SHARDS', value: '3' }]);
   // No start instant baked in at generation time: the shards meet at the barrier once all are running.
-  assert.match(c.command![2]!, /\/opt\/sb\/bin\/splitbench replay --trace coding --url http:\/\/vllm:8000 --shard auto --start-at barrier --time-url http:\/\/splitbench-replay-abcdef12-time\.bench\.svc:18780\/time --run-uuid abcdef12-0000-0000-0000-000000000000 --db \/scratch\/shard\.db/);
+  assert.match(
+    c.command![2]!,
+    /\/opt\/sb\/bin\/splitbench replay --trace coding --url http:\/\/vllm:8000 --shard auto --start-at barrier --time-url http:\/\/splitbench-replay-abcdef12-time\.bench\.svc:18780\/time --run-uuid abcdef12-0000-0000-0000-000000000000 --db \/scratch\/shard\.db/,
+  );
   assert.doesNotMatch(m.yaml, /--start-at \d/);
   assert.match(c.command![2]!, /failed-\$JOB_COMPLETION_INDEX/);
   assert.deepEqual(j.spec.template.spec.nodeSelector, { pool: 'cpu' });
@@ -142,7 +210,10 @@ test('kubernetes: a time server (Service + Job) with a start barrier, the shards
   const ms = merge.spec.template.spec.containers[0]!.command![2]!;
   assert.match(ms, /failed-\* .*exit 1/);
   assert.match(ms, /-ge 3600 \]; then/);
-  assert.match(ms, /\/opt\/sb\/bin\/splitbench merge \/scratch\/in\/shard-\*\.db --out \/scratch\/run\.db --max-offset-ms 5 && cp \/scratch\/run\.db "\/results\/abcdef12-[^"]*\/\.run\.db\.tmp" && mv /);
+  assert.match(
+    ms,
+    /\/opt\/sb\/bin\/splitbench merge \/scratch\/in\/shard-\*\.db --out \/scratch\/run\.db --max-offset-ms 5 && cp \/scratch\/run\.db "\/results\/abcdef12-[^"]*\/\.run\.db\.tmp" && mv /,
+  );
   assert.doesNotMatch(m.yaml, /[&*]a\d/, 'no YAML anchors');
   // Every container's shell script parses in a POSIX sh.
   const dir = tempDir();
@@ -156,13 +227,25 @@ test('kubernetes: a time server (Service + Job) with a start barrier, the shards
   const dm = kubernetesManifests(d);
   const dj = check(dm.job);
   assert.equal(dj.spec.template.spec.containers[0]!.image, `splitbench:${VERSION}`);
-  assert.equal(dj.spec.template.spec.affinity!.nodeAffinity!.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0]!.matchExpressions[0]!.key, 'nvidia.com/gpu.present');
-  assert.match(String((dm.job as { spec: { template: { spec: { containers: { command: string[] }[] } } } }).spec.template.spec.containers[0]!.command[2]), / splitbench replay /);
+  assert.equal(
+    dj.spec.template.spec.affinity!.nodeAffinity!.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0]!.matchExpressions[0]!.key,
+    'nvidia.com/gpu.present',
+  );
+  assert.match(
+    String((dm.job as { spec: { template: { spec: { containers: { command: string[] }[] } } } }).spec.template.spec.containers[0]!.command[2]),
+    / splitbench replay /,
+  );
 });
 
 test('kubernetes: the merge Job fails at once when a shard failed, and after its deadline naming the missing shards', async () => {
   const dir = tempDir();
-  const o = resolveLaunchOptions({ launcher: 'kubernetes', shards: 2, sharedDir: dir, mergeDeadlineS: 1, runUuid: 'feedbeef-0000-0000-0000-000000000000' }, ['replay', '--trace', 'coding', '--url', 'http://vllm:8000']);
+  const o = resolveLaunchOptions({ launcher: 'kubernetes', shards: 2, sharedDir: dir, mergeDeadlineS: 1, runUuid: 'feedbeef-0000-0000-0000-000000000000' }, [
+    'replay',
+    '--trace',
+    'coding',
+    '--url',
+    'http://vllm:8000',
+  ]);
   const script = check(kubernetesManifests(o).merge).spec.template.spec.containers[0]!.command![2]!;
   const run = (): Promise<{ code: number; stderr: string }> =>
     new Promise((resolve) => {
@@ -218,7 +301,10 @@ test('kubernetes: sweep chunks with parallelism and per-index retries; a broken 
   const { job: jb, yaml } = kubernetesManifests(o);
   const j = check(parseAllDocuments(yaml)[0]!.toJS());
   assert.deepEqual([j.spec.completions, j.spec.parallelism, j.spec.backoffLimitPerIndex], [8, 3, 2]);
-  assert.match(j.spec.template.spec.containers[0]!.command![2]!, /--plan \/results\/.*\/plan\.json --chunk auto --db \/scratch\/chunk\.db --copy-db-to "\/results\/[^"]*\/chunk-\$JOB_COMPLETION_INDEX\.db"/);
+  assert.match(
+    j.spec.template.spec.containers[0]!.command![2]!,
+    /--plan \/results\/.*\/plan\.json --chunk auto --db \/scratch\/chunk\.db --copy-db-to "\/results\/[^"]*\/chunk-\$JOB_COMPLETION_INDEX\.db"/,
+  );
   assert.equal(parseAllDocuments(yaml).length, 2, 'chunks need no time server');
   check(parseAllDocuments(yaml)[1]!.toJS());
   assert.deepEqual(j.spec.template.spec.containers[0]!.env, [{ name: 'SPLITBENCH_CHUNKS', value: '8' }]);
@@ -230,22 +316,33 @@ test('kubernetes: sweep chunks with parallelism and per-index retries; a broken 
 
 test('slurm: shard script and chunk array parse in bash and carry the directives', async () => {
   const dir = tempDir();
-  const o = resolveLaunchOptions({ launcher: 'slurm', shards: 4, exclude: 'gpu[01-04]', cpus: 2, mem: '2G', runUuid: 'u-1', maxOffsetMs: 3 }, ['replay', '--trace', "it's.csv", '--url', 'http://h:8000']);
+  const o = resolveLaunchOptions({ launcher: 'slurm', shards: 4, exclude: 'gpu[01-04]', cpus: 2, mem: '2G', runUuid: 'u-1', maxOffsetMs: 3 }, [
+    'replay',
+    '--trace',
+    "it's.csv",
+    '--url',
+    'http://h:8000',
+  ]);
   const s = slurmScript(o);
   // One shard per node, CPUs passed to srun explicitly (Slurm >= 22.05 does not inherit --cpus-per-task).
-  for (const d of ['--nodes=4', '--ntasks=4', '--ntasks-per-node=1', '--cpus-per-task=2', '--mem=2G', '--exclude=gpu\\[01-04\\]']) assert.match(s, new RegExp(`^#SBATCH ${d}$`, 'm'));
+  for (const d of ['--nodes=4', '--ntasks=4', '--ntasks-per-node=1', '--cpus-per-task=2', '--mem=2G', '--exclude=gpu\\[01-04\\]'])
+    assert.match(s, new RegExp(`^#SBATCH ${d}$`, 'm'));
   assert.match(s, /^srun --ntasks=4 --ntasks-per-node=1 --cpus-per-task=2 /m);
   assert.match(s, /time-server --host 0\.0\.0\.0 --port 0 --port-file "\$PORT_FILE" &/);
   assert.match(s, /--shard auto --start-at "\$START_AT" --run-uuid "\$RUN_UUID" --time-url "\$TIME_URL"/);
   assert.match(s, /merge "\$MERGE_DIR"\/shard-\*\.db --out "\$MERGE_DIR\/out\.db" --max-offset-ms 3$/m);
   assert.match(s, /^OUT="\$SHARED\/run\.db"$/m);
   assert.match(s, /mv -f "\$OUT\.tmp-\$RUN_UUID" "\$OUT"/);
-  const two = slurmScript(resolveLaunchOptions({ launcher: 'slurm', shards: 5, perNode: 2, mem: '1.5G' }, ['replay', '--trace', 'coding', '--url', 'http://h:8000']));
+  const two = slurmScript(
+    resolveLaunchOptions({ launcher: 'slurm', shards: 5, perNode: 2, mem: '1.5G' }, ['replay', '--trace', 'coding', '--url', 'http://h:8000']),
+  );
   for (const d of ['--nodes=3', '--ntasks=5', '--ntasks-per-node=2', '--mem=3G']) assert.match(two, new RegExp(`^#SBATCH ${d}$`, 'm'));
   const f = path.join(dir, 'shards.sbatch');
   writeFileSync(f, s);
   execFileSync('bash', ['-n', f]);
-  const a = slurmScript(resolveLaunchOptions({ launcher: 'slurm', chunks: 4, parallel: 2, constraint: 'cpuonly' }, ['sweep', '--trace', 'coding', '--rates', '1,2']));
+  const a = slurmScript(
+    resolveLaunchOptions({ launcher: 'slurm', chunks: 4, parallel: 2, constraint: 'cpuonly' }, ['sweep', '--trace', 'coding', '--rates', '1,2']),
+  );
   assert.match(a, /^#SBATCH --array=0-3%2$/m);
   assert.match(a, /^#SBATCH --constraint=cpuonly$/m);
   assert.match(a, /--dependency=afterok:"\$jid" --kill-on-invalid-dep=yes/);

@@ -40,7 +40,13 @@ test('client histograms: TTFT per first token, E2E per ok request, one inter-tok
   const m = new LiveMetrics({ shard: '0', shards: '1', runUuid: 'u' });
   const src = { sent: 3, inFlight: 1 };
   m.attach(src);
-  m.observe(row('ok', 1, [{ t: 0.5, tokens: 1 }, { t: 0.625, tokens: 1 }, { t: 0.875, tokens: 2 }]));
+  m.observe(
+    row('ok', 1, [
+      { t: 0.5, tokens: 1 },
+      { t: 0.625, tokens: 1 },
+      { t: 0.875, tokens: 2 },
+    ]),
+  );
   m.observe(row('error', 2, [{ t: 0.25, tokens: 1 }]));
   const t = await m.text();
   assert.equal(value(t, 'splitbench_replay_ttft_seconds_count'), 2);
@@ -65,7 +71,12 @@ test('a request finishing while a scrape renders counts in the next scrape, and 
     const rendering = m.text();
     // While it renders: one more sent, one finished.
     src.sent++;
-    m.observe(row('ok', i, [{ t: 0.1, tokens: 1 }, { t: 0.2, tokens: 1 }]));
+    m.observe(
+      row('ok', i, [
+        { t: 0.1, tokens: 1 },
+        { t: 0.2, tokens: 1 },
+      ]),
+    );
     const t = await rendering;
     consistent(t);
     assert.equal(value(t, 'splitbench_replay_requests_completed_total'), i, 'the row observed during the render is not in it');

@@ -14,7 +14,11 @@ const UUID = '11111111-2222-3333-4444-555555555555';
 
 /** Three uneven shards: many fast requests, a few slow ones. */
 function threeShards(dir: string, over: (i: number) => Partial<ShardFixture> = () => ({})): string[] {
-  const ttfts = [Array.from({ length: 60 }, (_, k) => 0.05 + k * 0.001), Array.from({ length: 30 }, (_, k) => 0.1 + k * 0.002), Array.from({ length: 6 }, (_, k) => 1 + k)];
+  const ttfts = [
+    Array.from({ length: 60 }, (_, k) => 0.05 + k * 0.001),
+    Array.from({ length: 30 }, (_, k) => 0.1 + k * 0.002),
+    Array.from({ length: 6 }, (_, k) => 1 + k),
+  ];
   return [0, 1, 2].map((i) => {
     const f = path.join(dir, `shard-${i}.db`);
     makeShard(f, { uuid: UUID, index: i, count: 3, ttfts: ttfts[i]!, ...over(i) });
@@ -30,18 +34,35 @@ test('merge: every row of every shard, shard-qualified, in one run with the shar
   assert.equal(r.changed, true);
   assert.equal(r.requests, 96);
   assert.equal(r.runUuid, UUID);
-  const rows = readDb(out, (db) => db.prepare('SELECT shard, seq, trace_id, scheduled, send, ttft FROM requests WHERE run_id = ? ORDER BY shard, seq').all(r.runId) as { shard: number; seq: number; trace_id: string; scheduled: number; send: number; ttft: number }[]);
+  const rows = readDb(
+    out,
+    (db) =>
+      db.prepare('SELECT shard, seq, trace_id, scheduled, send, ttft FROM requests WHERE run_id = ? ORDER BY shard, seq').all(r.runId) as {
+        shard: number;
+        seq: number;
+        trace_id: string;
+        scheduled: number;
+        send: number;
+        ttft: number;
+      }[],
+  );
   assert.equal(rows.length, 96);
   assert.deepEqual([...new Set(rows.map((x) => x.shard))], [0, 1, 2]);
   // Each shard's t0 in reference time is t0_local + offset = base + 0.3 for all three: no shift at all.
   for (const s of r.shards) assert.ok(Math.abs(s.shiftMs) < 1e-6, `shard ${s.index} shift ${s.shiftMs}`);
   // Latencies are copied untouched.
   const shard2 = rows.filter((x) => x.shard === 2).map((x) => x.ttft);
-  assert.deepEqual(shard2.map((x) => Math.round(x * 1000)), [1000, 2000, 3000, 4000, 5000, 6000]);
+  assert.deepEqual(
+    shard2.map((x) => Math.round(x * 1000)),
+    [1000, 2000, 3000, 4000, 5000, 6000],
+  );
   const run = readDb(out, (db) => db.prepare('SELECT * FROM runs WHERE id = ?').get(r.runId) as Record<string, unknown>);
   assert.equal(run.uuid, UUID);
   assert.equal(run.status, 'completed');
-  const shardRows = readDb(out, (db) => db.prepare('SELECT shard_index, file_sha256 FROM shards WHERE run_id = ? ORDER BY shard_index').all(r.runId) as Record<string, unknown>[]);
+  const shardRows = readDb(
+    out,
+    (db) => db.prepare('SELECT shard_index, file_sha256 FROM shards WHERE run_id = ? ORDER BY shard_index').all(r.runId) as Record<string, unknown>[],
+  );
   assert.equal(shardRows.length, 3);
   for (const s of shardRows) assert.match(String(s.file_sha256), /^[0-9a-f]{64}$/);
   // Timeline samples carry their shard.
@@ -53,8 +74,14 @@ test('merge: every row of every shard, shard-qualified, in one run with the shar
   const again = await mergeShards(files, { out, maxOffsetMs: 5 });
   assert.equal(again.changed, false);
   assert.equal(again.runId, r.runId);
-  assert.equal(readDb(out, (db) => db.prepare('SELECT count(*) FROM requests').pluck().get()), before);
-  assert.equal(readDb(out, (db) => db.prepare('SELECT count(*) FROM runs').pluck().get()), 1);
+  assert.equal(
+    readDb(out, (db) => db.prepare('SELECT count(*) FROM requests').pluck().get()),
+    before,
+  );
+  assert.equal(
+    readDb(out, (db) => db.prepare('SELECT count(*) FROM runs').pluck().get()),
+    1,
+  );
 });
 
 test('merge: a shard whose clock ran 40 ms ahead has its timeline moved back by its measured offset', async () => {
@@ -63,7 +90,16 @@ test('merge: a shard whose clock ran 40 ms ahead has its timeline moved back by 
   const files = [0, 1].map((i) => {
     const f = path.join(dir, `s${i}.db`);
     // Shard 1's wall clock reads 40 ms ahead: its local t0 is base+40, its offset to the reference -40.
-    makeShard(f, { uuid: UUID, index: i, count: 2, ttfts: [0.1, 0.2], t0LocalMs: base + (i === 1 ? 40 : 0) + 10, offsetMs: i === 1 ? -40 : 0, rttMs: 0.2, gapS: 1 });
+    makeShard(f, {
+      uuid: UUID,
+      index: i,
+      count: 2,
+      ttfts: [0.1, 0.2],
+      t0LocalMs: base + (i === 1 ? 40 : 0) + 10,
+      offsetMs: i === 1 ? -40 : 0,
+      rttMs: 0.2,
+      gapS: 1,
+    });
     return f;
   });
   const out = path.join(dir, 'm.db');
@@ -85,7 +121,16 @@ test('merge: shards that really started apart keep their distance on the merged 
   const out = path.join(dir, 'm.db');
   const r = await mergeShards(files, { out });
   assert.equal(r.shards[1]!.shiftMs, 250);
-  const rows = readDb(out, (db) => db.prepare('SELECT shard, scheduled, send, ttft FROM requests ORDER BY shard').all() as { shard: number; scheduled: number; send: number; ttft: number }[]);
+  const rows = readDb(
+    out,
+    (db) =>
+      db.prepare('SELECT shard, scheduled, send, ttft FROM requests ORDER BY shard').all() as {
+        shard: number;
+        scheduled: number;
+        send: number;
+        ttft: number;
+      }[],
+  );
   assert.equal(rows[0]!.scheduled, 0);
   assert.ok(Math.abs(rows[1]!.scheduled - 0.25) < 1e-9, 'shard 1 scheduled 250 ms later on the merged timeline');
   assert.ok(Math.abs(rows[1]!.ttft - rows[0]!.ttft) < 1e-9, 'TTFT unchanged by the shift');
@@ -111,12 +156,20 @@ test('merge refuses: missing, duplicate, late, still running, schema mismatch, o
   const db = new Database(of[0]!);
   db.pragma(`user_version = ${SCHEMA_VERSION - 1}`);
   db.close();
-  await assert.rejects(mergeShards(of, { out: path.join(old, 'o.db') }), (e: Error) => new RegExp(`shard-0\\.db: store schema version ${SCHEMA_VERSION - 1}, but this splitbench .* merges version ${SCHEMA_VERSION}`).test(e.message) && (e as { exitCode?: number }).exitCode === 6);
+  await assert.rejects(
+    mergeShards(of, { out: path.join(old, 'o.db') }),
+    (e: Error) =>
+      new RegExp(`shard-0\\.db: store schema version ${SCHEMA_VERSION - 1}, but this splitbench .* merges version ${SCHEMA_VERSION}`).test(e.message) &&
+      (e as { exitCode?: number }).exitCode === 6,
+  );
 
   const other = tempDir();
   const xf = threeShards(other);
   makeShard(path.join(other, 'x.db'), { uuid: 'another-run', index: 2, count: 3, ttfts: [0.1] });
-  await assert.rejects(mergeShards([xf[0]!, xf[1]!, path.join(other, 'x.db')], { out: path.join(other, 'o.db') }), /x\.db: is a shard of run another-run, but .*shard-0\.db is of run 1111/);
+  await assert.rejects(
+    mergeShards([xf[0]!, xf[1]!, path.join(other, 'x.db')], { out: path.join(other, 'o.db') }),
+    /x\.db: is a shard of run another-run, but .*shard-0\.db is of run 1111/,
+  );
 
   const hosts = tempDir();
   const hf = threeShards(hosts, (i) => ({ offsetMs: null, host: `node${i}` }));
@@ -141,7 +194,10 @@ test('merge refuses a same-uuid shard re-run by hand: start instant, window, tar
   // Shard 1 re-run 49 s later with the same --run-uuid (its own start instant).
   const later = tempDir();
   const lf = threeShards(later, (i) => (i === 1 ? { startAtMs: 1_700_000_049_000, t0LocalMs: 1_700_000_049_000 } : {}));
-  await assert.rejects(mergeShards(lf, { out: out(later), maxOffsetMs: 60_000 }), /shard-1\.db: start instant differs: this shard was started for 2023-11-14T22:14:09\.000Z \(epoch ms 1700000049000\), .*shard-0\.db for .*\(49\.000 s later\)/);
+  await assert.rejects(
+    mergeShards(lf, { out: out(later), maxOffsetMs: 60_000 }),
+    /shard-1\.db: start instant differs: this shard was started for 2023-11-14T22:14:09\.000Z \(epoch ms 1700000049000\), .*shard-0\.db for .*\(49\.000 s later\)/,
+  );
   const win = tempDir();
   const wf = threeShards(win, (i) => (i === 2 ? { options: { transforms: { window: [49, 349] } } } : {}));
   await assert.rejects(mergeShards(wf, { out: out(win) }), /shard-2\.db: options\.transforms\.window\[0\] differs: 49 here, 0 in .*shard-0\.db/);
@@ -156,7 +212,11 @@ test('merge refuses a same-uuid shard re-run by hand: start instant, window, tar
   await assert.rejects(mergeShards(rf, { out: out(ref) }), /shard-1\.db: clock reference differs: http:\/\/10\.0\.0\.9:18780\/time here/);
   // --any-host: one server reached under different addresses (one per network) is one target.
   const alias = tempDir();
-  const af = threeShards(alias, (i) => ({ target: `http://10.0.${i}.1:8000/`, timeRef: `http://10.0.${i}.1:8000/time`, options: { url: `http://10.0.${i}.1:8000` } }));
+  const af = threeShards(alias, (i) => ({
+    target: `http://10.0.${i}.1:8000/`,
+    timeRef: `http://10.0.${i}.1:8000/time`,
+    options: { url: `http://10.0.${i}.1:8000` },
+  }));
   await assert.rejects(mergeShards(af, { out: out(alias) }), /shard-1\.db: clock reference differs/);
   assert.equal((await mergeShards(af, { out: out(alias), anyHost: true })).requests, 96);
   const other = tempDir();
@@ -167,13 +227,16 @@ test('merge refuses a same-uuid shard re-run by hand: start instant, window, tar
   const okf = threeShards(ok, (i) => ({ host: `node${i}` }));
   const r = await mergeShards(okf, { out: out(ok) });
   assert.equal(r.requests, 96);
-  const opts = readDb(out(ok), (db) => JSON.parse(db.prepare('SELECT options_json FROM runs WHERE id = ?').pluck().get(r.runId) as string) as Record<string, unknown>);
+  const opts = readDb(
+    out(ok),
+    (db) => JSON.parse(db.prepare('SELECT options_json FROM runs WHERE id = ?').pluck().get(r.runId) as string) as Record<string, unknown>,
+  );
   assert.equal(opts.db, undefined);
   assert.equal(opts.host, undefined);
   assert.deepEqual(opts.transforms, { window: [0, 300] });
 });
 
-test('percentiles come from the union: the mean of the shards\' p99s is a different (wrong) answer', async () => {
+test("percentiles come from the union: the mean of the shards' p99s is a different (wrong) answer", async () => {
   const dir = tempDir();
   const files = threeShards(dir);
   const out = path.join(dir, 'run.db');

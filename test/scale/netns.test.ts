@@ -56,7 +56,9 @@ test('three shards in three network namespaces against a backend in a fourth, me
     });
 
     // The backend, inside its namespace, on all of that namespace's addresses.
-    const serve = spawnCli(['serve', '--deployment', 'splitwise-hh', '--host', '0.0.0.0', '--port', '18731'], { cmd: ['ip', 'netns', 'exec', nsB, process.execPath, BIN] });
+    const serve = spawnCli(['serve', '--deployment', 'splitwise-hh', '--host', '0.0.0.0', '--port', '18731'], {
+      cmd: ['ip', 'netns', 'exec', nsB, process.execPath, BIN],
+    });
     procs.push(serve.child);
     let out = '';
     serve.child.stdout!.on('data', (s: string) => (out += s));
@@ -69,21 +71,45 @@ test('three shards in three network namespaces against a backend in a fourth, me
     const uuid = `netns-${tag}`;
     const shards = shardNs.map((ns, i) => {
       const url = `http://${backendAddr[i]}:18731`;
-      const s = spawnCli(['replay', '--trace', trace, '--url', url, '--time-url', url, '--shard', `${i}/3`, '--run-uuid', uuid, '--start-at', 'stdin', '--db', path.join(dir, `s${i}.db`)], {
-        cmd: ['ip', 'netns', 'exec', ns, process.execPath, BIN],
-        stdin: true,
-      });
+      const s = spawnCli(
+        [
+          'replay',
+          '--trace',
+          trace,
+          '--url',
+          url,
+          '--time-url',
+          url,
+          '--shard',
+          `${i}/3`,
+          '--run-uuid',
+          uuid,
+          '--start-at',
+          'stdin',
+          '--db',
+          path.join(dir, `s${i}.db`),
+        ],
+        {
+          cmd: ['ip', 'netns', 'exec', ns, process.execPath, BIN],
+          stdin: true,
+        },
+      );
       procs.push(s.child);
       let err = '';
       s.child.stderr!.on('data', (x: string) => (err += x));
       return { ...s, err: () => err };
     });
     for (let i = 0; i < 600 && !shards.every((s) => s.err().includes('splitbench shard: ready')); i++) await new Promise((r) => setTimeout(r, 50));
-    assert.ok(shards.every((s) => s.err().includes('splitbench shard: ready')), shards.map((s) => s.err()).join('\n'));
+    assert.ok(
+      shards.every((s) => s.err().includes('splitbench shard: ready')),
+      shards.map((s) => s.err()).join('\n'),
+    );
     const startAt = performance.timeOrigin + performance.now() + 300;
     for (const s of shards) s.child.stdin!.end(`${startAt}\n`);
     const results = await Promise.all(shards.map((s) => s.done));
-    results.forEach((r, i) => { assert.equal(r.code, 0, `shard ${i}: ${r.stderr}`); });
+    results.forEach((r, i) => {
+      assert.equal(r.code, 0, `shard ${i}: ${r.stderr}`);
+    });
 
     const merged = path.join(dir, 'merged.db');
     // One backend, reached at a different address from each namespace: merge is told so, else it refuses.

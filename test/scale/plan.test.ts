@@ -10,10 +10,18 @@ import { jsonResult } from '../json-output.js';
 const BASE = ['sweep', '--trace', 'coding', '--rates', '1,3', '--duration', '10'];
 
 interface Collected {
-  result: { configs: { deployment: string; key: string; maxRate: number | null; firstFail: number | null; points: unknown[]; db: string; runIds: number[] }[]; best?: unknown; exitCode: number };
+  result: {
+    configs: { deployment: string; key: string; maxRate: number | null; firstFail: number | null; points: unknown[]; db: string; runIds: number[] }[];
+    best?: unknown;
+    exitCode: number;
+  };
 }
 /** The answer without where the runs happen to be stored. */
-const answer = (c: Collected): unknown => ({ ...c.result, plan: undefined, configs: c.result.configs.map((x) => ({ ...x, db: undefined, runIds: undefined })) });
+const answer = (c: Collected): unknown => ({
+  ...c.result,
+  plan: undefined,
+  configs: c.result.configs.map((x) => ({ ...x, db: undefined, runIds: undefined })),
+});
 
 test('parseChunk: k/K, and auto from a job array or an Indexed Job', () => {
   assert.deepEqual(parseChunk('1/4'), { index: 1, count: 4 });
@@ -40,14 +48,20 @@ test('a sweep plan in 2 chunks, collected, equals the single-process sweep (and 
   assert.equal(a.result.configs.length, 2);
   assert.deepEqual(answer(b), answer(a));
   // The chunks' runs are in their own stores.
-  assert.deepEqual(b.result.configs.map((c) => path.basename(c.db)), ['c0.db', 'c1.db']);
+  assert.deepEqual(
+    b.result.configs.map((c) => path.basename(c.db)),
+    ['c0.db', 'c1.db'],
+  );
   // And one configuration equals the plain single-deployment sweep.
   const plain = await runCli([...BASE, '--deployment', 'baseline-h100', '--db', path.join(dir, 'plain.db'), '--json']);
   assert.equal(plain.code, 0, plain.stderr);
   const p = jsonResult(plain.stdout) as { maxRate: number; points: { runId: number }[] };
   const cfg = a.result.configs.find((c) => c.deployment === 'baseline-h100')!;
   assert.equal(cfg.maxRate, p.maxRate ?? null);
-  assert.deepEqual(cfg.points, p.points.map((x) => ({ ...x, runId: undefined })).map((x) => JSON.parse(JSON.stringify(x)) as unknown));
+  assert.deepEqual(
+    cfg.points,
+    p.points.map((x) => ({ ...x, runId: undefined })).map((x) => JSON.parse(JSON.stringify(x)) as unknown),
+  );
   // Collecting before every chunk is done names what is missing.
   const partial = path.join(dir, 'partial.json');
   assert.equal((await runCli([...BASE, ...deps, '--plan', partial, '--chunk', '0/2', '--db', path.join(dir, 'p.db')])).code, 0);
@@ -110,7 +124,10 @@ test('--copy-db-to: a chunk written on local disk is copied as one consistent no
   }
   const collected = await runCli([...BASE, '--deployment', 'splitwise-hh', '--plan', plan, '--collect', '--json']);
   assert.equal(collected.code, 0, collected.stderr);
-  assert.deepEqual((jsonResult(collected.stdout) as Collected).result.configs.map((c) => c.db), [shared]);
+  assert.deepEqual(
+    (jsonResult(collected.stdout) as Collected).result.configs.map((c) => c.db),
+    [shared],
+  );
   // Misuse is a one-line error.
   const bad = await runCli([...BASE, '--deployment', 'splitwise-hh', '--copy-db-to', shared]);
   assert.equal(bad.code, 2);

@@ -15,14 +15,19 @@ import { startServer } from '../load/servers.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-
-test('a SIGINT to a --procs run\'s process group reaches each shard once: in-flight requests finish ok, exit 130', async () => {
+test("a SIGINT to a --procs run's process group reaches each shard once: in-flight requests finish ok, exit 130", async () => {
   const server = await startServer({ ttftMs: 20, itlMs: 100 });
   const dir = tempDir();
   try {
     const db = path.join(dir, 'run.db');
-    const trace = writeTrace(dir, Array.from({ length: 3000 }, (_, i) => [i * 0.01, 20, 10] as [number, number, number]));
-    const child = spawn(process.execPath, [BIN, 'replay', '--trace', trace, '--url', server.url, '--db', db, '--procs', '2'], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const trace = writeTrace(
+      dir,
+      Array.from({ length: 3000 }, (_, i) => [i * 0.01, 20, 10] as [number, number, number]),
+    );
+    const child = spawn(process.execPath, [BIN, 'replay', '--trace', trace, '--url', server.url, '--db', db, '--procs', '2'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
     child.stdout.resume();
@@ -35,7 +40,11 @@ test('a SIGINT to a --procs run\'s process group reaches each shard once: in-fli
     process.kill(-child.pid!, 'SIGINT'); // the group: parent and (before the fix) the shards directly
     assert.equal(await code, 130, stderr);
     const rows = readDb(db, (d) => d.prepare('SELECT status, count(*) AS n FROM requests GROUP BY status').all() as { status: string; n: number }[]);
-    assert.deepEqual(rows.map((r) => r.status), ['ok'], JSON.stringify(rows));
+    assert.deepEqual(
+      rows.map((r) => r.status),
+      ['ok'],
+      JSON.stringify(rows),
+    );
   } finally {
     await server.close();
   }
@@ -46,7 +55,10 @@ test('SIGKILL of a --procs parent: every shard exits within 2 s, none is complet
   const dir = tempDir();
   try {
     const db = path.join(dir, 'run.db');
-    const trace = writeTrace(dir, Array.from({ length: 3000 }, (_, i) => [i * 0.01, 20, 10] as [number, number, number]));
+    const trace = writeTrace(
+      dir,
+      Array.from({ length: 3000 }, (_, i) => [i * 0.01, 20, 10] as [number, number, number]),
+    );
     const { child, done } = spawnCli(['replay', '--trace', trace, '--url', server.url, '--db', db, '--procs', '2']);
     const deadline = performance.now() + 60_000;
     while (server.completions.length < 40) {

@@ -13,8 +13,36 @@ import { BIN, runCli, spawnCli, tempDir } from './helpers.js';
 import { jsonResult } from '../json-output.js';
 
 // Small, quick settings: a 4-machine grid / a 4-machine power budget, 10 s of arrivals per run.
-const COST = ['provision', '--trace', 'coding', '--design', 'splitwise-hh', '--objective', 'cost-opt', '--rate', '3', '--max-machines', '4', '--duration', '10'];
-const ISO = ['provision', '--trace', 'coding', '--design', 'splitwise-hh', '--objective', 'iso-power', '--budget-like', 'baseline-h100:4', '--rate', '2', '--duration', '10'];
+const COST = [
+  'provision',
+  '--trace',
+  'coding',
+  '--design',
+  'splitwise-hh',
+  '--objective',
+  'cost-opt',
+  '--rate',
+  '3',
+  '--max-machines',
+  '4',
+  '--duration',
+  '10',
+];
+const ISO = [
+  'provision',
+  '--trace',
+  'coding',
+  '--design',
+  'splitwise-hh',
+  '--objective',
+  'iso-power',
+  '--budget-like',
+  'baseline-h100:4',
+  '--rate',
+  '2',
+  '--duration',
+  '10',
+];
 
 interface Cand {
   config: string;
@@ -45,7 +73,9 @@ const parse = (s: string): PlanRun => jsonResult<PlanRun>(s);
 
 async function chunked(base: string[], dir: string, name: string, k = 2): Promise<PlanRun> {
   const plan = path.join(dir, `${name}.json`);
-  const runs = await Promise.all(Array.from({ length: k }, (_, i) => runCli([...base, '--plan', plan, '--chunk', `${i}/${k}`, '--db', path.join(dir, `${name}-c${i}.db`)])));
+  const runs = await Promise.all(
+    Array.from({ length: k }, (_, i) => runCli([...base, '--plan', plan, '--chunk', `${i}/${k}`, '--db', path.join(dir, `${name}-c${i}.db`)])),
+  );
   for (const [i, r] of runs.entries()) {
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, new RegExp(`^chunk ${i}/${k}: ran \\d+, skipped 0 already done \\(of \\d+ units in the plan\\)`));
@@ -66,7 +96,10 @@ test('cost-opt plan in 2 chunks, collected, equals the whole plan in one process
   const a = parse(single.stdout).result!;
   assert.deepEqual(collected.result, a);
   // Every configuration of at most 4 machines, P ascending then T.
-  assert.deepEqual(a.candidates.map((c) => c.config), ['1P+1T', '1P+2T', '1P+3T', '2P+1T', '2P+2T', '3P+1T']);
+  assert.deepEqual(
+    a.candidates.map((c) => c.config),
+    ['1P+1T', '1P+2T', '1P+3T', '2P+1T', '2P+2T', '3P+1T'],
+  );
   assert.equal(a.sims, 6);
   for (const c of a.candidates) assert.equal(typeof c.passed, 'boolean');
   // The winner is the cheapest passing configuration of the table, and the staircase search finds it too.
@@ -82,7 +115,10 @@ test('cost-opt plan in 2 chunks, collected, equals the whole plan in one process
 
 test('iso-power plan in 2 chunks, collected, equals the whole plan in one process (reference + the budget line)', async () => {
   const dir = tempDir('splitbench-provplan-');
-  const [single, collected] = await Promise.all([runCli([...ISO, '--plan', path.join(dir, 'one.json'), '--db', path.join(dir, 'one.db'), '--json']), chunked(ISO, dir, 'two')]);
+  const [single, collected] = await Promise.all([
+    runCli([...ISO, '--plan', path.join(dir, 'one.json'), '--db', path.join(dir, 'one.db'), '--json']),
+    chunked(ISO, dir, 'two'),
+  ]);
   assert.equal(single.code, 0, single.stderr);
   const a = parse(single.stdout);
   assert.equal(a.units, 4);
@@ -90,11 +126,17 @@ test('iso-power plan in 2 chunks, collected, equals the whole plan in one proces
   const r = a.result!;
   assert.equal(r.reference?.config, 'baseline-h100:4');
   assert.ok(r.reference.maxRate! > 0);
-  assert.deepEqual(r.candidates.map((c) => c.config), ['1P+3T', '2P+2T', '3P+1T']);
+  assert.deepEqual(
+    r.candidates.map((c) => c.config),
+    ['1P+3T', '2P+2T', '3P+1T'],
+  );
   for (const c of r.candidates) assert.equal(c.power, 176);
   const best = Math.max(...r.candidates.map((c) => c.maxRate ?? 0));
   assert.ok(best > 0);
-  assert.deepEqual(r.winner, r.candidates.find((c) => c.maxRate === best));
+  assert.deepEqual(
+    r.winner,
+    r.candidates.find((c) => c.maxRate === best),
+  );
   // The human table names the reference and the winner.
   const text = await runCli([...ISO, '--plan', path.join(dir, 'one.json'), '--collect']);
   assert.equal(text.code, 0, text.stderr);
@@ -118,7 +160,10 @@ test('killing a provision chunk and rerunning it redoes only the missing units; 
   const before = new Map(kept.map((f) => [f, readFileSync(path.join(results, f), 'utf8')]));
   const early = await runCli([...base, '--plan', plan, '--collect']);
   assert.equal(early.code, 2);
-  assert.match(early.stderr, new RegExp(`plan\\.json: ${10 - kept.length} of 10 configurations have no result yet: splitwise-hh \\dP\\+\\dT \\([0-9a-f]{20}\\)`));
+  assert.match(
+    early.stderr,
+    new RegExp(`plan\\.json: ${10 - kept.length} of 10 configurations have no result yet: splitwise-hh \\dP\\+\\dT \\([0-9a-f]{20}\\)`),
+  );
   const again = await runCli(args);
   assert.equal(again.code, 0, again.stderr);
   assert.match(again.stdout, new RegExp(`ran ${10 - kept.length}, skipped ${kept.length} already done \\(of 10 units`));
@@ -167,11 +212,30 @@ test('launch --chunks 2 -- provision: the Slurm array script and the Kubernetes 
   chmodSync(sbatch, 0o755);
   const script = path.join(dir, 'prov.sbatch');
   const cmd = `${process.execPath} ${BIN}`;
-  const l = await runCli(['launch', 'slurm', '--chunks', '2', '--name', 'prov', '--splitbench', cmd, '--shared-dir', path.join(dir, 'shared'), '--file', script, '--', ...COST]);
+  const l = await runCli([
+    'launch',
+    'slurm',
+    '--chunks',
+    '2',
+    '--name',
+    'prov',
+    '--splitbench',
+    cmd,
+    '--shared-dir',
+    path.join(dir, 'shared'),
+    '--file',
+    script,
+    '--',
+    ...COST,
+  ]);
   assert.equal(l.code, 0, l.stderr);
   const s = readFileSync(script, 'utf8');
   assert.match(s, /provision --trace coding .* --plan "[^"]*\/shared\/prov\.plan\.json" --chunk auto --chunk-count 2 --db "\$LOCAL"/);
-  execFileSync('bash', [script], { cwd: dir, env: { ...process.env, PATH: `${fakeBin}:${process.env.PATH ?? ''}`, TMPDIR: dir, SLURM_JOB_ID: '' }, stdio: 'pipe' });
+  execFileSync('bash', [script], {
+    cwd: dir,
+    env: { ...process.env, PATH: `${fakeBin}:${process.env.PATH ?? ''}`, TMPDIR: dir, SLURM_JOB_ID: '' },
+    stdio: 'pipe',
+  });
   const slurm = jsonResult<PlanRun>(readFileSync(path.join(dir, 'shared', 'prov.result.json'), 'utf8'));
   assert.deepEqual(slurm.result, want);
 
@@ -189,7 +253,8 @@ test('launch --chunks 2 -- provision: the Slurm array script and the Kubernetes 
   chmodSync(path.join(fakeBin, 'splitbench'), 0o755);
   const env = { ...process.env, PATH: `${fakeBin}:${process.env.PATH ?? ''}`, ...Object.fromEntries(work.env.map((e) => [e.name, e.value])) };
   const local = (c: string): string => c.replaceAll('/scratch/', `${dir}/scratch-`);
-  for (let i = 0; i < job.spec.completions; i++) execFileSync('/bin/sh', ['-c', local(work.command[2]!)], { env: { ...env, JOB_COMPLETION_INDEX: String(i) }, stdio: 'pipe' });
+  for (let i = 0; i < job.spec.completions; i++)
+    execFileSync('/bin/sh', ['-c', local(work.command[2]!)], { env: { ...env, JOB_COMPLETION_INDEX: String(i) }, stdio: 'pipe' });
   execFileSync('/bin/sh', ['-c', merge.spec.template.spec.containers[0]!.command[2]!], { env, stdio: 'pipe', timeout: 60_000 });
   const k8s = jsonResult<PlanRun>(readFileSync(path.join(dir, 'vol', 'prov-0001', 'result.json'), 'utf8'));
   assert.deepEqual(k8s.result, want);

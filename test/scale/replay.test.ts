@@ -35,13 +35,20 @@ test('one trace as 1 shard and as 3 (--procs 3): same requests, same arrivals, p
     const b = await runCli(['replay', '--trace', trace, '--url', serve.url, '--db', three, '--procs', '3', '--json']);
     assert.equal(b.code, 0, b.stderr);
     const bj = jsonResult(b.stdout) as { runId: number; runUuid: string; shards: { index: number; requests: number }[]; metrics: Summary };
-    assert.deepEqual(bj.shards.map((s) => s.requests), [8, 8, 8], 'index mod 3');
+    assert.deepEqual(
+      bj.shards.map((s) => s.requests),
+      [8, 8, 8],
+      'index mod 3',
+    );
 
     const rowsA = readDb(one, (db) => db.prepare('SELECT trace_id, scheduled, status FROM requests').all() as Row[]);
     const rowsB = readDb(three, (db) => db.prepare('SELECT trace_id, scheduled, status, shard FROM requests WHERE run_id = ?').all(bj.runId) as Row[]);
     assert.equal(rowsA.length, 24);
     assert.deepEqual(rowsB.map((r) => r.trace_id).sort(), rowsA.map((r) => r.trace_id).sort(), 'the same request ids');
-    const shardRows = readDb(three, (db) => db.prepare('SELECT shard_index, file_sha256, offset_start_ms, rtt_start_ms, late FROM shards WHERE run_id = ?').all(bj.runId) as Row[]);
+    const shardRows = readDb(
+      three,
+      (db) => db.prepare('SELECT shard_index, file_sha256, offset_start_ms, rtt_start_ms, late FROM shards WHERE run_id = ?').all(bj.runId) as Row[],
+    );
     assert.equal(shardRows.length, 3);
     for (const s of shardRows) {
       assert.equal(s.late, 0);
@@ -53,7 +60,10 @@ test('one trace as 1 shard and as 3 (--procs 3): same requests, same arrivals, p
     const schedA = new Map(rowsA.map((r) => [r.trace_id, r.scheduled as number]));
     for (const r of rowsB) {
       assert.equal(r.status, 'ok');
-      assert.ok(Math.abs((r.scheduled as number) - schedA.get(r.trace_id)!) <= tolS, `${String(r.trace_id)}: ${String(r.scheduled)} vs ${schedA.get(r.trace_id)} (tolerance ${tolS} s)`);
+      assert.ok(
+        Math.abs((r.scheduled as number) - schedA.get(r.trace_id)!) <= tolS,
+        `${String(r.trace_id)}: ${String(r.scheduled)} vs ${schedA.get(r.trace_id)} (tolerance ${tolS} s)`,
+      );
     }
 
     // Percentiles: each run's from its own rows (the merged one from the union), within run-to-run jitter.
@@ -68,7 +78,11 @@ test('one trace as 1 shard and as 3 (--procs 3): same requests, same arrivals, p
     const sa = sum(one, 1);
     const sb = sum(three, bj.runId);
     assert.equal(sb.counts.ok, 24);
-    for (const [m, p] of [['ttft', 'p50'], ['e2e', 'p50'], ['e2e', 'p99']] as const) {
+    for (const [m, p] of [
+      ['ttft', 'p50'],
+      ['e2e', 'p50'],
+      ['e2e', 'p99'],
+    ] as const) {
       const x = sa.latencyS[m][p];
       const y = sb.latencyS[m][p];
       assert.ok(Math.abs(x - y) <= 0.35 * Math.max(x, y) + 0.05, `${m}.${p}: 1 shard ${x} s vs 3 shards ${y} s`);
@@ -80,9 +94,14 @@ test('one trace as 1 shard and as 3 (--procs 3): same requests, same arrivals, p
     writeFileSync(pass, 'name: loose\nrules:\n  - ttft.p99 <= 30s\n  - e2e.p99 <= 60s\n  - error_rate <= 0.01\n');
     writeFileSync(fail, 'name: impossible\nrules:\n  - ttft.p50 <= 1us\n  - error_rate <= 0.01\n');
     const gates = await Promise.all(
-      [pass, fail].flatMap((slo) => [runCli(['gate', '--db', one, '--slo', slo, '--allow-lag']), runCli(['gate', '--db', three, '--run', String(bj.runId), '--slo', slo, '--allow-lag'])]),
+      [pass, fail].flatMap((slo) => [
+        runCli(['gate', '--db', one, '--slo', slo, '--allow-lag']),
+        runCli(['gate', '--db', three, '--run', String(bj.runId), '--slo', slo, '--allow-lag']),
+      ]),
     );
-    gates.forEach((g, i) => { assert.equal(g.code, i < 2 ? 0 : 1, g.stderr + g.stdout); });
+    gates.forEach((g, i) => {
+      assert.equal(g.code, i < 2 ? 0 : 1, g.stderr + g.stdout);
+    });
   } finally {
     await serve.stop();
   }
@@ -103,7 +122,8 @@ test('a shard whose wall clock is 40 ms off: offset measured within RTT/2, merge
     let stderr1 = '';
     s0.child.stderr!.on('data', (s: string) => (stderr0 += s));
     s1.child.stderr!.on('data', (s: string) => (stderr1 += s));
-    for (let i = 0; i < 600 && !(stderr0.includes('splitbench shard: ready') && stderr1.includes('splitbench shard: ready')); i++) await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 600 && !(stderr0.includes('splitbench shard: ready') && stderr1.includes('splitbench shard: ready')); i++)
+      await new Promise((r) => setTimeout(r, 50));
     const startAt = performance.timeOrigin + performance.now() + 300;
     s0.child.stdin!.end(`${startAt}\n`);
     s1.child.stdin!.end(`${startAt}\n`);
@@ -120,7 +140,16 @@ test('a shard whose wall clock is 40 ms off: offset measured within RTT/2, merge
       if (/splitbench_replay_requests_completed_total\{status="ok"\} [1-9]/.test(scraped)) break;
       await new Promise((r) => setTimeout(r, 100));
     }
-    for (const name of ['splitbench_replay_in_flight', 'splitbench_replay_requests_sent_total', 'splitbench_replay_errors_total', 'splitbench_replay_output_tokens_total', 'splitbench_replay_dispatch_lag_seconds_bucket', 'splitbench_replay_ttft_seconds_bucket', 'splitbench_replay_inter_token_latency_seconds_bucket', 'splitbench_replay_e2e_seconds_count']) {
+    for (const name of [
+      'splitbench_replay_in_flight',
+      'splitbench_replay_requests_sent_total',
+      'splitbench_replay_errors_total',
+      'splitbench_replay_output_tokens_total',
+      'splitbench_replay_dispatch_lag_seconds_bucket',
+      'splitbench_replay_ttft_seconds_bucket',
+      'splitbench_replay_inter_token_latency_seconds_bucket',
+      'splitbench_replay_e2e_seconds_count',
+    ]) {
       assert.match(scraped, new RegExp(`^${name}`, 'm'), name);
     }
     assert.match(scraped, /splitbench_replay_requests_completed_total\{status="ok"\} [1-9]/);

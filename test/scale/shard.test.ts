@@ -1,7 +1,17 @@
 /** Shard specs, partitioning, start instants and the clock check. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fnv1a, measureOffset, parseShard, parseStartAt, shardFilter, shardOf, startTimeServer, resolveScaleOptions, childArgs } from '../../src/scale/index.js';
+import {
+  fnv1a,
+  measureOffset,
+  parseShard,
+  parseStartAt,
+  shardFilter,
+  shardOf,
+  startTimeServer,
+  resolveScaleOptions,
+  childArgs,
+} from '../../src/scale/index.js';
 
 test('parseShard: i/N, and auto from srun or an Indexed Job', () => {
   assert.deepEqual(parseShard('2/3'), { index: 2, count: 3 });
@@ -15,7 +25,13 @@ test('parseShard: i/N, and auto from srun or an Indexed Job', () => {
 });
 
 test('partition: every request in exactly one shard; sessions stay together; index mod N otherwise', async () => {
-  const specs = Array.from({ length: 300 }, (_, i) => ({ id: String(i), arrival: i, promptTokens: 1, outputTokens: 1, ...(i % 2 === 0 ? { sessionId: `s${i % 37}` } : {}) }));
+  const specs = Array.from({ length: 300 }, (_, i) => ({
+    id: String(i),
+    arrival: i,
+    promptTokens: 1,
+    outputTokens: 1,
+    ...(i % 2 === 0 ? { sessionId: `s${i % 37}` } : {}),
+  }));
   const seen = new Map<string, number>();
   for (let k = 0; k < 3; k++) {
     for (let i = 0; i < specs.length; i++) {
@@ -55,7 +71,13 @@ test('scale flags: validated together, with the flag named', () => {
   assert.throws(() => resolveScaleOptions({ procs: 0 }), /--procs: expected an integer from 1 to 256/);
   assert.throws(() => resolveScaleOptions({ shard: '0/2', concurrency: 4 }), /--concurrency: a closed loop cannot be split/);
   assert.throws(() => resolveScaleOptions({ metricsPort: 70000 }), /--metrics-port: expected a port number/);
-  assert.deepEqual(childArgs(['replay', '--trace', 't.csv', '--procs', '3', '--db=x.db', '--json', '--metricsPort', '9000', '--rate', '2']), ['replay', '--trace', 't.csv', '--rate', '2']);
+  assert.deepEqual(childArgs(['replay', '--trace', 't.csv', '--procs', '3', '--db=x.db', '--json', '--metricsPort', '9000', '--rate', '2']), [
+    'replay',
+    '--trace',
+    't.csv',
+    '--rate',
+    '2',
+  ]);
 });
 
 test('clock check: a wall clock skewed by 250 ms is detected, and corrected within RTT/2', async () => {
@@ -70,5 +92,8 @@ test('clock check: a wall clock skewed by 250 ms is detected, and corrected with
   } finally {
     await ref.close();
   }
-  await assert.rejects(measureOffset('http://127.0.0.1:9/time', { samples: 2, timeoutMs: 500 }), /clock check: cannot reach the time reference http:\/\/127\.0\.0\.1:9\/time/);
+  await assert.rejects(
+    measureOffset('http://127.0.0.1:9/time', { samples: 2, timeoutMs: 500 }),
+    /clock check: cannot reach the time reference http:\/\/127\.0\.0\.1:9\/time/,
+  );
 });

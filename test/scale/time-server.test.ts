@@ -53,7 +53,7 @@ async function waitFor(cond: () => boolean, what: string, ms = 30_000): Promise<
   }
 }
 
-test('two shards meet at the time server\'s start barrier, measure offsets against it, and merge', { timeout: 120_000 }, async () => {
+test("two shards meet at the time server's start barrier, measure offsets against it, and merge", { timeout: 120_000 }, async () => {
   const dir = tempDir();
   const portFile = path.join(dir, 'time.port');
   const stopFile = path.join(dir, 'done');
@@ -66,9 +66,28 @@ test('two shards meet at the time server\'s start barrier, measure offsets again
     assert.equal(t.status, 200);
     assert.equal(typeof ((await t.json()) as { wall_ms: unknown }).wall_ms, 'number');
     assert.equal((await fetch(timeUrl.replace(/\/time$/, '/metrics'))).status, 404, 'nothing but /time and /barrier');
-    const trace = writeTrace(dir, Array.from({ length: 8 }, (_, i) => [i * 0.1, 64, 4] as const));
+    const trace = writeTrace(
+      dir,
+      Array.from({ length: 8 }, (_, i) => [i * 0.1, 64, 4] as const),
+    );
     const shard = (i: number): ReturnType<typeof spawnCli> =>
-      spawnCli(['replay', '--trace', trace, '--url', backend.url, '--shard', `${i}/2`, '--start-at', 'barrier', '--time-url', timeUrl, '--run-uuid', 'barrier-run', '--db', path.join(dir, `s${i}.db`)]);
+      spawnCli([
+        'replay',
+        '--trace',
+        trace,
+        '--url',
+        backend.url,
+        '--shard',
+        `${i}/2`,
+        '--start-at',
+        'barrier',
+        '--time-url',
+        timeUrl,
+        '--run-uuid',
+        'barrier-run',
+        '--db',
+        path.join(dir, `s${i}.db`),
+      ]);
     const s0 = shard(0);
     await new Promise((r) => setTimeout(r, 1500)); // shard 1 starts well after shard 0: it must wait
     const s1 = shard(1);
@@ -76,14 +95,22 @@ test('two shards meet at the time server\'s start barrier, measure offsets again
     assert.equal(r0.code, 0, r0.stderr);
     assert.equal(r1.code, 0, r1.stderr);
     assert.match(r0.stderr, /waiting at the start barrier/);
-    const rows = [0, 1].map((i) => readDb(path.join(dir, `s${i}.db`), (db) => db.prepare('SELECT start_at_ms, time_ref, offset_start_ms, late FROM shards').get() as Record<string, unknown>));
+    const rows = [0, 1].map((i) =>
+      readDb(
+        path.join(dir, `s${i}.db`),
+        (db) => db.prepare('SELECT start_at_ms, time_ref, offset_start_ms, late FROM shards').get() as Record<string, unknown>,
+      ),
+    );
     assert.equal(rows[0]!.start_at_ms, rows[1]!.start_at_ms, 'one start instant');
     for (const r of rows) {
       assert.equal(r.time_ref, timeUrl, 'offsets measured against the time server, not the target');
       assert.equal(typeof r.offset_start_ms, 'number');
       assert.equal(r.late, 0);
     }
-    const m = await mergeShards([0, 1].map((i) => path.join(dir, `s${i}.db`)), { out: path.join(dir, 'run.db') });
+    const m = await mergeShards(
+      [0, 1].map((i) => path.join(dir, `s${i}.db`)),
+      { out: path.join(dir, 'run.db') },
+    );
     assert.equal(m.requests, 8);
     // --exit-when: the server stops once the file exists.
     writeFileSync(stopFile, '');
@@ -111,12 +138,17 @@ test('time-server and --start-at barrier: bad flags are one-line errors', async 
   for (const r of [r1, r2, r3, r4]) assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
 });
 
-test('kubernetes manifests, run as processes: shards applied seconds apart meet at the barrier, the merge Job merges and stops the time server', { timeout: 180_000 }, async () => {
+test('kubernetes manifests, run as processes: shards applied seconds apart meet at the barrier, the merge Job merges and stops the time server', {
+  timeout: 180_000,
+}, async () => {
   const dir = tempDir();
   const vol = path.join(dir, 'vol');
   mkdirSync(vol);
   const backend = await startServe(['--deployment', 'splitwise-hh']);
-  const trace = writeTrace(dir, Array.from({ length: 6 }, (_, i) => [i * 0.1, 64, 4] as const));
+  const trace = writeTrace(
+    dir,
+    Array.from({ length: 6 }, (_, i) => [i * 0.1, 64, 4] as const),
+  );
   const o = resolveLaunchOptions(
     { launcher: 'kubernetes', shards: 2, sharedDir: vol, runUuid: 'k8s-00000001', leadS: 1, splitbench: `${process.execPath} ${BIN}` },
     ['replay', '--trace', trace, '--url', backend.url],
@@ -128,7 +160,10 @@ test('kubernetes manifests, run as processes: shards applied seconds apart meet 
   // The cluster's names and fixed paths, as this machine has them: the Service's name is loopback, /scratch a folder per pod.
   const local = (c: string, scratch: string): string => {
     mkdirSync(path.join(dir, scratch), { recursive: true });
-    return c.replaceAll(/http:\/\/splitbench-replay-k8s00000-time:18780/g, `http://127.0.0.1:${port}`).replaceAll('--host 0.0.0.0 --port 18780', `--host 127.0.0.1 --port ${port}`).replaceAll('/scratch/', `${path.join(dir, scratch)}/`);
+    return c
+      .replaceAll(/http:\/\/splitbench-replay-k8s00000-time:18780/g, `http://127.0.0.1:${port}`)
+      .replaceAll('--host 0.0.0.0 --port 18780', `--host 127.0.0.1 --port ${port}`)
+      .replaceAll('/scratch/', `${path.join(dir, scratch)}/`);
   };
   const shardEnv = Object.fromEntries(((m.job as Pod).spec.template.spec.containers[0]!.env ?? []).map((e) => [e.name, e.value]));
   const procs: { kill(): void }[] = [];
@@ -148,14 +183,20 @@ test('kubernetes manifests, run as processes: shards applied seconds apart meet 
     const rm = await merge.done;
     assert.equal(rm.code, 0, rm.out);
     const out = path.join(vol, 'k8s-00000001', 'run.db');
-    const shards = readDb(out, (db) => db.prepare('SELECT shard_index, start_at_ms, time_ref, late FROM shards ORDER BY shard_index').all() as Record<string, unknown>[]);
+    const shards = readDb(
+      out,
+      (db) => db.prepare('SELECT shard_index, start_at_ms, time_ref, late FROM shards ORDER BY shard_index').all() as Record<string, unknown>[],
+    );
     assert.equal(shards.length, 2);
     assert.equal(shards[0]!.start_at_ms, shards[1]!.start_at_ms, 'one start instant, agreed at the barrier');
     for (const x of shards) {
       assert.equal(x.time_ref, `http://127.0.0.1:${port}/time`);
       assert.equal(x.late, 0);
     }
-    assert.equal(readDb(out, (db) => db.prepare("SELECT count(*) FROM requests WHERE status = 'ok'").pluck().get()), 6);
+    assert.equal(
+      readDb(out, (db) => db.prepare("SELECT count(*) FROM requests WHERE status = 'ok'").pluck().get()),
+      6,
+    );
     const rt = await time.done;
     assert.equal(rt.code, 0, `the time server exits once the merge is done: ${rt.out}`);
   } finally {

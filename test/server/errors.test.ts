@@ -66,8 +66,20 @@ describe('server errors (fake cluster)', () => {
     ['chat without messages', '/v1/chat/completions', { max_tokens: 3 }, 'messages', 'missing_field'],
     ['chat with empty messages', '/v1/chat/completions', { messages: [] }, 'messages', 'invalid_value'],
     ['chat message content of the wrong type', '/v1/chat/completions', { messages: [{ role: 'user', content: 7 }] }, 'messages[0].content', 'invalid_type'],
-    ['chat max_completion_tokens 0', '/v1/chat/completions', { messages: [{ role: 'user', content: 'x' }], max_completion_tokens: 0 }, 'max_completion_tokens', 'invalid_value'],
-    ['chat prompt longer than the context', '/v1/chat/completions', { messages: [{ role: 'user', content: 'x'.repeat(4000) }] }, 'messages', 'context_length_exceeded'],
+    [
+      'chat max_completion_tokens 0',
+      '/v1/chat/completions',
+      { messages: [{ role: 'user', content: 'x' }], max_completion_tokens: 0 },
+      'max_completion_tokens',
+      'invalid_value',
+    ],
+    [
+      'chat prompt longer than the context',
+      '/v1/chat/completions',
+      { messages: [{ role: 'user', content: 'x'.repeat(4000) }] },
+      'messages',
+      'context_length_exceeded',
+    ],
   ];
   for (const [name, path, body, param, code] of cases) {
     it(`400 on ${name}`, async () => {

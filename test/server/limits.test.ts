@@ -59,8 +59,7 @@ function firstResponse(raw: string): { status: number; headers: string; body: an
   return { status: Number(m[1]), headers: m[2]!, body: text === '' ? undefined : JSON.parse(text) };
 }
 
-const postHead = (length: number): string =>
-  `POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\n\r\n`;
+const postHead = (length: number): string => `POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\n\r\n`;
 
 describe('serve limits: slow and stalled clients', { timeout: 120_000 }, () => {
   it('a socket trickling one header line at a time is answered 408 and closed after the header timeout', async () => {
@@ -198,7 +197,9 @@ describe('serve --api-key', { timeout: 120_000 }, () => {
 
 describe('serve: the bind warning and the key from the environment', { timeout: 120_000 }, () => {
   it('`serve --host 0.0.0.0` warns on stderr and takes its key from SPLITBENCH_API_KEY', async () => {
-    const s = await startServe(['--deployment', 'baseline-a100', '--host', '0.0.0.0', '--port', '0'], { env: { ...process.env, SPLITBENCH_API_KEY: 'from-env' } });
+    const s = await startServe(['--deployment', 'baseline-a100', '--host', '0.0.0.0', '--port', '0'], {
+      env: { ...process.env, SPLITBENCH_API_KEY: 'from-env' },
+    });
     try {
       const url = s.url.replace('0.0.0.0', '127.0.0.1');
       assert.equal((await fetch(`${url}/v1/models`)).status, 401);
@@ -214,7 +215,9 @@ describe('serve: the bind warning and the key from the environment', { timeout: 
     const { runCli } = await import('../cli/helpers.js');
     const os = await import('node:os');
     const path = await import('node:path');
-    const s = await startServe(['--deployment', 'baseline-a100', '--port', '0', '--time-scale', '20'], { env: { ...process.env, SPLITBENCH_API_KEY: 'k-replay' } });
+    const s = await startServe(['--deployment', 'baseline-a100', '--port', '0', '--time-scale', '20'], {
+      env: { ...process.env, SPLITBENCH_API_KEY: 'k-replay' },
+    });
     try {
       const db = path.join(os.tmpdir(), `sb-key-${process.pid}.db`);
       const base = ['replay', '--url', s.url, '--trace', 'conversation', '--window', '0:5', '--time-scale', '20', '--db', db];
@@ -235,11 +238,19 @@ describe('serve: stalled bodies, end to end (12 sockets, scaled down)', { timeou
   it('12 sockets each sending 7.5 MiB of an 8 MiB body then stalling are all answered and closed; RSS stays under idle + cap + 96 MiB', async () => {
     // The full-size figure (12 × 30 of 32 MiB at the defaults) comes from test/bench/serve-slow-bodies.ts.
     const cap = 32;
-    const r = await slowBodies({ sockets: 12, sentMib: 7.5, bodyMib: 8, serveArgs: ['--max-body-mib', '8', '--max-buffered-mib', String(cap), '--body-timeout', '2'] });
+    const r = await slowBodies({
+      sockets: 12,
+      sentMib: 7.5,
+      bodyMib: 8,
+      serveArgs: ['--max-body-mib', '8', '--max-buffered-mib', String(cap), '--body-timeout', '2'],
+    });
     const statuses = r.outcomes.map((o) => o.status).sort();
     // Four bodies fit in 32 MiB and time out; the other eight pass the cap and are refused.
     assert.deepEqual(statuses, [...Array(4).fill('408'), ...Array(8).fill('503')]);
-    assert.ok(r.peakMib - r.idleMib < cap + 96, `RSS grew ${(r.peakMib - r.idleMib).toFixed(0)} MiB (idle ${r.idleMib.toFixed(0)}, peak ${r.peakMib.toFixed(0)})`);
+    assert.ok(
+      r.peakMib - r.idleMib < cap + 96,
+      `RSS grew ${(r.peakMib - r.idleMib).toFixed(0)} MiB (idle ${r.idleMib.toFixed(0)}, peak ${r.peakMib.toFixed(0)})`,
+    );
     assert.equal(r.healthAfter, 200);
   });
 });

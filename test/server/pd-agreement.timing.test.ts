@@ -31,7 +31,7 @@ describe('P/D endpoints behind a proxy vs the one-process split deployment', () 
     // 30 requests over 15 trace seconds (15 s of wall time each run): modest load, no mixed-pool borrowing.
     const rows: [number, number, number][] = [];
     let seed = 7;
-    const rnd = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const rnd = (): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     for (let i = 0; i < 30; i++) rows.push([i * 0.5 + rnd() * 0.4, 500 + Math.floor(rnd() * 2000), 10 + Math.floor(rnd() * 40)]);
     const trace = writeTrace(dir, rows);
     const common = ['replay', '--trace', trace, '--time-scale', String(SCALE)];

@@ -14,7 +14,10 @@ const SCALE = 4;
 describe('serve --role: bad combinations are refused up front', () => {
   it('a monolithic deployment, --compat and --engine real are refused, naming what and where', async () => {
     const cases: [string[], RegExp][] = [
-      [['--deployment', 'baseline-h100', '--role', 'prefill'], /baseline-h100\.yaml: --role prefill needs a phase-split deployment; baseline-h100 is monolithic/],
+      [
+        ['--deployment', 'baseline-h100', '--role', 'prefill'],
+        /baseline-h100\.yaml: --role prefill needs a phase-split deployment; baseline-h100 is monolithic/,
+      ],
       [['--deployment', 'splitwise-hh', '--role', 'decode', '--compat', 'splitwise'], /--role: --role and --compat splitwise cannot be combined/],
       [['--engine', 'real', '--deployment', 'split', '--role', 'decode'], /--role: only with --engine emulated/],
     ];
@@ -66,7 +69,14 @@ describe('prefill and decode endpoints behind a P/D proxy', () => {
     assert.equal(kv.tp_size, 8);
     assert.equal(typeof kv.remote_engine_id, 'string');
     assert.equal(pj.usage.completion_tokens, 1);
-    const d = await post(dec.url, '/v1/completions', { prompt, max_tokens: 6, ignore_eos: true, stream: true, stream_options: { include_usage: true }, kv_transfer_params: kv });
+    const d = await post(dec.url, '/v1/completions', {
+      prompt,
+      max_tokens: 6,
+      ignore_eos: true,
+      stream: true,
+      stream_options: { include_usage: true },
+      kv_transfer_params: kv,
+    });
     assert.equal(d.status, 200, d.text);
     const ev = sse(d.text).filter((e) => e !== '[DONE]') as Record<string, any>[]; // eslint-disable-line @typescript-eslint/no-explicit-any
     assert.equal(ev.at(-1)!.usage.completion_tokens, 6);

@@ -70,7 +70,14 @@ export async function startPdProxy(prefill: readonly string[], decode: readonly 
 
     const p: Record<string, unknown> = {
       ...body,
-      kv_transfer_params: { do_remote_decode: true, do_remote_prefill: false, remote_engine_id: null, remote_block_ids: null, remote_host: null, remote_port: null },
+      kv_transfer_params: {
+        do_remote_decode: true,
+        do_remote_prefill: false,
+        remote_engine_id: null,
+        remote_block_ids: null,
+        remote_host: null,
+        remote_port: null,
+      },
       stream: false,
       max_tokens: 1,
     };

@@ -12,7 +12,12 @@ describe('vLLM request fields on the emulated server', () => {
   let srv: RunningServer;
   before(async () => {
     const clock = new RealClock(1);
-    srv = await startServer({ cluster: new FakeCluster(clock, { ttft: 0.002, itl: 0.001 }), clock, model: { name: 'fake-model', maxContextTokens: 2048 }, port: 0 });
+    srv = await startServer({
+      cluster: new FakeCluster(clock, { ttft: 0.002, itl: 0.001 }),
+      clock,
+      model: { name: 'fake-model', maxContextTokens: 2048 },
+      port: 0,
+    });
   });
   after(async () => {
     await srv.close();
@@ -33,7 +38,11 @@ describe('vLLM request fields on the emulated server', () => {
     const bad = await post(srv.url, '/v1/completions', { prompt: [1], max_tokens: 1, kv_transfer_params: { do_remote_decode: 'yes' } });
     assert.equal(bad.status, 400);
     assert.equal((JSON.parse(bad.text) as Json).error.param, 'kv_transfer_params.do_remote_decode');
-    const neg = await post(srv.url, '/v1/completions', { prompt: [1], max_tokens: 1, kv_transfer_params: { do_remote_prefill: true, splitbench_prefill_s: -1 } });
+    const neg = await post(srv.url, '/v1/completions', {
+      prompt: [1],
+      max_tokens: 1,
+      kv_transfer_params: { do_remote_prefill: true, splitbench_prefill_s: -1 },
+    });
     assert.equal(neg.status, 400);
     assert.match((JSON.parse(neg.text) as Json).error.message, /splitbench_prefill_s must be ≥ 0/);
     const ok = await post(srv.url, '/v1/completions', { prompt: [1, 2], max_tokens: 2, ignore_eos: true, kv_transfer_params: { do_remote_decode: true } });

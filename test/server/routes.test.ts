@@ -170,7 +170,16 @@ describe('server routes (fake cluster)', () => {
   });
 
   it('serves a batch of prompts as one choice each', async () => {
-    const r = await post(base, '/v1/completions', { prompt: [[1, 2, 3], [4, 5]], max_tokens: 2, ignore_eos: true, stream: true, stream_options: { include_usage: true } });
+    const r = await post(base, '/v1/completions', {
+      prompt: [
+        [1, 2, 3],
+        [4, 5],
+      ],
+      max_tokens: 2,
+      ignore_eos: true,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
     const ev = sse(r.text) as any[]; // eslint-disable-line @typescript-eslint/no-explicit-any
     const finishes = ev.filter((e) => e !== '[DONE]' && e.choices.length > 0 && e.choices[0].finish_reason);
     assert.deepEqual(finishes.map((e) => e.choices[0].index).sort(), [0, 1]);

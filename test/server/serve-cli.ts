@@ -18,7 +18,10 @@ export interface ServeProcess {
   readonly exited: Promise<number | string>;
 }
 
-export function startServe(args: readonly string[], opts: { timeoutMs?: number; stdin?: 'ignore' | 'pipe'; env?: NodeJS.ProcessEnv } = {}): Promise<ServeProcess> {
+export function startServe(
+  args: readonly string[],
+  opts: { timeoutMs?: number; stdin?: 'ignore' | 'pipe'; env?: NodeJS.ProcessEnv } = {},
+): Promise<ServeProcess> {
   const timeoutMs = opts.timeoutMs ?? 20_000;
   const child = spawn(process.execPath, [BIN, 'serve', ...args], { stdio: [opts.stdin ?? 'ignore', 'pipe', 'pipe'], ...(opts.env ? { env: opts.env } : {}) });
   let err = '';

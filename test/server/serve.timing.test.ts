@@ -135,7 +135,10 @@ describe('splitbench serve (baseline-h100, bloom-176b, time scale 1)', () => {
     const inFlight = async (): Promise<number> => promValue((await call(srv.url, 'GET', '/metrics')).text, 'splitbench_requests_in_flight')!;
     const kvUsed = async (): Promise<number> => {
       const t = (await call(srv.url, 'GET', '/metrics')).text;
-      return t.split('\n').filter((l) => l.startsWith('splitbench_kv_used_tokens{')).reduce((s, l) => s + Number(l.split(' ').at(-1)), 0);
+      return t
+        .split('\n')
+        .filter((l) => l.startsWith('splitbench_kv_used_tokens{'))
+        .reduce((s, l) => s + Number(l.split(' ').at(-1)), 0);
     };
     assert.equal(await inFlight(), 0);
     await new Promise<void>((resolve, reject) => {

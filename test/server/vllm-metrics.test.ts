@@ -97,7 +97,7 @@ describe('vLLM metrics on /metrics (split deployment, real engine)', () => {
     }
   });
 
-  it('histograms carry vLLM\'s types and buckets; counts match the requests served', () => {
+  it("histograms carry vLLM's types and buckets; counts match the requests served", () => {
     for (const [name, buckets] of Object.entries(HISTOGRAMS)) {
       assert.equal(expo.families.get(name)?.type, 'histogram', name);
       const les = [...new Set(expo.samples.filter((s) => s.name === `${name}_bucket`).map((s) => s.labels.le!))];
@@ -107,7 +107,13 @@ describe('vLLM metrics on /metrics (split deployment, real engine)', () => {
       [...new Set(expo.samples.filter((s) => s.name === 'vllm:request_prompt_tokens_bucket').map((s) => s.labels.le!))],
       [...buckets125(32768).map(String), '+Inf'],
     );
-    for (const name of ['vllm:time_to_first_token_seconds', 'vllm:e2e_request_latency_seconds', 'vllm:request_queue_time_seconds', 'vllm:request_prefill_time_seconds', 'vllm:request_decode_time_seconds']) {
+    for (const name of [
+      'vllm:time_to_first_token_seconds',
+      'vllm:e2e_request_latency_seconds',
+      'vllm:request_queue_time_seconds',
+      'vllm:request_prefill_time_seconds',
+      'vllm:request_decode_time_seconds',
+    ]) {
       assert.equal(sum(expo, `${name}_count`), N, `${name}_count`);
     }
     // One inter-token sample per output token after the first.

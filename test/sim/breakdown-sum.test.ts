@@ -29,7 +29,13 @@ async function checkSums(args: string[], what: string): Promise<{ kvRequests: nu
       n++;
       const [queue, prefill, kv, wait, decode] = [q.queueS, q.prefillS, q.kvTransferS, q.decodeWaitS, q.decodeS];
       assert.ok(queue !== null && prefill !== null && kv !== null && wait !== null && decode !== null, `${what} ${q.traceId}: breakdown stored`);
-      for (const [k, v] of [['queue', queue], ['prefill', prefill], ['kv', kv], ['decode wait', wait], ['decode', decode]] as const) {
+      for (const [k, v] of [
+        ['queue', queue],
+        ['prefill', prefill],
+        ['kv', kv],
+        ['decode wait', wait],
+        ['decode', decode],
+      ] as const) {
         assert.ok(v >= -1e-12, `${what} ${q.traceId}: ${k} ${v} is not negative`);
       }
       const ttft = q.firstToken! - q.send!;
@@ -40,7 +46,10 @@ async function checkSums(args: string[], what: string): Promise<{ kvRequests: nu
       const chunks = decodeChunks(q.tokenTimes);
       const tokensAfterFirst = chunks.length > 1 ? chunks[1]!.t - chunks[0]!.t : 0;
       if (q.tokensReceived > 1 && chunks.length > 1 && chunks[0]!.tokens === 1) {
-        assert.ok(Math.abs(kv + wait - tokensAfterFirst) <= 2e-6, `${what} ${q.traceId}: kv ${kv} + decode wait ${wait} = second-token wait ${tokensAfterFirst}`);
+        assert.ok(
+          Math.abs(kv + wait - tokensAfterFirst) <= 2e-6,
+          `${what} ${q.traceId}: kv ${kv} + decode wait ${wait} = second-token wait ${tokensAfterFirst}`,
+        );
       }
       if (kv > 0) kvRequests++;
       if (q.pool === 'mixed') mixed++;

@@ -44,7 +44,11 @@ test('sim refuses requests past the context as the live server does (HTTP 400, s
     // The message the live server sends for the request a replay would make of this spec.
     let live: HttpError | undefined;
     try {
-      parseGeneration('completions', { prompt: Array.from({ length: spec.promptTokens }, () => 1), max_tokens: spec.outputTokens, ignore_eos: true }, { name: MODEL, maxContextTokens: ctx });
+      parseGeneration(
+        'completions',
+        { prompt: Array.from({ length: spec.promptTokens }, () => 1), max_tokens: spec.outputTokens, ignore_eos: true },
+        { name: MODEL, maxContextTokens: ctx },
+      );
     } catch (e) {
       live = e as HttpError;
     }

@@ -65,10 +65,23 @@ test('a row with a pre-encoded blob is stored exactly like the same row with chu
       for (let k = 0; k < n; k++) chunks.push({ t: times[k]! - send, tokens: counts ? counts[k]! : 1 });
       const status = i % 13 === 0 ? 'error' : i % 17 === 0 ? 'never-completed' : 'ok';
       rows.push({
-        seq: i, traceId: `t${i}`, arrival: send, promptTokens: 10 + i, outputTokens: n, scheduled: send, send,
-        firstToken: times[0]!, ...(status === 'never-completed' ? {} : { end: times[n - 1]! + 0.001 }), status,
-        tokensReceived: chunks.reduce((a, c) => a + c.tokens, 0), countMethod: 'exact', chunks,
-        breakdown: { queue: 0.1, prefill: 0.2, kvTransfer: 0, decodeWait: 0, decode: 1 }, promptMachine: 'p', tokenMachine: 't', pool: 'prompt',
+        seq: i,
+        traceId: `t${i}`,
+        arrival: send,
+        promptTokens: 10 + i,
+        outputTokens: n,
+        scheduled: send,
+        send,
+        firstToken: times[0]!,
+        ...(status === 'never-completed' ? {} : { end: times[n - 1]! + 0.001 }),
+        status,
+        tokensReceived: chunks.reduce((a, c) => a + c.tokens, 0),
+        countMethod: 'exact',
+        chunks,
+        breakdown: { queue: 0.1, prefill: 0.2, kvTransfer: 0, decodeWait: 0, decode: 1 },
+        promptMachine: 'p',
+        tokenMachine: 't',
+        pool: 'prompt',
       });
     }
     rows.push({ seq: 200, traceId: 'none', arrival: 1, promptTokens: 1, outputTokens: 1, scheduled: 1, send: 1, status: 'never-completed', tokensReceived: 0 });
@@ -89,15 +102,25 @@ test('a row with a pre-encoded blob is stored exactly like the same row with chu
       const { chunks: _omit, ...rest } = row;
       const expectChunks = c.map((x, k) => ({ t: times[k]! - row.send!, tokens: x.tokens }));
       assert.deepEqual(enc.blob, encodeChunks(expectChunks));
-      fast.addRequest({ ...rest, chunks: [{ t: 99, tokens: 99 }], tokenTimesBlob: enc.blob, ...(enc.maxStall === undefined ? {} : { maxStall: enc.maxStall }) });
+      fast.addRequest({
+        ...rest,
+        chunks: [{ t: 99, tokens: 99 }],
+        tokenTimesBlob: enc.blob,
+        ...(enc.maxStall === undefined ? {} : { maxStall: enc.maxStall }),
+      });
       // The slow path's own chunk list must be the same one, for the comparison below.
-      assert.deepEqual(expectChunks.map((x) => x.tokens), c.map((x) => x.tokens));
+      assert.deepEqual(
+        expectChunks.map((x) => x.tokens),
+        c.map((x) => x.tokens),
+      );
     }
     slow.finish('completed');
     fast.finish('completed');
     assert.equal(connectionOf(store).pragma('synchronous', { simple: true }), 1, 'NORMAL again after the bulk writer finished');
     const dump = (id: number): unknown[] =>
-      (connectionOf(store).prepare('SELECT * FROM requests WHERE run_id = ? ORDER BY seq').all(id) as Record<string, unknown>[]).map(({ run_id: _r, ...x }) => x);
+      (connectionOf(store).prepare('SELECT * FROM requests WHERE run_id = ? ORDER BY seq').all(id) as Record<string, unknown>[]).map(
+        ({ run_id: _r, ...x }) => x,
+      );
     const a = dump(slow.runId);
     const b = dump(fast.runId);
     assert.equal(a.length, 201);
@@ -121,7 +144,8 @@ test('a simulated run stores token_times consistent with its first token, end, t
   try {
     const reqs: RequestSpec[] = [];
     const r = rng(3);
-    for (let i = 0; i < 300; i++) reqs.push({ id: `r${i}`, arrival: i * 0.02, promptTokens: 50 + Math.floor(r() * 3000), outputTokens: 2 + Math.floor(r() * 400) });
+    for (let i = 0; i < 300; i++)
+      reqs.push({ id: `r${i}`, arrival: i * 0.02, promptTokens: 50 + Math.floor(r() * 3000), outputTokens: 2 + Math.floor(r() * 400) });
     for (const compat of [undefined, 'splitwise' as const]) {
       const w = store.createRun({ kind: 'sim', options: {} }, { bulk: true });
       const res = await simulate({ deployment: loadDeployment('splitwise-hh'), requests: reqs, sink: w, ...(compat ? { compat } : {}) });
@@ -131,7 +155,11 @@ test('a simulated run stores token_times consistent with its first token, end, t
       for (const row of store.requests(w.runId)) {
         n++;
         const c = decodeChunks(Buffer.from(encodeChunks(row.chunks)));
-        assert.equal(c.reduce((a, x) => a + x.tokens, 0), row.tokensReceived, `${compat} seq ${row.seq}: tokens`);
+        assert.equal(
+          c.reduce((a, x) => a + x.tokens, 0),
+          row.tokensReceived,
+          `${compat} seq ${row.seq}: tokens`,
+        );
         assert.ok(Math.abs(row.send! + c[0]!.t - row.firstToken!) < 1e-6, `${compat} seq ${row.seq}: first chunk at the first token`);
         assert.ok(Math.abs(row.send! + c[c.length - 1]!.t - row.end!) < 1e-6, `${compat} seq ${row.seq}: last chunk at the end`);
         const stall = maxStallOf(c);
@@ -149,7 +177,19 @@ test('a bulk writer on a file commits through its writer thread: flush() waits, 
   const file = path.join(tmp, 'bulk.db');
   const store = openStore(file);
   try {
-    const row = (seq: number): RequestRow => ({ seq, traceId: `r${seq}`, arrival: seq, promptTokens: 5, outputTokens: 2, scheduled: seq, send: seq, firstToken: seq + 1, end: seq + 2, status: 'ok', tokensReceived: 2 });
+    const row = (seq: number): RequestRow => ({
+      seq,
+      traceId: `r${seq}`,
+      arrival: seq,
+      promptTokens: 5,
+      outputTokens: 2,
+      scheduled: seq,
+      send: seq,
+      firstToken: seq + 1,
+      end: seq + 2,
+      status: 'ok',
+      tokensReceived: 2,
+    });
     const w = store.createRun({ kind: 'sim', options: {} }, { bulk: true, batchRows: 10 });
     for (let i = 0; i < 35; i++) w.addRequest(row(i));
     w.flush();
@@ -158,7 +198,10 @@ test('a bulk writer on a file commits through its writer thread: flush() waits, 
     assert.equal(other.requestCounts(w.runId).total, 35);
     other.close();
     w.addRequest(row(3)); // duplicate (run, shard, seq): the insert fails in the writer thread
-    assert.throws(() => w.flush(), (e: Error) => e.name === 'StoreError' && /request shard 0 seq 3/.test(e.message) && /UNIQUE|PRIMARY/i.test(e.message));
+    assert.throws(
+      () => w.flush(),
+      (e: Error) => e.name === 'StoreError' && /request shard 0 seq 3/.test(e.message) && /UNIQUE|PRIMARY/i.test(e.message),
+    );
     assert.throws(() => w.addRequest(row(99)), /request shard 0 seq 3/);
     assert.throws(() => w.finish('completed'), /request shard 0 seq 3/);
     assert.equal(store.getRun(w.runId)!.status, 'completed');
@@ -173,7 +216,8 @@ test('a bulk writer on an in-memory store writes in its own thread', () => {
   const store = openStore(':memory:');
   try {
     const w = store.createRun({ kind: 'sim', options: {} }, { bulk: true, batchRows: 3 });
-    for (let i = 0; i < 10; i++) w.addRequest({ seq: i, traceId: `r${i}`, arrival: i, promptTokens: 5, outputTokens: 1, scheduled: i, status: 'never-completed', tokensReceived: 0 });
+    for (let i = 0; i < 10; i++)
+      w.addRequest({ seq: i, traceId: `r${i}`, arrival: i, promptTokens: 5, outputTokens: 1, scheduled: i, status: 'never-completed', tokensReceived: 0 });
     w.finish('completed');
     assert.equal(store.requestCounts(w.runId)['never-completed'], 10);
   } finally {

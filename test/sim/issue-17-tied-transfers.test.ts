@@ -18,15 +18,51 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-issue17-'));
 
 test('issue 17: three KV transfers ending at one instant finish in SplitwiseSim heap order', async () => {
   const dep = path.join(tmp, 'hh-12p2t.yaml');
-  fs.writeFileSync(dep, ['name: hh-12p2t', 'kind: split', 'model: bloom-176b', 'perfModel: profile', 'scheduler: splitwise-mixed-pool', 'pools:', '  prompt: { machine: dgx-h100, count: 12 }', '  token: { machine: dgx-h100, count: 2 }', ''].join('\n'));
+  fs.writeFileSync(
+    dep,
+    [
+      'name: hh-12p2t',
+      'kind: split',
+      'model: bloom-176b',
+      'perfModel: profile',
+      'scheduler: splitwise-mixed-pool',
+      'pools:',
+      '  prompt: { machine: dgx-h100, count: 12 }',
+      '  token: { machine: dgx-h100, count: 2 }',
+      '',
+    ].join('\n'),
+  );
   const events = path.join(tmp, 'events.json');
-  const r = await runCli(['sim', '--trace', 'conversation', '--deployment', dep, '--rate', '70', '--duration', '60', '--seed', '96', '--compat', 'splitwise',
-    '--sample-interval', '0', '--db', path.join(tmp, 'r.db'), '--trace-events', events, '--json']);
+  const r = await runCli([
+    'sim',
+    '--trace',
+    'conversation',
+    '--deployment',
+    dep,
+    '--rate',
+    '70',
+    '--duration',
+    '60',
+    '--seed',
+    '96',
+    '--compat',
+    'splitwise',
+    '--sample-interval',
+    '0',
+    '--db',
+    path.join(tmp, 'r.db'),
+    '--trace-events',
+    events,
+    '--json',
+  ]);
   assert.equal(r.code, 0, r.stderr);
   const res = jsonResult(r.stdout) as { summary: { counts: { total: number; ok: number } } };
   assert.equal(res.summary.counts.total, 4165);
   assert.equal(res.summary.counts.ok, 4165);
   const doc = JSON.parse(fs.readFileSync(events, 'utf8')) as { traceEvents: { name: string; ts: number; dur?: number; args?: { request?: string } }[] };
   const tied = doc.traceEvents.filter((e) => e.name === 'kv' && e.dur !== undefined && Math.abs((e.ts + e.dur) / 1e6 - 2.892831) < 1e-6);
-  assert.deepEqual(tied.map((e) => e.args?.request), ['r187', 'r192', 'r193']);
+  assert.deepEqual(
+    tied.map((e) => e.args?.request),
+    ['r187', 'r192', 'r193'],
+  );
 });

@@ -37,7 +37,22 @@ function pct(sorted: readonly number[], p: number): number {
 
 test('a live replay against serve and a simulation of the same window agree within 5% (TTFT, E2E at p50 and p99)', { timeout: 120_000 }, async () => {
   const db = path.join(tmp, 'agree.db');
-  const live = await runCli(['replay', '--trace', 'conversation', '--window', WINDOW, '--deployment', DEPLOYMENT, '--time-scale', TIME_SCALE, '--db', db, '--name', 'live', '--json']);
+  const live = await runCli([
+    'replay',
+    '--trace',
+    'conversation',
+    '--window',
+    WINDOW,
+    '--deployment',
+    DEPLOYMENT,
+    '--time-scale',
+    TIME_SCALE,
+    '--db',
+    db,
+    '--name',
+    'live',
+    '--json',
+  ]);
   assert.equal(live.code, 0, live.stderr);
   const sim = await runCli(['sim', '--trace', 'conversation', '--window', WINDOW, '--deployment', DEPLOYMENT, '--db', db, '--name', 'sim', '--json']);
   assert.equal(sim.code, 0, sim.stderr);

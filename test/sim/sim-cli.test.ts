@@ -12,7 +12,16 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-sim-'));
 const RANDOM_DEP = path.join(tmp, 'random.yaml');
 fs.writeFileSync(
   RANDOM_DEP,
-  ['name: small-random', 'kind: split', 'model: bloom-176b', 'scheduler: random', 'pools:', '  prompt: { machine: dgx-h100, count: 2 }', '  token: { machine: dgx-a100, count: 2 }', ''].join('\n'),
+  [
+    'name: small-random',
+    'kind: split',
+    'model: bloom-176b',
+    'scheduler: random',
+    'pools:',
+    '  prompt: { machine: dgx-h100, count: 2 }',
+    '  token: { machine: dgx-a100, count: 2 }',
+    '',
+  ].join('\n'),
 );
 
 type Row = Record<string, unknown>;
@@ -54,7 +63,9 @@ test('sim writes a sim run with per-request rows, machines, power and timeline s
     }
     const machines = d.prepare('SELECT * FROM machines WHERE run_id = ?').all(out.runId) as Row[];
     assert.deepEqual(machines.map((m) => m['machine_id']).sort(), ['prompt-0', 'prompt-1', 'prompt-2', 'token-0']);
-    const power = d.prepare('SELECT machine_id, count(*) n, min(watts) lo, max(watts) hi FROM power_samples WHERE run_id = ? GROUP BY machine_id').all(out.runId) as Row[];
+    const power = d
+      .prepare('SELECT machine_id, count(*) n, min(watts) lo, max(watts) hi FROM power_samples WHERE run_id = ? GROUP BY machine_id')
+      .all(out.runId) as Row[];
     assert.equal(power.length, 4);
     for (const p of power) assert.ok((p['n'] as number) > 10 && (p['hi'] as number) > (p['lo'] as number), JSON.stringify(p));
     const names = (d.prepare('SELECT DISTINCT name FROM timeline_samples WHERE run_id = ?').all(out.runId) as Row[]).map((x) => x['name']);
@@ -67,7 +78,11 @@ test('sim writes a sim run with per-request rows, machines, power and timeline s
 test('two sims with one seed give identical request rows; another seed does not', async () => {
   const db = path.join(tmp, 'det.db');
   const common = ['sim', '--trace', 'conversation', '--rate', '6', '--duration', '40', '--deployment', RANDOM_DEP, '--db', db, '--sample-interval', '0'];
-  for (const [name, seed] of [['s1', '7'], ['s2', '7'], ['s3', '8']] as const) {
+  for (const [name, seed] of [
+    ['s1', '7'],
+    ['s2', '7'],
+    ['s3', '8'],
+  ] as const) {
     const r = await runCli([...common, '--seed', seed, '--name', name]);
     assert.equal(r.code, 0, r.stderr);
   }
@@ -102,7 +117,10 @@ test('--trace-events writes Chrome trace JSON with batches on every machine, pro
   assert.deepEqual([...batchesOn].sort(), ['prompt-0', 'prompt-1', 'token-0', 'token-1']);
   assert.equal(ev.filter((e) => e['ph'] === 'i' && e['name'] === 'arrival').length, 60);
   assert.equal(ev.filter((e) => e['name'] === 'prefill' && /prompts$/.test(threadNames.get(`${e['pid']}/${e['tid']}`) ?? '')).length, 60);
-  assert.ok(ev.some((e) => e['name'] === 'kv'), 'KV transfers');
+  assert.ok(
+    ev.some((e) => e['name'] === 'kv'),
+    'KV transfers',
+  );
 });
 
 test('bad input: a clear one-line error and exit 2', async () => {
@@ -136,8 +154,14 @@ test('compatible-mode KV deadlock: the run ends, every stuck request is stored a
   assert.equal(r.code, 4, r.stderr);
   const all = rows(db, 'dl');
   assert.equal(all.length, 40);
-  assert.ok(all.every((q) => q['status'] === 'never-completed'), 'all stuck');
-  assert.ok(all.some((q) => q['first_token'] !== null), 'some prompts ran before the deadlock');
+  assert.ok(
+    all.every((q) => q['status'] === 'never-completed'),
+    'all stuck',
+  );
+  assert.ok(
+    all.some((q) => q['first_token'] !== null),
+    'some prompts ran before the deadlock',
+  );
 });
 
 test('sim --perf-model: roofline, profile and auto (the profile where one exists, else the roofline)', async () => {
@@ -146,7 +170,12 @@ test('sim --perf-model: roofline, profile and auto (the profile where one exists
     runCli(['sim', '--trace', 'coding', '--limit', '40', '--deployment', 'baseline-h100', '--db', db, '--name', name, '--json', ...extra]);
   const ttfts = (name: string): number[] => rows(db, name).map((r) => r['ttft'] as number);
   // bloom-176b on H100 has a bundled profile: auto picks it; roofline gives other timings.
-  for (const [name, extra] of [['dep', []], ['profile', ['--perf-model', 'profile']], ['auto', ['--perf-model', 'auto']], ['roofline', ['--perf-model', 'roofline']]] as const) {
+  for (const [name, extra] of [
+    ['dep', []],
+    ['profile', ['--perf-model', 'profile']],
+    ['auto', ['--perf-model', 'auto']],
+    ['roofline', ['--perf-model', 'roofline']],
+  ] as const) {
     const r = await sim(name, [...extra]);
     assert.equal(r.code, 0, `${name}: ${r.stderr}`);
   }

@@ -15,7 +15,22 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-sweep-'));
 
 test('sweep finds the max rate under the Splitwise SLOs, one tagged run per rate with its offered rate', async () => {
   const db = path.join(tmp, 'sweep.db');
-  const r = await runCli(['sweep', '--trace', 'coding', '--deployment', 'splitwise-hh', '--rates', '2,5,8,11', '--duration', '40', '--tolerance', '0.1', '--db', db, '--json']);
+  const r = await runCli([
+    'sweep',
+    '--trace',
+    'coding',
+    '--deployment',
+    'splitwise-hh',
+    '--rates',
+    '2,5,8,11',
+    '--duration',
+    '40',
+    '--tolerance',
+    '0.1',
+    '--db',
+    db,
+    '--json',
+  ]);
   assert.ok(r.code === 0, r.stderr);
   const out = jsonResult(r.stdout) as { sweep: string; maxRate: number; firstFail: number; points: { rate: number; runId: number; passed: boolean }[] };
   assert.ok(out.maxRate !== undefined && out.firstFail !== undefined, JSON.stringify(out));
@@ -23,7 +38,12 @@ test('sweep finds the max rate under the Splitwise SLOs, one tagged run per rate
   for (const p of out.points) assert.equal(p.passed, p.rate <= out.maxRate, `rate ${p.rate}`);
   const d = new Database(db, { readonly: true });
   try {
-    const runs = d.prepare('SELECT id, offered_rate, tags_json, kind FROM runs ORDER BY id').all() as { id: number; offered_rate: number; tags_json: string; kind: string }[];
+    const runs = d.prepare('SELECT id, offered_rate, tags_json, kind FROM runs ORDER BY id').all() as {
+      id: number;
+      offered_rate: number;
+      tags_json: string;
+      kind: string;
+    }[];
     assert.equal(runs.length, out.points.length);
     for (const run of runs) {
       assert.equal(run.kind, 'sim');
@@ -43,14 +63,34 @@ test('provision: iso-power on a 3-machine budget tries the budget line and picks
   const store = openStore(path.join(tmp, 'prov.db'));
   try {
     const ev = new Evaluator({ store, sampler, tracePath: source.path, slo, durationS: 30, seed: 0, compat: undefined, tags: {}, tolerance: 0.2 });
-    const iso = await provisionSearch(ev, { design: DESIGNS['splitwise-hh']!, objective: 'iso-power', budgetLike: { design: DESIGNS['baseline-h100']!, counts: { mixed: 3 } }, rate: 3, maxMachines: 10 }, () => undefined);
+    const iso = await provisionSearch(
+      ev,
+      {
+        design: DESIGNS['splitwise-hh']!,
+        objective: 'iso-power',
+        budgetLike: { design: DESIGNS['baseline-h100']!, counts: { mixed: 3 } },
+        rate: 3,
+        maxMachines: 10,
+      },
+      () => undefined,
+    );
     assert.deepEqual(iso.candidates.map((c) => c.config).sort(), ['1P+2T', '2P+1T']);
     for (const c of iso.candidates) assert.equal(c.power, provisioned(DESIGNS['baseline-h100']!, { mixed: 3 }).power);
     const best = Math.max(...iso.candidates.map((c) => c.maxRate ?? 0));
     assert.ok(iso.winner && iso.winner.maxRate === best && best > 0);
     assert.ok(iso.reference?.maxRate !== undefined && iso.ratios?.throughput === best / iso.reference.maxRate);
 
-    const opt = await provisionSearch(ev, { design: DESIGNS['baseline-h100']!, objective: 'cost-opt', budgetLike: { design: DESIGNS['baseline-h100']!, counts: { mixed: 3 } }, rate: 4, maxMachines: 6 }, () => undefined);
+    const opt = await provisionSearch(
+      ev,
+      {
+        design: DESIGNS['baseline-h100']!,
+        objective: 'cost-opt',
+        budgetLike: { design: DESIGNS['baseline-h100']!, counts: { mixed: 3 } },
+        rate: 4,
+        maxMachines: 6,
+      },
+      () => undefined,
+    );
     assert.ok(opt.winner, 'some baseline size meets the SLOs at 4 req/s');
     const n = opt.winner.counts.mixed!;
     for (const c of opt.candidates) assert.equal(c.passed, c.counts.mixed! >= n, `${c.config} passed=${c.passed} but the winner is ${n}`);
@@ -64,7 +104,9 @@ test('experiment splitwise --quick writes the normalized table, CSV and charts',
   const out = path.join(tmp, 'exp');
   const r = await runCli(['experiment', 'splitwise', '--quick', '--mode', 'compat', '--trace', 'coding', '--out', out, '--json']);
   assert.equal(r.code, 0, r.stderr);
-  const res = jsonResult(r.stdout) as { rows: { design: string; provisioning: string; maxRate: number | null; throughputX: number | null; powerX: number; costX: number }[] };
+  const res = jsonResult(r.stdout) as {
+    rows: { design: string; provisioning: string; maxRate: number | null; throughputX: number | null; powerX: number; costX: number }[];
+  };
   assert.equal(res.rows.length, 12);
   for (const row of res.rows) {
     assert.ok(row.maxRate !== null && row.maxRate > 0, JSON.stringify(row));
@@ -79,11 +121,17 @@ test('experiment splitwise --quick writes the normalized table, CSV and charts',
   const fig = fs.readFileSync(path.join(out, 'splitwise-compat-iso-cost.csv'), 'utf8').trim().split('\n');
   assert.equal(fig.length, 7, 'header + six designs');
   const binding = (res.rows as { binding?: string | null }[]).map((r) => r.binding);
-  assert.ok(binding.every((b) => typeof b === 'string' && /^slowdown\.(ttft|tbt|e2e)\.p\d+ </.test(b)), `every design's search hit a failing rate and names its rule: ${binding.join(', ')}`);
+  assert.ok(
+    binding.every((b) => typeof b === 'string' && /^slowdown\.(ttft|tbt|e2e)\.p\d+ </.test(b)),
+    `every design's search hit a failing rate and names its rule: ${binding.join(', ')}`,
+  );
   assert.equal(fs.readFileSync(path.join(out, 'splitwise.csv'), 'utf8').trim().split('\n').length, 13);
   // The paper's four ratios beside ours, computed from the rows.
   const ratios = (jsonResult(r.stdout) as { ratios: { claim: string; paper: number; ours: number | null; costRatio: number }[] }).ratios;
-  assert.deepEqual(ratios.map((x) => x.paper), [2.15, 1.18, 1.4, 0.75]);
+  assert.deepEqual(
+    ratios.map((x) => x.paper),
+    [2.15, 1.18, 1.4, 0.75],
+  );
   const row = (prov: string, d: string) => res.rows.find((x) => x.provisioning === prov && x.design === d)!;
   assert.equal(ratios[0]!.ours, row('iso-power', 'splitwise-aa').maxRate! / row('iso-power', 'baseline-a100').maxRate!);
   assert.equal(ratios[2]!.ours, row('iso-cost', 'splitwise-aa').maxRate! / row('iso-cost', 'baseline-h100').maxRate!);
@@ -93,7 +141,10 @@ test('experiment splitwise --quick writes the normalized table, CSV and charts',
   assert.equal(po[0]!.rate, row('iso-power', 'baseline-h100').maxRate);
   assert.ok(po[0]!.config !== null && po[0]!.powerX! > 0, JSON.stringify(po));
   assert.equal(ratios[3]!.ours, po[0]!.powerX);
-  assert.match(fs.readFileSync(path.join(out, 'splitwise.md'), 'utf8'), /## The paper's ratios beside ours[\s\S]*\| compat \| Splitwise-AA vs Baseline-A100, iso-power \| throughput \| 2\.15x \|/);
+  assert.match(
+    fs.readFileSync(path.join(out, 'splitwise.md'), 'utf8'),
+    /## The paper's ratios beside ours[\s\S]*\| compat \| Splitwise-AA vs Baseline-A100, iso-power \| throughput \| 2\.15x \|/,
+  );
 });
 
 test('experiment splitwise --duration: the traces are that long; a bad value is refused', async () => {

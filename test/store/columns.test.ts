@@ -32,8 +32,14 @@ test('the column table is the migrated schema: every table, column order, declar
 });
 
 test('the insert and export column lists come from the column table', () => {
-  assert.deepEqual(REQUEST_COLUMNS, TABLES.requests.map((c) => c.name));
-  assert.deepEqual(EXPORT_COLUMNS.slice(0, -2), TABLES.requests.filter((c) => c.name !== 'token_times').map((c) => c.name));
+  assert.deepEqual(
+    REQUEST_COLUMNS,
+    TABLES.requests.map((c) => c.name),
+  );
+  assert.deepEqual(
+    EXPORT_COLUMNS.slice(0, -2),
+    TABLES.requests.filter((c) => c.name !== 'token_times').map((c) => c.name),
+  );
   assert.deepEqual(EXPORT_COLUMNS.slice(-2), ['chunk_times_s', 'chunk_tokens']);
 });
 

@@ -60,9 +60,15 @@ test('SIGKILL keeps every row handed to the writer more than about a second befo
     const seqs = [...s.requests(run.id)].map((r) => r.seq);
     assert.ok(seqs.length >= mustHave, `store has ${seqs.length} rows, expected at least ${mustHave}`);
     // committed rows are a prefix and intact
-    seqs.forEach((q, i) => { assert.equal(q, i); });
+    seqs.forEach((q, i) => {
+      assert.equal(q, i);
+    });
     const last = [...s.requests(run.id)].at(-1)!;
-    assert.deepEqual(last.chunks, [{ t: 0.5, tokens: 1 }, { t: 0.75, tokens: 1 }, { t: 1, tokens: 1 }]);
+    assert.deepEqual(last.chunks, [
+      { t: 0.5, tokens: 1 },
+      { t: 0.75, tokens: 1 },
+      { t: 1, tokens: 1 },
+    ]);
     assert.ok(Math.abs(last.tpot! - 0.25) < 1e-9, `tpot ${last.tpot}`);
     s.close();
     const list = await runCli(['runs', 'list', '--db', file]);

@@ -33,7 +33,10 @@ test('replay refuses an empty or unusable --db with exit 2 before it sends anyth
   const server = await startServer({ ttftMs: 1 });
   const dir = tempDir();
   try {
-    const trace = writeTrace(dir, [[0, 10, 2], [0.01, 10, 2]]);
+    const trace = writeTrace(dir, [
+      [0, 10, 2],
+      [0.01, 10, 2],
+    ]);
     mkdirSync(path.join(dir, 'folder'));
     writeFileSync(path.join(dir, 'plain.txt'), 'x');
     for (const db of ['', path.join(dir, 'folder'), path.join(dir, 'plain.txt', 'r.db')]) {

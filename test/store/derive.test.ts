@@ -25,11 +25,31 @@ test('tpot needs at least two tokens', () => {
 });
 
 test('max stall is the longest gap between token chunks after the first', () => {
-  assert.equal(maxStallOf([{ t: 0.5, tokens: 1 }, { t: 1, tokens: 2 }, { t: 2.5, tokens: 2 }]), 1.5);
+  assert.equal(
+    maxStallOf([
+      { t: 0.5, tokens: 1 },
+      { t: 1, tokens: 2 },
+      { t: 2.5, tokens: 2 },
+    ]),
+    1.5,
+  );
   // the TTFT gap (0 → 3) is not a stall
-  assert.equal(maxStallOf([{ t: 3, tokens: 1 }, { t: 3.25, tokens: 1 }]), 0.25);
+  assert.equal(
+    maxStallOf([
+      { t: 3, tokens: 1 },
+      { t: 3.25, tokens: 1 },
+    ]),
+    0.25,
+  );
   // chunks without tokens are skipped
-  assert.equal(maxStallOf([{ t: 1, tokens: 1 }, { t: 5, tokens: 0 }, { t: 1.5, tokens: 1 }]), 0.5);
+  assert.equal(
+    maxStallOf([
+      { t: 1, tokens: 1 },
+      { t: 5, tokens: 0 },
+      { t: 1.5, tokens: 1 },
+    ]),
+    0.5,
+  );
   assert.equal(maxStallOf([{ t: 1, tokens: 4 }]), undefined);
   assert.equal(maxStallOf([]), undefined);
   assert.equal(maxStallOf(undefined), undefined);
@@ -43,7 +63,11 @@ test('deriveRequest computes every column from raw times', () => {
     end: 4,
     status: 'ok',
     tokensReceived: 5,
-    chunks: [{ t: 0.5, tokens: 1 }, { t: 1, tokens: 2 }, { t: 2.5, tokens: 2 }],
+    chunks: [
+      { t: 0.5, tokens: 1 },
+      { t: 1, tokens: 2 },
+      { t: 2.5, tokens: 2 },
+    ],
   });
   assert.deepEqual(d, {
     firstToken: 2,
@@ -64,7 +88,10 @@ test('deriveRequest fills first token and end from chunks when absent', () => {
     send: 1,
     status: 'ok',
     tokensReceived: 3,
-    chunks: [{ t: 0.25, tokens: 1 }, { t: 0.75, tokens: 2 }],
+    chunks: [
+      { t: 0.25, tokens: 1 },
+      { t: 0.75, tokens: 2 },
+    ],
   });
   assert.equal(d.firstToken, 1.25);
   assert.equal(d.end, 1.75);

@@ -35,7 +35,24 @@ function cli(args: readonly string[]): Promise<{ code: number | null; stdout: st
 }
 
 function row(seq: number): RequestRow {
-  return { seq, traceId: String(seq), arrival: seq * 0.1, promptTokens: 100, outputTokens: 3, scheduled: seq * 0.1, send: seq * 0.1, firstToken: seq * 0.1 + 0.05, end: seq * 0.1 + 0.2, status: 'ok', tokensReceived: 3, chunks: [{ t: 0.05, tokens: 1 }, { t: 0.1, tokens: 1 }, { t: 0.2, tokens: 1 }] };
+  return {
+    seq,
+    traceId: String(seq),
+    arrival: seq * 0.1,
+    promptTokens: 100,
+    outputTokens: 3,
+    scheduled: seq * 0.1,
+    send: seq * 0.1,
+    firstToken: seq * 0.1 + 0.05,
+    end: seq * 0.1 + 0.2,
+    status: 'ok',
+    tokensReceived: 3,
+    chunks: [
+      { t: 0.05, tokens: 1 },
+      { t: 0.1, tokens: 1 },
+      { t: 0.2, tokens: 1 },
+    ],
+  };
 }
 
 function makeStore(): { dir: string; db: string } {
@@ -59,7 +76,9 @@ const READERS: readonly (readonly string[])[] = [
   ['gate', '--slo', 'interactive', '--run', 'ro'],
 ]; // and `report`, below
 
-test(`every reader reads a store it cannot write (${how ?? 'skipped: running as root without setpriv, no way to switch to another user'})`, { skip: how === undefined ? 'root without setpriv: cannot switch to another user' : false }, async () => {
+test(`every reader reads a store it cannot write (${how ?? 'skipped: running as root without setpriv, no way to switch to another user'})`, {
+  skip: how === undefined ? 'root without setpriv: cannot switch to another user' : false,
+}, async () => {
   const { dir, db } = makeStore();
   try {
     assert.deepEqual(readdirSync(dir), ['store.db'], 'a closed store leaves no -wal/-shm');
@@ -86,7 +105,9 @@ test(`every reader reads a store it cannot write (${how ?? 'skipped: running as 
   }
 });
 
-test(`a reader reads a store another user is writing, -wal and -shm present (${how ?? 'skipped'})`, { skip: how === undefined ? 'root without setpriv: cannot switch to another user' : false }, async () => {
+test(`a reader reads a store another user is writing, -wal and -shm present (${how ?? 'skipped'})`, {
+  skip: how === undefined ? 'root without setpriv: cannot switch to another user' : false,
+}, async () => {
   const { dir, db } = makeStore();
   chmodSync(dir, 0o755);
   const s = openStore(db); // the writer: holds -wal and -shm open
@@ -99,7 +120,14 @@ test(`a reader reads a store another user is writing, -wal and -shm present (${h
     const r = await cli(['runs', 'list', '--json', '--db', db]);
     assert.equal(r.code, 0, r.stderr);
     const runs = jsonResult(r.stdout) as { name: string; requests: number }[];
-    assert.deepEqual(runs.map((x) => [x.name, x.requests]).sort(), [['live', 5], ['ro', 30]], 'the uncheckpointed rows in the WAL are read too');
+    assert.deepEqual(
+      runs.map((x) => [x.name, x.requests]).sort(),
+      [
+        ['live', 5],
+        ['ro', 30],
+      ],
+      'the uncheckpointed rows in the WAL are read too',
+    );
     w.finish('completed');
   } finally {
     chmodSync(dir, 0o755);

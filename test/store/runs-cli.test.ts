@@ -29,7 +29,11 @@ function row(seq: number, over: RowOverrides = {}): RequestRow {
     end: seq / 4 + 1.125,
     status: 'ok',
     tokensReceived: 3,
-    chunks: [{ t: 0.5, tokens: 1 }, { t: 0.75, tokens: 1 }, { t: 1, tokens: 1 }],
+    chunks: [
+      { t: 0.5, tokens: 1 },
+      { t: 0.75, tokens: 1 },
+      { t: 1, tokens: 1 },
+    ],
     ...over,
   };
   for (const k of Object.keys(r) as (keyof RequestRow)[]) if (r[k] === undefined) delete r[k];
@@ -43,7 +47,17 @@ test.before(() => {
   const live = s.createRun({ kind: 'live', name: 'baseline', options: { rate: 4 }, target: 'http://127.0.0.1:9', deployment: 'splitwise-hh' });
   live.addMachines([{ machineId: 'prompt-0', machineType: 'dgx-h100', pool: 'prompt', gpus: 8, pricePerHour: 30 }]);
   for (let i = 0; i < 20; i++) live.addRequest(row(i));
-  live.addRequest(row(20, { status: 'error', error: 'HTTP 503: "busy", retry later', errorCode: 'SB_HTTP', httpStatus: 503, tokensReceived: 0, chunks: [], firstToken: undefined }));
+  live.addRequest(
+    row(20, {
+      status: 'error',
+      error: 'HTTP 503: "busy", retry later',
+      errorCode: 'SB_HTTP',
+      httpStatus: 503,
+      tokensReceived: 0,
+      chunks: [],
+      firstToken: undefined,
+    }),
+  );
   live.addRequest(row(21, { status: 'timeout', timeoutPhase: 'first-token', tokensReceived: 0, chunks: [], firstToken: undefined }));
   live.finish('completed');
   const sim = s.createRun({ kind: 'sim', options: {} });
@@ -64,7 +78,13 @@ test('runs list: table and JSON', async () => {
   const j = await runCli(['runs', 'list', '--db', db, '--json']);
   assert.equal(j.code, 0);
   const runs = jsonResult(j.stdout) as { id: number; name: string; requests: number; ok: number; options: unknown }[];
-  assert.deepEqual(runs.map((r) => [r.id, r.name, r.requests, r.ok]), [[liveId, 'baseline', 22, 20], [simId, `sim-${simId}`, 1, 1]]);
+  assert.deepEqual(
+    runs.map((r) => [r.id, r.name, r.requests, r.ok]),
+    [
+      [liveId, 'baseline', 22, 20],
+      [simId, `sim-${simId}`, 1, 1],
+    ],
+  );
   assert.deepEqual(runs[0]!.options, { rate: 4 });
 });
 
@@ -113,7 +133,14 @@ test('runs export: jsonl and json parse back to the stored rows', async () => {
   for (const format of ['jsonl', 'json'] as const) {
     const r = await runCli(['runs', 'export', 'baseline', '--format', format, '--db', db]);
     assert.equal(r.code, 0, r.stderr);
-    const rows = (format === 'json' ? JSON.parse(r.stdout) : r.stdout.trim().split('\n').map((l) => JSON.parse(l))) as Record<string, unknown>[];
+    const rows = (
+      format === 'json'
+        ? JSON.parse(r.stdout)
+        : r.stdout
+            .trim()
+            .split('\n')
+            .map((l) => JSON.parse(l))
+    ) as Record<string, unknown>[];
     assert.equal(rows.length, 22);
     assert.deepEqual(Object.keys(rows[0]!), [...EXPORT_COLUMNS]);
     rows.forEach((x, i) => {
@@ -124,8 +151,14 @@ test('runs export: jsonl and json parse back to the stored rows', async () => {
       assert.equal(x.e2e, want.e2e);
       assert.equal(x.tpot, want.tpot);
       assert.equal(x.status, want.status);
-      assert.deepEqual(x.chunk_times_s, want.chunks.map((c) => c.t));
-      assert.deepEqual(x.chunk_tokens, want.chunks.map((c) => c.tokens));
+      assert.deepEqual(
+        x.chunk_times_s,
+        want.chunks.map((c) => c.t),
+      );
+      assert.deepEqual(
+        x.chunk_tokens,
+        want.chunks.map((c) => c.tokens),
+      );
     });
     assert.equal(rows[0]!.ttft, 0.5);
     assert.equal(rows[0]!.tpot, 0.25);
@@ -171,7 +204,10 @@ test('runs delete removes the run and its rows; the rest stays', async () => {
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, new RegExp(`deleted run ${a.runId} \\(gone, sim, completed\\) with 2 requests`));
   const j = await runCli(['runs', 'list', '--db', copy, '--json']);
-  assert.deepEqual((jsonResult(j.stdout) as { name: string }[]).map((x) => x.name), ['kept']);
+  assert.deepEqual(
+    (jsonResult(j.stdout) as { name: string }[]).map((x) => x.name),
+    ['kept'],
+  );
   // a run whose writer is alive (this test process) is kept unless --force
   const s1 = openStore(copy);
   const live = s1.createRun({ kind: 'live', name: 'writing', options: {} });

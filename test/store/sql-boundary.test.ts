@@ -13,7 +13,8 @@ function sources(dir: string): string[] {
 }
 
 const SQLITE_IMPORT = /from\s+['"](better-sqlite3|[./]*store\/(sqlite|store|shards|bulk-worker)\.js)['"]|import\(\s*['"]better-sqlite3['"]\s*\)/;
-const SQL = /['"`][^'"`\n]*\b(SELECT\s+[\w*"(]|INSERT\s+(OR\s+\w+\s+)?INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM|CREATE\s+(TEMP\s+)?TABLE|ATTACH\s+DATABASE|PRAGMA\s+\w)/;
+const SQL =
+  /['"`][^'"`\n]*\b(SELECT\s+[\w*"(]|INSERT\s+(OR\s+\w+\s+)?INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM|CREATE\s+(TEMP\s+)?TABLE|ATTACH\s+DATABASE|PRAGMA\s+\w)/;
 
 test('only src/store knows SQL: no SQLite import and no SQL text in any other source file', () => {
   const src = path.join(repoRoot, 'src');

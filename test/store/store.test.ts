@@ -60,12 +60,15 @@ test('creates the folder and file, sets WAL, application_id and the schema versi
 
 test('a reader does not create a missing store', () => {
   const file = fresh();
-  assert.throws(() => openStore(file, { readonly: true }), (e: unknown) => {
-    assert.ok(e instanceof StoreError);
-    assert.equal(e.exitCode, ExitCode.store);
-    assert.match(e.message, /no results store at .*results\.db/);
-    return true;
-  });
+  assert.throws(
+    () => openStore(file, { readonly: true }),
+    (e: unknown) => {
+      assert.ok(e instanceof StoreError);
+      assert.equal(e.exitCode, ExitCode.store);
+      assert.match(e.message, /no results store at .*results\.db/);
+      return true;
+    },
+  );
   assert.equal(existsSync(file), false);
 });
 
@@ -73,11 +76,14 @@ test('a file that is not SQLite is refused, naming the file', () => {
   const file = path.join(tmp, 'notes.txt');
   writeFileSync(file, 'hello, this is not a database at all\n'.repeat(100));
   for (const readonly of [false, true]) {
-    assert.throws(() => openStore(file, { readonly }), (e: unknown) => {
-      assert.ok(e instanceof StoreError);
-      assert.match(e.message, /notes\.txt is not a splitbench results store \(not an SQLite database\)/);
-      return true;
-    });
+    assert.throws(
+      () => openStore(file, { readonly }),
+      (e: unknown) => {
+        assert.ok(e instanceof StoreError);
+        assert.match(e.message, /notes\.txt is not a splitbench results store \(not an SQLite database\)/);
+        return true;
+      },
+    );
   }
 });
 
@@ -100,12 +106,15 @@ test('a store with a newer schema version asks for an upgrade', () => {
   db.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
   db.close();
   for (const readonly of [false, true]) {
-    assert.throws(() => openStore(file, { readonly }), (e: unknown) => {
-      assert.ok(e instanceof StoreError);
-      assert.match(e.message, new RegExp(`schema version ${SCHEMA_VERSION + 1}, newer than`));
-      assert.match(e.hint ?? '', /upgrade splitbench/);
-      return true;
-    });
+    assert.throws(
+      () => openStore(file, { readonly }),
+      (e: unknown) => {
+        assert.ok(e instanceof StoreError);
+        assert.match(e.message, new RegExp(`schema version ${SCHEMA_VERSION + 1}, newer than`));
+        assert.match(e.hint ?? '', /upgrade splitbench/);
+        return true;
+      },
+    );
   }
 });
 
@@ -161,7 +170,10 @@ test('createRun records metadata, default name, environment and version', () => 
   assert.equal(isStale(done), undefined);
   assert.throws(() => w.addRequest(row(0)), /after finish/);
   w2.finish('interrupted');
-  assert.deepEqual(s.listRuns().map((x) => x.status), ['completed', 'interrupted']);
+  assert.deepEqual(
+    s.listRuns().map((x) => x.status),
+    ['completed', 'interrupted'],
+  );
   s.close();
 });
 
@@ -169,9 +181,22 @@ test('the writer stores raw times and derived columns exactly', () => {
   const file = fresh();
   const s = openStore(file);
   const w = s.createRun({ kind: 'live', options: {} });
-  w.addRequest(row(0, { breakdown: { queue: 0.125, prefill: 0.25, kvTransfer: 0.0625, decodeWait: 0.5, decode: 1.5 }, promptMachine: 'prompt-0', tokenMachine: 'token-1', pool: 'prompt', usagePrompt: 100, usageCompletion: 5, countMethod: 'usage-final', httpStatus: 200 }));
-  w.addRequest(row(1, { status: 'error', errorCode: 'SB_HTTP', error: 'HTTP 500: boom', httpStatus: 500, end: 2, tokensReceived: 1, chunks: [{ t: 0.5, tokens: 1 }] }));
-  w.addRequest(row(2, { status: 'never-completed', send: undefined, firstToken: undefined, end: undefined, tokensReceived: 0, chunks: [] , warmup: true}));
+  w.addRequest(
+    row(0, {
+      breakdown: { queue: 0.125, prefill: 0.25, kvTransfer: 0.0625, decodeWait: 0.5, decode: 1.5 },
+      promptMachine: 'prompt-0',
+      tokenMachine: 'token-1',
+      pool: 'prompt',
+      usagePrompt: 100,
+      usageCompletion: 5,
+      countMethod: 'usage-final',
+      httpStatus: 200,
+    }),
+  );
+  w.addRequest(
+    row(1, { status: 'error', errorCode: 'SB_HTTP', error: 'HTTP 500: boom', httpStatus: 500, end: 2, tokensReceived: 1, chunks: [{ t: 0.5, tokens: 1 }] }),
+  );
+  w.addRequest(row(2, { status: 'never-completed', send: undefined, firstToken: undefined, end: undefined, tokensReceived: 0, chunks: [], warmup: true }));
   w.addRequest(row(3, { firstToken: undefined, end: undefined, tokensReceived: 1, chunks: [{ t: 0.75, tokens: 1 }] }));
   w.flush();
   const raw = connectionOf(s).prepare('SELECT * FROM requests WHERE run_id = ? ORDER BY seq').all(w.runId) as Record<string, unknown>[];
@@ -182,19 +207,38 @@ test('the writer stores raw times and derived columns exactly', () => {
     [0.25, 0.5, 1, 3, 0.25, 0.5, 2.5, 0.75, 2.75, 0.5, 1.5],
   );
   assert.deepEqual([a.queue_s, a.prefill_s, a.kv_transfer_s, a.decode_wait_s, a.decode_s], [0.125, 0.25, 0.0625, 0.5, 1.5]);
-  assert.deepEqual([a.prompt_machine, a.token_machine, a.pool, a.usage_prompt, a.usage_completion, a.count_method, a.http_status], ['prompt-0', 'token-1', 'prompt', 100, 5, 'usage-final', 200]);
-  assert.deepEqual([b.status, b.ttft, b.e2e, b.e2e_sched, b.tpot, b.max_stall, b.error_code, b.error], ['error', 0.5, null, null, null, null, 'SB_HTTP', 'HTTP 500: boom']);
+  assert.deepEqual(
+    [a.prompt_machine, a.token_machine, a.pool, a.usage_prompt, a.usage_completion, a.count_method, a.http_status],
+    ['prompt-0', 'token-1', 'prompt', 100, 5, 'usage-final', 200],
+  );
+  assert.deepEqual(
+    [b.status, b.ttft, b.e2e, b.e2e_sched, b.tpot, b.max_stall, b.error_code, b.error],
+    ['error', 0.5, null, null, null, null, 'SB_HTTP', 'HTTP 500: boom'],
+  );
   assert.deepEqual([c.send, c.lag, c.ttft, c.e2e, c.token_times, c.warmup], [null, null, null, null, null, 1]);
   assert.deepEqual([d.first_token, d.end, d.ttft, d.e2e, d.tpot], [4.25, 4.25, 0.75, 0.75, null]);
   const recs = [...s.requests(w.runId)];
-  assert.deepEqual(recs[0]!.chunks, [{ t: 0.5, tokens: 1 }, { t: 1, tokens: 2 }, { t: 2.5, tokens: 2 }]);
+  assert.deepEqual(recs[0]!.chunks, [
+    { t: 0.5, tokens: 1 },
+    { t: 1, tokens: 2 },
+    { t: 2.5, tokens: 2 },
+  ]);
   assert.equal(recs[0]!.maxStall, 1.5);
   assert.equal(recs[0]!.kvTransferS, 0.0625);
   assert.equal(recs[2]!.warmup, true);
   assert.deepEqual(recs[2]!.chunks, []);
-  assert.deepEqual([...s.requests(w.runId, { status: 'ok' })].map((r) => r.seq), [0, 3]);
-  assert.deepEqual([...s.requests(w.runId, { status: ['error', 'never-completed'] })].map((r) => r.seq), [1, 2]);
-  assert.deepEqual([...s.requests(w.runId, { includeWarmup: false })].map((r) => r.seq), [0, 1, 3]);
+  assert.deepEqual(
+    [...s.requests(w.runId, { status: 'ok' })].map((r) => r.seq),
+    [0, 3],
+  );
+  assert.deepEqual(
+    [...s.requests(w.runId, { status: ['error', 'never-completed'] })].map((r) => r.seq),
+    [1, 2],
+  );
+  assert.deepEqual(
+    [...s.requests(w.runId, { includeWarmup: false })].map((r) => r.seq),
+    [0, 1, 3],
+  );
   assert.deepEqual([...s.requests(w.runId, { chunks: false })][0]!.chunks, []);
   const counts = s.requestCounts(w.runId);
   assert.equal(counts.total, 4);
@@ -240,22 +284,28 @@ test('a duplicate request key fails the flush with a store error naming the row'
   const w = s.createRun({ kind: 'sim', options: {} });
   w.addRequest(row(7));
   w.addRequest(row(7));
-  assert.throws(() => w.flush(), (e: unknown) => {
-    assert.ok(e instanceof StoreError);
-    assert.match(e.message, /seq 7/);
-    return true;
-  });
+  assert.throws(
+    () => w.flush(),
+    (e: unknown) => {
+      assert.ok(e instanceof StoreError);
+      assert.match(e.message, /seq 7/);
+      return true;
+    },
+  );
   assert.throws(() => w.addRequest(row(8)), StoreError);
   s.close();
 });
 
 test('findRun: by id, by latest name, unknown lists runs', () => {
   const s = openStore(fresh());
-  assert.throws(() => s.findRun('nope'), (e: unknown) => {
-    assert.ok(e instanceof ConfigError);
-    assert.match(e.hint ?? '', /no runs yet/);
-    return true;
-  });
+  assert.throws(
+    () => s.findRun('nope'),
+    (e: unknown) => {
+      assert.ok(e instanceof ConfigError);
+      assert.match(e.hint ?? '', /no runs yet/);
+      return true;
+    },
+  );
   const a = s.createRun({ kind: 'sim', name: 'base', options: {} });
   const b = s.createRun({ kind: 'sim', name: 'base', options: {} });
   const c = s.createRun({ kind: 'live', name: '999', options: {} });
@@ -263,13 +313,16 @@ test('findRun: by id, by latest name, unknown lists runs', () => {
   assert.equal(s.findRun(a.runId).id, a.runId);
   assert.equal(s.findRun(String(a.runId)).id, a.runId);
   assert.equal(s.findRun('999').id, c.runId); // no run with id 999: falls back to the name
-  assert.throws(() => s.findRun('missing'), (e: unknown) => {
-    assert.ok(e instanceof ConfigError);
-    assert.equal(e.exitCode, ExitCode.usage);
-    assert.match(e.message, /no run "missing"/);
-    assert.match(e.hint ?? '', /base/);
-    return true;
-  });
+  assert.throws(
+    () => s.findRun('missing'),
+    (e: unknown) => {
+      assert.ok(e instanceof ConfigError);
+      assert.equal(e.exitCode, ExitCode.usage);
+      assert.match(e.message, /no run "missing"/);
+      assert.match(e.hint ?? '', /base/);
+      return true;
+    },
+  );
   for (const w of [a, b, c]) w.finish('completed');
   s.close();
 });
@@ -294,16 +347,47 @@ test('machines, power, timeline and SLO rows round-trip; delete cascades', () =>
     { machineId: 'prompt-0', machineType: 'dgx-h100', pool: 'prompt', gpus: null, pricePerHour: null, tdpW: null, idleW: null },
     { machineId: 'token-0', machineType: 'dgx-a100', pool: 'token', gpus: 8, pricePerHour: 17.6, tdpW: 6500, idleW: 1500 },
   ]);
-  assert.deepEqual(s.powerSamples(w.runId).map((p) => [p.t, p.watts, p.energyJ]), [[0.5, null, null], [1, 9000, 10]]);
-  assert.deepEqual(s.timelineSamples(w.runId).map((p) => p.name), ['in_flight', 'batch_size']);
-  assert.deepEqual(s.timelineSamples(w.runId, 'batch_size'), [{ t: 0.5, source: 'engine', role: 'token', name: 'batch_size', labels: { m: 'token-0' }, value: 4 }]);
+  assert.deepEqual(
+    s.powerSamples(w.runId).map((p) => [p.t, p.watts, p.energyJ]),
+    [
+      [0.5, null, null],
+      [1, 9000, 10],
+    ],
+  );
+  assert.deepEqual(
+    s.timelineSamples(w.runId).map((p) => p.name),
+    ['in_flight', 'batch_size'],
+  );
+  assert.deepEqual(s.timelineSamples(w.runId, 'batch_size'), [
+    { t: 0.5, source: 'engine', role: 'token', name: 'batch_size', labels: { m: 'token-0' }, value: 4 },
+  ]);
   s.addSloResults(w.runId, [
-    { sloFile: 'slo.yaml', rule: 'ttft p99 < 1s', metric: 'ttft.p99', value: 0.5, limitValue: 1, op: '<', passed: true, evaluatedAt: '2024-01-01T00:00:00.000Z' },
+    {
+      sloFile: 'slo.yaml',
+      rule: 'ttft p99 < 1s',
+      metric: 'ttft.p99',
+      value: 0.5,
+      limitValue: 1,
+      op: '<',
+      passed: true,
+      evaluatedAt: '2024-01-01T00:00:00.000Z',
+    },
     { sloFile: 'slo.yaml', rule: 'e2e p50 < 1s', metric: 'e2e.p50', value: 2, limitValue: 1, op: '<', passed: false, baselineRunId: keep.runId, detail: 'x' },
   ]);
   const slo = s.sloResults(w.runId);
   assert.equal(slo.length, 2);
-  assert.deepEqual(slo[0], { evaluatedAt: '2024-01-01T00:00:00.000Z', sloFile: 'slo.yaml', rule: 'ttft p99 < 1s', metric: 'ttft.p99', value: 0.5, limitValue: 1, op: '<', passed: true, baselineRunId: null, detail: null });
+  assert.deepEqual(slo[0], {
+    evaluatedAt: '2024-01-01T00:00:00.000Z',
+    sloFile: 'slo.yaml',
+    rule: 'ttft p99 < 1s',
+    metric: 'ttft.p99',
+    value: 0.5,
+    limitValue: 1,
+    op: '<',
+    passed: true,
+    baselineRunId: null,
+    detail: null,
+  });
   assert.equal(slo[1]!.passed, false);
   assert.deepEqual(s.setRunNotes(w.runId, { a: 1, b: 2 }), { a: 1, b: 2 });
   assert.deepEqual(s.setRunNotes(w.runId, { a: undefined, c: 'x' }), { b: 2, c: 'x' });
@@ -352,7 +436,10 @@ test('a writer on a connection that is busy reading keeps its rows and commits t
   assert.throws(() => w.flush(), /connection is reading/);
   assert.throws(() => w.finish('completed'), /connection is reading/);
   assert.equal(s.findRun(w.runId).status, 'running');
-  assert.deepEqual([...it].map((r) => r.seq), [1, 2]); // the read ends
+  assert.deepEqual(
+    [...it].map((r) => r.seq),
+    [1, 2],
+  ); // the read ends
   w.addRequest(row(3));
   w.finish('completed');
   assert.equal(s.requestCounts(w.runId).total, 4);

@@ -26,13 +26,26 @@ test('replay --power model/nvidia-smi/dcgm --scrape --price: samples per role, r
   try {
     const r = await runCli(
       [
-        'replay', '--trace', trace, '--db', db, '--json',
-        '--power', 'model',
-        '--power', 'prefill:nvidia-smi,type=h100-80gb',
-        '--power', `decode:dcgm=${dcgm.url}`,
-        '--scrape', `${vllm.url},decode`,
-        '--power-interval', '100',
-        '--price', 'h100-80gb=2', '--price-kwh', '0.5',
+        'replay',
+        '--trace',
+        trace,
+        '--db',
+        db,
+        '--json',
+        '--power',
+        'model',
+        '--power',
+        'prefill:nvidia-smi,type=h100-80gb',
+        '--power',
+        `decode:dcgm=${dcgm.url}`,
+        '--scrape',
+        `${vllm.url},decode`,
+        '--power-interval',
+        '100',
+        '--price',
+        'h100-80gb=2',
+        '--price-kwh',
+        '0.5',
       ],
       { PATH: `${bin}${path.delimiter}${process.env.PATH ?? ''}`, FAKE_NVSMI_TICKS: '8' },
     );
@@ -88,9 +101,13 @@ test('replay --power model/nvidia-smi/dcgm --scrape --price: samples per role, r
     assert.equal(m('prompt-0').price_per_hour, 38);
 
     // Server metrics from the fake vLLM.
-    const tl = readDb(db, (d) => d.prepare("SELECT name, role, sum(value) AS s, count(*) AS n FROM timeline_samples WHERE role = 'decode' GROUP BY name").all() as Row[]);
+    const tl = readDb(
+      db,
+      (d) => d.prepare("SELECT name, role, sum(value) AS s, count(*) AS n FROM timeline_samples WHERE role = 'decode' GROUP BY name").all() as Row[],
+    );
     const names = Object.fromEntries(tl.map((x) => [x.name, x]));
-    for (const n of ['running', 'queue_depth', 'kv_used_frac', 'prompt_tokens', 'generation_tokens', 'ttft_seconds_count', 'ttft_seconds_bucket']) assert.ok(names[n], `${n} in ${Object.keys(names).join(', ')}`);
+    for (const n of ['running', 'queue_depth', 'kv_used_frac', 'prompt_tokens', 'generation_tokens', 'ttft_seconds_count', 'ttft_seconds_bucket'])
+      assert.ok(names[n], `${n} in ${Object.keys(names).join(', ')}`);
     // Increases add up to the counter's growth between the first and last scrape.
     assert.equal(names.generation_tokens!.s, 10 * (names.generation_tokens!.n as number));
 
@@ -100,7 +117,10 @@ test('replay --power model/nvidia-smi/dcgm --scrape --price: samples per role, r
       assert.ok(mtr.power.pools[pool].energyPerOutputTokenJ > 0, `energy/token ${pool}`);
       assert.ok(mtr.cost.pools[pool].dollarsPerMOutputTokens > 0, `$/1M ${pool}`);
     }
-    const poolSum = Object.values(mtr.cost.pools as Record<string, { dollarsPerMOutputTokens?: number }>).reduce((s, p) => s + (p.dollarsPerMOutputTokens ?? 0), 0);
+    const poolSum = Object.values(mtr.cost.pools as Record<string, { dollarsPerMOutputTokens?: number }>).reduce(
+      (s, p) => s + (p.dollarsPerMOutputTokens ?? 0),
+      0,
+    );
     assert.ok(Math.abs(poolSum - mtr.cost.dollarsPerMOutputTokens) < 1e-6 * poolSum);
     assert.ok(mtr.cost.energyDollars > 0 && mtr.cost.usdPerKwh === 0.5);
     assert.ok(mtr.cost.dollarsPerMInputTokens > 0 && mtr.cost.dollarsPerRequest > 0);
@@ -127,7 +147,22 @@ test('replay --power model/nvidia-smi/dcgm --scrape --price: samples per role, r
 test('replay rejects bad telemetry flags before starting anything (exit 2, one line per problem)', async () => {
   const dir = tempDir();
   const trace = writeTrace(dir, [[0, 10, 2]]);
-  const r = await runCli(['replay', '--trace', trace, '--db', path.join(dir, 'r.db'), '--power', 'gpu:nvidia', '--price', 'dgx-h100=cheap', '--power-interval', '0']);
+  const r = await runCli([
+    'replay',
+    '--trace',
+    trace,
+    '--db',
+    path.join(dir, 'r.db'),
+    '--power',
+    'gpu:nvidia',
+    '--price',
+    'dgx-h100=cheap',
+    '--power-interval',
+    '0',
+  ]);
   assert.equal(r.code, 2);
-  assert.match(r.stderr, /3 problems: --power: 'gpu:nvidia': unknown power source 'nvidia'.*--power-interval: expected milliseconds.*--price: expected NAME=USD_PER_HOUR/);
+  assert.match(
+    r.stderr,
+    /3 problems: --power: 'gpu:nvidia': unknown power source 'nvidia'.*--power-interval: expected milliseconds.*--price: expected NAME=USD_PER_HOUR/,
+  );
 });

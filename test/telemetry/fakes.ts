@@ -101,9 +101,16 @@ export function fakeDcgm(opts: { resetAt?: number; dieAfter?: number } = {}): Pr
     if (n === resetAt) base = now - 10; // restarted 10 ms ago
     const mj = 400 * (now - base); // W × ms = mJ
     const lines = ['# HELP DCGM_FI_DEV_POWER_USAGE Power draw (in W).', '# TYPE DCGM_FI_DEV_POWER_USAGE gauge'];
-    for (const g of [0, 1]) lines.push(`DCGM_FI_DEV_POWER_USAGE{gpu="${g}",UUID="GPU-d1-${g}",device="nvidia${g}",modelName="NVIDIA H100 80GB HBM3",Hostname="d1"} 400.000000`);
-    lines.push('# HELP DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION Total energy consumption since boot (in mJ).', '# TYPE DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION counter');
-    for (const g of [0, 1]) lines.push(`DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION{gpu="${g}",UUID="GPU-d1-${g}",device="nvidia${g}",modelName="NVIDIA H100 80GB HBM3",Hostname="d1"} ${Math.round(mj)}`);
+    for (const g of [0, 1])
+      lines.push(`DCGM_FI_DEV_POWER_USAGE{gpu="${g}",UUID="GPU-d1-${g}",device="nvidia${g}",modelName="NVIDIA H100 80GB HBM3",Hostname="d1"} 400.000000`);
+    lines.push(
+      '# HELP DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION Total energy consumption since boot (in mJ).',
+      '# TYPE DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION counter',
+    );
+    for (const g of [0, 1])
+      lines.push(
+        `DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION{gpu="${g}",UUID="GPU-d1-${g}",device="nvidia${g}",modelName="NVIDIA H100 80GB HBM3",Hostname="d1"} ${Math.round(mj)}`,
+      );
     res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(`${lines.join('\n')}\n`);
   });
 }

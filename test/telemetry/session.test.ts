@@ -10,7 +10,14 @@ import { parsePowerSpec } from '../../src/telemetry/specs.js';
 import type { MachineRow, PowerSampleRow, TimelineSampleRow } from '../../src/store/api.js';
 import { fakeDcgm, writeFakeNvidiaSmi } from './fakes.js';
 
-function sink(): { power: PowerSampleRow[]; timeline: TimelineSampleRow[]; machines: MachineRow[]; addPowerSample(r: PowerSampleRow): void; addTimelineSample(r: TimelineSampleRow): void; addMachines(r: readonly MachineRow[]): void } {
+function sink(): {
+  power: PowerSampleRow[];
+  timeline: TimelineSampleRow[];
+  machines: MachineRow[];
+  addPowerSample(r: PowerSampleRow): void;
+  addTimelineSample(r: TimelineSampleRow): void;
+  addMachines(r: readonly MachineRow[]): void;
+} {
   const s = {
     power: [] as PowerSampleRow[],
     timeline: [] as TimelineSampleRow[],
@@ -41,7 +48,15 @@ test('nvidia-smi without total_energy_consumption: retried with power alone, ene
   process.env.FAKE_NVSMI_MODE = 'noenergy';
   try {
     const tel = new Telemetry(
-      { power: [parsePowerSpec('decode:nvidia-smi,type=dgx-a100')], scrape: [], intervalMs: 50, prices: loadPrices(), now: () => (performance.now() - t0) / 1000, nvidiaSmi: exe, log: (l) => logs.push(l) },
+      {
+        power: [parsePowerSpec('decode:nvidia-smi,type=dgx-a100')],
+        scrape: [],
+        intervalMs: 50,
+        prices: loadPrices(),
+        now: () => (performance.now() - t0) / 1000,
+        nvidiaSmi: exe,
+        log: (l) => logs.push(l),
+      },
       s,
     );
     await tel.start();
@@ -74,7 +89,11 @@ test('an unreachable or failing HTTP source is a gap with a note, and a missing 
   const t0 = performance.now();
   const tel = new Telemetry(
     {
-      power: [parsePowerSpec(`decode:dcgm=${dcgm.url}`), parsePowerSpec('prefill:prometheus=http://127.0.0.1:9/metrics,metric=p'), parsePowerSpec('x:nvidia-smi')],
+      power: [
+        parsePowerSpec(`decode:dcgm=${dcgm.url}`),
+        parsePowerSpec('prefill:prometheus=http://127.0.0.1:9/metrics,metric=p'),
+        parsePowerSpec('x:nvidia-smi'),
+      ],
       scrape: [],
       intervalMs: 50,
       now: () => (performance.now() - t0) / 1000,

@@ -26,8 +26,21 @@ test('power specs', () => {
 });
 
 test('bad power specs are usage errors naming the flag', () => {
-  for (const s of ['nvidia-smi', 'pre fill:nvidia-smi', 'x:dcgm=ftp://a', 'x:prometheus=http://a', 'x:bogus', 'x:nvidia-smi@-oProxy=x', 'x:dcgm=http://a,zzz=1', 'x:prometheus=http://a,metric=m,unit=GW']) {
-    assert.throws(() => parsePowerSpec(s), (e: unknown) => e instanceof ConfigError && e.message.startsWith('--power: '), s);
+  for (const s of [
+    'nvidia-smi',
+    'pre fill:nvidia-smi',
+    'x:dcgm=ftp://a',
+    'x:prometheus=http://a',
+    'x:bogus',
+    'x:nvidia-smi@-oProxy=x',
+    'x:dcgm=http://a,zzz=1',
+    'x:prometheus=http://a,metric=m,unit=GW',
+  ]) {
+    assert.throws(
+      () => parsePowerSpec(s),
+      (e: unknown) => e instanceof ConfigError && e.message.startsWith('--power: '),
+      s,
+    );
   }
 });
 

@@ -42,7 +42,9 @@ test('trace stats on the bundled traces', async () => {
 
 test('trace synth: same seed, identical bytes; the rate is what was asked for (600 s)', async () => {
   const d = tmpDir();
-  const a = path.join(d, 'a.csv'), b = path.join(d, 'b.csv'), c = path.join(d, 'c.csv');
+  const a = path.join(d, 'a.csv'),
+    b = path.join(d, 'b.csv'),
+    c = path.join(d, 'c.csv');
   for (const out of [a, b]) {
     const r = await cli('trace', 'synth', '--like', 'coding', '--rate', '20', '--duration', '600', '--seed', '5', '--out', out);
     assert.equal(r.code, 0, r.stderr);
@@ -58,7 +60,22 @@ test('trace synth: same seed, identical bytes; the rate is what was asked for (6
   // sizes come from the coding trace: its median prompt is 1469
   assert.ok(Math.abs(s.promptTokens.p50 / 1469 - 1) < 0.1, `p50 ${s.promptTokens.p50}`);
   const g = path.join(d, 'g.jsonl');
-  const rg = await cli('trace', 'synth', '--like', 'conversation', '--rate', '20', '--duration', '600', '--arrivals', 'gamma:2', '--format', 'mooncake', '--out', g);
+  const rg = await cli(
+    'trace',
+    'synth',
+    '--like',
+    'conversation',
+    '--rate',
+    '20',
+    '--duration',
+    '600',
+    '--arrivals',
+    'gamma:2',
+    '--format',
+    'mooncake',
+    '--out',
+    g,
+  );
   assert.equal(rg.code, 0, rg.stderr);
   const sg = jsonResult((await cli('trace', 'stats', g, '--json')).stdout);
   assert.equal(sg.format, 'mooncake');
@@ -68,7 +85,8 @@ test('trace synth: same seed, identical bytes; the rate is what was asked for (6
 
 test('trace convert round trip through splitwise and mooncake keeps the requests', async () => {
   const d = tmpDir();
-  const sw = path.join(d, 'code.csv'), mc = path.join(d, 'code.jsonl');
+  const sw = path.join(d, 'code.csv'),
+    mc = path.join(d, 'code.jsonl');
   assert.equal((await cli('trace', 'convert', 'coding', '--to', 'splitwise', '--out', sw)).code, 0);
   const r = await cli('trace', 'convert', sw, '--to', 'mooncake', '--limit', '100', '--json', '--out', mc);
   assert.equal(r.code, 0, r.stderr);
@@ -101,7 +119,13 @@ test('malformed traces: one line naming file:line:field, exit code 2', async () 
       assert.doesNotMatch(r.stderr, /at .*\.js:\d+/); // no stack trace
     }),
   );
-  const lenient = await cli('trace', 'stats', tmpFile('l.csv', `${AZ}2023-11-16 18:17:03,1,1\n2023-11-16 18:17:02,1,1\n2023-11-16 18:17:05,1,1\n`), '--lenient', '--json');
+  const lenient = await cli(
+    'trace',
+    'stats',
+    tmpFile('l.csv', `${AZ}2023-11-16 18:17:03,1,1\n2023-11-16 18:17:02,1,1\n2023-11-16 18:17:05,1,1\n`),
+    '--lenient',
+    '--json',
+  );
   assert.equal(lenient.code, 0, lenient.stderr);
   assert.equal(jsonResult(lenient.stdout).skipped, 1);
   assert.match(lenient.stderr, /skipped 1 bad row .*:3:TIMESTAMP/);
@@ -122,7 +146,10 @@ test('trace synth --sessions: a mooncake session trace; session flags checked at
   assert.equal(r.sessions, 5);
   assert.equal(r.turnsMean, 2);
   assert.equal(r.thinkMeanS, 10, 'the default think time');
-  const lines = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { session_id: string });
+  const lines = readFileSync(out, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { session_id: string });
   assert.equal(lines.length, r.requests);
   assert.equal(new Set(lines.map((l) => l.session_id)).size, 5);
   const cases: [string[], RegExp][] = [

@@ -5,7 +5,14 @@ import { ConfigError } from '../../src/errors.js';
 import { addTraceTransformOptions, parseTraceOpenOptions, parseTraceTransforms } from '../../src/trace/index.js';
 
 async function parse(args: string[]): Promise<Record<string, unknown>> {
-  return addTraceTransformOptions(yargs(args).strict().exitProcess(false).fail((msg, err) => { throw err ?? new Error(msg); })).parseAsync() as Promise<Record<string, unknown>>;
+  return addTraceTransformOptions(
+    yargs(args)
+      .strict()
+      .exitProcess(false)
+      .fail((msg, err) => {
+        throw err ?? new Error(msg);
+      }),
+  ).parseAsync() as Promise<Record<string, unknown>>;
 }
 
 test('flags parse into TraceTransforms', async () => {
@@ -32,8 +39,15 @@ test('bad values: a ConfigError naming the flag', async () => {
   ];
   for (const [args, flag, re] of bad) {
     const argv = await parse(args);
-    assert.throws(() => parseTraceTransforms(argv), (e: unknown) => e instanceof ConfigError && e.path === flag && re.test(e.message), args.join(' '));
+    assert.throws(
+      () => parseTraceTransforms(argv),
+      (e: unknown) => e instanceof ConfigError && e.path === flag && re.test(e.message),
+      args.join(' '),
+    );
   }
   const argv = await parse(['--format', 'csv']);
-  assert.throws(() => parseTraceOpenOptions(argv), (e: unknown) => e instanceof ConfigError && e.path === '--format' && /known: azure, mooncake, splitwise/.test(e.message));
+  assert.throws(
+    () => parseTraceOpenOptions(argv),
+    (e: unknown) => e instanceof ConfigError && e.path === '--format' && /known: azure, mooncake, splitwise/.test(e.message),
+  );
 });

@@ -21,7 +21,10 @@ test('same seed, same sequence; different seeds differ; values in [0, 1)', () =>
   assert.notDeepEqual(draw(0, 10), draw(2 ** 32, 10));
   for (const x of draw(1, 10000)) assert.ok(x >= 0 && x < 1);
   // pinned values: a change to the generator changes every seeded artefact, so it must be deliberate
-  assert.deepEqual(draw(0, 3).map((x) => x.toFixed(12)), ['0.886853950202', '0.012474988947', '0.032522145755']);
+  assert.deepEqual(
+    draw(0, 3).map((x) => x.toFixed(12)),
+    ['0.886853950202', '0.012474988947', '0.032522145755'],
+  );
   const m = draw(9, 100000).reduce((a, b) => a + b, 0) / 100000;
   assert.ok(Math.abs(m - 0.5) < 0.01);
   assert.throws(() => createRng(-1), ConfigError);
@@ -33,7 +36,11 @@ test('exponential and gamma have the right mean and CV', () => {
   const [em, ecv] = meanCv(Array.from({ length: 50000 }, () => r.exponential(4)));
   assert.ok(Math.abs(em - 0.25) < 0.01, String(em));
   assert.ok(Math.abs(ecv - 1) < 0.03, String(ecv));
-  for (const [shape, scale] of [[0.25, 2], [1, 1], [4, 0.5]] as const) {
+  for (const [shape, scale] of [
+    [0.25, 2],
+    [1, 1],
+    [4, 0.5],
+  ] as const) {
     const [gm, gcv] = meanCv(Array.from({ length: 50000 }, () => r.gamma(shape, scale)));
     assert.ok(Math.abs(gm / (shape * scale) - 1) < 0.04, `gamma(${shape}) mean ${gm}`);
     assert.ok(Math.abs(gcv - 1 / Math.sqrt(shape)) < 0.06 / Math.sqrt(shape), `gamma(${shape}) cv ${gcv}`);
@@ -45,7 +52,13 @@ test('arrival processes start at 0, keep the mean rate, and have the named sprea
     const g = arrivalProcess(kind, 10, createRng(3));
     return Array.from({ length: n }, () => g.next().value);
   };
-  for (const [kind, cv] of [['poisson', 1], ['gamma:2', 2], ['gamma:0.5', 0.5], ['constant', 0], ['uniform', 1 / Math.sqrt(3)]] as const) {
+  for (const [kind, cv] of [
+    ['poisson', 1],
+    ['gamma:2', 2],
+    ['gamma:0.5', 0.5],
+    ['constant', 0],
+    ['uniform', 1 / Math.sqrt(3)],
+  ] as const) {
     const ts = take(kind, 40001);
     assert.equal(ts[0], 0);
     const gaps = ts.slice(1).map((t, i) => t - ts[i]!);
@@ -60,8 +73,14 @@ test('arrival processes start at 0, keep the mean rate, and have the named sprea
 test('arrival kinds are validated with the flag named', () => {
   assert.deepEqual(parseArrivalKind('gamma:1.5'), { kind: 'gamma', cv: 1.5 });
   for (const bad of ['normal', 'gamma:', 'gamma:-1', 'gamma:x'])
-    assert.throws(() => parseArrivalKind(bad), (e: unknown) => e instanceof ConfigError && e.path === '--arrivals');
-  assert.throws(() => arrivalProcess('poisson', 0, createRng(1)).next(), (e: unknown) => e instanceof ConfigError && e.path === '--rate');
+    assert.throws(
+      () => parseArrivalKind(bad),
+      (e: unknown) => e instanceof ConfigError && e.path === '--arrivals',
+    );
+  assert.throws(
+    () => arrivalProcess('poisson', 0, createRng(1)).next(),
+    (e: unknown) => e instanceof ConfigError && e.path === '--rate',
+  );
 });
 
 test('sizeSampler: draws only trace values, prompt and output independently, deterministic', async () => {
@@ -79,7 +98,8 @@ test('sizeSampler: draws only trace values, prompt and output independently, det
   }
   assert.equal(seen.size, 9); // independent: all combinations occur
   const a = await sizeSampler(fromArray(trace));
-  const r1 = createRng(4), r2 = createRng(4);
+  const r1 = createRng(4),
+    r2 = createRng(4);
   for (let i = 0; i < 50; i++) assert.deepEqual(s.sample(r1), a.sample(r2));
 });
 

@@ -37,15 +37,37 @@ test('azure 2023: arrivals in seconds since the first row, ids are row indexes',
 });
 
 test('azure 2024: +00:00 and varying precision, CRLF line ends, BOM, blank lines, reordered quoted columns', async () => {
-  const f = tmpFile('b.csv', '\ufeffTIMESTAMP,ContextTokens,GeneratedTokens\r\n2024-05-10 00:00:00+00:00,10,1\r\n\r\n2024-05-10 00:00:00.5+00:00,20,2\r\n2024-05-10 00:00:01.000123+00:00,30,3\r\n');
+  const f = tmpFile(
+    'b.csv',
+    '\ufeffTIMESTAMP,ContextTokens,GeneratedTokens\r\n2024-05-10 00:00:00+00:00,10,1\r\n\r\n2024-05-10 00:00:00.5+00:00,20,2\r\n2024-05-10 00:00:01.000123+00:00,30,3\r\n',
+  );
   const rs = await collect(openTrace(f));
-  assert.deepEqual(rs.map((r) => r.arrival), [0, 0.5, 1.000123]);
-  assert.deepEqual(rs.map((r) => r.promptTokens), [10, 20, 30]);
+  assert.deepEqual(
+    rs.map((r) => r.arrival),
+    [0, 0.5, 1.000123],
+  );
+  assert.deepEqual(
+    rs.map((r) => r.promptTokens),
+    [10, 20, 30],
+  );
   const q = tmpFile('q.csv', `${AZ}2024-05-10 00:00:00.1+00:00,1,1\n"2024-05-10 00:00:00.25+00:00","2",3\n 2024-05-10 00:00:00.3+00:00 ,4,5,extra\n`);
-  assert.deepEqual((await collect(openTrace(q))).map((r) => [r.arrival, r.promptTokens, r.outputTokens]), [[0, 1, 1], [0.15, 2, 3], [0.2, 4, 5]]);
+  assert.deepEqual(
+    (await collect(openTrace(q))).map((r) => [r.arrival, r.promptTokens, r.outputTokens]),
+    [
+      [0, 1, 1],
+      [0.15, 2, 3],
+      [0.2, 4, 5],
+    ],
+  );
   const g = tmpFile('c.csv', 'GeneratedTokens,"TIMESTAMP",ContextTokens\n7,"2024-05-10 00:00:00+00:00",70\n8,2024-05-10 00:00:02+00:00,"80"\n');
   const rs2 = await collect(openTrace(g));
-  assert.deepEqual(rs2.map((r) => [r.arrival, r.promptTokens, r.outputTokens]), [[0, 70, 7], [2, 80, 8]]);
+  assert.deepEqual(
+    rs2.map((r) => [r.arrival, r.promptTokens, r.outputTokens]),
+    [
+      [0, 70, 7],
+      [2, 80, 8],
+    ],
+  );
 });
 
 test('mooncake JSONL: ms timestamps, hash_ids, session ids', async () => {
@@ -66,7 +88,10 @@ test('mooncake JSONL: ms timestamps, hash_ids, session ids', async () => {
 });
 
 test('splitwise CSV: float ids normalised, arrivals re-based, extra index column tolerated', async () => {
-  const f = tmpFile('s.csv', 'request_id,request_type,application_id,arrival_timestamp,batch_size,prompt_size,token_size\n1024.0,2,0,0.5,1,100,10\n1025.0,2,0,0.75,1,200,20\n');
+  const f = tmpFile(
+    's.csv',
+    'request_id,request_type,application_id,arrival_timestamp,batch_size,prompt_size,token_size\n1024.0,2,0,0.5,1,100,10\n1025.0,2,0,0.75,1,200,20\n',
+  );
   const src = openTrace(f);
   assert.equal(src.format, 'splitwise');
   const rs = await collect(src);
@@ -79,7 +104,10 @@ test('splitwise CSV: float ids normalised, arrivals re-based, extra index column
 });
 
 test('a re-iterable source re-reads the file; breaking early stops reading', async () => {
-  const rows = Array.from({ length: 5000 }, (_, i) => `2024-05-10 00:00:${String(Math.floor(i / 100)).padStart(2, '0')}.${String(i % 100).padStart(2, '0')}+00:00,${i},1`);
+  const rows = Array.from(
+    { length: 5000 },
+    (_, i) => `2024-05-10 00:00:${String(Math.floor(i / 100)).padStart(2, '0')}.${String(i % 100).padStart(2, '0')}+00:00,${i},1`,
+  );
   const f = tmpFile('r.csv', `${AZ + rows.join('\n')}\n`);
   const src = openTrace(f);
   assert.equal((await collect(src)).length, 5000);
@@ -100,7 +128,10 @@ test('a re-iterable source re-reads the file; breaking early stops reading', asy
 test('--format overrides detection; unknown names list the known ones', async () => {
   const f = tmpFile('x.txt', 'TIMESTAMP,ContextTokens,GeneratedTokens\n2024-05-10 00:00:00+00:00,1,1\n');
   assert.equal(openTrace(f, { format: 'azure' }).format, 'azure');
-  assert.throws(() => openTrace(f, { format: 'parquet' }), (e: unknown) => e instanceof ConfigError && /known: azure, mooncake, splitwise/.test(e.message));
+  assert.throws(
+    () => openTrace(f, { format: 'parquet' }),
+    (e: unknown) => e instanceof ConfigError && /known: azure, mooncake, splitwise/.test(e.message),
+  );
   await rejectsWith(collect(openTrace(f, { format: 'splitwise' })), f, 1, 'arrival_timestamp', /missing column/);
 });
 
@@ -119,10 +150,28 @@ test('bad rows: file:line:field for each kind of problem', async () => {
     ['bad.jsonl', '{"timestamp":0,"input_length":1,"output_length":1}\n{"timestamp":1,\n', 2, undefined, /bad JSON/],
     ['neg.jsonl', '{"timestamp":0,"input_length":1,"output_length":-1}\n', 1, 'output_length', /negative/],
     ['miss.jsonl', '{"timestamp":0,"input_length":1}\n', 1, 'output_length', /missing field/],
-    ['ooo.jsonl', '{"timestamp":5,"input_length":1,"output_length":1}\n{"timestamp":4,"input_length":1,"output_length":1}\n', 2, 'timestamp', /out of time order/],
+    [
+      'ooo.jsonl',
+      '{"timestamp":5,"input_length":1,"output_length":1}\n{"timestamp":4,"input_length":1,"output_length":1}\n',
+      2,
+      'timestamp',
+      /out of time order/,
+    ],
     ['hash.jsonl', '{"timestamp":5,"input_length":1,"output_length":1,"hash_ids":[1,"a"]}\n', 1, 'hash_ids', /integer/],
-    ['sw.csv', 'request_id,request_type,application_id,arrival_timestamp,batch_size,prompt_size,token_size\n0,2,0,abc,1,1,1\n', 2, 'arrival_timestamp', /not a number/],
-    ['swo.csv', 'request_id,request_type,application_id,arrival_timestamp,batch_size,prompt_size,token_size\n0,2,0,2,1,1,1\n1,2,0,1,1,1,1\n', 3, 'arrival_timestamp', /out of time order/],
+    [
+      'sw.csv',
+      'request_id,request_type,application_id,arrival_timestamp,batch_size,prompt_size,token_size\n0,2,0,abc,1,1,1\n',
+      2,
+      'arrival_timestamp',
+      /not a number/,
+    ],
+    [
+      'swo.csv',
+      'request_id,request_type,application_id,arrival_timestamp,batch_size,prompt_size,token_size\n0,2,0,2,1,1,1\n1,2,0,1,1,1,1\n',
+      3,
+      'arrival_timestamp',
+      /out of time order/,
+    ],
   ];
   for (const [name, text, line, field, re] of cases) {
     const f = tmpFile(name, text);
@@ -133,17 +182,36 @@ test('bad rows: file:line:field for each kind of problem', async () => {
 
 test('unrecognised content names the first line and suggests --format', async () => {
   const f = tmpFile('u.csv', 'a,b,c\n1,2,3\n');
-  assert.throws(() => openTrace(f), (e: unknown) => e instanceof TraceFormatError && e.line === 1 && /unrecognised trace format/.test(e.message) && /--format/.test(e.hint ?? ''));
-  assert.throws(() => openTrace(`${f}.missing`), (e: unknown) => e instanceof ConfigError && /not found/.test(e.message));
+  assert.throws(
+    () => openTrace(f),
+    (e: unknown) => e instanceof TraceFormatError && e.line === 1 && /unrecognised trace format/.test(e.message) && /--format/.test(e.hint ?? ''),
+  );
+  assert.throws(
+    () => openTrace(`${f}.missing`),
+    (e: unknown) => e instanceof ConfigError && /not found/.test(e.message),
+  );
 });
 
 test('--lenient skips and counts bad rows, per iteration', async () => {
   const f = tmpFile('l.csv', `${AZ}2023-11-16 18:17:03,1,1\n2023-11-16 18:17:02,1,1\nbad,1,1\n2023-11-16 18:17:04,x,1\n2023-11-16 18:17:05,5,1\n`);
   const src = openTrace(f, { lenient: true });
   const rs = await collect(src);
-  assert.deepEqual(rs.map((r) => [r.id, r.arrival, r.promptTokens]), [['0', 0, 1], ['4', 2, 5]]);
+  assert.deepEqual(
+    rs.map((r) => [r.id, r.arrival, r.promptTokens]),
+    [
+      ['0', 0, 1],
+      ['4', 2, 5],
+    ],
+  );
   assert.equal(src.skipped(), 3);
-  assert.deepEqual(src.skippedExamples().map((s) => [s.line, s.field]), [[3, 'TIMESTAMP'], [4, 'TIMESTAMP'], [5, 'ContextTokens']]);
+  assert.deepEqual(
+    src.skippedExamples().map((s) => [s.line, s.field]),
+    [
+      [3, 'TIMESTAMP'],
+      [4, 'TIMESTAMP'],
+      [5, 'ContextTokens'],
+    ],
+  );
   await collect(src);
   assert.equal(src.skipped(), 3);
   const all = tmpFile('all.csv', `${AZ}bad,1,1\n`);

@@ -9,18 +9,30 @@ import { fromArray } from './helpers.js';
 
 const MOONCAKE = path.join(WORKLOADS_DIR, 'mooncake', 'conversation_trace.jsonl');
 
-interface Row { input_length: number; hash_ids: number[] }
-const rows = (): Row[] => fs.readFileSync(MOONCAKE, 'utf8').split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as Row);
+interface Row {
+  input_length: number;
+  hash_ids: number[];
+}
+const rows = (): Row[] =>
+  fs
+    .readFileSync(MOONCAKE, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as Row);
 const blockTok = (len: number, i: number): number => Math.max(0, Math.min(512, len - 512 * i));
 
 /** Independent: tokens of blocks whose id any earlier request had (a Set), and an LRU kept as a plain array. */
 function independent(rs: Row[], lruBlocks: number): { infinite: number; lru: number; total: number } {
   const seen = new Set<number>();
   let lruList: number[] = []; // most recently used first
-  let inf = 0, lru = 0, total = 0;
+  let inf = 0,
+    lru = 0,
+    total = 0;
   for (const r of rs) {
     total += r.input_length;
-    r.hash_ids.forEach((h, i) => { if (seen.has(h)) inf += blockTok(r.input_length, i); });
+    r.hash_ids.forEach((h, i) => {
+      if (seen.has(h)) inf += blockTok(r.input_length, i);
+    });
     for (const h of r.hash_ids) seen.add(h);
     let i = 0;
     while (i < r.hash_ids.length && lruList.includes(r.hash_ids[i]!)) lru += blockTok(r.input_length, i++);
@@ -48,7 +60,9 @@ test('trace stats: the Mooncake conversation trace reuse equals an independent c
 test('trace stats reuse: LRU semantics on a small example; no hashes, no figures', async () => {
   const r = (arrival: number, promptTokens: number, hashIds: number[]) => ({ id: String(arrival), arrival, promptTokens, outputTokens: 1, hashIds });
   // a cache of 2 blocks; a request touches its blocks so that its first block is the most recently used
-  const s = await computeTraceStats(fromArray([r(0, 1024, [1, 2]), r(1, 1000, [1, 3]), r(2, 512, [4]), r(3, 1024, [1, 2]), r(4, 300, [4])]), { cacheBlocks: 2 });
+  const s = await computeTraceStats(fromArray([r(0, 1024, [1, 2]), r(1, 1000, [1, 3]), r(2, 512, [4]), r(3, 1024, [1, 2]), r(4, 300, [4])]), {
+    cacheBlocks: 2,
+  });
   const pr = s.prefixReuse!;
   assert.equal(pr.promptTokens, 1024 + 1000 + 512 + 1024 + 300);
   // infinite: 512 (block 1) + 0 + (1 and 2: 1024) + 300 (block 4, cut to the prompt)

@@ -47,7 +47,10 @@ describe('splitbench model', () => {
     assert.equal(md.get('splitbench.shape'), 'tiny');
     assert.equal(md.get('splitbench.seed'), 3);
     // Tensor data: every tensor's bytes, each padded to the alignment, end the file.
-    const data = modelTensors(TINY_SHAPE, 'f16').reduce((s, t) => s + Math.ceil((t.dims.reduce((x, y) => x * y, 1) * (t.type === 'f16' ? 2 : 4)) / GGUF_ALIGNMENT) * GGUF_ALIGNMENT, 0);
+    const data = modelTensors(TINY_SHAPE, 'f16').reduce(
+      (s, t) => s + Math.ceil((t.dims.reduce((x, y) => x * y, 1) * (t.type === 'f16' ? 2 : 4)) / GGUF_ALIGNMENT) * GGUF_ALIGNMENT,
+      0,
+    );
     assert.equal((made.bytes - data) % GGUF_ALIGNMENT, 0, 'the data section starts aligned');
 
     const shown = await runCli(['model', 'info', a, '--json']);

@@ -39,7 +39,16 @@ describe('real cluster (worker processes, tiny model, 1 thread each)', () => {
     const modelFile = tinyModel();
     [mono, split] = await Promise.all([
       RealCluster.start({ modelFile, deployment: 'mono', workers: 1, slots: 4, contextSize: 1024, gpu: 'none' }),
-      RealCluster.start({ modelFile, deployment: 'split', promptWorkers: 1, tokenWorkers: 2, slots: 4, contextSize: 1024, gpu: 'none', scheduler: 'round-robin' }),
+      RealCluster.start({
+        modelFile,
+        deployment: 'split',
+        promptWorkers: 1,
+        tokenWorkers: 2,
+        slots: 4,
+        contextSize: 1024,
+        gpu: 'none',
+        scheduler: 'round-robin',
+      }),
     ]);
   });
   after(async () => {
@@ -69,7 +78,10 @@ describe('real cluster (worker processes, tiny model, 1 thread each)', () => {
 
   it('exact output lengths, including one-token requests (no KV shipped)', async () => {
     const outs = await Promise.all([run(split, 10, 1), run(split, 33, 2), run(split, 200, 17), run(mono, 5, 1)]);
-    assert.deepEqual(outs.map((o) => o.ids.length), [1, 2, 17, 1]);
+    assert.deepEqual(
+      outs.map((o) => o.ids.length),
+      [1, 2, 17, 1],
+    );
     assert.equal(outs[0]!.breakdown!.kvTransfer, 0);
     assert.equal(outs[0]!.breakdown!.tokenMachine, 'prompt-0');
     assert.ok(outs[1]!.breakdown!.kvTransfer > 0);
@@ -86,7 +98,7 @@ describe('real cluster (worker processes, tiny model, 1 thread each)', () => {
     assert.ok(med(big) > med(small), `900-token transfers (${big}) should take longer than 16-token ones (${small})`);
   });
 
-  it('rejects a request larger than the workers\' context, and keeps serving', async () => {
+  it("rejects a request larger than the workers' context, and keeps serving", async () => {
     const o = await run(split, 1000, 100);
     assert.match(o.failed!, /more than the workers' context of 1024/);
     assert.equal((await run(split, 8, 4)).ids.length, 4);

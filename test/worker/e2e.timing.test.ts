@@ -44,8 +44,24 @@ describe('serve --engine real (CLI, tiny model)', () => {
   it('replays 200 conversation requests against 1 prompt + 1 token worker: all ok, exact lengths, KV shipped', async () => {
     const s = await serve(['--deployment', 'split', '--prompt-workers', '1', '--token-workers', '1']);
     const r = await runCli([
-      'replay', '--trace', 'conversation', '--url', s.url, '--limit', '200', '--speedup', '4',
-      '--scale-sizes', '0.15', '--max-output', '32', '--db', db, '--name', 'real-split', '--json',
+      'replay',
+      '--trace',
+      'conversation',
+      '--url',
+      s.url,
+      '--limit',
+      '200',
+      '--speedup',
+      '4',
+      '--scale-sizes',
+      '0.15',
+      '--max-output',
+      '32',
+      '--db',
+      db,
+      '--name',
+      'real-split',
+      '--json',
     ]);
     assert.equal(r.code, 0, r.stderr);
     const rows = requests(db, lastRun());
@@ -62,7 +78,11 @@ describe('serve --engine real (CLI, tiny model)', () => {
     }
 
     // Long and short prompts, one at a time (two output tokens each): the KV transfer grows with the prompt.
-    const trace = writeTrace(dir, Array.from({ length: 16 }, (_, i) => [i * 0.25, i % 2 === 0 ? 24 : 1800, 2] as const), 'sizes.csv');
+    const trace = writeTrace(
+      dir,
+      Array.from({ length: 16 }, (_, i) => [i * 0.25, i % 2 === 0 ? 24 : 1800, 2] as const),
+      'sizes.csv',
+    );
     const r2 = await runCli(['replay', '--trace', trace, '--url', s.url, '--db', db, '--name', 'real-split-sizes']);
     assert.equal(r2.code, 0, r2.stderr);
     const sized = requests(db, lastRun());
@@ -81,7 +101,11 @@ describe('serve --engine real (CLI, tiny model)', () => {
     for (let i = 0; i < 200 && !/token-1=\d+/.test(s.stderr()); i++) await new Promise((r) => setTimeout(r, 25));
     const pid = Number(/token-1=(\d+)/.exec(s.stderr())?.[1]);
     assert.ok(pid > 0, s.stderr());
-    const trace = writeTrace(dir, Array.from({ length: 12 }, (_, i) => [i * 0.05, 40, 300] as const), 'long.csv');
+    const trace = writeTrace(
+      dir,
+      Array.from({ length: 12 }, (_, i) => [i * 0.05, 40, 300] as const),
+      'long.csv',
+    );
     const run = spawnCli(['replay', '--trace', trace, '--url', s.url, '--db', db, '--name', 'real-kill']);
     // Kill once the token workers are decoding.
     const deadline = Date.now() + 60_000;
@@ -108,11 +132,18 @@ describe('serve --engine real (CLI, tiny model)', () => {
     assert.match(s.stderr(), /worker token-1 .* exited \(SIGKILL\)/);
 
     // The next run goes to the remaining token worker and succeeds.
-    const again = writeTrace(dir, Array.from({ length: 4 }, (_, i) => [i * 0.05, 30, 5] as const), 'after.csv');
+    const again = writeTrace(
+      dir,
+      Array.from({ length: 4 }, (_, i) => [i * 0.05, 30, 5] as const),
+      'after.csv',
+    );
     const r2 = await runCli(['replay', '--trace', again, '--url', s.url, '--db', db, '--name', 'real-after-kill']);
     assert.equal(r2.code, 0, r2.stderr);
     const after = requests(db, lastRun());
-    assert.deepEqual(after.map((x) => [x.status, x.token_machine]), Array(4).fill(['ok', 'token-0']));
+    assert.deepEqual(
+      after.map((x) => [x.status, x.token_machine]),
+      Array(4).fill(['ok', 'token-0']),
+    );
     await stop(s);
   });
 });

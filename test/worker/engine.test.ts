@@ -54,7 +54,7 @@ describe('inference engine (tiny model, CPU, 1 thread)', () => {
     assert.ok(loadS >= 0);
   });
 
-  it('the KV bytes are really used: decoding without them (or with another prompt\'s) differs', async () => {
+  it("the KV bytes are really used: decoding without them (or with another prompt's) differs", async () => {
     const p = prompt(90, 3);
     const expected = await collect((s) => mono.generate(p, 30, s));
     // Without the state: the first token alone as the context.
@@ -103,7 +103,16 @@ describe('inference engine (tiny model, CPU, 1 thread)', () => {
   it('a cancelled request stops and frees its sequence', async () => {
     const c = new Cancel();
     let n = 0;
-    const run = mono.generate(prompt(30), 200, { onToken: () => { if (++n === 3) c.cancel(); } }, c);
+    const run = mono.generate(
+      prompt(30),
+      200,
+      {
+        onToken: () => {
+          if (++n === 3) c.cancel();
+        },
+      },
+      c,
+    );
     await assert.rejects(run, /cancelled/);
     assert.ok(n < 200);
     const after = await collect((s) => mono.generate(prompt(30), 5, s));

@@ -18,7 +18,14 @@ type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-ex
 const OUT = 6;
 
 async function ids(base: string, p: number[], stream: boolean): Promise<{ ids: number[]; text: string }> {
-  const r = await post(base, '/v1/completions', { prompt: p, max_tokens: OUT, ignore_eos: true, stream, return_token_ids: true, ...(stream ? { stream_options: { include_usage: true } } : {}) });
+  const r = await post(base, '/v1/completions', {
+    prompt: p,
+    max_tokens: OUT,
+    ignore_eos: true,
+    stream,
+    return_token_ids: true,
+    ...(stream ? { stream_options: { include_usage: true } } : {}),
+  });
   assert.equal(r.status, 200, r.text);
   if (!stream) {
     const c = (JSON.parse(r.text) as Json).choices[0];
@@ -56,7 +63,7 @@ describe('real tokens over HTTP (tiny model, 1 thread per worker)', () => {
       assert.deepEqual(b.ids, a.ids, `prompt ${i}`);
       assert.equal(b.text, a.text, `prompt ${i}`);
       for (const id of a.ids) assert.ok(Number.isInteger(id) && id >= 0 && id < TINY_SHAPE.vocab);
-      assert.notEqual(a.text, ' tok'.repeat(OUT), 'the model\'s text, not the emulator\'s');
+      assert.notEqual(a.text, ' tok'.repeat(OUT), "the model's text, not the emulator's");
       seen.add(a.ids.join(','));
     }
     // The prompt's ids reach the model: prompts of one length but other ids give other outputs.
@@ -65,7 +72,7 @@ describe('real tokens over HTTP (tiny model, 1 thread per worker)', () => {
     assert.notDeepEqual(x.ids, y.ids, 'same length, other ids: other tokens');
   });
 
-  it('logprobs when asked: the sampled tokens\' log-probabilities, the same from monolithic and split', async () => {
+  it("logprobs when asked: the sampled tokens' log-probabilities, the same from monolithic and split", async () => {
     const p = prompt(20, 3);
     const body = { prompt: p, max_tokens: OUT, ignore_eos: true, logprobs: 0, return_token_ids: true };
     const [a, b] = await Promise.all([post(mono.server.url, '/v1/completions', body), post(split.server.url, '/v1/completions', body)]);
@@ -77,7 +84,9 @@ describe('real tokens over HTTP (tiny model, 1 thread per worker)', () => {
     assert.equal(la.tokens.join(''), ca.text);
     assert.deepEqual(la.text_offset[0], 0);
     for (const x of la.token_logprobs) assert.ok(x <= 0 && x > -20, `logprob ${x}`);
-    cb.logprobs.token_logprobs.forEach((x: number, i: number) => { assert.ok(Math.abs(x - la.token_logprobs[i]) < 1e-3, `token ${i}: ${x} vs ${la.token_logprobs[i]}`); });
+    cb.logprobs.token_logprobs.forEach((x: number, i: number) => {
+      assert.ok(Math.abs(x - la.token_logprobs[i]) < 1e-3, `token ${i}: ${x} vs ${la.token_logprobs[i]}`);
+    });
     // Streamed, every chunk carries its token's; without logprobs asked, null.
     const st = await post(split.server.url, '/v1/completions', { ...body, stream: true });
     const chunks = (sse(st.text).filter((e) => e !== '[DONE]') as Json[]).filter((e) => e.choices.length > 0);
@@ -85,7 +94,12 @@ describe('real tokens over HTTP (tiny model, 1 thread per worker)', () => {
     const plain = await post(mono.server.url, '/v1/completions', { prompt: p, max_tokens: 2 });
     assert.equal((JSON.parse(plain.text) as Json).choices[0].logprobs, null);
     // Chat shape.
-    const chat = await post(mono.server.url, '/v1/chat/completions', { messages: [{ role: 'user', content: 'hello there' }], max_tokens: 3, ignore_eos: true, logprobs: true });
+    const chat = await post(mono.server.url, '/v1/chat/completions', {
+      messages: [{ role: 'user', content: 'hello there' }],
+      max_tokens: 3,
+      ignore_eos: true,
+      logprobs: true,
+    });
     const content = (JSON.parse(chat.text) as Json).choices[0].logprobs.content as Json[];
     assert.equal(content.length, 3);
     for (const t of content) assert.ok(typeof t.token === 'string' && t.logprob <= 0 && Array.isArray(t.bytes));

@@ -15,21 +15,41 @@ const trace: RequestSpec[] = [
   { id: 'b', arrival: 1, promptTokens: 3, outputTokens: 1 },
   { id: 'c', arrival: 2, promptTokens: 8000, outputTokens: 700 },
 ];
-const src = { async *[Symbol.asyncIterator]() { yield* trace; } };
+const src = {
+  async *[Symbol.asyncIterator]() {
+    yield* trace;
+  },
+};
 
 describe('trace size transforms', () => {
   it('scales sizes (rounded, at least 1) and then caps them', async () => {
     const t = { scaleSizes: 0.1, maxPrompt: 500, maxOutput: 64 };
     assert.ok(hasTransforms(t));
     const out = await collect(applyTransforms(src, t));
-    assert.deepEqual(out.map((r) => [r.promptTokens, r.outputTokens]), [[100, 20], [1, 1], [500, 64]]);
-    assert.deepEqual(out.map((r) => r.arrival), [0, 1, 2]);
+    assert.deepEqual(
+      out.map((r) => [r.promptTokens, r.outputTokens]),
+      [
+        [100, 20],
+        [1, 1],
+        [500, 64],
+      ],
+    );
+    assert.deepEqual(
+      out.map((r) => r.arrival),
+      [0, 1, 2],
+    );
   });
 
   it('caps alone leave smaller requests as they are', async () => {
     const out = await collect(applyTransforms(src, { maxPrompt: 2000 }));
-    assert.deepEqual(out.map((r) => r.promptTokens), [1000, 3, 2000]);
-    assert.deepEqual(out.map((r) => r.outputTokens), [200, 1, 700]);
+    assert.deepEqual(
+      out.map((r) => r.promptTokens),
+      [1000, 3, 2000],
+    );
+    assert.deepEqual(
+      out.map((r) => r.outputTokens),
+      [200, 1, 700],
+    );
   });
 
   it('parses the flags and names a bad one', () => {

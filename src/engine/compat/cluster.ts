@@ -240,10 +240,23 @@ class CompatCluster implements Cluster {
     for (const rm of machines) {
       const cap = machineMemoryBytes(rm.spec, true);
       if (model.weightsBytes >= cap) {
-        throw new ConfigError(`${model.name} does not fit in ${rm.spec.name} (SplitwiseSim capacity ${cap} B)`, { path: originOf(dep, `pools.${rm.role}.machine`) });
+        throw new ConfigError(`${model.name} does not fit in ${rm.spec.name} (SplitwiseSim capacity ${cap} B)`, {
+          path: originOf(dep, `pools.${rm.role}.machine`),
+        });
       }
       this.insts.push(
-        new Inst(rm.id, rm.role, rm.spec, resolvePredictors(opts, rm.spec, model), model.weightsBytes, cap, rm.limits.maxBatchSize, rm.limits.maxBatchTokens, rm.limits.maxPreemptions, hook),
+        new Inst(
+          rm.id,
+          rm.role,
+          rm.spec,
+          resolvePredictors(opts, rm.spec, model),
+          model.weightsBytes,
+          cap,
+          rm.limits.maxBatchSize,
+          rm.limits.maxBatchTokens,
+          rm.limits.maxPreemptions,
+          hook,
+        ),
       );
     }
     const pools = { prompt: [] as SchedMachine[], token: [] as SchedMachine[], mixed: [] as SchedMachine[] };
@@ -254,7 +267,15 @@ class CompatCluster implements Cluster {
       ...(opts.seed === undefined ? {} : { seed: opts.seed }),
     });
     this.infos = this.insts.map((m) =>
-      Object.freeze({ id: m.id, type: m.spec.name, pool: m.homePool, gpus: m.spec.gpus, pricePerHour: m.spec.pricePerHour, tdpW: m.spec.tdpW, idleW: m.spec.idleW }),
+      Object.freeze({
+        id: m.id,
+        type: m.spec.name,
+        pool: m.homePool,
+        gpus: m.spec.gpus,
+        pricePerHour: m.spec.pricePerHour,
+        tdpW: m.spec.tdpW,
+        idleW: m.spec.idleW,
+      }),
     );
   }
 
@@ -356,9 +377,16 @@ class CompatCluster implements Cluster {
   /** Internal counters per instance, for invariant checks (tests, `sim --check`). */
   compatDebug(): readonly CompatInstanceState[] {
     return this.insts.map((m) => ({
-      id: m.id, pool: m.pool, memory: m.memory, capacity: m.memCapacity, weights: m.weights,
-      schedMemory: m.schedMemory, pendingTokens: m.pendingTokens, pendingTasks: m.pendingQueue.length,
-      batch: m.batch.length, requests: m.pendingRequests.length,
+      id: m.id,
+      pool: m.pool,
+      memory: m.memory,
+      capacity: m.memCapacity,
+      weights: m.weights,
+      schedMemory: m.schedMemory,
+      pendingTokens: m.pendingTokens,
+      pendingTasks: m.pendingQueue.length,
+      batch: m.batch.length,
+      requests: m.pendingRequests.length,
     }));
   }
 
@@ -648,7 +676,8 @@ class CompatCluster implements Cluster {
     if (m.tokensInBatch === 0) m.iterDur = pr.promptTime(m.batchTokens);
     else if (m.promptsInBatch === 0) m.iterDur = pr.tokenTime(m.batchTokens);
     else m.iterDur = pr.promptTime(m.batchTokens) * 1.1;
-    if (!(m.iterDur > 0)) throw new ConfigError(`performance model gave a non-positive iteration time (${m.iterDur} s) on ${m.id} for ${m.batchTokens} batch tokens`);
+    if (!(m.iterDur > 0))
+      throw new ConfigError(`performance model gave a non-positive iteration time (${m.iterDur} s) on ${m.id} for ${m.batchTokens} batch tokens`);
     const now = this.time;
     let n = Infinity;
     for (const t of m.batch) {
@@ -675,8 +704,14 @@ class CompatCluster implements Cluster {
   private iterEvent(m: Inst) {
     const phase = m.promptsInBatch === 0 ? 'decode' : m.tokensInBatch === 0 ? 'prompt' : 'mixed';
     return {
-      machine: m.id, start: m.runStart, end: m.runStart + m.iterDur * m.nContig, phase: phase as 'decode' | 'prompt' | 'mixed',
-      batchSize: m.batch.length, promptTokens: m.batchTokens - m.tokensInBatch, decodes: m.tokensInBatch, iterations: m.nContig,
+      machine: m.id,
+      start: m.runStart,
+      end: m.runStart + m.iterDur * m.nContig,
+      phase: phase as 'decode' | 'prompt' | 'mixed',
+      batchSize: m.batch.length,
+      promptTokens: m.batchTokens - m.tokensInBatch,
+      decodes: m.tokensInBatch,
+      iterations: m.nContig,
     };
   }
 

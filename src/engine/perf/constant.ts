@@ -21,7 +21,8 @@ export class ConstantPerfModel implements PerfModel {
   readonly params: ConstantParams;
   constructor(params: ConstantParams = DEFAULT_CONSTANT) {
     for (const [k, v] of Object.entries(params)) {
-      if (!(typeof v === 'number' && Number.isFinite(v) && v >= 0)) throw new ConfigError(`must be a finite number >= 0, got ${String(v)}`, { path: `constant.${k}` });
+      if (!(typeof v === 'number' && Number.isFinite(v) && v >= 0))
+        throw new ConfigError(`must be a finite number >= 0, got ${String(v)}`, { path: `constant.${k}` });
     }
     this.params = { ...params };
     this.name = `constant:${params.prefillBaseS}+${params.prefillPerTokenS}/tok,${params.decodeS}`;

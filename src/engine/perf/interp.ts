@@ -146,6 +146,7 @@ export function chunkedIterationTime(batch: BatchShape, base: (b: BatchShape) =>
     if (o > 0) extra += Math.max(0, prefill(o + n) - prefill(o));
     else fresh.push(n);
   }
-  const rest = fresh.length > 0 || batch.decodes > 0 ? base({ promptTokens: fresh, decodes: batch.decodes, decodeContextTokens: batch.decodeContextTokens }) : 0;
+  const rest =
+    fresh.length > 0 || batch.decodes > 0 ? base({ promptTokens: fresh, decodes: batch.decodes, decodeContextTokens: batch.decodeContextTokens }) : 0;
   return Math.max(t, rest + extra);
 }

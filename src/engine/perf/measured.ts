@@ -8,7 +8,12 @@ import { ConfigError } from '../../errors.js';
 import { PROFILE_FORMAT, type ProfileData, parseProfile } from './profile.js';
 
 const Point = z
-  .object({ prefill_tokens: z.number().int().nonnegative(), decode_batch: z.number().int().nonnegative(), decode_context: z.number().int().nonnegative(), ms_median: z.number().positive() })
+  .object({
+    prefill_tokens: z.number().int().nonnegative(),
+    decode_batch: z.number().int().nonnegative(),
+    decode_context: z.number().int().nonnegative(),
+    ms_median: z.number().positive(),
+  })
   .passthrough();
 const Raw = z
   .object({
@@ -29,7 +34,8 @@ export function convertTorchMeasurement(raw: unknown, opts: { model: string; har
   const m = r.data;
   const prefill = [...m.prefill].sort((a, b) => a.prefill_tokens - b.prefill_tokens);
   const byCtx = new Map<number, { b: number; ms: number }[]>();
-  for (const d of m.decode) (byCtx.get(d.decode_context) ?? byCtx.set(d.decode_context, []).get(d.decode_context)!).push({ b: d.decode_batch, ms: d.ms_median });
+  for (const d of m.decode)
+    (byCtx.get(d.decode_context) ?? byCtx.set(d.decode_context, []).get(d.decode_context)!).push({ b: d.decode_batch, ms: d.ms_median });
   const curves = [...byCtx.entries()]
     .sort((a, b) => a[0] - b[0])
     .map(([ctx, pts]) => {

@@ -72,9 +72,7 @@ export const ProfileSchema = z
           .optional(),
       })
       .strict(),
-    mixed: z
-      .array(z.object({ promptTokens: num.positive(), decodes: num.positive(), contextTokens: num.positive(), ms: num.positive() }).strict())
-      .optional(),
+    mixed: z.array(z.object({ promptTokens: num.positive(), decodes: num.positive(), contextTokens: num.positive(), ms: num.positive() }).strict()).optional(),
     splitwise: z
       .object({ x: z.array(num.positive()).min(1), promptMs: z.array(num.positive()).min(1), tokenMs: z.array(num.positive()).min(1) })
       .strict()
@@ -173,7 +171,13 @@ export class ProfilePerfModel implements PerfModel {
     this.curves = profile.decode.curves.map((c) => ({ context: c.contextTokens, f: new PiecewiseLinear(c.batch, c.ms) }));
     const sweep = profile.decode.contextSweep;
     if (sweep) {
-      this.contextSlopeMs = Math.max(0, fitLine(sweep.contextTokens.map((c) => c * sweep.batch), sweep.ms).slope);
+      this.contextSlopeMs = Math.max(
+        0,
+        fitLine(
+          sweep.contextTokens.map((c) => c * sweep.batch),
+          sweep.ms,
+        ).slope,
+      );
     } else {
       this.contextSlopeMs = Math.max(0, opts.fallbackContextSlopeMs ?? 0);
     }

@@ -48,8 +48,10 @@ function referenceModel(model: string, machine: string, catalog: Catalog): PerfM
 export function referenceLatency(o: ReferenceLatencyOptions): ReferenceLatency {
   const machine = o.machine ?? 'dgx-a100';
   const catalog = o.catalog ?? loadCatalog();
-  if (!(Number.isInteger(o.promptTokens) && o.promptTokens >= 1)) throw new ConfigError(`must be an integer >= 1, got ${o.promptTokens}`, { path: 'promptTokens' });
-  if (!(Number.isInteger(o.outputTokens) && o.outputTokens >= 1)) throw new ConfigError(`must be an integer >= 1, got ${o.outputTokens}`, { path: 'outputTokens' });
+  if (!(Number.isInteger(o.promptTokens) && o.promptTokens >= 1))
+    throw new ConfigError(`must be an integer >= 1, got ${o.promptTokens}`, { path: 'promptTokens' });
+  if (!(Number.isInteger(o.outputTokens) && o.outputTokens >= 1))
+    throw new ConfigError(`must be an integer >= 1, got ${o.outputTokens}`, { path: 'outputTokens' });
   const mode = o.mode ?? 'realistic';
   if (mode === 'splitwise') {
     const hw = catalog.machine(machine).hw.name;

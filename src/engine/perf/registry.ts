@@ -66,7 +66,12 @@ export const perfModels: Readonly<Record<string, { readonly description: string;
         if (!profile.decode.contextSweep && profile.decode.curves.length === 1 && o.model !== undefined && o.machine !== undefined) {
           fallback = rooflineOf(resolve(o)).contextSlopeS() * 1000;
         }
-        return new ProfilePerfModel(profile, fallback === undefined ? { name: `profile:${path.basename(o.profileFile)}` } : { fallbackContextSlopeMs: fallback, name: `profile:${path.basename(o.profileFile)}` });
+        return new ProfilePerfModel(
+          profile,
+          fallback === undefined
+            ? { name: `profile:${path.basename(o.profileFile)}` }
+            : { fallbackContextSlopeMs: fallback, name: `profile:${path.basename(o.profileFile)}` },
+        );
       }
       const r = resolve(o);
       const hit = findProfile(r.profilesDir, r.model.name, r.machine.hw.name, r.tp);
@@ -107,7 +112,11 @@ export function createPerfModel(o: PerfModelOptions): PerfModel {
 }
 
 /** 'profile' when a bundled profile exists for (model, machine's hardware, tp), else 'roofline'. */
-export function defaultPerfModelKind(model: string, machine: string, opts: { tp?: number; catalog?: Catalog; profilesDir?: string } = {}): 'profile' | 'roofline' {
+export function defaultPerfModelKind(
+  model: string,
+  machine: string,
+  opts: { tp?: number; catalog?: Catalog; profilesDir?: string } = {},
+): 'profile' | 'roofline' {
   const catalog = opts.catalog ?? loadCatalog();
   const m = catalog.machine(machine);
   catalog.model(model);
@@ -128,8 +137,17 @@ export function enginePerfModels(
     const key = `${machine.name}|${model.name}`;
     let pm = cache.get(key);
     if (!pm) {
-      const kind = opts.profileFile ? 'profile' : opts.kind ?? defaultPerfModelKind(model.name, machine.name, { catalog, ...(opts.profilesDir ? { profilesDir: opts.profilesDir } : {}) });
-      pm = createPerfModel({ kind, model: model.name, machine: machine.name, catalog, ...(opts.profilesDir ? { profilesDir: opts.profilesDir } : {}), ...(opts.profileFile ? { profileFile: opts.profileFile } : {}) });
+      const kind = opts.profileFile
+        ? 'profile'
+        : (opts.kind ?? defaultPerfModelKind(model.name, machine.name, { catalog, ...(opts.profilesDir ? { profilesDir: opts.profilesDir } : {}) }));
+      pm = createPerfModel({
+        kind,
+        model: model.name,
+        machine: machine.name,
+        catalog,
+        ...(opts.profilesDir ? { profilesDir: opts.profilesDir } : {}),
+        ...(opts.profileFile ? { profileFile: opts.profileFile } : {}),
+      });
       cache.set(key, pm);
     }
     return pm;

@@ -129,12 +129,19 @@ interface Point {
 function profilePoints(p: ProfileData, shape: Shape): Point[] {
   const config = `${p.model}/${p.hardware}/tp${p.tp}`;
   const pts: Point[] = [];
-  p.prefill.tokens.forEach((t, i) => { pts.push({ config, shape, P: t, sq: t * t, d: 0, C: 0, s: p.prefill.ms[i]! / 1000 }); });
+  p.prefill.tokens.forEach((t, i) => {
+    pts.push({ config, shape, P: t, sq: t * t, d: 0, C: 0, s: p.prefill.ms[i]! / 1000 });
+  });
   for (const c of p.decode.curves) {
-    c.batch.forEach((b, i) => { pts.push({ config, shape, P: 0, sq: 0, d: b, C: b * c.contextTokens, s: c.ms[i]! / 1000 }); });
+    c.batch.forEach((b, i) => {
+      pts.push({ config, shape, P: 0, sq: 0, d: b, C: b * c.contextTokens, s: c.ms[i]! / 1000 });
+    });
   }
   const sw = p.decode.contextSweep;
-  if (sw) sw.contextTokens.forEach((c, i) => { pts.push({ config, shape, P: 0, sq: 0, d: sw.batch, C: sw.batch * c, s: sw.ms[i]! / 1000 }); });
+  if (sw)
+    sw.contextTokens.forEach((c, i) => {
+      pts.push({ config, shape, P: 0, sq: 0, d: sw.batch, C: sw.batch * c, s: sw.ms[i]! / 1000 });
+    });
   for (const m of p.mixed ?? []) {
     pts.push({ config, shape, P: m.promptTokens, sq: m.promptTokens ** 2, d: m.decodes, C: m.decodes * m.contextTokens, s: m.ms / 1000 });
   }

@@ -195,10 +195,22 @@ export function convertSplitwiseRows(rows: readonly SplitwiseRow[]): ProfileData
       }
       return [...g.entries()].sort((a, b) => a[0] - b[0]).map(([x, vs]) => ({ x, y: median(vs) }));
     };
-    const prefill = groupMedian(mine.filter((r) => r.batchSize === 1), (r) => r.promptSize, (r) => r.promptMs);
+    const prefill = groupMedian(
+      mine.filter((r) => r.batchSize === 1),
+      (r) => r.promptSize,
+      (r) => r.promptMs,
+    );
     const batchRows = mine.filter((r) => r.promptSize === 512 && r.tokenSize === 128);
-    const batchPrompt = groupMedian(batchRows, (r) => r.batchSize, (r) => r.promptMs);
-    const batchToken = groupMedian(batchRows, (r) => r.batchSize, (r) => r.tokenMs);
+    const batchPrompt = groupMedian(
+      batchRows,
+      (r) => r.batchSize,
+      (r) => r.promptMs,
+    );
+    const batchToken = groupMedian(
+      batchRows,
+      (r) => r.batchSize,
+      (r) => r.tokenMs,
+    );
     const keep: { x: number; y: number }[] = [];
     const dropped: number[] = [];
     let lastPrompt = -Infinity;
@@ -211,7 +223,11 @@ export function convertSplitwiseRows(rows: readonly SplitwiseRow[]): ProfileData
       }
     });
     const sweepRows = mine.filter((r) => r.batchSize === 1 && (r.tokenSize === 128 || r.promptSize === 512));
-    const sweep = groupMedian(sweepRows, (r) => r.promptSize + r.tokenSize / 2, (r) => r.tokenMs);
+    const sweep = groupMedian(
+      sweepRows,
+      (r) => r.promptSize + r.tokenSize / 2,
+      (r) => r.tokenMs,
+    );
     const table = splitwiseTable(rows, model, hardware, tp)!;
     const round = (v: number): number => Math.round(v * 1e6) / 1e6;
     out.push({
@@ -241,7 +257,14 @@ export function profileFileName(p: { model: string; hardware: string; tp: number
 
 /** JSON text of a profile, number arrays on one line. */
 export function formatProfileJson(p: ProfileData): string {
-  return JSON.stringify(p, null, 1).replace(/\[\s+([-\d.e+,\s]+?)\s+\]/g, (_m, inner: string) => `[${inner.trim().split(/\s*,\s*/).join(', ')}]`);
+  return JSON.stringify(p, null, 1).replace(
+    /\[\s+([-\d.e+,\s]+?)\s+\]/g,
+    (_m, inner: string) =>
+      `[${inner
+        .trim()
+        .split(/\s*,\s*/)
+        .join(', ')}]`,
+  );
 }
 
 /** Convert the CSV at `csvFile` and write the profiles into `outDir` (used to produce the bundled files). */

@@ -4,7 +4,19 @@
  * varying fractional precision. Columns are found by header name (any order, case-insensitive).
  */
 import { parseAzureTimestampBytes, parseAzureTimestampUs } from '../timestamp.js';
-import { RowError, clip, field, headerIndex, parseCount, parseCountBytes, requireColumn, splitCsv, type FormatParser, type RawRow, type TraceReader } from './common.js';
+import {
+  RowError,
+  clip,
+  field,
+  headerIndex,
+  parseCount,
+  parseCountBytes,
+  requireColumn,
+  splitCsv,
+  type FormatParser,
+  type RawRow,
+  type TraceReader,
+} from './common.js';
 
 const EXPECTED = 'TIMESTAMP,ContextTokens,GeneratedTokens';
 
@@ -17,7 +29,9 @@ export const azureReader: TraceReader = {
     return h.includes('timestamp') && (h.includes('contexttokens') || h.includes('generatedtokens'));
   },
   createParser(): FormatParser {
-    let iT = 0, iP = 1, iO = 2;
+    let iT = 0,
+      iP = 1,
+      iO = 2;
     let simple = false;
     let baseS = NaN; // times are µs since the first row's whole second, so 100-ns digits survive
     return {
@@ -33,7 +47,9 @@ export const azureReader: TraceReader = {
       },
       rowBytes(b: Uint8Array, start: number, end: number, out: RawRow): boolean {
         if (!simple) return false;
-        let c1 = -1, c2 = -1, c3 = end;
+        let c1 = -1,
+          c2 = -1,
+          c3 = end;
         for (let i = start; i < end; i++) {
           const ch = b[i];
           if (ch === 44) {
@@ -67,7 +83,8 @@ export const azureReader: TraceReader = {
           if (!Number.isNaN(abs)) baseS = Math.floor(abs / 1e6);
         }
         const us = parseAzureTimestampUs(ts.trim(), Number.isNaN(baseS) ? 0 : baseS);
-        if (Number.isNaN(us)) throw new RowError('TIMESTAMP', `not a timestamp: '${clip(ts)}' (expected e.g. 2023-11-16 18:17:03.9799600 or 2024-05-10 00:00:00.01+00:00)`);
+        if (Number.isNaN(us))
+          throw new RowError('TIMESTAMP', `not a timestamp: '${clip(ts)}' (expected e.g. 2023-11-16 18:17:03.9799600 or 2024-05-10 00:00:00.01+00:00)`);
         out.time = us;
         out.prompt = parseCount(p, 'ContextTokens');
         out.output = parseCount(o, 'GeneratedTokens');

@@ -78,7 +78,9 @@ export function splitCsv(line: string): string[] {
 /** Header names → column index (trimmed, case-insensitive). */
 export function headerIndex(line: string): Map<string, number> {
   const m = new Map<string, number>();
-  splitCsv(line).forEach((f, i) => { m.set(f.trim().toLowerCase(), i); });
+  splitCsv(line).forEach((f, i) => {
+    m.set(f.trim().toLowerCase(), i);
+  });
   return m;
 }
 
@@ -188,7 +190,14 @@ export async function* readTraceBatches(file: string, display: string, reader: T
       try {
         parser.header(buf.toString('utf8', s, e));
       } catch (err) {
-        if (err instanceof RowError) throw new TraceFormatError(display, lineNo, err.field, err.message, `the ${reader.name} format needs it; if this is another format, name it with --format`);
+        if (err instanceof RowError)
+          throw new TraceFormatError(
+            display,
+            lineNo,
+            err.field,
+            err.message,
+            `the ${reader.name} format needs it; if this is another format, name it with --format`,
+          );
         throw err;
       }
       return;

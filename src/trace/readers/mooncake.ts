@@ -51,7 +51,8 @@ export const mooncakeReader: TraceReader = {
         const h = r.hash_ids;
         if (h !== undefined && h !== null) {
           if (!Array.isArray(h)) throw new RowError('hash_ids', 'expected an array of block ids');
-          for (const x of h) if (typeof x !== 'number' || !Number.isInteger(x)) throw new RowError('hash_ids', `not an integer block id: ${clip(JSON.stringify(x))}`);
+          for (const x of h)
+            if (typeof x !== 'number' || !Number.isInteger(x)) throw new RowError('hash_ids', `not an integer block id: ${clip(JSON.stringify(x))}`);
           out.hashIds = h as number[];
         }
         for (const k of SESSION_KEYS) {

@@ -3,7 +3,19 @@
  * (arrival in seconds; pandas may write ids as floats such as `1024.0`, and may add an unnamed index column).
  * Only arrival_timestamp, prompt_size and token_size are required; request_id, when present, becomes the id.
  */
-import { RowError, clip, field, headerIndex, parseCount, parseNonNegative, requireColumn, splitCsv, type FormatParser, type RawRow, type TraceReader } from './common.js';
+import {
+  RowError,
+  clip,
+  field,
+  headerIndex,
+  parseCount,
+  parseNonNegative,
+  requireColumn,
+  splitCsv,
+  type FormatParser,
+  type RawRow,
+  type TraceReader,
+} from './common.js';
 
 const EXPECTED = 'request_id,request_type,application_id,arrival_timestamp,batch_size,prompt_size,token_size';
 
@@ -23,7 +35,10 @@ export const splitwiseReader: TraceReader = {
     return !h.trimStart().startsWith('{') && (h.includes('arrival_timestamp') || (h.includes('prompt_size') && h.includes('token_size')));
   },
   createParser(): FormatParser {
-    let iId = -1, iT = 0, iP = 0, iO = 0;
+    let iId = -1,
+      iT = 0,
+      iP = 0,
+      iO = 0;
     return {
       unitsPerSecond: 1,
       timeField: 'arrival_timestamp',

@@ -25,5 +25,8 @@ test('a raw PyTorch measurement becomes a profile with one decode curve per cont
   assert.ok(Math.abs(m.decodeTime(4, 4 * 576) - 0.00715) < 1e-12, 'halfway between the two curves');
   // composed mixed = max(prefill(260), decode(4, 0)) + decode(4, 4096) - decode(4, 0); k fits the measured 14 ms
   assert.ok(Math.abs(m.iterationTime({ promptTokens: [256], decodes: 4, decodeContextTokens: 4096 }) - 0.014) < 1e-12);
-  assert.throws(() => convertTorchMeasurement({ meta: {}, prefill: 'x', decode: [] }, { model: 'a', hardware: 'b', file: 'r.json' }), (e: unknown) => e instanceof ConfigError && e.message.startsWith('r.json: prefill:'));
+  assert.throws(
+    () => convertTorchMeasurement({ meta: {}, prefill: 'x', decode: [] }, { model: 'a', hardware: 'b', file: 'r.json' }),
+    (e: unknown) => e instanceof ConfigError && e.message.startsWith('r.json: prefill:'),
+  );
 });

@@ -6,7 +6,7 @@ import { createPerfModel } from '../../../src/engine/perf/registry.js';
 
 const pm = (kind: string, model: string, machine: string) => createPerfModel({ kind, model, machine });
 
-test('H100 vs A100 at TP8: prefill ~0.45-0.5x the time, decode ~0.70-0.75x (BLOOM-176B, the paper\'s model)', () => {
+test("H100 vs A100 at TP8: prefill ~0.45-0.5x the time, decode ~0.70-0.75x (BLOOM-176B, the paper's model)", () => {
   const a = pm('profile', 'bloom-176b', 'dgx-a100');
   const h = pm('profile', 'bloom-176b', 'dgx-h100');
   for (const t of [1020, 1500, 2048]) {

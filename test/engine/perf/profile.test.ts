@@ -60,7 +60,7 @@ test('profile decode with several curves: bilinear in batch and mean context, ex
   assert.ok(close(m.decodeTime(2, 1000), 0.022), 'batch 2 at context 500: (20 + 2) on the first curve');
 });
 
-test('mixed batches: max(prefill(P + d), decode(d, 0)) + the decodes\' context term; scale fitted from mixed points', () => {
+test("mixed batches: max(prefill(P + d), decode(d, 0)) + the decodes' context term; scale fitted from mixed points", () => {
   const m = new ProfilePerfModel(profile());
   // prefill(152) = 60.4 ms; decode(2, 0) = 22 - 0.001 x 1000 = 21 ms; context term 0.001 x 1000 = 1 ms
   assert.ok(close(m.iterationTime({ promptTokens: [150], decodes: 2, decodeContextTokens: 1000 }), 0.0614, 1e-12));
@@ -84,12 +84,24 @@ test('profile files: loaded by createPerfModel, errors name file and field', () 
 
   const bad = path.join(dir, 'bad.profile.json');
   fs.writeFileSync(bad, JSON.stringify({ ...profile(), prefill: { tokens: [100, 200], ms: [50] } }));
-  assert.throws(() => createPerfModel({ kind: 'profile', profileFile: bad }), (e: unknown) => e instanceof ConfigError && e.message.startsWith(`${bad}: prefill: tokens and ms must have the same length`));
+  assert.throws(
+    () => createPerfModel({ kind: 'profile', profileFile: bad }),
+    (e: unknown) => e instanceof ConfigError && e.message.startsWith(`${bad}: prefill: tokens and ms must have the same length`),
+  );
   fs.writeFileSync(bad, JSON.stringify({ ...profile(), decode: { curves: [{ contextTokens: 1, batch: [1], ms: [-3] }] } }));
-  assert.throws(() => createPerfModel({ kind: 'profile', profileFile: bad }), (e: unknown) => e instanceof ConfigError && e.message.includes('decode.curves.0.ms.0'));
+  assert.throws(
+    () => createPerfModel({ kind: 'profile', profileFile: bad }),
+    (e: unknown) => e instanceof ConfigError && e.message.includes('decode.curves.0.ms.0'),
+  );
   fs.writeFileSync(bad, '{ nope');
-  assert.throws(() => createPerfModel({ kind: 'profile', profileFile: bad }), (e: unknown) => e instanceof ConfigError && e.message.includes('not valid JSON'));
-  assert.throws(() => parseProfile({ ...profile(), format: 'other/9' }, 'x.json'), (e: unknown) => e instanceof ConfigError && e.message.startsWith('x.json: format:'));
+  assert.throws(
+    () => createPerfModel({ kind: 'profile', profileFile: bad }),
+    (e: unknown) => e instanceof ConfigError && e.message.includes('not valid JSON'),
+  );
+  assert.throws(
+    () => parseProfile({ ...profile(), format: 'other/9' }, 'x.json'),
+    (e: unknown) => e instanceof ConfigError && e.message.startsWith('x.json: format:'),
+  );
 });
 
 test('bundled profiles: knot values come back exactly; missing combinations and kinds are clear errors', () => {
@@ -103,7 +115,10 @@ test('bundled profiles: knot values come back exactly; missing combinations and 
     () => createPerfModel({ kind: 'profile', model: 'llama3-8b', machine: 'dgx-h200' }),
     (e: unknown) => e instanceof ConfigError && /no measured profile for llama3-8b on h200-141gb at TP8/.test(e.message) && /roofline/.test(e.hint ?? ''),
   );
-  assert.throws(() => createPerfModel({ kind: 'magic', model: 'bloom-176b', machine: 'dgx-a100' }), (e: unknown) => e instanceof ConfigError && e.message.includes(`known: ${perfModelKinds.join(', ')}`));
+  assert.throws(
+    () => createPerfModel({ kind: 'magic', model: 'bloom-176b', machine: 'dgx-a100' }),
+    (e: unknown) => e instanceof ConfigError && e.message.includes(`known: ${perfModelKinds.join(', ')}`),
+  );
   assert.throws(() => createPerfModel({ kind: 'roofline', model: 'bloom-176b', machine: 'dgx-a100', tp: 9 }), ConfigError);
 });
 
@@ -113,5 +128,8 @@ test('constant model: a + b x tokens for prompts, c for decodes, both for mixed'
   assert.equal(m.decodeTime(5, 1000), 0.02);
   assert.ok(close(m.iterationTime({ promptTokens: [50, 50], decodes: 3, decodeContextTokens: 10 }), 0.22));
   assert.equal(m.iterationTime({ promptTokens: [], decodes: 0, decodeContextTokens: 0 }), 0);
-  assert.throws(() => createPerfModel({ kind: 'constant', constant: { prefillBaseS: -1, prefillPerTokenS: 0, decodeS: 0 } }), (e: unknown) => e instanceof ConfigError && e.message.startsWith('constant.prefillBaseS'));
+  assert.throws(
+    () => createPerfModel({ kind: 'constant', constant: { prefillBaseS: -1, prefillPerTokenS: 0, decodeS: 0 } }),
+    (e: unknown) => e instanceof ConfigError && e.message.startsWith('constant.prefillBaseS'),
+  );
 });

@@ -47,7 +47,10 @@ test('other reference machines and bad input', () => {
   const h100 = referenceLatency({ model: 'bloom-176b', machine: 'dgx-h100', promptTokens: 1000, outputTokens: 100 });
   const a100 = referenceLatency({ model: 'bloom-176b', promptTokens: 1000, outputTokens: 100 });
   assert.ok(h100.e2e < a100.e2e);
-  assert.throws(() => referenceLatency({ model: 'bloom-176b', promptTokens: 0, outputTokens: 3 }), (e: unknown) => e instanceof ConfigError && e.message.startsWith('promptTokens'));
+  assert.throws(
+    () => referenceLatency({ model: 'bloom-176b', promptTokens: 0, outputTokens: 3 }),
+    (e: unknown) => e instanceof ConfigError && e.message.startsWith('promptTokens'),
+  );
   assert.throws(() => referenceLatency({ model: 'bloom-176b', promptTokens: 10, outputTokens: 2.5 }), ConfigError);
   assert.throws(() => referenceLatency({ model: 'llama3-8b', promptTokens: 10, outputTokens: 3, mode: 'splitwise' }), ConfigError);
   assert.throws(() => referenceLatency({ model: 'bloom-176b', promptTokens: 10, outputTokens: 3, mode: 'exotic' as 'splitwise' }), ConfigError);

@@ -15,7 +15,9 @@ test('roofline calibration: MAPE against every profile stays under the documente
   const cal = calibrateRoofline(catalog, DEFAULT_PROFILES_DIR);
   assert.deepEqual([...cal.keys()].sort(), ['a100-80gb', 'h100-80gb']);
   for (const [hw, r] of cal) {
-    t.diagnostic(`${hw}: mfu ${r.factors.mfu.toFixed(3)} attnEff ${r.factors.attnEff.toFixed(3)} bwEff ${r.factors.bwEff.toFixed(3)} perLayer ${(r.factors.perLayerS * 1e3).toFixed(3)} ms (${r.points} points)`);
+    t.diagnostic(
+      `${hw}: mfu ${r.factors.mfu.toFixed(3)} attnEff ${r.factors.attnEff.toFixed(3)} bwEff ${r.factors.bwEff.toFixed(3)} perLayer ${(r.factors.perLayerS * 1e3).toFixed(3)} ms (${r.points} points)`,
+    );
     for (const [config, mape] of Object.entries(r.mapeByConfig)) {
       t.diagnostic(`MAPE ${config}: ${mape.toFixed(1)}%`);
       assert.ok(mape < MAPE_BOUND, `${config}: MAPE ${mape.toFixed(1)}% >= ${MAPE_BOUND}%`);

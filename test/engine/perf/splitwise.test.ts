@@ -17,23 +17,27 @@ import {
 const X = [128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768];
 const TABLE: Record<string, { hw: string; model: string; prompt: number[]; token?: number[] }> = {
   'bloom a100': {
-    model: 'bloom-176b', hw: 'a100-80gb',
+    model: 'bloom-176b',
+    hw: 'a100-80gb',
     prompt: [79.7, 99.2, 174.4, 287.5, 536.1, 1332.6, 3591.5, 5782.0, 11251.8],
     token: [47.61, 47.71, 49.31, 49.44, 50.19, 51.63, 54.27, 65.38, 96.58],
   },
   'bloom h100': {
-    model: 'bloom-176b', hw: 'h100-80gb',
+    model: 'bloom-176b',
+    hw: 'h100-80gb',
     prompt: [48.3, 51.2, 76.1, 132.2, 252.0, 649.6, 1411.6, 2521.9, 4996.5],
     token: [35.74, 36.15, 36.17, 36.33, 36.74, 37.53, 39.02, 45.84, 63.82],
   },
   'bloom h100-cap': { model: 'bloom-176b', hw: 'h100-80gb-cap', prompt: [62.8, 66.5, 99.0, 171.9, 327.6, 844.5, 1835.0, 3278.5, 6495.4] },
   'llama2 a100': {
-    model: 'llama2-70b', hw: 'a100-80gb',
+    model: 'llama2-70b',
+    hw: 'a100-80gb',
     prompt: [65.3, 66.8, 93.0, 160.9, 282.7, 708.4, 1781.0, 3524.5, 7554.0],
     token: [43.03, 43.48, 45.03, 44.56, 45.7, 46.47, 48.47, 53.02, 71.61],
   },
   'llama2 h100': {
-    model: 'llama2-70b', hw: 'h100-80gb',
+    model: 'llama2-70b',
+    hw: 'h100-80gb',
     prompt: [58.2, 51.7, 53.9, 77.7, 134.4, 376.2, 831.5, 1551.7, 2936.3],
     token: [29.87, 28.27, 30.56, 29.97, 31.63, 31.33, 32.59, 38.62, 50.16],
   },
@@ -71,7 +75,10 @@ test('SplitwiseSim predictors interpolate between knots and extrapolate linearly
   assert.ok(Math.abs(bloomA.prompt(40000) - (bloomA.prompt(32768) + slope * (40000 - 32768))) < 1e-9);
   // SplitwiseSim's hardware name is accepted
   assert.equal(splitwisePredictors('bloom-176b', 'h100-80gb-pcap').prompt(512), splitwisePredictors('bloom-176b', 'h100-80gb-cap').prompt(512));
-  assert.throws(() => splitwisePredictors('llama3-8b', 'h200-141gb'), (e: unknown) => e instanceof ConfigError && /no profile for llama3-8b/.test(e.message));
+  assert.throws(
+    () => splitwisePredictors('llama3-8b', 'h200-141gb'),
+    (e: unknown) => e instanceof ConfigError && /no profile for llama3-8b/.test(e.message),
+  );
 });
 
 test('the power-capped H100 profile is H100 prompt time x 1.3, token time unchanged', () => {
