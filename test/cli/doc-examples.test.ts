@@ -9,7 +9,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -288,6 +288,8 @@ async function makeFixture(dir: string, url: string, chunks: readonly (readonly 
   writeFileSync(path.join(dir, 'dep.yaml'), `${dep}prefixCache: true\n`);
   symlinkSync(W('mooncake/conversation_trace.jsonl'), path.join(dir, 'trace.jsonl'));
   symlinkSync(W('mooncake/conversation_trace.jsonl'), path.join(dir, 'big.jsonl'));
+  // The session examples' chats.jsonl: a small synthesised session trace (3 sessions of about 2 turns).
+  execFileSync(process.execPath, [BIN, 'trace', 'synth', '--like', 'conversation', '--rate', '0.5', '--sessions', '3', '--turns', '2', '--think', '1', '--out', path.join(dir, 'chats.jsonl')], { cwd: dir, stdio: 'ignore' });
   symlinkSync(W('coding.csv'), path.join(dir, 'big.csv'));
   const sims = async (names: readonly string[], db: string): Promise<void> => {
     for (const name of names) {
