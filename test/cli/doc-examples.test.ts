@@ -289,7 +289,27 @@ async function makeFixture(dir: string, url: string, chunks: readonly (readonly 
   symlinkSync(W('mooncake/conversation_trace.jsonl'), path.join(dir, 'trace.jsonl'));
   symlinkSync(W('mooncake/conversation_trace.jsonl'), path.join(dir, 'big.jsonl'));
   // The session examples' chats.jsonl: a small synthesised session trace (3 sessions of about 2 turns).
-  execFileSync(process.execPath, [BIN, 'trace', 'synth', '--like', 'conversation', '--rate', '0.5', '--sessions', '3', '--turns', '2', '--think', '1', '--out', path.join(dir, 'chats.jsonl')], { cwd: dir, stdio: 'ignore' });
+  execFileSync(
+    process.execPath,
+    [
+      BIN,
+      'trace',
+      'synth',
+      '--like',
+      'conversation',
+      '--rate',
+      '0.5',
+      '--sessions',
+      '3',
+      '--turns',
+      '2',
+      '--think',
+      '1',
+      '--out',
+      path.join(dir, 'chats.jsonl'),
+    ],
+    { cwd: dir, stdio: 'ignore' },
+  );
   symlinkSync(W('coding.csv'), path.join(dir, 'big.csv'));
   const sims = async (names: readonly string[], db: string): Promise<void> => {
     for (const name of names) {
