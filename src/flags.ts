@@ -63,6 +63,12 @@ export const PERF_MODEL_FLAG = flagGroup('Cluster:', {
 const SESSIONS_WORDS =
   "multi-turn sessions: a session's next turn is sent its think time (the trace's gap between the turns) after the previous answer ends, its prompt the previous prompt + answer + new tokens; turns by session id, else by hash-prefix chain";
 
+/** `--arrivals`: an arrival-process name (src/trace/random.ts), kept as given. */
+export function checkArrivals(s: string): string {
+  parseArrivalKind(s, '--arrivals');
+  return s;
+}
+
 /** The load shape of a run (replay and sim): the trace's own schedule, or a rate. */
 export const LOAD_FLAGS = flagGroup('Load:', {
   rate: { type: 'number', positive: true, describe: 'open loop at R req/s (arrivals from --arrivals), sizes sampled from the trace' },
@@ -70,10 +76,7 @@ export const LOAD_FLAGS = flagGroup('Load:', {
     type: 'string',
     defaultText: REPLAY_DEFAULTS.arrivals,
     describe: 'arrival process for --rate: poisson, gamma:CV, constant, uniform',
-    parse: (s: string): string => {
-      parseArrivalKind(s, '--arrivals');
-      return s;
-    },
+    parse: checkArrivals,
   },
   duration: { type: 'number', positive: true, describe: 'only requests arriving in the first S trace seconds' },
   'max-requests': { type: 'number', integer: true, min: 1, describe: 'at most N requests' },
