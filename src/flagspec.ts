@@ -177,19 +177,21 @@ function schemaOf(f: Flag): z.ZodTypeAny {
     return z.preprocess((v) => (typeof v === 'number' ? String(v) : v), s);
   }
   const range = describeRange(f);
-  return z.preprocess(
-    (v) => (typeof v === 'string' && v.trim() !== '' ? Number(v) : v),
-    z.number({ invalid_type_error: 'expected a number' }).superRefine((n, ctx) => {
+  const asNumber = (v: unknown): number => (typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN);
+  return z
+    .unknown()
+    .superRefine((v, ctx) => {
       const bad = (message: string): void => void ctx.addIssue({ code: z.ZodIssueCode.custom, message });
-      if (!Number.isFinite(n)) return bad(`expected a number, got '${n}'`);
+      const n = asNumber(v);
+      if (!Number.isFinite(n)) return bad(`expected a number, got '${String(v)}'`);
       if (f.integer && f.min === 1 && !(Number.isInteger(n) && n >= 1)) return bad(`must be a positive integer, got ${n}`);
       if (f.integer && f.min === 0 && !(Number.isSafeInteger(n) && n >= 0)) return bad(`must be a non-negative integer, got ${n}`);
       if (f.integer && !Number.isInteger(n)) return bad(`must be an integer, got ${n}`);
       if (f.positive && !(n > 0)) return bad(`must be > 0, got ${n}`);
       if (f.min !== undefined && !(n >= f.min)) return bad(`must be ${range ?? `>= ${f.min}`}, got ${n}`);
       if (f.max !== undefined && !(n <= f.max)) return bad(`must be ${range ?? `<= ${f.max}`}, got ${n}`);
-    }),
-  );
+    })
+    .transform(asNumber);
 }
 
 /** Checks one flag's raw value; undefined (and a problem) when it is bad. */
