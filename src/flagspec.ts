@@ -39,6 +39,8 @@ export interface Flag {
   /** Help heading ("Trace:"); usually set for a whole group by `flagGroup`. */
   readonly group?: string;
   readonly hidden?: boolean;
+  /** A string flag may be given as '' (e.g. `--api-key ''`: none). */
+  readonly empty?: boolean;
   /** `--flag` alone (no value) is a usage error. */
   readonly requiresArg?: boolean;
 }
@@ -169,7 +171,7 @@ function schemaOf(f: Flag): z.ZodTypeAny {
   if (f.type === 'string') {
     const s = z.string({ invalid_type_error: 'expected a value' }).superRefine((v, ctx) => {
       const bad = (message: string): void => void ctx.addIssue({ code: z.ZodIssueCode.custom, message });
-      if (v.trim() === '') return bad('expected a non-empty value');
+      if (v.trim() === '' && !f.empty) return bad('expected a non-empty value');
       if (f.choices && !f.choices.includes(v)) return bad(`expected one of ${f.choices.join(', ')}, got '${v}'`);
       if (f.pattern && !f.pattern[0].test(v)) return bad(`expected ${f.pattern[1]}, got '${v}'`);
     });
