@@ -21,8 +21,9 @@ import { loadSlo } from '../metrics/index.js';
 import { openStore } from '../store/index.js';
 import type { CompatMode } from './cluster.js';
 import { Problems, parseSeeds } from './options.js';
-import { DESIGNS, Evaluator, countsLabel, provisionSearch, provisioned, type Counts, type DesignSpec } from './provision.js';
-import { traceSampler } from './requests.js';
+import { traceSampler } from '../trace/index.js';
+import { DESIGNS, Evaluator, countsLabel, evaluatorRunner, provisionSearch, provisioned, type Counts, type DesignSpec } from './provision.js';
+import type { RateRunnerFactory } from './sweep.js';
 
 type TraceName = 'coding' | 'conversation';
 type Provisioning = 'iso-power' | 'iso-cost';
@@ -153,7 +154,7 @@ function countsOf(d: DesignSpec, v: readonly number[], quick: boolean): Counts {
   return d.kind === 'monolithic' ? { mixed: s(v[0]!) } : { prompt: s(v[0]!), token: s(v[1]!) };
 }
 
-export async function runExperiment(o: ExperimentOptions, io: { log?: (l: string) => void } = {}): Promise<ExperimentResult> {
+export async function runExperiment(o: ExperimentOptions, makeRunner: RateRunnerFactory, io: { log?: (l: string) => void } = {}): Promise<ExperimentResult> {
   const log = io.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   const t0 = performance.now();
   try {
@@ -170,24 +171,24 @@ export async function runExperiment(o: ExperimentOptions, io: { log?: (l: string
   const powerOpt: PowerOptResult[] = [];
   let sims = 0;
   const seeds = o.seeds ?? [o.seed];
+  // Per seed and mode its own evaluator (its own Poisson traces, an empty cache).
+  const evaluator = (seed: number, compat: CompatMode, tags: Record<string, string>): Evaluator =>
+    new Evaluator({
+      store,
+      runner: evaluatorRunner(makeRunner, { store, sampler, durationS: o.durationS, seed, compat, tracePath: source.path }),
+      slo,
+      compat,
+      tags,
+      tolerance: o.quick ? 0.15 : 0.05,
+      log,
+    });
   try {
     for (const mode of o.modes) {
       const compat: CompatMode = mode === 'compat' ? 'splitwise' : undefined;
       // Per seed its own evaluator (its own Poisson traces); per design the max rates over the seeds.
       const rates = new Map<string, { rates: (number | undefined)[]; binding: string | null }>();
       for (const seed of seeds) {
-        const ev = new Evaluator({
-          store,
-          sampler,
-          tracePath: source.path,
-          slo,
-          durationS: o.durationS,
-          seed,
-          compat,
-          tags: { experiment: 'splitwise', mode, trace: o.trace, ...(seeds.length > 1 ? { seed: String(seed) } : {}) },
-          tolerance: o.quick ? 0.15 : 0.05,
-          log,
-        });
+        const ev = evaluator(seed, compat, { experiment: 'splitwise', mode, trace: o.trace, ...(seeds.length > 1 ? { seed: String(seed) } : {}) });
         const done = new Set<string>();
         for (const prov of ['iso-power', 'iso-cost'] as const) {
           for (const name of DESIGN_ORDER) {
@@ -239,18 +240,7 @@ export async function runExperiment(o: ExperimentOptions, io: { log?: (l: string
       // SLOs at Baseline-H100's max rate, by provision's power-opt staircase (the first seed's traces).
       const h100 = rows.find((r) => r.mode === mode && r.provisioning === 'iso-power' && r.design === 'baseline-h100');
       if (h100?.maxRate) {
-        const ev = new Evaluator({
-          store,
-          sampler,
-          tracePath: source.path,
-          slo,
-          durationS: o.durationS,
-          seed: seeds[0]!,
-          compat,
-          tags: { experiment: 'splitwise', mode, trace: o.trace, search: 'power-opt' },
-          tolerance: o.quick ? 0.15 : 0.05,
-          log,
-        });
+        const ev = evaluator(seeds[0]!, compat, { experiment: 'splitwise', mode, trace: o.trace, search: 'power-opt' });
         log(`experiment splitwise (${mode}): least-power splitwise-hhcap at ${h100.maxRate} req/s (Baseline-H100's max rate)`);
         const maxMachines = o.quick ? 16 : 80;
         const res = await provisionSearch(
