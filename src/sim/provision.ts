@@ -24,11 +24,11 @@ import { ConfigError, ExitCode } from '../errors.js';
 import { defineDeployment, DEPLOYMENT_BOUNDS, loadCatalog, type Deployment } from '../engine/index.js';
 import { loadSlo, type SloSpec } from '../metrics/index.js';
 import { openStore, type Store } from '../store/index.js';
-import { traceSampler, type TraceTransforms } from '../trace/index.js';
+import { traceSampler } from '../trace/index.js';
 import type { CompatMode } from './cluster.js';
-import { Problems, SIM_DEFAULTS, traceFlags } from './options.js';
+import { Problems, SIM_DEFAULTS, type SimOptions } from './options.js';
 import { drive, escalatingSearch, judgeRun, type SearchResult } from './search.js';
-import type { RateContext, RateRunner, RateRunnerFactory } from './sweep.js';
+import { searchTrace, type RateContext, type RateRunner, type RateRunnerFactory } from './sweep.js';
 
 export interface DesignSpec {
   readonly name: string;
@@ -197,11 +197,8 @@ export class Evaluator {
   }
 }
 
-export interface ProvisionOptions {
-  readonly trace: string;
-  readonly traceFormat?: string | undefined;
-  readonly lenient: boolean;
-  readonly transforms: TraceTransforms;
+/** The trace, model and run fields of a provisioning search are a sim's; the rest is the search's. */
+export interface ProvisionOptions extends Pick<SimOptions, 'trace' | 'traceFormat' | 'lenient' | 'transforms' | 'model' | 'compat' | 'seed' | 'db' | 'json'> {
   readonly design: DesignSpec;
   readonly objective: Objective;
   readonly budgetLike: { design: DesignSpec; counts: Counts };
@@ -209,19 +206,12 @@ export interface ProvisionOptions {
   readonly rate: number;
   readonly durationS: number;
   readonly maxMachines: number;
-  readonly model?: string | undefined;
-  readonly compat: CompatMode;
-  readonly seed: number;
-  readonly db: string;
   readonly tolerance: number;
-  readonly json: boolean;
 }
 
 export function resolveProvisionOptions(argv: Record<string, unknown>): ProvisionOptions {
   const p = new Problems();
-  const trace = p.str(argv, 'trace', '--trace');
-  if (argv['trace'] === undefined) p.add('--trace', 'required: the trace file (or a bundled name)');
-  const t = traceFlags(argv, p);
+  const t = searchTrace(argv, p);
   const designName = p.str(argv, 'design', '--design');
   const design = designName === undefined ? undefined : DESIGNS[designName];
   if (designName === undefined) p.add('--design', `required: one of ${DESIGN_NAMES.join(', ')}`);
@@ -239,10 +229,7 @@ export function resolveProvisionOptions(argv: Record<string, unknown>): Provisio
   if (rate === undefined && argv['rate'] === undefined)
     p.add('--rate', 'required: the rate to meet (cost-opt, power-opt) or to start the search from (iso-power, iso-cost)');
   const o: ProvisionOptions = Object.freeze({
-    trace: trace ?? '',
-    traceFormat: t.format,
-    lenient: t.lenient,
-    transforms: t.transforms,
+    ...t,
     design: design ?? DESIGNS['splitwise-hh']!,
     objective: (objective ?? 'iso-power') as Objective,
     budgetLike: budgetLike ?? { design: DESIGNS['baseline-h100']!, counts: { mixed: 40 } },

@@ -11,38 +11,35 @@ import { ExitCode } from '../errors.js';
 import type { Deployment } from '../engine/index.js';
 import { loadSlo, type SloSpec } from '../metrics/index.js';
 import { openStore, type Store } from '../store/index.js';
-import { DEFAULT_ARRIVALS, rateRequests, sha256File, traceSampler, type SizeSampler, type TraceTransforms } from '../trace/index.js';
+import { DEFAULT_ARRIVALS, rateRequests, sha256File, traceSampler, type SizeSampler } from '../trace/index.js';
 import type { CompatMode } from './cluster.js';
-import { Problems, SIM_DEFAULTS, traceFlags } from './options.js';
+import { Problems, SIM_DEFAULTS, traceFlags, type SimOptions } from './options.js';
 import { resolveDeployment } from './run.js';
 import { drive, judgeRun, parseRates, sweepSearch, type Judgement, type SearchResult } from './search.js';
 import { simulate } from './simulate.js';
 
-export interface SweepOptions {
-  readonly trace: string;
-  readonly traceFormat?: string | undefined;
-  readonly lenient: boolean;
-  readonly transforms: TraceTransforms;
-  readonly deployment: string;
-  readonly model?: string | undefined;
-  readonly compat: CompatMode;
+/** The trace, cluster and run fields of a sweep are a sim's; the rest is the search's. */
+export interface SweepOptions
+  extends Pick<SimOptions, 'trace' | 'traceFormat' | 'lenient' | 'transforms' | 'deployment' | 'model' | 'compat' | 'seed' | 'db' | 'tags' | 'json'> {
   readonly rates: readonly number[];
   readonly durationS: number;
   readonly live: boolean;
   readonly timeScale: number;
   readonly slo: string;
-  readonly seed: number;
-  readonly db: string;
-  readonly tags: Readonly<Record<string, string>>;
   readonly tolerance: number;
-  readonly json: boolean;
+}
+
+/** `--trace` (required) and the trace flags of a search (sweep, provision), as option fields. */
+export function searchTrace(argv: Record<string, unknown>, p: Problems): Pick<SimOptions, 'trace' | 'traceFormat' | 'lenient' | 'transforms'> {
+  const trace = p.str(argv, 'trace', '--trace');
+  if (argv['trace'] === undefined) p.add('--trace', 'required: the trace file (or a bundled name)');
+  const t = traceFlags(argv, p);
+  return { trace: trace ?? '', traceFormat: t.format, lenient: t.lenient, transforms: t.transforms };
 }
 
 export function resolveSweepOptions(argv: Record<string, unknown>): SweepOptions {
   const p = new Problems();
-  const trace = p.str(argv, 'trace', '--trace');
-  if (argv['trace'] === undefined) p.add('--trace', 'required: the trace file (or a bundled name)');
-  const t = traceFlags(argv, p);
+  const t = searchTrace(argv, p);
   const ratesRaw = p.str(argv, 'rates', '--rates');
   let rates: number[] = [];
   if (ratesRaw === undefined) p.add('--rates', 'required: LO:HI:STEP (e.g. 30:160:10) or a comma list');
@@ -60,10 +57,7 @@ export function resolveSweepOptions(argv: Record<string, unknown>): SweepOptions
   if (timeScale !== undefined && !live) p.add('--time-scale', 'applies to --live sweeps only');
   const tolerance = p.num(argv, 'tolerance', '--tolerance', { gt: 0 }) ?? 0.05;
   const o: SweepOptions = Object.freeze({
-    trace: trace ?? '',
-    traceFormat: t.format,
-    lenient: t.lenient,
-    transforms: t.transforms,
+    ...t,
     deployment: p.str(argv, 'deployment', '--deployment') ?? SIM_DEFAULTS.deployment,
     model: p.str(argv, 'model', '--model'),
     compat,
