@@ -113,7 +113,7 @@ const statsCmd: CommandModule<object, Args> = {
 };
 
 const SYNTH_FLAGS = {
-  like: { type: 'string', required: true, describe: 'trace whose prompt and output sizes are sampled (independently, with replacement)' },
+  like: { type: 'string', required: true, describe: 'trace whose rows give the sizes (each request one row, drawn with replacement)' },
   rate: { type: 'number', required: true, describe: 'mean requests per second' },
   duration: { type: 'number', describe: 'seconds of trace to generate (with --sessions: optional, sessions starting later are left out)' },
   sessions: {
