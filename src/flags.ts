@@ -6,6 +6,7 @@
  */
 import { flagGroup } from './flagspec.js';
 import { DEFAULT_DB } from './paths.js';
+import { storeTargetProblem } from './store/target.js';
 import { parseArrivalKind } from './trace/random.js';
 
 /** The seed of every random choice when `--seed` is not given. */
@@ -50,7 +51,7 @@ export const CLUSTER_FLAGS = flagGroup('Cluster:', {
 });
 
 /** `--perf-model` (sim and serve). */
-export const PERF_MODEL_FLAG = flagGroup('Cluster:', {
+export const PERF_MODEL_FLAG = flagGroup(undefined, {
   'perf-model': {
     type: 'string',
     choices: ['auto', 'profile', 'roofline'],
@@ -62,6 +63,25 @@ export const PERF_MODEL_FLAG = flagGroup('Cluster:', {
 
 const SESSIONS_WORDS =
   "multi-turn sessions: a session's next turn is sent its think time (the trace's gap between the turns) after the previous answer ends, its prompt the previous prompt + answer + new tokens; turns by session id, else by hash-prefix chain";
+
+/** A flag naming an http(s) URL: its normalised form. */
+export function httpUrl(v: string): string {
+  let u: URL;
+  try {
+    u = new URL(v);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error(`scheme ${u.protocol}`);
+  } catch (e) {
+    throw new Error(`not an http(s) URL: '${v}' (${(e as Error).message})`);
+  }
+  return u.href;
+}
+
+/** A flag naming a results store this command writes: checked before anything runs (src/store/target.ts). */
+export function storeFile(file: string): string {
+  const why = storeTargetProblem(file);
+  if (why) throw new Error(why);
+  return file;
+}
 
 /** `--arrivals`: an arrival-process name (src/trace/random.ts), kept as given. */
 export function checkArrivals(s: string): string {

@@ -1,23 +1,14 @@
 /** `splitbench merge`: the shard stores of one sharded run into one run (raw rows; summaries from the union). */
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { addFlags, readFlags } from '../flagspec.js';
-import { storeTargetProblem } from '../store/target.js';
+import { storeFile } from '../flags.js';
 import { setExitCode } from './main.js';
 import { printJson, printTable } from './output.js';
 
 type Args = Record<string, unknown>;
 
 const MERGE_FLAGS = {
-  out: {
-    type: 'string',
-    required: true,
-    describe: 'results store that receives the merged run (created when missing)',
-    parse: (file: string): string => {
-      const why = storeTargetProblem(file);
-      if (why) throw new Error(why);
-      return file;
-    },
-  },
+  out: { type: 'string', required: true, describe: 'results store that receives the merged run (created when missing)', parse: storeFile },
   'max-offset-ms': {
     type: 'number',
     defaultText: '1',

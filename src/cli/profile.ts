@@ -1,5 +1,6 @@
 /** `splitbench profile`: measure a live endpoint's prefill and decode times into a profile file. */
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import { httpUrl } from '../flags.js';
 import { addFlags, parseFlags, Problems } from '../flagspec.js';
 import { setExitCode } from './main.js';
 import { printJson } from './output.js';
@@ -11,11 +12,7 @@ const PROFILE_FLAGS = {
     type: 'string',
     required: true,
     describe: 'base URL of an OpenAI-compatible server (one instance: concurrent requests must batch together)',
-    parse: (v: string): string => {
-      const u = new URL(v);
-      if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error(`not an http(s) URL: '${v}'`);
-      return u.href;
-    },
+    parse: httpUrl,
   },
   model: { type: 'string', defaultText: 'the first /v1/models lists', describe: 'model to request' },
   out: { type: 'string', required: true, describe: 'profile file to write (JSON, splitbench-profile/1)' },

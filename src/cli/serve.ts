@@ -1,5 +1,6 @@
 /** `splitbench serve`: the reference backend, an OpenAI-compatible streaming server over an emulated GPU cluster. */
 import type { CommandModule } from 'yargs';
+import { PERF_MODEL_FLAG } from '../flags.js';
 import { type FlagValues, addFlags, readFlags } from '../flagspec.js';
 import { setExitCode } from './main.js';
 
@@ -13,13 +14,7 @@ const SERVE_FLAGS = {
     describe: 'bundled deployment name (e.g. splitwise-hh, baseline-h100) or a deployment YAML file; with --engine real: mono or split',
   },
   model: { type: 'string', requiresArg: true, describe: "catalog model to serve instead of the deployment's" },
-  'perf-model': {
-    type: 'string',
-    choices: ['auto', 'profile', 'roofline'],
-    requiresArg: true,
-    describe:
-      "performance model instead of the deployment's perfModel: profile (measured), roofline (hardware specs), auto (the profile where one exists, else the roofline)",
-  },
+  ...PERF_MODEL_FLAG,
   host: { type: 'string', default: '127.0.0.1', requiresArg: true, describe: 'address to listen on' },
   port: { type: 'number', integer: true, min: 0, max: 65535, default: 8000, requiresArg: true, describe: 'port to listen on (0: a free port)' },
   'time-scale': {

@@ -5,7 +5,7 @@ import { ExitCode } from '../errors.js';
 import { checkArrivals, REPLAY_DEFAULTS, SEED_DEFAULT } from '../flags.js';
 import { SESSION_SYNTH_DEFAULTS } from '../trace/synth.js';
 import { addFlags, camelKey, parseFlags, Problems, readFlags } from '../flagspec.js';
-import { TRACE_FLAGS, traceOptions } from '../trace/options.js';
+import { TRACE_FLAGS, TRACE_FORMAT_FLAG, traceOptions } from '../trace/options.js';
 import { getTraceReader, TRACE_FORMATS } from '../trace/readers/index.js';
 import { setExitCode } from './main.js';
 import { formatTable, printJson } from './output.js';
@@ -142,12 +142,7 @@ const SYNTH_FLAGS = {
     describe: 'arrival process: poisson, gamma:CV (CV = coefficient of variation of the gaps), constant, uniform',
   },
   seed: { type: 'number', integer: true, min: 0, default: SEED_DEFAULT, describe: 'random seed (same seed and inputs: identical file)' },
-  format: {
-    type: 'string',
-    defaultText: 'azure; mooncake with --sessions',
-    describe: `output format: ${TRACE_FORMATS.join(', ')}`,
-    parse: (v: string): string => getTraceReader(v).name,
-  },
+  format: { ...TRACE_FORMAT_FLAG, defaultText: 'azure; mooncake with --sessions', describe: `output format: ${TRACE_FORMATS.join(', ')}` },
   lenient: { type: 'boolean', describe: 'skip bad rows of the --like trace instead of failing' },
   out: { type: 'string', required: true, describe: 'output file' },
   json: { type: 'boolean', describe: 'print what was written as JSON' },

@@ -5,7 +5,7 @@
  *
  * Precedence: built-in defaults < `SPLITBENCH_API_KEY` < flags.
  */
-import { REPLAY_DEFAULTS, LOAD_FLAGS, RUN_FLAGS } from '../flags.js';
+import { httpUrl, LOAD_FLAGS, REPLAY_DEFAULTS, RUN_FLAGS } from '../flags.js';
 import { type FlagValues, flagGroup, keyValues, parseFlags, Problems, withFlags } from '../flagspec.js';
 import { storeTargetProblem } from '../store/target.js';
 import type { TraceTransforms } from '../trace/index.js';
@@ -76,7 +76,7 @@ const timeout = (describe: string, seconds: number) => ({ type: 'number', min: 0
 export const REPLAY_FLAGS = {
   ...TRACE_INPUT_FLAGS,
   ...flagGroup('Target:', {
-    url: { type: 'string', defaultText: 'start the reference backend', describe: 'base URL of an OpenAI-compatible server' },
+    url: { type: 'string', defaultText: 'start the reference backend', describe: 'base URL of an OpenAI-compatible server', parse: httpUrl },
     deployment: {
       type: 'string',
       defaultText: REPLAY_DEFAULTS.deployment,
@@ -206,21 +206,11 @@ export function resolveReplayOptions(argv: Readonly<Record<string, unknown>>, en
     );
   }
 
-  // URL.
-  let url: string | undefined;
-  if (r.url !== undefined) {
-    try {
-      const u = new URL(r.url);
-      if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error(`scheme ${u.protocol}`);
-      url = u.href;
-    } catch (e) {
-      problems.add('--url', `not an http(s) URL: '${r.url}' (${(e as Error).message})`);
-    }
-  }
+  const url = r.url;
 
   // Telemetry, prices and the target preset (src/telemetry).
   const telProblems: string[] = [];
-  const tel = parseTelemetryFlags(argv as Record<string, unknown>, r.url !== undefined, telProblems);
+  const tel = parseTelemetryFlags(argv as Record<string, unknown>, argv.url !== undefined, telProblems);
   for (const m of telProblems) problems.push(m);
 
   const tags = keyValues(r.tag, '--tag', problems);

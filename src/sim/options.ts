@@ -116,7 +116,7 @@ export function traceFlags(argv: Argv, p: FlagProblems): TraceFlagOptions {
 export const SIM_FLAGS = {
   ...TRACE_INPUT_FLAGS,
   ...CLUSTER_FLAGS,
-  ...PERF_MODEL_FLAG,
+  ...flagGroup('Cluster:', PERF_MODEL_FLAG),
   ...LOAD_FLAGS,
   ...withFlags(RUN_FLAGS, { name: { defaultText: 'sim-<n>' } }),
   ...flagGroup('Run:', {

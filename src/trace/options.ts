@@ -6,6 +6,13 @@ import { addFlags, type FlagValues, flagGroup, parseFlags, Problems } from '../f
 import { getTraceReader, TRACE_FORMATS } from './readers/index.js';
 import type { TraceTransforms } from './transforms.js';
 
+/** A trace format name (any reader's name or alias), as the reader's own name. */
+export const TRACE_FORMAT_FLAG = {
+  type: 'string',
+  describe: `trace format: ${TRACE_FORMATS.join(', ')}`,
+  parse: (name: string): string => getTraceReader(name).name,
+} as const;
+
 /** The trace file every trace-consuming command reads. */
 export const TRACE_INPUT_FLAGS = flagGroup('Trace:', {
   trace: {
@@ -40,12 +47,7 @@ export const TRACE_FLAGS = flagGroup('Trace:', {
   },
   'max-prompt': { type: 'number', integer: true, min: 1, describe: 'cap prompt token counts at N (after --scale-sizes)' },
   'max-output': { type: 'number', integer: true, min: 1, describe: 'cap output token counts at N (after --scale-sizes)' },
-  format: {
-    type: 'string',
-    defaultText: 'detected from the first line',
-    describe: `trace format: ${TRACE_FORMATS.join(', ')}`,
-    parse: (name: string): string => getTraceReader(name).name,
-  },
+  format: { ...TRACE_FORMAT_FLAG, defaultText: 'detected from the first line' },
   lenient: { type: 'boolean', describe: 'skip bad trace rows (counted and reported) instead of failing on the first' },
 });
 
