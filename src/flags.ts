@@ -43,6 +43,24 @@ export const SIM_DEFAULTS = Object.freeze({
   provisionDurationS: 120,
 });
 
+/** How much of the load a run sends and measures (LOAD_FLAGS), the same for replay and sim. */
+export interface LoadBounds {
+  readonly durationS?: number | undefined;
+  readonly maxRequests?: number | undefined;
+  /** `--sessions`: the trace's rows are turns of multi-turn sessions, closed loop within each (docs/traces.md "Sessions"). */
+  readonly sessions?: boolean | undefined;
+  readonly warmupS: number;
+}
+
+/** Where a run is stored and how it is labelled (RUN_FLAGS). */
+export interface RunLabels {
+  readonly db: string;
+  readonly name?: string | undefined;
+  readonly tags: Readonly<Record<string, string>>;
+  readonly seed: number;
+  readonly json: boolean;
+}
+
 /** The deployment a simulation runs on. */
 export const CLUSTER_FLAGS = flagGroup('Cluster:', {
   deployment: { type: 'string', defaultText: SIM_DEFAULTS.deployment, describe: 'deployment, by bundled name or YAML file' },

@@ -5,11 +5,10 @@
  *
  * Precedence: built-in defaults < `SPLITBENCH_API_KEY` < flags.
  */
-import { httpUrl, LOAD_FLAGS, REPLAY_DEFAULTS, RUN_FLAGS } from '../flags.js';
+import { httpUrl, LOAD_FLAGS, type LoadBounds, REPLAY_DEFAULTS, RUN_FLAGS, type RunLabels } from '../flags.js';
 import { type FlagValues, flagGroup, keyValues, parseFlags, Problems, withFlags } from '../flagspec.js';
 import { storeTargetProblem } from '../store/target.js';
-import type { TraceTransforms } from '../trace/index.js';
-import { TRACE_FLAGS, TRACE_INPUT_FLAGS, traceOptions } from '../trace/options.js';
+import { TRACE_FLAGS, TRACE_INPUT_FLAGS, type TraceSelection, traceOptions } from '../trace/options.js';
 import { parseTelemetryFlags, type RunTelemetryOptions } from '../telemetry/run.js';
 import type { Timeouts } from './client.js';
 import type { Endpoint, PromptMode } from './prompt.js';
@@ -21,11 +20,7 @@ export type LoadShape =
   | { readonly kind: 'rate'; readonly rate: number; readonly arrivals: string }
   | { readonly kind: 'closed'; readonly concurrency: number };
 
-export interface ReplayOptions {
-  readonly trace: string;
-  readonly traceFormat?: string | undefined;
-  readonly lenient: boolean;
-  readonly transforms: TraceTransforms;
+export interface ReplayOptions extends TraceSelection, LoadBounds, RunLabels {
   /** Target base URL; undefined: start the reference backend with `deployment`. */
   readonly url?: string | undefined;
   readonly deployment?: string | undefined;
@@ -33,16 +28,7 @@ export interface ReplayOptions {
   readonly timeScale: number;
   /** `--time-scale auto`: pick the highest scale a short calibration finds undistorted (calibrate.ts). */
   readonly timeScaleAuto?: boolean;
-  readonly db: string;
-  readonly name?: string | undefined;
-  readonly tags: Readonly<Record<string, string>>;
   readonly shape: LoadShape;
-  readonly seed: number;
-  readonly durationS?: number | undefined;
-  readonly maxRequests?: number | undefined;
-  /** `--sessions`: the trace's rows are turns of multi-turn sessions, closed loop within each (docs/traces.md "Sessions"). */
-  readonly sessions?: boolean | undefined;
-  readonly warmupS: number;
   readonly endpoint: Endpoint;
   readonly prompt: PromptMode;
   readonly apiKey?: string | undefined;
@@ -57,7 +43,6 @@ export interface ReplayOptions {
   /** Against the bundled backend: simulate the same requests (the twin) and flag the run distorted beyond this bound. */
   readonly twin: boolean;
   readonly distortionBound: number;
-  readonly json: boolean;
   /** Power sources, server-metrics scrapes and prices (src/telemetry). */
   readonly telemetry: RunTelemetryOptions;
   /** Request-body preset of the serving engine (`--target`; src/telemetry/targets.ts). */

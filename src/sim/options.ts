@@ -3,42 +3,27 @@
  * validated once at the edge, every problem reported at once with its flag, resolved into frozen,
  * fully-defaulted values. The defaults are src/flags.ts's.
  */
-import { CLUSTER_FLAGS, LOAD_FLAGS, PERF_MODEL_FLAG, RUN_FLAGS, SEEDS_FLAG, SIM_DEFAULTS } from '../flags.js';
+import { CLUSTER_FLAGS, LOAD_FLAGS, type LoadBounds, PERF_MODEL_FLAG, RUN_FLAGS, type RunLabels, SEEDS_FLAG, SIM_DEFAULTS } from '../flags.js';
 import { type FlagValues, flagGroup, keyValues, parseFlags, Problems as FlagProblems, withFlags } from '../flagspec.js';
 import { ConfigError } from '../errors.js';
 import { DEFAULT_DB } from '../paths.js';
 import { storeTargetProblem } from '../store/target.js';
-import type { TraceTransforms } from '../trace/index.js';
-import { readTraceFlags, TRACE_FLAGS, TRACE_INPUT_FLAGS, type TraceFlagOptions, traceOptions } from '../trace/options.js';
+import { readTraceFlags, TRACE_FLAGS, TRACE_INPUT_FLAGS, type TraceFlagOptions, type TraceSelection, traceOptions } from '../trace/options.js';
 import type { CompatMode } from './cluster.js';
 
 export { SIM_DEFAULTS };
 
 export type SimShape = { readonly kind: 'trace' } | { readonly kind: 'rate'; readonly rate: number; readonly arrivals: string };
 
-export interface SimOptions {
-  readonly trace: string;
-  readonly traceFormat?: string | undefined;
-  readonly lenient: boolean;
-  readonly transforms: TraceTransforms;
+export interface SimOptions extends TraceSelection, LoadBounds, RunLabels {
   readonly shape: SimShape;
-  readonly durationS?: number | undefined;
-  readonly maxRequests?: number | undefined;
-  /** `--sessions`: the trace's rows are turns of multi-turn sessions, closed loop within each (docs/traces.md "Sessions"). */
-  readonly sessions?: boolean | undefined;
   readonly deployment: string;
   readonly model?: string | undefined;
   /** auto | profile | roofline (`--perf-model`); undefined: the deployment's perfModel. */
   readonly perfModel?: string | undefined;
   readonly compat: CompatMode;
-  readonly seed: number;
-  readonly db: string;
-  readonly name?: string | undefined;
-  readonly tags: Readonly<Record<string, string>>;
   readonly traceEvents?: string | undefined;
   readonly sampleIntervalS: number;
-  readonly warmupS: number;
-  readonly json: boolean;
 }
 
 type Argv = Readonly<Record<string, unknown>>;

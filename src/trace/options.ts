@@ -58,6 +58,14 @@ export function addTraceTransformOptions<T>(y: Argv<T>): Argv<T> {
   return addFlags(y, TRACE_FLAGS);
 }
 
+/** The trace a run reads and how: what every trace-consuming command's options hold. */
+export interface TraceSelection {
+  readonly trace: string;
+  readonly traceFormat?: string | undefined;
+  readonly lenient: boolean;
+  readonly transforms: TraceTransforms;
+}
+
 /** The trace's open options and transforms, from the checked trace flags. */
 export interface TraceFlagOptions {
   readonly transforms: TraceTransforms;
