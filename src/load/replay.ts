@@ -276,17 +276,21 @@ export class Runner {
     const K = this.opts.timeScale;
     const pace = { behind: 0 };
     for (;;) {
-      if (this.stopping) return;
-      const r = await it.next();
-      if (r.done || this.stopping) return;
-      const next = r.value;
-      if (this.limitsReached(next)) return;
+      const next = await this.pull(it);
+      if (next === undefined || this.limitsReached(next)) return;
       const seq = this.seq++;
       const body = this.builder.build({ seq, promptTokens: next.spec.promptTokens, outputTokens: next.spec.outputTokens, hashIds: next.spec.hashIds });
       const target = targetMs(this.t0Ms, next.scheduledS, K);
       if (await this.waitFor(target, pace)) return;
       this.send(seq, next, target, body);
     }
+  }
+
+  /** The schedule's next item; undefined once it is done or the run is stopping. */
+  private async pull(it: AsyncIterator<Scheduled>): Promise<Scheduled | undefined> {
+    if (this.stopping) return undefined;
+    const r = await it.next();
+    return r.done || this.stopping ? undefined : r.value;
   }
 
   /**
@@ -379,10 +383,8 @@ export class Runner {
     };
     const pace = { behind: 0 };
     for (;;) {
-      if (this.stopping) break;
-      const r = await it.next();
-      if (r.done || this.stopping) break;
-      const row = r.value;
+      const row = await this.pull(it);
+      if (row === undefined) break;
       if (await this.waitFor(targetMs(this.t0Ms, row.scheduledS, K), pace)) break;
       const t = w.feed({ ...row.spec, arrival: row.scheduledS });
       if (t) release(t);

@@ -6,7 +6,7 @@
  */
 import os from 'node:os';
 import type { RunEvents, RunListener } from '../run/events.js';
-import { runLifecycle, type DriveResult, type LifecycleContext, type RunDriver } from '../run/lifecycle.js';
+import { commonRunFields, runLifecycle, type DriveResult, type LifecycleContext, type RunDriver } from '../run/lifecycle.js';
 import type { RunWriter, Store } from '../store/index.js';
 import { applyTransforms, openTrace, type RequestSpec, type TraceSource } from '../trace/index.js';
 import { startRunTelemetry, type RunTelemetry } from '../telemetry/run.js';
@@ -167,18 +167,12 @@ class LiveDriver implements RunDriver<void, ReplaySummary> {
     return {
       run: {
         kind: 'live',
-        ...(opts.name ? { name: opts.name } : {}),
+        ...commonRunFields(opts, this.source!.path, traceSha256),
         target: opts.url ?? `reference:${opts.deployment}`,
         ...(opts.deployment ? { deployment: opts.deployment } : {}),
         model: pre.model,
-        tracePath: this.source!.path,
-        traceSha256,
         timeScale: opts.timeScale,
-        ...(opts.shape.kind === 'rate' ? { offeredRate: opts.shape.rate } : {}),
-        warmupS: opts.warmupS,
-        seed: opts.seed,
         options: { ...optionsForStore(opts), resolvedUrl: this.url, continuousUsage: pre.continuousUsage, host: os.hostname() },
-        tags: { ...opts.tags },
         startWallMs: this.io.hooks?.startWallMs?.() ?? wallNowMs(),
       },
       // Commits run on the writer's thread, off the dispatch loop.

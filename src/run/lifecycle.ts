@@ -85,6 +85,29 @@ export interface LifecycleIo<Tick> {
   readonly listeners?: readonly RunListener<Tick>[];
 }
 
+/** The run-row fields every driver fills the same way, from its options and the trace. */
+export function commonRunFields(
+  o: {
+    readonly name?: string | undefined;
+    readonly shape: { readonly kind: string; readonly rate?: number };
+    readonly warmupS: number;
+    readonly seed: number;
+    readonly tags: Readonly<Record<string, string>>;
+  },
+  tracePath: string,
+  traceSha256: string,
+): Omit<NewRun, 'kind' | 'options'> {
+  return {
+    ...(o.name ? { name: o.name } : {}),
+    tracePath,
+    traceSha256,
+    ...(o.shape.kind === 'rate' && o.shape.rate !== undefined ? { offeredRate: o.shape.rate } : {}),
+    warmupS: o.warmupS,
+    seed: o.seed,
+    tags: { ...o.tags },
+  };
+}
+
 /** A run's exit code from how it ended (the table is ExitCode in src/errors.ts). */
 export function runExitCode(r: Pick<DriveResult, 'status' | 'unsuccessful' | 'error'>): number {
   if (r.status === 'interrupted') return ExitCode.interrupted;

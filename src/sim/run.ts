@@ -8,7 +8,7 @@ import os from 'node:os';
 import { loadDeployment, type Deployment } from '../engine/index.js';
 import { formatSummaries, resolveReference, summarizeRun, findRun, type RunSummary } from '../metrics/index.js';
 import type { RunEvents } from '../run/events.js';
-import { runLifecycle, type DriveResult, type LifecycleContext, type RunDriver, type RunProgress } from '../run/lifecycle.js';
+import { commonRunFields, runLifecycle, type DriveResult, type LifecycleContext, type RunDriver, type RunProgress } from '../run/lifecycle.js';
 import type { RunWriter, Store } from '../store/index.js';
 import { SessionWorkload, type RequestSpec } from '../trace/index.js';
 import type { SimOptions } from './options.js';
@@ -107,17 +107,11 @@ class SimDriver implements RunDriver<SimProgress, SimRunResult> {
     return {
       run: {
         kind: 'sim',
-        ...(opts.name ? { name: opts.name } : {}),
+        ...commonRunFields(opts, this.src!.path, traceSha256),
         target: `sim:${dep.name}`,
         deployment: opts.deployment,
         model: dep.model,
-        tracePath: this.src!.path,
-        traceSha256,
-        ...(opts.shape.kind === 'rate' ? { offeredRate: opts.shape.rate } : {}),
-        warmupS: opts.warmupS,
-        seed: opts.seed,
         options: { ...opts, transforms: storeTransforms(opts), compat: opts.compat ?? null, host: os.hostname() },
-        tags: { ...opts.tags },
       },
       // A sim can be rerun: bulk writes skip the checkpoint fsyncs (store api WriterOptions.bulk).
       writer: { bulk: true },

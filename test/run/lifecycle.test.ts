@@ -56,6 +56,16 @@ class FakeDriver implements RunDriver<number, { runId: number; exitCode: number 
 
 const tmp = (): string => mkdtempSync(path.join(os.tmpdir(), 'sb-lifecycle-'));
 
+/** Status and notes of every run in the store. */
+function runRows(db: string): { status: string; notes: unknown }[] {
+  const store = openStore(db);
+  try {
+    return store.listRuns().map((r) => ({ status: r.status, notes: r.notes }));
+  } finally {
+    store.close();
+  }
+}
+
 function runRow(db: string, runId: number): { status: string; notes: unknown } {
   const store = openStore(db);
   try {
@@ -119,12 +129,7 @@ test('a signal before the run row exists: interrupted (130), nothing recorded, t
   release();
   await assert.rejects(run, (e: unknown) => e instanceof InterruptedError && e.exitCode === ExitCode.interrupted);
   assert.deepEqual(d.calls, ['open', 'prepare', 'close']);
-  const store = openStore(d.db);
-  try {
-    assert.equal(store.listRuns().length, 0);
-  } finally {
-    store.close();
-  }
+  assert.deepEqual(runRows(d.db), []);
 });
 
 test('a store error that ended the drive: the run is marked failed and the store error is thrown (exit 6)', async () => {
@@ -136,14 +141,7 @@ test('a store error that ended the drive: the run is marked failed and the store
     finish: { notes: { reason: 'store error' } },
   }));
   await assert.rejects(runLifecycle(d, { progress: false }), (e: unknown) => e instanceof StoreError && e.exitCode === ExitCode.store);
-  const store = openStore(d.db);
-  try {
-    const [r] = store.listRuns();
-    assert.equal(r?.status, 'failed');
-    assert.deepEqual(r?.notes, { reason: 'store error' });
-  } finally {
-    store.close();
-  }
+  assert.deepEqual(runRows(d.db), [{ status: 'failed', notes: { reason: 'store error' } }]);
   assert.ok(d.calls.includes('close') && !d.calls.includes('report'));
 });
 
@@ -151,14 +149,7 @@ test('a failed start: the run row is marked failed (never left running) and the 
   const dir = tmp();
   const d = new FakeDriver(dir, async () => assert.fail('no drive after a failed start'), { startFails: true });
   await assert.rejects(runLifecycle(d, { progress: false }), /warm-up failed/);
-  const store = openStore(d.db);
-  try {
-    const [r] = store.listRuns();
-    assert.equal(r?.status, 'failed');
-    assert.deepEqual(r?.notes, { reason: 'could not start: warm-up failed' });
-  } finally {
-    store.close();
-  }
+  assert.deepEqual(runRows(d.db), [{ status: 'failed', notes: { reason: 'could not start: warm-up failed' } }]);
 });
 
 test('a failed run with a target error ends with the exit code of that error (5) and a report', async () => {
