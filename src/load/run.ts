@@ -6,7 +6,7 @@
  */
 import os from 'node:os';
 import type { RunEvents, RunListener } from '../run/events.js';
-import { commonRunFields, runLifecycle, type DriveResult, type LifecycleContext, type RunDriver } from '../run/lifecycle.js';
+import { runLifecycle, type CommonRunOptions, type DriveResult, type LifecycleContext, type RunDriver } from '../run/lifecycle.js';
 import type { RunWriter, Store } from '../store/index.js';
 import { applyTransforms, openTrace, type RequestSpec, type TraceSource } from '../trace/index.js';
 import { startRunTelemetry, type RunTelemetry } from '../telemetry/run.js';
@@ -81,6 +81,7 @@ export async function runReplay(opts: ReplayOptions, io: ReplayIo = {}): Promise
 /** The live driver: HTTP/SSE to a target (the bundled reference backend when no --url). */
 class LiveDriver implements RunDriver<void, ReplaySummary> {
   readonly db: string;
+  readonly common: CommonRunOptions;
   private source: TraceSource | undefined;
   private specs: AsyncIterable<RequestSpec> | undefined;
   private backend: Backend | undefined;
@@ -100,6 +101,7 @@ class LiveDriver implements RunDriver<void, ReplaySummary> {
     private readonly io: ReplayIo,
   ) {
     this.db = opts.db;
+    this.common = opts;
   }
 
   async open(): Promise<string> {
@@ -161,13 +163,12 @@ class LiveDriver implements RunDriver<void, ReplaySummary> {
     if (ctx.showProgress && opts.shape.kind === 'trace') this.plan = await scanPlan(opts);
   }
 
-  runRow(traceSha256: string): ReturnType<RunDriver<void, ReplaySummary>['runRow']> {
+  runRow(): ReturnType<RunDriver<void, ReplaySummary>['runRow']> {
     const opts = this.opts;
     const pre = this.pre!;
     return {
       run: {
         kind: 'live',
-        ...commonRunFields(opts, this.source!.path, traceSha256),
         target: opts.url ?? `reference:${opts.deployment}`,
         ...(opts.deployment ? { deployment: opts.deployment } : {}),
         model: pre.model,

@@ -98,8 +98,9 @@ export class Recorder<Tick = void> {
     private readonly events: RunEvents<Tick> | undefined,
   ) {}
 
+  /** `fields` is taken over: the outcome's columns are added to it (a sim writes millions of rows; no copy). */
   record(fields: RequestFields, outcome: RequestOutcome): RequestRow {
-    const row: RequestRow = { ...fields, ...outcomeColumns(outcome) };
+    const row: RequestRow = Object.assign(fields, outcomeColumns(outcome));
     try {
       this.sink.addRequest(row);
     } finally {

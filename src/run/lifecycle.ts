@@ -54,8 +54,10 @@ export interface RunDriver<Tick, Report> {
   open(ctx: LifecycleContext): Promise<string>;
   /** After the store is open, before the run row (live: the target, preflight, the primed schedule). */
   prepare?(store: Store, ctx: LifecycleContext): Promise<void>;
-  /** The run row to create, and how its writer writes. */
-  runRow(traceSha256: string): { readonly run: NewRun; readonly writer: WriterOptions };
+  /** The options every run row takes the same fields from (name, shape, warm-up, seed, tags). */
+  readonly common: CommonRunOptions;
+  /** The driver's own fields of the run row (the lifecycle adds the common ones and the trace's), and how its writer writes. */
+  runRow(): { readonly run: Omit<NewRun, CommonField>; readonly writer: WriterOptions };
   /** Wrap the run's writer (it must keep `runId`). */
   wrapWriter?(w: RunWriter): RunWriter;
   /** The progress display, when it is shown. */
@@ -85,18 +87,17 @@ export interface LifecycleIo<Tick> {
   readonly listeners?: readonly RunListener<Tick>[];
 }
 
+export interface CommonRunOptions {
+  readonly name?: string | undefined;
+  readonly shape: { readonly kind: string; readonly rate?: number };
+  readonly warmupS: number;
+  readonly seed: number;
+  readonly tags: Readonly<Record<string, string>>;
+}
+type CommonField = 'name' | 'tracePath' | 'traceSha256' | 'offeredRate' | 'warmupS' | 'seed' | 'tags';
+
 /** The run-row fields every driver fills the same way, from its options and the trace. */
-export function commonRunFields(
-  o: {
-    readonly name?: string | undefined;
-    readonly shape: { readonly kind: string; readonly rate?: number };
-    readonly warmupS: number;
-    readonly seed: number;
-    readonly tags: Readonly<Record<string, string>>;
-  },
-  tracePath: string,
-  traceSha256: string,
-): Omit<NewRun, 'kind' | 'options'> {
+function commonRunFields(o: CommonRunOptions, tracePath: string, traceSha256: string): Pick<NewRun, CommonField> {
   return {
     ...(o.name ? { name: o.name } : {}),
     tracePath,
@@ -144,8 +145,8 @@ export async function runLifecycle<Tick, Report>(
     const traceSha = await sha256File(tracePath);
     store = openStore(driver.db);
     await driver.prepare?.(store, ctx);
-    const row = driver.runRow(traceSha);
-    const created = store.createRun(row.run, row.writer);
+    const row = driver.runRow();
+    const created = store.createRun({ ...row.run, ...commonRunFields(driver.common, tracePath, traceSha) }, row.writer);
     runCreated = true;
     const writer = driver.wrapWriter?.(created) ?? created;
     const events = new RunEvents<Tick>();

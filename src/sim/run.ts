@@ -8,7 +8,7 @@ import os from 'node:os';
 import { loadDeployment, type Deployment } from '../engine/index.js';
 import { formatSummaries, resolveReference, summarizeRun, findRun, type RunSummary } from '../metrics/index.js';
 import type { RunEvents } from '../run/events.js';
-import { commonRunFields, runLifecycle, type DriveResult, type LifecycleContext, type RunDriver, type RunProgress } from '../run/lifecycle.js';
+import { runLifecycle, type CommonRunOptions, type DriveResult, type LifecycleContext, type RunDriver, type RunProgress } from '../run/lifecycle.js';
 import type { RunWriter, Store } from '../store/index.js';
 import { SessionWorkload, type RequestSpec } from '../trace/index.js';
 import type { SimOptions } from './options.js';
@@ -81,6 +81,7 @@ export async function runSim(opts: SimOptions, io: SimIo = {}): Promise<SimRunRe
 /** The simulated driver: the engine's cluster on a virtual clock (simulate.ts). */
 class SimDriver implements RunDriver<SimProgress, SimRunResult> {
   readonly db: string;
+  readonly common: CommonRunOptions;
   private dep: Deployment | undefined;
   private src: Awaited<ReturnType<typeof simRequests>> | undefined;
   private tev: TraceEventWriter | undefined;
@@ -89,6 +90,7 @@ class SimDriver implements RunDriver<SimProgress, SimRunResult> {
 
   constructor(private readonly opts: SimOptions) {
     this.db = opts.db;
+    this.common = opts;
   }
 
   async open(): Promise<string> {
@@ -101,21 +103,12 @@ class SimDriver implements RunDriver<SimProgress, SimRunResult> {
     this.tev = this.opts.traceEvents ? new TraceEventWriter(this.opts.traceEvents) : undefined;
   }
 
-  runRow(traceSha256: string): ReturnType<RunDriver<SimProgress, SimRunResult>['runRow']> {
+  runRow(): ReturnType<RunDriver<SimProgress, SimRunResult>['runRow']> {
     const opts = this.opts;
-    const dep = this.dep!;
-    return {
-      run: {
-        kind: 'sim',
-        ...commonRunFields(opts, this.src!.path, traceSha256),
-        target: `sim:${dep.name}`,
-        deployment: opts.deployment,
-        model: dep.model,
-        options: { ...opts, transforms: storeTransforms(opts), compat: opts.compat ?? null, host: os.hostname() },
-      },
-      // A sim can be rerun: bulk writes skip the checkpoint fsyncs (store api WriterOptions.bulk).
-      writer: { bulk: true },
-    };
+    // A sim can be rerun: bulk writes skip the checkpoint fsyncs (store api WriterOptions.bulk).
+    const writer = { bulk: true };
+    const options = { ...opts, transforms: storeTransforms(opts), compat: opts.compat ?? null, host: os.hostname() };
+    return { writer, run: { kind: 'sim', target: `sim:${this.dep!.name}`, deployment: opts.deployment, model: this.dep!.model, options } };
   }
 
   progress(): RunProgress<SimProgress> {

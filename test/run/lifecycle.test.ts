@@ -11,6 +11,7 @@ import { openStore, type RunWriter, type Store } from '../../src/store/index.js'
 /** A driver whose drive is what the test says; it records what the lifecycle did to it. */
 class FakeDriver implements RunDriver<number, { runId: number; exitCode: number }> {
   readonly db: string;
+  readonly common = { shape: { kind: 'trace' }, warmupS: 0, seed: 1, tags: {} };
   readonly calls: string[] = [];
   signals: string[] = [];
   constructor(
@@ -30,8 +31,8 @@ class FakeDriver implements RunDriver<number, { runId: number; exitCode: number 
     this.calls.push('prepare');
     ctx.checkSignal();
   }
-  runRow(sha: string): ReturnType<RunDriver<number, unknown>['runRow']> {
-    this.calls.push(`runRow:${sha.length}`);
+  runRow(): ReturnType<RunDriver<number, unknown>['runRow']> {
+    this.calls.push('runRow');
     return { run: { kind: 'sim', options: {} }, writer: { bulk: true } };
   }
   async start(): Promise<void> {
@@ -96,7 +97,7 @@ test('a completed run: steps in order, run row finished with its notes, listener
   const out = await runLifecycle(d, { progress: false, listeners: [{ end: (e) => void ends.push(e.runId), tick: (t) => void ticks.push(t) }] });
   assert.equal(out.exitCode, ExitCode.requestErrors);
   assert.deepEqual(out.report, { runId: out.report.runId, exitCode: ExitCode.requestErrors });
-  assert.deepEqual(d.calls, ['open', 'prepare', 'runRow:64', 'start', 'drive', 'report', 'close']);
+  assert.deepEqual(d.calls, ['open', 'prepare', 'runRow', 'start', 'drive', 'report', 'close']);
   assert.deepEqual(ends, [out.report.runId]);
   assert.deepEqual(ticks, [1, 2]);
   assert.deepEqual(runRow(d.db, out.report.runId), { status: 'completed', notes: { hello: 'world' } });
