@@ -38,7 +38,7 @@ import {
   type RequestObserver,
 } from '../engine/index.js';
 import { RequestErrorCode } from '../errors.js';
-import { Recorder, specFields, type RequestFields, type RunEvents } from '../run/events.js';
+import { Recorder, specFields, type RequestFields, type RequestStarted, type RunEvents } from '../run/events.js';
 import { OK } from '../run/outcome.js';
 import { encodeChunkTimes, type MachineRow, type PowerSampleRow, type RequestRow, type TimelineSampleRow } from '../store/index.js';
 import type { RequestSpec, SessionTurn, SessionWorkload } from '../trace/index.js';
@@ -74,7 +74,7 @@ export interface SimulateOptions {
   readonly events?: SimEventListener;
   /** Called after every block with the virtual time and counts (progress lines). */
   readonly onProgress?: (p: SimProgress) => void;
-  /** The run's events (src/run/events.ts): each request's outcome, and a tick with the progress after every block. */
+  /** The run's events (src/run/events.ts): each request's start and outcome, and a tick with the progress after every block. */
   readonly run?: RunEvents<SimProgress>;
   /** Requests arriving before this (seconds) are marked warm-up (excluded from summaries). */
   readonly warmupS?: number;
@@ -168,6 +168,9 @@ class PowerMeter {
     return this.energy[i]! + this.watts[i]! * (t - this.since[i]!);
   }
 }
+
+/** The simulator has no client lag: every request is sent at its arrival. */
+const SENT_ON_TIME: RequestStarted = Object.freeze({ lagS: 0 });
 
 /** Run a simulation to completion (the event queue empties after the last request). */
 export async function simulate(o: SimulateOptions): Promise<SimulateResult> {
@@ -280,6 +283,7 @@ export async function simulate(o: SimulateOptions): Promise<SimulateResult> {
     const st = new Live(ctx, spec, mySeq, undefined);
     st.turn = turn;
     submitted++; // sent, as a replay sends it, and refused
+    run?.requestStarted(SENT_ON_TIME);
     failed++;
     const key = `HTTP 400 context_length_exceeded: prompt + output past the model's ${maxContext}-token context`;
     failures[key] = (failures[key] ?? 0) + 1;
@@ -302,6 +306,7 @@ export async function simulate(o: SimulateOptions): Promise<SimulateResult> {
     ev?.arrival?.(st.key, clock.now(), spec.promptTokens, spec.outputTokens);
     live.set(st.key, st);
     submitted++;
+    run?.requestStarted(SENT_ON_TIME);
     cluster!.submit(
       { id: st.key, promptTokens: spec.promptTokens, outputTokens: spec.outputTokens, ...(spec.hashIds ? { blockHashes: spec.hashIds } : {}) },
       st,

@@ -6,6 +6,9 @@ import { REQUEST_ERROR_MEANINGS, RequestErrorCode, systemErrorCode } from '../..
 import { Recorder, RunEvents } from '../../src/run/events.js';
 import { OK, outcomeCode, outcomeColumns, type RequestOutcome } from '../../src/run/outcome.js';
 import type { RequestRow } from '../../src/store/index.js';
+import { defineDeployment, loadCatalog } from '../../src/engine/index.js';
+import { simulate, type SimProgress } from '../../src/sim/simulate.js';
+import type { RequestSpec } from '../../src/trace/index.js';
 import { repoRoot } from '../tools/schema-docs.js';
 
 test('each outcome maps to the stored columns a replay and a sim have always written', () => {
@@ -74,4 +77,39 @@ test('the recorder writes the row with its outcome columns, then announces the o
   );
   assert.throws(() => failing.record({ ...fields, seq: 1 }, { kind: 'cancelled', message: 'c' }), /disk full/);
   assert.deepEqual(seen, ['0:ok:1', '1:cancelled:1']);
+});
+
+test('the sim driver reports each request to the recorder: one start and one outcome per row, same row as stored', async () => {
+  const ctx = loadCatalog().model('llama2-70b').maxContextTokens;
+  const dep = defineDeployment({ kind: 'monolithic', model: 'llama2-70b', pools: { mixed: { machine: 'dgx-h100', count: 1 } } });
+  const specs: RequestSpec[] = [
+    { id: 'a', arrival: 0, promptTokens: 100, outputTokens: 10 },
+    { id: 'too-long', arrival: 0.1, promptTokens: ctx, outputTokens: 10 },
+    { id: 'b', arrival: 0.2, promptTokens: 50, outputTokens: 5 },
+  ];
+  const stored: RequestRow[] = [];
+  const announced: [RequestRow, RequestOutcome][] = [];
+  let started = 0;
+  const ticks: number[] = [];
+  const run = new RunEvents<SimProgress>().on({
+    requestStarted: (e) => {
+      assert.equal(e.lagS, 0);
+      started++;
+    },
+    outcome: (row, o) => void announced.push([row, o]),
+    tick: (p) => void ticks.push(p.submitted),
+  });
+  await simulate({ deployment: dep, requests: specs, sink: { addRequest: (r) => stored.push(r) }, sampleIntervalS: 0, run });
+  assert.equal(started, 3);
+  assert.deepEqual(
+    announced.map(([, o]) => o.kind),
+    stored.map((r) => r.status),
+  );
+  assert.deepEqual(
+    announced.map(([r]) => r),
+    stored,
+  );
+  const refused = announced.find(([r]) => r.traceId === 'too-long')!;
+  assert.deepEqual(outcomeColumns(refused[1]), { status: 'error', errorCode: 'SB_HTTP', httpStatus: 400, error: refused[0].error });
+  assert.ok(ticks.length > 0 && ticks.at(-1) === 3, `ticks ${ticks}`);
 });
