@@ -10,10 +10,9 @@ import { formatSummaries, resolveReference, summarizeRun, findRun, type RunSumma
 import type { RunEvents } from '../run/events.js';
 import { runLifecycle, type CommonRunOptions, type DriveResult, type LifecycleContext, type RunDriver, type RunProgress } from '../run/lifecycle.js';
 import type { RunWriter, Store } from '../store/index.js';
-import { SessionWorkload, type RequestSpec } from '../trace/index.js';
+import { rateRequests, SessionWorkload, traceRequests, traceSampler, type RequestSpec } from '../trace/index.js';
 import type { SimOptions } from './options.js';
 import { TraceEventWriter } from './perfetto.js';
-import { rateRequests, traceRequests, traceSampler } from './requests.js';
 import { simulate, type SimProgress, type SimulateResult } from './simulate.js';
 
 export interface SimIo {
