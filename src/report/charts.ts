@@ -190,6 +190,26 @@ function lineLegend(entries?: readonly KeyEntry[]) {
   };
 }
 
+/** Bar charts: a legend of filled boxes with a grey outline, one per entry, in dataset order. */
+function fillLegend(entries: readonly { readonly text: string; readonly fill: string | undefined }[]) {
+  return {
+    ...legendBase,
+    labels: {
+      ...legendBase.labels,
+      generateLabels: () =>
+        entries.map((e, i) => ({
+          text: e.text,
+          fillStyle: e.fill,
+          strokeStyle: '#555555',
+          lineWidth: 1,
+          fontColor: TEXT_COLOR,
+          hidden: false,
+          datasetIndex: i,
+        })),
+    },
+  };
+}
+
 type LinearOpts = Partial<ScaleOptionsByType<keyof CartesianScaleTypeRegistry>>;
 
 function axisTitle(text: string | string[]) {
@@ -666,22 +686,7 @@ function poolBarChart(input: ChartInput, what: string, unitLabel: string, value:
       layout: { padding: { left: 4, right: 12, top: 16, bottom: 2 } },
       plugins: {
         title: titlePlugin(fullTitle(input, `${capitalize(what)} by pool`)),
-        legend: {
-          ...legendBase,
-          labels: {
-            ...legendBase.labels,
-            generateLabels: () =>
-              pools.map((p, i) => ({
-                text: `pool ${p}`,
-                fillStyle: poolFill(p, pools),
-                strokeStyle: '#555555',
-                lineWidth: 1,
-                fontColor: TEXT_COLOR,
-                hidden: false,
-                datasetIndex: i,
-              })),
-          },
-        },
+        legend: fillLegend(pools.map((p) => ({ text: `pool ${p}`, fill: poolFill(p, pools) }))),
         tooltip: { enabled: false },
       },
       scales: {
@@ -875,22 +880,7 @@ function breakdownChart(input: ChartInput): ChartResult {
       layout: { padding: { left: 4, right: 12, top: 2, bottom: 2 } },
       plugins: {
         title: titlePlugin(fullTitle(input, 'Breakdown (means): TTFT = queue + prefill; 2nd-token wait = KV transfer + decode wait')),
-        legend: {
-          ...legendBase,
-          labels: {
-            ...legendBase.labels,
-            generateLabels: () =>
-              shown.map((p, pi) => ({
-                text: p.name,
-                fillStyle: BREAKDOWN_FILLS[parts.indexOf(p)],
-                strokeStyle: '#555555',
-                lineWidth: 1,
-                fontColor: TEXT_COLOR,
-                hidden: false,
-                datasetIndex: pi,
-              })),
-          },
-        },
+        legend: fillLegend(shown.map((p) => ({ text: p.name, fill: BREAKDOWN_FILLS[parts.indexOf(p)] }))),
         tooltip: { enabled: false },
       },
       scales: {
@@ -1819,22 +1809,7 @@ function prefixCacheChart(input: ChartInput): ChartResult {
       layout: { padding: { left: 4, right: 12, top: 16, bottom: 2 } },
       plugins: {
         title: titlePlugin(fullTitle(input, 'Prefix-cache hit rates')),
-        legend: {
-          ...legendBase,
-          labels: {
-            ...legendBase.labels,
-            generateLabels: () =>
-              ['prompt tokens from cache', 'requests with a hit'].map((text, i) => ({
-                text,
-                fillStyle: fills[i]!,
-                strokeStyle: '#555555',
-                lineWidth: 1,
-                fontColor: TEXT_COLOR,
-                hidden: false,
-                datasetIndex: i,
-              })),
-          },
-        },
+        legend: fillLegend(['prompt tokens from cache', 'requests with a hit'].map((text, i) => ({ text, fill: fills[i]! }))),
         tooltip: { enabled: false },
       },
       scales: {
