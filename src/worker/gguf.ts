@@ -105,27 +105,20 @@ class Bytes {
   }
 }
 
+/** How a number of each numeric metadata type is written. */
+const NUMBER_WRITERS: Readonly<Record<'uint32' | 'int32' | 'float32' | 'uint64', (b: Bytes, x: number) => void>> = {
+  uint32: (b, x) => b.u32(x),
+  int32: (b, x) => b.i32(x),
+  float32: (b, x) => b.f32(x),
+  uint64: (b, x) => b.u64(x),
+};
+
+/** A metadata value: its type code, then the value (an array: the element type, the length, the elements). */
 function writeValue(b: Bytes, v: MetaValue): void {
   switch (v.type) {
     case 'string':
       b.u32(GgufType.string);
       b.str(v.value);
-      return;
-    case 'uint32':
-      b.u32(GgufType.uint32);
-      b.u32(Number(v.value));
-      return;
-    case 'int32':
-      b.u32(GgufType.int32);
-      b.i32(Number(v.value));
-      return;
-    case 'float32':
-      b.u32(GgufType.float32);
-      b.f32(Number(v.value));
-      return;
-    case 'uint64':
-      b.u32(GgufType.uint64);
-      b.u64(Number(v.value));
       return;
     case 'bool':
       b.u32(GgufType.bool);
@@ -140,6 +133,9 @@ function writeValue(b: Bytes, v: MetaValue): void {
     case 'int32[]':
       writeArray(b, GgufType.int32, v.value, (x) => b.i32(x));
       return;
+    default:
+      b.u32(GgufType[v.type]);
+      NUMBER_WRITERS[v.type](b, Number(v.value));
   }
 }
 
