@@ -1779,37 +1779,32 @@ function prefixCacheChart(input: ChartInput): ChartResult {
   const tok = series.map((s) => agg(s.summaries.map((x) => x.prefixTokenHitPct)));
   const req = series.map((s) => agg(s.summaries.map((x) => x.prefixRequestHitPct)));
   if (tok.every((a) => a === undefined)) return { skip: 'no run records prefix-cache hits (deployments with prefixCache: true)' };
-  const fills = ['#4c78a8', '#f58518'];
+  const bars = [
+    { label: 'prompt tokens from cache', aggs: tok, fill: '#4c78a8' },
+    { label: 'requests with a hit', aggs: req, fill: '#f58518' },
+  ];
   const config: ChartConfiguration<'bar', (number | null)[]> = {
     type: 'bar',
     data: {
       labels: series.map((s) => s.label),
-      datasets: [
-        {
-          label: 'prompt tokens from cache',
-          data: tok.map((a) => (a === undefined ? null : a.mean)),
-          backgroundColor: fills[0],
-          borderColor: series.map((s) => s.color),
-          borderWidth: 2,
-          maxBarThickness: 60,
-          errorBars: tok.map((a) => ERR(a)),
-        } as never,
-        {
-          label: 'requests with a hit',
-          data: req.map((a) => (a === undefined ? null : a.mean)),
-          backgroundColor: fills[1],
-          borderColor: series.map((s) => s.color),
-          borderWidth: 2,
-          maxBarThickness: 60,
-          errorBars: req.map((a) => ERR(a)),
-        } as never,
-      ],
+      datasets: bars.map(
+        (b) =>
+          ({
+            label: b.label,
+            data: b.aggs.map((a) => (a === undefined ? null : a.mean)),
+            backgroundColor: b.fill,
+            borderColor: series.map((s) => s.color),
+            borderWidth: 2,
+            maxBarThickness: 60,
+            errorBars: b.aggs.map((a) => ERR(a)),
+          }) as never,
+      ),
     },
     options: {
       layout: { padding: { left: 4, right: 12, top: 16, bottom: 2 } },
       plugins: {
         title: titlePlugin(fullTitle(input, 'Prefix-cache hit rates')),
-        legend: fillLegend(['prompt tokens from cache', 'requests with a hit'].map((text, i) => ({ text, fill: fills[i]! }))),
+        legend: fillLegend(bars.map((b) => ({ text: b.label, fill: b.fill }))),
         tooltip: { enabled: false },
       },
       scales: {
