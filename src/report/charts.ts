@@ -1100,18 +1100,16 @@ function sloMatrix(input: ChartInput): ChartResult {
     // Key: what the two cell kinds mean.
     const ky = height - 22;
     ctx.textAlign = 'left';
-    ctx.fillStyle = PASS_FILL;
-    ctx.fillRect(8, ky - 9, 34, 18);
-    ctx.fillStyle = PASS_TEXT;
-    ctx.fillText('✓', 19, ky);
-    ctx.fillStyle = TEXT_COLOR;
-    ctx.fillText('pass', 48, ky);
-    ctx.fillStyle = FAIL_FILL;
-    ctx.fillRect(100, ky - 9, 34, 18);
-    ctx.fillStyle = FAIL_TEXT;
-    ctx.fillText('✗', 111, ky);
-    ctx.fillStyle = TEXT_COLOR;
-    ctx.fillText('FAIL', 140, ky);
+    const keyEntry = (x: number, fill: string, mark: string, markColor: string, word: string): void => {
+      ctx.fillStyle = fill;
+      ctx.fillRect(x, ky - 9, 34, 18);
+      ctx.fillStyle = markColor;
+      ctx.fillText(mark, x + 11, ky);
+      ctx.fillStyle = TEXT_COLOR;
+      ctx.fillText(word, x + 40, ky);
+    };
+    keyEntry(8, PASS_FILL, '✓', PASS_TEXT, 'pass');
+    keyEntry(100, FAIL_FILL, '✗', FAIL_TEXT, 'FAIL');
     ctx.fillStyle = '#555555';
     ctx.fillText('cell: the measured value (its unit: ms, s, × for slowdowns); the rule on the left holds the limit; –: not evaluated', 196, ky, width - 204);
   };
