@@ -19,9 +19,10 @@
 import { afterFirstOverheadOf, ttftOverheadOf } from './formulas.js';
 import { DEFAULT_PERCENTILE_METHOD, Distribution, type PercentileMethod, type Stats } from './histogram.js';
 import { forEachTbtSample, measure, type RequestMetrics } from './request.js';
-import { findRun, isCompatRun, machineRecords, powerRecords, requestRecords, type RequestRecord, type RunInfo, type StoreLike } from './rows.js';
+import { findRun, isCompatRun, machineRecords, METRIC_FIELDS, powerRecords, requestRecords, type RequestRecord, type RunInfo, type StoreLike } from './rows.js';
 import { compare, type PerRequestRule, type SloSpec } from './slo.js';
 import { slowdownOf, type RequestSlowdown, type SlowdownReference } from './slowdown.js';
+import type { RequestTap } from '../store/api.js';
 import type { RequestStatus } from '../store/schema.js';
 import { SloSpecError } from '../errors.js';
 import { costFigures, counterEnergy, loadPrices, MEASURED_POWER_SOURCES, type CostFigures, type CounterPoint } from '../cost/index.js';
@@ -913,6 +914,49 @@ export function saturationReason(t: RunSummary['throughput']): string | undefine
 /** Summarize one run of the store (by id or name; the latest when omitted). */
 export function summarizeRun(store: StoreLike, runIdOrName?: string | number, opts: SummaryOptions = {}): RunSummary {
   const run = findRun(store, runIdOrName);
-  const acc = accumulate(requestRecords(store, run.id), isCompatRun(run), opts);
+  return summarizeAccumulated(store, run, accumulate(requestRecords(store, run.id), isCompatRun(run), opts));
+}
+
+/** Summarize a run of the store whose request rows are already in `acc` (its power and machines are read from the store). */
+export function summarizeAccumulated(store: StoreLike, run: RunInfo, acc: RunAccumulator): RunSummary {
   return summaryFromAccumulator(run, acc, powerAndCost(store, run, acc));
+}
+
+/**
+ * A run's RunAccumulator fed as the run goes (a run writer's `requestTap`: rows as requests finish, in any
+ * order), adding the rows in (shard, seq) order, the order `summarizeRun` reads them back in: the summary's
+ * sums and its arrival-window bookkeeping depend on that order, so the summary is the read-back one, to the
+ * bit, without the read. A row waits only until the rows before it have come (shard 0; other shards' rows
+ * wait for `finish`).
+ */
+export class OrderedAccumulator implements RequestTap<(typeof METRIC_FIELDS)[number]> {
+  readonly fields = METRIC_FIELDS;
+  private next = 0;
+  private readonly waiting = new Map<number, RequestRecord>();
+  private readonly later: RequestRecord[] = [];
+
+  constructor(readonly acc: RunAccumulator) {}
+
+  add(r: RequestRecord): void {
+    if (r.shard !== 0) this.later.push(r);
+    else if (r.seq !== this.next) this.waiting.set(r.seq, r);
+    else {
+      this.acc.add(r);
+      for (this.next++; this.waiting.size > 0; this.next++) {
+        const w = this.waiting.get(this.next);
+        if (w === undefined) break;
+        this.waiting.delete(this.next);
+        this.acc.add(w);
+      }
+    }
+  }
+
+  /** Add what still waits (rows after a gap in seq), in order; the accumulator. */
+  finish(): RunAccumulator {
+    const rest = [...this.waiting.values(), ...this.later].sort((a, b) => a.shard - b.shard || a.seq - b.seq);
+    this.waiting.clear();
+    this.later.length = 0;
+    for (const r of rest) this.acc.add(r);
+    return this.acc;
+  }
 }

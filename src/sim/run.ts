@@ -7,7 +7,17 @@
 import os from 'node:os';
 import { ExitCode } from '../errors.js';
 import { loadDeployment, type Deployment } from '../engine/index.js';
-import { formatSummaries, resolveReference, summarizeRun, findRun, type RunSummary } from '../metrics/index.js';
+import {
+  findRun,
+  formatSummaries,
+  isCompatRun,
+  METRIC_FIELDS,
+  OrderedAccumulator,
+  resolveReference,
+  RunAccumulator,
+  summarizeAccumulated,
+  type RunSummary,
+} from '../metrics/index.js';
 import { openStore, type Store } from '../store/index.js';
 import { SessionWorkload, sha256File, type RequestSpec } from '../trace/index.js';
 import type { SimOptions } from './options.js';
@@ -101,8 +111,12 @@ export async function runSim(opts: SimOptions, io: SimIo = {}): Promise<SimRunRe
         options: { ...opts, transforms: storeTransforms(opts), compat: opts.compat ?? null, host: os.hostname() },
         tags: { ...opts.tags },
       },
-      { bulk: true },
+      // The summary is kept as rows are written (the writer's tap), in the order a read-back would add them.
+      { bulk: true, requestTap: { fields: METRIC_FIELDS, add: (r) => rows.add(r) } },
     ); // a sim can be rerun: bulk writes skip the checkpoint fsyncs (store api WriterOptions.bulk)
+    const created = findRun(store, writer.runId);
+    const reference = await resolveReference(store, created, { required: false });
+    const rows = new OrderedAccumulator(new RunAccumulator(isCompatRun(created), reference ? { reference } : {}));
     const progress = io.progress ?? (process.stderr.isTTY === true && !opts.json);
     let lastShown = 0;
     const sessions = opts.sessions ? new SessionWorkload() : undefined;
@@ -141,9 +155,7 @@ export async function runSim(opts: SimOptions, io: SimIo = {}): Promise<SimRunRe
         ...(sessions ? { sessions: sessions.counts() } : {}),
       },
     });
-    const run = findRun(store, writer.runId);
-    const reference = await resolveReference(store, run, { required: false });
-    const summary = summarizeRun(store, writer.runId, reference ? { reference } : {});
+    const summary = summarizeAccumulated(store, findRun(store, writer.runId), rows.finish());
     const exitCode = result.stopped ? ExitCode.interrupted : result.failed + result.neverCompleted > 0 ? ExitCode.requestErrors : ExitCode.ok;
     return { exitCode, runId: writer.runId, summary, result, ...(tev ? { traceEvents: { file: tev.file, events: tev.count } } : {}) };
   } finally {

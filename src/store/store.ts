@@ -575,10 +575,22 @@ class SqliteRunWriter implements RunWriter {
   readonly threaded: boolean;
   /** Bulk and threaded writers on a file store write from a worker thread (bulk-worker.ts); undefined: not started, null: in this thread. */
   private bulkWorker: BulkWorker | null | undefined;
+  /** WriterOptions.requestTap, and its decoder of a row's bound parameters. */
+  private readonly tap: ((params: unknown[]) => void) | undefined;
 
   constructor(store: SqliteStore, runId: number, opts: WriterOptions) {
     this.store = store;
     this.runId = runId;
+    const tap = opts.requestTap;
+    if (tap) {
+      const cols = pick(REQUEST_TABLE, tap.fields);
+      const decode = compileDecoder<Pick<RequestRowRecord, (typeof tap.fields)[number]>>(
+        cols,
+        {},
+        cols.map((c) => REQUEST_TABLE.indexOf(c as (typeof REQUEST_TABLE)[number])),
+      );
+      this.tap = (params) => tap.add(decode(params));
+    }
     this.bulk = opts.bulk === true;
     this.threaded = opts.thread === true && !this.bulk;
     // A live writer's thread starts now, before the run's clock does (starting it blocks for tens of ms).
@@ -612,7 +624,9 @@ class SqliteRunWriter implements RunWriter {
   addRequest(row: RequestRow): void {
     this.check();
     checkRequest(row);
-    this.requests.push(requestParams(this.runId, row));
+    const params = requestParams(this.runId, row);
+    this.requests.push(params);
+    this.tap?.(params);
     this.maybeFlush();
   }
 
