@@ -32,6 +32,7 @@ import {
   TIMELINE_TABLE,
   type Column,
   type FieldOf,
+  type TableName,
 } from './columns.js';
 import type {
   MachineRecord,
@@ -392,20 +393,65 @@ function untrack(s: SqliteStore): void {
 
 // ---------------------------------------------------------------------------------------------------------
 
+/** Rows per multi-row INSERT (one statement step for this many rows: SQLite's per-statement cost shared). */
+const INSERT_GROUP = 32;
+
+/** A table's INSERT of one row and of INSERT_GROUP rows, and a reused parameter array for the latter. */
+interface Insert {
+  readonly one: Database.Statement;
+  readonly many: Database.Statement;
+  readonly flat: unknown[];
+  readonly width: number;
+}
+
+function prepareInsert(db: DB, table: TableName, cols: readonly Column[]): Insert {
+  const one = insertSql(table, cols);
+  const row = `(${cols.map(() => '?').join(', ')})`;
+  const many = `${one}${`, ${row}`.repeat(INSERT_GROUP - 1)}`;
+  return { one: db.prepare(one), many: db.prepare(many), flat: new Array<unknown>(cols.length * INSERT_GROUP), width: cols.length };
+}
+
+/**
+ * Insert rows of bound parameters, INSERT_GROUP at a time. A group that fails (a failed statement changes
+ * nothing) is inserted again row by row, so the error names its row (`name(i)` sets `cur.current`).
+ */
+function insertRows(ins: Insert, rows: readonly (readonly unknown[])[], cur: { current: string }, name: (i: number) => string): void {
+  const { flat, width } = ins;
+  let i = 0;
+  for (; i + INSERT_GROUP <= rows.length; i += INSERT_GROUP) {
+    for (let r = 0; r < INSERT_GROUP; r++) {
+      const p = rows[i + r]!;
+      for (let c = 0, o = r * width; c < width; c++) flat[o + c] = p[c];
+    }
+    try {
+      ins.many.run(flat);
+    } catch {
+      for (let r = i; r < i + INSERT_GROUP; r++) {
+        cur.current = name(r);
+        ins.one.run(rows[r]!);
+      }
+    }
+  }
+  for (; i < rows.length; i++) {
+    cur.current = name(i);
+    ins.one.run(rows[i]!);
+  }
+}
+
 /** The writer's prepared INSERT statements. */
 export interface Inserts {
-  readonly req: Database.Statement;
+  readonly req: Insert;
   readonly machine: Database.Statement;
-  readonly power: Database.Statement;
-  readonly timeline: Database.Statement;
+  readonly power: Insert;
+  readonly timeline: Insert;
 }
 
 export function prepareInserts(db: DB): Inserts {
   return {
-    req: db.prepare(insertSql('requests', REQUEST_TABLE)),
+    req: prepareInsert(db, 'requests', REQUEST_TABLE),
     machine: db.prepare(insertSql('machines', MACHINE_TABLE, 'INSERT OR REPLACE')),
-    power: db.prepare(insertSql('power_samples', POWER_TABLE)),
-    timeline: db.prepare(insertSql('timeline_samples', TIMELINE_TABLE)),
+    power: prepareInsert(db, 'power_samples', POWER_TABLE),
+    timeline: prepareInsert(db, 'timeline_samples', TIMELINE_TABLE),
   };
 }
 
@@ -442,21 +488,23 @@ export function writeBatch(db: DB, ins: Inserts, id: number, b: WriteBatch, cur:
         }),
       );
     }
-    for (const p of b.reqs) {
-      cur.current = `request shard ${String(p[1])} seq ${String(p[2])}`;
-      ins.req.run(p);
-    }
-    cur.current = 'power sample';
-    for (const p of b.power)
-      ins.power.run(
+    insertRows(ins.req, b.reqs, cur, (i) => `request shard ${String(b.reqs[i]![1])} seq ${String(b.reqs[i]![2])}`);
+    insertRows(
+      ins.power,
+      b.power.map((p) =>
         encodePower({ runId: id, t: p.t, machineId: p.machineId, role: p.role, source: p.source, watts: p.watts, energyJ: nn(p.energyJ ?? undefined) }),
-      );
-    cur.current = 'timeline sample';
-    for (const s of b.timeline) {
-      ins.timeline.run(
+      ),
+      cur,
+      () => 'power sample',
+    );
+    insertRows(
+      ins.timeline,
+      b.timeline.map((s) =>
         encodeTimeline({ runId: id, t: s.t, source: s.source, role: s.role ?? '', name: s.name, labels: JSON.stringify(s.labels ?? {}), value: s.value }),
-      );
-    }
+      ),
+      cur,
+      () => 'timeline sample',
+    );
   }).immediate();
 }
 
