@@ -12,7 +12,7 @@
  *   tbt       = tpot; SplitwiseSim-compatible runs: (e2e − ttft) / tokens_received
  *   TBT samples (the `tbt` distribution): see `tbtSamples`.
  */
-import { decodeChunks, type Chunk } from '../store/codec.js';
+import { decodeChunks, type Chunk, type ChunkScratch } from '../store/codec.js';
 import { compatTbtOf, deriveRequest, forEachTbtGap } from './formulas.js';
 import type { RequestRecord } from './rows.js';
 
@@ -56,9 +56,12 @@ export function forEachTbtSample(m: RequestMetrics, f: (gap: number, count: numb
   forEachTbtGap(m.tbtChunks, f);
 }
 
-/** Measure one request. `compat`: the run is in SplitwiseSim-compatible mode. */
-export function measure(r: RequestRecord, compat = false): RequestMetrics {
-  const chunks = decodeChunks(r.tokenTimes);
+/**
+ * Measure one request. `compat`: the run is in SplitwiseSim-compatible mode. `scratch`: decode the chunks
+ * into reused objects (the result's `tbtChunks` are then valid until the next measure with that scratch).
+ */
+export function measure(r: RequestRecord, compat = false, scratch?: ChunkScratch): RequestMetrics {
+  const chunks = decodeChunks(r.tokenTimes, scratch);
   const d = deriveRequest({
     scheduled: r.scheduled,
     send: opt(r.send),

@@ -23,6 +23,7 @@ import { findRun, isCompatRun, machineRecords, METRIC_FIELDS, powerRecords, requ
 import { compare, type PerRequestRule, type SloSpec } from './slo.js';
 import { slowdownOf, type RequestSlowdown, type SlowdownReference } from './slowdown.js';
 import type { RequestTap } from '../store/api.js';
+import { ChunkScratch } from '../store/codec.js';
 import type { RequestStatus } from '../store/schema.js';
 import { SloSpecError } from '../errors.js';
 import { costFigures, counterEnergy, loadPrices, MEASURED_POWER_SOURCES, type CostFigures, type CounterPoint } from '../cost/index.js';
@@ -509,6 +510,8 @@ export class RunAccumulator {
   };
 
   private readonly recordTbt = (gap: number, count: number): void => this.latency.tbt.record(gap, count);
+  /** One request's chunks at a time: decoded into reused objects (no garbage per token). */
+  private readonly scratch = new ChunkScratch();
 
   constructor(
     readonly compat: boolean,
@@ -521,7 +524,7 @@ export class RunAccumulator {
   }
 
   add(r: RequestRecord): void {
-    const m = measure(r, this.compat);
+    const m = measure(r, this.compat, this.scratch);
     if (m.lag !== undefined) this.latency.lag.record(m.lag);
     if (r.warmup) {
       this.counts.warmup++;

@@ -32,27 +32,47 @@ export function encodeChunks(chunks: readonly Chunk[]): Buffer {
   return Buffer.from(out);
 }
 
-export function decodeChunks(buf: Uint8Array | null | undefined): Chunk[] {
-  const chunks: Chunk[] = [];
-  if (!buf) return chunks;
-  let i = 0;
-  let us = 0;
-  const read = (): number => {
-    let v = 0;
-    let mul = 1;
-    for (;;) {
-      if (i >= buf.length) throw new RangeError('token_times blob is truncated');
-      const b = buf[i++]!;
-      v += (b & 0x7f) * mul;
-      if (b < 0x80) return v;
-      mul *= 0x80;
+/**
+ * Chunk objects reused by `decodeChunks(buf, scratch)` across the rows of a reader that handles one row at a
+ * time (a summary): the array it returns is `scratch.list`, valid until the next decode into this scratch.
+ */
+export class ChunkScratch {
+  readonly list: Chunk[] = [];
+  readonly objs: { t: number; tokens: number }[] = [];
+}
+
+/** Decode a `token_times` blob (fresh objects, or `scratch`'s reused ones: see ChunkScratch). */
+export function decodeChunks(buf: Uint8Array | null | undefined, scratch?: ChunkScratch): Chunk[] {
+  const chunks: Chunk[] = scratch ? scratch.list : [];
+  let n = 0;
+  if (buf) {
+    let i = 0;
+    let us = 0;
+    const read = (): number => {
+      let v = 0;
+      let mul = 1;
+      for (;;) {
+        if (i >= buf.length) throw new RangeError('token_times blob is truncated');
+        const b = buf[i++]!;
+        v += (b & 0x7f) * mul;
+        if (b < 0x80) return v;
+        mul *= 0x80;
+      }
+    };
+    while (i < buf.length) {
+      us += read();
+      const tokens = read();
+      if (scratch) {
+        let o = scratch.objs[n];
+        if (o === undefined) scratch.objs.push((o = { t: 0, tokens: 0 }));
+        o.t = us / 1e6;
+        o.tokens = tokens;
+        chunks[n] = o;
+      } else chunks.push({ t: us / 1e6, tokens });
+      n++;
     }
-  };
-  while (i < buf.length) {
-    us += read();
-    const tokens = read();
-    chunks.push({ t: us / 1e6, tokens });
   }
+  if (scratch) chunks.length = n;
   return chunks;
 }
 
