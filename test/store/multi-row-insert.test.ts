@@ -10,19 +10,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { openStore, type RequestRow } from '../../src/store/index.js';
 
-const row = (seq: number): RequestRow => ({
-  seq,
-  traceId: `r${seq}`,
-  arrival: seq / 3,
-  promptTokens: 5 + seq,
-  outputTokens: 2,
-  scheduled: seq / 3,
-  send: seq / 3,
-  firstToken: seq / 3 + 0.25,
-  end: seq / 3 + 0.5,
-  status: 'ok',
-  tokensReceived: 2,
-});
+/** Row `seq`: sent at seq/3 s, first token 0.25 s and end 0.5 s later. */
+function row(seq: number): RequestRow {
+  const at = seq / 3;
+  const times = { arrival: at, scheduled: at, send: at, firstToken: at + 0.25, end: at + 0.5 };
+  return { seq, traceId: `r${seq}`, promptTokens: 5 + seq, outputTokens: 2, tokensReceived: 2, status: 'ok', ...times };
+}
 
 for (const bulk of [false, true]) {
   test(`multi-row inserts store every row in order (${bulk ? 'bulk writer thread' : 'in thread'})`, () => {
