@@ -41,27 +41,32 @@ export class ChunkScratch {
   readonly objs: { t: number; tokens: number }[] = [];
 }
 
+/** Read position of `varint` (decoding is synchronous: one blob at a time). */
+let at = 0;
+
+/** The unsigned LEB128 varint of `buf` at `at` (advanced past it). */
+function varint(buf: Uint8Array): number {
+  let v = 0;
+  let mul = 1;
+  for (;;) {
+    if (at >= buf.length) throw new RangeError('token_times blob is truncated');
+    const b = buf[at++]!;
+    v += (b & 0x7f) * mul;
+    if (b < 0x80) return v;
+    mul *= 0x80;
+  }
+}
+
 /** Decode a `token_times` blob (fresh objects, or `scratch`'s reused ones: see ChunkScratch). */
 export function decodeChunks(buf: Uint8Array | null | undefined, scratch?: ChunkScratch): Chunk[] {
   const chunks: Chunk[] = scratch ? scratch.list : [];
   let n = 0;
   if (buf) {
-    let i = 0;
+    at = 0;
     let us = 0;
-    const read = (): number => {
-      let v = 0;
-      let mul = 1;
-      for (;;) {
-        if (i >= buf.length) throw new RangeError('token_times blob is truncated');
-        const b = buf[i++]!;
-        v += (b & 0x7f) * mul;
-        if (b < 0x80) return v;
-        mul *= 0x80;
-      }
-    };
-    while (i < buf.length) {
-      us += read();
-      const tokens = read();
+    while (at < buf.length) {
+      us += varint(buf);
+      const tokens = varint(buf);
       if (scratch) {
         let o = scratch.objs[n];
         if (o === undefined) scratch.objs.push((o = { t: 0, tokens: 0 }));
@@ -74,6 +79,34 @@ export function decodeChunks(buf: Uint8Array | null | undefined, scratch?: Chunk
   }
   if (scratch) chunks.length = n;
   return chunks;
+}
+
+/**
+ * Without building chunks: how many a blob holds, and the largest gap between consecutive token-carrying
+ * ones (`maxStallOf` of `decodeChunks(buf)`, the same arithmetic on the same decoded seconds; undefined with
+ * fewer than two).
+ */
+export function chunkStalls(buf: Uint8Array | null | undefined): { readonly chunks: number; readonly maxStall: number | undefined } {
+  let n = 0;
+  let best: number | undefined;
+  if (buf) {
+    at = 0;
+    let us = 0;
+    let prev: number | undefined;
+    while (at < buf.length) {
+      us += varint(buf);
+      const tokens = varint(buf);
+      n++;
+      if (!(tokens > 0)) continue;
+      const t = us / 1e6;
+      if (prev !== undefined) {
+        const gap = t - prev;
+        if (best === undefined || gap > best) best = gap;
+      }
+      prev = t;
+    }
+  }
+  return { chunks: n, maxStall: best };
 }
 
 // ---- Addition: allocation-free encoding for bulk producers (the simulator). ----

@@ -1,7 +1,11 @@
-/** `decodeChunks` into a ChunkScratch gives what a fresh decode gives, row after row, longer or shorter. */
+/**
+ * `decodeChunks` into a ChunkScratch gives what a fresh decode gives, row after row, longer or shorter; and
+ * `chunkStalls` gives the chunk count and the `maxStallOf` of the decoded chunks, bit for bit.
+ */
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { ChunkScratch, decodeChunks, encodeChunks } from '../../src/store/codec.js';
+import { chunkStalls, ChunkScratch, decodeChunks, encodeChunks } from '../../src/store/codec.js';
+import { maxStallOf } from '../../src/store/index.js';
 
 test('decodeChunks with a scratch = a fresh decode, for each blob in turn', () => {
   const blobs = [
@@ -27,6 +31,7 @@ test('decodeChunks with a scratch = a fresh decode, for each blob in turn', () =
       reused.map((c) => ({ ...c })),
       fresh.map((c) => ({ ...c })),
     );
+    assert.deepStrictEqual(chunkStalls(b), { chunks: fresh.length, maxStall: maxStallOf(fresh) });
   }
   assert.equal(scratch.objs.length, 300, 'objects are reused, not reallocated');
 });
