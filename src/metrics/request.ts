@@ -90,14 +90,18 @@ export function measure(r: RequestRecord, compat = false, scratch?: ChunkScratch
     // Without chunk timings the request contributes its tpot, once per token after the first.
     else if (nChunks === 0 && tpot !== undefined) fallback = { gap: tpot, count: r.tokensReceived - 1 };
   }
-  return {
-    ...(ttft === undefined ? {} : { ttft }),
-    ...(tpot === undefined ? {} : { tpot }),
-    ...(e2e === undefined ? {} : { e2e }),
-    ...(lag === undefined ? {} : { lag }),
-    ...(maxStall === undefined ? {} : { maxStall }),
-    ...((compat ? swTbt : tpot) === undefined ? {} : { tbt: (compat ? swTbt : tpot)! }),
-    tbtChunks: ok && !compat && chunks ? chunks : [],
-    ...(fallback === undefined ? {} : { tbtFallback: fallback }),
-  };
+  // Built by assignment (same keys, same order as the object spreads it replaces: no temporary objects per request).
+  const m: { -readonly [K in keyof RequestMetrics]: RequestMetrics[K] } = { tbtChunks: NO_CHUNKS };
+  if (ttft !== undefined) m.ttft = ttft;
+  if (tpot !== undefined) m.tpot = tpot;
+  if (e2e !== undefined) m.e2e = e2e;
+  if (lag !== undefined) m.lag = lag;
+  if (maxStall !== undefined) m.maxStall = maxStall;
+  const tbt = compat ? swTbt : tpot;
+  if (tbt !== undefined) m.tbt = tbt;
+  if (ok && !compat && chunks) m.tbtChunks = chunks;
+  if (fallback !== undefined) m.tbtFallback = fallback;
+  return m;
 }
+
+const NO_CHUNKS: readonly Chunk[] = Object.freeze([]);

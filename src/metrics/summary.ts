@@ -468,6 +468,9 @@ class EndHeap {
   }
 }
 
+/** A stored number that is there (not NULL, finite). */
+const fin = (v: number | null): v is number => v !== null && Number.isFinite(v);
+
 /**
  * Accumulates a run's (or several runs'/shards') rows into mergeable exact distributions and sums. Feed rows with
  * `add`, combine with `merge`, read with `histograms` / the fields.
@@ -552,16 +555,13 @@ export class RunAccumulator {
     if (e2e !== undefined) this.latency.e2e.record(e2e);
     if (m.maxStall !== undefined) this.latency.max_stall.record(m.maxStall);
     forEachTbtSample(m, this.recordTbt);
-    const ph: [PhaseMetric, number | null][] = [
-      ['queue', r.queueS],
-      ['prefill', r.prefillS],
-      ['kv_transfer', r.kvTransferS],
-      ['decode_wait', r.decodeWaitS],
-      ['decode', r.decodeS],
-    ];
-    for (const [k, v] of ph) if (v !== null && Number.isFinite(v)) this.phases[k].record(v);
+    const ph = this.phases;
+    if (fin(r.queueS)) ph.queue.record(r.queueS);
+    if (fin(r.prefillS)) ph.prefill.record(r.prefillS);
+    if (fin(r.kvTransferS)) ph.kv_transfer.record(r.kvTransferS);
+    if (fin(r.decodeWaitS)) ph.decode_wait.record(r.decodeWaitS);
+    if (fin(r.decodeS)) ph.decode.record(r.decodeS);
     this.prefixCache.add(r, ttft);
-    const fin = (v: number | null): v is number => v !== null && Number.isFinite(v);
     if (ttft !== undefined && e2e !== undefined && fin(r.queueS) && fin(r.prefillS) && fin(r.kvTransferS) && fin(r.decodeWaitS) && fin(r.decodeS)) {
       const b = this.breakdownSums;
       b.n++;

@@ -12,7 +12,8 @@
  * at 17 M it takes tens of minutes of CPU).
  *
  * The child's usage comes from `process.resourceUsage()` at its exit (a preloaded module writes it to a
- * file), so no `time` binary is needed. Run alone: `npx tsc && SIM_SPEED_REPS=3 node dist/test/bench/sim-speed.js`.
+ * file), so no `time` binary is needed. SIM_SPEED_CLI=PATH runs another checkout's bin/splitbench.js instead.
+ * Run alone: `npx tsc && SIM_SPEED_REPS=3 node dist/test/bench/sim-speed.js`.
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -21,7 +22,8 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const cli = path.join(root, 'bin', 'splitbench.js');
+// SIM_SPEED_CLI: another checkout's bin/splitbench.js (its before figures, in the same sitting).
+const cli = process.env['SIM_SPEED_CLI'] ?? path.join(root, 'bin', 'splitbench.js');
 const reps = Math.max(1, Number(process.env['SIM_SPEED_REPS'] ?? 3) || 1);
 const streamRequests = Math.max(0, Math.floor(Number(process.env['SIM_SPEED_STREAM_REQUESTS'] ?? 17_000_000) || 0));
 
