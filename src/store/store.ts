@@ -523,6 +523,12 @@ class WorkerWriteError extends Error {
   }
 }
 
+/** A bulk worker starting (BulkWorker.spawn). */
+interface StartingWorker {
+  ready(): BulkWorker | null;
+  cancel(): void;
+}
+
 class BulkWorker {
   private posted = 0;
   private constructor(
@@ -533,6 +539,14 @@ class BulkWorker {
 
   /** A worker for a file store; null when the store has no file (in memory) or no worker can start. */
   static start(file: string, durable = false): BulkWorker | null {
+    return BulkWorker.spawn(file, durable)?.ready() ?? null;
+  }
+
+  /**
+   * Start a worker without waiting for it: `ready()` waits (what is left of its start) and gives the worker,
+   * or null when it cannot run; `cancel()` ends one never used. Null when the store has no file (in memory).
+   */
+  static spawn(file: string, durable = false): StartingWorker | null {
     if (file === '' || file === ':memory:' || file.startsWith('file:')) return null;
     // Run from the TypeScript sources (a loader such as tsx, which a worker would not inherit): this thread.
     if (!import.meta.url.endsWith('.js')) return null;
@@ -548,15 +562,21 @@ class BulkWorker {
       worker.on('error', () => {}); // a worker that cannot start: the writer writes in its own thread
       worker.unref();
       port1.unref();
-      // Wait for it to start (it loads SQLite and opens the file: tens of ms); else write in this thread.
       const t0 = performance.now();
-      while (Atomics.load(shared, 1) === 0 && performance.now() - t0 < WORKER_START_MS) Atomics.wait(shared, 1, 0, 100);
-      if (Atomics.load(shared, 1) !== 1) {
+      const cancel = (): void => {
         void worker.terminate();
         port1.close();
-        return null;
-      }
-      return new BulkWorker(worker, done, port1);
+      };
+      return {
+        ready: () => {
+          // Wait for it to start (it loads SQLite and opens the file: tens of ms); else write in this thread.
+          while (Atomics.load(shared, 1) === 0 && performance.now() - t0 < WORKER_START_MS) Atomics.wait(shared, 1, 0, 100);
+          if (Atomics.load(shared, 1) === 1) return new BulkWorker(worker, done, port1);
+          cancel();
+          return null;
+        },
+        cancel,
+      };
     } catch {
       return null;
     }
@@ -623,6 +643,8 @@ class SqliteRunWriter implements RunWriter {
   readonly threaded: boolean;
   /** Bulk and threaded writers on a file store write from a worker thread (bulk-worker.ts); undefined: not started, null: in this thread. */
   private bulkWorker: BulkWorker | null | undefined;
+  /** A bulk writer's thread, spawned ahead of its first full batch (so its start overlaps the caller's work). */
+  private starting: StartingWorker | null | undefined;
   /** WriterOptions.requestTap, and its decoder of a row's bound parameters. */
   private readonly tap: ((params: unknown[]) => void) | undefined;
 
@@ -666,7 +688,10 @@ class SqliteRunWriter implements RunWriter {
   }
 
   private maybeFlush(): void {
-    if (this.pending() >= this.batchRows) this.flush(true);
+    const n = this.pending();
+    // A fifth of the way to the first full batch, the thread starts (a run that short does not pay for one).
+    if (this.bulk && this.bulkWorker === undefined && this.starting === undefined && n >= this.batchRows / 5) this.starting = BulkWorker.spawn(this.store.path);
+    if (n >= this.batchRows) this.flush(true);
   }
 
   addRequest(row: RequestRow): void {
@@ -717,9 +742,12 @@ class SqliteRunWriter implements RunWriter {
     this.timeline = [];
     const id = this.runId;
     const batch: WriteBatch = { reqs, machines, power, timeline };
-    // The thread starts with the first full batch: a short run (tests, sweep points) is not worth its ~80 ms.
-    if (this.bulkWorker === undefined && this.bulk && reqs.length + machines.length + power.length + timeline.length >= this.batchRows)
-      this.bulkWorker = BulkWorker.start(this.store.path);
+    // The thread serves from the first full batch (spawned a fifth of the way there): a short run (tests, sweep points) is not worth its ~80 ms.
+    if (this.bulkWorker === undefined && this.bulk && reqs.length + machines.length + power.length + timeline.length >= this.batchRows) {
+      const s = this.starting;
+      this.starting = undefined;
+      this.bulkWorker = s === undefined ? BulkWorker.start(this.store.path) : s === null ? null : s.ready();
+    }
     if (this.bulkWorker) {
       // A writer with its own thread: the inserts run there while the caller goes on (simulating, dispatching).
       this.onWorker((w) => {
@@ -785,6 +813,8 @@ class SqliteRunWriter implements RunWriter {
       }
       this.bulkWorker = null;
     }
+    this.starting?.cancel();
+    this.starting = undefined;
     this.finished = true;
     this.stopTimer();
     this.store.writerDone(this);
@@ -805,6 +835,8 @@ class SqliteRunWriter implements RunWriter {
     this.stopTimer();
     this.bulkWorker?.abandon();
     this.bulkWorker = null;
+    this.starting?.cancel();
+    this.starting = undefined;
   }
 }
 

@@ -63,3 +63,23 @@ test('a bad row inside a group of a multi-row insert is named, and its batch com
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a bulk writer spawns its thread ahead of the first full batch, and ends one it never used', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'sb-multirow-'));
+  const store = openStore(path.join(dir, 's.db'));
+  try {
+    // 120 rows, batches of 50: the thread is spawned at row 10 and writes from the first full batch.
+    const used = store.createRun({ kind: 'sim', options: {} }, { bulk: true, batchRows: 50 });
+    for (let i = 0; i < 120; i++) used.addRequest(row(i));
+    used.finish('completed');
+    assert.equal(store.requestCounts(used.runId).total, 120);
+    // 30 rows: spawned at row 10, never used (no full batch); finish writes them here and ends the thread.
+    const unused = store.createRun({ kind: 'sim', options: {} }, { bulk: true, batchRows: 50 });
+    for (let i = 0; i < 30; i++) unused.addRequest(row(i));
+    unused.finish('completed');
+    assert.equal(store.requestCounts(unused.runId).total, 30);
+  } finally {
+    store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
