@@ -111,15 +111,27 @@ export function configKey(config: unknown, traceSha256: string, version = VERSIO
   return createHash('sha256').update(stable({ config, traceSha256, version })).digest('hex').slice(0, 20);
 }
 
-/** The work of a sweep: one configuration per deployment. */
-export async function buildSweepPlan(o: SweepOptions, deployments: readonly string[]): Promise<SweepPlan> {
+/**
+ * The requests a plan's units run, as plan identity: the trace by file name and content hash, and the flags
+ * that shape its requests (sweep and provisioning plans alike).
+ */
+export async function planWorkload(o: Pick<SweepOptions, 'trace' | 'traceFormat' | 'transforms' | 'model' | 'compat'>) {
   const traceSha256 = await sha256File(resolveTracePath(o.trace));
-  const base = {
+  const workload = {
     trace: path.basename(o.trace),
     traceFormat: o.traceFormat ?? null,
     transforms: o.transforms,
     model: o.model ?? null,
     compat: o.compat ?? null,
+  };
+  return { traceSha256, workload };
+}
+
+/** The work of a sweep: one configuration per deployment. */
+export async function buildSweepPlan(o: SweepOptions, deployments: readonly string[]): Promise<SweepPlan> {
+  const { traceSha256, workload } = await planWorkload(o);
+  const base = {
+    ...workload,
     rates: o.rates,
     durationS: o.durationS,
     live: o.live,
@@ -414,7 +426,8 @@ export async function runSweepPlan(argv: Record<string, unknown>, log: (l: strin
   const chunk = chunkOf(argv);
   const plan = await buildSweepPlan(opts, deployments);
   savePlan(planFile, plan);
-  const { ran, skipped } = await runChunk(planFile, plan, chunk, copyTo ?? opts.db, (d) => sim.runSweep({ ...opts, deployment: d }, { log }), log);
+  const runner = await sim.sweepRateRunner(opts);
+  const { ran, skipped } = await runChunk(planFile, plan, chunk, copyTo ?? opts.db, (d) => sim.runSweep({ ...opts, deployment: d }, runner, { log }), log);
   if (copyTo !== undefined) {
     await publishStore(opts.db, copyTo);
     log(`plan ${path.basename(planFile)}: chunk ${chunk.index}/${chunk.count}: store copied to ${copyTo}`);
