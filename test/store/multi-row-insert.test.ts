@@ -8,7 +8,19 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { openStore, type RequestRow } from '../../src/store/index.js';
+import { openStore, type RequestRow, type Store } from '../../src/store/index.js';
+
+/** Run `f` on a fresh store file, closed and removed afterwards. */
+function withStore(f: (store: Store) => void): void {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'sb-multirow-'));
+  const store = openStore(path.join(dir, 's.db'));
+  try {
+    f(store);
+  } finally {
+    store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 /** Row `seq`: sent at seq/3 s, first token 0.25 s and end 0.5 s later. */
 function row(seq: number): RequestRow {
@@ -19,9 +31,7 @@ function row(seq: number): RequestRow {
 
 for (const bulk of [false, true]) {
   test(`multi-row inserts store every row in order (${bulk ? 'bulk writer thread' : 'in thread'})`, () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'sb-multirow-'));
-    const store = openStore(path.join(dir, 's.db'));
-    try {
+    withStore((store) => {
       const w = store.createRun({ kind: 'sim', options: {} }, { bulk, batchRows: 1000 });
       for (let i = 0; i < 75; i++) w.addRequest(row(i)); // two groups of 32 and 11 single rows
       for (let i = 0; i < 40; i++) w.addPowerSample({ t: i, machineId: `m${i % 3}`, role: 'mixed', source: 'model', watts: 100 + i, energyJ: i * 7 });
@@ -37,17 +47,12 @@ for (const bulk of [false, true]) {
         power.map((p) => [p.t, p.machineId, p.watts, p.energyJ]),
         Array.from({ length: 40 }, (_, i) => [i, `m${i % 3}`, 100 + i, i * 7]),
       );
-    } finally {
-      store.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 }
 
 test('a bad row inside a group of a multi-row insert is named, and its batch commits nothing', () => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'sb-multirow-'));
-  const store = openStore(path.join(dir, 's.db'));
-  try {
+  withStore((store) => {
     const w = store.createRun({ kind: 'sim', options: {} }, { batchRows: 1000 });
     for (let i = 0; i < 10; i++) w.addRequest(row(i));
     w.flush();
@@ -58,16 +63,11 @@ test('a bad row inside a group of a multi-row insert is named, and its batch com
       (e: Error) => /request shard 0 seq 7\b/.test(e.message) && /UNIQUE|PRIMARY/i.test(e.message),
     );
     assert.equal(store.requestCounts(w.runId).total, 10);
-  } finally {
-    store.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test('a bulk writer spawns its thread ahead of the first full batch, and ends one it never used', () => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'sb-multirow-'));
-  const store = openStore(path.join(dir, 's.db'));
-  try {
+  withStore((store) => {
     // 120 rows, batches of 50: the thread is spawned at row 10 and writes from the first full batch.
     const used = store.createRun({ kind: 'sim', options: {} }, { bulk: true, batchRows: 50 });
     for (let i = 0; i < 120; i++) used.addRequest(row(i));
@@ -78,8 +78,5 @@ test('a bulk writer spawns its thread ahead of the first full batch, and ends on
     for (let i = 0; i < 30; i++) unused.addRequest(row(i));
     unused.finish('completed');
     assert.equal(store.requestCounts(unused.runId).total, 30);
-  } finally {
-    store.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
