@@ -1,12 +1,9 @@
 /** `splitbench gate`: judge a run against an SLO file; exit 0 pass, 1 failed rules, 2 bad input, 3 unusable run. */
-import type { CommandModule } from 'yargs';
 import { ExitCode } from '../errors.js';
 import { RESULTS_FLAGS } from '../flags.js';
-import { addFlags, readFlags, withFlags } from '../flagspec.js';
-import { setExitCode } from './main.js';
+import { withFlags } from '../flagspec.js';
+import { defineCommand } from './define.js';
 import { resultsReading } from './output.js';
-
-type Args = Record<string, unknown>;
 
 const GATE_FLAGS = {
   slo: { type: 'string', required: true, requiresArg: true, describe: 'SLO file: a path, or a bundled name (splitwise, interactive)' },
@@ -35,20 +32,20 @@ const GATE_FLAGS = {
   }),
 } as const;
 
-export const gateCommand: CommandModule<object, Args> = {
+export const gateCommand = defineCommand({
   command: 'gate',
   describe: 'evaluate an SLO file against a run (release gate): exit 0 pass, 1 an SLO failed, 3 run unusable',
-  builder: (y) =>
-    addFlags(y, GATE_FLAGS)
-      .example('$0 gate --slo interactive', 'judge the latest run against the bundled chat-service SLOs')
-      .example('$0 gate --slo slo.yaml --run candidate --baseline release-1.4 --junit gate.xml', 'regression gate in CI')
-      .example('$0 gate --slo splitwise --run 7 --markdown "$GITHUB_STEP_SUMMARY"', "the paper's nine slowdown SLOs"),
-  handler: async (argv) => {
-    const f = readFlags('gate', GATE_FLAGS, argv);
+  flags: GATE_FLAGS,
+  examples: [
+    ['$0 gate --slo interactive', 'judge the latest run against the bundled chat-service SLOs'],
+    ['$0 gate --slo slo.yaml --run candidate --baseline release-1.4 --junit gate.xml', 'regression gate in CI'],
+    ['$0 gate --slo splitwise --run 7 --markdown "$GITHUB_STEP_SUMMARY"', "the paper's nine slowdown SLOs"],
+  ],
+  run: async (f, ctx) => {
     const { gateCommand: run } = await import('../metrics/commands.js');
     const { gateTableRows } = await import('../metrics/gate.js');
     const { describePercentileMethod } = await import('../metrics/histogram.js');
-    const { printJson, printTable } = await import('./output.js');
+    const { printTable } = await import('./output.js');
     const result = await run({
       slo: f.slo,
       allowLag: f.allowLag,
@@ -62,7 +59,7 @@ export const gateCommand: CommandModule<object, Args> = {
     });
     if (f.json) {
       const { summary: _summary, ...rest } = result;
-      printJson('gate', rest);
+      ctx.json(rest);
     } else {
       process.stdout.write(
         `SLO ${result.sloName} (${result.sloFile}) on run ${result.run.id} (${result.run.name})` +
@@ -75,7 +72,8 @@ export const gateCommand: CommandModule<object, Args> = {
       if (!f.json) process.stdout.write(`PASS: all ${result.verdicts.length} rules hold\n`);
     } else {
       process.stderr.write(`splitbench: SLO failed: ${result.failed.join('; ')}\n`);
-      setExitCode(ExitCode.sloFailed);
+      return ExitCode.sloFailed;
     }
+    return ExitCode.ok;
   },
-};
+});

@@ -1,9 +1,5 @@
 /** `splitbench launch slurm|kubernetes`: write a ready sbatch script or Indexed Job manifests for shards or chunks (sweep or provision plans). */
-import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
-import { addFlags } from '../flagspec.js';
-import { setExitCode } from './main.js';
-
-type Args = Record<string, unknown>;
+import { defineCommand, OWN_CHECK } from './define.js';
 
 const LAUNCH_FLAGS = {
   shards: { type: 'number', describe: 'run `-- replay ...` as N shards (one per task / pod), then `splitbench merge`' },
@@ -56,28 +52,31 @@ const LAUNCH_FLAGS = {
   file: { type: 'string', defaultText: 'print it', describe: 'write the launch file here' },
 } as const;
 
-export const launchCommand: CommandModule<object, Args> = {
+export const launchCommand = defineCommand({
   command: 'launch <launcher>',
   describe: 'write a Slurm sbatch script or Kubernetes Indexed Job manifests that run a replay as N shards or a sweep or provision as K chunks, then merge',
-  builder: (y: Argv) =>
-    addFlags(y.positional('launcher', { choices: ['slurm', 'kubernetes'], describe: 'what starts the copies' }), LAUNCH_FLAGS)
-      .example(
-        '$0 launch slurm --shards 4 --exclude gpu[01-08] -- replay --trace coding --url http://gpu01:8000',
-        'four load-generator nodes (one shard each, clocks checked against a time server on the first) against one server; sbatch the output',
-      )
-      .example(
-        '$0 launch slurm --chunks 16 --parallel 4 -- sweep --trace coding --deployment splitwise-hh,baseline-h100 --rates 10:100:10',
-        'a sweep plan as a job array of 16, four at a time; run the output with bash',
-      )
-      .example(
-        '$0 launch slurm --chunks 8 -- provision --trace coding --design splitwise-hh --objective cost-opt --rate 70 --max-machines 40',
-        'every configuration of at most 40 machines, in 8 array tasks, then the collect job',
-      )
-      .example(
-        '$0 launch kubernetes --shards 3 --image ghcr.io/me/splitbench:0.1 --node-selector pool=cpu -- replay --trace coding --url http://vllm:8000',
-        'a time server with a start barrier, an Indexed Job of three shards and the merge Job; kubectl apply -f the output',
-      ),
-  handler: async (argv: ArgumentsCamelCase<Args>) => {
+  flags: LAUNCH_FLAGS,
+  positionals: (y) => y.positional('launcher', { choices: ['slurm', 'kubernetes'], describe: 'what starts the copies' }),
+  examples: [
+    [
+      '$0 launch slurm --shards 4 --exclude gpu[01-08] -- replay --trace coding --url http://gpu01:8000',
+      'four load-generator nodes (one shard each, clocks checked against a time server on the first) against one server; sbatch the output',
+    ],
+    [
+      '$0 launch slurm --chunks 16 --parallel 4 -- sweep --trace coding --deployment splitwise-hh,baseline-h100 --rates 10:100:10',
+      'a sweep plan as a job array of 16, four at a time; run the output with bash',
+    ],
+    [
+      '$0 launch slurm --chunks 8 -- provision --trace coding --design splitwise-hh --objective cost-opt --rate 70 --max-machines 40',
+      'every configuration of at most 40 machines, in 8 array tasks, then the collect job',
+    ],
+    [
+      '$0 launch kubernetes --shards 3 --image ghcr.io/me/splitbench:0.1 --node-selector pool=cpu -- replay --trace coding --url http://vllm:8000',
+      'a time server with a start barrier, an Indexed Job of three shards and the merge Job; kubectl apply -f the output',
+    ],
+  ],
+  read: OWN_CHECK,
+  run: async (argv) => {
     const { resolveLaunchOptions, launchFile } = await import('../scale/launch.js');
     const { writeFileSync } = await import('node:fs');
     // Everything after `--` is the replay or sweep command line.
@@ -88,6 +87,6 @@ export const launchCommand: CommandModule<object, Args> = {
       writeFileSync(String(argv.file), text, { mode: o.launcher === 'slurm' ? 0o755 : 0o644 });
       process.stderr.write(`splitbench launch: wrote ${String(argv.file)} (run uuid ${o.runUuid})\n`);
     } else process.stdout.write(text);
-    setExitCode(0);
+    return 0;
   },
-};
+});

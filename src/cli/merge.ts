@@ -1,11 +1,7 @@
 /** `splitbench merge`: the shard stores of one sharded run into one run (raw rows; summaries from the union). */
-import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
-import { addFlags, readFlags } from '../flagspec.js';
 import { storeFile } from '../flags.js';
-import { setExitCode } from './main.js';
-import { printJson, printTable } from './output.js';
-
-type Args = Record<string, unknown>;
+import { printTable } from './output.js';
+import { defineCommand } from './define.js';
 
 const MERGE_FLAGS = {
   out: { type: 'string', required: true, describe: 'results store that receives the merged run (created when missing)', parse: storeFile },
@@ -28,18 +24,16 @@ const MERGE_FLAGS = {
   json: { type: 'boolean', describe: 'print the result as JSON' },
 } as const;
 
-export const mergeCommand: CommandModule<object, Args> = {
+export const mergeCommand = defineCommand({
   command: 'merge <shards..>',
   describe: 'merge the shard stores of one sharded replay (--shard / launch) into one run: checks, clock correction, raw rows',
-  builder: (y: Argv) =>
-    addFlags(y.positional('shards', { type: 'string', array: true, describe: 'shard stores (SQLite files), one per shard 0..N-1' }), MERGE_FLAGS)
-      .example('$0 merge shard-0.db shard-1.db shard-2.db --out results/run.db', 'merge three shards, then `splitbench summary --db results/run.db`')
-      .example(
-        '$0 merge /scratch/*/shard.db --out run.db --max-offset-ms 5',
-        'accept clock offsets up to 5 ms (timelines are corrected by the measured offsets)',
-      ),
-  handler: async (argv: ArgumentsCamelCase<Args>) => {
-    const f = readFlags('merge', MERGE_FLAGS, argv);
+  flags: MERGE_FLAGS,
+  positionals: (y) => y.positional('shards', { type: 'string', array: true, describe: 'shard stores (SQLite files), one per shard 0..N-1' }),
+  examples: [
+    ['$0 merge shard-0.db shard-1.db shard-2.db --out results/run.db', 'merge three shards, then `splitbench summary --db results/run.db`'],
+    ['$0 merge /scratch/*/shard.db --out run.db --max-offset-ms 5', 'accept clock offsets up to 5 ms (timelines are corrected by the measured offsets)'],
+  ],
+  run: async (f, { argv, json }) => {
     const { mergeShards } = await import('../scale/index.js');
     const shards = ((argv.shards as unknown[]) ?? []).map(String);
     const r = await mergeShards(shards, {
@@ -49,7 +43,7 @@ export const mergeCommand: CommandModule<object, Args> = {
       ...(f.name !== undefined ? { name: f.name } : {}),
       ...(f.anyHost === true ? { anyHost: true } : {}),
     });
-    if (f.json) printJson('merge', r);
+    if (f.json) json(r);
     else {
       printTable([
         ['shard', 'file', 'requests', 'host', 'offset ms', 'RTT ms', 'shift ms'],
@@ -69,6 +63,6 @@ export const mergeCommand: CommandModule<object, Args> = {
           : `nothing to do: run ${r.runId} (uuid ${r.runUuid}) of ${r.out} already holds exactly these shard files\n`,
       );
     }
-    setExitCode(0);
+    return 0;
   },
-};
+});

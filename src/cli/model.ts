@@ -1,7 +1,5 @@
 /** `splitbench model make|info`: random-weight GGUF models for the real-inference mode of `serve`. */
-import type { Argv, CommandModule } from 'yargs';
-import { addFlags, readFlags } from '../flagspec.js';
-import { setExitCode } from './main.js';
+import { defineCommand, defineGroup } from './define.js';
 
 const MAKE_FLAGS = {
   shape: {
@@ -26,16 +24,17 @@ const MAKE_FLAGS = {
 const fmtBytes = (b: number): string => (b >= 1e9 ? `${(b / 1e9).toFixed(2)} GB` : b >= 1e6 ? `${(b / 1e6).toFixed(1)} MB` : `${(b / 1e3).toFixed(1)} kB`);
 const fmtCount = (n: number): string => (n >= 1e9 ? `${(n / 1e9).toFixed(2)}B` : n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : `${n}`);
 
-const makeCmd: CommandModule<object, Record<string, unknown>> = {
+const makeCmd = defineCommand({
   command: 'make',
   describe: 'Write a Llama-architecture GGUF model with seeded random weights (times like the trained model of that shape)',
-  builder: (y) =>
-    addFlags(y, MAKE_FLAGS)
-      .example('$0 model make --out tiny.gguf', 'the tiny default model (about 5 MB)')
-      .example('$0 model make --shape llama3-8b --layers 4 --out l8b-4layers.gguf', 'Llama-3-8B widths with 4 of its 32 layers')
-      .example('$0 model make --shape llama3-8b --out llama3-8b-random.gguf', 'a full-size random Llama-3-8B (16 GB of f16 weights)'),
-  handler: async (argv) => {
-    const f = readFlags('model make', MAKE_FLAGS, argv);
+  name: 'model make',
+  flags: MAKE_FLAGS,
+  examples: [
+    ['$0 model make --out tiny.gguf', 'the tiny default model (about 5 MB)'],
+    ['$0 model make --shape llama3-8b --layers 4 --out l8b-4layers.gguf', 'Llama-3-8B widths with 4 of its 32 layers'],
+    ['$0 model make --shape llama3-8b --out llama3-8b-random.gguf', 'a full-size random Llama-3-8B (16 GB of f16 weights)'],
+  ],
+  run: async (f, { json }) => {
     const { makeModel, resolveShape } = await import('../worker/model.js');
     const shape = resolveShape(f.shape, {
       layers: f.layers,
@@ -48,8 +47,7 @@ const makeCmd: CommandModule<object, Record<string, unknown>> = {
     });
     const made = makeModel({ shape, seed: f.seed, type: f.type, out: f.out });
     if (f.json) {
-      const { printJson } = await import('./output.js');
-      printJson('model make', made);
+      json(made);
     } else {
       const s = made.shape;
       process.stdout.write(
@@ -58,39 +56,37 @@ const makeCmd: CommandModule<object, Record<string, unknown>> = {
           `${made.type}, seed ${made.seed}, ${fmtBytes(made.bytes)}; KV cache ${fmtBytes(made.kvBytesPerToken)} per token\n`,
       );
     }
-    setExitCode(0);
+    return 0;
   },
-};
+});
 
 const INFO_FLAGS = { json: { type: 'boolean', describe: 'print as JSON' } } as const;
 
-const infoCmd: CommandModule<object, { file: string; json?: boolean | undefined }> = {
+const infoCmd = defineCommand({
   command: 'info <file>',
   describe: 'Print the shape recorded in a GGUF model file',
-  builder: (y) =>
-    addFlags(y.positional('file', { type: 'string', demandOption: true, describe: 'GGUF model file' }), INFO_FLAGS).example(
-      '$0 model info tiny.gguf',
-      'layers, widths, heads, vocabulary and context of the model',
-    ),
-  handler: async (argv) => {
+  flags: INFO_FLAGS,
+  positionals: (y) => y.positional('file', { type: 'string', demandOption: true, describe: 'GGUF model file' }),
+  examples: [['$0 model info tiny.gguf', 'layers, widths, heads, vocabulary and context of the model']],
+  name: 'model info',
+  run: async (f, { argv, json }) => {
     const { readModelShape, kvBytesPerToken } = await import('../worker/model.js');
     const shape = readModelShape(argv.file, 'model info');
-    if (argv.json) {
-      const { printJson } = await import('./output.js');
-      printJson('model info', { file: argv.file, ...shape, kvBytesPerToken: kvBytesPerToken(shape) });
+    if (f.json) {
+      json({ file: argv.file, ...shape, kvBytesPerToken: kvBytesPerToken(shape) });
     } else {
       process.stdout.write(
         `${argv.file}: ${shape.name}: ${shape.layers} layers, ${shape.hidden} wide, ${shape.heads}/${shape.kvHeads} heads of ${shape.headDim}, ` +
           `ffn ${shape.ffn}, vocab ${shape.vocab}, context ${shape.context}; KV cache ${fmtBytes(kvBytesPerToken(shape))} per token\n`,
       );
     }
-    setExitCode(0);
+    return 0;
   },
-};
+});
 
-export const modelCommand: CommandModule = {
+export const modelCommand = defineGroup({
   command: 'model <command>',
   describe: 'generated models for the real-inference mode (serve --engine real)',
-  builder: (y: Argv) => y.command(makeCmd).command(infoCmd).demandCommand(1, 'name a model subcommand: make or info'),
-  handler: () => {},
-};
+  subcommands: [makeCmd, infoCmd],
+  missing: 'name a model subcommand: make or info',
+});

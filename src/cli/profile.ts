@@ -1,11 +1,7 @@
 /** `splitbench profile`: measure a live endpoint's prefill and decode times into a profile file. */
-import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { httpUrl } from '../flags.js';
-import { addFlags, parseFlags, Problems } from '../flagspec.js';
-import { setExitCode } from './main.js';
-import { printJson } from './output.js';
-
-type Args = Record<string, unknown>;
+import { parseFlags, Problems } from '../flagspec.js';
+import { defineCommand, OWN_CHECK } from './define.js';
 
 const PROFILE_FLAGS = {
   url: {
@@ -40,17 +36,19 @@ const PROFILE_FLAGS = {
   json: { type: 'boolean', describe: 'print the profile as JSON too' },
 } as const;
 
-export const profileCommand: CommandModule<object, Args> = {
+export const profileCommand = defineCommand({
   command: 'profile',
   describe: "measure a live endpoint's prefill time vs prompt length and decode iteration time vs batch size; write a profile file",
-  builder: (y: Argv) =>
-    addFlags(y, PROFILE_FLAGS)
-      .example('$0 profile --url http://127.0.0.1:8000 --hardware h100-80gb --tp 8 --out my.profile.json', 'profile a running server')
-      .example(
-        '$0 profile --url http://127.0.0.1:8000 --prompt-sizes 128,1024,4096 --batch-sizes 1,8,32 --contexts 512,4096 --out p.json',
-        'fewer points, two context curves',
-      ),
-  handler: async (argv: ArgumentsCamelCase<Args>) => {
+  flags: PROFILE_FLAGS,
+  examples: [
+    ['$0 profile --url http://127.0.0.1:8000 --hardware h100-80gb --tp 8 --out my.profile.json', 'profile a running server'],
+    [
+      '$0 profile --url http://127.0.0.1:8000 --prompt-sizes 128,1024,4096 --batch-sizes 1,8,32 --contexts 512,4096 --out p.json',
+      'fewer points, two context curves',
+    ],
+  ],
+  read: OWN_CHECK,
+  run: async (argv, { json }) => {
     const { ConfigError } = await import('../errors.js');
     const { profileEndpoint, parseSizes } = await import('../telemetry/profile.js');
     const fs = await import('node:fs');
@@ -85,9 +83,9 @@ export const profileCommand: CommandModule<object, Args> = {
     } catch (e) {
       throw new ConfigError(`cannot write the profile: ${(e as Error).message}`, { path: '--out' });
     }
-    if (f.json) printJson('profile', r.profile);
+    if (f.json) json(r.profile);
     else
       process.stdout.write(`wrote ${f.out} (${promptSizes.length} prefill points, ${contexts.length} decode curve(s) of ${batchSizes.length} batch sizes)\n`);
-    setExitCode(0);
+    return 0;
   },
-};
+});

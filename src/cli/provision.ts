@@ -1,13 +1,9 @@
 /** `splitbench provision`: search prompt/token machine counts of a design for the best configuration under an objective. */
-import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { CLUSTER_FLAGS, DISTRIBUTED_FLAGS, RUN_FLAGS, SIM_DEFAULTS } from '../flags.js';
-import { addFlags, flagGroup, pickFlags, withFlags } from '../flagspec.js';
+import { flagGroup, pickFlags, withFlags } from '../flagspec.js';
 import { TRACE_FLAGS } from '../trace/options.js';
 import { SAMPLED_TRACE_FLAGS, SEARCH_FLAGS } from './sweep.js';
-import { setExitCode } from './main.js';
-import { printJson } from './output.js';
-
-type Args = Record<string, unknown>;
+import { defineCommand, OWN_CHECK } from './define.js';
 
 const PROVISION_FLAGS = {
   ...SAMPLED_TRACE_FLAGS,
@@ -47,24 +43,23 @@ const PROVISION_FLAGS = {
   ...TRACE_FLAGS,
 } as const;
 
-export const provisionCommand: CommandModule<object, Args> = {
+export const provisionCommand = defineCommand({
   command: 'provision',
   describe: 'size a cluster design (prompt/token machine counts) for iso-power, iso-cost, cost-opt or power-opt, by simulation',
-  builder: (y: Argv) =>
-    addFlags(y, PROVISION_FLAGS)
-      .example(
-        '$0 provision --trace coding --design splitwise-hh --objective iso-power --rate 40',
-        'best prompt/token split of DGX-H100s for the power of 40 DGX-H100',
-      )
-      .example(
-        '$0 provision --trace coding --design splitwise-hh --objective cost-opt --rate 70 --duration 120',
-        "the paper's cost-optimal Splitwise-HH search at 70 req/s",
-      )
-      .example(
-        '$0 provision --trace coding --design splitwise-hh --objective iso-power --rate 40 --plan iso.json --chunk 0/4',
-        'one of four slices of the whole budget line; then the same flags with --collect instead of --chunk',
-      ),
-  handler: async (argv: ArgumentsCamelCase<Args>) => {
+  flags: PROVISION_FLAGS,
+  examples: [
+    ['$0 provision --trace coding --design splitwise-hh --objective iso-power --rate 40', 'best prompt/token split of DGX-H100s for the power of 40 DGX-H100'],
+    [
+      '$0 provision --trace coding --design splitwise-hh --objective cost-opt --rate 70 --duration 120',
+      "the paper's cost-optimal Splitwise-HH search at 70 req/s",
+    ],
+    [
+      '$0 provision --trace coding --design splitwise-hh --objective iso-power --rate 40 --plan iso.json --chunk 0/4',
+      'one of four slices of the whole budget line; then the same flags with --collect instead of --chunk',
+    ],
+  ],
+  read: OWN_CHECK,
+  run: async (argv, { json }) => {
     if (argv.plan !== undefined || argv.chunk !== undefined || argv.collect !== undefined || argv.chunkCount !== undefined || argv.copyDbTo !== undefined) {
       // Distributed provisioning: src/scale.
       const scale = await import('../scale/index.js');
@@ -76,20 +71,19 @@ export const provisionCommand: CommandModule<object, Args> = {
             argv.copyDbTo !== undefined ? '--copy-db-to' : argv.chunk !== undefined ? '--chunk' : argv.collect !== undefined ? '--collect' : '--chunk-count',
         });
       const r = await scale.runProvisionPlan(argv, argv.json ? () => undefined : undefined);
-      if (argv.json) printJson('provision', r);
+      if (argv.json) json(r);
       else if (r.result) process.stdout.write(`${sim.formatProvision(r.result)}\n`);
       else
         process.stdout.write(
           `chunk ${r.chunk!.index}/${r.chunk!.count}: ran ${r.ran.length}, skipped ${r.skipped.length} already done (of ${r.units} units in the plan)\n`,
         );
-      setExitCode(r.exitCode);
-      return;
+      return r.exitCode;
     }
     const sim = await import('../sim/index.js');
     const opts = sim.resolveProvisionOptions(argv);
     const r = await sim.runProvision(opts, sim.simRateRunner, opts.json ? { log: () => undefined } : {});
-    if (opts.json) printJson('provision', r);
+    if (opts.json) json(r);
     else process.stdout.write(`${sim.formatProvision(r)}\n`);
-    setExitCode(r.exitCode);
+    return r.exitCode;
   },
-};
+});

@@ -1,35 +1,28 @@
 /** `splitbench replay`: replay a trace (or a rate / closed-loop load shaped by it) against a target. */
-import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
-import { addFlags } from '../flagspec.js';
 import { REPLAY_FLAGS } from '../load/options.js';
 import { addShardOptions } from '../scale/options.js';
-import { setExitCode } from './main.js';
-import { printJson } from './output.js';
+import { defineCommand, OWN_CHECK } from './define.js';
 
-type Args = Record<string, unknown>;
-
-export const replayCommand: CommandModule<object, Args> = {
+export const replayCommand = defineCommand({
   command: 'replay',
   describe: 'replay a trace against a target (default: the bundled reference backend) and record every request',
-  builder: (y: Argv) =>
-    addShardOptions(
-      addFlags(y, REPLAY_FLAGS)
-        .example(
-          '$0 replay --trace coding --window 0:120 --time-scale 2',
-          'two minutes of the Azure coding trace against the bundled Splitwise-HH backend, checked against its simulated twin',
-        )
-        .example('$0 replay --trace conversation --url http://127.0.0.1:8000 --model llama', 'the conversation trace against a running vLLM server')
-        .example(
-          '$0 replay --trace coding --rate 5 --arrivals gamma:2 --duration 300 --warmup 30',
-          'bursty synthetic load at 5 req/s, sizes from the coding trace',
-        )
-        .example('$0 replay --trace coding --concurrency 16 --max-requests 500 --json', 'closed loop, 16 in flight, summary as JSON')
-        .example(
-          '$0 replay --trace coding --url http://proxy:8192 --target vllm --power prefill:dcgm=http://p1:9400 --power decode:dcgm=http://d1:9400 --scrape http://p1:8100,prefill --scrape http://d1:8200,decode --price h100-80gb=2.5',
-          'a phase-split vLLM deployment with per-role GPU power, server metrics and your own GPU price',
-        ),
-    ),
-  handler: async (argv: ArgumentsCamelCase<Args>) => {
+  flags: REPLAY_FLAGS,
+  examples: [
+    [
+      '$0 replay --trace coding --window 0:120 --time-scale 2',
+      'two minutes of the Azure coding trace against the bundled Splitwise-HH backend, checked against its simulated twin',
+    ],
+    ['$0 replay --trace conversation --url http://127.0.0.1:8000 --model llama', 'the conversation trace against a running vLLM server'],
+    ['$0 replay --trace coding --rate 5 --arrivals gamma:2 --duration 300 --warmup 30', 'bursty synthetic load at 5 req/s, sizes from the coding trace'],
+    ['$0 replay --trace coding --concurrency 16 --max-requests 500 --json', 'closed loop, 16 in flight, summary as JSON'],
+    [
+      '$0 replay --trace coding --url http://proxy:8192 --target vllm --power prefill:dcgm=http://p1:9400 --power decode:dcgm=http://d1:9400 --scrape http://p1:8100,prefill --scrape http://d1:8200,decode --price h100-80gb=2.5',
+      'a phase-split vLLM deployment with per-role GPU power, server metrics and your own GPU price',
+    ],
+  ],
+  more: addShardOptions,
+  read: OWN_CHECK,
+  run: async (argv, { json }) => {
     const load = await import('../load/index.js');
     let resolved = load.resolveReplayOptions(argv);
     // Scale-out (--shard, --procs, --metrics-port): src/scale.
@@ -50,19 +43,18 @@ export const replayCommand: CommandModule<object, Args> = {
       resolved = { ...resolved, timeScale: cal.timeScale, timeScaleAuto: false, tags: { ...resolved.tags, time_scale_auto: tried } };
     }
     if (scaleOpts?.procs !== undefined) {
-      setExitCode(await scale.replayProcs(process.argv.slice(2), resolved, scaleOpts));
-      return;
+      return await scale.replayProcs(process.argv.slice(2), resolved, scaleOpts);
     }
     const session = scaleOpts ? await scale.shardSession(resolved, scaleOpts) : undefined;
     const opts = session?.opts ?? resolved;
     const { exitCode, summary } = await load.runReplay(opts, { handleSignals: true, ...(session ? { hooks: session.hooks } : {}) });
     // The figures are those `splitbench summary` prints for the run (from the stored rows); --json adds the
     // full summary under `metrics`.
-    if (opts.json) printJson('replay', summary);
+    if (opts.json) json(summary);
     else
       process.stdout.write(
         `${load.formatSummary(summary)}\nfull summary: splitbench summary --run ${summary.runId}${opts.db === load.REPLAY_DB_DEFAULT ? '' : ` --db ${opts.db}`}\n`,
       );
-    setExitCode(exitCode);
+    return exitCode;
   },
-};
+});

@@ -1,9 +1,8 @@
 /** `splitbench report`: comparison charts (PNG/SVG/PDF + CSV), index.html and report.md for runs; `--compare A B`. */
-import type { CommandModule } from 'yargs';
 import { RESULTS_FLAGS } from '../flags.js';
-import { addFlags, pickFlags, readFlags } from '../flagspec.js';
+import { pickFlags } from '../flagspec.js';
 import { CHART_INFO, REPORT_FORMATS, type ChartName, type ReportFormat } from '../report/index.js';
-import { setExitCode } from './main.js';
+import { defineCommand } from './define.js';
 
 /**
  * `--format` entries: `png,svg,pdf` (every chart) or `NAME=pdf+svg` (one chart). Returns the formats for
@@ -118,26 +117,26 @@ const REPORT_FLAGS = {
 
 const chartList = CHART_INFO.map((c) => `  ${c.name.padEnd(18)} ${c.description}`).join('\n');
 
-export const reportCommand: CommandModule<object, Record<string, unknown>> = {
+export const reportCommand = defineCommand({
   command: 'report',
   describe: 'charts (PNG/SVG/PDF, each with its CSV), index.html and report.md comparing runs; or --compare A B',
-  builder: (y) =>
-    addFlags(y, REPORT_FLAGS)
-      .example('$0 report --run mono-70 --run split-70', 'every chart with data, into results/report-mono-70-vs-split-70/')
-      .example('$0 report --run 3 --run 4 --run 5 --slo interactive --format svg', 'a sweep, with the bundled interactive SLO lines and goodput, SVG only')
-      .example('$0 report --run mono-70 --run split-70 --chart cdf-ttft,slowdown --format pdf --out fig/', 'two charts as PDF (plus their CSV)')
-      .example(
-        '$0 report --run 3 --run 4 --label 3=Baseline --label 4=Splitwise --format png --format pareto=pdf+svg',
-        'labelled legends, PNG, and the Pareto chart as PDF and SVG instead',
-      )
-      .example('$0 report --compare baseline candidate', 'ratios candidate/baseline, better/worse, SLO verdicts that moved')
-      .epilogue(`Charts (--chart NAME):\n${chartList}`),
-  handler: async (argv) => {
-    const f = readFlags('report', REPORT_FLAGS, argv);
+  flags: REPORT_FLAGS,
+  examples: [
+    ['$0 report --run mono-70 --run split-70', 'every chart with data, into results/report-mono-70-vs-split-70/'],
+    ['$0 report --run 3 --run 4 --run 5 --slo interactive --format svg', 'a sweep, with the bundled interactive SLO lines and goodput, SVG only'],
+    ['$0 report --run mono-70 --run split-70 --chart cdf-ttft,slowdown --format pdf --out fig/', 'two charts as PDF (plus their CSV)'],
+    [
+      '$0 report --run 3 --run 4 --label 3=Baseline --label 4=Splitwise --format png --format pareto=pdf+svg',
+      'labelled legends, PNG, and the Pareto chart as PDF and SVG instead',
+    ],
+    ['$0 report --compare baseline candidate', 'ratios candidate/baseline, better/worse, SLO verdicts that moved'],
+  ],
+  more: (y) => y.epilogue(`Charts (--chart NAME):\n${chartList}`),
+  run: async (f, { json }) => {
     const { ConfigError } = await import('../errors.js');
     const formats = parseFormats(f.format ?? [], ConfigError);
     const labels = parseLabels(f.label ?? [], ConfigError);
-    const { printJson, formatTable } = await import('./output.js');
+    const { formatTable } = await import('./output.js');
     if (f.compare !== undefined) {
       if (f.run !== undefined) throw new ConfigError('give either --run (a report) or --compare A B, not both', { path: '--compare' });
       if (f.compare.length !== 2) {
@@ -154,13 +153,12 @@ export const reportCommand: CommandModule<object, Record<string, unknown>> = {
         ...(f.slo === undefined ? {} : { slo: f.slo }),
       });
       const written = await report.writeComparison(c, f.out);
-      if (f.json) printJson('report', { ...c, outDir: written.outDir, files: written.files });
+      if (f.json) json({ ...c, outDir: written.outDir, files: written.files });
       else {
         process.stdout.write(await report.comparisonText(c, Boolean(process.stdout.isTTY), (rows) => formatTable(rows)));
         process.stdout.write(`\nwrote ${written.files.join(', ')}\n`);
       }
-      setExitCode(0);
-      return;
+      return 0;
     }
     if (!f.run || f.run.length === 0) {
       throw new ConfigError('name the runs to report on', {
@@ -190,7 +188,7 @@ export const reportCommand: CommandModule<object, Record<string, unknown>> = {
       ...(f.clip === undefined ? {} : { clip: f.clip }),
     });
     if (f.json) {
-      printJson('report', res);
+      json(res);
       return;
     }
     const out: string[] = [`wrote ${res.charts.length} chart${res.charts.length === 1 ? '' : 's'} (${res.files.length} files) to ${res.outDir}`];
@@ -203,4 +201,4 @@ export const reportCommand: CommandModule<object, Record<string, unknown>> = {
     if (charts.length === 0) out.push(`open ${res.outDir}/index.html, or paste ${res.outDir}/report.md into a review`);
     process.stdout.write(`${out.join('\n')}\n`);
   },
-};
+});

@@ -1,12 +1,10 @@
 /** `splitbench runs list|show|delete|export`: look after the runs in a results store. */
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
-import type { Argv, CommandModule } from 'yargs';
+import type { Argv } from 'yargs';
 import { RESULTS_FLAGS } from '../flags.js';
-import { addFlags, pickFlags, readFlags } from '../flagspec.js';
-
-type Args = Record<string, unknown>;
-type RunArgs = Args & { run: string };
+import { pickFlags } from '../flagspec.js';
+import { defineCommand, defineGroup } from './define.js';
 
 /** `--db` and `--json` of every runs subcommand. */
 const STORE_FLAGS = pickFlags(RESULTS_FLAGS, 'db', 'json');
@@ -24,22 +22,23 @@ const withRun = <T>(y: Argv<T>) =>
 
 const started = (iso: string): string => iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z');
 
-const list: CommandModule<object, Args> = {
+const list = defineCommand({
   command: 'list',
   describe: 'List the runs in the store',
-  builder: (y) => addFlags(y, STORE_FLAGS).example('$0 runs list', 'all runs, oldest first').example('$0 runs list --db other.db --json', 'as JSON'),
-  handler: async (argv) => {
-    const f = readFlags('runs list', STORE_FLAGS, argv);
+  name: 'runs list',
+  flags: STORE_FLAGS,
+  examples: [
+    ['$0 runs list', 'all runs, oldest first'],
+    ['$0 runs list --db other.db --json', 'as JSON'],
+  ],
+  run: async (f, { json }) => {
     const { openStore, isStale } = await import('../store/index.js');
-    const { printJson, printTable } = await import('./output.js');
+    const { printTable } = await import('./output.js');
     const store = openStore(f.db, { readonly: true });
     try {
       const runs = store.listRuns().map((r) => ({ run: r, counts: store.requestCounts(r.id), stale: isStale(r) }));
       if (f.json) {
-        printJson(
-          'runs list',
-          runs.map(({ run, counts, stale }) => ({ ...run, requests: counts.total, ok: counts.ok, stale: stale ?? null })),
-        );
+        json(runs.map(({ run, counts, stale }) => ({ ...run, requests: counts.total, ok: counts.ok, stale: stale ?? null })));
         return;
       }
       if (runs.length === 0) {
@@ -66,19 +65,21 @@ const list: CommandModule<object, Args> = {
       store.close();
     }
   },
-};
+});
 
-const show: CommandModule<object, RunArgs> = {
+const show = defineCommand({
   command: 'show <run>',
   describe: 'Show one run: every run column, request counts by status, machines',
-  builder: (y) =>
-    addFlags(withRun(y), STORE_FLAGS)
-      .example('$0 runs show 3', 'run with id 3')
-      .example('$0 runs show baseline --json', 'the latest run named "baseline", as JSON'),
-  handler: async (argv) => {
-    const f = readFlags('runs show', STORE_FLAGS, argv);
+  name: 'runs show',
+  flags: STORE_FLAGS,
+  positionals: (y) => withRun(y),
+  examples: [
+    ['$0 runs show 3', 'run with id 3'],
+    ['$0 runs show baseline --json', 'the latest run named "baseline", as JSON'],
+  ],
+  run: async (f, { argv, json }) => {
     const { openStore, isStale } = await import('../store/index.js');
-    const { printJson, printTable } = await import('./output.js');
+    const { printTable } = await import('./output.js');
     const store = openStore(f.db, { readonly: true });
     try {
       const run = store.findRun(argv.run);
@@ -86,7 +87,7 @@ const show: CommandModule<object, RunArgs> = {
       const machines = store.machines(run.id);
       const stale = isStale(run);
       if (f.json) {
-        printJson('runs show', { run, stale: stale ?? null, requests: counts, machines });
+        json({ run, stale: stale ?? null, requests: counts, machines });
         return;
       }
       const lines: [string, unknown][] = Object.entries(run).map(([k, v]) => [k, v]);
@@ -112,17 +113,18 @@ const show: CommandModule<object, RunArgs> = {
       store.close();
     }
   },
-};
+});
 
-const del: CommandModule<object, RunArgs> = {
+const del = defineCommand({
   command: 'delete <run>',
   describe: 'Delete one run and all its rows',
-  builder: (y) => addFlags(withRun(y), DELETE_FLAGS).example('$0 runs delete 3', 'delete run 3 and its requests, samples and SLO results'),
-  handler: async (argv) => {
-    const f = readFlags('runs delete', DELETE_FLAGS, argv);
+  name: 'runs delete',
+  flags: DELETE_FLAGS,
+  positionals: (y) => withRun(y),
+  examples: [['$0 runs delete 3', 'delete run 3 and its requests, samples and SLO results']],
+  run: async (f, { argv, json }) => {
     const { openStore, isStale } = await import('../store/index.js');
     const { ConfigError } = await import('../errors.js');
-    const { printJson } = await import('./output.js');
     const store = openStore(f.db, { create: false });
     try {
       const run = store.findRun(argv.run);
@@ -133,24 +135,25 @@ const del: CommandModule<object, RunArgs> = {
       }
       const counts = store.requestCounts(run.id);
       store.deleteRun(run.id);
-      if (f.json) printJson('runs delete', { deleted: { id: run.id, name: run.name, requests: counts.total } });
+      if (f.json) json({ deleted: { id: run.id, name: run.name, requests: counts.total } });
       else process.stdout.write(`deleted run ${run.id} (${run.name}, ${run.kind}, ${run.status}) with ${counts.total} requests\n`);
     } finally {
       store.close();
     }
   },
-};
+});
 
-const exp: CommandModule<object, RunArgs> = {
+const exp = defineCommand({
   command: 'export <run>',
   describe: "Export a run's per-request rows (every column; chunk times decoded) as CSV, JSON or JSON Lines",
-  builder: (y) =>
-    addFlags(withRun(y), EXPORT_FLAGS)
-
-      .example('$0 runs export 3 --format jsonl --out run3.jsonl', 'one JSON object per request')
-      .example('$0 runs export baseline > baseline.csv', 'CSV on stdout'),
-  handler: async (argv) => {
-    const f = readFlags('runs export', EXPORT_FLAGS, argv);
+  name: 'runs export',
+  flags: EXPORT_FLAGS,
+  positionals: (y) => withRun(y),
+  examples: [
+    ['$0 runs export 3 --format jsonl --out run3.jsonl', 'one JSON object per request'],
+    ['$0 runs export baseline > baseline.csv', 'CSV on stdout'],
+  ],
+  run: async (f, { argv }) => {
     const { openStore, exportRequests } = await import('../store/index.js');
     const { ConfigError } = await import('../errors.js');
     const store = openStore(f.db, { readonly: true });
@@ -178,17 +181,11 @@ const exp: CommandModule<object, RunArgs> = {
       store.close();
     }
   },
-};
+});
 
-export const runsCommand: CommandModule<object, Args> = {
+export const runsCommand = defineGroup({
   command: 'runs',
   describe: 'list, show, delete and export the runs in a results store',
-  builder: (y) =>
-    y
-      .command(list as unknown as CommandModule<object, Args>)
-      .command(show as unknown as CommandModule<object, Args>)
-      .command(del as unknown as CommandModule<object, Args>)
-      .command(exp as unknown as CommandModule<object, Args>)
-      .demandCommand(1, 'name a runs subcommand: list, show, delete or export'),
-  handler: () => {},
-};
+  subcommands: [list, show, del, exp],
+  missing: 'name a runs subcommand: list, show, delete or export',
+});

@@ -1,10 +1,7 @@
 /** `splitbench serve`: the reference backend, an OpenAI-compatible streaming server over an emulated GPU cluster. */
-import type { CommandModule } from 'yargs';
 import { PERF_MODEL_FLAG } from '../flags.js';
-import { type FlagValues, addFlags, readFlags } from '../flagspec.js';
-import { setExitCode } from './main.js';
-
-type Args = Record<string, unknown>;
+import type { FlagValues } from '../flagspec.js';
+import { defineCommand } from './define.js';
 
 const SERVE_FLAGS = {
   deployment: {
@@ -153,27 +150,27 @@ function httpLimits(a: ServeFlags, env: NodeJS.ProcessEnv = process.env): import
 /** Flags that belong to one engine only (named in the error when given to the other). */
 const REAL_ONLY = ['model-file', 'workers', 'prompt-workers', 'token-workers', 'threads', 'slots', 'context', 'kv-tokens', 'scheduler'] as const;
 
-export const serveCommand: CommandModule<object, Args> = {
+export const serveCommand = defineCommand({
   command: 'serve',
   describe: 'run the reference backend: an OpenAI-compatible streaming server emulating a GPU cluster',
-  builder: (y) =>
-    addFlags(y, SERVE_FLAGS)
-      .example('$0 serve --deployment splitwise-hh', 'serve the phase-split Splitwise-HH cluster on http://127.0.0.1:8000')
-      .example(
-        '$0 serve --deployment baseline-h100 --model llama3-70b --perf-model auto --port 0 --time-scale 10',
-        'Llama-3 70B on a monolithic H100 cluster (no measured profile: the roofline), 10x faster, on a free port',
-      )
-      .example(
-        '$0 serve --deployment splitwise-hh --role prefill --port 8100',
-        'the prompt pool of a split deployment as a prefill endpoint (and --role decode --port 8200 for the token pool), behind a P/D proxy',
-      )
-      .example('$0 serve --deployment my-cluster.yaml --max-queue 512', 'a deployment file, refusing work past 512 requests in flight')
-      .example(
-        '$0 serve --engine real --deployment split --prompt-workers 1 --token-workers 1',
-        'real inference (tiny generated model, CPU): a prompt worker and a token worker, KV shipped over loopback TCP',
-      ),
-  handler: async (argv) => {
-    const f = readFlags('serve', SERVE_FLAGS, argv);
+  flags: SERVE_FLAGS,
+  examples: [
+    ['$0 serve --deployment splitwise-hh', 'serve the phase-split Splitwise-HH cluster on http://127.0.0.1:8000'],
+    [
+      '$0 serve --deployment baseline-h100 --model llama3-70b --perf-model auto --port 0 --time-scale 10',
+      'Llama-3 70B on a monolithic H100 cluster (no measured profile: the roofline), 10x faster, on a free port',
+    ],
+    [
+      '$0 serve --deployment splitwise-hh --role prefill --port 8100',
+      'the prompt pool of a split deployment as a prefill endpoint (and --role decode --port 8200 for the token pool), behind a P/D proxy',
+    ],
+    ['$0 serve --deployment my-cluster.yaml --max-queue 512', 'a deployment file, refusing work past 512 requests in flight'],
+    [
+      '$0 serve --engine real --deployment split --prompt-workers 1 --token-workers 1',
+      'real inference (tiny generated model, CPU): a prompt worker and a token worker, KV shipped over loopback TCP',
+    ],
+  ],
+  run: async (f, { argv }) => {
     if (f.engine === 'real') {
       const { ConfigError } = await import('../errors.js');
       const wrong = [
@@ -189,27 +186,24 @@ export const serveCommand: CommandModule<object, Args> = {
         });
       const { serveReal } = await import('../worker/serve.js');
       const a = f;
-      setExitCode(
-        await serveReal({
-          deployment: a.deployment as 'mono' | 'split',
-          host: a.host,
-          port: a.port,
-          maxQueue: a.maxQueue,
-          http: httpLimits(a),
-          gpu: a.gpu,
-          ...(a.modelFile === undefined ? {} : { modelFile: a.modelFile }),
-          ...(a.workers === undefined ? {} : { workers: a.workers }),
-          ...(a.promptWorkers === undefined ? {} : { promptWorkers: a.promptWorkers }),
-          ...(a.tokenWorkers === undefined ? {} : { tokenWorkers: a.tokenWorkers }),
-          ...(a.threads === undefined ? {} : { threads: a.threads }),
-          ...(a.slots === undefined ? {} : { slots: a.slots }),
-          ...(a.context === undefined ? {} : { contextSize: a.context }),
-          ...(a.kvTokens === undefined ? {} : { kvTokens: a.kvTokens }),
-          ...(a.scheduler === undefined ? {} : { scheduler: a.scheduler }),
-          ...(a.seed === undefined ? {} : { seed: a.seed }),
-        }),
-      );
-      return;
+      return await serveReal({
+        deployment: a.deployment as 'mono' | 'split',
+        host: a.host,
+        port: a.port,
+        maxQueue: a.maxQueue,
+        http: httpLimits(a),
+        gpu: a.gpu,
+        ...(a.modelFile === undefined ? {} : { modelFile: a.modelFile }),
+        ...(a.workers === undefined ? {} : { workers: a.workers }),
+        ...(a.promptWorkers === undefined ? {} : { promptWorkers: a.promptWorkers }),
+        ...(a.tokenWorkers === undefined ? {} : { tokenWorkers: a.tokenWorkers }),
+        ...(a.threads === undefined ? {} : { threads: a.threads }),
+        ...(a.slots === undefined ? {} : { slots: a.slots }),
+        ...(a.context === undefined ? {} : { contextSize: a.context }),
+        ...(a.kvTokens === undefined ? {} : { kvTokens: a.kvTokens }),
+        ...(a.scheduler === undefined ? {} : { scheduler: a.scheduler }),
+        ...(a.seed === undefined ? {} : { seed: a.seed }),
+      });
     }
     const realOnly = REAL_ONLY.filter((f) => argv[f] !== undefined).map((f) => `--${f}`);
     if (realOnly.length > 0) {
@@ -230,6 +224,6 @@ export const serveCommand: CommandModule<object, Args> = {
       ...(f.seed === undefined ? {} : { seed: f.seed }),
       ...(f.role === undefined ? {} : { role: f.role }),
     });
-    setExitCode(code);
+    return code;
   },
-};
+});

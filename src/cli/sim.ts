@@ -1,25 +1,22 @@
 /** `splitbench sim`: simulate a trace (or a rate load shaped by it) on a deployment, on a virtual clock. */
-import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
-import { addFlags } from '../flagspec.js';
 import { SIM_FLAGS } from '../sim/options.js';
-import { setExitCode } from './main.js';
-import { printJson } from './output.js';
+import { defineCommand, OWN_CHECK } from './define.js';
 
-type Args = Record<string, unknown>;
-
-export const simCommand: CommandModule<object, Args> = {
+export const simCommand = defineCommand({
   command: 'sim',
   describe: 'simulate a trace on a deployment (virtual clock) and record every request like a live replay',
-  builder: (y: Argv) =>
-    addFlags(y, SIM_FLAGS)
-      .example(
-        '$0 sim --trace conversation --deployment splitwise-hh-paper --rate 100 --duration 600',
-        'the conversation trace at 100 req/s on 40 DGX-H100 (Splitwise-HH; 130 req/s saturates it)',
-      )
-      .example('$0 sim --trace coding --window 0:600 --deployment baseline-h100 --compat splitwise', 'ten minutes of the coding trace, SplitwiseSim semantics')
-      .example('$0 sim --trace coding --limit 200 --trace-events timeline.json', 'a small run with a Perfetto timeline')
-      .example('$0 sim --trace coding --rate 4 --duration 60 --seeds 3 --name mono', 'three runs mono-s0, mono-s1, mono-s2 (reports draw error bars)'),
-  handler: async (argv: ArgumentsCamelCase<Args>) => {
+  flags: SIM_FLAGS,
+  examples: [
+    [
+      '$0 sim --trace conversation --deployment splitwise-hh-paper --rate 100 --duration 600',
+      'the conversation trace at 100 req/s on 40 DGX-H100 (Splitwise-HH; 130 req/s saturates it)',
+    ],
+    ['$0 sim --trace coding --window 0:600 --deployment baseline-h100 --compat splitwise', 'ten minutes of the coding trace, SplitwiseSim semantics'],
+    ['$0 sim --trace coding --limit 200 --trace-events timeline.json', 'a small run with a Perfetto timeline'],
+    ['$0 sim --trace coding --rate 4 --duration 60 --seeds 3 --name mono', 'three runs mono-s0, mono-s1, mono-s2 (reports draw error bars)'],
+  ],
+  read: OWN_CHECK,
+  run: async (argv, { json }) => {
     const sim = await import('../sim/index.js');
     const opts = sim.resolveSimOptions(argv);
     const seeds = sim.parseSeeds(argv, opts.seed);
@@ -37,19 +34,18 @@ export const simCommand: CommandModule<object, Args> = {
         exitCode = Math.max(exitCode, r.exitCode);
         if (r.result.stopped) break;
       }
-      if (opts.json) printJson('sim', { runs: results });
-      setExitCode(exitCode);
-      return;
+      if (opts.json) json({ runs: results });
+      return exitCode;
     }
     const r = await sim.runSim(opts, { handleSignals: true });
     if (opts.json)
-      printJson('sim', {
+      json({
         runId: r.runId,
         summary: r.summary,
         sim: { ...r.result, machines: r.result.machines.length },
         ...(r.traceEvents ? { traceEvents: r.traceEvents } : {}),
       });
     else process.stdout.write(`${sim.formatSimResult(r)}\n`);
-    setExitCode(r.exitCode);
+    return r.exitCode;
   },
-};
+});

@@ -1,12 +1,8 @@
 /** `splitbench sweep`: max throughput under an SLO, one run per offered rate (simulated, or --live). */
-import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { CLUSTER_FLAGS, DISTRIBUTED_FLAGS, RUN_FLAGS, SEEDS_FLAG, SIM_DEFAULTS } from '../flags.js';
-import { addFlags, flagGroup, pickFlags, withFlags } from '../flagspec.js';
+import { flagGroup, pickFlags, withFlags } from '../flagspec.js';
 import { TRACE_FLAGS, TRACE_INPUT_FLAGS } from '../trace/options.js';
-import { setExitCode } from './main.js';
-import { printJson } from './output.js';
-
-type Args = Record<string, unknown>;
+import { defineCommand, OWN_CHECK } from './define.js';
 
 /** The trace whose request sizes `sweep` and `provision` sample. */
 export const SAMPLED_TRACE_FLAGS = withFlags(TRACE_INPUT_FLAGS, {
@@ -45,25 +41,27 @@ const SWEEP_FLAGS = {
   ...TRACE_FLAGS,
 } as const;
 
-export const sweepCommand: CommandModule<object, Args> = {
+export const sweepCommand = defineCommand({
   command: 'sweep',
   describe: 'find the highest offered rate that meets an SLO file: one run per rate, then bisection',
-  builder: (y: Argv) =>
-    addFlags(y, SWEEP_FLAGS)
-      .example(
-        '$0 sweep --trace coding --deployment splitwise-hh,baseline-h100 --rates 1:8:1 --duration 120 --plan sweep.json --chunk 0/2',
-        'one of two slices of a two-deployment sweep; then --collect',
-      )
-      .example(
-        '$0 sweep --trace conversation --deployment splitwise-hh-paper --rates 30:160:10',
-        'max throughput of the paper-size Splitwise-HH under the Splitwise SLOs',
-      )
-      .example('$0 sweep --trace coding --deployment baseline-h100 --rates 1:8:1 --duration 120 --compat splitwise', 'a quick SplitwiseSim-compatible sweep')
-      .example(
-        '$0 sweep --trace coding --deployment splitwise-hh --rates 2,4,6 --duration 60 --live --time-scale 20',
-        'the same search against the live reference backend',
-      ),
-  handler: async (argv: ArgumentsCamelCase<Args>) => {
+  flags: SWEEP_FLAGS,
+  examples: [
+    [
+      '$0 sweep --trace coding --deployment splitwise-hh,baseline-h100 --rates 1:8:1 --duration 120 --plan sweep.json --chunk 0/2',
+      'one of two slices of a two-deployment sweep; then --collect',
+    ],
+    [
+      '$0 sweep --trace conversation --deployment splitwise-hh-paper --rates 30:160:10',
+      'max throughput of the paper-size Splitwise-HH under the Splitwise SLOs',
+    ],
+    ['$0 sweep --trace coding --deployment baseline-h100 --rates 1:8:1 --duration 120 --compat splitwise', 'a quick SplitwiseSim-compatible sweep'],
+    [
+      '$0 sweep --trace coding --deployment splitwise-hh --rates 2,4,6 --duration 60 --live --time-scale 20',
+      'the same search against the live reference backend',
+    ],
+  ],
+  read: OWN_CHECK,
+  run: async (argv, { json }) => {
     if (argv.seeds !== undefined && (argv.plan !== undefined || argv.chunk !== undefined || argv.collect !== undefined || argv.copyDbTo !== undefined)) {
       throw new (await import('../errors.js')).ConfigError('not with --plan, --chunk or --collect (run one plan per seed)', { path: '--seeds' });
     }
@@ -76,11 +74,10 @@ export const sweepCommand: CommandModule<object, Args> = {
           path: argv.copyDbTo !== undefined ? '--copy-db-to' : argv.chunk !== undefined ? '--chunk' : '--collect',
         });
       const r = await scale.runSweepPlan(argv, argv.json ? () => undefined : undefined);
-      if (argv.json) printJson('sweep', r);
+      if (argv.json) json(r);
       else if (r.result) process.stdout.write(`${scale.formatPlanResult(r.result)}\n`);
       else process.stdout.write(`chunk ${r.chunk!.index}/${r.chunk!.count}: ran ${r.ran.length}, skipped ${r.skipped.length} already done\n`);
-      setExitCode(r.exitCode);
-      return;
+      return r.exitCode;
     }
     const sim = await import('../sim/index.js');
     const opts = sim.resolveSweepOptions(argv);
@@ -97,7 +94,7 @@ export const sweepCommand: CommandModule<object, Args> = {
         if (!opts.json) process.stdout.write(`seed ${seed}:\n${sim.formatSweep(r)}\n`);
         exitCode = Math.max(exitCode, r.exitCode);
       }
-      if (opts.json) printJson('sweep', { seeds: results });
+      if (opts.json) json({ seeds: results });
       else {
         const max = results.map((r) => r.maxRate).filter((v): v is number => v !== undefined);
         if (max.length > 0)
@@ -105,12 +102,11 @@ export const sweepCommand: CommandModule<object, Args> = {
             `max throughput under SLO over ${seeds.length} seeds: mean ${(max.reduce((a, b) => a + b, 0) / max.length).toFixed(2)} req/s, min ${Math.min(...max)}, max ${Math.max(...max)}${max.length < seeds.length ? ` (${seeds.length - max.length} seeds met no rate)` : ''}\n`,
           );
       }
-      setExitCode(exitCode);
-      return;
+      return exitCode;
     }
     const r = await sim.runSweep(opts, runner, opts.json ? { log: () => undefined } : {});
-    if (opts.json) printJson('sweep', r);
+    if (opts.json) json(r);
     else process.stdout.write(`${sim.formatSweep(r)}\n`);
-    setExitCode(r.exitCode);
+    return r.exitCode;
   },
-};
+});

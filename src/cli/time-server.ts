@@ -6,10 +6,8 @@
  * which have no `/time`, still get measured offsets and merge. `splitbench launch` starts one on the first
  * allocated node (Slurm) or as a Deployment behind a Service (Kubernetes).
  */
-import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
-import { addFlags, camelKey, parseFlags, Problems } from '../flagspec.js';
-
-type Args = Record<string, unknown>;
+import { camelKey, parseFlags, Problems } from '../flagspec.js';
+import { defineCommand, OWN_CHECK } from './define.js';
 
 /** A whole number in [lo, hi], else an error in these words. */
 const whole =
@@ -42,15 +40,13 @@ const TIME_SERVER_FLAGS = {
   'exit-when': { type: 'string', describe: 'exit once this file exists (checked every second; e.g. the merge step touches it on a shared volume)' },
 } as const;
 
-export const timeServerCommand: CommandModule<object, Args> = {
+export const timeServerCommand = defineCommand({
   command: 'time-server',
   describe: "serve GET /time (this host's wall clock) as the clock reference of sharded replays (--time-url), until stopped",
-  builder: (y: Argv) =>
-    addFlags(y, TIME_SERVER_FLAGS).example(
-      '$0 time-server --host 0.0.0.0 --port 18780',
-      'on one node; then every shard: replay ... --time-url http://THAT_NODE:18780',
-    ),
-  handler: async (argv: ArgumentsCamelCase<Args>) => {
+  flags: TIME_SERVER_FLAGS,
+  examples: [['$0 time-server --host 0.0.0.0 --port 18780', 'on one node; then every shard: replay ... --time-url http://THAT_NODE:18780']],
+  read: OWN_CHECK,
+  run: async (argv) => {
     const { ConfigError } = await import('../errors.js');
     const { startTimeServer } = await import('../scale/clock.js');
     const { renameSync, writeFileSync } = await import('node:fs');
@@ -94,4 +90,4 @@ export const timeServerCommand: CommandModule<object, Args> = {
     });
     await server.close();
   },
-};
+});

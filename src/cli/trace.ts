@@ -1,16 +1,13 @@
 /** `splitbench trace stats|synth|convert`: look at, generate and convert request traces. */
 import path from 'node:path';
-import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { ExitCode } from '../errors.js';
 import { checkArrivals, REPLAY_DEFAULTS, SEED_DEFAULT } from '../flags.js';
 import { SESSION_SYNTH_DEFAULTS } from '../trace/synth.js';
-import { addFlags, camelKey, parseFlags, Problems, readFlags } from '../flagspec.js';
+import { camelKey, parseFlags, Problems } from '../flagspec.js';
 import { TRACE_FLAGS, TRACE_FORMAT_FLAG, traceOptions } from '../trace/options.js';
 import { getTraceReader, TRACE_FORMATS } from '../trace/readers/index.js';
-import { setExitCode } from './main.js';
-import { formatTable, printJson } from './output.js';
-
-type Args = Record<string, unknown>;
+import { formatTable } from './output.js';
+import { defineCommand, defineGroup, OWN_CHECK } from './define.js';
 
 function reportSkipped(skipped: number, examples: readonly { line: number; field: string | undefined; message: string }[], file: string): void {
   if (skipped === 0) return;
@@ -52,16 +49,18 @@ const STATS_FLAGS = {
   ...TRACE_FLAGS,
 } as const;
 
-const statsCmd: CommandModule<object, Args> = {
+const statsCmd = defineCommand({
   command: 'stats <file>',
   describe: 'requests, span, rates, inter-arrival spread, peaks, token percentiles (streams any size)',
-  builder: (y: Argv) =>
-    addFlags(y.positional('file', { type: 'string', describe: 'trace file, or a bundled trace name (coding, conversation)', demandOption: true }), STATS_FLAGS)
-      .example('$0 trace stats coding', 'statistics of the bundled Azure coding trace')
-      .example('$0 trace stats trace.jsonl --cache-blocks 20000', 'a Mooncake trace: prefix reuse, infinite and LRU cache')
-      .example('$0 trace stats big.csv --window 3600:7200 --json', 'the second hour of a trace, as JSON'),
-  handler: async (argv: ArgumentsCamelCase<Args>) => {
-    const f = readFlags('trace stats', STATS_FLAGS, argv);
+  name: 'trace stats',
+  flags: STATS_FLAGS,
+  positionals: (y) => y.positional('file', { type: 'string', describe: 'trace file, or a bundled trace name (coding, conversation)', demandOption: true }),
+  examples: [
+    ['$0 trace stats coding', 'statistics of the bundled Azure coding trace'],
+    ['$0 trace stats trace.jsonl --cache-blocks 20000', 'a Mooncake trace: prefix reuse, infinite and LRU cache'],
+    ['$0 trace stats big.csv --window 3600:7200 --json', 'the second hour of a trace, as JSON'],
+  ],
+  run: async (f, { argv, json }) => {
     const { transforms, ...open } = traceOptions(f);
     const cacheBlocks = f.cacheBlocks;
     const t = await import('../trace/index.js');
@@ -78,7 +77,7 @@ const statsCmd: CommandModule<object, Args> = {
     }
     stats.skipped = src.skipped();
     if (f.json) {
-      printJson('trace stats', { path: src.path, format: src.format, transforms, ...stats, skippedExamples: src.skippedExamples() });
+      json({ path: src.path, format: src.format, transforms, ...stats, skippedExamples: src.skippedExamples() });
     } else {
       const tok = (name: string, s: typeof stats.promptTokens): (string | number)[] => [name, fmtN(s.mean, 4), s.p50, s.p90, s.p99, s.max];
       const lines = [
@@ -108,9 +107,9 @@ const statsCmd: CommandModule<object, Args> = {
       for (const w of stats.warnings) process.stdout.write(`warning: ${w}\n`);
     }
     reportSkipped(stats.skipped, src.skippedExamples(), src.path);
-    setExitCode(ExitCode.ok);
+    return ExitCode.ok;
   },
-};
+});
 
 const SYNTH_FLAGS = {
   like: { type: 'string', required: true, describe: 'trace whose rows give the sizes (each request one row, drawn with replacement)' },
@@ -148,21 +147,24 @@ const SYNTH_FLAGS = {
   json: { type: 'boolean', describe: 'print what was written as JSON' },
 } as const;
 
-const synthCmd: CommandModule<object, Args> = {
+const synthCmd = defineCommand({
   command: 'synth',
   describe: 'a synthetic trace: sizes sampled from a real trace, arrivals from a seeded random process',
-  builder: (y: Argv) =>
-    addFlags(y, SYNTH_FLAGS)
-      .example('$0 trace synth --like coding --rate 50 --duration 600 --out rr_code_50.csv', 'SplitwiseSim-style 50 req/s Poisson trace, 10 minutes')
-      .example(
-        '$0 trace synth --like conversation --rate 20 --duration 300 --arrivals gamma:2 --format splitwise --out bursty.csv',
-        'burstier arrivals, SplitwiseSim CSV',
-      )
-      .example(
-        '$0 trace synth --like conversation --sessions 200 --rate 0.5 --turns 4 --think 10 --out chats.jsonl',
-        '200 multi-turn chats, Mooncake JSONL with session ids and shared prefix blocks',
-      ),
-  handler: async (argv: ArgumentsCamelCase<Args>) => {
+  flags: SYNTH_FLAGS,
+  examples: [
+    ['$0 trace synth --like coding --rate 50 --duration 600 --out rr_code_50.csv', 'SplitwiseSim-style 50 req/s Poisson trace, 10 minutes'],
+    [
+      '$0 trace synth --like conversation --rate 20 --duration 300 --arrivals gamma:2 --format splitwise --out bursty.csv',
+      'burstier arrivals, SplitwiseSim CSV',
+    ],
+    [
+      '$0 trace synth --like conversation --sessions 200 --rate 0.5 --turns 4 --think 10 --out chats.jsonl',
+      '200 multi-turn chats, Mooncake JSONL with session ids and shared prefix blocks',
+    ],
+  ],
+  name: 'trace synth',
+  read: OWN_CHECK,
+  run: async (argv, { json }) => {
     const t = await import('../trace/index.js');
     const problems = new Problems();
     const f = parseFlags(SYNTH_FLAGS, argv, problems);
@@ -194,7 +196,7 @@ const synthCmd: CommandModule<object, Args> = {
         userTokensMean,
       });
       if (f.json)
-        printJson('trace synth', {
+        json({
           out: r.out,
           format: r.format,
           requests: r.written,
@@ -213,8 +215,7 @@ const synthCmd: CommandModule<object, Args> = {
           `wrote ${r.written} turns of ${r.sessions} sessions to ${r.out} (${r.format}, ${arrivals} session starts at ${argv.rate}/s, mean ${turnsMean} turns, ${thinkMeanS} s think, ${userTokensMean} new user tokens; seed ${seed})\n`,
         );
       if (r.sourceSkipped) process.stderr.write(`splitbench: skipped ${r.sourceSkipped} bad rows of ${argv.like} (--lenient)\n`);
-      setExitCode(ExitCode.ok);
-      return;
+      return ExitCode.ok;
     }
     const r = await t.synthesizeTrace({
       like: f.like,
@@ -227,7 +228,7 @@ const synthCmd: CommandModule<object, Args> = {
       out: f.out,
     });
     if (f.json)
-      printJson('trace synth', {
+      json({
         out: r.out,
         format: r.format,
         requests: r.written,
@@ -242,9 +243,9 @@ const synthCmd: CommandModule<object, Args> = {
         `wrote ${r.written} requests to ${r.out} (${r.format}, ${arrivals} arrivals at ${argv.rate} req/s for ${argv.duration} s, seed ${seed})\n`,
       );
     if (r.sourceSkipped) process.stderr.write(`splitbench: skipped ${r.sourceSkipped} bad rows of ${argv.like} (--lenient)\n`);
-    setExitCode(ExitCode.ok);
+    return ExitCode.ok;
   },
-};
+});
 
 const CONVERT_FLAGS = {
   to: {
@@ -258,42 +259,36 @@ const CONVERT_FLAGS = {
   ...TRACE_FLAGS,
 } as const;
 
-const convertCmd: CommandModule<object, Args> = {
+const convertCmd = defineCommand({
   command: 'convert <file>',
   describe: 'convert a trace between formats (streaming; the trace flags apply)',
-  builder: (y: Argv) =>
-    addFlags(y.positional('file', { type: 'string', describe: 'input trace (any readable format; bundled names work)', demandOption: true }), CONVERT_FLAGS)
-      .example('$0 trace convert coding --to splitwise --out code.csv', 'the Azure coding trace as a SplitwiseSim trace')
-      .example(
-        '$0 trace convert trace.jsonl --to azure --window 0:600 --speedup 2 --out first10min-x2.csv',
-        'a Mooncake trace, first ten minutes, twice as fast',
-      ),
-  handler: async (argv: ArgumentsCamelCase<Args>) => {
+  flags: CONVERT_FLAGS,
+  positionals: (y) => y.positional('file', { type: 'string', describe: 'input trace (any readable format; bundled names work)', demandOption: true }),
+  examples: [
+    ['$0 trace convert coding --to splitwise --out code.csv', 'the Azure coding trace as a SplitwiseSim trace'],
+    ['$0 trace convert trace.jsonl --to azure --window 0:600 --speedup 2 --out first10min-x2.csv', 'a Mooncake trace, first ten minutes, twice as fast'],
+  ],
+  name: 'trace convert',
+  run: async (f, { argv, json }) => {
     const t = await import('../trace/index.js');
     const { ConfigError } = await import('../errors.js');
-    const f = readFlags('trace convert', CONVERT_FLAGS, argv);
     const { transforms, ...open } = traceOptions(f);
     const to = f.to;
     const input = t.resolveTracePath(String(argv.file));
     const out = f.out;
     if (path.resolve(input) === path.resolve(out)) throw new ConfigError('must differ from the input file', { path: '--out' });
     const r = await t.convertTrace(input, { to, out, open, transforms });
-    if (f.json) printJson('trace convert', { in: input, out, ...r });
+    if (f.json) json({ in: input, out, ...r });
     else process.stdout.write(`wrote ${r.written} requests to ${out} (${r.from} → ${r.to})\n`);
     if (r.skipped) process.stderr.write(`splitbench: skipped ${r.skipped} bad rows of ${input} (--lenient)\n`);
-    setExitCode(ExitCode.ok);
+    return ExitCode.ok;
   },
-};
+});
 
-export const traceCommand: CommandModule<object, Args> = {
+export const traceCommand = defineGroup({
   command: 'trace <command>',
   describe: 'inspect, synthesize and convert request traces (Azure CSV, Mooncake JSONL, SplitwiseSim CSV)',
-  builder: (y: Argv) =>
-    y
-      .command(statsCmd)
-      .command(synthCmd)
-      .command(convertCmd)
-      .demandCommand(1, 'name a trace subcommand: stats, synth or convert')
-      .example('$0 trace stats coding --json', 'statistics of the bundled coding trace'),
-  handler: () => undefined,
-};
+  subcommands: [statsCmd, synthCmd, convertCmd],
+  missing: 'name a trace subcommand: stats, synth or convert',
+  examples: [['$0 trace stats coding --json', 'statistics of the bundled coding trace']],
+});
