@@ -91,3 +91,12 @@ export function defineGroup(
     handler: () => undefined,
   };
 }
+
+type Given<T> = { readonly [K in keyof T as undefined extends T[K] ? never : K]: T[K] } & {
+  readonly [K in keyof T as undefined extends T[K] ? K : never]?: Exclude<T[K], undefined>;
+};
+
+/** The entries of `o` that are not undefined: optional flags into a library's options (a flag not given stays absent). */
+export function given<T extends object>(o: T): Given<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Given<T>;
+}

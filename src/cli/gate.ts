@@ -2,7 +2,7 @@
 import { ExitCode } from '../errors.js';
 import { RESULTS_FLAGS } from '../flags.js';
 import { withFlags } from '../flagspec.js';
-import { defineCommand } from './define.js';
+import { defineCommand, given } from './define.js';
 import { resultsReading } from './output.js';
 
 const GATE_FLAGS = {
@@ -52,10 +52,7 @@ export const gateCommand = defineCommand({
       allowSaturated: f.allowSaturated,
       allowDistorted: f.allowDistorted,
       ...resultsReading(f),
-      ...(f.run === undefined ? {} : { run: f.run }),
-      ...(f.baseline === undefined ? {} : { baseline: f.baseline }),
-      ...(f.junit === undefined ? {} : { junit: f.junit }),
-      ...(f.markdown === undefined ? {} : { markdown: f.markdown }),
+      ...given({ run: f.run, baseline: f.baseline, junit: f.junit, markdown: f.markdown }),
     });
     if (f.json) {
       const { summary: _summary, ...rest } = result;

@@ -1,7 +1,7 @@
 /** `splitbench merge`: the shard stores of one sharded run into one run (raw rows; summaries from the union). */
 import { storeFile } from '../flags.js';
 import { printTable } from './output.js';
-import { defineCommand } from './define.js';
+import { defineCommand, given } from './define.js';
 
 const MERGE_FLAGS = {
   out: { type: 'string', required: true, describe: 'results store that receives the merged run (created when missing)', parse: storeFile },
@@ -38,9 +38,7 @@ export const mergeCommand = defineCommand({
     const shards = ((argv.shards as unknown[]) ?? []).map(String);
     const r = await mergeShards(shards, {
       out: f.out,
-      ...(f.maxOffsetMs !== undefined ? { maxOffsetMs: f.maxOffsetMs } : {}),
-      ...(f.runUuid !== undefined ? { runUuid: f.runUuid } : {}),
-      ...(f.name !== undefined ? { name: f.name } : {}),
+      ...given({ maxOffsetMs: f.maxOffsetMs, runUuid: f.runUuid, name: f.name }),
       ...(f.anyHost === true ? { anyHost: true } : {}),
     });
     if (f.json) json(r);

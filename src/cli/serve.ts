@@ -1,7 +1,7 @@
 /** `splitbench serve`: the reference backend, an OpenAI-compatible streaming server over an emulated GPU cluster. */
 import { PERF_MODEL_FLAG } from '../flags.js';
 import type { FlagValues } from '../flagspec.js';
-import { defineCommand } from './define.js';
+import { defineCommand, given } from './define.js';
 
 const SERVE_FLAGS = {
   deployment: {
@@ -193,16 +193,18 @@ export const serveCommand = defineCommand({
         maxQueue: a.maxQueue,
         http: httpLimits(a),
         gpu: a.gpu,
-        ...(a.modelFile === undefined ? {} : { modelFile: a.modelFile }),
-        ...(a.workers === undefined ? {} : { workers: a.workers }),
-        ...(a.promptWorkers === undefined ? {} : { promptWorkers: a.promptWorkers }),
-        ...(a.tokenWorkers === undefined ? {} : { tokenWorkers: a.tokenWorkers }),
-        ...(a.threads === undefined ? {} : { threads: a.threads }),
-        ...(a.slots === undefined ? {} : { slots: a.slots }),
-        ...(a.context === undefined ? {} : { contextSize: a.context }),
-        ...(a.kvTokens === undefined ? {} : { kvTokens: a.kvTokens }),
-        ...(a.scheduler === undefined ? {} : { scheduler: a.scheduler }),
-        ...(a.seed === undefined ? {} : { seed: a.seed }),
+        ...given({
+          modelFile: a.modelFile,
+          workers: a.workers,
+          promptWorkers: a.promptWorkers,
+          tokenWorkers: a.tokenWorkers,
+          threads: a.threads,
+          slots: a.slots,
+          contextSize: a.context,
+          kvTokens: a.kvTokens,
+          scheduler: a.scheduler,
+          seed: a.seed,
+        }),
       });
     }
     const realOnly = REAL_ONLY.filter((f) => argv[f] !== undefined).map((f) => `--${f}`);
@@ -218,11 +220,9 @@ export const serveCommand = defineCommand({
       timeScale: f.timeScale,
       maxQueue: f.maxQueue,
       http: httpLimits(f),
-      ...(f.model === undefined ? {} : { model: f.model }),
-      ...(f.perfModel === undefined ? {} : { perfModel: f.perfModel }),
+      ...given({ model: f.model, perfModel: f.perfModel }),
       ...(f.compat === 'splitwise' ? { compat: 'splitwise' as const } : {}),
-      ...(f.seed === undefined ? {} : { seed: f.seed }),
-      ...(f.role === undefined ? {} : { role: f.role }),
+      ...given({ seed: f.seed, role: f.role }),
     });
     return code;
   },
