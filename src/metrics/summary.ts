@@ -366,8 +366,12 @@ function statsOf<K extends string>(h: Record<K, Distribution>, method: Percentil
   return out;
 }
 
-/** Per-request metric value by its SLO name (for `per_request` limits). */
-export function requestMetric(m: RequestMetrics, metric: string, slow: RequestSlowdown | undefined): number | undefined {
+/** Per-request metric value by its SLO name (for `per_request` limits; also the report's per-request SLO lines). */
+export function requestMetric(
+  m: Pick<RequestMetrics, 'ttft' | 'tpot' | 'tbt' | 'e2e' | 'lag' | 'maxStall'>,
+  metric: string,
+  slow: RequestSlowdown | undefined,
+): number | undefined {
   switch (metric) {
     case 'ttft':
       return m.ttft;

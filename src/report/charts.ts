@@ -8,6 +8,7 @@
  */
 import type { Chart, ChartConfiguration, ChartDataset, Plugin, ScaleOptionsByType, CartesianScaleTypeRegistry } from 'chart.js';
 import type { SloSpec } from '../metrics/index.js';
+import { requestMetric } from '../metrics/summary.js';
 import type { RequestPoint, RunData, TimedValue } from './data.js';
 import type { ChartSpec, DrawContext } from './render.js';
 import { bucketedSum, cdfPoints, inFlightSeries, quantile, sortedFinite, spansDecades, type Point } from './stats.js';
@@ -1186,27 +1187,10 @@ export function requestLimits(slo: SloSpec): RequestLimit[] {
   return [...best.values()].map((b) => b.l);
 }
 
+/** A point's value of a per-request SLO metric (NaN: not one the report draws), as the SLO check reads it. */
 function requestValue(p: RequestPoint, metric: string): number {
-  switch (metric) {
-    case 'ttft':
-      return p.ttft;
-    case 'tpot':
-      return p.tpot;
-    case 'tbt':
-      return p.tbt;
-    case 'e2e':
-      return p.e2e;
-    case 'slowdown.ttft':
-      return p.sTtft;
-    case 'slowdown.tpot':
-      return p.sTpot;
-    case 'slowdown.tbt':
-      return p.sTbt;
-    case 'slowdown.e2e':
-      return p.sE2e;
-    default:
-      return NaN;
-  }
+  const slow = { ttft: p.sTtft, tpot: p.sTpot, tbt: p.sTbt, e2e: p.sE2e };
+  return requestMetric({ ttft: p.ttft, tpot: p.tpot, tbt: p.tbt, e2e: p.e2e }, metric, slow) ?? NaN;
 }
 
 function holds(v: number, op: RequestLimit['op'], limit: number): boolean {
