@@ -167,6 +167,31 @@ interface Req {
   remote?: { readonly full: number; readonly after: number; readonly promptMachine: string };
 }
 
+/** A request's state as it arrives: nothing started yet (the caller sets `seqP`). */
+function newReq(r: EngineRequest, obs: RequestObserver, arrival: number, p: Machine, t: Machine, placed: Placement): Req {
+  return {
+    r,
+    obs,
+    arrival,
+    p,
+    t,
+    pool: p.pool,
+    seqP: undefined as unknown as Seq<Req>,
+    seqT: undefined,
+    prefillStart: NaN,
+    firstToken: NaN,
+    secondToken: NaN,
+    kvStart: NaN,
+    kvEnd: NaN,
+    decodeStart: NaN,
+    placed,
+    xfer: 0,
+    xferTimer: undefined,
+    xferDuration: 0,
+    finished: false,
+  };
+}
+
 class Machine implements SchedMachine {
   pool: PoolName;
   pendingTokens = 0;
@@ -325,27 +350,7 @@ class RealisticCluster extends ClusterBase<Req> implements Cluster {
       pl.failed();
       return failLater(this.clock, observer, `request ${request.id} ${tooBig}`);
     }
-    const req: Req = {
-      r: request,
-      obs: observer,
-      arrival: now,
-      p,
-      t,
-      pool: p.pool,
-      seqP: undefined as unknown as Seq<Req>,
-      seqT: undefined,
-      prefillStart: NaN,
-      firstToken: NaN,
-      secondToken: NaN,
-      kvStart: NaN,
-      kvEnd: NaN,
-      decodeStart: NaN,
-      placed: pl,
-      xfer: 0,
-      xferTimer: undefined,
-      xferDuration: 0,
-      finished: false,
-    };
+    const req = newReq(request, observer, now, p, t, pl);
     (req as { seqP: Seq<Req> }).seqP = new Seq<Req>(request.id, this.age++, same ? SeqMode.full : SeqMode.prefillOnly, prompt, output, req);
     if (p.inst.cache && request.blockHashes && request.blockHashes.length > 0) req.seqP.hashes = request.blockHashes;
     this.live.set(request.id, req);
@@ -380,28 +385,12 @@ class RealisticCluster extends ClusterBase<Req> implements Cluster {
     const full = bytes / (this.bwOverride ?? transferBytesPerS(from, t.spec));
     const residue = this.residueOverride ?? Math.max(from.kvResidueS, t.spec.kvResidueS);
     const after = prompt < this.layerwiseMin || remote.prefillSeconds === undefined ? full : Math.max(residue, full - remote.prefillSeconds);
-    const req: Req = {
-      r: request,
-      obs: observer,
-      arrival: now,
-      p: t,
-      t,
-      pool: t.pool,
-      seqP: new Seq<Req>(request.id, this.age++, SeqMode.decodeOnly, prompt, output, undefined as unknown as Req),
-      seqT: undefined,
-      prefillStart: now,
-      firstToken: now,
-      secondToken: NaN,
-      kvStart: NaN,
-      kvEnd: NaN,
-      decodeStart: NaN,
-      placed: pl,
-      xfer: 0,
-      xferTimer: undefined,
-      xferDuration: 0,
-      finished: false,
-      remote: { full, after, promptMachine: remote.promptMachine ?? t.id },
-    };
+    const req = newReq(request, observer, now, t, t, pl);
+    // The prompt ran elsewhere: `seqP` is a placeholder (never admitted) carrying the first token.
+    (req as { seqP: Seq<Req> }).seqP = new Seq<Req>(request.id, this.age++, SeqMode.decodeOnly, prompt, output, req);
+    req.prefillStart = now;
+    req.firstToken = now;
+    req.remote = { full, after, promptMachine: remote.promptMachine ?? t.id };
     req.seqP.generated = 1;
     this.live.set(request.id, req);
     // The first token was made by the prompt machine: report it now, then move the KV (one token: done).

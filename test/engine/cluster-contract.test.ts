@@ -133,8 +133,11 @@ function kvUsed(c: Cluster): number {
   return c.snapshot().reduce((s, m) => s + m.kvUsedTokens, 0);
 }
 
-function assertUnbooked(c: Cluster, when: string): void {
+/** Nothing in flight, nothing booked by placements, no KV in use. */
+function assertIdle(c: Cluster, when: string): void {
+  assert.equal(c.inFlight(), 0, `in flight ${when}`);
   for (const b of c.bookings!()) assert.deepEqual([b.pendingTokens, b.reservedBytes], [0, 0], `${b.machine} ${when}: pending tokens, reserved bytes`);
+  assert.equal(kvUsed(c), 0, `KV tokens in use ${when}`);
 }
 
 /** Submit every spec (in one arrival instant), drive cancels, let everything run out. */
@@ -212,8 +215,7 @@ for (const [name, make] of HARNESSES) {
       assert.match(outs[0]!.failed[0]!, /promptTokens must be an integer ≥ 1/);
       assert.match(outs[1]!.failed[0]!, /outputTokens must be an integer ≥ 1/);
       assert.match(outs[2]!.failed[0]!, /promptTokens must be an integer ≥ 1/);
-      assert.equal(h.cluster.inFlight(), 0);
-      assertUnbooked(h.cluster, 'after failed requests');
+      assertIdle(h.cluster, 'after failed requests');
     });
 
     it('one-token requests complete with exactly one token', async () => {
@@ -222,9 +224,7 @@ for (const [name, make] of HARNESSES) {
         { id: 'one-b', prompt: 40, output: 1 },
       ]);
       for (const o of outs) assert.deepEqual([o.tokens, o.done, o.failed], [1, 1, []], o.spec.id);
-      assert.equal(h.cluster.inFlight(), 0);
-      assertUnbooked(h.cluster, 'after one-token requests');
-      assert.equal(kvUsed(h.cluster), 0);
+      assertIdle(h.cluster, 'after one-token requests');
     });
 
     it("while a request decodes, only its token phase is booked (the prompt machine's share went back)", async () => {
@@ -255,7 +255,7 @@ for (const [name, make] of HARNESSES) {
       const prompt = seen.find((b) => b.machine === 'prompt-0');
       if (prompt) assert.deepEqual([prompt.pendingTokens, prompt.reservedBytes], [0, 0], 'the prompt machine after the KV left');
       assert.equal(seen.filter((b) => b.reservedBytes > 0).length, 1, 'KV reserved on the token machine only');
-      assertUnbooked(h.cluster, 'after it finished');
+      assertIdle(h.cluster, 'after it finished');
     });
 
     it('cancel frees the KV memory and silences the request', async () => {
@@ -263,9 +263,7 @@ for (const [name, make] of HARNESSES) {
       assert.ok(o!.cancelled, 'cancelled before it ended');
       assert.equal(o!.late, 0, 'no callback after cancel');
       if (h.freesAtCancel) assert.equal(o!.kvAfterCancel, 0, 'KV free right after cancel');
-      assert.equal(kvUsed(h.cluster), 0, 'KV free once the cluster settles');
-      assert.equal(h.cluster.inFlight(), 0);
-      assertUnbooked(h.cluster, 'after a cancel');
+      assertIdle(h.cluster, 'once the cluster settles after a cancel');
     });
 
     it('counters return to zero after a mix of finished, failed and cancelled requests', async () => {
@@ -286,13 +284,11 @@ for (const [name, make] of HARNESSES) {
       for (const id of ['c', 'd']) assert.deepEqual([by.get(id)!.cancelled, by.get(id)!.late, by.get(id)!.done], [true, 0, 0], id);
       assert.equal(by.get('e')!.failed.length, 1);
       for (const o of outs) assert.equal(o.threw, undefined, o.spec.id);
-      assert.equal(h.cluster.inFlight(), 0);
-      assertUnbooked(h.cluster, 'after the mix');
-      assert.equal(kvUsed(h.cluster), 0);
+      assertIdle(h.cluster, 'after the mix');
       // And it keeps serving.
       const [again] = await drive(h, [{ id: 'after', prompt: 10, output: 3 }]);
       assert.deepEqual([again!.tokens, again!.done], [3, 1]);
-      assertUnbooked(h.cluster, 'after the next request');
+      assertIdle(h.cluster, 'after the next request');
     });
   });
 }
