@@ -478,16 +478,24 @@ class RealisticCluster extends ClusterBase<Req> implements Cluster {
     if (this.ev?.iterationEnd) this.ev.iterationEnd(this.iterEvent(m));
     const res = m.inst.onIterationEnd();
     const emitted = res.emitted;
+    // An observer may cancel a request of this batch (its own or another) from its callback: skip those after.
     for (let i = 0; i < emitted.length; i++) {
       const r = emitted[i]!.tag;
+      if (r.finished) continue;
       if (r.firstToken !== r.firstToken) {
         r.firstToken = now;
         r.placed.promptDone();
       } else if (r.secondToken !== r.secondToken) r.secondToken = now;
       r.obs.onTokens(1, now);
     }
-    for (let i = 0; i < res.prefilled.length; i++) this.startTransfer(res.prefilled[i]!.tag, now);
-    for (let i = 0; i < res.finished.length; i++) this.complete(res.finished[i]!.tag, now);
+    for (let i = 0; i < res.prefilled.length; i++) {
+      const r = res.prefilled[i]!.tag;
+      if (!r.finished) this.startTransfer(r, now);
+    }
+    for (let i = 0; i < res.finished.length; i++) {
+      const r = res.finished[i]!.tag;
+      if (!r.finished) this.complete(r, now);
+    }
     if (m.waiters.length > 0) this.pumpWaiters(m);
     this.startIteration(m);
   }

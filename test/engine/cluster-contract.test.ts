@@ -112,6 +112,8 @@ interface Spec {
   readonly output: number;
   /** Cancel right after `submit` returns (0) or after this many tokens (from outside the callback). */
   readonly cancelAfter?: number;
+  /** With `cancelAfter` > 0: cancel from inside the token callback itself. */
+  readonly inline?: boolean;
 }
 
 interface Outcome {
@@ -163,7 +165,10 @@ async function drive(h: Harness, specs: readonly Spec[]): Promise<Outcome[]> {
           onTokens: (n) => {
             if (o.cancelled) o.late++;
             o.tokens += n;
-            if (spec.cancelAfter !== undefined && spec.cancelAfter > 0 && o.tokens >= spec.cancelAfter) h.defer(cancel);
+            if (spec.cancelAfter !== undefined && spec.cancelAfter > 0 && o.tokens >= spec.cancelAfter) {
+              if (spec.inline) cancel();
+              else h.defer(cancel);
+            }
           },
           onDone: () => {
             if (o.cancelled) o.late++;
@@ -259,11 +264,14 @@ for (const [name, make] of HARNESSES) {
     });
 
     it('cancel frees the KV memory and silences the request', async () => {
-      const [o] = await drive(h, [{ id: 'cancel-mid', prompt: 60, output: 120, cancelAfter: 1 }]);
-      assert.ok(o!.cancelled, 'cancelled before it ended');
-      assert.equal(o!.late, 0, 'no callback after cancel');
-      if (h.freesAtCancel) assert.equal(o!.kvAfterCancel, 0, 'KV free right after cancel');
-      assertIdle(h.cluster, 'once the cluster settles after a cancel');
+      for (const inline of [false, true]) {
+        const [o] = await drive(h, [{ id: `cancel-mid-${inline}`, prompt: 60, output: 120, cancelAfter: 1, inline }]);
+        const how = inline ? 'cancelled from its token callback' : 'cancelled from outside';
+        assert.ok(o!.cancelled, `${how}: before it ended`);
+        assert.equal(o!.late, 0, `${how}: no callback after cancel`);
+        if (h.freesAtCancel) assert.equal(o!.kvAfterCancel, 0, `${how}: KV free right after cancel`);
+        assertIdle(h.cluster, `once the cluster settles (${how})`);
+      }
     });
 
     it('counters return to zero after a mix of finished, failed and cancelled requests', async () => {
@@ -275,13 +283,14 @@ for (const [name, make] of HARNESSES) {
         { id: 'e', prompt: 0, output: 4 },
         { id: 'f', prompt: 50, output: 6 },
         { id: 'g', prompt: 15, output: 2 },
+        { id: 'h', prompt: 35, output: 30, cancelAfter: 2, inline: true },
       ]);
       const by = new Map(outs.map((o) => [o.spec.id, o]));
       for (const id of ['a', 'b', 'f', 'g']) {
         const o = by.get(id)!;
         assert.deepEqual([o.tokens, o.done, o.failed], [o.spec.output, 1, []], id);
       }
-      for (const id of ['c', 'd']) assert.deepEqual([by.get(id)!.cancelled, by.get(id)!.late, by.get(id)!.done], [true, 0, 0], id);
+      for (const id of ['c', 'd', 'h']) assert.deepEqual([by.get(id)!.cancelled, by.get(id)!.late, by.get(id)!.done], [true, 0, 0], id);
       assert.equal(by.get('e')!.failed.length, 1);
       for (const o of outs) assert.equal(o.threw, undefined, o.spec.id);
       assertIdle(h.cluster, 'after the mix');
