@@ -591,7 +591,7 @@ export class ChunkReader {
     for (let k = 0; k <= m; k++) {
       const pb = k < m ? pr[k * 3]! : prev.length;
       const cb = k < m ? cr[k * 3]! : cur.length;
-      if (pb - pa !== cb - ca || !prev.startsWith(cur.slice(ca, cb), pa)) return;
+      if (pb - pa !== cb - ca || prev.slice(pa, pb) !== cur.slice(ca, cb)) return;
       if (k < m) {
         pa = pr[k * 3 + 1]!;
         ca = cr[k * 3 + 1]!;
@@ -603,7 +603,7 @@ export class ChunkReader {
     for (let k = 0; k < m; k++) {
       const a = cr[k * 3]!;
       const b = cr[k * 3 + 1]!;
-      const same = pr[k * 3 + 1]! - pr[k * 3]! === b - a && prev.startsWith(cur.slice(a, b), pr[k * 3]!);
+      const same = prev.slice(pr[k * 3]!, pr[k * 3 + 1]!) === cur.slice(a, b);
       // A value the same in both chunks is constant text, read or not (the template keeps its fact).
       if (same) continue;
       pieces.push(cur.slice(from, a));
