@@ -104,6 +104,8 @@ interface Point {
   cpuS: number;
   /** ok requests whose recorded token count differs from the one asked (the replay; 0 for the bare client). */
   mismatches: number;
+  /** The failed requests' error codes and counts (the replay; empty when none failed). */
+  errors: string;
 }
 
 function pct(sorted: Float64Array, q: number): number {
@@ -170,7 +172,15 @@ async function bare(): Promise<void> {
   if (inFlight > 0) await new Promise<void>((r) => (drained = r));
   await pool.close();
   const sorted = Float64Array.from(lags).sort();
-  const out: Omit<Point, 'cpuS'> = { sent: lags.length, ok, spanS: (lastEnd - t0) / 1000, lagP50S: pct(sorted, 50), lagP99S: pct(sorted, 99), mismatches: 0 };
+  const out: Omit<Point, 'cpuS'> = {
+    sent: lags.length,
+    ok,
+    spanS: (lastEnd - t0) / 1000,
+    lagP50S: pct(sorted, 50),
+    lagP99S: pct(sorted, 99),
+    mismatches: 0,
+    errors: '',
+  };
   process.stdout.write(`${JSON.stringify(out)}\n`);
 }
 
@@ -234,10 +244,12 @@ async function replayRun(url: string, trace: string, db: string, rate: number, d
     db,
     '--json',
   ]);
-  if (r.code !== 0) throw new Error(`splitbench replay failed (exit ${r.code}): ${r.stderr.slice(-500)}`);
+  // Exit 4: the run finished but some requests failed; the row says which (errors), the ratio counts only ok ones.
+  if (r.code !== 0 && r.code !== 4) throw new Error(`splitbench replay failed (exit ${r.code}): ${r.stderr.slice(-500)}`);
   const s = (JSON.parse(r.stdout) as { result: unknown }).result as {
     elapsedWallS: number;
     requests: { sent: number; ok: number };
+    errorCodes: Record<string, number>;
     lag: { p50S: number; p99S: number };
     outputMismatch: { fewer: number; more: number };
   };
@@ -249,6 +261,9 @@ async function replayRun(url: string, trace: string, db: string, rate: number, d
     lagP99S: s.lag.p99S,
     cpuS: r.cpuS,
     mismatches: s.outputMismatch.fewer + s.outputMismatch.more,
+    errors: Object.entries(s.errorCodes)
+      .map(([code, n]) => `${code} ×${n}`)
+      .join(', '),
   };
 }
 
@@ -346,7 +361,7 @@ async function main(): Promise<void> {
           e.sb.push(s);
           res.set(rate, e);
           console.log(
-            `${String(rate).padStart(7)}  ${String(rep + 1).padStart(3)}  ${achieved(b).toFixed(0).padStart(12)}  ${ms(b.lagP50S)}    ${ms(b.lagP99S)}  ${cpuPerReq(b)} | ${achieved(s).toFixed(0).padStart(16)}  ${ms(s.lagP50S)}    ${ms(s.lagP99S)}  ${cpuPerReq(s)}  ${s.ok}/${s.sent}, ${s.mismatches}${s.ok === s.sent && s.mismatches === 0 ? '' : '  (NOT ALL RECORDED)'}`,
+            `${String(rate).padStart(7)}  ${String(rep + 1).padStart(3)}  ${achieved(b).toFixed(0).padStart(12)}  ${ms(b.lagP50S)}    ${ms(b.lagP99S)}  ${cpuPerReq(b)} | ${achieved(s).toFixed(0).padStart(16)}  ${ms(s.lagP50S)}    ${ms(s.lagP99S)}  ${cpuPerReq(s)}  ${s.ok}/${s.sent}, ${s.mismatches}${s.ok === s.sent && s.mismatches === 0 ? '' : '  (NOT ALL RECORDED)'}${s.errors === '' ? '' : ` errors: ${s.errors}`}`,
           );
           if (profDir !== '') reportProfiles(profDir, profSeen, `${tokens} tokens, rate ${rate}, rep ${rep + 1}`);
         }
