@@ -1,7 +1,7 @@
 /**
- * The `splitbench` command line. One file per command under src/cli/, each exporting a yargs
- * CommandModule whose builder only declares flags and whose handler imports the library lazily (so
- * `splitbench --help` stays fast) and returns an exit code through `setExitCode`.
+ * The `splitbench` command line. One file per command under src/cli/, each declaring its command with
+ * `defineCommand` (src/cli/define.ts): flags, positionals and examples, and a `run` that imports the library
+ * lazily (so `splitbench --help` stays fast) and returns the exit code, reported through `setExitCode`.
  */
 import { createRequire } from 'node:module';
 import type { CommandModule } from 'yargs';
