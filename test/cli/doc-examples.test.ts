@@ -1,6 +1,6 @@
 /**
  * Every command example in the README and docs/*.md (lines of code blocks and indented blocks starting `splitbench` or
- * `npx splitbench`) and in `--help` (yargs `.example()` entries in src/cli) names a command that exists, with
+ * `npx splitbench`) and in `--help` (the examples of the commands in src/cli) names a command that exists, with
  * flags it has and positionals it takes: the parse-level check. The command path is found through the help
  * (a group's help lists "Commands:"; the next word is then its subcommand); the command must be a leaf, every
  * `--flag` must be in its help, and words after it before the first flag need a positional in its usage line.
@@ -63,7 +63,8 @@ export function helpExamples(): Example[] {
   const dir = path.join(PACKAGE_ROOT, 'src', 'cli');
   for (const f of readdirSync(dir).filter((x) => x.endsWith('.ts'))) {
     const text = readFileSync(path.join(dir, f), 'utf8');
-    for (const m of text.matchAll(/\.example\(\s*(['"`])\$0 ((?:(?!\1).)*)\1/g)) {
+    // `.example('$0 …'` and the `examples: [['$0 …', …]]` of a declared command (src/cli/define.ts).
+    for (const m of text.matchAll(/(?:\.example\(|\[)\s*(['"`])\$0 ((?:(?!\1).)*)\1/g)) {
       const line = text.slice(0, m.index).split('\n').length;
       out.push({ cmd: commandOf(m[2]!.replace(/\\(["'])/g, '$1')), where: `src/cli/${f}:${line}` });
     }
