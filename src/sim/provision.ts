@@ -21,7 +21,8 @@
  */
 import crypto from 'node:crypto';
 import { ConfigError, ExitCode } from '../errors.js';
-import { defineDeployment, DEPLOYMENT_BOUNDS, loadCatalog, type Deployment } from '../engine/index.js';
+import { defineDeployment, loadCatalog } from '../config/index.js';
+import { DEPLOYMENT_BOUNDS, type Deployment } from '../engine/index.js';
 import { loadSlo, type SloSpec } from '../metrics/index.js';
 import { openStore, type Store } from '../store/index.js';
 import type { SizeSampler, TraceTransforms } from '../trace/index.js';

@@ -6,7 +6,8 @@
  */
 import os from 'node:os';
 import { ExitCode } from '../errors.js';
-import { loadDeployment, type Deployment } from '../engine/index.js';
+import { loadDeployment } from '../config/index.js';
+import type { Deployment } from '../engine/index.js';
 import { formatSummaries, resolveReference, summarizeRun, findRun, type RunSummary } from '../metrics/index.js';
 import { openStore, type Store } from '../store/index.js';
 import { SessionWorkload, sha256File, type RequestSpec } from '../trace/index.js';

@@ -8,8 +8,9 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { createPerfModel, loadProfileFile } from '../../src/engine/index.js';
+import { createPerfModel } from '../../src/engine/index.js';
 import { BIN, runCli, tempDir, writeTrace } from '../load/helpers.js';
+import { loadProfileFile } from '../../src/config/index.js';
 
 function serve(deployment: string, timeScale: number): Promise<{ url: string; stop(): Promise<void> }> {
   const child = spawn(process.execPath, [BIN, 'serve', '--deployment', deployment, '--port', '0', '--time-scale', String(timeScale)], {
