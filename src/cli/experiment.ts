@@ -29,7 +29,7 @@ export const experimentCommand: CommandModule<object, Args> = {
   handler: async (argv: ArgumentsCamelCase<Args>) => {
     const sim = await import('../sim/index.js');
     const opts = sim.resolveExperimentOptions(argv);
-    const r = await sim.runExperiment(opts, opts.json ? { log: () => undefined } : {});
+    const r = await sim.runExperiment(opts, sim.simRateRunner, opts.json ? { log: () => undefined } : {});
     if (opts.json) printJson('experiment', r);
     else
       process.stdout.write(

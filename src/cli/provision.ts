@@ -108,7 +108,7 @@ export const provisionCommand: CommandModule<object, Args> = {
     }
     const sim = await import('../sim/index.js');
     const opts = sim.resolveProvisionOptions(argv);
-    const r = await sim.runProvision(opts, opts.json ? { log: () => undefined } : {});
+    const r = await sim.runProvision(opts, sim.simRateRunner, opts.json ? { log: () => undefined } : {});
     if (opts.json) printJson('provision', r);
     else process.stdout.write(`${sim.formatProvision(r)}\n`);
     setExitCode(r.exitCode);

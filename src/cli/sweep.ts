@@ -102,13 +102,15 @@ export const sweepCommand: CommandModule<object, Args> = {
     }
     const sim = await import('../sim/index.js');
     const opts = sim.resolveSweepOptions(argv);
+    // Each rate simulated, or (--live) replayed against the reference backend.
+    const runner = await sim.sweepRateRunner(opts);
     const seeds = sim.parseSeeds(argv, opts.seed);
     if (seeds !== undefined) {
       const results = [];
       let exitCode = 0;
       for (const seed of seeds) {
         const one = Object.freeze({ ...opts, seed, transforms: { ...opts.transforms, seed }, tags: { ...opts.tags, seed: String(seed) } });
-        const r = await sim.runSweep(one, opts.json ? { log: () => undefined } : {});
+        const r = await sim.runSweep(one, runner, opts.json ? { log: () => undefined } : {});
         results.push({ seed, ...r });
         if (!opts.json) process.stdout.write(`seed ${seed}:\n${sim.formatSweep(r)}\n`);
         exitCode = Math.max(exitCode, r.exitCode);
@@ -124,7 +126,7 @@ export const sweepCommand: CommandModule<object, Args> = {
       setExitCode(exitCode);
       return;
     }
-    const r = await sim.runSweep(opts, opts.json ? { log: () => undefined } : {});
+    const r = await sim.runSweep(opts, runner, opts.json ? { log: () => undefined } : {});
     if (opts.json) printJson('sweep', r);
     else process.stdout.write(`${sim.formatSweep(r)}\n`);
     setExitCode(r.exitCode);

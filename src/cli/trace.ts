@@ -108,7 +108,7 @@ const synthCmd: CommandModule<object, Args> = {
   describe: 'a synthetic trace: sizes sampled from a real trace, arrivals from a seeded random process',
   builder: (y: Argv) =>
     y
-      .option('like', { type: 'string', describe: 'trace whose prompt and output sizes are sampled (independently, with replacement)', demandOption: true })
+      .option('like', { type: 'string', describe: 'trace whose rows give the sizes (each request one row, drawn with replacement)', demandOption: true })
       .option('rate', { type: 'number', describe: 'mean requests per second', demandOption: true })
       .option('duration', { type: 'number', describe: 'seconds of trace to generate (with --sessions: optional, sessions starting later are left out)' })
       .option('sessions', {

@@ -15,7 +15,7 @@ import { setMaxListeners } from 'node:events';
 import { setImmediate as yieldImmediate } from 'node:timers/promises';
 import { ExitCode, SplitbenchError, StoreError, TargetError } from '../errors.js';
 import type { RequestRow, RunWriter } from '../store/index.js';
-import { arrivalProcess, createRng, SessionWorkload, sizeSampler, type RequestSpec, type SessionTurn } from '../trace/index.js';
+import { rateRequests, rateSampler, SessionWorkload, type RequestSpec, type SessionTurn } from '../trace/index.js';
 import type { LoadClient, StreamResult } from './client.js';
 import type { ReplayOptions } from './options.js';
 import { BodyBuilder, ENDPOINT_PATHS } from './prompt.js';
@@ -36,17 +36,13 @@ export async function* traceSchedule(specs: AsyncIterable<RequestSpec>): AsyncGe
   for await (const spec of specs) yield { spec, scheduledS: spec.arrival };
 }
 
-/** Synthetic open loop: arrivals from `arrivalProcess`, sizes drawn (jointly) from the trace. */
+/**
+ * Synthetic open loop: the trace layer's rate generator (sizes drawn jointly from the trace's rows), i.e. the
+ * requests `sim --rate` simulates for the same seed. Unbounded: the runner stops at --duration / --max-requests.
+ */
 export async function* rateSchedule(specs: AsyncIterable<RequestSpec>, rate: number, arrivals: string, seed: number): AsyncGenerator<Scheduled> {
-  const sampler = await sizeSampler(specs, { seed });
-  const rngA = createRng(seed);
-  const rngS = createRng(seed + 1);
-  let i = 0;
-  for (const t of arrivalProcess(arrivals, rate, rngA)) {
-    const s = sampler.sampleJoint(rngS);
-    yield { spec: { id: `r${i}`, arrival: t, promptTokens: s.promptTokens, outputTokens: s.outputTokens }, scheduledS: t };
-    i++;
-  }
+  const sampler = await rateSampler(specs, seed);
+  for (const spec of rateRequests(sampler, { rate, arrivals, seed, draw: 'joint' })) yield { spec, scheduledS: spec.arrival };
 }
 
 export type RunOutcome = 'completed' | 'interrupted' | 'failed';

@@ -414,7 +414,8 @@ export async function runSweepPlan(argv: Record<string, unknown>, log: (l: strin
   const chunk = chunkOf(argv);
   const plan = await buildSweepPlan(opts, deployments);
   savePlan(planFile, plan);
-  const { ran, skipped } = await runChunk(planFile, plan, chunk, copyTo ?? opts.db, (d) => sim.runSweep({ ...opts, deployment: d }, { log }), log);
+  const runner = await sim.sweepRateRunner(opts);
+  const { ran, skipped } = await runChunk(planFile, plan, chunk, copyTo ?? opts.db, (d) => sim.runSweep({ ...opts, deployment: d }, runner, { log }), log);
   if (copyTo !== undefined) {
     await publishStore(opts.db, copyTo);
     log(`plan ${path.basename(planFile)}: chunk ${chunk.index}/${chunk.count}: store copied to ${copyTo}`);

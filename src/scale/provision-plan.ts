@@ -182,7 +182,7 @@ export async function runProvisionPlan(
     objective: o.objective,
     plan: path.basename(planFile),
   };
-  const { ran, skipped } = await sim.withEvaluators(o, tags, log, (make) =>
+  const { ran, skipped } = await sim.withEvaluators(o, sim.simRateRunner, tags, log, (make) =>
     runUnits(
       planFile,
       plan.items,

@@ -21,50 +21,51 @@ import { loadSlo } from '../metrics/index.js';
 import { openStore } from '../store/index.js';
 import type { CompatMode } from './cluster.js';
 import { Problems, parseSeeds } from './options.js';
-import { DESIGNS, Evaluator, countsLabel, provisionSearch, provisioned, type Counts, type DesignSpec } from './provision.js';
-import { traceSampler } from './requests.js';
+import { traceSampler } from '../trace/index.js';
+import { DESIGNS, Evaluator, countsLabel, evaluatorRunner, provisionSearch, provisioned, type Counts, type DesignSpec } from './provision.js';
+import type { RateRunnerFactory } from './sweep.js';
 
 type TraceName = 'coding' | 'conversation';
 type Provisioning = 'iso-power' | 'iso-cost';
 
-/** The paper's configurations (plots notebook; the Splitwise notes 1.2): [prompt, token] or [machines]. */
+/**
+ * The paper's configurations (plots notebook; the Splitwise notes 1.2), per design: [prompt, token] or
+ * [machines] for conversation iso-power, conversation iso-cost, coding iso-power, coding iso-cost.
+ */
+const PAPER_TABLE: Readonly<Record<string, readonly (readonly number[])[]>> = {
+  'baseline-a100': [[70], [86], [70], [86]],
+  'baseline-h100': [[40], [40], [40], [40]],
+  'splitwise-aa': [
+    [45, 25],
+    [51, 35],
+    [55, 15],
+    [66, 20],
+  ],
+  'splitwise-hh': [
+    [25, 15],
+    [25, 15],
+    [35, 5],
+    [35, 5],
+  ],
+  'splitwise-ha': [
+    [25, 26],
+    [30, 21],
+    [35, 8],
+    [35, 10],
+  ],
+  'splitwise-hhcap': [
+    [25, 21],
+    [30, 10],
+    [35, 7],
+    [35, 7],
+  ],
+};
+const paperColumn = (i: number): Record<string, readonly number[]> => Object.fromEntries(Object.entries(PAPER_TABLE).map(([d, v]) => [d, v[i]!]));
+
+/** The paper's configurations by trace, provisioning and design. */
 export const PAPER_CONFIGS: Readonly<Record<TraceName, Record<Provisioning, Record<string, readonly number[]>>>> = {
-  conversation: {
-    'iso-power': {
-      'baseline-a100': [70],
-      'baseline-h100': [40],
-      'splitwise-aa': [45, 25],
-      'splitwise-hh': [25, 15],
-      'splitwise-ha': [25, 26],
-      'splitwise-hhcap': [25, 21],
-    },
-    'iso-cost': {
-      'baseline-a100': [86],
-      'baseline-h100': [40],
-      'splitwise-aa': [51, 35],
-      'splitwise-hh': [25, 15],
-      'splitwise-ha': [30, 21],
-      'splitwise-hhcap': [30, 10],
-    },
-  },
-  coding: {
-    'iso-power': {
-      'baseline-a100': [70],
-      'baseline-h100': [40],
-      'splitwise-aa': [55, 15],
-      'splitwise-hh': [35, 5],
-      'splitwise-ha': [35, 8],
-      'splitwise-hhcap': [35, 7],
-    },
-    'iso-cost': {
-      'baseline-a100': [86],
-      'baseline-h100': [40],
-      'splitwise-aa': [66, 20],
-      'splitwise-hh': [35, 5],
-      'splitwise-ha': [35, 10],
-      'splitwise-hhcap': [35, 7],
-    },
-  },
+  conversation: { 'iso-power': paperColumn(0), 'iso-cost': paperColumn(1) },
+  coding: { 'iso-power': paperColumn(2), 'iso-cost': paperColumn(3) },
 };
 
 const DESIGN_ORDER = ['baseline-a100', 'baseline-h100', 'splitwise-aa', 'splitwise-hh', 'splitwise-ha', 'splitwise-hhcap'];
@@ -153,7 +154,7 @@ function countsOf(d: DesignSpec, v: readonly number[], quick: boolean): Counts {
   return d.kind === 'monolithic' ? { mixed: s(v[0]!) } : { prompt: s(v[0]!), token: s(v[1]!) };
 }
 
-export async function runExperiment(o: ExperimentOptions, io: { log?: (l: string) => void } = {}): Promise<ExperimentResult> {
+export async function runExperiment(o: ExperimentOptions, makeRunner: RateRunnerFactory, io: { log?: (l: string) => void } = {}): Promise<ExperimentResult> {
   const log = io.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   const t0 = performance.now();
   try {
@@ -170,24 +171,24 @@ export async function runExperiment(o: ExperimentOptions, io: { log?: (l: string
   const powerOpt: PowerOptResult[] = [];
   let sims = 0;
   const seeds = o.seeds ?? [o.seed];
+  // Per seed and mode its own evaluator (its own Poisson traces, an empty cache).
+  const evaluator = (seed: number, compat: CompatMode, tags: Record<string, string>): Evaluator =>
+    new Evaluator({
+      store,
+      runner: evaluatorRunner(makeRunner, { store, sampler, durationS: o.durationS, seed, compat, tracePath: source.path }),
+      slo,
+      compat,
+      tags,
+      tolerance: o.quick ? 0.15 : 0.05,
+      log,
+    });
   try {
     for (const mode of o.modes) {
       const compat: CompatMode = mode === 'compat' ? 'splitwise' : undefined;
       // Per seed its own evaluator (its own Poisson traces); per design the max rates over the seeds.
       const rates = new Map<string, { rates: (number | undefined)[]; binding: string | null }>();
       for (const seed of seeds) {
-        const ev = new Evaluator({
-          store,
-          sampler,
-          tracePath: source.path,
-          slo,
-          durationS: o.durationS,
-          seed,
-          compat,
-          tags: { experiment: 'splitwise', mode, trace: o.trace, ...(seeds.length > 1 ? { seed: String(seed) } : {}) },
-          tolerance: o.quick ? 0.15 : 0.05,
-          log,
-        });
+        const ev = evaluator(seed, compat, { experiment: 'splitwise', mode, trace: o.trace, ...(seeds.length > 1 ? { seed: String(seed) } : {}) });
         const done = new Set<string>();
         for (const prov of ['iso-power', 'iso-cost'] as const) {
           for (const name of DESIGN_ORDER) {
@@ -239,18 +240,7 @@ export async function runExperiment(o: ExperimentOptions, io: { log?: (l: string
       // SLOs at Baseline-H100's max rate, by provision's power-opt staircase (the first seed's traces).
       const h100 = rows.find((r) => r.mode === mode && r.provisioning === 'iso-power' && r.design === 'baseline-h100');
       if (h100?.maxRate) {
-        const ev = new Evaluator({
-          store,
-          sampler,
-          tracePath: source.path,
-          slo,
-          durationS: o.durationS,
-          seed: seeds[0]!,
-          compat,
-          tags: { experiment: 'splitwise', mode, trace: o.trace, search: 'power-opt' },
-          tolerance: o.quick ? 0.15 : 0.05,
-          log,
-        });
+        const ev = evaluator(seeds[0]!, compat, { experiment: 'splitwise', mode, trace: o.trace, search: 'power-opt' });
         log(`experiment splitwise (${mode}): least-power splitwise-hhcap at ${h100.maxRate} req/s (Baseline-H100's max rate)`);
         const maxMachines = o.quick ? 16 : 80;
         const res = await provisionSearch(
@@ -330,6 +320,27 @@ export interface PaperRatio {
   readonly how: string;
 }
 
+/** The paper's throughput claims (section 6.2): design over base at the same provisioning. */
+const THROUGHPUT_CLAIMS: readonly {
+  provisioning: Provisioning;
+  design: string;
+  base: string;
+  claim: string;
+  paper: number;
+  paperCostRatio?: number;
+}[] = [
+  { provisioning: 'iso-power', design: 'splitwise-aa', base: 'baseline-a100', claim: 'Splitwise-AA vs Baseline-A100, iso-power', paper: 2.15 },
+  {
+    provisioning: 'iso-power',
+    design: 'splitwise-ha',
+    base: 'baseline-h100',
+    claim: 'Splitwise-HA vs Baseline-H100, iso-power',
+    paper: 1.18,
+    paperCostRatio: 0.9,
+  },
+  { provisioning: 'iso-cost', design: 'splitwise-aa', base: 'baseline-h100', claim: 'Splitwise-AA vs Baseline-H100, iso-cost', paper: 1.4 },
+];
+
 /**
  * The paper's ratios (section 6.2, iso-power and iso-cost figures) from the experiment's rows, per mode:
  * - Splitwise-AA vs Baseline-A100, iso-power: throughput ratio (paper 2.15x);
@@ -344,44 +355,23 @@ export function paperRatios(rows: readonly ExperimentRow[], powerOpt: readonly P
     const get = (prov: Provisioning, design: string): ExperimentRow | undefined =>
       rows.find((r) => r.mode === mode && r.provisioning === prov && r.design === design);
     const rate = (a?: ExperimentRow, b?: ExperimentRow): number | null => (a?.maxRate && b?.maxRate ? a.maxRate / b.maxRate : null);
-    const aaP = get('iso-power', 'splitwise-aa');
-    const a100P = get('iso-power', 'baseline-a100');
-    const haP = get('iso-power', 'splitwise-ha');
-    const h100P = get('iso-power', 'baseline-h100');
-    const aaC = get('iso-cost', 'splitwise-aa');
-    const h100C = get('iso-cost', 'baseline-h100');
-    if (!a100P) continue;
-    if (aaP)
+    // Without Baseline-A100 (a partial table) the mode has no ratios.
+    if (!get('iso-power', 'baseline-a100')) continue;
+    for (const c of THROUGHPUT_CLAIMS) {
+      const ours = get(c.provisioning, c.design);
+      const base = get(c.provisioning, c.base);
+      if (!ours || !base) continue;
       out.push({
         mode,
-        claim: 'Splitwise-AA vs Baseline-A100, iso-power',
+        claim: c.claim,
         metric: 'throughput',
-        paper: 2.15,
-        ours: rate(aaP, a100P),
-        costRatio: aaP.cost / a100P.cost,
-        how: `max rate ${aaP.config} / ${a100P.config}`,
+        paper: c.paper,
+        ours: rate(ours, base),
+        costRatio: ours.cost / base.cost,
+        ...(c.paperCostRatio === undefined ? {} : { paperCostRatio: c.paperCostRatio }),
+        how: `max rate ${ours.config} / ${base.config}`,
       });
-    if (haP && h100P)
-      out.push({
-        mode,
-        claim: 'Splitwise-HA vs Baseline-H100, iso-power',
-        metric: 'throughput',
-        paper: 1.18,
-        ours: rate(haP, h100P),
-        costRatio: haP.cost / h100P.cost,
-        paperCostRatio: 0.9,
-        how: `max rate ${haP.config} / ${h100P.config}`,
-      });
-    if (aaC && h100C)
-      out.push({
-        mode,
-        claim: 'Splitwise-AA vs Baseline-H100, iso-cost',
-        metric: 'throughput',
-        paper: 1.4,
-        ours: rate(aaC, h100C),
-        costRatio: aaC.cost / h100C.cost,
-        how: `max rate ${aaC.config} / ${h100C.config}`,
-      });
+    }
     const po = powerOpt.find((x) => x.mode === mode);
     if (po) {
       out.push({

@@ -1,7 +1,6 @@
 /** The simulator's public face: `sim` runs, rate sweeps, provisioning searches, the Splitwise experiment. */
 export { buildCluster, type CompatMode, type SimClusterOptions } from './cluster.js';
 export { simulate, type SimSink, type SimEventListener, type SimulateOptions, type SimulateResult, type SimProgress } from './simulate.js';
-export { rateRequests, traceRequests, traceSampler, type RateLoad, type SizeDraw, type TraceInput } from './requests.js';
 export { TraceEventWriter } from './perfetto.js';
 export { parseSeeds, resolveSimOptions, SIM_DEFAULTS, type SimOptions, type SimShape } from './options.js';
 export { runSim, formatSimResult, simRequests, resolveDeployment, type SimRunResult, type SimIo } from './run.js';
@@ -21,12 +20,15 @@ export {
   resolveSweepOptions,
   formatSweep,
   simRateRunner,
+  sweepRateRunner,
   pointOf,
   type SweepOptions,
   type SweepResult,
   type SweepPoint,
   type RateRunner,
-  type SimRateRunnerOptions,
+  type RatePoint,
+  type RateContext,
+  type RateRunnerFactory,
 } from './sweep.js';
 export {
   DESIGNS,
@@ -42,6 +44,7 @@ export {
   provisionSearch,
   formatProvision,
   withEvaluators,
+  evaluatorRunner,
   provisionCandidates,
   candidateOf,
   pickWinner,

@@ -25,12 +25,11 @@ import { defineDeployment, loadCatalog } from '../config/index.js';
 import { DEPLOYMENT_BOUNDS, type Deployment } from '../engine/index.js';
 import { loadSlo, type SloSpec } from '../metrics/index.js';
 import { openStore, type Store } from '../store/index.js';
-import type { SizeSampler, TraceTransforms } from '../trace/index.js';
+import { traceSampler } from '../trace/index.js';
 import type { CompatMode } from './cluster.js';
-import { Problems, SIM_DEFAULTS, traceFlags } from './options.js';
-import { traceSampler } from './requests.js';
+import { Problems, SIM_DEFAULTS, type SimOptions } from './options.js';
 import { drive, escalatingSearch, judgeRun, type SearchResult } from './search.js';
-import { simRateRunner } from './sweep.js';
+import { searchTrace, type RateContext, type RateRunner, type RateRunnerFactory } from './sweep.js';
 
 export interface DesignSpec {
   readonly name: string;
@@ -130,12 +129,12 @@ export function parseBudgetLike(s: string, flag = '--budget-like'): { design: De
 }
 
 export interface EvaluatorOptions {
+  /** Where the runner's runs are judged from. */
   readonly store: Store;
-  readonly sampler: SizeSampler;
-  readonly tracePath: string;
+  /** Runs each (configuration, rate): a `RateRunnerFactory`'s runner over `store` (`evaluatorRunner`). */
+  readonly runner: RateRunner;
   readonly slo: SloSpec;
-  readonly durationS: number;
-  readonly seed: number;
+  /** Names the runs (`-compat`); the runner simulates in this mode. */
   readonly compat: CompatMode;
   readonly model?: string;
   readonly tags: Record<string, string>;
@@ -148,6 +147,17 @@ export interface RateOutcome {
   readonly passed: boolean;
   readonly runId: number;
   readonly throughput?: number;
+}
+
+/**
+ * The runner of an Evaluator: `makeRunner`'s over the store and the trace's sizes, recording what the
+ * Splitwise SLOs need only (no per-iteration chunks, no power/queue samples).
+ */
+export function evaluatorRunner(
+  makeRunner: RateRunnerFactory,
+  ctx: Omit<RateContext, 'chunks' | 'sampleIntervalS' | 'overloadBacklogS' | 'traceSha256'>,
+): RateRunner {
+  return makeRunner({ ...ctx, chunks: false, sampleIntervalS: 0 });
 }
 
 /** Runs and judges configurations of designs (shared by provision and the Splitwise experiment). */
@@ -164,22 +174,13 @@ export class Evaluator {
     const hit = this.cache.get(key);
     if (hit) return hit;
     const dep = designDeployment(d, c, this.o.model);
-    const runner = simRateRunner({
-      store: this.o.store,
+    const { runId, overloaded } = await this.o.runner.run({
+      rate,
       deployment: dep,
       deploymentLabel: dep.name,
-      sampler: this.o.sampler,
-      durationS: this.o.durationS,
-      seed: this.o.seed,
-      compat: this.o.compat,
-      tracePath: this.o.tracePath,
-      chunks: false,
-      sampleIntervalS: 0,
-      options: { design: d.name, counts: c },
-    });
-    const { runId, overloaded } = await runner.run(rate, {
       name: `${dep.name}-r${rate}${this.o.compat ? '-compat' : ''}`,
       tags: { ...this.o.tags, design: d.name, config: countsLabel(d, c) },
+      options: { design: d.name, counts: c },
     });
     this.sims++;
     this.runIds.push(runId);
@@ -197,11 +198,8 @@ export class Evaluator {
   }
 }
 
-export interface ProvisionOptions {
-  readonly trace: string;
-  readonly traceFormat?: string | undefined;
-  readonly lenient: boolean;
-  readonly transforms: TraceTransforms;
+/** The trace, model and run fields of a provisioning search are a sim's; the rest is the search's. */
+export interface ProvisionOptions extends Pick<SimOptions, 'trace' | 'traceFormat' | 'lenient' | 'transforms' | 'model' | 'compat' | 'seed' | 'db' | 'json'> {
   readonly design: DesignSpec;
   readonly objective: Objective;
   readonly budgetLike: { design: DesignSpec; counts: Counts };
@@ -209,19 +207,12 @@ export interface ProvisionOptions {
   readonly rate: number;
   readonly durationS: number;
   readonly maxMachines: number;
-  readonly model?: string | undefined;
-  readonly compat: CompatMode;
-  readonly seed: number;
-  readonly db: string;
   readonly tolerance: number;
-  readonly json: boolean;
 }
 
 export function resolveProvisionOptions(argv: Record<string, unknown>): ProvisionOptions {
   const p = new Problems();
-  const trace = p.str(argv, 'trace', '--trace');
-  if (argv['trace'] === undefined) p.add('--trace', 'required: the trace file (or a bundled name)');
-  const t = traceFlags(argv, p);
+  const t = searchTrace(argv, p);
   const designName = p.str(argv, 'design', '--design');
   const design = designName === undefined ? undefined : DESIGNS[designName];
   if (designName === undefined) p.add('--design', `required: one of ${DESIGN_NAMES.join(', ')}`);
@@ -239,10 +230,7 @@ export function resolveProvisionOptions(argv: Record<string, unknown>): Provisio
   if (rate === undefined && argv['rate'] === undefined)
     p.add('--rate', 'required: the rate to meet (cost-opt, power-opt) or to start the search from (iso-power, iso-cost)');
   const o: ProvisionOptions = Object.freeze({
-    trace: trace ?? '',
-    traceFormat: t.format,
-    lenient: t.lenient,
-    transforms: t.transforms,
+    ...t,
     design: design ?? DESIGNS['splitwise-hh']!,
     objective: (objective ?? 'iso-power') as Objective,
     budgetLike: budgetLike ?? { design: DESIGNS['baseline-h100']!, counts: { mixed: 40 } },
@@ -284,18 +272,20 @@ export interface ProvisionResult {
   readonly exitCode: number;
 }
 
-export async function runProvision(o: ProvisionOptions, io: { log?: (l: string) => void } = {}): Promise<ProvisionResult> {
+export async function runProvision(o: ProvisionOptions, makeRunner: RateRunnerFactory, io: { log?: (l: string) => void } = {}): Promise<ProvisionResult> {
   const log = io.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   const tag = crypto.randomBytes(4).toString('hex');
-  return withEvaluators(o, { provision: tag, objective: o.objective }, log, (make) => provisionSearch(make(), o, log));
+  return withEvaluators(o, makeRunner, { provision: tag, objective: o.objective }, log, (make) => provisionSearch(make(), o, log));
 }
 
 /**
  * Open what evaluating configurations needs (SLO file, the trace's size sampler, the store) once, and hand
- * `fn` a maker of Evaluators over it (a fresh one has an empty cache and counts its own simulations).
+ * `fn` a maker of Evaluators over it (a fresh one has an empty cache and counts its own simulations), each
+ * rate run by `makeRunner`'s runner.
  */
 export async function withEvaluators<T>(
   o: ProvisionOptions,
+  makeRunner: RateRunnerFactory,
   tags: Record<string, string>,
   log: (l: string) => void,
   fn: (make: () => Evaluator) => Promise<T>,
@@ -304,14 +294,12 @@ export async function withEvaluators<T>(
   const { sampler, source } = await traceSampler({ trace: o.trace, format: o.traceFormat, lenient: o.lenient, transforms: o.transforms }, o.seed);
   const store = openStore(o.db);
   try {
+    const runner = evaluatorRunner(makeRunner, { store, sampler, durationS: o.durationS, seed: o.seed, compat: o.compat, tracePath: source.path });
     const make = (): Evaluator =>
       new Evaluator({
         store,
-        sampler,
-        tracePath: source.path,
+        runner,
         slo,
-        durationS: o.durationS,
-        seed: o.seed,
         compat: o.compat,
         ...(o.model ? { model: o.model } : {}),
         tags,

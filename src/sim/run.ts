@@ -10,10 +10,9 @@ import { loadDeployment } from '../config/index.js';
 import type { Deployment } from '../engine/index.js';
 import { formatSummaries, resolveReference, summarizeRun, findRun, type RunSummary } from '../metrics/index.js';
 import { openStore, type Store } from '../store/index.js';
-import { SessionWorkload, sha256File, type RequestSpec } from '../trace/index.js';
+import { rateRequests, SessionWorkload, sha256File, traceRequests, traceSampler, type RequestSpec } from '../trace/index.js';
 import type { SimOptions } from './options.js';
 import { TraceEventWriter } from './perfetto.js';
-import { rateRequests, traceRequests, traceSampler } from './requests.js';
 import { simulate, type SimulateResult } from './simulate.js';
 
 export interface SimIo {

@@ -11,39 +11,35 @@ import { ExitCode } from '../errors.js';
 import type { Deployment } from '../engine/index.js';
 import { loadSlo, type SloSpec } from '../metrics/index.js';
 import { openStore, type Store } from '../store/index.js';
-import { sha256File, type SizeSampler, type TraceTransforms } from '../trace/index.js';
+import { DEFAULT_ARRIVALS, rateRequests, sha256File, traceSampler, type SizeSampler } from '../trace/index.js';
 import type { CompatMode } from './cluster.js';
-import { Problems, SIM_DEFAULTS, traceFlags } from './options.js';
-import { rateRequests, traceSampler } from './requests.js';
+import { Problems, SIM_DEFAULTS, traceFlags, type SimOptions } from './options.js';
 import { resolveDeployment } from './run.js';
 import { drive, judgeRun, parseRates, sweepSearch, type Judgement, type SearchResult } from './search.js';
 import { simulate } from './simulate.js';
 
-export interface SweepOptions {
-  readonly trace: string;
-  readonly traceFormat?: string | undefined;
-  readonly lenient: boolean;
-  readonly transforms: TraceTransforms;
-  readonly deployment: string;
-  readonly model?: string | undefined;
-  readonly compat: CompatMode;
+/** The trace, cluster and run fields of a sweep are a sim's; the rest is the search's. */
+export interface SweepOptions
+  extends Pick<SimOptions, 'trace' | 'traceFormat' | 'lenient' | 'transforms' | 'deployment' | 'model' | 'compat' | 'seed' | 'db' | 'tags' | 'json'> {
   readonly rates: readonly number[];
   readonly durationS: number;
   readonly live: boolean;
   readonly timeScale: number;
   readonly slo: string;
-  readonly seed: number;
-  readonly db: string;
-  readonly tags: Readonly<Record<string, string>>;
   readonly tolerance: number;
-  readonly json: boolean;
+}
+
+/** `--trace` (required) and the trace flags of a search (sweep, provision), as option fields. */
+export function searchTrace(argv: Record<string, unknown>, p: Problems): Pick<SimOptions, 'trace' | 'traceFormat' | 'lenient' | 'transforms'> {
+  const trace = p.str(argv, 'trace', '--trace');
+  if (argv['trace'] === undefined) p.add('--trace', 'required: the trace file (or a bundled name)');
+  const t = traceFlags(argv, p);
+  return { trace: trace ?? '', traceFormat: t.format, lenient: t.lenient, transforms: t.transforms };
 }
 
 export function resolveSweepOptions(argv: Record<string, unknown>): SweepOptions {
   const p = new Problems();
-  const trace = p.str(argv, 'trace', '--trace');
-  if (argv['trace'] === undefined) p.add('--trace', 'required: the trace file (or a bundled name)');
-  const t = traceFlags(argv, p);
+  const t = searchTrace(argv, p);
   const ratesRaw = p.str(argv, 'rates', '--rates');
   let rates: number[] = [];
   if (ratesRaw === undefined) p.add('--rates', 'required: LO:HI:STEP (e.g. 30:160:10) or a comma list');
@@ -61,10 +57,7 @@ export function resolveSweepOptions(argv: Record<string, unknown>): SweepOptions
   if (timeScale !== undefined && !live) p.add('--time-scale', 'applies to --live sweeps only');
   const tolerance = p.num(argv, 'tolerance', '--tolerance', { gt: 0 }) ?? 0.05;
   const o: SweepOptions = Object.freeze({
-    trace: trace ?? '',
-    traceFormat: t.format,
-    lenient: t.lenient,
-    transforms: t.transforms,
+    ...t,
     deployment: p.str(argv, 'deployment', '--deployment') ?? SIM_DEFAULTS.deployment,
     model: p.str(argv, 'model', '--model'),
     compat,
@@ -83,15 +76,27 @@ export function resolveSweepOptions(argv: Record<string, unknown>): SweepOptions
   return o;
 }
 
-/** Runs one offered rate and returns the stored run's id. */
-export interface RateRunner {
-  run(rate: number, meta: { name: string; tags: Record<string, string> }): Promise<{ runId: number; overloaded?: string }>;
+/** One offered rate of one deployment, as a search asks a RateRunner to run it. */
+export interface RatePoint {
+  readonly rate: number;
+  readonly deployment: Deployment;
+  /** The deployment as named (bundled name or file), stored with the run; the live runner starts it. */
+  readonly deploymentLabel: string;
+  readonly name: string;
+  readonly tags: Readonly<Record<string, string>>;
+  /** Stored with the run's options (which sweep, design, …). */
+  readonly options?: Readonly<Record<string, unknown>>;
 }
 
-export interface SimRateRunnerOptions {
+/** Runs one offered rate and returns the stored run's id. */
+export interface RateRunner {
+  run(p: RatePoint): Promise<{ runId: number; overloaded?: string }>;
+}
+
+/** What a sweep, provisioning search or experiment hands its runner maker: where runs go, what they draw. */
+export interface RateContext {
   readonly store: Store;
-  readonly deployment: Deployment;
-  readonly deploymentLabel: string;
+  /** Sizes of the trace's rows (src/trace/rate.ts `traceSampler`). */
   readonly sampler: SizeSampler;
   readonly durationS: number;
   readonly seed: number;
@@ -107,57 +112,58 @@ export interface SimRateRunnerOptions {
    * hopelessly overloaded; default 60). The run is then `interrupted` and fails any SLO.
    */
   readonly overloadBacklogS?: number;
-  readonly options?: Record<string, unknown>;
 }
 
-/** The simulator as a RateRunner: Poisson arrivals at the rate, sizes drawn from the trace's rows. */
-export function simRateRunner(o: SimRateRunnerOptions): RateRunner {
-  return {
-    async run(rate, meta) {
-      const writer = o.store.createRun(
-        {
-          kind: 'sim',
-          name: meta.name,
-          target: `sim:${o.deployment.name}`,
-          deployment: o.deploymentLabel,
-          model: o.deployment.model,
-          tracePath: o.tracePath,
-          ...(o.traceSha256 ? { traceSha256: o.traceSha256 } : {}),
-          offeredRate: rate,
-          seed: o.seed,
-          options: { ...(o.options ?? {}), rate, arrivals: 'poisson', durationS: o.durationS, compat: o.compat ?? null, deployment: o.deploymentLabel },
-          tags: meta.tags,
-        },
-        { bulk: true },
-      ); // a sim can be rerun: bulk writes (store api WriterOptions.bulk)
-      let inFlight = 0;
-      const bound = Math.max(500, rate * (o.overloadBacklogS ?? 60));
-      let overloaded: string | undefined;
-      const res = await simulate({
-        deployment: o.deployment,
-        requests: rateRequests(o.sampler, { rate, durationS: o.durationS, seed: o.seed, draw: 'joint' }),
-        ...(o.compat ? { compat: o.compat } : {}),
+/** Makes the RateRunner of a search from its context; injected by the caller (the CLI picks `simRateRunner` or `liveRateRunner`). */
+export type RateRunnerFactory = (ctx: RateContext) => RateRunner;
+
+/** The simulator as a RateRunner: the rate generator's Poisson arrivals at the rate, sizes drawn jointly from the trace's rows. */
+export const simRateRunner: RateRunnerFactory = (o) => ({
+  async run(p) {
+    const { rate } = p;
+    const writer = o.store.createRun(
+      {
+        kind: 'sim',
+        name: p.name,
+        target: `sim:${p.deployment.name}`,
+        deployment: p.deploymentLabel,
+        model: p.deployment.model,
+        tracePath: o.tracePath,
+        ...(o.traceSha256 ? { traceSha256: o.traceSha256 } : {}),
+        offeredRate: rate,
         seed: o.seed,
-        sink: writer,
-        chunks: o.chunks ?? true,
-        sampleIntervalS: o.sampleIntervalS ?? 1,
-        lookahead: 512,
-        onProgress: (p) => {
-          inFlight = p.inFlight;
-        },
-        shouldStop: () => {
-          if (inFlight > bound && !overloaded)
-            overloaded = `overloaded: ${inFlight} requests in flight (more than ${o.overloadBacklogS ?? 60} s of arrivals); stopped feeding arrivals`;
-          return overloaded !== undefined;
-        },
-      });
-      writer.finish(res.stopped ? 'interrupted' : 'completed', {
-        notes: { wallS: res.wallS, virtualEndS: res.endTime, neverCompleted: res.neverCompleted, ...(overloaded ? { overloaded } : {}) },
-      });
-      return { runId: writer.runId, ...(overloaded ? { overloaded } : {}) };
-    },
-  };
-}
+        options: { ...(p.options ?? {}), rate, arrivals: DEFAULT_ARRIVALS, durationS: o.durationS, compat: o.compat ?? null, deployment: p.deploymentLabel },
+        tags: { ...p.tags },
+      },
+      { bulk: true },
+    ); // a sim can be rerun: bulk writes (store api WriterOptions.bulk)
+    let inFlight = 0;
+    const bound = Math.max(500, rate * (o.overloadBacklogS ?? 60));
+    let overloaded: string | undefined;
+    const res = await simulate({
+      deployment: p.deployment,
+      requests: rateRequests(o.sampler, { rate, arrivals: DEFAULT_ARRIVALS, durationS: o.durationS, seed: o.seed, draw: 'joint' }),
+      ...(o.compat ? { compat: o.compat } : {}),
+      seed: o.seed,
+      sink: writer,
+      chunks: o.chunks ?? true,
+      sampleIntervalS: o.sampleIntervalS ?? 1,
+      lookahead: 512,
+      onProgress: (pr) => {
+        inFlight = pr.inFlight;
+      },
+      shouldStop: () => {
+        if (inFlight > bound && !overloaded)
+          overloaded = `overloaded: ${inFlight} requests in flight (more than ${o.overloadBacklogS ?? 60} s of arrivals); stopped feeding arrivals`;
+        return overloaded !== undefined;
+      },
+    });
+    writer.finish(res.stopped ? 'interrupted' : 'completed', {
+      notes: { wallS: res.wallS, virtualEndS: res.endTime, neverCompleted: res.neverCompleted, ...(overloaded ? { overloaded } : {}) },
+    });
+    return { runId: writer.runId, ...(overloaded ? { overloaded } : {}) };
+  },
+});
 
 export interface SweepPoint {
   readonly rate: number;
@@ -200,7 +206,13 @@ export interface SweepIo {
   readonly log?: (line: string) => void;
 }
 
-export async function runSweep(o: SweepOptions, io: SweepIo = {}): Promise<SweepResult> {
+/** The runner maker a sweep's options ask for: the simulator, or (`--live`) replays against the reference backend. */
+export async function sweepRateRunner(o: SweepOptions): Promise<RateRunnerFactory> {
+  return o.live ? (await import('./live.js')).liveRateRunner(o) : simRateRunner;
+}
+
+/** A sweep: the search over `o.rates`, each rate run by the runner `makeRunner` makes (simulated or live). */
+export async function runSweep(o: SweepOptions, makeRunner: RateRunnerFactory, io: SweepIo = {}): Promise<SweepResult> {
   const log = io.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   const slo: SloSpec = loadSlo(o.slo);
   const dep = resolveDeployment(o);
@@ -210,38 +222,18 @@ export async function runSweep(o: SweepOptions, io: SweepIo = {}): Promise<Sweep
   const sweep = crypto.randomBytes(4).toString('hex');
   const store = openStore(o.db);
   try {
-    let runner: RateRunner;
-    if (o.live) {
-      const { liveRateRunner } = await import('./live.js');
-      runner = liveRateRunner({
-        db: o.db,
-        trace: o.trace,
-        traceFormat: o.traceFormat,
-        lenient: o.lenient,
-        transforms: o.transforms,
-        deployment: o.deployment,
-        model: o.model,
-        durationS: o.durationS,
-        seed: o.seed,
-        timeScale: o.timeScale,
-      });
-    } else {
-      runner = simRateRunner({
-        store,
-        deployment: dep,
-        deploymentLabel: o.deployment,
-        sampler,
-        durationS: o.durationS,
-        seed: o.seed,
-        compat: o.compat,
-        tracePath: source.path,
-        traceSha256: traceSha,
-        options: { trace: o.trace, transforms: o.transforms, slo: o.slo, sweep, host: os.hostname() },
-      });
-    }
+    const runner = makeRunner({ store, sampler, durationS: o.durationS, seed: o.seed, compat: o.compat, tracePath: source.path, traceSha256: traceSha });
+    const options = { trace: o.trace, transforms: o.transforms, slo: o.slo, sweep, host: os.hostname() };
     const points: SweepPoint[] = [];
     const { result } = await drive(sweepSearch(o.rates, { tolerance: o.tolerance }), async (rate) => {
-      const { runId, overloaded } = await runner.run(rate, { name: `sweep-${sweep}-r${rate}`, tags: { ...o.tags, sweep } });
+      const { runId, overloaded } = await runner.run({
+        rate,
+        deployment: dep,
+        deploymentLabel: o.deployment,
+        name: `sweep-${sweep}-r${rate}`,
+        tags: { ...o.tags, sweep },
+        options,
+      });
       const j = await judgeRun(store, runId, slo);
       const pt = pointOf(rate, runId, j, overloaded);
       points.push(pt);

@@ -1,5 +1,5 @@
 // The trace layer's public face: readers (by format name), the RequestSpec stream, transforms, stats,
-// synthesis, seeded randomness and the shared trace flags.
+// synthesis, the seeded rate generator, seeded randomness and the shared trace flags.
 export type { RequestSpec } from './types.js';
 export { openTrace, resolveTracePath, BUNDLED_TRACES, type TraceSource, type OpenTraceOptions, type SkippedRow } from './open.js';
 export { traceReaders, TRACE_FORMATS, getTraceReader, detectTraceReader, type TraceReader } from './readers/index.js';
@@ -12,6 +12,17 @@ export { computeTraceStats, type TraceStats, type TraceStatsOptions, type TokenS
 export { PrefixReuseCounter, REUSE_BLOCK_TOKENS, type PrefixReuse, type ReuseFigures } from './reuse.js';
 export { writeTrace } from './writers.js';
 export { synthesize, synthesizeTrace, type SynthOptions } from './synth.js';
+export {
+  rateRequests,
+  rateSampler,
+  checkRateLoad,
+  traceRequests,
+  traceSampler,
+  DEFAULT_ARRIVALS,
+  type RateLoad,
+  type SizeDraw,
+  type TraceInput,
+} from './rate.js';
 export { convertTrace } from './convert.js';
 export { parseAzureTimestampUs, formatAzureTimestampUs } from './timestamp.js';
 export { synthesizeSessions, synthesizeSessionTrace, geometricAtLeastOne, SESSION_SYNTH_DEFAULTS, type SessionSynthOptions } from './synth.js';

@@ -1,13 +1,15 @@
 /**
- * Synthetic traces: request sizes sampled from a real trace (prompt and output independently, as SplitwiseSim's
- * generator does; see sizes.ts) and arrivals from a named process (random.ts), for `duration` seconds.
- * One seed drives everything, so the same inputs and seed give byte-identical files.
+ * Synthetic traces: the rate generator's requests (rate.ts: arrivals from a named process, each request's
+ * prompt and output drawn together from one row of a real trace) for `duration` seconds, and multi-turn
+ * session traces. One seed drives everything, so the same inputs and seed give byte-identical files, and a
+ * rate trace holds the requests `sim --rate` and `replay --rate` run with that seed.
  */
 import { ConfigError } from '../errors.js';
 import { openTrace, type OpenTraceOptions } from './open.js';
-import { arrivalProcess, createRng, parseArrivalKind, type Rng } from './random.js';
+import { arrivalProcess, createRng, type Rng } from './random.js';
+import { checkRateLoad, DEFAULT_ARRIVALS, rateRequests, rateSampler, type RateLoad } from './rate.js';
 import { SESSION_BLOCK_TOKENS } from './sessions.js';
-import { sizeSampler } from './sizes.js';
+import type { SizeSampler } from './sizes.js';
 import type { RequestSpec } from './types.js';
 import { writeTrace } from './writers.js';
 
@@ -26,32 +28,39 @@ export interface SynthOptions {
   readonly out: string;
 }
 
-/** The synthetic stream itself (sizes sampler built first), for callers that do not need a file. */
+/**
+ * The synthetic stream itself (sizes sampler built first), for callers that do not need a file: the rate
+ * generator's requests (rate.ts), the same ones `sim --rate` and `replay --rate` run for that seed.
+ */
 export async function synthesize(
   o: Omit<SynthOptions, 'out' | 'format'>,
 ): Promise<{ requests: AsyncIterable<RequestSpec>; sourceSkipped: number; sourceRows: number }> {
-  if (!(o.rate > 0) || !Number.isFinite(o.rate)) throw new ConfigError(`must be a positive number of requests per second, got ${o.rate}`, { path: '--rate' });
-  if (!(o.durationS > 0) || !Number.isFinite(o.durationS))
-    throw new ConfigError(`must be a positive number of seconds, got ${o.durationS}`, { path: '--duration' });
-  const kind = o.arrivals ?? 'poisson';
-  parseArrivalKind(kind);
-  const seed = o.seed ?? 0;
-  const src = openTrace(o.like, o.likeOpen);
-  const sampler = await sizeSampler(src, { seed });
-  const sourceSkipped = src.skipped();
+  const { load, sampler, sourceSkipped } = await synthInput(o);
   const requests: AsyncIterable<RequestSpec> = {
     async *[Symbol.asyncIterator]() {
-      const arrivalRng = createRng(seed);
-      const sizeRng = createRng(seed + 1);
-      let i = 0;
-      for (const t of arrivalProcess(kind, o.rate, arrivalRng)) {
-        if (t >= o.durationS) return;
-        const s = sampler.sample(sizeRng);
-        yield { id: String(i++), arrival: t, promptTokens: s.promptTokens, outputTokens: s.outputTokens };
-      }
+      yield* rateRequests(sampler, load);
     },
   };
   return { requests, sourceSkipped, sourceRows: sampler.count };
+}
+
+/** The checked rate load of a synthesis (`unit`: what arrives, for the errors) and the size sampler over the `like` trace. */
+async function synthInput(
+  o: Pick<SynthOptions, 'like' | 'likeOpen' | 'rate' | 'arrivals' | 'seed'> & { readonly durationS?: number | undefined },
+  unit = 'requests',
+  check: () => void = () => undefined,
+): Promise<{ load: RateLoad; sampler: SizeSampler; sourceSkipped: number }> {
+  const load: RateLoad = {
+    rate: o.rate,
+    arrivals: o.arrivals ?? DEFAULT_ARRIVALS,
+    seed: o.seed ?? 0,
+    ...(o.durationS === undefined ? {} : { durationS: o.durationS }),
+  };
+  checkRateLoad(load, unit);
+  check();
+  const src = openTrace(o.like, o.likeOpen);
+  const sampler = await rateSampler(src, load.seed);
+  return { load, sampler, sourceSkipped: src.skipped() };
 }
 
 export async function synthesizeTrace(o: SynthOptions): Promise<{ written: number; sourceSkipped: number; out: string; format: string }> {
@@ -99,29 +108,24 @@ export function geometricAtLeastOne(rng: Rng, mean: number): number {
 export async function synthesizeSessions(
   o: Omit<SynthOptions, 'out' | 'format' | 'durationS'> & { readonly durationS?: number } & SessionSynthOptions,
 ): Promise<{ requests: RequestSpec[]; sourceSkipped: number; sourceRows: number }> {
-  if (!(o.rate > 0) || !Number.isFinite(o.rate)) throw new ConfigError(`must be a positive number of sessions per second, got ${o.rate}`, { path: '--rate' });
-  if (!Number.isSafeInteger(o.sessions) || o.sessions < 1)
-    throw new ConfigError(`must be a whole number of sessions ≥ 1, got ${o.sessions}`, { path: '--sessions' });
-  if (!(o.turnsMean >= 1) || !Number.isFinite(o.turnsMean))
-    throw new ConfigError(`must be a mean number of turns ≥ 1, got ${o.turnsMean}`, { path: '--turns' });
-  if (!(o.thinkMeanS >= 0) || !Number.isFinite(o.thinkMeanS))
-    throw new ConfigError(`must be a non-negative number of seconds, got ${o.thinkMeanS}`, { path: '--think' });
-  if (!(o.userTokensMean >= 1) || !Number.isFinite(o.userTokensMean))
-    throw new ConfigError(`must be a mean number of tokens ≥ 1, got ${o.userTokensMean}`, { path: '--user-tokens' });
-  if (o.durationS !== undefined && (!(o.durationS > 0) || !Number.isFinite(o.durationS)))
-    throw new ConfigError(`must be a positive number of seconds, got ${o.durationS}`, { path: '--duration' });
-  const kind = o.arrivals ?? 'poisson';
-  parseArrivalKind(kind);
-  const seed = o.seed ?? 0;
-  const src = openTrace(o.like, o.likeOpen);
-  const sampler = await sizeSampler(src, { seed });
+  const { load, sampler, sourceSkipped } = await synthInput(o, 'sessions', () => {
+    if (!Number.isSafeInteger(o.sessions) || o.sessions < 1)
+      throw new ConfigError(`must be a whole number of sessions ≥ 1, got ${o.sessions}`, { path: '--sessions' });
+    if (!(o.turnsMean >= 1) || !Number.isFinite(o.turnsMean))
+      throw new ConfigError(`must be a mean number of turns ≥ 1, got ${o.turnsMean}`, { path: '--turns' });
+    if (!(o.thinkMeanS >= 0) || !Number.isFinite(o.thinkMeanS))
+      throw new ConfigError(`must be a non-negative number of seconds, got ${o.thinkMeanS}`, { path: '--think' });
+    if (!(o.userTokensMean >= 1) || !Number.isFinite(o.userTokensMean))
+      throw new ConfigError(`must be a mean number of tokens ≥ 1, got ${o.userTokensMean}`, { path: '--user-tokens' });
+  });
+  const seed = load.seed;
   const arrivalRng = createRng(seed);
   const sizeRng = createRng(seed + 1);
   const shapeRng = createRng(seed + 2);
   const rows: { spec: RequestSpec; s: number; k: number }[] = [];
   let nextBlock = 0;
   let s = 0;
-  for (const start of arrivalProcess(kind, o.rate, arrivalRng)) {
+  for (const start of arrivalProcess(load.arrivals ?? DEFAULT_ARRIVALS, load.rate, arrivalRng)) {
     if (s >= o.sessions || (o.durationS !== undefined && start >= o.durationS)) break;
     const turns = geometricAtLeastOne(shapeRng, o.turnsMean);
     const blocks: number[] = [];
@@ -143,7 +147,7 @@ export async function synthesizeSessions(
     s++;
   }
   rows.sort((a, b) => a.spec.arrival - b.spec.arrival || a.s - b.s || a.k - b.k);
-  return { requests: rows.map((r) => r.spec), sourceSkipped: src.skipped(), sourceRows: sampler.count };
+  return { requests: rows.map((r) => r.spec), sourceSkipped, sourceRows: sampler.count };
 }
 
 /** `synthesizeSessions` written to a file (Mooncake JSONL: the format that keeps session ids and hash blocks). */

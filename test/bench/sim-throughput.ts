@@ -17,9 +17,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-
 import { openStore } from '../../src/store/index.js';
-import { rateRequests, simulate, traceSampler } from '../../src/sim/index.js';
+import { simulate } from '../../src/sim/index.js';
+import { rateRequests, traceSampler } from '../../src/trace/index.js';
 import { loadDeployment } from '../../src/config/index.js';
 
 async function throughput(compat: boolean): Promise<void> {

@@ -6,7 +6,8 @@ import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { runCli } from '../cli/helpers.js';
-import { DESIGNS, Evaluator, provisionSearch, provisioned, traceSampler } from '../../src/sim/index.js';
+import { DESIGNS, Evaluator, evaluatorRunner, provisionSearch, provisioned, simRateRunner } from '../../src/sim/index.js';
+import { traceSampler } from '../../src/trace/index.js';
 import { loadSlo } from '../../src/metrics/index.js';
 import { openStore } from '../../src/store/index.js';
 import { jsonResult } from '../json-output.js';
@@ -62,7 +63,8 @@ test('provision: iso-power on a 3-machine budget tries the budget line and picks
   const { sampler, source } = await traceSampler({ trace: 'coding' }, 0);
   const store = openStore(path.join(tmp, 'prov.db'));
   try {
-    const ev = new Evaluator({ store, sampler, tracePath: source.path, slo, durationS: 30, seed: 0, compat: undefined, tags: {}, tolerance: 0.2 });
+    const runner = evaluatorRunner(simRateRunner, { store, sampler, durationS: 30, seed: 0, compat: undefined, tracePath: source.path });
+    const ev = new Evaluator({ store, runner, slo, compat: undefined, tags: {}, tolerance: 0.2 });
     const iso = await provisionSearch(
       ev,
       {
