@@ -10,69 +10,47 @@ import { ConfigError } from '../errors.js';
 import type { EngineCatalog } from './cluster.js';
 import type { MachineSpec as EngineMachineSpec, ModelSpec as EngineModelSpec } from './specs.js';
 
-/** A GPU type (hardware.yaml). */
-export interface HardwareSpec {
-  readonly name: string;
-  readonly vendor: string;
-  readonly peakBf16Flops: number;
-  readonly hbmBandwidth: number;
-  readonly hbmBytes: number;
-  readonly scaleUpBandwidth: number;
-  readonly infinibandGbps: number;
-  readonly tdpW: number;
-  readonly idleW: number;
-  readonly promptW: number;
-  readonly tokenW: number;
-  readonly powerCapW?: number | undefined;
-  readonly capPrefillSlowdown?: number | undefined;
-  /** Product name as the driver reports it (DCGM's `modelName`), e.g. "NVIDIA H100 80GB HBM3". */
-  readonly product?: string | undefined;
-  readonly rooflineFrom?: string | undefined;
-  readonly source: string;
-}
+/** Numeric fields by name (the catalog files' units are in the names: W, S, Bytes, Gbps, per second). */
+type Numbers<K extends string> = { readonly [P in K]: number };
+type OptionalNumbers<K extends string> = { readonly [P in K]?: number | undefined };
 
-/** A model's shapes and sizes (models.yaml). */
-export interface CatalogModel {
-  readonly name: string;
-  readonly layers: number;
-  readonly hidden: number;
-  readonly heads: number;
-  readonly kvHeads: number;
-  readonly headDim: number;
-  readonly intermediate: number;
-  readonly vocab: number;
-  readonly parameters: number;
-  readonly activeParameters?: number | undefined;
-  readonly experts?: number | undefined;
-  readonly expertsPerToken?: number | undefined;
-  readonly bytesPerParam: number;
-  readonly bytesPerKv: number;
-  readonly maxContextTokens: number;
-  /** SplitwiseSim's sizes of this model (the compatible mode). */
-  readonly compat?: { readonly weightBytes: number; readonly heads: number } | undefined;
-  readonly source: string;
-}
+/**
+ * A GPU type (hardware.yaml): peak FLOP/s, HBM bytes and bytes/s, links, watts; `product` is the name the driver
+ * reports (DCGM's `modelName`, e.g. "NVIDIA H100 80GB HBM3"); `rooflineFrom`, the type whose roofline factors it uses.
+ */
+export type HardwareSpec = Numbers<
+  'peakBf16Flops' | 'hbmBandwidth' | 'hbmBytes' | 'scaleUpBandwidth' | 'infinibandGbps' | 'tdpW' | 'idleW' | 'promptW' | 'tokenW'
+> &
+  OptionalNumbers<'powerCapW' | 'capPrefillSlowdown'> & {
+    readonly name: string;
+    readonly vendor: string;
+    readonly product?: string | undefined;
+    readonly rooflineFrom?: string | undefined;
+    readonly source: string;
+  };
 
-/** A machine type (machines.yaml), its hardware resolved. */
-export interface CatalogMachine {
+/** A model's shapes and sizes (models.yaml); `compat`: SplitwiseSim's sizes of it (the compatible mode). */
+export type CatalogModel = Numbers<
+  'layers' | 'hidden' | 'heads' | 'kvHeads' | 'headDim' | 'intermediate' | 'vocab' | 'parameters' | 'bytesPerParam' | 'bytesPerKv' | 'maxContextTokens'
+> &
+  OptionalNumbers<'activeParameters' | 'experts' | 'expertsPerToken'> & {
+    readonly name: string;
+    readonly compat?: { readonly weightBytes: number; readonly heads: number } | undefined;
+    readonly source: string;
+  };
+
+/**
+ * A machine type (machines.yaml) with its hardware entry resolved (`hw`): `gpus` bounds its tensor-parallel degree;
+ * `infinibandGbps` is the KV-transfer link (the machine's value, else the hardware's); `kvResidueS` the
+ * non-overlapped residue of a layer-wise KV transfer (paper: ~8 ms A100, ~5 ms H100).
+ */
+export type CatalogMachine = Numbers<'gpus' | 'pricePerHour' | 'powerUnits' | 'ratedW' | 'idleW' | 'infinibandGbps' | 'powerFactor' | 'kvResidueS'> & {
   readonly name: string;
   readonly hardware: string;
-  /** The resolved hardware entry. */
   readonly hw: HardwareSpec;
-  /** GPUs of one machine (its tensor-parallel degree at most). */
-  readonly gpus: number;
-  readonly pricePerHour: number;
   readonly priceSource: string;
-  readonly powerUnits: number;
-  readonly ratedW: number;
-  readonly idleW: number;
-  /** The KV-transfer link (machine value, else the hardware's). */
-  readonly infinibandGbps: number;
-  readonly powerFactor: number;
-  /** Non-overlapped residue of a layer-wise KV transfer, seconds (paper: ~8 ms A100, ~5 ms H100). */
-  readonly kvResidueS: number;
   readonly source?: string | undefined;
-}
+};
 
 function unknownName(kind: string, name: string, known: readonly string[]): ConfigError {
   return new ConfigError(`unknown ${kind} "${name}"; known: ${known.join(', ')}`);

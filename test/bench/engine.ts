@@ -6,7 +6,6 @@
  */
 import { VirtualClock, EventRank } from '../../src/engine/clock.js';
 import { createCluster } from '../../src/engine/cluster.js';
-
 import { seededRandom } from '../../src/engine/schedulers.js';
 import type { RequestObserver } from '../../src/engine/api.js';
 import { loadDeployment, loadEngineData } from '../../src/config/index.js';

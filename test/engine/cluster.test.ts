@@ -2,7 +2,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { VirtualClock, EventRank } from '../../src/engine/clock.js';
 import { createCluster, type EngineCatalog } from '../../src/engine/cluster.js';
-
 import type { EngineEvents } from '../../src/engine/api.js';
 import { ConstantPerfModel, catalogOf, near, recorder, req, tinyMachine, tinyModel, type Record } from './helpers.js';
 import { defineDeployment } from '../../src/config/index.js';

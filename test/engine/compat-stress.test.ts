@@ -8,7 +8,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { VirtualClock, EventRank } from '../../src/engine/clock.js';
 import { createCluster } from '../../src/engine/cluster.js';
-
 import type { CompatInstanceState } from '../../src/engine/compat/cluster.js';
 import { seededRandom } from '../../src/engine/schedulers.js';
 import type { RequestBreakdown } from '../../src/engine/api.js';

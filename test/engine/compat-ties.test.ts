@@ -14,14 +14,12 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { EventRank, VirtualClock } from '../../src/engine/clock.js';
 import { createCluster, type EngineCatalog } from '../../src/engine/cluster.js';
-
 import type { CompatInstanceState } from '../../src/engine/compat/cluster.js';
 import { PyHeap } from '../../src/engine/compat/heapq.js';
 import type { CompatPredictors } from '../../src/engine/predictors.js';
 import { seededRandom } from '../../src/engine/schedulers.js';
 import type { ModelSpec } from '../../src/engine/specs.js';
 import { simulate } from '../../src/sim/simulate.js';
-
 import type { RequestRow } from '../../src/store/index.js';
 import { catalogOf, tinyMachine } from './helpers.js';
 import { defineDeployment, loadDeployment } from '../../src/config/index.js';

@@ -2,7 +2,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { VirtualClock, EventRank } from '../../src/engine/clock.js';
 import { createCluster, type EngineCatalog } from '../../src/engine/cluster.js';
-
 import type { CompatPredictors } from '../../src/engine/predictors.js';
 import { PyHeap, pyFloorDiv } from '../../src/engine/compat/heapq.js';
 import { catalogOf, near, recorder, req, tinyMachine, type Record } from './helpers.js';

@@ -7,7 +7,6 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-
 import { runCli } from '../cli/helpers.js';
 import { configErrorOf } from './helpers.js';
 import { defineDeployment, parseDeployment } from '../../src/config/index.js';

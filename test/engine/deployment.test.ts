@@ -3,7 +3,6 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-
 import { createCluster } from '../../src/engine/cluster.js';
 import { VirtualClock } from '../../src/engine/clock.js';
 import { configErrorOf } from './helpers.js';

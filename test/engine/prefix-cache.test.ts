@@ -2,7 +2,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { VirtualClock, EventRank } from '../../src/engine/clock.js';
 import { createCluster, type EngineCatalog } from '../../src/engine/cluster.js';
-
 import { Instance, Seq, SeqMode } from '../../src/engine/instance.js';
 import { PrefixCache, prefixBlockHashes } from '../../src/engine/prefix-cache.js';
 import type { EngineRequest } from '../../src/engine/api.js';

@@ -4,7 +4,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-
 import { cappedModel, DEFAULT_HTTP_LIMITS, httpLimitProblems, parseGeneration } from '../../src/server/index.js';
 import { runCli } from '../cli/helpers.js';
 import { loadCatalog } from '../../src/config/index.js';

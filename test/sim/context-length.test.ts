@@ -5,7 +5,6 @@
  */
 import test from 'node:test';
 import assert from 'node:assert/strict';
-
 import { parseGeneration, HttpError } from '../../src/server/index.js';
 import { simulate } from '../../src/sim/index.js';
 import type { RequestRow } from '../../src/store/index.js';

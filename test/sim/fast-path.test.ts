@@ -7,7 +7,6 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-
 import { decodeChunks, encodeChunkTimes, encodeChunks, maxStallOf, openStore, type Chunk, type RequestRow } from '../../src/store/index.js';
 import { simulate } from '../../src/sim/index.js';
 import type { RequestSpec } from '../../src/trace/index.js';

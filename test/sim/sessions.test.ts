@@ -5,7 +5,6 @@
  */
 import test from 'node:test';
 import assert from 'node:assert/strict';
-
 import { simulate } from '../../src/sim/index.js';
 import { resolveSimOptions } from '../../src/sim/options.js';
 import { resolveReplayOptions } from '../../src/load/options.js';

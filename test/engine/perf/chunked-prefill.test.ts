@@ -7,7 +7,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { VirtualClock } from '../../../src/engine/clock.js';
 import { createCluster } from '../../../src/engine/cluster.js';
-
 import { createPerfModel } from '../../../src/engine/perf/registry.js';
 import type { BatchShape } from '../../../src/engine/api.js';
 import { defineDeployment, loadEngineData } from '../../../src/config/index.js';

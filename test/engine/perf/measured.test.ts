@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfigError } from '../../../src/errors.js';
-
 import { ProfilePerfModel } from '../../../src/engine/perf/profile.js';
 import { convertTorchMeasurement } from '../../../src/config/index.js';
 

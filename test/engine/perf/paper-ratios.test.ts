@@ -1,7 +1,6 @@
 /** The Splitwise paper's hardware claims (the Splitwise notes, 5.2), kept by the calibrated models and catalogs. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-
 import { createPerfModel } from '../../../src/engine/perf/registry.js';
 import { loadCatalog, loadEngineData } from '../../../src/config/index.js';
 

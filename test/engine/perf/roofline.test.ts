@@ -1,9 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-
 import { calibrateRoofline, rooflineMape } from '../../../src/engine/perf/roofline.js';
 import { createPerfModel } from '../../../src/engine/perf/registry.js';
-
 import type { RooflinePerfModel } from '../../../src/engine/perf/roofline.js';
 import { loadEngineData } from '../../../src/config/index.js';
 
