@@ -13,7 +13,10 @@ export * from './deployment.js';
 export * from './measured.js';
 export * from './profiles.js';
 
-/** The catalogs and profiles (default: the bundled ones), loaded once per folder. */
-export function loadEngineData(o: { readonly catalogDir?: string; readonly profilesDir?: string } = {}): EngineData {
-  return { catalog: loadCatalog(o.catalogDir), profiles: loadProfiles(o.profilesDir) };
+/**
+ * The catalogs and profiles (default: the bundled ones), loaded once per folder. `splitwise: false` leaves out
+ * SplitwiseSim's rows (only the compatible mode and the `splitwise` slowdown reference use them).
+ */
+export function loadEngineData(o: { readonly catalogDir?: string; readonly profilesDir?: string; readonly splitwise?: boolean } = {}): EngineData {
+  return { catalog: loadCatalog(o.catalogDir), profiles: loadProfiles(o.profilesDir, o.splitwise === false ? false : undefined) };
 }

@@ -159,15 +159,26 @@ function splitwiseRows(file: string): SplitwiseRow[] {
 }
 
 const profilesCache = new Map<string, Profiles>();
+const indexCache = new Map<string, ProfileIndexEntry[]>();
+const rowsCache = new Map<string, SplitwiseRow[]>();
 
 /**
  * The profiles of `dir` (default: the bundled ones) with SplitwiseSim's rows from `splitwiseCsv` (default: the
- * bundled perf_model.csv), read and validated once per pair of paths.
+ * bundled perf_model.csv; `false`: without them, for callers that need neither the compatible mode nor the
+ * `splitwise` reference: parsing the CSV costs ~60 ms of CPU). Each file is read and validated once per process.
  */
-export function loadProfiles(dir: string = DEFAULT_PROFILES_DIR, splitwiseCsv: string = SPLITWISE_CSV): Profiles {
-  const key = `${path.resolve(dir)}|${path.resolve(splitwiseCsv)}`;
+export function loadProfiles(dir: string = DEFAULT_PROFILES_DIR, splitwiseCsv: string | false = SPLITWISE_CSV): Profiles {
+  const root = path.resolve(dir);
+  const csv = splitwiseCsv === false ? undefined : path.resolve(splitwiseCsv);
+  const key = `${root}|${csv ?? ''}`;
   let hit = profilesCache.get(key);
-  if (!hit) profilesCache.set(key, (hit = new Profiles(path.resolve(dir), profileIndex(dir), splitwiseRows(splitwiseCsv))));
+  if (!hit) {
+    let entries = indexCache.get(root);
+    if (!entries) indexCache.set(root, (entries = profileIndex(root)));
+    let rows = csv === undefined ? undefined : rowsCache.get(csv);
+    if (csv !== undefined && !rows) rowsCache.set(csv, (rows = splitwiseRows(csv)));
+    profilesCache.set(key, (hit = new Profiles(root, entries, rows)));
+  }
   return hit;
 }
 

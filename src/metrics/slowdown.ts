@@ -142,8 +142,8 @@ export const DEFAULT_REFERENCE_MACHINE = 'dgx-a100';
  */
 export async function loadReferenceLatency(): Promise<ReferenceLatencyFn> {
   const [{ referenceLatency }, { loadEngineData }] = await Promise.all([import('../engine/index.js'), import('../config/index.js')]);
-  const data = loadEngineData();
-  return (q) => referenceLatency({ ...q, data });
+  const realistic = loadEngineData({ splitwise: false });
+  return (q) => referenceLatency({ ...q, data: q.mode === 'splitwise' ? loadEngineData() : realistic });
 }
 
 /**

@@ -88,7 +88,7 @@ export function createBackend(opts: BackendOptions): Backend {
   }
   const deployment = opts.role ? roleDeployment(loaded, opts.role) : loaded;
   const promptMachine = promptMachineType(loaded);
-  const data = loadEngineData();
+  const data = loadEngineData({ splitwise: opts.compat === 'splitwise' });
   const model = data.catalog.model(deployment.model);
   const clock = new RealClock(opts.timeScale ?? 1);
   const listeners: ((e: IterationEvent) => void)[] = [];

@@ -172,7 +172,7 @@ class PowerMeter {
 /** Run a simulation to completion (the event queue empties after the last request). */
 export async function simulate(o: SimulateOptions): Promise<SimulateResult> {
   const t0 = performance.now();
-  const data = o.data ?? loadEngineData();
+  const data = o.data ?? loadEngineData({ splitwise: o.compat === 'splitwise' });
   const clock = new VirtualClock(0);
   const keepChunks = o.chunks ?? true;
   const interval = o.sampleIntervalS ?? 1;

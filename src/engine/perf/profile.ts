@@ -27,6 +27,7 @@
  *   Chunked prefill: a chunk of n tokens at offset o > 0 costs at least prefill(o + n) − prefill(o), the rule of
  *   `chunkedIterationTime` (interp.ts), applied over the batch costed as above.
  */
+import { ConfigError } from '../../errors.js';
 import type { BatchShape, PerfModel } from '../api.js';
 import { PiecewiseLinear, chunkedIterationTime, fitLine } from './interp.js';
 import type { SplitwiseRow } from './splitwise.js';
@@ -58,20 +59,27 @@ export interface ProfileIndexEntry {
 
 /**
  * The measured performance data the engine's models come from, read and validated at the edge
- * (src/config/profiles.ts): every profile of a folder, and SplitwiseSim's raw rows (its perf_model.csv) for the
- * compatible mode's predictors.
+ * (src/config/profiles.ts): every profile of a folder and, when the caller loaded them (what the compatible mode
+ * and the `splitwise` reference need), SplitwiseSim's raw rows (its perf_model.csv).
  */
 export class Profiles {
   /** Where they were read from (a label: the engine reads no files). */
   readonly dir: string;
   readonly entries: readonly ProfileIndexEntry[];
-  /** SplitwiseSim's profiled rows (hardware names as the catalog's). */
-  readonly splitwiseRows: readonly SplitwiseRow[];
+  private readonly rows: readonly SplitwiseRow[] | undefined;
 
-  constructor(dir: string, entries: readonly ProfileIndexEntry[], splitwiseRows: readonly SplitwiseRow[]) {
+  constructor(dir: string, entries: readonly ProfileIndexEntry[], splitwiseRows?: readonly SplitwiseRow[]) {
     this.dir = dir;
     this.entries = entries;
-    this.splitwiseRows = splitwiseRows;
+    this.rows = splitwiseRows;
+  }
+
+  /** SplitwiseSim's profiled rows (hardware names as the catalog's); a ConfigError when they were not loaded. */
+  splitwiseRows(): readonly SplitwiseRow[] {
+    if (this.rows) return this.rows;
+    throw new ConfigError("SplitwiseSim's profile rows were not loaded with these profiles", {
+      hint: 'load them with the profiles (loadEngineData({ splitwise: true }) in src/config)',
+    });
   }
 
   /** The profile of (model, hardware, tp), or undefined. */

@@ -74,7 +74,7 @@ export function splitwisePredictors(profiles: Profiles, model: string, hardware:
   if (!cache) predictorCache.set(profiles, (cache = new Map()));
   const hit = cache.get(key);
   if (hit) return hit;
-  const rows = profiles.splitwiseRows;
+  const rows = profiles.splitwiseRows();
   const table = splitwiseTable(rows, model, hw, tp);
   if (!table) {
     const known = [...new Set(rows.map((r) => `${r.model}/${r.hardware}/tp${r.tp}`))];

@@ -124,3 +124,13 @@ test('a bad CSV row names file, line and column', () => {
     (e: unknown) => e instanceof ConfigError && e.message.startsWith('p.csv:3:prompt_time: not a number'),
   );
 });
+
+test('profiles loaded without SplitwiseSim rows: the same measured profiles, and its predictors say the rows are missing', () => {
+  const without = loadProfiles(undefined, false);
+  assert.deepEqual(without.entries, profiles.entries);
+  assert.throws(
+    () => splitwisePredictors(without, 'bloom-176b', 'a100-80gb'),
+    (e: unknown) => e instanceof ConfigError && /SplitwiseSim's profile rows were not loaded/.test(e.message) && /splitwise: true/.test(e.hint ?? ''),
+  );
+  assert.equal(loadProfiles(undefined, false), without, 'cached');
+});
