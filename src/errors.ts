@@ -89,17 +89,6 @@ export class StoreError extends SplitbenchError {
   }
 }
 
-/** The target answered with an HTTP error (status and an excerpt of the body). */
-export class TargetHttpError extends SplitbenchError {
-  readonly status: number;
-  readonly bodyExcerpt: string;
-  constructor(status: number, bodyExcerpt: string, message?: string) {
-    super('SB_HTTP', message ?? `HTTP ${status}: ${bodyExcerpt}`, { exitCode: ExitCode.target });
-    this.status = status;
-    this.bodyExcerpt = bodyExcerpt;
-  }
-}
-
 /** The target is unreachable or failed preflight. */
 export class TargetError extends SplitbenchError {
   constructor(message: string, opts: { hint?: string; cause?: unknown } = {}) {
@@ -107,21 +96,10 @@ export class TargetError extends SplitbenchError {
   }
 }
 
-/** What the SSE parser saw that is not a valid OpenAI-style stream. */
-export class StreamProtocolError extends SplitbenchError {
+/** A SIGINT/SIGTERM came before the run started (nothing was recorded, or merged). */
+export class InterruptedError extends SplitbenchError {
   constructor(message: string) {
-    super('SB_STREAM', message, { exitCode: ExitCode.target });
-  }
-}
-
-export type TimeoutPhase = 'connect' | 'headers' | 'first-token' | 'between-tokens' | 'total';
-
-/** A per-phase timeout of one request. */
-export class StallTimeoutError extends SplitbenchError {
-  readonly phase: TimeoutPhase;
-  constructor(phase: TimeoutPhase, limitS: number) {
-    super('SB_TIMEOUT', `timed out in phase ${phase} after ${limitS} s`, { exitCode: ExitCode.target });
-    this.phase = phase;
+    super('SB_INTERRUPTED', message, { exitCode: ExitCode.interrupted });
   }
 }
 
@@ -130,6 +108,58 @@ export class SloSpecError extends SplitbenchError {
   constructor(message: string, hint?: string) {
     super('SB_SLO', message, { ...(hint === undefined ? {} : { hint }), exitCode: ExitCode.usage });
   }
+}
+
+/**
+ * Per-request error codes (`requests.error_code`, the `code` of a RequestOutcome of kind error, timeout or
+ * cancelled): the one table. Every code a driver records comes from it; docs/store.md lists it (checked by
+ * test/run/outcome.test.ts). A connection that could not be made or broke is the exception: it keeps the
+ * code Node or undici gave it (`ECONNREFUSED`, `ECONNRESET`, `UND_ERR_SOCKET`, …), see `SystemErrorCode`.
+ */
+export const RequestErrorCode = {
+  http: 'SB_HTTP',
+  stream: 'SB_STREAM',
+  targetError: 'SB_TARGET_ERROR',
+  truncated: 'SB_STREAM_TRUNCATED',
+  timeout: 'SB_TIMEOUT',
+  cancelled: 'SB_CANCELLED',
+  engine: 'SB_ENGINE',
+  unknown: 'ERR_UNKNOWN',
+} as const;
+export type RequestErrorCode = (typeof RequestErrorCode)[keyof typeof RequestErrorCode];
+
+/** One line per request error code: what it means (docs/store.md repeats these lines). */
+export const REQUEST_ERROR_MEANINGS: Readonly<Record<RequestErrorCode, string>> = {
+  SB_HTTP: 'the target answered with an HTTP error status (`http_status`; `error` has the body excerpt)',
+  SB_STREAM: 'the response body is not a valid OpenAI-style event stream',
+  SB_TARGET_ERROR: 'the server sent an error event or error object inside the stream',
+  SB_STREAM_TRUNCATED: 'the stream ended before `[DONE]` or a finish reason',
+  SB_TIMEOUT: 'a per-request timeout fired (`timeout_phase`: connect, first-token, between-tokens, total)',
+  SB_CANCELLED: 'cancelled by the run: a second interrupt, the grace period over, or the target lost',
+  SB_ENGINE: 'the simulated cluster failed the request (`error` has the reason)',
+  ERR_UNKNOWN: 'the connection failed with an error that carried no code',
+};
+
+/** The phase of a request in which its timeout fired (`requests.timeout_phase`). */
+export type TimeoutPhase = 'connect' | 'headers' | 'first-token' | 'between-tokens' | 'total';
+
+/** The code Node or undici gave a connection that could not be made or broke (`ECONNREFUSED`, `UND_ERR_SOCKET`, …). */
+export type SystemErrorCode = string & { readonly __system: true };
+
+/** Connection codes that mean the request never reached a server (the replay counts them to notice a lost target). */
+export const UNREACHABLE_CODES: ReadonlySet<string> = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ENOTFOUND', 'EAI_AGAIN']);
+
+/** The code of a failed connection: the system's own code, else the error's name, else `ERR_UNKNOWN`. */
+export function systemErrorCode(e: unknown): SystemErrorCode | typeof RequestErrorCode.unknown {
+  const err = e as { code?: unknown; name?: unknown };
+  if (typeof err?.code === 'string') return err.code as SystemErrorCode;
+  if (typeof err?.name === 'string') return err.name as SystemErrorCode;
+  return RequestErrorCode.unknown;
+}
+
+/** Whether `code` is one of the table's. */
+export function isRequestErrorCode(code: string): code is RequestErrorCode {
+  return Object.hasOwn(REQUEST_ERROR_MEANINGS, code);
 }
 
 export function isSplitbenchError(e: unknown): e is SplitbenchError {

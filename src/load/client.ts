@@ -2,16 +2,18 @@
  * The streaming HTTP client: one undici Pool per target (pipelining 1, as many connections as
  * requests in flight), one POST per request, the SSE body parsed as it arrives.
  *
- * Every request ends in a `StreamResult` (STYLE 6: failure is data): `ok`, `error` (HTTP status and
- * body excerpt, connection refused/reset, mid-stream disconnect, malformed stream, server error event),
- * `timeout` (per phase: connect, first token, between tokens, total) or `cancelled` (the run's
- * AbortSignal fired). Nothing here throws for a single request's failure.
+ * Every request ends in a `StreamResult` (STYLE 6: failure is data) whose `outcome` (src/run/outcome.ts) is
+ * `ok`, `error` (HTTP status and body excerpt, connection refused/reset, mid-stream disconnect, malformed
+ * stream, server error event), `timeout` (per phase: connect, first token, between tokens, total) or
+ * `cancelled` (the run's AbortSignal fired). Nothing here throws for a single request's failure.
  *
  * Phase timeouts use one lazily re-armed timer per request (not one per chunk): when it fires it checks
  * the deadlines against the last token's time and re-arms for the nearest one.
  */
 import { StringDecoder } from 'node:string_decoder';
 import { Pool } from 'undici';
+import { isRequestErrorCode, RequestErrorCode, systemErrorCode, type SystemErrorCode, type TimeoutPhase } from '../errors.js';
+import { OK, type RequestOutcome } from '../run/outcome.js';
 import { CompletionStream, excerpt, warmStreamCode, type CountMethod } from './stream.js';
 
 export interface Timeouts {
@@ -22,18 +24,13 @@ export interface Timeouts {
   readonly totalS: number;
 }
 
-export type StreamStatus = 'ok' | 'error' | 'timeout' | 'cancelled';
-
 export interface StreamResult {
-  readonly status: StreamStatus;
+  /** How the request ended (a live request is never `never-completed`). */
+  readonly outcome: RequestOutcome;
   /** Monotonic ms when the request was handed to the client. */
   readonly sendMs: number;
   /** Monotonic ms of the last token (ok) or of the failure. */
   readonly endMs: number;
-  readonly errorCode?: string;
-  readonly error?: string;
-  readonly httpStatus?: number;
-  readonly timeoutPhase?: string;
   readonly countMethod?: CountMethod;
   /** Present once response headers arrived (may hold partial chunks for failed requests). */
   readonly stream?: CompletionStream;
@@ -48,12 +45,10 @@ export interface ClientOptions {
   readonly connections?: number;
 }
 
-/** Errors of undici/Node that mean the connection could not be made or broke. */
-function errorCode(e: unknown): string {
-  const err = e as { code?: unknown; name?: unknown };
-  if (typeof err?.code === 'string') return err.code;
-  if (typeof err?.name === 'string') return err.name;
-  return 'ERR_UNKNOWN';
+/** A stream parser's failure as an outcome (its code is one of the table's: SB_STREAM, SB_TARGET_ERROR). */
+function streamFailure(f: { readonly code: string; readonly message: string }): RequestOutcome {
+  const code = isRequestErrorCode(f.code) ? f.code : (f.code as SystemErrorCode);
+  return { kind: 'error', code, httpStatus: 200, message: f.message };
 }
 
 function errorMessage(e: unknown): string {
@@ -152,11 +147,9 @@ export class LoadClient {
         if (settled) return;
         cancelled = true;
         finish({
-          status: 'cancelled',
+          outcome: { kind: 'cancelled', message: 'cancelled by the run (second interrupt or grace period over)' },
           sendMs,
           endMs: performance.now(),
-          errorCode: 'SB_CANCELLED',
-          error: 'cancelled by the run (second interrupt or grace period over)',
           ...(stream ? { stream } : {}),
         });
         abortRequest();
@@ -168,8 +161,8 @@ export class LoadClient {
         signal?.removeEventListener('abort', onAbort);
         resolve(r);
       };
-      const fail = (r: Omit<StreamResult, 'sendMs' | 'endMs' | 'stream'>): void => {
-        finish({ ...r, sendMs, endMs: performance.now(), ...(stream ? { stream } : {}) });
+      const fail = (outcome: RequestOutcome): void => {
+        finish({ outcome, sendMs, endMs: performance.now(), ...(stream ? { stream } : {}) });
         abortRequest();
       };
       const check = (): void => {
@@ -177,7 +170,7 @@ export class LoadClient {
         if (settled) return;
         const now = performance.now();
         let deadline = Infinity;
-        let phase = '';
+        let phase: TimeoutPhase = 'total';
         let limit = 0;
         if (t.totalS > 0) {
           deadline = sendMs + t.totalS * 1000;
@@ -199,7 +192,7 @@ export class LoadClient {
         if (deadline === Infinity) return;
         if (now >= deadline) {
           timedOut = phase;
-          fail({ status: 'timeout', errorCode: 'SB_TIMEOUT', error: `timed out in phase ${phase} after ${limit} s`, timeoutPhase: phase });
+          fail({ kind: 'timeout', phase, limitS: limit });
           return;
         }
         timer = setTimeout(check, Math.max(1, deadline - now));
@@ -257,12 +250,12 @@ export class LoadClient {
             }
             s.push(text, now);
             if (s.failure) {
-              fail({ status: 'error', errorCode: s.failure.code, httpStatus: 200, error: s.failure.message });
+              fail(streamFailure(s.failure));
               return true;
             }
             if (s.done) {
               const countMethod = s.reconcile();
-              finish({ status: 'ok', sendMs, endMs: s.lastTokenMs ?? now, countMethod, stream: s });
+              finish({ outcome: OK, sendMs, endMs: s.lastTokenMs ?? now, countMethod, stream: s });
               return true;
             }
             // The first token moves the deadline from first-token to between-tokens.
@@ -282,17 +275,17 @@ export class LoadClient {
             if (!s) return; // (not reached: a completed request had headers)
             const dangling = s.end();
             if (s.failure) {
-              fail({ status: 'error', errorCode: s.failure.code, httpStatus: 200, error: s.failure.message });
+              fail(streamFailure(s.failure));
             } else if (s.finished && !dangling) {
               // Some servers end the stream after the finish_reason without a [DONE] line.
               const countMethod = s.reconcile();
-              finish({ status: 'ok', sendMs, endMs: s.lastTokenMs ?? performance.now(), countMethod, stream: s });
+              finish({ outcome: OK, sendMs, endMs: s.lastTokenMs ?? performance.now(), countMethod, stream: s });
             } else {
               fail({
-                status: 'error',
-                errorCode: 'SB_STREAM_TRUNCATED',
+                kind: 'error',
+                code: RequestErrorCode.truncated,
                 httpStatus: 200,
-                error: `stream ended before [DONE] after ${s.tokens} token(s)${dangling ? ' (inside an event)' : ''}`,
+                message: `stream ended before [DONE] after ${s.tokens} token(s)${dangling ? ' (inside an event)' : ''}`,
               });
             }
           },
@@ -305,15 +298,15 @@ export class LoadClient {
               return;
             }
             if (stream) {
-              fail({ status: 'error', errorCode: errorCode(e), httpStatus: 200, error: `stream broke after ${stream.tokens} token(s): ${errorMessage(e)}` });
+              fail({ kind: 'error', code: systemErrorCode(e), httpStatus: 200, message: `stream broke after ${stream.tokens} token(s): ${errorMessage(e)}` });
               return;
             }
-            const code = errorCode(e);
+            const code = systemErrorCode(e);
             if (code === 'UND_ERR_CONNECT_TIMEOUT') {
-              fail({ status: 'timeout', errorCode: 'SB_TIMEOUT', error: `timed out in phase connect after ${t.connectS} s`, timeoutPhase: 'connect' });
+              fail({ kind: 'timeout', phase: 'connect', limitS: t.connectS });
               return;
             }
-            fail({ status: 'error', errorCode: code, error: errorMessage(e) });
+            fail({ kind: 'error', code, message: errorMessage(e) });
           },
         },
       );
@@ -321,12 +314,9 @@ export class LoadClient {
         const text = Buffer.concat(errBody!).toString('utf8');
         const retry = retryAfter === undefined ? '' : ` (retry-after ${retryAfter})`;
         finish({
-          status: 'error',
+          outcome: { kind: 'error', code: RequestErrorCode.http, httpStatus: errStatus, message: `HTTP ${errStatus}${retry}: ${excerpt(text)}` },
           sendMs,
           endMs: performance.now(),
-          errorCode: 'SB_HTTP',
-          httpStatus: errStatus,
-          error: `HTTP ${errStatus}${retry}: ${excerpt(text)}`,
         });
       }
     });

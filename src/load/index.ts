@@ -4,7 +4,7 @@ export { runReplay, type ReplayIo, type ReplayResult, type ReplayHooks } from '.
 export { calibrateTimeScale, AUTO_TIME_SCALES, CALIBRATION_REQUESTS, type Calibration } from './calibrate.js';
 export { resolveReplayOptions, optionsForStore, DEFAULTS as REPLAY_DEFAULTS, type ReplayOptions, type LoadShape } from './options.js';
 export { Runner, traceSchedule, rateSchedule, type Scheduled, type ReplayRunResult, type RunOutcome } from './replay.js';
-export { LoadClient, type ClientOptions, type StreamResult, type StreamStatus, type Timeouts } from './client.js';
+export { LoadClient, type ClientOptions, type StreamResult, type Timeouts } from './client.js';
 export { SseParser, type SseSink } from './sse.js';
 export { CompletionStream, type CountMethod, type Breakdown } from './stream.js';
 export { BodyBuilder, ENDPOINT_PATHS, type Endpoint, type PromptMode } from './prompt.js';

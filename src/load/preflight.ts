@@ -4,6 +4,7 @@
  * TargetError (exit 5) with what was seen, and the run is never created.
  */
 import { TargetError } from '../errors.js';
+import { outcomeColumns } from '../run/outcome.js';
 import type { LoadClient } from './client.js';
 import { BodyBuilder, ENDPOINT_PATHS, type Endpoint, type PromptMode } from './prompt.js';
 import { excerpt } from './stream.js';
@@ -85,9 +86,10 @@ export async function preflight(client: LoadClient, opts: PreflightOptions): Pro
   const timer = setTimeout(() => ac.abort(), timeoutMs);
   const r = await client.stream(route, body, performance.now(), ac.signal);
   clearTimeout(timer);
-  if (r.status === 'cancelled')
+  if (r.outcome.kind === 'cancelled')
     throw new TargetError(`target ${where}: the one-token probe on POST ${route} got no complete answer within ${timeoutMs / 1000} s`);
-  if (r.status !== 'ok') throw new TargetError(`target ${where}: the one-token probe on POST ${route} failed: ${r.error ?? r.status}`);
+  if (r.outcome.kind !== 'ok')
+    throw new TargetError(`target ${where}: the one-token probe on POST ${route} failed: ${outcomeColumns(r.outcome).error ?? r.outcome.kind}`);
   const s = r.stream!;
   if (s.tokens < 1) throw new TargetError(`target ${where}: the one-token probe on POST ${route} streamed no token`);
   if (s.usageCompletion === undefined) {

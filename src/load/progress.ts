@@ -7,9 +7,10 @@
  * transforms) from a scan of the trace before t0 (`scanPlan`, `setPlan`), and then shows sent/total and an ETA
  * of the schedule still ahead (last arrival − trace time now, in wall seconds at the time scale). A rate run
  * with neither bound has no end to show: the bar does not move and the ETA is '-'.
- * The runner calls `update` a few times a second; nothing here reads the run's data on its own.
+ * It subscribes to the run's tick event (a few times a second) and then reads the runner's live stats.
  */
 import cliProgress from 'cli-progress';
+import type { RunProgress } from '../run/lifecycle.js';
 import { applyTransforms, openTrace } from '../trace/index.js';
 import type { ReplayOptions } from './options.js';
 import type { Runner } from './replay.js';
@@ -81,14 +82,16 @@ export function progressView(
   return { frac, sent: total === undefined ? String(sent) : `${sent}/${total}`, etaS };
 }
 
-export class Progress {
+export class Progress implements RunProgress<void> {
   private readonly bar: cliProgress.SingleBar;
   private readonly opts: ReplayOptions;
   private readonly total: number;
   private plan: ReplayPlan | undefined;
+  private readonly runner: () => Runner | undefined;
 
-  constructor(opts: ReplayOptions) {
+  constructor(opts: ReplayOptions, runner: () => Runner | undefined = () => undefined) {
     this.opts = opts;
+    this.runner = runner;
     this.total = 1000;
     this.bar = new cliProgress.SingleBar(
       {
@@ -110,6 +113,12 @@ export class Progress {
 
   start(): void {
     this.bar.start(this.total, 0, { sent: 0, inflight: 0, done: 0, errors: 0, lag: '-', elapsed: '0s', etaText: '-' });
+  }
+
+  /** The run's tick: show where the runner stands. */
+  tick(): void {
+    const r = this.runner();
+    if (r) this.update(r);
   }
 
   update(r: Runner): void {

@@ -13,8 +13,11 @@
  */
 import { setMaxListeners } from 'node:events';
 import { setImmediate as yieldImmediate } from 'node:timers/promises';
-import { ExitCode, SplitbenchError, StoreError, TargetError } from '../errors.js';
-import type { RequestRow, RunWriter } from '../store/index.js';
+import { SplitbenchError, StoreError, TargetError, UNREACHABLE_CODES } from '../errors.js';
+import { Recorder, RunEvents, specFields, type RequestFields } from '../run/events.js';
+import type { RunOutcome } from '../run/lifecycle.js';
+import { outcomeCode } from '../run/outcome.js';
+import type { RunWriter } from '../store/index.js';
 import { rateRequests, rateSampler, SessionWorkload, type RequestSpec, type SessionTurn } from '../trace/index.js';
 import type { LoadClient, StreamResult } from './client.js';
 import type { ReplayOptions } from './options.js';
@@ -45,7 +48,7 @@ export async function* rateSchedule(specs: AsyncIterable<RequestSpec>, rate: num
   for (const spec of rateRequests(sampler, { rate, arrivals, seed, draw: 'joint' })) yield { spec, scheduledS: spec.arrival };
 }
 
-export type RunOutcome = 'completed' | 'interrupted' | 'failed';
+export type { RunOutcome } from '../run/lifecycle.js';
 
 /**
  * How many connections to open before a run's clock starts (LoadClient.warm): about what the load will
@@ -65,14 +68,10 @@ export const TARGET_LOST_GRACE_S = 2;
 /** Consecutive requests whose connection failed (refused, unreachable) after which the target counts as gone. */
 export const UNREACHABLE_AFTER = 20;
 
-/** Error codes of a request that never reached a server. */
-const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ENOTFOUND', 'EAI_AGAIN']);
-
 export interface ReplayRunResult {
   readonly status: RunOutcome;
   /** Why a run failed or stopped early. */
   readonly reason?: string;
-  readonly exitCode: number;
   readonly stats: LiveStats;
   readonly lagP99S: number | undefined;
   readonly lagFlagged: boolean;
@@ -87,8 +86,8 @@ export interface RunnerDeps {
   readonly model: string;
   /** The target's vocabulary size, where it states one (preflight): prompt token ids stay below it. */
   readonly vocabSize?: number;
-  /** Called every ~250 ms while running (progress line). */
-  readonly onTick?: (r: Runner) => void;
+  /** The run's events (src/run/events.ts): a tick every ~250 ms, each request's start and outcome; live stats subscribe first. */
+  readonly events?: RunEvents;
   /** Where run-level notes go (default: nowhere). */
   readonly log?: (line: string) => void;
 }
@@ -110,6 +109,8 @@ export class Runner {
   /** Prefix block hashes of the requests sent, by seq (requests that carry them): the twin simulation reuses them. */
   readonly hashIdsBySeq = new Map<number, readonly number[]>();
   readonly opts: ReplayOptions;
+  readonly events: RunEvents;
+  private readonly recorder: Recorder;
   private readonly deps: RunnerDeps;
   private readonly builder: BodyBuilder;
   private readonly route: string;
@@ -134,6 +135,8 @@ export class Runner {
     setMaxListeners(0, this.abortController.signal);
     this.opts = opts;
     this.deps = deps;
+    this.events = deps.events ?? new RunEvents();
+    this.recorder = new Recorder(deps.writer, this.events.on(this.stats));
     this.sessions = opts.sessions ? new SessionWorkload() : undefined;
     this.route = ENDPOINT_PATHS[opts.endpoint];
     this.builder = new BodyBuilder({
@@ -211,7 +214,7 @@ export class Runner {
   async run(schedule: AsyncIterator<Scheduled> | AsyncIterable<Scheduled>, t0Ms?: number): Promise<ReplayRunResult> {
     const it = Symbol.asyncIterator in schedule ? (schedule as AsyncIterable<Scheduled>)[Symbol.asyncIterator]() : (schedule as AsyncIterator<Scheduled>);
     this.t0Ms = t0Ms ?? performance.now();
-    const tick = this.deps.onTick ? setInterval(() => this.deps.onTick!(this), 250) : undefined;
+    const tick = this.events.hasTickListeners ? setInterval(() => this.events.tick(), 250) : undefined;
     // Client-side timeline (timeline_samples, source 'client'): requests in flight, once a second.
     const sample = (): void => {
       try {
@@ -247,14 +250,9 @@ export class Runner {
     const elapsedS = (performance.now() - this.t0Ms) / 1000;
     const lagP99S = this.stats.lag.percentile(99);
     const lagFlagged = lagP99S !== undefined && lagP99S > this.opts.lagFlagS;
-    let exitCode: number = ExitCode.ok;
-    if (this.outcome === 'interrupted') exitCode = ExitCode.interrupted;
-    else if (this.outcome === 'failed') exitCode = this.runError?.exitCode ?? ExitCode.target;
-    else if (this.stats.failed > 0 || this.stats.byStatus.cancelled > 0) exitCode = ExitCode.requestErrors;
     return {
       status: this.outcome,
       ...(this.reason === undefined ? {} : { reason: this.reason }),
-      exitCode,
       stats: this.stats,
       lagP99S,
       lagFlagged,
@@ -272,27 +270,40 @@ export class Runner {
 
   private async openLoop(it: AsyncIterator<Scheduled>): Promise<void> {
     const K = this.opts.timeScale;
-    let behind = 0;
+    const pace = { behind: 0 };
     for (;;) {
-      if (this.stopping) return;
-      const r = await it.next();
-      if (r.done || this.stopping) return;
-      const next = r.value;
-      if (this.limitsReached(next)) return;
+      const next = await this.pull(it);
+      if (next === undefined || this.limitsReached(next)) return;
       const seq = this.seq++;
       const body = this.builder.build({ seq, promptTokens: next.spec.promptTokens, outputTokens: next.spec.outputTokens, hashIds: next.spec.hashIds });
       const target = targetMs(this.t0Ms, next.scheduledS, K);
-      if (performance.now() < target) {
-        behind = 0;
-        const woken = await this.sleeper.until(target);
-        if (woken || this.stopping) return;
-      } else if (++behind % 16 === 0) {
-        // Behind schedule: send without sleeping, but let I/O run now and then.
-        await yieldImmediate();
-        if (this.stopping) return;
-      }
+      if (await this.waitFor(target, pace)) return;
       this.send(seq, next, target, body);
     }
+  }
+
+  /** The schedule's next item; undefined once it is done or the run is stopping. */
+  private async pull(it: AsyncIterator<Scheduled>): Promise<Scheduled | undefined> {
+    if (this.stopping) return undefined;
+    const r = await it.next();
+    return r.done || this.stopping ? undefined : r.value;
+  }
+
+  /**
+   * Sleep until `target` (monotonic ms); behind schedule, do not sleep but let I/O run every 16th send.
+   * True: the run is stopping (or the sleep was woken for it).
+   */
+  private async waitFor(target: number, pace: { behind: number }): Promise<boolean> {
+    if (performance.now() < target) {
+      pace.behind = 0;
+      const woken = await this.sleeper.until(target);
+      return woken || this.stopping;
+    }
+    if (++pace.behind % 16 === 0) {
+      await yieldImmediate();
+      return this.stopping;
+    }
+    return false;
   }
 
   private async closedLoop(it: AsyncIterator<Scheduled>, n: number): Promise<void> {
@@ -366,21 +377,11 @@ export class Runner {
       if (next && !this.stopping) release(next);
       settle();
     };
-    let behind = 0;
+    const pace = { behind: 0 };
     for (;;) {
-      if (this.stopping) break;
-      const r = await it.next();
-      if (r.done || this.stopping) break;
-      const row = r.value;
-      const target = targetMs(this.t0Ms, row.scheduledS, K);
-      if (performance.now() < target) {
-        behind = 0;
-        const woken = await this.sleeper.until(target);
-        if (woken || this.stopping) break;
-      } else if (++behind % 16 === 0) {
-        await yieldImmediate();
-        if (this.stopping) break;
-      }
+      const row = await this.pull(it);
+      if (row === undefined) break;
+      if (await this.waitFor(targetMs(this.t0Ms, row.scheduledS, K), pace)) break;
       const t = w.feed({ ...row.spec, arrival: row.scheduledS });
       if (t) release(t);
     }
@@ -394,7 +395,7 @@ export class Runner {
 
   private send(seq: number, item: Scheduled, target: number, body: string): Promise<void> {
     const sendMs = performance.now();
-    this.stats.onSent(lagSeconds(sendMs, target, this.opts.timeScale));
+    this.events.requestStarted({ lagS: lagSeconds(sendMs, target, this.opts.timeScale) });
     return this.deps.client.stream(this.route, body, sendMs, this.abortController.signal).then((res) => this.onResult(seq, item, res));
   }
 
@@ -416,24 +417,13 @@ export class Runner {
     const firstToken = s?.firstTokenMs === undefined ? undefined : ts(s.firstTokenMs);
     const end = ts(res.endMs);
     const tokensReceived = s?.tokens ?? 0;
-    const row: RequestRow = {
-      seq,
-      traceId: spec.id,
-      ...(spec.sessionId === undefined ? {} : { sessionId: spec.sessionId }),
-      ...(item.turn === undefined ? {} : { sessionTurn: item.turn.turn }),
-      arrival: spec.arrival,
-      promptTokens: spec.promptTokens,
-      outputTokens: spec.outputTokens,
+    const fields: RequestFields = {
+      ...specFields(seq, spec, item.turn),
       warmup,
       scheduled: item.scheduledS,
       send,
       ...(firstToken === undefined ? {} : { firstToken }),
       end,
-      status: res.status,
-      ...(res.errorCode === undefined ? {} : { errorCode: res.errorCode }),
-      ...(res.error === undefined ? {} : { error: res.error }),
-      ...(res.httpStatus === undefined ? {} : { httpStatus: res.httpStatus }),
-      ...(res.timeoutPhase === undefined ? {} : { timeoutPhase: res.timeoutPhase }),
       tokensReceived,
       ...(s?.usagePrompt === undefined ? {} : { usagePrompt: s.usagePrompt }),
       ...(s?.usageCompletion === undefined ? {} : { usageCompletion: s.usageCompletion }),
@@ -469,26 +459,20 @@ export class Runner {
         this.check.emitDelayRequests++;
       }
     }
+    // The recorder writes the row, then the outcome event updates the live stats (and whoever else listens).
     try {
-      this.deps.writer.addRequest(row);
+      this.recorder.record(fields, res.outcome);
     } catch (e) {
       const err = e instanceof SplitbenchError ? e : new StoreError(`cannot write request rows: ${(e as Error).message}`, { cause: e });
       this.fail(`store error: ${err.message}`, err);
     }
-    this.stats.onFinished({
-      status: res.status,
-      warmup,
-      errorCode: res.errorCode,
-      promptTokens: spec.promptTokens,
-      outputTokens: spec.outputTokens,
-      tokensReceived,
-    });
     // A target that refuses connection after connection is gone: stop instead of sending the rest to it.
-    if (res.errorCode !== undefined && UNREACHABLE_CODES.has(res.errorCode)) {
+    const code = outcomeCode(res.outcome);
+    if (code !== undefined && UNREACHABLE_CODES.has(code)) {
       if (++this.unreachableRun >= UNREACHABLE_AFTER && !this.stopping) {
-        this.targetLost(`the target became unreachable: ${this.unreachableRun} requests in a row could not connect (${res.errorCode})`);
+        this.targetLost(`the target became unreachable: ${this.unreachableRun} requests in a row could not connect (${code})`);
       }
-    } else if (res.status !== 'cancelled') this.unreachableRun = 0;
+    } else if (res.outcome.kind !== 'cancelled') this.unreachableRun = 0;
     const o = this.opts;
     if (o.maxErrorRate !== undefined && this.outcome !== 'failed') {
       const finished = this.stats.done - this.stats.byStatus.cancelled;
@@ -501,7 +485,7 @@ export class Runner {
         );
       }
     }
-    if (item.turn) this.turnEnded?.(item.turn, end, res.status === 'ok');
+    if (item.turn) this.turnEnded?.(item.turn, end, res.outcome.kind === 'ok');
     if (this.stats.inFlight === 0 && !this.dispatching) this.drained?.();
   }
 }

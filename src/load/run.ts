@@ -1,20 +1,21 @@
 /**
- * `splitbench replay` end to end: open the trace and the store, start the reference backend when no
- * `--url` is given, preflight, create the run, drive it (Runner), finish the run row, stop the backend,
- * and return the summary and the exit code. Signals: the first SIGINT/SIGTERM interrupts (grace), the
- * second aborts.
+ * `splitbench replay`: the live driver of the run lifecycle (src/run/lifecycle.ts). Its steps: open the
+ * trace; start the reference backend when no `--url` is given, preflight and prime the schedule; create the
+ * run; start telemetry, warm connections, run the scale-out start hook; drive the Runner; then the closing
+ * summary from the stored rows. Signals: the first SIGINT/SIGTERM interrupts (grace), the second aborts.
  */
 import os from 'node:os';
-import { ExitCode, SplitbenchError } from '../errors.js';
-import { openStore, type RunWriter, type Store } from '../store/index.js';
-import { applyTransforms, openTrace, sha256File } from '../trace/index.js';
+import type { RunEvents, RunListener } from '../run/events.js';
+import { runLifecycle, type CommonRunOptions, type DriveResult, type LifecycleContext, type RunDriver } from '../run/lifecycle.js';
+import type { RunWriter, Store } from '../store/index.js';
+import { applyTransforms, openTrace, type RequestSpec, type TraceSource } from '../trace/index.js';
 import { startRunTelemetry, type RunTelemetry } from '../telemetry/run.js';
 import { targetPreset } from '../telemetry/targets.js';
 import { startBackend, type Backend } from './backend.js';
 import { LoadClient } from './client.js';
 import { optionsForStore, type ReplayOptions } from './options.js';
 import { preflight } from './preflight.js';
-import { Progress, scanPlan } from './progress.js';
+import { Progress, scanPlan, type ReplayPlan } from './progress.js';
 import { wallNowMs } from '../wallclock.js';
 import { rateSchedule, Runner, traceSchedule, warmConnections, type ReplayRunResult, type Scheduled } from './replay.js';
 import { buildSummary, type ReplaySummary } from './summary.js';
@@ -54,8 +55,8 @@ export interface ReplayHooks {
    */
   // biome-ignore lint/suspicious/noConfusingVoidType: a hook returns a start time (epoch ms) or nothing at all
   readonly beforeStart?: (store: Store, runId: number, runner: Runner) => Promise<number | void>;
-  /** After the run row is finished. */
-  readonly afterRun?: (store: Store, runId: number) => Promise<void>;
+  /** Subscribers to the run's events (live metrics; `end`: after the run row is finished). */
+  readonly listener?: RunListener;
   /** True: skip the closing summary from the stored rows (a shard whose coordinator died exits at once). */
   readonly skipSummary?: () => boolean;
 }
@@ -67,182 +68,222 @@ export interface ReplayResult {
 
 /** Run a replay with resolved options. Throws SplitbenchError for run-level failures before the run exists. */
 export async function runReplay(opts: ReplayOptions, io: ReplayIo = {}): Promise<ReplayResult> {
-  const log = io.log ?? ((l: string) => process.stderr.write(`${l}\n`));
-  let signalled = 0;
-  let runner: Runner | undefined;
-  let backend: Backend | undefined;
-  let preRunAbort: (() => void) | undefined;
-  const onSignal = (sig: NodeJS.Signals): void => {
-    signalled++;
-    if (runner) {
-      if (signalled === 1) {
-        log(`splitbench replay: ${sig}: stopping; in-flight requests get ${opts.graceS} s to finish (again to cancel them now)`);
-        runner.interrupt(`${sig}`);
-      } else {
-        log(`splitbench replay: ${sig} again: cancelling in-flight requests`);
-        runner.abort();
-      }
-    } else {
-      preRunAbort?.();
-    }
-  };
-  if (io.handleSignals) {
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-  }
-  let store: Store | undefined;
-  let client: LoadClient | undefined;
-  let telemetry: RunTelemetry | undefined;
-  try {
-    // 1. Inputs that can be checked without the target: trace, store.
-    const source = openTrace(opts.trace, { ...(opts.traceFormat ? { format: opts.traceFormat } : {}), lenient: opts.lenient });
-    const specs = applyTransforms(source, opts.transforms);
-    const traceSha = await sha256File(source.path);
-    store = openStore(opts.db);
+  const { exitCode, report } = await runLifecycle(new LiveDriver(opts, io), {
+    ...(io.handleSignals === undefined ? {} : { handleSignals: io.handleSignals }),
+    ...(io.progress === undefined ? {} : { progress: io.progress }),
+    ...(io.log === undefined ? {} : { log: io.log }),
+    json: opts.json,
+    ...(io.hooks?.listener ? { listeners: [io.hooks.listener] } : {}),
+  });
+  return { exitCode, summary: report };
+}
 
-    // 2. The target.
+/** The live driver: HTTP/SSE to a target (the bundled reference backend when no --url). */
+class LiveDriver implements RunDriver<void, ReplaySummary> {
+  readonly db: string;
+  readonly common: CommonRunOptions;
+  private source: TraceSource | undefined;
+  private specs: AsyncIterable<RequestSpec> | undefined;
+  private backend: Backend | undefined;
+  private preRunAbort: (() => void) | undefined;
+  private client: LoadClient | undefined;
+  private telemetry: RunTelemetry | undefined;
+  private runner: Runner | undefined;
+  private url = '';
+  private pre: Awaited<ReturnType<typeof preflight>> | undefined;
+  private primed: AsyncIterator<Scheduled> | undefined;
+  private plan: ReplayPlan | undefined;
+  private t0Ms: number | undefined;
+  private run: ReplayRunResult | undefined;
+
+  constructor(
+    private readonly opts: ReplayOptions,
+    private readonly io: ReplayIo,
+  ) {
+    this.db = opts.db;
+    this.common = opts;
+  }
+
+  async open(): Promise<string> {
+    const opts = this.opts;
+    this.source = openTrace(opts.trace, { ...(opts.traceFormat ? { format: opts.traceFormat } : {}), lenient: opts.lenient });
+    this.specs = applyTransforms(this.source, opts.transforms);
+    return this.source.path;
+  }
+
+  async prepare(_store: Store, ctx: LifecycleContext): Promise<void> {
+    const opts = this.opts;
+    // The target.
     let url = opts.url;
     if (url === undefined) {
       const started = startBackend({ deployment: opts.deployment!, model: opts.model, timeScale: opts.timeScale });
-      preRunAbort = () => void started.then((b) => b.stop(1000)).catch(() => undefined);
-      backend = await started;
-      url = backend.url;
+      this.preRunAbort = () => void started.then((b) => b.stop(1000)).catch(() => undefined);
+      this.backend = await started;
+      url = this.backend.url;
     }
-    throwIfSignalled(signalled);
+    this.url = url;
+    ctx.checkSignal();
     const headers: Record<string, string> = {
       'content-type': 'application/json',
       accept: 'text/event-stream',
       ...(opts.apiKey ? { authorization: `Bearer ${opts.apiKey}` } : {}),
       ...opts.headers,
     };
-    client = new LoadClient({ url, headers, timeouts: opts.timeouts });
-    const pre = await preflight(client, {
+    this.client = new LoadClient({ url, headers, timeouts: opts.timeouts });
+    this.pre = await preflight(this.client, {
       model: opts.model,
       endpoint: opts.endpoint,
       prompt: opts.prompt,
       extraBody: opts.extraBody as Record<string, unknown> | undefined,
       ...(opts.target ? { fields: targetPreset(opts.target).fields } : {}),
     });
-    throwIfSignalled(signalled);
+    ctx.checkSignal();
 
-    // 3. The schedule.
+    // The schedule.
     let schedule: AsyncIterable<Scheduled>;
-    if (opts.shape.kind === 'rate') schedule = rateSchedule(specs, opts.shape.rate, opts.shape.arrivals, opts.seed);
-    else schedule = traceSchedule(specs);
-    if (io.hooks?.schedule) schedule = io.hooks.schedule(schedule);
+    if (opts.shape.kind === 'rate') schedule = rateSchedule(this.specs!, opts.shape.rate, opts.shape.arrivals, opts.seed);
+    else schedule = traceSchedule(this.specs!);
+    if (this.io.hooks?.schedule) schedule = this.io.hooks.schedule(schedule);
     const it = schedule[Symbol.asyncIterator]();
     // Prime the source (a rate schedule reads the whole trace for its size sampler) before t0.
-    const first = await it.next();
-    throwIfSignalled(signalled);
-    const primed: AsyncIterator<Scheduled> = {
-      next: (() => {
-        let f: IteratorResult<Scheduled> | undefined = first;
-        return () => {
-          if (f) {
-            const r = f;
-            f = undefined;
-            return Promise.resolve(r);
-          }
-          return it.next();
-        };
-      })(),
+    let first: IteratorResult<Scheduled> | undefined = await it.next();
+    ctx.checkSignal();
+    this.primed = {
+      next: () => {
+        if (first) {
+          const r = first;
+          first = undefined;
+          return Promise.resolve(r);
+        }
+        return it.next();
+      },
       return: () => it.return?.() ?? Promise.resolve({ done: true, value: undefined }),
     };
-
     // The progress line's plan: a trace replay counts its requests first (a bad row fails here, before the run row).
-    const showProgress = io.progress ?? (process.stderr.isTTY === true && !opts.json);
-    const plan = showProgress && opts.shape.kind === 'trace' ? await scanPlan(opts) : undefined;
+    if (ctx.showProgress && opts.shape.kind === 'trace') this.plan = await scanPlan(opts);
+  }
 
-    // 4. The run.
-    const t0Wall = wallNowMs();
-    const created: RunWriter = store.createRun(
-      {
+  runRow(): ReturnType<RunDriver<void, ReplaySummary>['runRow']> {
+    const opts = this.opts;
+    const pre = this.pre!;
+    return {
+      run: {
         kind: 'live',
-        ...(opts.name ? { name: opts.name } : {}),
         target: opts.url ?? `reference:${opts.deployment}`,
         ...(opts.deployment ? { deployment: opts.deployment } : {}),
         model: pre.model,
-        tracePath: source.path,
-        traceSha256: traceSha,
         timeScale: opts.timeScale,
-        ...(opts.shape.kind === 'rate' ? { offeredRate: opts.shape.rate } : {}),
-        warmupS: opts.warmupS,
-        seed: opts.seed,
-        options: { ...optionsForStore(opts), resolvedUrl: url, continuousUsage: pre.continuousUsage, host: os.hostname() },
-        tags: { ...opts.tags },
-        startWallMs: io.hooks?.startWallMs?.() ?? t0Wall,
+        options: { ...optionsForStore(opts), resolvedUrl: this.url, continuousUsage: pre.continuousUsage, host: os.hostname() },
+        startWallMs: this.io.hooks?.startWallMs?.() ?? wallNowMs(),
       },
-      { flushIntervalMs: LIVE_FLUSH_MS, thread: true },
-    ); // commits run on the writer's thread, off the dispatch loop
-    const writer: RunWriter = io.hooks?.wrapWriter ? io.hooks.wrapWriter(created) : created;
-    const progress = showProgress ? new Progress(opts) : undefined;
-    if (progress && plan) progress.setPlan(plan);
-    runner = new Runner(opts, {
+      // Commits run on the writer's thread, off the dispatch loop.
+      writer: { flushIntervalMs: LIVE_FLUSH_MS, thread: true },
+    };
+  }
+
+  wrapWriter(w: RunWriter): RunWriter {
+    return this.io.hooks?.wrapWriter ? this.io.hooks.wrapWriter(w) : w;
+  }
+
+  progress(): Progress {
+    const progress = new Progress(this.opts, () => this.runner);
+    if (this.plan) progress.setPlan(this.plan);
+    return progress;
+  }
+
+  async start(store: Store, writer: RunWriter, events: RunEvents, ctx: LifecycleContext): Promise<void> {
+    const pre = this.pre!;
+    const client = this.client!;
+    const runner = new Runner(this.opts, {
       client,
       writer,
       model: pre.model,
-      log,
+      log: ctx.log,
+      events,
       ...(pre.vocabSize === undefined ? {} : { vocabSize: pre.vocabSize }),
-      ...(progress ? { onTick: (r: Runner) => progress.update(r) } : {}),
     });
+    this.runner = runner;
     // Power and server metrics sampled next to the load (src/telemetry); a failing source is a gap, not an error.
-    const r0 = runner;
-    let t0Ms: number | undefined;
-    try {
-      telemetry = await startRunTelemetry(opts.telemetry, { targetUrl: url, timeScale: opts.timeScale, t0Ms: () => r0.startMs, sink: writer, log });
-      // Connections opened and the stream code compiled before the clock starts (no inference asked for).
-      await client.warm(warmConnections(opts));
-      const hookT0 = await io.hooks?.beforeStart?.(store, writer.runId, runner);
-      if (typeof hookT0 === 'number') t0Ms = hookT0;
-    } catch (e) {
-      // The run row exists: never leave it 'running' when the run cannot start.
-      created.finish('failed', { notes: { reason: `could not start: ${(e as Error).message}` } });
-      throw e;
-    }
+    this.telemetry = await startRunTelemetry(this.opts.telemetry, {
+      targetUrl: this.url,
+      timeScale: this.opts.timeScale,
+      t0Ms: () => runner.startMs,
+      sink: writer,
+      log: ctx.log,
+    });
+    // Connections opened and the stream code compiled before the clock starts (no inference asked for).
+    await client.warm(warmConnections(this.opts));
+    const hookT0 = await this.io.hooks?.beforeStart?.(store, writer.runId, runner);
+    if (typeof hookT0 === 'number') this.t0Ms = hookT0;
+  }
+
+  async drive(): Promise<DriveResult> {
+    const runner = this.runner!;
     // The bundled backend dying mid-run ends the run (exit 5), instead of sending the rest to a dead port.
     let runEnded = false;
-    void backend?.exited.then((x) => {
+    void this.backend?.exited.then((x) => {
       if (runEnded || x.stopped) return;
       const how = x.signal ? `killed by ${x.signal}` : `exit code ${x.code}${x.code !== 0 && x.stderrTail ? `: ${x.stderrTail}` : ''}`;
-      r0.targetLost(`the reference backend exited mid-run (${how})`);
+      runner.targetLost(`the reference backend exited mid-run (${how})`);
     });
-    progress?.start();
     let result: ReplayRunResult;
     try {
-      result = await runner.run(primed, t0Ms);
+      result = await runner.run(this.primed!, this.t0Ms);
     } finally {
       runEnded = true;
-      progress?.stop();
     }
-    const telemetryNotes = await telemetry?.stop();
+    this.run = result;
+    const telemetryNotes = await this.telemetry?.stop();
+    const skipped = this.source!.skipped();
     const notes: Record<string, unknown> = {
       outputMismatch: { fewer: result.stats.fewerTokens, more: result.stats.moreTokens },
       errorCodes: Object.fromEntries(result.stats.errorCodes),
       ...(result.reason ? { reason: result.reason } : {}),
-      ...(source.skipped() > 0 ? { skippedTraceRows: source.skipped() } : {}),
+      ...(skipped > 0 ? { skippedTraceRows: skipped } : {}),
       ...(runner.sessions ? { sessions: runner.sessions.counts() } : {}),
       ...(telemetryNotes ?? {}),
     };
-    try {
-      writer.finish(result.status, { lagFlagged: result.lagFlagged, ...(result.lagP99S === undefined ? {} : { lagP99S: result.lagP99S }), notes });
-    } catch (e) {
-      if (!result.error) throw e;
+    return {
+      status: result.status,
+      unsuccessful: result.stats.failed + result.stats.byStatus.cancelled,
+      ...(result.error ? { error: result.error } : {}),
+      finish: { lagFlagged: result.lagFlagged, ...(result.lagP99S === undefined ? {} : { lagP99S: result.lagP99S }), notes },
+    };
+  }
+
+  signal(sig: NodeJS.Signals, n: number, ctx: LifecycleContext): void {
+    const runner = this.runner;
+    if (!runner) {
+      this.preRunAbort?.();
+      return;
     }
-    await io.hooks?.afterRun?.(store, writer.runId);
-    if (result.error && result.error.exitCode === ExitCode.store) throw result.error;
+    if (n === 1) {
+      ctx.log(`splitbench replay: ${sig}: stopping; in-flight requests get ${this.opts.graceS} s to finish (again to cancel them now)`);
+      runner.interrupt(`${sig}`);
+    } else {
+      ctx.log(`splitbench replay: ${sig} again: cancelling in-flight requests`);
+      runner.abort();
+    }
+  }
+
+  async report(store: Store, runId: number, _r: DriveResult, exitCode: number): Promise<ReplaySummary> {
+    const opts = this.opts;
+    const result = this.run!;
+    const runner = this.runner!;
+    const log = this.io.log ?? ((l: string) => process.stderr.write(`${l}\n`));
     // The figures `splitbench summary` prints, from the stored rows (one definition for both).
     let metrics: RunSummary | undefined;
     let check: SelfCheck | undefined;
     // A shard whose coordinator died skips this: nobody reads it, and it must exit at once.
-    if (!io.hooks?.skipSummary?.())
+    if (!this.io.hooks?.skipSummary?.())
       try {
-        metrics = summarizeRun(store, writer.runId);
+        metrics = summarizeRun(store, runId);
         // Against the bundled backend: the twin check (src/load/twin.ts), recorded on the run, then the summary again.
-        if (opts.twin && backend && !io.hooks && opts.deployment && result.status === 'completed' && metrics.counts.ok > 0) {
+        if (opts.twin && this.backend && !this.io.hooks && opts.deployment && result.status === 'completed' && metrics.counts.ok > 0) {
           check = await selfCheck({
             store,
-            runId: writer.runId,
-            runName: store.getRun(writer.runId)?.name ?? String(writer.runId),
+            runId,
+            runName: store.getRun(runId)?.name ?? String(runId),
             deployment: opts.deployment,
             model: opts.model,
             warmupS: opts.warmupS,
@@ -254,45 +295,27 @@ export async function runReplay(opts: ReplayOptions, io: ReplayIo = {}): Promise
             lagLimitS: opts.lagFlagS,
             live: metrics,
           });
-          metrics = summarizeRun(store, writer.runId);
+          metrics = summarizeRun(store, runId);
         }
       } catch (e) {
-        log(`splitbench replay: the summary from the stored rows is unavailable (${(e as Error).message}); try \`splitbench summary --run ${writer.runId}\``);
+        log(`splitbench replay: the summary from the stored rows is unavailable (${(e as Error).message}); try \`splitbench summary --run ${runId}\``);
       }
-    const summary = buildSummary({
+    return buildSummary({
       ...(metrics ? { metrics } : {}),
       ...(check ? { selfCheck: check } : {}),
-      runId: writer.runId,
-      name: store.getRun(writer.runId)?.name ?? String(writer.runId),
-      target: url,
-      model: pre.model,
+      runId,
+      exitCode,
+      name: store.getRun(runId)?.name ?? String(runId),
+      target: this.url,
+      model: this.pre!.model,
       opts,
       result,
     });
-    return { exitCode: result.exitCode, summary };
-  } catch (e) {
-    // A signal before the run started (e.g. while the backend was starting) is an interrupt, whatever
-    // error the aborted step then raised.
-    if (signalled > 0 && runner === undefined) throw new InterruptedBeforeRun();
-    throw e;
-  } finally {
-    if (io.handleSignals) {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-    }
-    await telemetry?.stop().catch(() => undefined);
-    await client?.destroy().catch(() => undefined);
-    await backend?.stop(5000);
-    store?.close();
   }
-}
 
-class InterruptedBeforeRun extends SplitbenchError {
-  constructor() {
-    super('SB_INTERRUPTED', 'interrupted before the run started; nothing was recorded', { exitCode: ExitCode.interrupted });
+  async close(): Promise<void> {
+    await this.telemetry?.stop().catch(() => undefined);
+    await this.client?.destroy().catch(() => undefined);
+    await this.backend?.stop(5000);
   }
-}
-
-function throwIfSignalled(n: number): void {
-  if (n > 0) throw new InterruptedBeforeRun();
 }

@@ -6,6 +6,8 @@
  * (the schedule must hold for them too) but not in the token totals.
  */
 import { Distribution } from '../metrics/histogram.js';
+import type { RequestStarted, RunListener } from '../run/events.js';
+import type { RequestRow } from '../store/index.js';
 
 export interface DistSummary {
   readonly count: number;
@@ -36,7 +38,8 @@ export interface FinishedRequest {
   readonly tokensReceived: number;
 }
 
-export class LiveStats {
+/** A run-events subscriber (src/run/events.ts): the runner subscribes it before anything else. */
+export class LiveStats implements RunListener {
   sent = 0;
   inFlight = 0;
   done = 0;
@@ -48,6 +51,21 @@ export class LiveStats {
   /** Tokens of ok, non-warm-up requests. */
   inputTokens = 0;
   outputTokens = 0;
+
+  requestStarted(e: RequestStarted): void {
+    this.onSent(e.lagS);
+  }
+
+  outcome(row: RequestRow): void {
+    this.onFinished({
+      status: row.status as FinishedRequest['status'],
+      warmup: row.warmup === true,
+      errorCode: row.errorCode,
+      promptTokens: row.promptTokens,
+      outputTokens: row.outputTokens,
+      tokensReceived: row.tokensReceived,
+    });
+  }
 
   onSent(lagS: number): void {
     this.sent++;

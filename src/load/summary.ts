@@ -51,6 +51,7 @@ function distOf(st: Stats | undefined): DistSummary {
 
 export function buildSummary(a: {
   runId: number;
+  exitCode: number;
   name: string;
   target: string;
   model: string;
@@ -66,7 +67,7 @@ export function buildSummary(a: {
     name: a.name,
     status: a.result.status,
     ...(a.result.reason ? { reason: a.result.reason } : {}),
-    exitCode: a.result.exitCode,
+    exitCode: a.exitCode,
     target: a.target,
     model: a.model,
     timeScale: a.opts.timeScale,

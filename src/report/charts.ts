@@ -190,6 +190,26 @@ function lineLegend(entries?: readonly KeyEntry[]) {
   };
 }
 
+/** Bar charts: a legend of filled boxes with a grey outline, one per entry, in dataset order. */
+function fillLegend(entries: readonly { readonly text: string; readonly fill: string | undefined }[]) {
+  return {
+    ...legendBase,
+    labels: {
+      ...legendBase.labels,
+      generateLabels: () =>
+        entries.map((e, i) => ({
+          text: e.text,
+          fillStyle: e.fill,
+          strokeStyle: '#555555',
+          lineWidth: 1,
+          fontColor: TEXT_COLOR,
+          hidden: false,
+          datasetIndex: i,
+        })),
+    },
+  };
+}
+
 type LinearOpts = Partial<ScaleOptionsByType<keyof CartesianScaleTypeRegistry>>;
 
 function axisTitle(text: string | string[]) {
@@ -666,22 +686,7 @@ function poolBarChart(input: ChartInput, what: string, unitLabel: string, value:
       layout: { padding: { left: 4, right: 12, top: 16, bottom: 2 } },
       plugins: {
         title: titlePlugin(fullTitle(input, `${capitalize(what)} by pool`)),
-        legend: {
-          ...legendBase,
-          labels: {
-            ...legendBase.labels,
-            generateLabels: () =>
-              pools.map((p, i) => ({
-                text: `pool ${p}`,
-                fillStyle: poolFill(p, pools),
-                strokeStyle: '#555555',
-                lineWidth: 1,
-                fontColor: TEXT_COLOR,
-                hidden: false,
-                datasetIndex: i,
-              })),
-          },
-        },
+        legend: fillLegend(pools.map((p) => ({ text: `pool ${p}`, fill: poolFill(p, pools) }))),
         tooltip: { enabled: false },
       },
       scales: {
@@ -875,22 +880,7 @@ function breakdownChart(input: ChartInput): ChartResult {
       layout: { padding: { left: 4, right: 12, top: 2, bottom: 2 } },
       plugins: {
         title: titlePlugin(fullTitle(input, 'Breakdown (means): TTFT = queue + prefill; 2nd-token wait = KV transfer + decode wait')),
-        legend: {
-          ...legendBase,
-          labels: {
-            ...legendBase.labels,
-            generateLabels: () =>
-              shown.map((p, pi) => ({
-                text: p.name,
-                fillStyle: BREAKDOWN_FILLS[parts.indexOf(p)],
-                strokeStyle: '#555555',
-                lineWidth: 1,
-                fontColor: TEXT_COLOR,
-                hidden: false,
-                datasetIndex: pi,
-              })),
-          },
-        },
+        legend: fillLegend(shown.map((p) => ({ text: p.name, fill: BREAKDOWN_FILLS[parts.indexOf(p)] }))),
         tooltip: { enabled: false },
       },
       scales: {
@@ -1110,18 +1100,16 @@ function sloMatrix(input: ChartInput): ChartResult {
     // Key: what the two cell kinds mean.
     const ky = height - 22;
     ctx.textAlign = 'left';
-    ctx.fillStyle = PASS_FILL;
-    ctx.fillRect(8, ky - 9, 34, 18);
-    ctx.fillStyle = PASS_TEXT;
-    ctx.fillText('✓', 19, ky);
-    ctx.fillStyle = TEXT_COLOR;
-    ctx.fillText('pass', 48, ky);
-    ctx.fillStyle = FAIL_FILL;
-    ctx.fillRect(100, ky - 9, 34, 18);
-    ctx.fillStyle = FAIL_TEXT;
-    ctx.fillText('✗', 111, ky);
-    ctx.fillStyle = TEXT_COLOR;
-    ctx.fillText('FAIL', 140, ky);
+    const keyEntry = (x: number, fill: string, mark: string, markColor: string, word: string): void => {
+      ctx.fillStyle = fill;
+      ctx.fillRect(x, ky - 9, 34, 18);
+      ctx.fillStyle = markColor;
+      ctx.fillText(mark, x + 11, ky);
+      ctx.fillStyle = TEXT_COLOR;
+      ctx.fillText(word, x + 40, ky);
+    };
+    keyEntry(8, PASS_FILL, '✓', PASS_TEXT, 'pass');
+    keyEntry(100, FAIL_FILL, '✗', FAIL_TEXT, 'FAIL');
     ctx.fillStyle = '#555555';
     ctx.fillText('cell: the measured value (its unit: ms, s, × for slowdowns); the rule on the left holds the limit; –: not evaluated', 196, ky, width - 204);
   };
@@ -1789,52 +1777,32 @@ function prefixCacheChart(input: ChartInput): ChartResult {
   const tok = series.map((s) => agg(s.summaries.map((x) => x.prefixTokenHitPct)));
   const req = series.map((s) => agg(s.summaries.map((x) => x.prefixRequestHitPct)));
   if (tok.every((a) => a === undefined)) return { skip: 'no run records prefix-cache hits (deployments with prefixCache: true)' };
-  const fills = ['#4c78a8', '#f58518'];
+  const bars = [
+    { label: 'prompt tokens from cache', aggs: tok, fill: '#4c78a8' },
+    { label: 'requests with a hit', aggs: req, fill: '#f58518' },
+  ];
   const config: ChartConfiguration<'bar', (number | null)[]> = {
     type: 'bar',
     data: {
       labels: series.map((s) => s.label),
-      datasets: [
-        {
-          label: 'prompt tokens from cache',
-          data: tok.map((a) => (a === undefined ? null : a.mean)),
-          backgroundColor: fills[0],
-          borderColor: series.map((s) => s.color),
-          borderWidth: 2,
-          maxBarThickness: 60,
-          errorBars: tok.map((a) => ERR(a)),
-        } as never,
-        {
-          label: 'requests with a hit',
-          data: req.map((a) => (a === undefined ? null : a.mean)),
-          backgroundColor: fills[1],
-          borderColor: series.map((s) => s.color),
-          borderWidth: 2,
-          maxBarThickness: 60,
-          errorBars: req.map((a) => ERR(a)),
-        } as never,
-      ],
+      datasets: bars.map(
+        (b) =>
+          ({
+            label: b.label,
+            data: b.aggs.map((a) => (a === undefined ? null : a.mean)),
+            backgroundColor: b.fill,
+            borderColor: series.map((s) => s.color),
+            borderWidth: 2,
+            maxBarThickness: 60,
+            errorBars: b.aggs.map((a) => ERR(a)),
+          }) as never,
+      ),
     },
     options: {
       layout: { padding: { left: 4, right: 12, top: 16, bottom: 2 } },
       plugins: {
         title: titlePlugin(fullTitle(input, 'Prefix-cache hit rates')),
-        legend: {
-          ...legendBase,
-          labels: {
-            ...legendBase.labels,
-            generateLabels: () =>
-              ['prompt tokens from cache', 'requests with a hit'].map((text, i) => ({
-                text,
-                fillStyle: fills[i]!,
-                strokeStyle: '#555555',
-                lineWidth: 1,
-                fontColor: TEXT_COLOR,
-                hidden: false,
-                datasetIndex: i,
-              })),
-          },
-        },
+        legend: fillLegend(bars.map((b) => ({ text: b.label, fill: b.fill }))),
         tooltip: { enabled: false },
       },
       scales: {

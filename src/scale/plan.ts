@@ -111,15 +111,27 @@ export function configKey(config: unknown, traceSha256: string, version = VERSIO
   return createHash('sha256').update(stable({ config, traceSha256, version })).digest('hex').slice(0, 20);
 }
 
-/** The work of a sweep: one configuration per deployment. */
-export async function buildSweepPlan(o: SweepOptions, deployments: readonly string[]): Promise<SweepPlan> {
+/**
+ * The requests a plan's units run, as plan identity: the trace by file name and content hash, and the flags
+ * that shape its requests (sweep and provisioning plans alike).
+ */
+export async function planWorkload(o: Pick<SweepOptions, 'trace' | 'traceFormat' | 'transforms' | 'model' | 'compat'>) {
   const traceSha256 = await sha256File(resolveTracePath(o.trace));
-  const base = {
+  const workload = {
     trace: path.basename(o.trace),
     traceFormat: o.traceFormat ?? null,
     transforms: o.transforms,
     model: o.model ?? null,
     compat: o.compat ?? null,
+  };
+  return { traceSha256, workload };
+}
+
+/** The work of a sweep: one configuration per deployment. */
+export async function buildSweepPlan(o: SweepOptions, deployments: readonly string[]): Promise<SweepPlan> {
+  const { traceSha256, workload } = await planWorkload(o);
+  const base = {
+    ...workload,
     rates: o.rates,
     durationS: o.durationS,
     live: o.live,

@@ -10,7 +10,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { ExitCode, SplitbenchError, TargetError } from '../errors.js';
+import { ExitCode, InterruptedError, TargetError } from '../errors.js';
 import type { ReplayOptions } from '../load/index.js';
 import { PACKAGE_ROOT } from '../paths.js';
 import { startTimeServer, wallNowMs } from './clock.js';
@@ -170,7 +170,7 @@ export async function runProcs(
         .filter((l) => !l.startsWith(READY_LINE))
         .slice(-2)
         .join(' | ');
-      if (stopping) throw new SplitbenchError('SB_INTERRUPTED', 'interrupted before the run started; nothing was merged', { exitCode: ExitCode.interrupted });
+      if (stopping) throw new InterruptedError('interrupted before the run started; nothing was merged');
       throw new TargetError(`shard ${bad.index}/${P} failed before the start: ${msg || `exit code ${codes[bad.index]}`}`);
     }
     const startAt = wallNowMs() + PROCS_LEAD_MS + 20 * P;

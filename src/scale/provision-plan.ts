@@ -17,11 +17,11 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, ExitCode } from '../errors.js';
 import type { Candidate, Counts, ProvisionOptions, ProvisionResult, RateVerdict } from '../sim/index.js';
-import { sha256File, resolveTracePath } from '../trace/index.js';
 import { VERSION } from '../version.js';
 import {
   chunkOf,
   configKey,
+  planWorkload,
   copyDbTarget,
   loadPlanOf,
   PLAN_FORMAT,
@@ -75,15 +75,11 @@ export interface ProvisionUnitResult {
 
 export async function buildProvisionPlan(o: ProvisionOptions): Promise<ProvisionPlan> {
   const sim = await import('../sim/index.js');
-  const traceSha256 = await sha256File(resolveTracePath(o.trace));
+  const { traceSha256, workload } = await planWorkload(o);
   const like = `${o.budgetLike.design.name}:${sim.countsLabel(o.budgetLike.design, o.budgetLike.counts)}`;
   // What decides a unit's answer, besides its configuration.
   const run = {
-    trace: path.basename(o.trace),
-    traceFormat: o.traceFormat ?? null,
-    transforms: o.transforms,
-    model: o.model ?? null,
-    compat: o.compat ?? null,
+    ...workload,
     slo: o.slo,
     seed: o.seed,
     durationS: o.durationS,

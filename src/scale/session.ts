@@ -120,10 +120,7 @@ export async function shardSession(
     ...(sharded && startAt !== undefined ? { startWallMs: () => startAt! } : {}),
     wrapWriter: (w: RunWriter): RunWriter => ({
       runId: w.runId,
-      addRequest: (row: RequestRow) => {
-        w.addRequest(sharded ? { ...row, shard: shard.index } : row);
-        metrics?.observe(row);
-      },
+      addRequest: sharded ? (row: RequestRow) => w.addRequest({ ...row, shard: shard.index }) : (row: RequestRow) => w.addRequest(row),
       addMachines: (rows) => w.addMachines(rows),
       addPowerSample: (row) => w.addPowerSample(row),
       addTimelineSample: (row) => w.addTimelineSample(row),
@@ -187,26 +184,31 @@ export async function shardSession(
       await new Sleeper().until(t0Mono);
       return t0Mono;
     },
-    afterRun: async (store: Store, runId: number) => {
-      await metricsServer?.close();
-      if (!sharded) return;
-      let end: ClockSample | undefined;
-      try {
-        end = await measure('end');
-      } catch (e) {
-        log(`splitbench replay: shard ${shard.index}/${shard.count}: clock check at end failed: ${(e as Error).message}`);
-      }
-      const t0Local = wallMsOf(runnerRef?.startMs ?? performance.now()) + skew;
-      const t0Ref = t0Local + (start?.offsetMs ?? 0);
-      store.updateShardEnd(runId, shard.index, { t0LocalMs: t0Local, offsetEndMs: end?.offsetMs ?? null, rttEndMs: end?.rttMs ?? null, lateMs });
-      store.setRunStart(runId, t0Ref);
-      if (start) {
-        log(
-          `splitbench replay: shard ${shard.index}/${shard.count} of run ${runUuid}: clock offset ${start.offsetMs.toFixed(3)} ms (RTT ${start.rttMs.toFixed(3)} ms) at start` +
-            (end ? `, ${end.offsetMs.toFixed(3)} ms (RTT ${end.rttMs.toFixed(3)} ms) at end` : ''),
-        );
-      }
+    // Run events: each outcome feeds the live metrics; the end (run row finished) records the shard's end clock check.
+    listener: {
+      ...(metrics ? { outcome: (row: RequestRow) => metrics.observe(row) } : {}),
+      end: ({ store, runId }) => afterRun(store, runId),
     },
   };
+  async function afterRun(store: Store, runId: number): Promise<void> {
+    await metricsServer?.close();
+    if (!sharded) return;
+    let end: ClockSample | undefined;
+    try {
+      end = await measure('end');
+    } catch (e) {
+      log(`splitbench replay: shard ${shard.index}/${shard.count}: clock check at end failed: ${(e as Error).message}`);
+    }
+    const t0Local = wallMsOf(runnerRef?.startMs ?? performance.now()) + skew;
+    const t0Ref = t0Local + (start?.offsetMs ?? 0);
+    store.updateShardEnd(runId, shard.index, { t0LocalMs: t0Local, offsetEndMs: end?.offsetMs ?? null, rttEndMs: end?.rttMs ?? null, lateMs });
+    store.setRunStart(runId, t0Ref);
+    if (start) {
+      log(
+        `splitbench replay: shard ${shard.index}/${shard.count} of run ${runUuid}: clock offset ${start.offsetMs.toFixed(3)} ms (RTT ${start.rttMs.toFixed(3)} ms) at start` +
+          (end ? `, ${end.offsetMs.toFixed(3)} ms (RTT ${end.rttMs.toFixed(3)} ms) at end` : ''),
+      );
+    }
+  }
   return { opts: runOpts, hooks, shard, runUuid };
 }

@@ -22,6 +22,7 @@ export type { Backend, BackendOptions } from './backend.js';
 export {
   serve,
   listeningLine,
+  listenError,
   serveUntilStopped,
   DEFAULT_HTTP_LIMITS,
   exposureWarning,

@@ -90,28 +90,28 @@ export class ServerMetrics {
     });
     const vllmLabels = (s: MachineSnapshot): Labels => ({ model_name: this.modelName, engine: s.id, pool: s.pool });
 
-    const gauge = (name: string, help: string, labels: string[], value: (s: MachineSnapshot) => number, lab = machineLabels) =>
-      new Gauge({
-        name,
-        help,
-        labelNames: labels,
-        registers: [r],
-        collect() {
-          this.reset();
-          for (const s of self.snap) this.set(lab(s), value(s));
-        },
-      });
-    const counter = (name: string, help: string, labels: string[], value: (s: MachineSnapshot) => number, lab = machineLabels) =>
-      new Counter({
-        name,
-        help,
-        labelNames: labels,
-        registers: [r],
-        collect() {
-          this.reset();
-          for (const s of self.snap) this.inc(lab(s), value(s));
-        },
-      });
+    // One series per machine, read from the snapshot at scrape time (a counter shows the machine's total).
+    const perMachine =
+      (kind: 'gauge' | 'counter') =>
+      (name: string, help: string, labels: string[], value: (s: MachineSnapshot) => number, lab = machineLabels): void => {
+        const config = {
+          name,
+          help,
+          labelNames: labels,
+          registers: [r],
+          collect(this: Gauge | Counter): void {
+            this.reset();
+            for (const s of self.snap) {
+              if (this instanceof Gauge) this.set(lab(s), value(s));
+              else this.inc(lab(s), value(s));
+            }
+          },
+        };
+        if (kind === 'gauge') new Gauge(config);
+        else new Counter(config);
+      };
+    const gauge = perMachine('gauge');
+    const counter = perMachine('counter');
     const ml = ['machine', 'pool', 'type'];
     const kvFrac = (s: MachineSnapshot): number => (s.kvCapacityTokens > 0 ? s.kvUsedTokens / s.kvCapacityTokens : 0);
     gauge('splitbench_queue_depth', 'Requests waiting on the machine (not yet in a batch).', ml, (s) => s.queuedRequests);

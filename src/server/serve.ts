@@ -108,6 +108,16 @@ export function exposureWarning(address: string, apiKey: string | undefined): st
   );
 }
 
+/** What a failed listen on `--host`/`--port` throws: a ConfigError naming the flag where the address is the cause. */
+export function listenError(e: unknown, host: string, port: number): unknown {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'EADDRINUSE')
+    return new ConfigError(`port ${port} on ${host} is already in use`, { path: '--port', hint: 'pick another --port, or --port 0 for a free one' });
+  if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' || code === 'EACCES')
+    return new ConfigError(`cannot listen on ${host}:${port} (${code})`, { path: '--host' });
+  return e;
+}
+
 /** The first stdout line of `serve`. */
 export function listeningLine(url: string): string {
   return `splitbench serve: listening on ${url}`;
@@ -149,13 +159,7 @@ export async function serve(opts: ServeOptions): Promise<number> {
     });
   } catch (e) {
     backend.clock.close();
-    const err = e as NodeJS.ErrnoException;
-    if (err.code === 'EADDRINUSE')
-      throw new ConfigError(`port ${opts.port} on ${opts.host} is already in use`, { path: '--port', hint: 'pick another --port, or --port 0 for a free one' });
-    if (err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND' || err.code === 'EACCES') {
-      throw new ConfigError(`cannot listen on ${opts.host}:${opts.port} (${err.code})`, { path: '--host' });
-    }
-    throw e;
+    throw listenError(e, opts.host, opts.port);
   }
   process.stdout.write(`${listeningLine(server.url)}\n`);
   const exposed = exposureWarning(server.host, limits.apiKey);

@@ -1,19 +1,20 @@
 /**
- * `splitbench sim` end to end: resolve the deployment and the request source, create a `sim` run in the
- * store, simulate (streaming rows into the run's writer), finish the run and summarize it with
- * src/metrics. The first SIGINT stops pulling new requests (in-flight ones finish in virtual time, the
- * run is marked `interrupted`).
+ * `splitbench sim`: the simulated driver of the run lifecycle (src/run/lifecycle.ts). Its steps: resolve
+ * the deployment and the request source, create a `sim` run, simulate (streaming rows into the run's
+ * writer), then summarize it with src/metrics. The first SIGINT stops pulling new requests (in-flight ones
+ * finish in virtual time, the run is marked `interrupted`).
  */
 import os from 'node:os';
-import { ExitCode } from '../errors.js';
 import { loadDeployment } from '../config/index.js';
 import type { Deployment } from '../engine/index.js';
 import { formatSummaries, resolveReference, summarizeRun, findRun, type RunSummary } from '../metrics/index.js';
-import { openStore, type Store } from '../store/index.js';
-import { rateRequests, SessionWorkload, sha256File, traceRequests, traceSampler, type RequestSpec } from '../trace/index.js';
+import type { RunEvents } from '../run/events.js';
+import { runLifecycle, type CommonRunOptions, type DriveResult, type LifecycleContext, type RunDriver, type RunProgress } from '../run/lifecycle.js';
+import type { RunWriter, Store } from '../store/index.js';
+import { rateRequests, SessionWorkload, traceRequests, traceSampler, type RequestSpec } from '../trace/index.js';
 import type { SimOptions } from './options.js';
 import { TraceEventWriter } from './perfetto.js';
-import { simulate, type SimulateResult } from './simulate.js';
+import { simulate, type SimProgress, type SimulateResult } from './simulate.js';
 
 export interface SimIo {
   readonly handleSignals?: boolean;
@@ -68,47 +69,69 @@ export function resolveDeployment(opts: { deployment: string; model?: string | u
 }
 
 export async function runSim(opts: SimOptions, io: SimIo = {}): Promise<SimRunResult> {
-  const log = io.log ?? ((l: string) => process.stderr.write(`${l}\n`));
-  const dep = resolveDeployment(opts);
-  const src = await simRequests(opts);
-  const traceSha = await sha256File(src.path);
-  let stop = false;
-  const onSignal = (sig: NodeJS.Signals): void => {
-    if (!stop) log(`splitbench sim: ${sig}: no new arrivals; requests in flight finish in virtual time`);
-    stop = true;
-  };
-  if (io.handleSignals) {
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
+  const { report } = await runLifecycle(new SimDriver(opts), {
+    ...(io.handleSignals === undefined ? {} : { handleSignals: io.handleSignals }),
+    ...(io.progress === undefined ? {} : { progress: io.progress }),
+    ...(io.log === undefined ? {} : { log: io.log }),
+    json: opts.json,
+  });
+  return report;
+}
+
+/** The simulated driver: the engine's cluster on a virtual clock (simulate.ts). */
+class SimDriver implements RunDriver<SimProgress, SimRunResult> {
+  readonly db: string;
+  readonly common: CommonRunOptions;
+  private dep: Deployment | undefined;
+  private src: Awaited<ReturnType<typeof simRequests>> | undefined;
+  private tev: TraceEventWriter | undefined;
+  private stop = false;
+  private result: SimulateResult | undefined;
+
+  constructor(private readonly opts: SimOptions) {
+    this.db = opts.db;
+    this.common = opts;
   }
-  let store: Store | undefined;
-  let tev: TraceEventWriter | undefined;
-  try {
-    store = openStore(opts.db);
-    tev = opts.traceEvents ? new TraceEventWriter(opts.traceEvents) : undefined;
-    const writer = store.createRun(
-      {
-        kind: 'sim',
-        ...(opts.name ? { name: opts.name } : {}),
-        target: `sim:${dep.name}`,
-        deployment: opts.deployment,
-        model: dep.model,
-        tracePath: src.path,
-        traceSha256: traceSha,
-        ...(opts.shape.kind === 'rate' ? { offeredRate: opts.shape.rate } : {}),
-        warmupS: opts.warmupS,
-        seed: opts.seed,
-        options: { ...opts, transforms: storeTransforms(opts), compat: opts.compat ?? null, host: os.hostname() },
-        tags: { ...opts.tags },
-      },
-      { bulk: true },
-    ); // a sim can be rerun: bulk writes skip the checkpoint fsyncs (store api WriterOptions.bulk)
-    const progress = io.progress ?? (process.stderr.isTTY === true && !opts.json);
+
+  async open(): Promise<string> {
+    this.dep = resolveDeployment(this.opts);
+    this.src = await simRequests(this.opts);
+    return this.src.path;
+  }
+
+  async prepare(): Promise<void> {
+    this.tev = this.opts.traceEvents ? new TraceEventWriter(this.opts.traceEvents) : undefined;
+  }
+
+  runRow(): ReturnType<RunDriver<SimProgress, SimRunResult>['runRow']> {
+    const opts = this.opts;
+    // A sim can be rerun: bulk writes skip the checkpoint fsyncs (store api WriterOptions.bulk).
+    const writer = { bulk: true };
+    const options = { ...opts, transforms: storeTransforms(opts), compat: opts.compat ?? null, host: os.hostname() };
+    return { writer, run: { kind: 'sim', target: `sim:${this.dep!.name}`, deployment: opts.deployment, model: this.dep!.model, options } };
+  }
+
+  progress(): RunProgress<SimProgress> {
     let lastShown = 0;
+    return {
+      tick: (p) => {
+        const now = performance.now();
+        if (now - lastShown < 250) return;
+        lastShown = now;
+        process.stderr.write(`\rsim: t=${p.virtualTime.toFixed(1)} s  submitted ${p.submitted}  done ${p.finished}  in flight ${p.inFlight}   `);
+      },
+      stop: () => process.stderr.write('\n'),
+    };
+  }
+
+  async drive(writer: RunWriter, events: RunEvents<SimProgress>): Promise<DriveResult> {
+    const opts = this.opts;
+    const src = this.src!;
     const sessions = opts.sessions ? new SessionWorkload() : undefined;
+    const tev = this.tev;
     const result = await simulate({
       ...(sessions ? { sessions, sessionLimits: { maxTurns: opts.maxRequests, untilS: opts.durationS } } : {}),
-      deployment: dep,
+      deployment: this.dep!,
       requests: src.requests,
       ...(opts.compat ? { compat: opts.compat } : {}),
       seed: opts.seed,
@@ -116,43 +139,43 @@ export async function runSim(opts: SimOptions, io: SimIo = {}): Promise<SimRunRe
       sampleIntervalS: opts.sampleIntervalS,
       warmupS: opts.warmupS,
       ...(tev ? { events: tev } : {}),
-      shouldStop: () => stop,
-      ...(progress
-        ? {
-            onProgress: (p) => {
-              const now = performance.now();
-              if (now - lastShown < 250) return;
-              lastShown = now;
-              process.stderr.write(`\rsim: t=${p.virtualTime.toFixed(1)} s  submitted ${p.submitted}  done ${p.finished}  in flight ${p.inFlight}   `);
-            },
-          }
-        : {}),
+      shouldStop: () => this.stop,
+      run: events,
     });
-    if (progress) process.stderr.write('\n');
+    this.result = result;
     tev?.close();
-    writer.finish(result.stopped ? 'interrupted' : 'completed', {
-      notes: {
-        wallS: result.wallS,
-        virtualEndS: result.endTime,
-        energyJ: result.energyJ,
-        neverCompleted: result.neverCompleted,
-        ...(Object.keys(result.failures).length > 0 ? { failures: result.failures } : {}),
-        ...(src.skipped() > 0 ? { skippedTraceRows: src.skipped() } : {}),
-        ...(sessions ? { sessions: sessions.counts() } : {}),
+    return {
+      status: result.stopped ? 'interrupted' : 'completed',
+      unsuccessful: result.failed + result.neverCompleted,
+      finish: {
+        notes: {
+          wallS: result.wallS,
+          virtualEndS: result.endTime,
+          energyJ: result.energyJ,
+          neverCompleted: result.neverCompleted,
+          ...(Object.keys(result.failures).length > 0 ? { failures: result.failures } : {}),
+          ...(src.skipped() > 0 ? { skippedTraceRows: src.skipped() } : {}),
+          ...(sessions ? { sessions: sessions.counts() } : {}),
+        },
       },
-    });
-    const run = findRun(store, writer.runId);
+    };
+  }
+
+  signal(sig: NodeJS.Signals, _n: number, ctx: LifecycleContext): void {
+    if (!this.stop) ctx.log(`splitbench sim: ${sig}: no new arrivals; requests in flight finish in virtual time`);
+    this.stop = true;
+  }
+
+  async report(store: Store, runId: number, _r: DriveResult, exitCode: number): Promise<SimRunResult> {
+    const run = findRun(store, runId);
     const reference = await resolveReference(store, run, { required: false });
-    const summary = summarizeRun(store, writer.runId, reference ? { reference } : {});
-    const exitCode = result.stopped ? ExitCode.interrupted : result.failed + result.neverCompleted > 0 ? ExitCode.requestErrors : ExitCode.ok;
-    return { exitCode, runId: writer.runId, summary, result, ...(tev ? { traceEvents: { file: tev.file, events: tev.count } } : {}) };
-  } finally {
-    tev?.close();
-    if (io.handleSignals) {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-    }
-    store?.close();
+    const summary = summarizeRun(store, runId, reference ? { reference } : {});
+    const tev = this.tev;
+    return { exitCode, runId, summary, result: this.result!, ...(tev ? { traceEvents: { file: tev.file, events: tev.count } } : {}) };
+  }
+
+  async close(): Promise<void> {
+    this.tev?.close();
   }
 }
 

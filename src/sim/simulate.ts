@@ -38,6 +38,9 @@ import {
   type RequestBreakdown,
   type RequestObserver,
 } from '../engine/index.js';
+import { RequestErrorCode } from '../errors.js';
+import { Recorder, specFields, type RequestFields, type RequestStarted, type RunEvents } from '../run/events.js';
+import { OK } from '../run/outcome.js';
 import { encodeChunkTimes, type MachineRow, type PowerSampleRow, type RequestRow, type TimelineSampleRow } from '../store/index.js';
 import type { RequestSpec, SessionTurn, SessionWorkload } from '../trace/index.js';
 import { loadEngineData } from '../config/index.js';
@@ -75,6 +78,8 @@ export interface SimulateOptions {
   readonly events?: SimEventListener;
   /** Called after every block with the virtual time and counts (progress lines). */
   readonly onProgress?: (p: SimProgress) => void;
+  /** The run's events (src/run/events.ts): each request's start and outcome, and a tick with the progress after every block. */
+  readonly run?: RunEvents<SimProgress>;
   /** Requests arriving before this (seconds) are marked warm-up (excluded from summaries). */
   readonly warmupS?: number;
   /** Stop pulling requests when this returns true (interrupt); in-flight requests still finish. */
@@ -169,6 +174,9 @@ class PowerMeter {
   }
 }
 
+/** The simulator has no client lag: every request is sent at its arrival. */
+const SENT_ON_TIME: RequestStarted = Object.freeze({ lagS: 0 });
+
 /** Run a simulation to completion (the event queue empties after the last request). */
 export async function simulate(o: SimulateOptions): Promise<SimulateResult> {
   const t0 = performance.now();
@@ -240,6 +248,12 @@ export async function simulate(o: SimulateOptions): Promise<SimulateResult> {
   const live = new Map<string, Live>();
   let seq = 0;
   const pool = new ChunkArrays();
+  const recorder = new Recorder(sink, o.run);
+  const run = o.run;
+  const progress = (p: SimProgress): void => {
+    o.onProgress?.(p);
+    run?.tick(p);
+  };
 
   const sessions = o.sessions;
   // A session turn ended: its session's next turn goes on the clock at that end + think time.
@@ -253,18 +267,18 @@ export async function simulate(o: SimulateOptions): Promise<SimulateResult> {
     done(st, b, time) {
       live.delete(st.key);
       ok++;
-      const row = rowOf(st, 'ok', time, b);
+      const row = rowFields(st, time, b);
       pool.release(st);
-      sink.addRequest(row);
+      recorder.record(row, OK);
       if (st.turn) turnEnded(st, time, true);
     },
     failed(st, reason, time) {
       live.delete(st.key);
       failed++;
       failures[reason] = (failures[reason] ?? 0) + 1;
-      const row = rowOf(st, 'error', time, undefined, reason);
+      const row = rowFields(st, time, undefined);
       pool.release(st);
-      sink.addRequest(row);
+      recorder.record(row, { kind: 'error', code: RequestErrorCode.engine, message: reason });
       if (st.turn) turnEnded(st, time, false);
     },
   };
@@ -276,10 +290,11 @@ export async function simulate(o: SimulateOptions): Promise<SimulateResult> {
     const st = new Live(ctx, spec, mySeq, undefined);
     st.turn = turn;
     submitted++; // sent, as a replay sends it, and refused
+    run?.requestStarted(SENT_ON_TIME);
     failed++;
     const key = `HTTP 400 context_length_exceeded: prompt + output past the model's ${maxContext}-token context`;
     failures[key] = (failures[key] ?? 0) + 1;
-    sink.addRequest(rowOf(st, 'error', clock.now(), undefined, `HTTP 400: ${message}`, { errorCode: 'SB_HTTP', httpStatus: 400 }));
+    recorder.record(rowFields(st, clock.now(), undefined), { kind: 'error', code: RequestErrorCode.http, httpStatus: 400, message: `HTTP 400: ${message}` });
     if (turn) turnEnded(st, clock.now(), false);
   };
 
@@ -298,6 +313,7 @@ export async function simulate(o: SimulateOptions): Promise<SimulateResult> {
     ev?.arrival?.(st.key, clock.now(), spec.promptTokens, spec.outputTokens);
     live.set(st.key, st);
     submitted++;
+    run?.requestStarted(SENT_ON_TIME);
     cluster!.submit(
       { id: st.key, promptTokens: spec.promptTokens, outputTokens: spec.outputTokens, ...(spec.hashIds ? { blockHashes: spec.hashIds } : {}) },
       st,
@@ -418,7 +434,7 @@ export async function simulate(o: SimulateOptions): Promise<SimulateResult> {
       queueArrival(spec.arrival, () => {
         // Stopped: later arrivals stay in the heap (its layout is moot by then) but submit nothing.
         if (stopped) return;
-        if (boundary) o.onProgress?.({ virtualTime: clock.now(), submitted, finished: ok + failed, inFlight: live.size });
+        if (boundary) progress({ virtualTime: clock.now(), submitted, finished: ok + failed, inFlight: live.size });
         submit(spec, mySeq);
         if (boundary && o.shouldStop?.()) stopped = true;
       });
@@ -468,7 +484,7 @@ export async function simulate(o: SimulateOptions): Promise<SimulateResult> {
       /* run */
     }
     barrier.cancel();
-    o.onProgress?.({ virtualTime: clock.now(), submitted, finished: ok + failed, inFlight: live.size });
+    progress({ virtualTime: clock.now(), submitted, finished: ok + failed, inFlight: live.size });
   }
   // Drain.
   while (clock.step()) {
@@ -480,12 +496,12 @@ export async function simulate(o: SimulateOptions): Promise<SimulateResult> {
   let neverCompleted = 0;
   for (const st of [...live.values()].sort((a, b) => a.seq - b.seq)) {
     neverCompleted++;
-    sink.addRequest(rowOf(st, 'never-completed', undefined, undefined, 'still in flight when the event queue emptied (KV deadlock)'));
+    recorder.record(rowFields(st, undefined, undefined), { kind: 'never-completed', message: 'still in flight when the event queue emptied (KV deadlock)' });
   }
   live.clear();
   let energyJ = 0;
   if (meter) for (let i = 0; i < machines.length; i++) energyJ += meter.energyAt(i, endTime);
-  o.onProgress?.({ virtualTime: endTime, submitted, finished: ok + failed, inFlight: 0 });
+  progress({ virtualTime: endTime, submitted, finished: ok + failed, inFlight: 0 });
   return {
     submitted,
     ok,
@@ -608,33 +624,18 @@ class Live implements RequestObserver {
   }
 }
 
-function rowOf(
-  st: Live,
-  status: RequestRow['status'],
-  end: number | undefined,
-  b: RequestBreakdown | undefined,
-  error?: string,
-  http?: { errorCode: string; httpStatus: number },
-): RequestRow {
+/** A finished (or never-completed) request's row fields; its outcome's columns are the recorder's to add. */
+function rowFields(st: Live, end: number | undefined, b: RequestBreakdown | undefined): RequestFields {
   const s = st.spec;
   const send = s.arrival;
   // token_times encoded straight from the typed arrays (no chunk objects); the store takes the blob as is.
   const enc = st.times && st.n > 0 ? encodeChunkTimes(st.times, st.counts, st.n, send) : undefined;
   return {
-    seq: st.seq,
-    traceId: s.id,
-    ...(s.sessionId === undefined ? {} : { sessionId: s.sessionId }),
-    ...(st.turn === undefined ? {} : { sessionTurn: st.turn.turn }),
-    arrival: s.arrival,
-    promptTokens: s.promptTokens,
-    outputTokens: s.outputTokens,
+    ...specFields(st.seq, s, st.turn),
     scheduled: send,
     send,
     ...(st.first === st.first ? { firstToken: st.first } : {}),
     ...(end === undefined ? {} : { end }),
-    status,
-    ...(status === 'error' ? (http ?? { errorCode: 'SB_ENGINE' }) : {}),
-    ...(error === undefined ? {} : { error }),
     tokensReceived: st.received,
     usagePrompt: s.promptTokens,
     usageCompletion: st.received,

@@ -29,8 +29,10 @@ import {
   RUN_TABLE,
   SHARD_TABLE,
   SLO_RESULT_TABLE,
+  TABLES,
   TIMELINE_TABLE,
   type Column,
+  type TableName,
   type FieldOf,
 } from './columns.js';
 import type {
@@ -278,12 +280,21 @@ const BLOB_AT = REQUEST_NO_BLOB.length;
 const toRequestRecord = compileDecoder<RequestRecord>(REQUEST_NO_BLOB, { chunks: (r) => decodeChunks(r[BLOB_AT] as Uint8Array | null) });
 const toRequestRecordNoChunks = compileDecoder<RequestRecord>(REQUEST_NO_BLOB, { chunks: () => [] });
 
-const toMachineRecord = compileDecoder<MachineRecord>(MACHINE_TABLE.filter((c) => c.name !== 'run_id'));
-const toPowerRecord = compileDecoder<PowerSampleRecord>(POWER_TABLE.filter((c) => c.name !== 'run_id'));
-const toTimelineRecord = compileDecoder<TimelineSampleRecord>(TIMELINE_TABLE.filter((c) => c.name !== 'run_id'));
-const toSloRecord = compileDecoder<SloResultRecord>(SLO_RESULT_TABLE.filter((c) => c.name !== 'run_id'));
+/** A per-run table read without its run_id column: the SQL column list and the decoder of its rows. */
+interface PerRunReader<R> {
+  readonly table: TableName;
+  readonly cols: string;
+  readonly decode: (row: unknown[]) => R;
+}
+function perRunReader<R>(table: TableName): PerRunReader<R> {
+  const cols = (TABLES[table] as readonly Column[]).filter((c) => c.name !== 'run_id');
+  return { table, cols: columnList(cols), decode: compileDecoder<R>(cols) };
+}
+const MACHINES = perRunReader<MachineRecord>('machines');
+const POWER_SAMPLES = perRunReader<PowerSampleRecord>('power_samples');
+const TIMELINE_SAMPLES = perRunReader<TimelineSampleRecord>('timeline_samples');
+const SLO_RESULTS = perRunReader<SloResultRecord>('slo_results');
 const toShardRecord = compileDecoder<ShardRecord>(SHARD_TABLE);
-const colsOf = (t: readonly Column[]): string => columnList(t.filter((c) => c.name !== 'run_id'));
 
 /** The `requests` columns in table order (what the writer binds and `runs export` prints). */
 export const REQUEST_COLUMNS: readonly string[] = REQUEST_TABLE.map((c) => c.name);
@@ -912,7 +923,7 @@ class SqliteStore implements Store {
       hint:
         recent.length === 0
           ? 'the store has no runs yet'
-          : `${total > recent.length ? 'latest runs' : 'runs'}: ${recent.map((r) => `${r.id} (${r.name})`).join(', ')}` + ' — see `splitbench runs list`',
+          : `${total > recent.length ? 'latest runs' : 'runs'}: ${recent.map((r) => `${r.id} (${r.name})`).join(', ')} — see \`splitbench runs list\``,
     });
   }
 
@@ -977,34 +988,27 @@ class SqliteStore implements Store {
     yield* stmt.iterate(runId) as IterableIterator<unknown[]>;
   }
 
-  machines(runId: number, opts: { readonly by?: 'pool' | 'id' } = {}): MachineRecord[] {
-    const order = opts.by === 'id' ? 'machine_id' : 'pool, machine_id';
+  /** A run's rows of a per-run table in `order`; `and` adds a condition on its `args`. */
+  private perRun<R>(reader: PerRunReader<R>, runId: number, order: string, and = '', ...args: unknown[]): R[] {
+    const sql = `SELECT ${reader.cols} FROM ${reader.table} WHERE run_id = ?${and} ORDER BY ${order}`;
     return (
       this.db
-        .prepare(`SELECT ${colsOf(MACHINE_TABLE)} FROM machines WHERE run_id = ? ORDER BY ${order}`)
+        .prepare(sql)
         .raw(true)
-        .all(runId) as unknown[][]
-    ).map(toMachineRecord);
+        .all(runId, ...args) as unknown[][]
+    ).map(reader.decode);
+  }
+
+  machines(runId: number, opts: { readonly by?: 'pool' | 'id' } = {}): MachineRecord[] {
+    return this.perRun(MACHINES, runId, opts.by === 'id' ? 'machine_id' : 'pool, machine_id');
   }
 
   powerSamples(runId: number, opts: { readonly by?: 'time' | 'machine' } = {}): PowerSampleRecord[] {
-    const order = opts.by === 'machine' ? 'machine_id, t' : 't, machine_id';
-    return (
-      this.db
-        .prepare(`SELECT ${colsOf(POWER_TABLE)} FROM power_samples WHERE run_id = ? ORDER BY ${order}`)
-        .raw(true)
-        .all(runId) as unknown[][]
-    ).map(toPowerRecord);
+    return this.perRun(POWER_SAMPLES, runId, opts.by === 'machine' ? 'machine_id, t' : 't, machine_id');
   }
 
   timelineSamples(runId: number, name?: string): TimelineSampleRecord[] {
-    const cols = colsOf(TIMELINE_TABLE);
-    const rows = (
-      name === undefined
-        ? this.db.prepare(`SELECT ${cols} FROM timeline_samples WHERE run_id = ? ORDER BY t`).raw(true).all(runId)
-        : this.db.prepare(`SELECT ${cols} FROM timeline_samples WHERE run_id = ? AND name = ? ORDER BY t`).raw(true).all(runId, name)
-    ) as unknown[][];
-    return rows.map(toTimelineRecord);
+    return name === undefined ? this.perRun(TIMELINE_SAMPLES, runId, 't') : this.perRun(TIMELINE_SAMPLES, runId, 't', ' AND name = ?', name);
   }
 
   addSloResults(runId: number, rows: readonly SloResultRow[]): void {
@@ -1036,12 +1040,7 @@ class SqliteStore implements Store {
   }
 
   sloResults(runId: number): SloResultRecord[] {
-    return (
-      this.db
-        .prepare(`SELECT ${colsOf(SLO_RESULT_TABLE)} FROM slo_results WHERE run_id = ? ORDER BY rowid`)
-        .raw(true)
-        .all(runId) as unknown[][]
-    ).map(toSloRecord);
+    return this.perRun(SLO_RESULTS, runId, 'rowid');
   }
 
   setRunStart(runId: number, startWallMs: number): void {

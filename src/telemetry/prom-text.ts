@@ -44,15 +44,19 @@ export class PromParseError extends Error {
 
 const isAlpha = (c: number): boolean => (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95; // a-z A-Z _
 const isDigit = (c: number): boolean => c >= 48 && c <= 57;
-const NAME_START = { test: (ch: string): boolean => isAlpha(ch.charCodeAt(0)) || ch === ':' };
-const NAME_CHAR = {
+/** A set of characters (one test per character). */
+interface CharClass {
+  test(ch: string): boolean;
+}
+const NAME_START: CharClass = { test: (ch: string): boolean => isAlpha(ch.charCodeAt(0)) || ch === ':' };
+const NAME_CHAR: CharClass = {
   test: (ch: string): boolean => {
     const c = ch.charCodeAt(0);
     return isAlpha(c) || isDigit(c) || c === 58;
   },
 };
-const LABEL_START = { test: (ch: string): boolean => isAlpha(ch.charCodeAt(0)) };
-const LABEL_CHAR = {
+const LABEL_START: CharClass = { test: (ch: string): boolean => isAlpha(ch.charCodeAt(0)) };
+const LABEL_CHAR: CharClass = {
   test: (ch: string): boolean => {
     const c = ch.charCodeAt(0);
     return isAlpha(c) || isDigit(c);
@@ -114,24 +118,20 @@ export function parsePromText(text: string): PromExposition {
 }
 
 function parseSampleLine(line: string, lineNo: number): PromSample {
-  let i = 0;
-  const n = line.length;
-  while (i < n && (line[i] === ' ' || line[i] === '\t')) i++;
+  let i = skipBlanks(line, 0);
   let name = '';
   const labels: Record<string, string> = {};
   if (line[i] === '{') {
     // OpenMetrics 2 style: {"quoted.name", label="v"}
   } else {
     const start = i;
-    if (i >= n || !NAME_START.test(line[i]!)) throw new PromParseError(lineNo, `expected a metric name at column ${i + 1}`);
-    i++;
-    while (i < n && NAME_CHAR.test(line[i]!)) i++;
+    i = nameEnd(line, i, NAME_START, NAME_CHAR, 'a metric name', lineNo);
     name = line.slice(start, i);
   }
   if (line[i] === '{') {
     i++;
     for (;;) {
-      while (i < n && (line[i] === ' ' || line[i] === '\t')) i++;
+      i = skipBlanks(line, i);
       if (line[i] === '}') {
         i++;
         break;
@@ -142,7 +142,7 @@ function parseSampleLine(line: string, lineNo: number): PromSample {
         key = r.value;
         i = r.end;
         // A quoted string without `=` is the metric name (OpenMetrics quoted names).
-        while (i < n && (line[i] === ' ' || line[i] === '\t')) i++;
+        i = skipBlanks(line, i);
         if (line[i] !== '=') {
           if (name !== '') throw new PromParseError(lineNo, 'a quoted metric name after the name');
           name = key;
@@ -151,20 +151,18 @@ function parseSampleLine(line: string, lineNo: number): PromSample {
         }
       } else {
         const start = i;
-        if (i >= n || !LABEL_START.test(line[i]!)) throw new PromParseError(lineNo, `expected a label name at column ${i + 1}`);
-        i++;
-        while (i < n && LABEL_CHAR.test(line[i]!)) i++;
+        i = nameEnd(line, i, LABEL_START, LABEL_CHAR, 'a label name', lineNo);
         key = line.slice(start, i);
-        while (i < n && (line[i] === ' ' || line[i] === '\t')) i++;
+        i = skipBlanks(line, i);
       }
       if (line[i] !== '=') throw new PromParseError(lineNo, `expected '=' after label ${key}`);
       i++;
-      while (i < n && (line[i] === ' ' || line[i] === '\t')) i++;
+      i = skipBlanks(line, i);
       if (line[i] !== '"') throw new PromParseError(lineNo, `expected a quoted value for label ${key}`);
       const r = readQuoted(line, i, lineNo);
       labels[key] = r.value;
       i = r.end;
-      while (i < n && (line[i] === ' ' || line[i] === '\t')) i++;
+      i = skipBlanks(line, i);
       if (line[i] === ',') {
         i++;
         continue;
@@ -195,6 +193,20 @@ function parseSampleLine(line: string, lineNo: number): PromSample {
   }
   if (parts.length > 2) throw new PromParseError(lineNo, `unexpected text after the timestamp of ${name}`);
   return { name, labels, value, ...(timestampMs === undefined ? {} : { timestampMs }) };
+}
+
+/** The first index at or after i that is not a blank (space or tab). */
+function skipBlanks(line: string, i: number): number {
+  while (i < line.length && (line[i] === ' ' || line[i] === '\t')) i++;
+  return i;
+}
+
+/** The end of the name (metric or label) that starts at i: a `first` character, then any `rest` ones. */
+function nameEnd(line: string, i: number, first: CharClass, rest: CharClass, what: string, lineNo: number): number {
+  if (i >= line.length || !first.test(line[i]!)) throw new PromParseError(lineNo, `expected ${what} at column ${i + 1}`);
+  let j = i + 1;
+  while (j < line.length && rest.test(line[j]!)) j++;
+  return j;
 }
 
 function readQuoted(line: string, start: number, lineNo: number): { value: string; end: number } {

@@ -65,25 +65,23 @@ class Bytes {
     this.buf.copy(next, 0, 0, this.length);
     this.buf = next;
   }
+  /** Write `n` bytes at the end. */
+  private put(n: number, write: (buf: Buffer, at: number) => void): void {
+    this.room(n);
+    write(this.buf, this.length);
+    this.length += n;
+  }
   u32(v: number): void {
-    this.room(4);
-    this.buf.writeUInt32LE(v >>> 0, this.length);
-    this.length += 4;
+    this.put(4, (buf, at) => buf.writeUInt32LE(v >>> 0, at));
   }
   i32(v: number): void {
-    this.room(4);
-    this.buf.writeInt32LE(v | 0, this.length);
-    this.length += 4;
+    this.put(4, (buf, at) => buf.writeInt32LE(v | 0, at));
   }
   u64(v: number): void {
-    this.room(8);
-    this.buf.writeBigUInt64LE(BigInt(v), this.length);
-    this.length += 8;
+    this.put(8, (buf, at) => buf.writeBigUInt64LE(BigInt(v), at));
   }
   f32(v: number): void {
-    this.room(4);
-    this.buf.writeFloatLE(v, this.length);
-    this.length += 4;
+    this.put(4, (buf, at) => buf.writeFloatLE(v, at));
   }
   u8(v: number): void {
     this.room(1);
@@ -107,51 +105,45 @@ class Bytes {
   }
 }
 
+/** How a number of each numeric metadata type is written. */
+const NUMBER_WRITERS: Readonly<Record<'uint32' | 'int32' | 'float32' | 'uint64', (b: Bytes, x: number) => void>> = {
+  uint32: (b, x) => b.u32(x),
+  int32: (b, x) => b.i32(x),
+  float32: (b, x) => b.f32(x),
+  uint64: (b, x) => b.u64(x),
+};
+
+/** A metadata value: its type code, then the value (an array: the element type, the length, the elements). */
 function writeValue(b: Bytes, v: MetaValue): void {
   switch (v.type) {
     case 'string':
       b.u32(GgufType.string);
       b.str(v.value);
       return;
-    case 'uint32':
-      b.u32(GgufType.uint32);
-      b.u32(Number(v.value));
-      return;
-    case 'int32':
-      b.u32(GgufType.int32);
-      b.i32(Number(v.value));
-      return;
-    case 'float32':
-      b.u32(GgufType.float32);
-      b.f32(Number(v.value));
-      return;
-    case 'uint64':
-      b.u32(GgufType.uint64);
-      b.u64(Number(v.value));
-      return;
     case 'bool':
       b.u32(GgufType.bool);
       b.u8(v.value ? 1 : 0);
       return;
     case 'string[]':
-      b.u32(GgufType.array);
-      b.u32(GgufType.string);
-      b.u64(v.value.length);
-      for (const s of v.value) b.str(s);
+      writeArray(b, GgufType.string, v.value, (s) => b.str(s));
       return;
     case 'float32[]':
-      b.u32(GgufType.array);
-      b.u32(GgufType.float32);
-      b.u64(v.value.length);
-      for (const x of v.value) b.f32(x);
+      writeArray(b, GgufType.float32, v.value, (x) => b.f32(x));
       return;
     case 'int32[]':
-      b.u32(GgufType.array);
-      b.u32(GgufType.int32);
-      b.u64(v.value.length);
-      for (const x of v.value) b.i32(x);
+      writeArray(b, GgufType.int32, v.value, (x) => b.i32(x));
       return;
+    default:
+      b.u32(GgufType[v.type]);
+      NUMBER_WRITERS[v.type](b, Number(v.value));
   }
+}
+
+function writeArray<T>(b: Bytes, type: number, values: ArrayLike<T> & Iterable<T>, write: (v: T) => void): void {
+  b.u32(GgufType.array);
+  b.u32(type);
+  b.u64(values.length);
+  for (const v of values) write(v);
 }
 
 /** Serialise the header (everything before the data section, padding included). */

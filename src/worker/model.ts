@@ -217,6 +217,14 @@ function hash32(s: string, seed: number): number {
   return h || 1;
 }
 
+/** One step of a xorshift32 stream (shifts 13, 17, 5); 0 stays 0. */
+function xorshift32(x: number): number {
+  let y = x ^ (x << 13);
+  y ^= y >>> 17;
+  y ^= y << 5;
+  return y >>> 0;
+}
+
 /**
  * Random weights: each 16-bit value is a float16 with a random sign, mantissa and one of three exponents
  * around 2/sqrt(fan-in) (never subnormal, never infinite); float32 tensors get the same values widened. Norm weights are 1. A xorshift32 stream per tensor, seeded from the seed and the tensor's name.
@@ -232,28 +240,16 @@ function weightFiller(seed: number): (t: TensorSpec, out: Buffer, offset: number
     let x = offset === 0 ? hash32(t.name, seed) : states.get(t.name)!;
     // Magnitudes around 2/sqrt(fan-in): attention and the next-token distribution depend on the context.
     const c = Math.floor(Math.log2(2 / Math.sqrt(t.dims[0]!)));
-    if (t.type === 'f16') {
-      const e0 = 15 + c - 1;
-      const n = out.length >>> 1;
-      for (let i = 0; i < n; i++) {
-        x ^= x << 13;
-        x ^= x >>> 17;
-        x ^= x << 5;
-        x >>>= 0;
-        const e = e0 + ((x >>> 10) % 3);
-        out.writeUInt16LE(((x >>> 15) & 0x8000) | (e << 10) | (x & 0x3ff), i * 2);
-      }
-    } else {
-      const n = out.length >>> 2;
-      const e0 = 127 + c - 1;
-      for (let i = 0; i < n; i++) {
-        x ^= x << 13;
-        x ^= x >>> 17;
-        x ^= x << 5;
-        x >>>= 0;
-        const e = e0 + ((x >>> 10) % 3);
-        out.writeUInt32LE((((x >>> 31) << 31) | (e << 23) | ((x & 0x3ff) << 13)) >>> 0, i * 4);
-      }
+    // float16: sign from bit 30, exponent bias 15; float32: sign from bit 31, bias 127, the mantissa widened.
+    const f16 = t.type === 'f16';
+    const width = f16 ? 2 : 4;
+    const e0 = (f16 ? 15 : 127) + c - 1;
+    const n = Math.floor(out.length / width);
+    for (let i = 0; i < n; i++) {
+      x = xorshift32(x);
+      const e = e0 + ((x >>> 10) % 3);
+      if (f16) out.writeUInt16LE(((x >>> 15) & 0x8000) | (e << 10) | (x & 0x3ff), i * 2);
+      else out.writeUInt32LE((((x >>> 31) << 31) | (e << 23) | ((x & 0x3ff) << 13)) >>> 0, i * 4);
     }
     states.set(t.name, x);
   };

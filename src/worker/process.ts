@@ -28,6 +28,19 @@ function failed(rid: string, e: unknown): void {
   send({ type: 'failed', rid, reason: (e as Error)?.message ?? String(e) });
 }
 
+/** A request's work, cancellable by `cancel` messages while it runs; a failure is reported as `failed`. */
+async function cancellable(rid: string, work: (cancel: Cancel) => Promise<void>): Promise<void> {
+  const cancel = new Cancel();
+  cancels.set(rid, cancel);
+  try {
+    await work(cancel);
+  } catch (e) {
+    failed(rid, e);
+  } finally {
+    cancels.delete(rid);
+  }
+}
+
 // ---- prompt role: connections to token workers --------------------------------------------------
 
 interface Link {
@@ -157,10 +170,8 @@ function listen(): Promise<number> {
   });
 }
 
-async function runDecode(h: KvFrameHeader, state: Buffer): Promise<void> {
-  const cancel = new Cancel();
-  cancels.set(h.rid, cancel);
-  try {
+function runDecode(h: KvFrameHeader, state: Buffer): Promise<void> {
+  return cancellable(h.rid, async (cancel) => {
     const r = await engine!.decodeFrom(
       state,
       h.promptTokens,
@@ -175,11 +186,7 @@ async function runDecode(h: KvFrameHeader, state: Buffer): Promise<void> {
       cancel,
     );
     send({ type: 'done', rid: h.rid, decodeS: r.decodeS });
-  } catch (e) {
-    failed(h.rid, e);
-  } finally {
-    cancels.delete(h.rid);
-  }
+  });
 }
 
 // ---- router messages ------------------------------------------------------------------------------
@@ -204,29 +211,21 @@ async function onInit(m: WorkerInit): Promise<void> {
   }
 }
 
-async function onSubmit(m: Extract<ToWorker, { type: 'submit' }>): Promise<void> {
-  const cancel = new Cancel();
-  cancels.set(m.rid, cancel);
-  try {
-    if (init!.role === 'prompt') await runPrompt(m, cancel);
-    else {
-      const r = await engine!.generate(
-        m.prompt,
-        m.outputTokens,
-        {
-          onStart: () => send({ type: 'started', rid: m.rid }),
-          onToken: (id, prefillS, lp) => send(tokensMsg(m.rid, id, prefillS, lp)),
-          logprobs: m.logprobs === true,
-        },
-        cancel,
-      );
-      send({ type: 'done', rid: m.rid, decodeS: r.decodeS });
-    }
-  } catch (e) {
-    failed(m.rid, e);
-  } finally {
-    cancels.delete(m.rid);
-  }
+function onSubmit(m: Extract<ToWorker, { type: 'submit' }>): Promise<void> {
+  return cancellable(m.rid, async (cancel) => {
+    if (init!.role === 'prompt') return runPrompt(m, cancel);
+    const r = await engine!.generate(
+      m.prompt,
+      m.outputTokens,
+      {
+        onStart: () => send({ type: 'started', rid: m.rid }),
+        onToken: (id, prefillS, lp) => send(tokensMsg(m.rid, id, prefillS, lp)),
+        logprobs: m.logprobs === true,
+      },
+      cancel,
+    );
+    send({ type: 'done', rid: m.rid, decodeS: r.decodeS });
+  });
 }
 
 process.on('message', (m: ToWorker) => {

@@ -11,6 +11,7 @@ import {
   exposureWarning,
   httpLimitProblems,
   httpServerOptions,
+  listenError,
   listeningLine,
   serveUntilStopped,
   startServer,
@@ -57,13 +58,7 @@ export async function startRealServer(opts: RealServeOptions): Promise<{ server:
     });
   } catch (e) {
     await cluster.close();
-    const err = e as NodeJS.ErrnoException;
-    if (err.code === 'EADDRINUSE')
-      throw new ConfigError(`port ${opts.port} on ${opts.host} is already in use`, { path: '--port', hint: 'pick another --port, or --port 0 for a free one' });
-    if (err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND' || err.code === 'EACCES') {
-      throw new ConfigError(`cannot listen on ${opts.host}:${opts.port} (${err.code})`, { path: '--host' });
-    }
-    throw e;
+    throw listenError(e, opts.host, opts.port);
   }
   return {
     server,

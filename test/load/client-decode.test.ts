@@ -39,7 +39,7 @@ test('a BOM split over two reads is dropped and the first event still counts', a
   const client = new LoadClient({ url: s.url, headers: { 'content-type': 'application/json' }, timeouts });
   try {
     const r = await client.stream('/v1/completions', '{}', performance.now());
-    assert.equal(r.status, 'ok', r.error);
+    assert.deepEqual(r.outcome, { kind: 'ok' });
     assert.equal(r.stream?.tokens, 2);
     assert.equal(r.stream?.chunkTokens.length, 2);
   } finally {
@@ -55,9 +55,9 @@ test('a multi-byte character split between reads arrives whole (seen in the erro
   const client = new LoadClient({ url: s.url, headers: { 'content-type': 'application/json' }, timeouts });
   try {
     const r = await client.stream('/v1/completions', '{}', performance.now());
-    assert.equal(r.status, 'error');
-    assert.equal(r.errorCode, 'SB_TARGET_ERROR');
-    assert.match(r.error ?? '', /voilà ✓ done/);
+    assert.equal(r.outcome.kind, 'error');
+    assert.equal(r.outcome.kind === 'error' ? r.outcome.code : undefined, 'SB_TARGET_ERROR');
+    assert.match(r.outcome.kind === 'error' ? r.outcome.message : '', /voilà ✓ done/);
   } finally {
     await client.destroy();
     await s.close();
@@ -91,7 +91,7 @@ test('warm(n) opens n connections with GETs (no completion asked for) that the r
     assert.deepEqual(seen, Array(4).fill('GET /v1/models'));
     assert.equal(sockets.size, 4);
     for (const sk of sockets) warmSockets.add(sk);
-    for (let k = 0; k < 3; k++) assert.equal((await client.stream('/v1/completions', '{}', performance.now())).status, 'ok');
+    for (let k = 0; k < 3; k++) assert.equal((await client.stream('/v1/completions', '{}', performance.now())).outcome.kind, 'ok');
     // undici's pool may open one more for the first request after a burst; the rest reuse warm ones.
     assert.ok(onWarm >= 2, `${onWarm} of 3 requests went over a warm connection`);
   } finally {

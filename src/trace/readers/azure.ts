@@ -11,7 +11,7 @@ import {
   headerIndex,
   parseCount,
   parseCountBytes,
-  requireColumn,
+  requireColumns,
   splitCsv,
   type FormatParser,
   type RawRow,
@@ -39,10 +39,7 @@ export const azureReader: TraceReader = {
       timeField: 'TIMESTAMP',
       hasHeader: true,
       header(line: string): void {
-        const cols = headerIndex(line);
-        iT = requireColumn(cols, 'TIMESTAMP', EXPECTED);
-        iP = requireColumn(cols, 'ContextTokens', EXPECTED);
-        iO = requireColumn(cols, 'GeneratedTokens', EXPECTED);
+        [iT, iP, iO] = requireColumns(headerIndex(line), ['TIMESTAMP', 'ContextTokens', 'GeneratedTokens'], EXPECTED);
         simple = iT === 0 && iP === 1 && iO === 2;
       },
       rowBytes(b: Uint8Array, start: number, end: number, out: RawRow): boolean {

@@ -91,6 +91,11 @@ export function requireColumn(cols: Map<string, number>, name: string, expected:
   return i;
 }
 
+/** Column indexes of `names`, in their order, or a RowError naming the first one missing. */
+export function requireColumns<const N extends readonly string[]>(cols: Map<string, number>, names: N, expected: string): { -readonly [K in keyof N]: number } {
+  return names.map((name) => requireColumn(cols, name, expected)) as { -readonly [K in keyof N]: number };
+}
+
 /** A field's text, or a RowError when the row is too short. */
 export function field(fields: string[], i: number, name: string): string {
   const v = fields[i];

@@ -10,7 +10,7 @@ import {
   headerIndex,
   parseCount,
   parseNonNegative,
-  requireColumn,
+  requireColumns,
   splitCsv,
   type FormatParser,
   type RawRow,
@@ -45,9 +45,7 @@ export const splitwiseReader: TraceReader = {
       hasHeader: true,
       header(line: string): void {
         const cols = headerIndex(line);
-        iT = requireColumn(cols, 'arrival_timestamp', EXPECTED);
-        iP = requireColumn(cols, 'prompt_size', EXPECTED);
-        iO = requireColumn(cols, 'token_size', EXPECTED);
+        [iT, iP, iO] = requireColumns(cols, ['arrival_timestamp', 'prompt_size', 'token_size'], EXPECTED);
         iId = cols.get('request_id') ?? -1;
       },
       row(line: string, out: RawRow): void {
