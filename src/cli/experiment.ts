@@ -1,27 +1,30 @@
 /** `splitbench experiment splitwise`: the Splitwise paper's evaluation (six designs, iso-power and iso-cost) by simulation. */
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import { addFlags } from '../flagspec.js';
 import { setExitCode } from './main.js';
 import { printJson } from './output.js';
 
 type Args = Record<string, unknown>;
 
+const EXPERIMENT_FLAGS = {
+  trace: { type: 'string', defaultText: 'conversation', describe: 'coding or conversation' },
+  out: { type: 'string', defaultText: 'results/splitwise-<trace>', describe: 'output folder: table (Markdown, CSV, JSON), charts, the runs store' },
+  mode: { type: 'string', defaultText: 'both', describe: 'compat (SplitwiseSim semantics), realistic, or both' },
+  quick: { type: 'boolean', describe: 'clusters scaled down 5x, 30 s traces, coarse bisection (smoke runs and tests)' },
+  duration: { type: 'number', defaultText: "120, --quick 30; the paper's traces: 600", describe: 'seconds of Poisson arrivals per rate' },
+  seed: { type: 'number', defaultText: '0', describe: 'seed for the Poisson traces' },
+  seeds: {
+    type: 'string',
+    describe: 'repeat every search once per seed: a count N (seeds --seed … --seed+N−1) or a comma list; the table and figures show the mean and min–max',
+  },
+  json: { type: 'boolean', describe: 'print the result as JSON' },
+} as const;
+
 export const experimentCommand: CommandModule<object, Args> = {
   command: 'experiment <name>',
   describe: "reproduce a paper's evaluation by simulation (splitwise: six designs, iso-power and iso-cost, max throughput under the SLOs)",
   builder: (y: Argv) =>
-    y
-      .positional('name', { type: 'string', describe: 'experiment: splitwise' })
-      .option('trace', { type: 'string', describe: 'coding or conversation (default conversation)' })
-      .option('out', { type: 'string', describe: 'output folder: table (Markdown, CSV, JSON), charts, the runs store (default results/splitwise-<trace>)' })
-      .option('mode', { type: 'string', describe: 'compat (SplitwiseSim semantics), realistic, or both (default both)' })
-      .option('quick', { type: 'boolean', describe: 'clusters scaled down 5x, 30 s traces, coarse bisection (smoke runs and tests)' })
-      .option('duration', { type: 'number', describe: "seconds of Poisson arrivals per rate (default 120, --quick 30; the paper's traces: 600)" })
-      .option('seed', { type: 'number', describe: 'seed for the Poisson traces (default 0)' })
-      .option('seeds', {
-        type: 'string',
-        describe: 'repeat every search once per seed: a count N (seeds --seed … --seed+N−1) or a comma list; the table and figures show the mean and min–max',
-      })
-      .option('json', { type: 'boolean', describe: 'print the result as JSON' })
+    addFlags(y.positional('name', { type: 'string', describe: 'experiment: splitwise' }), EXPERIMENT_FLAGS)
       .example('$0 experiment splitwise --trace conversation --out results/splitwise', "the paper's table and charts, both modes")
       .example('$0 experiment splitwise --quick --mode compat', 'a quick smoke run')
       .example('$0 experiment splitwise --quick --mode compat --seeds 2', 'the same, twice with different Poisson traces (error bars)')

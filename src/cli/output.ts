@@ -1,4 +1,7 @@
 /** Shared CLI output helpers: JSON for machines, aligned tables for people. */
+import type { RESULTS_FLAGS } from '../flags.js';
+import type { FlagValues } from '../flagspec.js';
+
 export { type JsonEnvelope, jsonEnvelope, printJson } from '../envelope.js';
 
 /** Render rows as an aligned text table (first row = header). Numbers are right-aligned. */
@@ -24,11 +27,17 @@ export function printTable(rows: readonly (readonly (string | number | null | un
   process.stdout.write(`${formatTable(rows)}\n`);
 }
 
-/** The `--percentiles` flag of every command that summarises stored rows (one definition, one help text). */
-export const PERCENTILES_OPTION = {
-  type: 'string',
-  choices: ['linear', 'nearest-rank'],
-  default: 'linear',
-  describe: 'how percentiles are read off the stored values (both exact): linear interpolation (numpy default) or nearest rank',
-  requiresArg: true,
-} as const;
+/** The reading options of the commands that summarise stored runs, from their RESULTS_FLAGS (src/flags.ts). */
+export function resultsReading(f: FlagValues<typeof RESULTS_FLAGS>): {
+  db: string;
+  percentileMethod: 'linear' | 'nearest-rank';
+  referenceRun?: string;
+  referenceMachine?: string;
+} {
+  return {
+    db: f.db,
+    percentileMethod: f.percentiles,
+    ...(f.referenceRun === undefined ? {} : { referenceRun: f.referenceRun }),
+    ...(f.referenceMachine === undefined ? {} : { referenceMachine: f.referenceMachine }),
+  };
+}

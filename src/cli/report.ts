@@ -1,22 +1,9 @@
 /** `splitbench report`: comparison charts (PNG/SVG/PDF + CSV), index.html and report.md for runs; `--compare A B`. */
 import type { CommandModule } from 'yargs';
-import { DEFAULT_DB } from '../paths.js';
+import { RESULTS_FLAGS } from '../flags.js';
+import { addFlags, pickFlags, readFlags } from '../flagspec.js';
 import { CHART_INFO, REPORT_FORMATS, type ChartName, type ReportFormat } from '../report/index.js';
 import { setExitCode } from './main.js';
-
-interface ReportArgs {
-  run?: (string | number)[] | undefined;
-  compare?: (string | number)[] | undefined;
-  db: string;
-  out?: string | undefined;
-  format?: string[] | undefined;
-  title?: string | undefined;
-  chart?: string[] | undefined;
-  slo?: string | undefined;
-  label?: string[] | undefined;
-  clip?: number | undefined;
-  json: boolean;
-}
 
 /**
  * `--format` entries: `png,svg,pdf` (every chart) or `NAME=pdf+svg` (one chart). Returns the formats for
@@ -77,52 +64,65 @@ export function parseLabels(entries: readonly string[], ConfigError: new (m: str
   return out;
 }
 
+const REPORT_FLAGS = {
+  run: { type: 'string', array: true, describe: 'run id, name or uuid (repeat; legend and colour order)', requiresArg: true },
+  compare: {
+    type: 'string',
+    array: true,
+    describe: 'compare run B against run A: ratios B/A of every summary metric and SLO verdicts that moved',
+    requiresArg: true,
+  },
+  ...pickFlags(RESULTS_FLAGS, 'db'),
+  out: {
+    type: 'string',
+    defaultText: 'results/report-<run names>, or results/compare-A-vs-B',
+    describe: 'output folder',
+    requiresArg: true,
+  },
+  format: {
+    type: 'string',
+    array: true,
+    defaultText: 'png,svg',
+    describe: `image formats for every chart, comma-separated (${REPORT_FORMATS.join(', ')}), or NAME=FMT+FMT for one chart (repeat)`,
+    requiresArg: true,
+  },
+  title: { type: 'string', describe: 'title prefix for the charts and the page', requiresArg: true },
+  chart: {
+    type: 'string',
+    array: true,
+    describe: 'draw only these charts (repeat or comma-separate; no pages); see the list below',
+    requiresArg: true,
+  },
+  slo: {
+    type: 'string',
+    describe: 'SLO file (path or bundled name): goodput, SLO attainment, and limits drawn on the load charts',
+    requiresArg: true,
+  },
+  label: {
+    type: 'string',
+    array: true,
+    describe: 'RUN=TEXT: legend text for a run (id or name) or a deployment (sweep lines); repeat',
+    requiresArg: true,
+  },
+  clip: {
+    type: 'number',
+    describe: 'CDFs: end the x axis at this quantile of the values (e.g. 0.999), hiding a few far outliers',
+    parse: (v: number): number => {
+      if (!(v > 0.5 && v < 1)) throw new Error(`expected a quantile between 0.5 and 1 (e.g. 0.999), got ${v}`);
+      return v;
+    },
+    requiresArg: true,
+  },
+  json: { type: 'boolean', default: false, describe: 'print the result as JSON' },
+} as const;
+
 const chartList = CHART_INFO.map((c) => `  ${c.name.padEnd(18)} ${c.description}`).join('\n');
 
-export const reportCommand: CommandModule<object, ReportArgs> = {
+export const reportCommand: CommandModule<object, Record<string, unknown>> = {
   command: 'report',
   describe: 'charts (PNG/SVG/PDF, each with its CSV), index.html and report.md comparing runs; or --compare A B',
   builder: (y) =>
-    y
-      .option('run', { type: 'string', array: true, describe: 'run id, name or uuid (repeat; legend and colour order)', requiresArg: true })
-      .option('compare', {
-        type: 'string',
-        array: true,
-        describe: 'compare run B against run A: ratios B/A of every summary metric and SLO verdicts that moved',
-        requiresArg: true,
-      })
-      .option('db', { type: 'string', default: DEFAULT_DB, describe: 'results store (SQLite file)', requiresArg: true })
-      .option('out', { type: 'string', describe: 'output folder (default results/report-<run names>, or results/compare-A-vs-B)', requiresArg: true })
-      .option('format', {
-        type: 'string',
-        array: true,
-        describe: `image formats for every chart, comma-separated (${REPORT_FORMATS.join(', ')}; default png,svg), or NAME=FMT+FMT for one chart (repeat)`,
-        requiresArg: true,
-      })
-      .option('title', { type: 'string', describe: 'title prefix for the charts and the page', requiresArg: true })
-      .option('chart', {
-        type: 'string',
-        array: true,
-        describe: 'draw only these charts (repeat or comma-separate; no pages); see the list below',
-        requiresArg: true,
-      })
-      .option('slo', {
-        type: 'string',
-        describe: 'SLO file (path or bundled name): goodput, SLO attainment, and limits drawn on the load charts',
-        requiresArg: true,
-      })
-      .option('label', {
-        type: 'string',
-        array: true,
-        describe: 'RUN=TEXT: legend text for a run (id or name) or a deployment (sweep lines); repeat',
-        requiresArg: true,
-      })
-      .option('clip', {
-        type: 'number',
-        describe: 'CDFs: end the x axis at this quantile of the values (e.g. 0.999), hiding a few far outliers',
-        requiresArg: true,
-      })
-      .option('json', { type: 'boolean', default: false, describe: 'print the result as JSON' })
+    addFlags(y, REPORT_FLAGS)
       .example('$0 report --run mono-70 --run split-70', 'every chart with data, into results/report-mono-70-vs-split-70/')
       .example('$0 report --run 3 --run 4 --run 5 --slo interactive --format svg', 'a sweep, with the bundled interactive SLO lines and goodput, SVG only')
       .example('$0 report --run mono-70 --run split-70 --chart cdf-ttft,slowdown --format pdf --out fig/', 'two charts as PDF (plus their CSV)')
@@ -133,27 +133,28 @@ export const reportCommand: CommandModule<object, ReportArgs> = {
       .example('$0 report --compare baseline candidate', 'ratios candidate/baseline, better/worse, SLO verdicts that moved')
       .epilogue(`Charts (--chart NAME):\n${chartList}`),
   handler: async (argv) => {
+    const f = readFlags('report', REPORT_FLAGS, argv);
     const { ConfigError } = await import('../errors.js');
-    const formats = parseFormats(argv.format ?? [], ConfigError);
-    const labels = parseLabels(argv.label ?? [], ConfigError);
+    const formats = parseFormats(f.format ?? [], ConfigError);
+    const labels = parseLabels(f.label ?? [], ConfigError);
     const { printJson, formatTable } = await import('./output.js');
-    if (argv.compare !== undefined) {
-      if (argv.run !== undefined) throw new ConfigError('give either --run (a report) or --compare A B, not both', { path: '--compare' });
-      if (argv.compare.length !== 2) {
-        throw new ConfigError(`needs exactly two runs, A then B (got ${argv.compare.length})`, {
+    if (f.compare !== undefined) {
+      if (f.run !== undefined) throw new ConfigError('give either --run (a report) or --compare A B, not both', { path: '--compare' });
+      if (f.compare.length !== 2) {
+        throw new ConfigError(`needs exactly two runs, A then B (got ${f.compare.length})`, {
           path: '--compare',
           hint: 'e.g. --compare baseline candidate',
         });
       }
       const report = await import('../report/index.js');
       const c = await report.compareRuns({
-        db: argv.db,
-        a: String(argv.compare[0]),
-        b: String(argv.compare[1]),
-        ...(argv.slo === undefined ? {} : { slo: argv.slo }),
+        db: f.db,
+        a: String(f.compare[0]),
+        b: String(f.compare[1]),
+        ...(f.slo === undefined ? {} : { slo: f.slo }),
       });
-      const written = await report.writeComparison(c, argv.out);
-      if (argv.json) printJson('report', { ...c, outDir: written.outDir, files: written.files });
+      const written = await report.writeComparison(c, f.out);
+      if (f.json) printJson('report', { ...c, outDir: written.outDir, files: written.files });
       else {
         process.stdout.write(await report.comparisonText(c, Boolean(process.stdout.isTTY), (rows) => formatTable(rows)));
         process.stdout.write(`\nwrote ${written.files.join(', ')}\n`);
@@ -161,13 +162,13 @@ export const reportCommand: CommandModule<object, ReportArgs> = {
       setExitCode(0);
       return;
     }
-    if (!argv.run || argv.run.length === 0) {
+    if (!f.run || f.run.length === 0) {
       throw new ConfigError('name the runs to report on', {
         path: '--run',
         hint: 'e.g. --run mono-70 --run split-70, or --compare A B; list runs with `splitbench runs list`',
       });
     }
-    const charts = (argv.chart ?? [])
+    const charts = (f.chart ?? [])
       .flatMap((c) => String(c).split(','))
       .map((c) => c.trim())
       .filter((c) => c !== '');
@@ -175,22 +176,20 @@ export const reportCommand: CommandModule<object, ReportArgs> = {
       if (!CHART_INFO.some((i) => i.name === c))
         throw new ConfigError(`unknown chart '${c}'`, { path: '--chart', hint: `charts: ${CHART_INFO.map((i) => i.name).join(', ')}` });
     }
-    if (argv.clip !== undefined && !(argv.clip > 0.5 && argv.clip < 1))
-      throw new ConfigError(`expected a quantile between 0.5 and 1 (e.g. 0.999), got ${argv.clip}`, { path: '--clip' });
     const { buildReport } = await import('../report/index.js');
     const res = await buildReport({
-      db: argv.db,
-      runs: argv.run.map(String),
+      db: f.db,
+      runs: f.run.map(String),
       formats: formats.all,
       chartFormats: formats.per,
-      ...(argv.out === undefined ? {} : { outDir: argv.out }),
-      ...(argv.title === undefined ? {} : { title: argv.title }),
+      ...(f.out === undefined ? {} : { outDir: f.out }),
+      ...(f.title === undefined ? {} : { title: f.title }),
       ...(charts.length === 0 ? {} : { charts: charts as ChartName[] }),
-      ...(argv.slo === undefined ? {} : { slo: argv.slo }),
+      ...(f.slo === undefined ? {} : { slo: f.slo }),
       ...(labels.size === 0 ? {} : { labels }),
-      ...(argv.clip === undefined ? {} : { clip: argv.clip }),
+      ...(f.clip === undefined ? {} : { clip: f.clip }),
     });
-    if (argv.json) {
+    if (f.json) {
       printJson('report', res);
       return;
     }

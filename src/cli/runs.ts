@@ -2,33 +2,40 @@
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import type { Argv, CommandModule } from 'yargs';
-import { DEFAULT_DB } from '../paths.js';
+import { RESULTS_FLAGS } from '../flags.js';
+import { addFlags, pickFlags, readFlags } from '../flagspec.js';
 
-interface DbArgs {
-  db: string;
-}
-interface RunArgs extends DbArgs {
-  run: string;
-}
+type Args = Record<string, unknown>;
+type RunArgs = Args & { run: string };
 
-const withDb = <T>(y: Argv<T>) => y.option('db', { type: 'string', default: DEFAULT_DB, describe: 'results store (SQLite file)', requiresArg: true });
-const withJson = <T>(y: Argv<T>) => y.option('json', { type: 'boolean', default: false, describe: 'print JSON' });
+/** `--db` and `--json` of every runs subcommand. */
+const STORE_FLAGS = pickFlags(RESULTS_FLAGS, 'db', 'json');
+const DELETE_FLAGS = {
+  ...STORE_FLAGS,
+  force: { type: 'boolean', default: false, describe: 'delete even while the run is still being written' },
+} as const;
+const EXPORT_FLAGS = {
+  ...pickFlags(STORE_FLAGS, 'db'),
+  format: { type: 'string', choices: ['csv', 'json', 'jsonl'], default: 'csv', describe: 'output format' },
+  out: { type: 'string', describe: 'write to this file instead of stdout', requiresArg: true },
+} as const;
 const withRun = <T>(y: Argv<T>) =>
   y.positional('run', { type: 'string', describe: 'run id, name (the latest run with it), uuid, or latest', demandOption: true });
 
 const started = (iso: string): string => iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z');
 
-const list: CommandModule<DbArgs, DbArgs & { json: boolean }> = {
+const list: CommandModule<object, Args> = {
   command: 'list',
   describe: 'List the runs in the store',
-  builder: (y) => withJson(withDb(y)).example('$0 runs list', 'all runs, oldest first').example('$0 runs list --db other.db --json', 'as JSON'),
+  builder: (y) => addFlags(y, STORE_FLAGS).example('$0 runs list', 'all runs, oldest first').example('$0 runs list --db other.db --json', 'as JSON'),
   handler: async (argv) => {
+    const f = readFlags('runs list', STORE_FLAGS, argv);
     const { openStore, isStale } = await import('../store/index.js');
     const { printJson, printTable } = await import('./output.js');
-    const store = openStore(argv.db, { readonly: true });
+    const store = openStore(f.db, { readonly: true });
     try {
       const runs = store.listRuns().map((r) => ({ run: r, counts: store.requestCounts(r.id), stale: isStale(r) }));
-      if (argv.json) {
+      if (f.json) {
         printJson(
           'runs list',
           runs.map(({ run, counts, stale }) => ({ ...run, requests: counts.total, ok: counts.ok, stale: stale ?? null })),
@@ -36,7 +43,7 @@ const list: CommandModule<DbArgs, DbArgs & { json: boolean }> = {
         return;
       }
       if (runs.length === 0) {
-        process.stdout.write(`no runs in ${argv.db}\n`);
+        process.stdout.write(`no runs in ${f.db}\n`);
         return;
       }
       printTable([
@@ -61,23 +68,24 @@ const list: CommandModule<DbArgs, DbArgs & { json: boolean }> = {
   },
 };
 
-const show: CommandModule<DbArgs, RunArgs & { json: boolean }> = {
+const show: CommandModule<object, RunArgs> = {
   command: 'show <run>',
   describe: 'Show one run: every run column, request counts by status, machines',
   builder: (y) =>
-    withJson(withRun(withDb(y)))
+    addFlags(withRun(y), STORE_FLAGS)
       .example('$0 runs show 3', 'run with id 3')
       .example('$0 runs show baseline --json', 'the latest run named "baseline", as JSON'),
   handler: async (argv) => {
+    const f = readFlags('runs show', STORE_FLAGS, argv);
     const { openStore, isStale } = await import('../store/index.js');
     const { printJson, printTable } = await import('./output.js');
-    const store = openStore(argv.db, { readonly: true });
+    const store = openStore(f.db, { readonly: true });
     try {
       const run = store.findRun(argv.run);
       const counts = store.requestCounts(run.id);
       const machines = store.machines(run.id);
       const stale = isStale(run);
-      if (argv.json) {
+      if (f.json) {
         printJson('runs show', { run, stale: stale ?? null, requests: counts, machines });
         return;
       }
@@ -106,28 +114,26 @@ const show: CommandModule<DbArgs, RunArgs & { json: boolean }> = {
   },
 };
 
-const del: CommandModule<DbArgs, RunArgs & { json: boolean; force: boolean }> = {
+const del: CommandModule<object, RunArgs> = {
   command: 'delete <run>',
   describe: 'Delete one run and all its rows',
-  builder: (y) =>
-    withJson(withRun(withDb(y)))
-      .option('force', { type: 'boolean', default: false, describe: 'delete even while the run is still being written' })
-      .example('$0 runs delete 3', 'delete run 3 and its requests, samples and SLO results'),
+  builder: (y) => addFlags(withRun(y), DELETE_FLAGS).example('$0 runs delete 3', 'delete run 3 and its requests, samples and SLO results'),
   handler: async (argv) => {
+    const f = readFlags('runs delete', DELETE_FLAGS, argv);
     const { openStore, isStale } = await import('../store/index.js');
     const { ConfigError } = await import('../errors.js');
     const { printJson } = await import('./output.js');
-    const store = openStore(argv.db, { create: false });
+    const store = openStore(f.db, { create: false });
     try {
       const run = store.findRun(argv.run);
-      if (isStale(run) === false && !argv.force) {
+      if (isStale(run) === false && !f.force) {
         throw new ConfigError(`run ${run.id} (${run.name}) is still being written by process ${String(run.env.pid)}`, {
           hint: 'stop that run first, or pass --force',
         });
       }
       const counts = store.requestCounts(run.id);
       store.deleteRun(run.id);
-      if (argv.json) printJson('runs delete', { deleted: { id: run.id, name: run.name, requests: counts.total } });
+      if (f.json) printJson('runs delete', { deleted: { id: run.id, name: run.name, requests: counts.total } });
       else process.stdout.write(`deleted run ${run.id} (${run.name}, ${run.kind}, ${run.status}) with ${counts.total} requests\n`);
     } finally {
       store.close();
@@ -135,54 +141,54 @@ const del: CommandModule<DbArgs, RunArgs & { json: boolean; force: boolean }> = 
   },
 };
 
-const exp: CommandModule<DbArgs, RunArgs & { format: 'csv' | 'json' | 'jsonl'; out?: string | undefined }> = {
+const exp: CommandModule<object, RunArgs> = {
   command: 'export <run>',
   describe: "Export a run's per-request rows (every column; chunk times decoded) as CSV, JSON or JSON Lines",
   builder: (y) =>
-    withRun(withDb(y))
-      .option('format', { choices: ['csv', 'json', 'jsonl'] as const, default: 'csv' as const, describe: 'output format' })
-      .option('out', { type: 'string', describe: 'write to this file instead of stdout', requiresArg: true })
+    addFlags(withRun(y), EXPORT_FLAGS)
+
       .example('$0 runs export 3 --format jsonl --out run3.jsonl', 'one JSON object per request')
       .example('$0 runs export baseline > baseline.csv', 'CSV on stdout'),
   handler: async (argv) => {
+    const f = readFlags('runs export', EXPORT_FLAGS, argv);
     const { openStore, exportRequests } = await import('../store/index.js');
     const { ConfigError } = await import('../errors.js');
-    const store = openStore(argv.db, { readonly: true });
+    const store = openStore(f.db, { readonly: true });
     try {
       const run = store.findRun(argv.run);
-      if (argv.out === undefined) {
+      if (f.out === undefined) {
         try {
-          await exportRequests(store, run.id, argv.format, process.stdout);
+          await exportRequests(store, run.id, f.format, process.stdout);
         } catch (e) {
           if ((e as NodeJS.ErrnoException).code !== 'EPIPE') throw e; // the reader went away (e.g. `| head`)
         }
         return;
       }
-      const file = createWriteStream(argv.out);
+      const file = createWriteStream(f.out);
       try {
         await once(file, 'open');
       } catch (e) {
-        throw new ConfigError(`cannot write ${argv.out}: ${(e as Error).message}`, { path: '--out' });
+        throw new ConfigError(`cannot write ${f.out}: ${(e as Error).message}`, { path: '--out' });
       }
-      const n = await exportRequests(store, run.id, argv.format, file);
+      const n = await exportRequests(store, run.id, f.format, file);
       file.end();
       await once(file, 'finish');
-      process.stderr.write(`exported ${n} requests of run ${run.id} (${run.name}) to ${argv.out}\n`);
+      process.stderr.write(`exported ${n} requests of run ${run.id} (${run.name}) to ${f.out}\n`);
     } finally {
       store.close();
     }
   },
 };
 
-export const runsCommand: CommandModule<object, DbArgs> = {
+export const runsCommand: CommandModule<object, Args> = {
   command: 'runs',
   describe: 'list, show, delete and export the runs in a results store',
   builder: (y) =>
     y
-      .command(list as unknown as CommandModule<object, DbArgs>)
-      .command(show as unknown as CommandModule<object, DbArgs>)
-      .command(del as unknown as CommandModule<object, DbArgs>)
-      .command(exp as unknown as CommandModule<object, DbArgs>)
-      .demandCommand(1, 'name a runs subcommand: list, show, delete or export') as unknown as Argv<DbArgs>,
+      .command(list as unknown as CommandModule<object, Args>)
+      .command(show as unknown as CommandModule<object, Args>)
+      .command(del as unknown as CommandModule<object, Args>)
+      .command(exp as unknown as CommandModule<object, Args>)
+      .demandCommand(1, 'name a runs subcommand: list, show, delete or export'),
   handler: () => {},
 };

@@ -1,86 +1,68 @@
 /** `splitbench sweep`: max throughput under an SLO, one run per offered rate (simulated, or --live). */
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
-import { addTraceTransformOptions } from '../trace/options.js';
+import { CLUSTER_FLAGS, DISTRIBUTED_FLAGS, RUN_FLAGS, SEEDS_FLAG, SIM_DEFAULTS } from '../flags.js';
+import { addFlags, flagGroup, pickFlags, withFlags } from '../flagspec.js';
+import { TRACE_FLAGS, TRACE_INPUT_FLAGS } from '../trace/options.js';
 import { setExitCode } from './main.js';
 import { printJson } from './output.js';
 
 type Args = Record<string, unknown>;
 
+/** The trace whose request sizes `sweep` and `provision` sample. */
+export const SAMPLED_TRACE_FLAGS = withFlags(TRACE_INPUT_FLAGS, {
+  trace: { describe: 'trace whose request sizes are sampled (file, or coding, conversation)' },
+});
+
+/** `--slo` and `--tolerance` of the max-throughput searches. */
+export const SEARCH_FLAGS = {
+  slo: { type: 'string', defaultText: "splitwise: the paper's nine slowdown limits", describe: 'SLO file, path or bundled name' },
+  tolerance: {
+    type: 'number',
+    defaultText: '0.05',
+    describe: 'stop bisecting when the bracket is narrower than this fraction of the passing rate',
+  },
+} as const;
+
+const SWEEP_FLAGS = {
+  ...SAMPLED_TRACE_FLAGS,
+  ...withFlags(CLUSTER_FLAGS, { compat: { describe: "'splitwise': SplitwiseSim-compatible semantics (simulated sweeps)" } }),
+  ...flagGroup('Sweep:', {
+    rates: { type: 'string', required: true, describe: 'offered rates, LO:HI:STEP or a comma list (req/s, Poisson arrivals)' },
+    duration: { type: 'number', defaultText: String(SIM_DEFAULTS.sweepDurationS), describe: 'seconds of arrivals per rate' },
+    ...SEARCH_FLAGS,
+    live: { type: 'boolean', describe: 'run each rate as a replay against the reference backend instead of simulating it' },
+    'time-scale': { type: 'number', describe: 'with --live: the backend runs K times faster than real GPUs' },
+  }),
+  ...withFlags(pickFlags(RUN_FLAGS, 'db', 'tag'), { tag: { describe: 'KEY=VALUE label stored with every run (repeatable)' } }),
+  ...withFlags(SEEDS_FLAG, { seeds: { describe: 'repeat the whole sweep once per seed: a count N (seeds --seed … --seed+N−1) or a comma list' } }),
+  ...withFlags(pickFlags(RUN_FLAGS, 'json'), { json: { describe: 'print the result as JSON' } }),
+  ...withFlags(DISTRIBUTED_FLAGS, {
+    plan: {
+      describe:
+        'distributed sweep: the work as a manifest FILE (one configuration per --deployment, comma list allowed); results in FILE.results/, done ones skipped',
+    },
+  }),
+  ...TRACE_FLAGS,
+} as const;
+
 export const sweepCommand: CommandModule<object, Args> = {
   command: 'sweep',
   describe: 'find the highest offered rate that meets an SLO file: one run per rate, then bisection',
   builder: (y: Argv) =>
-    addTraceTransformOptions(
-      y
-        .option('trace', {
-          type: 'string',
-          describe: 'trace whose request sizes are sampled (file, or coding, conversation)',
-          demandOption: true,
-          group: 'Trace:',
-        })
-        .option('deployment', { type: 'string', describe: 'deployment, by bundled name or YAML file (default splitwise-hh)', group: 'Cluster:' })
-        .option('model', { type: 'string', describe: "override the deployment's model", group: 'Cluster:' })
-        .option('compat', { type: 'string', describe: "'splitwise': SplitwiseSim-compatible semantics (simulated sweeps)", group: 'Cluster:' })
-        .option('rates', {
-          type: 'string',
-          describe: 'offered rates, LO:HI:STEP or a comma list (req/s, Poisson arrivals)',
-          demandOption: true,
-          group: 'Sweep:',
-        })
-        .option('duration', { type: 'number', describe: 'seconds of arrivals per rate (default 600)', group: 'Sweep:' })
-        .option('slo', { type: 'string', describe: "SLO file, path or bundled name (default splitwise: the paper's nine slowdown limits)", group: 'Sweep:' })
-        .option('tolerance', {
-          type: 'number',
-          describe: 'stop bisecting when the bracket is narrower than this fraction of the passing rate (default 0.05)',
-          group: 'Sweep:',
-        })
-        .option('live', { type: 'boolean', describe: 'run each rate as a replay against the reference backend instead of simulating it', group: 'Sweep:' })
-        .option('time-scale', { type: 'number', describe: 'with --live: the backend runs K times faster than real GPUs', group: 'Sweep:' })
-        .option('db', { type: 'string', describe: 'results store (default results/splitbench.db)', group: 'Run:' })
-        .option('tag', { type: 'string', array: true, describe: 'KEY=VALUE label stored with every run (repeatable)', group: 'Run:' })
-        .option('seeds', {
-          type: 'string',
-          describe: 'repeat the whole sweep once per seed: a count N (seeds --seed … --seed+N−1) or a comma list',
-          group: 'Run:',
-        })
-        .option('json', { type: 'boolean', describe: 'print the result as JSON', group: 'Run:' })
-        .option('plan', {
-          type: 'string',
-          describe:
-            'distributed sweep: the work as a manifest FILE (one configuration per --deployment, comma list allowed); results in FILE.results/, done ones skipped',
-          group: 'Distributed:',
-        })
-        .option('chunk', {
-          type: 'string',
-          describe: "with --plan: run slice k/K only; 'auto': SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX",
-          group: 'Distributed:',
-        })
-        .option('chunk-count', {
-          type: 'number',
-          describe: 'with --chunk auto on Kubernetes: the number of chunks (default $SPLITBENCH_CHUNKS)',
-          group: 'Distributed:',
-        })
-        .option('collect', { type: 'boolean', describe: "with --plan: merge the finished chunks' results, run nothing", group: 'Distributed:' })
-        .option('copy-db-to', {
-          type: 'string',
-          describe:
-            'with --chunk: once the chunk is done, copy its --db store (on local disk) to FILE (e.g. on the shared folder; one consistent file, renamed into place); results name FILE',
-          group: 'Distributed:',
-        })
-        .example(
-          '$0 sweep --trace coding --deployment splitwise-hh,baseline-h100 --rates 1:8:1 --duration 120 --plan sweep.json --chunk 0/2',
-          'one of two slices of a two-deployment sweep; then --collect',
-        )
-        .example(
-          '$0 sweep --trace conversation --deployment splitwise-hh-paper --rates 30:160:10',
-          'max throughput of the paper-size Splitwise-HH under the Splitwise SLOs',
-        )
-        .example('$0 sweep --trace coding --deployment baseline-h100 --rates 1:8:1 --duration 120 --compat splitwise', 'a quick SplitwiseSim-compatible sweep')
-        .example(
-          '$0 sweep --trace coding --deployment splitwise-hh --rates 2,4,6 --duration 60 --live --time-scale 20',
-          'the same search against the live reference backend',
-        ),
-    ),
+    addFlags(y, SWEEP_FLAGS)
+      .example(
+        '$0 sweep --trace coding --deployment splitwise-hh,baseline-h100 --rates 1:8:1 --duration 120 --plan sweep.json --chunk 0/2',
+        'one of two slices of a two-deployment sweep; then --collect',
+      )
+      .example(
+        '$0 sweep --trace conversation --deployment splitwise-hh-paper --rates 30:160:10',
+        'max throughput of the paper-size Splitwise-HH under the Splitwise SLOs',
+      )
+      .example('$0 sweep --trace coding --deployment baseline-h100 --rates 1:8:1 --duration 120 --compat splitwise', 'a quick SplitwiseSim-compatible sweep')
+      .example(
+        '$0 sweep --trace coding --deployment splitwise-hh --rates 2,4,6 --duration 60 --live --time-scale 20',
+        'the same search against the live reference backend',
+      ),
   handler: async (argv: ArgumentsCamelCase<Args>) => {
     if (argv.seeds !== undefined && (argv.plan !== undefined || argv.chunk !== undefined || argv.collect !== undefined || argv.copyDbTo !== undefined)) {
       throw new (await import('../errors.js')).ConfigError('not with --plan, --chunk or --collect (run one plan per seed)', { path: '--seeds' });

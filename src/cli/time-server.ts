@@ -7,60 +7,61 @@
  * allocated node (Slurm) or as a Deployment behind a Service (Kubernetes).
  */
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import { addFlags, camelKey, parseFlags, Problems } from '../flagspec.js';
 
 type Args = Record<string, unknown>;
+
+/** A whole number in [lo, hi], else an error in these words. */
+const whole =
+  (lo: number, hi: number, words: string) =>
+  (v: number): number => {
+    if (!(Number.isInteger(v) && v >= lo && v <= hi)) throw new Error(`expected ${words}, got ${v}`);
+    return v;
+  };
+
+const TIME_SERVER_FLAGS = {
+  host: { type: 'string', default: '127.0.0.1', describe: 'address to listen on (0.0.0.0: every interface, for other nodes)' },
+  port: { type: 'number', default: 18780, describe: 'port (0: any free port, see --port-file)', parse: whole(0, 65535, 'a port number 0..65535') },
+  'port-file': {
+    type: 'string',
+    describe: 'once listening, write the port to this file (renamed into place, so a reader never sees it half-written)',
+  },
+  barrier: {
+    type: 'number',
+    describe:
+      'also serve a start barrier for N shards: GET /barrier?shard=i answers every shard the same start instant once all N asked (replay --start-at barrier)',
+    parse: whole(1, Number.MAX_SAFE_INTEGER, 'a shard count >= 1'),
+  },
+  'barrier-lead-s': { type: 'number', min: 0, default: 5, describe: 'with --barrier: the start instant is the last arrival + this (seconds)' },
+  'barrier-timeout-s': {
+    type: 'number',
+    min: 0,
+    default: 900,
+    describe: 'with --barrier: fail the barrier (HTTP 504 naming the missing shards) this long after the first arrival (seconds)',
+  },
+  'exit-when': { type: 'string', describe: 'exit once this file exists (checked every second; e.g. the merge step touches it on a shared volume)' },
+} as const;
 
 export const timeServerCommand: CommandModule<object, Args> = {
   command: 'time-server',
   describe: "serve GET /time (this host's wall clock) as the clock reference of sharded replays (--time-url), until stopped",
   builder: (y: Argv) =>
-    y
-      .option('host', { type: 'string', describe: 'address to listen on (default 127.0.0.1; 0.0.0.0: every interface, for other nodes)' })
-      .option('port', { type: 'number', describe: 'port (default 18780; 0: any free port, see --port-file)' })
-      .option('port-file', {
-        type: 'string',
-        describe: 'once listening, write the port to this file (renamed into place, so a reader never sees it half-written)',
-      })
-      .option('barrier', {
-        type: 'number',
-        describe:
-          'also serve a start barrier for N shards: GET /barrier?shard=i answers every shard the same start instant once all N asked (replay --start-at barrier)',
-      })
-      .option('barrier-lead-s', { type: 'number', describe: 'with --barrier: the start instant is the last arrival + this (seconds, default 5)' })
-      .option('barrier-timeout-s', {
-        type: 'number',
-        describe: 'with --barrier: fail the barrier (HTTP 504 naming the missing shards) this long after the first arrival (seconds, default 900)',
-      })
-      .option('exit-when', { type: 'string', describe: 'exit once this file exists (checked every second; e.g. the merge step touches it on a shared volume)' })
-      .example('$0 time-server --host 0.0.0.0 --port 18780', 'on one node; then every shard: replay ... --time-url http://THAT_NODE:18780'),
+    addFlags(y, TIME_SERVER_FLAGS).example(
+      '$0 time-server --host 0.0.0.0 --port 18780',
+      'on one node; then every shard: replay ... --time-url http://THAT_NODE:18780',
+    ),
   handler: async (argv: ArgumentsCamelCase<Args>) => {
     const { ConfigError } = await import('../errors.js');
     const { startTimeServer } = await import('../scale/clock.js');
     const { renameSync, writeFileSync } = await import('node:fs');
     const { existsSync } = await import('node:fs');
-    const flag = (k: string): string => `--${k.replace(/([a-z])([A-Z])/g, '$1-$2').toLowerCase()}`;
-    for (const k of ['host', 'port', 'portFile', 'barrier', 'barrierLeadS', 'barrierTimeoutS', 'exitWhen'] as const) {
-      if (Array.isArray(argv[k])) throw new ConfigError('given more than once; give it once', { path: flag(k) });
-    }
-    const positive = (k: 'barrierLeadS' | 'barrierTimeoutS', def: number): number => {
-      const v = argv[k] ?? def;
-      if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new ConfigError(`expected seconds >= 0, got ${String(argv[k])}`, { path: flag(k) });
-      return v;
-    };
-    const count = argv.barrier;
-    if (count !== undefined && (typeof count !== 'number' || !Number.isInteger(count) || count < 1))
-      throw new ConfigError(`expected a shard count >= 1, got ${String(count)}`, { path: '--barrier' });
-    if (count === undefined)
-      for (const k of ['barrierLeadS', 'barrierTimeoutS'] as const)
-        if (argv[k] !== undefined) throw new ConfigError('applies with --barrier N', { path: flag(k) });
-    const barrier =
-      count === undefined
-        ? undefined
-        : { count: count as number, leadMs: positive('barrierLeadS', 5) * 1000, timeoutMs: positive('barrierTimeoutS', 900) * 1000 };
-    const port = argv.port === undefined ? 18780 : argv.port;
-    if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535)
-      throw new ConfigError(`expected a port number 0..65535, got ${String(argv.port)}`, { path: '--port' });
-    const host = argv.host === undefined ? '127.0.0.1' : String(argv.host);
+    const problems = new Problems();
+    const f = parseFlags(TIME_SERVER_FLAGS, argv, problems);
+    if (f.barrier === undefined)
+      for (const k of ['barrier-lead-s', 'barrier-timeout-s'] as const) if (argv[camelKey(k)] !== undefined) problems.add(`--${k}`, 'applies with --barrier N');
+    problems.throwIfAny('time-server');
+    const barrier = f.barrier === undefined ? undefined : { count: f.barrier, leadMs: f.barrierLeadS * 1000, timeoutMs: f.barrierTimeoutS * 1000 };
+    const { host, port } = f;
     let server: Awaited<ReturnType<typeof startTimeServer>>;
     try {
       server = await startTimeServer({ host, port, ...(barrier ? { barrier } : {}) });
@@ -68,11 +69,11 @@ export const timeServerCommand: CommandModule<object, Args> = {
       throw new ConfigError(`cannot listen on ${host}:${port}: ${(e as Error).message}`, { path: '--port' });
     }
     const actual = new URL(server.url).port;
-    if (argv.portFile !== undefined) {
-      const f = String(argv.portFile);
+    if (f.portFile !== undefined) {
+      const file = f.portFile;
       try {
-        writeFileSync(`${f}.tmp-${process.pid}`, `${actual}\n`);
-        renameSync(`${f}.tmp-${process.pid}`, f);
+        writeFileSync(`${file}.tmp-${process.pid}`, `${actual}\n`);
+        renameSync(`${file}.tmp-${process.pid}`, file);
       } catch (e) {
         await server.close();
         throw new ConfigError(`cannot write the port: ${(e as Error).message}`, { path: '--port-file' });
@@ -80,7 +81,7 @@ export const timeServerCommand: CommandModule<object, Args> = {
     }
     process.stderr.write(`splitbench time-server: listening on ${server.url}${barrier ? ` (start barrier for ${barrier.count} shards)` : ''}\n`);
     await new Promise<void>((resolve) => {
-      const exitWhen = argv.exitWhen === undefined ? undefined : String(argv.exitWhen);
+      const exitWhen = f.exitWhen;
       const poll = exitWhen === undefined ? undefined : setInterval(() => existsSync(exitWhen) && stop(), 1000);
       const stop = (): void => {
         if (poll) clearInterval(poll);

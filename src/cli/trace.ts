@@ -1,9 +1,12 @@
 /** `splitbench trace stats|synth|convert`: look at, generate and convert request traces. */
 import path from 'node:path';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
-import { ConfigError, ExitCode } from '../errors.js';
-import { addTraceTransformOptions } from '../trace/options.js';
-import { TRACE_FORMATS } from '../trace/readers/index.js';
+import { ExitCode } from '../errors.js';
+import { checkArrivals, REPLAY_DEFAULTS, SEED_DEFAULT } from '../flags.js';
+import { SESSION_SYNTH_DEFAULTS } from '../trace/synth.js';
+import { addFlags, camelKey, parseFlags, Problems, readFlags } from '../flagspec.js';
+import { TRACE_FLAGS, TRACE_FORMAT_FLAG, traceOptions } from '../trace/options.js';
+import { getTraceReader, TRACE_FORMATS } from '../trace/readers/index.js';
 import { setExitCode } from './main.js';
 import { formatTable, printJson } from './output.js';
 
@@ -36,27 +39,33 @@ async function showReadProgress(src: { sizeBytes: number; bytesRead(): number })
 
 const fmtN = (v: number, digits = 3): string => (Number.isInteger(v) ? String(v) : String(+v.toPrecision(digits + 1)));
 
+const STATS_FLAGS = {
+  json: { type: 'boolean', describe: 'print the statistics as JSON' },
+  'cache-blocks': {
+    type: 'number',
+    describe: 'prefix reuse (traces with hash_ids): also for an LRU cache of this many 512-token blocks',
+    parse: (v: number): number => {
+      if (!(Number.isInteger(v) && v >= 1 && v <= 1e9)) throw new Error(`expected an integer from 1 to 1,000,000,000 (got ${v})`);
+      return v;
+    },
+  },
+  ...TRACE_FLAGS,
+} as const;
+
 const statsCmd: CommandModule<object, Args> = {
   command: 'stats <file>',
   describe: 'requests, span, rates, inter-arrival spread, peaks, token percentiles (streams any size)',
   builder: (y: Argv) =>
-    addTraceTransformOptions(
-      y
-        .positional('file', { type: 'string', describe: 'trace file, or a bundled trace name (coding, conversation)', demandOption: true })
-        .option('json', { type: 'boolean', describe: 'print the statistics as JSON' })
-        .option('cache-blocks', { type: 'number', describe: 'prefix reuse (traces with hash_ids): also for an LRU cache of this many 512-token blocks' })
-        .example('$0 trace stats coding', 'statistics of the bundled Azure coding trace')
-        .example('$0 trace stats trace.jsonl --cache-blocks 20000', 'a Mooncake trace: prefix reuse, infinite and LRU cache')
-        .example('$0 trace stats big.csv --window 3600:7200 --json', 'the second hour of a trace, as JSON'),
-    ),
+    addFlags(y.positional('file', { type: 'string', describe: 'trace file, or a bundled trace name (coding, conversation)', demandOption: true }), STATS_FLAGS)
+      .example('$0 trace stats coding', 'statistics of the bundled Azure coding trace')
+      .example('$0 trace stats trace.jsonl --cache-blocks 20000', 'a Mooncake trace: prefix reuse, infinite and LRU cache')
+      .example('$0 trace stats big.csv --window 3600:7200 --json', 'the second hour of a trace, as JSON'),
   handler: async (argv: ArgumentsCamelCase<Args>) => {
-    const cacheBlocks = argv.cacheBlocks === undefined ? undefined : Number(argv.cacheBlocks);
-    if (cacheBlocks !== undefined && !(Number.isInteger(cacheBlocks) && cacheBlocks >= 1 && cacheBlocks <= 1e9)) {
-      throw new ConfigError(`expected an integer from 1 to 1,000,000,000 (got ${String(argv.cacheBlocks)})`, { path: '--cache-blocks' });
-    }
+    const f = readFlags('trace stats', STATS_FLAGS, argv);
+    const { transforms, ...open } = traceOptions(f);
+    const cacheBlocks = f.cacheBlocks;
     const t = await import('../trace/index.js');
-    const transforms = t.parseTraceTransforms(argv);
-    const src = t.openTrace(String(argv.file), t.parseTraceOpenOptions(argv));
+    const src = t.openTrace(String(argv.file), open);
     const stopProgress = await showReadProgress(src);
     let stats: Awaited<ReturnType<typeof t.computeTraceStats>>;
     try {
@@ -68,7 +77,7 @@ const statsCmd: CommandModule<object, Args> = {
       stopProgress();
     }
     stats.skipped = src.skipped();
-    if (argv.json) {
+    if (f.json) {
       printJson('trace stats', { path: src.path, format: src.format, transforms, ...stats, skippedExamples: src.skippedExamples() });
     } else {
       const tok = (name: string, s: typeof stats.promptTokens): (string | number)[] => [name, fmtN(s.mean, 4), s.p50, s.p90, s.p99, s.max];
@@ -103,31 +112,47 @@ const statsCmd: CommandModule<object, Args> = {
   },
 };
 
+const SYNTH_FLAGS = {
+  like: { type: 'string', required: true, describe: 'trace whose rows give the sizes (each request one row, drawn with replacement)' },
+  rate: { type: 'number', required: true, describe: 'mean requests per second' },
+  duration: { type: 'number', describe: 'seconds of trace to generate (with --sessions: optional, sessions starting later are left out)' },
+  sessions: {
+    type: 'number',
+    describe: 'multi-turn sessions instead of single requests: this many, starting at --rate sessions/s (mooncake format; replay/sim them with --sessions)',
+  },
+  turns: {
+    type: 'number',
+    defaultText: String(SESSION_SYNTH_DEFAULTS.turnsMean),
+    describe: 'with --sessions: mean turns per session (geometric on 1, 2, ...)',
+  },
+  think: {
+    type: 'number',
+    defaultText: String(SESSION_SYNTH_DEFAULTS.thinkMeanS),
+    describe: 'with --sessions: mean think time between an answer and the next turn, seconds (exponential)',
+  },
+  'user-tokens': {
+    type: 'number',
+    defaultText: String(SESSION_SYNTH_DEFAULTS.userTokensMean),
+    describe: 'with --sessions: mean new user tokens a later turn adds (geometric on 1, 2, ...)',
+  },
+  arrivals: {
+    type: 'string',
+    default: REPLAY_DEFAULTS.arrivals,
+    parse: checkArrivals,
+    describe: 'arrival process: poisson, gamma:CV (CV = coefficient of variation of the gaps), constant, uniform',
+  },
+  seed: { type: 'number', integer: true, min: 0, default: SEED_DEFAULT, describe: 'random seed (same seed and inputs: identical file)' },
+  format: { ...TRACE_FORMAT_FLAG, defaultText: 'azure; mooncake with --sessions', describe: `output format: ${TRACE_FORMATS.join(', ')}` },
+  lenient: { type: 'boolean', describe: 'skip bad rows of the --like trace instead of failing' },
+  out: { type: 'string', required: true, describe: 'output file' },
+  json: { type: 'boolean', describe: 'print what was written as JSON' },
+} as const;
+
 const synthCmd: CommandModule<object, Args> = {
   command: 'synth',
   describe: 'a synthetic trace: sizes sampled from a real trace, arrivals from a seeded random process',
   builder: (y: Argv) =>
-    y
-      .option('like', { type: 'string', describe: 'trace whose rows give the sizes (each request one row, drawn with replacement)', demandOption: true })
-      .option('rate', { type: 'number', describe: 'mean requests per second', demandOption: true })
-      .option('duration', { type: 'number', describe: 'seconds of trace to generate (with --sessions: optional, sessions starting later are left out)' })
-      .option('sessions', {
-        type: 'number',
-        describe: 'multi-turn sessions instead of single requests: this many, starting at --rate sessions/s (mooncake format; replay/sim them with --sessions)',
-      })
-      .option('turns', { type: 'number', describe: 'with --sessions: mean turns per session (geometric on 1, 2, ...; default 4)' })
-      .option('think', { type: 'number', describe: 'with --sessions: mean think time between an answer and the next turn, seconds (exponential; default 10)' })
-      .option('user-tokens', { type: 'number', describe: 'with --sessions: mean new user tokens a later turn adds (geometric on 1, 2, ...; default 128)' })
-      .option('arrivals', {
-        type: 'string',
-        describe: 'arrival process: poisson, gamma:CV (CV = coefficient of variation of the gaps), constant, uniform',
-        default: 'poisson',
-      })
-      .option('seed', { type: 'number', describe: 'random seed (same seed and inputs: identical file)', default: 0 })
-      .option('format', { type: 'string', describe: `output format: ${TRACE_FORMATS.join(', ')} (default azure; mooncake with --sessions)` })
-      .option('lenient', { type: 'boolean', describe: 'skip bad rows of the --like trace instead of failing' })
-      .option('out', { type: 'string', describe: 'output file', demandOption: true })
-      .option('json', { type: 'boolean', describe: 'print what was written as JSON' })
+    addFlags(y, SYNTH_FLAGS)
       .example('$0 trace synth --like coding --rate 50 --duration 600 --out rr_code_50.csv', 'SplitwiseSim-style 50 req/s Poisson trace, 10 minutes')
       .example(
         '$0 trace synth --like conversation --rate 20 --duration 300 --arrivals gamma:2 --format splitwise --out bursty.csv',
@@ -139,40 +164,36 @@ const synthCmd: CommandModule<object, Args> = {
       ),
   handler: async (argv: ArgumentsCamelCase<Args>) => {
     const t = await import('../trace/index.js');
-    const { ConfigError } = await import('../errors.js');
-    const num = (k: string): number => {
-      const v = argv[k];
-      if (typeof v !== 'number' || !Number.isFinite(v)) throw new ConfigError(`expected a number, got '${String(v)}'`, { path: `--${k}` });
-      return v;
-    };
-    const seed = num('seed');
-    if (!Number.isSafeInteger(seed) || seed < 0) throw new ConfigError(`must be a non-negative integer, got ${seed}`, { path: '--seed' });
-    const arrivals = String(argv.arrivals);
-    t.parseArrivalKind(arrivals);
-    if (argv.sessions === undefined) {
-      for (const k of ['turns', 'think', 'user-tokens']) if (argv[k] !== undefined) throw new ConfigError('only applies with --sessions N', { path: `--${k}` });
-    } else {
-      const sessions = num('sessions');
-      const d = t.SESSION_SYNTH_DEFAULTS;
-      const turnsMean = argv.turns === undefined ? d.turnsMean : num('turns');
-      const thinkMeanS = argv.think === undefined ? d.thinkMeanS : num('think');
-      const userTokensMean = argv.userTokens === undefined ? d.userTokensMean : num('userTokens');
-      const format = argv.format === undefined ? 'mooncake' : t.getTraceReader(String(argv.format)).name;
+    const problems = new Problems();
+    const f = parseFlags(SYNTH_FLAGS, argv, problems);
+    if (f.sessions === undefined)
+      for (const k of ['turns', 'think', 'user-tokens'] as const) if (argv[camelKey(k)] !== undefined) problems.add(`--${k}`, 'only applies with --sessions N');
+    if (f.sessions === undefined && f.duration === undefined && argv.duration === undefined)
+      problems.add('--duration', 'missing: seconds of trace to generate (or --sessions N for a session trace)');
+    problems.throwIfAny('trace synth');
+    const { seed, arrivals, rate } = f;
+    const d = t.SESSION_SYNTH_DEFAULTS;
+    if (f.sessions !== undefined) {
+      const sessions = f.sessions;
+      const turnsMean = f.turns ?? d.turnsMean;
+      const thinkMeanS = f.think ?? d.thinkMeanS;
+      const userTokensMean = f.userTokens ?? d.userTokensMean;
+      const format = f.format ?? 'mooncake';
       const r = await t.synthesizeSessionTrace({
-        like: String(argv.like),
-        likeOpen: { lenient: argv.lenient === true },
-        rate: num('rate'),
-        ...(argv.duration === undefined ? {} : { durationS: num('duration') }),
+        like: f.like,
+        likeOpen: { lenient: f.lenient === true },
+        rate,
+        ...(f.duration === undefined ? {} : { durationS: f.duration }),
         arrivals,
         seed,
         format,
-        out: String(argv.out),
+        out: f.out,
         sessions,
         turnsMean,
         thinkMeanS,
         userTokensMean,
       });
-      if (argv.json)
+      if (f.json)
         printJson('trace synth', {
           out: r.out,
           format: r.format,
@@ -195,20 +216,17 @@ const synthCmd: CommandModule<object, Args> = {
       setExitCode(ExitCode.ok);
       return;
     }
-    if (argv.duration === undefined)
-      throw new ConfigError('missing: seconds of trace to generate (or --sessions N for a session trace)', { path: '--duration' });
-    const format = t.getTraceReader(String(argv.format ?? 'azure')).name;
     const r = await t.synthesizeTrace({
-      like: String(argv.like),
-      likeOpen: { lenient: argv.lenient === true },
-      rate: num('rate'),
-      durationS: num('duration'),
+      like: f.like,
+      likeOpen: { lenient: f.lenient === true },
+      rate,
+      durationS: f.duration ?? 0,
       arrivals,
       seed,
-      format,
-      out: String(argv.out),
+      format: f.format ?? 'azure',
+      out: f.out,
     });
-    if (argv.json)
+    if (f.json)
       printJson('trace synth', {
         out: r.out,
         format: r.format,
@@ -228,33 +246,39 @@ const synthCmd: CommandModule<object, Args> = {
   },
 };
 
+const CONVERT_FLAGS = {
+  to: {
+    type: 'string',
+    required: true,
+    describe: `output format: ${TRACE_FORMATS.join(', ')}`,
+    parse: (v: string): string => getTraceReader(v, '--to').name,
+  },
+  out: { type: 'string', required: true, describe: 'output file' },
+  json: { type: 'boolean', describe: 'print what was written as JSON' },
+  ...TRACE_FLAGS,
+} as const;
+
 const convertCmd: CommandModule<object, Args> = {
   command: 'convert <file>',
   describe: 'convert a trace between formats (streaming; the trace flags apply)',
   builder: (y: Argv) =>
-    addTraceTransformOptions(
-      y
-        .positional('file', { type: 'string', describe: 'input trace (any readable format; bundled names work)', demandOption: true })
-        .option('to', { type: 'string', describe: `output format: ${TRACE_FORMATS.join(', ')}`, demandOption: true })
-        .option('out', { type: 'string', describe: 'output file', demandOption: true })
-        .option('json', { type: 'boolean', describe: 'print what was written as JSON' })
-        .example('$0 trace convert coding --to splitwise --out code.csv', 'the Azure coding trace as a SplitwiseSim trace')
-        .example(
-          '$0 trace convert trace.jsonl --to azure --window 0:600 --speedup 2 --out first10min-x2.csv',
-          'a Mooncake trace, first ten minutes, twice as fast',
-        ),
-    ),
+    addFlags(y.positional('file', { type: 'string', describe: 'input trace (any readable format; bundled names work)', demandOption: true }), CONVERT_FLAGS)
+      .example('$0 trace convert coding --to splitwise --out code.csv', 'the Azure coding trace as a SplitwiseSim trace')
+      .example(
+        '$0 trace convert trace.jsonl --to azure --window 0:600 --speedup 2 --out first10min-x2.csv',
+        'a Mooncake trace, first ten minutes, twice as fast',
+      ),
   handler: async (argv: ArgumentsCamelCase<Args>) => {
     const t = await import('../trace/index.js');
     const { ConfigError } = await import('../errors.js');
-    const transforms = t.parseTraceTransforms(argv);
-    const open = t.parseTraceOpenOptions(argv);
-    const to = t.getTraceReader(String(argv.to), '--to').name;
+    const f = readFlags('trace convert', CONVERT_FLAGS, argv);
+    const { transforms, ...open } = traceOptions(f);
+    const to = f.to;
     const input = t.resolveTracePath(String(argv.file));
-    const out = String(argv.out);
+    const out = f.out;
     if (path.resolve(input) === path.resolve(out)) throw new ConfigError('must differ from the input file', { path: '--out' });
     const r = await t.convertTrace(input, { to, out, open, transforms });
-    if (argv.json) printJson('trace convert', { in: input, out, ...r });
+    if (f.json) printJson('trace convert', { in: input, out, ...r });
     else process.stdout.write(`wrote ${r.written} requests to ${out} (${r.from} → ${r.to})\n`);
     if (r.skipped) process.stderr.write(`splitbench: skipped ${r.skipped} bad rows of ${input} (--lenient)\n`);
     setExitCode(ExitCode.ok);

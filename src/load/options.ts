@@ -1,49 +1,26 @@
 /**
- * The replay's options: validated once at the edge (flags + environment), every problem reported at
- * once with the flag it belongs to, resolved into one frozen, fully-defaulted value (STYLE 7). Defaults
- * live here and nowhere else.
+ * The replay's options: one flag spec (REPLAY_FLAGS, src/flagspec.ts: help and checks), validated once at
+ * the edge (flags + environment), every problem reported at once with the flag it belongs to, resolved into
+ * one frozen, fully-defaulted value (STYLE 7). The defaults are src/flags.ts's.
  *
  * Precedence: built-in defaults < `SPLITBENCH_API_KEY` < flags.
  */
-import { z } from 'zod';
-import { ConfigError } from '../errors.js';
-import { DEFAULT_DB } from '../paths.js';
+import { httpUrl, LOAD_FLAGS, type LoadBounds, REPLAY_DEFAULTS, RUN_FLAGS, type RunLabels } from '../flags.js';
+import { type FlagValues, flagGroup, keyValues, parseFlags, Problems, withFlags } from '../flagspec.js';
 import { storeTargetProblem } from '../store/target.js';
-import { parseArrivalKind, parseTraceOpenOptions, parseTraceTransforms, type TraceTransforms } from '../trace/index.js';
+import { TRACE_FLAGS, TRACE_INPUT_FLAGS, type TraceSelection, traceOptions } from '../trace/options.js';
 import { parseTelemetryFlags, type RunTelemetryOptions } from '../telemetry/run.js';
 import type { Timeouts } from './client.js';
 import type { Endpoint, PromptMode } from './prompt.js';
 
-export const DEFAULTS = Object.freeze({
-  deployment: 'splitwise-hh',
-  timeScale: 1,
-  arrivals: 'poisson',
-  seed: 0,
-  warmupS: 0,
-  endpoint: 'completions' as Endpoint,
-  timeoutConnectS: 10,
-  timeoutFirstTokenS: 600,
-  timeoutBetweenTokensS: 120,
-  timeoutTotalS: 0,
-  graceS: 10,
-  /** `--max-error-rate` is only judged once this many requests have finished. */
-  minErrorSample: 20,
-  /** A run whose schedule-lag p99 exceeds this (trace seconds) is flagged. */
-  lagFlagS: 0.01,
-  /** The twin check's bound: relative deviation from the simulated twin (and coalescing / emission delay vs TBT). */
-  distortionBound: 0.05,
-});
+export const DEFAULTS = REPLAY_DEFAULTS;
 
 export type LoadShape =
   | { readonly kind: 'trace' }
   | { readonly kind: 'rate'; readonly rate: number; readonly arrivals: string }
   | { readonly kind: 'closed'; readonly concurrency: number };
 
-export interface ReplayOptions {
-  readonly trace: string;
-  readonly traceFormat?: string | undefined;
-  readonly lenient: boolean;
-  readonly transforms: TraceTransforms;
+export interface ReplayOptions extends TraceSelection, LoadBounds, RunLabels {
   /** Target base URL; undefined: start the reference backend with `deployment`. */
   readonly url?: string | undefined;
   readonly deployment?: string | undefined;
@@ -51,16 +28,7 @@ export interface ReplayOptions {
   readonly timeScale: number;
   /** `--time-scale auto`: pick the highest scale a short calibration finds undistorted (calibrate.ts). */
   readonly timeScaleAuto?: boolean;
-  readonly db: string;
-  readonly name?: string | undefined;
-  readonly tags: Readonly<Record<string, string>>;
   readonly shape: LoadShape;
-  readonly seed: number;
-  readonly durationS?: number | undefined;
-  readonly maxRequests?: number | undefined;
-  /** `--sessions`: the trace's rows are turns of multi-turn sessions, closed loop within each (docs/traces.md "Sessions"). */
-  readonly sessions?: boolean | undefined;
-  readonly warmupS: number;
   readonly endpoint: Endpoint;
   readonly prompt: PromptMode;
   readonly apiKey?: string | undefined;
@@ -75,118 +43,133 @@ export interface ReplayOptions {
   /** Against the bundled backend: simulate the same requests (the twin) and flag the run distorted beyond this bound. */
   readonly twin: boolean;
   readonly distortionBound: number;
-  readonly json: boolean;
   /** Power sources, server-metrics scrapes and prices (src/telemetry). */
   readonly telemetry: RunTelemetryOptions;
   /** Request-body preset of the serving engine (`--target`; src/telemetry/targets.ts). */
   readonly target?: string | undefined;
 }
 
-const posNum = z.number({ invalid_type_error: 'expected a number' }).finite('expected a finite number');
-const optStr = z.string().optional();
-
-/** The flags `replay` accepts (as yargs hands them over: camelCase keys). */
-const Raw = z.object({
-  trace: z.string({ required_error: 'required: the trace file (or a bundled name: coding, conversation)' }).min(1, 'must not be empty'),
-  url: optStr,
-  deployment: optStr,
-  model: optStr,
-  timeScale: z
-    .preprocess(
-      (v) => (typeof v === 'string' && v !== 'auto' && v.trim() !== '' && Number.isFinite(Number(v)) ? Number(v) : v),
-      z.union([z.literal('auto'), posNum.positive('must be > 0')], { errorMap: () => ({ message: "expected a number > 0 or 'auto'" }) }),
-    )
-    .optional(),
-  db: optStr,
-  name: optStr,
-  tag: z.array(z.string()).optional(),
-  rate: posNum.positive('must be > 0').optional(),
-  arrivals: optStr,
-  concurrency: posNum.int('must be an integer').positive('must be >= 1').optional(),
-  duration: posNum.positive('must be > 0').optional(),
-  maxRequests: posNum.int('must be an integer').positive('must be >= 1').optional(),
-  sessions: z.boolean().optional(),
-  warmup: posNum.nonnegative('must be >= 0').optional(),
-  endpoint: z.enum(['completions', 'chat']).optional(),
-  prompt: z.enum(['tokens', 'text']).optional(),
-  apiKey: optStr,
-  header: z.array(z.string()).optional(),
-  extraBody: optStr,
-  timeoutConnect: posNum.nonnegative('must be >= 0 (0: no limit)').optional(),
-  timeoutFirstToken: posNum.nonnegative('must be >= 0 (0: no limit)').optional(),
-  timeoutBetweenTokens: posNum.nonnegative('must be >= 0 (0: no limit)').optional(),
-  timeoutTotal: posNum.nonnegative('must be >= 0 (0: no limit)').optional(),
-  maxErrorRate: posNum.min(0, 'must be in [0, 1]').max(1, 'must be in [0, 1]').optional(),
-  grace: posNum.nonnegative('must be >= 0').optional(),
-  twin: z.boolean().optional(),
-  distortionBound: posNum.positive('must be > 0').max(10, 'must be a fraction, e.g. 0.05 for 5%').optional(),
-  json: z.boolean().optional(),
-});
-
-const FLAG: Record<string, string> = {
-  timeScale: '--time-scale',
-  maxRequests: '--max-requests',
-  apiKey: '--api-key',
-  extraBody: '--extra-body',
-  timeoutConnect: '--timeout-connect',
-  timeoutFirstToken: '--timeout-first-token',
-  timeoutBetweenTokens: '--timeout-between-tokens',
-  timeoutTotal: '--timeout-total',
-  maxErrorRate: '--max-error-rate',
-  distortionBound: '--distortion-bound',
-};
-const flagOf = (key: string): string => FLAG[key] ?? `--${key}`;
-
-/** yargs gives a repeated scalar flag as an array; keep one value or report it. */
-function single(argv: Record<string, unknown>, key: string, problems: string[]): unknown {
-  const v = argv[key];
-  if (Array.isArray(v) && !['tag', 'header'].includes(key)) {
-    problems.push(`${flagOf(key)}: given ${v.length} times; give it once`);
-    return v[v.length - 1];
-  }
+const fraction = (v: number): number => {
+  if (!(v > 0)) throw new Error(`must be > 0, got ${v}`);
+  if (v > 10) throw new Error('must be a fraction, e.g. 0.05 for 5%');
   return v;
-}
+};
 
-function asArray(v: unknown): unknown {
-  if (v === undefined) return undefined;
-  return Array.isArray(v) ? v.map(String) : [String(v)];
-}
+const timeout = (describe: string, seconds: number) => ({ type: 'number', min: 0, default: seconds, describe: `${describe}, wall seconds (0: none)` }) as const;
+
+/** The flags of `replay` (the trace, target, telemetry, load, timeout and run groups), as yargs hands them over. */
+export const REPLAY_FLAGS = {
+  ...TRACE_INPUT_FLAGS,
+  ...flagGroup('Target:', {
+    url: { type: 'string', defaultText: 'start the reference backend', describe: 'base URL of an OpenAI-compatible server', parse: httpUrl },
+    deployment: {
+      type: 'string',
+      defaultText: REPLAY_DEFAULTS.deployment,
+      describe: 'reference backend deployment, by name or YAML file; with --url only recorded',
+    },
+    model: { type: 'string', defaultText: 'the first one /v1/models lists', describe: 'model name' },
+    'time-scale': {
+      type: 'string',
+      defaultText: String(REPLAY_DEFAULTS.timeScale),
+      describe:
+        'the target runs K times faster than real GPUs: send at arrival/K, store times × K; auto: the highest of 20, 10, 5, 2, 1 that a 60-request calibration with the twin check finds undistorted on this machine (bundled backend only)',
+      parse: (v: string): number | 'auto' => {
+        const n = Number(v);
+        if (v === 'auto') return v;
+        if (!(Number.isFinite(n) && n > 0)) throw new Error(`expected a number > 0 or 'auto', got '${v}'`);
+        return n;
+      },
+    },
+    endpoint: { type: 'string', choices: ['completions', 'chat'], default: REPLAY_DEFAULTS.endpoint, describe: 'OpenAI route' },
+    prompt: {
+      type: 'string',
+      choices: ['tokens', 'text'],
+      defaultText: 'tokens on completions, text on chat',
+      describe: 'prompt as exact token ids or as a text of about the right length',
+    },
+    'api-key': { type: 'string', defaultText: '$SPLITBENCH_API_KEY', describe: 'Bearer token' },
+    header: { type: 'string', array: true, describe: "extra HTTP header 'Name: value' (repeatable)" },
+    'extra-body': {
+      type: 'string',
+      describe: 'JSON object merged into every request body',
+      parse: (s: string): Readonly<Record<string, unknown>> => {
+        try {
+          const v: unknown = JSON.parse(s);
+          if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new Error('not a JSON object');
+          return v as Record<string, unknown>;
+        } catch (e) {
+          throw new Error(`expected a JSON object, e.g. '{"temperature":0}' (${(e as Error).message})`);
+        }
+      },
+    },
+    target: {
+      type: 'string',
+      choices: ['vllm', 'sglang', 'trtllm', 'dynamo', 'openai'],
+      defaultText: 'vLLM-style',
+      describe: 'request-body preset of the serving engine: exact output length and per-chunk usage fields',
+    },
+  }),
+  ...flagGroup('Telemetry:', {
+    power: {
+      type: 'string',
+      array: true,
+      describe:
+        'power source, repeatable: model[=URL] (the reference backend; default when replay starts it), ROLE:nvidia-smi[@SSH_HOST], ROLE:dcgm=URL, ROLE:prometheus=URL,metric=NAME; add ,type=MACHINE_OR_GPU for pricing; none: off',
+    },
+    'power-interval': { type: 'number', defaultText: '1000', describe: 'sampling period of power sources and --scrape, ms' },
+    scrape: {
+      type: 'string',
+      array: true,
+      describe: "a server's Prometheus /metrics sampled into timeline samples: URL[,ROLE] (target: the replay's own target), repeatable",
+    },
+    price: { type: 'string', array: true, describe: 'override a price of workloads/prices.yaml: MACHINE_OR_GPU_TYPE=USD_PER_HOUR (repeatable)' },
+    'price-kwh': { type: 'number', defaultText: 'workloads/prices.yaml', describe: 'electricity price for the energy cost, USD per kWh' },
+  }),
+  ...LOAD_FLAGS,
+  ...flagGroup('Load:', {
+    concurrency: { type: 'number', integer: true, min: 1, describe: 'closed loop: keep N requests in flight, sizes in trace order' },
+  }),
+  ...flagGroup('Timeouts:', {
+    'timeout-connect': timeout('connect timeout', REPLAY_DEFAULTS.timeoutConnectS),
+    'timeout-first-token': timeout('send → first token', REPLAY_DEFAULTS.timeoutFirstTokenS),
+    'timeout-between-tokens': timeout('longest gap between tokens', REPLAY_DEFAULTS.timeoutBetweenTokensS),
+    'timeout-total': timeout('whole request', REPLAY_DEFAULTS.timeoutTotalS),
+  }),
+  ...flagGroup('Run:', {
+    'max-error-rate': {
+      type: 'number',
+      min: 0,
+      max: 1,
+      describe: `stop the run (exit 5) when more than this fraction of requests fail (judged after ${REPLAY_DEFAULTS.minErrorSample})`,
+    },
+    grace: { type: 'number', min: 0, default: REPLAY_DEFAULTS.graceS, describe: 'on the first Ctrl-C/SIGTERM, seconds in-flight requests get to finish' },
+  }),
+  ...withFlags(RUN_FLAGS, { name: { defaultText: 'live-<n>' } }),
+  ...flagGroup('Run:', {
+    twin: {
+      type: 'boolean',
+      default: true,
+      describe:
+        'against the bundled backend: simulate the same requests (the twin, a linked sim run) and flag the run distorted when they disagree (--no-twin: off)',
+    },
+    'distortion-bound': {
+      type: 'number',
+      default: REPLAY_DEFAULTS.distortionBound,
+      describe:
+        "the twin check's bound: TTFT/TBT/E2E p50 and p99 within this fraction of the twin, coalesced chunk gaps and server emission delay below it (of the TBT p50)",
+      parse: fraction,
+    },
+  }),
+  ...TRACE_FLAGS,
+} as const;
+
+export type ReplayFlags = FlagValues<typeof REPLAY_FLAGS>;
 
 /** Validate flags and environment into frozen ReplayOptions; throws one ConfigError listing every problem. */
-export function resolveReplayOptions(argv: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): ReplayOptions {
-  const problems: string[] = [];
-  const raw: Record<string, unknown> = {};
-  for (const key of Object.keys(Raw.shape)) {
-    const v = single(argv, key, problems);
-    if (v === undefined || v === null) continue;
-    raw[key] = key === 'tag' || key === 'header' ? asArray(v) : v;
-  }
-  const parsed = Raw.safeParse(raw);
-  let r: Partial<z.infer<typeof Raw>>;
-  if (parsed.success) r = parsed.data;
-  else {
-    const bad = new Set<string>();
-    for (const issue of parsed.error.issues) {
-      const key = String(issue.path[0] ?? '');
-      bad.add(key);
-      problems.push(`${flagOf(key)}: ${issue.message}`);
-    }
-    // Keep checking the flags that were fine, so every problem is reported at once.
-    r = Object.fromEntries(Object.entries(raw).filter(([k]) => !bad.has(k))) as Partial<z.infer<typeof Raw>>;
-  }
-
-  let transforms: TraceTransforms = {};
-  let open: { format?: string; lenient: boolean } = { lenient: false };
-  try {
-    transforms = parseTraceTransforms(argv);
-  } catch (e) {
-    problems.push((e as Error).message);
-  }
-  try {
-    open = parseTraceOpenOptions(argv);
-  } catch (e) {
-    problems.push((e as Error).message);
-  }
+export function resolveReplayOptions(argv: Readonly<Record<string, unknown>>, env: NodeJS.ProcessEnv = process.env): ReplayOptions {
+  const problems = new Problems();
+  const r = parseFlags(REPLAY_FLAGS, argv, problems);
+  const { transforms, format, lenient } = traceOptions(r);
 
   // Load shape.
   let shape: LoadShape = { kind: 'trace' };
@@ -194,122 +177,88 @@ export function resolveReplayOptions(argv: Record<string, unknown>, env: NodeJS.
     problems.push('--rate and --concurrency: give one (open loop at a rate, or closed loop with N in flight)');
   } else if (r.rate !== undefined) {
     const arrivals = r.arrivals ?? DEFAULTS.arrivals;
-    try {
-      parseArrivalKind(arrivals, '--arrivals');
-    } catch (e) {
-      problems.push((e as Error).message);
-    }
     shape = { kind: 'rate', rate: r.rate, arrivals };
     if (r.duration === undefined && r.maxRequests === undefined)
-      problems.push('--rate: needs --duration S or --max-requests N (a rate run has no natural end)');
+      problems.add('--rate', 'needs --duration S or --max-requests N (a rate run has no natural end)');
   } else if (r.concurrency !== undefined) {
     shape = { kind: 'closed', concurrency: r.concurrency };
   }
-  if (r.arrivals !== undefined && r.rate === undefined) problems.push('--arrivals: only applies with --rate');
+  if (r.arrivals !== undefined && r.rate === undefined) problems.add('--arrivals', 'only applies with --rate');
   if (r.sessions === true && shape.kind !== 'trace') {
-    problems.push(
-      `--sessions: not with ${shape.kind === 'rate' ? '--rate' : '--concurrency'}: sessions start on the trace's schedule (make a session trace with \`trace synth --sessions\`)`,
+    problems.add(
+      '--sessions',
+      `not with ${shape.kind === 'rate' ? '--rate' : '--concurrency'}: sessions start on the trace's schedule (make a session trace with \`trace synth --sessions\`)`,
     );
   }
 
-  // URL.
-  let url: string | undefined;
-  if (r.url !== undefined) {
-    try {
-      const u = new URL(r.url);
-      if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error(`scheme ${u.protocol}`);
-      url = u.href;
-    } catch (e) {
-      problems.push(`--url: not an http(s) URL: '${r.url}' (${(e as Error).message})`);
-    }
-  }
+  const url = r.url;
 
   // Telemetry, prices and the target preset (src/telemetry).
-  const tel = parseTelemetryFlags(argv, url !== undefined || r.url !== undefined, problems);
+  const telProblems: string[] = [];
+  const tel = parseTelemetryFlags(argv as Record<string, unknown>, argv.url !== undefined, telProblems);
+  for (const m of telProblems) problems.push(m);
 
-  // Tags and headers.
-  const tags: Record<string, string> = {};
-  for (const t of r.tag ?? []) {
-    const i = t.indexOf('=');
-    if (i <= 0) problems.push(`--tag: expected KEY=VALUE, got '${t}'`);
-    else tags[t.slice(0, i).trim()] = t.slice(i + 1).trim();
-  }
+  const tags = keyValues(r.tag, '--tag', problems);
   const headers: Record<string, string> = {};
   for (const h of r.header ?? []) {
     const i = h.indexOf(':');
     const k = i > 0 ? h.slice(0, i).trim() : '';
-    if (i <= 0 || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(k)) problems.push(`--header: expected 'Name: value', got '${h}'`);
+    if (i <= 0 || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(k)) problems.add('--header', `expected 'Name: value', got '${h}'`);
     else headers[k.toLowerCase()] = h.slice(i + 1).trim();
   }
   const apiKey = r.apiKey ?? (env.SPLITBENCH_API_KEY !== undefined && env.SPLITBENCH_API_KEY !== '' ? env.SPLITBENCH_API_KEY : undefined);
 
-  let extraBody: Record<string, unknown> | undefined;
-  if (r.extraBody !== undefined) {
-    try {
-      const v: unknown = JSON.parse(r.extraBody);
-      if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new Error('not a JSON object');
-      extraBody = v as Record<string, unknown>;
-    } catch (e) {
-      problems.push(`--extra-body: expected a JSON object, e.g. '{"temperature":0}' (${(e as Error).message})`);
-    }
-  }
-
-  const endpoint = r.endpoint ?? DEFAULTS.endpoint;
+  const endpoint: Endpoint = r.endpoint;
   if (endpoint === 'chat' && r.prompt === 'tokens') problems.push('--prompt tokens: the chat endpoint takes text; use --endpoint completions or --prompt text');
   const prompt: PromptMode = r.prompt ?? (endpoint === 'chat' ? 'text' : 'tokens');
-  if (r.warmup !== undefined && r.duration !== undefined && r.warmup >= r.duration)
-    problems.push(`--warmup: ${r.warmup} s leaves nothing of --duration ${r.duration} s to measure`);
+  if (r.duration !== undefined && r.warmup >= r.duration) problems.add('--warmup', `${r.warmup} s leaves nothing of --duration ${r.duration} s to measure`);
 
   // The store: checked before anything is read or sent (src/store/target.ts).
-  const dbWhy = storeTargetProblem(r.db ?? (raw.db === undefined ? DEFAULT_DB : String(raw.db)));
-  if (dbWhy) problems.push(`--db: ${dbWhy}`);
+  const dbWhy = storeTargetProblem(r.db);
+  if (dbWhy) problems.add('--db', dbWhy);
   if (r.timeScale === 'auto' && url !== undefined) {
     problems.push('--time-scale auto: calibrates the bundled reference backend; a --url target runs at its own time scale (give it as a number)');
   }
-  if (r.timeScale === 'auto' && r.twin === false) problems.push('--time-scale auto: judges each scale by the twin check; drop --no-twin');
+  if (r.timeScale === 'auto' && !r.twin) problems.push('--time-scale auto: judges each scale by the twin check; drop --no-twin');
 
-  if (problems.length > 0) {
-    throw new ConfigError(problems.length === 1 ? problems[0]! : `${problems.length} problems: ${problems.join('; ')}`, {
-      hint: 'run `splitbench replay --help` for the flags',
-    });
-  }
+  problems.throwIfAny('replay');
   const seed = transforms.seed ?? DEFAULTS.seed;
   return Object.freeze({
-    trace: r.trace!,
-    traceFormat: open.format,
-    lenient: open.lenient,
+    trace: r.trace,
+    traceFormat: format,
+    lenient,
     transforms,
     url,
     deployment: r.deployment ?? (url === undefined ? DEFAULTS.deployment : undefined),
     model: r.model,
     timeScale: typeof r.timeScale === 'number' ? r.timeScale : DEFAULTS.timeScale,
     ...(r.timeScale === 'auto' ? { timeScaleAuto: true } : {}),
-    db: r.db ?? DEFAULT_DB,
+    db: r.db,
     name: r.name,
-    tags: Object.freeze(tags),
+    tags,
     shape,
     seed,
     durationS: r.duration,
     maxRequests: r.maxRequests,
     ...(r.sessions === true ? { sessions: true } : {}),
-    warmupS: r.warmup ?? DEFAULTS.warmupS,
+    warmupS: r.warmup,
     endpoint,
     prompt,
     apiKey,
     headers: Object.freeze(headers),
-    extraBody,
+    extraBody: r.extraBody,
     timeouts: Object.freeze({
-      connectS: r.timeoutConnect ?? DEFAULTS.timeoutConnectS,
-      firstTokenS: r.timeoutFirstToken ?? DEFAULTS.timeoutFirstTokenS,
-      betweenTokensS: r.timeoutBetweenTokens ?? DEFAULTS.timeoutBetweenTokensS,
-      totalS: r.timeoutTotal ?? DEFAULTS.timeoutTotalS,
+      connectS: r.timeoutConnect,
+      firstTokenS: r.timeoutFirstToken,
+      betweenTokensS: r.timeoutBetweenTokens,
+      totalS: r.timeoutTotal,
     }),
     maxErrorRate: r.maxErrorRate,
     minErrorSample: DEFAULTS.minErrorSample,
-    graceS: r.grace ?? DEFAULTS.graceS,
+    graceS: r.grace,
     lagFlagS: DEFAULTS.lagFlagS,
-    twin: r.twin ?? true,
-    distortionBound: r.distortionBound ?? DEFAULTS.distortionBound,
+    twin: r.twin,
+    distortionBound: r.distortionBound,
     json: r.json ?? false,
     telemetry: tel.telemetry,
     target: tel.target,

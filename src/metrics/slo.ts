@@ -72,19 +72,10 @@ export const SCALAR_METRICS: Readonly<Record<string, MetricUnit>> = {
   cost_per_mtok: 'dollar',
 };
 
-/** Per-request metrics usable under `per_request:`. */
-export const REQUEST_METRICS: Readonly<Record<string, MetricUnit>> = {
-  ttft: 'time',
-  tpot: 'time',
-  tbt: 'time',
-  e2e: 'time',
-  lag: 'time',
-  max_stall: 'time',
-  'slowdown.ttft': 'ratio',
-  'slowdown.tpot': 'ratio',
-  'slowdown.tbt': 'ratio',
-  'slowdown.e2e': 'ratio',
-};
+/** Per-request metrics usable under `per_request:`: the distributions every request has a value of. */
+export const REQUEST_METRICS: Readonly<Record<string, MetricUnit>> = Object.fromEntries(
+  ['ttft', 'tpot', 'tbt', 'e2e', 'lag', 'max_stall', 'slowdown.ttft', 'slowdown.tpot', 'slowdown.tbt', 'slowdown.e2e'].map((k) => [k, DIST_METRICS[k]!]),
+);
 
 export type SloLimit = { readonly kind: 'value'; readonly value: number } | { readonly kind: 'baseline'; readonly factor: number; readonly offset: number };
 

@@ -5,50 +5,51 @@
  */
 import type { Argv } from 'yargs';
 import { ConfigError } from '../errors.js';
+import { addFlags, flagGroup } from '../flagspec.js';
 import { parseRunUuid, parseShard, parseStartAt, type ShardSpec } from './shard.js';
 
+/** The scale-out flags of `replay`. */
+export const SHARD_FLAGS = flagGroup('Scale-out:', {
+  shard: {
+    type: 'string',
+    describe:
+      "replay shard i of N (i/N, 0-based) of the trace, split by session (else request index); 'auto': from SLURM_PROCID/SLURM_NTASKS or JOB_COMPLETION_INDEX",
+  },
+  'shard-count': {
+    type: 'number',
+    defaultText: '$SPLITBENCH_SHARDS',
+    describe: "with --shard auto on Kubernetes: the Indexed Job's completions",
+  },
+  'start-at': {
+    type: 'string',
+    defaultText: 'now + 2 s',
+    describe:
+      "shared start instant of all shards: epoch ms or ISO-8601; 'barrier': the instant the --time-url server's start barrier (`time-server --barrier N`) gives once every shard is ready",
+  },
+  'run-uuid': {
+    type: 'string',
+    defaultText: 'a fresh one, fine for one shard',
+    describe: 'identity shared by every shard of one run; merge checks it',
+  },
+  'time-url': {
+    type: 'string',
+    defaultText: "the target's /time when it has one; vLLM and SGLang have none",
+    describe: 'clock reference for the offset check (GET /time: run `splitbench time-server` on one host; `splitbench serve` answers it too)',
+  },
+  procs: {
+    type: 'number',
+    describe: 'run P shard processes on this machine (one shared backend and clock), then merge them into --db',
+  },
+  'metrics-port': {
+    type: 'number',
+    describe:
+      'serve live Prometheus metrics (in flight, sent, completed, errors, tokens, dispatch lag) on this port while running; with --procs shard i uses PORT+i',
+  },
+  'clock-offset-ms': { type: 'number', hidden: true, describe: "test only: pretend this process's wall clock is off by this many ms" },
+});
+
 export function addShardOptions<T>(y: Argv<T>): Argv<T> {
-  return y
-    .option('shard', {
-      type: 'string',
-      describe:
-        "replay shard i of N (i/N, 0-based) of the trace, split by session (else request index); 'auto': from SLURM_PROCID/SLURM_NTASKS or JOB_COMPLETION_INDEX",
-      group: 'Scale-out:',
-    })
-    .option('shard-count', {
-      type: 'number',
-      describe: "with --shard auto on Kubernetes: the Indexed Job's completions (default $SPLITBENCH_SHARDS)",
-      group: 'Scale-out:',
-    })
-    .option('start-at', {
-      type: 'string',
-      describe:
-        "shared start instant of all shards: epoch ms or ISO-8601 (default: now + 2 s); 'barrier': the instant the --time-url server's start barrier (`time-server --barrier N`) gives once every shard is ready",
-      group: 'Scale-out:',
-    })
-    .option('run-uuid', {
-      type: 'string',
-      describe: 'identity shared by every shard of one run; merge checks it (default: a fresh one, fine for one shard)',
-      group: 'Scale-out:',
-    })
-    .option('time-url', {
-      type: 'string',
-      describe:
-        "clock reference for the offset check (GET /time: run `splitbench time-server` on one host; `splitbench serve` answers it too) (default: the target's /time when it has one; vLLM and SGLang have none)",
-      group: 'Scale-out:',
-    })
-    .option('procs', {
-      type: 'number',
-      describe: 'run P shard processes on this machine (one shared backend and clock), then merge them into --db',
-      group: 'Scale-out:',
-    })
-    .option('metrics-port', {
-      type: 'number',
-      describe:
-        'serve live Prometheus metrics (in flight, sent, completed, errors, tokens, dispatch lag) on this port while running; with --procs shard i uses PORT+i',
-      group: 'Scale-out:',
-    })
-    .option('clock-offset-ms', { type: 'number', hidden: true, describe: "test only: pretend this process's wall clock is off by this many ms" })
+  return addFlags(y, SHARD_FLAGS)
     .example('$0 replay --trace coding --window 0:300 --procs 3', 'three load-generator processes on this machine, merged into one run')
     .example(
       '$0 replay --trace coding --url http://gpu0:8000 --shard auto --start-at 1767225600000 --run-uuid $RUN --db /tmp/shard.db',

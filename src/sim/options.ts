@@ -1,60 +1,38 @@
 /**
- * Options of `sim`, `sweep` and `provision`: validated once at the edge (flags), every problem reported at
- * once with its flag, resolved into frozen, fully-defaulted values. Defaults live here and nowhere else.
+ * Options of `sim`, `sweep` and `provision`: one flag spec per command (src/flagspec.ts: help and checks),
+ * validated once at the edge, every problem reported at once with its flag, resolved into frozen,
+ * fully-defaulted values. The defaults are src/flags.ts's.
  */
+import { CLUSTER_FLAGS, LOAD_FLAGS, type LoadBounds, PERF_MODEL_FLAG, RUN_FLAGS, type RunLabels, SEEDS_FLAG, SIM_DEFAULTS } from '../flags.js';
+import { type FlagValues, flagGroup, keyValues, parseFlags, Problems as FlagProblems, withFlags } from '../flagspec.js';
 import { ConfigError } from '../errors.js';
 import { DEFAULT_DB } from '../paths.js';
 import { storeTargetProblem } from '../store/target.js';
-import { parseArrivalKind, parseTraceOpenOptions, parseTraceTransforms, type TraceTransforms } from '../trace/index.js';
+import { readTraceFlags, TRACE_FLAGS, TRACE_INPUT_FLAGS, type TraceFlagOptions, type TraceSelection, traceOptions } from '../trace/options.js';
 import type { CompatMode } from './cluster.js';
 
-export const SIM_DEFAULTS = Object.freeze({
-  deployment: 'splitwise-hh',
-  arrivals: 'poisson',
-  seed: 0,
-  sampleIntervalS: 1,
-  sweepDurationS: 600,
-  provisionDurationS: 120,
-});
+export { SIM_DEFAULTS };
 
 export type SimShape = { readonly kind: 'trace' } | { readonly kind: 'rate'; readonly rate: number; readonly arrivals: string };
 
-export interface SimOptions {
-  readonly trace: string;
-  readonly traceFormat?: string | undefined;
-  readonly lenient: boolean;
-  readonly transforms: TraceTransforms;
+export interface SimOptions extends TraceSelection, LoadBounds, RunLabels {
   readonly shape: SimShape;
-  readonly durationS?: number | undefined;
-  readonly maxRequests?: number | undefined;
-  /** `--sessions`: the trace's rows are turns of multi-turn sessions, closed loop within each (docs/traces.md "Sessions"). */
-  readonly sessions?: boolean | undefined;
   readonly deployment: string;
   readonly model?: string | undefined;
   /** auto | profile | roofline (`--perf-model`); undefined: the deployment's perfModel. */
   readonly perfModel?: string | undefined;
   readonly compat: CompatMode;
-  readonly seed: number;
-  readonly db: string;
-  readonly name?: string | undefined;
-  readonly tags: Readonly<Record<string, string>>;
   readonly traceEvents?: string | undefined;
   readonly sampleIntervalS: number;
-  readonly warmupS: number;
-  readonly json: boolean;
 }
 
-type Argv = Record<string, unknown>;
+type Argv = Readonly<Record<string, unknown>>;
 
-/** Collects problems; each reader returns a typed value or undefined. */
-export class Problems {
-  readonly list: string[] = [];
-  add(flag: string, msg: string): void {
-    this.list.push(`${flag}: ${msg}`);
-  }
-  push(msg: string): void {
-    this.list.push(msg);
-  }
+/**
+ * The problems of one command's flags (src/flagspec.ts), with readers of single flags for the option
+ * modules that check a flag record flag by flag (sweep, provision, experiment).
+ */
+export class Problems extends FlagProblems {
   /** One scalar flag (yargs gives a repeated flag as an array). */
   private one(argv: Argv, key: string, flag: string): unknown {
     const v = argv[key];
@@ -100,101 +78,92 @@ export class Problems {
   }
   tags(argv: Argv): Record<string, string> {
     const raw = argv['tag'];
-    const list = raw === undefined ? [] : Array.isArray(raw) ? raw.map(String) : [String(raw)];
-    const out: Record<string, string> = {};
-    for (const t of list) {
-      const i = t.indexOf('=');
-      if (i <= 0) this.add('--tag', `expected KEY=VALUE, got '${t}'`);
-      else out[t.slice(0, i).trim()] = t.slice(i + 1).trim();
-    }
-    return out;
+    return { ...keyValues(raw === undefined ? [] : Array.isArray(raw) ? raw.map(String) : [String(raw)], '--tag', this) };
   }
   compat(argv: Argv): CompatMode {
-    const c = this.str(argv, 'compat', '--compat');
-    if (c === undefined || c === 'none') return undefined;
-    if (c !== 'splitwise') this.add('--compat', `unknown mode '${c}'; known: splitwise (SplitwiseSim-compatible), none`);
-    return c === 'splitwise' ? 'splitwise' : undefined;
+    return compatMode(this.str(argv, 'compat', '--compat'), this);
   }
-  throwIfAny(command: string): void {
-    if (this.list.length === 0) return;
-    throw new ConfigError(this.list.length === 1 ? this.list[0]! : `${this.list.length} problems: ${this.list.join('; ')}`, {
-      hint: `run \`splitbench ${command} --help\` for the flags`,
-    });
-  }
+}
+
+/** `--compat` as the engine's mode; an unknown one is a problem. */
+function compatMode(c: string | undefined, p: FlagProblems): CompatMode {
+  if (c === undefined || c === 'none') return undefined;
+  if (c !== 'splitwise') p.add('--compat', `unknown mode '${c}'; known: splitwise (SplitwiseSim-compatible), none`);
+  return c === 'splitwise' ? 'splitwise' : undefined;
 }
 
 /** Trace flags shared by every command here (transforms, --format, --lenient). */
-export function traceFlags(argv: Argv, p: Problems): { transforms: TraceTransforms; format?: string | undefined; lenient: boolean } {
-  let transforms: TraceTransforms = {};
-  let open: { format?: string; lenient: boolean } = { lenient: false };
-  try {
-    transforms = parseTraceTransforms(argv);
-  } catch (e) {
-    p.push((e as Error).message);
-  }
-  try {
-    open = parseTraceOpenOptions(argv);
-  } catch (e) {
-    p.push((e as Error).message);
-  }
-  return { transforms, format: open.format, lenient: open.lenient };
+export function traceFlags(argv: Argv, p: FlagProblems): TraceFlagOptions {
+  return readTraceFlags(argv, p);
 }
 
+/** The flags of `sim`. */
+export const SIM_FLAGS = {
+  ...TRACE_INPUT_FLAGS,
+  ...CLUSTER_FLAGS,
+  ...flagGroup('Cluster:', PERF_MODEL_FLAG),
+  ...LOAD_FLAGS,
+  ...withFlags(RUN_FLAGS, { name: { defaultText: 'sim-<n>' } }),
+  ...flagGroup('Run:', {
+    'sample-interval': {
+      type: 'number',
+      min: 0,
+      default: SIM_DEFAULTS.sampleIntervalS,
+      describe: 'virtual seconds between power and queue samples (0: none)',
+    },
+    'trace-events': { type: 'string', describe: 'write the batch/prompt/KV timeline as Chrome trace JSON (Perfetto) to FILE' },
+  }),
+  ...withFlags(SEEDS_FLAG, {
+    seeds: { describe: 'repeat the run once per seed: a count N (seeds --seed … --seed+N−1) or a comma list; runs are named NAME-sSEED' },
+  }),
+  ...TRACE_FLAGS,
+} as const;
+
+export type SimFlags = FlagValues<typeof SIM_FLAGS>;
+
 export function resolveSimOptions(argv: Argv): SimOptions {
-  const p = new Problems();
-  const trace = p.str(argv, 'trace', '--trace');
-  if (trace === undefined && argv['trace'] === undefined) p.add('--trace', 'required: the trace file (or a bundled name: coding, conversation)');
-  const t = traceFlags(argv, p);
-  const rate = p.num(argv, 'rate', '--rate', { gt: 0 });
-  const arrivals = p.str(argv, 'arrivals', '--arrivals');
-  const durationS = p.num(argv, 'duration', '--duration', { gt: 0 });
-  const maxRequests = p.num(argv, 'maxRequests', '--max-requests', { int: true, min: 1 });
-  const warmupS = p.num(argv, 'warmup', '--warmup', { min: 0 }) ?? 0;
-  const interval = p.num(argv, 'sampleInterval', '--sample-interval', { min: 0 });
+  const p = new FlagProblems();
+  const f = parseFlags(SIM_FLAGS, argv, p);
+  const t = traceOptions(f);
   let shape: SimShape = { kind: 'trace' };
-  if (rate !== undefined) {
-    const a = arrivals ?? SIM_DEFAULTS.arrivals;
-    try {
-      parseArrivalKind(a, '--arrivals');
-    } catch (e) {
-      p.push((e as Error).message);
-    }
-    shape = { kind: 'rate', rate, arrivals: a };
-    if (durationS === undefined && maxRequests === undefined) p.add('--rate', 'needs --duration S or --max-requests N (a rate run has no natural end)');
-  } else if (arrivals !== undefined) p.add('--arrivals', 'only applies with --rate');
-  if (durationS !== undefined && warmupS >= durationS) p.add('--warmup', `${warmupS} s leaves nothing of --duration ${durationS} s to measure`);
-  const compat = p.compat(argv);
-  const sessions = p.bool(argv, 'sessions');
-  if (sessions && rate !== undefined)
+  if (f.rate !== undefined) {
+    const a = f.arrivals ?? SIM_DEFAULTS.arrivals;
+    shape = { kind: 'rate', rate: f.rate, arrivals: a };
+    if (f.duration === undefined && f.maxRequests === undefined) p.add('--rate', 'needs --duration S or --max-requests N (a rate run has no natural end)');
+  } else if (f.arrivals !== undefined) p.add('--arrivals', 'only applies with --rate');
+  if (f.duration !== undefined && f.warmup >= f.duration) p.add('--warmup', `${f.warmup} s leaves nothing of --duration ${f.duration} s to measure`);
+  const compat = compatMode(f.compat, p);
+  const sessions = f.sessions === true;
+  if (sessions && f.rate !== undefined)
     p.add('--sessions', "not with --rate: sessions start on the trace's schedule (make a session trace with `trace synth --sessions`)");
   if (sessions && compat) p.add('--sessions', 'not with --compat splitwise (SplitwiseSim has no closed-loop arrivals)');
   if (compat && argv['perfModel'] !== undefined) p.add('--perf-model', "not with --compat splitwise, which uses SplitwiseSim's own predictors");
-  const tags = p.tags(argv);
-  const traceEvents = p.str(argv, 'traceEvents', '--trace-events');
-  const opts: SimOptions = Object.freeze({
-    trace: trace ?? '',
+  const tags = keyValues(f.tag, '--tag', p);
+  const why = storeTargetProblem(f.db);
+  if (why) p.add('--db', why);
+  p.throwIfAny('sim');
+  return Object.freeze({
+    trace: f.trace,
     traceFormat: t.format,
     lenient: t.lenient,
     transforms: t.transforms,
     shape,
-    durationS,
-    maxRequests,
+    durationS: f.duration,
+    maxRequests: f.maxRequests,
     ...(sessions ? { sessions } : {}),
-    deployment: p.str(argv, 'deployment', '--deployment') ?? SIM_DEFAULTS.deployment,
-    model: p.str(argv, 'model', '--model'),
-    perfModel: p.str(argv, 'perfModel', '--perf-model'),
+    deployment: f.deployment ?? SIM_DEFAULTS.deployment,
+    model: f.model,
+    perfModel: f.perfModel,
     compat,
     seed: t.transforms.seed ?? SIM_DEFAULTS.seed,
-    db: p.db(argv),
-    name: p.str(argv, 'name', '--name'),
-    tags: Object.freeze(tags),
-    traceEvents,
-    sampleIntervalS: interval ?? SIM_DEFAULTS.sampleIntervalS,
-    warmupS,
-    json: p.bool(argv, 'json'),
+    db: f.db,
+    name: f.name,
+    tags,
+    traceEvents: f.traceEvents,
+    sampleIntervalS: f.sampleInterval,
+    warmupS: f.warmup,
+    json: f.json === true,
   });
-  p.throwIfAny('sim');
-  return opts;
 }
 
 /**

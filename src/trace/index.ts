@@ -4,7 +4,18 @@ export type { RequestSpec } from './types.js';
 export { openTrace, resolveTracePath, BUNDLED_TRACES, type TraceSource, type OpenTraceOptions, type SkippedRow } from './open.js';
 export { traceReaders, TRACE_FORMATS, getTraceReader, detectTraceReader, type TraceReader } from './readers/index.js';
 export { applyTransforms, hasTransforms, type TraceTransforms } from './transforms.js';
-export { addTraceTransformOptions, parseTraceTransforms, parseTraceOpenOptions, parseWindow, type TraceFlagArgs } from './options.js';
+export {
+  addTraceTransformOptions,
+  parseTraceTransforms,
+  parseTraceOpenOptions,
+  parseWindow,
+  readTraceFlags,
+  traceOptions,
+  TRACE_FLAGS,
+  TRACE_INPUT_FLAGS,
+  type TraceFlagOptions,
+  type TraceFlagValues,
+} from './options.js';
 export { sha256File } from './hash.js';
 export { createRng, arrivalProcess, parseArrivalKind, ARRIVAL_KINDS, type Rng, type ArrivalKind, type ParsedArrivalKind } from './random.js';
 export { sizeSampler, sizeSamplerFromArrays, type SizeSampler, type SizeSample } from './sizes.js';

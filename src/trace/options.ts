@@ -1,55 +1,95 @@
-/** The trace flags every trace-consuming command shares, and their validation. */
+/** The trace flags every trace-consuming command shares: one spec (help and checks), and the readers of it. */
 import type { Argv } from 'yargs';
 import { ConfigError } from '../errors.js';
+import { SEED_DEFAULT } from '../flags.js';
+import { addFlags, type FlagValues, flagGroup, parseFlags, Problems } from '../flagspec.js';
 import { getTraceReader, TRACE_FORMATS } from './readers/index.js';
 import type { TraceTransforms } from './transforms.js';
 
-export interface TraceFlagArgs {
-  window?: string;
-  speedup?: number;
-  limit?: number;
-  sample?: number;
-  seed?: number;
-  format?: string;
-  lenient?: boolean;
-  'scale-sizes'?: number;
-  'max-prompt'?: number;
-  'max-output'?: number;
+/** A trace format name (any reader's name or alias), as the reader's own name. */
+export const TRACE_FORMAT_FLAG = {
+  type: 'string',
+  describe: `trace format: ${TRACE_FORMATS.join(', ')}`,
+  parse: (name: string): string => getTraceReader(name).name,
+} as const;
+
+/** The trace file every trace-consuming command reads. */
+export const TRACE_INPUT_FLAGS = flagGroup('Trace:', {
+  trace: {
+    type: 'string',
+    describe: 'trace file, or a bundled trace name (coding, conversation)',
+    required: 'required: the trace file (or a bundled name: coding, conversation)',
+  },
+});
+
+/** --window, --speedup, --limit, --sample, --seed, --scale-sizes, --max-prompt, --max-output, --format and --lenient. */
+export const TRACE_FLAGS = flagGroup('Trace:', {
+  window: {
+    type: 'string',
+    describe: 'keep requests with START <= arrival < END seconds (END may be empty: to the end), re-based to START',
+    parse: (s: string): readonly [number, number] => parseWindow(s),
+  },
+  speedup: { type: 'number', positive: true, describe: 'divide arrival times by K (K > 1 replays the trace faster)' },
+  limit: { type: 'number', integer: true, min: 1, describe: 'keep only the first N requests (after window and sample)' },
+  sample: {
+    type: 'number',
+    describe: 'keep each request with probability FRACTION (0 < FRACTION <= 1), seeded by --seed',
+    parse: (v: number): number => {
+      if (!(v > 0 && v <= 1)) throw new Error(`must be a fraction in (0, 1], got ${v}`);
+      return v;
+    },
+  },
+  seed: { type: 'number', integer: true, min: 0, defaultText: String(SEED_DEFAULT), describe: 'seed for --sample and other random choices' },
+  'scale-sizes': {
+    type: 'number',
+    positive: true,
+    describe: 'multiply prompt and output token counts by F (rounded, at least 1), e.g. to fit a small model',
+  },
+  'max-prompt': { type: 'number', integer: true, min: 1, describe: 'cap prompt token counts at N (after --scale-sizes)' },
+  'max-output': { type: 'number', integer: true, min: 1, describe: 'cap output token counts at N (after --scale-sizes)' },
+  format: { ...TRACE_FORMAT_FLAG, defaultText: 'detected from the first line' },
+  lenient: { type: 'boolean', describe: 'skip bad trace rows (counted and reported) instead of failing on the first' },
+});
+
+export type TraceFlagValues = FlagValues<typeof TRACE_FLAGS>;
+
+/** Adds the TRACE_FLAGS to a yargs builder. */
+export function addTraceTransformOptions<T>(y: Argv<T>): Argv<T> {
+  return addFlags(y, TRACE_FLAGS);
 }
 
-/** Adds --window, --speedup, --limit, --sample, --seed, --scale-sizes, --max-prompt, --max-output, --format and --lenient. */
-export function addTraceTransformOptions<T>(y: Argv<T>): Argv<T & TraceFlagArgs> {
-  return y
-    .option('window', {
-      type: 'string',
-      describe: 'keep requests with START <= arrival < END seconds (END may be empty: to the end), re-based to START',
-      group: 'Trace:',
-    })
-    .option('speedup', { type: 'number', describe: 'divide arrival times by K (K > 1 replays the trace faster)', group: 'Trace:' })
-    .option('limit', { type: 'number', describe: 'keep only the first N requests (after window and sample)', group: 'Trace:' })
-    .option('sample', { type: 'number', describe: 'keep each request with probability FRACTION (0 < FRACTION <= 1), seeded by --seed', group: 'Trace:' })
-    .option('seed', { type: 'number', describe: 'seed for --sample and other random choices (default 0)', group: 'Trace:' })
-    .option('scale-sizes', {
-      type: 'number',
-      describe: 'multiply prompt and output token counts by F (rounded, at least 1), e.g. to fit a small model',
-      group: 'Trace:',
-    })
-    .option('max-prompt', { type: 'number', describe: 'cap prompt token counts at N (after --scale-sizes)', group: 'Trace:' })
-    .option('max-output', { type: 'number', describe: 'cap output token counts at N (after --scale-sizes)', group: 'Trace:' })
-    .option('format', { type: 'string', describe: `trace format (default: detected from the first line): ${TRACE_FORMATS.join(', ')}`, group: 'Trace:' })
-    .option('lenient', {
-      type: 'boolean',
-      describe: 'skip bad trace rows (counted and reported) instead of failing on the first',
-      group: 'Trace:',
-    }) as unknown as Argv<T & TraceFlagArgs>;
+/** The trace a run reads and how: what every trace-consuming command's options hold. */
+export interface TraceSelection {
+  readonly trace: string;
+  readonly traceFormat?: string | undefined;
+  readonly lenient: boolean;
+  readonly transforms: TraceTransforms;
 }
 
-function num(v: unknown, flag: string): number | undefined {
-  if (v === undefined || v === null) return undefined;
-  if (Array.isArray(v)) throw new ConfigError('given more than once', { path: flag });
-  const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
-  if (!Number.isFinite(n)) throw new ConfigError(`expected a number, got '${String(v)}'`, { path: flag });
-  return n;
+/** The trace's open options and transforms, from the checked trace flags. */
+export interface TraceFlagOptions {
+  readonly transforms: TraceTransforms;
+  readonly format?: string | undefined;
+  readonly lenient: boolean;
+}
+
+/** The checked trace flags as the reader's open options and the transforms. */
+export function traceOptions(v: TraceFlagValues): TraceFlagOptions {
+  const out: { -readonly [K in keyof TraceTransforms]: TraceTransforms[K] } = {};
+  if (v.window !== undefined) out.window = [v.window[0], v.window[1]];
+  if (v.speedup !== undefined) out.speedup = v.speedup;
+  if (v.limit !== undefined) out.limit = v.limit;
+  if (v.sample !== undefined) out.sample = v.sample;
+  if (v.seed !== undefined) out.seed = v.seed;
+  if (v.scaleSizes !== undefined) out.scaleSizes = v.scaleSizes;
+  if (v.maxPrompt !== undefined) out.maxPrompt = v.maxPrompt;
+  if (v.maxOutput !== undefined) out.maxOutput = v.maxOutput;
+  return { transforms: out, format: v.format, lenient: v.lenient === true };
+}
+
+/** The trace flags of a flag record, every problem added to `problems`. */
+export function readTraceFlags(argv: Readonly<Record<string, unknown>>, problems: Problems): TraceFlagOptions {
+  return traceOptions(parseFlags(TRACE_FLAGS, argv, problems));
 }
 
 /** Parses `START:END` (seconds; END may be empty for "to the end"). */
@@ -64,54 +104,23 @@ export function parseWindow(s: string, flag = '--window'): [number, number] {
   return [a, b];
 }
 
-/** Validates the transform flags (a ConfigError naming the flag) into a TraceTransforms value. */
-export function parseTraceTransforms(argv: Record<string, unknown>): TraceTransforms {
-  const out: { -readonly [K in keyof TraceTransforms]: TraceTransforms[K] } = {};
-  if (argv.window !== undefined && argv.window !== null) {
-    if (typeof argv.window !== 'string') throw new ConfigError('expected START:END', { path: '--window' });
-    out.window = parseWindow(argv.window);
-  }
-  const speedup = num(argv.speedup, '--speedup');
-  if (speedup !== undefined) {
-    if (!(speedup > 0)) throw new ConfigError(`must be > 0, got ${speedup}`, { path: '--speedup' });
-    out.speedup = speedup;
-  }
-  const limit = num(argv.limit, '--limit');
-  if (limit !== undefined) {
-    if (!Number.isInteger(limit) || limit < 1) throw new ConfigError(`must be a positive integer, got ${limit}`, { path: '--limit' });
-    out.limit = limit;
-  }
-  const sample = num(argv.sample, '--sample');
-  if (sample !== undefined) {
-    if (!(sample > 0 && sample <= 1)) throw new ConfigError(`must be a fraction in (0, 1], got ${sample}`, { path: '--sample' });
-    out.sample = sample;
-  }
-  const seed = num(argv.seed, '--seed');
-  if (seed !== undefined) {
-    if (!Number.isSafeInteger(seed) || seed < 0) throw new ConfigError(`must be a non-negative integer, got ${seed}`, { path: '--seed' });
-    out.seed = seed;
-  }
-  const scaleSizes = num(argv['scale-sizes'], '--scale-sizes');
-  if (scaleSizes !== undefined) {
-    if (!(scaleSizes > 0)) throw new ConfigError(`must be > 0, got ${scaleSizes}`, { path: '--scale-sizes' });
-    out.scaleSizes = scaleSizes;
-  }
-  for (const [flag, key] of [
-    ['--max-prompt', 'maxPrompt'],
-    ['--max-output', 'maxOutput'],
-  ] as const) {
-    const v = num(argv[flag.slice(2)], flag);
-    if (v === undefined) continue;
-    if (!Number.isInteger(v) || v < 1) throw new ConfigError(`must be a positive integer, got ${v}`, { path: flag });
-    out[key] = v;
-  }
-  return out;
+/** The transform flags (a ConfigError naming the flag, every problem at once) as a TraceTransforms value. */
+export function parseTraceTransforms(argv: Readonly<Record<string, unknown>>): TraceTransforms {
+  const p = new Problems();
+  const { transforms } = readTraceFlags(pick(argv, false), p);
+  p.throwIfAny('trace');
+  return transforms;
 }
 
-/** Validates --format and --lenient into openTrace options. */
-export function parseTraceOpenOptions(argv: Record<string, unknown>): { format?: string; lenient: boolean } {
-  const lenient = argv.lenient === true;
-  if (argv.format === undefined || argv.format === null) return { lenient };
-  if (typeof argv.format !== 'string') throw new ConfigError('expected a format name', { path: '--format' });
-  return { format: getTraceReader(argv.format).name, lenient };
+/** --format and --lenient as openTrace options. */
+export function parseTraceOpenOptions(argv: Readonly<Record<string, unknown>>): { format?: string; lenient: boolean } {
+  const p = new Problems();
+  const { format, lenient } = readTraceFlags(pick(argv, true), p);
+  p.throwIfAny('trace');
+  return format === undefined ? { lenient } : { format, lenient };
+}
+
+/** Only the open flags (`open`) or only the transform flags of a flag record. */
+function pick(argv: Readonly<Record<string, unknown>>, open: boolean): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(argv).filter(([k]) => (k === 'format' || k === 'lenient') === open));
 }
