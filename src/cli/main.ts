@@ -58,6 +58,18 @@ export function joinNegativeValues(argv: readonly string[]): string[] {
   return out;
 }
 
+/**
+ * yargs renders the whole help text (cliui, string widths) each time it starts a command's handler, only to
+ * cache it for a later `showHelp()` from that handler: tens of ms on every run's start-up. No handler here
+ * shows help (`showHelpOnFail` is off; usage errors are worded by `fail` before any handler runs), so the
+ * caching is skipped. `--help` still renders as before. (An internal yargs method: left alone if absent.)
+ */
+export function skipHelpCache(cli: unknown): void {
+  type Internals = { getInternalMethods?: () => { getUsageInstance?: () => { cacheHelpMessage?: () => void } | undefined } };
+  const usage = (cli as Internals).getInternalMethods?.().getUsageInstance?.();
+  if (typeof usage?.cacheHelpMessage === 'function') usage.cacheHelpMessage = () => undefined;
+}
+
 export async function main(argv: string[]): Promise<number> {
   exitCode = ExitCode.ok;
   const cli = yargs(joinNegativeValues(argv))
@@ -81,6 +93,7 @@ export async function main(argv: string[]): Promise<number> {
       throw new UsageError(m ? `unknown command; did you mean ${m[1]}?` : msg);
     });
   for (const c of commands) cli.command(c as CommandModule);
+  skipHelpCache(cli);
   try {
     await cli.parseAsync();
   } catch (e) {

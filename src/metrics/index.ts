@@ -19,6 +19,7 @@ export {
   machineRecords,
   powerRecords,
   isCompatRun,
+  METRIC_FIELDS,
   type StoreLike,
   type RunInfo,
   type RequestRecord,
@@ -28,6 +29,8 @@ export * from './slowdown.js';
 export * from './slo.js';
 export {
   summarizeRun,
+  summarizeAccumulated,
+  OrderedAccumulator,
   accumulate,
   summaryFromAccumulator,
   RunAccumulator,

@@ -12,7 +12,7 @@
  *   tbt       = tpot; SplitwiseSim-compatible runs: (e2e − ttft) / tokens_received
  *   TBT samples (the `tbt` distribution): see `tbtSamples`.
  */
-import { decodeChunks, type Chunk } from '../store/codec.js';
+import { chunkStalls, decodeChunks, type Chunk, type ChunkScratch } from '../store/codec.js';
 import { compatTbtOf, deriveRequest, forEachTbtGap } from './formulas.js';
 import type { RequestRecord } from './rows.js';
 
@@ -56,39 +56,52 @@ export function forEachTbtSample(m: RequestMetrics, f: (gap: number, count: numb
   forEachTbtGap(m.tbtChunks, f);
 }
 
-/** Measure one request. `compat`: the run is in SplitwiseSim-compatible mode. */
-export function measure(r: RequestRecord, compat = false): RequestMetrics {
-  const chunks = decodeChunks(r.tokenTimes);
+/**
+ * Measure one request. `compat`: the run is in SplitwiseSim-compatible mode. `scratch`: decode the chunks
+ * into reused objects (the result's `tbtChunks` are then valid until the next measure with that scratch).
+ */
+export function measure(r: RequestRecord, compat = false, scratch?: ChunkScratch): RequestMetrics {
+  const firstToken = opt(r.firstToken);
+  const end = opt(r.end);
+  // Compat runs use no per-chunk TBT: with first token and end stored, the chunks only give the max stall,
+  // which a scan of the blob gives without building them.
+  const scan = compat && firstToken !== undefined && end !== undefined ? chunkStalls(r.tokenTimes) : undefined;
+  const chunks = scan ? undefined : decodeChunks(r.tokenTimes, scratch);
   const d = deriveRequest({
     scheduled: r.scheduled,
     send: opt(r.send),
-    firstToken: opt(r.firstToken),
-    end: opt(r.end),
+    firstToken,
+    end,
     status: r.status,
     tokensReceived: r.tokensReceived,
     chunks,
   });
+  const nChunks = scan ? scan.chunks : chunks!.length;
   const ok = r.status === 'ok';
   const ttft = d.ttft ?? opt(r.ttft);
   const e2e = ok ? (d.e2e ?? opt(r.e2e)) : undefined;
   const tpot = ok ? (d.tpot ?? opt(r.tpot)) : undefined;
   const lag = d.lag ?? opt(r.lag);
-  const maxStall = ok ? (chunks.length > 0 ? d.maxStall : opt(r.maxStall)) : undefined;
+  const maxStall = ok ? (nChunks > 0 ? (scan ? scan.maxStall : d.maxStall) : opt(r.maxStall)) : undefined;
   const swTbt = ok ? compatTbtOf(e2e, ttft, r.tokensReceived) : undefined;
   let fallback: TbtSample | undefined;
   if (ok) {
     if (compat) fallback = swTbt === undefined ? undefined : { gap: swTbt, count: 1 };
     // Without chunk timings the request contributes its tpot, once per token after the first.
-    else if (chunks.length === 0 && tpot !== undefined) fallback = { gap: tpot, count: r.tokensReceived - 1 };
+    else if (nChunks === 0 && tpot !== undefined) fallback = { gap: tpot, count: r.tokensReceived - 1 };
   }
-  return {
-    ...(ttft === undefined ? {} : { ttft }),
-    ...(tpot === undefined ? {} : { tpot }),
-    ...(e2e === undefined ? {} : { e2e }),
-    ...(lag === undefined ? {} : { lag }),
-    ...(maxStall === undefined ? {} : { maxStall }),
-    ...((compat ? swTbt : tpot) === undefined ? {} : { tbt: (compat ? swTbt : tpot)! }),
-    tbtChunks: ok && !compat ? chunks : [],
-    ...(fallback === undefined ? {} : { tbtFallback: fallback }),
-  };
+  // Built by assignment (same keys, same order as the object spreads it replaces: no temporary objects per request).
+  const m: { -readonly [K in keyof RequestMetrics]: RequestMetrics[K] } = { tbtChunks: NO_CHUNKS };
+  if (ttft !== undefined) m.ttft = ttft;
+  if (tpot !== undefined) m.tpot = tpot;
+  if (e2e !== undefined) m.e2e = e2e;
+  if (lag !== undefined) m.lag = lag;
+  if (maxStall !== undefined) m.maxStall = maxStall;
+  const tbt = compat ? swTbt : tpot;
+  if (tbt !== undefined) m.tbt = tbt;
+  if (ok && !compat && chunks) m.tbtChunks = chunks;
+  if (fallback !== undefined) m.tbtFallback = fallback;
+  return m;
 }
+
+const NO_CHUNKS: readonly Chunk[] = Object.freeze([]);

@@ -19,9 +19,11 @@
 import { afterFirstOverheadOf, ttftOverheadOf } from './formulas.js';
 import { DEFAULT_PERCENTILE_METHOD, Distribution, type PercentileMethod, type Stats } from './histogram.js';
 import { forEachTbtSample, measure, type RequestMetrics } from './request.js';
-import { findRun, isCompatRun, machineRecords, powerRecords, requestRecords, type RequestRecord, type RunInfo, type StoreLike } from './rows.js';
+import { findRun, isCompatRun, machineRecords, METRIC_FIELDS, powerRecords, requestRecords, type RequestRecord, type RunInfo, type StoreLike } from './rows.js';
 import { compare, type PerRequestRule, type SloSpec } from './slo.js';
 import { slowdownOf, type RequestSlowdown, type SlowdownReference } from './slowdown.js';
+import type { RequestTap } from '../store/api.js';
+import { ChunkScratch } from '../store/codec.js';
 import type { RequestStatus } from '../store/schema.js';
 import { SloSpecError } from '../errors.js';
 import { costFigures, counterEnergy, loadPrices, MEASURED_POWER_SOURCES, type CostFigures, type CounterPoint } from '../cost/index.js';
@@ -466,6 +468,9 @@ class EndHeap {
   }
 }
 
+/** A stored number that is there (not NULL, finite). */
+const fin = (v: number | null): v is number => v !== null && Number.isFinite(v);
+
 /**
  * Accumulates a run's (or several runs'/shards') rows into mergeable exact distributions and sums. Feed rows with
  * `add`, combine with `merge`, read with `histograms` / the fields.
@@ -508,6 +513,8 @@ export class RunAccumulator {
   };
 
   private readonly recordTbt = (gap: number, count: number): void => this.latency.tbt.record(gap, count);
+  /** One request's chunks at a time: decoded into reused objects (no garbage per token). */
+  private readonly scratch = new ChunkScratch();
 
   constructor(
     readonly compat: boolean,
@@ -520,7 +527,7 @@ export class RunAccumulator {
   }
 
   add(r: RequestRecord): void {
-    const m = measure(r, this.compat);
+    const m = measure(r, this.compat, this.scratch);
     if (m.lag !== undefined) this.latency.lag.record(m.lag);
     if (r.warmup) {
       this.counts.warmup++;
@@ -548,16 +555,13 @@ export class RunAccumulator {
     if (e2e !== undefined) this.latency.e2e.record(e2e);
     if (m.maxStall !== undefined) this.latency.max_stall.record(m.maxStall);
     forEachTbtSample(m, this.recordTbt);
-    const ph: [PhaseMetric, number | null][] = [
-      ['queue', r.queueS],
-      ['prefill', r.prefillS],
-      ['kv_transfer', r.kvTransferS],
-      ['decode_wait', r.decodeWaitS],
-      ['decode', r.decodeS],
-    ];
-    for (const [k, v] of ph) if (v !== null && Number.isFinite(v)) this.phases[k].record(v);
+    const ph = this.phases;
+    if (fin(r.queueS)) ph.queue.record(r.queueS);
+    if (fin(r.prefillS)) ph.prefill.record(r.prefillS);
+    if (fin(r.kvTransferS)) ph.kv_transfer.record(r.kvTransferS);
+    if (fin(r.decodeWaitS)) ph.decode_wait.record(r.decodeWaitS);
+    if (fin(r.decodeS)) ph.decode.record(r.decodeS);
     this.prefixCache.add(r, ttft);
-    const fin = (v: number | null): v is number => v !== null && Number.isFinite(v);
     if (ttft !== undefined && e2e !== undefined && fin(r.queueS) && fin(r.prefillS) && fin(r.kvTransferS) && fin(r.decodeWaitS) && fin(r.decodeS)) {
       const b = this.breakdownSums;
       b.n++;
@@ -913,6 +917,49 @@ export function saturationReason(t: RunSummary['throughput']): string | undefine
 /** Summarize one run of the store (by id or name; the latest when omitted). */
 export function summarizeRun(store: StoreLike, runIdOrName?: string | number, opts: SummaryOptions = {}): RunSummary {
   const run = findRun(store, runIdOrName);
-  const acc = accumulate(requestRecords(store, run.id), isCompatRun(run), opts);
+  return summarizeAccumulated(store, run, accumulate(requestRecords(store, run.id), isCompatRun(run), opts));
+}
+
+/** Summarize a run of the store whose request rows are already in `acc` (its power and machines are read from the store). */
+export function summarizeAccumulated(store: StoreLike, run: RunInfo, acc: RunAccumulator): RunSummary {
   return summaryFromAccumulator(run, acc, powerAndCost(store, run, acc));
+}
+
+/**
+ * A run's RunAccumulator fed as the run goes (a run writer's `requestTap`: rows as requests finish, in any
+ * order), adding the rows in (shard, seq) order, the order `summarizeRun` reads them back in: the summary's
+ * sums and its arrival-window bookkeeping depend on that order, so the summary is the read-back one, to the
+ * bit, without the read. A row waits only until the rows before it have come (shard 0; other shards' rows
+ * wait for `finish`).
+ */
+export class OrderedAccumulator implements RequestTap<(typeof METRIC_FIELDS)[number]> {
+  readonly fields = METRIC_FIELDS;
+  private next = 0;
+  private readonly waiting = new Map<number, RequestRecord>();
+  private readonly later: RequestRecord[] = [];
+
+  constructor(readonly acc: RunAccumulator) {}
+
+  add(r: RequestRecord): void {
+    if (r.shard !== 0) this.later.push(r);
+    else if (r.seq !== this.next) this.waiting.set(r.seq, r);
+    else {
+      this.acc.add(r);
+      for (this.next++; this.waiting.size > 0; this.next++) {
+        const w = this.waiting.get(this.next);
+        if (w === undefined) break;
+        this.waiting.delete(this.next);
+        this.acc.add(w);
+      }
+    }
+  }
+
+  /** Add what still waits (rows after a gap in seq), in order; the accumulator. */
+  finish(): RunAccumulator {
+    const rest = [...this.waiting.values(), ...this.later].sort((a, b) => a.shard - b.shard || a.seq - b.seq);
+    this.waiting.clear();
+    this.later.length = 0;
+    for (const r of rest) this.acc.add(r);
+    return this.acc;
+  }
 }

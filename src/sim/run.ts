@@ -7,7 +7,17 @@
 import os from 'node:os';
 import { loadDeployment } from '../config/index.js';
 import type { Deployment } from '../engine/index.js';
-import { formatSummaries, resolveReference, summarizeRun, findRun, type RunSummary } from '../metrics/index.js';
+import {
+  findRun,
+  formatSummaries,
+  isCompatRun,
+  METRIC_FIELDS,
+  OrderedAccumulator,
+  resolveReference,
+  RunAccumulator,
+  summarizeAccumulated,
+  type RunSummary,
+} from '../metrics/index.js';
 import type { RunEvents } from '../run/events.js';
 import { runLifecycle, type CommonRunOptions, type DriveResult, type LifecycleContext, type RunDriver, type RunProgress } from '../run/lifecycle.js';
 import type { RunWriter, Store } from '../store/index.js';
@@ -87,6 +97,8 @@ class SimDriver implements RunDriver<SimProgress, SimRunResult> {
   private tev: TraceEventWriter | undefined;
   private stop = false;
   private result: SimulateResult | undefined;
+  /** The summary, kept as the writer takes the rows (its request tap), in the order a read-back adds them. */
+  private rows: OrderedAccumulator | undefined;
 
   constructor(private readonly opts: SimOptions) {
     this.db = opts.db;
@@ -106,9 +118,15 @@ class SimDriver implements RunDriver<SimProgress, SimRunResult> {
   runRow(): ReturnType<RunDriver<SimProgress, SimRunResult>['runRow']> {
     const opts = this.opts;
     // A sim can be rerun: bulk writes skip the checkpoint fsyncs (store api WriterOptions.bulk).
-    const writer = { bulk: true };
+    const writer = { bulk: true, requestTap: { fields: METRIC_FIELDS, add: (r: Parameters<OrderedAccumulator['add']>[0]) => this.rows!.add(r) } };
     const options = { ...opts, transforms: storeTransforms(opts), compat: opts.compat ?? null, host: os.hostname() };
     return { writer, run: { kind: 'sim', target: `sim:${this.dep!.name}`, deployment: opts.deployment, model: this.dep!.model, options } };
+  }
+
+  async start(store: Store, writer: RunWriter): Promise<void> {
+    const run = findRun(store, writer.runId);
+    const reference = await resolveReference(store, run, { required: false });
+    this.rows = new OrderedAccumulator(new RunAccumulator(isCompatRun(run), reference ? { reference } : {}));
   }
 
   progress(): RunProgress<SimProgress> {
@@ -167,9 +185,7 @@ class SimDriver implements RunDriver<SimProgress, SimRunResult> {
   }
 
   async report(store: Store, runId: number, _r: DriveResult, exitCode: number): Promise<SimRunResult> {
-    const run = findRun(store, runId);
-    const reference = await resolveReference(store, run, { required: false });
-    const summary = summarizeRun(store, runId, reference ? { reference } : {});
+    const summary = summarizeAccumulated(store, findRun(store, runId), this.rows!.finish());
     const tev = this.tev;
     return { exitCode, runId, summary, result: this.result!, ...(tev ? { traceEvents: { file: tev.file, events: tev.count } } : {}) };
   }

@@ -217,6 +217,18 @@ export interface WriterOptions {
    * writer commits in the caller's thread as before. Default false.
    */
   readonly thread?: boolean;
+  /**
+   * Addition: sees every request row as it is added, as the store will hold it: its `fields`, decoded as
+   * the raw row reader (`requestRows`) returns them from the file. A summary kept as a run goes (the
+   * simulator's) so reads the values a later read of the store gives without reading the rows back.
+   */
+  readonly requestTap?: RequestTap;
+}
+
+/** A `WriterOptions.requestTap`: the fields it reads, and what it does with each row. */
+export interface RequestTap<F extends keyof RequestRowRecord = keyof RequestRowRecord> {
+  readonly fields: readonly F[];
+  add(row: Pick<RequestRowRecord, F>): void;
 }
 
 /** An open results store (one SQLite file). Writers: one RunWriter per run; readers: the query methods. */

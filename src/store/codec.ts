@@ -32,28 +32,81 @@ export function encodeChunks(chunks: readonly Chunk[]): Buffer {
   return Buffer.from(out);
 }
 
-export function decodeChunks(buf: Uint8Array | null | undefined): Chunk[] {
-  const chunks: Chunk[] = [];
-  if (!buf) return chunks;
-  let i = 0;
-  let us = 0;
-  const read = (): number => {
-    let v = 0;
-    let mul = 1;
-    for (;;) {
-      if (i >= buf.length) throw new RangeError('token_times blob is truncated');
-      const b = buf[i++]!;
-      v += (b & 0x7f) * mul;
-      if (b < 0x80) return v;
-      mul *= 0x80;
-    }
-  };
-  while (i < buf.length) {
-    us += read();
-    const tokens = read();
-    chunks.push({ t: us / 1e6, tokens });
+/**
+ * Chunk objects reused by `decodeChunks(buf, scratch)` across the rows of a reader that handles one row at a
+ * time (a summary): the array it returns is `scratch.list`, valid until the next decode into this scratch.
+ */
+export class ChunkScratch {
+  readonly list: Chunk[] = [];
+  readonly objs: { t: number; tokens: number }[] = [];
+}
+
+/** Read position of `varint` (decoding is synchronous: one blob at a time). */
+let at = 0;
+
+/** The unsigned LEB128 varint of `buf` at `at` (advanced past it). */
+function varint(buf: Uint8Array): number {
+  let v = 0;
+  let mul = 1;
+  for (;;) {
+    if (at >= buf.length) throw new RangeError('token_times blob is truncated');
+    const b = buf[at++]!;
+    v += (b & 0x7f) * mul;
+    if (b < 0x80) return v;
+    mul *= 0x80;
   }
+}
+
+/** Decode a `token_times` blob (fresh objects, or `scratch`'s reused ones: see ChunkScratch). */
+export function decodeChunks(buf: Uint8Array | null | undefined, scratch?: ChunkScratch): Chunk[] {
+  const chunks: Chunk[] = scratch ? scratch.list : [];
+  let n = 0;
+  if (buf) {
+    at = 0;
+    let us = 0;
+    while (at < buf.length) {
+      us += varint(buf);
+      const tokens = varint(buf);
+      if (scratch) {
+        let o = scratch.objs[n];
+        if (o === undefined) scratch.objs.push((o = { t: 0, tokens: 0 }));
+        o.t = us / 1e6;
+        o.tokens = tokens;
+        chunks[n] = o;
+      } else chunks.push({ t: us / 1e6, tokens });
+      n++;
+    }
+  }
+  if (scratch) chunks.length = n;
   return chunks;
+}
+
+/**
+ * Without building chunks: how many a blob holds, and the largest gap between consecutive token-carrying
+ * ones (`maxStallOf` of `decodeChunks(buf)`, the same arithmetic on the same decoded seconds; undefined with
+ * fewer than two).
+ */
+export function chunkStalls(buf: Uint8Array | null | undefined): { readonly chunks: number; readonly maxStall: number | undefined } {
+  let n = 0;
+  let best: number | undefined;
+  if (buf) {
+    at = 0;
+    let us = 0;
+    let prev: number | undefined;
+    while (at < buf.length) {
+      us += varint(buf);
+      const tokens = varint(buf);
+      n++;
+      if (!(tokens > 0)) continue;
+      const t = us / 1e6;
+      if (prev !== undefined) {
+        const gap = t - prev;
+        if (best === undefined || gap > best) best = gap;
+      }
+      prev = t;
+    }
+  }
+  return { chunks: n, maxStall: best };
 }
 
 // ---- Addition: allocation-free encoding for bulk producers (the simulator). ----

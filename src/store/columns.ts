@@ -294,13 +294,18 @@ function parseJsonObject(text: unknown): Record<string, unknown> {
 /**
  * A decoder of raw (array) rows of `cols`, in that order, into records keyed by field: compiled once into one
  * object literal per row (one shape, no per-column loop), because the summary reads tens of thousands of rows.
- * `extra` adds fields computed from the raw row (`extra[field] = (row) => value`).
+ * `extra` adds fields computed from the raw row (`extra[field] = (row) => value`). `at[i]`, when given, is
+ * where column `i` is in the row (a row of more columns than are decoded, e.g. a row's bound parameters).
  */
-export function compileDecoder<R>(cols: readonly Column[], extra: Readonly<Record<string, (row: unknown[]) => unknown>> = {}): (row: unknown[]) => R {
+export function compileDecoder<R>(
+  cols: readonly Column[],
+  extra: Readonly<Record<string, (row: unknown[]) => unknown>> = {},
+  at?: readonly number[],
+): (row: unknown[]) => R {
   const parts: string[] = [];
   cols.forEach((c, i) => {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(c.field)) throw new TypeError(`store: bad field name ${c.field}`);
-    const v = `r[${i}]`;
+    const v = `r[${at ? at[i]! : i}]`;
     const notNull = /NOT NULL/.test(c.sql) || c.name === 'id';
     let e: string;
     switch (c.kind) {

@@ -403,20 +403,65 @@ function untrack(s: SqliteStore): void {
 
 // ---------------------------------------------------------------------------------------------------------
 
+/** Rows per multi-row INSERT (one statement step for this many rows: SQLite's per-statement cost shared). */
+const INSERT_GROUP = 32;
+
+/** A table's INSERT of one row and of INSERT_GROUP rows, and a reused parameter array for the latter. */
+interface Insert {
+  readonly one: Database.Statement;
+  readonly many: Database.Statement;
+  readonly flat: unknown[];
+  readonly width: number;
+}
+
+function prepareInsert(db: DB, table: TableName, cols: readonly Column[]): Insert {
+  const one = insertSql(table, cols);
+  const row = `(${cols.map(() => '?').join(', ')})`;
+  const many = `${one}${`, ${row}`.repeat(INSERT_GROUP - 1)}`;
+  return { one: db.prepare(one), many: db.prepare(many), flat: new Array<unknown>(cols.length * INSERT_GROUP), width: cols.length };
+}
+
+/**
+ * Insert rows of bound parameters, INSERT_GROUP at a time. A group that fails (a failed statement changes
+ * nothing) is inserted again row by row, so the error names its row (`name(i)` sets `cur.current`).
+ */
+function insertRows(ins: Insert, rows: readonly (readonly unknown[])[], cur: { current: string }, name: (i: number) => string): void {
+  const { flat, width } = ins;
+  let i = 0;
+  for (; i + INSERT_GROUP <= rows.length; i += INSERT_GROUP) {
+    for (let r = 0; r < INSERT_GROUP; r++) {
+      const p = rows[i + r]!;
+      for (let c = 0, o = r * width; c < width; c++) flat[o + c] = p[c];
+    }
+    try {
+      ins.many.run(flat);
+    } catch {
+      for (let r = i; r < i + INSERT_GROUP; r++) {
+        cur.current = name(r);
+        ins.one.run(rows[r]!);
+      }
+    }
+  }
+  for (; i < rows.length; i++) {
+    cur.current = name(i);
+    ins.one.run(rows[i]!);
+  }
+}
+
 /** The writer's prepared INSERT statements. */
 export interface Inserts {
-  readonly req: Database.Statement;
+  readonly req: Insert;
   readonly machine: Database.Statement;
-  readonly power: Database.Statement;
-  readonly timeline: Database.Statement;
+  readonly power: Insert;
+  readonly timeline: Insert;
 }
 
 export function prepareInserts(db: DB): Inserts {
   return {
-    req: db.prepare(insertSql('requests', REQUEST_TABLE)),
+    req: prepareInsert(db, 'requests', REQUEST_TABLE),
     machine: db.prepare(insertSql('machines', MACHINE_TABLE, 'INSERT OR REPLACE')),
-    power: db.prepare(insertSql('power_samples', POWER_TABLE)),
-    timeline: db.prepare(insertSql('timeline_samples', TIMELINE_TABLE)),
+    power: prepareInsert(db, 'power_samples', POWER_TABLE),
+    timeline: prepareInsert(db, 'timeline_samples', TIMELINE_TABLE),
   };
 }
 
@@ -453,21 +498,23 @@ export function writeBatch(db: DB, ins: Inserts, id: number, b: WriteBatch, cur:
         }),
       );
     }
-    for (const p of b.reqs) {
-      cur.current = `request shard ${String(p[1])} seq ${String(p[2])}`;
-      ins.req.run(p);
-    }
-    cur.current = 'power sample';
-    for (const p of b.power)
-      ins.power.run(
+    insertRows(ins.req, b.reqs, cur, (i) => `request shard ${String(b.reqs[i]![1])} seq ${String(b.reqs[i]![2])}`);
+    insertRows(
+      ins.power,
+      b.power.map((p) =>
         encodePower({ runId: id, t: p.t, machineId: p.machineId, role: p.role, source: p.source, watts: p.watts, energyJ: nn(p.energyJ ?? undefined) }),
-      );
-    cur.current = 'timeline sample';
-    for (const s of b.timeline) {
-      ins.timeline.run(
+      ),
+      cur,
+      () => 'power sample',
+    );
+    insertRows(
+      ins.timeline,
+      b.timeline.map((s) =>
         encodeTimeline({ runId: id, t: s.t, source: s.source, role: s.role ?? '', name: s.name, labels: JSON.stringify(s.labels ?? {}), value: s.value }),
-      );
-    }
+      ),
+      cur,
+      () => 'timeline sample',
+    );
   }).immediate();
 }
 
@@ -486,6 +533,12 @@ class WorkerWriteError extends Error {
   }
 }
 
+/** A bulk worker starting (BulkWorker.spawn). */
+interface StartingWorker {
+  ready(): BulkWorker | null;
+  cancel(): void;
+}
+
 class BulkWorker {
   private posted = 0;
   private constructor(
@@ -496,6 +549,14 @@ class BulkWorker {
 
   /** A worker for a file store; null when the store has no file (in memory) or no worker can start. */
   static start(file: string, durable = false): BulkWorker | null {
+    return BulkWorker.spawn(file, durable)?.ready() ?? null;
+  }
+
+  /**
+   * Start a worker without waiting for it: `ready()` waits (what is left of its start) and gives the worker,
+   * or null when it cannot run; `cancel()` ends one never used. Null when the store has no file (in memory).
+   */
+  static spawn(file: string, durable = false): StartingWorker | null {
     if (file === '' || file === ':memory:' || file.startsWith('file:')) return null;
     // Run from the TypeScript sources (a loader such as tsx, which a worker would not inherit): this thread.
     if (!import.meta.url.endsWith('.js')) return null;
@@ -511,15 +572,21 @@ class BulkWorker {
       worker.on('error', () => {}); // a worker that cannot start: the writer writes in its own thread
       worker.unref();
       port1.unref();
-      // Wait for it to start (it loads SQLite and opens the file: tens of ms); else write in this thread.
       const t0 = performance.now();
-      while (Atomics.load(shared, 1) === 0 && performance.now() - t0 < WORKER_START_MS) Atomics.wait(shared, 1, 0, 100);
-      if (Atomics.load(shared, 1) !== 1) {
+      const cancel = (): void => {
         void worker.terminate();
         port1.close();
-        return null;
-      }
-      return new BulkWorker(worker, done, port1);
+      };
+      return {
+        ready: () => {
+          // Wait for it to start (it loads SQLite and opens the file: tens of ms); else write in this thread.
+          while (Atomics.load(shared, 1) === 0 && performance.now() - t0 < WORKER_START_MS) Atomics.wait(shared, 1, 0, 100);
+          if (Atomics.load(shared, 1) === 1) return new BulkWorker(worker, done, port1);
+          cancel();
+          return null;
+        },
+        cancel,
+      };
     } catch {
       return null;
     }
@@ -586,10 +653,24 @@ class SqliteRunWriter implements RunWriter {
   readonly threaded: boolean;
   /** Bulk and threaded writers on a file store write from a worker thread (bulk-worker.ts); undefined: not started, null: in this thread. */
   private bulkWorker: BulkWorker | null | undefined;
+  /** A bulk writer's thread, spawned ahead of its first full batch (so its start overlaps the caller's work). */
+  private starting: StartingWorker | null | undefined;
+  /** WriterOptions.requestTap, and its decoder of a row's bound parameters. */
+  private readonly tap: ((params: unknown[]) => void) | undefined;
 
   constructor(store: SqliteStore, runId: number, opts: WriterOptions) {
     this.store = store;
     this.runId = runId;
+    const tap = opts.requestTap;
+    if (tap) {
+      const cols = pick(REQUEST_TABLE, tap.fields);
+      const decode = compileDecoder<Pick<RequestRowRecord, (typeof tap.fields)[number]>>(
+        cols,
+        {},
+        cols.map((c) => REQUEST_TABLE.indexOf(c as (typeof REQUEST_TABLE)[number])),
+      );
+      this.tap = (params) => tap.add(decode(params));
+    }
     this.bulk = opts.bulk === true;
     this.threaded = opts.thread === true && !this.bulk;
     // A live writer's thread starts now, before the run's clock does (starting it blocks for tens of ms).
@@ -617,13 +698,18 @@ class SqliteRunWriter implements RunWriter {
   }
 
   private maybeFlush(): void {
-    if (this.pending() >= this.batchRows) this.flush(true);
+    const n = this.pending();
+    // A fifth of the way to the first full batch, the thread starts (a run that short does not pay for one).
+    if (this.bulk && this.bulkWorker === undefined && this.starting === undefined && n >= this.batchRows / 5) this.starting = BulkWorker.spawn(this.store.path);
+    if (n >= this.batchRows) this.flush(true);
   }
 
   addRequest(row: RequestRow): void {
     this.check();
     checkRequest(row);
-    this.requests.push(requestParams(this.runId, row));
+    const params = requestParams(this.runId, row);
+    this.requests.push(params);
+    this.tap?.(params);
     this.maybeFlush();
   }
 
@@ -666,9 +752,12 @@ class SqliteRunWriter implements RunWriter {
     this.timeline = [];
     const id = this.runId;
     const batch: WriteBatch = { reqs, machines, power, timeline };
-    // The thread starts with the first full batch: a short run (tests, sweep points) is not worth its ~80 ms.
-    if (this.bulkWorker === undefined && this.bulk && reqs.length + machines.length + power.length + timeline.length >= this.batchRows)
-      this.bulkWorker = BulkWorker.start(this.store.path);
+    // The thread serves from the first full batch (spawned a fifth of the way there): a short run (tests, sweep points) is not worth its ~80 ms.
+    if (this.bulkWorker === undefined && this.bulk && reqs.length + machines.length + power.length + timeline.length >= this.batchRows) {
+      const s = this.starting;
+      this.starting = undefined;
+      this.bulkWorker = s === undefined ? BulkWorker.start(this.store.path) : s === null ? null : s.ready();
+    }
     if (this.bulkWorker) {
       // A writer with its own thread: the inserts run there while the caller goes on (simulating, dispatching).
       this.onWorker((w) => {
@@ -734,6 +823,8 @@ class SqliteRunWriter implements RunWriter {
       }
       this.bulkWorker = null;
     }
+    this.starting?.cancel();
+    this.starting = undefined;
     this.finished = true;
     this.stopTimer();
     this.store.writerDone(this);
@@ -754,6 +845,8 @@ class SqliteRunWriter implements RunWriter {
     this.stopTimer();
     this.bulkWorker?.abandon();
     this.bulkWorker = null;
+    this.starting?.cancel();
+    this.starting = undefined;
   }
 }
 
