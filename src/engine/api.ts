@@ -188,6 +188,15 @@ export interface RemotePrefill {
   readonly promptMachine?: string;
 }
 
+/** What the placements of the requests in flight hold booked on one machine (the cluster scheduler's counters). */
+export interface MachineBookings {
+  readonly machine: string;
+  /** Prompt tokens not yet prefilled, plus one per request whose token phase is to come. */
+  readonly pendingTokens: number;
+  /** KV bytes reserved by placement decisions. */
+  readonly reservedBytes: number;
+}
+
 /** The cluster the server and the simulator drive. */
 export interface Cluster {
   /**
@@ -215,6 +224,8 @@ export interface Cluster {
    * in trace order, before its loop starts). `fn` typically calls `submit`.
    */
   queueArrival?(time: number, fn: () => void): void;
+  /** The scheduler's counters per machine (optional; the engine's clusters and the worker router have it): all 0 when nothing is in flight. */
+  bookings?(): readonly MachineBookings[];
 }
 
 /**

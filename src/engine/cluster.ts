@@ -8,6 +8,7 @@ import type {
   Cluster,
   EngineEvents,
   EngineRequest,
+  MachineBookings,
   MachineInfo,
   MachinePhase,
   MachineSnapshot,
@@ -18,10 +19,11 @@ import type {
 } from './api.js';
 import { secondTokenParts } from './api.js';
 import { EventRank, type Clock, type TimerHandle } from './clock.js';
+import { bookingsOf, ClusterBase, failLater, machineInfo, requestProblem } from './cluster-base.js';
 import { ConfigError } from '../errors.js';
 import { originOf, type Deployment } from './deployment.js';
 import { Instance, Seq, SeqMode } from './instance.js';
-import { createScheduler, type ClusterScheduler, type PoolName, type SchedMachine } from './schedulers.js';
+import { createScheduler, poolsOf, type ClusterScheduler, type Placement, type PoolName, type SchedMachine } from './schedulers.js';
 import { kvBytesPerToken, kvCapacityBytes, transferBytesPerS, type MachineSpec, type ModelSpec } from './specs.js';
 import type { CompatPredictors } from './predictors.js';
 import { createCompatCluster } from './compat/cluster.js';
@@ -154,11 +156,8 @@ interface Req {
   kvStart: number;
   kvEnd: number;
   decodeStart: number;
-  /** Outstanding bookkeeping on p and t. */
-  pendP: number;
-  pendT: number;
-  memP: number;
-  memT: number;
+  /** What its placement booked on the scheduler's counters (of the machines it was placed on). */
+  readonly placed: Placement;
   /** 0 none, 1 waiting for destination memory, 2 in flight, 3 done. */
   xfer: 0 | 1 | 2 | 3;
   xferTimer: TimerHandle | undefined;
@@ -166,6 +165,31 @@ interface Req {
   finished: boolean;
   /** Prefilled elsewhere (submitPrefilled): transfer times fixed at arrival; `seqP` is a placeholder never admitted. */
   remote?: { readonly full: number; readonly after: number; readonly promptMachine: string };
+}
+
+/** A request's state as it arrives: nothing started yet (the caller sets `seqP`). */
+function newReq(r: EngineRequest, obs: RequestObserver, arrival: number, p: Machine, t: Machine, placed: Placement): Req {
+  return {
+    r,
+    obs,
+    arrival,
+    p,
+    t,
+    pool: p.pool,
+    seqP: undefined as unknown as Seq<Req>,
+    seqT: undefined,
+    prefillStart: NaN,
+    firstToken: NaN,
+    secondToken: NaN,
+    kvStart: NaN,
+    kvEnd: NaN,
+    decodeStart: NaN,
+    placed,
+    xfer: 0,
+    xferTimer: undefined,
+    xferDuration: 0,
+    finished: false,
+  };
 }
 
 class Machine implements SchedMachine {
@@ -223,15 +247,14 @@ export function createCluster(dep: Deployment, opts: ClusterOptions): Cluster {
   return new RealisticCluster(dep, full);
 }
 
-class RealisticCluster implements Cluster {
+class RealisticCluster extends ClusterBase<Req> implements Cluster {
   private readonly clock: Clock;
   private readonly ev: EngineEvents | undefined;
   private readonly machinesList: Machine[] = [];
   private readonly sched: ClusterScheduler;
   private readonly kvPerToken: number;
   private readonly power: (m: MachineSpec, s: MachinePowerState) => number;
-  private readonly live = new Map<string, Req>();
-  private readonly infos: MachineInfo[];
+  protected readonly infos: MachineInfo[];
   private age = 0;
   private readonly layerwiseMin: number;
   private readonly bwOverride: number | undefined;
@@ -239,6 +262,7 @@ class RealisticCluster implements Cluster {
   private readonly catalog: EngineCatalog;
 
   constructor(dep: Deployment, opts: ClusterOptions) {
+    super();
     this.catalog = opts.catalog!;
     this.clock = opts.clock;
     this.ev = opts.events;
@@ -265,9 +289,7 @@ class RealisticCluster implements Cluster {
       m.onEnd = () => this.endIteration(m);
       this.machinesList.push(m);
     }
-    const pools = { prompt: [] as SchedMachine[], token: [] as SchedMachine[], mixed: [] as SchedMachine[] };
-    for (const m of this.machinesList) pools[m.homePool].push(m);
-    this.sched = createScheduler(dep.scheduler, pools, {
+    this.sched = createScheduler(dep.scheduler, poolsOf(this.machinesList), {
       kvBytesPerToken: this.kvPerToken,
       promptMaxPendingTokens: dep.promptMaxPendingTokens,
       ...(opts.seed === undefined ? {} : { seed: opts.seed }),
@@ -275,29 +297,11 @@ class RealisticCluster implements Cluster {
     this.layerwiseMin = dep.interconnect.layerwiseMinPromptTokens;
     this.bwOverride = dep.interconnect.bandwidthGbps === undefined ? undefined : (dep.interconnect.bandwidthGbps * 1e9) / 8;
     this.residueOverride = dep.interconnect.residueMs === undefined ? undefined : dep.interconnect.residueMs / 1000;
-    this.infos = this.machinesList.map((m) =>
-      Object.freeze({
-        id: m.id,
-        type: m.spec.name,
-        pool: m.homePool,
-        gpus: m.spec.gpus,
-        pricePerHour: m.spec.pricePerHour,
-        tdpW: m.spec.tdpW,
-        idleW: m.spec.idleW,
-      }),
-    );
+    this.infos = this.machinesList.map((m) => machineInfo(m.id, m.homePool, m.spec));
   }
 
-  machines(): readonly MachineInfo[] {
-    return this.infos;
-  }
-
-  inFlight(): number {
-    return this.live.size;
-  }
-
-  inFlightIds(): readonly string[] {
-    return [...this.live.keys()];
+  bookings(): readonly MachineBookings[] {
+    return bookingsOf(this.machinesList);
   }
 
   snapshot(): readonly MachineSnapshot[] {
@@ -331,58 +335,22 @@ class RealisticCluster implements Cluster {
   submit(request: EngineRequest, observer: RequestObserver): SubmitHandle {
     const now = this.clock.now();
     const { promptTokens: prompt, outputTokens: output } = request;
-    const bad =
-      !Number.isInteger(prompt) || prompt < 1
-        ? `promptTokens must be an integer ≥ 1 (got ${prompt})`
-        : !Number.isInteger(output) || output < 1
-          ? `outputTokens must be an integer ≥ 1 (got ${output})`
-          : this.live.has(request.id)
-            ? `request id '${request.id}' is already in flight`
-            : undefined;
-    if (bad) return this.failLater(observer, bad);
+    const bad = requestProblem(request, this.live);
+    if (bad) return failLater(this.clock, observer, bad);
     const pl = this.sched.place(prompt, output, request.blockHashes);
     const p = pl.prompt as Machine;
     const t = pl.token as Machine;
-    const kv = this.kvPerToken;
     const same = p === t;
-    const memP = same ? kv * (prompt + 1) + kv * (output - 1) : kv * (prompt + 1);
-    const memT = same ? 0 : kv * (prompt + 1) + kv * (output - 1);
     const tooBig = same
       ? !p.inst.fits(prompt + output) && `needs ${prompt + output} KV tokens, more than ${p.id} holds (${p.inst.capacityTokens})`
       : !p.inst.fits(prompt + 1)
         ? `needs ${prompt + 1} KV tokens for its prompt, more than ${p.id} holds (${p.inst.capacityTokens})`
         : !t.inst.fits(prompt + output) && `needs ${prompt + output} KV tokens, more than ${t.id} holds (${t.inst.capacityTokens})`;
     if (tooBig) {
-      p.pendingTokens -= prompt;
-      t.pendingTokens -= 1;
-      p.schedMemory -= memP;
-      t.schedMemory -= memT;
-      return this.failLater(observer, `request ${request.id} ${tooBig}`);
+      pl.failed();
+      return failLater(this.clock, observer, `request ${request.id} ${tooBig}`);
     }
-    const req: Req = {
-      r: request,
-      obs: observer,
-      arrival: now,
-      p,
-      t,
-      pool: p.pool,
-      seqP: undefined as unknown as Seq<Req>,
-      seqT: undefined,
-      prefillStart: NaN,
-      firstToken: NaN,
-      secondToken: NaN,
-      kvStart: NaN,
-      kvEnd: NaN,
-      decodeStart: NaN,
-      pendP: prompt,
-      pendT: 1,
-      memP,
-      memT,
-      xfer: 0,
-      xferTimer: undefined,
-      xferDuration: 0,
-      finished: false,
-    };
+    const req = newReq(request, observer, now, p, t, pl);
     (req as { seqP: Seq<Req> }).seqP = new Seq<Req>(request.id, this.age++, same ? SeqMode.full : SeqMode.prefillOnly, prompt, output, req);
     if (p.inst.cache && request.blockHashes && request.blockHashes.length > 0) req.seqP.hashes = request.blockHashes;
     this.live.set(request.id, req);
@@ -396,66 +364,33 @@ class RealisticCluster implements Cluster {
     const { promptTokens: prompt, outputTokens: output } = request;
     const from = this.catalog.machine(remote.fromMachine);
     const bad =
-      !Number.isInteger(prompt) || prompt < 1
-        ? `promptTokens must be an integer ≥ 1 (got ${prompt})`
-        : !Number.isInteger(output) || output < 1
-          ? `outputTokens must be an integer ≥ 1 (got ${output})`
-          : this.live.has(request.id)
-            ? `request id '${request.id}' is already in flight`
-            : !from
-              ? `unknown prompt machine type '${remote.fromMachine}'`
-              : remote.prefillSeconds !== undefined && !(remote.prefillSeconds >= 0)
-                ? `prefillSeconds must be ≥ 0 (got ${remote.prefillSeconds})`
-                : undefined;
-    if (bad || !from) return this.failLater(observer, bad ?? 'bad request');
+      requestProblem(request, this.live) ??
+      (!from
+        ? `unknown prompt machine type '${remote.fromMachine}'`
+        : remote.prefillSeconds !== undefined && !(remote.prefillSeconds >= 0)
+          ? `prefillSeconds must be ≥ 0 (got ${remote.prefillSeconds})`
+          : undefined);
+    if (bad || !from) return failLater(this.clock, observer, bad ?? 'bad request');
     const pl = this.sched.place(prompt, output);
     const t = pl.token as Machine;
-    const p0 = pl.prompt as Machine;
     const kv = this.kvPerToken;
-    // Placement counted a prefill here; there is none: take the prompt back (and, on another machine, its memory).
-    let memT: number;
-    if (p0 === t) {
-      t.pendingTokens -= prompt;
-      memT = kv * (prompt + 1) + kv * (output - 1);
-    } else {
-      p0.pendingTokens -= prompt;
-      p0.schedMemory -= kv * (prompt + 1);
-      memT = kv * (prompt + 1) + kv * (output - 1);
-    }
+    // Placement counted a prefill on its prompt machine; there is none: its prompt and memory go back.
+    pl.promptDone();
+    pl.kvShipped();
     if (!t.inst.fits(prompt + output)) {
-      t.pendingTokens -= 1;
-      t.schedMemory -= memT;
-      return this.failLater(observer, `request ${request.id} needs ${prompt + output} KV tokens, more than ${t.id} holds (${t.inst.capacityTokens})`);
+      pl.failed();
+      return failLater(this.clock, observer, `request ${request.id} needs ${prompt + output} KV tokens, more than ${t.id} holds (${t.inst.capacityTokens})`);
     }
     const bytes = kv * prompt;
     const full = bytes / (this.bwOverride ?? transferBytesPerS(from, t.spec));
     const residue = this.residueOverride ?? Math.max(from.kvResidueS, t.spec.kvResidueS);
     const after = prompt < this.layerwiseMin || remote.prefillSeconds === undefined ? full : Math.max(residue, full - remote.prefillSeconds);
-    const req: Req = {
-      r: request,
-      obs: observer,
-      arrival: now,
-      p: t,
-      t,
-      pool: t.pool,
-      seqP: new Seq<Req>(request.id, this.age++, SeqMode.decodeOnly, prompt, output, undefined as unknown as Req),
-      seqT: undefined,
-      prefillStart: now,
-      firstToken: now,
-      secondToken: NaN,
-      kvStart: NaN,
-      kvEnd: NaN,
-      decodeStart: NaN,
-      pendP: 0,
-      pendT: 1,
-      memP: 0,
-      memT,
-      xfer: 0,
-      xferTimer: undefined,
-      xferDuration: 0,
-      finished: false,
-      remote: { full, after, promptMachine: remote.promptMachine ?? t.id },
-    };
+    const req = newReq(request, observer, now, t, t, pl);
+    // The prompt ran elsewhere: `seqP` is a placeholder (never admitted) carrying the first token.
+    (req as { seqP: Seq<Req> }).seqP = new Seq<Req>(request.id, this.age++, SeqMode.decodeOnly, prompt, output, req);
+    req.prefillStart = now;
+    req.firstToken = now;
+    req.remote = { full, after, promptMachine: remote.promptMachine ?? t.id };
     req.seqP.generated = 1;
     this.live.set(request.id, req);
     // The first token was made by the prompt machine: report it now, then move the KV (one token: done).
@@ -470,18 +405,6 @@ class RealisticCluster implements Cluster {
       EventRank.internal,
     );
     return { cancel: () => this.cancel(req) };
-  }
-
-  private failLater(observer: RequestObserver, reason: string): SubmitHandle {
-    let cancelled = false;
-    this.clock.at(
-      this.clock.now(),
-      () => {
-        if (!cancelled) observer.onFailed(reason, this.clock.now());
-      },
-      EventRank.internal,
-    );
-    return { cancel: () => void (cancelled = true) };
   }
 
   /** Start an iteration on an idle machine at the end of the current instant (after same-time arrivals). */
@@ -555,17 +478,24 @@ class RealisticCluster implements Cluster {
     if (this.ev?.iterationEnd) this.ev.iterationEnd(this.iterEvent(m));
     const res = m.inst.onIterationEnd();
     const emitted = res.emitted;
+    // An observer may cancel a request of this batch (its own or another) from its callback: skip those after.
     for (let i = 0; i < emitted.length; i++) {
       const r = emitted[i]!.tag;
+      if (r.finished) continue;
       if (r.firstToken !== r.firstToken) {
         r.firstToken = now;
-        r.p.pendingTokens -= r.pendP;
-        r.pendP = 0;
+        r.placed.promptDone();
       } else if (r.secondToken !== r.secondToken) r.secondToken = now;
       r.obs.onTokens(1, now);
     }
-    for (let i = 0; i < res.prefilled.length; i++) this.startTransfer(res.prefilled[i]!.tag, now);
-    for (let i = 0; i < res.finished.length; i++) this.complete(res.finished[i]!.tag, now);
+    for (let i = 0; i < res.prefilled.length; i++) {
+      const r = res.prefilled[i]!.tag;
+      if (!r.finished) this.startTransfer(r, now);
+    }
+    for (let i = 0; i < res.finished.length; i++) {
+      const r = res.finished[i]!.tag;
+      if (!r.finished) this.complete(r, now);
+    }
     if (m.waiters.length > 0) this.pumpWaiters(m);
     this.startIteration(m);
   }
@@ -573,11 +503,7 @@ class RealisticCluster implements Cluster {
   private complete(r: Req, now: number): void {
     r.finished = true;
     this.live.delete(r.r.id);
-    r.p.pendingTokens -= r.pendP;
-    r.t.pendingTokens -= r.pendT;
-    r.p.schedMemory -= r.memP;
-    r.t.schedMemory -= r.memT;
-    r.pendP = r.pendT = r.memP = r.memT = 0;
+    r.placed.finished();
     const bd = {
       queue: r.prefillStart - r.arrival,
       prefill: r.firstToken - r.prefillStart,
@@ -649,8 +575,7 @@ class RealisticCluster implements Cluster {
     t.incoming--;
     if (this.ev?.kvTransferEnd) this.ev.kvTransferEnd({ requestId: r.r.id, from: p.id, to: t.id, time: now, bytes: this.kvPerToken * r.r.promptTokens });
     if (!r.remote) p.inst.releaseHeld(r.seqP);
-    p.schedMemory -= r.memP;
-    r.memP = 0;
+    r.placed.kvShipped();
     const s = new Seq<Req>(r.r.id, r.seqP.age, SeqMode.decodeOnly, r.r.promptTokens, r.r.outputTokens, r);
     s.generated = r.seqP.generated;
     s.computed = r.r.promptTokens;
@@ -676,11 +601,7 @@ class RealisticCluster implements Cluster {
       t.inst.unreserve(r.r.promptTokens);
       t.incoming--;
     }
-    p.pendingTokens -= r.pendP;
-    t.pendingTokens -= r.pendT;
-    p.schedMemory -= r.memP;
-    t.schedMemory -= r.memT;
-    r.pendP = r.pendT = r.memP = r.memT = 0;
+    r.placed.cancelled();
     for (const m of p === t ? [p] : [p, t]) {
       if (m.waiters.length > 0) this.pumpWaiters(m);
       this.kick(m);

@@ -1,13 +1,16 @@
 /**
  * Cluster schedulers: which machine runs a request's prompt phase and which its token phase, chosen at
  * arrival. A registry by name (`SCHEDULERS`); unknown names list the known ones. The same policies
- * serve the realistic engine and the SplitwiseSim-compatible mode, over an abstract view of machines
- * whose counters the cluster keeps (`pendingTokens`, `schedMemory`).
+ * serve the realistic engine, the SplitwiseSim-compatible mode and the worker router, over an abstract
+ * view of machines whose counters (`pendingTokens`, `schedMemory`) only placements change.
  *
- * Bookkeeping done here at placement (SplitwiseSim's): `pendingTokens` += prompt on the prompt machine
- * and += 1 on the token machine (prompt + 1 when one machine); `schedMemory` += KV(prompt+1) on the
- * prompt machine and += KV(prompt+1) + KV(output−1) on the token machine (once when one machine). The
- * cluster takes them back as the phases finish.
+ * A placement books (SplitwiseSim's bookkeeping) `pendingTokens` += prompt on the prompt machine and += 1
+ * on the token machine (prompt + 1 when one machine); `schedMemory` += KV(prompt+1) on the prompt machine
+ * and += KV(prompt+1) + KV(output−1) on the token machine (once when one machine). The `Placement` it
+ * returns un-books its own counters as the request's phases end: `promptDone` (first token: the prompt's
+ * pending tokens), `kvShipped` (the prompt machine's KV went to the token machine: its memory), and one
+ * of `finished`, `cancelled`, `failed` (whatever is still booked). A cluster calls these; it never
+ * touches the counters itself.
  */
 import { ConfigError } from '../errors.js';
 
@@ -38,14 +41,77 @@ export interface SchedPools {
   readonly mixed: SchedMachine[];
 }
 
-export interface Placement {
-  readonly prompt: SchedMachine;
-  readonly token: SchedMachine;
+export type PlacementState = 'placed' | 'finished' | 'cancelled' | 'failed';
+
+/** Where a request runs, holding what its placement booked on those machines until it hands it back. */
+export class Placement {
+  private pendP: number;
+  private pendT: number;
+  private memP: number;
+  private memT: number;
+  private st: PlacementState = 'placed';
+  constructor(
+    readonly prompt: SchedMachine,
+    readonly token: SchedMachine,
+    promptTokens: number,
+    outputTokens: number,
+    kvBytesPerToken: number,
+  ) {
+    const kv = kvBytesPerToken;
+    this.pendP = promptTokens;
+    this.pendT = 1;
+    if (prompt === token) {
+      this.memP = kv * (promptTokens + 1) + kv * (outputTokens - 1);
+      this.memT = 0;
+    } else {
+      this.memP = kv * (promptTokens + 1);
+      this.memT = kv * (promptTokens + 1) + kv * (outputTokens - 1);
+    }
+    prompt.schedMemory += this.memP;
+    token.schedMemory += this.memT;
+    prompt.pendingTokens += this.pendP;
+    token.pendingTokens += this.pendT;
+  }
+  get state(): PlacementState {
+    return this.st;
+  }
+  /** The prompt phase ended (first token): its pending prompt tokens leave the prompt machine. */
+  promptDone(): void {
+    this.prompt.pendingTokens -= this.pendP;
+    this.pendP = 0;
+  }
+  /** The prompt's KV left the prompt machine for the token machine: its memory there is free (one machine: nothing). */
+  kvShipped(): void {
+    if (this.prompt === this.token) return;
+    this.prompt.schedMemory -= this.memP;
+    this.memP = 0;
+  }
+  /** All output tokens produced: everything still booked goes back. */
+  finished(): void {
+    this.close('finished');
+  }
+  /** Cancelled by its client: everything still booked goes back. */
+  cancelled(): void {
+    this.close('cancelled');
+  }
+  /** Cannot be served (too large, a worker died): everything still booked goes back. */
+  failed(): void {
+    this.close('failed');
+  }
+  private close(how: PlacementState): void {
+    if (this.st !== 'placed') return;
+    this.st = how;
+    this.prompt.pendingTokens -= this.pendP;
+    this.token.pendingTokens -= this.pendT;
+    this.prompt.schedMemory -= this.memP;
+    this.token.schedMemory -= this.memT;
+    this.pendP = this.pendT = this.memP = this.memT = 0;
+  }
 }
 
 export interface ClusterScheduler {
   readonly name: string;
-  /** Choose machines for a request and do the placement bookkeeping (`blockHashes`: its prefix block hashes, for KV-aware policies). */
+  /** Choose machines for a request and book them (`blockHashes`: its prefix block hashes, for KV-aware policies). */
   place(promptTokens: number, outputTokens: number, blockHashes?: readonly number[]): Placement;
   /** A machine ran dry (empty batch, no request left on it): a borrowed one returns to its pool. */
   release?(m: SchedMachine): void;
@@ -59,18 +125,17 @@ export interface SchedulerOptions {
   readonly promptMaxPendingTokens?: number;
 }
 
+/** Machines grouped by the pool they were provisioned into, in list order. */
+export function poolsOf(machines: readonly SchedMachine[]): SchedPools {
+  const pools: SchedPools = { prompt: [], token: [], mixed: [] };
+  for (const m of machines) pools[m.homePool].push(m);
+  return pools;
+}
+
 type Factory = (pools: SchedPools, opts: SchedulerOptions) => ClusterScheduler;
 
 function book(p: SchedMachine, t: SchedMachine, prompt: number, output: number, kv: number): Placement {
-  if (p === t) {
-    p.schedMemory += kv * (prompt + 1) + kv * (output - 1);
-  } else {
-    p.schedMemory += kv * (prompt + 1);
-    t.schedMemory += kv * (prompt + 1) + kv * (output - 1);
-  }
-  p.pendingTokens += prompt;
-  t.pendingTokens += 1;
-  return { prompt: p, token: t };
+  return new Placement(p, t, prompt, output, kv);
 }
 
 function minBy(list: readonly SchedMachine[], key: (m: SchedMachine) => number): SchedMachine | undefined {

@@ -9,6 +9,7 @@
  * if the server says more tokens than were counted from chunks, the chunk counts are scaled up so they
  * sum to the server's count (multi-token chunks, e.g. speculative decoding); `countMethod` records how.
  */
+import { ChunkFacts, ChunkReader, type ChunkVerdict, readChunk, str } from './chunk.js';
 import { SseParser, type SseSink } from './sse.js';
 
 export type CountMethod = 'usage-continuous' | 'usage-final' | 'chunks';
@@ -44,8 +45,41 @@ export function excerpt(s: string, n = EXCERPT): string {
 function num(v: unknown): number | undefined {
   return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
 }
-function str(v: unknown): string | undefined {
-  return typeof v === 'string' ? v : typeof v === 'number' ? String(v) : undefined;
+
+/** The facts of the chunk being read (one chunk at a time, synchronously: shared by all streams). */
+const facts = new ChunkFacts();
+
+function failureOf(v: Exclude<ChunkVerdict, { kind: 'ok' }>, data: string): StreamFailure {
+  switch (v.kind) {
+    case 'malformed':
+      return { code: 'SB_STREAM', message: `malformed SSE data (not JSON): ${excerpt(data)}` };
+    case 'not-object':
+      return { code: 'SB_STREAM', message: `SSE data is not a JSON object: ${excerpt(data)}` };
+    case 'error':
+      return { code: 'SB_TARGET_ERROR', message: `server sent an error object: ${excerpt(v.message)}` };
+    case 'bad-choices':
+      return { code: 'SB_STREAM', message: `SSE chunk has a non-array "choices": ${excerpt(data)}` };
+  }
+}
+
+/** The reference backend's `splitbench` object. */
+function breakdownOf(b: Record<string, unknown>): Breakdown {
+  const out: Breakdown = {
+    queue: num(b.queue_s),
+    prefill: num(b.prefill_s),
+    kvTransfer: num(b.kv_transfer_s),
+    decodeWait: num(b.decode_wait_s),
+    decode: num(b.decode_s),
+    promptMachine: str(b.prompt_machine),
+    tokenMachine: str(b.token_machine),
+    pool: str(b.pool),
+    preemptions: num(b.preemptions),
+  };
+  const dMax = num(b.emit_delay_max_s);
+  const dMean = num(b.emit_delay_mean_s);
+  if (dMax !== undefined) out.emitDelayMax = dMax;
+  if (dMean !== undefined) out.emitDelayMean = dMean;
+  return out;
 }
 
 export class CompletionStream implements SseSink {
@@ -75,6 +109,8 @@ export class CompletionStream implements SseSink {
   private reads = 0;
   private lastTokenRead = -1;
   private readonly parser: SseParser;
+  /** Reads this stream's chunks (through a template learnt from the first ones; src/load/chunk.ts). */
+  private readonly reader = new ChunkReader();
 
   constructor(sendMs: number) {
     this.sendMs = sendMs;
@@ -103,85 +139,31 @@ export class CompletionStream implements SseSink {
       this.done = true;
       return;
     }
-    let obj: unknown;
-    try {
-      obj = JSON.parse(data);
-    } catch {
-      this.failure = { code: 'SB_STREAM', message: `malformed SSE data (not JSON): ${excerpt(data)}` };
-      return;
-    }
-    if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) {
-      this.failure = { code: 'SB_STREAM', message: `SSE data is not a JSON object: ${excerpt(data)}` };
-      return;
-    }
-    const o = obj as Record<string, unknown>;
-    if (o.error !== undefined && o.error !== null) {
-      const e = o.error as Record<string, unknown> | string;
-      const msg = typeof e === 'string' ? e : (str(e.message) ?? JSON.stringify(e));
-      this.failure = { code: 'SB_TARGET_ERROR', message: `server sent an error object: ${excerpt(msg)}` };
-      return;
-    }
-    const choices = o.choices;
-    let hasChoice = false;
-    let hasText = false;
-    if (Array.isArray(choices) && choices.length > 0) {
-      hasChoice = true;
-      const c = choices[0] as Record<string, unknown> | null;
-      if (c && typeof c === 'object') {
-        let text: unknown = c.text;
-        if (text === undefined && c.delta && typeof c.delta === 'object') {
-          const d = c.delta as Record<string, unknown>;
-          text = d.content ?? d.reasoning_content ?? d.reasoning;
-        }
-        hasText = typeof text === 'string' && text.length > 0;
-        if (c.finish_reason !== undefined && c.finish_reason !== null) this.finished = true;
+    const f = facts;
+    if (!this.reader.read(data, f)) {
+      const v = readChunk(data, f);
+      if (v.kind !== 'ok') {
+        this.failure = failureOf(v, data);
+        return;
       }
-    } else if (choices !== undefined && !Array.isArray(choices)) {
-      this.failure = { code: 'SB_STREAM', message: `SSE chunk has a non-array "choices": ${excerpt(data)}` };
-      return;
+      const sb = v.obj.splitbench;
+      if (sb && typeof sb === 'object') this.breakdown = breakdownOf(sb as Record<string, unknown>);
     }
+    if (f.finished) this.finished = true;
     let chunkTokens = 0;
     let counted = false;
-    const usage = o.usage;
-    if (usage && typeof usage === 'object') {
-      const u = usage as Record<string, unknown>;
-      const completion = num(u.completion_tokens);
-      const prompt = num(u.prompt_tokens);
-      if (prompt !== undefined) this.usagePrompt = prompt;
-      const details = u.prompt_tokens_details;
-      if (details && typeof details === 'object') {
-        const cached = num((details as Record<string, unknown>).cached_tokens);
-        if (cached !== undefined) this.usageCachedPrompt = cached;
-      }
-      if (completion !== undefined) {
-        this.usageCompletion = completion;
-        if (hasChoice) {
-          this.sawContinuousUsage = true;
-          chunkTokens = Math.max(0, completion - this.tokens);
-          counted = true;
-        }
+    if (!Number.isNaN(f.prompt)) this.usagePrompt = f.prompt;
+    if (!Number.isNaN(f.cached)) this.usageCachedPrompt = f.cached;
+    const completion = f.completion;
+    if (!Number.isNaN(completion)) {
+      this.usageCompletion = completion;
+      if (f.hasChoice) {
+        this.sawContinuousUsage = true;
+        chunkTokens = Math.max(0, completion - this.tokens);
+        counted = true;
       }
     }
-    if (!counted && hasText) chunkTokens = 1;
-    const sb = o.splitbench;
-    if (sb && typeof sb === 'object') {
-      const b = sb as Record<string, unknown>;
-      this.breakdown = {
-        queue: num(b.queue_s),
-        prefill: num(b.prefill_s),
-        kvTransfer: num(b.kv_transfer_s),
-        decodeWait: num(b.decode_wait_s),
-        decode: num(b.decode_s),
-        promptMachine: str(b.prompt_machine),
-        tokenMachine: str(b.token_machine),
-        pool: str(b.pool),
-        preemptions: num(b.preemptions),
-      };
-      const dMax = num(b.emit_delay_max_s);
-      const dMean = num(b.emit_delay_mean_s);
-      if (dMax !== undefined) this.breakdown.emitDelayMax = dMax;
-      if (dMean !== undefined) this.breakdown.emitDelayMean = dMean;
-    }
+    if (!counted && f.hasText) chunkTokens = 1;
     if (chunkTokens > 0) {
       const t = this.now;
       if (this.lastTokenMs === undefined) this.firstTokenMs = t;

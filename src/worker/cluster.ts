@@ -21,13 +21,18 @@ import { fileURLToPath } from 'node:url';
 import { ConfigError, SplitbenchError } from '../errors.js';
 import { RealClock } from '../wallclock.js';
 import {
+  bookingsOf,
   createScheduler,
+  poolsOf,
+  requestProblem,
   secondTokenParts,
   type Cluster,
   type ClusterScheduler,
   type EngineRequest,
+  type MachineBookings,
   type MachineInfo,
   type MachineSnapshot,
+  type Placement,
   type PoolName,
   type RequestObserver,
   type SchedMachine,
@@ -93,6 +98,8 @@ interface Rec {
   readonly obs: TokenIdObserver;
   readonly p: Worker;
   readonly t: Worker;
+  /** What its placement booked on the scheduler's counters. */
+  readonly placed: Placement;
   readonly tSubmit: number;
   /** KV tokens reserved on each worker once started. */
   started: Set<Worker>;
@@ -133,7 +140,7 @@ export class RealCluster implements Cluster {
   private readonly workers: Worker[] = [];
   private readonly byId = new Map<string, Worker>();
   private readonly recs = new Map<string, Rec>();
-  private readonly pools: { prompt: SchedMachine[]; token: SchedMachine[]; mixed: SchedMachine[] } = { prompt: [], token: [], mixed: [] };
+  private readonly pools = poolsOf([]);
   private scheduler!: ClusterScheduler;
   private readonly kvBytes: number;
   private seq = 0;
@@ -294,7 +301,8 @@ export class RealCluster implements Cluster {
     };
     const need = request.promptTokens + request.outputTokens;
     if (this.closing) return fail('server shutting down');
-    if (request.promptTokens < 1 || request.outputTokens < 1) return fail('a request needs at least one prompt and one output token');
+    const bad = requestProblem(request);
+    if (bad) return fail(bad);
     if (need > this.contextSize) return fail(`prompt + output = ${need} tokens, more than the workers' context of ${this.contextSize}`);
     if (need > this.kvTokens) return fail(`prompt + output = ${need} tokens, more than a worker's KV budget of ${this.kvTokens}`);
     const split = this.opts.deployment === 'split';
@@ -305,20 +313,10 @@ export class RealCluster implements Cluster {
     if (needsToken && this.pools.token.length === 0) {
       return fail(`no token workers left (${this.deadList('token')}); a request of more than one output token needs one`);
     }
-    let p: Worker;
-    let t: Worker;
-    if (split && this.pools.token.length === 0) {
-      // The scheduler places on both pools; with none on the token side, the least loaded prompt worker takes
-      // the whole request, with the scheduler's one-machine bookkeeping (pending prompt + 1, KV prompt + output).
-      const m = this.pools.prompt.reduce((a, b) => (b.pendingTokens < a.pendingTokens ? b : a));
-      m.pendingTokens += request.promptTokens + 1;
-      m.schedMemory += this.kvBytes * (request.promptTokens + request.outputTokens);
-      p = t = this.byId.get(m.id)!;
-    } else {
-      const place = this.scheduler.place(request.promptTokens, request.outputTokens);
-      p = this.byId.get(place.prompt.id)!;
-      t = this.byId.get(place.token.id)!;
-    }
+    // With no token worker left (a one-token request), the scheduler puts both phases on one prompt worker.
+    const placed = this.scheduler.place(request.promptTokens, request.outputTokens);
+    const p = this.byId.get(placed.prompt.id)!;
+    const t = this.byId.get(placed.token.id)!;
     const rid = `r${++this.seq}`;
     const rec: Rec = {
       rid,
@@ -326,6 +324,7 @@ export class RealCluster implements Cluster {
       obs: observer,
       p,
       t,
+      placed,
       tSubmit: this.clock.now(),
       started: new Set(),
       emitted: 0,
@@ -353,9 +352,9 @@ export class RealCluster implements Cluster {
     return {
       cancel: () => {
         if (rec.finished) return;
-        this.finish(rec);
+        this.finish(rec, 'cancelled');
         this.tell(rec.p, { type: 'cancel', rid });
-        if (rec.t !== rec.p && rec.promptDone) this.tell(rec.t, { type: 'cancel', rid });
+        if (rec.t !== rec.p) this.tell(rec.t, { type: 'cancel', rid });
       },
     };
   }
@@ -391,6 +390,10 @@ export class RealCluster implements Cluster {
 
   inFlight(): number {
     return this.recs.size;
+  }
+
+  bookings(): readonly MachineBookings[] {
+    return bookingsOf(this.workers.map((w) => w.sched));
   }
 
   inFlightIds(): readonly string[] {
@@ -468,8 +471,9 @@ export class RealCluster implements Cluster {
   private promptPhaseDone(rec: Rec): void {
     if (rec.promptDone) return;
     rec.promptDone = true;
-    rec.p.sched.pendingTokens -= rec.req.promptTokens;
-    if (rec.p !== rec.t) rec.p.sched.schedMemory -= this.kvBytes * (rec.req.promptTokens + 1);
+    rec.placed.promptDone();
+    // The prompt worker keeps no KV once its first token is out (it ships or drops the state).
+    rec.placed.kvShipped();
   }
 
   /** The worker no longer holds the request. */
@@ -498,30 +502,28 @@ export class RealCluster implements Cluster {
       },
       now,
     );
-    this.finish(rec);
+    this.finish(rec, 'finished');
   }
 
   private fail(rec: Rec, reason: string): void {
     if (rec.finished) return;
     const obs = rec.obs;
-    this.finish(rec);
+    this.finish(rec, 'failed');
     if (rec.t !== rec.p) {
       this.tell(rec.p, { type: 'cancel', rid: rec.rid });
-      if (rec.promptDone) this.tell(rec.t, { type: 'cancel', rid: rec.rid });
+      this.tell(rec.t, { type: 'cancel', rid: rec.rid });
     }
     obs.onFailed(reason, this.clock.now());
   }
 
-  /** Forget the request: bookkeeping back, no more callbacks. */
-  private finish(rec: Rec): void {
+  /** Forget the request: its placement handed back, no more callbacks. */
+  private finish(rec: Rec, how: 'finished' | 'cancelled' | 'failed'): void {
     if (rec.finished) return;
     rec.finished = true;
     this.recs.delete(rec.rid);
     if (!rec.started.has(rec.p) && !rec.promptDone) rec.p.queued--;
     for (const w of [...rec.started]) this.release(rec, w);
-    this.promptPhaseDone(rec);
-    rec.t.sched.pendingTokens -= 1;
-    rec.t.sched.schedMemory -= this.kvBytes * (rec.req.promptTokens + rec.req.outputTokens);
+    rec.placed[how]();
   }
 
   /** The dead workers (of one role), named with why they died. */

@@ -15,11 +15,14 @@
  * the highest rate sustained (≥ 95% achieved in every rep) and the highest rate with lag p99 < 10 ms in
  * every rep, for each client, and their ratio splitbench ÷ undici.
  *
+ * `--cpu-prof DIR` runs each replay process under `node --cpu-prof`, its profiles written to DIR (one
+ * `.cpuprofile` per run; sum the self time per function to see where the client's CPU goes).
+ *
  *   node dist/test/bench/loadgen.js [--duration 10] [--reps 2] [--tokens 32,256]
- *        [--rates 283,400,566,800,1131,1600,2263,3200,4525,6400] [--prompt 128] [--seed 0]
+ *        [--rates 283,400,566,800,1131,1600,2263,3200,4525,6400] [--prompt 128] [--seed 0] [--cpu-prof DIR]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -97,6 +100,12 @@ interface Point {
   spanS: number;
   lagP50S: number;
   lagP99S: number;
+  /** CPU seconds (user + system, all threads) the client process used, start-up included. */
+  cpuS: number;
+  /** ok requests whose recorded token count differs from the one asked (the replay; 0 for the bare client). */
+  mismatches: number;
+  /** The failed requests' error codes and counts (the replay; empty when none failed). */
+  errors: string;
 }
 
 function pct(sorted: Float64Array, q: number): number {
@@ -163,21 +172,35 @@ async function bare(): Promise<void> {
   if (inFlight > 0) await new Promise<void>((r) => (drained = r));
   await pool.close();
   const sorted = Float64Array.from(lags).sort();
-  const out: Point = { sent: lags.length, ok, spanS: (lastEnd - t0) / 1000, lagP50S: pct(sorted, 50), lagP99S: pct(sorted, 99) };
-  process.stdout.write(JSON.stringify(out) + '\n');
+  const out: Omit<Point, 'cpuS'> = {
+    sent: lags.length,
+    ok,
+    spanS: (lastEnd - t0) / 1000,
+    lagP50S: pct(sorted, 50),
+    lagP99S: pct(sorted, 99),
+    mismatches: 0,
+    errors: '',
+  };
+  process.stdout.write(`${JSON.stringify(out)}\n`);
 }
 
 // ---------------------------------------------------------------------------------------------------------
 // The orchestrator.
 
-function runChild(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/** Preloaded into each client process: its CPU time (all threads) on stderr at exit. */
+const CPU_PRELOAD = `data:text/javascript,process.on('exit',()=>{const u=process.cpuUsage();process.stderr.write('\\nCPU_US '+(u.user+u.system)+'\\n')})`;
+
+function runChild(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string; cpuS: number }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', CPU_PRELOAD, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
     child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.on('close', (code) => {
+      const m = /\nCPU_US (\d+)\n/.exec(stderr);
+      resolve({ code, stdout, stderr, cpuS: m ? Number(m[1]) / 1e6 : Number.NaN });
+    });
   });
 }
 
@@ -199,11 +222,12 @@ async function bareRun(url: string, rate: number, durationS: number, tokens: num
     String(seed),
   ]);
   if (r.code !== 0) throw new Error(`bare client failed (exit ${r.code}): ${r.stderr.slice(-500)}`);
-  return JSON.parse(r.stdout.trim().split('\n').pop()!) as Point;
+  return { ...(JSON.parse(r.stdout.trim().split('\n').pop()!) as Omit<Point, 'cpuS'>), cpuS: r.cpuS };
 }
 
-async function replayRun(url: string, trace: string, db: string, rate: number, durationS: number, seed: number): Promise<Point> {
+async function replayRun(url: string, trace: string, db: string, rate: number, durationS: number, seed: number, profDir: string): Promise<Point> {
   const r = await runChild([
+    ...(profDir === '' ? [] : ['--cpu-prof', '--cpu-prof-dir', profDir]),
     bin,
     'replay',
     '--url',
@@ -220,16 +244,65 @@ async function replayRun(url: string, trace: string, db: string, rate: number, d
     db,
     '--json',
   ]);
-  if (r.code !== 0) throw new Error(`splitbench replay failed (exit ${r.code}): ${r.stderr.slice(-500)}`);
+  // Exit 4: the run finished but some requests failed; the row says which (errors), the ratio counts only ok ones.
+  if (r.code !== 0 && r.code !== 4) throw new Error(`splitbench replay failed (exit ${r.code}): ${r.stderr.slice(-500)}`);
   const s = (JSON.parse(r.stdout) as { result: unknown }).result as {
     elapsedWallS: number;
     requests: { sent: number; ok: number };
+    errorCodes: Record<string, number>;
     lag: { p50S: number; p99S: number };
+    outputMismatch: { fewer: number; more: number };
   };
-  return { sent: s.requests.sent, ok: s.requests.ok, spanS: s.elapsedWallS, lagP50S: s.lag.p50S, lagP99S: s.lag.p99S };
+  return {
+    sent: s.requests.sent,
+    ok: s.requests.ok,
+    spanS: s.elapsedWallS,
+    lagP50S: s.lag.p50S,
+    lagP99S: s.lag.p99S,
+    cpuS: r.cpuS,
+    mismatches: s.outputMismatch.fewer + s.outputMismatch.more,
+    errors: Object.entries(s.errorCodes)
+      .map(([code, n]) => `${code} ×${n}`)
+      .join(', '),
+  };
+}
+
+/** Self time per function (name file:line) of a V8 `.cpuprofile`, as shares of the busy (not idle) samples, largest first. */
+function selfTimes(file: string): { name: string; share: number }[] {
+  const prof = JSON.parse(readFileSync(file, 'utf8')) as {
+    nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number } }[];
+    samples: number[];
+  };
+  const nameOf = new Map<number, string>();
+  for (const n of prof.nodes) {
+    const f = n.callFrame;
+    const where = f.url === '' ? '' : ` ${path.basename(f.url)}:${f.lineNumber + 1}`;
+    nameOf.set(n.id, `${f.functionName || '(anonymous)'}${where}`);
+  }
+  const counts = new Map<string, number>();
+  let total = 0;
+  for (const id of prof.samples) {
+    const name = nameOf.get(id) ?? '?';
+    if (name === '(idle)') continue;
+    total++;
+    counts.set(name, (counts.get(name) ?? 0) + 1);
+  }
+  return [...counts].map(([name, c]) => ({ name, share: c / total })).sort((a, b) => b.share - a.share);
+}
+
+/** Print the top self-time entries of the profiles in `dir` not seen before. */
+function reportProfiles(dir: string, seen: Set<string>, label: string): void {
+  for (const f of readdirSync(dir)) {
+    if (!f.endsWith('.cpuprofile') || seen.has(f)) continue;
+    seen.add(f);
+    const top = selfTimes(path.join(dir, f)).slice(0, 15);
+    console.log(`  profile ${label} (${f}), self time, share of busy samples:`);
+    for (const e of top) console.log(`    ${(e.share * 100).toFixed(1).padStart(5)}%  ${e.name}`);
+  }
 }
 
 const achieved = (p: Point): number => p.ok / p.spanS;
+const cpuPerReq = (p: Point): string => ((p.cpuS / Math.max(1, p.ok)) * 1e6).toFixed(0).padStart(10);
 const ms = (s: number): string => (s * 1e3).toFixed(2).padStart(8);
 
 async function main(): Promise<void> {
@@ -239,6 +312,9 @@ async function main(): Promise<void> {
   const promptTokens = Number(flag('prompt', '128'));
   const lengths = numbers('tokens', '32,256');
   const rates = numbers('rates', '283,400,566,800,1131,1600,2263,3200,4525,6400');
+  const profDir = flag('cpu-prof', '');
+  const profSeen = new Set<string>();
+  if (profDir !== '') mkdirSync(profDir, { recursive: true });
   const server: ChildProcess = spawn(process.execPath, [here, '--serve'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const port = await new Promise<number>((resolve) => server.once('message', (m: { port: number }) => resolve(m.port)));
   const url = `http://127.0.0.1:${port}`;
@@ -260,7 +336,9 @@ async function main(): Promise<void> {
           '\n',
       );
       console.log(`\n${tokens} output tokens`);
-      console.log('   rate  rep  undici req/s  lag p50 ms  lag p99 ms | splitbench req/s  lag p50 ms  lag p99 ms  recorded');
+      console.log(
+        '   rate  rep  undici req/s  lag p50 ms  lag p99 ms  CPU µs/req | splitbench req/s  lag p50 ms  lag p99 ms  CPU µs/req  recorded (ok/sent, token-count mismatches)',
+      );
       const res = new Map<number, { bare: Point[]; sb: Point[] }>();
       for (let rep = 0; rep < reps; rep++) {
         for (const rate of rates) {
@@ -270,9 +348,9 @@ async function main(): Promise<void> {
           let s: Point;
           if (rep % 2 === 0) {
             b = await bareRun(url, rate, durationS, tokens, promptTokens, seed + rep);
-            s = await replayRun(url, trace, db, rate, durationS, seed + rep);
+            s = await replayRun(url, trace, db, rate, durationS, seed + rep, profDir);
           } else {
-            s = await replayRun(url, trace, db, rate, durationS, seed + rep);
+            s = await replayRun(url, trace, db, rate, durationS, seed + rep, profDir);
             b = await bareRun(url, rate, durationS, tokens, promptTokens, seed + rep);
           }
           rmSync(db, { force: true });
@@ -283,8 +361,9 @@ async function main(): Promise<void> {
           e.sb.push(s);
           res.set(rate, e);
           console.log(
-            `${String(rate).padStart(7)}  ${String(rep + 1).padStart(3)}  ${achieved(b).toFixed(0).padStart(12)}  ${ms(b.lagP50S)}    ${ms(b.lagP99S)}   | ${achieved(s).toFixed(0).padStart(16)}  ${ms(s.lagP50S)}    ${ms(s.lagP99S)}  ${s.ok}/${s.sent}`,
+            `${String(rate).padStart(7)}  ${String(rep + 1).padStart(3)}  ${achieved(b).toFixed(0).padStart(12)}  ${ms(b.lagP50S)}    ${ms(b.lagP99S)}  ${cpuPerReq(b)} | ${achieved(s).toFixed(0).padStart(16)}  ${ms(s.lagP50S)}    ${ms(s.lagP99S)}  ${cpuPerReq(s)}  ${s.ok}/${s.sent}, ${s.mismatches}${s.ok === s.sent && s.mismatches === 0 ? '' : '  (NOT ALL RECORDED)'}${s.errors === '' ? '' : ` errors: ${s.errors}`}`,
           );
+          if (profDir !== '') reportProfiles(profDir, profSeen, `${tokens} tokens, rate ${rate}, rep ${rep + 1}`);
         }
       }
       const highest = (pick: (e: { bare: Point[]; sb: Point[] }) => Point[], good: (p: Point, rate: number) => boolean): number => {
@@ -301,6 +380,19 @@ async function main(): Promise<void> {
       const sl = highest((e) => e.sb, lag10);
       console.log(`${tokens} tokens: highest sustained rate (≥ 95% achieved in every rep): undici ${bs}, splitbench ${ss}: ratio ${ratio(ss, bs)}`);
       console.log(`${tokens} tokens: highest rate with lag p99 < 10 ms in every rep:     undici ${bl}, splitbench ${sl}: ratio ${ratio(sl, bl)}`);
+      // CPU per request, where both kept up: steadier than the rates on a loaded machine.
+      const cpu: number[] = [];
+      for (const [rate, e] of res)
+        e.bare.forEach((b, i) => {
+          const s = e.sb[i]!;
+          if (sustained(b, rate) && sustained(s, rate)) cpu.push(s.cpuS / s.ok / (b.cpuS / b.ok));
+        });
+      cpu.sort((a, b) => a - b);
+      console.log(
+        cpu.length === 0
+          ? `${tokens} tokens: CPU per request: no point where both sustained the rate`
+          : `${tokens} tokens: CPU per request splitbench ÷ undici, where both sustained the rate: median ${cpu[cpu.length >> 1]!.toFixed(2)} (${cpu[0]!.toFixed(2)}–${cpu[cpu.length - 1]!.toFixed(2)}, ${cpu.length} points)`,
+      );
     }
   } finally {
     server.kill();

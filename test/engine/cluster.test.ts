@@ -157,6 +157,11 @@ test('requests larger than KV memory fail; cancel frees everything', () => {
   assert.ok(c.tokens.length > 0 && c.tokens.length < 40);
   assert.equal(cluster.inFlight(), 0);
   assert.equal(cluster.snapshot()[0]!.kvUsedTokens, 0);
+  assert.deepEqual(
+    cluster.bookings!(),
+    [{ machine: 'mixed-0', pendingTokens: 0, reservedBytes: 0 }],
+    'the failed and the cancelled placements gave back what they booked',
+  );
 });
 
 test('round-robin and random spread requests; jsq-tokens picks the least loaded', () => {

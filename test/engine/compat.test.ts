@@ -122,9 +122,43 @@ test('compat: KV transfer is KV(prompt) at 200 GiB/s, not overlapped, TTFT exclu
   assert.equal(r.done!.bd.tokenMachine, 'token-0');
 });
 
-test('compat: refuses outputTokens < 2 with a clear error', () => {
-  const { cluster } = setup(mono(), cat());
-  assert.throws(() => cluster.submit(req('x', 10, 1), recorder('x', new Map())), /token_size\) must be ≥ 2/);
+test('compat: a one-token request ends with its prompt phase (no decode task, no KV flow)', () => {
+  const split = { kind: 'split', scheduler: 'splitwise-mixed-pool', pools: { prompt: { machine: 'm', count: 1 }, token: { machine: 'm', count: 1 } } };
+  for (const spec of [mono(), split]) {
+    const { clock, cluster, recs, submitAt } = setup(spec, cat());
+    submitAt(0, 'x', 10, 1);
+    clock.run();
+    const x = recs.get('x')!;
+    assert.deepEqual(
+      x.tokens.map((t) => t.n),
+      [1],
+    );
+    near(x.tokens[0]!.t, 0.11);
+    near(x.done!.t, 0.11);
+    assert.equal(x.done!.bd.promptMachine, x.done!.bd.tokenMachine, 'no token machine');
+    assert.equal(x.done!.bd.kvTransfer + x.done!.bd.decodeWait + x.done!.bd.decode, 0);
+    assert.equal(cluster.inFlight(), 0);
+  }
+});
+
+test('compat: a request it cannot take fails through onFailed after submit returns (no throw)', () => {
+  const { clock, cluster, recs } = setup(mono(), cat());
+  let returned = false;
+  clock.at(
+    0,
+    () => {
+      cluster.submit(req('z', 10, 0), recorder('z', recs));
+      cluster.submit(req('p', 0, 5), recorder('p', recs));
+      returned = true;
+      assert.equal(recs.get('z')!.failed, undefined, 'not inline');
+    },
+    EventRank.arrival,
+  );
+  clock.run();
+  assert.ok(returned);
+  assert.match(recs.get('z')!.failed!.reason, /outputTokens must be an integer ≥ 1/);
+  assert.match(recs.get('p')!.failed!.reason, /promptTokens must be an integer ≥ 1/);
+  assert.equal(cluster.inFlight(), 0);
 });
 
 test('compat: KV deadlock is reproduced and reported as never-completed', () => {

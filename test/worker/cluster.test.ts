@@ -129,6 +129,8 @@ describe('real cluster (worker processes, tiny model, 1 thread each)', () => {
       assert.equal(r.breakdown!.tokenMachine, 'token-0');
     }
     assert.equal(split.inFlight(), 0);
+    for (const b of split.bookings())
+      assert.deepEqual([b.pendingTokens, b.reservedBytes], [0, 0], `${b.machine}: the failed placements gave back their bookings`);
     assert.ok(!split.workerPids().has('token-1'));
     // New requests go to the remaining token worker.
     const next = await Promise.all([run(split, 30, 5), run(split, 31, 5)]);

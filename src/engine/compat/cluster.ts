@@ -16,18 +16,31 @@
  * instant runs first, which can differ from SplitwiseSim on exact ties.
  *
  * Differences from the original, on purpose: an arrival at t = 0 is accepted (the original crashes);
- * `outputTokens < 2` is refused with a clear error (the original's zero-length decode corrupts time);
- * a run cut at the exact instant it ends keeps its length instead of overshooting.
+ * a one-token request (`outputTokens` 1) ends with its prompt phase, with no decode task and no KV flow
+ * (the original's zero-length decode corrupts its clock); a run cut at the exact instant it ends keeps its
+ * length instead of overshooting. A request it cannot take (sizes, a duplicate id) fails through
+ * `onFailed`, as in every cluster; `submit` does not throw.
  */
-import type { Cluster, EngineEvents, EngineRequest, MachineInfo, MachineSnapshot, RequestBreakdown, RequestObserver, SubmitHandle } from '../api.js';
+import type {
+  Cluster,
+  EngineEvents,
+  EngineRequest,
+  MachineBookings,
+  MachineInfo,
+  MachineSnapshot,
+  RequestBreakdown,
+  RequestObserver,
+  SubmitHandle,
+} from '../api.js';
 import { secondTokenParts } from '../api.js';
 import { EventRank, type Clock, type TimerHandle } from '../clock.js';
 import { ConfigError } from '../../errors.js';
 import { originOf, type Deployment } from '../deployment.js';
 import type { ClusterOptions } from '../cluster.js';
 import { defaultPower, resolveMachines, resolvePredictors, withDefaults } from '../cluster.js';
+import { bookingsOf, ClusterBase, failLater, machineInfo, requestProblem } from '../cluster-base.js';
 import type { CompatPredictors } from '../predictors.js';
-import { createScheduler, type ClusterScheduler, type PoolName, type SchedMachine } from '../schedulers.js';
+import { createScheduler, poolsOf, type ClusterScheduler, type Placement, type PoolName, type SchedMachine } from '../schedulers.js';
 import { kvBytesPerToken, machineMemoryBytes, SPLITWISE_TRANSFER_BYTES_PER_S, type MachineSpec } from '../specs.js';
 import { PyHeap, pyFloorDiv, type HeapEvent } from './heapq.js';
 
@@ -43,18 +56,6 @@ const QUEUED = 1;
 const RUNNING = 2;
 const BLOCKED = 3;
 const COMPLETED = 4;
-
-/** Refuse what SplitwiseSim cannot simulate; the simulator can call this on a trace up front. */
-export function checkCompatRequest(r: EngineRequest): void {
-  if (!Number.isInteger(r.promptTokens) || r.promptTokens < 1) {
-    throw new ConfigError(`request ${r.id}: promptTokens must be an integer ≥ 1 in the SplitwiseSim-compatible mode (got ${r.promptTokens})`);
-  }
-  if (!Number.isInteger(r.outputTokens) || r.outputTokens < 2) {
-    throw new ConfigError(`request ${r.id}: outputTokens (token_size) must be ≥ 2 in the SplitwiseSim-compatible mode (got ${r.outputTokens})`, {
-      hint: 'SplitwiseSim breaks on token_size < 2 (a zero-length decode task); filter such requests or use the default mode',
-    });
-  }
-}
 
 export interface CompatInstanceState {
   readonly id: string;
@@ -109,6 +110,8 @@ class CReq {
   cancelled = false;
   flow: Flow | undefined;
   pool: PoolName = 'mixed';
+  /** What its placement booked on the scheduler's counters. */
+  placed!: Placement;
   constructor(
     readonly r: EngineRequest,
     readonly obs: RequestObserver,
@@ -212,7 +215,7 @@ function removeItem<T>(a: T[], x: T): boolean {
   return true;
 }
 
-class CompatCluster implements Cluster {
+class CompatCluster extends ClusterBase<CReq> implements Cluster {
   private readonly clock: Clock;
   private readonly ev: EngineEvents | undefined;
   private readonly heap = new PyHeap();
@@ -222,13 +225,13 @@ class CompatCluster implements Cluster {
   private readonly insts: Inst[] = [];
   private readonly sched: ClusterScheduler;
   private readonly kv: number;
-  private readonly live = new Map<string, CReq>();
-  private readonly infos: MachineInfo[];
+  protected readonly infos: MachineInfo[];
   private readonly liveKeys: boolean;
   private readonly power: NonNullable<ClusterOptions['power']>;
   private selSerial = 0;
 
   constructor(dep: Deployment, given: ClusterOptions) {
+    super();
     const opts = withDefaults(dep, { ...given, compat: 'splitwise' });
     this.clock = opts.clock;
     this.ev = opts.events;
@@ -259,24 +262,12 @@ class CompatCluster implements Cluster {
         ),
       );
     }
-    const pools = { prompt: [] as SchedMachine[], token: [] as SchedMachine[], mixed: [] as SchedMachine[] };
-    for (const m of this.insts) pools[m.homePool].push(m);
-    this.sched = createScheduler(dep.scheduler, pools, {
+    this.sched = createScheduler(dep.scheduler, poolsOf(this.insts), {
       kvBytesPerToken: this.kv,
       promptMaxPendingTokens: dep.promptMaxPendingTokens,
       ...(opts.seed === undefined ? {} : { seed: opts.seed }),
     });
-    this.infos = this.insts.map((m) =>
-      Object.freeze({
-        id: m.id,
-        type: m.spec.name,
-        pool: m.homePool,
-        gpus: m.spec.gpus,
-        pricePerHour: m.spec.pricePerHour,
-        tdpW: m.spec.tdpW,
-        idleW: m.spec.idleW,
-      }),
-    );
+    this.infos = this.insts.map((m) => machineInfo(m.id, m.homePool, m.spec));
   }
 
   // ---- event loop ---------------------------------------------------------------------------------
@@ -376,29 +367,16 @@ class CompatCluster implements Cluster {
 
   /** Internal counters per instance, for invariant checks (tests, `sim --check`). */
   compatDebug(): readonly CompatInstanceState[] {
-    return this.insts.map((m) => ({
-      id: m.id,
-      pool: m.pool,
-      memory: m.memory,
-      capacity: m.memCapacity,
-      weights: m.weights,
-      schedMemory: m.schedMemory,
-      pendingTokens: m.pendingTokens,
-      pendingTasks: m.pendingQueue.length,
-      batch: m.batch.length,
-      requests: m.pendingRequests.length,
+    return this.insts.map(({ id, pool, memory, memCapacity: capacity, weights, schedMemory, pendingTokens, pendingQueue, batch, pendingRequests }) => ({
+      ...{ id, pool, memory, capacity, weights, schedMemory, pendingTokens },
+      ...{ pendingTasks: pendingQueue.length, batch: batch.length, requests: pendingRequests.length },
     }));
   }
 
-  machines(): readonly MachineInfo[] {
-    return this.infos;
+  bookings(): readonly MachineBookings[] {
+    return bookingsOf(this.insts, (m) => (m as Inst).weights);
   }
-  inFlight(): number {
-    return this.live.size;
-  }
-  inFlightIds(): readonly string[] {
-    return [...this.live.keys()];
-  }
+
   snapshot(): readonly MachineSnapshot[] {
     return this.insts.map((m) => {
       const phase = m.batch.length === 0 ? 'idle' : m.promptsInBatch === 0 ? 'decode' : m.tokensInBatch === 0 ? 'prompt' : 'mixed';
@@ -432,8 +410,8 @@ class CompatCluster implements Cluster {
   }
 
   submit(request: EngineRequest, observer: RequestObserver): SubmitHandle {
-    checkCompatRequest(request);
-    if (this.live.has(request.id)) throw new ConfigError(`request id '${request.id}' is already in flight`);
+    const bad = requestProblem(request, this.live);
+    if (bad) return failLater(this.clock, observer, `request ${request.id}: ${bad}`);
     if (!this.draining) {
       // Called from outside the heap (the clock, a live server): catch up first, since a real clock may
       // deliver an arrival before the timer of an earlier internal event fired. From inside the heap (a
@@ -456,14 +434,17 @@ class CompatCluster implements Cluster {
     (token as { req: CReq }).req = r;
     this.live.set(request.id, r);
     const pl = this.sched.place(request.promptTokens, request.outputTokens);
+    r.placed = pl;
     const p = pl.prompt as Inst;
     const t = pl.token as Inst;
     r.pool = p.pool;
-    if (p !== t) r.flow = { req: r, src: p, dest: t, bytes: kv * request.promptTokens, state: NONE };
+    // A one-token request is all prompt phase: its token task stays empty, on the prompt machine.
+    const oneToken = request.outputTokens === 1;
+    if (p !== t && !oneToken) r.flow = { req: r, src: p, dest: t, bytes: kv * request.promptTokens, state: NONE };
     prompt.inst = p;
-    token.inst = t;
+    token.inst = oneToken ? p : t;
     this.taskArrival(p, prompt);
-    if (p === t) this.taskArrival(t, token);
+    if (p === t && !oneToken) this.taskArrival(t, token);
     return { cancel: () => this.cancel(r) };
   }
 
@@ -564,14 +545,11 @@ class CompatCluster implements Cluster {
       if (nb.length === maxSize) break;
       if (nb.length > 0 && tokens + t.tpi > maxTok) break;
       if (t.req.selStamp === serial) continue;
-      if (t.state === BLOCKED) {
-        tokens += take(nb, t, serial);
-        continue;
-      }
-      if (t.memory + memory <= cap) {
-        tokens += take(nb, t, serial);
-        memory += t.memory;
-      }
+      // A preempted task holds its KV already; another must fit.
+      const held = t.state === BLOCKED;
+      if (!held && t.memory + memory > cap) continue;
+      tokens += take(nb, t, serial);
+      if (!held) memory += t.memory;
     }
     // 2. new prompts, in arrival order
     for (const t of m.promptQueue) {
@@ -603,14 +581,10 @@ class CompatCluster implements Cluster {
       if (r.selStamp === serial) continue;
       const t = currentTask(m, r);
       if (nb.length > 0 && tokens + t.tpi > maxTok) break;
-      if (t.state === BLOCKED) {
-        tokens += take(nb, t, serial);
-        continue;
-      }
-      if (t.memory + memory <= cap) {
-        tokens += take(nb, t, serial);
-        memory += t.memory;
-      } else break;
+      const held = t.state === BLOCKED;
+      if (!held && t.memory + memory > cap) break;
+      tokens += take(nb, t, serial);
+      if (!held) memory += t.memory;
     }
     m.batchTokens = tokens;
     return nb;
@@ -778,18 +752,24 @@ class CompatCluster implements Cluster {
     else m.tokensInBatch--;
     this.removeFromPool(m, t);
     if (t.isPrompt) {
-      m.pendingTokens -= t.size;
+      r.placed.promptDone();
       r.promptEnd = this.time;
       r.obs.onTokens(1, this.time);
       if (r.flow && r.flow.state === NONE) this.flowArrival(r.flow);
+      else if (r.r.outputTokens === 1) this.releaseRequest(m, r);
     } else {
-      m.pendingTokens -= 1;
-      m.memory -= r.memory;
-      m.schedMemory -= r.memory;
-      r.memory = 0;
-      this.freed();
-      this.finishRequest(r);
+      this.releaseRequest(m, r);
     }
+  }
+
+  /** The request's last task ended on `m`: its KV there is free, its placement handed back. */
+  private releaseRequest(m: Inst, r: CReq): void {
+    m.memory -= r.memory;
+    r.memory = 0;
+    if (r.cancelled) r.placed.cancelled();
+    else r.placed.finished();
+    this.freed();
+    this.finishRequest(r);
   }
 
   // ---- KV flow (a DummyLink per flow: no contention, 1 s retries) ---------------------------------
@@ -819,7 +799,7 @@ class CompatCluster implements Cluster {
     const r = f.req;
     r.flowEnd = this.time;
     f.src.memory -= r.memory;
-    f.src.schedMemory -= r.memory;
+    r.placed.kvShipped();
     this.freed();
     if (this.ev?.kvTransferEnd) this.ev.kvTransferEnd({ requestId: r.r.id, from: f.src.id, to: f.dest.id, time: this.time, bytes: f.bytes });
     this.taskArrival(f.dest, r.token);
