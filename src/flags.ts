@@ -41,7 +41,15 @@ export const SIM_DEFAULTS = Object.freeze({
   sampleIntervalS: 1,
   sweepDurationS: 600,
   provisionDurationS: 120,
+  /** `provision --max-machines`: the cost-opt/power-opt grid's bound. */
+  maxMachines: 80,
+  searchTolerance: 0.05,
+  budgetLike: 'baseline-h100:40',
+  slo: 'splitwise',
 });
+
+/** Most machines `--max-machines` may let a cost-opt/power-opt search consider. */
+export const MAX_SEARCH_MACHINES = 1000;
 
 /** How much of the load a run sends and measures (LOAD_FLAGS), the same for replay and sim. */
 export interface LoadBounds {

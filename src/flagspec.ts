@@ -186,6 +186,10 @@ function schemaOf(f: Flag): z.ZodTypeAny {
       const bad = (message: string): void => void ctx.addIssue({ code: z.ZodIssueCode.custom, message });
       const n = asNumber(v);
       if (!Number.isFinite(n)) return bad(`expected a number, got '${String(v)}'`);
+      const { min, max } = f;
+      if (f.integer && min !== undefined && max !== undefined && !(Number.isInteger(n) && n >= min && n <= max)) {
+        return bad(`must be an integer from ${min} to ${max}, got ${n}`);
+      }
       if (f.integer && f.min === 1 && !(Number.isInteger(n) && n >= 1)) return bad(`must be a positive integer, got ${n}`);
       if (f.integer && f.min === 0 && !(Number.isSafeInteger(n) && n >= 0)) return bad(`must be a non-negative integer, got ${n}`);
       if (f.integer && !Number.isInteger(n)) return bad(`must be an integer, got ${n}`);

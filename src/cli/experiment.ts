@@ -1,19 +1,6 @@
 /** `splitbench experiment splitwise`: the Splitwise paper's evaluation (six designs, iso-power and iso-cost) by simulation. */
+import { EXPERIMENT_FLAGS } from '../sim/options.js';
 import { defineCommand, OWN_CHECK } from './define.js';
-
-const EXPERIMENT_FLAGS = {
-  trace: { type: 'string', defaultText: 'conversation', describe: 'coding or conversation' },
-  out: { type: 'string', defaultText: 'results/splitwise-<trace>', describe: 'output folder: table (Markdown, CSV, JSON), charts, the runs store' },
-  mode: { type: 'string', defaultText: 'both', describe: 'compat (SplitwiseSim semantics), realistic, or both' },
-  quick: { type: 'boolean', describe: 'clusters scaled down 5x, 30 s traces, coarse bisection (smoke runs and tests)' },
-  duration: { type: 'number', defaultText: "120, --quick 30; the paper's traces: 600", describe: 'seconds of Poisson arrivals per rate' },
-  seed: { type: 'number', defaultText: '0', describe: 'seed for the Poisson traces' },
-  seeds: {
-    type: 'string',
-    describe: 'repeat every search once per seed: a count N (seeds --seed … --seed+N−1) or a comma list; the table and figures show the mean and min–max',
-  },
-  json: { type: 'boolean', describe: 'print the result as JSON' },
-} as const;
 
 export const experimentCommand = defineCommand({
   command: 'experiment <name>',

@@ -1,25 +1,8 @@
 /** Shared CLI output helpers: JSON for machines, aligned tables for people. */
 import type { RESULTS_FLAGS } from '../flags.js';
 import type { FlagValues } from '../flagspec.js';
-import { VERSION } from '../version.js';
 
-/** Every command's `--json` output: `{ splitbench, command, result }`; `result` is what the command reports. */
-export interface JsonEnvelope<T = unknown> {
-  /** The splitbench version that wrote it. */
-  readonly splitbench: string;
-  /** The command, with its subcommand: 'sim', 'runs list', 'trace stats'… (its schema: schemas/<command with -, not space>.json). */
-  readonly command: string;
-  readonly result: T;
-}
-
-export function jsonEnvelope<T>(command: string, result: T): JsonEnvelope<T> {
-  return { splitbench: VERSION, command, result };
-}
-
-/** Print a command's `--json` output, in the envelope every command shares. */
-export function printJson(command: string, result: unknown): void {
-  process.stdout.write(`${JSON.stringify(jsonEnvelope(command, result), null, 2)}\n`);
-}
+export { type JsonEnvelope, jsonEnvelope, printJson } from '../envelope.js';
 
 /** Render rows as an aligned text table (first row = header). Numbers are right-aligned. */
 export function formatTable(rows: readonly (readonly (string | number | null | undefined)[])[]): string {

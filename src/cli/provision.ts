@@ -1,47 +1,6 @@
 /** `splitbench provision`: search prompt/token machine counts of a design for the best configuration under an objective. */
-import { CLUSTER_FLAGS, DISTRIBUTED_FLAGS, RUN_FLAGS, SIM_DEFAULTS } from '../flags.js';
-import { flagGroup, pickFlags, withFlags } from '../flagspec.js';
-import { TRACE_FLAGS } from '../trace/options.js';
-import { SAMPLED_TRACE_FLAGS, SEARCH_FLAGS } from './sweep.js';
+import { PROVISION_FLAGS } from '../sim/options.js';
 import { defineCommand, OWN_CHECK } from './define.js';
-
-const PROVISION_FLAGS = {
-  ...SAMPLED_TRACE_FLAGS,
-  ...flagGroup('Search:', {
-    design: {
-      type: 'string',
-      required: true,
-      describe: 'splitwise-hh, splitwise-ha, splitwise-aa, splitwise-hhcap, baseline-a100, baseline-h100',
-    },
-    objective: {
-      type: 'string',
-      required: true,
-      describe: 'iso-power | iso-cost: most throughput for the budget; cost-opt | power-opt: least cost/power meeting the SLOs at --rate',
-    },
-    'budget-like': {
-      type: 'string',
-      defaultText: 'baseline-h100:40',
-      describe: 'reference cluster that sets the budget and the ratios, DESIGN:COUNT or DESIGN:PROMPT,TOKEN',
-    },
-    rate: { type: 'number', required: true, describe: 'req/s to meet (cost-opt, power-opt), or where the throughput search starts (iso-*)' },
-    duration: { type: 'number', defaultText: String(SIM_DEFAULTS.provisionDurationS), describe: 'seconds of Poisson arrivals per simulation' },
-    'max-machines': { type: 'number', defaultText: '80', describe: 'cost-opt/power-opt: at most this many machines in all' },
-    ...withFlags(SEARCH_FLAGS, { tolerance: { describe: 'relative precision of each max-throughput bisection' } }),
-  }),
-  ...withFlags(pickFlags(CLUSTER_FLAGS, 'model', 'compat'), { model: { describe: 'model', defaultText: 'bloom-176b' } }),
-  ...withFlags(pickFlags(RUN_FLAGS, 'db', 'json'), {
-    db: { describe: 'results store for the simulated runs' },
-    json: { describe: 'print the result as JSON' },
-  }),
-  ...withFlags(DISTRIBUTED_FLAGS, {
-    plan: {
-      describe:
-        'distributed provisioning: every candidate (iso: the budget line; cost/power-opt: the grid within --max-machines) as units of a manifest FILE; results in FILE.results/, done ones skipped',
-    },
-    collect: { describe: "with --plan: merge the finished chunks' results into the answer, run nothing" },
-  }),
-  ...TRACE_FLAGS,
-} as const;
 
 export const provisionCommand = defineCommand({
   command: 'provision',

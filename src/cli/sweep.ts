@@ -1,45 +1,6 @@
 /** `splitbench sweep`: max throughput under an SLO, one run per offered rate (simulated, or --live). */
-import { CLUSTER_FLAGS, DISTRIBUTED_FLAGS, RUN_FLAGS, SEEDS_FLAG, SIM_DEFAULTS } from '../flags.js';
-import { flagGroup, pickFlags, withFlags } from '../flagspec.js';
-import { TRACE_FLAGS, TRACE_INPUT_FLAGS } from '../trace/options.js';
+import { SWEEP_FLAGS } from '../sim/options.js';
 import { defineCommand, OWN_CHECK } from './define.js';
-
-/** The trace whose request sizes `sweep` and `provision` sample. */
-export const SAMPLED_TRACE_FLAGS = withFlags(TRACE_INPUT_FLAGS, {
-  trace: { describe: 'trace whose request sizes are sampled (file, or coding, conversation)' },
-});
-
-/** `--slo` and `--tolerance` of the max-throughput searches. */
-export const SEARCH_FLAGS = {
-  slo: { type: 'string', defaultText: "splitwise: the paper's nine slowdown limits", describe: 'SLO file, path or bundled name' },
-  tolerance: {
-    type: 'number',
-    defaultText: '0.05',
-    describe: 'stop bisecting when the bracket is narrower than this fraction of the passing rate',
-  },
-} as const;
-
-const SWEEP_FLAGS = {
-  ...SAMPLED_TRACE_FLAGS,
-  ...withFlags(CLUSTER_FLAGS, { compat: { describe: "'splitwise': SplitwiseSim-compatible semantics (simulated sweeps)" } }),
-  ...flagGroup('Sweep:', {
-    rates: { type: 'string', required: true, describe: 'offered rates, LO:HI:STEP or a comma list (req/s, Poisson arrivals)' },
-    duration: { type: 'number', defaultText: String(SIM_DEFAULTS.sweepDurationS), describe: 'seconds of arrivals per rate' },
-    ...SEARCH_FLAGS,
-    live: { type: 'boolean', describe: 'run each rate as a replay against the reference backend instead of simulating it' },
-    'time-scale': { type: 'number', describe: 'with --live: the backend runs K times faster than real GPUs' },
-  }),
-  ...withFlags(pickFlags(RUN_FLAGS, 'db', 'tag'), { tag: { describe: 'KEY=VALUE label stored with every run (repeatable)' } }),
-  ...withFlags(SEEDS_FLAG, { seeds: { describe: 'repeat the whole sweep once per seed: a count N (seeds --seed … --seed+N−1) or a comma list' } }),
-  ...withFlags(pickFlags(RUN_FLAGS, 'json'), { json: { describe: 'print the result as JSON' } }),
-  ...withFlags(DISTRIBUTED_FLAGS, {
-    plan: {
-      describe:
-        'distributed sweep: the work as a manifest FILE (one configuration per --deployment, comma list allowed); results in FILE.results/, done ones skipped',
-    },
-  }),
-  ...TRACE_FLAGS,
-} as const;
 
 export const sweepCommand = defineCommand({
   command: 'sweep',

@@ -27,7 +27,8 @@ import { createScheduler, poolsOf, type ClusterScheduler, type Placement, type P
 import { kvBytesPerToken, kvCapacityBytes, transferBytesPerS, type MachineSpec, type ModelSpec } from './specs.js';
 import type { CompatPredictors } from './predictors.js';
 import { createCompatCluster } from './compat/cluster.js';
-import { engineCatalog, loadCatalog, type Catalog } from './catalog.js';
+import { engineCatalog } from './catalog.js';
+import type { EngineData } from './data.js';
 import { enginePerfModels, enginePredictors } from './perf/registry.js';
 import { enginePower } from './power.js';
 
@@ -53,7 +54,12 @@ export interface ClusterOptions {
   readonly compat?: 'splitwise';
   /** Seed for the `random` scheduler. */
   readonly seed?: number;
-  /** Default: the bundled catalog (workloads/catalog), with SplitwiseSim's sizes in the compatible mode. */
+  /**
+   * The loaded catalogs and profiles (src/config) the defaults below come from; needed unless `catalog`,
+   * `perfModel` (realistic mode) and `predictors` (compatible mode) are all given.
+   */
+  readonly data?: EngineData;
+  /** Default: `data`'s catalog, with SplitwiseSim's sizes in the compatible mode. */
   readonly catalog?: EngineCatalog;
   /** One model for every machine, or a factory per (machine type, model). Default: the deployment's `perfModel` kind from the performance-model registry. */
   readonly perfModel?: PerfModel | ((machine: MachineSpec, model: ModelSpec) => PerfModel);
@@ -99,7 +105,7 @@ export function resolveMachines(dep: Deployment, catalog: EngineCatalog): { mode
   return { model, machines };
 }
 
-/** Fill in the defaults that come from the bundled catalog, performance models and power model. */
+/** Fill in the defaults that come from `data`: its catalog, performance models and power model. */
 export function withDefaults(
   dep: Deployment,
   opts: ClusterOptions,
@@ -108,23 +114,25 @@ export function withDefaults(
   readonly power: NonNullable<ClusterOptions['power']>;
 } {
   const compat = opts.compat === 'splitwise';
-  let full: Catalog | undefined;
-  const cat = (): Catalog => (full ??= loadCatalog());
+  const data = (what: string): EngineData => {
+    if (opts.data) return opts.data;
+    throw new ConfigError(`the cluster needs ${what}, or the loaded catalogs and profiles to make one from`, { path: 'data' });
+  };
   return {
     ...opts,
-    catalog: opts.catalog ?? engineCatalog(cat(), { compat }),
-    // The catalog's power model knows the bundled machines only; a caller's own catalog gets the fallback.
-    power: opts.power ?? (opts.catalog ? defaultPower : enginePower(cat())),
+    catalog: opts.catalog ?? engineCatalog(data('a catalog').catalog, { compat }),
+    // The catalog's power model knows the loaded machines only; a caller's own catalog gets the fallback.
+    power: opts.power ?? (opts.catalog ? defaultPower : enginePower(data('a power model').catalog)),
     ...(opts.perfModel || compat
       ? {}
       : {
           perfModel: enginePerfModels({
-            catalog: cat(),
+            data: data('a performance model'),
             ...(dep.perfModel === 'auto' ? {} : { kind: dep.perfModel }),
-            ...(dep.profileFile ? { profileFile: dep.profileFile } : {}),
+            ...(dep.profile ? { profile: dep.profile } : {}),
           }),
         }),
-    ...(opts.predictors || !compat ? {} : { predictors: enginePredictors(cat()) }),
+    ...(opts.predictors || !compat ? {} : { predictors: enginePredictors(data("SplitwiseSim's predictors")) }),
   };
 }
 

@@ -14,7 +14,6 @@
  * at most ratedW (the capped DGX-H100: 0.7 x 10200 = 7140 W).
  */
 import type { Catalog, CatalogMachine } from './catalog.js';
-import { loadCatalog } from './catalog.js';
 
 export type PowerPhase = 'idle' | 'prefill' | 'decode' | 'mixed';
 
@@ -41,8 +40,7 @@ export interface PowerModel {
   watts(state: PowerState): number;
 }
 
-export function powerModel(machine: string | CatalogMachine, opts: { catalog?: Catalog } = {}): PowerModel {
-  const m = typeof machine === 'string' ? (opts.catalog ?? loadCatalog()).machine(machine) : machine;
+export function powerModel(m: CatalogMachine): PowerModel {
   const hw = m.hw;
   const cap = hw.powerCapW ?? Infinity;
   const gpuWatts = (s: PowerState): number => {
@@ -123,10 +121,10 @@ export interface EnginePowerState {
 }
 
 /**
- * This power model as the cluster's `power` option: `createCluster(dep, { power: enginePower(), ... })`.
+ * This power model as the cluster's `power` option: `createCluster(dep, { power: enginePower(catalog), ... })`.
  * Machines are looked up by name (or alias) in the catalog.
  */
-export function enginePower(catalog: Catalog = loadCatalog()): (machine: { readonly name: string }, state: EnginePowerState) => number {
+export function enginePower(catalog: Catalog): (machine: { readonly name: string }, state: EnginePowerState) => number {
   const models = new Map<string, PowerModel>();
   return (machine, state) => {
     let pm = models.get(machine.name);

@@ -11,7 +11,7 @@
  *   bound × TBT p50;
  * - the send lag was flagged (lag p99 above 10 ms).
  */
-import { loadDeployment } from '../engine/index.js';
+import { loadDeployment } from '../config/index.js';
 import { summarizeRun, type RunSummary } from '../metrics/index.js';
 import type { Stats } from '../metrics/histogram.js';
 import { simulate } from '../sim/simulate.js';

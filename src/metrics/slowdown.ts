@@ -136,10 +136,14 @@ export function referenceFromRun(store: StoreLike, runIdOrName: string | number)
 /** Default reference machine: one uncontended DGX-A100, as the Splitwise paper normalises. */
 export const DEFAULT_REFERENCE_MACHINE = 'dgx-a100';
 
-/** The engine's `referenceLatency` (loaded lazily: summaries without slowdowns never load the engine). */
+/**
+ * The engine's `referenceLatency` over the bundled catalogs and profiles (loaded lazily: summaries without
+ * slowdowns never load the engine or read those files).
+ */
 export async function loadReferenceLatency(): Promise<ReferenceLatencyFn> {
-  const { referenceLatency } = await import('../engine/index.js');
-  return (q) => referenceLatency(q);
+  const [{ referenceLatency }, { loadEngineData }] = await Promise.all([import('../engine/index.js'), import('../config/index.js')]);
+  const realistic = loadEngineData({ splitwise: false });
+  return (q) => referenceLatency({ ...q, data: q.mode === 'splitwise' ? loadEngineData() : realistic });
 }
 
 /**

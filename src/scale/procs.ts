@@ -18,7 +18,7 @@ import { mergeShards, type MergeResult } from './merge.js';
 import type { ScaleOptions } from './options.js';
 import { HELD_WORD, READY_LINE } from './session.js';
 import { newRunUuid } from './shard.js';
-import { printJson } from '../cli/output.js';
+import { printJson } from '../envelope.js';
 
 /** Flags the parent owns (stripped from the children's arguments); value: takes a value. */
 const PARENT_FLAGS: Record<string, boolean> = { procs: true, db: true, 'metrics-port': true, 'run-uuid': true, 'time-url': true, json: false };

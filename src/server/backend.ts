@@ -1,19 +1,11 @@
 /**
- * Builds the emulated cluster the reference backend serves from a deployment descriptor, with the engine's
- * defaults (bundled catalogs, the deployment's performance-model kind, the catalog power model; SplitwiseSim's
- * sizes and predictors in the compatible mode) — the same cluster the simulator builds, so a live replay and
+ * Builds the emulated cluster the reference backend serves from a deployment descriptor, with the defaults the
+ * engine makes from the bundled catalogs and profiles, loaded here once (the deployment's performance-model kind,
+ * the catalog power model; SplitwiseSim's sizes and predictors in the compatible mode) — the same cluster the simulator builds, so a live replay and
  * a simulation of one deployment agree — on a RealClock running `timeScale` times faster than real GPUs.
  */
-import {
-  createCluster,
-  loadCatalog,
-  loadDeployment,
-  withDefaults,
-  type Cluster,
-  type Deployment,
-  type IterationEvent,
-  type PerfModel,
-} from '../engine/index.js';
+import { loadDeployment, loadEngineData } from '../config/index.js';
+import { createCluster, withDefaults, type Cluster, type Deployment, type IterationEvent, type PerfModel } from '../engine/index.js';
 import { ConfigError } from '../errors.js';
 import { RealClock } from '../wallclock.js';
 import type { ServedModel } from './openai.js';
@@ -96,11 +88,13 @@ export function createBackend(opts: BackendOptions): Backend {
   }
   const deployment = opts.role ? roleDeployment(loaded, opts.role) : loaded;
   const promptMachine = promptMachineType(loaded);
-  const model = loadCatalog().model(deployment.model);
+  const data = loadEngineData({ splitwise: opts.compat === 'splitwise' });
+  const model = data.catalog.model(deployment.model);
   const clock = new RealClock(opts.timeScale ?? 1);
   const listeners: ((e: IterationEvent) => void)[] = [];
   const full = withDefaults(deployment, {
     clock,
+    data,
     events: {
       iterationStart: (e) => {
         for (const f of listeners) f(e);
@@ -118,7 +112,7 @@ export function createBackend(opts: BackendOptions): Backend {
     clock,
     model: { name: model.name, maxContextTokens: model.maxContextTokens },
     gpuModel: (machineType) => {
-      const cat = loadCatalog();
+      const cat = data.catalog;
       if (!cat.hasMachine(machineType)) return machineType;
       const hw = cat.machine(machineType).hw;
       return hw.product ?? hw.name;

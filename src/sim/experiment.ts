@@ -20,7 +20,8 @@ import { ConfigError } from '../errors.js';
 import { loadSlo } from '../metrics/index.js';
 import { openStore } from '../store/index.js';
 import type { CompatMode } from './cluster.js';
-import { Problems, parseSeeds } from './options.js';
+import { parseFlags, Problems } from '../flagspec.js';
+import { EXPERIMENT_FLAGS, parseSeeds } from './options.js';
 import { traceSampler } from '../trace/index.js';
 import { DESIGNS, Evaluator, countsLabel, evaluatorRunner, provisionSearch, provisioned, type Counts, type DesignSpec } from './provision.js';
 import type { RateRunnerFactory } from './sweep.js';
@@ -85,32 +86,22 @@ export interface ExperimentOptions {
   readonly json: boolean;
 }
 
-export function resolveExperimentOptions(argv: Record<string, unknown>): ExperimentOptions {
+/** Checks the flags of `experiment` (EXPERIMENT_FLAGS), every problem at once. */
+export function resolveExperimentOptions(argv: Readonly<Record<string, unknown>>): ExperimentOptions {
   const p = new Problems();
-  const name = p.str(argv, 'name', 'EXPERIMENT');
-  if (name !== 'splitwise') p.add('EXPERIMENT', `unknown experiment '${String(argv['name'])}'; known: splitwise`);
-  const trace = p.str(argv, 'trace', '--trace') ?? 'conversation';
-  if (trace !== 'coding' && trace !== 'conversation') p.add('--trace', `expected coding or conversation (the paper's traces), got '${trace}'`);
-  const mode = p.str(argv, 'mode', '--mode') ?? 'both';
-  if (!['compat', 'realistic', 'both'].includes(mode)) p.add('--mode', `expected compat, realistic or both, got '${mode}'`);
-  const seed = p.num(argv, 'seed', '--seed', { int: true, min: 0 }) ?? 0;
-  const quick = p.bool(argv, 'quick');
-  const durationS = p.num(argv, 'duration', '--duration', { gt: 0 }) ?? (quick ? 30 : 120);
-  let seeds: number[] | undefined;
-  try {
-    seeds = parseSeeds(argv, seed);
-  } catch (e) {
-    p.push((e as Error).message);
-  }
+  if (argv['name'] !== 'splitwise') p.add('EXPERIMENT', `unknown experiment '${String(argv['name'])}'; known: splitwise`);
+  const f = parseFlags(EXPERIMENT_FLAGS, argv, p);
+  const quick = f.quick === true;
+  const seeds = p.try(() => parseSeeds(argv, f.seed));
   const o: ExperimentOptions = Object.freeze({
-    trace: trace as TraceName,
-    out: p.str(argv, 'out', '--out') ?? path.join('results', `splitwise-${trace}`),
-    modes: mode === 'both' ? MODES : [mode as Mode],
+    trace: f.trace,
+    out: f.out ?? path.join('results', `splitwise-${f.trace}`),
+    modes: f.mode === 'both' ? MODES : [f.mode],
     quick,
-    durationS,
-    seed,
+    durationS: f.duration ?? (quick ? 30 : 120),
+    seed: f.seed,
     ...(seeds ? { seeds: Object.freeze(seeds) } : {}),
-    json: p.bool(argv, 'json'),
+    json: f.json === true,
   });
   p.throwIfAny('experiment');
   return o;

@@ -3,12 +3,22 @@
  * validated once at the edge, every problem reported at once with its flag, resolved into frozen,
  * fully-defaulted values. The defaults are src/flags.ts's.
  */
-import { CLUSTER_FLAGS, LOAD_FLAGS, type LoadBounds, PERF_MODEL_FLAG, RUN_FLAGS, type RunLabels, SEEDS_FLAG, SIM_DEFAULTS } from '../flags.js';
-import { type FlagValues, flagGroup, keyValues, parseFlags, Problems as FlagProblems, withFlags } from '../flagspec.js';
+import {
+  CLUSTER_FLAGS,
+  DISTRIBUTED_FLAGS,
+  LOAD_FLAGS,
+  type LoadBounds,
+  MAX_SEARCH_MACHINES,
+  PERF_MODEL_FLAG,
+  RUN_FLAGS,
+  type RunLabels,
+  SEEDS_FLAG,
+  SIM_DEFAULTS,
+} from '../flags.js';
+import { type FlagValues, flagGroup, keyValues, parseFlags, pickFlags, Problems, withFlags } from '../flagspec.js';
 import { ConfigError } from '../errors.js';
-import { DEFAULT_DB } from '../paths.js';
 import { storeTargetProblem } from '../store/target.js';
-import { readTraceFlags, TRACE_FLAGS, TRACE_INPUT_FLAGS, type TraceFlagOptions, type TraceSelection, traceOptions } from '../trace/options.js';
+import { TRACE_FLAGS, TRACE_INPUT_FLAGS, type TraceSelection, traceOptions } from '../trace/options.js';
 import type { CompatMode } from './cluster.js';
 
 export { SIM_DEFAULTS };
@@ -28,73 +38,11 @@ export interface SimOptions extends TraceSelection, LoadBounds, RunLabels {
 
 type Argv = Readonly<Record<string, unknown>>;
 
-/**
- * The problems of one command's flags (src/flagspec.ts), with readers of single flags for the option
- * modules that check a flag record flag by flag (sweep, provision, experiment).
- */
-export class Problems extends FlagProblems {
-  /** One scalar flag (yargs gives a repeated flag as an array). */
-  private one(argv: Argv, key: string, flag: string): unknown {
-    const v = argv[key];
-    if (Array.isArray(v)) {
-      this.add(flag, `given ${v.length} times; give it once`);
-      return v[v.length - 1];
-    }
-    return v;
-  }
-  /** `--db`: the store this command writes (default DEFAULT_DB), checked once here (src/store/target.ts). */
-  db(argv: Argv): string {
-    const v = this.one(argv, 'db', '--db');
-    const file = v === undefined || v === null ? DEFAULT_DB : String(v);
-    const why = storeTargetProblem(file);
-    if (why) this.add('--db', why);
-    return file;
-  }
-  str(argv: Argv, key: string, flag: string): string | undefined {
-    const v = this.one(argv, key, flag);
-    if (v === undefined || v === null) return undefined;
-    if (typeof v !== 'string' || v.trim() === '') {
-      this.add(flag, 'expected a non-empty value');
-      return undefined;
-    }
-    return v;
-  }
-  num(argv: Argv, key: string, flag: string, check: { min?: number; gt?: number; max?: number; int?: boolean } = {}): number | undefined {
-    const v = this.one(argv, key, flag);
-    if (v === undefined || v === null) return undefined;
-    const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
-    if (!Number.isFinite(n)) {
-      this.add(flag, `expected a number, got '${String(v)}'`);
-      return undefined;
-    }
-    if (check.int && !Number.isInteger(n)) return void this.add(flag, `must be an integer, got ${n}`);
-    if (check.gt !== undefined && !(n > check.gt)) return void this.add(flag, `must be > ${check.gt}, got ${n}`);
-    if (check.min !== undefined && !(n >= check.min)) return void this.add(flag, `must be >= ${check.min}, got ${n}`);
-    if (check.max !== undefined && !(n <= check.max)) return void this.add(flag, `must be <= ${check.max}, got ${n}`);
-    return n;
-  }
-  bool(argv: Argv, key: string): boolean {
-    return argv[key] === true;
-  }
-  tags(argv: Argv): Record<string, string> {
-    const raw = argv['tag'];
-    return { ...keyValues(raw === undefined ? [] : Array.isArray(raw) ? raw.map(String) : [String(raw)], '--tag', this) };
-  }
-  compat(argv: Argv): CompatMode {
-    return compatMode(this.str(argv, 'compat', '--compat'), this);
-  }
-}
-
 /** `--compat` as the engine's mode; an unknown one is a problem. */
-function compatMode(c: string | undefined, p: FlagProblems): CompatMode {
+export function compatMode(c: string | undefined, p: Problems): CompatMode {
   if (c === undefined || c === 'none') return undefined;
   if (c !== 'splitwise') p.add('--compat', `unknown mode '${c}'; known: splitwise (SplitwiseSim-compatible), none`);
   return c === 'splitwise' ? 'splitwise' : undefined;
-}
-
-/** Trace flags shared by every command here (transforms, --format, --lenient). */
-export function traceFlags(argv: Argv, p: FlagProblems): TraceFlagOptions {
-  return readTraceFlags(argv, p);
 }
 
 /** The flags of `sim`. */
@@ -122,7 +70,7 @@ export const SIM_FLAGS = {
 export type SimFlags = FlagValues<typeof SIM_FLAGS>;
 
 export function resolveSimOptions(argv: Argv): SimOptions {
-  const p = new FlagProblems();
+  const p = new Problems();
   const f = parseFlags(SIM_FLAGS, argv, p);
   const t = traceOptions(f);
   let shape: SimShape = { kind: 'trace' };
@@ -165,6 +113,140 @@ export function resolveSimOptions(argv: Argv): SimOptions {
     json: f.json === true,
   });
 }
+
+/** `--db`: the store this command writes, checked once here (src/store/target.ts). */
+export function checkStore(db: string, p: Problems): string {
+  const why = storeTargetProblem(db);
+  if (why) p.add('--db', why);
+  return db;
+}
+
+/** The trace whose request sizes `sweep` and `provision` sample. */
+export const SAMPLED_TRACE_FLAGS = withFlags(TRACE_INPUT_FLAGS, {
+  trace: { describe: 'trace whose request sizes are sampled (file, or coding, conversation)' },
+});
+
+/** `--slo` and `--tolerance` of the max-throughput searches. */
+export const SEARCH_FLAGS = {
+  slo: { type: 'string', default: SIM_DEFAULTS.slo, defaultText: "splitwise: the paper's nine slowdown limits", describe: 'SLO file, path or bundled name' },
+  tolerance: {
+    type: 'number',
+    positive: true,
+    default: SIM_DEFAULTS.searchTolerance,
+    describe: 'stop bisecting when the bracket is narrower than this fraction of the passing rate',
+  },
+} as const;
+
+/** The flags of `sweep`. */
+export const SWEEP_FLAGS = {
+  ...SAMPLED_TRACE_FLAGS,
+  ...withFlags(CLUSTER_FLAGS, {
+    deployment: { default: SIM_DEFAULTS.deployment },
+    compat: { describe: "'splitwise': SplitwiseSim-compatible semantics (simulated sweeps)" },
+  }),
+  ...flagGroup('Sweep:', {
+    rates: { type: 'string', required: true, describe: 'offered rates, LO:HI:STEP or a comma list (req/s, Poisson arrivals)' },
+    duration: { type: 'number', positive: true, default: SIM_DEFAULTS.sweepDurationS, describe: 'seconds of arrivals per rate' },
+    ...SEARCH_FLAGS,
+    live: { type: 'boolean', describe: 'run each rate as a replay against the reference backend instead of simulating it' },
+    'time-scale': { type: 'number', positive: true, describe: 'with --live: the backend runs K times faster than real GPUs' },
+  }),
+  ...withFlags(pickFlags(RUN_FLAGS, 'db', 'tag'), { tag: { describe: 'KEY=VALUE label stored with every run (repeatable)' } }),
+  ...withFlags(SEEDS_FLAG, { seeds: { describe: 'repeat the whole sweep once per seed: a count N (seeds --seed … --seed+N−1) or a comma list' } }),
+  ...withFlags(pickFlags(RUN_FLAGS, 'json'), { json: { describe: 'print the result as JSON' } }),
+  ...withFlags(DISTRIBUTED_FLAGS, {
+    plan: {
+      describe:
+        'distributed sweep: the work as a manifest FILE (one configuration per --deployment, comma list allowed); results in FILE.results/, done ones skipped',
+    },
+  }),
+  ...TRACE_FLAGS,
+} as const;
+
+/** The flags of `provision`. */
+export const PROVISION_FLAGS = {
+  ...SAMPLED_TRACE_FLAGS,
+  ...flagGroup('Search:', {
+    design: {
+      type: 'string',
+      required: true,
+      describe: 'splitwise-hh, splitwise-ha, splitwise-aa, splitwise-hhcap, baseline-a100, baseline-h100',
+    },
+    objective: {
+      type: 'string',
+      required: true,
+      describe: 'iso-power | iso-cost: most throughput for the budget; cost-opt | power-opt: least cost/power meeting the SLOs at --rate',
+    },
+    'budget-like': {
+      type: 'string',
+      default: SIM_DEFAULTS.budgetLike,
+      describe: 'reference cluster that sets the budget and the ratios, DESIGN:COUNT or DESIGN:PROMPT,TOKEN',
+    },
+    rate: {
+      type: 'number',
+      positive: true,
+      required: true,
+      describe: 'req/s to meet (cost-opt, power-opt), or where the throughput search starts (iso-*)',
+    },
+    duration: { type: 'number', positive: true, default: SIM_DEFAULTS.provisionDurationS, describe: 'seconds of Poisson arrivals per simulation' },
+    // The split grid has ~M²/2 candidates: 1000 keeps it under half a million.
+    'max-machines': {
+      type: 'number',
+      integer: true,
+      positive: true,
+      max: MAX_SEARCH_MACHINES,
+      default: SIM_DEFAULTS.maxMachines,
+      describe: 'cost-opt/power-opt: at most this many machines in all',
+    },
+    ...withFlags(SEARCH_FLAGS, { tolerance: { describe: 'relative precision of each max-throughput bisection' } }),
+  }),
+  ...withFlags(pickFlags(CLUSTER_FLAGS, 'model', 'compat'), { model: { describe: 'model', defaultText: 'bloom-176b' } }),
+  ...withFlags(pickFlags(RUN_FLAGS, 'db', 'json'), {
+    db: { describe: 'results store for the simulated runs' },
+    json: { describe: 'print the result as JSON' },
+  }),
+  ...withFlags(DISTRIBUTED_FLAGS, {
+    plan: {
+      describe:
+        'distributed provisioning: every candidate (iso: the budget line; cost/power-opt: the grid within --max-machines) as units of a manifest FILE; results in FILE.results/, done ones skipped',
+    },
+    collect: { describe: "with --plan: merge the finished chunks' results into the answer, run nothing" },
+  }),
+  ...TRACE_FLAGS,
+} as const;
+
+/** `--trace`/`--mode` of `experiment`: one of the words, said as the experiment says it. */
+const oneOf =
+  <const W extends string>(words: readonly W[], what: string) =>
+  (v: string): W => {
+    if (!(words as readonly string[]).includes(v)) throw new Error(`expected ${what}, got '${v}'`);
+    return v as W;
+  };
+
+/** The flags of `experiment`. */
+export const EXPERIMENT_FLAGS = {
+  trace: {
+    type: 'string',
+    default: 'conversation',
+    describe: 'coding or conversation',
+    parse: oneOf(['coding', 'conversation'], "coding or conversation (the paper's traces)"),
+  },
+  out: { type: 'string', defaultText: 'results/splitwise-<trace>', describe: 'output folder: table (Markdown, CSV, JSON), charts, the runs store' },
+  mode: {
+    type: 'string',
+    default: 'both',
+    describe: 'compat (SplitwiseSim semantics), realistic, or both',
+    parse: oneOf(['compat', 'realistic', 'both'], 'compat, realistic or both'),
+  },
+  quick: { type: 'boolean', describe: 'clusters scaled down 5x, 30 s traces, coarse bisection (smoke runs and tests)' },
+  duration: { type: 'number', positive: true, defaultText: "120, --quick 30; the paper's traces: 600", describe: 'seconds of Poisson arrivals per rate' },
+  seed: { type: 'number', integer: true, min: 0, default: SIM_DEFAULTS.seed, describe: 'seed for the Poisson traces' },
+  seeds: {
+    type: 'string',
+    describe: 'repeat every search once per seed: a count N (seeds --seed … --seed+N−1) or a comma list; the table and figures show the mean and min–max',
+  },
+  json: { type: 'boolean', describe: 'print the result as JSON' },
+} as const;
 
 /**
  * `--seeds N` (N runs: seeds base, base+1, …, base+N−1, base = --seed or 0) or `--seeds 3,7,11` (those

@@ -21,12 +21,14 @@
  */
 import crypto from 'node:crypto';
 import { ConfigError, ExitCode } from '../errors.js';
-import { defineDeployment, DEPLOYMENT_BOUNDS, loadCatalog, type Deployment } from '../engine/index.js';
+import { defineDeployment, loadCatalog } from '../config/index.js';
+import { DEPLOYMENT_BOUNDS, type Deployment } from '../engine/index.js';
 import { loadSlo, type SloSpec } from '../metrics/index.js';
 import { openStore, type Store } from '../store/index.js';
 import { traceSampler } from '../trace/index.js';
 import type { CompatMode } from './cluster.js';
-import { Problems, SIM_DEFAULTS, type SimOptions } from './options.js';
+import { parseFlags, Problems } from '../flagspec.js';
+import { checkStore, compatMode, PROVISION_FLAGS, SIM_DEFAULTS, type SimOptions } from './options.js';
 import { drive, escalatingSearch, judgeRun, type SearchResult } from './search.js';
 import { searchTrace, type RateContext, type RateRunner, type RateRunnerFactory } from './sweep.js';
 
@@ -102,9 +104,6 @@ export function provisioned(d: DesignSpec, c: Counts): { power: number; cost: nu
   }
   return { power, cost, machines };
 }
-
-/** Most machines `--max-machines` may let a cost-opt/power-opt search consider. */
-export const MAX_SEARCH_MACHINES = 1000;
 
 /** `design:count`, e.g. baseline-h100:40. */
 export function parseBudgetLike(s: string, flag = '--budget-like'): { design: DesignSpec; counts: Counts } {
@@ -209,41 +208,32 @@ export interface ProvisionOptions extends Pick<SimOptions, 'trace' | 'traceForma
   readonly tolerance: number;
 }
 
-export function resolveProvisionOptions(argv: Record<string, unknown>): ProvisionOptions {
+/** Checks the flags of `provision` (PROVISION_FLAGS and the rules between them), every problem at once. */
+export function resolveProvisionOptions(argv: Readonly<Record<string, unknown>>): ProvisionOptions {
   const p = new Problems();
-  const t = searchTrace(argv, p);
-  const designName = p.str(argv, 'design', '--design');
-  const design = designName === undefined ? undefined : DESIGNS[designName];
-  if (designName === undefined) p.add('--design', `required: one of ${DESIGN_NAMES.join(', ')}`);
-  else if (!design) p.add('--design', `unknown design '${designName}'; known: ${DESIGN_NAMES.join(', ')}`);
-  const objective = p.str(argv, 'objective', '--objective');
-  if (objective === undefined) p.add('--objective', `required: one of ${OBJECTIVES.join(', ')}`);
-  else if (!(OBJECTIVES as readonly string[]).includes(objective)) p.add('--objective', `unknown objective '${objective}'; known: ${OBJECTIVES.join(', ')}`);
-  let budgetLike: ProvisionOptions['budgetLike'] | undefined;
-  try {
-    budgetLike = parseBudgetLike(p.str(argv, 'budgetLike', '--budget-like') ?? 'baseline-h100:40');
-  } catch (e) {
-    p.push((e as Error).message);
-  }
-  const rate = p.num(argv, 'rate', '--rate', { gt: 0 });
-  if (rate === undefined && argv['rate'] === undefined)
-    p.add('--rate', 'required: the rate to meet (cost-opt, power-opt) or to start the search from (iso-power, iso-cost)');
+  const f = parseFlags(PROVISION_FLAGS, argv, p);
+  const design = f.design === undefined ? undefined : DESIGNS[f.design];
+  if (f.design !== undefined && !design) p.add('--design', `unknown design '${f.design}'; known: ${DESIGN_NAMES.join(', ')}`);
+  const objective = f.objective;
+  if (objective !== undefined && !(OBJECTIVES as readonly string[]).includes(objective))
+    p.add('--objective', `unknown objective '${objective}'; known: ${OBJECTIVES.join(', ')}`);
+  const budgetLike = p.try(() => parseBudgetLike(f.budgetLike));
+  const t = searchTrace(f);
   const o: ProvisionOptions = Object.freeze({
     ...t,
     design: design ?? DESIGNS['splitwise-hh']!,
     objective: (objective ?? 'iso-power') as Objective,
     budgetLike: budgetLike ?? { design: DESIGNS['baseline-h100']!, counts: { mixed: 40 } },
-    slo: p.str(argv, 'slo', '--slo') ?? 'splitwise',
-    rate: rate ?? 1,
-    durationS: p.num(argv, 'duration', '--duration', { gt: 0 }) ?? SIM_DEFAULTS.provisionDurationS,
-    // The split grid has ~M²/2 candidates: 1000 keeps it under half a million.
-    maxMachines: p.num(argv, 'maxMachines', '--max-machines', { int: true, min: 1, max: MAX_SEARCH_MACHINES }) ?? 80,
-    model: p.str(argv, 'model', '--model'),
-    compat: p.compat(argv),
+    slo: f.slo,
+    rate: f.rate ?? 1,
+    durationS: f.duration,
+    maxMachines: f.maxMachines,
+    model: f.model,
+    compat: compatMode(f.compat, p),
     seed: t.transforms.seed ?? SIM_DEFAULTS.seed,
-    db: p.db(argv),
-    tolerance: p.num(argv, 'tolerance', '--tolerance', { gt: 0 }) ?? 0.05,
-    json: p.bool(argv, 'json'),
+    db: checkStore(f.db, p),
+    tolerance: f.tolerance,
+    json: f.json === true,
   });
   p.throwIfAny('provision');
   return o;

@@ -5,7 +5,8 @@
  * finish in virtual time, the run is marked `interrupted`).
  */
 import os from 'node:os';
-import { loadDeployment, type Deployment } from '../engine/index.js';
+import { loadDeployment } from '../config/index.js';
+import type { Deployment } from '../engine/index.js';
 import {
   findRun,
   formatSummaries,

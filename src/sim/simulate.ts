@@ -27,9 +27,10 @@ import {
   VirtualClock,
   contextProblem,
   enginePower,
-  loadCatalog,
+  type Catalog,
   type Cluster,
   type Deployment,
+  type EngineData,
   type EngineEvents,
   type IterationEvent,
   type KvTransferEvent,
@@ -42,6 +43,7 @@ import { Recorder, specFields, type RequestFields, type RequestStarted, type Run
 import { OK } from '../run/outcome.js';
 import { encodeChunkTimes, type MachineRow, type PowerSampleRow, type RequestRow, type TimelineSampleRow } from '../store/index.js';
 import type { RequestSpec, SessionTurn, SessionWorkload } from '../trace/index.js';
+import { loadEngineData } from '../config/index.js';
 import { buildCluster, type CompatMode } from './cluster.js';
 
 /** Where the simulator's output goes (a RunWriter fits; so does an in-memory accumulator). */
@@ -60,6 +62,8 @@ export interface SimEventListener extends EngineEvents {
 
 export interface SimulateOptions {
   readonly deployment: Deployment;
+  /** The catalogs and profiles the cluster is built from (default: the bundled ones, read once per process). */
+  readonly data?: EngineData;
   readonly requests: AsyncIterable<RequestSpec> | Iterable<RequestSpec>;
   readonly compat?: CompatMode;
   /** Seed for the engine's random choices (`random` scheduler). */
@@ -127,9 +131,10 @@ class PowerMeter {
   private readonly index = new Map<string, number>();
   private readonly idleW: Float64Array;
   private readonly types: string[];
-  private readonly power = enginePower();
+  private readonly power: ReturnType<typeof enginePower>;
 
-  constructor(machines: readonly MachineInfo[]) {
+  constructor(machines: readonly MachineInfo[], catalog: Catalog) {
+    this.power = enginePower(catalog);
     const n = machines.length;
     this.watts = new Float64Array(n);
     this.energy = new Float64Array(n);
@@ -175,6 +180,7 @@ const SENT_ON_TIME: RequestStarted = Object.freeze({ lagS: 0 });
 /** Run a simulation to completion (the event queue empties after the last request). */
 export async function simulate(o: SimulateOptions): Promise<SimulateResult> {
   const t0 = performance.now();
+  const data = o.data ?? loadEngineData({ splitwise: o.compat === 'splitwise' });
   const clock = new VirtualClock(0);
   const keepChunks = o.chunks ?? true;
   const interval = o.sampleIntervalS ?? 1;
@@ -223,12 +229,13 @@ export async function simulate(o: SimulateOptions): Promise<SimulateResult> {
   };
   cluster = buildCluster(o.deployment, {
     clock,
+    data,
     ...(o.compat ? { compat: o.compat } : {}),
     ...(o.seed === undefined ? {} : { seed: o.seed }),
     events: engineEvents,
   });
   const machines = cluster.machines();
-  if (wantPower) meter = new PowerMeter(machines);
+  if (wantPower) meter = new PowerMeter(machines, data.catalog);
   sink.addMachines?.(
     machines.map((m) => ({ machineId: m.id, machineType: m.type, pool: m.pool, gpus: m.gpus, pricePerHour: m.pricePerHour, tdpW: m.tdpW, idleW: m.idleW })),
   );
@@ -278,7 +285,7 @@ export async function simulate(o: SimulateOptions): Promise<SimulateResult> {
 
   // Requests past the model's context get what the reference backend answers them (HTTP 400
   // context_length_exceeded, recorded as a live replay records it) and never reach the engine.
-  const maxContext = loadCatalog().model(o.deployment.model).maxContextTokens;
+  const maxContext = data.catalog.model(o.deployment.model).maxContextTokens;
   const refuse = (spec: RequestSpec, mySeq: number, message: string, turn: SessionTurn | undefined): void => {
     const st = new Live(ctx, spec, mySeq, undefined);
     st.turn = turn;

@@ -13,7 +13,9 @@ import { loadSlo, type SloSpec } from '../metrics/index.js';
 import { openStore, type Store } from '../store/index.js';
 import { DEFAULT_ARRIVALS, rateRequests, sha256File, traceSampler, type SizeSampler } from '../trace/index.js';
 import type { CompatMode } from './cluster.js';
-import { Problems, SIM_DEFAULTS, traceFlags, type SimOptions } from './options.js';
+import { type FlagValues, keyValues, parseFlags, Problems } from '../flagspec.js';
+import { type TRACE_FLAGS, traceOptions } from '../trace/options.js';
+import { checkStore, compatMode, type SAMPLED_TRACE_FLAGS, SIM_DEFAULTS, type SimOptions, SWEEP_FLAGS } from './options.js';
 import { resolveDeployment } from './run.js';
 import { drive, judgeRun, parseRates, sweepSearch, type Judgement, type SearchResult } from './search.js';
 import { simulate } from './simulate.js';
@@ -29,48 +31,39 @@ export interface SweepOptions
   readonly tolerance: number;
 }
 
-/** `--trace` (required) and the trace flags of a search (sweep, provision), as option fields. */
-export function searchTrace(argv: Record<string, unknown>, p: Problems): Pick<SimOptions, 'trace' | 'traceFormat' | 'lenient' | 'transforms'> {
-  const trace = p.str(argv, 'trace', '--trace');
-  if (argv['trace'] === undefined) p.add('--trace', 'required: the trace file (or a bundled name)');
-  const t = traceFlags(argv, p);
-  return { trace: trace ?? '', traceFormat: t.format, lenient: t.lenient, transforms: t.transforms };
+/** The trace fields of a search's checked flags (sweep, provision). */
+export function searchTrace(
+  f: FlagValues<typeof SAMPLED_TRACE_FLAGS & typeof TRACE_FLAGS>,
+): Pick<SimOptions, 'trace' | 'traceFormat' | 'lenient' | 'transforms'> {
+  const t = traceOptions(f);
+  return { trace: f.trace, traceFormat: t.format, lenient: t.lenient, transforms: t.transforms };
 }
 
-export function resolveSweepOptions(argv: Record<string, unknown>): SweepOptions {
+/** Checks the flags of `sweep` (SWEEP_FLAGS and the rules between them), every problem at once. */
+export function resolveSweepOptions(argv: Readonly<Record<string, unknown>>): SweepOptions {
   const p = new Problems();
-  const t = searchTrace(argv, p);
-  const ratesRaw = p.str(argv, 'rates', '--rates');
-  let rates: number[] = [];
-  if (ratesRaw === undefined) p.add('--rates', 'required: LO:HI:STEP (e.g. 30:160:10) or a comma list');
-  else {
-    try {
-      rates = parseRates(ratesRaw);
-    } catch (e) {
-      p.push((e as Error).message);
-    }
-  }
-  const live = p.bool(argv, 'live');
-  const compat = p.compat(argv);
+  const f = parseFlags(SWEEP_FLAGS, argv, p);
+  const t = searchTrace(f);
+  const rates = (f.rates === undefined ? undefined : p.try(() => parseRates(f.rates))) ?? [];
+  const live = f.live === true;
+  const compat = compatMode(f.compat, p);
   if (live && compat) p.add('--compat', 'applies to simulated sweeps only (the reference backend runs the realistic engine)');
-  const timeScale = p.num(argv, 'timeScale', '--time-scale', { gt: 0 });
-  if (timeScale !== undefined && !live) p.add('--time-scale', 'applies to --live sweeps only');
-  const tolerance = p.num(argv, 'tolerance', '--tolerance', { gt: 0 }) ?? 0.05;
+  if (f.timeScale !== undefined && !live) p.add('--time-scale', 'applies to --live sweeps only');
   const o: SweepOptions = Object.freeze({
     ...t,
-    deployment: p.str(argv, 'deployment', '--deployment') ?? SIM_DEFAULTS.deployment,
-    model: p.str(argv, 'model', '--model'),
+    deployment: f.deployment,
+    model: f.model,
     compat,
-    rates,
-    durationS: p.num(argv, 'duration', '--duration', { gt: 0 }) ?? SIM_DEFAULTS.sweepDurationS,
+    rates: Object.freeze(rates),
+    durationS: f.duration,
     live,
-    timeScale: timeScale ?? 1,
-    slo: p.str(argv, 'slo', '--slo') ?? 'splitwise',
+    timeScale: f.timeScale ?? 1,
+    slo: f.slo,
     seed: t.transforms.seed ?? SIM_DEFAULTS.seed,
-    db: p.db(argv),
-    tags: Object.freeze(p.tags(argv)),
-    tolerance,
-    json: p.bool(argv, 'json'),
+    db: checkStore(f.db, p),
+    tags: keyValues(f.tag, '--tag', p),
+    tolerance: f.tolerance,
+    json: f.json === true,
   });
   p.throwIfAny('sweep');
   return o;

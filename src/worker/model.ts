@@ -12,7 +12,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from '../errors.js';
-import { loadCatalog } from '../engine/index.js';
+import { loadCatalog } from '../config/index.js';
 import { PACKAGE_ROOT } from '../paths.js';
 import { type GgufInfo, readGgufInfo, tensorElements, writeGguf, type MetaValue, type TensorSpec, type TensorType } from './gguf.js';
 

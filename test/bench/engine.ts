@@ -6,9 +6,11 @@
  */
 import { VirtualClock, EventRank } from '../../src/engine/clock.js';
 import { createCluster } from '../../src/engine/cluster.js';
-import { loadDeployment } from '../../src/engine/deployment.js';
 import { seededRandom } from '../../src/engine/schedulers.js';
 import type { RequestObserver } from '../../src/engine/api.js';
+import { loadDeployment, loadEngineData } from '../../src/config/index.js';
+
+const data = loadEngineData();
 
 function requests(rate: number, seconds: number, seed: number): { at: number; p: number; o: number }[] {
   const rnd = seededRandom(seed);
@@ -32,7 +34,7 @@ function gauss(rnd: () => number): number {
 function bench(mode: 'default' | 'splitwise'): void {
   const reqs = requests(130, 600, 7);
   const clock = new VirtualClock();
-  const cluster = createCluster(loadDeployment('splitwise-hh-paper'), { clock, ...(mode === 'splitwise' ? { compat: 'splitwise' as const } : {}) });
+  const cluster = createCluster(loadDeployment('splitwise-hh-paper'), { clock, data, ...(mode === 'splitwise' ? { compat: 'splitwise' as const } : {}) });
   let done = 0;
   let tokenCalls = 0;
   const obs: RequestObserver = {

@@ -3,20 +3,20 @@
  * referenceLatency once per request) and of the roofline calibration. Prints figures; asserts nothing.
  * Run alone: node dist/test/bench/perf-model.js
  */
-import { loadCatalog } from '../../src/engine/catalog.js';
+
 import { calibrateRoofline } from '../../src/engine/perf/roofline.js';
 import { createPerfModel } from '../../src/engine/perf/registry.js';
 import { referenceLatency } from '../../src/engine/perf/reference.js';
-import { DEFAULT_PROFILES_DIR } from '../../src/engine/perf/splitwise.js';
+import { loadEngineData } from '../../src/config/index.js';
 
-const catalog = loadCatalog();
+const data = loadEngineData();
 let t0 = performance.now();
-calibrateRoofline(catalog, DEFAULT_PROFILES_DIR);
+calibrateRoofline(data.catalog, data.profiles);
 console.log(`roofline calibration (all profiled hardware): ${(performance.now() - t0).toFixed(1)} ms`);
 
 const N = 1_000_000;
 for (const kind of ['profile', 'roofline', 'splitwise']) {
-  const m = createPerfModel({ kind, model: 'bloom-176b', machine: 'dgx-a100' });
+  const m = createPerfModel({ kind, model: 'bloom-176b', machine: 'dgx-a100', data });
   let sink = 0;
   t0 = performance.now();
   for (let i = 0; i < N; i++) {
@@ -33,7 +33,7 @@ for (const mode of ['realistic', 'splitwise'] as const) {
   t0 = performance.now();
   for (let i = 0; i < R; i++) {
     // conversation-like sizes: ~1000 prompt, ~200 output tokens
-    sink += referenceLatency({ model: 'bloom-176b', promptTokens: 200 + (i % 1800), outputTokens: 10 + (i % 400), mode }).e2e;
+    sink += referenceLatency({ model: 'bloom-176b', promptTokens: 200 + (i % 1800), outputTokens: 10 + (i % 400), mode, data }).e2e;
   }
   const s = (performance.now() - t0) / 1000;
   console.log(`referenceLatency ${mode}: ${(R / s / 1e3).toFixed(1)} k requests/s (mean output 210 tokens; checksum ${sink.toFixed(0)})`);

@@ -13,7 +13,7 @@
  */
 import os from 'node:os';
 import { Agent, request } from 'undici';
-import { RealClock } from '../../src/engine/index.js';
+import { RealClock } from '../../src/wallclock.js';
 import { promValue } from '../server/helpers.js';
 import { startServe } from '../server/serve-cli.js';
 

@@ -17,10 +17,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadDeployment } from '../../src/engine/index.js';
 import { openStore } from '../../src/store/index.js';
 import { simulate } from '../../src/sim/index.js';
 import { rateRequests, traceSampler } from '../../src/trace/index.js';
+import { loadDeployment } from '../../src/config/index.js';
 
 async function throughput(compat: boolean): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-bench-sim-'));

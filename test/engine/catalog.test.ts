@@ -4,15 +4,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ConfigError } from '../../src/errors.js';
-import {
-  DEFAULT_CATALOG_DIR,
-  engineCatalog,
-  kvBytesPerTokenInstance,
-  kvCapacityTokens,
-  loadCatalog,
-  modelKvBytesPerToken,
-  modelWeightBytes,
-} from '../../src/engine/catalog.js';
+import { engineCatalog, kvBytesPerTokenInstance, kvCapacityTokens, modelKvBytesPerToken, modelWeightBytes } from '../../src/engine/catalog.js';
+import { DEFAULT_CATALOG_DIR, loadCatalog } from '../../src/config/index.js';
 
 function tempCatalog(edit: (file: string, text: string) => string): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-catalog-'));
@@ -138,7 +131,7 @@ test('KV capacity in tokens: SplitwiseSim numbers with compat, and a clear error
 });
 
 test('engineCatalog exposes catalog entries in the cluster shape', () => {
-  const ec = engineCatalog();
+  const ec = engineCatalog(loadCatalog());
   const a = ec.machine('dgx-a100')!;
   assert.deepEqual(a, {
     name: 'dgx-a100',

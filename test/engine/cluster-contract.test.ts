@@ -10,13 +10,14 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { VirtualClock, EventRank } from '../../src/engine/clock.js';
 import { createCluster } from '../../src/engine/cluster.js';
-import { defineDeployment } from '../../src/engine/deployment.js';
+
 import type { Cluster, EngineRequest, SubmitHandle } from '../../src/engine/api.js';
 import type { CompatPredictors } from '../../src/engine/predictors.js';
 import type { ModelSpec } from '../../src/engine/specs.js';
 import { RealCluster } from '../../src/worker/cluster.js';
 import { ConstantPerfModel, catalogOf, tinyMachine, tinyModel } from './helpers.js';
 import { cleanup, tinyModel as tinyModelFile } from '../worker/helpers.js';
+import { defineDeployment } from '../../src/config/index.js';
 
 interface Harness {
   readonly cluster: Cluster;

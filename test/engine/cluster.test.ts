@@ -2,9 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { VirtualClock, EventRank } from '../../src/engine/clock.js';
 import { createCluster, type EngineCatalog } from '../../src/engine/cluster.js';
-import { defineDeployment } from '../../src/engine/deployment.js';
 import type { EngineEvents } from '../../src/engine/api.js';
 import { ConstantPerfModel, catalogOf, near, recorder, req, tinyMachine, tinyModel, type Record } from './helpers.js';
+import { defineDeployment } from '../../src/config/index.js';
 
 const perf = new ConstantPerfModel(0.1, 0.001, 0.02);
 

@@ -8,10 +8,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { VirtualClock, EventRank } from '../../src/engine/clock.js';
 import { createCluster } from '../../src/engine/cluster.js';
-import { defineDeployment } from '../../src/engine/deployment.js';
 import type { CompatInstanceState } from '../../src/engine/compat/cluster.js';
 import { seededRandom } from '../../src/engine/schedulers.js';
 import type { RequestBreakdown } from '../../src/engine/api.js';
+import { defineDeployment, loadEngineData } from '../../src/config/index.js';
+
+const data = loadEngineData();
 
 interface Outcome {
   done: Map<string, { bd: RequestBreakdown; t: number; tokens: number; first: number }>;
@@ -30,6 +32,7 @@ function run(spec: object, reqs: { id: string; at: number; p: number; o: number 
   };
   cluster = createCluster(defineDeployment(spec as Parameters<typeof defineDeployment>[0]), {
     clock,
+    data,
     compat: 'splitwise',
     events: { iterationStart: check, kvTransferStart: check },
   }) as typeof cluster;

@@ -14,16 +14,15 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { EventRank, VirtualClock } from '../../src/engine/clock.js';
 import { createCluster, type EngineCatalog } from '../../src/engine/cluster.js';
-import { defineDeployment } from '../../src/engine/deployment.js';
 import type { CompatInstanceState } from '../../src/engine/compat/cluster.js';
 import { PyHeap } from '../../src/engine/compat/heapq.js';
 import type { CompatPredictors } from '../../src/engine/predictors.js';
 import { seededRandom } from '../../src/engine/schedulers.js';
 import type { ModelSpec } from '../../src/engine/specs.js';
 import { simulate } from '../../src/sim/simulate.js';
-import { loadDeployment } from '../../src/engine/deployment.js';
 import type { RequestRow } from '../../src/store/index.js';
 import { catalogOf, tinyMachine } from './helpers.js';
+import { defineDeployment, loadDeployment } from '../../src/config/index.js';
 
 test('heapq: a tie-heavy push/pop sequence pops exactly as CPython 3 heapq does', () => {
   // 500 sorted "arrivals" with repeated times, then 4,000 steps of pops and pushes at now + {0.25, 0.5, 1, 1, 2}

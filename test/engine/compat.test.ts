@@ -2,11 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { VirtualClock, EventRank } from '../../src/engine/clock.js';
 import { createCluster, type EngineCatalog } from '../../src/engine/cluster.js';
-import { defineDeployment } from '../../src/engine/deployment.js';
 import type { CompatPredictors } from '../../src/engine/predictors.js';
 import { PyHeap, pyFloorDiv } from '../../src/engine/compat/heapq.js';
 import { catalogOf, near, recorder, req, tinyMachine, type Record } from './helpers.js';
 import type { ModelSpec } from '../../src/engine/specs.js';
+import { defineDeployment } from '../../src/config/index.js';
 
 /** prompt(x) = 0.1 + 0.001·x s; token(x) = 0.02 s: exact expected latencies. */
 const constPred: CompatPredictors = { promptTime: (x) => 0.1 + 0.001 * x, tokenTime: () => 0.02 };

@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { defineDeployment, parseDeployment } from '../../src/engine/deployment.js';
 import { runCli } from '../cli/helpers.js';
 import { configErrorOf } from './helpers.js';
+import { defineDeployment, parseDeployment } from '../../src/config/index.js';
 
 /** The documented bound (docs/engine.md; DEPLOYMENT_BOUNDS.machines), written out so this file also runs against older code. */
 const MAX_MACHINES = 10_000;
@@ -66,7 +66,7 @@ test('`provision` refuses a --max-machines grid and a --budget-like cluster past
 });
 
 test('a machine with an absurd GPU count (its tensor-parallel degree) is refused in the catalog, naming file and line', async () => {
-  const { DEFAULT_CATALOG_DIR, loadCatalog } = await import('../../src/engine/catalog.js');
+  const { DEFAULT_CATALOG_DIR, loadCatalog } = await import('../../src/config/catalog.js');
   const MAX_MACHINE_GPUS = 1024; // catalog.ts MAX_MACHINE_GPUS, the documented bound
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-catalog-'));
   for (const f of ['hardware.yaml', 'models.yaml']) fs.copyFileSync(path.join(DEFAULT_CATALOG_DIR, f), path.join(dir, f));

@@ -3,10 +3,12 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { listDeployments, loadDeployment, parseDeployment } from '../../src/engine/deployment.js';
 import { createCluster } from '../../src/engine/cluster.js';
 import { VirtualClock } from '../../src/engine/clock.js';
 import { configErrorOf } from './helpers.js';
+import { listDeployments, loadDeployment, parseDeployment, loadEngineData } from '../../src/config/index.js';
+
+const data = loadEngineData();
 
 test('every bundled deployment loads and builds a cluster', () => {
   const names = listDeployments();
@@ -17,7 +19,7 @@ test('every bundled deployment loads and builds a cluster', () => {
   for (const n of names) {
     const d = loadDeployment(n);
     assert.equal(d.name, n);
-    const c = createCluster(d, { clock: new VirtualClock() });
+    const c = createCluster(d, { clock: new VirtualClock(), data });
     assert.ok(c.machines().length > 0);
   }
   const hh = loadDeployment('splitwise-hh-paper');
@@ -78,11 +80,11 @@ test('unknown machine types and models are named with the known ones', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-dep-'));
   const f = path.join(dir, 'd.yaml');
   fs.writeFileSync(f, 'kind: monolithic\nmodel: gpt-9\npools:\n  mixed: {machine: dgx-a100, count: 1}\n');
-  const e = configErrorOf(() => createCluster(loadDeployment(f), { clock: new VirtualClock() }));
+  const e = configErrorOf(() => createCluster(loadDeployment(f), { clock: new VirtualClock(), data }));
   assert.match(e.message, /unknown model 'gpt-9'/);
   assert.match(e.hint!, /bloom-176b/);
   fs.writeFileSync(f, 'kind: monolithic\npools:\n  mixed: {machine: tpu-v9, count: 1}\n');
-  const e2 = configErrorOf(() => createCluster(loadDeployment(f), { clock: new VirtualClock() }));
+  const e2 = configErrorOf(() => createCluster(loadDeployment(f), { clock: new VirtualClock(), data }));
   assert.match(e2.message, /pools\.mixed\.machine.*unknown machine type 'tpu-v9'/);
   fs.rmSync(dir, { recursive: true });
 });

@@ -2,11 +2,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { VirtualClock, EventRank } from '../../src/engine/clock.js';
 import { createCluster, type EngineCatalog } from '../../src/engine/cluster.js';
-import { defineDeployment } from '../../src/engine/deployment.js';
 import { Instance, Seq, SeqMode } from '../../src/engine/instance.js';
 import { PrefixCache, prefixBlockHashes } from '../../src/engine/prefix-cache.js';
 import type { EngineRequest } from '../../src/engine/api.js';
 import { ConstantPerfModel, catalogOf, near, recorder, tinyMachine, tinyModel, type Record } from './helpers.js';
+import { defineDeployment, loadEngineData } from '../../src/config/index.js';
+
+const data = loadEngineData();
 
 // prefill = 0.1 + 0.001·tokens, decode iteration 0.02 s.
 const perf = new ConstantPerfModel(0.1, 0.001, 0.02);
@@ -205,7 +207,10 @@ test('prefixCache is validated and the compatible mode refuses it', () => {
   assert.throws(() => defineDeployment({ ...mono(), prefixCache: 'yes' } as never), /prefixCache/);
   assert.throws(() => defineDeployment({ ...mono({ prefixCache: true }), instance: { blockTokens: 24 } }), /prefixCache: needs a KV block size dividing 512/);
   const clock = new VirtualClock();
-  assert.throws(() => createCluster(defineDeployment(mono({ prefixCache: true })), { clock, compat: 'splitwise' }), /compatible mode has no prefix cache/);
+  assert.throws(
+    () => createCluster(defineDeployment(mono({ prefixCache: true })), { clock, data, compat: 'splitwise' }),
+    /compatible mode has no prefix cache/,
+  );
 });
 
 test('server-side block hashes: one per whole 512-token block, chained over the prefix', () => {

@@ -6,8 +6,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { VirtualClock, createCluster, loadDeployment, type Cluster, type RequestBreakdown } from '../../src/engine/index.js';
+import { VirtualClock, createCluster, type Cluster, type RequestBreakdown } from '../../src/engine/index.js';
 import { roleDeployment } from '../../src/server/backend.js';
+import { loadDeployment, loadEngineData } from '../../src/config/index.js';
+
+const data = loadEngineData();
 
 interface Seen {
   tokens: number[];
@@ -31,7 +34,7 @@ function observe(out: Seen) {
 
 function build(dep: ReturnType<typeof loadDeployment>): { clock: VirtualClock; cluster: Cluster } {
   const clock = new VirtualClock();
-  return { clock, cluster: createCluster(dep, { clock }) };
+  return { clock, cluster: createCluster(dep, { clock, data }) };
 }
 
 for (const prompt of [200, 3000]) {

@@ -3,6 +3,9 @@ import assert from 'node:assert/strict';
 import { referenceLatency } from '../../src/engine/index.js';
 import { referenceFromRun, resolveReference, summarizeRun, findRun } from '../../src/metrics/index.js';
 import { evenChunks, insertRequest, insertRun, makeStore, near } from './helpers.js';
+import { loadEngineData } from '../../src/config/index.js';
+
+const data = loadEngineData();
 
 test('performance-model reference: slowdown = measured / referenceLatency of the same request on a DGX-A100', async () => {
   const { db, store } = makeStore();
@@ -12,7 +15,7 @@ test('performance-model reference: slowdown = measured / referenceLatency of the
     [300, 40],
   ] as const;
   sizes.forEach(([p, o], i) => {
-    const ref = referenceLatency({ model: 'llama2-70b', machine: 'dgx-a100', promptTokens: p, outputTokens: o });
+    const ref = referenceLatency({ model: 'llama2-70b', machine: 'dgx-a100', promptTokens: p, outputTokens: o, data });
     // TTFT 2× the reference, each decode step 1.5× the reference tpot.
     const ttft = 2 * ref.ttft;
     const gap = 1.5 * ref.tpot;
@@ -26,7 +29,7 @@ test('performance-model reference: slowdown = measured / referenceLatency of the
   assert.ok(near(s.slowdown!.ttft!.max, 2) && near(s.slowdown!.ttft!.p50, 2));
   assert.ok(near(s.slowdown!.tpot!.max, 1.5) && near(s.slowdown!.tbt!.p50, 1.5));
   const e2eWant = sizes.map(([p, o]) => {
-    const ref = referenceLatency({ model: 'llama2-70b', machine: 'dgx-a100', promptTokens: p, outputTokens: o });
+    const ref = referenceLatency({ model: 'llama2-70b', machine: 'dgx-a100', promptTokens: p, outputTokens: o, data });
     return (2 * ref.ttft + 1.5 * ref.tpot * (o - 1)) / ref.e2e;
   });
   assert.ok(near(s.slowdown!.e2e!.max, Math.max(...e2eWant)));
@@ -36,7 +39,7 @@ test('compat runs use the splitwise reference mode and TBT = (E2E − TTFT) / to
   const { db, store } = makeStore();
   const id = insertRun(db, { name: 'sw', model: 'bloom-176b', options: { compat: 'splitwise' } });
   const [p, o] = [1500, 10];
-  const ref = referenceLatency({ model: 'bloom-176b', machine: 'dgx-a100', promptTokens: p, outputTokens: o, mode: 'splitwise' });
+  const ref = referenceLatency({ model: 'bloom-176b', machine: 'dgx-a100', promptTokens: p, outputTokens: o, mode: 'splitwise', data });
   const e2e = ref.ttft + 3 * ref.tpot * o; // TBT_sw = 3 × ref tpot
   insertRequest(db, id, { seq: 0, scheduled: 0, prompt: p, output: o, tokens: o, ttft: ref.ttft, e2e });
   const reference = (await resolveReference(store, findRun(store, id), { required: true }))!;

@@ -8,8 +8,9 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { createPerfModel, loadProfileFile } from '../../src/engine/index.js';
+import { createPerfModel } from '../../src/engine/index.js';
 import { BIN, runCli, tempDir, writeTrace } from '../load/helpers.js';
+import { loadEngineData, loadProfileFile } from '../../src/config/index.js';
 
 function serve(deployment: string, timeScale: number): Promise<{ url: string; stop(): Promise<void> }> {
   const child = spawn(process.execPath, [BIN, 'serve', '--deployment', deployment, '--port', '0', '--time-scale', String(timeScale)], {
@@ -74,7 +75,7 @@ test('profile recovers the reference backend’s performance model within 5%', a
   }
   const p = loadProfileFile(out);
   assert.equal(p.model, 'bloom-176b');
-  const truth = createPerfModel({ kind: 'profile', model: 'bloom-176b', machine: 'dgx-h100' });
+  const truth = createPerfModel({ kind: 'profile', model: 'bloom-176b', machine: 'dgx-h100', data: loadEngineData() });
   p.prefill.tokens.forEach((t, i) => {
     const want = truth.prefillTime(t) * 1000;
     assert.ok(Math.abs(p.prefill.ms[i]! - want) / want < 0.05, `prefill ${t}: measured ${p.prefill.ms[i]} ms, model ${want} ms`);

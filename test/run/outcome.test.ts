@@ -6,10 +6,11 @@ import { REQUEST_ERROR_MEANINGS, RequestErrorCode, systemErrorCode } from '../..
 import { Recorder, RunEvents } from '../../src/run/events.js';
 import { OK, outcomeCode, outcomeColumns, type RequestOutcome } from '../../src/run/outcome.js';
 import type { RequestRow } from '../../src/store/index.js';
-import { defineDeployment, loadCatalog } from '../../src/engine/index.js';
+
 import { simulate, type SimProgress } from '../../src/sim/simulate.js';
 import type { RequestSpec } from '../../src/trace/index.js';
 import { repoRoot } from '../tools/schema-docs.js';
+import { defineDeployment, loadCatalog } from '../../src/config/index.js';
 
 test('each outcome maps to the stored columns a replay and a sim have always written', () => {
   const cases: [RequestOutcome, object][] = [

@@ -4,9 +4,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadCatalog } from '../../src/engine/index.js';
 import { cappedModel, DEFAULT_HTTP_LIMITS, httpLimitProblems, parseGeneration } from '../../src/server/index.js';
 import { runCli } from '../cli/helpers.js';
+import { loadCatalog } from '../../src/config/index.js';
 
 const BLOOM = { name: 'bloom-176b', maxContextTokens: loadCatalog().model('bloom-176b').maxContextTokens };
 const chat = { messages: [{ role: 'user', content: 'x'.repeat(400) }] }; // 100 prompt tokens

@@ -5,9 +5,10 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { VirtualClock, loadDeployment, withDefaults, type PerfModel } from '../../src/engine/index.js';
+import { VirtualClock, withDefaults, type PerfModel } from '../../src/engine/index.js';
 import { call, promValue, timedStream, type SseEvent } from './helpers.js';
 import { runServe, startServe, type ServeProcess } from './serve-cli.js';
+import { loadDeployment, loadEngineData } from '../../src/config/index.js';
 
 const PROMPT = 4096;
 const OUTPUT = 32;
@@ -18,7 +19,7 @@ function expectation(): { ttftS: number; tbtS: number[] } {
   const dep = loadDeployment('baseline-h100', { model: 'bloom-176b' });
   const pool = dep.pools[0]!;
   // The performance model the engine picks for this deployment (its defaults, as serve and sim use them).
-  const opts = withDefaults(dep, { clock: new VirtualClock() });
+  const opts = withDefaults(dep, { clock: new VirtualClock(), data: loadEngineData() });
   assert.equal(typeof opts.perfModel, 'function');
   const perf = (opts.perfModel as Exclude<typeof opts.perfModel, PerfModel | undefined>)(opts.catalog.machine(pool.machine)!, opts.catalog.model(dep.model)!);
   // Chunked prefill: the prompt goes through in chunks of at most maxBatchTokens, each costed with its offset

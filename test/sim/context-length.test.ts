@@ -5,11 +5,11 @@
  */
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { defineDeployment, loadCatalog } from '../../src/engine/index.js';
 import { parseGeneration, HttpError } from '../../src/server/index.js';
 import { simulate } from '../../src/sim/index.js';
 import type { RequestRow } from '../../src/store/index.js';
 import type { RequestSpec } from '../../src/trace/index.js';
+import { defineDeployment, loadCatalog } from '../../src/config/index.js';
 
 const MODEL = 'llama2-70b';
 

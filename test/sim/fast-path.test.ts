@@ -7,12 +7,12 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadDeployment } from '../../src/engine/index.js';
 import { decodeChunks, encodeChunkTimes, encodeChunks, maxStallOf, openStore, type Chunk, type RequestRow } from '../../src/store/index.js';
 import { simulate } from '../../src/sim/index.js';
 import type { RequestSpec } from '../../src/trace/index.js';
 import { seededRandom } from '../../src/engine/index.js';
 import { connectionOf } from '../../src/store/store.js';
+import { loadDeployment } from '../../src/config/index.js';
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'splitbench-simfast-'));
 test.after(() => rmSync(tmp, { recursive: true, force: true }));

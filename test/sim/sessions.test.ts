@@ -5,12 +5,12 @@
  */
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { defineDeployment, loadCatalog } from '../../src/engine/index.js';
 import { simulate } from '../../src/sim/index.js';
 import { resolveSimOptions } from '../../src/sim/options.js';
 import { resolveReplayOptions } from '../../src/load/options.js';
 import type { RequestRow } from '../../src/store/index.js';
 import { SessionWorkload, type RequestSpec } from '../../src/trace/index.js';
+import { defineDeployment, loadCatalog } from '../../src/config/index.js';
 
 const dep = defineDeployment({ kind: 'monolithic', model: 'llama2-70b', prefixCache: true, pools: { mixed: { machine: 'dgx-h100', count: 1 } } });
 

@@ -68,6 +68,11 @@ describe('splitbench model', () => {
       [['model', 'make', '--heads', '3', '--out', out], /--hidden: 256 is not a multiple of --heads 3/],
       [['model', 'make', '--vocab', '100', '--out', out], /--vocab: must be an integer ≥ 260, got 100/],
       [['model', 'make', '--seed', '-1', '--out', out], /--seed: must be an integer from 0/],
+      [['model', 'make', '--layers', '0', '--out', out], /--layers: must be a positive integer, got 0/],
+      [
+        ['model', 'make', '--hidden', '2.5', '--seed', '0.5', '--out', out],
+        /2 problems: --hidden: must be a positive integer, got 2\.5; --seed: must be an integer, got 0\.5/,
+      ],
       [['model', 'info', path.join(tmpDir(), 'none.gguf')], /model info: model file .*none\.gguf does not exist/],
     ];
     const results = await Promise.all(cases.map(([args]) => runCli(args)));

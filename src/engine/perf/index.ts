@@ -9,4 +9,3 @@ export * from './roofline.js';
 export * from './splitwise.js';
 export * from './registry.js';
 export * from './reference.js';
-export * from './measured.js';

@@ -9,7 +9,8 @@
  *   decode.contextSweep (optional)         decode time vs context length at one batch size (usually 1)
  *   mixed[] (optional)                     measured mixed iterations { promptTokens, decodes, contextTokens, ms }
  *   splitwise (optional)                   SplitwiseSim's predictor tables (x = batch tokens) for the compatible mode
- * The workloads/profiles README documents the format with an example.
+ * The workloads/profiles README documents the format with an example. The files are read and validated at the
+ * edge (src/config/profiles.ts); the engine gets them as `Profiles`.
  *
  * Evaluation (all piecewise-linear, linear extrapolation outside the measured range):
  *   prefill(T)      = prefill curve at T tokens (several prompts in one batch: at their sum).
@@ -26,124 +27,70 @@
  *   Chunked prefill: a chunk of n tokens at offset o > 0 costs at least prefill(o + n) − prefill(o), the rule of
  *   `chunkedIterationTime` (interp.ts), applied over the batch costed as above.
  */
-import fs from 'node:fs';
-import path from 'node:path';
-import { z } from 'zod';
 import { ConfigError } from '../../errors.js';
 import type { BatchShape, PerfModel } from '../api.js';
 import { PiecewiseLinear, chunkedIterationTime, fitLine } from './interp.js';
+import type { SplitwiseRow } from './splitwise.js';
 
 export const PROFILE_FORMAT = 'splitbench-profile/1';
 
-const num = z.number().finite();
-const prefillSeries = z
-  .object({ tokens: z.array(num.positive()).min(1), ms: z.array(num.positive()).min(1) })
-  .strict()
-  .refine((s) => s.tokens.length === s.ms.length, { message: 'tokens and ms must have the same length' })
-  .refine((s) => s.tokens.every((v, i, a) => i === 0 || v > a[i - 1]!), { message: 'tokens must be strictly increasing' });
-
-export const ProfileSchema = z
-  .object({
-    format: z.literal(PROFILE_FORMAT),
-    model: z.string().min(1),
-    hardware: z.string().min(1),
-    tp: z.number().int().positive(),
-    source: z.string().min(1),
-    notes: z.string().optional(),
-    prefill: prefillSeries,
-    decode: z
-      .object({
-        curves: z
-          .array(
-            z
-              .object({ contextTokens: num.positive(), batch: z.array(num.positive()).min(1), ms: z.array(num.positive()).min(1) })
-              .strict()
-              .refine((c) => c.batch.length === c.ms.length, { message: 'batch and ms must have the same length' })
-              .refine((c) => c.batch.every((v, i, a) => i === 0 || v > a[i - 1]!), { message: 'batch must be strictly increasing' }),
-          )
-          .min(1)
-          .refine((cs) => cs.every((c, i) => i === 0 || c.contextTokens > cs[i - 1]!.contextTokens), {
-            message: 'curves must be sorted by strictly increasing contextTokens',
-          }),
-        contextSweep: z
-          .object({ batch: num.positive(), contextTokens: z.array(num.positive()).min(2), ms: z.array(num.positive()).min(2) })
-          .strict()
-          .refine((c) => c.contextTokens.length === c.ms.length, { message: 'contextTokens and ms must have the same length' })
-          .optional(),
-      })
-      .strict(),
-    mixed: z.array(z.object({ promptTokens: num.positive(), decodes: num.positive(), contextTokens: num.positive(), ms: num.positive() }).strict()).optional(),
-    splitwise: z
-      .object({ x: z.array(num.positive()).min(1), promptMs: z.array(num.positive()).min(1), tokenMs: z.array(num.positive()).min(1) })
-      .strict()
-      .optional(),
-  })
-  .strict();
-
-export type ProfileData = z.infer<typeof ProfileSchema>;
-
-/** Validate a parsed profile object; errors name the file and the field path. */
-export function parseProfile(data: unknown, file: string): ProfileData {
-  const r = ProfileSchema.safeParse(data);
-  if (r.success) return r.data;
-  const issue = r.error.issues[0]!;
-  const field = issue.path.join('.') || '(document)';
-  const detail = issue.code === 'unrecognized_keys' ? `unknown field(s) ${issue.keys.join(', ')}` : issue.message;
-  throw new ConfigError(`${file}: ${field}: ${detail}`, { hint: 'see the profile file format in workloads/profiles/README.md' });
+/** One profile (format `splitbench-profile/1`): measured iteration times of one (model, hardware, tp), ms. */
+export interface ProfileData {
+  readonly format: typeof PROFILE_FORMAT;
+  readonly model: string;
+  readonly hardware: string;
+  readonly tp: number;
+  readonly source: string;
+  readonly notes?: string | undefined;
+  readonly prefill: { readonly tokens: readonly number[]; readonly ms: readonly number[] };
+  readonly decode: {
+    readonly curves: readonly { readonly contextTokens: number; readonly batch: readonly number[]; readonly ms: readonly number[] }[];
+    readonly contextSweep?: { readonly batch: number; readonly contextTokens: readonly number[]; readonly ms: readonly number[] } | undefined;
+  };
+  readonly mixed?: readonly { readonly promptTokens: number; readonly decodes: number; readonly contextTokens: number; readonly ms: number }[] | undefined;
+  readonly splitwise?: { readonly x: readonly number[]; readonly promptMs: readonly number[]; readonly tokenMs: readonly number[] } | undefined;
 }
 
-/** Read and validate one profile file. */
-export function loadProfileFile(file: string): ProfileData {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new ConfigError(`cannot read profile file: ${(e as Error).message}`, { path: file, cause: e });
-  }
-  let data: unknown;
-  try {
-    data = JSON.parse(text);
-  } catch (e) {
-    throw new ConfigError(`${file}: not valid JSON: ${(e as Error).message}`);
-  }
-  return parseProfile(data, file);
-}
-
+/** A profile and the file it was read from. */
 export interface ProfileIndexEntry {
   readonly file: string;
   readonly profile: ProfileData;
 }
 
-const indexCache = new Map<string, ProfileIndexEntry[]>();
+/**
+ * The measured performance data the engine's models come from, read and validated at the edge
+ * (src/config/profiles.ts): every profile of a folder and, when the caller loaded them (what the compatible mode
+ * and the `splitwise` reference need), SplitwiseSim's raw rows (its perf_model.csv).
+ */
+export class Profiles {
+  /** Where they were read from (a label: the engine reads no files). */
+  readonly dir: string;
+  readonly entries: readonly ProfileIndexEntry[];
+  private readonly rows: readonly SplitwiseRow[] | undefined;
 
-/** Every `*.profile.json` under `dir` (one level of sub-folders), loaded and validated; cached per folder. */
-export function profileIndex(dir: string): ProfileIndexEntry[] {
-  const key = path.resolve(dir);
-  const hit = indexCache.get(key);
-  if (hit) return hit;
-  const files: string[] = [];
-  const walk = (d: string, depth: number): void => {
-    let entries: fs.Dirent[];
-    try {
-      entries = fs.readdirSync(d, { withFileTypes: true });
-    } catch {
-      return;
-    }
-    for (const e of entries.sort((a, b) => a.name.localeCompare(b.name))) {
-      const p = path.join(d, e.name);
-      if (e.isDirectory() && depth < 1) walk(p, depth + 1);
-      else if (e.isFile() && e.name.endsWith('.profile.json')) files.push(p);
-    }
-  };
-  walk(key, 0);
-  const entries = files.map((file) => ({ file, profile: loadProfileFile(file) }));
-  indexCache.set(key, entries);
-  return entries;
-}
+  constructor(dir: string, entries: readonly ProfileIndexEntry[], splitwiseRows?: readonly SplitwiseRow[]) {
+    this.dir = dir;
+    this.entries = entries;
+    this.rows = splitwiseRows;
+  }
 
-/** Find the profile of (model, hardware, tp) in `dir`, or undefined. */
-export function findProfile(dir: string, model: string, hardware: string, tp: number): ProfileIndexEntry | undefined {
-  return profileIndex(dir).find((e) => e.profile.model === model && e.profile.hardware === hardware && e.profile.tp === tp);
+  /** SplitwiseSim's profiled rows (hardware names as the catalog's); a ConfigError when they were not loaded. */
+  splitwiseRows(): readonly SplitwiseRow[] {
+    if (this.rows) return this.rows;
+    throw new ConfigError("SplitwiseSim's profile rows were not loaded with these profiles", {
+      hint: 'load them with the profiles (loadEngineData({ splitwise: true }) in src/config)',
+    });
+  }
+
+  /** The profile of (model, hardware, tp), or undefined. */
+  find(model: string, hardware: string, tp: number): ProfileIndexEntry | undefined {
+    return this.entries.find((e) => e.profile.model === model && e.profile.hardware === hardware && e.profile.tp === tp);
+  }
+
+  /** `model/hardware/tpN` of every profile (for error messages). */
+  names(): string[] {
+    return this.entries.map((e) => `${e.profile.model}/${e.profile.hardware}/tp${e.profile.tp}`);
+  }
 }
 
 export interface ProfileModelOptions {

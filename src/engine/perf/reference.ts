@@ -12,7 +12,7 @@
  */
 import { ConfigError } from '../../errors.js';
 import type { PerfModel } from '../api.js';
-import { type Catalog, loadCatalog } from '../catalog.js';
+import type { EngineData } from '../data.js';
 import { createPerfModel, defaultPerfModelKind } from './registry.js';
 import { splitwisePredictors } from './splitwise.js';
 
@@ -23,7 +23,8 @@ export interface ReferenceLatencyOptions {
   readonly promptTokens: number;
   readonly outputTokens: number;
   readonly mode?: 'realistic' | 'splitwise';
-  readonly catalog?: Catalog;
+  /** The loaded catalogs and profiles. */
+  readonly data: EngineData;
 }
 
 export interface ReferenceLatency {
@@ -33,35 +34,36 @@ export interface ReferenceLatency {
   readonly e2e: number;
 }
 
-const modelCache = new Map<string, PerfModel>();
+const modelCache = new WeakMap<EngineData['catalog'], Map<string, PerfModel>>();
 
-function referenceModel(model: string, machine: string, catalog: Catalog): PerfModel {
-  const key = `${catalog.dir}|${model}|${machine}`;
-  let m = modelCache.get(key);
+function referenceModel(model: string, machine: string, data: EngineData): PerfModel {
+  const key = `${data.profiles.dir}|${model}|${machine}`;
+  let cache = modelCache.get(data.catalog);
+  if (!cache) modelCache.set(data.catalog, (cache = new Map()));
+  let m = cache.get(key);
   if (!m) {
-    m = createPerfModel({ kind: defaultPerfModelKind(model, machine, { catalog }), model, machine, catalog });
-    modelCache.set(key, m);
+    m = createPerfModel({ kind: defaultPerfModelKind(data, model, machine), model, machine, data });
+    cache.set(key, m);
   }
   return m;
 }
 
 export function referenceLatency(o: ReferenceLatencyOptions): ReferenceLatency {
   const machine = o.machine ?? 'dgx-a100';
-  const catalog = o.catalog ?? loadCatalog();
   if (!(Number.isInteger(o.promptTokens) && o.promptTokens >= 1))
     throw new ConfigError(`must be an integer >= 1, got ${o.promptTokens}`, { path: 'promptTokens' });
   if (!(Number.isInteger(o.outputTokens) && o.outputTokens >= 1))
     throw new ConfigError(`must be an integer >= 1, got ${o.outputTokens}`, { path: 'outputTokens' });
   const mode = o.mode ?? 'realistic';
   if (mode === 'splitwise') {
-    const hw = catalog.machine(machine).hw.name;
-    const p = splitwisePredictors(o.model, hw, 8);
+    const hw = o.data.catalog.machine(machine).hw.name;
+    const p = splitwisePredictors(o.data.profiles, o.model, hw, 8);
     const ttft = p.prompt(o.promptTokens);
     const tpot = p.token(o.promptTokens);
     return { ttft, tpot, e2e: ttft + tpot * (o.outputTokens - 1) };
   }
   if (mode !== 'realistic') throw new ConfigError(`unknown reference mode "${String(mode)}"; known: realistic, splitwise`, { path: 'mode' });
-  const pm = referenceModel(o.model, machine, catalog);
+  const pm = referenceModel(o.model, machine, o.data);
   const ttft = pm.prefillTime(o.promptTokens);
   if (o.outputTokens === 1) {
     return { ttft, tpot: pm.decodeTime(1, o.promptTokens + 1), e2e: ttft };

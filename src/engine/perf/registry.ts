@@ -4,11 +4,12 @@
 import path from 'node:path';
 import { ConfigError } from '../../errors.js';
 import type { PerfModel } from '../api.js';
-import { type Catalog, type CatalogMachine, type CatalogModel, loadCatalog } from '../catalog.js';
+import type { CatalogMachine, CatalogModel } from '../catalog.js';
+import type { EngineData } from '../data.js';
 import { ConstantPerfModel, type ConstantParams } from './constant.js';
-import { ProfilePerfModel, findProfile, loadProfileFile, profileIndex } from './profile.js';
+import { ProfilePerfModel, type ProfileIndexEntry } from './profile.js';
 import { RooflinePerfModel, rooflineFactorsFor } from './roofline.js';
-import { DEFAULT_PROFILES_DIR, SplitwisePerfModel, splitwisePredictors } from './splitwise.js';
+import { SplitwisePerfModel, splitwisePredictors } from './splitwise.js';
 
 export interface PerfModelOptions {
   /** Registry name: 'profile' | 'roofline' | 'constant' | 'splitwise'. */
@@ -19,25 +20,24 @@ export interface PerfModelOptions {
   readonly machine?: string | CatalogMachine;
   /** GPUs per instance (tensor-parallel degree); default: all of the machine's. */
   readonly tp?: number;
-  readonly catalog?: Catalog;
-  /** A user profile file (`profile` kind), instead of the bundled profile of (model, hardware, tp). */
-  readonly profileFile?: string;
-  /** Folder of bundled profiles (default workloads/profiles). */
-  readonly profilesDir?: string;
+  /** The loaded catalogs and profiles: every kind needs them but 'constant' and 'profile' with `profile`. */
+  readonly data?: EngineData;
+  /** A user profile (`profile` kind, read at the edge), instead of the bundled profile of (model, hardware, tp). */
+  readonly profile?: ProfileIndexEntry;
   /** Parameters of the 'constant' kind. */
   readonly constant?: ConstantParams;
 }
 
 interface Resolved {
-  readonly catalog: Catalog;
+  readonly data: EngineData;
   readonly model: CatalogModel;
   readonly machine: CatalogMachine;
   readonly tp: number;
-  readonly profilesDir: string;
 }
 
 function resolve(o: PerfModelOptions): Resolved {
-  const catalog = o.catalog ?? loadCatalog();
+  if (o.data === undefined) throw new ConfigError(`the '${o.kind}' performance model needs the loaded catalogs and profiles`, { path: 'data' });
+  const { catalog } = o.data;
   if (o.model === undefined) throw new ConfigError(`the '${o.kind}' performance model needs a model`, { path: 'model' });
   if (o.machine === undefined) throw new ConfigError(`the '${o.kind}' performance model needs a machine`, { path: 'machine' });
   const model = typeof o.model === 'string' ? catalog.model(o.model) : o.model;
@@ -46,13 +46,13 @@ function resolve(o: PerfModelOptions): Resolved {
   if (!Number.isInteger(tp) || tp < 1 || tp > machine.gpus) {
     throw new ConfigError(`tensor-parallel degree ${tp} must be an integer from 1 to ${machine.gpus} for ${machine.name}`, { path: 'tp' });
   }
-  return { catalog, model, machine, tp, profilesDir: o.profilesDir ?? DEFAULT_PROFILES_DIR };
+  return { data: o.data, model, machine, tp };
 }
 
 type Factory = (o: PerfModelOptions) => PerfModel;
 
 function rooflineOf(r: Resolved): RooflinePerfModel {
-  return new RooflinePerfModel(r.model, r.machine.hw, r.tp, rooflineFactorsFor(r.catalog, r.profilesDir, r.machine.hw));
+  return new RooflinePerfModel(r.model, r.machine.hw, r.tp, rooflineFactorsFor(r.data.catalog, r.data.profiles, r.machine.hw));
 }
 
 /** The registry of performance models by name. */
@@ -60,23 +60,19 @@ export const perfModels: Readonly<Record<string, { readonly description: string;
   profile: {
     description: 'piecewise-linear interpolation over measured points (bundled SplitwiseSim profiles or --profile file)',
     create: (o) => {
-      if (o.profileFile !== undefined) {
-        const profile = loadProfileFile(o.profileFile);
+      if (o.profile !== undefined) {
+        const { profile, file } = o.profile;
         let fallback: number | undefined;
         if (!profile.decode.contextSweep && profile.decode.curves.length === 1 && o.model !== undefined && o.machine !== undefined) {
           fallback = rooflineOf(resolve(o)).contextSlopeS() * 1000;
         }
-        return new ProfilePerfModel(
-          profile,
-          fallback === undefined
-            ? { name: `profile:${path.basename(o.profileFile)}` }
-            : { fallbackContextSlopeMs: fallback, name: `profile:${path.basename(o.profileFile)}` },
-        );
+        const name = `profile:${path.basename(file)}`;
+        return new ProfilePerfModel(profile, fallback === undefined ? { name } : { fallbackContextSlopeMs: fallback, name });
       }
       const r = resolve(o);
-      const hit = findProfile(r.profilesDir, r.model.name, r.machine.hw.name, r.tp);
+      const hit = r.data.profiles.find(r.model.name, r.machine.hw.name, r.tp);
       if (!hit) {
-        const known = profileIndex(r.profilesDir).map((e) => `${e.profile.model}/${e.profile.hardware}/tp${e.profile.tp}`);
+        const known = r.data.profiles.names();
         throw new ConfigError(`no measured profile for ${r.model.name} on ${r.machine.hw.name} at TP${r.tp}; profiles: ${known.join(', ') || 'none'}`, {
           hint: "use the 'roofline' performance model for this combination (--perf-model roofline, or auto: the profile where one exists), or pass a profile file",
         });
@@ -97,7 +93,7 @@ export const perfModels: Readonly<Record<string, { readonly description: string;
     description: "SplitwiseSim's predictors and iteration rule, exactly (compatible mode)",
     create: (o) => {
       const r = resolve(o);
-      return new SplitwisePerfModel(r.model.name, r.machine.hw.name, r.tp);
+      return new SplitwisePerfModel(r.data.profiles, r.model.name, r.machine.hw.name, r.tp);
     },
   },
 };
@@ -111,43 +107,30 @@ export function createPerfModel(o: PerfModelOptions): PerfModel {
   return entry.create(o);
 }
 
-/** 'profile' when a bundled profile exists for (model, machine's hardware, tp), else 'roofline'. */
-export function defaultPerfModelKind(
-  model: string,
-  machine: string,
-  opts: { tp?: number; catalog?: Catalog; profilesDir?: string } = {},
-): 'profile' | 'roofline' {
-  const catalog = opts.catalog ?? loadCatalog();
-  const m = catalog.machine(machine);
-  catalog.model(model);
-  return findProfile(opts.profilesDir ?? DEFAULT_PROFILES_DIR, model, m.hw.name, opts.tp ?? m.gpus) ? 'profile' : 'roofline';
+/** 'profile' when a profile exists for (model, machine's hardware, tp), else 'roofline'. */
+export function defaultPerfModelKind(data: EngineData, model: string, machine: string, tp?: number): 'profile' | 'roofline' {
+  const m = data.catalog.machine(machine);
+  data.catalog.model(model);
+  return data.profiles.find(model, m.hw.name, tp ?? m.gpus) ? 'profile' : 'roofline';
 }
 
 /**
- * Performance models as the cluster's `perfModel` option: `createCluster(dep, { perfModel: enginePerfModels(), ... })`.
+ * Performance models as the cluster's `perfModel` option: `createCluster(dep, { perfModel: enginePerfModels({ data }), ... })`.
  * One model per (machine type, model), created on first use and reused; kind: the given one, else the machine's
- * bundled profile when there is one, else the calibrated roofline.
+ * profile when there is one, else the calibrated roofline; with `profile`, that profile for every machine.
  */
-export function enginePerfModels(
-  opts: { kind?: string; catalog?: Catalog; profilesDir?: string; profileFile?: string } = {},
-): (machine: { readonly name: string }, model: { readonly name: string }) => PerfModel {
-  const catalog = opts.catalog ?? loadCatalog();
+export function enginePerfModels(opts: {
+  readonly data: EngineData;
+  readonly kind?: string;
+  readonly profile?: ProfileIndexEntry;
+}): (machine: { readonly name: string }, model: { readonly name: string }) => PerfModel {
   const cache = new Map<string, PerfModel>();
   return (machine, model) => {
     const key = `${machine.name}|${model.name}`;
     let pm = cache.get(key);
     if (!pm) {
-      const kind = opts.profileFile
-        ? 'profile'
-        : (opts.kind ?? defaultPerfModelKind(model.name, machine.name, { catalog, ...(opts.profilesDir ? { profilesDir: opts.profilesDir } : {}) }));
-      pm = createPerfModel({
-        kind,
-        model: model.name,
-        machine: machine.name,
-        catalog,
-        ...(opts.profilesDir ? { profilesDir: opts.profilesDir } : {}),
-        ...(opts.profileFile ? { profileFile: opts.profileFile } : {}),
-      });
+      const kind = opts.profile ? 'profile' : (opts.kind ?? defaultPerfModelKind(opts.data, model.name, machine.name));
+      pm = createPerfModel({ kind, model: model.name, machine: machine.name, data: opts.data, ...(opts.profile ? { profile: opts.profile } : {}) });
       cache.set(key, pm);
     }
     return pm;
@@ -156,13 +139,13 @@ export function enginePerfModels(
 
 /**
  * SplitwiseSim's raw predictors (seconds) as the cluster's compatible-mode `predictors` option, computed from the
- * bundled CSV at the machine's hardware and TP8.
+ * profiles' SplitwiseSim rows at the machine's hardware and TP8.
  */
 export function enginePredictors(
-  catalog: Catalog = loadCatalog(),
+  data: EngineData,
 ): (machine: { readonly name: string }, model: { readonly name: string }) => { promptTime(x: number): number; tokenTime(x: number): number } {
   return (machine, model) => {
-    const p = splitwisePredictors(model.name, catalog.machine(machine.name).hw.name, 8);
+    const p = splitwisePredictors(data.profiles, model.name, data.catalog.machine(machine.name).hw.name, 8);
     return { promptTime: p.prompt, tokenTime: p.token };
   };
 }

@@ -25,7 +25,7 @@ import { ConfigError } from '../../errors.js';
 import type { BatchShape, PerfModel } from '../api.js';
 import { type Catalog, type HardwareSpec, type CatalogModel, kvBytesPerTokenInstance, modelWeightBytes } from '../catalog.js';
 import { chunkedIterationTime, nelderMead } from './interp.js';
-import { type ProfileData, profileIndex } from './profile.js';
+import type { ProfileData, Profiles } from './profile.js';
 
 export interface RooflineFactors {
   /** Fraction of peak FLOP/s reached by the linear layers. */
@@ -194,20 +194,21 @@ export function fitRoofline(hardware: string, points: readonly Point[]): Calibra
   return { hardware, factors, mapeByConfig, points: points.length };
 }
 
-const calibrationCache = new Map<string, Map<string, CalibrationResult>>();
+const calibrationCache = new WeakMap<Catalog, WeakMap<Profiles, Map<string, CalibrationResult>>>();
 
 /**
- * Calibrate the roofline factors of every profiled hardware type (cached per catalog and profiles folder).
+ * Calibrate the roofline factors of every profiled hardware type (cached per catalog and profiles).
  * Profiles of models or hardware missing from the catalog are ignored. Power-capped types (`rooflineFrom`) are not
  * fitted; `rooflineCapCheck` in the result map reports how their profile compares.
  */
-export function calibrateRoofline(catalog: Catalog, profilesDir: string): Map<string, CalibrationResult> {
-  const key = `${catalog.dir}|${profilesDir}`;
-  const hit = calibrationCache.get(key);
+export function calibrateRoofline(catalog: Catalog, profiles: Profiles): Map<string, CalibrationResult> {
+  let byProfiles = calibrationCache.get(catalog);
+  if (!byProfiles) calibrationCache.set(catalog, (byProfiles = new WeakMap()));
+  const hit = byProfiles.get(profiles);
   if (hit) return hit;
   const byHw = new Map<string, Point[]>();
   const known = (n: string, names: string[]): boolean => names.includes(n);
-  for (const { profile } of profileIndex(profilesDir)) {
+  for (const { profile } of profiles.entries) {
     if (!known(profile.model, catalog.modelNames()) || !known(profile.hardware, catalog.hardwareNames())) continue;
     const hw = catalog.hardware(profile.hardware);
     if (hw.rooflineFrom !== undefined) continue;
@@ -217,7 +218,7 @@ export function calibrateRoofline(catalog: Catalog, profilesDir: string): Map<st
   }
   const out = new Map<string, CalibrationResult>();
   for (const [hw, pts] of byHw) out.set(hw, fitRoofline(hw, pts));
-  calibrationCache.set(key, out);
+  byProfiles.set(profiles, out);
   return out;
 }
 
@@ -231,8 +232,8 @@ export function rooflineMape(catalog: Catalog, profile: ProfileData, factors: Ro
 }
 
 /** The calibrated factors to use for a hardware type: its own, else its `rooflineFrom` type's. */
-export function rooflineFactorsFor(catalog: Catalog, profilesDir: string, hardware: HardwareSpec): RooflineFactors {
-  const cal = calibrateRoofline(catalog, profilesDir);
+export function rooflineFactorsFor(catalog: Catalog, profiles: Profiles, hardware: HardwareSpec): RooflineFactors {
+  const cal = calibrateRoofline(catalog, profiles);
   const own = cal.get(hardware.name);
   if (own) return own.factors;
   const from = hardware.rooflineFrom !== undefined ? cal.get(hardware.rooflineFrom) : undefined;

@@ -1,7 +1,8 @@
 /**
  * SplitwiseSim's profiled data (workloads/profiles/splitwise-sim/perf_model.csv, MIT, (c) 2024 Pratyush Patel):
  * its raw predictors, its iteration-time rule (the `splitwise` performance model of the compatible mode), and the
- * conversion of the CSV into splitbench profile files.
+ * conversion of its rows into splitbench profile files. The CSV is read at the edge (src/config/profiles.ts) and
+ * its rows handed in with the `Profiles`.
  *
  * Predictor (the Splitwise notes, 2.2): for each (model, hardware, TP), x = prompt_size x batch_size of each row;
  * y = the MEDIAN prompt_time (resp. token_time) over all rows with that x (the x = 512 point pools three sweeps);
@@ -9,20 +10,14 @@
  * Iteration rule: batch tokens = Σ prompt sizes + number of decodes; prompts only → prompt(batch tokens);
  * decodes only → token(number of decodes); mixed → prompt(batch tokens) x 1.1. No context-length dependence.
  */
-import fs from 'node:fs';
-import path from 'node:path';
-import { parse } from 'csv-parse/sync';
 import { ConfigError } from '../../errors.js';
-import { WORKLOADS_DIR } from '../../paths.js';
 import type { BatchShape, PerfModel } from '../api.js';
 import { PiecewiseLinear, chunkedIterationTime, median } from './interp.js';
-import { PROFILE_FORMAT, type ProfileData } from './profile.js';
-
-export const DEFAULT_PROFILES_DIR: string = path.join(WORKLOADS_DIR, 'profiles');
-export const SPLITWISE_CSV: string = path.join(DEFAULT_PROFILES_DIR, 'splitwise-sim', 'perf_model.csv');
+import { PROFILE_FORMAT, type ProfileData, type Profiles } from './profile.js';
 
 /** SplitwiseSim hardware names → catalog names. */
-const HW_ALIASES: Record<string, string> = { 'h100-80gb-pcap': 'h100-80gb-cap' };
+export const SPLITWISE_HW_ALIASES: Readonly<Record<string, string>> = { 'h100-80gb-pcap': 'h100-80gb-cap' };
+const HW_ALIASES = SPLITWISE_HW_ALIASES;
 
 export interface SplitwiseRow {
   readonly model: string;
@@ -34,49 +29,6 @@ export interface SplitwiseRow {
   readonly promptMs: number;
   readonly tokenMs: number;
   readonly tp: number;
-}
-
-const COLUMNS = ['model', 'hardware', 'prompt_size', 'batch_size', 'token_size', 'prompt_time', 'token_time', 'tensor_parallel'];
-
-/** Parse SplitwiseSim's perf_model.csv text; a bad row names file, line and column. */
-export function parseSplitwiseCsv(text: string, file = 'perf_model.csv'): SplitwiseRow[] {
-  const records = parse(text, { columns: true, skip_empty_lines: true, info: true }) as { record: Record<string, string>; info: { lines: number } }[];
-  const rows: SplitwiseRow[] = [];
-  for (const { record, info } of records) {
-    for (const c of COLUMNS) {
-      if (record[c] === undefined) throw new ConfigError(`${file}:${info.lines}:${c}: missing column`);
-    }
-    const n = (c: string): number => {
-      const v = Number(record[c]);
-      if (!Number.isFinite(v) || record[c]!.trim() === '') throw new ConfigError(`${file}:${info.lines}:${c}: not a number: "${record[c]}"`);
-      return v;
-    };
-    const hw = record['hardware']!;
-    rows.push({
-      model: record['model']!,
-      hardware: HW_ALIASES[hw] ?? hw,
-      promptSize: n('prompt_size'),
-      batchSize: n('batch_size'),
-      tokenSize: n('token_size'),
-      promptMs: n('prompt_time'),
-      tokenMs: n('token_time'),
-      tp: n('tensor_parallel'),
-    });
-  }
-  return rows;
-}
-
-let rowsCache: { file: string; rows: SplitwiseRow[] } | undefined;
-function bundledRows(file = SPLITWISE_CSV): SplitwiseRow[] {
-  if (rowsCache?.file === file) return rowsCache.rows;
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new ConfigError(`cannot read SplitwiseSim profile data: ${(e as Error).message}`, { path: file, cause: e });
-  }
-  rowsCache = { file, rows: parseSplitwiseCsv(text, file) };
-  return rowsCache.rows;
 }
 
 export interface SplitwiseTable {
@@ -109,18 +61,20 @@ export interface SplitwisePredictors {
   readonly table: SplitwiseTable;
 }
 
-const predictorCache = new Map<string, SplitwisePredictors>();
+const predictorCache = new WeakMap<Profiles, Map<string, SplitwisePredictors>>();
 
 /**
- * SplitwiseSim's raw predictors for (model, hardware, tp), in SECONDS (from the bundled CSV).
+ * SplitwiseSim's raw predictors for (model, hardware, tp), in SECONDS (from the profiles' SplitwiseSim rows).
  * `hardware` is a catalog hardware name (SplitwiseSim's `h100-80gb-pcap` is accepted too).
  */
-export function splitwisePredictors(model: string, hardware: string, tp = 8): SplitwisePredictors {
+export function splitwisePredictors(profiles: Profiles, model: string, hardware: string, tp = 8): SplitwisePredictors {
   const hw = HW_ALIASES[hardware] ?? hardware;
   const key = `${model}|${hw}|${tp}`;
-  const hit = predictorCache.get(key);
+  let cache = predictorCache.get(profiles);
+  if (!cache) predictorCache.set(profiles, (cache = new Map()));
+  const hit = cache.get(key);
   if (hit) return hit;
-  const rows = bundledRows();
+  const rows = profiles.splitwiseRows();
   const table = splitwiseTable(rows, model, hw, tp);
   if (!table) {
     const known = [...new Set(rows.map((r) => `${r.model}/${r.hardware}/tp${r.tp}`))];
@@ -129,7 +83,7 @@ export function splitwisePredictors(model: string, hardware: string, tp = 8): Sp
   const p = new PiecewiseLinear(table.x, table.promptMs);
   const t = new PiecewiseLinear(table.x, table.tokenMs);
   const pred: SplitwisePredictors = { prompt: (x) => p.at(x) / 1000, token: (x) => t.at(x) / 1000, table };
-  predictorCache.set(key, pred);
+  cache.set(key, pred);
   return pred;
 }
 
@@ -140,8 +94,8 @@ export const SPLITWISE_MIXED_FACTOR = 1.1;
 export class SplitwisePerfModel implements PerfModel {
   readonly name: string;
   readonly predictors: SplitwisePredictors;
-  constructor(model: string, hardware: string, tp = 8) {
-    this.predictors = splitwisePredictors(model, hardware, tp);
+  constructor(profiles: Profiles, model: string, hardware: string, tp = 8) {
+    this.predictors = splitwisePredictors(profiles, model, hardware, tp);
     this.name = `splitwise:${model}/${HW_ALIASES[hardware] ?? hardware}/tp${tp}`;
   }
   prefillTime(tokens: number): number {
@@ -265,15 +219,4 @@ export function formatProfileJson(p: ProfileData): string {
         .split(/\s*,\s*/)
         .join(', ')}]`,
   );
-}
-
-/** Convert the CSV at `csvFile` and write the profiles into `outDir` (used to produce the bundled files). */
-export function writeSplitwiseProfiles(csvFile: string, outDir: string): string[] {
-  const profiles = convertSplitwiseRows(parseSplitwiseCsv(fs.readFileSync(csvFile, 'utf8'), csvFile));
-  fs.mkdirSync(outDir, { recursive: true });
-  return profiles.map((p) => {
-    const f = path.join(outDir, profileFileName(p));
-    fs.writeFileSync(f, `${formatProfileJson(p)}\n`);
-    return f;
-  });
 }

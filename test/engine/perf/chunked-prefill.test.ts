@@ -7,9 +7,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { VirtualClock } from '../../../src/engine/clock.js';
 import { createCluster } from '../../../src/engine/cluster.js';
-import { defineDeployment } from '../../../src/engine/deployment.js';
 import { createPerfModel } from '../../../src/engine/perf/registry.js';
 import type { BatchShape } from '../../../src/engine/api.js';
+import { defineDeployment, loadEngineData } from '../../../src/config/index.js';
+
+const data = loadEngineData();
 
 const KINDS = ['profile', 'roofline'] as const;
 
@@ -25,7 +27,7 @@ function ttftAlone(kind: string, promptTokens: number): { ttft: number; iteratio
       scheduler: 'jsq-tokens',
       pools: { mixed: { machine: 'dgx-h100', count: 1 } },
     } as Parameters<typeof defineDeployment>[0]),
-    { clock, events: { iterationStart: () => void iterations++ } },
+    { clock, data, events: { iterationStart: () => void iterations++ } },
   );
   let first = NaN;
   clock.at(0, () => {
@@ -46,7 +48,7 @@ function ttftAlone(kind: string, promptTokens: number): { ttft: number; iteratio
 
 for (const kind of KINDS) {
   test(`${kind}: 4,096 and 8,192 tokens in 2,048-token chunks on an idle DGX-H100 take the unchunked prefill time (1%)`, () => {
-    const pm = createPerfModel({ kind, model: 'bloom-176b', machine: 'dgx-h100' });
+    const pm = createPerfModel({ kind, model: 'bloom-176b', machine: 'dgx-h100', data });
     for (const n of [4096, 8192]) {
       const { ttft, iterations } = ttftAlone(kind, n);
       // The prompt's chunks plus nothing else: n / 2048 prefill iterations before the first token.
@@ -66,7 +68,7 @@ for (const kind of KINDS) {
   });
 
   test(`${kind}: whole prompts and first chunks cost what they did; a continued chunk pays its prefix`, () => {
-    const pm = createPerfModel({ kind, model: 'bloom-176b', machine: 'dgx-h100' });
+    const pm = createPerfModel({ kind, model: 'bloom-176b', machine: 'dgx-h100', data });
     const plain: BatchShape = { promptTokens: [1500, 548], decodes: 0, decodeContextTokens: 0 };
     assert.equal(pm.iterationTime({ ...plain, promptOffsets: [0, 0] }), pm.iterationTime(plain));
     const mixed: BatchShape = { promptTokens: [2000], decodes: 48, decodeContextTokens: 48 * 1500 };

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfigError } from '../../../src/errors.js';
-import { convertTorchMeasurement } from '../../../src/engine/perf/measured.js';
 import { ProfilePerfModel } from '../../../src/engine/perf/profile.js';
+import { convertTorchMeasurement } from '../../../src/config/index.js';
 
 const pt = (p: number, b: number, ctx: number, ms: number) => ({ prefill_tokens: p, decode_batch: b, decode_context: ctx, ms_median: ms, watts_mean: null });
 

@@ -1,10 +1,12 @@
 /** The Splitwise paper's hardware claims (the Splitwise notes, 5.2), kept by the calibrated models and catalogs. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadCatalog } from '../../../src/engine/catalog.js';
 import { createPerfModel } from '../../../src/engine/perf/registry.js';
+import { loadCatalog, loadEngineData } from '../../../src/config/index.js';
 
-const pm = (kind: string, model: string, machine: string) => createPerfModel({ kind, model, machine });
+const data = loadEngineData();
+
+const pm = (kind: string, model: string, machine: string) => createPerfModel({ kind, model, machine, data });
 
 test("H100 vs A100 at TP8: prefill ~0.45-0.5x the time, decode ~0.70-0.75x (BLOOM-176B, the paper's model)", () => {
   const a = pm('profile', 'bloom-176b', 'dgx-a100');

@@ -4,8 +4,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ConfigError } from '../../../src/errors.js';
-import { PROFILE_FORMAT, ProfilePerfModel, parseProfile, type ProfileData } from '../../../src/engine/perf/profile.js';
+import { PROFILE_FORMAT, ProfilePerfModel, type ProfileData } from '../../../src/engine/perf/profile.js';
 import { createPerfModel, perfModelKinds } from '../../../src/engine/perf/registry.js';
+import { loadEngineData, loadProfileFile, parseProfile } from '../../../src/config/index.js';
+
+const data = loadEngineData();
 
 const close = (a: number, b: number, eps = 1e-12): boolean => Math.abs(a - b) <= eps;
 
@@ -74,28 +77,28 @@ test('extrapolation never goes below 10% of the smallest measured time', () => {
   assert.ok(close(m.decodeTime(10, 5000), 0.002), String(m.decodeTime(10, 5000)));
 });
 
-test('profile files: loaded by createPerfModel, errors name file and field', () => {
+test('profile files: read at the edge, used by createPerfModel; errors name file and field', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-profile-'));
   const good = path.join(dir, 'toy.profile.json');
   fs.writeFileSync(good, JSON.stringify(profile()));
-  const m = createPerfModel({ kind: 'profile', profileFile: good });
+  const m = createPerfModel({ kind: 'profile', profile: { file: good, profile: loadProfileFile(good) } });
   assert.ok(close(m.prefillTime(200), 0.07));
   assert.equal(m.name, 'profile:toy.profile.json');
 
   const bad = path.join(dir, 'bad.profile.json');
   fs.writeFileSync(bad, JSON.stringify({ ...profile(), prefill: { tokens: [100, 200], ms: [50] } }));
   assert.throws(
-    () => createPerfModel({ kind: 'profile', profileFile: bad }),
+    () => loadProfileFile(bad),
     (e: unknown) => e instanceof ConfigError && e.message.startsWith(`${bad}: prefill: tokens and ms must have the same length`),
   );
   fs.writeFileSync(bad, JSON.stringify({ ...profile(), decode: { curves: [{ contextTokens: 1, batch: [1], ms: [-3] }] } }));
   assert.throws(
-    () => createPerfModel({ kind: 'profile', profileFile: bad }),
+    () => loadProfileFile(bad),
     (e: unknown) => e instanceof ConfigError && e.message.includes('decode.curves.0.ms.0'),
   );
   fs.writeFileSync(bad, '{ nope');
   assert.throws(
-    () => createPerfModel({ kind: 'profile', profileFile: bad }),
+    () => loadProfileFile(bad),
     (e: unknown) => e instanceof ConfigError && e.message.includes('not valid JSON'),
   );
   assert.throws(
@@ -105,31 +108,31 @@ test('profile files: loaded by createPerfModel, errors name file and field', () 
 });
 
 test('bundled profiles: knot values come back exactly; missing combinations and kinds are clear errors', () => {
-  const bloom = createPerfModel({ kind: 'profile', model: 'bloom-176b', machine: 'dgx-a100' });
+  const bloom = createPerfModel({ kind: 'profile', model: 'bloom-176b', machine: 'dgx-a100', data });
   assert.equal(bloom.prefillTime(1024), 289.191399 / 1000);
   assert.ok(close(bloom.decodeTime(64, 64 * 576), 96.582975 / 1000));
   assert.equal(bloom.name, 'profile:bloom-176b/a100-80gb/tp8');
-  const llamaTp2 = createPerfModel({ kind: 'profile', model: 'llama2-70b', machine: 'dgx-h100', tp: 2 });
+  const llamaTp2 = createPerfModel({ kind: 'profile', model: 'llama2-70b', machine: 'dgx-h100', tp: 2, data });
   assert.equal(llamaTp2.name, 'profile:llama2-70b/h100-80gb/tp2');
   assert.throws(
-    () => createPerfModel({ kind: 'profile', model: 'llama3-8b', machine: 'dgx-h200' }),
+    () => createPerfModel({ kind: 'profile', model: 'llama3-8b', machine: 'dgx-h200', data }),
     (e: unknown) => e instanceof ConfigError && /no measured profile for llama3-8b on h200-141gb at TP8/.test(e.message) && /roofline/.test(e.hint ?? ''),
   );
   assert.throws(
-    () => createPerfModel({ kind: 'magic', model: 'bloom-176b', machine: 'dgx-a100' }),
+    () => createPerfModel({ kind: 'magic', model: 'bloom-176b', machine: 'dgx-a100', data }),
     (e: unknown) => e instanceof ConfigError && e.message.includes(`known: ${perfModelKinds.join(', ')}`),
   );
-  assert.throws(() => createPerfModel({ kind: 'roofline', model: 'bloom-176b', machine: 'dgx-a100', tp: 9 }), ConfigError);
+  assert.throws(() => createPerfModel({ kind: 'roofline', model: 'bloom-176b', machine: 'dgx-a100', tp: 9, data }), ConfigError);
 });
 
 test('constant model: a + b x tokens for prompts, c for decodes, both for mixed', () => {
-  const m = createPerfModel({ kind: 'constant', constant: { prefillBaseS: 0.1, prefillPerTokenS: 0.001, decodeS: 0.02 } });
+  const m = createPerfModel({ kind: 'constant', constant: { prefillBaseS: 0.1, prefillPerTokenS: 0.001, decodeS: 0.02 }, data });
   assert.ok(close(m.prefillTime(100), 0.2));
   assert.equal(m.decodeTime(5, 1000), 0.02);
   assert.ok(close(m.iterationTime({ promptTokens: [50, 50], decodes: 3, decodeContextTokens: 10 }), 0.22));
   assert.equal(m.iterationTime({ promptTokens: [], decodes: 0, decodeContextTokens: 0 }), 0);
   assert.throws(
-    () => createPerfModel({ kind: 'constant', constant: { prefillBaseS: -1, prefillPerTokenS: 0, decodeS: 0 } }),
+    () => createPerfModel({ kind: 'constant', constant: { prefillBaseS: -1, prefillPerTokenS: 0, decodeS: 0 }, data }),
     (e: unknown) => e instanceof ConfigError && e.message.startsWith('constant.prefillBaseS'),
   );
 });

@@ -1,18 +1,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadCatalog } from '../../../src/engine/catalog.js';
 import { calibrateRoofline, rooflineMape } from '../../../src/engine/perf/roofline.js';
-import { profileIndex } from '../../../src/engine/perf/profile.js';
 import { createPerfModel } from '../../../src/engine/perf/registry.js';
-import { DEFAULT_PROFILES_DIR } from '../../../src/engine/perf/splitwise.js';
 import type { RooflinePerfModel } from '../../../src/engine/perf/roofline.js';
+import { loadEngineData } from '../../../src/config/index.js';
+
+const data = loadEngineData();
 
 /** The documented bound (docs/engine.md, "Catalogs, performance models, power"): MAPE per profiled configuration. */
 const MAPE_BOUND = 25;
 
 test('roofline calibration: MAPE against every profile stays under the documented bound', (t) => {
-  const catalog = loadCatalog();
-  const cal = calibrateRoofline(catalog, DEFAULT_PROFILES_DIR);
+  const { catalog, profiles } = data;
+  const cal = calibrateRoofline(catalog, profiles);
   assert.deepEqual([...cal.keys()].sort(), ['a100-80gb', 'h100-80gb']);
   for (const [hw, r] of cal) {
     t.diagnostic(
@@ -25,7 +25,7 @@ test('roofline calibration: MAPE against every profile stays under the documente
   }
   // the capped H100 is not fitted: it uses the H100 factors and its slowdown, and still matches its own profile
   const h100 = cal.get('h100-80gb')!.factors;
-  for (const { profile } of profileIndex(DEFAULT_PROFILES_DIR).filter((e) => e.profile.hardware === 'h100-80gb-cap')) {
+  for (const { profile } of profiles.entries.filter((e) => e.profile.hardware === 'h100-80gb-cap')) {
     const mape = rooflineMape(catalog, profile, h100);
     t.diagnostic(`MAPE ${profile.model}/${profile.hardware}/tp${profile.tp} (H100 factors + cap): ${mape.toFixed(1)}%`);
     assert.ok(mape < MAPE_BOUND);
@@ -33,21 +33,21 @@ test('roofline calibration: MAPE against every profile stays under the documente
 });
 
 test('hardware without a profile uses its rooflineFrom factors; calibration is deterministic and cached', () => {
-  const catalog = loadCatalog();
-  const h200 = createPerfModel({ kind: 'roofline', model: 'llama3-70b', machine: 'dgx-h200' }) as RooflinePerfModel;
-  const h100 = createPerfModel({ kind: 'roofline', model: 'llama3-70b', machine: 'dgx-h100' }) as RooflinePerfModel;
+  const { catalog, profiles } = data;
+  const h200 = createPerfModel({ kind: 'roofline', model: 'llama3-70b', machine: 'dgx-h200', data }) as RooflinePerfModel;
+  const h100 = createPerfModel({ kind: 'roofline', model: 'llama3-70b', machine: 'dgx-h100', data }) as RooflinePerfModel;
   assert.deepEqual(h200.factors, h100.factors);
-  assert.equal(calibrateRoofline(catalog, DEFAULT_PROFILES_DIR), calibrateRoofline(catalog, DEFAULT_PROFILES_DIR));
+  assert.equal(calibrateRoofline(catalog, profiles), calibrateRoofline(catalog, profiles));
   // more bandwidth: faster decode; more FLOP/s: faster prefill
   assert.ok(h200.decodeTime(32, 32 * 2000) < h100.decodeTime(32, 32 * 2000));
-  const b200 = createPerfModel({ kind: 'roofline', model: 'llama3-70b', machine: 'dgx-b200' });
+  const b200 = createPerfModel({ kind: 'roofline', model: 'llama3-70b', machine: 'dgx-b200', data });
   assert.ok(b200.prefillTime(4096) < h100.prefillTime(4096));
-  const l40s = createPerfModel({ kind: 'roofline', model: 'llama3-70b', machine: 'l40s-8' });
+  const l40s = createPerfModel({ kind: 'roofline', model: 'llama3-70b', machine: 'l40s-8', data });
   assert.ok(l40s.prefillTime(4096) > h100.prefillTime(4096) && l40s.decodeTime(8, 8000) > h100.decodeTime(8, 8000));
 });
 
 test('roofline shape: grows with prompt tokens, batch and context; mixed costs at least its parts', () => {
-  const m = createPerfModel({ kind: 'roofline', model: 'llama3-8b', machine: 'mi300x-8', tp: 1 });
+  const m = createPerfModel({ kind: 'roofline', model: 'llama3-8b', machine: 'mi300x-8', tp: 1, data });
   let last = 0;
   for (const t of [1, 128, 1024, 4096, 16384]) {
     const v = m.prefillTime(t);

@@ -3,15 +3,10 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from '../../../src/errors.js';
-import {
-  SPLITWISE_CSV,
-  SplitwisePerfModel,
-  convertSplitwiseRows,
-  formatProfileJson,
-  parseSplitwiseCsv,
-  profileFileName,
-  splitwisePredictors,
-} from '../../../src/engine/perf/splitwise.js';
+import { SplitwisePerfModel, convertSplitwiseRows, formatProfileJson, profileFileName, splitwisePredictors } from '../../../src/engine/perf/splitwise.js';
+import { SPLITWISE_CSV, loadProfiles, parseSplitwiseCsv } from '../../../src/config/index.js';
+
+const profiles = loadProfiles();
 
 // "Effective TP8 predictor tables" of the Splitwise notes (section 2.2), ms, x = batch tokens.
 const X = [128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768];
@@ -45,7 +40,7 @@ const TABLE: Record<string, { hw: string; model: string; prompt: number[]; token
 
 test('SplitwiseSim predictors match the TP8 tables of the Splitwise notes to 0.1 ms', () => {
   for (const [label, t] of Object.entries(TABLE)) {
-    const p = splitwisePredictors(t.model, t.hw, 8);
+    const p = splitwisePredictors(profiles, t.model, t.hw, 8);
     X.forEach((x, i) => {
       const prompt = p.prompt(x) * 1000;
       assert.ok(Math.abs(prompt - t.prompt[i]!) <= 0.05 + 1e-9, `${label} prompt(${x}) = ${prompt}, table ${t.prompt[i]}`);
@@ -58,12 +53,12 @@ test('SplitwiseSim predictors match the TP8 tables of the Splitwise notes to 0.1
 });
 
 test('SplitwiseSim predictors interpolate between knots and extrapolate linearly (as the notes compute)', () => {
-  const bloomA = splitwisePredictors('bloom-176b', 'a100-80gb');
+  const bloomA = splitwisePredictors(profiles, 'bloom-176b', 'a100-80gb');
   // decode at batch sizes below the first knot: extrapolated from the 128/256 points
   assert.ok(Math.abs(bloomA.token(1) * 1000 - 47.52) < 0.005);
   assert.ok(Math.abs(bloomA.token(64) * 1000 - 47.56) < 0.005);
   assert.ok(Math.abs(bloomA.prompt(1) * 1000 - 60) < 0.5);
-  const llamaH = splitwisePredictors('llama2-70b', 'h100-80gb');
+  const llamaH = splitwisePredictors(profiles, 'llama2-70b', 'h100-80gb');
   assert.ok(Math.abs(llamaH.token(1) * 1000 - 31.47) < 0.005);
   assert.ok(Math.abs(llamaH.token(64) * 1000 - 30.68) < 0.005);
   assert.ok(Math.abs(llamaH.prompt(1) * 1000 - 64.7) < 0.05);
@@ -74,16 +69,19 @@ test('SplitwiseSim predictors interpolate between knots and extrapolate linearly
   const slope = (bloomA.prompt(32768) - bloomA.prompt(16384)) / 16384;
   assert.ok(Math.abs(bloomA.prompt(40000) - (bloomA.prompt(32768) + slope * (40000 - 32768))) < 1e-9);
   // SplitwiseSim's hardware name is accepted
-  assert.equal(splitwisePredictors('bloom-176b', 'h100-80gb-pcap').prompt(512), splitwisePredictors('bloom-176b', 'h100-80gb-cap').prompt(512));
+  assert.equal(
+    splitwisePredictors(profiles, 'bloom-176b', 'h100-80gb-pcap').prompt(512),
+    splitwisePredictors(profiles, 'bloom-176b', 'h100-80gb-cap').prompt(512),
+  );
   assert.throws(
-    () => splitwisePredictors('llama3-8b', 'h200-141gb'),
+    () => splitwisePredictors(profiles, 'llama3-8b', 'h200-141gb'),
     (e: unknown) => e instanceof ConfigError && /no profile for llama3-8b/.test(e.message),
   );
 });
 
 test('the power-capped H100 profile is H100 prompt time x 1.3, token time unchanged', () => {
-  const h = splitwisePredictors('bloom-176b', 'h100-80gb');
-  const c = splitwisePredictors('bloom-176b', 'h100-80gb-cap');
+  const h = splitwisePredictors(profiles, 'bloom-176b', 'h100-80gb');
+  const c = splitwisePredictors(profiles, 'bloom-176b', 'h100-80gb-cap');
   for (const x of X) {
     assert.ok(Math.abs(c.prompt(x) / h.prompt(x) - 1.3) < 0.01, `x=${x}`);
     assert.ok(Math.abs(c.token(x) - h.token(x)) < 1e-12);
@@ -91,7 +89,7 @@ test('the power-capped H100 profile is H100 prompt time x 1.3, token time unchan
 });
 
 test('the splitwise iteration rule: prompt(batch tokens), token(decodes), mixed x 1.1', () => {
-  const m = new SplitwisePerfModel('bloom-176b', 'a100-80gb');
+  const m = new SplitwisePerfModel(profiles, 'bloom-176b', 'a100-80gb');
   const p = m.predictors;
   assert.equal(m.iterationTime({ promptTokens: [1000, 500], decodes: 0, decodeContextTokens: 0 }), p.prompt(1500));
   assert.equal(m.iterationTime({ promptTokens: [], decodes: 12, decodeContextTokens: 99999 }), p.token(12));
@@ -125,4 +123,14 @@ test('a bad CSV row names file, line and column', () => {
     () => parseSplitwiseCsv(`${header + good}bloom-176b,a100-80gb,128,1,128,1,1,fast,47.6,1000,8\n`, 'p.csv'),
     (e: unknown) => e instanceof ConfigError && e.message.startsWith('p.csv:3:prompt_time: not a number'),
   );
+});
+
+test('profiles loaded without SplitwiseSim rows: the same measured profiles, and its predictors say the rows are missing', () => {
+  const without = loadProfiles(undefined, false);
+  assert.deepEqual(without.entries, profiles.entries);
+  assert.throws(
+    () => splitwisePredictors(without, 'bloom-176b', 'a100-80gb'),
+    (e: unknown) => e instanceof ConfigError && /SplitwiseSim's profile rows were not loaded/.test(e.message) && /splitwise: true/.test(e.hint ?? ''),
+  );
+  assert.equal(loadProfiles(undefined, false), without, 'cached');
 });

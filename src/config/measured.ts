@@ -4,8 +4,9 @@
  * context (ms vs batch size); mixed points → `mixed`. Median replay times are used.
  */
 import { z } from 'zod';
-import { ConfigError } from '../../errors.js';
-import { PROFILE_FORMAT, type ProfileData, parseProfile } from './profile.js';
+import { PROFILE_FORMAT, type ProfileData } from '../engine/index.js';
+import { ConfigError } from '../errors.js';
+import { parseProfile } from './profiles.js';
 
 const Point = z
   .object({
