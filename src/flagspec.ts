@@ -140,6 +140,14 @@ export class Problems {
   push(msg: string): void {
     this.entries.push({ flag: undefined, msg });
   }
+  /** A problem of a positional: listed before the flags' (the order of the command line). */
+  addFirst(what: string, msg: string): void {
+    this.entries.unshift({ flag: what, msg });
+  }
+  /** Whether `flag` ('--procs') has a problem: it was given, with a bad value (its checked value is undefined). */
+  flagged(flag: string): boolean {
+    return this.entries.some((e) => e.flag === flag);
+  }
   /** Runs `f`; an error it throws becomes a problem (a ConfigError keeps the flag it names). */
   try<T>(f: () => T): T | undefined {
     try {
@@ -235,18 +243,27 @@ function checkOne(name: string, f: Flag, raw: unknown, problems: Problems): unkn
 /**
  * Checks every flag of the groups in `argv` (yargs' camelCase keys), adding each problem to `problems`;
  * returns the frozen values with the defaults applied (a bad flag counts as not given, so later checks go on).
+ * Only the CLI layer (src/cli) hands yargs' record here; libraries take the values it returns.
  */
 export function parseFlags<const G extends Flags>(flags: G, argv: Readonly<Record<string, unknown>>, problems: Problems): FlagValues<G> {
   const out: Record<string, unknown> = {};
   for (const [name, f] of Object.entries(flags)) {
-    const key = camelKey(name);
-    const raw = argv[key] ?? argv[name] ?? (f.alias === undefined ? undefined : argv[camelKey(f.alias)]);
-    let value: unknown;
+    const raw = argv[camelKey(name)] ?? argv[name] ?? (f.alias === undefined ? undefined : argv[camelKey(f.alias)]);
     if (raw === undefined || raw === null) {
       if (f.required) problems.add(`--${name}`, typeof f.required === 'string' ? f.required : 'required');
-    } else value = checkOne(name, f, raw, problems);
-    out[key] = value ?? f.default;
+    } else out[camelKey(name)] = checkOne(name, f, raw, problems);
   }
+  return flagValues(flags, out as Partial<FlagValues<G>>);
+}
+
+/**
+ * The typed values of a flag group from values already checked (a library caller's, a test's): the defaults
+ * applied to the flags not given, frozen. The values themselves are not checked again.
+ */
+export function flagValues<const G extends Flags>(flags: G, given: Partial<FlagValues<G>>): FlagValues<G> {
+  const out: Record<string, unknown> = {};
+  const have = given as Readonly<Record<string, unknown>>;
+  for (const [name, f] of Object.entries(flags)) out[camelKey(name)] = have[camelKey(name)] ?? f.default;
   return Object.freeze(out) as FlagValues<G>;
 }
 

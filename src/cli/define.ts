@@ -2,11 +2,13 @@
  * One declarative command: its name, help line, flag spec (src/flagspec.ts), positionals and examples; from it
  * comes the yargs CommandModule. The builder declares the positionals, the flags and the examples (in that
  * order: the `--help` layout); the handler checks the flags through the spec (typed, frozen values; every
- * problem at once) and hands them to `run`, which imports its library lazily (so `--help` stays fast), may
- * print through `ctx.json` (the shared `--json` envelope) and returns the exit code.
+ * problem at once), lets `read` add the command's cross-flag rules (usually its option module's resolver,
+ * which takes those typed values) and hands the result to `run`, which imports its library lazily (so
+ * `--help` stays fast), may print through `ctx.json` (the shared `--json` envelope) and returns the exit code.
+ * This is the only layer that sees yargs' record: libraries take typed, frozen options.
  */
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
-import { addFlags, type Flags, type FlagValues, readFlags } from '../flagspec.js';
+import { addFlags, type Flags, type FlagValues, parseFlags, Problems } from '../flagspec.js';
 import { setExitCode } from './main.js';
 import { printJson } from './output.js';
 
@@ -14,7 +16,7 @@ type Args = Record<string, unknown>;
 
 /** What `run` gets besides the checked flags. */
 export interface CommandContext<A extends Args> {
-  /** yargs' arguments: the positionals, and the raw flags for an option module's own check. */
+  /** yargs' arguments: the positionals, and what the command line gave (not its flags' values: `run` gets those). */
   readonly argv: ArgumentsCamelCase<A>;
   /** The command's name in errors and in the `--json` envelope ('sim', 'runs list'). */
   readonly name: string;
@@ -36,22 +38,26 @@ export interface CommandSpec<G extends Flags, A extends Args, V> {
   /** Builder steps after the examples (flags declared by another module, e.g. the scale-out ones). */
   readonly more?: (y: Argv) => Argv;
   /**
-   * The values `run` gets. Default: the flags checked by their spec (`readFlags`). A command whose option
-   * module adds cross-flag rules passes `OWN_CHECK` and checks `ctx.argv` in `run` through that module.
+   * The values `run` gets, from the flags checked by their spec (default: those values). A command with
+   * cross-flag rules adds them to `problems`, which already holds the spec's (typically by handing both to
+   * its option module's resolver, which throws them all at once); whatever is left is thrown after it.
    */
-  readonly read?: (argv: ArgumentsCamelCase<A>, name: string) => V;
+  readonly read?: (flags: FlagValues<G>, problems: Problems, argv: ArgumentsCamelCase<A>) => V | Promise<V>;
   /** The command's work; the exit code it returns (none: 0) is reported through `setExitCode`. */
   // biome-ignore lint/suspicious/noConfusingVoidType: a command that always exits 0 returns nothing
   readonly run: (flags: V, ctx: CommandContext<A>) => Promise<number | void>;
 }
 
-/** `read` of a command whose option module checks the flags itself (its cross-flag rules): `run` gets yargs' arguments. */
-export const OWN_CHECK = (argv: ArgumentsCamelCase<Args>): ArgumentsCamelCase<Args> => argv;
-
 /** The yargs CommandModule of a declared command. */
 export function defineCommand<const G extends Flags, A extends Args = Args, V = FlagValues<G>>(spec: CommandSpec<G, A, V>): CommandModule<object, A> {
   const name = spec.name ?? spec.command.split(' ')[0]!;
-  const read = spec.read ?? ((argv: ArgumentsCamelCase<A>) => readFlags(name, spec.flags, argv) as V);
+  const read = async (argv: ArgumentsCamelCase<A>): Promise<V> => {
+    const problems = new Problems();
+    const flags = parseFlags(spec.flags, argv, problems);
+    const values = spec.read ? await spec.read(flags, problems, argv) : (flags as V);
+    problems.throwIfAny(name);
+    return values;
+  };
   return {
     command: spec.command,
     describe: spec.describe,
@@ -61,7 +67,7 @@ export function defineCommand<const G extends Flags, A extends Args = Args, V = 
       return spec.more ? (spec.more(out) as Argv<A>) : out;
     },
     handler: async (argv) => {
-      const code = await spec.run(read(argv, name), { argv, name, json: (result) => printJson(name, result) });
+      const code = await spec.run(await read(argv), { argv, name, json: (result) => printJson(name, result) });
       if (typeof code === 'number') setExitCode(code);
     },
   };

@@ -1,6 +1,6 @@
 /** `splitbench experiment splitwise`: the Splitwise paper's evaluation (six designs, iso-power and iso-cost) by simulation. */
 import { EXPERIMENT_FLAGS } from '../sim/options.js';
-import { defineCommand, OWN_CHECK } from './define.js';
+import { defineCommand } from './define.js';
 
 export const experimentCommand = defineCommand({
   command: 'experiment <name>',
@@ -13,10 +13,9 @@ export const experimentCommand = defineCommand({
     ['$0 experiment splitwise --quick --mode compat --seeds 2', 'the same, twice with different Poisson traces (error bars)'],
     ['$0 experiment splitwise --duration 600', "the paper's 10-minute traces per rate"],
   ],
-  read: OWN_CHECK,
-  run: async (argv, { json }) => {
+  read: async (f, problems, argv) => (await import('../sim/experiment.js')).resolveExperimentOptions(String(argv.name), f, problems),
+  run: async (opts, { json }) => {
     const sim = await import('../sim/index.js');
-    const opts = sim.resolveExperimentOptions(argv);
     const r = await sim.runExperiment(opts, sim.simRateRunner, opts.json ? { log: () => undefined } : {});
     if (opts.json) json(r);
     else

@@ -1,5 +1,5 @@
 /** `splitbench launch slurm|kubernetes`: write a ready sbatch script or Indexed Job manifests for shards or chunks (sweep or provision plans). */
-import { defineCommand, OWN_CHECK } from './define.js';
+import { defineCommand } from './define.js';
 
 const LAUNCH_FLAGS = {
   shards: { type: 'number', describe: 'run `-- replay ...` as N shards (one per task / pod), then `splitbench merge`' },
@@ -75,17 +75,18 @@ export const launchCommand = defineCommand({
       'a time server with a start barrier, an Indexed Job of three shards and the merge Job; kubectl apply -f the output',
     ],
   ],
-  read: OWN_CHECK,
-  run: async (argv) => {
-    const { resolveLaunchOptions, launchFile } = await import('../scale/launch.js');
+  // Everything after `--` is the replay or sweep command line.
+  read: async (f, problems, argv) => ({
+    o: (await import('../scale/launch.js')).resolveLaunchOptions(String(argv.launcher ?? ''), f, (argv._ as unknown[]).slice(1).map(String), problems),
+    file: f.file,
+  }),
+  run: async ({ o, file }) => {
+    const { launchFile } = await import('../scale/launch.js');
     const { writeFileSync } = await import('node:fs');
-    // Everything after `--` is the replay or sweep command line.
-    const rest = (argv._ as unknown[]).slice(1).map(String);
-    const o = resolveLaunchOptions(argv, rest);
     const text = launchFile(o);
-    if (argv.file !== undefined) {
-      writeFileSync(String(argv.file), text, { mode: o.launcher === 'slurm' ? 0o755 : 0o644 });
-      process.stderr.write(`splitbench launch: wrote ${String(argv.file)} (run uuid ${o.runUuid})\n`);
+    if (file !== undefined) {
+      writeFileSync(file, text, { mode: o.launcher === 'slurm' ? 0o755 : 0o644 });
+      process.stderr.write(`splitbench launch: wrote ${file} (run uuid ${o.runUuid})\n`);
     } else process.stdout.write(text);
     return 0;
   },

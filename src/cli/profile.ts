@@ -1,7 +1,6 @@
 /** `splitbench profile`: measure a live endpoint's prefill and decode times into a profile file. */
 import { httpUrl } from '../flags.js';
-import { parseFlags, Problems } from '../flagspec.js';
-import { defineCommand, OWN_CHECK } from './define.js';
+import { defineCommand } from './define.js';
 
 const PROFILE_FLAGS = {
   url: {
@@ -47,20 +46,21 @@ export const profileCommand = defineCommand({
       'fewer points, two context curves',
     ],
   ],
-  read: OWN_CHECK,
-  run: async (argv, { json }) => {
-    const { ConfigError } = await import('../errors.js');
-    const { profileEndpoint, parseSizes } = await import('../telemetry/profile.js');
-    const fs = await import('node:fs');
-    const problems = new Problems();
-    const f = parseFlags(PROFILE_FLAGS, argv, problems);
+  read: async (f, problems) => {
+    const { parseSizes } = await import('../telemetry/profile.js');
     const promptSizes = problems.try(() => parseSizes(f.promptSizes, '--prompt-sizes')) ?? [];
     const batchSizes = problems.try(() => parseSizes(f.batchSizes, '--batch-sizes')) ?? [];
     const contexts = problems.try(() => parseSizes(f.contexts, '--contexts')) ?? [];
     for (const c of contexts)
       if (c - f.decodeTokens / 2 < 1)
         problems.add('--contexts', `${c} is too small for --decode-tokens ${f.decodeTokens} (prompt = context − decode tokens / 2 must be ≥ 1)`);
-    problems.throwIfAny('profile');
+    return { ...f, promptSizes, batchSizes, contexts };
+  },
+  run: async (f, { json }) => {
+    const { ConfigError } = await import('../errors.js');
+    const { profileEndpoint } = await import('../telemetry/profile.js');
+    const fs = await import('node:fs');
+    const { promptSizes, batchSizes, contexts } = f;
     const apiKey = f.apiKey ?? (process.env.SPLITBENCH_API_KEY || undefined);
     const r = await profileEndpoint({
       url: f.url,

@@ -1,6 +1,6 @@
 /** `splitbench provision`: search prompt/token machine counts of a design for the best configuration under an objective. */
 import { PROVISION_FLAGS } from '../sim/options.js';
-import { defineCommand, OWN_CHECK } from './define.js';
+import { defineCommand } from './define.js';
 
 export const provisionCommand = defineCommand({
   command: 'provision',
@@ -17,20 +17,27 @@ export const provisionCommand = defineCommand({
       'one of four slices of the whole budget line; then the same flags with --collect instead of --chunk',
     ],
   ],
-  read: OWN_CHECK,
-  run: async (argv, { json }) => {
+  read: async (f, problems, argv) => {
+    const sim = await import('../sim/index.js');
     if (argv.plan !== undefined || argv.chunk !== undefined || argv.collect !== undefined || argv.chunkCount !== undefined || argv.copyDbTo !== undefined) {
       // Distributed provisioning: src/scale.
-      const scale = await import('../scale/index.js');
-      const sim = await import('../sim/index.js');
-      const { ConfigError } = await import('../errors.js');
-      if (argv.plan === undefined)
-        throw new ConfigError('needs --plan FILE (the manifest the chunks share)', {
+      const plan = f.plan;
+      if (plan === undefined)
+        throw new (await import('../errors.js')).ConfigError('needs --plan FILE (the manifest the chunks share)', {
           path:
             argv.copyDbTo !== undefined ? '--copy-db-to' : argv.chunk !== undefined ? '--chunk' : argv.collect !== undefined ? '--collect' : '--chunk-count',
         });
-      const r = await scale.runProvisionPlan(argv, argv.json ? () => undefined : undefined);
-      if (argv.json) json(r);
+      const scale = await import('../scale/index.js');
+      return { plan: scale.resolveProvisionPlan({ ...f, plan }, (g) => sim.resolveProvisionOptions(g, problems)) };
+    }
+    return { opts: sim.resolveProvisionOptions(f, problems) };
+  },
+  run: async (o, { json }) => {
+    if ('plan' in o) {
+      const scale = await import('../scale/index.js');
+      const sim = await import('../sim/index.js');
+      const r = await scale.runProvisionPlan(o.plan, o.plan.opts.json ? () => undefined : undefined);
+      if (o.plan.opts.json) json(r);
       else if (r.result) process.stdout.write(`${sim.formatProvision(r.result)}\n`);
       else
         process.stdout.write(
@@ -39,7 +46,7 @@ export const provisionCommand = defineCommand({
       return r.exitCode;
     }
     const sim = await import('../sim/index.js');
-    const opts = sim.resolveProvisionOptions(argv);
+    const { opts } = o;
     const r = await sim.runProvision(opts, sim.simRateRunner, opts.json ? { log: () => undefined } : {});
     if (opts.json) json(r);
     else process.stdout.write(`${sim.formatProvision(r)}\n`);

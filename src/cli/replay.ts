@@ -1,7 +1,8 @@
 /** `splitbench replay`: replay a trace (or a rate / closed-loop load shaped by it) against a target. */
-import { REPLAY_FLAGS } from '../load/options.js';
-import { addShardOptions } from '../scale/options.js';
-import { defineCommand, OWN_CHECK } from './define.js';
+import { parseFlags, Problems } from '../flagspec.js';
+import { REPLAY_FLAGS, resolveReplayOptions } from '../load/options.js';
+import { addShardOptions, resolveScaleOptions, SHARD_FLAGS } from '../scale/options.js';
+import { defineCommand } from './define.js';
 
 export const replayCommand = defineCommand({
   command: 'replay',
@@ -21,13 +22,17 @@ export const replayCommand = defineCommand({
     ],
   ],
   more: addShardOptions,
-  read: OWN_CHECK,
-  run: async (argv, { json }) => {
+  read: (f, problems, argv) => {
+    const replay = resolveReplayOptions(f, process.env, problems);
+    // Scale-out (--shard, --procs, --metrics-port; src/scale): checked once the replay's flags are good.
+    const shardProblems = new Problems();
+    const scale = resolveScaleOptions(parseFlags(SHARD_FLAGS, argv, shardProblems), shardProblems, replay.shape.kind === 'closed');
+    return { replay, scale };
+  },
+  run: async ({ replay, scale: scaleOpts }, { json }) => {
     const load = await import('../load/index.js');
-    let resolved = load.resolveReplayOptions(argv);
-    // Scale-out (--shard, --procs, --metrics-port): src/scale.
+    let resolved = replay;
     const scale = await import('../scale/index.js');
-    const scaleOpts = scale.resolveScaleOptions(argv);
     if (resolved.timeScaleAuto) {
       if (scaleOpts) {
         const { ConfigError } = await import('../errors.js');

@@ -1,6 +1,6 @@
 /** `splitbench sim`: simulate a trace (or a rate load shaped by it) on a deployment, on a virtual clock. */
-import { SIM_FLAGS } from '../sim/options.js';
-import { defineCommand, OWN_CHECK } from './define.js';
+import { parseSeeds, resolveSimOptions, SIM_FLAGS } from '../sim/options.js';
+import { defineCommand } from './define.js';
 
 export const simCommand = defineCommand({
   command: 'sim',
@@ -15,11 +15,12 @@ export const simCommand = defineCommand({
     ['$0 sim --trace coding --limit 200 --trace-events timeline.json', 'a small run with a Perfetto timeline'],
     ['$0 sim --trace coding --rate 4 --duration 60 --seeds 3 --name mono', 'three runs mono-s0, mono-s1, mono-s2 (reports draw error bars)'],
   ],
-  read: OWN_CHECK,
-  run: async (argv, { json }) => {
+  read: (f, problems) => {
+    const opts = resolveSimOptions(f, problems);
+    return { opts, seeds: parseSeeds(f.seeds, opts.seed) };
+  },
+  run: async ({ opts, seeds }, { json }) => {
     const sim = await import('../sim/index.js');
-    const opts = sim.resolveSimOptions(argv);
-    const seeds = sim.parseSeeds(argv, opts.seed);
     if (seeds !== undefined) {
       if (opts.traceEvents)
         throw new (await import('../errors.js')).ConfigError('one Chrome trace per run: drop --trace-events or --seeds', { path: '--seeds' });

@@ -1,6 +1,6 @@
 /** `splitbench sweep`: max throughput under an SLO, one run per offered rate (simulated, or --live). */
 import { SWEEP_FLAGS } from '../sim/options.js';
-import { defineCommand, OWN_CHECK } from './define.js';
+import { defineCommand } from './define.js';
 
 export const sweepCommand = defineCommand({
   command: 'sweep',
@@ -21,30 +21,38 @@ export const sweepCommand = defineCommand({
       'the same search against the live reference backend',
     ],
   ],
-  read: OWN_CHECK,
-  run: async (argv, { json }) => {
-    if (argv.seeds !== undefined && (argv.plan !== undefined || argv.chunk !== undefined || argv.collect !== undefined || argv.copyDbTo !== undefined)) {
+  read: async (f, problems, argv) => {
+    const sim = await import('../sim/index.js');
+    const planned = argv.plan !== undefined || argv.chunk !== undefined || argv.collect !== undefined || argv.copyDbTo !== undefined;
+    if (argv.seeds !== undefined && planned) {
       throw new (await import('../errors.js')).ConfigError('not with --plan, --chunk or --collect (run one plan per seed)', { path: '--seeds' });
     }
-    if (argv.plan !== undefined || argv.chunk !== undefined || argv.collect !== undefined || argv.copyDbTo !== undefined) {
-      // Distributed sweeps: src/scale.
+    if (!planned) {
+      const opts = sim.resolveSweepOptions(f, problems);
+      return { opts, seeds: sim.parseSeeds(f.seeds, opts.seed) };
+    }
+    // Distributed sweeps: src/scale.
+    const plan = f.plan;
+    if (plan === undefined)
+      throw new (await import('../errors.js')).ConfigError('needs --plan FILE (the manifest the chunks share)', {
+        path: argv.copyDbTo !== undefined ? '--copy-db-to' : argv.chunk !== undefined ? '--chunk' : '--collect',
+      });
+    const scale = await import('../scale/index.js');
+    return { plan: scale.resolveSweepPlan({ ...f, plan }, (g) => sim.resolveSweepOptions(g, problems)), json: f.json === true };
+  },
+  run: async (o, { json }) => {
+    if ('plan' in o) {
       const scale = await import('../scale/index.js');
-      const { ConfigError } = await import('../errors.js');
-      if (argv.plan === undefined)
-        throw new ConfigError('needs --plan FILE (the manifest the chunks share)', {
-          path: argv.copyDbTo !== undefined ? '--copy-db-to' : argv.chunk !== undefined ? '--chunk' : '--collect',
-        });
-      const r = await scale.runSweepPlan(argv, argv.json ? () => undefined : undefined);
-      if (argv.json) json(r);
+      const r = await scale.runSweepPlan(o.plan, o.json ? () => undefined : undefined);
+      if (o.json) json(r);
       else if (r.result) process.stdout.write(`${scale.formatPlanResult(r.result)}\n`);
       else process.stdout.write(`chunk ${r.chunk!.index}/${r.chunk!.count}: ran ${r.ran.length}, skipped ${r.skipped.length} already done\n`);
       return r.exitCode;
     }
     const sim = await import('../sim/index.js');
-    const opts = sim.resolveSweepOptions(argv);
+    const { opts, seeds } = o;
     // Each rate simulated, or (--live) replayed against the reference backend.
     const runner = await sim.sweepRateRunner(opts);
-    const seeds = sim.parseSeeds(argv, opts.seed);
     if (seeds !== undefined) {
       const results = [];
       let exitCode = 0;

@@ -6,8 +6,8 @@
  * which have no `/time`, still get measured offsets and merge. `splitbench launch` starts one on the first
  * allocated node (Slurm) or as a Deployment behind a Service (Kubernetes).
  */
-import { camelKey, parseFlags, Problems } from '../flagspec.js';
-import { defineCommand, OWN_CHECK } from './define.js';
+import { camelKey } from '../flagspec.js';
+import { defineCommand } from './define.js';
 
 /** A whole number in [lo, hi], else an error in these words. */
 const whole =
@@ -45,17 +45,16 @@ export const timeServerCommand = defineCommand({
   describe: "serve GET /time (this host's wall clock) as the clock reference of sharded replays (--time-url), until stopped",
   flags: TIME_SERVER_FLAGS,
   examples: [['$0 time-server --host 0.0.0.0 --port 18780', 'on one node; then every shard: replay ... --time-url http://THAT_NODE:18780']],
-  read: OWN_CHECK,
-  run: async (argv) => {
+  read: (f, problems, argv) => {
+    if (f.barrier === undefined)
+      for (const k of ['barrier-lead-s', 'barrier-timeout-s'] as const) if (argv[camelKey(k)] !== undefined) problems.add(`--${k}`, 'applies with --barrier N');
+    return f;
+  },
+  run: async (f) => {
     const { ConfigError } = await import('../errors.js');
     const { startTimeServer } = await import('../scale/clock.js');
     const { renameSync, writeFileSync } = await import('node:fs');
     const { existsSync } = await import('node:fs');
-    const problems = new Problems();
-    const f = parseFlags(TIME_SERVER_FLAGS, argv, problems);
-    if (f.barrier === undefined)
-      for (const k of ['barrier-lead-s', 'barrier-timeout-s'] as const) if (argv[camelKey(k)] !== undefined) problems.add(`--${k}`, 'applies with --barrier N');
-    problems.throwIfAny('time-server');
     const barrier = f.barrier === undefined ? undefined : { count: f.barrier, leadMs: f.barrierLeadS * 1000, timeoutMs: f.barrierTimeoutS * 1000 };
     const { host, port } = f;
     let server: Awaited<ReturnType<typeof startTimeServer>>;

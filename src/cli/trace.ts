@@ -3,11 +3,11 @@ import path from 'node:path';
 import { ExitCode } from '../errors.js';
 import { checkArrivals, REPLAY_DEFAULTS, SEED_DEFAULT } from '../flags.js';
 import { SESSION_SYNTH_DEFAULTS } from '../trace/synth.js';
-import { camelKey, parseFlags, Problems } from '../flagspec.js';
+import { camelKey } from '../flagspec.js';
 import { TRACE_FLAGS, TRACE_FORMAT_FLAG, traceOptions } from '../trace/options.js';
 import { getTraceReader, TRACE_FORMATS } from '../trace/readers/index.js';
 import { formatTable } from './output.js';
-import { defineCommand, defineGroup, OWN_CHECK } from './define.js';
+import { defineCommand, defineGroup } from './define.js';
 
 function reportSkipped(skipped: number, examples: readonly { line: number; field: string | undefined; message: string }[], file: string): void {
   if (skipped === 0) return;
@@ -163,16 +163,15 @@ const synthCmd = defineCommand({
     ],
   ],
   name: 'trace synth',
-  read: OWN_CHECK,
-  run: async (argv, { json }) => {
-    const t = await import('../trace/index.js');
-    const problems = new Problems();
-    const f = parseFlags(SYNTH_FLAGS, argv, problems);
+  read: (f, problems, argv) => {
     if (f.sessions === undefined)
       for (const k of ['turns', 'think', 'user-tokens'] as const) if (argv[camelKey(k)] !== undefined) problems.add(`--${k}`, 'only applies with --sessions N');
     if (f.sessions === undefined && f.duration === undefined && argv.duration === undefined)
       problems.add('--duration', 'missing: seconds of trace to generate (or --sessions N for a session trace)');
-    problems.throwIfAny('trace synth');
+    return f;
+  },
+  run: async (f, { argv, json }) => {
+    const t = await import('../trace/index.js');
     const { seed, arrivals, rate } = f;
     const d = t.SESSION_SYNTH_DEFAULTS;
     if (f.sessions !== undefined) {

@@ -6,7 +6,7 @@
  * Precedence: built-in defaults < `SPLITBENCH_API_KEY` < flags.
  */
 import { httpUrl, LOAD_FLAGS, type LoadBounds, REPLAY_DEFAULTS, RUN_FLAGS, type RunLabels } from '../flags.js';
-import { type FlagValues, flagGroup, keyValues, parseFlags, Problems, withFlags } from '../flagspec.js';
+import { type FlagValues, flagGroup, keyValues, Problems, withFlags } from '../flagspec.js';
 import { storeTargetProblem } from '../store/target.js';
 import { TRACE_FLAGS, TRACE_INPUT_FLAGS, type TraceSelection, traceOptions } from '../trace/options.js';
 import { parseTelemetryFlags, type RunTelemetryOptions } from '../telemetry/run.js';
@@ -165,10 +165,12 @@ export const REPLAY_FLAGS = {
 
 export type ReplayFlags = FlagValues<typeof REPLAY_FLAGS>;
 
-/** Validate flags and environment into frozen ReplayOptions; throws one ConfigError listing every problem. */
-export function resolveReplayOptions(argv: Readonly<Record<string, unknown>>, env: NodeJS.ProcessEnv = process.env): ReplayOptions {
-  const problems = new Problems();
-  const r = parseFlags(REPLAY_FLAGS, argv, problems);
+/**
+ * The checked flags (REPLAY_FLAGS) and the environment into frozen ReplayOptions: the rules between the
+ * flags are added to `problems` (the CLI passes the ones its flag check found, so every problem is reported
+ * at once) and thrown as one ConfigError.
+ */
+export function resolveReplayOptions(r: ReplayFlags, env: NodeJS.ProcessEnv = process.env, problems = new Problems()): ReplayOptions {
   const { transforms, format, lenient } = traceOptions(r);
 
   // Load shape.
@@ -195,7 +197,7 @@ export function resolveReplayOptions(argv: Readonly<Record<string, unknown>>, en
 
   // Telemetry, prices and the target preset (src/telemetry).
   const telProblems: string[] = [];
-  const tel = parseTelemetryFlags(argv as Record<string, unknown>, argv.url !== undefined, telProblems);
+  const tel = parseTelemetryFlags(r, url !== undefined || problems.flagged('--url'), telProblems);
   for (const m of telProblems) problems.push(m);
 
   const tags = keyValues(r.tag, '--tag', problems);

@@ -6,7 +6,7 @@ export { parseShard, shardOf, shardFilter, fnv1a, parseStartAt, parseRunUuid, ne
 export { measureOffset, startTimeServer, wallNowMs, timeUrlOf, timeBody, type ClockSample, type TimeServer, type MeasureOptions } from './clock.js';
 export { mergeShards, sha256Store, DEFAULT_MAX_OFFSET_MS, type MergeOptions, type MergeResult, type MergedShard } from './merge.js';
 export { LiveMetrics, serveMetrics, type MetricsServer } from './live.js';
-export { resolveScaleOptions, addShardOptions, type ScaleOptions } from './options.js';
+export { resolveScaleOptions, addShardOptions, type ScaleOptions, type ShardFlags } from './options.js';
 export { shardSession, READY_LINE, type ShardSession } from './session.js';
 export { runProcs, replayProcs, childArgs, type ProcsResult } from './procs.js';
 export {
@@ -23,6 +23,7 @@ export {
   collectPlan,
   formatPlanResult,
   runSweepPlan,
+  resolveSweepPlan,
   configKey,
   resultsDir,
   PLAN_FORMAT,
@@ -33,15 +34,19 @@ export {
   type ConfigResult,
   type PlanResult,
   type SweepPlanRun,
+  type SweepPlanOptions,
+  type PlanFlags,
 } from './plan.js';
 export {
   buildProvisionPlan,
   collectProvisionPlan,
   runProvisionPlan,
+  resolveProvisionPlan,
   type ProvisionPlan,
   type ProvisionItem,
   type ProvisionUnitResult,
   type ProvisionPlanRun,
+  type ProvisionPlanOptions,
   type ProvisionWork,
 } from './provision-plan.js';
 export {

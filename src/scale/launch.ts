@@ -22,6 +22,7 @@
 import { randomUUID } from 'node:crypto';
 import { stringify } from 'yaml';
 import { ConfigError } from '../errors.js';
+import { Problems } from '../flagspec.js';
 import { VERSION } from '../version.js';
 
 export const LAUNCHERS = ['slurm', 'kubernetes'] as const;
@@ -407,56 +408,86 @@ export function kubernetesManifests(o: LaunchOptions): K8sManifests {
   return { job, merge, ...(time ? { time, service: service! } : {}), yaml };
 }
 
-/** Validate the launch flags into LaunchOptions (one ConfigError listing every problem). */
-export function resolveLaunchOptions(argv: Record<string, unknown>, args: readonly string[]): LaunchOptions {
-  const problems: string[] = [];
-  const launcher = String(argv.launcher ?? '');
+/** The flags of `launch`, checked by their spec (src/cli/launch.ts): types only, the rules are resolveLaunchOptions'. */
+export interface LaunchFlags {
+  readonly shards?: number | undefined;
+  readonly chunks?: number | undefined;
+  readonly parallel?: number | undefined;
+  readonly image?: string | undefined;
+  readonly cpus?: number | undefined;
+  readonly mem?: string | undefined;
+  readonly nodeSelector?: readonly string[] | undefined;
+  readonly avoidGpuNodes?: boolean | undefined;
+  readonly mergeDeadlineS?: number | undefined;
+  readonly perNode?: number | undefined;
+  readonly maxOffsetMs?: number | undefined;
+  readonly exclude?: string | undefined;
+  readonly constraint?: string | undefined;
+  readonly sharedDir?: string | undefined;
+  readonly pvc?: string | undefined;
+  readonly namespace?: string | undefined;
+  readonly leadS?: number | undefined;
+  readonly out?: string | undefined;
+  readonly name?: string | undefined;
+  readonly splitbench?: string | undefined;
+  /** The run's uuid (a test's fixed one); default: a fresh one. */
+  readonly runUuid?: string | undefined;
+}
+
+/**
+ * The checked launch flags (their problems in `problems`), the launcher and the command line after `--` into
+ * LaunchOptions; every problem at once (one ConfigError).
+ */
+export function resolveLaunchOptions(launcher: string, f: LaunchFlags, args: readonly string[], problems = new Problems()): LaunchOptions {
+  // Given on the command line: a value, or a bad one (its problem is in `problems`).
+  const given = (v: unknown, flag: string): boolean => v !== undefined || problems.flagged(flag);
   if (!(LAUNCHERS as readonly string[]).includes(launcher)) problems.push(`launcher: expected ${LAUNCHERS.join(' or ')}, got '${launcher}'`);
-  const int = (k: string, flag: string, min: number): number | undefined => {
-    const v = argv[k];
+  const int = (v: number | undefined, flag: string, min: number): number | undefined => {
     if (v === undefined) return undefined;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) {
-      problems.push(`${flag}: expected an integer >= ${min}, got ${String(v)}`);
+    if (!Number.isInteger(v) || v < min) {
+      problems.push(`${flag}: expected an integer >= ${min}, got ${v}`);
       return undefined;
     }
     return v;
   };
-  const shards = int('shards', '--shards', 1);
-  const chunks = int('chunks', '--chunks', 1);
-  const parallel = int('parallel', '--parallel', 1);
-  const cpus = int('cpus', '--cpus', 1) ?? 2;
-  if ((shards === undefined) === (chunks === undefined) && argv.shards === argv.chunks)
+  const shards = int(f.shards, '--shards', 1);
+  const chunks = int(f.chunks, '--chunks', 1);
+  const parallel = int(f.parallel, '--parallel', 1);
+  const cpus = int(f.cpus, '--cpus', 1) ?? 2;
+  // Neither given, or both the same number (and then both bad, or both good: one more problem below).
+  const sameGiven = f.shards === f.chunks && !problems.flagged('--shards') && !problems.flagged('--chunks');
+  if ((shards === undefined) === (chunks === undefined) && sameGiven)
     problems.push('give --shards N (a sharded replay) or --chunks K (a sweep or provision plan split into chunks)');
   if (shards !== undefined && chunks !== undefined) problems.push('--shards and --chunks: give one');
   if (parallel !== undefined && chunks === undefined) problems.push('--parallel: applies to --chunks (shards all run at once)');
-  const mem = String(argv.mem ?? (launcher === 'kubernetes' ? '4Gi' : '4G'));
+  const mem = f.mem ?? (launcher === 'kubernetes' ? '4Gi' : '4G');
   if (!/^\d+(\.\d+)?([KMGT]i?|[kMGT])?$/.test(mem)) problems.push(`--mem: expected a size like 4G (Slurm) or 4Gi (Kubernetes), got '${mem}'`);
   const nodeSelector: Record<string, string> = {};
-  const sel = argv.nodeSelector === undefined ? [] : Array.isArray(argv.nodeSelector) ? argv.nodeSelector : [argv.nodeSelector];
-  for (const s of sel.map(String)) {
+  const sel = f.nodeSelector ?? [];
+  for (const s of sel) {
     const m = /^([A-Za-z0-9./_-]+)=([A-Za-z0-9._-]*)$/.exec(s);
     if (!m) problems.push(`--node-selector: expected key=value, got '${s}'`);
     else nodeSelector[m[1]!] = m[2]!;
   }
   if (sel.length > 0 && launcher === 'slurm') problems.push('--node-selector: Kubernetes only; on Slurm use --exclude NODES or --constraint FEATURE');
   for (const k of ['exclude', 'constraint'] as const)
-    if (argv[k] !== undefined && launcher === 'kubernetes') problems.push(`--${k}: Slurm only; on Kubernetes use --node-selector`);
-  const lead = argv.leadS === undefined ? (launcher === 'kubernetes' ? 10 : 30) : Number(argv.leadS);
-  if (!(lead > 0)) problems.push(`--lead-s: expected seconds > 0, got ${String(argv.leadS)}`);
-  const perNode = int('perNode', '--per-node', 1) ?? 1;
-  if (argv.perNode !== undefined && (launcher !== 'slurm' || shards === undefined)) problems.push('--per-node: applies to Slurm --shards');
-  const mergeDeadline = int('mergeDeadlineS', '--merge-deadline-s', 1) ?? 86400;
-  if (argv.mergeDeadlineS !== undefined && launcher !== 'kubernetes') problems.push('--merge-deadline-s: Kubernetes only (Slurm fails the merge step itself)');
-  if (argv.avoidGpuNodes !== undefined && launcher !== 'kubernetes')
+    if (f[k] !== undefined && launcher === 'kubernetes') problems.push(`--${k}: Slurm only; on Kubernetes use --node-selector`);
+  const lead = f.leadS ?? (launcher === 'kubernetes' ? 10 : 30);
+  if (!(lead > 0)) problems.push(`--lead-s: expected seconds > 0, got ${lead}`);
+  const perNode = int(f.perNode, '--per-node', 1) ?? 1;
+  if (given(f.perNode, '--per-node') && (launcher !== 'slurm' || shards === undefined)) problems.push('--per-node: applies to Slurm --shards');
+  const mergeDeadline = int(f.mergeDeadlineS, '--merge-deadline-s', 1) ?? 86400;
+  if (given(f.mergeDeadlineS, '--merge-deadline-s') && launcher !== 'kubernetes')
+    problems.push('--merge-deadline-s: Kubernetes only (Slurm fails the merge step itself)');
+  if (f.avoidGpuNodes !== undefined && launcher !== 'kubernetes')
     problems.push('--avoid-gpu-nodes: Kubernetes only; on Slurm use --exclude NODES or --constraint FEATURE');
-  const maxOffset = argv.maxOffsetMs;
-  if (maxOffset !== undefined && !(typeof maxOffset === 'number' && Number.isFinite(maxOffset) && maxOffset >= 0))
-    problems.push(`--max-offset-ms: expected a number >= 0, got ${String(maxOffset)}`);
-  if (maxOffset !== undefined && shards === undefined) problems.push('--max-offset-ms: applies to --shards (the merge of a replay)');
-  if (argv.out !== undefined && chunks !== undefined) problems.push('--out: applies to --shards (chunks write their results next to the plan in --shared-dir)');
-  if (argv.out !== undefined && launcher === 'kubernetes' && !/^[A-Za-z0-9._-]+$/.test(String(argv.out)))
-    problems.push(`--out: on Kubernetes a file name in the run's folder of --shared-dir, got '${String(argv.out)}'`);
-  const name = String(argv.name ?? (shards !== undefined ? 'splitbench-replay' : args[0] === 'provision' ? 'splitbench-provision' : 'splitbench-sweep'));
+  const maxOffset = f.maxOffsetMs;
+  if (maxOffset !== undefined && !(Number.isFinite(maxOffset) && maxOffset >= 0)) problems.push(`--max-offset-ms: expected a number >= 0, got ${maxOffset}`);
+  if (given(maxOffset, '--max-offset-ms') && shards === undefined) problems.push('--max-offset-ms: applies to --shards (the merge of a replay)');
+  if (f.out !== undefined && chunks !== undefined) problems.push('--out: applies to --shards (chunks write their results next to the plan in --shared-dir)');
+  if (f.out !== undefined && launcher === 'kubernetes' && !/^[A-Za-z0-9._-]+$/.test(f.out))
+    problems.push(`--out: on Kubernetes a file name in the run's folder of --shared-dir, got '${f.out}'`);
+  const name = f.name ?? (shards !== undefined ? 'splitbench-replay' : args[0] === 'provision' ? 'splitbench-provision' : 'splitbench-sweep');
   if (!/^[a-z0-9]([-a-z0-9]{0,40}[a-z0-9])?$/.test(name))
     problems.push(`--name: expected lowercase letters, digits and '-' (a Kubernetes name), got '${name}'`);
   try {
@@ -465,35 +496,31 @@ export function resolveLaunchOptions(argv: Record<string, unknown>, args: readon
   } catch (e) {
     problems.push((e as Error).message);
   }
-  if (problems.length > 0) {
-    throw new ConfigError(problems.length === 1 ? problems[0]! : `${problems.length} problems: ${problems.join('; ')}`, {
-      hint: 'run `splitbench launch --help` for the flags',
-    });
-  }
+  problems.throwIfAny('launch');
   return Object.freeze({
     launcher: launcher as Launcher,
     ...(shards !== undefined ? { shards } : {}),
     ...(chunks !== undefined ? { chunks } : {}),
     ...(parallel !== undefined ? { parallel } : {}),
-    image: String(argv.image ?? `splitbench:${VERSION}`),
+    image: f.image ?? `splitbench:${VERSION}`,
     cpus,
     mem,
     nodeSelector,
-    ...(argv.exclude !== undefined ? { exclude: String(argv.exclude) } : {}),
-    ...(argv.constraint !== undefined ? { constraint: String(argv.constraint) } : {}),
-    sharedDir: String(argv.sharedDir ?? (launcher === 'kubernetes' ? '/results' : 'splitbench-shared')),
-    pvc: String(argv.pvc ?? 'splitbench-results'),
-    ...(argv.namespace !== undefined ? { namespace: String(argv.namespace) } : {}),
+    ...(f.exclude !== undefined ? { exclude: f.exclude } : {}),
+    ...(f.constraint !== undefined ? { constraint: f.constraint } : {}),
+    sharedDir: f.sharedDir ?? (launcher === 'kubernetes' ? '/results' : 'splitbench-shared'),
+    pvc: f.pvc ?? 'splitbench-results',
+    ...(f.namespace !== undefined ? { namespace: f.namespace } : {}),
     leadMs: Math.round(lead * 1000),
     mergeDeadlineS: mergeDeadline,
-    avoidGpuNodes: argv.avoidGpuNodes === true,
+    avoidGpuNodes: f.avoidGpuNodes === true,
     perNode,
-    ...(typeof maxOffset === 'number' ? { maxOffsetMs: maxOffset } : {}),
-    ...(argv.out !== undefined ? { out: String(argv.out) } : {}),
+    ...(maxOffset !== undefined ? { maxOffsetMs: maxOffset } : {}),
+    ...(f.out !== undefined ? { out: f.out } : {}),
     name,
-    command: String(argv.splitbench ?? 'splitbench'),
+    command: f.splitbench ?? 'splitbench',
     args: [...args],
-    runUuid: typeof argv.runUuid === 'string' ? argv.runUuid : randomUUID(),
+    runUuid: f.runUuid ?? randomUUID(),
   });
 }
 

@@ -5,7 +5,7 @@
  */
 import type { Argv } from 'yargs';
 import { httpUrl } from '../flags.js';
-import { addFlags, flagGroup, parseFlags, Problems } from '../flagspec.js';
+import { addFlags, type FlagValues, flagGroup, Problems } from '../flagspec.js';
 import { parseRunUuid, parseShard, parseStartAt, type ShardSpec } from './shard.js';
 
 /** A number flag that must be an integer in [lo, hi] (`why` otherwise). */
@@ -91,30 +91,33 @@ export interface ScaleOptions {
   readonly skewMs: number;
 }
 
-const has = (argv: Readonly<Record<string, unknown>>, k: string): boolean => argv[k] !== undefined && argv[k] !== null;
+export type ShardFlags = FlagValues<typeof SHARD_FLAGS>;
 
-/** The scale-out flags, validated (SHARD_FLAGS and the rules between them); undefined when none is given (a plain replay). */
-export function resolveScaleOptions(argv: Readonly<Record<string, unknown>>, env: NodeJS.ProcessEnv = process.env): ScaleOptions | undefined {
-  const keys = ['shard', 'shardCount', 'startAt', 'runUuid', 'timeUrl', 'procs', 'metricsPort', 'clockOffsetMs'];
-  if (!keys.some((k) => has(argv, k))) return undefined;
-  const p = new Problems();
-  const f = parseFlags(SHARD_FLAGS, argv, p);
+/**
+ * The checked scale-out flags (SHARD_FLAGS; their problems in `p`) and the rules between them, every
+ * problem at once; undefined when none is given (a plain replay). `closedLoop`: the replay was given
+ * `--concurrency`, which cannot be split.
+ */
+export function resolveScaleOptions(f: ShardFlags, p = new Problems(), closedLoop = false, env: NodeJS.ProcessEnv = process.env): ScaleOptions | undefined {
+  // Given on the command line: a value, or a bad one (its problem is in `p`).
+  const has = (k: keyof ShardFlags): boolean => f[k] !== undefined || p.flagged(`--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
+  const keys = ['shard', 'shardCount', 'startAt', 'runUuid', 'timeUrl', 'procs', 'metricsPort', 'clockOffsetMs'] as const;
+  if (!keys.some(has)) return undefined;
   const shard = f.shard === undefined ? undefined : p.try(() => parseShard(f.shard!, { env, ...(f.shardCount !== undefined ? { count: f.shardCount } : {}) }));
-  const sharded = has(argv, 'shard') || has(argv, 'procs');
-  if (has(argv, 'procs') && has(argv, 'shard')) p.push('--procs and --shard: give one (--procs starts its own shard processes)');
+  const sharded = has('shard') || has('procs');
+  if (has('procs') && has('shard')) p.push('--procs and --shard: give one (--procs starts its own shard processes)');
   if (!sharded) {
     for (const k of ['startAt', 'runUuid', 'timeUrl', 'clockOffsetMs', 'shardCount'] as const) {
-      if (has(argv, k)) p.add(`--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`, 'only applies with --shard or --procs');
+      if (has(k)) p.add(`--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`, 'only applies with --shard or --procs');
     }
   }
-  if (f.startAt === 'barrier' && !has(argv, 'timeUrl'))
+  if (f.startAt === 'barrier' && !has('timeUrl'))
     p.push('--start-at barrier: needs --time-url of a `splitbench time-server --barrier N` (its /barrier gives the start instant)');
-  if (has(argv, 'procs')) {
-    if (has(argv, 'startAt')) p.add('--start-at', '--procs picks the start itself once every shard is ready');
-    if (has(argv, 'clockOffsetMs')) p.add('--clock-offset-ms', 'applies to one --shard');
+  if (has('procs')) {
+    if (has('startAt')) p.add('--start-at', '--procs picks the start itself once every shard is ready');
+    if (has('clockOffsetMs')) p.add('--clock-offset-ms', 'applies to one --shard');
   }
-  if (sharded && has(argv, 'concurrency'))
-    p.add('--concurrency', 'a closed loop cannot be split into shards of one schedule; use --rate or the trace (open loop)');
+  if (sharded && closedLoop) p.add('--concurrency', 'a closed loop cannot be split into shards of one schedule; use --rate or the trace (open loop)');
   p.throwIfAny('replay');
   return Object.freeze({
     ...(shard ? { shard } : {}),

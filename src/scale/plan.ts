@@ -19,6 +19,8 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, ExitCode } from '../errors.js';
+import type { DISTRIBUTED_FLAGS } from '../flags.js';
+import type { FlagValues } from '../flagspec.js';
 import type { SweepOptions, SweepResult } from '../sim/index.js';
 import { sha256File, resolveTracePath } from '../trace/index.js';
 import { VERSION } from '../version.js';
@@ -296,17 +298,17 @@ export function readUnits<I extends { readonly key: string }, R>(
   });
 }
 
+/** The distributed-plan flags (DISTRIBUTED_FLAGS), checked. */
+export type PlanFlags = FlagValues<typeof DISTRIBUTED_FLAGS>;
+
 /**
  * `--copy-db-to FILE` of a chunk: the store the results name (FILE, on the shared folder) when the chunk
  * writes its runs to node-local `--db`; undefined: results name `--db` itself.
  */
-export function copyDbTarget(argv: Record<string, unknown>): string | undefined {
-  const v = argv.copyDbTo;
-  if (v === undefined) return undefined;
-  if (Array.isArray(v) || typeof v !== 'string' || v.trim() === '')
-    throw new ConfigError(`expected one file path, got ${JSON.stringify(v)}`, { path: '--copy-db-to' });
-  if (argv.collect) throw new ConfigError('applies to a chunk that runs (drop it with --collect)', { path: '--copy-db-to' });
-  return path.resolve(v);
+export function copyDbTarget(f: PlanFlags): string | undefined {
+  if (f.copyDbTo === undefined) return undefined;
+  if (f.collect) throw new ConfigError('applies to a chunk that runs (drop it with --collect)', { path: '--copy-db-to' });
+  return path.resolve(f.copyDbTo);
 }
 
 /**
@@ -317,9 +319,8 @@ import { publishStore } from '../store/index.js';
 export { publishStore };
 
 /** `--chunk` and `--chunk-count` of a plan command (none: the whole plan in this process). */
-export function chunkOf(argv: Record<string, unknown>): ChunkSpec {
-  const countRaw = argv.chunkCount;
-  return argv.chunk === undefined ? { index: 0, count: 1 } : parseChunk(String(argv.chunk), typeof countRaw === 'number' ? { count: countRaw } : {});
+export function chunkOf(f: PlanFlags): ChunkSpec {
+  return f.chunk === undefined ? { index: 0, count: 1 } : parseChunk(f.chunk, f.chunkCount === undefined ? {} : { count: f.chunkCount });
 }
 
 /** Run chunk `chunk` of the plan (missing configurations only); `runOne` runs one configuration's sweep. */
@@ -406,24 +407,52 @@ export interface SweepPlanRun {
   readonly skipped: readonly string[];
 }
 
+/** `--deployment` of a sweep plan: one configuration per name of the comma list. */
+export function planDeployments(list: string): string[] {
+  const deployments = list.split(',').map((d) => d.trim());
+  if (deployments.some((d) => d === '') || new Set(deployments).size !== deployments.length) {
+    throw new ConfigError(`expected distinct deployment names separated by commas, got '${list}'`, { path: '--deployment' });
+  }
+  return deployments;
+}
+
+/** What `sweep --plan FILE` does, from its checked flags. */
+export interface SweepPlanOptions {
+  readonly planFile: string;
+  readonly flags: PlanFlags;
+  /** `--copy-db-to`, resolved. */
+  readonly copyTo?: string | undefined;
+  /** The configurations and the sweep options of the first; absent with `--collect` (which runs nothing). */
+  readonly run?: { readonly deployments: readonly string[]; readonly opts: SweepOptions };
+}
+
+/**
+ * The checked flags of `sweep --plan` (`deployment`: the comma list) into its SweepPlanOptions; `sweepOptions`
+ * resolves the sweep flags of the first configuration (sim's resolveSweepOptions, with the problems so far).
+ */
+export function resolveSweepPlan<F extends PlanFlags & { readonly plan: string; readonly deployment: string }>(
+  f: F,
+  sweepOptions: (f: F) => SweepOptions,
+): SweepPlanOptions {
+  const copyTo = copyDbTarget(f);
+  if (f.collect) {
+    if (f.chunk !== undefined) throw new ConfigError('--collect merges finished chunks; it runs none (drop --chunk)', { path: '--collect' });
+    return { planFile: f.plan, flags: f, copyTo };
+  }
+  const deployments = planDeployments(f.deployment);
+  return { planFile: f.plan, flags: f, copyTo, run: { deployments, opts: sweepOptions({ ...f, deployment: deployments[0]! }) } };
+}
+
 /** `sweep --plan FILE [--chunk k/K | --collect]`. */
-export async function runSweepPlan(argv: Record<string, unknown>, log: (l: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<SweepPlanRun> {
-  const planFile = String(argv.plan);
-  const copyTo = copyDbTarget(argv);
-  if (argv.collect) {
-    if (argv.chunk !== undefined) throw new ConfigError('--collect merges finished chunks; it runs none (drop --chunk)', { path: '--collect' });
+export async function runSweepPlan(o: SweepPlanOptions, log: (l: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<SweepPlanRun> {
+  const { planFile, copyTo } = o;
+  if (!o.run) {
     const result = collectPlan(planFile, loadPlan(planFile));
     return { exitCode: result.exitCode, result, ran: [], skipped: [] };
   }
   const sim = await import('../sim/index.js');
-  const deployments = String(argv.deployment ?? 'splitwise-hh')
-    .split(',')
-    .map((d) => d.trim());
-  if (deployments.some((d) => d === '') || new Set(deployments).size !== deployments.length) {
-    throw new ConfigError(`expected distinct deployment names separated by commas, got '${String(argv.deployment)}'`, { path: '--deployment' });
-  }
-  const opts = sim.resolveSweepOptions({ ...argv, deployment: deployments[0] });
-  const chunk = chunkOf(argv);
+  const { deployments, opts } = o.run;
+  const chunk = chunkOf(o.flags);
   const plan = await buildSweepPlan(opts, deployments);
   savePlan(planFile, plan);
   const runner = await sim.sweepRateRunner(opts);
@@ -432,7 +461,7 @@ export async function runSweepPlan(argv: Record<string, unknown>, log: (l: strin
     await publishStore(opts.db, copyTo);
     log(`plan ${path.basename(planFile)}: chunk ${chunk.index}/${chunk.count}: store copied to ${copyTo}`);
   }
-  if (argv.chunk !== undefined) return { exitCode: ExitCode.ok, chunk, ran, skipped };
+  if (o.flags.chunk !== undefined) return { exitCode: ExitCode.ok, chunk, ran, skipped };
   const result = collectPlan(planFile, plan);
   return { exitCode: result.exitCode, result, ran, skipped };
 }

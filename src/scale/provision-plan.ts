@@ -32,6 +32,7 @@ import {
   savePlan,
   type ChunkSpec,
   type PlanFile,
+  type PlanFlags,
 } from './plan.js';
 
 export type ProvisionWork = 'max-rate' | 'passes';
@@ -144,18 +145,34 @@ export interface ProvisionPlanRun {
   readonly skipped: readonly string[];
 }
 
+/** What `provision --plan FILE` does, from its checked flags. */
+export interface ProvisionPlanOptions {
+  readonly planFile: string;
+  readonly flags: PlanFlags;
+  /** `--copy-db-to`, resolved. */
+  readonly copyTo?: string | undefined;
+  readonly opts: ProvisionOptions;
+}
+
+/**
+ * The checked flags of `provision --plan` into its ProvisionPlanOptions; `provisionOptions` resolves the
+ * provisioning flags (sim's resolveProvisionOptions, with the problems so far).
+ */
+export function resolveProvisionPlan<F extends PlanFlags & { readonly plan: string }>(
+  f: F,
+  provisionOptions: (f: F) => ProvisionOptions,
+): ProvisionPlanOptions {
+  const copyTo = copyDbTarget(f);
+  return { planFile: f.plan, flags: f, copyTo, opts: provisionOptions(f) };
+}
+
 /** `provision --plan FILE [--chunk k/K | --collect]`. */
-export async function runProvisionPlan(
-  argv: Record<string, unknown>,
-  log: (l: string) => void = (l) => process.stderr.write(`${l}\n`),
-): Promise<ProvisionPlanRun> {
-  const planFile = String(argv.plan);
-  const copyTo = copyDbTarget(argv);
+export async function runProvisionPlan(po: ProvisionPlanOptions, log: (l: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<ProvisionPlanRun> {
+  const { planFile, copyTo, opts: o, flags } = po;
   const sim = await import('../sim/index.js');
-  const o = sim.resolveProvisionOptions(argv);
   const plan = await buildProvisionPlan(o);
-  if (argv.collect) {
-    if (argv.chunk !== undefined) throw new ConfigError('--collect merges finished chunks; it runs none (drop --chunk)', { path: '--collect' });
+  if (flags.collect) {
+    if (flags.chunk !== undefined) throw new ConfigError('--collect merges finished chunks; it runs none (drop --chunk)', { path: '--collect' });
     if (!existsSync(planFile))
       throw new ConfigError('no such plan: nothing to collect', { path: planFile, hint: 'run the chunks first (`provision ... --plan FILE --chunk k/K`)' });
     if (!samePlan(loadPlanOf<ProvisionPlan>(planFile, 'provision'), plan)) {
@@ -167,7 +184,7 @@ export async function runProvisionPlan(
     const result = await collectProvisionPlan(planFile, plan, o);
     return { exitCode: result.exitCode, result, units: plan.items.length, ran: [], skipped: [] };
   }
-  const chunk = chunkOf(argv);
+  const chunk = chunkOf(flags);
   const dbNamed = copyTo ?? path.resolve(o.db);
   savePlan(planFile, plan);
   log(
@@ -209,7 +226,7 @@ export async function runProvisionPlan(
     await publishStore(o.db, copyTo);
     log(`plan ${path.basename(planFile)}: chunk ${chunk.index}/${chunk.count}: store copied to ${copyTo}`);
   }
-  if (argv.chunk !== undefined) return { exitCode: ExitCode.ok, chunk, units: plan.items.length, ran, skipped };
+  if (flags.chunk !== undefined) return { exitCode: ExitCode.ok, chunk, units: plan.items.length, ran, skipped };
   const result = await collectProvisionPlan(planFile, plan, o);
   return { exitCode: result.exitCode, result, units: plan.items.length, ran, skipped };
 }

@@ -20,8 +20,8 @@ import { ConfigError } from '../errors.js';
 import { loadSlo } from '../metrics/index.js';
 import { openStore } from '../store/index.js';
 import type { CompatMode } from './cluster.js';
-import { parseFlags, Problems } from '../flagspec.js';
-import { EXPERIMENT_FLAGS, parseSeeds } from './options.js';
+import { Problems } from '../flagspec.js';
+import { type ExperimentFlags, parseSeeds } from './options.js';
 import { traceSampler } from '../trace/index.js';
 import { DESIGNS, Evaluator, countsLabel, evaluatorRunner, provisionSearch, provisioned, type Counts, type DesignSpec } from './provision.js';
 import type { RateRunnerFactory } from './sweep.js';
@@ -87,12 +87,10 @@ export interface ExperimentOptions {
 }
 
 /** Checks the flags of `experiment` (EXPERIMENT_FLAGS), every problem at once. */
-export function resolveExperimentOptions(argv: Readonly<Record<string, unknown>>): ExperimentOptions {
-  const p = new Problems();
-  if (argv['name'] !== 'splitwise') p.add('EXPERIMENT', `unknown experiment '${String(argv['name'])}'; known: splitwise`);
-  const f = parseFlags(EXPERIMENT_FLAGS, argv, p);
+export function resolveExperimentOptions(name: string, f: ExperimentFlags, p = new Problems()): ExperimentOptions {
+  if (name !== 'splitwise') p.addFirst('EXPERIMENT', `unknown experiment '${name}'; known: splitwise`);
   const quick = f.quick === true;
-  const seeds = p.try(() => parseSeeds(argv, f.seed));
+  const seeds = p.try(() => parseSeeds(f.seeds, f.seed));
   const o: ExperimentOptions = Object.freeze({
     trace: f.trace,
     out: f.out ?? path.join('results', `splitwise-${f.trace}`),

@@ -15,7 +15,7 @@ import {
   SEEDS_FLAG,
   SIM_DEFAULTS,
 } from '../flags.js';
-import { type FlagValues, flagGroup, keyValues, parseFlags, pickFlags, Problems, withFlags } from '../flagspec.js';
+import { type FlagValues, flagGroup, keyValues, pickFlags, Problems, withFlags } from '../flagspec.js';
 import { ConfigError } from '../errors.js';
 import { storeTargetProblem } from '../store/target.js';
 import { TRACE_FLAGS, TRACE_INPUT_FLAGS, type TraceSelection, traceOptions } from '../trace/options.js';
@@ -35,8 +35,6 @@ export interface SimOptions extends TraceSelection, LoadBounds, RunLabels {
   readonly traceEvents?: string | undefined;
   readonly sampleIntervalS: number;
 }
-
-type Argv = Readonly<Record<string, unknown>>;
 
 /** `--compat` as the engine's mode; an unknown one is a problem. */
 export function compatMode(c: string | undefined, p: Problems): CompatMode {
@@ -69,9 +67,11 @@ export const SIM_FLAGS = {
 
 export type SimFlags = FlagValues<typeof SIM_FLAGS>;
 
-export function resolveSimOptions(argv: Argv): SimOptions {
-  const p = new Problems();
-  const f = parseFlags(SIM_FLAGS, argv, p);
+/**
+ * The checked flags of `sim` into frozen SimOptions: the rules between the flags are added to `p` (the CLI
+ * passes the ones its flag check found) and thrown as one ConfigError.
+ */
+export function resolveSimOptions(f: SimFlags, p = new Problems()): SimOptions {
   const t = traceOptions(f);
   let shape: SimShape = { kind: 'trace' };
   if (f.rate !== undefined) {
@@ -85,7 +85,8 @@ export function resolveSimOptions(argv: Argv): SimOptions {
   if (sessions && f.rate !== undefined)
     p.add('--sessions', "not with --rate: sessions start on the trace's schedule (make a session trace with `trace synth --sessions`)");
   if (sessions && compat) p.add('--sessions', 'not with --compat splitwise (SplitwiseSim has no closed-loop arrivals)');
-  if (compat && argv['perfModel'] !== undefined) p.add('--perf-model', "not with --compat splitwise, which uses SplitwiseSim's own predictors");
+  if (compat && (f.perfModel !== undefined || p.flagged('--perf-model')))
+    p.add('--perf-model', "not with --compat splitwise, which uses SplitwiseSim's own predictors");
   const tags = keyValues(f.tag, '--tag', p);
   const why = storeTargetProblem(f.db);
   if (why) p.add('--db', why);
@@ -163,6 +164,8 @@ export const SWEEP_FLAGS = {
   ...TRACE_FLAGS,
 } as const;
 
+export type SweepFlags = FlagValues<typeof SWEEP_FLAGS>;
+
 /** The flags of `provision`. */
 export const PROVISION_FLAGS = {
   ...SAMPLED_TRACE_FLAGS,
@@ -215,6 +218,8 @@ export const PROVISION_FLAGS = {
   ...TRACE_FLAGS,
 } as const;
 
+export type ProvisionFlags = FlagValues<typeof PROVISION_FLAGS>;
+
 /** `--trace`/`--mode` of `experiment`: one of the words, said as the experiment says it. */
 const oneOf =
   <const W extends string>(words: readonly W[], what: string) =>
@@ -248,15 +253,15 @@ export const EXPERIMENT_FLAGS = {
   json: { type: 'boolean', describe: 'print the result as JSON' },
 } as const;
 
+export type ExperimentFlags = FlagValues<typeof EXPERIMENT_FLAGS>;
+
 /**
  * `--seeds N` (N runs: seeds base, base+1, …, base+N−1, base = --seed or 0) or `--seeds 3,7,11` (those
  * seeds): the same configuration repeated, one run per seed, so reports can draw error bars. Undefined
  * when not given.
  */
-export function parseSeeds(argv: Argv, base: number): number[] | undefined {
-  const raw = argv['seeds'];
-  if (raw === undefined || raw === null) return undefined;
-  const text = Array.isArray(raw) ? raw.map(String).join(',') : String(raw);
+export function parseSeeds(text: string | undefined, base: number): number[] | undefined {
+  if (text === undefined) return undefined;
   const parts = text
     .split(',')
     .map((x) => x.trim())

@@ -27,8 +27,8 @@ import { loadSlo, type SloSpec } from '../metrics/index.js';
 import { openStore, type Store } from '../store/index.js';
 import { traceSampler } from '../trace/index.js';
 import type { CompatMode } from './cluster.js';
-import { parseFlags, Problems } from '../flagspec.js';
-import { checkStore, compatMode, PROVISION_FLAGS, SIM_DEFAULTS, type SimOptions } from './options.js';
+import { Problems } from '../flagspec.js';
+import { checkStore, compatMode, type ProvisionFlags, SIM_DEFAULTS, type SimOptions } from './options.js';
 import { drive, escalatingSearch, judgeRun, type SearchResult } from './search.js';
 import { searchTrace, type RateContext, type RateRunner, type RateRunnerFactory } from './sweep.js';
 
@@ -208,10 +208,8 @@ export interface ProvisionOptions extends Pick<SimOptions, 'trace' | 'traceForma
   readonly tolerance: number;
 }
 
-/** Checks the flags of `provision` (PROVISION_FLAGS and the rules between them), every problem at once. */
-export function resolveProvisionOptions(argv: Readonly<Record<string, unknown>>): ProvisionOptions {
-  const p = new Problems();
-  const f = parseFlags(PROVISION_FLAGS, argv, p);
+/** The checked flags of `provision` (PROVISION_FLAGS) and the rules between them, every problem (those in `p` too) at once. */
+export function resolveProvisionOptions(f: ProvisionFlags, p = new Problems()): ProvisionOptions {
   const design = f.design === undefined ? undefined : DESIGNS[f.design];
   if (f.design !== undefined && !design) p.add('--design', `unknown design '${f.design}'; known: ${DESIGN_NAMES.join(', ')}`);
   const objective = f.objective;

@@ -13,9 +13,9 @@ import { loadSlo, type SloSpec } from '../metrics/index.js';
 import { openStore, type Store } from '../store/index.js';
 import { DEFAULT_ARRIVALS, rateRequests, sha256File, traceSampler, type SizeSampler } from '../trace/index.js';
 import type { CompatMode } from './cluster.js';
-import { type FlagValues, keyValues, parseFlags, Problems } from '../flagspec.js';
+import { type FlagValues, keyValues, Problems } from '../flagspec.js';
 import { type TRACE_FLAGS, traceOptions } from '../trace/options.js';
-import { checkStore, compatMode, type SAMPLED_TRACE_FLAGS, SIM_DEFAULTS, type SimOptions, SWEEP_FLAGS } from './options.js';
+import { checkStore, compatMode, type SAMPLED_TRACE_FLAGS, SIM_DEFAULTS, type SimOptions, type SweepFlags } from './options.js';
 import { resolveDeployment } from './run.js';
 import { drive, judgeRun, parseRates, sweepSearch, type Judgement, type SearchResult } from './search.js';
 import { simulate } from './simulate.js';
@@ -39,10 +39,8 @@ export function searchTrace(
   return { trace: f.trace, traceFormat: t.format, lenient: t.lenient, transforms: t.transforms };
 }
 
-/** Checks the flags of `sweep` (SWEEP_FLAGS and the rules between them), every problem at once. */
-export function resolveSweepOptions(argv: Readonly<Record<string, unknown>>): SweepOptions {
-  const p = new Problems();
-  const f = parseFlags(SWEEP_FLAGS, argv, p);
+/** The checked flags of `sweep` (SWEEP_FLAGS) and the rules between them, every problem (those in `p` too) at once. */
+export function resolveSweepOptions(f: SweepFlags, p = new Problems()): SweepOptions {
   const t = searchTrace(f);
   const rates = (f.rates === undefined ? undefined : p.try(() => parseRates(f.rates))) ?? [];
   const live = f.live === true;

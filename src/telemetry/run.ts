@@ -27,15 +27,23 @@ export interface RunTelemetryOptions {
   readonly priceKwh?: number;
 }
 
-const list = (v: unknown): string[] => (v === undefined || v === null ? [] : Array.isArray(v) ? v.map(String) : [String(v)]);
+/** The telemetry flags of `replay`, checked by its flag spec (src/load/options.ts REPLAY_FLAGS). */
+export interface TelemetryFlags {
+  readonly power?: readonly string[] | undefined;
+  readonly powerInterval?: number | undefined;
+  readonly scrape?: readonly string[] | undefined;
+  readonly price?: readonly string[] | undefined;
+  readonly priceKwh?: number | undefined;
+  readonly target?: string | undefined;
+}
 
 /**
- * Validate the telemetry flags of `replay` (yargs camelCase keys). `hasUrl`: the replay targets a server given by
- * `--url` (no `model` power by default). Problems are appended to `problems`.
+ * Validate the telemetry flags of `replay`. `hasUrl`: the replay targets a server given by `--url` (no
+ * `model` power by default). Problems are appended to `problems`.
  */
-export function parseTelemetryFlags(argv: Record<string, unknown>, hasUrl: boolean, problems: string[]): { telemetry: RunTelemetryOptions; target?: string } {
+export function parseTelemetryFlags(f: TelemetryFlags, hasUrl: boolean, problems: string[]): { telemetry: RunTelemetryOptions; target?: string } {
   const power: PowerSpec[] = [];
-  const powerArgs = list(argv.power);
+  const powerArgs = f.power ?? [];
   const none = powerArgs.includes('none');
   if (none && powerArgs.length > 1) problems.push("--power: 'none' cannot be combined with sources");
   for (const p of none ? [] : powerArgs) {
@@ -47,7 +55,7 @@ export function parseTelemetryFlags(argv: Record<string, unknown>, hasUrl: boole
   }
   if (!none && powerArgs.length === 0 && !hasUrl) power.push({ kind: 'model', text: 'model' });
   const scrape: ScrapeSpec[] = [];
-  for (const s of list(argv.scrape)) {
+  for (const s of f.scrape ?? []) {
     try {
       const [head, role] = s.split(',');
       if (head === 'target') scrape.push({ url: 'target', ...(role ? { role } : {}), text: s });
@@ -57,18 +65,16 @@ export function parseTelemetryFlags(argv: Record<string, unknown>, hasUrl: boole
     }
   }
   let intervalMs: number = TELEMETRY_DEFAULTS.intervalMs;
-  const iv = argv.powerInterval;
+  const iv = f.powerInterval;
   if (iv !== undefined) {
-    const v = Array.isArray(iv) ? Number(iv[iv.length - 1]) : Number(iv);
-    if (!Number.isFinite(v) || v < 10 || v > 600_000) problems.push(`--power-interval: expected milliseconds from 10 to 600000, got '${String(iv)}'`);
-    else intervalMs = v;
+    if (!Number.isFinite(iv) || iv < 10 || iv > 600_000) problems.push(`--power-interval: expected milliseconds from 10 to 600000, got '${iv}'`);
+    else intervalMs = iv;
   }
-  const prices = list(argv.price);
+  const prices = [...(f.price ?? [])];
   let priceKwh: number | undefined;
-  if (argv.priceKwh !== undefined) {
-    const v = Number(Array.isArray(argv.priceKwh) ? argv.priceKwh[argv.priceKwh.length - 1] : argv.priceKwh);
-    if (!Number.isFinite(v) || v < 0) problems.push(`--price-kwh: expected USD per kWh >= 0, got '${String(argv.priceKwh)}'`);
-    else priceKwh = v;
+  if (f.priceKwh !== undefined) {
+    if (!Number.isFinite(f.priceKwh) || f.priceKwh < 0) problems.push(`--price-kwh: expected USD per kWh >= 0, got '${f.priceKwh}'`);
+    else priceKwh = f.priceKwh;
   }
   try {
     loadPrices().withOverrides(prices, priceKwh);
@@ -76,10 +82,9 @@ export function parseTelemetryFlags(argv: Record<string, unknown>, hasUrl: boole
     problems.push((e as Error).message);
   }
   let target: string | undefined;
-  if (argv.target !== undefined) {
-    const t = String(Array.isArray(argv.target) ? argv.target[argv.target.length - 1] : argv.target);
-    if (!TARGET_NAMES.includes(t)) problems.push(`--target: unknown target '${t}'; known: ${TARGET_NAMES.join(', ')}`);
-    else target = t;
+  if (f.target !== undefined) {
+    if (!TARGET_NAMES.includes(f.target)) problems.push(`--target: unknown target '${f.target}'; known: ${TARGET_NAMES.join(', ')}`);
+    else target = f.target;
   }
   return { telemetry: Object.freeze({ power, scrape, intervalMs, prices, ...(priceKwh === undefined ? {} : { priceKwh }) }), ...(target ? { target } : {}) };
 }

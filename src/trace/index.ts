@@ -6,10 +6,7 @@ export { traceReaders, TRACE_FORMATS, getTraceReader, detectTraceReader, type Tr
 export { applyTransforms, hasTransforms, type TraceTransforms } from './transforms.js';
 export {
   addTraceTransformOptions,
-  parseTraceTransforms,
-  parseTraceOpenOptions,
   parseWindow,
-  readTraceFlags,
   traceOptions,
   TRACE_FLAGS,
   TRACE_INPUT_FLAGS,

@@ -2,7 +2,7 @@
 import type { Argv } from 'yargs';
 import { ConfigError } from '../errors.js';
 import { SEED_DEFAULT } from '../flags.js';
-import { addFlags, type FlagValues, flagGroup, parseFlags, Problems } from '../flagspec.js';
+import { addFlags, type FlagValues, flagGroup } from '../flagspec.js';
 import { getTraceReader, TRACE_FORMATS } from './readers/index.js';
 import type { TraceTransforms } from './transforms.js';
 
@@ -87,11 +87,6 @@ export function traceOptions(v: TraceFlagValues): TraceFlagOptions {
   return { transforms: out, format: v.format, lenient: v.lenient === true };
 }
 
-/** The trace flags of a flag record, every problem added to `problems`. */
-export function readTraceFlags(argv: Readonly<Record<string, unknown>>, problems: Problems): TraceFlagOptions {
-  return traceOptions(parseFlags(TRACE_FLAGS, argv, problems));
-}
-
 /** Parses `START:END` (seconds; END may be empty for "to the end"). */
 export function parseWindow(s: string, flag = '--window'): [number, number] {
   const m = /^\s*([^:]*):([^:]*)\s*$/.exec(s);
@@ -102,25 +97,4 @@ export function parseWindow(s: string, flag = '--window'): [number, number] {
   if (a < 0) throw new ConfigError(`START must be >= 0 (seconds from the trace's start), got ${a} in '${s}'`, { path: flag });
   if (!(b > a)) throw new ConfigError(`END must be greater than START, got '${s}'`, { path: flag });
   return [a, b];
-}
-
-/** The transform flags (a ConfigError naming the flag, every problem at once) as a TraceTransforms value. */
-export function parseTraceTransforms(argv: Readonly<Record<string, unknown>>): TraceTransforms {
-  const p = new Problems();
-  const { transforms } = readTraceFlags(pick(argv, false), p);
-  p.throwIfAny('trace');
-  return transforms;
-}
-
-/** --format and --lenient as openTrace options. */
-export function parseTraceOpenOptions(argv: Readonly<Record<string, unknown>>): { format?: string; lenient: boolean } {
-  const p = new Problems();
-  const { format, lenient } = readTraceFlags(pick(argv, true), p);
-  p.throwIfAny('trace');
-  return format === undefined ? { lenient } : { format, lenient };
-}
-
-/** Only the open flags (`open`) or only the transform flags of a flag record. */
-function pick(argv: Readonly<Record<string, unknown>>, open: boolean): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(argv).filter(([k]) => (k === 'format' || k === 'lenient') === open));
 }

@@ -15,7 +15,9 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { flagValues } from '../../src/flagspec.js';
 import { LoadClient, resolveReplayOptions, Runner, type Scheduled } from '../../src/load/index.js';
+import { REPLAY_FLAGS } from '../../src/load/options.js';
 import { openStore } from '../../src/store/index.js';
 
 function arg(name: string, def: number): number {
@@ -77,7 +79,7 @@ async function bench(): Promise<void> {
   try {
     for (let rate = 100; rate <= maxRate; rate *= 2) {
       const n = Math.round(rate * stepS);
-      const opts = resolveReplayOptions({ trace: 'bench', url, maxRequests: n }, {});
+      const opts = resolveReplayOptions(flagValues(REPLAY_FLAGS, { trace: 'bench', url, maxRequests: n }), {});
       const client = new LoadClient({ url, headers: { 'content-type': 'application/json' }, timeouts: opts.timeouts });
       // Warm the connection pool and JIT a little before the clock starts.
       const warm = new Runner(opts, { client, writer: store.createRun({ kind: 'live', name: `warm-${rate}`, options: {} }), model: 'bench-model' });

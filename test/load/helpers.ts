@@ -75,13 +75,18 @@ export function requests(file: string, runId?: number): Row[] {
   );
 }
 
-/** Run a replay in this process (no CLI start-up cost): flags as yargs would hand them over (camelCase). */
+/**
+ * Run a replay in this process (no CLI start-up cost): flags as yargs would hand them over (camelCase),
+ * checked as the CLI does (the spec's check, then the replay's rules, every problem at once).
+ */
 export async function replayInProcess(
   flags: Record<string, unknown>,
   env: NodeJS.ProcessEnv = {},
 ): Promise<{ exitCode: number; summary: import('../../src/load/index.js').ReplaySummary }> {
   const load = await import('../../src/load/index.js');
-  const opts = load.resolveReplayOptions(flags, env);
+  const { parseFlags, Problems } = await import('../../src/flagspec.js');
+  const problems = new Problems();
+  const opts = load.resolveReplayOptions(parseFlags(load.REPLAY_FLAGS, flags, problems), env, problems);
   return load.runReplay(opts, { progress: false, log: () => undefined });
 }
 

@@ -2,7 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { StoreError } from '../../src/errors.js';
+import { flagValues } from '../../src/flagspec.js';
 import { LoadClient, resolveReplayOptions, Runner, traceSchedule } from '../../src/load/index.js';
+import { REPLAY_FLAGS } from '../../src/load/options.js';
 import { RunEvents } from '../../src/run/events.js';
 import type { RequestOutcome } from '../../src/run/outcome.js';
 import type { RequestRow, RunWriter } from '../../src/store/index.js';
@@ -35,7 +37,10 @@ async function* specs(n: number): AsyncGenerator<RequestSpec> {
 async function drive(knobs: Parameters<typeof startServer>[0], writer: RunWriter, n: number) {
   const server = await startServer(knobs);
   const dir = tempDir();
-  const opts = resolveReplayOptions({ trace: writeTrace(dir, [[0, 8, 3]]), url: server.url, db: path.join(dir, 'r.db'), concurrency: 1 }, {});
+  const opts = resolveReplayOptions(
+    flagValues(REPLAY_FLAGS, { trace: writeTrace(dir, [[0, 8, 3]]), url: server.url, db: path.join(dir, 'r.db'), concurrency: 1 }),
+    {},
+  );
   const client = new LoadClient({ url: server.url, headers: { 'content-type': 'application/json' }, timeouts: opts.timeouts });
   const seen: [RequestRow, RequestOutcome][] = [];
   let started = 0;

@@ -154,8 +154,8 @@ function check(doc: unknown): z.infer<typeof job> {
 
 test('kubernetes: a time server (Service + Job) with a start barrier, the shards as an Indexed Job and a failing-fast merge Job, valid', () => {
   const o = resolveLaunchOptions(
+    'kubernetes',
     {
-      launcher: 'kubernetes',
       shards: 3,
       image: 'ghcr.io/x/splitbench:1',
       nodeSelector: ['pool=cpu'],
@@ -223,7 +223,7 @@ test('kubernetes: a time server (Service + Job) with a start barrier, the shards
     execFileSync('sh', ['-n', f]);
   }
   // The image default names this version (what the Containerfile builds), and GPU avoidance can be asked for.
-  const d = resolveLaunchOptions({ launcher: 'kubernetes', shards: 2, avoidGpuNodes: true }, ['replay', '--trace', 'coding', '--url', 'http://vllm:8000']);
+  const d = resolveLaunchOptions('kubernetes', { shards: 2, avoidGpuNodes: true }, ['replay', '--trace', 'coding', '--url', 'http://vllm:8000']);
   const dm = kubernetesManifests(d);
   const dj = check(dm.job);
   assert.equal(dj.spec.template.spec.containers[0]!.image, `splitbench:${VERSION}`);
@@ -239,7 +239,7 @@ test('kubernetes: a time server (Service + Job) with a start barrier, the shards
 
 test('kubernetes: the merge Job fails at once when a shard failed, and after its deadline naming the missing shards', async () => {
   const dir = tempDir();
-  const o = resolveLaunchOptions({ launcher: 'kubernetes', shards: 2, sharedDir: dir, mergeDeadlineS: 1, runUuid: 'feedbeef-0000-0000-0000-000000000000' }, [
+  const o = resolveLaunchOptions('kubernetes', { shards: 2, sharedDir: dir, mergeDeadlineS: 1, runUuid: 'feedbeef-0000-0000-0000-000000000000' }, [
     'replay',
     '--trace',
     'coding',
@@ -297,7 +297,7 @@ test('kubernetes: the start barrier the manifests rely on releases every shard a
 });
 
 test('kubernetes: sweep chunks with parallelism and per-index retries; a broken manifest would be caught', () => {
-  const o = resolveLaunchOptions({ launcher: 'kubernetes', chunks: 8, parallel: 3 }, ['sweep', '--trace', 'coding', '--rates', '1,2']);
+  const o = resolveLaunchOptions('kubernetes', { chunks: 8, parallel: 3 }, ['sweep', '--trace', 'coding', '--rates', '1,2']);
   const { job: jb, yaml } = kubernetesManifests(o);
   const j = check(parseAllDocuments(yaml)[0]!.toJS());
   assert.deepEqual([j.spec.completions, j.spec.parallelism, j.spec.backoffLimitPerIndex], [8, 3, 2]);
@@ -316,7 +316,7 @@ test('kubernetes: sweep chunks with parallelism and per-index retries; a broken 
 
 test('slurm: shard script and chunk array parse in bash and carry the directives', async () => {
   const dir = tempDir();
-  const o = resolveLaunchOptions({ launcher: 'slurm', shards: 4, exclude: 'gpu[01-04]', cpus: 2, mem: '2G', runUuid: 'u-1', maxOffsetMs: 3 }, [
+  const o = resolveLaunchOptions('slurm', { shards: 4, exclude: 'gpu[01-04]', cpus: 2, mem: '2G', runUuid: 'u-1', maxOffsetMs: 3 }, [
     'replay',
     '--trace',
     "it's.csv",
@@ -333,16 +333,12 @@ test('slurm: shard script and chunk array parse in bash and carry the directives
   assert.match(s, /merge "\$MERGE_DIR"\/shard-\*\.db --out "\$MERGE_DIR\/out\.db" --max-offset-ms 3$/m);
   assert.match(s, /^OUT="\$SHARED\/run\.db"$/m);
   assert.match(s, /mv -f "\$OUT\.tmp-\$RUN_UUID" "\$OUT"/);
-  const two = slurmScript(
-    resolveLaunchOptions({ launcher: 'slurm', shards: 5, perNode: 2, mem: '1.5G' }, ['replay', '--trace', 'coding', '--url', 'http://h:8000']),
-  );
+  const two = slurmScript(resolveLaunchOptions('slurm', { shards: 5, perNode: 2, mem: '1.5G' }, ['replay', '--trace', 'coding', '--url', 'http://h:8000']));
   for (const d of ['--nodes=3', '--ntasks=5', '--ntasks-per-node=2', '--mem=3G']) assert.match(two, new RegExp(`^#SBATCH ${d}$`, 'm'));
   const f = path.join(dir, 'shards.sbatch');
   writeFileSync(f, s);
   execFileSync('bash', ['-n', f]);
-  const a = slurmScript(
-    resolveLaunchOptions({ launcher: 'slurm', chunks: 4, parallel: 2, constraint: 'cpuonly' }, ['sweep', '--trace', 'coding', '--rates', '1,2']),
-  );
+  const a = slurmScript(resolveLaunchOptions('slurm', { chunks: 4, parallel: 2, constraint: 'cpuonly' }, ['sweep', '--trace', 'coding', '--rates', '1,2']));
   assert.match(a, /^#SBATCH --array=0-3%2$/m);
   assert.match(a, /^#SBATCH --constraint=cpuonly$/m);
   assert.match(a, /--dependency=afterok:"\$jid" --kill-on-invalid-dep=yes/);

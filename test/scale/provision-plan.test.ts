@@ -241,7 +241,7 @@ test('launch --chunks 2 -- provision: the Slurm array script and the Kubernetes 
 
   // Kubernetes: each index's container command, then the merge Job's, with the image's splitbench on PATH
   // and the volumes as folders.
-  const o = resolveLaunchOptions({ launcher: 'kubernetes', chunks: 2, sharedDir: path.join(dir, 'vol'), runUuid: 'prov-0001' }, COST);
+  const o = resolveLaunchOptions('kubernetes', { chunks: 2, sharedDir: path.join(dir, 'vol'), runUuid: 'prov-0001' }, COST);
   assert.equal(o.name, 'splitbench-provision');
   const m = kubernetesManifests(o);
   const job = m.job as { spec: { completions: number; template: { spec: { containers: { command: string[]; env: { name: string; value: string }[] }[] } } } };

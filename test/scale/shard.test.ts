@@ -1,6 +1,8 @@
 /** Shard specs, partitioning, start instants and the clock check. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { flagValues, parseFlags, Problems } from '../../src/flagspec.js';
+import { SHARD_FLAGS } from '../../src/scale/options.js';
 import {
   fnv1a,
   measureOffset,
@@ -64,13 +66,23 @@ test('parseStartAt: epoch ms or ISO-8601 with a zone', () => {
 });
 
 test('scale flags: validated together, with the flag named', () => {
-  assert.equal(resolveScaleOptions({ trace: 'x' }), undefined);
-  assert.deepEqual(resolveScaleOptions({ shard: '1/2', startAt: '1767225600000' }, {}), { shard: { index: 1, count: 2 }, startAt: 1767225600000, skewMs: 0 });
-  assert.throws(() => resolveScaleOptions({ startAt: '1767225600000' }), /--start-at: only applies with --shard or --procs/);
-  assert.throws(() => resolveScaleOptions({ procs: 2, shard: '0/2' }), /--procs and --shard: give one/);
-  assert.throws(() => resolveScaleOptions({ procs: 0 }), /--procs: expected an integer from 1 to 256/);
-  assert.throws(() => resolveScaleOptions({ shard: '0/2', concurrency: 4 }), /--concurrency: a closed loop cannot be split/);
-  assert.throws(() => resolveScaleOptions({ metricsPort: 70000 }), /--metrics-port: expected a port number/);
+  // As the CLI does it: the spec's check (SHARD_FLAGS), then the rules between the flags, every problem at once.
+  const scale = (argv: Record<string, unknown>, closedLoop = false) => {
+    const p = new Problems();
+    return resolveScaleOptions(parseFlags(SHARD_FLAGS, argv, p), p, closedLoop, {});
+  };
+  assert.equal(scale({ trace: 'x' }), undefined);
+  assert.deepEqual(scale({ shard: '1/2', startAt: '1767225600000' }), { shard: { index: 1, count: 2 }, startAt: 1767225600000, skewMs: 0 });
+  assert.throws(() => scale({ startAt: '1767225600000' }), /--start-at: only applies with --shard or --procs/);
+  assert.throws(() => scale({ procs: 2, shard: '0/2' }), /--procs and --shard: give one/);
+  assert.throws(() => scale({ procs: 0 }), /--procs: expected an integer from 1 to 256/);
+  // A bad value still counts as given for the rules between the flags.
+  assert.throws(() => scale({ procs: 0, shard: '0/2' }), /2 problems: --procs: expected an integer from 1 to 256; --procs and --shard: give one/);
+  assert.throws(() => scale({ shard: '0/2' }, true), /--concurrency: a closed loop cannot be split/);
+  assert.throws(() => scale({ metricsPort: 70000 }), /--metrics-port: expected a port number/);
+  // Typed values straight from a library caller.
+  assert.deepEqual(resolveScaleOptions(flagValues(SHARD_FLAGS, { procs: 3, metricsPort: 9000 })), { procs: 3, metricsPort: 9000, skewMs: 0 });
+  assert.equal(resolveScaleOptions(flagValues(SHARD_FLAGS, {})), undefined);
   assert.deepEqual(childArgs(['replay', '--trace', 't.csv', '--procs', '3', '--db=x.db', '--json', '--metricsPort', '9000', '--rate', '2']), [
     'replay',
     '--trace',

@@ -149,10 +149,13 @@ test('kubernetes manifests, run as processes: shards applied seconds apart meet 
     dir,
     Array.from({ length: 6 }, (_, i) => [i * 0.1, 64, 4] as const),
   );
-  const o = resolveLaunchOptions(
-    { launcher: 'kubernetes', shards: 2, sharedDir: vol, runUuid: 'k8s-00000001', leadS: 1, splitbench: `${process.execPath} ${BIN}` },
-    ['replay', '--trace', trace, '--url', backend.url],
-  );
+  const o = resolveLaunchOptions('kubernetes', { shards: 2, sharedDir: vol, runUuid: 'k8s-00000001', leadS: 1, splitbench: `${process.execPath} ${BIN}` }, [
+    'replay',
+    '--trace',
+    trace,
+    '--url',
+    backend.url,
+  ]);
   const m = kubernetesManifests(o);
   type Pod = { spec: { template: { spec: { containers: { command: string[]; env?: { name: string; value: string }[] }[] } } } };
   const script = (doc: unknown): string => (doc as Pod).spec.template.spec.containers[0]!.command[2]!;

@@ -6,8 +6,9 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { simulate } from '../../src/sim/index.js';
-import { resolveSimOptions } from '../../src/sim/options.js';
-import { resolveReplayOptions } from '../../src/load/options.js';
+import { flagValues } from '../../src/flagspec.js';
+import { resolveSimOptions, SIM_FLAGS } from '../../src/sim/options.js';
+import { REPLAY_FLAGS, resolveReplayOptions } from '../../src/load/options.js';
 import type { RequestRow } from '../../src/store/index.js';
 import { SessionWorkload, type RequestSpec } from '../../src/trace/index.js';
 import { defineDeployment, loadCatalog } from '../../src/config/index.js';
@@ -108,13 +109,22 @@ test('sessions cannot run in the SplitwiseSim-compatible mode', async () => {
 });
 
 test('--sessions: not with --rate, --concurrency or --compat splitwise (clear errors naming the flag)', () => {
-  assert.equal(resolveSimOptions({ trace: 'x.jsonl', sessions: true }).sessions, true);
-  assert.equal(resolveSimOptions({ trace: 'x.jsonl' }).sessions, undefined);
-  assert.throws(() => resolveSimOptions({ trace: 'x.jsonl', sessions: true, rate: 2, duration: 10 }), /--sessions: not with --rate/);
-  assert.throws(() => resolveSimOptions({ trace: 'x.jsonl', sessions: true, compat: 'splitwise' }), /--sessions: not with --compat splitwise/);
-  assert.equal(resolveReplayOptions({ trace: 'x.jsonl', sessions: true }, {}).sessions, true);
-  assert.throws(() => resolveReplayOptions({ trace: 'x.jsonl', sessions: true, concurrency: 4 }, {}), /--sessions: not with --concurrency/);
-  assert.throws(() => resolveReplayOptions({ trace: 'x.jsonl', sessions: true, rate: 4, duration: 5 }, {}), /--sessions: not with --rate/);
+  assert.equal(resolveSimOptions(flagValues(SIM_FLAGS, { trace: 'x.jsonl', sessions: true })).sessions, true);
+  assert.equal(resolveSimOptions(flagValues(SIM_FLAGS, { trace: 'x.jsonl' })).sessions, undefined);
+  assert.throws(() => resolveSimOptions(flagValues(SIM_FLAGS, { trace: 'x.jsonl', sessions: true, rate: 2, duration: 10 })), /--sessions: not with --rate/);
+  assert.throws(
+    () => resolveSimOptions(flagValues(SIM_FLAGS, { trace: 'x.jsonl', sessions: true, compat: 'splitwise' })),
+    /--sessions: not with --compat splitwise/,
+  );
+  assert.equal(resolveReplayOptions(flagValues(REPLAY_FLAGS, { trace: 'x.jsonl', sessions: true }), {}).sessions, true);
+  assert.throws(
+    () => resolveReplayOptions(flagValues(REPLAY_FLAGS, { trace: 'x.jsonl', sessions: true, concurrency: 4 }), {}),
+    /--sessions: not with --concurrency/,
+  );
+  assert.throws(
+    () => resolveReplayOptions(flagValues(REPLAY_FLAGS, { trace: 'x.jsonl', sessions: true, rate: 4, duration: 5 }), {}),
+    /--sessions: not with --rate/,
+  );
 });
 
 test("session limits count turns sent (as a session replay's --max-requests / --duration); a turn past them ends its session", async () => {

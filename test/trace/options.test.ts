@@ -2,7 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import yargs from 'yargs';
 import { ConfigError } from '../../src/errors.js';
-import { addTraceTransformOptions, parseTraceOpenOptions, parseTraceTransforms } from '../../src/trace/index.js';
+import { readFlags } from '../../src/flagspec.js';
+import { addTraceTransformOptions, TRACE_FLAGS, type TraceFlagOptions, traceOptions } from '../../src/trace/index.js';
+
+/** What a command does with yargs' record: the spec's check (every problem at once), then the trace options. */
+const check = (argv: Record<string, unknown>): TraceFlagOptions => traceOptions(readFlags('trace', TRACE_FLAGS, argv));
 
 async function parse(args: string[]): Promise<Record<string, unknown>> {
   return addTraceTransformOptions(
@@ -17,11 +21,9 @@ async function parse(args: string[]): Promise<Record<string, unknown>> {
 
 test('flags parse into TraceTransforms', async () => {
   const argv = await parse(['--window', '60:120', '--speedup', '2', '--limit', '10', '--sample', '0.5', '--seed', '3', '--format', 'Azure', '--lenient']);
-  assert.deepEqual(parseTraceTransforms(argv), { window: [60, 120], speedup: 2, limit: 10, sample: 0.5, seed: 3 });
-  assert.deepEqual(parseTraceOpenOptions(argv), { format: 'azure', lenient: true });
-  assert.deepEqual(parseTraceTransforms(await parse(['--window', '30:'])), { window: [30, Infinity] });
-  assert.deepEqual(parseTraceTransforms(await parse([])), {});
-  assert.deepEqual(parseTraceOpenOptions(await parse([])), { lenient: false });
+  assert.deepEqual(check(argv), { transforms: { window: [60, 120], speedup: 2, limit: 10, sample: 0.5, seed: 3 }, format: 'azure', lenient: true });
+  assert.deepEqual(check(await parse(['--window', '30:'])).transforms, { window: [30, Infinity] });
+  assert.deepEqual(check(await parse([])), { transforms: {}, format: undefined, lenient: false });
 });
 
 test('bad values: a ConfigError naming the flag', async () => {
@@ -40,14 +42,14 @@ test('bad values: a ConfigError naming the flag', async () => {
   for (const [args, flag, re] of bad) {
     const argv = await parse(args);
     assert.throws(
-      () => parseTraceTransforms(argv),
+      () => check(argv),
       (e: unknown) => e instanceof ConfigError && e.path === flag && re.test(e.message),
       args.join(' '),
     );
   }
   const argv = await parse(['--format', 'csv']);
   assert.throws(
-    () => parseTraceOpenOptions(argv),
+    () => check(argv),
     (e: unknown) => e instanceof ConfigError && e.path === '--format' && /known: azure, mooncake, splitwise/.test(e.message),
   );
 });

@@ -5,8 +5,9 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { ConfigError } from '../../src/errors.js';
 import { rateSchedule } from '../../src/load/replay.js';
-import { resolveReplayOptions } from '../../src/load/options.js';
-import { resolveSimOptions } from '../../src/sim/options.js';
+import { flagValues } from '../../src/flagspec.js';
+import { REPLAY_FLAGS, resolveReplayOptions } from '../../src/load/options.js';
+import { resolveSimOptions, SIM_FLAGS } from '../../src/sim/options.js';
 import { simRequests } from '../../src/sim/run.js';
 import { openTrace, rateRequests, sizeSamplerFromArrays, traceRequests, type RequestSpec } from '../../src/trace/index.js';
 import { runCli } from '../cli/helpers.js';
@@ -18,7 +19,7 @@ for (const arrivals of ['poisson', 'gamma:2']) {
   test(`replay --rate, sim --rate and trace synth agree request by request (seed 7, ${arrivals})`, async () => {
     const flags = { trace: 'coding', rate: 4, arrivals, duration: 60, seed: 7 };
     // replay: the schedule its runner sends, cut where the runner stops (--duration).
-    const ro = resolveReplayOptions(flags, {});
+    const ro = resolveReplayOptions(flagValues(REPLAY_FLAGS, flags), {});
     assert.equal(ro.shape.kind, 'rate');
     const replay: RequestSpec[] = [];
     if (ro.shape.kind === 'rate') {
@@ -29,7 +30,9 @@ for (const arrivals of ['poisson', 'gamma:2']) {
       }
     }
     // sim: the requests it feeds the engine.
-    const sim = [...((await simRequests(resolveSimOptions({ ...flags, db: path.join(tmpDir(), 'x.db') }))).requests as Iterable<RequestSpec>)];
+    const sim = [
+      ...((await simRequests(resolveSimOptions(flagValues(SIM_FLAGS, { ...flags, db: path.join(tmpDir(), 'x.db') })))).requests as Iterable<RequestSpec>),
+    ];
     // trace synth: the file it writes (Azure CSV: timestamps to the microsecond), read back.
     const out = path.join(tmpDir(), 'synth.csv');
     const r = await runCli(['trace', 'synth', '--like', 'coding', '--rate', '4', '--arrivals', arrivals, '--duration', '60', '--seed', '7', '--out', out]);

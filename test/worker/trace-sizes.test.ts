@@ -1,7 +1,8 @@
 /** The size transforms added to the trace layer for the real-inference mode: --scale-sizes, --max-prompt, --max-output. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { applyTransforms, hasTransforms, parseTraceTransforms } from '../../src/trace/index.js';
+import { readFlags } from '../../src/flagspec.js';
+import { applyTransforms, hasTransforms, TRACE_FLAGS, traceOptions } from '../../src/trace/index.js';
 import type { RequestSpec } from '../../src/trace/types.js';
 
 async function collect(src: AsyncIterable<RequestSpec>): Promise<RequestSpec[]> {
@@ -53,9 +54,10 @@ describe('trace size transforms', () => {
   });
 
   it('parses the flags and names a bad one', () => {
-    assert.deepEqual(parseTraceTransforms({ 'scale-sizes': 0.25, 'max-prompt': 900, 'max-output': '50' }), { scaleSizes: 0.25, maxPrompt: 900, maxOutput: 50 });
-    assert.throws(() => parseTraceTransforms({ 'scale-sizes': 0 }), /--scale-sizes: must be > 0/);
-    assert.throws(() => parseTraceTransforms({ 'max-prompt': 1.5 }), /--max-prompt: must be a positive integer/);
-    assert.throws(() => parseTraceTransforms({ 'max-output': 'x' }), /--max-output: expected a number/);
+    const transforms = (argv: Record<string, unknown>) => traceOptions(readFlags('trace', TRACE_FLAGS, argv)).transforms;
+    assert.deepEqual(transforms({ 'scale-sizes': 0.25, 'max-prompt': 900, 'max-output': '50' }), { scaleSizes: 0.25, maxPrompt: 900, maxOutput: 50 });
+    assert.throws(() => transforms({ 'scale-sizes': 0 }), /--scale-sizes: must be > 0/);
+    assert.throws(() => transforms({ 'max-prompt': 1.5 }), /--max-prompt: must be a positive integer/);
+    assert.throws(() => transforms({ 'max-output': 'x' }), /--max-output: expected a number/);
   });
 });
