@@ -23,6 +23,7 @@ import { randomUUID } from 'node:crypto';
 import { stringify } from 'yaml';
 import { ConfigError } from '../errors.js';
 import { Problems } from '../flagspec.js';
+import type { LaunchFlags } from './options.js';
 import { VERSION } from '../version.js';
 
 export const LAUNCHERS = ['slurm', 'kubernetes'] as const;
@@ -406,32 +407,6 @@ export function kubernetesManifests(o: LaunchOptions): K8sManifests {
       : `# The merge Job fails after ${deadline} s without every chunk, or as soon as one fails.\n`) +
     docs.map((d) => stringify(d, { aliasDuplicateObjects: false })).join('---\n');
   return { job, merge, ...(time ? { time, service: service! } : {}), yaml };
-}
-
-/** The flags of `launch`, checked by their spec (src/cli/launch.ts): types only, the rules are resolveLaunchOptions'. */
-export interface LaunchFlags {
-  readonly shards?: number | undefined;
-  readonly chunks?: number | undefined;
-  readonly parallel?: number | undefined;
-  readonly image?: string | undefined;
-  readonly cpus?: number | undefined;
-  readonly mem?: string | undefined;
-  readonly nodeSelector?: readonly string[] | undefined;
-  readonly avoidGpuNodes?: boolean | undefined;
-  readonly mergeDeadlineS?: number | undefined;
-  readonly perNode?: number | undefined;
-  readonly maxOffsetMs?: number | undefined;
-  readonly exclude?: string | undefined;
-  readonly constraint?: string | undefined;
-  readonly sharedDir?: string | undefined;
-  readonly pvc?: string | undefined;
-  readonly namespace?: string | undefined;
-  readonly leadS?: number | undefined;
-  readonly out?: string | undefined;
-  readonly name?: string | undefined;
-  readonly splitbench?: string | undefined;
-  /** The run's uuid (a test's fixed one); default: a fresh one. */
-  readonly runUuid?: string | undefined;
 }
 
 /**
