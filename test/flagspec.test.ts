@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import type yargsFactory from 'yargs';
 import { ConfigError, ExitCode } from '../src/errors.js';
-import { addFlags, flagGroup, parseFlags, Problems, readFlags } from '../src/flagspec.js';
+import { addFlags, flagGroup, flagValues, parseFlags, Problems, readFlags } from '../src/flagspec.js';
 import { runCli } from './cli/helpers.js';
 
 const yargs = createRequire(import.meta.url)('yargs') as typeof yargsFactory;
@@ -110,4 +110,23 @@ test('the commands show generated defaults and report all bad flags at once', as
   const sessions = await runCli(['sim', '--trace', 'coding', '--sessions', '--rate', '2', '--duration', '5']);
   assert.equal(sessions.code, ExitCode.usage);
   assert.match(sessions.stderr, /--sessions: not with --rate/);
+});
+
+test("flagValues: a library caller's typed values with the spec's defaults, frozen, not checked again", () => {
+  const v = flagValues(SPEC, { rate: 3, tag: ['a', 'b'] });
+  assert.deepEqual({ ...v }, { rate: 3, grace: 10, maxRequests: undefined, mode: 'fast', name: undefined, tag: ['a', 'b'], window: undefined, twin: true });
+  assert.ok(Object.isFrozen(v));
+  // The same values parseFlags gives for the command line that says so.
+  assert.deepEqual({ ...v }, { ...readFlags('x', SPEC, { rate: '3', tag: ['a', 'b'] }) });
+});
+
+test('Problems: flagged says a flag was given with a bad value; a positional is listed first', () => {
+  const p = new Problems();
+  const v = parseFlags(SPEC, { rate: -1, grace: 2 }, p);
+  assert.equal(v.rate, undefined);
+  assert.ok(p.flagged('--rate'));
+  assert.ok(!p.flagged('--grace'));
+  assert.ok(!p.flagged('--max-requests'));
+  p.addFirst('NAME', "unknown 'x'");
+  assert.deepEqual(p.list, ["NAME: unknown 'x'", '--rate: must be > 0, got -1']);
 });

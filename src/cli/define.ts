@@ -8,7 +8,7 @@
  * This is the only layer that sees yargs' record: libraries take typed, frozen options.
  */
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
-import { addFlags, type Flags, type FlagValues, parseFlags, Problems } from '../flagspec.js';
+import { addFlags, type Flags, type FlagValues, parseFlags, Problems, readFlags } from '../flagspec.js';
 import { setExitCode } from './main.js';
 import { printJson } from './output.js';
 
@@ -52,9 +52,9 @@ export interface CommandSpec<G extends Flags, A extends Args, V> {
 export function defineCommand<const G extends Flags, A extends Args = Args, V = FlagValues<G>>(spec: CommandSpec<G, A, V>): CommandModule<object, A> {
   const name = spec.name ?? spec.command.split(' ')[0]!;
   const read = async (argv: ArgumentsCamelCase<A>): Promise<V> => {
+    if (!spec.read) return readFlags(name, spec.flags, argv) as V;
     const problems = new Problems();
-    const flags = parseFlags(spec.flags, argv, problems);
-    const values = spec.read ? await spec.read(flags, problems, argv) : (flags as V);
+    const values = await spec.read(parseFlags(spec.flags, argv, problems), problems, argv);
     problems.throwIfAny(name);
     return values;
   };
