@@ -86,8 +86,6 @@ export async function runSim(opts: SimOptions, input: SimInput, io: SimIo = {}):
 
 /** The simulated driver: the engine's cluster on a virtual clock (simulate.ts). */
 class SimDriver implements RunDriver<SimProgress, SimRunResult> {
-  readonly db: string;
-  readonly common: CommonRunOptions;
   private src: Awaited<ReturnType<typeof simRequests>> | undefined;
   private tev: TraceEventWriter | undefined;
   private stop = false;
@@ -98,9 +96,14 @@ class SimDriver implements RunDriver<SimProgress, SimRunResult> {
   constructor(
     private readonly opts: SimOptions,
     private readonly input: SimInput,
-  ) {
-    this.db = opts.db;
-    this.common = opts;
+  ) {}
+
+  get db(): string {
+    return this.opts.db;
+  }
+
+  get common(): CommonRunOptions {
+    return this.opts;
   }
 
   async open(): Promise<string> {
