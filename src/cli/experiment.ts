@@ -16,7 +16,9 @@ export const experimentCommand = defineCommand({
   read: async (f, problems, argv) => (await import('../sim/experiment.js')).resolveExperimentOptions(String(argv.name), f, problems),
   run: async (opts, { json }) => {
     const sim = await import('../sim/index.js');
-    const r = await sim.runExperiment(opts, sim.simRateRunner, opts.json ? { log: () => undefined } : {});
+    // SplitwiseSim's rows only when the compat mode runs (the realistic mode never reads them).
+    const data = (await import('../config/index.js')).simEngineData(opts.modes.includes('compat') ? 'splitwise' : undefined);
+    const r = await sim.runExperiment(opts, sim.simRateRunner, data, opts.json ? { log: () => undefined } : {});
     if (opts.json) json(r);
     else
       process.stdout.write(

@@ -1,5 +1,5 @@
 /** `splitbench sim`: simulate a trace (or a rate load shaped by it) on a deployment, on a virtual clock. */
-import { parseSeeds, resolveSimOptions, SIM_FLAGS } from '../sim/options.js';
+import { resolveSimOptions, SIM_FLAGS } from '../sim/options.js';
 import { defineCommand } from './define.js';
 
 export const simCommand = defineCommand({
@@ -15,12 +15,13 @@ export const simCommand = defineCommand({
     ['$0 sim --trace coding --limit 200 --trace-events timeline.json', 'a small run with a Perfetto timeline'],
     ['$0 sim --trace coding --rate 4 --duration 60 --seeds 3 --name mono', 'three runs mono-s0, mono-s1, mono-s2 (reports draw error bars)'],
   ],
-  read: (f, problems) => {
-    const opts = resolveSimOptions(f, problems);
-    return { opts, seeds: parseSeeds(f.seeds, opts.seed) };
-  },
-  run: async ({ opts, seeds }, { json }) => {
+  // --seeds is read once the deployment is (src/sim/options.ts parseSeeds).
+  read: (f, problems) => ({ opts: resolveSimOptions(f, problems), seedsFlag: f.seeds }),
+  run: async ({ opts, seedsFlag }, { json }) => {
     const sim = await import('../sim/index.js');
+    // The deployment and the engine data, read here (the simulator reads no file).
+    const loaded = (await import('../config/index.js')).loadSimInput(opts);
+    const seeds = sim.parseSeeds(seedsFlag, opts.seed);
     if (seeds !== undefined) {
       if (opts.traceEvents)
         throw new (await import('../errors.js')).ConfigError('one Chrome trace per run: drop --trace-events or --seeds', { path: '--seeds' });
@@ -29,7 +30,7 @@ export const simCommand = defineCommand({
       let exitCode = 0;
       for (const seed of seeds) {
         const one = { ...opts, seed, name: `${base}-s${seed}`, transforms: { ...opts.transforms, seed } };
-        const r = await sim.runSim(Object.freeze(one), { handleSignals: true });
+        const r = await sim.runSim(Object.freeze(one), loaded, { handleSignals: true });
         results.push({ seed, runId: r.runId, name: one.name, summary: r.summary });
         if (!opts.json) process.stdout.write(`seed ${seed}: run ${r.runId} (${one.name})\n${sim.formatSimResult(r)}\n`);
         exitCode = Math.max(exitCode, r.exitCode);
@@ -38,7 +39,7 @@ export const simCommand = defineCommand({
       if (opts.json) json({ runs: results });
       return exitCode;
     }
-    const r = await sim.runSim(opts, { handleSignals: true });
+    const r = await sim.runSim(opts, loaded, { handleSignals: true });
     if (opts.json)
       json({
         runId: r.runId,

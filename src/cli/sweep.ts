@@ -28,8 +28,8 @@ export const sweepCommand = defineCommand({
       throw new (await import('../errors.js')).ConfigError('not with --plan, --chunk or --collect (run one plan per seed)', { path: '--seeds' });
     }
     if (!planned) {
-      const opts = sim.resolveSweepOptions(f, problems);
-      return { opts, seeds: sim.parseSeeds(f.seeds, opts.seed) };
+      // --seeds is read once the deployment is (src/sim/options.ts parseSeeds).
+      return { opts: sim.resolveSweepOptions(f, problems), seedsFlag: f.seeds };
     }
     // Distributed sweeps: src/scale.
     const plan = f.plan;
@@ -50,15 +50,18 @@ export const sweepCommand = defineCommand({
       return r.exitCode;
     }
     const sim = await import('../sim/index.js');
-    const { opts, seeds } = o;
+    const { opts } = o;
     // Each rate simulated, or (--live) replayed against the reference backend.
     const runner = await sim.sweepRateRunner(opts);
+    // The deployment and the engine data, read here (the simulator reads no file).
+    const loaded = (await import('../config/index.js')).loadSimInput(opts);
+    const seeds = sim.parseSeeds(o.seedsFlag, opts.seed);
     if (seeds !== undefined) {
       const results = [];
       let exitCode = 0;
       for (const seed of seeds) {
         const one = Object.freeze({ ...opts, seed, transforms: { ...opts.transforms, seed }, tags: { ...opts.tags, seed: String(seed) } });
-        const r = await sim.runSweep(one, runner, opts.json ? { log: () => undefined } : {});
+        const r = await sim.runSweep(one, runner, loaded, opts.json ? { log: () => undefined } : {});
         results.push({ seed, ...r });
         if (!opts.json) process.stdout.write(`seed ${seed}:\n${sim.formatSweep(r)}\n`);
         exitCode = Math.max(exitCode, r.exitCode);
@@ -73,7 +76,7 @@ export const sweepCommand = defineCommand({
       }
       return exitCode;
     }
-    const r = await sim.runSweep(opts, runner, opts.json ? { log: () => undefined } : {});
+    const r = await sim.runSweep(opts, runner, loaded, opts.json ? { log: () => undefined } : {});
     if (opts.json) json(r);
     else process.stdout.write(`${sim.formatSweep(r)}\n`);
     return r.exitCode;

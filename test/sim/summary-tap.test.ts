@@ -13,11 +13,12 @@ import { accumulate, findRun, OrderedAccumulator, requestRecords, resolveReferen
 import { flagValues } from '../../src/flagspec.js';
 import { resolveSimOptions, runSim } from '../../src/sim/index.js';
 import { SIM_FLAGS, type SimFlags } from '../../src/sim/options.js';
+import { loadSimInput } from '../../src/config/index.js';
 
 async function check(args: Partial<SimFlags>, what: string): Promise<void> {
   const db = path.join(tempDir(), 's.db');
   const opts = resolveSimOptions(flagValues(SIM_FLAGS, { db, ...args }));
-  const r = await runSim(opts, { log: () => undefined, progress: false });
+  const r = await runSim(opts, loadSimInput(opts), { log: () => undefined, progress: false });
   const store = openStore(db, { readonly: true });
   try {
     const run = findRun(store, r.runId);
@@ -42,7 +43,7 @@ test('sim summary kept during the run = summary read back from the store (realis
 test('OrderedAccumulator adds rows arriving in any order in (shard, seq) order', async () => {
   const db = path.join(tempDir(), 'o.db');
   const opts = resolveSimOptions(flagValues(SIM_FLAGS, { db, trace: 'coding', deployment: 'baseline-h100', rate: 8, duration: 20 }));
-  const r = await runSim(opts, { log: () => undefined, progress: false });
+  const r = await runSim(opts, loadSimInput(opts), { log: () => undefined, progress: false });
   const store = openStore(db, { readonly: true });
   try {
     const rows = [...requestRecords(store, r.runId)];
