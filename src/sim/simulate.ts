@@ -39,7 +39,7 @@ import {
   type RequestObserver,
 } from '../engine/index.js';
 import { RequestErrorCode } from '../errors.js';
-import { Recorder, specFields, type RequestFields, type RequestStarted, type RunEvents } from '../run/events.js';
+import { Recorder, type RequestFields, type RequestStarted, type RunEvents } from '../run/events.js';
 import { OK } from '../run/outcome.js';
 import { encodeChunkTimes, type MachineRow, type PowerSampleRow, type RequestRow, type TimelineSampleRow } from '../store/index.js';
 import type { RequestSpec, SessionTurn, SessionWorkload } from '../trace/index.js';
@@ -624,39 +624,94 @@ class Live implements RequestObserver {
   }
 }
 
+/**
+ * A simulated request's row: every RequestRow field an own property from the start, in one order, so all
+ * rows share one shape (the writer, the recorder's outcome columns and the summary's tap read them by
+ * field, tens of thousands a second). A field the row does not have holds `undefined`, which every reader
+ * treats as absent (the store binds it as SQL NULL); the outcome's columns are the recorder's to set.
+ */
+/** A row's breakdown (RequestRow's), with an absent prefix-cache count as undefined (one shape). */
+interface SimBreakdown {
+  readonly queue: number;
+  readonly prefill: number;
+  readonly kvTransfer: number;
+  readonly decodeWait: number;
+  readonly decode: number;
+  readonly cachedPromptTokens: number | undefined;
+}
+
+class SimRow {
+  readonly shard: number | undefined = undefined;
+  readonly seq: number;
+  readonly traceId: string;
+  readonly sessionId: string | undefined;
+  readonly sessionTurn: number | undefined;
+  readonly arrival: number;
+  readonly promptTokens: number;
+  readonly outputTokens: number;
+  readonly warmup: boolean | undefined = undefined;
+  readonly scheduled: number;
+  readonly send: number;
+  readonly firstToken: number | undefined;
+  readonly end: number | undefined;
+  readonly status: RequestRow['status'] | undefined = undefined;
+  readonly errorCode: string | undefined = undefined;
+  readonly error: string | undefined = undefined;
+  readonly httpStatus: number | undefined = undefined;
+  readonly timeoutPhase: string | undefined = undefined;
+  readonly tokensReceived: number;
+  readonly usagePrompt: number;
+  readonly usageCompletion: number;
+  readonly countMethod = 'exact';
+  readonly chunks: undefined = undefined;
+  readonly tokenTimesBlob: Uint8Array | undefined;
+  readonly maxStall: number | undefined;
+  readonly breakdown: SimBreakdown | undefined;
+  readonly promptMachine: string | undefined;
+  readonly tokenMachine: string | undefined;
+  readonly pool: string | undefined;
+  readonly coalesced: undefined = undefined;
+
+  constructor(st: Live, end: number | undefined, b: RequestBreakdown | undefined) {
+    const s = st.spec;
+    // token_times encoded straight from the typed arrays (no chunk objects); the store takes the blob as is.
+    const enc = st.times && st.n > 0 ? encodeChunkTimes(st.times, st.counts, st.n, s.arrival) : undefined;
+    this.seq = st.seq;
+    this.traceId = s.id;
+    this.sessionId = s.sessionId;
+    this.sessionTurn = st.turn?.turn;
+    this.arrival = s.arrival;
+    this.promptTokens = s.promptTokens;
+    this.outputTokens = s.outputTokens;
+    this.scheduled = s.arrival;
+    this.send = s.arrival;
+    this.firstToken = st.first === st.first ? st.first : undefined;
+    this.end = end;
+    this.tokensReceived = st.received;
+    this.usagePrompt = s.promptTokens;
+    this.usageCompletion = st.received;
+    this.tokenTimesBlob = enc?.blob;
+    this.maxStall = enc?.maxStall;
+    this.breakdown = b
+      ? {
+          queue: b.queue,
+          prefill: b.prefill,
+          kvTransfer: b.kvTransfer,
+          decodeWait: b.decodeWait,
+          decode: b.decode,
+          cachedPromptTokens: b.cachedPromptTokens,
+        }
+      : undefined;
+    this.promptMachine = b?.promptMachine;
+    this.tokenMachine = b?.tokenMachine;
+    this.pool = b?.pool;
+  }
+}
+
 /** A finished (or never-completed) request's row fields; its outcome's columns are the recorder's to add. */
 function rowFields(st: Live, end: number | undefined, b: RequestBreakdown | undefined): RequestFields {
-  const s = st.spec;
-  const send = s.arrival;
-  // token_times encoded straight from the typed arrays (no chunk objects); the store takes the blob as is.
-  const enc = st.times && st.n > 0 ? encodeChunkTimes(st.times, st.counts, st.n, send) : undefined;
-  return {
-    ...specFields(st.seq, s, st.turn),
-    scheduled: send,
-    send,
-    ...(st.first === st.first ? { firstToken: st.first } : {}),
-    ...(end === undefined ? {} : { end }),
-    tokensReceived: st.received,
-    usagePrompt: s.promptTokens,
-    usageCompletion: st.received,
-    countMethod: 'exact',
-    ...(enc ? { tokenTimesBlob: enc.blob, ...(enc.maxStall === undefined ? {} : { maxStall: enc.maxStall }) } : {}),
-    ...(b
-      ? {
-          breakdown: {
-            queue: b.queue,
-            prefill: b.prefill,
-            kvTransfer: b.kvTransfer,
-            decodeWait: b.decodeWait,
-            decode: b.decode,
-            ...(b.cachedPromptTokens === undefined ? {} : { cachedPromptTokens: b.cachedPromptTokens }),
-          },
-          promptMachine: b.promptMachine,
-          tokenMachine: b.tokenMachine,
-          pool: b.pool,
-        }
-      : {}),
-  };
+  // Absent fields are undefined-valued own properties (one shape; see SimRow), which the optional-field type cannot say.
+  return new SimRow(st, end, b) as unknown as RequestFields;
 }
 
 function isAsync<T>(x: AsyncIterable<T> | Iterable<T>): x is AsyncIterable<T> {
