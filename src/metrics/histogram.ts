@@ -19,7 +19,15 @@
  * first value: constant memory for figures where no rows exist yet (the load generator's live stats behind the
  * progress line, the lag flag and `--metrics-port`); exact mean, max and count, hdr percentiles clamped to the max.
  */
-import * as hdr from 'hdr-histogram-js';
+import { createRequire } from 'node:module';
+import type * as hdr from 'hdr-histogram-js';
+
+/**
+ * hdr-histogram-js, loaded on first use: only distributions past EXACT_LIMIT and live ones need it, and
+ * loading it (its WebAssembly build and inflater) costs every command's start-up ~40 ms of CPU and ~15 MB.
+ */
+let hdrModule: typeof hdr | undefined;
+const hdrLib = (): typeof hdr => (hdrModule ??= createRequire(import.meta.url)('hdr-histogram-js') as typeof hdr);
 
 /** Values a distribution keeps exactly (2^24: 128 MiB of doubles); past it, an hdr histogram. */
 export const EXACT_LIMIT = 2 ** 24;
@@ -221,7 +229,7 @@ export class Distribution {
   /** Move the exact values into an hdr histogram (once; the values array is released). */
   private toHistogram(): hdr.Histogram {
     if (this.hist) return this.hist;
-    const h = hdr.build({ bitBucketSize: 64, autoResize: true, numberOfSignificantValueDigits: 3 });
+    const h = hdrLib().build({ bitBucketSize: 64, autoResize: true, numberOfSignificantValueDigits: 3 });
     const x = this.values.subarray(0, this.n);
     for (let i = 0; i < x.length; i++) h.recordValue(Math.round(x[i]! * HIST_UNIT));
     this.histSum = compensatedSum(x);
