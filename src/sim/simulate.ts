@@ -15,9 +15,9 @@
  * The SplitwiseSim-compatible mode is the exception to streaming: SplitwiseSim pushes every arrival into
  * its one event heap, in trace order, before its loop starts, and the order in which exactly tied events
  * leave a time-only binary heap depends on everything in it, future arrivals included. So when the
- * cluster has its own arrival queue (`Cluster.queueArrival`), the whole source is read first and every
- * arrival pushed into that heap in trace order; memory then grows with the trace (about 0.3 KB per
- * request, see docs/simulator.md). The realistic mode stays streaming.
+ * cluster has its own arrival queue (`Cluster.queueArrivals`), the whole source is read first and every
+ * arrival pushed into that heap in trace order; memory then grows with the trace (about 20 B per
+ * request: numbers, not objects; see QueuedSpecs and docs/simulator.md). The realistic mode stays streaming.
  *
  * Times: virtual seconds from t0 = trace time 0. A request's `scheduled` = `send` = its arrival (the
  * simulator has no client lag); chunks are the engine's per-iteration token emissions.
@@ -410,13 +410,25 @@ export async function simulate(o: SimulateOptions): Promise<SimulateResult> {
   const syncIt = it ? undefined : (o.requests as Iterable<RequestSpec>)[Symbol.iterator]();
   let stopped = false;
   let lastArrival = -Infinity;
-  const queueArrival = cluster.queueArrival?.bind(cluster);
-  if (queueArrival && sessions)
+  const queued = cluster.queueArrivals !== undefined;
+  if (queued && sessions)
     throw new RangeError(
       'session workloads (closed loop within a session) cannot run in the SplitwiseSim-compatible mode, whose arrivals are all queued before the run starts',
     );
-  if (queueArrival) {
-    // Every arrival in the cluster's heap before the first event runs (SplitwiseSim's loader).
+  if (queued) {
+    // Every arrival in the cluster's heap before the first event runs (SplitwiseSim's loader), kept as
+    // numbers in typed arrays (QueuedSpecs) until its turn: a week-size trace is millions of them.
+    const specs = new QueuedSpecs();
+    const queueArrival = cluster.queueArrivals!((i, time) => {
+      // Stopped: later arrivals stay in the heap (its layout is moot by then) but submit nothing.
+      if (stopped) return;
+      // Progress and the stop test at the same points as the streaming loop's block boundaries (just
+      // before the last arrival of each block of `lookahead`), so a stop cuts the same arrivals.
+      const boundary = (i + 1) % lookahead === 0;
+      if (boundary) progress({ virtualTime: clock.now(), submitted, finished: ok + failed, inFlight: live.size });
+      submit(specs.take(i, time), i);
+      if (boundary && o.shouldStop?.()) stopped = true;
+    });
     for (;;) {
       const r = it ? await it.next() : syncIt!.next();
       if (r.done) break;
@@ -427,17 +439,9 @@ export async function simulate(o: SimulateOptions): Promise<SimulateResult> {
         );
       }
       lastArrival = spec.arrival;
-      const mySeq = seq++;
-      // Progress and the stop test at the same points as the streaming loop's block boundaries (just
-      // before the last arrival of each block of `lookahead`), so a stop cuts the same arrivals.
-      const boundary = (mySeq + 1) % lookahead === 0;
-      queueArrival(spec.arrival, () => {
-        // Stopped: later arrivals stay in the heap (its layout is moot by then) but submit nothing.
-        if (stopped) return;
-        if (boundary) progress({ virtualTime: clock.now(), submitted, finished: ok + failed, inFlight: live.size });
-        submit(spec, mySeq);
-        if (boundary && o.shouldStop?.()) stopped = true;
-      });
+      // The i-th queued arrival is request seq i (no other request is numbered in this mode).
+      specs.add(seq++, spec);
+      queueArrival(spec.arrival);
     }
     sourceDone = true;
   }
@@ -514,6 +518,64 @@ export async function simulate(o: SimulateOptions): Promise<SimulateResult> {
     stopped,
     failures,
   };
+}
+
+/**
+ * The requests of a queued trace (compatible mode), by number, until their turn: prompt and output sizes in
+ * typed arrays, and ids not kept at all when they follow a pattern (`r0`, `r1`, … from a rate load; `0`,
+ * `1`, … a trace's row indexes): a prefix and a number counting up with the requests. Anything else (an id
+ * off the pattern, a session id, prefix hashes, sizes past 32 bits) keeps its request as given. 8 bytes per
+ * request (the arrival time is the heap's); `take` gives back a request equal in every field simulate reads.
+ */
+class QueuedSpecs {
+  private prompt = new Int32Array(1024);
+  private output = new Int32Array(1024);
+  private prefix: string | undefined = undefined;
+  /** The first request's id number: request i's id is `prefix + (base + i)`. */
+  private base = 0;
+  private readonly odd = new Map<number, RequestSpec>();
+
+  add(i: number, spec: RequestSpec): void {
+    if (i === this.prompt.length) {
+      // Grow by half (not double): this is most of a queued trace's memory.
+      const cap = Math.ceil(i * 1.5);
+      const p = new Int32Array(cap);
+      p.set(this.prompt);
+      this.prompt = p;
+      const q = new Int32Array(cap);
+      q.set(this.output);
+      this.output = q;
+    }
+    if (i === 0) {
+      const m = /^(.*?)(0|[1-9][0-9]{0,14})$/.exec(spec.id);
+      if (m) {
+        this.prefix = m[1]!;
+        this.base = Number(m[2]);
+      }
+    }
+    const { promptTokens: p, outputTokens: q } = spec;
+    if (
+      this.prefix !== undefined &&
+      spec.sessionId === undefined &&
+      spec.hashIds === undefined &&
+      (p | 0) === p &&
+      (q | 0) === q &&
+      spec.id === this.prefix + String(this.base + i)
+    ) {
+      this.prompt[i] = p;
+      this.output[i] = q;
+    } else this.odd.set(i, spec);
+  }
+
+  /** Request `i`, queued at `arrival` (its spec's own arrival, from the heap). */
+  take(i: number, arrival: number): RequestSpec {
+    const odd = this.odd.size > 0 ? this.odd.get(i) : undefined;
+    if (odd !== undefined) {
+      this.odd.delete(i);
+      return odd;
+    }
+    return { id: this.prefix + String(this.base + i), arrival, promptTokens: this.prompt[i]!, outputTokens: this.output[i]! };
+  }
 }
 
 /**
