@@ -32,7 +32,8 @@ const hdrLib = (): typeof hdr => (hdrModule ??= createRequire(import.meta.url)('
 /** Values a distribution keeps exactly (2^24: 128 MiB of doubles); past it, an hdr histogram. */
 export const EXACT_LIMIT = 2 ** 24;
 /** How an over-limit distribution is approximated (named in summaries). */
-export const APPROXIMATION = `hdr histogram, 3 significant digits (population above ${EXACT_LIMIT.toLocaleString('en-US')} values)`;
+/** (The limit written as `toLocaleString('en-US')` would, without its ICU set-up at every start-up: 16,777,216.) */
+export const APPROXIMATION = `hdr histogram, 3 significant digits (population above ${String(EXACT_LIMIT).replace(/\B(?=(\d{3})+(?!\d))/g, ',')} values)`;
 
 /** How a percentile is read off the sorted values; see the module comment. */
 export type PercentileMethod = 'linear' | 'nearest-rank';
