@@ -528,23 +528,19 @@ export async function simulate(o: SimulateOptions): Promise<SimulateResult> {
  * request (the arrival time is the heap's); `take` gives back a request equal in every field simulate reads.
  */
 class QueuedSpecs {
-  private prompt = new Int32Array(1024);
-  private output = new Int32Array(1024);
+  /** Request i's prompt and output tokens at 2i and 2i + 1. */
+  private sizes = new Int32Array(2048);
   private prefix: string | undefined = undefined;
   /** The first request's id number: request i's id is `prefix + (base + i)`. */
   private base = 0;
   private readonly odd = new Map<number, RequestSpec>();
 
   add(i: number, spec: RequestSpec): void {
-    if (i === this.prompt.length) {
+    if (2 * i === this.sizes.length) {
       // Grow by half (not double): this is most of a queued trace's memory.
-      const cap = Math.ceil(i * 1.5);
-      const p = new Int32Array(cap);
-      p.set(this.prompt);
-      this.prompt = p;
-      const q = new Int32Array(cap);
-      q.set(this.output);
-      this.output = q;
+      const grown = new Int32Array(2 * Math.ceil(i * 1.5));
+      grown.set(this.sizes);
+      this.sizes = grown;
     }
     if (i === 0) {
       const m = /^(.*?)(0|[1-9][0-9]{0,14})$/.exec(spec.id);
@@ -562,8 +558,8 @@ class QueuedSpecs {
       (q | 0) === q &&
       spec.id === this.prefix + String(this.base + i)
     ) {
-      this.prompt[i] = p;
-      this.output[i] = q;
+      this.sizes[2 * i] = p;
+      this.sizes[2 * i + 1] = q;
     } else this.odd.set(i, spec);
   }
 
@@ -574,7 +570,7 @@ class QueuedSpecs {
       this.odd.delete(i);
       return odd;
     }
-    return { id: this.prefix + String(this.base + i), arrival, promptTokens: this.prompt[i]!, outputTokens: this.output[i]! };
+    return { id: this.prefix + String(this.base + i), arrival, promptTokens: this.sizes[2 * i]!, outputTokens: this.sizes[2 * i + 1]! };
   }
 }
 
