@@ -9,7 +9,7 @@ import { PyHeap, type HeapEvent } from '../../src/engine/compat/heapq.js';
 import { simulate } from '../../src/sim/index.js';
 import type { RequestRow } from '../../src/store/index.js';
 import type { RequestSpec } from '../../src/trace/index.js';
-import { defineDeployment } from '../../src/config/index.js';
+import { defineDeployment, loadEngineData } from '../../src/config/index.js';
 import { seededRandom } from '../../src/engine/index.js';
 
 test('heap: queued arrivals (numbers) pop in the order event objects at their times would', () => {
@@ -65,7 +65,14 @@ test('compat sim: queued requests come back with their ids, sizes, sessions and 
     { id: 'r9', arrival: 0.6, promptTokens: 40, outputTokens: 2 },
   ];
   const rows: RequestRow[] = [];
-  const r = await simulate({ deployment: dep, compat: 'splitwise', requests: specs, sink: { addRequest: (row) => rows.push(row) }, sampleIntervalS: 0 });
+  const r = await simulate({
+    deployment: dep,
+    data: loadEngineData({ splitwise: true }),
+    compat: 'splitwise',
+    requests: specs,
+    sink: { addRequest: (row) => rows.push(row) },
+    sampleIntervalS: 0,
+  });
   assert.equal(r.ok, specs.length);
   rows.sort((a, b) => a.seq - b.seq);
   assert.deepEqual(
