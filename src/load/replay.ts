@@ -194,7 +194,7 @@ export class Runner {
   private sessionWake: (() => void) | undefined;
 
   constructor(opts: ReplayOptions, deps: RunnerDeps) {
-    // Every in-flight request listens on the run's one AbortSignal.
+    // Every in-flight request listens on the run's one AbortSignal (through one listener per client: client.ts).
     setMaxListeners(0, this.abortController.signal);
     this.opts = opts;
     this.deps = deps;
