@@ -16,18 +16,23 @@ const SERVE_FLAGS = {
   port: { type: 'number', integer: true, min: 0, max: 65535, default: 8000, requiresArg: true, describe: 'port to listen on (0: a free port)' },
   'time-scale': {
     type: 'number',
+    positive: true,
     default: 1,
     requiresArg: true,
     describe: 'run the emulated GPUs K times faster than real ones (reported times stay in real-GPU seconds)',
   },
   'max-queue': {
     type: 'number',
+    integer: true,
+    min: 1,
     default: 10000,
     requiresArg: true,
     describe: 'requests in flight beyond which new ones get HTTP 429 with Retry-After',
   },
   'header-timeout': {
     type: 'number',
+    positive: true,
+    max: 3600,
     default: 10,
     requiresArg: true,
     describe: 'seconds a request (or a new connection) may take to send its headers; then 408 and the connection is closed',
@@ -35,6 +40,8 @@ const SERVE_FLAGS = {
   },
   'body-timeout': {
     type: 'number',
+    positive: true,
+    max: 3600,
     default: 30,
     requiresArg: true,
     describe: 'seconds after its headers by which a request body must be complete; then 408 and close (responses are never timed)',
@@ -42,6 +49,8 @@ const SERVE_FLAGS = {
   },
   'max-body-mib': {
     type: 'number',
+    positive: true,
+    max: 1024,
     default: 32,
     requiresArg: true,
     describe: 'largest request body (MiB); larger gets 413',
@@ -49,6 +58,8 @@ const SERVE_FLAGS = {
   },
   'max-buffered-mib': {
     type: 'number',
+    positive: true,
+    max: 16384,
     default: 128,
     requiresArg: true,
     describe: 'request-body bytes held across all connections at once (MiB); a body that would pass it gets 503',
@@ -56,6 +67,8 @@ const SERVE_FLAGS = {
   },
   'max-output-tokens': {
     type: 'number',
+    integer: true,
+    min: 1,
     requiresArg: true,
     describe:
       "cap on every request's output length, given or defaulted (as vLLM's generation-config max_new_tokens; without it a chat request without max_tokens may run up to the context)",

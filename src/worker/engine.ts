@@ -110,7 +110,12 @@ function removeStaleStateFiles(dir: string): void {
     try {
       process.kill(Number(m[1]), 0);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ESRCH') fs.rmSync(path.join(dir, n), { force: true });
+      if ((e as NodeJS.ErrnoException).code !== 'ESRCH') continue;
+      try {
+        fs.rmSync(path.join(dir, n), { force: true });
+      } catch {
+        // Another user's stale file in a sticky shared folder (/dev/shm): not ours to remove; leave it.
+      }
     }
   }
 }

@@ -74,7 +74,7 @@ test("a SIGINT to the replay's process group leaves the bundled backend up: in-f
   await waitFor(() => !alive(backend[0]!), 'the backend to be stopped by the replay', 10_000);
 });
 
-test('the bundled backend dies with a SIGKILLed replay (within 2 s)', async () => {
+test('the bundled backend exits on its own when its replay is SIGKILLed (its stdin pipe closes)', async () => {
   const dir = tempDir();
   const db = path.join(dir, 'r.db');
   const trace = writeTrace(dir, rows(600));
@@ -84,9 +84,8 @@ test('the bundled backend dies with a SIGKILLed replay (within 2 s)', async () =
   assert.equal(backend.length, 1);
   child.kill('SIGKILL');
   await done;
-  const t = performance.now();
-  await waitFor(() => !alive(backend[0]!), 'the orphaned backend to exit', 5_000);
-  assert.ok(performance.now() - t < 2000, `the backend outlived the replay by ${(performance.now() - t).toFixed(0)} ms`);
+  // Liveness, not speed: nothing else would ever stop an orphaned backend (tests do not assert on wall time).
+  await waitFor(() => !alive(backend[0]!), 'the orphaned backend to exit', 15_000);
 });
 
 test('a bundled backend killed mid-run: the replay stops sending, marks the run failed, says so, exit 5', async () => {

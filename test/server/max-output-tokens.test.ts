@@ -39,5 +39,5 @@ test('--max-output-tokens: a bad value is refused by flag name', async () => {
   assert.deepEqual(httpLimitProblems({ ...DEFAULT_HTTP_LIMITS, maxOutputTokens: 0 }), ['--max-output-tokens: must be an integer ≥ 1, got 0']);
   const r = await runCli(['serve', '--deployment', 'baseline-h100', '--max-output-tokens', '2.5', '--port', '0']);
   assert.equal(r.code, 2);
-  assert.match(r.stderr, /--max-output-tokens: must be an integer ≥ 1, got 2\.5/);
+  assert.match(r.stderr, /--max-output-tokens: must be a positive integer, got 2\.5/);
 });

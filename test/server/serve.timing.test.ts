@@ -218,7 +218,7 @@ describe('splitbench serve: time scale, SIGTERM, bad flags', () => {
     const a = await runServe(['--deployment', 'baseline-h100', '--time-scale', '0', '--port', '-1']);
     assert.equal(a.code, 2);
     assert.match(a.stderr, /--port: must be an integer from 0 to 65535/);
-    assert.match(a.stderr, /--time-scale: must be a number > 0/);
+    assert.match(a.stderr, /--time-scale: must be > 0, got 0/);
     assert.equal(a.stdout, '');
     const b = await runServe(['--deployment', 'no-such-cluster', '--port', '0']);
     assert.equal(b.code, 2);

@@ -159,7 +159,9 @@ describe('vLLM metrics on /metrics (split deployment, real engine)', () => {
   it('promtool check metrics finds nothing beyond the names taken from vLLM, DCGM and prom-client (when promtool is available)', (t) => {
     const tool = process.env.SPLITBENCH_PROMTOOL ?? 'promtool';
     const r = spawnSync(tool, ['check', 'metrics'], { input: text, encoding: 'utf8' });
-    if (r.error && (r.error as NodeJS.ErrnoException).code === 'ENOENT') {
+    // ENOENT: not on PATH; EACCES: not on PATH either, but a PATH folder this user cannot read was searched.
+    const code = (r.error as NodeJS.ErrnoException | undefined)?.code;
+    if (code === 'ENOENT' || code === 'EACCES') {
       t.diagnostic(`no ${tool} on this machine; the strict parse above is the check`);
       return;
     }
