@@ -564,12 +564,19 @@ function isDataField(s: string, i: number): boolean {
   return s.charCodeAt(i) === 100 && s.charCodeAt(i + 1) === 97 && s.charCodeAt(i + 2) === 116 && s.charCodeAt(i + 3) === 97 && s.charCodeAt(i + 4) === COLON;
 }
 
+/**
+ * The template learnt last, by any stream: a new stream tries it on its first chunks before learning its own
+ * (the streams of one run mostly share a layout). A template that matches gives a chunk's facts whichever
+ * stream it was learnt from: its constant text and values are the whole chunk.
+ */
+let recent: Template | undefined;
+
 /** Template misses (the final usage chunk, a changed layout) tolerated before the template is learnt anew. */
 const MISSES = 4;
 
 /**
  * Reads the chunks of one stream: through its template once one is learnt (from the stream's first two
- * chunks of the same layout), else with the scan. `read` fills `f` as `readChunk` would and returns true,
+ * chunks of the same layout) or taken over (the last one learnt, where it matches), else with the scan. `read` fills `f` as `readChunk` would and returns true,
  * or returns false where the caller must use `readChunk`.
  */
 export class ChunkReader {
@@ -583,6 +590,11 @@ export class ChunkReader {
 
   read(data: string, f: ChunkFacts): boolean {
     const t = this.template;
+    if (t === undefined && recent !== undefined && recent.match(data, f)) {
+      this.template = recent;
+      this.hits++;
+      return true;
+    }
     if (t !== undefined) {
       if (t.match(data, f)) {
         this.hits++;
@@ -607,11 +619,12 @@ export class ChunkReader {
    * raw control character), so the line ends at the match's end.
    */
   readEvent(text: string, at: number, f: ChunkFacts): number {
-    const t = this.template;
+    const t = this.template ?? recent;
     if (t === undefined || !t.oneLine || !isDataField(text, at)) return -1;
     const v = text.charCodeAt(at + 5) === 32 ? at + 6 : at + 5;
     const end = t.matchAt(text, v, f);
     if (end < 0 || text.charCodeAt(end) !== LF || text.charCodeAt(end + 1) !== LF) return -1;
+    this.template = t;
     this.hits++;
     return end + 2;
   }
@@ -662,6 +675,7 @@ export class ChunkReader {
     base.prompt = out.prompt;
     base.cached = out.cached;
     this.template = new Template(pieces, Int32Array.from(roles), base, texts.slice(), hasTextMember, deltaIsObject);
+    recent = this.template;
     this.misses = 0;
     this.prev = undefined;
     this.prevRec = undefined;

@@ -372,6 +372,26 @@ test('random chunk values of every type at the members the recorder reads', () =
   }
 });
 
+/** What a stream recorded (reconciled). */
+function streamResult(s: CompletionStream) {
+  return {
+    done: s.done,
+    method: s.reconcile(),
+    tokens: s.tokens,
+    chunkMs: [...s.chunkMs],
+    chunkTokens: [...s.chunkTokens],
+    coalesced: s.coalesced,
+    first: s.firstTokenMs,
+    last: s.lastTokenMs,
+    finished: s.finished,
+    prompt: s.usagePrompt,
+    completion: s.usageCompletion,
+    cached: s.usageCachedPrompt,
+    breakdown: s.breakdown,
+    failure: s.failure,
+  };
+}
+
 test('CompletionStream: the same result whether its chunks go through the fast path or JSON.parse', () => {
   // The fast path answers for these (checked above); the alternate spellings below are equal JSON that
   // it leaves to JSON.parse (an escape in a member name), so both paths are compared on the same stream.
@@ -386,19 +406,7 @@ test('CompletionStream: the same result whether its chunks go through the fast p
     }
     fast.push('data: [DONE]\n\n', n + 1);
     slow.push('data: [DONE]\n\n', n + 1);
-    const summary = (s: CompletionStream) => ({
-      method: s.reconcile(),
-      tokens: s.tokens,
-      chunkMs: [...s.chunkMs],
-      chunkTokens: [...s.chunkTokens],
-      first: s.firstTokenMs,
-      finished: s.finished,
-      prompt: s.usagePrompt,
-      completion: s.usageCompletion,
-      breakdown: s.breakdown,
-      failure: s.failure,
-    });
-    assert.deepEqual(summary(fast), summary(slow), name);
+    assert.deepEqual(streamResult(fast), streamResult(slow), name);
   }
 });
 
@@ -414,22 +422,6 @@ test('CompletionStream: whole events read without the event parser give what the
     'data: [DONE]\n\n',
     'event: error\ndata: {"message":"boom"}\n\n',
   ];
-  const summary = (s: CompletionStream, dangling: boolean) => ({
-    dangling,
-    done: s.done,
-    method: s.reconcile(),
-    tokens: s.tokens,
-    chunkMs: [...s.chunkMs],
-    chunkTokens: [...s.chunkTokens],
-    coalesced: s.coalesced,
-    first: s.firstTokenMs,
-    last: s.lastTokenMs,
-    finished: s.finished,
-    prompt: s.usagePrompt,
-    completion: s.usageCompletion,
-    cached: s.usageCachedPrompt,
-    failure: s.failure,
-  });
   const shapes = Object.entries(SHAPES);
   for (let round = 0; round < 600; round++) {
     const [name, shape] = shapes[round % shapes.length]!;
@@ -475,7 +467,7 @@ test('CompletionStream: whole events read without the event parser give what the
       fast.push(x, i + 1);
       parsed.push(parser.atBoundary ? `:\n${x}` : x, i + 1);
     });
-    assert.deepEqual(summary(fast, fast.end()), summary(parsed, parsed.end()), `${name}, round ${round}`);
+    assert.deepEqual({ dangling: fast.end(), ...streamResult(fast) }, { dangling: parsed.end(), ...streamResult(parsed) }, `${name}, round ${round}`);
   }
 });
 
@@ -495,4 +487,27 @@ test('CompletionStream: a template learnt from data over several lines is not us
   s.push(`data: ${chunk(5)}\n\n`, 5);
   assert.equal(s.failure?.code, 'SB_STREAM');
   assert.equal(s.tokens, 4);
+});
+
+test('a new stream takes over the template the last stream learnt where it matches, and learns its own where not', () => {
+  const shape = SHAPES['our server']!;
+  const first = new ChunkReader();
+  const f = new ChunkFacts();
+  for (let i = 0; i < 4; i++) first.read(shape(i, 9), f);
+  assert.equal(first.templated, true);
+  // The next stream of the same server: its first chunk already matches.
+  const next = new ChunkReader();
+  assert.equal(next.read(shape(1, 9), f), true);
+  assert.deepEqual(plain(f), reference(shape(1, 9)));
+  assert.equal(next.hits, 1);
+  assert.equal(next.templated, true);
+  // A stream with another id (vLLM: one per request) does not match it: scanned, then its own template.
+  const other = new ChunkReader();
+  const otherChunk = (i: number): string => shape(i, 9).replace(/"id":"[^"]*"/, '"id":"cmpl-other-request"');
+  assert.equal(other.read(otherChunk(1), f), true);
+  assert.deepEqual(plain(f), reference(otherChunk(1)));
+  assert.equal(other.hits, 0);
+  other.read(otherChunk(2), f);
+  other.read(otherChunk(3), f);
+  assert.equal(other.hits, 1);
 });
