@@ -157,11 +157,6 @@ export function systemErrorCode(e: unknown): SystemErrorCode | typeof RequestErr
   return RequestErrorCode.unknown;
 }
 
-/** Whether `code` is one of the table's. */
-export function isRequestErrorCode(code: string): code is RequestErrorCode {
-  return Object.hasOwn(REQUEST_ERROR_MEANINGS, code);
-}
-
 export function isSplitbenchError(e: unknown): e is SplitbenchError {
   return e instanceof SplitbenchError;
 }

@@ -214,3 +214,38 @@ test('no SQL outside src/store: every query is a store method', () => {
   const stale = ALLOWED_SQL_FILES.filter((f) => !found.has(f));
   assert.deepEqual(stale, [], `allowlisted files that no longer hold SQL (remove them): ${stale.join(', ')}`);
 });
+
+/** The functions of src/config that read files (catalogs, deployments, profiles): called at the edge only. */
+const CONFIG_LOADERS = [
+  'loadCatalog',
+  'loadDeployment',
+  'listDeployments',
+  'resolveDeploymentFile',
+  'loadProfiles',
+  'loadProfileFile',
+  'writeSplitwiseProfiles',
+  'loadEngineData',
+  'simEngineData',
+  'loadSimInput',
+];
+
+test('the engine and the simulator load nothing: no src/config loader is called under src/engine or src/sim', () => {
+  const exported = new Set<string>();
+  for (const file of sourceFiles('src/config')) {
+    visit(file, (n) => {
+      if (ts.isFunctionDeclaration(n) && n.name && n.modifiers?.some((m) => m.kind === ts.SyntaxKind.ExportKeyword)) exported.add(n.name.text);
+    });
+  }
+  const unknown = CONFIG_LOADERS.filter((f) => !exported.has(f));
+  assert.deepEqual(unknown, [], `CONFIG_LOADERS names functions src/config no longer exports: ${unknown.join(', ')}`);
+  const loaders = new Set(CONFIG_LOADERS);
+  const found: string[] = [];
+  for (const file of [...sourceFiles('src/engine'), ...sourceFiles('src/sim')]) {
+    visit(file, (n, sf) => {
+      if (!ts.isCallExpression(n)) return;
+      const callee = ts.isPropertyAccessExpression(n.expression) ? n.expression.name : n.expression;
+      if (ts.isIdentifier(callee) && loaders.has(callee.text)) found.push(`${where(sf, n)}: ${callee.text}()`);
+    });
+  }
+  assert.deepEqual(found, [], `loaders called below the edge (load in src/cli and hand the data in):\n${found.join('\n')}`);
+});

@@ -17,7 +17,9 @@ export const experimentCommand = defineCommand({
   run: async (argv, { json }) => {
     const sim = await import('../sim/index.js');
     const opts = sim.resolveExperimentOptions(argv);
-    const r = await sim.runExperiment(opts, sim.simRateRunner, opts.json ? { log: () => undefined } : {});
+    // SplitwiseSim's rows only when the compat mode runs (the realistic mode never reads them).
+    const data = (await import('../config/index.js')).simEngineData(opts.modes.includes('compat') ? 'splitwise' : undefined);
+    const r = await sim.runExperiment(opts, sim.simRateRunner, data, opts.json ? { log: () => undefined } : {});
     if (opts.json) json(r);
     else
       process.stdout.write(

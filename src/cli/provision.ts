@@ -40,7 +40,8 @@ export const provisionCommand = defineCommand({
     }
     const sim = await import('../sim/index.js');
     const opts = sim.resolveProvisionOptions(argv);
-    const r = await sim.runProvision(opts, sim.simRateRunner, opts.json ? { log: () => undefined } : {});
+    const data = (await import('../config/index.js')).simEngineData(opts.compat);
+    const r = await sim.runProvision(opts, sim.simRateRunner, data, opts.json ? { log: () => undefined } : {});
     if (opts.json) json(r);
     else process.stdout.write(`${sim.formatProvision(r)}\n`);
     return r.exitCode;

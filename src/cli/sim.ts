@@ -19,6 +19,8 @@ export const simCommand = defineCommand({
   run: async (argv, { json }) => {
     const sim = await import('../sim/index.js');
     const opts = sim.resolveSimOptions(argv);
+    // The deployment and the engine data, read here (the simulator reads no file).
+    const loaded = (await import('../config/index.js')).loadSimInput(opts);
     const seeds = sim.parseSeeds(argv, opts.seed);
     if (seeds !== undefined) {
       if (opts.traceEvents)
@@ -28,7 +30,7 @@ export const simCommand = defineCommand({
       let exitCode = 0;
       for (const seed of seeds) {
         const one = { ...opts, seed, name: `${base}-s${seed}`, transforms: { ...opts.transforms, seed } };
-        const r = await sim.runSim(Object.freeze(one), { handleSignals: true });
+        const r = await sim.runSim(Object.freeze(one), loaded, { handleSignals: true });
         results.push({ seed, runId: r.runId, name: one.name, summary: r.summary });
         if (!opts.json) process.stdout.write(`seed ${seed}: run ${r.runId} (${one.name})\n${sim.formatSimResult(r)}\n`);
         exitCode = Math.max(exitCode, r.exitCode);
@@ -37,7 +39,7 @@ export const simCommand = defineCommand({
       if (opts.json) json({ runs: results });
       return exitCode;
     }
-    const r = await sim.runSim(opts, { handleSignals: true });
+    const r = await sim.runSim(opts, loaded, { handleSignals: true });
     if (opts.json)
       json({
         runId: r.runId,

@@ -44,13 +44,15 @@ export const sweepCommand = defineCommand({
     const opts = sim.resolveSweepOptions(argv);
     // Each rate simulated, or (--live) replayed against the reference backend.
     const runner = await sim.sweepRateRunner(opts);
+    // The deployment and the engine data, read here (the simulator reads no file).
+    const loaded = (await import('../config/index.js')).loadSimInput(opts);
     const seeds = sim.parseSeeds(argv, opts.seed);
     if (seeds !== undefined) {
       const results = [];
       let exitCode = 0;
       for (const seed of seeds) {
         const one = Object.freeze({ ...opts, seed, transforms: { ...opts.transforms, seed }, tags: { ...opts.tags, seed: String(seed) } });
-        const r = await sim.runSweep(one, runner, opts.json ? { log: () => undefined } : {});
+        const r = await sim.runSweep(one, runner, loaded, opts.json ? { log: () => undefined } : {});
         results.push({ seed, ...r });
         if (!opts.json) process.stdout.write(`seed ${seed}:\n${sim.formatSweep(r)}\n`);
         exitCode = Math.max(exitCode, r.exitCode);
@@ -65,7 +67,7 @@ export const sweepCommand = defineCommand({
       }
       return exitCode;
     }
-    const r = await sim.runSweep(opts, runner, opts.json ? { log: () => undefined } : {});
+    const r = await sim.runSweep(opts, runner, loaded, opts.json ? { log: () => undefined } : {});
     if (opts.json) json(r);
     else process.stdout.write(`${sim.formatSweep(r)}\n`);
     return r.exitCode;

@@ -4,8 +4,9 @@
  * `Deployment`, `Profiles`) and reads no file itself; the CLI commands, the server and the simulator load them
  * here, once, and hand them in.
  */
-import type { EngineData } from '../engine/index.js';
+import type { Deployment, EngineData } from '../engine/index.js';
 import { loadCatalog } from './catalog.js';
+import { loadDeployment } from './deployment.js';
 import { loadProfiles } from './profiles.js';
 
 export * from './catalog.js';
@@ -19,4 +20,29 @@ export * from './profiles.js';
  */
 export function loadEngineData(o: { readonly catalogDir?: string; readonly profilesDir?: string; readonly splitwise?: boolean } = {}): EngineData {
   return { catalog: loadCatalog(o.catalogDir), profiles: loadProfiles(o.profilesDir, o.splitwise === false ? false : undefined) };
+}
+
+/** What a simulation of one deployment is handed: the deployment and the catalogs and profiles its mode needs. */
+export interface SimInput {
+  readonly deployment: Deployment;
+  readonly data: EngineData;
+}
+
+/** The engine data a simulation in `compat` mode needs (SplitwiseSim's rows only for `splitwise`). */
+export function simEngineData(compat: string | undefined): EngineData {
+  return loadEngineData({ splitwise: compat === 'splitwise' });
+}
+
+/**
+ * `--deployment` (a bundled name or a file) with the `--model` / `--perf-model` overrides, and the engine data
+ * of `compat` mode: what `sim`, each deployment of a sweep and a replay's twin read before they run.
+ */
+export function loadSimInput(o: {
+  readonly deployment: string;
+  readonly model?: string | undefined;
+  readonly perfModel?: string | undefined;
+  readonly compat?: string | undefined;
+}): SimInput {
+  const deployment = loadDeployment(o.deployment, { ...(o.model ? { model: o.model } : {}), ...(o.perfModel ? { perfModel: o.perfModel } : {}) });
+  return { deployment, data: simEngineData(o.compat) };
 }

@@ -12,9 +12,9 @@
  */
 import { StringDecoder } from 'node:string_decoder';
 import { Pool } from 'undici';
-import { isRequestErrorCode, RequestErrorCode, systemErrorCode, type SystemErrorCode, type TimeoutPhase } from '../errors.js';
+import { RequestErrorCode, systemErrorCode, type TimeoutPhase } from '../errors.js';
 import { OK, type RequestOutcome } from '../run/outcome.js';
-import { CompletionStream, excerpt, warmStreamCode, type CountMethod } from './stream.js';
+import { CompletionStream, excerpt, type StreamFailure, warmStreamCode, type CountMethod } from './stream.js';
 
 export interface Timeouts {
   /** Seconds (wall), 0 = none. */
@@ -45,10 +45,9 @@ export interface ClientOptions {
   readonly connections?: number;
 }
 
-/** A stream parser's failure as an outcome (its code is one of the table's: SB_STREAM, SB_TARGET_ERROR). */
-function streamFailure(f: { readonly code: string; readonly message: string }): RequestOutcome {
-  const code = isRequestErrorCode(f.code) ? f.code : (f.code as SystemErrorCode);
-  return { kind: 'error', code, httpStatus: 200, message: f.message };
+/** A stream parser's failure as an outcome (its code is one of the table's). */
+function streamFailure(f: StreamFailure): RequestOutcome {
+  return { kind: 'error', code: f.code, httpStatus: 200, message: f.message };
 }
 
 function errorMessage(e: unknown): string {

@@ -9,6 +9,7 @@
  * if the server says more tokens than were counted from chunks, the chunk counts are scaled up so they
  * sum to the server's count (multi-token chunks, e.g. speculative decoding); `countMethod` records how.
  */
+import { RequestErrorCode } from '../errors.js';
 import { ChunkFacts, ChunkReader, type ChunkVerdict, readChunk, str } from './chunk.js';
 import { SseParser, type SseSink } from './sse.js';
 
@@ -30,8 +31,8 @@ export interface Breakdown {
 }
 
 export interface StreamFailure {
-  /** 'SB_STREAM' (not a valid stream) or 'SB_TARGET_ERROR' (the server sent an error event/object). */
-  readonly code: string;
+  /** Not a valid stream, or the server sent an error event/object (codes from the table in src/errors.ts). */
+  readonly code: typeof RequestErrorCode.stream | typeof RequestErrorCode.targetError;
   readonly message: string;
 }
 
@@ -52,13 +53,13 @@ const facts = new ChunkFacts();
 function failureOf(v: Exclude<ChunkVerdict, { kind: 'ok' }>, data: string): StreamFailure {
   switch (v.kind) {
     case 'malformed':
-      return { code: 'SB_STREAM', message: `malformed SSE data (not JSON): ${excerpt(data)}` };
+      return { code: RequestErrorCode.stream, message: `malformed SSE data (not JSON): ${excerpt(data)}` };
     case 'not-object':
-      return { code: 'SB_STREAM', message: `SSE data is not a JSON object: ${excerpt(data)}` };
+      return { code: RequestErrorCode.stream, message: `SSE data is not a JSON object: ${excerpt(data)}` };
     case 'error':
-      return { code: 'SB_TARGET_ERROR', message: `server sent an error object: ${excerpt(v.message)}` };
+      return { code: RequestErrorCode.targetError, message: `server sent an error object: ${excerpt(v.message)}` };
     case 'bad-choices':
-      return { code: 'SB_STREAM', message: `SSE chunk has a non-array "choices": ${excerpt(data)}` };
+      return { code: RequestErrorCode.stream, message: `SSE chunk has a non-array "choices": ${excerpt(data)}` };
   }
 }
 
@@ -145,7 +146,7 @@ export class CompletionStream implements SseSink {
   onEvent(type: string, data: string): void {
     if (this.done || this.failure) return;
     if (type === 'error') {
-      this.failure = { code: 'SB_TARGET_ERROR', message: `server sent an error event: ${excerpt(data)}` };
+      this.failure = { code: RequestErrorCode.targetError, message: `server sent an error event: ${excerpt(data)}` };
       return;
     }
     if (data === '[DONE]') {

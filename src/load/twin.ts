@@ -11,7 +11,7 @@
  *   bound × TBT p50;
  * - the send lag was flagged (lag p99 above 10 ms).
  */
-import { loadDeployment } from '../config/index.js';
+import { loadSimInput } from '../config/index.js';
 import { summarizeRun, type RunSummary } from '../metrics/index.js';
 import type { Stats } from '../metrics/histogram.js';
 import { simulate } from '../sim/simulate.js';
@@ -67,7 +67,8 @@ const ms = (s: number): string => (s >= 1 ? `${s.toFixed(3)} s` : `${(s * 1000).
 
 /** Simulate the twin, compare, and record the verdict on the live run. */
 export async function selfCheck(i: SelfCheckInput): Promise<SelfCheck> {
-  const dep = loadDeployment(i.deployment, i.model ? { model: i.model } : {});
+  // The backend's deployment and the engine data, read here at the end of the run (the simulator reads no file).
+  const { deployment: dep, data } = loadSimInput({ deployment: i.deployment, model: i.model });
   // The same requests, arriving when the live run sent them (the server saw them then).
   const specs: RequestSpec[] = [];
   for (const r of i.store.requests(i.runId, { chunks: false })) {
@@ -95,7 +96,7 @@ export async function selfCheck(i: SelfCheckInput): Promise<SelfCheck> {
     },
     { bulk: true },
   );
-  const sim = await simulate({ deployment: dep, requests: specs, sink: writer, warmupS: i.warmupS, sampleIntervalS: 1 });
+  const sim = await simulate({ deployment: dep, data, requests: specs, sink: writer, warmupS: i.warmupS, sampleIntervalS: 1 });
   writer.finish('completed', { notes: { twinOf: i.runId, wallS: sim.wallS, virtualEndS: sim.endTime } });
   const twin = summarizeRun(i.store, writer.runId);
 

@@ -23,6 +23,7 @@ import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { ConfigError } from '../errors.js';
 import { e2eOf, forEachTbtGap, lagOf, ttftOf } from '../metrics/formulas.js';
+import type { RunListener } from '../run/events.js';
 import { decodeChunks, type RequestRow } from '../store/index.js';
 
 /** Buckets of the client latency histograms: vLLM's TTFT / inter-token / request-latency buckets. */
@@ -30,14 +31,14 @@ const TTFT_BUCKETS = [0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5
 const ITL_BUCKETS = [0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0];
 const E2E_BUCKETS = [0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0, 40.0, 50.0, 60.0, 120.0, 240.0, 480.0, 960.0, 1920.0, 7680.0];
 
-export interface LiveSource {
-  readonly inFlight: number;
-  readonly sent: number;
-}
-
-export class LiveMetrics {
+/**
+ * A run-events subscriber (src/run/events.ts): requests started and finished come from the run's bus, as
+ * they do for progress and the live stats; nothing reads the runner.
+ */
+export class LiveMetrics implements RunListener {
   readonly registry = new Registry();
-  private source: LiveSource | undefined;
+  /** Requests started so far (the bus's requestStarted events). */
+  private sent = 0;
   private lastSent = 0;
   /** Sent count as of the last scrape, and rows applied (those with a send time) by then. */
   private sentAtScrape = 0;
@@ -105,13 +106,13 @@ export class LiveMetrics {
     );
   }
 
-  /** Where in-flight and sent counts come from (the replay's live stats, once the run exists). */
-  attach(source: LiveSource): void {
-    this.source = source;
+  /** A request was handed to the target. */
+  requestStarted(): void {
+    this.sent++;
   }
 
-  /** Account one finished request (called as its row is written; held back while a scrape renders). */
-  observe(row: RequestRow): void {
+  /** A request finished: its row is accounted (at once, or after the scrape that is rendering). */
+  outcome(row: RequestRow): void {
     if (this.rendering > 0) this.pending.push(row);
     else this.apply(row);
   }
@@ -145,7 +146,7 @@ export class LiveMetrics {
    */
   async text(): Promise<string> {
     this.flushPending();
-    this.sentAtScrape = Math.max(this.sentAtScrape, this.source?.sent ?? 0, this.appliedSent);
+    this.sentAtScrape = Math.max(this.sentAtScrape, this.sent, this.appliedSent);
     this.rendering++;
     try {
       return await this.registry.metrics();

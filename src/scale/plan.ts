@@ -427,7 +427,16 @@ export async function runSweepPlan(argv: Record<string, unknown>, log: (l: strin
   const plan = await buildSweepPlan(opts, deployments);
   savePlan(planFile, plan);
   const runner = await sim.sweepRateRunner(opts);
-  const { ran, skipped } = await runChunk(planFile, plan, chunk, copyTo ?? opts.db, (d) => sim.runSweep({ ...opts, deployment: d }, runner, { log }), log);
+  // Each deployment and the engine data are read here (the simulator reads no file).
+  const { loadSimInput } = await import('../config/index.js');
+  const { ran, skipped } = await runChunk(
+    planFile,
+    plan,
+    chunk,
+    copyTo ?? opts.db,
+    (d) => sim.runSweep({ ...opts, deployment: d }, runner, loadSimInput({ ...opts, deployment: d }), { log }),
+    log,
+  );
   if (copyTo !== undefined) {
     await publishStore(opts.db, copyTo);
     log(`plan ${path.basename(planFile)}: chunk ${chunk.index}/${chunk.count}: store copied to ${copyTo}`);

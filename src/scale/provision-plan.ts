@@ -16,6 +16,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, ExitCode } from '../errors.js';
+import type { Catalog } from '../engine/index.js';
 import type { Candidate, Counts, ProvisionOptions, ProvisionResult, RateVerdict } from '../sim/index.js';
 import { VERSION } from '../version.js';
 import {
@@ -73,7 +74,8 @@ export interface ProvisionUnitResult {
   readonly runIds: readonly number[];
 }
 
-export async function buildProvisionPlan(o: ProvisionOptions): Promise<ProvisionPlan> {
+/** The plan of `o`'s search; power and cost of the candidates from the machine catalog `cat`. */
+export async function buildProvisionPlan(o: ProvisionOptions, cat: Catalog): Promise<ProvisionPlan> {
   const sim = await import('../sim/index.js');
   const { traceSha256, workload } = await planWorkload(o);
   const like = `${o.budgetLike.design.name}:${sim.countsLabel(o.budgetLike.design, o.budgetLike.counts)}`;
@@ -86,7 +88,7 @@ export async function buildProvisionPlan(o: ProvisionOptions): Promise<Provision
     rate: o.rate,
   };
   const base = { ...run, design: o.design.name, objective: o.objective, budgetLike: like, maxMachines: o.maxMachines, tolerance: o.tolerance };
-  const grid = sim.provisionCandidates(o);
+  const grid = sim.provisionCandidates(o, cat);
   const items: ProvisionItem[] = [];
   const keyOf = (design: string, counts: Counts, config: string): string => {
     const key = configKey({ ...run, work: grid.work, ...(grid.work === 'max-rate' ? { tolerance: o.tolerance } : {}), design, counts }, traceSha256);
@@ -110,7 +112,7 @@ export async function buildProvisionPlan(o: ProvisionOptions): Promise<Provision
 const label = (it: ProvisionItem): string => `${it.design} ${it.config}`;
 
 /** The provisioning answer from every unit's result: the same as one process evaluating the whole plan. */
-export async function collectProvisionPlan(planFile: string, plan: ProvisionPlan, o: ProvisionOptions): Promise<ProvisionResult> {
+export async function collectProvisionPlan(planFile: string, plan: ProvisionPlan, o: ProvisionOptions, cat: Catalog): Promise<ProvisionResult> {
   const sim = await import('../sim/index.js');
   const results = readUnits<ProvisionItem, ProvisionUnitResult>(planFile, plan.items, label);
   const byKey = new Map(results.map((r, i) => [plan.items[i]!.key, r]));
@@ -122,16 +124,16 @@ export async function collectProvisionPlan(planFile: string, plan: ProvisionPlan
   };
   const candidates = plan.candidates.map((key) => {
     const it = plan.items.find((x) => x.key === key)!;
-    return sim.candidateOf(o.design, it.counts, rowOf(key));
+    return sim.candidateOf(o.design, it.counts, cat, rowOf(key));
   });
   let reference: Candidate | undefined;
   if (plan.reference !== undefined) {
     const it = plan.items.find((x) => x.key === plan.reference)!;
-    const p = sim.provisioned(o.budgetLike.design, it.counts);
+    const p = sim.provisioned(o.budgetLike.design, it.counts, cat);
     reference = { config: String(plan.base.budgetLike), counts: it.counts, power: p.power, cost: p.cost, ...rowOf(it.key) };
   }
   const sims = results.reduce((n, r) => n + r.sims, 0);
-  return sim.finishProvision(o, { reference, candidates, winner: sim.pickWinner(o.objective, candidates), sims });
+  return sim.finishProvision(o, cat, { reference, candidates, winner: sim.pickWinner(o.objective, candidates), sims });
 }
 
 export interface ProvisionPlanRun {
@@ -153,7 +155,9 @@ export async function runProvisionPlan(
   const copyTo = copyDbTarget(argv);
   const sim = await import('../sim/index.js');
   const o = sim.resolveProvisionOptions(argv);
-  const plan = await buildProvisionPlan(o);
+  // The catalogs and profiles, read here (the simulator reads no file).
+  const data = (await import('../config/index.js')).simEngineData(o.compat);
+  const plan = await buildProvisionPlan(o, data.catalog);
   if (argv.collect) {
     if (argv.chunk !== undefined) throw new ConfigError('--collect merges finished chunks; it runs none (drop --chunk)', { path: '--collect' });
     if (!existsSync(planFile))
@@ -164,7 +168,7 @@ export async function runProvisionPlan(
         hint: 'give the same flags as the chunks',
       });
     }
-    const result = await collectProvisionPlan(planFile, plan, o);
+    const result = await collectProvisionPlan(planFile, plan, o, data.catalog);
     return { exitCode: result.exitCode, result, units: plan.items.length, ran: [], skipped: [] };
   }
   const chunk = chunkOf(argv);
@@ -178,7 +182,7 @@ export async function runProvisionPlan(
     objective: o.objective,
     plan: path.basename(planFile),
   };
-  const { ran, skipped } = await sim.withEvaluators(o, sim.simRateRunner, tags, log, (make) =>
+  const { ran, skipped } = await sim.withEvaluators(o, sim.simRateRunner, data, tags, log, (make) =>
     runUnits(
       planFile,
       plan.items,
@@ -210,6 +214,6 @@ export async function runProvisionPlan(
     log(`plan ${path.basename(planFile)}: chunk ${chunk.index}/${chunk.count}: store copied to ${copyTo}`);
   }
   if (argv.chunk !== undefined) return { exitCode: ExitCode.ok, chunk, units: plan.items.length, ran, skipped };
-  const result = await collectProvisionPlan(planFile, plan, o);
+  const result = await collectProvisionPlan(planFile, plan, o, data.catalog);
   return { exitCode: result.exitCode, result, units: plan.items.length, ran, skipped };
 }

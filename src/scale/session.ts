@@ -130,7 +130,6 @@ export async function shardSession(
     skipSummary: () => coordinatorLost,
     beforeStart: async (store: Store, runId: number, runner: Runner) => {
       runnerRef = runner;
-      metrics?.attach(runner.stats);
       if (!sharded) return;
       if (scale.startAt === 'barrier') await waitForReference(refUrl!, undefined, log);
       start = await measure('start');
@@ -184,9 +183,9 @@ export async function shardSession(
       await new Sleeper().until(t0Mono);
       return t0Mono;
     },
-    // Run events: each outcome feeds the live metrics; the end (run row finished) records the shard's end clock check.
+    // Run events: starts and outcomes feed the live metrics; the end (run row finished) records the shard's end clock check.
     listener: {
-      ...(metrics ? { outcome: (row: RequestRow) => metrics.observe(row) } : {}),
+      ...(metrics ? { requestStarted: () => metrics.requestStarted(), outcome: (row: RequestRow) => metrics.outcome(row) } : {}),
       end: ({ store, runId }) => afterRun(store, runId),
     },
   };

@@ -17,6 +17,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from '../errors.js';
+import type { EngineData } from '../engine/index.js';
 import { loadSlo } from '../metrics/index.js';
 import { openStore } from '../store/index.js';
 import type { CompatMode } from './cluster.js';
@@ -145,7 +146,13 @@ function countsOf(d: DesignSpec, v: readonly number[], quick: boolean): Counts {
   return d.kind === 'monolithic' ? { mixed: s(v[0]!) } : { prompt: s(v[0]!), token: s(v[1]!) };
 }
 
-export async function runExperiment(o: ExperimentOptions, makeRunner: RateRunnerFactory, io: { log?: (l: string) => void } = {}): Promise<ExperimentResult> {
+/** The experiment, its runs simulated with `data` (loaded at the edge, SplitwiseSim's rows included for the compat mode). */
+export async function runExperiment(
+  o: ExperimentOptions,
+  makeRunner: RateRunnerFactory,
+  data: EngineData,
+  io: { log?: (l: string) => void } = {},
+): Promise<ExperimentResult> {
   const log = io.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   const t0 = performance.now();
   try {
@@ -166,7 +173,7 @@ export async function runExperiment(o: ExperimentOptions, makeRunner: RateRunner
   const evaluator = (seed: number, compat: CompatMode, tags: Record<string, string>): Evaluator =>
     new Evaluator({
       store,
-      runner: evaluatorRunner(makeRunner, { store, sampler, durationS: o.durationS, seed, compat, tracePath: source.path }),
+      runner: evaluatorRunner(makeRunner, { store, data, sampler, durationS: o.durationS, seed, compat, tracePath: source.path }),
       slo,
       compat,
       tags,
@@ -188,7 +195,7 @@ export async function runExperiment(o: ExperimentOptions, makeRunner: RateRunner
             const key = `${name}|${countsLabel(d, c)}`;
             if (done.has(key)) continue;
             done.add(key);
-            const pc = provisioned(d, c);
+            const pc = provisioned(d, c, data.catalog);
             // Start near what the paper's clusters sustain: ~1 req/s per machine (coding), ~0.6 (conversation).
             const start = Math.max(0.5, pc.machines * (o.trace === 'coding' ? 1 : 0.6));
             log(`experiment splitwise (${mode}${seeds.length > 1 ? `, seed ${seed}` : ''}): ${name} ${countsLabel(d, c)}`);
@@ -209,7 +216,7 @@ export async function runExperiment(o: ExperimentOptions, makeRunner: RateRunner
           const e = rates.get(`${name}|${countsLabel(d, c)}`)!;
           const ok = e.rates.filter((v): v is number => v !== undefined);
           const mean = ok.length === 0 ? null : Number((ok.reduce((a, b) => a + b, 0) / ok.length).toFixed(4));
-          const pc = provisioned(d, c);
+          const pc = provisioned(d, c, data.catalog);
           rows.push({
             mode,
             provisioning: prov,
@@ -243,6 +250,7 @@ export async function runExperiment(o: ExperimentOptions, makeRunner: RateRunner
             rate: h100.maxRate,
             maxMachines,
           },
+          data.catalog,
           log,
         );
         sims += ev.sims;

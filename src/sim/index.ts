@@ -3,7 +3,7 @@ export { buildCluster, type CompatMode, type SimClusterOptions } from './cluster
 export { simulate, type SimSink, type SimEventListener, type SimulateOptions, type SimulateResult, type SimProgress } from './simulate.js';
 export { TraceEventWriter } from './perfetto.js';
 export { parseSeeds, resolveSimOptions, SIM_DEFAULTS, type SimOptions, type SimShape } from './options.js';
-export { runSim, formatSimResult, simRequests, resolveDeployment, type SimRunResult, type SimIo } from './run.js';
+export { runSim, formatSimResult, simRequests, type SimRunResult, type SimIo } from './run.js';
 export {
   sweepSearch,
   escalatingSearch,

@@ -21,8 +21,8 @@
  */
 import crypto from 'node:crypto';
 import { ConfigError, ExitCode } from '../errors.js';
-import { defineDeployment, loadCatalog } from '../config/index.js';
-import { DEPLOYMENT_BOUNDS, type Deployment } from '../engine/index.js';
+import { defineDeployment } from '../config/index.js';
+import { type Catalog, DEPLOYMENT_BOUNDS, type Deployment, type EngineData } from '../engine/index.js';
 import { loadSlo, type SloSpec } from '../metrics/index.js';
 import { openStore, type Store } from '../store/index.js';
 import { traceSampler } from '../trace/index.js';
@@ -83,9 +83,8 @@ export function countsLabel(d: DesignSpec, c: Counts): string {
   return d.kind === 'monolithic' ? `${c.mixed}` : `${c.prompt}P+${c.token}T`;
 }
 
-/** Provisioned power (the paper's units) and cost ($/h) of a configuration. */
-export function provisioned(d: DesignSpec, c: Counts): { power: number; cost: number; machines: number } {
-  const cat = loadCatalog();
+/** Provisioned power (the paper's units) and cost ($/h) of a configuration, from the machine catalog `cat`. */
+export function provisioned(d: DesignSpec, c: Counts, cat: Catalog): { power: number; cost: number; machines: number } {
   const parts: [string, number][] =
     d.kind === 'monolithic'
       ? [[d.machine!, c.mixed!]]
@@ -261,20 +260,27 @@ export interface ProvisionResult {
   readonly exitCode: number;
 }
 
-export async function runProvision(o: ProvisionOptions, makeRunner: RateRunnerFactory, io: { log?: (l: string) => void } = {}): Promise<ProvisionResult> {
+/** `provision`: the search, its runs simulated with `data` (loaded at the edge: src/config `simEngineData`). */
+export async function runProvision(
+  o: ProvisionOptions,
+  makeRunner: RateRunnerFactory,
+  data: EngineData,
+  io: { log?: (l: string) => void } = {},
+): Promise<ProvisionResult> {
   const log = io.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   const tag = crypto.randomBytes(4).toString('hex');
-  return withEvaluators(o, makeRunner, { provision: tag, objective: o.objective }, log, (make) => provisionSearch(make(), o, log));
+  return withEvaluators(o, makeRunner, data, { provision: tag, objective: o.objective }, log, (make) => provisionSearch(make(), o, data.catalog, log));
 }
 
 /**
  * Open what evaluating configurations needs (SLO file, the trace's size sampler, the store) once, and hand
  * `fn` a maker of Evaluators over it (a fresh one has an empty cache and counts its own simulations), each
- * rate run by `makeRunner`'s runner.
+ * rate run by `makeRunner`'s runner with `data`.
  */
 export async function withEvaluators<T>(
   o: ProvisionOptions,
   makeRunner: RateRunnerFactory,
+  data: EngineData,
   tags: Record<string, string>,
   log: (l: string) => void,
   fn: (make: () => Evaluator) => Promise<T>,
@@ -283,7 +289,7 @@ export async function withEvaluators<T>(
   const { sampler, source } = await traceSampler({ trace: o.trace, format: o.traceFormat, lenient: o.lenient, transforms: o.transforms }, o.seed);
   const store = openStore(o.db);
   try {
-    const runner = evaluatorRunner(makeRunner, { store, sampler, durationS: o.durationS, seed: o.seed, compat: o.compat, tracePath: source.path });
+    const runner = evaluatorRunner(makeRunner, { store, data, sampler, durationS: o.durationS, seed: o.seed, compat: o.compat, tracePath: source.path });
     const make = (): Evaluator =>
       new Evaluator({
         store,
@@ -306,17 +312,16 @@ type SearchShape = Pick<ProvisionOptions, 'design' | 'objective' | 'budgetLike' 
 const isIso = (objective: Objective): boolean => objective === 'iso-power' || objective === 'iso-cost';
 
 /** The budget line of an iso objective: the most of the budget's unit (power or cost) each machine takes. */
-function budgetLine(o: SearchShape): { budget: number; unit: (machine: string) => number } {
-  const refP = provisioned(o.budgetLike.design, o.budgetLike.counts);
-  const cat = loadCatalog();
+function budgetLine(o: SearchShape, cat: Catalog): { budget: number; unit: (machine: string) => number } {
+  const refP = provisioned(o.budgetLike.design, o.budgetLike.counts, cat);
   const power = o.objective === 'iso-power' || o.objective === 'power-opt';
   return { budget: power ? refP.power : refP.cost, unit: (m) => (power ? cat.machine(m).powerUnits : cat.machine(m).pricePerHour) };
 }
 
 /** Split design on the budget line: the largest prompt count that leaves one token machine, and the token count for P. */
-function splitLine(o: SearchShape): { pMax: number; tFor: (pp: number) => number } {
+function splitLine(o: SearchShape, cat: Catalog): { pMax: number; tFor: (pp: number) => number } {
   const d = o.design;
-  const { budget, unit } = budgetLine(o);
+  const { budget, unit } = budgetLine(o, cat);
   const uP = unit(d.prompt!);
   const uT = unit(d.token!);
   const pMax = Math.floor((budget - uT) / uP + 1e-9);
@@ -324,8 +329,8 @@ function splitLine(o: SearchShape): { pMax: number; tFor: (pp: number) => number
   return { pMax, tFor: (pp) => Math.floor((budget - pp * uP) / uT + 1e-9) };
 }
 
-function monolithicLine(o: SearchShape): number {
-  const { budget, unit } = budgetLine(o);
+function monolithicLine(o: SearchShape, cat: Catalog): number {
+  const { budget, unit } = budgetLine(o, cat);
   const n = Math.floor(budget / unit(o.design.machine!) + 1e-9);
   if (n < 1) throw new ConfigError(`the budget (${budget}) does not buy one ${o.design.machine}`, { path: '--budget-like' });
   return n;
@@ -337,13 +342,16 @@ function monolithicLine(o: SearchShape): number {
  * each judged by its own max-throughput search; cost-opt/power-opt: every configuration of at most
  * --max-machines machines (P ascending, then T), each judged by one run at --rate.
  */
-export function provisionCandidates(o: SearchShape): { work: 'max-rate' | 'passes'; reference?: { design: DesignSpec; counts: Counts }; candidates: Counts[] } {
+export function provisionCandidates(
+  o: SearchShape,
+  cat: Catalog,
+): { work: 'max-rate' | 'passes'; reference?: { design: DesignSpec; counts: Counts }; candidates: Counts[] } {
   const d = o.design;
   const out: Counts[] = [];
   if (isIso(o.objective)) {
-    if (d.kind === 'monolithic') out.push({ mixed: monolithicLine(o) });
+    if (d.kind === 'monolithic') out.push({ mixed: monolithicLine(o, cat) });
     else {
-      const { pMax, tFor } = splitLine(o);
+      const { pMax, tFor } = splitLine(o, cat);
       for (let pp = 1; pp <= pMax; pp++) out.push({ prompt: pp, token: tFor(pp) });
     }
     return { work: 'max-rate', reference: { design: o.budgetLike.design, counts: o.budgetLike.counts }, candidates: out };
@@ -354,8 +362,8 @@ export function provisionCandidates(o: SearchShape): { work: 'max-rate' | 'passe
 }
 
 /** A table row of a configuration of the design (power and cost from the machine catalog). */
-export function candidateOf(d: DesignSpec, c: Counts, extra: Partial<Candidate> = {}): Candidate {
-  const pc = provisioned(d, c);
+export function candidateOf(d: DesignSpec, c: Counts, cat: Catalog, extra: Partial<Candidate> = {}): Candidate {
+  const pc = provisioned(d, c, cat);
   return { config: countsLabel(d, c), counts: c, power: pc.power, cost: pc.cost, ...extra };
 }
 
@@ -377,9 +385,10 @@ export function pickWinner(objective: Objective, candidates: readonly Candidate[
 /** The result of a search or a plan: the winner's ratios to the reference cluster, the exit code. */
 export function finishProvision(
   o: SearchShape,
+  cat: Catalog,
   found: { reference?: Candidate | undefined; candidates: readonly Candidate[]; winner?: Candidate | undefined; sims: number },
 ): ProvisionResult {
-  const refP = provisioned(o.budgetLike.design, o.budgetLike.counts);
+  const refP = provisioned(o.budgetLike.design, o.budgetLike.counts, cat);
   const like = `${o.budgetLike.design.name}:${countsLabel(o.budgetLike.design, o.budgetLike.counts)}`;
   const { reference, winner } = found;
   let ratios: ProvisionResult['ratios'];
@@ -403,14 +412,16 @@ export function finishProvision(
   };
 }
 
-export async function provisionSearch(ev: Evaluator, o: SearchShape, log: (l: string) => void): Promise<ProvisionResult> {
+/** The coarse-to-fine (iso) or staircase (cost/power-opt) search; power and cost from the machine catalog `cat`. */
+export async function provisionSearch(ev: Evaluator, o: SearchShape, cat: Catalog, log: (l: string) => void): Promise<ProvisionResult> {
   const d = o.design;
-  const refP = provisioned(o.budgetLike.design, o.budgetLike.counts);
+  const refP = provisioned(o.budgetLike.design, o.budgetLike.counts, cat);
   const like = `${o.budgetLike.design.name}:${countsLabel(o.budgetLike.design, o.budgetLike.counts)}`;
-  const measure = (c: Counts): number => (o.objective === 'iso-power' || o.objective === 'power-opt' ? provisioned(d, c).power : provisioned(d, c).cost);
+  const measure = (c: Counts): number =>
+    o.objective === 'iso-power' || o.objective === 'power-opt' ? provisioned(d, c, cat).power : provisioned(d, c, cat).cost;
   const candidates: Candidate[] = [];
   const cand = (c: Counts, extra: Partial<Candidate>): Candidate => {
-    const x = candidateOf(d, c, extra);
+    const x = candidateOf(d, c, cat, extra);
     candidates.push(x);
     return x;
   };
@@ -435,9 +446,9 @@ export async function provisionSearch(ev: Evaluator, o: SearchShape, log: (l: st
       return r.maxRate ?? 0;
     };
     if (d.kind === 'monolithic') {
-      await evalCounts({ mixed: monolithicLine(o) });
+      await evalCounts({ mixed: monolithicLine(o, cat) });
     } else {
-      const { pMax, tFor } = splitLine(o);
+      const { pMax, tFor } = splitLine(o, cat);
       const score = new Map<number, number>();
       const at = async (pp: number): Promise<number> => {
         pp = Math.max(1, Math.min(pMax, pp));
@@ -493,7 +504,7 @@ export async function provisionSearch(ev: Evaluator, o: SearchShape, log: (l: st
       }
     }
   }
-  return finishProvision(o, { reference, candidates, winner, sims: ev.sims });
+  return finishProvision(o, cat, { reference, candidates, winner, sims: ev.sims });
 }
 
 export function formatProvision(r: ProvisionResult): string {

@@ -5,8 +5,7 @@
  * finish in virtual time, the run is marked `interrupted`).
  */
 import os from 'node:os';
-import { loadDeployment } from '../config/index.js';
-import type { Deployment } from '../engine/index.js';
+import type { SimInput } from '../config/index.js';
 import {
   findRun,
   formatSummaries,
@@ -74,12 +73,9 @@ async function* cut(src: AsyncIterable<RequestSpec>, durationS: number | undefin
   }
 }
 
-export function resolveDeployment(opts: { deployment: string; model?: string | undefined; perfModel?: string | undefined }): Deployment {
-  return loadDeployment(opts.deployment, { ...(opts.model ? { model: opts.model } : {}), ...(opts.perfModel ? { perfModel: opts.perfModel } : {}) });
-}
-
-export async function runSim(opts: SimOptions, io: SimIo = {}): Promise<SimRunResult> {
-  const { report } = await runLifecycle(new SimDriver(opts), {
+/** A sim of `input` (its deployment and engine data, loaded at the edge: src/config `loadSimInput`). */
+export async function runSim(opts: SimOptions, input: SimInput, io: SimIo = {}): Promise<SimRunResult> {
+  const { report } = await runLifecycle(new SimDriver(opts, input), {
     ...(io.handleSignals === undefined ? {} : { handleSignals: io.handleSignals }),
     ...(io.progress === undefined ? {} : { progress: io.progress }),
     ...(io.log === undefined ? {} : { log: io.log }),
@@ -90,9 +86,6 @@ export async function runSim(opts: SimOptions, io: SimIo = {}): Promise<SimRunRe
 
 /** The simulated driver: the engine's cluster on a virtual clock (simulate.ts). */
 class SimDriver implements RunDriver<SimProgress, SimRunResult> {
-  readonly db: string;
-  readonly common: CommonRunOptions;
-  private dep: Deployment | undefined;
   private src: Awaited<ReturnType<typeof simRequests>> | undefined;
   private tev: TraceEventWriter | undefined;
   private stop = false;
@@ -100,13 +93,20 @@ class SimDriver implements RunDriver<SimProgress, SimRunResult> {
   /** The summary, kept as the writer takes the rows (its request tap), in the order a read-back adds them. */
   private rows: OrderedAccumulator | undefined;
 
-  constructor(private readonly opts: SimOptions) {
-    this.db = opts.db;
-    this.common = opts;
+  constructor(
+    private readonly opts: SimOptions,
+    private readonly input: SimInput,
+  ) {}
+
+  get db(): string {
+    return this.opts.db;
+  }
+
+  get common(): CommonRunOptions {
+    return this.opts;
   }
 
   async open(): Promise<string> {
-    this.dep = resolveDeployment(this.opts);
     this.src = await simRequests(this.opts);
     return this.src.path;
   }
@@ -120,7 +120,10 @@ class SimDriver implements RunDriver<SimProgress, SimRunResult> {
     // A sim can be rerun: bulk writes skip the checkpoint fsyncs (store api WriterOptions.bulk).
     const writer = { bulk: true, requestTap: { fields: METRIC_FIELDS, add: (r: Parameters<OrderedAccumulator['add']>[0]) => this.rows!.add(r) } };
     const options = { ...opts, transforms: storeTransforms(opts), compat: opts.compat ?? null, host: os.hostname() };
-    return { writer, run: { kind: 'sim', target: `sim:${this.dep!.name}`, deployment: opts.deployment, model: this.dep!.model, options } };
+    return {
+      writer,
+      run: { kind: 'sim', target: `sim:${this.input.deployment.name}`, deployment: opts.deployment, model: this.input.deployment.model, options },
+    };
   }
 
   async start(store: Store, writer: RunWriter): Promise<void> {
@@ -149,7 +152,8 @@ class SimDriver implements RunDriver<SimProgress, SimRunResult> {
     const tev = this.tev;
     const result = await simulate({
       ...(sessions ? { sessions, sessionLimits: { maxTurns: opts.maxRequests, untilS: opts.durationS } } : {}),
-      deployment: this.dep!,
+      deployment: this.input.deployment,
+      data: this.input.data,
       requests: src.requests,
       ...(opts.compat ? { compat: opts.compat } : {}),
       seed: opts.seed,

@@ -43,7 +43,6 @@ import { Recorder, specFields, type RequestFields, type RequestStarted, type Run
 import { OK } from '../run/outcome.js';
 import { encodeChunkTimes, type MachineRow, type PowerSampleRow, type RequestRow, type TimelineSampleRow } from '../store/index.js';
 import type { RequestSpec, SessionTurn, SessionWorkload } from '../trace/index.js';
-import { loadEngineData } from '../config/index.js';
 import { buildCluster, type CompatMode } from './cluster.js';
 
 /** Where the simulator's output goes (a RunWriter fits; so does an in-memory accumulator). */
@@ -62,8 +61,11 @@ export interface SimEventListener extends EngineEvents {
 
 export interface SimulateOptions {
   readonly deployment: Deployment;
-  /** The catalogs and profiles the cluster is built from (default: the bundled ones, read once per process). */
-  readonly data?: EngineData;
+  /**
+   * The catalogs and profiles the cluster is built from, loaded at the edge (src/config `loadEngineData`;
+   * SplitwiseSim's rows included for `compat: 'splitwise'`). The simulator reads no file.
+   */
+  readonly data: EngineData;
   readonly requests: AsyncIterable<RequestSpec> | Iterable<RequestSpec>;
   readonly compat?: CompatMode;
   /** Seed for the engine's random choices (`random` scheduler). */
@@ -180,7 +182,7 @@ const SENT_ON_TIME: RequestStarted = Object.freeze({ lagS: 0 });
 /** Run a simulation to completion (the event queue empties after the last request). */
 export async function simulate(o: SimulateOptions): Promise<SimulateResult> {
   const t0 = performance.now();
-  const data = o.data ?? loadEngineData({ splitwise: o.compat === 'splitwise' });
+  const data = o.data;
   const clock = new VirtualClock(0);
   const keepChunks = o.chunks ?? true;
   const interval = o.sampleIntervalS ?? 1;

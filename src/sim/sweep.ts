@@ -8,7 +8,8 @@
 import crypto from 'node:crypto';
 import os from 'node:os';
 import { ExitCode } from '../errors.js';
-import type { Deployment } from '../engine/index.js';
+import type { SimInput } from '../config/index.js';
+import type { Deployment, EngineData } from '../engine/index.js';
 import { loadSlo, type SloSpec } from '../metrics/index.js';
 import { openStore, type Store } from '../store/index.js';
 import { DEFAULT_ARRIVALS, rateRequests, sha256File, traceSampler, type SizeSampler } from '../trace/index.js';
@@ -16,7 +17,6 @@ import type { CompatMode } from './cluster.js';
 import { type FlagValues, keyValues, parseFlags, Problems } from '../flagspec.js';
 import { type TRACE_FLAGS, traceOptions } from '../trace/options.js';
 import { checkStore, compatMode, type SAMPLED_TRACE_FLAGS, SIM_DEFAULTS, type SimOptions, SWEEP_FLAGS } from './options.js';
-import { resolveDeployment } from './run.js';
 import { drive, judgeRun, parseRates, sweepSearch, type Judgement, type SearchResult } from './search.js';
 import { simulate } from './simulate.js';
 
@@ -89,6 +89,8 @@ export interface RateRunner {
 /** What a sweep, provisioning search or experiment hands its runner maker: where runs go, what they draw. */
 export interface RateContext {
   readonly store: Store;
+  /** The catalogs and profiles simulated runs are built from (loaded at the edge; a live runner needs none). */
+  readonly data: EngineData;
   /** Sizes of the trace's rows (src/trace/rate.ts `traceSampler`). */
   readonly sampler: SizeSampler;
   readonly durationS: number;
@@ -135,6 +137,7 @@ export const simRateRunner: RateRunnerFactory = (o) => ({
     let overloaded: string | undefined;
     const res = await simulate({
       deployment: p.deployment,
+      data: o.data,
       requests: rateRequests(o.sampler, { rate, arrivals: DEFAULT_ARRIVALS, durationS: o.durationS, seed: o.seed, draw: 'joint' }),
       ...(o.compat ? { compat: o.compat } : {}),
       seed: o.seed,
@@ -204,24 +207,35 @@ export async function sweepRateRunner(o: SweepOptions): Promise<RateRunnerFactor
   return o.live ? (await import('./live.js')).liveRateRunner(o) : simRateRunner;
 }
 
-/** A sweep: the search over `o.rates`, each rate run by the runner `makeRunner` makes (simulated or live). */
-export async function runSweep(o: SweepOptions, makeRunner: RateRunnerFactory, io: SweepIo = {}): Promise<SweepResult> {
+/**
+ * A sweep: the search over `o.rates` on `loaded`'s deployment (loaded at the edge: src/config `loadSimInput`),
+ * each rate run by the runner `makeRunner` makes (simulated or live).
+ */
+export async function runSweep(o: SweepOptions, makeRunner: RateRunnerFactory, loaded: SimInput, io: SweepIo = {}): Promise<SweepResult> {
   const log = io.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   const slo: SloSpec = loadSlo(o.slo);
-  const dep = resolveDeployment(o);
   const input = { trace: o.trace, format: o.traceFormat, lenient: o.lenient, transforms: o.transforms };
   const { sampler, source } = await traceSampler(input, o.seed);
   const traceSha = await sha256File(source.path);
   const sweep = crypto.randomBytes(4).toString('hex');
   const store = openStore(o.db);
   try {
-    const runner = makeRunner({ store, sampler, durationS: o.durationS, seed: o.seed, compat: o.compat, tracePath: source.path, traceSha256: traceSha });
+    const runner = makeRunner({
+      store,
+      data: loaded.data,
+      sampler,
+      durationS: o.durationS,
+      seed: o.seed,
+      compat: o.compat,
+      tracePath: source.path,
+      traceSha256: traceSha,
+    });
     const options = { trace: o.trace, transforms: o.transforms, slo: o.slo, sweep, host: os.hostname() };
     const points: SweepPoint[] = [];
     const { result } = await drive(sweepSearch(o.rates, { tolerance: o.tolerance }), async (rate) => {
       const { runId, overloaded } = await runner.run({
         rate,
-        deployment: dep,
+        deployment: loaded.deployment,
         deploymentLabel: o.deployment,
         name: `sweep-${sweep}-r${rate}`,
         tags: { ...o.tags, sweep },

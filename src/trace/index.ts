@@ -24,6 +24,7 @@ export { PrefixReuseCounter, REUSE_BLOCK_TOKENS, type PrefixReuse, type ReuseFig
 export { writeTrace } from './writers.js';
 export { synthesize, synthesizeTrace, type SynthOptions } from './synth.js';
 export {
+  rateArrivals,
   rateRequests,
   rateSampler,
   checkRateLoad,

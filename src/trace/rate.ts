@@ -46,19 +46,32 @@ export function checkRateLoad(load: RateLoad, unit = 'requests'): void {
 }
 
 /**
+ * The arrival times of a rate load (seconds, ascending): the process named by `arrivals`, its gaps drawn
+ * from `seed`, cut at the duration or the request cap. The one seeded arrival stream: `rateRequests` puts
+ * sizes on it, `trace synth --sessions` starts its sessions on it (a session cap is the load's `maxRequests`).
+ * `unit` names what arrives, for the errors.
+ */
+export function* rateArrivals(load: RateLoad, unit = 'requests'): Generator<number> {
+  checkRateLoad(load, unit);
+  const end = load.durationS ?? Infinity;
+  const max = load.maxRequests ?? Infinity;
+  let i = 0;
+  for (const t of arrivalProcess(load.arrivals ?? DEFAULT_ARRIVALS, load.rate, createRng(load.seed))) {
+    if (t >= end || i >= max) return;
+    yield t;
+    i++;
+  }
+}
+
+/**
  * The requests of a rate load, sizes from `sampler` (built from the trace's rows with the load's seed:
  * `rateSampler`), in arrival order. Infinite unless the load has a duration or a request cap.
  */
 export function* rateRequests(sampler: SizeSampler, load: RateLoad): Generator<RequestSpec> {
-  checkRateLoad(load);
-  const arrivalRng = createRng(load.seed);
   const sizeRng = createRng(load.seed + 1);
   const joint = (load.draw ?? 'joint') === 'joint';
-  const end = load.durationS ?? Infinity;
-  const max = load.maxRequests ?? Infinity;
   let i = 0;
-  for (const t of arrivalProcess(load.arrivals ?? DEFAULT_ARRIVALS, load.rate, arrivalRng)) {
-    if (t >= end || i >= max) return;
+  for (const t of rateArrivals(load)) {
     const s = joint ? sampler.sampleJoint(sizeRng) : sampler.sample(sizeRng);
     yield { id: `r${i}`, arrival: t, promptTokens: s.promptTokens, outputTokens: s.outputTokens };
     i++;

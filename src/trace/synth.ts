@@ -6,8 +6,8 @@
  */
 import { ConfigError } from '../errors.js';
 import { openTrace, type OpenTraceOptions } from './open.js';
-import { arrivalProcess, createRng, type Rng } from './random.js';
-import { checkRateLoad, DEFAULT_ARRIVALS, rateRequests, rateSampler, type RateLoad } from './rate.js';
+import { createRng, type Rng } from './random.js';
+import { checkRateLoad, DEFAULT_ARRIVALS, rateArrivals, rateRequests, rateSampler, type RateLoad } from './rate.js';
 import { SESSION_BLOCK_TOKENS } from './sessions.js';
 import type { SizeSampler } from './sizes.js';
 import type { RequestSpec } from './types.js';
@@ -95,7 +95,8 @@ export function geometricAtLeastOne(rng: Rng, mean: number): number {
 }
 
 /**
- * A multi-turn session trace: sessions start on the arrival process (`rate` sessions per second); each has
+ * A multi-turn session trace: sessions start on the rate generator's arrivals (rate.ts `rateArrivals`, `rate`
+ * sessions per second: the same instants as the first requests of a rate load with that seed); each has
  * a geometric number of turns (mean `turnsMean`); turn 0's prompt and every turn's output are sampled from
  * the `like` trace (independently); turn k + 1's prompt is turn k's prompt + output + a geometric number of
  * new user tokens (mean `userTokensMean`); each turn is stored at the previous turn's arrival plus an
@@ -119,14 +120,12 @@ export async function synthesizeSessions(
       throw new ConfigError(`must be a mean number of tokens ≥ 1, got ${o.userTokensMean}`, { path: '--user-tokens' });
   });
   const seed = load.seed;
-  const arrivalRng = createRng(seed);
   const sizeRng = createRng(seed + 1);
   const shapeRng = createRng(seed + 2);
   const rows: { spec: RequestSpec; s: number; k: number }[] = [];
   let nextBlock = 0;
   let s = 0;
-  for (const start of arrivalProcess(load.arrivals ?? DEFAULT_ARRIVALS, load.rate, arrivalRng)) {
-    if (s >= o.sessions || (o.durationS !== undefined && start >= o.durationS)) break;
+  for (const start of rateArrivals({ ...load, maxRequests: o.sessions }, 'sessions')) {
     const turns = geometricAtLeastOne(shapeRng, o.turnsMean);
     const blocks: number[] = [];
     let t = start;

@@ -20,7 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { openStore } from '../../src/store/index.js';
 import { simulate } from '../../src/sim/index.js';
 import { rateRequests, traceSampler } from '../../src/trace/index.js';
-import { loadDeployment } from '../../src/config/index.js';
+import { loadDeployment, loadEngineData } from '../../src/config/index.js';
 
 async function throughput(compat: boolean): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-bench-sim-'));
@@ -32,6 +32,7 @@ async function throughput(compat: boolean): Promise<void> {
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     const r = await simulate({
+      data: loadEngineData(),
       deployment: dep,
       requests: rateRequests(sampler, { rate: 130, durationS: 600, seed: 0 }),
       ...(compat ? { compat: 'splitwise' as const } : {}),
@@ -59,6 +60,7 @@ async function weekChild(n: number): Promise<void> {
   const t0 = performance.now();
   let nextReport = 1_000_000;
   const r = await simulate({
+    data: loadEngineData(),
     deployment: dep,
     requests: rateRequests(sampler, { rate: 27.8, maxRequests: n, seed: 0 }),
     sink: { addRequest: () => void rows++ },

@@ -22,7 +22,7 @@ import type { ModelSpec } from '../../src/engine/specs.js';
 import { simulate } from '../../src/sim/simulate.js';
 import type { RequestRow } from '../../src/store/index.js';
 import { catalogOf, tinyMachine } from './helpers.js';
-import { defineDeployment, loadDeployment } from '../../src/config/index.js';
+import { defineDeployment, loadDeployment, loadEngineData } from '../../src/config/index.js';
 
 test('heapq: a tie-heavy push/pop sequence pops exactly as CPython 3 heapq does', () => {
   // 500 sorted "arrivals" with repeated times, then 4,000 steps of pops and pushes at now + {0.25, 0.5, 1, 1, 2}
@@ -253,6 +253,7 @@ test('the simulator queues every arrival in the compatible heap: rows are determ
   const once = async (): Promise<RequestRow[]> => {
     const rows: RequestRow[] = [];
     const r = await simulate({
+      data: loadEngineData(),
       deployment: dep,
       requests: specs,
       compat: 'splitwise',

@@ -10,7 +10,7 @@ import type { RequestRow } from '../../src/store/index.js';
 import { simulate, type SimProgress } from '../../src/sim/simulate.js';
 import type { RequestSpec } from '../../src/trace/index.js';
 import { repoRoot } from '../tools/schema-docs.js';
-import { defineDeployment, loadCatalog } from '../../src/config/index.js';
+import { defineDeployment, loadCatalog, loadEngineData } from '../../src/config/index.js';
 
 test('each outcome maps to the stored columns a replay and a sim have always written', () => {
   const cases: [RequestOutcome, object][] = [
@@ -100,7 +100,7 @@ test('the sim driver reports each request to the recorder: one start and one out
     outcome: (row, o) => void announced.push([row, o]),
     tick: (p) => void ticks.push(p.submitted),
   });
-  await simulate({ deployment: dep, requests: specs, sink: { addRequest: (r) => stored.push(r) }, sampleIntervalS: 0, run });
+  await simulate({ data: loadEngineData(), deployment: dep, requests: specs, sink: { addRequest: (r) => stored.push(r) }, sampleIntervalS: 0, run });
   assert.equal(started, 3);
   assert.deepEqual(
     announced.map(([, o]) => o.kind),

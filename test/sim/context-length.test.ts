@@ -9,7 +9,7 @@ import { parseGeneration, HttpError } from '../../src/server/index.js';
 import { simulate } from '../../src/sim/index.js';
 import type { RequestRow } from '../../src/store/index.js';
 import type { RequestSpec } from '../../src/trace/index.js';
-import { defineDeployment, loadCatalog } from '../../src/config/index.js';
+import { defineDeployment, loadCatalog, loadEngineData } from '../../src/config/index.js';
 
 const MODEL = 'llama2-70b';
 
@@ -25,6 +25,7 @@ test('sim refuses requests past the context as the live server does (HTTP 400, s
   const rows: RequestRow[] = [];
   const engineSaw: string[] = [];
   const r = await simulate({
+    data: loadEngineData(),
     deployment: dep,
     requests: specs,
     sink: { addRequest: (row) => rows.push(row) },

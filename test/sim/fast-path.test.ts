@@ -12,7 +12,7 @@ import { simulate } from '../../src/sim/index.js';
 import type { RequestSpec } from '../../src/trace/index.js';
 import { seededRandom } from '../../src/engine/index.js';
 import { connectionOf } from '../../src/store/store.js';
-import { loadDeployment } from '../../src/config/index.js';
+import { loadDeployment, loadEngineData } from '../../src/config/index.js';
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'splitbench-simfast-'));
 test.after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -148,7 +148,13 @@ test('a simulated run stores token_times consistent with its first token, end, t
       reqs.push({ id: `r${i}`, arrival: i * 0.02, promptTokens: 50 + Math.floor(r() * 3000), outputTokens: 2 + Math.floor(r() * 400) });
     for (const compat of [undefined, 'splitwise' as const]) {
       const w = store.createRun({ kind: 'sim', options: {} }, { bulk: true });
-      const res = await simulate({ deployment: loadDeployment('splitwise-hh'), requests: reqs, sink: w, ...(compat ? { compat } : {}) });
+      const res = await simulate({
+        data: loadEngineData(),
+        deployment: loadDeployment('splitwise-hh'),
+        requests: reqs,
+        sink: w,
+        ...(compat ? { compat } : {}),
+      });
       w.finish('completed');
       assert.equal(res.ok, 300);
       let n = 0;

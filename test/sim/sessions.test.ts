@@ -5,18 +5,26 @@
  */
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { simulate } from '../../src/sim/index.js';
+import { simulate, type SimulateOptions } from '../../src/sim/index.js';
 import { resolveSimOptions } from '../../src/sim/options.js';
 import { resolveReplayOptions } from '../../src/load/options.js';
 import type { RequestRow } from '../../src/store/index.js';
 import { SessionWorkload, type RequestSpec } from '../../src/trace/index.js';
-import { defineDeployment, loadCatalog } from '../../src/config/index.js';
+import { defineDeployment, loadCatalog, loadEngineData } from '../../src/config/index.js';
 
 const dep = defineDeployment({ kind: 'monolithic', model: 'llama2-70b', prefixCache: true, pools: { mixed: { machine: 'dgx-h100', count: 1 } } });
 
-async function run(specs: RequestSpec[], sessions?: SessionWorkload): Promise<RequestRow[]> {
+async function run(specs: RequestSpec[], sessions?: SessionWorkload, sessionLimits?: SimulateOptions['sessionLimits']): Promise<RequestRow[]> {
   const rows: RequestRow[] = [];
-  await simulate({ deployment: dep, requests: specs, sink: { addRequest: (r) => rows.push(r) }, sampleIntervalS: 0, ...(sessions ? { sessions } : {}) });
+  await simulate({
+    data: loadEngineData(),
+    deployment: dep,
+    requests: specs,
+    sink: { addRequest: (r) => rows.push(r) },
+    sampleIntervalS: 0,
+    ...(sessions ? { sessions } : {}),
+    ...(sessionLimits ? { sessionLimits } : {}),
+  });
   return rows;
 }
 
@@ -97,6 +105,7 @@ test('sessions cannot run in the SplitwiseSim-compatible mode', async () => {
   const paper = defineDeployment({ kind: 'monolithic', model: 'llama2-70b', pools: { mixed: { machine: 'dgx-h100', count: 1 } } });
   await assert.rejects(
     simulate({
+      data: loadEngineData(),
       deployment: paper,
       compat: 'splitwise',
       requests: [{ id: '0', arrival: 0, promptTokens: 10, outputTokens: 2, sessionId: 's' }],
@@ -126,28 +135,12 @@ test("session limits count turns sent (as a session replay's --max-requests / --
     { id: 'b1', arrival: 5, promptTokens: 700, outputTokens: 20, sessionId: 'B' },
   ];
   const w = new SessionWorkload();
-  const rows: RequestRow[] = [];
-  await simulate({
-    deployment: dep,
-    requests: specs,
-    sink: { addRequest: (r) => rows.push(r) },
-    sampleIntervalS: 0,
-    sessions: w,
-    sessionLimits: { maxTurns: 3 },
-  });
+  const rows = await run(specs, w, { maxTurns: 3 });
   // Sent in due order: a0, b0, then a1 (due a0's end + 0.2 s; b1 waits 4.9 s of think after b0).
   assert.deepEqual(rows.map((r) => r.traceId).sort(), ['a0', 'a1', 'b0']);
   assert.deepEqual(w.counts(), { sessions: 2, released: 3, dropped: 2, lengthened: 0 }, 'a2 and b1 not sent');
   const w2 = new SessionWorkload();
-  const rows2: RequestRow[] = [];
-  await simulate({
-    deployment: dep,
-    requests: specs,
-    sink: { addRequest: (r) => rows2.push(r) },
-    sampleIntervalS: 0,
-    sessions: w2,
-    sessionLimits: { untilS: 4 },
-  });
+  const rows2 = await run(specs, w2, { untilS: 4 });
   assert.ok(rows2.every((r) => r.scheduled < 4));
   assert.ok(!rows2.some((r) => r.traceId === 'b1'), 'b1 is due past 4 s');
 });

@@ -11,11 +11,12 @@ import { tempDir } from '../load/helpers.js';
 import { openStore } from '../../src/store/index.js';
 import { accumulate, findRun, OrderedAccumulator, requestRecords, resolveReference, RunAccumulator, summarizeRun } from '../../src/metrics/index.js';
 import { resolveSimOptions, runSim } from '../../src/sim/index.js';
+import { loadSimInput } from '../../src/config/index.js';
 
 async function check(args: Record<string, unknown>, what: string): Promise<void> {
   const db = path.join(tempDir(), 's.db');
   const opts = resolveSimOptions({ _: [], $0: 'splitbench', db, ...args } as never);
-  const r = await runSim(opts, { log: () => undefined, progress: false });
+  const r = await runSim(opts, loadSimInput(opts), { log: () => undefined, progress: false });
   const store = openStore(db, { readonly: true });
   try {
     const run = findRun(store, r.runId);
@@ -40,7 +41,7 @@ test('sim summary kept during the run = summary read back from the store (realis
 test('OrderedAccumulator adds rows arriving in any order in (shard, seq) order', async () => {
   const db = path.join(tempDir(), 'o.db');
   const opts = resolveSimOptions({ _: [], $0: 'splitbench', db, trace: 'coding', deployment: 'baseline-h100', rate: 8, duration: 20 } as never);
-  const r = await runSim(opts, { log: () => undefined, progress: false });
+  const r = await runSim(opts, loadSimInput(opts), { log: () => undefined, progress: false });
   const store = openStore(db, { readonly: true });
   try {
     const rows = [...requestRecords(store, r.runId)];

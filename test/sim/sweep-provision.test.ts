@@ -11,6 +11,7 @@ import { traceSampler } from '../../src/trace/index.js';
 import { loadSlo } from '../../src/metrics/index.js';
 import { openStore } from '../../src/store/index.js';
 import { jsonResult } from '../json-output.js';
+import { loadEngineData } from '../../src/config/index.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-sweep-'));
 
@@ -63,7 +64,8 @@ test('provision: iso-power on a 3-machine budget tries the budget line and picks
   const { sampler, source } = await traceSampler({ trace: 'coding' }, 0);
   const store = openStore(path.join(tmp, 'prov.db'));
   try {
-    const runner = evaluatorRunner(simRateRunner, { store, sampler, durationS: 30, seed: 0, compat: undefined, tracePath: source.path });
+    const data = loadEngineData({ splitwise: false });
+    const runner = evaluatorRunner(simRateRunner, { store, data, sampler, durationS: 30, seed: 0, compat: undefined, tracePath: source.path });
     const ev = new Evaluator({ store, runner, slo, compat: undefined, tags: {}, tolerance: 0.2 });
     const iso = await provisionSearch(
       ev,
@@ -74,10 +76,11 @@ test('provision: iso-power on a 3-machine budget tries the budget line and picks
         rate: 3,
         maxMachines: 10,
       },
+      data.catalog,
       () => undefined,
     );
     assert.deepEqual(iso.candidates.map((c) => c.config).sort(), ['1P+2T', '2P+1T']);
-    for (const c of iso.candidates) assert.equal(c.power, provisioned(DESIGNS['baseline-h100']!, { mixed: 3 }).power);
+    for (const c of iso.candidates) assert.equal(c.power, provisioned(DESIGNS['baseline-h100']!, { mixed: 3 }, data.catalog).power);
     const best = Math.max(...iso.candidates.map((c) => c.maxRate ?? 0));
     assert.ok(iso.winner && iso.winner.maxRate === best && best > 0);
     assert.ok(iso.reference?.maxRate !== undefined && iso.ratios?.throughput === best / iso.reference.maxRate);
@@ -91,6 +94,7 @@ test('provision: iso-power on a 3-machine budget tries the budget line and picks
         rate: 4,
         maxMachines: 6,
       },
+      data.catalog,
       () => undefined,
     );
     assert.ok(opt.winner, 'some baseline size meets the SLOs at 4 req/s');

@@ -9,6 +9,10 @@ import {
   createRng,
   geometricAtLeastOne,
   openTrace,
+  rateArrivals,
+  rateRequests,
+  sizeSamplerFromArrays,
+  synthesizeSessions,
   synthesizeSessionTrace,
   type RequestSpec,
   type SessionTurn,
@@ -161,3 +165,37 @@ test('trace synth --sessions: byte-identical per seed; turns extend their sessio
   const own = by.get(t0.sessionId)!;
   if (own.length > 1) assert.ok(Math.abs(next!.thinkS - (own[1]!.arrival - own[0]!.arrival)) < 1e-9);
 });
+
+for (const arrivals of ['poisson', 'gamma:2', 'uniform']) {
+  test(`trace synth --sessions starts its sessions on the rate generator's arrivals (seed 21, ${arrivals})`, async () => {
+    const o = { like: 'conversation', rate: 3, arrivals, sessions: 250, turnsMean: 3, thinkMeanS: 4, userTokensMean: 32, seed: 21 };
+    const { requests } = await synthesizeSessions(o);
+    const starts = requests.filter((r) => r.id.endsWith('-0')).map((r) => [Number(r.sessionId!.slice(1)), r.arrival] as const);
+    starts.sort((a, b) => a[0] - b[0]);
+    const load = { rate: o.rate, arrivals, seed: o.seed };
+    const expected = [...rateArrivals({ ...load, maxRequests: o.sessions })];
+    assert.equal(expected.length, 250);
+    assert.deepEqual(
+      starts.map(([, t]) => t),
+      expected,
+    );
+    assert.deepEqual(
+      starts.map(([n]) => n),
+      expected.map((_, i) => i),
+    );
+    // The same instants as the requests of a rate load with that seed (`replay --rate`, `sim --rate`).
+    const sizes = sizeSamplerFromArrays([100], [10]);
+    assert.deepEqual(
+      [...rateRequests(sizes, { ...load, maxRequests: 250 })].map((r) => r.arrival),
+      expected,
+    );
+    // A duration cuts the sessions where it cuts the generator.
+    const cut = await synthesizeSessions({ ...o, durationS: 30 });
+    const cutStarts = cut.requests.filter((r) => r.id.endsWith('-0')).map((r) => r.arrival);
+    assert.deepEqual(
+      cutStarts.sort((a, b) => a - b),
+      [...rateArrivals({ ...load, maxRequests: o.sessions, durationS: 30 })],
+    );
+    assert.ok(cutStarts.length < 250 && cutStarts.length > 0);
+  });
+}
