@@ -224,6 +224,12 @@ export interface Cluster {
    * in trace order, before its loop starts). `fn` typically calls `submit`.
    */
   queueArrival?(time: number, fn: () => void): void;
+  /**
+   * `queueArrival` for millions of arrivals (optional; with it): the returned function queues one at `time`
+   * and `run(i, time)` runs at its turn for the i-th queued (0-based), with no object or closure kept per
+   * arrival. Set up once per cluster.
+   */
+  queueArrivals?(run: (index: number, time: number) => void): (time: number) => void;
   /** The scheduler's counters per machine (optional; the engine's clusters and the worker router have it): all 0 when nothing is in flight. */
   bookings?(): readonly MachineBookings[];
 }

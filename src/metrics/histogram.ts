@@ -19,12 +19,21 @@
  * first value: constant memory for figures where no rows exist yet (the load generator's live stats behind the
  * progress line, the lag flag and `--metrics-port`); exact mean, max and count, hdr percentiles clamped to the max.
  */
-import * as hdr from 'hdr-histogram-js';
+import { createRequire } from 'node:module';
+import type * as hdr from 'hdr-histogram-js';
+
+/**
+ * hdr-histogram-js, loaded on first use: only distributions past EXACT_LIMIT and live ones need it, and
+ * loading it (its WebAssembly build and inflater) costs every command's start-up ~40 ms of CPU and ~15 MB.
+ */
+let hdrModule: typeof hdr | undefined;
+const hdrLib = (): typeof hdr => (hdrModule ??= createRequire(import.meta.url)('hdr-histogram-js') as typeof hdr);
 
 /** Values a distribution keeps exactly (2^24: 128 MiB of doubles); past it, an hdr histogram. */
 export const EXACT_LIMIT = 2 ** 24;
 /** How an over-limit distribution is approximated (named in summaries). */
-export const APPROXIMATION = `hdr histogram, 3 significant digits (population above ${EXACT_LIMIT.toLocaleString('en-US')} values)`;
+/** (The limit written as `toLocaleString('en-US')` would, without its ICU set-up at every start-up: 16,777,216.) */
+export const APPROXIMATION = `hdr histogram, 3 significant digits (population above ${String(EXACT_LIMIT).replace(/\B(?=(\d{3})+(?!\d))/g, ',')} values)`;
 
 /** How a percentile is read off the sorted values; see the module comment. */
 export type PercentileMethod = 'linear' | 'nearest-rank';
@@ -221,7 +230,7 @@ export class Distribution {
   /** Move the exact values into an hdr histogram (once; the values array is released). */
   private toHistogram(): hdr.Histogram {
     if (this.hist) return this.hist;
-    const h = hdr.build({ bitBucketSize: 64, autoResize: true, numberOfSignificantValueDigits: 3 });
+    const h = hdrLib().build({ bitBucketSize: 64, autoResize: true, numberOfSignificantValueDigits: 3 });
     const x = this.values.subarray(0, this.n);
     for (let i = 0; i < x.length; i++) h.recordValue(Math.round(x[i]! * HIST_UNIT));
     this.histSum = compensatedSum(x);

@@ -15,9 +15,9 @@
  * The SplitwiseSim-compatible mode is the exception to streaming: SplitwiseSim pushes every arrival into
  * its one event heap, in trace order, before its loop starts, and the order in which exactly tied events
  * leave a time-only binary heap depends on everything in it, future arrivals included. So when the
- * cluster has its own arrival queue (`Cluster.queueArrival`), the whole source is read first and every
- * arrival pushed into that heap in trace order; memory then grows with the trace (about 0.3 KB per
- * request, see docs/simulator.md). The realistic mode stays streaming.
+ * cluster has its own arrival queue (`Cluster.queueArrivals`), the whole source is read first and every
+ * arrival pushed into that heap in trace order; memory then grows with the trace (about 20 B per
+ * request: numbers, not objects; see QueuedSpecs and docs/simulator.md). The realistic mode stays streaming.
  *
  * Times: virtual seconds from t0 = trace time 0. A request's `scheduled` = `send` = its arrival (the
  * simulator has no client lag); chunks are the engine's per-iteration token emissions.
@@ -39,7 +39,7 @@ import {
   type RequestObserver,
 } from '../engine/index.js';
 import { RequestErrorCode } from '../errors.js';
-import { Recorder, specFields, type RequestFields, type RequestStarted, type RunEvents } from '../run/events.js';
+import { Recorder, type RequestFields, type RequestStarted, type RunEvents } from '../run/events.js';
 import { OK } from '../run/outcome.js';
 import { encodeChunkTimes, type MachineRow, type PowerSampleRow, type RequestRow, type TimelineSampleRow } from '../store/index.js';
 import type { RequestSpec, SessionTurn, SessionWorkload } from '../trace/index.js';
@@ -412,13 +412,25 @@ export async function simulate(o: SimulateOptions): Promise<SimulateResult> {
   const syncIt = it ? undefined : (o.requests as Iterable<RequestSpec>)[Symbol.iterator]();
   let stopped = false;
   let lastArrival = -Infinity;
-  const queueArrival = cluster.queueArrival?.bind(cluster);
-  if (queueArrival && sessions)
+  const queued = cluster.queueArrivals !== undefined;
+  if (queued && sessions)
     throw new RangeError(
       'session workloads (closed loop within a session) cannot run in the SplitwiseSim-compatible mode, whose arrivals are all queued before the run starts',
     );
-  if (queueArrival) {
-    // Every arrival in the cluster's heap before the first event runs (SplitwiseSim's loader).
+  if (queued) {
+    // Every arrival in the cluster's heap before the first event runs (SplitwiseSim's loader), kept as
+    // numbers in typed arrays (QueuedSpecs) until its turn: a week-size trace is millions of them.
+    const specs = new QueuedSpecs();
+    const queueArrival = cluster.queueArrivals!((i, time) => {
+      // Stopped: later arrivals stay in the heap (its layout is moot by then) but submit nothing.
+      if (stopped) return;
+      // Progress and the stop test at the same points as the streaming loop's block boundaries (just
+      // before the last arrival of each block of `lookahead`), so a stop cuts the same arrivals.
+      const boundary = (i + 1) % lookahead === 0;
+      if (boundary) progress({ virtualTime: clock.now(), submitted, finished: ok + failed, inFlight: live.size });
+      submit(specs.take(i, time), i);
+      if (boundary && o.shouldStop?.()) stopped = true;
+    });
     for (;;) {
       const r = it ? await it.next() : syncIt!.next();
       if (r.done) break;
@@ -429,17 +441,9 @@ export async function simulate(o: SimulateOptions): Promise<SimulateResult> {
         );
       }
       lastArrival = spec.arrival;
-      const mySeq = seq++;
-      // Progress and the stop test at the same points as the streaming loop's block boundaries (just
-      // before the last arrival of each block of `lookahead`), so a stop cuts the same arrivals.
-      const boundary = (mySeq + 1) % lookahead === 0;
-      queueArrival(spec.arrival, () => {
-        // Stopped: later arrivals stay in the heap (its layout is moot by then) but submit nothing.
-        if (stopped) return;
-        if (boundary) progress({ virtualTime: clock.now(), submitted, finished: ok + failed, inFlight: live.size });
-        submit(spec, mySeq);
-        if (boundary && o.shouldStop?.()) stopped = true;
-      });
+      // The i-th queued arrival is request seq i (no other request is numbered in this mode).
+      specs.add(seq++, spec);
+      queueArrival(spec.arrival);
     }
     sourceDone = true;
   }
@@ -516,6 +520,60 @@ export async function simulate(o: SimulateOptions): Promise<SimulateResult> {
     stopped,
     failures,
   };
+}
+
+/**
+ * The requests of a queued trace (compatible mode), by number, until their turn: prompt and output sizes in
+ * typed arrays, and ids not kept at all when they follow a pattern (`r0`, `r1`, … from a rate load; `0`,
+ * `1`, … a trace's row indexes): a prefix and a number counting up with the requests. Anything else (an id
+ * off the pattern, a session id, prefix hashes, sizes past 32 bits) keeps its request as given. 8 bytes per
+ * request (the arrival time is the heap's); `take` gives back a request equal in every field simulate reads.
+ */
+class QueuedSpecs {
+  /** Request i's prompt and output tokens at 2i and 2i + 1. */
+  private sizes = new Int32Array(2048);
+  private prefix: string | undefined = undefined;
+  /** The first request's id number: request i's id is `prefix + (base + i)`. */
+  private base = 0;
+  private readonly odd = new Map<number, RequestSpec>();
+
+  add(i: number, spec: RequestSpec): void {
+    if (2 * i === this.sizes.length) {
+      // Grow by half (not double): this is most of a queued trace's memory.
+      const grown = new Int32Array(2 * Math.ceil(i * 1.5));
+      grown.set(this.sizes);
+      this.sizes = grown;
+    }
+    if (i === 0) {
+      const m = /^(.*?)(0|[1-9][0-9]{0,14})$/.exec(spec.id);
+      if (m) {
+        this.prefix = m[1]!;
+        this.base = Number(m[2]);
+      }
+    }
+    const { promptTokens: p, outputTokens: q } = spec;
+    if (
+      this.prefix !== undefined &&
+      spec.sessionId === undefined &&
+      spec.hashIds === undefined &&
+      (p | 0) === p &&
+      (q | 0) === q &&
+      spec.id === this.prefix + String(this.base + i)
+    ) {
+      this.sizes[2 * i] = p;
+      this.sizes[2 * i + 1] = q;
+    } else this.odd.set(i, spec);
+  }
+
+  /** Request `i`, queued at `arrival` (its spec's own arrival, from the heap). */
+  take(i: number, arrival: number): RequestSpec {
+    const odd = this.odd.size > 0 ? this.odd.get(i) : undefined;
+    if (odd !== undefined) {
+      this.odd.delete(i);
+      return odd;
+    }
+    return { id: this.prefix + String(this.base + i), arrival, promptTokens: this.sizes[2 * i]!, outputTokens: this.sizes[2 * i + 1]! };
+  }
 }
 
 /**
@@ -626,39 +684,94 @@ class Live implements RequestObserver {
   }
 }
 
+/**
+ * A simulated request's row: every RequestRow field an own property from the start, in one order, so all
+ * rows share one shape (the writer, the recorder's outcome columns and the summary's tap read them by
+ * field, tens of thousands a second). A field the row does not have holds `undefined`, which every reader
+ * treats as absent (the store binds it as SQL NULL); the outcome's columns are the recorder's to set.
+ */
+/** A row's breakdown (RequestRow's), with an absent prefix-cache count as undefined (one shape). */
+interface SimBreakdown {
+  readonly queue: number;
+  readonly prefill: number;
+  readonly kvTransfer: number;
+  readonly decodeWait: number;
+  readonly decode: number;
+  readonly cachedPromptTokens: number | undefined;
+}
+
+class SimRow {
+  readonly shard: number | undefined = undefined;
+  readonly seq: number;
+  readonly traceId: string;
+  readonly sessionId: string | undefined;
+  readonly sessionTurn: number | undefined;
+  readonly arrival: number;
+  readonly promptTokens: number;
+  readonly outputTokens: number;
+  readonly warmup: boolean | undefined = undefined;
+  readonly scheduled: number;
+  readonly send: number;
+  readonly firstToken: number | undefined;
+  readonly end: number | undefined;
+  readonly status: RequestRow['status'] | undefined = undefined;
+  readonly errorCode: string | undefined = undefined;
+  readonly error: string | undefined = undefined;
+  readonly httpStatus: number | undefined = undefined;
+  readonly timeoutPhase: string | undefined = undefined;
+  readonly tokensReceived: number;
+  readonly usagePrompt: number;
+  readonly usageCompletion: number;
+  readonly countMethod = 'exact';
+  readonly chunks: undefined = undefined;
+  readonly tokenTimesBlob: Uint8Array | undefined;
+  readonly maxStall: number | undefined;
+  readonly breakdown: SimBreakdown | undefined;
+  readonly promptMachine: string | undefined;
+  readonly tokenMachine: string | undefined;
+  readonly pool: string | undefined;
+  readonly coalesced: undefined = undefined;
+
+  constructor(st: Live, end: number | undefined, b: RequestBreakdown | undefined) {
+    const s = st.spec;
+    // token_times encoded straight from the typed arrays (no chunk objects); the store takes the blob as is.
+    const enc = st.times && st.n > 0 ? encodeChunkTimes(st.times, st.counts, st.n, s.arrival) : undefined;
+    this.seq = st.seq;
+    this.traceId = s.id;
+    this.sessionId = s.sessionId;
+    this.sessionTurn = st.turn?.turn;
+    this.arrival = s.arrival;
+    this.promptTokens = s.promptTokens;
+    this.outputTokens = s.outputTokens;
+    this.scheduled = s.arrival;
+    this.send = s.arrival;
+    this.firstToken = st.first === st.first ? st.first : undefined;
+    this.end = end;
+    this.tokensReceived = st.received;
+    this.usagePrompt = s.promptTokens;
+    this.usageCompletion = st.received;
+    this.tokenTimesBlob = enc?.blob;
+    this.maxStall = enc?.maxStall;
+    this.breakdown = b
+      ? {
+          queue: b.queue,
+          prefill: b.prefill,
+          kvTransfer: b.kvTransfer,
+          decodeWait: b.decodeWait,
+          decode: b.decode,
+          cachedPromptTokens: b.cachedPromptTokens,
+        }
+      : undefined;
+    this.promptMachine = b?.promptMachine;
+    this.tokenMachine = b?.tokenMachine;
+    this.pool = b?.pool;
+  }
+}
+
 /** A finished (or never-completed) request's row fields; its outcome's columns are the recorder's to add. */
 function rowFields(st: Live, end: number | undefined, b: RequestBreakdown | undefined): RequestFields {
-  const s = st.spec;
-  const send = s.arrival;
-  // token_times encoded straight from the typed arrays (no chunk objects); the store takes the blob as is.
-  const enc = st.times && st.n > 0 ? encodeChunkTimes(st.times, st.counts, st.n, send) : undefined;
-  return {
-    ...specFields(st.seq, s, st.turn),
-    scheduled: send,
-    send,
-    ...(st.first === st.first ? { firstToken: st.first } : {}),
-    ...(end === undefined ? {} : { end }),
-    tokensReceived: st.received,
-    usagePrompt: s.promptTokens,
-    usageCompletion: st.received,
-    countMethod: 'exact',
-    ...(enc ? { tokenTimesBlob: enc.blob, ...(enc.maxStall === undefined ? {} : { maxStall: enc.maxStall }) } : {}),
-    ...(b
-      ? {
-          breakdown: {
-            queue: b.queue,
-            prefill: b.prefill,
-            kvTransfer: b.kvTransfer,
-            decodeWait: b.decodeWait,
-            decode: b.decode,
-            ...(b.cachedPromptTokens === undefined ? {} : { cachedPromptTokens: b.cachedPromptTokens }),
-          },
-          promptMachine: b.promptMachine,
-          tokenMachine: b.tokenMachine,
-          pool: b.pool,
-        }
-      : {}),
-  };
+  // Absent fields are undefined-valued own properties (one shape; see SimRow), which the optional-field type cannot say.
+  return new SimRow(st, end, b) as unknown as RequestFields;
 }
 
 function isAsync<T>(x: AsyncIterable<T> | Iterable<T>): x is AsyncIterable<T> {

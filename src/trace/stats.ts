@@ -2,9 +2,14 @@
  * Streaming trace statistics: exact counts, sums and maxima; percentiles from hdr histograms (token counts with
  * 5 significant digits, so they are exact below 131,072 tokens; inter-arrival gaps in µs with 3 digits).
  */
-import * as hdr from 'hdr-histogram-js';
+import { createRequire } from 'node:module';
+import type * as hdr from 'hdr-histogram-js';
 import type { RequestSpec } from './types.js';
 import { PrefixReuseCounter, type PrefixReuse } from './reuse.js';
+
+/** hdr-histogram-js, loaded on first use (it costs start-up ~40 ms of CPU and ~15 MB; only `trace stats` needs it here). */
+let hdrModule: typeof hdr | undefined;
+const hdrLib = (): typeof hdr => (hdrModule ??= createRequire(import.meta.url)('hdr-histogram-js') as typeof hdr);
 
 export interface TokenStats {
   readonly mean: number;
@@ -58,7 +63,7 @@ function gcd(a: number, b: number): number {
 }
 
 class TokenAcc {
-  private readonly h = hdr.build({
+  private readonly h = hdrLib().build({
     bitBucketSize: 32,
     autoResize: true,
     lowestDiscernibleValue: 1,
@@ -87,7 +92,13 @@ export async function computeTraceStats(
   const reuse = new PrefixReuseCounter(opts.cacheBlocks);
   const prompt = new TokenAcc();
   const output = new TokenAcc();
-  const gaps = hdr.build({ bitBucketSize: 32, autoResize: true, lowestDiscernibleValue: 1, highestTrackableValue: 1e6, numberOfSignificantValueDigits: 3 });
+  const gaps = hdrLib().build({
+    bitBucketSize: 32,
+    autoResize: true,
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 1e6,
+    numberOfSignificantValueDigits: 3,
+  });
   let n = 0;
   let first = 0;
   let prev = 0;

@@ -4,7 +4,7 @@
  * summary included. Per case: wall seconds, CPU seconds (user + system, every thread) and peak RSS, the
  * median of SIM_SPEED_REPS runs (default 3), each rep listed.
  *
- * Cases: the conversation trace resampled at 70 req/s for 600 s (~42,000 requests, Poisson arrivals,
+ * Cases: start-up alone (the same command cut to one request); the conversation trace resampled at 70 req/s for 600 s (~42,000 requests, Poisson arrivals,
  * BLOOM-176B) on the paper's Baseline-H100 ×40 (baseline-h100-paper) and Splitwise-HH 25+15
  * (splitwise-hh-paper), SplitwiseSim-compatible mode then the realistic engine; then a week-size stream
  * (default 17,000,000 requests at 70 req/s, compatible mode, which queues every arrival before its loop,
@@ -76,7 +76,10 @@ async function main(): Promise<void> {
   fs.writeFileSync(path.join(dir, 'usage.mjs'), PRELOAD);
   try {
     const conv = ['--trace', 'conversation', '--rate', '70', '--duration', '600'];
-    const cases: [string, string[]][] = [];
+    // Start-up alone (CLI, catalogs, profiles, the trace's size sampler, store, summary): one request.
+    const cases: [string, string[]][] = [
+      ['start-up  1 request, compat     ', [...conv, '--max-requests', '1', '--deployment', 'baseline-h100-paper', '--compat', 'splitwise']],
+    ];
     for (const [mode, extra] of [
       ['compat', ['--compat', 'splitwise']],
       ['realistic', []],

@@ -15,7 +15,7 @@ import { createHash } from 'node:crypto';
 import { EventRank, VirtualClock } from '../../src/engine/clock.js';
 import { createCluster, type EngineCatalog } from '../../src/engine/cluster.js';
 import type { CompatInstanceState } from '../../src/engine/compat/cluster.js';
-import { PyHeap } from '../../src/engine/compat/heapq.js';
+import { PyHeap, type HeapEvent } from '../../src/engine/compat/heapq.js';
 import type { CompatPredictors } from '../../src/engine/predictors.js';
 import { seededRandom } from '../../src/engine/schedulers.js';
 import type { ModelSpec } from '../../src/engine/specs.js';
@@ -46,7 +46,7 @@ test('heapq: a tie-heavy push/pop sequence pops exactly as CPython 3 heapq does'
   let now = 0;
   for (let step = 0; step < 4000; step++) {
     if (rnd() % 10 < 4 && h.length > 0) {
-      const e = h.pop()!;
+      const e = h.pop() as HeapEvent;
       now = e.time;
       out.push(idOf(e));
     } else {

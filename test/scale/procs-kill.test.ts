@@ -50,7 +50,7 @@ test("a SIGINT to a --procs run's process group reaches each shard once: in-flig
   }
 });
 
-test('SIGKILL of a --procs parent: every shard exits within 2 s, none is completed, merge refuses them', async () => {
+test('SIGKILL of a --procs parent: every shard exits on its own, none is completed, merge refuses them', async () => {
   const server = await startServer({ ttftMs: 20, itlMs: 50 });
   const dir = tempDir();
   try {
@@ -70,10 +70,9 @@ test('SIGKILL of a --procs parent: every shard exits within 2 s, none is complet
     child.kill('SIGKILL');
     await done;
     const killedAt = performance.now();
-    while (shards.some(alive) && performance.now() - killedAt < 5000) await sleep(10);
-    const outlived = performance.now() - killedAt;
-    assert.ok(!shards.some(alive), 'a shard process outlived its parent by 5 s');
-    assert.ok(outlived < 2000, `the shards outlived their parent by ${outlived.toFixed(0)} ms`);
+    // Liveness, not speed (tests do not assert on wall time): nothing else would ever stop an orphaned shard.
+    while (shards.some(alive) && performance.now() - killedAt < 15_000) await sleep(10);
+    assert.ok(!shards.some(alive), 'a shard process outlived its parent by 15 s');
     // No more load once they are gone.
     const sentThen = server.received.length;
     await sleep(300);

@@ -125,6 +125,33 @@ test('a bad CSV row names file, line and column', () => {
   );
 });
 
+test('a plain CSV (split directly) reads as csv-parse reads it: rows, blank lines, line numbers in errors', () => {
+  const text = fs.readFileSync(SPLITWISE_CSV, 'utf8');
+  // A quoted header name sends the same text through csv-parse (which unquotes it).
+  const viaCsvParse = (t: string): string => t.replace('model,', '"model",');
+  const lines = text.split('\n');
+  const blanks = [lines[0], '', ...lines.slice(1, 9), '', '', ...lines.slice(9)].join('\n');
+  for (const t of [text, blanks, `${text}\n\n`, text.replace(/\n$/, '')]) {
+    assert.deepEqual(parseSplitwiseCsv(t), parseSplitwiseCsv(viaCsvParse(t)));
+  }
+  const bad = blanks.split('\n');
+  const f = bad[700]!.split(',');
+  f[8] = 'slow';
+  bad[700] = f.join(',');
+  const message = (t: string): string => {
+    try {
+      parseSplitwiseCsv(t, 'p.csv');
+    } catch (e) {
+      return (e as Error).message;
+    }
+    return 'no error';
+  };
+  assert.equal(message(bad.join('\n')), 'p.csv:701:token_time: not a number: "slow"');
+  assert.equal(message(viaCsvParse(bad.join('\n'))), 'p.csv:701:token_time: not a number: "slow"');
+  // A short row: csv-parse words it.
+  assert.match(message(`${lines[0]}\nbloom-176b,a100-80gb\n`), /Invalid Record Length/);
+});
+
 test('profiles loaded without SplitwiseSim rows: the same measured profiles, and its predictors say the rows are missing', () => {
   const without = loadProfiles(undefined, false);
   assert.deepEqual(without.entries, profiles.entries);

@@ -1,0 +1,82 @@
+/**
+ * The compatible mode's queued arrivals: a whole trace waits in the cluster's heap as numbers (the heap's
+ * `pushArrival`, the simulator's typed arrays of sizes, ids rebuilt from their pattern). The heap must
+ * order them exactly as the event objects they replace, and every request must come back as given.
+ */
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { PyHeap, type HeapEvent } from '../../src/engine/compat/heapq.js';
+import { simulate } from '../../src/sim/index.js';
+import type { RequestRow } from '../../src/store/index.js';
+import type { RequestSpec } from '../../src/trace/index.js';
+import { defineDeployment, loadEngineData } from '../../src/config/index.js';
+import { seededRandom } from '../../src/engine/index.js';
+
+test('heap: queued arrivals (numbers) pop in the order event objects at their times would', () => {
+  const r = seededRandom(11);
+  const objects = new PyHeap();
+  const mixed = new PyHeap();
+  let arrivals = 0;
+  const label = new Map<number, string>();
+  const outA: string[] = [];
+  const outB: string[] = [];
+  const pop = (h: PyHeap, out: string[]): void => {
+    const e = h.pop()!;
+    out.push(typeof e === 'number' ? label.get(e)! : (e as HeapEvent & { tag: string }).tag);
+  };
+  let t = 0;
+  for (let k = 0; k < 3000; k++) {
+    const x = r();
+    if (x < 0.35 && objects.length > 0) {
+      pop(objects, outA);
+      pop(mixed, outB);
+      continue;
+    }
+    if (x < 0.6) t += [0, 0.25, 1][Math.floor(r() * 3)]!;
+    const time = x < 0.8 ? t : t + [0.25, 0.5, 1][Math.floor(r() * 3)]!;
+    const tag = `e${k}`;
+    objects.push({ time, action: () => {}, cancelled: false, tag } as HeapEvent);
+    if (x < 0.8) {
+      label.set(arrivals, tag);
+      assert.equal(mixed.pushArrival(time), arrivals++);
+    } else mixed.push({ time, action: () => {}, cancelled: false, tag } as HeapEvent);
+    assert.equal(mixed.headTime(), objects.headTime());
+  }
+  while (objects.length > 0) {
+    pop(objects, outA);
+    pop(mixed, outB);
+  }
+  assert.equal(mixed.length, 0);
+  assert.ok(arrivals > 1000 && outA.length > 1000, `${arrivals} arrivals, ${outA.length} pops`);
+  assert.deepEqual(outB, outA);
+  assert.equal(mixed.headTime(), Infinity);
+});
+
+test('compat sim: queued requests come back with their ids, sizes, sessions and hashes, whatever the id pattern', async () => {
+  const dep = defineDeployment({ kind: 'monolithic', model: 'llama2-70b', pools: { mixed: { machine: 'dgx-h100', count: 2 } } });
+  const specs: RequestSpec[] = [
+    { id: 'r7', arrival: 0, promptTokens: 100, outputTokens: 10 },
+    { id: 'r8', arrival: 0.1, promptTokens: 200, outputTokens: 3 },
+    { id: 'odd', arrival: 0.1, promptTokens: 50, outputTokens: 5 },
+    { id: 'r10', arrival: 0.2, promptTokens: 60, outputTokens: 1 },
+    { id: 'r11', arrival: 0.3, promptTokens: 70, outputTokens: 4, sessionId: 'conv-1' },
+    { id: 'r12', arrival: 0.3, promptTokens: 80, outputTokens: 4, hashIds: [1, 2] },
+    { id: 'r13', arrival: 0.5, promptTokens: 90, outputTokens: 6 },
+    { id: 'r9', arrival: 0.6, promptTokens: 40, outputTokens: 2 },
+  ];
+  const rows: RequestRow[] = [];
+  const r = await simulate({
+    deployment: dep,
+    data: loadEngineData({ splitwise: true }),
+    compat: 'splitwise',
+    requests: specs,
+    sink: { addRequest: (row) => rows.push(row) },
+    sampleIntervalS: 0,
+  });
+  assert.equal(r.ok, specs.length);
+  rows.sort((a, b) => a.seq - b.seq);
+  assert.deepEqual(
+    rows.map((x) => [x.seq, x.traceId, x.arrival, x.promptTokens, x.outputTokens, x.sessionId, x.tokensReceived]),
+    specs.map((s, i) => [i, s.id, s.arrival, s.promptTokens, s.outputTokens, s.sessionId, s.outputTokens]),
+  );
+});
