@@ -112,6 +112,7 @@ const LBRACE = 123;
 const RBRACE = 125;
 const LBRACKET = 91;
 const RBRACKET = 93;
+const LF = 10;
 
 function ws(s: string, i: number): number {
   for (;;) {
@@ -492,6 +493,9 @@ class Template {
   /** Text states while matching (index: role − 1), from `baseText`. */
   private readonly texts = new Int32Array(4);
 
+  /** No constant piece holds a line end: a match inside an SSE event cannot span lines (see `ChunkReader.readEvent`). */
+  readonly oneLine: boolean;
+
   constructor(
     /** Constant pieces, one more than there are slots: piece 0, slot 0, piece 1, … */
     private readonly pieces: readonly string[],
@@ -502,28 +506,44 @@ class Template {
     private readonly baseText: Int32Array,
     private readonly hasTextMember: boolean,
     private readonly deltaIsObject: boolean,
-  ) {}
+  ) {
+    this.oneLine = pieces.every((p) => p.indexOf('\n') < 0 && p.indexOf('\r') < 0);
+  }
 
+  /** Whether `s` is a chunk of this template (then `f` holds its facts). */
   match(s: string, f: ChunkFacts): boolean {
+    return this.matchAt(s, 0, f) === s.length;
+  }
+
+  /**
+   * Match the template against `s` from `start`: the position after its last piece, or -1. Where it returns
+   * a position, `f` holds the facts of the chunk `s.slice(start, that position)`; else `f` means nothing.
+   */
+  matchAt(s: string, start: number, f: ChunkFacts): number {
     const pieces = this.pieces;
     const roles = this.roles;
     const base = this.base;
     const t = this.texts;
-    t.set(this.baseText);
+    const bt = this.baseText;
+    // (Four assignments: TypedArray.prototype.set costs more than the whole rest of a short chunk's match.)
+    t[0] = bt[0]!;
+    t[1] = bt[1]!;
+    t[2] = bt[2]!;
+    t[3] = bt[3]!;
     f.finished = base.finished;
     f.completion = base.completion;
     f.prompt = base.prompt;
     f.cached = base.cached;
-    let pos = 0;
+    let pos = start;
     const n = roles.length;
     for (let k = 0; k < n; k++) {
       const piece = pieces[k]!;
       const next = pos + piece.length;
       // slice + === compares natively; startsWith walks character by character (several times slower).
-      if (s.slice(pos, next) !== piece) return false;
+      if (s.slice(pos, next) !== piece) return -1;
       pos = next;
       const end = skipScalar(s, pos);
-      if (end < 0) return false;
+      if (end < 0) return -1;
       const r = roles[k]!;
       if (r >= R_COMPLETION) setCounter(f, r, isNumber(s.charCodeAt(pos)) ? numberValue(s, pos, end) : Number.NaN);
       else if (r === R_FINISH) f.finished = s.charCodeAt(pos) !== 110 /* null */;
@@ -531,19 +551,32 @@ class Template {
       pos = end;
     }
     const last = pieces[n]!;
-    if (pos + last.length !== s.length || s.slice(pos) !== last) return false;
+    const end = pos + last.length;
+    if (end > s.length || s.slice(pos, end) !== last) return -1;
     f.hasChoice = base.hasChoice;
     f.hasText = hasText(t, this.hasTextMember, this.deltaIsObject);
-    return true;
+    return end;
   }
 }
+
+/** `data:` at `i` of `s` (startsWith compares character by character through a slower path). */
+function isDataField(s: string, i: number): boolean {
+  return s.charCodeAt(i) === 100 && s.charCodeAt(i + 1) === 97 && s.charCodeAt(i + 2) === 116 && s.charCodeAt(i + 3) === 97 && s.charCodeAt(i + 4) === COLON;
+}
+
+/**
+ * The template learnt last, by any stream: a new stream tries it on its first chunks before learning its own
+ * (the streams of one run mostly share a layout). A template that matches gives a chunk's facts whichever
+ * stream it was learnt from: its constant text and values are the whole chunk.
+ */
+let recent: Template | undefined;
 
 /** Template misses (the final usage chunk, a changed layout) tolerated before the template is learnt anew. */
 const MISSES = 4;
 
 /**
  * Reads the chunks of one stream: through its template once one is learnt (from the stream's first two
- * chunks of the same layout), else with the scan. `read` fills `f` as `readChunk` would and returns true,
+ * chunks of the same layout) or taken over (the last one learnt, where it matches), else with the scan. `read` fills `f` as `readChunk` would and returns true,
  * or returns false where the caller must use `readChunk`.
  */
 export class ChunkReader {
@@ -557,6 +590,11 @@ export class ChunkReader {
 
   read(data: string, f: ChunkFacts): boolean {
     const t = this.template;
+    if (t === undefined && recent !== undefined && recent.match(data, f)) {
+      this.template = recent;
+      this.hits++;
+      return true;
+    }
     if (t !== undefined) {
       if (t.match(data, f)) {
         this.hits++;
@@ -570,6 +608,25 @@ export class ChunkReader {
     if (!scanChunk(data, f)) return false;
     if (recOk) this.learn(data);
     return true;
+  }
+
+  /**
+   * The SSE event at `at` of `text` (a read, the event parser at an event boundary), where it is one
+   * `data:` line holding a chunk this stream's template matches and a blank line: `f` holds the chunk's
+   * facts (as `read` would give for the event's data) and the position after the event is returned; else
+   * -1 and nothing changed (the caller hands the text to the event parser). The SSE parser would dispatch
+   * the same one event: the template's pieces hold no line end and its values cannot (a JSON scalar has no
+   * raw control character), so the line ends at the match's end.
+   */
+  readEvent(text: string, at: number, f: ChunkFacts): number {
+    const t = this.template ?? recent;
+    if (t === undefined || !t.oneLine || !isDataField(text, at)) return -1;
+    const v = text.charCodeAt(at + 5) === 32 ? at + 6 : at + 5;
+    const end = t.matchAt(text, v, f);
+    if (end < 0 || text.charCodeAt(end) !== LF || text.charCodeAt(end + 1) !== LF) return -1;
+    this.template = t;
+    this.hits++;
+    return end + 2;
   }
 
   /** Whether a template is in use (for tests). */
@@ -618,6 +675,7 @@ export class ChunkReader {
     base.prompt = out.prompt;
     base.cached = out.cached;
     this.template = new Template(pieces, Int32Array.from(roles), base, texts.slice(), hasTextMember, deltaIsObject);
+    recent = this.template;
     this.misses = 0;
     this.prev = undefined;
     this.prevRec = undefined;

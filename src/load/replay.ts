@@ -17,9 +17,10 @@ import { SplitbenchError, StoreError, TargetError, UNREACHABLE_CODES } from '../
 import { Recorder, RunEvents, specFields, type RequestFields } from '../run/events.js';
 import type { RunOutcome } from '../run/lifecycle.js';
 import { outcomeCode } from '../run/outcome.js';
-import type { RunWriter } from '../store/index.js';
+import { encodeChunkTimes, type Chunk, type RunWriter } from '../store/index.js';
 import { rateRequests, rateSampler, SessionWorkload, type RequestSpec, type SessionTurn } from '../trace/index.js';
 import type { LoadClient, StreamResult } from './client.js';
+import type { Breakdown, CompletionStream } from './stream.js';
 import type { ReplayOptions } from './options.js';
 import { BodyBuilder, ENDPOINT_PATHS } from './prompt.js';
 import { targetPreset } from '../telemetry/targets.js';
@@ -103,6 +104,68 @@ export interface StreamCheck {
   emitDelayRequests: number;
 }
 
+/** Scratch for `setTokenTimes` (rows are built one at a time, synchronously). */
+let timesScratch = new Float64Array(256);
+let countsScratch = new Uint32Array(256);
+
+type Writable<T> = { -readonly [K in keyof T]: T[K] };
+
+/** The row fields that carry a request's token times. */
+export type TokenTimesFields = Writable<Pick<RequestFields, 'chunks' | 'tokenTimesBlob' | 'maxStall'>>;
+
+/**
+ * A stream's token-carrying chunks as a row's `token_times`: each chunk's time is `((arrival − send) / 1000) ×
+ * time scale` seconds from send, as a chunk list would give, but encoded straight from the stream's parallel
+ * arrays into a pre-encoded blob (src/store/codec.ts `encodeChunkTimes`, byte for byte what `encodeChunks`
+ * writes for that list, and its max stall), without an object per chunk. Token counts that are not whole
+ * numbers below 2^32 (a server's odd usage counter) keep the chunk list.
+ */
+export function setTokenTimes(row: TokenTimesFields, s: Pick<CompletionStream, 'chunkMs' | 'chunkTokens'>, sendMs: number, K: number): void {
+  const ms = s.chunkMs;
+  const tokens = s.chunkTokens;
+  const n = ms.length;
+  if (timesScratch.length < n) {
+    timesScratch = new Float64Array(Math.max(n, 2 * timesScratch.length));
+    countsScratch = new Uint32Array(timesScratch.length);
+  }
+  const times = timesScratch;
+  const counts = countsScratch;
+  let ones = true;
+  for (let i = 0; i < n; i++) {
+    times[i] = ((ms[i]! - sendMs) / 1000) * K;
+    const c = tokens[i]!;
+    if (c === 1) counts[i] = 1;
+    else if (c >= 0 && c < 0x1_0000_0000 && Number.isInteger(c)) {
+      counts[i] = c;
+      ones = false;
+    } else {
+      const chunks: Chunk[] = new Array(n);
+      for (let j = 0; j < n; j++) chunks[j] = { t: ((ms[j]! - sendMs) / 1000) * K, tokens: tokens[j]! };
+      row.chunks = chunks;
+      return;
+    }
+  }
+  // send 0: the times are already seconds from send (x − 0 is x, bit for bit).
+  const enc = encodeChunkTimes(times, ones ? undefined : counts, n, 0);
+  row.tokenTimesBlob = enc.blob;
+  if (enc.maxStall !== undefined) row.maxStall = enc.maxStall;
+}
+
+/** The reference backend's breakdown (and the prefix cache's share of the prompt) as row fields. */
+function setBreakdown(row: Writable<RequestFields>, b: Breakdown, cachedPromptTokens: number | undefined): void {
+  const o: Writable<NonNullable<RequestFields['breakdown']>> = {};
+  if (b.queue !== undefined) o.queue = b.queue;
+  if (b.prefill !== undefined) o.prefill = b.prefill;
+  if (b.kvTransfer !== undefined) o.kvTransfer = b.kvTransfer;
+  if (b.decodeWait !== undefined) o.decodeWait = b.decodeWait;
+  if (b.decode !== undefined) o.decode = b.decode;
+  if (cachedPromptTokens !== undefined) o.cachedPromptTokens = cachedPromptTokens;
+  row.breakdown = o;
+  if (b.promptMachine !== undefined) row.promptMachine = b.promptMachine;
+  if (b.tokenMachine !== undefined) row.tokenMachine = b.tokenMachine;
+  if (b.pool !== undefined) row.pool = b.pool;
+}
+
 export class Runner {
   readonly stats = new LiveStats();
   readonly check: StreamCheck = { tokenGaps: 0, coalesced: 0, emitDelayMaxS: 0, emitDelaySumS: 0, emitDelayRequests: 0 };
@@ -131,7 +194,7 @@ export class Runner {
   private sessionWake: (() => void) | undefined;
 
   constructor(opts: ReplayOptions, deps: RunnerDeps) {
-    // Every in-flight request listens on the run's one AbortSignal.
+    // Every in-flight request listens on the run's one AbortSignal (through one listener per client: client.ts).
     setMaxListeners(0, this.abortController.signal);
     this.opts = opts;
     this.deps = deps;
@@ -407,47 +470,25 @@ export class Runner {
     const spec = item.spec;
     if (spec.hashIds && spec.hashIds.length > 0) this.hashIdsBySeq.set(seq, spec.hashIds);
     const warmup = item.scheduledS < this.opts.warmupS;
-    let chunks: { t: number; tokens: number }[] | undefined;
-    if (s && s.chunkMs.length > 0) {
-      chunks = new Array(s.chunkMs.length);
-      for (let i = 0; i < s.chunkMs.length; i++) chunks[i] = { t: ((s.chunkMs[i]! - res.sendMs) / 1000) * K, tokens: s.chunkTokens[i]! };
-    }
     const b = s?.breakdown;
-    const send = ts(res.sendMs);
-    const firstToken = s?.firstTokenMs === undefined ? undefined : ts(s.firstTokenMs);
     const end = ts(res.endMs);
-    const tokensReceived = s?.tokens ?? 0;
-    const fields: RequestFields = {
-      ...specFields(seq, spec, item.turn),
-      warmup,
-      scheduled: item.scheduledS,
-      send,
-      ...(firstToken === undefined ? {} : { firstToken }),
-      end,
-      tokensReceived,
-      ...(s?.usagePrompt === undefined ? {} : { usagePrompt: s.usagePrompt }),
-      ...(s?.usageCompletion === undefined ? {} : { usageCompletion: s.usageCompletion }),
-      ...(res.countMethod === undefined ? {} : { countMethod: res.countMethod }),
-      ...(chunks ? { chunks } : {}),
-      ...(b
-        ? {
-            breakdown: {
-              ...(b.queue === undefined ? {} : { queue: b.queue }),
-              ...(b.prefill === undefined ? {} : { prefill: b.prefill }),
-              ...(b.kvTransfer === undefined ? {} : { kvTransfer: b.kvTransfer }),
-              ...(b.decodeWait === undefined ? {} : { decodeWait: b.decodeWait }),
-              ...(b.decode === undefined ? {} : { decode: b.decode }),
-              ...(s?.usageCachedPrompt === undefined ? {} : { cachedPromptTokens: s.usageCachedPrompt }),
-            },
-            ...(b.promptMachine === undefined ? {} : { promptMachine: b.promptMachine }),
-            ...(b.tokenMachine === undefined ? {} : { tokenMachine: b.tokenMachine }),
-            ...(b.pool === undefined ? {} : { pool: b.pool }),
-          }
-        : s?.usageCachedPrompt !== undefined
-          ? { breakdown: { cachedPromptTokens: s.usageCachedPrompt } }
-          : {}),
-      ...(s ? { coalesced: s.coalesced } : {}),
-    };
+    // Set field by field on one object (no spread copies: this runs once per request on the dispatch loop).
+    const fields = specFields(seq, spec, item.turn) as Writable<RequestFields>;
+    fields.warmup = warmup;
+    fields.scheduled = item.scheduledS;
+    fields.send = ts(res.sendMs);
+    if (s?.firstTokenMs !== undefined) fields.firstToken = ts(s.firstTokenMs);
+    fields.end = end;
+    fields.tokensReceived = s?.tokens ?? 0;
+    if (res.countMethod !== undefined) fields.countMethod = res.countMethod;
+    if (s) {
+      if (s.usagePrompt !== undefined) fields.usagePrompt = s.usagePrompt;
+      if (s.usageCompletion !== undefined) fields.usageCompletion = s.usageCompletion;
+      if (s.chunkMs.length > 0) setTokenTimes(fields, s, res.sendMs, K);
+      if (b) setBreakdown(fields, b, s.usageCachedPrompt);
+      else if (s.usageCachedPrompt !== undefined) fields.breakdown = { cachedPromptTokens: s.usageCachedPrompt };
+      fields.coalesced = s.coalesced;
+    }
     if (s) {
       this.check.tokenGaps += Math.max(0, s.chunkMs.length - 1);
       this.check.coalesced += s.coalesced;

@@ -32,6 +32,11 @@ export class SseParser {
     this.sink = sink;
   }
 
+  /** Between events: no line, event data or type carried over (the next text starts a new event). */
+  get atBoundary(): boolean {
+    return this.partial.length === 0 && !this.hasData && !this.skipLf && this.type.length === 0;
+  }
+
   push(text: string): void {
     let start = 0;
     const n = text.length;
@@ -99,7 +104,7 @@ export class SseParser {
     if (c0 === 100 /* 'd' */ && b - a >= 5 && src.startsWith('data:', a)) {
       const v = src.charCodeAt(a + 5) === 32 && a + 5 < b ? a + 6 : a + 5;
       value = src.slice(v, b);
-      if (this.hasData) this.data += '\n' + value;
+      if (this.hasData) this.data += `\n${value}`;
       else {
         this.data = value;
         this.hasData = true;

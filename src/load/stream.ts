@@ -122,7 +122,20 @@ export class CompletionStream implements SseSink {
   push(text: string, nowMs: number): void {
     this.now = nowMs;
     this.reads++;
-    this.parser.push(text);
+    // The usual read, whole `data:` events of this stream's chunk template, is read without the event parser
+    // (ChunkReader.readEvent: the same events, the same facts); the rest of the text goes through it.
+    let at = 0;
+    if (this.parser.atBoundary) {
+      const f = facts;
+      while (!this.done && !this.failure) {
+        const next = this.reader.readEvent(text, at, f);
+        if (next < 0) break;
+        this.onChunk(f);
+        at = next;
+      }
+      if (at === text.length) return;
+    }
+    this.parser.push(at === 0 ? text : text.slice(at));
   }
 
   /** The body ended; returns true if an unterminated event was left over. */
@@ -150,6 +163,11 @@ export class CompletionStream implements SseSink {
       const sb = v.obj.splitbench;
       if (sb && typeof sb === 'object') this.breakdown = breakdownOf(sb as Record<string, unknown>);
     }
+    this.onChunk(f);
+  }
+
+  /** A chunk's facts: its tokens, usage and finish. */
+  private onChunk(f: ChunkFacts): void {
     if (f.finished) this.finished = true;
     let chunkTokens = 0;
     let counted = false;

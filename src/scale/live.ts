@@ -24,7 +24,7 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { ConfigError } from '../errors.js';
 import { e2eOf, forEachTbtGap, lagOf, ttftOf } from '../metrics/formulas.js';
 import type { RunListener } from '../run/events.js';
-import type { RequestRow } from '../store/index.js';
+import { decodeChunks, type RequestRow } from '../store/index.js';
 
 /** Buckets of the client latency histograms: vLLM's TTFT / inter-token / request-latency buckets. */
 const TTFT_BUCKETS = [0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0, 160.0, 640.0, 2560.0];
@@ -132,7 +132,9 @@ export class LiveMetrics implements RunListener {
     if (row.status !== 'ok') return;
     const e2e = e2eOf(row.end, send, row.status);
     if (e2e !== undefined) this.e2e.observe(Math.max(0, e2e));
-    forEachTbtGap(row.chunks ?? [], (gap, count) => {
+    // A replay's rows carry their token times pre-encoded (what is stored); other writers give the chunk list.
+    const chunks = row.chunks ?? (row.tokenTimesBlob ? decodeChunks(row.tokenTimesBlob) : []);
+    forEachTbtGap(chunks, (gap, count) => {
       for (let k = 0; k < count; k++) this.itl.observe(Math.max(0, gap));
     });
   }

@@ -18,8 +18,12 @@
  * `--cpu-prof DIR` runs each replay process under `node --cpu-prof`, its profiles written to DIR (one
  * `.cpuprofile` per run; sum the self time per function to see where the client's CPU goes).
  *
+ * `--closed C` measures instead each client's CPU per request in a closed loop of C in flight (see
+ * `closedCpu`): the cost per request without the sleeper's spin between sends, main thread and all threads.
+ *
  *   node dist/test/bench/loadgen.js [--duration 10] [--reps 2] [--tokens 32,256]
  *        [--rates 283,400,566,800,1131,1600,2263,3200,4525,6400] [--prompt 128] [--seed 0] [--cpu-prof DIR]
+ *        [--closed C [--requests 4000,500]]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -102,6 +106,8 @@ interface Point {
   lagP99S: number;
   /** CPU seconds (user + system, all threads) the client process used, start-up included. */
   cpuS: number;
+  /** The same, of its main thread alone (Linux; NaN elsewhere). */
+  mainCpuS: number;
   /** ok requests whose recorded token count differs from the one asked (the replay; 0 for the bare client). */
   mismatches: number;
   /** The failed requests' error codes and counts (the replay; empty when none failed). */
@@ -140,7 +146,7 @@ async function bare(): Promise<void> {
   let drained: (() => void) | undefined;
   const sleeper = new Sleeper();
   const t0 = performance.now();
-  const send = (target: number): void => {
+  const send = (target: number, ended?: () => void): void => {
     const sendMs = performance.now();
     lags.push((sendMs - target) / 1000);
     inFlight++;
@@ -148,6 +154,7 @@ async function bare(): Promise<void> {
       if (good) ok++;
       lastEnd = performance.now();
       if (--inFlight === 0) drained?.();
+      ended?.();
     };
     pool.request({ path: '/v1/completions', method: 'POST', headers, body: bodyOf() }).then(
       (res) => {
@@ -159,8 +166,21 @@ async function bare(): Promise<void> {
       () => done(false),
     );
   };
+  const concurrency = Number(flag('concurrency', '0'));
   let behind = 0;
-  for (const t of arrivalProcess('poisson', rate, createRng(seed))) {
+  if (concurrency > 0) {
+    // Closed loop (--closed): `concurrency` in flight, `max-requests` in all, each sent as one ends.
+    const n = Number(flag('max-requests', '1000'));
+    let started = 0;
+    const worker = async (): Promise<void> => {
+      while (started < n) {
+        started++;
+        await new Promise<void>((r) => send(performance.now(), r));
+      }
+    };
+    await Promise.all(Array.from({ length: concurrency }, worker));
+  }
+  for (const t of concurrency > 0 ? [] : arrivalProcess('poisson', rate, createRng(seed))) {
     if (t >= durationS) break;
     const target = t0 + t * 1000;
     if (performance.now() < target) {
@@ -172,7 +192,7 @@ async function bare(): Promise<void> {
   if (inFlight > 0) await new Promise<void>((r) => (drained = r));
   await pool.close();
   const sorted = Float64Array.from(lags).sort();
-  const out: Omit<Point, 'cpuS'> = {
+  const out: Omit<Point, 'cpuS' | 'mainCpuS'> = {
     sent: lags.length,
     ok,
     spanS: (lastEnd - t0) / 1000,
@@ -188,9 +208,15 @@ async function bare(): Promise<void> {
 // The orchestrator.
 
 /** Preloaded into each client process: its CPU time (all threads) on stderr at exit. */
-const CPU_PRELOAD = `data:text/javascript,process.on('exit',()=>{const u=process.cpuUsage();process.stderr.write('\\nCPU_US '+(u.user+u.system)+'\\n')})`;
+const CPU_PRELOAD =
+  "data:text/javascript,import{readFileSync}from'node:fs';process.on('exit',()=>{const u=process.cpuUsage();let m=-1;" +
+  "try{const f=readFileSync('/proc/self/task/'+process.pid+'/stat','utf8').split(') ')[1].split(' ');m=Number(f[11])+Number(f[12])}catch{}" +
+  "process.stderr.write('\\nCPU_US '+(u.user+u.system)+' '+m+'\\n')})";
 
-function runChild(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string; cpuS: number }> {
+/** Linux clock ticks per second (the unit of /proc's utime and stime). */
+const TICKS_PER_S = 100;
+
+function runChild(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string; cpuS: number; mainCpuS: number }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ['--import', CPU_PRELOAD, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -198,22 +224,29 @@ function runChild(args: string[]): Promise<{ code: number | null; stdout: string
     child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
     child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
     child.on('close', (code) => {
-      const m = /\nCPU_US (\d+)\n/.exec(stderr);
-      resolve({ code, stdout, stderr, cpuS: m ? Number(m[1]) / 1e6 : Number.NaN });
+      const m = /\nCPU_US (\d+) (-?\d+)\n/.exec(stderr);
+      const main = m ? Number(m[2]) : -1;
+      resolve({ code, stdout, stderr, cpuS: m ? Number(m[1]) / 1e6 : Number.NaN, mainCpuS: main >= 0 ? main / TICKS_PER_S : Number.NaN });
     });
   });
 }
 
-async function bareRun(url: string, rate: number, durationS: number, tokens: number, promptTokens: number, seed: number): Promise<Point> {
+/** An open loop at a rate for a duration, or a closed loop (`--closed`): so many in flight, so many in all. */
+type Load = { readonly rate: number; readonly durationS: number } | { readonly concurrency: number; readonly requests: number };
+
+function loadArgs(l: Load): string[] {
+  return 'rate' in l
+    ? ['--rate', String(l.rate), '--duration', String(l.durationS)]
+    : ['--concurrency', String(l.concurrency), '--max-requests', String(l.requests)];
+}
+
+async function bareRun(url: string, load: Load, tokens: number, promptTokens: number, seed: number): Promise<Point> {
   const r = await runChild([
     here,
     '--bare',
     '--url',
     url,
-    '--rate',
-    String(rate),
-    '--duration',
-    String(durationS),
+    ...loadArgs(load),
     '--tokens',
     String(tokens),
     '--prompt',
@@ -222,10 +255,10 @@ async function bareRun(url: string, rate: number, durationS: number, tokens: num
     String(seed),
   ]);
   if (r.code !== 0) throw new Error(`bare client failed (exit ${r.code}): ${r.stderr.slice(-500)}`);
-  return { ...(JSON.parse(r.stdout.trim().split('\n').pop()!) as Omit<Point, 'cpuS'>), cpuS: r.cpuS };
+  return { ...(JSON.parse(r.stdout.trim().split('\n').pop()!) as Omit<Point, 'cpuS' | 'mainCpuS'>), cpuS: r.cpuS, mainCpuS: r.mainCpuS };
 }
 
-async function replayRun(url: string, trace: string, db: string, rate: number, durationS: number, seed: number, profDir: string): Promise<Point> {
+async function replayRun(url: string, trace: string, db: string, load: Load, seed: number, profDir: string): Promise<Point> {
   const r = await runChild([
     ...(profDir === '' ? [] : ['--cpu-prof', '--cpu-prof-dir', profDir]),
     bin,
@@ -234,10 +267,7 @@ async function replayRun(url: string, trace: string, db: string, rate: number, d
     url,
     '--trace',
     trace,
-    '--rate',
-    String(rate),
-    '--duration',
-    String(durationS),
+    ...loadArgs(load),
     '--seed',
     String(seed),
     '--db',
@@ -260,6 +290,7 @@ async function replayRun(url: string, trace: string, db: string, rate: number, d
     lagP50S: s.lag.p50S,
     lagP99S: s.lag.p99S,
     cpuS: r.cpuS,
+    mainCpuS: r.mainCpuS,
     mismatches: s.outputMismatch.fewer + s.outputMismatch.more,
     errors: Object.entries(s.errorCodes)
       .map(([code, n]) => `${code} ×${n}`)
@@ -305,6 +336,60 @@ const achieved = (p: Point): number => p.ok / p.spanS;
 const cpuPerReq = (p: Point): string => ((p.cpuS / Math.max(1, p.ok)) * 1e6).toFixed(0).padStart(10);
 const ms = (s: number): string => (s * 1e3).toFixed(2).padStart(8);
 
+/**
+ * `--closed C`: CPU per request of each client in a closed loop (C in flight, no sleeping, so no spin
+ * between sends counts), as the difference of a long and a short run (start-up and the closing summary
+ * cancel out) over the difference of their ok requests: of the main thread (the dispatch loop, Linux) and
+ * of all threads. Printed per rep, then the medians and their ratio splitbench ÷ undici.
+ */
+async function closedCpu(
+  url: string,
+  trace: string,
+  dir: string,
+  o: { tokens: number; promptTokens: number; seed: number; concurrency: number; counts: number[]; reps: number },
+): Promise<void> {
+  const [long, short] = o.counts as [number, number];
+  console.log(`\n${o.tokens} output tokens, closed loop of ${o.concurrency}, ${long} − ${short} requests`);
+  console.log('   rep  undici main µs/req  all threads | splitbench main µs/req  all threads  recorded (ok/sent, token-count mismatches)');
+  const run = async (client: 'bare' | 'sb', requests: number): Promise<Point> => {
+    const load = { concurrency: o.concurrency, requests };
+    if (client === 'bare') return bareRun(url, load, o.tokens, o.promptTokens, o.seed);
+    const db = path.join(dir, `closed-${o.tokens}-${requests}.db`);
+    try {
+      return await replayRun(url, trace, db, load, o.seed, '');
+    } finally {
+      for (const f of [db, `${db}-wal`, `${db}-shm`]) rmSync(f, { force: true });
+    }
+  };
+  const marginal = async (client: 'bare' | 'sb'): Promise<{ main: number; all: number; long: Point }> => {
+    const a = await run(client, long);
+    const b = await run(client, short);
+    const n = a.ok - b.ok;
+    return { main: ((a.mainCpuS - b.mainCpuS) / n) * 1e6, all: ((a.cpuS - b.cpuS) / n) * 1e6, long: a };
+  };
+  const main: { bare: number[]; sb: number[] } = { bare: [], sb: [] };
+  const all: { bare: number[]; sb: number[] } = { bare: [], sb: [] };
+  for (let rep = 0; rep < o.reps; rep++) {
+    const order: ('bare' | 'sb')[] = rep % 2 === 0 ? ['bare', 'sb'] : ['sb', 'bare'];
+    const got: Partial<Record<'bare' | 'sb', { main: number; all: number; long: Point }>> = {};
+    for (const c of order) got[c] = await marginal(c);
+    const b = got.bare!;
+    const s = got.sb!;
+    for (const c of ['bare', 'sb'] as const) {
+      main[c].push(got[c]!.main);
+      all[c].push(got[c]!.all);
+    }
+    const us = (x: number, w: number): string => x.toFixed(0).padStart(w);
+    console.log(
+      `${String(rep + 1).padStart(6)}  ${us(b.main, 18)}  ${us(b.all, 11)} | ${us(s.main, 22)}  ${us(s.all, 11)}  ${s.long.ok}/${s.long.sent}, ${s.long.mismatches}${s.long.ok === s.long.sent && s.long.mismatches === 0 ? '' : '  (NOT ALL RECORDED)'}`,
+    );
+  }
+  const med = (v: number[]): number => v.slice().sort((x, y) => x - y)[v.length >> 1]!;
+  console.log(
+    `${o.tokens} tokens, closed loop: CPU per request splitbench ÷ undici, median of ${o.reps}: main thread ${(med(main.sb) / med(main.bare)).toFixed(2)} (${med(main.sb).toFixed(0)} ÷ ${med(main.bare).toFixed(0)} µs), all threads ${(med(all.sb) / med(all.bare)).toFixed(2)} (${med(all.sb).toFixed(0)} ÷ ${med(all.bare).toFixed(0)} µs)`,
+  );
+}
+
 async function main(): Promise<void> {
   const durationS = Number(flag('duration', '10'));
   const reps = Number(flag('reps', '2'));
@@ -313,6 +398,12 @@ async function main(): Promise<void> {
   const lengths = numbers('tokens', '32,256');
   const rates = numbers('rates', '283,400,566,800,1131,1600,2263,3200,4525,6400');
   const profDir = flag('cpu-prof', '');
+  const closed = Number(flag('closed', '0'));
+  const closedCounts = numbers('requests', '4000,500');
+  if (!Number.isInteger(closed) || closed < 0 || closedCounts.length !== 2 || closedCounts[0]! <= closedCounts[1]!) {
+    process.stderr.write('loadgen: --closed takes a number of requests in flight, --requests two counts (more, fewer)\n');
+    process.exit(2);
+  }
   const profSeen = new Set<string>();
   if (profDir !== '') mkdirSync(profDir, { recursive: true });
   const server: ChildProcess = spawn(process.execPath, [here, '--serve'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
@@ -329,12 +420,18 @@ async function main(): Promise<void> {
   try {
     for (const tokens of lengths) {
       const trace = path.join(dir, `t${tokens}.csv`);
+      // (A closed loop sends the trace's rows in order: as many rows as requests, a millisecond apart.)
+      const rows = closed > 0 ? Math.max(...closedCounts) : 16;
+      const at = (i: number): string =>
+        new Date(Date.UTC(2023, 10, 16, 18, 17) + (closed > 0 ? i : i * 1000)).toISOString().replace('T', ' ').replace('Z', '0000');
       writeFileSync(
         trace,
-        'TIMESTAMP,ContextTokens,GeneratedTokens\n' +
-          Array.from({ length: 16 }, (_, i) => `2023-11-16 18:17:${String(i).padStart(2, '0')}.0000000,${promptTokens},${tokens}`).join('\n') +
-          '\n',
+        `TIMESTAMP,ContextTokens,GeneratedTokens\n${Array.from({ length: rows }, (_, i) => `${at(i)},${promptTokens},${tokens}`).join('\n')}\n`,
       );
+      if (closed > 0) {
+        await closedCpu(url, trace, dir, { tokens, promptTokens, seed, concurrency: closed, counts: closedCounts, reps });
+        continue;
+      }
       console.log(`\n${tokens} output tokens`);
       console.log(
         '   rate  rep  undici req/s  lag p50 ms  lag p99 ms  CPU µs/req | splitbench req/s  lag p50 ms  lag p99 ms  CPU µs/req  recorded (ok/sent, token-count mismatches)',
@@ -347,11 +444,11 @@ async function main(): Promise<void> {
           let b: Point;
           let s: Point;
           if (rep % 2 === 0) {
-            b = await bareRun(url, rate, durationS, tokens, promptTokens, seed + rep);
-            s = await replayRun(url, trace, db, rate, durationS, seed + rep, profDir);
+            b = await bareRun(url, { rate, durationS }, tokens, promptTokens, seed + rep);
+            s = await replayRun(url, trace, db, { rate, durationS }, seed + rep, profDir);
           } else {
-            s = await replayRun(url, trace, db, rate, durationS, seed + rep, profDir);
-            b = await bareRun(url, rate, durationS, tokens, promptTokens, seed + rep);
+            s = await replayRun(url, trace, db, { rate, durationS }, seed + rep, profDir);
+            b = await bareRun(url, { rate, durationS }, tokens, promptTokens, seed + rep);
           }
           rmSync(db, { force: true });
           rmSync(`${db}-wal`, { force: true });

@@ -7,6 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ChunkFacts, ChunkReader, MAX_DEPTH, readChunk, scanChunk } from '../../src/load/chunk.js';
+import type { SseParser } from '../../src/load/sse.js';
 import { CompletionStream } from '../../src/load/stream.js';
 import { createRng } from '../../src/trace/index.js';
 
@@ -371,6 +372,26 @@ test('random chunk values of every type at the members the recorder reads', () =
   }
 });
 
+/** What a stream recorded (reconciled). */
+function streamResult(s: CompletionStream) {
+  return {
+    done: s.done,
+    method: s.reconcile(),
+    tokens: s.tokens,
+    chunkMs: [...s.chunkMs],
+    chunkTokens: [...s.chunkTokens],
+    coalesced: s.coalesced,
+    first: s.firstTokenMs,
+    last: s.lastTokenMs,
+    finished: s.finished,
+    prompt: s.usagePrompt,
+    completion: s.usageCompletion,
+    cached: s.usageCachedPrompt,
+    breakdown: s.breakdown,
+    failure: s.failure,
+  };
+}
+
 test('CompletionStream: the same result whether its chunks go through the fast path or JSON.parse', () => {
   // The fast path answers for these (checked above); the alternate spellings below are equal JSON that
   // it leaves to JSON.parse (an escape in a member name), so both paths are compared on the same stream.
@@ -385,18 +406,108 @@ test('CompletionStream: the same result whether its chunks go through the fast p
     }
     fast.push('data: [DONE]\n\n', n + 1);
     slow.push('data: [DONE]\n\n', n + 1);
-    const summary = (s: CompletionStream) => ({
-      method: s.reconcile(),
-      tokens: s.tokens,
-      chunkMs: [...s.chunkMs],
-      chunkTokens: [...s.chunkTokens],
-      first: s.firstTokenMs,
-      finished: s.finished,
-      prompt: s.usagePrompt,
-      completion: s.usageCompletion,
-      breakdown: s.breakdown,
-      failure: s.failure,
-    });
-    assert.deepEqual(summary(fast), summary(slow), name);
+    assert.deepEqual(streamResult(fast), streamResult(slow), name);
   }
+});
+
+test('CompletionStream: whole events read without the event parser give what the parser gives, however reads cut them', () => {
+  const r = rng(31);
+  // Lines that are not one plain `data:` event: the parser's, between and inside the templated ones.
+  const odd = [
+    ': keep-alive\n\n',
+    'event: ping\ndata: {}\n\n',
+    'id: 7\n',
+    'retry: 10\n',
+    '\n',
+    'data: [DONE]\n\n',
+    'event: error\ndata: {"message":"boom"}\n\n',
+  ];
+  const shapes = Object.entries(SHAPES);
+  for (let round = 0; round < 600; round++) {
+    const [name, shape] = shapes[round % shapes.length]!;
+    const n = 20;
+    let text = '';
+    for (let i = 0; i <= n; i++) {
+      let data = shape(i, n);
+      const k = r();
+      if (k < 0.05) data = mutate(data, r);
+      // Spellings of the same event: no space after the colon, CRLF or CR line ends, data split over two lines.
+      const cut = 1 + Math.floor(r() * (data.length - 1));
+      const k2 = r();
+      if (k2 < 0.05) text += `data:${data}\n\n`;
+      else if (k2 < 0.1) text += `data: ${data}\r\n\r\n`;
+      else if (k2 < 0.12) text += `data: ${data}\r\r`;
+      else if (k2 < 0.15) text += `data: ${data.slice(0, cut)}\ndata: ${data.slice(cut)}\n\n`;
+      else text += `data: ${data}\n\n`;
+      if (r() < 0.1) text += odd[Math.floor(r() * odd.length)]!;
+    }
+    text += r() < 0.5 ? `data: ${FINALS[round % 3]}\n\ndata: [DONE]\n\n` : `data: ${shape(n + 1, n)}`; // or cut off
+    // Reads: mostly whole events, some joined, some cut anywhere.
+    const reads: string[] = [];
+    for (let at = 0; at < text.length; ) {
+      const k3 = r();
+      let end: number;
+      if (k3 < 0.2) end = at + 1 + Math.floor(r() * 300);
+      else {
+        end = at;
+        for (let e = 0, events = k3 < 0.9 ? 1 : 2 + Math.floor(r() * 3); e < events && end < text.length; e++) {
+          const b = text.indexOf('\n\n', end);
+          end = b < 0 ? text.length : b + 2;
+        }
+      }
+      reads.push(text.slice(at, Math.min(end, text.length)));
+      at = Math.min(end, text.length);
+    }
+    // The reference: each read that starts at an event boundary led by a comment line (`:`, which the
+    // parser skips and the whole-event path does not take), so all of it goes through the event parser.
+    const fast = new CompletionStream(0);
+    const parsed = new CompletionStream(0);
+    const parser = (parsed as unknown as { parser: SseParser }).parser;
+    reads.forEach((x, i) => {
+      fast.push(x, i + 1);
+      parsed.push(parser.atBoundary ? `:\n${x}` : x, i + 1);
+    });
+    assert.deepEqual({ dangling: fast.end(), ...streamResult(fast) }, { dangling: parsed.end(), ...streamResult(parsed) }, `${name}, round ${round}`);
+  }
+});
+
+test('CompletionStream: a template learnt from data over several lines is not used on one event (its line end splits it)', () => {
+  // Pretty-printed chunks, one data line per line: the template's constant text holds line ends.
+  const chunk = (i: number): string => JSON.stringify({ choices: [{ text: ' t', finish_reason: null }], usage: { completion_tokens: i } }, null, 1);
+  const asEvent = (data: string): string =>
+    `${data
+      .split('\n')
+      .map((l) => `data: ${l}`)
+      .join('\n')}\n\n`;
+  const s = new CompletionStream(0);
+  for (let i = 1; i <= 4; i++) s.push(asEvent(chunk(i)), i);
+  assert.equal(s.tokens, 4);
+  // The same text as one `data:` line and its continuation lines: to the event parser, a data line `{` and
+  // fields named `"choices"`, … : not JSON.
+  s.push(`data: ${chunk(5)}\n\n`, 5);
+  assert.equal(s.failure?.code, 'SB_STREAM');
+  assert.equal(s.tokens, 4);
+});
+
+test('a new stream takes over the template the last stream learnt where it matches, and learns its own where not', () => {
+  const shape = SHAPES['our server']!;
+  const first = new ChunkReader();
+  const f = new ChunkFacts();
+  for (let i = 0; i < 4; i++) first.read(shape(i, 9), f);
+  assert.equal(first.templated, true);
+  // The next stream of the same server: its first chunk already matches.
+  const next = new ChunkReader();
+  assert.equal(next.read(shape(1, 9), f), true);
+  assert.deepEqual(plain(f), reference(shape(1, 9)));
+  assert.equal(next.hits, 1);
+  assert.equal(next.templated, true);
+  // A stream with another id (vLLM: one per request) does not match it: scanned, then its own template.
+  const other = new ChunkReader();
+  const otherChunk = (i: number): string => shape(i, 9).replace(/"id":"[^"]*"/, '"id":"cmpl-other-request"');
+  assert.equal(other.read(otherChunk(1), f), true);
+  assert.deepEqual(plain(f), reference(otherChunk(1)));
+  assert.equal(other.hits, 0);
+  other.read(otherChunk(2), f);
+  other.read(otherChunk(3), f);
+  assert.equal(other.hits, 1);
 });

@@ -9,7 +9,7 @@ import { RequestErrorCode } from '../../src/errors.js';
 import { type RequestFields, Recorder, RunEvents } from '../../src/run/events.js';
 import { OK, type RequestOutcome } from '../../src/run/outcome.js';
 import { LiveMetrics, serveMetrics } from '../../src/scale/live.js';
-import type { RequestRow } from '../../src/store/index.js';
+import { encodeChunks, type RequestRow } from '../../src/store/index.js';
 import { parsePromText } from '../../src/telemetry/prom-text.js';
 
 /** A bus with `m` subscribed, and a recorder on it whose rows go nowhere. */
@@ -80,6 +80,26 @@ test('client histograms: TTFT per first token, E2E per ok request, one inter-tok
   assert.equal(value(t, 'splitbench_replay_inter_token_latency_seconds_bucket', { le: '0.15' }), 3);
   assert.equal(value(t, 'splitbench_replay_in_flight'), 1);
   consistent(t);
+});
+
+test('a replay row with its token times pre-encoded gives the inter-token samples its chunk list gives', async () => {
+  const chunks = [
+    { t: 0.5, tokens: 1 },
+    { t: 0.625, tokens: 1 },
+    { t: 0.875, tokens: 2 },
+  ];
+  const texts: string[] = [];
+  const { chunks: _list, ...rest } = row(1, chunks);
+  const pre: RequestFields = { ...rest, tokenTimesBlob: encodeChunks(chunks) };
+  for (const r of [row(1, chunks), pre]) {
+    const m = new LiveMetrics({ shard: '0', shards: '1', runUuid: 'u' });
+    const { events, recorder } = bus(m);
+    started(events);
+    recorder.record(r, OK);
+    texts.push(await m.text());
+  }
+  assert.equal(value(texts[1]!, 'splitbench_replay_inter_token_latency_seconds_count'), 3);
+  assert.equal(texts[1], texts[0]);
 });
 
 test('a request finishing while a scrape renders counts in the next scrape, and each scrape adds up', async () => {
