@@ -88,6 +88,7 @@ const statsCmd = defineCommand({
         `peak            ${stats.peakPerSecond} req in one second, ${stats.peakPerMinute} req in one minute`,
         '',
         formatTable([['tokens', 'mean', 'p50', 'p90', 'p99', 'max'], tok('prompt', stats.promptTokens), tok('output', stats.outputTokens)]),
+        ...(stats.approximate ? ['', `percentiles: ${t.TRACE_STATS_APPROXIMATION} (mean, max, peaks and counts stay exact)`] : []),
       ];
       const pr = stats.prefixReuse;
       if (pr) {

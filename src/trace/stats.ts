@@ -1,15 +1,14 @@
 /**
- * Streaming trace statistics: exact counts, sums and maxima; percentiles from hdr histograms (token counts with
- * 5 significant digits, so they are exact below 131,072 tokens; inter-arrival gaps in µs with 3 digits).
+ * Streaming trace statistics: exact counts, sums, maxima and percentiles. Percentiles are nearest-rank values
+ * of the trace (a token count or gap that occurs in it), kept exactly by the metrics' one distribution class
+ * up to its exact limit; past it they come from its hdr histogram and `approximate` says so.
  */
-import { createRequire } from 'node:module';
-import type * as hdr from 'hdr-histogram-js';
+import { APPROXIMATION, Distribution } from '../metrics/histogram.js';
 import type { RequestSpec } from './types.js';
 import { PrefixReuseCounter, type PrefixReuse } from './reuse.js';
 
-/** hdr-histogram-js, loaded on first use (it costs start-up ~40 ms of CPU and ~15 MB; only `trace stats` needs it here). */
-let hdrModule: typeof hdr | undefined;
-const hdrLib = (): typeof hdr => (hdrModule ??= createRequire(import.meta.url)('hdr-histogram-js') as typeof hdr);
+/** What `approximate` means when set (the population passed the exact limit). */
+export const TRACE_STATS_APPROXIMATION = APPROXIMATION;
 
 export interface TokenStats {
   readonly mean: number;
@@ -50,6 +49,8 @@ export interface TraceStats {
   readonly warnings: string[];
   /** The prefix reuse the trace offers (reuse.ts), when its requests carry prefix block hashes. */
   readonly prefixReuse?: PrefixReuse;
+  /** Set when a percentile came from a histogram (more values than the exact limit): TRACE_STATS_APPROXIMATION. */
+  readonly approximate: boolean;
 }
 
 export interface TraceStatsOptions {
@@ -62,25 +63,21 @@ function gcd(a: number, b: number): number {
   return a;
 }
 
+/** Nearest-rank percentile of a distribution (0 when empty). */
+const rank = (d: Distribution, q: number): number => d.percentile(q, 'nearest-rank') ?? 0;
+
 class TokenAcc {
-  private readonly h = hdrLib().build({
-    bitBucketSize: 32,
-    autoResize: true,
-    lowestDiscernibleValue: 1,
-    highestTrackableValue: 1 << 17,
-    numberOfSignificantValueDigits: 5,
-  });
+  readonly d = new Distribution();
   sum = 0;
   max = 0;
   add(v: number): void {
-    this.h.recordValue(v);
+    this.d.record(v);
     this.sum += v;
     if (v > this.max) this.max = v;
   }
   result(n: number): TokenStats {
     if (n === 0) return { mean: 0, p50: 0, p90: 0, p99: 0, max: 0, total: 0 };
-    const p = (q: number): number => Math.min(this.h.getValueAtPercentile(q), this.max);
-    return { mean: this.sum / n, p50: p(50), p90: p(90), p99: p(99), max: this.max, total: this.sum };
+    return { mean: this.sum / n, p50: rank(this.d, 50), p90: rank(this.d, 90), p99: rank(this.d, 99), max: this.max, total: this.sum };
   }
 }
 
@@ -92,13 +89,7 @@ export async function computeTraceStats(
   const reuse = new PrefixReuseCounter(opts.cacheBlocks);
   const prompt = new TokenAcc();
   const output = new TokenAcc();
-  const gaps = hdrLib().build({
-    bitBucketSize: 32,
-    autoResize: true,
-    lowestDiscernibleValue: 1,
-    highestTrackableValue: 1e6,
-    numberOfSignificantValueDigits: 3,
-  });
+  const gaps = new Distribution();
   let n = 0;
   let first = 0;
   let prev = 0;
@@ -121,7 +112,7 @@ export async function computeTraceStats(
       gapSum += g;
       gapSq += g * g;
       const gUs = Math.round(g * 1e6);
-      gaps.recordValue(gUs);
+      gaps.record(g);
       if (gUs === 0) zeroGaps++;
       else tickUs = tickUs === 1 ? 1 : gcd(tickUs, gUs);
     }
@@ -174,7 +165,7 @@ export async function computeTraceStats(
     lastArrivalS: n ? prev : 0,
     spanS: span,
     meanRatePerS: span > 0 ? n / span : 0,
-    interArrival: { meanS: gapMean, medianS: nGaps ? gaps.getValueAtPercentile(50) / 1e6 : 0, cv: gapMean > 0 ? Math.sqrt(gapVar) / gapMean : 0 },
+    interArrival: { meanS: gapMean, medianS: rank(gaps, 50), cv: gapMean > 0 ? Math.sqrt(gapVar) / gapMean : 0 },
     peakPerSecond: peakSec,
     peakPerMinute: peakMin,
     promptTokens: prompt.result(n),
@@ -182,6 +173,7 @@ export async function computeTraceStats(
     quantisation: { zeroGapShare: zeroShare, requestsPerTimestamp: distinct > 0 ? n / distinct : 0, tickS },
     warnings,
     ...(reuseResult === undefined ? {} : { prefixReuse: reuseResult }),
+    approximate: gaps.approximate || prompt.d.approximate || output.d.approximate,
   };
 }
 

@@ -17,7 +17,8 @@ test('counts, span, rates, inter-arrival, peaks and token percentiles', async ()
   assert.equal(s.promptTokens.p50, 5000);
   assert.equal(s.outputTokens.p90, 100);
   assert.equal(s.promptTokens.total, 5500 + 31 * 5000);
-  assert.ok(Math.abs(s.interArrival.medianS - 2) < 0.01);
+  assert.equal(s.interArrival.medianS, 2);
+  assert.equal(s.approximate, false);
   assert.ok(s.interArrival.cv > 0.5);
   assert.deepEqual(s.warnings, []);
 });
@@ -28,6 +29,17 @@ test('exact percentiles for token counts (odd count: the middle value)', async (
   assert.equal(s.promptTokens.p50, 1468);
   assert.equal(s.promptTokens.max, 100000);
   assert.equal(s.outputTokens.p99, 100000);
+});
+
+test('the median gap is exact, a gap of the trace, not a 3-digit histogram value', async () => {
+  // Gaps 0.0638127 s (x5) and 1 s (x4): the median is the 5th smallest gap, exactly.
+  const gaps = [1, 0.0638127, 1, 0.0638127, 0.0638127, 1, 0.0638127, 1, 0.0638127];
+  let t = 0;
+  const rs = [req(0, 10, 1), ...gaps.map((g) => req((t += g), 10, 1))];
+  const s = await computeTraceStats(fromArray(rs));
+  // Exact up to the float error of re-subtracting arrivals (~1e-17), where the histogram was 6e-6 off.
+  assert.ok(Math.abs(s.interArrival.medianS - 0.0638127) < 1e-12, `median ${s.interArrival.medianS}`);
+  assert.equal(s.approximate, false);
 });
 
 test('quantised arrivals (Mooncake-style: ~10 requests per 3-second tick) are detected and the tick named', async () => {
