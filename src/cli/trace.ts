@@ -6,6 +6,7 @@ import { SESSION_SYNTH_DEFAULTS } from '../trace/synth.js';
 import { camelKey } from '../flagspec.js';
 import { TRACE_FLAGS, TRACE_FORMAT_FLAG, traceOptions } from '../trace/options.js';
 import { getTraceReader, TRACE_FORMATS } from '../trace/readers/index.js';
+import { APPROXIMATION } from '../metrics/histogram.js';
 import { formatTable } from './output.js';
 import { defineCommand, defineGroup } from './define.js';
 
@@ -88,7 +89,7 @@ const statsCmd = defineCommand({
         `peak            ${stats.peakPerSecond} req in one second, ${stats.peakPerMinute} req in one minute`,
         '',
         formatTable([['tokens', 'mean', 'p50', 'p90', 'p99', 'max'], tok('prompt', stats.promptTokens), tok('output', stats.outputTokens)]),
-        ...(stats.approximate ? ['', `percentiles: ${t.TRACE_STATS_APPROXIMATION} (mean, max, peaks and counts stay exact)`] : []),
+        ...(stats.approximate ? ['', `percentiles: ${APPROXIMATION} (mean, max, peaks and counts stay exact)`] : []),
       ];
       const pr = stats.prefixReuse;
       if (pr) {

@@ -31,8 +31,10 @@ const hdrLib = (): typeof hdr => (hdrModule ??= createRequire(import.meta.url)('
 
 /** Values a distribution keeps exactly (2^24: 128 MiB of doubles); past it, an hdr histogram. */
 export const EXACT_LIMIT = 2 ** 24;
-/** How an over-limit distribution is approximated (named in summaries). */
-/** (The limit written as `toLocaleString('en-US')` would, without its ICU set-up at every start-up: 16,777,216.) */
+/**
+ * How an over-limit distribution is approximated (named in summaries). The limit is written as
+ * `toLocaleString('en-US')` would (16,777,216), without its ICU set-up at every start-up.
+ */
 export const APPROXIMATION = `hdr histogram, 3 significant digits (population above ${String(EXACT_LIMIT).replace(/\B(?=(\d{3})+(?!\d))/g, ',')} values)`;
 
 /** How a percentile is read off the sorted values; see the module comment. */

@@ -684,12 +684,6 @@ class Live implements RequestObserver {
   }
 }
 
-/**
- * A simulated request's row: every RequestRow field an own property from the start, in one order, so all
- * rows share one shape (the writer, the recorder's outcome columns and the summary's tap read them by
- * field, tens of thousands a second). A field the row does not have holds `undefined`, which every reader
- * treats as absent (the store binds it as SQL NULL); the outcome's columns are the recorder's to set.
- */
 /** A row's breakdown (RequestRow's), with an absent prefix-cache count as undefined (one shape). */
 interface SimBreakdown {
   readonly queue: number;
@@ -700,6 +694,12 @@ interface SimBreakdown {
   readonly cachedPromptTokens: number | undefined;
 }
 
+/**
+ * A simulated request's row: every RequestRow field an own property from the start, in one order, so all
+ * rows share one shape (the writer, the recorder's outcome columns and the summary's tap read them by
+ * field, tens of thousands a second). A field the row does not have holds `undefined`, which every reader
+ * treats as absent (the store binds it as SQL NULL); the outcome's columns are the recorder's to set.
+ */
 class SimRow {
   readonly shard: number | undefined = undefined;
   readonly seq: number;

@@ -16,7 +16,7 @@ export {
 export { sha256File } from './hash.js';
 export { createRng, arrivalProcess, parseArrivalKind, ARRIVAL_KINDS, type Rng, type ArrivalKind, type ParsedArrivalKind } from './random.js';
 export { sizeSampler, sizeSamplerFromArrays, type SizeSampler, type SizeSample } from './sizes.js';
-export { computeTraceStats, TRACE_STATS_APPROXIMATION, type TraceStats, type TraceStatsOptions, type TokenStats, type QuantisationInfo } from './stats.js';
+export { computeTraceStats, type TraceStats, type TraceStatsOptions, type TokenStats, type QuantisationInfo } from './stats.js';
 export { PrefixReuseCounter, REUSE_BLOCK_TOKENS, type PrefixReuse, type ReuseFigures } from './reuse.js';
 export { writeTrace } from './writers.js';
 export { synthesize, synthesizeTrace, type SynthOptions } from './synth.js';

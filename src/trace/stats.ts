@@ -3,12 +3,9 @@
  * of the trace (a token count or gap that occurs in it), kept exactly by the metrics' one distribution class
  * up to its exact limit; past it they come from its hdr histogram and `approximate` says so.
  */
-import { APPROXIMATION, Distribution } from '../metrics/histogram.js';
+import { Distribution } from '../metrics/histogram.js';
 import type { RequestSpec } from './types.js';
 import { PrefixReuseCounter, type PrefixReuse } from './reuse.js';
-
-/** What `approximate` means when set (the population passed the exact limit). */
-export const TRACE_STATS_APPROXIMATION = APPROXIMATION;
 
 export interface TokenStats {
   readonly mean: number;
@@ -49,7 +46,7 @@ export interface TraceStats {
   readonly warnings: string[];
   /** The prefix reuse the trace offers (reuse.ts), when its requests carry prefix block hashes. */
   readonly prefixReuse?: PrefixReuse;
-  /** Set when a percentile came from a histogram (more values than the exact limit): TRACE_STATS_APPROXIMATION. */
+  /** Set when a percentile came from a histogram (more values than the exact limit): metrics' APPROXIMATION. */
   readonly approximate: boolean;
 }
 
