@@ -29,13 +29,12 @@ import type * as hdr from 'hdr-histogram-js';
 let hdrModule: typeof hdr | undefined;
 const hdrLib = (): typeof hdr => (hdrModule ??= createRequire(import.meta.url)('hdr-histogram-js') as typeof hdr);
 
-/** Values a distribution keeps exactly (2^24: 128 MiB of doubles); past it, an hdr histogram. */
+/** Values a distribution keeps exactly by default (2^24: 128 MiB of doubles); past it, an hdr histogram. */
 export const EXACT_LIMIT = 2 ** 24;
-/**
- * How an over-limit distribution is approximated (named in summaries). The limit is written as
- * `toLocaleString('en-US')` would (16,777,216), without its ICU set-up at every start-up.
- */
-export const APPROXIMATION = `hdr histogram, 3 significant digits (population above ${String(EXACT_LIMIT).replace(/\B(?=(\d{3})+(?!\d))/g, ',')} values)`;
+/** Exact values one run summary keeps over all its distributions (2^25: 256 MiB of doubles); see `ExactBudget`. */
+export const SUMMARY_EXACT_LIMIT = 2 ** 25;
+/** How a distribution past its exact-value budget is approximated (named in summaries). */
+export const APPROXIMATION = 'hdr histogram, 3 significant digits (past the exact-value budget)';
 
 /** How a percentile is read off the sorted values; see the module comment. */
 export type PercentileMethod = 'linear' | 'nearest-rank';
@@ -80,37 +79,98 @@ export type StatName = keyof typeof STAT_NAMES;
 
 /** Percentile `p` (0..100) of `sorted` (ascending, non-empty) by `method`. */
 export function percentileOfSorted(sorted: ArrayLike<number>, p: number, method: PercentileMethod): number {
-  const n = sorted.length;
+  return percentileAt(sorted.length, (i) => sorted[i]!, p, method);
+}
+
+/** Percentile `p` of n ascending values read by rank (`at(i)`, 0 ≤ i < n). */
+function percentileAt(n: number, at: (i: number) => number, p: number, method: PercentileMethod): number {
   if (method === 'nearest-rank') {
     const rank = Math.ceil((n * p) / 100);
-    return sorted[Math.min(n - 1, Math.max(0, rank - 1))]!;
+    return at(Math.min(n - 1, Math.max(0, rank - 1)));
   }
   const h = ((n - 1) * p) / 100;
   const lo = Math.floor(h);
-  const a = sorted[lo]!;
+  const a = at(lo);
   if (lo + 1 >= n) return a;
-  const b = sorted[lo + 1]!;
+  const b = at(lo + 1);
   return a + (h - lo) * (b - a);
 }
 
+/**
+ * One memory budget for the exact values of several distributions (a run summary's, `SUMMARY_EXACT_LIMIT`):
+ * each holds its stored values against it (a value 1 unit, 8 bytes; a run of equal values in the counted form 2
+ * units), and when a value would take the total past `limit`, the distribution holding the most moves to its
+ * hdr histogram (on a tie the one made last: a summary's per-pool copies and slowdowns go before the run's
+ * own latencies), until it fits. A distribution made with a number has a budget of its own.
+ */
+export class ExactBudget {
+  used = 0;
+  private readonly members: Distribution[] = [];
+
+  constructor(readonly limit: number) {}
+
+  join(d: Distribution): void {
+    this.members.push(d);
+  }
+
+  /** Room for `k` more units of `d` (taken when it fits); false when `d` itself moved to its histogram. */
+  admit(d: Distribution, k: number): boolean {
+    while (this.used + k > this.limit) {
+      let big: Distribution | undefined;
+      for (const m of this.members) if (!m.approximate && (big === undefined || m.entries >= big.entries)) big = m;
+      if (big === undefined || big.entries === 0) big = d;
+      big.moveToHistogram();
+      if (big === d) return false;
+    }
+    this.used += k;
+    return true;
+  }
+}
+
+/** Values gathered before the counted form is tried. */
+const TRY_COUNTED_AT = 2 ** 20;
+
+/** Scratch for a double's bit pattern (hashing). */
+const bits64 = new Float64Array(1);
+const bits32 = new Uint32Array(bits64.buffer);
+
 export class Distribution {
-  private values = new Float64Array(64);
-  private n = 0;
+  /** The values (plain form; ascending when `sorted`), the first `nv` used. */
+  private vals = new Float64Array(64);
+  private nv = 0;
   private sorted = true;
-  /** Set once the population passed EXACT_LIMIT: values live here in integer nanoseconds (or nano-units). */
+  /**
+   * The counted form, for a population of few distinct values (token gaps repeat to the bit: one iteration's
+   * gap is every request's in its batch): an open-addressing table of distinct values (`keys`) and their
+   * counts (`counts`, 0: empty slot), `distinct` used. Tried once at TRY_COUNTED_AT values and kept while
+   * the table is at most half the size of the values written out (else the values are written out again).
+   * Exact: it reads as the same sorted sequence (`runs`, built for reads).
+   */
+  private keys: Float64Array | undefined;
+  private counts: Float64Array | undefined;
+  private distinct = 0;
+  /** The counted form's distinct values ascending and their counts, built for reads; undefined: stale. */
+  private runs: { readonly v: Float64Array; readonly c: Float64Array; readonly cum: Float64Array } | undefined;
+  private form: 'undecided' | 'plain' | 'counted' = 'undecided';
+  private n = 0;
+  /** Set once the distribution left its budget: values live here in integer nanoseconds (or nano-units). */
   private hist: hdr.Histogram | undefined;
   private histSum = 0;
   private histMax = 0;
+  private readonly budget: ExactBudget;
 
-  /** `limit`: values kept exactly before moving to a histogram (tests lower it; 0: live mode). */
-  constructor(private readonly limit = EXACT_LIMIT) {}
+  /** `limit`: values kept exactly before moving to a histogram (tests lower it; 0: live mode), or a shared budget. */
+  constructor(limit: number | ExactBudget = EXACT_LIMIT) {
+    this.budget = typeof limit === 'number' ? new ExactBudget(limit) : limit;
+    this.budget.join(this);
+  }
 
   /** Live mode: an hdr histogram from the first value (constant memory; for figures where no rows exist). */
   static live(): Distribution {
     const d = new Distribution(0);
     // Built now, not at the first value: loading hdr-histogram-js takes tens of ms of CPU, and a live run
     // makes its distributions before its clock starts, so the load never lands on a request's send.
-    d.toHistogram();
+    d.moveToHistogram();
     return d;
   }
 
@@ -119,39 +179,80 @@ export class Distribution {
     if (!Number.isFinite(value) || !(count > 0)) return;
     const v = value > 0 ? value : 0;
     const k = Math.round(count);
-    if (this.hist || this.n + k > this.limit) {
-      this.toHistogram().recordValueWithCount(Math.round(v * HIST_UNIT), k);
+    if (this.form === 'counted') {
+      this.n += k;
+      this.insert(v, k);
+      return;
+    }
+    if (this.hist === undefined) {
+      const b = this.budget;
+      if (b.used + k <= b.limit) b.used += k;
+      else b.admit(this, k);
+    }
+    if (this.hist) {
+      this.hist.recordValueWithCount(Math.round(v * HIST_UNIT), k);
       this.histSum += v * k;
       this.histMax = Math.max(this.histMax, v);
       this.n += k;
       return;
     }
-    this.reserve(k);
-    if (this.n > 0 && v < this.values[this.n - 1]!) this.sorted = false;
-    this.values.fill(v, this.n, this.n + k);
+    const n = this.nv;
+    if (n + k > this.vals.length) this.reserve(k);
+    const x = this.vals;
+    if (n > 0 && v < x[n - 1]!) this.sorted = false;
+    if (k === 1) x[n] = v;
+    else x.fill(v, n, n + k);
+    this.nv = n + k;
     this.n += k;
+    if (this.nv >= TRY_COUNTED_AT && this.form === 'undecided') this.toCounted();
   }
 
   get count(): number {
     return this.n;
   }
 
+  /** Units of the budget this distribution holds: a value 1 (8 bytes), a counted-form slot 2; 0 once approximate. */
+  get entries(): number {
+    return this.hist ? 0 : this.form === 'counted' ? 2 * this.keys!.length : this.nv;
+  }
+
   /** Add every value of `other` into this distribution. */
   merge(other: Distribution): this {
     if (other.n === 0) return this;
-    if (this.hist || other.hist || this.n + other.n > this.limit) {
-      const h = this.toHistogram();
-      if (other.hist) h.add(other.hist);
-      for (let i = 0; i < (other.hist ? 0 : other.n); i++) h.recordValue(Math.round(other.values[i]! * HIST_UNIT));
-      this.histSum += other.hist ? other.histSum : compensatedSum(other.values.subarray(0, other.n));
-      this.histMax = Math.max(this.histMax, other.hist ? other.histMax : maxOf(other.values.subarray(0, other.n)));
+    if (this.hist || other.hist) {
+      const h = this.moveToHistogram();
+      if (other.hist) {
+        h.add(other.hist);
+        this.histSum += other.histSum;
+        this.histMax = Math.max(this.histMax, other.histMax);
+      } else {
+        other.intoHistogram(h);
+        const [sum, max] = other.heldSumMax();
+        this.histSum += sum;
+        this.histMax = Math.max(this.histMax, max);
+      }
       this.n += other.n;
       return this;
     }
-    this.reserve(other.n);
-    if (!other.sorted || (this.n > 0 && other.values[0]! < this.values[this.n - 1]!)) this.sorted = false;
-    this.values.set(other.values.subarray(0, other.n), this.n);
     this.n += other.n;
+    if (other.form === 'counted' && this.form !== 'plain') this.toCounted();
+    const before = this.entries;
+    // Each value into whatever form this one has by then (a growing table may give up, the budget may move it).
+    other.forEachHeld((v, c) => {
+      if (this.hist) {
+        this.hist.recordValueWithCount(Math.round(v * HIST_UNIT), c);
+        this.histSum += v * c;
+        this.histMax = Math.max(this.histMax, v);
+      } else if (this.form === 'counted') this.insert(v, c);
+      else {
+        if (this.nv + c > this.vals.length) this.reserve(c);
+        if (this.nv > 0 && v < this.vals[this.nv - 1]!) this.sorted = false;
+        this.vals.fill(v, this.nv, this.nv + c);
+        this.nv += c;
+      }
+    });
+    if (!this.hist) this.account(before);
+    if (this.nv >= TRY_COUNTED_AT && this.form === 'undecided' && !this.hist) this.toCounted();
     return this;
   }
 
@@ -159,19 +260,19 @@ export class Distribution {
   percentile(p: number, method: PercentileMethod = DEFAULT_PERCENTILE_METHOD): number | undefined {
     if (this.n === 0) return undefined;
     if (this.hist) return Math.min(this.hist.getValueAtPercentile(p) / HIST_UNIT, this.histMax);
-    return percentileOfSorted(this.sortedValues(), p, method);
+    return percentileAt(this.n, this.ranked(), p, method);
   }
 
   /** Mean of the values; undefined when empty. */
   mean(): number | undefined {
     if (this.n === 0) return undefined;
-    return this.hist ? this.histSum / this.n : compensatedSum(this.sortedValues()) / this.n;
+    return this.hist ? this.histSum / this.n : this.exactSum() / this.n;
   }
 
   /** Largest value; undefined when empty. */
   max(): number | undefined {
     if (this.n === 0) return undefined;
-    return this.hist ? this.histMax : this.sortedValues()[this.n - 1];
+    return this.hist ? this.histMax : this.exactMax();
   }
 
   /**
@@ -180,7 +281,7 @@ export class Distribution {
    */
   cdfPoints(maxPoints = 600, scale = 1): { x: number; y: number }[] {
     if (this.n === 0) return [];
-    if (!this.hist) return cdfOfSorted(this.sortedValues(), maxPoints, scale);
+    if (!this.hist) return cdfAt(this.n, this.ranked(), maxPoints, scale);
     const out: { x: number; y: number }[] = [];
     for (let k = 1; k < maxPoints; k++) {
       const y = k / (maxPoints - 1);
@@ -189,7 +290,7 @@ export class Distribution {
     return out;
   }
 
-  /** True once the population passed EXACT_LIMIT (percentiles then come from an hdr histogram). */
+  /** True once the population left its exact-value budget (percentiles then come from an hdr histogram). */
   get approximate(): boolean {
     return this.hist !== undefined;
   }
@@ -210,60 +311,226 @@ export class Distribution {
         approximate: APPROXIMATION,
       };
     }
-    const x = this.sortedValues();
-    const at = (p: number): number => percentileOfSorted(x, p, method);
+    const get = this.ranked();
+    const at = (p: number): number => percentileAt(this.n, get, p, method);
     return {
       count: this.n,
-      mean: compensatedSum(x) / this.n,
+      mean: this.exactSum() / this.n,
       p50: at(50),
       p90: at(90),
       p95: at(95),
       p99: at(99),
       p999: at(99.9),
-      max: x[this.n - 1]!,
+      max: this.exactMax(),
     };
   }
 
+  /**
+   * Move the exact values into an hdr histogram (once; the values are released and the budget gets their
+   * room back). The budget's to call; also live mode's.
+   */
+  moveToHistogram(): hdr.Histogram {
+    if (this.hist) return this.hist;
+    const h = hdrLib().build({ bitBucketSize: 64, autoResize: true, numberOfSignificantValueDigits: 3 });
+    this.intoHistogram(h);
+    [this.histSum, this.histMax] = this.heldSumMax();
+    this.budget.used -= this.entries;
+    this.vals = new Float64Array(0);
+    this.nv = 0;
+    this.keys = this.counts = this.runs = undefined;
+    this.distinct = 0;
+    this.hist = h;
+    return h;
+  }
+
+  /** Visit the exact values as held: (value, count), in no particular order. */
+  private forEachHeld(f: (v: number, count: number) => void): void {
+    if (this.form === 'counted') {
+      const k = this.keys!;
+      const c = this.counts!;
+      for (let i = 0; i < k.length; i++) if (c[i]! > 0) f(k[i]!, c[i]!);
+    } else for (let i = 0; i < this.nv; i++) f(this.vals[i]!, 1);
+  }
+
+  /** Sum and max of the exact values: an approximate form's exact mean and max (any order will do). */
+  private heldSumMax(): [number, number] {
+    if (this.nv + this.distinct === 0) return [0, 0];
+    return [this.exactSum(), this.exactMax()];
+  }
+
+  /** Record the exact values into `h`. */
+  private intoHistogram(h: hdr.Histogram): void {
+    this.forEachHeld((v, c) => h.recordValueWithCount(Math.round(v * HIST_UNIT), c));
+  }
+
+  /** The exact values by rank. */
+  private ranked(): (i: number) => number {
+    if (this.form !== 'counted') {
+      const x = this.sortedValues();
+      return (i) => x[i]!;
+    }
+    const { v, cum } = this.sortedRuns();
+    const m = v.length;
+    return (i) => v[firstAbove(cum, m, i)]!;
+  }
+
+  /** Neumaier sum of the exact values in ascending order (see `compensatedSum`). */
+  private exactSum(): number {
+    if (this.form !== 'counted') return compensatedSum(this.sortedValues());
+    const { v, c } = this.sortedRuns();
+    return compensatedRuns(v, c, v.length);
+  }
+
+  private exactMax(): number {
+    if (this.form !== 'counted') return this.sortedValues()[this.nv - 1]!;
+    const { v } = this.sortedRuns();
+    return v[v.length - 1]!;
+  }
+
   private sortedValues(): Float64Array {
-    const x = this.values.subarray(0, this.n);
+    const x = this.vals.subarray(0, this.nv);
     if (!this.sorted) {
-      x.sort();
+      sortNonNegative(x);
       this.sorted = true;
     }
     return x;
   }
 
-  /** Move the exact values into an hdr histogram (once; the values array is released). */
-  private toHistogram(): hdr.Histogram {
-    if (this.hist) return this.hist;
-    const h = hdrLib().build({ bitBucketSize: 64, autoResize: true, numberOfSignificantValueDigits: 3 });
-    const x = this.values.subarray(0, this.n);
-    for (let i = 0; i < x.length; i++) h.recordValue(Math.round(x[i]! * HIST_UNIT));
-    this.histSum = compensatedSum(x);
-    this.histMax = maxOf(x);
-    this.values = new Float64Array(0);
-    this.hist = h;
+  /** The counted form's distinct values ascending, their counts and running counts. */
+  private sortedRuns(): { readonly v: Float64Array; readonly c: Float64Array; readonly cum: Float64Array } {
+    if (this.runs) return this.runs;
+    const keys = this.keys!;
+    const counts = this.counts!;
+    const v = new Float64Array(this.distinct);
+    let m = 0;
+    for (let i = 0; i < keys.length; i++) if (counts[i]! > 0) v[m++] = keys[i]!;
+    sortNonNegative(v);
+    const c = new Float64Array(m);
+    const cum = new Float64Array(m);
+    let total = 0;
+    for (let i = 0; i < m; i++) {
+      c[i] = counts[this.slotOf(v[i]!)]!;
+      cum[i] = total += c[i]!;
+    }
+    this.runs = { v, c, cum };
+    return this.runs;
+  }
+
+  /**
+   * Hash the values into the counted form (tried at TRY_COUNTED_AT values; the table gives up, and the
+   * values stay plain, as soon as it would hold more than the values do: see growTable).
+   */
+  private toCounted(): void {
+    if (this.form === 'counted') return;
+    const before = this.entries;
+    const vals = this.vals.subarray(0, this.nv);
+    this.form = 'counted';
+    this.keys = new Float64Array(64);
+    this.counts = new Float64Array(64);
+    this.distinct = 0;
+    for (let i = 0; i < vals.length && this.form === 'counted'; i++) this.insert(vals[i]!, 1);
+    if (this.form !== 'counted') {
+      // Too many distinct values: the plain form, for good.
+      this.keys = this.counts = undefined;
+      this.distinct = 0;
+      return;
+    }
+    this.vals = new Float64Array(0);
+    this.nv = 0;
+    this.sorted = true;
+    this.account(before);
+  }
+
+  /** The table slot of `v` (its own, or the empty one where it would go). */
+  private slotOf(v: number): number {
+    const keys = this.keys!;
+    const counts = this.counts!;
+    const mask = keys.length - 1;
+    bits64[0] = v;
+    let h = Math.imul(bits32[0]!, 0x9e3779b1) ^ Math.imul(bits32[1]!, 0x85ebca6b);
+    h = (h ^ (h >>> 15)) & mask;
+    while (counts[h]! > 0 && keys[h] !== v) h = (h + 1) & mask;
     return h;
   }
 
+  /** Count `v` `k` more times in the counted form. */
+  private insert(v: number, k: number): void {
+    const h = this.slotOf(v);
+    const c = this.counts!;
+    this.runs = undefined;
+    if (c[h]! > 0) {
+      c[h]! += k;
+      return;
+    }
+    this.keys![h] = v;
+    c[h] = k;
+    if (++this.distinct > this.keys!.length >>> 1) this.growTable();
+  }
+
+  /**
+   * Double the table; when it would outgrow the values written out (2 units a slot), write them out: the
+   * plain form, for good (a table being filled from the values gives up instead; see toCounted).
+   */
+  private growTable(): void {
+    const keys = this.keys!;
+    const counts = this.counts!;
+    if (4 * keys.length > this.n && this.nv > 0) {
+      this.form = 'plain';
+      return;
+    }
+    const before = this.entries;
+    if (4 * keys.length > this.n) {
+      this.form = 'plain';
+      this.keys = this.counts = this.runs = undefined;
+      this.distinct = 0;
+      this.vals = new Float64Array(Math.max(64, this.n));
+      this.nv = 0;
+      for (let i = 0; i < keys.length; i++) {
+        if (!(counts[i]! > 0)) continue;
+        this.vals.fill(keys[i]!, this.nv, this.nv + counts[i]!);
+        this.nv += counts[i]!;
+      }
+      this.sorted = false;
+    } else {
+      this.keys = new Float64Array(2 * keys.length);
+      this.counts = new Float64Array(2 * keys.length);
+      this.distinct = 0;
+      for (let i = 0; i < keys.length; i++) if (counts[i]! > 0) this.insert(keys[i]!, counts[i]!);
+    }
+    this.account(before);
+  }
+
+  /** Tell the budget how this distribution's holding changed since it held `before`; past the limit, make room. */
+  private account(before: number): void {
+    const b = this.budget;
+    b.used += this.entries - before;
+    if (b.used > b.limit) b.admit(this, 0);
+  }
+
   private reserve(extra: number): void {
-    const need = this.n + extra;
-    if (need <= this.values.length) return;
-    let cap = this.values.length;
+    const need = this.nv + extra;
+    if (need <= this.vals.length) return;
+    let cap = Math.max(64, this.vals.length);
     while (cap < need) cap *= 2;
     const next = new Float64Array(cap);
-    next.set(this.values.subarray(0, this.n));
-    this.values = next;
+    next.set(this.vals.subarray(0, this.nv));
+    this.vals = next;
   }
 }
 
 /** Values enter an over-limit histogram as integer nano-units (1 ns for times). */
 const HIST_UNIT = 1e9;
 
-function maxOf(x: Float64Array): number {
-  let m = 0;
-  for (let i = 0; i < x.length; i++) if (x[i]! > m) m = x[i]!;
-  return m;
+/** The first index j < n with cum[j] > rank (the run holding the value of that rank). */
+function firstAbove(cum: Float64Array, n: number, rank: number): number {
+  let lo = 0;
+  let hi = n - 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (cum[mid]! > rank) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
 }
 
 /**
@@ -271,15 +538,80 @@ function maxOf(x: Float64Array): number {
  * and does not depend on the order rows were read or shards merged.
  */
 function compensatedSum(x: Float64Array): number {
+  return compensatedRuns(x, undefined, x.length);
+}
+
+/**
+ * The same sum over runs: value v[i] `c[i]` times (1 without `c`), i < n, step by step as over the values
+ * written out, so the counted form sums to the bit what the plain one does.
+ */
+function compensatedRuns(v: Float64Array, c: Float64Array | undefined, n: number): number {
   let sum = 0;
   let comp = 0;
-  for (let i = 0; i < x.length; i++) {
-    const v = x[i]!;
-    const t = sum + v;
-    comp += Math.abs(sum) >= Math.abs(v) ? sum - t + v : v - t + sum;
-    sum = t;
+  for (let i = 0; i < n; i++) {
+    const x = v[i]!;
+    for (let k = c ? c[i]! : 1; k > 0; k--) {
+      const t = sum + x;
+      comp += Math.abs(sum) >= Math.abs(x) ? sum - t + x : x - t + sum;
+      sum = t;
+    }
   }
   return sum + comp;
+}
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+/** Radix-sort scratch (kept up to TRY_COUNTED_AT values) and digit counts, reused. */
+let scratch = new Float64Array(0);
+const digitCounts = new Uint32Array(4 * 65536);
+
+/**
+ * Sort non-negative doubles (no NaN, no −0) ascending, in place: exactly `Float64Array.prototype.sort`'s order,
+ * since such doubles order as their 64-bit patterns. An LSD radix sort on the four 16-bit digits of the
+ * pattern (a digit every value shares is skipped); short and very long arrays use the built-in sort (the
+ * latter to spare the scratch copy).
+ */
+function sortNonNegative(x: Float64Array): void {
+  const n = x.length;
+  if (n < 2048 || n > 2 ** 23 || !LITTLE_ENDIAN) {
+    x.sort();
+    return;
+  }
+  const tmp = n <= scratch.length ? scratch.subarray(0, n) : new Float64Array(n);
+  if (n <= TRY_COUNTED_AT && tmp.buffer !== scratch.buffer) scratch = tmp;
+  const counts = digitCounts;
+  counts.fill(0);
+  const xu = new Uint32Array(x.buffer, x.byteOffset, 2 * n);
+  for (let i = 0; i < n; i++) {
+    const lo = xu[2 * i]!;
+    const hi = xu[2 * i + 1]!;
+    counts[lo & 0xffff]!++;
+    counts[65536 + (lo >>> 16)]!++;
+    counts[131072 + (hi & 0xffff)]!++;
+    counts[196608 + (hi >>> 16)]!++;
+  }
+  let src: Float64Array<ArrayBufferLike> = x;
+  let dst: Float64Array<ArrayBufferLike> = tmp;
+  for (let pass = 0; pass < 4; pass++) {
+    const base = pass * 65536;
+    const word = pass >> 1;
+    const shift = (pass & 1) * 16;
+    const srcU = new Uint32Array(src.buffer, src.byteOffset, 2 * n);
+    if (counts[base + ((srcU[word]! >>> shift) & 0xffff)] === n) continue;
+    let sum = 0;
+    for (let d = 0; d < 65536; d++) {
+      const c = counts[base + d]!;
+      counts[base + d] = sum;
+      sum += c;
+    }
+    for (let i = 0; i < n; i++) {
+      const d = base + ((srcU[2 * i + word]! >>> shift) & 0xffff);
+      dst[counts[d]!++] = src[i]!;
+    }
+    const t = src;
+    src = dst;
+    dst = t;
+  }
+  if (src !== x) x.set(src);
 }
 
 /**
@@ -288,7 +620,11 @@ function compensatedSum(x: Float64Array): number {
  * the first and last.
  */
 export function cdfOfSorted(sorted: ArrayLike<number>, maxPoints = 600, scale = 1): { x: number; y: number }[] {
-  const n = sorted.length;
+  return cdfAt(sorted.length, (i) => sorted[i]!, maxPoints, scale);
+}
+
+/** `cdfOfSorted` of n ascending values read by rank. */
+function cdfAt(n: number, at: (i: number) => number, maxPoints: number, scale: number): { x: number; y: number }[] {
   if (n === 0) return [];
   const idx = new Set<number>();
   if (n <= maxPoints) for (let i = 0; i < n; i++) idx.add(i);
@@ -300,5 +636,5 @@ export function cdfOfSorted(sorted: ArrayLike<number>, maxPoints = 600, scale = 
     const tailN = n - tailStart;
     for (let k = 0; k <= tailBudget; k++) idx.add(tailStart + Math.round((k / tailBudget) * (tailN - 1)));
   }
-  return [...idx].sort((a, b) => a - b).map((i) => ({ x: sorted[i]! * scale, y: (i + 1) / n }));
+  return [...idx].sort((a, b) => a - b).map((i) => ({ x: at(i) * scale, y: (i + 1) / n }));
 }

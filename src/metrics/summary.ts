@@ -17,7 +17,7 @@
  *   within it and the makespan figures (ok requests over the steady span, vLLM's) are reported beside it.
  */
 import { afterFirstOverheadOf, ttftOverheadOf } from './formulas.js';
-import { DEFAULT_PERCENTILE_METHOD, Distribution, type PercentileMethod, type Stats } from './histogram.js';
+import { DEFAULT_PERCENTILE_METHOD, Distribution, ExactBudget, SUMMARY_EXACT_LIMIT, type PercentileMethod, type Stats } from './histogram.js';
 import { forEachTbtSample, measure, type RequestMetrics } from './request.js';
 import { findRun, isCompatRun, machineRecords, METRIC_FIELDS, powerRecords, requestRecords, type RequestRecord, type RunInfo, type StoreLike } from './rows.js';
 import { compare, type PerRequestRule, type SloSpec } from './slo.js';
@@ -217,8 +217,12 @@ class CacheAccumulator {
   readonly all = new CacheTally();
   readonly pools = new Map<string, CacheTally>();
   readonly machines = new Map<string, CacheTally>();
-  readonly ttftHit = new Distribution();
-  readonly ttftMiss = new Distribution();
+  readonly ttftHit: Distribution;
+  readonly ttftMiss: Distribution;
+  constructor(budget: ExactBudget) {
+    this.ttftHit = new Distribution(budget);
+    this.ttftMiss = new Distribution(budget);
+  }
   add(r: RequestRecord, ttft: number | undefined): void {
     const cached = r.cachedPromptTokens;
     if (cached === null || cached === undefined) return;
@@ -354,8 +358,8 @@ export interface BreakdownMeans {
 
 const BREAKDOWN_KEYS = ['ttft', 'queue', 'prefill', 'ttftOverhead', 'kvTransfer', 'decodeWait', 'decode', 'afterFirstOverhead', 'e2e'] as const;
 
-const newHists = <K extends string>(keys: readonly K[]): Record<K, Distribution> =>
-  Object.fromEntries(keys.map((k) => [k, new Distribution()])) as Record<K, Distribution>;
+const newHists = <K extends string>(keys: readonly K[], budget: ExactBudget): Record<K, Distribution> =>
+  Object.fromEntries(keys.map((k) => [k, new Distribution(budget)])) as Record<K, Distribution>;
 
 function statsOf<K extends string>(h: Record<K, Distribution>, method: PercentileMethod): Partial<Record<K, Stats>> {
   const out: Partial<Record<K, Stats>> = {};
@@ -480,11 +484,13 @@ const fin = (v: number | null): v is number => v !== null && Number.isFinite(v);
  * `add`, combine with `merge`, read with `histograms` / the fields.
  */
 export class RunAccumulator {
-  readonly latency = newHists(LATENCY_METRICS);
-  readonly phases = newHists(PHASE_METRICS);
-  readonly slowdown = newHists(SLOWDOWN_METRICS);
+  /** One memory budget for the exact values of all the distributions below (see ExactBudget). */
+  private readonly budget = new ExactBudget(SUMMARY_EXACT_LIMIT);
+  readonly latency = newHists(LATENCY_METRICS, this.budget);
+  readonly phases = newHists(PHASE_METRICS, this.budget);
+  readonly slowdown = newHists(SLOWDOWN_METRICS, this.budget);
   readonly pools = new Map<string, { requests: number; h: Record<'ttft' | 'tpot' | 'e2e', Distribution> }>();
-  readonly prefixCache = new CacheAccumulator();
+  readonly prefixCache = new CacheAccumulator(this.budget);
   readonly sessions = new SessionAccumulator();
   readonly counts: StatusCounts = { total: 0, warmup: 0, ok: 0, error: 0, timeout: 0, cancelled: 0, neverCompleted: 0 };
   outputMismatches = 0;
@@ -583,7 +589,7 @@ export class RunAccumulator {
     if (r.pool) {
       let p = this.pools.get(r.pool);
       if (!p) {
-        p = { requests: 0, h: newHists(['ttft', 'tpot', 'e2e'] as const) };
+        p = { requests: 0, h: newHists(['ttft', 'tpot', 'e2e'] as const, this.budget) };
         this.pools.set(r.pool, p);
       }
       p.requests++;
@@ -656,7 +662,7 @@ export class RunAccumulator {
     for (const [name, p] of o.pools) {
       const mine = this.pools.get(name);
       if (!mine) {
-        const copy = { requests: 0, h: newHists(['ttft', 'tpot', 'e2e'] as const) };
+        const copy = { requests: 0, h: newHists(['ttft', 'tpot', 'e2e'] as const, this.budget) };
         this.pools.set(name, copy);
       }
       const t = this.pools.get(name)!;

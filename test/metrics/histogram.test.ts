@@ -1,0 +1,124 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Distribution, ExactBudget, percentileOfSorted } from '../../src/metrics/histogram.js';
+
+/** A seeded generator (tests must not depend on Math.random). */
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** What a distribution must equal: the values sorted by the built-in sort, Neumaier-summed in that order. */
+function reference(values: readonly number[]): { count: number; mean: number; max: number; p: number[] } {
+  const x = Float64Array.from(values).sort();
+  let sum = 0;
+  let comp = 0;
+  for (const v of x) {
+    const t = sum + v;
+    comp += Math.abs(sum) >= Math.abs(v) ? sum - t + v : v - t + sum;
+    sum = t;
+  }
+  const ps = [0, 50, 90, 95, 99, 99.9, 100];
+  return {
+    count: x.length,
+    mean: (sum + comp) / x.length,
+    max: x[x.length - 1]!,
+    p: [...ps.map((p) => percentileOfSorted(x, p, 'linear')), ...ps.map((p) => percentileOfSorted(x, p, 'nearest-rank'))],
+  };
+}
+
+function observed(d: Distribution): { count: number; mean: number; max: number; p: number[] } {
+  const ps = [0, 50, 90, 95, 99, 99.9, 100];
+  const s = d.stats()!;
+  assert.equal(s.approximate, undefined);
+  return {
+    count: s.count,
+    mean: s.mean,
+    max: s.max,
+    p: [...ps.map((p) => d.percentile(p, 'linear')!), ...ps.map((p) => d.percentile(p, 'nearest-rank')!)],
+  };
+}
+
+test('the radix sort gives the built-in order: percentiles, mean and max to the bit', () => {
+  const r = rng(7);
+  for (const n of [1, 5, 2047, 2048, 50_000, 300_000]) {
+    const values: number[] = [];
+    // Spread over many binades, with zeros, ties, tiny and huge values.
+    for (let i = 0; i < n; i++) {
+      const u = r();
+      values.push(u < 0.05 ? 0 : u < 0.1 ? 0.25 : r() * 10 ** Math.floor(r() * 12 - 6));
+    }
+    const d = new Distribution();
+    for (const v of values) d.record(v);
+    assert.deepEqual(observed(d), reference(values), `n = ${n}`);
+  }
+});
+
+test('a population of few distinct values takes the counted form and reads the same', () => {
+  const r = rng(11);
+  const distinct = Array.from({ length: 3000 }, () => Math.round(r() * 1e6) / 1e6 / 7);
+  const values: number[] = [];
+  const d = new Distribution();
+  // Past two compaction batches, with weighted records (chunks of several tokens) and a value past all runs.
+  for (let i = 0; values.length < 2 ** 21 + 12_345; i++) {
+    const v = distinct[Math.floor(r() * distinct.length)]!;
+    const k = i % 97 === 0 ? 3 : 1;
+    d.record(v, k);
+    for (let j = 0; j < k; j++) values.push(v);
+  }
+  d.record(99);
+  values.push(99);
+  assert.ok(d.entries < values.length / 100, `counted: ${d.entries} units for ${values.length} values`);
+  assert.deepEqual(observed(d), reference(values));
+  // Merging keeps it exact both ways: counted into plain and plain into counted.
+  const small = new Distribution();
+  for (const v of [0.5, 1e-3, 0]) small.record(v);
+  assert.deepEqual(observed(new Distribution().merge(small).merge(d)), reference([0.5, 1e-3, 0, ...values]));
+  assert.deepEqual(observed(d.merge(small)), reference([...values, 0.5, 1e-3, 0]));
+});
+
+test('a shared budget moves its largest distributions to hdr histograms, the last-made on a tie', () => {
+  const budget = new ExactBudget(300);
+  const [a, b, c] = [new Distribution(budget), new Distribution(budget), new Distribution(budget)];
+  for (let i = 1; i <= 100; i++) for (const d of [a, b, c]) d.record(i / 1000);
+  assert.equal(budget.used, 300);
+  assert.ok(!a.approximate && !b.approximate && !c.approximate);
+  a.record(0.5);
+  assert.deepEqual([a.approximate, b.approximate, c.approximate], [false, false, true], 'the tie goes to the last made');
+  assert.equal(budget.used, 201);
+  const s = c.stats()!;
+  assert.match(s.approximate!, /hdr histogram, 3 significant digits/);
+  assert.equal(s.count, 100);
+  assert.equal(s.max, 0.1);
+  for (let i = 0; i < 100; i++) b.record(0.2);
+  assert.deepEqual([a.approximate, b.approximate], [false, true], 'b grew the largest');
+  assert.equal(b.count, 200);
+  assert.equal(budget.used, 101);
+});
+
+test('the counted form gives up for many distinct values: written out again, still exact', () => {
+  const r = rng(5);
+  // All distinct from the start: the table gives up while it is filled.
+  const spread = Array.from({ length: 2 ** 20 + 5 }, () => r());
+  const a = new Distribution();
+  for (const v of spread) a.record(v);
+  assert.equal(a.entries, spread.length, 'plain: one unit a value');
+  assert.deepEqual(observed(a), reference(spread));
+  // Few distinct values first (counted), then a flood of new ones: the table outgrows them and is written out.
+  const values: number[] = [];
+  const b = new Distribution();
+  for (let i = 0; i < 2 ** 20; i++) values.push(i % 10);
+  for (let i = 0; i < 2 ** 20; i++) values.push(10 + r());
+  for (const [i, v] of values.entries()) {
+    b.record(v);
+    if (i === 2 ** 20 + 10) assert.ok(b.entries < 1000, `counted after the first batch: ${b.entries}`);
+  }
+  assert.equal(b.entries, values.length, 'written out');
+  assert.deepEqual(observed(b), reference(values));
+});
