@@ -82,8 +82,20 @@ export function parseProfile(data: unknown, file: string): ProfileData {
   throw new ConfigError(`${file}: ${field}: ${detail}`, { hint: 'see the profile file format in workloads/profiles/README.md' });
 }
 
-/** Read and validate one profile file. */
+/** One profile file: from the bundled snapshot when it is a bundled one (checked when it was made), else read and validated. */
 export function loadProfileFile(file: string): ProfileData {
+  const abs = path.resolve(file);
+  const root = path.resolve(DEFAULT_PROFILES_DIR);
+  if (abs.startsWith(root + path.sep)) {
+    const rel = path.relative(root, abs).split(path.sep).join('/');
+    const hit = bundledSnapshot()?.profiles.find((e) => e.file === rel);
+    if (hit) return hit.profile;
+  }
+  return readProfileFile(file);
+}
+
+/** Read and validate one profile file. */
+export function readProfileFile(file: string): ProfileData {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
@@ -116,7 +128,7 @@ export function readProfileIndex(dir: string): ProfileIndexEntry[] {
     }
   };
   walk(path.resolve(dir), 0);
-  return files.map((file) => ({ file, profile: loadProfileFile(file) }));
+  return files.map((file) => ({ file, profile: readProfileFile(file) }));
 }
 
 const COLUMNS = ['model', 'hardware', 'prompt_size', 'batch_size', 'token_size', 'prompt_time', 'token_time', 'tensor_parallel'];

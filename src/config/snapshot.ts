@@ -1,5 +1,5 @@
 /**
- * The bundled catalogs and profiles as one JSON snapshot (`workloads/bundled.json`), read by every run in place
+ * The bundled catalogs, profiles and deployments as one JSON snapshot (`workloads/bundled.json`), read by every run in place
  * of parsing and validating their YAML, JSON and CSV sources again (tens of ms of start-up CPU). It holds
  * exactly what the sources load to, validated: test/config/bundled.test.ts renders it again from the sources,
  * with the full checks, and fails when it differs (`npm run data:bundled` rewrites it after a source changes).
@@ -9,6 +9,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ProfileData, SplitwiseRow } from '../engine/index.js';
+import type { DeploymentSnapshot } from './deployment.js';
 import { WORKLOADS_DIR } from '../paths.js';
 
 export const BUNDLED_SNAPSHOT: string = path.join(WORKLOADS_DIR, 'bundled.json');
@@ -24,6 +25,8 @@ export interface ConfigSnapshot {
   readonly profiles: readonly { readonly file: string; readonly profile: ProfileData }[];
   /** SplitwiseSim's perf_model.csv as rows. */
   readonly splitwise: readonly SplitwiseRow[];
+  /** The bundled deployments (workloads/deployments/NAME.yaml) by name. */
+  readonly deployments: Readonly<Record<string, DeploymentSnapshot>>;
 }
 
 let snapshot: ConfigSnapshot | null | undefined;

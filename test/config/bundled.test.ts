@@ -7,7 +7,19 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { DEFAULT_CATALOG_DIR, DEFAULT_PROFILES_DIR, loadCatalog, loadProfiles, readSplitwiseRows, SPLITWISE_CSV } from '../../src/config/index.js';
+import {
+  DEFAULT_CATALOG_DIR,
+  DEFAULT_PROFILES_DIR,
+  DEPLOYMENTS_DIR,
+  listDeployments,
+  loadCatalog,
+  loadDeployment,
+  loadProfiles,
+  parseDeployment,
+  readSplitwiseRows,
+  SPLITWISE_CSV,
+} from '../../src/config/index.js';
+import type { DeploymentOverrides } from '../../src/engine/index.js';
 import { BUNDLED_SNAPSHOT, bundledSnapshot } from '../../src/config/snapshot.js';
 import { renderBundledSnapshot } from '../tools/bundled-data.js';
 
@@ -33,4 +45,29 @@ test('the bundled catalog and profiles from the snapshot equal a copy of their f
   assert.deepEqual(profiles.splitwiseRows(), copy.splitwiseRows());
   assert.deepEqual(bundledSnapshot()?.splitwise, readSplitwiseRows(SPLITWISE_CSV));
   fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('a bundled deployment from the snapshot equals its file read and checked, overrides and errors included', () => {
+  const names = listDeployments();
+  assert.ok(names.length >= 10 && names.includes('baseline-h100-paper'));
+  assert.deepEqual(Object.keys(bundledSnapshot()?.deployments ?? {}), names);
+  const cases: DeploymentOverrides[] = [{}, { model: 'llama2-70b' }, { perfModel: 'roofline' }, { scheduler: 'no-such-scheduler' }, { counts: { prompt: 3 } }];
+  const outcome = (f: () => unknown): unknown => {
+    try {
+      return f();
+    } catch (e) {
+      return { error: (e as Error).message, hint: (e as { hint?: string }).hint };
+    }
+  };
+  for (const name of names) {
+    const file = path.join(DEPLOYMENTS_DIR, `${name}.yaml`);
+    const text = fs.readFileSync(file, 'utf8');
+    for (const o of cases) {
+      assert.deepEqual(
+        outcome(() => loadDeployment(name, o)),
+        outcome(() => parseDeployment(text, file, o, name)),
+        `${name} ${JSON.stringify(o)}`,
+      );
+    }
+  }
 });

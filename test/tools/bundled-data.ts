@@ -5,10 +5,20 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_CATALOG_DIR, DEFAULT_PROFILES_DIR, readCatalogFiles, readProfileIndex, readSplitwiseRows, SPLITWISE_CSV } from '../../src/config/index.js';
+import {
+  DEFAULT_CATALOG_DIR,
+  DEFAULT_PROFILES_DIR,
+  DEPLOYMENTS_DIR,
+  deploymentSnapshot,
+  listDeployments,
+  readCatalogFiles,
+  readProfileIndex,
+  readSplitwiseRows,
+  SPLITWISE_CSV,
+} from '../../src/config/index.js';
 import { BUNDLED_SNAPSHOT, type ConfigSnapshot, SNAPSHOT_FORMAT } from '../../src/config/snapshot.js';
 
-/** The snapshot's text, from the bundled catalog, profile and SplitwiseSim files. */
+/** The snapshot's text, from the bundled catalog, profile, SplitwiseSim and deployment files. */
 export function renderBundledSnapshot(): string {
   const catalog = readCatalogFiles(DEFAULT_CATALOG_DIR);
   const root = path.resolve(DEFAULT_PROFILES_DIR);
@@ -17,6 +27,12 @@ export function renderBundledSnapshot(): string {
     catalog: { hardware: catalog.hardware.data.hardware, machines: catalog.machines.data.machines, models: catalog.models.data.models },
     profiles: readProfileIndex(root).map((e) => ({ file: path.relative(root, e.file).split(path.sep).join('/'), profile: e.profile })),
     splitwise: readSplitwiseRows(SPLITWISE_CSV),
+    deployments: Object.fromEntries(
+      listDeployments().map((name) => {
+        const file = path.join(DEPLOYMENTS_DIR, `${name}.yaml`);
+        return [name, deploymentSnapshot(readFileSync(file, 'utf8'), file)];
+      }),
+    ),
   };
   return `${JSON.stringify(snapshot)}\n`;
 }
