@@ -5,7 +5,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { parse } from 'csv-parse/sync';
+import { createRequire } from 'node:module';
+import type { parse } from 'csv-parse/sync';
 import { z } from 'zod';
 import {
   PROFILE_FORMAT,
@@ -161,7 +162,11 @@ function plainCsvRecords(text: string): { record: Record<string, string>; info: 
 export function parseSplitwiseCsv(text: string, file = 'perf_model.csv'): SplitwiseRow[] {
   const records =
     plainCsvRecords(text) ??
-    (parse(text, { columns: true, skip_empty_lines: true, info: true }) as { record: Record<string, string>; info: { lines: number } }[]);
+    // csv-parse only for a file that is not plain (loaded then: most runs never need it).
+    ((createRequire(import.meta.url)('csv-parse/sync') as { parse: typeof parse }).parse(text, { columns: true, skip_empty_lines: true, info: true }) as {
+      record: Record<string, string>;
+      info: { lines: number };
+    }[]);
   const rows: SplitwiseRow[] = [];
   for (const { record, info } of records) {
     for (const c of COLUMNS) {
