@@ -1,5 +1,5 @@
 /**
- * The bundled catalogs, profiles and deployments as one JSON snapshot (`workloads/bundled.json`), read by every run in place
+ * The bundled catalogs, profiles, deployments and price table as one JSON snapshot (`workloads/bundled.json`), read by every run in place
  * of parsing and validating their YAML, JSON and CSV sources again (tens of ms of start-up CPU). It holds
  * exactly what the sources load to, validated: test/config/bundled.test.ts renders it again from the sources,
  * with the full checks, and fails when it differs (`npm run data:bundled` rewrites it after a source changes).
@@ -27,6 +27,8 @@ export interface ConfigSnapshot {
   readonly splitwise: readonly SplitwiseRow[];
   /** The bundled deployments (workloads/deployments/NAME.yaml) by name. */
   readonly deployments: Readonly<Record<string, DeploymentSnapshot>>;
+  /** The price table workloads/prices.yaml (read by src/cost/prices.ts). */
+  readonly prices: unknown;
 }
 
 let snapshot: ConfigSnapshot | null | undefined;

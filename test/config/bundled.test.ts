@@ -20,6 +20,7 @@ import {
   SPLITWISE_CSV,
 } from '../../src/config/index.js';
 import type { DeploymentOverrides } from '../../src/engine/index.js';
+import { DEFAULT_PRICES_FILE, loadPrices, parsePrices } from '../../src/cost/prices.js';
 import { BUNDLED_SNAPSHOT, bundledSnapshot } from '../../src/config/snapshot.js';
 import { renderBundledSnapshot } from '../tools/bundled-data.js';
 
@@ -70,4 +71,9 @@ test('a bundled deployment from the snapshot equals its file read and checked, o
       );
     }
   }
+});
+
+test('the bundled price table from the snapshot equals workloads/prices.yaml read and checked', () => {
+  assert.ok(bundledSnapshot()?.prices);
+  assert.deepEqual(loadPrices(), parsePrices(fs.readFileSync(DEFAULT_PRICES_FILE, 'utf8'), DEFAULT_PRICES_FILE));
 });

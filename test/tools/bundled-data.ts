@@ -16,9 +16,10 @@ import {
   readSplitwiseRows,
   SPLITWISE_CSV,
 } from '../../src/config/index.js';
+import { DEFAULT_PRICES_FILE, readPriceFile } from '../../src/cost/prices.js';
 import { BUNDLED_SNAPSHOT, type ConfigSnapshot, SNAPSHOT_FORMAT } from '../../src/config/snapshot.js';
 
-/** The snapshot's text, from the bundled catalog, profile, SplitwiseSim and deployment files. */
+/** The snapshot's text, from the bundled catalog, profile, SplitwiseSim, deployment and price files. */
 export function renderBundledSnapshot(): string {
   const catalog = readCatalogFiles(DEFAULT_CATALOG_DIR);
   const root = path.resolve(DEFAULT_PROFILES_DIR);
@@ -33,6 +34,7 @@ export function renderBundledSnapshot(): string {
         return [name, deploymentSnapshot(readFileSync(file, 'utf8'), file)];
       }),
     ),
+    prices: readPriceFile(readFileSync(DEFAULT_PRICES_FILE, 'utf8'), DEFAULT_PRICES_FILE),
   };
   return `${JSON.stringify(snapshot)}\n`;
 }
