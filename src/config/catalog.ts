@@ -5,7 +5,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
+import type { Document, LineCounter } from 'yaml';
+import { yaml } from './yaml.js';
 import { z } from 'zod';
 import { Catalog, type CatalogMachine, type CatalogModel, type HardwareSpec } from '../engine/index.js';
 import { ConfigError } from '../errors.js';
@@ -96,8 +97,8 @@ const ModelFile = z.object({ models: z.record(nameKey, ModelSchema) }).strict();
  * parser's positions; all problems are reported in one message (one per line after the first).
  */
 export function parseYamlFile<S extends z.ZodTypeAny>(file: string, text: string, schema: S): z.infer<S> {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
+  const lineCounter = new (yaml().LineCounter)();
+  const doc = yaml().parseDocument(text, { lineCounter, prettyErrors: false });
   if (doc.errors.length > 0) {
     const e = doc.errors[0]!;
     const pos = lineCounter.linePos(e.pos[0]);
@@ -121,7 +122,7 @@ export function parseYamlFile<S extends z.ZodTypeAny>(file: string, text: string
 function lineOf(doc: Document, lc: LineCounter, p: readonly PropertyKey[]): number {
   for (let n = p.length; n >= 0; n--) {
     const node = n === 0 ? doc.contents : doc.getIn(p.slice(0, n) as (string | number)[], true);
-    if (isNode(node) && node.range) return lc.linePos(node.range[0]).line;
+    if (yaml().isNode(node) && node.range) return lc.linePos(node.range[0]).line;
   }
   return 1;
 }
@@ -219,7 +220,7 @@ export function loadCatalog(dir: string = DEFAULT_CATALOG_DIR): Catalog {
 }
 
 function crossRefError(f: CatalogFile<unknown>, p: string[], msg: string): ConfigError {
-  const lc = new LineCounter();
-  const doc = parseDocument(f.text(), { lineCounter: lc });
+  const lc = new (yaml().LineCounter)();
+  const doc = yaml().parseDocument(f.text(), { lineCounter: lc });
   return new ConfigError(`${f.file}:${lineOf(doc, lc, p)}: ${p.join('.')}: ${msg}`);
 }

@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { LineCounter, parseDocument, isNode } from 'yaml';
+import { yaml } from './yaml.js';
 import { z } from 'zod';
 import {
   DEPLOYMENT_BOUNDS,
@@ -141,8 +141,8 @@ interface DeploymentDoc {
 
 /** The YAML text's fields, validated; errors name the file, line and field. */
 function readDeploymentDoc(text: string, file: string): DeploymentDoc {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
+  const lineCounter = new (yaml().LineCounter)();
+  const doc = yaml().parseDocument(text, { lineCounter, prettyErrors: false });
   if (doc.errors.length > 0) {
     const e = doc.errors[0]!;
     const line = lineCounter.linePos(e.pos[0]).line;
@@ -151,7 +151,7 @@ function readDeploymentDoc(text: string, file: string): DeploymentDoc {
   const lineOf = (p: readonly (string | number)[]): number => {
     for (let n = p.length; n >= 0; n--) {
       const node = doc.getIn(p.slice(0, n), true);
-      if (isNode(node) && node.range) return lineCounter.linePos(node.range[0]).line;
+      if (yaml().isNode(node) && node.range) return lineCounter.linePos(node.range[0]).line;
     }
     return 1;
   };
@@ -185,7 +185,7 @@ export function deploymentSnapshot(text: string, file: string): DeploymentSnapsh
     lines[p.join('.')] = doc.lineOf(p);
     if (v !== null && typeof v === 'object' && !Array.isArray(v)) for (const [k, x] of Object.entries(v)) walk(x, [...p, k]);
   };
-  walk(parseDocument(text).toJS(), []);
+  walk(yaml().parseDocument(text).toJS(), []);
   return { data: doc.data, lines };
 }
 

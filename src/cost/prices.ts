@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { LineCounter, parseDocument, isNode } from 'yaml';
+import { yaml } from '../config/yaml.js';
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { WORKLOADS_DIR } from '../paths.js';
@@ -183,8 +183,8 @@ export type PriceFileData = z.infer<typeof fileSchema>;
 
 /** A price file's YAML text, validated; errors name the file, line and field. */
 export function readPriceFile(text: string, file: string): PriceFileData {
-  const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false });
+  const lc = new (yaml().LineCounter)();
+  const doc = yaml().parseDocument(text, { lineCounter: lc, prettyErrors: false });
   if (doc.errors.length > 0) {
     const e = doc.errors[0]!;
     throw new ConfigError(`${file}:${lc.linePos(e.pos[0]).line}: invalid YAML: ${e.message.split('\n')[0]}`);
@@ -192,7 +192,7 @@ export function readPriceFile(text: string, file: string): PriceFileData {
   const lineOf = (p: readonly PropertyKey[]): number => {
     for (let n = p.length; n >= 0; n--) {
       const node = doc.getIn(p.slice(0, n) as (string | number)[], true);
-      if (isNode(node) && node.range) return lc.linePos(node.range[0]).line;
+      if (yaml().isNode(node) && node.range) return lc.linePos(node.range[0]).line;
     }
     return 1;
   };
