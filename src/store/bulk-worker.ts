@@ -6,7 +6,7 @@
  */
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { SqliteDb } from './sqlite.js';
-import { prepareInserts, writeBatch, type WriteBatch } from './store.js';
+import { prepareInserts, writeBatches, type WriteBatch } from './writer.js';
 
 const { file, shared, port, durable } = workerData as { file: string; shared: Int32Array; port: MessagePort; durable?: boolean };
 const done = shared.subarray(0, 1);
@@ -34,7 +34,7 @@ try {
     if (!failed) {
       const cur = { current: '' };
       try {
-        writeBatch(db, ins, m.id, m.batch, cur);
+        writeBatches(db, ins, m.id, [m.batch], cur);
       } catch (e) {
         failed = true;
         port.postMessage({ error: (e as Error).message, where: cur.current });

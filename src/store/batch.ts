@@ -1,0 +1,213 @@
+/**
+ * A table's rows as one columnar batch: what a writer buffers between commits and hands to its writer thread
+ * by transfer, not clone (a handful of buffers, not a JS array per row). Every value lands exactly as given:
+ * - a number column (`int`, `real`, `bool`) holds numbers in one row-major Float64Array (null as NaN, which
+ *   SQLite binds as NULL too); `bool` fields as 0/1;
+ * - a text column holds each value's index into the batch's list of distinct values;
+ * - a blob column copies each Uint8Array into one byte buffer (a length per row; -1 for null);
+ * - any other value (a string in a number column, say) is kept as is on the side (`odd`), and wins on read.
+ * `compileAppender` and `compileReader`, made once per table from the column table, write a record of bound
+ * values (by field) into a batch and read a row back as the bound parameters of an INSERT.
+ */
+import type { Column } from './columns.js';
+
+/** A batch as it crosses threads (plain data and transferable buffers). */
+export interface TableBatch {
+  readonly n: number;
+  readonly num: Float64Array;
+  readonly text: Int32Array;
+  readonly dict: readonly unknown[];
+  readonly bytes: Uint8Array;
+  readonly lens: Int32Array;
+  /** Values the columns cannot hold, as (row, column, value) triples in row order. */
+  readonly odd: readonly unknown[];
+}
+
+/** Where each column of a table travels in a batch. */
+interface Layout {
+  readonly cols: readonly Column[];
+  /** Per column: its index among the number, text or blob columns. */
+  readonly at: readonly number[];
+  readonly nums: number;
+  readonly texts: number;
+  readonly blob: boolean;
+}
+
+function layout(cols: readonly Column[]): Layout {
+  let nums = 0;
+  let texts = 0;
+  let blobs = 0;
+  const at = cols.map((c) => {
+    if (c.kind === 'int' || c.kind === 'real' || c.kind === 'bool') return nums++;
+    if (c.kind === 'blob') return blobs++;
+    return texts++;
+  });
+  if (blobs > 1) throw new TypeError('store: a batch holds at most one blob column');
+  return { cols, at, nums, texts, blob: blobs === 1 };
+}
+
+const FIELD = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** The rows of one table being buffered; `take()` hands them over and starts afresh. */
+export class BatchBuilder<R> {
+  n = 0;
+  private cap: number;
+  num: Float64Array;
+  text: Int32Array;
+  private dict: unknown[] = [];
+  private ids = new Map<unknown, number>();
+  bytes: Uint8Array;
+  private used = 0;
+  lens: Int32Array;
+  private odd: unknown[] = [];
+  private readonly lay: Layout;
+  /** Append one record of bound values (by field: bool fields as booleans, SQL NULL as null). */
+  readonly add: (rec: R) => void;
+
+  constructor(cols: readonly Column[], capacity = 1024) {
+    this.lay = layout(cols);
+    this.cap = Math.max(16, capacity);
+    this.num = new Float64Array(this.cap * this.lay.nums);
+    this.text = new Int32Array(this.cap * this.lay.texts);
+    this.bytes = new Uint8Array(this.lay.blob ? 64 * this.cap : 0);
+    this.lens = new Int32Array(this.lay.blob ? this.cap : 0);
+    this.add = compileAppender<R>(this.lay, this);
+  }
+
+  /** @internal Room for one more row (doubling the buffers). */
+  grow(): void {
+    const cap = this.cap * 2;
+    const num = new Float64Array(cap * this.lay.nums);
+    num.set(this.num);
+    const text = new Int32Array(cap * this.lay.texts);
+    text.set(this.text);
+    const lens = new Int32Array(this.lay.blob ? cap : 0);
+    lens.set(this.lens);
+    this.num = num;
+    this.text = text;
+    this.lens = lens;
+    this.cap = cap;
+  }
+
+  /** @internal The index of a text value among the batch's distinct values. */
+  code(v: string | null): number {
+    let id = this.ids.get(v);
+    if (id === undefined) {
+      id = this.dict.length;
+      this.dict.push(v);
+      this.ids.set(v, id);
+    }
+    return id;
+  }
+
+  /** @internal A blob value: its bytes copied; its length (-1: null). */
+  blob(v: unknown): number {
+    if (v === null) return -1;
+    const b = v as Uint8Array;
+    const end = this.used + b.length;
+    if (end > this.bytes.length) {
+      const bytes = new Uint8Array(Math.max(end, 2 * this.bytes.length));
+      bytes.set(this.bytes.subarray(0, this.used));
+      this.bytes = bytes;
+    }
+    this.bytes.set(b, this.used);
+    this.used = end;
+    return b.length;
+  }
+
+  /** @internal A value its column cannot hold: kept aside (`odd`); the column gets a placeholder. */
+  keep(row: number, col: number, v: unknown): number {
+    this.odd.push(row, col, v);
+    return 0;
+  }
+
+  /** The rows added since the last take (in buffers of their own, free to transfer). */
+  take(): TableBatch {
+    const n = this.n;
+    const batch: TableBatch = {
+      n,
+      num: this.num.slice(0, n * this.lay.nums),
+      text: this.text.slice(0, n * this.lay.texts),
+      dict: this.dict,
+      bytes: this.bytes.slice(0, this.used),
+      lens: this.lens.slice(0, this.lay.blob ? n : 0),
+      odd: this.odd,
+    };
+    this.n = 0;
+    this.used = 0;
+    this.dict = [];
+    this.ids = new Map();
+    this.odd = [];
+    return batch;
+  }
+}
+
+/** The appender of records into a builder: one compiled function, one statement per column. */
+function compileAppender<R>(lay: Layout, b: BatchBuilder<R>): (rec: R) => void {
+  const { nums, texts, blob } = lay;
+  const lines = lay.cols.map((c, i) => {
+    if (!FIELD.test(c.field)) throw new TypeError(`store: bad field name ${c.field}`);
+    const k = lay.at[i]!;
+    switch (c.kind) {
+      case 'bool':
+        return `N[x + ${k}] = o.${c.field} ? 1 : 0;`;
+      case 'int':
+      case 'real':
+        return `v = o.${c.field}; N[x + ${k}] = typeof v === 'number' ? v : v === null ? NaN : b.keep(r, ${i}, v);`;
+      case 'blob':
+        return `v = o.${c.field}; b.lens[r] = v === null || v instanceof Uint8Array ? b.blob(v) : (b.keep(r, ${i}, v), -1);`;
+      default:
+        return `v = o.${c.field}; T[y + ${k}] = typeof v === 'string' || v === null ? b.code(v) : b.keep(r, ${i}, v);`;
+    }
+  });
+  const body = `return (o) => {
+    const r = b.n;
+    b.n = r + 1;
+    if ((r + 1) * ${nums} > b.num.length || (r + 1) * ${texts} > b.text.length || (${blob} && r >= b.lens.length)) b.grow();
+    const N = b.num, T = b.text, x = r * ${nums}, y = r * ${texts};
+    let v;
+    ${lines.join('\n    ')}
+  };`;
+  return new Function('b', body)(b) as (rec: R) => void;
+}
+
+/**
+ * A reader of a batch's rows as bound parameters, compiled from the same columns: `read(batch, from, to, out,
+ * at)` writes rows [from, to) into `out` row after row (its length set to the values written); `at` is where
+ * row `from`'s blob starts in `batch.bytes` (0 for row 0), and it returns where row `to`'s starts.
+ */
+export type BatchReader = (batch: TableBatch, from: number, to: number, out: unknown[], at: number) => number;
+
+export function compileReader(cols: readonly Column[]): BatchReader {
+  const lay = layout(cols);
+  const w = cols.length;
+  const lines = cols.map((c, i) => {
+    const k = lay.at[i]!;
+    switch (c.kind) {
+      case 'int':
+      case 'real':
+      case 'bool':
+        return `v = N[x + ${k}]; out[o + ${i}] = v === v ? v : null;`;
+      case 'blob':
+        return `n = L[r]; out[o + ${i}] = n < 0 ? null : B.subarray(at, (at += n));`;
+      default:
+        return `out[o + ${i}] = D[T[y + ${k}]];`;
+    }
+  });
+  const body = `return (b, from, to, out, at) => {
+    const N = b.num, T = b.text, D = b.dict, B = b.bytes, L = b.lens;
+    let v, n;
+    out.length = (to - from) * ${w};
+    for (let r = from, o = 0; r < to; r++, o += ${w}) {
+      const x = r * ${lay.nums}, y = r * ${lay.texts};
+      ${lines.join('\n      ')}
+    }
+    const odd = b.odd;
+    for (let j = 0; j < odd.length; j += 3) {
+      const r = odd[j];
+      if (r >= from && r < to) out[(r - from) * ${w} + odd[j + 1]] = odd[j + 2];
+    }
+    return at;
+  };`;
+  return new Function(body)() as BatchReader;
+}

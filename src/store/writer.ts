@@ -1,0 +1,123 @@
+/**
+ * Writing a run's buffered rows: the prepared INSERTs of a connection and one batch's transaction. Used by
+ * the writer in its own thread and by its writer thread (bulk-worker.ts), which imports only this module's
+ * few dependencies (it starts faster than with the whole store).
+ */
+import type Database from 'better-sqlite3';
+import { compileEncoder, insertSql, MACHINE_TABLE, POWER_TABLE, REQUEST_TABLE, TIMELINE_TABLE, type Column, type FieldOf, type TableName } from './columns.js';
+import { compileReader, type BatchReader, type TableBatch } from './batch.js';
+import type { MachineRow } from './api.js';
+
+type DB = Database.Database;
+
+/** Rows per multi-row INSERT (one statement step for this many rows: SQLite's per-statement cost shared). */
+const INSERT_GROUP = 32;
+
+/** A table's INSERT of one row and of INSERT_GROUP rows, its batch reader and a reused parameter array. */
+interface Insert {
+  readonly one: Database.Statement;
+  readonly many: Database.Statement;
+  readonly read: BatchReader;
+  readonly flat: unknown[];
+}
+
+function prepareInsert(db: DB, table: TableName, cols: readonly Column[]): Insert {
+  const one = insertSql(table, cols);
+  const row = `(${cols.map(() => '?').join(', ')})`;
+  const many = `${one}${`, ${row}`.repeat(INSERT_GROUP - 1)}`;
+  return { one: db.prepare(one), many: db.prepare(many), read: compileReader(cols), flat: [] };
+}
+
+/**
+ * Insert a batch's rows, INSERT_GROUP at a time (the bound values passed as arguments, which the driver
+ * reads faster than an array's elements). A group that fails (a failed statement changes nothing) is
+ * inserted again row by row, so the error names its row (`name(row)` sets `cur.current`).
+ */
+function insertRows(ins: Insert, b: TableBatch, cur: { current: string }, name: (row: readonly unknown[]) => string): void {
+  const { flat, read } = ins;
+  let at = 0;
+  let i = 0;
+  for (; i + INSERT_GROUP <= b.n; i += INSERT_GROUP) {
+    const next = read(b, i, i + INSERT_GROUP, flat, at);
+    try {
+      ins.many.run(...flat);
+    } catch {
+      oneByOne(ins, b, i, i + INSERT_GROUP, at, cur, name);
+    }
+    at = next;
+  }
+  oneByOne(ins, b, i, b.n, at, cur, name);
+}
+
+function oneByOne(ins: Insert, b: TableBatch, from: number, to: number, at: number, cur: { current: string }, name: (row: readonly unknown[]) => string): void {
+  const row: unknown[] = [];
+  for (let r = from; r < to; r++) {
+    at = ins.read(b, r, r + 1, row, at);
+    cur.current = name(row);
+    ins.one.run(row);
+  }
+}
+
+/** The writer's prepared INSERT statements. */
+export interface Inserts {
+  readonly req: Insert;
+  readonly machine: Database.Statement;
+  readonly power: Insert;
+  readonly timeline: Insert;
+}
+
+export function prepareInserts(db: DB): Inserts {
+  return {
+    req: prepareInsert(db, 'requests', REQUEST_TABLE),
+    machine: db.prepare(insertSql('machines', MACHINE_TABLE, 'INSERT OR REPLACE')),
+    power: prepareInsert(db, 'power_samples', POWER_TABLE),
+    timeline: prepareInsert(db, 'timeline_samples', TIMELINE_TABLE),
+  };
+}
+
+/** Bound parameters of a row of `t`: every field, SQL NULL as null, JSON columns as their text. */
+export type Params<T extends readonly Column[]> = { readonly [F in FieldOf<T>]: unknown };
+const encodeMachine = compileEncoder<Params<typeof MACHINE_TABLE>>(MACHINE_TABLE);
+
+const nn = <T>(v: T | undefined): T | null => (v === undefined ? null : v);
+
+/** One flush's rows: requests, power and timeline samples as batches of bound values (batch.ts). */
+export interface WriteBatch {
+  readonly reqs: TableBatch;
+  readonly machines: readonly MachineRow[];
+  readonly power: TableBatch;
+  readonly timeline: TableBatch;
+}
+
+/** The buffers a WriteBatch hands over with it (postMessage's transfer list). */
+export function transferOf(b: WriteBatch): ArrayBuffer[] {
+  const out: ArrayBufferLike[] = [];
+  for (const t of [b.reqs, b.power, b.timeline]) out.push(t.num.buffer, t.text.buffer, t.bytes.buffer, t.lens.buffer);
+  return out as ArrayBuffer[];
+}
+
+/** Insert batches (one flush's, or held ones) in one IMMEDIATE transaction; `cur.current` names the row being written (errors). */
+export function writeBatches(db: DB, ins: Inserts, id: number, batches: readonly WriteBatch[], cur: { current: string }): void {
+  db.transaction(() => {
+    for (const b of batches) {
+      for (const m of b.machines) {
+        cur.current = `machine ${m.machineId}`;
+        ins.machine.run(
+          encodeMachine({
+            runId: id,
+            machineId: m.machineId,
+            machineType: m.machineType,
+            pool: m.pool,
+            gpus: nn(m.gpus),
+            pricePerHour: nn(m.pricePerHour),
+            tdpW: nn(m.tdpW),
+            idleW: nn(m.idleW),
+          }),
+        );
+      }
+      insertRows(ins.req, b.reqs, cur, (p) => `request shard ${String(p[1])} seq ${String(p[2])}`);
+      insertRows(ins.power, b.power, cur, () => 'power sample');
+      insertRows(ins.timeline, b.timeline, cur, () => 'timeline sample');
+    }
+  }).immediate();
+}
