@@ -178,20 +178,25 @@ function compileAppender<R>(lay: Layout, b: BatchBuilder<R>): (rec: R) => void {
  */
 export type BatchReader = (batch: TableBatch, from: number, to: number, out: unknown[], at: number) => number;
 
-export function compileReader(cols: readonly Column[]): BatchReader {
+export function compileReader(cols: readonly Column[], skip?: readonly boolean[]): BatchReader {
   const lay = layout(cols);
-  const w = cols.length;
+  // Skipped columns (written into the statement as literals) take no place in a row's parameters.
+  const pos: number[] = [];
+  let w = 0;
+  for (let i = 0; i < cols.length; i++) pos.push(skip?.[i] ? -1 : w++);
   const lines = cols.map((c, i) => {
     const k = lay.at[i]!;
+    const p = pos[i]!;
+    if (p < 0) return c.kind === 'blob' ? 'n = L[r]; if (n > 0) at += n;' : '';
     switch (c.kind) {
       case 'int':
       case 'real':
       case 'bool':
-        return `v = N[x + ${k}]; out[o + ${i}] = v === v ? v : null;`;
+        return `v = N[x + ${k}]; out[o + ${p}] = v === v ? v : null;`;
       case 'blob':
-        return `n = L[r]; out[o + ${i}] = n < 0 ? null : B.subarray(at, (at += n));`;
+        return `n = L[r]; out[o + ${p}] = n < 0 ? null : B.subarray(at, (at += n));`;
       default:
-        return `out[o + ${i}] = D[T[y + ${k}]];`;
+        return `out[o + ${p}] = D[T[y + ${k}]];`;
     }
   });
   const body = `return (b, from, to, out, at) => {
@@ -205,9 +210,41 @@ export function compileReader(cols: readonly Column[]): BatchReader {
     const odd = b.odd;
     for (let j = 0; j < odd.length; j += 3) {
       const r = odd[j];
-      if (r >= from && r < to) out[(r - from) * ${w} + odd[j + 1]] = odd[j + 2];
+      if (r >= from && r < to) out[(r - from) * ${w} + pos[odd[j + 1]]] = odd[j + 2];
     }
     return at;
   };`;
-  return new Function(body)() as BatchReader;
+  return new Function('pos', body)(pos) as BatchReader;
+}
+
+/** SQL literals that bind exactly what a parameter would: NULL, safe integers, text without NUL or lone surrogates. */
+function literal(v: unknown): string | undefined {
+  if (v === null) return 'NULL';
+  if (typeof v === 'number') return Number.isSafeInteger(v) && !Object.is(v, -0) ? String(v) : undefined;
+  if (typeof v === 'string') return /[\0\ud800-\udfff]/.test(v) ? undefined : `'${v.replace(/'/g, "''")}'`;
+  return undefined;
+}
+
+/**
+ * The columns that hold one value in every row of a batch that an SQL literal says exactly (see `literal`):
+ * per column, that literal, or undefined (a parameter). A statement with them as literals binds fewer
+ * values per row and stores the same row.
+ */
+export function constantColumns(cols: readonly Column[], b: TableBatch): (string | undefined)[] {
+  const lay = layout(cols);
+  const { n, num, text, dict, odd } = b;
+  const hasOdd = new Set<number>();
+  for (let j = 1; j < odd.length; j += 3) hasOdd.add(odd[j] as number);
+  return cols.map((c, i) => {
+    if (n === 0 || hasOdd.has(i) || c.kind === 'blob') return undefined;
+    const k = lay.at[i]!;
+    if (c.kind === 'int' || c.kind === 'real' || c.kind === 'bool') {
+      const x = num[k]!;
+      for (let r = 1; r < n; r++) if (!Object.is(num[r * lay.nums + k], x)) return undefined;
+      return literal(x === x ? x : null);
+    }
+    const x = text[k]!;
+    for (let r = 1; r < n; r++) if (text[r * lay.texts + k] !== x) return undefined;
+    return literal(dict[x]);
+  });
 }

@@ -4,8 +4,19 @@
  * few dependencies (it starts faster than with the whole store).
  */
 import type Database from 'better-sqlite3';
-import { compileEncoder, insertSql, MACHINE_TABLE, POWER_TABLE, REQUEST_TABLE, TIMELINE_TABLE, type Column, type FieldOf, type TableName } from './columns.js';
-import { compileReader, type BatchReader, type TableBatch } from './batch.js';
+import {
+  columnList,
+  compileEncoder,
+  insertSql,
+  MACHINE_TABLE,
+  POWER_TABLE,
+  REQUEST_TABLE,
+  TIMELINE_TABLE,
+  type Column,
+  type FieldOf,
+  type TableName,
+} from './columns.js';
+import { compileReader, constantColumns, type BatchReader, type TableBatch } from './batch.js';
 import type { MachineRow } from './api.js';
 
 type DB = Database.Database;
@@ -13,19 +24,52 @@ type DB = Database.Database;
 /** Rows per multi-row INSERT (one statement step for this many rows: SQLite's per-statement cost shared). */
 const INSERT_GROUP = 32;
 
-/** A table's INSERT of one row and of INSERT_GROUP rows, its batch reader and a reused parameter array. */
-interface Insert {
-  readonly one: Database.Statement;
-  readonly many: Database.Statement;
+/** Group statements kept per table, one per set of constant columns (a run's batches mostly share one). */
+const GROUP_STATEMENTS = 8;
+
+/** An INSERT of INSERT_GROUP rows with some columns as literals, and the reader of the other columns. */
+interface Group {
+  readonly stmt: Database.Statement;
   readonly read: BatchReader;
+}
+
+/** A table's INSERT of one row, its group INSERTs by constant columns, its batch reader and a reused parameter array. */
+interface Insert {
+  readonly db: DB;
+  readonly table: TableName;
+  readonly cols: readonly Column[];
+  readonly one: Database.Statement;
+  readonly read: BatchReader;
+  readonly groups: Map<string, Group>;
   readonly flat: unknown[];
 }
 
 function prepareInsert(db: DB, table: TableName, cols: readonly Column[]): Insert {
-  const one = insertSql(table, cols);
-  const row = `(${cols.map(() => '?').join(', ')})`;
-  const many = `${one}${`, ${row}`.repeat(INSERT_GROUP - 1)}`;
-  return { one: db.prepare(one), many: db.prepare(many), read: compileReader(cols), flat: [] };
+  return { db, table, cols, one: db.prepare(insertSql(table, cols)), read: compileReader(cols), groups: new Map(), flat: [] };
+}
+
+/**
+ * The group INSERT of a batch: the columns that hold one value in all its rows are written in as literals
+ * (the same stored values, fewer to bind: a sim's run id, shard, status and NULL columns).
+ */
+function groupOf(ins: Insert, b: TableBatch): Group {
+  const lits = constantColumns(ins.cols, b);
+  const key = lits.map((l) => l ?? '?').join('\u0000');
+  let g = ins.groups.get(key);
+  if (g === undefined) {
+    const row = `(${lits.map((l) => l ?? '?').join(', ')})`;
+    const sql = `INSERT INTO ${ins.table} (${columnList(ins.cols)}) VALUES ${`${row}, `.repeat(INSERT_GROUP - 1)}${row}`;
+    g = {
+      stmt: ins.db.prepare(sql),
+      read: compileReader(
+        ins.cols,
+        lits.map((l) => l !== undefined),
+      ),
+    };
+    if (ins.groups.size >= GROUP_STATEMENTS) ins.groups.clear();
+    ins.groups.set(key, g);
+  }
+  return g;
 }
 
 /**
@@ -34,13 +78,18 @@ function prepareInsert(db: DB, table: TableName, cols: readonly Column[]): Inser
  * inserted again row by row, so the error names its row (`name(row)` sets `cur.current`).
  */
 function insertRows(ins: Insert, b: TableBatch, cur: { current: string }, name: (row: readonly unknown[]) => string): void {
-  const { flat, read } = ins;
+  const { flat } = ins;
   let at = 0;
   let i = 0;
+  if (b.n < INSERT_GROUP) {
+    oneByOne(ins, b, 0, b.n, 0, cur, name);
+    return;
+  }
+  const { stmt, read } = groupOf(ins, b);
   for (; i + INSERT_GROUP <= b.n; i += INSERT_GROUP) {
     const next = read(b, i, i + INSERT_GROUP, flat, at);
     try {
-      ins.many.run(...flat);
+      stmt.run(...flat);
     } catch {
       oneByOne(ins, b, i, i + INSERT_GROUP, at, cur, name);
     }

@@ -4,7 +4,11 @@
  */
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { BatchBuilder, compileReader } from '../../src/store/batch.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { BatchBuilder, compileReader, constantColumns } from '../../src/store/batch.js';
+import { openStore } from '../../src/store/index.js';
 import { compileEncoder, REQUEST_TABLE, TIMELINE_TABLE } from '../../src/store/columns.js';
 
 type Rec = Record<string, unknown>;
@@ -62,4 +66,39 @@ test('values a column cannot hold come back as given: strings in number columns,
   assert.deepStrictEqual(out.slice(0, w), [1, -0, 'engine', '', 'a', '{}', Number.POSITIVE_INFINITY]);
   assert.deepStrictEqual(out.slice(w, 2 * w), [1, '12', 3, null, 'b', '{"m":"x"}', 10n]);
   assert.deepStrictEqual(out.slice(2 * w), [1, null, 'engine', '', 'c', '{}', undefined]);
+});
+
+test('columns that hold one value in a whole batch are written as literals only where a literal stores the same value', () => {
+  const b = new BatchBuilder<Rec>(TIMELINE_TABLE);
+  for (let i = 0; i < 40; i++) b.add({ runId: 3, t: -0, source: "it's", role: 'a\u0000b', name: null, labels: '{}', value: 2 ** 53 });
+  assert.deepStrictEqual(constantColumns(TIMELINE_TABLE, b.take()), ['3', undefined, "'it''s'", undefined, 'NULL', "'{}'", undefined]);
+  for (let i = 0; i < 40; i++) b.add({ runId: 3, t: i, source: 'x', role: '', name: 'n', labels: '{}', value: i === 39 ? '1' : 1 });
+  assert.deepStrictEqual(constantColumns(TIMELINE_TABLE, b.take()), ['3', undefined, "'x'", "''", "'n'", "'{}'", undefined]);
+});
+
+test('a store keeps constant columns as one-row inserts store them: quotes, NUL, -0, fractions, big integers, lone surrogates', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'sb-batch-'));
+  const store = openStore(path.join(dir, 's.db'));
+  try {
+    const cases = [
+      { source: "it's 'quoted'", role: 'a\u0000b', name: 'm\ud800', value: -0, t: 0.1 },
+      { source: 'engine', role: '', name: 'n', value: 2 ** 53 + 2, t: 1 / 3 },
+      { source: 'e', role: 'r', name: 'n', value: 7, t: -0 },
+    ];
+    for (const [k, o] of cases.entries()) {
+      // Batches of 70 rows (groups with literals) against batches of one row (one-row inserts, all bound).
+      const runs = [100_000, 1].map((batchRows) => {
+        const w = store.createRun({ kind: 'sim', options: {} }, { batchRows });
+        for (let i = 0; i < 70; i++) w.addTimelineSample({ t: o.t, source: o.source, role: o.role, name: o.name, value: o.value });
+        w.finish('completed');
+        return store.timelineSamples(w.runId);
+      });
+      assert.equal(runs[0]!.length, 70, `case ${k}`);
+      assert.deepStrictEqual(runs[0], runs[1], `case ${k}`);
+      assert.equal(runs[0]![0]!.source, o.source, `case ${k}`);
+    }
+  } finally {
+    store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
