@@ -172,11 +172,66 @@ function compileAppender<R>(lay: Layout, b: BatchBuilder<R>): (rec: R) => void {
 }
 
 /**
- * A reader of a batch's rows as bound parameters, compiled from the same columns: `read(batch, from, to, out,
- * at)` writes rows [from, to) into `out` row after row (its length set to the values written); `at` is where
- * row `from`'s blob starts in `batch.bytes` (0 for row 0), and it returns where row `to`'s starts.
+ * A batch as the writer reads it: its rows in insertion order (`order`: by key when one is given), where each
+ * row's blob starts, and the rows that hold values kept aside.
  */
-export type BatchReader = (batch: TableBatch, from: number, to: number, out: unknown[], at: number) => number;
+export interface BatchView {
+  readonly b: TableBatch;
+  readonly order: Int32Array;
+  readonly starts: Int32Array;
+  readonly odd: ReadonlyMap<number, readonly unknown[]>;
+}
+
+/**
+ * A view of `b` whose rows go in the order of the number columns `key` (e.g. a primary key: rows inserted in
+ * key order fill the B-tree's pages in turn instead of splitting them); in added order when `key` is empty or a
+ * key column holds NULL or a value kept aside.
+ */
+export function viewOf(cols: readonly Column[], b: TableBatch, key: readonly number[] = []): BatchView {
+  const lay = layout(cols);
+  const order = new Int32Array(b.n);
+  for (let r = 0; r < b.n; r++) order[r] = r;
+  const starts = new Int32Array(b.lens.length);
+  for (let r = 0, at = 0; r < b.lens.length; r++) {
+    starts[r] = at;
+    if (b.lens[r]! > 0) at += b.lens[r]!;
+  }
+  const odd = new Map<number, unknown[]>();
+  for (let j = 0; j < b.odd.length; j += 3) {
+    const r = b.odd[j] as number;
+    let l = odd.get(r);
+    if (l === undefined) odd.set(r, (l = []));
+    l.push(b.odd[j + 1], b.odd[j + 2]);
+  }
+  const ks = key.map((c) => lay.at[c]!);
+  const sortable =
+    ks.length > 0 &&
+    key.every((c) => lay.cols[c]!.kind !== 'text' && lay.cols[c]!.kind !== 'blob') &&
+    [...odd.values()].every((l) => !l.some((x, i) => i % 2 === 0 && key.includes(x as number))) &&
+    ks.every((k) => {
+      for (let r = 0; r < b.n; r++) if (Number.isNaN(b.num[r * lay.nums + k]!)) return false;
+      return true;
+    });
+  if (sortable) {
+    const N = b.num;
+    const w = lay.nums;
+    order.sort((x, y) => {
+      for (const k of ks) {
+        const d = N[x * w + k]! - N[y * w + k]!;
+        if (d !== 0) return d;
+      }
+      return x - y;
+    });
+  }
+  return { b, order, starts, odd };
+}
+
+/**
+ * A reader of a batch's rows as bound parameters, compiled from the same columns: `read(view, from, to, out)`
+ * writes the view's rows [from, to) into `out` row after row (its length set to the values written), leaving
+ * out the `skip` columns.
+ */
+export type BatchReader = (view: BatchView, from: number, to: number, out: unknown[]) => void;
 
 export function compileReader(cols: readonly Column[], skip?: readonly boolean[]): BatchReader {
   const lay = layout(cols);
@@ -187,32 +242,31 @@ export function compileReader(cols: readonly Column[], skip?: readonly boolean[]
   const lines = cols.map((c, i) => {
     const k = lay.at[i]!;
     const p = pos[i]!;
-    if (p < 0) return c.kind === 'blob' ? 'n = L[r]; if (n > 0) at += n;' : '';
+    if (p < 0) return '';
     switch (c.kind) {
       case 'int':
       case 'real':
       case 'bool':
         return `v = N[x + ${k}]; out[o + ${p}] = v === v ? v : null;`;
       case 'blob':
-        return `n = L[r]; out[o + ${p}] = n < 0 ? null : B.subarray(at, (at += n));`;
+        return `n = L[r]; out[o + ${p}] = n < 0 ? null : B.subarray(S[r], S[r] + n);`;
       default:
         return `out[o + ${p}] = D[T[y + ${k}]];`;
     }
   });
-  const body = `return (b, from, to, out, at) => {
+  const body = `return (view, from, to, out) => {
+    const b = view.b, O = view.order, S = view.starts, odd = view.odd;
     const N = b.num, T = b.text, D = b.dict, B = b.bytes, L = b.lens;
     let v, n;
     out.length = (to - from) * ${w};
-    for (let r = from, o = 0; r < to; r++, o += ${w}) {
-      const x = r * ${lay.nums}, y = r * ${lay.texts};
+    for (let j = from, o = 0; j < to; j++, o += ${w}) {
+      const r = O[j], x = r * ${lay.nums}, y = r * ${lay.texts};
       ${lines.join('\n      ')}
+      if (odd.size > 0) {
+        const l = odd.get(r);
+        if (l !== undefined) for (let i = 0; i < l.length; i += 2) out[o + pos[l[i]]] = l[i + 1];
+      }
     }
-    const odd = b.odd;
-    for (let j = 0; j < odd.length; j += 3) {
-      const r = odd[j];
-      if (r >= from && r < to) out[(r - from) * ${w} + pos[odd[j + 1]]] = odd[j + 2];
-    }
-    return at;
   };`;
   return new Function('pos', body)(pos) as BatchReader;
 }

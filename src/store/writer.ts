@@ -16,7 +16,7 @@ import {
   type FieldOf,
   type TableName,
 } from './columns.js';
-import { compileReader, constantColumns, type BatchReader, type TableBatch } from './batch.js';
+import { compileReader, constantColumns, viewOf, type BatchReader, type BatchView, type TableBatch } from './batch.js';
 import type { MachineRow } from './api.js';
 
 type DB = Database.Database;
@@ -38,14 +38,17 @@ interface Insert {
   readonly db: DB;
   readonly table: TableName;
   readonly cols: readonly Column[];
+  /** The primary key's number columns, in the order rows are inserted (none: as added). */
+  readonly key: readonly number[];
   readonly one: Database.Statement;
   readonly read: BatchReader;
   readonly groups: Map<string, Group>;
   readonly flat: unknown[];
 }
 
-function prepareInsert(db: DB, table: TableName, cols: readonly Column[]): Insert {
-  return { db, table, cols, one: db.prepare(insertSql(table, cols)), read: compileReader(cols), groups: new Map(), flat: [] };
+function prepareInsert(db: DB, table: TableName, cols: readonly Column[], key: readonly string[] = []): Insert {
+  const at = key.map((k) => cols.findIndex((c) => c.name === k));
+  return { db, table, cols, key: at, one: db.prepare(insertSql(table, cols)), read: compileReader(cols), groups: new Map(), flat: [] };
 }
 
 /**
@@ -74,34 +77,32 @@ function groupOf(ins: Insert, b: TableBatch): Group {
 
 /**
  * Insert a batch's rows, INSERT_GROUP at a time (the bound values passed as arguments, which the driver
- * reads faster than an array's elements). A group that fails (a failed statement changes nothing) is
- * inserted again row by row, so the error names its row (`name(row)` sets `cur.current`).
+ * reads faster than an array's elements), in primary-key order where the table has one (a sim's requests
+ * finish out of order). A group that fails (a failed statement changes nothing) is inserted again row by
+ * row, so the error names its row (`name(row)` sets `cur.current`).
  */
 function insertRows(ins: Insert, b: TableBatch, cur: { current: string }, name: (row: readonly unknown[]) => string): void {
   const { flat } = ins;
-  let at = 0;
+  const v = viewOf(ins.cols, b, ins.key);
   let i = 0;
-  if (b.n < INSERT_GROUP) {
-    oneByOne(ins, b, 0, b.n, 0, cur, name);
-    return;
-  }
-  const { stmt, read } = groupOf(ins, b);
-  for (; i + INSERT_GROUP <= b.n; i += INSERT_GROUP) {
-    const next = read(b, i, i + INSERT_GROUP, flat, at);
-    try {
-      stmt.run(...flat);
-    } catch {
-      oneByOne(ins, b, i, i + INSERT_GROUP, at, cur, name);
+  if (b.n >= INSERT_GROUP) {
+    const { stmt, read } = groupOf(ins, b);
+    for (; i + INSERT_GROUP <= b.n; i += INSERT_GROUP) {
+      read(v, i, i + INSERT_GROUP, flat);
+      try {
+        stmt.run(...flat);
+      } catch {
+        oneByOne(ins, v, i, i + INSERT_GROUP, cur, name);
+      }
     }
-    at = next;
   }
-  oneByOne(ins, b, i, b.n, at, cur, name);
+  oneByOne(ins, v, i, b.n, cur, name);
 }
 
-function oneByOne(ins: Insert, b: TableBatch, from: number, to: number, at: number, cur: { current: string }, name: (row: readonly unknown[]) => string): void {
+function oneByOne(ins: Insert, v: BatchView, from: number, to: number, cur: { current: string }, name: (row: readonly unknown[]) => string): void {
   const row: unknown[] = [];
-  for (let r = from; r < to; r++) {
-    at = ins.read(b, r, r + 1, row, at);
+  for (let j = from; j < to; j++) {
+    ins.read(v, j, j + 1, row);
     cur.current = name(row);
     ins.one.run(row);
   }
@@ -117,7 +118,7 @@ export interface Inserts {
 
 export function prepareInserts(db: DB): Inserts {
   return {
-    req: prepareInsert(db, 'requests', REQUEST_TABLE),
+    req: prepareInsert(db, 'requests', REQUEST_TABLE, ['run_id', 'shard', 'seq']),
     machine: db.prepare(insertSql('machines', MACHINE_TABLE, 'INSERT OR REPLACE')),
     power: prepareInsert(db, 'power_samples', POWER_TABLE),
     timeline: prepareInsert(db, 'timeline_samples', TIMELINE_TABLE),

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { BatchBuilder, compileReader, constantColumns } from '../../src/store/batch.js';
+import { BatchBuilder, compileReader, constantColumns, viewOf } from '../../src/store/batch.js';
 import { openStore } from '../../src/store/index.js';
 import { compileEncoder, REQUEST_TABLE, TIMELINE_TABLE } from '../../src/store/columns.js';
 
@@ -37,16 +37,15 @@ test('a request batch reads back every bound value of every row, in order, past 
   assert.equal(batch.n, 300);
   const read = compileReader(REQUEST_TABLE);
   const out: unknown[] = [];
-  let at = 0;
+  const view = viewOf(REQUEST_TABLE, batch);
   for (let i = 0; i < 300; i += 32) {
     const to = Math.min(300, i + 32);
-    at = read(batch, i, to, out, at);
+    read(view, i, to, out);
     for (let r = i; r < to; r++) {
       const got = out.slice((r - i) * REQUEST_TABLE.length, (r - i + 1) * REQUEST_TABLE.length).map((v) => (v instanceof Uint8Array ? Buffer.from(v) : v));
       assert.deepStrictEqual(got, expected(REQUEST_TABLE, recs[r]!), `row ${r}`);
     }
   }
-  assert.equal(at, batch.bytes.length);
   // The builder starts afresh after a take.
   assert.equal(b.take().n, 0);
 });
@@ -60,7 +59,7 @@ test('values a column cannot hold come back as given: strings in number columns,
   ];
   for (const r of rows) b.add(r);
   const out: unknown[] = [];
-  compileReader(TIMELINE_TABLE)(b.take(), 0, 3, out, 0);
+  compileReader(TIMELINE_TABLE)(viewOf(TIMELINE_TABLE, b.take()), 0, 3, out);
   const w = TIMELINE_TABLE.length;
   assert.ok(Object.is(out[1], -0));
   assert.deepStrictEqual(out.slice(0, w), [1, -0, 'engine', '', 'a', '{}', Number.POSITIVE_INFINITY]);
@@ -101,4 +100,15 @@ test('a store keeps constant columns as one-row inserts store them: quotes, NUL,
     store.close();
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('a view goes through rows in key order, or as added when a key column holds NULL or a value kept aside', () => {
+  const keyed = (seqs: unknown[]): number[] => {
+    const b = new BatchBuilder<Rec>(TIMELINE_TABLE);
+    for (const [i, t] of seqs.entries()) b.add({ runId: 1, t, source: 's', role: '', name: `n${i}`, labels: '{}', value: i });
+    return [...viewOf(TIMELINE_TABLE, b.take(), [0, 1]).order];
+  };
+  assert.deepStrictEqual(keyed([5, 1, 3, 1, 0]), [4, 1, 3, 2, 0]);
+  assert.deepStrictEqual(keyed([5, null, 3]), [0, 1, 2]);
+  assert.deepStrictEqual(keyed([5, '1', 3]), [0, 1, 2]);
 });
