@@ -26,6 +26,13 @@ try {
   Atomics.notify(shared, 1);
   parentPort!.on('message', (m: { id: number; batch: WriteBatch } | 'close') => {
     if (m === 'close') {
+      // Copy the run's pages from the WAL into the file here, not in the store's close on the caller's
+      // thread (PASSIVE: it never waits on another connection; what it cannot copy the last close does).
+      try {
+        db.pragma('wal_checkpoint(PASSIVE)');
+      } catch {
+        // the last connection's close checkpoints anyway
+      }
       db.close();
       tick();
       parentPort!.close();

@@ -511,18 +511,26 @@ class BulkWorker {
     this.check();
   }
 
-  /** Wait for the posted batches, then let the worker close its connection and end. */
+  /**
+   * Wait for the posted batches, then let the worker checkpoint the WAL and close its connection, without
+   * waiting for that (`ended()` does): the caller goes on (a sim prints its report) while the worker copies
+   * the run's pages into the file, which the store's own close would otherwise do on the caller's thread.
+   */
   close(): void {
     try {
       this.wait();
     } finally {
       this.posted++;
       this.worker.postMessage('close');
-      const d = Atomics.load(this.done, 0);
-      if (d < this.posted) Atomics.wait(this.done, 0, d, 10_000);
-      void this.worker.terminate();
-      this.port.close();
     }
+  }
+
+  /** Wait (at most 10 s) for a closed worker to end, then end its thread. */
+  ended(): void {
+    const d = Atomics.load(this.done, 0);
+    if (d < this.posted) Atomics.wait(this.done, 0, d, 10_000);
+    void this.worker.terminate();
+    this.port.close();
   }
 
   abandon(): void {
@@ -723,8 +731,10 @@ class SqliteRunWriter implements RunWriter {
       if (!this.failure) throw e; // e.g. the connection is busy reading: nothing changed, finish() can be retried
     }
     if (this.bulkWorker) {
+      const w = this.bulkWorker;
       try {
-        this.onWorker((w) => w.close());
+        this.onWorker((x) => x.close());
+        this.store.ending.add(w);
       } catch {
         // recorded in this.failure, thrown below once the run is marked
       }
@@ -763,6 +773,8 @@ class SqliteStore implements Store {
   readonly readonly: boolean;
   private closed = false;
   private readonly writers = new Set<SqliteRunWriter>();
+  /** @internal Writer threads of finished runs still checkpointing (BulkWorker.close): waited for at close. */
+  readonly ending = new Set<BulkWorker>();
 
   constructor(file: string, db: DB, readonly: boolean) {
     this.path = file;
@@ -1107,6 +1119,8 @@ class SqliteStore implements Store {
     for (const w of this.writers) w.abandon();
     this.writers.clear();
     this.bulkWriters = 0;
+    for (const w of this.ending) w.ended();
+    this.ending.clear();
     this.closed = true;
     untrack(this);
     this.db.close();
