@@ -48,6 +48,9 @@ function layout(cols: readonly Column[]): Layout {
 
 const FIELD = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
+/** No text value yet (a text column's last value at the start of a batch). */
+const NO_TEXT = Symbol('no text');
+
 /** The rows of one table being buffered; `take()` hands them over and starts afresh. */
 export class BatchBuilder<R> {
   n = 0;
@@ -60,6 +63,9 @@ export class BatchBuilder<R> {
   private used = 0;
   lens: Int32Array;
   private odd: unknown[] = [];
+  /** Per text column, its last value and that value's index (most columns repeat a value row after row). */
+  readonly lastText: unknown[];
+  readonly lastCode: Int32Array;
   private readonly lay: Layout;
   /** Append one record of bound values (by field: bool fields as booleans, SQL NULL as null). */
   readonly add: (rec: R) => void;
@@ -71,6 +77,8 @@ export class BatchBuilder<R> {
     this.text = new Int32Array(this.cap * this.lay.texts);
     this.bytes = new Uint8Array(this.lay.blob ? 64 * this.cap : 0);
     this.lens = new Int32Array(this.lay.blob ? this.cap : 0);
+    this.lastText = new Array<unknown>(this.lay.texts).fill(NO_TEXT);
+    this.lastCode = new Int32Array(this.lay.texts);
     this.add = compileAppender<R>(this.lay, this);
   }
 
@@ -89,14 +97,16 @@ export class BatchBuilder<R> {
     this.cap = cap;
   }
 
-  /** @internal The index of a text value among the batch's distinct values. */
-  code(v: string | null): number {
+  /** @internal The index of text value `v` of text column `k` among the batch's distinct values. */
+  code(k: number, v: string | null): number {
     let id = this.ids.get(v);
     if (id === undefined) {
       id = this.dict.length;
       this.dict.push(v);
       this.ids.set(v, id);
     }
+    this.lastText[k] = v;
+    this.lastCode[k] = id;
     return id;
   }
 
@@ -138,6 +148,7 @@ export class BatchBuilder<R> {
     this.dict = [];
     this.ids = new Map();
     this.odd = [];
+    this.lastText.fill(NO_TEXT);
     return batch;
   }
 }
@@ -157,14 +168,14 @@ function compileAppender<R>(lay: Layout, b: BatchBuilder<R>): (rec: R) => void {
       case 'blob':
         return `v = o.${c.field}; b.lens[r] = v === null || v instanceof Uint8Array ? b.blob(v) : (b.keep(r, ${i}, v), -1);`;
       default:
-        return `v = o.${c.field}; T[y + ${k}] = typeof v === 'string' || v === null ? b.code(v) : b.keep(r, ${i}, v);`;
+        return `v = o.${c.field}; T[y + ${k}] = v === LT[${k}] ? LC[${k}] : typeof v === 'string' || v === null ? b.code(${k}, v) : b.keep(r, ${i}, v);`;
     }
   });
   const body = `return (o) => {
     const r = b.n;
     b.n = r + 1;
     if ((r + 1) * ${nums} > b.num.length || (r + 1) * ${texts} > b.text.length || (${blob} && r >= b.lens.length)) b.grow();
-    const N = b.num, T = b.text, x = r * ${nums}, y = r * ${texts};
+    const N = b.num, T = b.text, LT = b.lastText, LC = b.lastCode, x = r * ${nums}, y = r * ${texts};
     let v;
     ${lines.join('\n    ')}
   };`;
