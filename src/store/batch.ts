@@ -68,7 +68,7 @@ export class BatchBuilder<R> {
   readonly lastCode: Int32Array;
   private readonly lay: Layout;
   /** Append one record of bound values (by field: bool fields as booleans, SQL NULL as null). */
-  readonly add: (rec: R) => void;
+  private readonly append: (b: BatchBuilder<R>, rec: R) => void;
 
   constructor(cols: readonly Column[], capacity = 1024) {
     this.lay = layout(cols);
@@ -79,7 +79,12 @@ export class BatchBuilder<R> {
     this.lens = new Int32Array(this.lay.blob ? this.cap : 0);
     this.lastText = new Array<unknown>(this.lay.texts).fill(NO_TEXT);
     this.lastCode = new Int32Array(this.lay.texts);
-    this.add = compileAppender<R>(this.lay, this);
+    this.append = appenderOf(cols, this.lay) as (b: BatchBuilder<R>, rec: R) => void;
+  }
+
+  /** Append one record of bound values (by field: bool fields as booleans, SQL NULL as null). */
+  add(rec: R): void {
+    this.append(this, rec);
   }
 
   /** @internal Room for one more row (doubling the buffers). */
@@ -153,8 +158,17 @@ export class BatchBuilder<R> {
   }
 }
 
+/** Appenders by column list: compiled once per table (not per writer), so the JIT warms one function. */
+const appenders = new WeakMap<readonly Column[], (b: BatchBuilder<unknown>, rec: unknown) => void>();
+
+function appenderOf(cols: readonly Column[], lay: Layout): (b: BatchBuilder<unknown>, rec: unknown) => void {
+  let f = appenders.get(cols);
+  if (f === undefined) appenders.set(cols, (f = compileAppender(lay)));
+  return f;
+}
+
 /** The appender of records into a builder: one compiled function, one statement per column. */
-function compileAppender<R>(lay: Layout, b: BatchBuilder<R>): (rec: R) => void {
+function compileAppender(lay: Layout): (b: BatchBuilder<unknown>, rec: unknown) => void {
   const { nums, texts, blob } = lay;
   const lines = lay.cols.map((c, i) => {
     if (!FIELD.test(c.field)) throw new TypeError(`store: bad field name ${c.field}`);
@@ -171,7 +185,7 @@ function compileAppender<R>(lay: Layout, b: BatchBuilder<R>): (rec: R) => void {
         return `v = o.${c.field}; T[y + ${k}] = v === LT[${k}] ? LC[${k}] : typeof v === 'string' || v === null ? b.code(${k}, v) : b.keep(r, ${i}, v);`;
     }
   });
-  const body = `return (o) => {
+  const body = `return (b, o) => {
     const r = b.n;
     b.n = r + 1;
     if ((r + 1) * ${nums} > b.num.length || (r + 1) * ${texts} > b.text.length || (${blob} && r >= b.lens.length)) b.grow();
@@ -179,7 +193,7 @@ function compileAppender<R>(lay: Layout, b: BatchBuilder<R>): (rec: R) => void {
     let v;
     ${lines.join('\n    ')}
   };`;
-  return new Function('b', body)(b) as (rec: R) => void;
+  return new Function(body)() as (b: BatchBuilder<unknown>, rec: unknown) => void;
 }
 
 /**
@@ -244,7 +258,19 @@ export function viewOf(cols: readonly Column[], b: TableBatch, key: readonly num
  */
 export type BatchReader = (view: BatchView, from: number, to: number, out: unknown[]) => void;
 
+/** Readers by column list and skipped columns: compiled once per table and set, like the appenders. */
+const readers = new WeakMap<readonly Column[], Map<string, BatchReader>>();
+
 export function compileReader(cols: readonly Column[], skip?: readonly boolean[]): BatchReader {
+  const key = (skip ?? []).map((x) => (x ? '1' : '0')).join('');
+  let byKey = readers.get(cols);
+  if (byKey === undefined) readers.set(cols, (byKey = new Map()));
+  let f = byKey.get(key);
+  if (f === undefined) byKey.set(key, (f = newReader(cols, skip)));
+  return f;
+}
+
+function newReader(cols: readonly Column[], skip?: readonly boolean[]): BatchReader {
   const lay = layout(cols);
   // Skipped columns (written into the statement as literals) take no place in a row's parameters.
   const pos: number[] = [];
