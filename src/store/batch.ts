@@ -3,7 +3,8 @@
  * by transfer, not clone (a handful of buffers, not a JS array per row). Every value lands exactly as given:
  * - a number column (`int`, `real`, `bool`) holds numbers in one row-major Float64Array (null as NaN, which
  *   SQLite binds as NULL too); `bool` fields as 0/1;
- * - a text column holds each value's index into the batch's list of distinct values;
+ * - a text column holds each value's index into the batch's list of values (a value repeated row after row
+ *   is listed once);
  * - a blob column copies each Uint8Array into one byte buffer (a length per row; -1 for null);
  * - any other value (a string in a number column, say) is kept as is on the side (`odd`), and wins on read.
  * `compileAppender` and `compileReader`, made once per table from the column table, write a record of bound
@@ -58,7 +59,6 @@ export class BatchBuilder<R> {
   num: Float64Array;
   text: Int32Array;
   private dict: unknown[] = [];
-  private ids = new Map<unknown, number>();
   bytes: Uint8Array;
   private used = 0;
   lens: Int32Array;
@@ -102,14 +102,14 @@ export class BatchBuilder<R> {
     this.cap = cap;
   }
 
-  /** @internal The index of text value `v` of text column `k` among the batch's distinct values. */
+  /**
+   * @internal The index of text value `v` of text column `k` in the batch's values: a new entry unless it is
+   * the column's last value (no lookup: a column that repeats a value gets one entry, a changing one an entry
+   * per change).
+   */
   code(k: number, v: string | null): number {
-    let id = this.ids.get(v);
-    if (id === undefined) {
-      id = this.dict.length;
-      this.dict.push(v);
-      this.ids.set(v, id);
-    }
+    const id = this.dict.length;
+    this.dict.push(v);
     this.lastText[k] = v;
     this.lastCode[k] = id;
     return id;
@@ -151,7 +151,6 @@ export class BatchBuilder<R> {
     this.n = 0;
     this.used = 0;
     this.dict = [];
-    this.ids = new Map();
     this.odd = [];
     this.lastText.fill(NO_TEXT);
     return batch;
