@@ -431,8 +431,13 @@ class WorkerWriteError extends Error {
 /** A bulk worker starting (BulkWorker.spawn). */
 interface StartingWorker {
   ready(): BulkWorker | null;
+  /** True once `ready()` would not wait: the worker started (or cannot), or has been starting for a second. */
+  settled(): boolean;
   cancel(): void;
 }
+
+/** How long a bulk writer holds full batches, not waiting, while its writer thread starts (ms). */
+const HOLD_WHILE_STARTING_MS = 1000;
 
 class BulkWorker {
   private posted = 0;
@@ -480,6 +485,7 @@ class BulkWorker {
           cancel();
           return null;
         },
+        settled: () => Atomics.load(shared, 1) !== 0 || performance.now() - t0 >= HOLD_WHILE_STARTING_MS,
         cancel,
       };
     } catch {
@@ -671,8 +677,14 @@ class SqliteRunWriter implements RunWriter {
     this.held = [];
     const id = this.runId;
     // The thread serves from the first full batch (spawned a fifth of the way there): a short run (tests, sweep points) is not worth its ~80 ms.
-    if (this.bulkWorker === undefined && this.bulk && rows >= this.batchRows) {
+    if (this.bulkWorker === undefined && this.bulk && (rows >= this.batchRows || (this.starting && batches.length > 1))) {
       const s = this.starting;
+      // Its thread still starting (it loads SQLite: tens of ms), a background flush keeps the batches for
+      // the thread rather than waiting for it; an explicit one (finish) waits.
+      if (retryLater && s && !s.settled()) {
+        this.held = batches;
+        return;
+      }
       this.starting = undefined;
       this.bulkWorker = s === undefined ? BulkWorker.start(this.store.path) : s === null ? null : s.ready();
     }
