@@ -317,11 +317,14 @@ function checkRequest(row: RequestRow): void {
 
 /** The bound parameters of one `requests` row, derived columns included (REQUEST_COLUMNS order). */
 export function requestParams(runId: number, row: RequestRow): unknown[] {
-  return encodeRequest(requestRecord(runId, row));
+  return encodeRequest(requestRecord({} as Writable<RequestParams>, runId, row));
 }
 
-/** One `requests` row's bound values by field (bool fields as booleans), derived columns included. */
-function requestRecord(runId: number, row: RequestRow): RequestParams {
+/**
+ * One `requests` row's bound values by field (bool fields as booleans), derived columns included, written
+ * into `o` (a writer reuses one record for all its rows: no allocation per row) and returned.
+ */
+function requestRecord(o: Writable<RequestParams>, runId: number, row: RequestRow): RequestParams {
   // A pre-encoded blob (bulk producers) stands for the chunks: nothing is derived from them here.
   const blob = row.tokenTimesBlob;
   const d =
@@ -336,53 +339,53 @@ function requestRecord(runId: number, row: RequestRow): RequestParams {
           tokensReceived: row.tokensReceived,
         });
   const b = row.breakdown;
-  return {
-    runId,
-    shard: row.shard ?? 0,
-    seq: row.seq,
-    traceId: row.traceId,
-    sessionId: nn(row.sessionId),
-    arrival: row.arrival,
-    promptTokens: row.promptTokens,
-    outputTokens: row.outputTokens,
-    warmup: row.warmup === true,
-    scheduled: row.scheduled,
-    send: numOrNull(row.send),
-    firstToken: numOrNull(d.firstToken),
-    end: numOrNull(d.end),
-    lag: numOrNull(d.lag),
-    status: row.status,
-    errorCode: nn(row.errorCode),
-    error: nn(row.error),
-    httpStatus: nn(row.httpStatus),
-    timeoutPhase: nn(row.timeoutPhase),
-    tokensReceived: row.tokensReceived,
-    usagePrompt: nn(row.usagePrompt),
-    usageCompletion: nn(row.usageCompletion),
-    countMethod: nn(row.countMethod),
-    ttft: numOrNull(d.ttft),
-    tpot: numOrNull(d.tpot),
-    e2e: numOrNull(d.e2e),
-    ttftSched: numOrNull(d.ttftSched),
-    e2eSched: numOrNull(d.e2eSched),
-    maxStall: numOrNull(blob === undefined ? d.maxStall : row.maxStall),
-    queueS: numOrNull(b?.queue),
-    prefillS: numOrNull(b?.prefill),
-    kvTransferS: numOrNull(b?.kvTransfer),
-    decodeWaitS: numOrNull(b?.decodeWait),
-    decodeS: numOrNull(b?.decode),
-    promptMachine: nn(row.promptMachine),
-    tokenMachine: nn(row.tokenMachine),
-    pool: nn(row.pool),
-    tokenTimes: blob !== undefined ? (blob.length > 0 ? blob : null) : row.chunks && row.chunks.length > 0 ? encodeChunks(row.chunks) : null,
-    coalesced: nn(row.coalesced),
-    cachedPromptTokens: nn(b?.cachedPromptTokens),
-    sessionTurn: nn(row.sessionTurn),
-  };
+  o.runId = runId;
+  o.shard = row.shard ?? 0;
+  o.seq = row.seq;
+  o.traceId = row.traceId;
+  o.sessionId = nn(row.sessionId);
+  o.arrival = row.arrival;
+  o.promptTokens = row.promptTokens;
+  o.outputTokens = row.outputTokens;
+  o.warmup = row.warmup === true;
+  o.scheduled = row.scheduled;
+  o.send = numOrNull(row.send);
+  o.firstToken = numOrNull(d.firstToken);
+  o.end = numOrNull(d.end);
+  o.lag = numOrNull(d.lag);
+  o.status = row.status;
+  o.errorCode = nn(row.errorCode);
+  o.error = nn(row.error);
+  o.httpStatus = nn(row.httpStatus);
+  o.timeoutPhase = nn(row.timeoutPhase);
+  o.tokensReceived = row.tokensReceived;
+  o.usagePrompt = nn(row.usagePrompt);
+  o.usageCompletion = nn(row.usageCompletion);
+  o.countMethod = nn(row.countMethod);
+  o.ttft = numOrNull(d.ttft);
+  o.tpot = numOrNull(d.tpot);
+  o.e2e = numOrNull(d.e2e);
+  o.ttftSched = numOrNull(d.ttftSched);
+  o.e2eSched = numOrNull(d.e2eSched);
+  o.maxStall = numOrNull(blob === undefined ? d.maxStall : row.maxStall);
+  o.queueS = numOrNull(b?.queue);
+  o.prefillS = numOrNull(b?.prefill);
+  o.kvTransferS = numOrNull(b?.kvTransfer);
+  o.decodeWaitS = numOrNull(b?.decodeWait);
+  o.decodeS = numOrNull(b?.decode);
+  o.promptMachine = nn(row.promptMachine);
+  o.tokenMachine = nn(row.tokenMachine);
+  o.pool = nn(row.pool);
+  o.tokenTimes = blob !== undefined ? (blob.length > 0 ? blob : null) : row.chunks && row.chunks.length > 0 ? encodeChunks(row.chunks) : null;
+  o.coalesced = nn(row.coalesced);
+  o.cachedPromptTokens = nn(b?.cachedPromptTokens);
+  o.sessionTurn = nn(row.sessionTurn);
+  return o;
 }
 
 /** A `requests` row as bound parameters: every field, SQL NULL as null. */
 type RequestParams = { readonly [K in keyof RequestRowRecord]: RequestRowRecord[K] | null };
+type Writable<T> = { -readonly [K in keyof T]: T[K] };
 const encodeRequest = compileEncoder<RequestParams>(REQUEST_TABLE);
 
 // ---------------------------------------------------------------------------------------------------------
@@ -555,6 +558,8 @@ class SqliteRunWriter implements RunWriter {
   private machineRows: MachineRow[] = [];
   private readonly power: BatchBuilder<Params<typeof POWER_TABLE>>;
   private readonly timeline: BatchBuilder<Params<typeof TIMELINE_TABLE>>;
+  /** The record each request row is written into before it is appended (and handed to the tap). */
+  private readonly rec = {} as Writable<RequestParams>;
   /** Batches a flush could not commit (the connection was busy reading): committed with the next. */
   private held: WriteBatch[] = [];
   private timer: NodeJS.Timeout | undefined;
@@ -619,7 +624,7 @@ class SqliteRunWriter implements RunWriter {
   addRequest(row: RequestRow): void {
     this.check();
     checkRequest(row);
-    const rec = requestRecord(this.runId, row);
+    const rec = requestRecord(this.rec, this.runId, row);
     this.requests.add(rec);
     this.tap?.(rec);
     this.maybeFlush();
