@@ -434,13 +434,13 @@ class WorkerWriteError extends Error {
 /** A bulk worker starting (BulkWorker.spawn). */
 interface StartingWorker {
   ready(): BulkWorker | null;
-  /** True once `ready()` would not wait: the worker started (or cannot), or has been starting for a second. */
+  /** True once `ready()` would not wait: the worker started (or cannot), or has been starting for HOLD_WHILE_STARTING_MS. */
   settled(): boolean;
   cancel(): void;
 }
 
-/** How long a bulk writer holds full batches, not waiting, while its writer thread starts (ms). */
-const HOLD_WHILE_STARTING_MS = 1000;
+/** How long a bulk writer keeps full batches, not waiting, while its writer thread starts (ms; then it waits, as before). */
+const HOLD_WHILE_STARTING_MS = 250;
 
 class BulkWorker {
   private posted = 0;
