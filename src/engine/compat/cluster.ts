@@ -73,8 +73,14 @@ export interface CompatInstanceState {
 
 class Task {
   state = NONE;
-  /** SplitwiseSim `num_preemptions`: selections this task waited while current (see 2.8 rule 1). */
-  counter = 0;
+  /**
+   * SplitwiseSim `num_preemptions` (see 2.8 rule 1): selections this task waited while current, kept
+   * lazily: `counted` plus, while it waits (its request's current task on `inst`, not in the batch), the
+   * selections `inst` made since `waitFrom` (see `counterOf`), so a selection need not visit every waiter.
+   */
+  counted = 0;
+  waiting = false;
+  waitFrom = 0;
   /** Counter value when last inserted in the pending queue ('frozen' queue key). */
   frozen = 0;
   generated = 0;
@@ -159,6 +165,8 @@ class Inst implements SchedMachine {
   runStart = 0;
   promptTokensTotal = 0;
   outputTokensTotal = 0;
+  /** Selections made so far (the unit of the lazy counters, `counterOf`). */
+  selections = 0;
   constructor(
     readonly id: string,
     readonly homePool: PoolName,
@@ -180,6 +188,25 @@ class Inst implements SchedMachine {
   queueLength(): number {
     return this.pendingQueue.length;
   }
+}
+
+/** A task's counter now (`Task.counted`). */
+function counterOf(t: Task): number {
+  return t.waiting ? t.counted + (t.inst!.selections - t.waitFrom) : t.counted;
+}
+
+/** `t` becomes its request's current task on its instance without being in the batch: each selection now counts. */
+function startWaiting(t: Task): void {
+  if (t.waiting) return;
+  t.waiting = true;
+  t.waitFrom = t.inst!.selections;
+}
+
+/** `t` joins the batch (or completes): selections stop counting. */
+function stopWaiting(t: Task): void {
+  if (!t.waiting) return;
+  t.waiting = false;
+  t.counted += t.inst!.selections - t.waitFrom;
 }
 
 /**
@@ -328,24 +355,34 @@ class CompatCluster extends ClusterBase<CReq> implements Cluster {
   private arm(t: number): void {
     this.armed?.cancel();
     this.armedAt = t;
-    this.armed = this.clock.at(t, () => this.drain(), EventRank.completion);
+    this.armed = this.clock.at(t, this.onDrain, EventRank.completion);
   }
 
   private draining = false;
+  private readonly onDrain = (): void => this.drain();
 
   private drain(): void {
     this.armed = undefined;
     this.armedAt = Infinity;
-    this.drainUpTo(this.clock.now());
+    this.drainUpTo(this.clock.now(), true);
   }
 
-  /** Run internal events due by `now` in heap order, then arm the clock for the next one. */
-  private drainUpTo(now: number): void {
+  /**
+   * Run internal events due by `now` in heap order, then arm the clock for the next one. With `onward`
+   * (a clock callback) it goes on to later events while the clock can `advance` to them (nothing else
+   * is scheduled by then: their callback would have run next anyway), so most events need no callback.
+   */
+  private drainUpTo(now: number, onward: boolean): void {
     this.draining = true;
     const heap = this.heap;
+    const clock = this.clock;
+    const advance = onward && clock.advance !== undefined;
     for (;;) {
       const t = heap.headTime();
-      if (t > now) break;
+      if (t > now) {
+        if (!advance || t === Infinity || this.frozen() || !clock.advance!(t)) break;
+        now = t;
+      }
       const top = heap.pop()!;
       if (typeof top === 'number') {
         // A queued arrival (queueArrivals): its number.
@@ -446,7 +483,7 @@ class CompatCluster extends ClusterBase<CReq> implements Cluster {
         this.armed?.cancel();
         this.armed = undefined;
         this.armedAt = Infinity;
-        this.drainUpTo(now);
+        this.drainUpTo(now, false);
       }
       this.time = now;
     }
@@ -502,7 +539,7 @@ class CompatCluster extends ClusterBase<CReq> implements Cluster {
   /** bisect.insort_right by (counter, arrival): over current counters ('live', as SplitwiseSim's bisect does) or frozen keys. */
   private addPendingTask(m: Inst, task: Task, preempt: boolean): void {
     const a = m.pendingQueue;
-    const c = task.counter;
+    const c = counterOf(task);
     const arr = task.req.arrival;
     task.frozen = c;
     let lo = 0;
@@ -511,7 +548,7 @@ class CompatCluster extends ClusterBase<CReq> implements Cluster {
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
       const o = a[mid]!;
-      const oc = live ? o.counter : o.frozen;
+      const oc = live ? counterOf(o) : o.frozen;
       if (c < oc || (c === oc && arr < o.req.arrival)) hi = mid;
       else lo = mid + 1;
     }
@@ -524,6 +561,9 @@ class CompatCluster extends ClusterBase<CReq> implements Cluster {
   private taskArrival(m: Inst, task: Task): void {
     task.inst = m;
     task.state = QUEUED;
+    // A chained decode task is not its request's current task until its prompt completes.
+    const r = task.req;
+    if (task.isPrompt || r.prompt.inst !== m || r.prompt.state === COMPLETED) startWaiting(task);
     this.addToPool(m, task);
     this.addPendingTask(m, task, false);
     if (m.completing) return;
@@ -565,7 +605,7 @@ class CompatCluster extends ClusterBase<CReq> implements Cluster {
     const cap = m.memCapacity;
     // 1. tasks that waited too long, from the head of the pending queue
     for (const t of m.pendingQueue) {
-      if (t.counter < m.maxPreemptions) break;
+      if (counterOf(t) < m.maxPreemptions) break;
       if (nb.length === maxSize) break;
       if (nb.length > 0 && tokens + t.tpi > maxTok) break;
       if (t.req.selStamp === serial) continue;
@@ -599,8 +639,10 @@ class CompatCluster extends ClusterBase<CReq> implements Cluster {
       if (t.req.selStamp === serial) continue;
       tokens += take(nb, t, serial);
     }
-    // 5. the current task of every request on the instance, in request-arrival order
-    for (const r of m.pendingRequests) {
+    // 5. the current task of every request on the instance, in request-arrival order (none left when
+    // every request already has its task in the batch: one task per request)
+    const requests = m.pendingRequests;
+    if (nb.length < requests.length) for (const r of requests) {
       if (nb.length === maxSize) break;
       if (r.selStamp === serial) continue;
       const t = currentTask(m, r);
@@ -614,7 +656,31 @@ class CompatCluster extends ClusterBase<CReq> implements Cluster {
     return nb;
   }
 
+  /**
+   * Nothing waits on `m` and its batch is decode tasks only, one per request there: the five steps would
+   * select that batch again, in its order (step 4; nothing is preempted, nothing joins, no counter moves
+   * but the selection count), so it is kept as it is.
+   */
+  private unchanged(m: Inst): boolean {
+    const size = m.batch.length;
+    return (
+      size > 0 &&
+      m.promptsInBatch === 0 &&
+      size === m.pendingRequests.length &&
+      m.pendingQueue.length === 0 &&
+      m.promptQueue.length === 0 &&
+      m.blockedQueue.length === 0
+    );
+  }
+
   private startIteration(m: Inst): void {
+    if (this.unchanged(m)) {
+      ++this.selSerial;
+      m.selections++;
+      m.batchTokens = m.batch.length;
+      this.launch(m, false);
+      return;
+    }
     const nb = this.selectBatch(m);
     const serial = this.selSerial;
     // Preempt the previous batch's tasks that were not selected again (they keep their KV).
@@ -637,6 +703,7 @@ class CompatCluster extends ClusterBase<CReq> implements Cluster {
         }
         t.state = BLOCKED;
         t.inBatch = false;
+        startWaiting(t);
         t.preemptions++;
         if (t.isPrompt) m.promptsInBatch--;
         else m.tokensInBatch--;
@@ -650,6 +717,7 @@ class CompatCluster extends ClusterBase<CReq> implements Cluster {
       const t = nb[i]!;
       if (t.inBatch) continue;
       t.inBatch = true;
+      stopWaiting(t);
       m.batch.push(t);
       added++;
       if (t.isPrompt) m.promptsInBatch++;
@@ -661,14 +729,17 @@ class CompatCluster extends ClusterBase<CReq> implements Cluster {
       dropInBatch(m.blockedQueue);
       dropInBatch(m.promptQueue);
     }
-    for (const r of m.pendingRequests) {
-      const t = currentTask(m, r);
-      if (!t.inBatch) t.counter++;
-    }
+    // Every current task not in the new batch waited one more selection (the lazy counters).
+    m.selections++;
     if (m.batch.length === 0) {
       if (m.pendingRequests.length === 0) this.sched.release?.(m);
       return;
     }
+    this.launch(m, true);
+  }
+
+  /** Start the run of `m`'s selected batch (`fresh`: it may hold tasks that were not running). */
+  private launch(m: Inst, fresh: boolean): void {
     // Iteration time, computed once per run from the batch as selected.
     const pr = m.pred;
     if (m.tokensInBatch === 0) m.iterDur = pr.promptTime(m.batchTokens);
@@ -678,9 +749,12 @@ class CompatCluster extends ClusterBase<CReq> implements Cluster {
       throw new ConfigError(`performance model gave a non-positive iteration time (${m.iterDur} s) on ${m.id} for ${m.batchTokens} batch tokens`);
     const now = this.time;
     let n = Infinity;
-    for (const t of m.batch) {
+    const batch = m.batch;
+    for (let i = 0; i < batch.length; i++) {
+      const t = batch[i]!;
       const left = t.size - t.generated;
       if (left < n) n = left;
+      if (!fresh) continue;
       if (t.state === QUEUED) {
         t.state = RUNNING;
         const r = t.req;
@@ -776,6 +850,8 @@ class CompatCluster extends ClusterBase<CReq> implements Cluster {
     else m.tokensInBatch--;
     this.removeFromPool(m, t);
     if (t.isPrompt) {
+      // A chained decode task is now its request's current task here.
+      if (r.token.inst === m && r.token.state === QUEUED) startWaiting(r.token);
       r.placed.promptDone();
       r.promptEnd = this.time;
       r.obs.onTokens(1, this.time);
