@@ -44,11 +44,25 @@ import { createScheduler, poolsOf, type ClusterScheduler, type Placement, type P
 import { kvBytesPerToken, machineMemoryBytes, SPLITWISE_TRANSFER_BYTES_PER_S, type MachineSpec } from '../specs.js';
 import { PyHeap, pyFloorDiv, type HeapEvent } from './heapq.js';
 
-/** A heap entry of this cluster: retries are told apart for the livelock test. */
-interface CEvent extends HeapEvent {
-  readonly retry: boolean;
-  /** Retries: the memory epoch in which their flow last failed. */
-  readonly epoch: number;
+/** What a heap entry does when its turn comes. */
+const ITERATION_END = 0;
+const FLOW_END = 1;
+const FLOW_RETRY = 2;
+const ACTION = 3;
+
+/**
+ * A heap entry of this cluster: a kind and its subject (no closure per event). Entries are reused once
+ * popped (`CompatCluster.recycle`): a cancelled one stays in the heap, and so unused, until its turn.
+ */
+class CEvent implements HeapEvent {
+  time = 0;
+  cancelled = false;
+  kind = ITERATION_END;
+  /** Retries (told apart for the livelock test): the memory epoch in which their flow last failed. */
+  epoch = 0;
+  inst: Inst | undefined = undefined;
+  flow: Flow | undefined = undefined;
+  action: (() => void) | undefined = undefined;
 }
 
 const NONE = 0;
@@ -156,12 +170,11 @@ class Inst implements SchedMachine {
   spare: Task[] = [];
   completed: Task[] = [];
   completing = false;
-  readonly onComplete: () => void;
   batchTokens = 0;
   iterDur = 0;
   nContig = 0;
   pauseNext = false;
-  completionEv: HeapEvent | undefined;
+  completionEv: CEvent | undefined;
   runStart = 0;
   promptTokensTotal = 0;
   outputTokensTotal = 0;
@@ -177,13 +190,11 @@ class Inst implements SchedMachine {
     readonly maxBatchSize: number,
     readonly maxBatchTokens: number,
     readonly maxPreemptions: number,
-    hook: (m: Inst) => void,
   ) {
     this.pool = homePool;
     this.schedMemory = weights;
     this.memory = weights;
     this.memCapacity = capacity;
-    this.onComplete = () => hook(this);
   }
   queueLength(): number {
     return this.pendingQueue.length;
@@ -226,13 +237,18 @@ function take(nb: Task[], t: Task, serial: number): number {
   return t.isPrompt ? t.size : 1;
 }
 
+/** Shorten `a` to `n` entries (pops: setting `length` is a slow runtime call). */
+function truncate<T>(a: T[], n: number): void {
+  while (a.length > n) a.pop();
+}
+
 function dropInBatch(a: Task[]): void {
   let w = 0;
   for (let i = 0; i < a.length; i++) {
     const t = a[i]!;
     if (!t.inBatch) a[w++] = t;
   }
-  a.length = w;
+  truncate(a, w);
 }
 
 function removeItem<T>(a: T[], x: T): boolean {
@@ -263,7 +279,6 @@ class CompatCluster extends ClusterBase<CReq> implements Cluster {
     this.clock = opts.clock;
     this.ev = opts.events;
     this.liveKeys = (opts.compatPendingKey ?? 'live') === 'live';
-    const hook = (m: Inst): void => this.completeIteration(m);
     this.power = opts.power ?? defaultPower;
     const { model, machines } = resolveMachines(dep, opts.catalog);
     this.kv = kvBytesPerToken(model, true);
@@ -285,7 +300,6 @@ class CompatCluster extends ClusterBase<CReq> implements Cluster {
           rm.limits.maxBatchSize,
           rm.limits.maxBatchTokens,
           rm.limits.maxPreemptions,
-          hook,
         ),
       );
     }
@@ -299,16 +313,41 @@ class CompatCluster extends ClusterBase<CReq> implements Cluster {
 
   // ---- event loop ---------------------------------------------------------------------------------
 
-  private schedule(delay: number, action: () => void): HeapEvent | undefined {
-    if (delay === 0) {
-      action();
-      return undefined;
-    }
-    const e: CEvent = { time: this.time + delay, action, cancelled: false, retry: false, epoch: 0 };
+  private readonly spareEvents: CEvent[] = [];
+
+  private event(time: number, kind: number): CEvent {
+    const e = this.spareEvents.pop() ?? new CEvent();
+    e.time = time;
+    e.kind = kind;
+    e.cancelled = false;
+    return e;
+  }
+
+  private recycle(e: CEvent): void {
+    e.inst = undefined;
+    e.flow = undefined;
+    e.action = undefined;
+    this.spareEvents.push(e);
+  }
+
+  /** Queue `e` (not a retry). */
+  private enqueue(e: CEvent): CEvent {
     this.heap.push(e);
     this.progress++;
     this.armHead();
     return e;
+  }
+
+  /** `m`'s run ends in `delay` s; at once (inline, as SplitwiseSim's zero-delay actions) when 0. */
+  private scheduleRunEnd(m: Inst, delay: number): void {
+    if (delay === 0) {
+      m.completionEv = undefined;
+      this.completeIteration(m);
+      return;
+    }
+    const e = this.event(this.time + delay, ITERATION_END);
+    e.inst = m;
+    m.completionEv = this.enqueue(e);
   }
 
   /**
@@ -333,7 +372,9 @@ class CompatCluster extends ClusterBase<CReq> implements Cluster {
   }
 
   private scheduleRetry(f: Flow): void {
-    const e: CEvent = { time: this.time + 1.0, action: () => this.tryFlow(f), cancelled: false, retry: true, epoch: this.epoch };
+    const e = this.event(this.time + 1.0, FLOW_RETRY);
+    e.flow = f;
+    e.epoch = this.epoch;
     this.heap.push(e);
     this.retries++;
     this.freshFails++;
@@ -391,16 +432,24 @@ class CompatCluster extends ClusterBase<CReq> implements Cluster {
         this.runArrival!(top, t);
         continue;
       }
-      if (top.cancelled) continue;
-      const ce = top as CEvent;
-      if (ce.retry) {
+      const e = top as CEvent;
+      if (e.cancelled) {
+        this.recycle(e);
+        continue;
+      }
+      const kind = e.kind;
+      if (kind === FLOW_RETRY) {
         this.retries--;
-        if (ce.epoch === this.epoch) this.freshFails--;
+        if (e.epoch === this.epoch) this.freshFails--;
       } else {
         this.progress--;
       }
-      this.time = top.time;
-      top.action();
+      this.time = e.time;
+      if (kind === ITERATION_END) this.completeIteration(e.inst!);
+      else if (kind === FLOW_END) this.flowCompletion(e.flow!);
+      else if (kind === FLOW_RETRY) this.tryFlow(e.flow!);
+      else e.action!();
+      this.recycle(e);
     }
     this.draining = false;
     // Cancelled entries stay where they are (popping them early would change the heap's layout).
@@ -448,10 +497,9 @@ class CompatCluster extends ClusterBase<CReq> implements Cluster {
    */
   queueArrival(time: number, fn: () => void): void {
     if (!(time >= this.time)) throw new RangeError(`arrival at ${time} s is before the engine's time ${this.time} s`);
-    const e: CEvent = { time, action: fn, cancelled: false, retry: false, epoch: 0 };
-    this.heap.push(e);
-    this.progress++;
-    this.armHead();
+    const e = this.event(time, ACTION);
+    e.action = fn;
+    this.enqueue(e);
   }
 
   private runArrival: ((index: number, time: number) => void) | undefined;
@@ -597,7 +645,7 @@ class CompatCluster extends ClusterBase<CReq> implements Cluster {
   private selectBatch(m: Inst): Task[] {
     const serial = ++this.selSerial;
     const nb = m.nb;
-    nb.length = 0;
+    truncate(nb, 0);
     let tokens = 0;
     let memory = m.memory;
     const maxSize = m.maxBatchSize;
@@ -642,16 +690,17 @@ class CompatCluster extends ClusterBase<CReq> implements Cluster {
     // 5. the current task of every request on the instance, in request-arrival order (none left when
     // every request already has its task in the batch: one task per request)
     const requests = m.pendingRequests;
-    if (nb.length < requests.length) for (const r of requests) {
-      if (nb.length === maxSize) break;
-      if (r.selStamp === serial) continue;
-      const t = currentTask(m, r);
-      if (nb.length > 0 && tokens + t.tpi > maxTok) break;
-      const held = t.state === BLOCKED;
-      if (!held && t.memory + memory > cap) break;
-      tokens += take(nb, t, serial);
-      if (!held) memory += t.memory;
-    }
+    if (nb.length < requests.length)
+      for (const r of requests) {
+        if (nb.length === maxSize) break;
+        if (r.selStamp === serial) continue;
+        const t = currentTask(m, r);
+        if (nb.length > 0 && tokens + t.tpi > maxTok) break;
+        const held = t.state === BLOCKED;
+        if (!held && t.memory + memory > cap) break;
+        tokens += take(nb, t, serial);
+        if (!held) memory += t.memory;
+      }
     m.batchTokens = tokens;
     return nb;
   }
@@ -694,7 +743,7 @@ class CompatCluster extends ClusterBase<CReq> implements Cluster {
     }
     if (dropped) {
       const kept = m.spare;
-      kept.length = 0;
+      truncate(kept, 0);
       for (let i = 0; i < old.length; i++) {
         const t = old[i]!;
         if (t.sel === serial) {
@@ -769,7 +818,7 @@ class CompatCluster extends ClusterBase<CReq> implements Cluster {
     // A prompt is always one whole iteration; a decode-only batch runs until its shortest task ends.
     m.nContig = m.promptsInBatch > 0 ? 1 : n;
     m.runStart = now;
-    m.completionEv = this.schedule(m.iterDur * m.nContig, m.onComplete);
+    this.scheduleRunEnd(m, m.iterDur * m.nContig);
     if (this.ev?.iterationStart) this.ev.iterationStart(this.iterEvent(m));
   }
 
@@ -801,7 +850,7 @@ class CompatCluster extends ClusterBase<CReq> implements Cluster {
     const remaining = m.iterDur * n - elapsed;
     ev.cancelled = true;
     this.progress--;
-    m.completionEv = this.schedule(remaining, ev.action);
+    this.scheduleRunEnd(m, remaining);
   }
 
   private completeIteration(m: Inst): void {
@@ -809,7 +858,7 @@ class CompatCluster extends ClusterBase<CReq> implements Cluster {
     const now = this.time;
     const n = m.nContig;
     const completed = m.completed;
-    completed.length = 0;
+    truncate(completed, 0);
     const batch = m.batch;
     for (let i = 0; i < batch.length; i++) {
       const t = batch[i]!;
@@ -836,7 +885,7 @@ class CompatCluster extends ClusterBase<CReq> implements Cluster {
         const t = batch[i]!;
         if (t.inBatch) batch[w++] = t;
       }
-      batch.length = w;
+      truncate(batch, w);
     }
     m.pauseNext = false;
     this.startIteration(m);
@@ -891,7 +940,9 @@ class CompatCluster extends ClusterBase<CReq> implements Cluster {
     r.flowStart = this.time;
     f.dest.memory += r.memory;
     if (this.ev?.kvTransferStart) this.ev.kvTransferStart({ requestId: r.r.id, from: f.src.id, to: f.dest.id, time: this.time, bytes: f.bytes });
-    this.schedule(f.bytes / SPLITWISE_TRANSFER_BYTES_PER_S, () => this.flowCompletion(f));
+    const e = this.event(this.time + f.bytes / SPLITWISE_TRANSFER_BYTES_PER_S, FLOW_END);
+    e.flow = f;
+    this.enqueue(e);
   }
 
   private flowCompletion(f: Flow): void {
