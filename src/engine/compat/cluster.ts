@@ -99,7 +99,6 @@ class Task {
   frozen = 0;
   generated = 0;
   inBatch = false;
-  sel = -1;
   inst: Inst | undefined;
   /** Times actually preempted (for the breakdown). */
   preemptions = 0;
@@ -161,14 +160,18 @@ class Inst implements SchedMachine {
   readonly pendingQueue: Task[] = [];
   readonly promptQueue: Task[] = [];
   readonly blockedQueue: Task[] = [];
-  batch: Task[] = [];
+  readonly batch: Task[] = [];
   promptsInBatch = 0;
   tokensInBatch = 0;
   readonly pendingRequests: CReq[] = [];
   /** Reused buffers (no allocation per selection). */
-  nb: Task[] = [];
-  spare: Task[] = [];
-  completed: Task[] = [];
+  /** The batch being selected: `nb[0, nbSize)` (a reused buffer, never shortened); see `selectBatch`. */
+  readonly nb: Task[] = [];
+  nbSize = 0;
+  keptAt = 0;
+  kept = 0;
+  /** Tasks an iteration completed: `completed[0, n)` in `completeIteration` (a reused buffer). */
+  readonly completed: Task[] = [];
   completing = false;
   batchTokens = 0;
   iterDur = 0;
@@ -229,12 +232,27 @@ function currentTask(m: Inst, r: CReq): Task {
   return p.inst === m && p.state !== COMPLETED ? p : r.token;
 }
 
-/** Add a task to the batch being selected; returns its tokens per iteration. */
-function take(nb: Task[], t: Task, serial: number): number {
-  nb.push(t);
-  t.sel = serial;
+/** `a[k] = t` in a reused buffer (grown by push); returns k + 1. */
+function put(a: Task[], k: number, t: Task): number {
+  if (k === a.length) a.push(t);
+  else a[k] = t;
+  return k + 1;
+}
+
+/** Add a task to the batch being selected, at `nb[k]`; returns its tokens per iteration. */
+function take(nb: Task[], k: number, t: Task, serial: number): number {
+  put(nb, k, t);
   t.req.selStamp = serial;
   return t.isPrompt ? t.size : 1;
+}
+
+/** A newly selected task joins `m`'s batch. */
+function join(m: Inst, t: Task): void {
+  t.inBatch = true;
+  stopWaiting(t);
+  m.batch.push(t);
+  if (t.isPrompt) m.promptsInBatch++;
+  else m.tokensInBatch++;
 }
 
 /** Shorten `a` to `n` entries (pops: setting `length` is a slow runtime call). */
@@ -641,68 +659,83 @@ class CompatCluster extends ClusterBase<CReq> implements Cluster {
     if (m.batch.length < m.maxBatchSize && m.batchTokens < m.maxBatchTokens) this.pauseIteration(m);
   }
 
-  /** SplitwiseSim's five-step selection (2.8). Returns the new batch in selection order. */
-  private selectBatch(m: Inst): Task[] {
+  /**
+   * SplitwiseSim's five-step selection (2.8): the new batch, in selection order, in `m.nb[0, m.nbSize)`.
+   * The previous batch's tasks selected again are exactly the first `m.kept` of it, taken by step 4 as
+   * `m.nb[m.keptAt, m.keptAt + m.kept)` (a decode task of the batch is its request's current task and in no
+   * list steps 1–3 read, and step 5 stops wherever step 4 did: same limits, no fewer tokens).
+   */
+  private selectBatch(m: Inst): void {
     const serial = ++this.selSerial;
     const nb = m.nb;
-    truncate(nb, 0);
+    let k = 0;
     let tokens = 0;
     let memory = m.memory;
     const maxSize = m.maxBatchSize;
     const maxTok = m.maxBatchTokens;
     const cap = m.memCapacity;
     // 1. tasks that waited too long, from the head of the pending queue
-    for (const t of m.pendingQueue) {
+    const pending = m.pendingQueue;
+    for (let i = 0; i < pending.length; i++) {
+      const t = pending[i]!;
       if (counterOf(t) < m.maxPreemptions) break;
-      if (nb.length === maxSize) break;
-      if (nb.length > 0 && tokens + t.tpi > maxTok) break;
+      if (k === maxSize) break;
+      if (k > 0 && tokens + t.tpi > maxTok) break;
       if (t.req.selStamp === serial) continue;
       // A preempted task holds its KV already; another must fit.
       const held = t.state === BLOCKED;
       if (!held && t.memory + memory > cap) continue;
-      tokens += take(nb, t, serial);
+      tokens += take(nb, k++, t, serial);
       if (!held) memory += t.memory;
     }
     // 2. new prompts, in arrival order
-    for (const t of m.promptQueue) {
-      if (nb.length === maxSize) break;
-      if (nb.length > 0 && tokens + t.tpi > maxTok) break;
+    const prompts = m.promptQueue;
+    for (let i = 0; i < prompts.length; i++) {
+      const t = prompts[i]!;
+      if (k === maxSize) break;
+      if (k > 0 && tokens + t.size > maxTok) break;
       if (t.req.selStamp === serial) continue;
-      if (t.memory + memory <= cap) {
-        tokens += take(nb, t, serial);
-        memory += t.memory;
-      } else break;
+      if (t.memory + memory > cap) break;
+      tokens += take(nb, k++, t, serial);
+      memory += t.memory;
     }
     // 3. preempted decodes, in preemption order
-    for (const t of m.blockedQueue) {
-      if (nb.length === maxSize) break;
-      if (nb.length > 0 && tokens + t.tpi > maxTok) break;
+    const blocked = m.blockedQueue;
+    for (let i = 0; i < blocked.length; i++) {
+      const t = blocked[i]!;
+      if (k === maxSize) break;
+      if (k > 0 && tokens + t.tpi > maxTok) break;
       if (t.req.selStamp === serial) continue;
-      tokens += take(nb, t, serial);
+      tokens += take(nb, k++, t, serial);
     }
     // 4. the previous batch's decodes
-    for (const t of m.batch) {
-      if (nb.length === maxSize) break;
-      if (nb.length > 0 && tokens + t.tpi > maxTok) break;
+    m.keptAt = k;
+    const batch = m.batch;
+    for (let i = 0; i < batch.length; i++) {
+      const t = batch[i]!;
+      if (k === maxSize) break;
+      if (k > 0 && tokens + t.tpi > maxTok) break;
       if (t.req.selStamp === serial) continue;
-      tokens += take(nb, t, serial);
+      tokens += take(nb, k++, t, serial);
     }
+    m.kept = k - m.keptAt;
     // 5. the current task of every request on the instance, in request-arrival order (none left when
     // every request already has its task in the batch: one task per request)
     const requests = m.pendingRequests;
-    if (nb.length < requests.length)
-      for (const r of requests) {
-        if (nb.length === maxSize) break;
+    if (k < requests.length)
+      for (let i = 0; i < requests.length; i++) {
+        const r = requests[i]!;
+        if (k === maxSize) break;
         if (r.selStamp === serial) continue;
         const t = currentTask(m, r);
-        if (nb.length > 0 && tokens + t.tpi > maxTok) break;
+        if (k > 0 && tokens + t.tpi > maxTok) break;
         const held = t.state === BLOCKED;
         if (!held && t.memory + memory > cap) break;
-        tokens += take(nb, t, serial);
+        tokens += take(nb, k++, t, serial);
         if (!held) memory += t.memory;
       }
+    m.nbSize = k;
     m.batchTokens = tokens;
-    return nb;
   }
 
   /**
@@ -730,26 +763,13 @@ class CompatCluster extends ClusterBase<CReq> implements Cluster {
       this.launch(m, false);
       return;
     }
-    const nb = this.selectBatch(m);
-    const serial = this.selSerial;
-    // Preempt the previous batch's tasks that were not selected again (they keep their KV).
-    const old = m.batch;
-    let dropped = false;
-    for (let i = 0; i < old.length; i++) {
-      if (old[i]!.sel !== serial) {
-        dropped = true;
-        break;
-      }
-    }
-    if (dropped) {
-      const kept = m.spare;
-      truncate(kept, 0);
-      for (let i = 0; i < old.length; i++) {
-        const t = old[i]!;
-        if (t.sel === serial) {
-          kept.push(t);
-          continue;
-        }
+    this.selectBatch(m);
+    // Preempt the previous batch's tasks that were not selected again, the end of it (they keep their KV).
+    const batch = m.batch;
+    const kept = m.kept;
+    if (kept < batch.length) {
+      for (let i = kept; i < batch.length; i++) {
+        const t = batch[i]!;
         t.state = BLOCKED;
         t.inBatch = false;
         startWaiting(t);
@@ -758,21 +778,15 @@ class CompatCluster extends ClusterBase<CReq> implements Cluster {
         else m.tokensInBatch--;
         this.addPendingTask(m, t, true);
       }
-      m.spare = old;
-      m.batch = kept;
+      truncate(batch, kept);
     }
-    let added = 0;
-    for (let i = 0; i < nb.length; i++) {
-      const t = nb[i]!;
-      if (t.inBatch) continue;
-      t.inBatch = true;
-      stopWaiting(t);
-      m.batch.push(t);
-      added++;
-      if (t.isPrompt) m.promptsInBatch++;
-      else m.tokensInBatch++;
-    }
-    if (added > 0) {
+    // Newcomers join after the survivors, in selection order.
+    const nb = m.nb;
+    const keptAt = m.keptAt;
+    const size = m.nbSize;
+    for (let i = 0; i < keptAt; i++) join(m, nb[i]!);
+    for (let i = keptAt + kept; i < size; i++) join(m, nb[i]!);
+    if (size > kept) {
       // New tasks leave the pending queue, the preempted list and the prompt list (one pass each).
       dropInBatch(m.pendingQueue);
       dropInBatch(m.blockedQueue);
@@ -858,7 +872,7 @@ class CompatCluster extends ClusterBase<CReq> implements Cluster {
     const now = this.time;
     const n = m.nContig;
     const completed = m.completed;
-    truncate(completed, 0);
+    let done = 0;
     const batch = m.batch;
     for (let i = 0; i < batch.length; i++) {
       const t = batch[i]!;
@@ -866,19 +880,19 @@ class CompatCluster extends ClusterBase<CReq> implements Cluster {
         t.generated += 1;
         m.promptTokensTotal += t.size;
         m.outputTokensTotal += 1;
-        if (t.generated === 1) completed.push(t);
+        if (t.generated === 1) done = put(completed, done, t);
       } else {
         t.generated += n;
         m.outputTokensTotal += n;
         if (t.req.secondToken !== t.req.secondToken) t.req.secondToken = now;
         t.req.obs.onTokens(n, now);
-        if (t.generated === t.size) completed.push(t);
+        if (t.generated === t.size) done = put(completed, done, t);
       }
     }
-    if (completed.length > 0) {
+    if (done > 0) {
       // Observers may submit work synchronously: hold its selection until this one is done.
       m.completing = true;
-      for (let i = 0; i < completed.length; i++) this.taskCompletion(m, completed[i]!);
+      for (let i = 0; i < done; i++) this.taskCompletion(m, completed[i]!);
       m.completing = false;
       let w = 0;
       for (let i = 0; i < batch.length; i++) {
