@@ -115,7 +115,7 @@ class Task {
   }
 }
 
-class CReq {
+class CReq implements SubmitHandle {
   memory = 0;
   selStamp = -1;
   promptStart = NaN;
@@ -140,6 +140,16 @@ class CReq {
   ) {}
   tokenSize(): number {
     return this.r.outputTokens;
+  }
+  /**
+   * Its submit handle. Cancelling has no SplitwiseSim counterpart (the simulator never abandons a
+   * request): the request keeps running to keep the simulated cluster's state exact, but its observer
+   * hears nothing more.
+   */
+  cancel(): void {
+    if (this.done || this.cancelled) return;
+    this.cancelled = true;
+    (this as { obs: RequestObserver }).obs = MUTED;
   }
 }
 
@@ -198,9 +208,19 @@ class Inst implements SchedMachine {
     this.schedMemory = weights;
     this.memory = weights;
     this.memCapacity = capacity;
+    this.decodeTimes = maxBatchSize <= 4096 ? new Float64Array(maxBatchSize + 1) : undefined;
   }
   queueLength(): number {
     return this.pendingQueue.length;
+  }
+  /** Decode-only iteration seconds for `n` decode tasks (≤ the batch size limit: memoised). */
+  private readonly decodeTimes: Float64Array | undefined;
+  decodeTime(n: number): number {
+    const memo = this.decodeTimes;
+    if (memo === undefined || n >= memo.length) return this.pred.tokenTime(n);
+    let v = memo[n]!;
+    if (v === 0) v = memo[n] = this.pred.tokenTime(n);
+    return v;
   }
 }
 
@@ -572,7 +592,7 @@ class CompatCluster extends ClusterBase<CReq> implements Cluster {
     token.inst = oneToken ? p : t;
     this.taskArrival(p, prompt);
     if (p === t && !oneToken) this.taskArrival(t, token);
-    return { cancel: () => this.cancel(r) };
+    return r;
   }
 
   // ---- instance -----------------------------------------------------------------------------------
@@ -806,7 +826,7 @@ class CompatCluster extends ClusterBase<CReq> implements Cluster {
     // Iteration time, computed once per run from the batch as selected.
     const pr = m.pred;
     if (m.tokensInBatch === 0) m.iterDur = pr.promptTime(m.batchTokens);
-    else if (m.promptsInBatch === 0) m.iterDur = pr.tokenTime(m.batchTokens);
+    else if (m.promptsInBatch === 0) m.iterDur = m.decodeTime(m.batchTokens);
     else m.iterDur = pr.promptTime(m.batchTokens) * 1.1;
     if (!(m.iterDur > 0))
       throw new ConfigError(`performance model gave a non-positive iteration time (${m.iterDur} s) on ${m.id} for ${m.batchTokens} batch tokens`);
@@ -986,16 +1006,6 @@ class CompatCluster extends ClusterBase<CReq> implements Cluster {
     };
     if (this.ev?.requestDone) this.ev.requestDone(r.r.id, bd, now);
     r.obs.onDone(bd, now);
-  }
-
-  /**
-   * Cancelling has no SplitwiseSim counterpart (the simulator never abandons a request): the request
-   * keeps running to keep the simulated cluster's state exact, but its observer hears nothing more.
-   */
-  private cancel(r: CReq): void {
-    if (r.done || r.cancelled) return;
-    r.cancelled = true;
-    (r as { obs: RequestObserver }).obs = MUTED;
   }
 }
 
