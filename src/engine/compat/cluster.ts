@@ -25,6 +25,7 @@ import type {
   Cluster,
   EngineEvents,
   EngineRequest,
+  IterationEvent,
   MachineBookings,
   MachineInfo,
   MachineSnapshot,
@@ -189,6 +190,8 @@ class Inst implements SchedMachine {
   pauseNext = false;
   completionEv: CEvent | undefined;
   runStart = 0;
+  /** What `iterationStart` was told about the current run (when it was told). */
+  runEvent: IterationEvent | undefined = undefined;
   promptTokensTotal = 0;
   outputTokensTotal = 0;
   /** Selections made so far (the unit of the lazy counters, `counterOf`). */
@@ -853,10 +856,11 @@ class CompatCluster extends ClusterBase<CReq> implements Cluster {
     m.nContig = m.promptsInBatch > 0 ? 1 : n;
     m.runStart = now;
     this.scheduleRunEnd(m, m.iterDur * m.nContig);
-    if (this.ev?.iterationStart) this.ev.iterationStart(this.iterEvent(m));
+    if (this.ev?.iterationStart) this.ev.iterationStart((m.runEvent = this.iterEvent(m)));
+    else m.runEvent = undefined;
   }
 
-  private iterEvent(m: Inst) {
+  private iterEvent(m: Inst): IterationEvent {
     const phase = m.promptsInBatch === 0 ? 'decode' : m.tokensInBatch === 0 ? 'prompt' : 'mixed';
     return {
       machine: m.id,
@@ -888,7 +892,8 @@ class CompatCluster extends ClusterBase<CReq> implements Cluster {
   }
 
   private completeIteration(m: Inst): void {
-    if (this.ev?.iterationEnd) this.ev.iterationEnd(this.iterEvent(m));
+    // The run's start event says it all again unless the run was cut (new end, fewer iterations).
+    if (this.ev?.iterationEnd) this.ev.iterationEnd(m.runEvent === undefined || m.pauseNext ? this.iterEvent(m) : m.runEvent);
     const now = this.time;
     const n = m.nContig;
     const completed = m.completed;
