@@ -292,11 +292,22 @@ function dropInBatch(a: Task[]): void {
   truncate(a, w);
 }
 
+/** Remove `x` from `a`, keeping the order (no `splice`: it allocates the removed part). */
 function removeItem<T>(a: T[], x: T): boolean {
   const i = a.indexOf(x);
   if (i < 0) return false;
-  a.splice(i, 1);
+  const last = a.length - 1;
+  for (let j = i; j < last; j++) a[j] = a[j + 1]!;
+  a.pop();
   return true;
+}
+
+/** Insert `x` at index `i` of `a` (no `splice`). */
+function insertAt<T>(a: T[], i: number, x: T): void {
+  let j = a.length;
+  a.push(x);
+  for (; j > i; j--) a[j] = a[j - 1]!;
+  a[i] = x;
 }
 
 class CompatCluster extends ClusterBase<CReq> implements Cluster {
@@ -614,8 +625,7 @@ class CompatCluster extends ClusterBase<CReq> implements Cluster {
       if (key < a[mid]!.arrival) hi = mid;
       else lo = mid + 1;
     }
-    if (lo === a.length) a.push(r);
-    else a.splice(lo, 0, r);
+    insertAt(a, lo, r);
   }
 
   private removeFromPool(m: Inst, task: Task): void {
@@ -641,8 +651,7 @@ class CompatCluster extends ClusterBase<CReq> implements Cluster {
       if (c < oc || (c === oc && arr < o.req.arrival)) hi = mid;
       else lo = mid + 1;
     }
-    if (lo === a.length) a.push(task);
-    else a.splice(lo, 0, task);
+    insertAt(a, lo, task);
     if (preempt) m.blockedQueue.push(task);
     if (task.isPrompt) m.promptQueue.push(task);
   }
@@ -1000,10 +1009,13 @@ class CompatCluster extends ClusterBase<CReq> implements Cluster {
     r.done = true;
     this.live.delete(r.r.id);
     const now = this.time;
+    const second = secondTokenParts(r.promptEnd, r.secondToken, now, r.flow ? r.flowEnd - r.flowStart : 0);
     const bd: RequestBreakdown = {
       queue: r.promptStart - r.arrival,
       prefill: r.promptEnd - r.promptStart,
-      ...secondTokenParts(r.promptEnd, r.secondToken, now, r.flow ? r.flowEnd - r.flowStart : 0),
+      kvTransfer: second.kvTransfer,
+      decodeWait: second.decodeWait,
+      decode: second.decode,
       promptMachine: r.prompt.inst!.id,
       tokenMachine: r.token.inst!.id,
       pool: r.pool,
