@@ -179,7 +179,7 @@ class Inst implements SchedMachine {
   /** The batch being selected: `nb[0, nbSize)` (a reused buffer, never shortened); see `selectBatch`. */
   readonly nb: Task[] = [];
   nbSize = 0;
-  keptAt = 0;
+  /** Tasks of the previous batch selected again: its first `kept` (see `selectBatch`). */
   kept = 0;
   /** Tasks an iteration completed: `completed[0, n)` in `completeIteration` (a reused buffer). */
   readonly completed: Task[] = [];
@@ -692,15 +692,17 @@ class CompatCluster extends ClusterBase<CReq> implements Cluster {
   }
 
   /**
-   * SplitwiseSim's five-step selection (2.8): the new batch, in selection order, in `m.nb[0, m.nbSize)`.
-   * The previous batch's tasks selected again are exactly the first `m.kept` of it, taken by step 4 as
-   * `m.nb[m.keptAt, m.keptAt + m.kept)` (a decode task of the batch is its request's current task and in no
-   * list steps 1–3 read, and step 5 stops wherever step 4 did: same limits, no fewer tokens).
+   * SplitwiseSim's five-step selection (2.8). The previous batch's tasks selected again are exactly the
+   * first `m.kept` of it, all taken by step 4 (a decode task of the batch is its request's current task and
+   * in no list steps 1–3 read, and step 5 stops wherever step 4 did: same limits, no fewer tokens); the
+   * other tasks selected, the newcomers, are `m.nb[0, m.nbSize)` in selection order.
    */
   private selectBatch(m: Inst): void {
     const serial = ++this.selSerial;
     const nb = m.nb;
+    // k: tasks selected; j: newcomers stored in nb
     let k = 0;
+    let j = 0;
     let tokens = 0;
     let memory = m.memory;
     const maxSize = m.maxBatchSize;
@@ -717,7 +719,8 @@ class CompatCluster extends ClusterBase<CReq> implements Cluster {
       // A preempted task holds its KV already; another must fit.
       const held = t.state === BLOCKED;
       if (!held && t.memory + memory > cap) continue;
-      tokens += take(nb, k++, t, serial);
+      tokens += take(nb, j++, t, serial);
+      k++;
       if (!held) memory += t.memory;
     }
     // 2. new prompts, in arrival order
@@ -728,7 +731,8 @@ class CompatCluster extends ClusterBase<CReq> implements Cluster {
       if (k > 0 && tokens + t.size > maxTok) break;
       if (t.req.selStamp === serial) continue;
       if (t.memory + memory > cap) break;
-      tokens += take(nb, k++, t, serial);
+      tokens += take(nb, j++, t, serial);
+      k++;
       memory += t.memory;
     }
     // 3. preempted decodes, in preemption order
@@ -738,19 +742,23 @@ class CompatCluster extends ClusterBase<CReq> implements Cluster {
       if (k === maxSize) break;
       if (k > 0 && tokens + t.tpi > maxTok) break;
       if (t.req.selStamp === serial) continue;
-      tokens += take(nb, k++, t, serial);
+      tokens += take(nb, j++, t, serial);
+      k++;
     }
-    // 4. the previous batch's decodes
-    m.keptAt = k;
+    // 4. the previous batch's decodes (selected again: marked, not stored)
     const batch = m.batch;
+    let kept = 0;
     for (let i = 0; i < batch.length; i++) {
       const t = batch[i]!;
       if (k === maxSize) break;
       if (k > 0 && tokens + t.tpi > maxTok) break;
       if (t.req.selStamp === serial) continue;
-      tokens += take(nb, k++, t, serial);
+      t.req.selStamp = serial;
+      tokens += t.tpi;
+      k++;
+      kept++;
     }
-    m.kept = k - m.keptAt;
+    m.kept = kept;
     // 5. the current task of every request on the instance, in request-arrival order (none left when
     // every request already has its task in the batch: one task per request)
     const requests = m.pendingRequests;
@@ -763,10 +771,11 @@ class CompatCluster extends ClusterBase<CReq> implements Cluster {
         if (k > 0 && tokens + t.tpi > maxTok) break;
         const held = t.state === BLOCKED;
         if (!held && t.memory + memory > cap) break;
-        tokens += take(nb, k++, t, serial);
+        tokens += take(nb, j++, t, serial);
+        k++;
         if (!held) memory += t.memory;
       }
-    m.nbSize = k;
+    m.nbSize = j;
     m.batchTokens = tokens;
   }
 
@@ -814,11 +823,9 @@ class CompatCluster extends ClusterBase<CReq> implements Cluster {
     }
     // Newcomers join after the survivors, in selection order.
     const nb = m.nb;
-    const keptAt = m.keptAt;
     const size = m.nbSize;
-    for (let i = 0; i < keptAt; i++) join(m, nb[i]!);
-    for (let i = keptAt + kept; i < size; i++) join(m, nb[i]!);
-    if (size > kept) {
+    for (let i = 0; i < size; i++) join(m, nb[i]!);
+    if (size > 0) {
       // New tasks leave the pending queue, the preempted list and the prompt list (one pass each).
       dropInBatch(m.pendingQueue);
       dropInBatch(m.blockedQueue);
