@@ -103,6 +103,8 @@ class Task {
   inst: Inst | undefined;
   /** Times actually preempted (for the breakdown). */
   preemptions = 0;
+  /** The request's observer (its decode task's copy, so a run's end reads the task alone). */
+  obs: RequestObserver = MUTED;
   constructor(
     readonly req: CReq,
     readonly isPrompt: boolean,
@@ -151,6 +153,7 @@ class CReq implements SubmitHandle {
     if (this.done || this.cancelled) return;
     this.cancelled = true;
     (this as { obs: RequestObserver }).obs = MUTED;
+    this.token.obs = MUTED;
   }
 }
 
@@ -593,6 +596,7 @@ class CompatCluster extends ClusterBase<CReq> implements Cluster {
     const r = new CReq(request, observer, this.time, prompt, token);
     (prompt as { req: CReq }).req = r;
     (token as { req: CReq }).req = r;
+    token.obs = observer;
     this.live.set(request.id, r);
     const pl = this.sched.place(request.promptTokens, request.outputTokens);
     r.placed = pl;
@@ -923,10 +927,11 @@ class CompatCluster extends ClusterBase<CReq> implements Cluster {
         m.outputTokensTotal += 1;
         if (t.generated === 1) done = put(completed, done, t);
       } else {
+        // Its first decode tokens are the request's second token.
+        if (t.generated === 0) t.req.secondToken = now;
         t.generated += n;
         m.outputTokensTotal += n;
-        if (t.req.secondToken !== t.req.secondToken) t.req.secondToken = now;
-        t.req.obs.onTokens(n, now);
+        t.obs.onTokens(n, now);
         if (t.generated === t.size) done = put(completed, done, t);
       }
     }
