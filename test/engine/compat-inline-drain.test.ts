@@ -66,7 +66,10 @@ function run(spec: object, reqs: readonly Req[], queued: boolean, inline: boolea
   if (queued) {
     const queue = cluster.queueArrivals!((i) => submit(reqs[i]!, i));
     for (const r of reqs) queue(r.at);
-  } else reqs.forEach((r, i) => clock.at(r.at, () => submit(r, i), EventRank.arrival));
+  } else
+    reqs.forEach((r, i) => {
+      clock.at(r.at, () => submit(r, i), EventRank.arrival);
+    });
   const tick = (): void => {
     log.push(`tick ${vc.now()} ${JSON.stringify(cluster.snapshot())}`);
     if (vc.pending() > 0) clock.at(vc.now() + 1, tick, EventRank.sample);
