@@ -9,8 +9,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { type Clock, EventRank, VirtualClock } from '../../src/engine/clock.js';
 import { createCluster } from '../../src/engine/cluster.js';
-import { seededRandom } from '../../src/engine/schedulers.js';
 import { defineDeployment, loadEngineData } from '../../src/config/index.js';
+import { poisson } from './helpers.js';
 
 const data = loadEngineData({ splitwise: true });
 
@@ -19,18 +19,6 @@ interface Req {
   readonly at: number;
   readonly p: number;
   readonly o: number;
-}
-
-function poisson(rate: number, seconds: number, seed: number, size: (rnd: () => number) => { p: number; o: number }): Req[] {
-  const rnd = seededRandom(seed);
-  const out: Req[] = [];
-  let t = 0;
-  for (let i = 0; ; i++) {
-    t += -Math.log(1 - rnd()) / rate;
-    if (t >= seconds) break;
-    out.push({ id: String(i), at: t, ...size(rnd) });
-  }
-  return out;
 }
 
 const convLike = (rnd: () => number) => ({ p: 50 + Math.floor(rnd() * rnd() * 4000), o: 1 + Math.floor(rnd() * 450) });

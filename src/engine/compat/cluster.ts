@@ -96,15 +96,16 @@ class Task {
   counted = 0;
   waiting = false;
   waitFrom = 0;
+  /** The instance it was handed to. */
+  inst: Inst | undefined;
   /** Counter value when last inserted in the pending queue ('frozen' queue key). */
   frozen = 0;
-  generated = 0;
-  inBatch = false;
-  inst: Inst | undefined;
-  /** Times actually preempted (for the breakdown). */
-  preemptions = 0;
   /** The request's observer (its decode task's copy, so a run's end reads the task alone). */
   obs: RequestObserver = MUTED;
+  generated = 0;
+  inBatch = false;
+  /** Times actually preempted (for the breakdown). */
+  preemptions = 0;
   constructor(
     readonly req: CReq,
     readonly isPrompt: boolean,
@@ -186,8 +187,10 @@ class Inst implements SchedMachine {
   kept = 0;
   /** Tasks an iteration completed: `completed[0, n)` in `completeIteration` (a reused buffer). */
   readonly completed: Task[] = [];
+  /** Inside `completeIteration`: arrivals wait for its selection. */
   completing = false;
   batchTokens = 0;
+  /** The current run: its iteration time, its number of iterations, whether it was cut already. */
   iterDur = 0;
   nContig = 0;
   pauseNext = false;
@@ -256,6 +259,11 @@ function stopWaiting(t: Task): void {
 function currentTask(m: Inst, r: CReq): Task {
   const p = r.prompt;
   return p.inst === m && p.state !== COMPLETED ? p : r.token;
+}
+
+/** Rule 3's limits: `k` tasks of `tokens` are selected; is there no room for one of `tpi` more tokens? */
+function full(m: Inst, k: number, tokens: number, tpi: number): boolean {
+  return k === m.maxBatchSize || (k > 0 && tokens + tpi > m.maxBatchTokens);
 }
 
 /** `a[k] = t` in a reused buffer (grown by push); returns k + 1. */
@@ -717,8 +725,7 @@ class CompatCluster extends ClusterBase<CReq> implements Cluster {
     for (let i = 0; i < pending.length; i++) {
       const t = pending[i]!;
       if (counterOf(t) < m.maxPreemptions) break;
-      if (k === maxSize) break;
-      if (k > 0 && tokens + t.tpi > maxTok) break;
+      if (full(m, k, tokens, t.tpi)) break;
       if (t.req.selStamp === serial) continue;
       // A preempted task holds its KV already; another must fit.
       const held = t.state === BLOCKED;
@@ -731,8 +738,7 @@ class CompatCluster extends ClusterBase<CReq> implements Cluster {
     const prompts = m.promptQueue;
     for (let i = 0; i < prompts.length; i++) {
       const t = prompts[i]!;
-      if (k === maxSize) break;
-      if (k > 0 && tokens + t.size > maxTok) break;
+      if (full(m, k, tokens, t.size)) break;
       if (t.req.selStamp === serial) continue;
       if (t.memory + memory > cap) break;
       tokens += take(nb, j++, t, serial);
@@ -743,8 +749,7 @@ class CompatCluster extends ClusterBase<CReq> implements Cluster {
     const blocked = m.blockedQueue;
     for (let i = 0; i < blocked.length; i++) {
       const t = blocked[i]!;
-      if (k === maxSize) break;
-      if (k > 0 && tokens + t.tpi > maxTok) break;
+      if (full(m, k, tokens, t.tpi)) break;
       if (t.req.selStamp === serial) continue;
       tokens += take(nb, j++, t, serial);
       k++;
@@ -754,8 +759,7 @@ class CompatCluster extends ClusterBase<CReq> implements Cluster {
     let kept = 0;
     for (let i = 0; i < batch.length; i++) {
       const t = batch[i]!;
-      if (k === maxSize) break;
-      if (k > 0 && tokens + t.tpi > maxTok) break;
+      if (full(m, k, tokens, t.tpi)) break;
       if (t.req.selStamp === serial) continue;
       t.req.selStamp = serial;
       tokens += t.tpi;
