@@ -119,16 +119,53 @@ class Task {
   }
 }
 
+/**
+ * A request's times and KV bytes, in one slab for all requests (a field of a class holding a double is a
+ * separate heap number; a dozen per request is most of the engine's garbage): a request's fields are
+ * `v[at + F]` for these F. Its slot is reused once the request is done.
+ */
+const F_ARRIVAL = 0;
+/** KV bytes it holds (allocated on its instances). */
+const F_MEMORY = 1;
+const F_PROMPT_START = 2;
+const F_PROMPT_END = 3;
+/** When the first decode tokens arrived (the second token; NaN until then). */
+const F_SECOND_TOKEN = 4;
+const F_FLOW_START = 5;
+const F_FLOW_END = 6;
+const FIELDS = 8;
+
+class RequestSlab {
+  v = new Float64Array(FIELDS * 1024);
+  private readonly spare: number[] = [];
+  private next = 0;
+
+  /** A slot for a request arriving at `arrival`: its offset. */
+  take(arrival: number): number {
+    let at = this.spare.pop();
+    if (at === undefined) {
+      at = this.next;
+      this.next += FIELDS;
+      if (this.next > this.v.length) {
+        const grown = new Float64Array(this.v.length * 2);
+        grown.set(this.v);
+        this.v = grown;
+      }
+    }
+    const v = this.v;
+    v[at + F_ARRIVAL] = arrival;
+    v[at + F_MEMORY] = 0;
+    v.fill(NaN, at + F_PROMPT_START, at + FIELDS);
+    return at;
+  }
+
+  release(at: number): void {
+    this.spare.push(at);
+  }
+}
+
 class CReq implements SubmitHandle {
-  memory = 0;
   selStamp = -1;
-  promptStart = NaN;
-  promptEnd = NaN;
-  tokenStart = NaN;
-  /** When the first decode tokens arrived (the second token; NaN until then). */
-  secondToken = NaN;
-  flowStart = NaN;
-  flowEnd = NaN;
   done = false;
   cancelled = false;
   flow: Flow | undefined;
@@ -138,7 +175,8 @@ class CReq implements SubmitHandle {
   constructor(
     readonly r: EngineRequest,
     readonly obs: RequestObserver,
-    readonly arrival: number,
+    /** Its fields' offset in the cluster's RequestSlab. */
+    readonly at: number,
     readonly prompt: Task,
     readonly token: Task,
   ) {}
@@ -331,6 +369,7 @@ class CompatCluster extends ClusterBase<CReq> implements Cluster {
   private readonly insts: Inst[] = [];
   private readonly sched: ClusterScheduler;
   private readonly kv: number;
+  private readonly slab = new RequestSlab();
   protected readonly infos: MachineInfo[];
   private readonly liveKeys: boolean;
   private readonly power: NonNullable<ClusterOptions['power']>;
@@ -601,7 +640,7 @@ class CompatCluster extends ClusterBase<CReq> implements Cluster {
     const kv = this.kv;
     const prompt = new Task(undefined as unknown as CReq, true, request.promptTokens, kv * (request.promptTokens + 1));
     const token = new Task(undefined as unknown as CReq, false, request.outputTokens - 1, kv * (request.outputTokens - 1));
-    const r = new CReq(request, observer, this.time, prompt, token);
+    const r = new CReq(request, observer, this.slab.take(this.time), prompt, token);
     (prompt as { req: CReq }).req = r;
     (token as { req: CReq }).req = r;
     token.obs = observer;
@@ -628,13 +667,14 @@ class CompatCluster extends ClusterBase<CReq> implements Cluster {
     // A chained decode task joins its prompt's entry.
     if (!task.isPrompt && r.prompt.inst === m && r.prompt.state !== COMPLETED) return;
     const a = m.pendingRequests;
-    const key = r.arrival;
+    const v = this.slab.v;
+    const key = v[r.at + F_ARRIVAL]!;
     let lo = 0;
     let hi = a.length;
-    if (hi > 0 && a[hi - 1]!.arrival <= key) lo = hi;
+    if (hi > 0 && v[a[hi - 1]!.at + F_ARRIVAL]! <= key) lo = hi;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
-      if (key < a[mid]!.arrival) hi = mid;
+      if (key < v[a[mid]!.at + F_ARRIVAL]!) hi = mid;
       else lo = mid + 1;
     }
     insertAt(a, lo, r);
@@ -651,7 +691,8 @@ class CompatCluster extends ClusterBase<CReq> implements Cluster {
   private addPendingTask(m: Inst, task: Task, preempt: boolean): void {
     const a = m.pendingQueue;
     const c = counterOf(task);
-    const arr = task.req.arrival;
+    const v = this.slab.v;
+    const arr = v[task.req.at + F_ARRIVAL]!;
     task.frozen = c;
     let lo = 0;
     let hi = a.length;
@@ -660,7 +701,7 @@ class CompatCluster extends ClusterBase<CReq> implements Cluster {
       const mid = (lo + hi) >> 1;
       const o = a[mid]!;
       const oc = live ? counterOf(o) : o.frozen;
-      if (c < oc || (c === oc && arr < o.req.arrival)) hi = mid;
+      if (c < oc || (c === oc && arr < v[o.req.at + F_ARRIVAL]!)) hi = mid;
       else lo = mid + 1;
     }
     insertAt(a, lo, task);
@@ -868,10 +909,9 @@ class CompatCluster extends ClusterBase<CReq> implements Cluster {
       if (t.state === QUEUED) {
         t.state = RUNNING;
         const r = t.req;
-        if (t.isPrompt) r.promptStart = now;
-        else if (r.tokenStart !== r.tokenStart) r.tokenStart = now;
+        if (t.isPrompt) this.slab.v[r.at + F_PROMPT_START] = now;
         m.memory += t.memory;
-        r.memory += t.memory;
+        this.slab.v[r.at + F_MEMORY]! += t.memory;
       } else if (t.state === BLOCKED) {
         t.state = RUNNING;
       }
@@ -932,7 +972,7 @@ class CompatCluster extends ClusterBase<CReq> implements Cluster {
         if (t.generated === 1) done = put(completed, done, t);
       } else {
         // Its first decode tokens are the request's second token.
-        if (t.generated === 0) t.req.secondToken = now;
+        if (t.generated === 0) this.slab.v[t.req.at + F_SECOND_TOKEN] = now;
         t.generated += n;
         m.outputTokensTotal += n;
         t.obs.onTokens(n, now);
@@ -966,7 +1006,7 @@ class CompatCluster extends ClusterBase<CReq> implements Cluster {
       // A chained decode task is now its request's current task here.
       if (r.token.inst === m && r.token.state === QUEUED) startWaiting(r.token);
       r.placed.promptDone();
-      r.promptEnd = this.time;
+      this.slab.v[r.at + F_PROMPT_END] = this.time;
       r.obs.onTokens(1, this.time);
       if (r.flow && r.flow.state === NONE) this.flowArrival(r.flow);
       else if (r.r.outputTokens === 1) this.releaseRequest(m, r);
@@ -977,8 +1017,9 @@ class CompatCluster extends ClusterBase<CReq> implements Cluster {
 
   /** The request's last task ended on `m`: its KV there is free, its placement handed back. */
   private releaseRequest(m: Inst, r: CReq): void {
-    m.memory -= r.memory;
-    r.memory = 0;
+    const v = this.slab.v;
+    m.memory -= v[r.at + F_MEMORY]!;
+    v[r.at + F_MEMORY] = 0;
     if (r.cancelled) r.placed.cancelled();
     else r.placed.finished();
     this.freed();
@@ -994,15 +1035,16 @@ class CompatCluster extends ClusterBase<CReq> implements Cluster {
 
   private tryFlow(f: Flow): void {
     if (f.state !== QUEUED) return;
-    if (f.dest.memory + f.req.memory <= f.dest.memCapacity) this.runFlow(f);
+    if (f.dest.memory + this.slab.v[f.req.at + F_MEMORY]! <= f.dest.memCapacity) this.runFlow(f);
     else this.scheduleRetry(f);
   }
 
   private runFlow(f: Flow): void {
     f.state = RUNNING;
     const r = f.req;
-    r.flowStart = this.time;
-    f.dest.memory += r.memory;
+    const v = this.slab.v;
+    v[r.at + F_FLOW_START] = this.time;
+    f.dest.memory += v[r.at + F_MEMORY]!;
     if (this.ev?.kvTransferStart) this.ev.kvTransferStart({ requestId: r.r.id, from: f.src.id, to: f.dest.id, time: this.time, bytes: f.bytes });
     const e = this.event(this.time + f.bytes / SPLITWISE_TRANSFER_BYTES_PER_S, FLOW_END);
     e.flow = f;
@@ -1012,8 +1054,9 @@ class CompatCluster extends ClusterBase<CReq> implements Cluster {
   private flowCompletion(f: Flow): void {
     f.state = COMPLETED;
     const r = f.req;
-    r.flowEnd = this.time;
-    f.src.memory -= r.memory;
+    const v = this.slab.v;
+    v[r.at + F_FLOW_END] = this.time;
+    f.src.memory -= v[r.at + F_MEMORY]!;
     r.placed.kvShipped();
     this.freed();
     if (this.ev?.kvTransferEnd) this.ev.kvTransferEnd({ requestId: r.r.id, from: f.src.id, to: f.dest.id, time: this.time, bytes: f.bytes });
@@ -1025,10 +1068,14 @@ class CompatCluster extends ClusterBase<CReq> implements Cluster {
     r.done = true;
     this.live.delete(r.r.id);
     const now = this.time;
-    const second = secondTokenParts(r.promptEnd, r.secondToken, now, r.flow ? r.flowEnd - r.flowStart : 0);
+    const v = this.slab.v;
+    const at = r.at;
+    const promptEnd = v[at + F_PROMPT_END]!;
+    const promptStart = v[at + F_PROMPT_START]!;
+    const second = secondTokenParts(promptEnd, v[at + F_SECOND_TOKEN]!, now, r.flow ? v[at + F_FLOW_END]! - v[at + F_FLOW_START]! : 0);
     const bd: RequestBreakdown = {
-      queue: r.promptStart - r.arrival,
-      prefill: r.promptEnd - r.promptStart,
+      queue: promptStart - v[at + F_ARRIVAL]!,
+      prefill: promptEnd - promptStart,
       kvTransfer: second.kvTransfer,
       decodeWait: second.decodeWait,
       decode: second.decode,
@@ -1039,6 +1086,7 @@ class CompatCluster extends ClusterBase<CReq> implements Cluster {
     };
     if (this.ev?.requestDone) this.ev.requestDone(r.r.id, bd, now);
     r.obs.onDone(bd, now);
+    this.slab.release(at);
   }
 }
 
