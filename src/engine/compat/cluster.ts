@@ -111,9 +111,13 @@ class Task {
     readonly isPrompt: boolean,
     /** Prompt: prompt size; decode: token_size − 1. */
     readonly size: number,
-    /** KV bytes allocated when first run: KV(prompt+1) or KV(token_size − 1). */
-    readonly memory: number,
+    /** The model's KV bytes per token. */
+    readonly kv: number,
   ) {}
+  /** KV bytes allocated when first run: KV(prompt+1) or KV(token_size − 1) (computed: no heap number per task). */
+  get memory(): number {
+    return this.kv * (this.isPrompt ? this.size + 1 : this.size);
+  }
   get tpi(): number {
     return this.isPrompt ? this.size : 1;
   }
@@ -638,8 +642,8 @@ class CompatCluster extends ClusterBase<CReq> implements Cluster {
       this.time = now;
     }
     const kv = this.kv;
-    const prompt = new Task(undefined as unknown as CReq, true, request.promptTokens, kv * (request.promptTokens + 1));
-    const token = new Task(undefined as unknown as CReq, false, request.outputTokens - 1, kv * (request.outputTokens - 1));
+    const prompt = new Task(undefined as unknown as CReq, true, request.promptTokens, kv);
+    const token = new Task(undefined as unknown as CReq, false, request.outputTokens - 1, kv);
     const r = new CReq(request, observer, this.slab.take(this.time), prompt, token);
     (prompt as { req: CReq }).req = r;
     (token as { req: CReq }).req = r;
