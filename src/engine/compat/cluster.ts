@@ -345,19 +345,30 @@ function dropInBatch(a: Task[]): void {
   truncate(a, w);
 }
 
-/** Remove `x` from `a`, keeping the order (no `splice`: it allocates the removed part). */
+/** Entries moved one by one at most; past this `splice` (which allocates its result, but moves in bulk) is faster. */
+const SHIFT_BY_HAND = 32;
+
+/** Remove `x` from `a`, keeping the order. */
 function removeItem<T>(a: T[], x: T): boolean {
   const i = a.indexOf(x);
   if (i < 0) return false;
   const last = a.length - 1;
+  if (last - i > SHIFT_BY_HAND) {
+    a.splice(i, 1);
+    return true;
+  }
   for (let j = i; j < last; j++) a[j] = a[j + 1]!;
   a.pop();
   return true;
 }
 
-/** Insert `x` at index `i` of `a` (no `splice`). */
+/** Insert `x` at index `i` of `a`. */
 function insertAt<T>(a: T[], i: number, x: T): void {
   let j = a.length;
+  if (j - i > SHIFT_BY_HAND) {
+    a.splice(i, 0, x);
+    return;
+  }
   a.push(x);
   for (; j > i; j--) a[j] = a[j - 1]!;
   a[i] = x;
