@@ -322,15 +322,6 @@ function take(nb: Task[], k: number, t: Task, serial: number): number {
   return t.isPrompt ? t.size : 1;
 }
 
-/** A newly selected task joins `m`'s batch. */
-function join(m: Inst, t: Task): void {
-  t.inBatch = true;
-  stopWaiting(t);
-  m.batch.push(t);
-  if (t.isPrompt) m.promptsInBatch++;
-  else m.tokensInBatch++;
-}
-
 /** Shorten `a` to `n` entries (pops: setting `length` is a slow runtime call). */
 function truncate<T>(a: T[], n: number): void {
   while (a.length > n) a.pop();
@@ -865,7 +856,7 @@ class CompatCluster extends ClusterBase<CReq> implements Cluster {
       ++this.selSerial;
       m.selections++;
       m.batchTokens = m.batch.length;
-      this.launch(m, false);
+      this.launch(m);
       return;
     }
     this.selectBatch(m);
@@ -888,7 +879,7 @@ class CompatCluster extends ClusterBase<CReq> implements Cluster {
     // Newcomers join after the survivors, in selection order.
     const nb = m.nb;
     const size = m.nbSize;
-    for (let i = 0; i < size; i++) join(m, nb[i]!);
+    for (let i = 0; i < size; i++) this.join(m, nb[i]!);
     if (size > 0) {
       // New tasks leave the pending queue, the preempted list and the prompt list (one pass each).
       dropInBatch(m.pendingQueue);
@@ -901,11 +892,31 @@ class CompatCluster extends ClusterBase<CReq> implements Cluster {
       if (m.pendingRequests.length === 0) this.sched.release?.(m);
       return;
     }
-    this.launch(m, true);
+    this.launch(m);
   }
 
-  /** Start the run of `m`'s selected batch (`fresh`: it may hold tasks that were not running). */
-  private launch(m: Inst, fresh: boolean): void {
+  /**
+   * A newly selected task joins `m`'s batch (after the survivors, in selection order) and runs: a task
+   * that never ran takes its KV now (a prompt starts).
+   */
+  private join(m: Inst, t: Task): void {
+    t.inBatch = true;
+    stopWaiting(t);
+    m.batch.push(t);
+    if (t.isPrompt) m.promptsInBatch++;
+    else m.tokensInBatch++;
+    if (t.state === QUEUED) {
+      const v = this.slab.v;
+      const r = t.req;
+      if (t.isPrompt) v[r.at + F_PROMPT_START] = this.time;
+      m.memory += t.memory;
+      v[r.at + F_MEMORY]! += t.memory;
+    }
+    t.state = RUNNING;
+  }
+
+  /** Start the run of `m`'s selected batch (its tasks running). */
+  private launch(m: Inst): void {
     // Iteration time, computed once per run from the batch as selected.
     const pr = m.pred;
     if (m.tokensInBatch === 0) m.iterDur = pr.promptTime(m.batchTokens);
@@ -913,27 +924,19 @@ class CompatCluster extends ClusterBase<CReq> implements Cluster {
     else m.iterDur = pr.promptTime(m.batchTokens) * 1.1;
     if (!(m.iterDur > 0))
       throw new ConfigError(`performance model gave a non-positive iteration time (${m.iterDur} s) on ${m.id} for ${m.batchTokens} batch tokens`);
-    const now = this.time;
-    let n = Infinity;
-    const batch = m.batch;
-    for (let i = 0; i < batch.length; i++) {
-      const t = batch[i]!;
-      const left = t.size - t.generated;
-      if (left < n) n = left;
-      if (!fresh) continue;
-      if (t.state === QUEUED) {
-        t.state = RUNNING;
-        const r = t.req;
-        if (t.isPrompt) this.slab.v[r.at + F_PROMPT_START] = now;
-        m.memory += t.memory;
-        this.slab.v[r.at + F_MEMORY]! += t.memory;
-      } else if (t.state === BLOCKED) {
-        t.state = RUNNING;
+    // A prompt is always one whole iteration; a decode-only batch runs until its shortest task ends.
+    let n = 1;
+    if (m.promptsInBatch === 0) {
+      n = Infinity;
+      const batch = m.batch;
+      for (let i = 0; i < batch.length; i++) {
+        const t = batch[i]!;
+        const left = t.size - t.generated;
+        if (left < n) n = left;
       }
     }
-    // A prompt is always one whole iteration; a decode-only batch runs until its shortest task ends.
-    m.nContig = m.promptsInBatch > 0 ? 1 : n;
-    m.runStart = now;
+    m.nContig = n;
+    m.runStart = this.time;
     this.scheduleRunEnd(m, m.iterDur * m.nContig);
     if (this.ev?.iterationStart) this.ev.iterationStart((m.runEvent = this.iterEvent(m)));
     else m.runEvent = undefined;
