@@ -443,22 +443,23 @@ class RealisticCluster extends ClusterBase<Req> implements Cluster {
       if (m.inst.isEmpty && m.incoming === 0 && m.waiters.length === 0) this.sched.release?.(m);
       return;
     }
-    const seqs = b.seqs;
     let promptTok = 0;
-    for (let i = 0; i < seqs.length; i++) {
-      const s = seqs[i]!;
+    const chunks = b.chunkSeqs;
+    for (let i = 0; i < chunks.length; i++) {
+      const s = chunks[i]!;
       const r = s.tag;
-      if (s.chunk > 0) {
-        promptTok += s.chunk;
-        if (r.prefillStart !== r.prefillStart) r.prefillStart = now;
-      } else if (r.decodeStart !== r.decodeStart) {
-        r.decodeStart = now;
-      }
+      promptTok += s.chunk;
+      if (r.prefillStart !== r.prefillStart) r.prefillStart = now;
+    }
+    const first = b.firstDecodes;
+    for (let i = 0; i < first.length; i++) {
+      const r = first[i]!.tag;
+      if (r.decodeStart !== r.decodeStart) r.decodeStart = now;
     }
     // Preempted requests dropped their KV: memory may have freed for queued transfers.
     if (b.preempted.length > 0 && m.waiters.length > 0) this.pumpWaiters(m);
     const dur = m.perf.iterationTime(b);
-    m.batchSize = seqs.length;
+    m.batchSize = b.size;
     m.batchPromptTokens = promptTok;
     m.batchDecodes = b.decodes;
     m.phase = promptTok === 0 ? 'decode' : b.decodes === 0 ? 'prompt' : 'mixed';
@@ -486,8 +487,9 @@ class RealisticCluster extends ClusterBase<Req> implements Cluster {
     if (this.ev?.iterationEnd) this.ev.iterationEnd(this.iterEvent(m));
     const res = m.inst.onIterationEnd();
     const emitted = res.emitted;
+    const ne = res.emittedCount;
     // An observer may cancel a request of this batch (its own or another) from its callback: skip those after.
-    for (let i = 0; i < emitted.length; i++) {
+    for (let i = 0; i < ne; i++) {
       const r = emitted[i]!.tag;
       if (r.finished) continue;
       if (r.firstToken !== r.firstToken) {

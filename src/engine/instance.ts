@@ -59,6 +59,8 @@ export class Seq<T = unknown> {
   readonly pinned: CacheEntry[] = [];
   /** Prompt tokens found in the prefix cache when it last started its prefill here. */
   cachedTokens = 0;
+  /** It has been in a batch as a decode (on this instance). */
+  decoded = false;
 
   constructor(
     readonly id: string,
@@ -88,7 +90,12 @@ export const DEFAULT_LIMITS: InstanceLimits = Object.freeze({ maxBatchTokens: 20
 
 /** The batch of one iteration; valid until the next `onIterationEnd()`. */
 export interface Batch<T = unknown> {
-  readonly seqs: readonly Seq<T>[];
+  /** Requests in the batch (decodes + prefill chunks). */
+  readonly size: number;
+  /** The request of each prefill chunk (aligned with `promptTokens`). */
+  readonly chunkSeqs: readonly Seq<T>[];
+  /** Decodes of the batch that are their request's first decode on this instance. */
+  readonly firstDecodes: readonly Seq<T>[];
   /** Prompt tokens of each prefill chunk in the batch. */
   readonly promptTokens: readonly number[];
   /** Per chunk, the tokens of its prompt already prefilled here before it (0: a first chunk). */
@@ -102,8 +109,12 @@ export interface Batch<T = unknown> {
 
 /** What one iteration produced. Arrays are reused by the instance: read them before the next call. */
 export interface IterationResult<T = unknown> {
-  /** Requests that produced one token this iteration. */
+  /**
+   * Requests that produced one token this iteration: the first `emittedCount` entries (the array is reused
+   * and never shortened, so entries past the count are stale).
+   */
   readonly emitted: readonly Seq<T>[];
+  readonly emittedCount: number;
   /** Requests whose prefill completed on a prefill-only instance: KV now held for the transfer. */
   readonly prefilled: readonly Seq<T>[];
   /** Requests that produced their last token (KV freed). */
@@ -144,6 +155,27 @@ class SeqQueue<T> {
   }
 }
 
+/** The instance's reused batch: `seqs` is never shortened (no reallocation); its first `size` entries are the batch. */
+class BatchState<T> implements Batch<T> {
+  readonly seqs: Seq<T>[] = [];
+  size = 0;
+  readonly chunkSeqs: Seq<T>[] = [];
+  readonly firstDecodes: Seq<T>[] = [];
+  readonly promptTokens: number[] = [];
+  readonly promptOffsets: number[] = [];
+  decodes = 0;
+  decodeContextTokens = 0;
+  readonly preempted: Seq<T>[] = [];
+}
+
+/** The instance's reused iteration result. */
+class IterationState<T> implements IterationResult<T> {
+  readonly emitted: Seq<T>[] = [];
+  emittedCount = 0;
+  readonly prefilled: Seq<T>[] = [];
+  readonly finished: Seq<T>[] = [];
+}
+
 export class Instance<T = unknown> {
   readonly limits: InstanceLimits;
   readonly capacityBlocks: number;
@@ -156,18 +188,11 @@ export class Instance<T = unknown> {
   heldCount = 0;
   private busy = false;
 
-  // Reused per-iteration storage.
-  private readonly batchSeqs: Seq<T>[] = [];
-  private readonly batchPrompt: number[] = [];
-  private readonly batchOffsets: number[] = [];
-  private readonly batchPreempted: Seq<T>[] = [];
-  private decodes = 0;
-  private decodeCtx = 0;
-  private readonly batch: Batch<T>;
-  private readonly emitted: Seq<T>[] = [];
-  private readonly prefilled: Seq<T>[] = [];
-  private readonly finished: Seq<T>[] = [];
-  private readonly result: IterationResult<T>;
+  // Reused per-iteration storage (no allocation per iteration).
+  private readonly batch = new BatchState<T>();
+  /** Running prefills seen by step 1 of `nextBatch` (age order), for step 2. */
+  private readonly prefilling: Seq<T>[] = [];
+  private readonly result = new IterationState<T>();
 
   /** Totals for snapshots. */
   promptTokensTotal = 0;
@@ -195,20 +220,6 @@ export class Instance<T = unknown> {
     } else {
       this.cache = undefined;
     }
-    const self = this;
-    this.batch = {
-      seqs: this.batchSeqs,
-      promptTokens: this.batchPrompt,
-      promptOffsets: this.batchOffsets,
-      get decodes() {
-        return self.decodes;
-      },
-      get decodeContextTokens() {
-        return self.decodeCtx;
-      },
-      preempted: this.batchPreempted,
-    };
-    this.result = { emitted: this.emitted, prefilled: this.prefilled, finished: this.finished };
   }
 
   get capacityTokens(): number {
@@ -382,7 +393,7 @@ export class Instance<T = unknown> {
     if (i >= 0) this.running.splice(i, 1);
     this.dropKv(seq);
     seq.preemptions++;
-    this.batchPreempted.push(seq);
+    this.batch.preempted.push(seq);
     this.admit(seq);
   }
 
@@ -390,51 +401,69 @@ export class Instance<T = unknown> {
   nextBatch(): Batch<T> | undefined {
     const L = this.limits;
     const bt = L.blockTokens;
-    const seqs = this.batchSeqs;
-    seqs.length = 0;
-    this.batchPrompt.length = 0;
-    this.batchOffsets.length = 0;
-    this.batchPreempted.length = 0;
-    this.decodes = 0;
-    this.decodeCtx = 0;
+    const maxSize = L.maxBatchSize;
+    const b = this.batch;
+    const seqs = b.seqs;
+    clear(b.chunkSeqs);
+    clear(b.firstDecodes);
+    clear(b.promptTokens);
+    clear(b.promptOffsets);
+    clear(b.preempted);
+    const prefilling = this.prefilling;
+    clear(prefilling);
+    let n = 0;
+    let decodes = 0;
+    let ctx = 0;
     let budget = L.maxBatchTokens;
     const running = this.running;
 
-    // 1. Running decodes, oldest first; preempt the youngest when a block is missing.
-    for (let i = 0; i < running.length && seqs.length < L.maxBatchSize && budget > 0; ) {
+    // 1. Running decodes, oldest first; preempt the youngest when a block is missing. The running prefills
+    // passed over are kept for step 2 (a preemption only removes requests not yet passed).
+    for (let i = 0; i < running.length && n < maxSize && budget > 0; ) {
       const s = running[i]!;
-      if (s.computed < s.target) {
+      const c = s.computed;
+      if (c < s.target) {
+        prefilling.push(s);
         i++;
         continue;
       }
-      const need = Math.ceil((s.computed + 1) / bt) - s.blocks;
-      let self = false;
-      // Free blocks first, then evictable cached blocks, and only then a preemption.
-      while (!this.reclaim(need)) {
-        const victim = running[running.length - 1]!;
-        this.preempt(victim);
-        if (victim === s) {
-          self = true;
-          break;
+      // A block more only when the next token is past the request's blocks (c + 1 > blocks x bt is
+      // ceil((c + 1) / bt) > blocks).
+      if (c + 1 > s.blocks * bt) {
+        const need = Math.ceil((c + 1) / bt) - s.blocks;
+        let self = false;
+        // Free blocks first, then evictable cached blocks, and only then a preemption.
+        while (!this.reclaim(need)) {
+          const victim = running[running.length - 1]!;
+          this.preempt(victim);
+          if (victim === s) {
+            self = true;
+            break;
+          }
         }
-      }
-      if (self) continue;
-      if (need > 0) {
+        if (self) continue;
         this.freeBlocks -= need;
         s.blocks += need;
       }
       s.chunk = 0;
-      seqs.push(s);
-      this.decodes++;
-      this.decodeCtx += s.computed + 1;
+      seqs[n++] = s;
+      if (!s.decoded) {
+        s.decoded = true;
+        b.firstDecodes.push(s);
+      }
+      decodes++;
+      ctx += c + 1;
       budget -= 1;
       i++;
     }
+    b.size = n;
+    b.decodes = decodes;
+    b.decodeContextTokens = ctx;
 
-    // 2. Running chunked prefills (no preemption: a chunk shrinks to the free blocks).
-    for (let i = 0; i < running.length && seqs.length < L.maxBatchSize && budget > 0; i++) {
-      const s = running[i]!;
-      if (s.computed >= s.target) continue;
+    // 2. Running chunked prefills (no preemption: a chunk shrinks to the free blocks). When step 1 stopped
+    // early, this stops at once (same conditions).
+    for (let k = 0; k < prefilling.length && b.size < maxSize && budget > 0; k++) {
+      const s = prefilling[k]!;
       const chunk = this.chunkFor(s, budget);
       if (chunk <= 0) continue;
       this.takeChunk(s, chunk);
@@ -442,7 +471,7 @@ export class Instance<T = unknown> {
     }
 
     // 3. Waiting requests, FCFS.
-    while (this.waiting.length > 0 && seqs.length < L.maxBatchSize && budget > 0) {
+    while (this.waiting.length > 0 && b.size < maxSize && budget > 0) {
       const s = this.waiting.peek()!;
       if (this.cache && s.hashes && s.computed === 0 && s.pinned.length === 0) this.lookup(s);
       const chunk = this.chunkFor(s, budget);
@@ -463,9 +492,9 @@ export class Instance<T = unknown> {
       budget -= chunk;
     }
 
-    if (seqs.length === 0) return undefined;
+    if (b.size === 0) return undefined;
     this.busy = true;
-    return this.batch;
+    return b;
   }
 
   private chunkFor(s: Seq<T>, budget: number): number {
@@ -482,23 +511,28 @@ export class Instance<T = unknown> {
       s.blocks += need;
     }
     s.chunk = chunk;
-    this.batchSeqs.push(s);
-    this.batchPrompt.push(chunk);
-    this.batchOffsets.push(s.computed);
+    const b = this.batch;
+    b.seqs[b.size++] = s;
+    b.chunkSeqs.push(s);
+    b.promptTokens.push(chunk);
+    b.promptOffsets.push(s.computed);
   }
 
   /** Apply the finished iteration: advance every request of the batch. */
   onIterationEnd(): IterationResult<T> {
     this.busy = false;
-    const emitted = this.emitted;
-    const prefilled = this.prefilled;
-    const finished = this.finished;
-    emitted.length = 0;
-    prefilled.length = 0;
-    finished.length = 0;
-    const seqs = this.batchSeqs;
+    const res = this.result;
+    const emitted = res.emitted;
+    const prefilled = res.prefilled;
+    const finished = res.finished;
+    clear(prefilled);
+    clear(finished);
+    const b = this.batch;
+    const seqs = b.seqs;
+    const n = b.size;
+    let ne = 0;
     let leaving = 0;
-    for (let k = 0; k < seqs.length; k++) {
+    for (let k = 0; k < n; k++) {
       const s = seqs[k]!;
       if (s.state !== SeqState.running) continue;
       if (s.chunk > 0) {
@@ -510,8 +544,7 @@ export class Instance<T = unknown> {
         s.computed += 1;
       }
       s.generated += 1;
-      this.outputTokensTotal += 1;
-      emitted.push(s);
+      emitted[ne++] = s;
       if (s.generated >= s.outputTokens) {
         this.dropKv(s);
         s.state = SeqState.done;
@@ -524,6 +557,8 @@ export class Instance<T = unknown> {
         leaving++;
       }
     }
+    this.outputTokensTotal += ne;
+    res.emittedCount = ne;
     if (leaving > 0) {
       let w = 0;
       const r = this.running;
@@ -533,6 +568,11 @@ export class Instance<T = unknown> {
       }
       r.length = w;
     }
-    return this.result;
+    return res;
   }
+}
+
+/** Empty a reused array (setting the length of an empty one is not free). */
+function clear(a: unknown[]): void {
+  if (a.length > 0) a.length = 0;
 }
