@@ -264,6 +264,8 @@ class RealisticCluster extends ClusterBase<Req> implements Cluster {
   private readonly power: (m: MachineSpec, s: MachinePowerState) => number;
   protected readonly infos: MachineInfo[];
   private age = 0;
+  /** Requests cancelled so far. */
+  private cancels = 0;
   private readonly layerwiseMin: number;
   private readonly bwOverride: number | undefined;
   private readonly residueOverride: number | undefined;
@@ -488,14 +490,22 @@ class RealisticCluster extends ClusterBase<Req> implements Cluster {
     const res = m.inst.onIterationEnd();
     const emitted = res.emitted;
     const ne = res.emittedCount;
-    // An observer may cancel a request of this batch (its own or another) from its callback: skip those after.
+    // An observer may cancel a request of this batch (its own or another) from its callback: skip those after
+    // (none is finished before: a cancelled request's sequences leave their batch, and requests complete
+    // below). A request's output tokens so far say which token this is: its 1st or 2nd ever when
+    // `generated` is 1 or 2 (a remotely prefilled request arrives with 1).
+    const cancels = this.cancels;
     for (let i = 0; i < ne; i++) {
-      const r = emitted[i]!.tag;
-      if (r.finished) continue;
-      if (r.firstToken !== r.firstToken) {
-        r.firstToken = now;
-        r.placed.promptDone();
-      } else if (r.secondToken !== r.secondToken) r.secondToken = now;
+      const s = emitted[i]!;
+      const r = s.tag;
+      if (this.cancels !== cancels && r.finished) continue;
+      const g = s.generated;
+      if (g <= 2) {
+        if (g === 1) {
+          r.firstToken = now;
+          r.placed.promptDone();
+        } else r.secondToken = now;
+      }
       r.obs.onTokens(1, now);
     }
     for (let i = 0; i < res.prefilled.length; i++) {
@@ -599,6 +609,7 @@ class RealisticCluster extends ClusterBase<Req> implements Cluster {
   private cancel(r: Req): void {
     if (r.finished) return;
     r.finished = true;
+    this.cancels++;
     this.live.delete(r.r.id);
     const { p, t } = r;
     if (!r.remote) p.inst.remove(r.seqP);

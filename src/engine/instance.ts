@@ -40,38 +40,47 @@ export type SeqModeValue = (typeof SeqMode)[keyof typeof SeqMode];
 export const SeqState = { waiting: 0, running: 1, held: 2, done: 3, gone: 4, idle: 5 } as const;
 export type SeqStateValue = (typeof SeqState)[keyof typeof SeqState];
 
-/** One request's presence on one instance. `tag` is the owner's (cluster's) per-request state. */
+/**
+ * One request's presence on one instance. `tag` is the owner's (cluster's) per-request state. Fields in the
+ * order the per-iteration passes read them (the decode path's first): an object's fields sit in declaration
+ * order, and a decode then touches one or two cache lines of it.
+ */
 export class Seq<T = unknown> {
-  /** Output tokens produced so far (over all machines). */
-  generated = 0;
+  state: SeqStateValue = SeqState.idle;
   /** Context tokens whose KV is on this instance. */
   computed = 0;
+  /** Output tokens produced so far (over all machines). */
+  generated = 0;
+  readonly outputTokens: number;
+  blocks = 0;
   /** Tokens to prefill before decoding: the prompt, or prompt + generated after a recompute. */
   target: number;
-  blocks = 0;
-  state: SeqStateValue = SeqState.idle;
-  preemptions = 0;
   /** This iteration: prefill chunk size (> 0) or 0 for a decode. */
   chunk = 0;
+  readonly tag: T;
+  mode: SeqModeValue;
+  /** It has been in a batch as a decode (on this instance). */
+  decoded = false;
+  /** Age key: cluster arrival order (smaller = older). */
+  readonly age: number;
+  readonly promptTokens: number;
+  readonly id: string;
+  preemptions = 0;
   /** Prefix block hashes of the prompt (512-token blocks); set by the owner where the machine caches. */
   hashes: readonly number[] | undefined = undefined;
   /** Prefix-cache entries this request uses (their KV blocks count in `blocks` but belong to the cache). */
   readonly pinned: CacheEntry[] = [];
   /** Prompt tokens found in the prefix cache when it last started its prefill here. */
   cachedTokens = 0;
-  /** It has been in a batch as a decode (on this instance). */
-  decoded = false;
 
-  constructor(
-    readonly id: string,
-    /** Age key: cluster arrival order (smaller = older). */
-    readonly age: number,
-    public mode: SeqModeValue,
-    readonly promptTokens: number,
-    readonly outputTokens: number,
-    readonly tag: T,
-  ) {
+  constructor(id: string, age: number, mode: SeqModeValue, promptTokens: number, outputTokens: number, tag: T) {
+    this.outputTokens = outputTokens;
     this.target = promptTokens;
+    this.tag = tag;
+    this.mode = mode;
+    this.age = age;
+    this.promptTokens = promptTokens;
+    this.id = id;
   }
 }
 
@@ -192,6 +201,17 @@ export class Instance<T = unknown> {
   private readonly batch = new BatchState<T>();
   /** Running prefills seen by step 1 of `nextBatch` (age order), for step 2. */
   private readonly prefilling: Seq<T>[] = [];
+  /**
+   * Batch membership kept from one iteration to the next: unless `dirty`, the running decodes are the last
+   * batch's decodes that stayed (compacted in order at the front of `batch.seqs` by `onIterationEnd`: `kept`
+   * of them, their context sum `keptCtx`), the running prefills are `prefilling`, and the only decodes that
+   * need a KV block are at the indices `needy`. Anything else that changes the running set (an admission,
+   * a completed prefill, a preemption, a removal, a batch cut short) sets `dirty`: the next batch scans.
+   */
+  private dirty = true;
+  private kept = 0;
+  private keptCtx = 0;
+  private readonly needy: number[] = [];
   private readonly result = new IterationState<T>();
 
   /** Totals for snapshots. */
@@ -361,6 +381,7 @@ export class Instance<T = unknown> {
 
   /** Drop a request (cancelled): frees its KV; if it is in the current batch its result is ignored. */
   remove(seq: Seq<T>): void {
+    this.dirty = true;
     switch (seq.state) {
       case SeqState.waiting:
         this.waiting.remove(seq);
@@ -381,6 +402,7 @@ export class Instance<T = unknown> {
   }
 
   private insertRunning(seq: Seq<T>): void {
+    this.dirty = true;
     const r = this.running;
     let i = r.length;
     while (i > 0 && r[i - 1]!.age > seq.age) i--;
@@ -410,51 +432,82 @@ export class Instance<T = unknown> {
     clear(b.promptOffsets);
     clear(b.preempted);
     const prefilling = this.prefilling;
-    clear(prefilling);
     let n = 0;
     let decodes = 0;
     let ctx = 0;
     let budget = L.maxBatchTokens;
     const running = this.running;
+    const clean = !this.dirty && this.kept < Math.min(maxSize, budget);
+    this.dirty = false;
 
-    // 1. Running decodes, oldest first; preempt the youngest when a block is missing. The running prefills
-    // passed over are kept for step 2 (a preemption only removes requests not yet passed).
-    for (let i = 0; i < running.length && n < maxSize && budget > 0; ) {
-      const s = running[i]!;
-      const c = s.computed;
-      if (c < s.target) {
-        prefilling.push(s);
-        i++;
-        continue;
-      }
-      // A block more only when the next token is past the request's blocks (c + 1 > blocks x bt is
-      // ceil((c + 1) / bt) > blocks).
-      if (c + 1 > s.blocks * bt) {
-        const need = Math.ceil((c + 1) / bt) - s.blocks;
-        let self = false;
-        // Free blocks first, then evictable cached blocks, and only then a preemption.
-        while (!this.reclaim(need)) {
-          const victim = running[running.length - 1]!;
-          this.preempt(victim);
-          if (victim === s) {
-            self = true;
-            break;
-          }
+    // 1. Running decodes, oldest first; preempt the youngest when a block is missing.
+    if (clean) {
+      // The same decodes as last time: only those past their blocks need work; the first that cannot get
+      // one (a preemption) sends the whole step to the scan below, which then finds the same state.
+      const needy = this.needy;
+      let ok = true;
+      for (let k = 0; k < needy.length; k++) {
+        const s = seqs[needy[k]!]!;
+        const need = Math.ceil((s.computed + 1) / bt) - s.blocks;
+        if (!this.reclaim(need)) {
+          ok = false;
+          break;
         }
-        if (self) continue;
         this.freeBlocks -= need;
         s.blocks += need;
       }
-      s.chunk = 0;
-      seqs[n++] = s;
-      if (!s.decoded) {
-        s.decoded = true;
-        b.firstDecodes.push(s);
+      if (ok) {
+        n = decodes = this.kept;
+        ctx = this.keptCtx;
+        budget -= n;
       }
-      decodes++;
-      ctx += c + 1;
-      budget -= 1;
-      i++;
+      if (!ok) this.dirty = true;
+    }
+    if (!clean || this.dirty) {
+      clear(prefilling);
+      this.dirty = false;
+      // The running prefills passed over are kept for step 2 (a preemption only removes requests not yet passed).
+      let i = 0;
+      for (; i < running.length && n < maxSize && budget > 0; ) {
+        const s = running[i]!;
+        const c = s.computed;
+        if (c < s.target) {
+          prefilling.push(s);
+          i++;
+          continue;
+        }
+        // A block more only when the next token is past the request's blocks (c + 1 > blocks x bt is
+        // ceil((c + 1) / bt) > blocks).
+        if (c + 1 > s.blocks * bt) {
+          const need = Math.ceil((c + 1) / bt) - s.blocks;
+          let self = false;
+          // Free blocks first, then evictable cached blocks, and only then a preemption.
+          while (!this.reclaim(need)) {
+            const victim = running[running.length - 1]!;
+            this.preempt(victim);
+            this.dirty = true;
+            if (victim === s) {
+              self = true;
+              break;
+            }
+          }
+          if (self) continue;
+          this.freeBlocks -= need;
+          s.blocks += need;
+        }
+        s.chunk = 0;
+        seqs[n++] = s;
+        if (!s.decoded) {
+          s.decoded = true;
+          b.firstDecodes.push(s);
+        }
+        decodes++;
+        ctx += c + 1;
+        budget -= 1;
+        i++;
+      }
+      // Cut short: the next batch scans again.
+      if (i < running.length) this.dirty = true;
     }
     b.size = n;
     b.decodes = decodes;
@@ -492,7 +545,10 @@ export class Instance<T = unknown> {
       budget -= chunk;
     }
 
-    if (b.size === 0) return undefined;
+    if (b.size === 0) {
+      this.dirty = true;
+      return undefined;
+    }
     this.busy = true;
     return b;
   }
@@ -530,19 +586,41 @@ export class Instance<T = unknown> {
     const b = this.batch;
     const seqs = b.seqs;
     const n = b.size;
+    const d = b.decodes;
+    const bt = this.limits.blockTokens;
+    const needy = this.needy;
+    clear(needy);
     let ne = 0;
     let leaving = 0;
-    for (let k = 0; k < n; k++) {
+    // Decodes (the front of the batch): the ones that stay are compacted in order at the front of `seqs`.
+    let kept = 0;
+    let keptCtx = 0;
+    for (let k = 0; k < d; k++) {
       const s = seqs[k]!;
       if (s.state !== SeqState.running) continue;
-      if (s.chunk > 0) {
-        s.computed += s.chunk;
-        this.promptTokensTotal += s.chunk;
-        if (s.computed < s.target) continue;
-        if (this.cache && s.hashes) this.insertPrompt(s);
+      const c = ++s.computed;
+      s.generated += 1;
+      emitted[ne++] = s;
+      if (s.generated >= s.outputTokens) {
+        this.dropKv(s);
+        s.state = SeqState.done;
+        finished.push(s);
+        leaving++;
       } else {
-        s.computed += 1;
+        if (c + 1 > s.blocks * bt) needy.push(kept);
+        seqs[kept++] = s;
+        keptCtx += c + 1;
       }
+    }
+    // Prefill chunks: one that completes changes the running set.
+    for (let k = d; k < n; k++) {
+      const s = seqs[k]!;
+      if (s.state !== SeqState.running) continue;
+      s.computed += s.chunk;
+      this.promptTokensTotal += s.chunk;
+      if (s.computed < s.target) continue;
+      this.dirty = true;
+      if (this.cache && s.hashes) this.insertPrompt(s);
       s.generated += 1;
       emitted[ne++] = s;
       if (s.generated >= s.outputTokens) {
@@ -557,6 +635,8 @@ export class Instance<T = unknown> {
         leaving++;
       }
     }
+    this.kept = kept;
+    this.keptCtx = keptCtx;
     this.outputTokensTotal += ne;
     res.emittedCount = ne;
     if (leaving > 0) {
