@@ -8,6 +8,7 @@ import type {
   Cluster,
   EngineEvents,
   EngineRequest,
+  IterationEvent,
   MachineBookings,
   MachineInfo,
   MachinePhase,
@@ -213,6 +214,8 @@ class Machine implements SchedMachine {
   batchDecodes = 0;
   iterStart = 0;
   iterEnd = 0;
+  /** The current iteration's event (start and end listeners get the same object; never changed after). */
+  iterEv: IterationEvent | undefined = undefined;
   /** Set by the cluster: the iteration-end callback (one closure per machine, not per iteration). */
   onEnd: () => void = () => {};
   constructor(
@@ -467,11 +470,15 @@ class RealisticCluster extends ClusterBase<Req> implements Cluster {
     m.phase = promptTok === 0 ? 'decode' : b.decodes === 0 ? 'prompt' : 'mixed';
     m.iterStart = now;
     m.iterEnd = now + dur;
-    if (this.ev?.iterationStart) this.ev.iterationStart(this.iterEvent(m));
+    const ev = this.ev;
+    if (ev && (ev.iterationStart || ev.iterationEnd)) {
+      m.iterEv = this.iterEvent(m);
+      ev.iterationStart?.(m.iterEv);
+    }
     this.clock.at(m.iterEnd, m.onEnd, EventRank.completion);
   }
 
-  private iterEvent(m: Machine) {
+  private iterEvent(m: Machine): IterationEvent {
     return {
       machine: m.id,
       start: m.iterStart,
@@ -486,7 +493,7 @@ class RealisticCluster extends ClusterBase<Req> implements Cluster {
 
   private endIteration(m: Machine): void {
     const now = this.clock.now();
-    if (this.ev?.iterationEnd) this.ev.iterationEnd(this.iterEvent(m));
+    if (this.ev?.iterationEnd) this.ev.iterationEnd(m.iterEv ?? this.iterEvent(m));
     const res = m.inst.onIterationEnd();
     const emitted = res.emitted;
     const ne = res.emittedCount;
