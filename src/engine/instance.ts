@@ -574,6 +574,13 @@ export class Instance<T = unknown> {
     b.promptOffsets.push(s.computed);
   }
 
+  /** A request produced its last token: its KV is freed. */
+  private finish(s: Seq<T>): void {
+    this.dropKv(s);
+    s.state = SeqState.done;
+    this.result.finished.push(s);
+  }
+
   /** Apply the finished iteration: advance every request of the batch. */
   onIterationEnd(): IterationResult<T> {
     this.busy = false;
@@ -602,9 +609,7 @@ export class Instance<T = unknown> {
       s.generated += 1;
       emitted[ne++] = s;
       if (s.generated >= s.outputTokens) {
-        this.dropKv(s);
-        s.state = SeqState.done;
-        finished.push(s);
+        this.finish(s);
         leaving++;
       } else {
         if (c + 1 > s.blocks * bt) needy.push(kept);
@@ -624,9 +629,7 @@ export class Instance<T = unknown> {
       s.generated += 1;
       emitted[ne++] = s;
       if (s.generated >= s.outputTokens) {
-        this.dropKv(s);
-        s.state = SeqState.done;
-        finished.push(s);
+        this.finish(s);
         leaving++;
       } else if (s.mode === SeqMode.prefillOnly) {
         s.state = SeqState.held;
