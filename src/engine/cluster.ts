@@ -8,7 +8,6 @@ import type {
   Cluster,
   EngineEvents,
   EngineRequest,
-  IterationEvent,
   MachineBookings,
   MachineInfo,
   MachinePhase,
@@ -18,7 +17,7 @@ import type {
   RequestObserver,
   SubmitHandle,
 } from './api.js';
-import { secondTokenParts } from './api.js';
+import { secondTokenParts, type IterationEvent } from './api.js';
 import { EventRank, type Clock, type TimerHandle } from './clock.js';
 import { bookingsOf, ClusterBase, failLater, machineInfo, requestProblem } from './cluster-base.js';
 import { ConfigError } from '../errors.js';

@@ -426,17 +426,17 @@ export class Instance<T = unknown> {
     const maxSize = L.maxBatchSize;
     const b = this.batch;
     const seqs = b.seqs;
+    const running = this.running;
+    const prefilling = this.prefilling;
     clear(b.chunkSeqs);
     clear(b.firstDecodes);
     clear(b.promptTokens);
     clear(b.promptOffsets);
     clear(b.preempted);
-    const prefilling = this.prefilling;
     let n = 0;
     let decodes = 0;
     let ctx = 0;
     let budget = L.maxBatchTokens;
-    const running = this.running;
     const clean = !this.dirty && this.kept < Math.min(maxSize, budget);
     this.dirty = false;
 
