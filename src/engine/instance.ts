@@ -212,6 +212,10 @@ export class Instance<T = unknown> {
   private kept = 0;
   private keptCtx = 0;
   private readonly needy: number[] = [];
+  /** Decodes that arrived (`admitDecoded`) during the current iteration: they join the kept ones at its end. */
+  private readonly arrived: Seq<T>[] = [];
+  /** Kept decodes that have not decoded here yet (the next batch's `firstDecodes`). */
+  private readonly newKept: Seq<T>[] = [];
   private readonly result = new IterationState<T>();
 
   /** Totals for snapshots. */
@@ -368,7 +372,13 @@ export class Instance<T = unknown> {
     seq.blocks = this.blocksFor(seq.computed);
     seq.target = seq.computed;
     seq.state = SeqState.running;
+    const keep = !this.dirty && this.busy;
     this.insertRunning(seq);
+    // During an iteration the batch is in use: the kept decodes take it in at the iteration's end.
+    if (keep) {
+      this.dirty = false;
+      this.arrived.push(seq);
+    }
   }
 
   /** Free the KV of a held (prefilled, shipped) request. */
@@ -460,9 +470,15 @@ export class Instance<T = unknown> {
         n = decodes = this.kept;
         ctx = this.keptCtx;
         budget -= n;
+        const fresh = this.newKept;
+        for (let k = 0; k < fresh.length; k++) {
+          fresh[k]!.decoded = true;
+          b.firstDecodes.push(fresh[k]!);
+        }
       }
       if (!ok) this.dirty = true;
     }
+    clear(this.newKept);
     if (!clean || this.dirty) {
       clear(prefilling);
       this.dirty = false;
@@ -638,6 +654,26 @@ export class Instance<T = unknown> {
         leaving++;
       }
     }
+    // Decodes that arrived meanwhile join the kept ones in age order.
+    const arrived = this.arrived;
+    for (let a = 0; a < arrived.length; a++) {
+      const s = arrived[a]!;
+      let pos = kept;
+      while (pos > 0 && seqs[pos - 1]!.age > s.age) {
+        seqs[pos] = seqs[pos - 1]!;
+        pos--;
+      }
+      seqs[pos] = s;
+      kept++;
+      keptCtx += s.computed + 1;
+      for (let k = 0; k < needy.length; k++) if (needy[k]! >= pos) needy[k]!++;
+      if (s.computed + 1 > s.blocks * bt) {
+        needy.push(pos);
+        needy.sort((x, y) => x - y);
+      }
+      this.newKept.push(s);
+    }
+    clear(arrived);
     this.kept = kept;
     this.keptCtx = keptCtx;
     this.outputTokensTotal += ne;

@@ -1,7 +1,7 @@
 /**
  * The instance keeps batch membership from one iteration to the next; these runs check every batch against
  * what a scan of the running requests gives, through admissions, removals, preemptions, transfers in and
- * out, and batches cut by the size and token limits.
+ * out (during an iteration too), and batches cut by the size and token limits.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -57,6 +57,24 @@ function run(seed: number, limits: { maxBatchSize: number; maxBatchTokens: numbe
       `iteration ${it}: context tokens`,
     );
     for (const s of expected) assert.ok(s.blocks * bt >= s.computed + 1, `iteration ${it}: ${s.id} has a block for its next token`);
+    // A transfer landing during the iteration (the batch is in use).
+    if (rnd() < 0.2) {
+      const prompt = 1 + Math.floor(rnd() * 100);
+      if (inst.reserve(prompt)) {
+        const s = new Seq<null>(
+          `m${age}`,
+          rnd() < 0.3 ? Math.floor(rnd() * age) + 0.25 + rnd() * 0.5 : age++,
+          SeqMode.decodeOnly,
+          prompt,
+          2 + Math.floor(rnd() * 40),
+          null,
+        );
+        s.generated = 1;
+        s.computed = prompt;
+        all.push(s);
+        inst.admitDecoded(s);
+      }
+    }
     const res = inst.onIterationEnd();
     const emitted = res.emitted.slice(0, res.emittedCount);
     assert.deepEqual(
