@@ -575,8 +575,70 @@ let recent: Template | undefined;
 const MISSES = 4;
 
 /**
+ * The template of two scanned chunks of the same layout, `prev` (its values `pr`) and `cur` (the chunk just
+ * scanned, its values `cr`; its facts still in the scan's state); undefined where their layouts differ.
+ */
+function templateOf(prev: string | undefined, pr: Int32Array | undefined, cur: string, cr: Int32Array): Template | undefined {
+  if (prev === undefined || pr === undefined || pr.length !== cr.length) return undefined;
+  // Same layout: the text between values is the same in both.
+  const m = cr.length / 3;
+  let pa = 0;
+  let ca = 0;
+  for (let k = 0; k <= m; k++) {
+    const pb = k < m ? pr[k * 3]! : prev.length;
+    const cb = k < m ? cr[k * 3]! : cur.length;
+    if (pb - pa !== cb - ca || prev.slice(pa, pb) !== cur.slice(ca, cb)) return undefined;
+    if (k < m) {
+      pa = pr[k * 3 + 1]!;
+      ca = cr[k * 3 + 1]!;
+    }
+  }
+  const pieces: string[] = [];
+  const roles: number[] = [];
+  let from = 0;
+  for (let k = 0; k < m; k++) {
+    const a = cr[k * 3]!;
+    const b = cr[k * 3 + 1]!;
+    const r = cr[k * 3 + 2]!;
+    // A value the same in both chunks is constant text, read or not (the template keeps its fact); but the
+    // finish reason, null until the stream's last choice, stays a slot, so that chunk matches too.
+    if (r !== R_FINISH && prev.slice(pr[k * 3]!, pr[k * 3 + 1]!) === cur.slice(a, b)) continue;
+    pieces.push(cur.slice(from, a));
+    roles.push(r);
+    from = b;
+  }
+  pieces.push(cur.slice(from));
+  const base = new ChunkFacts();
+  base.hasChoice = out.hasChoice;
+  base.finished = out.finished;
+  base.completion = out.completion;
+  base.prompt = out.prompt;
+  base.cached = out.cached;
+  return new Template(pieces, Int32Array.from(roles), base, texts.slice(), hasTextMember, deltaIsObject);
+}
+
+/**
+ * Chunks without a choice that missed their stream's template (the usage block after the last choice): the
+ * last one scanned, and the template learnt from two of the same layout, by any streams. A stream's own
+ * template cannot learn a chunk it sees once, but the streams of a run end alike.
+ */
+let tailPrev: string | undefined;
+let tailPrevRec: Int32Array | undefined;
+let tail: Template | undefined;
+
+/** A chunk without a choice that missed its stream's template was just scanned: learn the tail template from it and the last such. */
+function learnTail(cur: string): void {
+  const cr = rec.slice(0, recN * 3);
+  const t = templateOf(tailPrev, tailPrevRec, cur, cr);
+  if (t !== undefined) tail = t;
+  tailPrev = cur;
+  tailPrevRec = cr;
+}
+
+/**
  * Reads the chunks of one stream: through its template once one is learnt (from the stream's first two
- * chunks of the same layout) or taken over (the last one learnt, where it matches), else with the scan. `read` fills `f` as `readChunk` would and returns true,
+ * chunks of the same layout) or taken over (the last one learnt, where it matches), a chunk that misses it through
+ * the tail template where that matches (the usage block), else with the scan. `read` fills `f` as `readChunk` would and returns true,
  * or returns false where the caller must use `readChunk`.
  */
 export class ChunkReader {
@@ -600,8 +662,17 @@ export class ChunkReader {
         this.hits++;
         return true;
       }
+      // The chunk after the stream's last choice (the usage block): the layout the last streams ended with.
+      if (tail?.match(data, f)) {
+        this.hits++;
+        return true;
+      }
       // (`f` is half-filled: the scan clears it.)
-      if (++this.misses <= MISSES) return scanChunk(data, f);
+      if (++this.misses <= MISSES) {
+        if (!scanChunk(data, f)) return false;
+        if (recOk && !f.hasChoice) learnTail(data);
+        return true;
+      }
       this.template = undefined;
       this.misses = 0;
     }
@@ -612,7 +683,7 @@ export class ChunkReader {
 
   /**
    * The SSE event at `at` of `text` (a read, the event parser at an event boundary), where it is one
-   * `data:` line holding a chunk this stream's template matches and a blank line: `f` holds the chunk's
+   * `data:` line holding a chunk this stream's template (or, once it has one, the tail template) matches and a blank line: `f` holds the chunk's
    * facts (as `read` would give for the event's data) and the position after the event is returned; else
    * -1 and nothing changed (the caller hands the text to the event parser). The SSE parser would dispatch
    * the same one event: the template's pieces hold no line end and its values cannot (a JSON scalar has no
@@ -620,11 +691,13 @@ export class ChunkReader {
    */
   readEvent(text: string, at: number, f: ChunkFacts): number {
     const t = this.template ?? recent;
-    if (t === undefined || !t.oneLine || !isDataField(text, at)) return -1;
+    if (t === undefined || !isDataField(text, at)) return -1;
     const v = text.charCodeAt(at + 5) === 32 ? at + 6 : at + 5;
-    const end = t.matchAt(text, v, f);
+    let end = t.oneLine ? t.matchAt(text, v, f) : -1;
+    const own = end >= 0;
+    if (!own && this.template !== undefined && tail?.oneLine) end = tail.matchAt(text, v, f);
     if (end < 0 || text.charCodeAt(end) !== LF || text.charCodeAt(end + 1) !== LF) return -1;
-    this.template = t;
+    if (own) this.template = t;
     this.hits++;
     return end + 2;
   }
@@ -640,42 +713,10 @@ export class ChunkReader {
     const cr = rec.slice(0, recN * 3);
     this.prev = cur;
     this.prevRec = cr;
-    if (prev === undefined || pr === undefined || pr.length !== cr.length) return;
-    // Same layout: the text between values is the same in both.
-    const m = recN;
-    let pa = 0;
-    let ca = 0;
-    for (let k = 0; k <= m; k++) {
-      const pb = k < m ? pr[k * 3]! : prev.length;
-      const cb = k < m ? cr[k * 3]! : cur.length;
-      if (pb - pa !== cb - ca || prev.slice(pa, pb) !== cur.slice(ca, cb)) return;
-      if (k < m) {
-        pa = pr[k * 3 + 1]!;
-        ca = cr[k * 3 + 1]!;
-      }
-    }
-    const pieces: string[] = [];
-    const roles: number[] = [];
-    let from = 0;
-    for (let k = 0; k < m; k++) {
-      const a = cr[k * 3]!;
-      const b = cr[k * 3 + 1]!;
-      const same = prev.slice(pr[k * 3]!, pr[k * 3 + 1]!) === cur.slice(a, b);
-      // A value the same in both chunks is constant text, read or not (the template keeps its fact).
-      if (same) continue;
-      pieces.push(cur.slice(from, a));
-      roles.push(cr[k * 3 + 2]!);
-      from = b;
-    }
-    pieces.push(cur.slice(from));
-    const base = new ChunkFacts();
-    base.hasChoice = out.hasChoice;
-    base.finished = out.finished;
-    base.completion = out.completion;
-    base.prompt = out.prompt;
-    base.cached = out.cached;
-    this.template = new Template(pieces, Int32Array.from(roles), base, texts.slice(), hasTextMember, deltaIsObject);
-    recent = this.template;
+    const t = templateOf(prev, pr, cur, cr);
+    if (t === undefined) return;
+    this.template = t;
+    recent = t;
     this.misses = 0;
     this.prev = undefined;
     this.prevRec = undefined;
