@@ -599,12 +599,10 @@ function templateOf(prev: string | undefined, pr: Int32Array | undefined, cur: s
   for (let k = 0; k < m; k++) {
     const a = cr[k * 3]!;
     const b = cr[k * 3 + 1]!;
-    const r = cr[k * 3 + 2]!;
-    // A value the same in both chunks is constant text, read or not (the template keeps its fact); but the
-    // finish reason, null until the stream's last choice, stays a slot, so that chunk matches too.
-    if (r !== R_FINISH && prev.slice(pr[k * 3]!, pr[k * 3 + 1]!) === cur.slice(a, b)) continue;
+    // A value the same in both chunks is constant text, read or not (the template keeps its fact).
+    if (prev.slice(pr[k * 3]!, pr[k * 3 + 1]!) === cur.slice(a, b)) continue;
     pieces.push(cur.slice(from, a));
-    roles.push(r);
+    roles.push(cr[k * 3 + 2]!);
     from = b;
   }
   pieces.push(cur.slice(from));
@@ -618,27 +616,44 @@ function templateOf(prev: string | undefined, pr: Int32Array | undefined, cur: s
 }
 
 /**
- * Chunks without a choice that missed their stream's template (the usage block after the last choice): the
- * last one scanned, and the template learnt from two of the same layout, by any streams. A stream's own
- * template cannot learn a chunk it sees once, but the streams of a run end alike.
+ * The chunks a stream sees once, at its end: its last choice (with its finish reason) and the usage block
+ * after it (no choice). They miss the stream's template, but the streams of a run end alike: each kind has
+ * a template learnt from two such chunks of the same layout, by any streams (the last one scanned, and the
+ * template).
  */
-let tailPrev: string | undefined;
-let tailPrevRec: Int32Array | undefined;
-let tail: Template | undefined;
+class EndTemplate {
+  private prev: string | undefined;
+  private prevRec: Int32Array | undefined;
+  template: Template | undefined;
 
-/** A chunk without a choice that missed its stream's template was just scanned: learn the tail template from it and the last such. */
-function learnTail(cur: string): void {
-  const cr = rec.slice(0, recN * 3);
-  const t = templateOf(tailPrev, tailPrevRec, cur, cr);
-  if (t !== undefined) tail = t;
-  tailPrev = cur;
-  tailPrevRec = cr;
+  /** A chunk of this kind that missed its stream's template was just scanned: learn from it and the last one. */
+  learn(cur: string): void {
+    const cr = rec.slice(0, recN * 3);
+    const t = templateOf(this.prev, this.prevRec, cur, cr);
+    if (t !== undefined) this.template = t;
+    this.prev = cur;
+    this.prevRec = cr;
+  }
+}
+
+const lastChoice = new EndTemplate();
+const usageBlock = new EndTemplate();
+
+/** The end template whose chunk `s` (from `start`) is, and `f` its facts: the position after it, or -1. */
+function matchEnd(s: string, start: number, f: ChunkFacts, oneLine: boolean): number {
+  const a = lastChoice.template;
+  if (a !== undefined && (!oneLine || a.oneLine)) {
+    const end = a.matchAt(s, start, f);
+    if (end >= 0) return end;
+  }
+  const b = usageBlock.template;
+  return b !== undefined && (!oneLine || b.oneLine) ? b.matchAt(s, start, f) : -1;
 }
 
 /**
  * Reads the chunks of one stream: through its template once one is learnt (from the stream's first two
  * chunks of the same layout) or taken over (the last one learnt, where it matches), a chunk that misses it through
- * the tail template where that matches (the usage block), else with the scan. `read` fills `f` as `readChunk` would and returns true,
+ * an end template where one matches (the last choice, the usage block), else with the scan. `read` fills `f` as `readChunk` would and returns true,
  * or returns false where the caller must use `readChunk`.
  */
 export class ChunkReader {
@@ -662,15 +677,16 @@ export class ChunkReader {
         this.hits++;
         return true;
       }
-      // The chunk after the stream's last choice (the usage block): the layout the last streams ended with.
-      if (tail?.match(data, f)) {
+      // The stream's last choice or the usage block: the layouts the last streams ended with.
+      if (matchEnd(data, 0, f, false) === data.length) {
         this.hits++;
         return true;
       }
       // (`f` is half-filled: the scan clears it.)
       if (++this.misses <= MISSES) {
         if (!scanChunk(data, f)) return false;
-        if (recOk && !f.hasChoice) learnTail(data);
+        if (recOk && !f.hasChoice) usageBlock.learn(data);
+        else if (recOk && f.finished) lastChoice.learn(data);
         return true;
       }
       this.template = undefined;
@@ -683,7 +699,7 @@ export class ChunkReader {
 
   /**
    * The SSE event at `at` of `text` (a read, the event parser at an event boundary), where it is one
-   * `data:` line holding a chunk this stream's template (or, once it has one, the tail template) matches and a blank line: `f` holds the chunk's
+   * `data:` line holding a chunk this stream's template (or, once it has one, an end template) matches and a blank line: `f` holds the chunk's
    * facts (as `read` would give for the event's data) and the position after the event is returned; else
    * -1 and nothing changed (the caller hands the text to the event parser). The SSE parser would dispatch
    * the same one event: the template's pieces hold no line end and its values cannot (a JSON scalar has no
@@ -695,7 +711,7 @@ export class ChunkReader {
     const v = text.charCodeAt(at + 5) === 32 ? at + 6 : at + 5;
     let end = t.oneLine ? t.matchAt(text, v, f) : -1;
     const own = end >= 0;
-    if (!own && this.template !== undefined && tail?.oneLine) end = tail.matchAt(text, v, f);
+    if (!own && this.template !== undefined) end = matchEnd(text, v, f, true);
     if (end < 0 || text.charCodeAt(end) !== LF || text.charCodeAt(end + 1) !== LF) return -1;
     if (own) this.template = t;
     this.hits++;
