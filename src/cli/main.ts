@@ -8,7 +8,7 @@ import type { CommandModule } from 'yargs';
 import type yargsFactory from 'yargs';
 import { EXIT_CODE_SUMMARY, ExitCode, isSplitbenchError } from '../errors.js';
 import { VERSION } from '../version.js';
-import { commands } from './commands.js';
+import { commandsFor } from './commands.js';
 
 // yargs' CommonJS build wraps help text at word boundaries (its ESM build breaks words mid-way).
 const yargs = createRequire(import.meta.url)('yargs') as typeof yargsFactory;
@@ -72,6 +72,7 @@ export function skipHelpCache(cli: unknown): void {
 
 export async function main(argv: string[]): Promise<number> {
   exitCode = ExitCode.ok;
+  const commands = await commandsFor(argv);
   const cli = yargs(joinNegativeValues(argv))
     .scriptName('splitbench')
     .usage('$0 <command> [options]\n\nBenchmark and trace-replay harness for LLM serving (monolithic and phase-split).')

@@ -1,5 +1,5 @@
 /** `splitbench sim`: simulate a trace (or a rate load shaped by it) on a deployment, on a virtual clock. */
-import { resolveSimOptions, SIM_FLAGS } from '../sim/options.js';
+import { parseSeeds, resolveSimOptions, SIM_FLAGS } from '../sim/options.js';
 import { defineCommand } from './define.js';
 
 export const simCommand = defineCommand({
@@ -18,10 +18,11 @@ export const simCommand = defineCommand({
   // --seeds is read once the deployment is (src/sim/options.ts parseSeeds).
   read: (f, problems) => ({ opts: resolveSimOptions(f, problems), seedsFlag: f.seeds }),
   run: async ({ opts, seedsFlag }, { json }) => {
-    const sim = await import('../sim/index.js');
+    // The run module itself, not the folder's index (which loads sweeps, searches and the experiment too).
+    const sim = await import('../sim/run.js');
     // The deployment and the engine data, read here (the simulator reads no file).
     const loaded = (await import('../config/index.js')).loadSimInput(opts);
-    const seeds = sim.parseSeeds(seedsFlag, opts.seed);
+    const seeds = parseSeeds(seedsFlag, opts.seed);
     if (seeds !== undefined) {
       if (opts.traceEvents)
         throw new (await import('../errors.js')).ConfigError('one Chrome trace per run: drop --trace-events or --seeds', { path: '--seeds' });

@@ -5,11 +5,13 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
+import type { Document, LineCounter } from 'yaml';
+import { yaml } from './yaml.js';
 import { z } from 'zod';
 import { Catalog, type CatalogMachine, type CatalogModel, type HardwareSpec } from '../engine/index.js';
 import { ConfigError } from '../errors.js';
 import { WORKLOADS_DIR } from '../paths.js';
+import { bundledSnapshot } from './snapshot.js';
 
 /** Default catalog folder (bundled with the package). */
 export const DEFAULT_CATALOG_DIR: string = path.join(WORKLOADS_DIR, 'catalog');
@@ -95,8 +97,8 @@ const ModelFile = z.object({ models: z.record(nameKey, ModelSchema) }).strict();
  * parser's positions; all problems are reported in one message (one per line after the first).
  */
 export function parseYamlFile<S extends z.ZodTypeAny>(file: string, text: string, schema: S): z.infer<S> {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
+  const lineCounter = new (yaml().LineCounter)();
+  const doc = yaml().parseDocument(text, { lineCounter, prettyErrors: false });
   if (doc.errors.length > 0) {
     const e = doc.errors[0]!;
     const pos = lineCounter.linePos(e.pos[0]);
@@ -120,12 +122,19 @@ export function parseYamlFile<S extends z.ZodTypeAny>(file: string, text: string
 function lineOf(doc: Document, lc: LineCounter, p: readonly PropertyKey[]): number {
   for (let n = p.length; n >= 0; n--) {
     const node = n === 0 ? doc.contents : doc.getIn(p.slice(0, n) as (string | number)[], true);
-    if (isNode(node) && node.range) return lc.linePos(node.range[0]).line;
+    if (yaml().isNode(node) && node.range) return lc.linePos(node.range[0]).line;
   }
   return 1;
 }
 
-function readYaml<S extends z.ZodTypeAny>(dir: string, base: string, schema: S): { file: string; data: z.infer<S>; text: string } {
+/** One catalog file: its path, its validated contents and (for an error's line) its text. */
+interface CatalogFile<T> {
+  readonly file: string;
+  readonly data: T;
+  readonly text: () => string;
+}
+
+function readYaml<S extends z.ZodTypeAny>(dir: string, base: string, schema: S): CatalogFile<z.infer<S>> {
   const file = path.join(dir, base);
   let text: string;
   try {
@@ -133,19 +142,51 @@ function readYaml<S extends z.ZodTypeAny>(dir: string, base: string, schema: S):
   } catch (e) {
     throw new ConfigError(`cannot read catalog file: ${(e as Error).message}`, { path: file, cause: e });
   }
-  return { file, data: parseYamlFile(file, text, schema), text };
+  return { file, data: parseYamlFile(file, text, schema), text: () => text };
+}
+
+type CatalogFiles = {
+  readonly hardware: CatalogFile<z.infer<typeof HardwareFile>>;
+  readonly machines: CatalogFile<z.infer<typeof MachineFile>>;
+  readonly models: CatalogFile<z.infer<typeof ModelFile>>;
+};
+
+/** The three catalog files of `dir`, read and validated (what the bundled snapshot holds for the bundled folder). */
+export function readCatalogFiles(dir: string): CatalogFiles {
+  return {
+    hardware: readYaml(dir, 'hardware.yaml', HardwareFile),
+    machines: readYaml(dir, 'machines.yaml', MachineFile),
+    models: readYaml(dir, 'models.yaml', ModelFile),
+  };
+}
+
+/** The bundled folder's files from the snapshot (src/config/snapshot.ts), validated when it was made. */
+function snapshotFiles(dir: string): CatalogFiles | undefined {
+  const snap = bundledSnapshot()?.catalog;
+  if (snap === undefined) return undefined;
+  const one = <T>(base: string, data: T): CatalogFile<T> => {
+    const file = path.join(dir, base);
+    return { file, data, text: () => fs.readFileSync(file, 'utf8') };
+  };
+  return {
+    hardware: one('hardware.yaml', { hardware: snap.hardware } as z.infer<typeof HardwareFile>),
+    machines: one('machines.yaml', { machines: snap.machines } as z.infer<typeof MachineFile>),
+    models: one('models.yaml', { models: snap.models } as z.infer<typeof ModelFile>),
+  };
 }
 
 const cache = new Map<string, Catalog>();
 
-/** Load (once per folder, then cached) and validate the catalogs in `dir` (default: the bundled ones). */
+/**
+ * Load (once per folder, then cached) and validate the catalogs in `dir` (default: the bundled ones, from the
+ * bundled snapshot when there is one).
+ */
 export function loadCatalog(dir: string = DEFAULT_CATALOG_DIR): Catalog {
   const key = path.resolve(dir);
   const hit = cache.get(key);
   if (hit) return hit;
-  const hwFile = readYaml(dir, 'hardware.yaml', HardwareFile);
-  const mcFile = readYaml(dir, 'machines.yaml', MachineFile);
-  const mdFile = readYaml(dir, 'models.yaml', ModelFile);
+  const files = (key === path.resolve(DEFAULT_CATALOG_DIR) ? snapshotFiles(dir) : undefined) ?? readCatalogFiles(dir);
+  const { hardware: hwFile, machines: mcFile, models: mdFile } = files;
 
   const hardware = new Map<string, HardwareSpec>();
   for (const [name, h] of Object.entries(hwFile.data.hardware)) hardware.set(name, { ...h, name });
@@ -178,8 +219,8 @@ export function loadCatalog(dir: string = DEFAULT_CATALOG_DIR): Catalog {
   return catalog;
 }
 
-function crossRefError(f: { file: string; text: string }, p: string[], msg: string): ConfigError {
-  const lc = new LineCounter();
-  const doc = parseDocument(f.text, { lineCounter: lc });
+function crossRefError(f: CatalogFile<unknown>, p: string[], msg: string): ConfigError {
+  const lc = new (yaml().LineCounter)();
+  const doc = yaml().parseDocument(f.text(), { lineCounter: lc });
   return new ConfigError(`${f.file}:${lineOf(doc, lc, p)}: ${p.join('.')}: ${msg}`);
 }

@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { LineCounter, parseDocument, isNode } from 'yaml';
+import { yaml } from './yaml.js';
 import { z } from 'zod';
 import {
   DEPLOYMENT_BOUNDS,
@@ -20,6 +20,7 @@ import {
 import { ConfigError } from '../errors.js';
 import { WORKLOADS_DIR } from '../paths.js';
 import { loadProfileFile } from './profiles.js';
+import { bundledSnapshot } from './snapshot.js';
 
 export const DEPLOYMENTS_DIR = path.join(WORKLOADS_DIR, 'deployments');
 const B = DEPLOYMENT_BOUNDS;
@@ -120,14 +121,28 @@ export function resolveDeploymentFile(nameOrFile: string): string {
 /** Load, validate and resolve a deployment by bundled name or file path. */
 export function loadDeployment(nameOrFile: string, overrides: DeploymentOverrides = {}): Deployment {
   const file = resolveDeploymentFile(nameOrFile);
-  const text = fs.readFileSync(file, 'utf8');
-  return parseDeployment(text, file, overrides, path.basename(file).replace(/\.ya?ml$/i, ''));
+  const fallbackName = path.basename(file).replace(/\.ya?ml$/i, '');
+  // A bundled one by name: from the bundled snapshot (src/config/snapshot.ts), checked when it was made.
+  const snap = file === path.join(DEPLOYMENTS_DIR, `${nameOrFile}.yaml`) ? bundledSnapshot()?.deployments[nameOrFile] : undefined;
+  if (snap) return resolveDeployment(snapshotDoc(snap), file, overrides, fallbackName);
+  return parseDeployment(fs.readFileSync(file, 'utf8'), file, overrides, fallbackName);
 }
 
 /** Validate deployment YAML text (`file` is used in error messages). */
 export function parseDeployment(text: string, file: string, overrides: DeploymentOverrides = {}, fallbackName = 'deployment'): Deployment {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
+  return resolveDeployment(readDeploymentDoc(text, file), file, overrides, fallbackName);
+}
+
+/** A deployment file's checked fields (defaults applied) and the line of a field path (for errors and `origins`). */
+interface DeploymentDoc {
+  readonly data: z.infer<typeof schema>;
+  readonly lineOf: (p: readonly (string | number)[]) => number;
+}
+
+/** The YAML text's fields, validated; errors name the file, line and field. */
+function readDeploymentDoc(text: string, file: string): DeploymentDoc {
+  const lineCounter = new (yaml().LineCounter)();
+  const doc = yaml().parseDocument(text, { lineCounter, prettyErrors: false });
   if (doc.errors.length > 0) {
     const e = doc.errors[0]!;
     const line = lineCounter.linePos(e.pos[0]).line;
@@ -136,7 +151,7 @@ export function parseDeployment(text: string, file: string, overrides: Deploymen
   const lineOf = (p: readonly (string | number)[]): number => {
     for (let n = p.length; n >= 0; n--) {
       const node = doc.getIn(p.slice(0, n), true);
-      if (isNode(node) && node.range) return lineCounter.linePos(node.range[0]).line;
+      if (yaml().isNode(node) && node.range) return lineCounter.linePos(node.range[0]).line;
     }
     return 1;
   };
@@ -150,7 +165,45 @@ export function parseDeployment(text: string, file: string, overrides: Deploymen
     });
     throw new ConfigError(msgs.join('; '), { hint: 'see the deployment format in docs/engine.md (section "Cluster, schedulers, deployments")' });
   }
-  const d = parsed.data;
+  return { data: parsed.data, lineOf };
+}
+
+/**
+ * A bundled deployment as the snapshot holds it: the validated fields, and the line of every field path the
+ * file has ('' the document, 'pools.mixed.machine' a field), so a path resolves to the line the YAML would give.
+ */
+export interface DeploymentSnapshot {
+  readonly data: unknown;
+  readonly lines: Readonly<Record<string, number>>;
+}
+
+/** The snapshot entry of a deployment file (what `loadDeployment` reads for a bundled name). */
+export function deploymentSnapshot(text: string, file: string): DeploymentSnapshot {
+  const doc = readDeploymentDoc(text, file);
+  const lines: Record<string, number> = {};
+  const walk = (v: unknown, p: string[]): void => {
+    lines[p.join('.')] = doc.lineOf(p);
+    if (v !== null && typeof v === 'object' && !Array.isArray(v)) for (const [k, x] of Object.entries(v)) walk(x, [...p, k]);
+  };
+  walk(yaml().parseDocument(text).toJS(), []);
+  return { data: doc.data, lines };
+}
+
+function snapshotDoc(snap: DeploymentSnapshot): DeploymentDoc {
+  const lineOf = (p: readonly (string | number)[]): number => {
+    for (let n = p.length; n >= 0; n--) {
+      const line = snap.lines[p.slice(0, n).join('.')];
+      if (line !== undefined) return line;
+    }
+    return 1;
+  };
+  return { data: snap.data as z.infer<typeof schema>, lineOf };
+}
+
+/** The deployment of checked fields, with the overrides and the cross-field checks. */
+function resolveDeployment(doc: DeploymentDoc, file: string, overrides: DeploymentOverrides, fallbackName: string): Deployment {
+  const { lineOf } = doc;
+  const d = doc.data;
   const where = (p: string[]): string => `${file}:${lineOf(p)}: ${p.join('.')}`;
   const fail = (p: string[], msg: string, hint?: string): never => {
     throw new ConfigError(`${where(p)}: ${msg}`, hint === undefined ? {} : { hint });

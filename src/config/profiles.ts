@@ -5,7 +5,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { parse } from 'csv-parse/sync';
+import { createRequire } from 'node:module';
+import type { parse } from 'csv-parse/sync';
 import { z } from 'zod';
 import {
   PROFILE_FORMAT,
@@ -20,6 +21,7 @@ import {
 } from '../engine/index.js';
 import { ConfigError } from '../errors.js';
 import { WORKLOADS_DIR } from '../paths.js';
+import { bundledSnapshot } from './snapshot.js';
 
 /** Folder of the bundled profiles. */
 export const DEFAULT_PROFILES_DIR: string = path.join(WORKLOADS_DIR, 'profiles');
@@ -81,8 +83,20 @@ export function parseProfile(data: unknown, file: string): ProfileData {
   throw new ConfigError(`${file}: ${field}: ${detail}`, { hint: 'see the profile file format in workloads/profiles/README.md' });
 }
 
-/** Read and validate one profile file. */
+/** One profile file: from the bundled snapshot when it is a bundled one (checked when it was made), else read and validated. */
 export function loadProfileFile(file: string): ProfileData {
+  const abs = path.resolve(file);
+  const root = path.resolve(DEFAULT_PROFILES_DIR);
+  if (abs.startsWith(root + path.sep)) {
+    const rel = path.relative(root, abs).split(path.sep).join('/');
+    const hit = bundledSnapshot()?.profiles.find((e) => e.file === rel);
+    if (hit) return hit.profile;
+  }
+  return readProfileFile(file);
+}
+
+/** Read and validate one profile file. */
+export function readProfileFile(file: string): ProfileData {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
@@ -99,7 +113,7 @@ export function loadProfileFile(file: string): ProfileData {
 }
 
 /** Every `*.profile.json` under `dir` (one level of sub-folders), loaded and validated. */
-function profileIndex(dir: string): ProfileIndexEntry[] {
+export function readProfileIndex(dir: string): ProfileIndexEntry[] {
   const files: string[] = [];
   const walk = (d: string, depth: number): void => {
     let entries: fs.Dirent[];
@@ -115,7 +129,7 @@ function profileIndex(dir: string): ProfileIndexEntry[] {
     }
   };
   walk(path.resolve(dir), 0);
-  return files.map((file) => ({ file, profile: loadProfileFile(file) }));
+  return files.map((file) => ({ file, profile: readProfileFile(file) }));
 }
 
 const COLUMNS = ['model', 'hardware', 'prompt_size', 'batch_size', 'token_size', 'prompt_time', 'token_time', 'tensor_parallel'];
@@ -148,7 +162,11 @@ function plainCsvRecords(text: string): { record: Record<string, string>; info: 
 export function parseSplitwiseCsv(text: string, file = 'perf_model.csv'): SplitwiseRow[] {
   const records =
     plainCsvRecords(text) ??
-    (parse(text, { columns: true, skip_empty_lines: true, info: true }) as { record: Record<string, string>; info: { lines: number } }[]);
+    // csv-parse only for a file that is not plain (loaded then: most runs never need it).
+    ((createRequire(import.meta.url)('csv-parse/sync') as { parse: typeof parse }).parse(text, { columns: true, skip_empty_lines: true, info: true }) as {
+      record: Record<string, string>;
+      info: { lines: number };
+    }[]);
   const rows: SplitwiseRow[] = [];
   for (const { record, info } of records) {
     for (const c of COLUMNS) {
@@ -174,7 +192,8 @@ export function parseSplitwiseCsv(text: string, file = 'perf_model.csv'): Splitw
   return rows;
 }
 
-function splitwiseRows(file: string): SplitwiseRow[] {
+/** SplitwiseSim's perf_model.csv at `file`, read and checked. */
+export function readSplitwiseRows(file: string): SplitwiseRow[] {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
@@ -184,14 +203,21 @@ function splitwiseRows(file: string): SplitwiseRow[] {
   return parseSplitwiseCsv(text, file);
 }
 
+/** The bundled folder's profiles from the snapshot (src/config/snapshot.ts), validated when it was made. */
+function bundledIndex(root: string): ProfileIndexEntry[] | undefined {
+  if (root !== path.resolve(DEFAULT_PROFILES_DIR)) return undefined;
+  return bundledSnapshot()?.profiles.map((e) => ({ file: path.join(root, e.file), profile: e.profile }));
+}
+
 const profilesCache = new Map<string, Profiles>();
 const indexCache = new Map<string, ProfileIndexEntry[]>();
-const rowsCache = new Map<string, SplitwiseRow[]>();
+const rowsCache = new Map<string, readonly SplitwiseRow[]>();
 
 /**
  * The profiles of `dir` (default: the bundled ones) with SplitwiseSim's rows from `splitwiseCsv` (default: the
  * bundled perf_model.csv; `false`: without them, for callers that need neither the compatible mode nor the
- * `splitwise` reference: parsing the CSV costs ~60 ms of CPU). Each file is read and validated once per process.
+ * `splitwise` reference: parsing the CSV costs ~60 ms of CPU). Each file is read and validated once per process;
+ * the bundled folder and CSV come from the bundled snapshot when there is one.
  */
 export function loadProfiles(dir: string = DEFAULT_PROFILES_DIR, splitwiseCsv: string | false = SPLITWISE_CSV): Profiles {
   const root = path.resolve(dir);
@@ -200,9 +226,10 @@ export function loadProfiles(dir: string = DEFAULT_PROFILES_DIR, splitwiseCsv: s
   let hit = profilesCache.get(key);
   if (!hit) {
     let entries = indexCache.get(root);
-    if (!entries) indexCache.set(root, (entries = profileIndex(root)));
+    if (!entries) indexCache.set(root, (entries = bundledIndex(root) ?? readProfileIndex(root)));
     let rows = csv === undefined ? undefined : rowsCache.get(csv);
-    if (csv !== undefined && !rows) rowsCache.set(csv, (rows = splitwiseRows(csv)));
+    if (csv !== undefined && !rows)
+      rowsCache.set(csv, (rows = (csv === path.resolve(SPLITWISE_CSV) ? bundledSnapshot()?.splitwise : undefined) ?? readSplitwiseRows(csv)));
     profilesCache.set(key, (hit = new Profiles(root, entries, rows)));
   }
   return hit;

@@ -5,10 +5,11 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { LineCounter, parseDocument, isNode } from 'yaml';
+import { yaml } from '../config/yaml.js';
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { WORKLOADS_DIR } from '../paths.js';
+import { bundledSnapshot } from '../config/snapshot.js';
 
 export const DEFAULT_PRICES_FILE: string = path.join(WORKLOADS_DIR, 'prices.yaml');
 
@@ -147,11 +148,21 @@ function strip(p: Price): Price {
 
 const cache = new Map<string, PriceTable>();
 
-/** Read and validate a price file (default workloads/prices.yaml); errors name the file, line and field. */
+/**
+ * Read and validate a price file (default workloads/prices.yaml, from the bundled snapshot when there is one);
+ * errors name the file, line and field.
+ */
 export function loadPrices(file: string = DEFAULT_PRICES_FILE): PriceTable {
   const key = path.resolve(file);
   const hit = cache.get(key);
   if (hit) return hit;
+  // The bundled file from the bundled snapshot (src/config/snapshot.ts), checked when it was made.
+  const bundled = key === path.resolve(DEFAULT_PRICES_FILE) ? bundledSnapshot()?.prices : undefined;
+  if (bundled) {
+    const table = priceTable(file, bundled as PriceFileData);
+    cache.set(key, table);
+    return table;
+  }
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
@@ -164,8 +175,16 @@ export function loadPrices(file: string = DEFAULT_PRICES_FILE): PriceTable {
 }
 
 export function parsePrices(text: string, file: string): PriceTable {
-  const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false });
+  return priceTable(file, readPriceFile(text, file));
+}
+
+/** The checked contents of a price file (what the bundled snapshot holds for workloads/prices.yaml). */
+export type PriceFileData = z.infer<typeof fileSchema>;
+
+/** A price file's YAML text, validated; errors name the file, line and field. */
+export function readPriceFile(text: string, file: string): PriceFileData {
+  const lc = new (yaml().LineCounter)();
+  const doc = yaml().parseDocument(text, { lineCounter: lc, prettyErrors: false });
   if (doc.errors.length > 0) {
     const e = doc.errors[0]!;
     throw new ConfigError(`${file}:${lc.linePos(e.pos[0]).line}: invalid YAML: ${e.message.split('\n')[0]}`);
@@ -173,7 +192,7 @@ export function parsePrices(text: string, file: string): PriceTable {
   const lineOf = (p: readonly PropertyKey[]): number => {
     for (let n = p.length; n >= 0; n--) {
       const node = doc.getIn(p.slice(0, n) as (string | number)[], true);
-      if (isNode(node) && node.range) return lc.linePos(node.range[0]).line;
+      if (yaml().isNode(node) && node.range) return lc.linePos(node.range[0]).line;
     }
     return 1;
   };
@@ -183,7 +202,10 @@ export function parsePrices(text: string, file: string): PriceTable {
     const extra = i.code === 'unrecognized_keys' ? ` (${i.keys.join(', ')})` : '';
     throw new ConfigError(`${file}:${lineOf(i.path)}: ${i.path.join('.') || '(top level)'}: ${i.message}${extra}`);
   }
-  const d = r.data;
+  return r.data;
+}
+
+function priceTable(file: string, d: PriceFileData): PriceTable {
   const machines = new Map<string, MachinePrice>();
   for (const [k, v] of Object.entries(d.machines))
     machines.set(k, { usdPerHour: v.usdPerHour, gpus: v.gpus, ...(v.gpu ? { gpu: v.gpu } : {}), source: v.source, date: v.date, kind: v.kind });

@@ -17,7 +17,7 @@ import type {
   RequestObserver,
   SubmitHandle,
 } from './api.js';
-import { secondTokenParts } from './api.js';
+import { secondTokenParts, type IterationEvent } from './api.js';
 import { EventRank, type Clock, type TimerHandle } from './clock.js';
 import { bookingsOf, ClusterBase, failLater, machineInfo, requestProblem } from './cluster-base.js';
 import { ConfigError } from '../errors.js';
@@ -213,6 +213,8 @@ class Machine implements SchedMachine {
   batchDecodes = 0;
   iterStart = 0;
   iterEnd = 0;
+  /** The current iteration's event (start and end listeners get the same object; never changed after). */
+  iterEv: IterationEvent | undefined = undefined;
   /** Set by the cluster: the iteration-end callback (one closure per machine, not per iteration). */
   onEnd: () => void = () => {};
   constructor(
@@ -264,6 +266,8 @@ class RealisticCluster extends ClusterBase<Req> implements Cluster {
   private readonly power: (m: MachineSpec, s: MachinePowerState) => number;
   protected readonly infos: MachineInfo[];
   private age = 0;
+  /** Requests cancelled so far. */
+  private cancels = 0;
   private readonly layerwiseMin: number;
   private readonly bwOverride: number | undefined;
   private readonly residueOverride: number | undefined;
@@ -443,32 +447,37 @@ class RealisticCluster extends ClusterBase<Req> implements Cluster {
       if (m.inst.isEmpty && m.incoming === 0 && m.waiters.length === 0) this.sched.release?.(m);
       return;
     }
-    const seqs = b.seqs;
     let promptTok = 0;
-    for (let i = 0; i < seqs.length; i++) {
-      const s = seqs[i]!;
+    const chunks = b.chunkSeqs;
+    for (let i = 0; i < chunks.length; i++) {
+      const s = chunks[i]!;
       const r = s.tag;
-      if (s.chunk > 0) {
-        promptTok += s.chunk;
-        if (r.prefillStart !== r.prefillStart) r.prefillStart = now;
-      } else if (r.decodeStart !== r.decodeStart) {
-        r.decodeStart = now;
-      }
+      promptTok += s.chunk;
+      if (r.prefillStart !== r.prefillStart) r.prefillStart = now;
+    }
+    const first = b.firstDecodes;
+    for (let i = 0; i < first.length; i++) {
+      const r = first[i]!.tag;
+      if (r.decodeStart !== r.decodeStart) r.decodeStart = now;
     }
     // Preempted requests dropped their KV: memory may have freed for queued transfers.
     if (b.preempted.length > 0 && m.waiters.length > 0) this.pumpWaiters(m);
     const dur = m.perf.iterationTime(b);
-    m.batchSize = seqs.length;
+    m.batchSize = b.size;
     m.batchPromptTokens = promptTok;
     m.batchDecodes = b.decodes;
     m.phase = promptTok === 0 ? 'decode' : b.decodes === 0 ? 'prompt' : 'mixed';
     m.iterStart = now;
     m.iterEnd = now + dur;
-    if (this.ev?.iterationStart) this.ev.iterationStart(this.iterEvent(m));
+    const ev = this.ev;
+    if (ev && (ev.iterationStart || ev.iterationEnd)) {
+      m.iterEv = this.iterEvent(m);
+      ev.iterationStart?.(m.iterEv);
+    }
     this.clock.at(m.iterEnd, m.onEnd, EventRank.completion);
   }
 
-  private iterEvent(m: Machine) {
+  private iterEvent(m: Machine): IterationEvent {
     return {
       machine: m.id,
       start: m.iterStart,
@@ -483,17 +492,26 @@ class RealisticCluster extends ClusterBase<Req> implements Cluster {
 
   private endIteration(m: Machine): void {
     const now = this.clock.now();
-    if (this.ev?.iterationEnd) this.ev.iterationEnd(this.iterEvent(m));
+    if (this.ev?.iterationEnd) this.ev.iterationEnd(m.iterEv ?? this.iterEvent(m));
     const res = m.inst.onIterationEnd();
     const emitted = res.emitted;
-    // An observer may cancel a request of this batch (its own or another) from its callback: skip those after.
-    for (let i = 0; i < emitted.length; i++) {
-      const r = emitted[i]!.tag;
-      if (r.finished) continue;
-      if (r.firstToken !== r.firstToken) {
-        r.firstToken = now;
-        r.placed.promptDone();
-      } else if (r.secondToken !== r.secondToken) r.secondToken = now;
+    const ne = res.emittedCount;
+    // An observer may cancel a request of this batch (its own or another) from its callback: skip those after
+    // (none is finished before: a cancelled request's sequences leave their batch, and requests complete
+    // below). A request's output tokens so far say which token this is: its 1st or 2nd ever when
+    // `generated` is 1 or 2 (a remotely prefilled request arrives with 1).
+    const cancels = this.cancels;
+    for (let i = 0; i < ne; i++) {
+      const s = emitted[i]!;
+      const r = s.tag;
+      if (this.cancels !== cancels && r.finished) continue;
+      const g = s.generated;
+      if (g <= 2) {
+        if (g === 1) {
+          r.firstToken = now;
+          r.placed.promptDone();
+        } else r.secondToken = now;
+      }
       r.obs.onTokens(1, now);
     }
     for (let i = 0; i < res.prefilled.length; i++) {
@@ -597,6 +615,7 @@ class RealisticCluster extends ClusterBase<Req> implements Cluster {
   private cancel(r: Req): void {
     if (r.finished) return;
     r.finished = true;
+    this.cancels++;
     this.live.delete(r.r.id);
     const { p, t } = r;
     if (!r.remote) p.inst.remove(r.seqP);

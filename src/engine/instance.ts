@@ -40,19 +40,32 @@ export type SeqModeValue = (typeof SeqMode)[keyof typeof SeqMode];
 export const SeqState = { waiting: 0, running: 1, held: 2, done: 3, gone: 4, idle: 5 } as const;
 export type SeqStateValue = (typeof SeqState)[keyof typeof SeqState];
 
-/** One request's presence on one instance. `tag` is the owner's (cluster's) per-request state. */
+/**
+ * One request's presence on one instance. `tag` is the owner's (cluster's) per-request state. Fields in the
+ * order the per-iteration passes read them (the decode path's first): an object's fields sit in declaration
+ * order, and a decode then touches one or two cache lines of it.
+ */
 export class Seq<T = unknown> {
-  /** Output tokens produced so far (over all machines). */
-  generated = 0;
+  state: SeqStateValue = SeqState.idle;
   /** Context tokens whose KV is on this instance. */
   computed = 0;
+  /** Output tokens produced so far (over all machines). */
+  generated = 0;
+  readonly outputTokens: number;
+  blocks = 0;
   /** Tokens to prefill before decoding: the prompt, or prompt + generated after a recompute. */
   target: number;
-  blocks = 0;
-  state: SeqStateValue = SeqState.idle;
-  preemptions = 0;
   /** This iteration: prefill chunk size (> 0) or 0 for a decode. */
   chunk = 0;
+  readonly tag: T;
+  mode: SeqModeValue;
+  /** It has been in a batch as a decode (on this instance). */
+  decoded = false;
+  /** Age key: cluster arrival order (smaller = older). */
+  readonly age: number;
+  readonly promptTokens: number;
+  readonly id: string;
+  preemptions = 0;
   /** Prefix block hashes of the prompt (512-token blocks); set by the owner where the machine caches. */
   hashes: readonly number[] | undefined = undefined;
   /** Prefix-cache entries this request uses (their KV blocks count in `blocks` but belong to the cache). */
@@ -60,16 +73,14 @@ export class Seq<T = unknown> {
   /** Prompt tokens found in the prefix cache when it last started its prefill here. */
   cachedTokens = 0;
 
-  constructor(
-    readonly id: string,
-    /** Age key: cluster arrival order (smaller = older). */
-    readonly age: number,
-    public mode: SeqModeValue,
-    readonly promptTokens: number,
-    readonly outputTokens: number,
-    readonly tag: T,
-  ) {
+  constructor(id: string, age: number, mode: SeqModeValue, promptTokens: number, outputTokens: number, tag: T) {
+    this.outputTokens = outputTokens;
     this.target = promptTokens;
+    this.tag = tag;
+    this.mode = mode;
+    this.age = age;
+    this.promptTokens = promptTokens;
+    this.id = id;
   }
 }
 
@@ -88,7 +99,12 @@ export const DEFAULT_LIMITS: InstanceLimits = Object.freeze({ maxBatchTokens: 20
 
 /** The batch of one iteration; valid until the next `onIterationEnd()`. */
 export interface Batch<T = unknown> {
-  readonly seqs: readonly Seq<T>[];
+  /** Requests in the batch (decodes + prefill chunks). */
+  readonly size: number;
+  /** The request of each prefill chunk (aligned with `promptTokens`). */
+  readonly chunkSeqs: readonly Seq<T>[];
+  /** Decodes of the batch that are their request's first decode on this instance. */
+  readonly firstDecodes: readonly Seq<T>[];
   /** Prompt tokens of each prefill chunk in the batch. */
   readonly promptTokens: readonly number[];
   /** Per chunk, the tokens of its prompt already prefilled here before it (0: a first chunk). */
@@ -102,8 +118,12 @@ export interface Batch<T = unknown> {
 
 /** What one iteration produced. Arrays are reused by the instance: read them before the next call. */
 export interface IterationResult<T = unknown> {
-  /** Requests that produced one token this iteration. */
+  /**
+   * Requests that produced one token this iteration: the first `emittedCount` entries (the array is reused
+   * and never shortened, so entries past the count are stale).
+   */
   readonly emitted: readonly Seq<T>[];
+  readonly emittedCount: number;
   /** Requests whose prefill completed on a prefill-only instance: KV now held for the transfer. */
   readonly prefilled: readonly Seq<T>[];
   /** Requests that produced their last token (KV freed). */
@@ -144,6 +164,27 @@ class SeqQueue<T> {
   }
 }
 
+/** The instance's reused batch: `seqs` is never shortened (no reallocation); its first `size` entries are the batch. */
+class BatchState<T> implements Batch<T> {
+  readonly seqs: Seq<T>[] = [];
+  size = 0;
+  readonly chunkSeqs: Seq<T>[] = [];
+  readonly firstDecodes: Seq<T>[] = [];
+  readonly promptTokens: number[] = [];
+  readonly promptOffsets: number[] = [];
+  decodes = 0;
+  decodeContextTokens = 0;
+  readonly preempted: Seq<T>[] = [];
+}
+
+/** The instance's reused iteration result. */
+class IterationState<T> implements IterationResult<T> {
+  readonly emitted: Seq<T>[] = [];
+  emittedCount = 0;
+  readonly prefilled: Seq<T>[] = [];
+  readonly finished: Seq<T>[] = [];
+}
+
 export class Instance<T = unknown> {
   readonly limits: InstanceLimits;
   readonly capacityBlocks: number;
@@ -156,18 +197,26 @@ export class Instance<T = unknown> {
   heldCount = 0;
   private busy = false;
 
-  // Reused per-iteration storage.
-  private readonly batchSeqs: Seq<T>[] = [];
-  private readonly batchPrompt: number[] = [];
-  private readonly batchOffsets: number[] = [];
-  private readonly batchPreempted: Seq<T>[] = [];
-  private decodes = 0;
-  private decodeCtx = 0;
-  private readonly batch: Batch<T>;
-  private readonly emitted: Seq<T>[] = [];
-  private readonly prefilled: Seq<T>[] = [];
-  private readonly finished: Seq<T>[] = [];
-  private readonly result: IterationResult<T>;
+  // Reused per-iteration storage (no allocation per iteration).
+  private readonly batch = new BatchState<T>();
+  /** Running prefills seen by step 1 of `nextBatch` (age order), for step 2. */
+  private readonly prefilling: Seq<T>[] = [];
+  /**
+   * Batch membership kept from one iteration to the next: unless `dirty`, the running decodes are the last
+   * batch's decodes that stayed (compacted in order at the front of `batch.seqs` by `onIterationEnd`: `kept`
+   * of them, their context sum `keptCtx`), the running prefills are `prefilling`, and the only decodes that
+   * need a KV block are at the indices `needy`. Anything else that changes the running set (an admission,
+   * a completed prefill, a preemption, a removal, a batch cut short) sets `dirty`: the next batch scans.
+   */
+  private dirty = true;
+  private kept = 0;
+  private keptCtx = 0;
+  private readonly needy: number[] = [];
+  /** Decodes that arrived (`admitDecoded`) during the current iteration: they join the kept ones at its end. */
+  private readonly arrived: Seq<T>[] = [];
+  /** Kept decodes that have not decoded here yet (the next batch's `firstDecodes`). */
+  private readonly newKept: Seq<T>[] = [];
+  private readonly result = new IterationState<T>();
 
   /** Totals for snapshots. */
   promptTokensTotal = 0;
@@ -195,20 +244,6 @@ export class Instance<T = unknown> {
     } else {
       this.cache = undefined;
     }
-    const self = this;
-    this.batch = {
-      seqs: this.batchSeqs,
-      promptTokens: this.batchPrompt,
-      promptOffsets: this.batchOffsets,
-      get decodes() {
-        return self.decodes;
-      },
-      get decodeContextTokens() {
-        return self.decodeCtx;
-      },
-      preempted: this.batchPreempted,
-    };
-    this.result = { emitted: this.emitted, prefilled: this.prefilled, finished: this.finished };
   }
 
   get capacityTokens(): number {
@@ -337,7 +372,13 @@ export class Instance<T = unknown> {
     seq.blocks = this.blocksFor(seq.computed);
     seq.target = seq.computed;
     seq.state = SeqState.running;
+    const keep = !this.dirty && this.busy;
     this.insertRunning(seq);
+    // During an iteration the batch is in use: the kept decodes take it in at the iteration's end.
+    if (keep) {
+      this.dirty = false;
+      this.arrived.push(seq);
+    }
   }
 
   /** Free the KV of a held (prefilled, shipped) request. */
@@ -350,6 +391,7 @@ export class Instance<T = unknown> {
 
   /** Drop a request (cancelled): frees its KV; if it is in the current batch its result is ignored. */
   remove(seq: Seq<T>): void {
+    this.dirty = true;
     switch (seq.state) {
       case SeqState.waiting:
         this.waiting.remove(seq);
@@ -370,6 +412,7 @@ export class Instance<T = unknown> {
   }
 
   private insertRunning(seq: Seq<T>): void {
+    this.dirty = true;
     const r = this.running;
     let i = r.length;
     while (i > 0 && r[i - 1]!.age > seq.age) i--;
@@ -382,7 +425,7 @@ export class Instance<T = unknown> {
     if (i >= 0) this.running.splice(i, 1);
     this.dropKv(seq);
     seq.preemptions++;
-    this.batchPreempted.push(seq);
+    this.batch.preempted.push(seq);
     this.admit(seq);
   }
 
@@ -390,51 +433,106 @@ export class Instance<T = unknown> {
   nextBatch(): Batch<T> | undefined {
     const L = this.limits;
     const bt = L.blockTokens;
-    const seqs = this.batchSeqs;
-    seqs.length = 0;
-    this.batchPrompt.length = 0;
-    this.batchOffsets.length = 0;
-    this.batchPreempted.length = 0;
-    this.decodes = 0;
-    this.decodeCtx = 0;
-    let budget = L.maxBatchTokens;
+    const maxSize = L.maxBatchSize;
+    const b = this.batch;
+    const seqs = b.seqs;
     const running = this.running;
+    const prefilling = this.prefilling;
+    clear(b.chunkSeqs);
+    clear(b.firstDecodes);
+    clear(b.promptTokens);
+    clear(b.promptOffsets);
+    clear(b.preempted);
+    let n = 0;
+    let decodes = 0;
+    let ctx = 0;
+    let budget = L.maxBatchTokens;
+    const clean = !this.dirty && this.kept < Math.min(maxSize, budget);
+    this.dirty = false;
 
     // 1. Running decodes, oldest first; preempt the youngest when a block is missing.
-    for (let i = 0; i < running.length && seqs.length < L.maxBatchSize && budget > 0; ) {
-      const s = running[i]!;
-      if (s.computed < s.target) {
-        i++;
-        continue;
-      }
-      const need = Math.ceil((s.computed + 1) / bt) - s.blocks;
-      let self = false;
-      // Free blocks first, then evictable cached blocks, and only then a preemption.
-      while (!this.reclaim(need)) {
-        const victim = running[running.length - 1]!;
-        this.preempt(victim);
-        if (victim === s) {
-          self = true;
+    if (clean) {
+      // The same decodes as last time: only those past their blocks need work; the first that cannot get
+      // one (a preemption) sends the whole step to the scan below, which then finds the same state.
+      const needy = this.needy;
+      let ok = true;
+      for (let k = 0; k < needy.length; k++) {
+        const s = seqs[needy[k]!]!;
+        const need = Math.ceil((s.computed + 1) / bt) - s.blocks;
+        if (!this.reclaim(need)) {
+          ok = false;
           break;
         }
-      }
-      if (self) continue;
-      if (need > 0) {
         this.freeBlocks -= need;
         s.blocks += need;
       }
-      s.chunk = 0;
-      seqs.push(s);
-      this.decodes++;
-      this.decodeCtx += s.computed + 1;
-      budget -= 1;
-      i++;
+      if (ok) {
+        n = decodes = this.kept;
+        ctx = this.keptCtx;
+        budget -= n;
+        const fresh = this.newKept;
+        for (let k = 0; k < fresh.length; k++) {
+          fresh[k]!.decoded = true;
+          b.firstDecodes.push(fresh[k]!);
+        }
+      }
+      if (!ok) this.dirty = true;
     }
+    clear(this.newKept);
+    if (!clean || this.dirty) {
+      clear(prefilling);
+      this.dirty = false;
+      // The running prefills passed over are kept for step 2 (a preemption only removes requests not yet passed).
+      let i = 0;
+      for (; i < running.length && n < maxSize && budget > 0; ) {
+        const s = running[i]!;
+        const c = s.computed;
+        if (c < s.target) {
+          prefilling.push(s);
+          i++;
+          continue;
+        }
+        // A block more only when the next token is past the request's blocks (c + 1 > blocks x bt is
+        // ceil((c + 1) / bt) > blocks).
+        if (c + 1 > s.blocks * bt) {
+          const need = Math.ceil((c + 1) / bt) - s.blocks;
+          let self = false;
+          // Free blocks first, then evictable cached blocks, and only then a preemption.
+          while (!this.reclaim(need)) {
+            const victim = running[running.length - 1]!;
+            this.preempt(victim);
+            this.dirty = true;
+            if (victim === s) {
+              self = true;
+              break;
+            }
+          }
+          if (self) continue;
+          this.freeBlocks -= need;
+          s.blocks += need;
+        }
+        s.chunk = 0;
+        seqs[n++] = s;
+        if (!s.decoded) {
+          s.decoded = true;
+          b.firstDecodes.push(s);
+        }
+        decodes++;
+        ctx += c + 1;
+        budget -= 1;
+        i++;
+      }
+      // Cut short: the next batch scans again.
+      if (i < running.length) this.dirty = true;
+    }
+    b.size = n;
+    b.decodes = decodes;
+    b.decodeContextTokens = ctx;
 
-    // 2. Running chunked prefills (no preemption: a chunk shrinks to the free blocks).
-    for (let i = 0; i < running.length && seqs.length < L.maxBatchSize && budget > 0; i++) {
-      const s = running[i]!;
-      if (s.computed >= s.target) continue;
+    // 2. Running chunked prefills (no preemption: a chunk shrinks to the free blocks). When step 1 stopped
+    // early, this stops at once (same conditions).
+    for (let k = 0; k < prefilling.length && b.size < maxSize && budget > 0; k++) {
+      const s = prefilling[k]!;
       const chunk = this.chunkFor(s, budget);
       if (chunk <= 0) continue;
       this.takeChunk(s, chunk);
@@ -442,7 +540,7 @@ export class Instance<T = unknown> {
     }
 
     // 3. Waiting requests, FCFS.
-    while (this.waiting.length > 0 && seqs.length < L.maxBatchSize && budget > 0) {
+    while (this.waiting.length > 0 && b.size < maxSize && budget > 0) {
       const s = this.waiting.peek()!;
       if (this.cache && s.hashes && s.computed === 0 && s.pinned.length === 0) this.lookup(s);
       const chunk = this.chunkFor(s, budget);
@@ -463,9 +561,12 @@ export class Instance<T = unknown> {
       budget -= chunk;
     }
 
-    if (seqs.length === 0) return undefined;
+    if (b.size === 0) {
+      this.dirty = true;
+      return undefined;
+    }
     this.busy = true;
-    return this.batch;
+    return b;
   }
 
   private chunkFor(s: Seq<T>, budget: number): number {
@@ -482,40 +583,69 @@ export class Instance<T = unknown> {
       s.blocks += need;
     }
     s.chunk = chunk;
-    this.batchSeqs.push(s);
-    this.batchPrompt.push(chunk);
-    this.batchOffsets.push(s.computed);
+    const b = this.batch;
+    b.seqs[b.size++] = s;
+    b.chunkSeqs.push(s);
+    b.promptTokens.push(chunk);
+    b.promptOffsets.push(s.computed);
+  }
+
+  /** A request produced its last token: its KV is freed. */
+  private finish(s: Seq<T>): void {
+    this.dropKv(s);
+    s.state = SeqState.done;
+    this.result.finished.push(s);
   }
 
   /** Apply the finished iteration: advance every request of the batch. */
   onIterationEnd(): IterationResult<T> {
     this.busy = false;
-    const emitted = this.emitted;
-    const prefilled = this.prefilled;
-    const finished = this.finished;
-    emitted.length = 0;
-    prefilled.length = 0;
-    finished.length = 0;
-    const seqs = this.batchSeqs;
+    const res = this.result;
+    const emitted = res.emitted;
+    const prefilled = res.prefilled;
+    const finished = res.finished;
+    clear(prefilled);
+    clear(finished);
+    const b = this.batch;
+    const seqs = b.seqs;
+    const n = b.size;
+    const d = b.decodes;
+    const bt = this.limits.blockTokens;
+    const needy = this.needy;
+    clear(needy);
+    let ne = 0;
     let leaving = 0;
-    for (let k = 0; k < seqs.length; k++) {
+    // Decodes (the front of the batch): the ones that stay are compacted in order at the front of `seqs`.
+    let kept = 0;
+    let keptCtx = 0;
+    for (let k = 0; k < d; k++) {
       const s = seqs[k]!;
       if (s.state !== SeqState.running) continue;
-      if (s.chunk > 0) {
-        s.computed += s.chunk;
-        this.promptTokensTotal += s.chunk;
-        if (s.computed < s.target) continue;
-        if (this.cache && s.hashes) this.insertPrompt(s);
-      } else {
-        s.computed += 1;
-      }
+      const c = ++s.computed;
       s.generated += 1;
-      this.outputTokensTotal += 1;
-      emitted.push(s);
+      emitted[ne++] = s;
       if (s.generated >= s.outputTokens) {
-        this.dropKv(s);
-        s.state = SeqState.done;
-        finished.push(s);
+        this.finish(s);
+        leaving++;
+      } else {
+        if (c + 1 > s.blocks * bt) needy.push(kept);
+        seqs[kept++] = s;
+        keptCtx += c + 1;
+      }
+    }
+    // Prefill chunks: one that completes changes the running set.
+    for (let k = d; k < n; k++) {
+      const s = seqs[k]!;
+      if (s.state !== SeqState.running) continue;
+      s.computed += s.chunk;
+      this.promptTokensTotal += s.chunk;
+      if (s.computed < s.target) continue;
+      this.dirty = true;
+      if (this.cache && s.hashes) this.insertPrompt(s);
+      s.generated += 1;
+      emitted[ne++] = s;
+      if (s.generated >= s.outputTokens) {
+        this.finish(s);
         leaving++;
       } else if (s.mode === SeqMode.prefillOnly) {
         s.state = SeqState.held;
@@ -524,6 +654,30 @@ export class Instance<T = unknown> {
         leaving++;
       }
     }
+    // Decodes that arrived meanwhile join the kept ones in age order.
+    const arrived = this.arrived;
+    for (let a = 0; a < arrived.length; a++) {
+      const s = arrived[a]!;
+      let pos = kept;
+      while (pos > 0 && seqs[pos - 1]!.age > s.age) {
+        seqs[pos] = seqs[pos - 1]!;
+        pos--;
+      }
+      seqs[pos] = s;
+      kept++;
+      keptCtx += s.computed + 1;
+      for (let k = 0; k < needy.length; k++) if (needy[k]! >= pos) needy[k]!++;
+      if (s.computed + 1 > s.blocks * bt) {
+        needy.push(pos);
+        needy.sort((x, y) => x - y);
+      }
+      this.newKept.push(s);
+    }
+    clear(arrived);
+    this.kept = kept;
+    this.keptCtx = keptCtx;
+    this.outputTokensTotal += ne;
+    res.emittedCount = ne;
     if (leaving > 0) {
       let w = 0;
       const r = this.running;
@@ -533,6 +687,11 @@ export class Instance<T = unknown> {
       }
       r.length = w;
     }
-    return this.result;
+    return res;
   }
+}
+
+/** Empty a reused array (setting the length of an empty one is not free). */
+function clear(a: unknown[]): void {
+  if (a.length > 0) a.length = 0;
 }

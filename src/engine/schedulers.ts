@@ -151,6 +151,17 @@ function minBy(list: readonly SchedMachine[], key: (m: SchedMachine) => number):
   return best;
 }
 
+/** `minBy` over [prompt, mixed, token] without building that list. */
+function minOfAll(pools: SchedPools, key: (m: SchedMachine) => number): SchedMachine | undefined {
+  const a = minBy(pools.prompt, key);
+  const b = minBy(pools.mixed, key);
+  const c = minBy(pools.token, key);
+  let best = a;
+  if (b !== undefined && (best === undefined || key(b) < key(best))) best = b;
+  if (c !== undefined && (best === undefined || key(c) < key(best))) best = c;
+  return best;
+}
+
 const byPending = (m: SchedMachine): number => m.pendingTokens;
 const byMemory = (m: SchedMachine): number => m.schedMemory;
 
@@ -171,7 +182,7 @@ const jsqTokens: Factory = (pools, opts) => ({
       const t = minBy(pools.token, byPending)!;
       return book(p, t, prompt, output, opts.kvBytesPerToken);
     }
-    const m = minBy(allMachines(pools), byPending)!;
+    const m = minOfAll(pools, byPending)!;
     return book(m, m, prompt, output, opts.kvBytesPerToken);
   },
 });
@@ -259,7 +270,7 @@ const splitwiseMixedPool: Factory = (pools, opts) => {
       if (p === undefined && pools.token.length > 0) p = borrow(pools.token, minBy(pools.token, byPending)!);
       if (t === undefined && pools.prompt.length > 0) t = borrow(pools.prompt, minBy(pools.prompt, byMemory)!);
       if (p === undefined || t === undefined) {
-        p = minBy(allMachines(pools), byPending)!;
+        p = minOfAll(pools, byPending)!;
         t = p;
       }
       return book(p, t, prompt, output, kv);

@@ -575,8 +575,85 @@ let recent: Template | undefined;
 const MISSES = 4;
 
 /**
+ * The template of two scanned chunks of the same layout, `prev` (its values `pr`) and `cur` (the chunk just
+ * scanned, its values `cr`; its facts still in the scan's state); undefined where their layouts differ.
+ */
+function templateOf(prev: string | undefined, pr: Int32Array | undefined, cur: string, cr: Int32Array): Template | undefined {
+  if (prev === undefined || pr === undefined || pr.length !== cr.length) return undefined;
+  // Same layout: the text between values is the same in both.
+  const m = cr.length / 3;
+  let pa = 0;
+  let ca = 0;
+  for (let k = 0; k <= m; k++) {
+    const pb = k < m ? pr[k * 3]! : prev.length;
+    const cb = k < m ? cr[k * 3]! : cur.length;
+    if (pb - pa !== cb - ca || prev.slice(pa, pb) !== cur.slice(ca, cb)) return undefined;
+    if (k < m) {
+      pa = pr[k * 3 + 1]!;
+      ca = cr[k * 3 + 1]!;
+    }
+  }
+  const pieces: string[] = [];
+  const roles: number[] = [];
+  let from = 0;
+  for (let k = 0; k < m; k++) {
+    const a = cr[k * 3]!;
+    const b = cr[k * 3 + 1]!;
+    // A value the same in both chunks is constant text, read or not (the template keeps its fact).
+    if (prev.slice(pr[k * 3]!, pr[k * 3 + 1]!) === cur.slice(a, b)) continue;
+    pieces.push(cur.slice(from, a));
+    roles.push(cr[k * 3 + 2]!);
+    from = b;
+  }
+  pieces.push(cur.slice(from));
+  const base = new ChunkFacts();
+  base.hasChoice = out.hasChoice;
+  base.finished = out.finished;
+  base.completion = out.completion;
+  base.prompt = out.prompt;
+  base.cached = out.cached;
+  return new Template(pieces, Int32Array.from(roles), base, texts.slice(), hasTextMember, deltaIsObject);
+}
+
+/**
+ * The chunks a stream sees once, at its end: its last choice (with its finish reason) and the usage block
+ * after it (no choice). They miss the stream's template, but the streams of a run end alike: each kind has
+ * a template learnt from two such chunks of the same layout, by any streams (the last one scanned, and the
+ * template).
+ */
+class EndTemplate {
+  private prev: string | undefined;
+  private prevRec: Int32Array | undefined;
+  template: Template | undefined;
+
+  /** A chunk of this kind that missed its stream's template was just scanned: learn from it and the last one. */
+  learn(cur: string): void {
+    const cr = rec.slice(0, recN * 3);
+    const t = templateOf(this.prev, this.prevRec, cur, cr);
+    if (t !== undefined) this.template = t;
+    this.prev = cur;
+    this.prevRec = cr;
+  }
+}
+
+const lastChoice = new EndTemplate();
+const usageBlock = new EndTemplate();
+
+/** The end template whose chunk `s` (from `start`) is, and `f` its facts: the position after it, or -1. */
+function matchEnd(s: string, start: number, f: ChunkFacts, oneLine: boolean): number {
+  const a = lastChoice.template;
+  if (a !== undefined && (!oneLine || a.oneLine)) {
+    const end = a.matchAt(s, start, f);
+    if (end >= 0) return end;
+  }
+  const b = usageBlock.template;
+  return b !== undefined && (!oneLine || b.oneLine) ? b.matchAt(s, start, f) : -1;
+}
+
+/**
  * Reads the chunks of one stream: through its template once one is learnt (from the stream's first two
- * chunks of the same layout) or taken over (the last one learnt, where it matches), else with the scan. `read` fills `f` as `readChunk` would and returns true,
+ * chunks of the same layout) or taken over (the last one learnt, where it matches), a chunk that misses it through
+ * an end template where one matches (the last choice, the usage block), else with the scan. `read` fills `f` as `readChunk` would and returns true,
  * or returns false where the caller must use `readChunk`.
  */
 export class ChunkReader {
@@ -600,8 +677,18 @@ export class ChunkReader {
         this.hits++;
         return true;
       }
+      // The stream's last choice or the usage block: the layouts the last streams ended with.
+      if (matchEnd(data, 0, f, false) === data.length) {
+        this.hits++;
+        return true;
+      }
       // (`f` is half-filled: the scan clears it.)
-      if (++this.misses <= MISSES) return scanChunk(data, f);
+      if (++this.misses <= MISSES) {
+        if (!scanChunk(data, f)) return false;
+        if (recOk && !f.hasChoice) usageBlock.learn(data);
+        else if (recOk && f.finished) lastChoice.learn(data);
+        return true;
+      }
       this.template = undefined;
       this.misses = 0;
     }
@@ -612,7 +699,7 @@ export class ChunkReader {
 
   /**
    * The SSE event at `at` of `text` (a read, the event parser at an event boundary), where it is one
-   * `data:` line holding a chunk this stream's template matches and a blank line: `f` holds the chunk's
+   * `data:` line holding a chunk this stream's template (or, once it has one, an end template) matches and a blank line: `f` holds the chunk's
    * facts (as `read` would give for the event's data) and the position after the event is returned; else
    * -1 and nothing changed (the caller hands the text to the event parser). The SSE parser would dispatch
    * the same one event: the template's pieces hold no line end and its values cannot (a JSON scalar has no
@@ -620,11 +707,13 @@ export class ChunkReader {
    */
   readEvent(text: string, at: number, f: ChunkFacts): number {
     const t = this.template ?? recent;
-    if (t === undefined || !t.oneLine || !isDataField(text, at)) return -1;
+    if (t === undefined || !isDataField(text, at)) return -1;
     const v = text.charCodeAt(at + 5) === 32 ? at + 6 : at + 5;
-    const end = t.matchAt(text, v, f);
+    let end = t.oneLine ? t.matchAt(text, v, f) : -1;
+    const own = end >= 0;
+    if (!own && this.template !== undefined) end = matchEnd(text, v, f, true);
     if (end < 0 || text.charCodeAt(end) !== LF || text.charCodeAt(end + 1) !== LF) return -1;
-    this.template = t;
+    if (own) this.template = t;
     this.hits++;
     return end + 2;
   }
@@ -640,42 +729,10 @@ export class ChunkReader {
     const cr = rec.slice(0, recN * 3);
     this.prev = cur;
     this.prevRec = cr;
-    if (prev === undefined || pr === undefined || pr.length !== cr.length) return;
-    // Same layout: the text between values is the same in both.
-    const m = recN;
-    let pa = 0;
-    let ca = 0;
-    for (let k = 0; k <= m; k++) {
-      const pb = k < m ? pr[k * 3]! : prev.length;
-      const cb = k < m ? cr[k * 3]! : cur.length;
-      if (pb - pa !== cb - ca || prev.slice(pa, pb) !== cur.slice(ca, cb)) return;
-      if (k < m) {
-        pa = pr[k * 3 + 1]!;
-        ca = cr[k * 3 + 1]!;
-      }
-    }
-    const pieces: string[] = [];
-    const roles: number[] = [];
-    let from = 0;
-    for (let k = 0; k < m; k++) {
-      const a = cr[k * 3]!;
-      const b = cr[k * 3 + 1]!;
-      const same = prev.slice(pr[k * 3]!, pr[k * 3 + 1]!) === cur.slice(a, b);
-      // A value the same in both chunks is constant text, read or not (the template keeps its fact).
-      if (same) continue;
-      pieces.push(cur.slice(from, a));
-      roles.push(cr[k * 3 + 2]!);
-      from = b;
-    }
-    pieces.push(cur.slice(from));
-    const base = new ChunkFacts();
-    base.hasChoice = out.hasChoice;
-    base.finished = out.finished;
-    base.completion = out.completion;
-    base.prompt = out.prompt;
-    base.cached = out.cached;
-    this.template = new Template(pieces, Int32Array.from(roles), base, texts.slice(), hasTextMember, deltaIsObject);
-    recent = this.template;
+    const t = templateOf(prev, pr, cur, cr);
+    if (t === undefined) return;
+    this.template = t;
+    recent = t;
     this.misses = 0;
     this.prev = undefined;
     this.prevRec = undefined;

@@ -6,7 +6,7 @@
  */
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { SqliteDb } from './sqlite.js';
-import { prepareInserts, writeBatch, type WriteBatch } from './store.js';
+import { prepareInserts, writeBatches, type WriteBatch } from './writer.js';
 
 const { file, shared, port, durable } = workerData as { file: string; shared: Int32Array; port: MessagePort; durable?: boolean };
 const done = shared.subarray(0, 1);
@@ -21,20 +21,32 @@ try {
   // run's writer (durable) keeps the store's setting: a committed row survives a process crash.
   db.pragma(durable ? 'synchronous = NORMAL' : 'synchronous = OFF');
   db.pragma('foreign_keys = ON');
+  // A 2 MB page cache, not SQLite's default 16 MB: a writer appends (rows in key order), so it needs the
+  // B-trees' paths and one batch's pages, and a larger cache only held ~14 MB more through a sim's summary.
+  db.pragma('cache_size = -2000');
   const ins = prepareInserts(db);
   Atomics.store(shared, 1, 1);
   Atomics.notify(shared, 1);
   parentPort!.on('message', (m: { id: number; batch: WriteBatch } | 'close') => {
     if (m === 'close') {
+      // Copy the run's pages from the WAL into the file here, not in the store's close on the caller's
+      // thread (PASSIVE: it never waits on another connection; what it cannot copy the last close does).
+      try {
+        db.pragma('wal_checkpoint(PASSIVE)');
+      } catch {
+        // the last connection's close checkpoints anyway
+      }
       db.close();
       tick();
+      // Nothing left open: the thread ends now (its memory freed while the caller summarises).
+      port.close();
       parentPort!.close();
       return;
     }
     if (!failed) {
       const cur = { current: '' };
       try {
-        writeBatch(db, ins, m.id, m.batch, cur);
+        writeBatches(db, ins, m.id, [m.batch], cur);
       } catch (e) {
         failed = true;
         port.postMessage({ error: (e as Error).message, where: cur.current });

@@ -14,6 +14,8 @@ import { SqliteDb } from './sqlite.js';
 import { ConfigError, StoreError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { decodeChunks, encodeChunks } from './codec.js';
+import { BatchBuilder } from './batch.js';
+import { prepareInserts, transferOf, writeBatches, type Inserts, type Params, type WriteBatch } from './writer.js';
 import { deriveRequest } from './derive.js';
 import { importShards, type MergedRun, type ShardImport } from './shards.js';
 import { APPLICATION_ID, MIGRATIONS, REQUEST_STATUSES, RUN_KINDS, RUN_STATUSES, SCHEMA_VERSION, type RequestStatus, type RunStatus } from './schema.js';
@@ -21,9 +23,9 @@ import {
   columnList,
   compileDecoder,
   compileEncoder,
+  compileRecordDecoder,
   insertSql,
   pick,
-  MACHINE_TABLE,
   POWER_TABLE,
   REQUEST_TABLE,
   RUN_TABLE,
@@ -315,6 +317,14 @@ function checkRequest(row: RequestRow): void {
 
 /** The bound parameters of one `requests` row, derived columns included (REQUEST_COLUMNS order). */
 export function requestParams(runId: number, row: RequestRow): unknown[] {
+  return encodeRequest(requestRecord({} as Writable<RequestParams>, runId, row));
+}
+
+/**
+ * One `requests` row's bound values by field (bool fields as booleans), derived columns included, written
+ * into `o` (a writer reuses one record for all its rows: no allocation per row) and returned.
+ */
+function requestRecord(o: Writable<RequestParams>, runId: number, row: RequestRow): RequestParams {
   // A pre-encoded blob (bulk producers) stands for the chunks: nothing is derived from them here.
   const blob = row.tokenTimesBlob;
   const d =
@@ -329,53 +339,53 @@ export function requestParams(runId: number, row: RequestRow): unknown[] {
           tokensReceived: row.tokensReceived,
         });
   const b = row.breakdown;
-  return encodeRequest({
-    runId,
-    shard: row.shard ?? 0,
-    seq: row.seq,
-    traceId: row.traceId,
-    sessionId: nn(row.sessionId),
-    arrival: row.arrival,
-    promptTokens: row.promptTokens,
-    outputTokens: row.outputTokens,
-    warmup: row.warmup === true,
-    scheduled: row.scheduled,
-    send: numOrNull(row.send),
-    firstToken: numOrNull(d.firstToken),
-    end: numOrNull(d.end),
-    lag: numOrNull(d.lag),
-    status: row.status,
-    errorCode: nn(row.errorCode),
-    error: nn(row.error),
-    httpStatus: nn(row.httpStatus),
-    timeoutPhase: nn(row.timeoutPhase),
-    tokensReceived: row.tokensReceived,
-    usagePrompt: nn(row.usagePrompt),
-    usageCompletion: nn(row.usageCompletion),
-    countMethod: nn(row.countMethod),
-    ttft: numOrNull(d.ttft),
-    tpot: numOrNull(d.tpot),
-    e2e: numOrNull(d.e2e),
-    ttftSched: numOrNull(d.ttftSched),
-    e2eSched: numOrNull(d.e2eSched),
-    maxStall: numOrNull(blob === undefined ? d.maxStall : row.maxStall),
-    queueS: numOrNull(b?.queue),
-    prefillS: numOrNull(b?.prefill),
-    kvTransferS: numOrNull(b?.kvTransfer),
-    decodeWaitS: numOrNull(b?.decodeWait),
-    decodeS: numOrNull(b?.decode),
-    promptMachine: nn(row.promptMachine),
-    tokenMachine: nn(row.tokenMachine),
-    pool: nn(row.pool),
-    tokenTimes: blob !== undefined ? (blob.length > 0 ? blob : null) : row.chunks && row.chunks.length > 0 ? encodeChunks(row.chunks) : null,
-    coalesced: nn(row.coalesced),
-    cachedPromptTokens: nn(b?.cachedPromptTokens),
-    sessionTurn: nn(row.sessionTurn),
-  });
+  o.runId = runId;
+  o.shard = row.shard ?? 0;
+  o.seq = row.seq;
+  o.traceId = row.traceId;
+  o.sessionId = nn(row.sessionId);
+  o.arrival = row.arrival;
+  o.promptTokens = row.promptTokens;
+  o.outputTokens = row.outputTokens;
+  o.warmup = row.warmup === true;
+  o.scheduled = row.scheduled;
+  o.send = numOrNull(row.send);
+  o.firstToken = numOrNull(d.firstToken);
+  o.end = numOrNull(d.end);
+  o.lag = numOrNull(d.lag);
+  o.status = row.status;
+  o.errorCode = nn(row.errorCode);
+  o.error = nn(row.error);
+  o.httpStatus = nn(row.httpStatus);
+  o.timeoutPhase = nn(row.timeoutPhase);
+  o.tokensReceived = row.tokensReceived;
+  o.usagePrompt = nn(row.usagePrompt);
+  o.usageCompletion = nn(row.usageCompletion);
+  o.countMethod = nn(row.countMethod);
+  o.ttft = numOrNull(d.ttft);
+  o.tpot = numOrNull(d.tpot);
+  o.e2e = numOrNull(d.e2e);
+  o.ttftSched = numOrNull(d.ttftSched);
+  o.e2eSched = numOrNull(d.e2eSched);
+  o.maxStall = numOrNull(blob === undefined ? d.maxStall : row.maxStall);
+  o.queueS = numOrNull(b?.queue);
+  o.prefillS = numOrNull(b?.prefill);
+  o.kvTransferS = numOrNull(b?.kvTransfer);
+  o.decodeWaitS = numOrNull(b?.decodeWait);
+  o.decodeS = numOrNull(b?.decode);
+  o.promptMachine = nn(row.promptMachine);
+  o.tokenMachine = nn(row.tokenMachine);
+  o.pool = nn(row.pool);
+  o.tokenTimes = blob !== undefined ? (blob.length > 0 ? blob : null) : row.chunks && row.chunks.length > 0 ? encodeChunks(row.chunks) : null;
+  o.coalesced = nn(row.coalesced);
+  o.cachedPromptTokens = nn(b?.cachedPromptTokens);
+  o.sessionTurn = nn(row.sessionTurn);
+  return o;
 }
 
 /** A `requests` row as bound parameters: every field, SQL NULL as null. */
 type RequestParams = { readonly [K in keyof RequestRowRecord]: RequestRowRecord[K] | null };
+type Writable<T> = { -readonly [K in keyof T]: T[K] };
 const encodeRequest = compileEncoder<RequestParams>(REQUEST_TABLE);
 
 // ---------------------------------------------------------------------------------------------------------
@@ -403,123 +413,11 @@ function untrack(s: SqliteStore): void {
 
 // ---------------------------------------------------------------------------------------------------------
 
-/** Rows per multi-row INSERT (one statement step for this many rows: SQLite's per-statement cost shared). */
-const INSERT_GROUP = 32;
-
-/** A table's INSERT of one row and of INSERT_GROUP rows, and a reused parameter array for the latter. */
-interface Insert {
-  readonly one: Database.Statement;
-  readonly many: Database.Statement;
-  readonly flat: unknown[];
-  readonly width: number;
-}
-
-function prepareInsert(db: DB, table: TableName, cols: readonly Column[]): Insert {
-  const one = insertSql(table, cols);
-  const row = `(${cols.map(() => '?').join(', ')})`;
-  const many = `${one}${`, ${row}`.repeat(INSERT_GROUP - 1)}`;
-  return { one: db.prepare(one), many: db.prepare(many), flat: new Array<unknown>(cols.length * INSERT_GROUP), width: cols.length };
-}
-
-/**
- * Insert rows of bound parameters, INSERT_GROUP at a time. A group that fails (a failed statement changes
- * nothing) is inserted again row by row, so the error names its row (`name(i)` sets `cur.current`).
- */
-function insertRows(ins: Insert, rows: readonly (readonly unknown[])[], cur: { current: string }, name: (i: number) => string): void {
-  const { flat, width } = ins;
-  let i = 0;
-  for (; i + INSERT_GROUP <= rows.length; i += INSERT_GROUP) {
-    for (let r = 0; r < INSERT_GROUP; r++) {
-      const p = rows[i + r]!;
-      for (let c = 0, o = r * width; c < width; c++) flat[o + c] = p[c];
-    }
-    try {
-      ins.many.run(flat);
-    } catch {
-      for (let r = i; r < i + INSERT_GROUP; r++) {
-        cur.current = name(r);
-        ins.one.run(rows[r]!);
-      }
-    }
-  }
-  for (; i < rows.length; i++) {
-    cur.current = name(i);
-    ins.one.run(rows[i]!);
-  }
-}
-
-/** The writer's prepared INSERT statements. */
-export interface Inserts {
-  readonly req: Insert;
-  readonly machine: Database.Statement;
-  readonly power: Insert;
-  readonly timeline: Insert;
-}
-
-export function prepareInserts(db: DB): Inserts {
-  return {
-    req: prepareInsert(db, 'requests', REQUEST_TABLE),
-    machine: db.prepare(insertSql('machines', MACHINE_TABLE, 'INSERT OR REPLACE')),
-    power: prepareInsert(db, 'power_samples', POWER_TABLE),
-    timeline: prepareInsert(db, 'timeline_samples', TIMELINE_TABLE),
-  };
-}
-
 /** Bound parameters of a row of `t`: every field, SQL NULL as null, JSON columns as their text. */
-type Params<T extends readonly Column[]> = { readonly [F in FieldOf<T>]: unknown };
-const encodeMachine = compileEncoder<Params<typeof MACHINE_TABLE>>(MACHINE_TABLE);
-const encodePower = compileEncoder<Params<typeof POWER_TABLE>>(POWER_TABLE);
-const encodeTimeline = compileEncoder<Params<typeof TIMELINE_TABLE>>(TIMELINE_TABLE);
 const encodeSlo = compileEncoder<Params<typeof SLO_RESULT_TABLE>>(SLO_RESULT_TABLE);
 
-/** One flush's rows (requests already as bound parameters). */
-export interface WriteBatch {
-  readonly reqs: unknown[][];
-  readonly machines: readonly MachineRow[];
-  readonly power: readonly PowerSampleRow[];
-  readonly timeline: readonly TimelineSampleRow[];
-}
-
-/** Insert one batch in one IMMEDIATE transaction; `cur.current` names the row being written (errors). */
-export function writeBatch(db: DB, ins: Inserts, id: number, b: WriteBatch, cur: { current: string }): void {
-  db.transaction(() => {
-    for (const m of b.machines) {
-      cur.current = `machine ${m.machineId}`;
-      ins.machine.run(
-        encodeMachine({
-          runId: id,
-          machineId: m.machineId,
-          machineType: m.machineType,
-          pool: m.pool,
-          gpus: nn(m.gpus),
-          pricePerHour: nn(m.pricePerHour),
-          tdpW: nn(m.tdpW),
-          idleW: nn(m.idleW),
-        }),
-      );
-    }
-    insertRows(ins.req, b.reqs, cur, (i) => `request shard ${String(b.reqs[i]![1])} seq ${String(b.reqs[i]![2])}`);
-    insertRows(
-      ins.power,
-      b.power.map((p) =>
-        encodePower({ runId: id, t: p.t, machineId: p.machineId, role: p.role, source: p.source, watts: p.watts, energyJ: nn(p.energyJ ?? undefined) }),
-      ),
-      cur,
-      () => 'power sample',
-    );
-    insertRows(
-      ins.timeline,
-      b.timeline.map((s) =>
-        encodeTimeline({ runId: id, t: s.t, source: s.source, role: s.role ?? '', name: s.name, labels: JSON.stringify(s.labels ?? {}), value: s.value }),
-      ),
-      cur,
-      () => 'timeline sample',
-    );
-  }).immediate();
-}
-
 /**
- * The main-thread end of a bulk writer's worker (bulk-worker.ts): batches are posted (structured clone)
+ * The main-thread end of a bulk writer's worker (bulk-worker.ts): batches are posted (their buffers transferred)
  * and written there in order, each in its own transaction, on the worker's own connection; `wait()` blocks
  * (Atomics.wait) until every posted batch is committed, so `flush()`/`finish()` keep their meaning.
  */
@@ -536,8 +434,13 @@ class WorkerWriteError extends Error {
 /** A bulk worker starting (BulkWorker.spawn). */
 interface StartingWorker {
   ready(): BulkWorker | null;
+  /** True once `ready()` would not wait: the worker started (or cannot), or has been starting for HOLD_WHILE_STARTING_MS. */
+  settled(): boolean;
   cancel(): void;
 }
+
+/** How long a bulk writer keeps full batches, not waiting, while its writer thread starts (ms; then it waits, as before). */
+const HOLD_WHILE_STARTING_MS = 250;
 
 class BulkWorker {
   private posted = 0;
@@ -585,6 +488,7 @@ class BulkWorker {
           cancel();
           return null;
         },
+        settled: () => Atomics.load(shared, 1) !== 0 || performance.now() - t0 >= HOLD_WHILE_STARTING_MS,
         cancel,
       };
     } catch {
@@ -594,7 +498,8 @@ class BulkWorker {
 
   post(id: number, batch: WriteBatch): void {
     this.posted++;
-    this.worker.postMessage({ id, batch });
+    // The batch's buffers move to the worker (transfer, not copy); its few plain arrays are cloned.
+    this.worker.postMessage({ id, batch }, transferOf(batch));
   }
 
   /** Throw the worker's first failure, if it reported one. */
@@ -615,18 +520,26 @@ class BulkWorker {
     this.check();
   }
 
-  /** Wait for the posted batches, then let the worker close its connection and end. */
+  /**
+   * Wait for the posted batches, then let the worker checkpoint the WAL and close its connection, without
+   * waiting for that (`ended()` does): the caller goes on (a sim prints its report) while the worker copies
+   * the run's pages into the file, which the store's own close would otherwise do on the caller's thread.
+   */
   close(): void {
     try {
       this.wait();
     } finally {
       this.posted++;
       this.worker.postMessage('close');
-      const d = Atomics.load(this.done, 0);
-      if (d < this.posted) Atomics.wait(this.done, 0, d, 10_000);
-      void this.worker.terminate();
-      this.port.close();
     }
+  }
+
+  /** Wait (at most 10 s) for a closed worker to end, then end its thread. */
+  ended(): void {
+    const d = Atomics.load(this.done, 0);
+    if (d < this.posted) Atomics.wait(this.done, 0, d, 10_000);
+    void this.worker.terminate();
+    this.port.close();
   }
 
   abandon(): void {
@@ -641,10 +554,14 @@ class SqliteRunWriter implements RunWriter {
   private readonly batchRows: number;
   /** Bulk writer: the connection runs with synchronous = OFF while it is open (see WriterOptions.bulk). */
   readonly bulk: boolean;
-  private requests: unknown[][] = [];
+  private readonly requests: BatchBuilder<RequestParams>;
   private machineRows: MachineRow[] = [];
-  private power: PowerSampleRow[] = [];
-  private timeline: TimelineSampleRow[] = [];
+  private readonly power: BatchBuilder<Params<typeof POWER_TABLE>>;
+  private readonly timeline: BatchBuilder<Params<typeof TIMELINE_TABLE>>;
+  /** The record each request row is written into before it is appended (and handed to the tap). */
+  private readonly rec = {} as Writable<RequestParams>;
+  /** Batches a flush could not commit (the connection was busy reading): committed with the next. */
+  private held: WriteBatch[] = [];
   private timer: NodeJS.Timeout | undefined;
   private finished = false;
   private failure: StoreError | undefined;
@@ -655,8 +572,8 @@ class SqliteRunWriter implements RunWriter {
   private bulkWorker: BulkWorker | null | undefined;
   /** A bulk writer's thread, spawned ahead of its first full batch (so its start overlaps the caller's work). */
   private starting: StartingWorker | null | undefined;
-  /** WriterOptions.requestTap, and its decoder of a row's bound parameters. */
-  private readonly tap: ((params: unknown[]) => void) | undefined;
+  /** WriterOptions.requestTap, and its decoder of a row's bound values. */
+  private readonly tap: ((rec: RequestParams) => void) | undefined;
 
   constructor(store: SqliteStore, runId: number, opts: WriterOptions) {
     this.store = store;
@@ -664,18 +581,18 @@ class SqliteRunWriter implements RunWriter {
     const tap = opts.requestTap;
     if (tap) {
       const cols = pick(REQUEST_TABLE, tap.fields);
-      const decode = compileDecoder<Pick<RequestRowRecord, (typeof tap.fields)[number]>>(
-        cols,
-        {},
-        cols.map((c) => REQUEST_TABLE.indexOf(c as (typeof REQUEST_TABLE)[number])),
-      );
-      this.tap = (params) => tap.add(decode(params));
+      const decode = compileRecordDecoder<Pick<RequestRowRecord, (typeof tap.fields)[number]>>(cols);
+      this.tap = (rec) => tap.add(decode(rec));
     }
     this.bulk = opts.bulk === true;
     this.threaded = opts.thread === true && !this.bulk;
     // A live writer's thread starts now, before the run's clock does (starting it blocks for tens of ms).
     if (this.threaded) this.bulkWorker = BulkWorker.start(store.path, true);
     this.batchRows = Math.max(1, opts.batchRows ?? (this.bulk ? 5000 : 1000));
+    const cap = Math.min(this.batchRows, 8192);
+    this.requests = new BatchBuilder(REQUEST_TABLE, cap);
+    this.power = new BatchBuilder(POWER_TABLE, cap);
+    this.timeline = new BatchBuilder(TIMELINE_TABLE, cap);
     this.stmts = prepareInserts(store.db);
     const interval = Math.max(10, opts.flushIntervalMs ?? 1000);
     this.timer = setInterval(() => {
@@ -689,7 +606,7 @@ class SqliteRunWriter implements RunWriter {
   }
 
   private pending(): number {
-    return this.requests.length + this.machineRows.length + this.power.length + this.timeline.length;
+    return this.requests.n + this.machineRows.length + this.power.n + this.timeline.n + this.held.length;
   }
 
   private check(): void {
@@ -707,9 +624,9 @@ class SqliteRunWriter implements RunWriter {
   addRequest(row: RequestRow): void {
     this.check();
     checkRequest(row);
-    const params = requestParams(this.runId, row);
-    this.requests.push(params);
-    this.tap?.(params);
+    const rec = requestRecord(this.rec, this.runId, row);
+    this.requests.add(rec);
+    this.tap?.(rec);
     this.maybeFlush();
   }
 
@@ -721,13 +638,29 @@ class SqliteRunWriter implements RunWriter {
 
   addPowerSample(row: PowerSampleRow): void {
     this.check();
-    this.power.push(row);
+    this.power.add({
+      runId: this.runId,
+      t: row.t,
+      machineId: row.machineId,
+      role: row.role,
+      source: row.source,
+      watts: row.watts,
+      energyJ: nn(row.energyJ ?? undefined),
+    });
     this.maybeFlush();
   }
 
   addTimelineSample(row: TimelineSampleRow): void {
     this.check();
-    this.timeline.push(row);
+    this.timeline.add({
+      runId: this.runId,
+      t: row.t,
+      source: row.source,
+      role: row.role ?? '',
+      name: row.name,
+      labels: row.labels === undefined || row.labels === null ? '{}' : JSON.stringify(row.labels),
+      value: row.value,
+    });
     this.maybeFlush();
   }
 
@@ -742,26 +675,28 @@ class SqliteRunWriter implements RunWriter {
       if (!retryLater && this.bulkWorker) this.onWorker((w) => w.wait());
       return;
     }
-    const reqs = this.requests;
-    const machines = this.machineRows;
-    const power = this.power;
-    const timeline = this.timeline;
-    this.requests = [];
+    const rows = this.requests.n + this.machineRows.length + this.power.n + this.timeline.n;
+    const batch: WriteBatch = { reqs: this.requests.take(), machines: this.machineRows, power: this.power.take(), timeline: this.timeline.take() };
     this.machineRows = [];
-    this.power = [];
-    this.timeline = [];
+    const batches = this.held.length === 0 ? [batch] : [...this.held, batch];
+    this.held = [];
     const id = this.runId;
-    const batch: WriteBatch = { reqs, machines, power, timeline };
     // The thread serves from the first full batch (spawned a fifth of the way there): a short run (tests, sweep points) is not worth its ~80 ms.
-    if (this.bulkWorker === undefined && this.bulk && reqs.length + machines.length + power.length + timeline.length >= this.batchRows) {
+    if (this.bulkWorker === undefined && this.bulk && (rows >= this.batchRows || (this.starting && batches.length > 1))) {
       const s = this.starting;
+      // Its thread still starting (it loads SQLite: tens of ms), a background flush keeps the batches for
+      // the thread rather than waiting for it; an explicit one (finish) waits.
+      if (retryLater && s && !s.settled()) {
+        this.held = batches;
+        return;
+      }
       this.starting = undefined;
       this.bulkWorker = s === undefined ? BulkWorker.start(this.store.path) : s === null ? null : s.ready();
     }
     if (this.bulkWorker) {
       // A writer with its own thread: the inserts run there while the caller goes on (simulating, dispatching).
       this.onWorker((w) => {
-        w.post(id, batch);
+        for (const b of batches) w.post(id, b);
         w.check();
         if (!retryLater) w.wait();
       });
@@ -769,13 +704,10 @@ class SqliteRunWriter implements RunWriter {
     }
     const cur = { current: '' };
     try {
-      writeBatch(this.store.db, this.stmts, id, batch, cur);
+      writeBatches(this.store.db, this.stmts, id, batches, cur);
     } catch (e) {
       if (e instanceof TypeError && /busy executing a query/.test(e.message)) {
-        this.requests = reqs.concat(this.requests);
-        this.machineRows = machines.concat(this.machineRows);
-        this.power = power.concat(this.power);
-        this.timeline = timeline.concat(this.timeline);
+        this.held = batches;
         if (retryLater) return;
         throw new StoreError(
           `cannot write run ${id} to results store ${this.store.path} now: its connection is reading (an open requests() iteration); the rows stay buffered`,
@@ -816,8 +748,10 @@ class SqliteRunWriter implements RunWriter {
       if (!this.failure) throw e; // e.g. the connection is busy reading: nothing changed, finish() can be retried
     }
     if (this.bulkWorker) {
+      const w = this.bulkWorker;
       try {
-        this.onWorker((w) => w.close());
+        this.onWorker((x) => x.close());
+        this.store.ending.add(w);
       } catch {
         // recorded in this.failure, thrown below once the run is marked
       }
@@ -856,6 +790,8 @@ class SqliteStore implements Store {
   readonly readonly: boolean;
   private closed = false;
   private readonly writers = new Set<SqliteRunWriter>();
+  /** @internal Writer threads of finished runs still checkpointing (BulkWorker.close): waited for at close. */
+  readonly ending = new Set<BulkWorker>();
 
   constructor(file: string, db: DB, readonly: boolean) {
     this.path = file;
@@ -1200,6 +1136,8 @@ class SqliteStore implements Store {
     for (const w of this.writers) w.abandon();
     this.writers.clear();
     this.bulkWriters = 0;
+    for (const w of this.ending) w.ended();
+    this.ending.clear();
     this.closed = true;
     untrack(this);
     this.db.close();

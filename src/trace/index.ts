@@ -15,7 +15,7 @@ export {
 } from './options.js';
 export { sha256File } from './hash.js';
 export { createRng, arrivalProcess, parseArrivalKind, ARRIVAL_KINDS, type Rng, type ArrivalKind, type ParsedArrivalKind } from './random.js';
-export { sizeSampler, sizeSamplerFromArrays, type SizeSampler, type SizeSample } from './sizes.js';
+export { sizeSampler, sizeSamplerFromArrays, sizeSamplerFromBatches, type SizeSampler, type SizeSample } from './sizes.js';
 export { computeTraceStats, type TraceStats, type TraceStatsOptions, type TokenStats, type QuantisationInfo } from './stats.js';
 export { PrefixReuseCounter, REUSE_BLOCK_TOKENS, type PrefixReuse, type ReuseFigures } from './reuse.js';
 export { writeTrace } from './writers.js';

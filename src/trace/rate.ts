@@ -10,7 +10,7 @@
 import { ConfigError } from '../errors.js';
 import { openTrace, type TraceSource } from './open.js';
 import { arrivalProcess, createRng, parseArrivalKind } from './random.js';
-import { sizeSampler, type SizeSampler } from './sizes.js';
+import { sizeSampler, sizeSamplerFromBatches, type SizeSampler } from './sizes.js';
 import { applyTransforms, type TraceTransforms } from './transforms.js';
 import type { RequestSpec } from './types.js';
 
@@ -100,5 +100,7 @@ export function traceRequests(t: TraceInput): { source: TraceSource; requests: A
 /** Read a trace (transforms applied) once into the size sampler of rate loads seeded `seed`. */
 export async function traceSampler(t: TraceInput, seed: number): Promise<{ sampler: SizeSampler; source: TraceSource }> {
   const { source, requests } = traceRequests(t);
-  return { sampler: await rateSampler(requests, seed), source };
+  // Untransformed, the rows are read in the file's batches (the same rows in the same order).
+  const sampler = requests === source ? await sizeSamplerFromBatches(source.batches(), { seed }) : await rateSampler(requests, seed);
+  return { sampler, source };
 }

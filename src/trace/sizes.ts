@@ -35,37 +35,62 @@ export function sizeSamplerFromArrays(prompts: ArrayLike<number>, outputs: Array
   };
 }
 
-/** Reads `requests` once and returns a sampler over their sizes. */
-export async function sizeSampler(
-  requests: AsyncIterable<RequestSpec> | Iterable<RequestSpec>,
-  opts: { maxSamples?: number; seed?: number } = {},
-): Promise<SizeSampler> {
-  const cap = opts.maxSamples ?? 1_000_000;
-  let prompts = new Uint32Array(Math.min(cap, 65536));
-  let outputs = new Uint32Array(prompts.length);
-  let seen = 0;
-  const rng = createRng(opts.seed ?? 0);
-  for await (const r of requests as AsyncIterable<RequestSpec>) {
-    let slot = seen;
-    if (seen >= cap) {
-      slot = rng.int(seen + 1); // reservoir sampling (Algorithm R)
-      if (slot >= cap) {
-        seen++;
-        continue;
-      }
-    } else if (seen >= prompts.length) {
-      const np = new Uint32Array(Math.min(cap, prompts.length * 2));
-      np.set(prompts);
-      prompts = np;
-      const no = new Uint32Array(np.length);
-      no.set(outputs);
-      outputs = no;
-    }
-    prompts[slot] = r.promptTokens;
-    outputs[slot] = r.outputTokens;
-    seen++;
+/** The sampler's reservoir, fed one row at a time (the same rows in the same order give the same sampler). */
+class Reservoir {
+  private prompts: Uint32Array;
+  private outputs: Uint32Array;
+  private seen = 0;
+  private readonly rng: Rng;
+  constructor(
+    private readonly cap: number,
+    seed: number,
+  ) {
+    this.prompts = new Uint32Array(Math.min(cap, 65536));
+    this.outputs = new Uint32Array(this.prompts.length);
+    this.rng = createRng(seed);
   }
-  const n = Math.min(seen, cap);
-  if (n === 0) throw new RangeError('sizeSampler: the trace has no requests');
-  return sizeSamplerFromArrays(prompts.subarray(0, n), outputs.subarray(0, n));
+  add(r: RequestSpec): void {
+    let slot = this.seen;
+    if (this.seen >= this.cap) {
+      slot = this.rng.int(this.seen + 1); // reservoir sampling (Algorithm R)
+      if (slot >= this.cap) {
+        this.seen++;
+        return;
+      }
+    } else if (this.seen >= this.prompts.length) {
+      const np = new Uint32Array(Math.min(this.cap, this.prompts.length * 2));
+      np.set(this.prompts);
+      this.prompts = np;
+      const no = new Uint32Array(np.length);
+      no.set(this.outputs);
+      this.outputs = no;
+    }
+    this.prompts[slot] = r.promptTokens;
+    this.outputs[slot] = r.outputTokens;
+    this.seen++;
+  }
+  sampler(): SizeSampler {
+    const n = Math.min(this.seen, this.cap);
+    if (n === 0) throw new RangeError('sizeSampler: the trace has no requests');
+    return sizeSamplerFromArrays(this.prompts.subarray(0, n), this.outputs.subarray(0, n));
+  }
+}
+
+export interface SizeSamplerOptions {
+  readonly maxSamples?: number;
+  readonly seed?: number;
+}
+
+/** Reads `requests` once and returns a sampler over their sizes. */
+export async function sizeSampler(requests: AsyncIterable<RequestSpec> | Iterable<RequestSpec>, opts: SizeSamplerOptions = {}): Promise<SizeSampler> {
+  const res = new Reservoir(opts.maxSamples ?? 1_000_000, opts.seed ?? 0);
+  for await (const r of requests as AsyncIterable<RequestSpec>) res.add(r);
+  return res.sampler();
+}
+
+/** sizeSampler over the same rows in batches (a trace's `batches()`: no promise per row). */
+export async function sizeSamplerFromBatches(batches: AsyncIterable<readonly RequestSpec[]>, opts: SizeSamplerOptions = {}): Promise<SizeSampler> {
+  const res = new Reservoir(opts.maxSamples ?? 1_000_000, opts.seed ?? 0);
+  for await (const batch of batches) for (const r of batch) res.add(r);
+  return res.sampler();
 }

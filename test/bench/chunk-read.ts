@@ -1,7 +1,7 @@
 /**
  * CPU per streamed chunk of the recorder's chunk reading (src/load/chunk.ts): JSON.parse (`readChunk`)
  * against the fast path (`ChunkReader`: a template learnt per stream, the scan, JSON.parse as the last
- * resort), on whole streams of the usual shapes, in one process, interleaved, each point `--reps` times.
+ * resort), on whole streams of the usual shapes (each ending with its usage block), in one process, interleaved, each point `--reps` times.
  * The ratio is the figure; absolute times depend on the machine and on what else runs on it.
  *
  *   node dist/test/bench/chunk-read.js [--reps 5] [--streams 2000] [--tokens 32,256]
@@ -42,9 +42,15 @@ const SHAPES: Record<string, (i: number, n: number) => string> = {
     `{"id":"chatcmpl-AbC","object":"chat.completion.chunk","created":1733500002,"model":"gpt-4o-mini","system_fingerprint":"fp_0ba0d124f1","choices":[{"index":0,"delta":{"content":${JSON.stringify(WORDS[i % WORDS.length])}},"logprobs":null,"finish_reason":${i === n ? '"stop"' : 'null'}}],"usage":null,"obfuscation":"${'x'.repeat(1 + (i % 9))}"}`,
 };
 
+/** The usage block after a stream's last choice (`stream_options.include_usage`). */
+const usageBlock = (n: number): string =>
+  `{"id":"cmpl-8a1f2c","object":"text_completion","created":1733500000,"model":"m","choices":[],"usage":{"prompt_tokens":128,"total_tokens":${128 + n},"completion_tokens":${n}}}`;
+
+/** One stream: its `n` choices, the last with its finish reason, then the usage block. */
 function streamsOf(shape: (i: number, n: number) => string, n: number): string[] {
   const out: string[] = [];
   for (let i = 1; i <= n; i++) out.push(flat(shape(i, n)));
+  out.push(flat(usageBlock(n)));
   return out;
 }
 

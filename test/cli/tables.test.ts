@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { PACKAGE_ROOT } from '../../src/paths.js';
 import { ExitCode, EXIT_CODE_SUMMARY } from '../../src/errors.js';
-import { commands } from '../../src/cli/commands.js';
+import { commandLoaders, loadCommands } from '../../src/cli/commands.js';
 import { runCli } from './helpers.js';
 
 /** The first cells of a Markdown table's body rows that follow the header line `header`. */
@@ -46,7 +46,8 @@ test('docs/exit-codes.md lists exactly the exit codes of src/errors.ts, and --he
 
 test("README's command table lists the registry's commands in order, with each group's subcommands", async () => {
   const rows = firstColumn('README.md', /^\| command \| what it does \|/).map((c) => c.replace(/`/g, '').replace(/\\\|/g, '|'));
-  const names = commands.map((c) => String(c.command).split(' ')[0]!);
+  const names = (await loadCommands()).map((c) => String(c.command).split(' ')[0]!);
+  assert.deepEqual(names, Object.keys(commandLoaders), 'src/cli/commands.ts: each loader loads the command of its name');
   assert.deepEqual(
     rows.map((r) => r.split(' ')[0]),
     names,

@@ -44,6 +44,34 @@ test('VirtualClock.run(until) stops before later events and advances time', () =
   assert.equal(c.now(), 5);
 });
 
+test('VirtualClock.advance moves time only when nothing is due by then, and never past run(until)', () => {
+  const c = new VirtualClock();
+  const seen: string[] = [];
+  c.at(2, () => seen.push('two'), EventRank.sample);
+  c.at(1, () => {
+    assert.equal(c.advance(1.5), true, 'nothing due by 1.5');
+    assert.equal(c.now(), 1.5);
+    assert.equal(c.advance(2), false, 'an event is due at 2 (any rank)');
+    assert.equal(c.advance(1.25), false, 'never backwards');
+    assert.equal(c.now(), 1.5);
+    seen.push('one');
+  });
+  c.run();
+  assert.deepEqual(seen, ['one', 'two']);
+  const d = new VirtualClock();
+  d.at(1, () => {
+    assert.equal(d.advance(4), false, 'past run(3)');
+    assert.equal(d.advance(3), true);
+  });
+  d.run(3);
+  assert.equal(d.now(), 3);
+  const e = new VirtualClock();
+  const h = e.at(2, () => {});
+  h.cancel();
+  e.at(1, () => assert.equal(e.advance(2.5), true, 'a cancelled event does not hold time back'));
+  e.run();
+});
+
 test('RealClock runs callbacks in time order, scaled, and not inline', async () => {
   const c = new RealClock(100); // 100 engine seconds per wall second
   const seen: string[] = [];

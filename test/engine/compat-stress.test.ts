@@ -12,6 +12,7 @@ import type { CompatInstanceState } from '../../src/engine/compat/cluster.js';
 import { seededRandom } from '../../src/engine/schedulers.js';
 import type { RequestBreakdown } from '../../src/engine/api.js';
 import { defineDeployment, loadEngineData } from '../../src/config/index.js';
+import { poisson } from './helpers.js';
 
 const data = loadEngineData();
 
@@ -60,18 +61,6 @@ function run(spec: object, reqs: { id: string; at: number; p: number; o: number 
   }
   clock.run();
   return { done, never: cluster.inFlightIds!(), maxOverCapacity: maxOver, final: cluster.compatDebug(), total: reqs.length };
-}
-
-function poisson(rate: number, seconds: number, seed: number, size: (rnd: () => number) => { p: number; o: number }) {
-  const rnd = seededRandom(seed);
-  const out: { id: string; at: number; p: number; o: number }[] = [];
-  let t = 0;
-  for (let i = 0; ; i++) {
-    t += -Math.log(1 - rnd()) / rate;
-    if (t >= seconds) break;
-    out.push({ id: String(i), at: t, ...size(rnd) });
-  }
-  return out;
 }
 
 const convLike = (rnd: () => number) => ({ p: 50 + Math.floor(rnd() * rnd() * 4000), o: 2 + Math.floor(rnd() * 450) });

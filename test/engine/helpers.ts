@@ -3,6 +3,7 @@ import { ConfigError } from '../../src/errors.js';
 import type { BatchShape, EngineRequest, PerfModel, RequestBreakdown, RequestObserver } from '../../src/engine/api.js';
 import type { EngineCatalog } from '../../src/engine/cluster.js';
 import type { MachineSpec, ModelSpec } from '../../src/engine/specs.js';
+import { seededRandom } from '../../src/engine/schedulers.js';
 
 /** prefill = a + b·tokens (+ c when decodes ride along), decode-only = c: exact expected latencies. */
 export class ConstantPerfModel implements PerfModel {
@@ -79,4 +80,22 @@ export function configErrorOf(f: () => unknown): ConfigError {
     return e;
   }
   throw new Error('expected a ConfigError');
+}
+
+/** Poisson arrivals at `rate` req/s for `seconds` (seeded), ids 0, 1, …, sizes from `size`. */
+export function poisson(
+  rate: number,
+  seconds: number,
+  seed: number,
+  size: (rnd: () => number) => { p: number; o: number },
+): { id: string; at: number; p: number; o: number }[] {
+  const rnd = seededRandom(seed);
+  const out: { id: string; at: number; p: number; o: number }[] = [];
+  let t = 0;
+  for (let i = 0; ; i++) {
+    t += -Math.log(1 - rnd()) / rate;
+    if (t >= seconds) break;
+    out.push({ id: String(i), at: t, ...size(rnd) });
+  }
+  return out;
 }

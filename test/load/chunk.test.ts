@@ -511,3 +511,28 @@ test('a new stream takes over the template the last stream learnt where it match
   other.read(otherChunk(3), f);
   assert.equal(other.hits, 1);
 });
+
+test("a stream's last choice and the usage block after it are read through templates once a stream ended that way", () => {
+  for (const [s, name] of ['vLLM completions, per-chunk usage', 'vLLM chat with reasoning', 'SGLang completions', 'SGLang chat'].entries()) {
+    const shape = SHAPES[name]!;
+    // (One usage layout per shape: a member name differs; the shapes' last choices differ already.)
+    const usage = (k: number): string =>
+      `{"id":"cmpl-${k}","object":"text_completion","created":1,"model":"m","shape${s}":0,"choices":[],"usage":{"prompt_tokens":${100 + k},"completion_tokens":${20 + k},"total_tokens":${120 + 2 * k}}}`;
+    const f = new ChunkFacts();
+    for (let k = 0; k < 4; k++) {
+      const n = 20 + k;
+      const reader = new ChunkReader();
+      const stream = [...Array.from({ length: n + 1 }, (_, i) => shape(i, n)), usage(k)];
+      const hitsOfLastTwo: boolean[] = [];
+      for (const [i, data] of stream.entries()) {
+        const before = reader.hits;
+        assert.equal(reader.read(data, f), true, `${name}, stream ${k}, chunk ${i}`);
+        assert.deepEqual(plain(f), reference(data), `${name}, stream ${k}, chunk ${i}: ${data}`);
+        if (i >= stream.length - 2) hitsOfLastTwo.push(reader.hits > before);
+      }
+      // From the third stream on, the last choice and the usage block match the end templates the two
+      // streams before learnt.
+      assert.deepEqual(hitsOfLastTwo, [k >= 2, k >= 2], `${name}, stream ${k}`);
+    }
+  }
+});

@@ -17,6 +17,41 @@ test('token-id prompts have exactly the asked length, differ per request from th
   assert.deepEqual(JSON.parse(again.build({ seq: 1, promptTokens: 64, outputTokens: 1 })).prompt, a);
 });
 
+test('a body is the same whether its output length was asked before or not (the built tail per length)', () => {
+  const opts = { endpoint: 'completions', prompt: 'tokens', model: 'm', seed: 4, extraBody: { temperature: 0 } } as const;
+  const warm = new BodyBuilder(opts);
+  const lengths = [7, 300, 7, 1, 300, 7, 4100];
+  for (const [seq, out] of lengths.entries()) warm.build({ seq: 100 + seq, promptTokens: 20, outputTokens: out });
+  for (const [seq, out] of lengths.entries()) {
+    const r = { seq, promptTokens: 20 + seq, outputTokens: out };
+    const body = warm.build(r);
+    assert.equal(body, new BodyBuilder(opts).build(r));
+    const o = JSON.parse(body) as Record<string, unknown>;
+    assert.equal(o.max_tokens, out);
+    assert.equal(o.min_tokens, out);
+    assert.equal((o.prompt as number[]).length, 20 + seq);
+  }
+  const chat = new BodyBuilder({ ...opts, endpoint: 'chat' });
+  chat.build({ seq: 0, promptTokens: 8, outputTokens: 9 });
+  assert.equal(JSON.parse(chat.build({ seq: 1, promptTokens: 8, outputTokens: 5 })).max_tokens, 5);
+});
+
+test('warming a builder before the clock starts changes none of the bodies it builds', () => {
+  for (const opts of [
+    { endpoint: 'completions', prompt: 'tokens', model: 'm', seed: 2 },
+    { endpoint: 'completions', prompt: 'text', model: 'm', seed: 2 },
+    { endpoint: 'chat', prompt: 'tokens', model: 'm', seed: 2, vocabSize: 5000 },
+  ] as const) {
+    const warm = new BodyBuilder(opts);
+    warm.warm(300);
+    const cold = new BodyBuilder(opts);
+    for (const [seq, n] of [1, 17, 299, 300, 301, 5000].entries()) {
+      const r = { seq, promptTokens: n, outputTokens: 3 };
+      assert.equal(warm.build(r), cold.build(r), `${opts.endpoint}/${opts.prompt}, ${n} prompt tokens`);
+    }
+  }
+});
+
 test('bodies ask for exactly the output: max_tokens = min_tokens, ignore_eos, streaming with usage; extra body merged last', () => {
   const b = new BodyBuilder({ endpoint: 'completions', prompt: 'tokens', model: 'llama', seed: 0, extraBody: { temperature: 0, ignore_eos: false } });
   const body = JSON.parse(b.build({ seq: 0, promptTokens: 3, outputTokens: 42 }));

@@ -68,11 +68,16 @@ test('a bad row inside a group of a multi-row insert is named, and its batch com
 
 test('a bulk writer spawns its thread ahead of the first full batch, and ends one it never used', () => {
   withStore((store) => {
-    // 120 rows, batches of 50: the thread is spawned at row 10 and writes from the first full batch.
+    // 120 rows, batches of 50: the thread is spawned at row 10 and writes from the first full batch (the
+    // full batches that come while it starts are kept for it, not waited on, and committed in order).
     const used = store.createRun({ kind: 'sim', options: {} }, { bulk: true, batchRows: 50 });
     for (let i = 0; i < 120; i++) used.addRequest(row(i));
     used.finish('completed');
     assert.equal(store.requestCounts(used.runId).total, 120);
+    assert.deepStrictEqual(
+      [...store.requestRows(used.runId, ['seq', 'traceId'])],
+      Array.from({ length: 120 }, (_, i) => ({ seq: i, traceId: `r${i}` })),
+    );
     // 30 rows: spawned at row 10, never used (no full batch); finish writes them here and ends the thread.
     const unused = store.createRun({ kind: 'sim', options: {} }, { bulk: true, batchRows: 50 });
     for (let i = 0; i < 30; i++) unused.addRequest(row(i));

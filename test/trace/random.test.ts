@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfigError } from '../../src/errors.js';
-import { arrivalProcess, createRng, parseArrivalKind, sizeSampler } from '../../src/trace/index.js';
+import { arrivalProcess, createRng, parseArrivalKind, sizeSampler, sizeSamplerFromBatches } from '../../src/trace/index.js';
 import { fromArray, req } from './helpers.js';
 
 const draw = (seed: number, n: number): number[] => {
@@ -111,4 +111,22 @@ test('sizeSampler: a reservoir bounds memory and stays representative', async ()
   let big = 0;
   for (let i = 0; i < 10000; i++) if (s.sample(rng).promptTokens === 1000) big++;
   assert.ok(Math.abs(big / 10000 - 0.5) < 0.06, String(big));
+});
+
+test('sizeSamplerFromBatches: the same sampler as sizeSampler over the same rows (reservoir included)', async () => {
+  const trace = Array.from({ length: 5000 }, (_, i) => req(i, (i * 7919) % 3001, (i * 104729) % 997));
+  const batches = async function* () {
+    for (let i = 0; i < trace.length; i += 777) yield trace.slice(i, i + 777);
+  };
+  for (const opts of [{}, { maxSamples: 600, seed: 3 }]) {
+    const one = await sizeSampler(fromArray(trace), opts);
+    const batched = await sizeSamplerFromBatches(batches(), opts);
+    assert.equal(batched.count, one.count);
+    const r1 = createRng(9),
+      r2 = createRng(9);
+    for (let i = 0; i < 3000; i++) {
+      assert.deepEqual(batched.sample(r1), one.sample(r2));
+      assert.deepEqual(batched.sampleJoint(r1), one.sampleJoint(r2));
+    }
+  }
 });

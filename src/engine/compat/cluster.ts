@@ -25,6 +25,7 @@ import type {
   Cluster,
   EngineEvents,
   EngineRequest,
+  IterationEvent,
   MachineBookings,
   MachineInfo,
   MachineSnapshot,
@@ -44,11 +45,25 @@ import { createScheduler, poolsOf, type ClusterScheduler, type Placement, type P
 import { kvBytesPerToken, machineMemoryBytes, SPLITWISE_TRANSFER_BYTES_PER_S, type MachineSpec } from '../specs.js';
 import { PyHeap, pyFloorDiv, type HeapEvent } from './heapq.js';
 
-/** A heap entry of this cluster: retries are told apart for the livelock test. */
-interface CEvent extends HeapEvent {
-  readonly retry: boolean;
-  /** Retries: the memory epoch in which their flow last failed. */
-  readonly epoch: number;
+/** What a heap entry does when its turn comes. */
+const ITERATION_END = 0;
+const FLOW_END = 1;
+const FLOW_RETRY = 2;
+const ACTION = 3;
+
+/**
+ * A heap entry of this cluster: a kind and its subject (no closure per event). Entries are reused once
+ * popped (`CompatCluster.recycle`): a cancelled one stays in the heap, and so unused, until its turn.
+ */
+class CEvent implements HeapEvent {
+  time = 0;
+  cancelled = false;
+  kind = ITERATION_END;
+  /** Retries (told apart for the livelock test): the memory epoch in which their flow last failed. */
+  epoch = 0;
+  inst: Inst | undefined = undefined;
+  flow: Flow | undefined = undefined;
+  action: (() => void) | undefined = undefined;
 }
 
 const NONE = 0;
@@ -73,14 +88,22 @@ export interface CompatInstanceState {
 
 class Task {
   state = NONE;
-  /** SplitwiseSim `num_preemptions`: selections this task waited while current (see 2.8 rule 1). */
-  counter = 0;
+  /**
+   * SplitwiseSim `num_preemptions` (see 2.8 rule 1): selections this task waited while current, kept
+   * lazily: `counted` plus, while it waits (its request's current task on `inst`, not in the batch), the
+   * selections `inst` made since `waitFrom` (see `counterOf`), so a selection need not visit every waiter.
+   */
+  counted = 0;
+  waiting = false;
+  waitFrom = 0;
+  /** The instance it was handed to. */
+  inst: Inst | undefined;
   /** Counter value when last inserted in the pending queue ('frozen' queue key). */
   frozen = 0;
+  /** The request's observer (its decode task's copy, so a run's end reads the task alone). */
+  obs: RequestObserver = MUTED;
   generated = 0;
   inBatch = false;
-  sel = -1;
-  inst: Inst | undefined;
   /** Times actually preempted (for the breakdown). */
   preemptions = 0;
   constructor(
@@ -88,24 +111,65 @@ class Task {
     readonly isPrompt: boolean,
     /** Prompt: prompt size; decode: token_size − 1. */
     readonly size: number,
-    /** KV bytes allocated when first run: KV(prompt+1) or KV(token_size − 1). */
-    readonly memory: number,
+    /** The model's KV bytes per token. */
+    readonly kv: number,
   ) {}
+  /** KV bytes allocated when first run: KV(prompt+1) or KV(token_size − 1) (computed: no heap number per task). */
+  get memory(): number {
+    return this.kv * (this.isPrompt ? this.size + 1 : this.size);
+  }
   get tpi(): number {
     return this.isPrompt ? this.size : 1;
   }
 }
 
-class CReq {
-  memory = 0;
+/**
+ * A request's times and KV bytes, in one slab for all requests (a field of a class holding a double is a
+ * separate heap number; a dozen per request is most of the engine's garbage): a request's fields are
+ * `v[at + F]` for these F. Its slot is reused once the request is done.
+ */
+const F_ARRIVAL = 0;
+/** KV bytes it holds (allocated on its instances). */
+const F_MEMORY = 1;
+const F_PROMPT_START = 2;
+const F_PROMPT_END = 3;
+/** When the first decode tokens arrived (the second token; NaN until then). */
+const F_SECOND_TOKEN = 4;
+const F_FLOW_START = 5;
+const F_FLOW_END = 6;
+const FIELDS = 8;
+
+class RequestSlab {
+  v = new Float64Array(FIELDS * 1024);
+  private readonly spare: number[] = [];
+  private next = 0;
+
+  /** A slot for a request arriving at `arrival`: its offset. */
+  take(arrival: number): number {
+    let at = this.spare.pop();
+    if (at === undefined) {
+      at = this.next;
+      this.next += FIELDS;
+      if (this.next > this.v.length) {
+        const grown = new Float64Array(this.v.length * 2);
+        grown.set(this.v);
+        this.v = grown;
+      }
+    }
+    const v = this.v;
+    v[at + F_ARRIVAL] = arrival;
+    v[at + F_MEMORY] = 0;
+    v.fill(NaN, at + F_PROMPT_START, at + FIELDS);
+    return at;
+  }
+
+  release(at: number): void {
+    this.spare.push(at);
+  }
+}
+
+class CReq implements SubmitHandle {
   selStamp = -1;
-  promptStart = NaN;
-  promptEnd = NaN;
-  tokenStart = NaN;
-  /** When the first decode tokens arrived (the second token; NaN until then). */
-  secondToken = NaN;
-  flowStart = NaN;
-  flowEnd = NaN;
   done = false;
   cancelled = false;
   flow: Flow | undefined;
@@ -115,12 +179,24 @@ class CReq {
   constructor(
     readonly r: EngineRequest,
     readonly obs: RequestObserver,
-    readonly arrival: number,
+    /** Its fields' offset in the cluster's RequestSlab. */
+    readonly at: number,
     readonly prompt: Task,
     readonly token: Task,
   ) {}
   tokenSize(): number {
     return this.r.outputTokens;
+  }
+  /**
+   * Its submit handle. Cancelling has no SplitwiseSim counterpart (the simulator never abandons a
+   * request): the request keeps running to keep the simulated cluster's state exact, but its observer
+   * hears nothing more.
+   */
+  cancel(): void {
+    if (this.done || this.cancelled) return;
+    this.cancelled = true;
+    (this as { obs: RequestObserver }).obs = MUTED;
+    this.token.obs = MUTED;
   }
 }
 
@@ -141,24 +217,33 @@ class Inst implements SchedMachine {
   readonly pendingQueue: Task[] = [];
   readonly promptQueue: Task[] = [];
   readonly blockedQueue: Task[] = [];
-  batch: Task[] = [];
+  readonly batch: Task[] = [];
   promptsInBatch = 0;
   tokensInBatch = 0;
   readonly pendingRequests: CReq[] = [];
   /** Reused buffers (no allocation per selection). */
-  nb: Task[] = [];
-  spare: Task[] = [];
-  completed: Task[] = [];
+  /** The batch being selected: `nb[0, nbSize)` (a reused buffer, never shortened); see `selectBatch`. */
+  readonly nb: Task[] = [];
+  nbSize = 0;
+  /** Tasks of the previous batch selected again: its first `kept` (see `selectBatch`). */
+  kept = 0;
+  /** Tasks an iteration completed: `completed[0, n)` in `completeIteration` (a reused buffer). */
+  readonly completed: Task[] = [];
+  /** Inside `completeIteration`: arrivals wait for its selection. */
   completing = false;
-  readonly onComplete: () => void;
   batchTokens = 0;
+  /** The current run: its iteration time, its number of iterations, whether it was cut already. */
   iterDur = 0;
   nContig = 0;
   pauseNext = false;
-  completionEv: HeapEvent | undefined;
+  completionEv: CEvent | undefined;
   runStart = 0;
+  /** What `iterationStart` was told about the current run (when it was told). */
+  runEvent: IterationEvent | undefined = undefined;
   promptTokensTotal = 0;
   outputTokensTotal = 0;
+  /** Selections made so far (the unit of the lazy counters, `counterOf`). */
+  selections = 0;
   constructor(
     readonly id: string,
     readonly homePool: PoolName,
@@ -169,17 +254,44 @@ class Inst implements SchedMachine {
     readonly maxBatchSize: number,
     readonly maxBatchTokens: number,
     readonly maxPreemptions: number,
-    hook: (m: Inst) => void,
   ) {
     this.pool = homePool;
     this.schedMemory = weights;
     this.memory = weights;
     this.memCapacity = capacity;
-    this.onComplete = () => hook(this);
+    this.decodeTimes = maxBatchSize <= 4096 ? new Float64Array(maxBatchSize + 1) : undefined;
   }
   queueLength(): number {
     return this.pendingQueue.length;
   }
+  /** Decode-only iteration seconds for `n` decode tasks (≤ the batch size limit: memoised). */
+  private readonly decodeTimes: Float64Array | undefined;
+  decodeTime(n: number): number {
+    const memo = this.decodeTimes;
+    if (memo === undefined || n >= memo.length) return this.pred.tokenTime(n);
+    let v = memo[n]!;
+    if (v === 0) v = memo[n] = this.pred.tokenTime(n);
+    return v;
+  }
+}
+
+/** A task's counter now (`Task.counted`). */
+function counterOf(t: Task): number {
+  return t.waiting ? t.counted + (t.inst!.selections - t.waitFrom) : t.counted;
+}
+
+/** `t` becomes its request's current task on its instance without being in the batch: each selection now counts. */
+function startWaiting(t: Task): void {
+  if (t.waiting) return;
+  t.waiting = true;
+  t.waitFrom = t.inst!.selections;
+}
+
+/** `t` joins the batch (or completes): selections stop counting. */
+function stopWaiting(t: Task): void {
+  if (!t.waiting) return;
+  t.waiting = false;
+  t.counted += t.inst!.selections - t.waitFrom;
 }
 
 /**
@@ -191,12 +303,28 @@ function currentTask(m: Inst, r: CReq): Task {
   return p.inst === m && p.state !== COMPLETED ? p : r.token;
 }
 
-/** Add a task to the batch being selected; returns its tokens per iteration. */
-function take(nb: Task[], t: Task, serial: number): number {
-  nb.push(t);
-  t.sel = serial;
+/** Rule 3's limits: `k` tasks of `tokens` are selected; is there no room for one of `tpi` more tokens? */
+function full(m: Inst, k: number, tokens: number, tpi: number): boolean {
+  return k === m.maxBatchSize || (k > 0 && tokens + tpi > m.maxBatchTokens);
+}
+
+/** `a[k] = t` in a reused buffer (grown by push); returns k + 1. */
+function put(a: Task[], k: number, t: Task): number {
+  if (k === a.length) a.push(t);
+  else a[k] = t;
+  return k + 1;
+}
+
+/** Add a task to the batch being selected, at `nb[k]`; returns its tokens per iteration. */
+function take(nb: Task[], k: number, t: Task, serial: number): number {
+  put(nb, k, t);
   t.req.selStamp = serial;
   return t.isPrompt ? t.size : 1;
+}
+
+/** Shorten `a` to `n` entries (pops: setting `length` is a slow runtime call). */
+function truncate<T>(a: T[], n: number): void {
+  while (a.length > n) a.pop();
 }
 
 function dropInBatch(a: Task[]): void {
@@ -205,14 +333,36 @@ function dropInBatch(a: Task[]): void {
     const t = a[i]!;
     if (!t.inBatch) a[w++] = t;
   }
-  a.length = w;
+  truncate(a, w);
 }
 
+/** Entries moved one by one at most; past this `splice` (which allocates its result, but moves in bulk) is faster. */
+const SHIFT_BY_HAND = 32;
+
+/** Remove `x` from `a`, keeping the order. */
 function removeItem<T>(a: T[], x: T): boolean {
   const i = a.indexOf(x);
   if (i < 0) return false;
-  a.splice(i, 1);
+  const last = a.length - 1;
+  if (last - i > SHIFT_BY_HAND) {
+    a.splice(i, 1);
+    return true;
+  }
+  for (let j = i; j < last; j++) a[j] = a[j + 1]!;
+  a.pop();
   return true;
+}
+
+/** Insert `x` at index `i` of `a`. */
+function insertAt<T>(a: T[], i: number, x: T): void {
+  let j = a.length;
+  if (j - i > SHIFT_BY_HAND) {
+    a.splice(i, 0, x);
+    return;
+  }
+  a.push(x);
+  for (; j > i; j--) a[j] = a[j - 1]!;
+  a[i] = x;
 }
 
 class CompatCluster extends ClusterBase<CReq> implements Cluster {
@@ -225,6 +375,7 @@ class CompatCluster extends ClusterBase<CReq> implements Cluster {
   private readonly insts: Inst[] = [];
   private readonly sched: ClusterScheduler;
   private readonly kv: number;
+  private readonly slab = new RequestSlab();
   protected readonly infos: MachineInfo[];
   private readonly liveKeys: boolean;
   private readonly power: NonNullable<ClusterOptions['power']>;
@@ -236,7 +387,6 @@ class CompatCluster extends ClusterBase<CReq> implements Cluster {
     this.clock = opts.clock;
     this.ev = opts.events;
     this.liveKeys = (opts.compatPendingKey ?? 'live') === 'live';
-    const hook = (m: Inst): void => this.completeIteration(m);
     this.power = opts.power ?? defaultPower;
     const { model, machines } = resolveMachines(dep, opts.catalog);
     this.kv = kvBytesPerToken(model, true);
@@ -258,7 +408,6 @@ class CompatCluster extends ClusterBase<CReq> implements Cluster {
           rm.limits.maxBatchSize,
           rm.limits.maxBatchTokens,
           rm.limits.maxPreemptions,
-          hook,
         ),
       );
     }
@@ -272,16 +421,41 @@ class CompatCluster extends ClusterBase<CReq> implements Cluster {
 
   // ---- event loop ---------------------------------------------------------------------------------
 
-  private schedule(delay: number, action: () => void): HeapEvent | undefined {
-    if (delay === 0) {
-      action();
-      return undefined;
-    }
-    const e: CEvent = { time: this.time + delay, action, cancelled: false, retry: false, epoch: 0 };
+  private readonly spareEvents: CEvent[] = [];
+
+  private event(time: number, kind: number): CEvent {
+    const e = this.spareEvents.pop() ?? new CEvent();
+    e.time = time;
+    e.kind = kind;
+    e.cancelled = false;
+    return e;
+  }
+
+  private recycle(e: CEvent): void {
+    e.inst = undefined;
+    e.flow = undefined;
+    e.action = undefined;
+    this.spareEvents.push(e);
+  }
+
+  /** Queue `e` (not a retry). */
+  private enqueue(e: CEvent): CEvent {
     this.heap.push(e);
     this.progress++;
     this.armHead();
     return e;
+  }
+
+  /** `m`'s run ends in `delay` s; at once (inline, as SplitwiseSim's zero-delay actions) when 0. */
+  private scheduleRunEnd(m: Inst, delay: number): void {
+    if (delay === 0) {
+      m.completionEv = undefined;
+      this.completeIteration(m);
+      return;
+    }
+    const e = this.event(this.time + delay, ITERATION_END);
+    e.inst = m;
+    m.completionEv = this.enqueue(e);
   }
 
   /**
@@ -306,7 +480,9 @@ class CompatCluster extends ClusterBase<CReq> implements Cluster {
   }
 
   private scheduleRetry(f: Flow): void {
-    const e: CEvent = { time: this.time + 1.0, action: () => this.tryFlow(f), cancelled: false, retry: true, epoch: this.epoch };
+    const e = this.event(this.time + 1.0, FLOW_RETRY);
+    e.flow = f;
+    e.epoch = this.epoch;
     this.heap.push(e);
     this.retries++;
     this.freshFails++;
@@ -328,24 +504,34 @@ class CompatCluster extends ClusterBase<CReq> implements Cluster {
   private arm(t: number): void {
     this.armed?.cancel();
     this.armedAt = t;
-    this.armed = this.clock.at(t, () => this.drain(), EventRank.completion);
+    this.armed = this.clock.at(t, this.onDrain, EventRank.completion);
   }
 
   private draining = false;
+  private readonly onDrain = (): void => this.drain();
 
   private drain(): void {
     this.armed = undefined;
     this.armedAt = Infinity;
-    this.drainUpTo(this.clock.now());
+    this.drainUpTo(this.clock.now(), true);
   }
 
-  /** Run internal events due by `now` in heap order, then arm the clock for the next one. */
-  private drainUpTo(now: number): void {
+  /**
+   * Run internal events due by `now` in heap order, then arm the clock for the next one. With `onward`
+   * (a clock callback) it goes on to later events while the clock can `advance` to them (nothing else
+   * is scheduled by then: their callback would have run next anyway), so most events need no callback.
+   */
+  private drainUpTo(now: number, onward: boolean): void {
     this.draining = true;
     const heap = this.heap;
+    const clock = this.clock;
+    const advance = onward && clock.advance !== undefined;
     for (;;) {
       const t = heap.headTime();
-      if (t > now) break;
+      if (t > now) {
+        if (!advance || t === Infinity || this.frozen() || !clock.advance!(t)) break;
+        now = t;
+      }
       const top = heap.pop()!;
       if (typeof top === 'number') {
         // A queued arrival (queueArrivals): its number.
@@ -354,16 +540,24 @@ class CompatCluster extends ClusterBase<CReq> implements Cluster {
         this.runArrival!(top, t);
         continue;
       }
-      if (top.cancelled) continue;
-      const ce = top as CEvent;
-      if (ce.retry) {
+      const e = top as CEvent;
+      if (e.cancelled) {
+        this.recycle(e);
+        continue;
+      }
+      const kind = e.kind;
+      if (kind === FLOW_RETRY) {
         this.retries--;
-        if (ce.epoch === this.epoch) this.freshFails--;
+        if (e.epoch === this.epoch) this.freshFails--;
       } else {
         this.progress--;
       }
-      this.time = top.time;
-      top.action();
+      this.time = e.time;
+      if (kind === ITERATION_END) this.completeIteration(e.inst!);
+      else if (kind === FLOW_END) this.flowCompletion(e.flow!);
+      else if (kind === FLOW_RETRY) this.tryFlow(e.flow!);
+      else e.action!();
+      this.recycle(e);
     }
     this.draining = false;
     // Cancelled entries stay where they are (popping them early would change the heap's layout).
@@ -411,10 +605,9 @@ class CompatCluster extends ClusterBase<CReq> implements Cluster {
    */
   queueArrival(time: number, fn: () => void): void {
     if (!(time >= this.time)) throw new RangeError(`arrival at ${time} s is before the engine's time ${this.time} s`);
-    const e: CEvent = { time, action: fn, cancelled: false, retry: false, epoch: 0 };
-    this.heap.push(e);
-    this.progress++;
-    this.armHead();
+    const e = this.event(time, ACTION);
+    e.action = fn;
+    this.enqueue(e);
   }
 
   private runArrival: ((index: number, time: number) => void) | undefined;
@@ -446,16 +639,17 @@ class CompatCluster extends ClusterBase<CReq> implements Cluster {
         this.armed?.cancel();
         this.armed = undefined;
         this.armedAt = Infinity;
-        this.drainUpTo(now);
+        this.drainUpTo(now, false);
       }
       this.time = now;
     }
     const kv = this.kv;
-    const prompt = new Task(undefined as unknown as CReq, true, request.promptTokens, kv * (request.promptTokens + 1));
-    const token = new Task(undefined as unknown as CReq, false, request.outputTokens - 1, kv * (request.outputTokens - 1));
-    const r = new CReq(request, observer, this.time, prompt, token);
+    const prompt = new Task(undefined as unknown as CReq, true, request.promptTokens, kv);
+    const token = new Task(undefined as unknown as CReq, false, request.outputTokens - 1, kv);
+    const r = new CReq(request, observer, this.slab.take(this.time), prompt, token);
     (prompt as { req: CReq }).req = r;
     (token as { req: CReq }).req = r;
+    token.obs = observer;
     this.live.set(request.id, r);
     const pl = this.sched.place(request.promptTokens, request.outputTokens);
     r.placed = pl;
@@ -469,7 +663,7 @@ class CompatCluster extends ClusterBase<CReq> implements Cluster {
     token.inst = oneToken ? p : t;
     this.taskArrival(p, prompt);
     if (p === t && !oneToken) this.taskArrival(t, token);
-    return { cancel: () => this.cancel(r) };
+    return r;
   }
 
   // ---- instance -----------------------------------------------------------------------------------
@@ -479,17 +673,17 @@ class CompatCluster extends ClusterBase<CReq> implements Cluster {
     // A chained decode task joins its prompt's entry.
     if (!task.isPrompt && r.prompt.inst === m && r.prompt.state !== COMPLETED) return;
     const a = m.pendingRequests;
-    const key = r.arrival;
+    const v = this.slab.v;
+    const key = v[r.at + F_ARRIVAL]!;
     let lo = 0;
     let hi = a.length;
-    if (hi > 0 && a[hi - 1]!.arrival <= key) lo = hi;
+    if (hi > 0 && v[a[hi - 1]!.at + F_ARRIVAL]! <= key) lo = hi;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
-      if (key < a[mid]!.arrival) hi = mid;
+      if (key < v[a[mid]!.at + F_ARRIVAL]!) hi = mid;
       else lo = mid + 1;
     }
-    if (lo === a.length) a.push(r);
-    else a.splice(lo, 0, r);
+    insertAt(a, lo, r);
   }
 
   private removeFromPool(m: Inst, task: Task): void {
@@ -502,8 +696,9 @@ class CompatCluster extends ClusterBase<CReq> implements Cluster {
   /** bisect.insort_right by (counter, arrival): over current counters ('live', as SplitwiseSim's bisect does) or frozen keys. */
   private addPendingTask(m: Inst, task: Task, preempt: boolean): void {
     const a = m.pendingQueue;
-    const c = task.counter;
-    const arr = task.req.arrival;
+    const c = counterOf(task);
+    const v = this.slab.v;
+    const arr = v[task.req.at + F_ARRIVAL]!;
     task.frozen = c;
     let lo = 0;
     let hi = a.length;
@@ -511,12 +706,11 @@ class CompatCluster extends ClusterBase<CReq> implements Cluster {
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
       const o = a[mid]!;
-      const oc = live ? o.counter : o.frozen;
-      if (c < oc || (c === oc && arr < o.req.arrival)) hi = mid;
+      const oc = live ? counterOf(o) : o.frozen;
+      if (c < oc || (c === oc && arr < v[o.req.at + F_ARRIVAL]!)) hi = mid;
       else lo = mid + 1;
     }
-    if (lo === a.length) a.push(task);
-    else a.splice(lo, 0, task);
+    insertAt(a, lo, task);
     if (preempt) m.blockedQueue.push(task);
     if (task.isPrompt) m.promptQueue.push(task);
   }
@@ -524,6 +718,9 @@ class CompatCluster extends ClusterBase<CReq> implements Cluster {
   private taskArrival(m: Inst, task: Task): void {
     task.inst = m;
     task.state = QUEUED;
+    // A chained decode task is not its request's current task until its prompt completes.
+    const r = task.req;
+    if (task.isPrompt || r.prompt.inst !== m || r.prompt.state === COMPLETED) startWaiting(task);
     this.addToPool(m, task);
     this.addPendingTask(m, task, false);
     if (m.completing) return;
@@ -553,153 +750,199 @@ class CompatCluster extends ClusterBase<CReq> implements Cluster {
     if (m.batch.length < m.maxBatchSize && m.batchTokens < m.maxBatchTokens) this.pauseIteration(m);
   }
 
-  /** SplitwiseSim's five-step selection (2.8). Returns the new batch in selection order. */
-  private selectBatch(m: Inst): Task[] {
+  /**
+   * SplitwiseSim's five-step selection (2.8). The previous batch's tasks selected again are exactly the
+   * first `m.kept` of it, all taken by step 4 (a decode task of the batch is its request's current task and
+   * in no list steps 1–3 read, and step 5 stops wherever step 4 did: same limits, no fewer tokens); the
+   * other tasks selected, the newcomers, are `m.nb[0, m.nbSize)` in selection order.
+   */
+  private selectBatch(m: Inst): void {
     const serial = ++this.selSerial;
     const nb = m.nb;
-    nb.length = 0;
+    // k: tasks selected; j: newcomers stored in nb
+    let k = 0;
+    let j = 0;
     let tokens = 0;
     let memory = m.memory;
     const maxSize = m.maxBatchSize;
     const maxTok = m.maxBatchTokens;
     const cap = m.memCapacity;
     // 1. tasks that waited too long, from the head of the pending queue
-    for (const t of m.pendingQueue) {
-      if (t.counter < m.maxPreemptions) break;
-      if (nb.length === maxSize) break;
-      if (nb.length > 0 && tokens + t.tpi > maxTok) break;
+    const pending = m.pendingQueue;
+    for (let i = 0; i < pending.length; i++) {
+      const t = pending[i]!;
+      if (counterOf(t) < m.maxPreemptions) break;
+      if (full(m, k, tokens, t.tpi)) break;
       if (t.req.selStamp === serial) continue;
       // A preempted task holds its KV already; another must fit.
       const held = t.state === BLOCKED;
       if (!held && t.memory + memory > cap) continue;
-      tokens += take(nb, t, serial);
+      tokens += take(nb, j++, t, serial);
+      k++;
       if (!held) memory += t.memory;
     }
     // 2. new prompts, in arrival order
-    for (const t of m.promptQueue) {
-      if (nb.length === maxSize) break;
-      if (nb.length > 0 && tokens + t.tpi > maxTok) break;
+    const prompts = m.promptQueue;
+    for (let i = 0; i < prompts.length; i++) {
+      const t = prompts[i]!;
+      if (full(m, k, tokens, t.size)) break;
       if (t.req.selStamp === serial) continue;
-      if (t.memory + memory <= cap) {
-        tokens += take(nb, t, serial);
-        memory += t.memory;
-      } else break;
+      if (t.memory + memory > cap) break;
+      tokens += take(nb, j++, t, serial);
+      k++;
+      memory += t.memory;
     }
     // 3. preempted decodes, in preemption order
-    for (const t of m.blockedQueue) {
-      if (nb.length === maxSize) break;
-      if (nb.length > 0 && tokens + t.tpi > maxTok) break;
+    const blocked = m.blockedQueue;
+    for (let i = 0; i < blocked.length; i++) {
+      const t = blocked[i]!;
+      if (full(m, k, tokens, t.tpi)) break;
       if (t.req.selStamp === serial) continue;
-      tokens += take(nb, t, serial);
+      tokens += take(nb, j++, t, serial);
+      k++;
     }
-    // 4. the previous batch's decodes
-    for (const t of m.batch) {
-      if (nb.length === maxSize) break;
-      if (nb.length > 0 && tokens + t.tpi > maxTok) break;
+    // 4. the previous batch's decodes (selected again: marked, not stored)
+    const batch = m.batch;
+    let kept = 0;
+    for (let i = 0; i < batch.length; i++) {
+      const t = batch[i]!;
+      if (full(m, k, tokens, t.tpi)) break;
       if (t.req.selStamp === serial) continue;
-      tokens += take(nb, t, serial);
+      t.req.selStamp = serial;
+      tokens += t.tpi;
+      k++;
+      kept++;
     }
-    // 5. the current task of every request on the instance, in request-arrival order
-    for (const r of m.pendingRequests) {
-      if (nb.length === maxSize) break;
-      if (r.selStamp === serial) continue;
-      const t = currentTask(m, r);
-      if (nb.length > 0 && tokens + t.tpi > maxTok) break;
-      const held = t.state === BLOCKED;
-      if (!held && t.memory + memory > cap) break;
-      tokens += take(nb, t, serial);
-      if (!held) memory += t.memory;
-    }
+    m.kept = kept;
+    // 5. the current task of every request on the instance, in request-arrival order (none left when
+    // every request already has its task in the batch: one task per request)
+    const requests = m.pendingRequests;
+    if (k < requests.length)
+      for (let i = 0; i < requests.length; i++) {
+        const r = requests[i]!;
+        if (k === maxSize) break;
+        if (r.selStamp === serial) continue;
+        const t = currentTask(m, r);
+        if (k > 0 && tokens + t.tpi > maxTok) break;
+        const held = t.state === BLOCKED;
+        if (!held && t.memory + memory > cap) break;
+        tokens += take(nb, j++, t, serial);
+        k++;
+        if (!held) memory += t.memory;
+      }
+    m.nbSize = j;
     m.batchTokens = tokens;
-    return nb;
+  }
+
+  /**
+   * Nothing waits on `m` and its batch is decode tasks only, one per request there: the five steps would
+   * select that batch again, in its order (step 4; nothing is preempted, nothing joins, no counter moves
+   * but the selection count), so it is kept as it is.
+   */
+  private unchanged(m: Inst): boolean {
+    const size = m.batch.length;
+    return (
+      size > 0 &&
+      m.promptsInBatch === 0 &&
+      size === m.pendingRequests.length &&
+      m.pendingQueue.length === 0 &&
+      m.promptQueue.length === 0 &&
+      m.blockedQueue.length === 0
+    );
   }
 
   private startIteration(m: Inst): void {
-    const nb = this.selectBatch(m);
-    const serial = this.selSerial;
-    // Preempt the previous batch's tasks that were not selected again (they keep their KV).
-    const old = m.batch;
-    let dropped = false;
-    for (let i = 0; i < old.length; i++) {
-      if (old[i]!.sel !== serial) {
-        dropped = true;
-        break;
-      }
+    if (this.unchanged(m)) {
+      ++this.selSerial;
+      m.selections++;
+      m.batchTokens = m.batch.length;
+      this.launch(m);
+      return;
     }
-    if (dropped) {
-      const kept = m.spare;
-      kept.length = 0;
-      for (let i = 0; i < old.length; i++) {
-        const t = old[i]!;
-        if (t.sel === serial) {
-          kept.push(t);
-          continue;
-        }
+    this.selectBatch(m);
+    // Preempt the previous batch's tasks that were not selected again, the end of it (they keep their KV).
+    const batch = m.batch;
+    const kept = m.kept;
+    if (kept < batch.length) {
+      for (let i = kept; i < batch.length; i++) {
+        const t = batch[i]!;
         t.state = BLOCKED;
         t.inBatch = false;
+        startWaiting(t);
         t.preemptions++;
         if (t.isPrompt) m.promptsInBatch--;
         else m.tokensInBatch--;
         this.addPendingTask(m, t, true);
       }
-      m.spare = old;
-      m.batch = kept;
+      truncate(batch, kept);
     }
-    let added = 0;
-    for (let i = 0; i < nb.length; i++) {
-      const t = nb[i]!;
-      if (t.inBatch) continue;
-      t.inBatch = true;
-      m.batch.push(t);
-      added++;
-      if (t.isPrompt) m.promptsInBatch++;
-      else m.tokensInBatch++;
-    }
-    if (added > 0) {
+    // Newcomers join after the survivors, in selection order.
+    const nb = m.nb;
+    const size = m.nbSize;
+    for (let i = 0; i < size; i++) this.join(m, nb[i]!);
+    if (size > 0) {
       // New tasks leave the pending queue, the preempted list and the prompt list (one pass each).
       dropInBatch(m.pendingQueue);
       dropInBatch(m.blockedQueue);
       dropInBatch(m.promptQueue);
     }
-    for (const r of m.pendingRequests) {
-      const t = currentTask(m, r);
-      if (!t.inBatch) t.counter++;
-    }
+    // Every current task not in the new batch waited one more selection (the lazy counters).
+    m.selections++;
     if (m.batch.length === 0) {
       if (m.pendingRequests.length === 0) this.sched.release?.(m);
       return;
     }
+    this.launch(m);
+  }
+
+  /**
+   * A newly selected task joins `m`'s batch (after the survivors, in selection order) and runs: a task
+   * that never ran takes its KV now (a prompt starts).
+   */
+  private join(m: Inst, t: Task): void {
+    t.inBatch = true;
+    stopWaiting(t);
+    m.batch.push(t);
+    if (t.isPrompt) m.promptsInBatch++;
+    else m.tokensInBatch++;
+    if (t.state === QUEUED) {
+      const v = this.slab.v;
+      const r = t.req;
+      if (t.isPrompt) v[r.at + F_PROMPT_START] = this.time;
+      m.memory += t.memory;
+      v[r.at + F_MEMORY]! += t.memory;
+    }
+    t.state = RUNNING;
+  }
+
+  /** Start the run of `m`'s selected batch (its tasks running). */
+  private launch(m: Inst): void {
     // Iteration time, computed once per run from the batch as selected.
     const pr = m.pred;
     if (m.tokensInBatch === 0) m.iterDur = pr.promptTime(m.batchTokens);
-    else if (m.promptsInBatch === 0) m.iterDur = pr.tokenTime(m.batchTokens);
+    else if (m.promptsInBatch === 0) m.iterDur = m.decodeTime(m.batchTokens);
     else m.iterDur = pr.promptTime(m.batchTokens) * 1.1;
     if (!(m.iterDur > 0))
       throw new ConfigError(`performance model gave a non-positive iteration time (${m.iterDur} s) on ${m.id} for ${m.batchTokens} batch tokens`);
-    const now = this.time;
-    let n = Infinity;
-    for (const t of m.batch) {
-      const left = t.size - t.generated;
-      if (left < n) n = left;
-      if (t.state === QUEUED) {
-        t.state = RUNNING;
-        const r = t.req;
-        if (t.isPrompt) r.promptStart = now;
-        else if (r.tokenStart !== r.tokenStart) r.tokenStart = now;
-        m.memory += t.memory;
-        r.memory += t.memory;
-      } else if (t.state === BLOCKED) {
-        t.state = RUNNING;
+    // A prompt is always one whole iteration; a decode-only batch runs until its shortest task ends.
+    let n = 1;
+    if (m.promptsInBatch === 0) {
+      n = Infinity;
+      const batch = m.batch;
+      for (let i = 0; i < batch.length; i++) {
+        const t = batch[i]!;
+        const left = t.size - t.generated;
+        if (left < n) n = left;
       }
     }
-    // A prompt is always one whole iteration; a decode-only batch runs until its shortest task ends.
-    m.nContig = m.promptsInBatch > 0 ? 1 : n;
-    m.runStart = now;
-    m.completionEv = this.schedule(m.iterDur * m.nContig, m.onComplete);
-    if (this.ev?.iterationStart) this.ev.iterationStart(this.iterEvent(m));
+    m.nContig = n;
+    m.runStart = this.time;
+    this.scheduleRunEnd(m, m.iterDur * m.nContig);
+    if (this.ev?.iterationStart) this.ev.iterationStart((m.runEvent = this.iterEvent(m)));
+    else m.runEvent = undefined;
   }
 
-  private iterEvent(m: Inst) {
+  private iterEvent(m: Inst): IterationEvent {
     const phase = m.promptsInBatch === 0 ? 'decode' : m.tokensInBatch === 0 ? 'prompt' : 'mixed';
     return {
       machine: m.id,
@@ -727,15 +970,16 @@ class CompatCluster extends ClusterBase<CReq> implements Cluster {
     const remaining = m.iterDur * n - elapsed;
     ev.cancelled = true;
     this.progress--;
-    m.completionEv = this.schedule(remaining, ev.action);
+    this.scheduleRunEnd(m, remaining);
   }
 
   private completeIteration(m: Inst): void {
-    if (this.ev?.iterationEnd) this.ev.iterationEnd(this.iterEvent(m));
+    // The run's start event says it all again unless the run was cut (new end, fewer iterations).
+    if (this.ev?.iterationEnd) this.ev.iterationEnd(m.runEvent === undefined || m.pauseNext ? this.iterEvent(m) : m.runEvent);
     const now = this.time;
     const n = m.nContig;
     const completed = m.completed;
-    completed.length = 0;
+    let done = 0;
     const batch = m.batch;
     for (let i = 0; i < batch.length; i++) {
       const t = batch[i]!;
@@ -743,26 +987,27 @@ class CompatCluster extends ClusterBase<CReq> implements Cluster {
         t.generated += 1;
         m.promptTokensTotal += t.size;
         m.outputTokensTotal += 1;
-        if (t.generated === 1) completed.push(t);
+        if (t.generated === 1) done = put(completed, done, t);
       } else {
+        // Its first decode tokens are the request's second token.
+        if (t.generated === 0) this.slab.v[t.req.at + F_SECOND_TOKEN] = now;
         t.generated += n;
         m.outputTokensTotal += n;
-        if (t.req.secondToken !== t.req.secondToken) t.req.secondToken = now;
-        t.req.obs.onTokens(n, now);
-        if (t.generated === t.size) completed.push(t);
+        t.obs.onTokens(n, now);
+        if (t.generated === t.size) done = put(completed, done, t);
       }
     }
-    if (completed.length > 0) {
+    if (done > 0) {
       // Observers may submit work synchronously: hold its selection until this one is done.
       m.completing = true;
-      for (let i = 0; i < completed.length; i++) this.taskCompletion(m, completed[i]!);
+      for (let i = 0; i < done; i++) this.taskCompletion(m, completed[i]!);
       m.completing = false;
       let w = 0;
       for (let i = 0; i < batch.length; i++) {
         const t = batch[i]!;
         if (t.inBatch) batch[w++] = t;
       }
-      batch.length = w;
+      truncate(batch, w);
     }
     m.pauseNext = false;
     this.startIteration(m);
@@ -776,8 +1021,10 @@ class CompatCluster extends ClusterBase<CReq> implements Cluster {
     else m.tokensInBatch--;
     this.removeFromPool(m, t);
     if (t.isPrompt) {
+      // A chained decode task is now its request's current task here.
+      if (r.token.inst === m && r.token.state === QUEUED) startWaiting(r.token);
       r.placed.promptDone();
-      r.promptEnd = this.time;
+      this.slab.v[r.at + F_PROMPT_END] = this.time;
       r.obs.onTokens(1, this.time);
       if (r.flow && r.flow.state === NONE) this.flowArrival(r.flow);
       else if (r.r.outputTokens === 1) this.releaseRequest(m, r);
@@ -788,8 +1035,9 @@ class CompatCluster extends ClusterBase<CReq> implements Cluster {
 
   /** The request's last task ended on `m`: its KV there is free, its placement handed back. */
   private releaseRequest(m: Inst, r: CReq): void {
-    m.memory -= r.memory;
-    r.memory = 0;
+    const v = this.slab.v;
+    m.memory -= v[r.at + F_MEMORY]!;
+    v[r.at + F_MEMORY] = 0;
     if (r.cancelled) r.placed.cancelled();
     else r.placed.finished();
     this.freed();
@@ -805,24 +1053,28 @@ class CompatCluster extends ClusterBase<CReq> implements Cluster {
 
   private tryFlow(f: Flow): void {
     if (f.state !== QUEUED) return;
-    if (f.dest.memory + f.req.memory <= f.dest.memCapacity) this.runFlow(f);
+    if (f.dest.memory + this.slab.v[f.req.at + F_MEMORY]! <= f.dest.memCapacity) this.runFlow(f);
     else this.scheduleRetry(f);
   }
 
   private runFlow(f: Flow): void {
     f.state = RUNNING;
     const r = f.req;
-    r.flowStart = this.time;
-    f.dest.memory += r.memory;
+    const v = this.slab.v;
+    v[r.at + F_FLOW_START] = this.time;
+    f.dest.memory += v[r.at + F_MEMORY]!;
     if (this.ev?.kvTransferStart) this.ev.kvTransferStart({ requestId: r.r.id, from: f.src.id, to: f.dest.id, time: this.time, bytes: f.bytes });
-    this.schedule(f.bytes / SPLITWISE_TRANSFER_BYTES_PER_S, () => this.flowCompletion(f));
+    const e = this.event(this.time + f.bytes / SPLITWISE_TRANSFER_BYTES_PER_S, FLOW_END);
+    e.flow = f;
+    this.enqueue(e);
   }
 
   private flowCompletion(f: Flow): void {
     f.state = COMPLETED;
     const r = f.req;
-    r.flowEnd = this.time;
-    f.src.memory -= r.memory;
+    const v = this.slab.v;
+    v[r.at + F_FLOW_END] = this.time;
+    f.src.memory -= v[r.at + F_MEMORY]!;
     r.placed.kvShipped();
     this.freed();
     if (this.ev?.kvTransferEnd) this.ev.kvTransferEnd({ requestId: r.r.id, from: f.src.id, to: f.dest.id, time: this.time, bytes: f.bytes });
@@ -834,10 +1086,17 @@ class CompatCluster extends ClusterBase<CReq> implements Cluster {
     r.done = true;
     this.live.delete(r.r.id);
     const now = this.time;
+    const v = this.slab.v;
+    const at = r.at;
+    const promptEnd = v[at + F_PROMPT_END]!;
+    const promptStart = v[at + F_PROMPT_START]!;
+    const second = secondTokenParts(promptEnd, v[at + F_SECOND_TOKEN]!, now, r.flow ? v[at + F_FLOW_END]! - v[at + F_FLOW_START]! : 0);
     const bd: RequestBreakdown = {
-      queue: r.promptStart - r.arrival,
-      prefill: r.promptEnd - r.promptStart,
-      ...secondTokenParts(r.promptEnd, r.secondToken, now, r.flow ? r.flowEnd - r.flowStart : 0),
+      queue: promptStart - v[at + F_ARRIVAL]!,
+      prefill: promptEnd - promptStart,
+      kvTransfer: second.kvTransfer,
+      decodeWait: second.decodeWait,
+      decode: second.decode,
       promptMachine: r.prompt.inst!.id,
       tokenMachine: r.token.inst!.id,
       pool: r.pool,
@@ -845,16 +1104,7 @@ class CompatCluster extends ClusterBase<CReq> implements Cluster {
     };
     if (this.ev?.requestDone) this.ev.requestDone(r.r.id, bd, now);
     r.obs.onDone(bd, now);
-  }
-
-  /**
-   * Cancelling has no SplitwiseSim counterpart (the simulator never abandons a request): the request
-   * keeps running to keep the simulated cluster's state exact, but its observer hears nothing more.
-   */
-  private cancel(r: CReq): void {
-    if (r.done || r.cancelled) return;
-    r.cancelled = true;
-    (r as { obs: RequestObserver }).obs = MUTED;
+    this.slab.release(at);
   }
 }
 

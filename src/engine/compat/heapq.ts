@@ -11,9 +11,9 @@
  * each a reference (Int32Array): an arrival's number, or −1 − the slot of an event in a small table.
  */
 
+/** An event entry: the heap reads its time only (what it does is its owner's business). */
 export interface HeapEvent {
   readonly time: number;
-  readonly action: () => void;
   cancelled: boolean;
 }
 

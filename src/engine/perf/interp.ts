@@ -5,6 +5,8 @@ import type { BatchShape } from '../api.js';
  * Piecewise-linear function through points (x ascending, distinct), extrapolated linearly outside the range with the
  * slope of the first / last segment (scipy `interp1d(kind='linear', fill_value='extrapolate')`). One point: constant.
  */
+const MEMO = 1024;
+
 export class PiecewiseLinear {
   readonly xs: readonly number[];
   readonly ys: readonly number[];
@@ -18,7 +20,20 @@ export class PiecewiseLinear {
     this.ys = [...ys];
   }
 
+  /** Values at the integers 0..MEMO−1 once computed (NaN: not yet): batch sizes are looked up every iteration. */
+  private memo: Float64Array | undefined;
+
   at(x: number): number {
+    if (x >>> 0 === x && x < MEMO) {
+      const m = (this.memo ??= new Float64Array(MEMO).fill(NaN));
+      const v = m[x]!;
+      if (v === v) return v;
+      return (m[x] = this.compute(x));
+    }
+    return this.compute(x);
+  }
+
+  private compute(x: number): number {
     const xs = this.xs;
     const ys = this.ys;
     const n = xs.length;

@@ -68,7 +68,35 @@ export function referenceLatency(o: ReferenceLatencyOptions): ReferenceLatency {
   if (o.outputTokens === 1) {
     return { ttft, tpot: pm.decodeTime(1, o.promptTokens + 1), e2e: ttft };
   }
-  let sum = 0;
-  for (let i = 1; i < o.outputTokens; i++) sum += pm.decodeTime(1, o.promptTokens + i);
+  const sum = decodeSum(pm, o.promptTokens, o.outputTokens - 1);
   return { ttft, tpot: sum / (o.outputTokens - 1), e2e: ttft + sum };
+}
+
+/** Per reference model and prompt size, the running sums of its batch-1 decode times (index k: k decodes). */
+const decodeSums = new WeakMap<PerfModel, Map<number, { sums: Float64Array; n: number }>>();
+
+/**
+ * Σ_{i=1..k} decodeTime(1, prompt + i), added in that order (the same double as the plain loop): the running
+ * sums of a prompt size are kept and extended, so requests of one prompt size share them.
+ */
+function decodeSum(pm: PerfModel, prompt: number, k: number): number {
+  let byPrompt = decodeSums.get(pm);
+  if (!byPrompt) decodeSums.set(pm, (byPrompt = new Map()));
+  let e = byPrompt.get(prompt);
+  if (!e) byPrompt.set(prompt, (e = { sums: new Float64Array(k + 1), n: 0 }));
+  if (k > e.n) {
+    if (k >= e.sums.length) {
+      const grown = new Float64Array(Math.max(k + 1, e.sums.length + (e.sums.length >> 1)));
+      grown.set(e.sums.subarray(0, e.n + 1));
+      e.sums = grown;
+    }
+    const s = e.sums;
+    let sum = s[e.n]!;
+    for (let i = e.n + 1; i <= k; i++) {
+      sum += pm.decodeTime(1, prompt + i);
+      s[i] = sum;
+    }
+    e.n = k;
+  }
+  return e.sums[k]!;
 }

@@ -4,7 +4,8 @@
  * stream of RequestSpec batches with time-order checks, line numbers and `--lenient` skipping.
  */
 import { createReadStream } from 'node:fs';
-import { parse as parseCsvSync } from 'csv-parse/sync';
+import { createRequire } from 'node:module';
+import type { Options as CsvOptions, parse as csvParse } from 'csv-parse/sync';
 import { TraceFormatError } from '../../errors.js';
 import type { RequestSpec } from '../types.js';
 
@@ -63,6 +64,14 @@ export interface ReadOptions {
 }
 
 const MAX_LINE = 16 * 1024 * 1024;
+
+let csv: typeof csvParse | undefined;
+
+/** csv-parse, loaded at the first line that needs it (plain traces never do: start-up does not pay for it). */
+function parseCsvSync(text: string, options: CsvOptions): unknown {
+  csv ??= (createRequire(import.meta.url)('csv-parse/sync') as { parse: typeof csvParse }).parse;
+  return csv(text, options);
+}
 
 /** Splits one CSV line; lines with quotes go through csv-parse so quoted fields are handled by the book. */
 export function splitCsv(line: string): string[] {

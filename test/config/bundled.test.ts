@@ -1,0 +1,79 @@
+/**
+ * The bundled snapshot (src/config/snapshot.ts) holds exactly what the bundled catalog, profile and SplitwiseSim
+ * files load to with their full checks, and the loaders use it for the bundled folders only.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import {
+  DEFAULT_CATALOG_DIR,
+  DEFAULT_PROFILES_DIR,
+  DEPLOYMENTS_DIR,
+  listDeployments,
+  loadCatalog,
+  loadDeployment,
+  loadProfiles,
+  parseDeployment,
+  readSplitwiseRows,
+  SPLITWISE_CSV,
+} from '../../src/config/index.js';
+import type { DeploymentOverrides } from '../../src/engine/index.js';
+import { DEFAULT_PRICES_FILE, loadPrices, parsePrices } from '../../src/cost/prices.js';
+import { BUNDLED_SNAPSHOT, bundledSnapshot } from '../../src/config/snapshot.js';
+import { renderBundledSnapshot } from '../tools/bundled-data.js';
+
+test('workloads/bundled.json is what its sources load to (else: npm run data:bundled)', () => {
+  assert.equal(fs.readFileSync(BUNDLED_SNAPSHOT, 'utf8'), renderBundledSnapshot(), 'stale snapshot: run `npm run data:bundled`');
+  assert.ok(bundledSnapshot(), 'the loaders read it');
+});
+
+test('the bundled catalog and profiles from the snapshot equal a copy of their folders read from the files', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-bundled-'));
+  fs.cpSync(DEFAULT_CATALOG_DIR, path.join(dir, 'catalog'), { recursive: true });
+  fs.cpSync(DEFAULT_PROFILES_DIR, path.join(dir, 'profiles'), { recursive: true });
+  const fromFiles = loadCatalog(path.join(dir, 'catalog'));
+  const bundled = loadCatalog();
+  assert.notEqual(bundled.dir, fromFiles.dir);
+  // Every map (hardware, machines, models, aliases), entry order included; only the folder differs.
+  assert.deepEqual({ ...bundled, dir: '' }, { ...fromFiles, dir: '' });
+  const csv = path.join(dir, 'profiles', 'splitwise-sim', 'perf_model.csv');
+  const copy = loadProfiles(path.join(dir, 'profiles'), csv);
+  const profiles = loadProfiles();
+  const relative = (p: typeof copy, root: string) => p.entries.map((e) => ({ ...e, file: path.relative(root, e.file) }));
+  assert.deepEqual(relative(profiles, DEFAULT_PROFILES_DIR), relative(copy, path.join(dir, 'profiles')));
+  assert.deepEqual(profiles.splitwiseRows(), copy.splitwiseRows());
+  assert.deepEqual(bundledSnapshot()?.splitwise, readSplitwiseRows(SPLITWISE_CSV));
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('a bundled deployment from the snapshot equals its file read and checked, overrides and errors included', () => {
+  const names = listDeployments();
+  assert.ok(names.length >= 10 && names.includes('baseline-h100-paper'));
+  assert.deepEqual(Object.keys(bundledSnapshot()?.deployments ?? {}), names);
+  const cases: DeploymentOverrides[] = [{}, { model: 'llama2-70b' }, { perfModel: 'roofline' }, { scheduler: 'no-such-scheduler' }, { counts: { prompt: 3 } }];
+  const outcome = (f: () => unknown): unknown => {
+    try {
+      return f();
+    } catch (e) {
+      return { error: (e as Error).message, hint: (e as { hint?: string }).hint };
+    }
+  };
+  for (const name of names) {
+    const file = path.join(DEPLOYMENTS_DIR, `${name}.yaml`);
+    const text = fs.readFileSync(file, 'utf8');
+    for (const o of cases) {
+      assert.deepEqual(
+        outcome(() => loadDeployment(name, o)),
+        outcome(() => parseDeployment(text, file, o, name)),
+        `${name} ${JSON.stringify(o)}`,
+      );
+    }
+  }
+});
+
+test('the bundled price table from the snapshot equals workloads/prices.yaml read and checked', () => {
+  assert.ok(bundledSnapshot()?.prices);
+  assert.deepEqual(loadPrices(), parsePrices(fs.readFileSync(DEFAULT_PRICES_FILE, 'utf8'), DEFAULT_PRICES_FILE));
+});

@@ -1,0 +1,52 @@
+/**
+ * Render the bundled snapshot (workloads/bundled.json, src/config/snapshot.ts) from its sources, read and
+ * validated in full: `npm run data:bundled` rewrites it; test/config/bundled.test.ts fails when it is stale.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  DEFAULT_CATALOG_DIR,
+  DEFAULT_PROFILES_DIR,
+  DEPLOYMENTS_DIR,
+  deploymentSnapshot,
+  listDeployments,
+  readCatalogFiles,
+  readProfileIndex,
+  readSplitwiseRows,
+  SPLITWISE_CSV,
+} from '../../src/config/index.js';
+import { DEFAULT_PRICES_FILE, readPriceFile } from '../../src/cost/prices.js';
+import { BUNDLED_SNAPSHOT, type ConfigSnapshot, SNAPSHOT_FORMAT } from '../../src/config/snapshot.js';
+
+/** The snapshot's text, from the bundled catalog, profile, SplitwiseSim, deployment and price files. */
+export function renderBundledSnapshot(): string {
+  const catalog = readCatalogFiles(DEFAULT_CATALOG_DIR);
+  const root = path.resolve(DEFAULT_PROFILES_DIR);
+  const snapshot: ConfigSnapshot = {
+    format: SNAPSHOT_FORMAT,
+    catalog: { hardware: catalog.hardware.data.hardware, machines: catalog.machines.data.machines, models: catalog.models.data.models },
+    profiles: readProfileIndex(root).map((e) => ({ file: path.relative(root, e.file).split(path.sep).join('/'), profile: e.profile })),
+    splitwise: readSplitwiseRows(SPLITWISE_CSV),
+    deployments: Object.fromEntries(
+      listDeployments().map((name) => {
+        const file = path.join(DEPLOYMENTS_DIR, `${name}.yaml`);
+        return [name, deploymentSnapshot(readFileSync(file, 'utf8'), file)];
+      }),
+    ),
+    prices: readPriceFile(readFileSync(DEFAULT_PRICES_FILE, 'utf8'), DEFAULT_PRICES_FILE),
+  };
+  return `${JSON.stringify(snapshot)}\n`;
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const text = renderBundledSnapshot();
+  let before: string | undefined;
+  try {
+    before = readFileSync(BUNDLED_SNAPSHOT, 'utf8');
+  } catch {
+    before = undefined;
+  }
+  if (text !== before) writeFileSync(BUNDLED_SNAPSHOT, text);
+  process.stdout.write(`${path.basename(BUNDLED_SNAPSHOT)}: ${text === before ? 'up to date' : 'rewritten'}\n`);
+}
