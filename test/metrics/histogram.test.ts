@@ -1,18 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { seededRandom as rng } from '../../src/engine/schedulers.js';
 import { Distribution, ExactBudget, percentileOfSorted } from '../../src/metrics/histogram.js';
-
-/** A seeded generator (tests must not depend on Math.random). */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** What a distribution must equal: the values sorted by the built-in sort, Neumaier-summed in that order. */
 function reference(values: readonly number[]): { count: number; mean: number; max: number; p: number[] } {
