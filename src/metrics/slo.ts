@@ -31,7 +31,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Node } from 'yaml';
+import type { Node } from 'yaml';
+import { yaml } from '../config/yaml.js';
 import { SloSpecError } from '../errors.js';
 import { WORKLOADS_DIR } from '../paths.js';
 import { STAT_NAMES, type StatName } from './histogram.js';
@@ -248,6 +249,8 @@ const TOP_KEYS = new Set(['name', 'description', 'reference_machine', 'rules', '
 
 /** Parse and validate SLO YAML text; `file` is used in messages. */
 export function parseSlo(text: string, file: string): SloSpec {
+  // The YAML parser loads here, at the first SLO file, not at every command's start-up.
+  const { LineCounter, isMap, isScalar, isSeq, parseDocument } = yaml();
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false });
   const lineOf = (n: Node | null | undefined): number => (n?.range ? lc.linePos(n.range[0]).line : 0);
