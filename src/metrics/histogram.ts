@@ -99,9 +99,9 @@ function percentileAt(n: number, at: (i: number) => number, p: number, method: P
 /**
  * One memory budget for the exact values of several distributions (a run summary's, `SUMMARY_EXACT_LIMIT`):
  * each holds its stored values against it (a value 1 unit, 8 bytes; a run of equal values in the counted form 2
- * units), and when a value would take the total past `limit`, the distribution holding the most moves to its
- * hdr histogram (on a tie the one made last: a summary's per-pool copies and slowdowns go before the run's
- * own latencies), until it fits. A distribution made with a number has a budget of its own.
+ * units), and when a value would take the total past `limit`, a distribution holding the most moves to its
+ * hdr histogram (of those holding at least half the most, the one made last: a summary's per-pool copies,
+ * slowdowns and phases go before the run's own latencies), until it fits. A distribution made with a number has a budget of its own.
  */
 export class ExactBudget {
   used = 0;
@@ -116,9 +116,16 @@ export class ExactBudget {
   /** Room for `k` more units of `d` (taken when it fits); false when `d` itself moved to its histogram. */
   admit(d: Distribution, k: number): boolean {
     while (this.used + k > this.limit) {
+      // Distributions grow in step (one value each per request): "largest" is read as at least half the
+      // largest, and of those the one made last goes first, so the order does not hang on which was recorded last.
+      let most = 0;
+      for (const m of this.members) most = Math.max(most, m.entries);
       let big: Distribution | undefined;
-      for (const m of this.members) if (!m.approximate && (big === undefined || m.entries >= big.entries)) big = m;
-      if (big === undefined || big.entries === 0) big = d;
+      for (let i = this.members.length - 1; i >= 0 && big === undefined; i--) {
+        const m = this.members[i]!;
+        if (!m.approximate && m.entries > 0 && 2 * m.entries >= most) big = m;
+      }
+      if (big === undefined) big = d;
       big.moveToHistogram();
       if (big === d) return false;
     }
