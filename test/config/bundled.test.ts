@@ -21,12 +21,37 @@ import {
 } from '../../src/config/index.js';
 import type { DeploymentOverrides } from '../../src/engine/index.js';
 import { DEFAULT_PRICES_FILE, loadPrices, parsePrices } from '../../src/cost/prices.js';
-import { BUNDLED_SNAPSHOT, bundledSnapshot } from '../../src/config/snapshot.js';
+import { BUNDLED_SNAPSHOT, bundledSnapshot, readSnapshot, sourcesDigest } from '../../src/config/snapshot.js';
 import { renderBundledSnapshot } from '../tools/bundled-data.js';
 
 test('workloads/bundled.json is what its sources load to (else: npm run data:bundled)', () => {
   assert.equal(fs.readFileSync(BUNDLED_SNAPSHOT, 'utf8'), renderBundledSnapshot(), 'stale snapshot: run `npm run data:bundled`');
   assert.ok(bundledSnapshot(), 'the loaders read it');
+});
+
+test('a snapshot whose sources changed is not read: an edited, added or removed bundled file wins', () => {
+  const workloads = path.dirname(BUNDLED_SNAPSHOT);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-snapshot-'));
+  try {
+    for (const s of ['catalog', 'profiles', 'deployments', 'prices.yaml', 'bundled.json'])
+      fs.cpSync(path.join(workloads, s), path.join(dir, s), { recursive: true });
+    const file = path.join(dir, 'bundled.json');
+    assert.equal(sourcesDigest(dir), sourcesDigest(), 'a copy digests the same');
+    assert.ok(readSnapshot(file, dir), 'an unchanged copy reads its snapshot');
+    const dep = path.join(dir, 'deployments', `${listDeployments()[0]}.yaml`);
+    const text = fs.readFileSync(dep, 'utf8');
+    fs.writeFileSync(dep, `${text}# edited\n`);
+    assert.equal(readSnapshot(file, dir), undefined, 'an edited deployment');
+    fs.writeFileSync(dep, text);
+    assert.ok(readSnapshot(file, dir), 'edited back');
+    fs.writeFileSync(path.join(dir, 'profiles', 'extra.json'), '{}');
+    assert.equal(readSnapshot(file, dir), undefined, 'an added profile file');
+    fs.rmSync(path.join(dir, 'profiles', 'extra.json'));
+    fs.rmSync(path.join(dir, 'prices.yaml'));
+    assert.equal(readSnapshot(file, dir), undefined, 'a removed price table');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('the bundled catalog and profiles from the snapshot equal a copy of their folders read from the files', () => {

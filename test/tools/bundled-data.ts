@@ -17,7 +17,7 @@ import {
   SPLITWISE_CSV,
 } from '../../src/config/index.js';
 import { DEFAULT_PRICES_FILE, readPriceFile } from '../../src/cost/prices.js';
-import { BUNDLED_SNAPSHOT, type ConfigSnapshot, SNAPSHOT_FORMAT } from '../../src/config/snapshot.js';
+import { BUNDLED_SNAPSHOT, type ConfigSnapshot, SNAPSHOT_FORMAT, sourcesDigest } from '../../src/config/snapshot.js';
 
 /** The snapshot's text, from the bundled catalog, profile, SplitwiseSim, deployment and price files. */
 export function renderBundledSnapshot(): string {
@@ -25,6 +25,7 @@ export function renderBundledSnapshot(): string {
   const root = path.resolve(DEFAULT_PROFILES_DIR);
   const snapshot: ConfigSnapshot = {
     format: SNAPSHOT_FORMAT,
+    sources: sourcesDigest(),
     catalog: { hardware: catalog.hardware.data.hardware, machines: catalog.machines.data.machines, models: catalog.models.data.models },
     profiles: readProfileIndex(root).map((e) => ({ file: path.relative(root, e.file).split(path.sep).join('/'), profile: e.profile })),
     splitwise: readSplitwiseRows(SPLITWISE_CSV),
