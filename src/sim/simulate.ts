@@ -148,10 +148,19 @@ class PowerMeter {
       this.idleW[i] = this.power({ name: m.type }, { phase: 'idle', batchSize: 0, batchTokens: 0 });
       this.watts[i] = this.idleW[i]!;
     });
+    this.lastIndex = this.index.get(this.lastId) ?? -1;
   }
 
+  private lastId = '';
+  private lastIndex = -1;
+
+  /** Machine `id`'s index (-1 if unknown); remembers the last one, since one machine's iteration end and next start come in a row. */
   indexOf(id: string): number {
-    return this.index.get(id) ?? -1;
+    if (id === this.lastId) return this.lastIndex;
+    const i = this.index.get(id) ?? -1;
+    this.lastId = id;
+    this.lastIndex = i;
+    return i;
   }
 
   /** The power model's watts for machine `i` running this iteration (what the cluster's snapshot reports). */
