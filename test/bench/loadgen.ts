@@ -346,7 +346,7 @@ async function closedCpu(
   url: string,
   trace: string,
   dir: string,
-  o: { tokens: number; promptTokens: number; seed: number; concurrency: number; counts: number[]; reps: number },
+  o: { tokens: number; promptTokens: number; seed: number; concurrency: number; counts: number[]; reps: number; profDir: string },
 ): Promise<void> {
   const [long, short] = o.counts as [number, number];
   console.log(`\n${o.tokens} output tokens, closed loop of ${o.concurrency}, ${long} − ${short} requests`);
@@ -356,7 +356,8 @@ async function closedCpu(
     if (client === 'bare') return bareRun(url, load, o.tokens, o.promptTokens, o.seed);
     const db = path.join(dir, `closed-${o.tokens}-${requests}.db`);
     try {
-      return await replayRun(url, trace, db, load, o.seed, '');
+      // Profiled (--cpu-prof): the long run only, so each rep leaves one profile.
+      return await replayRun(url, trace, db, load, o.seed, requests === long ? o.profDir : '');
     } finally {
       for (const f of [db, `${db}-wal`, `${db}-shm`]) rmSync(f, { force: true });
     }
@@ -429,7 +430,8 @@ async function main(): Promise<void> {
         `TIMESTAMP,ContextTokens,GeneratedTokens\n${Array.from({ length: rows }, (_, i) => `${at(i)},${promptTokens},${tokens}`).join('\n')}\n`,
       );
       if (closed > 0) {
-        await closedCpu(url, trace, dir, { tokens, promptTokens, seed, concurrency: closed, counts: closedCounts, reps });
+        await closedCpu(url, trace, dir, { tokens, promptTokens, seed, concurrency: closed, counts: closedCounts, reps, profDir });
+        if (profDir !== '') reportProfiles(profDir, profSeen, `${tokens} tokens, closed loop of ${closed}`);
         continue;
       }
       console.log(`\n${tokens} output tokens`);
