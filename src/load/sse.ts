@@ -38,11 +38,21 @@ export class SseParser {
   }
 
   push(text: string): void {
-    let start = 0;
+    this.pushFrom(text, 0, false);
+  }
+
+  /**
+   * Feed `text` from `from`; where `untilBoundary`, stop after the first line that leaves the parser at an
+   * event boundary (an event dispatched, a comment) and return the position after it, so that a caller with
+   * a faster reader for whole events (src/load/stream.ts) can take over there. Returns `text.length` where
+   * it consumed the rest (any unfinished line carried over).
+   */
+  pushFrom(text: string, from: number, untilBoundary: boolean): number {
+    let start = from;
     const n = text.length;
     if (this.skipLf) {
       this.skipLf = false;
-      if (n > 0 && text.charCodeAt(0) === LF) start = 1;
+      if (start < n && text.charCodeAt(start) === LF) start++;
     }
     // Line ends are found with indexOf (native, fast) rather than char by char. The next CR is searched
     // once and remembered: most streams have none, and then one search covers the whole read.
@@ -68,8 +78,10 @@ export class SseParser {
         }
       }
       start = next;
+      if (untilBoundary && this.atBoundary) return start;
     }
     if (start < n) this.partial += text.slice(start);
+    return n;
   }
 
   /** End of stream: an unterminated last event is discarded, as the spec says. Returns true if one was. */

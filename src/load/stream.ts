@@ -122,20 +122,26 @@ export class CompletionStream implements SseSink {
   push(text: string, nowMs: number): void {
     this.now = nowMs;
     this.reads++;
-    // The usual read, whole `data:` events of this stream's chunk template, is read without the event parser
-    // (ChunkReader.readEvent: the same events, the same facts); the rest of the text goes through it.
+    // The usual event, a whole `data:` event of this stream's chunk template, is read without the event parser
+    // (ChunkReader.readEvent: the same event, the same facts); any other event, and the rest of one split
+    // between reads, goes through the parser, which hands back at the next event boundary.
+    const f = facts;
+    const parser = this.parser;
+    const n = text.length;
     let at = 0;
-    if (this.parser.atBoundary) {
-      const f = facts;
-      while (!this.done && !this.failure) {
+    while (at < n && !this.done && !this.failure) {
+      if (parser.atBoundary) {
         const next = this.reader.readEvent(text, at, f);
-        if (next < 0) break;
-        this.onChunk(f);
-        at = next;
+        if (next >= 0) {
+          this.onChunk(f);
+          at = next;
+          continue;
+        }
       }
-      if (at === text.length) return;
+      at = parser.pushFrom(text, at, true);
     }
-    this.parser.push(at === 0 ? text : text.slice(at));
+    // (After the end or a failure: the rest is the parser's, which ignores its events.)
+    if (at < n) parser.pushFrom(text, at, false);
   }
 
   /** The body ended; returns true if an unterminated event was left over. */

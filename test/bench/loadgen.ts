@@ -13,17 +13,27 @@
  * Printed per output length and rate: achieved rate (ok requests ÷ seconds from t0 until the last one
  * ended) and dispatch lag p50/p99 (send − scheduled) for both clients, in every rep; then per length:
  * the highest rate sustained (≥ 95% achieved in every rep) and the highest rate with lag p99 < 10 ms in
- * every rep, for each client, and their ratio splitbench ÷ undici.
+ * every rep, for each client, and their ratio splitbench ÷ undici, twice:
+ *   - `ladder`: the highest rung that meets the rule. The ladder's steps of √2 quantise the ratio (800 ÷ 1131
+ *     reads 0.71 where the capacities are 0.88 apart);
+ *   - `refined`: then, for each client and each rule, `--refine N` (default 2) bisection steps between its
+ *     ladder figure and the rung above it, which failed: each step runs the client at the geometric mean of
+ *     the two, `--reps` times under the same rule (a rep that fails ends the step), and the rate becomes the
+ *     new passing or failing bound. Two steps narrow a √2 bracket to 2^(1/8) (9%). Each step's runs are
+ *     printed (`refine …` lines); the figure is the last passing rate, with the failing bound beside it. A
+ *     client that met the rule at the top of the ladder is not refined (its figure may be higher: the ratio
+ *     is then a bound, and says which); `--refine 0` prints the ladder's figure only.
  *
  * `--cpu-prof DIR` runs each replay process under `node --cpu-prof`, its profiles written to DIR (one
- * `.cpuprofile` per run; sum the self time per function to see where the client's CPU goes).
+ * `.cpuprofile` per run; in closed mode, per long run; sum the self time per function to see where the
+ * client's CPU goes).
  *
  * `--closed C` measures instead each client's CPU per request in a closed loop of C in flight (see
  * `closedCpu`): the cost per request without the sleeper's spin between sends, main thread and all threads.
  *
  *   node dist/test/bench/loadgen.js [--duration 10] [--reps 2] [--tokens 32,256]
- *        [--rates 283,400,566,800,1131,1600,2263,3200,4525,6400] [--prompt 128] [--seed 0] [--cpu-prof DIR]
- *        [--closed C [--requests 4000,500]]
+ *        [--rates 283,400,566,800,1131,1600,2263,3200,4525,6400] [--refine 2] [--prompt 128] [--seed 0]
+ *        [--cpu-prof DIR] [--closed C [--requests 4000,500]]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -258,7 +268,16 @@ async function bareRun(url: string, load: Load, tokens: number, promptTokens: nu
   return { ...(JSON.parse(r.stdout.trim().split('\n').pop()!) as Omit<Point, 'cpuS' | 'mainCpuS'>), cpuS: r.cpuS, mainCpuS: r.mainCpuS };
 }
 
+/** One replay run into the store `db`, removed afterwards. */
 async function replayRun(url: string, trace: string, db: string, load: Load, seed: number, profDir: string): Promise<Point> {
+  try {
+    return await replayPoint(url, trace, db, load, seed, profDir);
+  } finally {
+    for (const f of [db, `${db}-wal`, `${db}-shm`]) rmSync(f, { force: true });
+  }
+}
+
+async function replayPoint(url: string, trace: string, db: string, load: Load, seed: number, profDir: string): Promise<Point> {
   const r = await runChild([
     ...(profDir === '' ? [] : ['--cpu-prof', '--cpu-prof-dir', profDir]),
     bin,
@@ -336,6 +355,33 @@ const achieved = (p: Point): number => p.ok / p.spanS;
 const cpuPerReq = (p: Point): string => ((p.cpuS / Math.max(1, p.ok)) * 1e6).toFixed(0).padStart(10);
 const ms = (s: number): string => (s * 1e3).toFixed(2).padStart(8);
 
+type Client = 'bare' | 'sb';
+const NAME: Record<Client, string> = { bare: 'undici', sb: 'splitbench' };
+/** Interleaved: which client goes first alternates from rep to rep (and from bisection step to step). */
+const order = (k: number): Client[] => (k % 2 === 0 ? ['bare', 'sb'] : ['sb', 'bare']);
+
+const sustained = (p: Point, rate: number): boolean => achieved(p) >= 0.95 * rate;
+const lag10 = (p: Point): boolean => p.lagP99S < 0.01;
+
+interface Criterion {
+  readonly short: string;
+  readonly what: string;
+  readonly good: (p: Point, rate: number) => boolean;
+}
+
+/** The two figures per output length; a rate meets one where every rep of it does. */
+const CRITERIA: readonly Criterion[] = [
+  { short: 'sustained', what: 'highest sustained rate (≥ 95% achieved in every rep)', good: sustained },
+  { short: 'lag p99 < 10 ms', what: 'highest rate with lag p99 < 10 ms in every rep', good: lag10 },
+];
+
+/** A point's achieved rate, lag p50/p99 and CPU per request, as the table's columns (the rate column `w` wide). */
+const columns = (p: Point, w = 12): string => `${achieved(p).toFixed(0).padStart(w)}  ${ms(p.lagP50S)}    ${ms(p.lagP99S)}  ${cpuPerReq(p)}`;
+
+/** Whether the replay recorded every request with the token count asked (and its errors). */
+const recorded = (s: Point): string =>
+  `  ${s.ok}/${s.sent}, ${s.mismatches}${s.ok === s.sent && s.mismatches === 0 ? '' : '  (NOT ALL RECORDED)'}${s.errors === '' ? '' : ` errors: ${s.errors}`}`;
+
 /**
  * `--closed C`: CPU per request of each client in a closed loop (C in flight, no sleeping, so no spin
  * between sends counts), as the difference of a long and a short run (start-up and the closing summary
@@ -346,22 +392,18 @@ async function closedCpu(
   url: string,
   trace: string,
   dir: string,
-  o: { tokens: number; promptTokens: number; seed: number; concurrency: number; counts: number[]; reps: number },
+  o: { tokens: number; promptTokens: number; seed: number; concurrency: number; counts: number[]; reps: number; profDir: string },
 ): Promise<void> {
   const [long, short] = o.counts as [number, number];
   console.log(`\n${o.tokens} output tokens, closed loop of ${o.concurrency}, ${long} − ${short} requests`);
   console.log('   rep  undici main µs/req  all threads | splitbench main µs/req  all threads  recorded (ok/sent, token-count mismatches)');
-  const run = async (client: 'bare' | 'sb', requests: number): Promise<Point> => {
+  const run = async (client: Client, requests: number): Promise<Point> => {
     const load = { concurrency: o.concurrency, requests };
     if (client === 'bare') return bareRun(url, load, o.tokens, o.promptTokens, o.seed);
-    const db = path.join(dir, `closed-${o.tokens}-${requests}.db`);
-    try {
-      return await replayRun(url, trace, db, load, o.seed, '');
-    } finally {
-      for (const f of [db, `${db}-wal`, `${db}-shm`]) rmSync(f, { force: true });
-    }
+    // Profiled (--cpu-prof): the long run only, so each rep leaves one profile.
+    return replayRun(url, trace, path.join(dir, `closed-${o.tokens}-${requests}.db`), load, o.seed, requests === long ? o.profDir : '');
   };
-  const marginal = async (client: 'bare' | 'sb'): Promise<{ main: number; all: number; long: Point }> => {
+  const marginal = async (client: Client): Promise<{ main: number; all: number; long: Point }> => {
     const a = await run(client, long);
     const b = await run(client, short);
     const n = a.ok - b.ok;
@@ -370,9 +412,8 @@ async function closedCpu(
   const main: { bare: number[]; sb: number[] } = { bare: [], sb: [] };
   const all: { bare: number[]; sb: number[] } = { bare: [], sb: [] };
   for (let rep = 0; rep < o.reps; rep++) {
-    const order: ('bare' | 'sb')[] = rep % 2 === 0 ? ['bare', 'sb'] : ['sb', 'bare'];
-    const got: Partial<Record<'bare' | 'sb', { main: number; all: number; long: Point }>> = {};
-    for (const c of order) got[c] = await marginal(c);
+    const got: Partial<Record<Client, { main: number; all: number; long: Point }>> = {};
+    for (const c of order(rep)) got[c] = await marginal(c);
     const b = got.bare!;
     const s = got.sb!;
     for (const c of ['bare', 'sb'] as const) {
@@ -398,6 +439,11 @@ async function main(): Promise<void> {
   const lengths = numbers('tokens', '32,256');
   const rates = numbers('rates', '283,400,566,800,1131,1600,2263,3200,4525,6400');
   const profDir = flag('cpu-prof', '');
+  const refine = Number(flag('refine', '2'));
+  if (!Number.isInteger(refine) || refine < 0) {
+    process.stderr.write(`loadgen: --refine takes a number of bisection steps (0 or more), got '${flag('refine', '')}'\n`);
+    process.exit(2);
+  }
   const closed = Number(flag('closed', '0'));
   const closedCounts = numbers('requests', '4000,500');
   if (!Number.isInteger(closed) || closed < 0 || closedCounts.length !== 2 || closedCounts[0]! <= closedCounts[1]!) {
@@ -429,61 +475,96 @@ async function main(): Promise<void> {
         `TIMESTAMP,ContextTokens,GeneratedTokens\n${Array.from({ length: rows }, (_, i) => `${at(i)},${promptTokens},${tokens}`).join('\n')}\n`,
       );
       if (closed > 0) {
-        await closedCpu(url, trace, dir, { tokens, promptTokens, seed, concurrency: closed, counts: closedCounts, reps });
+        await closedCpu(url, trace, dir, { tokens, promptTokens, seed, concurrency: closed, counts: closedCounts, reps, profDir });
+        if (profDir !== '') reportProfiles(profDir, profSeen, `${tokens} tokens, closed loop of ${closed}`);
         continue;
       }
       console.log(`\n${tokens} output tokens`);
       console.log(
         '   rate  rep  undici req/s  lag p50 ms  lag p99 ms  CPU µs/req | splitbench req/s  lag p50 ms  lag p99 ms  CPU µs/req  recorded (ok/sent, token-count mismatches)',
       );
-      const res = new Map<number, { bare: Point[]; sb: Point[] }>();
+      /** Every point measured, per client and rate: the ladder's and the refinement's. */
+      const res: Record<Client, Map<number, Point[]>> = { bare: new Map(), sb: new Map() };
+      const measure = async (c: Client, rate: number, rep: number): Promise<Point> => {
+        const p =
+          c === 'bare'
+            ? await bareRun(url, { rate, durationS }, tokens, promptTokens, seed + rep)
+            : await replayRun(url, trace, path.join(dir, `r-${tokens}-${rate}-${rep}.db`), { rate, durationS }, seed + rep, profDir);
+        const e = res[c].get(rate) ?? [];
+        e.push(p);
+        res[c].set(rate, e);
+        if (c === 'sb' && profDir !== '') reportProfiles(profDir, profSeen, `${tokens} tokens, rate ${rate}, rep ${rep + 1}`);
+        return p;
+      };
       for (let rep = 0; rep < reps; rep++) {
-        for (const rate of rates) {
-          const db = path.join(dir, `r-${tokens}-${rate}-${rep}.db`);
+        for (const rate of new Set(rates)) {
           // Interleaved: which client goes first alternates from rep to rep.
-          let b: Point;
-          let s: Point;
-          if (rep % 2 === 0) {
-            b = await bareRun(url, { rate, durationS }, tokens, promptTokens, seed + rep);
-            s = await replayRun(url, trace, db, { rate, durationS }, seed + rep, profDir);
-          } else {
-            s = await replayRun(url, trace, db, { rate, durationS }, seed + rep, profDir);
-            b = await bareRun(url, { rate, durationS }, tokens, promptTokens, seed + rep);
-          }
-          rmSync(db, { force: true });
-          rmSync(`${db}-wal`, { force: true });
-          rmSync(`${db}-shm`, { force: true });
-          const e = res.get(rate) ?? { bare: [], sb: [] };
-          e.bare.push(b);
-          e.sb.push(s);
-          res.set(rate, e);
-          console.log(
-            `${String(rate).padStart(7)}  ${String(rep + 1).padStart(3)}  ${achieved(b).toFixed(0).padStart(12)}  ${ms(b.lagP50S)}    ${ms(b.lagP99S)}  ${cpuPerReq(b)} | ${achieved(s).toFixed(0).padStart(16)}  ${ms(s.lagP50S)}    ${ms(s.lagP99S)}  ${cpuPerReq(s)}  ${s.ok}/${s.sent}, ${s.mismatches}${s.ok === s.sent && s.mismatches === 0 ? '' : '  (NOT ALL RECORDED)'}${s.errors === '' ? '' : ` errors: ${s.errors}`}`,
-          );
-          if (profDir !== '') reportProfiles(profDir, profSeen, `${tokens} tokens, rate ${rate}, rep ${rep + 1}`);
+          const got: Partial<Record<Client, Point>> = {};
+          for (const c of order(rep)) got[c] = await measure(c, rate, rep);
+          const b = got.bare!;
+          const s = got.sb!;
+          console.log(`${String(rate).padStart(7)}  ${String(rep + 1).padStart(3)}  ${columns(b)} | ${columns(s, 16)}${recorded(s)}`);
         }
       }
-      const highest = (pick: (e: { bare: Point[]; sb: Point[] }) => Point[], good: (p: Point, rate: number) => boolean): number => {
+      const ladder = [...new Set(rates)].sort((x, y) => x - y);
+      const highest = (c: Client, good: Criterion['good']): number => {
         let best = 0;
-        for (const [rate, e] of res) if (pick(e).every((p) => good(p, rate))) best = Math.max(best, rate);
+        for (const rate of ladder) if (res[c].get(rate)!.every((p) => good(p, rate))) best = rate;
         return best;
       };
-      const sustained = (p: Point, rate: number): boolean => achieved(p) >= 0.95 * rate;
-      const lag10 = (p: Point): boolean => p.lagP99S < 0.01;
       const ratio = (a: number, b: number): string => (b > 0 ? (a / b).toFixed(2) : 'n/a');
-      const bs = highest((e) => e.bare, sustained);
-      const ss = highest((e) => e.sb, sustained);
-      const bl = highest((e) => e.bare, lag10);
-      const sl = highest((e) => e.sb, lag10);
-      console.log(`${tokens} tokens: highest sustained rate (≥ 95% achieved in every rep): undici ${bs}, splitbench ${ss}: ratio ${ratio(ss, bs)}`);
-      console.log(`${tokens} tokens: highest rate with lag p99 < 10 ms in every rep:     undici ${bl}, splitbench ${sl}: ratio ${ratio(sl, bl)}`);
+      for (const crit of CRITERIA) {
+        // The ladder's figure, then bisection (geometric) between it and the rung above it, which failed.
+        const lo = { bare: highest('bare', crit.good), sb: highest('sb', crit.good) };
+        const hi: Record<Client, number | undefined> = { bare: ladder.find((r) => r > lo.bare), sb: ladder.find((r) => r > lo.sb) };
+        const passes = async (c: Client, rate: number): Promise<boolean> => {
+          for (let rep = 0; rep < reps; rep++) {
+            const known = res[c].get(rate)?.[rep];
+            const p = known ?? (await measure(c, rate, rep));
+            if (known === undefined)
+              console.log(
+                `  refine ${crit.short}: ${NAME[c].padEnd(10)} ${String(rate).padStart(6)}  ${String(rep + 1).padStart(3)}  ${columns(p)}${c === 'sb' ? recorded(p) : ''}`,
+              );
+            // (A point that failed one rep fails the rule: no more reps of it.)
+            if (!crit.good(p, rate)) return false;
+          }
+          return true;
+        };
+        for (let step = 0; step < refine; step++) {
+          for (const c of order(step)) {
+            const top = hi[c];
+            if (top === undefined || lo[c] === 0) continue;
+            const mid = Math.round(Math.sqrt(lo[c] * top));
+            if (mid <= lo[c] || mid >= top) continue;
+            if (await passes(c, mid)) lo[c] = mid;
+            else hi[c] = mid;
+          }
+        }
+        const fig = (c: Client): string =>
+          lo[c] === 0 ? '0 (below the ladder)' : hi[c] === undefined ? `${lo[c]} (top of the ladder)` : `${lo[c]} (fails at ${hi[c]})`;
+        // At the top of the ladder a client's true figure may be higher: the ratio is then a bound.
+        const bound =
+          hi.bare === undefined && hi.sb === undefined
+            ? ' (both at the top of the ladder)'
+            : hi.bare === undefined
+              ? ' (at most: undici at the top of the ladder)'
+              : hi.sb === undefined
+                ? ' (at least: splitbench at the top of the ladder)'
+                : '';
+        const [lb, ls] = [highest('bare', crit.good), highest('sb', crit.good)];
+        console.log(`${tokens} tokens: ${crit.what}, ladder:  undici ${lb}, splitbench ${ls}: ratio ${ratio(ls, lb)}`);
+        console.log(
+          `${tokens} tokens: ${crit.what}, refined: undici ${fig('bare')}, splitbench ${fig('sb')}: ratio ${ratio(lo.sb, lo.bare)}${bound} (${refine} bisection step${refine === 1 ? '' : 's'})`,
+        );
+      }
       // CPU per request, where both kept up: steadier than the rates on a loaded machine.
       const cpu: number[] = [];
-      for (const [rate, e] of res)
-        e.bare.forEach((b, i) => {
-          const s = e.sb[i]!;
+      for (const rate of ladder)
+        for (let rep = 0; rep < reps; rep++) {
+          const b = res.bare.get(rate)![rep]!;
+          const s = res.sb.get(rate)![rep]!;
           if (sustained(b, rate) && sustained(s, rate)) cpu.push(s.cpuS / s.ok / (b.cpuS / b.ok));
-        });
+        }
       cpu.sort((a, b) => a - b);
       console.log(
         cpu.length === 0

@@ -458,17 +458,40 @@ test('CompletionStream: whole events read without the event parser give what the
       reads.push(text.slice(at, Math.min(end, text.length)));
       at = Math.min(end, text.length);
     }
-    // The reference: each read that starts at an event boundary led by a comment line (`:`, which the
-    // parser skips and the whole-event path does not take), so all of it goes through the event parser.
+    // The reference: every read handed to the stream's event parser alone (its events to `onEvent`), the
+    // read's arrival time and count set as `push` sets them.
     const fast = new CompletionStream(0);
     const parsed = new CompletionStream(0);
-    const parser = (parsed as unknown as { parser: SseParser }).parser;
+    const ref = parsed as unknown as { parser: SseParser; now: number; reads: number };
     reads.forEach((x, i) => {
       fast.push(x, i + 1);
-      parsed.push(parser.atBoundary ? `:\n${x}` : x, i + 1);
+      ref.now = i + 1;
+      ref.reads++;
+      ref.parser.push(x);
     });
     assert.deepEqual({ dangling: fast.end(), ...streamResult(fast) }, { dangling: parsed.end(), ...streamResult(parsed) }, `${name}, round ${round}`);
   }
+});
+
+test('CompletionStream: after a read that ends inside an event, the next whole events are read without the event parser', () => {
+  const n = 60;
+  let text = '';
+  for (let i = 1; i <= n; i++) text += `data: ${SHAPES['our server']!(i, n)}\n\n`;
+  text += 'data: [DONE]\n\n';
+  const s = new CompletionStream(0);
+  let parsed = 0;
+  const onEvent = s.onEvent.bind(s);
+  s.onEvent = (type: string, data: string): void => {
+    parsed++;
+    onEvent(type, data);
+  };
+  // Reads of a few events each, every one cut inside an event (as TCP segments cut a burst of them).
+  const size = Math.floor(text.length / 12) + 7;
+  for (let at = 0, i = 1; at < text.length; at += size, i++) s.push(text.slice(at, at + size), i);
+  assert.equal(s.done, true);
+  assert.equal(s.tokens, n);
+  // The parser's: the first chunks (before a template is learnt), the end of each cut event, the last ones.
+  assert.ok(parsed <= 12 + 6, `${parsed} of ${n + 1} events went through the event parser`);
 });
 
 test('CompletionStream: a template learnt from data over several lines is not used on one event (its line end splits it)', () => {

@@ -64,6 +64,23 @@ test('a multi-byte character split between reads arrives whole (seen in the erro
   }
 });
 
+test('a multi-byte character split between reads after reads that each ended in ASCII arrives whole', async () => {
+  const first = Buffer.from(`data: ${JSON.stringify({ choices: [{ index: 0, text: 'é', finish_reason: null }] })}\n\n`, 'utf8');
+  const body = Buffer.from(`data: ${JSON.stringify({ error: { message: 'voilà ✓ done' } })}\n\n`, 'utf8');
+  const at = body.indexOf(Buffer.from('✓', 'utf8')) + 2; // inside the three bytes of ✓
+  const s = await serveBytes([first, body.subarray(0, at), body.subarray(at)]);
+  const client = new LoadClient({ url: s.url, headers: { 'content-type': 'application/json' }, timeouts });
+  try {
+    const r = await client.stream('/v1/completions', '{}', performance.now());
+    assert.equal(r.stream?.tokens, 1);
+    assert.equal(r.outcome.kind === 'error' ? r.outcome.code : undefined, 'SB_TARGET_ERROR');
+    assert.match(r.outcome.kind === 'error' ? r.outcome.message : '', /voilà ✓ done/);
+  } finally {
+    await client.destroy();
+    await s.close();
+  }
+});
+
 test('warm(n) opens n connections with GETs (no completion asked for) that the run then reuses', async () => {
   const sockets = new Set<unknown>();
   const warmSockets = new Set<unknown>();
