@@ -69,20 +69,25 @@ export type ReferenceLatencyFn = (q: { model: string; machine: string; promptTok
 
 /** Reference from the performance model: one uncontended `machine` running `model`. */
 export function referenceFromModel(fn: ReferenceLatencyFn, opts: { model: string; machine: string; mode: 'realistic' | 'splitwise' }): SlowdownReference {
-  const cache = new Map<string, ReferenceTimes | undefined>();
+  // By prompt size, then output size (small-integer keys: a trace has thousands of size pairs, each looked up often).
+  const cache = new Map<number, Map<number, ReferenceTimes | null>>();
+  const { model, machine, mode } = opts;
   return {
-    describe: `${opts.model} alone on one ${opts.machine}${opts.mode === 'splitwise' ? ' (SplitwiseSim reference)' : ''}`,
+    describe: `${model} alone on one ${machine}${mode === 'splitwise' ? ' (SplitwiseSim reference)' : ''}`,
     latency(req) {
-      const key = `${req.promptTokens}/${req.outputTokens}`;
-      if (cache.has(key)) return cache.get(key);
-      let t: ReferenceTimes | undefined;
+      const { promptTokens, outputTokens } = req;
+      let byOutput = cache.get(promptTokens);
+      if (byOutput === undefined) cache.set(promptTokens, (byOutput = new Map()));
+      const hit = byOutput.get(outputTokens);
+      if (hit !== undefined) return hit ?? undefined;
+      let t: ReferenceTimes | null;
       try {
-        t = fn({ ...opts, promptTokens: req.promptTokens, outputTokens: req.outputTokens });
+        t = fn({ model, machine, mode, promptTokens, outputTokens });
       } catch {
-        t = undefined; // sizes the model cannot take (e.g. 0 tokens): the request has no slowdown
+        t = null; // sizes the model cannot take (e.g. 0 tokens): the request has no slowdown
       }
-      cache.set(key, t);
-      return t;
+      byOutput.set(outputTokens, t);
+      return t ?? undefined;
     },
   };
 }
@@ -142,8 +147,17 @@ export const DEFAULT_REFERENCE_MACHINE = 'dgx-a100';
  */
 export async function loadReferenceLatency(): Promise<ReferenceLatencyFn> {
   const [{ referenceLatency }, { loadEngineData }] = await Promise.all([import('../engine/index.js'), import('../config/index.js')]);
-  const realistic = loadEngineData({ splitwise: false });
-  return (q) => referenceLatency({ ...q, data: q.mode === 'splitwise' ? loadEngineData() : realistic });
+  // Each mode's data loaded once, on its first use (not once per request size: the loader resolves its folders each call).
+  const data: { realistic?: ReturnType<typeof loadEngineData>; splitwise?: ReturnType<typeof loadEngineData> } = {};
+  return (q) =>
+    referenceLatency({
+      model: q.model,
+      machine: q.machine,
+      promptTokens: q.promptTokens,
+      outputTokens: q.outputTokens,
+      mode: q.mode,
+      data: (data[q.mode] ??= loadEngineData(q.mode === 'splitwise' ? {} : { splitwise: false })),
+    });
 }
 
 /**
