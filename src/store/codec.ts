@@ -41,32 +41,47 @@ export class ChunkScratch {
   readonly objs: { t: number; tokens: number }[] = [];
 }
 
-/** Read position of `varint` (decoding is synchronous: one blob at a time). */
-let at = 0;
+const truncated = (): RangeError => new RangeError('token_times blob is truncated');
 
-/** The unsigned LEB128 varint of `buf` at `at` (advanced past it). */
-function varint(buf: Uint8Array): number {
-  let v = 0;
-  let mul = 1;
-  for (;;) {
-    if (at >= buf.length) throw new RangeError('token_times blob is truncated');
-    const b = buf[at++]!;
-    v += (b & 0x7f) * mul;
-    if (b < 0x80) return v;
-    mul *= 0x80;
-  }
-}
-
-/** Decode a `token_times` blob (fresh objects, or `scratch`'s reused ones: see ChunkScratch). */
+/**
+ * Decode a `token_times` blob (fresh objects, or `scratch`'s reused ones: see ChunkScratch). The varints are
+ * read in line, with a local read position (summaries scan millions of chunks).
+ */
 export function decodeChunks(buf: Uint8Array | null | undefined, scratch?: ChunkScratch): Chunk[] {
   const chunks: Chunk[] = scratch ? scratch.list : [];
   let n = 0;
   if (buf) {
-    at = 0;
+    const len = buf.length;
+    let i = 0;
     let us = 0;
-    while (at < buf.length) {
-      us += varint(buf);
-      const tokens = varint(buf);
+    while (i < len) {
+      // One-byte varints (token counts, short gaps) take the short way.
+      let b = buf[i++]!;
+      if (b < 0x80) us += b;
+      else {
+        let v = b & 0x7f;
+        let mul = 0x80;
+        do {
+          if (i >= len) throw truncated();
+          b = buf[i++]!;
+          v += (b & 0x7f) * mul;
+          mul *= 0x80;
+        } while (b >= 0x80);
+        us += v;
+      }
+      if (i >= len) throw truncated();
+      b = buf[i++]!;
+      let tokens = b;
+      if (b >= 0x80) {
+        tokens = b & 0x7f;
+        let mul = 0x80;
+        do {
+          if (i >= len) throw truncated();
+          b = buf[i++]!;
+          tokens += (b & 0x7f) * mul;
+          mul *= 0x80;
+        } while (b >= 0x80);
+      }
       if (scratch) {
         let o = scratch.objs[n];
         if (o === undefined) scratch.objs.push((o = { t: 0, tokens: 0 }));
@@ -90,16 +105,41 @@ export function chunkStalls(buf: Uint8Array | null | undefined): { readonly chun
   let n = 0;
   let best: number | undefined;
   if (buf) {
-    at = 0;
+    const len = buf.length;
+    let i = 0;
     let us = 0;
-    let prev: number | undefined;
-    while (at < buf.length) {
-      us += varint(buf);
-      const tokens = varint(buf);
+    let prev = NaN;
+    while (i < len) {
+      let b = buf[i++]!;
+      if (b < 0x80) us += b;
+      else {
+        let v = b & 0x7f;
+        let mul = 0x80;
+        do {
+          if (i >= len) throw truncated();
+          b = buf[i++]!;
+          v += (b & 0x7f) * mul;
+          mul *= 0x80;
+        } while (b >= 0x80);
+        us += v;
+      }
+      if (i >= len) throw truncated();
+      b = buf[i++]!;
+      let tokens = b;
+      if (b >= 0x80) {
+        tokens = b & 0x7f;
+        let mul = 0x80;
+        do {
+          if (i >= len) throw truncated();
+          b = buf[i++]!;
+          tokens += (b & 0x7f) * mul;
+          mul *= 0x80;
+        } while (b >= 0x80);
+      }
       n++;
       if (!(tokens > 0)) continue;
       const t = us / 1e6;
-      if (prev !== undefined) {
+      if (prev === prev) {
         const gap = t - prev;
         if (best === undefined || gap > best) best = gap;
       }
