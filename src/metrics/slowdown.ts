@@ -46,16 +46,18 @@ const ratio = (v: number | undefined, ref: number | undefined): number | undefin
 /** Slowdowns of one ok request (each undefined where the request or the reference lacks the metric). */
 export function slowdownOf(r: RequestRecord, m: RequestMetrics, ref: SlowdownReference): RequestSlowdown | undefined {
   if (r.status !== 'ok') return undefined;
-  const t = ref.latency({ traceId: r.traceId, promptTokens: r.promptTokens, outputTokens: r.outputTokens });
+  // The row is the lookup (its trace id and sizes: a ReferenceRequest), not a copy per request.
+  const t = ref.latency(r);
   if (!t) return undefined;
   const out: { ttft?: number; tpot?: number; tbt?: number; e2e?: number } = {};
-  const put = (k: keyof RequestSlowdown, v: number | undefined): void => {
-    if (v !== undefined) out[k] = v;
-  };
-  put('ttft', ratio(m.ttft, t.ttft));
-  put('tpot', ratio(m.tpot, t.tpot));
-  put('tbt', ratio(m.tbt, t.tbt ?? t.tpot));
-  put('e2e', ratio(m.e2e, t.e2e));
+  const ttft = ratio(m.ttft, t.ttft);
+  if (ttft !== undefined) out.ttft = ttft;
+  const tpot = ratio(m.tpot, t.tpot);
+  if (tpot !== undefined) out.tpot = tpot;
+  const tbt = ratio(m.tbt, t.tbt ?? t.tpot);
+  if (tbt !== undefined) out.tbt = tbt;
+  const e2e = ratio(m.e2e, t.e2e);
+  if (e2e !== undefined) out.e2e = e2e;
   return out;
 }
 

@@ -552,7 +552,7 @@ export class RunAccumulator {
     this.sumScheduled += r.scheduled;
     // A request without an end left the system when it failed, except one that never completed (a sim's KV deadlock).
     const ended = r.end !== null && Number.isFinite(r.end) ? Math.max(r.end, r.scheduled) : r.status === 'never-completed' ? Infinity : r.scheduled;
-    this.settle({ end: ended, ok: r.status === 'ok' }, r.scheduled);
+    this.settle(ended, r.status === 'ok', r.scheduled);
     if (r.status !== 'ok') return;
 
     this.inputTokens += r.promptTokens;
@@ -610,22 +610,25 @@ export class RunAccumulator {
   }
 
   /** Count a request as done within the window, or keep it pending until the window grows past its end. */
-  private settle(e: Ending, scheduled: number): void {
+  private settle(end: number, ok: boolean, scheduled: number): void {
     this.growWindow(scheduled);
-    if (e.end <= this.windowEnd) this.finish(e);
-    else this.pending.push(e);
+    if (end <= this.windowEnd) this.finish(end, ok);
+    else this.pending.push({ end, ok });
   }
 
   /** Move the window's end to `t` (if later): requests that ended by then are done. */
   private growWindow(t: number): void {
     if (!(t > this.windowEnd)) return;
     this.windowEnd = t;
-    for (let top = this.pending.peek(); top && top.end <= t; top = this.pending.peek()) this.finish(this.pending.pop()!);
+    for (let top = this.pending.peek(); top && top.end <= t; top = this.pending.peek()) {
+      const e = this.pending.pop()!;
+      this.finish(e.end, e.ok);
+    }
   }
 
-  private finish(e: Ending): void {
-    this.done.sumEnd += e.end;
-    if (e.ok) this.done.ok++;
+  private finish(end: number, ok: boolean): void {
+    this.done.sumEnd += end;
+    if (ok) this.done.ok++;
   }
 
   /** Ok requests still running at the window's end (they complete in the drain). */
@@ -686,7 +689,7 @@ export class RunAccumulator {
     this.done.ok += o.done.ok;
     this.done.sumEnd += o.done.sumEnd;
     // o's done requests ended by o's window end, so by the merged one too; its pending ones settle again.
-    for (const e of o.pending.items()) this.settle(e, o.windowEnd);
+    for (const e of o.pending.items()) this.settle(e.end, e.ok, o.windowEnd);
     return this;
   }
 
