@@ -31,6 +31,15 @@ export interface SlowdownReference {
   /** What the reference is, for people (`model llama2-70b on dgx-a100`, `run 3 (baseline)`). */
   readonly describe: string;
   latency(req: ReferenceRequest): ReferenceTimes | undefined;
+  /** A performance-model reference: what `referenceFromModel` was given (another thread builds the same one from it). */
+  readonly model?: ModelReference;
+}
+
+/** A performance-model reference's model, machine and mode. */
+export interface ModelReference {
+  readonly model: string;
+  readonly machine: string;
+  readonly mode: 'realistic' | 'splitwise';
 }
 
 export interface RequestSlowdown {
@@ -70,12 +79,13 @@ export type ReferenceLatencyFn = (q: { model: string; machine: string; promptTok
 };
 
 /** Reference from the performance model: one uncontended `machine` running `model`. */
-export function referenceFromModel(fn: ReferenceLatencyFn, opts: { model: string; machine: string; mode: 'realistic' | 'splitwise' }): SlowdownReference {
+export function referenceFromModel(fn: ReferenceLatencyFn, opts: ModelReference): SlowdownReference {
   // By prompt size, then output size (small-integer keys: a trace has thousands of size pairs, each looked up often).
   const cache = new Map<number, Map<number, ReferenceTimes | null>>();
   const { model, machine, mode } = opts;
   return {
     describe: `${model} alone on one ${machine}${mode === 'splitwise' ? ' (SplitwiseSim reference)' : ''}`,
+    model: { model, machine, mode },
     latency(req) {
       const { promptTokens, outputTokens } = req;
       let byOutput = cache.get(promptTokens);

@@ -24,6 +24,7 @@ import { rateRequests, SessionWorkload, traceRequests, traceSampler, type Reques
 import type { SimOptions } from './options.js';
 import { TraceEventWriter } from './perfetto.js';
 import { simulate, type SimProgress, type SimulateResult } from './simulate.js';
+import { SUMMARY_TAP_MODULE, type SummaryTapData } from './summary-tap.js';
 
 export interface SimIo {
   readonly handleSignals?: boolean;
@@ -90,8 +91,13 @@ class SimDriver implements RunDriver<SimProgress, SimRunResult> {
   private tev: TraceEventWriter | undefined;
   private stop = false;
   private result: SimulateResult | undefined;
-  /** The summary, kept as the writer takes the rows (its request tap), in the order a read-back adds them. */
+  /**
+   * The summary, kept as the writer commits the rows (its request tap), in the order a read-back adds them:
+   * on the writer's thread when it has one (summary-tap.ts), else here.
+   */
   private rows: OrderedAccumulator | undefined;
+  private tapData: SummaryTapData | undefined;
+  private writer: RunWriter | undefined;
 
   constructor(
     private readonly opts: SimOptions,
@@ -118,7 +124,15 @@ class SimDriver implements RunDriver<SimProgress, SimRunResult> {
   runRow(): ReturnType<RunDriver<SimProgress, SimRunResult>['runRow']> {
     const opts = this.opts;
     // A sim can be rerun: bulk writes skip the checkpoint fsyncs (store api WriterOptions.bulk).
-    const writer = { bulk: true, requestTap: { fields: METRIC_FIELDS, add: (r: Parameters<OrderedAccumulator['add']>[0]) => this.rows!.add(r) } };
+    const writer = {
+      bulk: true,
+      requestTap: {
+        fields: METRIC_FIELDS,
+        add: (r: Parameters<OrderedAccumulator['add']>[0]) => this.rows!.add(r),
+        // Asked as the writer's thread starts (after start(): the reference is known by then).
+        thread: { module: SUMMARY_TAP_MODULE, data: () => this.tapData },
+      },
+    };
     const options = { ...opts, transforms: storeTransforms(opts), compat: opts.compat ?? null, host: os.hostname() };
     return {
       writer,
@@ -130,6 +144,9 @@ class SimDriver implements RunDriver<SimProgress, SimRunResult> {
     const run = findRun(store, writer.runId);
     const reference = await resolveReference(store, run, { required: false });
     this.rows = new OrderedAccumulator(new RunAccumulator(isCompatRun(run), reference ? { reference } : {}));
+    // A reference the writer's thread can build again (a performance model's), or none: else the tap stays here.
+    if (!reference || reference.model) this.tapData = { compat: isCompatRun(run), ...(reference?.model ? { reference: reference.model } : {}) };
+    this.writer = writer;
   }
 
   progress(): RunProgress<SimProgress> {
@@ -189,7 +206,8 @@ class SimDriver implements RunDriver<SimProgress, SimRunResult> {
   }
 
   async report(store: Store, runId: number, _r: DriveResult, exitCode: number): Promise<SimRunResult> {
-    const summary = summarizeAccumulated(store, findRun(store, runId), this.rows!.finish());
+    const fromThread = this.writer?.tapResult?.();
+    const summary = fromThread ? (fromThread.value as RunSummary) : summarizeAccumulated(store, findRun(store, runId), this.rows!.finish());
     const tev = this.tev;
     return { exitCode, runId, summary, result: this.result!, ...(tev ? { traceEvents: { file: tev.file, events: tev.count } } : {}) };
   }

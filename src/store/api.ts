@@ -116,6 +116,11 @@ export interface RunWriter {
   flush(): void;
   /** Flush, set status/ended_at (and extra run columns), stop the timer. Idempotent. */
   finish(status: RunStatus, extra?: { lagFlagged?: boolean; lagP99S?: number; notes?: Record<string, unknown> }): void;
+  /**
+   * After `finish`: the result of the request tap that ran on the writer's thread (RequestTap.thread), or
+   * undefined when the rows went to the tap's `add` (or the writer has no tap).
+   */
+  tapResult?(): { readonly value: unknown } | undefined;
 }
 
 // ---- Additions (store implementation): the Store handle and the records readers get back. ----
@@ -229,6 +234,21 @@ export interface WriterOptions {
 export interface RequestTap<F extends keyof RequestRowRecord = keyof RequestRowRecord> {
   readonly fields: readonly F[];
   add(row: Pick<RequestRowRecord, F>): void;
+  /**
+   * The same tap, built on the writer's thread when the writer has one (a bulk writer on a file): `module`
+   * (a URL) exports `createRequestTap(data)`, which gives (or resolves to) a ThreadRequestTap; `data()` is
+   * asked once, as the thread starts (undefined: no tap there). A run's rows then all go to one of the two:
+   * to the thread's when the first request rows the writer commits are committed there, else to `add`; the
+   * thread's result is `RunWriter.tapResult()`.
+   */
+  readonly thread?: { readonly module: string; data(): unknown };
+}
+
+/** A request tap on a writer's thread (RequestTap.thread): the rows, then once the run is finished its result. */
+export interface ThreadRequestTap {
+  add(row: Pick<RequestRowRecord, keyof RequestRowRecord>): void;
+  /** What the writer's `tapResult()` returns (structured-cloned back): the run's row is final by then. */
+  result(run: { readonly file: string; readonly runId: number }): unknown;
 }
 
 /** An open results store (one SQLite file). Writers: one RunWriter per run; readers: the query methods. */

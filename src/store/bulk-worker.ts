@@ -2,19 +2,47 @@
  * A bulk or live run writer's thread (see BulkWorker in store.ts): its own connection to the store file, the
  * batches it is sent written in order, each in one transaction. After each message it adds one to the
  * shared counter (and wakes the writer); on a failure it reports the message on its port first. It
- * signals its start (connection open: 1, cannot: -1) in the second shared slot.
+ * signals its start (connection open, and its request tap built when it is given one: 1; cannot: -1) in
+ * the second shared slot.
+ *
+ * A request tap (RequestTap.thread: a module's `createRequestTap(data)`) gets the request rows of the
+ * batches sent with `tap`, once they are committed; after `close`, a `result` message has it compute its
+ * result for the run, sent back on the port, and the thread ends.
  */
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
+import type { ThreadRequestTap } from './api.js';
 import { SqliteDb } from './sqlite.js';
-import { prepareInserts, writeBatches, type WriteBatch } from './writer.js';
+import { compileBatchRows, prepareInserts, writeBatches, type WriteBatch } from './writer.js';
 
-const { file, shared, port, durable } = workerData as { file: string; shared: Int32Array; port: MessagePort; durable?: boolean };
+interface Data {
+  file: string;
+  shared: Int32Array;
+  port: MessagePort;
+  durable?: boolean;
+  tap?: { module: string; data: unknown; fields: readonly string[] };
+}
+type Message = { id: number; batch: WriteBatch; tap?: boolean } | 'close' | { result: number };
+
+const { file, shared, port, durable, tap: tapSpec } = workerData as Data;
 const done = shared.subarray(0, 1);
 let failed = false;
 const tick = (): void => {
   Atomics.add(done, 0, 1);
   Atomics.notify(done, 0);
 };
+const end = (): void => {
+  // Nothing left open: the thread ends now (its memory freed while the caller summarises).
+  port.close();
+  parentPort!.close();
+};
+
+/** The tap, and its reader of a batch's request rows (the fields it asked for). */
+async function buildTap(): Promise<{ tap: ThreadRequestTap; rows: ReturnType<typeof compileBatchRows> } | undefined> {
+  if (tapSpec === undefined) return undefined;
+  const m = (await import(tapSpec.module)) as { createRequestTap(data: unknown): ThreadRequestTap | Promise<ThreadRequestTap> };
+  return { tap: await m.createRequestTap(tapSpec.data), rows: compileBatchRows(tapSpec.fields as Parameters<typeof compileBatchRows>[0]) };
+}
+
 try {
   const db = new SqliteDb(file, { fileMustExist: true, timeout: 10_000 });
   // Bulk writes (a sim can be rerun): no fsync at checkpoints; WAL was set up by the opener. A live
@@ -25,9 +53,11 @@ try {
   // B-trees' paths and one batch's pages, and a larger cache only held ~14 MB more through a sim's summary.
   db.pragma('cache_size = -2000');
   const ins = prepareInserts(db);
+  const tap = await buildTap();
+  const add = tap ? (r: Parameters<ThreadRequestTap['add']>[0]): void => tap.tap.add(r) : undefined;
   Atomics.store(shared, 1, 1);
   Atomics.notify(shared, 1);
-  parentPort!.on('message', (m: { id: number; batch: WriteBatch } | 'close') => {
+  parentPort!.on('message', (m: Message) => {
     if (m === 'close') {
       // Copy the run's pages from the WAL into the file here, not in the store's close on the caller's
       // thread (PASSIVE: it never waits on another connection; what it cannot copy the last close does).
@@ -38,15 +68,29 @@ try {
       }
       db.close();
       tick();
-      // Nothing left open: the thread ends now (its memory freed while the caller summarises).
-      port.close();
-      parentPort!.close();
+      // A tap's result is asked for next.
+      if (!tap) end();
+      return;
+    }
+    if ('result' in m) {
+      try {
+        if (failed || !tap) throw new Error(failed ? 'a batch failed to commit' : 'the thread has no request tap');
+        port.postMessage({ result: tap.tap.result({ file, runId: m.result }) });
+      } catch (e) {
+        port.postMessage({ resultError: (e as Error).message });
+      }
+      tick();
+      end();
       return;
     }
     if (!failed) {
       const cur = { current: '' };
       try {
         writeBatches(db, ins, m.id, [m.batch], cur);
+        if (m.tap && tap) {
+          cur.current = 'request tap';
+          tap.rows(m.batch.reqs, add!);
+        }
       } catch (e) {
         failed = true;
         port.postMessage({ error: (e as Error).message, where: cur.current });

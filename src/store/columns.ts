@@ -281,8 +281,6 @@ export function pick<T extends readonly Column[]>(t: T, fields: readonly FieldOf
 
 // ---- Decoders compiled from the table ----
 
-const FIELD_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-
 function parseJsonObject(text: unknown): Record<string, unknown> {
   if (typeof text !== 'string' || text === '') return {};
   try {
@@ -331,21 +329,6 @@ export function compileDecoder<R>(
   // eslint-disable-next-line @typescript-eslint/no-implied-eval
   const make = new Function('pj', ...names.map((_, i) => `x${i}`), `return (r) => ({ ${parts.join(', ')} });`) as (...fns: unknown[]) => (row: unknown[]) => R;
   return make(parseJsonObject, ...names.map((f) => extra[f]));
-}
-
-/**
- * A decoder of records of bound values keyed by field (what a writer binds: bool fields as booleans, SQL NULL
- * as null) into the records `compileDecoder` reads from the stored row: the same fields, the same values.
- */
-export function compileRecordDecoder<R>(cols: readonly Column[]): (rec: object) => R {
-  const parts = cols.map((c) => {
-    if (!FIELD_NAME.test(c.field)) throw new TypeError(`store: bad field name ${c.field}`);
-    const v = `o.${c.field}`;
-    if (c.kind === 'bool') return `${c.field}: ${v} === true`;
-    if (c.kind === 'json' || c.kind === 'json-strings') return `${c.field}: pj(${v})`;
-    return `${c.field}: ${/NOT NULL/.test(c.sql) || c.name === 'id' ? v : `${v} ?? null`}`;
-  });
-  return new Function('pj', `return (o) => ({ ${parts.join(', ')} });`)(parseJsonObject) as (rec: object) => R;
 }
 
 /** The `INSERT INTO table (cols) VALUES (?, …)` statement text of some columns. */

@@ -15,7 +15,7 @@ import { ConfigError, StoreError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { decodeChunks, encodeChunks } from './codec.js';
 import { BatchBuilder } from './batch.js';
-import { prepareInserts, transferOf, writeBatches, type Inserts, type Params, type WriteBatch } from './writer.js';
+import { compileBatchRows, prepareInserts, transferOf, writeBatches, type Inserts, type Params, type WriteBatch } from './writer.js';
 import { deriveRequest } from './derive.js';
 import { importShards, type MergedRun, type ShardImport } from './shards.js';
 import { APPLICATION_ID, MIGRATIONS, REQUEST_STATUSES, RUN_KINDS, RUN_STATUSES, SCHEMA_VERSION, type RequestStatus, type RunStatus } from './schema.js';
@@ -23,7 +23,6 @@ import {
   columnList,
   compileDecoder,
   compileEncoder,
-  compileRecordDecoder,
   insertSql,
   pick,
   POWER_TABLE,
@@ -51,6 +50,7 @@ import type {
   RequestQuery,
   RequestRecord,
   RequestRow,
+  RequestTap,
   RunRecord,
   RunWriter,
   SloResultRecord,
@@ -431,6 +431,13 @@ class WorkerWriteError extends Error {
   }
 }
 
+/** A request tap the writer thread builds (RequestTap.thread) and the fields it reads. */
+interface WorkerTap {
+  readonly module: string;
+  readonly data: unknown;
+  readonly fields: readonly string[];
+}
+
 /** A bulk worker starting (BulkWorker.spawn). */
 interface StartingWorker {
   ready(): BulkWorker | null;
@@ -451,25 +458,25 @@ class BulkWorker {
   ) {}
 
   /** A worker for a file store; null when the store has no file (in memory) or no worker can start. */
-  static start(file: string, durable = false): BulkWorker | null {
-    return BulkWorker.spawn(file, durable)?.ready() ?? null;
+  static start(file: string, durable = false, tap?: WorkerTap): BulkWorker | null {
+    return BulkWorker.spawn(file, durable, tap)?.ready() ?? null;
   }
 
   /**
    * Start a worker without waiting for it: `ready()` waits (what is left of its start) and gives the worker,
    * or null when it cannot run; `cancel()` ends one never used. Null when the store has no file (in memory).
    */
-  static spawn(file: string, durable = false): StartingWorker | null {
+  static spawn(file: string, durable = false, tap?: WorkerTap): StartingWorker | null {
     if (file === '' || file === ':memory:' || file.startsWith('file:')) return null;
     // Run from the TypeScript sources (a loader such as tsx, which a worker would not inherit): this thread.
     if (!import.meta.url.endsWith('.js')) return null;
     try {
-      // [0]: messages handled; [1]: 1 once the worker has its connection open, -1 if it cannot.
+      // [0]: messages handled; [1]: 1 once the worker has its connection open (and its tap, when given), -1 if it cannot.
       const shared = new Int32Array(new SharedArrayBuffer(8));
       const done = shared.subarray(0, 1);
       const { port1, port2 } = new MessageChannel();
       const worker = new Worker(new URL('./bulk-worker.js', import.meta.url), {
-        workerData: { file: path.resolve(file), shared, port: port2, durable },
+        workerData: { file: path.resolve(file), shared, port: port2, durable, ...(tap ? { tap } : {}) },
         transferList: [port2],
       });
       worker.on('error', () => {}); // a worker that cannot start: the writer writes in its own thread
@@ -496,10 +503,27 @@ class BulkWorker {
     }
   }
 
-  post(id: number, batch: WriteBatch): void {
+  /** Send a batch to be written (and its request rows to the thread's tap, with `tap`). */
+  post(id: number, batch: WriteBatch, tap = false): void {
     this.posted++;
     // The batch's buffers move to the worker (transfer, not copy); its few plain arrays are cloned.
-    this.worker.postMessage({ id, batch }, transferOf(batch));
+    this.worker.postMessage({ id, batch, tap }, transferOf(batch));
+  }
+
+  /** After `close`: the thread tap's result for run `runId` (waits for it). */
+  tapResult(runId: number): unknown {
+    this.posted++;
+    this.worker.postMessage({ result: runId });
+    for (;;) {
+      const d = Atomics.load(this.done, 0);
+      if (d >= this.posted) break;
+      Atomics.wait(this.done, 0, d, 1000);
+    }
+    const m = receiveMessageOnPort(this.port)?.message as { result?: unknown; resultError?: string; error?: string } | undefined;
+    if (m === undefined || m.error !== undefined || m.resultError !== undefined) {
+      throw new StoreError(`the writer thread's request tap failed: ${m?.resultError ?? m?.error ?? 'no result came back'}`);
+    }
+    return m.result;
   }
 
   /** Throw the worker's first failure, if it reported one. */
@@ -558,7 +582,7 @@ class SqliteRunWriter implements RunWriter {
   private machineRows: MachineRow[] = [];
   private readonly power: BatchBuilder<Params<typeof POWER_TABLE>>;
   private readonly timeline: BatchBuilder<Params<typeof TIMELINE_TABLE>>;
-  /** The record each request row is written into before it is appended (and handed to the tap). */
+  /** The record each request row is written into before it is appended. */
   private readonly rec = {} as Writable<RequestParams>;
   /** Batches a flush could not commit (the connection was busy reading): committed with the next. */
   private held: WriteBatch[] = [];
@@ -572,22 +596,25 @@ class SqliteRunWriter implements RunWriter {
   private bulkWorker: BulkWorker | null | undefined;
   /** A bulk writer's thread, spawned ahead of its first full batch (so its start overlaps the caller's work). */
   private starting: StartingWorker | null | undefined;
-  /** WriterOptions.requestTap, and its decoder of a row's bound values. */
-  private readonly tap: ((rec: RequestParams) => void) | undefined;
+  /** WriterOptions.requestTap and its reader of a batch's rows. */
+  private readonly tap: RequestTap | undefined;
+  private readonly tapRows: ReturnType<typeof compileBatchRows> | undefined;
+  /** Where the run's rows go to the tap (decided by the first committed request rows): its `add`, or the writer thread's tap. */
+  private tapWhere: 'undecided' | 'here' | 'thread' = 'undecided';
+  /** The started writer thread has the tap (RequestTap.thread). */
+  private workerHasTap = false;
+  /** After finish: the writer thread that holds the tap's rows (its result: tapResult). */
+  private tapWorker: BulkWorker | undefined;
 
   constructor(store: SqliteStore, runId: number, opts: WriterOptions) {
     this.store = store;
     this.runId = runId;
-    const tap = opts.requestTap;
-    if (tap) {
-      const cols = pick(REQUEST_TABLE, tap.fields);
-      const decode = compileRecordDecoder<Pick<RequestRowRecord, (typeof tap.fields)[number]>>(cols);
-      this.tap = (rec) => tap.add(decode(rec));
-    }
+    this.tap = opts.requestTap;
+    this.tapRows = this.tap ? compileBatchRows(this.tap.fields) : undefined;
     this.bulk = opts.bulk === true;
     this.threaded = opts.thread === true && !this.bulk;
     // A live writer's thread starts now, before the run's clock does (starting it blocks for tens of ms).
-    if (this.threaded) this.bulkWorker = BulkWorker.start(store.path, true);
+    if (this.threaded) this.bulkWorker = BulkWorker.start(store.path, true, this.workerTap());
     this.batchRows = Math.max(1, opts.batchRows ?? (this.bulk ? 5000 : 1000));
     const cap = Math.min(this.batchRows, 8192);
     this.requests = new BatchBuilder(REQUEST_TABLE, cap);
@@ -605,6 +632,27 @@ class SqliteRunWriter implements RunWriter {
     this.timer.unref();
   }
 
+  /** The tap the writer thread is to build (RequestTap.thread, its data asked now), or undefined. */
+  private workerTap(): WorkerTap | undefined {
+    const t = this.tap?.thread;
+    const data = t !== undefined && this.tapWhere !== 'here' ? t.data() : undefined;
+    this.workerHasTap = data !== undefined;
+    return data === undefined ? undefined : { module: t!.module, data, fields: this.tap!.fields };
+  }
+
+  /**
+   * Hand the request rows of `batches` (committed here, or about to be sent to the writer thread: `onThread`)
+   * to the tap's `add`, unless the run's rows go to the thread's tap (decided by the first batches that hold
+   * request rows). Rows sent on are copied out of the batch (its buffers move to the thread).
+   */
+  private tapBatches(batches: readonly WriteBatch[], onThread: boolean): void {
+    if (this.tap === undefined) return;
+    if (this.tapWhere === 'undecided' && batches.some((b) => b.reqs.n > 0)) this.tapWhere = onThread && this.workerHasTap ? 'thread' : 'here';
+    if (this.tapWhere !== 'here') return;
+    const add = (r: Pick<RequestRowRecord, keyof RequestRowRecord>): void => this.tap!.add(r);
+    for (const b of batches) this.tapRows!(b.reqs, add, onThread);
+  }
+
   private pending(): number {
     return this.requests.n + this.machineRows.length + this.power.n + this.timeline.n + this.held.length;
   }
@@ -617,16 +665,16 @@ class SqliteRunWriter implements RunWriter {
   private maybeFlush(): void {
     const n = this.pending();
     // A fifth of the way to the first full batch, the thread starts (a run that short does not pay for one).
-    if (this.bulk && this.bulkWorker === undefined && this.starting === undefined && n >= this.batchRows / 5) this.starting = BulkWorker.spawn(this.store.path);
+    if (this.bulk && this.bulkWorker === undefined && this.starting === undefined && n >= this.batchRows / 5) {
+      this.starting = BulkWorker.spawn(this.store.path, false, this.workerTap());
+    }
     if (n >= this.batchRows) this.flush(true);
   }
 
   addRequest(row: RequestRow): void {
     this.check();
     checkRequest(row);
-    const rec = requestRecord(this.rec, this.runId, row);
-    this.requests.add(rec);
-    this.tap?.(rec);
+    this.requests.add(requestRecord(this.rec, this.runId, row));
     this.maybeFlush();
   }
 
@@ -691,12 +739,14 @@ class SqliteRunWriter implements RunWriter {
         return;
       }
       this.starting = undefined;
-      this.bulkWorker = s === undefined ? BulkWorker.start(this.store.path) : s === null ? null : s.ready();
+      this.bulkWorker = s === undefined ? BulkWorker.start(this.store.path, false, this.workerTap()) : s === null ? null : s.ready();
     }
     if (this.bulkWorker) {
       // A writer with its own thread: the inserts run there while the caller goes on (simulating, dispatching).
+      this.tapBatches(batches, true);
+      const tap = this.tapWhere === 'thread';
       this.onWorker((w) => {
-        for (const b of batches) w.post(id, b);
+        for (const b of batches) w.post(id, b, tap);
         w.check();
         if (!retryLater) w.wait();
       });
@@ -705,6 +755,7 @@ class SqliteRunWriter implements RunWriter {
     const cur = { current: '' };
     try {
       writeBatches(this.store.db, this.stmts, id, batches, cur);
+      this.tapBatches(batches, false);
     } catch (e) {
       if (e instanceof TypeError && /busy executing a query/.test(e.message)) {
         this.held = batches;
@@ -752,6 +803,7 @@ class SqliteRunWriter implements RunWriter {
       try {
         this.onWorker((x) => x.close());
         this.store.ending.add(w);
+        if (this.tapWhere === 'thread') this.tapWorker = w;
       } catch {
         // recorded in this.failure, thrown below once the run is marked
       }
@@ -764,6 +816,15 @@ class SqliteRunWriter implements RunWriter {
     this.store.writerDone(this);
     this.store.finishRun(this.runId, status, extra);
     if (this.failure) throw this.failure;
+  }
+
+  tapResult(): { readonly value: unknown } | undefined {
+    if (!this.finished) throw new Error(`store: run ${this.runId}: tapResult() before finish()`);
+    if (this.tapWhere !== 'thread' || this.failure) return undefined;
+    const w = this.tapWorker;
+    if (w === undefined) throw new StoreError(`store: run ${this.runId}: the writer thread's request tap result was taken already`);
+    this.tapWorker = undefined;
+    return { value: w.tapResult(this.runId) };
   }
 
   /** Flush without throwing (exit hook / store close). */

@@ -6,6 +6,7 @@
 import type Database from 'better-sqlite3';
 import {
   columnList,
+  compileDecoder,
   compileEncoder,
   insertSql,
   MACHINE_TABLE,
@@ -14,6 +15,7 @@ import {
   TIMELINE_TABLE,
   type Column,
   type FieldOf,
+  type RecordOf,
   type TableName,
 } from './columns.js';
 import { compileReader, constantColumns, viewOf, type BatchReader, type BatchView, type TableBatch } from './batch.js';
@@ -170,4 +172,31 @@ export function writeBatches(db: DB, ins: Inserts, id: number, batches: readonly
       insertRows(ins.timeline, b.timeline, cur, () => 'timeline sample');
     }
   }).immediate();
+}
+
+/**
+ * A reader of a batch's request rows as `fields` records, decoded as the raw row reader (`requestRows`)
+ * decodes them from the file (the batch holds the values the INSERT binds: what the file then holds). A
+ * row's `tokenTimes` is a view of the batch's bytes, or with `copy` its own bytes (for a batch whose buffers
+ * then move to another thread).
+ */
+export function compileBatchRows<F extends FieldOf<typeof REQUEST_TABLE>>(
+  fields: readonly F[],
+): (b: TableBatch, each: (row: Pick<RecordOf<typeof REQUEST_TABLE>, F>) => void, copy?: boolean) => void {
+  const at = fields.map((f) => REQUEST_TABLE.findIndex((c) => c.field === f));
+  if (at.some((i) => i < 0)) throw new TypeError(`store: no request column for field ${String(fields[at.indexOf(-1)])}`);
+  const cols = at.map((i) => REQUEST_TABLE[i]!);
+  const decode = compileDecoder<Pick<RecordOf<typeof REQUEST_TABLE>, F>>(cols, {}, at);
+  const read = compileReader(REQUEST_TABLE);
+  const blob = REQUEST_TABLE.findIndex((c) => c.kind === 'blob');
+  return (b, each, copy = false) => {
+    if (b.n === 0) return;
+    const view = viewOf(REQUEST_TABLE, b);
+    const row: unknown[] = [];
+    for (let i = 0; i < b.n; i++) {
+      read(view, i, i + 1, row);
+      if (copy && row[blob] instanceof Uint8Array) row[blob] = (row[blob] as Uint8Array).slice();
+      each(decode(row));
+    }
+  };
 }

@@ -2,7 +2,8 @@
  * The summary `splitbench sim` prints is kept as the rows are written (the writer's request tap, rows in
  * completion order, added in seq order by OrderedAccumulator): it is the summary a read-back of the stored
  * rows gives (`summarizeRun`), field for field, in both engine modes, with warm-up rows and a slowdown
- * reference; and OrderedAccumulator adds shuffled rows in (shard, seq) order.
+ * reference, kept on this thread (a short run) or on the writer's (summary-tap.ts: 5,000 rows and more);
+ * and OrderedAccumulator adds shuffled rows in (shard, seq) order.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,10 +16,23 @@ import { resolveSimOptions, runSim } from '../../src/sim/index.js';
 import { SIM_FLAGS, type SimFlags } from '../../src/sim/options.js';
 import { loadSimInput } from '../../src/config/index.js';
 
-async function check(args: Partial<SimFlags>, what: string): Promise<void> {
+/** Run a sim and check its summary against the read-back one; `here`: how many rows the main thread's tap got. */
+async function check(args: Partial<SimFlags>, what: string, here?: (n: number) => void): Promise<void> {
   const db = path.join(tempDir(), 's.db');
   const opts = resolveSimOptions(flagValues(SIM_FLAGS, { db, ...args }));
-  const r = await runSim(opts, loadSimInput(opts), { log: () => undefined, progress: false });
+  const add = OrderedAccumulator.prototype.add;
+  let n = 0;
+  OrderedAccumulator.prototype.add = function (this: OrderedAccumulator, r) {
+    n++;
+    add.call(this, r);
+  };
+  let r: Awaited<ReturnType<typeof runSim>>;
+  try {
+    r = await runSim(opts, loadSimInput(opts), { log: () => undefined, progress: false });
+  } finally {
+    OrderedAccumulator.prototype.add = add;
+  }
+  here?.(n);
   const store = openStore(db, { readonly: true });
   try {
     const run = findRun(store, r.runId);
@@ -38,6 +52,18 @@ test('sim summary kept during the run = summary read back from the store (compat
 
 test('sim summary kept during the run = summary read back from the store (realistic, split)', async () => {
   await check({ trace: 'coding', deployment: 'splitwise-hh', rate: 6, duration: 30 }, 'realistic');
+});
+
+test('sim summary kept on the writer thread = summary read back from the store (compat, 5,000+ rows)', async () => {
+  await check({ trace: 'conversation', deployment: 'baseline-h100-paper', compat: 'splitwise', rate: 70, duration: 90, warmup: 5 }, 'compat, thread', (n) =>
+    assert.equal(n, 0, 'the rows went to the writer thread, not to the tap here'),
+  );
+});
+
+test('sim summary kept on the writer thread = summary read back from the store (realistic, 5,000+ rows)', async () => {
+  await check({ trace: 'coding', deployment: 'splitwise-hh', rate: 70, duration: 80 }, 'realistic, thread', (n) =>
+    assert.equal(n, 0, 'the rows went to the writer thread, not to the tap here'),
+  );
 });
 
 test('OrderedAccumulator adds rows arriving in any order in (shard, seq) order', async () => {

@@ -1,0 +1,42 @@
+/**
+ * The sim's summary, kept on its writer's thread (RequestTap.thread, src/store): the run's request rows go to
+ * an OrderedAccumulator there as they are committed, so the simulating thread neither measures nor
+ * accumulates them; once the run is finished, the thread reads the run row and its power samples from its
+ * own connection and hands back the RunSummary, the one `summarizeAccumulated` gives on the caller's thread.
+ */
+import {
+  findRun,
+  loadReferenceLatency,
+  OrderedAccumulator,
+  referenceFromModel,
+  RunAccumulator,
+  summarizeAccumulated,
+  type ModelReference,
+  type RequestRecord,
+} from '../metrics/index.js';
+import { openStore, type ThreadRequestTap } from '../store/index.js';
+
+/** What the thread is given: the run's mode and its slowdown reference (a performance-model one, or none). */
+export interface SummaryTapData {
+  readonly compat: boolean;
+  readonly reference?: ModelReference;
+}
+
+/** This module, for RequestTap.thread. */
+export const SUMMARY_TAP_MODULE = import.meta.url;
+
+export async function createRequestTap(data: SummaryTapData): Promise<ThreadRequestTap> {
+  const reference = data.reference ? referenceFromModel(await loadReferenceLatency(), data.reference) : undefined;
+  const rows = new OrderedAccumulator(new RunAccumulator(data.compat, reference ? { reference } : {}));
+  return {
+    add: (r) => rows.add(r as RequestRecord),
+    result: ({ file, runId }) => {
+      const store = openStore(file, { readonly: true });
+      try {
+        return summarizeAccumulated(store, findRun(store, runId), rows.finish());
+      } finally {
+        store.close();
+      }
+    },
+  };
+}
