@@ -4,16 +4,10 @@
  * accumulates them; once the run is finished, the thread reads the run row and its power samples from its
  * own connection and hands back the RunSummary, the one `summarizeAccumulated` gives on the caller's thread.
  */
-import {
-  findRun,
-  loadReferenceLatency,
-  OrderedAccumulator,
-  referenceFromModel,
-  RunAccumulator,
-  summarizeAccumulated,
-  type ModelReference,
-  type RequestRecord,
-} from '../metrics/index.js';
+// The metrics modules themselves, not the folder's index: the thread loads only what it runs.
+import { findRun, type RequestRecord } from '../metrics/rows.js';
+import { loadReferenceLatency, referenceFromModel, type ModelReference } from '../metrics/slowdown.js';
+import { OrderedAccumulator, RunAccumulator, summarizeAccumulated } from '../metrics/summary.js';
 import { openStore, type ThreadRequestTap } from '../store/index.js';
 
 /** What the thread is given: the run's mode and its slowdown reference (a performance-model one, or none). */

@@ -478,6 +478,9 @@ class BulkWorker {
       const worker = new Worker(new URL('./bulk-worker.js', import.meta.url), {
         workerData: { file: path.resolve(file), shared, port: port2, durable, ...(tap ? { tap } : {}) },
         transferList: [port2],
+        // A request tap's garbage is short-lived: a small young generation (V8's default grows to ~48 MB in
+        // a busy thread) kept the headline sim's peak RSS ~30 MB lower, at the same speed.
+        resourceLimits: { maxYoungGenerationSizeMb: 8 },
       });
       worker.on('error', () => {}); // a worker that cannot start: the writer writes in its own thread
       worker.unref();
