@@ -43,55 +43,75 @@ export class ChunkScratch {
 
 const truncated = (): RangeError => new RangeError('token_times blob is truncated');
 
+/** The largest stall the last `readChunks` without `out` found (undefined: fewer than two token-carrying chunks). */
+let scanStall: number | undefined;
+
 /**
- * Decode a `token_times` blob (fresh objects, or `scratch`'s reused ones: see ChunkScratch). The varints are
- * read in line, with a local read position (summaries scan millions of chunks).
+ * The one reader of a `token_times` blob: its chunks into `out` (`scratch`'s reused objects when given, else
+ * fresh ones), or with `out` null only the largest gap between consecutive token-carrying chunks (into
+ * `scanStall`); returns how many chunks it holds. The varints are read in line with a local read position
+ * (summaries scan millions of chunks), one-byte ones (token counts, short gaps) the short way.
  */
+function readChunks(buf: Uint8Array, out: Chunk[] | null, scratch: ChunkScratch | undefined): number {
+  const len = buf.length;
+  let n = 0;
+  let i = 0;
+  let us = 0;
+  let prev = NaN;
+  let best: number | undefined;
+  while (i < len) {
+    let b = buf[i++]!;
+    if (b < 0x80) us += b;
+    else {
+      let v = b & 0x7f;
+      let mul = 0x80;
+      do {
+        if (i >= len) throw truncated();
+        b = buf[i++]!;
+        v += (b & 0x7f) * mul;
+        mul *= 0x80;
+      } while (b >= 0x80);
+      us += v;
+    }
+    if (i >= len) throw truncated();
+    b = buf[i++]!;
+    let tokens = b;
+    if (b >= 0x80) {
+      tokens = b & 0x7f;
+      let mul = 0x80;
+      do {
+        if (i >= len) throw truncated();
+        b = buf[i++]!;
+        tokens += (b & 0x7f) * mul;
+        mul *= 0x80;
+      } while (b >= 0x80);
+    }
+    if (out === null) {
+      if (tokens > 0) {
+        const t = us / 1e6;
+        if (prev === prev) {
+          const gap = t - prev;
+          if (best === undefined || gap > best) best = gap;
+        }
+        prev = t;
+      }
+    } else if (scratch) {
+      let o = scratch.objs[n];
+      if (o === undefined) scratch.objs.push((o = { t: 0, tokens: 0 }));
+      o.t = us / 1e6;
+      o.tokens = tokens;
+      out[n] = o;
+    } else out.push({ t: us / 1e6, tokens });
+    n++;
+  }
+  scanStall = best;
+  return n;
+}
+
+/** Decode a `token_times` blob (fresh objects, or `scratch`'s reused ones: see ChunkScratch). */
 export function decodeChunks(buf: Uint8Array | null | undefined, scratch?: ChunkScratch): Chunk[] {
   const chunks: Chunk[] = scratch ? scratch.list : [];
-  let n = 0;
-  if (buf) {
-    const len = buf.length;
-    let i = 0;
-    let us = 0;
-    while (i < len) {
-      // One-byte varints (token counts, short gaps) take the short way.
-      let b = buf[i++]!;
-      if (b < 0x80) us += b;
-      else {
-        let v = b & 0x7f;
-        let mul = 0x80;
-        do {
-          if (i >= len) throw truncated();
-          b = buf[i++]!;
-          v += (b & 0x7f) * mul;
-          mul *= 0x80;
-        } while (b >= 0x80);
-        us += v;
-      }
-      if (i >= len) throw truncated();
-      b = buf[i++]!;
-      let tokens = b;
-      if (b >= 0x80) {
-        tokens = b & 0x7f;
-        let mul = 0x80;
-        do {
-          if (i >= len) throw truncated();
-          b = buf[i++]!;
-          tokens += (b & 0x7f) * mul;
-          mul *= 0x80;
-        } while (b >= 0x80);
-      }
-      if (scratch) {
-        let o = scratch.objs[n];
-        if (o === undefined) scratch.objs.push((o = { t: 0, tokens: 0 }));
-        o.t = us / 1e6;
-        o.tokens = tokens;
-        chunks[n] = o;
-      } else chunks.push({ t: us / 1e6, tokens });
-      n++;
-    }
-  }
+  const n = buf ? readChunks(buf, chunks, scratch) : 0;
   if (scratch) chunks.length = n;
   return chunks;
 }
@@ -102,51 +122,9 @@ export function decodeChunks(buf: Uint8Array | null | undefined, scratch?: Chunk
  * fewer than two).
  */
 export function chunkStalls(buf: Uint8Array | null | undefined): { readonly chunks: number; readonly maxStall: number | undefined } {
-  let n = 0;
-  let best: number | undefined;
-  if (buf) {
-    const len = buf.length;
-    let i = 0;
-    let us = 0;
-    let prev = NaN;
-    while (i < len) {
-      let b = buf[i++]!;
-      if (b < 0x80) us += b;
-      else {
-        let v = b & 0x7f;
-        let mul = 0x80;
-        do {
-          if (i >= len) throw truncated();
-          b = buf[i++]!;
-          v += (b & 0x7f) * mul;
-          mul *= 0x80;
-        } while (b >= 0x80);
-        us += v;
-      }
-      if (i >= len) throw truncated();
-      b = buf[i++]!;
-      let tokens = b;
-      if (b >= 0x80) {
-        tokens = b & 0x7f;
-        let mul = 0x80;
-        do {
-          if (i >= len) throw truncated();
-          b = buf[i++]!;
-          tokens += (b & 0x7f) * mul;
-          mul *= 0x80;
-        } while (b >= 0x80);
-      }
-      n++;
-      if (!(tokens > 0)) continue;
-      const t = us / 1e6;
-      if (prev === prev) {
-        const gap = t - prev;
-        if (best === undefined || gap > best) best = gap;
-      }
-      prev = t;
-    }
-  }
-  return { chunks: n, maxStall: best };
+  if (!buf) return { chunks: 0, maxStall: undefined };
+  const chunks = readChunks(buf, null, undefined);
+  return { chunks, maxStall: scanStall };
 }
 
 // ---- Addition: allocation-free encoding for bulk producers (the simulator). ----
