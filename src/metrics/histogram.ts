@@ -346,6 +346,8 @@ export class Distribution {
     this.nv = 0;
     this.keys = this.counts = this.runs = undefined;
     this.distinct = 0;
+    // No exact form any more: a counted one left as 'counted' would send the next value to its (gone) table.
+    this.form = 'plain';
     this.hist = h;
     return h;
   }
@@ -504,7 +506,10 @@ export class Distribution {
       this.distinct = 0;
       for (let i = 0; i < keys.length; i++) if (counts[i]! > 0) this.insert(keys[i]!, counts[i]!);
     }
-    this.account(before);
+    // A table being filled from the plain values (toCounted: they are still held) is accounted once it is
+    // done, against the values it replaces: asking the budget now could move this distribution to its
+    // histogram with half its values still outside the table.
+    if (this.nv === 0) this.account(before);
   }
 
   /** Tell the budget how this distribution's holding changed since it held `before`; past the limit, make room. */

@@ -91,6 +91,42 @@ test('a shared budget moves its largest distributions to hdr histograms, the las
   assert.equal(budget.used, 101);
 });
 
+test('a counted distribution moved to its histogram (directly, by a merge, by its budget) takes more values there', () => {
+  /** 2^20 + 3 values of `distinct` distinct ones (≥ 1): the counted form. */
+  const counted = (distinct: number, budget?: ExactBudget): Distribution => {
+    const d = budget ? new Distribution(budget) : new Distribution();
+    for (let i = 0; i < 2 ** 20 + 3; i++) d.record(1 + (i % distinct) / distinct);
+    assert.ok(d.entries < 2 ** 20 && !d.approximate, `counted (${d.entries} units)`);
+    return d;
+  };
+  const more = (d: Distribution, what: string): void => {
+    assert.ok(d.approximate, `${what}: approximate`);
+    const n = d.count;
+    d.record(0.25);
+    d.record(3, 5);
+    assert.equal(d.count, n + 6, `${what}: counted`);
+    assert.equal(d.max(), 3, `${what}: max`);
+  };
+  const direct = counted(7);
+  direct.moveToHistogram();
+  more(direct, 'moved');
+  const merged = counted(7);
+  const live = Distribution.live();
+  live.record(2);
+  merged.merge(live);
+  more(merged, 'merged with a histogram');
+  // The run summary's case: a counted distribution of many distinct values (a 2^18-slot table, 2^19 units),
+  // made after a plain one of about its size; when the plain one fills the budget, the counted one (made
+  // last, at least half the largest) moves.
+  const budget = new ExactBudget(2 ** 20 + 40);
+  const plain = new Distribution(budget);
+  const big = counted(100_000, budget);
+  assert.equal(budget.used, big.entries, 'the budget holds the table, not the values it replaced');
+  for (let i = 0; !big.approximate && i < 2 ** 20; i++) plain.record(i);
+  assert.ok(!plain.approximate, 'the plain one stays exact');
+  more(big, 'moved by its budget');
+});
+
 test('the counted form gives up for many distinct values: written out again, still exact', () => {
   const r = rng(5);
   // All distinct from the start: the table gives up while it is filled.
