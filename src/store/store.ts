@@ -446,6 +446,12 @@ interface StartingWorker {
   cancel(): void;
 }
 
+/**
+ * Batches a bulk writer lets wait for its thread before it waits itself: a sim produces rows faster than
+ * the thread commits and summarises them, and a 17 M-request run queued ~700 MB of batches without a bound.
+ */
+const BULK_BEHIND = 4;
+
 /** How long a bulk writer keeps full batches, not waiting, while its writer thread starts (ms; then it waits, as before). */
 const HOLD_WHILE_STARTING_MS = 250;
 
@@ -506,8 +512,17 @@ class BulkWorker {
     }
   }
 
-  /** Send a batch to be written (and its request rows to the thread's tap, with `tap`). */
-  post(id: number, batch: WriteBatch, tap = false): void {
+  /**
+   * Send a batch to be written (and its request rows to the thread's tap, with `tap`). `behind`: first wait
+   * until at most that many messages are still queued for the thread (a bulk writer: a producer faster than
+   * the thread would otherwise queue its batches without bound).
+   */
+  post(id: number, batch: WriteBatch, tap = false, behind = Infinity): void {
+    for (;;) {
+      const d = Atomics.load(this.done, 0);
+      if (this.posted - d < behind) break;
+      Atomics.wait(this.done, 0, d, 1000);
+    }
     this.posted++;
     // The batch's buffers move to the worker (transfer, not copy); its few plain arrays are cloned.
     this.worker.postMessage({ id, batch, tap }, transferOf(batch));
@@ -749,7 +764,7 @@ class SqliteRunWriter implements RunWriter {
       this.tapBatches(batches, true);
       const tap = this.tapWhere === 'thread';
       this.onWorker((w) => {
-        for (const b of batches) w.post(id, b, tap);
+        for (const b of batches) w.post(id, b, tap, this.bulk ? BULK_BEHIND : Infinity);
         w.check();
         if (!retryLater) w.wait();
       });
