@@ -773,7 +773,6 @@ class SqliteRunWriter implements RunWriter {
     const cur = { current: '' };
     try {
       writeBatches(this.store.db, this.stmts, id, batches, cur);
-      this.tapBatches(batches, false);
     } catch (e) {
       if (e instanceof TypeError && /busy executing a query/.test(e.message)) {
         this.held = batches;
@@ -786,6 +785,8 @@ class SqliteRunWriter implements RunWriter {
       this.stopTimer();
       throw this.failure;
     }
+    // Committed: the rows to the tap (after the catch: a failing tap is not a failed write).
+    this.tapBatches(batches, false);
   }
 
   /** Run `f` on the bulk worker; a failure there breaks this writer (like a failed transaction). */
