@@ -11,9 +11,8 @@ import {
   formatSummaries,
   isCompatRun,
   METRIC_FIELDS,
-  OrderedAccumulator,
+  type OrderedAccumulator,
   resolveReference,
-  RunAccumulator,
   summarizeAccumulated,
   type RunSummary,
 } from '../metrics/index.js';
@@ -24,7 +23,7 @@ import { rateRequests, SessionWorkload, traceRequests, traceSampler, type Reques
 import type { SimOptions } from './options.js';
 import { TraceEventWriter } from './perfetto.js';
 import { simulate, type SimProgress, type SimulateResult } from './simulate.js';
-import { SUMMARY_TAP_MODULE, type SummaryTapData } from './summary-tap.js';
+import { SUMMARY_TAP_MODULE, summaryAccumulator, type SummaryTapData } from './summary-tap.js';
 
 export interface SimIo {
   readonly handleSignals?: boolean;
@@ -143,9 +142,10 @@ class SimDriver implements RunDriver<SimProgress, SimRunResult> {
   async start(store: Store, writer: RunWriter): Promise<void> {
     const run = findRun(store, writer.runId);
     const reference = await resolveReference(store, run, { required: false });
-    this.rows = new OrderedAccumulator(new RunAccumulator(isCompatRun(run), reference ? { reference } : {}));
+    const compat = isCompatRun(run);
+    this.rows = summaryAccumulator(compat, reference);
     // A reference the writer's thread can build again (a performance model's), or none: else the tap stays here.
-    if (!reference || reference.model) this.tapData = { compat: isCompatRun(run), ...(reference?.model ? { reference: reference.model } : {}) };
+    if (!reference || reference.model) this.tapData = { compat, ...(reference?.model ? { reference: reference.model } : {}) };
     this.writer = writer;
   }
 

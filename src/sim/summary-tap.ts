@@ -6,7 +6,7 @@
  */
 // The metrics modules themselves, not the folder's index: the thread loads only what it runs.
 import { findRun, type RequestRecord } from '../metrics/rows.js';
-import { loadReferenceLatency, referenceFromModel, type ModelReference } from '../metrics/slowdown.js';
+import { loadReferenceLatency, referenceFromModel, type ModelReference, type SlowdownReference } from '../metrics/slowdown.js';
 import { OrderedAccumulator, RunAccumulator, summarizeAccumulated } from '../metrics/summary.js';
 import { openStore, type ThreadRequestTap } from '../store/index.js';
 
@@ -19,9 +19,13 @@ export interface SummaryTapData {
 /** This module, for RequestTap.thread. */
 export const SUMMARY_TAP_MODULE = import.meta.url;
 
+/** The sim's summary as its rows come (in the order a read-back adds them): on this thread or the writer's. */
+export function summaryAccumulator(compat: boolean, reference: SlowdownReference | undefined): OrderedAccumulator {
+  return new OrderedAccumulator(new RunAccumulator(compat, reference ? { reference } : {}));
+}
+
 export async function createRequestTap(data: SummaryTapData): Promise<ThreadRequestTap> {
-  const reference = data.reference ? referenceFromModel(await loadReferenceLatency(), data.reference) : undefined;
-  const rows = new OrderedAccumulator(new RunAccumulator(data.compat, reference ? { reference } : {}));
+  const rows = summaryAccumulator(data.compat, data.reference ? referenceFromModel(await loadReferenceLatency(), data.reference) : undefined);
   return {
     add: (r) => rows.add(r as RequestRecord),
     result: ({ file, runId }) => {

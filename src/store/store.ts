@@ -518,11 +518,7 @@ class BulkWorker {
    * the thread would otherwise queue its batches without bound).
    */
   post(id: number, batch: WriteBatch, tap = false, behind = Infinity): void {
-    for (;;) {
-      const d = Atomics.load(this.done, 0);
-      if (this.posted - d < behind) break;
-      Atomics.wait(this.done, 0, d, 1000);
-    }
+    if (Number.isFinite(behind)) this.handled(this.posted - behind + 1);
     this.posted++;
     // The batch's buffers move to the worker (transfer, not copy); its few plain arrays are cloned.
     this.worker.postMessage({ id, batch, tap }, transferOf(batch));
@@ -532,11 +528,7 @@ class BulkWorker {
   tapResult(runId: number): unknown {
     this.posted++;
     this.worker.postMessage({ result: runId });
-    for (;;) {
-      const d = Atomics.load(this.done, 0);
-      if (d >= this.posted) break;
-      Atomics.wait(this.done, 0, d, 1000);
-    }
+    this.handled(this.posted);
     const m = receiveMessageOnPort(this.port)?.message as { result?: unknown; resultError?: string; error?: string } | undefined;
     if (m === undefined || m.error !== undefined || m.resultError !== undefined) {
       throw new StoreError(`the writer thread's request tap failed: ${m?.resultError ?? m?.error ?? 'no result came back'}`);
@@ -553,12 +545,17 @@ class BulkWorker {
     }
   }
 
-  wait(): void {
+  /** Block until the thread has handled at least `n` messages. */
+  private handled(n: number): void {
     for (;;) {
       const d = Atomics.load(this.done, 0);
-      if (d >= this.posted) break;
+      if (d >= n) break;
       Atomics.wait(this.done, 0, d, 1000);
     }
+  }
+
+  wait(): void {
+    this.handled(this.posted);
     this.check();
   }
 

@@ -10,6 +10,7 @@ import {
   compileEncoder,
   insertSql,
   MACHINE_TABLE,
+  pick,
   POWER_TABLE,
   REQUEST_TABLE,
   TIMELINE_TABLE,
@@ -183,9 +184,8 @@ export function writeBatches(db: DB, ins: Inserts, id: number, batches: readonly
 export function compileBatchRows<F extends FieldOf<typeof REQUEST_TABLE>>(
   fields: readonly F[],
 ): (b: TableBatch, each: (row: Pick<RecordOf<typeof REQUEST_TABLE>, F>) => void, copy?: boolean) => void {
-  const at = fields.map((f) => REQUEST_TABLE.findIndex((c) => c.field === f));
-  if (at.some((i) => i < 0)) throw new TypeError(`store: no request column for field ${String(fields[at.indexOf(-1)])}`);
-  const cols = at.map((i) => REQUEST_TABLE[i]!);
+  const cols = pick(REQUEST_TABLE, fields);
+  const at = cols.map((c) => (REQUEST_TABLE as readonly Column[]).indexOf(c));
   const decode = compileDecoder<Pick<RecordOf<typeof REQUEST_TABLE>, F>>(cols, {}, at);
   const read = compileReader(REQUEST_TABLE);
   const blob = REQUEST_TABLE.findIndex((c) => c.kind === 'blob');
