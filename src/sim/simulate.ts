@@ -535,12 +535,13 @@ export async function simulate(o: SimulateOptions): Promise<SimulateResult> {
  * The requests of a queued trace (compatible mode), by number, until their turn: prompt and output sizes in
  * typed arrays, and ids not kept at all when they follow a pattern (`r0`, `r1`, … from a rate load; `0`,
  * `1`, … a trace's row indexes): a prefix and a number counting up with the requests. Anything else (an id
- * off the pattern, a session id, prefix hashes, sizes past 32 bits) keeps its request as given. 8 bytes per
- * request (the arrival time is the heap's); `take` gives back a request equal in every field simulate reads.
+ * off the pattern, a session id, prefix hashes, sizes past 32 bits) keeps its request as given. 4 bytes per
+ * request while every size fits 16 bits (the Azure traces' do), else 8 (the arrival time is the heap's);
+ * `take` gives back a request equal in every field simulate reads.
  */
 class QueuedSpecs {
-  /** Request i's prompt and output tokens at 2i and 2i + 1. */
-  private sizes = new Int32Array(2048);
+  /** Request i's prompt and output tokens at 2i and 2i + 1 (16 bits each until a size needs more). */
+  private sizes: Uint16Array | Int32Array = new Uint16Array(2048);
   private prefix: string | undefined = undefined;
   /** The first request's id number: request i's id is `prefix + (base + i)`. */
   private base = 0;
@@ -549,7 +550,7 @@ class QueuedSpecs {
   add(i: number, spec: RequestSpec): void {
     if (2 * i === this.sizes.length) {
       // Grow by half (not double): this is most of a queued trace's memory.
-      const grown = new Int32Array(2 * Math.ceil(i * 1.5));
+      const grown = this.sizes instanceof Uint16Array ? new Uint16Array(2 * Math.ceil(i * 1.5)) : new Int32Array(2 * Math.ceil(i * 1.5));
       grown.set(this.sizes);
       this.sizes = grown;
     }
@@ -569,11 +570,11 @@ class QueuedSpecs {
       (q | 0) === q &&
       spec.id === this.prefix + String(this.base + i)
     ) {
+      if (this.sizes instanceof Uint16Array && ((p >>> 16) | (q >>> 16)) !== 0) this.sizes = Int32Array.from(this.sizes);
       this.sizes[2 * i] = p;
       this.sizes[2 * i + 1] = q;
     } else this.odd.set(i, spec);
   }
-
   /** Request `i`, queued at `arrival` (its spec's own arrival, from the heap). */
   take(i: number, arrival: number): RequestSpec {
     const odd = this.odd.size > 0 ? this.odd.get(i) : undefined;

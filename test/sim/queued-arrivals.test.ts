@@ -80,3 +80,28 @@ test('compat sim: queued requests come back with their ids, sizes, sessions and 
     specs.map((s, i) => [i, s.id, s.arrival, s.promptTokens, s.outputTokens, s.sessionId, s.outputTokens]),
   );
 });
+
+test('compat sim: queued sizes past 16 bits widen the typed arrays, earlier sizes kept', async () => {
+  const dep = defineDeployment({ kind: 'monolithic', model: 'llama2-70b', pools: { mixed: { machine: 'dgx-h100', count: 2 } } });
+  // 3,000 requests: the sizes' array has grown before the wide one arrives, and more come after it.
+  const specs: RequestSpec[] = Array.from({ length: 3000 }, (_, i) => ({
+    id: `r${i}`,
+    arrival: i * 0.01,
+    promptTokens: i === 2500 ? 70_000 : 1 + ((i * 37) % 900),
+    outputTokens: i === 2600 ? 65_536 : 1 + ((i * 13) % 7),
+  }));
+  const rows: RequestRow[] = [];
+  await simulate({
+    deployment: dep,
+    data: loadEngineData({ splitwise: true }),
+    compat: 'splitwise',
+    requests: specs,
+    sink: { addRequest: (row) => rows.push(row) },
+    sampleIntervalS: 0,
+  });
+  rows.sort((a, b) => a.seq - b.seq);
+  assert.deepEqual(
+    rows.map((x) => [x.traceId, x.promptTokens, x.outputTokens]),
+    specs.map((s) => [s.id, s.promptTokens, s.outputTokens]),
+  );
+});
