@@ -945,6 +945,12 @@ export function summarizeAccumulated(store: StoreLike, run: RunInfo, acc: RunAcc
  * bit, without the read. A row waits only until the rows before it have come (shard 0; other shards' rows
  * wait for `finish`).
  */
+/**
+ * A row kept past the `add` that gave it: its token times copied out (a writer thread's tap gets them as a
+ * view of the batch, whose buffers go back to be reused once the batch is done).
+ */
+const kept = (r: RequestRecord): RequestRecord => (r.tokenTimes instanceof Uint8Array ? { ...r, tokenTimes: r.tokenTimes.slice() } : r);
+
 export class OrderedAccumulator implements RequestTap<(typeof METRIC_FIELDS)[number]> {
   readonly fields = METRIC_FIELDS;
   private next = 0;
@@ -954,8 +960,8 @@ export class OrderedAccumulator implements RequestTap<(typeof METRIC_FIELDS)[num
   constructor(readonly acc: RunAccumulator) {}
 
   add(r: RequestRecord): void {
-    if (r.shard !== 0) this.later.push(r);
-    else if (r.seq !== this.next) this.waiting.set(r.seq, r);
+    if (r.shard !== 0) this.later.push(kept(r));
+    else if (r.seq !== this.next) this.waiting.set(r.seq, kept(r));
     else {
       this.acc.add(r);
       for (this.next++; this.waiting.size > 0; this.next++) {

@@ -6,13 +6,14 @@
  * the second shared slot.
  *
  * A request tap (RequestTap.thread: a module's `createRequestTap(data)`) gets the request rows of the
- * batches sent with `tap`, once they are committed; after `close`, a `result` message has it compute its
+ * batches sent with `tap`, once they are committed. A batch done with, its buffers go back on the port
+ * (`recycle`), for the writer's next batches. After `close`, a `result` message has it compute its
  * result for the run, sent back on the port, and the thread ends.
  */
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import type { ThreadRequestTap } from './api.js';
 import { SqliteDb } from './sqlite.js';
-import { compileBatchRows, prepareInserts, writeBatches, type WriteBatch } from './writer.js';
+import { compileBatchRows, prepareInserts, transferOf, writeBatches, type WriteBatch } from './writer.js';
 
 interface Data {
   file: string;
@@ -91,6 +92,9 @@ try {
           cur.current = 'request tap';
           tap.rows(m.batch.reqs, add!);
         }
+        // Done with the batch: its buffers go back to the writer, which builds the next batches in them.
+        const bufs = transferOf(m.batch);
+        port.postMessage({ recycle: bufs }, bufs);
       } catch (e) {
         failed = true;
         port.postMessage({ error: (e as Error).message, where: cur.current });

@@ -14,7 +14,7 @@ import { SqliteDb } from './sqlite.js';
 import { ConfigError, StoreError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { decodeChunks, encodeChunks } from './codec.js';
-import { BatchBuilder } from './batch.js';
+import { BatchBuilder, batchBuffers } from './batch.js';
 import { compileBatchRows, prepareInserts, transferOf, writeBatches, type Inserts, type Params, type WriteBatch } from './writer.js';
 import { deriveRequest } from './derive.js';
 import { importShards, type MergedRun, type ShardImport } from './shards.js';
@@ -529,7 +529,7 @@ class BulkWorker {
     this.posted++;
     this.worker.postMessage({ result: runId });
     this.handled(this.posted);
-    const m = receiveMessageOnPort(this.port)?.message as { result?: unknown; resultError?: string; error?: string } | undefined;
+    const m = this.receive() as { result?: unknown; resultError?: string; error?: string } | undefined;
     if (m === undefined || m.error !== undefined || m.resultError !== undefined) {
       throw new StoreError(`the writer thread's request tap failed: ${m?.resultError ?? m?.error ?? 'no result came back'}`);
     }
@@ -538,10 +538,16 @@ class BulkWorker {
 
   /** Throw the worker's first failure, if it reported one. */
   check(): void {
-    const m = receiveMessageOnPort(this.port);
-    if (m) {
-      const f = m.message as { error: string; where: string };
-      throw new WorkerWriteError(f.where, String(f.error));
+    const f = this.receive() as { error: string; where: string } | undefined;
+    if (f) throw new WorkerWriteError(f.where, String(f.error));
+  }
+
+  /** The thread's next message other than buffers it gives back (those go to this thread's batchBuffers). */
+  private receive(): unknown {
+    for (;;) {
+      const m = receiveMessageOnPort(this.port)?.message as { recycle?: ArrayBuffer[] } | undefined;
+      if (m?.recycle === undefined) return m;
+      for (const b of m.recycle) batchBuffers.give(b);
     }
   }
 

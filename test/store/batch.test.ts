@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { BatchBuilder, compileReader, constantColumns, viewOf } from '../../src/store/batch.js';
-import { openStore } from '../../src/store/index.js';
+import { BatchBuilder, batchBuffers, BufferPool, compileReader, constantColumns, viewOf } from '../../src/store/batch.js';
+import { encodeChunks, openStore } from '../../src/store/index.js';
 import { compileEncoder, REQUEST_TABLE, TIMELINE_TABLE } from '../../src/store/columns.js';
 
 type Rec = Record<string, unknown>;
@@ -111,4 +111,104 @@ test('a view goes through rows in key order, or as added when a key column holds
   assert.deepStrictEqual(keyed([5, 1, 3, 1, 0]), [4, 1, 3, 2, 0]);
   assert.deepStrictEqual(keyed([5, null, 3]), [0, 1, 2]);
   assert.deepStrictEqual(keyed([5, '1', 3]), [0, 1, 2]);
+});
+
+test('a buffer pool gives the smallest buffer that fits, else a new one; it keeps only large ones, within its bounds', () => {
+  const pool = new BufferPool(3, 5 * 2 ** 20);
+  const mb = (n: number): ArrayBuffer => new ArrayBuffer(n * 2 ** 20);
+  const [a, b, c] = [mb(2), mb(1), mb(1.5)];
+  for (const x of [a, b, c]) pool.give(x);
+  pool.give(new ArrayBuffer(1000)); // too small to pool
+  pool.give(mb(1)); // past the count (3)
+  assert.equal(pool.size, 3);
+  assert.equal(pool.get(1.2 * 2 ** 20), c);
+  assert.equal(pool.get(2 ** 20), b);
+  const fresh = pool.get(3 * 2 ** 20 + 1);
+  assert.ok(fresh !== a && fresh.byteLength >= 3 * 2 ** 20 + 1 && fresh.byteLength % 65536 === 0, 'a new one, rounded up');
+  assert.equal(pool.size, 1);
+  pool.give(mb(3.5)); // past the bytes (5 MiB with the 2 MiB one held)
+  assert.equal(pool.size, 1);
+  assert.equal(pool.get(2 ** 20), a);
+  // A buffer moved to another thread (detached) has no bytes: not kept.
+  const moved = mb(1);
+  structuredClone(moved, { transfer: [moved] });
+  pool.give(moved);
+  assert.equal(pool.size, 0);
+});
+
+test('a large batch is taken into buffers given back, and reads back every value', () => {
+  const b = new BatchBuilder<Rec>(REQUEST_TABLE, 4096);
+  const recs = Array.from({ length: 3000 }, (_, i) => request(i));
+  for (const r of recs) b.add(r);
+  const first = b.take();
+  const bufs = [first.num.buffer, first.text.buffer, first.bytes.buffer] as ArrayBuffer[];
+  assert.ok(first.num.byteLength >= 65536 && first.bytes.byteLength >= 65536, 'large enough to pool');
+  for (const x of bufs) batchBuffers.give(x);
+  for (const r of recs.slice(0, 2900).reverse()) b.add(r);
+  const again = b.take();
+  assert.ok(bufs.includes(again.num.buffer as ArrayBuffer) && bufs.includes(again.bytes.buffer as ArrayBuffer), 'the given-back buffers carry the next batch');
+  const read = compileReader(REQUEST_TABLE);
+  const out: unknown[] = [];
+  const view = viewOf(REQUEST_TABLE, again);
+  const want = recs.slice(0, 2900).reverse();
+  for (let r = 0; r < again.n; r++) {
+    read(view, r, r + 1, out);
+    assert.deepStrictEqual(
+      out.map((v) => (v instanceof Uint8Array ? Buffer.from(v) : v)),
+      expected(REQUEST_TABLE, want[r]!),
+      `row ${r}`,
+    );
+  }
+});
+
+test("a bulk writer's thread gives each batch's buffers back, and the rows it then writes in them are stored as given", () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'sb-pool-'));
+  try {
+    const store = openStore(path.join(dir, 's.db'));
+    const w = store.createRun({ kind: 'sim', options: {} }, { bulk: true, batchRows: 2000 });
+    const rows = Array.from({ length: 12_000 }, (_, seq) => {
+      const at = seq / 7;
+      const chunks = Array.from({ length: 5 + (seq % 20) }, (_, i) => ({ t: 0.5 + i * 0.03 + seq * 1e-5, tokens: 1 }));
+      return {
+        seq,
+        traceId: `r${seq}`,
+        promptTokens: 10 + (seq % 300),
+        outputTokens: chunks.length,
+        tokensReceived: chunks.length,
+        status: 'ok' as const,
+        arrival: at,
+        scheduled: at,
+        send: at,
+        firstToken: at + 0.5,
+        end: at + chunks.at(-1)!.t,
+        tokenTimesBlob: encodeChunks(chunks),
+      };
+    });
+    const give = batchBuffers.give;
+    let given = 0;
+    batchBuffers.give = function (this: typeof batchBuffers, b: ArrayBuffer) {
+      if (b.byteLength >= 65536) given++;
+      give.call(this, b);
+    };
+    try {
+      for (const r of rows) w.addRequest(r);
+      w.finish('completed');
+    } finally {
+      batchBuffers.give = give;
+    }
+    assert.ok(given >= 6, `large buffers given back by the thread: ${given}`);
+    const back = [...store.requestRows(w.runId, ['seq', 'promptTokens', 'end', 'tokenTimes'])];
+    assert.equal(back.length, rows.length);
+    for (const r of rows) {
+      const got = back[r.seq]!;
+      assert.deepStrictEqual(
+        [got.seq, got.promptTokens, got.end, Buffer.from(got.tokenTimes!)],
+        [r.seq, r.promptTokens, r.end, Buffer.from(r.tokenTimesBlob)],
+        `row ${r.seq}`,
+      );
+    }
+    store.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
