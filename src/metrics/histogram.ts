@@ -21,6 +21,7 @@
  */
 import { createRequire } from 'node:module';
 import type * as hdr from 'hdr-histogram-js';
+import { grownCapacity } from '../capacity.js';
 
 /**
  * hdr-histogram-js, loaded on first use: only distributions past EXACT_LIMIT and live ones need it, and
@@ -522,9 +523,7 @@ export class Distribution {
   private reserve(extra: number): void {
     const need = this.nv + extra;
     if (need <= this.vals.length) return;
-    let cap = Math.max(64, this.vals.length);
-    while (cap < need) cap *= 2;
-    const next = new Float64Array(cap);
+    const next = new Float64Array(grownCapacity(this.vals.length, need, 8));
     next.set(this.vals.subarray(0, this.nv));
     this.vals = next;
   }

@@ -38,6 +38,7 @@ import {
   type RequestBreakdown,
   type RequestObserver,
 } from '../engine/index.js';
+import { grownCapacity } from '../capacity.js';
 import { RequestErrorCode } from '../errors.js';
 import { Recorder, type RequestFields, type RequestStarted, type RunEvents } from '../run/events.js';
 import { OK } from '../run/outcome.js';
@@ -539,7 +540,7 @@ export async function simulate(o: SimulateOptions): Promise<SimulateResult> {
  * request while every size fits 16 bits (the Azure traces' do), else 8 (the arrival time is the heap's);
  * `take` gives back a request equal in every field simulate reads.
  */
-class QueuedSpecs {
+export class QueuedSpecs {
   /** Request i's prompt and output tokens at 2i and 2i + 1 (16 bits each until a size needs more). */
   private sizes: Uint16Array | Int32Array = new Uint16Array(2048);
   private prefix: string | undefined = undefined;
@@ -548,9 +549,11 @@ class QueuedSpecs {
   private readonly odd = new Map<number, RequestSpec>();
 
   add(i: number, spec: RequestSpec): void {
-    if (2 * i === this.sizes.length) {
+    if (2 * i + 2 > this.sizes.length) {
       // Grow by half (not double): this is most of a queued trace's memory.
-      const grown = this.sizes instanceof Uint16Array ? new Uint16Array(2 * Math.ceil(i * 1.5)) : new Int32Array(2 * Math.ceil(i * 1.5));
+      const wide = this.sizes instanceof Int32Array;
+      const cap = grownCapacity(this.sizes.length, 2 * i + 2, wide ? 4 : 2, 1.5);
+      const grown = wide ? new Int32Array(cap) : new Uint16Array(cap);
       grown.set(this.sizes);
       this.sizes = grown;
     }

@@ -7,6 +7,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { PyHeap, type HeapEvent } from '../../src/engine/compat/heapq.js';
 import { simulate } from '../../src/sim/index.js';
+import { QueuedSpecs } from '../../src/sim/simulate.js';
 import type { RequestRow } from '../../src/store/index.js';
 import type { RequestSpec } from '../../src/trace/index.js';
 import { defineDeployment, loadEngineData } from '../../src/config/index.js';
@@ -104,4 +105,32 @@ test('compat sim: queued sizes past 16 bits widen the typed arrays, earlier size
     rows.map((x) => [x.traceId, x.promptTokens, x.outputTokens]),
     specs.map((s) => [s.id, s.promptTokens, s.outputTokens]),
   );
+});
+
+test('queued sizes: every request comes back as added, across growth by half (odd lengths) and widening', () => {
+  const q = new QueuedSpecs();
+  const n = 300_000;
+  const size = (i: number): [number, number] => [i === 150_000 ? 100_000 : 1 + ((i * 7919) % 65_535), 1 + ((i * 104_729) % 65_535)];
+  for (let i = 0; i < n; i++) {
+    const [p, o] = size(i);
+    q.add(i, { id: `r${i}`, arrival: i, promptTokens: p, outputTokens: o });
+  }
+  for (let i = 0; i < n; i++) {
+    const [p, o] = size(i);
+    const got = q.take(i, i);
+    if (got.id !== `r${i}` || got.promptTokens !== p || got.outputTokens !== o) assert.fail(`request ${i}: ${JSON.stringify(got)}`);
+  }
+});
+
+test('heap: 300,000 queued arrivals (its arrays past 1 MiB, a mapping of their own) pop in time order', () => {
+  const h = new PyHeap();
+  for (let i = 0; i < 300_000; i++) assert.equal(h.pushArrival(Math.floor(i / 3)), i);
+  let last = -1;
+  for (let i = 0; i < 300_000; i++) {
+    const t = h.headTime();
+    const e = h.pop();
+    if (typeof e !== 'number' || t < last || Math.floor(e / 3) !== t) assert.fail(`pop ${i}: ${String(e)} at ${t}`);
+    last = t;
+  }
+  assert.equal(h.length, 0);
 });

@@ -11,6 +11,8 @@
  * each a reference (Int32Array): an arrival's number, or −1 − the slot of an event in a small table.
  */
 
+import { grownCapacity } from '../../capacity.js';
+
 /** An event entry: the heap reads its time only (what it does is its owner's business). */
 export interface HeapEvent {
   readonly time: number;
@@ -77,7 +79,8 @@ export class PyHeap {
   private pushRef(time: number, ref: number): void {
     if (this.n === this.times.length) {
       // Grow by half (not double): a queued trace of millions of arrivals is most of this heap.
-      const cap = Math.ceil(this.n * 1.5);
+      // By the refs' 4 bytes: both arrays past 1 MiB get mappings of their own (src/capacity.ts).
+      const cap = grownCapacity(this.n, this.n + 1, 4, 1.5);
       const t = new Float64Array(cap);
       t.set(this.times);
       this.times = t;
