@@ -21,7 +21,7 @@
  */
 import { createRequire } from 'node:module';
 import type * as hdr from 'hdr-histogram-js';
-import { grownCapacity } from '../capacity.js';
+import { grownCapacity, MAPPED_BYTES } from '../capacity.js';
 
 /**
  * hdr-histogram-js, loaded on first use: only distributions past EXACT_LIMIT and live ones need it, and
@@ -523,7 +523,12 @@ export class Distribution {
   private reserve(extra: number): void {
     const need = this.nv + extra;
     if (need <= this.vals.length) return;
-    const next = new Float64Array(grownCapacity(this.vals.length, need, 8));
+    let cap = grownCapacity(this.vals.length, need, 8);
+    // That large, the array is a mapping of its own whose untouched pages take no memory (src/capacity.ts):
+    // sized at once for the most the budget lets it hold, it is never copied again (a copy would hold the
+    // old values and the new array side by side: 2 x 128 MiB at 2^24 values).
+    if (cap * 8 >= MAPPED_BYTES) cap = Math.max(cap, Math.min(this.budget.limit, SUMMARY_EXACT_LIMIT));
+    const next = new Float64Array(cap);
     next.set(this.vals.subarray(0, this.nv));
     this.vals = next;
   }

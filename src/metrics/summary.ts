@@ -946,10 +946,15 @@ export function summarizeAccumulated(store: StoreLike, run: RunInfo, acc: RunAcc
  * wait for `finish`).
  */
 /**
- * A row kept past the `add` that gave it: its token times copied out (a writer thread's tap gets them as a
- * view of the batch, whose buffers go back to be reused once the batch is done).
+ * A row kept past the `add` that gave it, its token times copied out in place (a writer thread's tap gets
+ * them as a view of the batch, whose buffers go back to be reused once the batch is done). In place: a
+ * copied object would be of another shape than the rows added at once, and the accumulator's reads of both
+ * slower.
  */
-const kept = (r: RequestRecord): RequestRecord => (r.tokenTimes instanceof Uint8Array ? { ...r, tokenTimes: r.tokenTimes.slice() } : r);
+function kept(r: RequestRecord): RequestRecord {
+  if (r.tokenTimes instanceof Uint8Array) (r as { tokenTimes: Uint8Array }).tokenTimes = r.tokenTimes.slice();
+  return r;
+}
 
 export class OrderedAccumulator implements RequestTap<(typeof METRIC_FIELDS)[number]> {
   readonly fields = METRIC_FIELDS;
