@@ -945,17 +945,6 @@ export function summarizeAccumulated(store: StoreLike, run: RunInfo, acc: RunAcc
  * bit, without the read. A row waits only until the rows before it have come (shard 0; other shards' rows
  * wait for `finish`).
  */
-/**
- * A row kept past the `add` that gave it, its token times copied out in place (a writer thread's tap gets
- * them as a view of the batch, whose buffers go back to be reused once the batch is done). In place: a
- * copied object would be of another shape than the rows added at once, and the accumulator's reads of both
- * slower.
- */
-function kept(r: RequestRecord): RequestRecord {
-  if (r.tokenTimes instanceof Uint8Array) (r as { tokenTimes: Uint8Array }).tokenTimes = r.tokenTimes.slice();
-  return r;
-}
-
 export class OrderedAccumulator implements RequestTap<(typeof METRIC_FIELDS)[number]> {
   readonly fields = METRIC_FIELDS;
   private next = 0;
@@ -965,8 +954,8 @@ export class OrderedAccumulator implements RequestTap<(typeof METRIC_FIELDS)[num
   constructor(readonly acc: RunAccumulator) {}
 
   add(r: RequestRecord): void {
-    if (r.shard !== 0) this.later.push(kept(r));
-    else if (r.seq !== this.next) this.waiting.set(r.seq, kept(r));
+    if (r.shard !== 0) this.later.push(r);
+    else if (r.seq !== this.next) this.waiting.set(r.seq, r);
     else {
       this.acc.add(r);
       for (this.next++; this.waiting.size > 0; this.next++) {
@@ -976,6 +965,20 @@ export class OrderedAccumulator implements RequestTap<(typeof METRIC_FIELDS)[num
         this.acc.add(w);
       }
     }
+  }
+
+  /**
+   * The rows still held whose token times are a view of `buffer` get a copy of their own (a writer thread's
+   * batch, about to go back for reuse). The copy is made in place: a copied row object would be of another
+   * shape than the rows added at once, and the accumulator's reads of both slower.
+   */
+  detach(buffer: ArrayBufferLike): void {
+    const own = (r: RequestRecord): void => {
+      const t = r.tokenTimes;
+      if (t instanceof Uint8Array && t.buffer === buffer) (r as { tokenTimes: Uint8Array }).tokenTimes = t.slice();
+    };
+    for (const r of this.waiting.values()) own(r);
+    for (const r of this.later) own(r);
   }
 
   /** Add what still waits (rows after a gap in seq), in order; the accumulator. */

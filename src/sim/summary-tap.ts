@@ -28,6 +28,7 @@ export async function createRequestTap(data: SummaryTapData): Promise<ThreadRequ
   const rows = summaryAccumulator(data.compat, data.reference ? referenceFromModel(await loadReferenceLatency(), data.reference) : undefined);
   return {
     add: (r) => rows.add(r as RequestRecord),
+    release: (buffer) => rows.detach(buffer),
     result: ({ file, runId }) => {
       const store = openStore(file, { readonly: true });
       try {

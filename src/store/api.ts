@@ -247,10 +247,12 @@ export interface RequestTap<F extends keyof RequestRowRecord = keyof RequestRowR
 /** A request tap on a writer's thread (RequestTap.thread): the rows, then once the run is finished its result. */
 export interface ThreadRequestTap {
   /**
-   * A committed row; its `tokenTimes` is a view of the batch, valid during the call only (the batch's
-   * buffers then go back to the writer for reuse): a tap that keeps a row keeps a copy of its bytes.
+   * A committed row; its `tokenTimes` is a view of the batch's bytes (`buffer`), valid until `release` is
+   * called for that buffer (the batch's buffers then go back to the writer for reuse).
    */
   add(row: Pick<RequestRowRecord, keyof RequestRowRecord>): void;
+  /** The rows given so far are done with `buffer`: a tap that keeps any of them copies their token times now. */
+  release(buffer: ArrayBufferLike): void;
   /** What the writer's `tapResult()` returns (structured-cloned back): the run's row is final by then. */
   result(run: { readonly file: string; readonly runId: number }): unknown;
 }

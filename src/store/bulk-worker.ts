@@ -91,6 +91,7 @@ try {
         if (m.tap && tap) {
           cur.current = 'request tap';
           tap.rows(m.batch.reqs, add!);
+          tap.tap.release(m.batch.reqs.bytes.buffer);
         }
         // Done with the batch: its buffers go back to the writer, which builds the next batches in them.
         const bufs = transferOf(m.batch);
