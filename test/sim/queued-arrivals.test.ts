@@ -53,8 +53,22 @@ test('heap: queued arrivals (numbers) pop in the order event objects at their ti
   assert.equal(mixed.headTime(), Infinity);
 });
 
-test('compat sim: queued requests come back with their ids, sizes, sessions and hashes, whatever the id pattern', async () => {
+/** `specs` simulated in the compatible mode on two DGX-H100s: its ok count and its rows in seq order. */
+async function simulateQueued(specs: readonly RequestSpec[]): Promise<{ ok: number; rows: RequestRow[] }> {
   const dep = defineDeployment({ kind: 'monolithic', model: 'llama2-70b', pools: { mixed: { machine: 'dgx-h100', count: 2 } } });
+  const rows: RequestRow[] = [];
+  const r = await simulate({
+    deployment: dep,
+    data: loadEngineData({ splitwise: true }),
+    compat: 'splitwise',
+    requests: specs,
+    sink: { addRequest: (row) => rows.push(row) },
+    sampleIntervalS: 0,
+  });
+  return { ok: r.ok, rows: rows.sort((a, b) => a.seq - b.seq) };
+}
+
+test('compat sim: queued requests come back with their ids, sizes, sessions and hashes, whatever the id pattern', async () => {
   const specs: RequestSpec[] = [
     { id: 'r7', arrival: 0, promptTokens: 100, outputTokens: 10 },
     { id: 'r8', arrival: 0.1, promptTokens: 200, outputTokens: 3 },
@@ -65,17 +79,8 @@ test('compat sim: queued requests come back with their ids, sizes, sessions and 
     { id: 'r13', arrival: 0.5, promptTokens: 90, outputTokens: 6 },
     { id: 'r9', arrival: 0.6, promptTokens: 40, outputTokens: 2 },
   ];
-  const rows: RequestRow[] = [];
-  const r = await simulate({
-    deployment: dep,
-    data: loadEngineData({ splitwise: true }),
-    compat: 'splitwise',
-    requests: specs,
-    sink: { addRequest: (row) => rows.push(row) },
-    sampleIntervalS: 0,
-  });
-  assert.equal(r.ok, specs.length);
-  rows.sort((a, b) => a.seq - b.seq);
+  const { ok, rows } = await simulateQueued(specs);
+  assert.equal(ok, specs.length);
   assert.deepEqual(
     rows.map((x) => [x.seq, x.traceId, x.arrival, x.promptTokens, x.outputTokens, x.sessionId, x.tokensReceived]),
     specs.map((s, i) => [i, s.id, s.arrival, s.promptTokens, s.outputTokens, s.sessionId, s.outputTokens]),
@@ -83,7 +88,6 @@ test('compat sim: queued requests come back with their ids, sizes, sessions and 
 });
 
 test('compat sim: queued sizes past 16 bits widen the typed arrays, earlier sizes kept', async () => {
-  const dep = defineDeployment({ kind: 'monolithic', model: 'llama2-70b', pools: { mixed: { machine: 'dgx-h100', count: 2 } } });
   // 3,000 requests: the sizes' array has grown before the wide one arrives, and more come after it.
   const specs: RequestSpec[] = Array.from({ length: 3000 }, (_, i) => ({
     id: `r${i}`,
@@ -91,16 +95,7 @@ test('compat sim: queued sizes past 16 bits widen the typed arrays, earlier size
     promptTokens: i === 2500 ? 70_000 : 1 + ((i * 37) % 900),
     outputTokens: i === 2600 ? 65_536 : 1 + ((i * 13) % 7),
   }));
-  const rows: RequestRow[] = [];
-  await simulate({
-    deployment: dep,
-    data: loadEngineData({ splitwise: true }),
-    compat: 'splitwise',
-    requests: specs,
-    sink: { addRequest: (row) => rows.push(row) },
-    sampleIntervalS: 0,
-  });
-  rows.sort((a, b) => a.seq - b.seq);
+  const { rows } = await simulateQueued(specs);
   assert.deepEqual(
     rows.map((x) => [x.traceId, x.promptTokens, x.outputTokens]),
     specs.map((s) => [s.id, s.promptTokens, s.outputTokens]),
