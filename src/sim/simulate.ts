@@ -578,6 +578,7 @@ export class QueuedSpecs {
       this.sizes[2 * i + 1] = q;
     } else this.odd.set(i, spec);
   }
+
   /** Request `i`, queued at `arrival` (its spec's own arrival, from the heap). */
   take(i: number, arrival: number): RequestSpec {
     const odd = this.odd.size > 0 ? this.odd.get(i) : undefined;
