@@ -149,13 +149,13 @@ export class Distribution {
   private sorted = true;
   /**
    * The counted form, for a population of few distinct values (token gaps repeat to the bit: one iteration's
-   * gap is every request's in its batch): an open-addressing table of distinct values (`keys`) and their
-   * counts (`counts`, 0: empty slot), `distinct` used. Tried once at TRY_COUNTED_AT values and kept while
+   * gap is every request's in its batch): an open-addressing table of distinct values and their counts,
+   * side by side (`table[2h]` the value of slot h, `table[2h + 1]` its count, 0: empty; one cache line a
+   * probe: in a table of ~10^6 slots each probe is a cache miss), `distinct` used. Tried once at TRY_COUNTED_AT values and kept while
    * the table is at most half the size of the values written out (else the values are written out again).
    * Exact: it reads as the same sorted sequence (`runs`, built for reads).
    */
-  private keys: Float64Array | undefined;
-  private counts: Float64Array | undefined;
+  private table: Float64Array | undefined;
   private distinct = 0;
   /** The counted form's distinct values ascending and their counts, built for reads; undefined: stale. */
   private runs: { readonly v: Float64Array; readonly c: Float64Array; readonly cum: Float64Array } | undefined;
@@ -221,7 +221,7 @@ export class Distribution {
 
   /** Units of the budget this distribution holds: a value 1 (8 bytes), a counted-form slot 2; 0 once approximate. */
   get entries(): number {
-    return this.hist ? 0 : this.form === 'counted' ? 2 * this.keys!.length : this.nv;
+    return this.hist ? 0 : this.form === 'counted' ? this.table!.length : this.nv;
   }
 
   /** Add every value of `other` into this distribution. */
@@ -345,7 +345,7 @@ export class Distribution {
     this.budget.used -= this.entries;
     this.vals = new Float64Array(0);
     this.nv = 0;
-    this.keys = this.counts = this.runs = undefined;
+    this.table = this.runs = undefined;
     this.distinct = 0;
     // No exact form any more: a counted one left as 'counted' would send the next value to its (gone) table.
     this.form = 'plain';
@@ -356,9 +356,8 @@ export class Distribution {
   /** Visit the exact values as held: (value, count), in no particular order. */
   private forEachHeld(f: (v: number, count: number) => void): void {
     if (this.form === 'counted') {
-      const k = this.keys!;
-      const c = this.counts!;
-      for (let i = 0; i < k.length; i++) if (c[i]! > 0) f(k[i]!, c[i]!);
+      const t = this.table!;
+      for (let i = 0; i < t.length; i += 2) if (t[i + 1]! > 0) f(t[i]!, t[i + 1]!);
     } else for (let i = 0; i < this.nv; i++) f(this.vals[i]!, 1);
   }
 
@@ -409,17 +408,16 @@ export class Distribution {
   /** The counted form's distinct values ascending, their counts and running counts. */
   private sortedRuns(): { readonly v: Float64Array; readonly c: Float64Array; readonly cum: Float64Array } {
     if (this.runs) return this.runs;
-    const keys = this.keys!;
-    const counts = this.counts!;
+    const t = this.table!;
     const v = new Float64Array(this.distinct);
     let m = 0;
-    for (let i = 0; i < keys.length; i++) if (counts[i]! > 0) v[m++] = keys[i]!;
+    for (let i = 0; i < t.length; i += 2) if (t[i + 1]! > 0) v[m++] = t[i]!;
     sortNonNegative(v);
     const c = new Float64Array(m);
     const cum = new Float64Array(m);
     let total = 0;
     for (let i = 0; i < m; i++) {
-      c[i] = counts[this.slotOf(v[i]!)]!;
+      c[i] = t[this.slotOf(v[i]!) + 1]!;
       cum[i] = total += c[i]!;
     }
     this.runs = { v, c, cum };
@@ -435,13 +433,12 @@ export class Distribution {
     const before = this.entries;
     const vals = this.vals.subarray(0, this.nv);
     this.form = 'counted';
-    this.keys = new Float64Array(64);
-    this.counts = new Float64Array(64);
+    this.table = new Float64Array(128);
     this.distinct = 0;
     for (let i = 0; i < vals.length && this.form === 'counted'; i++) this.insert(vals[i]!, 1);
     if (this.form !== 'counted') {
       // Too many distinct values: the plain form, for good.
-      this.keys = this.counts = undefined;
+      this.table = undefined;
       this.distinct = 0;
       return;
     }
@@ -451,30 +448,29 @@ export class Distribution {
     this.account(before);
   }
 
-  /** The table slot of `v` (its own, or the empty one where it would go). */
+  /** Where slot of `v` (its own, or the empty one where it would go) starts in the table: its value's index. */
   private slotOf(v: number): number {
-    const keys = this.keys!;
-    const counts = this.counts!;
-    const mask = keys.length - 1;
+    const t = this.table!;
+    const mask = (t.length >>> 1) - 1;
     bits64[0] = v;
     let h = Math.imul(bits32[0]!, 0x9e3779b1) ^ Math.imul(bits32[1]!, 0x85ebca6b);
     h = (h ^ (h >>> 15)) & mask;
-    while (counts[h]! > 0 && keys[h] !== v) h = (h + 1) & mask;
-    return h;
+    while (t[2 * h + 1]! > 0 && t[2 * h] !== v) h = (h + 1) & mask;
+    return 2 * h;
   }
 
   /** Count `v` `k` more times in the counted form. */
   private insert(v: number, k: number): void {
     const h = this.slotOf(v);
-    const c = this.counts!;
+    const t = this.table!;
     this.runs = undefined;
-    if (c[h]! > 0) {
-      c[h]! += k;
+    if (t[h + 1]! > 0) {
+      t[h + 1]! += k;
       return;
     }
-    this.keys![h] = v;
-    c[h] = k;
-    if (++this.distinct > this.keys!.length >>> 1) this.growTable();
+    t[h] = v;
+    t[h + 1] = k;
+    if (++this.distinct > t.length >>> 2) this.growTable();
   }
 
   /**
@@ -482,30 +478,29 @@ export class Distribution {
    * plain form, for good (a table being filled from the values gives up instead; see toCounted).
    */
   private growTable(): void {
-    const keys = this.keys!;
-    const counts = this.counts!;
-    if (4 * keys.length > this.n && this.nv > 0) {
+    const t = this.table!;
+    if (2 * t.length > this.n && this.nv > 0) {
       this.form = 'plain';
       return;
     }
     const before = this.entries;
-    if (4 * keys.length > this.n) {
+    if (2 * t.length > this.n) {
       this.form = 'plain';
-      this.keys = this.counts = this.runs = undefined;
+      this.table = this.runs = undefined;
       this.distinct = 0;
       this.vals = new Float64Array(Math.max(64, this.n));
       this.nv = 0;
-      for (let i = 0; i < keys.length; i++) {
-        if (!(counts[i]! > 0)) continue;
-        this.vals.fill(keys[i]!, this.nv, this.nv + counts[i]!);
-        this.nv += counts[i]!;
+      for (let i = 0; i < t.length; i += 2) {
+        const c = t[i + 1]!;
+        if (!(c > 0)) continue;
+        this.vals.fill(t[i]!, this.nv, this.nv + c);
+        this.nv += c;
       }
       this.sorted = false;
     } else {
-      this.keys = new Float64Array(2 * keys.length);
-      this.counts = new Float64Array(2 * keys.length);
+      this.table = new Float64Array(2 * t.length);
       this.distinct = 0;
-      for (let i = 0; i < keys.length; i++) if (counts[i]! > 0) this.insert(keys[i]!, counts[i]!);
+      for (let i = 0; i < t.length; i += 2) if (t[i + 1]! > 0) this.insert(t[i]!, t[i + 1]!);
     }
     // A table being filled from the plain values (toCounted: they are still held) is accounted once it is
     // done, against the values it replaces: asking the budget now could move this distribution to its
