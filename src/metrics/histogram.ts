@@ -479,7 +479,11 @@ export class Distribution {
    */
   private growTable(): void {
     const t = this.table!;
-    if (2 * t.length > this.n && this.nv > 0) {
+    // A table being filled from the plain values (toCounted: they are still held) is accounted once it is
+    // done, against the values it replaces: asking the budget now could move this distribution to its
+    // histogram with half its values still outside the table.
+    const filling = this.nv > 0;
+    if (2 * t.length > this.n && filling) {
       this.form = 'plain';
       return;
     }
@@ -502,10 +506,8 @@ export class Distribution {
       this.distinct = 0;
       for (let i = 0; i < t.length; i += 2) if (t[i + 1]! > 0) this.insert(t[i]!, t[i + 1]!);
     }
-    // A table being filled from the plain values (toCounted: they are still held) is accounted once it is
-    // done, against the values it replaces: asking the budget now could move this distribution to its
-    // histogram with half its values still outside the table.
-    if (this.nv === 0) this.account(before);
+    // Accounted once filled (above), or now: a larger table, or the values written out.
+    if (!filling) this.account(before);
   }
 
   /** Tell the budget how this distribution's holding changed since it held `before`; past the limit, make room. */

@@ -137,7 +137,8 @@ test('the counted form gives up for many distinct values: written out again, sti
   assert.deepEqual(observed(a), reference(spread));
   // Few distinct values first (counted), then a flood of new ones: the table outgrows them and is written out.
   const values: number[] = [];
-  const b = new Distribution();
+  const budget = new ExactBudget(2 ** 24);
+  const b = new Distribution(budget);
   for (let i = 0; i < 2 ** 20; i++) values.push(i % 10);
   for (let i = 0; i < 2 ** 20; i++) values.push(10 + r());
   for (const [i, v] of values.entries()) {
@@ -145,5 +146,6 @@ test('the counted form gives up for many distinct values: written out again, sti
     if (i === 2 ** 20 + 10) assert.ok(b.entries < 1000, `counted after the first batch: ${b.entries}`);
   }
   assert.equal(b.entries, values.length, 'written out');
+  assert.equal(budget.used, b.entries, 'the budget holds the values written out');
   assert.deepEqual(observed(b), reference(values));
 });
