@@ -149,10 +149,11 @@ export class Distribution {
   private sorted = true;
   /**
    * The counted form, for a population of few distinct values (token gaps repeat to the bit: one iteration's
-   * gap is every request's in its batch): an open-addressing table of distinct values and their counts,
-   * side by side (`table[2h]` the value of slot h, `table[2h + 1]` its count, 0: empty; one cache line a
-   * probe: in a table of ~10^6 slots each probe is a cache miss), `distinct` used. Tried once at TRY_COUNTED_AT values and kept while
-   * the table is at most half the size of the values written out (else the values are written out again).
+   * gap is every request's in its batch): an open-addressing table of distinct values and their counts
+   * side by side (`table[2h]` the value of slot h, `table[2h + 1]` its count, 0: empty), so a probe reads
+   * one cache line (in a table of ~10^6 slots each probe is a cache miss); `distinct` used. Tried once at
+   * TRY_COUNTED_AT values and kept while the table is at most half the size of the values written out (else
+   * the values are written out again).
    * Exact: it reads as the same sorted sequence (`runs`, built for reads).
    */
   private table: Float64Array | undefined;
@@ -160,6 +161,8 @@ export class Distribution {
   /** The counted form's distinct values ascending and their counts, built for reads; undefined: stale. */
   private runs: { readonly v: Float64Array; readonly c: Float64Array; readonly cum: Float64Array } | undefined;
   private form: 'undecided' | 'plain' | 'counted' = 'undecided';
+  /** Set while `merge` adds values: it tells the budget once, at the end, what the table's growth changed. */
+  private merging = false;
   private n = 0;
   /** Set once the distribution left its budget: values live here in integer nanoseconds (or nano-units). */
   private hist: hdr.Histogram | undefined;
@@ -245,20 +248,27 @@ export class Distribution {
     this.n += other.n;
     if (other.form === 'counted' && this.form !== 'plain') this.toCounted();
     const before = this.entries;
-    // Each value into whatever form this one has by then (a growing table may give up, the budget may move it).
-    other.forEachHeld((v, c) => {
-      if (this.hist) {
-        this.hist.recordValueWithCount(Math.round(v * HIST_UNIT), c);
-        this.histSum += v * c;
-        this.histMax = Math.max(this.histMax, v);
-      } else if (this.form === 'counted') this.insert(v, c);
-      else {
-        if (this.nv + c > this.vals.length) this.reserve(c);
-        if (this.nv > 0 && v < this.vals[this.nv - 1]!) this.sorted = false;
-        this.vals.fill(v, this.nv, this.nv + c);
-        this.nv += c;
-      }
-    });
+    // Each value into whatever form this one has by then (trying the counted form above may have moved it to
+    // its histogram; a growing table may give up); the budget is told once, after (`merging`: a table's
+    // growth in between is not told on its own as well).
+    this.merging = true;
+    try {
+      other.forEachHeld((v, c) => {
+        if (this.hist) {
+          this.hist.recordValueWithCount(Math.round(v * HIST_UNIT), c);
+          this.histSum += v * c;
+          this.histMax = Math.max(this.histMax, v);
+        } else if (this.form === 'counted') this.insert(v, c);
+        else {
+          if (this.nv + c > this.vals.length) this.reserve(c);
+          if (this.nv > 0 && v < this.vals[this.nv - 1]!) this.sorted = false;
+          this.vals.fill(v, this.nv, this.nv + c);
+          this.nv += c;
+        }
+      });
+    } finally {
+      this.merging = false;
+    }
     if (!this.hist) this.account(before);
     if (this.nv >= TRY_COUNTED_AT && this.form === 'undecided' && !this.hist) this.toCounted();
     return this;
@@ -448,7 +458,7 @@ export class Distribution {
     this.account(before);
   }
 
-  /** Where slot of `v` (its own, or the empty one where it would go) starts in the table: its value's index. */
+  /** Where the slot of `v` (its own, or the empty one where it would go) starts in the table: its value's index. */
   private slotOf(v: number): number {
     const t = this.table!;
     const mask = (t.length >>> 1) - 1;
@@ -506,8 +516,8 @@ export class Distribution {
       this.distinct = 0;
       for (let i = 0; i < t.length; i += 2) if (t[i + 1]! > 0) this.insert(t[i]!, t[i + 1]!);
     }
-    // Accounted once filled (above), or now: a larger table, or the values written out.
-    if (!filling) this.account(before);
+    // Accounted once filled (above), by the merge adding values, or now: a larger table, or the values written out.
+    if (!filling && !this.merging) this.account(before);
   }
 
   /** Tell the budget how this distribution's holding changed since it held `before`; past the limit, make room. */

@@ -127,6 +127,25 @@ test('a counted distribution moved to its histogram (directly, by a merge, by it
   more(big, 'moved by its budget');
 });
 
+test('a merge that grows a counted table is told to the budget once', () => {
+  // Two counted distributions of 5,000 distinct values each (16,384-slot tables) in one budget: the merge
+  // grows the first one's table (10,000 distinct values), and the budget holds what the two hold, no more.
+  const budget = new ExactBudget(2 ** 24);
+  const counted = (offset: number): Distribution => {
+    const d = new Distribution(budget);
+    for (let i = 0; i < 2 ** 20 + 3; i++) d.record(offset + (i % 5000) / 5000);
+    return d;
+  };
+  const a = counted(1);
+  const b = counted(2);
+  const units = a.entries;
+  assert.equal(budget.used, a.entries + b.entries, 'before the merge');
+  a.merge(b);
+  assert.ok(a.entries > units, `the table grew (${units} → ${a.entries} units)`);
+  assert.equal(budget.used, a.entries + b.entries, 'after the merge');
+  assert.equal(a.count, 2 * (2 ** 20 + 3));
+});
+
 test('the counted form gives up for many distinct values: written out again, still exact', () => {
   const r = rng(5);
   // All distinct from the start: the table gives up while it is filled.
