@@ -382,9 +382,12 @@ const CRITERIA: readonly Criterion[] = [
 /** A point's achieved rate, lag p50/p99 and CPU per request, as the table's columns (the rate column `w` wide). */
 const columns = (p: Point, w = 12): string => `${achieved(p).toFixed(0).padStart(w)}  ${ms(p.lagP50S)}    ${ms(p.lagP99S)}  ${cpuPerReq(p)}`;
 
-/** Whether the replay recorded every request with the token count asked (and its errors). */
+/**
+ * Whether every request the replay sent ended ok with the token count asked; those that did not are named
+ * (failed ones are recorded too, with their error code: a rung past the server's capacity times out connects).
+ */
 const recorded = (s: Point): string =>
-  `  ${s.ok}/${s.sent}, ${s.mismatches}${s.ok === s.sent && s.mismatches === 0 ? '' : '  (NOT ALL RECORDED)'}${s.errors === '' ? '' : ` errors: ${s.errors}`}`;
+  `  ${s.ok}/${s.sent}, ${s.mismatches}${s.ok === s.sent ? '' : `  (${s.sent - s.ok} FAILED)`}${s.mismatches === 0 ? '' : '  (TOKEN COUNTS DIFFER)'}${s.errors === '' ? '' : ` errors: ${s.errors}`}`;
 
 /**
  * `--closed C`: CPU per request of each client in a closed loop (C in flight, no sleeping, so no spin
@@ -426,7 +429,7 @@ async function closedCpu(
     }
     const us = (x: number, w: number): string => x.toFixed(0).padStart(w);
     console.log(
-      `${String(rep + 1).padStart(6)}  ${us(b.main, 18)}  ${us(b.all, 11)} | ${us(s.main, 22)}  ${us(s.all, 11)}  ${s.long.ok}/${s.long.sent}, ${s.long.mismatches}${s.long.ok === s.long.sent && s.long.mismatches === 0 ? '' : '  (NOT ALL RECORDED)'}`,
+      `${String(rep + 1).padStart(6)}  ${us(b.main, 18)}  ${us(b.all, 11)} | ${us(s.main, 22)}  ${us(s.all, 11)}${recorded(s.long)}`,
     );
   }
   const med = (v: number[]): number => v.slice().sort((x, y) => x - y)[v.length >> 1]!;
