@@ -428,9 +428,7 @@ async function closedCpu(
       all[c].push(got[c]!.all);
     }
     const us = (x: number, w: number): string => x.toFixed(0).padStart(w);
-    console.log(
-      `${String(rep + 1).padStart(6)}  ${us(b.main, 18)}  ${us(b.all, 11)} | ${us(s.main, 22)}  ${us(s.all, 11)}${recorded(s.long)}`,
-    );
+    console.log(`${String(rep + 1).padStart(6)}  ${us(b.main, 18)}  ${us(b.all, 11)} | ${us(s.main, 22)}  ${us(s.all, 11)}${recorded(s.long)}`);
   }
   const med = (v: number[]): number => v.slice().sort((x, y) => x - y)[v.length >> 1]!;
   console.log(
