@@ -7,10 +7,12 @@
  * Seeds: the size sampler's reservoir and the arrival gaps use `seed`, the size draws `seed + 1`. Request
  * ids are `r0`, `r1`, … in arrival order.
  */
+import path from 'node:path';
+import { bundledTraceSizes } from '../config/snapshot.js';
 import { ConfigError } from '../errors.js';
 import { openTrace, type TraceSource } from './open.js';
 import { arrivalProcess, createRng, parseArrivalKind } from './random.js';
-import { sizeSampler, sizeSamplerFromBatches, type SizeSampler } from './sizes.js';
+import { RESERVOIR_ROWS, sizeSampler, sizeSamplerFromArrays, sizeSamplerFromBatches, type SizeSampler } from './sizes.js';
 import { applyTransforms, type TraceTransforms } from './transforms.js';
 import type { RequestSpec } from './types.js';
 
@@ -97,10 +99,18 @@ export function traceRequests(t: TraceInput): { source: TraceSource; requests: A
   return { source, requests: applyTransforms(source, t.transforms ?? {}) };
 }
 
-/** Read a trace (transforms applied) once into the size sampler of rate loads seeded `seed`. */
+/**
+ * Read a trace (transforms applied) once into the size sampler of rate loads seeded `seed`. An untransformed
+ * bundled trace's sizes come from the bundled snapshot (src/config/snapshot.ts; the file's hash checked):
+ * the same rows in the same order, so the same sampler (under the reservoir's million rows, it holds every
+ * row in order and the seed draws nothing), without parsing the CSV.
+ */
 export async function traceSampler(t: TraceInput, seed: number): Promise<{ sampler: SizeSampler; source: TraceSource }> {
   const { source, requests } = traceRequests(t);
+  if (requests !== source) return { sampler: await rateSampler(requests, seed), source };
+  const bundled = bundledTraceSizes(path.resolve(source.path), source.format);
+  if (bundled !== undefined && bundled.prompts.length <= RESERVOIR_ROWS)
+    return { sampler: sizeSamplerFromArrays(Uint32Array.from(bundled.prompts), Uint32Array.from(bundled.outputs)), source };
   // Untransformed, the rows are read in the file's batches (the same rows in the same order).
-  const sampler = requests === source ? await sizeSamplerFromBatches(source.batches(), { seed }) : await rateSampler(requests, seed);
-  return { sampler, source };
+  return { sampler: await sizeSamplerFromBatches(source.batches(), { seed }), source };
 }

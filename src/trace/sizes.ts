@@ -76,6 +76,9 @@ class Reservoir {
   }
 }
 
+/** Rows a sampler keeps by default (a uniform reservoir of this many beyond it). */
+export const RESERVOIR_ROWS = 1_000_000;
+
 export interface SizeSamplerOptions {
   readonly maxSamples?: number;
   readonly seed?: number;
@@ -83,14 +86,14 @@ export interface SizeSamplerOptions {
 
 /** Reads `requests` once and returns a sampler over their sizes. */
 export async function sizeSampler(requests: AsyncIterable<RequestSpec> | Iterable<RequestSpec>, opts: SizeSamplerOptions = {}): Promise<SizeSampler> {
-  const res = new Reservoir(opts.maxSamples ?? 1_000_000, opts.seed ?? 0);
+  const res = new Reservoir(opts.maxSamples ?? RESERVOIR_ROWS, opts.seed ?? 0);
   for await (const r of requests as AsyncIterable<RequestSpec>) res.add(r);
   return res.sampler();
 }
 
 /** sizeSampler over the same rows in batches (a trace's `batches()`: no promise per row). */
 export async function sizeSamplerFromBatches(batches: AsyncIterable<readonly RequestSpec[]>, opts: SizeSamplerOptions = {}): Promise<SizeSampler> {
-  const res = new Reservoir(opts.maxSamples ?? 1_000_000, opts.seed ?? 0);
+  const res = new Reservoir(opts.maxSamples ?? RESERVOIR_ROWS, opts.seed ?? 0);
   for await (const batch of batches) for (const r of batch) res.add(r);
   return res.sampler();
 }

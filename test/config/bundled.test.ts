@@ -21,11 +21,13 @@ import {
 } from '../../src/config/index.js';
 import type { DeploymentOverrides } from '../../src/engine/index.js';
 import { DEFAULT_PRICES_FILE, loadPrices, parsePrices } from '../../src/cost/prices.js';
-import { BUNDLED_SNAPSHOT, bundledSnapshot, readSnapshot, sourcesDigest } from '../../src/config/snapshot.js';
+import { BUNDLED_SNAPSHOT, bundledSnapshot, bundledTraceSizes, readSnapshot, sourcesDigest } from '../../src/config/snapshot.js';
+import { WORKLOADS_DIR } from '../../src/paths.js';
+import { BUNDLED_TRACES, createRng, openTrace, sizeSamplerFromBatches, traceSampler } from '../../src/trace/index.js';
 import { renderBundledSnapshot } from '../tools/bundled-data.js';
 
-test('workloads/bundled.json is what its sources load to (else: npm run data:bundled)', () => {
-  assert.equal(fs.readFileSync(BUNDLED_SNAPSHOT, 'utf8'), renderBundledSnapshot(), 'stale snapshot: run `npm run data:bundled`');
+test('workloads/bundled.json is what its sources load to (else: npm run data:bundled)', async () => {
+  assert.equal(fs.readFileSync(BUNDLED_SNAPSHOT, 'utf8'), await renderBundledSnapshot(), 'stale snapshot: run `npm run data:bundled`');
   assert.ok(bundledSnapshot(), 'the loaders read it');
 });
 
@@ -101,4 +103,40 @@ test('a bundled deployment from the snapshot equals its file read and checked, o
 test('the bundled price table from the snapshot equals workloads/prices.yaml read and checked', () => {
   assert.ok(bundledSnapshot()?.prices);
   assert.deepEqual(loadPrices(), parsePrices(fs.readFileSync(DEFAULT_PRICES_FILE, 'utf8'), DEFAULT_PRICES_FILE));
+});
+
+test("a bundled trace's sampler from the snapshot is the one its file reads to, and an edited file is read instead", async () => {
+  for (const [name, file] of Object.entries(BUNDLED_TRACES)) {
+    const abs = path.join(WORKLOADS_DIR, file);
+    const snap = bundledSnapshot();
+    const sizes = bundledTraceSizes(abs, 'azure', snap);
+    assert.ok(sizes, `${name}: the snapshot serves it`);
+    const fromFile = await sizeSamplerFromBatches(openTrace(abs).batches(), { seed: 3 });
+    const { sampler } = await traceSampler({ trace: name }, 3);
+    assert.equal(sampler.count, fromFile.count, `${name}: rows`);
+    assert.equal(sizes.prompts.length, fromFile.count);
+    const [a, b] = [createRng(7), createRng(7)];
+    for (let i = 0; i < 20_000; i++) {
+      const joint = i % 2 === 0;
+      assert.deepEqual(joint ? sampler.sampleJoint(a) : sampler.sample(a), joint ? fromFile.sampleJoint(b) : fromFile.sample(b), `${name}: draw ${i}`);
+    }
+    // Another reader, another folder, or other bytes: not from the snapshot.
+    assert.equal(bundledTraceSizes(abs, 'mooncake', snap), undefined, `${name}: another format`);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-bundled-trace-'));
+    try {
+      const copy = path.join(dir, file);
+      fs.copyFileSync(abs, copy);
+      assert.equal(bundledTraceSizes(copy, 'azure', snap), undefined, `${name}: a copy elsewhere`);
+      assert.ok(bundledTraceSizes(copy, 'azure', snap, dir), `${name}: an unchanged copy, as the bundled folder`);
+      const text = fs.readFileSync(copy, 'utf8');
+      fs.writeFileSync(
+        copy,
+        text.replace(/,(\d+)(\r?\n)/, (_, n: string, eol: string) => `,${Number(n) + 1}${eol}`),
+      );
+      assert.notEqual(fs.readFileSync(copy, 'utf8'), text, 'the edit changed the file');
+      assert.equal(bundledTraceSizes(copy, 'azure', snap, dir), undefined, `${name}: an edited size`);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }
 });

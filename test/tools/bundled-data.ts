@@ -2,6 +2,7 @@
  * Render the bundled snapshot (workloads/bundled.json, src/config/snapshot.ts) from its sources, read and
  * validated in full: `npm run data:bundled` rewrites it; test/config/bundled.test.ts fails when it is stale.
  */
+import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,10 +18,27 @@ import {
   SPLITWISE_CSV,
 } from '../../src/config/index.js';
 import { DEFAULT_PRICES_FILE, readPriceFile } from '../../src/cost/prices.js';
-import { BUNDLED_SNAPSHOT, type ConfigSnapshot, SNAPSHOT_FORMAT, sourcesDigest } from '../../src/config/snapshot.js';
+import { BUNDLED_SNAPSHOT, type ConfigSnapshot, SNAPSHOT_FORMAT, sourcesDigest, type TraceSizes } from '../../src/config/snapshot.js';
+import { BUNDLED_TRACES, openTrace } from '../../src/trace/index.js';
+import { WORKLOADS_DIR } from '../../src/paths.js';
 
-/** The snapshot's text, from the bundled catalog, profile, SplitwiseSim, deployment and price files. */
-export function renderBundledSnapshot(): string {
+/** A bundled trace's sizes, read in full and strictly by its reader. */
+async function traceSizes(name: string): Promise<TraceSizes> {
+  const file = path.join(WORKLOADS_DIR, BUNDLED_TRACES[name]!);
+  const source = openTrace(file);
+  const prompts: number[] = [];
+  const outputs: number[] = [];
+  for await (const batch of source.batches())
+    for (const r of batch) {
+      prompts.push(r.promptTokens);
+      outputs.push(r.outputTokens);
+    }
+  const sha256 = createHash('sha256').update(readFileSync(file)).digest('hex');
+  return { sha256, format: source.format, prompts, outputs };
+}
+
+/** The snapshot's text, from the bundled catalog, profile, SplitwiseSim, deployment, price and trace files. */
+export async function renderBundledSnapshot(): Promise<string> {
   const catalog = readCatalogFiles(DEFAULT_CATALOG_DIR);
   const root = path.resolve(DEFAULT_PROFILES_DIR);
   const snapshot: ConfigSnapshot = {
@@ -36,12 +54,13 @@ export function renderBundledSnapshot(): string {
       }),
     ),
     prices: readPriceFile(readFileSync(DEFAULT_PRICES_FILE, 'utf8'), DEFAULT_PRICES_FILE),
+    traces: Object.fromEntries(await Promise.all(Object.entries(BUNDLED_TRACES).map(async ([name, file]) => [file, await traceSizes(name)] as const))),
   };
   return `${JSON.stringify(snapshot)}\n`;
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const text = renderBundledSnapshot();
+  const text = await renderBundledSnapshot();
   let before: string | undefined;
   try {
     before = readFileSync(BUNDLED_SNAPSHOT, 'utf8');
