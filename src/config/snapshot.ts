@@ -2,7 +2,7 @@
  * The bundled catalogs, profiles, deployments and price table as one JSON snapshot (`workloads/bundled.json`), read by every run in place
  * of parsing and validating their YAML, JSON and CSV sources again (tens of ms of start-up CPU), and the
  * bundled traces' request sizes (a rate load's size sampler: the trace's prompt and output sizes, row by row,
- * without reading its CSV: ~60 ms of a sim's start-up; src/trace/rate.ts `traceSampler`). It holds
+ * without reading its CSV: ~60 ms of a sim's start-up; the sim's commands hand `bundledTraceSizes` to src/trace/rate.ts `traceSampler`). It holds
  * exactly what the sources load to, validated: test/config/bundled.test.ts renders it again from the sources,
  * with the full checks, and fails when it differs (`npm run data:bundled` rewrites it after a source changes).
  * Only the bundled folders use it; any other folder is read from its files, with file/line errors. Without

@@ -23,6 +23,7 @@ import { openStore } from '../store/index.js';
 import type { CompatMode } from './cluster.js';
 import { Problems } from '../flagspec.js';
 import { type ExperimentFlags, parseSeeds } from './options.js';
+import { bundledTraceSizes } from '../config/snapshot.js';
 import { traceSampler } from '../trace/index.js';
 import { DESIGNS, Evaluator, countsLabel, evaluatorRunner, provisionSearch, provisioned, type Counts, type DesignSpec } from './provision.js';
 import type { RateRunnerFactory } from './sweep.js';
@@ -159,7 +160,7 @@ export async function runExperiment(
     throw new ConfigError(`cannot create ${o.out}: ${(e as Error).message}`, { path: '--out' });
   }
   const slo = loadSlo('splitwise');
-  const { sampler, source } = await traceSampler({ trace: o.trace }, o.seed);
+  const { sampler, source } = await traceSampler({ trace: o.trace }, o.seed, bundledTraceSizes);
   const dbPath = path.join(o.out, 'experiment.db');
   for (const f of [dbPath, `${dbPath}-wal`, `${dbPath}-shm`]) fs.rmSync(f, { force: true });
   const store = openStore(dbPath);

@@ -25,6 +25,7 @@ import { defineDeployment } from '../config/index.js';
 import { type Catalog, DEPLOYMENT_BOUNDS, type Deployment, type EngineData } from '../engine/index.js';
 import { loadSlo, type SloSpec } from '../metrics/index.js';
 import { openStore, type Store } from '../store/index.js';
+import { bundledTraceSizes } from '../config/snapshot.js';
 import { traceSampler } from '../trace/index.js';
 import type { CompatMode } from './cluster.js';
 import { Problems } from '../flagspec.js';
@@ -284,7 +285,11 @@ export async function withEvaluators<T>(
   fn: (make: () => Evaluator) => Promise<T>,
 ): Promise<T> {
   const slo = loadSlo(o.slo);
-  const { sampler, source } = await traceSampler({ trace: o.trace, format: o.traceFormat, lenient: o.lenient, transforms: o.transforms }, o.seed);
+  const { sampler, source } = await traceSampler(
+    { trace: o.trace, format: o.traceFormat, lenient: o.lenient, transforms: o.transforms },
+    o.seed,
+    bundledTraceSizes,
+  );
   const store = openStore(o.db);
   try {
     const runner = evaluatorRunner(makeRunner, { store, data, sampler, durationS: o.durationS, seed: o.seed, compat: o.compat, tracePath: source.path });

@@ -19,6 +19,7 @@ import {
 import type { RunEvents } from '../run/events.js';
 import { runLifecycle, type CommonRunOptions, type DriveResult, type LifecycleContext, type RunDriver, type RunProgress } from '../run/lifecycle.js';
 import type { RunWriter, Store } from '../store/index.js';
+import { bundledTraceSizes } from '../config/snapshot.js';
 import { rateRequests, SessionWorkload, traceRequests, traceSampler, type RequestSpec } from '../trace/index.js';
 import type { SimOptions } from './options.js';
 import { TraceEventWriter } from './perfetto.js';
@@ -45,7 +46,7 @@ export async function simRequests(
 ): Promise<{ path: string; requests: AsyncIterable<RequestSpec> | Iterable<RequestSpec>; skipped: () => number }> {
   const input = { trace: opts.trace, format: opts.traceFormat, lenient: opts.lenient, transforms: opts.transforms };
   if (opts.shape.kind === 'rate') {
-    const { sampler, source } = await traceSampler(input, opts.seed);
+    const { sampler, source } = await traceSampler(input, opts.seed, bundledTraceSizes);
     return {
       path: source.path,
       skipped: () => source.skipped(),

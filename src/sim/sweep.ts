@@ -12,6 +12,7 @@ import type { SimInput } from '../config/index.js';
 import type { Deployment, EngineData } from '../engine/index.js';
 import { loadSlo, type SloSpec } from '../metrics/index.js';
 import { openStore, type Store } from '../store/index.js';
+import { bundledTraceSizes } from '../config/snapshot.js';
 import { DEFAULT_ARRIVALS, rateRequests, sha256File, traceSampler, type SizeSampler } from '../trace/index.js';
 import type { CompatMode } from './cluster.js';
 import { type FlagValues, keyValues, Problems } from '../flagspec.js';
@@ -213,7 +214,7 @@ export async function runSweep(o: SweepOptions, makeRunner: RateRunnerFactory, l
   const log = io.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   const slo: SloSpec = loadSlo(o.slo);
   const input = { trace: o.trace, format: o.traceFormat, lenient: o.lenient, transforms: o.transforms };
-  const { sampler, source } = await traceSampler(input, o.seed);
+  const { sampler, source } = await traceSampler(input, o.seed, bundledTraceSizes);
   const traceSha = await sha256File(source.path);
   const sweep = crypto.randomBytes(4).toString('hex');
   const store = openStore(o.db);

@@ -27,6 +27,7 @@ export {
   checkRateLoad,
   traceRequests,
   traceSampler,
+  type KnownSizes,
   DEFAULT_ARRIVALS,
   type RateLoad,
   type SizeDraw,

@@ -8,7 +8,6 @@
  * ids are `r0`, `r1`, … in arrival order.
  */
 import path from 'node:path';
-import { bundledTraceSizes } from '../config/snapshot.js';
 import { ConfigError } from '../errors.js';
 import { openTrace, type TraceSource } from './open.js';
 import { arrivalProcess, createRng, parseArrivalKind } from './random.js';
@@ -100,16 +99,22 @@ export function traceRequests(t: TraceInput): { source: TraceSource; requests: A
 }
 
 /**
- * Read a trace (transforms applied) once into the size sampler of rate loads seeded `seed`. An untransformed
- * bundled trace's sizes come from the bundled snapshot (src/config/snapshot.ts; the file's hash checked):
- * the same rows in the same order, so the same sampler (under the reservoir's million rows, it holds every
- * row in order and the seed draws nothing), without parsing the CSV.
+ * The sizes of a trace file known without reading it: its rows' prompt and output sizes in file order as
+ * `format` reads them, or undefined. The sim's commands pass the bundled snapshot's (src/config/snapshot.ts
+ * `bundledTraceSizes`, which checks the file's hash): this folder depends on no other.
  */
-export async function traceSampler(t: TraceInput, seed: number): Promise<{ sampler: SizeSampler; source: TraceSource }> {
+export type KnownSizes = (file: string, format: string) => { readonly prompts: readonly number[]; readonly outputs: readonly number[] } | undefined;
+
+/**
+ * Read a trace (transforms applied) once into the size sampler of rate loads seeded `seed`. An untransformed
+ * trace whose sizes `known` gives is not read: the same rows in the same order give the same sampler (under
+ * the reservoir's million rows it holds every row in order and the seed draws nothing), without parsing the CSV.
+ */
+export async function traceSampler(t: TraceInput, seed: number, known?: KnownSizes): Promise<{ sampler: SizeSampler; source: TraceSource }> {
   const { source, requests } = traceRequests(t);
   if (requests !== source) return { sampler: await rateSampler(requests, seed), source };
-  const bundled = bundledTraceSizes(path.resolve(source.path), source.format);
-  if (bundled !== undefined && bundled.prompts.length <= RESERVOIR_ROWS)
+  const bundled = known?.(path.resolve(source.path), source.format);
+  if (bundled !== undefined && bundled.prompts.length <= RESERVOIR_ROWS && bundled.outputs.length === bundled.prompts.length)
     return { sampler: sizeSamplerFromArrays(Uint32Array.from(bundled.prompts), Uint32Array.from(bundled.outputs)), source };
   // Untransformed, the rows are read in the file's batches (the same rows in the same order).
   return { sampler: await sizeSamplerFromBatches(source.batches(), { seed }), source };

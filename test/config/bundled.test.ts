@@ -112,7 +112,7 @@ test("a bundled trace's sampler from the snapshot is the one its file reads to, 
     const sizes = bundledTraceSizes(abs, 'azure', snap);
     assert.ok(sizes, `${name}: the snapshot serves it`);
     const fromFile = await sizeSamplerFromBatches(openTrace(abs).batches(), { seed: 3 });
-    const { sampler } = await traceSampler({ trace: name }, 3);
+    const { sampler } = await traceSampler({ trace: name }, 3, bundledTraceSizes);
     assert.equal(sampler.count, fromFile.count, `${name}: rows`);
     assert.equal(sizes.prompts.length, fromFile.count);
     const [a, b] = [createRng(7), createRng(7)];
