@@ -528,7 +528,11 @@ async function main(): Promise<void> {
           console.log(`  ${NAME[c]} achieved under half the rate at ${overloaded[c]} req/s: the rungs above it were not run (they fail)`);
       const highest = (c: Client, good: Criterion['good']): number => {
         let best = 0;
-        for (const rate of ladder) if (res[c].get(rate)?.every((p) => good(p, rate)) === true) best = rate;
+        for (const rate of ladder) {
+          // Every rep, each measured (a rung skipped in a later rep, above one that rep overloaded, fails).
+          const ps = res[c].get(rate) ?? [];
+          if (ps.length >= reps && ps.every((p) => good(p, rate))) best = rate;
+        }
         return best;
       };
       const ratio = (a: number, b: number): string => (b > 0 ? (a / b).toFixed(2) : 'n/a');
