@@ -2,7 +2,6 @@
  * Render the bundled snapshot (workloads/bundled.json, src/config/snapshot.ts) from its sources, read and
  * validated in full: `npm run data:bundled` rewrites it; test/config/bundled.test.ts fails when it is stale.
  */
-import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,13 +18,13 @@ import {
 } from '../../src/config/index.js';
 import { DEFAULT_PRICES_FILE, readPriceFile } from '../../src/cost/prices.js';
 import { BUNDLED_SNAPSHOT, type ConfigSnapshot, SNAPSHOT_FORMAT, sourcesDigest, type TraceSizes } from '../../src/config/snapshot.js';
-import { BUNDLED_TRACES, openTrace } from '../../src/trace/index.js';
+import { BUNDLED_TRACES, openTrace, sha256File } from '../../src/trace/index.js';
 import { WORKLOADS_DIR } from '../../src/paths.js';
 
 /** A bundled trace's sizes, read in full and strictly by its reader. */
-async function traceSizes(name: string): Promise<TraceSizes> {
-  const file = path.join(WORKLOADS_DIR, BUNDLED_TRACES[name]!);
-  const source = openTrace(file);
+async function traceSizes(file: string): Promise<TraceSizes> {
+  const abs = path.join(WORKLOADS_DIR, file);
+  const source = openTrace(abs);
   const prompts: number[] = [];
   const outputs: number[] = [];
   for await (const batch of source.batches())
@@ -33,8 +32,7 @@ async function traceSizes(name: string): Promise<TraceSizes> {
       prompts.push(r.promptTokens);
       outputs.push(r.outputTokens);
     }
-  const sha256 = createHash('sha256').update(readFileSync(file)).digest('hex');
-  return { sha256, format: source.format, prompts, outputs };
+  return { sha256: await sha256File(abs), format: source.format, prompts, outputs };
 }
 
 /** The snapshot's text, from the bundled catalog, profile, SplitwiseSim, deployment, price and trace files. */
@@ -54,7 +52,7 @@ export async function renderBundledSnapshot(): Promise<string> {
       }),
     ),
     prices: readPriceFile(readFileSync(DEFAULT_PRICES_FILE, 'utf8'), DEFAULT_PRICES_FILE),
-    traces: Object.fromEntries(await Promise.all(Object.entries(BUNDLED_TRACES).map(async ([name, file]) => [file, await traceSizes(name)] as const))),
+    traces: Object.fromEntries(await Promise.all(Object.values(BUNDLED_TRACES).map(async (file) => [file, await traceSizes(file)] as const))),
   };
   return `${JSON.stringify(snapshot)}\n`;
 }
