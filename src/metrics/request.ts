@@ -12,7 +12,7 @@
  *   tbt       = tpot; SplitwiseSim-compatible runs: (e2e − ttft) / tokens_received
  *   TBT samples (the `tbt` distribution): see `tbtSamples`.
  */
-import { chunkStalls, decodeChunks, type Chunk, type ChunkScratch } from '../store/codec.js';
+import { chunkStalls, decodeChunks, forEachBlobTbtGap, type Chunk, type ChunkScratch } from '../store/codec.js';
 import { compatTbtOf, deriveRequest, forEachTbtGap } from './formulas.js';
 import type { RequestRecord } from './rows.js';
 
@@ -33,8 +33,12 @@ export interface RequestMetrics {
   readonly maxStall?: number;
   /** Per-request TBT (tpot, or SplitwiseSim's (e2e − ttft)/tokens in compat runs). */
   readonly tbt?: number;
-  /** Token-weighted per-token gaps (ok requests); call `forEachTbtSample` to visit them. */
+  /**
+   * Token-weighted per-token gaps (ok requests): their chunks, or the blob they are in when they were not
+   * decoded (`tbtBlob`); call `forEachTbtSample` to visit them.
+   */
   readonly tbtChunks: readonly Chunk[];
+  readonly tbtBlob?: Uint8Array;
   /** Compat: the one per-request TBT sample; no chunks: tpot for each token after the first. */
   readonly tbtFallback?: TbtSample;
 }
@@ -53,7 +57,8 @@ export function tbtSamples(chunks: readonly Chunk[]): TbtSample[] {
 /** Visit a measured request's TBT samples (see `tbtSamples`) without building an array. */
 export function forEachTbtSample(m: RequestMetrics, f: (gap: number, count: number) => void): void {
   if (m.tbtFallback) f(m.tbtFallback.gap, m.tbtFallback.count);
-  forEachTbtGap(m.tbtChunks, f);
+  if (m.tbtBlob) forEachBlobTbtGap(m.tbtBlob, f);
+  else forEachTbtGap(m.tbtChunks, f);
 }
 
 /**
@@ -63,9 +68,9 @@ export function forEachTbtSample(m: RequestMetrics, f: (gap: number, count: numb
 export function measure(r: RequestRecord, compat = false, scratch?: ChunkScratch): RequestMetrics {
   const firstToken = opt(r.firstToken);
   const end = opt(r.end);
-  // Compat runs use no per-chunk TBT: with first token and end stored, the chunks only give the max stall,
-  // which a scan of the blob gives without building them.
-  const scan = compat && firstToken !== undefined && end !== undefined ? chunkStalls(r.tokenTimes) : undefined;
+  // With first token and end stored, the chunks only give the max stall and the TBT samples, which scans of
+  // the blob give without building them (compat runs use no per-chunk TBT).
+  const scan = firstToken !== undefined && end !== undefined ? chunkStalls(r.tokenTimes) : undefined;
   const chunks = scan ? undefined : decodeChunks(r.tokenTimes, scratch);
   const d = deriveRequest({
     scheduled: r.scheduled,
@@ -99,7 +104,10 @@ export function measure(r: RequestRecord, compat = false, scratch?: ChunkScratch
   if (maxStall !== undefined) m.maxStall = maxStall;
   const tbt = compat ? swTbt : tpot;
   if (tbt !== undefined) m.tbt = tbt;
-  if (ok && !compat && chunks) m.tbtChunks = chunks;
+  if (ok && !compat) {
+    if (chunks) m.tbtChunks = chunks;
+    else if (r.tokenTimes && r.tokenTimes.length > 0) m.tbtBlob = r.tokenTimes;
+  }
   if (fallback !== undefined) m.tbtFallback = fallback;
   return m;
 }

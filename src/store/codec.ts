@@ -49,15 +49,18 @@ let scanStall: number | undefined;
 /**
  * The one reader of a `token_times` blob: its chunks into `out` (`scratch`'s reused objects when given, else
  * fresh ones), or with `out` null only the largest gap between consecutive token-carrying chunks (into
- * `scanStall`); returns how many chunks it holds. The varints are read in line with a local read position
- * (summaries scan millions of chunks), one-byte ones (token counts, short gaps) the short way.
+ * `scanStall`) and, given `tbt`, each token-carrying chunk's whole-microsecond gap from the previous one
+ * (`forEachTbtGap`'s samples: µs / (10⁶·tokens), `tokens` times); returns how many chunks it holds. The
+ * varints are read in line with a local read position (summaries scan millions of chunks), one-byte ones
+ * (token counts, short gaps) the short way.
  */
-function readChunks(buf: Uint8Array, out: Chunk[] | null, scratch: ChunkScratch | undefined): number {
+function readChunks(buf: Uint8Array, out: Chunk[] | null, scratch: ChunkScratch | undefined, tbt?: (gap: number, count: number) => void): number {
   const len = buf.length;
   let n = 0;
   let i = 0;
   let us = 0;
   let prev = NaN;
+  let prevUs = -1;
   let best: number | undefined;
   while (i < len) {
     let b = buf[i++]!;
@@ -92,8 +95,10 @@ function readChunks(buf: Uint8Array, out: Chunk[] | null, scratch: ChunkScratch 
         if (prev === prev) {
           const gap = t - prev;
           if (best === undefined || gap > best) best = gap;
+          if (tbt !== undefined) tbt((us - prevUs) / (1e6 * tokens), tokens);
         }
         prev = t;
+        prevUs = us;
       }
     } else if (scratch) {
       let o = scratch.objs[n];
@@ -125,6 +130,11 @@ export function chunkStalls(buf: Uint8Array | null | undefined): { readonly chun
   if (!buf) return { chunks: 0, maxStall: undefined };
   const chunks = readChunks(buf, null, undefined);
   return { chunks, maxStall: scanStall };
+}
+
+/** Visit a blob's token-weighted TBT samples (`forEachTbtGap` of `decodeChunks(buf)`, the same values) without building chunks. */
+export function forEachBlobTbtGap(buf: Uint8Array, f: (gap: number, count: number) => void): void {
+  readChunks(buf, null, undefined, f);
 }
 
 // ---- Addition: allocation-free encoding for bulk producers (the simulator). ----
