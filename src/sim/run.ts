@@ -168,6 +168,8 @@ class SimDriver implements RunDriver<SimProgress, SimRunResult> {
     const src = this.src!;
     const sessions = opts.sessions ? new SessionWorkload() : undefined;
     const tev = this.tev;
+    const expected = expectedRequests(opts);
+    if (expected !== undefined) writer.expectRows?.(expected);
     const result = await simulate({
       ...(sessions ? { sessions, sessionLimits: { maxTurns: opts.maxRequests, untilS: opts.durationS } } : {}),
       deployment: this.input.deployment,
@@ -216,6 +218,14 @@ class SimDriver implements RunDriver<SimProgress, SimRunResult> {
   async close(): Promise<void> {
     this.tev?.close();
   }
+}
+
+/** At most about how many requests a sim records, where its options bound that (a rate × duration, a request cap). */
+function expectedRequests(o: SimOptions): number | undefined {
+  let n = o.maxRequests ?? Infinity;
+  if (o.shape.kind === 'rate' && o.durationS !== undefined) n = Math.min(n, o.shape.rate * o.durationS);
+  if (o.shape.kind === 'trace' && o.transforms.limit !== undefined) n = Math.min(n, o.transforms.limit);
+  return Number.isFinite(n) ? n : undefined;
 }
 
 function storeTransforms(o: SimOptions): Record<string, unknown> {

@@ -121,6 +121,13 @@ export interface RunWriter {
    * undefined when the rows went to the tap's `add` (or the writer has no tap).
    */
   tapResult?(): { readonly value: unknown } | undefined;
+  /**
+   * The caller expects about `rows` request rows (a simulator's rate × duration). A bulk writer that would
+   * start its thread for them starts it now, so that the thread's start (it loads SQLite and its tap: a
+   * couple of hundred ms of CPU) overlaps the caller's work instead of holding the first full batch. Call it
+   * once the run has started (a thread tap's data is asked as the thread starts).
+   */
+  expectRows?(rows: number): void;
 }
 
 // ---- Additions (store implementation): the Store handle and the records readers get back. ----

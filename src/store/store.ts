@@ -685,11 +685,20 @@ class SqliteRunWriter implements RunWriter {
 
   private maybeFlush(): void {
     const n = this.pending();
-    // A fifth of the way to the first full batch, the thread starts (a run that short does not pay for one).
-    if (this.bulk && this.bulkWorker === undefined && this.starting === undefined && n >= this.batchRows / 5) {
+    this.spawnFor(n);
+    if (n >= this.batchRows) this.flush(true);
+  }
+
+  /** A bulk writer's thread starts once a fifth of the first full batch is there or expected (a run that short does not pay for one). */
+  private spawnFor(rows: number): void {
+    if (this.bulk && this.bulkWorker === undefined && this.starting === undefined && rows >= this.batchRows / 5) {
       this.starting = BulkWorker.spawn(this.store.path, false, this.workerTap());
     }
-    if (n >= this.batchRows) this.flush(true);
+  }
+
+  expectRows(rows: number): void {
+    this.check();
+    this.spawnFor(rows);
   }
 
   addRequest(row: RequestRow): void {

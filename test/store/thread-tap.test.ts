@@ -111,3 +111,25 @@ for (const [what, data, file] of [
     });
   });
 }
+
+test('expectRows starts a bulk writer thread before its first row, for a fifth of a batch or more', async () => {
+  await withStore(undefined, (store) => {
+    let asked = 0;
+    const t = tap(() => {
+      asked++;
+      return { tag: 'started early' };
+    });
+    const w = store.createRun({ kind: 'sim', options: {} }, { bulk: true, batchRows: 50, requestTap: t.tap });
+    w.expectRows?.(9);
+    assert.equal(asked, 0, 'under a fifth of a batch expected: no thread yet');
+    w.expectRows?.(10);
+    assert.equal(asked, 1, 'the thread starts now (its tap data is asked as it starts)');
+    for (let i = 0; i < 120; i++) w.addRequest(row(i));
+    w.expectRows?.(1000);
+    assert.equal(asked, 1, 'one thread');
+    w.finish('completed');
+    assert.deepStrictEqual(w.tapResult?.()?.value, { tag: 'started early', runId: w.runId, rows: stored(store, w.runId) });
+    assert.equal(t.got.length, 0);
+    assert.throws(() => w.expectRows?.(10), /after finish/);
+  });
+});
