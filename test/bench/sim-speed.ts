@@ -13,6 +13,10 @@
  *
  * The child's usage comes from `process.resourceUsage()` at its exit (a preloaded module writes it to a
  * file), so no `time` binary is needed. SIM_SPEED_CLI=PATH runs another checkout's bin/splitbench.js instead.
+ * SIM_SPEED_BASELINE=PATH times that checkout's CLI too, in the same sitting: each rep runs both, in turn
+ * (which goes first alternates), and each case prints both medians and the median of the reps' ratios
+ * (this ÷ baseline, wall and CPU): on a machine whose speed drifts by tens of percent from minute to
+ * minute, the paired ratio is the figure to compare, as the load-generator bench's is.
  * Run alone: `npx tsc && SIM_SPEED_REPS=3 node dist/test/bench/sim-speed.js`.
  */
 import { spawn } from 'node:child_process';
@@ -24,6 +28,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 // SIM_SPEED_CLI: another checkout's bin/splitbench.js (its before figures, in the same sitting).
 const cli = process.env['SIM_SPEED_CLI'] ?? path.join(root, 'bin', 'splitbench.js');
+const baseline = process.env['SIM_SPEED_BASELINE'];
 const reps = Math.max(1, Number(process.env['SIM_SPEED_REPS'] ?? 3) || 1);
 const streamRequests = Math.max(0, Math.floor(Number(process.env['SIM_SPEED_STREAM_REQUESTS'] ?? 17_000_000) || 0));
 
@@ -41,7 +46,7 @@ process.on('exit', () => {
 });
 `;
 
-async function runCli(dir: string, args: readonly string[]): Promise<Usage> {
+async function runCli(dir: string, args: readonly string[], bin = cli): Promise<Usage> {
   const usageFile = path.join(dir, 'usage.json');
   const db = path.join(dir, 'bench.db');
   for (const f of [usageFile, db, `${db}-wal`, `${db}-shm`]) fs.rmSync(f, { force: true });
@@ -49,7 +54,7 @@ async function runCli(dir: string, args: readonly string[]): Promise<Usage> {
   const preload = pathToFileURL(path.join(dir, 'usage.mjs')).href;
   const t0 = performance.now();
   const { code, stderr } = await new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', preload, cli, 'sim', ...args, '--db', db], { cwd: dir, env, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', preload, bin, 'sim', ...args, '--db', db], { cwd: dir, env, stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     child.stderr.on('data', (b: Buffer) => {
       err = (err + b.toString()).slice(-4000);
@@ -70,6 +75,14 @@ const median = (xs: readonly number[]): number => {
 };
 
 const fmt = (u: Usage): string => `${u.wallS.toFixed(2)} s wall, ${u.cpuS.toFixed(2)} s CPU, ${u.rssMiB.toFixed(0)} MiB peak RSS`;
+
+const medianOf = (runs: readonly Usage[]): Usage => ({
+  wallS: median(runs.map((r) => r.wallS)),
+  cpuS: median(runs.map((r) => r.cpuS)),
+  rssMiB: median(runs.map((r) => r.rssMiB)),
+});
+
+const repsOf = (runs: readonly Usage[]): string => runs.map((r) => `${r.wallS.toFixed(2)}/${r.cpuS.toFixed(2)}/${r.rssMiB.toFixed(0)}`).join(', ');
 
 async function main(): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-bench-simspeed-'));
@@ -92,11 +105,22 @@ async function main(): Promise<void> {
       }
     }
     console.log(`sim, conversation trace at 70 req/s for 600 s, BLOOM-176B, rows with per-token chunks in a file store; median of ${reps}`);
+    if (baseline) console.log(`baseline: ${baseline}, run in turn with each rep`);
     for (const [label, args] of cases) {
       const runs: Usage[] = [];
-      for (let i = 0; i < reps; i++) runs.push(await runCli(dir, args));
-      const med: Usage = { wallS: median(runs.map((r) => r.wallS)), cpuS: median(runs.map((r) => r.cpuS)), rssMiB: median(runs.map((r) => r.rssMiB)) };
-      console.log(`${label}: ${fmt(med)}   (reps: ${runs.map((r) => `${r.wallS.toFixed(2)}/${r.cpuS.toFixed(2)}/${r.rssMiB.toFixed(0)}`).join(', ')})`);
+      const base: Usage[] = [];
+      for (let i = 0; i < reps; i++) {
+        if (baseline && i % 2 === 0) base.push(await runCli(dir, args, baseline));
+        runs.push(await runCli(dir, args));
+        if (baseline && i % 2 === 1) base.push(await runCli(dir, args, baseline));
+      }
+      console.log(`${label}: ${fmt(medianOf(runs))}   (reps: ${repsOf(runs)})`);
+      if (baseline) {
+        const wall = median(runs.map((r, i) => r.wallS / base[i]!.wallS));
+        const cpu = median(runs.map((r, i) => r.cpuS / base[i]!.cpuS));
+        console.log(`${'  baseline'.padEnd(label.length)}: ${fmt(medianOf(base))}   (reps: ${repsOf(base)})`);
+        console.log(`${'  this ÷ baseline'.padEnd(label.length)}: wall ${wall.toFixed(3)}, CPU ${cpu.toFixed(3)} (medians of the reps' ratios)`);
+      }
     }
     if (streamRequests > 0) {
       // 70 req/s: the duration is a bound only; --max-requests makes the count.
