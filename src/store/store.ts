@@ -450,7 +450,7 @@ interface StartingWorker {
  * Batches a bulk writer lets wait for its thread before it waits itself: a sim produces rows faster than
  * the thread commits and summarises them, and a 17 M-request run queued ~700 MB of batches without a bound.
  */
-const BULK_BEHIND = 4;
+const BULK_BEHIND = 2;
 
 /** How long a bulk writer keeps full batches, not waiting, while its writer thread starts (ms; then it waits, as before). */
 const HOLD_WHILE_STARTING_MS = 250;
