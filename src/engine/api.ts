@@ -82,6 +82,12 @@ export interface RequestBreakdown {
 export interface RequestObserver {
   /** `tokens` new output tokens at engine time `time` (the first call is the first token). */
   onTokens(tokens: number, time: number): void;
+  /**
+   * Optional: what `to − from` calls of `onTokens(1, times[i])`, i from `from` up, would tell, at once. A
+   * cluster created with `deferTokens` calls it, where the observer has it, for tokens it tells late. The
+   * array is the cluster's: read it during the call only.
+   */
+  onTokenTimes?(times: Float64Array, from: number, to: number): void;
   /** Optional, from clusters running a real model: the ids (texts, log-probabilities) of the tokens the next `onTokens` counts. */
   onTokenIds?(ids: readonly number[], texts?: readonly string[], logprobs?: readonly number[]): void;
   /** All `outputTokens` produced. */

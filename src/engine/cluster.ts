@@ -68,6 +68,13 @@ export interface ClusterOptions {
   /** Watts of one machine in a state. Default: the power model of the catalog. */
   readonly power?: (machine: MachineSpec, state: MachinePowerState) => number;
   readonly events?: EngineEvents;
+  /**
+   * Observers need not hear of tokens as they come, only before their request ends (a simulation, which
+   * records rows): the realistic cluster then logs each machine's iteration end times and tells a request
+   * its tokens, in order, when it completes, is cancelled, moves on or its machine's log fills, instead of
+   * reaching every request's observer at every iteration. A live server, which streams, leaves it unset.
+   */
+  readonly deferTokens?: boolean;
   /** Compatible mode only: how a task is inserted in an instance's pending queue ('live' = SplitwiseSim's bisect over current counters; 'frozen' = keys fixed at insertion). */
   readonly compatPendingKey?: 'live' | 'frozen';
 }
@@ -171,6 +178,16 @@ interface Req {
   xferTimer: TimerHandle | undefined;
   xferDuration: number;
   finished: boolean;
+  /**
+   * A cluster that tells tokens late (`deferTokens`): the machine whose iteration log holds the tokens it has
+   * not told yet, `[segFrom, segNext)` there (one token an iteration; `segNext` the next iteration it would
+   * continue with).
+   */
+  segM: Machine | undefined;
+  segFrom: number;
+  segNext: number;
+  /** Its index in `segM.open`. */
+  openAt: number;
   /** Prefilled elsewhere (submitPrefilled): transfer times fixed at arrival; `seqP` is a placeholder never admitted. */
   remote?: { readonly full: number; readonly after: number; readonly promptMachine: string };
 }
@@ -197,7 +214,33 @@ function newReq(r: EngineRequest, obs: RequestObserver, arrival: number, p: Mach
     xferTimer: undefined,
     xferDuration: 0,
     finished: false,
+    segM: undefined,
+    segFrom: 0,
+    segNext: 0,
+    openAt: 0,
   };
+}
+
+/** `r` has no untold tokens on its machine any more: off that machine's `open` list (swapped with the last). */
+function untrack(r: Req): void {
+  const m = r.segM;
+  if (m === undefined) return;
+  const last = m.open.pop()!;
+  if (last !== r) {
+    m.open[r.openAt] = last;
+    last.openAt = r.openAt;
+  }
+  r.segM = undefined;
+}
+
+/**
+ * A machine's iteration end times, at absolute indexes `[base, base + length)` (a cluster that tells tokens
+ * late: the times of the tokens its requests have not been told yet).
+ */
+interface IterationLog {
+  times: Float64Array;
+  base: number;
+  len: number;
 }
 
 class Machine implements SchedMachine {
@@ -217,6 +260,9 @@ class Machine implements SchedMachine {
   iterEv: IterationEvent | undefined = undefined;
   /** Set by the cluster: the iteration-end callback (one closure per machine, not per iteration). */
   onEnd: () => void = () => {};
+  /** Telling tokens late: the iterations' end times, and the requests whose untold tokens are in them (`Req.segM` this machine). */
+  readonly log: IterationLog = { times: new Float64Array(1024), base: 0, len: 0 };
+  readonly open: Req[] = [];
   constructor(
     readonly id: string,
     readonly homePool: PoolName,
@@ -272,11 +318,14 @@ class RealisticCluster extends ClusterBase<Req> implements Cluster {
   private readonly bwOverride: number | undefined;
   private readonly residueOverride: number | undefined;
   private readonly catalog: EngineCatalog;
+  /** Observers hear of each token as its iteration ends (not `deferTokens`). */
+  private readonly eager: boolean;
 
   constructor(dep: Deployment, opts: ClusterOptions) {
     super();
     this.catalog = opts.catalog!;
     this.clock = opts.clock;
+    this.eager = opts.deferTokens !== true;
     this.ev = opts.events;
     this.power = opts.power ?? defaultPower;
     const { model, machines } = resolveMachines(dep, opts.catalog!);
@@ -436,6 +485,32 @@ class RealisticCluster extends ClusterBase<Req> implements Cluster {
     );
   }
 
+  /** Log the end of `m`'s iteration at `now` (the first token told late in it); its absolute index. */
+  private logIteration(m: Machine, now: number): number {
+    const log = m.log;
+    if (log.len - log.base === log.times.length) {
+      // Full: tell every request there its tokens so far; then no entry is needed any more.
+      const open = m.open;
+      for (let i = 0; i < open.length; i++) this.tell(open[i]!);
+      log.base = log.len;
+    }
+    log.times[log.len - log.base] = now;
+    return log.len++;
+  }
+
+  /** Tell `r`'s observer the tokens it was not told yet (one `onTokens` each, or one `onTokenTimes`). */
+  private tell(r: Req): void {
+    const m = r.segM;
+    if (m === undefined || r.segNext <= r.segFrom) return;
+    const log = m.log;
+    const from = r.segFrom - log.base;
+    const to = r.segNext - log.base;
+    r.segFrom = r.segNext;
+    const obs = r.obs;
+    if (obs.onTokenTimes) obs.onTokenTimes(log.times, from, to);
+    else for (let k = from; k < to; k++) obs.onTokens(1, log.times[k]!);
+  }
+
   private startIteration(m: Machine): void {
     const now = this.clock.now();
     const b = m.inst.nextBatch();
@@ -501,6 +576,8 @@ class RealisticCluster extends ClusterBase<Req> implements Cluster {
     // below). A request's output tokens so far say which token this is: its 1st or 2nd ever when
     // `generated` is 1 or 2 (a remotely prefilled request arrives with 1).
     const cancels = this.cancels;
+    const eager = this.eager;
+    let at = -1;
     for (let i = 0; i < ne; i++) {
       const s = emitted[i]!;
       const r = s.tag;
@@ -512,7 +589,23 @@ class RealisticCluster extends ClusterBase<Req> implements Cluster {
           r.placed.promptDone();
         } else r.secondToken = now;
       }
-      r.obs.onTokens(1, now);
+      if (eager) r.obs.onTokens(1, now);
+      else {
+        // Told later (tell): the token only extends the request's run of iterations on this machine.
+        if (at < 0) at = this.logIteration(m, now);
+        if (r.segM === m && r.segNext === at) r.segNext = at + 1;
+        else {
+          this.tell(r);
+          if (r.segM !== m) {
+            untrack(r);
+            r.segM = m;
+            r.openAt = m.open.length;
+            m.open.push(r);
+          }
+          r.segFrom = at;
+          r.segNext = at + 1;
+        }
+      }
     }
     for (let i = 0; i < res.prefilled.length; i++) {
       const r = res.prefilled[i]!.tag;
@@ -527,6 +620,10 @@ class RealisticCluster extends ClusterBase<Req> implements Cluster {
   }
 
   private complete(r: Req, now: number): void {
+    if (!this.eager) {
+      this.tell(r);
+      untrack(r);
+    }
     r.finished = true;
     this.live.delete(r.r.id);
     r.placed.finished();
@@ -614,6 +711,11 @@ class RealisticCluster extends ClusterBase<Req> implements Cluster {
 
   private cancel(r: Req): void {
     if (r.finished) return;
+    // Its tokens until now are told; none after.
+    if (!this.eager) {
+      this.tell(r);
+      untrack(r);
+    }
     r.finished = true;
     this.cancels++;
     this.live.delete(r.r.id);

@@ -672,21 +672,46 @@ class Live implements RequestObserver {
       c[n - 1]! += tokens;
       return;
     }
-    let t = times;
-    if (n === t.length) {
-      // More chunks than output tokens asked (never from the bundled engines): grow.
-      t = new Float64Array(n * 2);
-      t.set(times);
-      this.times = t;
-      if (this.counts) {
-        const c2 = new Uint32Array(n * 2).fill(1);
-        c2.set(this.counts);
-        this.counts = c2;
-      }
-    }
+    const t = n === times.length ? this.grow(n + 1) : times;
     t[n] = time;
     this.n = n + 1;
     if (tokens !== 1) (this.counts ??= this.ctx.pool.counts(t.length))[n] = tokens;
+  }
+
+  /** `onTokens(1, t)` for each of `tokenTimes[from, to)`, at once (a cluster's late delivery): the same chunks. */
+  onTokenTimes(tokenTimes: Float64Array, from: number, to: number): void {
+    if (from >= to) return;
+    if (this.first !== this.first) this.first = tokenTimes[from]!;
+    this.received += to - from;
+    let times = this.times;
+    if (times === undefined) return;
+    const n = this.n;
+    let i = from;
+    if (n > 0 && times[n - 1] === tokenTimes[from]) {
+      // Several emissions at one instant are one chunk.
+      (this.counts ??= this.ctx.pool.counts(times.length))[n - 1]! += 1;
+      i++;
+    }
+    const end = n + (to - i);
+    if (end > times.length) times = this.grow(end);
+    // A chunk of one token needs no count (counts are 1 until set).
+    times.set(tokenTimes.subarray(i, to), n);
+    this.n = end;
+  }
+
+  /** Room for `need` chunks: more chunks than output tokens asked (never from the bundled engines). */
+  private grow(need: number): Float64Array {
+    const old = this.times!;
+    const size = Math.max(old.length * 2, need);
+    const t = new Float64Array(size);
+    t.set(old);
+    this.times = t;
+    if (this.counts) {
+      const c2 = new Uint32Array(size).fill(1);
+      c2.set(this.counts);
+      this.counts = c2;
+    }
+    return t;
   }
 
   onDone(b: RequestBreakdown, time: number): void {
