@@ -489,9 +489,13 @@ class RealisticCluster extends ClusterBase<Req> implements Cluster {
   private logIteration(m: Machine, now: number): number {
     const log = m.log;
     if (log.len - log.base === log.times.length) {
-      // Full: tell every request there its tokens so far; then no entry is needed any more.
+      // Full: tell every request there its tokens so far; then no entry is needed any more. From the end: an
+      // observer that cancels a request from its callback swaps the list's last entry, told already, into its place.
       const open = m.open;
-      for (let i = 0; i < open.length; i++) this.tell(open[i]!);
+      for (let i = open.length - 1; i >= 0; i--) {
+        const r = open[i];
+        if (r !== undefined) this.tell(r);
+      }
       log.base = log.len;
     }
     log.times[log.len - log.base] = now;

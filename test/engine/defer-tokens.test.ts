@@ -122,3 +122,60 @@ for (const [what, spec] of cases) {
       );
   });
 }
+
+test('deferTokens: an observer that cancels other requests while its tokens are told late hears no stale times', () => {
+  // One machine, 13 requests of 3,000 tokens: they are told their tokens when the machine's log fills. At the
+  // first such telling r4 cancels r0..r3, which were told just before it: the list being told shrinks under it,
+  // and the requests after r4 must still be told before the log starts over.
+  const spec = { kind: 'monolithic' as const, model: 'tiny', pools: { mixed: { machine: 'big', count: 1 } } };
+  const runOnce = (deferTokens: boolean) => {
+    const clock = new VirtualClock();
+    const cluster = createCluster(defineDeployment(spec), { clock, catalog, perfModel: perf, deferTokens });
+    const got = new Map<string, number[]>();
+    const handles = new Map<string, SubmitHandle>();
+    let cancelledAt = NaN;
+    const observe = (id: string): RequestObserver => {
+      const times: number[] = [];
+      got.set(id, times);
+      return {
+        onTokens: (n, t) => {
+          for (let k = 0; k < n; k++) times.push(t);
+        },
+        onTokenTimes: (ts, from, to) => {
+          for (let k = from; k < to; k++) times.push(ts[k]!);
+          if (id === 'r4' && cancelledAt !== cancelledAt && times.length > 500) {
+            cancelledAt = clock.now();
+            for (let i = 0; i < 4; i++) handles.get(`r${i}`)!.cancel();
+          }
+        },
+        onDone: () => {},
+        onFailed: () => {},
+      };
+    };
+    for (let i = 0; i <= 12; i++) {
+      const id = `r${i}`;
+      clock.at(i * 0.5, () => void handles.set(id, cluster.submit({ id, promptTokens: 50, outputTokens: 3000 }, observe(id))), EventRank.arrival);
+    }
+    clock.run();
+    return { got, cancelledAt };
+  };
+  const late = runOnce(true);
+  const eager = runOnce(false);
+  assert.ok(late.cancelledAt === late.cancelledAt, 'r4 cancelled the others from its late telling');
+  for (let i = 0; i <= 12; i++) {
+    const id = `r${i}`;
+    const times = late.got.get(id)!;
+    const full = eager.got.get(id)!;
+    if (i < 4) {
+      // What it heard is what it had produced by then: a prefix of its full token times, none later.
+      assert.ok(times.length < 3000, `${id} was cancelled mid-run`);
+      assert.ok(times.at(-1)! <= late.cancelledAt, id);
+      assert.deepStrictEqual(times, full.slice(0, times.length), id);
+    } else if (i > 4) {
+      // The others ran on beside fewer requests: their times differ from the eager run's, but every one is a
+      // token's (one each, in order, all 3,000).
+      assert.equal(times.length, 3000, id);
+      for (let k = 1; k < times.length; k++) assert.ok(times[k]! > times[k - 1]!, `${id}: token ${k} not after token ${k - 1}`);
+    }
+  }
+});
