@@ -221,18 +221,6 @@ function newReq(r: EngineRequest, obs: RequestObserver, arrival: number, p: Mach
   };
 }
 
-/** `r` has no untold tokens on its machine any more: off that machine's `open` list (swapped with the last). */
-function untrack(r: Req): void {
-  const m = r.segM;
-  if (m === undefined) return;
-  const last = m.open.pop()!;
-  if (last !== r) {
-    m.open[r.openAt] = last;
-    last.openAt = r.openAt;
-  }
-  r.segM = undefined;
-}
-
 /**
  * A machine's iteration end times, at absolute indexes `[base, base + length)` (a cluster that tells tokens
  * late: the times of the tokens its requests have not been told yet).
@@ -515,6 +503,19 @@ class RealisticCluster extends ClusterBase<Req> implements Cluster {
     else for (let k = from; k < to; k++) obs.onTokens(1, log.times[k]!);
   }
 
+  /** Tell `r` every token it was not told yet and take it off its machine's `open` list (swapped with the last). */
+  private release(r: Req): void {
+    const m = r.segM;
+    if (m === undefined) return;
+    this.tell(r);
+    const last = m.open.pop()!;
+    if (last !== r) {
+      m.open[r.openAt] = last;
+      last.openAt = r.openAt;
+    }
+    r.segM = undefined;
+  }
+
   private startIteration(m: Machine): void {
     const now = this.clock.now();
     const b = m.inst.nextBatch();
@@ -599,9 +600,9 @@ class RealisticCluster extends ClusterBase<Req> implements Cluster {
         if (at < 0) at = this.logIteration(m, now);
         if (r.segM === m && r.segNext === at) r.segNext = at + 1;
         else {
-          this.tell(r);
-          if (r.segM !== m) {
-            untrack(r);
+          if (r.segM === m) this.tell(r);
+          else {
+            this.release(r);
             r.segM = m;
             r.openAt = m.open.length;
             m.open.push(r);
@@ -624,10 +625,7 @@ class RealisticCluster extends ClusterBase<Req> implements Cluster {
   }
 
   private complete(r: Req, now: number): void {
-    if (!this.eager) {
-      this.tell(r);
-      untrack(r);
-    }
+    if (!this.eager) this.release(r);
     r.finished = true;
     this.live.delete(r.r.id);
     r.placed.finished();
@@ -716,10 +714,7 @@ class RealisticCluster extends ClusterBase<Req> implements Cluster {
   private cancel(r: Req): void {
     if (r.finished) return;
     // Its tokens until now are told; none after.
-    if (!this.eager) {
-      this.tell(r);
-      untrack(r);
-    }
+    if (!this.eager) this.release(r);
     r.finished = true;
     this.cancels++;
     this.live.delete(r.r.id);
